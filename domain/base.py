@@ -1,0 +1,77 @@
+"""What every okrledger aggregate and event shares: who acted, why, and in which request."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Transcoding
+
+SYSTEM = "system"
+"""The actor recorded on events that no person caused (migrations, scheduled jobs)."""
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who issues a command and under which request; stamped onto every event it causes."""
+
+    actor: str
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    at: datetime | None = None
+    """When the command happened; None means now. Set only when importing history."""
+
+    @classmethod
+    def system(cls, request_id: str | None = None) -> CommandContext:
+        return cls(actor=SYSTEM, request_id=request_id or uuid.uuid4().hex)
+
+    def now(self) -> datetime:
+        return self.at or datetime.now(UTC)
+
+    def stamp(self, reason: str = "") -> dict[str, Any]:
+        """The metadata every event carries."""
+        return {
+            "actor": self.actor,
+            "reason": reason,
+            "request_id": self.request_id,
+            "timestamp": self.at,
+        }
+
+
+class OkrAggregate(Aggregate):
+    """Base aggregate: every event carries `actor`, `reason` and `request_id`."""
+
+    class Event(Aggregate.Event):
+        actor: str
+        reason: str
+        request_id: str
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+    _reasons_required: ClassVar[frozenset[str]] = frozenset()
+
+    def _trigger(
+        self,
+        event_class: type[OkrAggregate.Event],
+        ctx: CommandContext,
+        reason: str = "",
+        **kw: Any,
+    ) -> None:
+        """Record an event stamped with the command's context."""
+        self.trigger_event(event_class, **ctx.stamp(reason), **kw)
+
+
+class DateAsISO(Transcoding):
+    """Stores calendar dates (cycle bounds, check-in effective dates) as ISO strings."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
