@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, Recording
 
+from domain.access import AccessToken, Role, new_secret, token_id_for
 from domain.base import CommandContext, DateAsISO, OkrAggregate
 from domain.cycle import Cadence, Cycle, Scoring
 from domain.errors import NotFound, require
@@ -130,6 +131,32 @@ class OkrLedger(Application[UUID]):
         person = self._load(Person, person_id, "person")
         person.reactivate(reason, ctx)
         return self._commit(person)
+
+    # ------------------------------------------------------------ access
+
+    def issue_token(
+        self, person_id: UUID, role: Role, ctx: CommandContext, label: str = ""
+    ) -> tuple[str, CommandResult]:
+        """Issue a token; the secret is returned once and never stored."""
+        person = self._load(Person, person_id, "person", "person_id")
+        require(person.active, "person_inactive", "a deactivated person gets no token", "person_id")
+        secret = new_secret()
+        return secret, self._commit(AccessToken.issue(person_id, role, secret, ctx, label))
+
+    def revoke_token(self, token_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
+        token = self._load(AccessToken, token_id, "token")
+        token.revoke(reason, ctx)
+        return self._commit(token)
+
+    def authenticate(self, secret: str) -> AccessToken | None:
+        """The live token for a secret, or None (unknown, revoked, or its person deactivated)."""
+        try:
+            token = self._load(AccessToken, token_id_for(secret), "token")
+        except NotFound:
+            return None
+        if token.revoked or not self.get_person(token.person_id).active:
+            return None
+        return token
 
     # ------------------------------------------------------------- teams
 

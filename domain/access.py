@@ -1,0 +1,81 @@
+"""API access tokens: issued to a person with a role, stored only as a hash, revocable.
+
+A token's id is derived from the hash of its secret, so authenticating a request is one lookup
+by id, and the secret itself is never stored anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from enum import StrEnum
+from typing import TYPE_CHECKING
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from domain.base import CommandContext, OkrAggregate
+from domain.errors import require, require_text
+
+TOKEN_PREFIX = "okr_"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    MEMBER = "member"
+    AUDITOR = "auditor"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_id_for(secret: str) -> UUID:
+    return uuid5(NAMESPACE_URL, "okrledger:token:" + hash_secret(secret))
+
+
+def new_secret() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+class AccessToken(OkrAggregate):
+    if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
+        person_id: UUID
+        role: Role
+        token_hash: str
+        label: str
+        revoked: bool
+
+    class Issued(OkrAggregate.Created):
+        person_id: UUID
+        role: str
+        token_hash: str
+        label: str
+
+        def apply(self, token: AccessToken) -> None:
+            token.person_id = self.person_id
+            token.role = Role(self.role)
+            token.token_hash = self.token_hash
+            token.label = self.label
+            token.revoked = False
+
+    class Revoked(OkrAggregate.Event):
+        def apply(self, token: AccessToken) -> None:
+            token.revoked = True
+
+    @classmethod
+    def issue(
+        cls, person_id: UUID, role: Role, secret: str, ctx: CommandContext, label: str = ""
+    ) -> AccessToken:
+        return cls._create(
+            cls.Issued,
+            id=token_id_for(secret),
+            person_id=person_id,
+            role=Role(role).value,
+            token_hash=hash_secret(secret),
+            label=label.strip(),
+            **ctx.stamp(),
+        )
+
+    def revoke(self, reason: str, ctx: CommandContext) -> None:
+        require(not self.revoked, "token_revoked", "the token is already revoked")
+        self._trigger(self.Revoked, ctx, reason=require_text(reason, "reason"))
