@@ -1,0 +1,113 @@
+"""The person registry: registration, e-mail normalisation, renaming, (de)activation."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.errors import InvalidValue, RuleViolated
+from domain.person import Person, normalise_email, person_id_for
+from tests.unit.builders import ADMIN, a_person, ctx
+from tests.unit.gwt import classes, payload, refused, when
+
+
+class TestRegister:
+    def test_registers_with_a_normalised_email_and_an_id_derived_from_it(self) -> None:
+        person = Person.register("  Alice Liddell ", "  Alice@Example.COM ", ctx(ADMIN))
+
+        [event] = person.collect_events()
+        assert type(event) is Person.Registered
+        assert payload(event) == {
+            "actor": ADMIN,
+            "reason": "",
+            "name": "Alice Liddell",
+            "email": "alice@example.com",
+        }
+        assert person.id == person_id_for("alice@example.com")
+        assert (person.name, person.email, person.active) == (
+            "Alice Liddell",
+            "alice@example.com",
+            True,
+        )
+
+    def test_the_same_address_in_any_case_or_padding_is_the_same_person(self) -> None:
+        assert person_id_for("BOB@example.com ") == person_id_for("bob@EXAMPLE.com")
+        assert person_id_for("bob@example.com") != person_id_for("rob@example.com")
+
+    @pytest.mark.parametrize(
+        "email", ["", "bob", "bob@", "@example.com", "bob@example", "b ob@example.com", "a@b@c.d"]
+    )
+    def test_refuses_what_is_not_an_email_address(self, email: str) -> None:
+        with pytest.raises(InvalidValue) as info:
+            Person.register("Bob", email, ctx(ADMIN))
+        assert (info.value.rule, info.value.field) == ("email_invalid", "email")
+
+    def test_normalise_email_trims_and_lowercases(self) -> None:
+        assert normalise_email(" Carol.D@Mail.Example.ORG\t") == "carol.d@mail.example.org"
+
+    @pytest.mark.parametrize(
+        ("name", "rule"),
+        [("", "text_required"), ("   ", "text_required"), ("x" * 201, "text_too_long")],
+    )
+    def test_needs_a_name_of_bounded_length(self, name: str, rule: str) -> None:
+        with pytest.raises(InvalidValue) as info:
+            Person.register(name, "alice@example.com", ctx(ADMIN))
+        assert (info.value.rule, info.value.field) == (rule, "name")
+
+    def test_a_name_of_exactly_200_characters_is_fine(self) -> None:
+        assert Person.register("x" * 200, "alice@example.com", ctx(ADMIN)).name == "x" * 200
+
+
+class TestRename:
+    def test_renames(self) -> None:
+        person = a_person()
+        events = when(person, lambda: person.rename(" Alice L. ", ctx(ADMIN)))
+        assert classes(events) == [Person.Renamed]
+        assert payload(events[0]) == {"actor": ADMIN, "reason": "", "name": "Alice L."}
+        assert person.name == "Alice L."
+
+    def test_refuses_an_empty_name(self) -> None:
+        person = a_person()
+        refused(person, lambda: person.rename(" ", ctx(ADMIN)), "text_required", "name")
+
+
+class TestActivation:
+    def test_deactivation_needs_a_reason(self) -> None:
+        person = a_person()
+        refused(person, lambda: person.deactivate("  ", ctx(ADMIN)), "text_required", "reason")
+
+    def test_deactivates_with_the_reason_recorded(self) -> None:
+        person = a_person()
+        events = when(person, lambda: person.deactivate("left the company", ctx(ADMIN)))
+        assert classes(events) == [Person.Deactivated]
+        assert payload(events[0]) == {"actor": ADMIN, "reason": "left the company"}
+        assert person.active is False
+
+    def test_cannot_deactivate_twice(self) -> None:
+        person = a_person()
+        person.deactivate("left", ctx(ADMIN))
+        person.collect_events()
+        refused(
+            person,
+            lambda: person.deactivate("again", ctx(ADMIN)),
+            "person_inactive",
+            error=RuleViolated,
+        )
+
+    def test_reactivates_a_deactivated_person_with_a_reason(self) -> None:
+        person = a_person()
+        person.deactivate("left", ctx(ADMIN))
+        person.collect_events()
+        refused(person, lambda: person.reactivate("", ctx(ADMIN)), "text_required", "reason")
+        events = when(person, lambda: person.reactivate("came back", ctx(ADMIN)))
+        assert classes(events) == [Person.Reactivated]
+        assert payload(events[0])["reason"] == "came back"
+        assert person.active is True
+
+    def test_cannot_reactivate_an_active_person(self) -> None:
+        person = a_person()
+        refused(
+            person,
+            lambda: person.reactivate("why", ctx(ADMIN)),
+            "person_active",
+            error=RuleViolated,
+        )
