@@ -990,7 +990,7 @@ class Objective(OkrAggregate):
         self._require_not_abandoned()
         amendment = self._pending(amendment_id, ctx)
         # Validate again against the state now: the objective may have moved since.
-        changes = self._normalise_changes(amendment.changes)
+        changes = self._normalise_changes(amendment.changes, keep_ids=True)
         preview = self._preview(changes)
         self._trigger(
             self.AmendmentApproved,
@@ -1308,8 +1308,13 @@ class Objective(OkrAggregate):
 
     # ------------------------------------------------------ change sets
 
-    def _normalise_changes(self, changes: dict[str, Any]) -> dict[str, Any]:
+    def _normalise_changes(
+        self, changes: dict[str, Any], *, keep_ids: bool = False
+    ) -> dict[str, Any]:
         """Validate a counter-proposal's or amendment's changes and put them in canonical form.
+
+        Added key results get fresh ids, unless `keep_ids` (re-validating changes already in
+        canonical form, such as a pending amendment): then the ids the proposal announced stay.
 
         Shape: {"title"?, "description"?, "key_results"?: {id: {title?, target?, baseline?,
         weight?}}, "add_key_results"?: [{title, measure, baseline?, target?, unit?, direction?,
@@ -1390,8 +1395,12 @@ class Objective(OkrAggregate):
             )
             added.append(
                 {
-                    "key_result_id": str(uuid4()),
-                    "lineage_id": str(uuid4()),
+                    "key_result_id": str(spec.get("key_result_id") or uuid4())
+                    if keep_ids
+                    else str(uuid4()),
+                    "lineage_id": str(spec.get("lineage_id") or uuid4())
+                    if keep_ids
+                    else str(uuid4()),
                     "title": require_text(
                         str(spec.get("title", "")), "changes.add_key_results.title", max_length=200
                     ),
