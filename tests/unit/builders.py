@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
+from domain.application import OkrLedger
 from domain.base import CommandContext
 from domain.cycle import Cadence, Cycle, Phase, Scoring
 from domain.objective import KeyResult, Kind, Objective, Status
@@ -282,3 +283,65 @@ class ObjectiveBuilder:
 
 def an_objective(**kw: Any) -> ObjectiveBuilder:
     return ObjectiveBuilder(**kw)
+
+
+# ------------------------------------------------------------ the in-memory application
+
+
+def a_ledger() -> OkrLedger:
+    """The application on eventsourcing's in-memory (POPO) persistence: no database."""
+    return OkrLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
+@dataclass
+class Org:
+    """A small organisation in an in-memory ledger: Alice (member) and Bob (manager) in a team,
+    Carol managing the parent team, and the Q2 cycle (planning) and Q3 cycle (planning)."""
+
+    app: OkrLedger
+    company_id: UUID
+    team_id: UUID
+    q2_id: UUID
+    q3_id: UUID
+
+    def objective(self, **kw: Any) -> UUID:
+        args: dict[str, Any] = {
+            "cycle_id": self.q2_id,
+            "title": "Delight new customers",
+            "kind": Kind.COMMITTED,
+            "owner_team_id": self.team_id,
+            "ctx": ctx(ALICE),
+        }
+        args.update(kw)
+        return self.app.draft_objective(**args).id
+
+    def key_result(self, objective_id: UUID, **spec: Any) -> UUID:
+        result = self.app.add_key_result(objective_id, **metric(**spec), ctx=ctx(ALICE))
+        assert result.extra_id is not None
+        return result.extra_id
+
+    def approved_objective(self) -> tuple[UUID, UUID]:
+        """An approved objective with one metric KR (100 → 200); the cycle still planning."""
+        objective_id = self.objective()
+        kr_id = self.key_result(objective_id)
+        self.app.submit_objective(objective_id, BOB, ctx(ALICE))
+        self.app.approve_objective(objective_id, ctx(BOB))
+        return objective_id, kr_id
+
+
+def an_org(app: OkrLedger | None = None) -> Org:
+    app = app or a_ledger()
+    for name, email in [
+        ("Alice", "alice@example.com"),
+        ("Bob", "bob@example.com"),
+        ("Carol", "carol@example.com"),
+    ]:
+        app.register_person(name, email, ctx(ADMIN))
+    company_id = app.form_team("Company", ctx(ADMIN)).id
+    team_id = app.form_team("Platform", ctx(ADMIN), parent_id=company_id).id
+    app.add_team_member(company_id, CAROL, MemberRole.MANAGER, ctx(ADMIN))
+    app.add_team_member(team_id, BOB, MemberRole.MANAGER, ctx(ADMIN))
+    app.add_team_member(team_id, ALICE, MemberRole.MEMBER, ctx(ADMIN))
+    q2_id = app.plan_cycle("2025-Q2", Q2_START, Q2_END, ctx(ADMIN)).id
+    q3_id = app.plan_cycle("2025-Q3", Q3_START, Q3_END, ctx(ADMIN)).id
+    return Org(app, company_id, team_id, q2_id, q3_id)
