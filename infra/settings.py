@@ -1,0 +1,53 @@
+"""Runtime settings: the only place in okrledger that reads the environment.
+
+Every value comes from an ``OKR_``-prefixed environment variable (e.g. ``OKR_DATABASE_URL``)
+or falls back to a default that needs no set-up.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return platformdirs.user_data_path("okrledger")
+
+
+class Settings(BaseSettings):
+    """okrledger's configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="OKR_", extra="ignore", frozen=True)
+
+    database_url: str | None = None
+    """libpq URL of an existing PostgreSQL; ``None`` starts the embedded server in ``data_dir``."""
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    """Per-user folder for the embedded server's cluster (``data_dir/pg``) and other local state."""
+
+    kafka_bootstrap: str | None = None
+    """Kafka bootstrap servers (``host:port[,host:port]``); ``None`` turns the event stream off."""
+
+    kafka_topic: str = "okr.events"
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    lock_timeout_seconds: int = 5
+    """How long a writer waits for the event table's insert lock before giving up."""
+
+    checkpoint_every: int = 1000
+    """Log positions between time-travel checkpoints."""
+
+    pool_size: int = 10
+    """Connections kept open per event-store datastore."""
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()
