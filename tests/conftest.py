@@ -1,0 +1,108 @@
+"""Shared fixtures: a real PostgreSQL for the tests that need one.
+
+- ``postgres_server_url`` (session): a throwaway embedded server in a temporary folder, deleted
+  at the end, or the server of ``OKR_TEST_DATABASE_URL`` when that is set. Started only if a
+  test asks for it.
+- ``database_url`` (function): a fresh, empty database on that server, dropped afterwards.
+- ``es_env`` (function): the eventsourcing environment for that database (chained recorder).
+
+Tests that use them are marked ``postgres`` automatically; integration modules also say so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+from uuid import uuid4
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+from psycopg.sql import SQL, Identifier
+
+from infra.embedded import start_embedded_postgres, stop_embedded_postgres
+from infra.eventstore import eventsourcing_env
+from infra.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "postgres_server_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+class _Server:
+    def __init__(self, url: str, *, throwaway: bool) -> None:
+        self.url = url
+        # Throwaway clusters copy template files instead of WAL-logging them (PostgreSQL 15+).
+        self.create_options = SQL(" STRATEGY FILE_COPY") if throwaway else SQL("")
+
+    def admin(self) -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(make_conninfo(self.url, dbname="postgres"), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def _postgres_server() -> Iterator[_Server]:
+    external = os.environ.get("OKR_TEST_DATABASE_URL")
+    if external:
+        yield _Server(external, throwaway=False)
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="okr-test-pg-"))
+    try:
+        url = start_embedded_postgres(data_dir)
+        with psycopg.connect(url, autocommit=True) as conn:
+            # Durability is worthless for a cluster deleted at the end of the session.
+            for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                conn.execute(SQL("ALTER SYSTEM SET {} = off").format(Identifier(setting)))
+            conn.execute("SELECT pg_reload_conf()")
+        _wait_for_setting(url, "fsync", "off")
+        yield _Server(url, throwaway=True)
+    finally:
+        stop_embedded_postgres(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _wait_for_setting(url: str, name: str, value: str, timeout: float = 5.0) -> None:
+    """Wait until new sessions see a reloaded setting (the reload signal is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with psycopg.connect(url) as conn:
+            row = conn.execute(SQL("SHOW {}").format(Identifier(name))).fetchone()
+        if row is not None and row[0] == value:
+            return
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(_postgres_server: _Server) -> str:
+    """libpq URL of the test server (its ``okrledger`` database, or the external one)."""
+    return _postgres_server.url
+
+
+@pytest.fixture
+def database_url(_postgres_server: _Server, postgres_server_url: str) -> Iterator[str]:
+    """A libpq connection string for a fresh, empty database, dropped after the test."""
+    name = f"okr_test_{uuid4().hex[:16]}"
+    with _postgres_server.admin() as conn:
+        conn.execute(
+            SQL("CREATE DATABASE {}").format(Identifier(name)) + _postgres_server.create_options
+        )
+    try:
+        yield make_conninfo(postgres_server_url, dbname=name)
+    finally:
+        with _postgres_server.admin() as conn:
+            conn.execute(SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name)))
+
+
+@pytest.fixture
+def es_env(database_url: str) -> dict[str, str]:
+    """eventsourcing's environment for ``database_url``: hash-chained PostgreSQL recorders."""
+    return eventsourcing_env(database_url, Settings(lock_timeout_seconds=5, pool_size=4))
