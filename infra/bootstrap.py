@@ -1,0 +1,21 @@
+"""The composition root: settings → event store → the OkrLedger application."""
+
+from __future__ import annotations
+
+from domain.application import OkrLedger
+from infra.embedded import start_embedded_postgres
+from infra.eventstore import eventsourcing_env
+from infra.settings import Settings, get_settings
+
+
+def database_url(settings: Settings) -> str:
+    """The configured PostgreSQL, or the embedded server in ``settings.data_dir`` (started here)."""
+    if settings.database_url is not None:
+        return settings.database_url
+    return start_embedded_postgres(settings.data_dir)
+
+
+def build_ledger(settings: Settings | None = None) -> OkrLedger:
+    """Build the application on the hash-chained PostgreSQL event store."""
+    settings = settings or get_settings()
+    return OkrLedger(env=eventsourcing_env(database_url(settings), settings))
