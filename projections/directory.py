@@ -1,0 +1,218 @@
+"""The directory: people, teams and cycles by id.
+
+Personal data (names, e-mails) lives here and nowhere else on the read side: every other fold
+keeps ids only, and queries join names from this fold at read time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from uuid import UUID
+
+from domain.cycle import Cycle, Phase
+from domain.person import Person
+from domain.team import MemberRole, Team
+from projections.base import DataclassFold, FoldState, Handlers, Logged
+
+
+@dataclass
+class PersonEntry:
+    name: str
+    email: str
+    active: bool = True
+
+
+@dataclass
+class TeamEntry:
+    name: str
+    parent_id: UUID | None
+    members: dict[UUID, str] = field(default_factory=dict)
+    """Person id → role (`member` or `manager`), in joining order."""
+    disbanded: bool = False
+
+
+@dataclass
+class PhaseChange:
+    phase: str
+    at: datetime
+    position: int
+    actor: str
+    reason: str
+
+
+@dataclass
+class CycleEntry:
+    name: str
+    starts_on: date
+    ends_on: date
+    cadence: str
+    scoring: str
+    success_threshold: float
+    phase: str = Phase.PLANNING.value
+    phase_history: list[PhaseChange] = field(default_factory=list)
+
+
+@dataclass
+class DirectoryState(FoldState):
+    people: dict[UUID, PersonEntry] = field(default_factory=dict)
+    teams: dict[UUID, TeamEntry] = field(default_factory=dict)
+    cycles: dict[UUID, CycleEntry] = field(default_factory=dict)
+
+
+_on: Handlers[DirectoryState] = Handlers()
+
+
+class DirectoryFold(DataclassFold[DirectoryState]):
+    name = "directory"
+    state_type = DirectoryState
+    handlers = _on
+
+
+# ----------------------------------------------------------------- people
+
+
+@_on.on(Person.Registered)
+def _registered(state: DirectoryState, e: Person.Registered, logged: Logged) -> None:
+    state.people[e.originator_id] = PersonEntry(name=e.name, email=e.email)
+
+
+@_on.on(Person.Renamed)
+def _renamed(state: DirectoryState, e: Person.Renamed, logged: Logged) -> None:
+    state.people[e.originator_id].name = e.name
+
+
+@_on.on(Person.Deactivated)
+def _deactivated(state: DirectoryState, e: Person.Deactivated, logged: Logged) -> None:
+    state.people[e.originator_id].active = False
+
+
+@_on.on(Person.Reactivated)
+def _reactivated(state: DirectoryState, e: Person.Reactivated, logged: Logged) -> None:
+    state.people[e.originator_id].active = True
+
+
+# ------------------------------------------------------------------ teams
+
+
+@_on.on(Team.Formed)
+def _formed(state: DirectoryState, e: Team.Formed, logged: Logged) -> None:
+    state.teams[e.originator_id] = TeamEntry(name=e.name, parent_id=e.parent_id)
+
+
+@_on.on(Team.Renamed)
+def _team_renamed(state: DirectoryState, e: Team.Renamed, logged: Logged) -> None:
+    state.teams[e.originator_id].name = e.name
+
+
+@_on.on(Team.Moved)
+def _moved(state: DirectoryState, e: Team.Moved, logged: Logged) -> None:
+    state.teams[e.originator_id].parent_id = e.parent_id
+
+
+@_on.on(Team.MemberAdded)
+def _member_added(state: DirectoryState, e: Team.MemberAdded, logged: Logged) -> None:
+    state.teams[e.originator_id].members[e.person_id] = e.role
+
+
+@_on.on(Team.MemberRoleChanged)
+def _role_changed(state: DirectoryState, e: Team.MemberRoleChanged, logged: Logged) -> None:
+    state.teams[e.originator_id].members[e.person_id] = e.role
+
+
+@_on.on(Team.MemberRemoved)
+def _member_removed(state: DirectoryState, e: Team.MemberRemoved, logged: Logged) -> None:
+    state.teams[e.originator_id].members.pop(e.person_id, None)
+
+
+@_on.on(Team.Disbanded)
+def _disbanded(state: DirectoryState, e: Team.Disbanded, logged: Logged) -> None:
+    state.teams[e.originator_id].disbanded = True
+
+
+# ----------------------------------------------------------------- cycles
+
+
+@_on.on(Cycle.Planned)
+def _planned(state: DirectoryState, e: Cycle.Planned, logged: Logged) -> None:
+    state.cycles[e.originator_id] = CycleEntry(
+        name=e.name,
+        starts_on=e.starts_on,
+        ends_on=e.ends_on,
+        cadence=e.cadence,
+        scoring=e.scoring,
+        success_threshold=e.success_threshold,
+        phase_history=[
+            PhaseChange(Phase.PLANNING.value, logged.recorded_at, logged.position, e.actor, "")
+        ],
+    )
+
+
+def _enter(state: DirectoryState, e: Cycle.Event, logged: Logged, phase: Phase) -> None:
+    cycle = state.cycles[e.originator_id]
+    cycle.phase = phase.value
+    cycle.phase_history.append(
+        PhaseChange(phase.value, logged.recorded_at, logged.position, e.actor, e.reason)
+    )
+
+
+@_on.on(Cycle.Started)
+def _started(state: DirectoryState, e: Cycle.Started, logged: Logged) -> None:
+    _enter(state, e, logged, Phase.ACTIVE)
+
+
+@_on.on(Cycle.GradingOpened)
+def _grading_opened(state: DirectoryState, e: Cycle.GradingOpened, logged: Logged) -> None:
+    _enter(state, e, logged, Phase.GRADING)
+
+
+@_on.on(Cycle.Closed)
+def _closed(state: DirectoryState, e: Cycle.Closed, logged: Logged) -> None:
+    _enter(state, e, logged, Phase.CLOSED)
+
+
+@_on.on(Cycle.Reopened)
+def _reopened(state: DirectoryState, e: Cycle.Reopened, logged: Logged) -> None:
+    _enter(state, e, logged, Phase.GRADING)
+
+
+# ---------------------------------------------------------------- queries
+
+
+def person_name(state: DirectoryState, person_id: UUID | str) -> str | None:
+    """The person's name, or None for `system` and unknown ids."""
+    try:
+        key = person_id if isinstance(person_id, UUID) else UUID(person_id)
+    except ValueError:
+        return None
+    entry = state.people.get(key)
+    return entry.name if entry else None
+
+
+def team_ancestors(state: DirectoryState, team_id: UUID) -> list[UUID]:
+    """Parent teams above `team_id`, nearest first (bounded, in case of a bad history)."""
+    chain: list[UUID] = []
+    parent = state.teams[team_id].parent_id if team_id in state.teams else None
+    while parent is not None and parent in state.teams and len(chain) < 100:
+        chain.append(parent)
+        parent = state.teams[parent].parent_id
+    return chain
+
+
+def sub_teams(state: DirectoryState, team_id: UUID) -> list[UUID]:
+    """`team_id` and every team below it, in formation order."""
+    return [t for t in state.teams if t == team_id or team_id in team_ancestors(state, t)]
+
+
+def managers_of(state: DirectoryState, team_id: UUID) -> list[UUID]:
+    team = state.teams.get(team_id)
+    if team is None:
+        return []
+    return [p for p, role in team.members.items() if role == MemberRole.MANAGER.value]
+
+
+def teams_of(state: DirectoryState, person_id: UUID) -> list[UUID]:
+    """Teams (not disbanded) the person belongs to, in formation order."""
+    return [
+        t for t, team in state.teams.items() if person_id in team.members and not team.disbanded
+    ]
