@@ -1,0 +1,793 @@
+"""Readable sentences and before → after values for events, shared by the audit and history folds.
+
+`narrate(context, logged)` reads the context as it was *before* the event (titles, current
+targets, the check-in being corrected) and phrases the event: "target of 'Weekly active teams'
+changed from 40 to 32". `advance(context, logged)` then applies the event. The context is the
+alignment tree's state plus the names of teams and cycles; sentences name things, never people
+(people stay as ids in the before/after values, for the API to resolve).
+
+Before/after values are JSON-native. Key result fields always sit under
+`{"key_results": {key_result_id: {field: value}}}`, whichever event changed them, so a reader
+(such as `projections.diff`) can find who changed a given field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, TypeVar
+from uuid import UUID
+
+from domain.access import AccessToken
+from domain.cycle import Cycle, Phase
+from domain.objective import NEGOTIABLE_FIELDS, Objective, Status
+from domain.person import Person
+from domain.team import Team
+from projections.base import Logged
+from projections.changes import added_key_results, edited_key_results, removed_key_results
+from projections.tree import KeyResultNode, ObjectiveNode, TreeFold, TreeState
+
+E = TypeVar("E")
+Json = dict[str, Any]
+
+
+@dataclass
+class Context:
+    """What phrasing needs: the alignment tree so far, and team and cycle names."""
+
+    tree: TreeState = field(default_factory=TreeState)
+    names: dict[UUID, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Narration:
+    entity_type: str
+    """person, team, cycle or objective (the aggregate the event belongs to)."""
+    entity_id: UUID
+    objective_id: UUID | None
+    cycle_id: UUID | None
+    key_result_id: UUID | None
+    action: str
+    before: Json
+    after: Json
+    approver: str | None = None
+    """Who approved, for events that needed an approval (approvals, accepted counters,
+    approved amendments)."""
+
+
+_TREE = TreeFold()
+
+
+def advance(context: Context, logged: Logged) -> None:
+    """Apply the event to the context, after it was narrated."""
+    event = logged.event
+    if isinstance(event, Team.Formed | Team.Renamed | Cycle.Planned):
+        context.names[event.originator_id] = event.name
+    _TREE.apply(context.tree, logged)
+
+
+Phraser = Callable[[Context, Any, Logged], Narration]
+_phrasers: dict[type[Any], Phraser] = {}
+
+
+def _phrases(
+    event_type: type[E],
+) -> Callable[
+    [Callable[[Context, E, Logged], Narration]], Callable[[Context, E, Logged], Narration]
+]:
+    def register(
+        phraser: Callable[[Context, E, Logged], Narration],
+    ) -> Callable[[Context, E, Logged], Narration]:
+        _phrasers[event_type] = phraser
+        return phraser
+
+    return register
+
+
+def narrate(context: Context, logged: Logged) -> Narration:
+    """Phrase the event against the context as it stood before it."""
+    phraser = _phrasers.get(type(logged.event))
+    if phraser is not None:
+        return phraser(context, logged.event, logged)
+    return _generic(logged)
+
+
+def _generic(logged: Logged) -> Narration:
+    """Events this module does not know yet (newer aggregates): named, not explained."""
+    aggregate, _, event_name = logged.event_type.rpartition(".")
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", event_name).lower()
+    return Narration(
+        entity_type=aggregate.lower() or "unknown",
+        entity_id=logged.event.originator_id,
+        objective_id=None,
+        cycle_id=None,
+        key_result_id=None,
+        action=f"{aggregate.lower()} {words}".strip(),
+        before={},
+        after={},
+    )
+
+
+# ---------------------------------------------------------------- phrasing
+
+
+def q(text: str) -> str:
+    return f"'{text}'"
+
+
+def number(value: float | None) -> str:
+    """40.0 → 40, 32.5 → 32.5; no scientific notation for ordinary magnitudes."""
+    if value is None:
+        return "none"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return format(value, ".12g")
+
+
+def _id(value: UUID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _name(context: Context, entity_id: UUID | None, fallback: str) -> str:
+    if entity_id is None:
+        return fallback
+    return q(context.names.get(entity_id, str(entity_id)))
+
+
+def _kr_json(kr_id: UUID, fields: Json) -> Json:
+    return {"key_results": {str(kr_id): fields}}
+
+
+def describe_changes(
+    node: ObjectiveNode, changes: Json, *, applied: bool
+) -> tuple[list[str], Json, Json]:
+    """Phrases and before/after values for a normalised change set on `node`."""
+    verb = "changed from" if applied else "from"
+    phrases: list[str] = []
+    before: Json = {}
+    after: Json = {}
+    if "title" in changes:
+        phrases.append(f"title {verb} {q(node.title)} to {q(changes['title'])}")
+        before["title"], after["title"] = node.title, changes["title"]
+    if "description" in changes:
+        phrases.append("description changed" if applied else "new description")
+        before["description"], after["description"] = node.description, changes["description"]
+    kr_before: Json = {}
+    kr_after: Json = {}
+    for kr_id, edits in edited_key_results(changes).items():
+        kr = node.key_results[kr_id]
+        old: Json = {}
+        for name in NEGOTIABLE_FIELDS:
+            if name in edits:
+                old[name] = getattr(kr, name)
+                if name == "title":
+                    renamed = "renamed to" if applied else "to be renamed"
+                    phrases.append(f"key result {q(kr.title)} {renamed} {q(edits[name])}")
+                else:
+                    phrases.append(
+                        f"{name} of {q(kr.title)} {verb} {number(old[name])}"
+                        f" to {number(edits[name])}"
+                    )
+        kr_before[str(kr_id)] = old
+        kr_after[str(kr_id)] = {k: edits[k] for k in NEGOTIABLE_FIELDS if k in edits}
+    for added in added_key_results(changes):
+        phrases.append(f"key result {q(added.title)} {'added' if applied else 'to add'}")
+        kr_after[str(added.key_result_id)] = {
+            "title": added.title,
+            "measure": added.measure,
+            "baseline": added.baseline,
+            "target": added.target,
+            "unit": added.unit,
+            "direction": added.direction,
+            "weight": added.weight,
+        }
+    for kr_id in removed_key_results(changes):
+        removed = node.key_results[kr_id]
+        phrases.append(f"key result {q(removed.title)} {'removed' if applied else 'to remove'}")
+        kr_before[str(kr_id)] = {"removed": False}
+        kr_after[str(kr_id)] = {"removed": True}
+    if kr_before:
+        before["key_results"] = kr_before
+    if kr_after:
+        after["key_results"] = kr_after
+    return phrases, before, after
+
+
+# ------------------------------------------------------------------ people
+
+
+def _person(logged: Logged, action: str, before: Json, after: Json) -> Narration:
+    return Narration("person", logged.event.originator_id, None, None, None, action, before, after)
+
+
+@_phrases(Person.Registered)
+def _registered(context: Context, e: Person.Registered, logged: Logged) -> Narration:
+    return _person(logged, "person registered", {}, {"active": True})
+
+
+@_phrases(Person.Renamed)
+def _person_renamed(context: Context, e: Person.Renamed, logged: Logged) -> Narration:
+    return _person(logged, "person renamed", {}, {})
+
+
+@_phrases(Person.Deactivated)
+def _deactivated(context: Context, e: Person.Deactivated, logged: Logged) -> Narration:
+    return _person(logged, "person deactivated", {"active": True}, {"active": False})
+
+
+@_phrases(Person.Reactivated)
+def _reactivated(context: Context, e: Person.Reactivated, logged: Logged) -> Narration:
+    return _person(logged, "person reactivated", {"active": False}, {"active": True})
+
+
+# ------------------------------------------------------------------ tokens
+
+
+@_phrases(AccessToken.Issued)
+def _token_issued(context: Context, e: AccessToken.Issued, logged: Logged) -> Narration:
+    after = {"person_id": str(e.person_id), "role": e.role, "label": e.label, "revoked": False}
+    return Narration(
+        "token", e.originator_id, None, None, None, f"{e.role} token issued", {}, after
+    )
+
+
+@_phrases(AccessToken.Revoked)
+def _token_revoked(context: Context, e: AccessToken.Revoked, logged: Logged) -> Narration:
+    return Narration(
+        "token",
+        e.originator_id,
+        None,
+        None,
+        None,
+        "token revoked",
+        {"revoked": False},
+        {"revoked": True},
+    )
+
+
+# ------------------------------------------------------------------- teams
+
+
+def _team(logged: Logged, action: str, before: Json, after: Json) -> Narration:
+    return Narration("team", logged.event.originator_id, None, None, None, action, before, after)
+
+
+@_phrases(Team.Formed)
+def _formed(context: Context, e: Team.Formed, logged: Logged) -> Narration:
+    under = f" under {_name(context, e.parent_id, '')}" if e.parent_id else ""
+    return _team(
+        logged,
+        f"team {q(e.name)} formed{under}",
+        {},
+        {"name": e.name, "parent_id": _id(e.parent_id)},
+    )
+
+
+@_phrases(Team.Renamed)
+def _team_renamed(context: Context, e: Team.Renamed, logged: Logged) -> Narration:
+    old = context.names.get(e.originator_id, "")
+    return _team(logged, f"team {q(old)} renamed to {q(e.name)}", {"name": old}, {"name": e.name})
+
+
+@_phrases(Team.Moved)
+def _team_moved(context: Context, e: Team.Moved, logged: Logged) -> Narration:
+    link = context.tree.teams.get(e.originator_id)
+    where = f"under {_name(context, e.parent_id, '')}" if e.parent_id else "to the top level"
+    return _team(
+        logged,
+        f"team {_name(context, e.originator_id, '')} moved {where}",
+        {"parent_id": _id(link.parent_id) if link else None},
+        {"parent_id": _id(e.parent_id)},
+    )
+
+
+@_phrases(Team.MemberAdded)
+def _member_added(context: Context, e: Team.MemberAdded, logged: Logged) -> Narration:
+    return _team(
+        logged,
+        f"member added to team {_name(context, e.originator_id, '')} as {e.role}",
+        {},
+        {"person_id": str(e.person_id), "role": e.role},
+    )
+
+
+@_phrases(Team.MemberRoleChanged)
+def _role_changed(context: Context, e: Team.MemberRoleChanged, logged: Logged) -> Narration:
+    link = context.tree.teams.get(e.originator_id)
+    old = link.members.get(e.person_id) if link else None
+    return _team(
+        logged,
+        f"role in team {_name(context, e.originator_id, '')} changed from {old} to {e.role}",
+        {"person_id": str(e.person_id), "role": old},
+        {"person_id": str(e.person_id), "role": e.role},
+    )
+
+
+@_phrases(Team.MemberRemoved)
+def _member_removed(context: Context, e: Team.MemberRemoved, logged: Logged) -> Narration:
+    link = context.tree.teams.get(e.originator_id)
+    return _team(
+        logged,
+        f"member removed from team {_name(context, e.originator_id, '')}",
+        {"person_id": str(e.person_id), "role": link.members.get(e.person_id) if link else None},
+        {},
+    )
+
+
+@_phrases(Team.Disbanded)
+def _disbanded(context: Context, e: Team.Disbanded, logged: Logged) -> Narration:
+    return _team(
+        logged,
+        f"team {_name(context, e.originator_id, '')} disbanded",
+        {"disbanded": False},
+        {"disbanded": True},
+    )
+
+
+# ------------------------------------------------------------------ cycles
+
+
+def _cycle(context: Context, e: Cycle.Event, logged: Logged, verb: str, phase: Phase) -> Narration:
+    clock = context.tree.cycles.get(e.originator_id)
+    return Narration(
+        "cycle",
+        e.originator_id,
+        None,
+        e.originator_id,
+        None,
+        verb.format(cycle=f"cycle {_name(context, e.originator_id, '')}"),
+        {"phase": clock.phase if clock else None},
+        {"phase": phase.value},
+    )
+
+
+@_phrases(Cycle.Planned)
+def _planned(context: Context, e: Cycle.Planned, logged: Logged) -> Narration:
+    return Narration(
+        "cycle",
+        e.originator_id,
+        None,
+        e.originator_id,
+        None,
+        f"cycle {q(e.name)} planned from {e.starts_on.isoformat()} to {e.ends_on.isoformat()}",
+        {},
+        {
+            "name": e.name,
+            "starts_on": e.starts_on.isoformat(),
+            "ends_on": e.ends_on.isoformat(),
+            "cadence": e.cadence,
+            "scoring": e.scoring,
+            "success_threshold": e.success_threshold,
+            "phase": Phase.PLANNING.value,
+        },
+    )
+
+
+@_phrases(Cycle.Started)
+def _started(context: Context, e: Cycle.Started, logged: Logged) -> Narration:
+    return _cycle(context, e, logged, "{cycle} started", Phase.ACTIVE)
+
+
+@_phrases(Cycle.GradingOpened)
+def _grading_opened(context: Context, e: Cycle.GradingOpened, logged: Logged) -> Narration:
+    return _cycle(context, e, logged, "grading opened for {cycle}", Phase.GRADING)
+
+
+@_phrases(Cycle.Closed)
+def _closed(context: Context, e: Cycle.Closed, logged: Logged) -> Narration:
+    return _cycle(context, e, logged, "{cycle} closed", Phase.CLOSED)
+
+
+@_phrases(Cycle.Reopened)
+def _reopened(context: Context, e: Cycle.Reopened, logged: Logged) -> Narration:
+    return _cycle(context, e, logged, "{cycle} reopened", Phase.GRADING)
+
+
+# -------------------------------------------------------------- objectives
+
+
+def _about(
+    context: Context,
+    e: Objective.Event,
+    action: str,
+    before: Json,
+    after: Json,
+    *,
+    key_result_id: UUID | None = None,
+    approver: str | None = None,
+    cycle_id: UUID | None = None,
+) -> Narration:
+    node = context.tree.objectives.get(e.originator_id)
+    return Narration(
+        "objective",
+        e.originator_id,
+        e.originator_id,
+        cycle_id or (node.cycle_id if node else None),
+        key_result_id,
+        action,
+        before,
+        after,
+        approver,
+    )
+
+
+def _node(context: Context, e: Objective.Event) -> ObjectiveNode:
+    return context.tree.objectives[e.originator_id]
+
+
+def _kr(context: Context, e: Objective.Event, key_result_id: UUID) -> KeyResultNode:
+    return context.tree.objectives[e.originator_id].key_results[key_result_id]
+
+
+def _status(before: str, after: str) -> tuple[Json, Json]:
+    return {"status": before}, {"status": after}
+
+
+def _declines_counter(node: ObjectiveNode, before: Json, after: Json) -> str:
+    """An edit while a counter-proposal is open declines it (the status falls back to draft)."""
+    if node.status != Status.COUNTERED.value:
+        return ""
+    before["status"], after["status"] = Status.COUNTERED.value, Status.DRAFT.value
+    return ", declining the counter-proposal"
+
+
+def _parent_phrase(context: Context, parent_id: UUID | None, parent_kr_id: UUID | None) -> str:
+    parent = context.tree.objectives.get(parent_id) if parent_id else None
+    if parent is None:
+        return ""
+    kr = parent.key_results.get(parent_kr_id) if parent_kr_id else None
+    if kr is not None:
+        return f"key result {q(kr.title)} of {q(parent.title)}"
+    return q(parent.title)
+
+
+@_phrases(Objective.Drafted)
+def _drafted(context: Context, e: Objective.Drafted, logged: Logged) -> Narration:
+    action = f"objective {q(e.title)} drafted"
+    if e.owner_team_id is not None:
+        action += f" for team {_name(context, e.owner_team_id, '')}"
+    aligned = _parent_phrase(context, e.parent_objective_id, e.parent_key_result_id)
+    if aligned:
+        action += f", aligned to {aligned}"
+    predecessor = context.tree.objectives.get(e.carried_from) if e.carried_from else None
+    if predecessor is not None:
+        action += f", carried over from {q(predecessor.title)}"
+    return _about(
+        context,
+        e,
+        action,
+        {},
+        {
+            "title": e.title,
+            "description": e.description,
+            "kind": e.kind,
+            "perspective": e.perspective,
+            "owner_team_id": _id(e.owner_team_id),
+            "owner_person_id": _id(e.owner_person_id),
+            "parent_objective_id": _id(e.parent_objective_id),
+            "parent_key_result_id": _id(e.parent_key_result_id),
+            "private": e.private,
+            "carried_from": _id(e.carried_from),
+            "status": Status.DRAFT.value,
+        },
+        cycle_id=e.cycle_id,
+    )
+
+
+@_phrases(Objective.Reworded)
+def _reworded(context: Context, e: Objective.Reworded, logged: Logged) -> Narration:
+    node = _node(context, e)
+    before: Json = {}
+    after: Json = {}
+    parts = []
+    if e.title != node.title:
+        parts.append(f"objective {q(node.title)} renamed to {q(e.title)}")
+        before["title"], after["title"] = node.title, e.title
+    if e.description != node.description:
+        parts.append(f"description of {q(e.title)} changed")
+        before["description"], after["description"] = node.description, e.description
+    action = " and ".join(parts) or f"objective {q(node.title)} reworded without change"
+    return _about(context, e, action + _declines_counter(node, before, after), before, after)
+
+
+@_phrases(Objective.Realigned)
+def _realigned(context: Context, e: Objective.Realigned, logged: Logged) -> Narration:
+    node = _node(context, e)
+    target = _parent_phrase(context, e.parent_objective_id, e.parent_key_result_id)
+    action = (
+        f"{q(node.title)} realigned to {target}" if target else f"{q(node.title)} no longer aligned"
+    )
+    before: Json = {
+        "parent_objective_id": _id(node.parent_objective_id),
+        "parent_key_result_id": _id(node.parent_key_result_id),
+    }
+    after: Json = {
+        "parent_objective_id": _id(e.parent_objective_id),
+        "parent_key_result_id": _id(e.parent_key_result_id),
+    }
+    return _about(context, e, action + _declines_counter(node, before, after), before, after)
+
+
+@_phrases(Objective.Reassigned)
+def _reassigned(context: Context, e: Objective.Reassigned, logged: Logged) -> Narration:
+    node = _node(context, e)
+    owner = f"team {_name(context, e.owner_team_id, '')}" if e.owner_team_id else "a person"
+    before: Json = {
+        "owner_team_id": _id(node.owner_team_id),
+        "owner_person_id": _id(node.owner_person_id),
+    }
+    after: Json = {
+        "owner_team_id": _id(e.owner_team_id),
+        "owner_person_id": _id(e.owner_person_id),
+    }
+    action = f"{q(node.title)} reassigned to {owner}" + _declines_counter(node, before, after)
+    return _about(context, e, action, before, after)
+
+
+@_phrases(Objective.Abandoned)
+def _abandoned(context: Context, e: Objective.Abandoned, logged: Logged) -> Narration:
+    node = _node(context, e)
+    before, after = _status(node.status, Status.ABANDONED.value)
+    return _about(context, e, f"{q(node.title)} abandoned", before, after)
+
+
+@_phrases(Objective.KeyResultAdded)
+def _kr_added(context: Context, e: Objective.KeyResultAdded, logged: Logged) -> Narration:
+    node = _node(context, e)
+    before: Json = {}
+    after = _kr_json(
+        e.key_result_id,
+        {
+            "title": e.title,
+            "measure": e.measure,
+            "baseline": e.baseline,
+            "target": e.target,
+            "unit": e.unit,
+            "direction": e.direction,
+            "weight": e.weight,
+        },
+    )
+    action = f"key result {q(e.title)} added to {q(node.title)}"
+    action += _declines_counter(node, before, after)
+    return _about(context, e, action, before, after, key_result_id=e.key_result_id)
+
+
+@_phrases(Objective.KeyResultReworded)
+def _kr_reworded(context: Context, e: Objective.KeyResultReworded, logged: Logged) -> Narration:
+    node, kr = _node(context, e), _kr(context, e, e.key_result_id)
+    before = _kr_json(e.key_result_id, {"title": kr.title})
+    after = _kr_json(e.key_result_id, {"title": e.title})
+    action = f"key result {q(kr.title)} renamed to {q(e.title)}"
+    action += _declines_counter(node, before, after)
+    return _about(context, e, action, before, after, key_result_id=e.key_result_id)
+
+
+@_phrases(Objective.KeyResultRetargeted)
+def _kr_retargeted(context: Context, e: Objective.KeyResultRetargeted, logged: Logged) -> Narration:
+    node, kr = _node(context, e), _kr(context, e, e.key_result_id)
+    old: Json = {}
+    new: Json = {}
+    parts = []
+    for name, value in (("target", e.target), ("baseline", e.baseline)):
+        if getattr(kr, name) != value:
+            parts.append(
+                f"{name} of {q(kr.title)} changed from {number(getattr(kr, name))}"
+                f" to {number(value)}"
+            )
+            old[name], new[name] = getattr(kr, name), value
+    before, after = _kr_json(e.key_result_id, old), _kr_json(e.key_result_id, new)
+    action = " and ".join(parts) or f"key result {q(kr.title)} retargeted without change"
+    action += _declines_counter(node, before, after)
+    return _about(context, e, action, before, after, key_result_id=e.key_result_id)
+
+
+@_phrases(Objective.KeyResultReweighted)
+def _kr_reweighted(context: Context, e: Objective.KeyResultReweighted, logged: Logged) -> Narration:
+    node, kr = _node(context, e), _kr(context, e, e.key_result_id)
+    before = _kr_json(e.key_result_id, {"weight": kr.weight})
+    after = _kr_json(e.key_result_id, {"weight": e.weight})
+    action = f"weight of {q(kr.title)} changed from {number(kr.weight)} to {number(e.weight)}"
+    action += _declines_counter(node, before, after)
+    return _about(context, e, action, before, after, key_result_id=e.key_result_id)
+
+
+@_phrases(Objective.KeyResultRemoved)
+def _kr_removed(context: Context, e: Objective.KeyResultRemoved, logged: Logged) -> Narration:
+    node, kr = _node(context, e), _kr(context, e, e.key_result_id)
+    before = _kr_json(e.key_result_id, {"removed": False})
+    after = _kr_json(e.key_result_id, {"removed": True})
+    action = f"key result {q(kr.title)} removed from {q(node.title)}"
+    action += _declines_counter(node, before, after)
+    return _about(context, e, action, before, after, key_result_id=e.key_result_id)
+
+
+@_phrases(Objective.SubmittedForApproval)
+def _submitted(context: Context, e: Objective.SubmittedForApproval, logged: Logged) -> Narration:
+    node = _node(context, e)
+    before, after = _status(node.status, Status.IN_REVIEW.value)
+    after["approver_id"] = str(e.approver_id)
+    return _about(context, e, f"{q(node.title)} submitted for approval", before, after)
+
+
+@_phrases(Objective.ChangesRequested)
+def _changes_requested(
+    context: Context, e: Objective.ChangesRequested, logged: Logged
+) -> Narration:
+    node = _node(context, e)
+    before, after = _status(node.status, Status.CHANGES_REQUESTED.value)
+    after["comment"] = e.comment
+    return _about(context, e, f"changes requested on {q(node.title)}", before, after)
+
+
+@_phrases(Objective.CounterProposed)
+def _countered(context: Context, e: Objective.CounterProposed, logged: Logged) -> Narration:
+    node = _node(context, e)
+    phrases, before, after = describe_changes(node, e.changes, applied=False)
+    before["status"], after["status"] = node.status, Status.COUNTERED.value
+    after["comment"] = e.comment
+    action = f"counter-proposal on {q(node.title)}: " + "; ".join(phrases)
+    return _about(context, e, action, before, after)
+
+
+@_phrases(Objective.CounterProposalAccepted)
+def _counter_accepted(
+    context: Context, e: Objective.CounterProposalAccepted, logged: Logged
+) -> Narration:
+    node = _node(context, e)
+    phrases, before, after = describe_changes(node, e.changes, applied=True)
+    before["status"], after["status"] = node.status, Status.APPROVED.value
+    action = f"counter-proposal on {q(node.title)} accepted: " + "; ".join(phrases)
+    return _about(context, e, action, before, after, approver=e.approved_by)
+
+
+@_phrases(Objective.Approved)
+def _approved(context: Context, e: Objective.Approved, logged: Logged) -> Narration:
+    node = _node(context, e)
+    before, after = _status(node.status, Status.APPROVED.value)
+    return _about(context, e, f"{q(node.title)} approved", before, after, approver=e.actor)
+
+
+@_phrases(Objective.Withdrawn)
+def _withdrawn(context: Context, e: Objective.Withdrawn, logged: Logged) -> Narration:
+    node = _node(context, e)
+    before, after = _status(node.status, Status.DRAFT.value)
+    return _about(context, e, f"{q(node.title)} withdrawn from review", before, after)
+
+
+@_phrases(Objective.AmendmentProposed)
+def _amendment_proposed(
+    context: Context, e: Objective.AmendmentProposed, logged: Logged
+) -> Narration:
+    node = _node(context, e)
+    phrases, before, after = describe_changes(node, e.changes, applied=False)
+    after["amendment_id"] = str(e.amendment_id)
+    action = f"amendment proposed to {q(node.title)}: " + "; ".join(phrases)
+    return _about(context, e, action, before, after)
+
+
+@_phrases(Objective.AmendmentApproved)
+def _amendment_approved(
+    context: Context, e: Objective.AmendmentApproved, logged: Logged
+) -> Narration:
+    node = _node(context, e)
+    phrases, before, after = describe_changes(node, e.changes, applied=True)
+    after["amendment_id"] = str(e.amendment_id)
+    action = f"amendment to {q(node.title)} approved: " + "; ".join(phrases)
+    return _about(context, e, action, before, after, approver=e.actor)
+
+
+@_phrases(Objective.AmendmentRejected)
+def _amendment_rejected(
+    context: Context, e: Objective.AmendmentRejected, logged: Logged
+) -> Narration:
+    node = _node(context, e)
+    phrases, _, proposed = describe_changes(node, node.pending_amendment_changes, applied=False)
+    action = f"amendment to {q(node.title)} rejected"
+    if phrases:
+        action += ": " + "; ".join(phrases)
+    return _about(
+        context,
+        e,
+        action,
+        {"amendment_id": str(e.amendment_id), "proposed": proposed},
+        {"amendment_id": str(e.amendment_id), "rejected": True},
+    )
+
+
+def _on_day(effective_on: date) -> str:
+    return effective_on.isoformat()
+
+
+@_phrases(Objective.ProgressReported)
+def _progress(context: Context, e: Objective.ProgressReported, logged: Logged) -> Narration:
+    kr = _kr(context, e, e.key_result_id)
+    action = (
+        f"check-in on {q(kr.title)}: {number(e.value)} (confidence {e.confidence})"
+        f" for {_on_day(e.effective_on)}"
+    )
+    after = {
+        "check_in_id": str(e.check_in_id),
+        "value": e.value,
+        "confidence": e.confidence,
+        "note": e.note,
+        "effective_on": _on_day(e.effective_on),
+    }
+    return _about(context, e, action, {}, after, key_result_id=e.key_result_id)
+
+
+@_phrases(Objective.CheckInCorrected)
+def _corrected(context: Context, e: Objective.CheckInCorrected, logged: Logged) -> Narration:
+    kr = _kr(context, e, e.key_result_id)
+    old = next((c for c in kr.live_check_ins if c.check_in_id == e.supersedes), None)
+    action = f"check-in on {q(kr.title)} for {_on_day(e.effective_on)} corrected"
+    if old is not None:
+        action += f" from {number(old.value)} to {number(e.value)}"
+        if old.confidence != e.confidence:
+            action += f", confidence from {old.confidence} to {e.confidence}"
+    before: Json = (
+        {
+            "check_in_id": str(old.check_in_id),
+            "value": old.value,
+            "confidence": old.confidence,
+            "note": old.note,
+        }
+        if old is not None
+        else {"check_in_id": str(e.supersedes)}
+    )
+    after: Json = {
+        "check_in_id": str(e.check_in_id),
+        "value": e.value,
+        "confidence": e.confidence,
+        "note": e.note,
+    }
+    return _about(context, e, action, before, after, key_result_id=e.key_result_id)
+
+
+def _achieved(achieved: bool | None) -> str:
+    return "achieved" if achieved else "not achieved"
+
+
+@_phrases(Objective.KeyResultGraded)
+def _kr_graded(context: Context, e: Objective.KeyResultGraded, logged: Logged) -> Narration:
+    kr = _kr(context, e, e.key_result_id)
+    if kr.score is None:
+        action = f"{q(kr.title)} graded {number(e.score)} ({_achieved(e.achieved)})"
+        before: Json = {}
+    else:
+        action = (
+            f"{q(kr.title)} regraded from {number(kr.score)} to {number(e.score)}"
+            f" ({_achieved(e.achieved)})"
+        )
+        before = _kr_json(e.key_result_id, {"score": kr.score, "achieved": kr.achieved})
+    after = _kr_json(
+        e.key_result_id,
+        {"score": e.score, "achieved": e.achieved, "suggested_score": e.suggested_score},
+    )
+    return _about(context, e, action, before, after, key_result_id=e.key_result_id)
+
+
+@_phrases(Objective.Graded)
+def _graded(context: Context, e: Objective.Graded, logged: Logged) -> Narration:
+    node = _node(context, e)
+    if node.explicit_score is None:
+        action, before = f"{q(node.title)} graded {number(e.score)}", {"score": node.score}
+    else:
+        action = f"{q(node.title)} regraded from {number(node.explicit_score)} to {number(e.score)}"
+        before = {"score": node.explicit_score}
+    return _about(context, e, action, before, {"score": e.score})
+
+
+@_phrases(Objective.Reflected)
+def _reflected(context: Context, e: Objective.Reflected, logged: Logged) -> Narration:
+    node = _node(context, e)
+    return _about(context, e, f"reflection written on {q(node.title)}", {}, {})
+
+
+@_phrases(Objective.CarriedOver)
+def _carried_over(context: Context, e: Objective.CarriedOver, logged: Logged) -> Narration:
+    node = _node(context, e)
+    action = f"{q(node.title)} carried over to cycle {_name(context, e.to_cycle_id, '')}"
+    after = {"to_cycle_id": str(e.to_cycle_id), "successor_id": str(e.successor_id)}
+    return _about(context, e, action, {}, after)
