@@ -34,6 +34,30 @@ class Settings(BaseSettings):
 
     kafka_topic: str = "okr.events"
 
+    kafka_partitions: int = 6
+    """Partitions of the events topic when the relay creates it (an existing topic is kept)."""
+
+    kafka_replication_factor: int = 1
+    """Replicas of each partition when the relay creates the topic (3 on a production cluster)."""
+
+    kafka_source: str = "urn:okrledger"
+    """The CloudEvents ``source`` of every published event."""
+
+    kafka_relay_batch_size: int = 500
+    """Events the relay sends before it waits for the acknowledgement and saves its position."""
+
+    kafka_request_timeout_ms: int = 10_000
+    """How long the relay's producer waits for one broker response before retrying it."""
+
+    kafka_delivery_timeout_ms: int = 30_000
+    """How long the producer retries a send before the relay backs off and resends the page."""
+
+    kafka_group: str = "okr-projections"
+    """Consumer group of the ``okr worker --from-kafka`` projection workers."""
+
+    kafka_dead_letter_topic: str = "okr.events.dlq"
+    """Where projection workers put messages they cannot decode or apply."""
+
     host: str = "127.0.0.1"
     port: int = 8000
 
