@@ -1,0 +1,177 @@
+"""The ``okr`` command line: one Typer app, one function per command, output through rich.
+
+Every command builds the application through the composition root, so ``OKR_DATABASE_URL``
+(or the embedded PostgreSQL when it is unset) decides where it reads and writes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Annotated
+
+import psycopg
+import typer
+from eventsourcing.persistence import OperationalError
+from rich.console import Console
+from rich.table import Table
+
+from domain.application import OkrLedger
+from infra.bootstrap import build_ledger
+from infra.demo import DemoSummary, load_demo
+from infra.status import StoreStatus, store_status
+
+app = typer.Typer(
+    name="okr",
+    help="okrledger: OKRs where every change is an immutable, verifiable event.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+@contextmanager
+def _ledger() -> Iterator[OkrLedger]:
+    """The application for one command, closed afterwards; an unreachable store exits 2."""
+    try:
+        ledger = build_ledger()
+    except (psycopg.OperationalError, OperationalError) as error:
+        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
+        raise typer.Exit(2) from None
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def _parse_day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from None
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed of the story: same seed, same history.")] = 7,
+    today: Annotated[
+        str | None,
+        typer.Option(help="The story's today (YYYY-MM-DD); its quarter is the active one."),
+    ] = None,
+) -> None:
+    """Load a realistic organisation with three quarters of OKR history (once)."""
+    day = _parse_day(today)
+    with _ledger() as ledger:
+        started = time.perf_counter()
+        try:
+            summary = load_demo(ledger, seed=seed, today=day)
+        except ValueError as error:
+            errors.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
+        elapsed = time.perf_counter() - started
+        if summary.already_loaded:
+            console.print(
+                "[yellow]The demo is already loaded[/yellow] "
+                f"(demo admin {summary.admin_person_id}); nothing was written."
+            )
+            return
+        console.print(_cycles_table(ledger, summary))
+        console.print(_demo_table(summary, elapsed))
+        console.print(_planted_table(summary))
+
+
+def _cycles_table(ledger: OkrLedger, summary: DemoSummary) -> Table:
+    table = Table(title="Demo organisation loaded: Acme", title_justify="left")
+    table.add_column("cycle", style="bold")
+    table.add_column("phase")
+    table.add_column("from")
+    table.add_column("to")
+    table.add_column("id", style="dim")
+    for cycle_id in summary.cycle_ids:
+        cycle = ledger.get_cycle(cycle_id)
+        table.add_row(
+            cycle.name,
+            cycle.phase.value,
+            cycle.starts_on.isoformat(),
+            cycle.ends_on.isoformat(),
+            str(cycle_id),
+        )
+    return table
+
+
+def _demo_table(summary: DemoSummary, elapsed: float) -> Table:
+    table = Table(show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("count", justify="right")
+    for label, value in (
+        ("people", summary.people),
+        ("teams", summary.teams),
+        ("objectives", summary.objectives),
+        ("key results", summary.key_results),
+        ("check-ins", summary.check_ins),
+        ("corrections", summary.corrections),
+        ("amendments", summary.amendments),
+        ("carry-overs", summary.carry_overs),
+        ("events written", summary.events_written),
+    ):
+        table.add_row(label, f"{value:,}")
+    rate = summary.events_written / elapsed if elapsed else 0.0
+    table.add_row("time taken", f"{elapsed:.1f} s")
+    table.add_row("write rate", f"{rate:,.0f} events/s")
+    table.caption = f"demo admin: {summary.admin_person_id}"
+    table.caption_justify = "left"
+    return table
+
+
+def _planted_table(summary: DemoSummary) -> Table:
+    table = Table(title="Weak OKRs planted for the quality coach", title_justify="left")
+    table.add_column("kind", style="bold")
+    table.add_column("what")
+    table.add_column("where", style="dim")
+    for weak in summary.planted:
+        where = weak.key_result_id or weak.objective_id or weak.owner_person_id
+        table.add_row(weak.kind, weak.note, str(where))
+    return table
+
+
+# ------------------------------------------------------------------------- status
+
+
+@app.command()
+def status() -> None:
+    """Count what the event store holds: aggregates by type, events, the hash chain's head."""
+    with _ledger() as ledger:
+        found = store_status(ledger)
+    console.print(_status_table(found))
+    position = "—" if found.max_position is None else f"{found.max_position:,}"
+    console.print(f"[bold]log position[/bold] {position}")
+    if found.chain_head_position is not None and found.chain_head_committed_at is not None:
+        committed = found.chain_head_committed_at.isoformat(timespec="seconds")
+        console.print(
+            f"[bold]hash chain head[/bold] position {found.chain_head_position:,}, "
+            f"committed {committed}"
+        )
+
+
+def _status_table(status: StoreStatus) -> Table:
+    table = Table(title="Event store", title_justify="left")
+    table.add_column("aggregate type", style="bold")
+    table.add_column("aggregates", justify="right")
+    table.add_column("events", justify="right")
+    for count in status.by_type:
+        table.add_row(count.type, f"{count.aggregates:,}", f"{count.events:,}")
+    table.add_section()
+    table.add_row("total", f"{status.aggregates:,}", f"{status.events:,}", style="bold")
+    return table
+
+
+if __name__ == "__main__":
+    app()
