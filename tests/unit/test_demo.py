@@ -14,6 +14,7 @@ from domain.application import OkrLedger
 from domain.cycle import Phase
 from domain.objective import Objective, Status
 from infra.demo import DEFAULT_TODAY, DemoSummary, load_demo
+from infra.status import store_status
 
 
 def _app() -> OkrLedger:
@@ -296,3 +297,13 @@ def _normalised(events: list[DomainEventProtocol[UUID]]) -> list[tuple[str, Any]
         )
         for e in events
     ]
+
+
+def test_store_status_counts_aggregates_and_events(demo: _Loaded) -> None:
+    found = store_status(demo.app)
+    assert found.events == found.max_position == demo.summary.events_written
+    assert found.count_of("Cycle") == 3
+    assert found.count_of("Objective") == demo.summary.objectives
+    assert found.count_of("Person") == demo.summary.people
+    assert found.count_of("Team") == demo.summary.teams
+    assert found.chain_head_position is None  # the in-memory store keeps no hash chain
