@@ -1,0 +1,127 @@
+"""CloudEvents envelopes: every demo event survives the round trip; anything else is poison."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import orjson
+import pytest
+
+from domain.application import OkrLedger
+from infra.demo import load_demo
+from infra.kafka import envelope
+
+
+@pytest.fixture(scope="module")
+def demo_events() -> list[tuple[int, Any]]:
+    app = OkrLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    load_demo(app, seed=7)
+    notifications = app.recorder.select_notifications(start=1, limit=1_000_000)
+    return [(n.id, app.mapper.to_domain_event(n)) for n in notifications]
+
+
+def test_every_demo_event_round_trips(demo_events: list[tuple[int, Any]]) -> None:
+    types = set()
+    for position, event in demo_events:
+        message = envelope.encode(event, position=position, source="urn:okrledger")
+        received = envelope.decode(message.value)
+        assert type(received.event) is type(event)
+        assert received.event == event
+        assert received.event.__dict__ == event.__dict__
+        assert received.position == position
+        types.add(envelope.event_type(event))
+    assert len(types) >= 30  # the demo exercises nearly every event type
+
+
+def test_the_envelope_carries_the_cloudevents_attributes_and_extensions(
+    demo_events: list[tuple[int, Any]],
+) -> None:
+    position, event = demo_events[0]
+    committed = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    message = envelope.encode(
+        event,
+        position=position,
+        source="urn:okrledger:test",
+        chain_hash=bytes(range(32)),
+        committed_at=committed,
+    )
+    cloud_event = orjson.loads(message.value)
+    assert cloud_event["specversion"] == "1.0"
+    assert cloud_event["id"] == f"{event.originator_id}:{event.originator_version}"
+    assert cloud_event["source"] == "urn:okrledger:test"
+    assert cloud_event["type"] == type(event).__qualname__
+    assert cloud_event["subject"] == str(event.originator_id)
+    assert cloud_event["datacontenttype"] == "application/json"
+    assert datetime.fromisoformat(cloud_event["time"]) == event.timestamp
+    assert cloud_event["time"].endswith("Z")
+    assert cloud_event["logposition"] == position
+    assert cloud_event["aggregateversion"] == event.originator_version
+    assert cloud_event["actor"] == event.actor
+    assert cloud_event["chainhash"] == bytes(range(32)).hex()
+    assert cloud_event["committedtime"] == "2025-01-02T03:04:05.678000Z"
+    assert cloud_event["data"]["originator_id"] == str(event.originator_id)
+    assert message.key == str(event.originator_id).encode()
+    assert dict(message.headers) == {
+        "okr-position": str(position).encode(),
+        "okr-version": str(event.originator_version).encode(),
+    }
+    # Extension names follow CloudEvents: lowercase ASCII letters and digits.
+    for name in cloud_event:
+        assert name.isalnum() and name.islower(), name
+
+
+def _mutated(demo_events: list[tuple[int, Any]], change: Callable[[dict[str, Any]], None]) -> bytes:
+    position, event = demo_events[0]
+    cloud_event = orjson.loads(envelope.encode(event, position=position, source="s").value)
+    change(cloud_event)
+    return orjson.dumps(cloud_event)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda ce: ce.update(type="Objective.Exploded"), "unknown event type"),
+        (lambda ce: ce.update(type="os.system"), "unknown event type"),
+        (lambda ce: ce.update(type=7), "unknown event type"),
+        (lambda ce: ce.pop("subject"), "missing subject"),
+        (lambda ce: ce.update(specversion="0.3"), "specversion"),
+        (lambda ce: ce.update(data=[1, 2]), "data is not a JSON object"),
+        (lambda ce: ce.pop("logposition"), "logposition"),
+        (lambda ce: ce["data"].pop("originator_version"), "'originator_version' is missing"),
+        (lambda ce: ce["data"].update(originator_id="not-a-uuid"), "originator_id|badly formed"),
+        (lambda ce: ce["data"].update(originator_version="7"), "expected int"),
+        (lambda ce: ce["data"].update(timestamp=None), "null"),
+        (lambda ce: ce.update(id=f"{uuid4()}:1"), "does not match"),
+    ],
+)
+def test_what_cannot_be_decoded_is_a_poison_message(
+    demo_events: list[tuple[int, Any]], change: Callable[[dict[str, Any]], None], reason: str
+) -> None:
+    with pytest.raises(envelope.PoisonMessage, match=reason):
+        envelope.decode(_mutated(demo_events, change))
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (None, "empty"),
+        (b"\xff\xfe", "not JSON"),
+        (b"[1]", "not a JSON object"),
+        (b'{"hello": "world"}', "not a CloudEvent"),
+    ],
+)
+def test_non_envelopes_are_poison_messages(value: bytes | None, reason: str) -> None:
+    with pytest.raises(envelope.PoisonMessage, match=reason):
+        envelope.decode(value)
+
+
+def test_only_okrledger_event_classes_are_decodable() -> None:
+    classes = envelope.event_classes()
+    assert "Objective.Approved" in classes
+    assert "Person.Registered" in classes
+    assert all(cls.__module__.startswith("domain.") for cls in classes.values())
+    assert classes["Objective.Approved"].__qualname__ == "Objective.Approved"
+    assert envelope.event_id(UUID(int=1), 3) == "00000000-0000-0000-0000-000000000001:3"
