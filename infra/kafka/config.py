@@ -1,0 +1,122 @@
+"""Kafka connection settings and the kafka-python clients built from them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.errors import TopicAlreadyExistsError
+
+from infra.settings import Settings
+
+log = logging.getLogger("okrledger.kafka")
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    """Everything the relay and the workers need to know about the Kafka side."""
+
+    bootstrap: str
+    topic: str = "okr.events"
+    partitions: int = 6
+    replication_factor: int = 1
+    source: str = "urn:okrledger"
+    batch_size: int = 500
+    request_timeout_ms: int = 10_000
+    delivery_timeout_ms: int = 30_000
+    group: str = "okr-projections"
+    dead_letter_topic: str = "okr.events.dlq"
+    client_id: str = "okrledger"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KafkaConfig:
+        if not settings.kafka_bootstrap:
+            msg = "Kafka is off: set OKR_KAFKA_BOOTSTRAP (host:port[,host:port])"
+            raise ValueError(msg)
+        return cls(
+            bootstrap=settings.kafka_bootstrap,
+            topic=settings.kafka_topic,
+            partitions=settings.kafka_partitions,
+            replication_factor=settings.kafka_replication_factor,
+            source=settings.kafka_source,
+            batch_size=settings.kafka_relay_batch_size,
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+            delivery_timeout_ms=settings.kafka_delivery_timeout_ms,
+            group=settings.kafka_group,
+            dead_letter_topic=settings.kafka_dead_letter_topic,
+        )
+
+    def with_(self, **changes: Any) -> KafkaConfig:
+        return replace(self, **changes)
+
+    @property
+    def servers(self) -> list[str]:
+        return [s.strip() for s in self.bootstrap.split(",") if s.strip()]
+
+    def client_options(self) -> dict[str, Any]:
+        """Options every client shares: where the brokers are, how long to wait, how to reconnect."""
+        return {
+            "bootstrap_servers": self.servers,
+            "request_timeout_ms": self.request_timeout_ms,
+            "bootstrap_timeout_ms": self.request_timeout_ms,
+            "reconnect_backoff_ms": 100,
+            "reconnect_backoff_max_ms": 2000,
+            "retry_backoff_ms": 100,
+        }
+
+    def producer(self, *, client_id: str | None = None, **overrides: Any) -> KafkaProducer:
+        """A producer that loses nothing: idempotent, ``acks=all``, retried until the timeout.
+
+        Topics are never auto-created by sending: a missing topic (a broker that lost its data)
+        must be re-created with the configured partitions, which :func:`ensure_topic` does.
+        """
+        options: dict[str, Any] = {
+            **self.client_options(),
+            "client_id": client_id or f"{self.client_id}-producer",
+            "acks": "all",
+            "enable_idempotence": True,
+            "max_in_flight_requests_per_connection": 5,
+            "delivery_timeout_ms": self.delivery_timeout_ms,
+            "max_block_ms": self.request_timeout_ms,
+            "linger_ms": 5,
+            "batch_size": 256 * 1024,
+            "allow_auto_create_topics": False,
+        }
+        options.update(overrides)
+        return KafkaProducer(**options)
+
+    def admin(self) -> KafkaAdminClient:
+        return KafkaAdminClient(**self.client_options(), client_id=f"{self.client_id}-admin")
+
+
+def ensure_topic(
+    config: KafkaConfig,
+    topic: str | None = None,
+    *,
+    partitions: int | None = None,
+) -> bool:
+    """Create ``topic`` (default: the events topic) unless it exists; True if it was created."""
+    name = topic or config.topic
+    admin = config.admin()
+    try:
+        if name in admin.list_topics():
+            return False
+        try:
+            admin.create_topics(
+                {
+                    name: {
+                        "num_partitions": partitions or config.partitions,
+                        "replication_factor": config.replication_factor,
+                    }
+                },
+                timeout_ms=config.request_timeout_ms,
+                wait_for_metadata=True,
+            )
+        except TopicAlreadyExistsError:
+            return False
+        log.info("created topic %s with %d partition(s)", name, partitions or config.partitions)
+        return True
+    finally:
+        admin.close()

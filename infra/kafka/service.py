@@ -1,0 +1,57 @@
+"""Process-level entry points for the Kafka side: what ``okr relay`` runs and reports."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from infra.bootstrap import build_ledger
+from infra.kafka.config import KafkaConfig
+from infra.kafka.relay import Relay, RelayStatus, relay_status
+from infra.settings import Settings, get_settings
+
+log = logging.getLogger("okrledger.kafka")
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """One line per record, with the time and the component, unless logging is set up already."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    # kafka-python logs every reconnect attempt at WARNING/ERROR; the relay says what matters.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
+def run_relay(settings: Settings | None = None) -> None:
+    """Run one relay (active or standby) until SIGINT/SIGTERM, then stop gracefully."""
+    settings = settings or get_settings()
+    config = KafkaConfig.from_settings(settings)
+    app = build_ledger(settings)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    relay = Relay(app, config)
+    relay.start()
+    try:
+        stop.wait()
+    finally:
+        relay.stop(timeout=config.delivery_timeout_ms / 1000 + 10)
+        app.close()
+
+
+def read_relay_status(settings: Settings | None = None) -> RelayStatus:
+    """``okr relay --status``: the relay's position against the log head."""
+    settings = settings or get_settings()
+    app = build_ledger(settings)
+    try:
+        return relay_status(app, settings.kafka_topic)
+    finally:
+        app.close()
