@@ -17,6 +17,7 @@ the values consumed by rolled-back inserts.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -47,6 +48,26 @@ GENESIS_POSITION = 0
 VERIFY_PAGE_SIZE = 5000
 
 ChainProblem = Literal["edited", "deleted", "inserted", "reordered"]
+
+
+_import_time: ContextVar[datetime | None] = ContextVar("okrledger_import_time", default=None)
+
+
+@contextmanager
+def importing_history(at: datetime) -> Iterator[None]:
+    """Record the writes made in this block (this thread) as committed at `at`.
+
+    For loading history that happened elsewhere or earlier (the demo organisation, a migration),
+    so that time travel over it shows the moments it describes. The links are flagged
+    `imported`, and `at` is still floored at the chain head's time: commit times never go back.
+    """
+    if at.tzinfo is None:
+        raise ValueError("an import time must be timezone-aware")
+    token = _import_time.set(at)
+    try:
+        yield
+    finally:
+        _import_time.reset(token)
 
 
 def chain_table_name(events_table_name: str) -> str:
@@ -82,7 +103,8 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
                 "position bigint PRIMARY KEY, "
                 "prev_position bigint NOT NULL, "
                 "committed_at timestamptz NOT NULL, "
-                "hash bytea NOT NULL)"
+                "hash bytea NOT NULL, "
+                "imported boolean NOT NULL DEFAULT false)"
             ).format(schema=schema, chain=chain)
         )
         self.sql_create_statements.append(
@@ -103,11 +125,12 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         ).format(schema=schema, chain=chain)
         # One clock reading per transaction, floored at the head's so it never goes back.
         self._insert_links_statement = SQL(
-            "INSERT INTO {schema}.{chain} (position, prev_position, committed_at, hash) "
-            "SELECT l.position, l.prev_position, t.committed_at, l.hash "
+            "INSERT INTO {schema}.{chain} (position, prev_position, committed_at, hash, imported) "
+            "SELECT l.position, l.prev_position, t.committed_at, l.hash, %s "
             "FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[]) "
             "AS l(position, prev_position, hash) "
-            "CROSS JOIN (SELECT GREATEST(clock_timestamp(), %s::timestamptz) AS committed_at) AS t"
+            "CROSS JOIN (SELECT GREATEST(COALESCE(%s::timestamptz, clock_timestamp()), "
+            "%s::timestamptz) AS committed_at) AS t"
         ).format(schema=schema, chain=chain)
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
@@ -166,9 +189,10 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             prev_positions.append(prev_position)
             hashes.append(prev_hash)
             prev_position = position
+        imported_at = _import_time.get()
         curs.execute(
             self._insert_links_statement,
-            (positions, prev_positions, hashes, floor),
+            (imported_at is not None, positions, prev_positions, hashes, imported_at, floor),
             prepare=True,
         )
 

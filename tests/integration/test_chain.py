@@ -17,7 +17,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
-from infra.chain import ChainReader, ChainReport, verify_chain
+from infra.chain import ChainReader, ChainReport, importing_history, verify_chain
 from infra.chainhash import GENESIS_HASH, link_hash
 
 if TYPE_CHECKING:
@@ -370,3 +370,31 @@ def test_position_at_and_committed_at_round_trip(app: Ledger, chain: ChainReader
     assert chain.committed_at(11) is None
     with pytest.raises(ValueError, match="timezone-aware"):
         chain.position_at(datetime.now())
+
+
+def test_imported_history_keeps_its_declared_times_and_is_flagged(
+    app: Ledger, chain: ChainReader, database_url: str
+) -> None:
+    long_ago = datetime(2026, 4, 1, 9, tzinfo=UTC)
+    counter = Counter("imported")
+    with importing_history(long_ago):
+        app.save(counter)
+    with importing_history(long_ago + timedelta(days=30)):
+        counter.increment()
+        app.save(counter)
+    with importing_history(long_ago + timedelta(days=10)):  # earlier than the head: floored
+        counter.increment()
+        app.save(counter)
+    counter.increment()
+    app.save(counter)  # a live write after the import
+
+    assert chain.committed_at(1) == long_ago
+    assert chain.committed_at(2) == long_ago + timedelta(days=30)
+    assert chain.committed_at(3) == long_ago + timedelta(days=30)
+    live = chain.committed_at(4)
+    assert live is not None and live > datetime.now(UTC) - timedelta(minutes=5)
+    assert chain.position_at(long_ago + timedelta(days=15)) == 1
+    with psycopg.connect(database_url) as conn:
+        flags = conn.execute(f"SELECT position, imported FROM {CHAIN} ORDER BY position").fetchall()
+    assert flags == [(1, True), (2, True), (3, True), (4, False)]
+    assert verify_chain(chain).ok
