@@ -1,0 +1,347 @@
+"""Typed dependencies of the routes: services, the caller, preconditions, read positions.
+
+Routes are plain (synchronous) functions that FastAPI runs in its thread pool; everything
+they need arrives through the `Annotated[..., Depends(...)]` aliases defined here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from fastapi import Depends, Header, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
+
+from api import policy
+from api.directory import LogDirectory
+from api.errors import ApiError, forbidden, not_found, unauthorized
+from api.policy import ObjectiveFacts, Principal
+from domain.application import CommandResult, OkrLedger
+from domain.base import CommandContext
+from domain.errors import RuleViolated
+from domain.objective import Objective
+from projections.directory import DirectoryState
+
+if TYPE_CHECKING:
+    from infra.idempotency import IdempotencyStore
+
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    """Everything the routes use, built once by `create_app`."""
+
+    ledger: OkrLedger
+    directory: LogDirectory
+    readmodels: Any | None
+    """infra.readmodels.ReadModels, or None when this process runs no projections."""
+    idempotency: IdempotencyStore | None
+    wait_timeout: float
+    """How long a read waits for `min_position` before answering 504."""
+    ready_max_lag: int
+    """How many events the projections may trail the log by for /ready to answer 200."""
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_ledger(services: ServicesDep) -> OkrLedger:
+    return services.ledger
+
+
+LedgerDep = Annotated[OkrLedger, Depends(get_ledger)]
+
+
+def get_readmodels(services: ServicesDep) -> Any:
+    if services.readmodels is None:
+        raise ApiError(
+            503,
+            "projections_unavailable",
+            "this server runs no read models; start it with `okr serve`",
+        )
+    return services.readmodels
+
+
+ReadModelsDep = Annotated[Any, Depends(get_readmodels)]
+
+
+# ---------------------------------------------------------------- the caller
+
+bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="okr_…",
+    description="A token from `okr token create` or `POST /api/v1/tokens`.",
+)
+
+
+def authenticate(ledger: OkrLedger, secret: str) -> Principal | None:
+    token = ledger.authenticate(secret)
+    if token is None:
+        return None
+    return Principal(person_id=token.person_id, role=token.role, token_id=token.id)
+
+
+def get_principal(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    known = getattr(request.state, "principal", None)
+    if isinstance(known, Principal):
+        return known
+    if credentials is None:
+        raise unauthorized("token_missing", "send a bearer token: Authorization: Bearer okr_…")
+    principal = authenticate(services.ledger, credentials.credentials)
+    if principal is None:
+        raise unauthorized(
+            "token_invalid", "the token is unknown, revoked, or its person is inactive"
+        )
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_context(request: Request, principal: PrincipalDep) -> CommandContext:
+    """The command context: the actor is always the token's person, never a body field."""
+    return CommandContext(actor=principal.actor, request_id=request.state.request_id)
+
+
+ContextDep = Annotated[CommandContext, Depends(get_context)]
+
+
+def require_admin(principal: PrincipalDep) -> Principal:
+    if not policy.may_administer(principal):
+        raise forbidden("admin_only", "only admins manage people, teams, cycles and tokens")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(require_admin)]
+
+
+def require_audit_reader(principal: PrincipalDep) -> Principal:
+    if not policy.may_read_audit(principal):
+        raise forbidden("auditors_only", "the audit trail is for auditors and admins")
+    return principal
+
+
+AuditReaderDep = Annotated[Principal, Depends(require_audit_reader)]
+
+
+# ------------------------------------------------------------- preconditions
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def get_if_match(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='The version (ETag) the change is based on, e.g. `"3"`: a stale one '
+            "answers 412. `*` or no header: no check.",
+        ),
+    ] = None,
+) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    match = _ETAG.match(if_match)
+    if match is None:
+        raise ApiError(
+            422,
+            "etag_invalid",
+            'If-Match takes one ETag as sent by this API, e.g. "3"',
+            "If-Match",
+        )
+    return int(match.group(1))
+
+
+IfMatchDep = Annotated[int | None, Depends(get_if_match)]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def check_version(current: int, expected: int | None) -> None:
+    """If-Match for aggregates whose commands take no expected version: checked just before."""
+    if expected is not None and current != expected:
+        raise ApiError(
+            412,
+            "version_mismatch",
+            f"expected version {expected}, current version is {current}",
+            "If-Match",
+            current_version=current,
+        )
+
+
+def current_version(ledger: OkrLedger, aggregate_id: UUID) -> int | None:
+    try:
+        return int(ledger.repository.get(aggregate_id).version)
+    except AggregateNotFoundError:
+        return None
+
+
+def execute(
+    ledger: OkrLedger, aggregate_id: UUID | None, command: Callable[[], CommandResult]
+) -> CommandResult:
+    """Run a command; a lost race or a stale If-Match answers with the current version."""
+    try:
+        return command()
+    except IntegrityError:
+        raise ApiError(
+            409,
+            "concurrent_write",
+            "another request changed this aggregate at the same time; read it again and retry",
+            current_version=current_version(ledger, aggregate_id) if aggregate_id else None,
+        ) from None
+    except RuleViolated as error:
+        if error.rule != "version_mismatch" or aggregate_id is None:
+            raise
+        raise ApiError(
+            412,
+            "version_mismatch",
+            error.message,
+            "If-Match",
+            current_version=current_version(ledger, aggregate_id),
+        ) from None
+
+
+def answer(
+    response: Response, result: CommandResult, *, location: str | None = None
+) -> CommandResult:
+    response.headers["ETag"] = etag(result.version)
+    if location is not None:
+        response.headers["Location"] = location
+    return result
+
+
+# ------------------------------------------------------------- objectives
+
+
+def facts_of(objective: Objective) -> ObjectiveFacts:
+    return ObjectiveFacts(
+        owner_team_id=objective.owner_team_id,
+        owner_person_id=objective.owner_person_id,
+        private=objective.private,
+        approver_id=objective.approver_id,
+        submitted_by=objective.submitted_by,
+    )
+
+
+def visible_objective(
+    services: Services, principal: Principal, objective_id: UUID, version: int | None = None
+) -> Objective:
+    """The objective, if the caller may see it; a private one they may not see is a 404."""
+    objective = services.ledger.get_objective(objective_id, version)
+    facts = facts_of(objective)
+    if not services.directory.ask(lambda d: policy.may_view(d, principal, facts)):
+        raise not_found("objective", objective_id)
+    return objective
+
+
+def authorize(
+    services: Services,
+    principal: Principal,
+    objective: Objective,
+    rule: Callable[[DirectoryState, Principal, ObjectiveFacts], bool],
+    message: str,
+) -> None:
+    facts = facts_of(objective)
+    if not services.directory.ask(lambda d: rule(d, principal, facts)):
+        raise forbidden("not_allowed", message)
+
+
+# ------------------------------------------------------------------- reads
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def parse_rfc3339(value: object) -> object:
+    """An RFC 3339 instant (with its offset), else a 422 naming the field."""
+    if isinstance(value, datetime):
+        return value
+    text = str(value)
+    if not _RFC3339.match(text):
+        raise PydanticCustomError(
+            "rfc3339",
+            "must be an RFC 3339 instant with an offset, e.g. 2026-02-15T12:00:00Z",
+        )
+    # Python parses at most 6 fractional digits; RFC 3339 allows more.
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = re.match(r"\d+", rest)
+        assert digits is not None
+        text = f"{head}.{digits.group()[:6].ljust(6, '0')}{rest[len(digits.group()) :]}"
+    try:
+        return datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
+    except ValueError:
+        raise PydanticCustomError("rfc3339", "not a valid date and time") from None
+
+
+Instant = Annotated[datetime, BeforeValidator(parse_rfc3339)]
+"""A query parameter taking an RFC 3339 instant; anything else is a 422 with rule `rfc3339`."""
+
+
+def wait_for_position(
+    services: ServicesDep,
+    min_position: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=2**62,
+            description="Read your writes: wait until the read models have applied this log "
+            "position (a command's `position`); 504 `projection_lagging` if they do not "
+            "within the server's wait bound.",
+        ),
+    ] = None,
+) -> int | None:
+    if min_position is None or services.readmodels is None:
+        return min_position
+    if not services.readmodels.wait_for(min_position, services.wait_timeout):
+        raise ApiError(
+            504,
+            "projection_lagging",
+            f"the read models did not reach position {min_position} within "
+            f"{services.wait_timeout:g} s; retry",
+            "min_position",
+            headers={"Retry-After": "1"},
+        )
+    return min_position
+
+
+MinPositionDep = Annotated[int | None, Depends(wait_for_position)]
+
+
+def accept_position(
+    min_position: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=2**62,
+            description="Accepted for uniformity: this read comes straight from the event "
+            "store, so it always includes every committed write.",
+        ),
+    ] = None,
+) -> int | None:
+    return min_position
+
+
+StorePositionDep = Annotated[int | None, Depends(accept_position)]

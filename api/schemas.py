@@ -1,0 +1,528 @@
+"""Request and response bodies of the HTTP API, with descriptions and examples for OpenAPI.
+
+Request bodies refuse unknown fields (a misspelt field is a 422, not silently ignored) and
+non-finite numbers. Domain rules (a target above the baseline, a confidence of 0-10 ...) are
+checked by the domain and answered as 422/409 problem documents naming the rule.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from domain.access import Role
+from domain.cycle import Cadence, Scoring
+from domain.objective import Kind, Perspective
+from domain.scoring import Direction, Measure
+from domain.team import MemberRole
+
+EXAMPLE_ID = "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+EXAMPLE_ID_2 = "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d"
+
+
+class Body(BaseModel):
+    """A request body: unknown fields and non-finite numbers are refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+# ------------------------------------------------------------------- problems
+
+
+class FieldProblem(BaseModel):
+    field: str | None = Field(description="The offending field (dotted path), if any.")
+    rule: str = Field(description="The rule that was broken.")
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (`application/problem+json`)."""
+
+    status: int = Field(examples=[422])
+    title: str = Field(examples=["Unprocessable Content"])
+    rule: str = Field(
+        description="Machine-readable name of the rule the request broke.",
+        examples=["confidence_out_of_range"],
+    )
+    detail: str = Field(examples=["confidence must be a whole number from 0 to 10"])
+    field: str | None = Field(
+        default=None, description="The field the rule is about, if any.", examples=["confidence"]
+    )
+    errors: list[FieldProblem] = Field(
+        default_factory=list, description="Every problem found (validation may find several)."
+    )
+    current_version: int | None = Field(
+        default=None,
+        description="On 409 `concurrent_write` and 412 `version_mismatch`: the aggregate's "
+        "current version, to read again and retry.",
+    )
+
+
+# ------------------------------------------------------------------- commands
+
+
+class CommandResult(Out):
+    """What every command answers: the aggregate written, its new version and the log position
+    of the write (pass it as `min_position` to read your own write)."""
+
+    id: UUID = Field(description="The aggregate the command wrote (or created).")
+    version: int = Field(description="Its version after the command; also the `ETag`.")
+    position: int | None = Field(
+        description="Notification-log position of the write; null when nothing changed."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": EXAMPLE_ID, "version": 4, "position": 1207}]}
+    )
+
+
+class KeyResultCommandResult(CommandResult):
+    key_result_id: UUID = Field(description="The key result created or changed.")
+
+
+class CheckInCommandResult(CommandResult):
+    check_in_id: UUID = Field(description="The check-in (or correction) recorded.")
+
+
+class AmendmentCommandResult(CommandResult):
+    amendment_id: UUID = Field(description="The amendment proposed or decided.")
+
+
+class TokenIssued(CommandResult):
+    """A new bearer token. The secret is shown only here, once; only its hash is stored."""
+
+    token: str = Field(examples=["okr_3q2VbT..."], description="The bearer secret.")
+    token_id: UUID
+    person_id: UUID
+    role: Role
+
+
+# --------------------------------------------------------------------- people
+
+
+class PersonCreate(Body):
+    name: str = Field(min_length=1, max_length=200, examples=["Ada Lovelace"])
+    email: str = Field(min_length=3, max_length=320, examples=["ada@acme.example"])
+
+
+class PersonPatch(Body):
+    name: str = Field(min_length=1, max_length=200, examples=["Ada King"])
+
+
+class Reason(Body):
+    reason: str = Field(
+        min_length=1, max_length=2000, examples=["left the company"], description="Why."
+    )
+
+
+class Person(Out):
+    id: UUID
+    version: int
+    name: str
+    email: str
+    active: bool
+
+
+class Membership(Out):
+    team_id: UUID
+    team_name: str
+    role: MemberRole
+
+
+class Me(Out):
+    """The caller: the token's person and role, and the teams they belong to."""
+
+    person_id: UUID
+    name: str
+    email: str
+    role: Role = Field(description="The role of the token used.")
+    token_id: UUID
+    teams: list[Membership]
+    managed_team_ids: list[UUID] = Field(
+        description="Teams the person manages, with every team below them."
+    )
+
+
+# ---------------------------------------------------------------------- teams
+
+
+class TeamCreate(Body):
+    name: str = Field(min_length=1, max_length=200, examples=["Platform"])
+    parent_id: UUID | None = Field(default=None, description="The team above; none for the top.")
+
+
+class TeamPatch(Body):
+    """Rename and/or move a team. Sending `parent_id: null` moves it to the top."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    parent_id: UUID | None = None
+
+
+class MemberAdd(Body):
+    person_id: UUID
+    role: MemberRole = MemberRole.MEMBER
+
+
+class MemberPatch(Body):
+    role: MemberRole
+
+
+class TeamMember(Out):
+    person_id: UUID
+    role: MemberRole
+
+
+class Team(Out):
+    id: UUID
+    version: int
+    name: str
+    parent_id: UUID | None
+    members: list[TeamMember]
+    disbanded: bool
+
+
+# --------------------------------------------------------------------- cycles
+
+
+class CycleCreate(Body):
+    name: str = Field(min_length=1, max_length=100, examples=["2026 Q1"])
+    starts_on: date = Field(examples=["2026-01-01"])
+    ends_on: date = Field(examples=["2026-03-31"])
+    cadence: Cadence = Field(default=Cadence.WEEKLY, description="Expected check-in cadence.")
+    scoring: Scoring = Field(
+        default=Scoring.SCALE, description="`yes_no` (achieved or not) or `scale` (0.0-1.0)."
+    )
+    success_threshold: float = Field(
+        default=0.7, gt=0.0, le=1.0, description="Score at which a key result counts achieved."
+    )
+
+
+class Cycle(Out):
+    id: UUID
+    version: int
+    name: str
+    starts_on: date
+    ends_on: date
+    cadence: Cadence
+    scoring: Scoring
+    success_threshold: float
+    phase: str = Field(examples=["active"], description="planning, active, grading or closed")
+
+
+# ----------------------------------------------------------------- objectives
+
+
+class ObjectiveCreate(Body):
+    """Draft an objective owned by exactly one team or one person."""
+
+    cycle_id: UUID
+    owner_team_id: UUID | None = None
+    owner_person_id: UUID | None = None
+    title: str = Field(min_length=1, max_length=200, examples=["Customers love our onboarding"])
+    description: str = Field(default="", max_length=10_000)
+    kind: Kind = Field(
+        default=Kind.COMMITTED, description="`committed` (expect 1.0) or `aspirational` (~0.7)."
+    )
+    parent_objective_id: UUID | None = Field(default=None, description="Align to an objective.")
+    parent_key_result_id: UUID | None = Field(
+        default=None, description="Align to a key result of `parent_objective_id`."
+    )
+    perspective: Perspective | None = Field(
+        default=None, description="Balanced Scorecard perspective."
+    )
+    private: bool = Field(
+        default=False,
+        description="Seen only by its owner, the owner's managers, its approver, admins and "
+        "auditors.",
+    )
+
+    @model_validator(mode="after")
+    def _one_owner(self) -> ObjectiveCreate:
+        if (self.owner_team_id is None) == (self.owner_person_id is None):
+            raise ValueError("exactly one of owner_team_id and owner_person_id is required")
+        return self
+
+
+class ObjectivePatch(Body):
+    """Reword, realign (send `parent_objective_id` / `parent_key_result_id`, null to detach)
+    and/or reassign (send `owner_team_id` or `owner_person_id`) in one atomic change. After
+    approval, a `reason` is required."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    parent_objective_id: UUID | None = None
+    parent_key_result_id: UUID | None = None
+    owner_team_id: UUID | None = None
+    owner_person_id: UUID | None = None
+    reason: str = Field(default="", max_length=2000)
+
+
+class KeyResultCreate(Body):
+    title: str = Field(min_length=1, max_length=200, examples=["Activation rate from 40% to 60%"])
+    measure: Measure = Field(description="`metric` (a number toward a target) or `milestone`.")
+    baseline: float | None = Field(default=None, examples=[40.0])
+    target: float | None = Field(default=None, examples=[60.0])
+    unit: str = Field(default="", max_length=50, examples=["%"])
+    direction: Direction = Direction.INCREASE
+    weight: float = Field(default=1.0, ge=0.0, le=1_000_000)
+
+
+class KeyResultPatch(Body):
+    """Edit a key result of a draft (after approval, propose an amendment instead)."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    baseline: float | None = None
+    target: float | None = None
+    weight: float | None = Field(default=None, ge=0.0, le=1_000_000)
+    reason: str = Field(default="", max_length=2000)
+
+
+class Submit(Body):
+    approver_id: UUID = Field(description="Who is asked to approve (usually the team manager).")
+
+
+class Comment(Body):
+    comment: str = Field(min_length=1, max_length=2000, examples=["Target too low for Q1"])
+
+
+class OptionalComment(Body):
+    comment: str = Field(default="", max_length=2000)
+
+
+class KeyResultChange(Body):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    baseline: float | None = None
+    target: float | None = None
+    weight: float | None = Field(default=None, ge=0.0, le=1_000_000)
+
+
+class NewKeyResult(Body):
+    title: str = Field(min_length=1, max_length=200)
+    measure: Measure = Measure.METRIC
+    baseline: float | None = None
+    target: float | None = None
+    unit: str = Field(default="", max_length=50)
+    direction: Direction = Direction.INCREASE
+    weight: float = Field(default=1.0, ge=0.0, le=1_000_000)
+
+
+class ChangeSet(Body):
+    """Concrete changes to an objective: its wording, its key results' title, target,
+    baseline or weight, key results to add or to remove."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    key_results: dict[UUID, KeyResultChange] | None = Field(
+        default=None, description="Key result id → the fields to change."
+    )
+    add_key_results: list[NewKeyResult] | None = None
+    remove_key_results: list[UUID] | None = None
+
+    def as_domain(self) -> dict[str, Any]:
+        """The change set in the domain's form (ids as strings, only the fields sent)."""
+        data = self.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+        for fields in (data.get("key_results") or {}).values():
+            for name in [n for n, v in fields.items() if v is None]:
+                del fields[name]
+        return data
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"key_results": {EXAMPLE_ID: {"target": 75.0}}, "title": "Delight"}]
+        }
+    )
+
+
+class CounterProposal(Body):
+    changes: ChangeSet
+    comment: str = Field(min_length=1, max_length=2000)
+
+
+class AmendmentCreate(Body):
+    changes: ChangeSet
+    reason: str = Field(min_length=1, max_length=2000, examples=["Market shrank by a third"])
+
+
+class CheckInCreate(Body):
+    value: float = Field(examples=[47.5])
+    confidence: int = Field(ge=0, le=10, description="0 (no chance) to 10 (certain).")
+    note: str = Field(default="", max_length=2000)
+    effective_on: date | None = Field(
+        default=None,
+        description="The day the value is true for (valid time); defaults to today.",
+    )
+
+
+class CorrectionCreate(Body):
+    value: float
+    confidence: int | None = Field(default=None, ge=0, le=10)
+    note: str | None = Field(default=None, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, examples=["typo: 4.5 not 45"])
+
+
+class KeyResultGrade(Body):
+    """`scale` cycles take a `score` (0.0-1.0, suggested from progress when omitted);
+    `yes_no` cycles take `achieved`. A grade away from the suggestion needs a comment."""
+
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    achieved: bool | None = None
+    comment: str = Field(default="", max_length=2000)
+
+
+class ObjectiveGrade(Body):
+    """Without a score, the key results' weighted mean stands."""
+
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    comment: str = Field(default="", max_length=2000)
+
+
+class Reflection(Body):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class CarryOver(Body):
+    to_cycle_id: UUID
+
+
+class TokenCreate(Body):
+    person_id: UUID
+    role: Role
+    label: str = Field(default="", max_length=200, examples=["laptop"])
+
+
+# ----------------------------------------------------------- objective reads
+
+
+class CheckIn(Out):
+    check_in_id: UUID
+    value: float
+    confidence: int
+    note: str
+    effective_on: date = Field(description="Valid time: the day the value is true for.")
+    recorded_at: datetime = Field(description="Transaction time: when it was recorded.")
+    actor: str
+    supersedes: UUID | None = Field(description="For a correction: the check-in it replaces.")
+    superseded_by: UUID | None
+    reason: str
+
+
+class KeyResult(Out):
+    key_result_id: UUID
+    lineage_id: UUID = Field(description="Survives carry-over into later cycles.")
+    title: str
+    measure: Measure
+    baseline: float | None
+    target: float | None
+    unit: str
+    direction: Direction
+    weight: float
+    removed: bool
+    progress: float
+    current_value: float | None = Field(description="Value of the check-in in force.")
+    score: float | None
+    achieved: bool | None
+    grade_comment: str
+    check_ins: list[CheckIn] = Field(description="Every check-in, superseded ones included.")
+
+
+class Amendment(Out):
+    amendment_id: UUID
+    changes: dict[str, Any]
+    reason: str
+    proposed_by: str
+    status: str = Field(examples=["pending"], description="pending, approved or rejected")
+    decided_by: str | None
+    comment: str
+
+
+class CounterProposalOut(Out):
+    changes: dict[str, Any]
+    comment: str
+    proposed_by: str
+
+
+class Objective(Out):
+    """One objective as the event store holds it now (or at `as_of`); `version` is the ETag."""
+
+    id: UUID
+    version: int
+    cycle_id: UUID
+    owner_team_id: UUID | None
+    owner_person_id: UUID | None
+    title: str
+    description: str
+    kind: Kind
+    perspective: Perspective | None
+    parent_objective_id: UUID | None
+    parent_key_result_id: UUID | None
+    private: bool
+    status: str = Field(
+        examples=["approved"],
+        description="draft, in_review, changes_requested, countered, approved or abandoned",
+    )
+    approver_id: UUID | None
+    submitted_by: str | None
+    approved_by: str | None
+    review_comment: str
+    counter_proposal: CounterProposalOut | None
+    amendments: list[Amendment]
+    key_results: list[KeyResult]
+    score: float | None = Field(description="Explicit grade, else the key results' weighted mean.")
+    grade_comment: str
+    reflection: str
+    carried_from: UUID | None
+    carried_to: UUID | None
+    abandon_reason: str
+    as_of: datetime | None = Field(
+        default=None, description="The instant asked for, when read with `as_of`."
+    )
+
+
+# ----------------------------------------------------------------- lists
+
+
+class Page(Out):
+    total: int = Field(description="How many items match, over all pages.")
+    limit: int
+    offset: int
+
+
+class PeoplePage(Page):
+    items: list[Person]
+
+
+class TeamsPage(Page):
+    items: list[Team]
+
+
+class CyclesPage(Page):
+    items: list[Cycle]
+
+
+class ObjectivesPage(Page):
+    items: list[dict[str, Any]] = Field(description="Objectives as the alignment tree shows them.")
+
+
+# ----------------------------------------------------------------- health
+
+
+class Health(Out):
+    status: str = Field(examples=["ok"])
+
+
+class Ready(Out):
+    status: str = Field(examples=["ready"], description="`ready` or `not_ready`.")
+    database: bool
+    log_position: int | None = Field(description="The event store's last position.")
+    projections_position: int | None = Field(
+        description="Where the live projections are (null when none run in this process)."
+    )
+    lag: int | None
+    max_lag: int
