@@ -1,0 +1,116 @@
+"""The FastAPI application: `create_app` wires the services into routes under /api/v1.
+
+The application is built around services made elsewhere (the composition root in
+infra/bootstrap.py, or a test fixture), so the same factory serves `okr serve` and the tests.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+
+from api import errors
+from api.deps import Services
+from api.directory import LogDirectory
+from api.routes.cycles import cycles
+from api.routes.health import health
+from api.routes.objectives import objectives
+from api.routes.people import people, tokens
+from api.routes.teams import teams
+from domain.application import OkrLedger
+from infra.idempotency import IdempotencyStore
+
+PREFIX = "/api/v1"
+IDEMPOTENCY_RETENTION = timedelta(hours=24)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+DESCRIPTION = """\
+okrledger's HTTP API. Every change is an immutable event; every read is a projection of them.
+
+**Authentication**: `Authorization: Bearer okr_…` (from `okr token create`). Roles come from the
+token (admin, manager, member, auditor), team membership from the directory.
+
+**Commands** answer `{"id", "version", "position"}` (and the created child's id). Pass
+`position` as `min_position` to a read to see your own write. Writes to an existing aggregate
+honour `If-Match` (412 when stale); POSTs honour `Idempotency-Key`.
+
+**Errors** are RFC 9457 problem documents naming the `rule` (and `field`) they are about.
+See docs/api.md for the full story.
+"""
+
+
+def create_app(
+    ledger: OkrLedger,
+    *,
+    readmodels: Any | None = None,
+    idempotency: IdempotencyStore | None = None,
+    wait_timeout: float = 5.0,
+    ready_max_lag: int = 1000,
+) -> FastAPI:
+    """The API over `ledger`, querying `readmodels` (infra.readmodels.ReadModels) when given.
+
+    `idempotency` enables `Idempotency-Key` (its table is created here); `wait_timeout` bounds
+    how long a read waits for `min_position`; `ready_max_lag` is how far the projections may
+    trail the log for /ready to answer 200.
+    """
+    if idempotency is not None:
+        idempotency.create_table()
+        idempotency.purge(older_than=IDEMPOTENCY_RETENTION)
+    app = FastAPI(
+        title="okrledger",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.services = Services(
+        ledger=ledger,
+        directory=LogDirectory(ledger),
+        readmodels=readmodels,
+        idempotency=idempotency,
+        wait_timeout=wait_timeout,
+        ready_max_lag=ready_max_lag,
+    )
+    errors.install(app)
+    for router in (health, people, tokens, teams, cycles, objectives):
+        app.include_router(router, prefix=PREFIX)
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Every request has an id (the client's X-Request-ID, or a new one); events record it."""
+        given = request.headers.get("X-Request-ID", "")
+        request.state.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    _problem_media_type_only(app)
+    return app
+
+
+def _problem_media_type_only(app: FastAPI) -> None:
+    """Error answers are `application/problem+json` only; FastAPI also lists application/json
+    for a response with a model, so the generated schema is trimmed once."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if status[:1] in "45" and errors.PROBLEM_MEDIA_TYPE in content:
+                            content.pop("application/json", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,49 @@
+"""Liveness and readiness: no token needed."""
+
+from __future__ import annotations
+
+from eventsourcing.persistence import PersistenceError
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api import schemas as s
+from api.deps import ServicesDep
+
+health = APIRouter(tags=["health"])
+
+
+@health.get("/health", response_model=s.Health, summary="Liveness")
+def alive() -> s.Health:
+    """The process answers. Says nothing about the database (see /ready)."""
+    return s.Health(status="ok")
+
+
+@health.get(
+    "/ready",
+    response_model=s.Ready,
+    responses={503: {"model": s.Ready, "description": "Not ready: see the fields."}},
+    summary="Readiness",
+)
+def ready(services: ServicesDep) -> JSONResponse:
+    """Ready when the event store answers and the live projections trail its last position
+    by at most `max_lag` events. 503 otherwise, with the same body."""
+    try:
+        head = services.ledger.recorder.max_notification_id()
+        database = True
+    except PersistenceError:
+        head, database = None, False
+    projections: int | None = None
+    lag: int | None = None
+    if services.readmodels is not None and database:
+        projections = services.readmodels.caught_up_position()
+        lag = max(0, (head or 0) - (projections or 0))
+    ok = database and (lag is None or lag <= services.ready_max_lag)
+    body = s.Ready(
+        status="ready" if ok else "not_ready",
+        database=database,
+        log_position=head,
+        projections_position=projections,
+        lag=lag,
+        max_lag=services.ready_max_lag,
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if ok else 503)

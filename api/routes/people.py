@@ -1,0 +1,227 @@
+"""People (the only place names and e-mails live), the caller, and access tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from api import policy, present
+from api import schemas as s
+from api.deps import (
+    AdminDep,
+    ContextDep,
+    IfMatchDep,
+    LedgerDep,
+    PrincipalDep,
+    ServicesDep,
+    StorePositionDep,
+    answer,
+    check_version,
+    etag,
+    execute,
+)
+from api.routes import problems, router
+from domain.application import CommandResult
+
+people = router("people")
+tokens = APIRouter(tags=["tokens"])
+"""Not idempotent-replayable: a replay would need the secret, and secrets are never stored."""
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
+
+
+@people.post(
+    "/people",
+    status_code=201,
+    response_model=s.CommandResult,
+    responses=problems(403, 409),
+    summary="Register a person (admin)",
+)
+def register_person(
+    body: s.PersonCreate, ctx: ContextDep, _: AdminDep, ledger: LedgerDep, response: Response
+) -> CommandResult:
+    """Registers a person by name and e-mail. The e-mail must be new (409 `email_taken`)."""
+    result = execute(ledger, None, lambda: ledger.register_person(body.name, body.email, ctx))
+    return answer(response, result, location=f"/api/v1/people/{result.id}")
+
+
+@people.get(
+    "/people",
+    response_model=s.PeoplePage,
+    responses=problems(),
+    summary="List people",
+)
+def list_people(
+    services: ServicesDep,
+    _: PrincipalDep,
+    __: StorePositionDep,
+    active: Annotated[bool | None, Query(description="Only active (or inactive) people.")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> s.PeoplePage:
+    """Everyone in the registry, in registration order."""
+    with services.directory.current() as directory:
+        items = [
+            present.person_entry(pid, entry, services.directory.version(pid))
+            for pid, entry in directory.people.items()
+            if active is None or entry.active == active
+        ]
+    return s.PeoplePage(
+        items=items[offset : offset + limit], total=len(items), limit=limit, offset=offset
+    )
+
+
+@people.get(
+    "/people/{person_id}",
+    response_model=s.Person,
+    responses=problems(404),
+    summary="Read a person",
+)
+def read_person(
+    person_id: UUID, ledger: LedgerDep, _: PrincipalDep, __: StorePositionDep, response: Response
+) -> s.Person:
+    """One person; the `ETag` is its version."""
+    person = ledger.get_person(person_id)
+    response.headers["ETag"] = etag(person.version)
+    return present.person(person)
+
+
+@people.patch(
+    "/people/{person_id}",
+    response_model=s.CommandResult,
+    responses=problems(403, 404, 409, 412),
+    summary="Rename a person (admin)",
+)
+def rename_person(
+    person_id: UUID,
+    body: s.PersonPatch,
+    ctx: ContextDep,
+    _: AdminDep,
+    ledger: LedgerDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> CommandResult:
+    check_version(ledger.get_person(person_id).version, expected)
+    result = execute(ledger, person_id, lambda: ledger.rename_person(person_id, body.name, ctx))
+    return answer(response, result)
+
+
+@people.post(
+    "/people/{person_id}/deactivate",
+    response_model=s.CommandResult,
+    responses=problems(403, 404, 409, 412),
+    summary="Deactivate a person (admin)",
+)
+def deactivate_person(
+    person_id: UUID,
+    body: s.Reason,
+    ctx: ContextDep,
+    _: AdminDep,
+    ledger: LedgerDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> CommandResult:
+    """A deactivated person's tokens stop working at once; their history stays."""
+    check_version(ledger.get_person(person_id).version, expected)
+    result = execute(
+        ledger, person_id, lambda: ledger.deactivate_person(person_id, body.reason, ctx)
+    )
+    return answer(response, result)
+
+
+@people.post(
+    "/people/{person_id}/reactivate",
+    response_model=s.CommandResult,
+    responses=problems(403, 404, 409, 412),
+    summary="Reactivate a person (admin)",
+)
+def reactivate_person(
+    person_id: UUID,
+    body: s.Reason,
+    ctx: ContextDep,
+    _: AdminDep,
+    ledger: LedgerDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> CommandResult:
+    check_version(ledger.get_person(person_id).version, expected)
+    result = execute(
+        ledger, person_id, lambda: ledger.reactivate_person(person_id, body.reason, ctx)
+    )
+    return answer(response, result)
+
+
+@people.get("/me", response_model=s.Me, responses=problems(), summary="Who am I")
+def me(principal: PrincipalDep, services: ServicesDep) -> s.Me:
+    """The caller's person, the token's role, their teams and the teams they manage."""
+    person = services.ledger.get_person(principal.person_id)
+    with services.directory.current() as directory:
+        teams = present.memberships(directory, principal.person_id)
+        managed = sorted(policy.managed_teams(directory, principal.person_id), key=str)
+    return s.Me(
+        person_id=person.id,
+        name=person.name,
+        email=person.email,
+        role=principal.role,
+        token_id=principal.token_id,
+        teams=teams,
+        managed_team_ids=managed,
+    )
+
+
+# ------------------------------------------------------------------- tokens
+
+
+@tokens.post(
+    "/tokens",
+    status_code=201,
+    response_model=s.TokenIssued,
+    responses=problems(403, 404, 409),
+    summary="Issue a token (admin)",
+)
+def issue_token(
+    body: s.TokenCreate, ctx: ContextDep, _: AdminDep, ledger: LedgerDep, response: Response
+) -> s.TokenIssued:
+    """Issues a bearer token to an active person with a role. The secret is in this answer
+    only: it is stored nowhere, so this POST ignores `Idempotency-Key` (a retry issues another
+    token; revoke the spare one)."""
+    issued: list[str] = []
+
+    def command() -> CommandResult:
+        secret, result = ledger.issue_token(body.person_id, body.role, ctx, body.label)
+        issued.append(secret)
+        return result
+
+    result = execute(ledger, None, command)
+    answer(response, result)
+    return s.TokenIssued(
+        id=result.id,
+        version=result.version,
+        position=result.position,
+        token=issued[0],
+        token_id=result.id,
+        person_id=body.person_id,
+        role=body.role,
+    )
+
+
+@tokens.post(
+    "/tokens/{token_id}/revoke",
+    response_model=s.CommandResult,
+    responses=problems(403, 404, 409),
+    summary="Revoke a token (admin)",
+)
+def revoke_token(
+    token_id: UUID,
+    body: s.Reason,
+    ctx: ContextDep,
+    _: AdminDep,
+    ledger: LedgerDep,
+    response: Response,
+) -> CommandResult:
+    """The token stops working at once."""
+    result = execute(ledger, token_id, lambda: ledger.revoke_token(token_id, body.reason, ctx))
+    return answer(response, result)

@@ -1,0 +1,197 @@
+"""Teams: the alignment hierarchy and its members (admins manage them, everyone reads)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Query, Response
+
+from api import present
+from api import schemas as s
+from api.deps import (
+    AdminDep,
+    ContextDep,
+    IfMatchDep,
+    LedgerDep,
+    PrincipalDep,
+    ServicesDep,
+    StorePositionDep,
+    answer,
+    check_version,
+    etag,
+    execute,
+)
+from api.errors import invalid
+from api.routes import problems, router
+from domain.application import CommandResult
+
+teams = router("teams")
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
+
+
+@teams.post(
+    "/teams",
+    status_code=201,
+    response_model=s.CommandResult,
+    responses=problems(403, 404, 409),
+    summary="Form a team (admin)",
+)
+def form_team(
+    body: s.TeamCreate, ctx: ContextDep, _: AdminDep, ledger: LedgerDep, response: Response
+) -> CommandResult:
+    result = execute(ledger, None, lambda: ledger.form_team(body.name, ctx, body.parent_id))
+    return answer(response, result, location=f"/api/v1/teams/{result.id}")
+
+
+@teams.get("/teams", response_model=s.TeamsPage, responses=problems(), summary="List teams")
+def list_teams(
+    services: ServicesDep,
+    _: PrincipalDep,
+    __: StorePositionDep,
+    parent_id: Annotated[UUID | None, Query(description="Only the teams directly below.")] = None,
+    include_disbanded: bool = False,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> s.TeamsPage:
+    """Teams in formation order, with their members."""
+    with services.directory.current() as directory:
+        items = [
+            present.team_entry(tid, entry, services.directory.version(tid))
+            for tid, entry in directory.teams.items()
+            if (parent_id is None or entry.parent_id == parent_id)
+            and (include_disbanded or not entry.disbanded)
+        ]
+    return s.TeamsPage(
+        items=items[offset : offset + limit], total=len(items), limit=limit, offset=offset
+    )
+
+
+@teams.get(
+    "/teams/{team_id}", response_model=s.Team, responses=problems(404), summary="Read a team"
+)
+def read_team(
+    team_id: UUID, ledger: LedgerDep, _: PrincipalDep, __: StorePositionDep, response: Response
+) -> s.Team:
+    team = ledger.get_team(team_id)
+    response.headers["ETag"] = etag(team.version)
+    return present.team(team)
+
+
+@teams.patch(
+    "/teams/{team_id}",
+    response_model=s.CommandResult,
+    responses=problems(403, 404, 409, 412),
+    summary="Rename and/or move a team (admin)",
+)
+def patch_team(
+    team_id: UUID,
+    body: s.TeamPatch,
+    ctx: ContextDep,
+    _: AdminDep,
+    ledger: LedgerDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> CommandResult:
+    """Send `name` to rename, `parent_id` to move (null: to the top). The move is checked
+    first (it can fail on a loop), then the rename."""
+    moving = "parent_id" in body.model_fields_set
+    if body.name is None and not moving:
+        raise invalid("nothing_to_change", "send name and/or parent_id", "body")
+    check_version(ledger.get_team(team_id).version, expected)
+    result: CommandResult | None = None
+    if moving:
+        result = execute(ledger, team_id, lambda: ledger.move_team(team_id, body.parent_id, ctx))
+    if body.name is not None:
+        name = body.name
+        result = execute(ledger, team_id, lambda: ledger.rename_team(team_id, name, ctx))
+    assert result is not None
+    return answer(response, result)
+
+
+@teams.post(
+    "/teams/{team_id}/members",
+    response_model=s.CommandResult,
+    responses=problems(403, 404, 409, 412),
+    summary="Add a member (admin)",
+)
+def add_member(
+    team_id: UUID,
+    body: s.MemberAdd,
+    ctx: ContextDep,
+    _: AdminDep,
+    ledger: LedgerDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> CommandResult:
+    """Adds an active person as `member` or `manager`."""
+    check_version(ledger.get_team(team_id).version, expected)
+    result = execute(
+        ledger, team_id, lambda: ledger.add_team_member(team_id, body.person_id, body.role, ctx)
+    )
+    return answer(response, result)
+
+
+@teams.patch(
+    "/teams/{team_id}/members/{person_id}",
+    response_model=s.CommandResult,
+    responses=problems(403, 404, 409, 412),
+    summary="Change a member's role (admin)",
+)
+def change_member_role(
+    team_id: UUID,
+    person_id: UUID,
+    body: s.MemberPatch,
+    ctx: ContextDep,
+    _: AdminDep,
+    ledger: LedgerDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> CommandResult:
+    check_version(ledger.get_team(team_id).version, expected)
+    result = execute(
+        ledger, team_id, lambda: ledger.change_member_role(team_id, person_id, body.role, ctx)
+    )
+    return answer(response, result)
+
+
+@teams.delete(
+    "/teams/{team_id}/members/{person_id}",
+    response_model=s.CommandResult,
+    responses=problems(403, 404, 409, 412),
+    summary="Remove a member (admin)",
+)
+def remove_member(
+    team_id: UUID,
+    person_id: UUID,
+    ctx: ContextDep,
+    _: AdminDep,
+    ledger: LedgerDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> CommandResult:
+    check_version(ledger.get_team(team_id).version, expected)
+    result = execute(ledger, team_id, lambda: ledger.remove_team_member(team_id, person_id, ctx))
+    return answer(response, result)
+
+
+@teams.post(
+    "/teams/{team_id}/disband",
+    response_model=s.CommandResult,
+    responses=problems(403, 404, 409, 412),
+    summary="Disband a team (admin)",
+)
+def disband_team(
+    team_id: UUID,
+    body: s.Reason,
+    ctx: ContextDep,
+    _: AdminDep,
+    ledger: LedgerDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> CommandResult:
+    check_version(ledger.get_team(team_id).version, expected)
+    result = execute(ledger, team_id, lambda: ledger.disband_team(team_id, body.reason, ctx))
+    return answer(response, result)
