@@ -95,7 +95,7 @@ def _postgres_counts(recorder: PostgresApplicationRecorder) -> list[tuple[str, i
 
 
 def _log_counts(app: OkrLedger) -> list[tuple[str, int, int]]:
-    ids: dict[str, set[UUID]] = defaultdict(set)
+    ids: dict[str, set[UUID | str]] = defaultdict(set)
     events: dict[str, int] = defaultdict(int)
     start = 1
     while True:
