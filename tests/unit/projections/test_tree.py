@@ -6,12 +6,13 @@ Expected values are worked out by hand from the story (see story.py). Q1 has 89 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
 import pytest
 
+from domain.base import CommandContext
 from domain.objective import Kind
 from domain.scoring import Measure
 from projections.tree import ALL, ObjectiveView, TreeFold, TreeState, as_json, objective_view, tree
@@ -204,3 +205,29 @@ def test_a_view_has_a_json_form(story: Story) -> None:
     assert data["objective_id"] == str(story.o2)
     assert data["key_results"][1]["current_effective_on"] == "2025-01-24"
     assert data["children"] == []
+
+
+def test_of_two_check_ins_for_the_same_day_recorded_at_the_same_instant_the_first_stands() -> None:
+    """As the aggregate's `KeyResult.current`: the latest (effective day, recorded time), the
+    first one on a tie (a history imported with one timestamp per day can have ties)."""
+    ledger = Ledger()
+    app, by = ledger.app, ledger.by
+    org = organisation(ledger)
+    objective = app.draft_objective(
+        cycle_id=org.q1, title="Tie", kind=Kind.COMMITTED, owner_team_id=org.acme, ctx=by(org.ada)
+    ).id
+    kr = app.add_key_result(
+        objective, title="Count", measure=Measure.METRIC, baseline=0, target=10, ctx=by(org.ada)
+    ).extra_id
+    assert kr is not None
+    app.submit_objective(objective, org.ben, by(org.ada))
+    app.approve_objective(objective, by(org.ben))
+    app.start_cycle(org.q1, by(ADMIN, date(2025, 1, 1)))
+    same = CommandContext(str(org.ada), at=datetime(2025, 1, 10, 17, 0, tzinfo=UTC))
+    app.check_in(objective, kr, 3, 7, same)
+    app.check_in(objective, kr, 4, 5, same)
+    view = objective_view(ledger.fold(TreeFold()), objective)
+    current = app.get_objective(objective).key_results[kr].current
+    assert current is not None
+    assert (view.key_results[0].current_value, view.key_results[0].confidence) == (3.0, 7)
+    assert current.value == 3.0
