@@ -1,0 +1,228 @@
+"""Fixtures for the HTTP API tests: the app on a real PostgreSQL, and a small organisation.
+
+`world` builds its people, teams, tokens and cycles through the application directly (fast);
+the tests then act through HTTP only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from psycopg.conninfo import make_conninfo
+from psycopg.sql import SQL, Identifier
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette suggests httpx2 over httpx; both work
+    from fastapi.testclient import TestClient
+
+from api.app import create_app
+from domain.access import Role, token_id_for
+from domain.application import OkrLedger
+from domain.base import CommandContext
+from domain.objective import Kind
+from domain.scoring import Measure
+from domain.team import MemberRole
+from infra.eventstore import eventsourcing_env
+from infra.idempotency import IdempotencyStore
+from infra.settings import Settings
+
+API = "/api/v1"
+
+
+@pytest.fixture
+def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
+    app = OkrLedger(env=es_env)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def module_ledger(_postgres_server: Any, postgres_server_url: str) -> Iterator[OkrLedger]:
+    """One database for a whole module (tests that only add to a shared world)."""
+    name = f"okr_test_{uuid4().hex[:16]}"
+    with _postgres_server.admin() as conn:
+        conn.execute(
+            SQL("CREATE DATABASE {}").format(Identifier(name)) + _postgres_server.create_options
+        )
+    url = make_conninfo(postgres_server_url, dbname=name)
+    app = OkrLedger(env=eventsourcing_env(url, Settings(lock_timeout_seconds=5, pool_size=8)))
+    try:
+        yield app
+    finally:
+        app.close()
+        with _postgres_server.admin() as conn:
+            conn.execute(SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name)))
+
+
+@pytest.fixture
+def app(ledger: OkrLedger) -> Any:
+    return create_app(
+        ledger, idempotency=IdempotencyStore(ledger.recorder.datastore), wait_timeout=0.5
+    )
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@dataclass
+class Actor:
+    person_id: UUID
+    token: str
+    role: Role
+
+    @property
+    def token_id(self) -> UUID:
+        return token_id_for(self.token)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class World:
+    """Acme: a company team with two teams below it, their managers and members."""
+
+    ledger: OkrLedger
+    actors: dict[str, Actor] = field(default_factory=dict)
+    teams: dict[str, UUID] = field(default_factory=dict)
+    cycle_id: UUID | None = None
+    """A cycle in planning."""
+    active_cycle_id: UUID | None = None
+    """A started cycle (tracking)."""
+    next_cycle_id: UUID | None = None
+    """A later cycle in planning (a carry-over target)."""
+
+    def __getitem__(self, name: str) -> Actor:
+        return self.actors[name]
+
+    def person(self, name: str, role: Role) -> Actor:
+        ctx = CommandContext.system()
+        person_id = self.ledger.register_person(name.title(), f"{name}@acme.example", ctx).id
+        secret, _ = self.ledger.issue_token(person_id, role, ctx)
+        self.actors[name] = Actor(person_id, secret, role)
+        return self.actors[name]
+
+    def team(self, name: str, parent: str | None = None, **members: MemberRole) -> UUID:
+        ctx = CommandContext.system()
+        parent_id = self.teams[parent] if parent else None
+        team_id = self.ledger.form_team(name.title(), ctx, parent_id).id
+        for person, role in members.items():
+            self.ledger.add_team_member(team_id, self.actors[person].person_id, role, ctx)
+        self.teams[name] = team_id
+        return team_id
+
+
+@dataclass
+class Built:
+    """An objective put into some state, with the ids a request about it needs."""
+
+    objective_id: UUID
+    key_result_id: UUID
+    cycle_id: UUID
+    amendment_id: UUID | None = None
+    check_in_id: UUID | None = None
+
+
+OWNER_MEMBER = {"platform": "max", "sales": "sue"}
+STATES = (
+    "draft",
+    "in_review",
+    "countered",
+    "approved",
+    "amendment_pending",
+    "checked_in",
+    "grading",
+)
+
+
+def objective_in(world: World, team: str, state: str, *, private: bool = False) -> Built:
+    """An objective of `team` drafted by its member and, as `state` asks, submitted to the CEO,
+    countered or approved by the CEO, amended or checked in by the member, or in a cycle now
+    grading (its own cycle, so other objectives stay in the shared active one)."""
+    ledger = world.ledger
+    owner = CommandContext(actor=str(world[OWNER_MEMBER[team]].person_id))
+    ceo = CommandContext(actor=str(world["ceo"].person_id))
+    cycle_id = world.active_cycle_id
+    if state == "grading":
+        today = date.today()
+        cycle_id = ledger.plan_cycle(
+            "Grading", today - timedelta(days=80), today - timedelta(days=1), owner
+        ).id
+        ledger.start_cycle(cycle_id, owner)
+    objective_id = ledger.draft_objective(
+        cycle_id=cycle_id,
+        title=f"{team} objective",
+        kind=Kind.COMMITTED,
+        ctx=owner,
+        owner_team_id=world.teams[team],
+        private=private,
+    ).id
+    kr = ledger.add_key_result(
+        objective_id, title="Reach ten", measure=Measure.METRIC, baseline=0, target=10, ctx=owner
+    ).extra_id
+    assert kr is not None
+    built = Built(objective_id, kr, cycle_id)
+    if state == "draft":
+        return built
+    ledger.submit_objective(objective_id, world["ceo"].person_id, owner)
+    if state == "in_review":
+        return built
+    if state == "countered":
+        ledger.counter_propose(objective_id, {"title": "Better"}, "try this", ceo)
+        return built
+    ledger.approve_objective(objective_id, ceo)
+    if state == "amendment_pending":
+        built.amendment_id = ledger.propose_amendment(
+            objective_id, {"key_results": {str(kr): {"target": 12}}}, "scope grew", owner
+        ).extra_id
+    if state in ("checked_in", "grading"):
+        built.check_in_id = ledger.check_in(
+            objective_id, kr, 4, 6, owner, effective_on=date.today() - timedelta(days=2)
+        ).extra_id
+    if state == "grading":
+        ledger.open_grading(cycle_id, owner)
+    return built
+
+
+def build_world(ledger: OkrLedger) -> World:
+    world = World(ledger)
+    world.person("admin", Role.ADMIN)
+    world.person("auditor", Role.AUDITOR)
+    world.person("ceo", Role.MANAGER)
+    world.person("mia", Role.MANAGER)  # manages platform
+    world.person("max", Role.MEMBER)  # member of platform
+    world.person("sam", Role.MANAGER)  # manages sales
+    world.person("sue", Role.MEMBER)  # member of sales
+    world.team("acme", ceo=MemberRole.MANAGER)
+    world.team("platform", "acme", mia=MemberRole.MANAGER, max=MemberRole.MEMBER)
+    world.team("sales", "acme", sam=MemberRole.MANAGER, sue=MemberRole.MEMBER)
+    today = date.today()
+    ctx = CommandContext.system()
+    world.cycle_id = ledger.plan_cycle(
+        "This quarter", today - timedelta(days=30), today + timedelta(days=60), ctx
+    ).id
+    world.active_cycle_id = ledger.plan_cycle(
+        "Tracking", today - timedelta(days=30), today + timedelta(days=60), ctx
+    ).id
+    ledger.start_cycle(world.active_cycle_id, ctx)
+    world.next_cycle_id = ledger.plan_cycle(
+        "Next quarter", today + timedelta(days=61), today + timedelta(days=150), ctx
+    ).id
+    return world
+
+
+@pytest.fixture
+def world(ledger: OkrLedger) -> World:
+    return build_world(ledger)
