@@ -1035,6 +1035,7 @@ class Objective(OkrAggregate):
         ctx: CommandContext,
     ) -> tuple[float, int]:
         value_ = _finite(value, "value")
+        require_value(value_ is not None, "value_required", "a check-in needs a value", "value")
         assert value_ is not None
         if kr.measure == Measure.MILESTONE:
             require_value(
@@ -1178,7 +1179,9 @@ class Objective(OkrAggregate):
             require_value(
                 0.0 <= score_ <= 1.0, "score_out_of_range", "score must be from 0.0 to 1.0", "score"
             )
-            achieved_ = score_ >= cycle.success_threshold if achieved is None else bool(achieved)
+            # Committed objectives are expected to land fully; aspirational ones succeed at ~0.7.
+            threshold = 1.0 if self.kind == Kind.COMMITTED else cycle.success_threshold
+            achieved_ = score_ >= threshold if achieved is None else bool(achieved)
             overridden = abs(score_ - suggested) > 0.05
         require_value(
             not overridden or bool(comment),

@@ -36,7 +36,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from infra.chainhash import GENESIS_HASH, link_hash
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from eventsourcing.persistence import StoredEvent
     from psycopg import Connection, Cursor
@@ -54,18 +54,25 @@ _import_time: ContextVar[datetime | None] = ContextVar("okrledger_import_time", 
 
 
 @contextmanager
-def importing_history(at: datetime) -> Iterator[None]:
+def importing_history(at: datetime) -> Iterator[Callable[[datetime], None]]:
     """Record the writes made in this block (this thread) as committed at `at`.
 
     For loading history that happened elsewhere or earlier (the demo organisation, a migration),
     so that time travel over it shows the moments it describes. The links are flagged
     `imported`, and `at` is still floored at the chain head's time: commit times never go back.
+    Yields a function that moves the import clock on, for imports that replay a timeline.
     """
+
+    def advance(to: datetime) -> None:
+        if to.tzinfo is None:
+            raise ValueError("an import time must be timezone-aware")
+        _import_time.set(to)
+
     if at.tzinfo is None:
         raise ValueError("an import time must be timezone-aware")
     token = _import_time.set(at)
     try:
-        yield
+        yield advance
     finally:
         _import_time.reset(token)
 

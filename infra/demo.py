@@ -26,9 +26,9 @@ from domain.application import OkrLedger
 from domain.base import CommandContext
 from domain.cycle import Cadence, Scoring
 from domain.objective import Kind, Perspective
-from domain.person import person_id_for
 from domain.scoring import Direction, Measure, clamp, progress
 from domain.team import MemberRole
+from infra.chain import importing_history
 
 DEFAULT_TODAY = date(2026, 11, 24)
 ADMIN_EMAIL = "demo-admin@acme.example"
@@ -1154,7 +1154,9 @@ class _Story:
             msg = "the demo needs today to be at least two weeks into its quarter"
             raise ValueError(msg)
 
-        self.person_ids = {p.key: person_id_for(p.email) for p in PEOPLE}
+        self.advance_import_clock: Callable[[datetime], None] = lambda _: None
+        # Moves the history-import commit clock along with the story (see infra.chain).
+        self.person_ids = {p.key: app.person_id_for(p.email) for p in PEOPLE}
         self.team_ids: dict[str, UUID] = {}
         self.members: dict[str, list[str]] = {key: [] for key, _, _ in TEAMS}
         self.active_people: list[str] = []
@@ -1194,6 +1196,7 @@ class _Story:
     def ctx(self, actor: str) -> CommandContext:
         """A command context for `actor` (a person key) at the next tick of the clock."""
         self.now += timedelta(seconds=self.jitter.randrange(20, 180))
+        self.advance_import_clock(self.now)
         return CommandContext(actor=str(self.person_ids[actor]), at=self.now)
 
     def pid(self, key: str) -> UUID:
@@ -2039,6 +2042,8 @@ def load_demo(app: OkrLedger, seed: int = 7, today: date | None = None) -> DemoS
     story = _Story(app, seed, today or DEFAULT_TODAY)
     before = app.recorder.max_notification_id() or 0
     story.plot()
-    story.run()
+    with importing_history(story.now) as advance_import_clock:
+        story.advance_import_clock = advance_import_clock
+        story.run()
     after = app.recorder.max_notification_id() or 0
     return story.summary(after - before)

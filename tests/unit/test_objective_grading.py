@@ -14,9 +14,11 @@ from tests.unit.builders import ALICE, BOB, Given, a_cycle, an_objective, ctx
 from tests.unit.gwt import classes, payload, refused, when
 
 
-def grading(value: float = 160, *, yes_no: bool = False, threshold: float = 0.7) -> Given:
+def grading(
+    value: float = 160, *, yes_no: bool = False, threshold: float = 0.7, aspirational: bool = False
+) -> Given:
     """One metric KR (100 → 200) checked in at `value`, in the grading phase."""
-    b = an_objective()
+    b = an_objective().aspirational() if aspirational else an_objective()
     if yes_no or threshold != 0.7:
         b = b.in_cycle(
             a_cycle(
@@ -44,10 +46,18 @@ class TestGradeKeyResultOnScale:
         kr = given.kr()
         assert (kr.score, kr.achieved, kr.grade_comment) == (0.6, False, "")
 
-    def test_achieved_follows_the_cycle_success_threshold(self) -> None:
-        given = grading(160, threshold=0.6)
+    def test_an_aspirational_kr_is_achieved_at_the_cycle_success_threshold(self) -> None:
+        given = grading(160, threshold=0.6, aspirational=True)
         given.objective.grade_key_result(given.kr_ids[0], given.cycle, ctx())
         assert given.kr().achieved is True
+
+    def test_a_committed_kr_is_achieved_only_when_fully_delivered(self) -> None:
+        below = grading(190, threshold=0.6)
+        below.objective.grade_key_result(below.kr_ids[0], below.cycle, ctx())
+        assert (below.kr().score, below.kr().achieved) == (0.9, False)
+        delivered = grading(200, threshold=0.6)
+        delivered.objective.grade_key_result(delivered.kr_ids[0], delivered.cycle, ctx())
+        assert (delivered.kr().score, delivered.kr().achieved) == (1.0, True)
 
     def test_a_score_close_to_the_suggestion_needs_no_comment(self) -> None:
         given = grading(160)
@@ -55,7 +65,7 @@ class TestGradeKeyResultOnScale:
         assert given.kr().score == 0.64
 
     def test_overriding_the_suggestion_needs_a_comment(self) -> None:
-        given = grading(160)
+        given = grading(160, aspirational=True)
         o, kr_id = given.objective, given.kr_ids[0]
         refused(
             o,
