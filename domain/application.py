@@ -7,6 +7,7 @@ the write, so a client can read its own writes from the projections.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -40,6 +41,18 @@ class CommandResult:
 
 class OkrLedger(Application[UUID]):
     name = "okrledger"
+
+    PERSON_ID_SECRET = "PERSON_ID_SECRET"
+    """Environment key: the hex secret that keys person ids (see ``person_id_for``)."""
+
+    def __init__(self, env: Any = None) -> None:
+        super().__init__(env)
+        secret = self.env.get(self.PERSON_ID_SECRET)
+        self.person_id_secret: bytes | None = bytes.fromhex(secret) if secret else None
+
+    def person_id_for(self, email: str, generation: int = 0) -> UUID:
+        """The id a person registered with ``email`` has in this deployment."""
+        return person_id_for(email, self.person_id_secret, generation)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -77,10 +90,23 @@ class OkrLedger(Application[UUID]):
         return self._load_version(Person, person_id, "person", version)
 
     def find_person_by_email(self, email: str) -> Person | None:
-        try:
-            return self.get_person(person_id_for(email))
-        except NotFound:
-            return None
+        return self._email_slot(email)[0]
+
+    def _email_slot(self, email: str) -> tuple[Person | None, UUID]:
+        """The live person registered with ``email``, and the id a new registration would take.
+
+        A forgotten person keeps their id; the address starts a new generation, so it can be
+        registered again and looks never used.
+        """
+        for generation in itertools.count():
+            person_id = self.person_id_for(email, generation)
+            try:
+                person = self.get_person(person_id)
+            except NotFound:
+                return None, person_id
+            if not person.forgotten:
+                return person, person_id
+        raise AssertionError("unreachable")
 
     def get_team(self, team_id: UUID, version: int | None = None) -> Team:
         return self._load_version(Team, team_id, "team", version)
@@ -113,13 +139,21 @@ class OkrLedger(Application[UUID]):
     # ------------------------------------------------------------ people
 
     def register_person(self, name: str, email: str, ctx: CommandContext) -> CommandResult:
-        existing = self.find_person_by_email(email)
+        existing, person_id = self._email_slot(email)
         require(existing is None, "email_taken", f"{email} is already registered", "email")
-        return self._commit(Person.register(name, email, ctx))
+        return self._commit(Person.register(name, email, ctx, person_id))
 
     def rename_person(self, person_id: UUID, name: str, ctx: CommandContext) -> CommandResult:
         person = self._load(Person, person_id, "person")
         person.rename(name, ctx)
+        return self._commit(person)
+
+    def forget_person(
+        self, person_id: UUID, number: int, reason: str, ctx: CommandContext
+    ) -> CommandResult:
+        """Record that a person's personal data was erased; the persistence edge erases it."""
+        person = self._load(Person, person_id, "person")
+        person.forget(number, reason, ctx)
         return self._commit(person)
 
     def deactivate_person(self, person_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:

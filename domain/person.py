@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -20,9 +22,25 @@ def normalise_email(email: str) -> str:
     return address
 
 
-def person_id_for(email: str) -> UUID:
-    """A person's id follows from their e-mail, so registering twice finds the same person."""
-    return uuid5(NAMESPACE_URL, "okrledger:person:" + normalise_email(email))
+def person_id_for(email: str, secret: bytes | None = None, generation: int = 0) -> UUID:
+    """A person's id follows from their e-mail, so registering twice finds the same person.
+
+    With the deployment's ``secret`` the id is a keyed HMAC of the address: knowing an e-mail is
+    not enough to find or confirm a person in an export, a log or an API answer. ``generation``
+    counts earlier, forgotten registrations of the same address. Without a secret (in-memory
+    tests) the id is the public uuid5 of the address.
+    """
+    address = normalise_email(email)
+    if secret is None:
+        suffix = f"#{generation}" if generation else ""
+        return uuid5(NAMESPACE_URL, "okrledger:person:" + address + suffix)
+    message = f"okrledger:person:{generation}:{address}".encode()
+    return UUID(bytes=hmac.new(secret, message, hashlib.sha256).digest()[:16], version=4)
+
+
+def forgotten_name(number: int) -> str:
+    """How a forgotten person appears everywhere once their name and e-mail are erased."""
+    return f"forgotten person #{number}"
 
 
 class Person(OkrAggregate):
@@ -30,6 +48,7 @@ class Person(OkrAggregate):
         name: str
         email: str
         active: bool
+        forgotten: bool
 
     class Registered(OkrAggregate.Created):
         name: str
@@ -39,6 +58,7 @@ class Person(OkrAggregate):
             person.name = self.name
             person.email = self.email
             person.active = True
+            person.forgotten = False
 
     class Renamed(OkrAggregate.Event):
         name: str
@@ -54,18 +74,32 @@ class Person(OkrAggregate):
         def apply(self, person: Person) -> None:
             person.active = True
 
+    class Forgotten(OkrAggregate.Event):
+        """The person's name and e-mail were erased (their key destroyed); ``number`` names them."""
+
+        number: int
+
+        def apply(self, person: Person) -> None:
+            person.name = forgotten_name(self.number)
+            person.email = ""
+            person.active = False
+            person.forgotten = True
+
     @classmethod
-    def register(cls, name: str, email: str, ctx: CommandContext) -> Person:
+    def register(
+        cls, name: str, email: str, ctx: CommandContext, person_id: UUID | None = None
+    ) -> Person:
         address = normalise_email(email)
         return cls._create(
             cls.Registered,
-            id=person_id_for(address),
+            id=person_id or person_id_for(address),
             name=require_text(name, "name", max_length=200),
             email=address,
             **ctx.stamp(),
         )
 
     def rename(self, name: str, ctx: CommandContext) -> None:
+        self._require_remembered()
         self._trigger(self.Renamed, ctx, name=require_text(name, "name", max_length=200))
 
     def deactivate(self, reason: str, ctx: CommandContext) -> None:
@@ -73,5 +107,13 @@ class Person(OkrAggregate):
         self._trigger(self.Deactivated, ctx, reason=require_text(reason, "reason"))
 
     def reactivate(self, reason: str, ctx: CommandContext) -> None:
+        self._require_remembered()
         require(not self.active, "person_active", f"{self.name} is already active")
         self._trigger(self.Reactivated, ctx, reason=require_text(reason, "reason"))
+
+    def forget(self, number: int, reason: str, ctx: CommandContext) -> None:
+        self._require_remembered()
+        self._trigger(self.Forgotten, ctx, reason=require_text(reason, "reason"), number=number)
+
+    def _require_remembered(self) -> None:
+        require(not self.forgotten, "person_forgotten", f"{self.name} has been forgotten")
