@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,6 +69,26 @@ class Settings(BaseSettings):
 
     pool_size: int = 10
     """Connections kept open per event-store datastore."""
+
+    audit_signing_key: SecretStr | None = None
+    """PEM of the Ed25519 key that signs chain checkpoints; else read from the key file."""
+
+    audit_signing_key_file: Path | None = None
+    """Where ``okr audit init-key`` writes that key; ``None`` means ``data_dir/audit-signing-key.pem``."""
+
+    audit_public_key_files: tuple[Path, ...] = ()
+    """Earlier (rotated) public keys whose signed checkpoints still verify (JSON list of paths)."""
+
+    audit_checkpoint_interval: int = 1000
+    """Log positions between signed chain checkpoints (one is also signed at every cycle close)."""
+
+    person_id_secret: SecretStr | None = None
+    """Hex secret keying person ids; unset, the event store keeps its own (see docs/audit.md)."""
+
+    @property
+    def signing_key_file(self) -> Path:
+        """The signing key file in effect."""
+        return self.audit_signing_key_file or self.data_dir / "audit-signing-key.pem"
 
 
 @cache
