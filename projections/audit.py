@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from projections import codec
-from projections.base import DataclassFold, FoldState, Handlers, Logged
+from projections.base import DataclassFold, FoldState, Logged
 from projections.narrative import Context, advance, narrate
 
 
@@ -69,19 +69,14 @@ def audit_row(context: Context, logged: Logged) -> AuditRow:
 
 
 class AuditFold(DataclassFold[AuditState]):
-    """Every event gives a row, so `apply` needs no handler table."""
+    """Every event gives a row, so no handler table."""
 
     name = "audit"
     state_type = AuditState
-    handlers: Handlers[AuditState] = Handlers()
 
-    def apply(self, state: AuditState, logged: Logged) -> AuditState:
-        if logged.position <= state.cursor.position:
-            return state
+    def step(self, state: AuditState, logged: Logged) -> None:
         state.rows.append(audit_row(state.context, logged))
         advance(state.context, logged)
-        state.cursor.position, state.cursor.now = logged.position, logged.recorded_at
-        return state
 
 
 def audit_trail(

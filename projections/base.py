@@ -48,7 +48,8 @@ class Logged:
 class Fold(Protocol[S]):
     """A pure fold over the log, with a JSON form of its state for checkpoints and comparison."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def initial(self) -> S: ...
 
@@ -101,14 +102,15 @@ class DataclassFold(Generic[FS]):
     """A fold whose state is a dataclass tree; the codec gives its JSON form.
 
     `apply` skips events at or before the state's cursor, so continuing from a checkpoint with an
-    overlapping page of the log applies nothing twice.
+    overlapping page of the log applies nothing twice; otherwise it runs `step` and moves the
+    cursor. By default `step` dispatches to the fold's handler table.
     """
 
     name: ClassVar[str]
     version: ClassVar[int] = 1
     """Bump when the state's shape changes: older checkpoints are then refused, not misread."""
     state_type: type[FS]
-    handlers: Handlers[FS]
+    handlers: ClassVar[Handlers[Any]] = Handlers()
 
     def initial(self) -> FS:
         return self.state_type()
@@ -116,12 +118,16 @@ class DataclassFold(Generic[FS]):
     def apply(self, state: FS, logged: Logged) -> FS:
         if logged.position <= state.cursor.position:
             return state
-        handler = self.handlers.handler_for(type(logged.event))
-        if handler is not None:
-            handler(state, logged.event, logged)
+        self.step(state, logged)
         state.cursor.position = logged.position
         state.cursor.now = logged.recorded_at
         return state
+
+    def step(self, state: FS, logged: Logged) -> None:
+        """Apply one event (the cursor is moved by `apply`)."""
+        handler = self.handlers.handler_for(type(logged.event))
+        if handler is not None:
+            handler(state, logged.event, logged)
 
     def to_json(self, state: FS) -> dict[str, Any]:
         return {"fold": self.name, "version": self.version, "state": codec.dump(state)}

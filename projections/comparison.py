@@ -18,7 +18,7 @@ from uuid import UUID
 from domain.cycle import Phase
 from domain.objective import Kind, Objective, Status
 from domain.scoring import Direction
-from projections.base import DataclassFold, FoldState, Handlers, Logged
+from projections.base import DataclassFold, FoldState, Logged
 from projections.changes import edited_key_results
 from projections.staleness import days_without_check_in, is_stale
 from projections.tree import CycleClock, ObjectiveNode, TreeFold, TreeState, today
@@ -56,15 +56,10 @@ _TREE = TreeFold()
 class ComparisonFold(DataclassFold[ComparisonState]):
     name = "comparison"
     state_type = ComparisonState
-    handlers: Handlers[ComparisonState] = Handlers()
 
-    def apply(self, state: ComparisonState, logged: Logged) -> ComparisonState:
-        if logged.position <= state.cursor.position:
-            return state
+    def step(self, state: ComparisonState, logged: Logged) -> None:
         _tally(state, logged)  # before the tree moves: eased/raised compares with old targets
         _TREE.apply(state.tree, logged)
-        state.cursor.position, state.cursor.now = logged.position, logged.recorded_at
-        return state
 
 
 def _tally(state: ComparisonState, logged: Logged) -> None:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from domain.objective import Objective
-from projections.base import DataclassFold, FoldState, Handlers, Logged
+from projections.base import DataclassFold, FoldState, Logged
 from projections.narrative import Context, advance, narrate
 
 
@@ -74,18 +74,13 @@ class HistoryState(FoldState):
 class HistoryFold(DataclassFold[HistoryState]):
     name = "history"
     state_type = HistoryState
-    handlers: Handlers[HistoryState] = Handlers()
 
-    def apply(self, state: HistoryState, logged: Logged) -> HistoryState:
-        if logged.position <= state.cursor.position:
-            return state
+    def step(self, state: HistoryState, logged: Logged) -> None:
         event = logged.event
         told = narrate(state.context, logged) if isinstance(event, Objective.Event) else None
         advance(state.context, logged)
         if told is not None:
             _record(state, logged, told.action, told.key_result_id)
-        state.cursor.position, state.cursor.now = logged.position, logged.recorded_at
-        return state
 
 
 def _record(state: HistoryState, logged: Logged, summary: str, kr_id: UUID | None) -> None:

@@ -47,8 +47,12 @@ Q1_END = date(2025, 3, 31)
 class Ledger:
     """The in-memory application with a controlled clock, and its log as `Logged` events."""
 
-    def __init__(self, start: datetime = datetime(2024, 12, 2, 9, 0, tzinfo=UTC)) -> None:
-        self.app = OkrLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    def __init__(
+        self,
+        start: datetime = datetime(2024, 12, 2, 9, 0, tzinfo=UTC),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.app = OkrLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo", **(env or {})})
         self.clock = start
 
     def by(self, actor: UUID | str, on: date | None = None) -> CommandContext:

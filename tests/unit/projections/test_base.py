@@ -12,6 +12,7 @@ import pytest
 from projections import codec
 from projections.base import Logged, fold
 from projections.directory import DirectoryFold
+from projections.folds import FOLDS
 from projections.tree import TreeFold
 from tests.unit.projections.story import ADMIN, Ledger
 
@@ -104,3 +105,16 @@ def test_a_checkpoint_names_its_fold_and_version_and_refuses_another_fold() -> N
     assert checkpoint["fold"] == "directory" and checkpoint["version"] == 1
     with pytest.raises(ValueError, match="does not fit fold 'tree'"):
         TreeFold().from_json(checkpoint)
+
+
+def test_every_fold_is_registered_by_its_name() -> None:
+    assert list(FOLDS) == [
+        "directory",
+        "tree",
+        "history",
+        "audit",
+        "comparison",
+        "inbox",
+        "staleness",
+    ]
+    assert all(a_fold.name == name for name, a_fold in FOLDS.items())

@@ -25,25 +25,11 @@ from hypothesis import strategies as st
 from domain.errors import OkrError
 from domain.objective import EDITABLE, Kind, Objective
 from domain.scoring import Direction, Measure
-from projections.audit import AuditFold
+from projections.audit import AuditState
 from projections.base import Fold, Logged, fold
-from projections.comparison import ComparisonFold
-from projections.directory import DirectoryFold
-from projections.history import HistoryFold
-from projections.inbox import InboxFold
-from projections.staleness import StalenessFold
+from projections.folds import FOLDS
 from projections.tree import ALL, ObjectiveView, TreeFold, objective_view, tree
 from tests.unit.projections.story import ADMIN, Ledger, organisation
-
-FOLDS: list[Fold[Any]] = [
-    DirectoryFold(),
-    TreeFold(),
-    HistoryFold(),
-    AuditFold(),
-    ComparisonFold(),
-    InboxFold(),
-    StalenessFold(),
-]
 
 WEIGHTS = {
     "draft": 3,
@@ -113,6 +99,24 @@ class RandomHistory:
         ).id
         self.cycles = [org.q1, self.q2]
         self.objectives: list[UUID] = []
+        self.loaded: dict[UUID, Objective] = {}
+        self.phases: dict[UUID, str] = {}
+        self.read_up_to = 0
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload only the objectives and cycles that new events touched since the last step."""
+        touched = {
+            n.originator_id
+            for n in self.app.recorder.select_notifications(start=self.read_up_to + 1, limit=10_000)
+        }
+        self.read_up_to = self.ledger.position
+        for cycle in self.cycles:
+            if cycle in touched or cycle not in self.phases:
+                self.phases[cycle] = self.app.get_cycle(cycle).phase.value
+        for objective_id in self.objectives:
+            if objective_id in touched or objective_id not in self.loaded:
+                self.loaded[objective_id] = self.app.get_objective(objective_id)
 
     def advance_q1(self, from_phase: str) -> None:
         """Start Q1, or open its grading, unless random steps moved it on already."""
@@ -123,10 +127,12 @@ class RandomHistory:
                 self.app.start_cycle(q1, self.by(ADMIN))
             else:
                 self.app.open_grading(q1, self.by(ADMIN))
+            self.refresh()
 
     def run(self, step: Step) -> None:
         with contextlib.suppress(OkrError):
             getattr(self, "do_" + step[0])(*step[1:])
+        self.refresh()
 
     # -------------------------------------------------------------- choices
 
@@ -140,14 +146,12 @@ class RandomHistory:
     def pick(self, n: int, *statuses: str, phases: tuple[str, ...] = ()) -> Objective | None:
         """The n-th objective (wrapping) whose status and cycle phase allow the command, most
         recently changed first, so consecutive steps tend to work on the same objective."""
-        found = []
-        for objective_id in self.objectives:
-            objective = self.app.get_objective(objective_id)
-            phase = self.app.get_cycle(objective.cycle_id).phase.value
-            if (not statuses or objective.status.value in statuses) and (
-                not phases or phase in phases
-            ):
-                found.append(objective)
+        found = [
+            objective
+            for objective in (self.loaded[o] for o in self.objectives)
+            if (not statuses or objective.status.value in statuses)
+            and (not phases or self.phases[objective.cycle_id] in phases)
+        ]
         found.sort(key=lambda o: o.modified_on, reverse=True)
         return found[n % len(found)] if found else None
 
@@ -445,15 +449,15 @@ def test_folding_from_a_checkpoint_equals_folding_from_scratch(
 ) -> None:
     _, log = history_of(drawn)
     cut = data.draw(st.integers(0, len(log)), label="checkpoint position")
-    for a_fold in FOLDS:
+    for a_fold in FOLDS.values():
         whole = fold(a_fold, log)
+        expected = a_fold.to_json(whole)
         resumed = fold(a_fold, log[cut:], through_json(a_fold, fold(a_fold, log[:cut])))
-        assert a_fold.to_json(resumed) == a_fold.to_json(whole), a_fold.name
+        assert a_fold.to_json(resumed) == expected, a_fold.name
         # An overlapping page after a checkpoint applies nothing twice.
-        assert a_fold.to_json(fold(a_fold, log, through_json(a_fold, whole))) == a_fold.to_json(
-            whole
-        )
-    assert len(fold(AuditFold(), log).rows) == len(log)
+        assert a_fold.to_json(fold(a_fold, log, through_json(a_fold, whole))) == expected
+        if isinstance(whole, AuditState):
+            assert len(whole.rows) == len(log)
 
 
 @SETTINGS
