@@ -1,0 +1,747 @@
+"""Every command endpoint and single-aggregate read, with the errors each can answer."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+from uuid import uuid4
+
+from tests.api.conftest import API, World, objective_in
+
+
+def _ok(response: Any, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _problem(response: Any, status: int, rule: str, field: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["rule"] == rule, body
+    assert body["status"] == status
+    if field is not None:
+        assert body["field"] == field, body
+    return body
+
+
+# --------------------------------------------------------------------- people
+
+
+def test_people_lifecycle(client: Any, world: World) -> None:
+    admin = world["admin"].headers
+    created = _ok(
+        client.post(
+            f"{API}/people", json={"name": "Zoe", "email": "Zoe@Acme.example"}, headers=admin
+        ),
+        201,
+    )
+    assert set(created) == {"id", "version", "position"}
+    person_id = created["id"]
+    read = client.get(f"{API}/people/{person_id}", headers=world["sue"].headers)
+    assert _ok(read) == {
+        "id": person_id,
+        "version": 1,
+        "name": "Zoe",
+        "email": "zoe@acme.example",
+        "active": True,
+    }
+    assert read.headers["ETag"] == '"1"'
+
+    _problem(
+        client.post(
+            f"{API}/people", json={"name": "Z", "email": "zoe@acme.example"}, headers=admin
+        ),
+        409,
+        "email_taken",
+        "email",
+    )
+    _problem(
+        client.post(f"{API}/people", json={"name": "Z", "email": "not-an-address"}, headers=admin),
+        422,
+        "email_invalid",
+        "email",
+    )
+    _problem(
+        client.patch(
+            f"{API}/people/{person_id}", json={"name": "Zoë"}, headers={**admin, "If-Match": '"7"'}
+        ),
+        412,
+        "version_mismatch",
+        "If-Match",
+    )
+    renamed = _ok(
+        client.patch(
+            f"{API}/people/{person_id}", json={"name": "Zoë"}, headers={**admin, "If-Match": '"1"'}
+        )
+    )
+    assert renamed["version"] == 2
+    _ok(client.post(f"{API}/people/{person_id}/deactivate", json={"reason": "left"}, headers=admin))
+    _problem(
+        client.post(
+            f"{API}/people/{person_id}/deactivate", json={"reason": "again"}, headers=admin
+        ),
+        409,
+        "person_inactive",
+    )
+    _ok(client.post(f"{API}/people/{person_id}/reactivate", json={"reason": "back"}, headers=admin))
+    _problem(client.get(f"{API}/people/{uuid4()}", headers=admin), 404, "person_not_found")
+
+    listed = _ok(client.get(f"{API}/people", params={"limit": 2, "offset": 1}, headers=admin))
+    assert listed["total"] == len(world.actors) + 1
+    assert len(listed["items"]) == 2 and listed["offset"] == 1
+    inactive = _ok(client.get(f"{API}/people", params={"active": False}, headers=admin))
+    assert inactive["total"] == 0
+    zoe = next(
+        p
+        for p in _ok(client.get(f"{API}/people", params={"limit": 500}, headers=admin))["items"]
+        if p["id"] == person_id
+    )
+    assert zoe["version"] == 4 and zoe["name"] == "Zoë"
+
+
+def test_me(client: Any, world: World) -> None:
+    me = _ok(client.get(f"{API}/me", headers=world["mia"].headers))
+    assert me["person_id"] == str(world["mia"].person_id)
+    assert me["role"] == "manager"
+    assert me["teams"] == [
+        {"team_id": str(world.teams["platform"]), "team_name": "Platform", "role": "manager"}
+    ]
+    assert me["managed_team_ids"] == [str(world.teams["platform"])]
+
+
+# --------------------------------------------------------------------- tokens
+
+
+def test_tokens_are_issued_to_people_and_revoked(client: Any, world: World) -> None:
+    admin = world["admin"].headers
+    issued = _ok(
+        client.post(
+            f"{API}/tokens",
+            json={"person_id": str(world["sue"].person_id), "role": "auditor", "label": "audit"},
+            headers=admin,
+        ),
+        201,
+    )
+    assert issued["token"].startswith("okr_")
+    assert issued["token_id"] == issued["id"]
+    as_auditor = {"Authorization": f"Bearer {issued['token']}"}
+    assert _ok(client.get(f"{API}/me", headers=as_auditor))["role"] == "auditor"
+
+    _ok(
+        client.post(
+            f"{API}/tokens/{issued['token_id']}/revoke", json={"reason": "done"}, headers=admin
+        )
+    )
+    _problem(client.get(f"{API}/me", headers=as_auditor), 401, "token_invalid")
+    _problem(
+        client.post(
+            f"{API}/tokens/{issued['token_id']}/revoke", json={"reason": "x"}, headers=admin
+        ),
+        409,
+        "token_revoked",
+    )
+    _problem(
+        client.post(f"{API}/tokens/{uuid4()}/revoke", json={"reason": "x"}, headers=admin),
+        404,
+        "token_not_found",
+    )
+    _problem(
+        client.post(
+            f"{API}/tokens", json={"person_id": str(uuid4()), "role": "member"}, headers=admin
+        ),
+        404,
+        "person_not_found",
+        "person_id",
+    )
+    _problem(
+        client.post(
+            f"{API}/tokens",
+            json={"person_id": str(world["sue"].person_id), "role": "superuser"},
+            headers=admin,
+        ),
+        422,
+        "enum",
+        "role",
+    )
+
+
+def test_authentication(client: Any, world: World) -> None:
+    missing = client.get(f"{API}/me")
+    _problem(missing, 401, "token_missing")
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    _problem(
+        client.get(f"{API}/me", headers={"Authorization": "Bearer okr_nope"}), 401, "token_invalid"
+    )
+    _problem(client.get(f"{API}/me", headers={"Authorization": "Basic abc"}), 401, "token_missing")
+    # a deactivated person's tokens stop working
+    admin = world["admin"].headers
+    _ok(
+        client.post(
+            f"{API}/people/{world['sue'].person_id}/deactivate",
+            json={"reason": "left"},
+            headers=admin,
+        )
+    )
+    _problem(client.get(f"{API}/me", headers=world["sue"].headers), 401, "token_invalid")
+
+
+# ---------------------------------------------------------------------- teams
+
+
+def test_teams(client: Any, world: World) -> None:
+    admin = world["admin"].headers
+    acme = str(world.teams["acme"])
+    team = _ok(
+        client.post(f"{API}/teams", json={"name": "Data", "parent_id": acme}, headers=admin), 201
+    )
+    team_id = team["id"]
+    assert (
+        client.post(
+            f"{API}/teams", json={"name": "Orphan", "parent_id": str(uuid4())}, headers=admin
+        ).status_code
+        == 404
+    )
+    person = str(world["sue"].person_id)
+    _ok(client.post(f"{API}/teams/{team_id}/members", json={"person_id": person}, headers=admin))
+    _problem(
+        client.post(f"{API}/teams/{team_id}/members", json={"person_id": person}, headers=admin),
+        409,
+        "already_member",
+        "person_id",
+    )
+    _ok(
+        client.patch(
+            f"{API}/teams/{team_id}/members/{person}", json={"role": "manager"}, headers=admin
+        )
+    )
+    read = client.get(f"{API}/teams/{team_id}", headers=world["max"].headers)
+    assert _ok(read)["members"] == [{"person_id": person, "role": "manager"}]
+    assert read.headers["ETag"] == '"3"'
+    # rename and move in one PATCH; a move under itself is refused
+    _problem(
+        client.patch(f"{API}/teams/{team_id}", json={"parent_id": team_id}, headers=admin),
+        409,
+        "team_hierarchy_cycle",
+        "parent_id",
+    )
+    moved = _ok(
+        client.patch(
+            f"{API}/teams/{team_id}",
+            json={"name": "Data & AI", "parent_id": None},
+            headers={**admin, "If-Match": '"3"'},
+        )
+    )
+    assert moved["version"] == 5
+    assert _ok(client.get(f"{API}/teams/{team_id}", headers=admin))["parent_id"] is None
+    _problem(
+        client.patch(f"{API}/teams/{team_id}", json={}, headers=admin), 422, "nothing_to_change"
+    )
+    _ok(client.delete(f"{API}/teams/{team_id}/members/{person}", headers=admin))
+    _problem(
+        client.delete(f"{API}/teams/{team_id}/members/{person}", headers=admin), 409, "not_a_member"
+    )
+    _ok(client.post(f"{API}/teams/{team_id}/disband", json={"reason": "merged"}, headers=admin))
+    listed = _ok(client.get(f"{API}/teams", headers=admin))
+    assert team_id not in {t["id"] for t in listed["items"]}
+    with_disbanded = _ok(
+        client.get(f"{API}/teams", params={"include_disbanded": True}, headers=admin)
+    )
+    assert team_id in {t["id"] for t in with_disbanded["items"]}
+    below_acme = _ok(client.get(f"{API}/teams", params={"parent_id": acme}, headers=admin))
+    assert {t["name"] for t in below_acme["items"]} == {"Platform", "Sales"}
+
+
+# --------------------------------------------------------------------- cycles
+
+
+def test_cycle_phases(client: Any, world: World) -> None:
+    admin = world["admin"].headers
+    cycle = _ok(
+        client.post(
+            f"{API}/cycles",
+            json={
+                "name": "2030 Q1",
+                "starts_on": "2030-01-01",
+                "ends_on": "2030-03-31",
+                "cadence": "biweekly",
+                "scoring": "yes_no",
+            },
+            headers=admin,
+        ),
+        201,
+    )
+    cycle_id = cycle["id"]
+    _problem(
+        client.post(
+            f"{API}/cycles",
+            json={"name": "Backwards", "starts_on": "2030-03-31", "ends_on": "2030-01-01"},
+            headers=admin,
+        ),
+        422,
+        "cycle_ends_before_start",
+        "ends_on",
+    )
+    _problem(client.post(f"{API}/cycles/{cycle_id}/close", headers=admin), 409, "wrong_cycle_phase")
+    _ok(client.post(f"{API}/cycles/{cycle_id}/start", headers={**admin, "If-Match": '"1"'}))
+    _problem(
+        client.post(f"{API}/cycles/{cycle_id}/grading", headers={**admin, "If-Match": '"1"'}),
+        412,
+        "version_mismatch",
+    )
+    _ok(client.post(f"{API}/cycles/{cycle_id}/grading", headers=admin))
+    _ok(client.post(f"{API}/cycles/{cycle_id}/close", headers=admin))
+    _problem(
+        client.post(f"{API}/cycles/{cycle_id}/reopen", json={}, headers=admin),
+        422,
+        "missing",
+        "reason",
+    )
+    _ok(
+        client.post(f"{API}/cycles/{cycle_id}/reopen", json={"reason": "late grade"}, headers=admin)
+    )
+    read = client.get(f"{API}/cycles/{cycle_id}", headers=world["max"].headers)
+    assert _ok(read)["phase"] == "grading" and read.headers["ETag"] == '"5"'
+    assert _ok(read)["scoring"] == "yes_no"
+    grading = _ok(client.get(f"{API}/cycles", params={"phase": "grading"}, headers=admin))
+    assert [c["id"] for c in grading["items"]] == [cycle_id]
+    everything = _ok(client.get(f"{API}/cycles", headers=admin))
+    assert everything["items"][0]["id"] == cycle_id  # latest start first
+    _problem(client.get(f"{API}/cycles/{uuid4()}", headers=admin), 404, "cycle_not_found")
+
+
+# ------------------------------------------------------------------ objectives
+
+
+def test_drafting_and_negotiation(client: Any, world: World) -> None:
+    max_, mia, ceo = world["max"].headers, world["mia"].headers, world["ceo"].headers
+    draft = _ok(
+        client.post(
+            f"{API}/objectives",
+            json={
+                "cycle_id": str(world.cycle_id),
+                "owner_team_id": str(world.teams["platform"]),
+                "title": "Builds are fast",
+                "kind": "aspirational",
+                "perspective": "internal_process",
+            },
+            headers=max_,
+        ),
+        201,
+    )
+    oid = draft["id"]
+    kr = _ok(
+        client.post(
+            f"{API}/objectives/{oid}/key-results",
+            json={
+                "title": "p95 build minutes",
+                "measure": "metric",
+                "baseline": 20,
+                "target": 5,
+                "direction": "decrease",
+                "unit": "min",
+            },
+            headers=max_,
+        ),
+        201,
+    )
+    kr_id = kr["key_result_id"]
+    _problem(
+        client.post(
+            f"{API}/objectives/{oid}/key-results",
+            json={
+                "title": "Wrong way",
+                "measure": "metric",
+                "baseline": 20,
+                "target": 30,
+                "direction": "decrease",
+            },
+            headers=max_,
+        ),
+        422,
+        "target_above_baseline",
+        "target",
+    )
+    second = _ok(
+        client.post(
+            f"{API}/objectives/{oid}/key-results",
+            json={"title": "Cache shipped", "measure": "milestone"},
+            headers=max_,
+        ),
+        201,
+    )
+    _ok(
+        client.delete(
+            f"{API}/objectives/{oid}/key-results/{second['key_result_id']}",
+            params={"reason": "later"},
+            headers=max_,
+        )
+    )
+    _ok(
+        client.patch(
+            f"{API}/objectives/{oid}/key-results/{kr_id}", json={"target": 6}, headers=max_
+        )
+    )
+    _ok(
+        client.patch(
+            f"{API}/objectives/{oid}", json={"description": "CI under 6 minutes"}, headers=max_
+        )
+    )
+    _problem(
+        client.patch(f"{API}/objectives/{oid}", json={}, headers=max_), 422, "nothing_to_change"
+    )
+    _problem(
+        client.patch(
+            f"{API}/objectives/{oid}/key-results/{uuid4()}", json={"target": 6}, headers=max_
+        ),
+        404,
+        "key_result_not_found",
+    )
+
+    # request changes → resubmit → counter-propose → accept
+    mia_id = str(world["mia"].person_id)
+    _problem(client.post(f"{API}/objectives/{oid}/approve", headers=mia), 409, "not_in_review")
+    _ok(client.post(f"{API}/objectives/{oid}/submit", json={"approver_id": mia_id}, headers=max_))
+    _ok(
+        client.post(
+            f"{API}/objectives/{oid}/request-changes", json={"comment": "aim for 4"}, headers=mia
+        )
+    )
+    _ok(
+        client.patch(
+            f"{API}/objectives/{oid}/key-results/{kr_id}", json={"target": 4}, headers=max_
+        )
+    )
+    _ok(client.post(f"{API}/objectives/{oid}/submit", json={"approver_id": mia_id}, headers=max_))
+    _ok(client.post(f"{API}/objectives/{oid}/withdraw", headers=max_))
+    _ok(client.post(f"{API}/objectives/{oid}/submit", json={"approver_id": mia_id}, headers=max_))
+    _problem(
+        client.post(
+            f"{API}/objectives/{oid}/counter-propose",
+            json={"changes": {}, "comment": "hm"},
+            headers=mia,
+        ),
+        422,
+        "changes_empty",
+        "changes",
+    )
+    _ok(
+        client.post(
+            f"{API}/objectives/{oid}/counter-propose",
+            json={"changes": {"key_results": {kr_id: {"target": 5}}}, "comment": "4 is too far"},
+            headers=mia,
+        )
+    )
+    _ok(client.post(f"{API}/objectives/{oid}/accept-counter", headers=max_))
+    objective = client.get(f"{API}/objectives/{oid}", headers=world["sue"].headers)
+    body = _ok(objective)
+    assert body["status"] == "approved"
+    assert body["approved_by"] == mia_id
+    assert body["submitted_by"] == str(world["max"].person_id)  # the token's person
+    assert body["key_results"][0]["target"] == 5
+    assert objective.headers["ETag"] == f'"{body["version"]}"'
+    _problem(
+        client.patch(
+            f"{API}/objectives/{oid}/key-results/{kr_id}", json={"target": 3}, headers=max_
+        ),
+        409,
+        "amendment_required",
+    )
+    # the CEO may decide too (above Platform), but nobody approves their own proposal
+    own = _ok(
+        client.post(
+            f"{API}/objectives",
+            json={
+                "cycle_id": str(world.cycle_id),
+                "owner_person_id": str(world["ceo"].person_id),
+                "title": "Hire well",
+            },
+            headers=ceo,
+        ),
+        201,
+    )
+    _ok(
+        client.post(
+            f"{API}/objectives/{own['id']}/key-results",
+            json={"title": "Hires", "measure": "metric", "baseline": 0, "target": 3},
+            headers=ceo,
+        ),
+        201,
+    )
+    _problem(
+        client.post(
+            f"{API}/objectives/{own['id']}/submit",
+            json={"approver_id": str(world["ceo"].person_id)},
+            headers=ceo,
+        ),
+        409,
+        "no_self_approval",
+        "approver_id",
+    )
+
+
+def test_amendments(client: Any, world: World) -> None:
+    built = objective_in(world, "platform", "approved")
+    oid, kr = built.objective_id, built.key_result_id
+    max_, mia = world["max"].headers, world["mia"].headers
+    amendment = _ok(
+        client.post(
+            f"{API}/objectives/{oid}/amendments",
+            json={"changes": {"key_results": {str(kr): {"target": 8}}}, "reason": "budget cut"},
+            headers=max_,
+        ),
+        201,
+    )
+    aid = amendment["amendment_id"]
+    _problem(
+        client.post(
+            f"{API}/objectives/{oid}/amendments",
+            json={"changes": {"title": "X"}, "reason": "another"},
+            headers=max_,
+        ),
+        409,
+        "amendment_pending",
+    )
+    _problem(
+        client.post(f"{API}/objectives/{oid}/amendments/{uuid4()}/approve", headers=mia),
+        404,
+        "amendment_not_found",
+    )
+    _ok(
+        client.post(
+            f"{API}/objectives/{oid}/amendments/{aid}/approve", json={"comment": "ok"}, headers=mia
+        )
+    )
+    _problem(
+        client.post(
+            f"{API}/objectives/{oid}/amendments/{aid}/reject", json={"comment": "no"}, headers=mia
+        ),
+        409,
+        "amendment_decided",
+    )
+    second = _ok(
+        client.post(
+            f"{API}/objectives/{oid}/amendments",
+            json={
+                "changes": {"add_key_results": [{"title": "Docs", "measure": "milestone"}]},
+                "reason": "scope",
+            },
+            headers=max_,
+        ),
+        201,
+    )
+    _ok(
+        client.post(
+            f"{API}/objectives/{oid}/amendments/{second['amendment_id']}/reject",
+            json={"comment": "not now"},
+            headers=mia,
+        )
+    )
+    body = _ok(client.get(f"{API}/objectives/{oid}", headers=max_))
+    assert body["key_results"][0]["target"] == 8
+    assert [a["status"] for a in body["amendments"]] == ["approved", "rejected"]
+    assert body["amendments"][0]["decided_by"] == str(world["mia"].person_id)
+
+
+def test_tracking_grading_reflection_and_carry_over(client: Any, world: World) -> None:
+    built = objective_in(world, "platform", "approved")
+    oid, kr = built.objective_id, built.key_result_id
+    max_ = world["max"].headers
+    path = f"{API}/objectives/{oid}/key-results/{kr}/check-ins"
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    first = _ok(
+        client.post(
+            path, json={"value": 30, "confidence": 7, "effective_on": yesterday}, headers=max_
+        ),
+        201,
+    )
+    _problem(
+        client.post(path, json={"value": 3, "confidence": 11}, headers=max_),
+        422,
+        "less_than_equal",
+        "confidence",
+    )
+    _problem(
+        client.post(
+            path, json={"value": 3, "confidence": 5, "effective_on": "2999-01-01"}, headers=max_
+        ),
+        422,
+        "effective_date_outside_cycle",
+        "effective_on",
+    )
+    nan = client.post(
+        path,
+        content=b'{"value": NaN, "confidence": 5}',
+        headers={**max_, "Content-Type": "application/json"},
+    )
+    assert nan.status_code == 422, nan.text
+    corrected = _ok(
+        client.post(
+            f"{path}/{first['check_in_id']}/corrections",
+            json={"value": 3, "reason": "typo: 3 not 30"},
+            headers=max_,
+        ),
+        201,
+    )
+    assert corrected["check_in_id"] != first["check_in_id"]
+    _problem(
+        client.post(
+            f"{path}/{first['check_in_id']}/corrections",
+            json={"value": 4, "reason": "again"},
+            headers=max_,
+        ),
+        409,
+        "check_in_superseded",
+    )
+    _problem(
+        client.post(
+            f"{path}/{uuid4()}/corrections", json={"value": 4, "reason": "x"}, headers=max_
+        ),
+        404,
+        "check_in_not_found",
+    )
+    # grading is for the grading phase
+    _problem(
+        client.post(
+            f"{API}/objectives/{oid}/key-results/{kr}/grade", json={"score": 0.3}, headers=max_
+        ),
+        409,
+        "wrong_cycle_phase",
+    )
+    carried = _ok(
+        client.post(
+            f"{API}/objectives/{oid}/carry-over",
+            json={"to_cycle_id": str(world.next_cycle_id)},
+            headers=max_,
+        ),
+        201,
+    )
+    successor = _ok(client.get(f"{API}/objectives/{carried['id']}", headers=max_))
+    assert successor["carried_from"] == str(oid)
+    assert (
+        successor["key_results"][0]["lineage_id"]
+        == _ok(client.get(f"{API}/objectives/{oid}", headers=max_))["key_results"][0]["lineage_id"]
+    )
+
+    graded = objective_in(world, "platform", "grading")
+    g = f"{API}/objectives/{graded.objective_id}"
+    _ok(client.post(f"{g}/key-results/{graded.key_result_id}/grade", json={}, headers=max_))
+    _problem(
+        client.post(
+            f"{g}/key-results/{graded.key_result_id}/grade", json={"score": 0.9}, headers=max_
+        ),
+        422,
+        "override_needs_comment",
+        "comment",
+    )
+    _ok(client.post(f"{g}/grade", json={}, headers=max_))
+    # a manager above the team adjusting the owners' grade says why, even matching the mean
+    ceo = world["ceo"].headers
+    _problem(
+        client.post(f"{g}/grade", json={"score": 0.4}, headers=ceo),
+        422,
+        "adjustment_needs_comment",
+        "comment",
+    )
+    _ok(
+        client.post(
+            f"{g}/grade", json={"score": 0.5, "comment": "context the team missed"}, headers=ceo
+        )
+    )
+    _ok(client.post(f"{g}/reflection", json={"text": "Start measuring earlier."}, headers=max_))
+    body = _ok(client.get(g, headers=max_))
+    assert body["score"] == 0.5 and body["reflection"] == "Start measuring earlier."
+    _ok(client.post(f"{API}/objectives/{oid}/abandon", json={"reason": "superseded"}, headers=max_))
+    _problem(
+        client.post(f"{API}/objectives/{oid}/abandon", json={"reason": "again"}, headers=max_),
+        409,
+        "objective_abandoned",
+    )
+
+
+def test_private_objectives_do_not_leak(client: Any, world: World) -> None:
+    built = objective_in(world, "platform", "draft", private=True)
+    path = f"{API}/objectives/{built.objective_id}"
+    for name in ("max", "mia", "ceo", "auditor", "admin"):
+        assert client.get(path, headers=world[name].headers).status_code == 200, name
+    for name in ("sue", "sam"):
+        _problem(client.get(path, headers=world[name].headers), 404, "objective_not_found")
+        # writing to it is a 404 as well, not a 403
+        _problem(
+            client.patch(path, json={"title": "x"}, headers=world[name].headers),
+            404,
+            "objective_not_found",
+        )
+    # and nobody aligns to what they cannot see
+    _problem(
+        client.post(
+            f"{API}/objectives",
+            json={
+                "cycle_id": str(world.cycle_id),
+                "owner_team_id": str(world.teams["sales"]),
+                "title": "Aligned",
+                "parent_objective_id": str(built.objective_id),
+            },
+            headers=world["sue"].headers,
+        ),
+        404,
+        "objective_not_found",
+        "parent_objective_id",
+    )
+
+
+def test_realign_and_reassign(client: Any, world: World) -> None:
+    parent = objective_in(world, "platform", "draft")
+    child = objective_in(world, "platform", "draft")
+    max_ = world["max"].headers
+    path = f"{API}/objectives/{child.objective_id}"
+    _ok(
+        client.patch(
+            path,
+            json={
+                "parent_objective_id": str(parent.objective_id),
+                "parent_key_result_id": str(parent.key_result_id),
+            },
+            headers=max_,
+        )
+    )
+    body = _ok(client.get(path, headers=max_))
+    assert body["parent_key_result_id"] == str(parent.key_result_id)
+    _problem(
+        client.patch(path, json={"owner_team_id": str(world.teams["sales"])}, headers=max_),
+        403,
+        "not_allowed",
+    )
+    _problem(
+        client.patch(path, json={"owner_team_id": None, "owner_person_id": None}, headers=max_),
+        422,
+        "one_owner",
+    )
+    _ok(client.patch(path, json={"owner_person_id": str(world["max"].person_id)}, headers=max_))
+    assert _ok(client.get(path, headers=max_))["owner_person_id"] == str(world["max"].person_id)
+
+
+def test_the_actor_is_never_taken_from_the_body(client: Any, world: World) -> None:
+    built = objective_in(world, "platform", "draft")
+    response = client.post(
+        f"{API}/objectives/{built.objective_id}/submit",
+        json={"approver_id": str(world["mia"].person_id), "actor": str(world["ceo"].person_id)},
+        headers=world["max"].headers,
+    )
+    _problem(response, 422, "extra_forbidden", "actor")
+    objective = world.ledger.get_objective(built.objective_id)
+    assert objective.status.value == "draft"
+
+
+def test_request_ids_are_recorded_on_events(client: Any, world: World) -> None:
+    built = objective_in(world, "platform", "draft")
+    response = client.post(
+        f"{API}/objectives/{built.objective_id}/submit",
+        json={"approver_id": str(world["mia"].person_id)},
+        headers={**world["max"].headers, "X-Request-ID": "req-42"},
+    )
+    assert response.headers["X-Request-ID"] == "req-42"
+    events = list(world.ledger.repository.event_store.get(built.objective_id))
+    assert events[-1].request_id == "req-42"
+    assert events[-1].actor == str(world["max"].person_id)
