@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Annotated
+from uuid import UUID
 
 import psycopg
 import typer
@@ -18,9 +19,13 @@ from eventsourcing.persistence import OperationalError
 from rich.console import Console
 from rich.table import Table
 
+from domain.access import Role, token_id_for
 from domain.application import OkrLedger
+from domain.base import CommandContext
+from domain.errors import OkrError
 from infra.bootstrap import build_ledger
 from infra.demo import DemoSummary, load_demo
+from infra.settings import get_settings
 from infra.status import StoreStatus, store_status
 
 app = typer.Typer(
@@ -171,6 +176,88 @@ def _status_table(status: StoreStatus) -> Table:
     table.add_section()
     table.add_row("total", f"{status.aggregates:,}", f"{status.events:,}", style="bold")
     return table
+
+
+# ---------------------------------------------------------------------- serve
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on [OKR_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [OKR_PORT].")] = None,
+    graceful: Annotated[
+        int, typer.Option(help="Seconds in-flight requests get to finish on shutdown.")
+    ] = 10,
+) -> None:
+    """Serve the HTTP API with the live projections (embedded PostgreSQL unless configured)."""
+    from api.serve import serve as run_server
+
+    settings = get_settings()
+    try:
+        run_server(
+            settings,
+            host=host or settings.host,
+            port=port if port is not None else settings.port,
+            graceful_seconds=graceful,
+        )
+    except (psycopg.OperationalError, OperationalError) as error:
+        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+# ---------------------------------------------------------------------- tokens
+
+token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    email: Annotated[str, typer.Option(help="The person's e-mail (registered when new).")],
+    role: Annotated[Role, typer.Option(help="The token's role.", case_sensitive=False)],
+    name: Annotated[
+        str | None, typer.Option(help="The person's name (needed when the e-mail is new).")
+    ] = None,
+    label: Annotated[str, typer.Option(help="A note on what the token is for.")] = "",
+) -> None:
+    """Issue a token and print only the token (registers the person when the e-mail is new)."""
+    ctx = CommandContext.system()
+    with _ledger() as ledger:
+        try:
+            person = ledger.find_person_by_email(email)
+            if person is None:
+                if not name:
+                    errors.print(f"[red]{email} is not registered: give --name to register[/red]")
+                    raise typer.Exit(1)
+                person_id = ledger.register_person(name, email, ctx).id
+            else:
+                person_id = person.id
+            secret, _ = ledger.issue_token(person_id, role, ctx, label)
+        except OkrError as error:
+            errors.print(f"[red]{error.message}[/red]")
+            raise typer.Exit(1) from None
+    print(secret)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token: Annotated[str, typer.Argument(help="The token itself, or its id.")],
+    reason: Annotated[
+        str, typer.Option(help="Why it is revoked.")
+    ] = "revoked from the command line",
+) -> None:
+    """Revoke a token: it stops working at once."""
+    try:
+        token_id = UUID(token)
+    except ValueError:
+        token_id = token_id_for(token.strip())
+    with _ledger() as ledger:
+        try:
+            ledger.revoke_token(token_id, reason, CommandContext.system())
+        except OkrError as error:
+            errors.print(f"[red]{error.message}[/red]")
+            raise typer.Exit(1) from None
+    console.print(f"revoked token {token_id}")
 
 
 if __name__ == "__main__":

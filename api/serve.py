@@ -1,0 +1,72 @@
+"""`okr serve`: the API, the live projections and the event store in one process.
+
+The process builds the application through the composition root (embedded PostgreSQL unless
+OKR_DATABASE_URL is set), starts the live read models, and serves HTTP with uvicorn until
+SIGINT/SIGTERM; in-flight requests then get `graceful_seconds` to finish before the read models
+stop and the connection pools close.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from api.app import PREFIX, create_app
+from infra.bootstrap import build_ledger
+from infra.idempotency import IdempotencyStore
+from infra.settings import Settings
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that a signal is not raised again after the graceful shutdown
+    (uvicorn does, which would kill the process before the caller releases its resources)."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    graceful_seconds: int = 10,
+    log_level: str = "info",
+    announce: bool = True,
+) -> None:
+    ledger = build_ledger(settings)
+    readmodels = None
+    try:
+        app = create_app(
+            ledger, readmodels=readmodels, idempotency=IdempotencyStore(ledger.recorder.datastore)
+        )
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            timeout_graceful_shutdown=graceful_seconds,
+            proxy_headers=True,
+        )
+        server = _Server(config)
+        if announce:
+            print(
+                f"okrledger API on http://{host}:{port}{PREFIX} (docs: {PREFIX}/docs)", flush=True
+            )
+        server.run()
+    finally:
+        ledger.close()

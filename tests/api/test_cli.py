@@ -1,0 +1,128 @@
+"""`okr token create/revoke` and `okr serve`, as real processes against a fresh database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+OKR = Path(sys.executable).with_name("okr")
+
+
+def _env(database_url: str, data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "OKR_DATABASE_URL": database_url,
+        "OKR_DATA_DIR": str(data_dir),
+        "NO_COLOR": "1",
+        "PYTHONIOENCODING": "utf-8",
+    }
+
+
+def _okr(*args: str, env: dict[str, str], ok: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [str(OKR), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    if ok:
+        assert done.returncode == 0, done.stderr or done.stdout
+    return done
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return _env(database_url, tmp_path)
+
+
+@pytest.fixture
+def server(env: dict[str, str]) -> object:
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(OKR), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "okr serve did not come up"
+        time.sleep(0.1)
+    yield process, base
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def test_token_create_prints_only_the_token_and_revoke_ends_it(
+    env: dict[str, str], server: tuple[subprocess.Popen[str], str]
+) -> None:
+    _, base = server
+    created = _okr(
+        "token",
+        "create",
+        "--email",
+        "Root@Acme.example",
+        "--name",
+        "Root",
+        "--role",
+        "admin",
+        env=env,
+    )
+    token = created.stdout.strip()
+    assert created.stdout == token + "\n"
+    assert token.startswith("okr_") and " " not in token
+    me = httpx.get(f"{base}/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["email"] == "root@acme.example" and me["role"] == "admin"
+
+    # the same e-mail gets another token for the same person; no name needed
+    again = _okr("token", "create", "--email", "root@acme.example", "--role", "auditor", env=env)
+    auditor = again.stdout.strip()
+    who = httpx.get(f"{base}/me", headers={"Authorization": f"Bearer {auditor}"}).json()
+    assert who["person_id"] == me["person_id"] and who["role"] == "auditor"
+
+    _okr("token", "revoke", token, "--reason", "rotated", env=env)
+    gone = httpx.get(f"{base}/me", headers={"Authorization": f"Bearer {token}"})
+    assert gone.status_code == 401
+    _okr("token", "revoke", who["token_id"], env=env)
+    assert (
+        httpx.get(f"{base}/me", headers={"Authorization": f"Bearer {auditor}"}).status_code == 401
+    )
+
+    unknown = _okr(
+        "token", "create", "--email", "new@acme.example", "--role", "member", env=env, ok=False
+    )
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    bad_role = _okr(
+        "token", "create", "--email", "x@acme.example", "--role", "king", env=env, ok=False
+    )
+    assert bad_role.returncode == 2
+
+
+def test_serve_stops_gracefully_on_sigterm(server: tuple[subprocess.Popen[str], str]) -> None:
+    process, base = server
+    assert httpx.get(f"{base}/ready").json()["database"] is True
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    output = process.stdout.read() if process.stdout else ""
+    assert "okrledger API on http://127.0.0.1:" in output
+    assert "Finished server process" in output
