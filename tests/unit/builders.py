@@ -241,7 +241,9 @@ class ObjectiveBuilder:
         self.phase = phase
         return self
 
-    def build(self) -> Given:
+    def build(self, *, settle: bool = True) -> Given:
+        """The objective and its cycle; `settle=False` keeps the objective's events pending
+        (to save them somewhere)."""
         cycle = self.cycle or a_cycle(scoring=self.scoring)
         assert cycle.phase in (Phase.PLANNING, Phase.ACTIVE), "objectives are drafted in planning"
         krs = self.krs or [metric()]
@@ -278,7 +280,7 @@ class ObjectiveBuilder:
             objective.abandon("priorities changed", cycle, ctx(me))
         if self.phase is not None:
             advance(cycle, self.phase)
-        return Given(settled(objective), settled(cycle), kr_ids)
+        return Given(settled(objective) if settle else objective, settled(cycle), kr_ids)
 
 
 def an_objective(**kw: Any) -> ObjectiveBuilder:
