@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from domain.application import OkrLedger
 from infra.embedded import start_embedded_postgres
 from infra.eventstore import eventsourcing_env
 from infra.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from infra.readmodels import ReadModels
 
 
 def database_url(settings: Settings) -> str:
@@ -19,3 +24,10 @@ def build_ledger(settings: Settings | None = None) -> OkrLedger:
     """Build the application on the hash-chained PostgreSQL event store."""
     settings = settings or get_settings()
     return OkrLedger(env=eventsourcing_env(database_url(settings), settings))
+
+
+def build_read_models(ledger: OkrLedger, settings: Settings | None = None) -> ReadModels:
+    """The read models over `ledger`'s store; call `start()` to run the live views' runner."""
+    from infra.readmodels import ReadModels
+
+    return ReadModels(ledger, settings or get_settings())

@@ -1,0 +1,1 @@
+"""The read side in PostgreSQL: live views, rebuilds, time travel (see docs/projections.md)."""

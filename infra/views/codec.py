@@ -1,0 +1,126 @@
+"""Fast JSON for fold states: orjson out, generated loaders in.
+
+`projections.codec` is the reference: it walks type hints on every call, which is right for a
+pure module and too slow for the read side (a cycle's tree holds thousands of check-ins). Here
+`dumps` hands the dataclasses to orjson (C), and `load(cls, data)` runs a loader compiled once
+per dataclass from the same type hints, so both give exactly what `projections.codec` gives
+(`tests/views/test_codec.py` holds them to that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import types
+import typing
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar, cast
+from uuid import UUID, SafeUUID
+
+import orjson
+
+T = TypeVar("T")
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def dumps(value: object) -> bytes:
+    """JSON bytes of a state (dataclasses, dicts with UUID keys, dates, datetimes...)."""
+    return orjson.dumps(value, option=_OPTIONS)
+
+
+def jsonable(value: object) -> Any:
+    """JSON-native form (what `projections.codec.dump` gives), via orjson."""
+    return orjson.loads(orjson.dumps(value, option=_OPTIONS))
+
+
+loads = orjson.loads
+
+_new = object.__new__
+_set = object.__setattr__
+_UNKNOWN = SafeUUID.unknown
+
+
+def uuid_from_hex(text: str) -> UUID:
+    """`UUID(text)` without its string clean-up: about three times faster."""
+    digits = text.replace("-", "") if len(text) == 36 else text
+    if len(digits) != 32:
+        return UUID(text)
+    value = _new(UUID)
+    _set(value, "int", int(digits, 16))
+    _set(value, "is_safe", _UNKNOWN)
+    return value
+
+
+def load(target: type[T], data: Any) -> T:
+    """Rebuild a `target` from its JSON form, as `projections.codec.load` does."""
+    return cast(T, loader(target)(data))
+
+
+@functools.cache
+def loader(target: Any) -> Callable[[Any], Any]:
+    """A function from JSON-native data to a value of type `target`."""
+    if target is Any or target is object:
+        return _identity
+    origin = typing.get_origin(target)
+    if origin is typing.Union or origin is types.UnionType:
+        options = [a for a in typing.get_args(target) if a is not type(None)]
+        if len(options) != 1:
+            raise TypeError(f"cannot decode into {target}: only X | None unions are supported")
+        inner = loader(options[0])
+        if inner is _identity:
+            return _identity
+        return lambda v: None if v is None else inner(v)
+    if origin is list:
+        (item_type,) = typing.get_args(target)
+        item = loader(item_type)
+        if item is _identity:
+            return list
+        return lambda v: [item(x) for x in v]
+    if origin is tuple:
+        item = loader(typing.get_args(target)[0])
+        return lambda v: tuple(item(x) for x in v)
+    if origin is dict:
+        key_type, value_type = typing.get_args(target)
+        key, value = loader(key_type), loader(value_type)
+        if key is _identity and value is _identity:
+            return dict
+        return lambda v: {key(k): value(x) for k, x in v.items()}
+    simple: dict[Any, Callable[[Any], Any]] = {
+        datetime: datetime.fromisoformat,
+        date: date.fromisoformat,
+        UUID: uuid_from_hex,
+        float: float,
+        int: _identity,
+        str: _identity,
+        bool: _identity,
+        dict: dict,
+    }
+    if target in simple:
+        return simple[target]
+    if isinstance(target, type) and dataclasses.is_dataclass(target):
+        return _dataclass_loader(target)
+    raise TypeError(f"cannot decode into {target}")
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _dataclass_loader(cls: type[Any]) -> Callable[[Any], Any]:
+    """Compile `lambda d: cls(name=convert(d["name"]), ...)` for the init fields of `cls`."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    namespace: dict[str, Any] = {"_cls": cls}
+    arguments = []
+    for name in names:
+        convert = loader(hints[name])
+        if convert is _identity:
+            arguments.append(f"{name}=d[{name!r}]")
+        else:
+            namespace[f"_c_{name}"] = convert
+            arguments.append(f"{name}=_c_{name}(d[{name!r}])")
+    source = f"def _load(d):\n    return _cls({', '.join(arguments)})\n"
+    exec(compile(source, f"<loader {cls.__qualname__}>", "exec"), namespace)
+    return cast(Callable[[Any], Any], namespace["_load"])

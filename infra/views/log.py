@@ -1,0 +1,244 @@
+"""Reading the notification log as `Logged` events: pages, with database commit times.
+
+Every read side folds `Logged(position, recorded_at, event)`, where `recorded_at` is the commit
+time the hash chain recorded under the insert lock (so "as of an instant" and a fold's "now"
+agree with the log order). Pages select the events and their chain links in one query.
+
+Decoding goes through a fast path equivalent to eventsourcing's mapper for this application's
+JSON transcoder (orjson, then the few typed values), and falls back to the mapper itself for
+anything else: ciphers, compression, upcasting, unknown transcodings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import resolve_topic
+from psycopg import Connection
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composed, Identifier
+
+from domain.base import OkrAggregate
+from infra.chain import chain_table_name
+from infra.views.codec import uuid_from_hex
+from projections.base import Logged
+
+Row = tuple[int, UUID, int, str, bytes, datetime | None]
+"""notification_id, originator_id, originator_version, topic, state, committed_at."""
+
+DEFAULT_PAGE = 5000
+
+
+class _Fallback(Exception):
+    """The fast path does not apply to this event: use the mapper."""
+
+
+class EventDecoder:
+    """Stored events → domain events, as `mapper.to_domain_event` does, only faster."""
+
+    def __init__(self, mapper: Mapper[Any]) -> None:
+        self.mapper = mapper
+        transcoder = mapper.transcoder
+        self.fast = (
+            mapper.cipher is None
+            and mapper.compressor is None
+            and isinstance(transcoder, JSONTranscoder)
+        )
+        self.names = set(transcoder.names) if isinstance(transcoder, JSONTranscoder) else set()
+        self._classes: dict[str, type[Any]] = {}
+
+    def decode(self, originator_id: UUID, version: int, topic: str, state: bytes) -> Any:
+        cls = self._classes.get(topic)
+        if cls is None:
+            cls = self._classes[topic] = resolve_topic(topic)
+        if self.fast and getattr(cls, "class_version", 1) == 1:
+            try:
+                data = orjson.loads(state)
+                if type(data) is not dict or "class_version" in data:
+                    raise _Fallback
+                for key, value in data.items():
+                    kind = type(value)
+                    if kind is dict or kind is list:
+                        data[key] = self._value(value)
+            except (_Fallback, orjson.JSONDecodeError, ValueError):
+                pass
+            else:
+                data["originator_id"] = originator_id
+                data["originator_version"] = version
+                event = object.__new__(cls)
+                object.__setattr__(event, "__dict__", data)
+                return event
+        return self.mapper.to_domain_event(StoredEvent(originator_id, version, topic, state))
+
+    def _value(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is dict:
+            if len(value) == 2 and "_type_" in value and "_data_" in value:
+                return self._typed(value["_type_"], value["_data_"])
+            return {k: self._value(v) for k, v in value.items()}
+        if kind is list:
+            return [self._value(v) for v in value]
+        return value
+
+    def _typed(self, name: str, data: Any) -> Any:
+        if type(data) is not str or name not in self.names:
+            raise _Fallback
+        if name == "uuid_hex":
+            return uuid_from_hex(data)
+        if name == "datetime_iso":
+            return datetime.fromisoformat(data)
+        if name == "date_iso":
+            return date.fromisoformat(data)
+        if name == "decimal_str":
+            return Decimal(data)
+        raise _Fallback
+
+
+class LogReader:
+    """Pages of the log (events joined with their chain links) as `Logged` events."""
+
+    def __init__(self, recorder: PostgresApplicationRecorder, mapper: Mapper[Any]) -> None:
+        self.datastore: PostgresDatastore = recorder.datastore
+        self.decoder = EventDecoder(mapper)
+        schema = Identifier(self.datastore.schema)
+        self.events_table = Composed([schema, SQL("."), Identifier(recorder.events_table_name)])
+        self.chain_table = Composed(
+            [schema, SQL("."), Identifier(chain_table_name(recorder.events_table_name))]
+        )
+        self.channel_name = recorder.channel_name
+        select = SQL(
+            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, "
+            "c.committed_at FROM {events} e LEFT JOIN {chain} c ON c.position = e.notification_id "
+        ).format(events=self.events_table, chain=self.chain_table)
+        self._page = select + SQL(
+            "WHERE e.notification_id > %s AND e.notification_id <= %s "
+            "ORDER BY e.notification_id LIMIT %s"
+        )
+        self._of_originators = select + SQL(
+            "WHERE e.originator_id = ANY(%s) AND e.notification_id > %s "
+            "AND e.notification_id <= %s ORDER BY e.notification_id"
+        )
+        self._max = SQL("SELECT max(notification_id) FROM {}").format(self.events_table)
+        self._committed = SQL("SELECT committed_at FROM {} WHERE position = %s").format(
+            self.chain_table
+        )
+        self._ids_of_topics = SQL(
+            "SELECT DISTINCT originator_id FROM {} WHERE notification_id > %s "
+            "AND notification_id <= %s AND topic = ANY(%s) AND originator_id = ANY(%s)"
+        ).format(self.events_table)
+        self._ids_between = SQL(
+            "SELECT DISTINCT originator_id FROM {} WHERE notification_id > %s "
+            "AND notification_id <= %s"
+        ).format(self.events_table)
+
+    # ------------------------------------------------------------------ rows
+
+    def logged(self, rows: Sequence[Row]) -> list[Logged]:
+        decode = self.decoder.decode
+        out: list[Logged] = []
+        for position, originator_id, version, topic, state, committed_at in rows:
+            event: OkrAggregate.Event = decode(originator_id, version, topic, bytes(state))
+            out.append(Logged(position, committed_at or event.timestamp, event))
+        return out
+
+    def page_rows(self, conn: Connection[Any], after: int, up_to: int, limit: int) -> list[Row]:
+        with conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._page, (after, up_to, limit), prepare=True)
+            return curs.fetchall()  # type: ignore[return-value]
+
+    # --------------------------------------------------------------- queries
+
+    def head(self, conn: Connection[Any] | None = None) -> int:
+        """The last position in the log (0 when empty)."""
+        with self._connection(conn) as c, c.cursor(row_factory=tuple_row) as curs:
+            row = curs.execute(self._max).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def page(self, after: int, limit: int = DEFAULT_PAGE, up_to: int | None = None) -> list[Logged]:
+        with self._connection(None) as conn:
+            return self.logged(self.page_rows(conn, after, _top(up_to), limit))
+
+    def pages(
+        self, after: int, up_to: int | None = None, page_size: int = DEFAULT_PAGE
+    ) -> Iterator[list[Logged]]:
+        """Every event in (after, up_to], page by page."""
+        top = _top(up_to)
+        while True:
+            page = self.page(after, page_size, top)
+            if not page:
+                return
+            yield page
+            after = page[-1].position
+            if len(page) < page_size:
+                return
+
+    def of_originators(
+        self, ids: Sequence[UUID], after: int, up_to: int, conn: Connection[Any] | None = None
+    ) -> list[Logged]:
+        """The events of these aggregates in (after, up_to], in log order."""
+        if not ids:
+            return []
+        with self._connection(conn) as c, c.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._of_originators, (list(ids), after, up_to))
+            return self.logged(curs.fetchall())  # type: ignore[arg-type]
+
+    def originators_with(
+        self,
+        topics: Sequence[str],
+        ids: Sequence[UUID],
+        after: int,
+        up_to: int,
+        conn: Connection[Any] | None = None,
+    ) -> set[UUID]:
+        """Which of `ids` have an event of one of `topics` in (after, up_to]."""
+        if not ids or after >= up_to:
+            return set()
+        with self._connection(conn) as c, c.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._ids_of_topics, (after, up_to, list(topics), list(ids)))
+            return {row[0] for row in curs.fetchall()}
+
+    def originators_between(
+        self, after: int, up_to: int, conn: Connection[Any] | None = None
+    ) -> set[UUID]:
+        """Every aggregate with an event in (after, up_to]."""
+        if after >= up_to:
+            return set()
+        with self._connection(conn) as c, c.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._ids_between, (after, up_to))
+            return {row[0] for row in curs.fetchall()}
+
+    def committed_at(self, position: int, conn: Connection[Any] | None = None) -> datetime | None:
+        if position <= 0:
+            return None
+        with self._connection(conn) as c, c.cursor(row_factory=tuple_row) as curs:
+            row = curs.execute(self._committed, (position,), prepare=True).fetchone()
+        return row[0] if row else None
+
+    def _connection(self, conn: Connection[Any] | None) -> Any:
+        if conn is not None:
+            return _Borrowed(conn)
+        return self.datastore.get_connection()
+
+
+def _top(up_to: int | None) -> int:
+    return up_to if up_to is not None else 2**62
+
+
+class _Borrowed:
+    """A caller's connection used as a context manager without closing it."""
+
+    def __init__(self, conn: Connection[Any]) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> Connection[Any]:
+        return self.conn
+
+    def __exit__(self, *args: object) -> None:
+        return None

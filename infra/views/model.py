@@ -1,0 +1,304 @@
+"""The read side's in-memory model: every fold at once, sharing what they can, noting what changed.
+
+Folded one by one, the audit trail, the cycle history and the comparison would each keep their
+own copy of the alignment tree and phrase each event twice. Here one `Context` (tree + names)
+serves them all, in the order the folds themselves use:
+
+1. phrase the event against the context as it stood before it (`narrate`, once for audit and
+   history);
+2. tally amendments and check-ins for the comparison (it compares old and new targets, so before
+   the tree moves);
+3. advance the context (the tree and the names);
+4. the audit row, and the history entry (which reads the tree after the event);
+5. directory, inbox and staleness, which keep their own small states.
+
+The result equals folding each fold on its own (the property tests in `tests/views` hold it to
+that). Append-only outputs (audit rows, history timeline entries and check-ins) are handed to
+`Changes` and dropped from memory; entity outputs (objectives, teams, cycles, people) are noted
+by id, for a writer to turn into rows. Every `checkpoint_every` positions the model also takes a
+time-travel checkpoint: the objectives and the organisation changed since the previous one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+from uuid import UUID
+
+from domain.cycle import Cycle
+from domain.objective import Objective
+from domain.person import Person
+from domain.team import Team
+from infra.views.codec import dumps
+from projections.audit import AuditRow
+from projections.base import Logged
+from projections.comparison import ComparisonState
+from projections.comparison import _tally as tally_comparison
+from projections.directory import DirectoryFold, DirectoryState
+from projections.history import CheckInRecord, HistoryState, TimelineEntry
+from projections.history import _record as record_history
+from projections.inbox import InboxFold, InboxState
+from projections.narrative import Context, Narration, advance, narrate
+from projections.staleness import StalenessFold, StalenessState
+from projections.tree import ObjectiveNode, TreeState
+
+# `_tally` and `_record` are the comparison's and the history's own steps; they are called here
+# so that one shared tree serves every fold instead of four copies of it.
+
+DIRECTORY: Final = "directory"
+TREE: Final = "tree"
+COMPARISON: Final = "comparison"
+HISTORY: Final = "history"
+AUDIT: Final = "audit"
+INBOX: Final = "inbox"
+STALENESS: Final = "staleness"
+TIMETRAVEL: Final = "timetravel"
+
+VIEWS: Final = (DIRECTORY, TREE, COMPARISON, HISTORY, AUDIT, INBOX, STALENESS, TIMETRAVEL)
+"""Every view, in the order `okr rebuild --all` lists them."""
+
+_DIRECTORY = DirectoryFold()
+_INBOX = InboxFold()
+_STALENESS = StalenessFold()
+
+
+@dataclass
+class Snapshot:
+    """A time-travel checkpoint: what changed since the previous one, as JSON bytes."""
+
+    position: int
+    objectives: list[tuple[UUID, UUID, bytes]] = field(default_factory=list)
+    """(objective id, cycle id, node document) for each objective changed since."""
+    organisation: bytes | None = None
+    """Every team link and cycle clock, when one of them changed since."""
+
+
+@dataclass
+class Changes:
+    """What a run of events changed, for a writer to turn into rows."""
+
+    objectives: set[UUID] = field(default_factory=set)
+    teams: set[UUID] = field(default_factory=set)
+    cycles: set[UUID] = field(default_factory=set)
+    people: set[UUID] = field(default_factory=set)
+    audit: list[AuditRow] = field(default_factory=list)
+    timeline: list[tuple[UUID, TimelineEntry]] = field(default_factory=list)
+    """(objective id, entry)."""
+    check_ins: list[tuple[UUID, UUID, CheckInRecord]] = field(default_factory=list)
+    """(objective id, lineage id, record)."""
+    superseded: list[tuple[UUID, UUID]] = field(default_factory=list)
+    """(check-in id, id of the correction that superseded it)."""
+    snapshots: list[Snapshot] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.objectives
+            or self.teams
+            or self.cycles
+            or self.people
+            or self.audit
+            or self.timeline
+            or self.check_ins
+            or self.superseded
+            or self.snapshots
+        )
+
+
+def needs(views: Iterable[str]) -> set[str]:
+    """The parts of the model the given views need."""
+    wanted = set(views)
+    unknown = wanted - set(VIEWS)
+    if unknown:
+        raise ValueError(f"unknown view(s): {', '.join(sorted(unknown))}")
+    parts = set(wanted)
+    if wanted & {HISTORY, AUDIT}:
+        parts.add("narrate")
+    if wanted & {TREE, COMPARISON, HISTORY, AUDIT, TIMETRAVEL}:
+        parts.add("context")
+    if wanted & {COMPARISON, TIMETRAVEL}:
+        parts.add("tallies")
+    return parts
+
+
+class Model:
+    """All folds over one log, at one position."""
+
+    def __init__(self, views: Sequence[str] = VIEWS, checkpoint_every: int = 1000) -> None:
+        self.views = tuple(v for v in VIEWS if v in set(views))
+        self.parts = needs(self.views)
+        self.checkpoint_every = max(1, checkpoint_every)
+        self.context = Context()
+        self.tallies = ComparisonState(tree=self.context.tree)
+        self.history = HistoryState(context=self.context)
+        self.directory: DirectoryState = _DIRECTORY.initial()
+        self.inbox: InboxState = _INBOX.initial()
+        self.staleness: StalenessState = _STALENESS.initial()
+        self.changes = Changes()
+        self.position = 0
+        self.last_checkpoint = 0
+        """Position of the latest time-travel checkpoint."""
+        self.unsaved_objectives: set[UUID] = set()
+        """Objectives changed since the latest checkpoint."""
+        self.unsaved_organisation = False
+        self._narrate = "narrate" in self.parts
+        self._context = "context" in self.parts
+        self._tallies = "tallies" in self.parts
+        self._audit = AUDIT in self.parts
+        self._history = HISTORY in self.parts
+        self._directory = DIRECTORY in self.parts
+        self._inbox = INBOX in self.parts
+        self._staleness = STALENESS in self.parts
+        self._timetravel = TIMETRAVEL in self.parts
+
+    @property
+    def tree(self) -> TreeState:
+        return self.context.tree
+
+    # ----------------------------------------------------------------- folding
+
+    def apply_all(self, events: Iterable[Logged]) -> None:
+        for logged in events:
+            self.apply(logged)
+
+    def apply(self, logged: Logged) -> None:
+        """Apply one event (skipped when at or before the model's position)."""
+        if logged.position <= self.position:
+            return
+        event = logged.event
+        told: Narration | None = narrate(self.context, logged) if self._narrate else None
+        if self._tallies:
+            tally_comparison(self.tallies, logged)
+        if self._context:
+            advance(self.context, logged)
+        if told is not None:
+            if self._audit:
+                self.changes.audit.append(_audit_row(told, logged))
+            if self._history and isinstance(event, Objective.Event):
+                self._record(logged, told)
+        if self._directory:
+            _DIRECTORY.apply(self.directory, logged)
+        if self._inbox:
+            _INBOX.apply(self.inbox, logged)
+        if self._staleness:
+            _STALENESS.apply(self.staleness, logged)
+        self.position = logged.position
+        self.tallies.cursor.position = self.history.cursor.position = logged.position
+        self.tallies.cursor.now = self.history.cursor.now = logged.recorded_at
+        self._touch(event)
+        if self._timetravel and logged.position >= self._next_checkpoint():
+            self.changes.snapshots.append(self.snapshot())
+
+    def _record(self, logged: Logged, told: Narration) -> None:
+        event = logged.event
+        record_history(self.history, logged, told.action, told.key_result_id)
+        entry = self.history.objectives[event.originator_id]
+        self.changes.timeline.append((event.originator_id, entry.timeline.pop()))
+        if isinstance(event, Objective.ProgressReported | Objective.CheckInCorrected):
+            kr = entry.key_results[event.key_result_id]
+            self.changes.check_ins.append((event.originator_id, kr.lineage_id, kr.check_ins.pop()))
+            if isinstance(event, Objective.CheckInCorrected):
+                self.changes.superseded.append((event.supersedes, event.check_in_id))
+
+    def _touch(self, event: Any) -> None:
+        changes = self.changes
+        if isinstance(event, Objective.Event):
+            changes.objectives.add(event.originator_id)
+            self.unsaved_objectives.add(event.originator_id)
+        elif isinstance(event, Team.Event):
+            changes.teams.add(event.originator_id)
+            self.unsaved_organisation = True
+        elif isinstance(event, Cycle.Event):
+            changes.cycles.add(event.originator_id)
+            self.unsaved_organisation = True
+        elif isinstance(event, Person.Event):
+            changes.people.add(event.originator_id)
+
+    def take_changes(self) -> Changes:
+        """What changed since the last call."""
+        changes, self.changes = self.changes, Changes()
+        return changes
+
+    # -------------------------------------------------------------- snapshots
+
+    def _next_checkpoint(self) -> int:
+        every = self.checkpoint_every
+        return (self.last_checkpoint // every + 1) * every
+
+    def snapshot(self) -> Snapshot:
+        """A checkpoint at the current position of what changed since the previous one."""
+        snap = Snapshot(self.position)
+        for objective_id in sorted(self.unsaved_objectives, key=str):
+            node = self.tree.objectives.get(objective_id)
+            if node is not None:
+                snap.objectives.append(
+                    (objective_id, node.cycle_id, objective_document(self.tallies, node))
+                )
+        if self.unsaved_organisation:
+            snap.organisation = organisation_document(self.tree)
+        self.unsaved_objectives = set()
+        self.unsaved_organisation = False
+        self.last_checkpoint = self.position
+        return snap
+
+
+def _audit_row(told: Narration, logged: Logged) -> AuditRow:
+    """As `projections.audit.audit_row`, from a narration already made."""
+    event = logged.event
+    return AuditRow(
+        position=logged.position,
+        recorded_at=logged.recorded_at,
+        actor=event.actor,
+        request_id=event.request_id,
+        event_type=logged.event_type,
+        entity_type=told.entity_type,
+        entity_id=told.entity_id,
+        entity_version=event.originator_version,
+        objective_id=told.objective_id,
+        cycle_id=told.cycle_id,
+        key_result_id=told.key_result_id,
+        action=told.action,
+        before=told.before,
+        after=told.after,
+        reason=event.reason,
+        approver=told.approver,
+    )
+
+
+# -------------------------------------------------------------- documents
+
+
+def trimmed(node: ObjectiveNode) -> bytes:
+    """The node as JSON with only the check-in in force per key result.
+
+    That is all a rendering needs (progress, confidence, staleness use the current check-in);
+    the full list matters only to fold a later correction, and as-of queries refold an
+    objective from its own events when a correction follows.
+    """
+    saved = [(kr, kr.live_check_ins) for kr in node.key_results.values()]
+    try:
+        for kr, _ in saved:
+            kr.live_check_ins = [kr.current] if kr.current is not None else []
+        return dumps(node)
+    finally:
+        for kr, live in saved:
+            kr.live_check_ins = live
+
+
+def objective_document(tallies: ComparisonState, node: ObjectiveNode) -> bytes:
+    """What time travel keeps of an objective: its trimmed node and its comparison tallies."""
+    counts = {kr: tallies.check_ins[kr] for kr in node.key_results if kr in tallies.check_ins}
+    return (
+        b'{"node":'
+        + trimmed(node)
+        + b',"amendments":'
+        + dumps(tallies.amendments.get(node.objective_id))
+        + b',"check_ins":'
+        + dumps(counts)
+        + b"}"
+    )
+
+
+def organisation_document(tree: TreeState) -> bytes:
+    """Every team link and cycle clock of the tree."""
+    return dumps({"teams": tree.teams, "cycles": tree.cycles})
