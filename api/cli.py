@@ -6,11 +6,12 @@ Every command builds the application through the composition root, so ``OKR_DATA
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
-from typing import Annotated
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import psycopg
@@ -27,6 +28,9 @@ from infra.bootstrap import build_ledger
 from infra.demo import DemoSummary, load_demo
 from infra.settings import get_settings
 from infra.status import StoreStatus, store_status
+
+if TYPE_CHECKING:
+    from infra.kafka.relay import RelayStatus
 
 app = typer.Typer(
     name="okr",
@@ -258,6 +262,55 @@ def token_revoke(
             errors.print(f"[red]{error.message}[/red]")
             raise typer.Exit(1) from None
     console.print(f"revoked token {token_id}")
+
+
+# --------------------------------------------------------------------------- kafka
+
+
+@app.command()
+def relay(
+    show_status: Annotated[
+        bool, typer.Option("--status", help="Print the relay's lag behind the log and exit.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --status: print JSON.")] = False,
+) -> None:
+    """Publish every event to Kafka [OKR_KAFKA_BOOTSTRAP]; one relay publishes, others stand by."""
+    from infra.kafka.relay import relay_status
+    from infra.kafka.service import configure_logging, run_relay
+
+    settings = get_settings()
+    if show_status:
+        with _ledger() as ledger:
+            current = relay_status(ledger, settings.kafka_topic)
+        if as_json:
+            print(json.dumps(current.as_dict()))
+        else:
+            console.print(_relay_table(current))
+        return
+    if not settings.kafka_bootstrap:
+        errors.print("[red]Kafka is off:[/red] set OKR_KAFKA_BOOTSTRAP (host:port[,host:port])")
+        raise typer.Exit(2)
+    configure_logging()
+    try:
+        run_relay(settings)
+    except (psycopg.OperationalError, OperationalError) as error:
+        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+def _relay_table(current: RelayStatus) -> Table:
+    table = Table(title=f"relay → {current.topic}", show_header=False)
+    table.add_row("position (acknowledged)", str(current.position))
+    table.add_row("log head", str(current.head))
+    table.add_row("lag (events)", str(current.lag))
+    table.add_row("active relay", current.holder or "[yellow]none[/yellow]")
+    table.add_row(
+        "position moved at", current.updated_at.isoformat() if current.updated_at else "never"
+    )
+    if current.oldest_unpublished_at is not None:
+        age = datetime.now(UTC) - current.oldest_unpublished_at
+        table.add_row("oldest unpublished", f"{age.total_seconds():.1f} s ago")
+    return table
 
 
 if __name__ == "__main__":
