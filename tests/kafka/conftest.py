@@ -293,12 +293,8 @@ def relay_process(
         "PYTHONUNBUFFERED": "1",
         **env,
     }
-    code = (
-        "from infra.kafka.service import configure_logging, run_relay; "
-        "configure_logging(); run_relay()"
-    )
     return subprocess.Popen(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", "from api.cli import app; app()", "relay"],
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,

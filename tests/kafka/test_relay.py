@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from datetime import datetime
@@ -304,6 +308,51 @@ def test_a_stopped_relay_saves_its_position_and_releases_the_lock(
     assert "relay stopped at position" in output
     status = relay_status(ledger, kafka_config.topic)
     assert (status.active, status.lag) == (False, 0)
+
+
+def test_okr_relay_status_prints_position_head_lag_and_the_active_relay(
+    ledger: OkrLedger, writer: Writer, database_url: str, kafka_config: KafkaConfig
+) -> None:
+    writer.events(20, people=4)
+    env = {**os.environ, "OKR_DATABASE_URL": database_url, "OKR_KAFKA_TOPIC": kafka_config.topic}
+    env.pop("OKR_KAFKA_BOOTSTRAP", None)  # --status reads PostgreSQL only
+    command = [sys.executable, "-c", "from api.cli import app; app()", "relay", "--status"]
+
+    before = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True)
+    assert before.returncode == 0, before.stderr
+    assert json.loads(before.stdout) | {"updated_at": None} == {
+        "topic": kafka_config.topic,
+        "position": 0,
+        "head": writer.last_position,
+        "lag": 20,
+        "active": False,
+        "holder": None,
+        "updated_at": None,
+        "oldest_unpublished_at": json.loads(before.stdout)["oldest_unpublished_at"],
+    }
+    process = relay_process(database_url, kafka_config.bootstrap, kafka_config.topic)
+    try:
+        wait_until(lambda: caught_up(ledger, kafka_config.topic), timeout=30)
+        table = subprocess.run(command, env=env, capture_output=True, text=True)
+    finally:
+        stop_process(process)
+    assert table.returncode == 0, table.stderr
+    assert "lag (events)" in table.stdout
+    assert f"okr-relay {_host()}:{process.pid}" in table.stdout
+    assert str(writer.last_position) in table.stdout
+
+
+def test_okr_relay_without_a_broker_configured_says_so(database_url: str) -> None:
+    env = {**os.environ, "OKR_DATABASE_URL": database_url}
+    env.pop("OKR_KAFKA_BOOTSTRAP", None)
+    result = subprocess.run(
+        [sys.executable, "-c", "from api.cli import app; app()", "relay"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "OKR_KAFKA_BOOTSTRAP" in result.stderr
 
 
 def _host() -> str:
