@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     kafka_dead_letter_topic: str = "okr.events.dlq"
     """Where projection workers put messages they cannot decode or apply."""
 
+    kafka_session_timeout_ms: int = 10_000
+    """How long the group waits for a silent worker before giving its partitions to others."""
+
+    kafka_heartbeat_interval_ms: int = 2_000
+    """How often a worker tells the group it is alive (well under the session timeout)."""
+
+    kafka_max_poll_interval_ms: int = 30_000
+    """The longest a worker may spend on one batch before the group considers it stuck."""
+
     host: str = "127.0.0.1"
     port: int = 8000
 
