@@ -34,6 +34,27 @@ def dump(value: object) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+def clone(value: T) -> T:
+    """An independent copy of a state: containers and dataclasses are copied, immutable leaves
+    (None, bool, numbers, str, UUID, date, datetime) shared. Much cheaper than `deepcopy`."""
+    return cast(T, _clone(value))
+
+
+def _clone(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str | UUID | date):
+        return value
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_clone(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        cls = type(value)
+        return cls(**{name: _clone(getattr(value, name)) for name in _hints(cls)})
+    raise TypeError(f"cannot clone {type(value).__name__}")
+
+
 def _dump_key(key: object) -> str:
     if isinstance(key, str):
         return key

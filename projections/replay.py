@@ -7,7 +7,6 @@ as database commit times do.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,6 +16,7 @@ from uuid import UUID
 from domain.cycle import Cycle
 from domain.objective import Objective
 from domain.team import Team
+from projections import codec
 from projections.base import Logged
 from projections.tree import TreeFold, TreeState
 
@@ -29,7 +29,8 @@ class Frame:
     position: int
     """The last position applied (the previous frame's if nothing happened)."""
     state: TreeState
-    """A snapshot of the tree state at the boundary; render it with `projections.tree.tree`."""
+    """The tree state at the boundary (read-only: frames share unchanged objectives); render it
+    with `projections.tree.tree`, compare two with `projections.diff.diff`."""
     events: tuple[Logged, ...]
     """Events since the previous frame (or since the start)."""
 
@@ -53,14 +54,40 @@ def replay(
     events = (e for e in logged_events if e.position > state.cursor.position)
     pending: Logged | None = next(events, None)
     frames: list[Frame] = []
+    previous: TreeState | None = None
     for boundary in boundaries:
         between: list[Logged] = []
         while pending is not None and _within(pending, boundary):
             tree.apply(state, pending)
             between.append(pending)
             pending = next(events, None)
-        frames.append(Frame(boundary, state.cursor.position, copy.deepcopy(state), tuple(between)))
+        touched = {logged.event.originator_id for logged in between}
+        previous = _snapshot(state, previous, touched)
+        frames.append(Frame(boundary, state.cursor.position, previous, tuple(between)))
     return frames
+
+
+def _snapshot(state: TreeState, previous: TreeState | None, touched: set[UUID]) -> TreeState:
+    """A copy of `state` that shares, with the previous frame, the objectives no event touched.
+
+    Sound because the tree fold changes an objective only on that objective's own events.
+    Frames are therefore read-only: mutating one could show in its neighbours.
+    """
+    if previous is None:
+        return codec.clone(state)
+    kept = previous.objectives
+    return TreeState(
+        cursor=codec.clone(state.cursor),
+        cycles=codec.clone(state.cycles),
+        teams=codec.clone(state.teams),
+        objectives={
+            objective_id: kept[objective_id]
+            if objective_id in kept and objective_id not in touched
+            else codec.clone(node)
+            for objective_id, node in state.objectives.items()
+        },
+        cycle_objectives=codec.clone(state.cycle_objectives),
+    )
 
 
 def period_ends(

@@ -57,6 +57,15 @@ def test_codec_round_trips_nested_dataclasses_through_json() -> None:
     assert codec.load(Outer, json.loads(json.dumps(dumped))) == value
 
 
+def test_a_clone_is_equal_and_independent() -> None:
+    value = Outer(by_id={ID: Inner(datetime(2025, 1, 2, tzinfo=UTC), date(2025, 1, 2))})
+    copied = codec.clone(value)
+    assert copied == value
+    copied.by_id[ID].maybe = 2.0
+    copied.items.append(Inner(datetime(2025, 1, 3, tzinfo=UTC), date(2025, 1, 3)))
+    assert value.by_id[ID].maybe is None and value.items == []
+
+
 def test_codec_refuses_what_it_cannot_encode() -> None:
     with pytest.raises(TypeError):
         codec.dump({1.5: "float keys are not JSON"})

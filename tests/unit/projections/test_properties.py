@@ -1,7 +1,8 @@
 """Properties over random command sequences driven through the in-memory application.
 
 - Folding the whole log equals folding up to a random position, checkpointing through JSON,
-  and continuing, for every fold.
+  and continuing, for every fold; and a replay's frames equal the tree folded up to each
+  boundary.
 - The tree agrees with the aggregates themselves (`app.get_objective`) on status, key result
   definitions, current values, grades and scores, and shows every objective exactly once.
 - The audit trail has one row per event.
@@ -28,6 +29,7 @@ from domain.scoring import Direction, Measure
 from projections.audit import AuditState
 from projections.base import Fold, Logged, fold
 from projections.folds import FOLDS
+from projections.replay import replay
 from projections.tree import ALL, ObjectiveView, TreeFold, objective_view, tree
 from tests.unit.projections.story import ADMIN, Ledger, organisation
 
@@ -444,9 +446,9 @@ SETTINGS: Callable[[Any], Any] = settings(
 
 @SETTINGS
 @given(drawn=stages, data=st.data())
-def test_folding_from_a_checkpoint_equals_folding_from_scratch(
-    drawn: Stages, data: st.DataObject
-) -> None:
+def test_folding_in_pieces_equals_folding_from_scratch(drawn: Stages, data: st.DataObject) -> None:
+    """From a JSON checkpoint at a random position for every fold, and frame by frame for a
+    replay of the tree (whose frames share unchanged objectives)."""
     _, log = history_of(drawn)
     cut = data.draw(st.integers(0, len(log)), label="checkpoint position")
     for a_fold in FOLDS.values():
@@ -458,6 +460,18 @@ def test_folding_from_a_checkpoint_equals_folding_from_scratch(
         assert a_fold.to_json(fold(a_fold, log, through_json(a_fold, whole))) == expected
         if isinstance(whole, AuditState):
             assert len(whole.rows) == len(log)
+    boundaries = data.draw(
+        st.lists(st.integers(0, len(log)), max_size=6, unique=True).map(sorted), label="frames"
+    )
+    tree_fold = TreeFold()
+    frames = replay(log, boundaries)
+    for boundary, frame in zip(boundaries, frames, strict=True):
+        assert tree_fold.to_json(frame.state) == tree_fold.to_json(
+            fold(tree_fold, log, up_to=boundary)
+        )
+    assert [e.position for frame in frames for e in frame.events] == [
+        e.position for e in log[: boundaries[-1] if boundaries else 0]
+    ]
 
 
 @SETTINGS
