@@ -58,11 +58,13 @@ class ComparisonFold(DataclassFold[ComparisonState]):
     state_type = ComparisonState
 
     def step(self, state: ComparisonState, logged: Logged) -> None:
-        _tally(state, logged)  # before the tree moves: eased/raised compares with old targets
+        tally(state, logged)  # before the tree moves: eased/raised compares with old targets
         _TREE.apply(state.tree, logged)
 
 
-def _tally(state: ComparisonState, logged: Logged) -> None:
+def tally(state: ComparisonState, logged: Logged) -> None:
+    """Count check-ins and amendments; call it *before* the tree applies the same event (eased
+    or raised compares the old target with the new)."""
     e = logged.event
     if isinstance(e, Objective.ProgressReported):
         state.check_ins[e.key_result_id] = state.check_ins.get(e.key_result_id, 0) + 1
@@ -81,6 +83,9 @@ def _tally(state: ComparisonState, logged: Logged) -> None:
                 tally.targets_eased += 1
             elif move == "raised":
                 tally.targets_raised += 1
+
+
+_tally = tally  # the former private name, still imported by infra/views/model.py
 
 
 # ---------------------------------------------------------------- queries

@@ -80,10 +80,12 @@ class HistoryFold(DataclassFold[HistoryState]):
         told = narrate(state.context, logged) if isinstance(event, Objective.Event) else None
         advance(state.context, logged)
         if told is not None:
-            _record(state, logged, told.action, told.key_result_id)
+            record(state, logged, told.action, told.key_result_id)
 
 
-def _record(state: HistoryState, logged: Logged, summary: str, kr_id: UUID | None) -> None:
+def record(state: HistoryState, logged: Logged, summary: str, kr_id: UUID | None) -> None:
+    """Add one objective event to its timeline (and check-in series), given its narration;
+    reads the tree in `state.context` *after* the event was applied to it."""
     event = logged.event
     node = state.context.tree.objectives[event.originator_id]
     history = state.objectives.get(node.objective_id)
@@ -132,6 +134,9 @@ def _record(state: HistoryState, logged: Logged, summary: str, kr_id: UUID | Non
                 reason=event.reason if supersedes else "",
             )
         )
+
+
+_record = record  # the former private name, still imported by infra/views/model.py
 
 
 # ---------------------------------------------------------------- queries
