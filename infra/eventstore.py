@@ -12,6 +12,7 @@ from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.sql import SQL, Identifier
 
+from infra.audit.factory import audit_env
 from infra.chain import ChainedApplicationRecorder, ChainedProcessRecorder
 from infra.settings import Settings
 
@@ -57,6 +58,7 @@ def eventsourcing_env(database_url: str, settings: Settings) -> dict[str, str]:
     }
     if params.get("connect_timeout"):
         env[PostgresFactory.POSTGRES_CONNECT_TIMEOUT] = str(params["connect_timeout"])
+    env.update(audit_env(settings))  # encrypted personal data, keyed person ids
     return env
 
 

@@ -38,10 +38,13 @@ from tests.unit.builders import (
 
 pytestmark = pytest.mark.postgres
 
+# The builders name people by their public uuid5 ids (ALICE, BOB, ...): no person-id secret.
+PUBLIC_PERSON_IDS = {OkrLedger.PERSON_ID_SECRET: ""}
+
 
 @pytest.fixture
 def app(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    ledger = OkrLedger(env=es_env)
+    ledger = OkrLedger(env={**es_env, **PUBLIC_PERSON_IDS})
     try:
         yield ledger
     finally:
@@ -51,7 +54,7 @@ def app(es_env: dict[str, str]) -> Iterator[OkrLedger]:
 @pytest.fixture
 def second_app(es_env: dict[str, str]) -> Iterator[OkrLedger]:
     """Another application instance on the same database (another process, in production)."""
-    ledger = OkrLedger(env=es_env)
+    ledger = OkrLedger(env={**es_env, **PUBLIC_PERSON_IDS})
     try:
         yield ledger
     finally:

@@ -19,7 +19,7 @@ SETTINGS = Settings(lock_timeout_seconds=7, pool_size=3)
 def test_env_from_a_socket_url() -> None:
     env = eventsourcing_env("postgresql://postgres@/okrledger?host=/run/okr%20pg", SETTINGS)
     assert env == {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "infra.audit.factory:AuditedPostgresFactory",
         "POSTGRES_DBNAME": "okrledger",
         "POSTGRES_HOST": "/run/okr pg",
         "POSTGRES_PORT": "5432",
