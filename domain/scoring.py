@@ -65,14 +65,19 @@ def suggested_score(progress_value: float) -> float:
 
 
 def weighted_mean(scores_and_weights: Iterable[tuple[float, float]]) -> float | None:
-    """Weighted mean of (score, weight); equal weights when every weight is zero."""
+    """Weighted mean of (score, weight); equal weights when every weight is zero.
+
+    Weights are scaled by the largest first, so that huge (finite) weights cannot overflow the
+    sums into inf / inf = NaN.
+    """
     pairs = list(scores_and_weights)
     if not pairs:
         return None
-    total_weight = sum(w for _, w in pairs)
-    if total_weight <= 0:
+    top = max(w for _, w in pairs)
+    if top <= 0:
         return sum(s for s, _ in pairs) / len(pairs)
-    return sum(s * w for s, w in pairs) / total_weight
+    scaled = [(s, w / top) for s, w in pairs]
+    return sum(s * w for s, w in scaled) / sum(w for _, w in scaled)
 
 
 def health(progress_value: float, elapsed_share: float, confidence: int | None) -> Health:

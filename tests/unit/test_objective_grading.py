@@ -236,6 +236,15 @@ class TestObjectiveScore:
         given = two_krs_graded((1.0, 0.0), weights=(0, 0))
         assert given.objective.score == pytest.approx(0.5)
 
+    def test_huge_weights_still_give_a_score_in_range(self) -> None:
+        # found by the property tests: the weighted mean overflowed to inf / inf = NaN, and
+        # grading without a score then recorded NaN
+        given = two_krs_graded((1.0, 0.5), weights=(1.7e308, 1.7e308))
+        o = given.objective
+        assert o.score == pytest.approx(0.75)
+        events = when(o, lambda: o.grade(given.cycle, ctx()))
+        assert payload(events[0])["score"] == 0.75
+
     def test_removed_key_results_do_not_count(self) -> None:
         given = (
             an_objective().with_kr().with_kr(title="B").approved().in_phase(Phase.ACTIVE).build()

@@ -124,6 +124,17 @@ class TestWeightedMean:
     def test_all_zero_weights_fall_back_to_equal_weights(self) -> None:
         assert weighted_mean([(1.0, 0.0), (0.0, 0.0), (0.5, 0.0)]) == pytest.approx(0.5)
 
+    def test_huge_weights_do_not_overflow_into_nan(self) -> None:
+        # found by the property tests: 1.7e308 + 1.7e308 is inf, and inf / inf is NaN
+        assert weighted_mean([(1.0, 1.7e308), (0.0, 1.7e308)]) == pytest.approx(0.5)
+        assert weighted_mean([(1.0, 1.7e308), (1.0, 1.7e308)]) == 1.0
+        assert weighted_mean([(0.3, 1e-300), (0.9, 3e-300)]) == pytest.approx(0.75)
+
+    def test_a_mean_of_scores_never_leaves_their_range(self) -> None:
+        for weights in ([0.1, 0.2, 0.7], [1e308, 1e-308, 5.0], [3.0, 3.0, 3.0]):
+            value = weighted_mean(zip([1.0, 1.0, 1.0], weights, strict=True))
+            assert value == 1.0
+
     def test_accepts_any_iterable(self) -> None:
         assert weighted_mean(iter([(0.3, 1.0)])) == pytest.approx(0.3)
 
