@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.base import CommandContext, OkrAggregate
-from domain.errors import require, require_text
+from domain.errors import require, require_choice, require_text
 
 TOKEN_PREFIX = "okr_"
 
@@ -70,7 +70,7 @@ class AccessToken(OkrAggregate):
             cls.Issued,
             id=token_id_for(secret),
             person_id=person_id,
-            role=Role(role).value,
+            role=require_choice(Role, role, "role").value,
             token_hash=hash_secret(secret),
             label=label.strip(),
             **ctx.stamp(),

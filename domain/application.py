@@ -212,7 +212,8 @@ class OkrLedger(Application[UUID]):
     ) -> CommandResult:
         team = self._load(Team, team_id, "team")
         if parent_id is not None:
-            self._load(Team, parent_id, "team", "parent_id")
+            parent = self._load(Team, parent_id, "team", "parent_id")
+            require(not parent.disbanded, "team_disbanded", "parent team is disbanded", "parent_id")
         team.move(parent_id, self.team_ancestors(parent_id), ctx)
         return self._commit(team)
 

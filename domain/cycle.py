@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from domain.base import CommandContext, OkrAggregate
-from domain.errors import require, require_text, require_value
+from domain.errors import require, require_choice, require_text, require_value
 
 
 class Phase(StrEnum):
@@ -105,8 +105,8 @@ class Cycle(OkrAggregate):
             name=require_text(name, "name", max_length=100),
             starts_on=starts_on,
             ends_on=ends_on,
-            cadence=Cadence(cadence).value,
-            scoring=Scoring(scoring).value,
+            cadence=require_choice(Cadence, cadence, "cadence").value,
+            scoring=require_choice(Scoring, scoring, "scoring").value,
             success_threshold=success_threshold,
             **ctx.stamp(),
         )

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import TypeVar
+
+E = TypeVar("E", bound=StrEnum)
+
 
 class OkrError(Exception):
     """Base for every error the OKR model raises on purpose."""
@@ -42,6 +47,18 @@ def require_value(condition: bool, rule: str, message: str, field: str | None = 
     """Raise InvalidValue unless `condition` holds."""
     if not condition:
         raise InvalidValue(rule, message, field)
+
+
+def require_choice(choices: type[E], value: str, field: str) -> E:
+    """One of an enumeration's values, or InvalidValue (rule `<field>_invalid`)."""
+    try:
+        return choices(value)
+    except ValueError:
+        raise InvalidValue(
+            f"{field}_invalid",
+            f"{field} must be one of {', '.join(c.value for c in choices)}",
+            field,
+        ) from None
 
 
 def require_text(value: str, field: str, *, max_length: int = 500) -> str:

@@ -1351,7 +1351,11 @@ class Objective(OkrAggregate):
             "key_results must map ids to changes",
             "changes.key_results",
         )
-        removed = [self._kr_in_changes(r).id for r in changes.get("remove_key_results") or []]
+        removed = list(  # each key result once, however often it is listed
+            dict.fromkeys(
+                self._kr_in_changes(r).id for r in changes.get("remove_key_results") or []
+            )
+        )
         if edits:
             out["key_results"] = {}
         for raw_id, fields in edits.items():

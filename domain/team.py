@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from domain.base import CommandContext, OkrAggregate
-from domain.errors import require, require_text
+from domain.errors import require, require_choice, require_text
 
 
 class MemberRole(StrEnum):
@@ -106,13 +106,15 @@ class Team(OkrAggregate):
             f"person {person_id} is already a member of '{self.name}'",
             "person_id",
         )
-        self._trigger(self.MemberAdded, ctx, person_id=person_id, role=MemberRole(role).value)
+        role_ = require_choice(MemberRole, role, "role")
+        self._trigger(self.MemberAdded, ctx, person_id=person_id, role=role_.value)
 
     def change_member_role(self, person_id: UUID, role: MemberRole, ctx: CommandContext) -> None:
         self._require_active()
         self._require_member(person_id)
-        require(self.members[person_id] != role, "role_unchanged", f"already {role}", "role")
-        self._trigger(self.MemberRoleChanged, ctx, person_id=person_id, role=MemberRole(role).value)
+        role_ = require_choice(MemberRole, role, "role")
+        require(self.members[person_id] != role_, "role_unchanged", f"already {role_}", "role")
+        self._trigger(self.MemberRoleChanged, ctx, person_id=person_id, role=role_.value)
 
     def remove_member(self, person_id: UUID, ctx: CommandContext) -> None:
         self._require_active()

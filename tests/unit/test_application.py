@@ -71,6 +71,28 @@ class TestPeople:
         person = org.app.get_person(ALICE)
         assert (person.name, person.active, result.version) == ("Alice L.", True, 4)
 
+    def test_a_forgotten_address_can_register_again_as_a_new_person(self) -> None:
+        org = an_org()
+        org.app.forget_person(CAROL, 1, "erasure request", ctx(ADMIN))
+        assert org.app.find_person_by_email("carol@example.com") is None
+        again = org.app.register_person("Carol", "Carol@example.com", ctx(ADMIN))
+        assert again.id != CAROL
+        assert again.id == org.app.person_id_for("carol@example.com", generation=1)
+        found = org.app.find_person_by_email("carol@example.com")
+        assert found is not None and found.id == again.id
+        forgotten = org.app.get_person(CAROL)
+        assert (forgotten.name, forgotten.email, forgotten.forgotten) == (
+            "forgotten person #1",
+            "",
+            True,
+        )
+        with pytest.raises(RuleViolated) as info:
+            org.app.forget_person(CAROL, 2, "again", ctx(ADMIN))
+        assert info.value.rule == "person_forgotten"
+        with pytest.raises(RuleViolated) as info:
+            org.app.register_person("Carol", "carol@example.com", ctx(ADMIN))
+        assert info.value.rule == "email_taken"
+
     def test_unknown_ids_are_not_found(self) -> None:
         org = an_org()
         with pytest.raises(NotFound) as info:
@@ -121,6 +143,16 @@ class TestTeams:
         with pytest.raises(RuleViolated) as info:
             org.app.form_team("Under old", ctx(ADMIN), parent_id=old)
         assert (info.value.rule, info.value.field) == ("team_disbanded", "parent_id")
+
+    def test_no_moving_under_a_disbanded_team(self) -> None:
+        org = an_org()
+        old = org.app.form_team("Old", ctx(ADMIN)).id
+        org.app.disband_team(old, "merged", ctx(ADMIN))
+        before = stored(org)
+        with pytest.raises(RuleViolated) as info:
+            org.app.move_team(org.team_id, old, ctx(ADMIN))
+        assert (info.value.rule, info.value.field) == ("team_disbanded", "parent_id")
+        assert_nothing_stored(org, before, info)
 
     def test_membership(self) -> None:
         org = an_org()

@@ -52,6 +52,17 @@ class TestPlan:
         cycle = Cycle.plan("Q", Q2_START, Q2_END, Cadence.WEEKLY, Scoring.SCALE, ctx(ADMIN), 1.0)
         assert cycle.success_threshold == 1.0
 
+    @pytest.mark.parametrize(
+        ("cadence", "scoring", "field"),
+        [("daily", Scoring.SCALE, "cadence"), (Cadence.WEEKLY, "stars", "scoring")],
+    )
+    def test_cadence_and_scoring_come_from_their_lists(
+        self, cadence: str, scoring: str, field: str
+    ) -> None:
+        with pytest.raises(InvalidValue) as info:
+            Cycle.plan("Q", Q2_START, Q2_END, cadence, scoring, ctx(ADMIN))  # type: ignore[arg-type]
+        assert (info.value.rule, info.value.field) == (f"{field}_invalid", field)
+
     def test_needs_a_name(self) -> None:
         with pytest.raises(InvalidValue) as info:
             Cycle.plan("", Q2_START, Q2_END, Cadence.WEEKLY, Scoring.SCALE, ctx(ADMIN))

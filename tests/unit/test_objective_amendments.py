@@ -113,6 +113,14 @@ class TestPropose:
             InvalidValue,
         )
 
+    def test_a_key_result_listed_twice_for_removal_is_removed_once(self) -> None:
+        given = an_objective().with_kr().with_kr(title="Second").approved().build()
+        o, gone = given.objective, str(given.kr_ids[1])
+        amendment_id = with_pending(given, {"remove_key_results": [gone, gone]})
+        assert o.amendments[amendment_id].changes == {"remove_key_results": [gone]}
+        o.approve_amendment(amendment_id, given.cycle, ctx(BOB))
+        assert [kr.id for kr in o.active_key_results] == [given.kr_ids[0]]
+
     def test_a_removed_key_result_cannot_be_amended(self) -> None:
         given = an_objective().with_kr().with_kr(title="Second").approved().build()
         o, c = given.objective, given.cycle

@@ -93,6 +93,28 @@ class TestMembership:
         assert team.members == {ALICE: MemberRole.MEMBER, BOB: MemberRole.MANAGER}
         assert team.managers == {BOB}
 
+    def test_an_unknown_role_is_an_invalid_value(self) -> None:
+        team = a_team(members={ALICE: MemberRole.MEMBER})
+        refused(
+            team,
+            lambda: team.add_member(BOB, "boss", ctx(ADMIN)),  # type: ignore[arg-type]
+            "role_invalid",
+            "role",
+            InvalidValue,
+        )
+        refused(
+            team,
+            lambda: team.change_member_role(ALICE, "boss", ctx(ADMIN)),  # type: ignore[arg-type]
+            "role_invalid",
+            "role",
+            InvalidValue,
+        )
+
+    def test_roles_may_be_given_as_plain_strings(self) -> None:
+        team = a_team()
+        team.add_member(ALICE, "manager", ctx(ADMIN))  # type: ignore[arg-type]
+        assert team.members[ALICE] is MemberRole.MANAGER
+
     def test_a_person_joins_a_team_once(self) -> None:
         team = a_team(members={ALICE: MemberRole.MEMBER})
         refused(
