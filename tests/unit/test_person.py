@@ -57,6 +57,56 @@ class TestRegister:
         assert Person.register("x" * 200, "alice@example.com", ctx(ADMIN)).name == "x" * 200
 
 
+class TestKeyedIds:
+    SECRET = bytes.fromhex("ab" * 32)
+
+    def test_with_a_deployment_secret_ids_are_keyed_and_still_stable(self) -> None:
+        keyed = person_id_for("Alice@Example.com", self.SECRET)
+        assert keyed == person_id_for(" alice@example.com", self.SECRET)
+        assert keyed != person_id_for("alice@example.com")  # not the public uuid5
+        assert keyed != person_id_for("alice@example.com", bytes.fromhex("cd" * 32))
+
+    def test_each_generation_of_an_address_has_its_own_id(self) -> None:
+        for secret in (None, self.SECRET):
+            ids = {person_id_for("alice@example.com", secret, g) for g in range(3)}
+            assert len(ids) == 3
+
+    def test_registering_with_a_given_id(self) -> None:
+        person_id = person_id_for("alice@example.com", self.SECRET, 1)
+        person = Person.register("Alice", "alice@example.com", ctx(ADMIN), person_id)
+        assert person.id == person_id
+
+
+class TestForget:
+    def test_forgetting_erases_name_and_email_and_deactivates(self) -> None:
+        person = a_person()
+        events = when(person, lambda: person.forget(7, "erasure request", ctx(ADMIN)))
+        assert classes(events) == [Person.Forgotten]
+        assert payload(events[0]) == {"actor": ADMIN, "reason": "erasure request", "number": 7}
+        assert (person.name, person.email, person.active, person.forgotten) == (
+            "forgotten person #7",
+            "",
+            False,
+            True,
+        )
+
+    def test_forgetting_needs_a_reason(self) -> None:
+        person = a_person()
+        refused(person, lambda: person.forget(1, " ", ctx(ADMIN)), "text_required", "reason")
+
+    def test_a_forgotten_person_stays_forgotten(self) -> None:
+        person = a_person()
+        person.forget(3, "erasure request", ctx(ADMIN))
+        person.collect_events()
+        for command in [
+            lambda: person.rename("Alice", ctx(ADMIN)),
+            lambda: person.reactivate("back", ctx(ADMIN)),
+            lambda: person.forget(4, "again", ctx(ADMIN)),
+        ]:
+            refused(person, command, "person_forgotten", error=RuleViolated)
+        refused(person, lambda: person.deactivate("r", ctx(ADMIN)), "person_inactive")
+
+
 class TestRename:
     def test_renames(self) -> None:
         person = a_person()
