@@ -17,13 +17,16 @@ from fastapi import FastAPI, Request, Response
 from api import errors
 from api.deps import Services
 from api.directory import LogDirectory
+from api.routes.audit import audit
 from api.routes.cycles import cycles
 from api.routes.health import health
 from api.routes.objectives import objectives
 from api.routes.people import people, tokens
+from api.routes.queries import queries
 from api.routes.teams import teams
 from domain.application import OkrLedger
 from infra.idempotency import IdempotencyStore
+from infra.readmodels import ReadModels
 
 PREFIX = "/api/v1"
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
@@ -47,7 +50,7 @@ See docs/api.md for the full story.
 def create_app(
     ledger: OkrLedger,
     *,
-    readmodels: Any | None = None,
+    readmodels: ReadModels | None = None,
     idempotency: IdempotencyStore | None = None,
     wait_timeout: float = 5.0,
     ready_max_lag: int = 1000,
@@ -78,7 +81,7 @@ def create_app(
         ready_max_lag=ready_max_lag,
     )
     errors.install(app)
-    for router in (health, people, tokens, teams, cycles, objectives):
+    for router in (health, people, tokens, teams, cycles, queries, objectives, audit):
         app.include_router(router, prefix=PREFIX)
 
     @app.middleware("http")

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -28,6 +28,7 @@ from domain.application import CommandResult, OkrLedger
 from domain.base import CommandContext
 from domain.errors import RuleViolated
 from domain.objective import Objective
+from infra.readmodels import ReadModels
 from projections.directory import DirectoryState
 
 if TYPE_CHECKING:
@@ -42,8 +43,8 @@ class Services:
 
     ledger: OkrLedger
     directory: LogDirectory
-    readmodels: Any | None
-    """infra.readmodels.ReadModels, or None when this process runs no projections."""
+    readmodels: ReadModels | None
+    """The live read models, or None when this process runs none (queries then answer 503)."""
     idempotency: IdempotencyStore | None
     wait_timeout: float
     """How long a read waits for `min_position` before answering 504."""
@@ -66,7 +67,7 @@ def get_ledger(services: ServicesDep) -> OkrLedger:
 LedgerDep = Annotated[OkrLedger, Depends(get_ledger)]
 
 
-def get_readmodels(services: ServicesDep) -> Any:
+def get_readmodels(services: ServicesDep) -> ReadModels:
     if services.readmodels is None:
         raise ApiError(
             503,
@@ -76,7 +77,7 @@ def get_readmodels(services: ServicesDep) -> Any:
     return services.readmodels
 
 
-ReadModelsDep = Annotated[Any, Depends(get_readmodels)]
+ReadModelsDep = Annotated[ReadModels, Depends(get_readmodels)]
 
 
 # ---------------------------------------------------------------- the caller
@@ -309,12 +310,22 @@ def wait_for_position(
             le=2**62,
             description="Read your writes: wait until the read models have applied this log "
             "position (a command's `position`); 504 `projection_lagging` if they do not "
-            "within the server's wait bound.",
+            "within the server's wait bound, 422 `position_beyond_log` if the log is shorter.",
         ),
     ] = None,
 ) -> int | None:
     if min_position is None or services.readmodels is None:
         return min_position
+    if services.readmodels.caught_up_position() >= min_position:
+        return min_position
+    head = services.ledger.recorder.max_notification_id() or 0
+    if min_position > head:
+        raise ApiError(
+            422,
+            "position_beyond_log",
+            f"the log ends at position {head}; min_position takes a command's position",
+            "min_position",
+        )
     if not services.readmodels.wait_for(min_position, services.wait_timeout):
         raise ApiError(
             504,

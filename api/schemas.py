@@ -510,6 +510,89 @@ class ObjectivesPage(Page):
     items: list[dict[str, Any]] = Field(description="Objectives as the alignment tree shows them.")
 
 
+# ----------------------------------------------------------------- queries
+# The read models render these; the API documents their stable core and lets the rest through.
+
+
+class ReadOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class History(ReadOut):
+    objective_id: UUID
+    cycle_id: UUID
+    title: str
+    timeline: list[dict[str, Any]] = Field(
+        description="Every event: position, recorded_at, event_type, actor, reason, summary."
+    )
+    key_results: dict[str, dict[str, Any]] = Field(
+        description="Key result id → its check-ins in log order, corrections included."
+    )
+
+
+class Tree(Out):
+    cycle_id: UUID
+    team_id: UUID | None
+    position: int | None = Field(description="The log position shown; null for live.")
+    as_of: datetime | None
+    roots: list[dict[str, Any]] = Field(
+        description="Objectives without a (visible) parent; each nests its `children`."
+    )
+
+
+class Replay(Out):
+    cycle_id: UUID
+    step: str
+    frames: list[dict[str, Any]] = Field(
+        description="Per day or week: `boundary`, `position`, `tree` and the `events` in it."
+    )
+
+
+class Diff(ReadOut):
+    from_position: int
+    to_position: int
+    changes: list[dict[str, Any]] = Field(
+        description="kind, objective_id, title, key_result_id?, before, after, and `by`: who "
+        "made the change, why, and who approved it."
+    )
+
+
+class Comparison(ReadOut):
+    cycles: list[dict[str, Any]] = Field(
+        description="Per cycle: the organisation's and each team's figures."
+    )
+
+
+class Inbox(ReadOut):
+    person_id: UUID
+    items: list[dict[str, Any]]
+    total: int
+
+
+class StalePage(Out):
+    items: list[dict[str, Any]] = Field(description="Longest-silent first.")
+
+
+class AuditPage(Out):
+    items: list[dict[str, Any]] = Field(
+        description="position, recorded_at, actor, event_type, entity, action, before, after, "
+        "reason, approver (with names)."
+    )
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page; null on the last.")
+
+
+class ChainVerification(Out):
+    ok: bool
+    count: int = Field(description="Links verified (before the first problem, if any).")
+    head_position: int | None
+    head_hash: str | None = Field(description="Hex SHA-256 of the last verified link.")
+    problem: str | None = Field(description="edited, deleted, inserted or reordered.")
+    position: int | None = Field(description="Where the first problem is.")
+    detail: str
+
+
 # ----------------------------------------------------------------- health
 
 

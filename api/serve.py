@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from api.app import PREFIX, create_app
-from infra.bootstrap import build_ledger
+from infra.bootstrap import build_ledger, build_read_models
 from infra.idempotency import IdempotencyStore
 from infra.settings import Settings
 
@@ -49,10 +49,13 @@ def serve(
     announce: bool = True,
 ) -> None:
     ledger = build_ledger(settings)
-    readmodels = None
+    readmodels = build_read_models(ledger, settings)
     try:
+        readmodels.start()
         app = create_app(
-            ledger, readmodels=readmodels, idempotency=IdempotencyStore(ledger.recorder.datastore)
+            ledger,
+            readmodels=readmodels,
+            idempotency=IdempotencyStore.for_recorder(ledger.recorder),
         )
         config = uvicorn.Config(
             app,
@@ -69,4 +72,5 @@ def serve(
             )
         server.run()
     finally:
+        readmodels.stop()
         ledger.close()

@@ -25,8 +25,9 @@ import enum
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from eventsourcing.postgres import PostgresRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -77,6 +78,14 @@ class IdempotencyStore:
         self._table = Composed(
             [Identifier(datastore.schema or "public"), SQL("."), Identifier(table)]
         )
+
+    @classmethod
+    def for_recorder(cls, recorder: object, **kwargs: Any) -> IdempotencyStore:
+        """The store beside an application's PostgreSQL recorder (same database and pool)."""
+        if not isinstance(recorder, PostgresRecorder):
+            msg = f"{type(recorder).__name__} is not a PostgreSQL recorder"
+            raise TypeError(msg)
+        return cls(recorder.datastore, **kwargs)
 
     def create_table(self) -> None:
         with self.datastore.get_connection() as conn, conn.transaction():

@@ -7,6 +7,7 @@ is a 404), then runs the application's command with If-Match as its expected ver
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -161,16 +162,12 @@ def read_objective(
     return present.objective(objective, as_of)
 
 
-def _version_at(services: Services, objective_id: UUID, as_of: object) -> int:
-    from datetime import datetime
-
-    assert isinstance(as_of, datetime)
-    readmodels = services.readmodels
-    if readmodels is None or not hasattr(readmodels, "version_at"):
+def _version_at(services: Services, objective_id: UUID, as_of: datetime) -> int:
+    if services.readmodels is None:
         raise ApiError(
             503, "projections_unavailable", "as_of needs the read models; start with okr serve"
         )
-    version: int | None = readmodels.version_at(objective_id, as_of)
+    version = services.readmodels.version_at(objective_id, as_of)
     if version is None:
         raise not_found("objective", objective_id)
     return version

@@ -33,6 +33,7 @@ from domain.scoring import Measure
 from domain.team import MemberRole
 from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
+from infra.readmodels import ReadModels
 from infra.settings import Settings
 
 API = "/api/v1"
@@ -66,9 +67,26 @@ def module_ledger(_postgres_server: Any, postgres_server_url: str) -> Iterator[O
 
 
 @pytest.fixture
-def app(ledger: OkrLedger) -> Any:
+def readmodels(ledger: OkrLedger) -> Iterator[ReadModels]:
+    models = ReadModels(ledger, Settings())
+    models.start()
+    try:
+        yield models
+    finally:
+        models.stop()
+
+
+@pytest.fixture
+def app(ledger: OkrLedger, readmodels: ReadModels) -> Any:
+    return make_app(ledger, readmodels)
+
+
+def make_app(ledger: OkrLedger, readmodels: ReadModels | None) -> Any:
     return create_app(
-        ledger, idempotency=IdempotencyStore(ledger.recorder.datastore), wait_timeout=0.5
+        ledger,
+        readmodels=readmodels,
+        idempotency=IdempotencyStore.for_recorder(ledger.recorder),
+        wait_timeout=0.5,
     )
 
 

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from api.app import create_app
 from domain.application import OkrLedger
-from infra.idempotency import IdempotencyStore
-from tests.api.conftest import API, World, build_world, objective_in
+from infra.readmodels import ReadModels
+from infra.settings import Settings
+from tests.api.conftest import API, World, build_world, make_app, objective_in
 
 MAX_EXAMPLES = 25
 EXCLUDED = [
@@ -51,12 +51,11 @@ def schemathesis_world(module_ledger: Any) -> World:
 
 @pytest.fixture(scope="module")
 def api_schema(module_ledger: Any, schemathesis_world: World) -> Any:
-    app = create_app(
-        module_ledger,
-        idempotency=IdempotencyStore(module_ledger.recorder.datastore),
-        wait_timeout=0.2,
+    readmodels = ReadModels(module_ledger, Settings())
+    readmodels.start()
+    return schemathesis.openapi.from_asgi(
+        f"{API}/openapi.json", make_app(module_ledger, readmodels)
     )
-    return schemathesis.openapi.from_asgi(f"{API}/openapi.json", app)
 
 
 @pytest.mark.parametrize(("method", "path"), _operations(), ids=lambda v: str(v))

@@ -1,0 +1,186 @@
+"""The audit trail and the hash chain's verification: for auditors and admins."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import Query, Response
+
+from api import schemas as s
+from api.deps import (
+    AuditReaderDep,
+    Instant,
+    LedgerDep,
+    MinPositionDep,
+    ReadModelsDep,
+)
+from api.errors import invalid
+from api.routes import problems, router
+from infra.chain import ChainReader, verify_chain
+from infra.readmodels import ReadModels
+
+audit = router("audit")
+
+CSV_COLUMNS = (
+    "position",
+    "recorded_at",
+    "actor",
+    "actor_name",
+    "request_id",
+    "event_type",
+    "entity_type",
+    "entity_id",
+    "entity_version",
+    "objective_id",
+    "cycle_id",
+    "key_result_id",
+    "action",
+    "before",
+    "after",
+    "reason",
+    "approver",
+    "approver_name",
+)
+_EXPORTS = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/x-ndjson",
+}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **problems(403, 504),
+    200: {
+        "description": "The rows: JSON (a page), CSV or JSON Lines, as `format` asks.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    },
+}
+
+
+def _positions(
+    readmodels: ReadModels, since: datetime | None, until: datetime | None
+) -> tuple[int | None, int | None, bool]:
+    """Recorded-time bounds (both inclusive) as log positions; False when nothing can match."""
+    from_position = to_position = None
+    if since is not None:
+        before = readmodels.position_at(since - timedelta(microseconds=1))
+        from_position = (before or 0) + 1
+    if until is not None:
+        to_position = readmodels.position_at(until)
+        if to_position is None:
+            return None, None, False
+    return from_position, to_position, True
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                **row,
+                "before": json.dumps(row.get("before", {}), sort_keys=True),
+                "after": json.dumps(row.get("after", {}), sort_keys=True),
+            }
+        )
+    return out.getvalue()
+
+
+@audit.get(
+    "/audit",
+    response_model=s.AuditPage,
+    responses=_RESPONSES,
+    summary="The audit trail (auditors, admins)",
+)
+def audit_trail(
+    _: AuditReaderDep,
+    readmodels: ReadModelsDep,
+    __: MinPositionDep,
+    actor: Annotated[
+        str | None,
+        Query(max_length=100, description="A person id, or `system`."),
+    ] = None,
+    entity_id: Annotated[
+        UUID | None,
+        Query(description="A person, team, cycle, objective or key result id."),
+    ] = None,
+    type_: Annotated[
+        str | None,
+        Query(
+            alias="type",
+            max_length=100,
+            description="An event type, e.g. `Objective.AmendmentApproved`.",
+        ),
+    ] = None,
+    from_: Annotated[
+        Instant | None, Query(alias="from", description="RFC 3339: recorded at or after.")
+    ] = None,
+    to: Annotated[Instant | None, Query(description="RFC 3339: recorded at or before.")] = None,
+    format_: Annotated[
+        Literal["json", "csv", "jsonl"], Query(alias="format", description="Answer format.")
+    ] = "json",
+    limit: Annotated[int, Query(ge=1, le=10_000, description="Rows per page.")] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9, description="Rows to skip.")] = 0,
+) -> Any:
+    """Every event with who did what to which thing, when, why and who approved it, before →
+    after, in log order. Filters combine; `from`/`to` bound the commit time."""
+    if from_ is not None and to is not None and from_ > to:
+        raise invalid("from_after_to", "from must not be after to", "from")
+    from_position, to_position, possible = _positions(readmodels, from_, to)
+    rows: list[dict[str, Any]] = []
+    if possible:
+        rows = readmodels.audit(
+            actor=actor,
+            entity_id=entity_id,
+            event_type=type_,
+            from_position=from_position,
+            to_position=to_position,
+            limit=limit + 1,
+            offset=offset,
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if format_ == "csv":
+        return Response(_csv(rows), media_type=_EXPORTS["csv"])
+    if format_ == "jsonl":
+        lines = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+        return Response(lines, media_type=_EXPORTS["jsonl"])
+    return s.AuditPage(
+        items=rows, limit=limit, offset=offset, next_offset=offset + limit if more else None
+    )
+
+
+@audit.get(
+    "/audit/verify",
+    response_model=s.ChainVerification,
+    responses=problems(403),
+    summary="Verify the hash chain (auditors, admins)",
+)
+def verify(
+    _: AuditReaderDep,
+    ledger: LedgerDep,
+    from_position: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    to_position: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> s.ChainVerification:
+    """Recomputes the chain over the stored events and reports the first event that was
+    edited, deleted, inserted or reordered (`ok: true` when none was)."""
+    report = verify_chain(
+        ChainReader.for_recorder(ledger.recorder),
+        from_position=from_position,
+        to_position=to_position,
+    )
+    return s.ChainVerification(
+        ok=report.ok,
+        count=report.count,
+        head_position=report.head_position,
+        head_hash=report.head_hash.hex() if report.head_hash is not None else None,
+        problem=report.problem,
+        position=report.position,
+        detail=report.detail,
+    )
