@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import TopicAlreadyExistsError
 
 from infra.settings import Settings
@@ -28,6 +28,9 @@ class KafkaConfig:
     delivery_timeout_ms: int = 30_000
     group: str = "okr-projections"
     dead_letter_topic: str = "okr.events.dlq"
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 2_000
+    max_poll_interval_ms: int = 30_000
     client_id: str = "okrledger"
 
     @classmethod
@@ -46,6 +49,9 @@ class KafkaConfig:
             delivery_timeout_ms=settings.kafka_delivery_timeout_ms,
             group=settings.kafka_group,
             dead_letter_topic=settings.kafka_dead_letter_topic,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
         )
 
     def with_(self, **changes: Any) -> KafkaConfig:
@@ -86,6 +92,25 @@ class KafkaConfig:
         }
         options.update(overrides)
         return KafkaProducer(**options)
+
+    def consumer(self, *, client_id: str | None = None, **overrides: Any) -> KafkaConsumer:
+        """A consumer in the projection group that never commits to Kafka (offsets live in
+        PostgreSQL, next to the rows they produced)."""
+        options: dict[str, Any] = {
+            **self.client_options(),
+            "client_id": client_id or f"{self.client_id}-worker",
+            "group_id": self.group,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "session_timeout_ms": self.session_timeout_ms,
+            "heartbeat_interval_ms": self.heartbeat_interval_ms,
+            "max_poll_interval_ms": self.max_poll_interval_ms,
+            "request_timeout_ms": max(self.request_timeout_ms, self.session_timeout_ms + 5000),
+            "fetch_max_wait_ms": 100,
+            "allow_auto_create_topics": False,
+        }
+        options.update(overrides)
+        return KafkaConsumer(**options)
 
     def admin(self) -> KafkaAdminClient:
         return KafkaAdminClient(**self.client_options(), client_id=f"{self.client_id}-admin")

@@ -47,6 +47,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from infra.chain import ChainedApplicationRecorder
 from infra.kafka import envelope
 from infra.kafka.config import KafkaConfig, ensure_topic
+from infra.kafka.pg import connect, postgres_recorder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -175,44 +176,9 @@ def _lock_parts(key: int) -> tuple[int, int]:
     return unsigned >> 32, unsigned & 0xFFFFFFFF
 
 
-def _postgres_recorder(app: Application[Any]) -> PostgresApplicationRecorder:
-    recorder = app.recorder
-    if not isinstance(recorder, PostgresApplicationRecorder):
-        msg = f"the relay needs the PostgreSQL event store, not {type(recorder).__name__}"
-        raise TypeError(msg)
-    return recorder
-
-
-def connect(
-    recorder: PostgresApplicationRecorder, application_name: str
-) -> psycopg.Connection[Any]:
-    """A connection of its own (not from the pool) to the recorder's database, in autocommit.
-
-    TCP keepalives make a connection to a vanished server fail in about 20 s instead of hanging.
-    """
-    pool_kwargs = recorder.datastore.pool.kwargs
-    if callable(pool_kwargs):
-        pool_kwargs = pool_kwargs()
-    kwargs = {
-        k: v
-        for k, v in (pool_kwargs or {}).items()
-        if k in ("dbname", "host", "port", "user", "password") and v not in (None, "")
-    }
-    return psycopg.connect(
-        **kwargs,
-        autocommit=True,
-        application_name=application_name,
-        connect_timeout=10,
-        keepalives=1,
-        keepalives_idle=10,
-        keepalives_interval=5,
-        keepalives_count=2,
-    )
-
-
 def relay_status(app: Application[Any], topic: str) -> RelayStatus:
     """The relay's position against the log head, and whether a relay is active."""
-    recorder = _postgres_recorder(app)
+    recorder = postgres_recorder(app)
     tables = _Tables(recorder, topic)
     classid, objid = _lock_parts(tables.lock_key)
     with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -282,7 +248,7 @@ class Relay:
     ) -> None:
         self.app = app
         self.config = config
-        self.recorder = _postgres_recorder(app)
+        self.recorder = postgres_recorder(app)
         self.tables = _Tables(self.recorder, config.topic)
         self.standby_poll_seconds = standby_poll_seconds
         self.idle_wait_seconds = idle_wait_seconds
