@@ -1,4 +1,4 @@
-"""Process-level entry points for the Kafka side: what ``okr relay`` runs and reports."""
+"""Process-level entry points for the Kafka side: what ``okr relay`` and ``okr worker`` run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from typing import Any
 
 from infra.bootstrap import build_ledger
 from infra.kafka.config import KafkaConfig
+from infra.kafka.pg import postgres_recorder
+from infra.kafka.projectors import DirectoryProjector
 from infra.kafka.relay import Relay, RelayStatus, relay_status
+from infra.kafka.worker import ProjectionWorker
 from infra.settings import Settings, get_settings
 
 log = logging.getLogger("okrledger.kafka")
@@ -44,6 +47,24 @@ def run_relay(settings: Settings | None = None) -> None:
         stop.wait()
     finally:
         relay.stop(timeout=config.delivery_timeout_ms / 1000 + 10)
+        app.close()
+
+
+def run_worker(settings: Settings | None = None) -> None:
+    """Run one projection worker in the group until SIGINT/SIGTERM, then leave the group."""
+    settings = settings or get_settings()
+    config = KafkaConfig.from_settings(settings)
+    app = build_ledger(settings)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    worker = ProjectionWorker(
+        app, config, DirectoryProjector(schema=postgres_recorder(app).datastore.schema)
+    )
+    worker.start()
+    try:
+        stop.wait()
+    finally:
+        worker.stop(timeout=config.max_poll_interval_ms / 1000)
         app.close()
 
 

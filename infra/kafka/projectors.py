@@ -1,0 +1,176 @@
+"""What a Kafka projection worker applies events to: the ``Projector`` protocol, and a first one.
+
+A worker owns some partitions of the topic, so it sees **some aggregates' events, each
+aggregate's in order**, and never a global order across aggregates. A projector run by workers
+must therefore keep rows whose content depends on one aggregate's events only (names and other
+aggregates are joined at read time). The worker hands it a batch inside the transaction that
+also stores the Kafka offsets, after removing what was applied before (see ``worker.py``).
+
+``DirectoryProjector`` is such a view: people, teams and cycles, one row per aggregate, built by
+the read side's own ``DirectoryFold`` handlers, plus the number of events applied to each row —
+which must equal the aggregate's version if no event was skipped or applied twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+import orjson
+import psycopg
+from psycopg.sql import SQL, Composed, Identifier
+from psycopg.types.json import Jsonb
+
+from domain.cycle import Cycle
+from domain.person import Person
+from domain.team import Team
+from projections import codec
+from projections.base import Logged
+from projections.directory import (
+    CycleEntry,
+    DirectoryFold,
+    DirectoryState,
+    PersonEntry,
+    TeamEntry,
+)
+
+
+class Projector(Protocol):
+    """A PostgreSQL view that a worker keeps up to date from the topic."""
+
+    name: str
+    """Names the view in the worker's bookkeeping (applied versions)."""
+
+    def setup(self, conn: psycopg.Connection[Any]) -> None:
+        """Create the view's tables if missing (idempotent, safe to race)."""
+
+    def apply(self, conn: psycopg.Connection[Any], events: Sequence[Logged]) -> None:
+        """Apply new events, each aggregate's in version order, inside the caller's transaction.
+
+        Raising rolls the batch back; the worker then retries event by event and sends the
+        event that still fails to the dead-letter topic.
+        """
+
+
+@dataclass(frozen=True)
+class DirectoryRow:
+    kind: str
+    version: int
+    applied: int
+    document: dict[str, Any]
+
+
+_KINDS: tuple[tuple[type[Any], str, str, type[Any]], ...] = (
+    (Person.Event, "person", "people", PersonEntry),
+    (Team.Event, "team", "teams", TeamEntry),
+    (Cycle.Event, "cycle", "cycles", CycleEntry),
+)
+
+
+def _kind_of(event: object) -> tuple[str, str, type[Any]] | None:
+    for event_type, kind, attribute, entry_type in _KINDS:
+        if isinstance(event, event_type):
+            return kind, attribute, entry_type
+    return None
+
+
+class DirectoryProjector:
+    """People, teams and cycles as one JSON row per aggregate, by ``DirectoryFold``'s handlers."""
+
+    name = "directory"
+    fold = DirectoryFold()
+
+    def __init__(self, schema: str = "public", table: str = "okr_kafka_directory") -> None:
+        self.table = Composed([Identifier(schema), SQL("."), Identifier(table)])
+        self._lock_name = f"okrledger:create:{schema}.{table}"
+
+    def setup(self, conn: psycopg.Connection[Any]) -> None:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._lock_name,))
+            conn.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} ("
+                    "aggregate_id uuid PRIMARY KEY, kind text NOT NULL, "
+                    "version integer NOT NULL, position bigint NOT NULL, "
+                    "applied integer NOT NULL, document jsonb NOT NULL)"
+                ).format(self.table)
+            )
+
+    def apply(self, conn: psycopg.Connection[Any], events: Sequence[Logged]) -> None:
+        relevant = [logged for logged in events if _kind_of(logged.event) is not None]
+        if not relevant:
+            return
+        ids = sorted({logged.event.originator_id for logged in relevant}, key=str)
+        state = DirectoryState()
+        applied: dict[UUID, int] = {}
+        for aggregate_id, kind, count, document in conn.execute(
+            SQL(
+                "SELECT aggregate_id, kind, applied, document FROM {} WHERE aggregate_id = ANY(%s)"
+            ).format(self.table),
+            (ids,),
+        ):
+            for _, a_kind, attribute, entry_type in _KINDS:
+                if a_kind == kind:
+                    getattr(state, attribute)[aggregate_id] = codec.load(entry_type, document)
+            applied[aggregate_id] = count
+        latest: dict[UUID, Logged] = {}
+        for logged in relevant:
+            self.fold.step(state, logged)
+            aggregate_id = logged.event.originator_id
+            applied[aggregate_id] = applied.get(aggregate_id, 0) + 1
+            latest[aggregate_id] = logged
+        rows = []
+        for aggregate_id, logged in latest.items():
+            found = _kind_of(logged.event)
+            assert found is not None
+            kind, attribute, _ = found
+            entry = getattr(state, attribute).get(aggregate_id)
+            if entry is None:  # an event before the aggregate's creation: nothing to show yet
+                continue
+            rows.append(
+                (
+                    aggregate_id,
+                    kind,
+                    logged.event.originator_version,
+                    logged.position,
+                    applied[aggregate_id],
+                    Jsonb(codec.dump(entry), dumps=_dumps),
+                )
+            )
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                SQL(
+                    "INSERT INTO {} (aggregate_id, kind, version, position, applied, document) "
+                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (aggregate_id) DO UPDATE SET "
+                    "kind = EXCLUDED.kind, version = EXCLUDED.version, "
+                    "position = EXCLUDED.position, applied = EXCLUDED.applied, "
+                    "document = EXCLUDED.document"
+                ).format(self.table),
+                rows,
+            )
+
+    def read(self, conn: psycopg.Connection[Any]) -> dict[UUID, DirectoryRow]:
+        """Every row of the view."""
+        return {
+            aggregate_id: DirectoryRow(kind, version, applied, document)
+            for aggregate_id, kind, version, applied, document in conn.execute(
+                SQL("SELECT aggregate_id, kind, version, applied, document FROM {}").format(
+                    self.table
+                )
+            )
+        }
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def directory_documents(state: DirectoryState) -> dict[UUID, tuple[str, dict[str, Any]]]:
+    """The rows a full rebuild gives: (kind, document) per aggregate, from a folded state."""
+    out: dict[UUID, tuple[str, dict[str, Any]]] = {}
+    for _, kind, attribute, _ in _KINDS:
+        for aggregate_id, entry in getattr(state, attribute).items():
+            out[aggregate_id] = (kind, codec.dump(entry))
+    return out

@@ -1,0 +1,461 @@
+"""Projection workers: a consumer group that applies the topic to PostgreSQL views, exactly once.
+
+Each worker owns the partitions the group assigns it. For every partition batch it opens one
+PostgreSQL transaction that
+
+1. locks the partition's row in ``okr_kafka_offsets`` and drops records below the stored offset
+   (a batch a previous owner already applied);
+2. decodes the envelopes — a record that is not an okrledger event goes to the dead-letter topic
+   with the reason, and the worker carries on;
+3. drops events whose aggregate version it has already applied (``okr_kafka_versions``): the
+   relay's at-least-once resends;
+4. hands the rest to the projector, which writes its view rows;
+5. stores the applied versions and the partition's next offset, and commits.
+
+Rows and offsets commit together, so a worker killed at any point leaves either the whole batch
+or none of it; the next owner of the partition seeks to the offset stored in PostgreSQL when the
+group assigns it (Kafka's own committed offsets are never used). A worker that lost its partition
+while busy (a zombie) cannot commit over the new owner's work: step 1 waits for the new owner's
+lock and then finds the records already applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import psycopg
+from kafka import ConsumerRebalanceListener, TopicPartition
+from kafka.errors import KafkaError
+from psycopg.sql import SQL, Composed, Identifier
+
+from infra.kafka import envelope
+from infra.kafka.config import KafkaConfig, ensure_topic
+from infra.kafka.pg import connect, postgres_recorder
+from projections.base import Logged
+
+if TYPE_CHECKING:
+    from eventsourcing.application import Application
+    from kafka import KafkaConsumer, KafkaProducer
+    from kafka.consumer.fetcher import ConsumerRecord
+
+    from infra.kafka.projectors import Projector
+
+log = logging.getLogger("okrledger.kafka.worker")
+
+HEADER_REASON = "okr-dlq-reason"
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    partition: int
+    next_offset: int
+    """The next offset the group will apply (0: nothing applied yet)."""
+    end_offset: int | None
+    """The partition's end on the broker (``None`` if the broker did not answer)."""
+
+    @property
+    def lag(self) -> int | None:
+        return None if self.end_offset is None else max(0, self.end_offset - self.next_offset)
+
+
+class _Tables:
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self.offsets = Composed([Identifier(schema), SQL("."), Identifier("okr_kafka_offsets")])
+        self.versions = Composed([Identifier(schema), SQL("."), Identifier("okr_kafka_versions")])
+
+    def create(self, conn: psycopg.Connection[Any]) -> None:
+        with conn.transaction():
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                (f"okrledger:create:{self.schema}.okr_kafka_offsets",),
+            )
+            conn.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} ("
+                    "consumer_group text NOT NULL, topic text NOT NULL, "
+                    "partition integer NOT NULL, next_offset bigint NOT NULL, "
+                    "updated_at timestamptz NOT NULL DEFAULT now(), "
+                    "PRIMARY KEY (consumer_group, topic, partition))"
+                ).format(self.offsets)
+            )
+            conn.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} ("
+                    "projector text NOT NULL, aggregate_id uuid NOT NULL, "
+                    "version integer NOT NULL, PRIMARY KEY (projector, aggregate_id))"
+                ).format(self.versions)
+            )
+
+    def stored_offsets(
+        self, conn: psycopg.Connection[Any], group: str, topic: str
+    ) -> dict[int, int]:
+        rows = conn.execute(
+            SQL(
+                "SELECT partition, next_offset FROM {} WHERE consumer_group = %s AND topic = %s"
+            ).format(self.offsets),
+            (group, topic),
+        ).fetchall()
+        return {int(p): int(o) for p, o in rows}
+
+
+def worker_status(app: Application[Any], config: KafkaConfig) -> list[PartitionLag]:
+    """Per partition: the offset the group applied up to, the broker's end, and the lag."""
+    recorder = postgres_recorder(app)
+    tables = _Tables(recorder.datastore.schema)
+    with connect(recorder, "okr-worker-status") as conn:
+        tables.create(conn)
+        stored = tables.stored_offsets(conn, config.group, config.topic)
+    ends: dict[int, int] = {}
+    with contextlib.suppress(KafkaError):
+        consumer = config.consumer(group_id=None)
+        try:
+            partitions = consumer.partitions_for_topic(config.topic) or set()
+            tps = [TopicPartition(config.topic, p) for p in partitions]
+            ends = {tp.partition: int(o) for tp, o in consumer.end_offsets(tps).items()}
+        finally:
+            consumer.close()
+    return [PartitionLag(p, stored.get(p, 0), ends.get(p)) for p in sorted(set(stored) | set(ends))]
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: ProjectionWorker) -> None:
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.worker._revoked(revoked)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.worker._assigned(assigned)
+
+
+class ProjectionWorker:
+    """One member of the projection group; ``run()`` blocks, ``start()`` runs it in a thread."""
+
+    def __init__(
+        self,
+        app: Application[Any],
+        config: KafkaConfig,
+        projector: Projector,
+        *,
+        max_records: int = 500,
+        poll_timeout_ms: int = 200,
+        min_backoff_seconds: float = 0.2,
+        max_backoff_seconds: float = 5.0,
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.projector = projector
+        self.recorder = postgres_recorder(app)
+        self.tables = _Tables(self.recorder.datastore.schema)
+        self.max_records = max_records
+        self.poll_timeout_ms = poll_timeout_ms
+        self.min_backoff_seconds = min_backoff_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.name = f"okr-worker {socket.gethostname()}:{os.getpid()}"
+        self.assignment: frozenset[int] = frozenset()
+        """The partitions this worker owns right now."""
+        self.applied = 0
+        """Events applied to the view by this worker."""
+        self.skipped = 0
+        """Records dropped as already applied (resends, redeliveries)."""
+        self.dead_lettered = 0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+        self._consumer: KafkaConsumer | None = None
+        self._producer: KafkaProducer | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        if self._thread is not None:
+            msg = "the worker is already running"
+            raise RuntimeError(msg)
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self.run, name="okr-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Finish the batch in hand, leave the group (its partitions move at once) and return."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def run(self) -> None:
+        backoff = self.min_backoff_seconds
+        while not self._stopping.is_set():
+            try:
+                self._session()
+                backoff = self.min_backoff_seconds
+            except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+                log.warning("database unavailable (%s); rejoining in %.1f s", e, backoff)
+            except KafkaError as e:
+                log.warning("broker unavailable (%s); rejoining in %.1f s", e, backoff)
+            except Exception:
+                log.exception("worker failed; rejoining in %.1f s", backoff)
+            if not self._stopping.is_set():
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, self.max_backoff_seconds)
+        log.info(
+            "worker stopped: %d applied, %d skipped as already applied, %d dead-lettered",
+            self.applied,
+            self.skipped,
+            self.dead_lettered,
+        )
+
+    def _session(self) -> None:
+        """One membership of the group, on one database connection, until stopped or broken."""
+        with connect(self.recorder, self.name) as conn:
+            self._conn = conn
+            self.tables.create(conn)
+            self.projector.setup(conn)
+            ensure_topic(self.config)
+            ensure_topic(self.config, self.config.dead_letter_topic, partitions=1)
+            consumer = self.config.consumer(client_id=f"{self.config.client_id}-worker")
+            self._consumer = consumer
+            try:
+                consumer.subscribe([self.config.topic], listener=_Listener(self))
+                log.info(
+                    "joining group %s on %s at %s",
+                    self.config.group,
+                    self.config.topic,
+                    self.config.bootstrap,
+                )
+                while not self._stopping.is_set():
+                    batches = consumer.poll(
+                        timeout_ms=self.poll_timeout_ms, max_records=self.max_records
+                    )
+                    for tp, records in batches.items():
+                        if tp.partition in self.assignment:
+                            self._process(consumer, tp, records)
+            finally:
+                self.assignment = frozenset()
+                with contextlib.suppress(Exception):
+                    consumer.close()  # leaves the group: its partitions move at once
+                self._consumer = None
+                if self._producer is not None:
+                    with contextlib.suppress(Exception):
+                        self._producer.close(timeout=5)
+                    self._producer = None
+                self._conn = None
+
+    # ------------------------------------------------------------ rebalancing
+
+    def _revoked(self, revoked: Any) -> None:
+        if revoked:
+            log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
+        self.assignment = frozenset()
+
+    def _assigned(self, assigned: Any) -> None:
+        """Resume each new partition from the offset stored beside the view rows."""
+        assert self._conn is not None and self._consumer is not None
+        stored = self.tables.stored_offsets(self._conn, self.config.group, self.config.topic)
+        for tp in assigned:
+            offset = stored.get(tp.partition)
+            if offset is None:
+                self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, offset)
+        self.assignment = frozenset(tp.partition for tp in assigned)
+        log.info(
+            "partitions assigned: %s (resuming at offsets %s)",
+            sorted(self.assignment),
+            {p: stored.get(p, 0) for p in sorted(self.assignment)},
+        )
+
+    # ------------------------------------------------------------ applying
+
+    def _process(
+        self, consumer: KafkaConsumer, tp: TopicPartition, records: Sequence[ConsumerRecord]
+    ) -> None:
+        conn = self._conn
+        assert conn is not None
+        try:
+            with conn.transaction():
+                applied, skipped, dead = self._apply_batch(conn, tp, records)
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise
+        except Exception:
+            # Nothing was stored: read the batch again after a pause.
+            log.exception("partition %d: batch failed; retrying it", tp.partition)
+            consumer.seek(tp, records[0].offset)
+            self._stopping.wait(self.min_backoff_seconds)
+        else:
+            self.applied += applied
+            self.skipped += skipped
+            self.dead_lettered += dead
+
+    def _apply_batch(
+        self, conn: psycopg.Connection[Any], tp: TopicPartition, records: Sequence[ConsumerRecord]
+    ) -> tuple[int, int, int]:
+        """Apply one partition's batch; (applied, skipped as already applied, dead-lettered)."""
+        group, topic = self.config.group, self.config.topic
+        conn.execute(
+            SQL(
+                "INSERT INTO {} (consumer_group, topic, partition, next_offset) "
+                "VALUES (%s, %s, %s, 0) ON CONFLICT DO NOTHING"
+            ).format(self.tables.offsets),
+            (group, topic, tp.partition),
+        )
+        row = conn.execute(
+            SQL(
+                "SELECT next_offset FROM {} WHERE consumer_group = %s AND topic = %s "
+                "AND partition = %s FOR UPDATE"
+            ).format(self.tables.offsets),
+            (group, topic, tp.partition),
+        ).fetchone()
+        stored = int(row[0]) if row else 0
+        fresh_records = [r for r in records if r.offset >= stored]
+        skipped = len(records) - len(fresh_records)
+        if not fresh_records:
+            return 0, skipped, 0
+        if fresh_records[0].offset > stored and stored > 0:
+            log.warning(
+                "partition %d: offsets %d..%d are gone from the broker",
+                tp.partition,
+                stored,
+                fresh_records[0].offset - 1,
+            )
+
+        dead: list[tuple[ConsumerRecord, str]] = []
+        decoded: list[tuple[ConsumerRecord, envelope.Received]] = []
+        for record in fresh_records:
+            try:
+                decoded.append((record, envelope.decode(record.value)))
+            except envelope.PoisonMessage as e:
+                dead.append((record, e.reason))
+
+        ids = sorted({str(r.event.originator_id) for _, r in decoded})
+        versions: dict[str, int] = {
+            str(aggregate_id): int(version)
+            for aggregate_id, version in conn.execute(
+                SQL(
+                    "SELECT aggregate_id, version FROM {} "
+                    "WHERE projector = %s AND aggregate_id = ANY(%s::uuid[])"
+                ).format(self.tables.versions),
+                (self.projector.name, ids),
+            )
+        }
+        fresh: list[tuple[ConsumerRecord, Logged]] = []
+        for record, received in decoded:
+            event = received.event
+            key = str(event.originator_id)
+            seen = versions.get(key, 0)
+            if event.originator_version <= seen:
+                skipped += 1
+                continue
+            if event.originator_version > seen + 1 and seen > 0:
+                log.warning(
+                    "%s: versions %d..%d never arrived", key, seen + 1, event.originator_version - 1
+                )
+            versions[key] = event.originator_version
+            recorded_at = received.committed_at or event.timestamp
+            fresh.append((record, Logged(received.position, recorded_at, event)))
+
+        failed = self._project(conn, fresh)
+        dead.extend(failed)
+        applied = len(fresh) - len(failed)
+
+        if versions:
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    SQL(
+                        "INSERT INTO {} (projector, aggregate_id, version) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (projector, aggregate_id) DO UPDATE "
+                        "SET version = EXCLUDED.version"
+                    ).format(self.tables.versions),
+                    [(self.projector.name, UUID(k), v) for k, v in versions.items()],
+                )
+        conn.execute(
+            SQL(
+                "UPDATE {} SET next_offset = %s, updated_at = now() "
+                "WHERE consumer_group = %s AND topic = %s AND partition = %s"
+            ).format(self.tables.offsets),
+            (fresh_records[-1].offset + 1, group, topic, tp.partition),
+        )
+        if dead:
+            self._dead_letter(tp, dead)  # before the commit: at least once into the DLQ
+        return applied, skipped, len(dead)
+
+    def _project(
+        self, conn: psycopg.Connection[Any], fresh: list[tuple[ConsumerRecord, Logged]]
+    ) -> list[tuple[ConsumerRecord, str]]:
+        """Apply the batch; if it fails, apply event by event and return the ones that fail."""
+        if not fresh:
+            return []
+        try:
+            with conn.transaction():
+                self.projector.apply(conn, [logged for _, logged in fresh])
+            return []
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise
+        except Exception as batch_error:
+            log.warning("batch of %d failed (%s); applying one by one", len(fresh), batch_error)
+        failed: list[tuple[ConsumerRecord, str]] = []
+        for record, logged in fresh:
+            try:
+                with conn.transaction():
+                    self.projector.apply(conn, [logged])
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                raise
+            except Exception as e:
+                failed.append(
+                    (record, f"cannot apply {logged.event_type}: {type(e).__name__}: {e}")
+                )
+        return failed
+
+    def _dead_letter(self, tp: TopicPartition, dead: list[tuple[ConsumerRecord, str]]) -> None:
+        if self._producer is None:
+            self._producer = self.config.producer(client_id=f"{self.config.client_id}-dlq")
+        futures = []
+        for record, reason in dead:
+            log.warning(
+                "partition %d offset %d → %s: %s",
+                tp.partition,
+                record.offset,
+                self.config.dead_letter_topic,
+                reason,
+            )
+            headers = [
+                *list(record.headers or []),
+                (HEADER_REASON, reason.encode()),
+                ("okr-dlq-topic", tp.topic.encode()),
+                ("okr-dlq-partition", str(tp.partition).encode()),
+                ("okr-dlq-offset", str(record.offset).encode()),
+                ("okr-dlq-group", self.config.group.encode()),
+            ]
+            futures.append(
+                self._producer.send(
+                    self.config.dead_letter_topic,
+                    key=record.key,
+                    value=record.value,
+                    headers=headers,
+                )
+            )
+        self._producer.flush(timeout=self.config.delivery_timeout_ms / 1000 + 5)
+        for future in futures:
+            future.get(timeout=0)  # raises if not acknowledged: the batch is rolled back
+
+
+def wait_for_assignment(
+    workers: Sequence[ProjectionWorker], partitions: int, timeout: float
+) -> bool:
+    """Until the workers together own all ``partitions`` (tests and start-up checks)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        owned = [p for w in workers for p in w.assignment]
+        if len(owned) == partitions and len(set(owned)) == partitions:
+            return True
+        time.sleep(0.05)
+    return False
