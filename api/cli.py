@@ -313,5 +313,49 @@ def _relay_table(current: RelayStatus) -> Table:
     return table
 
 
+@app.command()
+def worker(
+    from_kafka: Annotated[
+        bool, typer.Option("--from-kafka", help="Consume the Kafka topic in the worker group.")
+    ] = False,
+    show_status: Annotated[
+        bool, typer.Option("--status", help="Print the group's offsets and lag and exit.")
+    ] = False,
+) -> None:
+    """A projection worker: with --from-kafka, applies the topic to PostgreSQL views."""
+    from infra.kafka.config import KafkaConfig
+    from infra.kafka.service import configure_logging, run_worker
+    from infra.kafka.worker import worker_status
+
+    settings = get_settings()
+    if not from_kafka:
+        errors.print("[red]okr worker needs --from-kafka[/red] (okr serve runs the live views)")
+        raise typer.Exit(2)
+    if not settings.kafka_bootstrap:
+        errors.print("[red]Kafka is off:[/red] set OKR_KAFKA_BOOTSTRAP (host:port[,host:port])")
+        raise typer.Exit(2)
+    if show_status:
+        with _ledger() as ledger:
+            lags = worker_status(ledger, KafkaConfig.from_settings(settings))
+        table = Table(title=f"group {settings.kafka_group} ← {settings.kafka_topic}")
+        for column in ("partition", "applied up to offset", "end offset", "lag"):
+            table.add_column(column, justify="right")
+        for lag in lags:
+            table.add_row(
+                str(lag.partition),
+                str(lag.next_offset),
+                "?" if lag.end_offset is None else str(lag.end_offset),
+                "?" if lag.lag is None else str(lag.lag),
+            )
+        console.print(table)
+        return
+    configure_logging()
+    try:
+        run_worker(settings)
+    except (psycopg.OperationalError, OperationalError) as error:
+        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
 if __name__ == "__main__":
     app()
