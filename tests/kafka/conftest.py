@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,6 +40,12 @@ FAST = {
     "delivery_timeout_ms": 2500,
     "batch_size": 50,
     "partitions": 3,
+}
+GROUP_TIMING = {
+    # Tansu needs these to form a group in about 3 s (the defaults take over 20 s).
+    "session_timeout_ms": 6000,
+    "heartbeat_interval_ms": 1000,
+    "max_poll_interval_ms": 10000,
 }
 RELAY_TIMING = {
     "standby_poll_seconds": 0.1,
@@ -281,6 +288,27 @@ def relay_process(
     database_url: str, bootstrap: str, topic: str, **env: str
 ) -> subprocess.Popen[str]:
     """``okr relay`` in a subprocess, configured through the environment like production."""
+    return okr_process(["relay"], database_url, bootstrap, topic, **env)
+
+
+def worker_process(database_url: str, config: KafkaConfig) -> subprocess.Popen[str]:
+    """``okr worker --from-kafka`` in a subprocess, in ``config``'s group."""
+    return okr_process(
+        ["worker", "--from-kafka"],
+        database_url,
+        config.bootstrap,
+        config.topic,
+        OKR_KAFKA_GROUP=config.group,
+        OKR_KAFKA_DEAD_LETTER_TOPIC=config.dead_letter_topic,
+        OKR_KAFKA_SESSION_TIMEOUT_MS=str(GROUP_TIMING["session_timeout_ms"]),
+        OKR_KAFKA_HEARTBEAT_INTERVAL_MS=str(GROUP_TIMING["heartbeat_interval_ms"]),
+        OKR_KAFKA_MAX_POLL_INTERVAL_MS=str(GROUP_TIMING["max_poll_interval_ms"]),
+    )
+
+
+def okr_process(
+    args: list[str], database_url: str, bootstrap: str, topic: str, **env: str
+) -> subprocess.Popen[str]:
     environment = {
         **os.environ,
         "OKR_DATABASE_URL": database_url,
@@ -293,14 +321,29 @@ def relay_process(
         "PYTHONUNBUFFERED": "1",
         **env,
     }
-    return subprocess.Popen(
-        [sys.executable, "-c", "from api.cli import app; app()", "relay"],
+    # Output goes to a file, read with `output_of`, so a chatty process never blocks on a pipe.
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+        prefix=f"okr-{args[0]}-", suffix=".log", delete=False
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from api.cli import app; app()", *args],
         cwd=ROOT,
         env=environment,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    log.close()
+    _LOGS[process.pid] = Path(log.name)
+    return process
+
+
+_LOGS: dict[int, Path] = {}
+
+
+def output_of(process: subprocess.Popen[Any]) -> str:
+    path = _LOGS.get(process.pid)
+    return path.read_text() if path is not None and path.exists() else ""
 
 
 def settings_for(database_url: str, config: KafkaConfig) -> Settings:
@@ -312,11 +355,16 @@ def settings_for(database_url: str, config: KafkaConfig) -> Settings:
 
 
 def stop_process(process: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> str:
+    """Signal the process, wait for it, and return everything it printed."""
     if process.poll() is None:
         process.send_signal(sig)
     try:
-        out, _ = process.communicate(timeout=15)
+        process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
-        out, _ = process.communicate()
-    return out or ""
+        process.wait()
+    output = output_of(process)
+    path = _LOGS.pop(process.pid, None)
+    if path is not None:
+        path.unlink(missing_ok=True)
+    return output

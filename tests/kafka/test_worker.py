@@ -1,0 +1,307 @@
+"""Projection workers in a consumer group: split partitions, take over, apply nothing twice."""
+
+from __future__ import annotations
+
+import re
+import signal
+from collections.abc import Iterator, Sequence
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+import orjson
+import pytest
+from kafka import KafkaProducer
+
+from domain.application import OkrLedger
+from domain.base import CommandContext
+from domain.team import MemberRole
+from infra.chain import ChainReader
+from infra.kafka import envelope
+from infra.kafka.config import KafkaConfig
+from infra.kafka.pg import connect
+from infra.kafka.projectors import DirectoryProjector, directory_documents
+from infra.kafka.relay import Relay, relay_status
+from infra.kafka.worker import ProjectionWorker, wait_for_assignment, worker_status
+from projections.base import Logged, fold
+from projections.directory import DirectoryFold
+from tests.kafka.conftest import (
+    GROUP_TIMING,
+    RELAY_TIMING,
+    Writer,
+    output_of,
+    read_topic,
+    stop_process,
+    worker_process,
+)
+from tests.kafka.test_relay import caught_up, wait_until
+
+CTX = CommandContext.system()
+
+
+@pytest.fixture
+def group_config(kafka_config: KafkaConfig) -> KafkaConfig:
+    return kafka_config.with_(
+        group=f"okr-test-{uuid4().hex[:8]}",
+        dead_letter_topic=f"{kafka_config.topic}.dlq",
+        **GROUP_TIMING,
+    )
+
+
+@pytest.fixture
+def relay(ledger: OkrLedger, group_config: KafkaConfig) -> Iterator[Relay]:
+    running = Relay(ledger, group_config, **RELAY_TIMING)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def organisation(app: OkrLedger, teams: int = 3, people: int = 4) -> None:
+    """Teams with members and role changes, cycles moving through their phases, renames."""
+    for t in range(teams):
+        team = app.form_team(f"Team {t}", CTX).id
+        for p in range(people):
+            person = app.register_person(f"P{t}.{p}", f"p{t}.{p}-{uuid4().hex[:6]}@x.com", CTX)
+            app.add_team_member(team, person.id, MemberRole.MEMBER, CTX)
+            if p == 0:
+                app.change_member_role(team, person.id, MemberRole.MANAGER, CTX)
+            app.rename_person(person.id, f"Person {t}.{p}", CTX)
+        app.rename_team(team, f"Team {t} (renamed)", CTX)
+    cycle = app.plan_cycle(f"Q{uuid4().hex[:4]}", date(2025, 1, 1), date(2025, 3, 31), CTX).id
+    app.start_cycle(cycle, CTX)
+    app.open_grading(cycle, CTX)
+
+
+def rebuilt(app: OkrLedger) -> dict[UUID, tuple[str, dict[str, Any]]]:
+    """The directory as a full rebuild from the log gives it."""
+    chain = ChainReader.for_recorder(app.recorder)
+    notifications = app.recorder.select_notifications(start=1, limit=1_000_000)
+    logged = [
+        Logged(n.id, chain.committed_at(n.id), app.mapper.to_domain_event(n))  # type: ignore[arg-type]
+        for n in notifications
+    ]
+    return directory_documents(fold(DirectoryFold(), logged))
+
+
+def view(app: OkrLedger) -> dict[UUID, Any]:
+    with connect(app.recorder, "okr-test") as conn:  # type: ignore[arg-type]
+        return DirectoryProjector().read(conn)
+
+
+def versions(app: OkrLedger) -> dict[UUID, int]:
+    notifications = app.recorder.select_notifications(start=1, limit=1_000_000)
+    return {n.originator_id: n.originator_version for n in notifications}
+
+
+def assert_view_equals_rebuild(app: OkrLedger) -> None:
+    rows = view(app)
+    expected = rebuilt(app)
+    assert {k: (r.kind, r.document) for k, r in rows.items()} == expected
+    latest = versions(app)
+    for aggregate_id, row in rows.items():
+        # Every event of the aggregate applied exactly once: none skipped, none twice.
+        assert row.applied == row.version == latest[aggregate_id], aggregate_id
+
+
+def assigned(process: Any) -> list[int]:
+    """The partitions a worker process last logged as assigned to it."""
+    found = re.findall(r"partitions assigned: \[([\d, ]*)\]", output_of(process))
+    return [int(p) for p in found[-1].split(",") if p.strip()] if found else []
+
+
+def workers_caught_up(app: OkrLedger, config: KafkaConfig) -> bool:
+    if not caught_up(app, config.topic):
+        return False
+    lags = worker_status(app, config)
+    return bool(lags) and all(lag.lag == 0 for lag in lags)
+
+
+def test_two_workers_split_the_partitions_and_the_view_equals_a_rebuild(
+    ledger: OkrLedger, group_config: KafkaConfig, relay: Relay
+) -> None:
+    organisation(ledger)
+    workers = [ProjectionWorker(ledger, group_config, DirectoryProjector()) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        assert wait_for_assignment(workers, group_config.partitions, timeout=30)
+        assert all(worker.assignment for worker in workers)
+        organisation(ledger)
+        Writer(ledger).events(60, people=6)
+        wait_until(lambda: workers_caught_up(ledger, group_config), timeout=30)
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert_view_equals_rebuild(ledger)
+    assert all(worker.applied > 0 for worker in workers)
+    assert sum(worker.applied for worker in workers) == sum(versions(ledger).values())
+
+
+def test_a_killed_worker_s_partitions_move_to_the_other(
+    ledger: OkrLedger, database_url: str, group_config: KafkaConfig, relay: Relay
+) -> None:
+    organisation(ledger)
+    first = worker_process(database_url, group_config)
+    second = worker_process(database_url, group_config)
+    try:
+        wait_until(lambda: bool(assigned(first)) and bool(assigned(second)), timeout=40)
+        wait_until(lambda: workers_caught_up(ledger, group_config), timeout=30)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        organisation(ledger)  # written while only the second worker lives
+        every = list(range(group_config.partitions))
+        wait_until(lambda: assigned(second) == every, timeout=40)
+        wait_until(lambda: workers_caught_up(ledger, group_config), timeout=30)
+    finally:
+        stop_process(first)
+        output = stop_process(second)
+    assert second.returncode == 0, output
+    assert_view_equals_rebuild(ledger)
+
+
+def test_workers_killed_mid_stream_and_restarted_apply_no_event_twice(
+    ledger: OkrLedger,
+    database_url: str,
+    group_config: KafkaConfig,
+    relay: Relay,
+) -> None:
+    organisation(ledger)
+    first = [worker_process(database_url, group_config) for _ in range(2)]
+    try:
+        wait_until(lambda: all(assigned(p) for p in first), timeout=40)
+        for _ in range(3):
+            organisation(ledger)
+        for process in first:  # mid-stream, with batches in flight
+            process.send_signal(signal.SIGKILL)
+    finally:
+        for process in first:
+            stop_process(process)
+    # The relay's at-least-once resends, as consumers see them after a relay crash.
+    resend_tail(ledger, group_config, count=40)
+    second = [worker_process(database_url, group_config) for _ in range(2)]
+    try:
+        organisation(ledger)
+        wait_until(lambda: workers_caught_up(ledger, group_config), timeout=60)
+    finally:
+        outputs = [stop_process(p) for p in second]
+    assert all(p.returncode == 0 for p in second), outputs
+    assert_view_equals_rebuild(ledger)  # applied == version for every aggregate
+
+
+def resend_tail(app: OkrLedger, config: KafkaConfig, count: int) -> None:
+    """Publish the last ``count`` events again, exactly as the relay would resend them."""
+    notifications = app.recorder.select_notifications(start=1, limit=1_000_000)[-count:]
+    chain = ChainReader.for_recorder(app.recorder)
+    producer = config.producer()
+    try:
+        for n in notifications:
+            message = envelope.encode(
+                app.mapper.to_domain_event(n),  # type: ignore[arg-type]
+                position=n.id,
+                source=config.source,
+                committed_at=chain.committed_at(n.id),
+            )
+            producer.send(
+                config.topic, key=message.key, value=message.value, headers=message.headers
+            )
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def test_poison_messages_go_to_the_dead_letter_topic_and_the_worker_carries_on(
+    ledger: OkrLedger, group_config: KafkaConfig, relay: Relay
+) -> None:
+    organisation(ledger, teams=1)
+    wait_until(lambda: caught_up(ledger, group_config.topic))
+    poison = {
+        b"not json at all": "not JSON",
+        orjson.dumps(
+            {
+                "specversion": "1.0",
+                "id": "x",
+                "source": "s",
+                "type": "Objective.Exploded",
+                "subject": "x",
+                "logposition": 1,
+                "data": {},
+            }
+        ): "unknown event type",
+        orjson.dumps({"hello": "world"}): "not a CloudEvent",
+    }
+    producer = KafkaProducer(bootstrap_servers=group_config.servers)
+    for value in poison:
+        producer.send(group_config.topic, key=b"poison", value=value)
+    producer.flush()
+    producer.close()
+
+    worker = ProjectionWorker(ledger, group_config, DirectoryProjector())
+    worker.start()
+    try:
+        organisation(ledger, teams=1)  # after the poison: still applied
+        wait_until(lambda: workers_caught_up(ledger, group_config), timeout=40)
+    finally:
+        worker.stop()
+    assert worker.dead_lettered == len(poison)
+    assert_view_equals_rebuild(ledger)
+    dead = read_topic(
+        group_config.bootstrap, group_config.dead_letter_topic, until=lambda rs: len(rs) >= 3
+    )
+    assert sorted(r.value for r in dead) == sorted(poison)
+    for record in dead:
+        headers = dict(record.headers)
+        assert poison[record.value] in headers["okr-dlq-reason"].decode()
+        assert headers["okr-dlq-topic"].decode() == group_config.topic
+        assert headers["okr-dlq-group"].decode() == group_config.group
+
+
+class _Failing(DirectoryProjector):
+    """Fails on one aggregate's events, as a bug in a view would."""
+
+    def __init__(self, failing: UUID) -> None:
+        super().__init__()
+        self.failing = failing
+
+    def apply(self, conn: Any, events: Sequence[Logged]) -> None:
+        if any(logged.event.originator_id == self.failing for logged in events):
+            raise ValueError("the view cannot take this event")
+        super().apply(conn, events)
+
+
+def test_an_event_the_view_cannot_apply_is_dead_lettered_alone(
+    ledger: OkrLedger, group_config: KafkaConfig, relay: Relay
+) -> None:
+    organisation(ledger, teams=1)
+    victim = ledger.register_person("Victim", f"v-{uuid4().hex[:6]}@x.com", CTX).id
+    organisation(ledger, teams=1)
+    worker = ProjectionWorker(ledger, group_config, _Failing(victim))
+    worker.start()
+    try:
+        wait_until(lambda: workers_caught_up(ledger, group_config), timeout=40)
+    finally:
+        worker.stop()
+    assert worker.dead_lettered == 1
+    rows = view(ledger)
+    assert victim not in rows
+    expected = rebuilt(ledger)
+    expected.pop(victim)
+    assert {k: (r.kind, r.document) for k, r in rows.items()} == expected
+    dead = read_topic(
+        group_config.bootstrap, group_config.dead_letter_topic, until=lambda rs: len(rs) >= 1
+    )
+    assert [orjson.loads(r.value)["subject"] for r in dead] == [str(victim)]
+    assert "cannot apply Person.Registered" in dict(dead[0].headers)["okr-dlq-reason"].decode()
+
+
+def test_worker_status_reports_the_lag_per_partition(
+    ledger: OkrLedger, group_config: KafkaConfig, relay: Relay
+) -> None:
+    organisation(ledger, teams=1)
+    wait_until(lambda: caught_up(ledger, group_config.topic))
+    lags = worker_status(ledger, group_config)
+    assert [lag.partition for lag in lags] == list(range(group_config.partitions))
+    # Nothing applied yet: every event on the topic is lag.
+    assert sum(lag.lag or 0 for lag in lags) == sum(versions(ledger).values())
+    assert relay_status(ledger, group_config.topic).lag == 0
