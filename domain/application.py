@@ -128,6 +128,14 @@ class OkrLedger(Application[UUID]):
             raise NotFound(kind, aggregate_id)
         return aggregate
 
+    def objective_ancestors(self, objective: Objective | None) -> list[UUID]:
+        """The chain of parent objectives above `objective` (bounded against corrupt loops)."""
+        chain: list[UUID] = []
+        while objective is not None and objective.parent_objective_id and len(chain) < 100:
+            chain.append(objective.parent_objective_id)
+            objective = self.get_objective(objective.parent_objective_id)
+        return chain
+
     def team_ancestors(self, team_id: UUID | None) -> list[UUID]:
         """The chain of parent teams above `team_id`, nearest first (bounded against loops)."""
         chain: list[UUID] = []
@@ -365,8 +373,14 @@ class OkrLedger(Application[UUID]):
                 title if title is not None else objective.title, description, cycle, ctx, reason
             )
         if realign:
+            parent = self._parent(parent_objective_id)
             objective.realign(
-                self._parent(parent_objective_id), parent_key_result_id, cycle, ctx, reason
+                parent,
+                parent_key_result_id,
+                cycle,
+                ctx,
+                reason,
+                ancestors_of_parent=self.objective_ancestors(parent),
             )
         if reassign:
             self._owner_exists(owner_team_id, owner_person_id)

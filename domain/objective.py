@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -230,6 +231,7 @@ class Objective(OkrAggregate):
         counter_proposal: CounterProposal | None
         amendments: dict[UUID, Amendment]
         explicit_score: float | None
+        graded: bool
         grade_comment: str
         reflection: str
         carried_from: UUID | None
@@ -272,6 +274,7 @@ class Objective(OkrAggregate):
             objective.counter_proposal = None
             objective.amendments = {}
             objective.explicit_score = None
+            objective.graded = False
             objective.grade_comment = ""
             objective.reflection = ""
             objective.carried_from = self.carried_from
@@ -285,7 +288,6 @@ class Objective(OkrAggregate):
         def apply(self, objective: Objective) -> None:
             objective.title = self.title
             objective.description = self.description
-            objective._after_edit()
 
     class Realigned(OkrAggregate.Event):
         parent_objective_id: UUID | None
@@ -294,7 +296,6 @@ class Objective(OkrAggregate):
         def apply(self, objective: Objective) -> None:
             objective.parent_objective_id = self.parent_objective_id
             objective.parent_key_result_id = self.parent_key_result_id
-            objective._after_edit()
 
     class Reassigned(OkrAggregate.Event):
         owner_team_id: UUID | None
@@ -303,7 +304,6 @@ class Objective(OkrAggregate):
         def apply(self, objective: Objective) -> None:
             objective.owner_team_id = self.owner_team_id
             objective.owner_person_id = self.owner_person_id
-            objective._after_edit()
 
     class Abandoned(OkrAggregate.Event):
         def apply(self, objective: Objective) -> None:
@@ -333,7 +333,6 @@ class Objective(OkrAggregate):
                 direction=Direction(self.direction),
                 weight=self.weight,
             )
-            objective._after_edit()
 
     class KeyResultReworded(OkrAggregate.Event):
         key_result_id: UUID
@@ -341,7 +340,6 @@ class Objective(OkrAggregate):
 
         def apply(self, objective: Objective) -> None:
             objective.key_results[self.key_result_id].title = self.title
-            objective._after_edit()
 
     class KeyResultRetargeted(OkrAggregate.Event):
         key_result_id: UUID
@@ -352,7 +350,6 @@ class Objective(OkrAggregate):
             kr = objective.key_results[self.key_result_id]
             kr.baseline = self.baseline
             kr.target = self.target
-            objective._after_edit()
 
     class KeyResultReweighted(OkrAggregate.Event):
         key_result_id: UUID
@@ -360,14 +357,12 @@ class Objective(OkrAggregate):
 
         def apply(self, objective: Objective) -> None:
             objective.key_results[self.key_result_id].weight = self.weight
-            objective._after_edit()
 
     class KeyResultRemoved(OkrAggregate.Event):
         key_result_id: UUID
 
         def apply(self, objective: Objective) -> None:
             objective.key_results[self.key_result_id].removed = True
-            objective._after_edit()
 
     class SubmittedForApproval(OkrAggregate.Event):
         approver_id: UUID
@@ -406,6 +401,13 @@ class Objective(OkrAggregate):
             objective.counter_proposal = None
             objective.approved_by = self.approved_by
             objective.approved_content_hash = self.content_hash
+
+    class CounterProposalDeclined(OkrAggregate.Event):
+        """The contributor revises instead of accepting: the first edit declines the counter."""
+
+        def apply(self, objective: Objective) -> None:
+            objective.status = Status.DRAFT
+            objective.counter_proposal = None
 
     class Approved(OkrAggregate.Event):
         content_hash: str
@@ -523,9 +525,12 @@ class Objective(OkrAggregate):
     class Graded(OkrAggregate.Event):
         score: float
         comment: str
+        explicit: bool
+        """False: the owner confirmed the key results' weighted mean, which stays live."""
 
         def apply(self, objective: Objective) -> None:
-            objective.explicit_score = self.score
+            objective.explicit_score = self.score if self.explicit else None
+            objective.graded = True
             objective.grade_comment = self.comment
 
     class Reflected(OkrAggregate.Event):
@@ -543,11 +548,10 @@ class Objective(OkrAggregate):
 
     # ----------------------------------------------------------- derived state
 
-    def _after_edit(self) -> None:
+    def _decline_open_counter(self, ctx: CommandContext) -> None:
         """An edit while a counter-proposal is open declines it: the contributor revises."""
         if self.status == Status.COUNTERED:
-            self.status = Status.DRAFT
-            self.counter_proposal = None
+            self._trigger(self.CounterProposalDeclined, ctx, reason="revised by the contributor")
 
     @property
     def active_key_results(self) -> list[KeyResult]:
@@ -684,6 +688,7 @@ class Objective(OkrAggregate):
     ) -> None:
         cycle.require_open_for("reword an objective", *PLANNING_PHASES)
         self._require_not_abandoned()
+        self._decline_open_counter(ctx)
         self._trigger(
             self.Reworded,
             ctx,
@@ -699,16 +704,19 @@ class Objective(OkrAggregate):
         cycle: Cycle,
         ctx: CommandContext,
         reason: str = "",
+        ancestors_of_parent: Sequence[UUID] = (),
     ) -> None:
+        """Align under `parent`; `ancestors_of_parent` (its chain of parents) guards against loops."""
         cycle.require_open_for("realign an objective", *PLANNING_PHASES)
         self._require_not_abandoned()
         _require_alignable(parent, parent_key_result_id, cycle)
         require(
-            parent is None or parent.id != self.id,
+            parent is None or (parent.id != self.id and self.id not in ancestors_of_parent),
             "alignment_cycle",
-            "an objective cannot align to itself",
+            "an objective cannot align to itself or to one of the objectives aligned under it",
             "parent_objective_id",
         )
+        self._decline_open_counter(ctx)
         self._trigger(
             self.Realigned,
             ctx,
@@ -728,6 +736,7 @@ class Objective(OkrAggregate):
         cycle.require_open_for("reassign an objective", *PLANNING_PHASES)
         self._require_not_abandoned()
         _require_one_owner(owner_team_id, owner_person_id)
+        self._decline_open_counter(ctx)
         self._trigger(
             self.Reassigned,
             ctx,
@@ -760,6 +769,7 @@ class Objective(OkrAggregate):
         measure_, baseline_, target_, direction_, weight_ = validate_key_result(
             measure, baseline, target, direction, weight
         )
+        self._decline_open_counter(ctx)
         key_result_id = uuid4()
         self._trigger(
             self.KeyResultAdded,
@@ -816,6 +826,13 @@ class Objective(OkrAggregate):
         _, baseline_, target_, _, weight_ = validate_key_result(
             kr.measure, new_baseline, new_target, kr.direction, new_weight
         )
+        changes_anything = (
+            (title is not None and title.strip() != kr.title)
+            or (baseline_, target_) != (kr.baseline, kr.target)
+            or weight_ != kr.weight
+        )
+        if changes_anything:
+            self._decline_open_counter(ctx)
         if title is not None and title.strip() != kr.title:
             self._trigger(
                 self.KeyResultReworded,
@@ -844,6 +861,7 @@ class Objective(OkrAggregate):
         cycle.require_open_for("remove a key result", *PLANNING_PHASES)
         self._require_editable("remove a key result")
         kr = self.key_result(key_result_id)
+        self._decline_open_counter(ctx)
         self._trigger(self.KeyResultRemoved, ctx, reason=reason, key_result_id=kr.id)
 
     # Negotiation.
@@ -1237,12 +1255,14 @@ class Objective(OkrAggregate):
                 "comment",
             )
         require_value(
-            self.explicit_score is None or bool(comment),
+            not self.graded or bool(comment),
             "regrade_needs_comment",
             "changing a grade already given needs a comment",
             "comment",
         )
-        self._trigger(self.Graded, ctx, score=round(score_, 4), comment=comment)
+        self._trigger(
+            self.Graded, ctx, score=round(score_, 4), comment=comment, explicit=score is not None
+        )
 
     def reflect(self, text: str, cycle: Cycle, ctx: CommandContext) -> None:
         cycle.require_open_for("write a reflection", Phase.GRADING)

@@ -95,35 +95,23 @@ def _drafted(state: InboxState, e: Objective.Drafted, logged: Logged) -> None:
     )
 
 
-def _edited(state: InboxState, e: Objective.Event, logged: Logged) -> None:
-    """As the aggregate: an edit while countered declines the counter-proposal."""
+@_on.on(Objective.CounterProposalDeclined)
+def _counter_declined(
+    state: InboxState, e: Objective.CounterProposalDeclined, logged: Logged
+) -> None:
     item = state.objectives[e.originator_id]
-    if item.status == Status.COUNTERED.value:
-        item.status, item.counter_proposal = Status.DRAFT.value, None
-
-
-for _edit in (
-    Objective.Realigned,
-    Objective.KeyResultAdded,
-    Objective.KeyResultReworded,
-    Objective.KeyResultRetargeted,
-    Objective.KeyResultReweighted,
-    Objective.KeyResultRemoved,
-):
-    _on.on(_edit)(_edited)
+    item.status, item.counter_proposal = Status.DRAFT.value, None
 
 
 @_on.on(Objective.Reworded)
 def _reworded(state: InboxState, e: Objective.Reworded, logged: Logged) -> None:
     state.objectives[e.originator_id].title = e.title
-    _edited(state, e, logged)
 
 
 @_on.on(Objective.Reassigned)
 def _reassigned(state: InboxState, e: Objective.Reassigned, logged: Logged) -> None:
     item = state.objectives[e.originator_id]
     item.owner_team_id, item.owner_person_id = e.owner_team_id, e.owner_person_id
-    _edited(state, e, logged)
 
 
 @_on.on(Objective.Abandoned)

@@ -425,14 +425,6 @@ def _status(before: str, after: str) -> tuple[Json, Json]:
     return {"status": before}, {"status": after}
 
 
-def _declines_counter(node: ObjectiveNode, before: Json, after: Json) -> str:
-    """An edit while a counter-proposal is open declines it (the status falls back to draft)."""
-    if node.status != Status.COUNTERED.value:
-        return ""
-    before["status"], after["status"] = Status.COUNTERED.value, Status.DRAFT.value
-    return ", declining the counter-proposal"
-
-
 def _parent_phrase(context: Context, parent_id: UUID | None, parent_kr_id: UUID | None) -> str:
     parent = context.tree.objectives.get(parent_id) if parent_id else None
     if parent is None:
@@ -489,7 +481,7 @@ def _reworded(context: Context, e: Objective.Reworded, logged: Logged) -> Narrat
         parts.append(f"description of {q(e.title)} changed")
         before["description"], after["description"] = node.description, e.description
     action = " and ".join(parts) or f"objective {q(node.title)} reworded without change"
-    return _about(context, e, action + _declines_counter(node, before, after), before, after)
+    return _about(context, e, action, before, after)
 
 
 @_phrases(Objective.Realigned)
@@ -507,7 +499,7 @@ def _realigned(context: Context, e: Objective.Realigned, logged: Logged) -> Narr
         "parent_objective_id": _id(e.parent_objective_id),
         "parent_key_result_id": _id(e.parent_key_result_id),
     }
-    return _about(context, e, action + _declines_counter(node, before, after), before, after)
+    return _about(context, e, action, before, after)
 
 
 @_phrases(Objective.Reassigned)
@@ -522,7 +514,7 @@ def _reassigned(context: Context, e: Objective.Reassigned, logged: Logged) -> Na
         "owner_team_id": _id(e.owner_team_id),
         "owner_person_id": _id(e.owner_person_id),
     }
-    action = f"{q(node.title)} reassigned to {owner}" + _declines_counter(node, before, after)
+    action = f"{q(node.title)} reassigned to {owner}"
     return _about(context, e, action, before, after)
 
 
@@ -550,23 +542,21 @@ def _kr_added(context: Context, e: Objective.KeyResultAdded, logged: Logged) -> 
         },
     )
     action = f"key result {q(e.title)} added to {q(node.title)}"
-    action += _declines_counter(node, before, after)
     return _about(context, e, action, before, after, key_result_id=e.key_result_id)
 
 
 @_phrases(Objective.KeyResultReworded)
 def _kr_reworded(context: Context, e: Objective.KeyResultReworded, logged: Logged) -> Narration:
-    node, kr = _node(context, e), _kr(context, e, e.key_result_id)
+    kr = _kr(context, e, e.key_result_id)
     before = _kr_json(e.key_result_id, {"title": kr.title})
     after = _kr_json(e.key_result_id, {"title": e.title})
     action = f"key result {q(kr.title)} renamed to {q(e.title)}"
-    action += _declines_counter(node, before, after)
     return _about(context, e, action, before, after, key_result_id=e.key_result_id)
 
 
 @_phrases(Objective.KeyResultRetargeted)
 def _kr_retargeted(context: Context, e: Objective.KeyResultRetargeted, logged: Logged) -> Narration:
-    node, kr = _node(context, e), _kr(context, e, e.key_result_id)
+    kr = _kr(context, e, e.key_result_id)
     old: Json = {}
     new: Json = {}
     parts = []
@@ -579,17 +569,15 @@ def _kr_retargeted(context: Context, e: Objective.KeyResultRetargeted, logged: L
             old[name], new[name] = getattr(kr, name), value
     before, after = _kr_json(e.key_result_id, old), _kr_json(e.key_result_id, new)
     action = " and ".join(parts) or f"key result {q(kr.title)} retargeted without change"
-    action += _declines_counter(node, before, after)
     return _about(context, e, action, before, after, key_result_id=e.key_result_id)
 
 
 @_phrases(Objective.KeyResultReweighted)
 def _kr_reweighted(context: Context, e: Objective.KeyResultReweighted, logged: Logged) -> Narration:
-    node, kr = _node(context, e), _kr(context, e, e.key_result_id)
+    kr = _kr(context, e, e.key_result_id)
     before = _kr_json(e.key_result_id, {"weight": kr.weight})
     after = _kr_json(e.key_result_id, {"weight": e.weight})
     action = f"weight of {q(kr.title)} changed from {number(kr.weight)} to {number(e.weight)}"
-    action += _declines_counter(node, before, after)
     return _about(context, e, action, before, after, key_result_id=e.key_result_id)
 
 
@@ -599,7 +587,6 @@ def _kr_removed(context: Context, e: Objective.KeyResultRemoved, logged: Logged)
     before = _kr_json(e.key_result_id, {"removed": False})
     after = _kr_json(e.key_result_id, {"removed": True})
     action = f"key result {q(kr.title)} removed from {q(node.title)}"
-    action += _declines_counter(node, before, after)
     return _about(context, e, action, before, after, key_result_id=e.key_result_id)
 
 
@@ -629,6 +616,15 @@ def _countered(context: Context, e: Objective.CounterProposed, logged: Logged) -
     after["comment"] = e.comment
     action = f"counter-proposal on {q(node.title)}: " + "; ".join(phrases)
     return _about(context, e, action, before, after)
+
+
+@_phrases(Objective.CounterProposalDeclined)
+def _counter_declined(
+    context: Context, e: Objective.CounterProposalDeclined, logged: Logged
+) -> Narration:
+    node = _node(context, e)
+    before, after = _status(Status.COUNTERED.value, Status.DRAFT.value)
+    return _about(context, e, f"counter-proposal on {q(node.title)} declined", before, after)
 
 
 @_phrases(Objective.CounterProposalAccepted)
@@ -771,7 +767,10 @@ def _kr_graded(context: Context, e: Objective.KeyResultGraded, logged: Logged) -
 @_phrases(Objective.Graded)
 def _graded(context: Context, e: Objective.Graded, logged: Logged) -> Narration:
     node = _node(context, e)
-    if node.explicit_score is None:
+    if not e.explicit:
+        action = f"{q(node.title)} graded {number(e.score)} (weighted mean of its key results)"
+        before = {"score": node.score}
+    elif node.explicit_score is None:
         action, before = f"{q(node.title)} graded {number(e.score)}", {"score": node.score}
     else:
         action = f"{q(node.title)} regraded from {number(node.explicit_score)} to {number(e.score)}"

@@ -246,13 +246,6 @@ def _objective(state: TreeState, e: Objective.Event) -> ObjectiveNode:
     return state.objectives[e.originator_id]
 
 
-def _after_edit(node: ObjectiveNode) -> None:
-    """As the aggregate: editing while a counter-proposal is open declines it."""
-    if node.status == Status.COUNTERED.value:
-        node.status = Status.DRAFT.value
-        node.counter_proposed_by = None
-
-
 def apply_changes(node: ObjectiveNode, changes: dict[str, Any]) -> None:
     """Apply a normalised change set (accepted counter-proposal, approved amendment)."""
     if "title" in changes:
@@ -304,7 +297,6 @@ def _drafted(state: TreeState, e: Objective.Drafted, logged: Logged) -> None:
 def _reworded(state: TreeState, e: Objective.Reworded, logged: Logged) -> None:
     node = _objective(state, e)
     node.title, node.description = e.title, e.description
-    _after_edit(node)
 
 
 @_on.on(Objective.Realigned)
@@ -312,14 +304,12 @@ def _realigned(state: TreeState, e: Objective.Realigned, logged: Logged) -> None
     node = _objective(state, e)
     node.parent_objective_id = e.parent_objective_id
     node.parent_key_result_id = e.parent_key_result_id
-    _after_edit(node)
 
 
 @_on.on(Objective.Reassigned)
 def _reassigned(state: TreeState, e: Objective.Reassigned, logged: Logged) -> None:
     node = _objective(state, e)
     node.owner_team_id, node.owner_person_id = e.owner_team_id, e.owner_person_id
-    _after_edit(node)
 
 
 @_on.on(Objective.Abandoned)
@@ -341,14 +331,12 @@ def _kr_added(state: TreeState, e: Objective.KeyResultAdded, logged: Logged) -> 
         direction=e.direction,
         weight=e.weight,
     )
-    _after_edit(node)
 
 
 @_on.on(Objective.KeyResultReworded)
 def _kr_reworded(state: TreeState, e: Objective.KeyResultReworded, logged: Logged) -> None:
     node = _objective(state, e)
     node.key_results[e.key_result_id].title = e.title
-    _after_edit(node)
 
 
 @_on.on(Objective.KeyResultRetargeted)
@@ -356,21 +344,18 @@ def _kr_retargeted(state: TreeState, e: Objective.KeyResultRetargeted, logged: L
     node = _objective(state, e)
     kr = node.key_results[e.key_result_id]
     kr.baseline, kr.target = e.baseline, e.target
-    _after_edit(node)
 
 
 @_on.on(Objective.KeyResultReweighted)
 def _kr_reweighted(state: TreeState, e: Objective.KeyResultReweighted, logged: Logged) -> None:
     node = _objective(state, e)
     node.key_results[e.key_result_id].weight = e.weight
-    _after_edit(node)
 
 
 @_on.on(Objective.KeyResultRemoved)
 def _kr_removed(state: TreeState, e: Objective.KeyResultRemoved, logged: Logged) -> None:
     node = _objective(state, e)
     node.key_results[e.key_result_id].removed = True
-    _after_edit(node)
 
 
 @_on.on(Objective.SubmittedForApproval)
@@ -392,6 +377,15 @@ def _countered(state: TreeState, e: Objective.CounterProposed, logged: Logged) -
     node = _objective(state, e)
     node.status = Status.COUNTERED.value
     node.counter_proposed_by = e.actor
+
+
+@_on.on(Objective.CounterProposalDeclined)
+def _counter_declined(
+    state: TreeState, e: Objective.CounterProposalDeclined, logged: Logged
+) -> None:
+    node = _objective(state, e)
+    node.status = Status.DRAFT.value
+    node.counter_proposed_by = None
 
 
 @_on.on(Objective.CounterProposalAccepted)
@@ -473,7 +467,8 @@ def _kr_graded(state: TreeState, e: Objective.KeyResultGraded, logged: Logged) -
 @_on.on(Objective.Graded)
 def _graded(state: TreeState, e: Objective.Graded, logged: Logged) -> None:
     node = _objective(state, e)
-    node.explicit_score, node.grade_comment = e.score, e.comment
+    node.explicit_score = e.score if e.explicit else None
+    node.grade_comment = e.comment
 
 
 @_on.on(Objective.Reflected)

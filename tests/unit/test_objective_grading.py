@@ -268,8 +268,9 @@ class TestObjectiveScore:
             "reason": "",
             "score": 0.8,
             "comment": "",
+            "explicit": False,
         }
-        assert o.explicit_score == 0.8
+        assert (o.explicit_score, o.score, o.graded) == (None, 0.8, True)
 
     def test_grading_without_a_score_needs_every_key_result_graded(self) -> None:
         given = an_objective().approved().in_phase(Phase.GRADING).build()

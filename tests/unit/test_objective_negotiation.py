@@ -321,7 +321,9 @@ class TestAcceptCounterProposal:
     def test_revising_instead_declines_the_counter_proposal(self, edit: Any) -> None:
         given = an_objective().with_kr().with_kr(title="Second").countered().build()
         o = given.objective
-        when(o, lambda: edit(given))
+        events = when(o, lambda: edit(given))
+        assert type(events[0]) is Objective.CounterProposalDeclined
+        assert events[0].actor == str(ALICE) and len(events) == 2
         assert (o.status, o.counter_proposal) == (Status.DRAFT, None)
         refused(
             o, lambda: o.accept_counter_proposal(given.cycle, ctx(ALICE)), "no_counter_proposal"

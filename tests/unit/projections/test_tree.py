@@ -13,6 +13,7 @@ from uuid import UUID
 import pytest
 
 from domain.base import CommandContext
+from domain.errors import RuleViolated
 from domain.objective import Kind
 from domain.scoring import Measure
 from projections.tree import ALL, ObjectiveView, TreeFold, TreeState, as_json, objective_view, tree
@@ -160,8 +161,8 @@ def test_roots_are_ordered_company_then_teams_then_people_then_by_drafting() -> 
     ]
 
 
-def test_objectives_aligned_to_each_other_still_show() -> None:
-    """The domain refuses self-alignment only; a loop of two must not vanish from the tree."""
+def test_an_alignment_loop_is_refused_and_the_tree_keeps_its_shape() -> None:
+    """Aligning an objective under its own descendant is refused; the tree stays as it was."""
     ledger = Ledger()
     app, by = ledger.app, ledger.by
     org = organisation(ledger)
@@ -177,7 +178,9 @@ def test_objectives_aligned_to_each_other_still_show() -> None:
         parent_objective_id=first,
         ctx=by(ada),
     ).id
-    app.update_objective(first, by(ada), realign=True, parent_objective_id=second)
+    with pytest.raises(RuleViolated) as refused:
+        app.update_objective(first, by(ada), realign=True, parent_objective_id=second)
+    assert (refused.value.rule, refused.value.field) == ("alignment_cycle", "parent_objective_id")
     state = ledger.fold(TreeFold())
     assert shape(tree(state, q1)) == [("First", [("Second", [])])]
 
