@@ -77,6 +77,34 @@ def _positions(
     return from_position, to_position, True
 
 
+KEY_RESULT_SCAN = 1_000_000
+
+
+def _objective_of_key_result(readmodels: ReadModels, entity_id: UUID) -> UUID | None:
+    """The objective of a key result id (None when `entity_id` is anything else)."""
+    first = readmodels.audit(entity_id=entity_id, limit=1)
+    if not first or first[0].get("key_result_id") != str(entity_id):
+        return None
+    objective_id = first[0].get("objective_id")
+    return UUID(objective_id) if objective_id else None
+
+
+def _about_key_result(row: dict[str, Any], key_result_id: str) -> bool:
+    """A row about the key result: its own events, and change sets (counter-proposals,
+    amendments) that touch it, which the read models file under the objective."""
+    if row.get("key_result_id") == key_result_id:
+        return True
+    for side in ("before", "after"):
+        values = row.get(side) or {}
+        touched = values.get("key_results") if isinstance(values, dict) else None
+        proposed = values.get("proposed") if isinstance(values, dict) else None
+        if isinstance(touched, dict) and key_result_id in touched:
+            return True
+        if isinstance(proposed, dict) and key_result_id in (proposed.get("key_results") or {}):
+            return True
+    return False
+
+
 def _csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
@@ -129,12 +157,29 @@ def audit_trail(
     offset: Annotated[int, Query(ge=0, le=10**9, description="Rows to skip.")] = 0,
 ) -> Any:
     """Every event with who did what to which thing, when, why and who approved it, before →
-    after, in log order. Filters combine; `from`/`to` bound the commit time."""
+    after, in log order. Filters combine; `from`/`to` bound the commit time. For a key result,
+    `entity_id` also finds the counter-proposals and amendments that touched it."""
     if from_ is not None and to is not None and from_ > to:
         raise invalid("from_after_to", "from must not be after to", "from")
     from_position, to_position, possible = _positions(readmodels, from_, to)
     rows: list[dict[str, Any]] = []
-    if possible:
+    objective_id = _objective_of_key_result(readmodels, entity_id) if entity_id else None
+    if possible and objective_id is not None:
+        assert entity_id is not None
+        rows = [
+            row
+            for row in readmodels.audit(
+                actor=actor,
+                entity_id=objective_id,
+                event_type=type_,
+                from_position=from_position,
+                to_position=to_position,
+                limit=KEY_RESULT_SCAN,
+                offset=0,
+            )
+            if _about_key_result(row, str(entity_id))
+        ][offset : offset + limit + 1]
+    elif possible:
         rows = readmodels.audit(
             actor=actor,
             entity_id=entity_id,
