@@ -168,6 +168,7 @@ def validate_key_result(
             "direction",
         ) from None
     weight_ = _finite(weight, "weight")
+    require_value(weight_ is not None, "weight_required", "weight must be a number", "weight")
     assert weight_ is not None
     require_value(weight_ >= 0, "weight_negative", "weight must be zero or more", "weight")
     if measure_ == Measure.MILESTONE:

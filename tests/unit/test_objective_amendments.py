@@ -98,6 +98,13 @@ class TestPropose:
                 "target",
             ),
             (lambda kr: {"remove_key_results": [kr]}, "key_results_required", "changes"),
+            # found by the property tests: a null weight was an AssertionError, not a 422
+            (lambda kr: {"key_results": {kr: {"weight": None}}}, "weight_required", "weight"),
+            (
+                lambda kr: {"add_key_results": [{"title": "t", "target": 1, "weight": None}]},
+                "weight_required",
+                "weight",
+            ),
         ],
     )
     def test_refuses_an_invalid_change_set(
