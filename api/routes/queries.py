@@ -259,7 +259,7 @@ def tree_diff(
     start = _at(readmodels, from_) if from_ is not None else from_position
     end = _at(readmodels, to) if to is not None else to_position
     if end is None:
-        end = readmodels.caught_up_position()
+        end = services.ledger.recorder.max_notification_id() or 0
     start = _position(services, readmodels, start, "from")
     end = _position(services, readmodels, end, "to")
     assert start is not None and end is not None
