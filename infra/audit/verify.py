@@ -1,0 +1,188 @@
+"""``okr audit verify`` and ``GET /api/v1/audit/verify``: the chain, then its signed checkpoints.
+
+:func:`verify_chain` finds edits, deletions, insertions and reorderings, but a history rewritten
+consistently (every later link recomputed) still forms a valid chain. Such a rewrite is caught by
+comparing the chain with checkpoints signed before it happened: the stored ones (signatures
+checked against the configured public keys, never keys from the database) and any published
+ones or heads passed in. The report names the first position where something disagrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from infra.audit.checkpoints import Checkpoint, CheckpointStore
+from infra.audit.keys import trusted_public_keys
+from infra.audit.standalone import format_time
+from infra.chain import ChainReader, verify_chain
+from infra.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from eventsourcing.application import Application
+
+    from infra.chain import ChainReport
+
+
+@dataclass(frozen=True)
+class PublishedHead:
+    """A chain hash recorded outside the database (a ticket, a report): ``position:hash``."""
+
+    position: int
+    hash: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> PublishedHead:
+        position, _, hash_hex = text.partition(":")
+        chain_hash = bytes.fromhex(hash_hex)
+        if len(chain_hash) != 32:
+            msg = f"expected POSITION:HASH with a 64-digit hex hash, got {text!r}"
+            raise ValueError(msg)
+        return cls(int(position), chain_hash)
+
+
+@dataclass(frozen=True)
+class Problem:
+    problem: str
+    """edited | deleted | inserted | reordered (the chain), rewritten | forged-checkpoint."""
+    position: int | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The verdict: the chain's own report plus what the signed checkpoints say."""
+
+    chain: ChainReport
+    checkpoints_checked: int
+    latest_checkpoint: Checkpoint | None
+    problems: tuple[Problem, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_problem(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+    def as_json(self) -> dict[str, Any]:
+        first = self.first_problem
+        latest = self.latest_checkpoint
+        return {
+            "ok": self.ok,
+            "count": self.chain.count,
+            "head_position": self.chain.head_position,
+            "head_hash": self.chain.head_hash.hex() if self.chain.head_hash else None,
+            "problem": first.problem if first else None,
+            "position": first.position if first else None,
+            "detail": first.detail if first else "",
+            "problems": [p.__dict__ for p in self.problems],
+            "checkpoints_checked": self.checkpoints_checked,
+            "latest_checkpoint": None
+            if latest is None
+            else {
+                "position": latest.position,
+                "hash": latest.hash.hex(),
+                "signed_at": format_time(latest.signed_at),
+                "key_id": latest.key_id,
+                "reason": latest.reason,
+            },
+            "notes": list(self.notes),
+        }
+
+
+def audit_verify(
+    app: Application[Any],
+    *,
+    from_position: int | None = None,
+    to_position: int | None = None,
+    published: Iterable[Checkpoint | PublishedHead] = (),
+    settings: Settings | None = None,
+    trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
+) -> AuditReport:
+    """Verify ``app``'s chain over a range, and the checkpoints that fall in it."""
+    keys = (
+        trusted_keys
+        if trusted_keys is not None
+        else trusted_public_keys(settings or get_settings())
+    )
+    reader = ChainReader.for_recorder(app.recorder)
+    chain = verify_chain(reader, from_position=from_position, to_position=to_position)
+    store = CheckpointStore(app.recorder)
+    store.create_tables()
+    low = from_position if from_position is not None else 0
+    high = to_position
+    stored = store.list(low, high)
+    outside = [p for p in published if low <= p.position <= (high or p.position)]
+    hashes = store.link_hashes(sorted({c.position for c in [*stored, *outside]}))
+    problems: list[Problem] = []
+    notes: list[str] = []
+    if chain.problem is not None:
+        problems.append(Problem(chain.problem, chain.position, chain.detail))
+    signed = [c for c in [*stored, *outside] if isinstance(c, Checkpoint)]
+    problems += _signed(signed, keys, notes)
+    problems += _compare(
+        [c for c in stored if not keys or c.verify(keys)], hashes, "signed checkpoint"
+    )
+    problems += _compare(
+        [c for c in outside if not (keys and isinstance(c, Checkpoint)) or c.verify(keys)],
+        hashes,
+        "published checkpoint",
+    )
+    problems.sort(key=lambda p: (p.position is None, p.position or 0))
+    return AuditReport(
+        chain=chain,
+        checkpoints_checked=len(stored) + len(outside),
+        latest_checkpoint=stored[-1] if stored else None,
+        problems=tuple(problems),
+        notes=tuple(notes),
+    )
+
+
+def _signed(
+    checkpoints: Sequence[Checkpoint], keys: Mapping[str, Ed25519PublicKey], notes: list[str]
+) -> list[Problem]:
+    if not keys:
+        if checkpoints:
+            notes.append("no audit key configured: checkpoint signatures were not checked")
+        return []
+    return [
+        Problem(
+            "forged-checkpoint",
+            c.position,
+            f"the checkpoint signed {format_time(c.signed_at)} by key {c.key_id} "
+            + ("has an invalid signature" if c.key_id in keys else "names an untrusted key"),
+        )
+        for c in checkpoints
+        if not c.verify(keys)
+    ]
+
+
+def _compare(
+    checkpoints: Sequence[Checkpoint | PublishedHead], hashes: Mapping[int, bytes], what: str
+) -> list[Problem]:
+    """Each checkpoint against the chain; a mismatch bounds a rewrite between two of them."""
+    problems: list[Problem] = []
+    last_good: int | None = None
+    for checkpoint in sorted(checkpoints, key=lambda c: c.position):
+        current = hashes.get(checkpoint.position)
+        if current == checkpoint.hash:
+            last_good = checkpoint.position
+            continue
+        since = f" after position {last_good}, where a {what} still matches" if last_good else ""
+        if current is None:
+            detail = f"the chain has no link at {checkpoint.position}, which a {what} covers"
+            problems.append(Problem("deleted", checkpoint.position, detail))
+        else:
+            detail = (
+                f"the chain at {checkpoint.position} differs from the {what} there: the history "
+                f"up to {checkpoint.position} was rewritten{since}"
+            )
+            problems.append(Problem("rewritten", checkpoint.position, detail))
+        break  # later checkpoints only repeat the news
+    return problems
