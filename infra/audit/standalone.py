@@ -28,8 +28,10 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import itertools
 import json
 import sys
+from array import array
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -365,6 +367,14 @@ class _Verifier:
                     event["state"],
                 )
                 if expected.hex() != event["hash"]:
+                    if _next_skips(path, number, prev_position):
+                        self._stop_at(
+                            "inserted",
+                            f"the line for position {position} is not in the chain: the next "
+                            f"line follows position {prev_position}",
+                            position,
+                            number,
+                        )
                     moved = _chained_later(path, number, event)
                     if moved is not None:
                         self._stop_at(
@@ -393,8 +403,9 @@ class _Verifier:
         return seen
 
     def _positions_rise(self, path: Path) -> None:
-        """First pass: a line out of order is a reordering, whatever its hash says."""
-        last: tuple[int, int] | None = None
+        """First pass: a line out of order is a reordering, whatever its hashes say."""
+        positions = array("q")
+        numbers = array("q")
         with path.open("rb") as lines:
             for number, raw in enumerate(lines, start=1):
                 if not raw.strip():
@@ -403,16 +414,35 @@ class _Verifier:
                     position = int(json.loads(raw)["position"])
                 except (ValueError, KeyError, TypeError):
                     continue  # reported, with its line, by the second pass
-                if last is not None and position <= last[1]:
-                    problem = "reordered" if position < last[1] else "inserted"
+                if positions and position == positions[-1]:
                     self._stop_at(
-                        problem,
-                        f"line {number} (position {position}) comes after line {last[0]} "
-                        f"(position {last[1]})",
+                        "inserted",
+                        f"lines {numbers[-1]} and {number} both claim position {position}",
                         position,
                         number,
                     )
-                last = (number, position)
+                positions.append(position)
+                numbers.append(number)
+        if all(a < b for a, b in itertools.pairwise(positions)):
+            return
+        # The first line holding a position greater than one found later is out of place;
+        # the position that belongs there is the smallest one still to come.
+        smallest = positions[-1]
+        later_minimum = [0] * len(positions)
+        for i in range(len(positions) - 1, -1, -1):
+            later_minimum[i] = smallest
+            smallest = min(smallest, positions[i])
+        for i, position in enumerate(positions[:-1]):
+            if position > later_minimum[i]:
+                belongs = later_minimum[i]
+                where = numbers[positions.index(belongs, i)]
+                self._stop_at(
+                    "reordered",
+                    f"line {numbers[i]} holds position {position}; position {belongs} is on "
+                    f"line {where}",
+                    belongs,
+                    numbers[i],
+                )
 
     def _anchored(
         self,
@@ -499,6 +529,19 @@ def _event(raw: bytes, number: int, report: BundleReport) -> dict[str, Any]:
         report.fail("edited", f"{EVENTS} line {number} is not a valid event: {error}", None, number)
         raise _Stop from None
     return event
+
+
+def _next_skips(path: Path, line: int, prev_position: int) -> bool:
+    """Whether the line after ``line`` names ``prev_position`` as its predecessor."""
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            if number <= line or not raw.strip():
+                continue
+            try:
+                return int(json.loads(raw)["prev_position"]) == prev_position
+            except (ValueError, KeyError, TypeError):
+                return False
+    return False
 
 
 def _chained_later(path: Path, after_line: int, event: dict[str, Any]) -> int | None:
