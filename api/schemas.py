@@ -111,14 +111,30 @@ class PersonCreate(Body):
     name: str = Field(min_length=1, max_length=200, examples=["Ada Lovelace"])
     email: str = Field(min_length=3, max_length=320, examples=["ada@acme.example"])
 
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"name": "Ada Lovelace", "email": "ada@acme.example"}]},
+    )
+
 
 class PersonPatch(Body):
     name: str = Field(min_length=1, max_length=200, examples=["Ada King"])
+
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [{"name": "Ada King"}]}
+    )
 
 
 class Reason(Body):
     reason: str = Field(
         min_length=1, max_length=2000, examples=["left the company"], description="Why."
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"reason": "left the company"}]},
     )
 
 
@@ -157,6 +173,12 @@ class TeamCreate(Body):
     name: str = Field(min_length=1, max_length=200, examples=["Platform"])
     parent_id: UUID | None = Field(default=None, description="The team above; none for the top.")
 
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"name": "Platform", "parent_id": EXAMPLE_ID}]},
+    )
+
 
 class TeamPatch(Body):
     """Rename and/or move a team. Sending `parent_id: null` moves it to the top."""
@@ -164,14 +186,30 @@ class TeamPatch(Body):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     parent_id: UUID | None = None
 
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"name": "Platform & Infra", "parent_id": EXAMPLE_ID}]},
+    )
+
 
 class MemberAdd(Body):
     person_id: UUID
     role: MemberRole = MemberRole.MEMBER
 
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"person_id": EXAMPLE_ID, "role": "member"}]},
+    )
+
 
 class MemberPatch(Body):
     role: MemberRole
+
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [{"role": "manager"}]}
+    )
 
 
 class TeamMember(Out):
@@ -201,6 +239,22 @@ class CycleCreate(Body):
     )
     success_threshold: float = Field(
         default=0.7, gt=0.0, le=1.0, description="Score at which a key result counts achieved."
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "2026 Q1",
+                    "starts_on": "2026-01-01",
+                    "ends_on": "2026-03-31",
+                    "cadence": "weekly",
+                    "scoring": "scale",
+                }
+            ]
+        },
     )
 
 
@@ -249,6 +303,22 @@ class ObjectiveCreate(Body):
             raise ValueError("exactly one of owner_team_id and owner_person_id is required")
         return self
 
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {
+                    "cycle_id": EXAMPLE_ID,
+                    "owner_team_id": EXAMPLE_ID_2,
+                    "title": "Customers love our onboarding",
+                    "kind": "committed",
+                    "perspective": "customer",
+                }
+            ]
+        },
+    )
+
 
 class ObjectivePatch(Body):
     """Reword, realign (send `parent_objective_id` / `parent_key_result_id`, null to detach)
@@ -263,6 +333,16 @@ class ObjectivePatch(Body):
     owner_person_id: UUID | None = None
     reason: str = Field(default="", max_length=2000)
 
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {"title": "Customers finish onboarding in a day", "reason": "sharper wording"}
+            ]
+        },
+    )
+
 
 class KeyResultCreate(Body):
     title: str = Field(min_length=1, max_length=200, examples=["Activation rate from 40% to 60%"])
@@ -272,6 +352,24 @@ class KeyResultCreate(Body):
     unit: str = Field(default="", max_length=50, examples=["%"])
     direction: Direction = Direction.INCREASE
     weight: float = Field(default=1.0, ge=0.0, le=1_000_000)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Activation rate from 40% to 60%",
+                    "measure": "metric",
+                    "baseline": 40,
+                    "target": 60,
+                    "unit": "%",
+                    "direction": "increase",
+                    "weight": 1.0,
+                }
+            ]
+        },
+    )
 
 
 class KeyResultPatch(Body):
@@ -283,17 +381,39 @@ class KeyResultPatch(Body):
     weight: float | None = Field(default=None, ge=0.0, le=1_000_000)
     reason: str = Field(default="", max_length=2000)
 
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"target": 65, "reason": "the manager asked for more"}]},
+    )
+
 
 class Submit(Body):
     approver_id: UUID = Field(description="Who is asked to approve (usually the team manager).")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"approver_id": EXAMPLE_ID}]},
+    )
 
 
 class Comment(Body):
     comment: str = Field(min_length=1, max_length=2000, examples=["Target too low for Q1"])
 
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"comment": "Target too low for Q1"}]},
+    )
+
 
 class OptionalComment(Body):
     comment: str = Field(default="", max_length=2000)
+
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [{"comment": "agreed"}]}
+    )
 
 
 class KeyResultChange(Body):
@@ -301,6 +421,10 @@ class KeyResultChange(Body):
     baseline: float | None = None
     target: float | None = None
     weight: float | None = Field(default=None, ge=0.0, le=1_000_000)
+
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [{"target": 75.0}]}
+    )
 
 
 class NewKeyResult(Body):
@@ -311,6 +435,12 @@ class NewKeyResult(Body):
     unit: str = Field(default="", max_length=50)
     direction: Direction = Direction.INCREASE
     weight: float = Field(default=1.0, ge=0.0, le=1_000_000)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"title": "Docs shipped", "measure": "milestone"}]},
+    )
 
 
 class ChangeSet(Body):
@@ -334,9 +464,11 @@ class ChangeSet(Body):
         return data
 
     model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [{"key_results": {EXAMPLE_ID: {"target": 75.0}}, "title": "Delight"}]
-        }
+        },
     )
 
 
@@ -344,10 +476,36 @@ class CounterProposal(Body):
     changes: ChangeSet
     comment: str = Field(min_length=1, max_length=2000)
 
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {
+                    "changes": {"key_results": {EXAMPLE_ID: {"target": 75.0}}},
+                    "comment": "aim a bit higher",
+                }
+            ]
+        },
+    )
+
 
 class AmendmentCreate(Body):
     changes: ChangeSet
     reason: str = Field(min_length=1, max_length=2000, examples=["Market shrank by a third"])
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {
+                    "changes": {"key_results": {EXAMPLE_ID: {"target": 50.0}}},
+                    "reason": "Market shrank by a third",
+                }
+            ]
+        },
+    )
 
 
 class CheckInCreate(Body):
@@ -359,12 +517,33 @@ class CheckInCreate(Body):
         description="The day the value is true for (valid time); defaults to today.",
     )
 
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {
+                    "value": 47.5,
+                    "confidence": 7,
+                    "note": "new funnel live",
+                    "effective_on": "2026-02-13",
+                }
+            ]
+        },
+    )
+
 
 class CorrectionCreate(Body):
     value: float
     confidence: int | None = Field(default=None, ge=0, le=10)
     note: str | None = Field(default=None, max_length=2000)
     reason: str = Field(min_length=1, max_length=2000, examples=["typo: 4.5 not 45"])
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"value": 4.5, "reason": "typo: 4.5 not 45"}]},
+    )
 
 
 class KeyResultGrade(Body):
@@ -375,6 +554,12 @@ class KeyResultGrade(Body):
     achieved: bool | None = None
     comment: str = Field(default="", max_length=2000)
 
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"score": 0.6, "comment": "partly reached"}]},
+    )
+
 
 class ObjectiveGrade(Body):
     """Without a score, the key results' weighted mean stands."""
@@ -382,19 +567,51 @@ class ObjectiveGrade(Body):
     score: float | None = Field(default=None, ge=0.0, le=1.0)
     comment: str = Field(default="", max_length=2000)
 
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"score": 0.7, "comment": "strong quarter"}]},
+    )
+
 
 class Reflection(Body):
     text: str = Field(min_length=1, max_length=10_000)
 
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "We set the target before measuring the baseline; next time measure first."
+                }
+            ]
+        },
+    )
+
 
 class CarryOver(Body):
     to_cycle_id: UUID
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"to_cycle_id": EXAMPLE_ID}]},
+    )
 
 
 class TokenCreate(Body):
     person_id: UUID
     role: Role
     label: str = Field(default="", max_length=200, examples=["laptop"])
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [{"person_id": EXAMPLE_ID, "role": "member", "label": "laptop"}]
+        },
+    )
 
 
 # ----------------------------------------------------------- objective reads

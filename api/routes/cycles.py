@@ -87,6 +87,7 @@ def list_cycles(
 def read_cycle(
     cycle_id: UUID, ledger: LedgerDep, _: PrincipalDep, __: StorePositionDep, response: Response
 ) -> s.Cycle:
+    """One cycle with its dates, cadence, scoring and phase; the `ETag` is its version."""
     cycle = ledger.get_cycle(cycle_id)
     response.headers["ETag"] = etag(cycle.version)
     return present.cycle(cycle)
@@ -146,6 +147,7 @@ def open_grading(
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
+    """active → grading: owners grade their key results and reflect."""
     """active → grading."""
     return _phase_change(cycle_id, ctx, ledger, expected, response, "grading")
 

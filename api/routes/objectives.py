@@ -244,6 +244,7 @@ def abandon_objective(
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
+    """The objective stays in the tree and history as abandoned; the reason is recorded."""
     _contributor(services, principal, objective_id)
     ledger = services.ledger
     return _run(
@@ -363,6 +364,7 @@ def remove_key_result(
     response: Response,
     reason: Annotated[str, Query(max_length=2000, description="Why (optional).")] = "",
 ) -> s.KeyResultCommandResult:
+    """Only while the objective is a draft; after approval propose an amendment."""
     _contributor(services, principal, objective_id)
     ledger = services.ledger
     result = _run(
@@ -443,6 +445,7 @@ def request_changes(
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
+    """Sends the objective back to its contributors with a comment."""
     _decider(services, principal, objective_id)
     ledger = services.ledger
     return _run(
@@ -495,6 +498,8 @@ def accept_counter(
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
+    """The contributor accepts the manager's counter-proposal: its changes apply and the
+    objective is approved (by the manager who proposed them)."""
     _contributor(services, principal, objective_id)
     ledger = services.ledger
     return _run(
@@ -519,6 +524,7 @@ def withdraw(
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
+    """Takes a submitted objective back to draft."""
     _contributor(services, principal, objective_id)
     ledger = services.ledger
     return _run(
@@ -585,6 +591,8 @@ def approve_amendment(
     response: Response,
     body: s.OptionalComment | None = None,
 ) -> s.AmendmentCommandResult:
+    """The amendment's changes apply now; its proposer cannot approve it (409
+    `no_self_approval`)."""
     _decider(services, principal, objective_id)
     ledger = services.ledger
     comment = body.comment if body else ""
@@ -613,6 +621,7 @@ def reject_amendment(
     expected: IfMatchDep,
     response: Response,
 ) -> s.AmendmentCommandResult:
+    """The amendment stays in the history as rejected, with the comment."""
     _decider(services, principal, objective_id)
     ledger = services.ledger
     result = _run(
@@ -810,6 +819,7 @@ def reflect(
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
+    """The owners' self-assessment in words, in the grading phase."""
     _contributor(services, principal, objective_id)
     ledger = services.ledger
     return _run(

@@ -104,6 +104,7 @@ def rename_person(
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
+    """The new name applies everywhere at once: other records refer to people by id."""
     check_version(ledger.get_person(person_id).version, expected)
     result = execute(ledger, person_id, lambda: ledger.rename_person(person_id, body.name, ctx))
     return answer(response, result)
@@ -147,6 +148,7 @@ def reactivate_person(
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
+    """A reactivated person's existing tokens work again (unless revoked)."""
     check_version(ledger.get_person(person_id).version, expected)
     result = execute(
         ledger, person_id, lambda: ledger.reactivate_person(person_id, body.reason, ctx)

@@ -42,6 +42,7 @@ Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
 def form_team(
     body: s.TeamCreate, ctx: ContextDep, _: AdminDep, ledger: LedgerDep, response: Response
 ) -> CommandResult:
+    """A team under `parent_id` (or at the top). Its id is in the answer and `Location`."""
     result = execute(ledger, None, lambda: ledger.form_team(body.name, ctx, body.parent_id))
     return answer(response, result, location=f"/api/v1/teams/{result.id}")
 
@@ -75,6 +76,7 @@ def list_teams(
 def read_team(
     team_id: UUID, ledger: LedgerDep, _: PrincipalDep, __: StorePositionDep, response: Response
 ) -> s.Team:
+    """One team with its members and their roles; the `ETag` is its version."""
     team = ledger.get_team(team_id)
     response.headers["ETag"] = etag(team.version)
     return present.team(team)
@@ -150,6 +152,7 @@ def change_member_role(
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
+    """Make a member a manager (who then decides for this team and those below) or back."""
     check_version(ledger.get_team(team_id).version, expected)
     result = execute(
         ledger, team_id, lambda: ledger.change_member_role(team_id, person_id, body.role, ctx)
@@ -172,6 +175,7 @@ def remove_member(
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
+    """The person leaves the team; their objectives and history stay."""
     check_version(ledger.get_team(team_id).version, expected)
     result = execute(ledger, team_id, lambda: ledger.remove_team_member(team_id, person_id, ctx))
     return answer(response, result)
@@ -192,6 +196,7 @@ def disband_team(
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
+    """A disbanded team takes no new members or objectives; its history stays."""
     check_version(ledger.get_team(team_id).version, expected)
     result = execute(ledger, team_id, lambda: ledger.disband_team(team_id, body.reason, ctx))
     return answer(response, result)
