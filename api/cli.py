@@ -20,6 +20,7 @@ from eventsourcing.persistence import OperationalError
 from rich.console import Console
 from rich.table import Table
 
+from api.audit_cli import audit_app, person_app
 from domain.access import Role, token_id_for
 from domain.application import OkrLedger
 from domain.base import CommandContext
@@ -40,6 +41,8 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
+app.add_typer(audit_app, name="audit")
+app.add_typer(person_app, name="person")
 
 
 @contextmanager

@@ -114,3 +114,26 @@ def an_org(ledger: OkrLedger, people: int = 3, renames: int = 4) -> Org:
     closed = ledger.close_cycle(cycle_id, ADMIN).position
     assert closed is not None
     return Org(ids, team_id, cycle_id, closed)
+
+
+@dataclass
+class Ran:
+    exit_code: int
+    output: str
+
+
+def okr(settings: Settings, *args: str, monkeypatch: pytest.MonkeyPatch) -> Ran:
+    """Run an ``okr`` command in this process against ``settings`` (through the environment)."""
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from infra.settings import get_settings
+
+    for name, value in okr_env(settings).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    finally:
+        get_settings.cache_clear()
+    return Ran(result.exit_code, result.output)

@@ -1,0 +1,269 @@
+"""``okr audit …`` and ``okr person forget``: the auditor's and the data-protection commands.
+
+Mounted on the ``okr`` app by ``api/cli.py``; the work is done in ``infra.audit``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+import psycopg
+import typer
+from eventsourcing.persistence import OperationalError
+from rich.console import Console
+
+from domain.application import OkrLedger
+from domain.base import CommandContext
+from domain.errors import OkrError
+from infra.audit.checkpoints import ChainTamperedError, Checkpoint, checkpointer_for
+from infra.audit.export import ExportError, export_bundle, load_checkpoints
+from infra.audit.keys import (
+    SigningKeyError,
+    key_id,
+    public_key_pem,
+    require_signing_key,
+    write_new_signing_key,
+)
+from infra.audit.personal import PersonalDataError, forget_person
+from infra.audit.standalone import format_time
+from infra.audit.verify import AuditReport, PublishedHead, audit_verify
+from infra.bootstrap import build_ledger
+from infra.settings import get_settings
+
+audit_app = typer.Typer(
+    help="The tamper-evident audit trail: verify, sign, export.", no_args_is_help=True
+)
+person_app = typer.Typer(help="People and their personal data.", no_args_is_help=True)
+console = Console()
+errors = Console(stderr=True)
+
+
+@contextmanager
+def _ledger() -> Iterator[OkrLedger]:
+    try:
+        ledger = build_ledger()
+    except (psycopg.OperationalError, OperationalError) as error:
+        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
+        raise typer.Exit(2) from None
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def _instant(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"'{value}' is not an RFC 3339 instant", param_hint=option
+        ) from None
+    if instant.tzinfo is None:
+        raise typer.BadParameter("give a time zone (e.g. Z or +02:00)", param_hint=option)
+    return instant
+
+
+# ---------------------------------------------------------------------------- verify
+
+
+@audit_app.command("verify")
+def verify(
+    from_position: Annotated[
+        int | None, typer.Option("--from", help="First position to verify.")
+    ] = None,
+    to_position: Annotated[
+        int | None, typer.Option("--to", help="Last position to verify.")
+    ] = None,
+    head: Annotated[
+        list[str] | None,
+        typer.Option(help="A head published elsewhere, POSITION:HASH (repeatable)."),
+    ] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="Published checkpoints (okr audit checkpoint --json lines)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Recompute the hash chain and check it against the signed checkpoints; exit 1 on failure."""
+    try:
+        published: list[Checkpoint | PublishedHead] = [PublishedHead.parse(h) for h in head or ()]
+        if checkpoints is not None:
+            published += load_checkpoints(checkpoints)
+    except (ValueError, KeyError, OSError) as error:
+        raise typer.BadParameter(str(error)) from None
+    with _ledger() as ledger:
+        try:
+            report = audit_verify(
+                ledger,
+                from_position=from_position,
+                to_position=to_position,
+                published=published,
+                settings=get_settings(),
+            )
+        except SigningKeyError as error:
+            errors.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        _print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_report(report: AuditReport) -> None:
+    chain = report.chain
+    if report.ok:
+        head = chain.head_hash.hex() if chain.head_hash else "—"
+        console.print(f"[green]OK[/green]: {chain.count:,} events verified")
+        console.print(f"head: position {chain.head_position}, hash {head}")
+    else:
+        console.print("[red]FAILED[/red]")
+        for problem in report.problems:
+            console.print(f"  {problem.problem} at position {problem.position}: {problem.detail}")
+        console.print(f"{chain.count:,} events verified before the chain's first problem")
+    latest = report.latest_checkpoint
+    console.print(f"signed checkpoints checked: {report.checkpoints_checked}")
+    if latest is not None:
+        console.print(
+            f"latest signed checkpoint: position {latest.position}, "
+            f"{format_time(latest.signed_at)} ({latest.reason}), key {latest.key_id}"
+        )
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+
+
+# ------------------------------------------------------------------- keys and checkpoints
+
+
+@audit_app.command("init-key")
+def init_key(
+    force: Annotated[bool, typer.Option(help="Replace an existing key.")] = False,
+) -> None:
+    """Create the Ed25519 key that signs chain checkpoints (OKR_AUDIT_SIGNING_KEY_FILE)."""
+    settings = get_settings()
+    if settings.audit_signing_key is not None:
+        errors.print("[red]OKR_AUDIT_SIGNING_KEY is set: the key comes from configuration[/red]")
+        raise typer.Exit(1)
+    path = settings.signing_key_file
+    try:
+        key = write_new_signing_key(path, force=force)
+    except SigningKeyError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    public = key.public_key()
+    console.print(f"wrote the private key to {path} (keep it out of the database's backups)")
+    console.print(f"key id: {key_id(public)}")
+    print(public_key_pem(public).decode().strip())
+
+
+@audit_app.command("checkpoint")
+def checkpoint(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line only.")] = False,
+) -> None:
+    """Sign the checkpoints due, then the chain's head, and print it for publication."""
+    settings = get_settings()
+    with _ledger() as ledger:
+        try:
+            require_signing_key(settings)
+            checkpointer = checkpointer_for(ledger.recorder, settings)
+            due = checkpointer.catch_up()
+            signed = checkpointer.sign_head("published")
+        except (SigningKeyError, ChainTamperedError) as error:
+            errors.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
+    if signed is None:
+        errors.print("[yellow]The log is empty: nothing to sign.[/yellow]")
+        raise typer.Exit(1)
+    line = json.dumps(signed.as_json(), separators=(",", ":"))
+    if as_json:
+        print(line)
+        return
+    if due:
+        console.print(f"signed {len(due)} checkpoint(s) that were due")
+    console.print("okrledger chain checkpoint — publish it where the database cannot reach")
+    for label, value in (
+        ("log", signed.log),
+        ("position", signed.position),
+        ("hash", signed.hash.hex()),
+        ("signed at", format_time(signed.signed_at)),
+        ("key id", signed.key_id),
+    ):
+        console.print(f"  {label:<10} {value}")
+    print(line)
+
+
+# ---------------------------------------------------------------------------- export
+
+
+@audit_app.command("export")
+def export(
+    out: Annotated[Path, typer.Option(help="An empty or new directory for the bundle.")],
+    cycle: Annotated[
+        UUID | None, typer.Option(help="Export one cycle: its start to its close.")
+    ] = None,
+    from_time: Annotated[
+        str | None, typer.Option("--from", help="Events committed at or after (RFC 3339).")
+    ] = None,
+    to_time: Annotated[
+        str | None, typer.Option("--to", help="Events committed at or before (RFC 3339).")
+    ] = None,
+) -> None:
+    """Write an audit bundle an outside auditor verifies with its own verify.py."""
+    start, end = _instant(from_time, "--from"), _instant(to_time, "--to")
+    with _ledger() as ledger:
+        try:
+            summary = export_bundle(
+                ledger, out, cycle_id=cycle, from_time=start, to_time=end, settings=get_settings()
+            )
+        except (ExportError, ChainTamperedError, SigningKeyError, OkrError) as error:
+            errors.print(f"[red]{getattr(error, 'message', error)}[/red]")
+            raise typer.Exit(1) from None
+    span = f"positions {summary.first_position}..{summary.head_position}" if summary.count else "—"
+    console.print(f"exported {summary.count:,} events ({span}) to {summary.out}")
+    console.print(f"range: {summary.description}")
+    console.print(f"head hash: {summary.head_hash}")
+    console.print(f"signed checkpoints: {summary.checkpoints}; key id: {summary.key_id}")
+    if summary.key_id is None:
+        console.print("[yellow]unsigned: no audit key configured (okr audit init-key)[/yellow]")
+    if not summary.report.ok:
+        for finding in summary.report.problems:
+            errors.print(
+                f"[red]the bundle does not verify:[/red] {finding.problem}: {finding.detail}"
+            )
+        raise typer.Exit(1)
+    console.print(
+        f"verify with: python3 {summary.out / 'verify.py'} {summary.out} --key-id {summary.key_id}"
+    )
+
+
+# ---------------------------------------------------------------------------- people
+
+
+@person_app.command("forget")
+def forget(
+    email: Annotated[str, typer.Argument(help="The person's e-mail address.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase a person's name and e-mail for good: they become "forgotten person #N"."""
+    if not yes:
+        typer.confirm(f"Erase the personal data of {email}? This cannot be undone", abort=True)
+    with _ledger() as ledger:
+        try:
+            done = forget_person(ledger, email, reason, CommandContext.system())
+        except (OkrError, PersonalDataError) as error:
+            errors.print(f"[red]{getattr(error, 'message', error)}[/red]")
+            raise typer.Exit(1) from None
+    console.print(
+        f"forgot person {done.person_id}: now 'forgotten person #{done.number}' "
+        f"(recorded at position {done.position})"
+    )
