@@ -11,7 +11,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from domain.cycle import Cycle, Phase
-from domain.person import Person
+from domain.person import Person, forgotten_name
 from domain.team import MemberRole, Team
 from projections.base import DataclassFold, FoldState, Handlers, Logged
 
@@ -90,6 +90,12 @@ def _deactivated(state: DirectoryState, e: Person.Deactivated, logged: Logged) -
 @_on.on(Person.Reactivated)
 def _reactivated(state: DirectoryState, e: Person.Reactivated, logged: Logged) -> None:
     state.people[e.originator_id].active = True
+
+
+@_on.on(Person.Forgotten)
+def _forgotten(state: DirectoryState, e: Person.Forgotten, logged: Logged) -> None:
+    # Erased personal data leaves live folds at once; earlier checkpoints must be rebuilt.
+    state.people[e.originator_id] = PersonEntry(forgotten_name(e.number), "", active=False)
 
 
 # ------------------------------------------------------------------ teams

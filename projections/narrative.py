@@ -222,6 +222,11 @@ def _reactivated(context: Context, e: Person.Reactivated, logged: Logged) -> Nar
     return _person(logged, "person reactivated", {"active": False}, {"active": True})
 
 
+@_phrases(Person.Forgotten)
+def _forgotten(context: Context, e: Person.Forgotten, logged: Logged) -> Narration:
+    return _person(logged, "personal data erased", {}, {"forgotten_number": e.number})
+
+
 # ------------------------------------------------------------------ tokens
 
 
