@@ -15,7 +15,7 @@ cycle never change. A rule travels in time: `repository.get(id, version=n)` equa
 at version n.
 
 Run with OKR_PROPERTY_STATS=1 and -s to see how often each command succeeded and which rules
-refused the others.
+refused the others; OKR_PROPERTY_EXAMPLES=1000 for a longer hunt than the default 50 examples.
 """
 
 from __future__ import annotations
@@ -853,7 +853,7 @@ class OkrLedgerMachine(RuleBasedStateMachine):
 
 
 OkrLedgerMachine.TestCase.settings = settings(
-    max_examples=50,
+    max_examples=int(os.environ.get("OKR_PROPERTY_EXAMPLES", "50")),  # more for a long hunt
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
