@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -33,8 +33,6 @@ from projections.directory import DirectoryState
 
 if TYPE_CHECKING:
     from infra.idempotency import IdempotencyStore
-
-T = TypeVar("T")
 
 
 @dataclass

@@ -35,6 +35,7 @@ def ready(services: ServicesDep) -> JSONResponse:
     projections: int | None = None
     lag: int | None = None
     if services.readmodels is not None and database:
+        services.readmodels.wait_for(head or 0, 0.0)  # a look, not a wait: lets them catch up
         projections = services.readmodels.caught_up_position()
         lag = max(0, (head or 0) - (projections or 0))
     ok = database and (lag is None or lag <= services.ready_max_lag)

@@ -551,6 +551,21 @@ def test_without_read_models_queries_answer_503(world: World) -> None:
         assert bare.get(f"{API}/ready").json()["projections_position"] is None
 
 
+def test_an_unreachable_store_is_a_503(client: Any, world: World, monkeypatch: Any) -> None:
+    from eventsourcing.persistence import OperationalError
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(world.ledger, "get_cycle", down)
+    response = client.get(f"{API}/cycles/{world.cycle_id}", headers=world["max"].headers)
+    _problem(response, 503, "database_unavailable")
+    assert response.headers["Retry-After"] == "1"
+    monkeypatch.setattr(world.ledger.recorder, "max_notification_id", down)
+    not_ready = client.get(f"{API}/ready")
+    assert not_ready.status_code == 503 and not_ready.json()["database"] is False
+
+
 def test_health_and_ready(client: Any) -> None:
     assert _ok(client.get(f"{API}/health")) == {"status": "ok"}
     ready = _ok(client.get(f"{API}/ready"))
