@@ -324,6 +324,7 @@ def worker(
     show_status: Annotated[
         bool, typer.Option("--status", help="Print the group's offsets and lag and exit.")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --status: print JSON.")] = False,
 ) -> None:
     """A projection worker: with --from-kafka, applies the topic to PostgreSQL views."""
     from infra.kafka.config import KafkaConfig
@@ -339,11 +340,17 @@ def worker(
         raise typer.Exit(2)
     if show_status:
         with _ledger() as ledger:
-            lags = worker_status(ledger, KafkaConfig.from_settings(settings))
-        table = Table(title=f"group {settings.kafka_group} ← {settings.kafka_topic}")
-        for column in ("partition", "applied up to offset", "end offset", "lag"):
+            current = worker_status(ledger, KafkaConfig.from_settings(settings))
+        if as_json:
+            print(json.dumps(current.as_dict()))
+            return
+        table = Table(
+            title=f"group {current.group} ← {current.topic}: "
+            f"{current.unapplied} event(s) not applied yet"
+        )
+        for column in ("partition", "applied up to offset", "broker end offset", "lag"):
             table.add_column(column, justify="right")
-        for lag in lags:
+        for lag in current.partitions:
             table.add_row(
                 str(lag.partition),
                 str(lag.next_offset),

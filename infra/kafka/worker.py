@@ -108,13 +108,59 @@ class _Tables:
         return {int(p): int(o) for p, o in rows}
 
 
-def worker_status(app: Application[Any], config: KafkaConfig) -> list[PartitionLag]:
-    """Per partition: the offset the group applied up to, the broker's end, and the lag."""
+@dataclass(frozen=True)
+class WorkerStatus:
+    """How far the projection group is behind."""
+
+    group: str
+    topic: str
+    unapplied: int
+    """Events in the log that the group's view has not applied yet (from PostgreSQL alone)."""
+    partitions: list[PartitionLag]
+    """Per partition: the stored offset against the broker's end offset."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "topic": self.topic,
+            "unapplied": self.unapplied,
+            "partitions": [
+                {
+                    "partition": p.partition,
+                    "next_offset": p.next_offset,
+                    "end_offset": p.end_offset,
+                    "lag": p.lag,
+                }
+                for p in self.partitions
+            ],
+        }
+
+
+def worker_status(
+    app: Application[Any], config: KafkaConfig, projector: str = "directory"
+) -> WorkerStatus:
+    """The group's lag: events not yet applied (exact), and offsets against the broker's ends.
+
+    The event count compares the log with the versions the view applied, so it needs no broker
+    and counts relay lag too. Broker end offsets are as the broker reports them (the Tansu test
+    broker under-reports them).
+    """
     recorder = postgres_recorder(app)
     tables = _Tables(recorder.datastore.schema)
+    events = Composed(
+        [Identifier(recorder.datastore.schema), SQL("."), Identifier(recorder.events_table_name)]
+    )
     with connect(recorder, "okr-worker-status") as conn:
         tables.create(conn)
         stored = tables.stored_offsets(conn, config.group, config.topic)
+        row = conn.execute(
+            SQL(
+                "SELECT count(*) FROM {events} e LEFT JOIN {versions} v "
+                "ON v.projector = %s AND v.aggregate_id = e.originator_id "
+                "WHERE v.version IS NULL OR e.originator_version > v.version"
+            ).format(events=events, versions=tables.versions),
+            (projector,),
+        ).fetchone()
     ends: dict[int, int] = {}
     with contextlib.suppress(KafkaError):
         consumer = config.consumer(group_id=None)
@@ -124,7 +170,14 @@ def worker_status(app: Application[Any], config: KafkaConfig) -> list[PartitionL
             ends = {tp.partition: int(o) for tp, o in consumer.end_offsets(tps).items()}
         finally:
             consumer.close()
-    return [PartitionLag(p, stored.get(p, 0), ends.get(p)) for p in sorted(set(stored) | set(ends))]
+    return WorkerStatus(
+        group=config.group,
+        topic=config.topic,
+        unapplied=int(row[0]) if row else 0,
+        partitions=[
+            PartitionLag(p, stored.get(p, 0), ends.get(p)) for p in sorted(set(stored) | set(ends))
+        ],
+    )
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
