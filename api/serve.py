@@ -1,9 +1,9 @@
 """`okr serve`: the API, the live projections and the event store in one process.
 
 The process builds the application through the composition root (embedded PostgreSQL unless
-OKR_DATABASE_URL is set), starts the live read models, and serves HTTP with uvicorn until
-SIGINT/SIGTERM; in-flight requests then get `graceful_seconds` to finish before the read models
-stop and the connection pools close.
+OKR_DATABASE_URL is set), starts the live read models (and, with OKR_KAFKA_BOOTSTRAP, the Kafka
+relay), and serves HTTP with uvicorn until SIGINT/SIGTERM; in-flight requests then get
+`graceful_seconds` to finish before the relay and the read models stop and the pools close.
 """
 
 from __future__ import annotations
@@ -50,8 +50,15 @@ def serve(
 ) -> None:
     ledger = build_ledger(settings)
     readmodels = build_read_models(ledger, settings)
+    relay = None
     try:
         readmodels.start()
+        if settings.kafka_bootstrap:
+            from infra.kafka.config import KafkaConfig
+            from infra.kafka.relay import Relay
+
+            relay = Relay(ledger, KafkaConfig.from_settings(settings))
+            relay.start()  # active, or standby while another process holds the relay lock
         app = create_app(
             ledger,
             readmodels=readmodels,
@@ -72,5 +79,7 @@ def serve(
             )
         server.run()
     finally:
+        if relay is not None:
+            relay.stop(timeout=relay.config.delivery_timeout_ms / 1000 + 10)
         readmodels.stop()
         ledger.close()
