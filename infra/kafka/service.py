@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.bootstrap import build_ledger
 from infra.kafka.config import KafkaConfig
 from infra.kafka.pg import postgres_recorder
 from infra.kafka.projectors import DirectoryProjector
 from infra.kafka.relay import Relay, RelayStatus, relay_status
-from infra.kafka.worker import ProjectionWorker
+from infra.kafka.worker import ProjectionWorker, unapplied_events, workers_ran
 from infra.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from eventsourcing.application import Application
 
 log = logging.getLogger("okrledger.kafka")
 
@@ -76,3 +79,22 @@ def read_relay_status(settings: Settings | None = None) -> RelayStatus:
         return relay_status(app, settings.kafka_topic)
     finally:
         app.close()
+
+
+def kafka_readiness(app: Application[Any], settings: Settings) -> dict[str, Any] | None:
+    """What ``/api/v1/ready`` can report about the event stream (``None`` when Kafka is off).
+
+    Reads PostgreSQL only, so a slow broker never slows the probe: the relay's lag (events not
+    yet acknowledged by the broker), whether a relay is active, and the projection workers' lag
+    (events their view has not applied yet; ``None`` before any worker ran).
+    """
+    if not settings.kafka_bootstrap:
+        return None
+    relay = relay_status(app, settings.kafka_topic)
+    return {
+        "relay": relay.as_dict(),
+        "workers": {
+            "group": settings.kafka_group,
+            "unapplied": unapplied_events(app) if workers_ran(app) else None,
+        },
+    }

@@ -147,20 +147,10 @@ def worker_status(
     """
     recorder = postgres_recorder(app)
     tables = _Tables(recorder.datastore.schema)
-    events = Composed(
-        [Identifier(recorder.datastore.schema), SQL("."), Identifier(recorder.events_table_name)]
-    )
     with connect(recorder, "okr-worker-status") as conn:
         tables.create(conn)
         stored = tables.stored_offsets(conn, config.group, config.topic)
-        row = conn.execute(
-            SQL(
-                "SELECT count(*) FROM {events} e LEFT JOIN {versions} v "
-                "ON v.projector = %s AND v.aggregate_id = e.originator_id "
-                "WHERE v.version IS NULL OR e.originator_version > v.version"
-            ).format(events=events, versions=tables.versions),
-            (projector,),
-        ).fetchone()
+    unapplied = unapplied_events(app, projector)
     ends: dict[int, int] = {}
     with contextlib.suppress(KafkaError):
         consumer = config.consumer(group_id=None)
@@ -173,11 +163,46 @@ def worker_status(
     return WorkerStatus(
         group=config.group,
         topic=config.topic,
-        unapplied=int(row[0]) if row else 0,
+        unapplied=unapplied,
         partitions=[
             PartitionLag(p, stored.get(p, 0), ends.get(p)) for p in sorted(set(stored) | set(ends))
         ],
     )
+
+
+def unapplied_events(app: Application[Any], projector: str = "directory") -> int:
+    """Events in the log that ``projector``'s view has not applied yet (PostgreSQL only)."""
+    recorder = postgres_recorder(app)
+    tables = _Tables(recorder.datastore.schema)
+    events = Composed(
+        [Identifier(recorder.datastore.schema), SQL("."), Identifier(recorder.events_table_name)]
+    )
+    with recorder.datastore.get_connection() as conn:
+        if not _exists(conn, tables.versions):
+            row = conn.execute(SQL("SELECT count(*) AS n FROM {}").format(events)).fetchone()
+            return int(row["n"]) if row else 0
+        row = conn.execute(
+            SQL(
+                "SELECT count(*) AS n FROM {events} e LEFT JOIN {versions} v "
+                "ON v.projector = %s AND v.aggregate_id = e.originator_id "
+                "WHERE v.version IS NULL OR e.originator_version > v.version"
+            ).format(events=events, versions=tables.versions),
+            (projector,),
+        ).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def workers_ran(app: Application[Any]) -> bool:
+    """Whether any projection worker ever ran against this database."""
+    recorder = postgres_recorder(app)
+    with recorder.datastore.get_connection() as conn:
+        return _exists(conn, _Tables(recorder.datastore.schema).offsets)
+
+
+def _exists(conn: psycopg.Connection[Any], table: Composed) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (table.as_string(conn),))
+    found = row.fetchone()
+    return bool(found and found["found"])
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

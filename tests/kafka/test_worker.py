@@ -26,7 +26,9 @@ from infra.kafka.config import KafkaConfig
 from infra.kafka.pg import connect
 from infra.kafka.projectors import DirectoryProjector, directory_documents
 from infra.kafka.relay import Relay
+from infra.kafka.service import kafka_readiness
 from infra.kafka.worker import ProjectionWorker, wait_for_assignment, worker_status
+from infra.settings import Settings
 from projections.base import Logged, fold
 from projections.directory import DirectoryFold
 from tests.kafka.conftest import (
@@ -329,3 +331,31 @@ def test_worker_status_counts_the_events_not_applied_yet(
     status = json.loads(result.stdout)
     assert (status["group"], status["unapplied"]) == (group_config.group, 0)
     assert sum(p["next_offset"] for p in status["partitions"]) == sum(versions(ledger).values())
+
+
+def test_readiness_reports_relay_and_worker_lag_from_postgresql_alone(
+    ledger: OkrLedger, database_url: str, group_config: KafkaConfig, relay: Relay
+) -> None:
+    settings = Settings(
+        database_url=database_url,
+        kafka_bootstrap=group_config.bootstrap,
+        kafka_topic=group_config.topic,
+        kafka_group=group_config.group,
+    )
+    assert kafka_readiness(ledger, settings.model_copy(update={"kafka_bootstrap": None})) is None
+    organisation(ledger, teams=1)
+    wait_until(lambda: caught_up(ledger, group_config.topic))
+    before = kafka_readiness(ledger, settings)
+    assert before is not None
+    assert (before["relay"]["lag"], before["relay"]["active"]) == (0, True)
+    assert before["workers"] == {"group": group_config.group, "unapplied": None}
+
+    worker = ProjectionWorker(ledger, group_config, DirectoryProjector())
+    worker.start()
+    try:
+        wait_until(lambda: worker_status(ledger, group_config).unapplied == 0, timeout=30)
+    finally:
+        worker.stop()
+    after = kafka_readiness(ledger, settings)
+    assert after is not None
+    assert after["workers"]["unapplied"] == 0
