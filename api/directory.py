@@ -54,6 +54,9 @@ class LogDirectory:
         self._lock = threading.Lock()
 
     def _catch_up(self) -> None:
+        """Apply what the log gained since the cursor. The query runs without the lock (so
+        requests do not queue behind each other's round trips); applying takes it, and skips
+        what a concurrent catch-up applied first."""
         while True:
             notifications = self._ledger.recorder.select_notifications(
                 start=self._state.cursor.position,
@@ -61,19 +64,22 @@ class LogDirectory:
                 topics=self._topics,
                 inclusive_of_start=False,
             )
-            for notification in notifications:
-                event = self._ledger.mapper.to_domain_event(notification)
-                assert isinstance(event, OkrAggregate.Event)
-                self._state = self._fold.apply(self._state, Logged.of(notification.id, event))
-                self._versions[event.originator_id] = event.originator_version
+            with self._lock:
+                for notification in notifications:
+                    if notification.id <= self._state.cursor.position:
+                        continue
+                    event = self._ledger.mapper.to_domain_event(notification)
+                    assert isinstance(event, OkrAggregate.Event)
+                    self._state = self._fold.apply(self._state, Logged.of(notification.id, event))
+                    self._versions[event.originator_id] = event.originator_version
             if len(notifications) < PAGE:
                 return
 
     @contextmanager
     def current(self) -> Iterator[DirectoryState]:
         """The directory as of now, held still (locked) while the caller looks at it."""
+        self._catch_up()
         with self._lock:
-            self._catch_up()
             yield self._state
 
     def version(self, aggregate_id: UUID) -> int:
