@@ -25,6 +25,7 @@ from tests.kafka.conftest import (
     Tansu,
     Writer,
     log_positions,
+    output_of,
     positions_of,
     read_topic,
     relay_process,
@@ -264,7 +265,8 @@ def test_only_one_relay_publishes_and_a_standby_takes_over(
         second = relay_process(database_url, kafka_config.bootstrap, kafka_config.topic)
         writer.events(100, people=10)
         wait_until(lambda: caught_up(ledger, kafka_config.topic))
-        time.sleep(1.0)  # the standby has started and is polling the lock
+        # The second relay has started, found the lock taken, and polls it.
+        wait_until(lambda: "standby:" in output_of(second), timeout=30)
         assert second.poll() is None
         assert relay_status(ledger, kafka_config.topic).holder == f"okr-relay {_host()}:{first.pid}"
         acknowledged = relay_status(ledger, kafka_config.topic).position
