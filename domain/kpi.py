@@ -1,0 +1,449 @@
+"""Key performance indicators: measured continuously, judged against green / amber thresholds.
+
+A KPI is not an OKR: it has no cycle and no target to reach, only thresholds that say whether
+the current value is healthy. Measurements are recorded per period (a day, an ISO week, a month,
+a quarter or a year); a wrong one is corrected by a new measurement that supersedes it, never
+overwritten. Moving a threshold changes how every past value is coloured, so it needs a reason.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
+from uuid import UUID, uuid4
+
+from domain.base import CommandContext, OkrAggregate
+from domain.errors import InvalidValue, require, require_choice, require_text, require_value
+from domain.strategy import Strategy, validate_tags
+
+
+class KpiDirection(StrEnum):
+    """Which way is good: `increase` (higher is better) or `decrease` (lower is better)."""
+
+    INCREASE = "increase"
+    DECREASE = "decrease"
+
+
+class Colour(StrEnum):
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+
+
+def status_colour(direction: str, green: float, amber: float, value: float | None) -> Colour | None:
+    """Green at or beyond the green threshold, amber at or beyond amber, red otherwise."""
+    if value is None:
+        return None
+    if direction == KpiDirection.INCREASE:
+        return Colour.GREEN if value >= green else Colour.AMBER if value >= amber else Colour.RED
+    return Colour.GREEN if value <= green else Colour.AMBER if value <= amber else Colour.RED
+
+
+# ------------------------------------------------------------------ periods
+
+_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+_YEAR = re.compile(r"^(\d{4})$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A measured period: its canonical name and the days it covers (both inclusive)."""
+
+    name: str
+    starts_on: date
+    ends_on: date
+
+
+def parse_period(text: str, field: str = "period") -> Period:
+    """`2026-10-31` (a day), `2026-W44` (ISO week), `2026-10`, `2026-Q4` or `2026`."""
+    raw = str(text).strip().upper()
+    try:
+        if m := _DAY.match(raw):
+            day = date(int(m[1]), int(m[2]), int(m[3]))
+            return Period(day.isoformat(), day, day)
+        if m := _WEEK.match(raw):
+            monday = date.fromisocalendar(int(m[1]), int(m[2]), 1)
+            return Period(f"{m[1]}-W{m[2]}", monday, monday + timedelta(days=6))
+        if m := _MONTH.match(raw):
+            year, month = int(m[1]), int(m[2])
+            days = calendar.monthrange(year, month)[1]
+            return Period(f"{year:04d}-{month:02d}", date(year, month, 1), date(year, month, days))
+        if m := _QUARTER.match(raw):
+            year, q = int(m[1]), int(m[2])
+            first = date(year, 3 * q - 2, 1)
+            last_month = 3 * q
+            end = date(year, last_month, calendar.monthrange(year, last_month)[1])
+            return Period(f"{year:04d}-Q{q}", first, end)
+        if m := _YEAR.match(raw):
+            year = int(m[1])
+            return Period(f"{year:04d}", date(year, 1, 1), date(year, 12, 31))
+    except ValueError:
+        pass
+    raise InvalidValue(
+        "period_invalid",
+        "period is a day (2026-10-31), an ISO week (2026-W44), a month (2026-10), "
+        "a quarter (2026-Q4) or a year (2026)",
+        field,
+    )
+
+
+# ------------------------------------------------------------- the aggregate
+
+
+@dataclass
+class Measurement:
+    id: UUID
+    period: str
+    starts_on: date
+    ends_on: date
+    value: float
+    note: str
+    recorded_at: datetime
+    actor: str
+    supersedes: UUID | None = None
+    superseded_by: UUID | None = None
+    reason: str = ""
+
+
+def _number(value: float, field: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidValue("not_a_number", f"{field} must be a number", field) from None
+    require_value(math.isfinite(number), "not_finite", f"{field} must be a finite number", field)
+    return number
+
+
+def validate_thresholds(direction: str, green: float, amber: float) -> tuple[float, float]:
+    green_ = _number(green, "thresholds.green")
+    amber_ = _number(amber, "thresholds.amber")
+    if direction == KpiDirection.INCREASE:
+        require_value(
+            green_ > amber_,
+            "thresholds_order",
+            "when higher is better, the green threshold is above the amber one",
+            "thresholds.amber",
+        )
+    else:
+        require_value(
+            green_ < amber_,
+            "thresholds_order",
+            "when lower is better, the green threshold is below the amber one",
+            "thresholds.amber",
+        )
+    return green_, amber_
+
+
+class Kpi(OkrAggregate):
+    if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
+        name: str
+        description: str
+        unit: str
+        direction: KpiDirection
+        owner_person_id: UUID
+        green: float
+        amber: float
+        perspective: str | None
+        theme_id: UUID | None
+        retired: bool
+        measurements: dict[UUID, Measurement]
+
+    # ------------------------------------------------------------------ events
+
+    class Defined(OkrAggregate.Created):
+        name: str
+        description: str
+        unit: str
+        direction: str
+        owner_person_id: UUID
+        green: float
+        amber: float
+        perspective: str | None
+        theme_id: UUID | None
+
+        def apply(self, kpi: Kpi) -> None:
+            kpi.name = self.name
+            kpi.description = self.description
+            kpi.unit = self.unit
+            kpi.direction = KpiDirection(self.direction)
+            kpi.owner_person_id = self.owner_person_id
+            kpi.green = self.green
+            kpi.amber = self.amber
+            kpi.perspective = self.perspective
+            kpi.theme_id = self.theme_id
+            kpi.retired = False
+            kpi.measurements = {}
+
+    class Renamed(OkrAggregate.Event):
+        name: str
+        description: str
+
+        def apply(self, kpi: Kpi) -> None:
+            kpi.name, kpi.description = self.name, self.description
+
+    class OwnerChanged(OkrAggregate.Event):
+        owner_person_id: UUID
+
+        def apply(self, kpi: Kpi) -> None:
+            kpi.owner_person_id = self.owner_person_id
+
+    class Retagged(OkrAggregate.Event):
+        perspective: str | None
+        theme_id: UUID | None
+
+        def apply(self, kpi: Kpi) -> None:
+            kpi.perspective, kpi.theme_id = self.perspective, self.theme_id
+
+    class ThresholdsChanged(OkrAggregate.Event):
+        green: float
+        amber: float
+
+        def apply(self, kpi: Kpi) -> None:
+            kpi.green, kpi.amber = self.green, self.amber
+
+    class MeasurementRecorded(OkrAggregate.Event):
+        measurement_id: UUID
+        period: str
+        starts_on: date
+        ends_on: date
+        value: float
+        note: str
+
+        def apply(self, kpi: Kpi) -> None:
+            kpi.measurements[self.measurement_id] = Measurement(
+                id=self.measurement_id,
+                period=self.period,
+                starts_on=self.starts_on,
+                ends_on=self.ends_on,
+                value=self.value,
+                note=self.note,
+                recorded_at=self.timestamp,
+                actor=self.actor,
+            )
+
+    class MeasurementCorrected(OkrAggregate.Event):
+        measurement_id: UUID
+        supersedes: UUID
+        period: str
+        starts_on: date
+        ends_on: date
+        value: float
+        note: str
+
+        def apply(self, kpi: Kpi) -> None:
+            kpi.measurements[self.supersedes].superseded_by = self.measurement_id
+            kpi.measurements[self.measurement_id] = Measurement(
+                id=self.measurement_id,
+                period=self.period,
+                starts_on=self.starts_on,
+                ends_on=self.ends_on,
+                value=self.value,
+                note=self.note,
+                recorded_at=self.timestamp,
+                actor=self.actor,
+                supersedes=self.supersedes,
+                reason=self.reason,
+            )
+
+    class Retired(OkrAggregate.Event):
+        def apply(self, kpi: Kpi) -> None:
+            kpi.retired = True
+
+    # ----------------------------------------------------------- derived state
+
+    @property
+    def live_measurements(self) -> list[Measurement]:
+        """Measurements no correction superseded, oldest period first."""
+        live = [m for m in self.measurements.values() if m.superseded_by is None]
+        return sorted(live, key=lambda m: (m.ends_on, m.starts_on, m.recorded_at))
+
+    @property
+    def latest(self) -> Measurement | None:
+        """The live measurement of the most recent period."""
+        live = self.live_measurements
+        return live[-1] if live else None
+
+    @property
+    def status(self) -> Colour | None:
+        latest = self.latest
+        return status_colour(
+            self.direction, self.green, self.amber, latest.value if latest else None
+        )
+
+    # ------------------------------------------------------------- commands
+
+    @classmethod
+    def define(
+        cls,
+        *,
+        name: str,
+        unit: str,
+        direction: str,
+        owner_person_id: UUID,
+        green: float,
+        amber: float,
+        ctx: CommandContext,
+        strategy: Strategy | None = None,
+        description: str = "",
+        perspective: str | None = None,
+        theme_id: UUID | None = None,
+    ) -> Kpi:
+        direction_ = require_choice(KpiDirection, direction, "direction")
+        green_, amber_ = validate_thresholds(direction_, green, amber)
+        perspective_, theme_id_ = validate_tags(strategy, perspective, theme_id)
+        return cls._create(
+            cls.Defined,
+            id=uuid4(),
+            name=require_text(name, "name", max_length=200),
+            description=description.strip(),
+            unit=require_text(unit, "unit", max_length=40),
+            direction=direction_.value,
+            owner_person_id=owner_person_id,
+            green=green_,
+            amber=amber_,
+            perspective=perspective_,
+            theme_id=theme_id_,
+            **ctx.stamp(),
+        )
+
+    def _require_live(self, doing: str) -> None:
+        require(not self.retired, "kpi_retired", f"cannot {doing}: KPI '{self.name}' is retired")
+
+    def rename(
+        self, name: str, description: str | None, ctx: CommandContext, reason: str = ""
+    ) -> None:
+        self._require_live("rename it")
+        name_ = require_text(name, "name", max_length=200)
+        description_ = self.description if description is None else description.strip()
+        if (name_, description_) != (self.name, self.description):
+            self._trigger(self.Renamed, ctx, reason.strip(), name=name_, description=description_)
+
+    def change_owner(self, owner_person_id: UUID, ctx: CommandContext, reason: str = "") -> None:
+        self._require_live("hand it over")
+        if owner_person_id != self.owner_person_id:
+            self._trigger(self.OwnerChanged, ctx, reason.strip(), owner_person_id=owner_person_id)
+
+    def retag(
+        self,
+        perspective: str | None,
+        theme_id: UUID | None,
+        strategy: Strategy | None,
+        ctx: CommandContext,
+        reason: str = "",
+    ) -> None:
+        self._require_live("retag it")
+        perspective_, theme_id_ = validate_tags(strategy, perspective, theme_id)
+        if (perspective_, theme_id_) != (self.perspective, self.theme_id):
+            self._trigger(
+                self.Retagged, ctx, reason.strip(), perspective=perspective_, theme_id=theme_id_
+            )
+
+    def change_thresholds(
+        self, green: float, amber: float, ctx: CommandContext, reason: str
+    ) -> None:
+        """New thresholds recolour every value, past ones included: say why."""
+        self._require_live("change its thresholds")
+        why = require_text(reason, "reason", max_length=2000)
+        green_, amber_ = validate_thresholds(self.direction, green, amber)
+        require(
+            (green_, amber_) != (self.green, self.amber),
+            "thresholds_unchanged",
+            "these are the thresholds already",
+            "thresholds",
+        )
+        self._trigger(self.ThresholdsChanged, ctx, why, green=green_, amber=amber_)
+
+    def record_measurement(
+        self, period: str, value: float, ctx: CommandContext, note: str = ""
+    ) -> UUID:
+        self._require_live("record a measurement")
+        period_ = parse_period(period)
+        require_value(
+            period_.starts_on <= ctx.now().date(),
+            "period_in_future",
+            f"period {period_.name} has not started yet",
+            "period",
+        )
+        taken = next(
+            (m for m in self.live_measurements if m.period == period_.name),
+            None,
+        )
+        require(
+            taken is None,
+            "period_already_measured",
+            f"{period_.name} was already measured ({taken.value if taken else ''}); "
+            "correct that measurement instead",
+            "period",
+        )
+        measurement_id = uuid4()
+        self._trigger(
+            self.MeasurementRecorded,
+            ctx,
+            measurement_id=measurement_id,
+            period=period_.name,
+            starts_on=period_.starts_on,
+            ends_on=period_.ends_on,
+            value=_number(value, "value"),
+            note=require_note(note),
+        )
+        return measurement_id
+
+    def correct_measurement(
+        self,
+        measurement_id: UUID,
+        value: float,
+        ctx: CommandContext,
+        reason: str,
+        note: str | None = None,
+    ) -> UUID:
+        """A new measurement for the same period supersedes the wrong one, which stays."""
+        self._require_live("correct a measurement")
+        original = self.measurements.get(measurement_id)
+        require_value(
+            original is not None,
+            "measurement_not_found",
+            f"measurement {measurement_id} not found",
+            "measurement_id",
+        )
+        assert original is not None
+        require(
+            original.superseded_by is None,
+            "measurement_superseded",
+            "that measurement was already corrected; correct the latest correction instead",
+            "measurement_id",
+        )
+        why = require_text(reason, "reason", max_length=2000)
+        correction_id = uuid4()
+        self._trigger(
+            self.MeasurementCorrected,
+            ctx,
+            why,
+            measurement_id=correction_id,
+            supersedes=original.id,
+            period=original.period,
+            starts_on=original.starts_on,
+            ends_on=original.ends_on,
+            value=_number(value, "value"),
+            note=original.note if note is None else require_note(note),
+        )
+        return correction_id
+
+    def retire(self, ctx: CommandContext, reason: str) -> None:
+        self._require_live("retire it")
+        self._trigger(self.Retired, ctx, require_text(reason, "reason", max_length=2000))
+
+
+def require_note(note: str) -> str:
+    text = note.strip()
+    require_value(
+        len(text) <= 2000, "text_too_long", "note must be at most 2000 characters", "note"
+    )
+    return text
