@@ -19,6 +19,7 @@ from uuid import UUID, uuid4
 from domain.base import CommandContext, OkrAggregate
 from domain.cycle import Cycle, Phase, Scoring
 from domain.errors import InvalidValue, require, require_text, require_value
+from domain.quality import Finding, KeyResultSpec, ObjectiveSpec
 from domain.scoring import Direction, Measure, progress, suggested_score, weighted_mean
 
 
@@ -83,6 +84,8 @@ class KeyResult:
     score: float | None = None
     achieved: bool | None = None
     grade_comment: str = ""
+    kpi_id: UUID | None = None
+    """The KPI whose measurements this key result can take its check-ins from."""
 
     @property
     def current(self) -> CheckIn | None:
@@ -238,6 +241,7 @@ class Objective(OkrAggregate):
         carried_from: UUID | None
         carried_to: UUID | None
         abandon_reason: str
+        theme_id: UUID | None
 
     # ------------------------------------------------------------------ events
 
@@ -281,6 +285,7 @@ class Objective(OkrAggregate):
             objective.carried_from = self.carried_from
             objective.carried_to = None
             objective.abandon_reason = ""
+            objective.theme_id = None
 
     class Reworded(OkrAggregate.Event):
         title: str
@@ -547,6 +552,27 @@ class Objective(OkrAggregate):
         def apply(self, objective: Objective) -> None:
             objective.carried_to = self.successor_id
 
+    class Themed(OkrAggregate.Event):
+        """Tagged with a strategic theme of the strategy (None: untagged)."""
+
+        theme_id: UUID | None
+
+        def apply(self, objective: Objective) -> None:
+            objective.theme_id = self.theme_id
+
+    class KeyResultLinkedToKpi(OkrAggregate.Event):
+        key_result_id: UUID
+        kpi_id: UUID
+
+        def apply(self, objective: Objective) -> None:
+            objective.key_results[self.key_result_id].kpi_id = self.kpi_id
+
+    class KeyResultUnlinkedFromKpi(OkrAggregate.Event):
+        key_result_id: UUID
+
+        def apply(self, objective: Objective) -> None:
+            objective.key_results[self.key_result_id].kpi_id = None
+
     # ----------------------------------------------------------- derived state
 
     def _decline_open_counter(self, ctx: CommandContext) -> None:
@@ -597,6 +623,31 @@ class Objective(OkrAggregate):
     def content_hash(self) -> str:
         canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def quality_spec(self) -> ObjectiveSpec:
+        """What the quality coach reads of this objective (its live key results)."""
+        return ObjectiveSpec(
+            objective_id=self.id,
+            cycle_id=self.cycle_id,
+            title=self.title,
+            kind=self.kind.value,
+            owner_team_id=self.owner_team_id,
+            owner_person_id=self.owner_person_id,
+            parent_objective_id=self.parent_objective_id,
+            key_results=tuple(
+                KeyResultSpec(
+                    kr.id,
+                    kr.title,
+                    kr.measure.value,
+                    kr.baseline,
+                    kr.target,
+                    kr.unit,
+                    kr.direction.value,
+                )
+                for kr in self.active_key_results
+            ),
+            status=self.status.value,
+        )
 
     # ------------------------------------------------------------- commands
 
@@ -867,7 +918,14 @@ class Objective(OkrAggregate):
 
     # Negotiation.
 
-    def submit_for_approval(self, approver_id: UUID, cycle: Cycle, ctx: CommandContext) -> None:
+    def submit_for_approval(
+        self,
+        approver_id: UUID,
+        cycle: Cycle,
+        ctx: CommandContext,
+        blockers: Sequence[Finding] = (),
+    ) -> None:
+        """`blockers`: the quality coach's findings at level block (see domain.quality)."""
         cycle.require_open_for("submit an objective", *PLANNING_PHASES)
         self._require_editable("submit")
         require(
@@ -881,6 +939,15 @@ class Objective(OkrAggregate):
             "the approver must be someone other than the proposer",
             "approver_id",
         )
+        if blockers:
+            first = blockers[0]
+            require(
+                False,
+                first.check,
+                "the quality coach blocks submission: "
+                + "; ".join(f"{f.message} ({f.suggestion})" for f in blockers),
+                first.field,
+            )
         self._trigger(self.SubmittedForApproval, ctx, approver_id=approver_id)
 
     def _require_in_review(self, doing: str, ctx: CommandContext) -> None:
@@ -1327,8 +1394,66 @@ class Objective(OkrAggregate):
                 cycle=to_cycle,
                 ctx=ctx,
             )
+        if self.theme_id is not None:
+            successor._trigger(successor.Themed, ctx, theme_id=self.theme_id)
+        for kr in successor.active_key_results:
+            source = next(k for k in self.key_results.values() if k.lineage_id == kr.lineage_id)
+            if source.kpi_id is not None:
+                successor._trigger(
+                    successor.KeyResultLinkedToKpi, ctx, key_result_id=kr.id, kpi_id=source.kpi_id
+                )
         self._trigger(self.CarriedOver, ctx, to_cycle_id=to_cycle.id, successor_id=successor.id)
         return successor
+
+    # Strategy: themes and KPIs.
+
+    def tag_theme(
+        self, theme_id: UUID | None, cycle: Cycle, ctx: CommandContext, reason: str = ""
+    ) -> None:
+        """Tag with a strategic theme (the caller checked it is live); None removes the tag.
+
+        The theme is not part of the negotiated content: it may change after approval.
+        """
+        cycle.require_open_for("tag an objective", *PLANNING_PHASES, Phase.GRADING)
+        self._require_not_abandoned()
+        if theme_id != self.theme_id:
+            self._trigger(self.Themed, ctx, reason.strip(), theme_id=theme_id)
+
+    def link_key_result_to_kpi(
+        self,
+        key_result_id: UUID,
+        kpi_id: UUID,
+        kpi_unit: str,
+        cycle: Cycle,
+        ctx: CommandContext,
+    ) -> None:
+        """Let a metric key result take its check-ins from a KPI measured in the same unit."""
+        cycle.require_open_for("link a key result to a KPI", *PLANNING_PHASES, Phase.GRADING)
+        self._require_not_abandoned()
+        kr = self.key_result(key_result_id)
+        require_value(
+            kr.measure == Measure.METRIC,
+            "kpi_link_needs_metric",
+            "only a metric key result can follow a KPI",
+            "key_result_id",
+        )
+        require_value(
+            not kr.unit or kr.unit.strip().casefold() == kpi_unit.strip().casefold(),
+            "kpi_unit_mismatch",
+            f"the key result counts '{kr.unit}', the KPI '{kpi_unit}'",
+            "kpi_id",
+        )
+        if kr.kpi_id != kpi_id:
+            self._trigger(self.KeyResultLinkedToKpi, ctx, key_result_id=kr.id, kpi_id=kpi_id)
+
+    def unlink_key_result_from_kpi(
+        self, key_result_id: UUID, cycle: Cycle, ctx: CommandContext
+    ) -> None:
+        cycle.require_open_for("unlink a key result from a KPI", *PLANNING_PHASES, Phase.GRADING)
+        self._require_not_abandoned()
+        kr = self.key_result(key_result_id)
+        if kr.kpi_id is not None:
+            self._trigger(self.KeyResultUnlinkedFromKpi, ctx, key_result_id=kr.id)
 
     # ------------------------------------------------------ change sets
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -70,6 +71,13 @@ COMMANDS: dict[str, Callable[[Given, Any], Any]] = {
     "grade": lambda g, a: g.objective.grade(g.cycle, ctx(), score=0.5, comment="c"),
     "reflect": lambda g, a: g.objective.reflect("More", g.cycle, ctx()),
     "carry_over": lambda g, a: g.objective.carry_over(next_quarter(), g.cycle, ctx()),
+    "tag_theme": lambda g, a: g.objective.tag_theme(uuid4(), g.cycle, ctx()),
+    "link_key_result_to_kpi": lambda g, a: g.objective.link_key_result_to_kpi(
+        g.kr_ids[0], uuid4(), "", g.cycle, ctx()
+    ),
+    "unlink_key_result_from_kpi": lambda g, a: g.objective.unlink_key_result_from_kpi(
+        g.kr_ids[0], g.cycle, ctx()
+    ),
 }
 
 
@@ -80,7 +88,7 @@ def test_every_objective_command_is_listed() -> None:
         for name, member in vars(Objective).items()
         if callable(member) and not name.startswith("_") and name[0].islower()
     }
-    queries = {"content", "content_hash", "key_result", "draft"}
+    queries = {"content", "content_hash", "key_result", "draft", "quality_spec"}
     aliases = {"submit_for_approval": "submit", "accept_counter_proposal": "accept_counter"}
     assert {aliases.get(n, n) for n in public - queries} == set(COMMANDS)
 
