@@ -8,6 +8,7 @@ the write, so a client can read its own writes from the projections.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -20,12 +21,22 @@ from domain.access import AccessToken, Role, new_secret, token_id_for
 from domain.base import CommandContext, DateAsISO, OkrAggregate
 from domain.cycle import Cadence, Cycle, Scoring
 from domain.errors import NotFound, require
+from domain.initiative import Initiative, InitiativeStatus, KeyResultRef
+from domain.kpi import Kpi
 from domain.objective import Kind, Objective, Perspective
 from domain.person import Person, person_id_for
+from domain.quality import POLICY_ID, Level, ObjectiveSpec, Organisation, QualityPolicy
+from domain.quality import blocking as blocking_findings
+from domain.quality import lint as lint_objectives
 from domain.scoring import Direction, Measure
+from domain.strategy import DEFAULT_PERSPECTIVES, STRATEGY_ID, Strategy
 from domain.team import MemberRole, Team
 
 A = TypeVar("A", bound=OkrAggregate)
+
+QualityContext = Callable[[UUID], tuple[Sequence[ObjectiveSpec], Organisation]]
+"""A cycle's objectives and the team structure, as the read side sees them (for the quality
+checks that compare an objective with its neighbours)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,9 @@ class OkrLedger(Application[UUID]):
         super().__init__(env)
         secret = self.env.get(self.PERSON_ID_SECRET)
         self.person_id_secret: bytes | None = bytes.fromhex(secret) if secret else None
+        self.quality_context: QualityContext | None = None
+        """Set by the composition root when read models run; without it, submission checks
+        only what the objective shows on its own."""
 
     def person_id_for(self, email: str, generation: int = 0) -> UUID:
         """The id a person registered with ``email`` has in this deployment."""
@@ -476,7 +490,7 @@ class OkrLedger(Application[UUID]):
         objective, cycle = self._objective_and_cycle(objective_id, expected_version)
         approver = self._load(Person, approver_id, "person", "approver_id")
         require(approver.active, "person_inactive", "the approver is deactivated", "approver_id")
-        objective.submit_for_approval(approver_id, cycle, ctx)
+        objective.submit_for_approval(approver_id, cycle, ctx, self._quality_blockers(objective))
         return self._commit(objective)
 
     def approve_objective(
@@ -649,3 +663,410 @@ class OkrLedger(Application[UUID]):
         to_cycle = self._load(Cycle, to_cycle_id, "cycle", "to_cycle_id")
         successor = objective.carry_over(to_cycle, cycle, ctx)
         return self._commit(successor, objective)
+
+    # ---------------------------------------------------------- strategy
+
+    def get_strategy(self, version: int | None = None) -> Strategy:
+        return self._load_version(Strategy, STRATEGY_ID, "strategy", version)
+
+    def find_strategy(self) -> Strategy | None:
+        try:
+            return self.get_strategy()
+        except NotFound:
+            return None
+
+    def put_strategy(
+        self,
+        ctx: CommandContext,
+        *,
+        mission: str,
+        vision: str,
+        values: Sequence[str],
+        themes: Sequence[Mapping[str, Any]],
+        perspectives: Sequence[tuple[str, str]] | None = None,
+        reason: str = "",
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        """Define the strategy, or make it say exactly this (PUT /strategy)."""
+        strategy = self.find_strategy()
+        if strategy is None:
+            require(
+                expected_version is None,
+                "version_mismatch",
+                f"expected version {expected_version}, but no strategy is defined yet",
+            )
+            strategy = Strategy.define(
+                ctx,
+                mission=mission,
+                vision=vision,
+                values=values,
+                perspectives=perspectives if perspectives is not None else DEFAULT_PERSPECTIVES,
+                reason=reason,
+            )
+            strategy.revise(
+                ctx, reason, mission=mission, vision=vision, values=values, themes=themes
+            )
+            return self._commit(strategy)
+        self._expect(strategy, expected_version)
+        strategy.revise(
+            ctx,
+            reason,
+            mission=mission,
+            vision=vision,
+            values=values,
+            themes=themes,
+            perspectives=perspectives,
+        )
+        return self._commit(strategy)
+
+    def _strategy_for_north_star(self, ctx: CommandContext) -> Strategy:
+        """The strategy names the north star; one with the default perspectives is started if
+        none is defined yet."""
+        return self.find_strategy() or Strategy.define(ctx, reason="started to name a north star")
+
+    def choose_north_star(
+        self, kpi_id: UUID | None, ctx: CommandContext, reason: str = ""
+    ) -> CommandResult:
+        if kpi_id is not None:
+            kpi = self._load(Kpi, kpi_id, "kpi", "kpi_id")
+            require(not kpi.retired, "kpi_retired", "a retired KPI cannot be the north star")
+        strategy = self._strategy_for_north_star(ctx)
+        strategy.choose_north_star(kpi_id, ctx, reason)
+        return self._commit(strategy)
+
+    # -------------------------------------------------------------- KPIs
+
+    def get_kpi(self, kpi_id: UUID, version: int | None = None) -> Kpi:
+        return self._load_version(Kpi, kpi_id, "kpi", version)
+
+    def define_kpi(
+        self,
+        *,
+        name: str,
+        unit: str,
+        direction: str,
+        owner_person_id: UUID,
+        green: float,
+        amber: float,
+        ctx: CommandContext,
+        description: str = "",
+        perspective: str | None = None,
+        theme_id: UUID | None = None,
+        north_star: bool = False,
+    ) -> CommandResult:
+        """A new KPI; as the north star, it takes over from the previous one in the same write."""
+        self._owner_exists(None, owner_person_id)
+        strategy = self.find_strategy()
+        kpi = Kpi.define(
+            name=name,
+            unit=unit,
+            direction=direction,
+            owner_person_id=owner_person_id,
+            green=green,
+            amber=amber,
+            ctx=ctx,
+            strategy=strategy,
+            description=description,
+            perspective=perspective,
+            theme_id=theme_id,
+        )
+        if not north_star:
+            return self._commit(kpi)
+        strategy = strategy or self._strategy_for_north_star(ctx)
+        strategy.choose_north_star(kpi.id, ctx)
+        return self._commit(kpi, strategy)
+
+    def update_kpi(
+        self,
+        kpi_id: UUID,
+        ctx: CommandContext,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        owner_person_id: UUID | None = None,
+        retag: bool = False,
+        perspective: str | None = None,
+        theme_id: UUID | None = None,
+        reason: str = "",
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        """Rename, hand over and/or retag in one atomic change (PATCH /kpis/{id})."""
+        kpi = self._load(Kpi, kpi_id, "kpi")
+        self._expect(kpi, expected_version)
+        if name is not None or description is not None:
+            kpi.rename(name if name is not None else kpi.name, description, ctx, reason)
+        if owner_person_id is not None:
+            self._owner_exists(None, owner_person_id)
+            kpi.change_owner(owner_person_id, ctx, reason)
+        if retag:
+            kpi.retag(perspective, theme_id, self.find_strategy(), ctx, reason)
+        return self._commit(kpi)
+
+    def change_kpi_thresholds(
+        self,
+        kpi_id: UUID,
+        green: float,
+        amber: float,
+        reason: str,
+        ctx: CommandContext,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        kpi = self._load(Kpi, kpi_id, "kpi")
+        self._expect(kpi, expected_version)
+        kpi.change_thresholds(green, amber, ctx, reason)
+        return self._commit(kpi)
+
+    def record_measurement(
+        self,
+        kpi_id: UUID,
+        period: str,
+        value: float,
+        ctx: CommandContext,
+        note: str = "",
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        kpi = self._load(Kpi, kpi_id, "kpi")
+        self._expect(kpi, expected_version)
+        measurement_id = kpi.record_measurement(period, value, ctx, note)
+        return self._commit(kpi, extra_id=measurement_id)
+
+    def correct_measurement(
+        self,
+        kpi_id: UUID,
+        measurement_id: UUID,
+        value: float,
+        reason: str,
+        ctx: CommandContext,
+        note: str | None = None,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        kpi = self._load(Kpi, kpi_id, "kpi")
+        self._expect(kpi, expected_version)
+        correction_id = kpi.correct_measurement(measurement_id, value, ctx, reason, note)
+        return self._commit(kpi, extra_id=correction_id)
+
+    def retire_kpi(
+        self,
+        kpi_id: UUID,
+        reason: str,
+        ctx: CommandContext,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        """Retiring the north star leaves the strategy without one (in the same write)."""
+        kpi = self._load(Kpi, kpi_id, "kpi")
+        self._expect(kpi, expected_version)
+        kpi.retire(ctx, reason)
+        strategy = self.find_strategy()
+        if strategy is not None and strategy.north_star_kpi_id == kpi.id:
+            strategy.choose_north_star(None, ctx, reason)
+            return self._commit(kpi, strategy)
+        return self._commit(kpi)
+
+    # ------------------------------------------------------- initiatives
+
+    def get_initiative(self, initiative_id: UUID, version: int | None = None) -> Initiative:
+        return self._load_version(Initiative, initiative_id, "initiative", version)
+
+    def _live_key_result(self, ref: KeyResultRef, field: str = "key_result_ids") -> None:
+        objective = self._load(Objective, ref.objective_id, "objective", field)
+        require(
+            objective.status.value != "abandoned",
+            "objective_abandoned",
+            f"objective '{objective.title}' was abandoned",
+            field,
+        )
+        objective.key_result(ref.key_result_id)
+
+    def launch_initiative(
+        self,
+        *,
+        title: str,
+        owner_person_id: UUID,
+        key_results: Sequence[KeyResultRef],
+        ctx: CommandContext,
+        description: str = "",
+    ) -> CommandResult:
+        self._owner_exists(None, owner_person_id)
+        for ref in key_results:
+            self._live_key_result(ref)
+        initiative = Initiative.launch(
+            title=title,
+            owner_person_id=owner_person_id,
+            key_results=key_results,
+            ctx=ctx,
+            description=description,
+        )
+        return self._commit(initiative)
+
+    def update_initiative(
+        self,
+        initiative_id: UUID,
+        ctx: CommandContext,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        owner_person_id: UUID | None = None,
+        status: InitiativeStatus | None = None,
+        note: str = "",
+        reason: str = "",
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        """Retitle, hand over, move its status and/or add a note (PATCH /initiatives/{id})."""
+        initiative = self._load(Initiative, initiative_id, "initiative")
+        self._expect(initiative, expected_version)
+        if title is not None or description is not None:
+            initiative.retitle(
+                title if title is not None else initiative.title, description, ctx, reason
+            )
+        if owner_person_id is not None:
+            self._owner_exists(None, owner_person_id)
+            initiative.change_owner(owner_person_id, ctx, reason)
+        if status is not None:
+            initiative.change_status(status, ctx, note, reason)
+        elif note.strip():
+            initiative.add_note(note, ctx)
+        return self._commit(initiative)
+
+    def link_initiative(
+        self,
+        initiative_id: UUID,
+        ref: KeyResultRef,
+        ctx: CommandContext,
+        reason: str = "",
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        initiative = self._load(Initiative, initiative_id, "initiative")
+        self._expect(initiative, expected_version)
+        self._live_key_result(ref, "key_result_id")
+        initiative.link_key_result(ref, ctx, reason)
+        return self._commit(initiative)
+
+    def unlink_initiative(
+        self,
+        initiative_id: UUID,
+        ref: KeyResultRef,
+        ctx: CommandContext,
+        reason: str = "",
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        initiative = self._load(Initiative, initiative_id, "initiative")
+        self._expect(initiative, expected_version)
+        initiative.unlink_key_result(ref, ctx, reason)
+        return self._commit(initiative)
+
+    # ----------------------------------------- objectives in the strategy
+
+    def tag_objective(
+        self,
+        objective_id: UUID,
+        theme_id: UUID | None,
+        ctx: CommandContext,
+        reason: str = "",
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        objective, cycle = self._objective_and_cycle(objective_id, expected_version)
+        if theme_id is not None:
+            strategy = self.find_strategy()
+            require(
+                strategy is not None,
+                "theme_not_found",
+                "no strategy is defined yet, so there are no themes",
+                "theme_id",
+            )
+            assert strategy is not None
+            strategy.theme(theme_id)
+        objective.tag_theme(theme_id, cycle, ctx, reason)
+        return self._commit(objective)
+
+    def link_key_result_to_kpi(
+        self,
+        objective_id: UUID,
+        key_result_id: UUID,
+        kpi_id: UUID | None,
+        ctx: CommandContext,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        """Link a key result to a KPI (None unlinks it)."""
+        objective, cycle = self._objective_and_cycle(objective_id, expected_version)
+        if kpi_id is None:
+            objective.unlink_key_result_from_kpi(key_result_id, cycle, ctx)
+        else:
+            kpi = self._load(Kpi, kpi_id, "kpi", "kpi_id")
+            require(not kpi.retired, "kpi_retired", f"KPI '{kpi.name}' is retired", "kpi_id")
+            objective.link_key_result_to_kpi(key_result_id, kpi.id, kpi.unit, cycle, ctx)
+        return self._commit(objective, extra_id=key_result_id)
+
+    def check_in_from_kpi(
+        self,
+        objective_id: UUID,
+        key_result_id: UUID,
+        confidence: int,
+        ctx: CommandContext,
+        note: str = "",
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        """A check-in with the value of the linked KPI's latest measurement, effective at the
+        end of its period (or today, or the cycle's end, whichever comes first)."""
+        objective, cycle = self._objective_and_cycle(objective_id, expected_version)
+        kr = objective.key_result(key_result_id)
+        require(
+            kr.kpi_id is not None,
+            "key_result_not_linked",
+            f"key result '{kr.title}' follows no KPI",
+            "key_result_id",
+        )
+        assert kr.kpi_id is not None
+        kpi = self._load(Kpi, kr.kpi_id, "kpi", "kpi_id")
+        latest = kpi.latest
+        require(latest is not None, "kpi_not_measured", f"KPI '{kpi.name}' has no measurement yet")
+        assert latest is not None
+        effective = min(latest.ends_on, ctx.now().date(), cycle.ends_on)
+        require(
+            effective >= cycle.starts_on,
+            "kpi_measurement_before_cycle",
+            f"the latest measurement of '{kpi.name}' ({latest.period}) is from before the cycle",
+            "key_result_id",
+        )
+        text = note.strip() or f"From KPI '{kpi.name}', {latest.period}."
+        check_in_id = objective.check_in(
+            key_result_id, latest.value, confidence, cycle, ctx, text, effective
+        )
+        return self._commit(objective, extra_id=check_in_id)
+
+    # ----------------------------------------------------- quality coach
+
+    def find_quality_policy(self) -> QualityPolicy | None:
+        try:
+            return self._load(QualityPolicy, POLICY_ID, "quality_policy")
+        except NotFound:
+            return None
+
+    def quality_levels(self) -> dict[str, str]:
+        """Check → off | warn | block (every check warns until configured)."""
+        policy = self.find_quality_policy()
+        return (
+            policy.as_dict() if policy else QualityPolicy.adopt(CommandContext.system()).as_dict()
+        )
+
+    def configure_quality_check(
+        self, check: str, level: str, ctx: CommandContext, reason: str = ""
+    ) -> CommandResult:
+        policy = self.find_quality_policy() or QualityPolicy.adopt(ctx)
+        policy.configure(check, level, ctx, reason)
+        return self._commit(policy)
+
+    def _quality_blockers(self, objective: Objective) -> list[Any]:
+        """The quality findings that keep `objective` from being submitted (only checks set to
+        block are looked at)."""
+        levels = self.quality_levels()
+        if Level.BLOCK.value not in levels.values():
+            return []
+        peers: Sequence[ObjectiveSpec] = ()
+        organisation = Organisation()
+        if self.quality_context is not None:
+            peers, organisation = self.quality_context(objective.cycle_id)
+        specs = [p for p in peers if p.objective_id != objective.id] + [objective.quality_spec()]
+        findings = lint_objectives(
+            specs, organisation=organisation, levels=levels, only=objective.id
+        )
+        return blocking_findings(findings, objective.id)
