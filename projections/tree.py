@@ -67,6 +67,8 @@ class KeyResultNode:
     score: float | None = None
     achieved: bool | None = None
     grade_comment: str = ""
+    kpi_id: UUID | None = None
+    """The KPI the key result takes its check-ins from, if linked."""
 
     @property
     def progress(self) -> float:
@@ -107,6 +109,8 @@ class ObjectiveNode:
     reflected: bool = False
     carried_to: UUID | None = None
     key_results: dict[UUID, KeyResultNode] = field(default_factory=dict)
+    theme_id: UUID | None = None
+    """The strategic theme the objective is tagged with."""
 
     @property
     def live_key_results(self) -> list[KeyResultNode]:
@@ -179,6 +183,7 @@ _on: Handlers[TreeState] = Handlers()
 
 class TreeFold(DataclassFold[TreeState]):
     name = "tree"
+    version = 2  # 2: strategic themes on objectives, KPIs on key results
     state_type = TreeState
     handlers = _on
 
@@ -481,6 +486,21 @@ def _carried_over(state: TreeState, e: Objective.CarriedOver, logged: Logged) ->
     _objective(state, e).carried_to = e.successor_id
 
 
+@_on.on(Objective.Themed)
+def _themed(state: TreeState, e: Objective.Themed, logged: Logged) -> None:
+    _objective(state, e).theme_id = e.theme_id
+
+
+@_on.on(Objective.KeyResultLinkedToKpi)
+def _kpi_linked(state: TreeState, e: Objective.KeyResultLinkedToKpi, logged: Logged) -> None:
+    _objective(state, e).key_results[e.key_result_id].kpi_id = e.kpi_id
+
+
+@_on.on(Objective.KeyResultUnlinkedFromKpi)
+def _kpi_unlinked(state: TreeState, e: Objective.KeyResultUnlinkedFromKpi, logged: Logged) -> None:
+    _objective(state, e).key_results[e.key_result_id].kpi_id = None
+
+
 # ------------------------------------------------------------------ views
 
 
@@ -504,6 +524,7 @@ class KeyResultView:
     """None until the objective is approved and its cycle has started."""
     score: float | None
     achieved: bool | None
+    kpi_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -533,6 +554,7 @@ class ObjectiveView:
     key_results: tuple[KeyResultView, ...]
     children: tuple[ObjectiveView, ...] = ()
     """Objectives aligned to this one or to one of its key results (see parent_key_result_id)."""
+    theme_id: UUID | None = None
 
 
 def today(state: TreeState) -> date | None:
@@ -576,6 +598,7 @@ def _key_result_view(kr: KeyResultNode, elapsed: float | None) -> KeyResultView:
         else health(kr_progress, elapsed, current.confidence if current else None).value,
         score=kr.score,
         achieved=kr.achieved,
+        kpi_id=kr.kpi_id,
     )
 
 
@@ -612,6 +635,7 @@ def objective_view(
         carried_to=node.carried_to,
         key_results=tuple(_key_result_view(kr, elapsed) for kr in live),
         children=children,
+        theme_id=node.theme_id,
     )
 
 
