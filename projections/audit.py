@@ -72,6 +72,7 @@ class AuditFold(DataclassFold[AuditState]):
     """Every event gives a row, so no handler table."""
 
     name = "audit"
+    version = 2  # 2: the context holds the strategy layer
     state_type = AuditState
 
     def step(self, state: AuditState, logged: Logged) -> None:

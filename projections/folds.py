@@ -11,6 +11,7 @@ from projections.directory import DirectoryFold
 from projections.history import HistoryFold
 from projections.inbox import InboxFold
 from projections.staleness import StalenessFold
+from projections.strategy import StrategyFold
 from projections.tree import TreeFold
 
 FOLDS: dict[str, Fold[Any]] = {
@@ -23,6 +24,7 @@ FOLDS: dict[str, Fold[Any]] = {
         ComparisonFold(),
         InboxFold(),
         StalenessFold(),
+        StrategyFold(),
     )
 }
 """Folds keep no state of their own, so one instance of each serves every caller."""

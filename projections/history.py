@@ -73,6 +73,7 @@ class HistoryState(FoldState):
 
 class HistoryFold(DataclassFold[HistoryState]):
     name = "history"
+    version = 2  # 2: the context holds the strategy layer
     state_type = HistoryState
 
     def step(self, state: HistoryState, logged: Logged) -> None:

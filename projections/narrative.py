@@ -27,6 +27,7 @@ from domain.person import Person
 from domain.team import Team
 from projections.base import Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
+from projections.strategy import StrategyFold, StrategyState
 from projections.tree import KeyResultNode, ObjectiveNode, TreeFold, TreeState
 
 E = TypeVar("E")
@@ -35,10 +36,12 @@ Json = dict[str, Any]
 
 @dataclass
 class Context:
-    """What phrasing needs: the alignment tree so far, and team and cycle names."""
+    """What phrasing needs: the alignment tree so far, team and cycle names, and the strategy
+    layer (strategy, KPIs, initiatives) so far."""
 
     tree: TreeState = field(default_factory=TreeState)
     names: dict[UUID, str] = field(default_factory=dict)
+    strategy: StrategyState = field(default_factory=StrategyState)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Narration:
 
 
 _TREE = TreeFold()
+_STRATEGY = StrategyFold()
 
 
 def advance(context: Context, logged: Logged) -> None:
@@ -66,6 +70,7 @@ def advance(context: Context, logged: Logged) -> None:
     if isinstance(event, Team.Formed | Team.Renamed | Cycle.Planned):
         context.names[event.originator_id] = event.name
     _TREE.apply(context.tree, logged)
+    _STRATEGY.apply(context.strategy, logged)
 
 
 Phraser = Callable[[Context, Any, Logged], Narration]
@@ -84,6 +89,10 @@ def _phrases(
         return phraser
 
     return register
+
+
+phrases = _phrases
+"""Register the phraser of an event type (modules narrating their own events use this)."""
 
 
 def narrate(context: Context, logged: Logged) -> Narration:
@@ -795,3 +804,7 @@ def _carried_over(context: Context, e: Objective.CarriedOver, logged: Logged) ->
     action = f"{q(node.title)} carried over to cycle {_name(context, e.to_cycle_id, '')}"
     after = {"to_cycle_id": str(e.to_cycle_id), "successor_id": str(e.successor_id)}
     return _about(context, e, action, {}, after)
+
+
+# The strategy layer narrates its own events (and registers them here, on import).
+from projections import strategy_narrative  # noqa: E402, F401

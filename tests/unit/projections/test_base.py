@@ -125,5 +125,6 @@ def test_every_fold_is_registered_by_its_name() -> None:
         "comparison",
         "inbox",
         "staleness",
+        "strategy",
     ]
     assert all(a_fold.name == name for name, a_fold in FOLDS.items())
