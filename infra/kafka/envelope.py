@@ -19,8 +19,11 @@ One Kafka message per stored event::
               "data": {...the event's fields...}}
 
 ``data`` holds every field of the event as plain JSON (ids and dates as strings, enums as
-their values), so any consumer can read it. :func:`decode` turns an envelope back into the domain
-event by the type hints of its class; anything it cannot do that for is a :class:`PoisonMessage`.
+their values), so any consumer can read it — except personal data: a person's name and e-mail
+travel sealed, as stored (``{"_pii_": "v1", "ct": "..."}``, AES-GCM under that person's key), so
+that forgetting the person makes them unreadable in Kafka too. :func:`decode` turns an envelope
+back into the domain event by the type hints of its class, leaving sealed fields sealed; anything
+it cannot do that for is a :class:`PoisonMessage`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import orjson
 
 import domain.application  # noqa: F401  (imports every aggregate, so every event class exists)
 from domain.base import OkrAggregate
+from infra.audit.personal import ENVELOPE_MARK, ENVELOPE_VERSION
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -231,7 +235,7 @@ T = TypeVar("T")
 
 def _load(hint: Any, value: Any) -> Any:
     """Rebuild a value of type ``hint`` from its JSON form (the inverse of ``encode``)."""
-    if hint is Any or hint is object:
+    if hint is Any or hint is object or is_sealed(value):
         return value
     if isinstance(hint, typing.TypeVar):
         # An aggregate id: okrledger's ids are UUIDs.
@@ -287,6 +291,11 @@ def _load(hint: Any, value: Any) -> Any:
     if hint in (dict, list):
         return _expect(hint, value)
     raise TypeError(f"cannot decode into {hint}")
+
+
+def is_sealed(value: object) -> bool:
+    """Whether ``value`` is a sealed personal field (it stays as it is, whatever its type)."""
+    return isinstance(value, dict) and value.get(ENVELOPE_MARK) == ENVELOPE_VERSION
 
 
 def _expect(kind: type[T], value: Any) -> T:

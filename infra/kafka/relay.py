@@ -39,11 +39,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Mapper, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from kafka.errors import KafkaError
 from psycopg.sql import SQL, Composed, Identifier
 
+from infra.audit.personal import PersonalDataMapper
 from infra.chain import ChainedApplicationRecorder
 from infra.kafka import envelope
 from infra.kafka.config import KafkaConfig, ensure_topic
@@ -477,14 +478,27 @@ class Relay:
             topic=row.topic,
             state=row.state,
         )
-        event = self.app.mapper.to_domain_event(notification)
+        event = event_for_publishing(self.app.mapper, notification)
         return envelope.encode(
-            event,  # type: ignore[arg-type]
+            event,
             position=row.position,
             source=self.config.source,
             chain_hash=row.chain_hash,
             committed_at=row.committed_at,
         )
+
+
+def event_for_publishing(mapper: Mapper[Any], stored: StoredEvent) -> Any:
+    """The domain event to publish, with personal data still sealed.
+
+    Names and e-mail addresses are stored encrypted under a key per person, so that forgetting
+    the person (destroying the key) erases them everywhere. Published in clear they would outlive
+    the erasure in Kafka's log and in every consumer; so they travel as the same ciphertext, and
+    only a reader with access to the key store (a projection worker) can open them.
+    """
+    if isinstance(mapper, PersonalDataMapper):
+        return Mapper.to_domain_event(mapper, stored)  # decode, but do not decrypt
+    return mapper.to_domain_event(stored)
 
 
 def _close(producer: KafkaProducer, timeout: float = 0) -> None:
