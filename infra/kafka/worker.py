@@ -28,15 +28,17 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import psycopg
+from eventsourcing.persistence import Mapper, MapperDeserialisationError
 from kafka import ConsumerRebalanceListener, TopicPartition
 from kafka.errors import KafkaError
 from psycopg.sql import SQL, Composed, Identifier
 
+from infra.audit.personal import PersonalDataMapper
 from infra.kafka import envelope
 from infra.kafka.config import KafkaConfig, ensure_topic
 from infra.kafka.pg import connect, postgres_recorder
@@ -168,6 +170,19 @@ def worker_status(
             PartitionLag(p, stored.get(p, 0), ends.get(p)) for p in sorted(set(stored) | set(ends))
         ],
     )
+
+
+def open_personal_data(mapper: Mapper[Any], event: Any) -> Any:
+    """The event with its sealed personal fields opened with the person's key from PostgreSQL.
+
+    A forgotten person's fields open to the same placeholders the application reads
+    ("forgotten person #N"), so the view equals a rebuild from the log.
+    """
+    if not isinstance(mapper, PersonalDataMapper):
+        return event
+    if not any(envelope.is_sealed(value) for value in vars(event).values()):
+        return event
+    return mapper.to_domain_event(Mapper.to_stored_event(mapper, event))
 
 
 def unapplied_events(app: Application[Any], projector: str = "directory") -> int:
@@ -410,9 +425,18 @@ class ProjectionWorker:
         decoded: list[tuple[ConsumerRecord, envelope.Received]] = []
         for record in fresh_records:
             try:
-                decoded.append((record, envelope.decode(record.value)))
+                received = envelope.decode(record.value)
             except envelope.PoisonMessage as e:
                 dead.append((record, e.reason))
+                continue
+            try:
+                received = replace(
+                    received, event=open_personal_data(self.app.mapper, received.event)
+                )
+            except MapperDeserialisationError as e:
+                dead.append((record, f"cannot open personal data: {e}"))
+                continue
+            decoded.append((record, received))
 
         ids = sorted({str(r.event.originator_id) for _, r in decoded})
         versions: dict[str, int] = {
