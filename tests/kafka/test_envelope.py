@@ -125,3 +125,19 @@ def test_only_okrledger_event_classes_are_decodable() -> None:
     assert all(cls.__module__.startswith("domain.") for cls in classes.values())
     assert classes["Objective.Approved"].__qualname__ == "Objective.Approved"
     assert envelope.event_id(UUID(int=1), 3) == "00000000-0000-0000-0000-000000000001:3"
+
+
+def test_sealed_personal_fields_stay_sealed(demo_events: list[tuple[int, Any]]) -> None:
+    position, event = next(
+        (p, e) for p, e in demo_events if type(e).__qualname__ == "Person.Registered"
+    )
+    sealed = {"_pii_": "v1", "ct": "bm9uY2UAAAAAY2lwaGVydGV4dA=="}
+    state = dict(vars(event), name=sealed, email=sealed)
+    as_stored = object.__new__(type(event))
+    object.__setattr__(as_stored, "__dict__", state)
+    message = envelope.encode(as_stored, position=position, source="urn:okrledger")
+    assert orjson.loads(message.value)["data"]["name"] == sealed
+    received = envelope.decode(message.value)
+    assert received.event.name == sealed and received.event.email == sealed
+    assert envelope.is_sealed(received.event.name)
+    assert not envelope.is_sealed("Alice") and not envelope.is_sealed({"ct": "x"})

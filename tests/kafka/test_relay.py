@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from eventsourcing.persistence import Mapper
 from kafka.consumer.fetcher import ConsumerRecord
 
 from domain.application import OkrLedger
@@ -118,7 +119,8 @@ def test_every_event_arrives_once_in_aggregate_order_in_a_valid_envelope(
     for record in records:
         received = envelope.decode(record.value)
         notification = stored[received.position]
-        assert received.event == ledger.mapper.to_domain_event(notification)
+        # As stored: personal data (people's names) still sealed.
+        assert received.event == Mapper.to_domain_event(ledger.mapper, notification)
         cloud_event = orjson.loads(record.value)
         assert cloud_event["specversion"] == "1.0"
         assert (

@@ -19,7 +19,9 @@ from kafka import KafkaProducer
 
 from domain.application import OkrLedger
 from domain.base import CommandContext
+from domain.person import forgotten_name
 from domain.team import MemberRole
+from infra.audit.personal import forget_person
 from infra.chain import ChainReader
 from infra.kafka import envelope
 from infra.kafka.config import KafkaConfig
@@ -27,7 +29,12 @@ from infra.kafka.pg import connect
 from infra.kafka.projectors import DirectoryProjector, directory_documents
 from infra.kafka.relay import Relay
 from infra.kafka.service import kafka_readiness
-from infra.kafka.worker import ProjectionWorker, wait_for_assignment, worker_status
+from infra.kafka.worker import (
+    ProjectionWorker,
+    open_personal_data,
+    wait_for_assignment,
+    worker_status,
+)
 from infra.settings import Settings
 from projections.base import Logged, fold
 from projections.directory import DirectoryFold
@@ -359,3 +366,34 @@ def test_readiness_reports_relay_and_worker_lag_from_postgresql_alone(
     after = kafka_readiness(ledger, settings)
     assert after is not None
     assert after["workers"]["unapplied"] == 0
+
+
+def test_personal_data_travels_sealed_and_forgetting_erases_it_from_the_stream(
+    ledger: OkrLedger, group_config: KafkaConfig, relay: Relay
+) -> None:
+    email = f"zelda-{uuid4().hex[:6]}@example.com"
+    zelda = ledger.register_person("Zelda Quartermaine", email, CTX).id
+    ledger.rename_person(zelda, "Zelda Q. Quartermaine", CTX)
+    wait_until(lambda: caught_up(ledger, group_config.topic))
+    records = read_topic(group_config.bootstrap, group_config.topic, until=lambda rs: len(rs) >= 2)
+    assert len(records) == 2
+    for record in records:
+        assert b"Zelda" not in record.value and email.encode() not in record.value
+        data = orjson.loads(record.value)["data"]
+        assert envelope.is_sealed(data["name"])
+
+    worker = ProjectionWorker(ledger, group_config, DirectoryProjector())
+    worker.start()
+    try:
+        wait_until(lambda: worker_status(ledger, group_config).unapplied == 0, timeout=30)
+        assert view(ledger)[zelda].document["name"] == "Zelda Q. Quartermaine"  # opened by key
+
+        forgetting = forget_person(ledger, email, "asked to be forgotten", CTX)
+        wait_until(lambda: worker_status(ledger, group_config).unapplied == 0, timeout=30)
+    finally:
+        worker.stop()
+    assert view(ledger)[zelda].document["name"] == forgotten_name(forgetting.number)
+    assert_view_equals_rebuild(ledger)
+    # What Kafka still holds can no longer be opened by anyone.
+    first = envelope.decode(records[0].value).event
+    assert open_personal_data(ledger.mapper, first).name == forgotten_name(forgetting.number)
