@@ -44,7 +44,7 @@ from infra.embedded import start_embedded_postgres, stop_embedded_postgres
 from infra.eventstore import ensure_database, eventsourcing_env
 from infra.kafka import envelope
 from infra.kafka.config import KafkaConfig, ensure_topic
-from infra.kafka.relay import Relay, relay_status
+from infra.kafka.relay import Relay, event_for_publishing, relay_status
 from infra.settings import Settings
 
 
@@ -140,7 +140,7 @@ def prepared_messages(app: OkrLedger, config: KafkaConfig) -> list[envelope.Enve
         if not page:
             break
         for n in page:
-            event = app.mapper.to_domain_event(n)
+            event = event_for_publishing(app.mapper, n)  # as the relay does: personal data sealed
             messages.append(
                 envelope.encode(
                     event,  # type: ignore[arg-type]
