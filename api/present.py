@@ -75,6 +75,7 @@ def _key_result(kr: KeyResult) -> s.KeyResult:
             )
             for c in kr.check_ins
         ],
+        kpi_id=kr.kpi_id,
     )
 
 
@@ -123,6 +124,7 @@ def objective(o: Objective, as_of: datetime | None = None) -> s.Objective:
         carried_to=o.carried_to,
         abandon_reason=o.abandon_reason,
         as_of=as_of,
+        theme_id=o.theme_id,
     )
 
 

@@ -647,6 +647,9 @@ class KeyResult(Out):
     achieved: bool | None
     grade_comment: str
     check_ins: list[CheckIn] = Field(description="Every check-in, superseded ones included.")
+    kpi_id: UUID | None = Field(
+        default=None, description="The KPI this key result can take its check-ins from."
+    )
 
 
 class Amendment(Out):
@@ -699,6 +702,9 @@ class Objective(Out):
     abandon_reason: str
     as_of: datetime | None = Field(
         default=None, description="The instant asked for, when read with `as_of`."
+    )
+    theme_id: UUID | None = Field(
+        default=None, description="The strategic theme the objective is tagged with."
     )
 
 

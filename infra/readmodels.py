@@ -19,6 +19,7 @@ from infra.chain import ChainReader
 from infra.settings import Settings, get_settings
 from infra.views import render
 from infra.views.log import LogReader
+from infra.views.strategy import StrategyReads
 from projections.audit import AuditFold, AuditState, audit_trail
 from projections.base import Logged, fold
 from projections.comparison import ComparisonFold, ComparisonState, compare
@@ -59,6 +60,8 @@ class ReadModels:
             (InboxFold(), self._inbox),
             (StalenessFold(), self._staleness),
         ]
+        self.strategy = StrategyReads(self)
+        """The strategy layer: strategy, KPIs, initiatives, strategy map, the quality coach."""
 
     # ------------------------------------------------------------ lifecycle
 
@@ -211,9 +214,11 @@ class ReadModels:
                 if position is None
                 else fold(ComparisonFold(), self._log(position))
             )
-            return render.compare_json(
+            data = render.compare_json(
                 compare(state, list(cycle_ids), team_id), self._names(), position
             )
+        data["strategy"] = self.strategy.compare(cycle_ids, position)
+        return data
 
     def audit(
         self,
