@@ -20,7 +20,13 @@ from domain.base import CommandContext, OkrAggregate
 from domain.cycle import Cycle, Phase, Scoring
 from domain.errors import InvalidValue, require, require_text, require_value
 from domain.quality import Finding, KeyResultSpec, ObjectiveSpec
-from domain.scoring import Direction, Measure, progress, suggested_score, weighted_mean
+from domain.scoring import (
+    Direction,
+    Measure,
+    objective_score,
+    progress,
+    suggested_score,
+)
 
 
 class Kind(StrEnum):
@@ -473,20 +479,11 @@ class Objective(OkrAggregate):
         effective_on: date
 
         def apply(self, objective: Objective) -> None:
-            objective.key_results[self.key_result_id].check_ins.append(
-                CheckIn(
-                    id=self.check_in_id,
-                    key_result_id=self.key_result_id,
-                    value=self.value,
-                    confidence=self.confidence,
-                    note=self.note,
-                    effective_on=self.effective_on,
-                    recorded_at=self.timestamp,
-                    actor=self.actor,
-                )
-            )
+            objective.key_results[self.key_result_id].check_ins.append(_check_in_of(self))
 
     class CheckInCorrected(OkrAggregate.Event):
+        """A new check-in that supersedes an earlier one; the earlier one stays in the record."""
+
         check_in_id: UUID
         key_result_id: UUID
         supersedes: UUID
@@ -500,20 +497,7 @@ class Objective(OkrAggregate):
             for old in kr.check_ins:
                 if old.id == self.supersedes:
                     old.superseded_by = self.check_in_id
-            kr.check_ins.append(
-                CheckIn(
-                    id=self.check_in_id,
-                    key_result_id=self.key_result_id,
-                    value=self.value,
-                    confidence=self.confidence,
-                    note=self.note,
-                    effective_on=self.effective_on,
-                    recorded_at=self.timestamp,
-                    actor=self.actor,
-                    supersedes=self.supersedes,
-                    reason=self.reason,
-                )
-            )
+            kr.check_ins.append(_check_in_of(self, supersedes=self.supersedes))
 
     class KeyResultGraded(OkrAggregate.Event):
         key_result_id: UUID
@@ -591,14 +575,13 @@ class Objective(OkrAggregate):
     @property
     def computed_score(self) -> float | None:
         """Weighted mean of the key results' grades, once every live key result is graded."""
-        krs = self.active_key_results
-        if not krs or any(kr.score is None for kr in krs):
-            return None
-        return weighted_mean((kr.score, kr.weight) for kr in krs if kr.score is not None)
+        return objective_score(None, ((kr.score, kr.weight) for kr in self.active_key_results))
 
     @property
     def score(self) -> float | None:
-        return self.explicit_score if self.explicit_score is not None else self.computed_score
+        return objective_score(
+            self.explicit_score, ((kr.score, kr.weight) for kr in self.active_key_results)
+        )
 
     def content(self) -> dict[str, Any]:
         """The negotiated content an approval is given to."""
@@ -1621,6 +1604,24 @@ class Objective(OkrAggregate):
         preview = copy.deepcopy(self)
         preview._apply_changes(changes)
         return preview
+
+
+def _check_in_of(
+    event: Objective.ProgressReported | Objective.CheckInCorrected, supersedes: UUID | None = None
+) -> CheckIn:
+    """The check-in record a reporting or correcting event adds."""
+    return CheckIn(
+        id=event.check_in_id,
+        key_result_id=event.key_result_id,
+        value=event.value,
+        confidence=event.confidence,
+        note=event.note,
+        effective_on=event.effective_on,
+        recorded_at=event.timestamp,
+        actor=event.actor,
+        supersedes=supersedes,
+        reason=event.reason,
+    )
 
 
 def _require_one_owner(owner_team_id: UUID | None, owner_person_id: UUID | None) -> None:

@@ -93,3 +93,15 @@ def health(progress_value: float, elapsed_share: float, confidence: int | None) 
     if (confidence is not None and confidence <= 6) or gap > 0.15:
         return Health.AT_RISK
     return Health.ON_TRACK
+
+
+def objective_score(
+    explicit_score: float | None, key_result_grades: Iterable[tuple[float | None, float]]
+) -> float | None:
+    """An explicit grade stands; otherwise the weighted mean once every live KR is graded."""
+    if explicit_score is not None:
+        return explicit_score
+    grades = list(key_result_grades)
+    if not grades or any(score is None for score, _ in grades):
+        return None
+    return weighted_mean((score, weight) for score, weight in grades if score is not None)

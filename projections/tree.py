@@ -18,7 +18,7 @@ from uuid import UUID
 
 from domain.cycle import Cycle, Phase
 from domain.objective import NEGOTIABLE_FIELDS, Objective, Status
-from domain.scoring import health, progress, weighted_mean
+from domain.scoring import health, objective_score, progress, weighted_mean
 from domain.team import Team
 from projections import codec
 from projections.base import DataclassFold, FoldState, Handlers, Logged
@@ -118,15 +118,14 @@ class ObjectiveNode:
 
     @property
     def computed_score(self) -> float | None:
-        """Weighted mean of the key results' grades once every live key result is graded."""
-        krs = self.live_key_results
-        if not krs or any(kr.score is None for kr in krs):
-            return None
-        return weighted_mean((kr.score, kr.weight) for kr in krs if kr.score is not None)
+        """Weighted mean of the key results' grades, once every live key result is graded."""
+        return objective_score(None, ((kr.score, kr.weight) for kr in self.live_key_results))
 
     @property
     def score(self) -> float | None:
-        return self.explicit_score if self.explicit_score is not None else self.computed_score
+        return objective_score(
+            self.explicit_score, ((kr.score, kr.weight) for kr in self.live_key_results)
+        )
 
     @property
     def progress(self) -> float | None:
