@@ -130,7 +130,7 @@ def export_bundle(
             msg = f"refusing to sign an export of a chain that is {problem.problem} at "
             raise ExportError(msg + f"{problem.position}: {problem.detail}")
     out.mkdir(parents=True, exist_ok=True)
-    chain = _write_events(ledger, reader, out / EVENTS, low, high, description)
+    chain = write_events_file(reader, out / EVENTS, low, high, description)
     checkpoints = checkpointer.store.list(chain["anchor_position"] or 0, high)
     if key is not None and chain["head"] is not None:
         head = chain["head"]
@@ -240,22 +240,19 @@ def _first_position_at_or_after(reader: ChainReader, instant: datetime) -> int:
 # ----------------------------------------------------------------------------- the files
 
 
-def _write_events(
-    ledger: OkrLedger,
+def write_events_file(
     reader: ChainReader,
     path: Path,
-    low: int | None,
-    high: int | None,
-    description: str,
+    low: int | None = None,
+    high: int | None = None,
+    description: str = "the whole log",
 ) -> dict[str, Any]:
-    """Stream the range into ``path`` from one snapshot; return what ``chain.json`` says."""
+    """Stream positions ``low..high`` into ``path`` from one snapshot; return ``chain.json``'s
+    content (plus ``anchor_position``)."""
     low = 1 if low is None else low
     high = 2**63 - 1 if high is None else high
     count, first, last = 0, None, None
-    with (
-        ledger.recorder.datastore.get_connection() as conn,
-        conn.transaction(force_rollback=True),
-    ):
+    with reader.datastore.get_connection() as conn, conn.transaction(force_rollback=True):
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         anchor_row = (
             conn.cursor(row_factory=tuple_row)
