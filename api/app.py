@@ -20,9 +20,13 @@ from api.directory import LogDirectory
 from api.routes.audit import audit
 from api.routes.cycles import cycles
 from api.routes.health import health
+from api.routes.initiatives import initiatives
+from api.routes.kpis import kpis
+from api.routes.lint import coach
 from api.routes.objectives import objectives
 from api.routes.people import people, tokens
 from api.routes.queries import queries
+from api.routes.strategy import strategy
 from api.routes.teams import teams
 from domain.application import OkrLedger
 from infra.idempotency import IdempotencyStore
@@ -81,7 +85,20 @@ def create_app(
         ready_max_lag=ready_max_lag,
     )
     errors.install(app)
-    for router in (health, people, tokens, teams, cycles, queries, objectives, audit):
+    for router in (
+        health,
+        people,
+        tokens,
+        teams,
+        cycles,
+        queries,
+        objectives,
+        audit,
+        strategy,
+        kpis,
+        initiatives,
+        coach,
+    ):
         app.include_router(router, prefix=PREFIX)
 
     @app.middleware("http")

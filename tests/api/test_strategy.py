@@ -1,0 +1,704 @@
+"""The strategy layer over HTTP: strategy, KPIs, initiatives, the strategy map and the quality
+coach, with the same error discipline as every other route (422 naming field and rule, 409,
+404, 403, 401, ETag / If-Match, Idempotency-Key) and the private-objective filters."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import API, World, objective_in
+
+THEMES = [
+    {"name": "Profitable growth", "perspective": "financial"},
+    {"name": "Loyal customers", "perspective": "customer", "drives": ["Profitable growth"]},
+    {"name": "A quiet platform", "perspective": "internal_process"},
+]
+STRATEGY_CONTRACT = [
+    ("PUT", "/strategy"),
+    ("GET", "/strategy"),
+    ("POST", "/kpis"),
+    ("POST", "/kpis/{kpi_id}/measurements"),
+    ("POST", "/initiatives"),
+    ("PATCH", "/initiatives/{initiative_id}"),
+    ("GET", "/lint"),
+]
+
+
+def _ok(response: Any, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _problem(response: Any, status: int, rule: str, field: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["rule"] == rule, body
+    if field is not None:
+        assert body["field"] == field, body
+    return body
+
+
+def _strategy(client: Any, world: World) -> dict[str, str]:
+    _ok(
+        client.put(
+            f"{API}/strategy",
+            json={"mission": "Make goals honest", "values": ["Candour"], "themes": THEMES},
+            headers=world["ceo"].headers,
+        )
+    )
+    found = _ok(client.get(f"{API}/strategy", headers=world["max"].headers))
+    return {t["name"]: t["id"] for t in found["themes"]}
+
+
+def _kpi(client: Any, world: World, **kw: Any) -> str:
+    body = {
+        "name": "Weekly active users",
+        "unit": "users",
+        "direction": "increase",
+        "thresholds": {"green": 9, "amber": 5},
+        "owner_person_id": str(world["max"].person_id),
+        **kw,
+    }
+    return str(_ok(client.post(f"{API}/kpis", json=body, headers=world["mia"].headers), 201)["id"])
+
+
+def _this_month() -> str:
+    return date.today().strftime("%Y-%m")
+
+
+def _last_week() -> str:
+    year, week, _ = (date.today() - timedelta(days=7)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def test_the_strategy_contract_is_served(client: Any) -> None:
+    spec = client.get(f"{API}/openapi.json").json()
+    served = {
+        (method.upper(), path.removeprefix(API))
+        for path, operations in spec["paths"].items()
+        for method in operations
+    }
+    assert [c for c in STRATEGY_CONTRACT if c not in served] == []
+
+
+# ------------------------------------------------------------------ strategy
+
+
+def test_strategy_is_defined_and_revised_by_managers_with_reasons(
+    client: Any, world: World
+) -> None:
+    _problem(client.get(f"{API}/strategy", headers=world["max"].headers), 404, "strategy_not_found")
+    body = {"mission": "Make goals honest", "themes": THEMES}
+    _problem(client.put(f"{API}/strategy", json=body), 401, "token_missing")
+    _problem(
+        client.put(f"{API}/strategy", json=body, headers=world["max"].headers), 403, "not_allowed"
+    )
+    _problem(
+        client.put(f"{API}/strategy", json=body, headers=world["auditor"].headers),
+        403,
+        "not_allowed",
+    )
+    _problem(
+        client.put(
+            f"{API}/strategy",
+            json={**body, "themes": [{"name": "X", "perspective": "marketing"}]},
+            headers=world["ceo"].headers,
+        ),
+        422,
+        "perspective_unknown",
+        "themes.0.perspective",
+    )
+    _problem(
+        client.put(f"{API}/strategy", json={**body, "colour": "red"}, headers=world["ceo"].headers),
+        422,
+        "extra_forbidden",
+        "colour",
+    )
+    created = _ok(client.put(f"{API}/strategy", json=body, headers=world["ceo"].headers))
+    read = client.get(f"{API}/strategy", headers=world["max"].headers)
+    found = _ok(read)
+    assert read.headers["ETag"] == f'"{created["version"]}"'
+    assert [p["key"] for p in found["perspectives"]] == [
+        "financial",
+        "customer",
+        "internal_process",
+        "learning_growth",
+    ]
+    names = {t["id"]: t["name"] for t in found["themes"]}
+    loyal = next(t for t in found["themes"] if t["name"] == "Loyal customers")
+    assert [names[d] for d in loyal["drives"]] == ["Profitable growth"]
+    assert set(found["quality_checks"].values()) == {"warn"}
+
+    revised = {**body, "mission": "Make every goal honest"}
+    _problem(
+        client.put(f"{API}/strategy", json=revised, headers=world["ceo"].headers),
+        422,
+        "text_required",
+        "reason",
+    )
+    _problem(
+        client.put(
+            f"{API}/strategy",
+            json={**revised, "reason": "offsite"},
+            headers={**world["ceo"].headers, "If-Match": '"1"'},
+        ),
+        412,
+        "version_mismatch",
+        "If-Match",
+    )
+    themes = [
+        {"id": t["id"], "name": t["name"], "perspective": t["perspective"]} for t in found["themes"]
+    ]
+    done = _ok(
+        client.put(
+            f"{API}/strategy",
+            json={**revised, "themes": themes[:2], "reason": "offsite"},
+            headers={**world["ceo"].headers, "If-Match": read.headers["ETag"]},
+        )
+    )
+    now = _ok(
+        client.get(
+            f"{API}/strategy",
+            params={"min_position": done["position"]},
+            headers=world["max"].headers,
+        )
+    )
+    assert now["mission"] == "Make every goal honest"
+    assert [t["name"] for t in now["themes"]] == ["Profitable growth", "Loyal customers"]
+    assert now["themes"][1]["drives"] == []  # the PUT said nothing about drives
+
+    then = _ok(
+        client.get(
+            f"{API}/strategy",
+            params={"position": created["position"]},
+            headers=world["max"].headers,
+        )
+    )
+    assert then["mission"] == "Make goals honest"
+
+
+# ---------------------------------------------------------------------- KPIs
+
+
+def test_kpis_defined_by_managers_measured_by_their_owners(client: Any, world: World) -> None:
+    base = {
+        "name": "Weekly active users",
+        "unit": "users",
+        "direction": "increase",
+        "thresholds": {"green": 9, "amber": 5},
+    }
+    _problem(
+        client.post(f"{API}/kpis", json=base, headers=world["max"].headers), 403, "not_allowed"
+    )
+    _problem(
+        client.post(
+            f"{API}/kpis",
+            json={**base, "thresholds": {"green": 5, "amber": 9}},
+            headers=world["mia"].headers,
+        ),
+        422,
+        "thresholds_order",
+        "thresholds.amber",
+    )
+    _problem(
+        client.post(f"{API}/kpis", json={**base, "direction": "up"}, headers=world["mia"].headers),
+        422,
+        "enum",
+        "direction",
+    )
+    kpi = _kpi(client, world, north_star=True)
+    strategy = _ok(client.get(f"{API}/strategy", headers=world["sue"].headers))
+    assert strategy["north_star"]["kpi_id"] == kpi
+
+    url = f"{API}/kpis/{kpi}/measurements"
+    _problem(
+        client.post(url, json={"value": 3, "period": _last_week()}, headers=world["sue"].headers),
+        403,
+        "not_allowed",
+    )
+    first = _ok(
+        client.post(url, json={"value": 4, "period": _last_week()}, headers=world["max"].headers),
+        201,
+    )
+    _problem(
+        client.post(url, json={"value": 5, "period": _last_week()}, headers=world["max"].headers),
+        409,
+        "period_already_measured",
+        "period",
+    )
+    _problem(
+        client.post(url, json={"value": 5, "period": "2999-01"}, headers=world["max"].headers),
+        422,
+        "period_in_future",
+        "period",
+    )
+    _problem(
+        client.post(url, json={"value": 5, "period": "soon"}, headers=world["max"].headers),
+        422,
+        "period_invalid",
+        "period",
+    )
+    correction_url = f"{url}/{first['measurement_id']}/corrections"
+    _problem(
+        client.post(correction_url, json={"value": 6, "reason": " "}, headers=world["max"].headers),
+        422,
+        "text_required",
+        "reason",
+    )
+    time.sleep(0.05)
+    before_correction = datetime.now(UTC).isoformat()
+    time.sleep(0.05)
+    _ok(
+        client.post(
+            correction_url, json={"value": 6, "reason": "duplicates"}, headers=world["max"].headers
+        ),
+        201,
+    )
+    _ok(
+        client.post(url, json={"value": 10, "period": _this_month()}, headers=world["max"].headers),
+        201,
+    )
+    read = client.get(f"{API}/kpis/{kpi}", headers=world["sue"].headers)
+    found = _ok(read)
+    assert (found["current_value"], found["status"], found["trend"]) == (10, "green", "improving")
+    assert [m["value"] for m in found["history"]] == [6, 10]
+    assert [m["value"] for m in found["corrections"]] == [4]
+    assert found["owner_person_name"] == "Max"
+    assert read.headers["ETag"] == f'"{found["version"]}"'
+    then = _ok(
+        client.get(
+            f"{API}/kpis/{kpi}", params={"as_of": before_correction}, headers=world["sue"].headers
+        )
+    )
+    assert (then["current_value"], then["status"]) == (4, "red")
+
+    thresholds = f"{API}/kpis/{kpi}/thresholds"
+    _problem(
+        client.post(
+            thresholds, json={"green": 12, "amber": 8, "reason": ""}, headers=world["mia"].headers
+        ),
+        422,
+        "text_required",
+        "reason",
+    )
+    _problem(
+        client.post(
+            thresholds, json={"green": 12, "amber": 8, "reason": "x"}, headers=world["max"].headers
+        ),
+        403,
+        "not_allowed",
+    )
+    _problem(
+        client.post(
+            thresholds,
+            json={"green": 12, "amber": 8, "reason": "growth"},
+            headers={**world["mia"].headers, "If-Match": '"1"'},
+        ),
+        412,
+        "version_mismatch",
+    )
+    _ok(
+        client.post(
+            thresholds,
+            json={"green": 12, "amber": 8, "reason": "growth"},
+            headers={**world["mia"].headers, "If-Match": read.headers["ETag"]},
+        )
+    )
+    dashboard = _ok(client.get(f"{API}/kpis", headers=world["sue"].headers))
+    [item] = dashboard["items"]
+    assert (item["status"], item["north_star"]) == ("amber", True)
+    _problem(
+        client.get(f"{API}/kpis/{first['id']}x", headers=world["sue"].headers), 422, "uuid_parsing"
+    )
+    _problem(
+        client.get(f"{API}/kpis/{world['max'].person_id}", headers=world["sue"].headers),
+        404,
+        "kpi_not_found",
+    )
+
+
+def test_a_repeated_idempotency_key_records_one_measurement(client: Any, world: World) -> None:
+    kpi = _kpi(client, world)
+    headers = {**world["max"].headers, "Idempotency-Key": "measure-once"}
+    body = {"value": 7, "period": _this_month()}
+    first = client.post(f"{API}/kpis/{kpi}/measurements", json=body, headers=headers)
+    again = client.post(f"{API}/kpis/{kpi}/measurements", json=body, headers=headers)
+    assert _ok(first, 201) == _ok(again, 201)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert _ok(client.get(f"{API}/kpis/{kpi}", headers=world["max"].headers))["version"] == 2
+
+
+# ------------------------------------------------- objectives in the strategy
+
+
+def test_themes_kpi_links_and_check_ins_from_a_kpi(client: Any, world: World) -> None:
+    themes = _strategy(client, world)
+    built = objective_in(world, "platform", "approved")
+    objective = f"{API}/objectives/{built.objective_id}"
+    _problem(
+        client.put(
+            f"{objective}/theme",
+            json={"theme_id": themes["A quiet platform"]},
+            headers=world["sue"].headers,
+        ),
+        403,
+        "not_allowed",
+    )
+    _problem(
+        client.put(
+            f"{objective}/theme",
+            json={"theme_id": str(built.cycle_id)},
+            headers=world["max"].headers,
+        ),
+        404,
+        "theme_not_found",
+        "theme_id",
+    )
+    _ok(
+        client.put(
+            f"{objective}/theme",
+            json={"theme_id": themes["A quiet platform"]},
+            headers=world["max"].headers,
+        )
+    )
+    assert (
+        _ok(client.get(objective, headers=world["sue"].headers))["theme_id"]
+        == themes["A quiet platform"]
+    )
+
+    draft = objective_in(world, "platform", "draft")
+    in_users = _ok(
+        client.post(
+            f"{API}/objectives/{draft.objective_id}/key-results",
+            json={
+                "title": "Active users",
+                "measure": "metric",
+                "baseline": 1,
+                "target": 9,
+                "unit": "users",
+            },
+            headers=world["max"].headers,
+        ),
+        201,
+    )["key_result_id"]
+    in_points = _kpi(client, world, name="Reached", unit="points")
+    _problem(
+        client.put(
+            f"{API}/objectives/{draft.objective_id}/key-results/{in_users}/kpi",
+            json={"kpi_id": in_points},
+            headers=world["max"].headers,
+        ),
+        422,
+        "kpi_unit_mismatch",
+        "kpi_id",
+    )
+    link = f"{objective}/key-results/{built.key_result_id}/kpi"
+    same_unit = in_points  # "Reach ten" names no unit: it follows any KPI
+    _ok(client.put(link, json={"kpi_id": same_unit}, headers=world["max"].headers))
+    read = _ok(client.get(objective, headers=world["max"].headers))
+    assert read["key_results"][0]["kpi_id"] == same_unit
+
+    from_kpi = f"{objective}/key-results/{built.key_result_id}/check-ins/from-kpi"
+    _problem(
+        client.post(from_kpi, json={"confidence": 7}, headers=world["max"].headers),
+        409,
+        "kpi_not_measured",
+    )
+    _ok(
+        client.post(
+            f"{API}/kpis/{same_unit}/measurements",
+            json={"value": 6, "period": _this_month()},
+            headers=world["max"].headers,
+        ),
+        201,
+    )
+    checked = _ok(client.post(from_kpi, json={"confidence": 7}, headers=world["max"].headers), 201)
+    assert checked["check_in_id"]
+    read = _ok(client.get(objective, headers=world["max"].headers))
+    assert read["key_results"][0]["current_value"] == 6
+    assert read["key_results"][0]["check_ins"][0]["note"].startswith("From KPI 'Reached'")
+
+
+# --------------------------------------------------------------- initiatives
+
+
+def test_initiatives_under_their_key_results(client: Any, world: World) -> None:
+    built = objective_in(world, "platform", "approved")
+    body = {"title": "Chaos drills", "key_result_ids": [str(built.key_result_id)]}
+    _problem(
+        client.post(f"{API}/initiatives", json=body, headers=world["sue"].headers),
+        403,
+        "not_allowed",
+    )
+    _problem(
+        client.post(
+            f"{API}/initiatives",
+            json={**body, "key_result_ids": [str(built.cycle_id)]},
+            headers=world["max"].headers,
+        ),
+        404,
+        "key_result_not_found",
+        "key_result_ids",
+    )
+    _problem(
+        client.post(
+            f"{API}/initiatives", json={**body, "key_result_ids": []}, headers=world["max"].headers
+        ),
+        422,
+        "too_short",
+        "key_result_ids",
+    )
+    created = _ok(client.post(f"{API}/initiatives", json=body, headers=world["max"].headers), 201)
+    url = f"{API}/initiatives/{created['id']}"
+    _problem(
+        client.patch(url, json={"status": "in_progress"}, headers=world["sue"].headers),
+        403,
+        "not_allowed",
+    )
+    _ok(
+        client.patch(
+            url, json={"status": "in_progress", "note": "kick-off"}, headers=world["max"].headers
+        )
+    )
+    _problem(
+        client.patch(url, json={"status": "planned"}, headers=world["max"].headers),
+        409,
+        "status_transition_invalid",
+        "status",
+    )
+    _problem(
+        client.patch(url, json={"status": "cancelled"}, headers=world["max"].headers),
+        422,
+        "text_required",
+        "reason",
+    )
+    _problem(
+        client.patch(
+            url, json={"status": "done"}, headers={**world["max"].headers, "If-Match": '"1"'}
+        ),
+        412,
+        "version_mismatch",
+    )
+    _ok(client.patch(url, json={"status": "done"}, headers=world["mia"].headers))
+    [listed] = _ok(
+        client.get(
+            f"{API}/initiatives",
+            params={"key_result_id": str(built.key_result_id)},
+            headers=world["sue"].headers,
+        )
+    )["items"]
+    assert (listed["title"], listed["status"], listed["owner_person_name"]) == (
+        "Chaos drills",
+        "done",
+        "Max",
+    )
+    assert [k["title"] for k in listed["key_results"]] == ["Reach ten"]
+    assert [n["text"] for n in listed["notes"]] == ["kick-off"]
+    read = client.get(url, headers=world["sue"].headers)
+    assert read.headers["ETag"] == f'"{_ok(read)["version"]}"'
+    assert (
+        _ok(
+            client.get(
+                f"{API}/initiatives", params={"status": "planned"}, headers=world["sue"].headers
+            )
+        )["items"]
+        == []
+    )
+
+
+# ----------------------------------------------------------------------- map
+
+
+def test_the_strategy_map_hides_private_objectives(client: Any, world: World) -> None:
+    themes = _strategy(client, world)
+    public = objective_in(world, "platform", "approved")
+    private = objective_in(world, "sales", "approved", private=True)
+    for built, who, theme in (
+        (public, "max", "A quiet platform"),
+        (private, "sue", "Loyal customers"),
+    ):
+        _ok(
+            client.put(
+                f"{API}/objectives/{built.objective_id}/theme",
+                json={"theme_id": themes[theme]},
+                headers=world[who].headers,
+            )
+        )
+
+    def placed(who: str) -> dict[str, list[str]]:
+        found = _ok(
+            client.get(
+                f"{API}/strategy/map",
+                params={"cycle_id": str(public.cycle_id)},
+                headers=world[who].headers,
+            )
+        )
+        return {r["perspective"]: [o["title"] for o in r["objectives"]] for r in found["rows"]}
+
+    assert placed("sue")["customer"] == ["sales objective"]
+    assert placed("max")["customer"] == []
+    assert placed("max")["internal_process"] == ["platform objective"]
+    _problem(
+        client.get(
+            f"{API}/strategy/map",
+            params={"cycle_id": str(public.objective_id)},
+            headers=world["max"].headers,
+        ),
+        404,
+        "cycle_not_found",
+        "cycle_id",
+    )
+    _problem(
+        client.get(
+            f"{API}/strategy/map",
+            params={"cycle_id": str(public.cycle_id), "as_of": "yesterday"},
+            headers=world["max"].headers,
+        ),
+        422,
+        "rfc3339",
+        "as_of",
+    )
+
+
+# --------------------------------------------------------------------- coach
+
+
+def test_the_coach_over_http(client: Any, world: World) -> None:
+    built = objective_in(world, "platform", "draft")
+    _ok(
+        client.patch(
+            f"{API}/objectives/{built.objective_id}",
+            json={"title": "Do better at platform"},
+            headers=world["max"].headers,
+        )
+    )
+    hidden = objective_in(world, "sales", "draft", private=True)
+    found = _ok(
+        client.get(
+            f"{API}/lint", params={"cycle_id": str(built.cycle_id)}, headers=world["max"].headers
+        )
+    )
+    mine = [f for f in found["findings"] if f["objective_id"] == str(built.objective_id)]
+    assert {f["check"] for f in mine} == {"vague_wording", "kr_count", "kr_not_measurable"}
+    for finding in mine:
+        assert finding["message"] and finding["suggestion"] and finding["level"] == "warn"
+    assert all(f["objective_id"] != str(hidden.objective_id) for f in found["findings"])
+    assert found["counts"]["vague_wording"] == 1
+
+    draft = {
+        "cycle_id": str(built.cycle_id),
+        "title": "Platform excellence",
+        "owner_team_id": str(world.teams["platform"]),
+        "key_results": [
+            {"title": "Hold a weekly review meeting", "measure": "milestone"},
+            {"title": "Smoother deploys", "baseline": 0, "target": 1},
+        ],
+    }
+    linted = _ok(client.post(f"{API}/lint/draft", json=draft, headers=world["max"].headers))
+    assert {f["check"] for f in linted["findings"]} >= {
+        "vague_wording",
+        "kr_is_task",
+        "kr_not_measurable",
+    }
+
+    _problem(
+        client.put(
+            f"{API}/quality-checks/vague_wording",
+            json={"level": "block"},
+            headers=world["ceo"].headers,
+        ),
+        403,
+        "admin_only",
+    )
+    _problem(
+        client.put(
+            f"{API}/quality-checks/loudness",
+            json={"level": "block"},
+            headers=world["admin"].headers,
+        ),
+        422,
+        "enum",
+        "check",
+    )
+    _ok(
+        client.put(
+            f"{API}/quality-checks/vague_wording",
+            json={"level": "block"},
+            headers=world["admin"].headers,
+        )
+    )
+    checks = {
+        c["check"]: c["level"]
+        for c in _ok(client.get(f"{API}/quality-checks", headers=world["max"].headers))["checks"]
+    }
+    assert checks["vague_wording"] == "block"
+    _problem(
+        client.post(
+            f"{API}/objectives/{built.objective_id}/submit",
+            json={"approver_id": str(world["mia"].person_id)},
+            headers=world["max"].headers,
+        ),
+        409,
+        "vague_wording",
+        "title",
+    )
+
+
+# ------------------------------------------------------- audit and comparison
+
+
+def test_the_audit_trail_and_the_comparison_cover_the_strategy_layer(
+    client: Any, world: World
+) -> None:
+    _strategy(client, world)
+    kpi = _kpi(client, world)
+    measured = _ok(
+        client.post(
+            f"{API}/kpis/{kpi}/measurements",
+            json={"value": 4, "period": _this_month()},
+            headers=world["max"].headers,
+        ),
+        201,
+    )
+    _ok(
+        client.post(
+            f"{API}/kpis/{kpi}/measurements/{measured['measurement_id']}/corrections",
+            json={"value": 5, "reason": "late survey answers"},
+            headers=world["max"].headers,
+        ),
+        201,
+    )
+    rows = _ok(
+        client.get(f"{API}/audit", params={"entity_id": kpi}, headers=world["auditor"].headers)
+    )["items"]
+    assert [r["event_type"] for r in rows] == [
+        "Kpi.Defined",
+        "Kpi.MeasurementRecorded",
+        "Kpi.MeasurementCorrected",
+    ]
+    correction = rows[-1]
+    assert correction["reason"] == "late survey answers"
+    assert correction["actor_name"] == "Max"
+    assert "corrected from 4 to 5" in correction["action"]
+
+    compared = _ok(
+        client.get(
+            f"{API}/compare",
+            params={"cycles": str(world.active_cycle_id)},
+            headers=world["sue"].headers,
+        )
+    )
+    [cycle] = compared["strategy"]
+    assert [k["name"] for k in cycle["kpis"]] == ["Weekly active users"]
+    assert cycle["kpis"][0]["end_value"] == 5
+
+
+@pytest.mark.parametrize("path", ["/strategy", "/kpis", "/initiatives", "/quality-checks"])
+def test_reads_need_a_token(client: Any, path: str) -> None:
+    _problem(client.get(f"{API}{path}"), 401, "token_missing")
