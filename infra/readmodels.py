@@ -1,35 +1,40 @@
 """The read models the API queries: live views, time travel, audit, inbox, staleness.
 
-First version: every fold is kept in memory and caught up from the log on each query; as-of
-queries fold the log from the start. The signatures are the contract the API codes against;
-the PostgreSQL views behind them replace this body without changing them.
+`ReadModels` is the read side's facade. Live answers come from the PostgreSQL views (kept by
+the runner `start()` launches, or by another process's); as-of answers come from time-travel
+checkpoints plus the log's tail. Everything is a JSON-ready dict, with people, teams and cycles
+named from the live directory. See docs/projections.md.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL
+
 from domain.application import OkrLedger
 from infra.chain import ChainReader
+from infra.checkpoints import TimeTravel
 from infra.settings import Settings, get_settings
 from infra.views import render
 from infra.views.log import LogReader
+from infra.views.projector import ViewsProjector
+from infra.views.queries import Snapshot, ViewQueries
+from infra.views.runner import LiveRunner
+from infra.views.store import ViewStore
 from infra.views.strategy import StrategyReads
-from projections.audit import AuditFold, AuditState, audit_trail
-from projections.base import Logged, fold
-from projections.comparison import ComparisonFold, ComparisonState, compare
+from projections.comparison import compare
 from projections.diff import diff
-from projections.directory import DirectoryFold, DirectoryState
-from projections.history import HistoryFold, HistoryState
-from projections.inbox import InboxFold, InboxState, inbox
+from projections.directory import DirectoryState
+from projections.inbox import inbox
 from projections.replay import period_ends, replay
-from projections.staleness import StalenessFold, StalenessState, stale_key_results
-from projections.tree import ALL, TreeFold, TreeState, Viewer, may_see, objective_view, tree
+from projections.staleness import stale_key_results
+from projections.tree import ALL, TreeState, Viewer, may_see, objective_view, tree
 
 Json = dict[str, Any]
 
@@ -40,51 +45,68 @@ class ReadModels:
     def __init__(self, ledger: OkrLedger, settings: Settings | None = None) -> None:
         self.ledger = ledger
         self.settings = settings or get_settings()
-        self.log = LogReader(ledger.recorder, ledger.mapper)  # type: ignore[arg-type]
-        self.chain = ChainReader.for_recorder(ledger.recorder)
-        self._lock = threading.RLock()
-        self._position = 0
-        self._directory: DirectoryState = DirectoryFold().initial()
-        self._tree: TreeState = TreeFold().initial()
-        self._history: HistoryState = HistoryFold().initial()
-        self._audit: AuditState = AuditFold().initial()
-        self._comparison: ComparisonState = ComparisonFold().initial()
-        self._inbox: InboxState = InboxFold().initial()
-        self._staleness: StalenessState = StalenessFold().initial()
-        self._folds: list[tuple[Any, Any]] = [
-            (DirectoryFold(), self._directory),
-            (TreeFold(), self._tree),
-            (HistoryFold(), self._history),
-            (AuditFold(), self._audit),
-            (ComparisonFold(), self._comparison),
-            (InboxFold(), self._inbox),
-            (StalenessFold(), self._staleness),
-        ]
+        recorder: Any = ledger.recorder
+        self.recorder = recorder
+        self.store = ViewStore(recorder.datastore)
+        self.log = LogReader(recorder, ledger.mapper)
+        self.chain = ChainReader.for_recorder(recorder)
+        self.queries = ViewQueries(self.store, self.log)
+        self.timetravel = TimeTravel(self.store, self.log)
+        self.projector = ViewsProjector(self.store, self.log, self.settings.checkpoint_every)
+        self.runner = LiveRunner(self.projector, recorder, self.log, prepare=self._prepare)
+        self._created = False
         self.strategy = StrategyReads(self)
         """The strategy layer: strategy, KPIs, initiatives, strategy map, the quality coach."""
 
     # ------------------------------------------------------------ lifecycle
 
+    def setup(self) -> None:
+        """Create the views' tables if missing (idempotent; `start()` does it)."""
+        if not self._created:
+            self.store.create_table()
+            self._created = True
+
     def start(self) -> None:
-        """Start following the log (the live views' runner)."""
-        self._catch_up()
+        """Run the live views' runner in a background thread (one per database is active)."""
+        self.setup()
+        self.runner.start()
 
     def stop(self) -> None:
-        """Stop following the log."""
+        self.runner.stop()
+
+    def _prepare(self) -> None:
+        """Before following the log: build the views in bulk when that is much faster."""
+        from infra.views.rebuild import Rebuild
+
+        position = self.store.position()
+        outdated = self.store.outdated()
+        if position == 0 and self.log.head() > 0:
+            Rebuild(self.ledger, self.settings).run(None)
+        elif outdated:
+            Rebuild(self.ledger, self.settings).run(outdated)
 
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Wait until the views have applied `position`; False on timeout."""
+        if self.runner.active.is_set() and self.runner.wait(position, timeout):
+            return True
         deadline = time.monotonic() + timeout
+        pause = 0.002
         while True:
-            if self._catch_up() >= position:
+            if self.caught_up_position() >= position:
                 return True
             if time.monotonic() >= deadline:
                 return False
-            time.sleep(0.01)
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 0.05)
 
     def caught_up_position(self) -> int:
         """The last log position the views have applied."""
-        return self._position
+        self.setup()
+        return self.store.position()
+
+    def head_position(self) -> int:
+        """The last position in the log."""
+        return self.log.head()
 
     def position_at(self, instant: datetime) -> int | None:
         """The last log position committed at or before `instant` (None if none was)."""
@@ -95,36 +117,30 @@ class ReadModels:
         position = self.position_at(instant)
         if position is None:
             return None
-        versions = [
-            logged.event.originator_version
-            for logged in self._log(position)
-            if logged.event.originator_id == aggregate_id
-        ]
-        return max(versions, default=None)
+        query = SQL(
+            "SELECT max(originator_version) FROM {} WHERE originator_id = %s "
+            "AND notification_id <= %s"
+        ).format(self.log.events_table)
+        with self.recorder.datastore.get_connection() as conn:
+            row = conn.cursor(row_factory=tuple_row).execute(query, (aggregate_id, position))
+            found = row.fetchone()
+        return None if found is None or found[0] is None else int(found[0])
 
-    # --------------------------------------------------------------- folding
+    # -------------------------------------------------------------- helpers
 
-    def _catch_up(self) -> int:
-        with self._lock:
-            for page in self.log.pages(self._position):
-                for a_fold, state in self._folds:
-                    for logged in page:
-                        a_fold.apply(state, logged)
-                self._position = page[-1].position
-            return self._position
+    def _names(self, snap: Snapshot) -> render.Names:
+        return render.Names(self.queries.directory(snap))
 
-    def _log(self, up_to: int) -> list[Logged]:
-        return [logged for page in self.log.pages(0, up_to) for logged in page]
-
-    def _names(self) -> render.Names:
-        return render.Names(self._directory)
+    def _as_of(self, snap: Snapshot, position: int) -> int:
+        return max(0, min(position, self.log.head(snap.conn)))
 
     # --------------------------------------------------------------- queries
 
     def directory(self) -> DirectoryState:
         """The live directory: people, teams and cycles."""
-        self._catch_up()
-        return self._directory
+        self.setup()
+        with self.queries.snapshot() as snap:
+            return self.queries.directory(snap)
 
     def tree(
         self,
@@ -134,70 +150,123 @@ class ReadModels:
         team_id: UUID | None = None,
         viewer: Viewer = ALL,
     ) -> list[Json]:
-        """The cycle's alignment tree, live or as of a log position."""
-        self._catch_up()
-        with self._lock:
-            state = self._tree if position is None else fold(TreeFold(), self._log(position))
-            return render.tree_json(
-                tree(state, cycle_id, team_id=team_id, include_private_for=viewer), self._names()
-            )
+        """The cycle's alignment tree, live or as of a log position.
+
+        `viewer`: whose private objectives to show (a person id; `"all"` for auditors and
+        admins, the default; None for public ones only).
+        """
+        self.setup()
+        with self.queries.snapshot() as snap:
+            if position is None:
+                state: TreeState = self.queries.tree_state(snap, [cycle_id])
+            else:
+                at = self._as_of(snap, position)
+                state = self.timetravel.state_at(snap.conn, at, [cycle_id]).state.tree
+            views = tree(state, cycle_id, team_id=team_id, include_private_for=viewer)
+            return render.tree_json(views, self._names(snap))
 
     def objective(self, objective_id: UUID, *, position: int | None = None) -> Json | None:
         """One objective as the tree shows it (without children), live or as of a position."""
-        self._catch_up()
-        with self._lock:
-            state = self._tree if position is None else fold(TreeFold(), self._log(position))
+        self.setup()
+        with self.queries.snapshot() as snap:
+            if position is None:
+                state = self.queries.tree_state(snap, objective_ids=[objective_id])
+            else:
+                cycle_id = self._cycle_of(snap, objective_id)
+                if cycle_id is None:
+                    return None
+                at = self._as_of(snap, position)
+                state = self.timetravel.state_at(
+                    snap.conn, at, [cycle_id], objective_ids=[objective_id]
+                ).state.tree
             if objective_id not in state.objectives:
                 return None
-            return render.objective_json(objective_view(state, objective_id), self._names())
+            return render.objective_json(objective_view(state, objective_id), self._names(snap))
+
+    def _cycle_of(self, snap: Snapshot, objective_id: UUID) -> UUID | None:
+        with snap.conn.cursor(row_factory=tuple_row) as curs:
+            row = curs.execute(
+                SQL("SELECT cycle_id FROM {} WHERE objective_id = %s").format(
+                    self.store.ident("view_tree_objectives")
+                ),
+                (objective_id,),
+            ).fetchone()
+        if row is not None:
+            return row[0]  # type: ignore[no-any-return]
+        return self.timetravel.cycle_of(snap.conn, objective_id)
 
     def history(self, objective_id: UUID) -> Json:
         """The objective's timeline and its key results' check-ins ({} if unknown)."""
-        self._catch_up()
-        with self._lock:
-            found = self._history.objectives.get(objective_id)
-            return render.history_json(found, self._names()) if found else {}
+        self.setup()
+        with self.queries.snapshot() as snap:
+            found = self.queries.history(snap, objective_id)
+            return render.history_json(found, self._names(snap)) if found else {}
 
     def replay(self, cycle_id: UUID, step: str = "week") -> list[Json]:
-        """Frames of the cycle's tree at each day or week end, with the events between."""
-        self._catch_up()
-        with self._lock:
-            cycle = self._directory.cycles.get(cycle_id)
+        """Frames of the cycle's tree at the end of each day or week (UTC, by commit time),
+        each with the cycle's events since the previous frame (audit rows)."""
+        self.setup()
+        with self.queries.snapshot() as snap:
+            names = self._names(snap)
+            cycle = names.directory.cycles.get(cycle_id)
             if cycle is None:
                 return []
             boundaries = period_ends(
                 cycle.starts_on, cycle.ends_on, "day" if step == "day" else "week"
             )
-            frames = replay(self._log(self._position), list(boundaries))
-            names = self._names()
-            rows = {r.position: r for r in self._audit.rows}
-            return [
-                {
-                    "boundary": frame.boundary.isoformat()
-                    if isinstance(frame.boundary, datetime)
-                    else frame.boundary,
-                    "position": frame.position,
-                    "tree": render.tree_json(
-                        tree(frame.state, cycle_id, include_private_for=ALL), names
-                    ),
-                    "events": [
-                        render.audit_json(rows[e.position], names)
-                        for e in frame.events
-                        if e.position in rows and rows[e.position].cycle_id == cycle_id
-                    ],
-                }
-                for frame in frames
-            ]
+            moments = self._positions_at(snap, boundaries)
+            first, last = moments[0][0], moments[-1][0]
+            start = self.timetravel.state_at(snap.conn, first, [cycle_id], refold_until=last)
+            scope = set(start.state.tree.objectives)
+            tail = self.timetravel.relevant(
+                self.timetravel.tail(snap.conn, first, last), scope, {cycle_id}, False
+            )
+            frames = replay(tail, [p for p, _ in moments], start=start.state.tree)
+            rows = self.queries.audit(snap, cycle_id=cycle_id, to_position=last, limit=None)
+            out: list[Json] = []
+            previous = 0
+            for frame, boundary, (position, committed) in zip(
+                frames, boundaries, moments, strict=True
+            ):
+                frame.state.cursor.position, frame.state.cursor.now = position, committed
+                events = [r for r in rows if previous < r["position"] <= position]
+                out.append(
+                    {
+                        "boundary": boundary.isoformat(),
+                        "position": position,
+                        "tree": render.tree_json(
+                            tree(frame.state, cycle_id, include_private_for=ALL), names
+                        ),
+                        "events": [render.audit_json(r, names) for r in events],
+                    }
+                )
+                previous = position
+            return out
+
+    def _positions_at(
+        self, snap: Snapshot, instants: Sequence[datetime]
+    ) -> list[tuple[int, datetime | None]]:
+        query = SQL(
+            "SELECT c.position, c.committed_at FROM unnest(%s::timestamptz[]) WITH ORDINALITY "
+            "AS b(at, n) LEFT JOIN LATERAL (SELECT position, committed_at FROM {} "
+            "WHERE committed_at <= b.at ORDER BY committed_at DESC, position DESC LIMIT 1) c "
+            "ON true ORDER BY b.n"
+        ).format(self.log.chain_table)
+        with snap.conn.cursor(row_factory=tuple_row) as curs:
+            rows = curs.execute(query, (list(instants),)).fetchall()
+        return [(int(p or 0), at) for p, at in rows]
 
     def diff(self, from_position: int, to_position: int, cycle_id: UUID | None = None) -> Json:
-        """What changed in the tree between two log positions."""
-        self._catch_up()
-        with self._lock:
-            log = self._log(max(from_position, to_position))
-            before = fold(TreeFold(), log, up_to=from_position)
-            after = fold(TreeFold(), log, up_to=to_position)
-            result = diff(before, after, cycle_id=cycle_id, audit_rows=self._audit.rows)
-            return render.diff_json(result, self._names(), cycle_id)
+        """What changed in the tree between two log positions (of one cycle, or all)."""
+        self.setup()
+        with self.queries.snapshot() as snap:
+            low, high = self._as_of(snap, from_position), self._as_of(snap, to_position)
+            cycles = [cycle_id] if cycle_id is not None else None
+            before = self.timetravel.state_at(snap.conn, low, cycles).state.tree
+            after = self.timetravel.state_at(snap.conn, high, cycles).state.tree
+            rows = self.queries.audit_rows_for_diff(snap, min(low, high), max(low, high), cycle_id)
+            result = diff(before, after, cycle_id=cycle_id, audit_rows=rows)
+            return render.diff_json(result, self._names(snap), cycle_id)
 
     def compare(
         self,
@@ -207,16 +276,16 @@ class ReadModels:
         position: int | None = None,
     ) -> Json:
         """Cycle comparison per team (and for the organisation), live or as of a position."""
-        self._catch_up()
-        with self._lock:
-            state = (
-                self._comparison
-                if position is None
-                else fold(ComparisonFold(), self._log(position))
-            )
-            data = render.compare_json(
-                compare(state, list(cycle_ids), team_id), self._names(), position
-            )
+        self.setup()
+        with self.queries.snapshot() as snap:
+            if position is None:
+                state = self.queries.comparison_state(snap, list(cycle_ids))
+            else:
+                state = self.timetravel.state_at(
+                    snap.conn, self._as_of(snap, position), list(cycle_ids)
+                ).state
+            found = compare(state, list(cycle_ids), team_id)
+            data = render.compare_json(found, self._names(snap), position)
         data["strategy"] = self.strategy.compare(cycle_ids, position)
         return data
 
@@ -231,46 +300,44 @@ class ReadModels:
         offset: int = 0,
     ) -> list[Json]:
         """Audit rows in log order; `from_position` and `to_position` are inclusive."""
-        self._catch_up()
-        with self._lock:
-            rows = audit_trail(
-                self._audit,
+        self.setup()
+        with self.queries.snapshot() as snap:
+            rows = self.queries.audit(
+                snap,
                 actor=actor,
                 entity_id=entity_id,
                 event_type=event_type,
-                after_position=None if from_position is None else from_position - 1,
-                up_to_position=to_position,
+                from_position=from_position,
+                to_position=to_position,
+                limit=limit,
+                offset=offset,
             )
-            names = self._names()
-            return [render.audit_json(r, names) for r in rows[offset : offset + limit]]
+            names = self._names(snap)
+            return [render.audit_json(r, names) for r in rows]
 
     def inbox(self, person_id: UUID) -> Json:
         """What waits on the person: reviews, amendments, counter-proposals."""
-        self._catch_up()
-        with self._lock:
-            return render.inbox_json(person_id, inbox(self._inbox, person_id), self._names())
+        self.setup()
+        with self.queries.snapshot() as snap:
+            state = self.queries.inbox_state(snap, person_id)
+            return render.inbox_json(person_id, inbox(state, person_id), self._names(snap))
 
     def stale(self, cycle_id: UUID | None = None) -> list[Json]:
         """Key results without a check-in for longer than their cycle's cadence."""
-        self._catch_up()
-        with self._lock:
-            found = stale_key_results(self._staleness, cycle_id=cycle_id)
-            return render.stale_json(found, self._names())
+        self.setup()
+        with self.queries.snapshot() as snap:
+            state = self.queries.staleness_state(snap, cycle_id)
+            found = stale_key_results(state, cycle_id=cycle_id)
+            return render.stale_json(found, self._names(snap))
 
     def cycles(self) -> list[Json]:
-        self._catch_up()
-        with self._lock:
-            return render.cycles_json(self._directory)
+        return render.cycles_json(self.directory())
 
     def teams(self) -> list[Json]:
-        self._catch_up()
-        with self._lock:
-            return render.teams_json(self._directory)
+        return render.teams_json(self.directory())
 
     def people(self) -> list[Json]:
-        self._catch_up()
-        with self._lock:
-            return render.people_json(self._directory)
+        return render.people_json(self.directory())
 
     def objectives(
         self,
@@ -280,19 +347,18 @@ class ReadModels:
         *,
         viewer: Viewer = ALL,
     ) -> list[Json]:
-        """Objectives (flat, drafting order) filtered by cycle, owning team, owning person."""
-        self._catch_up()
-        with self._lock:
-            state = self._tree
-            names = self._names()
-            out = []
-            for node in state.objectives.values():
-                if (
-                    (cycle_id is None or node.cycle_id == cycle_id)
-                    and (team_id is None or node.owner_team_id == team_id)
-                    and (owner_person_id is None or node.owner_person_id == owner_person_id)
-                ) and may_see(state, node, viewer):
-                    out.append(
-                        render.objective_json(objective_view(state, node.objective_id), names)
-                    )
-            return out
+        """Objectives (flat, in drafting order) by cycle, owning team, owning person."""
+        self.setup()
+        with self.queries.snapshot() as snap:
+            state = self.queries.tree_state(
+                snap,
+                [cycle_id] if cycle_id is not None else None,
+                owner_team_id=team_id,
+                owner_person_id=owner_person_id,
+            )
+            names = self._names(snap)
+            return [
+                render.objective_json(objective_view(state, node.objective_id), names)
+                for node in state.objectives.values()
+                if may_see(state, node, viewer)
+            ]

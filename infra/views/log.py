@@ -46,10 +46,15 @@ class EventDecoder:
     def __init__(self, mapper: Mapper[Any]) -> None:
         self.mapper = mapper
         transcoder = mapper.transcoder
+        # The personal-data mapper (infra.audit) decrypts some topics and is the plain mapper
+        # for every other one; any other mapper subclass gets no fast path.
+        personal = getattr(mapper, "personal_fields", None)
+        self.slow_topics = set(personal or ())
         self.fast = (
             mapper.cipher is None
             and mapper.compressor is None
             and isinstance(transcoder, JSONTranscoder)
+            and (type(mapper) is Mapper or personal is not None)
         )
         self.names = set(transcoder.names) if isinstance(transcoder, JSONTranscoder) else set()
         self._classes: dict[str, type[Any]] = {}
@@ -58,7 +63,7 @@ class EventDecoder:
         cls = self._classes.get(topic)
         if cls is None:
             cls = self._classes[topic] = resolve_topic(topic)
-        if self.fast and getattr(cls, "class_version", 1) == 1:
+        if self.fast and topic not in self.slow_topics and getattr(cls, "class_version", 1) == 1:
             try:
                 data = orjson.loads(state)
                 if type(data) is not dict or "class_version" in data:

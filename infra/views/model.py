@@ -136,6 +136,8 @@ class Model:
         self.staleness: StalenessState = _STALENESS.initial()
         self.changes = Changes()
         self.position = 0
+        self.seq: dict[UUID, int] = {}
+        """Aggregate id → the position of its first event (orders the folds' dictionaries)."""
         self.last_checkpoint = 0
         """Position of the latest time-travel checkpoint."""
         self.unsaved_objectives: set[UUID] = set()
@@ -202,6 +204,8 @@ class Model:
 
     def _touch(self, event: Any) -> None:
         changes = self.changes
+        if event.originator_id not in self.seq:
+            self.seq[event.originator_id] = self.position
         if isinstance(event, Objective.Event):
             changes.objectives.add(event.originator_id)
             self.unsaved_objectives.add(event.originator_id)

@@ -1,0 +1,235 @@
+"""Time travel: the tree and the comparison figures as of any log position, from checkpoints.
+
+Every `checkpoint_every` positions the live runner (and a rebuild, identically) records a
+checkpoint: a row in `view_tt_checkpoints`, one document per objective changed since the
+previous checkpoint (`view_tt_objectives`: the node with only the check-in in force per key
+result, plus its comparison tallies) and, when a team or cycle changed, every team link and
+cycle clock (`view_tt_organisation`). Per objective, not per cycle or per state: at 1M events a
+full-state checkpoint every 1,000 events would store ~1,000 copies of the same closed cycles;
+this stores each objective again only when it changed, and keeps documents small (~1-2 kB).
+
+The state of some cycles at position p is then:
+
+1. the latest checkpoint c <= p;
+2. for each objective of those cycles, its latest document at or before c, and the organisation
+   document at or before c;
+3. objectives that receive a check-in correction after c (which needs every live check-in, not
+   only the one in force) are refolded from their own events up to c;
+4. the log's tail (c, p], of which only the events of those cycles, their objectives, teams and
+   cycles are decoded and folded;
+5. the fold's clock set to p's commit time, as the live fold's was right after p.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic, resolve_topic
+from psycopg import Connection
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL
+
+from domain.cycle import Cycle
+from domain.objective import Objective
+from domain.team import Team
+from infra.views.codec import load, loads
+from infra.views.log import LogReader, Row
+from infra.views.store import ViewStore
+from projections.base import Logged
+from projections.comparison import AmendmentTally, ComparisonFold, ComparisonState
+from projections.tree import CycleClock, ObjectiveNode, TeamLink
+
+_COMPARISON = ComparisonFold()
+_CORRECTED = get_topic(Objective.CheckInCorrected)
+_DRAFTED = get_topic(Objective.Drafted)
+TAIL_PAGE = 10_000
+
+
+@dataclass
+class AsOf:
+    """A ComparisonState (tree + tallies) of some cycles as of a position."""
+
+    state: ComparisonState
+    position: int
+    checkpoint: int
+    """The checkpoint it started from."""
+    tail: int
+    """Events folded after the checkpoint."""
+
+
+class TimeTravel:
+    def __init__(self, store: ViewStore, log: LogReader) -> None:
+        self.store = store
+        self.log = log
+        t = store.ident
+        self._checkpoint = SQL(
+            "SELECT coalesce(max(position), 0) FROM {} WHERE position <= %s"
+        ).format(t("view_tt_checkpoints"))
+        self._organisation = SQL(
+            "SELECT doc::text FROM {} WHERE position <= %s ORDER BY position DESC LIMIT 1"
+        ).format(t("view_tt_organisation"))
+        self._objectives_of_cycles = SQL(
+            "SELECT DISTINCT ON (objective_id) objective_id, doc::text FROM {} "
+            "WHERE cycle_id = ANY(%s) AND position <= %s ORDER BY objective_id, position DESC"
+        ).format(t("view_tt_objectives"))
+        self._all_objectives = SQL(
+            "SELECT DISTINCT ON (objective_id) objective_id, doc::text FROM {} "
+            "WHERE position <= %s ORDER BY objective_id, position DESC"
+        ).format(t("view_tt_objectives"))
+        self._objectives_by_id = SQL(
+            "SELECT DISTINCT ON (objective_id) objective_id, doc::text FROM {} "
+            "WHERE objective_id = ANY(%s) AND position <= %s ORDER BY objective_id, position DESC"
+        ).format(t("view_tt_objectives"))
+        self._cycle_of = SQL("SELECT cycle_id FROM {} WHERE objective_id = %s LIMIT 1").format(
+            t("view_tt_objectives")
+        )
+        self._kinds: dict[str, str] = {}
+
+    def cycle_of(self, conn: Connection[Any], objective_id: UUID) -> UUID | None:
+        with conn.cursor(row_factory=tuple_row) as curs:
+            row = curs.execute(self._cycle_of, (objective_id,)).fetchone()
+        return row[0] if row else None
+
+    def state_at(
+        self,
+        conn: Connection[Any],
+        position: int,
+        cycle_ids: Sequence[UUID] | None,
+        *,
+        objective_ids: Sequence[UUID] | None = None,
+        refold_until: int | None = None,
+    ) -> AsOf:
+        """Those cycles (all when None; only `objective_ids` when given) as of `position`.
+
+        `refold_until`: the caller will fold on to that position (a replay), so objectives
+        corrected up to there are loaded with every live check-in.
+        """
+        with conn.cursor(row_factory=tuple_row) as curs:
+            checkpoint = int(curs.execute(self._checkpoint, (position,)).fetchone()[0])  # type: ignore[index]
+            org_row = curs.execute(self._organisation, (checkpoint,)).fetchone()
+            if objective_ids is not None:
+                rows = curs.execute(
+                    self._objectives_by_id, (list(objective_ids), checkpoint)
+                ).fetchall()
+            elif cycle_ids is not None:
+                rows = curs.execute(
+                    self._objectives_of_cycles, (list(cycle_ids), checkpoint)
+                ).fetchall()
+            else:
+                rows = curs.execute(self._all_objectives, (checkpoint,)).fetchall()
+        state = ComparisonState()
+        tree = state.tree
+        if org_row is not None:
+            org = loads(org_row[0])
+            for team_id, link in org["teams"].items():
+                tree.teams[UUID(team_id)] = load(TeamLink, link)
+            for cycle_id, clock in org["cycles"].items():
+                tree.cycles[UUID(cycle_id)] = load(CycleClock, clock)
+                tree.cycle_objectives.setdefault(UUID(cycle_id), [])
+        nodes: list[ObjectiveNode] = []
+        for oid, doc in rows:
+            data = loads(doc)
+            node = load(ObjectiveNode, data["node"])
+            nodes.append(node)
+            if data["amendments"] is not None:
+                state.amendments[oid] = load(AmendmentTally, data["amendments"])
+            for kr_id, count in data["check_ins"].items():
+                state.check_ins[UUID(kr_id)] = count
+        scope_cycles = set(cycle_ids) if cycle_ids is not None else None
+        scope = (
+            set(objective_ids)
+            if objective_ids is not None
+            else {node.objective_id for node in nodes}
+        )
+        tail_rows = self.tail(conn, checkpoint, max(position, refold_until or position))
+        corrected = {
+            row[1]
+            for row in tail_rows
+            if row[3] == _CORRECTED and row[1] in scope and row[0] <= (refold_until or position)
+        }
+        merged = {node.objective_id: node for node in nodes}
+        if corrected:
+            merged.update(self._refold(conn, state, corrected, checkpoint))
+        for node in sorted(merged.values(), key=lambda n: n.drafted_position):
+            tree.objectives[node.objective_id] = node
+            tree.cycle_objectives.setdefault(node.cycle_id, []).append(node.objective_id)
+        state.cursor.position = tree.cursor.position = checkpoint
+        # The tail: decode only what the chosen cycles' tree needs.
+        wanted = [row for row in tail_rows if row[0] <= position]
+        tail = self.relevant(wanted, scope, scope_cycles, objective_ids is not None)
+        for logged in tail:
+            _COMPARISON.apply(state, logged)
+        now = self.log.committed_at(position, conn) if position > 0 else None
+        state.cursor.position = tree.cursor.position = position
+        state.cursor.now = tree.cursor.now = now
+        return AsOf(state, position, checkpoint, len(tail))
+
+    def tail(self, conn: Connection[Any], after: int, up_to: int) -> list[Row]:
+        rows: list[Row] = []
+        position = after
+        while position < up_to:
+            page = self.log.page_rows(conn, position, up_to, TAIL_PAGE)
+            rows.extend(page)
+            if len(page) < TAIL_PAGE:
+                break
+            position = page[-1][0]
+        return rows
+
+    def _kind(self, topic: str) -> str:
+        kind = self._kinds.get(topic)
+        if kind is None:
+            cls = resolve_topic(topic)
+            if issubclass(cls, Objective.Event):
+                kind = "drafted" if topic == _DRAFTED else "objective"
+            elif issubclass(cls, Team.Event):
+                kind = "team"
+            elif issubclass(cls, Cycle.Event):
+                kind = "cycle"
+            else:
+                kind = "other"
+            self._kinds[topic] = kind
+        return kind
+
+    def relevant(
+        self,
+        rows: Iterable[Row],
+        scope: set[UUID],
+        cycles: set[UUID] | None,
+        fixed_scope: bool,
+    ) -> list[Logged]:
+        """Decode the rows the scope's tree needs; drafts into the chosen cycles join it."""
+        out: list[Logged] = []
+        decode = self.log.decoder.decode
+        for position, originator_id, version, topic, state, committed_at in rows:
+            kind = self._kind(topic)
+            if kind == "other" or (kind == "objective" and originator_id not in scope):
+                continue
+            event = decode(originator_id, version, topic, bytes(state))
+            if kind == "drafted":
+                if fixed_scope and originator_id not in scope:
+                    continue
+                if not fixed_scope and cycles is not None and event.cycle_id not in cycles:
+                    continue
+                scope.add(originator_id)
+            out.append(Logged(position, committed_at or event.timestamp, event))
+        return out
+
+    def _refold(
+        self, conn: Connection[Any], state: ComparisonState, objectives: set[UUID], up_to: int
+    ) -> dict[UUID, ObjectiveNode]:
+        """These objectives folded from their own events up to `up_to` (all live check-ins)."""
+        scratch = ComparisonState()
+        for logged in self.log.of_originators(sorted(objectives, key=str), 0, up_to, conn):
+            _COMPARISON.apply(scratch, logged)
+        for oid, node in scratch.tree.objectives.items():
+            state.amendments.pop(oid, None)
+            if oid in scratch.amendments:
+                state.amendments[oid] = scratch.amendments[oid]
+            for kr_id in node.key_results:
+                state.check_ins.pop(kr_id, None)
+                if kr_id in scratch.check_ins:
+                    state.check_ins[kr_id] = scratch.check_ins[kr_id]
+        return dict(scratch.tree.objectives)

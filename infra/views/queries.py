@@ -1,0 +1,307 @@
+"""Reading the live views: fold states (or the parts a query needs) rebuilt from their rows.
+
+Every query runs in one REPEATABLE READ, read-only transaction, so the rows it reads and the
+tracking position it reports belong to the same moment. Answers are computed by the folds' own
+query functions over states rebuilt from rows (`projections.tree.tree`, `inbox`, ...), so a
+view answers exactly what the in-memory fold would at that position.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composable
+
+from infra.views.codec import load, loads
+from infra.views.log import LogReader
+from infra.views.store import ViewStore
+from projections.audit import AuditRow
+from projections.comparison import AmendmentTally, ComparisonState
+from projections.directory import CycleEntry, DirectoryState, PersonEntry, TeamEntry
+from projections.history import CheckInRecord, ObjectiveHistory, TimelineEntry
+from projections.inbox import InboxState, Negotiation
+from projections.staleness import StalenessState, WatchedCycle, WatchedObjective
+from projections.tree import CycleClock, ObjectiveNode, TeamLink, TreeState
+
+
+@dataclass
+class Snapshot:
+    """A read transaction and the views' position in it."""
+
+    conn: Connection[Any]
+    position: int
+    now: datetime | None
+
+
+class ViewQueries:
+    def __init__(self, store: ViewStore, log: LogReader) -> None:
+        self.store = store
+        self.log = log
+        self.t = store.ident
+        self._directory: tuple[tuple[int, int], DirectoryState] | None = None
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        with self.store.datastore.get_connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            position = self.store.position(conn)
+            yield Snapshot(conn, position, self.log.committed_at(position, conn))
+
+    def _rows(self, snap: Snapshot, query: Composable, params: Sequence[Any] = ()) -> list[Any]:
+        with snap.conn.cursor(row_factory=tuple_row) as curs:
+            return curs.execute(query, params).fetchall()
+
+    # ------------------------------------------------------------ directory
+
+    def directory(self, snap: Snapshot) -> DirectoryState:
+        """The directory at the snapshot's position (cached while no directory row changes)."""
+        row = self._rows(
+            snap, SQL("SELECT coalesce(max(changed), 0) FROM {}").format(self.t("view_directory"))
+        )
+        generation = self.store.generation(snap.conn.cursor())
+        key = (int(row[0][0]), generation)
+        if self._directory is not None and self._directory[0] == key:
+            state = self._directory[1]
+        else:
+            state = DirectoryState()
+            for kind, entity_id, doc in self._rows(
+                snap,
+                SQL("SELECT kind, id, doc::text FROM {} ORDER BY seq, kind, id").format(
+                    self.t("view_directory")
+                ),
+            ):
+                data = loads(doc)
+                if kind == "person":
+                    state.people[entity_id] = load(PersonEntry, data)
+                elif kind == "team":
+                    state.teams[entity_id] = load(TeamEntry, data)
+                elif kind == "cycle":
+                    state.cycles[entity_id] = load(CycleEntry, data)
+            self._directory = (key, state)
+        state.cursor.position, state.cursor.now = snap.position, snap.now
+        return state
+
+    # ----------------------------------------------------------------- tree
+
+    def organisation(self, snap: Snapshot, state: TreeState) -> None:
+        for kind, entity_id, doc in self._rows(
+            snap,
+            SQL("SELECT kind, id, doc::text FROM {} ORDER BY seq, kind, id").format(
+                self.t("view_tree_org")
+            ),
+        ):
+            if kind == "team":
+                state.teams[entity_id] = load(TeamLink, loads(doc))
+            else:
+                state.cycles[entity_id] = load(CycleClock, loads(doc))
+                state.cycle_objectives.setdefault(entity_id, [])
+
+    def tree_state(
+        self,
+        snap: Snapshot,
+        cycle_ids: Sequence[UUID] | None = None,
+        *,
+        objective_ids: Sequence[UUID] | None = None,
+        owner_team_id: UUID | None = None,
+        owner_person_id: UUID | None = None,
+    ) -> TreeState:
+        """The live tree with the chosen objectives (check-ins trimmed to the one in force)."""
+        state = TreeState()
+        self.organisation(snap, state)
+        where: list[Composable] = []
+        params: list[Any] = []
+        if cycle_ids is not None:
+            where.append(SQL("cycle_id = ANY(%s)"))
+            params.append(list(cycle_ids))
+        if objective_ids is not None:
+            where.append(SQL("objective_id = ANY(%s)"))
+            params.append(list(objective_ids))
+        if owner_team_id is not None:
+            where.append(SQL("owner_team_id = %s"))
+            params.append(owner_team_id)
+        if owner_person_id is not None:
+            where.append(SQL("owner_person_id = %s"))
+            params.append(owner_person_id)
+        query = SQL("SELECT objective_id, doc::text FROM {}").format(self.t("view_tree_objectives"))
+        if where:
+            query += SQL(" WHERE ") + SQL(" AND ").join(where)
+        query += SQL(" ORDER BY seq")
+        for oid, doc in self._rows(snap, query, params):
+            node = load(ObjectiveNode, loads(doc))
+            state.objectives[oid] = node
+            state.cycle_objectives.setdefault(node.cycle_id, []).append(oid)
+        state.cursor.position, state.cursor.now = snap.position, snap.now
+        return state
+
+    def comparison_state(self, snap: Snapshot, cycle_ids: Sequence[UUID]) -> ComparisonState:
+        state = ComparisonState(tree=self.tree_state(snap, cycle_ids))
+        for oid, doc in self._rows(
+            snap,
+            SQL("SELECT objective_id, doc::text FROM {} WHERE cycle_id = ANY(%s)").format(
+                self.t("view_comparison")
+            ),
+            (list(cycle_ids),),
+        ):
+            data = loads(doc)
+            if data["amendments"] is not None:
+                state.amendments[oid] = load(AmendmentTally, data["amendments"])
+            for kr_id, count in data["check_ins"].items():
+                state.check_ins[UUID(kr_id)] = count
+        state.cursor.position, state.cursor.now = snap.position, snap.now
+        return state
+
+    # -------------------------------------------------------------- history
+
+    def history(self, snap: Snapshot, objective_id: UUID) -> ObjectiveHistory | None:
+        found = self._rows(
+            snap,
+            SQL("SELECT doc::text FROM {} WHERE objective_id = %s").format(
+                self.t("view_history_objectives")
+            ),
+            (objective_id,),
+        )
+        if not found:
+            return None
+        history = load(ObjectiveHistory, loads(found[0][0]))
+        for (doc,) in self._rows(
+            snap,
+            SQL("SELECT doc::text FROM {} WHERE objective_id = %s ORDER BY position").format(
+                self.t("view_history_timeline")
+            ),
+            (objective_id,),
+        ):
+            history.timeline.append(load(TimelineEntry, loads(doc)))
+        for doc, superseded_by in self._rows(
+            snap,
+            SQL(
+                "SELECT doc::text, superseded_by FROM {} WHERE objective_id = %s ORDER BY position"
+            ).format(self.t("view_history_check_ins")),
+            (objective_id,),
+        ):
+            record = load(CheckInRecord, loads(doc))
+            record.superseded_by = superseded_by
+            kr = history.key_results.get(record.key_result_id)
+            if kr is not None:
+                kr.check_ins.append(record)
+        return history
+
+    # ---------------------------------------------------------------- audit
+
+    def audit(
+        self,
+        snap: Snapshot,
+        *,
+        actor: str | None = None,
+        entity_id: UUID | None = None,
+        event_type: str | None = None,
+        cycle_id: UUID | None = None,
+        from_position: int | None = None,
+        to_position: int | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Audit rows (JSON-native) in log order; positions inclusive."""
+        where: list[Composable] = []
+        params: list[Any] = []
+        if actor is not None:
+            where.append(SQL("actor = %s"))
+            params.append(actor)
+        if entity_id is not None:
+            where.append(SQL("(entity_id = %s OR objective_id = %s OR key_result_id = %s)"))
+            params += [entity_id, entity_id, entity_id]
+        if event_type is not None:
+            where.append(SQL("event_type = %s"))
+            params.append(event_type)
+        if cycle_id is not None:
+            where.append(SQL("cycle_id = %s"))
+            params.append(cycle_id)
+        if from_position is not None:
+            where.append(SQL("position >= %s"))
+            params.append(from_position)
+        if to_position is not None:
+            where.append(SQL("position <= %s"))
+            params.append(to_position)
+        query = SQL("SELECT doc::text FROM {}").format(self.t("view_audit"))
+        if where:
+            query += SQL(" WHERE ") + SQL(" AND ").join(where)
+        query += SQL(" ORDER BY position")
+        if limit is not None:
+            query += SQL(" LIMIT %s")
+            params.append(limit)
+        if offset:
+            query += SQL(" OFFSET %s")
+            params.append(offset)
+        return [loads(doc) for (doc,) in self._rows(snap, query, params)]
+
+    def audit_rows_for_diff(
+        self, snap: Snapshot, low: int, high: int, cycle_id: UUID | None
+    ) -> list[AuditRow]:
+        """Rows in (low, high] (of one cycle), and the amendment proposals up to `high`."""
+        query = SQL(
+            "SELECT doc::text FROM {} WHERE (position > %s AND position <= %s{}) "
+            "OR (event_type = 'Objective.AmendmentProposed' AND position <= %s{}) "
+            "ORDER BY position"
+        )
+        cycle = SQL(" AND cycle_id = %s") if cycle_id is not None else SQL("")
+        params: list[Any] = [low, high]
+        if cycle_id is not None:
+            params.append(cycle_id)
+        params.append(high)
+        if cycle_id is not None:
+            params.append(cycle_id)
+        statement = query.format(self.t("view_audit"), cycle, cycle)
+        return [load(AuditRow, loads(doc)) for (doc,) in self._rows(snap, statement, params)]
+
+    # ---------------------------------------------------------------- inbox
+
+    def inbox_state(self, snap: Snapshot, person_id: UUID) -> InboxState:
+        state = InboxState()
+        for kind, entity_id, doc in self._rows(
+            snap,
+            SQL(
+                "SELECT kind, id, doc::text FROM {} WHERE kind = 'cycle' "
+                "OR approver_id = %s OR submitted_by = %s ORDER BY seq, kind, id"
+            ).format(self.t("view_inbox")),
+            (str(person_id), str(person_id)),
+        ):
+            if kind == "cycle":
+                state.cycle_phases[entity_id] = loads(doc)
+            else:
+                state.objectives[entity_id] = load(Negotiation, loads(doc))
+        state.cursor.position, state.cursor.now = snap.position, snap.now
+        return state
+
+    # ------------------------------------------------------------ staleness
+
+    def staleness_state(self, snap: Snapshot, cycle_id: UUID | None) -> StalenessState:
+        state = StalenessState()
+        for entity_id, doc in self._rows(
+            snap,
+            SQL("SELECT id, doc::text FROM {} WHERE kind = 'cycle' ORDER BY seq, id").format(
+                self.t("view_staleness")
+            ),
+        ):
+            state.cycles[entity_id] = load(WatchedCycle, loads(doc))
+        active = [
+            c
+            for c, watched in state.cycles.items()
+            if watched.phase == "active" and (cycle_id is None or c == cycle_id)
+        ]
+        for entity_id, doc in self._rows(
+            snap,
+            SQL(
+                "SELECT id, doc::text FROM {} WHERE kind = 'objective' AND cycle_id = ANY(%s) "
+                "ORDER BY seq, id"
+            ).format(self.t("view_staleness")),
+            (active,),
+        ):
+            state.objectives[entity_id] = load(WatchedObjective, loads(doc))
+        state.cursor.position, state.cursor.now = snap.position, snap.now
+        return state

@@ -1,0 +1,204 @@
+"""The live runner: follows the log over LISTEN/NOTIFY and applies it to the views in batches.
+
+One thread reads the recorder's subscription (eventsourcing's LISTEN/NOTIFY follower) into a
+queue; the runner thread takes whatever is ready (up to `max_batch` events), decodes it and hands
+it to the `ViewsProjector` in one transaction: rows and tracking position commit together, so
+the views are exactly-once however the process dies. eventsourcing's `ProjectionRunner` commits
+once per event; batching is what keeps the views within milliseconds of the log under load.
+
+Only one runner per database works at a time (a session advisory lock); a second process's
+runner waits as a standby and takes over if the first goes away. Readers in any process wait
+for a position by polling the tracking row (`ViewStore.position`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from eventsourcing.persistence import Notification
+from eventsourcing.postgres import PostgresApplicationRecorder
+
+from infra.views.log import LogReader
+from infra.views.projector import ViewsProjector
+from projections.base import Logged
+
+log = logging.getLogger("okrledger.views")
+
+LOCK_KEY = "okrledger:views:runner"
+
+
+class LiveRunner:
+    """Keeps the live views current in a background thread."""
+
+    def __init__(
+        self,
+        projector: ViewsProjector,
+        recorder: PostgresApplicationRecorder,
+        log_reader: LogReader,
+        *,
+        max_batch: int = 2000,
+        prepare: Callable[[], None] | None = None,
+    ) -> None:
+        self.projector = projector
+        self.recorder = recorder
+        self.log = log_reader
+        self.max_batch = max_batch
+        self.prepare = prepare
+        """Runs once the runner holds the lock, before following (e.g. a first rebuild)."""
+        self.position = 0
+        """The position committed by this runner (or found when it started)."""
+        self.error: BaseException | None = None
+        self.active = threading.Event()
+        """Set while this process's runner is the one applying the log."""
+        self._stop = threading.Event()
+        self._applied = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._main, name="okr-views-runner", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wait(self, position: int, timeout: float) -> bool:
+        """Until this runner has committed `position` (False on timeout or if it is not active)."""
+        deadline = time.monotonic() + timeout
+        with self._applied:
+            while self.position < position:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self.active.is_set():
+                    return self.position >= position
+                self._applied.wait(min(remaining, 0.05))
+        return True
+
+    # ---------------------------------------------------------------- main
+
+    def _main(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self._leadership() as leading:
+                    if not leading:
+                        self._stop.wait(1.0)
+                        continue
+                    self.active.set()
+                    if self.prepare is not None:
+                        self.prepare()
+                    self._follow()
+            except Exception as error:  # the runner must outlive a database hiccup
+                self.error = error
+                log.exception("views runner failed; retrying")
+                self.projector.discard()
+                self._stop.wait(1.0)
+            finally:
+                self.active.clear()
+
+    @contextlib.contextmanager
+    def _leadership(self) -> Iterator[bool]:
+        """Hold the runners' advisory lock on a dedicated connection while leading."""
+        with self.recorder.datastore.get_connection() as conn:
+            row = conn.execute(
+                "SELECT pg_try_advisory_lock(hashtext(%s)) AS locked", (LOCK_KEY,)
+            ).fetchone()
+            locked = bool(row and (row["locked"] if isinstance(row, dict) else row[0]))
+            try:
+                yield locked
+            finally:
+                if locked:
+                    with contextlib.suppress(Exception):
+                        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (LOCK_KEY,))
+
+    def _follow(self) -> None:
+        datastore = self.recorder.datastore
+        with datastore.get_connection() as conn, conn.transaction():
+            self.projector.apply(conn, [])  # restore the model at the tracked position
+        self._committed(self.projector.position)
+        inbox: queue.Queue[Notification | None] = queue.Queue(maxsize=self.max_batch * 4)
+        subscription = self.recorder.subscribe(gt=self.projector.position)
+        reader = threading.Thread(
+            target=self._read, args=(subscription, inbox), name="okr-views-reader", daemon=True
+        )
+        reader.start()
+        try:
+            while not self._stop.is_set():
+                try:
+                    first = inbox.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if first is None:
+                    raise RuntimeError("the log subscription ended")
+                batch = [first]
+                while len(batch) < self.max_batch:
+                    try:
+                        item = inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        inbox.put(None)
+                        break
+                    batch.append(item)
+                self._apply(batch)
+        finally:
+            subscription.stop()
+            reader.join(5.0)
+
+    def _read(self, subscription: Any, inbox: queue.Queue[Notification | None]) -> None:
+        try:
+            for notification in subscription:
+                while not self._stop.is_set():
+                    try:
+                        inbox.put(notification, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+        except Exception as error:
+            self.error = error
+        finally:
+            with contextlib.suppress(Exception):
+                inbox.put_nowait(None)
+
+    def _apply(self, batch: list[Notification]) -> None:
+        decode = self.log.decoder.decode
+        events = [
+            Logged(n.id, _UNSET, decode(n.originator_id, n.originator_version, n.topic, n.state))
+            for n in batch
+            if n.id > self.projector.position
+        ]
+        if not events:
+            return
+        with self.recorder.datastore.get_connection() as conn:
+            try:
+                with conn.transaction():
+                    position = self.projector.apply(conn, events)
+            except BaseException:
+                self.projector.discard()
+                raise
+        self._committed(position)
+
+    def _committed(self, position: int) -> None:
+        with self._applied:
+            self.position = max(self.position, position)
+            self._applied.notify_all()
+
+
+class _Unset:
+    """A recorded time to be filled from the chain by the projector."""
+
+
+_UNSET: Any = _Unset()

@@ -1,0 +1,207 @@
+"""The views' tables: one group per view, each row keyed by the entity it describes.
+
+Documents are `json`, not `jsonb`: fold states are ordered (key results in the order they were
+added, members in joining order) and jsonb would sort their keys. The columns beside a document
+are what queries filter and order on. `seq` is the log position that created the entity, which
+restores the order of the folds' dictionaries.
+
+A rebuild fills `<table>__new` copies (primary keys only while loading), adds the indexes, and
+swaps them in by renaming, in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg.sql import SQL, Composable, Identifier
+
+from infra.views.model import (
+    AUDIT,
+    COMPARISON,
+    DIRECTORY,
+    HISTORY,
+    INBOX,
+    STALENESS,
+    TIMETRAVEL,
+    TREE,
+)
+
+SHADOW = "__new"
+RETIRED = "__old"
+
+TRACKING_TABLE = "okr_views_tracking"
+"""eventsourcing's single-row tracking table: the log position every live view has applied."""
+TRACKING_NAME = "okrledger"
+META_TABLE = "okr_views"
+"""One row per view: its fold version, when and up to where it was last rebuilt."""
+REBUILD_TABLE = "okr_views_rebuild"
+"""An interrupted rebuild's progress, to resume from."""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: str
+    primary_key: str
+    indexes: tuple[str, ...] = ()
+    append_only: bool = False
+    """Rows written as the log is read (audit, history entries, checkpoints), not at the end."""
+
+    def create(self, schema: str, suffix: str = "") -> Composable:
+        return SQL("CREATE TABLE IF NOT EXISTS {} ({}, CONSTRAINT {} PRIMARY KEY ({}))").format(
+            Identifier(schema, self.name + suffix),
+            SQL(self.columns),  # type: ignore[arg-type]
+            Identifier(self.name + suffix + "_pkey"),
+            SQL(self.primary_key),  # type: ignore[arg-type]
+        )
+
+    def index_name(self, n: int, suffix: str = "") -> str:
+        return f"{self.name}{suffix}_i{n}"
+
+    def create_indexes(self, schema: str, suffix: str = "") -> list[Composable]:
+        return [
+            SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                Identifier(self.index_name(n, suffix)),
+                Identifier(schema, self.name + suffix),
+                SQL(columns),  # type: ignore[arg-type]
+            )
+            for n, columns in enumerate(self.indexes)
+        ]
+
+
+TABLES: dict[str, tuple[Table, ...]] = {
+    DIRECTORY: (
+        Table(
+            "view_directory",
+            "kind text NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, "
+            "changed bigint NOT NULL, doc json NOT NULL",
+            "kind, id",
+            ("changed",),
+        ),
+    ),
+    TREE: (
+        Table(
+            "view_tree_org",
+            "kind text NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, doc json NOT NULL",
+            "kind, id",
+        ),
+        Table(
+            "view_tree_objectives",
+            "objective_id uuid NOT NULL, cycle_id uuid NOT NULL, seq bigint NOT NULL, "
+            "owner_team_id uuid, owner_person_id uuid, approver_id uuid, status text NOT NULL, "
+            "private boolean NOT NULL, doc json NOT NULL, check_ins json NOT NULL",
+            "objective_id",
+            ("cycle_id, seq", "owner_team_id", "owner_person_id"),
+        ),
+    ),
+    COMPARISON: (
+        Table(
+            "view_comparison",
+            "objective_id uuid NOT NULL, cycle_id uuid NOT NULL, doc json NOT NULL",
+            "objective_id",
+            ("cycle_id",),
+        ),
+    ),
+    HISTORY: (
+        Table(
+            "view_history_objectives",
+            "objective_id uuid NOT NULL, cycle_id uuid NOT NULL, seq bigint NOT NULL, "
+            "doc json NOT NULL",
+            "objective_id",
+            ("cycle_id",),
+        ),
+        Table(
+            "view_history_timeline",
+            "position bigint NOT NULL, objective_id uuid NOT NULL, doc json NOT NULL",
+            "position",
+            ("objective_id, position",),
+            append_only=True,
+        ),
+        Table(
+            "view_history_check_ins",
+            "check_in_id uuid NOT NULL, objective_id uuid NOT NULL, key_result_id uuid NOT NULL, "
+            "lineage_id uuid NOT NULL, position bigint NOT NULL, superseded_by uuid, "
+            "doc json NOT NULL",
+            "check_in_id",
+            ("objective_id, position", "lineage_id"),
+            append_only=True,
+        ),
+    ),
+    AUDIT: (
+        Table(
+            "view_audit",
+            "position bigint NOT NULL, recorded_at timestamptz NOT NULL, actor text NOT NULL, "
+            "event_type text NOT NULL, entity_id uuid NOT NULL, objective_id uuid, "
+            "key_result_id uuid, cycle_id uuid, doc json NOT NULL",
+            "position",
+            (
+                "actor, position",
+                "entity_id, position",
+                "objective_id, position",
+                "key_result_id, position",
+                "event_type, position",
+                "cycle_id, position",
+                "recorded_at",
+            ),
+            append_only=True,
+        ),
+    ),
+    INBOX: (
+        Table(
+            "view_inbox",
+            "kind text NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, approver_id text, "
+            "submitted_by text, doc json NOT NULL",
+            "kind, id",
+            ("approver_id", "submitted_by"),
+        ),
+    ),
+    STALENESS: (
+        Table(
+            "view_staleness",
+            "kind text NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, cycle_id uuid, "
+            "doc json NOT NULL",
+            "kind, id",
+            ("cycle_id",),
+        ),
+    ),
+    TIMETRAVEL: (
+        Table(
+            "view_tt_checkpoints",
+            "position bigint NOT NULL",
+            "position",
+            append_only=True,
+        ),
+        Table(
+            "view_tt_objectives",
+            "objective_id uuid NOT NULL, position bigint NOT NULL, cycle_id uuid NOT NULL, "
+            "doc json NOT NULL",
+            "objective_id, position",
+            ("cycle_id, objective_id, position",),
+            append_only=True,
+        ),
+        Table(
+            "view_tt_organisation",
+            "position bigint NOT NULL, doc json NOT NULL",
+            "position",
+            append_only=True,
+        ),
+    ),
+}
+
+
+def tables_of(views: tuple[str, ...] | list[str]) -> list[Table]:
+    return [table for view in views for table in TABLES[view]]
+
+
+def meta_statements(schema: str) -> list[Composable]:
+    return [
+        SQL(
+            "CREATE TABLE IF NOT EXISTS {} (view text PRIMARY KEY, version text NOT NULL, "
+            "generation bigint NOT NULL DEFAULT 0, built_at timestamptz, built_position bigint)"
+        ).format(Identifier(schema, META_TABLE)),
+        SQL(
+            "CREATE TABLE IF NOT EXISTS {} (id text PRIMARY KEY, views text[] NOT NULL, "
+            "versions text NOT NULL, target bigint NOT NULL, position bigint NOT NULL, "
+            "started_at timestamptz NOT NULL, saved_at timestamptz NOT NULL, state bytea NOT NULL)"
+        ).format(Identifier(schema, REBUILD_TABLE)),
+    ]

@@ -1,0 +1,579 @@
+"""The views in PostgreSQL: tables, rows from the model, the tracking position, restore.
+
+`ViewStore` is an eventsourcing `PostgresTrackingRecorder`: its tracking table holds the one log
+position every live view has applied, and `write` puts a batch's rows and that position in the
+caller's transaction, which is what makes the views exactly-once. The rows are the fold states
+themselves, one per entity, so `restore` rebuilds the in-memory model from them at exactly the
+tracked position: no separate checkpoint of the whole state is needed to resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg import Connection, Cursor
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composable, Identifier
+
+from infra.views.codec import dumps, load, loads
+from infra.views.log import LogReader
+from infra.views.model import (
+    AUDIT,
+    COMPARISON,
+    DIRECTORY,
+    HISTORY,
+    INBOX,
+    STALENESS,
+    TIMETRAVEL,
+    TREE,
+    VIEWS,
+    Changes,
+    Model,
+    Snapshot,
+    trimmed,
+)
+from infra.views.schema import (
+    META_TABLE,
+    REBUILD_TABLE,
+    TABLES,
+    TRACKING_NAME,
+    TRACKING_TABLE,
+    Table,
+    meta_statements,
+    tables_of,
+)
+from projections.audit import AuditFold
+from projections.comparison import AmendmentTally, ComparisonFold
+from projections.directory import CycleEntry, DirectoryFold, PersonEntry, TeamEntry
+from projections.history import HistoryFold, ObjectiveHistory
+from projections.inbox import InboxFold, Negotiation
+from projections.staleness import StalenessFold, WatchedCycle, WatchedObjective
+from projections.tree import CheckInPoint, CycleClock, ObjectiveNode, TeamLink, TreeFold
+
+ROWS_VERSION = 1
+"""Bump when the rows' shape changes (a fold's own version is part of each view's version)."""
+
+VERSIONS: dict[str, str] = {
+    DIRECTORY: f"directory{DirectoryFold.version}.rows{ROWS_VERSION}",
+    TREE: f"tree{TreeFold.version}.rows{ROWS_VERSION}",
+    COMPARISON: f"comparison{ComparisonFold.version}.rows{ROWS_VERSION}",
+    HISTORY: f"history{HistoryFold.version}.rows{ROWS_VERSION}",
+    AUDIT: f"audit{AuditFold.version}.rows{ROWS_VERSION}",
+    INBOX: f"inbox{InboxFold.version}.rows{ROWS_VERSION}",
+    STALENESS: f"staleness{StalenessFold.version}.rows{ROWS_VERSION}",
+    TIMETRAVEL: f"tree{TreeFold.version}.comparison{ComparisonFold.version}.rows{ROWS_VERSION}",
+}
+"""Each view's version: rows written by another version are rebuilt, not misread."""
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    json: bool
+
+
+def columns(table: Table) -> list[Column]:
+    out = []
+    for part in table.columns.split(", "):
+        name, kind = part.split()[:2]
+        out.append(Column(name, kind == "json"))
+    return out
+
+
+def _text(doc: bytes) -> str:
+    return doc.decode()
+
+
+class ViewStore(PostgresTrackingRecorder):
+    """The views' tables and their tracking position, in the event store's database."""
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        super().__init__(datastore, tracking_table_name=TRACKING_TABLE)
+        self.schema = datastore.schema
+        schema = self.schema
+        self.sql_create_statements.extend(meta_statements(schema))
+        for table in tables_of(VIEWS):
+            self.sql_create_statements.append(table.create(schema))
+            self.sql_create_statements.extend(table.create_indexes(schema))
+        self._tracking = Identifier(schema, TRACKING_TABLE)
+        self._meta = Identifier(schema, META_TABLE)
+        self.rebuild_table = Identifier(schema, REBUILD_TABLE)
+        self._upserts: dict[str, Composable] = {}
+        self._inserts: dict[str, Composable] = {}
+        for table in tables_of(VIEWS):
+            self._upserts[table.name] = self._upsert(table)
+            self._inserts[table.name] = self._insert(table)
+
+    def ident(self, name: str) -> Identifier:
+        return Identifier(self.schema, name)
+
+    # ---------------------------------------------------------------- creating
+
+    def _create_table(self, curs: Cursor[Any]) -> None:
+        # CREATE ... IF NOT EXISTS is not safe against a concurrent creator: serialise creators.
+        curs.execute(
+            SQL("SELECT pg_advisory_xact_lock(hashtext(%s))"),
+            (f"okrledger:create:{self.schema}.views",),
+        )
+        super()._create_table(curs)
+        curs.execute(
+            SQL(
+                "INSERT INTO {} (application_name, notification_id) VALUES (%s, 0) "
+                "ON CONFLICT DO NOTHING"
+            ).format(self._tracking),
+            (TRACKING_NAME,),
+        )
+        for view, version in VERSIONS.items():
+            curs.execute(
+                SQL("INSERT INTO {} (view, version) VALUES (%s, %s) ON CONFLICT DO NOTHING").format(
+                    self._meta
+                ),
+                (view, version),
+            )
+
+    # ---------------------------------------------------------------- tracking
+
+    def position(self, conn: Connection[Any] | None = None) -> int:
+        """The log position the live views have applied (0 before any)."""
+        query = SQL("SELECT notification_id FROM {} WHERE application_name = %s").format(
+            self._tracking
+        )
+        if conn is None:
+            with self.datastore.get_connection() as own:
+                row = own.execute(query, (TRACKING_NAME,), prepare=True).fetchone()
+        else:
+            row = conn.cursor(row_factory=tuple_row).execute(query, (TRACKING_NAME,)).fetchone()
+        if row is None:
+            return 0
+        value = row[0] if isinstance(row, tuple) else row["notification_id"]
+        return int(value or 0)
+
+    def lock_position(self, curs: Cursor[Any]) -> int:
+        """The tracked position, locked until the transaction ends (serialises view writers)."""
+        row = curs.execute(
+            SQL("SELECT notification_id FROM {} WHERE application_name = %s FOR UPDATE").format(
+                self._tracking
+            ),
+            (TRACKING_NAME,),
+        ).fetchone()
+        if row is None:
+            raise IntegrityError("the views' tracking row is missing")
+        value = row[0] if isinstance(row, tuple) else row["notification_id"]
+        return int(value or 0)
+
+    def track(self, curs: Cursor[Any], position: int) -> None:
+        """Move the tracked position forward (refused unless it moves forward)."""
+        self._insert_tracking(curs, Tracking(TRACKING_NAME, position))
+
+    def set_position(self, curs: Cursor[Any], position: int) -> None:
+        curs.execute(
+            SQL("UPDATE {} SET notification_id = %s WHERE application_name = %s").format(
+                self._tracking
+            ),
+            (position, TRACKING_NAME),
+        )
+
+    def generation(self, curs: Cursor[Any]) -> int:
+        """Changes whenever a rebuild swaps tables in."""
+        row = curs.execute(
+            SQL("SELECT coalesce(sum(generation), 0) FROM {}").format(self._meta)
+        ).fetchone()
+        assert row is not None
+        return int(row[0] if isinstance(row, tuple) else row["coalesce"])
+
+    def versions(self, curs: Cursor[Any]) -> dict[str, str]:
+        rows = curs.execute(SQL("SELECT view, version FROM {}").format(self._meta)).fetchall()
+        return {
+            (r[0] if isinstance(r, tuple) else r["view"]): (
+                r[1] if isinstance(r, tuple) else r["version"]
+            )
+            for r in rows
+        }
+
+    def outdated(self) -> list[str]:
+        """Views whose rows were written by another version of their fold or rows."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            stored = self.versions(curs)
+        return [view for view in VIEWS if stored.get(view) != VERSIONS[view]]
+
+    # ------------------------------------------------------------------ writing
+
+    def _upsert(self, table: Table) -> Composable:
+        cols = columns(table)
+        keys = {c.strip() for c in table.primary_key.split(",")}
+        updates = [c.name for c in cols if c.name not in keys and c.name != "seq"]
+        values = SQL(", ").join(SQL("%s::json" if c.json else "%s") for c in cols)
+        statement = SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) ").format(
+            Identifier(self.schema, table.name),
+            SQL(", ").join(Identifier(c.name) for c in cols),
+            values,
+            SQL(", ").join(Identifier(k) for k in sorted(keys)),
+        )
+        if not updates:
+            return statement + SQL("DO NOTHING")
+        return (
+            statement
+            + SQL("DO UPDATE SET ")
+            + SQL(", ").join(
+                SQL("{} = EXCLUDED.{}").format(Identifier(n), Identifier(n)) for n in updates
+            )
+        )
+
+    def _insert(self, table: Table) -> Composable:
+        cols = columns(table)
+        return SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            Identifier(self.schema, table.name),
+            SQL(", ").join(Identifier(c.name) for c in cols),
+            SQL(", ").join(SQL("%s::json" if c.json else "%s") for c in cols),
+        )
+
+    def write(
+        self,
+        curs: Cursor[Any],
+        model: Model,
+        changes: Changes,
+        views: Sequence[str] = VIEWS,
+        suffix: str = "",
+    ) -> None:
+        """Write what `changes` touched into the views' tables (upserts), in `curs`'s
+        transaction. The caller moves the tracked position in the same transaction."""
+        for table, rows in entity_rows(model, views, changes).items():
+            if rows:
+                statement = (
+                    self._upserts[table] if not suffix else self._upsert(_renamed(table, suffix))
+                )
+                curs.executemany(statement, rows)
+        for table, rows in appended_rows(model, views, changes).items():
+            if rows:
+                statement = (
+                    self._inserts[table] if not suffix else self._insert(_renamed(table, suffix))
+                )
+                curs.executemany(statement, rows)
+        if HISTORY in views and changes.superseded:
+            self.supersede(curs, changes.superseded, suffix)
+
+    def supersede(
+        self, curs: Cursor[Any], pairs: Sequence[tuple[UUID, UUID]], suffix: str = ""
+    ) -> None:
+        curs.execute(
+            SQL(
+                "UPDATE {} AS c SET superseded_by = p.by FROM unnest(%s::uuid[], %s::uuid[]) "
+                "AS p(id, by) WHERE c.check_in_id = p.id"
+            ).format(Identifier(self.schema, "view_history_check_ins" + suffix)),
+            ([a for a, _ in pairs], [b for _, b in pairs]),
+        )
+
+    # ---------------------------------------------------------------- restoring
+
+    def restore(
+        self,
+        conn: Connection[Any],
+        log: LogReader,
+        checkpoint_every: int,
+        position: int | None = None,
+    ) -> Model:
+        """The model at the tracked position, rebuilt from the views' rows."""
+        at = self.position(conn) if position is None else position
+        model = Model(VIEWS, checkpoint_every)
+        now = log.committed_at(at, conn)
+        curs = conn.cursor(row_factory=tuple_row)
+        _restore_directory(model, curs, self.ident)
+        _restore_tree(model, curs, self.ident)
+        _restore_rest(model, curs, self.ident)
+        for state in (
+            model.tree,
+            model.tallies,
+            model.history,
+            model.directory,
+            model.inbox,
+            model.staleness,
+        ):
+            state.cursor.position, state.cursor.now = at, now
+        model.position = at
+        row = curs.execute(
+            SQL("SELECT max(position) FROM {} WHERE position <= %s").format(
+                self.ident("view_tt_checkpoints")
+            ),
+            (at,),
+        ).fetchone()
+        model.last_checkpoint = int(row[0]) if row and row[0] is not None else 0
+        changed = log.originators_between(model.last_checkpoint, at, conn)
+        model.unsaved_objectives = {i for i in changed if i in model.tree.objectives}
+        model.unsaved_organisation = any(
+            i in model.tree.teams or i in model.tree.cycles for i in changed
+        )
+        return model
+
+
+def _renamed(table: str, suffix: str) -> Table:
+    found = next(t for group in TABLES.values() for t in group if t.name == table)
+    return Table(found.name + suffix, found.columns, found.primary_key, found.indexes)
+
+
+# --------------------------------------------------------------------- rows
+
+
+def entity_rows(
+    model: Model, views: Iterable[str], changes: Changes | None = None
+) -> dict[str, list[Row]]:
+    """Rows of the entity tables: those `changes` touched, or all of them (`changes` None)."""
+    views = set(views)
+    out: dict[str, list[Row]] = {}
+    seq = model.seq
+    tree = model.tree
+
+    def chosen(ids: set[UUID] | None, everything: Iterable[UUID]) -> Iterator[UUID]:
+        if ids is None:
+            yield from everything
+        else:
+            yield from sorted(ids, key=lambda i: seq.get(i, 0))
+
+    objectives = None if changes is None else changes.objectives
+    teams = None if changes is None else changes.teams
+    cycles = None if changes is None else changes.cycles
+    people = None if changes is None else changes.people
+    position = model.position
+
+    if DIRECTORY in views:
+        directory = model.directory
+        rows: list[Row] = []
+        for pid in chosen(people, directory.people):
+            if (entry := directory.people.get(pid)) is not None:
+                rows.append(("person", pid, seq.get(pid, 0), position, _text(dumps(entry))))
+        for tid in chosen(teams, directory.teams):
+            if (team := directory.teams.get(tid)) is not None:
+                rows.append(("team", tid, seq.get(tid, 0), position, _text(dumps(team))))
+        for cid in chosen(cycles, directory.cycles):
+            if (cycle := directory.cycles.get(cid)) is not None:
+                rows.append(("cycle", cid, seq.get(cid, 0), position, _text(dumps(cycle))))
+        out["view_directory"] = rows
+    if TREE in views:
+        org: list[Row] = []
+        for tid in chosen(teams, tree.teams):
+            if (link := tree.teams.get(tid)) is not None:
+                org.append(("team", tid, seq.get(tid, 0), _text(dumps(link))))
+        for cid in chosen(cycles, tree.cycles):
+            if (clock := tree.cycles.get(cid)) is not None:
+                org.append(("cycle", cid, seq.get(cid, 0), _text(dumps(clock))))
+        out["view_tree_org"] = org
+        nodes: list[Row] = []
+        for oid in chosen(objectives, tree.objectives):
+            if (node := tree.objectives.get(oid)) is not None:
+                nodes.append(_tree_row(node, seq.get(oid, node.drafted_position)))
+        out["view_tree_objectives"] = nodes
+    if COMPARISON in views:
+        tallies = model.tallies
+        compared: list[Row] = []
+        for oid in chosen(objectives, tree.objectives):
+            if (node := tree.objectives.get(oid)) is not None:
+                counts = {
+                    k: tallies.check_ins[k] for k in node.key_results if k in tallies.check_ins
+                }
+                doc = {"amendments": tallies.amendments.get(oid), "check_ins": counts}
+                compared.append((oid, node.cycle_id, _text(dumps(doc))))
+        out["view_comparison"] = compared
+    if HISTORY in views:
+        history = model.history.objectives
+        headers: list[Row] = []
+        for oid in chosen(objectives, history):
+            if (entry := history.get(oid)) is not None:
+                headers.append((oid, entry.cycle_id, seq.get(oid, 0), _text(dumps(entry))))
+        out["view_history_objectives"] = headers
+    if INBOX in views:
+        inbox = model.inbox
+        boxed: list[Row] = []
+        for oid in chosen(objectives, inbox.objectives):
+            if (item := inbox.objectives.get(oid)) is not None:
+                boxed.append(
+                    (
+                        "objective",
+                        oid,
+                        seq.get(oid, 0),
+                        str(item.approver_id) if item.approver_id else None,
+                        item.submitted_by,
+                        _text(dumps(item)),
+                    )
+                )
+        for cid in chosen(cycles, inbox.cycle_phases):
+            if (phase := inbox.cycle_phases.get(cid)) is not None:
+                boxed.append(("cycle", cid, seq.get(cid, 0), None, None, _text(dumps(phase))))
+        out["view_inbox"] = boxed
+    if STALENESS in views:
+        staleness = model.staleness
+        watched: list[Row] = []
+        for oid in chosen(objectives, staleness.objectives):
+            if (objective := staleness.objectives.get(oid)) is not None:
+                watched.append(
+                    ("objective", oid, seq.get(oid, 0), objective.cycle_id, _text(dumps(objective)))
+                )
+        for cid in chosen(cycles, staleness.cycles):
+            if (cycle_watch := staleness.cycles.get(cid)) is not None:
+                watched.append(("cycle", cid, seq.get(cid, 0), None, _text(dumps(cycle_watch))))
+        out["view_staleness"] = watched
+    return out
+
+
+def _tree_row(node: ObjectiveNode, seq: int) -> Row:
+    live = {kr_id: kr.live_check_ins for kr_id, kr in node.key_results.items()}
+    return (
+        node.objective_id,
+        node.cycle_id,
+        seq,
+        node.owner_team_id,
+        node.owner_person_id,
+        node.approver_id,
+        node.status,
+        node.private,
+        _text(trimmed(node)),
+        _text(dumps(live)),
+    )
+
+
+def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[str, list[Row]]:
+    """Rows of the append-only tables for what `changes` recorded."""
+    views = set(views)
+    out: dict[str, list[Row]] = {}
+    if AUDIT in views:
+        out["view_audit"] = [
+            (
+                row.position,
+                row.recorded_at,
+                row.actor,
+                row.event_type,
+                row.entity_id,
+                row.objective_id,
+                row.key_result_id,
+                row.cycle_id,
+                _text(dumps(row)),
+            )
+            for row in changes.audit
+        ]
+    if HISTORY in views:
+        out["view_history_timeline"] = [
+            (entry.position, oid, _text(dumps(entry))) for oid, entry in changes.timeline
+        ]
+        out["view_history_check_ins"] = [
+            (
+                record.check_in_id,
+                oid,
+                record.key_result_id,
+                lineage,
+                record.position,
+                None,
+                _text(dumps(record)),
+            )
+            for oid, lineage, record in changes.check_ins
+        ]
+    if TIMETRAVEL in views:
+        out.update(snapshot_rows(changes.snapshots))
+    return out
+
+
+def snapshot_rows(snapshots: Sequence[Snapshot]) -> dict[str, list[Row]]:
+    return {
+        "view_tt_checkpoints": [(s.position,) for s in snapshots],
+        "view_tt_objectives": [
+            (oid, s.position, cid, _text(doc)) for s in snapshots for oid, cid, doc in s.objectives
+        ],
+        "view_tt_organisation": [
+            (s.position, _text(s.organisation)) for s in snapshots if s.organisation is not None
+        ],
+    }
+
+
+# ------------------------------------------------------------------ restoring
+
+
+def _restore_directory(model: Model, curs: Cursor[Any], ident: Any) -> None:
+    directory = model.directory
+    rows = curs.execute(
+        SQL("SELECT kind, id, seq, doc::text FROM {} ORDER BY seq, kind, id").format(
+            ident("view_directory")
+        )
+    ).fetchall()
+    for kind, entity_id, seq, doc in rows:
+        data = loads(doc)
+        model.seq[entity_id] = seq
+        if kind == "person":
+            directory.people[entity_id] = load(PersonEntry, data)
+        elif kind == "team":
+            directory.teams[entity_id] = load(TeamEntry, data)
+            model.context.names[entity_id] = directory.teams[entity_id].name
+        elif kind == "cycle":
+            directory.cycles[entity_id] = load(CycleEntry, data)
+            model.context.names[entity_id] = directory.cycles[entity_id].name
+
+
+def _restore_tree(model: Model, curs: Cursor[Any], ident: Any) -> None:
+    tree = model.tree
+    for kind, entity_id, seq, doc in curs.execute(
+        SQL("SELECT kind, id, seq, doc::text FROM {} ORDER BY seq, kind, id").format(
+            ident("view_tree_org")
+        )
+    ).fetchall():
+        model.seq.setdefault(entity_id, seq)
+        if kind == "team":
+            tree.teams[entity_id] = load(TeamLink, loads(doc))
+        else:
+            tree.cycles[entity_id] = load(CycleClock, loads(doc))
+            tree.cycle_objectives.setdefault(entity_id, [])
+    points = load_points
+    for oid, seq, doc, live in curs.execute(
+        SQL("SELECT objective_id, seq, doc::text, check_ins::text FROM {} ORDER BY seq").format(
+            ident("view_tree_objectives")
+        )
+    ).fetchall():
+        node = load(ObjectiveNode, loads(doc))
+        for kr_id, kr_points in loads(live).items():
+            node.key_results[UUID(kr_id)].live_check_ins = points(kr_points)
+        tree.objectives[oid] = node
+        tree.cycle_objectives.setdefault(node.cycle_id, []).append(oid)
+        model.seq.setdefault(oid, seq)
+
+
+def load_points(data: list[Any]) -> list[CheckInPoint]:
+    return [load(CheckInPoint, p) for p in data]
+
+
+def _restore_rest(model: Model, curs: Cursor[Any], ident: Any) -> None:
+    tallies = model.tallies
+    for oid, doc in curs.execute(
+        SQL("SELECT objective_id, doc::text FROM {}").format(ident("view_comparison"))
+    ).fetchall():
+        data = loads(doc)
+        if data["amendments"] is not None:
+            tallies.amendments[oid] = load(AmendmentTally, data["amendments"])
+        for kr_id, count in data["check_ins"].items():
+            tallies.check_ins[UUID(kr_id)] = count
+    history = model.history
+    for oid, doc in curs.execute(
+        SQL("SELECT objective_id, doc::text FROM {} ORDER BY seq").format(
+            ident("view_history_objectives")
+        )
+    ).fetchall():
+        history.objectives[oid] = load(ObjectiveHistory, loads(doc))
+    inbox = model.inbox
+    for kind, entity_id, doc in curs.execute(
+        SQL("SELECT kind, id, doc::text FROM {} ORDER BY seq, kind, id").format(ident("view_inbox"))
+    ).fetchall():
+        if kind == "objective":
+            inbox.objectives[entity_id] = load(Negotiation, loads(doc))
+        else:
+            inbox.cycle_phases[entity_id] = loads(doc)
+    staleness = model.staleness
+    for kind, entity_id, doc in curs.execute(
+        SQL("SELECT kind, id, doc::text FROM {} ORDER BY seq, kind, id").format(
+            ident("view_staleness")
+        )
+    ).fetchall():
+        if kind == "objective":
+            staleness.objectives[entity_id] = load(WatchedObjective, loads(doc))
+        else:
+            staleness.cycles[entity_id] = load(WatchedCycle, loads(doc))
