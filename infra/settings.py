@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal, Self
 
 import platformdirs
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WEAK_SECRETS = frozenset({"", "changethis", "changeme", "secret", "dev", "test"})
+MIN_SECRET_LENGTH = 32
 
 
 def _default_data_dir() -> Path:
@@ -93,6 +97,34 @@ class Settings(BaseSettings):
 
     person_id_secret: SecretStr | None = None
     """Hex secret keying person ids; unset, the event store keeps its own (see docs/audit.md)."""
+
+    environment: Literal["dev", "test", "production"] = "dev"
+    """Where this runs; ``production`` refuses missing or default secrets."""
+
+    session_secret: SecretStr | None = None
+    """Key that signs the web UI's session cookies (32+ characters). Unset in dev and test, each
+    process makes a random one (sessions end when it restarts); required in production."""
+
+    session_max_age_seconds: int = 8 * 3600
+    """How long a web sign-in lasts."""
+
+    cookie_secure: bool | None = None
+    """Mark the session cookie ``Secure``; ``None``: when the request came over HTTPS."""
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Self:
+        """Outside dev and test a missing, well-known or short session secret is an error
+        (as fastapi/full-stack-fastapi-template refuses ``changethis``)."""
+        if self.environment not in ("dev", "test"):
+            secret = self.session_secret.get_secret_value() if self.session_secret else ""
+            if secret.strip().lower() in WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+                msg = (
+                    f"OKR_SESSION_SECRET must be a random value of {MIN_SECRET_LENGTH}+ "
+                    f"characters when OKR_ENVIRONMENT={self.environment}, e.g. "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                )
+                raise ValueError(msg)
+        return self
 
     @property
     def signing_key_file(self) -> Path:
