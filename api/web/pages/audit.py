@@ -1,0 +1,187 @@
+"""The audit trail for auditors and admins: a filterable, paged table, CSV and JSON Lines
+exports, and the hash chain's verification. Rows, exports and verification are the API's
+own (`api.routes.audit`), and so is the rule who may see them (`policy.may_read_audit`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import Query, Request, Response
+from fastapi.responses import HTMLResponse
+
+from api import policy
+from api.errors import ApiError
+from api.routes import audit as audit_api
+from api.web import data
+from api.web.site import (
+    Forbidden,
+    FormError,
+    PageNotFound,
+    Viewer,
+    ViewerDep,
+    nav,
+    render,
+    web,
+)
+from domain.base import OkrAggregate
+
+PAGE = 50
+
+
+def _event_types() -> list[str]:
+    """Every event type the domain defines (`Objective.Approved`, …), for the type filter."""
+    found = set()
+    stack: list[type] = [OkrAggregate]
+    while stack:
+        cls = stack.pop()
+        sub: type
+        for sub in cls.__subclasses__():
+            stack.append(sub)
+            for name, value in vars(sub).items():
+                if isinstance(value, type) and issubclass(value, OkrAggregate.Event):
+                    found.add(f"{sub.__name__}.{name}")
+    return sorted(found)
+
+
+def _require_auditor(viewer: Viewer) -> None:
+    if not policy.may_read_audit(viewer.principal):
+        raise Forbidden("The audit trail is for auditors and admins.")
+
+
+def _filters(
+    actor: str | None, entity: str | None, type_: str | None, from_: str | None, to: str | None
+) -> dict[str, Any]:
+    """The API route's filter arguments from the page's fields (422-style problems raised)."""
+    entity_id = None
+    if entity:
+        try:
+            entity_id = UUID(entity.strip())
+        except ValueError:
+            raise FormError(
+                "Entity: paste an id (a UUID) of an objective, key result, person, team or cycle."
+            ) from None
+    return {
+        "actor": actor or None,
+        "entity_id": entity_id,
+        "type_": type_ or None,
+        "from_": data.parse_local(from_),
+        "to": data.parse_local(to),
+    }
+
+
+def _rows(
+    viewer: Viewer,
+    filters: dict[str, Any],
+    fmt: Literal["json", "csv", "jsonl"],
+    limit: int,
+    offset: int,
+) -> Any:
+    readmodels = viewer.services.readmodels
+    assert readmodels is not None
+    return audit_api.audit_trail(
+        _=viewer.principal,
+        readmodels=readmodels,
+        __=None,
+        format_=fmt,
+        limit=limit,
+        offset=offset,
+        **filters,
+    )
+
+
+@web.get("/audit")
+def audit_page(
+    request: Request,
+    viewer: ViewerDep,
+    actor: str | None = None,
+    entity: str | None = None,
+    type_: Annotated[str | None, Query(alias="type")] = None,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: str | None = None,
+    page: int = 1,
+    verify: str | None = None,
+) -> HTMLResponse:
+    _require_auditor(viewer)
+    page = max(1, page)
+    query = {
+        k: v
+        for k, v in {
+            "actor": actor,
+            "entity": entity,
+            "type": type_,
+            "from": from_,
+            "to": to,
+        }.items()
+        if v
+    }
+    problem = None
+    rows: list[dict[str, Any]] = []
+    more = False
+    try:
+        filters = _filters(actor, entity, type_, from_, to)
+        if viewer.services.readmodels is not None:
+            answer = _rows(viewer, filters, "json", PAGE, (page - 1) * PAGE)
+            rows, more = answer.items, answer.next_offset is not None
+    except FormError as error:
+        problem = str(error)
+    except ApiError as error:  # the API's 422s (e.g. `from` after `to`)
+        problem = error.message
+    verification = None
+    if verify:
+        verification = audit_api.verify(
+            _=viewer.principal, ledger=viewer.services.ledger, from_position=None, to_position=None
+        )
+
+    def page_url(number: int) -> str:
+        return "/audit?" + urlencode({**query, "page": number})
+
+    return render(
+        request,
+        "audit.html",
+        viewer,
+        rows=rows,
+        page=page,
+        prev_url=page_url(page - 1) if page > 1 else None,
+        next_url=page_url(page + 1) if more else None,
+        filters={
+            "actor": actor or "",
+            "entity": entity or "",
+            "type": type_ or "",
+            "from": from_ or "",
+            "to": to or "",
+        },
+        query=urlencode(query),
+        people=data.people(viewer),
+        event_types=_event_types(),
+        verification=verification,
+        problem=problem,
+    )
+
+
+@web.get("/audit/export.{fmt}")
+def audit_export(
+    viewer: ViewerDep,
+    fmt: str,
+    actor: str | None = None,
+    entity: str | None = None,
+    type_: Annotated[str | None, Query(alias="type")] = None,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: str | None = None,
+) -> Response:
+    """The filtered trail as the API exports it (CSV or JSON Lines), as a download."""
+    _require_auditor(viewer)
+    if fmt not in ("csv", "jsonl"):
+        raise PageNotFound("export format")
+    kind: Literal["csv", "jsonl"] = "csv" if fmt == "csv" else "jsonl"
+    try:
+        filters = _filters(actor, entity, type_, from_, to)
+    except FormError as error:
+        raise Forbidden(str(error)) from None
+    answer: Response = _rows(viewer, filters, kind, 10_000, 0)
+    answer.headers["Content-Disposition"] = f'attachment; filename="okrledger-audit.{fmt}"'
+    return answer
+
+
+nav("Audit", "/audit", order=80, allowed=policy.may_read_audit)
