@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
-from api import errors
+from api import errors, web
 from api.deps import Services
 from api.directory import LogDirectory
 from api.routes.audit import audit
@@ -31,6 +31,7 @@ from api.routes.teams import teams
 from domain.application import OkrLedger
 from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
+from infra.settings import Settings, get_settings
 
 PREFIX = "/api/v1"
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
@@ -58,12 +59,15 @@ def create_app(
     idempotency: IdempotencyStore | None = None,
     wait_timeout: float = 5.0,
     ready_max_lag: int = 1000,
+    ui: bool = True,
+    settings: Settings | None = None,
 ) -> FastAPI:
     """The API over `ledger`, querying `readmodels` (infra.readmodels.ReadModels) when given.
 
     `idempotency` enables `Idempotency-Key` (its table is created here); `wait_timeout` bounds
     how long a read waits for `min_position`; `ready_max_lag` is how far the projections may
-    trail the log for /ready to answer 200.
+    trail the log for /ready to answer 200. `ui` mounts the web UI at `/` (api/web), its
+    session secret from `settings`.
     """
     if idempotency is not None:
         idempotency.create_table()
@@ -100,6 +104,8 @@ def create_app(
         coach,
     ):
         app.include_router(router, prefix=PREFIX)
+    if ui:
+        web.install(app, settings or get_settings())
 
     @app.middleware("http")
     async def request_id(
