@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run demo test lint typecheck importlint unit integration bench bench-quick clean
+.PHONY: setup run demo test lint typecheck importlint browser unit integration bench bench-quick clean
 
 setup: $(STAMP)
 
@@ -31,7 +31,11 @@ typecheck: setup
 importlint: setup
 	$(BIN)/lint-imports
 
-test: lint typecheck importlint
+# Debian's Chromium for the browser tests (tests/browser; never `playwright install`).
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: lint typecheck importlint browser
 	$(BIN)/pytest
 
 clean:

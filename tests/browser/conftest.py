@@ -1,0 +1,258 @@
+"""Fixtures for the browser tests: the demo organisation on a real PostgreSQL, `okr serve`'s
+app on a real uvicorn server, and Debian's Chromium driven by Playwright.
+
+One database and one server serve the whole browser session (loading the demo takes a while);
+each test opens its own browser context, so cookies never leak between tests, and builds the
+objectives it acts on with the application's commands (fast) before acting in the browser.
+
+Chromium is Debian's (`apt-get install chromium`, done by `make test`), never `playwright
+install`; without it the tests are skipped with the command to run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+import uvicorn
+from psycopg.conninfo import make_conninfo
+from psycopg.sql import SQL, Identifier
+
+from api.app import create_app
+from domain.access import Role
+from domain.application import OkrLedger
+from domain.base import CommandContext
+from domain.objective import Kind
+from domain.scoring import Measure
+from infra.demo import DemoSummary, load_demo
+from infra.eventstore import eventsourcing_env
+from infra.idempotency import IdempotencyStore
+from infra.readmodels import ReadModels
+from infra.settings import Settings
+
+CHROMIUM = os.environ.get("OKR_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+VIEWPORT = {"width": 1360, "height": 860}
+
+
+@dataclass
+class Person:
+    key: str
+    person_id: UUID
+    token: str
+    role: Role
+
+    @property
+    def ctx(self) -> CommandContext:
+        return CommandContext(actor=str(self.person_id))
+
+
+@dataclass
+class Site:
+    """The served demo: its base URL, the application behind it, people with tokens."""
+
+    url: str
+    ledger: OkrLedger
+    readmodels: ReadModels
+    demo: DemoSummary
+    people: dict[str, Person] = field(default_factory=dict)
+    teams: dict[str, UUID] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Person:
+        return self.people[key]
+
+    @property
+    def active_cycle_id(self) -> UUID:
+        cycle_id = self.demo.active_cycle_id
+        assert cycle_id is not None
+        return cycle_id
+
+    def settle(self) -> None:
+        """Let the read models catch up with every write so far (they follow the log)."""
+        head = self.ledger.recorder.max_notification_id() or 0
+        assert self.readmodels.wait_for(head, 60), "the read models did not catch up"
+
+    def approved_objective(
+        self, title: str, *, owner: str = "kwame", approver: str = "elena", target: float = 40
+    ) -> tuple[UUID, UUID]:
+        """An approved objective of `owner` with one metric key result (0 → `target`)."""
+        ledger, who, boss = self.ledger, self[owner], self[approver]
+        objective_id = ledger.draft_objective(
+            cycle_id=self.active_cycle_id,
+            title=title,
+            kind=Kind.COMMITTED,
+            ctx=who.ctx,
+            owner_person_id=who.person_id,
+        ).id
+        kr = ledger.add_key_result(
+            objective_id,
+            title=f"{title}: signed customers",
+            measure=Measure.METRIC,
+            baseline=0,
+            target=target,
+            unit="customers",
+            ctx=who.ctx,
+        ).extra_id
+        assert kr is not None
+        ledger.submit_objective(objective_id, boss.person_id, who.ctx)
+        ledger.approve_objective(objective_id, boss.ctx)
+        self.settle()
+        return objective_id, kr
+
+
+DEMO_PEOPLE = {
+    # key: (e-mail, token role)
+    "admin": ("demo-admin@acme.example", Role.ADMIN),
+    "maya": ("maya.chen@acme.example", Role.MANAGER),
+    "elena": ("elena.petrova@acme.example", Role.MANAGER),
+    "kwame": ("kwame.mensah@acme.example", Role.MEMBER),
+    "sofia": ("sofia.rossi@acme.example", Role.MEMBER),
+}
+
+
+@pytest.fixture(scope="session")
+def browser_database_url(_postgres_server: Any, postgres_server_url: str) -> Iterator[str]:
+    """A database for the whole browser session (as `database_url` makes, but shared)."""
+    name = f"okr_test_{uuid4().hex[:16]}"
+    with _postgres_server.admin() as conn:
+        conn.execute(
+            SQL("CREATE DATABASE {}").format(Identifier(name)) + _postgres_server.create_options
+        )
+    try:
+        yield make_conninfo(postgres_server_url, dbname=name)
+    finally:
+        with _postgres_server.admin() as conn:
+            conn.execute(SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def site(browser_database_url: str) -> Iterator[Site]:
+    """The demo loaded, the app (API + web UI) served by uvicorn on a free port."""
+    settings = Settings(lock_timeout_seconds=5, pool_size=8, environment="test")
+    ledger = OkrLedger(env=eventsourcing_env(browser_database_url, settings))
+    readmodels = ReadModels(ledger, settings)
+    try:
+        demo = load_demo(ledger)
+        readmodels.start()
+        served = Site("", ledger, readmodels, demo)
+        system = CommandContext.system()
+        for key, (email, role) in DEMO_PEOPLE.items():
+            person = ledger.find_person_by_email(email)
+            assert person is not None, email
+            secret, _ = ledger.issue_token(person.id, role, system, label="browser tests")
+            served.people[key] = Person(key, person.id, secret, role)
+        auditor_id = ledger.register_person("Ada Auditor", "ada.auditor@acme.example", system).id
+        secret, _ = ledger.issue_token(auditor_id, Role.AUDITOR, system)
+        served.people["auditor"] = Person("auditor", auditor_id, secret, Role.AUDITOR)
+        served.settle()
+        served.teams = {t["name"]: UUID(t["id"]) for t in readmodels.teams()}
+        app = create_app(
+            ledger,
+            readmodels=readmodels,
+            idempotency=IdempotencyStore.for_recorder(ledger.recorder),
+            wait_timeout=5.0,
+            settings=settings,
+        )
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        served.url = f"http://127.0.0.1:{port}"
+        try:
+            yield served
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+    finally:
+        readmodels.stop()
+        ledger.close()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium under Playwright (skipped, with the fix, when it is not installed)."""
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get update && apt-get install -y chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Browser:
+    """One browser context (its own cookies) with the helpers the tests share."""
+
+    def __init__(self, context: Any, site: Site) -> None:
+        self.context = context
+        self.site = site
+        self.page = context.new_page()
+        self.page.set_default_timeout(10_000)
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+
+    def go(self, path: str) -> Any:
+        response = self.page.goto(self.site.url + path)
+        assert response is not None
+        return response
+
+    def sign_in(self, key: str) -> None:
+        self.go("/sign-in")
+        self.page.get_by_label("Access token").fill(self.site[key].token)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.wait_for_url(re.compile(r"^(?!.*sign-in).*$"))
+
+    def shot(self, name: str, *, full_page: bool = False) -> Path:
+        """A screenshot into test-output/screenshots/."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    def flash(self) -> str:
+        return str(self.page.locator(".flashes").inner_text())
+
+
+@pytest.fixture
+def browser(chromium: Any, site: Site) -> Iterator[Browser]:
+    context = chromium.new_context(viewport=VIEWPORT, locale="en-GB", timezone_id="UTC")
+    try:
+        yield Browser(context, site)
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def second_browser(chromium: Any, site: Site) -> Iterator[Browser]:
+    """Another person at another computer (their own session)."""
+    context = chromium.new_context(viewport=VIEWPORT, locale="en-GB", timezone_id="UTC")
+    try:
+        yield Browser(context, site)
+    finally:
+        context.close()
