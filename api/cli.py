@@ -132,6 +132,10 @@ def _demo_table(summary: DemoSummary, elapsed: float) -> Table:
         ("corrections", summary.corrections),
         ("amendments", summary.amendments),
         ("carry-overs", summary.carry_overs),
+        ("strategic themes", summary.themes),
+        ("KPIs", summary.kpis),
+        ("KPI measurements", summary.measurements),
+        ("initiatives", summary.initiatives),
         ("events written", summary.events_written),
     ):
         table.add_row(label, f"{value:,}")
@@ -182,6 +186,90 @@ def _status_table(status: StoreStatus) -> Table:
         table.add_row(count.type, f"{count.aggregates:,}", f"{count.events:,}")
     table.add_section()
     table.add_row("total", f"{status.aggregates:,}", f"{status.events:,}", style="bold")
+    return table
+
+
+# ------------------------------------------------------------------------ lint
+
+
+@app.command()
+def lint(
+    cycle: Annotated[
+        str | None,
+        typer.Option(help="Cycle id or name (default: the active cycle, else the latest)."),
+    ] = None,
+    objective: Annotated[str | None, typer.Option(help="Only this objective's findings.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Exit 1 on any finding, not only on those that block.")
+    ] = False,
+) -> None:
+    """Run the OKR quality coach over a cycle: every finding with its check, level, message and
+    suggestion. Exits 1 when a finding blocks submission (with --strict, on any finding)."""
+    from infra.views.strategy import StrategyReads
+
+    with _ledger() as ledger:
+        reads = StrategyReads.of_ledger(ledger)
+        cycles = reads.cycles()
+        chosen = _choose_cycle(cycles, cycle)
+        objective_id = None
+        if objective is not None:
+            try:
+                objective_id = UUID(objective)
+            except ValueError:
+                raise typer.BadParameter(f"'{objective}' is not an objective id") from None
+        findings = reads.lint(chosen[0], objective_id)
+    if as_json:
+        print(json.dumps({"cycle_id": str(chosen[0]), "findings": findings}, indent=2))
+    else:
+        console.print(_lint_table(chosen[1], findings))
+    blocking = [f for f in findings if f["level"] == "block"]
+    if blocking or (strict and findings):
+        raise typer.Exit(1)
+
+
+def _choose_cycle(
+    cycles: list[tuple[UUID, str, str, str]], wanted: str | None
+) -> tuple[UUID, str, str, str]:
+    if not cycles:
+        errors.print("[red]No cycle yet:[/red] nothing to lint.")
+        raise typer.Exit(2)
+    if wanted is None:
+        active = [c for c in cycles if c[2] == "active"]
+        return (active or cycles)[0]
+    for found in cycles:
+        if wanted in (str(found[0]), found[1]):
+            return found
+    errors.print(f"[red]No cycle '{wanted}'[/red] (cycles: {', '.join(c[1] for c in cycles)})")
+    raise typer.Exit(2)
+
+
+def _lint_table(cycle_name: str, findings: list[dict[str, object]]) -> Table:
+    table = Table(title=f"OKR quality coach: {cycle_name}", title_justify="left")
+    table.add_column("level")
+    table.add_column("check", style="bold")
+    table.add_column("objective")
+    table.add_column("what and how to fix it")
+    for finding in findings:
+        owner = finding.get("owner_person_name") or finding.get("owner_team_name") or ""
+        where = str(finding.get("objective_title") or owner)
+        level = str(finding["level"])
+        table.add_row(
+            f"[red]{level}[/red]" if level == "block" else f"[yellow]{level}[/yellow]",
+            str(finding["check"]),
+            where,
+            f"{finding['message']}\n[dim]{finding['suggestion']}[/dim]",
+        )
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[str(finding["check"])] = counts.get(str(finding["check"]), 0) + 1
+    table.caption = (
+        f"{len(findings)} finding(s): "
+        + ", ".join(f"{check} {n}" for check, n in sorted(counts.items()))
+        if findings
+        else "No findings: these OKRs read well."
+    )
+    table.caption_justify = "left"
     return table
 
 

@@ -25,6 +25,7 @@ from uuid import UUID
 from domain.application import OkrLedger
 from domain.base import CommandContext
 from domain.cycle import Cadence, Scoring
+from domain.initiative import InitiativeStatus, KeyResultRef
 from domain.objective import Kind, Perspective
 from domain.scoring import Direction, Measure, clamp, progress
 from domain.team import MemberRole
@@ -66,6 +67,11 @@ class DemoSummary:
     carry_overs: int = 0
     events_written: int = 0
     planted: tuple[PlantedWeakOkr, ...] = ()
+    themes: int = 0
+    kpis: int = 0
+    measurements: int = 0
+    initiatives: int = 0
+    north_star_kpi_id: UUID | None = None
 
     @property
     def active_cycle_id(self) -> UUID | None:
@@ -1001,6 +1007,247 @@ OBJECTIVES: tuple[_ObjSpec, ...] = (
 _SPECS = {s.key: s for s in OBJECTIVES}
 
 
+# -------------------------------------------------------------- the strategy layer
+
+MISSION = "Help every team see why its work matters, and whether it worked."
+VISION = "The default way mid-sized companies set, track and learn from their goals."
+VALUES = ("Candour over comfort", "Outcomes over output", "Small teams, clear owners")
+THEMES: tuple[tuple[str, str, str, list[str]], ...] = (
+    ("Profitable growth", "financial", "Revenue that compounds, at a margin we keep.", []),
+    (
+        "Customers who stay",
+        "customer",
+        "Trials that convert and customers who renew.",
+        ["Profitable growth"],
+    ),
+    (
+        "A platform nobody notices",
+        "internal_process",
+        "Fast, reliable and cheap to run.",
+        ["Customers who stay"],
+    ),
+    (
+        "People who grow",
+        "learning_growth",
+        "Hire well, grow leaders, keep the people we have.",
+        ["A platform nobody notices"],
+    ),
+)
+THEME_OF: dict[str, str] = {
+    **dict.fromkeys(
+        ("revenue", "cloud_cost", "midmarket", "dach", "expansion", "forecast"),
+        "Profitable growth",
+    ),
+    **dict.fromkeys(
+        ("customers", "conversion", "channel", "onboarding", "checkout", "website"),
+        "Customers who stay",
+    ),
+    **dict.fromkeys(
+        ("reliability", "recovery", "queue", "latency", "idle", "runbooks", "oncall", "deploys"),
+        "A platform nobody notices",
+    ),
+    **dict.fromkeys(
+        ("talent", "hiring", "leaders", "emea_team", "new_hires", "bench"), "People who grow"
+    ),
+}
+"""Objectives (by spec key) and their strategic theme; the rest stay untagged."""
+
+
+@dataclass(frozen=True)
+class _KpiSpec:
+    key: str
+    name: str
+    unit: str
+    direction: str
+    green: float
+    amber: float
+    owner: str
+    theme: str
+    start: float
+    drift: float
+    """Change per month."""
+    noise: float
+    decimals: int = 0
+    key_result: str | None = None
+    """Key results with this title follow the KPI."""
+    ceiling: float | None = None
+    description: str = ""
+    note: str = ""
+
+
+NORTH_STAR = "arr"
+KPIS: tuple[_KpiSpec, ...] = (
+    _KpiSpec(
+        "arr",
+        "Annual recurring revenue",
+        "M EUR",
+        "increase",
+        green=15.0,
+        amber=13.0,
+        owner="maya",
+        theme="Profitable growth",
+        start=11.4,
+        drift=0.35,
+        noise=0.08,
+        decimals=2,
+        key_result="Annual recurring revenue",
+        description="The north star: what customers pay us every year.",
+        note="From the finance close.",
+    ),
+    _KpiSpec(
+        "nps",
+        "Net Promoter Score",
+        "pts",
+        "increase",
+        green=40,
+        amber=30,
+        owner="elena",
+        theme="Customers who stay",
+        start=29,
+        drift=1.0,
+        noise=2.0,
+        key_result="Net Promoter Score",
+        note="Monthly in-app survey.",
+    ),
+    _KpiSpec(
+        "trial_to_paid",
+        "Trial-to-paid conversion",
+        "%",
+        "increase",
+        green=12,
+        amber=9,
+        owner="elena",
+        theme="Customers who stay",
+        start=9.0,
+        drift=0.55,
+        noise=0.25,
+        decimals=1,
+        key_result="Trial-to-paid conversion",
+    ),
+    _KpiSpec(
+        "availability",
+        "Core API availability",
+        "%",
+        "increase",
+        green=99.9,
+        amber=99.5,
+        owner="priya",
+        theme="A platform nobody notices",
+        start=99.6,
+        drift=-0.02,
+        noise=0.04,
+        decimals=2,
+        ceiling=100.0,
+    ),
+    _KpiSpec(
+        "cloud_cost",
+        "Cloud cost per active customer",
+        "EUR",
+        "decrease",
+        green=25,
+        amber=32,
+        owner="priya",
+        theme="Profitable growth",
+        start=36,
+        drift=-1.1,
+        noise=0.6,
+        decimals=2,
+        key_result="Cloud cost per active customer",
+    ),
+    _KpiSpec(
+        "enps",
+        "Employee NPS",
+        "pts",
+        "increase",
+        green=30,
+        amber=15,
+        owner="grace",
+        theme="People who grow",
+        start=14,
+        drift=2.8,
+        noise=2.0,
+        key_result="Employee NPS",
+        note="Quarterly pulse, monthly sample.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _InitiativeSpec:
+    q: int
+    """The story cycle it runs in."""
+    title: str
+    owner: str
+    key_results: tuple[tuple[str, int], ...]
+    """(objective spec key, index of the key result in that cycle)."""
+    launch_day: int
+    steps: tuple[tuple[int, InitiativeStatus | None, str], ...] = ()
+    """(days after the cycle starts, new status or None for a note, note or reason)."""
+    description: str = ""
+
+
+_STARTED, _DONE, _CANCELLED = (
+    InitiativeStatus.IN_PROGRESS,
+    InitiativeStatus.DONE,
+    InitiativeStatus.CANCELLED,
+)
+INITIATIVES: tuple[_InitiativeSpec, ...] = (
+    _InitiativeSpec(
+        1,
+        "Manager training programme",
+        "grace",
+        (("leaders", 0),),
+        4,
+        ((6, _STARTED, "First cohort of eight managers."), (70, _DONE, "Cohort graduated.")),
+    ),
+    _InitiativeSpec(
+        1,
+        "Spot instances for batch jobs",
+        "sam",
+        (("cloud_cost", 0), ("idle", 0)),
+        5,
+        ((7, _STARTED, ""), (40, _DONE, "Every batch job on spot since week six.")),
+    ),
+    _InitiativeSpec(
+        1,
+        "Partner programme pilot",
+        "carlos",
+        (("channel", 2),),
+        5,
+        (
+            (9, _STARTED, "Three agencies signed up for the pilot."),
+            (30, _CANCELLED, "Partner interest too thin to justify the effort; revisit next year."),
+        ),
+    ),
+    _InitiativeSpec(
+        2,
+        "Self-serve checkout rebuild",
+        "sofia",
+        (("conversion", 0), ("checkout", 1)),
+        3,
+        ((4, _STARTED, "Design review done."), (25, None, "Beta live for 10% of trials.")),
+        description="Replace the sales-assisted checkout with a self-serve one.",
+    ),
+    _InitiativeSpec(
+        2,
+        "Chaos game days",
+        "omar",
+        (("recovery", 0),),
+        6,
+        ((8, _STARTED, "First game day: the queue failover."),),
+    ),
+    _InitiativeSpec(2, "Pricing page redesign", "kwame", (("conversion", 1),), 10),
+    _InitiativeSpec(
+        2,
+        "Tracing everywhere",
+        "aiko",
+        (("latency", 0),),
+        3,
+        ((3, _STARTED, ""), (45, _DONE, "Every public endpoint traced.")),
+    ),
+)
+
+
 # ----------------------------------------------------------------------------- texts
 
 NOTES_UP = (
@@ -1172,7 +1419,17 @@ class _Story:
             "corrections": 0,
             "amendments": 0,
             "carry_overs": 0,
+            "themes": 0,
+            "kpis": 0,
+            "measurements": 0,
+            "initiatives": 0,
         }
+        # The strategy layer draws from its own generators, so the OKR story stays as it was.
+        self.strategy_rng = random.Random(seed * 104_729 + 3)
+        self.strategy_jitter = random.Random(seed * 31 + 7)
+        self.theme_ids: dict[str, UUID] = {}
+        self.kpi_ids: dict[str, UUID] = {}
+        self.measured_months: set[str] = set()
 
     # ---------------------------------------------------------------- the machinery
 
@@ -1215,6 +1472,7 @@ class _Story:
         self.schedule(_at(c1.starts_on + timedelta(days=33), 9), self.mei_joins)
         self.schedule(_at(c1.starts_on + timedelta(days=44), 11), self.ben_leaves)
         self.schedule(_at(c0.ends_on + timedelta(days=20), 10), self.reopen_first_cycle)
+        self.plot_strategy()
 
     def plot_cycle(self, cycle: _Cycle) -> None:
         s, e = cycle.starts_on, cycle.ends_on
@@ -1440,6 +1698,7 @@ class _Story:
             for kr_spec in spec.krs:
                 if kr_spec.cycles is None or cycle.q in kr_spec.cycles:
                     self.add_kr(cycle, obj, kr_spec)
+            self.place_in_strategy(obj)
             if spec.weak and spec.weak != "owner_overloaded":
                 self.planted.append(PlantedWeakOkr(spec.weak, spec.weak_note, objective_id=obj.id))
             elif spec.weak == "owner_overloaded" and not any(
@@ -2015,6 +2274,169 @@ class _Story:
                 obj.id, self.ctx(obj.approver), comment="Recomputed after the manager's adjustment."
             )
 
+    # ------------------------------------------------------------- the strategy
+
+    def sctx(self, actor: str) -> CommandContext:
+        """As `ctx`, timed by the strategy layer's own generator."""
+        self.now += timedelta(seconds=self.strategy_jitter.randrange(20, 180))
+        self.advance_import_clock(self.now)
+        return CommandContext(actor=str(self.person_ids[actor]), at=self.now)
+
+    def plot_strategy(self) -> None:
+        first, second = self.cycles[0], self.cycles[1]
+        self.schedule(_at(first.starts_on - timedelta(days=29), 9), self.define_strategy)
+        month = first.starts_on.replace(day=1)
+        while True:
+            following = (month + timedelta(days=32)).replace(day=1)
+            measured_on = following + timedelta(days=2)
+            if measured_on >= self.cutoff.date():
+                break
+            self.schedule(_at(measured_on, 10), self.measure_action(month))
+            month = following
+        self.schedule(_at(second.starts_on + timedelta(days=6), 11), self.raise_nps_bar)
+        for cycle in self.cycles:
+            for spec in INITIATIVES:
+                if spec.q == cycle.q:
+                    self.schedule(
+                        _at(cycle.starts_on + timedelta(days=spec.launch_day), 14),
+                        self.initiative_action(cycle, spec),
+                    )
+
+    def define_strategy(self) -> None:
+        self.app.put_strategy(
+            self.sctx("maya"),
+            mission=MISSION,
+            vision=VISION,
+            values=list(VALUES),
+            themes=[
+                {"name": name, "perspective": perspective, "description": text, "drives": drives}
+                for name, perspective, text, drives in THEMES
+            ],
+        )
+        self.theme_ids = {t.name: t.id for t in self.app.get_strategy().live_themes}
+        self.counts["themes"] = len(self.theme_ids)
+        for spec in KPIS:
+            result = self.app.define_kpi(
+                name=spec.name,
+                unit=spec.unit,
+                direction=spec.direction,
+                owner_person_id=self.pid(spec.owner),
+                green=spec.green,
+                amber=spec.amber,
+                ctx=self.sctx("maya"),
+                description=spec.description,
+                theme_id=self.theme_ids[spec.theme],
+                north_star=spec.key == NORTH_STAR,
+            )
+            self.kpi_ids[spec.key] = result.id
+            self.counts["kpis"] += 1
+
+    def place_in_strategy(self, obj: _Obj) -> None:
+        """Tag the objective with its theme and let its KPI-shaped key results follow the KPI."""
+        theme = THEME_OF.get(obj.spec.key)
+        if theme is not None and theme in self.theme_ids:
+            self.app.tag_objective(obj.id, self.theme_ids[theme], self.sctx(obj.author))
+        for kr in obj.krs:
+            kpi = next((k for k in KPIS if k.key_result == kr.title), None)
+            if kpi is not None and kpi.key in self.kpi_ids:
+                self.app.link_key_result_to_kpi(
+                    obj.id, kr.id, self.kpi_ids[kpi.key], self.sctx(obj.author)
+                )
+
+    def kpi_reading(self, spec: _KpiSpec, month: date) -> float:
+        """The month's value: the KPI's own trend, with some noise."""
+        first = self.cycles[0].starts_on.replace(day=1)
+        months = (month.year - first.year) * 12 + month.month - first.month
+        value = spec.start + spec.drift * months + self.strategy_rng.gauss(0, spec.noise)
+        if spec.ceiling is not None:
+            value = min(value, spec.ceiling)
+        return _round(value, spec.decimals)
+
+    def measure_action(self, month: date) -> Callable[[], None]:
+        def action() -> None:
+            period = f"{month.year:04d}-{month.month:02d}"
+            self.measured_months.add(period)
+            index = len(self.measured_months)
+            for spec in KPIS:
+                value = self.kpi_reading(spec, month)
+                typo = spec.key == "nps" and index == 4
+                result = self.app.record_measurement(
+                    self.kpi_ids[spec.key],
+                    period,
+                    value + 12 if typo else value,
+                    self.sctx(spec.owner),
+                    note=spec.note,
+                )
+                self.counts["measurements"] += 1
+                if typo:
+                    self.later(1, 10, self.correct_action(spec, result.extra_id, value))
+
+        return action
+
+    def correct_action(
+        self, spec: _KpiSpec, measurement_id: UUID | None, value: float
+    ) -> Callable[[], None]:
+        def action() -> None:
+            assert measurement_id is not None
+            self.app.correct_measurement(
+                self.kpi_ids[spec.key],
+                measurement_id,
+                value,
+                "The survey export counted the beta panel twice.",
+                self.sctx(spec.owner),
+            )
+
+        return action
+
+    def raise_nps_bar(self) -> None:
+        self.app.change_kpi_thresholds(
+            self.kpi_ids["nps"],
+            42,
+            32,
+            "The industry benchmark moved up this year; green now means top quartile.",
+            self.sctx("maya"),
+        )
+
+    def initiative_action(self, cycle: _Cycle, spec: _InitiativeSpec) -> Callable[[], None]:
+        def action() -> None:
+            refs = []
+            for key, index in spec.key_results:
+                obj = self.objectives.get((cycle.q, key))
+                if obj is not None and obj.status != "abandoned" and index < len(obj.krs):
+                    refs.append(KeyResultRef(obj.id, obj.krs[index].id))
+            if not refs:
+                return
+            result = self.app.launch_initiative(
+                title=spec.title,
+                owner_person_id=self.pid(spec.owner),
+                key_results=refs,
+                ctx=self.sctx(spec.owner),
+                description=spec.description,
+            )
+            self.counts["initiatives"] += 1
+            for day, status, text in spec.steps:
+                self.schedule(
+                    _at(cycle.starts_on + timedelta(days=day), 15),
+                    self.initiative_step(result.id, spec.owner, status, text),
+                )
+
+        return action
+
+    def initiative_step(
+        self, initiative_id: UUID, owner: str, status: InitiativeStatus | None, text: str
+    ) -> Callable[[], None]:
+        def action() -> None:
+            if status == InitiativeStatus.CANCELLED:
+                self.app.update_initiative(
+                    initiative_id, self.sctx(owner), status=status, reason=text
+                )
+            else:
+                self.app.update_initiative(
+                    initiative_id, self.sctx(owner), status=status, note=text
+                )
+
+        return action
+
     # ------------------------------------------------------------------ the end
 
     def summary(self, events_written: int) -> DemoSummary:
@@ -2026,6 +2448,7 @@ class _Story:
             cycle_names=tuple(c.name for c in self.cycles if c.id is not None),
             events_written=events_written,
             planted=tuple(self.planted),
+            north_star_kpi_id=self.kpi_ids.get(NORTH_STAR),
             **self.counts,
         )
 

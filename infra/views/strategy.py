@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from domain.application import OkrLedger
 from domain.quality import CHECKS, Finding, ObjectiveSpec, Organisation, lint
 from infra.views.codec import jsonable
+from infra.views.log import LogReader
 from infra.views.render import Names
 from projections.base import Logged, fold
 from projections.coach import lint_cycle, organisation, specs
@@ -39,6 +42,15 @@ from projections.tree import TreeFold, TreeState
 if TYPE_CHECKING:
     from infra.readmodels import ReadModels
 
+
+@dataclass(frozen=True)
+class _Source:
+    """What the reads need: the ledger and its log."""
+
+    ledger: OkrLedger
+    log: LogReader
+
+
 Json = dict[str, Any]
 
 _DESCRIPTIONS = {check.value: text for check, text in CHECKS.items()}
@@ -50,15 +62,33 @@ _STRATEGY = StrategyFold()
 class StrategyReads:
     """Queries over the strategy layer, live or as of a log position."""
 
-    def __init__(self, readmodels: ReadModels) -> None:
-        self.readmodels = readmodels
+    def __init__(self, readmodels: ReadModels | _Source, *, serve_ledger: bool = True) -> None:
+        """Reads `readmodels.log`; with `serve_ledger`, also gives `readmodels.ledger` the
+        cycle for its submission checks."""
         self.log = readmodels.log
         self._lock = threading.RLock()
         self._position = 0
         self._directory: DirectoryState = _DIRECTORY.initial()
         self._tree: TreeState = _TREE.initial()
         self._strategy: StrategyState = _STRATEGY.initial()
-        readmodels.ledger.quality_context = self.quality_context
+        if serve_ledger:
+            readmodels.ledger.quality_context = self.quality_context
+
+    @classmethod
+    def of_ledger(cls, ledger: OkrLedger) -> StrategyReads:
+        """Reads over `ledger`'s log on their own (the CLI's `okr lint`)."""
+        log = LogReader(ledger.recorder, ledger.mapper)  # type: ignore[arg-type]
+        return cls(_Source(ledger, log), serve_ledger=False)
+
+    def cycles(self) -> list[tuple[UUID, str, str, str]]:
+        """(id, name, phase, starts_on) of every cycle, latest start first."""
+        with self._lock:
+            directory, _, _ = self._states(None)
+            found = [
+                (cycle_id, entry.name, entry.phase, entry.starts_on.isoformat())
+                for cycle_id, entry in directory.cycles.items()
+            ]
+            return sorted(found, key=lambda c: c[3], reverse=True)
 
     # --------------------------------------------------------------- folding
 
