@@ -702,3 +702,33 @@ def test_the_audit_trail_and_the_comparison_cover_the_strategy_layer(
 @pytest.mark.parametrize("path", ["/strategy", "/kpis", "/initiatives", "/quality-checks"])
 def test_reads_need_a_token(client: Any, path: str) -> None:
     _problem(client.get(f"{API}{path}"), 401, "token_missing")
+
+
+# ------------------------------------------------------------------ okr lint
+
+
+def test_okr_lint(world: World, database_url: str, tmp_path: Any) -> None:
+    """The command line over a real database (the demo's planted OKRs are tested in memory, in
+    tests/unit/strategy/test_demo.py)."""
+    import json
+
+    from domain.base import CommandContext
+    from tests.api.test_cli import _env, _okr
+
+    built = objective_in(world, "platform", "approved")
+    world.ledger.update_objective(
+        built.objective_id,
+        CommandContext(actor=str(world["max"].person_id)),
+        title="Do better at platform",
+        reason="clearer",
+    )
+    env = _env(database_url, tmp_path)
+    done = _okr("lint", "--json", env=env)
+    findings = json.loads(done.stdout)["findings"]
+    assert {"vague_wording", "kr_count", "kr_not_measurable"} <= {f["check"] for f in findings}
+    assert all(f["message"] and f["suggestion"] for f in findings)
+    table = _okr("lint", "--cycle", "Tracking", env=env).stdout
+    assert "OKR quality coach: Tracking" in table and "vague_wording" in table
+    assert _okr("lint", "--cycle", "Q9 1999", env=env, ok=False).returncode == 2
+    world.ledger.configure_quality_check("kr_count", "block", CommandContext.system())
+    assert _okr("lint", env=env, ok=False).returncode == 1
