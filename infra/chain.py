@@ -125,19 +125,35 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         )
         # The parent's statement ends "RETURNING notification_id"; returning the keys too lets
         # each new id be matched to its event instead of trusting the order of RETURNING rows.
-        self.insert_events_statement += SQL(", originator_id, originator_version")
-        self._select_head_statement = SQL(
-            "SELECT position, hash, committed_at FROM {schema}.{chain} "
-            "ORDER BY position DESC LIMIT 1"
-        ).format(schema=schema, chain=chain)
+        # The chain head is read by the same statement (it runs after LOCK TABLE, so no other
+        # writer can move the head): one statement and one round trip fewer per write.
+        self.insert_events_statement = (
+            SQL(
+                "WITH head AS (SELECT position, hash, committed_at FROM {schema}.{chain} "
+                "ORDER BY position DESC LIMIT 1) "
+            ).format(schema=schema, chain=chain)
+            + self.insert_events_statement
+            + SQL(
+                ", originator_id, originator_version, "
+                "(SELECT position FROM head) AS head_position, "
+                "(SELECT hash FROM head) AS head_hash, "
+                "(SELECT committed_at FROM head) AS head_committed_at"
+            )
+        )
         # One clock reading per transaction, floored at the head's so it never goes back.
         self._insert_links_statement = SQL(
             "INSERT INTO {schema}.{chain} (position, prev_position, committed_at, hash, imported) "
             "SELECT l.position, l.prev_position, t.committed_at, l.hash, %s "
-            "FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[]) "
+            "FROM unnest(%b::bigint[], %b::bigint[], %b::bytea[]) "
             "AS l(position, prev_position, hash) "
             "CROSS JOIN (SELECT GREATEST(COALESCE(%s::timestamptz, clock_timestamp()), "
             "%s::timestamptz) AS committed_at) AS t"
+        ).format(schema=schema, chain=chain)
+        # The same for the common one-event write, without the cost of array parameters.
+        self._insert_link_statement = SQL(
+            "INSERT INTO {schema}.{chain} (position, prev_position, committed_at, hash, imported) "
+            "VALUES (%s, %s, GREATEST(COALESCE(%s::timestamptz, clock_timestamp()), "
+            "%s::timestamptz), %s, %s)"
         ).format(schema=schema, chain=chain)
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
@@ -171,12 +187,12 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         rows: Sequence[DictRow],
     ) -> None:
         events = {(self._id_key(e.originator_id), e.originator_version): e for e in stored_events}
-        curs.execute(self._select_head_statement, prepare=True)
-        head = curs.fetchone()
-        if head is None:
+        head = rows[0]  # every row carries the head as it was before this insert
+        if head["head_position"] is None:
             prev_position, prev_hash, floor = GENESIS_POSITION, GENESIS_HASH, None
         else:
-            prev_position, prev_hash, floor = head["position"], head["hash"], head["committed_at"]
+            prev_position = head["head_position"]
+            prev_hash, floor = head["head_hash"], head["head_committed_at"]
         positions: list[int] = []
         prev_positions: list[int] = []
         hashes: list[bytes] = []
@@ -197,6 +213,20 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             hashes.append(prev_hash)
             prev_position = position
         imported_at = _import_time.get()
+        if len(positions) == 1:
+            curs.execute(
+                self._insert_link_statement,
+                (
+                    positions[0],
+                    prev_positions[0],
+                    imported_at,
+                    floor,
+                    hashes[0],
+                    imported_at is not None,
+                ),
+                prepare=True,
+            )
+            return
         curs.execute(
             self._insert_links_statement,
             (imported_at is not None, positions, prev_positions, hashes, imported_at, floor),
