@@ -247,13 +247,13 @@ def grouped_bars(
     unit: str = "",
     percent: bool = False,
     high: float | None = None,
-    width: float = 360.0,
+    width: float = 300.0,
 ) -> Markup:
     """Horizontal bars: one group per category (a cycle), one bar per series in each group."""
-    bar_h, gap, label_w = 14.0, 10.0, 92.0
-    plot_w = width - label_w - 58
+    bar_h, gap, label_w = 16.0, 10.0, 74.0
+    plot_w = width - label_w - 44
     group_h = bar_h * len(series) + gap
-    legend_h = 18.0 if len(series) > 1 else 0.0
+    legend_h = 20.0 if len(series) > 1 else 0.0
     height = legend_h + group_h * len(categories) + 4
     known = [v for _, values in series for v in values if v is not None]
     top = high if high is not None else max(known, default=0) or 1.0
@@ -272,7 +272,7 @@ def grouped_bars(
                 f'<rect x="{_n(x)}" y="3" width="10" height="10" fill="{colour}"/>'
                 f'<text class="legend" x="{_n(x + 14)}" y="12">{escape(name)}</text>'
             )
-            x += 14 + 7 * len(name) + 14
+            x += 14 + 7.5 * len(name) + 12
     descs = []
     for c, category in enumerate(categories):
         y0 = legend_h + c * group_h

@@ -118,6 +118,19 @@ def compare_page(
             ),
         ),
         (
+            "Committed vs aspirational: share achieved",
+            charts.grouped_bars(
+                names,
+                [
+                    ("committed", series("committed.achieved_share")),
+                    ("aspirational", series("aspirational.achieved_share")),
+                ],
+                title="Committed vs aspirational: share achieved",
+                percent=True,
+                high=1.0,
+            ),
+        ),
+        (
             "Amendments: targets eased vs raised",
             charts.grouped_bars(
                 names,

@@ -407,7 +407,7 @@ def objective_page(
         pending=next((a for a in shown.amendments if a.status == "pending"), None),
         carry_targets=carry_targets,
         instant=instant,
-        today=date.today().isoformat(),
+        today=min(date.today(), cycle.ends_on).isoformat(),
         describe=lambda changes: describe_changes(changes, o),
     )
 
