@@ -9,6 +9,8 @@ from datetime import date, timedelta
 
 import pytest
 
+from domain.objective import Kind
+from domain.scoring import Measure
 from tests.browser.conftest import Browser
 
 pytestmark = pytest.mark.browser
@@ -179,3 +181,114 @@ def test_an_amendment_is_proposed_by_the_owner_and_approved_by_the_manager(
     assert "Kwame Mensah proposed an amendment" in thread
     assert "Elena Petrova approved the amendment" in thread
     manager.shot("objective-amended")
+
+
+def test_a_counter_proposal_accepted_by_the_owner(
+    browser: Browser, second_browser: Browser
+) -> None:
+    site = browser.site
+    kwame, elena = site["kwame"], site["elena"]
+    objective_id = site.ledger.draft_objective(
+        cycle_id=site.active_cycle_id,
+        title="Answer every support ticket within a day",
+        kind=Kind.COMMITTED,
+        ctx=kwame.ctx,
+        owner_person_id=kwame.person_id,
+    ).id
+    kr = site.ledger.add_key_result(
+        objective_id,
+        title="Tickets answered within 24 h",
+        measure=Measure.METRIC,
+        baseline=70,
+        target=80,
+        unit="%",
+        ctx=kwame.ctx,
+    ).extra_id
+    site.ledger.submit_objective(objective_id, elena.person_id, kwame.ctx)
+    site.settle()
+
+    manager, member = second_browser, browser
+    manager.sign_in("elena")
+    manager.go(f"/objectives/{objective_id}")
+    manager.page.get_by_text("Counter-propose concrete changes").click()
+    manager.page.locator(f"#cp-t-{kr}").fill("90")
+    manager.page.get_by_label("Comment", exact=True).fill("90% is what customers expect.")
+    manager.page.get_by_role("button", name="Send counter-proposal").click()
+    assert "Counter-proposal sent" in manager.flash()
+    assert manager.page.get_by_test_id("objective-state").inner_text() == "counter-proposed"
+
+    member.sign_in("kwame")
+    member.go(f"/objectives/{objective_id}")
+    counter = member.page.get_by_test_id("counter-proposal").inner_text()
+    assert "90% is what customers expect." in counter and "→ 90" in counter
+    member.page.get_by_role("button", name="Accept counter-proposal").click()
+    assert "Counter-proposal accepted" in member.flash()
+    assert member.page.get_by_test_id("objective-state").inner_text() == "approved"
+    assert "to 90%" in member.page.get_by_test_id("kr-panel").inner_text()
+    thread = member.page.get_by_test_id("thread").inner_text()
+    assert "Elena Petrova counter-proposed" in thread
+    assert "Kwame Mensah accepted the counter-proposal" in thread
+
+
+def test_grading_and_reflecting_at_the_end_of_a_cycle(
+    browser: Browser, second_browser: Browser
+) -> None:
+    site = browser.site
+    ledger, kwame = site.ledger, site["kwame"]
+    admin = site["admin"].ctx
+    today = date.today()
+    cycle_id = ledger.plan_cycle(
+        "Grading drill", today - timedelta(days=60), today - timedelta(days=1), admin
+    ).id
+    ledger.start_cycle(cycle_id, admin)
+    objective_id = ledger.draft_objective(
+        cycle_id=cycle_id,
+        title="Ship the partner API",
+        kind=Kind.COMMITTED,
+        ctx=kwame.ctx,
+        owner_person_id=kwame.person_id,
+    ).id
+    kr = ledger.add_key_result(
+        objective_id,
+        title="Partners live on the API",
+        measure=Measure.METRIC,
+        baseline=0,
+        target=10,
+        ctx=kwame.ctx,
+    ).extra_id
+    assert kr is not None
+    ledger.submit_objective(objective_id, site["elena"].person_id, kwame.ctx)
+    ledger.approve_objective(objective_id, site["elena"].ctx)
+    ledger.check_in(objective_id, kr, 7, 6, kwame.ctx, effective_on=today - timedelta(days=3))
+    ledger.open_grading(cycle_id, admin)
+    site.settle()
+
+    browser.sign_in("kwame")
+    browser.go(f"/objectives/{objective_id}")
+    score = browser.page.locator(f"#gk-score-{kr}")
+    assert score.input_value() == "0.7"  # suggested from progress
+    browser.page.get_by_role("button", name="Grade", exact=True).click()
+    assert "Key result graded" in browser.flash()
+    browser.page.get_by_role("button", name="Grade objective").click()
+    assert "Objective graded" in browser.flash()
+    assert browser.page.get_by_test_id("objective-score").inner_text() == "0.70"
+    assert browser.page.get_by_test_id("objective-state").inner_text() == "graded"
+    browser.page.get_by_label("Reflection: what did we learn?").fill(
+        "Three partners waited on legal; start contracts earlier."
+    )
+    browser.page.get_by_role("button", name="Save reflection").click()
+    assert "Reflection saved" in browser.flash()
+    assert "start contracts earlier" in browser.page.locator("main").inner_text()
+    browser.shot("objective-graded", full_page=True)
+
+    # The manager above adjusts the self-assessment, and must say why.
+    manager = second_browser
+    manager.sign_in("elena")
+    manager.go(f"/objectives/{objective_id}")
+    comment = manager.page.locator(f"#gk-comment-{kr}")
+    assert comment.get_attribute("required") is not None
+    manager.page.locator(f"#gk-score-{kr}").fill("0.6")
+    comment.fill("Two of the seven are pilots, not live partners.")
+    manager.page.get_by_role("button", name="Grade", exact=True).click()
+    assert "Key result graded" in manager.flash()
+    assert "graded 0.60" in manager.page.get_by_test_id("kr-panel").inner_text()

@@ -31,7 +31,7 @@ def test_comparing_two_demo_cycles(browser: Browser) -> None:
     assert browser.page.locator("figure svg.bars").count() >= 8
     teams = browser.page.get_by_test_id("team-table").locator("tbody th").all_inner_texts()
     assert {"Growth", "Platform", "Sales"} <= set(teams)
-    browser.shot("compare", full_page=True)
+    browser.shot("compare")
 
     # One team (and the teams below it).
     browser.page.get_by_label("Team", exact=True).select_option(str(browser.site.teams["Sales"]))
