@@ -141,7 +141,7 @@ def export_bundle(
     _write_lines(out / CHECKPOINTS, (c.as_json() for c in checkpoints))
     if key is not None:
         (out / PUBLIC_KEY).write_bytes(public_key_pem(key.public_key()))
-    _write_lines(out / PEOPLE, _people(ledger, high))
+    _write_lines(out / PEOPLE, _people(ledger, reader, high))
     (out / VERIFIER).write_text(render_verifier(), "utf-8")
     kid = key_id(key.public_key()) if key is not None else None
     (out / README).write_text(_readme(chain, description, kid, len(checkpoints)), "utf-8")
@@ -203,7 +203,7 @@ def _cycle_range(
 ) -> tuple[int, int | None, str]:
     cycle = ledger.get_cycle(cycle_id)
     closed = get_topic(type(cycle).Closed)
-    with ledger.recorder.datastore.get_connection() as conn:
+    with reader.datastore.get_connection() as conn:
         row = (
             conn.cursor(row_factory=tuple_row)
             .execute(
@@ -313,15 +313,15 @@ def write_events_file(
     }
 
 
-def _people(ledger: OkrLedger, high: int | None) -> list[dict[str, Any]]:
-    with ledger.recorder.datastore.get_connection() as conn:
+def _people(ledger: OkrLedger, reader: ChainReader, high: int | None) -> list[dict[str, Any]]:
+    with reader.datastore.get_connection() as conn:
         rows = (
             conn.cursor(row_factory=tuple_row)
             .execute(
                 SQL(
                     "SELECT originator_id FROM {} WHERE topic = %s AND notification_id <= %s "
                     "ORDER BY notification_id"
-                ).format(ChainReader.for_recorder(ledger.recorder).qualified_events),
+                ).format(reader.qualified_events),
                 (get_topic(Person.Registered), high if high is not None else 2**63 - 1),
             )
             .fetchall()
