@@ -240,7 +240,8 @@ def export(
                 f"[red]the bundle does not verify:[/red] {finding.problem}: {finding.detail}"
             )
         raise typer.Exit(1)
-    console.print(
+    # Plain print: a command to copy must not be wrapped.
+    print(
         f"verify with: python3 {summary.out / 'verify.py'} {summary.out} --key-id {summary.key_id}"
     )
 
