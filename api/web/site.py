@@ -442,7 +442,9 @@ def changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
     def shown(value: Any) -> str:
         if value is None:
             return ""
-        if isinstance(value, float | int) and not isinstance(value, bool):
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, float | int):
             return charts.fmt_number(value)
         text = json.dumps(value) if isinstance(value, list | dict) else str(value)
         return text if len(text) <= 80 else text[:77] + "…"

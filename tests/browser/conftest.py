@@ -70,6 +70,7 @@ class Site:
     """The served demo: its base URL, the application behind it, people with tokens."""
 
     url: str
+    database_url: str
     ledger: OkrLedger
     readmodels: ReadModels
     demo: DemoSummary
@@ -152,7 +153,7 @@ def site(browser_database_url: str) -> Iterator[Site]:
     try:
         demo = load_demo(ledger)
         readmodels.start()
-        served = Site("", ledger, readmodels, demo)
+        served = Site("", browser_database_url, ledger, readmodels, demo)
         system = CommandContext.system()
         for key, (email, role) in DEMO_PEOPLE.items():
             person = ledger.find_person_by_email(email)
