@@ -18,7 +18,7 @@ run: setup
 	$(BIN)/okr demo
 	@token="$$($(BIN)/okr token create --email demo-admin@acme.example --role admin --label 'make run')" && \
 	  echo "Admin token: $$token" && \
-	  echo "Try:  curl -H 'Authorization: Bearer $$token' http://$${OKR_HOST:-127.0.0.1}:$${OKR_PORT:-8000}/api/v1/me"
+	  echo "Open http://$${OKR_HOST:-127.0.0.1}:$${OKR_PORT:-8000}/ and sign in with it, or try:  curl -H 'Authorization: Bearer $$token' http://$${OKR_HOST:-127.0.0.1}:$${OKR_PORT:-8000}/api/v1/me"
 	$(BIN)/okr serve
 
 lint: setup

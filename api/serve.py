@@ -75,7 +75,9 @@ def serve(
         server = _Server(config)
         if announce:
             print(
-                f"okrledger API on http://{host}:{port}{PREFIX} (docs: {PREFIX}/docs)", flush=True
+                f"okrledger on http://{host}:{port}/ (sign in with a token)\n"
+                f"API on http://{host}:{port}{PREFIX} (docs: {PREFIX}/docs)",
+                flush=True,
             )
         server.run()
     finally:
