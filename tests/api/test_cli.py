@@ -124,5 +124,6 @@ def test_serve_stops_gracefully_on_sigterm(server: tuple[subprocess.Popen[str], 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     output = process.stdout.read() if process.stdout else ""
-    assert "okrledger API on http://127.0.0.1:" in output
+    assert "okrledger on http://127.0.0.1:" in output
+    assert "API on http://127.0.0.1:" in output
     assert "Finished server process" in output
