@@ -26,12 +26,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import psycopg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, MapperDeserialisationError
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
 
     from domain.application import OkrLedger
     from domain.base import CommandContext
+
+log = logging.getLogger(__name__)
 
 PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
     get_topic(Person.Registered): ("name", "email"),
@@ -141,6 +145,13 @@ class PersonKeyStore:
                 (str(person_id), fresh, str(person_id)),
                 prepare=True,
             ).fetchone()
+            if row is None:  # a concurrent writer created it after this statement's snapshot
+                row = curs.execute(
+                    SQL("SELECT key, forgotten_number FROM {} WHERE person_id = %s").format(
+                        self.table
+                    ),
+                    (str(person_id),),
+                ).fetchone()
         assert row is not None
         if row[0] is None:
             msg = f"person {person_id} has been forgotten: their personal data is not stored"
@@ -175,10 +186,18 @@ class PersonKeyStore:
             raise PersonalDataError(msg)
         return int(row[0])
 
-    def purge_dead_rows(self) -> None:
-        """VACUUM the key table, so the destroyed key's old row version leaves the live heap."""
-        with self.datastore.get_connection() as conn:
-            conn.execute(SQL("VACUUM {}").format(self.table))
+    def purge_dead_rows(self) -> bool:
+        """VACUUM the key table, so the destroyed key's old row version leaves the live heap.
+
+        Needs the table's owner; without the privilege autovacuum does it later (``False``).
+        """
+        try:
+            with self.datastore.get_connection() as conn:
+                conn.execute(SQL("VACUUM {}").format(self.table))
+        except psycopg.Error as error:
+            log.warning("could not VACUUM %s (autovacuum will): %s", self.table_name, error)
+            return False
+        return True
 
     # -- the person-id secret
 
@@ -193,23 +212,23 @@ class PersonKeyStore:
         - ``public``: uuid5 ids, for people registered before ids were keyed, or when the
           application's environment sets the secret to ``""`` (tests with fixed ids).
         """
-        if configured == b"" or (configured is None and self._has_unkeyed_people()):
-            mode, value = "public", b""
-        elif configured is not None:
-            mode, value = "configured", _fingerprint(configured)
-        else:
-            mode, value = "stored", os.urandom(32)
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(
-                SQL(
-                    "INSERT INTO {} (name, mode, value) VALUES ('person_id', %s, %s) "
-                    "ON CONFLICT (name) DO NOTHING"
-                ).format(self.secrets),
-                (mode, value),
-            )
-            row = curs.execute(
-                SQL("SELECT mode, value FROM {} WHERE name = 'person_id'").format(self.secrets)
-            ).fetchone()
+        row = self._person_id_secret_row()
+        if row is None:
+            if configured == b"" or (configured is None and self._has_unkeyed_people()):
+                mode, value = "public", b""
+            elif configured is not None:
+                mode, value = "configured", _fingerprint(configured)
+            else:
+                mode, value = "stored", os.urandom(32)
+            with self.datastore.get_connection() as conn:
+                conn.execute(
+                    SQL(
+                        "INSERT INTO {} (name, mode, value) VALUES ('person_id', %s, %s) "
+                        "ON CONFLICT (name) DO NOTHING"
+                    ).format(self.secrets),
+                    (mode, value),
+                )
+            row = self._person_id_secret_row()  # ours, or a concurrent first starter's
         assert row is not None
         recorded, stored = row[0], bytes(row[1])
         if recorded == "configured":
@@ -226,6 +245,13 @@ class PersonKeyStore:
             return stored
         msg = f"this store's person ids were made without OKR_PERSON_ID_SECRET ({recorded})"
         raise PersonalDataError(msg)
+
+    def _person_id_secret_row(self) -> tuple[str, bytes] | None:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            row = curs.execute(
+                SQL("SELECT mode, value FROM {} WHERE name = 'person_id'").format(self.secrets)
+            ).fetchone()
+        return None if row is None else (str(row[0]), bytes(row[1]))
 
     def _has_unkeyed_people(self) -> bool:
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
