@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import API, World, objective_in
+from tests.api.conftest import API, World, build_world, objective_in
 
 THEMES = [
     {"name": "Profitable growth", "perspective": "financial"},
@@ -732,3 +732,281 @@ def test_okr_lint(world: World, database_url: str, tmp_path: Any) -> None:
     assert _okr("lint", "--cycle", "Q9 1999", env=env, ok=False).returncode == 2
     world.ledger.configure_quality_check("kr_count", "block", CommandContext.system())
     assert _okr("lint", env=env, ok=False).returncode == 1
+
+
+# ------------------------------------------------------- the authorization matrix
+# Every write of the strategy layer × every role, as tests/api/test_authorization_matrix.py does
+# for the rest (which counts these cases too). The callers are those of that matrix: `admin`,
+# `auditor` (both also Platform members), `mia` (manager of Platform) and `max` (a Platform
+# member who owns the KPI under test). Every case builds what its request needs, so an allowed
+# call is a real success.
+
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from uuid import UUID, uuid4  # noqa: E402
+
+from domain.base import CommandContext  # noqa: E402
+from domain.initiative import KeyResultRef  # noqa: E402
+from domain.team import MemberRole  # noqa: E402
+
+ROLES = ("admin", "auditor", "manager", "member")
+CALLER = {"admin": "admin", "auditor": "auditor", "manager": "mia", "member": "max"}
+STEWARD = {"admin": True, "auditor": False, "manager": True, "member": False}
+OWNER = {"admin": True, "auditor": False, "manager": False, "member": True}  # max owns the KPI
+WORKER = {"admin": True, "auditor": False, "manager": True, "member": True}
+READER = {"admin": True, "auditor": True, "manager": True, "member": True}
+ADMIN_ONLY = {"admin": True, "auditor": False, "manager": False, "member": False}
+Request = tuple[str, str, dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class StrategyCase:
+    name: str
+    rule: dict[str, bool]
+    request: Callable[[World], Request]
+    denied_rule: str = "not_allowed"
+
+
+def _system() -> CommandContext:
+    return CommandContext.system()
+
+
+def _matrix_kpi(w: World, *, measured: bool = False) -> str:
+    kpi_id = w.ledger.define_kpi(
+        name=f"KPI {uuid4().hex[:6]}",
+        unit="points",
+        direction="increase",
+        owner_person_id=w["max"].person_id,
+        green=9,
+        amber=5,
+        ctx=_system(),
+    ).id
+    if measured:
+        w.ledger.record_measurement(kpi_id, _this_month(), 4, _system())
+    return str(kpi_id)
+
+
+def _matrix_measurement(w: World) -> Request:
+    kpi = _matrix_kpi(w)
+    mid = w.ledger.record_measurement(UUID(kpi), _this_month(), 4, _system()).extra_id
+    return ("POST", f"{API}/kpis/{kpi}/measurements/{mid}/corrections", {"value": 5, "reason": "x"})
+
+
+def _matrix_initiative(w: World) -> tuple[str, Any]:
+    """An initiative of Sue (Sales) moving a key result of a Platform objective."""
+    built = objective_in(w, "platform", "approved")
+    initiative = w.ledger.launch_initiative(
+        title="Drills",
+        owner_person_id=w["sue"].person_id,
+        key_results=[KeyResultRef(built.objective_id, built.key_result_id)],
+        ctx=_system(),
+    ).id
+    return str(initiative), built
+
+
+def _matrix_link(w: World) -> Request:
+    initiative, _ = _matrix_initiative(w)
+    other = objective_in(w, "platform", "approved")
+    return (
+        "POST",
+        f"{API}/initiatives/{initiative}/key-results",
+        {"key_result_id": str(other.key_result_id)},
+    )
+
+
+def _matrix_unlink(w: World) -> Request:
+    initiative, built = _matrix_initiative(w)
+    other = objective_in(w, "platform", "approved")
+    w.ledger.link_initiative(
+        UUID(initiative), KeyResultRef(other.objective_id, other.key_result_id), _system()
+    )
+    return ("POST", f"{API}/initiatives/{initiative}/key-results/{built.key_result_id}/unlink", {})
+
+
+def _matrix_theme(w: World) -> Request:
+    built = objective_in(w, "platform", "draft")
+    theme = w.ledger.get_strategy().live_themes[0].id
+    return ("PUT", f"{API}/objectives/{built.objective_id}/theme", {"theme_id": str(theme)})
+
+
+def _matrix_kpi_link(w: World) -> Request:
+    built = objective_in(w, "platform", "approved")
+    path = f"{API}/objectives/{built.objective_id}/key-results/{built.key_result_id}/kpi"
+    return ("PUT", path, {"kpi_id": _matrix_kpi(w)})
+
+
+def _matrix_kpi_check_in(w: World) -> Request:
+    built = objective_in(w, "platform", "approved")
+    kpi = _matrix_kpi(w, measured=True)
+    w.ledger.link_key_result_to_kpi(built.objective_id, built.key_result_id, UUID(kpi), _system())
+    path = f"{API}/objectives/{built.objective_id}/key-results/{built.key_result_id}"
+    return ("POST", f"{path}/check-ins/from-kpi", {"confidence": 6})
+
+
+STRATEGY_CASES = [
+    StrategyCase(
+        "put strategy",
+        STEWARD,
+        lambda w: (
+            "PUT",
+            f"{API}/strategy",
+            {"mission": f"m {uuid4().hex[:6]}", "themes": THEMES, "reason": "matrix"},
+        ),
+    ),
+    StrategyCase(
+        "choose north star",
+        STEWARD,
+        lambda w: ("POST", f"{API}/strategy/north-star", {"kpi_id": _matrix_kpi(w)}),
+    ),
+    StrategyCase(
+        "define kpi",
+        STEWARD,
+        lambda w: (
+            "POST",
+            f"{API}/kpis",
+            {
+                "name": "New",
+                "unit": "u",
+                "direction": "decrease",
+                "thresholds": {"green": 1, "amber": 2},
+            },
+        ),
+    ),
+    StrategyCase(
+        "patch kpi",
+        STEWARD,
+        lambda w: ("PATCH", f"{API}/kpis/{_matrix_kpi(w)}", {"name": "Renamed"}),
+    ),
+    StrategyCase(
+        "move thresholds",
+        STEWARD,
+        lambda w: (
+            "POST",
+            f"{API}/kpis/{_matrix_kpi(w)}/thresholds",
+            {"green": 10, "amber": 6, "reason": "benchmark"},
+        ),
+    ),
+    StrategyCase(
+        "retire kpi",
+        STEWARD,
+        lambda w: ("POST", f"{API}/kpis/{_matrix_kpi(w)}/retire", {"reason": "replaced"}),
+    ),
+    StrategyCase(
+        "record measurement",
+        OWNER,
+        lambda w: (
+            "POST",
+            f"{API}/kpis/{_matrix_kpi(w)}/measurements",
+            {"value": 3, "period": _this_month()},
+        ),
+    ),
+    StrategyCase("correct measurement", OWNER, _matrix_measurement),
+    StrategyCase(
+        "launch initiative",
+        WORKER,
+        lambda w: (
+            "POST",
+            f"{API}/initiatives",
+            {
+                "title": "Drills",
+                "key_result_ids": [str(objective_in(w, "platform", "approved").key_result_id)],
+            },
+        ),
+    ),
+    StrategyCase(
+        "patch initiative",
+        WORKER,
+        lambda w: (
+            "PATCH",
+            f"{API}/initiatives/{_matrix_initiative(w)[0]}",
+            {"status": "in_progress"},
+        ),
+    ),
+    StrategyCase("link initiative key result", WORKER, _matrix_link),
+    StrategyCase("unlink initiative key result", WORKER, _matrix_unlink),
+    StrategyCase("tag objective with a theme", WORKER, _matrix_theme),
+    StrategyCase("link key result to kpi", WORKER, _matrix_kpi_link),
+    StrategyCase("check in from kpi", WORKER, _matrix_kpi_check_in),
+    StrategyCase(
+        "lint a draft",
+        READER,
+        lambda w: (
+            "POST",
+            f"{API}/lint/draft",
+            {"cycle_id": str(w.active_cycle_id), "title": "Do better"},
+        ),
+    ),
+    StrategyCase(
+        "configure a quality check",
+        ADMIN_ONLY,
+        lambda w: ("PUT", f"{API}/quality-checks/kr_count", {"level": "warn"}),
+        "admin_only",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def strategy_world(module_ledger: Any) -> World:
+    world = build_world(module_ledger)
+    for name in ("admin", "auditor"):
+        module_ledger.add_team_member(
+            world.teams["platform"], world[name].person_id, MemberRole.MEMBER, _system()
+        )
+    module_ledger.put_strategy(_system(), mission="m", vision="", values=[], themes=THEMES)
+    return world
+
+
+@pytest.fixture(scope="module")
+def strategy_client(module_ledger: Any, strategy_world: World) -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from infra.readmodels import ReadModels
+    from infra.settings import Settings
+    from tests.api.conftest import make_app
+
+    readmodels = ReadModels(module_ledger, Settings())
+    readmodels.start()
+    try:
+        with TestClient(make_app(module_ledger, readmodels), raise_server_exceptions=False) as c:
+            yield c
+    finally:
+        readmodels.stop()
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case", STRATEGY_CASES, ids=lambda c: c.name.replace(" ", "_"))
+def test_strategy_writes(
+    case: StrategyCase, role: str, strategy_world: World, strategy_client: Any
+) -> None:
+    method, path, body = case.request(strategy_world)
+    headers = strategy_world[CALLER[role]].headers
+    response = strategy_client.request(method, path, json=body, headers=headers)
+    if case.rule[role]:
+        assert 200 <= response.status_code < 300, response.text
+    else:
+        assert response.status_code == 403, response.text
+        assert response.json()["rule"] == case.denied_rule
+
+
+def test_an_initiative_needs_a_key_result_of_ones_own(
+    strategy_world: World, strategy_client: Any
+) -> None:
+    """The matrix's "other team": Max works on Platform, not on a Sales objective."""
+    sales = objective_in(strategy_world, "sales", "approved")
+    response = strategy_client.post(
+        f"{API}/initiatives",
+        json={"title": "Not mine", "key_result_ids": [str(sales.key_result_id)]},
+        headers=strategy_world["max"].headers,
+    )
+    _problem(response, 403, "not_allowed")
+    theme = strategy_world.ledger.get_strategy().live_themes[0].id
+    response = strategy_client.put(
+        f"{API}/objectives/{sales.objective_id}/theme",
+        json={"theme_id": str(theme)},
+        headers=strategy_world["max"].headers,
+    )
+    _problem(response, 403, "not_allowed")
