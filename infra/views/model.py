@@ -34,17 +34,18 @@ from infra.views.codec import dumps
 from projections.audit import AuditRow
 from projections.base import Logged
 from projections.comparison import ComparisonState
-from projections.comparison import _tally as tally_comparison
+from projections.comparison import tally as tally_comparison
 from projections.directory import DirectoryFold, DirectoryState
 from projections.history import CheckInRecord, HistoryState, TimelineEntry
-from projections.history import _record as record_history
+from projections.history import record as record_history
 from projections.inbox import InboxFold, InboxState
 from projections.narrative import Context, Narration, advance, narrate
 from projections.staleness import StalenessFold, StalenessState
+from projections.strategy import StrategyFold
 from projections.tree import ObjectiveNode, TreeState
 
-# `_tally` and `_record` are the comparison's and the history's own steps; they are called here
-# so that one shared tree serves every fold instead of four copies of it.
+# `tally` and `record` are the comparison's and the history's own steps, exposed so that one
+# shared context serves every fold instead of four copies of it.
 
 DIRECTORY: Final = "directory"
 TREE: Final = "tree"
@@ -90,6 +91,8 @@ class Changes:
     superseded: list[tuple[UUID, UUID]] = field(default_factory=list)
     """(check-in id, id of the correction that superseded it)."""
     snapshots: list[Snapshot] = field(default_factory=list)
+    narration: bool = False
+    """The narration context's strategy layer changed (it is kept as a row too)."""
 
     def __bool__(self) -> bool:
         return bool(
@@ -102,6 +105,7 @@ class Changes:
             or self.check_ins
             or self.superseded
             or self.snapshots
+            or self.narration
         )
 
 
@@ -217,6 +221,8 @@ class Model:
             self.unsaved_organisation = True
         elif isinstance(event, Person.Event):
             changes.people.add(event.originator_id)
+        elif type(event) in StrategyFold.handlers:
+            changes.narration = True
 
     def take_changes(self) -> Changes:
         """What changed since the last call."""

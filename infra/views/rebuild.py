@@ -47,6 +47,7 @@ from projections.directory import DirectoryState
 from projections.history import ObjectiveHistory
 from projections.inbox import InboxState
 from projections.staleness import StalenessState
+from projections.strategy import StrategyState
 from projections.tree import TreeState
 
 LOCK_KEY = "okrledger:views:rebuild"
@@ -422,6 +423,7 @@ def model_bytes(model: Model) -> bytes:
             "seq": model.seq,
             "tree": model.tree,
             "names": model.context.names,
+            "strategy": model.context.strategy,
             "amendments": model.tallies.amendments,
             "check_ins": model.tallies.check_ins,
             "history": model.history.objectives,
@@ -444,6 +446,7 @@ def model_from_bytes(data: bytes, checkpoint_every: int) -> Model:
     model.context.tree = tree
     model.tallies.tree = tree
     model.context.names = {UUID(k): v for k, v in raw["names"].items()}
+    model.context.strategy = load(StrategyState, raw["strategy"])
     model.tallies.amendments = {
         UUID(k): load(AmendmentTally, v) for k, v in raw["amendments"].items()
     }

@@ -140,7 +140,7 @@ class LiveRunner:
                 except queue.Empty:
                     continue
                 if first is None:
-                    raise RuntimeError("the log subscription ended")
+                    raise RuntimeError(f"the log subscription ended: {self.error!r}")
                 batch = [first]
                 while len(batch) < self.max_batch:
                     try:

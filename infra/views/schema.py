@@ -145,6 +145,11 @@ TABLES: dict[str, tuple[Table, ...]] = {
             ),
             append_only=True,
         ),
+        Table(
+            "view_narration",
+            "kind text NOT NULL, doc json NOT NULL",
+            "kind",
+        ),
     ),
     INBOX: (
         Table(

@@ -53,6 +53,7 @@ from projections.directory import CycleEntry, DirectoryFold, PersonEntry, TeamEn
 from projections.history import HistoryFold, ObjectiveHistory
 from projections.inbox import InboxFold, Negotiation
 from projections.staleness import StalenessFold, WatchedCycle, WatchedObjective
+from projections.strategy import StrategyState
 from projections.tree import CheckInPoint, CycleClock, ObjectiveNode, TeamLink, TreeFold
 
 ROWS_VERSION = 1
@@ -289,6 +290,7 @@ class ViewStore(PostgresTrackingRecorder):
         _restore_rest(model, curs, self.ident)
         for state in (
             model.tree,
+            model.context.strategy,
             model.tallies,
             model.history,
             model.directory,
@@ -405,6 +407,8 @@ def entity_rows(
             if (phase := inbox.cycle_phases.get(cid)) is not None:
                 boxed.append(("cycle", cid, seq.get(cid, 0), None, None, _text(dumps(phase))))
         out["view_inbox"] = boxed
+    if AUDIT in views and (changes is None or changes.narration):
+        out["view_narration"] = [("strategy", _text(dumps(model.context.strategy)))]
     if STALENESS in views:
         staleness = model.staleness
         watched: list[Row] = []
@@ -567,6 +571,11 @@ def _restore_rest(model: Model, curs: Cursor[Any], ident: Any) -> None:
             inbox.objectives[entity_id] = load(Negotiation, loads(doc))
         else:
             inbox.cycle_phases[entity_id] = loads(doc)
+    for kind, doc in curs.execute(
+        SQL("SELECT kind, doc::text FROM {}").format(ident("view_narration"))
+    ).fetchall():
+        if kind == "strategy":
+            model.context.strategy = load(StrategyState, loads(doc))
     staleness = model.staleness
     for kind, entity_id, doc in curs.execute(
         SQL("SELECT kind, id, doc::text FROM {} ORDER BY seq, kind, id").format(

@@ -1,0 +1,124 @@
+"""Helpers for the views' tests: fresh databases inside one test, a PostgreSQL-backed random
+history, and reading the whole log the way the views do."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from psycopg.conninfo import make_conninfo
+from psycopg.sql import SQL, Identifier
+
+from domain.application import OkrLedger
+from infra.eventstore import eventsourcing_env
+from infra.readmodels import ReadModels
+from infra.settings import Settings
+from infra.views.log import LogReader
+from projections.base import Logged
+from tests.unit.projections import test_properties as random_history
+from tests.unit.projections.story import Ledger
+from tests.unit.projections.test_properties import RandomHistory
+from tests.views.oracle import Oracle
+
+pytestmark = pytest.mark.postgres
+
+
+class Databases:
+    """Creates throwaway databases on the session's server (hypothesis needs several per test)."""
+
+    def __init__(self, server: Any, url: str) -> None:
+        self.server = server
+        self.url = url
+
+    @contextlib.contextmanager
+    def fresh(self) -> Iterator[str]:
+        name = f"okr_views_{uuid4().hex[:12]}"
+        with self.server.admin() as conn:
+            conn.execute(
+                SQL("CREATE DATABASE {}").format(Identifier(name)) + self.server.create_options
+            )
+        try:
+            yield make_conninfo(self.url, dbname=name)
+        finally:
+            with self.server.admin() as conn:
+                conn.execute(
+                    SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name))
+                )
+
+
+@pytest.fixture(scope="session")
+def databases(_postgres_server: Any, postgres_server_url: str) -> Databases:
+    return Databases(_postgres_server, postgres_server_url)
+
+
+def settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {"lock_timeout_seconds": 5, "pool_size": 6, "checkpoint_every": 7}
+    values.update(overrides)
+    return Settings(**values)
+
+
+def ledger_on(url: str, **overrides: Any) -> OkrLedger:
+    return OkrLedger(env=eventsourcing_env(url, settings(**overrides)))
+
+
+class PgLedger(Ledger):
+    """The story's ledger (controlled clock) on PostgreSQL."""
+
+    def __init__(self, app: OkrLedger, start: datetime) -> None:
+        self.app = app
+        self.clock = start
+
+
+class PgHistory(RandomHistory):
+    """`RandomHistory` (random valid commands) writing to PostgreSQL."""
+
+    def __init__(self, app: OkrLedger) -> None:
+        original = random_history.Ledger
+        random_history.Ledger = lambda start: PgLedger(app, start)  # type: ignore[assignment,misc]
+        try:
+            super().__init__()
+        finally:
+            random_history.Ledger = original  # type: ignore[misc]
+
+
+def whole_log(readmodels: ReadModels) -> list[Logged]:
+    reader: LogReader = readmodels.log
+    return [logged for page in reader.pages(0) for logged in page]
+
+
+def head(app: OkrLedger) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+def without_strategy(answer: dict[str, Any]) -> dict[str, Any]:
+    """Comparison answers carry the strategy layer, which is not these views' business."""
+    return {k: v for k, v in answer.items() if k != "strategy"}
+
+
+def assert_views_match(readmodels: ReadModels, oracle: Oracle) -> None:
+    """Every live answer of the facade equals the oracle's."""
+    cycles = oracle.cycles()
+    for cycle_id in cycles:
+        assert readmodels.tree(cycle_id) == oracle.tree(cycle_id), "tree"
+        assert readmodels.stale(cycle_id) == oracle.stale(cycle_id), "stale"
+        for team_id in oracle.teams():
+            assert readmodels.tree(cycle_id, team_id=team_id) == oracle.tree(
+                cycle_id, team_id=team_id
+            ), "tree by team"
+    assert readmodels.stale() == oracle.stale(), "stale"
+    assert without_strategy(readmodels.compare(cycles)) == oracle.compare(cycles), "compare"
+    for objective_id in oracle.objectives():
+        assert readmodels.objective(objective_id) == oracle.objective(objective_id), "objective"
+        assert readmodels.history(objective_id) == oracle.history(objective_id), "history"
+    for person_id in oracle.people():
+        assert readmodels.inbox(person_id) == oracle.inbox(person_id), "inbox"
+    assert readmodels.audit(limit=1_000_000) == oracle.audit(), "audit"
+    assert [c["id"] for c in readmodels.cycles()] == [str(c) for c in cycles]
+    assert readmodels.people() == [
+        {"id": str(p), "name": e.name, "email": e.email, "active": e.active}
+        for p, e in oracle.directory.people.items()
+    ]
