@@ -87,6 +87,7 @@ def create_app(
         idempotency=idempotency,
         wait_timeout=wait_timeout,
         ready_max_lag=ready_max_lag,
+        settings=settings,
     )
     errors.install(app)
     for router in (

@@ -29,6 +29,7 @@ from domain.base import CommandContext
 from domain.errors import RuleViolated
 from domain.objective import Objective
 from infra.readmodels import ReadModels
+from infra.settings import Settings
 from projections.directory import DirectoryState
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class Services:
     """How long a read waits for `min_position` before answering 504."""
     ready_max_lag: int
     """How many events the projections may trail the log by for /ready to answer 200."""
+    settings: Settings | None = None
+    """The settings the app was built with (None: the environment's, via get_settings)."""
 
 
 def get_services(request: Request) -> Services:

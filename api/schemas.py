@@ -811,9 +811,18 @@ class ChainVerification(Out):
     count: int = Field(description="Links verified (before the first problem, if any).")
     head_position: int | None
     head_hash: str | None = Field(description="Hex SHA-256 of the last verified link.")
-    problem: str | None = Field(description="edited, deleted, inserted or reordered.")
+    problem: str | None = Field(
+        description="edited, deleted, inserted or reordered (the chain itself), rewritten (the "
+        "chain no longer matches a signed checkpoint) or forged-checkpoint."
+    )
     position: int | None = Field(description="Where the first problem is.")
     detail: str
+    checkpoints_checked: int = Field(
+        0, description="Signed checkpoints whose signature and hash were checked."
+    )
+    latest_checkpoint_position: int | None = Field(
+        None, description="The newest signed checkpoint's position, if any."
+    )
 
 
 # ----------------------------------------------------------------- health

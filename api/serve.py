@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from api.app import PREFIX, create_app
+from infra.audit.checkpoints import start_checkpoint_follower
 from infra.bootstrap import build_ledger, build_read_models
 from infra.idempotency import IdempotencyStore
 from infra.settings import Settings
@@ -51,8 +52,10 @@ def serve(
     ledger = build_ledger(settings)
     readmodels = build_read_models(ledger, settings)
     relay = None
+    checkpoints = None
     try:
         readmodels.start()
+        checkpoints = start_checkpoint_follower(ledger.recorder, settings)
         if settings.kafka_bootstrap:
             from infra.kafka.config import KafkaConfig
             from infra.kafka.relay import Relay
@@ -63,6 +66,7 @@ def serve(
             ledger,
             readmodels=readmodels,
             idempotency=IdempotencyStore.for_recorder(ledger.recorder),
+            settings=settings,
         )
         config = uvicorn.Config(
             app,
@@ -81,6 +85,8 @@ def serve(
             )
         server.run()
     finally:
+        if checkpoints is not None:
+            checkpoints.stop()
         if relay is not None:
             relay.stop(timeout=relay.config.delivery_timeout_ms / 1000 + 10)
         readmodels.stop()

@@ -18,10 +18,11 @@ from api.deps import (
     LedgerDep,
     MinPositionDep,
     ReadModelsDep,
+    ServicesDep,
 )
 from api.errors import invalid
 from api.routes import problems, router
-from infra.chain import ChainReader, verify_chain
+from infra.audit.verify import audit_verify
 from infra.readmodels import ReadModels
 
 audit = router("audit")
@@ -210,22 +211,30 @@ def audit_trail(
 def verify(
     _: AuditReaderDep,
     ledger: LedgerDep,
+    services: ServicesDep,
     from_position: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     to_position: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> s.ChainVerification:
-    """Recomputes the chain over the stored events and reports the first event that was
-    edited, deleted, inserted or reordered (`ok: true` when none was)."""
-    report = verify_chain(
-        ChainReader.for_recorder(ledger.recorder),
+    """Recomputes the chain over the stored events and checks it against the signed checkpoints:
+    reports the first event that was edited, deleted, inserted or reordered, or a chain rewritten
+    consistently since a checkpoint (`ok: true` when none was)."""
+    report = audit_verify(
+        ledger,
         from_position=from_position,
         to_position=to_position,
+        settings=services.settings,
     )
+    first = report.first_problem
+    latest = report.latest_checkpoint
+    head_hash = report.chain.head_hash
     return s.ChainVerification(
         ok=report.ok,
-        count=report.count,
-        head_position=report.head_position,
-        head_hash=report.head_hash.hex() if report.head_hash is not None else None,
-        problem=report.problem,
-        position=report.position,
-        detail=report.detail,
+        count=report.chain.count,
+        head_position=report.chain.head_position,
+        head_hash=head_hash.hex() if head_hash is not None else None,
+        problem=first.problem if first else None,
+        position=first.position if first else None,
+        detail=first.detail if first else "",
+        checkpoints_checked=report.checkpoints_checked,
+        latest_checkpoint_position=latest.position if latest else None,
     )
