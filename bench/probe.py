@@ -1,0 +1,102 @@
+"""One read-side measurement in a process of its own, so its peak memory is its own.
+
+    python -m bench.probe rebuild|scan|decode DATABASE_URL
+
+Prints one JSON object: events, seconds, the process's resident memory before the work
+(imports and connections) and at its peak, and for a rebuild the seconds of its phases.
+
+- ``rebuild``: `infra.views.rebuild.Rebuild(...).run(None)`, every view from the whole log.
+- ``scan``: the raw limit, every row of the events table fetched in pages (bench/raw.py).
+- ``decode``: what a rebuild reads before it folds: the log's pages joined with their chain
+  links, decoded into domain events (`infra.views.log.LogReader`).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from typing import Any
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _ledger(url: str) -> Any:
+    from domain.application import OkrLedger
+    from infra.eventstore import eventsourcing_env
+    from infra.settings import Settings
+
+    return OkrLedger(env=eventsourcing_env(url, Settings(pool_size=4, lock_timeout_seconds=60)))
+
+
+def rebuild(url: str) -> dict[str, Any]:
+    from infra.settings import Settings
+    from infra.views.rebuild import Rebuild
+
+    ledger = _ledger(url)
+    try:
+        ledger.recorder.max_notification_id()  # connect before measuring
+        before = _rss_mb()
+        began = time.perf_counter()
+        report = Rebuild(ledger, Settings()).run(None)
+        seconds = time.perf_counter() - began
+        return {
+            "events": report.events,
+            "seconds": seconds,
+            "phases": report.seconds,
+            "rss_before_mb": before,
+        }
+    finally:
+        ledger.close()
+
+
+def scan(url: str) -> dict[str, Any]:
+    from bench.raw import raw_scan
+
+    before = _rss_mb()
+    events, seconds = raw_scan(url)
+    return {"events": events, "seconds": seconds, "rss_before_mb": before}
+
+
+def decode(url: str) -> dict[str, Any]:
+    from infra.views.log import LogReader
+
+    ledger = _ledger(url)
+    try:
+        log = LogReader(ledger.recorder, ledger.mapper)
+        before = _rss_mb()
+        events = 0
+        after = 0
+        began = time.perf_counter()
+        with ledger.recorder.datastore.get_connection() as conn:
+            while True:
+                rows = log.page_rows(conn, after, 2**62, 5000)
+                if not rows:
+                    break
+                log.logged(rows)
+                events += len(rows)
+                after = rows[-1][0]
+        return {"events": events, "seconds": time.perf_counter() - began, "rss_before_mb": before}
+    finally:
+        ledger.close()
+
+
+OPERATIONS = {"rebuild": rebuild, "scan": scan, "decode": decode}
+
+
+def main() -> None:
+    operation, url = sys.argv[1], sys.argv[2]
+    result = OPERATIONS[operation](url)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
