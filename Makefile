@@ -38,5 +38,13 @@ browser:
 test: lint typecheck importlint browser
 	$(BIN)/pytest
 
+# Benchmarks (not part of `make test`): every hot path beside its raw limit, measured in the
+# same run; the table goes to docs/performance.md. See bench/__main__.py.
+bench: setup
+	$(BIN)/python -m bench
+
+bench-quick: setup
+	$(BIN)/python -m bench --quick
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,264 @@
+"""HTTP paths over a real `okr serve` on localhost, beside a bare FastAPI app (bench/bare.py)
+served by uvicorn with the same settings.
+
+The load comes from an async httpx client with 16 concurrent connections (one task each, a
+request after the previous answer), in this process; the servers run in processes of their
+own. A round lasts a fixed time; requests/s is answers / elapsed, latencies are per request.
+
+- write: POST a check-in (a member's token, fresh approved objectives of the demo's active
+  cycle) vs POST to an endpoint doing one single-row INSERT … COMMIT.
+- read: GET the active demo cycle's alignment tree (an admin's token) vs GET the same JSON
+  bytes from memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.harness import Figure, Row, ScenarioResult, Target, alternate, paired, percentile
+from bench.scenarios import Context
+from bench.scenarios.fixtures import Objectives, Writer
+from bench.services import bare_server, product_server
+from domain.application import OkrLedger
+from infra.eventstore import eventsourcing_env
+from infra.settings import Settings
+
+CLIENTS = 16
+
+Request = tuple[str, str, dict[str, Any] | None, dict[str, str]]
+"""method, path, JSON body, headers."""
+
+
+@dataclass
+class Load:
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> int:
+        return sum(n for s, n in self.statuses.items() if 200 <= s < 300)
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds else float("nan")
+
+
+async def _hammer(
+    base_url: str,
+    requests: list[Callable[[], Request]],
+    seconds: float,
+    limit: int,
+) -> Load:
+    load = Load()
+    budget = iter(range(limit))
+    limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=len(requests))
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def user(make: Callable[[], Request]) -> None:
+            while time.perf_counter() < deadline and next(budget, None) is not None:
+                method, path, body, headers = make()
+                began = time.perf_counter()
+                answer = await client.request(method, path, json=body, headers=headers)
+                await answer.aread()
+                load.latencies.append((time.perf_counter() - began) * 1000)
+                load.statuses[answer.status_code] = load.statuses.get(answer.status_code, 0) + 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(user(make) for make in requests))
+        load.seconds = time.perf_counter() - began
+    return load
+
+
+def hammer(
+    base_url: str, requests: list[Callable[[], Request]], seconds: float, limit: int = 10**9
+) -> Load:
+    return asyncio.run(_hammer(base_url, requests, seconds, limit))
+
+
+@dataclass
+class Figures:
+    rate: Figure
+    p50: Figure
+    p99: Figure
+
+    @classmethod
+    def of(cls, unit: str) -> Figures:
+        return cls(Figure(unit), Figure("ms", better="lower"), Figure("ms", better="lower"))
+
+    def add(self, load: Load) -> None:
+        self.rate.add(load.rate)
+        self.p50.add(percentile(load.latencies, 0.5))
+        self.p99.add(percentile(load.latencies, 0.99))
+
+
+def _rows(
+    scenario: str, what: str, product: Figures, raw: Figures, raw_label: str, target: Target | None
+) -> list[Row]:
+    targets = (target,) if target else ()
+    return [
+        Row(
+            scenario,
+            f"{what}/s, {CLIENTS} clients",
+            product.rate,
+            raw.rate,
+            raw_label,
+            paired(product.rate, raw.rate),
+            targets,
+        ),
+        Row(scenario, "latency p50", product.p50, raw.p50, raw_label, paired(product.p50, raw.p50)),
+        Row(scenario, "latency p99", product.p99, raw.p99, raw_label, paired(product.p99, raw.p99)),
+    ]
+
+
+def _errors(name: str, load: Load) -> str:
+    bad = {s: n for s, n in load.statuses.items() if not 200 <= s < 300}
+    return f"{name}: non-2xx answers {bad}" if bad else ""
+
+
+# --------------------------------------------------------------------------- write
+
+
+def run_write(ctx: Context) -> ScenarioResult:
+    result = ScenarioResult("http-write", "HTTP write path")
+    demo = ctx.datasets.demo()
+    url = ctx.cluster.scratch("httpw", template=demo.database)
+    app = OkrLedger(env=eventsourcing_env(url, Settings(pool_size=2, lock_timeout_seconds=30)))
+    seconds = float(ctx.pick(6.0, 2.0))
+    limit = int(ctx.pick(4000, 800))
+    rng = random.Random(2)
+    errors: list[str] = []
+    try:
+        objectives = Objectives(app, demo.active_cycle_id)
+        token = {"Authorization": f"Bearer {objectives.member_token()}"}
+        with product_server(url) as server, bare_server(url) as bare:
+            product, raw = Figures.of("check-ins/s"), Figures.of("commits/s")
+
+            def check_ins() -> list[Callable[[], Request]]:
+                objectives.prepare(limit, CLIENTS)
+
+                def make(writer: Writer) -> Callable[[], Request]:
+                    def request() -> Request:
+                        objective_id, kr = writer.next()
+                        path = f"/api/v1/objectives/{objective_id}/key-results/{kr}/check-ins"
+                        body = {"value": round(rng.uniform(0, 100), 1), "confidence": 7}
+                        return "POST", path, body, token
+
+                    return request
+
+                return [make(Writer(objectives)) for _ in range(CLIENTS)]
+
+            raw_requests: list[Callable[[], Request]] = [
+                lambda: ("POST", "/raw/check-ins", None, {}) for _ in range(CLIENTS)
+            ]
+            hammer(server.base_url, check_ins(), 1.0, 100)  # warm up both
+            hammer(bare.base_url, raw_requests, 1.0, 100)
+
+            def product_round(_: int) -> None:
+                load = hammer(server.base_url, check_ins(), seconds, limit)
+                product.add(load)
+                errors.append(_errors("okr serve", load))
+
+            def raw_round(_: int) -> None:
+                load = hammer(bare.base_url, raw_requests, seconds, limit)
+                raw.add(load)
+                errors.append(_errors("bare", load))
+
+            alternate(ctx.rounds, product_round, raw_round)
+            ctx.shared.setdefault("server_peak_mb", {})["demo, after the HTTP writes"] = (
+                server.peak_rss_mb
+            )
+        result.rows += _rows(
+            "http-write",
+            "check-ins",
+            product,
+            raw,
+            "bare FastAPI endpoint, one INSERT…COMMIT",
+            None,
+        )
+        result.notes.append(
+            f"{seconds:g} s per round (at most {limit:,} requests), {ctx.rounds} rounds "
+            f"alternating; async httpx client, {CLIENTS} connections, uvicorn log level info "
+            "for both servers (as `okr serve`)."
+        )
+        result.notes += sorted({e for e in errors if e})
+    finally:
+        app.close()
+        ctx.cluster.forget(url)
+    return result
+
+
+# --------------------------------------------------------------------------- read
+
+
+def run_read(ctx: Context) -> ScenarioResult:
+    result = ScenarioResult("http-read", "HTTP read path")
+    demo = ctx.datasets.demo()
+    url = ctx.cluster.scratch("httpr", template=demo.database)
+    app = OkrLedger(env=eventsourcing_env(url, Settings(pool_size=2, lock_timeout_seconds=30)))
+    seconds = float(ctx.pick(6.0, 2.0))
+    errors: list[str] = []
+    tree_file = Path(tempfile.mkstemp(prefix="okr-bench-tree-", suffix=".json")[1])
+    try:
+        objectives = Objectives(app, demo.active_cycle_id)
+        token = {"Authorization": f"Bearer {objectives.admin_token(demo.admin_person_id)}"}
+        path = f"/api/v1/cycles/{demo.active_cycle_id}/tree"
+        with product_server(url) as server:
+            answer = httpx.get(server.base_url + path, headers=token, timeout=60)
+            answer.raise_for_status()
+            tree_file.write_bytes(answer.content)
+            ctx.say(f"tree of the active demo cycle: {len(answer.content):,} bytes of JSON")
+            with bare_server(url, tree_file) as bare:
+                product, raw = Figures.of("req/s"), Figures.of("req/s")
+                reads: list[Callable[[], Request]] = [
+                    lambda: ("GET", path, None, token) for _ in range(CLIENTS)
+                ]
+                raw_reads: list[Callable[[], Request]] = [
+                    lambda: ("GET", "/raw/tree", None, {}) for _ in range(CLIENTS)
+                ]
+                hammer(server.base_url, reads, 1.0, 100)
+                hammer(bare.base_url, raw_reads, 1.0, 100)
+
+                def product_round(_: int) -> None:
+                    load = hammer(server.base_url, reads, seconds)
+                    product.add(load)
+                    errors.append(_errors("okr serve", load))
+
+                def raw_round(_: int) -> None:
+                    load = hammer(bare.base_url, raw_reads, seconds)
+                    raw.add(load)
+                    errors.append(_errors("bare", load))
+
+                alternate(ctx.rounds, product_round, raw_round)
+            ctx.shared.setdefault("server_peak_mb", {})["demo, after the HTTP reads"] = (
+                server.peak_rss_mb
+            )
+        result.rows += _rows(
+            "http-read",
+            "tree requests",
+            product,
+            raw,
+            "bare FastAPI endpoint, same JSON from memory",
+            Target.ratio(0.5),
+        )
+        result.notes.append(
+            f"tree of the demo's active cycle ({tree_file.stat().st_size:,} bytes); {seconds:g} s "
+            f"per round, {ctx.rounds} rounds alternating; async httpx client, {CLIENTS} "
+            "connections."
+        )
+        result.notes += sorted({e for e in errors if e})
+    finally:
+        tree_file.unlink(missing_ok=True)
+        app.close()
+        ctx.cluster.forget(url)
+    return result

