@@ -93,8 +93,21 @@ class Org:
 
 
 class Generator:
-    def __init__(self, app: OkrLedger, target: int, seed: int, teams: int, batch: int) -> None:
+    def __init__(
+        self,
+        app: OkrLedger,
+        target: int,
+        seed: int = 1,
+        teams: int = 60,
+        batch: int = 500,
+        *,
+        quiet: bool = False,
+        prefix: str = "",
+    ) -> None:
         self.app = app
+        self.quiet = quiet
+        self.prefix = prefix
+        """Names people, teams and cycles apart from another generator's in the same store."""
         self.target = target
         self.rng = random.Random(seed)
         self.team_count = teams
@@ -127,6 +140,8 @@ class Generator:
         self.pending.clear()
         self.pending_events = 0
         self.written += count
+        if self.quiet:
+            return
         elapsed = time.perf_counter() - self.started
         print(
             f"\r{self.written:>10,} events  {self.written / elapsed:>8,.0f} events/s",
@@ -154,7 +169,9 @@ class Generator:
         org, rng = self.org, self.rng
         people_needed = self.team_count * 5 + 12
         for i in range(people_needed):
-            person = Person.register(f"Person {i}", f"person{i}@bench.example", self.ctx(ADMIN))
+            person = Person.register(
+                f"{self.prefix}Person {i}", f"{self.prefix}person{i}@bench.example", self.ctx(ADMIN)
+            )
             org.people.append(person.id)
             self.touch(person)
         company = Team.form("Company", None, self.ctx(ADMIN))
@@ -207,7 +224,8 @@ class Generator:
                 break
             previous = self.cycle(name, starts, ends, previous)
         self.flush()
-        print(file=sys.stderr)
+        if not self.quiet:
+            print(file=sys.stderr)
 
     def at(self, day: date, hour: int = 9) -> None:
         moment = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)

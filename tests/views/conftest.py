@@ -4,8 +4,11 @@ history, and reading the whole log the way the views do."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import sys
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -83,6 +86,28 @@ class PgHistory(RandomHistory):
             super().__init__()
         finally:
             random_history.Ledger = original  # type: ignore[misc]
+
+
+def _generator_module() -> Any:
+    path = Path(__file__).resolve().parents[2] / "bench" / "generate.py"
+    spec = importlib.util.spec_from_file_location("okr_bench_generate", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def generate(
+    app: OkrLedger, events: int, *, batch: int = 4, seed: int = 1, prefix: str = ""
+) -> int:
+    """A rich valid history (bench/generate.py: negotiation, weekly check-ins, corrections,
+    amendments, grades, carry-overs) of about `events` events, in transactions of ~`batch`."""
+    generator = _generator_module().Generator(
+        app, events, seed, 2, batch, quiet=True, prefix=prefix
+    )
+    generator.run()
+    return int(generator.written)
 
 
 def whole_log(readmodels: ReadModels) -> list[Logged]:
