@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.audit_cli import audit_app, person_app
+from api.rebuild_cli import rebuild_command
 from domain.access import Role, token_id_for
 from domain.application import OkrLedger
 from domain.base import CommandContext
@@ -43,6 +44,7 @@ console = Console()
 errors = Console(stderr=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(person_app, name="person")
+app.command("rebuild")(rebuild_command)
 
 
 @contextmanager
