@@ -176,3 +176,14 @@ def test_the_coach_warns_while_drafting(browser: Browser) -> None:
     browser.page.get_by_test_id("coach-draft").locator("[data-check=kr_is_task]").wait_for()
     browser.shot("strategy-coach-key-result", full_page=True)
     assert not browser.errors
+
+
+def test_the_comparison_covers_the_strategy_layer(browser: Browser) -> None:
+    browser.sign_in("maya")
+    browser.go("/compare")
+    section = browser.page.get_by_test_id("compare-strategy")
+    text = section.inner_text()
+    assert "KPI Annual recurring revenue" in text
+    assert "Initiatives (done · in progress · planned · cancelled)" in text
+    assert section.locator("th[scope=col]").count() >= 3  # the measure and two or more cycles
+    assert not browser.errors

@@ -583,7 +583,22 @@ def strategy_panel(viewer: Viewer, o: s.Objective, cycle: Any) -> ObjectiveStrat
     return panel
 
 
+def strategy_comparison(viewer: Viewer, chosen: list[str]) -> Json:
+    """The strategy layer per compared cycle, and one row per KPI across them."""
+    readmodels = viewer.services.readmodels
+    if readmodels is None or not chosen:
+        return {"cycles": [], "kpi_rows": []}
+    cycles = readmodels.strategy.compare([UUID(c) for c in chosen])
+    names = list(dict.fromkeys(k["name"] for c in cycles for k in c["kpis"]))
+    rows = [
+        (name, [next((k for k in c["kpis"] if k["name"] == name), None) for c in cycles])
+        for name in names
+    ]
+    return {"cycles": cycles, "kpi_rows": rows}
+
+
 TEMPLATES.globals.update(
+    strategy_comparison=strategy_comparison,
     strategy_panel=strategy_panel,
     STATUS_LABELS=STATUS_LABELS,
     kpi_colour=strategy_charts.colour,
