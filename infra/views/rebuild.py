@@ -22,6 +22,14 @@ a rebuild of every view (or the first one) reads to the head of the log and move
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -31,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import OperationalError
 from psycopg import Connection, Cursor
 from psycopg.sql import SQL, Identifier
@@ -39,7 +48,7 @@ from domain.application import OkrLedger
 from infra.settings import Settings, get_settings
 from infra.views.codec import dumps, load, loads
 from infra.views.log import LogReader
-from infra.views.model import HISTORY, VIEWS, Model
+from infra.views.model import AUDIT, HISTORY, VIEWS, Model
 from infra.views.schema import RETIRED, SHADOW, Table, tables_of
 from infra.views.store import VERSIONS, ViewStore, appended_rows, columns, entity_rows
 from projections.comparison import AmendmentTally
@@ -51,6 +60,8 @@ from projections.strategy import StrategyState
 from projections.tree import TreeState
 
 LOCK_KEY = "okrledger:views:rebuild"
+NARRATING = (AUDIT, HISTORY)
+"""The views that phrase every event: built in a process of their own when there are 2 CPUs."""
 
 Progress = Callable[[int, int, str], None]
 """(events done, events to do, phase) — phases: scan, rows, indexes, swap, done."""
@@ -63,6 +74,8 @@ class RebuildBusy(RuntimeError):
 @dataclass
 class RebuildReport:
     views: tuple[str, ...]
+    helper: dict[str, Any] = field(default_factory=dict)
+    """What the helper process reported (its events, phases), when there was one."""
     events: int = 0
     """Events folded by this run (not counting a resumed run's earlier part)."""
     position: int = 0
@@ -93,7 +106,9 @@ class Rebuild:
         save_every: float = 60.0,
         progress: Progress | None = None,
         stop: threading.Event | None = None,
+        workers: int | None = None,
     ) -> None:
+        self.ledger = ledger
         self.settings = settings or get_settings()
         recorder: Any = ledger.recorder
         self.datastore = recorder.datastore
@@ -104,6 +119,8 @@ class Rebuild:
         self.progress = progress or (lambda done, total, phase: None)
         self.stop = stop or threading.Event()
         self.schema = self.store.schema
+        self.workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+        """2: the narrating views (audit, history) are built in a second process."""
 
     def _t(self, name: str) -> Identifier:
         return Identifier(self.schema, name)
@@ -130,12 +147,57 @@ class Rebuild:
             finally:
                 lock_conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (LOCK_KEY,))
 
+    def _groups(self, views: tuple[str, ...]) -> list[tuple[str, ...]]:
+        narrating = tuple(v for v in views if v in NARRATING)
+        rest = tuple(v for v in views if v not in NARRATING)
+        if self.workers < 2 or not narrating or not rest:
+            return [views]
+        return [narrating, rest]
+
     def _run(self, views: tuple[str, ...]) -> RebuildReport:
         full = views == VIEWS
         report = RebuildReport(views)
+        target = self.log.head() if full else self.store.position()
+        groups = self._groups(views)
+        helper: _Helper | None = None
+        if len(groups) == 2:
+            helper = _Helper.start(self.ledger, groups[0], target, self)
+        mine = groups[-1]
+        try:
+            model = self.build(mine, target, report)
+            models = [(mine, model)]
+            if helper is not None and model is None:
+                helper.interrupt()
+            elif helper is not None:
+                self.progress(report.events, report.events, "waiting for the helper")
+                report.helper = helper.wait()
+                report.events = max(report.events, int(report.helper.get("events", 0)))
+                if report.helper.get("interrupted"):
+                    report.interrupted = True
+                else:
+                    other = self._load(groups[0])
+                    if other is None:
+                        raise RuntimeError("the helper process saved no model")
+                    models.insert(0, (groups[0], other))
+        except BaseException:
+            if helper is not None:
+                helper.interrupt()
+            raise
+        if model is None or report.interrupted:
+            report.interrupted = True
+            return report
+        clock = time.perf_counter()
+        self.progress(report.events, report.events, "swap")
+        report.position = self._swap(models, full)
+        report.seconds["swap"] = time.perf_counter() - clock
+        self.progress(report.events, report.events, "done")
+        return report
+
+    def build(self, views: tuple[str, ...], target: int, report: RebuildReport) -> Model | None:
+        """Fill the shadow tables of `views` up to `target`; the model (None if stopped)."""
         tables = tables_of(views)
-        key = ",".join(views)
-        versions = ",".join(VERSIONS[v] for v in views)
+        key = _key(views)
+        versions = _versions(views)
         model, started = self._resume(key, versions, tables)
         if model is None:
             self._create_shadows(tables)
@@ -143,21 +205,23 @@ class Rebuild:
             started = datetime.now(UTC)
         else:
             report.resumed_from = model.position
-        target = self.log.head() if full else self.store.position()
         clock = time.perf_counter()
+        writer = _Writer(self)
         try:
-            self._scan(model, views, target, report)
+            self._scan(model, views, target, report, writer, started)
+            writer.flush()
         except KeyboardInterrupt:
             report.interrupted = True
+            writer.flush()
             self._save(key, views, versions, model, started)
             raise
         finally:
+            writer.close()
             report.seconds["scan"] = time.perf_counter() - clock
+        self._save(key, views, versions, model, started)
         if self.stop.is_set():
             report.interrupted = True
-            self._save(key, views, versions, model, started)
-            return report
-        self._save(key, views, versions, model, started)
+            return None
         clock = time.perf_counter()
         self.progress(report.events, report.events, "rows")
         self._copy(entity_rows(model, views), SHADOW)
@@ -166,17 +230,18 @@ class Rebuild:
         self.progress(report.events, report.events, "indexes")
         self._index(tables)
         report.seconds["indexes"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        self.progress(report.events, report.events, "swap")
-        report.position = self._swap(model, views, tables, full, key)
-        report.seconds["swap"] = time.perf_counter() - clock
-        self.progress(report.events, report.events, "done")
-        return report
+        return model
 
     # ------------------------------------------------------------------ scan
 
     def _scan(
-        self, model: Model, views: tuple[str, ...], target: int, report: RebuildReport
+        self,
+        model: Model,
+        views: tuple[str, ...],
+        target: int,
+        report: RebuildReport,
+        writer: _Writer,
+        started: datetime,
     ) -> None:
         start = model.position
         total = max(0, target - start)
@@ -184,18 +249,15 @@ class Rebuild:
         for rows in self._pages(model.position, target):
             model.apply_all(self.log.logged(rows))
             changes = model.take_changes()
-            self._copy(appended_rows(model, views, changes), SHADOW)
-            if HISTORY in views and changes.superseded:
-                with self.datastore.get_connection() as conn:
-                    self.store.supersede(conn.cursor(), changes.superseded, SHADOW)
+            superseded = changes.superseded if HISTORY in views else []
+            writer.put(appended_rows(model, views, changes), superseded)
             report.events += len(rows)
             self.progress(model.position - start, total, "scan")
             if self.stop.is_set():
                 return
             if time.monotonic() - saved > self.save_every:
-                self._save(
-                    ",".join(views), views, ",".join(VERSIONS[v] for v in views), model, None
-                )
+                writer.flush()  # a saved position promises every row up to it is written
+                self._save(_key(views), views, _versions(views), model, started)
                 saved = time.monotonic()
 
     def _pages(self, after: int, up_to: int) -> Iterator[list[Any]]:
@@ -266,13 +328,11 @@ class Rebuild:
 
     # ----------------------------------------------------------------- swap
 
-    def _swap(
-        self, model: Model, views: tuple[str, ...], tables: Sequence[Table], full: bool, key: str
-    ) -> int:
+    def _swap(self, models: list[tuple[tuple[str, ...], Model]], full: bool) -> int:
         for attempt in range(20):
             try:
                 with self.datastore.get_connection() as conn, conn.transaction():
-                    return self._swap_once(conn, model, views, tables, full, key)
+                    return self._swap_once(conn, models, full)
             except OperationalError:
                 if attempt == 19:
                     raise
@@ -280,26 +340,28 @@ class Rebuild:
         raise AssertionError("unreachable")
 
     def _swap_once(
-        self,
-        conn: Connection[Any],
-        model: Model,
-        views: tuple[str, ...],
-        tables: Sequence[Table],
-        full: bool,
-        key: str,
+        self, conn: Connection[Any], models: list[tuple[tuple[str, ...], Model]], full: bool
     ) -> int:
         curs = conn.cursor()
         curs.execute("SET LOCAL lock_timeout = '10s'")
         live = self.store.lock_position(curs)
-        while model.position < live:  # the log moved on while we read: fold it in
-            rows = self.log.page_rows(conn, model.position, live, self.page_size)
-            if not rows:
-                break
-            model.apply_all(self.log.logged(rows))
-            self.store.write(curs, model, model.take_changes(), views, SHADOW)
-        position = max(live, model.position) if full else live
-        for table in tables:
-            self._rename(curs, table)
+        built = max(model.position for _, model in models)
+        position = max(live, built) if full else live
+        views: list[str] = []
+        for group, model in models:
+            while model.position < position:  # the log moved on while we read: fold it in
+                rows = self.log.page_rows(conn, model.position, position, self.page_size)
+                if not rows:
+                    break
+                model.apply_all(self.log.logged(rows))
+                self.store.write(curs, model, model.take_changes(), group, SHADOW)
+            for table in tables_of(group):
+                self._rename(curs, table)
+            curs.execute(
+                SQL("DELETE FROM {} WHERE id = %s").format(self.store.rebuild_table),
+                (_key(group),),
+            )
+            views.extend(group)
         if position != live:
             self.store.set_position(curs, position)
         curs.execute(
@@ -308,9 +370,8 @@ class Rebuild:
                 "built_at = now(), built_position = %s FROM unnest(%s::text[], %s::text[]) "
                 "AS v(view, version) WHERE {}.view = v.view"
             ).format(self._t("okr_views"), self._t("okr_views")),
-            (position, list(views), [VERSIONS[v] for v in views]),
+            (position, views, [VERSIONS[v] for v in views]),
         )
-        curs.execute(SQL("DELETE FROM {} WHERE id = %s").format(self.store.rebuild_table), (key,))
         return position
 
     def _rename(self, curs: Cursor[Any], table: Table) -> None:
@@ -355,6 +416,17 @@ class Rebuild:
                 (key, list(views), versions, model.position, started, state),
             )
 
+    def _load(self, views: tuple[str, ...]) -> Model | None:
+        """The model a helper process saved for `views`."""
+        with self.datastore.get_connection() as conn:
+            row = conn.execute(
+                SQL("SELECT state FROM {} WHERE id = %s").format(self.store.rebuild_table),
+                (_key(views),),
+            ).fetchone()
+        if row is None:
+            return None
+        return model_from_bytes(zlib.decompress(row["state"]), self.settings.checkpoint_every)
+
     def _resume(
         self, key: str, versions: str, tables: Sequence[Table]
     ) -> tuple[Model | None, datetime]:
@@ -395,6 +467,170 @@ class Rebuild:
             if row is None or row["found"] is None:
                 return False
         return True
+
+
+def _key(views: Sequence[str]) -> str:
+    return ",".join(views)
+
+
+def _versions(views: Sequence[str]) -> str:
+    return ",".join(VERSIONS[v] for v in views)
+
+
+class _Writer:
+    """COPYs a scan's rows on its own connection and thread, so the database's work on one page
+    overlaps the folding of the next."""
+
+    def __init__(self, rebuild: Rebuild) -> None:
+        self.rebuild = rebuild
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="okr-rebuild-writer", daemon=True)
+        self.thread.start()
+
+    def put(self, rows: dict[str, list[tuple[Any, ...]]], superseded: list[Any]) -> None:
+        self._check()
+        if any(rows.values()) or superseded:
+            self.queue.put((rows, superseded))
+
+    def flush(self) -> None:
+        """Wait until everything put so far is committed."""
+        self.queue.join()
+        self._check()
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join(30)
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        rebuild = self.rebuild
+        with rebuild.datastore.get_connection() as conn:
+            while True:
+                item = self.queue.get()
+                try:
+                    if item is None:
+                        return
+                    if self.error is None:
+                        rows, superseded = item
+                        with conn.transaction(), conn.cursor() as curs:
+                            for name, table_rows in rows.items():
+                                if table_rows:
+                                    copy_rows(curs, rebuild._t(name + SHADOW), name, table_rows)
+                            if superseded:
+                                rebuild.store.supersede(curs, superseded, SHADOW)
+                except BaseException as error:
+                    self.error = error
+                finally:
+                    self.queue.task_done()
+
+
+class _Helper:
+    """A second process building some views' shadow tables (`python -m infra.views.rebuild`)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], errors: Any) -> None:
+        self.process = process
+        self.errors = errors
+
+    @classmethod
+    def start(
+        cls, ledger: OkrLedger, views: tuple[str, ...], target: int, parent: Rebuild
+    ) -> _Helper:
+        job = {
+            "env": dict(ledger.env),
+            "views": list(views),
+            "target": target,
+            "page_size": parent.page_size,
+            "save_every": parent.save_every,
+            "checkpoint_every": parent.settings.checkpoint_every,
+        }
+        errors = tempfile.TemporaryFile()  # noqa: SIM115  (closed in wait())
+        process = subprocess.Popen(
+            [sys.executable, "-m", "infra.views.rebuild"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            preexec_fn=_die_with_parent,
+        )
+        assert process.stdin is not None
+        process.stdin.write(orjson.dumps(job))
+        process.stdin.close()
+        return cls(process, errors)
+
+    def wait(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        stdout = self.process.stdout.read()
+        self.process.wait()
+        self.errors.seek(0)
+        stderr = self.errors.read().decode(errors="replace")
+        self.errors.close()
+        if self.process.returncode not in (0, 130):
+            raise RuntimeError(f"the rebuild helper failed:\n{stderr[-3000:]}")
+        lines = stdout.decode().strip().splitlines()
+        return dict(orjson.loads(lines[-1])) if lines else {"interrupted": True}
+
+    def interrupt(self) -> None:
+        """Ask it to save its progress and stop (as Ctrl-C would)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _die_with_parent() -> None:
+    """Linux: the helper is killed when the process that started it dies (an orphaned helper
+    would go on writing shadow tables a resumed rebuild is writing too)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _ledger(env: dict[str, str]) -> OkrLedger:
+    """The parent's application. Its environment carries the person-id secret the factory
+    settled; a secret the store keeps itself must not look configured, so retry without it."""
+    from infra.audit.personal import PersonalDataError
+
+    try:
+        return OkrLedger(env=env)
+    except PersonalDataError:
+        secret = OkrLedger.PERSON_ID_SECRET
+        return OkrLedger(env={k: v for k, v in env.items() if not k.endswith(secret)})
+
+
+def _helper_main() -> None:
+    """The helper process: build the shadow tables of the views in the job read from stdin."""
+    job = orjson.loads(sys.stdin.buffer.read())
+    ledger = _ledger(job["env"])
+    settings = get_settings().model_copy(update={"checkpoint_every": job["checkpoint_every"]})
+    rebuild = Rebuild(
+        ledger, settings, page_size=job["page_size"], save_every=job["save_every"], workers=1
+    )
+    views = tuple(job["views"])
+    report = RebuildReport(views)
+    try:
+        with rebuild.datastore.get_connection() as lock:
+            # One builder per group of shadow tables, even if an old helper is still dying.
+            lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"{LOCK_KEY}:{_key(views)}",))
+            model = rebuild.build(views, int(job["target"]), report)
+    except KeyboardInterrupt:
+        print(orjson.dumps({"interrupted": True, "events": report.events}).decode())
+        sys.exit(130)
+    finally:
+        ledger.close()
+    print(
+        orjson.dumps(
+            {
+                "interrupted": model is None,
+                "events": report.events,
+                "seconds": report.seconds,
+                "resumed_from": report.resumed_from,
+            }
+        ).decode()
+    )
 
 
 def copy_rows(
@@ -460,3 +696,7 @@ def model_from_bytes(data: bytes, checkpoint_every: int) -> Model:
     for state in (model.tallies, model.history):
         state.cursor.position, state.cursor.now = tree.cursor.position, tree.cursor.now
     return model
+
+
+if __name__ == "__main__":
+    _helper_main()

@@ -206,6 +206,7 @@ def test_rebuilds_while_writes_continue_lose_and_double_nothing(databases: Datab
             write(history, 30)
             generate(app, 200)
             readmodels.start()
+            assert readmodels.wait_for(head(app), 20)  # its first build is a rebuild too
             done = threading.Event()
             failed: list[BaseException] = []
 
