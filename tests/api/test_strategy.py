@@ -666,7 +666,7 @@ def test_the_audit_trail_and_the_comparison_cover_the_strategy_layer(
         ),
         201,
     )
-    _ok(
+    corrected = _ok(
         client.post(
             f"{API}/kpis/{kpi}/measurements/{measured['measurement_id']}/corrections",
             json={"value": 5, "reason": "late survey answers"},
@@ -675,7 +675,11 @@ def test_the_audit_trail_and_the_comparison_cover_the_strategy_layer(
         201,
     )
     rows = _ok(
-        client.get(f"{API}/audit", params={"entity_id": kpi}, headers=world["auditor"].headers)
+        client.get(
+            f"{API}/audit",
+            params={"entity_id": kpi, "min_position": corrected["position"]},
+            headers=world["auditor"].headers,
+        )
     )["items"]
     assert [r["event_type"] for r in rows] == [
         "Kpi.Defined",
