@@ -1,10 +1,10 @@
 """The live runner: follows the log over LISTEN/NOTIFY and applies it to the views in batches.
 
-One thread reads the recorder's subscription (eventsourcing's LISTEN/NOTIFY follower) into a
-queue; the runner thread takes whatever is ready (up to `max_batch` events), decodes it and hands
-it to the `ViewsProjector` in one transaction: rows and tracking position commit together, so
-the views are exactly-once however the process dies. eventsourcing's `ProjectionRunner` commits
-once per event; batching is what keeps the views within milliseconds of the log under load.
+Woken by the recorder's NOTIFY, the runner thread reads everything the log holds beyond the
+views' position (up to `max_batch` events, with commit times), decodes it and hands it to the
+`ViewsProjector` in one transaction: rows and tracking position commit together, so the views
+are exactly-once however the process dies. eventsourcing's `ProjectionRunner` commits once per
+event; batching is what keeps the views within milliseconds of the log under load.
 
 Only one runner per database works at a time (a session advisory lock); a second process's
 runner waits as a standby and takes over if the first goes away. Readers in any process wait
@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from eventsourcing.persistence import Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import Connection
+from psycopg.sql import SQL, Identifier
 
 from infra.views.log import LogReader
 from infra.views.projector import ViewsProjector
@@ -123,82 +123,42 @@ class LiveRunner:
                         conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (LOCK_KEY,))
 
     def _follow(self) -> None:
+        """Apply what the log holds beyond the views, then wait for the next NOTIFY.
+
+        The recorder NOTIFYs in every insert transaction, so a commit wakes the runner at once;
+        the table lock makes notification ids follow commit order, so reading everything after
+        the views' position never skips a late commit. (eventsourcing's subscription does the
+        same with a puller thread and two queues; reading here keeps one thread and one query
+        between a commit and the batch that applies it.)
+        """
         datastore = self.recorder.datastore
-        with datastore.get_connection() as conn, conn.transaction():
-            self.projector.apply(conn, [])  # restore the model at the tracked position
-        self._committed(self.projector.position)
-        inbox: queue.Queue[Notification | None] = queue.Queue(maxsize=self.max_batch * 4)
-        subscription = self.recorder.subscribe(gt=self.projector.position)
-        reader = threading.Thread(
-            target=self._read, args=(subscription, inbox), name="okr-views-reader", daemon=True
-        )
-        reader.start()
-        try:
-            while not self._stop.is_set():
-                try:
-                    first = inbox.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if first is None:
-                    raise RuntimeError(f"the log subscription ended: {self.error!r}")
-                batch = [first]
-                while len(batch) < self.max_batch:
-                    try:
-                        item = inbox.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        inbox.put(None)
-                        break
-                    batch.append(item)
-                self._apply(batch)
-        finally:
-            subscription.stop()
-            reader.join(5.0)
-
-    def _read(self, subscription: Any, inbox: queue.Queue[Notification | None]) -> None:
-        try:
-            for notification in subscription:
-                while not self._stop.is_set():
-                    try:
-                        inbox.put(notification, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
-                    return
-        except Exception as error:
-            self.error = error
-        finally:
-            with contextlib.suppress(Exception):
-                inbox.put_nowait(None)
-
-    def _apply(self, batch: list[Notification]) -> None:
-        decode = self.log.decoder.decode
-        events = [
-            Logged(n.id, _UNSET, decode(n.originator_id, n.originator_version, n.topic, n.state))
-            for n in batch
-            if n.id > self.projector.position
-        ]
-        if not events:
-            return
-        with self.recorder.datastore.get_connection() as conn:
+        with datastore.get_connection() as listener, datastore.get_connection() as conn:
+            listener.execute(SQL("LISTEN {}").format(Identifier(self.log.channel_name)))
             try:
                 with conn.transaction():
-                    position = self.projector.apply(conn, events)
-            except BaseException:
-                self.projector.discard()
-                raise
+                    self.projector.apply(conn, [])  # restore the model at the tracked position
+                self._committed(self.projector.position)
+                while not self._stop.is_set():
+                    rows = self.log.page_rows(conn, self.projector.position, 2**62, self.max_batch)
+                    if rows:
+                        self._apply(conn, self.log.logged(rows))
+                        continue
+                    for _ in listener.notifies(timeout=0.25, stop_after=1):
+                        pass
+            finally:
+                with contextlib.suppress(Exception):
+                    listener.execute("UNLISTEN *")
+
+    def _apply(self, conn: Connection[Any], events: list[Logged]) -> None:
+        try:
+            with conn.transaction():
+                position = self.projector.apply(conn, events)
+        except BaseException:
+            self.projector.discard()
+            raise
         self._committed(position)
 
     def _committed(self, position: int) -> None:
         with self._applied:
             self.position = max(self.position, position)
             self._applied.notify_all()
-
-
-class _Unset:
-    """A recorded time to be filled from the chain by the projector."""
-
-
-_UNSET: Any = _Unset()
