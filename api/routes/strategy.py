@@ -78,7 +78,7 @@ def hidden_objectives(services: Services, principal: Principal, readmodels: Read
     """Ids (as strings) of the private objectives the caller may not see."""
     if policy.reads_everything(principal):
         return set()
-    found = readmodels.objectives()
+    found = readmodels.strategy.private_objectives()
     with services.directory.current() as directory:
         return visibility.hidden_ids(found, visibility.viewer(directory, principal))
 

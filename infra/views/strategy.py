@@ -239,6 +239,24 @@ class StrategyReads:
             kr["cycle_name"] = names.cycle(kr["cycle_id"])
         return data
 
+    def private_objectives(self) -> list[Json]:
+        """Every private objective, with what the visibility policy reads of it (from this
+        reader's own tree, so it is as current as the answers it filters)."""
+        with self._lock:
+            _, tree, _ = self._states(None)
+            return [
+                {
+                    "objective_id": str(node.objective_id),
+                    "owner_team_id": str(node.owner_team_id) if node.owner_team_id else None,
+                    "owner_person_id": str(node.owner_person_id) if node.owner_person_id else None,
+                    "private": True,
+                    "approver_id": str(node.approver_id) if node.approver_id else None,
+                    "submitted_by": node.submitted_by,
+                }
+                for node in tree.objectives.values()
+                if node.private
+            ]
+
     def objective_of_key_result(self, key_result_id: UUID) -> UUID | None:
         """The objective a key result belongs to (None if the read side does not know it)."""
         with self._lock:
