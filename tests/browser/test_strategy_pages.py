@@ -187,3 +187,18 @@ def test_the_comparison_covers_the_strategy_layer(browser: Browser) -> None:
     assert "Initiatives (done · in progress · planned · cancelled)" in text
     assert section.locator("th[scope=col]").count() >= 3  # the measure and two or more cycles
     assert not browser.errors
+
+
+def test_an_initiative_moves_on_from_the_initiatives_page(browser: Browser) -> None:
+    browser.sign_in("kwame")
+    browser.go("/initiatives")
+    row = browser.page.get_by_test_id("initiative-row").filter(has_text="Pricing page redesign")
+    assert "planned" in row.inner_text()
+    row.get_by_text("Update").click()
+    row.get_by_label("Status").select_option("in_progress")
+    row.get_by_label("Note (why, to cancel or reopen)").fill("Design sprint booked")
+    row.get_by_role("button", name="Save").click()
+    assert "Initiative updated" in browser.flash()
+    row = browser.page.get_by_test_id("initiative-row").filter(has_text="Pricing page redesign")
+    assert "in progress" in row.inner_text() and "Design sprint booked" in row.inner_text()
+    assert not browser.errors
