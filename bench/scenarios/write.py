@@ -103,7 +103,7 @@ def _measure(
             f"check-ins/s, {writers} {label}",
             product,
             raw,
-            f"single-row INSERT…COMMIT, {writers} connection(s)",
+            f"single-row INSERT…COMMIT, {writers} connection{'s' if writers > 1 else ''}",
             paired(product, raw),
             (Target.ratio(0.8),),
         ),
