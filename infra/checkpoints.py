@@ -35,7 +35,7 @@ from psycopg.sql import SQL
 from domain.cycle import Cycle
 from domain.objective import Objective
 from domain.team import Team
-from infra.views.codec import load, loads
+from infra.views.codec import decode, load, loads
 from infra.views.log import LogReader, Row
 from infra.views.store import ViewStore
 from projections.base import Logged
@@ -46,6 +46,15 @@ _COMPARISON = ComparisonFold()
 _CORRECTED = get_topic(Objective.CheckInCorrected)
 _DRAFTED = get_topic(Objective.Drafted)
 TAIL_PAGE = 10_000
+
+
+@dataclass
+class ObjectiveDocument:
+    """A checkpoint's document of one objective (`infra.views.model.objective_document`)."""
+
+    node: ObjectiveNode
+    amendments: AmendmentTally | None
+    check_ins: dict[UUID, int]
 
 
 @dataclass
@@ -131,13 +140,11 @@ class TimeTravel:
                 tree.cycle_objectives.setdefault(UUID(cycle_id), [])
         nodes: list[ObjectiveNode] = []
         for oid, doc in rows:
-            data = loads(doc)
-            node = load(ObjectiveNode, data["node"])
-            nodes.append(node)
-            if data["amendments"] is not None:
-                state.amendments[oid] = load(AmendmentTally, data["amendments"])
-            for kr_id, count in data["check_ins"].items():
-                state.check_ins[UUID(kr_id)] = count
+            data = decode(ObjectiveDocument, doc)
+            nodes.append(data.node)
+            if data.amendments is not None:
+                state.amendments[oid] = data.amendments
+            state.check_ins.update(data.check_ins)
         scope_cycles = set(cycle_ids) if cycle_ids is not None else None
         scope = (
             set(objective_ids)

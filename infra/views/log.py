@@ -34,6 +34,10 @@ Row = tuple[int, UUID, int, str, bytes, datetime | None]
 """notification_id, originator_id, originator_version, topic, state, committed_at."""
 
 DEFAULT_PAGE = 5000
+INTERNED = 2_000_000
+"""Interned ids kept before the table starts over (memory bound)."""
+UNIQUE_IDS = frozenset({"check_in_id"})
+"""Fields whose ids are new in every event: not worth interning."""
 
 
 class _Fallback(Exception):
@@ -58,6 +62,8 @@ class EventDecoder:
         )
         self.names = set(transcoder.names) if isinstance(transcoder, JSONTranscoder) else set()
         self._classes: dict[str, type[Any]] = {}
+        self._ids: dict[UUID, UUID] = {}
+        self._hex: dict[str, UUID] = {}
 
     def decode(self, originator_id: UUID, version: int, topic: str, state: bytes) -> Any:
         cls = self._classes.get(topic)
@@ -70,33 +76,54 @@ class EventDecoder:
                     raise _Fallback
                 for key, value in data.items():
                     kind = type(value)
-                    if kind is dict or kind is list:
+                    if kind is dict:
+                        if len(value) == 2 and "_type_" in value:
+                            data[key] = self._typed(value["_type_"], value["_data_"], key)
+                        else:
+                            data[key] = self._value(value)
+                    elif kind is list:
                         data[key] = self._value(value)
-            except (_Fallback, orjson.JSONDecodeError, ValueError):
+            except (_Fallback, orjson.JSONDecodeError, ValueError, KeyError):
                 pass
             else:
-                data["originator_id"] = originator_id
+                data["originator_id"] = self.intern(originator_id)
                 data["originator_version"] = version
                 event = object.__new__(cls)
                 object.__setattr__(event, "__dict__", data)
                 return event
         return self.mapper.to_domain_event(StoredEvent(originator_id, version, topic, state))
 
+    def intern(self, value: UUID) -> UUID:
+        """One object per id: dictionaries keyed by ids then match by identity, without
+        calling `UUID.__eq__` (a Python function) on every lookup."""
+        found = self._ids.get(value)
+        if found is None:
+            if len(self._ids) > INTERNED:
+                self._ids.clear()
+                self._hex.clear()
+            found = self._ids[value] = value
+        return found
+
     def _value(self, value: Any) -> Any:
         kind = type(value)
         if kind is dict:
             if len(value) == 2 and "_type_" in value and "_data_" in value:
-                return self._typed(value["_type_"], value["_data_"])
+                return self._typed(value["_type_"], value["_data_"], "")
             return {k: self._value(v) for k, v in value.items()}
         if kind is list:
             return [self._value(v) for v in value]
         return value
 
-    def _typed(self, name: str, data: Any) -> Any:
+    def _typed(self, name: str, data: Any, key: str) -> Any:
         if type(data) is not str or name not in self.names:
             raise _Fallback
         if name == "uuid_hex":
-            return uuid_from_hex(data)
+            if key in UNIQUE_IDS:
+                return uuid_from_hex(data)
+            found = self._hex.get(data)
+            if found is None:
+                found = self._hex[data] = self.intern(uuid_from_hex(data))
+            return found
         if name == "datetime_iso":
             return datetime.fromisoformat(data)
         if name == "date_iso":

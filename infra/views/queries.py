@@ -19,7 +19,7 @@ from psycopg import Connection
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable
 
-from infra.views.codec import load, loads
+from infra.views.codec import decode, load, loads
 from infra.views.log import LogReader
 from infra.views.store import ViewStore
 from projections.audit import AuditRow
@@ -134,7 +134,7 @@ class ViewQueries:
             query += SQL(" WHERE ") + SQL(" AND ").join(where)
         query += SQL(" ORDER BY seq")
         for oid, doc in self._rows(snap, query, params):
-            node = load(ObjectiveNode, loads(doc))
+            node = decode(ObjectiveNode, doc)
             state.objectives[oid] = node
             state.cycle_objectives.setdefault(node.cycle_id, []).append(oid)
         state.cursor.position, state.cursor.now = snap.position, snap.now

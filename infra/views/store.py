@@ -20,7 +20,7 @@ from psycopg import Connection, Cursor
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Identifier
 
-from infra.views.codec import dumps, load, loads
+from infra.views.codec import decode, dumps, load, loads
 from infra.views.log import LogReader
 from infra.views.model import (
     AUDIT,
@@ -528,22 +528,17 @@ def _restore_tree(model: Model, curs: Cursor[Any], ident: Any) -> None:
         else:
             tree.cycles[entity_id] = load(CycleClock, loads(doc))
             tree.cycle_objectives.setdefault(entity_id, [])
-    points = load_points
     for oid, seq, doc, live in curs.execute(
         SQL("SELECT objective_id, seq, doc::text, check_ins::text FROM {} ORDER BY seq").format(
             ident("view_tree_objectives")
         )
     ).fetchall():
-        node = load(ObjectiveNode, loads(doc))
-        for kr_id, kr_points in loads(live).items():
-            node.key_results[UUID(kr_id)].live_check_ins = points(kr_points)
+        node = decode(ObjectiveNode, doc)
+        for kr_id, kr_points in decode(dict[UUID, list[CheckInPoint]], live).items():
+            node.key_results[kr_id].live_check_ins = kr_points
         tree.objectives[oid] = node
         tree.cycle_objectives.setdefault(node.cycle_id, []).append(oid)
         model.seq.setdefault(oid, seq)
-
-
-def load_points(data: list[Any]) -> list[CheckInPoint]:
-    return [load(CheckInPoint, p) for p in data]
 
 
 def _restore_rest(model: Model, curs: Cursor[Any], ident: Any) -> None:

@@ -36,3 +36,12 @@ def test_the_fast_decoder_decodes_every_event_as_the_mapper_does() -> None:
         theirs = app.mapper.to_domain_event(n)
         assert type(mine) is type(theirs)
         assert mine.__dict__ == theirs.__dict__
+
+
+@pytest.mark.parametrize("name", sorted(FOLDS))
+def test_decoding_json_text_gives_the_reference_state(name: str) -> None:
+    story = first_quarter()
+    a_fold: Any = FOLDS[name]
+    state = fold(a_fold, story.ledger.log())
+    text = fast.dumps(state)
+    assert fast.decode(a_fold.state_type, text) == codec.load(a_fold.state_type, codec.dump(state))
