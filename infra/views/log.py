@@ -12,7 +12,7 @@ anything else: ciphers, compression, upcasting, unknown transcodings.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -177,7 +177,13 @@ class LogReader:
         out: list[Logged] = []
         for position, originator_id, version, topic, state, committed_at in rows:
             event: OkrAggregate.Event = decode(originator_id, version, topic, bytes(state))
-            out.append(Logged(position, committed_at or event.timestamp, event))
+            if committed_at is None:
+                committed_at = event.timestamp
+            elif committed_at.tzinfo is not UTC:
+                # The session's zone (e.g. ZoneInfo('Etc/UTC')): one fixed zone everywhere,
+                # which orjson also writes much faster than a ZoneInfo.
+                committed_at = committed_at.astimezone(UTC)
+            out.append(Logged(position, committed_at, event))
         return out
 
     def page_rows(self, conn: Connection[Any], after: int, up_to: int, limit: int) -> list[Row]:

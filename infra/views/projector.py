@@ -68,14 +68,17 @@ class ViewsProjector:
         """Forget the in-memory model (after a rollback): the next apply restores it."""
         self.model = None
 
-    def apply(self, conn: Connection[Any], events: Sequence[Logged]) -> int:
+    def apply(
+        self, conn: Connection[Any], events: Sequence[Logged], *, complete: bool = False
+    ) -> int:
         """Apply `events` (and anything before them not applied yet) in `conn`'s transaction.
 
+        `complete`: the caller read `events` from the log itself (every position after the
+        views', with commit times), so the check against the chain's links is skipped.
         Returns the views' new position. The caller commits; on rollback, call `discard()`.
         """
         curs = conn.cursor()
-        tracked = self.store.lock_position(curs)
-        generation = self.store.generation(curs)
+        tracked, generation = self.store.lock(curs)
         model = self.model
         if model is None or model.position != tracked or generation != self._generation:
             model = self.model = self.store.restore(conn, self.log, self.checkpoint_every, tracked)
@@ -84,9 +87,13 @@ class ViewsProjector:
         if top <= tracked:
             return tracked
         try:
-            self._apply_range(conn, model, events, tracked, top)
-            self.store.write(curs, model, model.take_changes())
-            self.store.track(curs, model.position)
+            if complete and events[0].position > tracked:
+                model.apply_all(events)
+            else:
+                self._apply_range(conn, model, events, tracked, top)
+            with conn.pipeline():  # every write, and the position, in one round trip
+                self.store.write(curs, model, model.take_changes())
+                self.store.track(curs, model.position)
         except BaseException:
             self.model = None
             raise

@@ -152,7 +152,7 @@ class LiveRunner:
     def _apply(self, conn: Connection[Any], events: list[Logged]) -> None:
         try:
             with conn.transaction():
-                position = self.projector.apply(conn, events)
+                position = self.projector.apply(conn, events, complete=True)
         except BaseException:
             self.projector.discard()
             raise

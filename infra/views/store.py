@@ -158,16 +158,24 @@ class ViewStore(PostgresTrackingRecorder):
 
     def lock_position(self, curs: Cursor[Any]) -> int:
         """The tracked position, locked until the transaction ends (serialises view writers)."""
+        return self.lock(curs)[0]
+
+    def lock(self, curs: Cursor[Any]) -> tuple[int, int]:
+        """The tracked position (locked until the transaction ends) and the generation, in one
+        round trip."""
         row = curs.execute(
-            SQL("SELECT notification_id FROM {} WHERE application_name = %s FOR UPDATE").format(
-                self._tracking
-            ),
+            SQL(
+                "SELECT notification_id, (SELECT coalesce(sum(generation), 0) FROM {}) AS g "
+                "FROM {} WHERE application_name = %s FOR UPDATE"
+            ).format(self._meta, self._tracking),
             (TRACKING_NAME,),
+            prepare=True,
         ).fetchone()
         if row is None:
             raise IntegrityError("the views' tracking row is missing")
-        value = row[0] if isinstance(row, tuple) else row["notification_id"]
-        return int(value or 0)
+        if isinstance(row, tuple):
+            return int(row[0] or 0), int(row[1])
+        return int(row["notification_id"] or 0), int(row["g"])
 
     def track(self, curs: Cursor[Any], position: int) -> None:
         """Move the tracked position forward (refused unless it moves forward)."""

@@ -31,8 +31,8 @@ class HangingProjector(ViewsProjector):
 
     ready: Path
 
-    def apply(self, conn: Any, events: Any) -> int:
-        position = super().apply(conn, events)
+    def apply(self, conn: Any, events: Any, **options: Any) -> int:
+        position = super().apply(conn, events, **options)
         if events:
             hang(self.ready)
         return position
