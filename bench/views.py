@@ -153,7 +153,7 @@ def rebuild(url: str, workers: int | None) -> dict[str, Any]:
             "seconds": seconds,
             "rate": report.events / seconds,
             "phases": report.seconds,
-            "helper_phases": report.helper.get("seconds", {}),
+            "helpers": report.helper,
         }
     finally:
         app.close()

@@ -75,7 +75,7 @@ class RebuildBusy(RuntimeError):
 class RebuildReport:
     views: tuple[str, ...]
     helper: dict[str, Any] = field(default_factory=dict)
-    """What the helper process reported (its events, phases), when there was one."""
+    """What each helper process reported (its events, phases), by its views."""
     events: int = 0
     """Events folded by this run (not counting a resumed run's earlier part)."""
     position: int = 0
@@ -119,8 +119,9 @@ class Rebuild:
         self.progress = progress or (lambda done, total, phase: None)
         self.stop = stop or threading.Event()
         self.schema = self.store.schema
-        self.workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-        """2: the narrating views (audit, history) are built in a second process."""
+        self.workers = workers if workers is not None else min(3, os.cpu_count() or 1)
+        """Processes: 2 builds the narrating views (audit, history) in a second one, 3 each
+        of them in its own."""
 
     def _t(self, name: str) -> Identifier:
         return Identifier(self.schema, name)
@@ -148,39 +149,44 @@ class Rebuild:
                 lock_conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (LOCK_KEY,))
 
     def _groups(self, views: tuple[str, ...]) -> list[tuple[str, ...]]:
-        narrating = tuple(v for v in views if v in NARRATING)
+        """Views built by separate processes (the last by this one): the narrating views are
+        the costly ones, so with 2 workers they get their own, with 3 one each."""
+        narrating = [(v,) for v in views if v in NARRATING]
         rest = tuple(v for v in views if v not in NARRATING)
         if self.workers < 2 or not narrating or not rest:
             return [views]
-        return [narrating, rest]
+        if self.workers < 3:
+            narrating = [tuple(v for group in narrating for v in group)]
+        return [*narrating, rest]
 
     def _run(self, views: tuple[str, ...]) -> RebuildReport:
         full = views == VIEWS
         report = RebuildReport(views)
         target = self.log.head() if full else self.store.position()
         groups = self._groups(views)
-        helper: _Helper | None = None
-        if len(groups) == 2:
-            helper = _Helper.start(self.ledger, groups[0], target, self)
-        mine = groups[-1]
+        mine, others = groups[-1], groups[:-1]
+        helpers = [_Helper.start(self.ledger, group, target, self) for group in others]
         try:
             model = self.build(mine, target, report)
             models = [(mine, model)]
-            if helper is not None and model is None:
-                helper.interrupt()
-            elif helper is not None:
-                self.progress(report.events, report.events, "waiting for the helper")
-                report.helper = helper.wait()
-                report.events = max(report.events, int(report.helper.get("events", 0)))
-                if report.helper.get("interrupted"):
-                    report.interrupted = True
-                else:
-                    other = self._load(groups[0])
+            if model is None:
+                for helper in helpers:
+                    helper.interrupt()
+            elif helpers:
+                self.progress(report.events, report.events, "waiting for the helpers")
+                for group, helper in zip(others, helpers, strict=True):
+                    answer = helper.wait()
+                    report.helper[",".join(group)] = answer
+                    report.events = max(report.events, int(answer.get("events", 0)))
+                    if answer.get("interrupted"):
+                        report.interrupted = True
+                        continue
+                    other = self._load(group)
                     if other is None:
-                        raise RuntimeError("the helper process saved no model")
-                    models.insert(0, (groups[0], other))
+                        raise RuntimeError("a helper process saved no model")
+                    models.insert(0, (group, other))
         except BaseException:
-            if helper is not None:
+            for helper in helpers:
                 helper.interrupt()
             raise
         if model is None or report.interrupted:

@@ -222,9 +222,9 @@ def test_rebuilds_while_writes_continue_lose_and_double_nothing(databases: Datab
             writer = threading.Thread(target=keep_writing)
             writer.start()
             rebuilds = 0
-            while not done.is_set() or rebuilds < 2:
+            while not done.is_set() or rebuilds < 3:
                 views = None if rebuilds % 2 == 0 else ["audit", "history", "tree"]
-                Rebuild(app, settings(), page_size=7).run(views)
+                Rebuild(app, settings(), page_size=7, workers=1 + rebuilds % 3).run(views)
                 rebuilds += 1
             writer.join()
             assert not failed, failed
