@@ -131,7 +131,11 @@ def audit_page(
     verification = None
     if verify:
         verification = audit_api.verify(
-            _=viewer.principal, ledger=viewer.services.ledger, from_position=None, to_position=None
+            _=viewer.principal,
+            ledger=viewer.services.ledger,
+            services=viewer.services,
+            from_position=None,
+            to_position=None,
         )
 
     def page_url(number: int) -> str:
