@@ -81,6 +81,9 @@ class ViewsProjector:
         tracked, generation = self.store.lock(curs)
         model = self.model
         if model is None or model.position != tracked or generation != self._generation:
+            # Restoring decodes every entity row: at 1M events, longer than eventsourcing's
+            # 5 s idle-in-transaction timeout between two statements.
+            curs.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
             model = self.model = self.store.restore(conn, self.log, self.checkpoint_every, tracked)
             self._generation = generation
         top = max((e.position for e in events), default=tracked)

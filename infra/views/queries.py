@@ -50,7 +50,10 @@ class ViewQueries:
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
         with self.store.datastore.get_connection() as conn, conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            conn.execute(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
+                "SET LOCAL idle_in_transaction_session_timeout = '300s'"
+            )
             position = self.store.position(conn)
             yield Snapshot(conn, position, self.log.committed_at(position, conn))
 

@@ -349,7 +349,9 @@ class Rebuild:
         self, conn: Connection[Any], models: list[tuple[tuple[str, ...], Model]], full: bool
     ) -> int:
         curs = conn.cursor()
-        curs.execute("SET LOCAL lock_timeout = '10s'")
+        curs.execute(
+            "SET LOCAL lock_timeout = '10s'; SET LOCAL idle_in_transaction_session_timeout = 0"
+        )
         live = self.store.lock_position(curs)
         built = max(model.position for _, model in models)
         position = max(live, built) if full else live
