@@ -31,7 +31,7 @@ typecheck: setup
 importlint: setup
 	$(BIN)/lint-imports
 
-# Debian's Chromium for the browser tests (tests/browser; never `playwright install`).
+# Debian's Chromium for the browser tests (tests/browser); Playwright never downloads its own browser.
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 

@@ -196,7 +196,7 @@ def site(browser_database_url: str) -> Iterator[Site]:
 def chromium() -> Iterator[Any]:
     """Debian's Chromium under Playwright (skipped, with the fix, when it is not installed)."""
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get update && apt-get install -y chromium")
+        pytest.fail(f"no Chromium at {CHROMIUM}: run make test, or apt-get install -y chromium")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
