@@ -59,6 +59,7 @@ def rebuild(url: str) -> dict[str, Any]:
             "events": found["events"],
             "seconds": found["seconds"],
             "phases": found.get("phases", {}),
+            "cpu_us_per_event": found.get("cpu_us_per_event"),
             "rss_before_mb": before,
             "by": "bench/views.py",
         }
@@ -87,7 +88,7 @@ def scan(url: str) -> dict[str, Any]:
     views = _views()
     before = _rss_mb()
     if views is not None and hasattr(views, "raw_scan"):
-        events, seconds = views.raw_scan(url)
+        events, seconds = views.raw_scan(url)[:2]
     else:
         from bench.raw import raw_scan
 
@@ -99,7 +100,7 @@ def decode(url: str) -> dict[str, Any]:
     views = _views()
     before = _rss_mb()
     if views is not None and hasattr(views, "scan_and_decode"):
-        events, seconds = views.scan_and_decode(url)
+        events, seconds = views.scan_and_decode(url)[:2]  # (events, seconds[, cpu seconds])
         return {"events": events, "seconds": seconds, "rss_before_mb": before}
     from infra.views.log import LogReader
 

@@ -85,7 +85,7 @@ def run(ctx: Context) -> ScenarioResult:
     result = ScenarioResult("kafka", "Kafka relay")
     events = int(ctx.pick(20_000, 5_000))
     batch = 500
-    count = int(ctx.pick(300, 60))
+    count = int(ctx.pick(200, 60))
     rate = 100.0
     fetch_wait = 10
     with ExitStack() as stack:
@@ -133,7 +133,7 @@ def run(ctx: Context) -> ScenarioResult:
         p50, p99 = Figure("ms", better="lower"), Figure("ms", better="lower")
         raw50, raw99 = Figure("ms", better="lower"), Figure("ms", better="lower")
         acks: list[float] = []
-        for r in range(int(ctx.pick(3, 2))):
+        for r in range(2):
             to_ack, to_consumer = kr.bench_latency(
                 app, base.with_(topic=f"bench.latency.{run_id}.{r}"), count, rate, fetch_wait
             )
