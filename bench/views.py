@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import sys
 import threading
@@ -125,16 +126,16 @@ def raw_scan(url: str) -> tuple[int, float]:
             after = rows[-1][0]
 
 
-def scan_and_decode(url: str) -> tuple[int, float]:
+def scan_and_decode(url: str) -> tuple[int, float, float]:
     app = ledger(url)
     try:
         log = LogReader(app.recorder, app.mapper)  # type: ignore[arg-type]
         with app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
-            began, after, count = time.perf_counter(), 0, 0
+            began, after, count, cpu = time.perf_counter(), 0, 0, time.process_time()
             while True:
                 rows = log.page_rows(conn, after, 2**62, PAGE)
                 if not rows:
-                    return count, time.perf_counter() - began
+                    return count, time.perf_counter() - began, time.process_time() - cpu
                 log.logged(rows)
                 count += len(rows)
                 after = rows[-1][0]
@@ -142,16 +143,26 @@ def scan_and_decode(url: str) -> tuple[int, float]:
         app.close()
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the rebuild's helpers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def rebuild(url: str, workers: int | None) -> dict[str, Any]:
     app = ledger(url)
     try:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), cpu_seconds()
         report = Rebuild(app, settings(), workers=workers).run(None)
         seconds = time.perf_counter() - began
+        cpu = cpu_seconds() - cpu
         return {
             "events": report.events,
             "seconds": seconds,
             "rate": report.events / seconds,
+            "cpu_seconds": cpu,
+            "cpu_us_per_event": cpu / report.events * 1e6 if report.events else 0.0,
             "phases": report.seconds,
             "helpers": report.helper,
         }
@@ -329,28 +340,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--server", default=os.environ.get("OKR_DATABASE_URL"))
+    parser.add_argument(
+        "--database-url", help="an existing history to measure instead of a generated one"
+    )
     parser.add_argument("--asof", type=int, default=200, help="as-of samples")
     parser.add_argument("--lag", type=int, default=500, help="lag samples")
     parser.add_argument("--workers", type=int, default=None, help="rebuild processes (1 or 2)")
     parser.add_argument("--skip", nargs="*", default=[], help="rebuild, asof, lag")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if not args.server:
-        parser.error("--server or OKR_DATABASE_URL is required")
-    if not conninfo_to_dict(args.server).get("dbname"):
+    if not args.server and not args.database_url:
+        parser.error("--server, --database-url or OKR_DATABASE_URL is required")
+    if args.server and not conninfo_to_dict(args.server).get("dbname"):
         args.server = make_conninfo(args.server, dbname="postgres")
-    url = dataset(args.server, args.events)
+    url = args.database_url or dataset(args.server, args.events)
     load = os.getloadavg()
     figures: dict[str, Any] = {"events": args.events, "load_average_at_start": load}
     raw = max((raw_scan(url) for _ in range(2)), key=lambda r: r[0] / r[1])
     figures["raw_scan_rate"] = raw[0] / raw[1]
     decoded = scan_and_decode(url)
     figures["scan_decode_rate"] = decoded[0] / decoded[1]
+    figures["scan_decode_cpu_us_per_event"] = decoded[2] / decoded[0] * 1e6
+    say(figures)
     if "rebuild" not in args.skip:
         figures["rebuild"] = rebuild(url, args.workers)
         figures["rebuild_vs_raw"] = figures["rebuild"]["rate"] / figures["raw_scan_rate"]
+        say(figures)
     if "asof" not in args.skip:
         figures["asof"] = as_of(url, args.asof, seed=1)
+        say(figures)
     if "lag" not in args.skip:
         figures["lag"] = lag(url, args.lag)
     figures["load_average_at_end"] = os.getloadavg()
@@ -360,17 +378,27 @@ def main() -> None:
     print(table(figures))
 
 
+def say(figures: dict[str, Any]) -> None:
+    """Progress on stderr: a long run's figures survive a later phase's failure."""
+    print(json.dumps(figures, default=str), file=sys.stderr, flush=True)
+
+
 def table(f: dict[str, Any]) -> str:
     rows = [
         ("events", f"{f['events']:,}"),
         ("raw scan of the events table", f"{f['raw_scan_rate']:,.0f} events/s"),
-        ("scan + decode (chain join, domain events)", f"{f['scan_decode_rate']:,.0f} events/s"),
+        (
+            "scan + decode (chain join, domain events)",
+            f"{f['scan_decode_rate']:,.0f} events/s "
+            f"({f['scan_decode_cpu_us_per_event']:.1f} µs CPU/event)",
+        ),
     ]
     if "rebuild" in f:
         r = f["rebuild"]
         rows += [
             ("rebuild of every view", f"{r['rate']:,.0f} events/s ({r['seconds']:.1f} s)"),
             ("rebuild ÷ raw scan", f"{f['rebuild_vs_raw']:.2f}×"),
+            ("rebuild CPU (all processes)", f"{r['cpu_us_per_event']:.0f} µs/event"),
             ("rebuild phases (s)", ", ".join(f"{k} {v:.1f}" for k, v in r["phases"].items())),
         ]
     if "asof" in f:
