@@ -118,11 +118,10 @@ class Cluster:
             return found.fetchone() is not None
 
     def databases(self, prefix: str) -> list[str]:
+        """Databases whose name starts with `prefix` (literally: "_" is no wildcard here)."""
         with self.admin() as conn:
-            rows = conn.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)
-            ).fetchall()
-        return [r[0] for r in rows]
+            rows = conn.execute("SELECT datname FROM pg_database").fetchall()
+        return [r[0] for r in rows if str(r[0]).startswith(prefix)]
 
     def create(self, name: str, template: str | None = None) -> str:
         with self.admin() as conn:
