@@ -24,6 +24,7 @@ from bench.harness import (
     Mode,
     ScenarioResult,
     console,
+    load_results,
     machine,
     machine_line,
     markdown_section,
@@ -52,11 +53,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile", action="store_true", help="pyinstrument this process")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="only write docs/performance.md's section from a results file (no measuring)",
+    )
     args = parser.parse_args(argv)
     out = console()
     if args.list:
         for scenario in scenarios.values():
             out.print(f"{scenario.name:<12} {scenario.title}")
+        return 0
+    if args.render:
+        results, info, mode, seconds = load_results(args.render)
+        out.print(rich_table(results, f"{mode} run, {seconds / 60:.1f} min"))
+        write_docs(markdown_section(results, info, mode, seconds))
+        out.print("docs/performance.md: table updated")
         return 0
     unknown = [n for n in args.names if n not in scenarios]
     if unknown:

@@ -34,6 +34,8 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "performance.md"
+FINDINGS = ROOT / "bench" / "findings.md"
+"""Hand-written profiling findings, appended to the generated section."""
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 Better = Literal["higher", "lower"]
@@ -381,7 +383,11 @@ def _md(text: str) -> str:
 
 
 def markdown_section(
-    results: Sequence[ScenarioResult], info: dict[str, Any], mode: Mode, seconds: float
+    results: Sequence[ScenarioResult],
+    info: dict[str, Any],
+    mode: Mode,
+    seconds: float,
+    findings: Path | None = FINDINGS,
 ) -> str:
     notes = [f"- **{r.name}**: {note}" for r in results for note in r.notes if note] + [
         f"- **{r.name}** row *{row.measure}*: {row.note}"
@@ -404,6 +410,8 @@ def markdown_section(
     ]
     if notes:
         parts += ["", "Notes:", "", *notes]
+    if findings is not None and findings.exists():
+        parts += ["", findings.read_text().strip()]
     return "\n".join(parts)
 
 
@@ -442,6 +450,49 @@ def write_results(
     stamp = info["date"].replace(":", "").replace("+0000", "Z")
     (directory / f"{stamp}-{mode}.json").write_text(text)
     return latest
+
+
+def load_results(path: Path) -> tuple[list[ScenarioResult], dict[str, Any], Mode, float]:
+    """A results JSON back into scenario results (to re-render the docs section)."""
+    data = json.loads(path.read_text())
+
+    def figure(raw: dict[str, Any] | None) -> Figure | None:
+        if raw is None:
+            return None
+        return Figure(raw["unit"], list(raw["values"]), raw["better"])
+
+    results = []
+    for scenario in data["scenarios"].values():
+        rows = []
+        for row in scenario["rows"]:
+            product = figure(row["product"])
+            assert product is not None
+            targets = tuple(
+                Target(t["kind"], t["threshold"], t["unit"], t["label"]) for t in row["targets"]
+            )
+            rows.append(
+                Row(
+                    row["scenario"],
+                    row["measure"],
+                    product,
+                    figure(row["raw"]),
+                    row["raw_label"],
+                    figure(row["ratio"]),
+                    targets,
+                    row["note"],
+                )
+            )
+        results.append(
+            ScenarioResult(
+                scenario["name"],
+                scenario["title"],
+                rows,
+                list(scenario["notes"]),
+                scenario["seconds"],
+                scenario["error"],
+            )
+        )
+    return results, data["machine"], data["mode"], float(data["seconds"])
 
 
 def console() -> Console:

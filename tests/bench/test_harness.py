@@ -15,6 +15,7 @@ from bench.harness import (
     ScenarioResult,
     Target,
     alternate,
+    load_results,
     markdown_section,
     paired,
     percentile,
@@ -90,15 +91,15 @@ def test_docs_section_replaces_only_what_is_between_the_markers(tmp_path: Path) 
         "load_average": [1, 1, 1],
         "commit": "abc",
     }
-    section = markdown_section(sample_results(), info, "quick", 60)
+    section = markdown_section(sample_results(), info, "quick", 60, findings=None)
     assert "| **write** | check-ins/s |" in section and "✅ pass" in section
     assert "failed: RuntimeError: no broker" in section and "a note | with a pipe" in section
     doc = tmp_path / "performance.md"
-    doc.write_text(f"# Performance\n\nBy hand.\n\n{BEGIN}\nold\n{END}\n\nAlso by hand.\n")
+    doc.write_text(f"# Performance\n\nBy hand.\n\n{BEGIN}\nOLD TABLE\n{END}\n\nAlso by hand.\n")
     write_docs(section, doc)
     write_docs(section, doc)
     text = doc.read_text()
-    assert text.count(BEGIN) == 1 and "old" not in text
+    assert text.count(BEGIN) == 1 and "OLD TABLE" not in text
     assert text.startswith("# Performance\n\nBy hand.") and text.endswith("Also by hand.\n")
     fresh = tmp_path / "new.md"
     write_docs(section, fresh)
@@ -112,6 +113,9 @@ def test_results_json(tmp_path: Path) -> None:
     row = data["scenarios"]["write"]["rows"][0]
     assert row["verdict"] == "pass" and row["product"]["median"] == 100.0
     assert data["scenarios"]["kafka"]["error"].startswith("RuntimeError")
+    results, machine, mode, seconds = load_results(latest)
+    assert mode == "quick" and seconds == 1.0 and machine == info
+    assert [r.as_dict() for r in results] == [r.as_dict() for r in sample_results()]
 
 
 def test_the_command_line_lists_every_scenario() -> None:
