@@ -178,8 +178,12 @@ class ViewStore(PostgresTrackingRecorder):
         return int(row["notification_id"] or 0), int(row["g"])
 
     def track(self, curs: Cursor[Any], position: int) -> None:
-        """Move the tracked position forward (refused unless it moves forward)."""
-        self._insert_tracking(curs, Tracking(TRACKING_NAME, position))
+        """Move the tracked position forward (refused unless it moves forward).
+
+        A cursor of its own: in pipeline mode, `curs` may still hold the result of an earlier
+        statement when the tracking row's RETURNING is fetched."""
+        with curs.connection.cursor() as own:
+            self._insert_tracking(own, Tracking(TRACKING_NAME, position))
 
     def set_position(self, curs: Cursor[Any], position: int) -> None:
         curs.execute(
