@@ -841,3 +841,9 @@ class Ready(Out):
     )
     lag: int | None
     max_lag: int
+    kafka: dict[str, Any] | None = Field(
+        None,
+        description="With OKR_KAFKA_BOOTSTRAP: the relay's lag (`relay.lag`, events not yet "
+        "acknowledged by the broker; `relay.active`) and the projection workers' "
+        "(`workers.unapplied`, `workers.last_batch_at`). Reported, not gating: see docs/deploy.md.",
+    )
