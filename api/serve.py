@@ -1,9 +1,10 @@
 """`okr serve`: the API, the live projections and the event store in one process.
 
 The process builds the application through the composition root (embedded PostgreSQL unless
-OKR_DATABASE_URL is set), starts the live read models (and, with OKR_KAFKA_BOOTSTRAP, the Kafka
-relay), and serves HTTP with uvicorn until SIGINT/SIGTERM; in-flight requests then get
-`graceful_seconds` to finish before the relay and the read models stop and the pools close.
+OKR_DATABASE_URL is set), starts the live views' runner (unless OKR_VIEWS_RUNNER=off: Kafka
+projection workers keep the views then) and, with OKR_KAFKA_BOOTSTRAP, the Kafka relay, and
+serves HTTP with uvicorn until SIGINT/SIGTERM; in-flight requests then get `graceful_seconds`
+to finish before the relay and the read models stop and the pools close.
 """
 
 from __future__ import annotations
@@ -54,7 +55,10 @@ def serve(
     relay = None
     checkpoints = None
     try:
-        readmodels.start()
+        if settings.views_runner:
+            readmodels.start()
+        else:
+            readmodels.setup()  # the views are kept by `okr worker --from-kafka` processes
         checkpoints = start_checkpoint_follower(ledger.recorder, settings)
         if settings.kafka_bootstrap:
             from infra.kafka.config import KafkaConfig

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     kafka_max_poll_interval_ms: int = 30_000
     """The longest a worker may spend on one batch before the group considers it stuck."""
 
+    views_runner: bool = True
+    """Whether ``okr serve`` keeps the live views itself (``OKR_VIEWS_RUNNER=off``: the views
+    are left to ``okr worker --from-kafka`` processes, see docs/deploy.md)."""
+
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -82,6 +86,15 @@ class Settings(BaseSettings):
 
     pool_size: int = 10
     """Connections kept open per event-store datastore."""
+
+    tree_cache_size: int = Field(default=64, ge=0)
+    """Rendered alignment trees remembered per process (per cycle, team, views position and
+    viewer); 0 turns the cache off."""
+
+    principal_cache_seconds: float = Field(default=60.0, ge=0)
+    """How long a process remembers a token's person and role without reading the token
+    again. Revocations and deactivations still count at once: every request checks them
+    against the directory, which follows the log. 0 turns the cache off."""
 
     audit_signing_key: SecretStr | None = None
     """PEM of the Ed25519 key that signs chain checkpoints; else read from the key file."""

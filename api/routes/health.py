@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+import psycopg
 from eventsourcing.persistence import PersistenceError
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api import schemas as s
 from api.deps import ServicesDep
+from infra.settings import get_settings
 
 health = APIRouter(tags=["health"])
+log = logging.getLogger("okrledger.api")
 
 
 @health.get("/health", response_model=s.Health, summary="Liveness")
@@ -26,7 +32,9 @@ def alive() -> s.Health:
 )
 def ready(services: ServicesDep) -> JSONResponse:
     """Ready when the event store answers and the live projections trail its last position
-    by at most `max_lag` events. 503 otherwise, with the same body."""
+    by at most `max_lag` events (whoever keeps them: this process's runner or Kafka projection
+    workers). 503 otherwise, with the same body. With Kafka on, `kafka` reports the relay's and
+    the workers' lag, read from PostgreSQL only."""
     try:
         head = services.ledger.recorder.max_notification_id()
         database = True
@@ -46,5 +54,23 @@ def ready(services: ServicesDep) -> JSONResponse:
         projections_position=projections,
         lag=lag,
         max_lag=services.ready_max_lag,
+        kafka=_kafka(services) if database else None,
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if ok else 503)
+
+
+def _kafka(services: Any) -> dict[str, Any] | None:
+    settings = services.settings or get_settings()
+    if not settings.kafka_bootstrap:
+        return None
+    from infra.kafka.service import kafka_readiness
+
+    try:
+        return kafka_readiness(services.ledger, settings)
+    except (
+        PersistenceError,
+        psycopg.Error,
+        TypeError,
+    ) as error:  # TypeError: not a PostgreSQL event store
+        log.warning("cannot read the Kafka lag: %s", error)
+        return None

@@ -11,6 +11,8 @@ One Kafka message per stored event::
               "subject": "<aggregate id>",
               "time": "2025-04-01T09:30:00Z",          when it happened (the event's timestamp)
               "datacontenttype": "application/json",
+              "dataschema": "urn:okrledger:events:v1",  the schema of ``data`` (see below)
+              "schemaversion": 1,                      the same, as an integer extension
               "logposition": 1234,                     the notification id (total commit order)
               "aggregateversion": 7,
               "actor": "<person id>|system",
@@ -24,6 +26,11 @@ travel sealed, as stored (``{"_pii_": "v1", "ct": "..."}``, AES-GCM under that p
 that forgetting the person makes them unreadable in Kafka too. :func:`decode` turns an envelope
 back into the domain event by the type hints of its class, leaving sealed fields sealed; anything
 it cannot do that for is a :class:`PoisonMessage`.
+
+The schema version says how ``data`` maps onto the event classes. Adding an event type or an
+optional field keeps it; renaming or removing a field, or changing a field's meaning, raises it.
+A decoder refuses versions newer than its own (:data:`SCHEMA_VERSION`) and reads envelopes that
+carry none as version 1. docs/deploy.md documents the envelope for consumers.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 HEADER_POSITION = "okr-position"
 HEADER_VERSION = "okr-version"
+SCHEMA_VERSION = 1
+DATASCHEMA = f"urn:okrledger:events:v{SCHEMA_VERSION}"
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
 _REQUIRED = ("specversion", "id", "source", "type", "subject", "data")
@@ -114,6 +123,8 @@ def encode(
         "subject": aggregate_id,
         "time": event.timestamp,
         "datacontenttype": CONTENT_TYPE,
+        "dataschema": DATASCHEMA,
+        "schemaversion": SCHEMA_VERSION,
         "logposition": position,
         "aggregateversion": version,
         "actor": getattr(event, "actor", None),
@@ -158,6 +169,13 @@ def parse(value: bytes | None) -> dict[str, Any]:
         raise PoisonMessage(f"unsupported specversion {cloud_event['specversion']!r}")
     if not isinstance(cloud_event["data"], dict):
         raise PoisonMessage("data is not a JSON object")
+    version = cloud_event.get("schemaversion", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise PoisonMessage(f"schemaversion {version!r} is not a positive integer")
+    if version > SCHEMA_VERSION:
+        raise PoisonMessage(
+            f"schemaversion {version} is newer than this worker's ({SCHEMA_VERSION})"
+        )
     if not isinstance(cloud_event.get("logposition"), int):
         raise PoisonMessage("logposition missing or not an integer")
     return cloud_event
@@ -306,8 +324,10 @@ def _expect(kind: type[T], value: Any) -> T:
 
 __all__ = [
     "CONTENT_TYPE",
+    "DATASCHEMA",
     "HEADER_POSITION",
     "HEADER_VERSION",
+    "SCHEMA_VERSION",
     "Envelope",
     "PoisonMessage",
     "Received",

@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 from domain.cycle import Cycle
 from domain.person import Person
 from domain.team import Team
+from infra.views.projector import CATCH_UP_PAGE, ViewsProjector, apply_events
 from projections import codec
 from projections.base import Logged
 from projections.directory import (
@@ -174,3 +175,70 @@ def directory_documents(state: DirectoryState) -> dict[UUID, tuple[str, dict[str
         for aggregate_id, entry in getattr(state, attribute).items():
             out[aggregate_id] = (kind, codec.dump(entry))
     return out
+
+
+class LiveViews:
+    """The product's live views (what the API reads) as a worker's projector.
+
+    A thin adapter over ``ViewsProjector``: the views fold the whole log in its total order, so
+    ``apply`` reads from the event store whatever events of other partitions precede the batch,
+    and the views' own tracking position (locked in the worker's transaction, beside the Kafka
+    offsets) makes applying anything twice impossible. Workers therefore serialise on that
+    position: several workers give fail-over, not more throughput (see docs/deploy.md).
+
+    Workers alternate on the views, so before each batch the in-memory model catches up on what
+    another worker committed by folding those events again (their rows are already written),
+    instead of restoring the whole model from the tables.
+    """
+
+    name = "views"
+    tracks_position = True
+    """The worker needs no per-aggregate bookkeeping: the views' position does that."""
+
+    def __init__(self, projector: ViewsProjector) -> None:
+        self.projector = projector
+
+    @classmethod
+    def for_app(cls, app: Any, checkpoint_every: int) -> LiveViews:
+        from infra.views.log import LogReader
+        from infra.views.store import ViewStore
+
+        return cls(
+            ViewsProjector(
+                ViewStore(app.recorder.datastore),
+                LogReader(app.recorder, app.mapper),
+                checkpoint_every,
+            )
+        )
+
+    def setup(self, conn: psycopg.Connection[Any]) -> None:
+        self.projector.setup(conn)
+
+    def apply(self, conn: psycopg.Connection[Any], events: Sequence[Logged]) -> None:
+        self._catch_up(conn)
+        apply_events(self.projector, conn, events)
+
+    def discard(self) -> None:
+        """After a rolled-back transaction: the model is ahead of the tables."""
+        self.projector.discard()
+
+    def position(self, conn: psycopg.Connection[Any]) -> int:
+        return self.projector.store.position(conn)
+
+    def _catch_up(self, conn: psycopg.Connection[Any]) -> None:
+        model = self.projector.model
+        if model is None:
+            return
+        with conn.cursor() as curs:
+            tracked = self.projector.store.lock_position(curs)
+        log = self.projector.log
+        try:
+            while model.position < tracked:
+                rows = log.page_rows(conn, model.position, tracked, CATCH_UP_PAGE)
+                if not rows:
+                    break
+                model.apply_all(log.logged(rows))
+        except BaseException:
+            self.projector.discard()
+            raise
+        model.take_changes()  # another worker wrote these rows already

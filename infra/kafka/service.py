@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from infra.bootstrap import build_ledger
 from infra.kafka.config import KafkaConfig
 from infra.kafka.pg import postgres_recorder
-from infra.kafka.projectors import DirectoryProjector
+from infra.kafka.projectors import LiveViews
 from infra.kafka.relay import Relay, RelayStatus, relay_status
-from infra.kafka.worker import ProjectionWorker, unapplied_events, workers_ran
+from infra.kafka.worker import ProjectionWorker, last_batch_at, unapplied_events, workers_ran
 from infra.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -60,9 +60,8 @@ def run_worker(settings: Settings | None = None) -> None:
     app = build_ledger(settings)
     stop = threading.Event()
     _stop_on_signals(stop)
-    worker = ProjectionWorker(
-        app, config, DirectoryProjector(schema=postgres_recorder(app).datastore.schema)
-    )
+    postgres_recorder(app)  # the views live in the event store's PostgreSQL
+    worker = ProjectionWorker(app, config, LiveViews.for_app(app, settings.checkpoint_every))
     worker.start()
     try:
         stop.wait()
@@ -85,16 +84,22 @@ def kafka_readiness(app: Application[Any], settings: Settings) -> dict[str, Any]
     """What ``/api/v1/ready`` can report about the event stream (``None`` when Kafka is off).
 
     Reads PostgreSQL only, so a slow broker never slows the probe: the relay's lag (events not
-    yet acknowledged by the broker), whether a relay is active, and the projection workers' lag
-    (events their view has not applied yet; ``None`` before any worker ran).
+    yet acknowledged by the broker) and whether a relay is active; the projection workers' lag
+    (events the live views have not applied yet, whoever keeps them) and when the group last
+    committed a batch (``None`` before any worker ran). Both lags are counted on the log's
+    primary key from the tracked position on: the cost grows with the lag, not with the log.
     """
     if not settings.kafka_bootstrap:
         return None
     relay = relay_status(app, settings.kafka_topic)
+    ran = workers_ran(app)
+    last = last_batch_at(app, settings.kafka_group, settings.kafka_topic) if ran else None
     return {
         "relay": relay.as_dict(),
         "workers": {
             "group": settings.kafka_group,
-            "unapplied": unapplied_events(app) if workers_ran(app) else None,
+            "views_runner": settings.views_runner,
+            "unapplied": unapplied_events(app) if ran else None,
+            "last_batch_at": last.isoformat() if last else None,
         },
     }

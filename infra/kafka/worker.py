@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -42,6 +43,7 @@ from infra.audit.personal import PersonalDataMapper
 from infra.kafka import envelope
 from infra.kafka.config import KafkaConfig, ensure_topic
 from infra.kafka.pg import connect, postgres_recorder
+from infra.views.schema import TRACKING_NAME, TRACKING_TABLE
 from projections.base import Logged
 
 if TYPE_CHECKING:
@@ -118,6 +120,8 @@ class WorkerStatus:
     topic: str
     unapplied: int
     """Events in the log that the group's view has not applied yet (from PostgreSQL alone)."""
+    last_batch_at: datetime | None
+    """When a worker of the group last committed a batch."""
     partitions: list[PartitionLag]
     """Per partition: the stored offset against the broker's end offset."""
 
@@ -126,6 +130,7 @@ class WorkerStatus:
             "group": self.group,
             "topic": self.topic,
             "unapplied": self.unapplied,
+            "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
             "partitions": [
                 {
                     "partition": p.partition,
@@ -139,12 +144,12 @@ class WorkerStatus:
 
 
 def worker_status(
-    app: Application[Any], config: KafkaConfig, projector: str = "directory"
+    app: Application[Any], config: KafkaConfig, projector: str = "views"
 ) -> WorkerStatus:
     """The group's lag: events not yet applied (exact), and offsets against the broker's ends.
 
-    The event count compares the log with the versions the view applied, so it needs no broker
-    and counts relay lag too. Broker end offsets are as the broker reports them (the Tansu test
+    The event count compares the log with what the view applied, so it needs no broker and
+    counts relay lag too. Broker end offsets are as the broker reports them (the Tansu test
     broker under-reports them).
     """
     recorder = postgres_recorder(app)
@@ -153,6 +158,7 @@ def worker_status(
         tables.create(conn)
         stored = tables.stored_offsets(conn, config.group, config.topic)
     unapplied = unapplied_events(app, projector)
+    last = last_batch_at(app, config.group, config.topic)
     ends: dict[int, int] = {}
     with contextlib.suppress(KafkaError):
         consumer = config.consumer(group_id=None)
@@ -166,6 +172,7 @@ def worker_status(
         group=config.group,
         topic=config.topic,
         unapplied=unapplied,
+        last_batch_at=last,
         partitions=[
             PartitionLag(p, stored.get(p, 0), ends.get(p)) for p in sorted(set(stored) | set(ends))
         ],
@@ -185,13 +192,35 @@ def open_personal_data(mapper: Mapper[Any], event: Any) -> Any:
     return mapper.to_domain_event(Mapper.to_stored_event(mapper, event))
 
 
-def unapplied_events(app: Application[Any], projector: str = "directory") -> int:
-    """Events in the log that ``projector``'s view has not applied yet (PostgreSQL only)."""
+def unapplied_events(app: Application[Any], projector: str = "views") -> int:
+    """Events in the log that ``projector``'s view has not applied yet (PostgreSQL only).
+
+    For the live views: the events after the views' tracking position, counted on the log's
+    primary key from that position on, so the cost grows with the lag, not with the log. For a
+    per-aggregate projector: the log against the versions it applied (a scan of the log, meant
+    for tests and small deployments).
+    """
     recorder = postgres_recorder(app)
-    tables = _Tables(recorder.datastore.schema)
     events = Composed(
         [Identifier(recorder.datastore.schema), SQL("."), Identifier(recorder.events_table_name)]
     )
+    if projector == "views":
+        tracking = Composed(
+            [Identifier(recorder.datastore.schema), SQL("."), Identifier(TRACKING_TABLE)]
+        )
+        with recorder.datastore.get_connection() as conn:
+            if not _exists(conn, tracking):
+                row = conn.execute(SQL("SELECT count(*) AS n FROM {}").format(events)).fetchone()
+            else:
+                row = conn.execute(
+                    SQL(
+                        "SELECT count(*) AS n FROM {} WHERE notification_id > coalesce("
+                        "(SELECT notification_id FROM {} WHERE application_name = %s), 0)"
+                    ).format(events, tracking),
+                    (TRACKING_NAME,),
+                ).fetchone()
+        return int(row["n"]) if row else 0
+    tables = _Tables(recorder.datastore.schema)
     with recorder.datastore.get_connection() as conn:
         if not _exists(conn, tables.versions):
             row = conn.execute(SQL("SELECT count(*) AS n FROM {}").format(events)).fetchone()
@@ -205,6 +234,22 @@ def unapplied_events(app: Application[Any], projector: str = "directory") -> int
             (projector,),
         ).fetchone()
     return int(row["n"]) if row else 0
+
+
+def last_batch_at(app: Application[Any], group: str, topic: str) -> datetime | None:
+    """When the group last committed a batch (``None`` if no worker ever did)."""
+    recorder = postgres_recorder(app)
+    tables = _Tables(recorder.datastore.schema)
+    with recorder.datastore.get_connection() as conn:
+        if not _exists(conn, tables.offsets):
+            return None
+        row = conn.execute(
+            SQL(
+                "SELECT max(updated_at) AS at FROM {} WHERE consumer_group = %s AND topic = %s"
+            ).format(tables.offsets),
+            (group, topic),
+        ).fetchone()
+    return row["at"] if row else None
 
 
 def workers_ran(app: Application[Any]) -> bool:
@@ -250,6 +295,8 @@ class ProjectionWorker:
         self.projector = projector
         self.recorder = postgres_recorder(app)
         self.tables = _Tables(self.recorder.datastore.schema)
+        self.tracks_position = bool(getattr(projector, "tracks_position", False))
+        """The projector keeps its own log position (the live views): no per-aggregate versions."""
         self.max_records = max_records
         self.poll_timeout_ms = poll_timeout_ms
         self.min_backoff_seconds = min_backoff_seconds
@@ -378,9 +425,11 @@ class ProjectionWorker:
             with conn.transaction():
                 applied, skipped, dead = self._apply_batch(conn, tp, records)
         except (psycopg.OperationalError, psycopg.InterfaceError):
+            self._discard()
             raise
         except Exception:
             # Nothing was stored: read the batch again after a pause.
+            self._discard()
             log.exception("partition %d: batch failed; retrying it", tp.partition)
             consumer.seek(tp, records[0].offset)
             self._stopping.wait(self.min_backoff_seconds)
@@ -388,6 +437,12 @@ class ProjectionWorker:
             self.applied += applied
             self.skipped += skipped
             self.dead_lettered += dead
+
+    def _discard(self) -> None:
+        """The transaction rolled back: a projector that caches state must forget it."""
+        discard = getattr(self.projector, "discard", None)
+        if callable(discard):
+            discard()
 
     def _apply_batch(
         self, conn: psycopg.Connection[Any], tp: TopicPartition, records: Sequence[ConsumerRecord]
@@ -438,32 +493,12 @@ class ProjectionWorker:
                 continue
             decoded.append((record, received))
 
-        ids = sorted({str(r.event.originator_id) for _, r in decoded})
-        versions: dict[str, int] = {
-            str(aggregate_id): int(version)
-            for aggregate_id, version in conn.execute(
-                SQL(
-                    "SELECT aggregate_id, version FROM {} "
-                    "WHERE projector = %s AND aggregate_id = ANY(%s::uuid[])"
-                ).format(self.tables.versions),
-                (self.projector.name, ids),
-            )
-        }
-        fresh: list[tuple[ConsumerRecord, Logged]] = []
-        for record, received in decoded:
-            event = received.event
-            key = str(event.originator_id)
-            seen = versions.get(key, 0)
-            if event.originator_version <= seen:
-                skipped += 1
-                continue
-            if event.originator_version > seen + 1 and seen > 0:
-                log.warning(
-                    "%s: versions %d..%d never arrived", key, seen + 1, event.originator_version - 1
-                )
-            versions[key] = event.originator_version
-            recorded_at = received.committed_at or event.timestamp
-            fresh.append((record, Logged(received.position, recorded_at, event)))
+        versions: dict[str, int] = {}
+        if self.tracks_position:
+            fresh = [(record, _logged(received)) for record, received in decoded]
+        else:
+            fresh, versions = self._unseen(conn, decoded)
+            skipped += len(decoded) - len(fresh)
 
         failed = self._project(conn, fresh)
         dead.extend(failed)
@@ -489,6 +524,39 @@ class ProjectionWorker:
         if dead:
             self._dead_letter(tp, dead)  # before the commit: at least once into the DLQ
         return applied, skipped, len(dead)
+
+    def _unseen(
+        self,
+        conn: psycopg.Connection[Any],
+        decoded: list[tuple[ConsumerRecord, envelope.Received]],
+    ) -> tuple[list[tuple[ConsumerRecord, Logged]], dict[str, int]]:
+        """The events whose aggregate version the projector has not applied yet, and the
+        aggregates' new versions (for projectors that keep no position of their own)."""
+        ids = sorted({str(r.event.originator_id) for _, r in decoded})
+        versions: dict[str, int] = {
+            str(aggregate_id): int(version)
+            for aggregate_id, version in conn.execute(
+                SQL(
+                    "SELECT aggregate_id, version FROM {} "
+                    "WHERE projector = %s AND aggregate_id = ANY(%s::uuid[])"
+                ).format(self.tables.versions),
+                (self.projector.name, ids),
+            )
+        }
+        fresh: list[tuple[ConsumerRecord, Logged]] = []
+        for record, received in decoded:
+            event = received.event
+            key = str(event.originator_id)
+            seen = versions.get(key, 0)
+            if event.originator_version <= seen:
+                continue
+            if event.originator_version > seen + 1 and seen > 0:
+                log.warning(
+                    "%s: versions %d..%d never arrived", key, seen + 1, event.originator_version - 1
+                )
+            versions[key] = event.originator_version
+            fresh.append((record, _logged(received)))
+        return fresh, versions
 
     def _project(
         self, conn: psycopg.Connection[Any], fresh: list[tuple[ConsumerRecord, Logged]]
@@ -548,6 +616,11 @@ class ProjectionWorker:
         self._producer.flush(timeout=self.config.delivery_timeout_ms / 1000 + 5)
         for future in futures:
             future.get(timeout=0)  # raises if not acknowledged: the batch is rolled back
+
+
+def _logged(received: envelope.Received) -> Logged:
+    event = received.event
+    return Logged(received.position, received.committed_at or event.timestamp, event)
 
 
 def wait_for_assignment(

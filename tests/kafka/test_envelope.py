@@ -58,6 +58,8 @@ def test_the_envelope_carries_the_cloudevents_attributes_and_extensions(
     assert cloud_event["type"] == type(event).__qualname__
     assert cloud_event["subject"] == str(event.originator_id)
     assert cloud_event["datacontenttype"] == "application/json"
+    assert cloud_event["dataschema"] == "urn:okrledger:events:v1"
+    assert cloud_event["schemaversion"] == envelope.SCHEMA_VERSION == 1
     assert datetime.fromisoformat(cloud_event["time"]) == event.timestamp
     assert cloud_event["time"].endswith("Z")
     assert cloud_event["logposition"] == position
@@ -98,6 +100,9 @@ def _mutated(demo_events: list[tuple[int, Any]], change: Callable[[dict[str, Any
         (lambda ce: ce["data"].update(originator_version="7"), "expected int"),
         (lambda ce: ce["data"].update(timestamp=None), "null"),
         (lambda ce: ce.update(id=f"{uuid4()}:1"), "does not match"),
+        (lambda ce: ce.update(schemaversion=2), "newer than this worker's"),
+        (lambda ce: ce.update(schemaversion="1"), "not a positive integer"),
+        (lambda ce: ce.update(schemaversion=0), "not a positive integer"),
     ],
 )
 def test_what_cannot_be_decoded_is_a_poison_message(
@@ -105,6 +110,19 @@ def test_what_cannot_be_decoded_is_a_poison_message(
 ) -> None:
     with pytest.raises(envelope.PoisonMessage, match=reason):
         envelope.decode(_mutated(demo_events, change))
+
+
+def test_an_envelope_without_a_schema_version_reads_as_version_1(
+    demo_events: list[tuple[int, Any]],
+) -> None:
+    position, event = demo_events[0]
+
+    def unversioned(ce: dict[str, Any]) -> None:
+        ce.pop("schemaversion")
+        ce.pop("dataschema")
+
+    assert envelope.decode(_mutated(demo_events, unversioned)).event == event
+    assert envelope.decode(_mutated(demo_events, lambda ce: None)).position == position
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from infra.chain import ChainReader
 from infra.kafka import envelope
 from infra.kafka.config import KafkaConfig
 from infra.kafka.pg import connect
-from infra.kafka.projectors import DirectoryProjector, directory_documents
+from infra.kafka.projectors import DirectoryProjector, LiveViews, directory_documents
 from infra.kafka.relay import Relay
 from infra.kafka.service import kafka_readiness
 from infra.kafka.worker import (
@@ -35,6 +35,7 @@ from infra.kafka.worker import (
     wait_for_assignment,
     worker_status,
 )
+from infra.readmodels import ReadModels
 from infra.settings import Settings
 from projections.base import Logged, fold
 from projections.directory import DirectoryFold
@@ -48,6 +49,9 @@ from tests.kafka.conftest import (
     worker_process,
 )
 from tests.kafka.test_relay import caught_up, wait_until
+from tests.views.conftest import assert_views_match, generate, whole_log
+from tests.views.conftest import settings as views_settings
+from tests.views.oracle import Oracle
 
 CTX = CommandContext.system()
 
@@ -118,17 +122,34 @@ def assert_view_equals_rebuild(app: OkrLedger) -> None:
         assert row.applied == row.version == latest[aggregate_id], aggregate_id
 
 
+def live_views(app: OkrLedger) -> LiveViews:
+    """The product's views as a worker keeps them (a checkpoint every 7 positions)."""
+    return LiveViews.for_app(app, checkpoint_every=7)
+
+
+def assert_views_equal_a_rebuild(app: OkrLedger) -> None:
+    """The live views answer as the oracle (a fold of the whole log) does, and every event
+    was applied exactly once: the audit view has one row per event of the log."""
+    readmodels = ReadModels(app, views_settings())
+    log = whole_log(readmodels)
+    assert readmodels.caught_up_position() == log[-1].position
+    with connect(app.recorder, "okr-test") as conn:  # type: ignore[arg-type]
+        row = conn.execute("SELECT count(*), count(DISTINCT position) FROM view_audit").fetchone()
+    assert row == (len(log), len(log))
+    assert_views_match(readmodels, Oracle(log))
+
+
 def assigned(process: Any) -> list[int]:
     """The partitions a worker process last logged as assigned to it."""
     found = re.findall(r"partitions assigned: \[([\d, ]*)\]", output_of(process))
     return [int(p) for p in found[-1].split(",") if p.strip()] if found else []
 
 
-def workers_caught_up(app: OkrLedger, config: KafkaConfig) -> bool:
-    return caught_up(app, config.topic) and worker_status(app, config).unapplied == 0
+def workers_caught_up(app: OkrLedger, config: KafkaConfig, projector: str = "views") -> bool:
+    return caught_up(app, config.topic) and worker_status(app, config, projector).unapplied == 0
 
 
-def test_two_workers_split_the_partitions_and_the_view_equals_a_rebuild(
+def test_two_workers_split_the_partitions_and_a_per_aggregate_view_equals_a_rebuild(
     ledger: OkrLedger, group_config: KafkaConfig, relay: Relay
 ) -> None:
     organisation(ledger)
@@ -140,7 +161,7 @@ def test_two_workers_split_the_partitions_and_the_view_equals_a_rebuild(
         assert all(worker.assignment for worker in workers)
         organisation(ledger)
         Writer(ledger).events(60, people=6)
-        wait_until(lambda: workers_caught_up(ledger, group_config), timeout=30)
+        wait_until(lambda: workers_caught_up(ledger, group_config, "directory"), timeout=30)
     finally:
         for worker in workers:
             worker.stop()
@@ -149,10 +170,30 @@ def test_two_workers_split_the_partitions_and_the_view_equals_a_rebuild(
     assert sum(worker.applied for worker in workers) == sum(versions(ledger).values())
 
 
+def test_two_workers_keep_the_live_views_equal_to_a_rebuild(
+    ledger: OkrLedger, group_config: KafkaConfig, relay: Relay
+) -> None:
+    generate(ledger, 150, batch=5, seed=3)
+    workers = [ProjectionWorker(ledger, group_config, live_views(ledger)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        assert wait_for_assignment(workers, group_config.partitions, timeout=30)
+        assert all(worker.assignment for worker in workers)
+        generate(ledger, 250, batch=5, seed=4, prefix="more")
+        wait_until(lambda: workers_caught_up(ledger, group_config), timeout=60)
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert all(worker.applied > 0 for worker in workers)
+    assert sum(w.dead_lettered for w in workers) == 0
+    assert_views_equal_a_rebuild(ledger)
+
+
 def test_a_killed_worker_s_partitions_move_to_the_other(
     ledger: OkrLedger, database_url: str, group_config: KafkaConfig, relay: Relay
 ) -> None:
-    organisation(ledger)
+    generate(ledger, 120, batch=5, seed=5)
     first = worker_process(database_url, group_config)
     second = worker_process(database_url, group_config)
     try:
@@ -160,7 +201,7 @@ def test_a_killed_worker_s_partitions_move_to_the_other(
         wait_until(lambda: workers_caught_up(ledger, group_config), timeout=30)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
-        organisation(ledger)  # written while only the second worker lives
+        generate(ledger, 120, batch=5, seed=6, prefix="later")  # only the second worker lives
         every = list(range(group_config.partitions))
         wait_until(lambda: assigned(second) == every, timeout=40)
         wait_until(lambda: workers_caught_up(ledger, group_config), timeout=30)
@@ -168,7 +209,8 @@ def test_a_killed_worker_s_partitions_move_to_the_other(
         stop_process(first)
         output = stop_process(second)
     assert second.returncode == 0, output
-    assert_view_equals_rebuild(ledger)
+    assert "worker stopped" in output  # SIGTERM: the batch in hand finished, the group left
+    assert_views_equal_a_rebuild(ledger)
 
 
 def test_workers_killed_mid_stream_and_restarted_apply_no_event_twice(
@@ -177,12 +219,11 @@ def test_workers_killed_mid_stream_and_restarted_apply_no_event_twice(
     group_config: KafkaConfig,
     relay: Relay,
 ) -> None:
-    organisation(ledger)
+    generate(ledger, 60, batch=5, seed=7)
     first = [worker_process(database_url, group_config) for _ in range(2)]
     try:
         wait_until(lambda: all(assigned(p) for p in first), timeout=40)
-        for _ in range(3):
-            organisation(ledger)
+        generate(ledger, 300, batch=5, seed=8, prefix="burst")
         for process in first:  # mid-stream, with batches in flight
             process.send_signal(signal.SIGKILL)
     finally:
@@ -192,12 +233,12 @@ def test_workers_killed_mid_stream_and_restarted_apply_no_event_twice(
     resend_tail(ledger, group_config, count=40)
     second = [worker_process(database_url, group_config) for _ in range(2)]
     try:
-        organisation(ledger)
+        generate(ledger, 60, batch=5, seed=9, prefix="after")
         wait_until(lambda: workers_caught_up(ledger, group_config), timeout=60)
     finally:
         outputs = [stop_process(p) for p in second]
     assert all(p.returncode == 0 for p in second), outputs
-    assert_view_equals_rebuild(ledger)  # applied == version for every aggregate
+    assert_views_equal_a_rebuild(ledger)  # one audit row per event: none applied twice
 
 
 def resend_tail(app: OkrLedger, config: KafkaConfig, count: int) -> None:
@@ -247,15 +288,15 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_worker_carries_on(
     producer.flush()
     producer.close()
 
-    worker = ProjectionWorker(ledger, group_config, DirectoryProjector())
+    worker = ProjectionWorker(ledger, group_config, live_views(ledger))
     worker.start()
     try:
-        organisation(ledger, teams=1)  # after the poison: still applied
+        generate(ledger, 80, batch=5, seed=10)  # after the poison: still applied
         wait_until(lambda: workers_caught_up(ledger, group_config), timeout=40)
     finally:
         worker.stop()
     assert worker.dead_lettered == len(poison)
-    assert_view_equals_rebuild(ledger)
+    assert_views_equal_a_rebuild(ledger)
     dead = read_topic(
         group_config.bootstrap, group_config.dead_letter_topic, until=lambda rs: len(rs) >= 3
     )
@@ -289,7 +330,7 @@ def test_an_event_the_view_cannot_apply_is_dead_lettered_alone(
     worker = ProjectionWorker(ledger, group_config, _Failing(victim))
     worker.start()
     try:
-        wait_until(lambda: workers_caught_up(ledger, group_config), timeout=40)
+        wait_until(lambda: workers_caught_up(ledger, group_config, "directory"), timeout=40)
     finally:
         worker.stop()
     assert worker.dead_lettered == 1
@@ -314,7 +355,7 @@ def test_worker_status_counts_the_events_not_applied_yet(
     assert before.unapplied == sum(versions(ledger).values())
     assert [lag.partition for lag in before.partitions] == list(range(group_config.partitions))
 
-    worker = ProjectionWorker(ledger, group_config, DirectoryProjector())
+    worker = ProjectionWorker(ledger, group_config, live_views(ledger))
     worker.start()
     try:
         wait_until(lambda: worker_status(ledger, group_config).unapplied == 0, timeout=30)
@@ -337,6 +378,7 @@ def test_worker_status_counts_the_events_not_applied_yet(
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
     assert (status["group"], status["unapplied"]) == (group_config.group, 0)
+    assert status["last_batch_at"] is not None
     assert sum(p["next_offset"] for p in status["partitions"]) == sum(versions(ledger).values())
 
 
@@ -355,17 +397,26 @@ def test_readiness_reports_relay_and_worker_lag_from_postgresql_alone(
     before = kafka_readiness(ledger, settings)
     assert before is not None
     assert (before["relay"]["lag"], before["relay"]["active"]) == (0, True)
-    assert before["workers"] == {"group": group_config.group, "unapplied": None}
+    assert before["workers"] == {
+        "group": group_config.group,
+        "views_runner": True,
+        "unapplied": None,
+        "last_batch_at": None,
+    }
 
-    worker = ProjectionWorker(ledger, group_config, DirectoryProjector())
+    worker = ProjectionWorker(ledger, group_config, live_views(ledger))
     worker.start()
     try:
         wait_until(lambda: worker_status(ledger, group_config).unapplied == 0, timeout=30)
+        organisation(ledger, teams=1)
+        wait_until(lambda: workers_caught_up(ledger, group_config), timeout=30)
     finally:
         worker.stop()
     after = kafka_readiness(ledger, settings)
     assert after is not None
     assert after["workers"]["unapplied"] == 0
+    assert after["workers"]["last_batch_at"] is not None
+    assert (after["relay"]["lag"], after["relay"]["head"]) == (0, sum(versions(ledger).values()))
 
 
 def test_personal_data_travels_sealed_and_forgetting_erases_it_from_the_stream(
@@ -385,11 +436,11 @@ def test_personal_data_travels_sealed_and_forgetting_erases_it_from_the_stream(
     worker = ProjectionWorker(ledger, group_config, DirectoryProjector())
     worker.start()
     try:
-        wait_until(lambda: worker_status(ledger, group_config).unapplied == 0, timeout=30)
+        wait_until(lambda: workers_caught_up(ledger, group_config, "directory"), timeout=30)
         assert view(ledger)[zelda].document["name"] == "Zelda Q. Quartermaine"  # opened by key
 
         forgetting = forget_person(ledger, email, "asked to be forgotten", CTX)
-        wait_until(lambda: worker_status(ledger, group_config).unapplied == 0, timeout=30)
+        wait_until(lambda: workers_caught_up(ledger, group_config, "directory"), timeout=30)
     finally:
         worker.stop()
     assert view(ledger)[zelda].document["name"] == forgotten_name(forgetting.number)
