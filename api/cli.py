@@ -436,7 +436,9 @@ def worker(
             return
         table = Table(
             title=f"group {current.group} ← {current.topic}: "
-            f"{current.unapplied} event(s) not applied yet"
+            f"{current.unapplied} event(s) not applied to the views yet",
+            caption="last batch committed: "
+            + (current.last_batch_at.isoformat() if current.last_batch_at else "never"),
         )
         for column in ("partition", "applied up to offset", "broker end offset", "lag"):
             table.add_column(column, justify="right")

@@ -197,6 +197,8 @@ class LiveViews:
 
     def __init__(self, projector: ViewsProjector) -> None:
         self.projector = projector
+        self.caught_up = 0
+        """Events folded in memory after another worker committed them."""
 
     @classmethod
     def for_app(cls, app: Any, checkpoint_every: int) -> LiveViews:
@@ -238,6 +240,7 @@ class LiveViews:
                 if not rows:
                     break
                 model.apply_all(log.logged(rows))
+                self.caught_up += len(rows)
         except BaseException:
             self.projector.discard()
             raise

@@ -8,7 +8,8 @@ PostgreSQL transaction that
 2. decodes the envelopes — a record that is not an okrledger event goes to the dead-letter topic
    with the reason, and the worker carries on;
 3. drops events whose aggregate version it has already applied (``okr_kafka_versions``): the
-   relay's at-least-once resends;
+   relay's at-least-once resends — unless the projector tracks a log position of its own (the
+   live views, ``projectors.LiveViews``), which makes this bookkeeping unnecessary;
 4. hands the rest to the projector, which writes its view rows;
 5. stores the applied versions and the partition's next offset, and commits.
 
@@ -309,6 +310,8 @@ class ProjectionWorker:
         self.skipped = 0
         """Records dropped as already applied (resends, redeliveries)."""
         self.dead_lettered = 0
+        self._failures = 0
+        """Batches failed in a row (the retry waits longer each time)."""
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
@@ -428,12 +431,20 @@ class ProjectionWorker:
             self._discard()
             raise
         except Exception:
-            # Nothing was stored: read the batch again after a pause.
+            # Nothing was stored: read the batch again after a pause (longer each time).
             self._discard()
-            log.exception("partition %d: batch failed; retrying it", tp.partition)
+            wait = min(self.min_backoff_seconds * 2**self._failures, self.max_backoff_seconds)
+            self._failures += 1
+            log.exception(
+                "partition %d: batch at offset %d failed; retrying it in %.1f s",
+                tp.partition,
+                records[0].offset,
+                wait,
+            )
             consumer.seek(tp, records[0].offset)
-            self._stopping.wait(self.min_backoff_seconds)
+            self._stopping.wait(wait)
         else:
+            self._failures = 0
             self.applied += applied
             self.skipped += skipped
             self.dead_lettered += dead
@@ -561,8 +572,16 @@ class ProjectionWorker:
     def _project(
         self, conn: psycopg.Connection[Any], fresh: list[tuple[ConsumerRecord, Logged]]
     ) -> list[tuple[ConsumerRecord, str]]:
-        """Apply the batch; if it fails, apply event by event and return the ones that fail."""
+        """Apply the batch; if it fails, apply event by event and return the ones that fail.
+
+        The live views cannot leave an event out (they read what a batch lacks from the log):
+        their failure rolls the whole batch back, to be retried, as the live runner would.
+        """
         if not fresh:
+            return []
+        if self.tracks_position:
+            with conn.transaction():
+                self.projector.apply(conn, [logged for _, logged in fresh])
             return []
         try:
             with conn.transaction():

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
+import httpx
 import orjson
 import pytest
 from kafka import KafkaProducer
@@ -43,6 +44,8 @@ from tests.kafka.conftest import (
     GROUP_TIMING,
     RELAY_TIMING,
     Writer,
+    free_port,
+    okr_process,
     output_of,
     read_topic,
     stop_process,
@@ -448,3 +451,91 @@ def test_personal_data_travels_sealed_and_forgetting_erases_it_from_the_stream(
     # What Kafka still holds can no longer be opened by anyone.
     first = envelope.decode(records[0].value).event
     assert open_personal_data(ledger.mapper, first).name == forgotten_name(forgetting.number)
+
+
+class _FlakyViews(LiveViews):
+    """The live views failing their first batches, as a bug fixed by a redeploy would."""
+
+    def __init__(self, views: LiveViews, failures: int) -> None:
+        super().__init__(views.projector)
+        self.failures = failures
+
+    def apply(self, conn: Any, events: Sequence[Logged]) -> None:
+        super().apply(conn, events)  # written, then rolled back with the batch
+        if self.failures > 0:
+            self.failures -= 1
+            raise ValueError("the views cannot take this batch")
+
+
+def test_a_batch_the_views_cannot_apply_is_retried_not_dead_lettered(
+    ledger: OkrLedger, group_config: KafkaConfig, relay: Relay
+) -> None:
+    generate(ledger, 60, batch=5, seed=11)
+    worker = ProjectionWorker(
+        ledger,
+        group_config,
+        _FlakyViews(live_views(ledger), failures=3),
+        min_backoff_seconds=0.05,
+        max_backoff_seconds=0.2,
+    )
+    worker.start()
+    try:
+        wait_until(lambda: workers_caught_up(ledger, group_config), timeout=40)
+    finally:
+        worker.stop()
+    assert worker.dead_lettered == 0  # the views read every event of the log: none is skipped
+    assert_views_equal_a_rebuild(ledger)
+
+
+def _ready(base: str) -> dict[str, Any]:
+    body: dict[str, Any] = httpx.get(f"{base}/ready", timeout=5).json()
+    return body
+
+
+def test_serve_with_the_runner_off_and_a_worker_keeping_the_views(
+    ledger: OkrLedger, database_url: str, group_config: KafkaConfig, tmp_path: Any
+) -> None:
+    """The multi-machine mode: `okr serve` (OKR_VIEWS_RUNNER=off, relay in-process) answers
+    from views that only an `okr worker --from-kafka` keeps; /ready reports both lags."""
+    port = free_port()
+    server = okr_process(
+        ["serve", "--host", "127.0.0.1", "--port", str(port)],
+        database_url,
+        group_config.bootstrap,
+        group_config.topic,
+        OKR_VIEWS_RUNNER="off",
+        OKR_KAFKA_GROUP=group_config.group,
+        OKR_DATA_DIR=str(tmp_path),
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    worker = None
+    try:
+        wait_until(lambda: _answers(base), timeout=60)
+        generate(ledger, 80, batch=5, seed=12)
+        head = sum(versions(ledger).values())
+        wait_until(lambda: _ready(base)["kafka"]["relay"]["lag"] == 0, timeout=30)
+        idle = _ready(base)
+        assert (idle["log_position"], idle["projections_position"]) == (head, 0)  # no runner
+        assert idle["kafka"]["workers"]["unapplied"] is None  # no worker ran yet
+        assert idle["kafka"]["relay"]["active"] is True
+
+        worker = worker_process(database_url, group_config)
+        wait_until(lambda: _ready(base)["lag"] == 0, timeout=60)
+        ready = _ready(base)
+        assert ready["status"] == "ready"
+        assert ready["kafka"]["workers"]["unapplied"] == 0
+        assert ready["kafka"]["workers"]["views_runner"] is False
+    finally:
+        worker_output = stop_process(worker) if worker is not None else ""
+        server_output = stop_process(server)
+    assert worker is not None and worker.returncode == 0, worker_output
+    assert server.returncode == 0, server_output
+    assert "worker stopped" in worker_output
+    assert_views_equal_a_rebuild(ledger)
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
