@@ -7,6 +7,7 @@ infra/bootstrap.py, or a test fixture), so the same factory serves `okr serve` a
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -15,8 +16,8 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from api import errors, web
-from api.deps import Services
-from api.directory import LogDirectory
+from api.deps import Principals, Services, TreeCache
+from api.directory import LogDirectory, request_began
 from api.routes.audit import audit
 from api.routes.cycles import cycles
 from api.routes.health import health
@@ -80,14 +81,19 @@ def create_app(
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
     )
+    directory = LogDirectory(ledger)
     app.state.services = Services(
         ledger=ledger,
-        directory=LogDirectory(ledger),
+        directory=directory,
         readmodels=readmodels,
         idempotency=idempotency,
         wait_timeout=wait_timeout,
         ready_max_lag=ready_max_lag,
         settings=settings,
+        principals=Principals(
+            ledger, directory, (settings or get_settings()).principal_cache_seconds
+        ),
+        trees=TreeCache((settings or get_settings()).tree_cache_size),
     )
     errors.install(app)
     for router in (
@@ -113,6 +119,7 @@ def create_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         """Every request has an id (the client's X-Request-ID, or a new one); events record it."""
+        request_began.set(time.monotonic())
         given = request.headers.get("X-Request-ID", "")
         request.state.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         response = await call_next(request)

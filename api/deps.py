@@ -7,12 +7,15 @@ they need arrives through the `Annotated[..., Depends(...)]` aliases defined her
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
+from cachetools import LRUCache, TTLCache
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from fastapi import Depends, Header, Query, Request, Response
@@ -21,9 +24,10 @@ from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from api import policy
-from api.directory import LogDirectory
+from api.directory import LogDirectory, request_began
 from api.errors import ApiError, forbidden, not_found, unauthorized
 from api.policy import ObjectiveFacts, Principal
+from domain.access import token_id_for
 from domain.application import CommandResult, OkrLedger
 from domain.base import CommandContext
 from domain.errors import RuleViolated
@@ -34,6 +38,31 @@ from projections.directory import DirectoryState
 
 if TYPE_CHECKING:
     from infra.idempotency import IdempotencyStore
+
+
+class TreeCache:
+    """Tree answers as the bytes sent, by (cycle, team, the views' position and generation,
+    the viewer): a repeated read of an unchanged tree is a dictionary lookup.
+
+    The viewer part is "all" for those who read everything, else the person, role and the
+    directory position their private objectives were filtered at: nobody is ever sent a tree
+    filtered for someone else.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._bodies: LRUCache[Hashable, bytes] | None = LRUCache(size) if size > 0 else None
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> bytes | None:
+        if self._bodies is None:
+            return None
+        with self._lock:
+            return self._bodies.get(key)
+
+    def put(self, key: Hashable, body: bytes) -> None:
+        if self._bodies is not None:
+            with self._lock:
+                self._bodies[key] = body
 
 
 @dataclass
@@ -51,6 +80,10 @@ class Services:
     """How many events the projections may trail the log by for /ready to answer 200."""
     settings: Settings | None = None
     """The settings the app was built with (None: the environment's, via get_settings)."""
+    principals: Principals | None = None
+    """Remembered token holders (None: every request reads its token from the store)."""
+    trees: TreeCache = field(default_factory=lambda: TreeCache(0))
+    """Rendered live trees (size 0: none remembered)."""
 
 
 def get_services(request: Request) -> Services:
@@ -97,6 +130,49 @@ def authenticate(ledger: OkrLedger, secret: str) -> Principal | None:
     return Principal(person_id=token.person_id, role=token.role, token_id=token.id)
 
 
+class Principals:
+    """Tokens this process authenticated lately, so a request need not read the token and
+    its person from the event store again.
+
+    A remembered principal is still checked on every request against the directory, which
+    follows the log (api/directory.py): a token revoked or a person deactivated by any
+    process is refused at once. A token's person and role never change, so `seconds` bounds
+    only how long an idle entry stays in memory.
+    """
+
+    def __init__(self, ledger: OkrLedger, directory: LogDirectory, seconds: float) -> None:
+        self._ledger = ledger
+        self._directory = directory
+        self._known: TTLCache[UUID, Principal] | None = (
+            TTLCache(maxsize=4096, ttl=seconds) if seconds > 0 else None
+        )
+        self._lock = threading.Lock()
+
+    def authenticate(self, secret: str) -> Principal | None:
+        if self._known is None:
+            return authenticate(self._ledger, secret)
+        token_id = token_id_for(secret)
+        with self._lock:
+            known = self._known.get(token_id)
+        if known is not None:
+            with self._directory.current() as directory:
+                person = directory.people.get(known.person_id)
+                live = person is not None and person.active
+                revoked = self._directory.revoked(token_id)
+            if revoked or not live:
+                with self._lock:
+                    self._known.pop(token_id, None)
+            if revoked:
+                return None
+            if live:
+                return known
+        principal = authenticate(self._ledger, secret)
+        if principal is not None:
+            with self._lock:
+                self._known[token_id] = principal
+        return principal
+
+
 def get_principal(
     request: Request,
     services: ServicesDep,
@@ -107,7 +183,10 @@ def get_principal(
         return known
     if credentials is None:
         raise unauthorized("token_missing", "send a bearer token: Authorization: Bearer okr_…")
-    principal = authenticate(services.ledger, credentials.credentials)
+    if services.principals is not None:
+        principal = services.principals.authenticate(credentials.credentials)
+    else:
+        principal = authenticate(services.ledger, credentials.credentials)
     if principal is None:
         raise unauthorized(
             "token_invalid", "the token is unknown, revoked, or its person is inactive"
@@ -222,6 +301,9 @@ def execute(
             "If-Match",
             current_version=current_version(ledger, aggregate_id),
         ) from None
+    finally:
+        # What the request reads of the directory from now on must include its own write.
+        request_began.set(time.monotonic())
 
 
 def answer(

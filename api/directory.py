@@ -5,18 +5,26 @@ a moment ago may draft that team's objectives now. So the API keeps its own smal
 (people, teams, cycles) and, on every request, first applies whatever person, team and cycle
 events the log gained since (one indexed query that usually returns nothing). It therefore never
 lags behind the event store, and keeps working while the live views rebuild.
+
+A request needs the events committed before it began, no more: a catch-up whose query started
+after that already covers them, so one catch-up per request at most (often none, when
+concurrent requests just made one). It also follows token revocations, so the API's principal
+cache (api/deps.py) refuses a revoked token at once, whichever process revoked it.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
+from domain.access import AccessToken
 from domain.application import OkrLedger
 from domain.base import OkrAggregate
 from domain.cycle import Cycle
@@ -27,6 +35,10 @@ from projections.directory import DirectoryFold, DirectoryState
 
 T = TypeVar("T")
 PAGE = 500
+
+request_began: ContextVar[float | None] = ContextVar("request_began", default=None)
+"""When the current request began (time.monotonic()); set by the app's middleware."""
+_REVOKED = get_topic(AccessToken.Revoked)
 
 
 def _directory_topics() -> list[str]:
@@ -50,13 +62,21 @@ class LogDirectory:
         self._fold = DirectoryFold()
         self._state: DirectoryState = self._fold.initial()
         self._versions: dict[UUID, int] = {}
-        self._topics = _directory_topics()
+        self._topics = [*_directory_topics(), _REVOKED]
+        self._revoked: set[UUID] = set()
+        self._fresh_since = float("-inf")
+        """When the query of the latest complete catch-up started (time.monotonic())."""
         self._lock = threading.Lock()
 
     def _catch_up(self) -> None:
         """Apply what the log gained since the cursor. The query runs without the lock (so
         requests do not queue behind each other's round trips); applying takes it, and skips
-        what a concurrent catch-up applied first."""
+        what a concurrent catch-up applied first. Notification ids follow commit order, so a
+        query started after the request began has seen everything the request must see."""
+        began = request_began.get()
+        if began is not None and self._fresh_since >= began:
+            return
+        started = time.monotonic()
         while True:
             notifications = self._ledger.recorder.select_notifications(
                 start=self._state.cursor.position,
@@ -70,9 +90,13 @@ class LogDirectory:
                         continue
                     event = self._ledger.mapper.to_domain_event(notification)
                     assert isinstance(event, OkrAggregate.Event)
+                    if isinstance(event, AccessToken.Revoked):
+                        self._revoked.add(event.originator_id)  # the fold only moves on
                     self._state = self._fold.apply(self._state, Logged.of(notification.id, event))
                     self._versions[event.originator_id] = event.originator_version
             if len(notifications) < PAGE:
+                with self._lock:
+                    self._fresh_since = max(self._fresh_since, started)
                 return
 
     @contextmanager
@@ -86,6 +110,14 @@ class LogDirectory:
         """The version of a person, team or cycle as the directory last saw it (call while
         holding `current()`)."""
         return self._versions.get(aggregate_id, 0)
+
+    def position(self) -> int:
+        """The last log position applied (call while holding `current()`)."""
+        return self._state.cursor.position
+
+    def revoked(self, token_id: UUID) -> bool:
+        """Whether the token was revoked (call while holding `current()`)."""
+        return token_id in self._revoked
 
     def ask(self, question: Callable[[DirectoryState], T]) -> T:
         """Answer `question` against the current directory."""

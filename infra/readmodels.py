@@ -8,12 +8,14 @@ named from the live directory. See docs/projections.md.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from cachetools import LRUCache
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
@@ -55,6 +57,10 @@ class ReadModels:
         self.projector = ViewsProjector(self.store, self.log, self.settings.checkpoint_every)
         self.runner = LiveRunner(self.projector, recorder, self.log, prepare=self._prepare)
         self._created = False
+        self._trees: LRUCache[tuple[UUID, UUID | None, tuple[int, int]], list[Json]] = LRUCache(
+            max(self.settings.tree_cache_size, 0)
+        )
+        self._trees_lock = threading.Lock()
         self.strategy = StrategyReads(self)
         """The strategy layer: strategy, KPIs, initiatives, strategy map, the quality coach."""
 
@@ -164,6 +170,33 @@ class ReadModels:
                 state = self.timetravel.state_at(snap.conn, at, [cycle_id]).state.tree
             views = tree(state, cycle_id, team_id=team_id, include_private_for=viewer)
             return render.tree_json(views, self._names(snap))
+
+    def live_key(self) -> tuple[int, int]:
+        """The live views' (position, generation): live answers change only when it does."""
+        self.setup()
+        return self.queries.live_key()
+
+    def live_tree(
+        self, cycle_id: UUID, team_id: UUID | None = None
+    ) -> tuple[tuple[int, int], list[Json]]:
+        """The live tree for every viewer (`viewer=ALL`) and the `live_key` it was read at.
+
+        Answers are remembered per (cycle, team, key), so readers of the same moment share one
+        fold; callers must not mutate the returned dicts.
+        """
+        self.setup()
+        with self.queries.snapshot() as snap:
+            cache_key = (cycle_id, team_id, snap.key)
+            with self._trees_lock:
+                found = self._trees.get(cache_key)
+            if found is None:
+                state = self.queries.tree_state(snap, [cycle_id])
+                views = tree(state, cycle_id, team_id=team_id, include_private_for=ALL)
+                found = render.tree_json(views, self._names(snap))
+                if self._trees.maxsize > 0:
+                    with self._trees_lock:
+                        self._trees[cache_key] = found
+            return snap.key, found
 
     def objective(self, objective_id: UUID, *, position: int | None = None) -> Json | None:
         """One objective as the tree shows it (without children), live or as of a position."""

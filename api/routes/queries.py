@@ -4,13 +4,13 @@ objectives the caller may not see are left out (api.visibility)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import Query
+from fastapi import Query, Response
 
 from api import policy, visibility
 from api import schemas as s
@@ -176,7 +176,7 @@ def cycle_tree(
     team_id: Annotated[
         UUID | None, Query(description="Only this team, the teams below it and their people.")
     ] = None,
-) -> s.Tree:
+) -> s.Tree | Response:
     """Objectives nested by alignment (company → teams → people), with progress, health and
     scores. Give `as_of` or `position` (not both) for time travel."""
     if as_of is not None and position is not None:
@@ -186,10 +186,44 @@ def cycle_tree(
     at = _position(services, readmodels, position, "position")
     if as_of is not None:
         at = _at(readmodels, as_of)
+    if at is None:
+        return _live_tree(services, readmodels, principal, cycle_id, team_id)
     roots = readmodels.tree(cycle_id, position=at, team_id=team_id)
     with _visible(services, principal) as visible:
         roots = visibility.prune_tree(roots, visible)
     return s.Tree(cycle_id=cycle_id, team_id=team_id, position=at, as_of=as_of, roots=roots)
+
+
+def _viewer_key(services: Services, principal: Principal) -> Hashable:
+    """Who the tree is filtered for (see api.deps.TreeCache)."""
+    if policy.reads_everything(principal):
+        return "all"
+    with services.directory.current():
+        return (principal.person_id, principal.role, services.directory.position())
+
+
+def _live_tree(
+    services: Services,
+    readmodels: ReadModels,
+    principal: Principal,
+    cycle_id: UUID,
+    team_id: UUID | None,
+) -> Response:
+    """The live tree, from the cache while neither the views nor the viewer's directory moved."""
+    key = (cycle_id, team_id, readmodels.live_key(), _viewer_key(services, principal))
+    body = services.trees.get(key)
+    if body is None:
+        views_key, roots = readmodels.live_tree(cycle_id, team_id)
+        if policy.reads_everything(principal):
+            viewer: Hashable = "all"
+        else:
+            with services.directory.current() as directory:
+                roots = visibility.prune_tree(roots, visibility.viewer(directory, principal))
+                viewer = (principal.person_id, principal.role, services.directory.position())
+        answer = s.Tree(cycle_id=cycle_id, team_id=team_id, position=None, as_of=None, roots=roots)
+        body = answer.model_dump_json().encode()
+        services.trees.put((cycle_id, team_id, views_key, viewer), body)
+    return Response(content=body, media_type="application/json")
 
 
 @queries.get(

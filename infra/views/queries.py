@@ -17,10 +17,11 @@ from uuid import UUID
 
 from psycopg import Connection
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composable
+from psycopg.sql import SQL, Composable, Literal
 
 from infra.views.codec import decode, load, loads
 from infra.views.log import LogReader
+from infra.views.schema import META_TABLE, TRACKING_NAME, TRACKING_TABLE
 from infra.views.store import ViewStore
 from projections.audit import AuditRow
 from projections.comparison import AmendmentTally, ComparisonState
@@ -38,6 +39,15 @@ class Snapshot:
     conn: Connection[Any]
     position: int
     now: datetime | None
+    generation: int = 0
+    """Changes whenever a rebuild swaps the views' tables."""
+    directory_changed: int = 0
+    """The last position that changed a directory row."""
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """What every live answer depends on: the same key, the same rows."""
+        return (self.position, self.generation)
 
 
 class ViewQueries:
@@ -46,16 +56,60 @@ class ViewQueries:
         self.log = log
         self.t = store.ident
         self._directory: tuple[tuple[int, int], DirectoryState] | None = None
+        self._key = SQL(
+            "SELECT t.notification_id, c.committed_at, "
+            "(SELECT coalesce(sum(generation), 0) FROM {meta}), "
+            "(SELECT coalesce(max(changed), 0) FROM {directory}) "
+            "FROM {tracking} t LEFT JOIN {chain} c ON c.position = t.notification_id "
+            "WHERE t.application_name = {name}"
+        ).format(
+            meta=store.ident(META_TABLE),
+            directory=store.ident("view_directory"),
+            tracking=store.ident(TRACKING_TABLE),
+            chain=log.chain_table,
+            name=Literal(TRACKING_NAME),
+        )
+        self._begin = (
+            SQL(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
+                "SET LOCAL idle_in_transaction_session_timeout = '300s'; "
+            )
+            + self._key
+        )
+
+    def live_key(self) -> tuple[int, int]:
+        """The views' (position, generation) now, in one round trip outside any transaction."""
+        with self.store.datastore.get_connection() as conn:
+            found = conn.cursor(row_factory=tuple_row).execute(self._key).fetchone()
+        return (int(found[0] or 0), int(found[2])) if found else (0, 0)
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
-        with self.store.datastore.get_connection() as conn, conn.transaction():
-            conn.execute(
-                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
-                "SET LOCAL idle_in_transaction_session_timeout = '300s'"
-            )
-            position = self.store.position(conn)
-            yield Snapshot(conn, position, self.log.committed_at(position, conn))
+        """A REPEATABLE READ, read-only transaction, begun together with the query of its
+        position, commit time, generation and directory change (one round trip)."""
+        with self.store.datastore.get_connection() as conn:
+            # The pool's connections are in autocommit mode: BEGIN ... COMMIT by hand lets
+            # the transaction's first statements travel with its BEGIN.
+            curs = conn.cursor(row_factory=tuple_row).execute(self._begin)
+            while curs.nextset():  # BEGIN and SET answer first; the row comes last
+                pass
+            found = curs.fetchone()
+            try:
+                position = int(found[0] or 0) if found else 0
+                now = found[1] if found and position > 0 else None
+                yield Snapshot(
+                    conn,
+                    position,
+                    now,
+                    int(found[2]) if found else 0,
+                    int(found[3]) if found else 0,
+                )
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
 
     def _rows(self, snap: Snapshot, query: Composable, params: Sequence[Any] = ()) -> list[Any]:
         with snap.conn.cursor(row_factory=tuple_row) as curs:
@@ -65,11 +119,7 @@ class ViewQueries:
 
     def directory(self, snap: Snapshot) -> DirectoryState:
         """The directory at the snapshot's position (cached while no directory row changes)."""
-        row = self._rows(
-            snap, SQL("SELECT coalesce(max(changed), 0) FROM {}").format(self.t("view_directory"))
-        )
-        generation = self.store.generation(snap.conn.cursor())
-        key = (int(row[0][0]), generation)
+        key = (snap.directory_changed, snap.generation)
         if self._directory is not None and self._directory[0] == key:
             state = self._directory[1]
         else:
