@@ -51,6 +51,8 @@ _EXPORTS = {
     "csv": "text/csv; charset=utf-8",
     "jsonl": "application/x-ndjson",
 }
+_NO_NUL = r"^[^\x00]*$"
+"""PostgreSQL text cannot hold NUL characters: a filter with one is a 422, not a failed query."""
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     **problems(403, 504),
     200: {
@@ -133,7 +135,7 @@ def audit_trail(
     __: MinPositionDep,
     actor: Annotated[
         str | None,
-        Query(max_length=100, description="A person id, or `system`."),
+        Query(max_length=100, pattern=_NO_NUL, description="A person id, or `system`."),
     ] = None,
     entity_id: Annotated[
         UUID | None,
@@ -144,6 +146,7 @@ def audit_trail(
         Query(
             alias="type",
             max_length=100,
+            pattern=_NO_NUL,
             description="An event type, e.g. `Objective.AmendmentApproved`.",
         ),
     ] = None,

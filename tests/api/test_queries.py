@@ -456,6 +456,13 @@ def test_audit_filters_formats_and_access(client: Any, world: World, scene: dict
         "literal_error",
         "format",
     )
+    for field in ("actor", "type"):  # PostgreSQL text holds no NUL characters
+        _problem(
+            client.get(f"{API}/audit", params={field: "a\x00b"}, headers=auditor),
+            422,
+            "string_pattern_mismatch",
+            field,
+        )
 
     exported = client.get(
         f"{API}/audit", params={"format": "csv", "limit": 3}, headers=world["admin"].headers
