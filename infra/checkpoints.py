@@ -80,18 +80,19 @@ class TimeTravel:
         self._organisation = SQL(
             "SELECT doc::text FROM {} WHERE position <= %s ORDER BY position DESC LIMIT 1"
         ).format(t("view_tt_organisation"))
-        self._objectives_of_cycles = SQL(
-            "SELECT DISTINCT ON (objective_id) objective_id, doc::text FROM {} "
-            "WHERE cycle_id = ANY(%s) AND position <= %s ORDER BY objective_id, position DESC"
-        ).format(t("view_tt_objectives"))
-        self._all_objectives = SQL(
-            "SELECT DISTINCT ON (objective_id) objective_id, doc::text FROM {} "
-            "WHERE position <= %s ORDER BY objective_id, position DESC"
-        ).format(t("view_tt_objectives"))
-        self._objectives_by_id = SQL(
-            "SELECT DISTINCT ON (objective_id) objective_id, doc::text FROM {} "
-            "WHERE objective_id = ANY(%s) AND position <= %s ORDER BY objective_id, position DESC"
-        ).format(t("view_tt_objectives"))
+        # The latest document of each objective: pick (objective, position) pairs from the
+        # index alone, then fetch just those documents by primary key (sorting the documents
+        # themselves spilled to disk: every version of every objective of the cycle).
+        latest = SQL(
+            "SELECT l.objective_id, (SELECT d.doc::text FROM {table} d "
+            "WHERE d.objective_id = l.objective_id AND d.position = l.position) "
+            "FROM (SELECT DISTINCT ON (objective_id) objective_id, position FROM {table} "
+            "WHERE {where} position <= %s ORDER BY objective_id, position DESC) l"
+        )
+        table = t("view_tt_objectives")
+        self._objectives_of_cycles = latest.format(table=table, where=SQL("cycle_id = ANY(%s) AND"))
+        self._all_objectives = latest.format(table=table, where=SQL(""))
+        self._objectives_by_id = latest.format(table=table, where=SQL("objective_id = ANY(%s) AND"))
         self._cycle_of = SQL("SELECT cycle_id FROM {} WHERE objective_id = %s LIMIT 1").format(
             t("view_tt_objectives")
         )
