@@ -169,6 +169,73 @@ def bench_raw(config: KafkaConfig, messages: list[envelope.Envelope], flush_ever
         producer.close()
 
 
+def reset_views(app: OkrLedger) -> None:
+    """Drop the live views' tables, so the next run builds them from nothing (bench only)."""
+    from psycopg.sql import SQL, Identifier
+
+    from infra.views.model import VIEWS
+    from infra.views.schema import META_TABLE, REBUILD_TABLE, TRACKING_TABLE, tables_of
+
+    schema = app.recorder.datastore.schema  # type: ignore[attr-defined]
+    names = [t.name for t in tables_of(VIEWS)] + [TRACKING_TABLE, META_TABLE, REBUILD_TABLE]
+    with app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+        for name in names:
+            conn.execute(SQL("DROP TABLE IF EXISTS {} CASCADE").format(Identifier(schema, name)))
+
+
+def views_position(app: OkrLedger) -> int:
+    from infra.views.store import ViewStore
+
+    return ViewStore(app.recorder.datastore).position()  # type: ignore[attr-defined]
+
+
+def bench_worker(app: OkrLedger, config: KafkaConfig, head: int, max_records: int = 500) -> float:
+    """Events/s of one projection worker building the live views from a published backlog,
+    from its partitions' assignment (the group's join is not counted) to the views at ``head``."""
+    from infra.kafka.projectors import LiveViews
+    from infra.kafka.worker import ProjectionWorker
+
+    reset_views(app)
+    worker = ProjectionWorker(
+        app,
+        config.with_(group=f"bench-{uuid4().hex[:8]}"),
+        LiveViews.for_app(app, 1000),
+        max_records=max_records,
+    )
+    worker.start()
+    try:
+        while not worker.assignment:
+            time.sleep(0.005)
+        started = time.perf_counter()
+        while views_position(app) < head:
+            time.sleep(0.005)
+        return head / (time.perf_counter() - started)
+    finally:
+        worker.stop()
+
+
+def bench_runner(app: OkrLedger, head: int, max_batch: int = 500) -> float:
+    """Events/s of the live views' own runner (``okr serve``) building them from the log: the
+    loop ``LiveRunner`` runs, pages of ``max_batch`` events, each page one transaction."""
+    from infra.views.log import LogReader
+    from infra.views.projector import ViewsProjector
+    from infra.views.store import ViewStore
+
+    reset_views(app)
+    recorder: Any = app.recorder
+    store = ViewStore(recorder.datastore)
+    store.create_table()
+    log = LogReader(recorder, app.mapper)
+    projector = ViewsProjector(store, log, 1000)
+    started = time.perf_counter()
+    with recorder.datastore.get_connection() as conn:
+        while projector.position < head:
+            with conn.transaction():
+                rows = log.page_rows(conn, projector.position, head, max_batch)
+                projector.apply(conn, log.logged(rows), complete=True)
+    return head / (time.perf_counter() - started)
+
+
 def percentiles(samples: list[float]) -> str:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]

@@ -181,6 +181,26 @@ def parse(value: bytes | None) -> dict[str, Any]:
     return cloud_event
 
 
+def position_of(value: bytes | None) -> int:
+    """The log position of an okrledger event's envelope, without decoding its ``data``.
+
+    Checks what :func:`decode` checks about the envelope (a CloudEvent this code can read, of a
+    known event type, whose ``id`` names an aggregate and a version) and raises
+    :class:`PoisonMessage` otherwise; for consumers that read the event itself elsewhere.
+    """
+    cloud_event = parse(value)
+    name = cloud_event["type"]
+    if not isinstance(name, str) or name not in event_classes():
+        raise PoisonMessage(f"unknown event type {name!r}")
+    aggregate_id, _, version = str(cloud_event["id"]).rpartition(":")
+    if not aggregate_id or not version.isdigit() or aggregate_id != cloud_event["subject"]:
+        raise PoisonMessage(f"id {cloud_event['id']!r} is not <subject>:<version>")
+    position: int = cloud_event["logposition"]
+    if position < 1:
+        raise PoisonMessage(f"logposition {position} is not a log position")
+    return position
+
+
 def decode(value: bytes | None) -> Received:
     """The domain event in a message value; raises :class:`PoisonMessage` if there is none."""
     cloud_event = parse(value)
@@ -336,4 +356,5 @@ __all__ = [
     "event_classes",
     "event_id",
     "parse",
+    "position_of",
 ]

@@ -1,12 +1,17 @@
-"""What a Kafka projection worker applies events to: the ``Projector`` protocol, and a first one.
+"""What a Kafka projection worker applies events to: the ``Projector`` protocol and two of them.
 
 A worker owns some partitions of the topic, so it sees **some aggregates' events, each
-aggregate's in order**, and never a global order across aggregates. A projector run by workers
-must therefore keep rows whose content depends on one aggregate's events only (names and other
-aggregates are joined at read time). The worker hands it a batch inside the transaction that
-also stores the Kafka offsets, after removing what was applied before (see ``worker.py``).
+aggregate's in order**, and never a global order across aggregates. The worker hands a projector
+a batch inside the transaction that also stores the Kafka offsets (see ``worker.py``).
 
-``DirectoryProjector`` is such a view: people, teams and cycles, one row per aggregate, built by
+``LiveViews`` — what ``okr worker --from-kafka`` runs — is the product's live views, the tables
+the API reads. They fold the log in its total order, so it reads from the event store what a
+batch lacks; its own tracking position makes re-application impossible. Workers take turns on
+it (fail-over, not more throughput; docs/deploy.md).
+
+A projector that splits the work for real must keep rows whose content depends on one
+aggregate's events only (names and other aggregates joined at read time); the worker then drops
+what was applied before by aggregate version. ``DirectoryProjector`` is such a view: people, teams and cycles, one row per aggregate, built by
 the read side's own ``DirectoryFold`` handlers, plus the number of events applied to each row —
 which must equal the aggregate's version if no event was skipped or applied twice.
 """
@@ -192,8 +197,6 @@ class LiveViews:
     """
 
     name = "views"
-    tracks_position = True
-    """The worker needs no per-aggregate bookkeeping: the views' position does that."""
 
     def __init__(self, projector: ViewsProjector) -> None:
         self.projector = projector
@@ -219,6 +222,23 @@ class LiveViews:
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Logged]) -> None:
         self._catch_up(conn)
         apply_events(self.projector, conn, events)
+
+    def apply_through(self, conn: psycopg.Connection[Any], position: int) -> None:
+        """Apply the log through ``position``, read from the event store, in ``conn``'s
+        transaction (nothing if the views are there already).
+
+        What a worker calls: the views need every event in the log's order, and a batch of
+        one partition holds only some of them, so the events come from the event store (the
+        same pages the live runner reads) and Kafka says how far to go.
+        """
+        self._catch_up(conn)
+        projector, log = self.projector, self.projector.log
+        tracked = projector.apply(conn, [])  # restores the model if it has none
+        while tracked < position:
+            rows = log.page_rows(conn, tracked, position, CATCH_UP_PAGE)
+            if not rows:
+                break
+            tracked = projector.apply(conn, log.logged(rows), complete=True)
 
     def discard(self) -> None:
         """After a rolled-back transaction: the model is ahead of the tables."""

@@ -28,10 +28,10 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("okrledger.kafka.worker")
 
 HEADER_REASON = "okr-dlq-reason"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -296,8 +298,11 @@ class ProjectionWorker:
         self.projector = projector
         self.recorder = postgres_recorder(app)
         self.tables = _Tables(self.recorder.datastore.schema)
-        self.tracks_position = bool(getattr(projector, "tracks_position", False))
-        """The projector keeps its own log position (the live views): no per-aggregate versions."""
+        self._apply_through_position: Callable[[psycopg.Connection[Any], int], None] | None = (
+            getattr(projector, "apply_through", None)
+        )
+        """Set for a projector that keeps a log position of its own (the live views): it is
+        given the batch's highest position and needs no per-aggregate versions."""
         self.max_records = max_records
         self.poll_timeout_ms = poll_timeout_ms
         self.min_backoff_seconds = min_backoff_seconds
@@ -488,32 +493,12 @@ class ProjectionWorker:
             )
 
         dead: list[tuple[ConsumerRecord, str]] = []
-        decoded: list[tuple[ConsumerRecord, envelope.Received]] = []
-        for record in fresh_records:
-            try:
-                received = envelope.decode(record.value)
-            except envelope.PoisonMessage as e:
-                dead.append((record, e.reason))
-                continue
-            try:
-                received = replace(
-                    received, event=open_personal_data(self.app.mapper, received.event)
-                )
-            except MapperDeserialisationError as e:
-                dead.append((record, f"cannot open personal data: {e}"))
-                continue
-            decoded.append((record, received))
-
         versions: dict[str, int] = {}
-        if self.tracks_position:
-            fresh = [(record, _logged(received)) for record, received in decoded]
+        if self._apply_through_position is not None:
+            applied = self._apply_through(conn, self._apply_through_position, fresh_records, dead)
         else:
-            fresh, versions = self._unseen(conn, decoded)
-            skipped += len(decoded) - len(fresh)
-
-        failed = self._project(conn, fresh)
-        dead.extend(failed)
-        applied = len(fresh) - len(failed)
+            applied, already, versions = self._apply_events(conn, fresh_records, dead)
+            skipped += already
 
         if versions:
             with conn.cursor() as cursor:
@@ -535,6 +520,49 @@ class ProjectionWorker:
         if dead:
             self._dead_letter(tp, dead)  # before the commit: at least once into the DLQ
         return applied, skipped, len(dead)
+
+    def _apply_through(
+        self,
+        conn: psycopg.Connection[Any],
+        apply_through: Callable[[psycopg.Connection[Any], int], None],
+        records: Sequence[ConsumerRecord],
+        dead: list[tuple[ConsumerRecord, str]],
+    ) -> int:
+        """The live views: apply the log through the batch's highest position.
+
+        The views take the events from the event store (the system of record, in its total
+        order), so a record is only checked for being an okrledger event this worker can read
+        (:func:`envelope.position_of`) and gives its log position; decoding its data would be
+        work thrown away.
+        """
+        positions = [p for _, p in _readable(records, envelope.position_of, dead)]
+        if positions:
+            with conn.transaction():
+                apply_through(conn, max(positions))
+        return len(positions)
+
+    def _apply_events(
+        self,
+        conn: psycopg.Connection[Any],
+        records: Sequence[ConsumerRecord],
+        dead: list[tuple[ConsumerRecord, str]],
+    ) -> tuple[int, int, dict[str, int]]:
+        """A per-aggregate projector: decode, drop what it applied, apply the rest; (applied,
+        skipped as already applied, the aggregates' new versions)."""
+        decoded: list[tuple[ConsumerRecord, envelope.Received]] = []
+        for record, received in _readable(records, envelope.decode, dead):
+            try:
+                received = replace(
+                    received, event=open_personal_data(self.app.mapper, received.event)
+                )
+            except MapperDeserialisationError as e:
+                dead.append((record, f"cannot open personal data: {e}"))
+                continue
+            decoded.append((record, received))
+        fresh, versions = self._unseen(conn, decoded)
+        failed = self._project(conn, fresh)
+        dead.extend(failed)
+        return len(fresh) - len(failed), len(decoded) - len(fresh), versions
 
     def _unseen(
         self,
@@ -572,16 +600,8 @@ class ProjectionWorker:
     def _project(
         self, conn: psycopg.Connection[Any], fresh: list[tuple[ConsumerRecord, Logged]]
     ) -> list[tuple[ConsumerRecord, str]]:
-        """Apply the batch; if it fails, apply event by event and return the ones that fail.
-
-        The live views cannot leave an event out (they read what a batch lacks from the log):
-        their failure rolls the whole batch back, to be retried, as the live runner would.
-        """
+        """Apply the batch; if it fails, apply event by event and return the ones that fail."""
         if not fresh:
-            return []
-        if self.tracks_position:
-            with conn.transaction():
-                self.projector.apply(conn, [logged for _, logged in fresh])
             return []
         try:
             with conn.transaction():
@@ -635,6 +655,21 @@ class ProjectionWorker:
         self._producer.flush(timeout=self.config.delivery_timeout_ms / 1000 + 5)
         for future in futures:
             future.get(timeout=0)  # raises if not acknowledged: the batch is rolled back
+
+
+def _readable(
+    records: Sequence[ConsumerRecord],
+    read: Callable[[bytes | None], T],
+    dead: list[tuple[ConsumerRecord, str]],
+) -> Iterator[tuple[ConsumerRecord, T]]:
+    """Each record with what ``read`` makes of it; poison messages go to ``dead`` instead."""
+    for record in records:
+        try:
+            value = read(record.value)
+        except envelope.PoisonMessage as e:
+            dead.append((record, e.reason))
+            continue
+        yield record, value
 
 
 def _logged(received: envelope.Received) -> Logged:

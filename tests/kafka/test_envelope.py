@@ -112,6 +112,28 @@ def test_what_cannot_be_decoded_is_a_poison_message(
         envelope.decode(_mutated(demo_events, change))
 
 
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda ce: ce.update(type="Objective.Exploded"), "unknown event type"),
+        (lambda ce: ce.update(type=["Objective.Approved"]), "unknown event type"),
+        (lambda ce: ce.pop("logposition"), "logposition"),
+        (lambda ce: ce.update(logposition=0), "not a log position"),
+        (lambda ce: ce.update(id="nonsense"), "not <subject>:<version>"),
+        (lambda ce: ce.update(subject=str(uuid4())), "not <subject>:<version>"),
+        (lambda ce: ce.update(schemaversion=2), "newer than this worker's"),
+        (lambda ce: ce.update(data=[]), "data is not a JSON object"),
+    ],
+)
+def test_the_position_of_an_envelope_is_read_only_from_a_valid_one(
+    demo_events: list[tuple[int, Any]], change: Callable[[dict[str, Any]], None], reason: str
+) -> None:
+    position, _ = demo_events[0]
+    assert envelope.position_of(_mutated(demo_events, lambda ce: None)) == position
+    with pytest.raises(envelope.PoisonMessage, match=reason):
+        envelope.position_of(_mutated(demo_events, change))
+
+
 def test_an_envelope_without_a_schema_version_reads_as_version_1(
     demo_events: list[tuple[int, Any]],
 ) -> None:
