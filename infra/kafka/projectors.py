@@ -44,7 +44,12 @@ from projections.directory import (
 
 
 class Projector(Protocol):
-    """A PostgreSQL view that a worker keeps up to date from the topic."""
+    """A PostgreSQL view that a worker keeps up to date from the topic.
+
+    A projector that also has ``apply_through(conn, position)`` keeps a log position of its
+    own (``LiveViews``): the worker then gives it only each batch's highest position and keeps
+    no per-aggregate versions for it.
+    """
 
     name: str
     """Names the view in the worker's bookkeeping (applied versions)."""

@@ -317,6 +317,8 @@ class ProjectionWorker:
         self.dead_lettered = 0
         self._failures = 0
         """Batches failed in a row (the retry waits longer each time)."""
+        self.progress_seconds = 60.0
+        self._progress: tuple[float, tuple[int, int, int]] = (time.monotonic(), (0, 0, 0))
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
@@ -387,6 +389,7 @@ class ProjectionWorker:
                     for tp, records in batches.items():
                         if tp.partition in self.assignment:
                             self._process(consumer, tp, records)
+                    self._report_progress()
             finally:
                 self.assignment = frozenset()
                 with contextlib.suppress(Exception):
@@ -397,6 +400,25 @@ class ProjectionWorker:
                         self._producer.close(timeout=5)
                     self._producer = None
                 self._conn = None
+
+    def _report_progress(self) -> None:
+        """One line a minute while the worker applies events (silence while it is idle)."""
+        now = time.monotonic()
+        if now - self._progress[0] < self.progress_seconds:
+            return
+        counts = (self.applied, self.skipped, self.dead_lettered)
+        if counts != self._progress[1]:
+            applied, skipped, dead = (a - b for a, b in zip(counts, self._progress[1], strict=True))
+            log.info(
+                "partitions %s: %d applied, %d skipped as already applied, %d dead-lettered "
+                "in the last %.0f s",
+                sorted(self.assignment),
+                applied,
+                skipped,
+                dead,
+                now - self._progress[0],
+            )
+        self._progress = (now, counts)
 
     # ------------------------------------------------------------ rebalancing
 

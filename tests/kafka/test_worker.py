@@ -460,8 +460,8 @@ class _FlakyViews(LiveViews):
         super().__init__(views.projector)
         self.failures = failures
 
-    def apply(self, conn: Any, events: Sequence[Logged]) -> None:
-        super().apply(conn, events)  # written, then rolled back with the batch
+    def apply_through(self, conn: Any, position: int) -> None:
+        super().apply_through(conn, position)  # written, then rolled back with the batch
         if self.failures > 0:
             self.failures -= 1
             raise ValueError("the views cannot take this batch")
@@ -471,10 +471,11 @@ def test_a_batch_the_views_cannot_apply_is_retried_not_dead_lettered(
     ledger: OkrLedger, group_config: KafkaConfig, relay: Relay
 ) -> None:
     generate(ledger, 60, batch=5, seed=11)
+    flaky = _FlakyViews(live_views(ledger), failures=3)
     worker = ProjectionWorker(
         ledger,
         group_config,
-        _FlakyViews(live_views(ledger), failures=3),
+        flaky,
         min_backoff_seconds=0.05,
         max_backoff_seconds=0.2,
     )
@@ -483,6 +484,7 @@ def test_a_batch_the_views_cannot_apply_is_retried_not_dead_lettered(
         wait_until(lambda: workers_caught_up(ledger, group_config), timeout=40)
     finally:
         worker.stop()
+    assert flaky.failures == 0
     assert worker.dead_lettered == 0  # the views read every event of the log: none is skipped
     assert_views_equal_a_rebuild(ledger)
 
