@@ -5,15 +5,17 @@ aggregate's in order**, and never a global order across aggregates. The worker h
 a batch inside the transaction that also stores the Kafka offsets (see ``worker.py``).
 
 ``LiveViews`` — what ``okr worker --from-kafka`` runs — is the product's live views, the tables
-the API reads. They fold the log in its total order, so it reads from the event store what a
-batch lacks; its own tracking position makes re-application impossible. Workers take turns on
-it (fail-over, not more throughput; docs/deploy.md).
+the API reads. They fold the log in its total order, so a worker gives them each batch's highest
+log position and they apply the log through it, read from the event store; their own tracking
+position makes re-application impossible. Workers take turns on them (fail-over, not more
+throughput; docs/deploy.md).
 
 A projector that splits the work for real must keep rows whose content depends on one
 aggregate's events only (names and other aggregates joined at read time); the worker then drops
-what was applied before by aggregate version. ``DirectoryProjector`` is such a view: people, teams and cycles, one row per aggregate, built by
-the read side's own ``DirectoryFold`` handlers, plus the number of events applied to each row —
-which must equal the aggregate's version if no event was skipped or applied twice.
+what was applied before by aggregate version. ``DirectoryProjector`` is such a view: people,
+teams and cycles, one row per aggregate, built by the read side's own ``DirectoryFold``
+handlers, plus the number of events applied to each row — which must equal the aggregate's
+version if no event was skipped or applied twice.
 """
 
 from __future__ import annotations
@@ -191,9 +193,10 @@ class LiveViews:
     """The product's live views (what the API reads) as a worker's projector.
 
     A thin adapter over ``ViewsProjector``: the views fold the whole log in its total order, so
-    ``apply`` reads from the event store whatever events of other partitions precede the batch,
-    and the views' own tracking position (locked in the worker's transaction, beside the Kafka
-    offsets) makes applying anything twice impossible. Workers therefore serialise on that
+    ``apply_through`` applies the log through a position, read from the event store (``apply``,
+    given events, reads those of other partitions that precede them), and the views' own
+    tracking position (locked in the worker's transaction, beside the Kafka offsets) makes
+    applying anything twice impossible. Workers therefore serialise on that
     position: several workers give fail-over, not more throughput (see docs/deploy.md).
 
     Workers alternate on the views, so before each batch the in-memory model catches up on what
@@ -248,9 +251,6 @@ class LiveViews:
     def discard(self) -> None:
         """After a rolled-back transaction: the model is ahead of the tables."""
         self.projector.discard()
-
-    def position(self, conn: psycopg.Connection[Any]) -> int:
-        return self.projector.store.position(conn)
 
     def _catch_up(self, conn: psycopg.Connection[Any]) -> None:
         model = self.projector.model
