@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeGuard, TypeVar
 
 from domain.base import OkrAggregate
 from projections import codec
@@ -21,6 +21,7 @@ from projections import codec
 S = TypeVar("S")
 FS = TypeVar("FS", bound="FoldState")
 E = TypeVar("E")
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,31 @@ class Fold(Protocol[S]):
     def to_json(self, state: S) -> dict[str, Any]: ...
 
     def from_json(self, data: dict[str, Any]) -> S: ...
+
+
+class KindTest(Generic[K]):
+    """`isinstance(value, classes)` for the events' classes, answered from a table by the value's
+    exact type. Their metaclass makes `isinstance` cost about 0.5 µs per class tried, and folds
+    ask it of every event.
+
+        _CHECK_IN = KindTest[Objective.ProgressReported | Objective.CheckInCorrected](
+            Objective.ProgressReported, Objective.CheckInCorrected
+        )
+        if _CHECK_IN(event): ...
+    """
+
+    __slots__ = ("classes", "known")
+
+    def __init__(self, *classes: type[Any]) -> None:
+        self.classes = classes
+        self.known: dict[type[Any], bool] = {}
+
+    def __call__(self, value: object) -> TypeGuard[K]:
+        kind = type(value)
+        found = self.known.get(kind)
+        if found is None:
+            found = self.known[kind] = issubclass(kind, self.classes)
+        return found
 
 
 @dataclass

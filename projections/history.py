@@ -8,7 +8,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from domain.objective import Objective
-from projections.base import DataclassFold, FoldState, Logged
+from projections.base import DataclassFold, FoldState, KindTest, Logged
 from projections.narrative import Context, advance, narrate
 
 
@@ -71,6 +71,13 @@ class HistoryState(FoldState):
     objectives: dict[UUID, ObjectiveHistory] = field(default_factory=dict)
 
 
+OBJECTIVE_EVENT = KindTest[Objective.Event](Objective.Event)
+CHECK_IN = KindTest[Objective.ProgressReported | Objective.CheckInCorrected](
+    Objective.ProgressReported, Objective.CheckInCorrected
+)
+CORRECTION = KindTest[Objective.CheckInCorrected](Objective.CheckInCorrected)
+
+
 class HistoryFold(DataclassFold[HistoryState]):
     name = "history"
     version = 2  # 2: the context holds the strategy layer
@@ -78,7 +85,7 @@ class HistoryFold(DataclassFold[HistoryState]):
 
     def step(self, state: HistoryState, logged: Logged) -> None:
         event = logged.event
-        told = narrate(state.context, logged) if isinstance(event, Objective.Event) else None
+        told = narrate(state.context, logged) if OBJECTIVE_EVENT(event) else None
         advance(state.context, logged)
         if told is not None:
             record(state, logged, told.action, told.key_result_id)
@@ -114,9 +121,9 @@ def record(state: HistoryState, logged: Logged, summary: str, kr_id: UUID | None
             kr_id,
         )
     )
-    if isinstance(event, Objective.ProgressReported | Objective.CheckInCorrected):
+    if CHECK_IN(event):
         series = history.key_results[event.key_result_id].check_ins
-        supersedes = event.supersedes if isinstance(event, Objective.CheckInCorrected) else None
+        supersedes = event.supersedes if CORRECTION(event) else None
         for old in series:
             if old.check_in_id == supersedes:
                 old.superseded_by = event.check_in_id

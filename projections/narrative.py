@@ -25,7 +25,7 @@ from domain.cycle import Cycle, Phase
 from domain.objective import NEGOTIABLE_FIELDS, Objective, Status
 from domain.person import Person
 from domain.team import Team
-from projections.base import Logged
+from projections.base import KindTest, Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
 from projections.strategy import StrategyFold, StrategyState
 from projections.tree import KeyResultNode, ObjectiveNode, TreeFold, TreeState
@@ -44,8 +44,12 @@ class Context:
     strategy: StrategyState = field(default_factory=StrategyState)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Narration:
+    """How one event reads, against the context before it. Treated as a value and never
+    changed; not `frozen`, whose generated `__init__` (nine `object.__setattr__` calls) cost
+    more than phrasing most events."""
+
     entity_type: str
     """person, team, cycle or objective (the aggregate the event belongs to)."""
     entity_id: UUID
@@ -62,12 +66,15 @@ class Narration:
 
 _TREE = TreeFold()
 _STRATEGY = StrategyFold()
+_NAMING = KindTest[Team.Formed | Team.Renamed | Cycle.Planned](
+    Team.Formed, Team.Renamed, Cycle.Planned
+)
 
 
 def advance(context: Context, logged: Logged) -> None:
     """Apply the event to the context, after it was narrated."""
     event = logged.event
-    if isinstance(event, Team.Formed | Team.Renamed | Cycle.Planned):
+    if _NAMING(event):
         context.names[event.originator_id] = event.name
     _TREE.apply(context.tree, logged)
     _STRATEGY.apply(context.strategy, logged)
@@ -730,7 +737,8 @@ def _progress(context: Context, e: Objective.ProgressReported, logged: Logged) -
 @_phrases(Objective.CheckInCorrected)
 def _corrected(context: Context, e: Objective.CheckInCorrected, logged: Logged) -> Narration:
     kr = _kr(context, e, e.key_result_id)
-    old = next((c for c in kr.live_check_ins if c.check_in_id == e.supersedes), None)
+    # From the end: a correction is usually of a recent check-in (ids are unique).
+    old = next((c for c in reversed(kr.live_check_ins) if c.check_in_id == e.supersedes), None)
     action = f"check-in on {q(kr.title)} for {_on_day(e.effective_on)} corrected"
     if old is not None:
         action += f" from {number(old.value)} to {number(e.value)}"

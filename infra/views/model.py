@@ -27,16 +27,22 @@ from typing import Any, Final
 from uuid import UUID
 
 from domain.cycle import Cycle
-from domain.objective import Objective
 from domain.person import Person
 from domain.team import Team
 from infra.views.codec import dumps
 from projections.audit import AuditRow
-from projections.base import Logged
+from projections.base import KindTest, Logged
 from projections.comparison import ComparisonState
 from projections.comparison import tally as tally_comparison
 from projections.directory import DirectoryFold, DirectoryState
-from projections.history import CheckInRecord, HistoryState, TimelineEntry
+from projections.history import (
+    CHECK_IN,
+    CORRECTION,
+    OBJECTIVE_EVENT,
+    CheckInRecord,
+    HistoryState,
+    TimelineEntry,
+)
 from projections.history import record as record_history
 from projections.inbox import InboxFold, InboxState
 from projections.narrative import Context, Narration, advance, narrate
@@ -62,6 +68,9 @@ VIEWS: Final = (DIRECTORY, TREE, COMPARISON, HISTORY, AUDIT, INBOX, STALENESS, T
 _DIRECTORY = DirectoryFold()
 _INBOX = InboxFold()
 _STALENESS = StalenessFold()
+_TEAM_EVENT = KindTest[Team.Event](Team.Event)
+_CYCLE_EVENT = KindTest[Cycle.Event](Cycle.Event)
+_PERSON_EVENT = KindTest[Person.Event](Person.Event)
 
 
 @dataclass
@@ -180,7 +189,7 @@ class Model:
         if told is not None:
             if self._audit:
                 self.changes.audit.append(_audit_row(told, logged))
-            if self._history and isinstance(event, Objective.Event):
+            if self._history and OBJECTIVE_EVENT(event):
                 self._record(logged, told)
         if self._directory:
             _DIRECTORY.apply(self.directory, logged)
@@ -200,26 +209,26 @@ class Model:
         record_history(self.history, logged, told.action, told.key_result_id)
         entry = self.history.objectives[event.originator_id]
         self.changes.timeline.append((event.originator_id, entry.timeline.pop()))
-        if isinstance(event, Objective.ProgressReported | Objective.CheckInCorrected):
+        if CHECK_IN(event):
             kr = entry.key_results[event.key_result_id]
             self.changes.check_ins.append((event.originator_id, kr.lineage_id, kr.check_ins.pop()))
-            if isinstance(event, Objective.CheckInCorrected):
+            if CORRECTION(event):
                 self.changes.superseded.append((event.supersedes, event.check_in_id))
 
     def _touch(self, event: Any) -> None:
         changes = self.changes
         if event.originator_id not in self.seq:
             self.seq[event.originator_id] = self.position
-        if isinstance(event, Objective.Event):
+        if OBJECTIVE_EVENT(event):
             changes.objectives.add(event.originator_id)
             self.unsaved_objectives.add(event.originator_id)
-        elif isinstance(event, Team.Event):
+        elif _TEAM_EVENT(event):
             changes.teams.add(event.originator_id)
             self.unsaved_organisation = True
-        elif isinstance(event, Cycle.Event):
+        elif _CYCLE_EVENT(event):
             changes.cycles.add(event.originator_id)
             self.unsaved_organisation = True
-        elif isinstance(event, Person.Event):
+        elif _PERSON_EVENT(event):
             changes.people.add(event.originator_id)
         elif type(event) in StrategyFold.handlers:
             changes.narration = True
