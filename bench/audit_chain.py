@@ -65,7 +65,8 @@ def stored_events(count: int) -> list[StoredEvent]:
     ]
 
 
-def datastore(url: str, pool_size: int = 2) -> PostgresDatastore:
+def datastore(url: str, pool_size: int = 2, id_type: str = "uuid") -> PostgresDatastore:
+    """A datastore on ``url`` (``id_type``: the originator id column's type, uuid or text)."""
     params = conninfo_to_dict(url)
     return PostgresDatastore(
         dbname=str(params["dbname"]),
@@ -73,6 +74,7 @@ def datastore(url: str, pool_size: int = 2) -> PostgresDatastore:
         port=str(params.get("port", "5432")),
         user=str(params.get("user", "")),
         password=str(params.get("password", "")),
+        originator_id_type=id_type,
         pool_size=pool_size,
         lock_timeout=10,
     )

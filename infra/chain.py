@@ -9,7 +9,8 @@ Links live in ``<events_table>_chain``, one row per notification::
 
 eventsourcing's insert takes ``LOCK TABLE <events> IN EXCLUSIVE MODE`` before inserting, so the
 chain head is read and extended under that same lock: inserts from any number of threads and
-processes extend one chain in commit order. ``prev_position`` is not hashed; it only lets the
+processes extend one chain in commit order. One statement inserts the events and their links,
+hashed by the server (``sha256()``) exactly as :func:`infra.chainhash.link_hash` specifies. ``prev_position`` is not hashed; it only lets the
 verifier tell a removed link (a deletion) from a legitimate gap, because notification ids skip
 the values consumed by rolled-back inserts.
 """
@@ -21,7 +22,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
-from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import ApplicationRecorder, ProgrammingError
@@ -101,7 +101,6 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         del self.sql_create_statements[self.create_insert_function_statement_index]
         self.chain_table_name = chain_table_name(events_table_name)
         self.check_identifier_length(self.chain_table_name)
-        self._uuid_ids = datastore.originator_id_type == "uuid"
         schema = Identifier(datastore.schema)
         chain = Identifier(self.chain_table_name)
         self.sql_create_statements.append(
@@ -123,38 +122,60 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
                 chain=chain,
             )
         )
-        # The parent's statement ends "RETURNING notification_id"; returning the keys too lets
-        # each new id be matched to its event instead of trusting the order of RETURNING rows.
-        # The chain head is read by the same statement (it runs after LOCK TABLE, so no other
-        # writer can move the head): one statement and one round trip fewer per write.
-        self.insert_events_statement = (
-            SQL(
-                "WITH head AS (SELECT position, hash, committed_at FROM {schema}.{chain} "
-                "ORDER BY position DESC LIMIT 1) "
-            ).format(schema=schema, chain=chain)
-            + self.insert_events_statement
-            + SQL(
-                ", originator_id, originator_version, "
-                "(SELECT position FROM head) AS head_position, "
-                "(SELECT hash FROM head) AS head_hash, "
-                "(SELECT committed_at FROM head) AS head_committed_at"
-            )
+        self._insert_chained_statement = self._chained_insert(schema, chain)
+
+    def _chained_insert(self, schema: Identifier, chain: Identifier) -> Composed:
+        """One statement that inserts the events and their chain links, hashed by the server.
+
+        It runs after ``LOCK TABLE``, so no other writer can move the chain head it reads. The
+        links are hashed in SQL with the byte layout of :func:`infra.chainhash.link_hash`
+        (``int8send``/``int4send`` are big-endian; lengths stay far below 2**31), folded in
+        notification-id order by a recursive query, and inserted with one clock reading floored
+        at the head's time. Writing the links costs no round trip of its own while the table
+        is locked. The statement's own rows are the new notification ids.
+        """
+        return SQL(
+            "WITH RECURSIVE "
+            "head AS (SELECT position, hash, committed_at FROM {schema}.{chain} "
+            "ORDER BY position DESC LIMIT 1), "
+            "ins AS (INSERT INTO {schema}.{events} AS t "
+            "(originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state "
+            "FROM unnest(%(events)s::{schema}.{stored_event_type}[]) "
+            "RETURNING notification_id, originator_id, "
+            "originator_version, topic, state), "
+            "body AS (SELECT array_agg(notification_id ORDER BY notification_id) AS ids, "
+            "array_agg("
+            "int8send(notification_id) "
+            "|| int4send(octet_length(convert_to(originator_id::text, 'UTF8'))) "
+            "|| convert_to(originator_id::text, 'UTF8') "
+            "|| int8send(originator_version) "
+            "|| int4send(octet_length(convert_to(topic, 'UTF8'))) "
+            "|| convert_to(topic, 'UTF8') "
+            "|| int8send(octet_length(state)) || state "
+            "ORDER BY notification_id) AS bodies FROM ins), "
+            "links (n, position, prev_position, hash) AS ("
+            "SELECT 1, (SELECT ids[1] FROM body), "
+            "COALESCE((SELECT position FROM head), {genesis_position}), "
+            "sha256(COALESCE((SELECT hash FROM head), %(genesis)s) "
+            "|| (SELECT bodies[1] FROM body)) "
+            "UNION ALL "
+            "SELECT l.n + 1, (SELECT ids FROM body)[l.n + 1], l.position, "
+            "sha256(l.hash || (SELECT bodies FROM body)[l.n + 1]) "
+            "FROM links l WHERE l.n < (SELECT cardinality(ids) FROM body)) "
+            "INSERT INTO {schema}.{chain} (position, prev_position, committed_at, hash, imported) "
+            "SELECT l.position, l.prev_position, t.committed_at, l.hash, %(imported)s "
+            "FROM links l CROSS JOIN (SELECT GREATEST("
+            "COALESCE(%(imported_at)s::timestamptz, clock_timestamp()), "
+            "(SELECT committed_at FROM head)) AS committed_at) AS t "
+            "RETURNING position AS notification_id"
+        ).format(
+            schema=schema,
+            chain=chain,
+            events=Identifier(self.events_table_name),
+            stored_event_type=Identifier(self.stored_event_type_name),
+            genesis_position=GENESIS_POSITION,
         )
-        # One clock reading per transaction, floored at the head's so it never goes back.
-        self._insert_links_statement = SQL(
-            "INSERT INTO {schema}.{chain} (position, prev_position, committed_at, hash, imported) "
-            "SELECT l.position, l.prev_position, t.committed_at, l.hash, %s "
-            "FROM unnest(%b::bigint[], %b::bigint[], %b::bytea[]) "
-            "AS l(position, prev_position, hash) "
-            "CROSS JOIN (SELECT GREATEST(COALESCE(%s::timestamptz, clock_timestamp()), "
-            "%s::timestamptz) AS committed_at) AS t"
-        ).format(schema=schema, chain=chain)
-        # The same for the common one-event write, without the cost of array parameters.
-        self._insert_link_statement = SQL(
-            "INSERT INTO {schema}.{chain} (position, prev_position, committed_at, hash, imported) "
-            "VALUES (%s, %s, GREATEST(COALESCE(%s::timestamptz, clock_timestamp()), "
-            "%s::timestamptz), %s, %s)"
-        ).format(schema=schema, chain=chain)
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         # CREATE ... IF NOT EXISTS is not safe against a concurrent creator: serialise creators.
@@ -164,79 +185,47 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         )
         super()._create_table(curs)
 
+    def _insert_stored_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        **_: Any,
+    ) -> None:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        imported_at = _import_time.get()
+        events = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        curs.execute(
+            self._insert_chained_statement,
+            {
+                "events": events,
+                "genesis": GENESIS_HASH,
+                "imported": imported_at is not None,
+                "imported_at": imported_at,
+            },
+            prepare=True,
+        )
+
     def _fetch_ids_after_insert_events(
         self,
         curs: Cursor[DictRow],
         stored_events: Sequence[StoredEvent],
-        **kwargs: Any,
+        **_: Any,
     ) -> Sequence[int] | None:
-        # Runs inside the insert transaction, after the INSERT, still holding the table lock.
+        # The rows come back in no promised order; the events took their ids in list order.
         assert curs.statusmessage and curs.statusmessage.startswith("INSERT"), curs.statusmessage
         try:
-            rows = curs.fetchall()
+            ids = sorted(row["notification_id"] for row in curs.fetchall())
         except psycopg.ProgrammingError as e:
             msg = f"Couldn't get all notification IDs (expected {len(stored_events)})"
             raise ProgrammingError(msg) from e
-        self._append_links(curs, stored_events, rows)
-        return [row["notification_id"] for row in rows]
-
-    def _append_links(
-        self,
-        curs: Cursor[DictRow],
-        stored_events: Sequence[StoredEvent],
-        rows: Sequence[DictRow],
-    ) -> None:
-        events = {(self._id_key(e.originator_id), e.originator_version): e for e in stored_events}
-        head = rows[0]  # every row carries the head as it was before this insert
-        if head["head_position"] is None:
-            prev_position, prev_hash, floor = GENESIS_POSITION, GENESIS_HASH, None
-        else:
-            prev_position = head["head_position"]
-            prev_hash, floor = head["head_hash"], head["head_committed_at"]
-        positions: list[int] = []
-        prev_positions: list[int] = []
-        hashes: list[bytes] = []
-        for row in sorted(rows, key=lambda r: r["notification_id"]):
-            originator_id = str(row["originator_id"])  # as stored; UUIDs in canonical form
-            event = events[(originator_id, row["originator_version"])]
-            position = row["notification_id"]
-            prev_hash = link_hash(
-                prev_hash,
-                position,
-                originator_id,
-                row["originator_version"],
-                event.topic,
-                bytes(event.state),
-            )
-            positions.append(position)
-            prev_positions.append(prev_position)
-            hashes.append(prev_hash)
-            prev_position = position
-        imported_at = _import_time.get()
-        if len(positions) == 1:
-            curs.execute(
-                self._insert_link_statement,
-                (
-                    positions[0],
-                    prev_positions[0],
-                    imported_at,
-                    floor,
-                    hashes[0],
-                    imported_at is not None,
-                ),
-                prepare=True,
-            )
-            return
-        curs.execute(
-            self._insert_links_statement,
-            (imported_at is not None, positions, prev_positions, hashes, imported_at, floor),
-            prepare=True,
-        )
-
-    def _id_key(self, originator_id: UUID | str) -> str:
-        if self._uuid_ids and not isinstance(originator_id, UUID):
-            return str(UUID(originator_id))
-        return str(originator_id)
+        if len(ids) != len(stored_events):
+            msg = f"got {len(ids)} notification IDs for {len(stored_events)} events"
+            raise ProgrammingError(msg)
+        return ids
 
     @property
     def chain(self) -> ChainReader:
