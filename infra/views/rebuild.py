@@ -708,7 +708,7 @@ def _field(value: Any) -> str:
 
 
 _UUID_TEXTS: dict[UUID, str] = {}
-UUID_TEXTS = 500_000
+UUID_TEXTS = 100_000
 """Ids whose text is remembered (`UUID.__str__` is Python code; ids recur in many rows)."""
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Connection, Cursor
@@ -90,6 +91,15 @@ def columns(table: Table) -> list[Column]:
 
 def _text(doc: bytes) -> str:
     return doc.decode()
+
+
+def _row_doc(value: object) -> str:
+    """`_text(dumps(value))` for the append-only rows: orjson is about a third faster without
+    its non-string-keys option, which only documents with id-keyed maps need."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return _text(dumps(value))
 
 
 class ViewStore(PostgresTrackingRecorder):
@@ -467,13 +477,13 @@ def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[
                 row.objective_id,
                 row.key_result_id,
                 row.cycle_id,
-                _text(dumps(row)),
+                _row_doc(row),
             )
             for row in changes.audit
         ]
     if HISTORY in views:
         out["view_history_timeline"] = [
-            (entry.position, oid, _text(dumps(entry))) for oid, entry in changes.timeline
+            (entry.position, oid, _row_doc(entry)) for oid, entry in changes.timeline
         ]
         out["view_history_check_ins"] = [
             (
@@ -483,7 +493,7 @@ def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[
                 lineage,
                 record.position,
                 None,
-                _text(dumps(record)),
+                _row_doc(record),
             )
             for oid, lineage, record in changes.check_ins
         ]

@@ -21,8 +21,12 @@ from domain.cycle import Cycle
 from domain.objective import Objective
 from domain.person import Person
 from domain.team import Team
+from infra.views.codec import dumps
+from infra.views.model import VIEWS, Model
 from infra.views.rebuild import copy_text
+from infra.views.store import appended_rows
 from projections.base import KindTest
+from tests.unit.projections.story import first_quarter
 
 pytestmark = pytest.mark.postgres
 
@@ -124,3 +128,20 @@ def test_kind_test_answers_as_isinstance_for_every_event_class(
     assert test(object()) is False
     assert test(Decimal(1)) is False
     assert test(date(2026, 1, 1)) is False
+
+
+def test_append_only_documents_are_the_codecs_json() -> None:
+    story = first_quarter()
+    model = Model(VIEWS)
+    model.apply_all(story.ledger.log())
+    changes = model.take_changes()
+    assert changes.audit and changes.timeline and changes.check_ins
+    rows = appended_rows(model, VIEWS, changes)
+    assert [r[-1] for r in rows["view_audit"]] == [dumps(a).decode() for a in changes.audit]
+    assert [r[-1] for r in rows["view_history_timeline"]] == [
+        dumps(e).decode() for _, e in changes.timeline
+    ]
+    assert [r[-1] for r in rows["view_history_check_ins"]] == [
+        dumps(c).decode() for _, _, c in changes.check_ins
+    ]
+    assert copy_text([r for table in rows.values() for r in table])  # every value has a format
