@@ -423,7 +423,7 @@ class Rebuild:
         model: Model,
         started: datetime | None,
     ) -> None:
-        state = zlib.compress(model_bytes(model), 1)
+        state = compressed_model(model)
         with self.datastore.get_connection() as conn:
             conn.execute(
                 SQL(
@@ -730,27 +730,43 @@ def copy_text(rows: Sequence[tuple[Any, ...]]) -> bytes:
 # ------------------------------------------------------------ model on disk
 
 
+def model_parts(model: Model) -> list[tuple[str, Any]]:
+    """The model's state, part by part (append-only outputs are never held)."""
+    return [
+        ("views", model.views),
+        ("position", model.position),
+        ("last_checkpoint", model.last_checkpoint),
+        ("unsaved_objectives", sorted(model.unsaved_objectives, key=str)),
+        ("unsaved_organisation", model.unsaved_organisation),
+        ("seq", model.seq),
+        ("tree", model.tree),
+        ("names", model.context.names),
+        ("strategy", model.context.strategy),
+        ("amendments", model.tallies.amendments),
+        ("check_ins", model.tallies.check_ins),
+        ("history", model.history.objectives),
+        ("directory", model.directory),
+        ("inbox", model.inbox),
+        ("staleness", model.staleness),
+    ]
+
+
 def model_bytes(model: Model) -> bytes:
-    """The model's state as JSON (append-only outputs are never held, so it stays small)."""
-    return dumps(
-        {
-            "views": model.views,
-            "position": model.position,
-            "last_checkpoint": model.last_checkpoint,
-            "unsaved_objectives": sorted(model.unsaved_objectives, key=str),
-            "unsaved_organisation": model.unsaved_organisation,
-            "seq": model.seq,
-            "tree": model.tree,
-            "names": model.context.names,
-            "strategy": model.context.strategy,
-            "amendments": model.tallies.amendments,
-            "check_ins": model.tallies.check_ins,
-            "history": model.history.objectives,
-            "directory": model.directory,
-            "inbox": model.inbox,
-            "staleness": model.staleness,
-        }
-    )
+    """The model's state as one JSON object."""
+    return dumps(dict(model_parts(model)))
+
+
+def compressed_model(model: Model) -> bytes:
+    """`zlib.compress(model_bytes(model), 1)`, encoded and compressed one part at a time: the
+    whole JSON of a large model (hundreds of MB at a million events) is never held at once."""
+    packer = zlib.compressobj(1)
+    chunks: list[bytes] = []
+    for n, (name, value) in enumerate(model_parts(model)):
+        chunks.append(packer.compress(b"{" if n == 0 else b","))
+        chunks.append(packer.compress(dumps(name) + b":" + dumps(value)))
+    chunks.append(packer.compress(b"}"))
+    chunks.append(packer.flush())
+    return b"".join(chunks)
 
 
 def model_from_bytes(data: bytes, checkpoint_every: int) -> Model:

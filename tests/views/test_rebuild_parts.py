@@ -4,6 +4,7 @@ by the rebuild reads back as psycopg's adaptation would store it, and `KindTest`
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -23,7 +24,7 @@ from domain.person import Person
 from domain.team import Team
 from infra.views.codec import dumps
 from infra.views.model import VIEWS, Model
-from infra.views.rebuild import copy_text
+from infra.views.rebuild import compressed_model, copy_text, model_bytes, model_from_bytes
 from infra.views.store import appended_rows
 from projections.base import KindTest
 from tests.unit.projections.story import first_quarter
@@ -145,3 +146,14 @@ def test_append_only_documents_are_the_codecs_json() -> None:
         dumps(c).decode() for _, _, c in changes.check_ins
     ]
     assert copy_text([r for table in rows.values() for r in table])  # every value has a format
+
+
+def test_a_saved_model_is_its_json_compressed_and_loads_back() -> None:
+    story = first_quarter()
+    model = Model(VIEWS)
+    model.apply_all(story.ledger.log())
+    model.take_changes()
+    saved = compressed_model(model)
+    assert zlib.decompress(saved) == model_bytes(model)
+    loaded = model_from_bytes(zlib.decompress(saved), model.checkpoint_every)
+    assert model_bytes(loaded) == model_bytes(model)
