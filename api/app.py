@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors, web
 from api.deps import Principals, Services, TreeCache
@@ -114,18 +115,7 @@ def create_app(
     if ui:
         web.install(app, settings or get_settings())
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Every request has an id (the client's X-Request-ID, or a new one); events record it."""
-        request_began.set(time.monotonic())
-        given = request.headers.get("X-Request-ID", "")
-        request.state.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
-
+    app.add_middleware(RequestIdMiddleware)
     _problem_media_type_only(app)
     return app
 
@@ -148,3 +138,28 @@ def _problem_media_type_only(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+class RequestIdMiddleware:
+    """Every request has an id (the client's X-Request-ID, or a new one); events record it,
+    and the answer carries it. Pure ASGI: no response streaming through a task and a queue,
+    as `@app.middleware("http")` would do."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_began.set(time.monotonic())
+        given = Headers(scope=scope).get("X-Request-ID", "")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

@@ -45,7 +45,10 @@ async def _principal(request: Request, services: Services) -> Principal | None:
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         return None
-    principal = await run_in_threadpool(authenticate, services.ledger, secret.strip())
+    if services.principals is not None:
+        principal = await run_in_threadpool(services.principals.authenticate, secret.strip())
+    else:
+        principal = await run_in_threadpool(authenticate, services.ledger, secret.strip())
     if principal is not None:
         request.state.principal = principal
     return principal
