@@ -34,6 +34,11 @@ def _key_result(nodes: list[dict[str, Any]], kr_id: UUID) -> dict[str, Any]:
 SYSTEM = CommandContext.system()
 
 
+def _settled(world: World, readmodels: Any) -> None:
+    """Wait until the views applied what the test wrote through the ledger directly."""
+    assert readmodels.wait_for(world.ledger.recorder.max_notification_id() or 0, 10)
+
+
 # ------------------------------------------------------------------- tokens
 
 
@@ -90,6 +95,7 @@ def test_a_read_with_min_position_sees_the_write_the_cached_tree_predates(
     client: Any, world: World
 ) -> None:
     built = objective_in(world, "platform", "approved")
+    _settled(world, client.app.state.services.readmodels)
     path = f"{API}/cycles/{world.active_cycle_id}/tree"
     max_ = world["max"]
     for _ in range(2):  # the second answer comes from the cache
@@ -116,6 +122,7 @@ def test_a_tree_filtered_for_one_viewer_is_never_sent_to_another(
 ) -> None:
     private = objective_in(world, "platform", "approved", private=True)
     public = objective_in(world, "sales", "approved")
+    _settled(world, client.app.state.services.readmodels)
     path = f"{API}/cycles/{world.active_cycle_id}/tree"
     secret, shown = str(private.objective_id), str(public.objective_id)
     # Someone who sees the private objective reads first (and fills the cache) ...
@@ -130,6 +137,7 @@ def test_a_tree_follows_the_viewers_rights_as_the_directory_changes(
     client: Any, world: World
 ) -> None:
     private = objective_in(world, "platform", "approved", private=True)
+    _settled(world, client.app.state.services.readmodels)
     path = f"{API}/cycles/{world.active_cycle_id}/tree"
     secret = str(private.objective_id)
     sue, max_ = world["sue"], world["max"]
@@ -145,6 +153,7 @@ def test_a_tree_follows_the_viewers_rights_as_the_directory_changes(
 def test_a_cached_tree_is_the_tree_the_models_answer(client: Any, world: World) -> None:
     objective_in(world, "platform", "checked_in")
     objective_in(world, "sales", "approved", private=True)
+    _settled(world, client.app.state.services.readmodels)
     path = f"{API}/cycles/{world.active_cycle_id}/tree"
     headers = world["auditor"].headers
     first, second = (_ok(client.get(path, headers=headers)) for _ in range(2))
@@ -163,6 +172,7 @@ def test_with_the_caches_off_the_answers_are_the_same(
     from infra.settings import Settings
 
     objective_in(world, "platform", "approved", private=True)
+    _settled(world, readmodels)
     path = f"{API}/cycles/{world.active_cycle_id}/tree"
     answers = []
     for size, seconds in ((0, 0.0), (64, 60.0)):
