@@ -9,7 +9,10 @@ Run ``.venv/bin/python bench/kafka_relay.py [--events N] [--batch N] [--latency-
    kafka-python producer with the same options (idempotent, ``acks=all``) to another fresh topic
    with the same partitions, flushed every ``--batch`` messages like the relay; and once more
    with a single flush at the end (the producer's best case).
-4. **Latency**: with the relay caught up, commits one event at a time at ``--rate`` per second;
+4. **Worker**: one projection worker building the live views from the relay's topic (from its
+   partitions' assignment to the views at the head), beside the live runner building them from
+   the log in 500-event pages; the views' tables are dropped before each.
+5. **Latency**: with the relay caught up, commits one event at a time at ``--rate`` per second;
    a consumer reads the topic; latency = time received − the event's database commit time.
 
 Uses ``OKR_DATABASE_URL`` / ``OKR_KAFKA_BOOTSTRAP`` when set, else a throwaway embedded
@@ -183,19 +186,15 @@ def reset_views(app: OkrLedger) -> None:
             conn.execute(SQL("DROP TABLE IF EXISTS {} CASCADE").format(Identifier(schema, name)))
 
 
-def views_position(app: OkrLedger) -> int:
-    from infra.views.store import ViewStore
-
-    return ViewStore(app.recorder.datastore).position()  # type: ignore[attr-defined]
-
-
 def bench_worker(app: OkrLedger, config: KafkaConfig, head: int, max_records: int = 500) -> float:
     """Events/s of one projection worker building the live views from a published backlog,
     from its partitions' assignment (the group's join is not counted) to the views at ``head``."""
     from infra.kafka.projectors import LiveViews
     from infra.kafka.worker import ProjectionWorker
+    from infra.views.store import ViewStore
 
     reset_views(app)
+    store = ViewStore(app.recorder.datastore)  # type: ignore[attr-defined]
     worker = ProjectionWorker(
         app,
         config.with_(group=f"bench-{uuid4().hex[:8]}"),
@@ -207,8 +206,8 @@ def bench_worker(app: OkrLedger, config: KafkaConfig, head: int, max_records: in
         while not worker.assignment:
             time.sleep(0.005)
         started = time.perf_counter()
-        while views_position(app) < head:
-            time.sleep(0.005)
+        while store.position() < head:
+            time.sleep(0.05)  # a look now and then: the worker's thread shares this process
         return head / (time.perf_counter() - started)
     finally:
         worker.stop()
@@ -384,6 +383,29 @@ def main() -> None:
         )
         raw_once = bench_raw(base.with_(topic=f"bench.raw1.{run}"), messages, len(messages) + 1)
         print(f"raw producer, a single flush at the end: {raw_once:.0f} msgs/s")
+
+        group = base.with_(
+            topic=f"bench.relay.{run}.0", session_timeout_ms=6000, heartbeat_interval_ms=1000
+        )
+        worker_rates: list[float] = []
+        runner_rates: list[float] = []
+        for attempt in range(args.repeat):
+            pair = [
+                lambda: worker_rates.append(bench_worker(app, group, len(messages))),
+                lambda: runner_rates.append(bench_runner(app, len(messages))),
+            ]
+            for step in pair if attempt % 2 == 0 else pair[::-1]:
+                step()
+            print(
+                f"run {attempt + 1}: worker {worker_rates[-1]:6.0f} events/s into the views, "
+                f"live runner {runner_rates[-1]:6.0f} events/s, "
+                f"ratio {worker_rates[-1] / runner_rates[-1]:.2f}"
+            )
+        print(
+            f"median: worker {statistics.median(worker_rates):.0f} events/s, "
+            f"runner {statistics.median(runner_rates):.0f} events/s, ratio "
+            f"{statistics.median(w / r for w, r in zip(worker_rates, runner_rates, strict=True)):.2f}"
+        )
 
         to_ack, to_consumer = bench_latency(
             app,

@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import psycopg
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import Mapper, MapperDeserialisationError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from kafka import ConsumerRebalanceListener, TopicPartition
 from kafka.errors import KafkaError
 from psycopg.sql import SQL, Composed, Identifier
@@ -59,6 +61,14 @@ log = logging.getLogger("okrledger.kafka.worker")
 HEADER_REASON = "okr-dlq-reason"
 
 T = TypeVar("T")
+
+DATABASE_DOWN = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    StoreOperationalError,  # the event store's pool (e.g. a person's key, looked up to decode)
+    StoreInterfaceError,
+)
+"""Errors that mean PostgreSQL is unreachable: the worker reconnects and rejoins the group."""
 
 
 @dataclass(frozen=True)
@@ -348,7 +358,7 @@ class ProjectionWorker:
             try:
                 self._session()
                 backoff = self.min_backoff_seconds
-            except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+            except DATABASE_DOWN as e:
                 log.warning("database unavailable (%s); rejoining in %.1f s", e, backoff)
             except KafkaError as e:
                 log.warning("broker unavailable (%s); rejoining in %.1f s", e, backoff)
@@ -454,7 +464,7 @@ class ProjectionWorker:
         try:
             with conn.transaction():
                 applied, skipped, dead = self._apply_batch(conn, tp, records)
-        except (psycopg.OperationalError, psycopg.InterfaceError):
+        except DATABASE_DOWN:
             self._discard()
             raise
         except Exception:
@@ -629,7 +639,7 @@ class ProjectionWorker:
             with conn.transaction():
                 self.projector.apply(conn, [logged for _, logged in fresh])
             return []
-        except (psycopg.OperationalError, psycopg.InterfaceError):
+        except DATABASE_DOWN:
             raise
         except Exception as batch_error:
             log.warning("batch of %d failed (%s); applying one by one", len(fresh), batch_error)
@@ -638,7 +648,7 @@ class ProjectionWorker:
             try:
                 with conn.transaction():
                     self.projector.apply(conn, [logged])
-            except (psycopg.OperationalError, psycopg.InterfaceError):
+            except DATABASE_DOWN:
                 raise
             except Exception as e:
                 failed.append(
