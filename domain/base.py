@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
@@ -53,6 +57,18 @@ class OkrAggregate(Aggregate):
 
     _reasons_required: ClassVar[frozenset[str]] = frozenset()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> OkrAggregate:
+        """A copy that shares only immutable values (ids, dates, strings, numbers, enums).
+
+        The application's aggregate cache hands each command a deep copy, so a refused command
+        never changes the cached aggregate. ``copy.deepcopy`` reconstructs every UUID and date
+        of a long history one by one; this walks the state's dicts, lists and dataclasses and
+        copies them, and leaves anything else to ``copy.deepcopy``.
+        """
+        clone = object.__new__(type(self))
+        clone.__dict__.update({name: _copied(value) for name, value in self.__dict__.items()})
+        return clone
+
     def _trigger(
         self,
         event_class: type[OkrAggregate.Event],
@@ -62,6 +78,27 @@ class OkrAggregate(Aggregate):
     ) -> None:
         """Record an event stamped with the command's context."""
         self.trigger_event(event_class, **ctx.stamp(reason), **kw)
+
+
+_IMMUTABLE = (str, int, float, bytes, type(None), uuid.UUID, date, Enum, Decimal, frozenset)
+"""Value types shared between an aggregate and its copy (``datetime`` is a ``date``)."""
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, _IMMUTABLE):
+        return value
+    kind = type(value)
+    if kind is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if kind is list:
+        return [_copied(item) for item in value]
+    if kind is tuple:
+        return tuple(_copied(item) for item in value)
+    if dataclasses.is_dataclass(value) and hasattr(value, "__dict__"):
+        clone = object.__new__(kind)
+        clone.__dict__.update({name: _copied(item) for name, item in value.__dict__.items()})
+        return clone
+    return copy.deepcopy(value)
 
 
 class DateAsISO(Transcoding):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import psycopg
+from eventsourcing.application import Application
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import get_topic
@@ -19,6 +20,14 @@ from infra.settings import Settings
 # URL parameters eventsourcing's datastore can carry; anything else (sslmode, ...) would be
 # silently dropped, so it is refused instead. libpq still reads PGSSLMODE & co. itself.
 _SUPPORTED_PARAMS = frozenset({"dbname", "host", "port", "user", "password", "connect_timeout"})
+
+AGGREGATE_CACHE_SIZE = 1000
+"""Aggregates each application keeps in memory (least recently used first out).
+
+A cached aggregate is fast-forwarded on every load (one query for the events after its version,
+usually none or one) instead of replaying its whole history, and commands get a deep copy, so a
+refused command leaves the cache as it was. Writers in other processes still conflict: a save is
+checked against the stored versions, never against the cache."""
 
 
 def eventsourcing_env(database_url: str, settings: Settings) -> dict[str, str]:
@@ -53,6 +62,8 @@ def eventsourcing_env(database_url: str, settings: Settings) -> dict[str, str]:
         PostgresFactory.POSTGRES_POOL_SIZE: str(settings.pool_size),
         PostgresFactory.POSTGRES_ENABLE_DB_FUNCTIONS: "n",
         PostgresFactory.CREATE_TABLE: "y",
+        Application.AGGREGATE_CACHE_MAXSIZE: str(AGGREGATE_CACHE_SIZE),
+        Application.AGGREGATE_CACHE_FASTFORWARD: "y",
         InfrastructureFactory.APPLICATION_RECORDER_TOPIC: get_topic(ChainedApplicationRecorder),
         InfrastructureFactory.PROCESS_RECORDER_TOPIC: get_topic(ChainedProcessRecorder),
     }

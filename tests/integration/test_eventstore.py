@@ -29,6 +29,8 @@ def test_env_from_a_socket_url() -> None:
         "POSTGRES_POOL_SIZE": "3",
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         "CREATE_TABLE": "y",
+        "AGGREGATE_CACHE_MAXSIZE": "1000",
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
         "APPLICATION_RECORDER_TOPIC": "infra.chain:ChainedApplicationRecorder",
         "PROCESS_RECORDER_TOPIC": "infra.chain:ChainedProcessRecorder",
     }
