@@ -22,11 +22,13 @@ The state of some cycles at position p is then:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from cachetools import LRUCache
 from eventsourcing.utils import get_topic, resolve_topic
 from psycopg import Connection
 from psycopg.rows import tuple_row
@@ -70,9 +72,14 @@ class AsOf:
 
 
 class TimeTravel:
-    def __init__(self, store: ViewStore, log: LogReader) -> None:
+    def __init__(self, store: ViewStore, log: LogReader, documents: int = 0) -> None:
+        """`documents`: how many decoded checkpoint documents to remember (0: none)."""
         self.store = store
         self.log = log
+        self._documents: LRUCache[tuple[int, UUID, int], ObjectiveDocument] | None = (
+            LRUCache(documents) if documents > 0 else None
+        )
+        self._documents_lock = threading.Lock()
         t = store.ident
         self._checkpoint = SQL(
             "SELECT coalesce(max(position), 0) FROM {} WHERE position <= %s"
@@ -84,7 +91,7 @@ class TimeTravel:
         # index alone, then fetch just those documents by primary key (sorting the documents
         # themselves spilled to disk: every version of every objective of the cycle).
         latest = SQL(
-            "SELECT l.objective_id, (SELECT d.doc::text FROM {table} d "
+            "SELECT l.objective_id, l.position, (SELECT d.doc::text FROM {table} d "
             "WHERE d.objective_id = l.objective_id AND d.position = l.position) "
             "FROM (SELECT DISTINCT ON (objective_id) objective_id, position FROM {table} "
             "WHERE {where} position <= %s ORDER BY objective_id, position DESC) l"
@@ -111,11 +118,13 @@ class TimeTravel:
         *,
         objective_ids: Sequence[UUID] | None = None,
         refold_until: int | None = None,
+        generation: int | None = None,
     ) -> AsOf:
         """Those cycles (all when None; only `objective_ids` when given) as of `position`.
 
         `refold_until`: the caller will fold on to that position (a replay), so objectives
-        corrected up to there are loaded with every live check-in.
+        corrected up to there are loaded with every live check-in. `generation`: the views'
+        generation (`Snapshot.generation`), which lets decoded documents be remembered.
         """
         with conn.cursor(row_factory=tuple_row) as curs:
             checkpoint = int(curs.execute(self._checkpoint, (position,)).fetchone()[0])  # type: ignore[index]
@@ -139,9 +148,13 @@ class TimeTravel:
             for cycle_id, clock in org["cycles"].items():
                 tree.cycles[UUID(cycle_id)] = load(CycleClock, clock)
                 tree.cycle_objectives.setdefault(UUID(cycle_id), [])
+        tail_rows = self.tail(conn, checkpoint, max(position, refold_until or position))
+        # A document is immutable; its decoded node is shared between answers unless an event
+        # of the tail (folded into it below, or by a replay) touches it: then a fresh copy.
+        touched = {row[1] for row in tail_rows}
         nodes: list[ObjectiveNode] = []
-        for oid, doc in rows:
-            data = decode(ObjectiveDocument, doc)
+        for oid, at, doc in rows:
+            data = self._document(generation, oid, at, doc, oid in touched)
             nodes.append(data.node)
             if data.amendments is not None:
                 state.amendments[oid] = data.amendments
@@ -152,7 +165,6 @@ class TimeTravel:
             if objective_ids is not None
             else {node.objective_id for node in nodes}
         )
-        tail_rows = self.tail(conn, checkpoint, max(position, refold_until or position))
         corrected = {
             row[1]
             for row in tail_rows
@@ -174,6 +186,20 @@ class TimeTravel:
         state.cursor.position = tree.cursor.position = position
         state.cursor.now = tree.cursor.now = now
         return AsOf(state, position, checkpoint, len(tail))
+
+    def _document(
+        self, generation: int | None, oid: UUID, at: int, text: str, touched: bool
+    ) -> ObjectiveDocument:
+        if self._documents is None or generation is None or touched:
+            return decode(ObjectiveDocument, text)
+        key = (generation, oid, at)
+        with self._documents_lock:
+            found = self._documents.get(key)
+        if found is None:
+            found = decode(ObjectiveDocument, text)
+            with self._documents_lock:
+                self._documents[key] = found
+        return found
 
     def tail(self, conn: Connection[Any], after: int, up_to: int) -> list[Row]:
         rows: list[Row] = []

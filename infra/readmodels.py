@@ -53,7 +53,7 @@ class ReadModels:
         self.log = LogReader(recorder, ledger.mapper)
         self.chain = ChainReader.for_recorder(recorder)
         self.queries = ViewQueries(self.store, self.log)
-        self.timetravel = TimeTravel(self.store, self.log)
+        self.timetravel = TimeTravel(self.store, self.log, self.settings.checkpoint_cache_size)
         self.projector = ViewsProjector(self.store, self.log, self.settings.checkpoint_every)
         self.runner = LiveRunner(self.projector, recorder, self.log, prepare=self._prepare)
         self._created = False
@@ -167,7 +167,9 @@ class ReadModels:
                 state: TreeState = self.queries.tree_state(snap, [cycle_id])
             else:
                 at = self._as_of(snap, position)
-                state = self.timetravel.state_at(snap.conn, at, [cycle_id]).state.tree
+                state = self.timetravel.state_at(
+                    snap.conn, at, [cycle_id], generation=snap.generation
+                ).state.tree
             views = tree(state, cycle_id, team_id=team_id, include_private_for=viewer)
             return render.tree_json(views, self._names(snap))
 
@@ -210,7 +212,11 @@ class ReadModels:
                     return None
                 at = self._as_of(snap, position)
                 state = self.timetravel.state_at(
-                    snap.conn, at, [cycle_id], objective_ids=[objective_id]
+                    snap.conn,
+                    at,
+                    [cycle_id],
+                    objective_ids=[objective_id],
+                    generation=snap.generation,
                 ).state.tree
             if objective_id not in state.objectives:
                 return None
@@ -249,7 +255,9 @@ class ReadModels:
             )
             moments = self._positions_at(snap, boundaries)
             first, last = moments[0][0], moments[-1][0]
-            start = self.timetravel.state_at(snap.conn, first, [cycle_id], refold_until=last)
+            start = self.timetravel.state_at(
+                snap.conn, first, [cycle_id], refold_until=last, generation=snap.generation
+            )
             scope = set(start.state.tree.objectives)
             tail = self.timetravel.relevant(
                 self.timetravel.tail(snap.conn, first, last), scope, {cycle_id}, False
@@ -295,8 +303,12 @@ class ReadModels:
         with self.queries.snapshot() as snap:
             low, high = self._as_of(snap, from_position), self._as_of(snap, to_position)
             cycles = [cycle_id] if cycle_id is not None else None
-            before = self.timetravel.state_at(snap.conn, low, cycles).state.tree
-            after = self.timetravel.state_at(snap.conn, high, cycles).state.tree
+            before = self.timetravel.state_at(
+                snap.conn, low, cycles, generation=snap.generation
+            ).state.tree
+            after = self.timetravel.state_at(
+                snap.conn, high, cycles, generation=snap.generation
+            ).state.tree
             rows = self.queries.audit_rows_for_diff(snap, min(low, high), max(low, high), cycle_id)
             result = diff(before, after, cycle_id=cycle_id, audit_rows=rows)
             return render.diff_json(result, self._names(snap), cycle_id)
@@ -315,7 +327,10 @@ class ReadModels:
                 state = self.queries.comparison_state(snap, list(cycle_ids))
             else:
                 state = self.timetravel.state_at(
-                    snap.conn, self._as_of(snap, position), list(cycle_ids)
+                    snap.conn,
+                    self._as_of(snap, position),
+                    list(cycle_ids),
+                    generation=snap.generation,
                 ).state
             found = compare(state, list(cycle_ids), team_id)
             data = render.compare_json(found, self._names(snap), position)
