@@ -24,12 +24,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
-from eventsourcing.persistence import ApplicationRecorder, ProgrammingError
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresProcessRecorder,
 )
+from eventsourcing.utils import retry
 from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -184,6 +190,30 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             (f"okrledger:create:{self.datastore.schema}.{self.events_table_name}",),
         )
         super()._create_table(curs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Insert events and their links in one round trip, ``COMMIT`` included.
+
+        eventsourcing's version syncs the pipeline after the ``INSERT`` to read the new ids, then
+        commits in a second round trip, so the table lock is also held while the client takes
+        its turn (on a busy machine, while the writing thread waits for the GIL). Here
+        ``BEGIN``, the lock, ``NOTIFY``, the chained insert and ``COMMIT`` go out in one pipeline
+        and the ids are read afterwards: the lock is held for the server's work and the commit
+        only. A failed statement aborts the rest of the pipeline; the transaction is rolled
+        back and the error raised as eventsourcing's (``IntegrityError`` for a stale version).
+        """
+        if not stored_events:
+            nothing: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return nothing
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            with conn.pipeline(), conn.transaction():
+                with conn.cursor() as tracking_curs:
+                    self._insert_events(tracking_curs, stored_events, **kwargs)
+                self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
     def _insert_stored_events(
         self,
