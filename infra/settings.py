@@ -91,9 +91,9 @@ class Settings(BaseSettings):
     """Rendered alignment trees remembered per process (per cycle, team, views position and
     viewer); 0 turns the cache off."""
 
-    checkpoint_cache_size: int = Field(default=20_000, ge=0)
-    """Decoded time-travel checkpoint documents (one per objective and checkpoint) a process
-    remembers for as-of reads; 0 turns the cache off."""
+    checkpoint_cache_size: int = Field(default=5_000, ge=0)
+    """Decoded time-travel checkpoint documents (one per objective and checkpoint, about 10 kB
+    each) a process remembers for as-of reads; 0 turns the cache off."""
 
     principal_cache_seconds: float = Field(default=60.0, ge=0)
     """How long a process remembers a token's person and role without reading the token
