@@ -24,6 +24,7 @@ Prints a table, and with `--json` one JSON object.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -137,9 +138,11 @@ def scan_and_decode(url: str) -> tuple[int, float, float]:
                 if not rows:
                     return count, time.perf_counter() - began, time.process_time() - cpu
                 log.logged(rows)
+                gc.freeze()  # as the rebuild does per page (the decoder's id tables only grow)
                 count += len(rows)
                 after = rows[-1][0]
     finally:
+        gc.unfreeze()
         app.close()
 
 

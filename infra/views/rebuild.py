@@ -260,6 +260,7 @@ class Rebuild:
         total = max(0, target - start)
         saved = time.monotonic()
         saving = 0.0
+        frozen_before = gc.get_freeze_count() > 0  # e.g. a live runner's model in this process
         try:
             for rows in self._pages(model.position, target):
                 model.apply_all(self.log.logged(rows))
@@ -280,7 +281,8 @@ class Rebuild:
                     saved = time.monotonic()
                     saving = saved - began  # grows with the model: at most a tenth of the time
         finally:
-            gc.unfreeze()
+            if not frozen_before:  # else leave the process's frozen objects as they were
+                gc.unfreeze()
 
     def _pages(self, after: int, up_to: int) -> Iterator[list[Any]]:
         """Pages of raw rows, the next one fetched while the current one is folded."""
