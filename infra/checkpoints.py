@@ -165,12 +165,17 @@ class TimeTravel:
             if objective_ids is not None
             else {node.objective_id for node in nodes}
         )
-        corrected = {
-            row[1]
+        merged = {node.objective_id: node for node in nodes}
+        corrections = [
+            row
             for row in tail_rows
             if row[3] == _CORRECTED and row[1] in scope and row[0] <= (refold_until or position)
-        }
-        merged = {node.objective_id: node for node in nodes}
+        ]
+        corrected = (
+            self._superseding_in_force(corrections, merged)
+            if refold_until is None
+            else {row[1] for row in corrections}
+        )
         if corrected:
             merged.update(self._refold(conn, state, corrected, checkpoint))
         for node in sorted(merged.values(), key=lambda n: n.drafted_position):
@@ -200,6 +205,34 @@ class TimeTravel:
             with self._documents_lock:
                 self._documents[key] = found
         return found
+
+    def _superseding_in_force(
+        self, corrections: Iterable[Row], documents: dict[UUID, ObjectiveNode]
+    ) -> set[UUID]:
+        """The objectives whose check-in in force at the checkpoint is corrected in the tail.
+
+        A document keeps only the check-in in force per key result (the latest by `order`, the
+        first recorded on a tie); every other live check-in of the checkpoint ranks at or below
+        it and comes after it on a tie. While it stays live, the tree's answer after a
+        correction (the first maximum of the live check-ins) is therefore the same with or
+        without them; only correcting that check-in itself needs them all. A replay
+        (`refold_until`) keeps refolding every corrected objective: its narrative reads the
+        superseded check-in, whichever it is.
+        """
+        out: set[UUID] = set()
+        decode = self.log.decoder.decode
+        for _position, originator_id, version, topic, state, _committed_at in corrections:
+            node = documents.get(originator_id)
+            if node is None or originator_id in out:
+                out.add(originator_id)
+                continue
+            event = decode(originator_id, version, topic, bytes(state))
+            kr = node.key_results.get(event.key_result_id)
+            if kr is None or (
+                kr.current is not None and kr.current.check_in_id == event.supersedes
+            ):
+                out.add(originator_id)
+        return out
 
     def tail(self, conn: Connection[Any], after: int, up_to: int) -> list[Row]:
         rows: list[Row] = []
