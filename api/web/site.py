@@ -197,6 +197,10 @@ class Viewer:
     def role(self) -> str:
         return self.principal.role.value
 
+    def call(self, route: Callable[..., Any], /, **arguments: Any) -> Any:
+        """Call an API route function as this viewer: its context, principal and services."""
+        return route(ctx=self.ctx, principal=self.principal, services=self.services, **arguments)
+
     def ask(self, question: Callable[[DirectoryState], Any]) -> Any:
         return self.services.directory.ask(question)
 

@@ -316,11 +316,9 @@ def create_objective(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
                 "private": form.checked("private"),
             }
         )
-        return commands.draft_objective(
+        return viewer.call(
+            commands.draft_objective,
             body=body,
-            ctx=viewer.ctx,
-            principal=viewer.principal,
-            services=viewer.services,
             response=Response(),
         )
 

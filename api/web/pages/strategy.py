@@ -170,11 +170,9 @@ def save_strategy(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
                 "reason": form.get("reason"),
             }
         )
-        return strategy_routes.put_strategy(
+        return viewer.call(
+            strategy_routes.put_strategy,
             body=body,
-            ctx=viewer.ctx,
-            principal=viewer.principal,
-            services=viewer.services,
             expected=form.version,
             response=Response(),
         )
@@ -186,11 +184,9 @@ def save_strategy(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
 def north_star(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
     def choose() -> Any:
         body = ss.NorthStar(kpi_id=form.uuid("kpi_id"), reason=form.get("reason"))
-        return strategy_routes.choose_north_star(
+        return viewer.call(
+            strategy_routes.choose_north_star,
             body=body,
-            ctx=viewer.ctx,
-            principal=viewer.principal,
-            services=viewer.services,
             response=Response(),
         )
 
@@ -282,11 +278,9 @@ def define_kpi(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
                 "perspective": form.text("perspective"),
             }
         )
-        return kpi_routes.define_kpi(
+        return viewer.call(
+            kpi_routes.define_kpi,
             body=body,
-            ctx=viewer.ctx,
-            principal=viewer.principal,
-            services=viewer.services,
             response=Response(),
         )
 
@@ -343,12 +337,10 @@ def record_measurement(kpi_id: UUID, viewer: ViewerDep, form: FormDep) -> Redire
         body = ss.MeasurementCreate.model_validate(
             {"value": form.number("value"), "period": form.get("period"), "note": form.get("note")}
         )
-        return kpi_routes.record_measurement(
+        return viewer.call(
+            kpi_routes.record_measurement,
             kpi_id=kpi_id,
             body=body,
-            ctx=viewer.ctx,
-            principal=viewer.principal,
-            services=viewer.services,
             expected=form.version,
             response=Response(),
         )
@@ -365,13 +357,11 @@ def correct_measurement(kpi_id: UUID, viewer: ViewerDep, form: FormDep) -> Redir
         body = ss.MeasurementCorrection.model_validate(
             {"value": form.number("value"), "reason": form.get("reason")}
         )
-        return kpi_routes.correct_measurement(
+        return viewer.call(
+            kpi_routes.correct_measurement,
             kpi_id=kpi_id,
             measurement_id=measurement_id,
             body=body,
-            ctx=viewer.ctx,
-            principal=viewer.principal,
-            services=viewer.services,
             expected=form.version,
             response=Response(),
         )
@@ -389,12 +379,10 @@ def change_thresholds(kpi_id: UUID, viewer: ViewerDep, form: FormDep) -> Redirec
                 "reason": form.get("reason"),
             }
         )
-        return kpi_routes.change_thresholds(
+        return viewer.call(
+            kpi_routes.change_thresholds,
             kpi_id=kpi_id,
             body=body,
-            ctx=viewer.ctx,
-            principal=viewer.principal,
-            services=viewer.services,
             expected=form.version,
             response=Response(),
         )
@@ -463,11 +451,9 @@ def launch_initiative(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
                 "description": form.get("description"),
             }
         )
-        return initiative_routes.launch_initiative(
+        return viewer.call(
+            initiative_routes.launch_initiative,
             body=body,
-            ctx=viewer.ctx,
-            principal=viewer.principal,
-            services=viewer.services,
             readmodels=_readmodels(viewer),
             response=Response(),
         )
@@ -487,12 +473,10 @@ def update_initiative(initiative_id: UUID, viewer: ViewerDep, form: FormDep) -> 
                 "reason": form.get("note"),
             }
         )
-        return initiative_routes.update_initiative(
+        return viewer.call(
+            initiative_routes.update_initiative,
             initiative_id=initiative_id,
             body=body,
-            ctx=viewer.ctx,
-            principal=viewer.principal,
-            services=viewer.services,
             expected=form.version,
             response=Response(),
         )
@@ -608,12 +592,10 @@ TEMPLATES.globals.update(
 @web.post("/objectives/{objective_id}/theme")
 def tag_theme(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
     def tag() -> Any:
-        return strategy_routes.tag_objective(
+        return viewer.call(
+            strategy_routes.tag_objective,
             objective_id=objective_id,
             body=ss.ObjectiveTheme(theme_id=form.uuid("theme_id"), reason=form.get("reason")),
-            ctx=viewer.ctx,
-            principal=viewer.principal,
-            services=viewer.services,
             expected=form.version,
             response=Response(),
         )
@@ -627,13 +609,11 @@ def link_kpi(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectRe
         key_result_id = form.uuid("key_result_id")
         if key_result_id is None:
             raise FormError("Which key result?")
-        return strategy_routes.link_kpi(
+        return viewer.call(
+            strategy_routes.link_kpi,
             objective_id=objective_id,
             key_result_id=key_result_id,
             body=ss.KeyResultKpi(kpi_id=form.uuid("kpi_id")),
-            ctx=viewer.ctx,
-            principal=viewer.principal,
-            services=viewer.services,
             expected=form.version,
             response=Response(),
         )
@@ -647,13 +627,11 @@ def check_in_from_kpi(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> R
         key_result_id = form.uuid("key_result_id")
         if key_result_id is None:
             raise FormError("Which key result?")
-        return strategy_routes.check_in_from_kpi(
+        return viewer.call(
+            strategy_routes.check_in_from_kpi,
             objective_id=objective_id,
             key_result_id=key_result_id,
             body=ss.KpiCheckIn(confidence=form.integer("confidence") or 0, note=form.get("note")),
-            ctx=viewer.ctx,
-            principal=viewer.principal,
-            services=viewer.services,
             expected=form.version,
             response=Response(),
         )
