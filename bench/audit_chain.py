@@ -65,6 +65,27 @@ def stored_events(count: int) -> list[StoredEvent]:
     ]
 
 
+def commit_times(
+    plain: PostgresApplicationRecorder,
+    chained: PostgresApplicationRecorder,
+    size: int,
+    commits: int,
+) -> dict[str, list[float]]:
+    """Seconds per commit of `size` events, plain and chained alternating one by one (which of
+    the two goes first swaps every commit, so neither always meets a warmer server)."""
+    times: dict[str, list[float]] = {"plain": [], "chained": []}
+    for i in range(commits):
+        pair = [("plain", plain), ("chained", chained)]
+        if i % 2:
+            pair.reverse()
+        for name, recorder in pair:
+            events = stored_events(size)
+            started = time.perf_counter()
+            recorder.insert_events(events)
+            times[name].append(time.perf_counter() - started)
+    return times
+
+
 def datastore(url: str, pool_size: int = 2, id_type: str = "uuid") -> PostgresDatastore:
     """A datastore on ``url`` (``id_type``: the originator id column's type, uuid or text)."""
     params = conninfo_to_dict(url)
@@ -129,16 +150,7 @@ def write_overhead(url: str, single: int, batches: int) -> None:
     )
     print(f"{'':<23}{'— median commit time —':^36}{'— total time —':^37}")
     for size, commits in ((1, single), (100, batches)):
-        times: dict[str, list[float]] = {"plain": [], "chained": []}
-        for i in range(commits):
-            pair = [("plain", plain), ("chained", chained)]
-            if i % 2:
-                pair.reverse()
-            for name, recorder in pair:
-                events = stored_events(size)
-                started = time.perf_counter()
-                recorder.insert_events(events)
-                times[name].append(time.perf_counter() - started)
+        times = commit_times(plain, chained, size, commits)
         median = {name: statistics.median(t) for name, t in times.items()}
         total = {name: sum(t) for name, t in times.items()}
         print(

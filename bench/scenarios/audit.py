@@ -23,7 +23,7 @@ from bench.scenarios import Context
 def run(ctx: Context) -> ScenarioResult:
     from eventsourcing.postgres import PostgresApplicationRecorder
 
-    from bench.audit_chain import STATE_SIZE, TABLE, datastore, stored_events
+    from bench.audit_chain import STATE_SIZE, TABLE, commit_times, datastore, stored_events
     from infra.chain import ChainedApplicationRecorder, ChainReader, verify_chain
 
     result = ScenarioResult("audit", "hash chain: write overhead, verification")
@@ -41,18 +41,8 @@ def run(ctx: Context) -> ScenarioResult:
         for size, commits in ((1, int(ctx.pick(1500, 300))), (100, int(ctx.pick(150, 40)))):
             rates = {"plain": Figure("events/s"), "chained": Figure("events/s")}
             for _ in range(ctx.rounds):
-                totals = {"plain": 0.0, "chained": 0.0}
-                for i in range(commits):
-                    pair = [("plain", plain), ("chained", chained)]
-                    if i % 2:
-                        pair.reverse()
-                    for name, recorder in pair:
-                        events = stored_events(size)
-                        began = time.perf_counter()
-                        recorder.insert_events(events)
-                        totals[name] += time.perf_counter() - began
-                for name, seconds in totals.items():
-                    rates[name].add(size * commits / seconds)
+                for name, times in commit_times(plain, chained, size, commits).items():
+                    rates[name].add(size * commits / sum(times))
             label = "one-event commits" if size == 1 else f"{size}-event commits"
             result.rows.append(
                 Row(
