@@ -81,8 +81,10 @@ class TimeTravel:
         )
         self._documents_lock = threading.Lock()
         t = store.ident
+        # A position every shard of one layout has checkpointed (one row when unsharded).
         self._checkpoint = SQL(
-            "SELECT coalesce(max(position), 0) FROM {} WHERE position <= %s"
+            "SELECT coalesce(max(position), 0) FROM (SELECT position FROM {} "
+            "WHERE position <= %s GROUP BY position, shards HAVING count(*) = shards) c"
         ).format(t("view_tt_checkpoints"))
         self._organisation = SQL(
             "SELECT doc::text FROM {} WHERE position <= %s ORDER BY position DESC LIMIT 1"

@@ -27,6 +27,7 @@ from typing import Any, Final
 from uuid import UUID
 
 from domain.cycle import Cycle
+from domain.objective import Objective
 from domain.person import Person
 from domain.team import Team
 from infra.views.codec import dumps
@@ -71,6 +72,49 @@ _STALENESS = StalenessFold()
 _TEAM_EVENT = KindTest[Team.Event](Team.Event)
 _CYCLE_EVENT = KindTest[Cycle.Event](Cycle.Event)
 _PERSON_EVENT = KindTest[Person.Event](Person.Event)
+OWN_OBJECTIVE_ONLY: Final = (
+    Objective.ProgressReported,
+    Objective.CheckInCorrected,
+    Objective.KeyResultGraded,
+    Objective.Graded,
+    Objective.Reflected,
+)
+"""Objective events no other objective's rows read (check-ins and grades: about 80% of a
+mature log). A shard skips them for the objectives it does not own; every other event it folds
+into its context, because a sentence about its own objectives may name another objective or
+key result (alignment, carry-over) and the organisation is everyone's."""
+_OWN_OBJECTIVE_ONLY = KindTest[Objective.Event](*OWN_OBJECTIVE_ONLY)
+
+
+def shard_of(aggregate_id: UUID, count: int) -> int:
+    """The shard (and Kafka partition) of an aggregate: its id's low 32 bits modulo `count`,
+    which SQL computes as well (`infra.views.projector`)."""
+    return (aggregate_id.int & 0xFFFFFFFF) % count
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One of `count` parts of the views: the rows of the aggregates `shard_of` gives it.
+
+    Every shard folds the organisation (people, teams, cycles, strategy) and the structure of
+    every objective (titles, key results, alignment), and writes only its own aggregates'
+    rows; shard 0 also writes the rows that belong to no aggregate (the narration context,
+    the organisation's time-travel documents). Kafka workers run one per owned partition.
+    """
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index} of {self.count} does not exist")
+
+    def owns(self, aggregate_id: UUID) -> bool:
+        return shard_of(aggregate_id, self.count) == self.index
+
+    @property
+    def name(self) -> str:
+        return f"{self.index}-of-{self.count}"
 
 
 @dataclass
@@ -78,6 +122,10 @@ class Snapshot:
     """A time-travel checkpoint: what changed since the previous one, as JSON bytes."""
 
     position: int
+    shard: int = 0
+    shards: int = 1
+    """Which shard took it, of how many: a position is a complete checkpoint once every
+    shard of one layout has taken it."""
     objectives: list[tuple[UUID, UUID, bytes]] = field(default_factory=list)
     """(objective id, cycle id, node document) for each objective changed since."""
     organisation: bytes | None = None
@@ -137,7 +185,14 @@ def needs(views: Iterable[str]) -> set[str]:
 class Model:
     """All folds over one log, at one position."""
 
-    def __init__(self, views: Sequence[str] = VIEWS, checkpoint_every: int = 1000) -> None:
+    def __init__(
+        self,
+        views: Sequence[str] = VIEWS,
+        checkpoint_every: int = 1000,
+        shard: Shard | None = None,
+    ) -> None:
+        self.shard = shard if shard is not None and shard.count > 1 else None
+        """None: every aggregate's rows."""
         self.views = tuple(v for v in VIEWS if v in set(views))
         self.parts = needs(self.views)
         self.checkpoint_every = max(1, checkpoint_every)
@@ -180,8 +235,21 @@ class Model:
         """Apply one event (skipped when at or before the model's position)."""
         if logged.position <= self.position:
             return
+        if self._timetravel and logged.position > self._next_checkpoint():
+            # The state before this event is the state at the last boundary it passes.
+            every = self.checkpoint_every
+            self.changes.snapshots.append(self.snapshot((logged.position - 1) // every * every))
         event = logged.event
-        told: Narration | None = narrate(self.context, logged) if self._narrate else None
+        shard = self.shard
+        own = shard is None or shard.owns(event.originator_id)
+        objective = OBJECTIVE_EVENT(event)
+        if not own and objective:
+            # Another shard's objective: only what sentences about ours may quote.
+            if self._context and not _OWN_OBJECTIVE_ONLY(event):
+                advance(self.context, logged)
+            self._moved(logged)
+            return
+        told: Narration | None = narrate(self.context, logged) if self._narrate and own else None
         if self._tallies:
             tally_comparison(self.tallies, logged)
         if self._context:
@@ -189,7 +257,7 @@ class Model:
         if told is not None:
             if self._audit:
                 self.changes.audit.append(_audit_row(told, logged))
-            if self._history and OBJECTIVE_EVENT(event):
+            if self._history and objective:
                 self._record(logged, told)
         if self._directory:
             _DIRECTORY.apply(self.directory, logged)
@@ -197,12 +265,13 @@ class Model:
             _INBOX.apply(self.inbox, logged)
         if self._staleness:
             _STALENESS.apply(self.staleness, logged)
+        self._moved(logged)
+        self._touch(event, own)
+
+    def _moved(self, logged: Logged) -> None:
         self.position = logged.position
         self.tallies.cursor.position = self.history.cursor.position = logged.position
         self.tallies.cursor.now = self.history.cursor.now = logged.recorded_at
-        self._touch(event)
-        if self._timetravel and logged.position >= self._next_checkpoint():
-            self.changes.snapshots.append(self.snapshot())
 
     def _record(self, logged: Logged, told: Narration) -> None:
         event = logged.event
@@ -215,23 +284,28 @@ class Model:
             if CORRECTION(event):
                 self.changes.superseded.append((event.supersedes, event.check_in_id))
 
-    def _touch(self, event: Any) -> None:
+    def _touch(self, event: Any, own: bool = True) -> None:
         changes = self.changes
         if event.originator_id not in self.seq:
             self.seq[event.originator_id] = self.position
+        # Rows belong to the aggregate's shard; what belongs to none, to shard 0.
+        common = self.shard is None or self.shard.index == 0
         if OBJECTIVE_EVENT(event):
             changes.objectives.add(event.originator_id)
             self.unsaved_objectives.add(event.originator_id)
         elif _TEAM_EVENT(event):
-            changes.teams.add(event.originator_id)
-            self.unsaved_organisation = True
+            if own:
+                changes.teams.add(event.originator_id)
+            self.unsaved_organisation = self.unsaved_organisation or common
         elif _CYCLE_EVENT(event):
-            changes.cycles.add(event.originator_id)
-            self.unsaved_organisation = True
+            if own:
+                changes.cycles.add(event.originator_id)
+            self.unsaved_organisation = self.unsaved_organisation or common
         elif _PERSON_EVENT(event):
-            changes.people.add(event.originator_id)
+            if own:
+                changes.people.add(event.originator_id)
         elif type(event) in StrategyFold.handlers:
-            changes.narration = True
+            changes.narration = changes.narration or common
 
     def take_changes(self) -> Changes:
         """What changed since the last call."""
@@ -244,9 +318,11 @@ class Model:
         every = self.checkpoint_every
         return (self.last_checkpoint // every + 1) * every
 
-    def snapshot(self) -> Snapshot:
-        """A checkpoint at the current position of what changed since the previous one."""
-        snap = Snapshot(self.position)
+    def snapshot(self, position: int | None = None) -> Snapshot:
+        """A checkpoint of what changed since the previous one, as of `position` (default: the
+        model's; no event of this shard may lie between the two)."""
+        shard = self.shard or Shard(0, 1)
+        snap = Snapshot(self.position if position is None else position, shard.index, shard.count)
         for objective_id in sorted(self.unsaved_objectives, key=str):
             node = self.tree.objectives.get(objective_id)
             if node is not None:
@@ -257,7 +333,7 @@ class Model:
             snap.organisation = organisation_document(self.tree)
         self.unsaved_objectives = set()
         self.unsaved_organisation = False
-        self.last_checkpoint = self.position
+        self.last_checkpoint = snap.position
         return snap
 
 

@@ -18,6 +18,15 @@ Exactly once, whatever the caller hands over:
 The views fold the log in its total order (phrasing an event needs the other aggregates' state
 at that moment), which is why missing events are read rather than waited for.
 
+**Shards.** Given a `Shard`, the projector keeps one part of the views (`infra.views.model`):
+its own aggregates' rows, with a tracking row of its own. It reads from the event store only
+what that part needs, in log order: its aggregates' events and every event the shards share
+(the organisation's, and the objectives' structure), so N shards, each in its own process,
+split the per-event work of the check-ins and grades that make up most of a log. A shard's
+model is restored by folding those events again (other shards' rows do not say where this one
+stood), and when another process moved the shard on meanwhile (a Kafka rebalance), the model
+folds forward to it.
+
 If the caller's transaction rolls back, the in-memory model is ahead of the tables; the next
 `apply` notices (the tracked position differs from the model's) and restores it from the rows.
 """
@@ -27,16 +36,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from eventsourcing.utils import get_topic
 from psycopg import Connection
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
-from infra.views.log import LogReader
-from infra.views.model import Model
-from infra.views.store import ViewStore
+from infra.views.log import LogReader, Row
+from infra.views.model import OWN_OBJECTIVE_ONLY, Model, Shard
+from infra.views.store import MissingTracking, ViewStore
 from projections.base import Logged
 
 CATCH_UP_PAGE = 5000
+SHARD_OF = "('x' || lpad(right(e.originator_id::text, 8), 16, '0'))::bit(64)::bigint %% %s"
+"""`infra.views.model.shard_of` in SQL, for an event `e` and a shard count."""
 
 
 class ViewsProjector:
@@ -44,16 +56,32 @@ class ViewsProjector:
 
     name = "views"
 
-    def __init__(self, store: ViewStore, log: LogReader, checkpoint_every: int = 1000) -> None:
+    def __init__(
+        self,
+        store: ViewStore,
+        log: LogReader,
+        checkpoint_every: int = 1000,
+        shard: Shard | None = None,
+    ) -> None:
         self.store = store
         self.log = log
         self.checkpoint_every = checkpoint_every
+        self.shard = shard if shard is not None and shard.count > 1 else None
         self.model: Model | None = None
         self._generation: int | None = None
         self._links = SQL(
             "SELECT position, committed_at FROM {} WHERE position > %s AND position <= %s "
             "ORDER BY position"
         ).format(log.chain_table)
+        # A shard's events: its own aggregates' (the low 32 bits of the id, as `shard_of`),
+        # and every event but the objectives' check-ins and grades.
+        self._shard_page = SQL(
+            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, "
+            "c.committed_at FROM {events} e LEFT JOIN {chain} c ON c.position = e.notification_id "
+            "WHERE e.notification_id > %s AND e.notification_id <= %s AND (e.topic <> ALL(%s) "
+            "OR {shard} = %s) ORDER BY e.notification_id LIMIT %s"
+        ).format(events=log.events_table, chain=log.chain_table, shard=SQL(SHARD_OF))
+        self._private_topics = [get_topic(cls) for cls in OWN_OBJECTIVE_ONLY]
 
     def setup(self, conn: Connection[Any] | None = None) -> None:
         """Create the views' tables if missing (idempotent, safe to race)."""
@@ -77,30 +105,91 @@ class ViewsProjector:
         views', with commit times), so the check against the chain's links is skipped.
         Returns the views' new position. The caller commits; on rollback, call `discard()`.
         """
+        top = max((e.position for e in events), default=0)
+        return self._advance(conn, top, events, complete)
+
+    def apply_through(self, conn: Connection[Any], position: int) -> int:
+        """A shard: apply everything it needs of the log through `position`, read from the
+        event store (what a Kafka worker calls with its partition's highest position, or the
+        relay's when the partition is drained). The caller commits."""
+        if self.shard is None:
+            raise ValueError("apply_through reads a shard's events: give the projector a shard")
+        return self._advance(conn, position, [], False)
+
+    def _advance(
+        self, conn: Connection[Any], top: int, events: Sequence[Logged], complete: bool
+    ) -> int:
         curs = conn.cursor()
-        tracked, generation = self.store.lock(curs)
+        tracked, generation = self._lock(conn, curs)
         model = self.model
+        if self.shard is not None and model is not None and generation == self._generation:
+            if model.position < tracked:  # another process moved this shard on: follow it
+                self._fold_shard(conn, model, model.position, tracked)
+                model.take_changes()  # its rows are written already
+            elif model.position > tracked:  # a rolled-back batch
+                model = None
         if model is None or model.position != tracked or generation != self._generation:
             # Restoring decodes every entity row: at 1M events, longer than eventsourcing's
             # 5 s idle-in-transaction timeout between two statements.
             curs.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
-            model = self.model = self.store.restore(conn, self.log, self.checkpoint_every, tracked)
+            model = self.model = self._restore(conn, tracked)
             self._generation = generation
-        top = max((e.position for e in events), default=tracked)
         if top <= tracked:
             return tracked
         try:
-            if complete and events[0].position > tracked:
+            if self.shard is not None:
+                self._fold_shard(conn, model, tracked, top)
+            elif complete and events[0].position > tracked:
                 model.apply_all(events)
             else:
                 self._apply_range(conn, model, events, tracked, top)
             with conn.pipeline():  # every write, and the position, in one round trip
                 self.store.write(curs, model, model.take_changes())
-                self.store.track(curs, model.position)
+                self.store.track(curs, model.position, self.shard)
         except BaseException:
             self.model = None
             raise
         return model.position
+
+    def _lock(self, conn: Connection[Any], curs: Any) -> tuple[int, int]:
+        try:
+            return self.store.lock(curs, self.shard)
+        except MissingTracking:
+            if self.shard is None:
+                raise
+            # First use of this layout (or a rebuild ended the previous one).
+            self.store.use_shards(conn, self.shard.count)
+            return self.store.lock(curs, self.shard)
+
+    def _restore(self, conn: Connection[Any], tracked: int) -> Model:
+        if self.shard is None:
+            return self.store.restore(conn, self.log, self.checkpoint_every, tracked)
+        model = Model(checkpoint_every=self.checkpoint_every, shard=self.shard)
+        self._fold_shard(conn, model, 0, tracked)
+        model.take_changes()  # rows written when these events were first applied
+        return model
+
+    def shard_rows(self, conn: Connection[Any], after: int, up_to: int, limit: int) -> list[Row]:
+        """The raw rows of the log in (after, up_to] that this shard folds."""
+        assert self.shard is not None
+        with conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(
+                self._shard_page,
+                (after, up_to, self._private_topics, self.shard.count, self.shard.index, limit),
+                prepare=True,
+            )
+            return curs.fetchall()  # type: ignore[return-value]
+
+    def _fold_shard(self, conn: Connection[Any], model: Model, after: int, top: int) -> None:
+        position = after
+        while position < top:
+            rows = self.shard_rows(conn, position, top, CATCH_UP_PAGE)
+            if not rows:
+                break
+            model.apply_all(self.log.logged(rows))
+            position = rows[-1][0]
+        # Nothing this shard folds lies between its last event and `top`.
+        model.position = max(model.position, top)
 
     def _apply_range(
         self, conn: Connection[Any], model: Model, events: Sequence[Logged], after: int, top: int

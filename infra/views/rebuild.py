@@ -53,7 +53,14 @@ from infra.views.codec import dumps, load, loads
 from infra.views.log import LogReader
 from infra.views.model import AUDIT, HISTORY, VIEWS, Model
 from infra.views.schema import RETIRED, SHADOW, Table, tables_of
-from infra.views.store import VERSIONS, ViewStore, appended_rows, columns, entity_rows
+from infra.views.store import (
+    VERSIONS,
+    ShardedViews,
+    ViewStore,
+    appended_rows,
+    columns,
+    entity_rows,
+)
 from projections.comparison import AmendmentTally
 from projections.directory import DirectoryState
 from projections.history import ObjectiveHistory
@@ -371,7 +378,11 @@ class Rebuild:
         curs.execute(
             "SET LOCAL lock_timeout = '10s'; SET LOCAL idle_in_transaction_session_timeout = 0"
         )
-        live = self.store.lock_position(curs)
+        live, sharded = self.store.lock_all(curs)
+        if sharded and not full:
+            raise ShardedViews(
+                "Kafka workers keep the views in shards: rebuild every view (okr rebuild --all)"
+            )
         built = max(model.position for _, model in models)
         position = max(live, built) if full else live
         views: list[str] = []
@@ -389,7 +400,7 @@ class Rebuild:
                 (_key(group),),
             )
             views.extend(group)
-        if position != live:
+        if position != live or sharded:
             self.store.set_position(curs, position)
         curs.execute(
             SQL(

@@ -172,8 +172,8 @@ TABLES: dict[str, tuple[Table, ...]] = {
     TIMETRAVEL: (
         Table(
             "view_tt_checkpoints",
-            "position bigint NOT NULL",
-            "position",
+            "position bigint NOT NULL, shard integer NOT NULL, shards integer NOT NULL",
+            "position, shards, shard",
             append_only=True,
         ),
         Table(

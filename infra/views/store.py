@@ -35,6 +35,7 @@ from infra.views.model import (
     VIEWS,
     Changes,
     Model,
+    Shard,
     Snapshot,
     trimmed,
 )
@@ -68,11 +69,27 @@ VERSIONS: dict[str, str] = {
     AUDIT: f"audit{AuditFold.version}.rows{ROWS_VERSION}",
     INBOX: f"inbox{InboxFold.version}.rows{ROWS_VERSION}",
     STALENESS: f"staleness{StalenessFold.version}.rows{ROWS_VERSION}",
-    TIMETRAVEL: f"tree{TreeFold.version}.comparison{ComparisonFold.version}.rows{ROWS_VERSION}",
+    TIMETRAVEL: (
+        f"tree{TreeFold.version}.comparison{ComparisonFold.version}.rows{ROWS_VERSION}.shards"
+    ),
 }
 """Each view's version: rows written by another version are rebuilt, not misread."""
 
 Row = tuple[Any, ...]
+SHARD_PREFIX = TRACKING_NAME + "/"
+"""Tracking rows of the views' shards: "okrledger/0-of-2", "okrledger/1-of-2"."""
+
+
+class MissingTracking(IntegrityError):
+    """A tracking row of the views is missing (a shard's, after a rebuild ended sharding)."""
+
+
+class ShardedViews(RuntimeError):
+    """The views are kept in shards that cannot serve this use (see `ViewStore.use_shards`)."""
+
+
+def tracking_name(shard: Shard | None) -> str:
+    return TRACKING_NAME if shard is None else SHARD_PREFIX + shard.name
 
 
 @dataclass(frozen=True)
@@ -152,55 +169,145 @@ class ViewStore(PostgresTrackingRecorder):
     # ---------------------------------------------------------------- tracking
 
     def position(self, conn: Connection[Any] | None = None) -> int:
-        """The log position the live views have applied (0 before any)."""
-        query = SQL("SELECT notification_id FROM {} WHERE application_name = %s").format(
-            self._tracking
-        )
+        """The log position every live view has applied (0 before any): the lowest of the
+        shards' when Kafka workers keep them in shards."""
+        query = SQL(
+            "SELECT coalesce((SELECT min(notification_id) FROM {t} WHERE application_name "
+            "LIKE %s), (SELECT notification_id FROM {t} WHERE application_name = %s))"
+        ).format(t=self._tracking)
+        params = (SHARD_PREFIX + "%", TRACKING_NAME)
         if conn is None:
             with self.datastore.get_connection() as own:
-                row = own.execute(query, (TRACKING_NAME,), prepare=True).fetchone()
+                row = own.execute(query, params, prepare=True).fetchone()
         else:
-            row = conn.cursor(row_factory=tuple_row).execute(query, (TRACKING_NAME,)).fetchone()
+            row = conn.cursor(row_factory=tuple_row).execute(query, params).fetchone()
         if row is None:
             return 0
-        value = row[0] if isinstance(row, tuple) else row["notification_id"]
+        value = row[0] if isinstance(row, tuple) else row["coalesce"]
         return int(value or 0)
 
-    def lock_position(self, curs: Cursor[Any]) -> int:
-        """The tracked position, locked until the transaction ends (serialises view writers)."""
-        return self.lock(curs)[0]
+    def shard_positions(self, conn: Connection[Any]) -> dict[str, int]:
+        """Each shard's position by its name ("0-of-2", ...); empty when the views are kept
+        whole."""
+        rows = (
+            conn.cursor(row_factory=tuple_row)
+            .execute(
+                SQL(
+                    "SELECT application_name, notification_id FROM {} "
+                    "WHERE application_name LIKE %s"
+                ).format(self._tracking),
+                (SHARD_PREFIX + "%",),
+            )
+            .fetchall()
+        )
+        return {str(name)[len(SHARD_PREFIX) :]: int(at or 0) for name, at in rows}
 
-    def lock(self, curs: Cursor[Any]) -> tuple[int, int]:
-        """The tracked position (locked until the transaction ends) and the generation, in one
-        round trip."""
+    def lock_position(self, curs: Cursor[Any], shard: Shard | None = None) -> int:
+        """The tracked position, locked until the transaction ends (serialises view writers)."""
+        return self.lock(curs, shard)[0]
+
+    def lock(self, curs: Cursor[Any], shard: Shard | None = None) -> tuple[int, int]:
+        """The tracked position of the views (or of one shard of them), locked until the
+        transaction ends, and the generation, in one round trip.
+
+        The whole views refuse to move while shards keep them (a live runner started beside
+        Kafka workers would apply their events a second time)."""
         row = curs.execute(
             SQL(
-                "SELECT notification_id, (SELECT coalesce(sum(generation), 0) FROM {}) AS g "
+                "SELECT notification_id, (SELECT coalesce(sum(generation), 0) FROM {}) AS g, "
+                "(SELECT count(*) FROM {} WHERE application_name LIKE %s) AS shards "
                 "FROM {} WHERE application_name = %s FOR UPDATE"
-            ).format(self._meta, self._tracking),
-            (TRACKING_NAME,),
+            ).format(self._meta, self._tracking, self._tracking),
+            (SHARD_PREFIX + "%", tracking_name(shard)),
             prepare=True,
         ).fetchone()
         if row is None:
-            raise IntegrityError("the views' tracking row is missing")
-        if isinstance(row, tuple):
-            return int(row[0] or 0), int(row[1])
-        return int(row["notification_id"] or 0), int(row["g"])
+            raise MissingTracking(f"the views' tracking row {tracking_name(shard)} is missing")
+        values = (
+            tuple(row)
+            if isinstance(row, tuple)
+            else (row["notification_id"], row["g"], row["shards"])
+        )
+        if shard is None and int(values[2]):
+            raise ShardedViews(
+                f"the views are kept in {int(values[2])} shards (by Kafka workers): stop the "
+                "workers and run `okr rebuild --all` to keep them whole again"
+            )
+        return int(values[0] or 0), int(values[1])
 
-    def track(self, curs: Cursor[Any], position: int) -> None:
+    def lock_all(self, curs: Cursor[Any]) -> tuple[int, bool]:
+        """Lock every tracking row of the views (a rebuild's swap); the highest position
+        among them, and whether shards keep the views."""
+        rows = curs.execute(
+            SQL(
+                "SELECT application_name, notification_id FROM {} WHERE application_name = %s "
+                "OR application_name LIKE %s ORDER BY application_name FOR UPDATE"
+            ).format(self._tracking),
+            (TRACKING_NAME, SHARD_PREFIX + "%"),
+        ).fetchall()
+        names = [r[0] if isinstance(r, tuple) else r["application_name"] for r in rows]
+        values = [r[1] if isinstance(r, tuple) else r["notification_id"] for r in rows]
+        sharded = [int(v or 0) for n, v in zip(names, values, strict=True) if n != TRACKING_NAME]
+        whole = [int(v or 0) for n, v in zip(names, values, strict=True) if n == TRACKING_NAME]
+        return max(sharded or whole or [0]), bool(sharded)
+
+    def use_shards(self, conn: Connection[Any], count: int) -> None:
+        """Keep the views in `count` shards from now on (idempotent, safe to race).
+
+        From whole views, or from another layout whose shards all stand at one position,
+        every new shard starts at that position: each is a subset of views that agree. From
+        shards at different positions there is no such point: a rebuild has to come first.
+        """
+        with conn.transaction(), conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(
+                SQL("SELECT pg_advisory_xact_lock(hashtext(%s))"),
+                (f"okrledger:layout:{self.schema}.views",),
+            )
+            shards = self.shard_positions(conn)
+            wanted = {Shard(k, count).name for k in range(count)}
+            if set(shards) == wanted:
+                return
+            if shards:
+                at = set(shards.values())
+                if len(at) > 1:
+                    raise ShardedViews(
+                        f"the views are kept in {len(shards)} shards at different positions; "
+                        f"{count} shards need `okr rebuild --all` first"
+                    )
+                position = at.pop()
+            else:
+                position = self.position(conn)
+            curs.execute(
+                SQL("DELETE FROM {} WHERE application_name LIKE %s").format(self._tracking),
+                (SHARD_PREFIX + "%",),
+            )
+            for name in sorted(wanted):
+                curs.execute(
+                    SQL(
+                        "INSERT INTO {} (application_name, notification_id) VALUES (%s, %s)"
+                    ).format(self._tracking),
+                    (SHARD_PREFIX + name, position),
+                )
+
+    def track(self, curs: Cursor[Any], position: int, shard: Shard | None = None) -> None:
         """Move the tracked position forward (refused unless it moves forward).
 
         A cursor of its own: in pipeline mode, `curs` may still hold the result of an earlier
         statement when the tracking row's RETURNING is fetched."""
         with curs.connection.cursor() as own:
-            self._insert_tracking(own, Tracking(TRACKING_NAME, position))
+            self._insert_tracking(own, Tracking(tracking_name(shard), position))
 
     def set_position(self, curs: Cursor[Any], position: int) -> None:
+        """Set the whole views' position (a rebuild's swap), which ends any sharding."""
         curs.execute(
             SQL("UPDATE {} SET notification_id = %s WHERE application_name = %s").format(
                 self._tracking
             ),
             (position, TRACKING_NAME),
+        )
+        curs.execute(
+            SQL("DELETE FROM {} WHERE application_name LIKE %s").format(self._tracking),
+            (SHARD_PREFIX + "%",),
         )
 
     def generation(self, curs: Cursor[Any]) -> int:
@@ -322,7 +429,7 @@ class ViewStore(PostgresTrackingRecorder):
             state.cursor.position, state.cursor.now = at, now
         model.position = at
         row = curs.execute(
-            SQL("SELECT max(position) FROM {} WHERE position <= %s").format(
+            SQL("SELECT max(position) FROM {} WHERE position <= %s AND shards = 1").format(
                 self.ident("view_tt_checkpoints")
             ),
             (at,),
@@ -504,7 +611,7 @@ def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[
 
 def snapshot_rows(snapshots: Sequence[Snapshot]) -> dict[str, list[Row]]:
     return {
-        "view_tt_checkpoints": [(s.position,) for s in snapshots],
+        "view_tt_checkpoints": [(s.position, s.shard, s.shards) for s in snapshots],
         "view_tt_objectives": [
             (oid, s.position, cid, _text(doc)) for s in snapshots for oid, cid, doc in s.objectives
         ],

@@ -20,6 +20,7 @@ import pytest
 
 from domain.application import OkrLedger
 from infra.readmodels import ReadModels
+from infra.views.model import Shard
 from infra.views.rebuild import Rebuild
 from tests.unit.projections.test_properties import OPERATIONS
 from tests.views.conftest import (
@@ -121,8 +122,8 @@ def test_a_batch_that_fails_before_commit_is_applied_again_exactly_once(
         failures = {"left": 3}
         original = readmodels.store.track
 
-        def failing_track(curs: Any, position: int) -> None:
-            original(curs, position)
+        def failing_track(curs: Any, position: int, shard: Shard | None = None) -> None:
+            original(curs, position, shard)
             if failures["left"] > 0:
                 failures["left"] -= 1
                 raise RuntimeError("injected: the connection died before COMMIT")
