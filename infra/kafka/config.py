@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from typing import Any
+from uuid import UUID
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import TopicAlreadyExistsError
+from kafka.partitioner import DefaultPartitioner, Partitioner
 
 from infra.settings import Settings
+from infra.views.model import shard_of
 
 log = logging.getLogger("okrledger.kafka")
 
@@ -89,6 +92,7 @@ class KafkaConfig:
             "linger_ms": 5,
             "batch_size": 256 * 1024,
             "allow_auto_create_topics": False,
+            "partitioner": AggregatePartitioner(),
         }
         options.update(overrides)
         return KafkaProducer(**options)
@@ -145,3 +149,34 @@ def ensure_topic(
         return True
     finally:
         admin.close()
+
+
+class AggregatePartitioner(Partitioner):  # type: ignore[misc]
+    """An aggregate's partition is its shard of the views (`infra.views.model.shard_of`, with
+    as many shards as the topic has partitions): the worker that owns a partition then owns
+    the rows of exactly the aggregates whose events it receives. Keys that are not aggregate
+    ids (another producer's) fall back to Kafka's default murmur2 hash."""
+
+    def __init__(self) -> None:
+        self.fallback = DefaultPartitioner()
+
+    def partition(
+        self,
+        topic: str,
+        key: Any,
+        serialized_key: bytes | None,
+        value: Any,
+        serialized_value: bytes | None,
+        cluster: Any,
+    ) -> int:
+        partitions = sorted(cluster.partitions_for_topic(topic))
+        try:
+            aggregate_id = UUID(serialized_key.decode()) if serialized_key else None
+        except ValueError:
+            aggregate_id = None
+        if aggregate_id is None:
+            found: int = self.fallback.partition(
+                topic, key, serialized_key, value, serialized_value, cluster
+            )
+            return found
+        return int(partitions[shard_of(aggregate_id, len(partitions))])

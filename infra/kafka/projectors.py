@@ -20,7 +20,7 @@ version if no event was skipped or applied twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -33,6 +33,7 @@ from psycopg.types.json import Jsonb
 from domain.cycle import Cycle
 from domain.person import Person
 from domain.team import Team
+from infra.views.model import Shard, shard_of
 from infra.views.projector import CATCH_UP_PAGE, ViewsProjector, apply_events
 from projections import codec
 from projections.base import Logged
@@ -190,57 +191,86 @@ def directory_documents(state: DirectoryState) -> dict[UUID, tuple[str, dict[str
 
 
 class LiveViews:
-    """The product's live views (what the API reads) as a worker's projector.
+    """The product's live views (what the API reads) as a worker's projector: one shard of
+    them per partition the worker owns.
 
-    A thin adapter over ``ViewsProjector``: the views fold the whole log in its total order, so
-    ``apply_through`` applies the log through a position, read from the event store (``apply``,
-    given events, reads those of other partitions that precede them), and the views' own
-    tracking position (locked in the worker's transaction, beside the Kafka offsets) makes
-    applying anything twice impossible. Workers therefore serialise on that
-    position: several workers give fail-over, not more throughput (see docs/deploy.md).
+    The relay puts each aggregate in the partition numbered as its shard of the views
+    (``AggregatePartitioner``), so the worker that owns partition *k* of *N* keeps shard *k* of
+    *N*: its aggregates' rows, with a tracking position of its own, stored in the same
+    transaction as the partition's offset. The events come from the event store (the system
+    of record, in log order: the shard's own and those every shard folds), and a batch's
+    highest position says how far to go. N workers thus split the views' work, which is
+    mostly check-ins, each shard's own (see ``infra.views.projector``).
 
-    Workers alternate on the views, so before each batch the in-memory model catches up on what
-    another worker committed by folding those events again (their rows are already written),
-    instead of restoring the whole model from the tables.
+    With a one-partition topic the views stay whole: one worker applies everything, others
+    stand by.
     """
 
     name = "views"
 
-    def __init__(self, projector: ViewsProjector) -> None:
-        self.projector = projector
+    def __init__(self, make: Callable[[Shard | None], ViewsProjector]) -> None:
+        self.make = make
+        self.shards = 1
+        """How many partitions the topic has: the views' shards."""
+        self.projectors: dict[int, ViewsProjector] = {}
+        """By partition, for the partitions this worker owns."""
         self.caught_up = 0
-        """Events folded in memory after another worker committed them."""
+        """Events folded in memory after another worker committed them (whole views)."""
 
     @classmethod
     def for_app(cls, app: Any, checkpoint_every: int) -> LiveViews:
         from infra.views.log import LogReader
         from infra.views.store import ViewStore
 
-        return cls(
-            ViewsProjector(
-                ViewStore(app.recorder.datastore),
-                LogReader(app.recorder, app.mapper),
-                checkpoint_every,
-            )
-        )
+        store = ViewStore(app.recorder.datastore)
+        log = LogReader(app.recorder, app.mapper)
+        return cls(lambda shard: ViewsProjector(store, log, checkpoint_every, shard))
 
     def setup(self, conn: psycopg.Connection[Any]) -> None:
-        self.projector.setup(conn)
+        self.make(None).setup(conn)
+
+    def assign(self, partitions: Iterable[int], count: int) -> None:
+        """The worker owns these partitions of a topic of `count` from now on."""
+        if count != self.shards:
+            self.projectors.clear()
+            self.shards = count
+        owned = set(partitions)
+        for partition in list(self.projectors):
+            if partition not in owned:
+                del self.projectors[partition]  # another worker moves it on from here
+
+    def projector(self, partition: int = 0) -> ViewsProjector:
+        found = self.projectors.get(partition)
+        if found is None:
+            shard = Shard(partition, self.shards) if self.shards > 1 else None
+            found = self.projectors[partition] = self.make(shard)
+        return found
 
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Logged]) -> None:
-        self._catch_up(conn)
-        apply_events(self.projector, conn, events)
+        if self.shards > 1:
+            tops: dict[int, int] = {}
+            for logged in events:
+                partition = shard_of(logged.event.originator_id, self.shards)
+                tops[partition] = max(tops.get(partition, 0), logged.position)
+            for partition, top in sorted(tops.items()):
+                self.apply_through(conn, top, partition)
+            return
+        projector = self.projector()
+        self._catch_up(conn, projector)
+        apply_events(projector, conn, events)
 
-    def apply_through(self, conn: psycopg.Connection[Any], position: int) -> None:
-        """Apply the log through ``position``, read from the event store, in ``conn``'s
-        transaction (nothing if the views are there already).
-
-        What a worker calls: the views need every event in the log's order, and a batch of
-        one partition holds only some of them, so the events come from the event store (the
-        same pages the live runner reads) and Kafka says how far to go.
+    def apply_through(
+        self, conn: psycopg.Connection[Any], position: int, partition: int = 0
+    ) -> None:
+        """Apply the log through ``position`` for ``partition``'s shard (or the whole views),
+        read from the event store, in ``conn``'s transaction (nothing if it is there already).
         """
-        self._catch_up(conn)
-        projector, log = self.projector, self.projector.log
+        projector = self.projector(partition)
+        if projector.shard is not None:
+            projector.apply_through(conn, position)
+            return
+        self._catch_up(conn, projector)
+        log = projector.log
         tracked = projector.apply(conn, [])  # restores the model if it has none
         while tracked < position:
             rows = log.page_rows(conn, tracked, position, CATCH_UP_PAGE)
@@ -249,16 +279,19 @@ class LiveViews:
             tracked = projector.apply(conn, log.logged(rows), complete=True)
 
     def discard(self) -> None:
-        """After a rolled-back transaction: the model is ahead of the tables."""
-        self.projector.discard()
+        """After a rolled-back transaction: the models are ahead of the tables."""
+        for projector in self.projectors.values():
+            projector.discard()
 
-    def _catch_up(self, conn: psycopg.Connection[Any]) -> None:
-        model = self.projector.model
+    def _catch_up(self, conn: psycopg.Connection[Any], projector: ViewsProjector) -> None:
+        """Whole views alternate between workers: fold what another one committed (its rows
+        are written) instead of restoring the whole model from the tables."""
+        model = projector.model
         if model is None:
             return
         with conn.cursor() as curs:
-            tracked = self.projector.store.lock_position(curs)
-        log = self.projector.log
+            tracked = projector.store.lock_position(curs)
+        log = projector.log
         try:
             while model.position < tracked:
                 rows = log.page_rows(conn, model.position, tracked, CATCH_UP_PAGE)
@@ -267,6 +300,6 @@ class LiveViews:
                 model.apply_all(log.logged(rows))
                 self.caught_up += len(rows)
         except BaseException:
-            self.projector.discard()
+            projector.discard()
             raise
         model.take_changes()  # another worker wrote these rows already

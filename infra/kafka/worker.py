@@ -47,6 +47,7 @@ from infra.kafka import envelope
 from infra.kafka.config import KafkaConfig, ensure_topic
 from infra.kafka.pg import connect, postgres_recorder
 from infra.views.schema import TRACKING_NAME, TRACKING_TABLE
+from infra.views.store import SHARD_PREFIX
 from projections.base import Logged
 
 if TYPE_CHECKING:
@@ -225,12 +226,14 @@ def unapplied_events(app: Application[Any], projector: str = "views") -> int:
             if not _exists(conn, tracking):
                 row = conn.execute(SQL("SELECT count(*) AS n FROM {}").format(events)).fetchone()
             else:
+                # Sharded views: the events after the lowest shard's position.
                 row = conn.execute(
                     SQL(
                         "SELECT count(*) AS n FROM {} WHERE notification_id > coalesce("
+                        "(SELECT min(notification_id) FROM {} WHERE application_name LIKE %s), "
                         "(SELECT notification_id FROM {} WHERE application_name = %s), 0)"
-                    ).format(events, tracking),
-                    (TRACKING_NAME,),
+                    ).format(events, tracking, tracking),
+                    (SHARD_PREFIX + "%", TRACKING_NAME),
                 ).fetchone()
         return int(row["n"]) if row else 0
     tables = _Tables(recorder.datastore.schema)
@@ -308,7 +311,7 @@ class ProjectionWorker:
         self.projector = projector
         self.recorder = postgres_recorder(app)
         self.tables = _Tables(self.recorder.datastore.schema)
-        self._apply_through_position: Callable[[psycopg.Connection[Any], int], None] | None = (
+        self._apply_through_position: Callable[[psycopg.Connection[Any], int, int], None] | None = (
             getattr(projector, "apply_through", None)
         )
         """Set for a projector that keeps a log position of its own (the live views): it is
@@ -329,6 +332,9 @@ class ProjectionWorker:
         """Batches failed in a row (the retry waits longer each time)."""
         self.progress_seconds = 60.0
         self._progress: tuple[float, tuple[int, int, int]] = (time.monotonic(), (0, 0, 0))
+        self.idle_seconds = 0.5
+        """How often a partition without records moves its view to the log's head."""
+        self._idle_at = 0.0
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
@@ -399,6 +405,7 @@ class ProjectionWorker:
                     for tp, records in batches.items():
                         if tp.partition in self.assignment:
                             self._process(consumer, tp, records)
+                    self._advance_idle({tp.partition for tp in batches})
                     self._report_progress()
             finally:
                 self.assignment = frozenset()
@@ -448,6 +455,10 @@ class ProjectionWorker:
             else:
                 self._consumer.seek(tp, offset)
         self.assignment = frozenset(tp.partition for tp in assigned)
+        assign = getattr(self.projector, "assign", None)
+        if callable(assign):
+            count = len(self._consumer.partitions_for_topic(self.config.topic) or ())
+            assign(self.assignment, max(1, count))
         log.info(
             "partitions assigned: %s (resuming at offsets %s)",
             sorted(self.assignment),
@@ -485,6 +496,37 @@ class ProjectionWorker:
             self.applied += applied
             self.skipped += skipped
             self.dead_lettered += dead
+
+    def _advance_idle(self, busy: set[int]) -> None:
+        """Move the views of owned partitions that had no records to the log's head.
+
+        The live views read their events from the event store, so a shard can apply the log
+        through any committed position; Kafka's records say there is work and how far. Without
+        this, a shard whose aggregates are quiet would hold the views' position (the lowest
+        shard's) behind the log, and read-your-writes would wait for it.
+        """
+        apply_through = self._apply_through_position
+        conn = self._conn
+        now = time.monotonic()
+        if apply_through is None or conn is None or now - self._idle_at < self.idle_seconds:
+            return
+        self._idle_at = now
+        idle = sorted(self.assignment - busy)
+        if not idle:
+            return
+        head = self.recorder.max_notification_id() or 0
+        for partition in idle:
+            try:
+                with conn.transaction():
+                    apply_through(conn, head, partition)
+            except DATABASE_DOWN:
+                self._discard()
+                raise
+            except Exception:
+                self._discard()
+                log.exception(
+                    "partition %d: moving its views to position %d failed", partition, head
+                )
 
     def _discard(self) -> None:
         """The transaction rolled back: a projector that caches state must forget it."""
@@ -556,7 +598,7 @@ class ProjectionWorker:
     def _apply_through(
         self,
         conn: psycopg.Connection[Any],
-        apply_through: Callable[[psycopg.Connection[Any], int], None],
+        apply_through: Callable[[psycopg.Connection[Any], int, int], None],
         records: Sequence[ConsumerRecord],
         dead: list[tuple[ConsumerRecord, str]],
     ) -> int:
@@ -570,7 +612,7 @@ class ProjectionWorker:
         positions = [p for _, p in _readable(records, envelope.position_of, dead)]
         if positions:
             with conn.transaction():
-                apply_through(conn, max(positions))
+                apply_through(conn, max(positions), records[0].partition)
         return len(positions)
 
     def _apply_events(

@@ -44,7 +44,10 @@ def test_two_workers_alternating_keep_one_model_each_and_apply_every_event_once(
     partitions: list[list[Logged]] = [[], []]
     for logged in delivered:
         partitions[hash(logged.event.originator_id) % 2].append(logged)
-    workers = [LiveViews(ViewsProjector(readmodels.store, readmodels.log, 7)) for _ in range(2)]
+    workers = [
+        LiveViews(lambda shard: ViewsProjector(readmodels.store, readmodels.log, 7, shard))
+        for _ in range(2)
+    ]
     models: list[object] = [None, None]
     # Both workers poll at once: each gets its partition's part of the next 40 positions.
     for start in range(0, len(delivered), 40):
@@ -55,9 +58,9 @@ def test_two_workers_alternating_keep_one_model_each_and_apply_every_event_once(
                 continue
             batch(readmodels, views, mine)
             if models[w] is None:
-                models[w] = views.projector.model
+                models[w] = views.projector().model
             # The model survives the other worker's commits: caught up, not restored.
-            assert views.projector.model is models[w]
+            assert views.projector().model is models[w]
     assert sum(views.caught_up for views in workers) > 0
     assert readmodels.caught_up_position() == head(app)
     log = whole_log(readmodels)

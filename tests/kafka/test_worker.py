@@ -38,6 +38,8 @@ from infra.kafka.worker import (
 )
 from infra.readmodels import ReadModels
 from infra.settings import Settings
+from infra.views.model import shard_of
+from infra.views.store import ViewStore
 from projections.base import Logged, fold
 from projections.directory import DirectoryFold
 from tests.kafka.conftest import (
@@ -52,7 +54,7 @@ from tests.kafka.conftest import (
     worker_process,
 )
 from tests.kafka.test_relay import caught_up, wait_until
-from tests.views.conftest import assert_views_match, generate, whole_log
+from tests.views.conftest import assert_views_match, generate, head, whole_log
 from tests.views.conftest import settings as views_settings
 from tests.views.oracle import Oracle
 
@@ -191,6 +193,19 @@ def test_two_workers_keep_the_live_views_equal_to_a_rebuild(
     assert all(worker.applied > 0 for worker in workers)
     assert sum(w.dead_lettered for w in workers) == 0
     assert_views_equal_a_rebuild(ledger)
+    # Each partition is a shard of the views, kept by the worker that owns it: every record
+    # sits in the partition of its aggregate's shard, and each shard reached the log's head.
+    count = group_config.partitions
+    records = read_topic(
+        group_config.bootstrap, group_config.topic, until=lambda r: len(r) >= head(ledger)
+    )
+    assert {r.partition for r in records} == set(range(count))
+    assert all(r.partition == shard_of(UUID(r.key.decode()), count) for r in records)
+    with connect(ledger.recorder, "okr-test") as conn:  # type: ignore[arg-type]
+        positions = ViewStore(ledger.recorder.datastore).shard_positions(conn)  # type: ignore[attr-defined]
+    assert positions == {f"{k}-of-{count}": head(ledger) for k in range(count)}
+    owned = [set(w.projector.projectors) for w in workers]  # type: ignore[attr-defined]
+    assert owned[0].isdisjoint(owned[1]) and owned[0] | owned[1] == set(range(count))
 
 
 def test_a_killed_worker_s_partitions_move_to_the_other(
@@ -457,11 +472,11 @@ class _FlakyViews(LiveViews):
     """The live views failing their first batches, as a bug fixed by a redeploy would."""
 
     def __init__(self, views: LiveViews, failures: int) -> None:
-        super().__init__(views.projector)
+        super().__init__(views.make)
         self.failures = failures
 
-    def apply_through(self, conn: Any, position: int) -> None:
-        super().apply_through(conn, position)  # written, then rolled back with the batch
+    def apply_through(self, conn: Any, position: int, partition: int = 0) -> None:
+        super().apply_through(conn, position, partition)  # written, then rolled back
         if self.failures > 0:
             self.failures -= 1
             raise ValueError("the views cannot take this batch")
