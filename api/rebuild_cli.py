@@ -40,6 +40,14 @@ def rebuild_command(
     ] = None,
     all_views: Annotated[bool, typer.Option("--all", help="Rebuild every view.")] = False,
     page: Annotated[int, typer.Option(help="Events read per page.")] = 5000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes, each folding one shard of the views (use the cores PostgreSQL "
+            "leaves free).",
+        ),
+    ] = 1,
 ) -> None:
     """Rebuild views from the log into shadow tables and swap them in (live queries keep
     answering meanwhile). Ctrl-C saves progress; the same command resumes."""
@@ -81,7 +89,7 @@ def rebuild_command(
                     **fields,
                 )
 
-            job = Rebuild(ledger, settings, page_size=page, progress=progress)
+            job = Rebuild(ledger, settings, page_size=page, progress=progress, workers=workers)
             report = job.run(None if all_views else chosen)
     except KeyboardInterrupt:
         errors.print("[yellow]Stopped: progress is saved; run the same command to resume.[/yellow]")

@@ -47,8 +47,40 @@ from infra.views.store import MissingTracking, ViewStore
 from projections.base import Logged
 
 CATCH_UP_PAGE = 5000
-SHARD_OF = "('x' || lpad(right(e.originator_id::text, 8), 16, '0'))::bit(64)::bigint %% %s"
-"""`infra.views.model.shard_of` in SQL, for an event `e` and a shard count."""
+
+
+def shard_sql(column: str) -> str:
+    """`infra.views.model.shard_of` in SQL, of a uuid column, for a shard count parameter."""
+    return f"('x' || lpad(right({column}::text, 8), 16, '0'))::bit(64)::bigint %% %s"
+
+
+SHARD_OF = shard_sql("e.originator_id")
+"""The shard of an event `e`."""
+
+
+class ShardLog:
+    """Pages of the log a shard folds: its own aggregates' events, and every event but the
+    objectives' check-ins and grades (`OWN_OBJECTIVE_ONLY`)."""
+
+    def __init__(self, log: LogReader, shard: Shard) -> None:
+        self.log = log
+        self.shard = shard
+        self._page = SQL(
+            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, "
+            "c.committed_at FROM {events} e LEFT JOIN {chain} c ON c.position = e.notification_id "
+            "WHERE e.notification_id > %s AND e.notification_id <= %s AND (e.topic <> ALL(%s) "
+            "OR {shard} = %s) ORDER BY e.notification_id LIMIT %s"
+        ).format(events=log.events_table, chain=log.chain_table, shard=SQL(SHARD_OF))
+        self._private_topics = [get_topic(cls) for cls in OWN_OBJECTIVE_ONLY]
+
+    def page_rows(self, conn: Connection[Any], after: int, up_to: int, limit: int) -> list[Row]:
+        with conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(
+                self._page,
+                (after, up_to, self._private_topics, self.shard.count, self.shard.index, limit),
+                prepare=True,
+            )
+            return curs.fetchall()  # type: ignore[return-value]
 
 
 class ViewsProjector:
@@ -73,15 +105,7 @@ class ViewsProjector:
             "SELECT position, committed_at FROM {} WHERE position > %s AND position <= %s "
             "ORDER BY position"
         ).format(log.chain_table)
-        # A shard's events: its own aggregates' (the low 32 bits of the id, as `shard_of`),
-        # and every event but the objectives' check-ins and grades.
-        self._shard_page = SQL(
-            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, "
-            "c.committed_at FROM {events} e LEFT JOIN {chain} c ON c.position = e.notification_id "
-            "WHERE e.notification_id > %s AND e.notification_id <= %s AND (e.topic <> ALL(%s) "
-            "OR {shard} = %s) ORDER BY e.notification_id LIMIT %s"
-        ).format(events=log.events_table, chain=log.chain_table, shard=SQL(SHARD_OF))
-        self._private_topics = [get_topic(cls) for cls in OWN_OBJECTIVE_ONLY]
+        self._shard_log = ShardLog(log, self.shard) if self.shard is not None else None
 
     def setup(self, conn: Connection[Any] | None = None) -> None:
         """Create the views' tables if missing (idempotent, safe to race)."""
@@ -171,14 +195,8 @@ class ViewsProjector:
 
     def shard_rows(self, conn: Connection[Any], after: int, up_to: int, limit: int) -> list[Row]:
         """The raw rows of the log in (after, up_to] that this shard folds."""
-        assert self.shard is not None
-        with conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(
-                self._shard_page,
-                (after, up_to, self._private_topics, self.shard.count, self.shard.index, limit),
-                prepare=True,
-            )
-            return curs.fetchall()  # type: ignore[return-value]
+        assert self._shard_log is not None
+        return self._shard_log.page_rows(conn, after, up_to, limit)
 
     def _fold_shard(self, conn: Connection[Any], model: Model, after: int, top: int) -> None:
         position = after

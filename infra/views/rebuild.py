@@ -16,6 +16,13 @@
 
 Live queries keep answering from the old tables until that last transaction commits.
 
+With `workers=N` (`okr rebuild --workers N`) the fold is split into N shards, one process each
+(this one and N-1 helpers): a shard reads and decodes only its own aggregates' check-ins and
+grades besides the events every shard needs, writes only its own rows, and saves its own
+progress (a resumed sharded rebuild deletes, per shard, the rows past that shard's position,
+and every shard writes its entity rows again). The parent indexes the shadows once all are
+done and swaps them in with every shard's tail folded in the same transaction.
+
 A rebuild of some views ends at the live views' position (they must all stay at one position);
 a rebuild of every view (or the first one) reads to the head of the log and moves the position.
 """
@@ -51,7 +58,8 @@ from domain.application import OkrLedger
 from infra.settings import Settings, get_settings
 from infra.views.codec import dumps, load, loads
 from infra.views.log import LogReader
-from infra.views.model import AUDIT, HISTORY, VIEWS, Model
+from infra.views.model import HISTORY, VIEWS, Model, Shard
+from infra.views.projector import ShardLog, shard_sql
 from infra.views.schema import RETIRED, SHADOW, Table, tables_of
 from infra.views.store import (
     VERSIONS,
@@ -70,8 +78,6 @@ from projections.strategy import StrategyState
 from projections.tree import TreeState
 
 LOCK_KEY = "okrledger:views:rebuild"
-NARRATING = (AUDIT, HISTORY)
-"""The views that phrase every event: built in a process of their own with `workers=2`."""
 
 Progress = Callable[[int, int, str], None]
 """(events done, events to do, phase) — phases: scan, rows, indexes, swap, done."""
@@ -130,12 +136,9 @@ class Rebuild:
         self.stop = stop or threading.Event()
         self.schema = self.store.schema
         self.workers = workers if workers is not None else 1
-        """Processes: 2 builds the narrating views (audit, history) in a second one, 3 each
-        of them in its own. One by default: a helper decodes the whole log again, starts a
-        Python of its own and hands its model over through the database, and the second core
-        is already busy with PostgreSQL taking the COPYs (measured on 2 cores: one process
-        was faster at 20k and 100k events and as fast at 1M, with about 35% less CPU and half
-        the peak memory)."""
+        """Processes, each folding one shard of the views (`infra.views.model.Shard`): its
+        own aggregates' events and the events every shard shares (the organisation's, the
+        objectives' structure), into the same shadow tables. One by default."""
 
     def _t(self, name: str) -> Identifier:
         return Identifier(self.schema, name)
@@ -162,43 +165,52 @@ class Rebuild:
             finally:
                 lock_conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (LOCK_KEY,))
 
-    def _groups(self, views: tuple[str, ...]) -> list[tuple[str, ...]]:
-        """Views built by separate processes (the last by this one): the narrating views are
-        the costly ones, so with 2 workers they get their own, with 3 one each."""
-        narrating = [(v,) for v in views if v in NARRATING]
-        rest = tuple(v for v in views if v not in NARRATING)
-        if self.workers < 2 or not narrating or not rest:
-            return [views]
-        if self.workers < 3:
-            narrating = [tuple(v for group in narrating for v in group)]
-        return [*narrating, rest]
-
     def _run(self, views: tuple[str, ...]) -> RebuildReport:
         full = views == VIEWS
         report = RebuildReport(views)
         target = self.log.head() if full else self.store.position()
-        groups = self._groups(views)
-        mine, others = groups[-1], groups[:-1]
-        helpers = [_Helper.start(self.ledger, group, target, self) for group in others]
+        if self.workers > 1:
+            return self._run_sharded(views, full, target, report)
+        model = self.build(views, target, report)
+        if model is None or report.interrupted:
+            report.interrupted = True
+            return report
+        clock = time.perf_counter()
+        self.progress(report.events, report.events, "swap")
+        report.position = self._swap([(views, model, _key(views))], full)
+        report.seconds["swap"] = time.perf_counter() - clock
+        self.progress(report.events, report.events, "done")
+        return report
+
+    def _run_sharded(
+        self, views: tuple[str, ...], full: bool, target: int, report: RebuildReport
+    ) -> RebuildReport:
+        """`shards` processes, each folding one shard of the views (this one the last), into
+        the same shadow tables; then the indexes and one swap."""
+        shards = [Shard(k, self.workers) for k in range(self.workers)]
+        tables = tables_of(views)
+        self._prepare_shards(views, tables, shards)
+        helpers = [_Helper.start(self.ledger, views, target, self, shard) for shard in shards[:-1]]
+        models: list[tuple[tuple[str, ...], Model, str]] = []
         try:
-            model = self.build(mine, target, report)
-            models = [(mine, model)]
+            model = self.build(views, target, report, shards[-1])
             if model is None:
                 for helper in helpers:
                     helper.interrupt()
-            elif helpers:
+            else:
+                models.append((views, model, _key(views, shards[-1])))
                 self.progress(report.events, report.events, "waiting for the helpers")
-                for group, helper in zip(others, helpers, strict=True):
+                for shard, helper in zip(shards, helpers, strict=False):
                     answer = helper.wait()
-                    report.helper[",".join(group)] = answer
+                    report.helper[shard.name] = answer
                     report.events = max(report.events, int(answer.get("events", 0)))
                     if answer.get("interrupted"):
                         report.interrupted = True
                         continue
-                    other = self._load(group)
+                    other = self._load(_key(views, shard))
                     if other is None:
                         raise RuntimeError("a helper process saved no model")
-                    models.insert(0, (group, other))
+                    models.insert(0, (views, other, _key(views, shard)))
         except BaseException:
             for helper in helpers:
                 helper.interrupt()
@@ -207,21 +219,84 @@ class Rebuild:
             report.interrupted = True
             return report
         clock = time.perf_counter()
+        self.progress(report.events, report.events, "indexes")
+        self._index(tables)
+        report.seconds["indexes"] = time.perf_counter() - clock
+        clock = time.perf_counter()
         self.progress(report.events, report.events, "swap")
         report.position = self._swap(models, full)
         report.seconds["swap"] = time.perf_counter() - clock
         self.progress(report.events, report.events, "done")
         return report
 
-    def build(self, views: tuple[str, ...], target: int, report: RebuildReport) -> Model | None:
-        """Fill the shadow tables of `views` up to `target`; the model (None if stopped)."""
-        tables = tables_of(views)
-        key = _key(views)
+    def _prepare_shards(
+        self, views: tuple[str, ...], tables: Sequence[Table], shards: Sequence[Shard]
+    ) -> None:
+        """Resume a sharded rebuild of `views` (every shard from its own saved position, the
+        entity tables emptied: each shard writes its rows again at the end), or start one."""
         versions = _versions(views)
-        model, started = self._resume(key, versions, tables)
-        if model is None:
+        keys = [_key(views, shard) for shard in shards]
+        with self.datastore.get_connection() as conn:
+            saved = {
+                row["id"]: row
+                for row in conn.execute(
+                    SQL("SELECT id, versions, position FROM {} WHERE id = ANY(%s)").format(
+                        self.store.rebuild_table
+                    ),
+                    (keys,),
+                ).fetchall()
+            }
+            resumable = (
+                bool(saved)
+                and all(row["versions"] == versions for row in saved.values())
+                and self._shadows_exist(conn, tables)
+            )
+            # Any other layout's progress for these views is void from here on.
+            conn.execute(
+                SQL("DELETE FROM {} WHERE (id = %s OR id LIKE %s) AND NOT id = ANY(%s)").format(
+                    self.store.rebuild_table
+                ),
+                (_key(views), _key(views) + "#%", keys if resumable else []),
+            )
+        if not resumable:
             self._create_shadows(tables)
-            model = Model(views, self.settings.checkpoint_every)
+            return
+        with self.datastore.get_connection() as conn, conn.transaction():
+            for shard, key in zip(shards, keys, strict=True):
+                position = int(saved[key]["position"]) if key in saved else 0
+                for table in tables:
+                    if table.append_only:
+                        owner, params = _owner(table.name, shard)
+                        conn.execute(
+                            SQL("DELETE FROM {} WHERE position > %s AND {}").format(
+                                self._t(table.name + SHADOW), SQL(owner)
+                            ),
+                            (position, *params),
+                        )
+            for table in tables:
+                if not table.append_only:
+                    conn.execute(SQL("TRUNCATE {}").format(self._t(table.name + SHADOW)))
+
+    def build(
+        self,
+        views: tuple[str, ...],
+        target: int,
+        report: RebuildReport,
+        shard: Shard | None = None,
+    ) -> Model | None:
+        """Fill the shadow tables of `views` (of one shard of them) up to `target`; the model
+        (None if stopped). A shard's shadow tables are prepared, and indexed, by the parent."""
+        tables = tables_of(views)
+        key = _key(views, shard)
+        versions = _versions(views)
+        if shard is None:
+            model, started = self._resume(key, versions, tables)
+        else:
+            model, started = self._load(key), datetime.now(UTC)
+        if model is None:
+            if shard is None:
+                self._create_shadows(tables)
+            model = Model(views, self.settings.checkpoint_every, shard)
             started = datetime.now(UTC)
         else:
             report.resumed_from = model.position
@@ -246,10 +321,11 @@ class Rebuild:
         self.progress(report.events, report.events, "rows")
         self._copy(entity_rows(model, views), SHADOW)
         report.seconds["rows"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        self.progress(report.events, report.events, "indexes")
-        self._index(tables)
-        report.seconds["indexes"] = time.perf_counter() - clock
+        if shard is None:
+            clock = time.perf_counter()
+            self.progress(report.events, report.events, "indexes")
+            self._index(tables)
+            report.seconds["indexes"] = time.perf_counter() - clock
         return model
 
     # ------------------------------------------------------------------ scan
@@ -269,7 +345,7 @@ class Rebuild:
         saving = 0.0
         frozen_before = gc.get_freeze_count() > 0  # e.g. a live runner's model in this process
         try:
-            for rows in self._pages(model.position, target):
+            for rows in self._pages(model.position, target, model.shard):
                 model.apply_all(self.log.logged(rows))
                 # The model only grows: kept out of the collector's scans, which otherwise walk
                 # all of it again and again (about 40% of the fold's time at 100k events).
@@ -284,15 +360,17 @@ class Rebuild:
                 if time.monotonic() - saved > max(self.save_every, 10 * saving):
                     writer.flush()  # a saved position promises every row up to it is written
                     began = time.monotonic()
-                    self._save(_key(views), views, _versions(views), model, started)
+                    self._save(_key(views, model.shard), views, _versions(views), model, started)
                     saved = time.monotonic()
                     saving = saved - began  # grows with the model: at most a tenth of the time
         finally:
             if not frozen_before:  # else leave the process's frozen objects as they were
                 gc.unfreeze()
 
-    def _pages(self, after: int, up_to: int) -> Iterator[list[Any]]:
-        """Pages of raw rows, the next one fetched while the current one is folded."""
+    def _pages(self, after: int, up_to: int, shard: Shard | None = None) -> Iterator[list[Any]]:
+        """Pages of raw rows (of a shard's events), the next one fetched while the current one
+        is folded."""
+        read = ShardLog(self.log, shard).page_rows if shard is not None else self.log.page_rows
         pages: list[Any] = []
         ready = threading.Semaphore(0)
         room = threading.Semaphore(2)
@@ -305,7 +383,7 @@ class Rebuild:
                 with self.datastore.get_connection() as conn:
                     while position < up_to and not finished.is_set():
                         room.acquire()
-                        rows = self.log.page_rows(conn, position, up_to, self.page_size)
+                        rows = read(conn, position, up_to, self.page_size)
                         pages.append(rows)
                         ready.release()
                         if not rows:
@@ -360,7 +438,9 @@ class Rebuild:
 
     # ----------------------------------------------------------------- swap
 
-    def _swap(self, models: list[tuple[tuple[str, ...], Model]], full: bool) -> int:
+    def _swap(self, models: list[tuple[tuple[str, ...], Model, str]], full: bool) -> int:
+        """Fold what the log gained into the shadows and swap them in, in one transaction.
+        `models`: (views, model, key of its saved progress), one per process or shard."""
         for attempt in range(20):
             try:
                 with self.datastore.get_connection() as conn, conn.transaction():
@@ -372,7 +452,7 @@ class Rebuild:
         raise AssertionError("unreachable")
 
     def _swap_once(
-        self, conn: Connection[Any], models: list[tuple[tuple[str, ...], Model]], full: bool
+        self, conn: Connection[Any], models: list[tuple[tuple[str, ...], Model, str]], full: bool
     ) -> int:
         curs = conn.cursor()
         curs.execute(
@@ -383,23 +463,28 @@ class Rebuild:
             raise ShardedViews(
                 "Kafka workers keep the views in shards: rebuild every view (okr rebuild --all)"
             )
-        built = max(model.position for _, model in models)
+        built = max(model.position for _, model, _ in models)
         position = max(live, built) if full else live
         views: list[str] = []
-        for group, model in models:
+        for group, model, key in models:
+            read = (
+                ShardLog(self.log, model.shard).page_rows
+                if model.shard is not None
+                else self.log.page_rows
+            )
             while model.position < position:  # the log moved on while we read: fold it in
-                rows = self.log.page_rows(conn, model.position, position, self.page_size)
+                rows = read(conn, model.position, position, self.page_size)
                 if not rows:
                     break
                 model.apply_all(self.log.logged(rows))
                 self.store.write(curs, model, model.take_changes(), group, SHADOW)
-            for table in tables_of(group):
-                self._rename(curs, table)
+            model.position = max(model.position, position)
             curs.execute(
-                SQL("DELETE FROM {} WHERE id = %s").format(self.store.rebuild_table),
-                (_key(group),),
+                SQL("DELETE FROM {} WHERE id = %s").format(self.store.rebuild_table), (key,)
             )
-            views.extend(group)
+            views.extend(v for v in group if v not in views)
+        for table in tables_of(tuple(views)):
+            self._rename(curs, table)
         if position != live or sharded:
             self.store.set_position(curs, position)
         curs.execute(
@@ -454,12 +539,12 @@ class Rebuild:
                 (key, list(views), versions, model.position, started, state),
             )
 
-    def _load(self, views: tuple[str, ...]) -> Model | None:
-        """The model a helper process saved for `views`."""
+    def _load(self, key: str) -> Model | None:
+        """The model saved under `key` (by a helper process, or an interrupted shard)."""
         with self.datastore.get_connection() as conn:
             row = conn.execute(
                 SQL("SELECT state FROM {} WHERE id = %s").format(self.store.rebuild_table),
-                (_key(views),),
+                (key,),
             ).fetchone()
         if row is None:
             return None
@@ -507,8 +592,28 @@ class Rebuild:
         return True
 
 
-def _key(views: Sequence[str]) -> str:
-    return ",".join(views)
+def _key(views: Sequence[str], shard: Shard | None = None) -> str:
+    """Names a rebuild's saved progress: its views, and its shard."""
+    return ",".join(views) + (f"#{shard.name}" if shard is not None else "")
+
+
+OWNERS = {
+    "view_audit": "entity_id",
+    "view_history_timeline": "objective_id",
+    "view_history_check_ins": "objective_id",
+    "view_tt_objectives": "objective_id",
+}
+"""The column naming the aggregate an append-only row belongs to (its shard's)."""
+
+
+def _owner(table: str, shard: Shard) -> tuple[str, tuple[int, ...]]:
+    """A condition selecting `shard`'s rows of an append-only table, and its parameters."""
+    if table == "view_tt_checkpoints":
+        return "shard = %s AND shards = %s", (shard.index, shard.count)
+    column = OWNERS.get(table)
+    if column is None:  # rows of no aggregate (the organisation's documents): shard 0's
+        return ("true" if shard.index == 0 else "false"), ()
+    return f"{shard_sql(column)} = %s", (shard.count, shard.index)
 
 
 def _versions(views: Sequence[str]) -> str:
@@ -578,7 +683,8 @@ class _Writer:
 
 
 class _Helper:
-    """A second process building some views' shadow tables (`python -m infra.views.rebuild`)."""
+    """A process building one shard of the views into the shadow tables
+    (`python -m infra.views.rebuild`)."""
 
     def __init__(self, process: subprocess.Popen[bytes], errors: Any) -> None:
         self.process = process
@@ -586,11 +692,12 @@ class _Helper:
 
     @classmethod
     def start(
-        cls, ledger: OkrLedger, views: tuple[str, ...], target: int, parent: Rebuild
+        cls, ledger: OkrLedger, views: tuple[str, ...], target: int, parent: Rebuild, shard: Shard
     ) -> _Helper:
         job = {
             "env": dict(ledger.env),
             "views": list(views),
+            "shard": [shard.index, shard.count],
             "target": target,
             "page_size": parent.page_size,
             "save_every": parent.save_every,
@@ -659,12 +766,14 @@ def _helper_main() -> None:
         ledger, settings, page_size=job["page_size"], save_every=job["save_every"], workers=1
     )
     views = tuple(job["views"])
+    shard = Shard(*job["shard"])
     report = RebuildReport(views)
     try:
         with rebuild.datastore.get_connection() as lock:
             # One builder per group of shadow tables, even if an old helper is still dying.
-            lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"{LOCK_KEY}:{_key(views)}",))
-            model = rebuild.build(views, int(job["target"]), report)
+            key = _key(views, shard)
+            lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"{LOCK_KEY}:{key}",))
+            model = rebuild.build(views, int(job["target"]), report, shard)
     except KeyboardInterrupt:
         print(orjson.dumps({"interrupted": True, "events": report.events}).decode())
         sys.exit(130)
@@ -753,6 +862,7 @@ def model_parts(model: Model) -> list[tuple[str, Any]]:
     """The model's state, part by part (append-only outputs are never held)."""
     return [
         ("views", model.views),
+        ("shard", [model.shard.index, model.shard.count] if model.shard is not None else None),
         ("position", model.position),
         ("last_checkpoint", model.last_checkpoint),
         ("unsaved_objectives", sorted(model.unsaved_objectives, key=str)),
@@ -790,7 +900,8 @@ def compressed_model(model: Model) -> bytes:
 
 def model_from_bytes(data: bytes, checkpoint_every: int) -> Model:
     raw = loads(data)
-    model = Model(tuple(raw["views"]), checkpoint_every)
+    shard = Shard(*raw["shard"]) if raw.get("shard") else None
+    model = Model(tuple(raw["views"]), checkpoint_every, shard)
     model.position = raw["position"]
     model.last_checkpoint = raw["last_checkpoint"]
     model.unsaved_objectives = {UUID(i) for i in raw["unsaved_objectives"]}

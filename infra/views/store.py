@@ -429,9 +429,10 @@ class ViewStore(PostgresTrackingRecorder):
             state.cursor.position, state.cursor.now = at, now
         model.position = at
         row = curs.execute(
-            SQL("SELECT max(position) FROM {} WHERE position <= %s AND shards = 1").format(
-                self.ident("view_tt_checkpoints")
-            ),
+            SQL(
+                "SELECT max(position) FROM (SELECT position FROM {} WHERE position <= %s "
+                "GROUP BY position, shards HAVING count(*) = shards) c"
+            ).format(self.ident("view_tt_checkpoints")),
             (at,),
         ).fetchone()
         model.last_checkpoint = int(row[0]) if row and row[0] is not None else 0
@@ -454,15 +455,17 @@ def _renamed(table: str, suffix: str) -> Table:
 def entity_rows(
     model: Model, views: Iterable[str], changes: Changes | None = None
 ) -> dict[str, list[Row]]:
-    """Rows of the entity tables: those `changes` touched, or all of them (`changes` None)."""
+    """Rows of the entity tables: those `changes` touched, or all of them (`changes` None;
+    a shard's model: all of its own aggregates')."""
     views = set(views)
     out: dict[str, list[Row]] = {}
     seq = model.seq
     tree = model.tree
+    shard = model.shard
 
     def chosen(ids: set[UUID] | None, everything: Iterable[UUID]) -> Iterator[UUID]:
         if ids is None:
-            yield from everything
+            yield from (everything if shard is None else filter(shard.owns, everything))
         else:
             yield from sorted(ids, key=lambda i: seq.get(i, 0))
 
@@ -536,7 +539,8 @@ def entity_rows(
             if (phase := inbox.cycle_phases.get(cid)) is not None:
                 boxed.append(("cycle", cid, seq.get(cid, 0), None, None, _text(dumps(phase))))
         out["view_inbox"] = boxed
-    if AUDIT in views and (changes is None or changes.narration):
+    common = shard is None or shard.index == 0  # rows of no aggregate: shard 0's
+    if AUDIT in views and (changes.narration if changes is not None else common):
         out["view_narration"] = [("strategy", _text(dumps(model.context.strategy)))]
     if STALENESS in views:
         staleness = model.staleness

@@ -162,8 +162,9 @@ def test_a_rebuild_killed_mid_scan_resumes_where_it_saved(
             app.close()
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3])
 def test_a_stopped_rebuild_resumes_and_live_queries_answer_meanwhile(
-    databases: Databases,
+    databases: Databases, workers: int
 ) -> None:
     with databases.fresh() as url:
         app = ledger_on(url)
@@ -184,11 +185,15 @@ def test_a_stopped_rebuild_resumes_and_live_queries_answer_meanwhile(
                 if pages["n"] == 2:
                     stop.set()
 
-            job = Rebuild(app, settings(), page_size=10, progress=progress, stop=stop)
+            job = Rebuild(
+                app, settings(), page_size=10, progress=progress, stop=stop, workers=workers
+            )
             report = job.run(["audit", "history"])
             assert report.interrupted
             assert readmodels.audit(limit=10_000) == before  # the old tables still answer
-            report = Rebuild(app, settings(), page_size=10).run(["audit", "history"])
+            report = Rebuild(app, settings(), page_size=10, workers=workers).run(
+                ["audit", "history"]
+            )
             assert report.resumed_from is not None and not report.interrupted
             readmodels.start()
             check(readmodels, app)
