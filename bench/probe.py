@@ -1,6 +1,6 @@
 """One read-side measurement in a process of its own, so its peak memory is its own.
 
-    python -m bench.probe rebuild|scan|decode DATABASE_URL
+    python -m bench.probe rebuild|rebuild-sharded|scan|decode DATABASE_URL
 
 Prints one JSON object: events, seconds, the process's resident memory before the work
 (imports and connections) and at its peak (and its helper processes' peak, for a rebuild
@@ -9,7 +9,8 @@ that forks one), and for a rebuild the seconds of its phases.
 The measurements are the views engineer's (bench/views.py: `raw_scan`, `scan_and_decode`,
 `rebuild`) when that module is there, else the equivalents below:
 
-- ``rebuild``: `infra.views.rebuild.Rebuild(...).run(None)`, every view from the whole log.
+- ``rebuild``: `infra.views.rebuild.Rebuild(...).run(None)`, every view from the whole log;
+  ``rebuild-sharded`` the same in 2 shards, one process each (``workers=2``).
 - ``scan``: the raw limit, every row of the events table fetched in pages (bench/raw.py).
 - ``decode``: what a rebuild reads before it folds: the log's pages joined with their chain
   links, decoded into domain events (`infra.views.log.LogReader`).
@@ -50,11 +51,11 @@ def _ledger(url: str) -> Any:
     return OkrLedger(env=eventsourcing_env(url, Settings(pool_size=4, lock_timeout_seconds=60)))
 
 
-def rebuild(url: str) -> dict[str, Any]:
+def rebuild(url: str, workers: int | None = None) -> dict[str, Any]:
     views = _views()
     before = _rss_mb()
     if views is not None and hasattr(views, "rebuild"):
-        found: dict[str, Any] = views.rebuild(url, None)
+        found: dict[str, Any] = views.rebuild(url, workers)
         return {
             "events": found["events"],
             "seconds": found["seconds"],
@@ -71,7 +72,7 @@ def rebuild(url: str) -> dict[str, Any]:
         ledger.recorder.max_notification_id()  # connect before measuring
         before = _rss_mb()
         began = time.perf_counter()
-        report = Rebuild(ledger, Settings()).run(None)
+        report = Rebuild(ledger, Settings(), workers=workers).run(None)
         seconds = time.perf_counter() - began
         return {
             "events": report.events,
@@ -123,7 +124,18 @@ def decode(url: str) -> dict[str, Any]:
         ledger.close()
 
 
-OPERATIONS = {"rebuild": rebuild, "scan": scan, "decode": decode}
+def rebuild_sharded(url: str) -> dict[str, Any]:
+    """The rebuild with one shard per core (`okr rebuild --all --workers N`)."""
+    return rebuild(url, SHARDS)
+
+
+SHARDS = 2
+OPERATIONS = {
+    "rebuild": rebuild,
+    "rebuild-sharded": rebuild_sharded,
+    "scan": scan,
+    "decode": decode,
+}
 
 
 def main() -> None:

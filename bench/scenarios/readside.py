@@ -2,7 +2,8 @@
 
 - rebuild: `Rebuild(...).run(None)` over a generated history (1,000,000 events in a full run),
   in a process of its own (bench/probe.py), beside a raw scan of the events table and the
-  scan + decode a rebuild starts with, each in its own process too.
+  scan + decode a rebuild starts with, each in its own process too; at the headline size also
+  in 2 shards, one process each (`okr rebuild --all --workers 2`).
 - as-of: `ReadModels.position_at(instant)` + `ReadModels.tree(cycle, position=...)` at random
   instants (the cycle: the latest one planned by then), beside the live `ReadModels.tree(cycle)`
   of the same cycles.
@@ -73,7 +74,7 @@ def probe(operation: str, url: str, ctx: Context | None = None) -> dict[str, Any
     (and a note says so): the figure is still worth having, the failure is reported."""
     env = dict(os.environ)
     for attempt in (1, 2):
-        if operation == "rebuild":
+        if operation.startswith("rebuild"):
             _forget_saved_rebuild(url)
         done = subprocess.run(
             [sys.executable, "-m", "bench.probe", operation, url],
@@ -92,7 +93,7 @@ def probe(operation: str, url: str, ctx: Context | None = None) -> dict[str, Any
             "idle-in-transaction timeout" in done.stderr
             or "server closed the connection" in done.stderr
         )
-        if attempt == 1 and killed and operation == "rebuild":
+        if attempt == 1 and killed and operation.startswith("rebuild"):
             if ctx is not None:
                 ctx.say("rebuild lost its connection (idle in transaction): once more, timeout off")
                 ctx.shared.setdefault("idle_timeout_failures", []).append(url)
@@ -149,6 +150,9 @@ class RebuildFigures:
     idle_timeout_off: bool = False
     cpu: Figure = field(default_factory=lambda: Figure("µs", better="lower"))
     """CPU time per event of the rebuild, its helper processes included."""
+    sharded: Figure = field(default_factory=lambda: Figure("events/s"))
+    """The same rebuild in 2 shards, one process each."""
+    sharded_cpu: Figure = field(default_factory=lambda: Figure("µs", better="lower"))
 
 
 def measure_rebuild(ctx: Context, size: int, rounds: int) -> RebuildFigures:
@@ -198,6 +202,11 @@ def _measure_rebuild(
                 for phase, seconds in result["phases"].items():
                     figures.phases[phase] = figures.phases.get(phase, 0.0) + seconds
                 events = result["events"]
+                if size == ctx.big:  # the headline size only: the growth rounds stay short
+                    split = probe("rebuild-sharded", url, ctx)
+                    figures.sharded.add(split["events"] / split["seconds"])
+                    if split.get("cpu_us_per_event"):
+                        figures.sharded_cpu.add(split["cpu_us_per_event"])
             else:
                 scanned = probe("scan", url)
                 figures.scan.add(scanned["events"] / scanned["seconds"])
@@ -260,6 +269,23 @@ def run_rebuild(ctx: Context) -> ScenarioResult:
         ),
         Row("rebuild", "peak RSS of the rebuild process", f.peak),
     ]
+    if f.sharded.values:
+        result.rows.insert(
+            1,
+            Row(
+                "rebuild",
+                f"every view from {size:,} events, 2 shards (--workers 2)",
+                f.sharded,
+                f.scan,
+                "raw scan of the events table (5,000-row pages)",
+                paired(f.sharded, f.scan),
+                (Target.at_least(50_000, "events/s"), Target.ratio(0.3)),
+            ),
+        )
+        if f.sharded_cpu.values:
+            result.rows.append(
+                Row("rebuild", "CPU time per event, 2 shards (both processes)", f.sharded_cpu)
+            )
     if any(f.helper_peak.values):
         result.rows.append(Row("rebuild", "peak RSS of its helper process", f.helper_peak))
     if f.cpu.values:

@@ -226,6 +226,19 @@ class Rebuild:
         self.progress(report.events, report.events, "swap")
         report.position = self._swap(models, full)
         report.seconds["swap"] = time.perf_counter() - clock
+        # Each shard read only part of the log: count the log's events the run covered.
+        starts = [report.resumed_from or 0] + [
+            int(a.get("resumed_from") or 0) for a in report.helper.values()
+        ]
+        with self.datastore.get_connection() as conn:
+            found = conn.execute(
+                SQL(
+                    "SELECT count(*) AS n FROM {} WHERE notification_id > %s "
+                    "AND notification_id <= %s"
+                ).format(self.log.events_table),
+                (min(starts), report.position),
+            ).fetchone()
+        report.events = int(found["n"]) if found else report.events
         self.progress(report.events, report.events, "done")
         return report
 
