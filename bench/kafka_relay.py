@@ -213,6 +213,63 @@ def bench_worker(app: OkrLedger, config: KafkaConfig, head: int, max_records: in
         worker.stop()
 
 
+def bench_worker_group(
+    app: OkrLedger, database_url: str, config: KafkaConfig, workers: int, timeout: float = 1800
+) -> float:
+    """Events/s of ``workers`` processes running ``okr worker --from-kafka`` in one group,
+    building the live views together from a published topic (one shard per partition), from
+    the processes' start to every shard at the log's head (starting Python and joining the
+    group included)."""
+    import signal
+    import sys
+
+    from infra.views.store import ViewStore
+
+    reset_views(app)
+    store = ViewStore(app.recorder.datastore)  # type: ignore[attr-defined]
+    head = app.recorder.max_notification_id() or 0
+    env = {
+        **os.environ,
+        "OKR_DATABASE_URL": database_url,
+        "OKR_KAFKA_BOOTSTRAP": config.bootstrap,
+        "OKR_KAFKA_TOPIC": config.topic,
+        "OKR_KAFKA_PARTITIONS": str(config.partitions),
+        "OKR_KAFKA_GROUP": config.group,
+        "OKR_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "OKR_KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
+        "OKR_KAFKA_MAX_POLL_INTERVAL_MS": "600000",
+    }
+    root = Path(__file__).resolve().parents[1]
+    started = time.perf_counter()
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", "from api.cli import app; app()", "worker", "--from-kafka"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
+    try:
+        while True:
+            with suppress(Exception):  # the views' tables appear with the first worker
+                if store.position() >= head:
+                    break
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError(f"{workers} worker(s) did not reach position {head}")
+            time.sleep(0.05)
+        return head / (time.perf_counter() - started)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 def bench_runner(app: OkrLedger, head: int, max_batch: int = 500) -> float:
     """Events/s of the live views' own runner (``okr serve``) building them from the log: the
     loop ``LiveRunner`` runs, pages of ``max_batch`` events, each page one transaction."""

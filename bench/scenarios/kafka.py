@@ -9,6 +9,8 @@ relay and raw-producer measurements and its consumer, run here in rounds with fi
 - worker: one projection worker building the live views from the published backlog (from its
   partitions' assignment to the views at the head), vs the live runner building them from the
   log in pages of the worker's batch size (500).
+- scale-out: a group of 2 workers (one views shard each, `okr worker --from-kafka` processes)
+  building the live views from a generated history on a 2-partition topic, vs 1 worker.
 - latency: one commit at a time, from the event's commit time to a consumer's poll (in a
   process of its own), vs a raw producer's send → the same consumer.
 """
@@ -26,6 +28,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import orjson
+from psycopg.conninfo import conninfo_to_dict
 
 from bench.harness import Figure, Row, ScenarioResult, Target, alternate, paired, percentile
 from bench.scenarios import Context
@@ -158,6 +161,50 @@ def run(ctx: Context) -> ScenarioResult:
                 "the live runner building them from the log, 500-event pages",
                 paired(worker, runner),
             )
+        )
+
+        # Scale-out: the views built by a group of 2 workers (one shard each) beside 1 worker
+        # (both shards), over a generated history (mostly check-ins) on a 2-partition topic.
+        size = int(ctx.pick(100_000, 20_000))
+        template = str(conninfo_to_dict(ctx.datasets.generated(size))["dbname"])
+        history_url = ctx.cluster.scratch("kgroup", template)
+        stack.callback(ctx.cluster.forget, history_url)
+        history = OkrLedger(env=eventsourcing_env(history_url, Settings(pool_size=4)))
+        stack.callback(history.close)
+        topic = base.with_(topic=f"bench.group.{run_id}", partitions=2)
+        ensure_topic(topic)
+        kr.bench_relay(history, topic)
+        one, two = Figure("events/s"), Figure("events/s")
+        alternate(
+            ctx.rounds,
+            lambda r: two.add(
+                kr.bench_worker_group(
+                    history, history_url, topic.with_(group=f"g2-{run_id}-{r}"), 2
+                )
+            ),
+            lambda r: one.add(
+                kr.bench_worker_group(
+                    history, history_url, topic.with_(group=f"g1-{run_id}-{r}"), 1
+                )
+            ),
+        )
+        ctx.say(f"views by 2 workers {two.median:,.0f} ev/s, by 1 worker {one.median:,.0f} ev/s")
+        result.rows.append(
+            Row(
+                "kafka",
+                f"views built by 2 workers (a shard each), {size:,}-event history",
+                two,
+                one,
+                "1 worker keeping both shards, same topic and history",
+                paired(two, one),
+            )
+        )
+        result.notes.append(
+            f"scale-out: `okr worker --from-kafka` processes in one group on a 2-partition topic "
+            f"of a generated history ({size:,} events, mostly check-ins), from the processes' "
+            "start (Python, group join) to every shard at the log's head, the views' tables "
+            f"dropped before each; {ctx.rounds} pairs alternating. On this machine's "
+            f"{os.cpu_count()} cores PostgreSQL shares the CPU with the workers."
         )
 
         p50, p99 = Figure("ms", better="lower"), Figure("ms", better="lower")

@@ -246,6 +246,11 @@ class LiveViews:
             found = self.projectors[partition] = self.make(shard)
         return found
 
+    def position_of(self, partition: int) -> int:
+        """How far this worker's model of the partition's views has applied the log (0
+        before it applied anything)."""
+        return self.projector(partition).position
+
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Logged]) -> None:
         if self.shards > 1:
             tops: dict[int, int] = {}

@@ -206,6 +206,10 @@ def open_personal_data(mapper: Mapper[Any], event: Any) -> Any:
     return mapper.to_domain_event(Mapper.to_stored_event(mapper, event))
 
 
+IDLE_STEP = 20_000
+"""Log positions a worker applies per transaction when it moves an idle partition's views on."""
+
+
 def unapplied_events(app: Application[Any], projector: str = "views") -> int:
     """Events in the log that ``projector``'s view has not applied yet (PostgreSQL only).
 
@@ -515,10 +519,19 @@ class ProjectionWorker:
         if not idle:
             return
         head = self.recorder.max_notification_id() or 0
+        position_of = getattr(self.projector, "position_of", None)
         for partition in idle:
             try:
-                with conn.transaction():
-                    apply_through(conn, head, partition)
+                # In steps, each committed: a worker that starts on empty views, or far
+                # behind, makes progress a restart keeps.
+                at = -1
+                while not self._stopping.is_set():
+                    before = position_of(partition) if callable(position_of) else 0
+                    if before >= head or before == at:
+                        break
+                    at = before
+                    with conn.transaction():
+                        apply_through(conn, min(head, before + IDLE_STEP), partition)
             except DATABASE_DOWN:
                 self._discard()
                 raise

@@ -27,6 +27,7 @@ from psycopg.sql import SQL, Identifier
 
 from infra.views.log import LogReader
 from infra.views.projector import ViewsProjector
+from infra.views.store import ShardedViews
 from projections.base import Logged
 
 log = logging.getLogger("okrledger.views")
@@ -100,6 +101,12 @@ class LiveRunner:
                     if self.prepare is not None:
                         self.prepare()
                     self._follow()
+            except ShardedViews as error:  # Kafka workers keep the views: stand by
+                if not isinstance(self.error, ShardedViews):
+                    log.warning("views runner standing by: %s", error)
+                self.error = error
+                self.projector.discard()
+                self._stop.wait(30.0)
             except Exception as error:  # the runner must outlive a database hiccup
                 self.error = error
                 log.exception("views runner failed; retrying")
