@@ -214,20 +214,31 @@ def bench_worker(app: OkrLedger, config: KafkaConfig, head: int, max_records: in
 
 
 def bench_worker_group(
-    app: OkrLedger, database_url: str, config: KafkaConfig, workers: int, timeout: float = 1800
+    app: OkrLedger,
+    database_url: str,
+    config: KafkaConfig,
+    workers: int,
+    burst: int,
+    seed: int,
+    timeout: float = 1800,
 ) -> float:
-    """Events/s of ``workers`` processes running ``okr worker --from-kafka`` in one group,
-    building the live views together from a published topic (one shard per partition), from
-    the processes' start to every shard at the log's head (starting Python and joining the
-    group included)."""
+    """Events/s at which ``workers`` processes running ``okr worker --from-kafka`` in one group
+    catch up on a burst of ``burst`` new events (a generated history's continuation: mostly
+    check-ins), one views shard per partition of ``config``'s topic.
+
+    The group first builds the views to the log's head and settles; then its processes are
+    paused (SIGSTOP) while the burst is written, and timed from their resumption (SIGCONT) to
+    every shard at the new head: the steady state of a group, without Python's start, the
+    group's joins and the first build (the session timeout outlasts the pause).
+    """
     import signal
     import sys
 
+    from bench.generate import Generator
     from infra.views.store import ViewStore
 
     reset_views(app)
     store = ViewStore(app.recorder.datastore)  # type: ignore[attr-defined]
-    head = app.recorder.max_notification_id() or 0
     env = {
         **os.environ,
         "OKR_DATABASE_URL": database_url,
@@ -235,12 +246,11 @@ def bench_worker_group(
         "OKR_KAFKA_TOPIC": config.topic,
         "OKR_KAFKA_PARTITIONS": str(config.partitions),
         "OKR_KAFKA_GROUP": config.group,
-        "OKR_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "OKR_KAFKA_SESSION_TIMEOUT_MS": "120000",
         "OKR_KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
         "OKR_KAFKA_MAX_POLL_INTERVAL_MS": "600000",
     }
     root = Path(__file__).resolve().parents[1]
-    started = time.perf_counter()
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", "from api.cli import app; app()", "worker", "--from-kafka"],
@@ -251,17 +261,35 @@ def bench_worker_group(
         )
         for _ in range(workers)
     ]
-    try:
+
+    def wait_for_head() -> None:
+        head = app.recorder.max_notification_id() or 0
+        deadline = time.perf_counter() + timeout
         while True:
             with suppress(Exception):  # the views' tables appear with the first worker
                 if store.position() >= head:
-                    break
-            if time.perf_counter() - started > timeout:
+                    return
+            if time.perf_counter() > deadline:
                 raise TimeoutError(f"{workers} worker(s) did not reach position {head}")
-            time.sleep(0.05)
-        return head / (time.perf_counter() - started)
+            time.sleep(0.02)
+
+    try:
+        wait_for_head()
+        time.sleep(3.0)  # every member joined and assigned: the group is stable
+        wait_for_head()
+        for process in processes:
+            process.send_signal(signal.SIGSTOP)
+        before = app.recorder.max_notification_id() or 0
+        Generator(app, burst, seed, 2, 50, quiet=True, prefix=f"burst{seed}-").run()
+        written = (app.recorder.max_notification_id() or 0) - before
+        started = time.perf_counter()
+        for process in processes:
+            process.send_signal(signal.SIGCONT)
+        wait_for_head()
+        return written / (time.perf_counter() - started)
     finally:
         for process in processes:
+            process.send_signal(signal.SIGCONT)
             process.send_signal(signal.SIGTERM)
         for process in processes:
             try:
