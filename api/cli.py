@@ -440,7 +440,8 @@ def worker(
             caption="last batch committed: "
             + (current.last_batch_at.isoformat() if current.last_batch_at else "never"),
         )
-        for column in ("partition", "applied up to offset", "broker end offset", "lag"):
+        columns = ("partition", "applied up to offset", "broker end offset", "lag")
+        for column in (*columns, "views shard at position"):
             table.add_column(column, justify="right")
         for lag in current.partitions:
             table.add_row(
@@ -448,6 +449,7 @@ def worker(
                 str(lag.next_offset),
                 "?" if lag.end_offset is None else str(lag.end_offset),
                 "?" if lag.lag is None else str(lag.lag),
+                str(current.shards.get(lag.partition, "—")),
             )
         console.print(table)
         return

@@ -29,7 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
@@ -47,7 +47,7 @@ from infra.kafka import envelope
 from infra.kafka.config import KafkaConfig, ensure_topic
 from infra.kafka.pg import connect, postgres_recorder
 from infra.views.schema import TRACKING_NAME, TRACKING_TABLE
-from infra.views.store import SHARD_PREFIX
+from infra.views.store import SHARD_PREFIX, ViewStore
 from projections.base import Logged
 
 if TYPE_CHECKING:
@@ -138,12 +138,15 @@ class WorkerStatus:
     """When a worker of the group last committed a batch."""
     partitions: list[PartitionLag]
     """Per partition: the stored offset against the broker's end offset."""
+    shards: dict[int, int] = field(default_factory=dict)
+    """The views' log position per shard (= partition), when workers keep them in shards."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "group": self.group,
             "topic": self.topic,
             "unapplied": self.unapplied,
+            "shards": {str(k): v for k, v in sorted(self.shards.items())},
             "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
             "partitions": [
                 {
@@ -171,6 +174,12 @@ def worker_status(
     with connect(recorder, "okr-worker-status") as conn:
         tables.create(conn)
         stored = tables.stored_offsets(conn, config.group, config.topic)
+        shards: dict[int, int] = {}
+        if projector == "views":
+            with contextlib.suppress(psycopg.errors.UndefinedTable):
+                with conn.transaction():
+                    found = ViewStore(recorder.datastore).shard_positions(conn)
+                shards = {int(name.split("-of-")[0]): at for name, at in found.items()}
     unapplied = unapplied_events(app, projector)
     last = last_batch_at(app, config.group, config.topic)
     ends: dict[int, int] = {}
@@ -190,6 +199,7 @@ def worker_status(
         partitions=[
             PartitionLag(p, stored.get(p, 0), ends.get(p)) for p in sorted(set(stored) | set(ends))
         ],
+        shards=shards,
     )
 
 

@@ -204,6 +204,9 @@ def test_two_workers_keep_the_live_views_equal_to_a_rebuild(
     with connect(ledger.recorder, "okr-test") as conn:  # type: ignore[arg-type]
         positions = ViewStore(ledger.recorder.datastore).shard_positions(conn)  # type: ignore[attr-defined]
     assert positions == {f"{k}-of-{count}": head(ledger) for k in range(count)}
+    status = worker_status(ledger, group_config)
+    assert status.shards == {k: head(ledger) for k in range(count)}
+    assert status.unapplied == 0
     owned = [set(w.projector.projectors) for w in workers]  # type: ignore[attr-defined]
     assert owned[0].isdisjoint(owned[1]) and owned[0] | owned[1] == set(range(count))
 
