@@ -532,16 +532,17 @@ class ProjectionWorker:
         position_of = getattr(self.projector, "position_of", None)
         for partition in idle:
             try:
-                # In steps, each committed: a worker that starts on empty views, or far
-                # behind, makes progress a restart keeps.
-                at = -1
-                while not self._stopping.is_set():
-                    before = position_of(partition) if callable(position_of) else 0
-                    if before >= head or before == at:
-                        break
-                    at = before
-                    with conn.transaction():
-                        apply_through(conn, min(head, before + IDLE_STEP), partition)
+                # One step per poll, committed: a worker that starts on empty views, or far
+                # behind, makes progress a restart keeps and stays a live member of the group
+                # (a rebalance waits for every member's next poll).
+                before = position_of(partition) if callable(position_of) else 0
+                if before >= head:
+                    continue
+                with conn.transaction():
+                    apply_through(conn, min(head, before + IDLE_STEP), partition)
+                after = position_of(partition) if callable(position_of) else head
+                if after < head:
+                    self._idle_at = 0.0  # more to do: the next poll steps on at once
             except DATABASE_DOWN:
                 self._discard()
                 raise
