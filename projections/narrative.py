@@ -719,19 +719,29 @@ def _on_day(effective_on: date) -> str:
 
 @_phrases(Objective.ProgressReported)
 def _progress(context: Context, e: Objective.ProgressReported, logged: Logged) -> Narration:
-    kr = _kr(context, e, e.key_result_id)
-    action = (
-        f"check-in on {q(kr.title)}: {number(e.value)} (confidence {e.confidence})"
-        f" for {_on_day(e.effective_on)}"
-    )
+    # Three events in four are check-ins: `_kr`, `_on_day`, `q` and `_about` written out (one
+    # look-up of the objective, the day formatted once), as `_about` would phrase it.
+    node = context.tree.objectives[e.originator_id]
+    title = node.key_results[e.key_result_id].title
+    day = e.effective_on.isoformat()
+    action = f"check-in on '{title}': {number(e.value)} (confidence {e.confidence}) for {day}"
     after = {
         "check_in_id": str(e.check_in_id),
         "value": e.value,
         "confidence": e.confidence,
         "note": e.note,
-        "effective_on": _on_day(e.effective_on),
+        "effective_on": day,
     }
-    return _about(context, e, action, {}, after, key_result_id=e.key_result_id)
+    return Narration(
+        "objective",
+        e.originator_id,
+        e.originator_id,
+        node.cycle_id,
+        e.key_result_id,
+        action,
+        {},
+        after,
+    )
 
 
 @_phrases(Objective.CheckInCorrected)

@@ -86,6 +86,18 @@ def uuid_from_hex(text: str) -> UUID:
     return value
 
 
+def new_uuid_from_hex(text: str) -> UUID:
+    """`UUID(text)` for an id seen once (a new check-in's): not remembered, where it would only
+    push out ids that recur."""
+    digits = text.replace("-", "") if len(text) == 36 else text
+    if len(digits) != 32:
+        return UUID(text)
+    value = _new(UUID)
+    _set(value, "int", int(digits, 16))
+    _set(value, "is_safe", _UNKNOWN)
+    return value
+
+
 def load(target: type[T], data: Any) -> T:
     """Rebuild a `target` from its JSON form, as `projections.codec.load` does."""
     return cast(T, loader(target)(data))

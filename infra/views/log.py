@@ -27,7 +27,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from domain.base import OkrAggregate
 from infra.chain import chain_table_name
-from infra.views.codec import uuid_from_hex
+from infra.views.codec import new_uuid_from_hex, uuid_from_hex
 from projections.base import Logged
 
 Row = tuple[int, UUID, int, str, bytes, datetime | None]
@@ -61,24 +61,35 @@ class EventDecoder:
             and (type(mapper) is Mapper or personal is not None)
         )
         self.names = set(transcoder.names) if isinstance(transcoder, JSONTranscoder) else set()
-        self._classes: dict[str, type[Any]] = {}
-        self._ids: dict[UUID, UUID] = {}
+        self._fast: dict[str, type[Any]] = {}
+        """Topics whose events take the fast path, and their classes."""
+        self._slow: set[str] = set()
+        self._ids: dict[int, UUID] = {}
         self._hex: dict[str, UUID] = {}
 
     def decode(self, originator_id: UUID, version: int, topic: str, state: bytes) -> Any:
-        cls = self._classes.get(topic)
-        if cls is None:
-            cls = self._classes[topic] = resolve_topic(topic)
-        if self.fast and topic not in self.slow_topics and getattr(cls, "class_version", 1) == 1:
+        cls = self._fast.get(topic)
+        if cls is None and topic not in self._slow:
+            cls = self._learn(topic)
+        if cls is not None:
             try:
                 data = orjson.loads(state)
                 if type(data) is not dict or "class_version" in data:
                     raise _Fallback
+                hexes = self._hex
                 for key, value in data.items():
                     kind = type(value)
                     if kind is dict:
                         if len(value) == 2 and "_type_" in value:
-                            data[key] = self._typed(value["_type_"], value["_data_"], key)
+                            name, text = value["_type_"], value["_data_"]
+                            # Ids seen before, here rather than in `_typed`: most typed values
+                            # are ids of objectives, key results and people met before.
+                            if name == "uuid_hex" and type(text) is str:
+                                found = hexes.get(text)
+                                if found is not None:
+                                    data[key] = found
+                                    continue
+                            data[key] = self._typed(name, text, key)
                         else:
                             data[key] = self._value(value)
                     elif kind is list:
@@ -93,15 +104,26 @@ class EventDecoder:
                 return event
         return self.mapper.to_domain_event(StoredEvent(originator_id, version, topic, state))
 
+    def _learn(self, topic: str) -> type[Any] | None:
+        """The class of `topic`'s events if they can take the fast path (noted either way)."""
+        cls: type[Any] = resolve_topic(topic)
+        if self.fast and topic not in self.slow_topics and getattr(cls, "class_version", 1) == 1:
+            self._fast[topic] = cls
+            return cls
+        self._slow.add(topic)
+        return None
+
     def intern(self, value: UUID) -> UUID:
         """One object per id: dictionaries keyed by ids then match by identity, without
-        calling `UUID.__eq__` (a Python function) on every lookup."""
-        found = self._ids.get(value)
+        calling `UUID.__eq__` (a Python function) on every lookup. Looked up by the id's number,
+        whose hash is C (`UUID.__hash__` is a Python function too)."""
+        number = value.int
+        found = self._ids.get(number)
         if found is None:
             if len(self._ids) > INTERNED:
                 self._ids.clear()
                 self._hex.clear()
-            found = self._ids[value] = value
+            found = self._ids[number] = value
         return found
 
     def _value(self, value: Any) -> Any:
@@ -119,7 +141,7 @@ class EventDecoder:
             raise _Fallback
         if name == "uuid_hex":
             if key in UNIQUE_IDS:
-                return uuid_from_hex(data)
+                return new_uuid_from_hex(data)
             found = self._hex.get(data)
             if found is None:
                 found = self._hex[data] = self.intern(uuid_from_hex(data))
@@ -175,14 +197,22 @@ class LogReader:
     def logged(self, rows: Sequence[Row]) -> list[Logged]:
         decode = self.decoder.decode
         out: list[Logged] = []
+        converted: tuple[datetime, datetime] | None = None  # the latest commit time, zoned and UTC
         for position, originator_id, version, topic, state, committed_at in rows:
             event: OkrAggregate.Event = decode(originator_id, version, topic, bytes(state))
             if committed_at is None:
                 committed_at = event.timestamp
             elif committed_at.tzinfo is not UTC:
                 # The session's zone (e.g. ZoneInfo('Etc/UTC')): one fixed zone everywhere,
-                # which orjson also writes much faster than a ZoneInfo.
-                committed_at = committed_at.astimezone(UTC)
+                # which orjson also writes much faster than a ZoneInfo. The events of one
+                # commit share its time: converted once, and then one object for all of them.
+                if (
+                    converted is None
+                    or committed_at != converted[0]
+                    or committed_at.fold != converted[0].fold
+                ):
+                    converted = (committed_at, committed_at.astimezone(UTC))
+                committed_at = converted[1]
             out.append(Logged(position, committed_at, event))
         return out
 
