@@ -3,7 +3,9 @@
 Every query runs in one REPEATABLE READ, read-only transaction, so the rows it reads and the
 tracking position it reports belong to the same moment. Answers are computed by the folds' own
 query functions over states rebuilt from rows (`projections.tree.tree`, `inbox`, ...), so a
-view answers exactly what the in-memory fold would at that position.
+view answers exactly what the in-memory fold would at that position. Append-only rows store
+only what their columns do not: `audit_json` and `check_in_record` put the columns back, and
+an objective's history timeline is read from its audit rows (`infra.views.schema.READS`).
 """
 
 from __future__ import annotations
