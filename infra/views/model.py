@@ -14,9 +14,10 @@ serves them all, in the order the folds themselves use:
 
 The result equals folding each fold on its own (the property tests in `tests/views` hold it to
 that). Append-only outputs (audit rows, history check-ins) are handed to `Changes` and dropped
-from memory (the history's timeline is not kept: its view reads the audit rows); entity outputs (objectives, teams, cycles, people) are noted
-by id, for a writer to turn into rows. Every `checkpoint_every` positions the model also takes a
-time-travel checkpoint: the objectives and the organisation changed since the previous one.
+from memory (the history's timeline is not kept: its view reads the audit rows); entity outputs
+(objectives, teams, cycles, people) are noted by id, for a writer to turn into rows. Every
+`checkpoint_every` positions the model also takes a time-travel checkpoint: the objectives and
+the organisation changed since the previous one.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ restores the order of the folds' dictionaries.
 
 Append-only documents hold only what their columns do not: a query puts the columns back.
 An objective's history timeline is not stored twice: it is the `view_audit` rows of the
-objective's events (`objective_id, position` indexed; the row's `action` is the entry's
-summary), so the history view's answers read the audit view's table (`READS`), which the live
-views keep at the one position they all share.
+objective's events (`entity_id, position` indexed; the row's `action` is the entry's summary),
+so the history view's answers read the audit view's table (`READS`), which the live views keep
+at the one position they all share.
 
 A rebuild fills `<table>__new` copies (primary keys only while loading), adds the indexes, and
 swaps them in by renaming, in one transaction.
