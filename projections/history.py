@@ -91,9 +91,17 @@ class HistoryFold(DataclassFold[HistoryState]):
             record(state, logged, told.action, told.key_result_id)
 
 
-def record(state: HistoryState, logged: Logged, summary: str, kr_id: UUID | None) -> None:
+def record(
+    state: HistoryState,
+    logged: Logged,
+    summary: str,
+    kr_id: UUID | None,
+    *,
+    timeline: bool = True,
+) -> None:
     """Add one objective event to its timeline (and check-in series), given its narration;
-    reads the tree in `state.context` *after* the event was applied to it."""
+    reads the tree in `state.context` *after* the event was applied to it. `timeline=False`
+    for a reader that keeps the timeline elsewhere (the views read it from the audit rows)."""
     event = logged.event
     node = state.context.tree.objectives[event.originator_id]
     history = state.objectives.get(node.objective_id)
@@ -110,17 +118,18 @@ def record(state: HistoryState, logged: Logged, summary: str, kr_id: UUID | None
             )
         else:
             entry.title = kr.title
-    history.timeline.append(
-        TimelineEntry(
-            logged.position,
-            logged.recorded_at,
-            logged.event_type,
-            event.actor,
-            event.reason,
-            summary,
-            kr_id,
+    if timeline:
+        history.timeline.append(
+            TimelineEntry(
+                logged.position,
+                logged.recorded_at,
+                logged.event_type,
+                event.actor,
+                event.reason,
+                summary,
+                kr_id,
+            )
         )
-    )
     if CHECK_IN(event):
         series = history.key_results[event.key_result_id].check_ins
         supersedes = event.supersedes if CORRECTION(event) else None

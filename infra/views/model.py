@@ -13,10 +13,11 @@ serves them all, in the order the folds themselves use:
 5. directory, inbox and staleness, which keep their own small states.
 
 The result equals folding each fold on its own (the property tests in `tests/views` hold it to
-that). Append-only outputs (audit rows, history timeline entries and check-ins) are handed to
-`Changes` and dropped from memory; entity outputs (objectives, teams, cycles, people) are noted
-by id, for a writer to turn into rows. Every `checkpoint_every` positions the model also takes a
-time-travel checkpoint: the objectives and the organisation changed since the previous one.
+that). Append-only outputs (audit rows, history check-ins) are handed to `Changes` and dropped
+from memory (the history's timeline is not kept: its view reads the audit rows); entity outputs
+(objectives, teams, cycles, people) are noted by id, for a writer to turn into rows. Every
+`checkpoint_every` positions the model also takes a time-travel checkpoint: the objectives and
+the organisation changed since the previous one.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from projections.history import (
     OBJECTIVE_EVENT,
     CheckInRecord,
     HistoryState,
-    TimelineEntry,
 )
 from projections.history import record as record_history
 from projections.inbox import InboxFold, InboxState
@@ -141,8 +141,6 @@ class Changes:
     cycles: set[UUID] = field(default_factory=set)
     people: set[UUID] = field(default_factory=set)
     audit: list[AuditRow] = field(default_factory=list)
-    timeline: list[tuple[UUID, TimelineEntry]] = field(default_factory=list)
-    """(objective id, entry)."""
     check_ins: list[tuple[UUID, UUID, CheckInRecord]] = field(default_factory=list)
     """(objective id, lineage id, record)."""
     superseded: list[tuple[UUID, UUID]] = field(default_factory=list)
@@ -158,7 +156,6 @@ class Changes:
             or self.cycles
             or self.people
             or self.audit
-            or self.timeline
             or self.check_ins
             or self.superseded
             or self.snapshots
@@ -275,10 +272,10 @@ class Model:
 
     def _record(self, logged: Logged, told: Narration) -> None:
         event = logged.event
-        record_history(self.history, logged, told.action, told.key_result_id)
-        entry = self.history.objectives[event.originator_id]
-        self.changes.timeline.append((event.originator_id, entry.timeline.pop()))
+        # No timeline entry: the history view reads an objective's timeline from its audit rows.
+        record_history(self.history, logged, told.action, told.key_result_id, timeline=False)
         if CHECK_IN(event):
+            entry = self.history.objectives[event.originator_id]
             kr = entry.key_results[event.key_result_id]
             self.changes.check_ins.append((event.originator_id, kr.lineage_id, kr.check_ins.pop()))
             if CORRECTION(event):

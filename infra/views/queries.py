@@ -3,7 +3,9 @@
 Every query runs in one REPEATABLE READ, read-only transaction, so the rows it reads and the
 tracking position it reports belong to the same moment. Answers are computed by the folds' own
 query functions over states rebuilt from rows (`projections.tree.tree`, `inbox`, ...), so a
-view answers exactly what the in-memory fold would at that position.
+view answers exactly what the in-memory fold would at that position. Append-only rows store
+only what their columns do not: `audit_json` and `check_in_record` put the columns back, and
+an objective's history timeline is read from its audit rows (`infra.views.schema.READS`).
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from psycopg import Connection
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Literal
@@ -226,23 +229,36 @@ class ViewQueries:
         if not found:
             return None
         history = load(ObjectiveHistory, loads(found[0][0]))
-        for (doc,) in self._rows(
-            snap,
-            SQL("SELECT doc::text FROM {} WHERE objective_id = %s ORDER BY position").format(
-                self.t("view_history_timeline")
-            ),
-            (objective_id,),
-        ):
-            history.timeline.append(load(TimelineEntry, loads(doc)))
-        for doc, superseded_by in self._rows(
+        # The timeline is the audit rows of the objective's own events (schema.READS).
+        for position, recorded_at, event_type, actor, kr_id, doc in self._rows(
             snap,
             SQL(
-                "SELECT doc::text, superseded_by FROM {} WHERE objective_id = %s ORDER BY position"
+                "SELECT position, recorded_at, event_type, actor, key_result_id, doc::text "
+                "FROM {} WHERE entity_id = %s AND event_type LIKE %s ORDER BY position"
+            ).format(self.t("view_audit")),
+            (objective_id, OBJECTIVE_EVENTS),
+        ):
+            data = loads(doc)
+            history.timeline.append(
+                TimelineEntry(
+                    position,
+                    _utc(recorded_at),
+                    event_type,
+                    actor,
+                    data.get("reason", ""),
+                    data["action"],
+                    kr_id,
+                )
+            )
+        for row in self._rows(
+            snap,
+            SQL(
+                "SELECT check_in_id, key_result_id, position, superseded_by, doc::text FROM {} "
+                "WHERE objective_id = %s ORDER BY position"
             ).format(self.t("view_history_check_ins")),
             (objective_id,),
         ):
-            record = load(CheckInRecord, loads(doc))
-            record.superseded_by = superseded_by
+            record = check_in_record(row)
             kr = history.key_results.get(record.key_result_id)
             if kr is not None:
                 kr.check_ins.append(record)
@@ -284,7 +300,7 @@ class ViewQueries:
         if to_position is not None:
             where.append(SQL("position <= %s"))
             params.append(to_position)
-        query = SQL("SELECT doc::text FROM {}").format(self.t("view_audit"))
+        query = SQL("SELECT {} FROM {}").format(AUDIT_COLUMNS, self.t("view_audit"))
         if where:
             query += SQL(" WHERE ") + SQL(" AND ").join(where)
         query += SQL(" ORDER BY position")
@@ -294,14 +310,14 @@ class ViewQueries:
         if offset:
             query += SQL(" OFFSET %s")
             params.append(offset)
-        return [loads(doc) for (doc,) in self._rows(snap, query, params)]
+        return [audit_json(row) for row in self._rows(snap, query, params)]
 
     def audit_rows_for_diff(
         self, snap: Snapshot, low: int, high: int, cycle_id: UUID | None
     ) -> list[AuditRow]:
         """Rows in (low, high] (of one cycle), and the amendment proposals up to `high`."""
         query = SQL(
-            "SELECT doc::text FROM {} WHERE (position > %s AND position <= %s{}) "
+            "SELECT {} FROM {} WHERE (position > %s AND position <= %s{}) "
             "OR (event_type = 'Objective.AmendmentProposed' AND position <= %s{}) "
             "ORDER BY position"
         )
@@ -312,8 +328,8 @@ class ViewQueries:
         params.append(high)
         if cycle_id is not None:
             params.append(cycle_id)
-        statement = query.format(self.t("view_audit"), cycle, cycle)
-        return [load(AuditRow, loads(doc)) for (doc,) in self._rows(snap, statement, params)]
+        statement = query.format(AUDIT_COLUMNS, self.t("view_audit"), cycle, cycle)
+        return [load(AuditRow, audit_json(row)) for row in self._rows(snap, statement, params)]
 
     # ---------------------------------------------------------------- inbox
 
@@ -361,3 +377,71 @@ class ViewQueries:
             state.objectives[entity_id] = load(WatchedObjective, loads(doc))
         state.cursor.position, state.cursor.now = snap.position, snap.now
         return state
+
+
+# ------------------------------------------------------------ stored rows
+
+OBJECTIVE_EVENTS = "Objective.%"
+"""The event types of objectives' events (`Aggregate.Event`): an objective's timeline."""
+
+AUDIT_COLUMNS = SQL(
+    "position, recorded_at, actor, event_type, entity_id, objective_id, key_result_id, "
+    "cycle_id, doc::text"
+)
+"""What `audit_json` reads of a `view_audit` row: every column, in the table's order."""
+
+
+def audit_json(row: Sequence[Any]) -> dict[str, Any]:
+    """The JSON-native audit row (what `jsonable(AuditRow)` gives) from a `view_audit` row:
+    its columns, and its document's other fields (`infra.views.store.audit_doc`)."""
+    position, recorded_at, actor, event_type, entity_id, objective_id, kr_id, cycle_id, doc = row
+    data = loads(doc)
+    return {
+        "position": position,
+        "recorded_at": _instant(recorded_at),
+        "actor": actor,
+        "request_id": data["request_id"],
+        "event_type": event_type,
+        "entity_type": data["entity_type"],
+        "entity_id": str(entity_id),
+        "entity_version": data["entity_version"],
+        "objective_id": _id(objective_id),
+        "cycle_id": _id(cycle_id),
+        "key_result_id": _id(kr_id),
+        "action": data["action"],
+        "before": data.get("before", {}),
+        "after": data.get("after", {}),
+        "reason": data.get("reason", ""),
+        "approver": data.get("approver"),
+    }
+
+
+def check_in_record(row: Sequence[Any]) -> CheckInRecord:
+    """A check-in from a `view_history_check_ins` row: its document
+    (`infra.views.store.check_in_doc`) with the columns put back."""
+    check_in_id, key_result_id, position, superseded_by, doc = row
+    data = loads(doc)
+    data["check_in_id"] = str(check_in_id)
+    data["key_result_id"] = str(key_result_id)
+    data["position"] = position
+    data.setdefault("supersedes", None)
+    data["superseded_by"] = None
+    data.setdefault("reason", "")
+    record = load(CheckInRecord, data)
+    record.superseded_by = superseded_by
+    return record
+
+
+def _utc(value: datetime) -> datetime:
+    """A `timestamptz` column's value in UTC, as the log gives times (in the session's zone)."""
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _instant(value: datetime) -> str:
+    """A `timestamptz` column's value as the codec writes times."""
+    text: str = orjson.dumps(_utc(value)).decode()
+    return text[1:-1]
+
+
+def _id(value: UUID | None) -> str | None:
+    return str(value) if value is not None else None

@@ -5,6 +5,12 @@ added, members in joining order) and jsonb would sort their keys. The columns be
 are what queries filter and order on. `seq` is the log position that created the entity, which
 restores the order of the folds' dictionaries.
 
+Append-only documents hold only what their columns do not: a query puts the columns back.
+An objective's history timeline is not stored twice: it is the `view_audit` rows of the
+objective's events (`entity_id, position` indexed; the row's `action` is the entry's summary),
+so the history view's answers read the audit view's table (`READS`), which the live views keep
+at the one position they all share.
+
 A rebuild fills `<table>__new` copies (primary keys only while loading), adds the indexes, and
 swaps them in by renaming, in one transaction.
 """
@@ -111,13 +117,6 @@ TABLES: dict[str, tuple[Table, ...]] = {
             ("cycle_id",),
         ),
         Table(
-            "view_history_timeline",
-            "position bigint NOT NULL, objective_id uuid NOT NULL, doc json NOT NULL",
-            "position",
-            ("objective_id, position",),
-            append_only=True,
-        ),
-        Table(
             "view_history_check_ins",
             "check_in_id uuid NOT NULL, objective_id uuid NOT NULL, key_result_id uuid NOT NULL, "
             "lineage_id uuid NOT NULL, position bigint NOT NULL, superseded_by uuid, "
@@ -194,6 +193,15 @@ TABLES: dict[str, tuple[Table, ...]] = {
 }
 
 
+READS: dict[str, tuple[str, ...]] = {HISTORY: ("view_audit",)}
+"""Tables of another view that a view's queries read: the history's timeline is the audit's
+rows. `okr rebuild history` rebuilds the history's own tables; the timeline is rebuilt with the
+audit view (`okr rebuild audit`)."""
+
+RETIRED_TABLES = ("view_history_timeline",)
+"""Tables of earlier row shapes, dropped when the views' tables are created."""
+
+
 def tables_of(views: tuple[str, ...] | list[str]) -> list[Table]:
     return [table for view in views for table in TABLES[view]]
 
@@ -209,4 +217,12 @@ def meta_statements(schema: str) -> list[Composable]:
             "versions text NOT NULL, target bigint NOT NULL, position bigint NOT NULL, "
             "started_at timestamptz NOT NULL, saved_at timestamptz NOT NULL, state bytea NOT NULL)"
         ).format(Identifier(schema, REBUILD_TABLE)),
+        *(
+            SQL("DROP TABLE IF EXISTS {}, {}, {}").format(
+                Identifier(schema, name),
+                Identifier(schema, name + SHADOW),
+                Identifier(schema, name + RETIRED),
+            )
+            for name in RETIRED_TABLES
+        ),
     ]

@@ -49,17 +49,19 @@ from infra.views.schema import (
     meta_statements,
     tables_of,
 )
-from projections.audit import AuditFold
+from projections.audit import AuditFold, AuditRow
 from projections.comparison import AmendmentTally, ComparisonFold
 from projections.directory import CycleEntry, DirectoryFold, PersonEntry, TeamEntry
-from projections.history import HistoryFold, ObjectiveHistory
+from projections.history import CheckInRecord, HistoryFold, ObjectiveHistory
 from projections.inbox import InboxFold, Negotiation
 from projections.staleness import StalenessFold, WatchedCycle, WatchedObjective
 from projections.strategy import StrategyState
 from projections.tree import CheckInPoint, CycleClock, ObjectiveNode, TeamLink, TreeFold
 
-ROWS_VERSION = 1
-"""Bump when the rows' shape changes (a fold's own version is part of each view's version)."""
+ROWS_VERSION = 2
+"""Bump when the rows' shape changes (a fold's own version is part of each view's version).
+
+2: audit and check-in documents without their columns' values; no history timeline table."""
 
 VERSIONS: dict[str, str] = {
     DIRECTORY: f"directory{DirectoryFold.version}.rows{ROWS_VERSION}",
@@ -574,7 +576,10 @@ def _tree_row(node: ObjectiveNode, seq: int) -> Row:
 
 
 def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[str, list[Row]]:
-    """Rows of the append-only tables for what `changes` recorded."""
+    """Rows of the append-only tables for what `changes` recorded.
+
+    Their documents hold only what no column holds (`audit_doc`, `check_in_doc`): the queries
+    put the columns back (`infra.views.queries.audit_json`, `check_in_record`)."""
     views = set(views)
     out: dict[str, list[Row]] = {}
     if AUDIT in views:
@@ -588,14 +593,11 @@ def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[
                 row.objective_id,
                 row.key_result_id,
                 row.cycle_id,
-                _row_doc(row),
+                _row_doc(audit_doc(row)),
             )
             for row in changes.audit
         ]
     if HISTORY in views:
-        out["view_history_timeline"] = [
-            (entry.position, oid, _row_doc(entry)) for oid, entry in changes.timeline
-        ]
         out["view_history_check_ins"] = [
             (
                 record.check_in_id,
@@ -604,13 +606,51 @@ def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[
                 lineage,
                 record.position,
                 None,
-                _row_doc(record),
+                _row_doc(check_in_doc(record)),
             )
             for oid, lineage, record in changes.check_ins
         ]
     if TIMETRAVEL in views:
         out.update(snapshot_rows(changes.snapshots))
     return out
+
+
+def audit_doc(row: AuditRow) -> dict[str, Any]:
+    """What a `view_audit` row keeps beside its columns: the row's other fields, without the
+    empty `before`, `after`, `reason` and `approver` most events have."""
+    doc: dict[str, Any] = {
+        "request_id": row.request_id,
+        "entity_type": row.entity_type,
+        "entity_version": row.entity_version,
+        "action": row.action,
+    }
+    if row.before:
+        doc["before"] = row.before
+    if row.after:
+        doc["after"] = row.after
+    if row.reason:
+        doc["reason"] = row.reason
+    if row.approver is not None:
+        doc["approver"] = row.approver
+    return doc
+
+
+def check_in_doc(record: CheckInRecord) -> dict[str, Any]:
+    """What a `view_history_check_ins` row keeps beside its columns (a correction's
+    `supersedes` and `reason` only when set)."""
+    doc: dict[str, Any] = {
+        "effective_on": record.effective_on,
+        "recorded_at": record.recorded_at,
+        "value": record.value,
+        "confidence": record.confidence,
+        "note": record.note,
+        "actor": record.actor,
+    }
+    if record.supersedes is not None:
+        doc["supersedes"] = record.supersedes
+    if record.reason:
+        doc["reason"] = record.reason
+    return doc
 
 
 def snapshot_rows(snapshots: Sequence[Snapshot]) -> dict[str, list[Row]]:

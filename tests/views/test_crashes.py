@@ -239,3 +239,26 @@ def test_rebuilds_while_writes_continue_lose_and_double_nothing(databases: Datab
             readmodels.stop()
             app.close()
             writer_app.close()
+
+
+def test_a_history_rebuilt_alone_keeps_its_timeline_from_the_audit_rows(
+    databases: Databases,
+) -> None:
+    """The history's timeline is the audit view's rows (`infra.views.schema.READS`): rebuilding
+    either view alone, with the live runner writing before and after, changes no answer."""
+    with databases.fresh() as url:
+        app = ledger_on(url)
+        readmodels = ReadModels(app, settings())
+        try:
+            history = PgHistory(app)
+            write(history, 30)
+            readmodels.start()
+            for n, views in enumerate((["history"], ["audit"], ["history", "tree"])):
+                Rebuild(app, settings(), page_size=10).run(views)
+                for step in range(8):
+                    operation = OPERATIONS[(step * 3 + n) % len(OPERATIONS)]
+                    history.run((operation, step + n, step % 5, step + 2 * n))
+                check(readmodels, app)
+        finally:
+            readmodels.stop()
+            app.close()
