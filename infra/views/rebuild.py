@@ -59,7 +59,7 @@ from infra.views.codec import dumps, load, loads
 from infra.views.log import LogReader
 from infra.views.model import HISTORY, VIEWS, Model, Shard
 from infra.views.projector import ShardLog, shard_sql
-from infra.views.schema import RETIRED, SHADOW, Table, tables_of
+from infra.views.schema import READS, RETIRED, SHADOW, TABLES, Table, tables_of
 from infra.views.store import (
     VERSIONS,
     ShardedViews,
@@ -147,7 +147,17 @@ class Rebuild:
     def run(self, views: Sequence[str] | None) -> RebuildReport:
         """Rebuild `views` (None: all). Raises KeyboardInterrupt after saving progress."""
         self.store.create_table()
-        chosen = tuple(v for v in VIEWS if views is None or v in views)
+        # A view whose answers read another view's table (the history's timeline is the audit
+        # view's rows) is rebuilt with that view: `okr rebuild history` rebuilds the timeline.
+        wanted = set(VIEWS if views is None else views)
+        wanted |= {
+            owner
+            for view in set(wanted)
+            for table in READS.get(view, ())
+            for owner in VIEWS
+            if table in {t.name for t in TABLES[owner]}
+        }
+        chosen = tuple(v for v in VIEWS if v in wanted)
         unknown = set(views or ()) - set(VIEWS)
         if unknown:
             raise ValueError(f"unknown view(s): {', '.join(sorted(unknown))}")
@@ -618,7 +628,6 @@ def _key(views: Sequence[str], shard: Shard | None = None) -> str:
 
 OWNERS = {
     "view_audit": "entity_id",
-    "view_history_timeline": "objective_id",
     "view_history_check_ins": "objective_id",
     "view_tt_objectives": "objective_id",
 }

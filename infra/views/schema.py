@@ -195,8 +195,8 @@ TABLES: dict[str, tuple[Table, ...]] = {
 
 READS: dict[str, tuple[str, ...]] = {HISTORY: ("view_audit",)}
 """Tables of another view that a view's queries read: the history's timeline is the audit's
-rows. `okr rebuild history` rebuilds the history's own tables; the timeline is rebuilt with the
-audit view (`okr rebuild audit`)."""
+rows. A rebuild of a view rebuilds the views it reads as well: `okr rebuild history` rebuilds
+the audit view too."""
 
 RETIRED_TABLES = ("view_history_timeline",)
 """Tables of earlier row shapes, dropped when the views' tables are created."""
