@@ -220,7 +220,7 @@ def bench_worker_group(
     workers: int,
     burst: int,
     seed: int,
-    timeout: float = 1800,
+    timeout: float = 300,
 ) -> float:
     """Events/s at which ``workers`` processes running ``okr worker --from-kafka`` in one group
     catch up on a burst of ``burst`` new events (a generated history's continuation: mostly
@@ -246,20 +246,24 @@ def bench_worker_group(
         "OKR_KAFKA_TOPIC": config.topic,
         "OKR_KAFKA_PARTITIONS": str(config.partitions),
         "OKR_KAFKA_GROUP": config.group,
-        "OKR_KAFKA_SESSION_TIMEOUT_MS": "120000",
+        "OKR_KAFKA_SESSION_TIMEOUT_MS": "20000",
         "OKR_KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
-        "OKR_KAFKA_MAX_POLL_INTERVAL_MS": "600000",
+        "OKR_KAFKA_MAX_POLL_INTERVAL_MS": "20000",
     }
     root = Path(__file__).resolve().parents[1]
+    logs = [
+        tempfile.NamedTemporaryFile(prefix="okr-bench-worker-", suffix=".log", delete=False)  # noqa: SIM115
+        for _ in range(workers)
+    ]
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", "from api.cli import app; app()", "worker", "--from-kafka"],
             cwd=root,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-        for _ in range(workers)
+        for log in logs
     ]
 
     def wait_for_head() -> None:
@@ -270,7 +274,8 @@ def bench_worker_group(
                 if store.position() >= head:
                     return
             if time.perf_counter() > deadline:
-                raise TimeoutError(f"{workers} worker(s) did not reach position {head}")
+                tails = "\n".join(Path(log.name).read_text()[-2000:] for log in logs)
+                raise TimeoutError(f"{workers} worker(s) did not reach position {head}:\n{tails}")
             time.sleep(0.02)
 
     try:
@@ -296,6 +301,9 @@ def bench_worker_group(
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
+        for log in logs:
+            log.close()
+            Path(log.name).unlink(missing_ok=True)
 
 
 def bench_runner(app: OkrLedger, head: int, max_batch: int = 500) -> float:

@@ -171,8 +171,8 @@ def run(ctx: Context) -> ScenarioResult:
 
         # Scale-out: a group of 2 workers (one views shard each) beside 1 worker (both shards)
         # catching up on a burst of new events on a 2-partition topic.
-        size = int(ctx.pick(100_000, 20_000))
-        burst = int(ctx.pick(20_000, 5_000))
+        size = int(ctx.pick(50_000, 20_000))
+        burst = int(ctx.pick(10_000, 5_000))
         template = str(conninfo_to_dict(ctx.datasets.generated(size))["dbname"])
         history_url = ctx.cluster.scratch("kgroup", template)
         stack.callback(ctx.cluster.forget, history_url)

@@ -470,9 +470,16 @@ class ProjectionWorker:
                 self._consumer.seek(tp, offset)
         self.assignment = frozenset(tp.partition for tp in assigned)
         assign = getattr(self.projector, "assign", None)
-        if callable(assign):
-            count = len(self._consumer.partitions_for_topic(self.config.topic) or ())
-            assign(self.assignment, max(1, count))
+        if callable(assign) and self.assignment:
+            # The topic's partition count is the views' shard count: never guessed.
+            topic = self.config.topic
+            partitions = self._consumer.partitions_for_topic(topic)
+            if not partitions:
+                self._consumer.topics()  # a metadata round trip
+                partitions = self._consumer.partitions_for_topic(topic)
+            if not partitions:
+                raise KafkaError(f"no partition count known for {topic}")
+            assign(self.assignment, len(partitions))
         log.info(
             "partitions assigned: %s (resuming at offsets %s)",
             sorted(self.assignment),
