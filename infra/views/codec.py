@@ -74,12 +74,7 @@ def uuid_from_hex(text: str) -> UUID:
     found = _UUIDS.get(text)
     if found is not None:
         return found
-    digits = text.replace("-", "") if len(text) == 36 else text
-    if len(digits) != 32:
-        return UUID(text)
-    value = _new(UUID)
-    _set(value, "int", int(digits, 16))
-    _set(value, "is_safe", _UNKNOWN)
+    value = new_uuid_from_hex(text)
     if len(_UUIDS) >= _UUIDS_KEPT:
         _UUIDS.clear()
     _UUIDS[text] = value
