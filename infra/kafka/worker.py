@@ -46,8 +46,8 @@ from infra.audit.personal import PersonalDataMapper
 from infra.kafka import envelope
 from infra.kafka.config import KafkaConfig, ensure_topic
 from infra.kafka.pg import connect, postgres_recorder
-from infra.views.schema import TRACKING_NAME, TRACKING_TABLE
-from infra.views.store import SHARD_PREFIX, ViewStore
+from infra.views.schema import TRACKING_TABLE
+from infra.views.store import ViewStore, views_position
 from projections.base import Logged
 
 if TYPE_CHECKING:
@@ -240,14 +240,10 @@ def unapplied_events(app: Application[Any], projector: str = "views") -> int:
             if not _exists(conn, tracking):
                 row = conn.execute(SQL("SELECT count(*) AS n FROM {}").format(events)).fetchone()
             else:
-                # Sharded views: the events after the lowest shard's position.
                 row = conn.execute(
                     SQL(
-                        "SELECT count(*) AS n FROM {} WHERE notification_id > coalesce("
-                        "(SELECT min(notification_id) FROM {} WHERE application_name LIKE %s), "
-                        "(SELECT notification_id FROM {} WHERE application_name = %s), 0)"
-                    ).format(events, tracking, tracking),
-                    (SHARD_PREFIX + "%", TRACKING_NAME),
+                        "SELECT count(*) AS n FROM {} WHERE notification_id > coalesce({}, 0)"
+                    ).format(events, views_position(tracking)),
                 ).fetchone()
         return int(row["n"]) if row else 0
     tables = _Tables(recorder.datastore.schema)

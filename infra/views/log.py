@@ -167,7 +167,7 @@ class LogReader:
             [schema, SQL("."), Identifier(chain_table_name(recorder.events_table_name))]
         )
         self.channel_name = recorder.channel_name
-        select = SQL(
+        self.select = select = SQL(
             "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, "
             "c.committed_at FROM {events} e LEFT JOIN {chain} c ON c.position = e.notification_id "
         ).format(events=self.events_table, chain=self.chain_table)

@@ -65,12 +65,10 @@ class ShardLog:
     def __init__(self, log: LogReader, shard: Shard) -> None:
         self.log = log
         self.shard = shard
-        self._page = SQL(
-            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, "
-            "c.committed_at FROM {events} e LEFT JOIN {chain} c ON c.position = e.notification_id "
+        self._page = log.select + SQL(
             "WHERE e.notification_id > %s AND e.notification_id <= %s AND (e.topic <> ALL(%s) "
             "OR {shard} = %s) ORDER BY e.notification_id LIMIT %s"
-        ).format(events=log.events_table, chain=log.chain_table, shard=SQL(SHARD_OF))
+        ).format(shard=SQL(SHARD_OF))
         self._private_topics = [get_topic(cls) for cls in OWN_OBJECTIVE_ONLY]
 
     def page_rows(self, conn: Connection[Any], after: int, up_to: int, limit: int) -> list[Row]:
@@ -148,8 +146,7 @@ class ViewsProjector:
         model = self.model
         if self.shard is not None and model is not None and generation == self._generation:
             if model.position < tracked:  # another process moved this shard on: follow it
-                self._fold_shard(conn, model, model.position, tracked)
-                model.take_changes()  # its rows are written already
+                self._fold_shard(conn, model, model.position, tracked, written=True)
             elif model.position > tracked:  # a rolled-back batch
                 model = None
         if model is None or model.position != tracked or generation != self._generation:
@@ -189,8 +186,7 @@ class ViewsProjector:
         if self.shard is None:
             return self.store.restore(conn, self.log, self.checkpoint_every, tracked)
         model = Model(checkpoint_every=self.checkpoint_every, shard=self.shard)
-        self._fold_shard(conn, model, 0, tracked)
-        model.take_changes()  # rows written when these events were first applied
+        self._fold_shard(conn, model, 0, tracked, written=True)
         return model
 
     def shard_rows(self, conn: Connection[Any], after: int, up_to: int, limit: int) -> list[Row]:
@@ -198,13 +194,20 @@ class ViewsProjector:
         assert self._shard_log is not None
         return self._shard_log.page_rows(conn, after, up_to, limit)
 
-    def _fold_shard(self, conn: Connection[Any], model: Model, after: int, top: int) -> None:
+    def _fold_shard(
+        self, conn: Connection[Any], model: Model, after: int, top: int, written: bool = False
+    ) -> None:
+        """Fold the shard's events in (after, top]. `written`: their rows are in the tables
+        already (a restore, or another process's work), so each page's changes are dropped
+        as it goes instead of piling up in memory."""
         position = after
         while position < top:
             rows = self.shard_rows(conn, position, top, CATCH_UP_PAGE)
             if not rows:
                 break
             model.apply_all(self.log.logged(rows))
+            if written:
+                model.take_changes()
             position = rows[-1][0]
         # Nothing this shard folds lies between its last event and `top`.
         model.position = max(model.position, top)

@@ -20,12 +20,12 @@ from uuid import UUID
 import orjson
 from psycopg import Connection
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composable, Literal
+from psycopg.sql import SQL, Composable
 
 from infra.views.codec import decode, load, loads
 from infra.views.log import LogReader
-from infra.views.schema import META_TABLE, TRACKING_NAME, TRACKING_TABLE
-from infra.views.store import SHARD_PREFIX, ViewStore
+from infra.views.schema import META_TABLE, TRACKING_TABLE
+from infra.views.store import ViewStore, views_position
 from projections.audit import AuditRow
 from projections.comparison import AmendmentTally, ComparisonState
 from projections.directory import CycleEntry, DirectoryState, PersonEntry, TeamEntry
@@ -63,17 +63,13 @@ class ViewQueries:
             "SELECT t.notification_id, c.committed_at, "
             "(SELECT coalesce(sum(generation), 0) FROM {meta}), "
             "(SELECT coalesce(max(changed), 0) FROM {directory}) "
-            "FROM (SELECT coalesce((SELECT min(notification_id) FROM {tracking} "
-            "WHERE application_name LIKE {shards}), (SELECT notification_id FROM {tracking} "
-            "WHERE application_name = {name})) AS notification_id) t "
+            "FROM (SELECT {position} AS notification_id) t "
             "LEFT JOIN {chain} c ON c.position = t.notification_id"
         ).format(
             meta=store.ident(META_TABLE),
             directory=store.ident("view_directory"),
-            tracking=store.ident(TRACKING_TABLE),
+            position=views_position(store.ident(TRACKING_TABLE)),
             chain=log.chain_table,
-            name=Literal(TRACKING_NAME),
-            shards=Literal(SHARD_PREFIX + "%"),
         )
         self._begin = (
             SQL(

@@ -19,7 +19,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Connection, Cursor
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composable, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 
 from infra.views.codec import decode, dumps, load, loads
 from infra.views.log import LogReader
@@ -92,6 +92,15 @@ class ShardedViews(RuntimeError):
 
 def tracking_name(shard: Shard | None) -> str:
     return TRACKING_NAME if shard is None else SHARD_PREFIX + shard.name
+
+
+def views_position(tracking: Composable) -> Composed:
+    """SQL for the views' position in the tracking table `tracking`: the lowest shard's when
+    shards keep the views, else the whole views' (NULL before any)."""
+    return SQL(
+        "coalesce((SELECT min(notification_id) FROM {t} WHERE application_name LIKE {shards}), "
+        "(SELECT notification_id FROM {t} WHERE application_name = {whole}))"
+    ).format(t=tracking, shards=Literal(SHARD_PREFIX + "%"), whole=Literal(TRACKING_NAME))
 
 
 @dataclass(frozen=True)
@@ -173,19 +182,15 @@ class ViewStore(PostgresTrackingRecorder):
     def position(self, conn: Connection[Any] | None = None) -> int:
         """The log position every live view has applied (0 before any): the lowest of the
         shards' when Kafka workers keep them in shards."""
-        query = SQL(
-            "SELECT coalesce((SELECT min(notification_id) FROM {t} WHERE application_name "
-            "LIKE %s), (SELECT notification_id FROM {t} WHERE application_name = %s))"
-        ).format(t=self._tracking)
-        params = (SHARD_PREFIX + "%", TRACKING_NAME)
+        query = SQL("SELECT {} AS position").format(views_position(self._tracking))
         if conn is None:
             with self.datastore.get_connection() as own:
-                row = own.execute(query, params, prepare=True).fetchone()
+                row = own.execute(query, prepare=True).fetchone()
         else:
-            row = conn.cursor(row_factory=tuple_row).execute(query, params).fetchone()
+            row = conn.cursor(row_factory=tuple_row).execute(query).fetchone()
         if row is None:
             return 0
-        value = row[0] if isinstance(row, tuple) else row["coalesce"]
+        value = row[0] if isinstance(row, tuple) else row["position"]
         return int(value or 0)
 
     def shard_positions(self, conn: Connection[Any]) -> dict[str, int]:
