@@ -1,6 +1,6 @@
 """One read-side measurement in a process of its own, so its peak memory is its own.
 
-    python -m bench.probe rebuild|rebuild-sharded|scan|decode DATABASE_URL
+    python -m bench.probe rebuild|rebuild-sharded|scan|decode|fold DATABASE_URL
 
 Prints one JSON object: events, seconds, the process's resident memory before the work
 (imports and connections) and at its peak (and its helper processes' peak, for a rebuild
@@ -60,7 +60,9 @@ def rebuild(url: str, workers: int | None = None) -> dict[str, Any]:
             "events": found["events"],
             "seconds": found["seconds"],
             "phases": found.get("phases", {}),
+            "helpers": found.get("helpers", {}),
             "cpu_us_per_event": found.get("cpu_us_per_event"),
+            "machine_cpu_us_per_event": found.get("machine_cpu_us_per_event"),
             "rss_before_mb": before,
             "by": "bench/views.py",
         }
@@ -124,6 +126,15 @@ def decode(url: str) -> dict[str, Any]:
         ledger.close()
 
 
+def fold(url: str) -> dict[str, Any]:
+    """The views' fold alone, in memory: no reads or writes timed (bench/views.py)."""
+    from bench import views
+
+    before = _rss_mb()
+    events, cpu = views.fold_alone(url)
+    return {"events": events, "seconds": cpu, "rss_before_mb": before}
+
+
 def rebuild_sharded(url: str) -> dict[str, Any]:
     """The rebuild with one shard per core (`okr rebuild --all --workers N`)."""
     return rebuild(url, SHARDS)
@@ -135,6 +146,7 @@ OPERATIONS = {
     "rebuild-sharded": rebuild_sharded,
     "scan": scan,
     "decode": decode,
+    "fold": fold,
 }
 
 

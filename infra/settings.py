@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     checkpoint_every: int = 1000
     """Log positions between time-travel checkpoints."""
 
+    rebuild_index_memory_mb: int = Field(default=256, ge=1)
+    """PostgreSQL's `maintenance_work_mem` while a rebuild indexes its tables: sorts that fit
+    in memory instead of spilling to disk (the server's default is 64 MB)."""
+
     pool_size: int = 10
     """Connections kept open per event-store datastore."""
 

@@ -153,6 +153,11 @@ class RebuildFigures:
     sharded: Figure = field(default_factory=lambda: Figure("events/s"))
     """The same rebuild in 2 shards, one process each."""
     sharded_cpu: Figure = field(default_factory=lambda: Figure("µs", better="lower"))
+    machine_cpu: Figure = field(default_factory=lambda: Figure("µs", better="lower"))
+    """CPU time per event of the whole machine during the rebuild (PostgreSQL's included)."""
+    sharded_machine_cpu: Figure = field(default_factory=lambda: Figure("µs", better="lower"))
+    fold: Figure = field(default_factory=lambda: Figure("events/s"))
+    """The views' fold alone, in memory (no reads or writes timed): 1 / its CPU per event."""
 
 
 def measure_rebuild(ctx: Context, size: int, rounds: int) -> RebuildFigures:
@@ -196,6 +201,8 @@ def _measure_rebuild(
                 figures.helper_peak.add(result.get("helper_peak_rss_mb", 0.0))
                 if result.get("cpu_us_per_event"):
                     figures.cpu.add(result["cpu_us_per_event"])
+                if result.get("machine_cpu_us_per_event"):
+                    figures.machine_cpu.add(result["machine_cpu_us_per_event"])
                 figures.by = result.get("by", "")
                 figures.idle_timeout_off |= bool(result.get("idle_timeout_off"))
                 figures.growth.add(result["peak_rss_mb"] - result["rss_before_mb"])
@@ -207,6 +214,10 @@ def _measure_rebuild(
                     figures.sharded.add(split["events"] / split["seconds"])
                     if split.get("cpu_us_per_event"):
                         figures.sharded_cpu.add(split["cpu_us_per_event"])
+                    if split.get("machine_cpu_us_per_event"):
+                        figures.sharded_machine_cpu.add(split["machine_cpu_us_per_event"])
+                    folded = probe("fold", url)
+                    figures.fold.add(folded["events"] / folded["seconds"])
             else:
                 scanned = probe("scan", url)
                 figures.scan.add(scanned["events"] / scanned["seconds"])
@@ -290,6 +301,31 @@ def run_rebuild(ctx: Context) -> ScenarioResult:
         result.rows.append(Row("rebuild", "peak RSS of its helper process", f.helper_peak))
     if f.cpu.values:
         result.rows.append(Row("rebuild", "CPU time per event (helpers included)", f.cpu))
+    if f.machine_cpu.values:
+        result.rows.append(
+            Row("rebuild", "machine CPU per event (PostgreSQL included)", f.machine_cpu)
+        )
+    if f.sharded_machine_cpu.values:
+        result.rows.append(Row("rebuild", "machine CPU per event, 2 shards", f.sharded_machine_cpu))
+    if f.fold.values:
+        result.rows.append(
+            Row(
+                "rebuild",
+                "the fold alone, in memory, one core (1 / CPU per event; no reads or writes)",
+                f.fold,
+                f.scan,
+                "raw scan",
+                paired(f.fold, f.scan),
+            )
+        )
+    if f.machine_cpu.values:
+        cores = os.cpu_count() or 1
+        ceiling = cores / (f.machine_cpu.median / 1e6)
+        result.notes.append(
+            f"At the rebuild's measured cost ({f.machine_cpu.median:.0f} µs of machine CPU per "
+            f"event, PostgreSQL's included) this machine's {cores} cores cannot rebuild faster "
+            f"than {ceiling:,.0f} events/s, however the work is split."
+        )
     result.notes.append(
         f"{len(f.rebuild.values)} rounds, each step in a fresh process (bench/probe.py, "
         f"measured by {f.by}); mean phases of a rebuild: {_phases(f.phases)}; views' tables "

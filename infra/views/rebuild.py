@@ -135,12 +135,23 @@ class Rebuild:
         self.stop = stop or threading.Event()
         self.schema = self.store.schema
         self.workers = workers if workers is not None else 1
+        self.saving: _Background | None = None
+        """The final save of the model `build` returned, still running (see `saved`)."""
         """Processes, each folding one shard of the views (`infra.views.model.Shard`): its
         own aggregates' events and the events every shard shares (the organisation's, the
         objectives' structure), into the same shadow tables. One by default."""
 
     def _t(self, name: str) -> Identifier:
         return Identifier(self.schema, name)
+
+    def saved(self, report: RebuildReport | None = None) -> None:
+        """Wait for the final save `build` began (the model may change once it is done)."""
+        saving, self.saving = self.saving, None
+        if saving is not None:
+            clock = time.perf_counter()
+            saving.wait()
+            if report is not None:
+                report.seconds["save"] = time.perf_counter() - clock
 
     # ------------------------------------------------------------------- run
 
@@ -172,6 +183,9 @@ class Rebuild:
                     chosen = VIEWS  # nothing built yet: everything, to the head
                 return self._run(chosen)
             finally:
+                if self.saving is not None:  # failed or interrupted meanwhile: let it end
+                    with contextlib.suppress(Exception):
+                        self.saved()
                 lock_conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (LOCK_KEY,))
 
     def _run(self, views: tuple[str, ...]) -> RebuildReport:
@@ -184,6 +198,7 @@ class Rebuild:
         if model is None or report.interrupted:
             report.interrupted = True
             return report
+        self.saved(report)
         clock = time.perf_counter()
         self.progress(report.events, report.events, "swap")
         report.position = self._swap([(views, model, _key(views))], full)
@@ -200,7 +215,7 @@ class Rebuild:
         tables = tables_of(views)
         self._prepare_shards(views, tables, shards)
         helpers = [_Helper.start(self.ledger, views, target, self, shard) for shard in shards[:-1]]
-        models: list[tuple[tuple[str, ...], Model, str]] = []
+        models: list[tuple[tuple[str, ...], Model | _Saved, str]] = []
         try:
             model = self.build(views, target, report, shards[-1])
             if model is None:
@@ -210,16 +225,16 @@ class Rebuild:
                 models.append((views, model, _key(views, shards[-1])))
                 self.progress(report.events, report.events, "waiting for the helpers")
                 for shard, helper in zip(shards, helpers, strict=False):
+                    clock = time.perf_counter()
                     answer = helper.wait()
+                    report.seconds["helpers"] = time.perf_counter() - clock
                     report.helper[shard.name] = answer
                     report.events = max(report.events, int(answer.get("events", 0)))
                     if answer.get("interrupted"):
                         report.interrupted = True
                         continue
-                    other = self._load(_key(views, shard))
-                    if other is None:
-                        raise RuntimeError("a helper process saved no model")
-                    models.insert(0, (views, other, _key(views, shard)))
+                    key = _key(views, shard)
+                    models.insert(0, (views, _Saved(self, key, int(answer["position"])), key))
         except BaseException:
             for helper in helpers:
                 helper.interrupt()
@@ -231,6 +246,7 @@ class Rebuild:
         self.progress(report.events, report.events, "indexes")
         self._index(tables)
         report.seconds["indexes"] = time.perf_counter() - clock
+        self.saved(report)
         clock = time.perf_counter()
         self.progress(report.events, report.events, "swap")
         report.position = self._swap(models, full)
@@ -335,14 +351,17 @@ class Rebuild:
         finally:
             writer.close()
             report.seconds["scan"] = time.perf_counter() - clock
-        self._save(key, views, versions, model, started)
         if self.stop.is_set():
+            self._save(key, views, versions, model, started)
             report.interrupted = True
             return None
         clock = time.perf_counter()
         self.progress(report.events, report.events, "rows")
         self._copy(entity_rows(model, views), SHADOW)
         report.seconds["rows"] = time.perf_counter() - clock
+        # The final save (for a resume should the rest fail) runs beside the indexes, which
+        # are the database's work: the model is not touched again until `saved` is waited on.
+        self.saving = _Background(lambda: self._save(key, views, versions, model, started))
         if shard is None:
             clock = time.perf_counter()
             self.progress(report.events, report.events, "indexes")
@@ -448,6 +467,14 @@ class Rebuild:
             for table in tables:
                 conn.execute(SQL("DROP TABLE IF EXISTS {}").format(self._t(table.name + SHADOW)))
                 conn.execute(table.create(self.schema, SHADOW))
+                # No autovacuum while loading: it would scan the growing tables beside the
+                # fold (and, still running at the swap, hold up its renames for a second
+                # each); the indexing ANALYZEs them, and the swap turns autovacuum back on.
+                conn.execute(
+                    SQL("ALTER TABLE {} SET (autovacuum_enabled = false)").format(
+                        self._t(table.name + SHADOW)
+                    )
+                )
 
     def _copy(self, rows_by_table: dict[str, list[tuple[Any, ...]]], suffix: str) -> None:
         if not any(rows_by_table.values()):
@@ -459,7 +486,9 @@ class Rebuild:
                     copy_rows(curs, self._t(name + suffix), name, rows)
 
     def _index(self, tables: Sequence[Table]) -> None:
-        with self.datastore.get_connection() as conn:
+        memory = f"{self.settings.rebuild_index_memory_mb}MB"
+        with self.datastore.get_connection() as conn, conn.transaction():
+            conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (memory,))
             for table in tables:
                 for statement in table.create_indexes(self.schema, SHADOW):
                     conn.execute(statement)
@@ -467,21 +496,29 @@ class Rebuild:
 
     # ----------------------------------------------------------------- swap
 
-    def _swap(self, models: list[tuple[tuple[str, ...], Model, str]], full: bool) -> int:
+    def _swap(self, models: list[tuple[tuple[str, ...], Model | _Saved, str]], full: bool) -> int:
         """Fold what the log gained into the shadows and swap them in, in one transaction.
-        `models`: (views, model, key of its saved progress), one per process or shard."""
+        `models`: (views, model, key of its saved progress), one per process or shard.
+
+        A failed attempt is retried only if it folded nothing: otherwise a model stands past
+        its rows, which the rollback took back, and a new run resumes from the saved progress.
+        """
         for attempt in range(20):
+            before = [model.position for _, model, _ in models]
             try:
                 with self.datastore.get_connection() as conn, conn.transaction():
                     return self._swap_once(conn, models, full)
             except OperationalError:
-                if attempt == 19:
+                if attempt == 19 or [model.position for _, model, _ in models] != before:
                     raise
                 time.sleep(0.5)
         raise AssertionError("unreachable")
 
     def _swap_once(
-        self, conn: Connection[Any], models: list[tuple[tuple[str, ...], Model, str]], full: bool
+        self,
+        conn: Connection[Any],
+        models: list[tuple[tuple[str, ...], Model | _Saved, str]],
+        full: bool,
     ) -> int:
         curs = conn.cursor()
         curs.execute(
@@ -495,19 +532,22 @@ class Rebuild:
         built = max(model.position for _, model, _ in models)
         position = max(live, built) if full else live
         views: list[str] = []
-        for group, model, key in models:
-            read = (
-                ShardLog(self.log, model.shard).page_rows
-                if model.shard is not None
-                else self.log.page_rows
-            )
-            while model.position < position:  # the log moved on while we read: fold it in
-                rows = read(conn, model.position, position, self.page_size)
-                if not rows:
-                    break
-                model.apply_all(self.log.logged(rows))
-                self.store.write(curs, model, model.take_changes(), group, SHADOW)
-            model.position = max(model.position, position)
+        for n, (group, built_model, key) in enumerate(models):
+            if built_model.position < position:  # the log moved on while we read: fold it in
+                model = built_model.load() if isinstance(built_model, _Saved) else built_model
+                models[n] = (group, model, key)
+                read = (
+                    ShardLog(self.log, model.shard).page_rows
+                    if model.shard is not None
+                    else self.log.page_rows
+                )
+                while model.position < position:
+                    rows = read(conn, model.position, position, self.page_size)
+                    if not rows:
+                        break
+                    model.apply_all(self.log.logged(rows))
+                    self.store.write(curs, model, model.take_changes(), group, SHADOW)
+                model.position = max(model.position, position)
             curs.execute(
                 SQL("DELETE FROM {} WHERE id = %s").format(self.store.rebuild_table), (key,)
             )
@@ -533,6 +573,7 @@ class Rebuild:
             SQL("ALTER TABLE IF EXISTS {} RENAME TO {}").format(self._t(live), Identifier(old))
         )
         curs.execute(SQL("ALTER TABLE {} RENAME TO {}").format(self._t(new), Identifier(live)))
+        curs.execute(SQL("ALTER TABLE {} RESET (autovacuum_enabled)").format(self._t(live)))
         curs.execute(SQL("DROP TABLE IF EXISTS {}").format(self._t(old)))
         curs.execute(
             SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
@@ -656,6 +697,45 @@ seconds while the model is encoded: the pool's idle-in-transaction timeout (even
 default 5 s) must not end its session then. Its commits need not wait for the disk: the
 saved progress is committed durably after them (a durable commit flushes every earlier one),
 and rows beyond a saved position are deleted on resume."""
+
+
+@dataclass
+class _Saved:
+    """A helper's shard as it saved itself, loaded only if the swap has events to fold into it
+    (the log moved on while the shards were built): at a million events the load alone takes
+    longer than the indexes."""
+
+    rebuild: Rebuild
+    key: str
+    position: int
+
+    def load(self) -> Model:
+        model = self.rebuild._load(self.key)
+        if model is None:
+            raise RuntimeError("a helper process saved no model")
+        return model
+
+
+class _Background:
+    """One call on a thread of its own; `wait` returns when it is done, raising what it raised."""
+
+    def __init__(self, call: Callable[[], None]) -> None:
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._run, args=(call,), name="okr-rebuild-save", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except BaseException as error:
+            self.error = error
+
+    def wait(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 class _Writer:
@@ -802,6 +882,7 @@ def _helper_main() -> None:
             key = _key(views, shard)
             lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"{LOCK_KEY}:{key}",))
             model = rebuild.build(views, int(job["target"]), report, shard)
+            rebuild.saved(report)
     except KeyboardInterrupt:
         print(orjson.dumps({"interrupted": True, "events": report.events}).decode())
         sys.exit(130)
@@ -812,6 +893,7 @@ def _helper_main() -> None:
             {
                 "interrupted": model is None,
                 "events": report.events,
+                "position": model.position if model is not None else None,
                 "seconds": report.seconds,
                 "resumed_from": report.resumed_from,
             }

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from domain.application import OkrLedger
 from infra.readmodels import ReadModels
@@ -262,3 +263,47 @@ def test_a_history_rebuilt_alone_keeps_its_timeline_from_the_audit_rows(
         finally:
             readmodels.stop()
             app.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_swap_that_fails_after_folding_the_tail_is_not_retried_and_the_next_rebuild_mends_it(
+    databases: Databases, workers: int
+) -> None:
+    """The swap folds what the log gained while the rebuild read into the shadows. Should its
+    transaction fail after that, the rollback takes the rows back but not the fold: retrying
+    would write the tail's rows nowhere. It raises instead, and the next run resumes."""
+    with databases.fresh() as url:
+        app = ledger_on(url)
+        writer_app = ledger_on(url)
+        readmodels = ReadModels(app, settings())
+        try:
+            history = PgHistory(writer_app)
+            write(history, 30)
+            readmodels.start()
+            assert readmodels.wait_for(head(app), 20)
+
+            def log_moves_on(done: int, total: int, phase: str) -> None:
+                if phase == "swap":
+                    write(history, 12, seed=3)
+                    assert readmodels.wait_for(head(app), 20)
+
+            rebuild = Rebuild(app, settings(), page_size=7, workers=workers, progress=log_moves_on)
+            real_write = rebuild.store.write
+            failures: list[int] = []
+
+            def fails_once(*args: Any, **kwargs: Any) -> None:
+                if not failures:
+                    failures.append(1)
+                    raise OperationalError("connection lost mid-swap")
+                real_write(*args, **kwargs)
+
+            rebuild.store.write = fails_once  # type: ignore[method-assign]
+            with pytest.raises(OperationalError):
+                rebuild.run(None)
+            assert failures == [1]
+            Rebuild(app, settings(), page_size=7, workers=workers).run(None)
+            check(readmodels, app)
+        finally:
+            readmodels.stop()
+            app.close()
+            writer_app.close()
