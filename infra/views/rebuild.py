@@ -181,7 +181,8 @@ class Rebuild:
             try:
                 if self.store.position() == 0:
                     chosen = VIEWS  # nothing built yet: everything, to the head
-                return self._run(chosen)
+                with collector_paused():
+                    return self._run(chosen)
             finally:
                 if self.saving is not None:  # failed or interrupted meanwhile: let it end
                     with contextlib.suppress(Exception):
@@ -384,13 +385,7 @@ class Rebuild:
         total = max(0, target - start)
         saved = time.monotonic()
         saving = 0.0
-        frozen_before = gc.get_freeze_count() > 0  # e.g. a live runner's model in this process
-        # The fold makes no cycles worth collecting mid-scan (fold states are trees of
-        # dataclasses, pages and rows are dropped by reference counting), yet the collector's
-        # passes over each page's new objects cost 3-9 µs per event: off while scanning.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             for rows in self._pages(model.position, target, model.shard):
                 model.apply_all(self.log.logged(rows))
                 # The model only grows: kept out of the collector's scans, which otherwise walk
@@ -409,11 +404,6 @@ class Rebuild:
                     self._save(_key(views, model.shard), views, _versions(views), model, started)
                     saved = time.monotonic()
                     saving = saved - began  # grows with the model: at most a tenth of the time
-        finally:
-            if not frozen_before:  # else leave the process's frozen objects as they were
-                gc.unfreeze()
-            if collecting:
-                gc.enable()
 
     def _pages(self, after: int, up_to: int, shard: Shard | None = None) -> Iterator[list[Any]]:
         """Pages of raw rows (of a shard's events), the next one fetched while the current one
@@ -699,6 +689,29 @@ saved progress is committed durably after them (a durable commit flushes every e
 and rows beyond a saved position are deleted on resume."""
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The garbage collector off, and whatever is frozen meanwhile unfrozen at the end.
+
+    A rebuild makes no cycles worth collecting (fold states are trees of dataclasses; pages and
+    rows are dropped by reference counting), yet the collector's passes over each page's new
+    objects cost 3-9 µs per event, and one full pass over a large model takes seconds: once
+    the scan has frozen the model page by page, unfreezing it before the entity rows are
+    written made them pay for such passes. So the whole rebuild runs in here; a nested use
+    leaves it to the outermost."""
+    if not gc.isenabled():  # an outer use (or the caller) has it off already
+        yield
+        return
+    frozen_before = gc.get_freeze_count() > 0  # e.g. a live runner's model in this process
+    gc.disable()
+    try:
+        yield
+    finally:
+        if not frozen_before:  # else leave the process's frozen objects as they were
+            gc.unfreeze()
+        gc.enable()
+
+
 @dataclass
 class _Saved:
     """A helper's shard as it saved itself, loaded only if the swap has events to fold into it
@@ -881,8 +894,9 @@ def _helper_main() -> None:
             # One builder per group of shadow tables, even if an old helper is still dying.
             key = _key(views, shard)
             lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"{LOCK_KEY}:{key}",))
-            model = rebuild.build(views, int(job["target"]), report, shard)
-            rebuild.saved(report)
+            with collector_paused():
+                model = rebuild.build(views, int(job["target"]), report, shard)
+                rebuild.saved(report)
     except KeyboardInterrupt:
         print(orjson.dumps({"interrupted": True, "events": report.events}).decode())
         sys.exit(130)
