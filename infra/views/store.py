@@ -672,14 +672,19 @@ def snapshot_rows(snapshots: Sequence[Snapshot]) -> dict[str, list[Row]]:
 
 # ------------------------------------------------------------------ restoring
 
+RESTORE_CHUNK = 1000
+"""Rows streamed at a time while restoring: a table's rows are never all held at once beside
+the model they become (at 1M events, hundreds of MB of documents)."""
+
 
 def _restore_directory(model: Model, curs: Cursor[Any], ident: Any) -> None:
     directory = model.directory
-    rows = curs.execute(
+    rows = curs.stream(
         SQL("SELECT kind, id, seq, doc::text FROM {} ORDER BY seq, kind, id").format(
             ident("view_directory")
-        )
-    ).fetchall()
+        ),
+        size=RESTORE_CHUNK,
+    )
     for kind, entity_id, seq, doc in rows:
         data = loads(doc)
         model.seq[entity_id] = seq
@@ -695,22 +700,24 @@ def _restore_directory(model: Model, curs: Cursor[Any], ident: Any) -> None:
 
 def _restore_tree(model: Model, curs: Cursor[Any], ident: Any) -> None:
     tree = model.tree
-    for kind, entity_id, seq, doc in curs.execute(
+    for kind, entity_id, seq, doc in curs.stream(
         SQL("SELECT kind, id, seq, doc::text FROM {} ORDER BY seq, kind, id").format(
             ident("view_tree_org")
-        )
-    ).fetchall():
+        ),
+        size=RESTORE_CHUNK,
+    ):
         model.seq.setdefault(entity_id, seq)
         if kind == "team":
             tree.teams[entity_id] = load(TeamLink, loads(doc))
         else:
             tree.cycles[entity_id] = load(CycleClock, loads(doc))
             tree.cycle_objectives.setdefault(entity_id, [])
-    for oid, seq, doc, live in curs.execute(
+    for oid, seq, doc, live in curs.stream(
         SQL("SELECT objective_id, seq, doc::text, check_ins::text FROM {} ORDER BY seq").format(
             ident("view_tree_objectives")
-        )
-    ).fetchall():
+        ),
+        size=RESTORE_CHUNK,
+    ):
         node = decode(ObjectiveNode, doc)
         for kr_id, kr_points in decode(dict[UUID, list[CheckInPoint]], live).items():
             node.key_results[kr_id].live_check_ins = kr_points
@@ -721,40 +728,46 @@ def _restore_tree(model: Model, curs: Cursor[Any], ident: Any) -> None:
 
 def _restore_rest(model: Model, curs: Cursor[Any], ident: Any) -> None:
     tallies = model.tallies
-    for oid, doc in curs.execute(
-        SQL("SELECT objective_id, doc::text FROM {}").format(ident("view_comparison"))
-    ).fetchall():
+    for oid, doc in curs.stream(
+        SQL("SELECT objective_id, doc::text FROM {}").format(ident("view_comparison")),
+        size=RESTORE_CHUNK,
+    ):
         data = loads(doc)
         if data["amendments"] is not None:
             tallies.amendments[oid] = load(AmendmentTally, data["amendments"])
         for kr_id, count in data["check_ins"].items():
             tallies.check_ins[UUID(kr_id)] = count
     history = model.history
-    for oid, doc in curs.execute(
+    for oid, doc in curs.stream(
         SQL("SELECT objective_id, doc::text FROM {} ORDER BY seq").format(
             ident("view_history_objectives")
-        )
-    ).fetchall():
+        ),
+        size=RESTORE_CHUNK,
+    ):
         history.objectives[oid] = load(ObjectiveHistory, loads(doc))
     inbox = model.inbox
-    for kind, entity_id, doc in curs.execute(
-        SQL("SELECT kind, id, doc::text FROM {} ORDER BY seq, kind, id").format(ident("view_inbox"))
-    ).fetchall():
+    for kind, entity_id, doc in curs.stream(
+        SQL("SELECT kind, id, doc::text FROM {} ORDER BY seq, kind, id").format(
+            ident("view_inbox")
+        ),
+        size=RESTORE_CHUNK,
+    ):
         if kind == "objective":
             inbox.objectives[entity_id] = load(Negotiation, loads(doc))
         else:
             inbox.cycle_phases[entity_id] = loads(doc)
-    for kind, doc in curs.execute(
-        SQL("SELECT kind, doc::text FROM {}").format(ident("view_narration"))
-    ).fetchall():
+    for kind, doc in curs.stream(
+        SQL("SELECT kind, doc::text FROM {}").format(ident("view_narration")), size=RESTORE_CHUNK
+    ):
         if kind == "strategy":
             model.context.strategy = load(StrategyState, loads(doc))
     staleness = model.staleness
-    for kind, entity_id, doc in curs.execute(
+    for kind, entity_id, doc in curs.stream(
         SQL("SELECT kind, id, doc::text FROM {} ORDER BY seq, kind, id").format(
             ident("view_staleness")
-        )
-    ).fetchall():
+        ),
+        size=RESTORE_CHUNK,
+    ):
         if kind == "objective":
             staleness.objectives[entity_id] = load(WatchedObjective, loads(doc))
         else:
