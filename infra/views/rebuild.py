@@ -42,6 +42,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -135,11 +136,11 @@ class Rebuild:
         self.stop = stop or threading.Event()
         self.schema = self.store.schema
         self.workers = workers if workers is not None else 1
-        self.saving: _Background | None = None
-        """The final save of the model `build` returned, still running (see `saved`)."""
         """Processes, each folding one shard of the views (`infra.views.model.Shard`): its
         own aggregates' events and the events every shard shares (the organisation's, the
         objectives' structure), into the same shadow tables. One by default."""
+        self.saving: Future[None] | None = None
+        """The final save of the model `build` returned, still running (see `saved`)."""
 
     def _t(self, name: str) -> Identifier:
         return Identifier(self.schema, name)
@@ -149,7 +150,7 @@ class Rebuild:
         saving, self.saving = self.saving, None
         if saving is not None:
             clock = time.perf_counter()
-            saving.wait()
+            saving.result()  # raises what the save raised
             if report is not None:
                 report.seconds["save"] = time.perf_counter() - clock
 
@@ -228,7 +229,8 @@ class Rebuild:
                 for shard, helper in zip(shards, helpers, strict=False):
                     clock = time.perf_counter()
                     answer = helper.wait()
-                    report.seconds["helpers"] = time.perf_counter() - clock
+                    waited = time.perf_counter() - clock
+                    report.seconds["helpers"] = report.seconds.get("helpers", 0.0) + waited
                     report.helper[shard.name] = answer
                     report.events = max(report.events, int(answer.get("events", 0)))
                     if answer.get("interrupted"):
@@ -362,7 +364,9 @@ class Rebuild:
         report.seconds["rows"] = time.perf_counter() - clock
         # The final save (for a resume should the rest fail) runs beside the indexes, which
         # are the database's work: the model is not touched again until `saved` is waited on.
-        self.saving = _Background(lambda: self._save(key, views, versions, model, started))
+        saver = ThreadPoolExecutor(1, thread_name_prefix="okr-rebuild-save")
+        self.saving = saver.submit(self._save, key, views, versions, model, started)
+        saver.shutdown(wait=False)  # the save runs on; `saved` waits for it
         if shard is None:
             clock = time.perf_counter()
             self.progress(report.events, report.events, "indexes")
@@ -727,28 +731,6 @@ class _Saved:
         if model is None:
             raise RuntimeError("a helper process saved no model")
         return model
-
-
-class _Background:
-    """One call on a thread of its own; `wait` returns when it is done, raising what it raised."""
-
-    def __init__(self, call: Callable[[], None]) -> None:
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(
-            target=self._run, args=(call,), name="okr-rebuild-save", daemon=True
-        )
-        self.thread.start()
-
-    def _run(self, call: Callable[[], None]) -> None:
-        try:
-            call()
-        except BaseException as error:
-            self.error = error
-
-    def wait(self) -> None:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
 
 
 class _Writer:

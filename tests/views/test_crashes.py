@@ -7,12 +7,14 @@ and the audit trail's row count with the number of events: a lost batch or a dou
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -203,43 +205,52 @@ def test_a_stopped_rebuild_resumes_and_live_queries_answer_meanwhile(
             app.close()
 
 
-def test_rebuilds_while_writes_continue_lose_and_double_nothing(databases: Databases) -> None:
+@contextlib.contextmanager
+def beside_a_writer(
+    databases: Databases,
+) -> Iterator[tuple[OkrLedger, OkrLedger, PgHistory, ReadModels]]:
+    """A fresh database: the views' application and runner (not started), and a second
+    application whose history writes beside them."""
     with databases.fresh() as url:
         app = ledger_on(url)
         writer_app = ledger_on(url)
         readmodels = ReadModels(app, settings())
         try:
-            history = PgHistory(writer_app)
-            write(history, 30)
-            generate(app, 200)
-            readmodels.start()
-            assert readmodels.wait_for(head(app), 20)  # its first build is a rebuild too
-            done = threading.Event()
-            failed: list[BaseException] = []
-
-            def keep_writing() -> None:
-                try:
-                    write(history, 120, seed=7)
-                    generate(writer_app, 1500, batch=3, prefix="w")
-                except BaseException as error:
-                    failed.append(error)
-                finally:
-                    done.set()
-
-            writer = threading.Thread(target=keep_writing)
-            writer.start()
-            rebuilds = 0
-            while not done.is_set() or rebuilds < 3:
-                views = None if rebuilds % 2 == 0 else ["audit", "history", "tree"]
-                Rebuild(app, settings(), page_size=7, workers=1 + rebuilds % 3).run(views)
-                rebuilds += 1
-            writer.join()
-            assert not failed, failed
-            check(readmodels, app)
+            yield app, writer_app, PgHistory(writer_app), readmodels
         finally:
             readmodels.stop()
             app.close()
             writer_app.close()
+
+
+def test_rebuilds_while_writes_continue_lose_and_double_nothing(databases: Databases) -> None:
+    with beside_a_writer(databases) as (app, writer_app, history, readmodels):
+        write(history, 30)
+        generate(app, 200)
+        readmodels.start()
+        assert readmodels.wait_for(head(app), 20)  # its first build is a rebuild too
+        done = threading.Event()
+        failed: list[BaseException] = []
+
+        def keep_writing() -> None:
+            try:
+                write(history, 120, seed=7)
+                generate(writer_app, 1500, batch=3, prefix="w")
+            except BaseException as error:
+                failed.append(error)
+            finally:
+                done.set()
+
+        writer = threading.Thread(target=keep_writing)
+        writer.start()
+        rebuilds = 0
+        while not done.is_set() or rebuilds < 3:
+            views = None if rebuilds % 2 == 0 else ["audit", "history", "tree"]
+            Rebuild(app, settings(), page_size=7, workers=1 + rebuilds % 3).run(views)
+            rebuilds += 1
+        writer.join()
+        assert not failed, failed
+        check(readmodels, app)
 
 
 def test_a_history_rebuilt_alone_keeps_its_timeline_from_the_audit_rows(
@@ -272,38 +283,29 @@ def test_a_swap_that_fails_after_folding_the_tail_is_not_retried_and_the_next_re
     """The swap folds what the log gained while the rebuild read into the shadows. Should its
     transaction fail after that, the rollback takes the rows back but not the fold: retrying
     would write the tail's rows nowhere. It raises instead, and the next run resumes."""
-    with databases.fresh() as url:
-        app = ledger_on(url)
-        writer_app = ledger_on(url)
-        readmodels = ReadModels(app, settings())
-        try:
-            history = PgHistory(writer_app)
-            write(history, 30)
-            readmodels.start()
-            assert readmodels.wait_for(head(app), 20)
+    with beside_a_writer(databases) as (app, _writer_app, history, readmodels):
+        write(history, 30)
+        readmodels.start()
+        assert readmodels.wait_for(head(app), 20)
 
-            def log_moves_on(done: int, total: int, phase: str) -> None:
-                if phase == "swap":
-                    write(history, 12, seed=3)
-                    assert readmodels.wait_for(head(app), 20)
+        def log_moves_on(done: int, total: int, phase: str) -> None:
+            if phase == "swap":
+                write(history, 12, seed=3)
+                assert readmodels.wait_for(head(app), 20)
 
-            rebuild = Rebuild(app, settings(), page_size=7, workers=workers, progress=log_moves_on)
-            real_write = rebuild.store.write
-            failures: list[int] = []
+        rebuild = Rebuild(app, settings(), page_size=7, workers=workers, progress=log_moves_on)
+        real_write = rebuild.store.write
+        failures: list[int] = []
 
-            def fails_once(*args: Any, **kwargs: Any) -> None:
-                if not failures:
-                    failures.append(1)
-                    raise OperationalError("connection lost mid-swap")
-                real_write(*args, **kwargs)
+        def fails_once(*args: Any, **kwargs: Any) -> None:
+            if not failures:
+                failures.append(1)
+                raise OperationalError("connection lost mid-swap")
+            real_write(*args, **kwargs)
 
-            rebuild.store.write = fails_once  # type: ignore[method-assign]
-            with pytest.raises(OperationalError):
-                rebuild.run(None)
-            assert failures == [1]
-            Rebuild(app, settings(), page_size=7, workers=workers).run(None)
-            check(readmodels, app)
-        finally:
-            readmodels.stop()
-            app.close()
-            writer_app.close()
+        rebuild.store.write = fails_once  # type: ignore[method-assign]
+        with pytest.raises(OperationalError):
+            rebuild.run(None)
+        assert failures == [1]
+        Rebuild(app, settings(), page_size=7, workers=workers).run(None)
+        check(readmodels, app)
