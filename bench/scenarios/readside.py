@@ -658,10 +658,6 @@ def _server_peak(ctx: Context, size: int) -> tuple[float, float]:
             ready = server.peak_rss_mb
             headers = {"Authorization": f"Bearer {secret}"}
             with httpx.Client(base_url=server.base_url, headers=headers, timeout=120) as client:
-                # Ready means the views trail the log by at most `ready_max_lag`: the runner
-                # may not have restored its model yet (it does on its first new event, here
-                # the admin's). Measured once it has, or the peak misses the model.
-                _caught_up(client)
                 for _, cycle in planned[-3:]:
                     for _ in range(5):
                         client.get(f"/api/v1/cycles/{cycle}/tree").raise_for_status()
@@ -669,17 +665,6 @@ def _server_peak(ctx: Context, size: int) -> tuple[float, float]:
             return server.peak_rss_mb, ready
     finally:
         ctx.cluster.forget(url)
-
-
-def _caught_up(client: httpx.Client, timeout: float = 600) -> None:
-    """Wait until the server's live views stand at the log's head."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get("/api/v1/ready").json()
-        if body.get("lag") == 0:
-            return
-        time.sleep(0.5)
-    raise RuntimeError("the server's views did not catch up with the log")
 
 
 def run_memory(ctx: Context) -> ScenarioResult:
@@ -722,8 +707,7 @@ def run_memory(ctx: Context) -> ScenarioResult:
     result.notes.append(
         f"from {sizes[0]:,} to {sizes[-1]:,} events ({sizes[-1] / sizes[0]:,.0f}×): server peak "
         f"×{servers[-1] / servers[0]:.2f}, rebuild peak ×{rebuilds[-1] / rebuilds[0]:.2f}. "
-        "Server: `okr serve` on a copy of the history with its views built, once its live views "
-        "have caught up with the log (restoring the runner's model), after 15 tree "
+        "Server: `okr serve` on a copy of the history with its views built, after 15 tree "
         "requests and an audit page; rebuild: the rebuild processes of the growth scenario."
     )
     return result
