@@ -153,18 +153,16 @@ def fold_alone(url: str) -> tuple[int, float]:
     before a rebuild reads or writes anything: the ceiling of any rebuild on N cores is N
     times that. Returns (events, CPU seconds of the fold)."""
     from infra.views.model import VIEWS, Model
+    from infra.views.rebuild import collector_paused
 
     app = ledger(url)
     model = Model(VIEWS, settings().checkpoint_every)
+    log = LogReader(app.recorder, app.mapper)  # type: ignore[arg-type]
     try:
-        log = LogReader(app.recorder, app.mapper)  # type: ignore[arg-type]
-        gc.disable()  # as the rebuild does while scanning
-        with app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+        # As the rebuild does: the collector off, the model frozen page by page.
+        with collector_paused(), app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
             after, count, folding = 0, 0, 0.0
-            while True:
-                rows = log.page_rows(conn, after, 2**62, PAGE)
-                if not rows:
-                    return count, folding
+            while rows := log.page_rows(conn, after, 2**62, PAGE):
                 page = log.logged(rows)
                 began = time.process_time()
                 model.apply_all(page)
@@ -174,9 +172,8 @@ def fold_alone(url: str) -> tuple[int, float]:
                 count += len(rows)
                 after = rows[-1][0]
     finally:
-        gc.unfreeze()
-        gc.enable()
         app.close()
+    return count, folding
 
 
 def machine_cpu_seconds() -> float:

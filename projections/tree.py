@@ -444,21 +444,8 @@ def _amendment_rejected(state: TreeState, e: Objective.AmendmentRejected, logged
 
 
 def _point(e: Objective.ProgressReported | Objective.CheckInCorrected) -> CheckInPoint:
-    """The event's `CheckInPoint`, its slots set directly: three events in four are check-ins,
-    and the frozen dataclass's `__init__` adds a call and keyword handling to the same six
-    `object.__setattr__`."""
-    point = _new(CheckInPoint)
-    _set(point, "check_in_id", e.check_in_id)
-    _set(point, "effective_on", e.effective_on)
-    _set(point, "timestamp", e.timestamp)
-    _set(point, "value", e.value)
-    _set(point, "confidence", e.confidence)
-    _set(point, "note", e.note)
-    return point
-
-
-_new = object.__new__
-_set = object.__setattr__
+    """The event's `CheckInPoint`."""
+    return CheckInPoint(e.check_in_id, e.effective_on, e.timestamp, e.value, e.confidence, e.note)
 
 
 @_on.on(Objective.ProgressReported)
