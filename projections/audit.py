@@ -13,7 +13,8 @@ from uuid import UUID
 
 from projections import codec
 from projections.base import DataclassFold, FoldState, Logged
-from projections.narrative import Context, advance, narrate
+from projections.catalogue import narrate
+from projections.narrative import Context, advance
 
 
 @dataclass

@@ -9,7 +9,8 @@ from uuid import UUID
 
 from domain.objective import Objective
 from projections.base import DataclassFold, FoldState, KindTest, Logged
-from projections.narrative import Context, advance, narrate
+from projections.catalogue import narrate
+from projections.narrative import Context, advance
 
 
 @dataclass
