@@ -57,6 +57,9 @@ class Catalogue(Sequence[EventEntry]):
     def __contains__(self, value: object) -> bool:
         return value in self._by_class or value in self._entries
 
+    def has(self, event_class: type[Any]) -> bool:
+        return event_class in self._by_class
+
     def entry(self, event_class: type[Any]) -> EventEntry:
         found = self._by_class.get(event_class)
         if found is None:

@@ -39,6 +39,9 @@ class EventEntry:
     view shard skips it for the objectives it does not own."""
     personal: tuple[str, ...] = ()
     """The event's fields that are personal data: stored sealed under the person's key."""
+    ignored_by: tuple[str, ...] = ()
+    """Names of folds that deliberately do nothing with this event, said here rather than in
+    each fold's `ignores` (so a new event need not touch the folds it leaves alone)."""
 
     @property
     def type_name(self) -> str:
@@ -66,6 +69,7 @@ class Entries:
         *,
         objective_local: bool = False,
         personal: tuple[str, ...] = (),
+        ignored_by: tuple[str, ...] = (),
     ) -> Callable[[P], P]:
         """Catalogue `event_class`, narrated by the decorated phraser."""
 
@@ -77,6 +81,7 @@ class Entries:
                     narration,
                     objective_local=objective_local,
                     personal=personal,
+                    ignored_by=ignored_by,
                 )
             )
             return narration

@@ -14,8 +14,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from domain.access import AccessToken
 from domain.cycle import Cycle, Phase
+from domain.initiative import Initiative
+from domain.kpi import Kpi
 from domain.objective import Objective, Status
+from domain.person import Person
+from domain.quality import QualityPolicy
+from domain.strategy import Strategy
+from domain.team import Team
 from projections.base import DataclassFold, FoldState, Handlers, Logged
 
 NEGOTIATING = frozenset({Phase.PLANNING.value, Phase.ACTIVE.value})
@@ -61,6 +68,31 @@ class InboxFold(DataclassFold[InboxState]):
     name = "inbox"
     state_type = InboxState
     handlers = _on
+    ignores = (
+        # Negotiation is about status: what the objective says and tracks does not move it.
+        Objective.Realigned,
+        Objective.KeyResultAdded,
+        Objective.KeyResultReworded,
+        Objective.KeyResultRetargeted,
+        Objective.KeyResultReweighted,
+        Objective.KeyResultRemoved,
+        Objective.ProgressReported,
+        Objective.CheckInCorrected,
+        Objective.KeyResultGraded,
+        Objective.Graded,
+        Objective.Reflected,
+        Objective.CarriedOver,
+        Objective.Themed,
+        Objective.KeyResultLinkedToKpi,
+        Objective.KeyResultUnlinkedFromKpi,
+        Person,
+        AccessToken,
+        Team,
+        Strategy,
+        Kpi,
+        Initiative,
+        QualityPolicy,
+    )
 
 
 @_on.on(Cycle.Planned)

@@ -67,9 +67,9 @@ class Narration:
 
 _TREE = TreeFold()
 _STRATEGY = StrategyFold()
-_NAMING = KindTest[Team.Formed | Team.Renamed | Cycle.Planned](
-    Team.Formed, Team.Renamed, Cycle.Planned
-)
+NAMING = (Team.Formed, Team.Renamed, Cycle.Planned)
+"""The events that name what sentences quote (teams and cycles), kept in `Context.names`."""
+_NAMING = KindTest[Team.Formed | Team.Renamed | Cycle.Planned](*NAMING)
 
 
 def advance(context: Context, logged: Logged) -> None:

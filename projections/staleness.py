@@ -13,8 +13,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID
 
+from domain.access import AccessToken
 from domain.cycle import Cadence, Cycle, Phase
+from domain.initiative import Initiative
+from domain.kpi import Kpi
 from domain.objective import Objective
+from domain.person import Person
+from domain.quality import QualityPolicy
+from domain.strategy import Strategy
+from domain.team import Team
 from projections.base import DataclassFold, FoldState, Handlers, Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
 
@@ -72,6 +79,34 @@ class StalenessFold(DataclassFold[StalenessState]):
     name = "staleness"
     state_type = StalenessState
     handlers = _on
+    ignores = (
+        # Staleness watches check-ins of approved key results: negotiation, alignment, weights
+        # and grades do not change when a key result was last checked in.
+        Objective.Realigned,
+        Objective.KeyResultRetargeted,
+        Objective.KeyResultReweighted,
+        Objective.SubmittedForApproval,
+        Objective.ChangesRequested,
+        Objective.CounterProposed,
+        Objective.CounterProposalDeclined,
+        Objective.Withdrawn,
+        Objective.AmendmentProposed,
+        Objective.AmendmentRejected,
+        Objective.KeyResultGraded,
+        Objective.Graded,
+        Objective.Reflected,
+        Objective.CarriedOver,
+        Objective.Themed,
+        Objective.KeyResultLinkedToKpi,
+        Objective.KeyResultUnlinkedFromKpi,
+        Person,
+        AccessToken,
+        Team,
+        Strategy,
+        Kpi,
+        Initiative,
+        QualityPolicy,
+    )
 
 
 @_on.on(Cycle.Planned)

@@ -17,10 +17,15 @@ from statistics import fmean
 from typing import Any
 from uuid import UUID
 
+from domain.access import AccessToken
+from domain.cycle import Cycle
 from domain.initiative import Initiative
 from domain.kpi import Kpi, status_colour
+from domain.objective import Objective
+from domain.person import Person
 from domain.quality import Check, QualityPolicy
 from domain.strategy import DEFAULT_PERSPECTIVES, Strategy
+from domain.team import Team
 from projections import codec
 from projections.base import DataclassFold, FoldState, Handlers, Logged
 from projections.tree import ObjectiveView, TreeState, objective_view
@@ -163,6 +168,7 @@ class StrategyFold(DataclassFold[StrategyState]):
     name = "strategy"
     state_type = StrategyState
     handlers = _on
+    ignores = (Person, AccessToken, Team, Cycle, Objective)  # objectives' links: the tree's
 
     def step(self, state: StrategyState, logged: Logged) -> None:
         handler = self.handlers.handler_for(type(logged.event))
