@@ -16,7 +16,14 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Protocol, TypeGuard, TypeVar
 
+from domain.access import AccessToken
 from domain.base import OkrAggregate
+from domain.initiative import Initiative
+from domain.kpi import Kpi
+from domain.person import Person
+from domain.quality import QualityPolicy
+from domain.strategy import Strategy
+from domain.team import Team
 from projections import codec
 
 S = TypeVar("S")
@@ -45,6 +52,18 @@ class Logged:
     def event_type(self) -> str:
         """`Aggregate.Event`, e.g. `Objective.Approved`: stable, since event classes never move."""
         return type(self.event).__qualname__
+
+
+PEOPLE_TEAMS_STRATEGY: tuple[type[OkrAggregate], ...] = (
+    Person,
+    AccessToken,
+    Team,
+    Strategy,
+    Kpi,
+    Initiative,
+    QualityPolicy,
+)
+"""The aggregates besides cycles and objectives, which a fold's `ignores` may name wholesale."""
 
 
 class Fold(Protocol[S]):

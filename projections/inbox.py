@@ -14,16 +14,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.access import AccessToken
 from domain.cycle import Cycle, Phase
-from domain.initiative import Initiative
-from domain.kpi import Kpi
 from domain.objective import Objective, Status
-from domain.person import Person
-from domain.quality import QualityPolicy
-from domain.strategy import Strategy
-from domain.team import Team
-from projections.base import DataclassFold, FoldState, Handlers, Logged
+from projections.base import PEOPLE_TEAMS_STRATEGY, DataclassFold, FoldState, Handlers, Logged
 
 NEGOTIATING = frozenset({Phase.PLANNING.value, Phase.ACTIVE.value})
 
@@ -85,13 +78,7 @@ class InboxFold(DataclassFold[InboxState]):
         Objective.Themed,
         Objective.KeyResultLinkedToKpi,
         Objective.KeyResultUnlinkedFromKpi,
-        Person,
-        AccessToken,
-        Team,
-        Strategy,
-        Kpi,
-        Initiative,
-        QualityPolicy,
+        *PEOPLE_TEAMS_STRATEGY,
     )
 
 

@@ -13,16 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID
 
-from domain.access import AccessToken
 from domain.cycle import Cadence, Cycle, Phase
-from domain.initiative import Initiative
-from domain.kpi import Kpi
 from domain.objective import Objective
-from domain.person import Person
-from domain.quality import QualityPolicy
-from domain.strategy import Strategy
-from domain.team import Team
-from projections.base import DataclassFold, FoldState, Handlers, Logged
+from projections.base import PEOPLE_TEAMS_STRATEGY, DataclassFold, FoldState, Handlers, Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
 
 
@@ -99,13 +92,7 @@ class StalenessFold(DataclassFold[StalenessState]):
         Objective.Themed,
         Objective.KeyResultLinkedToKpi,
         Objective.KeyResultUnlinkedFromKpi,
-        Person,
-        AccessToken,
-        Team,
-        Strategy,
-        Kpi,
-        Initiative,
-        QualityPolicy,
+        *PEOPLE_TEAMS_STRATEGY,
     )
 
 
