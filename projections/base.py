@@ -158,7 +158,9 @@ class DataclassFold(Generic[FS]):
 
     name: ClassVar[str]
     version: ClassVar[int] = 1
-    """Bump when the state's shape changes: older checkpoints are then refused, not misread."""
+    """Bump when the state's shape or what the handlers write changes: older checkpoints are then
+    refused, not misread, and stored views rebuilt. The catalogue tests hold each fold's code to
+    the fingerprint recorded for its version (`projections.coverage`)."""
     state_type: type[FS]
     handlers: ClassVar[Handlers[Any]] = Handlers()
     ignores: ClassVar[tuple[type[Any], ...]] = ()
