@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from domain.base import OkrAggregate
 
 E = TypeVar("E")
-P = TypeVar("P", bound=Callable[..., Any])
+R = TypeVar("R")
 
 
 def type_name(event_class: type[Any]) -> str:
@@ -70,10 +70,10 @@ class Entries:
         objective_local: bool = False,
         personal: tuple[str, ...] = (),
         ignored_by: tuple[str, ...] = (),
-    ) -> Callable[[P], P]:
-        """Catalogue `event_class`, narrated by the decorated phraser."""
+    ) -> Callable[[Callable[[Any, E, Any], R]], Callable[[Any, E, Any], R]]:
+        """Catalogue `event_class`, narrated by the decorated phraser (which takes its events)."""
 
-        def declare(narration: P) -> P:
+        def declare(narration: Callable[[Any, E, Any], R]) -> Callable[[Any, E, Any], R]:
             self._entries.append(
                 EventEntry(
                     event_class,  # type: ignore[arg-type]
