@@ -207,6 +207,11 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         and the ids are read afterwards: the lock is held for the server's work and the commit
         only. A failed statement aborts the rest of the pipeline; the transaction is rolled
         back and the error raised as eventsourcing's (``IntegrityError`` for a stale version).
+
+        A write made for a request with an ``Idempotency-Key`` (a :class:`infra.idempotency.Claim`
+        is current) also marks that key ``written`` in the same pipeline and transaction, or
+        fails with :class:`~infra.idempotency.KeyAlreadyWritten` when the key was written
+        already (nothing is then committed). Without a key nothing more is sent.
         """
         if not stored_events:
             nothing: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
