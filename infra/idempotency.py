@@ -47,6 +47,7 @@ import os
 import secrets
 import signal
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -159,6 +160,7 @@ class Claim:
                 "extra_id": extra_id,
                 "refused": f"{_ALREADY_WRITTEN}: ",
             },
+            prepare=True,
         )
 
     def crash(self, point: str, first: Callable[[], object] | None = None) -> None:
@@ -280,6 +282,7 @@ class IdempotencyStore:
             conn = psycopg.connect(pool.conninfo, autocommit=True, **kwargs)
             conn.execute("SELECT pg_advisory_lock(%s, %s)", (OWNER_LOCK_CLASS, self.owner))
             self._liveness = conn
+            weakref.finalize(self, conn.close)
 
     def close(self) -> None:
         """Let go of the liveness lock (this process's pending requests then look dead)."""

@@ -3,6 +3,8 @@ gets the answer rebuilt from what the command wrote: byte for byte the one the h
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -162,3 +164,53 @@ def _same_answer(first: httpx.Response, replay: httpx.Response) -> None:
     for name in ("ETag", "Location"):
         assert replay.headers.get(name) == first.headers.get(name), name
     assert replay.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_request_that_loses_its_key_to_another_commit_answers_with_that_write(
+    live_server: str, world: World
+) -> None:
+    """The request took its key over and runs; before it commits, another request with the
+    key commits (here: the key is marked written while the events table is locked). Its own
+    write is rolled back and it answers with the other one's result."""
+    admin = world["admin"].headers
+    other = httpx.post(
+        f"{live_server}{API}/teams", json={"name": "Other"}, headers=admin, timeout=30
+    ).json()
+    datastore = world.ledger.recorder.datastore  # type: ignore[attr-defined]
+    before = int(world.ledger.recorder.max_notification_id() or 0)
+    answers: list[httpx.Response] = []
+    with datastore.get_connection() as blocker, blocker.transaction():
+        blocker.execute("LOCK TABLE okrledger_events IN EXCLUSIVE MODE")
+        sender = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(
+                    f"{live_server}{API}/teams",
+                    json={"name": "Raced"},
+                    headers={**admin, "Idempotency-Key": "lost"},
+                    timeout=30,
+                )
+            )
+        )
+        sender.start()
+        with datastore.get_connection() as conn:
+            deadline = time.monotonic() + 4
+            while not conn.execute(
+                "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE c.relname = 'okrledger_events' AND NOT l.granted"
+            ).fetchone():
+                assert time.monotonic() < deadline, "the write did not reach the table lock"
+                time.sleep(0.02)
+            marked = conn.execute(
+                "UPDATE okr_idempotency_keys SET state = 'written', result_id = %s, "
+                "result_version = %s, result_position = %s WHERE key = 'lost' "
+                "AND state = 'pending'",
+                (other["id"], other["version"], other["position"]),
+            ).rowcount
+            assert marked == 1
+    sender.join(timeout=30)
+    (answer,) = answers
+    assert answer.status_code == 201, answer.text
+    assert answer.json() == other
+    assert answer.headers["Idempotent-Replayed"] == "true"
+    assert answer.headers["Location"] == f"/api/v1/teams/{other['id']}"
+    assert int(world.ledger.recorder.max_notification_id() or 0) == before
