@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from api import schemas
+from api.idempotency import LOCATIONS, IdempotentRoute
 from tests.api.conftest import API, World, objective_in
 
 Request = tuple[str, str, dict[str, Any]]
@@ -214,3 +216,35 @@ def test_a_request_that_loses_its_key_to_another_commit_answers_with_that_write(
     assert answer.headers["Idempotent-Replayed"] == "true"
     assert answer.headers["Location"] == f"/api/v1/teams/{other['id']}"
     assert int(world.ledger.recorder.max_notification_id() or 0) == before
+
+
+def test_every_keyed_post_that_writes_can_rebuild_its_answer(app: Any) -> None:
+    """A POST route's answer is rebuilt from a CommandResult (plus at most one extra id);
+    routes that answer anything else must write nothing."""
+    writes_nothing = {"/lint/draft"}
+    keyed = [
+        route
+        for route in _routes(app.router.routes)
+        if isinstance(route, IdempotentRoute) and "POST" in route.methods
+    ]
+    assert len(keyed) > 30
+    for route in keyed:
+        path = route.path.removeprefix("/api/v1")
+        model = route.response_model
+        if path in writes_nothing:
+            assert not issubclass(model, schemas.CommandResult), path
+            continue
+        assert issubclass(model, schemas.CommandResult), path
+        extra = set(model.model_fields) - {"id", "version", "position"}
+        assert len(extra) <= 1, path
+        if path in LOCATIONS:
+            assert route.status_code == 201, path
+
+
+def _routes(routes: list[Any]) -> list[Any]:
+    """The app's routes, through included routers (FastAPI keeps them as the router itself)."""
+    found = []
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        found += [route] if included is None else _routes(included.routes)
+    return found
