@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import DataError, PersistenceError
+from eventsourcing.persistence import DataError, OperationalError, PersistenceError
 from eventsourcing.postgres import PostgresRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier
@@ -71,9 +71,6 @@ DEFAULT_TABLE = "okr_idempotency_keys"
 MAX_KEY_LENGTH = 255
 OWNER_LOCK_CLASS = 0x4F4B5249
 """First key of the advisory locks that tell a running server process ("OKRI") from a dead one."""
-
-CRASH_POINTS = ("before_commit", "after_commit", "after_store")
-"""Where a test server (``OKR_TEST_CRASH_POINT``) kills itself during a keyed write."""
 
 _ALREADY_WRITTEN = "idempotency key already written"
 
@@ -279,8 +276,11 @@ class IdempotencyStore:
             get_password = getattr(pool, "get_password_func", None)
             if get_password is not None:
                 kwargs["password"] = get_password()
-            conn = psycopg.connect(pool.conninfo, autocommit=True, **kwargs)
-            conn.execute("SELECT pg_advisory_lock(%s, %s)", (OWNER_LOCK_CLASS, self.owner))
+            try:
+                conn = psycopg.connect(pool.conninfo, autocommit=True, **kwargs)
+                conn.execute("SELECT pg_advisory_lock(%s, %s)", (OWNER_LOCK_CLASS, self.owner))
+            except psycopg.OperationalError as error:  # as the pool's errors: a 503
+                raise OperationalError(str(error)) from error
             self._liveness = conn
             weakref.finalize(self, conn.close)
 
