@@ -20,7 +20,7 @@ from eventsourcing.persistence import JSONTranscoder, Recording
 from domain.access import AccessToken, Role, new_secret, token_id_for
 from domain.base import CommandContext, DateAsISO, OkrAggregate
 from domain.cycle import Cadence, Cycle, Scoring
-from domain.errors import NotFound, require
+from domain.errors import NotFound, require, require_choice
 from domain.initiative import Initiative, InitiativeStatus, KeyResultRef
 from domain.kpi import Kpi
 from domain.objective import Kind, Objective, Perspective
@@ -200,7 +200,34 @@ class OkrLedger(Application[UUID]):
         person = self._load(Person, person_id, "person", "person_id")
         require(person.active, "person_inactive", "a deactivated person gets no token", "person_id")
         secret = new_secret()
-        return secret, self._commit(AccessToken.issue(person_id, role, secret, ctx, label))
+        token = AccessToken.issue(person_id, role, secret, ctx, label)
+        if person.role == token.role.value:
+            return secret, self._commit(token)
+        # The role belongs to the person: a token issued with a role gives the person that role,
+        # recorded as its own event (tokens issued before roles moved to people keep theirs).
+        person.change_role(token.role.value, f"token issued with the role {token.role}", ctx)
+        return secret, self._commit(token, person)
+
+    def change_role(
+        self, person_id: UUID, role: Role, reason: str, ctx: CommandContext
+    ) -> CommandResult:
+        """Give a person a role; ``reason`` is `sso:<issuer>`, `scim` or an admin's words."""
+        person = self._load(Person, person_id, "person", "person_id")
+        person.change_role(require_choice(Role, role, "role").value, reason, ctx)
+        return self._commit(person)
+
+    def link_identity(
+        self, person_id: UUID, issuer: str, subject: str, ctx: CommandContext
+    ) -> CommandResult:
+        """Remember that an identity provider knows the person as `subject`."""
+        person = self._load(Person, person_id, "person", "person_id")
+        person.link_identity(issuer, subject, ctx)
+        return self._commit(person)
+
+    def role_of(self, token: AccessToken) -> Role:
+        """The role a token acts with: its person's, or (set before people had roles) its own."""
+        person_role = self.get_person(token.person_id).role
+        return Role(person_role) if person_role else token.role
 
     def revoke_token(self, token_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
         token = self._load(AccessToken, token_id, "token")

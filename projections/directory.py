@@ -23,10 +23,24 @@ from projections.base import DataclassFold, FoldState, Handlers, Logged
 
 
 @dataclass
+class Grant:
+    """The event that gave a person their current role or active state."""
+
+    position: int
+    at: datetime
+    actor: str
+    reason: str
+
+
+@dataclass
 class PersonEntry:
     name: str
     email: str
     active: bool = True
+    role: str | None = None
+    """The person's role; None until first set (their tokens' roles apply then)."""
+    role_granted: Grant | None = None
+    active_since: Grant | None = None
 
 
 @dataclass
@@ -64,6 +78,8 @@ class DirectoryState(FoldState):
     people: dict[UUID, PersonEntry] = field(default_factory=dict)
     teams: dict[UUID, TeamEntry] = field(default_factory=dict)
     cycles: dict[UUID, CycleEntry] = field(default_factory=dict)
+    identities: dict[str, UUID] = field(default_factory=dict)
+    """`identity_key(issuer, subject)` → the person an identity provider signs in."""
 
 
 _on: Handlers[DirectoryState] = Handlers()
@@ -71,6 +87,7 @@ _on: Handlers[DirectoryState] = Handlers()
 
 class DirectoryFold(DataclassFold[DirectoryState]):
     name = "directory"
+    version = 2  # 2: people carry their role and the events that granted it and their state
     state_type = DirectoryState
     handlers = _on
     ignores = (AccessToken, Objective, Strategy, Kpi, Initiative, QualityPolicy)
@@ -79,9 +96,22 @@ class DirectoryFold(DataclassFold[DirectoryState]):
 # ----------------------------------------------------------------- people
 
 
+def _grant(e: Person.Event, logged: Logged) -> Grant:
+    return Grant(logged.position, logged.recorded_at, e.actor, e.reason)
+
+
 @_on.on(Person.Registered)
 def _registered(state: DirectoryState, e: Person.Registered, logged: Logged) -> None:
-    state.people[e.originator_id] = PersonEntry(name=e.name, email=e.email)
+    state.people[e.originator_id] = PersonEntry(
+        name=e.name, email=e.email, active_since=_grant(e, logged)
+    )
+
+
+@_on.on(Person.RoleChanged)
+def _person_role_changed(state: DirectoryState, e: Person.RoleChanged, logged: Logged) -> None:
+    person = state.people[e.originator_id]
+    person.role = e.role
+    person.role_granted = _grant(e, logged)
 
 
 @_on.on(Person.Renamed)
@@ -92,15 +122,28 @@ def _renamed(state: DirectoryState, e: Person.Renamed, logged: Logged) -> None:
 @_on.on(Person.Deactivated)
 def _deactivated(state: DirectoryState, e: Person.Deactivated, logged: Logged) -> None:
     state.people[e.originator_id].active = False
+    state.people[e.originator_id].active_since = _grant(e, logged)
 
 
 @_on.on(Person.Reactivated)
 def _reactivated(state: DirectoryState, e: Person.Reactivated, logged: Logged) -> None:
     state.people[e.originator_id].active = True
+    state.people[e.originator_id].active_since = _grant(e, logged)
+
+
+def identity_key(issuer: str, subject: str) -> str:
+    return issuer.rstrip("/") + " " + subject
+
+
+@_on.on(Person.IdentityLinked)
+def _identity_linked(state: DirectoryState, e: Person.IdentityLinked, logged: Logged) -> None:
+    state.identities[identity_key(e.issuer, e.subject)] = e.originator_id
 
 
 @_on.on(Person.Forgotten)
 def _forgotten(state: DirectoryState, e: Person.Forgotten, logged: Logged) -> None:
+    for key in [k for k, person in state.identities.items() if person == e.originator_id]:
+        del state.identities[key]
     # Erased personal data leaves live folds at once; earlier checkpoints must be rebuilt.
     state.people[e.originator_id] = PersonEntry(forgotten_name(e.number), "", active=False)
 

@@ -35,7 +35,7 @@ from api.errors import ApiError
 from api.policy import ObjectiveFacts, Principal
 from api.web import charts
 from api.web.session import Session
-from domain.access import AccessToken
+from domain.access import AccessToken, Role
 from domain.base import CommandContext
 from domain.errors import NotFound, OkrError
 from domain.objective import Objective
@@ -157,7 +157,8 @@ def principal_of(services: Services, token_id: str | None) -> Principal | None:
         return None
     if not person.active:
         return None
-    return Principal(person_id=token.person_id, role=token.role, token_id=token.id)
+    role = Role(person.role) if person.role else token.role  # the person's role, once set
+    return Principal(person_id=token.person_id, role=role, token_id=token.id)
 
 
 def session_of(request: Request) -> Session:

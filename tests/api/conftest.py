@@ -10,6 +10,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -99,7 +100,14 @@ def client(app: Any) -> Iterator[TestClient]:
 @pytest.fixture
 def live_server(app: Any) -> Iterator[str]:
     """The app served by uvicorn on a free port in a background thread; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    with serving(app) as url:
+        yield url
+
+
+@contextmanager
+def serving(app: Any, port: int = 0) -> Iterator[str]:
+    """`app` served by uvicorn on `port` (0: a free one) in a background thread: its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
