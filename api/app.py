@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import errors, web
 from api.deps import Principals, Services, TreeCache
 from api.directory import LogDirectory, request_began
+from api.routes.access import access
 from api.routes.audit import audit
 from api.routes.cycles import cycles
 from api.routes.health import health
@@ -106,6 +107,7 @@ def create_app(
         queries,
         objectives,
         audit,
+        access,
         strategy,
         kpis,
         initiatives,

@@ -39,8 +39,8 @@ class PersonEntry:
     active: bool = True
     role: str | None = None
     """The person's role; None until first set (their tokens' roles apply then)."""
-    role_granted: Grant | None = None
-    active_since: Grant | None = None
+    role_granted: Grant | None = field(default=None, compare=False)
+    active_since: Grant | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -49,6 +49,8 @@ class TeamEntry:
     parent_id: UUID | None
     members: dict[UUID, str] = field(default_factory=dict)
     """Person id → role (`member` or `manager`), in joining order."""
+    granted: dict[UUID, Grant] = field(default_factory=dict, compare=False)
+    """Person id → the event that gave them their current membership role."""
     disbanded: bool = False
 
 
@@ -96,7 +98,7 @@ class DirectoryFold(DataclassFold[DirectoryState]):
 # ----------------------------------------------------------------- people
 
 
-def _grant(e: Person.Event, logged: Logged) -> Grant:
+def _grant(e: Person.Event | Team.Event, logged: Logged) -> Grant:
     return Grant(logged.position, logged.recorded_at, e.actor, e.reason)
 
 
@@ -169,16 +171,19 @@ def _moved(state: DirectoryState, e: Team.Moved, logged: Logged) -> None:
 @_on.on(Team.MemberAdded)
 def _member_added(state: DirectoryState, e: Team.MemberAdded, logged: Logged) -> None:
     state.teams[e.originator_id].members[e.person_id] = e.role
+    state.teams[e.originator_id].granted[e.person_id] = _grant(e, logged)
 
 
 @_on.on(Team.MemberRoleChanged)
 def _role_changed(state: DirectoryState, e: Team.MemberRoleChanged, logged: Logged) -> None:
     state.teams[e.originator_id].members[e.person_id] = e.role
+    state.teams[e.originator_id].granted[e.person_id] = _grant(e, logged)
 
 
 @_on.on(Team.MemberRemoved)
 def _member_removed(state: DirectoryState, e: Team.MemberRemoved, logged: Logged) -> None:
     state.teams[e.originator_id].members.pop(e.person_id, None)
+    state.teams[e.originator_id].granted.pop(e.person_id, None)
 
 
 @_on.on(Team.Disbanded)
