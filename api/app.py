@@ -31,6 +31,7 @@ from api.routes.people import people, tokens
 from api.routes.queries import queries
 from api.routes.strategy import strategy
 from api.routes.teams import teams
+from api.scim import scim
 from domain.application import OkrLedger
 from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
@@ -114,6 +115,7 @@ def create_app(
         coach,
     ):
         app.include_router(router, prefix=PREFIX)
+    app.include_router(scim)  # /scim/v2: off (404) until OKR_SCIM_TOKEN is set
     if ui:
         web.install(app, settings or get_settings())
 

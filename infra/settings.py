@@ -168,6 +168,9 @@ class Settings(BaseSettings):
     token_signin: bool = True
     """Whether the sign-in page keeps its token form once single sign-on is configured."""
 
+    scim_token: SecretStr | None = None
+    """The bearer token of SCIM provisioning at ``/scim/v2``; ``None`` turns SCIM off."""
+
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id)
