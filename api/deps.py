@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
@@ -127,7 +127,13 @@ def authenticate(ledger: OkrLedger, secret: str) -> Principal | None:
     token = ledger.authenticate(secret)
     if token is None:
         return None
-    return Principal(person_id=token.person_id, role=ledger.role_of(token), token_id=token.id)
+    return Principal(
+        person_id=token.person_id,
+        role=ledger.role_of(token),
+        token_id=token.id,
+        read_only=token.read_only,
+        expires_at=token.expires_at,
+    )
 
 
 class Principals:
@@ -167,10 +173,11 @@ class Principals:
                 # The directory cannot fold the log: authenticate from the event store, as
                 # without the cache, so /audit/verify can still report what happened.
                 live = revoked = False
-            if revoked or not live:
+            expired = known.expires_at is not None and known.expires_at <= datetime.now(UTC)
+            if revoked or expired or not live:
                 with self._lock:
                     self._known.pop(token_id, None)
-            if revoked:
+            if revoked or expired:
                 return None
             if live:
                 return known
@@ -199,6 +206,8 @@ def get_principal(
         raise unauthorized(
             "token_invalid", "the token is unknown, revoked, or its person is inactive"
         )
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not policy.may_write(principal):
+        raise forbidden("token_read_only", "this personal access token may only read")
     request.state.principal = principal
     return principal
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from domain.access import Role
 from domain.cycle import Cadence, Scoring
@@ -604,6 +604,10 @@ class TokenCreate(Body):
     person_id: UUID
     role: Role
     label: str = Field(default="", max_length=200, examples=["laptop"])
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="When the token stops working (default: when revoked)."
+    )
+    read_only: bool = Field(default=False, description="The token may only read.")
 
     model_config = ConfigDict(
         extra="forbid",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -194,13 +194,23 @@ class OkrLedger(Application[UUID]):
     # ------------------------------------------------------------ access
 
     def issue_token(
-        self, person_id: UUID, role: Role, ctx: CommandContext, label: str = ""
+        self,
+        person_id: UUID,
+        role: Role,
+        ctx: CommandContext,
+        label: str = "",
+        *,
+        expires_at: datetime | None = None,
+        read_only: bool = False,
     ) -> tuple[str, CommandResult]:
-        """Issue a token; the secret is returned once and never stored."""
+        """Issue a token (until `expires_at`, for reads only when `read_only`); the secret is
+        returned once and never stored."""
         person = self._load(Person, person_id, "person", "person_id")
         require(person.active, "person_inactive", "a deactivated person gets no token", "person_id")
         secret = new_secret()
-        token = AccessToken.issue(person_id, role, secret, ctx, label)
+        token = AccessToken.issue(
+            person_id, role, secret, ctx, label, expires_at=expires_at, read_only=read_only
+        )
         if person.role == token.role.value:
             return secret, self._commit(token)
         # The role belongs to the person: a token issued with a role gives the person that role,
@@ -235,12 +245,13 @@ class OkrLedger(Application[UUID]):
         return self._commit(token)
 
     def authenticate(self, secret: str) -> AccessToken | None:
-        """The live token for a secret, or None (unknown, revoked, or its person deactivated)."""
+        """The live token for a secret, or None (unknown, revoked, expired, or its person
+        deactivated)."""
         try:
             token = self._load(AccessToken, token_id_for(secret), "token")
         except NotFound:
             return None
-        if token.revoked or not self.get_person(token.person_id).active:
+        if token.revoked or token.expired() or not self.get_person(token.person_id).active:
             return None
         return token
 

@@ -232,6 +232,23 @@ def _token_issued(context: Context, e: AccessToken.Issued, logged: Logged) -> Na
     )
 
 
+@_event(AccessToken.Limited)
+def _token_limited(context: Context, e: AccessToken.Limited, logged: Logged) -> Narration:
+    until = e.expires_at.isoformat() if e.expires_at else None
+    scope = "read-only" if e.read_only else "read-write"
+    action = f"token limited: {scope}" + (f", until {until}" if until else "")
+    return Narration(
+        "token",
+        e.originator_id,
+        None,
+        None,
+        None,
+        action,
+        {},
+        {"expires_at": until, "read_only": e.read_only},
+    )
+
+
 @_event(AccessToken.Revoked)
 def _token_revoked(context: Context, e: AccessToken.Revoked, logged: Logged) -> Narration:
     return Narration(

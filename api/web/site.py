@@ -149,7 +149,7 @@ def principal_of(services: Services, token_id: str | None) -> Principal | None:
         token: object = ledger.repository.get(UUID(token_id))
     except (AggregateNotFoundError, ValueError):
         return None
-    if not isinstance(token, AccessToken) or token.revoked:
+    if not isinstance(token, AccessToken) or token.revoked or token.expired():
         return None
     try:
         person = ledger.get_person(token.person_id)

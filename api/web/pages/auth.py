@@ -23,13 +23,14 @@ def sign_in(request: Request, form: FormDep) -> HTMLResponse | RedirectResponse:
     services = request.app.state.services
     principal = authenticate(services.ledger, form.get("token"))
     target = safe_next(form.get("next"))
-    if principal is None:
+    if principal is None or principal.read_only:
         return render(
             request,
             "sign_in.html",
             status_code=401,
             next=target,
-            error="That token is unknown, revoked, or its person is inactive.",
+            error="That token is unknown, revoked, expired, read-only (those are for the API),"
+            " or its person is inactive.",
             **sign_in_options(request),
         )
     settings_max_age = request.app.state.web_session_max_age
