@@ -237,16 +237,8 @@ def _token_limited(context: Context, e: AccessToken.Limited, logged: Logged) -> 
     until = e.expires_at.isoformat() if e.expires_at else None
     scope = "read-only" if e.read_only else "read-write"
     action = f"token limited: {scope}" + (f", until {until}" if until else "")
-    return Narration(
-        "token",
-        e.originator_id,
-        None,
-        None,
-        None,
-        action,
-        {},
-        {"expires_at": until, "read_only": e.read_only},
-    )
+    after = {"expires_at": until, "read_only": e.read_only}
+    return Narration("token", e.originator_id, None, None, None, action, {}, after)
 
 
 @_event(AccessToken.Revoked)
