@@ -20,7 +20,7 @@ from uuid import UUID
 import orjson
 from psycopg import Connection
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composable
+from psycopg.sql import SQL, Composable, Composed
 
 from infra.views.codec import decode, load, loads
 from infra.views.log import LogReader
@@ -113,7 +113,7 @@ class ViewQueries:
             else:
                 conn.execute("COMMIT")
 
-    def _rows(self, snap: Snapshot, query: Composable, params: Sequence[Any] = ()) -> list[Any]:
+    def _rows(self, snap: Snapshot, query: SQL | Composed, params: Sequence[Any] = ()) -> list[Any]:
         with snap.conn.cursor(row_factory=tuple_row) as curs:
             return curs.execute(query, params).fetchall()
 

@@ -77,7 +77,8 @@ class StrategyReads:
     @classmethod
     def of_ledger(cls, ledger: OkrLedger) -> StrategyReads:
         """Reads over `ledger`'s log on their own (the CLI's `okr lint`)."""
-        log = LogReader(ledger.recorder, ledger.mapper)  # type: ignore[arg-type]
+        recorder: Any = ledger.recorder  # the chained PostgreSQL recorder, as in ReadModels
+        log = LogReader(recorder, ledger.mapper)
         return cls(_Source(ledger, log), serve_ledger=False)
 
     def cycles(self) -> list[tuple[UUID, str, str, str]]:
