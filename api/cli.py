@@ -22,12 +22,13 @@ from rich.table import Table
 
 from api.audit_cli import audit_app, person_app
 from api.rebuild_cli import rebuild_command
+from demo import DemoSummary, load_demo
 from domain.access import Role, token_id_for
 from domain.application import OkrLedger
 from domain.base import CommandContext
 from domain.errors import OkrError
 from infra.bootstrap import build_ledger
-from infra.demo import DemoSummary, load_demo
+from infra.chain import importing_history
 from infra.settings import get_settings
 from infra.status import StoreStatus, store_status
 
@@ -86,7 +87,7 @@ def demo(
     with _ledger() as ledger:
         started = time.perf_counter()
         try:
-            summary = load_demo(ledger, seed=seed, today=day)
+            summary = load_demo(ledger, seed=seed, today=day, history_clock=importing_history)
         except ValueError as error:
             errors.print(f"[red]{error}[/red]")
             raise typer.Exit(1) from None
