@@ -5,10 +5,11 @@
      "errors": [{"field": "confidence", "rule": "...", "message": "..."}]}
 
 Mapping: request validation → 422, a malformed body included (`json_invalid`: not JSON, or not
-UTF-8; `body_required`: empty; `body_not_object`: JSON but not an object); domain `InvalidValue` → 422; `RuleViolated` → 409
-(`version_mismatch`, from If-Match, → 412); `NotFound` and rules named `*_not_found` → 404;
-a concurrent write (eventsourcing `IntegrityError`) → 409 `concurrent_write` with the current
-version; the database unreachable or its lock timing out → 503 with `Retry-After`.
+UTF-8; `body_required`: empty; `body_not_object`: JSON but not an object), and never 400;
+domain `InvalidValue` → 422; `RuleViolated` → 409 (`version_mismatch`, from If-Match, → 412);
+`NotFound` and rules named `*_not_found` → 404; a concurrent write (eventsourcing
+`IntegrityError`) → 409 `concurrent_write` with the current version; the database unreachable
+or its lock timing out → 503 with `Retry-After`.
 """
 
 from __future__ import annotations
