@@ -258,3 +258,29 @@ def test_a_web_form_with_a_nul_comes_back_with_a_message(
     assert "must not contain control characters" in answer.text
     assert "U+0000" in answer.text
     assert world.ledger.recorder.max_notification_id() == head
+
+
+@pytest.mark.parametrize(
+    ("escaped", "rule"),
+    [
+        ("\\ud800", "string_unicode"),  # an unpaired surrogate: not text at all
+        ("\\udfff", "string_unicode"),
+        ("\\ufffe", "control_character"),  # noncharacters
+        ("\\ufdd0", "control_character"),
+        ("\\ud83f\\udfff", "control_character"),  # U+1FFFF, a pair that is a noncharacter
+    ],
+)
+def test_json_escapes_that_are_not_text_are_refused(
+    escaped: str, rule: str, admin_client: tuple[TestClient, World]
+) -> None:
+    client, world = admin_client
+    head = world.ledger.recorder.max_notification_id()
+    body = f'{{"name": "Ada{escaped}", "email": "ada.l@acme.example"}}'.encode()
+    answer = client.post(
+        f"{API}/people",
+        content=body,
+        headers={**world["admin"].headers, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert (answer.json()["field"], answer.json()["rule"]) == ("name", rule)
+    assert world.ledger.recorder.max_notification_id() == head

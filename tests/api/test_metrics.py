@@ -83,6 +83,7 @@ def test_the_request_counters_move_by_exactly_the_requests_made(
         assert client.get(f"{API}/no-such-thing/{uuid4()}").status_code == 404
         assert client.post(f"{API}/people", json={"name": "a\x00b"}).status_code == 422
         assert client.delete(f"{API}/people").status_code == 405
+        assert client.request("PROPFIND", f"{API}/people").status_code == 405
     after = scrape(live_server)
 
     assert moved(before, after, "okr_http_requests_total") == {
@@ -92,11 +93,12 @@ def test_the_request_counters_move_by_exactly_the_requests_made(
         labels(method="GET", route="unmatched", status_class="4xx"): 1,
         labels(method="POST", route=f"{API}/people", status_class="4xx"): 1,
         labels(method="DELETE", route=f"{API}/people", status_class="4xx"): 1,
+        labels(method="other", route=f"{API}/people", status_class="4xx"): 1,
         labels(method="GET", route="/metrics", status_class="2xx"): 1,  # the first scrape
     }
     assert moved(before, after, "okr_http_error_responses_total") == {
         labels(status="404"): 2,
-        labels(status="405"): 1,
+        labels(status="405"): 2,
         labels(status="422"): 1,
     }
     assert moved(before, after, "okr_http_request_duration_seconds_count") == {
@@ -105,6 +107,7 @@ def test_the_request_counters_move_by_exactly_the_requests_made(
         labels(method="GET", route="unmatched"): 1,
         labels(method="POST", route=f"{API}/people"): 1,
         labels(method="DELETE", route=f"{API}/people"): 1,
+        labels(method="other", route=f"{API}/people"): 1,
         labels(method="GET", route="/metrics"): 1,
     }
     durations = moved(before, after, "okr_http_request_duration_seconds_sum")
