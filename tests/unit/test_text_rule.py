@@ -4,6 +4,8 @@ unpaired surrogates or noncharacters anywhere."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,6 +13,8 @@ from hypothesis import strategies as st
 from domain.application import OkrLedger
 from domain.base import CommandContext
 from domain.errors import InvalidValue, clean_text, is_multiline, require_text
+from domain.objective import Kind
+from domain.scoring import Direction, Measure
 
 CONTROL = [chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]]
 BAD_ANYWHERE = ["\ud800", "\udfff", "\ufdd0", "\ufffe", "\uffff", "\U0001fffe", "\U0010ffff"]
@@ -59,3 +63,27 @@ def test_the_ledger_refuses_a_name_with_nul_and_records_nothing() -> None:
     with pytest.raises(InvalidValue):
         ledger.deactivate_person(person.id, "left\x1b[2J", ctx)
     ledger.deactivate_person(person.id, "left the company\r\nafter ten years", ctx)
+
+
+def test_every_event_reason_meets_the_rule() -> None:
+    """The reason is checked where every event is stamped, so a command that forgets to check
+    its own still cannot store one: here, a key result's edit."""
+    ledger = OkrLedger()
+    ctx = CommandContext.system()
+    today = date.today()
+    cycle = ledger.plan_cycle("Q", today, today + timedelta(days=90), ctx).id
+    team = ledger.form_team("Platform", ctx).id
+    objective = ledger.draft_objective(
+        cycle_id=cycle, title="Fast builds", kind=Kind.COMMITTED, ctx=ctx, owner_team_id=team
+    ).id
+    kr = ledger.add_key_result(
+        objective, title="Build time", measure=Measure.METRIC, baseline=10, target=5,
+        direction=Direction.DECREASE, ctx=ctx,
+    ).extra_id  # fmt: skip
+    assert kr is not None
+    head = ledger.recorder.max_notification_id()
+    with pytest.raises(InvalidValue) as refused:
+        ledger.update_key_result(objective, kr, ctx, target=4, reason="faster\x00")
+    assert (refused.value.rule, refused.value.field) == ("control_character", "reason")
+    assert ledger.recorder.max_notification_id() == head
+    ledger.update_key_result(objective, kr, ctx, target=4, reason="faster:\n\tthe cache")
