@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, web
+from api import errors, metrics, web
 from api.deps import Principals, Services, TreeCache
 from api.directory import LogDirectory, request_began
 from api.routes.access import access
@@ -115,6 +115,7 @@ def create_app(
         coach,
     ):
         app.include_router(router, prefix=PREFIX)
+    metrics.install(app, settings)
     app.include_router(scim)  # /scim/v2: off (404) until OKR_SCIM_TOKEN is set
     if ui:
         web.install(app, settings or get_settings())

@@ -272,12 +272,14 @@ class IdempotencyStore:
             if conn is not None and not conn.closed and not conn.broken:
                 return
             pool = self.datastore.pool
-            kwargs = {k: v for k, v in dict(pool.kwargs).items() if k != "row_factory"}
+            pool_kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs or {}
+            conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+            kwargs = {k: v for k, v in pool_kwargs.items() if k != "row_factory"}
             get_password = getattr(pool, "get_password_func", None)
             if get_password is not None:
                 kwargs["password"] = get_password()
             try:
-                conn = psycopg.connect(pool.conninfo, autocommit=True, **kwargs)
+                conn = psycopg.connect(conninfo, autocommit=True, **kwargs)
                 conn.execute("SELECT pg_advisory_lock(%s, %s)", (OWNER_LOCK_CLASS, self.owner))
             except psycopg.OperationalError as error:  # as the pool's errors: a 503
                 raise OperationalError(str(error)) from error

@@ -150,16 +150,18 @@ class OidcClient:
             raise SignInRefused("state_mismatch", "the sign-in's state does not match")
         if not code:
             raise SignInRefused("code_missing", "the provider sent no authorization code")
-        auth = (self.client_id, self._secret.get_secret_value()) if self._secret else None
         form = {
             "grant_type": "authorization_code",
             "code": code,
             "redirect_uri": self.redirect_uri,
             "code_verifier": pending.verifier,
         }
-        if auth is None:
-            form["client_id"] = self.client_id
-        answer = self._http.post(self.metadata()["token_endpoint"], data=form, auth=auth)
+        endpoint = self.metadata()["token_endpoint"]
+        if self._secret is not None:  # client_secret_basic
+            secret = self._secret.get_secret_value()
+            answer = self._http.post(endpoint, data=form, auth=(self.client_id, secret))
+        else:  # a public client
+            answer = self._http.post(endpoint, data={**form, "client_id": self.client_id})
         if answer.status_code != 200:
             raise SignInRefused("code_refused", "the provider refused the authorization code")
         id_token = answer.json().get("id_token")

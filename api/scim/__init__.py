@@ -148,7 +148,7 @@ def _load(request: Request, user_id: str) -> Person:
 
 def _user(request: Request, person: Person) -> dict[str, Any]:
     location = f"{_base(request)}/Users/{person.id}"
-    user = User(
+    user: User[Any] = User(
         id=str(person.id),
         user_name=person.email,
         display_name=person.name,
@@ -170,13 +170,13 @@ def _user(request: Request, person: Person) -> dict[str, Any]:
 def _parse_user(data: dict[str, Any], context: Context) -> tuple[str, str, bool]:
     """(e-mail, name, active) from a User body; the e-mail is userName or the primary e-mail."""
     try:
-        user = User.model_validate(data, scim_ctx=context)
+        user: User[Any] = User.model_validate(data, scim_ctx=context)
     except ValidationError as error:
         raise ScimError(400, f"invalid User: {error.errors()[0]['msg']}", "invalidValue") from None
-    candidates = [user.user_name or ""]
-    for email in user.emails or []:
-        if email.value:
-            candidates.insert(0 if email.primary else len(candidates), str(email.value))
+    candidates: list[str] = [user.user_name or ""]
+    for entry in user.emails or []:
+        if entry.value:
+            candidates.insert(0 if entry.primary else len(candidates), str(entry.value))
     email = next((c for c in candidates if "@" in c), "")
     if not email:
         raise ScimError(400, "userName (or a primary e-mail) must be an e-mail", "invalidValue")
@@ -232,7 +232,7 @@ async def service_provider_config(request: Request) -> Response:
         etag=ETag(supported=False),
         authentication_schemes=[
             AuthenticationScheme(
-                type="oauthbearertoken",
+                type=AuthenticationScheme.Type.oauthbearertoken,
                 name="OAuth Bearer Token",
                 description="The bearer token configured as OKR_SCIM_TOKEN",
                 primary=True,
@@ -373,7 +373,7 @@ async def patch_user(request: Request) -> Response:
     person = _load(request, request.path_params["user_id"])
     body = await _body(request)
     try:
-        patch = PatchOp[User].model_validate(body, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+        patch = PatchOp[User[Any]].model_validate(body, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
     except ValidationError as error:
         raise ScimError(
             400, f"invalid PatchOp: {error.errors()[0]['msg']}", "invalidSyntax"
@@ -385,9 +385,7 @@ async def patch_user(request: Request) -> Response:
         if op not in ("replace", "add"):
             raise ScimError(400, f"'{op}' is not supported here", "invalidPath")
         path = str(operation.path or "")
-        values: dict[str, Any] = (
-            {path: operation.value} if path else dict(operation.value or {})  # type: ignore[call-overload]
-        )
+        values: dict[str, Any] = {path: operation.value} if path else dict(operation.value or {})
         for key, value in values.items():
             attribute = key.lower().rsplit(":", 1)[-1]
             if attribute == "active":

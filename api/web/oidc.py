@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -162,7 +163,7 @@ def _sign_in(request: Request, client: OidcClient, identity: Identity) -> str:
     return str(issued.id)
 
 
-def sign_in_options(request: Request) -> dict[str, bool]:
+def sign_in_options(request: Request) -> dict[str, Any]:
     """What the sign-in page offers: SSO when configured, the token form unless turned off."""
     settings = settings_of(request)
     sso = settings.oidc_enabled
@@ -176,7 +177,7 @@ def sign_out_target(request: Request, token_id: str | None) -> str | None:
         return None
     ledger: OkrLedger = request.app.state.services.ledger
     try:
-        token = ledger.repository.get(UUID(token_id))
+        token: object = ledger.repository.get(UUID(token_id))
     except (AggregateNotFoundError, ValueError):
         return None
     if not isinstance(token, AccessToken) or token.label != SSO_LABEL:

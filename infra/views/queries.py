@@ -20,7 +20,7 @@ from uuid import UUID
 import orjson
 from psycopg import Connection
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composable, Literal
+from psycopg.sql import SQL, Composable, Composed, Literal
 
 from domain.objective import Objective
 from infra.views.codec import decode, load, loads
@@ -115,7 +115,7 @@ class ViewQueries:
             else:
                 conn.execute("COMMIT")
 
-    def _rows(self, snap: Snapshot, query: Composable, params: Sequence[Any] = ()) -> list[Any]:
+    def _rows(self, snap: Snapshot, query: SQL | Composed, params: Sequence[Any] = ()) -> list[Any]:
         with snap.conn.cursor(row_factory=tuple_row) as curs:
             return curs.execute(query, params).fetchall()
 
