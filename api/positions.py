@@ -1,0 +1,92 @@
+"""Every read states the moment it shows: the `OKR-Position` and `OKR-Chain-Hash` headers.
+
+A GET request records, while the route reads, the log position its answer was computed from
+(infra/answer.py); a successful answer then carries that position and the chain hash at it, so a
+saved answer can be re-created (`position=`) and checked against the store years later
+(`GET /api/v1/audit/verify?position=N&hash=H`). Pure ASGI, like the request-id middleware.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import anyio.to_thread
+from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.directory import LogDirectory
+from domain.application import OkrLedger
+from infra.answer import Answer, ChainHashes, answering, current, reflect_aggregate, saw
+from infra.chain import ChainReader
+
+POSITION_HEADER = "OKR-Position"
+HASH_HEADER = "OKR-Chain-Hash"
+_READS = frozenset({"GET", "HEAD"})
+
+
+def install(app: FastAPI, ledger: OkrLedger) -> None:
+    """State every read's position and chain hash; `app.state.chain_hashes` serves the pages."""
+    hashes = ChainHashes(ChainReader.for_recorder(ledger.recorder))
+    app.state.chain_hashes = hashes
+    app.add_middleware(PositionMiddleware, hashes=hashes)
+
+
+def stated(answer: Answer, hashes: ChainHashes) -> tuple[int, bytes] | None:
+    """The answer's position and the chain hash at it (looked up when the read had none)."""
+    if answer.position is None:
+        return None
+    if answer.hash is None:
+        answer.hash = hashes.at(answer.position)
+    else:
+        hashes.remember(answer.position, answer.hash)
+    return answer.position, answer.hash
+
+
+class PositionMiddleware:
+    """Adds `OKR-Position` and `OKR-Chain-Hash` to successful GET answers that read the log."""
+
+    def __init__(self, app: ASGIApp, hashes: ChainHashes) -> None:
+        self.app = app
+        self.hashes = hashes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _READS:
+            await self.app(scope, receive, send)
+            return
+        with answering() as answer:
+
+            async def send_with_position(message: Message) -> None:
+                if (
+                    message["type"] == "http.response.start"
+                    and 200 <= message["status"] < 300
+                    and answer.position is not None
+                ):
+                    if answer.hash is None:
+                        await anyio.to_thread.run_sync(stated, answer, self.hashes)
+                    found = stated(answer, self.hashes)
+                    assert found is not None
+                    headers = MutableHeaders(scope=message)
+                    headers[POSITION_HEADER] = str(found[0])
+                    headers[HASH_HEADER] = found[1].hex()
+                await send(message)
+
+            await self.app(scope, receive, send_with_position)
+
+
+def saw_aggregate(ledger: OkrLedger, aggregate_id: UUID, version: int) -> None:
+    """A read of one aggregate from the event store: it reflects the notification id of the
+    aggregate's event at the version read (docs/api.md)."""
+    reflect_aggregate(ledger.recorder, aggregate_id, version)
+
+
+def saw_directory(directory: LogDirectory) -> None:
+    """A read of the API's directory (call while holding `directory.current()`): it reflects
+    the last directory event applied."""
+    saw(directory.position())
+
+
+def reflected() -> int | None:
+    """The position recorded for the answer so far (None outside a request or before a read)."""
+    found = current()
+    return None if found is None else found.position
