@@ -63,6 +63,8 @@ class PositionMiddleware:
                     and answer.position is not None
                 ):
                     if answer.hash is None:
+                        answer.hash = self.hashes.known(answer.position)
+                    if answer.hash is None:  # a database round trip: not on the event loop
                         await anyio.to_thread.run_sync(stated, answer, self.hashes)
                     found = stated(answer, self.hashes)
                     assert found is not None

@@ -96,9 +96,13 @@ class ChainHashes:
         self._known: LRUCache[int, bytes] = LRUCache(size)
         self._lock = threading.Lock()
 
-    def at(self, position: int) -> bytes:
+    def known(self, position: int) -> bytes | None:
+        """The hash at `position` if remembered (no database round trip)."""
         with self._lock:
-            found = self._known.get(position)
+            return self._known.get(position)
+
+    def at(self, position: int) -> bytes:
+        found = self.known(position)
         if found is None:
             found = self.chain.hash_at(position)
             with self._lock:
