@@ -8,6 +8,7 @@ saved answer can be re-created (`position=`) and checked against the store years
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import anyio.to_thread
@@ -18,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.directory import LogDirectory
 from domain.application import OkrLedger
 from infra.answer import Answer, ChainHashes, answering, current, reflect_aggregate, saw
-from infra.chain import ChainReader
+from infra.chain import ChainedApplicationRecorder
 
 POSITION_HEADER = "OKR-Position"
 HASH_HEADER = "OKR-Chain-Hash"
@@ -26,10 +27,47 @@ _READS = frozenset({"GET", "HEAD"})
 
 
 def install(app: FastAPI, ledger: OkrLedger) -> None:
-    """State every read's position and chain hash; `app.state.chain_hashes` serves the pages."""
-    hashes = ChainHashes(ChainReader.for_recorder(ledger.recorder))
+    """State every read's position and chain hash; `app.state.chain_hashes` serves the pages.
+
+    A ledger without a hash chain (in memory, for the schema alone) states nothing."""
+    _document_headers(app)
+    if not isinstance(ledger.recorder, ChainedApplicationRecorder):
+        return
+    hashes = ChainHashes(ledger.recorder.chain)
     app.state.chain_hashes = hashes
     app.add_middleware(PositionMiddleware, hashes=hashes)
+
+
+HEADERS = {
+    POSITION_HEADER: {
+        "description": "The log position this answer reflects (a notification id): the same "
+        "read with `position=` this value gives the same answer.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    HASH_HEADER: {
+        "description": "The hash chain's hash at that position (64 hex digits): check it later "
+        "with `GET /api/v1/audit/verify?position=…&hash=…`.",
+        "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    },
+}
+
+
+def _document_headers(app: FastAPI) -> None:
+    """The OpenAPI document lists both headers on every read's successful answers."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        for path, operations in schema.get("paths", {}).items():
+            read = operations.get("get")
+            if read is None or path.endswith("/health"):
+                continue
+            for status, response in read.get("responses", {}).items():
+                if status.startswith("2"):
+                    response.setdefault("headers", {}).update(HEADERS)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def stated(answer: Answer, hashes: ChainHashes) -> tuple[int, bytes] | None:

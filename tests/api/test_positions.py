@@ -102,6 +102,8 @@ def test_every_json_read_states_its_position_and_the_chain_hash_there(
             continue
         template = path.removeprefix(API)
         assert template in samples, f"add a sample request for GET {path}"
+        documented = schema["paths"][path]["get"]["responses"]["200"].get("headers", {})
+        assert {"OKR-Position", "OKR-Chain-Hash"} <= set(documented), path
         url = f"{API}{samples[template]}"
         url += ("&" if "?" in url else "?") + f"min_position={head}"
         answer = client.get(url, headers=world["auditor"].headers)
