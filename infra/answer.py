@@ -68,6 +68,13 @@ def answering() -> Iterator[Answer]:
         _answer.reset(token)
 
 
+def read_again() -> None:
+    """The reads so far do not make the answer (it is read again): forget their position."""
+    answer = _answer.get()
+    if answer is not None:
+        answer.position, answer.hash, answer.pinned = None, None, False
+
+
 def current() -> Answer | None:
     """The answer being recorded, if any."""
     return _answer.get()
@@ -143,6 +150,7 @@ __all__ = [
     "answering",
     "current",
     "pin",
+    "read_again",
     "reflect_aggregate",
     "saw",
 ]

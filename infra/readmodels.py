@@ -262,6 +262,8 @@ class ReadModels:
             )
             moments = self._positions_at(snap, boundaries)
             first, last = moments[0][0], moments[-1][0]
+            # Frames fold the log up to `last`; names and audit rows are the views' (snapshot).
+            answer.pin(max(snap.position, last))
             start = self.timetravel.state_at(
                 snap.conn, first, [cycle_id], refold_until=last, generation=snap.generation
             )

@@ -149,6 +149,7 @@ def objective_history(
         # The objective exists (the event store says so): the read models are behind.
         head = services.ledger.recorder.max_notification_id() or 0
         if readmodels.wait_for(head, services.wait_timeout):
+            answer.read_again()
             history = readmodels.history(objective.id)
     if not history:
         raise ApiError(504, "projection_lagging", "the read models have not caught up; retry")
