@@ -66,3 +66,29 @@ def test_the_footer_shows_the_position_and_its_link_opens_that_moment(browser: B
     browser.page.wait_for_url(re.compile(rf"/tree\?position={position}$"))
     assert f"log position {position}" in browser.page.get_by_test_id("as-of-banner").inner_text()
     assert not browser.errors
+
+
+def test_an_auditor_checks_a_saved_footer_on_the_audit_page(browser: Browser) -> None:
+    browser.sign_in("admin")
+    browser.go(f"/tree?cycle={browser.site.active_cycle_id}")
+    position, chain_hash, _ = _moment(browser)
+
+    browser.go("/audit")
+    browser.page.get_by_label("Position", exact=True).fill(str(position))
+    browser.page.get_by_label("Chain hash").fill(chain_hash)
+    browser.page.get_by_test_id("check-answer").click()
+    result = browser.page.get_by_test_id("check-result").inner_text()
+    assert result.startswith("Matches"), result
+    assert chain_hash in result
+
+    other = ("1" if chain_hash[0] != "1" else "2") + chain_hash[1:]
+    browser.page.get_by_label("Chain hash").fill(other)
+    browser.page.get_by_test_id("check-answer").click()
+    result = browser.page.get_by_test_id("check-result").inner_text()
+    assert result.startswith("Does not match") and "hash_mismatch" in result, result
+
+    browser.page.get_by_label("Chain hash").fill("3f2a")
+    browser.page.get_by_test_id("check-answer").click()
+    assert "64 hexadecimal digits" in browser.page.get_by_test_id("check-result").inner_text()
+    browser.shot("audit-check-answer")
+    assert not browser.errors
