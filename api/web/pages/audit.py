@@ -130,15 +130,7 @@ def audit_page(
         problem = str(error)
     except ApiError as error:  # the API's 422s (e.g. `from` after `to`)
         problem = error.message
-    verification = None
-    if verify:
-        verification = audit_api.verify(
-            _=viewer.principal,
-            ledger=viewer.services.ledger,
-            services=viewer.services,
-            from_position=None,
-            to_position=None,
-        )
+    verification = _verify(viewer) if verify else None
 
     checked, check_problem = _check_answer(viewer, position, chain_hash)
 
@@ -171,28 +163,30 @@ def audit_page(
     )
 
 
+def _verify(viewer: Viewer, position: int | None = None, hash_: str | None = None) -> Any:
+    """The API's chain verification, whole or up to a saved answer's position."""
+    return audit_api.verify(
+        _=viewer.principal,
+        ledger=viewer.services.ledger,
+        services=viewer.services,
+        from_position=None,
+        to_position=None,
+        position=position,
+        hash_=hash_,
+    )
+
+
 def _check_answer(
     viewer: Viewer, position: str | None, chain_hash: str | None
 ) -> tuple[Any, str | None]:
     """A saved answer's position and chain hash checked against the store (docs/audit.md)."""
     if not position and not chain_hash:
         return None, None
-    try:
-        at = int(position or "")
-    except ValueError:
-        return None, "The position is a whole number (a page's or an answer's OKR-Position)."
-    if at < 0:
+    at = int(position) if position and position.isdigit() else None
+    if at is None:
         return None, "The position is a whole number (a page's or an answer's OKR-Position)."
     try:
-        found = audit_api.verify(
-            _=viewer.principal,
-            ledger=viewer.services.ledger,
-            services=viewer.services,
-            from_position=None,
-            to_position=None,
-            position=at,
-            hash_=chain_hash or None,
-        )
+        found = _verify(viewer, position=at, hash_=chain_hash or None)
     except ApiError as error:
         return None, error.message
     return found, None
