@@ -86,7 +86,10 @@ class OkrLedger(Application[UUID]):
     def _commit(
         self, primary: OkrAggregate, *others: OkrAggregate, extra_id: UUID | None = None
     ) -> CommandResult:
-        recordings: list[Recording[UUID]] = self.save(primary, *others)
+        # The result travels with the write: a store that records what a request wrote in
+        # the same transaction (an Idempotency-Key, infra/idempotency.py) records it.
+        intended = CommandResult(primary.id, primary.version, None, extra_id)
+        recordings: list[Recording[UUID]] = self.save(primary, *others, command_result=intended)
         position = max((r.notification.id for r in recordings), default=None)
         return CommandResult(primary.id, primary.version, position, extra_id)
 

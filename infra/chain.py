@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import psycopg
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    DataError,
     InterfaceError,
     OperationalError,
     ProgrammingError,
@@ -40,6 +41,7 @@ from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from infra.chainhash import GENESIS_HASH, link_hash
+from infra.idempotency import KeyAlreadyWritten, already_written, current_claim
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -129,6 +131,7 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             )
         )
         self._insert_chained_statement = self._chained_insert(schema, chain)
+        self._qualified_chain = Composed([schema, SQL("."), chain])
 
     def _chained_insert(self, schema: Identifier, chain: Identifier) -> Composed:
         """One statement that inserts the events and their chain links, hashed by the server.
@@ -204,16 +207,41 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         and the ids are read afterwards: the lock is held for the server's work and the commit
         only. A failed statement aborts the rest of the pipeline; the transaction is rolled
         back and the error raised as eventsourcing's (``IntegrityError`` for a stale version).
+
+        A write made for a request with an ``Idempotency-Key`` (a :class:`infra.idempotency.Claim`
+        is current) also marks that key ``written`` in the same pipeline and transaction, or
+        fails with :class:`~infra.idempotency.KeyAlreadyWritten` when the key was written
+        already (nothing is then committed). Without a key nothing more is sent.
         """
         if not stored_events:
             nothing: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
             return nothing
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            with conn.pipeline(), conn.transaction():
-                with conn.cursor() as tracking_curs:
-                    self._insert_events(tracking_curs, stored_events, **kwargs)
-                self._insert_stored_events(curs, stored_events, **kwargs)
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        claim = current_claim()
+        try:
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                with conn.pipeline() as pipeline, conn.transaction():
+                    with conn.cursor() as tracking_curs:
+                        self._insert_events(tracking_curs, stored_events, **kwargs)
+                    self._insert_stored_events(curs, stored_events, **kwargs)
+                    if claim is not None:
+                        # An Idempotency-Key request: its key is marked written in this
+                        # transaction (same pipeline, no round trip of its own), or the
+                        # transaction fails if the key was written already.
+                        with conn.cursor() as claim_curs:
+                            claim.record_write(
+                                claim_curs,
+                                stored_events,
+                                self._qualified_chain,
+                                kwargs.get("command_result"),
+                            )
+                        claim.crash("before_commit", pipeline.sync)
+                if claim is not None:
+                    claim.crash("after_commit")
+                return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        except DataError as error:
+            if claim is not None and already_written(error):
+                raise KeyAlreadyWritten(str(error)) from error
+            raise
 
     def _insert_stored_events(
         self,

@@ -132,6 +132,18 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     """Mark the session cookie ``Secure``; ``None``: when the request came over HTTPS."""
 
+    test_crash_point: Literal["before_commit", "after_commit", "after_store"] | None = None
+    """Fault injection for the crash tests, honoured only with ``OKR_ENVIRONMENT=test``: the
+    server kills itself (SIGKILL) at this point of a write made under an ``Idempotency-Key``
+    (before its commit, right after it, or after its answer was stored; infra/idempotency.py)."""
+
+    @model_validator(mode="after")
+    def _crash_only_in_tests(self) -> Self:
+        if self.test_crash_point is not None and self.environment != "test":
+            msg = "OKR_TEST_CRASH_POINT is for tests only: it needs OKR_ENVIRONMENT=test"
+            raise ValueError(msg)
+        return self
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Self:
         """Outside dev and test a missing, well-known or short session secret is an error
