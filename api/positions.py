@@ -60,7 +60,7 @@ def _document_headers(app: FastAPI) -> None:
         schema = generate()
         for path, operations in schema.get("paths", {}).items():
             read = operations.get("get")
-            if read is None or path.endswith("/health"):
+            if read is None or path.endswith(("/health", "/metrics")):
                 continue
             for status, response in read.get("responses", {}).items():
                 if status.startswith("2"):
