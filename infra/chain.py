@@ -42,6 +42,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from infra.chainhash import GENESIS_HASH, link_hash
 from infra.idempotency import KeyAlreadyWritten, already_written, current_claim
+from infra.verifications import VERIFICATIONS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -398,16 +399,22 @@ def verify_chain(
     from_position: int | None = None,
     to_position: int | None = None,
     page_size: int = VERIFY_PAGE_SIZE,
+    record: bool = True,
 ) -> ChainReport:
     """Recompute the chain from the stored events and report the first disagreement.
 
     Reads one consistent snapshot, streaming both tables through server-side cursors in pages of
     ``page_size`` rows. With ``from_position``, the range is linked to the stored link before it.
+    The outcome is this process's last verification (``infra.verifications``) unless ``record``
+    is off (a caller that adds to the verdict records it).
     """
     with chain.datastore.get_connection() as conn, conn.transaction(force_rollback=True):
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
-        return _Verification(conn, chain, from_position, to_position, page_size).run()
+        report = _Verification(conn, chain, from_position, to_position, page_size).run()
+    if record:
+        VERIFICATIONS.record(report.ok, report.head_position, report.problem)
+    return report
 
 
 class _Verification:
