@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from api.deps import AuditReaderDep, Instant, LedgerDep, ReadModelsDep, ServicesDep
 from api.errors import invalid
 from api.routes import problems, router
+from infra.answer import pin
 from projections.access import access_review
 
 access = router("access")
@@ -74,6 +75,7 @@ def access_as_of(
         if as_of.tzinfo is None:
             raise invalid("rfc3339", "as_of needs a time zone offset", "as_of")
         position = readmodels.position_at(as_of) or 0
+    pin(position)  # the answer states exactly this position (OKR-Position)
     state = services.directory.at(position)
     people = access_review(state, include_inactive=not active_only)
     return AccessReview(
