@@ -10,6 +10,7 @@ an in-memory app at collection time and each test draws cases with hypothesis.)
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -54,12 +55,15 @@ def schemathesis_world(module_ledger: Any) -> World:
 
 
 @pytest.fixture(scope="module")
-def api_schema(module_ledger: Any, schemathesis_world: World) -> Any:
+def api_schema(module_ledger: Any, schemathesis_world: World) -> Iterator[Any]:
     readmodels = ReadModels(module_ledger, Settings())
     readmodels.start()
-    return schemathesis.openapi.from_asgi(
-        f"{API}/openapi.json", make_app(module_ledger, readmodels)
-    )
+    try:  # stopped before the module's ledger closes its pool
+        yield schemathesis.openapi.from_asgi(
+            f"{API}/openapi.json", make_app(module_ledger, readmodels)
+        )
+    finally:
+        readmodels.stop()
 
 
 @pytest.mark.parametrize(("caller", "method", "path"), _operations(), ids=lambda v: str(v))
