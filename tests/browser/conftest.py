@@ -203,6 +203,13 @@ class Browser:
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        # The console says "Failed to load resource: net::…" without the address: keep it.
+        self.page.on("requestfailed", self._failed)
+
+    def _failed(self, request: Any) -> None:
+        failure = request.failure or ""
+        if "ERR_ABORTED" not in failure:  # a load cut short by the next navigation is fine
+            self.errors.append(f"{request.method} {request.url} failed: {failure}")
 
     def go(self, path: str) -> Any:
         response = self.page.goto(self.site.url + path)
