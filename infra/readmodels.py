@@ -232,7 +232,8 @@ class ReadModels:
                 (objective_id,),
             ).fetchone()
         if row is not None:
-            return row[0]  # type: ignore[no-any-return]
+            cycle_id: UUID = row[0]
+            return cycle_id
         return self.timetravel.cycle_of(snap.conn, objective_id)
 
     def history(self, objective_id: UUID) -> Json:

@@ -7,6 +7,10 @@
 - `comparison`, `inbox`, `staleness`: cycle comparison, approval inbox, stale key results.
 - `diff`: changes between two tree states. `replay`: the tree frame by frame.
 - `folds.FOLDS`: every fold by name.
+- `catalogue.CATALOGUE`: every event with its aggregate, type, personal fields and narration
+  (declared beside the phrasers in `narrative` and `strategy_narrative`); `catalogue.narrate`.
+- `coverage`: what the tests hold each fold to (it handles or ignores every catalogued event;
+  its fingerprint matches the one recorded for its version).
 
 A fold's "now" is the recorded time of the latest event it applied; no fold reads a clock.
 """

@@ -6,6 +6,7 @@ ids (actor, approver, person ids in before/after): the API resolves names from t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,10 @@ from uuid import UUID
 
 from projections import codec
 from projections.base import DataclassFold, FoldState, Logged
-from projections.narrative import Context, advance, narrate
+from projections.catalogue import CATALOGUE, narrate
+from projections.narrative import Context, advance
+from projections.strategy import StrategyFold
+from projections.tree import TreeFold
 
 
 @dataclass
@@ -69,11 +73,16 @@ def audit_row(context: Context, logged: Logged) -> AuditRow:
 
 
 class AuditFold(DataclassFold[AuditState]):
-    """Every event gives a row, so no handler table."""
+    """Every event gives a row, so no handler table: each catalogued event's narration is its
+    reaction, phrased against the tree, the strategy layer and the names so far."""
 
     name = "audit"
     version = 2  # 2: the context holds the strategy layer
     state_type = AuditState
+    reads = (TreeFold, StrategyFold)
+
+    def reactions(self) -> Mapping[type[Any], Callable[..., Any]]:
+        return {entry.event_class: entry.narration for entry in CATALOGUE}
 
     def step(self, state: AuditState, logged: Logged) -> None:
         state.rows.append(audit_row(state.context, logged))

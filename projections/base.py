@@ -10,12 +10,20 @@ A fold has no clock of its own. Its "now" is the `recorded_at` of the latest eve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Protocol, TypeGuard, TypeVar
 
+from domain.access import AccessToken
 from domain.base import OkrAggregate
+from domain.initiative import Initiative
+from domain.kpi import Kpi
+from domain.person import Person
+from domain.quality import QualityPolicy
+from domain.strategy import Strategy
+from domain.team import Team
 from projections import codec
 
 S = TypeVar("S")
@@ -44,6 +52,18 @@ class Logged:
     def event_type(self) -> str:
         """`Aggregate.Event`, e.g. `Objective.Approved`: stable, since event classes never move."""
         return type(self.event).__qualname__
+
+
+PEOPLE_TEAMS_STRATEGY: tuple[type[OkrAggregate], ...] = (
+    Person,
+    AccessToken,
+    Team,
+    Strategy,
+    Kpi,
+    Initiative,
+    QualityPolicy,
+)
+"""The aggregates besides cycles and objectives, which a fold's `ignores` may name wholesale."""
 
 
 class Fold(Protocol[S]):
@@ -120,6 +140,10 @@ class Handlers(Generic[FS]):
     def handler_for(self, event_type: type[Any]) -> Handler | None:
         return self._table.get(event_type)
 
+    def table(self) -> Mapping[type[Any], Handler]:
+        """Event class → handler, read-only."""
+        return MappingProxyType(self._table)
+
     def __contains__(self, event_type: type[Any]) -> bool:
         return event_type in self._table
 
@@ -134,9 +158,23 @@ class DataclassFold(Generic[FS]):
 
     name: ClassVar[str]
     version: ClassVar[int] = 1
-    """Bump when the state's shape changes: older checkpoints are then refused, not misread."""
+    """Bump when the state's shape or what the handlers write changes: older checkpoints are then
+    refused, not misread, and stored views rebuilt. The catalogue tests hold each fold's code to
+    the fingerprint recorded for its version (`projections.coverage`)."""
     state_type: type[FS]
     handlers: ClassVar[Handlers[Any]] = Handlers()
+    ignores: ClassVar[tuple[type[Any], ...]] = ()
+    """Catalogued events this fold deliberately does nothing with. An aggregate class stands for
+    all its events, for a fold that handles none of them. Every catalogued event is either
+    handled (`reactions`, or by a fold in `reads`) or ignored: the catalogue tests hold that."""
+    reads: ClassVar[tuple[type[DataclassFold[Any]], ...]] = ()
+    """Folds whose state this fold's state holds or phrases against (the alignment tree for the
+    comparison): what they handle, this fold handles too, and their code is part of this
+    fold's fingerprint."""
+
+    def reactions(self) -> Mapping[type[Any], Callable[..., Any]]:
+        """Event class → the code that reacts to it: by default the handler table."""
+        return self.handlers.table()
 
     def initial(self) -> FS:
         return self.state_type()

@@ -10,9 +10,10 @@ each objective once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean
+from typing import Any
 from uuid import UUID
 
 from domain.cycle import Phase
@@ -56,6 +57,12 @@ _TREE = TreeFold()
 class ComparisonFold(DataclassFold[ComparisonState]):
     name = "comparison"
     state_type = ComparisonState
+    reads = (TreeFold,)
+    ignores = TreeFold.ignores
+
+    def reactions(self) -> Mapping[type[Any], Callable[..., Any]]:
+        """The tallies (before the tree moves); the tree's handlers do the rest."""
+        return {cls: tally for cls in _TALLIED}
 
     def step(self, state: ComparisonState, logged: Logged) -> None:
         tally(state, logged)  # before the tree moves: eased/raised compares with old targets
@@ -83,6 +90,14 @@ def tally(state: ComparisonState, logged: Logged) -> None:
                 tally.targets_eased += 1
             elif move == "raised":
                 tally.targets_raised += 1
+
+
+_TALLIED = (
+    Objective.ProgressReported,
+    Objective.AmendmentProposed,
+    Objective.AmendmentRejected,
+    Objective.AmendmentApproved,
+)
 
 
 _tally = tally  # the former private name, still imported by infra/views/model.py

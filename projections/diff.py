@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from domain.objective import Objective
 from projections.audit import AuditRow
+from projections.entries import type_name
 from projections.tree import KeyResultNode, ObjectiveNode, TreeState
 
 OBJECTIVE_ADDED = "objective_added"
@@ -37,9 +39,12 @@ GRADE_CHANGED = "grade_changed"
 CONFIDENCE_SWING_POINTS = 2
 
 _PROPOSALS = frozenset(
-    {"Objective.AmendmentProposed", "Objective.CounterProposed", "Objective.AmendmentRejected"}
+    type_name(c)
+    for c in (Objective.AmendmentProposed, Objective.CounterProposed, Objective.AmendmentRejected)
 )
 """Rows whose before/after describe changes not (yet) made."""
+_AMENDMENT_PROPOSED = type_name(Objective.AmendmentProposed)
+_AMENDMENT_APPROVED = type_name(Objective.AmendmentApproved)
 
 
 @dataclass(frozen=True)
@@ -94,9 +99,7 @@ def diff(
     rows_seen = list(audit_rows)
     window = [r for r in rows_seen if start < r.position <= end]
     proposals = {
-        r.after.get("amendment_id"): r
-        for r in rows_seen
-        if r.event_type == "Objective.AmendmentProposed"
+        r.after.get("amendment_id"): r for r in rows_seen if r.event_type == _AMENDMENT_PROPOSED
     }
     ids = list(after.objectives) + [o for o in before.objectives if o not in after.objectives]
     changes: list[Change] = []
@@ -126,7 +129,7 @@ def _last(rows: _Rows, match: Any) -> Attribution | None:
             continue
         proposal = (
             rows.proposals.get(row.after.get("amendment_id"))
-            if row.event_type == "Objective.AmendmentApproved"
+            if row.event_type == _AMENDMENT_APPROVED
             else None
         )
         if proposal is not None:
@@ -155,7 +158,9 @@ def _sets_kr_field(kr_id: UUID, name: str) -> Any:
     return match
 
 
-def _of_type(*event_types: str, key_result_id: UUID | None = None) -> Any:
+def _of_type(*event_classes: type[Any], key_result_id: UUID | None = None) -> Any:
+    event_types = frozenset(type_name(c) for c in event_classes)
+
     def match(row: AuditRow) -> bool:
         return row.event_type in event_types and (
             key_result_id is None or row.key_result_id == key_result_id
@@ -184,7 +189,7 @@ def _objective_changes(
         return Change(kind, oid, title, before=before, after=after, by=_last(rows, match), **kr)
 
     if old is None:
-        added = change(OBJECTIVE_ADDED, None, new.status, _of_type("Objective.Drafted"))
+        added = change(OBJECTIVE_ADDED, None, new.status, _of_type(Objective.Drafted))
         return [
             added,
             *(
@@ -206,7 +211,7 @@ def _objective_changes(
                 OBJECTIVE_REALIGNED,
                 _ids(parents),
                 _ids((new.parent_objective_id, new.parent_key_result_id)),
-                _of_type("Objective.Realigned"),
+                _of_type(Objective.Realigned),
             )
         )
     owners = (old.owner_team_id, old.owner_person_id)
@@ -216,7 +221,7 @@ def _objective_changes(
                 OBJECTIVE_REASSIGNED,
                 _owner(old),
                 _owner(new),
-                _of_type("Objective.Reassigned"),
+                _of_type(Objective.Reassigned),
             )
         )
     for kr_id in new.key_results:
@@ -229,7 +234,7 @@ def _objective_changes(
                 SCORE_CHANGED,
                 old.score,
                 new.score,
-                _of_type("Objective.Graded", "Objective.KeyResultGraded"),
+                _of_type(Objective.Graded, Objective.KeyResultGraded),
             )
         )
     return out
@@ -300,7 +305,7 @@ def _key_result_changes(
                 old_confidence,
                 new_confidence,
                 _of_type(
-                    "Objective.ProgressReported", "Objective.CheckInCorrected", key_result_id=kr_id
+                    Objective.ProgressReported, Objective.CheckInCorrected, key_result_id=kr_id
                 ),
             )
         )
@@ -310,7 +315,7 @@ def _key_result_changes(
                 GRADE_CHANGED,
                 old.score,
                 new.score,
-                _of_type("Objective.KeyResultGraded", key_result_id=kr_id),
+                _of_type(Objective.KeyResultGraded, key_result_id=kr_id),
             )
         )
     return out

@@ -10,8 +10,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID
 
+from domain.access import AccessToken
 from domain.cycle import Cycle, Phase
+from domain.initiative import Initiative
+from domain.kpi import Kpi
+from domain.objective import Objective
 from domain.person import Person, forgotten_name
+from domain.quality import QualityPolicy
+from domain.strategy import Strategy
 from domain.team import MemberRole, Team
 from projections.base import DataclassFold, FoldState, Handlers, Logged
 
@@ -67,6 +73,7 @@ class DirectoryFold(DataclassFold[DirectoryState]):
     name = "directory"
     state_type = DirectoryState
     handlers = _on
+    ignores = (AccessToken, Objective, Strategy, Kpi, Initiative, QualityPolicy)
 
 
 # ----------------------------------------------------------------- people

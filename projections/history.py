@@ -3,13 +3,21 @@ objective's timeline of events with a one-line summary."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
+from domain.access import AccessToken
 from domain.objective import Objective
+from domain.person import Person
+from domain.team import Team
 from projections.base import DataclassFold, FoldState, KindTest, Logged
-from projections.narrative import Context, advance, narrate
+from projections.catalogue import CATALOGUE, narrate
+from projections.narrative import NAMING, Context, advance
+from projections.strategy import StrategyFold
+from projections.tree import TreeFold
 
 
 @dataclass
@@ -82,6 +90,17 @@ class HistoryFold(DataclassFold[HistoryState]):
     name = "history"
     version = 2  # 2: the context holds the strategy layer
     state_type = HistoryState
+    reads = (TreeFold, StrategyFold)
+    ignores = (Person, AccessToken, Team.Disbanded)
+
+    def reactions(self) -> Mapping[type[Any], Callable[..., Any]]:
+        """Each objective event's narration (its timeline entry), and the names sentences
+        quote; the tree and the strategy layer the sentences read are their folds' own."""
+        reactions: dict[type[Any], Callable[..., Any]] = {
+            entry.event_class: entry.narration for entry in CATALOGUE.of(Objective)
+        }
+        reactions.update(dict.fromkeys(NAMING, advance))
+        return reactions
 
     def step(self, state: HistoryState, logged: Logged) -> None:
         event = logged.event

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from domain.cycle import Cycle, Phase
 from domain.objective import Objective, Status
-from projections.base import DataclassFold, FoldState, Handlers, Logged
+from projections.base import PEOPLE_TEAMS_STRATEGY, DataclassFold, FoldState, Handlers, Logged
 
 NEGOTIATING = frozenset({Phase.PLANNING.value, Phase.ACTIVE.value})
 
@@ -61,6 +61,25 @@ class InboxFold(DataclassFold[InboxState]):
     name = "inbox"
     state_type = InboxState
     handlers = _on
+    ignores = (
+        # Negotiation is about status: what the objective says and tracks does not move it.
+        Objective.Realigned,
+        Objective.KeyResultAdded,
+        Objective.KeyResultReworded,
+        Objective.KeyResultRetargeted,
+        Objective.KeyResultReweighted,
+        Objective.KeyResultRemoved,
+        Objective.ProgressReported,
+        Objective.CheckInCorrected,
+        Objective.KeyResultGraded,
+        Objective.Graded,
+        Objective.Reflected,
+        Objective.CarriedOver,
+        Objective.Themed,
+        Objective.KeyResultLinkedToKpi,
+        Objective.KeyResultUnlinkedFromKpi,
+        *PEOPLE_TEAMS_STRATEGY,
+    )
 
 
 @_on.on(Cycle.Planned)

@@ -1,6 +1,8 @@
 """Readable sentences and before → after values for events, shared by the audit and history folds.
 
-`narrate(context, logged)` reads the context as it was *before* the event (titles, current
+Each phraser is declared with its event's catalogue entry (`@_event(Objective.Approved)`); the
+catalogue (`projections.catalogue`) gathers these entries and `catalogue.narrate` picks the
+phraser. A phraser reads the context as it was *before* the event (titles, current
 targets, the check-in being corrected) and phrases the event: "target of 'Weekly active teams'
 changed from 40 to 32". `advance(context, logged)` then applies the event. The context is the
 alignment tree's state plus the names of teams and cycles; sentences name things, never people
@@ -13,11 +15,10 @@ Before/after values are JSON-native. Key result fields always sit under
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from domain.access import AccessToken
@@ -27,10 +28,10 @@ from domain.person import Person
 from domain.team import Team
 from projections.base import KindTest, Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
+from projections.entries import Entries
 from projections.strategy import StrategyFold, StrategyState
 from projections.tree import KeyResultNode, ObjectiveNode, TreeFold, TreeState
 
-E = TypeVar("E")
 Json = dict[str, Any]
 
 
@@ -66,9 +67,9 @@ class Narration:
 
 _TREE = TreeFold()
 _STRATEGY = StrategyFold()
-_NAMING = KindTest[Team.Formed | Team.Renamed | Cycle.Planned](
-    Team.Formed, Team.Renamed, Cycle.Planned
-)
+NAMING = (Team.Formed, Team.Renamed, Cycle.Planned)
+"""The events that name what sentences quote (teams and cycles), kept in `Context.names`."""
+_NAMING = KindTest[Team.Formed | Team.Renamed | Cycle.Planned](*NAMING)
 
 
 def advance(context: Context, logged: Logged) -> None:
@@ -81,49 +82,11 @@ def advance(context: Context, logged: Logged) -> None:
 
 
 Phraser = Callable[[Context, Any, Logged], Narration]
-_phrasers: dict[type[Any], Phraser] = {}
 
-
-def _phrases(
-    event_type: type[E],
-) -> Callable[
-    [Callable[[Context, E, Logged], Narration]], Callable[[Context, E, Logged], Narration]
-]:
-    def register(
-        phraser: Callable[[Context, E, Logged], Narration],
-    ) -> Callable[[Context, E, Logged], Narration]:
-        _phrasers[event_type] = phraser
-        return phraser
-
-    return register
-
-
-phrases = _phrases
-"""Register the phraser of an event type (modules narrating their own events use this)."""
-
-
-def narrate(context: Context, logged: Logged) -> Narration:
-    """Phrase the event against the context as it stood before it."""
-    phraser = _phrasers.get(type(logged.event))
-    if phraser is not None:
-        return phraser(context, logged.event, logged)
-    return _generic(logged)
-
-
-def _generic(logged: Logged) -> Narration:
-    """Events this module does not know yet (newer aggregates): named, not explained."""
-    aggregate, _, event_name = logged.event_type.rpartition(".")
-    words = re.sub(r"(?<!^)(?=[A-Z])", " ", event_name).lower()
-    return Narration(
-        entity_type=aggregate.lower() or "unknown",
-        entity_id=logged.event.originator_id,
-        objective_id=None,
-        cycle_id=None,
-        key_result_id=None,
-        action=f"{aggregate.lower()} {words}".strip(),
-        before={},
-        after={},
-    )
+ENTRIES = Entries()
+"""The catalogue entries of the people's, tokens', teams', cycles' and objectives' events, each
+declared on its phraser; `projections.catalogue` reads them (and `narrate` lives there)."""
+_event = ENTRIES.event
 
 
 # ---------------------------------------------------------------- phrasing
@@ -218,27 +181,27 @@ def _person(logged: Logged, action: str, before: Json, after: Json) -> Narration
     return Narration("person", logged.event.originator_id, None, None, None, action, before, after)
 
 
-@_phrases(Person.Registered)
+@_event(Person.Registered, personal=("name", "email"))
 def _registered(context: Context, e: Person.Registered, logged: Logged) -> Narration:
     return _person(logged, "person registered", {}, {"active": True})
 
 
-@_phrases(Person.Renamed)
+@_event(Person.Renamed, personal=("name",))
 def _person_renamed(context: Context, e: Person.Renamed, logged: Logged) -> Narration:
     return _person(logged, "person renamed", {}, {})
 
 
-@_phrases(Person.Deactivated)
+@_event(Person.Deactivated)
 def _deactivated(context: Context, e: Person.Deactivated, logged: Logged) -> Narration:
     return _person(logged, "person deactivated", {"active": True}, {"active": False})
 
 
-@_phrases(Person.Reactivated)
+@_event(Person.Reactivated)
 def _reactivated(context: Context, e: Person.Reactivated, logged: Logged) -> Narration:
     return _person(logged, "person reactivated", {"active": False}, {"active": True})
 
 
-@_phrases(Person.Forgotten)
+@_event(Person.Forgotten)
 def _forgotten(context: Context, e: Person.Forgotten, logged: Logged) -> Narration:
     return _person(logged, "personal data erased", {}, {"forgotten_number": e.number})
 
@@ -246,7 +209,7 @@ def _forgotten(context: Context, e: Person.Forgotten, logged: Logged) -> Narrati
 # ------------------------------------------------------------------ tokens
 
 
-@_phrases(AccessToken.Issued)
+@_event(AccessToken.Issued)
 def _token_issued(context: Context, e: AccessToken.Issued, logged: Logged) -> Narration:
     after = {"person_id": str(e.person_id), "role": e.role, "label": e.label, "revoked": False}
     return Narration(
@@ -254,7 +217,7 @@ def _token_issued(context: Context, e: AccessToken.Issued, logged: Logged) -> Na
     )
 
 
-@_phrases(AccessToken.Revoked)
+@_event(AccessToken.Revoked)
 def _token_revoked(context: Context, e: AccessToken.Revoked, logged: Logged) -> Narration:
     return Narration(
         "token",
@@ -275,7 +238,7 @@ def _team(logged: Logged, action: str, before: Json, after: Json) -> Narration:
     return Narration("team", logged.event.originator_id, None, None, None, action, before, after)
 
 
-@_phrases(Team.Formed)
+@_event(Team.Formed)
 def _formed(context: Context, e: Team.Formed, logged: Logged) -> Narration:
     under = f" under {_name(context, e.parent_id, '')}" if e.parent_id else ""
     return _team(
@@ -286,13 +249,13 @@ def _formed(context: Context, e: Team.Formed, logged: Logged) -> Narration:
     )
 
 
-@_phrases(Team.Renamed)
+@_event(Team.Renamed)
 def _team_renamed(context: Context, e: Team.Renamed, logged: Logged) -> Narration:
     old = context.names.get(e.originator_id, "")
     return _team(logged, f"team {q(old)} renamed to {q(e.name)}", {"name": old}, {"name": e.name})
 
 
-@_phrases(Team.Moved)
+@_event(Team.Moved)
 def _team_moved(context: Context, e: Team.Moved, logged: Logged) -> Narration:
     link = context.tree.teams.get(e.originator_id)
     where = f"under {_name(context, e.parent_id, '')}" if e.parent_id else "to the top level"
@@ -304,7 +267,7 @@ def _team_moved(context: Context, e: Team.Moved, logged: Logged) -> Narration:
     )
 
 
-@_phrases(Team.MemberAdded)
+@_event(Team.MemberAdded)
 def _member_added(context: Context, e: Team.MemberAdded, logged: Logged) -> Narration:
     return _team(
         logged,
@@ -314,7 +277,7 @@ def _member_added(context: Context, e: Team.MemberAdded, logged: Logged) -> Narr
     )
 
 
-@_phrases(Team.MemberRoleChanged)
+@_event(Team.MemberRoleChanged)
 def _role_changed(context: Context, e: Team.MemberRoleChanged, logged: Logged) -> Narration:
     link = context.tree.teams.get(e.originator_id)
     old = link.members.get(e.person_id) if link else None
@@ -326,7 +289,7 @@ def _role_changed(context: Context, e: Team.MemberRoleChanged, logged: Logged) -
     )
 
 
-@_phrases(Team.MemberRemoved)
+@_event(Team.MemberRemoved)
 def _member_removed(context: Context, e: Team.MemberRemoved, logged: Logged) -> Narration:
     link = context.tree.teams.get(e.originator_id)
     return _team(
@@ -337,7 +300,7 @@ def _member_removed(context: Context, e: Team.MemberRemoved, logged: Logged) -> 
     )
 
 
-@_phrases(Team.Disbanded)
+@_event(Team.Disbanded)
 def _disbanded(context: Context, e: Team.Disbanded, logged: Logged) -> Narration:
     return _team(
         logged,
@@ -364,7 +327,7 @@ def _cycle(context: Context, e: Cycle.Event, logged: Logged, verb: str, phase: P
     )
 
 
-@_phrases(Cycle.Planned)
+@_event(Cycle.Planned)
 def _planned(context: Context, e: Cycle.Planned, logged: Logged) -> Narration:
     return Narration(
         "cycle",
@@ -386,22 +349,22 @@ def _planned(context: Context, e: Cycle.Planned, logged: Logged) -> Narration:
     )
 
 
-@_phrases(Cycle.Started)
+@_event(Cycle.Started)
 def _started(context: Context, e: Cycle.Started, logged: Logged) -> Narration:
     return _cycle(context, e, logged, "{cycle} started", Phase.ACTIVE)
 
 
-@_phrases(Cycle.GradingOpened)
+@_event(Cycle.GradingOpened)
 def _grading_opened(context: Context, e: Cycle.GradingOpened, logged: Logged) -> Narration:
     return _cycle(context, e, logged, "grading opened for {cycle}", Phase.GRADING)
 
 
-@_phrases(Cycle.Closed)
+@_event(Cycle.Closed)
 def _closed(context: Context, e: Cycle.Closed, logged: Logged) -> Narration:
     return _cycle(context, e, logged, "{cycle} closed", Phase.CLOSED)
 
 
-@_phrases(Cycle.Reopened)
+@_event(Cycle.Reopened)
 def _reopened(context: Context, e: Cycle.Reopened, logged: Logged) -> Narration:
     return _cycle(context, e, logged, "{cycle} reopened", Phase.GRADING)
 
@@ -456,7 +419,7 @@ def _parent_phrase(context: Context, parent_id: UUID | None, parent_kr_id: UUID 
     return q(parent.title)
 
 
-@_phrases(Objective.Drafted)
+@_event(Objective.Drafted)
 def _drafted(context: Context, e: Objective.Drafted, logged: Logged) -> Narration:
     action = f"objective {q(e.title)} drafted"
     if e.owner_team_id is not None:
@@ -489,7 +452,7 @@ def _drafted(context: Context, e: Objective.Drafted, logged: Logged) -> Narratio
     )
 
 
-@_phrases(Objective.Reworded)
+@_event(Objective.Reworded)
 def _reworded(context: Context, e: Objective.Reworded, logged: Logged) -> Narration:
     node = _node(context, e)
     before: Json = {}
@@ -505,7 +468,7 @@ def _reworded(context: Context, e: Objective.Reworded, logged: Logged) -> Narrat
     return _about(context, e, action, before, after)
 
 
-@_phrases(Objective.Realigned)
+@_event(Objective.Realigned)
 def _realigned(context: Context, e: Objective.Realigned, logged: Logged) -> Narration:
     node = _node(context, e)
     target = _parent_phrase(context, e.parent_objective_id, e.parent_key_result_id)
@@ -523,7 +486,7 @@ def _realigned(context: Context, e: Objective.Realigned, logged: Logged) -> Narr
     return _about(context, e, action, before, after)
 
 
-@_phrases(Objective.Reassigned)
+@_event(Objective.Reassigned)
 def _reassigned(context: Context, e: Objective.Reassigned, logged: Logged) -> Narration:
     node = _node(context, e)
     owner = f"team {_name(context, e.owner_team_id, '')}" if e.owner_team_id else "a person"
@@ -539,14 +502,14 @@ def _reassigned(context: Context, e: Objective.Reassigned, logged: Logged) -> Na
     return _about(context, e, action, before, after)
 
 
-@_phrases(Objective.Abandoned)
+@_event(Objective.Abandoned)
 def _abandoned(context: Context, e: Objective.Abandoned, logged: Logged) -> Narration:
     node = _node(context, e)
     before, after = _status(node.status, Status.ABANDONED.value)
     return _about(context, e, f"{q(node.title)} abandoned", before, after)
 
 
-@_phrases(Objective.KeyResultAdded)
+@_event(Objective.KeyResultAdded)
 def _kr_added(context: Context, e: Objective.KeyResultAdded, logged: Logged) -> Narration:
     node = _node(context, e)
     before: Json = {}
@@ -566,7 +529,7 @@ def _kr_added(context: Context, e: Objective.KeyResultAdded, logged: Logged) -> 
     return _about(context, e, action, before, after, key_result_id=e.key_result_id)
 
 
-@_phrases(Objective.KeyResultReworded)
+@_event(Objective.KeyResultReworded)
 def _kr_reworded(context: Context, e: Objective.KeyResultReworded, logged: Logged) -> Narration:
     kr = _kr(context, e, e.key_result_id)
     before = _kr_json(e.key_result_id, {"title": kr.title})
@@ -575,7 +538,7 @@ def _kr_reworded(context: Context, e: Objective.KeyResultReworded, logged: Logge
     return _about(context, e, action, before, after, key_result_id=e.key_result_id)
 
 
-@_phrases(Objective.KeyResultRetargeted)
+@_event(Objective.KeyResultRetargeted)
 def _kr_retargeted(context: Context, e: Objective.KeyResultRetargeted, logged: Logged) -> Narration:
     kr = _kr(context, e, e.key_result_id)
     old: Json = {}
@@ -593,7 +556,7 @@ def _kr_retargeted(context: Context, e: Objective.KeyResultRetargeted, logged: L
     return _about(context, e, action, before, after, key_result_id=e.key_result_id)
 
 
-@_phrases(Objective.KeyResultReweighted)
+@_event(Objective.KeyResultReweighted)
 def _kr_reweighted(context: Context, e: Objective.KeyResultReweighted, logged: Logged) -> Narration:
     kr = _kr(context, e, e.key_result_id)
     before = _kr_json(e.key_result_id, {"weight": kr.weight})
@@ -602,7 +565,7 @@ def _kr_reweighted(context: Context, e: Objective.KeyResultReweighted, logged: L
     return _about(context, e, action, before, after, key_result_id=e.key_result_id)
 
 
-@_phrases(Objective.KeyResultRemoved)
+@_event(Objective.KeyResultRemoved)
 def _kr_removed(context: Context, e: Objective.KeyResultRemoved, logged: Logged) -> Narration:
     node, kr = _node(context, e), _kr(context, e, e.key_result_id)
     before = _kr_json(e.key_result_id, {"removed": False})
@@ -611,7 +574,7 @@ def _kr_removed(context: Context, e: Objective.KeyResultRemoved, logged: Logged)
     return _about(context, e, action, before, after, key_result_id=e.key_result_id)
 
 
-@_phrases(Objective.SubmittedForApproval)
+@_event(Objective.SubmittedForApproval)
 def _submitted(context: Context, e: Objective.SubmittedForApproval, logged: Logged) -> Narration:
     node = _node(context, e)
     before, after = _status(node.status, Status.IN_REVIEW.value)
@@ -619,7 +582,7 @@ def _submitted(context: Context, e: Objective.SubmittedForApproval, logged: Logg
     return _about(context, e, f"{q(node.title)} submitted for approval", before, after)
 
 
-@_phrases(Objective.ChangesRequested)
+@_event(Objective.ChangesRequested)
 def _changes_requested(
     context: Context, e: Objective.ChangesRequested, logged: Logged
 ) -> Narration:
@@ -629,7 +592,7 @@ def _changes_requested(
     return _about(context, e, f"changes requested on {q(node.title)}", before, after)
 
 
-@_phrases(Objective.CounterProposed)
+@_event(Objective.CounterProposed)
 def _countered(context: Context, e: Objective.CounterProposed, logged: Logged) -> Narration:
     node = _node(context, e)
     phrases, before, after = describe_changes(node, e.changes, applied=False)
@@ -639,7 +602,7 @@ def _countered(context: Context, e: Objective.CounterProposed, logged: Logged) -
     return _about(context, e, action, before, after)
 
 
-@_phrases(Objective.CounterProposalDeclined)
+@_event(Objective.CounterProposalDeclined)
 def _counter_declined(
     context: Context, e: Objective.CounterProposalDeclined, logged: Logged
 ) -> Narration:
@@ -648,7 +611,7 @@ def _counter_declined(
     return _about(context, e, f"counter-proposal on {q(node.title)} declined", before, after)
 
 
-@_phrases(Objective.CounterProposalAccepted)
+@_event(Objective.CounterProposalAccepted)
 def _counter_accepted(
     context: Context, e: Objective.CounterProposalAccepted, logged: Logged
 ) -> Narration:
@@ -659,21 +622,21 @@ def _counter_accepted(
     return _about(context, e, action, before, after, approver=e.approved_by)
 
 
-@_phrases(Objective.Approved)
+@_event(Objective.Approved)
 def _approved(context: Context, e: Objective.Approved, logged: Logged) -> Narration:
     node = _node(context, e)
     before, after = _status(node.status, Status.APPROVED.value)
     return _about(context, e, f"{q(node.title)} approved", before, after, approver=e.actor)
 
 
-@_phrases(Objective.Withdrawn)
+@_event(Objective.Withdrawn)
 def _withdrawn(context: Context, e: Objective.Withdrawn, logged: Logged) -> Narration:
     node = _node(context, e)
     before, after = _status(node.status, Status.DRAFT.value)
     return _about(context, e, f"{q(node.title)} withdrawn from review", before, after)
 
 
-@_phrases(Objective.AmendmentProposed)
+@_event(Objective.AmendmentProposed)
 def _amendment_proposed(
     context: Context, e: Objective.AmendmentProposed, logged: Logged
 ) -> Narration:
@@ -684,7 +647,7 @@ def _amendment_proposed(
     return _about(context, e, action, before, after)
 
 
-@_phrases(Objective.AmendmentApproved)
+@_event(Objective.AmendmentApproved)
 def _amendment_approved(
     context: Context, e: Objective.AmendmentApproved, logged: Logged
 ) -> Narration:
@@ -695,7 +658,7 @@ def _amendment_approved(
     return _about(context, e, action, before, after, approver=e.actor)
 
 
-@_phrases(Objective.AmendmentRejected)
+@_event(Objective.AmendmentRejected)
 def _amendment_rejected(
     context: Context, e: Objective.AmendmentRejected, logged: Logged
 ) -> Narration:
@@ -717,7 +680,7 @@ def _on_day(effective_on: date) -> str:
     return effective_on.isoformat()
 
 
-@_phrases(Objective.ProgressReported)
+@_event(Objective.ProgressReported, objective_local=True)
 def _progress(context: Context, e: Objective.ProgressReported, logged: Logged) -> Narration:
     # Three events in four are check-ins: `_kr`, `_on_day`, `q` and `_about` written out (one
     # look-up of the objective, the day formatted once), as `_about` would phrase it.
@@ -744,7 +707,7 @@ def _progress(context: Context, e: Objective.ProgressReported, logged: Logged) -
     )
 
 
-@_phrases(Objective.CheckInCorrected)
+@_event(Objective.CheckInCorrected, objective_local=True)
 def _corrected(context: Context, e: Objective.CheckInCorrected, logged: Logged) -> Narration:
     kr = _kr(context, e, e.key_result_id)
     # From the end: a correction is usually of a recent check-in (ids are unique).
@@ -777,7 +740,7 @@ def _achieved(achieved: bool | None) -> str:
     return "achieved" if achieved else "not achieved"
 
 
-@_phrases(Objective.KeyResultGraded)
+@_event(Objective.KeyResultGraded, objective_local=True)
 def _kr_graded(context: Context, e: Objective.KeyResultGraded, logged: Logged) -> Narration:
     kr = _kr(context, e, e.key_result_id)
     if kr.score is None:
@@ -796,7 +759,7 @@ def _kr_graded(context: Context, e: Objective.KeyResultGraded, logged: Logged) -
     return _about(context, e, action, before, after, key_result_id=e.key_result_id)
 
 
-@_phrases(Objective.Graded)
+@_event(Objective.Graded, objective_local=True)
 def _graded(context: Context, e: Objective.Graded, logged: Logged) -> Narration:
     node = _node(context, e)
     if not e.explicit:
@@ -810,19 +773,15 @@ def _graded(context: Context, e: Objective.Graded, logged: Logged) -> Narration:
     return _about(context, e, action, before, {"score": e.score})
 
 
-@_phrases(Objective.Reflected)
+@_event(Objective.Reflected, objective_local=True)
 def _reflected(context: Context, e: Objective.Reflected, logged: Logged) -> Narration:
     node = _node(context, e)
     return _about(context, e, f"reflection written on {q(node.title)}", {}, {})
 
 
-@_phrases(Objective.CarriedOver)
+@_event(Objective.CarriedOver)
 def _carried_over(context: Context, e: Objective.CarriedOver, logged: Logged) -> Narration:
     node = _node(context, e)
     action = f"{q(node.title)} carried over to cycle {_name(context, e.to_cycle_id, '')}"
     after = {"to_cycle_id": str(e.to_cycle_id), "successor_id": str(e.successor_id)}
     return _about(context, e, action, {}, after)
-
-
-# The strategy layer narrates its own events (and registers them here, on import).
-from projections import strategy_narrative  # noqa: E402, F401

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from domain.cycle import Cadence, Cycle, Phase
 from domain.objective import Objective
-from projections.base import DataclassFold, FoldState, Handlers, Logged
+from projections.base import PEOPLE_TEAMS_STRATEGY, DataclassFold, FoldState, Handlers, Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
 
 
@@ -72,6 +72,28 @@ class StalenessFold(DataclassFold[StalenessState]):
     name = "staleness"
     state_type = StalenessState
     handlers = _on
+    ignores = (
+        # Staleness watches check-ins of approved key results: negotiation, alignment, weights
+        # and grades do not change when a key result was last checked in.
+        Objective.Realigned,
+        Objective.KeyResultRetargeted,
+        Objective.KeyResultReweighted,
+        Objective.SubmittedForApproval,
+        Objective.ChangesRequested,
+        Objective.CounterProposed,
+        Objective.CounterProposalDeclined,
+        Objective.Withdrawn,
+        Objective.AmendmentProposed,
+        Objective.AmendmentRejected,
+        Objective.KeyResultGraded,
+        Objective.Graded,
+        Objective.Reflected,
+        Objective.CarriedOver,
+        Objective.Themed,
+        Objective.KeyResultLinkedToKpi,
+        Objective.KeyResultUnlinkedFromKpi,
+        *PEOPLE_TEAMS_STRATEGY,
+    )
 
 
 @_on.on(Cycle.Planned)

@@ -17,12 +17,18 @@ from statistics import fmean
 from typing import Any
 from uuid import UUID
 
+from domain.access import AccessToken
+from domain.cycle import Cycle
 from domain.initiative import Initiative
 from domain.kpi import Kpi, status_colour
+from domain.objective import Objective
+from domain.person import Person
 from domain.quality import Check, QualityPolicy
 from domain.strategy import DEFAULT_PERSPECTIVES, Strategy
+from domain.team import Team
 from projections import codec
 from projections.base import DataclassFold, FoldState, Handlers, Logged
+from projections.entries import type_name
 from projections.tree import ObjectiveView, TreeState, objective_view
 
 # ------------------------------------------------------------------ state
@@ -156,6 +162,9 @@ class StrategyState(FoldState):
     changes: list[ChangeMark] = field(default_factory=list)
 
 
+_STRATEGY_EVENT = f"{Strategy.__name__}."
+_THRESHOLDS_CHANGED = type_name(Kpi.ThresholdsChanged)
+
 _on: Handlers[StrategyState] = Handlers()
 
 
@@ -163,6 +172,7 @@ class StrategyFold(DataclassFold[StrategyState]):
     name = "strategy"
     state_type = StrategyState
     handlers = _on
+    ignores = (Person, AccessToken, Team, Cycle, Objective)  # objectives' links: the tree's
 
     def step(self, state: StrategyState, logged: Logged) -> None:
         handler = self.handlers.handler_for(type(logged.event))
@@ -1053,10 +1063,10 @@ def strategy_in_cycles(
                 initiatives=len(initiatives),
                 initiatives_by_status=by_status,
                 initiatives_done_share=by_status.get("done", 0) / ended if ended else None,
-                strategy_changes=sum(1 for c in in_cycle if c.event_type.startswith("Strategy.")),
-                threshold_changes=sum(
-                    1 for c in in_cycle if c.event_type == "Kpi.ThresholdsChanged"
+                strategy_changes=sum(
+                    1 for c in in_cycle if c.event_type.startswith(_STRATEGY_EVENT)
                 ),
+                threshold_changes=sum(1 for c in in_cycle if c.event_type == _THRESHOLDS_CHANGED),
                 kpis=tuple(
                     _kpi_in_cycle(k, clock.starts_on, clock.ends_on)
                     for k in state.kpis.values()

@@ -1,7 +1,8 @@
 """Audit and history sentences for the strategy layer's events.
 
-Registered with `projections.narrative` (which imports this module), so the audit trail, the
-objective histories and the replays narrate strategy, KPI, initiative and quality-policy events
+Each phraser is declared with its event's catalogue entry; `projections.catalogue` gathers
+them after `projections.narrative`'s, so the audit trail, the objective histories and the replays
+narrate strategy, KPI, initiative and quality-policy events
 like every other: against the context as it stood before the event, with before → after values.
 """
 
@@ -15,8 +16,13 @@ from domain.kpi import Kpi
 from domain.objective import Objective
 from domain.quality import QualityPolicy
 from domain.strategy import STRATEGY_ID, Strategy
-from projections.narrative import Context, Json, Narration, number, phrases, q
+from projections.entries import Entries
+from projections.narrative import Context, Json, Narration, number, q
 from projections.strategy import KpiEntry, StrategyEntry, ThemeEntry
+
+ENTRIES = Entries()
+"""The catalogue entries of the strategy layer's events (and of the objectives' strategy links)."""
+phrases = ENTRIES.event
 
 
 def _id(value: UUID | None) -> str | None:

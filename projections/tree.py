@@ -16,9 +16,15 @@ from datetime import date, datetime
 from typing import Any, Final, Literal
 from uuid import UUID
 
+from domain.access import AccessToken
 from domain.cycle import Cycle, Phase
+from domain.initiative import Initiative
+from domain.kpi import Kpi
 from domain.objective import NEGOTIABLE_FIELDS, Objective, Status
+from domain.person import Person
+from domain.quality import QualityPolicy
 from domain.scoring import health, objective_score, progress, weighted_mean
+from domain.strategy import Strategy
 from domain.team import Team
 from projections import codec
 from projections.base import DataclassFold, FoldState, Handlers, Logged
@@ -186,6 +192,16 @@ class TreeFold(DataclassFold[TreeState]):
     version = 2  # 2: strategic themes on objectives, KPIs on key results
     state_type = TreeState
     handlers = _on
+    ignores = (
+        Team.Renamed,  # teams are named by the directory
+        Team.Disbanded,
+        Person,
+        AccessToken,
+        Strategy,  # the strategy layer has its own fold; objectives keep only its ids
+        Kpi,
+        Initiative,
+        QualityPolicy,
+    )
 
 
 # ------------------------------------------------------- teams and cycles

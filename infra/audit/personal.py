@@ -43,6 +43,7 @@ from psycopg.sql import SQL, Identifier
 
 from domain.errors import NotFound
 from domain.person import Person, forgotten_name
+from projections.catalogue import CATALOGUE
 
 if TYPE_CHECKING:
     from eventsourcing.domain import DomainEventProtocol
@@ -55,10 +56,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
-    get_topic(Person.Registered): ("name", "email"),
-    get_topic(Person.Renamed): ("name",),
+    get_topic(event_class): fields for event_class, fields in CATALOGUE.personal_fields().items()
 }
-"""Event topic → the fields of that event that are personal data."""
+"""Event topic → the fields of that event that are personal data (the event catalogue's)."""
 
 PLACEHOLDERS: Mapping[str, Callable[[int], str]] = {
     "name": forgotten_name,

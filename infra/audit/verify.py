@@ -9,6 +9,7 @@ ones or heads passed in. The report names the first position where something dis
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,11 @@ from infra.audit.checkpoints import Checkpoint, CheckpointStore
 from infra.audit.keys import trusted_public_keys
 from infra.audit.standalone import format_time
 from infra.chain import ChainReader, verify_chain
+from infra.repeating import Repeating
 from infra.settings import Settings, get_settings
+from infra.verifications import VERIFICATIONS
+
+log = logging.getLogger("okrledger.audit")
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -112,7 +117,7 @@ def audit_verify(
         else trusted_public_keys(settings or get_settings())
     )
     reader = ChainReader.for_recorder(app.recorder)
-    chain = verify_chain(reader, from_position=from_position, to_position=to_position)
+    chain = verify_chain(reader, from_position=from_position, to_position=to_position, record=False)
     store = CheckpointStore(app.recorder)
     store.create_tables()
     low = from_position if from_position is not None else 0
@@ -135,6 +140,9 @@ def audit_verify(
         "published checkpoint",
     )
     problems.sort(key=lambda p: (p.position is None, p.position or 0))
+    VERIFICATIONS.record(
+        not problems, chain.head_position, problems[0].problem if problems else None
+    )
     return AuditReport(
         chain=chain,
         checkpoints_checked=len(stored) + len(outside),
@@ -186,3 +194,30 @@ def _compare(
             problems.append(Problem("rewritten", checkpoint.position, detail))
         break  # later checkpoints only repeat the news
     return problems
+
+
+class PeriodicVerification(Repeating):
+    """A daemon thread that runs :func:`audit_verify` over the whole chain every ``interval``
+    seconds while a server runs (``OKR_AUDIT_VERIFY_INTERVAL_SECONDS``); each outcome becomes
+    the process's last verification, which ``GET /metrics`` reports."""
+
+    def __init__(self, app: Application[Any], interval: float, settings: Settings) -> None:
+        super().__init__("chain-verify", interval, at_once=False)
+        self.app = app
+        self.settings = settings
+
+    def round(self) -> None:
+        report = audit_verify(self.app, settings=self.settings)
+        if not report.ok and report.first_problem is not None:
+            log.error("the chain does not verify: %s", report.first_problem.detail)
+
+
+def start_periodic_verification(
+    app: Application[Any], settings: Settings
+) -> PeriodicVerification | None:
+    """Verify the chain every ``settings.audit_verify_interval_seconds`` (None when 0)."""
+    if not settings.audit_verify_interval_seconds:
+        return None
+    verifier = PeriodicVerification(app, settings.audit_verify_interval_seconds, settings)
+    verifier.start()
+    return verifier

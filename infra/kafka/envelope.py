@@ -48,9 +48,9 @@ from uuid import UUID
 
 import orjson
 
-import domain.application  # noqa: F401  (imports every aggregate, so every event class exists)
 from domain.base import OkrAggregate
 from infra.audit.personal import ENVELOPE_MARK, ENVELOPE_VERSION
+from projections.catalogue import CATALOGUE
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -236,30 +236,9 @@ def decode(value: bytes | None) -> Received:
 
 @functools.cache
 def event_classes() -> dict[str, type[OkrAggregate.Event]]:
-    """Every okrledger event class by its CloudEvents ``type``; nothing else is ever decoded.
-
-    eventsourcing derives a subclass per aggregate for some events, so several classes share a
-    name; the one the application's mapper resolves (the aggregate's attribute) is kept.
-    """
-    aggregates = {cls.__name__: cls for cls in _subclasses(OkrAggregate)}
-    found: dict[str, type[OkrAggregate.Event]] = {}
-    for cls in _subclasses(OkrAggregate.Event):
-        if not cls.__module__.startswith("domain."):
-            continue
-        owner_name, _, event_name = cls.__qualname__.partition(".")
-        owner = aggregates.get(owner_name)
-        canonical = getattr(owner, event_name, None) if event_name and owner else None
-        if isinstance(canonical, type) and issubclass(canonical, OkrAggregate.Event):
-            found[cls.__qualname__] = canonical
-    return found
-
-
-def _subclasses(cls: type[Any]) -> list[type[Any]]:
-    out: list[type[Any]] = []
-    for sub in cls.__subclasses__():
-        out.append(sub)
-        out.extend(_subclasses(sub))
-    return out
+    """Every okrledger event class by its CloudEvents ``type``: the event catalogue's
+    (``projections.catalogue``); nothing else is ever decoded."""
+    return {entry.type_name: entry.event_class for entry in CATALOGUE}
 
 
 @functools.cache

@@ -34,6 +34,7 @@ from domain.team import Team
 from infra.views.codec import dumps
 from projections.audit import AuditRow
 from projections.base import KindTest, Logged
+from projections.catalogue import CATALOGUE, narrate
 from projections.comparison import ComparisonState
 from projections.comparison import tally as tally_comparison
 from projections.directory import DirectoryFold, DirectoryState
@@ -46,7 +47,7 @@ from projections.history import (
 )
 from projections.history import record as record_history
 from projections.inbox import InboxFold, InboxState
-from projections.narrative import Context, Narration, advance, narrate
+from projections.narrative import Context, Narration, advance
 from projections.staleness import StalenessFold, StalenessState
 from projections.strategy import StrategyFold
 from projections.tree import ObjectiveNode, TreeState
@@ -72,15 +73,9 @@ _STALENESS = StalenessFold()
 _TEAM_EVENT = KindTest[Team.Event](Team.Event)
 _CYCLE_EVENT = KindTest[Cycle.Event](Cycle.Event)
 _PERSON_EVENT = KindTest[Person.Event](Person.Event)
-OWN_OBJECTIVE_ONLY: Final = (
-    Objective.ProgressReported,
-    Objective.CheckInCorrected,
-    Objective.KeyResultGraded,
-    Objective.Graded,
-    Objective.Reflected,
-)
-"""Objective events no other objective's rows read (check-ins and grades: about 80% of a
-mature log). A shard skips them for the objectives it does not own; every other event it folds
+OWN_OBJECTIVE_ONLY: Final = CATALOGUE.objective_local()
+"""Objective events no other objective's rows read (the catalogue's objective-local ones:
+check-ins and grades, about 80% of a mature log). A shard skips them for the objectives it does not own; every other event it folds
 into its context, because a sentence about its own objectives may name another objective or
 key result (alignment, carry-over) and the organisation is everyone's."""
 _OWN_OBJECTIVE_ONLY = KindTest[Objective.Event](*OWN_OBJECTIVE_ONLY)

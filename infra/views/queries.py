@@ -20,8 +20,9 @@ from uuid import UUID
 import orjson
 from psycopg import Connection
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composable
+from psycopg.sql import SQL, Composable, Composed, Literal
 
+from domain.objective import Objective
 from infra.views.codec import decode, load, loads
 from infra.views.log import LogReader
 from infra.views.schema import META_TABLE, TRACKING_TABLE
@@ -29,6 +30,7 @@ from infra.views.store import ViewStore, views_position
 from projections.audit import AuditRow
 from projections.comparison import AmendmentTally, ComparisonState
 from projections.directory import CycleEntry, DirectoryState, PersonEntry, TeamEntry
+from projections.entries import type_name
 from projections.history import CheckInRecord, ObjectiveHistory, TimelineEntry
 from projections.inbox import InboxState, Negotiation
 from projections.staleness import StalenessState, WatchedCycle, WatchedObjective
@@ -113,7 +115,7 @@ class ViewQueries:
             else:
                 conn.execute("COMMIT")
 
-    def _rows(self, snap: Snapshot, query: Composable, params: Sequence[Any] = ()) -> list[Any]:
+    def _rows(self, snap: Snapshot, query: SQL | Composed, params: Sequence[Any] = ()) -> list[Any]:
         with snap.conn.cursor(row_factory=tuple_row) as curs:
             return curs.execute(query, params).fetchall()
 
@@ -314,7 +316,7 @@ class ViewQueries:
         """Rows in (low, high] (of one cycle), and the amendment proposals up to `high`."""
         query = SQL(
             "SELECT {} FROM {} WHERE (position > %s AND position <= %s{}) "
-            "OR (event_type = 'Objective.AmendmentProposed' AND position <= %s{}) "
+            "OR (event_type = {} AND position <= %s{}) "
             "ORDER BY position"
         )
         cycle = SQL(" AND cycle_id = %s") if cycle_id is not None else SQL("")
@@ -324,7 +326,8 @@ class ViewQueries:
         params.append(high)
         if cycle_id is not None:
             params.append(cycle_id)
-        statement = query.format(AUDIT_COLUMNS, self.t("view_audit"), cycle, cycle)
+        proposed = Literal(type_name(Objective.AmendmentProposed))
+        statement = query.format(AUDIT_COLUMNS, self.t("view_audit"), cycle, proposed, cycle)
         return [load(AuditRow, audit_json(row)) for row in self._rows(snap, statement, params)]
 
     # ---------------------------------------------------------------- inbox

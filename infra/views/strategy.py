@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from domain.application import OkrLedger
@@ -39,8 +39,15 @@ from projections.strategy import (
 )
 from projections.tree import TreeFold, TreeState
 
-if TYPE_CHECKING:
-    from infra.readmodels import ReadModels
+
+class LogSource(Protocol):
+    """What the reads need: the ledger and its log (`infra.readmodels.ReadModels` has both)."""
+
+    @property
+    def ledger(self) -> OkrLedger: ...
+
+    @property
+    def log(self) -> LogReader: ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ _STRATEGY = StrategyFold()
 class StrategyReads:
     """Queries over the strategy layer, live or as of a log position."""
 
-    def __init__(self, readmodels: ReadModels | _Source, *, serve_ledger: bool = True) -> None:
+    def __init__(self, readmodels: LogSource, *, serve_ledger: bool = True) -> None:
         """Reads `readmodels.log`; with `serve_ledger`, also gives `readmodels.ledger` the
         cycle for its submission checks."""
         self.log = readmodels.log
@@ -77,7 +84,8 @@ class StrategyReads:
     @classmethod
     def of_ledger(cls, ledger: OkrLedger) -> StrategyReads:
         """Reads over `ledger`'s log on their own (the CLI's `okr lint`)."""
-        log = LogReader(ledger.recorder, ledger.mapper)  # type: ignore[arg-type]
+        recorder: Any = ledger.recorder  # the chained PostgreSQL recorder, as in ReadModels
+        log = LogReader(recorder, ledger.mapper)
         return cls(_Source(ledger, log), serve_ledger=False)
 
     def cycles(self) -> list[tuple[UUID, str, str, str]]:

@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.sql import Identifier
 
-from domain.base import OkrAggregate
 from domain.cycle import Cycle
 from domain.objective import Objective
 from domain.person import Person
@@ -30,6 +29,7 @@ from infra.views.schema import TABLES, Table
 from infra.views.store import appended_rows, columns
 from projections.audit import AuditRow
 from projections.base import KindTest
+from projections.catalogue import CATALOGUE
 from tests.unit.projections.story import first_quarter
 
 pytestmark = pytest.mark.postgres
@@ -99,13 +99,7 @@ def test_copy_text_refuses_values_it_cannot_write() -> None:
 
 
 def _event_classes() -> list[type[Any]]:
-    found: list[type[Any]] = []
-    todo: list[type[Any]] = [OkrAggregate.Event]
-    while todo:
-        cls = todo.pop()
-        found.append(cls)
-        todo.extend(cls.__subclasses__())
-    return found
+    return list(CATALOGUE.classes())
 
 
 TESTED: list[tuple[type[Any], ...]] = [

@@ -25,24 +25,14 @@ from api.web.site import (
     render,
     web,
 )
-from domain.base import OkrAggregate
+from projections.catalogue import CATALOGUE
 
 PAGE = 50
 
 
 def _event_types() -> list[str]:
-    """Every event type the domain defines (`Objective.Approved`, …), for the type filter."""
-    found = set()
-    stack: list[type] = [OkrAggregate]
-    while stack:
-        cls = stack.pop()
-        sub: type
-        for sub in cls.__subclasses__():
-            stack.append(sub)
-            for name, value in vars(sub).items():
-                if isinstance(value, type) and issubclass(value, OkrAggregate.Event):
-                    found.add(f"{sub.__name__}.{name}")
-    return sorted(found)
+    """Every event type the catalogue holds (`Objective.Approved`, …), for the type filter."""
+    return sorted(CATALOGUE.type_names())
 
 
 def _require_auditor(viewer: Viewer) -> None:

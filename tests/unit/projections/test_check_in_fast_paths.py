@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from domain.objective import Objective
 from projections import codec
 from projections.base import Logged
+from projections.catalogue import narrate
 from projections.narrative import (
     Context,
     Narration,
@@ -23,7 +24,6 @@ from projections.narrative import (
     _kr,
     _on_day,
     advance,
-    narrate,
     number,
     q,
 )
