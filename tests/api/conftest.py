@@ -6,8 +6,6 @@ the tests then act through HTTP only.
 
 from __future__ import annotations
 
-import threading
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +14,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-import uvicorn
 from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
@@ -35,6 +32,7 @@ from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
+from tests.servers import served
 
 API = "/api/v1"
 
@@ -98,21 +96,10 @@ def client(app: Any) -> Iterator[TestClient]:
 
 @pytest.fixture
 def live_server(app: Any) -> Iterator[str]:
-    """The app served by uvicorn on a free port in a background thread; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    """The app served by uvicorn on a free port in a background thread; yields its base URL
+    (the server has stopped before the read models and the ledger close)."""
+    with served(app) as url:
+        yield url
 
 
 @dataclass
