@@ -6,18 +6,14 @@ the tests then act through HTTP only.
 
 from __future__ import annotations
 
-import threading
-import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-import uvicorn
 from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
@@ -36,6 +32,7 @@ from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
+from tests.servers import served
 
 API = "/api/v1"
 
@@ -99,28 +96,10 @@ def client(app: Any) -> Iterator[TestClient]:
 
 @pytest.fixture
 def live_server(app: Any) -> Iterator[str]:
-    """The app served by uvicorn on a free port in a background thread; yields its base URL."""
-    with serving(app) as url:
+    """The app served by uvicorn on a free port in a background thread; yields its base URL
+    (the server has stopped before the read models and the ledger close)."""
+    with served(app) as url:
         yield url
-
-
-@contextmanager
-def serving(app: Any, port: int = 0) -> Iterator[str]:
-    """`app` served by uvicorn on `port` (0: a free one) in a background thread: its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @dataclass

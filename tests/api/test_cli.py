@@ -127,6 +127,9 @@ def test_serve_stops_gracefully_on_sigterm(server: tuple[subprocess.Popen[str], 
     assert "okrledger on http://127.0.0.1:" in output
     assert "API on http://127.0.0.1:" in output
     assert "Finished server process" in output
+    # The runner stopped before the pools closed: nothing used a closed pool, nothing retried.
+    for trouble in ("PoolClosed", "opened/closed", "retrying", "Traceback"):
+        assert trouble not in output, output
 
 
 def test_token_create_refuses_a_name_with_a_control_character(env: dict[str, str]) -> None:

@@ -27,7 +27,7 @@ from domain.person import Person
 from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
-from tests.api.conftest import serving
+from tests.servers import served as serve_app
 
 ROLE_GROUPS = "admin=okr-admins;manager=okr-managers;auditor=okr-auditors"
 
@@ -84,7 +84,7 @@ def serve(
         wait_timeout=2.0,
         settings=settings,
     )
-    with serving(app, port) as url:
+    with serve_app(app, port=port) as url:
         yield Served(url, issuer, ledger, readmodels)
 
 

@@ -21,7 +21,7 @@ from domain.person import Person
 from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
-from tests.api.conftest import serving
+from tests.servers import served as serve_app
 
 TOKEN = "scim-secret-of-the-identity-provider"
 MEDIA = "application/scim+json"
@@ -37,7 +37,7 @@ def scim_url(ledger: OkrLedger, readmodels: ReadModels) -> Iterator[str]:
         idempotency=IdempotencyStore.for_recorder(ledger.recorder),
         settings=Settings(environment="test", scim_token=TOKEN),
     )
-    with serving(app) as url:
+    with serve_app(app) as url:
         yield url
 
 
@@ -120,7 +120,7 @@ def test_without_the_token_nothing_and_unconfigured_no_scim(
     refused = httpx.get(f"{scim_url}/scim/v2/Users", headers={"Authorization": "Bearer guess"})
     assert refused.status_code == 401 and refused.json()["status"] == "401"
     app = create_app(ledger, readmodels=readmodels, settings=Settings(environment="test"))
-    with serving(app) as url:
+    with serve_app(app) as url:
         off = httpx.get(f"{url}/scim/v2/Users", headers={"Authorization": f"Bearer {TOKEN}"})
         assert off.status_code == 404
 
