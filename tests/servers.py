@@ -21,11 +21,12 @@ STOP_SECONDS = 30.0
 
 
 @contextmanager
-def served(app: Any, *, start_seconds: float = 30.0) -> Iterator[str]:
+def served(app: Any, *, start_seconds: float = 30.0, port: int = 0) -> Iterator[str]:
+    """`port` 0: a free one (a test that must know it first, e.g. for a redirect URI, picks one)."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
-        port=0,
+        port=port,
         log_level="warning",
         lifespan="off",
         timeout_graceful_shutdown=int(STOP_SECONDS),

@@ -196,7 +196,14 @@ def issue_token(
     issued: list[str] = []
 
     def command() -> CommandResult:
-        secret, result = ledger.issue_token(body.person_id, body.role, ctx, body.label)
+        secret, result = ledger.issue_token(
+            body.person_id,
+            body.role,
+            ctx,
+            body.label,
+            expires_at=body.expires_at,
+            read_only=body.read_only,
+        )
         issued.append(secret)
         return result
 

@@ -168,7 +168,7 @@ def test_serve_verifies_the_chain_and_serves_metrics(
             except httpx.TransportError:
                 continue
         assert "okr_database_up 1.0" in text
-        assert "okr_log_head_position 2.0" in text  # the person and the token
+        assert "okr_log_head_position 3.0" in text  # the person, their token and their role
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
