@@ -34,7 +34,8 @@ from projections.entries import type_name
 from projections.history import CheckInRecord, ObjectiveHistory, TimelineEntry
 from projections.inbox import InboxState, Negotiation
 from projections.staleness import StalenessState, WatchedCycle, WatchedObjective
-from projections.tree import CycleClock, ObjectiveNode, TeamLink, TreeState
+from projections.strategy import StrategyState
+from projections.tree import CheckInPoint, CycleClock, ObjectiveNode, TeamLink, TreeState
 
 
 @dataclass
@@ -168,8 +169,10 @@ class ViewQueries:
         objective_ids: Sequence[UUID] | None = None,
         owner_team_id: UUID | None = None,
         owner_person_id: UUID | None = None,
+        every_check_in: bool = False,
     ) -> TreeState:
-        """The live tree with the chosen objectives (check-ins trimmed to the one in force)."""
+        """The live tree with the chosen objectives (check-ins trimmed to the one in force;
+        with `every_check_in`, every live one, which folding a correction on needs)."""
         state = TreeState()
         self.organisation(snap, state)
         where: list[Composable] = []
@@ -186,15 +189,30 @@ class ViewQueries:
         if owner_person_id is not None:
             where.append(SQL("owner_person_id = %s"))
             params.append(owner_person_id)
-        query = SQL("SELECT objective_id, doc::text FROM {}").format(self.t("view_tree_objectives"))
+        query = SQL("SELECT objective_id, doc::text, {} FROM {}").format(
+            SQL("check_ins::text" if every_check_in else "NULL"), self.t("view_tree_objectives")
+        )
         if where:
             query += SQL(" WHERE ") + SQL(" AND ").join(where)
         query += SQL(" ORDER BY seq")
-        for oid, doc in self._rows(snap, query, params):
+        for oid, doc, live in self._rows(snap, query, params):
             node = decode(ObjectiveNode, doc)
+            if live is not None:
+                for kr_id, points in decode(dict[UUID, list[CheckInPoint]], live).items():
+                    node.key_results[kr_id].live_check_ins = points
             state.objectives[oid] = node
             state.cycle_objectives.setdefault(node.cycle_id, []).append(oid)
         state.cursor.position, state.cursor.now = snap.position, snap.now
+        return state
+
+    def strategy_state(self, snap: Snapshot) -> StrategyState:
+        """The strategy layer (strategy, KPIs, initiatives, quality levels) at the snapshot."""
+        rows = self._rows(
+            snap,
+            SQL("SELECT doc::text FROM {} WHERE kind = 'strategy'").format(self.t("view_strategy")),
+        )
+        state = decode(StrategyState, rows[0][0]) if rows else StrategyState()
+        state.cursor.position = snap.position
         return state
 
     def comparison_state(self, snap: Snapshot, cycle_ids: Sequence[UUID]) -> ComparisonState:
