@@ -56,6 +56,16 @@ class Snapshot:
         return (self.position, self.generation)
 
 
+MATCHING: dict[str, Composable] = {
+    "private": SQL("private"),
+    "following_kpis": SQL('strpos(doc::text, \'"kpi_id":"\') > 0'),
+    "mentions": SQL("strpos(doc::text, %s) > 0"),
+}
+"""Conditions on `view_tree_objectives` rows for `ViewQueries.tree_state(matching=...)`:
+private objectives; objectives with a key result following a KPI (its document names one);
+objectives whose document mentions a text (a key result's id: a superset of its objective)."""
+
+
 class ViewQueries:
     def __init__(self, store: ViewStore, log: LogReader) -> None:
         self.store = store
@@ -170,13 +180,25 @@ class ViewQueries:
         owner_team_id: UUID | None = None,
         owner_person_id: UUID | None = None,
         every_check_in: bool = False,
+        matching: str | None = None,
+        mentioning: str = "",
+        or_objective_ids: Sequence[UUID] = (),
     ) -> TreeState:
         """The live tree with the chosen objectives (check-ins trimmed to the one in force;
-        with `every_check_in`, every live one, which folding a correction on needs)."""
+        with `every_check_in`, every live one, which folding a correction on needs).
+
+        `matching`: only the objectives `MATCHING[matching]` selects (private ones, those with
+        a key result following a KPI, those whose document mentions `mentioning`), and
+        `or_objective_ids`."""
         state = TreeState()
         self.organisation(snap, state)
         where: list[Composable] = []
         params: list[Any] = []
+        if matching is not None:
+            where.append(SQL("({} OR objective_id = ANY(%s))").format(MATCHING[matching]))
+            if matching == "mentions":
+                params.append(mentioning)
+            params.append(list(or_objective_ids))
         if cycle_ids is not None:
             where.append(SQL("cycle_id = ANY(%s)"))
             params.append(list(cycle_ids))

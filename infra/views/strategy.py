@@ -64,10 +64,16 @@ class Scope:
     tree: bool = True
     cycles: tuple[UUID, ...] | None = None
     objectives: tuple[UUID, ...] | None = None
+    matching: str | None = None
+    """Live answers: only the objectives `ViewQueries.tree_state(matching=...)` selects, and
+    those with events in the log's tail (as of a position: the whole tree)."""
+    mentioning: str = ""
 
 
 NO_TREE = Scope(tree=False)
 WHOLE_TREE = Scope()
+PRIVATE = Scope(matching="private")
+FOLLOWING_KPIS = Scope(matching="following_kpis")
 
 
 def cycles_of(cycle_ids: Sequence[UUID]) -> Scope:
@@ -175,6 +181,9 @@ class StrategyReads:
             scope.cycles,
             objective_ids=scope.objectives,
             every_check_in=any(row[3] == _CORRECTED for row in rows),
+            matching=scope.matching,
+            mentioning=scope.mentioning,
+            or_objective_ids=list({row[1]: None for row in rows}),
         )
         if rows:
             fixed = scope.objectives is not None
@@ -242,14 +251,18 @@ class StrategyReads:
     # -------------------------------------------------------------------- KPIs
 
     def kpis(self, position: int | None = None, include_retired: bool = False) -> list[Json]:
-        directory, tree, state = self._states(position, WHOLE_TREE)
+        directory, tree, state = self._states(
+            position, lambda s: FOLLOWING_KPIS if s.kpis else NO_TREE
+        )
         return [
             self._kpi_json(v, state, directory)
             for v in kpi_views(state, tree, include_retired=include_retired)
         ]
 
     def kpi(self, kpi_id: UUID, position: int | None = None) -> Json | None:
-        directory, tree, state = self._states(position, WHOLE_TREE)
+        directory, tree, state = self._states(
+            position, lambda s: FOLLOWING_KPIS if kpi_id in s.kpis else NO_TREE
+        )
         if kpi_id not in state.kpis:
             return None
         return self._kpi_json(kpi_view(state, kpi_id, tree), state, directory)
@@ -313,7 +326,7 @@ class StrategyReads:
     def private_objectives(self) -> list[Json]:
         """Every private objective, with what the visibility policy reads of it (from this
         views' tree with the log's tail, as current as the answers it filters)."""
-        _, tree, _ = self._states(None, WHOLE_TREE)
+        _, tree, _ = self._states(None, PRIVATE)
         return [
             {
                 "objective_id": str(node.objective_id),
@@ -329,7 +342,8 @@ class StrategyReads:
 
     def objective_of_key_result(self, key_result_id: UUID) -> UUID | None:
         """The objective a key result belongs to (None if the read side does not know it)."""
-        _, tree, _ = self._states(None, WHOLE_TREE)
+        mentions = Scope(matching="mentions", mentioning=f'"{key_result_id}"')
+        _, tree, _ = self._states(None, mentions)
         for node in tree.objectives.values():
             if key_result_id in node.key_results:
                 return node.objective_id

@@ -69,6 +69,18 @@ def answers(reads: StrategyReads, story: StrategyStory, position: int | None) ->
         "map": reads.strategy_map(story.q1, position),
         "compare": reads.compare([story.q1], position),
         "lint": reads.lint(story.q1, position=position),
+        **(
+            {
+                "private": reads.private_objectives(),
+                "objective of KR3": reads.objective_of_key_result(story.kr3),
+                "lint of a draft": reads.lint_specs([], story.o2),
+                "quality levels": reads.quality_levels(),
+                "theme names": reads.theme_names(),
+                "cycles": reads.cycles(),
+            }
+            if position is None
+            else {}
+        ),
     }
 
 
