@@ -142,6 +142,9 @@ def test_an_as_of_answer_folds_from_the_nearest_checkpoint(
         readmodels.timetravel.fold_handled = counting  # type: ignore[method-assign]
         state = readmodels.timetravel.strategy_at(snap.conn, at)
     assert folded and folded[0] < 5 < len(strategic)  # a checkpoint every 5 positions
+    expected = fold(StrategyFold(), [e for e in whole_log(readmodels) if e.position <= at])
+    for part in ("strategy", "kpis", "initiatives", "quality", "changes"):
+        assert getattr(state, part) == getattr(expected, part), part
     assert state.quality["kr_count"] == "block"  # the story's last event, from the tail
 
 
