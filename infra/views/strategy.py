@@ -34,18 +34,10 @@ from infra.views.render import Names
 from infra.views.store import ViewStore
 from projections.coach import lint_cycle, organisation, specs
 from projections.directory import DirectoryFold, DirectoryState
-from projections.strategy import (
-    StrategyFold,
-    StrategyState,
-    initiative_view,
-    initiative_views,
-    kpi_view,
-    kpi_views,
-    perspectives,
-    quality_levels,
-    strategy_in_cycles,
-    strategy_map,
-)
+from projections.strategy import StrategyFold, StrategyState, perspectives, quality_levels
+from projections.strategy_comparison import strategy_in_cycles
+from projections.strategy_dashboard import initiative_view, initiative_views, kpi_view, kpi_views
+from projections.strategy_map import strategy_map
 from projections.tree import TreeFold, TreeState
 
 Json = dict[str, Any]
