@@ -72,6 +72,7 @@ class ViewQueries:
         self.log = log
         self.t = store.ident
         self._directory: tuple[tuple[int, int], DirectoryState] | None = None
+        self._strategy: tuple[tuple[int, int], StrategyState] | None = None
         self._key = SQL(
             "SELECT t.notification_id, c.committed_at, "
             "(SELECT coalesce(sum(generation), 0) FROM {meta}), "
@@ -228,13 +229,24 @@ class ViewQueries:
         return state
 
     def strategy_state(self, snap: Snapshot) -> StrategyState:
-        """The strategy layer (strategy, KPIs, initiatives, quality levels) at the snapshot."""
+        """The strategy layer (strategy, KPIs, initiatives, quality levels) at the snapshot
+        (decoded again only when its row changed: callers must not mutate it)."""
+        known = self._strategy
         rows = self._rows(
             snap,
-            SQL("SELECT doc::text FROM {} WHERE kind = 'strategy'").format(self.t("view_strategy")),
+            SQL(
+                "SELECT changed, CASE WHEN changed = %s THEN NULL ELSE doc::text END "
+                "FROM {} WHERE kind = 'strategy'"
+            ).format(self.t("view_strategy")),
+            (known[0][0] if known is not None and known[0][1] == snap.generation else -1,),
         )
-        state = decode(StrategyState, rows[0][0]) if rows else StrategyState()
-        state.cursor.position = snap.position
+        if not rows:
+            return StrategyState()
+        changed, doc = rows[0]
+        if doc is None and known is not None:
+            return known[1]
+        state = decode(StrategyState, doc)
+        self._strategy = ((int(changed), snap.generation), state)
         return state
 
     def comparison_state(self, snap: Snapshot, cycle_ids: Sequence[UUID]) -> ComparisonState:

@@ -10,8 +10,8 @@ An objective's history timeline is not stored twice: it is the `view_audit` rows
 objective's events (`entity_id, position` indexed; the row's `action` is the entry's summary),
 so the history view's answers read the audit view's table (`READS`), which the live views keep
 at the one position they all share. The strategy view is one document, the strategy fold's
-state (`view_strategy`, kind "strategy"): the strategy, KPIs, initiatives and quality levels,
-which the narration context reads as well.
+state (`view_strategy`, kind "strategy"; `changed`: the position it was written at): the
+strategy, KPIs, initiatives and quality levels, which the narration context reads as well.
 
 A rebuild fills `<table>__new` copies (primary keys only while loading), adds the indexes, and
 swaps them in by renaming, in one transaction.
@@ -169,7 +169,7 @@ TABLES: dict[str, tuple[Table, ...]] = {
     STRATEGY: (
         Table(
             "view_strategy",
-            "kind text NOT NULL, doc json NOT NULL",
+            "kind text NOT NULL, changed bigint NOT NULL, doc json NOT NULL",
             "kind",
         ),
     ),

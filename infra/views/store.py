@@ -72,7 +72,7 @@ VERSIONS: dict[str, str] = {
     AUDIT: f"audit{AuditFold.version}.rows{ROWS_VERSION}",
     INBOX: f"inbox{InboxFold.version}.rows{ROWS_VERSION}",
     STALENESS: f"staleness{StalenessFold.version}.rows{ROWS_VERSION}",
-    STRATEGY: f"strategy{StrategyFold.version}.rows{ROWS_VERSION}",
+    STRATEGY: f"strategy{StrategyFold.version}.rows{ROWS_VERSION}.changed",
     TIMETRAVEL: (
         f"tree{TreeFold.version}.comparison{ComparisonFold.version}.strategy"
         f"{StrategyFold.version}.rows{ROWS_VERSION}.shards"
@@ -562,7 +562,7 @@ def entity_rows(
         out["view_inbox"] = boxed
     common = shard is None or shard.index == 0  # rows of no aggregate: shard 0's
     if STRATEGY in views and (changes.strategy if changes is not None else common):
-        out["view_strategy"] = [("strategy", _text(dumps(model.context.strategy)))]
+        out["view_strategy"] = [("strategy", position, _text(dumps(model.context.strategy)))]
     if STALENESS in views:
         staleness = model.staleness
         watched: list[Row] = []

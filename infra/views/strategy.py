@@ -47,6 +47,8 @@ _DIRECTORY = DirectoryFold()
 _TREE = TreeFold()
 _CORRECTED = get_topic(Objective.CheckInCorrected)
 _STRATEGY = StrategyFold()
+_END = 2**63 - 1
+"""A position beyond any log's end."""
 
 
 @dataclass(frozen=True)
@@ -135,12 +137,13 @@ class StrategyReads:
             conn = snap.conn
             directory = self.queries.directory(snap)
             if position is None:
-                head = self.log.head(conn)
-                rows = (
-                    self.timetravel.tail(conn, snap.position, head) if head > snap.position else []
-                )
+                # Everything committed beyond the views' position, as this snapshot sees it.
+                rows = self.timetravel.tail(conn, snap.position, _END)
                 strategy = self.queries.strategy_state(snap)
-                self.timetravel.fold_handled(_STRATEGY, strategy, rows)
+                strategic = self.timetravel.handled(_STRATEGY, rows)
+                if strategic:
+                    strategy = copy.deepcopy(strategy)  # the queries' cached one is shared
+                    self.timetravel.fold_handled(_STRATEGY, strategy, strategic)
                 named = self.timetravel.handled(_DIRECTORY, rows)
                 if named:
                     directory = copy.deepcopy(directory)  # the queries' cached one is shared
