@@ -178,10 +178,11 @@ class ViewStore(PostgresTrackingRecorder):
             curs.execute(
                 SQL(
                     "INSERT INTO {} (view, version) SELECT %s, CASE WHEN EXISTS (SELECT 1 "
-                    "FROM {} WHERE notification_id > 0) THEN '' ELSE %s END "
+                    "FROM {} WHERE notification_id > 0 AND (application_name = %s "
+                    "OR starts_with(application_name, %s))) THEN '' ELSE %s END "
                     "ON CONFLICT DO NOTHING"
                 ).format(self._meta, self._tracking),
-                (view, version),
+                (view, TRACKING_NAME, SHARD_PREFIX, version),
             )
 
     # ---------------------------------------------------------------- tracking

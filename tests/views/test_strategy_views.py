@@ -199,3 +199,29 @@ def test_every_process_built_by_the_composition_root_checks_submissions_against_
         finally:
             bare.close()
             app.close()
+
+
+def test_a_view_new_to_views_that_follow_the_log_starts_outdated(
+    databases: Databases,
+) -> None:
+    """Fresh views are all current; a view added to views already at a position has no rows,
+    so it starts outdated and the runner builds it before following the log."""
+    with databases.fresh() as url:
+        app = ledger_on(url)
+        try:
+            readmodels = ReadModels(app, settings())
+            readmodels.setup()
+            assert readmodels.store.outdated() == []
+            story_on(app)
+            readmodels.start()
+            assert readmodels.wait_for(head(app), 10)
+            readmodels.stop()
+            with readmodels.queries.snapshot() as snap:
+                assert snap.position > 0
+            with app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+                conn.execute("DELETE FROM okr_views WHERE view = 'strategy'")
+                conn.commit()
+            readmodels.store.create_table()
+            assert readmodels.store.outdated() == ["strategy"]
+        finally:
+            app.close()
