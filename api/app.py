@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, web
+from api import errors, metrics, positions, web
 from api.deps import Principals, Services, TreeCache
 from api.directory import LogDirectory, request_began
 from api.routes.audit import audit
@@ -112,10 +112,12 @@ def create_app(
         coach,
     ):
         app.include_router(router, prefix=PREFIX)
+    metrics.install(app, settings)
     if ui:
         web.install(app, settings or get_settings())
 
     app.add_middleware(RequestIdMiddleware)
+    positions.install(app, ledger)
     _problem_media_type_only(app)
     return app
 

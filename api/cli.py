@@ -22,12 +22,13 @@ from rich.table import Table
 
 from api.audit_cli import audit_app, person_app
 from api.rebuild_cli import rebuild_command
+from demo import DemoSummary, load_demo
 from domain.access import Role, token_id_for
 from domain.application import OkrLedger
 from domain.base import CommandContext
 from domain.errors import OkrError
 from infra.bootstrap import build_ledger
-from infra.demo import DemoSummary, load_demo
+from infra.chain import importing_history
 from infra.settings import get_settings
 from infra.status import StoreStatus, store_status
 
@@ -86,7 +87,7 @@ def demo(
     with _ledger() as ledger:
         started = time.perf_counter()
         try:
-            summary = load_demo(ledger, seed=seed, today=day)
+            summary = load_demo(ledger, seed=seed, today=day, history_clock=importing_history)
         except ValueError as error:
             errors.print(f"[red]{error}[/red]")
             raise typer.Exit(1) from None
@@ -94,12 +95,15 @@ def demo(
         if summary.already_loaded:
             console.print(
                 "[yellow]The demo is already loaded[/yellow] "
-                f"(demo admin {summary.admin_person_id}); nothing was written."
+                f"(demo admin {summary.admin_person_id}); nothing was written.",
+                soft_wrap=True,
             )
             return
         console.print(_cycles_table(ledger, summary))
         console.print(_demo_table(summary, elapsed))
         console.print(_planted_table(summary))
+        # Plain, never wrapped: the id is copied from here.
+        console.print(f"demo admin: {summary.admin_person_id}", soft_wrap=True)
 
 
 def _cycles_table(ledger: OkrLedger, summary: DemoSummary) -> Table:
@@ -108,7 +112,7 @@ def _cycles_table(ledger: OkrLedger, summary: DemoSummary) -> Table:
     table.add_column("phase")
     table.add_column("from")
     table.add_column("to")
-    table.add_column("id", style="dim")
+    table.add_column("id", style="dim", no_wrap=True, min_width=36)
     for cycle_id in summary.cycle_ids:
         cycle = ledger.get_cycle(cycle_id)
         table.add_row(
@@ -144,8 +148,6 @@ def _demo_table(summary: DemoSummary, elapsed: float) -> Table:
     rate = summary.events_written / elapsed if elapsed else 0.0
     table.add_row("time taken", f"{elapsed:.1f} s")
     table.add_row("write rate", f"{rate:,.0f} events/s")
-    table.caption = f"demo admin: {summary.admin_person_id}"
-    table.caption_justify = "left"
     return table
 
 
@@ -153,7 +155,7 @@ def _planted_table(summary: DemoSummary) -> Table:
     table = Table(title="Weak OKRs planted for the quality coach", title_justify="left")
     table.add_column("kind", style="bold")
     table.add_column("what")
-    table.add_column("where", style="dim")
+    table.add_column("where", style="dim", no_wrap=True, min_width=36)
     for weak in summary.planted:
         where = weak.key_result_id or weak.objective_id or weak.owner_person_id
         table.add_row(weak.kind, weak.note, str(where))

@@ -4,10 +4,12 @@
      "field": "confidence", "detail": "confidence must be a whole number from 0 to 10",
      "errors": [{"field": "confidence", "rule": "...", "message": "..."}]}
 
-Mapping: request validation → 422; domain `InvalidValue` → 422; `RuleViolated` → 409
-(`version_mismatch`, from If-Match, → 412); `NotFound` and rules named `*_not_found` → 404;
-a concurrent write (eventsourcing `IntegrityError`) → 409 `concurrent_write` with the current
-version; the database unreachable or its lock timing out → 503 with `Retry-After`.
+Mapping: request validation → 422, a malformed body included (`json_invalid`: not JSON, or not
+UTF-8; `body_required`: empty; `body_not_object`: JSON but not an object), and never 400;
+domain `InvalidValue` → 422; `RuleViolated` → 409 (`version_mismatch`, from If-Match, → 412);
+`NotFound` and rules named `*_not_found` → 404; a concurrent write (eventsourcing
+`IntegrityError`) → 409 `concurrent_write` with the current version; the database unreachable
+or its lock timing out → 503 with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -133,16 +135,39 @@ async def _okr_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(status_of(exc), exc.rule, exc.message, exc.field)
 
 
+_BODY_NOT_JSON = "the body is not JSON in UTF-8"
+_FASTAPI_PARSE_ERROR = "There was an error parsing the body"
+"""FastAPI's 400 when a JSON body cannot even be decoded (not UTF-8): answered as 422."""
+
+
+def _field_problem(error: Any) -> dict[str, Any]:
+    loc = tuple(error.get("loc", ()))
+    kind = str(error.get("type", "invalid"))
+    if kind == "json_invalid":  # loc is ("body", offset): the offset is not a field
+        where = f" (at character {loc[1]})" if len(loc) > 1 else ""
+        reason = (error.get("ctx") or {}).get("error", "")
+        detail = f"{_BODY_NOT_JSON}{where}" + (f": {reason}" if reason else "")
+        return {"field": "body", "rule": "json_invalid", "message": detail}
+    if loc == ("body",) and kind == "missing":
+        return {"field": "body", "rule": "body_required", "message": "send a JSON object"}
+    if loc == ("body",) and kind.endswith("_type"):
+        return {
+            "field": "body",
+            "rule": "body_not_object",
+            "message": "the body must be a JSON object",
+        }
+    return {
+        "field": field_name(loc),
+        "rule": kind,
+        "message": str(error.get("msg", "invalid value")),
+    }
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {
-            "field": field_name(error.get("loc", ())),
-            "rule": str(error.get("type", "invalid")),
-            "message": str(error.get("msg", "invalid value")),
-        }
-        for error in exc.errors()
-    ] or [{"field": "body", "rule": "invalid", "message": "invalid request"}]
+    errors = [_field_problem(error) for error in exc.errors()] or [
+        {"field": "body", "rule": "invalid", "message": "invalid request"}
+    ]
     first = errors[0]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return problem(422, first["rule"], detail, first["field"], errors=errors)
@@ -168,6 +193,8 @@ async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _FASTAPI_PARSE_ERROR:
+        return problem(422, "json_invalid", _BODY_NOT_JSON, "body")
     rule = {404: "path_not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return problem(exc.status_code, rule, str(exc.detail), headers=dict(exc.headers or {}) or None)
 

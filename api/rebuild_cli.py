@@ -80,13 +80,13 @@ def rebuild_command(
 
             def progress(done: int, total: int, phase: str) -> None:
                 elapsed = time.perf_counter() - started
-                fields = {"rate": done / elapsed} if phase == "scan" and elapsed else {}
+                if phase == "scan" and elapsed:
+                    bar.update(task, rate=done / elapsed)
                 bar.update(
                     task,
                     completed=done,
                     total=max(total, done) or None,
                     description="reading the log" if phase == "scan" else phase,
-                    **fields,
                 )
 
             job = Rebuild(ledger, settings, page_size=page, progress=progress, workers=workers)

@@ -1,26 +1,65 @@
 """Request and response bodies of the HTTP API, with descriptions and examples for OpenAPI.
 
-Request bodies refuse unknown fields (a misspelt field is a 422, not silently ignored) and
-non-finite numbers. Domain rules (a target above the baseline, a confidence of 0-10 ...) are
+Request bodies refuse unknown fields (a misspelt field is a 422, not silently ignored),
+non-finite numbers and text holding control characters (`Line` and `Text`, rule
+`control_character`). Domain rules (a target above the baseline, a confidence of 0-10 ...) are
 checked by the domain and answered as 422/409 problem documents naming the rule.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from domain.access import Role
 from domain.cycle import Cadence, Scoring
+from domain.errors import forbidden_character
 from domain.objective import Kind, Perspective
 from domain.scoring import Direction, Measure
 from domain.team import MemberRole
 
 EXAMPLE_ID = "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
 EXAMPLE_ID_2 = "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d"
+
+
+def _refuse_control_characters(multiline: bool) -> AfterValidator:
+    allowed = " other than tab, line feed and carriage return" if multiline else ""
+
+    def check(value: str) -> str:
+        character = forbidden_character(value, multiline=multiline)
+        if character is not None:
+            raise PydanticCustomError(
+                "control_character",
+                "must not contain control characters{allowed}, unpaired surrogates or "
+                "noncharacters (found U+{code})",
+                {"allowed": allowed, "code": f"{ord(character):04X}"},
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+_NOT_IN_TEXT = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+_NOT_IN_LINE = r"\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+
+Line = Annotated[
+    str,
+    _refuse_control_characters(multiline=False),
+    Field(json_schema_extra={"pattern": f"^[^{_NOT_IN_LINE}]*$"}),
+]
+"""Single-line text (names, titles, labels, units, keys): no control character at all."""
+
+Text = Annotated[
+    str,
+    _refuse_control_characters(multiline=True),
+    Field(json_schema_extra={"pattern": f"^[^{_NOT_IN_TEXT}]*$"}),
+]
+"""Paragraphs (descriptions, notes, comments, reasons): tab, LF and CR allowed, no other
+control character. Both refuse unpaired surrogates and noncharacters (domain.errors)."""
 
 
 class Body(BaseModel):
@@ -108,8 +147,8 @@ class TokenIssued(CommandResult):
 
 
 class PersonCreate(Body):
-    name: str = Field(min_length=1, max_length=200, examples=["Ada Lovelace"])
-    email: str = Field(min_length=3, max_length=320, examples=["ada@acme.example"])
+    name: Line = Field(min_length=1, max_length=200, examples=["Ada Lovelace"])
+    email: Line = Field(min_length=3, max_length=320, examples=["ada@acme.example"])
 
     model_config = ConfigDict(
         extra="forbid",
@@ -119,7 +158,7 @@ class PersonCreate(Body):
 
 
 class PersonPatch(Body):
-    name: str = Field(min_length=1, max_length=200, examples=["Ada King"])
+    name: Line = Field(min_length=1, max_length=200, examples=["Ada King"])
 
     model_config = ConfigDict(
         extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [{"name": "Ada King"}]}
@@ -127,7 +166,7 @@ class PersonPatch(Body):
 
 
 class Reason(Body):
-    reason: str = Field(
+    reason: Text = Field(
         min_length=1, max_length=2000, examples=["left the company"], description="Why."
     )
 
@@ -170,7 +209,7 @@ class Me(Out):
 
 
 class TeamCreate(Body):
-    name: str = Field(min_length=1, max_length=200, examples=["Platform"])
+    name: Line = Field(min_length=1, max_length=200, examples=["Platform"])
     parent_id: UUID | None = Field(default=None, description="The team above; none for the top.")
 
     model_config = ConfigDict(
@@ -183,7 +222,7 @@ class TeamCreate(Body):
 class TeamPatch(Body):
     """Rename and/or move a team. Sending `parent_id: null` moves it to the top."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Line | None = Field(default=None, min_length=1, max_length=200)
     parent_id: UUID | None = None
 
     model_config = ConfigDict(
@@ -230,7 +269,7 @@ class Team(Out):
 
 
 class CycleCreate(Body):
-    name: str = Field(min_length=1, max_length=100, examples=["2026 Q1"])
+    name: Line = Field(min_length=1, max_length=100, examples=["2026 Q1"])
     starts_on: date = Field(examples=["2026-01-01"])
     ends_on: date = Field(examples=["2026-03-31"])
     cadence: Cadence = Field(default=Cadence.WEEKLY, description="Expected check-in cadence.")
@@ -279,8 +318,8 @@ class ObjectiveCreate(Body):
     cycle_id: UUID
     owner_team_id: UUID | None = None
     owner_person_id: UUID | None = None
-    title: str = Field(min_length=1, max_length=200, examples=["Customers love our onboarding"])
-    description: str = Field(default="", max_length=10_000)
+    title: Line = Field(min_length=1, max_length=200, examples=["Customers love our onboarding"])
+    description: Text = Field(default="", max_length=10_000)
     kind: Kind = Field(
         default=Kind.COMMITTED, description="`committed` (expect 1.0) or `aspirational` (~0.7)."
     )
@@ -325,13 +364,13 @@ class ObjectivePatch(Body):
     and/or reassign (send `owner_team_id` or `owner_person_id`) in one atomic change. After
     approval, a `reason` is required."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
+    title: Line | None = Field(default=None, min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=10_000)
     parent_objective_id: UUID | None = None
     parent_key_result_id: UUID | None = None
     owner_team_id: UUID | None = None
     owner_person_id: UUID | None = None
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
 
     model_config = ConfigDict(
         extra="forbid",
@@ -345,11 +384,11 @@ class ObjectivePatch(Body):
 
 
 class KeyResultCreate(Body):
-    title: str = Field(min_length=1, max_length=200, examples=["Activation rate from 40% to 60%"])
+    title: Line = Field(min_length=1, max_length=200, examples=["Activation rate from 40% to 60%"])
     measure: Measure = Field(description="`metric` (a number toward a target) or `milestone`.")
     baseline: float | None = Field(default=None, examples=[40.0])
     target: float | None = Field(default=None, examples=[60.0])
-    unit: str = Field(default="", max_length=50, examples=["%"])
+    unit: Line = Field(default="", max_length=50, examples=["%"])
     direction: Direction = Direction.INCREASE
     weight: float = Field(default=1.0, ge=0.0, le=1_000_000)
 
@@ -375,11 +414,11 @@ class KeyResultCreate(Body):
 class KeyResultPatch(Body):
     """Edit a key result of a draft (after approval, propose an amendment instead)."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: Line | None = Field(default=None, min_length=1, max_length=200)
     baseline: float | None = None
     target: float | None = None
     weight: float | None = Field(default=None, ge=0.0, le=1_000_000)
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
 
     model_config = ConfigDict(
         extra="forbid",
@@ -399,7 +438,7 @@ class Submit(Body):
 
 
 class Comment(Body):
-    comment: str = Field(min_length=1, max_length=2000, examples=["Target too low for Q1"])
+    comment: Text = Field(min_length=1, max_length=2000, examples=["Target too low for Q1"])
 
     model_config = ConfigDict(
         extra="forbid",
@@ -409,7 +448,7 @@ class Comment(Body):
 
 
 class OptionalComment(Body):
-    comment: str = Field(default="", max_length=2000)
+    comment: Text = Field(default="", max_length=2000)
 
     model_config = ConfigDict(
         extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [{"comment": "agreed"}]}
@@ -417,7 +456,7 @@ class OptionalComment(Body):
 
 
 class KeyResultChange(Body):
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: Line | None = Field(default=None, min_length=1, max_length=200)
     baseline: float | None = None
     target: float | None = None
     weight: float | None = Field(default=None, ge=0.0, le=1_000_000)
@@ -428,11 +467,11 @@ class KeyResultChange(Body):
 
 
 class NewKeyResult(Body):
-    title: str = Field(min_length=1, max_length=200)
+    title: Line = Field(min_length=1, max_length=200)
     measure: Measure = Measure.METRIC
     baseline: float | None = None
     target: float | None = None
-    unit: str = Field(default="", max_length=50)
+    unit: Line = Field(default="", max_length=50)
     direction: Direction = Direction.INCREASE
     weight: float = Field(default=1.0, ge=0.0, le=1_000_000)
 
@@ -447,8 +486,8 @@ class ChangeSet(Body):
     """Concrete changes to an objective: its wording, its key results' title, target,
     baseline or weight, key results to add or to remove."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
+    title: Line | None = Field(default=None, min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=10_000)
     key_results: dict[UUID, KeyResultChange] | None = Field(
         default=None, description="Key result id → the fields to change."
     )
@@ -474,7 +513,7 @@ class ChangeSet(Body):
 
 class CounterProposal(Body):
     changes: ChangeSet
-    comment: str = Field(min_length=1, max_length=2000)
+    comment: Text = Field(min_length=1, max_length=2000)
 
     model_config = ConfigDict(
         extra="forbid",
@@ -492,7 +531,7 @@ class CounterProposal(Body):
 
 class AmendmentCreate(Body):
     changes: ChangeSet
-    reason: str = Field(min_length=1, max_length=2000, examples=["Market shrank by a third"])
+    reason: Text = Field(min_length=1, max_length=2000, examples=["Market shrank by a third"])
 
     model_config = ConfigDict(
         extra="forbid",
@@ -511,7 +550,7 @@ class AmendmentCreate(Body):
 class CheckInCreate(Body):
     value: float = Field(examples=[47.5])
     confidence: int = Field(ge=0, le=10, description="0 (no chance) to 10 (certain).")
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
     effective_on: date | None = Field(
         default=None,
         description="The day the value is true for (valid time); defaults to today.",
@@ -536,8 +575,8 @@ class CheckInCreate(Body):
 class CorrectionCreate(Body):
     value: float
     confidence: int | None = Field(default=None, ge=0, le=10)
-    note: str | None = Field(default=None, max_length=2000)
-    reason: str = Field(min_length=1, max_length=2000, examples=["typo: 4.5 not 45"])
+    note: Text | None = Field(default=None, max_length=2000)
+    reason: Text = Field(min_length=1, max_length=2000, examples=["typo: 4.5 not 45"])
 
     model_config = ConfigDict(
         extra="forbid",
@@ -552,7 +591,7 @@ class KeyResultGrade(Body):
 
     score: float | None = Field(default=None, ge=0.0, le=1.0)
     achieved: bool | None = None
-    comment: str = Field(default="", max_length=2000)
+    comment: Text = Field(default="", max_length=2000)
 
     model_config = ConfigDict(
         extra="forbid",
@@ -565,7 +604,7 @@ class ObjectiveGrade(Body):
     """Without a score, the key results' weighted mean stands."""
 
     score: float | None = Field(default=None, ge=0.0, le=1.0)
-    comment: str = Field(default="", max_length=2000)
+    comment: Text = Field(default="", max_length=2000)
 
     model_config = ConfigDict(
         extra="forbid",
@@ -575,7 +614,7 @@ class ObjectiveGrade(Body):
 
 
 class Reflection(Body):
-    text: str = Field(min_length=1, max_length=10_000)
+    text: Text = Field(min_length=1, max_length=10_000)
 
     model_config = ConfigDict(
         extra="forbid",
@@ -603,7 +642,7 @@ class CarryOver(Body):
 class TokenCreate(Body):
     person_id: UUID
     role: Role
-    label: str = Field(default="", max_length=200, examples=["laptop"])
+    label: Line = Field(default="", max_length=200, examples=["laptop"])
 
     model_config = ConfigDict(
         extra="forbid",
@@ -756,7 +795,9 @@ class History(ReadOut):
 class Tree(Out):
     cycle_id: UUID
     team_id: UUID | None
-    position: int | None = Field(description="The log position shown; null for live.")
+    position: int | None = Field(
+        description="The log position shown, live reads included (as `OKR-Position`)."
+    )
     as_of: datetime | None
     roots: list[dict[str, Any]] = Field(
         description="Objectives without a (visible) parent; each nests its `children`."
@@ -806,6 +847,13 @@ class AuditPage(Out):
     next_offset: int | None = Field(description="Offset of the next page; null on the last.")
 
 
+class AnswerCheck(Out):
+    position: int = Field(description="The saved answer's position (`OKR-Position`).")
+    hash: str | None = Field(description="The hash given (`OKR-Chain-Hash`), hex.")
+    stored_hash: str = Field(description="The stored chain's hash at `position`, hex.")
+    matches: bool | None = Field(description="Whether they are equal (null: no hash given).")
+
+
 class ChainVerification(Out):
     ok: bool
     count: int = Field(description="Links verified (before the first problem, if any).")
@@ -813,7 +861,8 @@ class ChainVerification(Out):
     head_hash: str | None = Field(description="Hex SHA-256 of the last verified link.")
     problem: str | None = Field(
         description="edited, deleted, inserted or reordered (the chain itself), rewritten (the "
-        "chain no longer matches a signed checkpoint) or forged-checkpoint."
+        "chain no longer matches a signed checkpoint), forged-checkpoint, or hash_mismatch "
+        "(the chain's hash at `position` is not the `hash` given)."
     )
     position: int | None = Field(description="Where the first problem is.")
     detail: str
@@ -822,6 +871,10 @@ class ChainVerification(Out):
     )
     latest_checkpoint_position: int | None = Field(
         None, description="The newest signed checkpoint's position, if any."
+    )
+    answer: AnswerCheck | None = Field(
+        None,
+        description="With `position` (and `hash`): the saved answer's hash against the chain's.",
     )
 
 

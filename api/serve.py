@@ -18,6 +18,7 @@ import uvicorn
 
 from api.app import PREFIX, create_app
 from infra.audit.checkpoints import start_checkpoint_follower
+from infra.audit.verify import start_periodic_verification
 from infra.bootstrap import build_ledger, build_read_models
 from infra.idempotency import IdempotencyStore
 from infra.settings import Settings
@@ -54,12 +55,14 @@ def serve(
     readmodels = build_read_models(ledger, settings)
     relay = None
     checkpoints = None
+    verifier = None
     try:
         if settings.views_runner:
             readmodels.start()
         else:
             readmodels.setup()  # the views are kept by `okr worker --from-kafka` processes
         checkpoints = start_checkpoint_follower(ledger.recorder, settings)
+        verifier = start_periodic_verification(ledger, settings)
         if settings.kafka_bootstrap:
             from infra.kafka.config import KafkaConfig
             from infra.kafka.relay import Relay
@@ -91,6 +94,8 @@ def serve(
     finally:
         if checkpoints is not None:
             checkpoints.stop()
+        if verifier is not None:
+            verifier.stop()
         if relay is not None:
             relay.stop(timeout=relay.config.delivery_timeout_ms / 1000 + 10)
         readmodels.stop()

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import ConfigDict, Field
 
-from api.schemas import EXAMPLE_ID, EXAMPLE_ID_2, Body, CommandResult, Out, ReadOut
+from api.schemas import EXAMPLE_ID, EXAMPLE_ID_2, Body, CommandResult, Line, Out, ReadOut, Text
 from domain.initiative import InitiativeStatus
 from domain.kpi import KpiDirection
 from domain.objective import Kind
@@ -28,18 +28,18 @@ def _examples(*examples: dict[str, Any]) -> ConfigDict:
 
 
 class PerspectiveIn(Body):
-    key: str = Field(min_length=1, max_length=40, examples=["financial"])
-    name: str = Field(min_length=1, max_length=100, examples=["Financial"])
+    key: Line = Field(min_length=1, max_length=40, examples=["financial"])
+    name: Line = Field(min_length=1, max_length=100, examples=["Financial"])
 
     model_config = _examples({"key": "sustainability", "name": "Sustainability"})
 
 
 class ThemeIn(Body):
     id: UUID | None = Field(default=None, description="A theme of the strategy; none: a new one.")
-    name: str = Field(min_length=1, max_length=200, examples=["Customers who stay"])
-    perspective: str = Field(min_length=1, max_length=40, examples=["customer"])
-    description: str = Field(default="", max_length=2000)
-    drives: list[str] = Field(
+    name: Line = Field(min_length=1, max_length=200, examples=["Customers who stay"])
+    perspective: Line = Field(min_length=1, max_length=40, examples=["customer"])
+    description: Text = Field(default="", max_length=2000)
+    drives: list[Line] = Field(
         default_factory=list,
         max_length=50,
         description="Themes this one drives (cause → effect), by id or by name.",
@@ -54,9 +54,9 @@ class StrategyPut(Body):
     """The whole strategy: what it says after this request. Themes without an id are new;
     live themes left out are retired. Every change to a defined strategy needs a `reason`."""
 
-    mission: str = Field(default="", max_length=2000)
-    vision: str = Field(default="", max_length=2000)
-    values: list[str] = Field(default_factory=list, max_length=20)
+    mission: Text = Field(default="", max_length=2000)
+    vision: Text = Field(default="", max_length=2000)
+    values: list[Line] = Field(default_factory=list, max_length=20)
     themes: list[ThemeIn] = Field(default_factory=list, max_length=50)
     perspectives: list[PerspectiveIn] | None = Field(
         default=None,
@@ -64,7 +64,7 @@ class StrategyPut(Body):
         description="The perspectives, top row first (default: the four Balanced Scorecard "
         "ones, or those the strategy has).",
     )
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
 
     model_config = _examples(
         {
@@ -86,7 +86,7 @@ class StrategyPut(Body):
 
 class NorthStar(Body):
     kpi_id: UUID | None = Field(description="The KPI; null withdraws the north star.")
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
 
     model_config = _examples({"kpi_id": EXAMPLE_ID, "reason": "what our customers pay for"})
 
@@ -126,8 +126,8 @@ class Thresholds(Body):
 
 
 class KpiCreate(Body):
-    name: str = Field(min_length=1, max_length=200, examples=["Net Promoter Score"])
-    unit: str = Field(min_length=1, max_length=40, examples=["pts"])
+    name: Line = Field(min_length=1, max_length=200, examples=["Net Promoter Score"])
+    unit: Line = Field(min_length=1, max_length=40, examples=["pts"])
     direction: KpiDirection = Field(
         description="`increase` (higher is better) or `decrease` (lower is better)."
     )
@@ -136,8 +136,8 @@ class KpiCreate(Body):
     owner_person_id: UUID | None = Field(
         default=None, description="Who measures it (default: the caller)."
     )
-    description: str = Field(default="", max_length=2000)
-    perspective: str | None = Field(default=None, max_length=40, examples=["customer"])
+    description: Text = Field(default="", max_length=2000)
+    perspective: Line | None = Field(default=None, max_length=40, examples=["customer"])
     theme_id: UUID | None = Field(default=None, description="A theme (brings its perspective).")
 
     model_config = _examples(
@@ -155,12 +155,12 @@ class KpiCreate(Body):
 class KpiPatch(Body):
     """Rename, hand over and/or retag (send `perspective` or `theme_id`, null to clear)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
+    name: Line | None = Field(default=None, min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=2000)
     owner_person_id: UUID | None = None
-    perspective: str | None = Field(default=None, max_length=40)
+    perspective: Line | None = Field(default=None, max_length=40)
     theme_id: UUID | None = None
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
 
     model_config = _examples({"name": "NPS (all plans)", "reason": "free plans count now"})
 
@@ -168,29 +168,29 @@ class KpiPatch(Body):
 class ThresholdsChange(Body):
     green: float = Field(examples=[45])
     amber: float = Field(examples=[35])
-    reason: str = Field(max_length=2000, description="Required: thresholds recolour the past.")
+    reason: Text = Field(max_length=2000, description="Required: thresholds recolour the past.")
 
     model_config = _examples({"green": 45, "amber": 35, "reason": "the benchmark moved"})
 
 
 class MeasurementCreate(Body):
     value: float = Field(examples=[42])
-    period: str = Field(
+    period: Line = Field(
         min_length=4,
         max_length=10,
         description="A day (2026-10-31), ISO week (2026-W44), month (2026-10), quarter "
         "(2026-Q4) or year (2026).",
         examples=["2026-10"],
     )
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
 
     model_config = _examples({"value": 42, "period": "2026-10", "note": "quarterly survey"})
 
 
 class MeasurementCorrection(Body):
     value: float
-    note: str | None = Field(default=None, max_length=2000)
-    reason: str = Field(max_length=2000, examples=["the export missed EMEA"])
+    note: Text | None = Field(default=None, max_length=2000)
+    reason: Text = Field(max_length=2000, examples=["the export missed EMEA"])
 
     model_config = _examples({"value": 44, "reason": "the export missed EMEA"})
 
@@ -223,12 +223,12 @@ class KpisPage(Out):
 
 
 class InitiativeCreate(Body):
-    title: str = Field(min_length=1, max_length=200, examples=["Self-serve onboarding"])
+    title: Line = Field(min_length=1, max_length=200, examples=["Self-serve onboarding"])
     owner_person_id: UUID | None = Field(default=None, description="Default: the caller.")
     key_result_ids: list[UUID] = Field(
         min_length=1, max_length=20, description="The key results it should move."
     )
-    description: str = Field(default="", max_length=2000)
+    description: Text = Field(default="", max_length=2000)
 
     model_config = _examples(
         {
@@ -244,18 +244,18 @@ class InitiativePatch(Body):
     note, retitle or hand over. Cancelling and reopening need a `reason` (or a note)."""
 
     status: InitiativeStatus | None = None
-    note: str = Field(default="", max_length=2000)
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
+    note: Text = Field(default="", max_length=2000)
+    title: Line | None = Field(default=None, min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=2000)
     owner_person_id: UUID | None = None
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
 
     model_config = _examples({"status": "in_progress", "note": "kick-off on Monday"})
 
 
 class InitiativeLink(Body):
     key_result_id: UUID
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
 
     model_config = _examples({"key_result_id": EXAMPLE_ID})
 
@@ -280,7 +280,7 @@ class InitiativesPage(Out):
 
 class ObjectiveTheme(Body):
     theme_id: UUID | None = Field(description="A live theme of the strategy; null untags.")
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
 
     model_config = _examples({"theme_id": EXAMPLE_ID})
 
@@ -293,7 +293,7 @@ class KeyResultKpi(Body):
 
 class KpiCheckIn(Body):
     confidence: int = Field(ge=0, le=10, description="0 (no chance) to 10 (certain).")
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
 
     model_config = _examples({"confidence": 7})
 
@@ -303,11 +303,11 @@ class KpiCheckIn(Body):
 
 class LintKeyResult(Body):
     key_result_id: UUID | None = None
-    title: str = Field(max_length=200, examples=["Checkout conversion"])
+    title: Line = Field(max_length=200, examples=["Checkout conversion"])
     measure: Measure = Measure.METRIC
     baseline: float | None = None
     target: float | None = None
-    unit: str = Field(default="", max_length=40)
+    unit: Line = Field(default="", max_length=40)
     direction: Direction = Direction.INCREASE
 
     model_config = _examples({"title": "Checkout conversion", "baseline": 20, "target": 35})
@@ -320,7 +320,7 @@ class LintDraft(Body):
     objective_id: UUID | None = Field(
         default=None, description="The draft being edited, if it was saved already."
     )
-    title: str = Field(max_length=200, examples=["Do better at sales"])
+    title: Line = Field(max_length=200, examples=["Do better at sales"])
     kind: Kind = Kind.COMMITTED
     owner_team_id: UUID | None = None
     owner_person_id: UUID | None = None
@@ -364,7 +364,7 @@ class Lint(Out):
 
 class QualityCheckLevel(Body):
     level: Level = Field(description="off, warn or block (refuse submission).")
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
 
     model_config = _examples({"level": "block", "reason": "we agreed KRs are outcomes"})
 

@@ -171,7 +171,7 @@ class Cluster:
 
 @dataclass(frozen=True)
 class Demo:
-    """The demo organisation (infra/demo.py) as a template database."""
+    """The demo organisation (the `demo` package) as a template database."""
 
     database: str
     active_cycle_id: UUID
@@ -190,7 +190,7 @@ class Datasets:
         self.generated_seconds: dict[int, float] = {}
         # Once per run: other people's edits during a run must not change the names.
         self.signature = _signature("bench/generate.py")
-        self.demo_signature = _signature("infra/demo.py")
+        self.demo_signature = _signature("demo")
 
     def generated(self, events: int) -> str:
         """URL of a database holding a generated history of `events` events."""
@@ -239,8 +239,9 @@ class Datasets:
         """The demo organisation, with today's quarter active (a template: copy, don't write)."""
         if self._demo is not None:
             return self._demo
+        from demo import ADMIN_EMAIL, load_demo
         from domain.application import OkrLedger
-        from infra.demo import ADMIN_EMAIL, load_demo
+        from infra.chain import importing_history
         from infra.eventstore import eventsourcing_env
         from infra.settings import Settings
 
@@ -256,7 +257,7 @@ class Datasets:
             self.console.print("[dim]loading the demo organisation…[/dim]")
             app = OkrLedger(env=eventsourcing_env(url, Settings(lock_timeout_seconds=60)))
             try:
-                load_demo(app, today=today)
+                load_demo(app, today=today, history_clock=importing_history)
             finally:
                 app.close()
             self.cluster.rename(building, name)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.base import CommandContext, OkrAggregate
-from domain.errors import require, require_choice, require_text
+from domain.errors import clean_text, require, require_choice, require_text
 
 TOKEN_PREFIX = "okr_"
 
@@ -72,7 +72,7 @@ class AccessToken(OkrAggregate):
             person_id=person_id,
             role=require_choice(Role, role, "role").value,
             token_hash=hash_secret(secret),
-            label=label.strip(),
+            label=clean_text(label, "label"),
             **ctx.stamp(),
         )
 

@@ -20,7 +20,7 @@ from eventsourcing.persistence import JSONTranscoder, Recording
 from domain.access import AccessToken, Role, new_secret, token_id_for
 from domain.base import CommandContext, DateAsISO, OkrAggregate
 from domain.cycle import Cadence, Cycle, Scoring
-from domain.errors import NotFound, require
+from domain.errors import NotFound, clean_text, require
 from domain.initiative import Initiative, InitiativeStatus, KeyResultRef
 from domain.kpi import Kpi
 from domain.objective import Kind, Objective, Perspective
@@ -86,7 +86,10 @@ class OkrLedger(Application[UUID]):
     def _commit(
         self, primary: OkrAggregate, *others: OkrAggregate, extra_id: UUID | None = None
     ) -> CommandResult:
-        recordings: list[Recording[UUID]] = self.save(primary, *others)
+        # The result travels with the write: a store that records what a request wrote in
+        # the same transaction (an Idempotency-Key, infra/idempotency.py) records it.
+        intended = CommandResult(primary.id, primary.version, None, extra_id)
+        recordings: list[Recording[UUID]] = self.save(primary, *others, command_result=intended)
         position = max((r.notification.id for r in recordings), default=None)
         return CommandResult(primary.id, primary.version, position, extra_id)
 
@@ -1027,7 +1030,7 @@ class OkrLedger(Application[UUID]):
             f"the latest measurement of '{kpi.name}' ({latest.period}) is from before the cycle",
             "key_result_id",
         )
-        text = note.strip() or f"From KPI '{kpi.name}', {latest.period}."
+        text = clean_text(note, "note") or f"From KPI '{kpi.name}', {latest.period}."
         check_in_id = objective.check_in(
             key_result_id, latest.value, confidence, cycle, ctx, text, effective
         )

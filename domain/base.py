@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Transcoding
 
+from domain.errors import clean_text
+
 SYSTEM = "system"
 """The actor recorded on events that no person caused (migrations, scheduled jobs)."""
 
@@ -76,8 +78,9 @@ class OkrAggregate(Aggregate):
         reason: str = "",
         **kw: Any,
     ) -> None:
-        """Record an event stamped with the command's context."""
-        self.trigger_event(event_class, **ctx.stamp(reason), **kw)
+        """Record an event stamped with the command's context (its reason holds no control
+        character but tab and line breaks: every command's reason meets the text rule)."""
+        self.trigger_event(event_class, **ctx.stamp(clean_text(reason, "reason")), **kw)
 
 
 _IMMUTABLE = (str, int, float, bytes, type(None), uuid.UUID, date, Enum, Decimal, frozenset)

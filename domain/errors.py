@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import TypeVar
 
@@ -61,9 +62,63 @@ def require_choice(choices: type[E], value: str, field: str) -> E:
         ) from None
 
 
-def require_text(value: str, field: str, *, max_length: int = 500) -> str:
-    """Trimmed, non-empty text of bounded length."""
-    text = value.strip()
+MULTILINE_FIELDS = frozenset(
+    {"comment", "description", "mission", "note", "reason", "text", "vision"}
+)
+"""Fields written as paragraphs: they may hold line breaks and tabs. Every other text (names,
+titles, labels, units, keys) is a single line."""
+
+_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
+    f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
+)
+_FORBIDDEN_IN_TEXT = re.compile(
+    f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff{_NONCHARACTERS}]"
+)
+_FORBIDDEN_IN_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{_NONCHARACTERS}]")
+
+
+def is_multiline(field: str) -> bool:
+    """Whether `field` (a dotted path: `changes.description`) is written as paragraphs."""
+    return field.rpartition(".")[2] in MULTILINE_FIELDS
+
+
+def forbidden_character(value: str, *, multiline: bool) -> str | None:
+    """The first character text may not hold, if any: a control character (C0, DEL, C1; a
+    single line also refuses tab, line feed and carriage return), an unpaired surrogate or a
+    Unicode noncharacter."""
+    found = (_FORBIDDEN_IN_TEXT if multiline else _FORBIDDEN_IN_LINE).search(value)
+    return found.group() if found else None
+
+
+def control_character_message(field: str, character: str, *, multiline: bool) -> str:
+    allowed = "" if not multiline else " other than tab and line breaks"
+    return (
+        f"{field} must not contain control characters{allowed}, unpaired surrogates or "
+        f"noncharacters (found U+{ord(character):04X})"
+    )
+
+
+def clean_text(value: str, field: str, *, multiline: bool | None = None) -> str:
+    """Trimmed text (maybe empty) without control characters: InvalidValue (rule
+    `control_character`) otherwise. Paragraph fields (`MULTILINE_FIELDS`) keep tab, CR and LF
+    unless `multiline` says otherwise."""
+    paragraphs = is_multiline(field) if multiline is None else multiline
+    character = forbidden_character(value, multiline=paragraphs)
+    if character is not None:
+        raise InvalidValue(
+            "control_character",
+            control_character_message(field, character, multiline=paragraphs),
+            field,
+        )
+    return value.strip()
+
+
+def require_text(
+    value: str, field: str, *, max_length: int = 500, multiline: bool | None = None
+) -> str:
+    """Trimmed, non-empty text of bounded length, without control characters (see
+    `clean_text`)."""
+    text = clean_text(value, field, multiline=multiline)
     require_value(bool(text), "text_required", f"{field} must not be empty", field)
     require_value(
         len(text) <= max_length,

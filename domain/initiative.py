@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from domain.base import CommandContext, OkrAggregate
-from domain.errors import require, require_choice, require_text, require_value
+from domain.errors import clean_text, require, require_choice, require_text, require_value
 
 
 class InitiativeStatus(StrEnum):
@@ -166,7 +166,7 @@ class Initiative(OkrAggregate):
             cls.Launched,
             id=uuid4(),
             title=require_text(title, "title", max_length=200),
-            description=description.strip(),
+            description=clean_text(description, "description"),
             owner_person_id=owner_person_id,
             key_results=[
                 {"objective_id": r.objective_id, "key_result_id": r.key_result_id} for r in refs
@@ -185,15 +185,17 @@ class Initiative(OkrAggregate):
         self, title: str, description: str | None, ctx: CommandContext, reason: str = ""
     ) -> None:
         title_ = require_text(title, "title", max_length=200)
-        description_ = self.description if description is None else description.strip()
+        description_ = (
+            self.description if description is None else clean_text(description, "description")
+        )
         if (title_, description_) != (self.title, self.description):
-            self._trigger(
-                self.Retitled, ctx, reason.strip(), title=title_, description=description_
-            )
+            why = clean_text(reason, "reason")
+            self._trigger(self.Retitled, ctx, why, title=title_, description=description_)
 
     def change_owner(self, owner_person_id: UUID, ctx: CommandContext, reason: str = "") -> None:
         if owner_person_id != self.owner_person_id:
-            self._trigger(self.OwnerChanged, ctx, reason.strip(), owner_person_id=owner_person_id)
+            why = clean_text(reason, "reason")
+            self._trigger(self.OwnerChanged, ctx, why, owner_person_id=owner_person_id)
 
     def link_key_result(self, ref: KeyResultRef, ctx: CommandContext, reason: str = "") -> None:
         self._require_open("link a key result")
@@ -206,7 +208,7 @@ class Initiative(OkrAggregate):
         self._trigger(
             self.KeyResultLinked,
             ctx,
-            reason.strip(),
+            clean_text(reason, "reason"),
             objective_id=ref.objective_id,
             key_result_id=ref.key_result_id,
         )
@@ -228,7 +230,7 @@ class Initiative(OkrAggregate):
         self._trigger(
             self.KeyResultUnlinked,
             ctx,
-            reason.strip(),
+            clean_text(reason, "reason"),
             objective_id=ref.objective_id,
             key_result_id=ref.key_result_id,
         )
@@ -246,9 +248,9 @@ class Initiative(OkrAggregate):
             why = require_text(reason or note, "reason", max_length=2000)
             self._trigger(self.Reopened, ctx, why, note=note_)
         elif target == InitiativeStatus.IN_PROGRESS:
-            self._trigger(self.Started, ctx, reason.strip(), note=note_)
+            self._trigger(self.Started, ctx, clean_text(reason, "reason"), note=note_)
         elif target == InitiativeStatus.DONE and current not in CLOSED_STATUSES:
-            self._trigger(self.Completed, ctx, reason.strip(), note=note_)
+            self._trigger(self.Completed, ctx, clean_text(reason, "reason"), note=note_)
         elif target == InitiativeStatus.CANCELLED and current not in CLOSED_STATUSES:
             why = require_text(reason or note, "reason", max_length=2000)
             self._trigger(self.Cancelled, ctx, why, note=note_)
@@ -265,7 +267,7 @@ class Initiative(OkrAggregate):
 
 
 def _note_text(note: str) -> str:
-    text = note.strip()
+    text = clean_text(note, "note")
     require_value(
         len(text) <= 2000, "text_too_long", "note must be at most 2000 characters", "note"
     )

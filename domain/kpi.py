@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from domain.base import CommandContext, OkrAggregate
-from domain.errors import InvalidValue, require, require_choice, require_text, require_value
+from domain.errors import (
+    InvalidValue,
+    clean_text,
+    require,
+    require_choice,
+    require_text,
+    require_value,
+)
 from domain.strategy import Strategy, validate_tags
 
 
@@ -303,7 +310,7 @@ class Kpi(OkrAggregate):
             cls.Defined,
             id=uuid4(),
             name=require_text(name, "name", max_length=200),
-            description=description.strip(),
+            description=clean_text(description, "description"),
             unit=require_text(unit, "unit", max_length=40),
             direction=direction_.value,
             owner_person_id=owner_person_id,
@@ -322,14 +329,18 @@ class Kpi(OkrAggregate):
     ) -> None:
         self._require_live("rename it")
         name_ = require_text(name, "name", max_length=200)
-        description_ = self.description if description is None else description.strip()
+        description_ = (
+            self.description if description is None else clean_text(description, "description")
+        )
         if (name_, description_) != (self.name, self.description):
-            self._trigger(self.Renamed, ctx, reason.strip(), name=name_, description=description_)
+            why = clean_text(reason, "reason")
+            self._trigger(self.Renamed, ctx, why, name=name_, description=description_)
 
     def change_owner(self, owner_person_id: UUID, ctx: CommandContext, reason: str = "") -> None:
         self._require_live("hand it over")
         if owner_person_id != self.owner_person_id:
-            self._trigger(self.OwnerChanged, ctx, reason.strip(), owner_person_id=owner_person_id)
+            why = clean_text(reason, "reason")
+            self._trigger(self.OwnerChanged, ctx, why, owner_person_id=owner_person_id)
 
     def retag(
         self,
@@ -342,9 +353,8 @@ class Kpi(OkrAggregate):
         self._require_live("retag it")
         perspective_, theme_id_ = validate_tags(strategy, perspective, theme_id)
         if (perspective_, theme_id_) != (self.perspective, self.theme_id):
-            self._trigger(
-                self.Retagged, ctx, reason.strip(), perspective=perspective_, theme_id=theme_id_
-            )
+            why = clean_text(reason, "reason")
+            self._trigger(self.Retagged, ctx, why, perspective=perspective_, theme_id=theme_id_)
 
     def change_thresholds(
         self, green: float, amber: float, ctx: CommandContext, reason: str
@@ -442,7 +452,7 @@ class Kpi(OkrAggregate):
 
 
 def require_note(note: str) -> str:
-    text = note.strip()
+    text = clean_text(note, "note")
     require_value(
         len(text) <= 2000, "text_too_long", "note must be at most 2000 characters", "note"
     )

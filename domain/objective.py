@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 
 from domain.base import CommandContext, OkrAggregate
 from domain.cycle import Cycle, Phase, Scoring
-from domain.errors import InvalidValue, require, require_text, require_value
+from domain.errors import InvalidValue, clean_text, require, require_text, require_value
 from domain.quality import Finding, KeyResultSpec, ObjectiveSpec
 from domain.scoring import (
     Direction,
@@ -675,7 +675,7 @@ class Objective(OkrAggregate):
             owner_team_id=owner_team_id,
             owner_person_id=owner_person_id,
             title=require_text(title, "title", max_length=200),
-            description=description.strip(),
+            description=clean_text(description, "description"),
             kind=kind_.value,
             perspective=perspective_.value if perspective_ else None,
             parent_objective_id=parent.id if parent else None,
@@ -711,7 +711,7 @@ class Objective(OkrAggregate):
         )
         if self.status == Status.APPROVED:
             return require_text(reason, "reason")
-        return reason.strip()
+        return clean_text(reason, "reason")
 
     def reword(
         self,
@@ -729,7 +729,9 @@ class Objective(OkrAggregate):
             ctx,
             reason=self._edit_reason(reason),
             title=require_text(title, "title", max_length=200),
-            description=self.description if description is None else description.strip(),
+            description=self.description
+            if description is None
+            else clean_text(description, "description"),
         )
 
     def realign(
@@ -815,7 +817,7 @@ class Objective(OkrAggregate):
             measure=measure_.value,
             baseline=baseline_,
             target=target_,
-            unit=unit.strip(),
+            unit=clean_text(unit, "unit"),
             direction=direction_.value,
             weight=weight_,
         )
@@ -1064,7 +1066,7 @@ class Objective(OkrAggregate):
         self._trigger(
             self.AmendmentApproved,
             ctx,
-            reason=comment.strip(),
+            reason=clean_text(comment, "comment"),
             amendment_id=amendment_id,
             changes=changes,
             content_hash=preview.content_hash(),
@@ -1157,7 +1159,7 @@ class Objective(OkrAggregate):
             key_result_id=kr.id,
             value=value_,
             confidence=confidence_,
-            note=note.strip(),
+            note=clean_text(note, "note"),
             effective_on=effective,
         )
         return check_in_id
@@ -1203,7 +1205,7 @@ class Objective(OkrAggregate):
             supersedes=original.id,
             value=value_,
             confidence=confidence_,
-            note=original.note if note is None else note.strip(),
+            note=original.note if note is None else clean_text(note, "note"),
             effective_on=original.effective_on,
         )
         return correction_id
@@ -1231,7 +1233,7 @@ class Objective(OkrAggregate):
         self._require_gradable(cycle, "grade a key result")
         kr = self.key_result(key_result_id)
         suggested = suggested_score(kr.progress)
-        comment = comment.strip()
+        comment = clean_text(comment, "comment")
         if cycle.scoring == Scoring.YES_NO:
             require_value(
                 score is None,
@@ -1280,7 +1282,7 @@ class Objective(OkrAggregate):
         """Grade the objective as a whole; without a score, the key results' weighted mean stands."""
         self._require_gradable(cycle, "grade an objective")
         computed = self.computed_score
-        comment = comment.strip()
+        comment = clean_text(comment, "comment")
         if score is None:
             require(
                 computed is not None,
@@ -1400,7 +1402,7 @@ class Objective(OkrAggregate):
         cycle.require_open_for("tag an objective", *PLANNING_PHASES, Phase.GRADING)
         self._require_not_abandoned()
         if theme_id != self.theme_id:
-            self._trigger(self.Themed, ctx, reason.strip(), theme_id=theme_id)
+            self._trigger(self.Themed, ctx, clean_text(reason, "reason"), theme_id=theme_id)
 
     def link_key_result_to_kpi(
         self,
@@ -1472,7 +1474,7 @@ class Objective(OkrAggregate):
         if "title" in changes:
             out["title"] = require_text(str(changes["title"]), "changes.title", max_length=200)
         if "description" in changes:
-            out["description"] = str(changes["description"]).strip()
+            out["description"] = clean_text(str(changes["description"]), "changes.description")
         edits = changes.get("key_results") or {}
         require_value(
             isinstance(edits, dict),
@@ -1543,7 +1545,7 @@ class Objective(OkrAggregate):
                     "measure": measure.value,
                     "baseline": baseline,
                     "target": target,
-                    "unit": str(spec.get("unit", "")).strip(),
+                    "unit": clean_text(str(spec.get("unit", "")), "changes.add_key_results.unit"),
                     "direction": direction.value,
                     "weight": weight,
                 }

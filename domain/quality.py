@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.base import CommandContext, OkrAggregate
-from domain.errors import require_choice
+from domain.errors import clean_text, require_choice
 from domain.scoring import Direction, Measure
 
 
@@ -580,7 +580,11 @@ class QualityPolicy(OkrAggregate):
         level_ = require_choice(Level, level, "level")
         if self.levels.get(check_.value) != level_:
             self._trigger(
-                self.CheckConfigured, ctx, reason.strip(), check=check_.value, level=level_.value
+                self.CheckConfigured,
+                ctx,
+                clean_text(reason, "reason"),
+                check=check_.value,
+                level=level_.value,
             )
 
     def as_dict(self) -> dict[str, str]:

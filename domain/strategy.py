@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from domain.base import CommandContext, OkrAggregate
-from domain.errors import InvalidValue, require, require_text, require_value
+from domain.errors import InvalidValue, clean_text, require, require_text, require_value
 
 STRATEGY_ID = uuid5(NAMESPACE_URL, "okrledger:strategy")
 """The one strategy of a deployment."""
@@ -46,7 +46,7 @@ class Theme:
 
 
 def perspective_key(key: str, field: str = "perspective") -> str:
-    text = key.strip()
+    text = clean_text(key, field, multiline=False)
     require_value(
         bool(_KEY.match(text)),
         "perspective_key_invalid",
@@ -261,13 +261,13 @@ class Strategy(OkrAggregate):
             vision=_statement(vision, "vision"),
             values=clean_values(values),
             perspectives=_clean_perspectives(perspectives),
-            **ctx.stamp(reason.strip()),
+            **ctx.stamp(clean_text(reason, "reason")),
         )
 
     def _reason(self, reason: str) -> str:
         """Every change to a defined strategy says why (not the first definition itself)."""
         if any(isinstance(e, Strategy.Defined) for e in self.pending_events):
-            return reason.strip()
+            return clean_text(reason, "reason")
         return require_text(reason, "reason", max_length=2000)
 
     def restate(
@@ -364,7 +364,7 @@ class Strategy(OkrAggregate):
             why,
             theme_id=theme_id,
             name=name_,
-            description=description.strip(),
+            description=clean_text(description, "description"),
             perspective=self.require_perspective(perspective),
         )
         return theme_id
@@ -382,7 +382,9 @@ class Strategy(OkrAggregate):
         why = self._reason(reason)
         theme = self.theme(theme_id)
         name_ = theme.name if name is None else self._free_name(name, theme_id)
-        description_ = theme.description if description is None else description.strip()
+        description_ = (
+            theme.description if description is None else clean_text(description, "description")
+        )
         perspective_ = (
             theme.perspective if perspective is None else self.require_perspective(perspective)
         )
@@ -425,7 +427,7 @@ class Strategy(OkrAggregate):
         """Name the north-star KPI (the caller checked it exists); None withdraws it."""
         if kpi_id == self.north_star_kpi_id:
             return
-        self._trigger(self.NorthStarChosen, ctx, reason.strip(), kpi_id=kpi_id)
+        self._trigger(self.NorthStarChosen, ctx, clean_text(reason, "reason"), kpi_id=kpi_id)
 
     def revise(
         self,
@@ -569,7 +571,7 @@ class Strategy(OkrAggregate):
 
 
 def _statement(text: str, field: str) -> str:
-    cleaned = text.strip()
+    cleaned = clean_text(text, field, multiline=True)
     require_value(
         len(cleaned) <= 2000, "text_too_long", f"{field} must be at most 2000 characters", field
     )

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import psycopg
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    DataError,
     InterfaceError,
     OperationalError,
     ProgrammingError,
@@ -40,6 +41,8 @@ from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from infra.chainhash import GENESIS_HASH, link_hash
+from infra.idempotency import KeyAlreadyWritten, already_written, current_claim
+from infra.verifications import VERIFICATIONS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -129,6 +132,7 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             )
         )
         self._insert_chained_statement = self._chained_insert(schema, chain)
+        self._qualified_chain = Composed([schema, SQL("."), chain])
 
     def _chained_insert(self, schema: Identifier, chain: Identifier) -> Composed:
         """One statement that inserts the events and their chain links, hashed by the server.
@@ -204,16 +208,41 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         and the ids are read afterwards: the lock is held for the server's work and the commit
         only. A failed statement aborts the rest of the pipeline; the transaction is rolled
         back and the error raised as eventsourcing's (``IntegrityError`` for a stale version).
+
+        A write made for a request with an ``Idempotency-Key`` (a :class:`infra.idempotency.Claim`
+        is current) also marks that key ``written`` in the same pipeline and transaction, or
+        fails with :class:`~infra.idempotency.KeyAlreadyWritten` when the key was written
+        already (nothing is then committed). Without a key nothing more is sent.
         """
         if not stored_events:
             nothing: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
             return nothing
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            with conn.pipeline(), conn.transaction():
-                with conn.cursor() as tracking_curs:
-                    self._insert_events(tracking_curs, stored_events, **kwargs)
-                self._insert_stored_events(curs, stored_events, **kwargs)
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        claim = current_claim()
+        try:
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                with conn.pipeline() as pipeline, conn.transaction():
+                    with conn.cursor() as tracking_curs:
+                        self._insert_events(tracking_curs, stored_events, **kwargs)
+                    self._insert_stored_events(curs, stored_events, **kwargs)
+                    if claim is not None:
+                        # An Idempotency-Key request: its key is marked written in this
+                        # transaction (same pipeline, no round trip of its own), or the
+                        # transaction fails if the key was written already.
+                        with conn.cursor() as claim_curs:
+                            claim.record_write(
+                                claim_curs,
+                                stored_events,
+                                self._qualified_chain,
+                                kwargs.get("command_result"),
+                            )
+                        claim.crash("before_commit", pipeline.sync)
+                if claim is not None:
+                    claim.crash("after_commit")
+                return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        except DataError as error:
+            if claim is not None and already_written(error):
+                raise KeyAlreadyWritten(str(error)) from error
+            raise
 
     def _insert_stored_events(
         self,
@@ -341,6 +370,16 @@ class ChainReader:
         )
         return None if row is None else int(row[0])
 
+    def hash_at(self, position: int) -> bytes:
+        """The chain hash at ``position``: the link at the greatest position at or below it
+        (a position in a gap of rolled-back ids has its predecessor's), ``GENESIS_HASH`` at 0
+        and before the first link. One backward step on the primary key."""
+        row = self._fetchone(
+            SQL("SELECT hash FROM {} WHERE position <= %s ORDER BY position DESC LIMIT 1"),
+            (position,),
+        )
+        return GENESIS_HASH if row is None else bytes(row[0])
+
     def committed_at(self, position: int) -> datetime | None:
         """When the event at ``position`` was committed (``None`` if there is no such link)."""
         row = self._fetchone(SQL("SELECT committed_at FROM {} WHERE position = %s"), (position,))
@@ -360,16 +399,22 @@ def verify_chain(
     from_position: int | None = None,
     to_position: int | None = None,
     page_size: int = VERIFY_PAGE_SIZE,
+    record: bool = True,
 ) -> ChainReport:
     """Recompute the chain from the stored events and report the first disagreement.
 
     Reads one consistent snapshot, streaming both tables through server-side cursors in pages of
     ``page_size`` rows. With ``from_position``, the range is linked to the stored link before it.
+    The outcome is this process's last verification (``infra.verifications``) unless ``record``
+    is off (a caller that adds to the verdict records it).
     """
     with chain.datastore.get_connection() as conn, conn.transaction(force_rollback=True):
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
-        return _Verification(conn, chain, from_position, to_position, page_size).run()
+        report = _Verification(conn, chain, from_position, to_position, page_size).run()
+    if record:
+        VERIFICATIONS.record(report.ok, report.head_position, report.problem)
+    return report
 
 
 class _Verification:

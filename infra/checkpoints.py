@@ -142,7 +142,8 @@ class TimeTravel:
         generation (`Snapshot.generation`), which lets decoded documents be remembered.
         """
         with conn.cursor(row_factory=tuple_row) as curs:
-            checkpoint = int(curs.execute(self._checkpoint, (position,)).fetchone()[0])  # type: ignore[index]
+            found = curs.execute(self._checkpoint, (position,)).fetchone()
+            checkpoint = int(found[0]) if found else 0  # coalesce: always one row
             org_row = curs.execute(self._organisation, (checkpoint,)).fetchone()
             if objective_ids is not None:
                 rows = curs.execute(

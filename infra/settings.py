@@ -132,6 +132,31 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     """Mark the session cookie ``Secure``; ``None``: when the request came over HTTPS."""
 
+    audit_verify_interval_seconds: float = Field(default=0, ge=0)
+    """``okr serve`` verifies the whole chain and its signed checkpoints this often (as
+    ``okr audit verify`` does), for ``GET /metrics``' ``okr_chain_verification_*``; 0: never
+    on its own (the checkpoint follower still verifies each new stretch before signing it)."""
+
+    metrics_token: SecretStr | None = None
+    """Bearer token ``GET /metrics`` requires; ``None`` serves the metrics to anyone who can
+    reach the port (Prometheus' convention; they hold no personal data). See docs/deploy.md."""
+
+    metrics_scrape_timeout_seconds: float = Field(default=2.0, gt=0)
+    """How long ``GET /metrics`` waits for the database's figures; past it (the database is
+    away or slow), it answers without them and ``okr_database_up`` is 0."""
+
+    test_crash_point: Literal["before_commit", "after_commit", "after_store"] | None = None
+    """Fault injection for the crash tests, honoured only with ``OKR_ENVIRONMENT=test``: the
+    server kills itself (SIGKILL) at this point of a write made under an ``Idempotency-Key``
+    (before its commit, right after it, or after its answer was stored; infra/idempotency.py)."""
+
+    @model_validator(mode="after")
+    def _crash_only_in_tests(self) -> Self:
+        if self.test_crash_point is not None and self.environment != "test":
+            msg = "OKR_TEST_CRASH_POINT is for tests only: it needs OKR_ENVIRONMENT=test"
+            raise ValueError(msg)
+        return self
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Self:
         """Outside dev and test a missing, well-known or short session secret is an error

@@ -51,6 +51,8 @@ class _Server:
 
 @pytest.fixture(scope="session")
 def _postgres_server() -> Iterator[_Server]:
+    if os.environ.get("OKR_TEST_NO_POSTGRES"):  # `make unit`: a test needing it is unmarked
+        pytest.fail("this test needs PostgreSQL: mark it `postgres` (make unit runs without)")
     external = os.environ.get("OKR_TEST_DATABASE_URL")
     if external:
         yield _Server(external, throwaway=False)

@@ -18,7 +18,9 @@ _MEANING = {
     409: "A domain rule forbids this now (the rule is named), a concurrent write won "
     "(`concurrent_write`, with `current_version`), or an Idempotency-Key is in use.",
     412: "If-Match named a version that is no longer current (`version_mismatch`).",
-    422: "A value breaks a rule: the field and the rule are named.",
+    422: "A value breaks a rule: the field and the rule are named. Text with a control "
+    "character is `control_character`; a body that is not JSON in UTF-8 is `json_invalid`, an "
+    "empty one `body_required`, one that is not an object `body_not_object` (field `body`).",
     503: "The event store is busy or unreachable, or no read models run here; retry.",
     504: "The read models did not reach `min_position` in time (`projection_lagging`).",
 }

@@ -8,8 +8,8 @@ from uuid import UUID, uuid4
 
 from fastapi import Query, Response
 
+from api import positions, strategy_policy
 from api import schemas as s
-from api import strategy_policy
 from api import strategy_schemas as ss
 from api.deps import (
     ContextDep,
@@ -26,6 +26,7 @@ from api.routes import problems, router
 from api.routes.strategy import AsOf, Position, hidden_objectives, moment, run
 from domain.application import CommandResult
 from domain.quality import CHECKS, Check, KeyResultSpec, ObjectiveSpec
+from infra import answer
 from infra.readmodels import ReadModels
 
 coach = router("quality coach")
@@ -146,7 +147,14 @@ def lint_draft(
 def quality_checks(services: ServicesDep, _: PrincipalDep) -> Json:
     """Every check with what it looks for and its level: off, warn (the default) or block
     (an objective with such a finding cannot be submitted for approval)."""
-    levels = services.ledger.quality_levels()
+    ledger = services.ledger
+    head = ledger.recorder.max_notification_id() or 0
+    policy = ledger.find_quality_policy()
+    if policy is None:
+        answer.saw(head)  # no policy when the log ended there, so none at head either
+    else:
+        positions.saw_aggregate(ledger, policy.id, policy.version)
+    levels = policy.as_dict() if policy is not None else ledger.quality_levels()
     return {
         "checks": [
             {"check": c.value, "description": CHECKS[c], "level": levels[c.value]} for c in Check

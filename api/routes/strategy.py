@@ -15,7 +15,7 @@ from uuid import UUID
 
 from fastapi import Query, Response
 
-from api import policy, strategy_policy, visibility
+from api import policy, positions, strategy_policy, visibility
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.deps import (
@@ -234,6 +234,8 @@ def strategy_map(
             if link["source"] not in hidden and link["target"] not in hidden
         ]
     data["as_of"] = as_of.isoformat() if as_of else None
+    if data.get("position") is None:
+        data["position"] = positions.reflected()
     return data
 
 

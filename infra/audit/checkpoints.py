@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from domain.cycle import Cycle
 from infra.audit.keys import load_signing_key
 from infra.audit.standalone import checkpoint_message, format_time, key_id
 from infra.chain import ChainedApplicationRecorder, ChainReader, chain_table_name, verify_chain
+from infra.repeating import Repeating
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -345,31 +345,19 @@ class Checkpointer:
         return due
 
 
-class CheckpointFollower:
+class CheckpointFollower(Repeating):
     """A daemon thread that keeps checkpoints signed while a server runs (``okr serve``)."""
 
     def __init__(self, checkpointer: Checkpointer, poll_seconds: float = 2.0) -> None:
+        super().__init__("chain-checkpoints", poll_seconds)
         self.checkpointer = checkpointer
         self.poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="chain-checkpoints", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.checkpointer.catch_up()
-            except ChainTamperedError:
-                log.exception("chain checkpoints stopped: the chain does not verify")
-            except Exception:  # a dropped connection must not end the thread; retry next round
-                log.exception("signing chain checkpoints failed; retrying")
-            self._stop.wait(self.poll_seconds)
+    def round(self) -> None:
+        try:
+            self.checkpointer.catch_up()
+        except ChainTamperedError:
+            log.exception("chain checkpoints stopped: the chain does not verify")
 
 
 def checkpointer_for(recorder: ApplicationRecorder, settings: Settings) -> Checkpointer:

@@ -151,7 +151,7 @@ def ensure_topic(
         admin.close()
 
 
-class AggregatePartitioner(Partitioner):  # type: ignore[misc]
+class AggregatePartitioner(Partitioner):
     """An aggregate's partition is its shard of the views (`infra.views.model.shard_of`, with
     as many shards as the topic has partitions): the worker that owns a partition then owns
     the rows of exactly the aggregates whose events it receives. Keys that are not aggregate

@@ -291,7 +291,7 @@ def _exists(conn: psycopg.Connection[Any], table: Composed) -> bool:
     return bool(found and found["found"])
 
 
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Listener(ConsumerRebalanceListener):
     def __init__(self, worker: ProjectionWorker) -> None:
         self.worker = worker
 
@@ -755,7 +755,9 @@ class ProjectionWorker:
             )
         self._producer.flush(timeout=self.config.delivery_timeout_ms / 1000 + 5)
         for future in futures:
-            future.get(timeout=0)  # raises if not acknowledged: the batch is rolled back
+            # raises if not acknowledged: the batch is rolled back (types-kafka-python leaves
+            # FutureRecordMetadata.get unannotated)
+            future.get(timeout=0)  # type: ignore[no-untyped-call]
 
 
 def _readable(

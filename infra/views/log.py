@@ -219,7 +219,7 @@ class LogReader:
     def page_rows(self, conn: Connection[Any], after: int, up_to: int, limit: int) -> list[Row]:
         with conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(self._page, (after, up_to, limit), prepare=True)
-            return curs.fetchall()  # type: ignore[return-value]
+            return curs.fetchall()
 
     # --------------------------------------------------------------- queries
 
@@ -255,7 +255,7 @@ class LogReader:
             return []
         with self._connection(conn) as c, c.cursor(row_factory=tuple_row) as curs:
             curs.execute(self._of_originators, (list(ids), after, up_to))
-            return self.logged(curs.fetchall())  # type: ignore[arg-type]
+            return self.logged(curs.fetchall())
 
     def originators_with(
         self,

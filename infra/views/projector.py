@@ -78,7 +78,7 @@ class ShardLog:
                 (after, up_to, self._private_topics, self.shard.count, self.shard.index, limit),
                 prepare=True,
             )
-            return curs.fetchall()  # type: ignore[return-value]
+            return curs.fetchall()
 
 
 class ViewsProjector:

@@ -36,11 +36,13 @@ class Names:
         return person_name(self.directory, str(person_id))
 
     def team(self, team_id: object) -> str | None:
-        entry = self.directory.teams.get(_uuid(team_id)) if team_id else None
+        uid = _uuid(team_id) if team_id else None
+        entry = self.directory.teams.get(uid) if uid is not None else None
         return entry.name if entry else None
 
     def cycle(self, cycle_id: object) -> str | None:
-        entry = self.directory.cycles.get(_uuid(cycle_id)) if cycle_id else None
+        uid = _uuid(cycle_id) if cycle_id else None
+        entry = self.directory.cycles.get(uid) if uid is not None else None
         return entry.name if entry else None
 
 

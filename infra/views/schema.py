@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from psycopg.sql import SQL, Composable, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from infra.views.model import (
     AUDIT,
@@ -56,23 +56,23 @@ class Table:
     append_only: bool = False
     """Rows written as the log is read (audit, history entries, checkpoints), not at the end."""
 
-    def create(self, schema: str, suffix: str = "") -> Composable:
+    def create(self, schema: str, suffix: str = "") -> Composed:
         return SQL("CREATE TABLE IF NOT EXISTS {} ({}, CONSTRAINT {} PRIMARY KEY ({}))").format(
             Identifier(schema, self.name + suffix),
-            SQL(self.columns),  # type: ignore[arg-type]
+            SQL(self.columns),
             Identifier(self.name + suffix + "_pkey"),
-            SQL(self.primary_key),  # type: ignore[arg-type]
+            SQL(self.primary_key),
         )
 
     def index_name(self, n: int, suffix: str = "") -> str:
         return f"{self.name}{suffix}_i{n}"
 
-    def create_indexes(self, schema: str, suffix: str = "") -> list[Composable]:
+    def create_indexes(self, schema: str, suffix: str = "") -> list[Composed]:
         return [
             SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
                 Identifier(self.index_name(n, suffix)),
                 Identifier(schema, self.name + suffix),
-                SQL(columns),  # type: ignore[arg-type]
+                SQL(columns),
             )
             for n, columns in enumerate(self.indexes)
         ]
@@ -217,7 +217,7 @@ def tables_of(views: tuple[str, ...] | list[str]) -> list[Table]:
     return [table for view in views for table in TABLES[view]]
 
 
-def meta_statements(schema: str) -> list[Composable]:
+def meta_statements(schema: str) -> list[Composed]:
     return [
         SQL(
             "CREATE TABLE IF NOT EXISTS {} (view text PRIMARY KEY, version text NOT NULL, "

@@ -147,8 +147,8 @@ class ViewStore(PostgresTrackingRecorder):
         self._tracking = Identifier(schema, TRACKING_TABLE)
         self._meta = Identifier(schema, META_TABLE)
         self.rebuild_table = Identifier(schema, REBUILD_TABLE)
-        self._upserts: dict[str, Composable] = {}
-        self._inserts: dict[str, Composable] = {}
+        self._upserts: dict[str, Composed] = {}
+        self._inserts: dict[str, Composed] = {}
         for table in tables_of(VIEWS):
             self._upserts[table.name] = self._upsert(table)
             self._inserts[table.name] = self._insert(table)
@@ -191,6 +191,7 @@ class ViewStore(PostgresTrackingRecorder):
         """The log position every live view has applied (0 before any): the lowest of the
         shards' when Kafka workers keep them in shards."""
         query = SQL("SELECT {} AS position").format(views_position(self._tracking))
+        row: dict[str, Any] | tuple[Any, ...] | None
         if conn is None:
             with self.datastore.get_connection() as own:
                 row = own.execute(query, prepare=True).fetchone()
@@ -350,7 +351,7 @@ class ViewStore(PostgresTrackingRecorder):
 
     # ------------------------------------------------------------------ writing
 
-    def _upsert(self, table: Table) -> Composable:
+    def _upsert(self, table: Table) -> Composed:
         cols = columns(table)
         keys = {c.strip() for c in table.primary_key.split(",")}
         updates = [c.name for c in cols if c.name not in keys and c.name != "seq"]
@@ -371,7 +372,7 @@ class ViewStore(PostgresTrackingRecorder):
             )
         )
 
-    def _insert(self, table: Table) -> Composable:
+    def _insert(self, table: Table) -> Composed:
         cols = columns(table)
         return SQL("INSERT INTO {} ({}) VALUES ({})").format(
             Identifier(self.schema, table.name),
@@ -539,8 +540,8 @@ def entity_rows(
         history = model.history.objectives
         headers: list[Row] = []
         for oid in chosen(objectives, history):
-            if (entry := history.get(oid)) is not None:
-                headers.append((oid, entry.cycle_id, seq.get(oid, 0), _text(dumps(entry))))
+            if (past := history.get(oid)) is not None:
+                headers.append((oid, past.cycle_id, seq.get(oid, 0), _text(dumps(past))))
         out["view_history_objectives"] = headers
     if INBOX in views:
         inbox = model.inbox

@@ -25,6 +25,7 @@ from eventsourcing.utils import get_topic
 from domain.application import OkrLedger
 from domain.objective import Objective
 from domain.quality import CHECKS, Finding, ObjectiveSpec, Organisation, lint
+from infra import answer
 from infra.checkpoints import TimeTravel
 from infra.settings import Settings
 from infra.views.codec import jsonable
@@ -150,8 +151,11 @@ class StrategyReads:
                     self.timetravel.fold_handled(_DIRECTORY, directory, named)
                 chosen = scope(strategy) if callable(scope) else scope
                 tree = self._live_tree(snap, chosen, rows)
+                if rows:  # the answer includes the log's tail: it stands at the tail's end
+                    answer.pin(rows[-1][0])
             else:
                 at = max(0, min(position, self.log.head(conn)))
+                answer.pin(at)
                 strategy = self.timetravel.strategy_at(conn, at)
                 chosen = scope(strategy) if callable(scope) else scope
                 tree = (

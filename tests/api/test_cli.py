@@ -127,3 +127,45 @@ def test_serve_stops_gracefully_on_sigterm(server: tuple[subprocess.Popen[str], 
     assert "okrledger on http://127.0.0.1:" in output
     assert "API on http://127.0.0.1:" in output
     assert "Finished server process" in output
+
+
+def test_token_create_refuses_a_name_with_a_control_character(env: dict[str, str]) -> None:
+    done = _okr(
+        "token", "create", "--email", "ada@acme.example", "--name", "Ada\x1b[2J",
+        "--role", "member", env=env, ok=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "name must not contain control characters" in done.stderr
+    assert "U+001B" in done.stderr
+
+
+def test_serve_verifies_the_chain_and_serves_metrics(
+    env: dict[str, str], database_url: str
+) -> None:
+    """`okr serve` with OKR_AUDIT_VERIFY_INTERVAL_SECONDS: its /metrics soon reports a
+    verification of the chain that the process ran on its own."""
+    _okr("token", "create", "--email", "ada@acme.example", "--name", "Ada", "--role", "admin",
+         env=env)  # fmt: skip
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(OKR), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**env, "OKR_AUDIT_VERIFY_INTERVAL_SECONDS": "0.5"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        text = ""
+        while "okr_chain_verification_last_ok 1.0" not in text:
+            assert process.poll() is None, "okr serve stopped"
+            assert time.monotonic() < deadline, text
+            time.sleep(0.2)
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.TransportError:
+                continue
+        assert "okr_database_up 1.0" in text
+        assert "okr_log_head_position 2.0" in text  # the person and the token
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

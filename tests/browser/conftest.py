@@ -28,12 +28,13 @@ from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
 from api.app import create_app
+from demo import DemoSummary, load_demo
 from domain.access import Role
 from domain.application import OkrLedger
 from domain.base import CommandContext
 from domain.objective import Kind
 from domain.scoring import Measure
-from infra.demo import DemoSummary, load_demo
+from infra.chain import importing_history
 from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
@@ -151,7 +152,7 @@ def site(browser_database_url: str) -> Iterator[Site]:
     ledger = OkrLedger(env=eventsourcing_env(browser_database_url, settings))
     readmodels = ReadModels(ledger, settings)
     try:
-        demo = load_demo(ledger)
+        demo = load_demo(ledger, history_clock=importing_history)
         readmodels.start()
         served = Site("", browser_database_url, ledger, readmodels, demo)
         system = CommandContext.system()

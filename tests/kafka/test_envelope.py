@@ -13,8 +13,8 @@ from uuid import UUID, uuid4
 import orjson
 import pytest
 
+from demo import load_demo
 from domain.application import OkrLedger
-from infra.demo import load_demo
 from infra.kafka import envelope
 
 

@@ -19,10 +19,10 @@ from uuid import UUID
 
 import pytest
 
+from demo import load_demo
 from domain.application import OkrLedger
 from domain.base import OkrAggregate
 from domain.objective import Objective
-from infra.demo import load_demo
 from tests.unit.builders import ALICE, ctx
 
 _SHARED = (str, int, float, bytes, type(None), UUID, date, Enum, Decimal, frozenset)

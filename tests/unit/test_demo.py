@@ -10,10 +10,10 @@ from uuid import UUID
 import pytest
 from eventsourcing.domain import DomainEventProtocol
 
+from demo import DEFAULT_TODAY, DemoSummary, load_demo
 from domain.application import OkrLedger
 from domain.cycle import Phase
 from domain.objective import Objective, Status
-from infra.demo import DEFAULT_TODAY, DemoSummary, load_demo
 from infra.status import store_status
 
 

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
+from demo import DemoSummary, load_demo
 from domain.application import OkrLedger
-from infra.demo import DemoSummary, load_demo
 from projections.base import Logged, fold
 from projections.coach import lint_cycle
 from projections.directory import DirectoryFold

@@ -1,0 +1,41 @@
+"""A background chore that `okr serve` repeats every few seconds while it runs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+log = logging.getLogger(__name__)
+
+
+class Repeating:
+    """A daemon thread that runs `round()` now and then every `interval` seconds (or first
+    after one interval: `at_once=False`) until stopped. A round that fails (a dropped
+    connection) is logged and the next one runs: the chore outlives a brief outage."""
+
+    def __init__(self, name: str, interval: float, *, at_once: bool = True) -> None:
+        self.name = name
+        self.interval = interval
+        self.at_once = at_once
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def round(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        if not self.at_once and self._stop.wait(self.interval):
+            return
+        while not self._stop.is_set():
+            try:
+                self.round()
+            except Exception:
+                log.exception("%s: this round failed; retrying", self.name)
+            self._stop.wait(self.interval)

@@ -1,0 +1,173 @@
+"""`Idempotency-Key` across a crash: `okr serve` is killed (SIGKILL) at each point of a keyed
+write, a new `okr serve` starts on the same database, and the client's retry gets the first
+answer with exactly one write in the event store.
+
+The server kills itself where `OKR_TEST_CRASH_POINT` says (honoured with `OKR_ENVIRONMENT=test`
+only): `before_commit` (the events sent, not committed), `after_commit` (committed, the answer
+not stored), `after_store` (the answer stored, not sent).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+OKR = Path(sys.executable).with_name("okr")
+KEY = "create-data-team"
+BODY = {"name": "Data"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Servers:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.started: list[subprocess.Popen[str]] = []
+
+    def start(self, **extra: str) -> tuple[subprocess.Popen[str], str]:
+        port = _free_port()
+        process = subprocess.Popen(
+            [str(OKR), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env={**self.env, **extra},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.started.append(process)
+        base = f"http://127.0.0.1:{port}/api/v1"
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, "okr serve exited"
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    return process, base
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "okr serve did not come up"
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "OKR_DATABASE_URL": database_url,
+        "OKR_DATA_DIR": str(tmp_path),
+        "OKR_ENVIRONMENT": "test",
+        "NO_COLOR": "1",
+    }
+
+
+@pytest.fixture
+def servers(env: dict[str, str]) -> Iterator[Servers]:
+    made = Servers(env)
+    yield made
+    for process in made.started:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def _okr(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(OKR), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _events(database_url: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT notification_id, originator_id, originator_version FROM okrledger_events "
+            "ORDER BY notification_id"
+        ).fetchall()
+
+
+def _stored_answer(database_url: str) -> tuple[str, bytes | None]:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT state, body FROM okr_idempotency_keys WHERE key = %s", (KEY,)
+        ).fetchone()
+    assert row is not None
+    return str(row[0]), None if row[1] is None else bytes(row[1])
+
+
+def _retry(base: str, headers: dict[str, str]) -> httpx.Response:
+    """The client's retry: a 409 `idempotency_key_in_use` says to come back shortly."""
+    deadline = time.monotonic() + 20
+    while True:
+        response = httpx.post(f"{base}/teams", json=BODY, headers=headers, timeout=30)
+        if response.status_code != 409 or time.monotonic() > deadline:
+            return response
+        assert response.json()["rule"] == "idempotency_key_in_use"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("point", ["before_commit", "after_commit", "after_store"])
+def test_a_retry_after_a_crash_gets_the_first_answer_and_one_write(
+    point: str, env: dict[str, str], database_url: str, servers: Servers
+) -> None:
+    created = _okr(
+        env, "token", "create", "--email", "root@acme.example", "--name", "Root", "--role", "admin"
+    )
+    assert created.returncode == 0, created.stderr
+    headers = {"Authorization": f"Bearer {created.stdout.strip()}", "Idempotency-Key": KEY}
+
+    doomed, base = servers.start(OKR_TEST_CRASH_POINT=point)
+    before = _events(database_url)
+    with pytest.raises(httpx.TransportError):
+        httpx.post(f"{base}/teams", json=BODY, headers=headers, timeout=30)
+    assert doomed.wait(timeout=30) == -signal.SIGKILL
+    after_crash = _events(database_url)
+    state, stored = _stored_answer(database_url)
+    if point == "before_commit":
+        assert after_crash == before and state == "pending"
+    else:
+        assert len(after_crash) == len(before) + 1
+        assert state == ("written" if point == "after_commit" else "done")
+    first_write = after_crash[len(before) :]
+
+    _, base = servers.start()
+    answer = _retry(base, headers)
+    assert answer.status_code == 201, answer.text
+    events = _events(database_url)
+    assert len(events) == len(before) + 1, "exactly one write"
+    position, team_id, version = events[-1]
+    body = answer.json()
+    assert body == {"id": str(team_id), "version": version, "position": position}
+    assert answer.headers["ETag"] == f'"{version}"'
+    assert answer.headers["Location"] == f"/api/v1/teams/{team_id}"
+    if point == "before_commit":
+        assert "Idempotent-Replayed" not in answer.headers
+    else:
+        assert answer.headers["Idempotent-Replayed"] == "true"
+        assert events[-1] == first_write[0], "the first server's write, not a new one"
+    if point == "after_store":
+        assert answer.content == stored
+
+    again = _retry(base, headers)
+    assert again.status_code == 201 and again.content == answer.content
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(_events(database_url)) == len(before) + 1
+    teams = httpx.get(f"{base}/teams", headers=headers).json()["items"]
+    assert [t["name"] for t in teams].count("Data") == 1
+    verified = _okr(env, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
