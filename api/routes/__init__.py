@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from api.deps import ContextDep, PrincipalDep, ServicesDep
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.idempotency import IdempotentRoute
 from api.schemas import Problem
+from api.usecases import Caller
+from api.usecases.objectives import ObjectiveUseCases
+from api.usecases.registry import RegistryUseCases
+from api.usecases.strategy import StrategyUseCases
 
 _MEANING = {
     401: "No bearer token, or an unknown, revoked or deactivated one (`token_missing`, "
@@ -40,3 +45,37 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 def router(tag: str) -> APIRouter:
     return APIRouter(tags=[tag], route_class=IdempotentRoute)
+
+
+# ------------------------------------------------------------ the use cases, per request
+
+
+def _caller(ctx: ContextDep, principal: PrincipalDep, services: ServicesDep) -> Caller:
+    return Caller(services, principal, ctx)
+
+
+CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+def _objectives(caller: CallerDep) -> ObjectiveUseCases:
+    return ObjectiveUseCases(caller)
+
+
+ObjectivesDep = Annotated[ObjectiveUseCases, Depends(_objectives)]
+"""The objectives' use cases for the caller (api/usecases/objectives.py)."""
+
+
+def _registry(caller: CallerDep) -> RegistryUseCases:
+    return RegistryUseCases(caller)
+
+
+RegistryDep = Annotated[RegistryUseCases, Depends(_registry)]
+"""The registry's use cases (admins only: a 403 before the body is looked at)."""
+
+
+def _strategy(caller: CallerDep) -> StrategyUseCases:
+    return StrategyUseCases(caller)
+
+
+StrategyDep = Annotated[StrategyUseCases, Depends(_strategy)]
+"""The strategy's use cases for the caller: the strategy, KPIs, initiatives, objectives in it."""

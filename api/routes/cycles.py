@@ -10,19 +10,15 @@ from fastapi import Query, Response
 from api import present
 from api import schemas as s
 from api.deps import (
-    AdminDep,
-    ContextDep,
     IfMatchDep,
     LedgerDep,
     PrincipalDep,
     ServicesDep,
     StorePositionDep,
     answer,
-    check_version,
     etag,
-    execute,
 )
-from api.routes import problems, router
+from api.routes import RegistryDep, problems, router
 from domain.application import CommandResult
 from domain.cycle import Phase
 
@@ -40,22 +36,12 @@ Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
     summary="Plan a cycle (admin)",
 )
 def plan_cycle(
-    body: s.CycleCreate, ctx: ContextDep, _: AdminDep, ledger: LedgerDep, response: Response
+    body: s.CycleCreate,
+    uses: RegistryDep,
+    response: Response,
 ) -> CommandResult:
     """A cycle (usually a quarter) starts in the planning phase."""
-    result = execute(
-        ledger,
-        None,
-        lambda: ledger.plan_cycle(
-            body.name,
-            body.starts_on,
-            body.ends_on,
-            ctx,
-            cadence=body.cadence,
-            scoring=body.scoring,
-            success_threshold=body.success_threshold,
-        ),
-    )
+    result = uses.plan_cycle(body)
     return answer(response, result, location=f"/api/v1/cycles/{result.id}")
 
 
@@ -93,25 +79,6 @@ def read_cycle(
     return present.cycle(cycle)
 
 
-def _phase_change(
-    cycle_id: UUID,
-    ctx: ContextDep,
-    ledger: LedgerDep,
-    expected: int | None,
-    response: Response,
-    change: str,
-    reason: str = "",
-) -> CommandResult:
-    check_version(ledger.get_cycle(cycle_id).version, expected)
-    commands = {
-        "start": lambda: ledger.start_cycle(cycle_id, ctx),
-        "grading": lambda: ledger.open_grading(cycle_id, ctx),
-        "close": lambda: ledger.close_cycle(cycle_id, ctx),
-        "reopen": lambda: ledger.reopen_cycle(cycle_id, reason, ctx),
-    }
-    return answer(response, execute(ledger, cycle_id, commands[change]))
-
-
 _PHASE_ERRORS = problems(403, 404, 409, 412)
 
 
@@ -123,14 +90,12 @@ _PHASE_ERRORS = problems(403, 404, 409, 412)
 )
 def start_cycle(
     cycle_id: UUID,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """planning → active (409 `wrong_cycle_phase` from any other phase)."""
-    return _phase_change(cycle_id, ctx, ledger, expected, response, "start")
+    return answer(response, uses.change_phase(cycle_id, "start", expected))
 
 
 @cycles.post(
@@ -141,15 +106,12 @@ def start_cycle(
 )
 def open_grading(
     cycle_id: UUID,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """active → grading: owners grade their key results and reflect."""
-    """active → grading."""
-    return _phase_change(cycle_id, ctx, ledger, expected, response, "grading")
+    return answer(response, uses.change_phase(cycle_id, "grading", expected))
 
 
 @cycles.post(
@@ -160,14 +122,12 @@ def open_grading(
 )
 def close_cycle(
     cycle_id: UUID,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """grading → closed: a closed cycle refuses every change."""
-    return _phase_change(cycle_id, ctx, ledger, expected, response, "close")
+    return answer(response, uses.change_phase(cycle_id, "close", expected))
 
 
 @cycles.post(
@@ -179,11 +139,9 @@ def close_cycle(
 def reopen_cycle(
     cycle_id: UUID,
     body: s.Reason,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """closed → grading, with a reason (itself an event)."""
-    return _phase_change(cycle_id, ctx, ledger, expected, response, "reopen", body.reason)
+    return answer(response, uses.change_phase(cycle_id, "reopen", expected, body.reason))

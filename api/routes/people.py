@@ -10,19 +10,15 @@ from fastapi import APIRouter, Query, Response
 from api import policy, present
 from api import schemas as s
 from api.deps import (
-    AdminDep,
-    ContextDep,
     IfMatchDep,
     LedgerDep,
     PrincipalDep,
     ServicesDep,
     StorePositionDep,
     answer,
-    check_version,
     etag,
-    execute,
 )
-from api.routes import problems, router
+from api.routes import RegistryDep, problems, router
 from domain.application import CommandResult
 
 people = router("people")
@@ -41,10 +37,12 @@ Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
     summary="Register a person (admin)",
 )
 def register_person(
-    body: s.PersonCreate, ctx: ContextDep, _: AdminDep, ledger: LedgerDep, response: Response
+    body: s.PersonCreate,
+    uses: RegistryDep,
+    response: Response,
 ) -> CommandResult:
     """Registers a person by name and e-mail. The e-mail must be new (409 `email_taken`)."""
-    result = execute(ledger, None, lambda: ledger.register_person(body.name, body.email, ctx))
+    result = uses.register_person(body)
     return answer(response, result, location=f"/api/v1/people/{result.id}")
 
 
@@ -98,16 +96,12 @@ def read_person(
 def rename_person(
     person_id: UUID,
     body: s.PersonPatch,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """The new name applies everywhere at once: other records refer to people by id."""
-    check_version(ledger.get_person(person_id).version, expected)
-    result = execute(ledger, person_id, lambda: ledger.rename_person(person_id, body.name, ctx))
-    return answer(response, result)
+    return answer(response, uses.rename_person(person_id, body, expected))
 
 
 @people.post(
@@ -119,18 +113,12 @@ def rename_person(
 def deactivate_person(
     person_id: UUID,
     body: s.Reason,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """A deactivated person's tokens stop working at once; their history stays."""
-    check_version(ledger.get_person(person_id).version, expected)
-    result = execute(
-        ledger, person_id, lambda: ledger.deactivate_person(person_id, body.reason, ctx)
-    )
-    return answer(response, result)
+    return answer(response, uses.deactivate_person(person_id, body, expected))
 
 
 @people.post(
@@ -142,18 +130,12 @@ def deactivate_person(
 def reactivate_person(
     person_id: UUID,
     body: s.Reason,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """A reactivated person's existing tokens work again (unless revoked)."""
-    check_version(ledger.get_person(person_id).version, expected)
-    result = execute(
-        ledger, person_id, lambda: ledger.reactivate_person(person_id, body.reason, ctx)
-    )
-    return answer(response, result)
+    return answer(response, uses.reactivate_person(person_id, body, expected))
 
 
 @people.get("/me", response_model=s.Me, responses=problems(), summary="Who am I")
@@ -185,25 +167,20 @@ def me(principal: PrincipalDep, services: ServicesDep) -> s.Me:
     summary="Issue a token (admin)",
 )
 def issue_token(
-    body: s.TokenCreate, ctx: ContextDep, _: AdminDep, ledger: LedgerDep, response: Response
+    body: s.TokenCreate,
+    uses: RegistryDep,
+    response: Response,
 ) -> s.TokenIssued:
     """Issues a bearer token to an active person with a role. The secret is in this answer
     only: it is stored nowhere, so this POST ignores `Idempotency-Key` (a retry issues another
     token; revoke the spare one)."""
-    issued: list[str] = []
-
-    def command() -> CommandResult:
-        secret, result = ledger.issue_token(body.person_id, body.role, ctx, body.label)
-        issued.append(secret)
-        return result
-
-    result = execute(ledger, None, command)
+    secret, result = uses.issue_token(body)
     answer(response, result)
     return s.TokenIssued(
         id=result.id,
         version=result.version,
         position=result.position,
-        token=issued[0],
+        token=secret,
         token_id=result.id,
         person_id=body.person_id,
         role=body.role,
@@ -219,11 +196,8 @@ def issue_token(
 def revoke_token(
     token_id: UUID,
     body: s.Reason,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     response: Response,
 ) -> CommandResult:
     """The token stops working at once."""
-    result = execute(ledger, token_id, lambda: ledger.revoke_token(token_id, body.reason, ctx))
-    return answer(response, result)
+    return answer(response, uses.revoke_token(token_id, body))
