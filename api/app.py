@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, metrics, web
+from api import errors, metrics, positions, web
 from api.deps import Principals, Services, TreeCache
 from api.directory import LogDirectory, request_began
 from api.routes.audit import audit
@@ -117,6 +117,7 @@ def create_app(
         web.install(app, settings or get_settings())
 
     app.add_middleware(RequestIdMiddleware)
+    positions.install(app, ledger)
     _problem_media_type_only(app)
     return app
 

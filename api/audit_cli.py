@@ -32,7 +32,14 @@ from infra.audit.keys import (
 )
 from infra.audit.personal import PersonalDataError, forget_person
 from infra.audit.standalone import format_time
-from infra.audit.verify import AuditReport, PublishedHead, audit_verify
+from infra.audit.verify import (
+    AuditReport,
+    PositionBeyondLog,
+    PublishedHead,
+    audit_verify,
+    parse_chain_hash,
+    verify_answer,
+)
 from infra.bootstrap import build_ledger
 from infra.settings import get_settings
 
@@ -91,8 +98,28 @@ def verify(
         typer.Option(help="Published checkpoints (okr audit checkpoint --json lines)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    position: Annotated[
+        int | None,
+        typer.Option(
+            "--position",
+            min=0,
+            help="A saved answer's OKR-Position: verify the chain up to it (with --hash).",
+        ),
+    ] = None,
+    chain_hash: Annotated[
+        str | None,
+        typer.Option(
+            "--hash",
+            help="The saved answer's OKR-Chain-Hash: exit 1 unless the chain's hash at "
+            "--position is this one.",
+        ),
+    ] = None,
 ) -> None:
-    """Recompute the hash chain and check it against the signed checkpoints; exit 1 on failure."""
+    """Recompute the hash chain and check it against the signed checkpoints; exit 1 on failure.
+
+    With --position and --hash: whether the log up to that position is still the one that
+    gave an answer stating them (its OKR-Position and OKR-Chain-Hash headers)."""
+    given = _answer_options(position, chain_hash, from_position, to_position, head, checkpoints)
     try:
         published: list[Checkpoint | PublishedHead] = [PublishedHead.parse(h) for h in head or ()]
         if checkpoints is not None:
@@ -101,16 +128,21 @@ def verify(
         raise typer.BadParameter(str(error)) from None
     with _ledger() as ledger:
         try:
-            report = audit_verify(
-                ledger,
-                from_position=from_position,
-                to_position=to_position,
-                published=published,
-                settings=get_settings(),
-            )
+            if position is not None:
+                report = verify_answer(ledger, position, given, settings=get_settings())
+            else:
+                report = audit_verify(
+                    ledger,
+                    from_position=from_position,
+                    to_position=to_position,
+                    published=published,
+                    settings=get_settings(),
+                )
         except SigningKeyError as error:
             errors.print(f"[red]{error}[/red]")
             raise typer.Exit(2) from None
+        except PositionBeyondLog as error:
+            raise typer.BadParameter(str(error), param_hint="--position") from None
     if as_json:
         print(json.dumps(report.as_json(), indent=2))
     else:
@@ -119,8 +151,52 @@ def verify(
         raise typer.Exit(1)
 
 
+def _answer_options(
+    position: int | None,
+    chain_hash: str | None,
+    from_position: int | None,
+    to_position: int | None,
+    head: list[str] | None,
+    checkpoints: Path | None,
+) -> bytes | None:
+    """The --hash given (parsed), after checking the options go together."""
+    if position is None:
+        if chain_hash is not None:
+            raise typer.BadParameter(
+                "--hash is checked at a --position: give both", param_hint="--hash"
+            )
+        return None
+    if from_position is not None or to_position is not None or head or checkpoints is not None:
+        raise typer.BadParameter(
+            "--position checks a saved answer: not with --from, --to, --head or --checkpoints",
+            param_hint="--position",
+        )
+    if chain_hash is None:
+        return None
+    try:
+        return parse_chain_hash(chain_hash)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--hash") from None
+
+
 def _print_report(report: AuditReport) -> None:
     chain = report.chain
+    checked = report.answer
+    if checked is not None:
+        stored = checked.stored.hex()
+        if checked.matches is None:
+            console.print(f"chain hash at position {checked.position}: {stored}")
+        elif checked.matches:
+            console.print(
+                f"[green]MATCH[/green]: the chain's hash at position {checked.position} "
+                f"is the answer's ({stored})"
+            )
+        else:
+            assert checked.given is not None
+            console.print(
+                f"[red]MISMATCH[/red]: the chain's hash at position {checked.position} is "
+                f"{stored}, the answer stated {checked.given.hex()}"
+            )
     if report.ok:
         head = chain.head_hash.hex() if chain.head_hash else "—"
         console.print(f"[green]OK[/green]: {chain.count:,} events verified")

@@ -795,7 +795,9 @@ class History(ReadOut):
 class Tree(Out):
     cycle_id: UUID
     team_id: UUID | None
-    position: int | None = Field(description="The log position shown; null for live.")
+    position: int | None = Field(
+        description="The log position shown, live reads included (as `OKR-Position`)."
+    )
     as_of: datetime | None
     roots: list[dict[str, Any]] = Field(
         description="Objectives without a (visible) parent; each nests its `children`."
@@ -845,6 +847,13 @@ class AuditPage(Out):
     next_offset: int | None = Field(description="Offset of the next page; null on the last.")
 
 
+class AnswerCheck(Out):
+    position: int = Field(description="The saved answer's position (`OKR-Position`).")
+    hash: str | None = Field(description="The hash given (`OKR-Chain-Hash`), hex.")
+    stored_hash: str = Field(description="The stored chain's hash at `position`, hex.")
+    matches: bool | None = Field(description="Whether they are equal (null: no hash given).")
+
+
 class ChainVerification(Out):
     ok: bool
     count: int = Field(description="Links verified (before the first problem, if any).")
@@ -852,7 +861,8 @@ class ChainVerification(Out):
     head_hash: str | None = Field(description="Hex SHA-256 of the last verified link.")
     problem: str | None = Field(
         description="edited, deleted, inserted or reordered (the chain itself), rewritten (the "
-        "chain no longer matches a signed checkpoint) or forged-checkpoint."
+        "chain no longer matches a signed checkpoint), forged-checkpoint, or hash_mismatch "
+        "(the chain's hash at `position` is not the `hash` given)."
     )
     position: int | None = Field(description="Where the first problem is.")
     detail: str
@@ -861,6 +871,10 @@ class ChainVerification(Out):
     )
     latest_checkpoint_position: int | None = Field(
         None, description="The newest signed checkpoint's position, if any."
+    )
+    answer: AnswerCheck | None = Field(
+        None,
+        description="With `position` (and `hash`): the saved answer's hash against the chain's.",
     )
 
 

@@ -370,6 +370,16 @@ class ChainReader:
         )
         return None if row is None else int(row[0])
 
+    def hash_at(self, position: int) -> bytes:
+        """The chain hash at ``position``: the link at the greatest position at or below it
+        (a position in a gap of rolled-back ids has its predecessor's), ``GENESIS_HASH`` at 0
+        and before the first link. One backward step on the primary key."""
+        row = self._fetchone(
+            SQL("SELECT hash FROM {} WHERE position <= %s ORDER BY position DESC LIMIT 1"),
+            (position,),
+        )
+        return GENESIS_HASH if row is None else bytes(row[0])
+
     def committed_at(self, position: int) -> datetime | None:
         """When the event at ``position`` was committed (``None`` if there is no such link)."""
         row = self._fetchone(SQL("SELECT committed_at FROM {} WHERE position = %s"), (position,))

@@ -20,6 +20,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
 from domain.application import OkrLedger
+from infra import answer
 from infra.chain import ChainReader
 from infra.checkpoints import TimeTravel
 from infra.settings import Settings, get_settings
@@ -123,6 +124,10 @@ class ReadModels:
         position = self.position_at(instant)
         if position is None:
             return None
+        return self.version_at_position(aggregate_id, position)
+
+    def version_at_position(self, aggregate_id: UUID, position: int) -> int | None:
+        """The version an aggregate had at log `position` (None if it did not exist yet)."""
         query = SQL(
             "SELECT max(originator_version) FROM {} WHERE originator_id = %s "
             "AND notification_id <= %s"
@@ -167,6 +172,7 @@ class ReadModels:
                 state: TreeState = self.queries.tree_state(snap, [cycle_id])
             else:
                 at = self._as_of(snap, position)
+                answer.pin(at)
                 state = self.timetravel.state_at(
                     snap.conn, at, [cycle_id], generation=snap.generation
                 ).state.tree
@@ -211,6 +217,7 @@ class ReadModels:
                 if cycle_id is None:
                     return None
                 at = self._as_of(snap, position)
+                answer.pin(at)
                 state = self.timetravel.state_at(
                     snap.conn,
                     at,
@@ -256,6 +263,8 @@ class ReadModels:
             )
             moments = self._positions_at(snap, boundaries)
             first, last = moments[0][0], moments[-1][0]
+            # Frames fold the log up to `last`; names and audit rows are the views' (snapshot).
+            answer.pin(max(snap.position, last))
             start = self.timetravel.state_at(
                 snap.conn, first, [cycle_id], refold_until=last, generation=snap.generation
             )
@@ -303,6 +312,7 @@ class ReadModels:
         self.setup()
         with self.queries.snapshot() as snap:
             low, high = self._as_of(snap, from_position), self._as_of(snap, to_position)
+            answer.pin(max(low, high))  # the later moment: its chain covers both
             cycles = [cycle_id] if cycle_id is not None else None
             before = self.timetravel.state_at(
                 snap.conn, low, cycles, generation=snap.generation
@@ -327,11 +337,10 @@ class ReadModels:
             if position is None:
                 state = self.queries.comparison_state(snap, list(cycle_ids))
             else:
+                at = self._as_of(snap, position)
+                answer.pin(at)
                 state = self.timetravel.state_at(
-                    snap.conn,
-                    self._as_of(snap, position),
-                    list(cycle_ids),
-                    generation=snap.generation,
+                    snap.conn, at, list(cycle_ids), generation=snap.generation
                 ).state
             found = compare(state, list(cycle_ids), team_id)
             data = render.compare_json(found, self._names(snap), position)

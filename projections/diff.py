@@ -152,7 +152,10 @@ def _sets_kr_field(kr_id: UUID, name: str) -> Any:
     def match(row: AuditRow) -> bool:
         if row.event_type in _PROPOSALS:
             return False
-        fields = (row.after.get("key_results") or {}).get(str(kr_id)) or {}
+        touched = row.after.get("key_results")
+        if not isinstance(touched, dict):  # an initiative's rows list the key results it moves
+            return False
+        fields = touched.get(str(kr_id)) or {}
         return name in fields
 
     return match

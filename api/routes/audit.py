@@ -22,7 +22,14 @@ from api.deps import (
 )
 from api.errors import invalid
 from api.routes import problems, router
-from infra.audit.verify import audit_verify
+from infra import answer
+from infra.audit.verify import (
+    AuditReport,
+    PositionBeyondLog,
+    audit_verify,
+    parse_chain_hash,
+    verify_answer,
+)
 from infra.readmodels import ReadModels
 
 audit = router("audit")
@@ -217,19 +224,69 @@ def verify(
     services: ServicesDep,
     from_position: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     to_position: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    position: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=2**62,
+            description="A saved answer's `OKR-Position`: verify the chain up to it and report "
+            "the chain's hash there (`answer`). 422 `position_beyond_log` past the log's end.",
+        ),
+    ] = None,
+    hash_: Annotated[
+        str | None,
+        Query(
+            alias="hash",
+            max_length=200,
+            description="The saved answer's `OKR-Chain-Hash` (64 hex digits): `ok` is false "
+            "(`problem: hash_mismatch`) unless the chain's hash at `position` is this one.",
+        ),
+    ] = None,
 ) -> s.ChainVerification:
     """Recomputes the chain over the stored events and checks it against the signed checkpoints:
     reports the first event that was edited, deleted, inserted or reordered, or a chain rewritten
-    consistently since a checkpoint (`ok: true` when none was)."""
-    report = audit_verify(
-        ledger,
-        from_position=from_position,
-        to_position=to_position,
-        settings=services.settings,
-    )
+    consistently since a checkpoint (`ok: true` when none was). With `position` and `hash`, says
+    whether the log up to `position` is still the one that gave an answer stating them."""
+    if position is None:
+        if hash_ is not None:
+            raise invalid(
+                "position_required", "hash is checked at a position: give both", "position"
+            )
+        report = audit_verify(
+            ledger,
+            from_position=from_position,
+            to_position=to_position,
+            settings=services.settings,
+        )
+        if report.chain.head_position is not None and report.chain.head_hash is not None:
+            answer.saw(report.chain.head_position, report.chain.head_hash)
+    else:
+        if from_position is not None or to_position is not None:
+            raise invalid(
+                "position_or_range",
+                "give position (a saved answer's) or from_position/to_position, not both",
+                "position",
+            )
+        given = None
+        if hash_ is not None:
+            try:
+                given = parse_chain_hash(hash_)
+            except ValueError as error:
+                raise invalid("chain_hash", str(error), "hash") from None
+        try:
+            report = verify_answer(ledger, position, given, settings=services.settings)
+        except PositionBeyondLog as error:
+            raise invalid("position_beyond_log", str(error), "position") from None
+        assert report.answer is not None
+        answer.pin(position, report.answer.stored)
+    return _verification(report)
+
+
+def _verification(report: AuditReport) -> s.ChainVerification:
     first = report.first_problem
     latest = report.latest_checkpoint
     head_hash = report.chain.head_hash
+    checked = report.answer
     return s.ChainVerification(
         ok=report.ok,
         count=report.chain.count,
@@ -240,4 +297,5 @@ def verify(
         detail=first.detail if first else "",
         checkpoints_checked=report.checkpoints_checked,
         latest_checkpoint_position=latest.position if latest else None,
+        answer=None if checked is None else s.AnswerCheck(**checked.as_json()),
     )

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import Query, Response
 
-from api import present
+from api import positions, present
 from api import schemas as s
 from api.deps import (
     IfMatchDep,
@@ -56,6 +56,7 @@ def list_cycles(
 ) -> s.CyclesPage:
     """Cycles, latest start first."""
     with services.directory.current() as directory:
+        positions.saw_directory(services.directory)
         items = [
             present.cycle_entry(cid, entry, services.directory.version(cid))
             for cid, entry in directory.cycles.items()
@@ -75,6 +76,7 @@ def read_cycle(
 ) -> s.Cycle:
     """One cycle with its dates, cadence, scoring and phase; the `ETag` is its version."""
     cycle = ledger.get_cycle(cycle_id)
+    positions.saw_aggregate(ledger, cycle.id, cycle.version)
     response.headers["ETag"] = etag(cycle.version)
     return present.cycle(cycle)
 

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api import schemas as s
 from api.deps import ServicesDep
+from infra import answer
 from infra.settings import get_settings
 
 health = APIRouter(tags=["health"])
@@ -47,6 +48,8 @@ def ready(services: ServicesDep) -> JSONResponse:
         projections = services.readmodels.caught_up_position()
         lag = max(0, (head or 0) - (projections or 0))
     ok = database and (lag is None or lag <= services.ready_max_lag)
+    if head is not None:
+        answer.saw(head)  # the log's end as it was read
     body = s.Ready(
         status="ready" if ok else "not_ready",
         database=database,

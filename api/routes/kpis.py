@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import Query, Response
 
+from api import positions
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.deps import (
@@ -84,7 +85,7 @@ def list_kpis(
     hidden = hidden_objectives(services, principal, readmodels)
     for item in items:
         item["key_results"] = without_hidden(item["key_results"], hidden)
-    return {"items": items, "position": at}
+    return {"items": items, "position": at if at is not None else positions.reflected()}
 
 
 @kpis.get(

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 from fastapi import Query, Response
 
+from api import deps, positions
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.deps import (
@@ -16,7 +17,6 @@ from api.deps import (
     ReadModelsDep,
     Services,
     ServicesDep,
-    answer,
     visible_objective,
 )
 from api.errors import not_found
@@ -25,6 +25,7 @@ from api.routes import StrategyDep, problems, router
 from api.routes.strategy import AsOf, Position, hidden_objectives, moment
 from domain.application import CommandResult
 from domain.quality import CHECKS, Check, KeyResultSpec, ObjectiveSpec
+from infra import answer
 from infra.readmodels import ReadModels
 
 coach = router("quality coach")
@@ -145,7 +146,14 @@ def lint_draft(
 def quality_checks(services: ServicesDep, _: PrincipalDep) -> Json:
     """Every check with what it looks for and its level: off, warn (the default) or block
     (an objective with such a finding cannot be submitted for approval)."""
-    levels = services.ledger.quality_levels()
+    ledger = services.ledger
+    head = ledger.recorder.max_notification_id() or 0
+    policy = ledger.find_quality_policy()
+    if policy is None:
+        answer.saw(head)  # no policy when the log ended there, so none at head either
+    else:
+        positions.saw_aggregate(ledger, policy.id, policy.version)
+    levels = policy.as_dict() if policy is not None else ledger.quality_levels()
     return {
         "checks": [
             {"check": c.value, "description": CHECKS[c], "level": levels[c.value]} for c in Check
@@ -167,4 +175,4 @@ def configure_check(
 ) -> CommandResult:
     """`off`, `warn` or `block`: with `block`, submitting an objective with such a finding is a
     409 naming the check as its rule (and the field to change)."""
-    return answer(response, uses.configure_quality_check(check.value, body))
+    return deps.answer(response, uses.configure_quality_check(check.value, body))

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from fastapi import Query, Response
 
-from api import present
+from api import positions, present
 from api import schemas as s
 from api.deps import (
     IfMatchDep,
@@ -25,9 +25,10 @@ from api.deps import (
     etag,
     visible_objective,
 )
-from api.errors import ApiError, not_found
+from api.errors import ApiError, invalid, not_found
 from api.routes import ObjectivesDep, problems, router
 from domain.application import CommandResult
+from infra.answer import pin
 
 objectives = router("objectives")
 
@@ -75,23 +76,49 @@ def read_objective(
             "not exist yet)."
         ),
     ] = None,
+    position: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=2**62,
+            description="A log position (a notification id, e.g. a read's `OKR-Position`): the "
+            "objective as it stood there (404 if it did not exist yet).",
+        ),
+    ] = None,
 ) -> s.Objective:
     """The objective with its key results, check-ins (corrections included), negotiation
-    and amendments. The `ETag` is its version (at `as_of`, the version it had then)."""
+    and amendments. The `ETag` is its version (at `as_of` or `position`, the version it had
+    then); `OKR-Position` is the position of the event that made that version (live), or the
+    position asked for (`as_of`, `position`)."""
+    if as_of is not None and position is not None:
+        raise invalid("as_of_or_position", "give as_of or position, not both", "position")
     version = None
-    if as_of is not None:
-        version = _version_at(services, objective_id, as_of)
+    if as_of is not None or position is not None:
+        version = _version_at(services, objective_id, as_of, position)
     objective = visible_objective(services, principal, objective_id, version)
+    if version is None:
+        positions.saw_aggregate(services.ledger, objective.id, objective.version)
     response.headers["ETag"] = etag(objective.version)
     return present.objective(objective, as_of)
 
 
-def _version_at(services: Services, objective_id: UUID, as_of: datetime) -> int:
-    if services.readmodels is None:
+def _version_at(
+    services: Services, objective_id: UUID, as_of: datetime | None, position: int | None
+) -> int:
+    readmodels = services.readmodels
+    if readmodels is None:
         raise ApiError(
             503, "projections_unavailable", "as_of needs the read models; start with okr serve"
         )
-    version = services.readmodels.version_at(objective_id, as_of)
+    if position is not None:
+        head = services.ledger.recorder.max_notification_id() or 0
+        if position > head:
+            raise invalid("position_beyond_log", f"the log ends at position {head}", "position")
+    else:
+        assert as_of is not None
+        position = readmodels.position_at(as_of) or 0
+    pin(position)
+    version = readmodels.version_at_position(objective_id, position) if position else None
     if version is None:
         raise not_found("objective", objective_id)
     return version

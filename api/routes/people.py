@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from api import policy, present
+from api import policy, positions, present
 from api import schemas as s
 from api.deps import (
     IfMatchDep,
@@ -62,6 +62,7 @@ def list_people(
 ) -> s.PeoplePage:
     """Everyone in the registry, in registration order."""
     with services.directory.current() as directory:
+        positions.saw_directory(services.directory)
         items = [
             present.person_entry(pid, entry, services.directory.version(pid))
             for pid, entry in directory.people.items()
@@ -83,6 +84,7 @@ def read_person(
 ) -> s.Person:
     """One person; the `ETag` is its version."""
     person = ledger.get_person(person_id)
+    positions.saw_aggregate(ledger, person.id, person.version)
     response.headers["ETag"] = etag(person.version)
     return present.person(person)
 
@@ -143,6 +145,7 @@ def me(principal: PrincipalDep, services: ServicesDep) -> s.Me:
     """The caller's person, the token's role, their teams and the teams they manage."""
     person = services.ledger.get_person(principal.person_id)
     with services.directory.current() as directory:
+        positions.saw_directory(services.directory)  # it includes the person's own events
         teams = present.memberships(directory, principal.person_id)
         managed = sorted(policy.managed_teams(directory, principal.person_id), key=str)
     return s.Me(

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from fastapi import Query, Response
 
-from api import policy, visibility
+from api import policy, positions, visibility
 from api import schemas as s
 from api.deps import (
     Instant,
@@ -26,6 +26,7 @@ from api.deps import (
 from api.errors import ApiError, invalid, not_found
 from api.policy import Principal
 from api.routes import problems, router
+from infra import answer
 from infra.readmodels import ReadModels
 
 queries = router("queries")
@@ -148,6 +149,7 @@ def objective_history(
         # The objective exists (the event store says so): the read models are behind.
         head = services.ledger.recorder.max_notification_id() or 0
         if readmodels.wait_for(head, services.wait_timeout):
+            answer.read_again()
             history = readmodels.history(objective.id)
     if not history:
         raise ApiError(504, "projection_lagging", "the read models have not caught up; retry")
@@ -210,9 +212,12 @@ def _live_tree(
     team_id: UUID | None,
 ) -> Response:
     """The live tree, from the cache while neither the views nor the viewer's directory moved."""
-    key = (cycle_id, team_id, readmodels.live_key(), _viewer_key(services, principal))
+    live_key = readmodels.live_key()
+    key = (cycle_id, team_id, live_key, _viewer_key(services, principal))
     body = services.trees.get(key)
-    if body is None:
+    if body is not None:
+        answer.saw(live_key[0])  # the remembered answer was built at exactly this key
+    else:
         views_key, roots = readmodels.live_tree(cycle_id, team_id)
         if policy.reads_everything(principal):
             viewer: Hashable = "all"
@@ -220,8 +225,10 @@ def _live_tree(
             with services.directory.current() as directory:
                 roots = visibility.prune_tree(roots, visibility.viewer(directory, principal))
                 viewer = (principal.person_id, principal.role, services.directory.position())
-        answer = s.Tree(cycle_id=cycle_id, team_id=team_id, position=None, as_of=None, roots=roots)
-        body = answer.model_dump_json().encode()
+        tree_answer = s.Tree(
+            cycle_id=cycle_id, team_id=team_id, position=views_key[0], as_of=None, roots=roots
+        )
+        body = tree_answer.model_dump_json().encode()
         services.trees.put((cycle_id, team_id, views_key, viewer), body)
     return Response(content=body, media_type="application/json")
 
@@ -346,7 +353,10 @@ def compare_cycles(
     for cycle_id in ids:
         _cycle(services, cycle_id, "cycles")
     _team(services, team_id)
-    return readmodels.compare(ids, team_id)
+    data = readmodels.compare(ids, team_id)
+    if data.get("position") is None:
+        data["position"] = positions.reflected()
+    return data
 
 
 # ---------------------------------------------------------------- inbox, stale

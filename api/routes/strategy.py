@@ -15,7 +15,7 @@ from uuid import UUID
 
 from fastapi import Query, Response
 
-from api import policy, visibility
+from api import policy, positions, visibility
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.deps import (
@@ -184,6 +184,8 @@ def strategy_map(
             if link["source"] not in hidden and link["target"] not in hidden
         ]
     data["as_of"] = as_of.isoformat() if as_of else None
+    if data.get("position") is None:
+        data["position"] = positions.reflected()
     return data
 
 

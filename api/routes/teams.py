@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import Query, Response
 
-from api import present
+from api import positions, present
 from api import schemas as s
 from api.deps import (
     IfMatchDep,
@@ -56,6 +56,7 @@ def list_teams(
 ) -> s.TeamsPage:
     """Teams in formation order, with their members."""
     with services.directory.current() as directory:
+        positions.saw_directory(services.directory)
         items = [
             present.team_entry(tid, entry, services.directory.version(tid))
             for tid, entry in directory.teams.items()
@@ -75,6 +76,7 @@ def read_team(
 ) -> s.Team:
     """One team with its members and their roles; the `ETag` is its version."""
     team = ledger.get_team(team_id)
+    positions.saw_aggregate(ledger, team.id, team.version)
     response.headers["ETag"] = etag(team.version)
     return present.team(team)
 

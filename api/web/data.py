@@ -193,7 +193,12 @@ def prune(roots: list[Json], keep: Callable[[Json], bool]) -> list[Json]:
 
 
 def tree(
-    viewer: Viewer, cycle_id: str, *, as_of: datetime | None = None, team_id: str | None = None
+    viewer: Viewer,
+    cycle_id: str,
+    *,
+    as_of: datetime | None = None,
+    position: int | None = None,
+    team_id: str | None = None,
 ) -> list[Json]:
     """The cycle's alignment tree as the viewer may see it (the API's own query)."""
     services = viewer.services
@@ -207,7 +212,7 @@ def tree(
         readmodels=readmodels,
         _=None,
         as_of=as_of,
-        position=None,
+        position=position,
         team_id=UUID(team_id) if team_id else None,
     )
     if isinstance(answer, Response):  # the live tree comes as the bytes the API sends

@@ -29,7 +29,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from api import policy
+from api import policy, positions
 from api.deps import Services, facts_of
 from api.errors import ApiError
 from api.policy import ObjectiveFacts, Principal
@@ -40,6 +40,7 @@ from domain.access import AccessToken
 from domain.base import CommandContext
 from domain.errors import NotFound, OkrError
 from domain.objective import Objective
+from infra import answer
 from projections.directory import DirectoryState
 
 HERE = Path(__file__).parent
@@ -504,9 +505,40 @@ def render(
         nav=links,
         csrf_token=session.csrf,
         flashes=session.take_flashes(),
+        moment=_moment(request, viewer),
         **context,
     )
     return HTMLResponse(html, status_code=status_code)
+
+
+TIME_TRAVEL_PAGES = frozenset({"/tree"})
+"""Pages that open at a log position (`?position=N`); the footer of the others links to the
+tree at the position they showed (docs/ui.md)."""
+
+
+def _moment(request: Request, viewer: Viewer | None) -> dict[str, Any] | None:
+    """The footer's "as of position N · chain 3f2a…": the position the page's reads reflect,
+    the chain hash there, and a link that opens the page (or the tree) at that position.
+
+    A page that read nothing positioned (a form, say) shows the directory it named people,
+    teams and cycles from."""
+    found = answer.current()
+    hashes = getattr(request.app.state, "chain_hashes", None)
+    if found is None or viewer is None or hashes is None:
+        return None
+    if found.position is None:
+        with viewer.services.directory.current():
+            positions.saw_directory(viewer.services.directory)
+    stated = positions.stated(found, hashes)
+    if stated is None:
+        return None
+    position, chain_hash = stated
+    if request.url.path in TIME_TRAVEL_PAGES:
+        here = str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
+        link = with_query(here, position=position, as_of=None, seen=None)
+    else:
+        link = with_query("/tree", position=position)
+    return {"position": position, "hash": chain_hash.hex(), "link": link}
 
 
 def _is_current(path: str, link: str) -> bool:

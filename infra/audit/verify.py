@@ -10,7 +10,7 @@ ones or heads passed in. The report names the first position where something dis
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from infra.audit.checkpoints import Checkpoint, CheckpointStore
@@ -50,6 +50,47 @@ class PublishedHead:
 
 
 @dataclass(frozen=True)
+class AnswerCheck:
+    """A saved answer's position and chain hash against the stored chain (``verify_answer``)."""
+
+    position: int
+    given: bytes | None
+    """The hash the answer stated (None: only the stored one was asked for)."""
+    stored: bytes
+    """The stored chain's hash at ``position`` (its link, or the one before a gap)."""
+
+    @property
+    def matches(self) -> bool | None:
+        return None if self.given is None else self.given == self.stored
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "hash": self.given.hex() if self.given is not None else None,
+            "stored_hash": self.stored.hex(),
+            "matches": self.matches,
+        }
+
+
+class PositionBeyondLog(ValueError):
+    """The position asked about is past the log's last position."""
+
+    def __init__(self, position: int, head: int) -> None:
+        super().__init__(f"the log ends at position {head}; {position} is beyond it")
+        self.position = position
+        self.head = head
+
+
+def parse_chain_hash(text: str) -> bytes:
+    """A chain hash as the API states it: 64 hexadecimal digits (ValueError otherwise)."""
+    value = text.strip().lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        msg = "a chain hash is 64 hexadecimal digits (as in OKR-Chain-Hash)"
+        raise ValueError(msg)
+    return bytes.fromhex(value)
+
+
+@dataclass(frozen=True)
 class Problem:
     problem: str
     """edited | deleted | inserted | reordered (the chain), rewritten | forged-checkpoint."""
@@ -66,6 +107,8 @@ class AuditReport:
     latest_checkpoint: Checkpoint | None
     problems: tuple[Problem, ...] = ()
     notes: tuple[str, ...] = ()
+    answer: AnswerCheck | None = None
+    """With ``verify_answer``: the saved answer's hash against the chain's."""
 
     @property
     def ok(self) -> bool:
@@ -98,6 +141,7 @@ class AuditReport:
                 "reason": latest.reason,
             },
             "notes": list(self.notes),
+            "answer": None if self.answer is None else self.answer.as_json(),
         }
 
 
@@ -194,6 +238,45 @@ def _compare(
             problems.append(Problem("rewritten", checkpoint.position, detail))
         break  # later checkpoints only repeat the news
     return problems
+
+
+def verify_answer(
+    app: Application[Any],
+    position: int,
+    given: bytes | None,
+    *,
+    settings: Settings | None = None,
+    trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
+) -> AuditReport:
+    """Whether the log up to ``position`` is still the one that answered with hash ``given``
+    (an answer's ``OKR-Position`` and ``OKR-Chain-Hash``): the chain up to ``position`` must
+    verify (and agree with the signed checkpoints in it), and its hash at ``position`` must be
+    ``given``. Raises :class:`PositionBeyondLog` for a position past the log's end."""
+    head = app.recorder.max_notification_id() or 0
+    if position > head:
+        raise PositionBeyondLog(position, head)
+    report = audit_verify(app, to_position=position, settings=settings, trusted_keys=trusted_keys)
+    stored = ChainReader.for_recorder(app.recorder).hash_at(position)
+    check = AnswerCheck(position, given, stored)
+    problems = list(report.problems)
+    if check.matches is False:
+        assert given is not None
+        problems.append(
+            Problem(
+                "hash_mismatch",
+                position,
+                f"the chain's hash at position {position} is {stored.hex()}, not the given "
+                f"{given.hex()}: the log up to {position} is not the one that gave this answer"
+                + (
+                    " (the chain itself verifies: the answer came from another store, or the "
+                    "history up to it was rewritten consistently since)"
+                    if report.chain.ok
+                    else ""
+                ),
+            )
+        )
+        problems.sort(key=lambda p: (p.position is None, p.position or 0))
+    return replace(report, problems=tuple(problems), answer=check)
 
 
 class PeriodicVerification(Repeating):

@@ -23,6 +23,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Composed, Literal
 
 from domain.objective import Objective
+from infra import answer
 from infra.views.codec import decode, load, loads
 from infra.views.log import LogReader
 from infra.views.schema import META_TABLE, TRACKING_TABLE
@@ -48,6 +49,8 @@ class Snapshot:
     """Changes whenever a rebuild swaps the views' tables."""
     directory_changed: int = 0
     """The last position that changed a directory row."""
+    hash: bytes | None = None
+    """The chain hash at `position` (None before any event)."""
 
     @property
     def key(self) -> tuple[int, int]:
@@ -64,7 +67,7 @@ class ViewQueries:
         self._key = SQL(
             "SELECT t.notification_id, c.committed_at, "
             "(SELECT coalesce(sum(generation), 0) FROM {meta}), "
-            "(SELECT coalesce(max(changed), 0) FROM {directory}) "
+            "(SELECT coalesce(max(changed), 0) FROM {directory}), c.hash "
             "FROM (SELECT {position} AS notification_id) t "
             "LEFT JOIN {chain} c ON c.position = t.notification_id"
         ).format(
@@ -101,12 +104,15 @@ class ViewQueries:
             try:
                 position = int(found[0] or 0) if found else 0
                 now = found[1] if found and position > 0 else None
+                chain_hash = bytes(found[4]) if found and found[4] is not None else None
+                answer.saw(position, chain_hash)
                 yield Snapshot(
                     conn,
                     position,
                     now,
                     int(found[2]) if found else 0,
                     int(found[3]) if found else 0,
+                    chain_hash,
                 )
             except BaseException:
                 with contextlib.suppress(Exception):

@@ -19,6 +19,7 @@ from uuid import UUID
 
 from domain.application import OkrLedger
 from domain.quality import CHECKS, Finding, ObjectiveSpec, Organisation, lint
+from infra import answer
 from infra.views.codec import jsonable
 from infra.views.log import LogReader
 from infra.views.render import Names
@@ -115,7 +116,9 @@ class StrategyReads:
         names are shown as they are now)."""
         self.catch_up()
         if position is None:
+            answer.saw(self._position)
             return self._directory, self._tree, self._strategy
+        answer.pin(position)
         log: list[Logged] = [p for page in self.log.pages(0, position) for p in page]
         return self._directory, fold(_TREE, log), fold(_STRATEGY, log)
 

@@ -92,6 +92,8 @@ def audit_page(
     to: str | None = None,
     page: int = 1,
     verify: str | None = None,
+    position: str | None = None,
+    chain_hash: Annotated[str | None, Query(alias="hash")] = None,
 ) -> HTMLResponse:
     _require_auditor(viewer)
     page = max(1, page)
@@ -118,15 +120,9 @@ def audit_page(
         problem = str(error)
     except ApiError as error:  # the API's 422s (e.g. `from` after `to`)
         problem = error.message
-    verification = None
-    if verify:
-        verification = audit_api.verify(
-            _=viewer.principal,
-            ledger=viewer.services.ledger,
-            services=viewer.services,
-            from_position=None,
-            to_position=None,
-        )
+    verification = _verify(viewer) if verify else None
+
+    checked, check_problem = _check_answer(viewer, position, chain_hash)
 
     def page_url(number: int) -> str:
         return "/audit?" + urlencode({**query, "page": number})
@@ -150,8 +146,40 @@ def audit_page(
         people=data.people(viewer),
         event_types=_event_types(),
         verification=verification,
+        checked=checked,
+        check_problem=check_problem,
+        check={"position": position or "", "hash": chain_hash or ""},
         problem=problem,
     )
+
+
+def _verify(viewer: Viewer, position: int | None = None, hash_: str | None = None) -> Any:
+    """The API's chain verification, whole or up to a saved answer's position."""
+    return audit_api.verify(
+        _=viewer.principal,
+        ledger=viewer.services.ledger,
+        services=viewer.services,
+        from_position=None,
+        to_position=None,
+        position=position,
+        hash_=hash_,
+    )
+
+
+def _check_answer(
+    viewer: Viewer, position: str | None, chain_hash: str | None
+) -> tuple[Any, str | None]:
+    """A saved answer's position and chain hash checked against the store (docs/audit.md)."""
+    if not position and not chain_hash:
+        return None, None
+    at = int(position) if position and position.isdigit() else None
+    if at is None:
+        return None, "The position is a whole number (a page's or an answer's OKR-Position)."
+    try:
+        found = _verify(viewer, position=at, hash_=chain_hash or None)
+    except ApiError as error:
+        return None, error.message
+    return found, None
 
 
 @web.get("/audit/export.{fmt}")

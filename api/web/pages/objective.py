@@ -39,6 +39,7 @@ from api.web.site import (
 from domain.base import OkrAggregate
 from domain.objective import EDITABLE, Objective, Status
 from domain.scoring import suggested_score
+from infra import answer
 from projections.directory import DirectoryState
 
 NEGOTIATION = {
@@ -364,6 +365,7 @@ def objective_page(
     if instant is not None and readmodels is not None:
         position = readmodels.position_at(instant) or 0
         timeline = [e for e in timeline if e["position"] <= position]
+        answer.pin(position)  # the page shows the objective as it stood there
     can = Allowed() if instant is not None else allowed(viewer, o, cycle.phase)
     parent = None
     if o.parent_objective_id is not None:

@@ -33,6 +33,7 @@ def tree_page(
     kind: str | None = None,
     status: str | None = None,
     as_of: str | None = None,
+    position: int | None = None,
     seen: int | None = None,
 ) -> HTMLResponse:
     viewer.wait_for(seen)
@@ -45,9 +46,11 @@ def tree_page(
         instant = data.parse_local(as_of)
     except FormError as error:
         instant, problem = None, str(error)
+    if position is not None and (position < 0 or instant is not None):
+        position, problem = None, "Give a moment or a position, not both."
     roots: list[dict[str, Any]] = []
     if chosen is not None:
-        roots = data.tree(viewer, chosen.id, as_of=instant, team_id=team or None)
+        roots = data.tree(viewer, chosen.id, as_of=instant, position=position, team_id=team or None)
 
     def keep(node: dict[str, Any]) -> bool:
         return (
@@ -80,6 +83,7 @@ def tree_page(
             "as_of": as_of or "",
         },
         instant=instant,
+        position=position,
         problem=problem,
         confidence=data.objective_confidence,
     )
