@@ -16,16 +16,12 @@ from api.deps import (
     ServicesDep,
     StorePositionDep,
     answer,
-    etag,
 )
-from api.routes import RegistryDep, problems, router
+from api.routes import Limit, Offset, RegistryDep, page, problems, read_from_store, router
 from domain.application import CommandResult
 from domain.cycle import Phase
 
 cycles = router("cycles")
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
 
 
 @cycles.post(
@@ -63,9 +59,7 @@ def list_cycles(
             if phase is None or entry.phase == phase.value
         ]
     items.sort(key=lambda c: c.starts_on, reverse=True)
-    return s.CyclesPage(
-        items=items[offset : offset + limit], total=len(items), limit=limit, offset=offset
-    )
+    return s.CyclesPage(**page(items, limit, offset))
 
 
 @cycles.get(
@@ -76,8 +70,7 @@ def read_cycle(
 ) -> s.Cycle:
     """One cycle with its dates, cadence, scoring and phase; the `ETag` is its version."""
     cycle = ledger.get_cycle(cycle_id)
-    positions.saw_aggregate(ledger, cycle.id, cycle.version)
-    response.headers["ETag"] = etag(cycle.version)
+    read_from_store(response, ledger, cycle)
     return present.cycle(cycle)
 
 

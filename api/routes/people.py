@@ -16,17 +16,13 @@ from api.deps import (
     ServicesDep,
     StorePositionDep,
     answer,
-    etag,
 )
-from api.routes import RegistryDep, problems, router
+from api.routes import Limit, Offset, RegistryDep, page, problems, read_from_store, router
 from domain.application import CommandResult
 
 people = router("people")
 tokens = APIRouter(tags=["tokens"])
 """Not idempotent-replayable: a replay would need the secret, and secrets are never stored."""
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
 
 
 @people.post(
@@ -68,9 +64,7 @@ def list_people(
             for pid, entry in directory.people.items()
             if active is None or entry.active == active
         ]
-    return s.PeoplePage(
-        items=items[offset : offset + limit], total=len(items), limit=limit, offset=offset
-    )
+    return s.PeoplePage(**page(items, limit, offset))
 
 
 @people.get(
@@ -84,8 +78,7 @@ def read_person(
 ) -> s.Person:
     """One person; the `ETag` is its version."""
     person = ledger.get_person(person_id)
-    positions.saw_aggregate(ledger, person.id, person.version)
-    response.headers["ETag"] = etag(person.version)
+    read_from_store(response, ledger, person)
     return present.person(person)
 
 

@@ -16,15 +16,11 @@ from api.deps import (
     ServicesDep,
     StorePositionDep,
     answer,
-    etag,
 )
-from api.routes import RegistryDep, problems, router
+from api.routes import Limit, Offset, RegistryDep, page, problems, read_from_store, router
 from domain.application import CommandResult
 
 teams = router("teams")
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
 
 
 @teams.post(
@@ -63,9 +59,7 @@ def list_teams(
             if (parent_id is None or entry.parent_id == parent_id)
             and (include_disbanded or not entry.disbanded)
         ]
-    return s.TeamsPage(
-        items=items[offset : offset + limit], total=len(items), limit=limit, offset=offset
-    )
+    return s.TeamsPage(**page(items, limit, offset))
 
 
 @teams.get(
@@ -76,8 +70,7 @@ def read_team(
 ) -> s.Team:
     """One team with its members and their roles; the `ETag` is its version."""
     team = ledger.get_team(team_id)
-    positions.saw_aggregate(ledger, team.id, team.version)
-    response.headers["ETag"] = etag(team.version)
+    read_from_store(response, ledger, team)
     return present.team(team)
 
 
