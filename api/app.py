@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import errors, metrics, positions, web
 from api.deps import Principals, Services, TreeCache
 from api.directory import LogDirectory, request_began
+from api.routes.access import access
 from api.routes.audit import audit
 from api.routes.cycles import cycles
 from api.routes.health import health
@@ -30,6 +31,7 @@ from api.routes.people import people, tokens
 from api.routes.queries import queries
 from api.routes.strategy import strategy
 from api.routes.teams import teams
+from api.scim import scim
 from domain.application import OkrLedger
 from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
@@ -106,6 +108,7 @@ def create_app(
         queries,
         objectives,
         audit,
+        access,
         strategy,
         kpis,
         initiatives,
@@ -113,6 +116,7 @@ def create_app(
     ):
         app.include_router(router, prefix=PREFIX)
     metrics.install(app, settings)
+    app.include_router(scim)  # /scim/v2: off (404) until OKR_SCIM_TOKEN is set
     if ui:
         web.install(app, settings or get_settings())
 

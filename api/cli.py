@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
@@ -318,9 +318,16 @@ def token_create(
         str | None, typer.Option(help="The person's name (needed when the e-mail is new).")
     ] = None,
     label: Annotated[str, typer.Option(help="A note on what the token is for.")] = "",
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, help="The token stops working after this many days.")
+    ] = None,
+    read_only: Annotated[bool, typer.Option(help="The token may only read.")] = False,
 ) -> None:
-    """Issue a token and print only the token (registers the person when the e-mail is new)."""
+    """Issue a token and print only the token (registers the person when the e-mail is new).
+
+    The role is the person's: a role they do not have yet is given to them (an event)."""
     ctx = CommandContext.system()
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     with _ledger() as ledger:
         try:
             person = ledger.find_person_by_email(email)
@@ -331,7 +338,9 @@ def token_create(
                 person_id = ledger.register_person(name, email, ctx).id
             else:
                 person_id = person.id
-            secret, _ = ledger.issue_token(person_id, role, ctx, label)
+            secret, _ = ledger.issue_token(
+                person_id, role, ctx, label, expires_at=expires_at, read_only=read_only
+            )
         except OkrError as error:
             errors.print(f"[red]{error.message}[/red]")
             raise typer.Exit(1) from None

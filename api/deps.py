@@ -10,8 +10,8 @@ import re
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
@@ -27,7 +27,7 @@ from api import policy
 from api.directory import LogDirectory, request_began
 from api.errors import ApiError, forbidden, not_found, unauthorized
 from api.policy import ObjectiveFacts, Principal
-from domain.access import token_id_for
+from domain.access import Role, token_id_for
 from domain.application import CommandResult, OkrLedger
 from domain.base import CommandContext
 from domain.errors import RuleViolated
@@ -127,7 +127,13 @@ def authenticate(ledger: OkrLedger, secret: str) -> Principal | None:
     token = ledger.authenticate(secret)
     if token is None:
         return None
-    return Principal(person_id=token.person_id, role=token.role, token_id=token.id)
+    return Principal(
+        person_id=token.person_id,
+        role=ledger.role_of(token),
+        token_id=token.id,
+        read_only=token.read_only,
+        expires_at=token.expires_at,
+    )
 
 
 class Principals:
@@ -136,8 +142,9 @@ class Principals:
 
     A remembered principal is still checked on every request against the directory, which
     follows the log (api/directory.py): a token revoked or a person deactivated by any
-    process is refused at once. A token's person and role never change, so `seconds` bounds
-    only how long an idle entry stays in memory.
+    process is refused at once, and the role is the person's role there, so a role changed by
+    any process applies at once. A token's person never changes, so `seconds` bounds only how
+    long an idle entry stays in memory.
     """
 
     def __init__(self, ledger: OkrLedger, directory: LogDirectory, seconds: float) -> None:
@@ -159,15 +166,18 @@ class Principals:
                 with self._directory.current() as directory:
                     person = directory.people.get(known.person_id)
                     live = person is not None and person.active
+                    if person is not None and person.role and person.role != known.role:
+                        known = replace(known, role=Role(person.role))
                     revoked = self._directory.revoked(token_id)
             except Exception:  # e.g. events rewritten behind the chain's back
                 # The directory cannot fold the log: authenticate from the event store, as
                 # without the cache, so /audit/verify can still report what happened.
                 live = revoked = False
-            if revoked or not live:
+            expired = known.expires_at is not None and known.expires_at <= datetime.now(UTC)
+            if revoked or expired or not live:
                 with self._lock:
                     self._known.pop(token_id, None)
-            if revoked:
+            if revoked or expired:
                 return None
             if live:
                 return known
@@ -196,6 +206,8 @@ def get_principal(
         raise unauthorized(
             "token_invalid", "the token is unknown, revoked, or its person is inactive"
         )
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not policy.may_write(principal):
+        raise forbidden("token_read_only", "this personal access token may only read")
     request.state.principal = principal
     return principal
 

@@ -99,6 +99,27 @@ class LogDirectory:
                     self._fresh_since = max(self._fresh_since, started)
                 return
 
+    def at(self, position: int) -> DirectoryState:
+        """The directory as it stood at log `position`: folded afresh from the directory's own
+        events (people, teams, cycles: few), not the live state."""
+        state = self._fold.initial()
+        topics = _directory_topics()
+        while state.cursor.position < position:
+            notifications = self._ledger.recorder.select_notifications(
+                start=state.cursor.position,
+                limit=PAGE,
+                stop=position,
+                topics=topics,
+                inclusive_of_start=False,
+            )
+            for notification in notifications:
+                event = self._ledger.mapper.to_domain_event(notification)
+                assert isinstance(event, OkrAggregate.Event)
+                state = self._fold.apply(state, Logged.of(notification.id, event))
+            if len(notifications) < PAGE:
+                break
+        return state
+
     @contextmanager
     def current(self) -> Iterator[DirectoryState]:
         """The directory as of now, held still (locked) while the caller looks at it."""

@@ -18,6 +18,7 @@ The rules (see docs/api.md):
   counter-proposes, approves or rejects amendments, adjusts a grade (with a comment). A manager
   also decides on an objective that names it as the approver. Nobody decides on their own
   proposal (the domain enforces that part).
+- a read-only personal access token writes nothing, whatever its person's role (`may_write`).
 - private objectives are seen only by their owner (the person, or the owning team's members),
   the owner's managers, the named approver, admins and auditors. For everyone else they do not
   exist (404, not 403).
@@ -26,6 +27,7 @@ The rules (see docs/api.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from domain.access import Role
@@ -40,6 +42,9 @@ class Principal:
     person_id: UUID
     role: Role
     token_id: UUID
+    read_only: bool = False
+    """A read-only personal access token: it reads what its person may read, writes nothing."""
+    expires_at: datetime | None = None
 
     @property
     def actor(self) -> str:
@@ -106,6 +111,11 @@ def manages(directory: DirectoryState, person_id: UUID, facts: ObjectiveFacts) -
 
 def reads_everything(principal: Principal) -> bool:
     return principal.role in (Role.ADMIN, Role.AUDITOR)
+
+
+def may_write(principal: Principal) -> bool:
+    """Whether the caller's token may change anything at all (a read-only token may not)."""
+    return not principal.read_only
 
 
 def may_read_audit(principal: Principal) -> bool:

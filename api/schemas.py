@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from domain.access import Role
@@ -643,6 +643,10 @@ class TokenCreate(Body):
     person_id: UUID
     role: Role
     label: Line = Field(default="", max_length=200, examples=["laptop"])
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="When the token stops working (default: when revoked)."
+    )
+    read_only: bool = Field(default=False, description="The token may only read.")
 
     model_config = ConfigDict(
         extra="forbid",

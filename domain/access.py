@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.base import CommandContext, OkrAggregate
-from domain.errors import clean_text, require, require_choice, require_text
+from domain.errors import clean_text, require, require_choice, require_text, require_value
 
 TOKEN_PREFIX = "okr_"
 
@@ -44,6 +45,8 @@ class AccessToken(OkrAggregate):
         token_hash: str
         label: str
         revoked: bool
+        expires_at: datetime | None
+        read_only: bool
 
     class Issued(OkrAggregate.Created):
         person_id: UUID
@@ -57,6 +60,19 @@ class AccessToken(OkrAggregate):
             token.token_hash = self.token_hash
             token.label = self.label
             token.revoked = False
+            token.expires_at = None
+            token.read_only = False
+
+    class Limited(OkrAggregate.Event):
+        """The token works only until ``expires_at`` (None: until revoked) and, when
+        ``read_only``, only for reads. Recorded with the issue, in the same commit."""
+
+        expires_at: datetime | None
+        read_only: bool
+
+        def apply(self, token: AccessToken) -> None:
+            token.expires_at = self.expires_at
+            token.read_only = self.read_only
 
     class Revoked(OkrAggregate.Event):
         def apply(self, token: AccessToken) -> None:
@@ -64,9 +80,17 @@ class AccessToken(OkrAggregate):
 
     @classmethod
     def issue(
-        cls, person_id: UUID, role: Role, secret: str, ctx: CommandContext, label: str = ""
+        cls,
+        person_id: UUID,
+        role: Role,
+        secret: str,
+        ctx: CommandContext,
+        label: str = "",
+        *,
+        expires_at: datetime | None = None,
+        read_only: bool = False,
     ) -> AccessToken:
-        return cls._create(
+        token = cls._create(
             cls.Issued,
             id=token_id_for(secret),
             person_id=person_id,
@@ -75,6 +99,18 @@ class AccessToken(OkrAggregate):
             label=clean_text(label, "label"),
             **ctx.stamp(),
         )
+        if expires_at is not None or read_only:
+            require_value(
+                expires_at is None or expires_at.tzinfo is not None,
+                "expires_at_naive",
+                "the expiry needs a time zone",
+                "expires_at",
+            )
+            token._trigger(cls.Limited, ctx, expires_at=expires_at, read_only=read_only)
+        return token
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or datetime.now(UTC))
 
     def revoke(self, reason: str, ctx: CommandContext) -> None:
         require(not self.revoked, "token_revoked", "the token is already revoked")

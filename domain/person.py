@@ -49,6 +49,8 @@ class Person(OkrAggregate):
         email: str
         active: bool
         forgotten: bool
+        role: str | None
+        """The person's role (admin, manager, member, auditor); None until first set."""
 
     class Registered(OkrAggregate.Created):
         name: str
@@ -59,6 +61,7 @@ class Person(OkrAggregate):
             person.email = self.email
             person.active = True
             person.forgotten = False
+            person.role = None
 
     class Renamed(OkrAggregate.Event):
         name: str
@@ -73,6 +76,28 @@ class Person(OkrAggregate):
     class Reactivated(OkrAggregate.Event):
         def apply(self, person: Person) -> None:
             person.active = True
+
+    class RoleChanged(OkrAggregate.Event):
+        """The person's role changed from ``previous`` ("" when none was set) to ``role``.
+
+        ``reason`` says why: ``sso:<issuer>`` (groups at a sign-in), ``scim``, or an admin's words.
+        """
+
+        role: str
+        previous: str
+
+        def apply(self, person: Person) -> None:
+            person.role = self.role
+
+    class IdentityLinked(OkrAggregate.Event):
+        """The identity provider ``issuer`` knows the person as ``subject`` (its `sub`), so a
+        renamed e-mail still signs in as the same person."""
+
+        issuer: str
+        subject: str
+
+        def apply(self, person: Person) -> None:
+            pass
 
     class Forgotten(OkrAggregate.Event):
         """The person's name and e-mail were erased (their key destroyed); ``number`` names them."""
@@ -110,6 +135,26 @@ class Person(OkrAggregate):
         self._require_remembered()
         require(not self.active, "person_active", f"{self.name} is already active")
         self._trigger(self.Reactivated, ctx, reason=require_text(reason, "reason"))
+
+    def change_role(self, role: str, reason: str, ctx: CommandContext) -> None:
+        self._require_remembered()
+        require(role != self.role, "role_unchanged", f"{self.name} already has the role {role}")
+        self._trigger(
+            self.RoleChanged,
+            ctx,
+            reason=require_text(reason, "reason"),
+            role=role,
+            previous=self.role or "",
+        )
+
+    def link_identity(self, issuer: str, subject: str, ctx: CommandContext) -> None:
+        self._require_remembered()
+        self._trigger(
+            self.IdentityLinked,
+            ctx,
+            issuer=require_text(issuer, "issuer", max_length=500),
+            subject=require_text(subject, "subject", max_length=500),
+        )
 
     def forget(self, number: int, reason: str, ctx: CommandContext) -> None:
         self._require_remembered()

@@ -49,7 +49,7 @@ import signal
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -290,6 +290,13 @@ class IdempotencyStore:
         """Let go of the liveness lock (this process's pending requests then look dead)."""
         with self._liveness_lock:
             if self._liveness is not None:
+                # Unlocked before the close returns: a backend lets go of its session locks
+                # only once it has exited, a moment after its client hung up, and another
+                # process retrying meanwhile would still find the key's owner alive.
+                with suppress(psycopg.Error):
+                    self._liveness.execute(
+                        "SELECT pg_advisory_unlock(%s, %s)", (OWNER_LOCK_CLASS, self.owner)
+                    )
                 self._liveness.close()
                 self._liveness = None
 

@@ -87,10 +87,11 @@ class ReadModels:
 
         position = self.store.position()
         outdated = self.store.outdated()
+        stop = self.runner.stopping  # a shutdown interrupts the rebuild (progress is saved)
         if position == 0 and self.log.head() > 0:
-            Rebuild(self.ledger, self.settings).run(None)
+            Rebuild(self.ledger, self.settings, stop=stop).run(None)
         elif outdated:
-            Rebuild(self.ledger, self.settings).run(outdated)
+            Rebuild(self.ledger, self.settings, stop=stop).run(outdated)
 
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Wait until the views have applied `position`; False on timeout."""

@@ -150,6 +150,44 @@ class Settings(BaseSettings):
     server kills itself (SIGKILL) at this point of a write made under an ``Idempotency-Key``
     (before its commit, right after it, or after its answer was stored; infra/idempotency.py)."""
 
+    # Enterprise identity (docs/identity.md): all off until configured.
+
+    public_url: str | None = None
+    """The URL people reach the server at; the OpenID Connect redirect URI is built from it."""
+
+    oidc_issuer: str | None = None
+    """The OpenID provider's issuer URL (discovery at ``/.well-known/openid-configuration``);
+    ``None`` leaves single sign-on off and token sign-in exactly as it is."""
+
+    oidc_client_id: str | None = None
+
+    oidc_client_secret: SecretStr | None = None
+    """Never logged, never in an event, never returned."""
+
+    oidc_scopes: str = "openid email profile"
+
+    oidc_groups_claim: str = "groups"
+    """The ID token claim that lists the person's groups."""
+
+    oidc_role_groups: str = ""
+    """``role=group;role=group``, e.g. ``admin=okr-admins;manager=okr-managers``: a person in
+    one of these groups gets that role at each sign-in (the first that matches, in the order
+    admin, auditor, manager); anyone else is a member."""
+
+    oidc_auto_provision: bool = True
+    """On: the first sign-in of a new e-mail registers the person; off: only people already
+    registered (or provisioned by SCIM) may sign in."""
+
+    token_signin: bool = True
+    """Whether the sign-in page keeps its token form once single sign-on is configured."""
+
+    scim_token: SecretStr | None = None
+    """The bearer token of SCIM provisioning at ``/scim/v2``; ``None`` turns SCIM off."""
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
     @model_validator(mode="after")
     def _crash_only_in_tests(self) -> Self:
         if self.test_crash_point is not None and self.environment != "test":

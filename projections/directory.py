@@ -23,10 +23,24 @@ from projections.base import DataclassFold, FoldState, Handlers, Logged
 
 
 @dataclass
+class Grant:
+    """The event that gave a person their current role or active state."""
+
+    position: int
+    at: datetime
+    actor: str
+    reason: str
+
+
+@dataclass
 class PersonEntry:
     name: str
     email: str
     active: bool = True
+    role: str | None = None
+    """The person's role; None until first set (their tokens' roles apply then)."""
+    role_granted: Grant | None = field(default=None, compare=False)
+    active_since: Grant | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -35,6 +49,8 @@ class TeamEntry:
     parent_id: UUID | None
     members: dict[UUID, str] = field(default_factory=dict)
     """Person id → role (`member` or `manager`), in joining order."""
+    granted: dict[UUID, Grant] = field(default_factory=dict, compare=False)
+    """Person id → the event that gave them their current membership role."""
     disbanded: bool = False
 
 
@@ -64,6 +80,8 @@ class DirectoryState(FoldState):
     people: dict[UUID, PersonEntry] = field(default_factory=dict)
     teams: dict[UUID, TeamEntry] = field(default_factory=dict)
     cycles: dict[UUID, CycleEntry] = field(default_factory=dict)
+    identities: dict[str, UUID] = field(default_factory=dict)
+    """`identity_key(issuer, subject)` → the person an identity provider signs in."""
 
 
 _on: Handlers[DirectoryState] = Handlers()
@@ -71,6 +89,7 @@ _on: Handlers[DirectoryState] = Handlers()
 
 class DirectoryFold(DataclassFold[DirectoryState]):
     name = "directory"
+    version = 2  # 2: people carry their role and the events that granted it and their state
     state_type = DirectoryState
     handlers = _on
     ignores = (AccessToken, Objective, Strategy, Kpi, Initiative, QualityPolicy)
@@ -79,9 +98,22 @@ class DirectoryFold(DataclassFold[DirectoryState]):
 # ----------------------------------------------------------------- people
 
 
+def _grant(e: Person.Event | Team.Event, logged: Logged) -> Grant:
+    return Grant(logged.position, logged.recorded_at, e.actor, e.reason)
+
+
 @_on.on(Person.Registered)
 def _registered(state: DirectoryState, e: Person.Registered, logged: Logged) -> None:
-    state.people[e.originator_id] = PersonEntry(name=e.name, email=e.email)
+    state.people[e.originator_id] = PersonEntry(
+        name=e.name, email=e.email, active_since=_grant(e, logged)
+    )
+
+
+@_on.on(Person.RoleChanged)
+def _person_role_changed(state: DirectoryState, e: Person.RoleChanged, logged: Logged) -> None:
+    person = state.people[e.originator_id]
+    person.role = e.role
+    person.role_granted = _grant(e, logged)
 
 
 @_on.on(Person.Renamed)
@@ -92,15 +124,28 @@ def _renamed(state: DirectoryState, e: Person.Renamed, logged: Logged) -> None:
 @_on.on(Person.Deactivated)
 def _deactivated(state: DirectoryState, e: Person.Deactivated, logged: Logged) -> None:
     state.people[e.originator_id].active = False
+    state.people[e.originator_id].active_since = _grant(e, logged)
 
 
 @_on.on(Person.Reactivated)
 def _reactivated(state: DirectoryState, e: Person.Reactivated, logged: Logged) -> None:
     state.people[e.originator_id].active = True
+    state.people[e.originator_id].active_since = _grant(e, logged)
+
+
+def identity_key(issuer: str, subject: str) -> str:
+    return issuer.rstrip("/") + " " + subject
+
+
+@_on.on(Person.IdentityLinked)
+def _identity_linked(state: DirectoryState, e: Person.IdentityLinked, logged: Logged) -> None:
+    state.identities[identity_key(e.issuer, e.subject)] = e.originator_id
 
 
 @_on.on(Person.Forgotten)
 def _forgotten(state: DirectoryState, e: Person.Forgotten, logged: Logged) -> None:
+    for key in [k for k, person in state.identities.items() if person == e.originator_id]:
+        del state.identities[key]
     # Erased personal data leaves live folds at once; earlier checkpoints must be rebuilt.
     state.people[e.originator_id] = PersonEntry(forgotten_name(e.number), "", active=False)
 
@@ -126,16 +171,19 @@ def _moved(state: DirectoryState, e: Team.Moved, logged: Logged) -> None:
 @_on.on(Team.MemberAdded)
 def _member_added(state: DirectoryState, e: Team.MemberAdded, logged: Logged) -> None:
     state.teams[e.originator_id].members[e.person_id] = e.role
+    state.teams[e.originator_id].granted[e.person_id] = _grant(e, logged)
 
 
 @_on.on(Team.MemberRoleChanged)
 def _role_changed(state: DirectoryState, e: Team.MemberRoleChanged, logged: Logged) -> None:
     state.teams[e.originator_id].members[e.person_id] = e.role
+    state.teams[e.originator_id].granted[e.person_id] = _grant(e, logged)
 
 
 @_on.on(Team.MemberRemoved)
 def _member_removed(state: DirectoryState, e: Team.MemberRemoved, logged: Logged) -> None:
     state.teams[e.originator_id].members.pop(e.person_id, None)
+    state.teams[e.originator_id].granted.pop(e.person_id, None)
 
 
 @_on.on(Team.Disbanded)

@@ -201,6 +201,21 @@ def _reactivated(context: Context, e: Person.Reactivated, logged: Logged) -> Nar
     return _person(logged, "person reactivated", {"active": False}, {"active": True})
 
 
+@_event(Person.RoleChanged)
+def _person_role_changed(context: Context, e: Person.RoleChanged, logged: Logged) -> Narration:
+    return _person(
+        logged,
+        f"role changed to {e.role}" + (f" (was {e.previous})" if e.previous else ""),
+        {"role": e.previous or None},
+        {"role": e.role},
+    )
+
+
+@_event(Person.IdentityLinked)
+def _identity_linked(context: Context, e: Person.IdentityLinked, logged: Logged) -> Narration:
+    return _person(logged, f"signs in through {e.issuer}", {}, {"issuer": e.issuer})
+
+
 @_event(Person.Forgotten)
 def _forgotten(context: Context, e: Person.Forgotten, logged: Logged) -> Narration:
     return _person(logged, "personal data erased", {}, {"forgotten_number": e.number})
@@ -215,6 +230,15 @@ def _token_issued(context: Context, e: AccessToken.Issued, logged: Logged) -> Na
     return Narration(
         "token", e.originator_id, None, None, None, f"{e.role} token issued", {}, after
     )
+
+
+@_event(AccessToken.Limited)
+def _token_limited(context: Context, e: AccessToken.Limited, logged: Logged) -> Narration:
+    until = e.expires_at.isoformat() if e.expires_at else None
+    scope = "read-only" if e.read_only else "read-write"
+    action = f"token limited: {scope}" + (f", until {until}" if until else "")
+    after = {"expires_at": until, "read_only": e.read_only}
+    return Narration("token", e.originator_id, None, None, None, action, {}, after)
 
 
 @_event(AccessToken.Revoked)

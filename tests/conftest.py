@@ -7,10 +7,15 @@
 - ``es_env`` (function): the eventsourcing environment for that database (chained recorder).
 
 Tests that use them are marked ``postgres`` automatically; integration modules also say so.
+
+Every test also fails if, while it ran, anything logged a closed pool in use (``PoolClosed``):
+a runner, relay or worker left running after the pool it uses was closed, i.e. something a
+test started and did not stop before closing its ledger.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -21,8 +26,10 @@ from uuid import uuid4
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings
 from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import PoolClosed
 
 from infra.embedded import start_embedded_postgres, stop_embedded_postgres
 from infra.eventstore import eventsourcing_env
@@ -30,6 +37,45 @@ from infra.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+
+# Timing is no property of the code under test: on two busy cores an example may take seconds.
+settings.register_profile("okrledger", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("okrledger")
+
+
+class _ClosedPoolUse(logging.Handler):
+    """Remembers log records that carry a `PoolClosed` (from any logger, any thread)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = record.exc_info[1] if record.exc_info else None
+        while error is not None:  # eventsourcing re-raises it as its own OperationalError
+            if isinstance(error, PoolClosed) or any(m in str(error) for m in _POOL_CLOSED):
+                self.records.append(record)
+                return
+            error = error.__cause__ or error.__context__
+
+
+_POOL_CLOSED = ("pool has already been opened/closed", "is already closed", "PoolClosed")
+
+
+_CLOSED_POOL_USE = _ClosedPoolUse()
+logging.getLogger().addHandler(_CLOSED_POOL_USE)
+
+
+@pytest.fixture(autouse=True)
+def _no_closed_pool_in_use() -> Iterator[None]:
+    seen = len(_CLOSED_POOL_USE.records)
+    yield
+    found = _CLOSED_POOL_USE.records[seen:]
+    assert not found, (
+        "a closed pool was used while this test ran (something started earlier was not "
+        f"stopped before its ledger closed): {[f'{r.name}: {r.getMessage()}' for r in found]}"
+    )
 
 
 @pytest.hookimpl(tryfirst=True)

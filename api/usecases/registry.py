@@ -78,7 +78,14 @@ class RegistryUseCases(UseCases):
         issued: list[str] = []
 
         def issue(ledger: OkrLedger) -> CommandResult:
-            secret, result = ledger.issue_token(body.person_id, body.role, self.ctx, body.label)
+            secret, result = ledger.issue_token(
+                body.person_id,
+                body.role,
+                self.ctx,
+                body.label,
+                expires_at=body.expires_at,
+                read_only=body.read_only,
+            )
             issued.append(secret)
             return result
 

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from api.errors import ApiError
-from api.web import pages  # noqa: F401  (registers every page's routes and navigation)
+from api.web import oidc, pages  # noqa: F401  (registers every page's routes and navigation)
 from api.web.session import SKIPPED, SessionMiddleware, Signer
 from api.web.site import (
     HERE,
@@ -57,6 +57,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         secure=settings.cookie_secure,
     )
     app.state.web_session_max_age = settings.session_max_age_seconds
+    app.state.oidc_signer = session_signer(settings)  # the pending single sign-on's cookie
     app.include_router(web)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(SignInRequired, _sign_in)

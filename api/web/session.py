@@ -26,8 +26,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "okr_session"
-SKIPPED = ("/api/", "/static/")
-"""Paths without a session: the JSON API (bearer tokens) and the static files."""
+SKIPPED = ("/api/", "/static/", "/scim/")
+"""Paths without a session: the JSON API and SCIM (bearer tokens), and the static files."""
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

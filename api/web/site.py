@@ -36,7 +36,7 @@ from api.policy import ObjectiveFacts, Principal
 from api.usecases import Caller
 from api.web import charts
 from api.web.session import Session
-from domain.access import AccessToken
+from domain.access import AccessToken, Role
 from domain.base import CommandContext
 from domain.errors import NotFound, OkrError
 from domain.objective import Objective
@@ -151,7 +151,7 @@ def principal_of(services: Services, token_id: str | None) -> Principal | None:
         token: object = ledger.repository.get(UUID(token_id))
     except (AggregateNotFoundError, ValueError):
         return None
-    if not isinstance(token, AccessToken) or token.revoked:
+    if not isinstance(token, AccessToken) or token.revoked or token.expired():
         return None
     try:
         person = ledger.get_person(token.person_id)
@@ -159,7 +159,8 @@ def principal_of(services: Services, token_id: str | None) -> Principal | None:
         return None
     if not person.active:
         return None
-    return Principal(person_id=token.person_id, role=token.role, token_id=token.id)
+    role = Role(person.role) if person.role else token.role  # the person's role, once set
+    return Principal(person_id=token.person_id, role=role, token_id=token.id)
 
 
 def session_of(request: Request) -> Session:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 from uuid import UUID
 
 from domain.access import AccessToken, Role, new_secret, token_id_for
 from domain.base import CommandContext
-from domain.errors import NotFound, require
+from domain.errors import NotFound, require, require_choice
 from domain.ledger.base import CommandResult, LedgerBase
 from domain.person import Person, person_id_for
 
@@ -62,23 +63,61 @@ class PeopleLedger(LedgerBase):
     # ------------------------------------------------------------ access
 
     def issue_token(
-        self, person_id: UUID, role: Role, ctx: CommandContext, label: str = ""
+        self,
+        person_id: UUID,
+        role: Role,
+        ctx: CommandContext,
+        label: str = "",
+        *,
+        expires_at: datetime | None = None,
+        read_only: bool = False,
     ) -> tuple[str, CommandResult]:
-        """Issue a token; the secret is returned once and never stored."""
+        """Issue a token (until `expires_at`, for reads only when `read_only`); the secret is
+        returned once and never stored."""
         person = self._load(Person, person_id, "person", "person_id")
         require(person.active, "person_inactive", "a deactivated person gets no token", "person_id")
         secret = new_secret()
-        return secret, self._commit(AccessToken.issue(person_id, role, secret, ctx, label))
+        token = AccessToken.issue(
+            person_id, role, secret, ctx, label, expires_at=expires_at, read_only=read_only
+        )
+        if person.role == token.role.value:
+            return secret, self._commit(token)
+        # The role belongs to the person: a token issued with a role gives the person that role,
+        # recorded as its own event (tokens issued before roles moved to people keep theirs).
+        person.change_role(token.role.value, f"token issued with the role {token.role}", ctx)
+        return secret, self._commit(token, person)
+
+    def change_role(
+        self, person_id: UUID, role: Role, reason: str, ctx: CommandContext
+    ) -> CommandResult:
+        """Give a person a role; ``reason`` is `sso:<issuer>`, `scim` or an admin's words."""
+        person = self._load(Person, person_id, "person", "person_id")
+        person.change_role(require_choice(Role, role, "role").value, reason, ctx)
+        return self._commit(person)
+
+    def link_identity(
+        self, person_id: UUID, issuer: str, subject: str, ctx: CommandContext
+    ) -> CommandResult:
+        """Remember that an identity provider knows the person as `subject`."""
+        person = self._load(Person, person_id, "person", "person_id")
+        person.link_identity(issuer, subject, ctx)
+        return self._commit(person)
+
+    def role_of(self, token: AccessToken) -> Role:
+        """The role a token acts with: its person's, or (set before people had roles) its own."""
+        person_role = self.get_person(token.person_id).role
+        return Role(person_role) if person_role else token.role
 
     def revoke_token(self, token_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
         return self._change(AccessToken, token_id, "token", lambda t: t.revoke(reason, ctx))
 
     def authenticate(self, secret: str) -> AccessToken | None:
-        """The live token for a secret, or None (unknown, revoked, or its person deactivated)."""
+        """The live token for a secret, or None (unknown, revoked, expired, or its person
+        deactivated)."""
         try:
             token = self._load(AccessToken, token_id_for(secret), "token")
         except NotFound:
             return None
-        if token.revoked or not self.get_person(token.person_id).active:
+        if token.revoked or token.expired() or not self.get_person(token.person_id).active:
             return None
         return token

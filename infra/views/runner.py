@@ -71,11 +71,20 @@ class LiveRunner:
         self._thread = threading.Thread(target=self._main, name="okr-views-runner", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self) -> None:
+        """Stop following and return once the thread has ended: its connections are back in
+        the pool, so the caller may close the pool next. A first rebuild in progress stops at
+        its next page and saves its progress (a later start resumes it)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join()
             self._thread = None
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once `stop()` was called (work started by the runner, such as its first
+        rebuild, watches it)."""
+        return self._stop
 
     def wait(self, position: int, timeout: float) -> bool:
         """Until this runner has committed `position` (False on timeout or if it is not active)."""
@@ -100,7 +109,8 @@ class LiveRunner:
                     self.active.set()
                     if self.prepare is not None:
                         self.prepare()
-                    self._follow()
+                    if not self._stop.is_set():
+                        self._follow()
             except ShardedViews as error:  # Kafka workers keep the views: stand by
                 if not isinstance(self.error, ShardedViews):
                     log.warning("views runner standing by: %s", error)

@@ -6,8 +6,6 @@ the tests then act through HTTP only.
 
 from __future__ import annotations
 
-import threading
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +14,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-import uvicorn
 from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
@@ -35,6 +32,7 @@ from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
+from tests.servers import served
 
 API = "/api/v1"
 
@@ -86,33 +84,40 @@ def make_app(ledger: OkrLedger, readmodels: ReadModels | None) -> Any:
         ledger,
         readmodels=readmodels,
         idempotency=IdempotencyStore.for_recorder(ledger.recorder),
-        wait_timeout=0.5,
+        wait_timeout=30,
     )
+
+
+class SettledClient(TestClient):
+    """A test client whose every read comes after the read models applied every write made so
+    far, through the API or straight through the ledger, as a client passing `min_position`
+    would. Without it a read right after a write races the live runner (it loses under load)."""
+
+    def __init__(self, app: Any, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        services = app.state.services
+        self._readmodels = services.readmodels
+        self._head = services.ledger.recorder.max_notification_id  # as it is before any patch
+
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
+        if method.upper() == "GET" and self._readmodels is not None:
+            head = self._head() or 0
+            assert self._readmodels.wait_for(head, 60), "the read models did not catch up"
+        return super().request(method, url, *args, **kwargs)
 
 
 @pytest.fixture
 def client(app: Any) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with SettledClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
 
 @pytest.fixture
 def live_server(app: Any) -> Iterator[str]:
-    """The app served by uvicorn on a free port in a background thread; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    """The app served by uvicorn on a free port in a background thread; yields its base URL
+    (the server has stopped before the read models and the ledger close)."""
+    with served(app) as url:
+        yield url
 
 
 @dataclass

@@ -127,6 +127,9 @@ def test_serve_stops_gracefully_on_sigterm(server: tuple[subprocess.Popen[str], 
     assert "okrledger on http://127.0.0.1:" in output
     assert "API on http://127.0.0.1:" in output
     assert "Finished server process" in output
+    # The runner stopped before the pools closed: nothing used a closed pool, nothing retried.
+    for trouble in ("PoolClosed", "opened/closed", "retrying", "Traceback"):
+        assert trouble not in output, output
 
 
 def test_token_create_refuses_a_name_with_a_control_character(env: dict[str, str]) -> None:
@@ -165,7 +168,7 @@ def test_serve_verifies_the_chain_and_serves_metrics(
             except httpx.TransportError:
                 continue
         assert "okr_database_up 1.0" in text
-        assert "okr_log_head_position 2.0" in text  # the person and the token
+        assert "okr_log_head_position 3.0" in text  # the person, their token and their role
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)

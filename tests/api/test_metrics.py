@@ -56,7 +56,7 @@ def app(request: pytest.FixtureRequest, ledger: OkrLedger, readmodels: ReadModel
             ledger,
             readmodels=readmodels,
             idempotency=IdempotencyStore.for_recorder(ledger.recorder),
-            wait_timeout=0.5,
+            wait_timeout=30,
             settings=getattr(request, "param", None),
         )
 

@@ -73,6 +73,7 @@ def _samples(world: World) -> dict[str, str]:
         "/stale": "/stale",
         "/audit": "/audit",
         "/audit/verify": "/audit/verify",
+        "/access": "/access",
         "/strategy": "/strategy",
         "/strategy/map": f"/strategy/map?cycle_id={cycle}",
         "/kpis": "/kpis",

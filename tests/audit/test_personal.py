@@ -190,7 +190,7 @@ def test_the_api_shows_the_forgotten_person(ledger: OkrLedger, settings: Setting
     token, _ = ledger.issue_token(admin, Role.ADMIN, ADMIN)
     person_id = org.people[EMAIL]
     headers = {"Authorization": f"Bearer {token}"}
-    app = create_app(ledger, readmodels=ReadModels(ledger, settings), wait_timeout=0.5)
+    app = create_app(ledger, readmodels=ReadModels(ledger, settings), wait_timeout=30)
     with TestClient(app) as client:
         before = client.get(f"/api/v1/people/{person_id}", headers=headers)
         assert before.status_code == 200 and before.json()["name"] == NAME

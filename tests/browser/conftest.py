@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +21,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-import uvicorn
 from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
@@ -39,6 +36,7 @@ from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
+from tests import servers
 
 CHROMIUM = os.environ.get("OKR_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -173,21 +171,9 @@ def site(browser_database_url: str) -> Iterator[Site]:
             wait_timeout=5.0,
             settings=settings,
         )
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        served.url = f"http://127.0.0.1:{port}"
-        try:
+        with servers.served(app) as url:
+            served.url = url
             yield served
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
     finally:
         readmodels.stop()
         ledger.close()
@@ -218,6 +204,13 @@ class Browser:
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        # The console says "Failed to load resource: net::…" without the address: keep it.
+        self.page.on("requestfailed", self._failed)
+
+    def _failed(self, request: Any) -> None:
+        failure = request.failure or ""
+        if "ERR_ABORTED" not in failure:  # a load cut short by the next navigation is fine
+            self.errors.append(f"{request.method} {request.url} failed: {failure}")
 
     def go(self, path: str) -> Any:
         response = self.page.goto(self.site.url + path)

@@ -265,6 +265,8 @@ def test_a_history_rebuilt_alone_keeps_its_timeline_from_the_audit_rows(
             history = PgHistory(app)
             write(history, 30)
             readmodels.start()
+            # Its first build is a rebuild too: the ones below would find it holding the lock.
+            assert readmodels.wait_for(head(app), 20)
             for n, views in enumerate((["history"], ["audit"], ["history", "tree"])):
                 Rebuild(app, settings(), page_size=10).run(views)
                 for step in range(8):

@@ -1,6 +1,7 @@
 """The pages. Each module adds its routes to `api.web.site.web` and its navigation entry;
 importing this package registers them all. A new page: a module here, one import below."""
 
+import api.web.pages.access
 import api.web.pages.audit
 import api.web.pages.auth
 import api.web.pages.compare

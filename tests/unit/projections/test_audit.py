@@ -151,7 +151,7 @@ def test_tokens_membership_changes_and_unknown_events_get_rows_too() -> None:
     app.remove_team_member(platform, cy, by(ADMIN))
     app.deactivate_person(cy, "left the company", by(ADMIN))
     state = ledger.fold(AuditFold())
-    tail = [(r.entity_type, r.action, r.before, r.after) for r in state.rows[-5:]]
+    tail = [(r.entity_type, r.action, r.before, r.after) for r in state.rows[-6:]]
     assert tail == [
         (
             "token",
@@ -159,6 +159,7 @@ def test_tokens_membership_changes_and_unknown_events_get_rows_too() -> None:
             {},
             {"person_id": str(ada), "role": "manager", "label": "laptop", "revoked": False},
         ),
+        ("person", "role changed to manager", {"role": None}, {"role": "manager"}),
         ("token", "token revoked", {"revoked": False}, {"revoked": True}),
         (
             "team",

@@ -1,0 +1,90 @@
+"""Personal access tokens: an expiry and an optional read-only scope, recorded with the issue
+(`AccessToken.Limited`) and enforced on every request, remembered principals included."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain.access import AccessToken
+from tests.api.conftest import API, World
+from tests.api.test_queries import _ok
+
+
+def _issue(client: Any, world: World, **fields: Any) -> str:
+    body = {"person_id": str(world["max"].person_id), "role": "member", **fields}
+    issued = client.post(f"{API}/tokens", json=body, headers=world["admin"].headers)
+    assert issued.status_code == 201, issued.text
+    token: str = issued.json()["token"]
+    return token
+
+
+def test_a_read_only_token_reads_and_writes_nothing(client: Any, world: World) -> None:
+    headers = {"Authorization": f"Bearer {_issue(client, world, read_only=True)}"}
+    assert _ok(client.get(f"{API}/me", headers=headers))["person_id"] == str(world["max"].person_id)
+    refused = client.post(f"{API}/teams", json={"name": "Skunkworks"}, headers=headers)
+    assert refused.status_code == 403 and refused.json()["rule"] == "token_read_only"
+    # the person's full token still writes what their role allows
+    draft = client.post(
+        f"{API}/objectives",
+        json={
+            "cycle_id": str(world.cycle_id),
+            "title": "Ship the thing",
+            "kind": "committed",
+            "owner_person_id": str(world["max"].person_id),
+        },
+        headers=world["max"].headers,
+    )
+    assert draft.status_code == 201, draft.text
+
+
+def test_an_expired_token_is_refused_even_when_remembered(client: Any, world: World) -> None:
+    expires = datetime.now(UTC) + timedelta(seconds=1.5)
+    headers = {"Authorization": f"Bearer {_issue(client, world, expires_at=expires.isoformat())}"}
+    for _ in range(2):  # the second answer comes from the remembered principal
+        _ok(client.get(f"{API}/me", headers=headers))
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.1)
+    refused = client.get(f"{API}/me", headers=headers)
+    assert refused.status_code == 401 and refused.json()["rule"] == "token_invalid"
+
+
+def test_the_limits_are_an_event_of_the_token(client: Any, world: World) -> None:
+    expires = datetime(2030, 1, 1, tzinfo=UTC)
+    _issue(client, world, expires_at=expires.isoformat(), read_only=True, label="reporting")
+    limited = [
+        e
+        for e in world.ledger.repository.event_store.get(_token_ids(world))
+        if isinstance(e, AccessToken.Limited)
+    ]
+    assert [(e.expires_at, e.read_only) for e in limited] == [(expires, True)]
+
+
+def _token_ids(world: World) -> Any:
+    head = world.ledger.recorder.max_notification_id() or 0
+    (last,) = world.ledger.recorder.select_notifications(start=head, limit=1)
+    return last.originator_id
+
+
+def test_an_expiry_without_a_time_zone_is_a_problem_naming_the_field(
+    client: Any, world: World
+) -> None:
+    body = {
+        "person_id": str(world["max"].person_id),
+        "role": "member",
+        "expires_at": "2030-01-01T00:00:00",
+    }
+    bad = client.post(f"{API}/tokens", json=body, headers=world["admin"].headers)
+    assert bad.status_code == 422 and "expires_at" in bad.text
+
+
+def test_a_read_only_token_does_not_sign_in_to_the_web_ui(client: Any, world: World) -> None:
+    token = _issue(client, world, read_only=True)
+    page = client.get("/sign-in")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf
+    refused = client.post(
+        "/sign-in", data={"csrf_token": csrf.group(1), "token": token, "next": "/"}
+    )
+    assert refused.status_code == 401 and "read-only" in refused.text

@@ -1,0 +1,146 @@
+"""SCIM 2.0 provisioning at /scim/v2 on the real server: discovery, Users CRUD, the userName
+filter, PATCH (active: false deprovisions), DELETE deactivates and keeps history; and the
+conformance checks of scim2-tester run against the live server over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+from scim2_client.engines.httpx2 import SyncSCIMClient
+from scim2_tester import Status, check_server
+
+from api.app import create_app
+from domain.access import Role
+from domain.application import OkrLedger
+from domain.base import CommandContext
+from domain.person import Person
+from infra.idempotency import IdempotencyStore
+from infra.readmodels import ReadModels
+from infra.settings import Settings
+from tests.servers import served as serve_app
+
+TOKEN = "scim-secret-of-the-identity-provider"
+MEDIA = "application/scim+json"
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+@pytest.fixture
+def scim_url(ledger: OkrLedger, readmodels: ReadModels) -> Iterator[str]:
+    app = create_app(
+        ledger,
+        readmodels=readmodels,
+        idempotency=IdempotencyStore.for_recorder(ledger.recorder),
+        settings=Settings(environment="test", scim_token=TOKEN),
+    )
+    with serve_app(app) as url:
+        yield url
+
+
+@pytest.fixture
+def scim(scim_url: str) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": MEDIA}
+    with httpx.Client(base_url=scim_url + "/scim/v2", headers=headers) as client:
+        yield client
+
+
+def _create(scim: httpx.Client, email: str, name: str = "Zoe Park") -> dict[str, Any]:
+    body = {"schemas": [USER], "userName": email, "name": {"formatted": name}, "active": True}
+    created = scim.post("/Users", json=body)
+    assert created.status_code == 201, created.text
+    assert created.headers["content-type"].startswith(MEDIA)
+    data: dict[str, Any] = created.json()
+    return data
+
+
+def test_discovery_names_users_and_what_is_supported(scim: httpx.Client) -> None:
+    config = scim.get("/ServiceProviderConfig").json()
+    assert config["patch"]["supported"] is True and config["filter"]["supported"] is True
+    assert config["bulk"]["supported"] is False
+    types = scim.get("/ResourceTypes").json()
+    assert [t["name"] for t in types["Resources"]] == ["User"]
+    schemas = scim.get("/Schemas").json()
+    assert [s["id"] for s in schemas["Resources"]] == [USER]
+
+
+def test_create_read_filter_replace_and_a_duplicate(scim: httpx.Client, ledger: OkrLedger) -> None:
+    user = _create(scim, "zoe@acme.example")
+    assert user["userName"] == "zoe@acme.example" and user["active"] is True
+    assert scim.get(f"/Users/{user['id']}").json()["name"]["formatted"] == "Zoe Park"
+    found = scim.get("/Users", params={"filter": 'userName eq "zoe@acme.example"'}).json()
+    assert found["totalResults"] == 1 and found["Resources"][0]["id"] == user["id"]
+    none = scim.get("/Users", params={"filter": 'userName eq "nobody@acme.example"'}).json()
+    assert none["totalResults"] == 0
+    replaced = scim.put(
+        f"/Users/{user['id']}",
+        json={"schemas": [USER], "userName": "zoe@acme.example", "name": {"formatted": "Zoe Kim"}},
+    )
+    assert replaced.status_code == 200 and replaced.json()["name"]["formatted"] == "Zoe Kim"
+    person = ledger.find_person_by_email("zoe@acme.example")
+    assert person is not None and person.name == "Zoe Kim"
+    again = scim.post("/Users", json={"schemas": [USER], "userName": "zoe@acme.example"})
+    assert again.status_code == 409 and again.json()["scimType"] == "uniqueness"
+
+
+def test_patch_active_false_deprovisions_and_the_persons_token_is_refused_at_once(
+    scim: httpx.Client, scim_url: str, ledger: OkrLedger
+) -> None:
+    user = _create(scim, "yan@acme.example")
+    person_id = ledger.find_person_by_email("yan@acme.example").id  # type: ignore[union-attr]
+    secret, _ = ledger.issue_token(person_id, Role.MEMBER, CommandContext.system())
+    bearer = {"Authorization": f"Bearer {secret}"}
+    assert httpx.get(f"{scim_url}/api/v1/me", headers=bearer).status_code == 200
+    body = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    patched = scim.patch(f"/Users/{user['id']}", json=body)
+    assert patched.status_code == 200 and patched.json()["active"] is False
+    assert httpx.get(f"{scim_url}/api/v1/me", headers=bearer).status_code == 401
+    (deactivated,) = [
+        e for e in ledger.repository.event_store.get(person_id) if isinstance(e, Person.Deactivated)
+    ]
+    assert (deactivated.actor, deactivated.reason) == ("scim", "scim")
+
+
+def test_delete_deactivates_keeps_the_history_and_hides_the_user(
+    scim: httpx.Client, ledger: OkrLedger
+) -> None:
+    user = _create(scim, "xia@acme.example")
+    assert scim.delete(f"/Users/{user['id']}").status_code == 204
+    assert scim.get(f"/Users/{user['id']}").status_code == 404
+    person = ledger.find_person_by_email("xia@acme.example")
+    assert person is not None and person.active is False  # the person and history stay
+
+
+def test_without_the_token_nothing_and_unconfigured_no_scim(
+    scim_url: str, ledger: OkrLedger, readmodels: ReadModels
+) -> None:
+    refused = httpx.get(f"{scim_url}/scim/v2/Users", headers={"Authorization": "Bearer guess"})
+    assert refused.status_code == 401 and refused.json()["status"] == "401"
+    app = create_app(ledger, readmodels=readmodels, settings=Settings(environment="test"))
+    with serve_app(app) as url:
+        off = httpx.get(f"{url}/scim/v2/Users", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert off.status_code == 404
+
+
+def test_scim2_tester_conformance(scim_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """scim2-tester's checks against the running server: every discovery and misc check passes.
+
+    Its CRUD and PATCH checks fill Users with random values, and a random userName is no
+    e-mail address, which this server requires of a person (docs/identity.md): those are
+    printed, not asserted, and the Users behaviour is asserted by the tests above."""
+    http = httpx2.Client(
+        base_url=scim_url + "/scim/v2", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    client = SyncSCIMClient(http)
+    client.discover()
+    results = check_server(client)
+    required = check_server(client, include_tags={"discovery", "misc"})
+    with capsys.disabled():
+        for result in results:
+            print(f"scim2-tester {result.status.name:8} {result.title} {result.reason or ''}")
+    ran = [r for r in required if r.status != Status.SKIPPED]
+    failed = [r for r in ran if r.status != Status.SUCCESS]
+    assert len(ran) >= 20 and not failed, [(r.title, r.reason) for r in failed]
