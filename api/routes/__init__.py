@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from api import positions
-from api.deps import ContextDep, PrincipalDep, ServicesDep, etag
+from api.deps import ContextDep, PrincipalDep, ReadModelsDep, ServicesDep, etag
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.idempotency import IdempotentRoute
 from api.schemas import Problem
 from api.usecases import Caller
 from api.usecases.objectives import ObjectiveUseCases
+from api.usecases.queries import QueryUseCases
 from api.usecases.registry import RegistryUseCases
 from api.usecases.strategy import StrategyUseCases
 from domain.application import OkrLedger
@@ -102,3 +103,11 @@ def _strategy(caller: CallerDep) -> StrategyUseCases:
 
 StrategyDep = Annotated[StrategyUseCases, Depends(_strategy)]
 """The strategy's use cases for the caller: the strategy, KPIs, initiatives, objectives in it."""
+
+
+def _queries(caller: CallerDep, readmodels: ReadModelsDep) -> QueryUseCases:
+    return QueryUseCases(caller, readmodels)
+
+
+QueriesDep = Annotated[QueryUseCases, Depends(_queries)]
+"""The reads of the tree and its history for the caller (api/usecases/queries.py)."""

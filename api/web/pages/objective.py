@@ -21,8 +21,8 @@ from api import policy, present
 from api import schemas as s
 from api.deps import visible_objective
 from api.errors import ApiError
-from api.routes import queries
 from api.usecases.objectives import ObjectiveUseCases
+from api.usecases.queries import QueryUseCases
 from api.web import charts, data
 from api.web.site import (
     Form,
@@ -353,13 +353,7 @@ def objective_page(
     view = readmodels.objective(objective_id) if readmodels and instant is None else None
     history: dict[str, Any] = {}
     if readmodels is not None:
-        history = queries.objective_history(
-            objective_id=objective_id,
-            principal=viewer.principal,
-            services=services,
-            readmodels=readmodels,
-            _=None,
-        )
+        history = QueryUseCases(viewer.caller, readmodels).history(objective_id)
     names = viewer.names
     timeline = history.get("timeline", [])
     if instant is not None and readmodels is not None:
