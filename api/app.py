@@ -20,7 +20,7 @@ from api import errors, metrics, positions, web
 from api.deps import Principals, Services, TreeCache
 from api.directory import LogDirectory, request_began
 from api.routes.access import access
-from api.routes.audit import audit
+from api.routes.audit import audit_routes as audit
 from api.routes.cycles import cycles
 from api.routes.health import health
 from api.routes.initiatives import initiatives

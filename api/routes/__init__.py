@@ -12,6 +12,7 @@ from api.errors import PROBLEM_MEDIA_TYPE
 from api.idempotency import IdempotentRoute
 from api.schemas import Problem
 from api.usecases import Caller
+from api.usecases.audit import AuditUseCases
 from api.usecases.objectives import ObjectiveUseCases
 from api.usecases.queries import QueryUseCases
 from api.usecases.registry import RegistryUseCases
@@ -111,3 +112,11 @@ def _queries(caller: CallerDep, readmodels: ReadModelsDep) -> QueryUseCases:
 
 QueriesDep = Annotated[QueryUseCases, Depends(_queries)]
 """The reads of the tree and its history for the caller (api/usecases/queries.py)."""
+
+
+def _audit(caller: CallerDep) -> AuditUseCases:
+    return AuditUseCases(caller)
+
+
+AuditDep = Annotated[AuditUseCases, Depends(_audit)]
+"""The audit reads (auditors and admins only: a 403 otherwise)."""
