@@ -17,6 +17,7 @@ from api.usecases.objectives import ObjectiveUseCases
 from api.usecases.queries import QueryUseCases
 from api.usecases.registry import RegistryUseCases
 from api.usecases.strategy import StrategyUseCases
+from api.usecases.strategy_reads import StrategyQueries
 from domain.application import OkrLedger
 from domain.base import OkrAggregate
 
@@ -120,3 +121,11 @@ def _audit(caller: CallerDep) -> AuditUseCases:
 
 AuditDep = Annotated[AuditUseCases, Depends(_audit)]
 """The audit reads (auditors and admins only: a 403 otherwise)."""
+
+
+def _strategy_reads(caller: CallerDep) -> StrategyQueries:
+    return StrategyQueries(caller)
+
+
+StrategyReadsDep = Annotated[StrategyQueries, Depends(_strategy_reads)]
+"""The strategy's reads for the caller: the strategy and its map, KPIs, initiatives, lint."""
