@@ -10,7 +10,7 @@ from api import positions
 from api.deps import ContextDep, PrincipalDep, ReadModelsDep, ServicesDep, etag
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.idempotency import IdempotentRoute
-from api.schemas import Problem
+from api.schemas import ProblemOut
 from api.usecases import Caller
 from api.usecases.audit import AuditUseCases
 from api.usecases.objectives import ObjectiveUseCases
@@ -41,7 +41,7 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI error responses: always 401, 422 and 503, plus `codes`."""
     return {
         code: {
-            "model": Problem,
+            "model": ProblemOut,
             "description": _MEANING[code],
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }

@@ -34,7 +34,7 @@ _WRITE = problems(403, 404, 409, 412)
 @initiatives.post(
     "/initiatives",
     status_code=201,
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 404, 409),
     summary="Launch an initiative",
 )
@@ -91,7 +91,7 @@ def read_initiative(
 
 @initiatives.patch(
     "/initiatives/{initiative_id}",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Move an initiative's status, add a note, retitle or hand it over",
 )
@@ -109,7 +109,7 @@ def update_initiative(
 
 @initiatives.post(
     "/initiatives/{initiative_id}/key-results",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Let an initiative move another key result",
 )
@@ -128,7 +128,7 @@ def link_key_result(
 
 @initiatives.post(
     "/initiatives/{initiative_id}/key-results/{key_result_id}/unlink",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Stop an initiative moving a key result",
 )

@@ -43,7 +43,7 @@ def _measured_result(result: CommandResult) -> ss.MeasurementCommandResult:
 @kpis.post(
     "/kpis",
     status_code=201,
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 404, 409),
     summary="Define a KPI (admins, managers)",
 )
@@ -96,7 +96,7 @@ def read_kpi(
 
 @kpis.patch(
     "/kpis/{kpi_id}",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Rename, hand over or retag a KPI (admins, managers)",
 )
@@ -113,7 +113,7 @@ def update_kpi(
 
 @kpis.post(
     "/kpis/{kpi_id}/thresholds",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Move a KPI's thresholds (admins, managers; with a reason)",
 )
@@ -130,7 +130,7 @@ def change_thresholds(
 
 @kpis.post(
     "/kpis/{kpi_id}/retire",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Retire a KPI (admins, managers; with a reason)",
 )

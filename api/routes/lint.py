@@ -87,7 +87,7 @@ def quality_checks(services: ServicesDep, _: PrincipalDep) -> Json:
 
 @coach.put(
     "/quality-checks/{check}",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 409),
     summary="Set how strict a quality check is (admins)",
 )

@@ -62,7 +62,7 @@ def read_strategy(
 
 @strategy.put(
     "/strategy",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 409, 412),
     summary="Define or revise the strategy (admins, managers)",
 )
@@ -80,7 +80,7 @@ def put_strategy(
 
 @strategy.post(
     "/strategy/north-star",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Choose the north-star KPI (admins, managers)",
 )
@@ -119,7 +119,7 @@ def strategy_map(
 
 @strategy.put(
     "/objectives/{objective_id}/theme",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Tag an objective with a strategic theme",
 )

@@ -303,5 +303,5 @@ def _verification(report: AuditReport) -> s.ChainVerification:
         detail=first.detail if first else "",
         checkpoints_checked=report.checkpoints_checked,
         latest_checkpoint_position=latest.position if latest else None,
-        answer=None if checked is None else s.AnswerCheck(**checked.as_json()),
+        answer=None if checked is None else s.AnswerCheckOut(**checked.as_json()),
     )

@@ -443,7 +443,7 @@ class ObjectiveStrategy:
         return [f for f in self.findings if not f.get("key_result_id")]
 
 
-def strategy_panel(viewer: Viewer, o: s.Objective, cycle: Any) -> ObjectiveStrategy:
+def strategy_panel(viewer: Viewer, o: s.ObjectiveOut, cycle: Any) -> ObjectiveStrategy:
     cached = getattr(viewer, "_objective_strategy", None)
     if isinstance(cached, ObjectiveStrategy) and cached.objective_id == str(o.id):
         return cached
