@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from api import positions
-from api.deps import ContextDep, PrincipalDep, ReadModelsDep, ServicesDep, etag
+from api.deps import ContextDep, PrincipalDep, ServicesDep, etag
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.idempotency import IdempotentRoute
 from api.schemas import ProblemOut
-from api.usecases import Caller
+from api.usecases import Caller, UseCases
 from api.usecases.audit import AuditUseCases
 from api.usecases.objectives import ObjectiveUseCases
 from api.usecases.queries import QueryUseCases
@@ -83,49 +84,24 @@ def _caller(ctx: ContextDep, principal: PrincipalDep, services: ServicesDep) -> 
 CallerDep = Annotated[Caller, Depends(_caller)]
 
 
-def _objectives(caller: CallerDep) -> ObjectiveUseCases:
-    return ObjectiveUseCases(caller)
+def _for_caller(kind: Callable[[Caller], UseCases]) -> Any:
+    """A dependency making `kind`'s use cases for the request's caller."""
+
+    def make(caller: CallerDep) -> UseCases:
+        return kind(caller)
+
+    return Depends(make)
 
 
-ObjectivesDep = Annotated[ObjectiveUseCases, Depends(_objectives)]
+ObjectivesDep = Annotated[ObjectiveUseCases, _for_caller(ObjectiveUseCases)]
 """The objectives' use cases for the caller (api/usecases/objectives.py)."""
-
-
-def _registry(caller: CallerDep) -> RegistryUseCases:
-    return RegistryUseCases(caller)
-
-
-RegistryDep = Annotated[RegistryUseCases, Depends(_registry)]
+RegistryDep = Annotated[RegistryUseCases, _for_caller(RegistryUseCases)]
 """The registry's use cases (admins only: a 403 before the body is looked at)."""
-
-
-def _strategy(caller: CallerDep) -> StrategyUseCases:
-    return StrategyUseCases(caller)
-
-
-StrategyDep = Annotated[StrategyUseCases, Depends(_strategy)]
+StrategyDep = Annotated[StrategyUseCases, _for_caller(StrategyUseCases)]
 """The strategy's use cases for the caller: the strategy, KPIs, initiatives, objectives in it."""
-
-
-def _queries(caller: CallerDep, readmodels: ReadModelsDep) -> QueryUseCases:
-    return QueryUseCases(caller, readmodels)
-
-
-QueriesDep = Annotated[QueryUseCases, Depends(_queries)]
+QueriesDep = Annotated[QueryUseCases, _for_caller(QueryUseCases)]
 """The reads of the tree and its history for the caller (api/usecases/queries.py)."""
-
-
-def _audit(caller: CallerDep) -> AuditUseCases:
-    return AuditUseCases(caller)
-
-
-AuditDep = Annotated[AuditUseCases, Depends(_audit)]
+AuditDep = Annotated[AuditUseCases, _for_caller(AuditUseCases)]
 """The audit reads (auditors and admins only: a 403 otherwise)."""
-
-
-def _strategy_reads(caller: CallerDep) -> StrategyQueries:
-    return StrategyQueries(caller)
-
-
-StrategyReadsDep = Annotated[StrategyQueries, Depends(_strategy_reads)]
+StrategyReadsDep = Annotated[StrategyQueries, _for_caller(StrategyQueries)]
 """The strategy's reads for the caller: the strategy and its map, KPIs, initiatives, lint."""

@@ -21,10 +21,10 @@ import orjson
 
 from api import policy, positions, visibility
 from api import schemas as s
-from api.deps import Services, visible_objective
+from api.deps import Services, get_readmodels, visible_objective
 from api.errors import ApiError, invalid, not_found
 from api.policy import Principal
-from api.usecases import Caller, UseCases
+from api.usecases import UseCases
 from infra import answer
 from infra.readmodels import ReadModels
 
@@ -50,7 +50,8 @@ def _hidden(services: Services, principal: Principal, readmodels: ReadModels) ->
         return visibility.hidden_ids(objectives, visible)
 
 
-def _cycle(services: Services, cycle_id: UUID, field: str | None = None) -> None:
+def known_cycle(services: Services, cycle_id: UUID, field: str | None = None) -> None:
+    """404 unless the cycle exists (naming `field` when given)."""
     with services.directory.current() as directory:
         known = cycle_id in directory.cycles
     if not known:
@@ -114,9 +115,10 @@ def cycle_list(raw: str) -> list[UUID]:
 class QueryUseCases(UseCases):
     """The reads of the alignment tree and its history, for one caller."""
 
-    def __init__(self, caller: Caller, readmodels: ReadModels) -> None:
-        super().__init__(caller)
-        self.readmodels = readmodels
+    @property
+    def readmodels(self) -> ReadModels:
+        """The read models (a 503 on a server that runs none)."""
+        return get_readmodels(self.services)
 
     def objectives(
         self,
@@ -161,7 +163,7 @@ class QueryUseCases(UseCases):
         services, readmodels, principal = self.services, self.readmodels, self.principal
         if as_of is not None and position is not None:
             raise invalid("as_of_or_position", "give as_of or position, not both", "position")
-        _cycle(services, cycle_id)
+        known_cycle(services, cycle_id)
         _team(services, team_id)
         at = _position(services, readmodels, position, "position")
         if as_of is not None:
@@ -213,7 +215,7 @@ class QueryUseCases(UseCases):
     def replay(self, cycle_id: UUID, step: Literal["day", "week"]) -> s.Replay:
         """One frame per day or week: the tree at its end and the events within it."""
         services, readmodels, principal = self.services, self.readmodels, self.principal
-        _cycle(services, cycle_id)
+        known_cycle(services, cycle_id)
         frames = readmodels.replay(cycle_id, step)
         if not policy.reads_everything(principal):
             hidden = _hidden(services, principal, readmodels)
@@ -243,7 +245,7 @@ class QueryUseCases(UseCases):
         if to is not None and to_position is not None:
             raise invalid("to_or_to_position", "give to or to_position, not both", "to")
         if cycle_id is not None:
-            _cycle(services, cycle_id, "cycle_id")
+            known_cycle(services, cycle_id, "cycle_id")
         start = _at(readmodels, from_) if from_ is not None else from_position
         end = _at(readmodels, to) if to is not None else to_position
         if end is None:
@@ -261,7 +263,7 @@ class QueryUseCases(UseCases):
         """Per cycle and team: scores, share achieved, targets moved, cadence, calibration."""
         ids = cycle_list(cycles)
         for cycle_id in ids:
-            _cycle(self.services, cycle_id, "cycles")
+            known_cycle(self.services, cycle_id, "cycles")
         _team(self.services, team_id)
         data = self.readmodels.compare(ids, team_id)
         if data.get("position") is None:
@@ -275,7 +277,7 @@ class QueryUseCases(UseCases):
     def stale(self, cycle_id: UUID | None) -> s.StalePage:
         """Approved key results silent for longer than their cycle's cadence."""
         if cycle_id is not None:
-            _cycle(self.services, cycle_id, "cycle_id")
+            known_cycle(self.services, cycle_id, "cycle_id")
         items = self.readmodels.stale(cycle_id)
         hidden = _hidden(self.services, self.principal, self.readmodels)
         return s.StalePage(items=visibility.without(items, hidden))

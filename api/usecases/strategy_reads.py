@@ -22,6 +22,7 @@ from api.deps import Services, get_readmodels, visible_objective
 from api.errors import invalid, not_found
 from api.policy import Principal
 from api.usecases import UseCases
+from api.usecases.queries import known_cycle
 from domain.initiative import InitiativeStatus
 from domain.quality import KeyResultSpec, ObjectiveSpec
 from infra.readmodels import ReadModels
@@ -77,12 +78,6 @@ class StrategyQueries(UseCases):
     def _hidden(self) -> set[str]:
         return hidden_objectives(self.services, self.principal, self.readmodels)
 
-    def _cycle(self, cycle_id: UUID) -> None:
-        with self.services.directory.current() as directory:
-            known = cycle_id in directory.cycles
-        if not known:
-            raise not_found("cycle", cycle_id, "cycle_id")
-
     # ------------------------------------------------------------------ strategy
 
     def strategy(self, as_of: datetime | None = None, position: int | None = None) -> Json:
@@ -98,7 +93,7 @@ class StrategyQueries(UseCases):
     ) -> Json:
         """The cycle's objectives and the KPIs placed on the strategy's perspectives and
         themes, with their links and colours."""
-        self._cycle(cycle_id)
+        known_cycle(self.services, cycle_id, "cycle_id")
         data = self.readmodels.strategy.strategy_map(cycle_id, self._moment(as_of, position))
         hidden = self._hidden()
         if hidden:
@@ -186,7 +181,7 @@ class StrategyQueries(UseCases):
         position: int | None = None,
     ) -> Json:
         """The quality coach's findings on a cycle (or one objective of it)."""
-        self._cycle(cycle_id)
+        known_cycle(self.services, cycle_id, "cycle_id")
         if objective_id is not None:
             visible_objective(self.services, self.principal, objective_id)
         at = self._moment(as_of, position)
@@ -196,7 +191,7 @@ class StrategyQueries(UseCases):
     def lint_draft(self, body: ss.LintDraft) -> Json:
         """What the coach would say about a draft among its cycle's objectives (writes
         nothing)."""
-        self._cycle(body.cycle_id)
+        known_cycle(self.services, body.cycle_id, "cycle_id")
         objective_id = body.objective_id or uuid4()
         spec = ObjectiveSpec(
             objective_id=objective_id,

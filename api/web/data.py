@@ -202,7 +202,7 @@ def tree(
     readmodels = services.readmodels
     if readmodels is None:
         return []
-    return QueryUseCases(viewer.caller, readmodels).tree_roots(
+    return QueryUseCases(viewer.caller).tree_roots(
         UUID(cycle_id), as_of, position, UUID(team_id) if team_id else None
     )
 

@@ -54,7 +54,7 @@ def diff_page(
     if problem is None and viewer.services.readmodels is not None:
         if start > end:
             start, end = end, start
-        reads = QueryUseCases(viewer.caller, viewer.services.readmodels)
+        reads = QueryUseCases(viewer.caller)
         result = reads.diff(from_=start, to=end, cycle_id=UUID(chosen.id))
     changes = (result or {}).get("changes", [])
     kinds = sorted({c["kind"] for c in changes})

@@ -72,8 +72,7 @@ def home(request: Request, viewer: ViewerDep, seen: int | None = None) -> HTMLRe
                     "counts": team_counts,
                 }
             )
-    readmodels = viewer.services.readmodels
-    reads = QueryUseCases(viewer.caller, readmodels)
+    reads = QueryUseCases(viewer.caller)
     stale = reads.stale(UUID(cycle.id)).items
     inbox = reads.inbox()
     week_ago = now - timedelta(days=7)

@@ -26,7 +26,7 @@ def inbox_page(request: Request, viewer: ViewerDep, seen: int | None = None) -> 
     readmodels = viewer.services.readmodels
     inbox: dict[str, Any] = {"items": [], "total": 0}
     if readmodels is not None:
-        inbox = QueryUseCases(viewer.caller, readmodels).inbox()
+        inbox = QueryUseCases(viewer.caller).inbox()
     groups = [
         (kind, title, [i for i in inbox["items"] if i["kind"] == kind]) for kind, title in SECTIONS
     ]
@@ -39,7 +39,7 @@ def stale_page(request: Request, viewer: ViewerDep, cycle: str | None = None) ->
     items: list[dict[str, Any]] = []
     readmodels = viewer.services.readmodels
     if readmodels is not None and chosen is not None:
-        items = QueryUseCases(viewer.caller, readmodels).stale(UUID(chosen.id)).items
+        items = QueryUseCases(viewer.caller).stale(UUID(chosen.id)).items
     return render(request, "stale.html", viewer, cycle=chosen, cycles=all_cycles, items=items)
 
 

@@ -353,7 +353,7 @@ def objective_page(
     view = readmodels.objective(objective_id) if readmodels and instant is None else None
     history: dict[str, Any] = {}
     if readmodels is not None:
-        history = QueryUseCases(viewer.caller, readmodels).history(objective_id)
+        history = QueryUseCases(viewer.caller).history(objective_id)
     names = viewer.names
     timeline = history.get("timeline", [])
     if instant is not None and readmodels is not None:
