@@ -10,15 +10,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from domain.application import OkrLedger
 from infra.views.model import Shard
-
-if TYPE_CHECKING:
-    from infra.views.rebuild import Rebuild
 
 
 class Helper:
@@ -31,16 +28,19 @@ class Helper:
 
     @classmethod
     def start(
-        cls, ledger: OkrLedger, views: tuple[str, ...], target: int, parent: Rebuild, shard: Shard
+        cls,
+        ledger: OkrLedger,
+        views: tuple[str, ...],
+        target: int,
+        shard: Shard,
+        pace: dict[str, Any],
     ) -> Helper:
         job = {
             "env": dict(ledger.env),
             "views": list(views),
             "shard": [shard.index, shard.count],
             "target": target,
-            "page_size": parent.page_size,
-            "save_every": parent.save_every,
-            "checkpoint_every": parent.settings.checkpoint_every,
+            **pace,
         }
         errors = tempfile.TemporaryFile()  # noqa: SIM115  (closed in wait())
         process = subprocess.Popen(

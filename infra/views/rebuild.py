@@ -209,7 +209,12 @@ class Rebuild:
         shards = [Shard(k, self.workers) for k in range(self.workers)]
         tables = tables_of(views)
         self._prepare_shards(views, tables, shards)
-        helpers = [Helper.start(self.ledger, views, target, self, shard) for shard in shards[:-1]]
+        pace = {
+            "page_size": self.page_size,
+            "save_every": self.save_every,
+            "checkpoint_every": self.settings.checkpoint_every,
+        }
+        helpers = [Helper.start(self.ledger, views, target, shard, pace) for shard in shards[:-1]]
         models: list[tuple[tuple[str, ...], Model | _Saved, str]] = []
         try:
             model = self.build(views, target, report, shards[-1])
