@@ -16,11 +16,11 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, metrics, positions, web
+from api import errors, metrics, positions, schemas, web
 from api.deps import Principals, Services, TreeCache
 from api.directory import LogDirectory, request_began
 from api.routes.access import access
-from api.routes.audit import audit
+from api.routes.audit import audit_routes as audit
 from api.routes.cycles import cycles
 from api.routes.health import health
 from api.routes.initiatives import initiatives
@@ -140,10 +140,37 @@ def _problem_media_type_only(app: FastAPI) -> None:
                         content = response.get("content", {})
                         if status[:1] in "45" and errors.PROBLEM_MEDIA_TYPE in content:
                             content.pop("application/json", None)
-            app.openapi_schema = schema
+            app.openapi_schema = _published_names(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _published_names(schema: dict[str, Any]) -> dict[str, Any]:
+    """Components named as clients know them (`api.schemas.OPENAPI_NAMES`: `ObjectiveOut` is
+    published as `Objective`), with every `$ref` to them and their titles following."""
+    components = schema.get("components", {}).get("schemas", {})
+    renames = {old: new for old, new in schemas.OPENAPI_NAMES.items() if old in components}
+    refs = {
+        f"#/components/schemas/{old}": f"#/components/schemas/{new}" for old, new in renames.items()
+    }
+
+    def follow(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: refs.get(value, value) if key == "$ref" else follow(value)
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [follow(item) for item in node]
+        return node
+
+    for old, new in renames.items():
+        component = components.pop(old)
+        if component.get("title") == old:
+            component["title"] = new
+        components[new] = component
+    return dict(follow(schema))
 
 
 class RequestIdMiddleware:

@@ -211,7 +211,7 @@ class IdempotentRoute(APIRoute):
         the route's status, its `response_model` (a CommandResult, with the command's extra id
         in its one extra field), the version as `ETag`, and `LOCATIONS`' `Location`."""
         model = self.response_model
-        if not (isinstance(model, type) and issubclass(model, schemas.CommandResult)):
+        if not (isinstance(model, type) and issubclass(model, schemas.CommandResultOut)):
             msg = f"POST {self.path} answers no CommandResult: its answer cannot be rebuilt"
             raise TypeError(msg)
         fields: dict[str, Any] = {

@@ -13,12 +13,12 @@ from domain.team import MemberRole, Team
 from projections.directory import CycleEntry, DirectoryState, PersonEntry, TeamEntry
 
 
-def person(p: Person) -> s.Person:
-    return s.Person(id=p.id, version=p.version, name=p.name, email=p.email, active=p.active)
+def person(p: Person) -> s.PersonOut:
+    return s.PersonOut(id=p.id, version=p.version, name=p.name, email=p.email, active=p.active)
 
 
-def team(t: Team) -> s.Team:
-    return s.Team(
+def team(t: Team) -> s.TeamOut:
+    return s.TeamOut(
         id=t.id,
         version=t.version,
         name=t.name,
@@ -28,8 +28,8 @@ def team(t: Team) -> s.Team:
     )
 
 
-def cycle(c: Cycle) -> s.Cycle:
-    return s.Cycle(
+def cycle(c: Cycle) -> s.CycleOut:
+    return s.CycleOut(
         id=c.id,
         version=c.version,
         name=c.name,
@@ -42,9 +42,9 @@ def cycle(c: Cycle) -> s.Cycle:
     )
 
 
-def _key_result(kr: KeyResult) -> s.KeyResult:
+def _key_result(kr: KeyResult) -> s.KeyResultOut:
     current = kr.current
-    return s.KeyResult(
+    return s.KeyResultOut(
         key_result_id=kr.id,
         lineage_id=kr.lineage_id,
         title=kr.title,
@@ -61,7 +61,7 @@ def _key_result(kr: KeyResult) -> s.KeyResult:
         achieved=kr.achieved,
         grade_comment=kr.grade_comment,
         check_ins=[
-            s.CheckIn(
+            s.CheckInOut(
                 check_in_id=c.id,
                 value=c.value,
                 confidence=c.confidence,
@@ -79,9 +79,9 @@ def _key_result(kr: KeyResult) -> s.KeyResult:
     )
 
 
-def objective(o: Objective, as_of: datetime | None = None) -> s.Objective:
+def objective(o: Objective, as_of: datetime | None = None) -> s.ObjectiveOut:
     counter = o.counter_proposal
-    return s.Objective(
+    return s.ObjectiveOut(
         id=o.id,
         version=o.version,
         cycle_id=o.cycle_id,
@@ -105,7 +105,7 @@ def objective(o: Objective, as_of: datetime | None = None) -> s.Objective:
         if counter
         else None,
         amendments=[
-            s.Amendment(
+            s.AmendmentOut(
                 amendment_id=a.id,
                 changes=a.changes,
                 reason=a.reason,
@@ -133,14 +133,14 @@ def objective(o: Objective, as_of: datetime | None = None) -> s.Objective:
 # also remembers each aggregate's version.
 
 
-def person_entry(person_id: UUID, entry: PersonEntry, version: int) -> s.Person:
-    return s.Person(
+def person_entry(person_id: UUID, entry: PersonEntry, version: int) -> s.PersonOut:
+    return s.PersonOut(
         id=person_id, version=version, name=entry.name, email=entry.email, active=entry.active
     )
 
 
-def team_entry(team_id: UUID, entry: TeamEntry, version: int) -> s.Team:
-    return s.Team(
+def team_entry(team_id: UUID, entry: TeamEntry, version: int) -> s.TeamOut:
+    return s.TeamOut(
         id=team_id,
         version=version,
         name=entry.name,
@@ -153,8 +153,8 @@ def team_entry(team_id: UUID, entry: TeamEntry, version: int) -> s.Team:
     )
 
 
-def cycle_entry(cycle_id: UUID, entry: CycleEntry, version: int) -> s.Cycle:
-    return s.Cycle(
+def cycle_entry(cycle_id: UUID, entry: CycleEntry, version: int) -> s.CycleOut:
+    return s.CycleOut(
         id=cycle_id,
         version=version,
         name=entry.name,

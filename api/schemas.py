@@ -81,7 +81,7 @@ class FieldProblem(BaseModel):
     message: str
 
 
-class Problem(BaseModel):
+class ProblemOut(BaseModel):
     """An RFC 9457 problem document (`application/problem+json`)."""
 
     status: int = Field(examples=[422])
@@ -107,7 +107,7 @@ class Problem(BaseModel):
 # ------------------------------------------------------------------- commands
 
 
-class CommandResult(Out):
+class CommandResultOut(Out):
     """What every command answers: the aggregate written, its new version and the log position
     of the write (pass it as `min_position` to read your own write)."""
 
@@ -122,19 +122,19 @@ class CommandResult(Out):
     )
 
 
-class KeyResultCommandResult(CommandResult):
+class KeyResultCommandResult(CommandResultOut):
     key_result_id: UUID = Field(description="The key result created or changed.")
 
 
-class CheckInCommandResult(CommandResult):
+class CheckInCommandResult(CommandResultOut):
     check_in_id: UUID = Field(description="The check-in (or correction) recorded.")
 
 
-class AmendmentCommandResult(CommandResult):
+class AmendmentCommandResult(CommandResultOut):
     amendment_id: UUID = Field(description="The amendment proposed or decided.")
 
 
-class TokenIssued(CommandResult):
+class TokenIssued(CommandResultOut):
     """A new bearer token. The secret is shown only here, once; only its hash is stored."""
 
     token: str = Field(examples=["okr_3q2VbT..."], description="The bearer secret.")
@@ -177,7 +177,7 @@ class Reason(Body):
     )
 
 
-class Person(Out):
+class PersonOut(Out):
     id: UUID
     version: int
     name: str
@@ -256,7 +256,7 @@ class TeamMember(Out):
     role: MemberRole
 
 
-class Team(Out):
+class TeamOut(Out):
     id: UUID
     version: int
     name: str
@@ -297,7 +297,7 @@ class CycleCreate(Body):
     )
 
 
-class Cycle(Out):
+class CycleOut(Out):
     id: UUID
     version: int
     name: str
@@ -511,7 +511,7 @@ class ChangeSet(Body):
     )
 
 
-class CounterProposal(Body):
+class CounterProposalIn(Body):
     changes: ChangeSet
     comment: Text = Field(min_length=1, max_length=2000)
 
@@ -660,7 +660,7 @@ class TokenCreate(Body):
 # ----------------------------------------------------------- objective reads
 
 
-class CheckIn(Out):
+class CheckInOut(Out):
     check_in_id: UUID
     value: float
     confidence: int
@@ -673,7 +673,7 @@ class CheckIn(Out):
     reason: str
 
 
-class KeyResult(Out):
+class KeyResultOut(Out):
     key_result_id: UUID
     lineage_id: UUID = Field(description="Survives carry-over into later cycles.")
     title: str
@@ -689,13 +689,13 @@ class KeyResult(Out):
     score: float | None
     achieved: bool | None
     grade_comment: str
-    check_ins: list[CheckIn] = Field(description="Every check-in, superseded ones included.")
+    check_ins: list[CheckInOut] = Field(description="Every check-in, superseded ones included.")
     kpi_id: UUID | None = Field(
         default=None, description="The KPI this key result can take its check-ins from."
     )
 
 
-class Amendment(Out):
+class AmendmentOut(Out):
     amendment_id: UUID
     changes: dict[str, Any]
     reason: str
@@ -711,7 +711,7 @@ class CounterProposalOut(Out):
     proposed_by: str
 
 
-class Objective(Out):
+class ObjectiveOut(Out):
     """One objective as the event store holds it now (or at `as_of`); `version` is the ETag."""
 
     id: UUID
@@ -735,8 +735,8 @@ class Objective(Out):
     approved_by: str | None
     review_comment: str
     counter_proposal: CounterProposalOut | None
-    amendments: list[Amendment]
-    key_results: list[KeyResult]
+    amendments: list[AmendmentOut]
+    key_results: list[KeyResultOut]
     score: float | None = Field(description="Explicit grade, else the key results' weighted mean.")
     grade_comment: str
     reflection: str
@@ -761,15 +761,15 @@ class Page(Out):
 
 
 class PeoplePage(Page):
-    items: list[Person]
+    items: list[PersonOut]
 
 
 class TeamsPage(Page):
-    items: list[Team]
+    items: list[TeamOut]
 
 
 class CyclesPage(Page):
-    items: list[Cycle]
+    items: list[CycleOut]
 
 
 class ObjectivesPage(Page):
@@ -851,7 +851,7 @@ class AuditPage(Out):
     next_offset: int | None = Field(description="Offset of the next page; null on the last.")
 
 
-class AnswerCheck(Out):
+class AnswerCheckOut(Out):
     position: int = Field(description="The saved answer's position (`OKR-Position`).")
     hash: str | None = Field(description="The hash given (`OKR-Chain-Hash`), hex.")
     stored_hash: str = Field(description="The stored chain's hash at `position`, hex.")
@@ -876,7 +876,7 @@ class ChainVerification(Out):
     latest_checkpoint_position: int | None = Field(
         None, description="The newest signed checkpoint's position, if any."
     )
-    answer: AnswerCheck | None = Field(
+    answer: AnswerCheckOut | None = Field(
         None,
         description="With `position` (and `hash`): the saved answer's hash against the chain's.",
     )
@@ -885,7 +885,7 @@ class ChainVerification(Out):
 # ----------------------------------------------------------------- health
 
 
-class Health(Out):
+class HealthOut(Out):
     status: str = Field(examples=["ok"])
 
 
@@ -904,3 +904,23 @@ class Ready(Out):
         "acknowledged by the broker; `relay.active`) and the projection workers' "
         "(`workers.unapplied`, `workers.last_batch_at`). Reported, not gating: see docs/deploy.md.",
     )
+
+
+OPENAPI_NAMES = {
+    "ProblemOut": "Problem",
+    "CommandResultOut": "CommandResult",
+    "PersonOut": "Person",
+    "TeamOut": "Team",
+    "CycleOut": "Cycle",
+    "CounterProposalIn": "CounterProposal",
+    "CheckInOut": "CheckIn",
+    "KeyResultOut": "KeyResult",
+    "AmendmentOut": "Amendment",
+    "ObjectiveOut": "Objective",
+    "AnswerCheckOut": "AnswerCheck",
+    "HealthOut": "Health",
+}
+"""The models whose Python names differ from what clients see: the OpenAPI document names them
+(component and title) as before (`api/app.py`), so the Python names cannot be confused with the
+domain's (`domain.objective.Objective`, `domain.application.CommandResult`...) while the
+published contract stays the same."""

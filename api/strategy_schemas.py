@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import ConfigDict, Field
 
-from api.schemas import EXAMPLE_ID, EXAMPLE_ID_2, Body, CommandResult, Line, Out, ReadOut, Text
+from api.schemas import EXAMPLE_ID, EXAMPLE_ID_2, Body, CommandResultOut, Line, Out, ReadOut, Text
 from domain.initiative import InitiativeStatus
 from domain.kpi import KpiDirection
 from domain.objective import Kind
@@ -195,7 +195,7 @@ class MeasurementCorrection(Body):
     model_config = _examples({"value": 44, "reason": "the export missed EMEA"})
 
 
-class MeasurementCommandResult(CommandResult):
+class MeasurementCommandResult(CommandResultOut):
     measurement_id: UUID = Field(description="The measurement (or correction) recorded.")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -10,11 +11,14 @@ from api import positions
 from api.deps import ContextDep, PrincipalDep, ServicesDep, etag
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.idempotency import IdempotentRoute
-from api.schemas import Problem
-from api.usecases import Caller
+from api.schemas import ProblemOut
+from api.usecases import Caller, UseCases
+from api.usecases.audit import AuditUseCases
 from api.usecases.objectives import ObjectiveUseCases
+from api.usecases.queries import QueryUseCases
 from api.usecases.registry import RegistryUseCases
 from api.usecases.strategy import StrategyUseCases
+from api.usecases.strategy_reads import StrategyQueries
 from domain.application import OkrLedger
 from domain.base import OkrAggregate
 
@@ -38,7 +42,7 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI error responses: always 401, 422 and 503, plus `codes`."""
     return {
         code: {
-            "model": Problem,
+            "model": ProblemOut,
             "description": _MEANING[code],
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
@@ -80,25 +84,24 @@ def _caller(ctx: ContextDep, principal: PrincipalDep, services: ServicesDep) -> 
 CallerDep = Annotated[Caller, Depends(_caller)]
 
 
-def _objectives(caller: CallerDep) -> ObjectiveUseCases:
-    return ObjectiveUseCases(caller)
+def _for_caller(kind: Callable[[Caller], UseCases]) -> Any:
+    """A dependency making `kind`'s use cases for the request's caller."""
+
+    def make(caller: CallerDep) -> UseCases:
+        return kind(caller)
+
+    return Depends(make)
 
 
-ObjectivesDep = Annotated[ObjectiveUseCases, Depends(_objectives)]
+ObjectivesDep = Annotated[ObjectiveUseCases, _for_caller(ObjectiveUseCases)]
 """The objectives' use cases for the caller (api/usecases/objectives.py)."""
-
-
-def _registry(caller: CallerDep) -> RegistryUseCases:
-    return RegistryUseCases(caller)
-
-
-RegistryDep = Annotated[RegistryUseCases, Depends(_registry)]
+RegistryDep = Annotated[RegistryUseCases, _for_caller(RegistryUseCases)]
 """The registry's use cases (admins only: a 403 before the body is looked at)."""
-
-
-def _strategy(caller: CallerDep) -> StrategyUseCases:
-    return StrategyUseCases(caller)
-
-
-StrategyDep = Annotated[StrategyUseCases, Depends(_strategy)]
+StrategyDep = Annotated[StrategyUseCases, _for_caller(StrategyUseCases)]
 """The strategy's use cases for the caller: the strategy, KPIs, initiatives, objectives in it."""
+QueriesDep = Annotated[QueryUseCases, _for_caller(QueryUseCases)]
+"""The reads of the tree and its history for the caller (api/usecases/queries.py)."""
+AuditDep = Annotated[AuditUseCases, _for_caller(AuditUseCases)]
+"""The audit reads (auditors and admins only: a 403 otherwise)."""
+StrategyReadsDep = Annotated[StrategyQueries, _for_caller(StrategyQueries)]
+"""The strategy's reads for the caller: the strategy and its map, KPIs, initiatives, lint."""

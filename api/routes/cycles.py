@@ -27,7 +27,7 @@ cycles = router("cycles")
 @cycles.post(
     "/cycles",
     status_code=201,
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403),
     summary="Plan a cycle (admin)",
 )
@@ -63,11 +63,11 @@ def list_cycles(
 
 
 @cycles.get(
-    "/cycles/{cycle_id}", response_model=s.Cycle, responses=problems(404), summary="Read a cycle"
+    "/cycles/{cycle_id}", response_model=s.CycleOut, responses=problems(404), summary="Read a cycle"
 )
 def read_cycle(
     cycle_id: UUID, ledger: LedgerDep, _: PrincipalDep, __: StorePositionDep, response: Response
-) -> s.Cycle:
+) -> s.CycleOut:
     """One cycle with its dates, cadence, scoring and phase; the `ETag` is its version."""
     cycle = ledger.get_cycle(cycle_id)
     read_from_store(response, ledger, cycle)
@@ -79,7 +79,7 @@ _PHASE_ERRORS = problems(403, 404, 409, 412)
 
 @cycles.post(
     "/cycles/{cycle_id}/start",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_PHASE_ERRORS,
     summary="Start tracking (admin)",
 )
@@ -95,7 +95,7 @@ def start_cycle(
 
 @cycles.post(
     "/cycles/{cycle_id}/grading",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_PHASE_ERRORS,
     summary="Open grading (admin)",
 )
@@ -111,7 +111,7 @@ def open_grading(
 
 @cycles.post(
     "/cycles/{cycle_id}/close",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_PHASE_ERRORS,
     summary="Close the cycle (admin)",
 )
@@ -127,7 +127,7 @@ def close_cycle(
 
 @cycles.post(
     "/cycles/{cycle_id}/reopen",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_PHASE_ERRORS,
     summary="Reopen a closed cycle (admin)",
 )

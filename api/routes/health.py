@@ -19,10 +19,10 @@ health = APIRouter(tags=["health"])
 log = logging.getLogger("okrledger.api")
 
 
-@health.get("/health", response_model=s.Health, summary="Liveness")
-def alive() -> s.Health:
+@health.get("/health", response_model=s.HealthOut, summary="Liveness")
+def alive() -> s.HealthOut:
     """The process answers. Says nothing about the database (see /ready)."""
-    return s.Health(status="ok")
+    return s.HealthOut(status="ok")
 
 
 @health.get(

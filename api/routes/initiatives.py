@@ -12,20 +12,14 @@ from api import strategy_schemas as ss
 from api.deps import (
     IfMatchDep,
     MinPositionDep,
-    PrincipalDep,
     ReadModelsDep,
-    ServicesDep,
     answer,
     etag,
 )
-from api.errors import not_found
-from api.routes import StrategyDep, problems, router
+from api.routes import StrategyDep, StrategyReadsDep, problems, router
 from api.routes.strategy import (
     AsOf,
     Position,
-    hidden_objectives,
-    moment,
-    without_hidden,
 )
 from domain.application import CommandResult
 from domain.initiative import InitiativeStatus
@@ -40,7 +34,7 @@ _WRITE = problems(403, 404, 409, 412)
 @initiatives.post(
     "/initiatives",
     status_code=201,
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 404, 409),
     summary="Launch an initiative",
 )
@@ -62,9 +56,7 @@ def launch_initiative(
     summary="Initiatives, by key result, objective, cycle or status",
 )
 def list_initiatives(
-    services: ServicesDep,
-    readmodels: ReadModelsDep,
-    principal: PrincipalDep,
+    reads: StrategyReadsDep,
     _: MinPositionDep,
     objective_id: Annotated[UUID | None, Query(description="Moving this objective's KRs.")] = None,
     key_result_id: Annotated[UUID | None, Query(description="Moving this key result.")] = None,
@@ -74,18 +66,7 @@ def list_initiatives(
     position: Position = None,
 ) -> Json:
     """In launch order, with their key results (objective, title, progress) and notes."""
-    at = moment(services, readmodels, as_of, position)
-    items = readmodels.strategy.initiatives(
-        objective_id=objective_id,
-        key_result_id=key_result_id,
-        cycle_id=cycle_id,
-        status=status.value if status else None,
-        position=at,
-    )
-    hidden = hidden_objectives(services, principal, readmodels)
-    for item in items:
-        item["key_results"] = without_hidden(item["key_results"], hidden)
-    return {"items": [i for i in items if i["key_results"] or not hidden]}
+    return reads.initiatives(objective_id, key_result_id, cycle_id, status, as_of, position)
 
 
 @initiatives.get(
@@ -96,29 +77,21 @@ def list_initiatives(
 )
 def read_initiative(
     initiative_id: UUID,
-    services: ServicesDep,
-    readmodels: ReadModelsDep,
-    principal: PrincipalDep,
+    reads: StrategyReadsDep,
     _: MinPositionDep,
     response: Response,
     as_of: AsOf = None,
     position: Position = None,
 ) -> Json:
     """Its status, owner, notes and the key results it moves; the `ETag` is its version."""
-    at = moment(services, readmodels, as_of, position)
-    found = readmodels.strategy.initiative(initiative_id, at)
-    if found is None:
-        raise not_found("initiative", initiative_id)
-    found["key_results"] = without_hidden(
-        found["key_results"], hidden_objectives(services, principal, readmodels)
-    )
+    found = reads.initiative(initiative_id, as_of, position)
     response.headers["ETag"] = etag(found["version"])
     return found
 
 
 @initiatives.patch(
     "/initiatives/{initiative_id}",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Move an initiative's status, add a note, retitle or hand it over",
 )
@@ -136,7 +109,7 @@ def update_initiative(
 
 @initiatives.post(
     "/initiatives/{initiative_id}/key-results",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Let an initiative move another key result",
 )
@@ -155,7 +128,7 @@ def link_key_result(
 
 @initiatives.post(
     "/initiatives/{initiative_id}/key-results/{key_result_id}/unlink",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Stop an initiative moving a key result",
 )

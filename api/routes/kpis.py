@@ -8,26 +8,18 @@ from uuid import UUID
 
 from fastapi import Query, Response
 
-from api import positions
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.deps import (
     IfMatchDep,
     MinPositionDep,
-    PrincipalDep,
-    ReadModelsDep,
-    ServicesDep,
     answer,
     etag,
 )
-from api.errors import not_found
-from api.routes import StrategyDep, problems, router
+from api.routes import StrategyDep, StrategyReadsDep, problems, router
 from api.routes.strategy import (
     AsOf,
     Position,
-    hidden_objectives,
-    moment,
-    without_hidden,
 )
 from domain.application import CommandResult
 
@@ -51,7 +43,7 @@ def _measured_result(result: CommandResult) -> ss.MeasurementCommandResult:
 @kpis.post(
     "/kpis",
     status_code=201,
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 404, 409),
     summary="Define a KPI (admins, managers)",
 )
@@ -70,9 +62,7 @@ def define_kpi(
 
 @kpis.get("/kpis", response_model=ss.KpisPage, responses=_READ, summary="The KPI dashboard")
 def list_kpis(
-    services: ServicesDep,
-    readmodels: ReadModelsDep,
-    principal: PrincipalDep,
+    reads: StrategyReadsDep,
     _: MinPositionDep,
     as_of: AsOf = None,
     position: Position = None,
@@ -80,12 +70,7 @@ def list_kpis(
 ) -> Json:
     """Every KPI, the north star first: current value, status colour, trend and history (the
     trend chart), with the key results that follow it."""
-    at = moment(services, readmodels, as_of, position)
-    items = readmodels.strategy.kpis(at, include_retired)
-    hidden = hidden_objectives(services, principal, readmodels)
-    for item in items:
-        item["key_results"] = without_hidden(item["key_results"], hidden)
-    return {"items": items, "position": at if at is not None else positions.reflected()}
+    return reads.kpis(as_of, position, include_retired)
 
 
 @kpis.get(
@@ -96,9 +81,7 @@ def list_kpis(
 )
 def read_kpi(
     kpi_id: UUID,
-    services: ServicesDep,
-    readmodels: ReadModelsDep,
-    principal: PrincipalDep,
+    reads: StrategyReadsDep,
     _: MinPositionDep,
     response: Response,
     as_of: AsOf = None,
@@ -106,20 +89,14 @@ def read_kpi(
 ) -> Json:
     """Its definition, thresholds (and their changes), the live measurements per period, the
     corrections (superseded measurements stay), status, trend. The `ETag` is its version."""
-    at = moment(services, readmodels, as_of, position)
-    found = readmodels.strategy.kpi(kpi_id, at)
-    if found is None:
-        raise not_found("kpi", kpi_id)
-    found["key_results"] = without_hidden(
-        found["key_results"], hidden_objectives(services, principal, readmodels)
-    )
+    found = reads.kpi(kpi_id, as_of, position)
     response.headers["ETag"] = etag(found["version"])
     return found
 
 
 @kpis.patch(
     "/kpis/{kpi_id}",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Rename, hand over or retag a KPI (admins, managers)",
 )
@@ -136,7 +113,7 @@ def update_kpi(
 
 @kpis.post(
     "/kpis/{kpi_id}/thresholds",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Move a KPI's thresholds (admins, managers; with a reason)",
 )
@@ -153,7 +130,7 @@ def change_thresholds(
 
 @kpis.post(
     "/kpis/{kpi_id}/retire",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Retire a KPI (admins, managers; with a reason)",
 )

@@ -42,7 +42,7 @@ _CREATE = problems(403, 404, 409)
 @objectives.post(
     "/objectives",
     status_code=201,
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_CREATE,
     summary="Draft an objective",
 )
@@ -59,7 +59,7 @@ def draft_objective(
 
 @objectives.get(
     "/objectives/{objective_id}",
-    response_model=s.Objective,
+    response_model=s.ObjectiveOut,
     responses=problems(404),
     summary="Read an objective (now or as of an instant)",
 )
@@ -85,7 +85,7 @@ def read_objective(
             "objective as it stood there (404 if it did not exist yet).",
         ),
     ] = None,
-) -> s.Objective:
+) -> s.ObjectiveOut:
     """The objective with its key results, check-ins (corrections included), negotiation
     and amendments. The `ETag` is its version (at `as_of` or `position`, the version it had
     then); `OKR-Position` is the position of the event that made that version (live), or the
@@ -126,7 +126,7 @@ def _version_at(
 
 @objectives.patch(
     "/objectives/{objective_id}",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Reword, realign and/or reassign an objective",
 )
@@ -145,7 +145,7 @@ def update_objective(
 
 @objectives.post(
     "/objectives/{objective_id}/abandon",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Abandon an objective",
 )
@@ -238,7 +238,7 @@ def remove_key_result(
 
 @objectives.post(
     "/objectives/{objective_id}/submit",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Submit for approval",
 )
@@ -255,7 +255,7 @@ def submit(
 
 @objectives.post(
     "/objectives/{objective_id}/approve",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Approve (manager)",
 )
@@ -271,7 +271,7 @@ def approve(
 
 @objectives.post(
     "/objectives/{objective_id}/request-changes",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Request changes (manager)",
 )
@@ -288,13 +288,13 @@ def request_changes(
 
 @objectives.post(
     "/objectives/{objective_id}/counter-propose",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Counter-propose concrete changes (manager)",
 )
 def counter_propose(
     objective_id: UUID,
-    body: s.CounterProposal,
+    body: s.CounterProposalIn,
     uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
@@ -305,7 +305,7 @@ def counter_propose(
 
 @objectives.post(
     "/objectives/{objective_id}/accept-counter",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Accept the counter-proposal",
 )
@@ -322,7 +322,7 @@ def accept_counter(
 
 @objectives.post(
     "/objectives/{objective_id}/withdraw",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Withdraw a submission",
 )
@@ -482,7 +482,7 @@ def grade_key_result(
 
 @objectives.post(
     "/objectives/{objective_id}/grade",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Grade the objective",
 )
@@ -499,7 +499,7 @@ def grade_objective(
 
 @objectives.post(
     "/objectives/{objective_id}/reflection",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Write the reflection",
 )
@@ -517,7 +517,7 @@ def reflect(
 @objectives.post(
     "/objectives/{objective_id}/carry-over",
     status_code=201,
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Carry over into a later cycle",
 )

@@ -28,7 +28,7 @@ tokens = APIRouter(tags=["tokens"])
 @people.post(
     "/people",
     status_code=201,
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 409),
     summary="Register a person (admin)",
 )
@@ -69,13 +69,13 @@ def list_people(
 
 @people.get(
     "/people/{person_id}",
-    response_model=s.Person,
+    response_model=s.PersonOut,
     responses=problems(404),
     summary="Read a person",
 )
 def read_person(
     person_id: UUID, ledger: LedgerDep, _: PrincipalDep, __: StorePositionDep, response: Response
-) -> s.Person:
+) -> s.PersonOut:
     """One person; the `ETag` is its version."""
     person = ledger.get_person(person_id)
     read_from_store(response, ledger, person)
@@ -84,7 +84,7 @@ def read_person(
 
 @people.patch(
     "/people/{person_id}",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 404, 409, 412),
     summary="Rename a person (admin)",
 )
@@ -101,7 +101,7 @@ def rename_person(
 
 @people.post(
     "/people/{person_id}/deactivate",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 404, 409, 412),
     summary="Deactivate a person (admin)",
 )
@@ -118,7 +118,7 @@ def deactivate_person(
 
 @people.post(
     "/people/{person_id}/reactivate",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 404, 409, 412),
     summary="Reactivate a person (admin)",
 )
@@ -185,7 +185,7 @@ def issue_token(
 
 @tokens.post(
     "/tokens/{token_id}/revoke",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 404, 409),
     summary="Revoke a token (admin)",
 )

@@ -8,32 +8,22 @@ may not see are left out of every answer, as elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Query, Response
 
-from api import policy, positions, visibility
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.deps import (
     IfMatchDep,
     Instant,
     MinPositionDep,
-    PrincipalDep,
-    ReadModelsDep,
-    Services,
-    ServicesDep,
     answer,
     etag,
 )
-from api.errors import invalid, not_found
-from api.policy import Principal
-from api.routes import StrategyDep, problems, router
+from api.routes import StrategyDep, StrategyReadsDep, problems, router
 from domain.application import CommandResult
-from infra.readmodels import ReadModels
 
 strategy = router("strategy")
 
@@ -46,43 +36,6 @@ _READ = problems(404, 504)
 _WRITE = problems(403, 404, 409, 412)
 
 
-# ------------------------------------------------------------------ helpers
-
-
-def moment(
-    services: Services,
-    readmodels: ReadModels,
-    as_of: datetime | None,
-    position: int | None,
-) -> int | None:
-    """The log position to answer at: live (None), `position`, or the one at `as_of`."""
-    if as_of is not None and position is not None:
-        raise invalid("as_of_or_position", "give as_of or position, not both", "position")
-    if as_of is not None:
-        return readmodels.position_at(as_of) or 0
-    if position is None:
-        return None
-    head = services.ledger.recorder.max_notification_id() or 0
-    if position > head:
-        raise invalid("position_beyond_log", f"the log ends at position {head}", "position")
-    return position
-
-
-def hidden_objectives(services: Services, principal: Principal, readmodels: ReadModels) -> set[str]:
-    """Ids (as strings) of the private objectives the caller may not see."""
-    if policy.reads_everything(principal):
-        return set()
-    found = readmodels.strategy.private_objectives()
-    with services.directory.current() as directory:
-        return visibility.hidden_ids(found, visibility.viewer(directory, principal))
-
-
-def without_hidden(
-    items: Iterable[Json], hidden: set[str], key: str = "objective_id"
-) -> list[Json]:
-    return [i for i in items if str(i.get(key)) not in hidden]
-
-
 # ----------------------------------------------------------------- strategy
 
 
@@ -93,10 +46,8 @@ def without_hidden(
     summary="The strategy (now or as of an instant)",
 )
 def read_strategy(
-    services: ServicesDep,
-    readmodels: ReadModelsDep,
-    _: PrincipalDep,
-    __: MinPositionDep,
+    reads: StrategyReadsDep,
+    _: MinPositionDep,
     response: Response,
     as_of: AsOf = None,
     position: Position = None,
@@ -104,17 +55,14 @@ def read_strategy(
     """Mission, vision, values, the perspectives (top row first) with their themes, the themes'
     "drives" links, the north-star KPI and the quality checks' levels. The `ETag` is the
     strategy's version (404 `strategy_not_found` before it is defined)."""
-    at = moment(services, readmodels, as_of, position)
-    found = readmodels.strategy.strategy(at)
-    if found is None:
-        raise not_found("strategy", "of this organisation")
+    found = reads.strategy(as_of, position)
     response.headers["ETag"] = etag(found["version"])
     return found
 
 
 @strategy.put(
     "/strategy",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 409, 412),
     summary="Define or revise the strategy (admins, managers)",
 )
@@ -132,7 +80,7 @@ def put_strategy(
 
 @strategy.post(
     "/strategy/north-star",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Choose the north-star KPI (admins, managers)",
 )
@@ -153,9 +101,7 @@ def choose_north_star(
     summary="The strategy map of a cycle (now or as of an instant)",
 )
 def strategy_map(
-    services: ServicesDep,
-    readmodels: ReadModelsDep,
-    principal: PrincipalDep,
+    reads: StrategyReadsDep,
     _: MinPositionDep,
     cycle_id: Annotated[UUID, Query(description="The cycle whose objectives are placed.")],
     as_of: AsOf = None,
@@ -165,28 +111,7 @@ def strategy_map(
     KPIs), the cycle's objectives placed by theme (or their own perspective) and the KPIs.
     Links: `aligns_to` (objective → nearest placed objective above it), `drives` (theme →
     theme) and `measured_by` (objective → KPI). Colours: green, amber, red, grey."""
-    with services.directory.current() as directory:
-        known = cycle_id in directory.cycles
-    if not known:
-        raise not_found("cycle", cycle_id, "cycle_id")
-    at = moment(services, readmodels, as_of, position)
-    data = readmodels.strategy.strategy_map(cycle_id, at)
-    hidden = hidden_objectives(services, principal, readmodels)
-    if hidden:
-        for row in data["rows"]:
-            row["objectives"] = without_hidden(row["objectives"], hidden)
-            for theme in row["themes"]:
-                theme["objective_ids"] = [o for o in theme["objective_ids"] if o not in hidden]
-        data["unplaced"] = without_hidden(data["unplaced"], hidden)
-        data["links"] = [
-            link
-            for link in data["links"]
-            if link["source"] not in hidden and link["target"] not in hidden
-        ]
-    data["as_of"] = as_of.isoformat() if as_of else None
-    if data.get("position") is None:
-        data["position"] = positions.reflected()
-    return data
+    return reads.strategy_map(cycle_id, as_of, position)
 
 
 # ------------------------------------------------------- objectives in it
@@ -194,7 +119,7 @@ def strategy_map(
 
 @strategy.put(
     "/objectives/{objective_id}/theme",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=_WRITE,
     summary="Tag an objective with a strategic theme",
 )

@@ -26,7 +26,7 @@ teams = router("teams")
 @teams.post(
     "/teams",
     status_code=201,
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 404, 409),
     summary="Form a team (admin)",
 )
@@ -63,11 +63,11 @@ def list_teams(
 
 
 @teams.get(
-    "/teams/{team_id}", response_model=s.Team, responses=problems(404), summary="Read a team"
+    "/teams/{team_id}", response_model=s.TeamOut, responses=problems(404), summary="Read a team"
 )
 def read_team(
     team_id: UUID, ledger: LedgerDep, _: PrincipalDep, __: StorePositionDep, response: Response
-) -> s.Team:
+) -> s.TeamOut:
     """One team with its members and their roles; the `ETag` is its version."""
     team = ledger.get_team(team_id)
     read_from_store(response, ledger, team)
@@ -76,7 +76,7 @@ def read_team(
 
 @teams.patch(
     "/teams/{team_id}",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 404, 409, 412),
     summary="Rename and/or move a team (admin)",
 )
@@ -94,7 +94,7 @@ def patch_team(
 
 @teams.post(
     "/teams/{team_id}/members",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 404, 409, 412),
     summary="Add a member (admin)",
 )
@@ -111,7 +111,7 @@ def add_member(
 
 @teams.patch(
     "/teams/{team_id}/members/{person_id}",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 404, 409, 412),
     summary="Change a member's role (admin)",
 )
@@ -129,7 +129,7 @@ def change_member_role(
 
 @teams.delete(
     "/teams/{team_id}/members/{person_id}",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 404, 409, 412),
     summary="Remove a member (admin)",
 )
@@ -146,7 +146,7 @@ def remove_member(
 
 @teams.post(
     "/teams/{team_id}/disband",
-    response_model=s.CommandResult,
+    response_model=s.CommandResultOut,
     responses=problems(403, 404, 409, 412),
     summary="Disband a team (admin)",
 )

@@ -224,7 +224,7 @@ class ObjectiveUseCases(UseCases):
         )
 
     def counter_propose(
-        self, objective_id: UUID, body: s.CounterProposal, expected: int | None
+        self, objective_id: UUID, body: s.CounterProposalIn, expected: int | None
     ) -> CommandResult:
         return self._as_decider(
             objective_id,

@@ -9,10 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-import orjson
-from fastapi import Response
-
-from api.routes import queries
+from api.usecases.queries import QueryUseCases
 from api.web.site import FormError, PageNotFound, Viewer
 from projections.directory import DirectoryState, team_ancestors
 
@@ -205,19 +202,9 @@ def tree(
     readmodels = services.readmodels
     if readmodels is None:
         return []
-    answer = queries.cycle_tree(
-        cycle_id=UUID(cycle_id),
-        principal=viewer.principal,
-        services=services,
-        readmodels=readmodels,
-        _=None,
-        as_of=as_of,
-        position=position,
-        team_id=UUID(team_id) if team_id else None,
+    return QueryUseCases(viewer.caller).tree_roots(
+        UUID(cycle_id), as_of, position, UUID(team_id) if team_id else None
     )
-    if isinstance(answer, Response):  # the live tree comes as the bytes the API sends
-        return list(orjson.loads(answer.body)["roots"])
-    return list(answer.roots)
 
 
 def objective_confidence(node: Json) -> int | None:

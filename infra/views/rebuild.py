@@ -25,29 +25,26 @@ done and swaps them in with every shard's tail folded in the same transaction.
 
 A rebuild of some views ends at the live views' position (they must all stay at one position);
 a rebuild of every view (or the first one) reads to the head of the log and moves the position.
+
+This module orchestrates; its parts: `infra/views/helpers.py` (the shard helper processes),
+`infra/views/copy_format.py` (COPY's text format) and `infra/views/model_file.py` (the model
+saved to resume from).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
-import math
 import queue
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import OperationalError
@@ -56,9 +53,13 @@ from psycopg.sql import SQL, Identifier
 
 from domain.application import OkrLedger
 from infra.settings import Settings, get_settings
-from infra.views.codec import dumps, load, loads
+from infra.views.copy_format import copy_rows
+from infra.views.copy_format import copy_text as copy_text
+from infra.views.helpers import Helper, helper_ledger
 from infra.views.log import LogReader
 from infra.views.model import HISTORY, VIEWS, Model, Shard
+from infra.views.model_file import compressed_model, model_from_bytes
+from infra.views.model_file import model_bytes as model_bytes
 from infra.views.projector import ShardLog, shard_sql
 from infra.views.schema import READS, RETIRED, SHADOW, TABLES, Table, tables_of
 from infra.views.store import (
@@ -66,16 +67,8 @@ from infra.views.store import (
     ShardedViews,
     ViewStore,
     appended_rows,
-    columns,
     entity_rows,
 )
-from projections.comparison import AmendmentTally
-from projections.directory import DirectoryState
-from projections.history import ObjectiveHistory
-from projections.inbox import InboxState
-from projections.staleness import StalenessState
-from projections.strategy import StrategyState
-from projections.tree import TreeState
 
 LOCK_KEY = "okrledger:views:rebuild"
 
@@ -216,7 +209,12 @@ class Rebuild:
         shards = [Shard(k, self.workers) for k in range(self.workers)]
         tables = tables_of(views)
         self._prepare_shards(views, tables, shards)
-        helpers = [_Helper.start(self.ledger, views, target, self, shard) for shard in shards[:-1]]
+        pace = {
+            "page_size": self.page_size,
+            "save_every": self.save_every,
+            "checkpoint_every": self.settings.checkpoint_every,
+        }
+        helpers = [Helper.start(self.ledger, views, target, shard, pace) for shard in shards[:-1]]
         models: list[tuple[tuple[str, ...], Model | _Saved, str]] = []
         try:
             model = self.build(views, target, report, shards[-1])
@@ -785,85 +783,10 @@ class _Writer:
                     self.queue.task_done()
 
 
-class _Helper:
-    """A process building one shard of the views into the shadow tables
-    (`python -m infra.views.rebuild`)."""
-
-    def __init__(self, process: subprocess.Popen[bytes], errors: Any) -> None:
-        self.process = process
-        self.errors = errors
-
-    @classmethod
-    def start(
-        cls, ledger: OkrLedger, views: tuple[str, ...], target: int, parent: Rebuild, shard: Shard
-    ) -> _Helper:
-        job = {
-            "env": dict(ledger.env),
-            "views": list(views),
-            "shard": [shard.index, shard.count],
-            "target": target,
-            "page_size": parent.page_size,
-            "save_every": parent.save_every,
-            "checkpoint_every": parent.settings.checkpoint_every,
-        }
-        errors = tempfile.TemporaryFile()  # noqa: SIM115  (closed in wait())
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra.views.rebuild"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            preexec_fn=_die_with_parent,
-        )
-        assert process.stdin is not None
-        process.stdin.write(orjson.dumps(job))
-        process.stdin.close()
-        return cls(process, errors)
-
-    def wait(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        stdout = self.process.stdout.read()
-        self.process.wait()
-        self.errors.seek(0)
-        stderr = self.errors.read().decode(errors="replace")
-        self.errors.close()
-        if self.process.returncode not in (0, 130):
-            raise RuntimeError(f"the rebuild helper failed:\n{stderr[-3000:]}")
-        lines = stdout.decode().strip().splitlines()
-        return dict(orjson.loads(lines[-1])) if lines else {"interrupted": True}
-
-    def interrupt(self) -> None:
-        """Ask it to save its progress and stop (as Ctrl-C would)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
-def _die_with_parent() -> None:
-    """Linux: the helper is killed when the process that started it dies (an orphaned helper
-    would go on writing shadow tables a resumed rebuild is writing too)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def _ledger(env: dict[str, str]) -> OkrLedger:
-    """The parent's application. Its environment carries the person-id secret the factory
-    settled; a secret the store keeps itself must not look configured, so retry without it."""
-    from infra.audit.personal import PersonalDataError
-
-    try:
-        return OkrLedger(env=env)
-    except PersonalDataError:
-        secret = OkrLedger.PERSON_ID_SECRET
-        return OkrLedger(env={k: v for k, v in env.items() if not k.endswith(secret)})
-
-
 def _helper_main() -> None:
     """The helper process: build the shadow tables of the views in the job read from stdin."""
     job = orjson.loads(sys.stdin.buffer.read())
-    ledger = _ledger(job["env"])
+    ledger = helper_ledger(job["env"])
     settings = get_settings().model_copy(update={"checkpoint_every": job["checkpoint_every"]})
     rebuild = Rebuild(
         ledger, settings, page_size=job["page_size"], save_every=job["save_every"], workers=1
@@ -895,200 +818,6 @@ def _helper_main() -> None:
             }
         ).decode()
     )
-
-
-def copy_rows(
-    curs: Cursor[Any], target: Identifier, table: str, rows: list[tuple[Any, ...]]
-) -> None:
-    """COPY rows into `target` (laid out as view table `table`), formatted here in COPY's
-    text format and sent in blocks: psycopg's `write_row` adapts every value through Python
-    dumpers, which cost more than folding the event the row came from."""
-    found = next(t for t in tables_of(VIEWS) if t.name == table)
-    names = SQL(", ").join(Identifier(c.name) for c in columns(found))
-    with curs.copy(SQL("COPY {} ({}) FROM STDIN").format(target, names)) as copy:
-        for start in range(0, len(rows), COPY_BLOCK):
-            copy.write(copy_text(rows[start : start + COPY_BLOCK]))
-
-
-COPY_BLOCK = 2000
-"""Rows formatted and sent at once."""
-
-
-def _text(value: str) -> str:
-    # Four `in` scans (C) cost about a twentieth of a regex search over an audit row's JSON
-    # document (~700 characters), and the replacements run only when one of them hits.
-    if "\\" in value or "\n" in value or "\r" in value or "\t" in value:
-        return (
-            value.replace("\\", "\\\\")  # first: the others add backslashes of their own
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-            .replace("\t", "\\t")
-        )
-    return value
-
-
-def _null(value: None) -> str:
-    return "\\N"
-
-
-def _bool(value: bool) -> str:
-    return "t" if value else "f"
-
-
-def _float(value: float) -> str:
-    if math.isfinite(value):
-        return repr(value)
-    raise TypeError("no COPY text format for float values that are not finite")
-
-
-_UUID_TEXTS: dict[int, str] = {}
-UUID_TEXTS = 100_000
-"""Ids whose text is remembered (ids recur in many rows)."""
-
-
-def _uuid_text(value: UUID) -> str:
-    """`str(value)`. Remembered by the id's number: `UUID.__hash__` and `UUID.__str__` are
-    Python code, `value.int` is a slot and an int's hash is C."""
-    number = value.int
-    text = _UUID_TEXTS.get(number)
-    if text is None:
-        if len(_UUID_TEXTS) >= UUID_TEXTS:
-            _UUID_TEXTS.clear()
-        digits = f"{number:032x}"
-        text = _UUID_TEXTS[number] = (
-            f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
-        )
-    return text
-
-
-_DATETIME_TEXTS: dict[datetime, str] = {}
-DATETIME_TEXTS = 10_000
-"""Commit times whose text is remembered: the events of one commit share theirs."""
-
-
-def _datetime_text(value: datetime) -> str:
-    # Only UTC times are remembered: equal instants in other zones compare (and hash) equal
-    # but are written with their own offsets. The log's commit times are all UTC.
-    if value.tzinfo is not UTC:
-        return value.isoformat()
-    text = _DATETIME_TEXTS.get(value)
-    if text is None:
-        if len(_DATETIME_TEXTS) >= DATETIME_TEXTS:
-            _DATETIME_TEXTS.clear()
-        text = _DATETIME_TEXTS[value] = value.isoformat()
-    return text
-
-
-_FORMATS: dict[type[Any], Callable[[Any], str]] = {
-    str: _text,
-    type(None): _null,
-    UUID: _uuid_text,
-    int: int.__repr__,
-    Decimal: Decimal.__str__,
-    bool: _bool,
-    datetime: _datetime_text,
-    date: date.isoformat,
-    float: _float,
-}
-"""Each value's COPY text format (what psycopg's text dumpers give, escaped), by its exact type:
-one dictionary look-up instead of a chain of type tests for each of a row's fields."""
-
-
-def _field(value: Any) -> str:
-    """One value in COPY's text format."""
-    try:
-        format_ = _FORMATS[type(value)]
-    except KeyError:
-        raise TypeError(f"no COPY text format for {type(value).__name__} values") from None
-    return format_(value)
-
-
-def copy_text(rows: Sequence[tuple[Any, ...]]) -> bytes:
-    """Rows as COPY text: tab-separated fields, one line each."""
-    formats = _FORMATS
-    try:
-        return "".join(
-            ["\t".join([formats[type(v)](v) for v in row]) + "\n" for row in rows]
-        ).encode()
-    except KeyError:
-        for row in rows:  # name the value that has no format
-            for value in row:
-                _field(value)
-        raise
-
-
-# ------------------------------------------------------------ model on disk
-
-
-def model_parts(model: Model) -> list[tuple[str, Any]]:
-    """The model's state, part by part (append-only outputs are never held)."""
-    return [
-        ("views", model.views),
-        ("shard", [model.shard.index, model.shard.count] if model.shard is not None else None),
-        ("position", model.position),
-        ("last_checkpoint", model.last_checkpoint),
-        ("unsaved_objectives", sorted(model.unsaved_objectives, key=str)),
-        ("unsaved_organisation", model.unsaved_organisation),
-        ("unsaved_strategy", model.unsaved_strategy),
-        ("seq", model.seq),
-        ("tree", model.tree),
-        ("names", model.context.names),
-        ("strategy", model.context.strategy),
-        ("amendments", model.tallies.amendments),
-        ("check_ins", model.tallies.check_ins),
-        ("history", model.history.objectives),
-        ("directory", model.directory),
-        ("inbox", model.inbox),
-        ("staleness", model.staleness),
-    ]
-
-
-def model_bytes(model: Model) -> bytes:
-    """The model's state as one JSON object."""
-    return dumps(dict(model_parts(model)))
-
-
-def compressed_model(model: Model) -> bytes:
-    """`zlib.compress(model_bytes(model), 1)`, encoded and compressed one part at a time: the
-    whole JSON of a large model (hundreds of MB at a million events) is never held at once."""
-    packer = zlib.compressobj(1)
-    chunks: list[bytes] = []
-    for n, (name, value) in enumerate(model_parts(model)):
-        chunks.append(packer.compress(b"{" if n == 0 else b","))
-        chunks.append(packer.compress(dumps(name) + b":" + dumps(value)))
-    chunks.append(packer.compress(b"}"))
-    chunks.append(packer.flush())
-    return b"".join(chunks)
-
-
-def model_from_bytes(data: bytes, checkpoint_every: int) -> Model:
-    raw = loads(data)
-    shard = Shard(*raw["shard"]) if raw.get("shard") else None
-    model = Model(tuple(raw["views"]), checkpoint_every, shard)
-    model.position = raw["position"]
-    model.last_checkpoint = raw["last_checkpoint"]
-    model.unsaved_objectives = {UUID(i) for i in raw["unsaved_objectives"]}
-    model.unsaved_organisation = raw["unsaved_organisation"]
-    model.unsaved_strategy = raw["unsaved_strategy"]
-    model.seq = {UUID(k): v for k, v in raw["seq"].items()}
-    tree = load(TreeState, raw["tree"])
-    model.context.tree = tree
-    model.tallies.tree = tree
-    model.context.names = {UUID(k): v for k, v in raw["names"].items()}
-    model.context.strategy = load(StrategyState, raw["strategy"])
-    model.tallies.amendments = {
-        UUID(k): load(AmendmentTally, v) for k, v in raw["amendments"].items()
-    }
-    model.tallies.check_ins = {UUID(k): v for k, v in raw["check_ins"].items()}
-    model.history.objectives = {
-        UUID(k): load(ObjectiveHistory, v) for k, v in raw["history"].items()
-    }
-    model.directory = load(DirectoryState, raw["directory"])
-    model.inbox = load(InboxState, raw["inbox"])
-    model.staleness = load(StalenessState, raw["staleness"])
-    for state in (model.tallies, model.history):
-        state.cursor.position, state.cursor.now = tree.cursor.position, tree.cursor.now
-    return model
 
 
 if __name__ == "__main__":

@@ -118,3 +118,25 @@ def test_errors_are_documented_as_problems(spec: dict[str, Any]) -> None:
 
 def test_bearer_auth_is_declared(spec: dict[str, Any]) -> None:
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_components_keep_their_published_names(spec: dict[str, Any]) -> None:
+    """The Python models are named apart from the domain's (`ObjectiveOut`, `CommandResultOut`);
+    clients still see `Objective`, `CommandResult`..., and every `$ref` resolves."""
+    from api.schemas import OPENAPI_NAMES
+
+    components = spec["components"]["schemas"]
+    for python_name, published in OPENAPI_NAMES.items():
+        assert python_name not in components
+        assert components[published]["title"] == published
+
+    def refs(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+            return found + [r for value in node.values() for r in refs(value)]
+        if isinstance(node, list):
+            return [r for item in node for r in refs(item)]
+        return []
+
+    for ref in refs(spec):
+        assert ref.rsplit("/", 1)[1] in components, ref

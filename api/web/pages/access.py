@@ -1,5 +1,5 @@
 """The audit trail's "access" view: who held which role and team memberships as of an instant,
-with the events that granted them. The answer is the API's own (`api.routes.access`), and so
+with the events that granted them. The answer is the API's own (`api/usecases/audit.py`), and so
 is the rule who may see it (`policy.may_read_audit`)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from api import policy
-from api.routes.access import access_as_of
+from api.usecases.audit import AuditUseCases
 from api.web import data
 from api.web.site import Forbidden, FormError, ViewerDep, render, web
 
@@ -25,13 +25,7 @@ def access_page(request: Request, viewer: ViewerDep, as_of: str | None = None) -
     try:
         instant = data.parse_local(as_of)
         if viewer.services.readmodels is not None:
-            answer = access_as_of(
-                _=viewer.principal,
-                services=viewer.services,
-                ledger=viewer.services.ledger,
-                readmodels=viewer.services.readmodels,
-                as_of=instant,
-            )
+            answer = AuditUseCases(viewer.caller).access(instant)
             people, position = answer.people, answer.position
     except FormError as error:
         problem = str(error)

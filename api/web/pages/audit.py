@@ -1,6 +1,6 @@
 """The audit trail for auditors and admins: a filterable, paged table, CSV and JSON Lines
 exports, and the hash chain's verification. Rows, exports and verification are the API's
-own (`api.routes.audit`), and so is the rule who may see them (`policy.may_read_audit`)."""
+own (`api/usecases/audit.py`), and so is the rule who may see them (`policy.may_read_audit`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from api import policy
 from api.errors import ApiError
-from api.routes import audit as audit_api
+from api.usecases.audit import AuditUseCases
 from api.web import data
 from api.web.site import (
     Forbidden,
@@ -68,12 +68,8 @@ def _rows(
     limit: int,
     offset: int,
 ) -> Any:
-    readmodels = viewer.services.readmodels
-    assert readmodels is not None
-    return audit_api.audit_trail(
-        _=viewer.principal,
-        readmodels=readmodels,
-        __=None,
+    assert viewer.services.readmodels is not None
+    return AuditUseCases(viewer.caller).trail(
         format_=fmt,
         limit=limit,
         offset=offset,
@@ -155,15 +151,7 @@ def audit_page(
 
 def _verify(viewer: Viewer, position: int | None = None, hash_: str | None = None) -> Any:
     """The API's chain verification, whole or up to a saved answer's position."""
-    return audit_api.verify(
-        _=viewer.principal,
-        ledger=viewer.services.ledger,
-        services=viewer.services,
-        from_position=None,
-        to_position=None,
-        position=position,
-        hash_=hash_,
-    )
+    return AuditUseCases(viewer.caller).verify(position=position, hash_=hash_)
 
 
 def _check_answer(

@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.routes import queries
+from api.usecases.queries import QueryUseCases
 from api.web import data
 from api.web.site import FormError, ViewerDep, nav, render, web
 
@@ -54,17 +54,8 @@ def diff_page(
     if problem is None and viewer.services.readmodels is not None:
         if start > end:
             start, end = end, start
-        result = queries.tree_diff(
-            principal=viewer.principal,
-            services=viewer.services,
-            readmodels=viewer.services.readmodels,
-            _=None,
-            from_=start,
-            to=end,
-            from_position=None,
-            to_position=None,
-            cycle_id=UUID(chosen.id),
-        )
+        reads = QueryUseCases(viewer.caller)
+        result = reads.diff(from_=start, to=end, cycle_id=UUID(chosen.id))
     changes = (result or {}).get("changes", [])
     kinds = sorted({c["kind"] for c in changes})
     if kind:

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from api.routes import queries
+from api.usecases.queries import QueryUseCases
 from api.web import charts, data
 from api.web.site import ViewerDep, nav, render, web
 
@@ -72,27 +72,11 @@ def home(request: Request, viewer: ViewerDep, seen: int | None = None) -> HTMLRe
                     "counts": team_counts,
                 }
             )
-    readmodels = viewer.services.readmodels
-    stale = queries.stale_key_results(
-        principal=viewer.principal,
-        services=viewer.services,
-        readmodels=readmodels,
-        _=None,
-        cycle_id=UUID(cycle.id),
-    ).items
-    inbox = readmodels.inbox(viewer.principal.person_id)
+    reads = QueryUseCases(viewer.caller)
+    stale = reads.stale(UUID(cycle.id)).items
+    inbox = reads.inbox()
     week_ago = now - timedelta(days=7)
-    recent = queries.tree_diff(
-        principal=viewer.principal,
-        services=viewer.services,
-        readmodels=readmodels,
-        _=None,
-        from_=week_ago,
-        to=None,
-        from_position=None,
-        to_position=None,
-        cycle_id=UUID(cycle.id),
-    )
+    recent = reads.diff(from_=week_ago, cycle_id=UUID(cycle.id))
     changes = sorted(
         recent.get("changes", []),
         key=lambda c: (c.get("by") or {}).get("position", 0),

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from api.routes import queries
+from api.usecases.queries import QueryUseCases
 from api.web import data
 from api.web.site import Viewer, ViewerDep, nav, render, web
 
@@ -26,7 +26,7 @@ def inbox_page(request: Request, viewer: ViewerDep, seen: int | None = None) -> 
     readmodels = viewer.services.readmodels
     inbox: dict[str, Any] = {"items": [], "total": 0}
     if readmodels is not None:
-        inbox = queries.my_inbox(principal=viewer.principal, readmodels=readmodels, _=None)
+        inbox = QueryUseCases(viewer.caller).inbox()
     groups = [
         (kind, title, [i for i in inbox["items"] if i["kind"] == kind]) for kind, title in SECTIONS
     ]
@@ -39,13 +39,7 @@ def stale_page(request: Request, viewer: ViewerDep, cycle: str | None = None) ->
     items: list[dict[str, Any]] = []
     readmodels = viewer.services.readmodels
     if readmodels is not None and chosen is not None:
-        items = queries.stale_key_results(
-            principal=viewer.principal,
-            services=viewer.services,
-            readmodels=readmodels,
-            _=None,
-            cycle_id=UUID(chosen.id),
-        ).items
+        items = QueryUseCases(viewer.caller).stale(UUID(chosen.id)).items
     return render(request, "stale.html", viewer, cycle=chosen, cycles=all_cycles, items=items)
 
 

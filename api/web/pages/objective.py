@@ -21,8 +21,8 @@ from api import policy, present
 from api import schemas as s
 from api.deps import visible_objective
 from api.errors import ApiError
-from api.routes import queries
 from api.usecases.objectives import ObjectiveUseCases
+from api.usecases.queries import QueryUseCases
 from api.web import charts, data
 from api.web.site import (
     Form,
@@ -188,7 +188,7 @@ def thread(viewer: Viewer, o: Objective, names: Names) -> list[ThreadEntry]:
 # ------------------------------------------------------------------------ the page
 
 
-def _points(kr: s.KeyResult, names: Names) -> list[charts.Point]:
+def _points(kr: s.KeyResultOut, names: Names) -> list[charts.Point]:
     points = []
     for c in kr.check_ins:
         label = (
@@ -207,16 +207,16 @@ def _points(kr: s.KeyResult, names: Names) -> list[charts.Point]:
 
 @dataclass(frozen=True)
 class KeyResultPanel:
-    kr: s.KeyResult
+    kr: s.KeyResultOut
     view: dict[str, Any]
     chart: Any
     spark: Any
-    live: list[s.CheckIn]
+    live: list[s.CheckInOut]
     suggested: float
 
 
 def _panels(
-    shown: s.Objective, view: dict[str, Any] | None, cycle: data.CycleInfo, names: Names
+    shown: s.ObjectiveOut, view: dict[str, Any] | None, cycle: data.CycleInfo, names: Names
 ) -> list[KeyResultPanel]:
     views = {kr["key_result_id"]: kr for kr in (view or {}).get("key_results", [])}
     today = datetime.now(UTC).date()
@@ -353,13 +353,7 @@ def objective_page(
     view = readmodels.objective(objective_id) if readmodels and instant is None else None
     history: dict[str, Any] = {}
     if readmodels is not None:
-        history = queries.objective_history(
-            objective_id=objective_id,
-            principal=viewer.principal,
-            services=services,
-            readmodels=readmodels,
-            _=None,
-        )
+        history = QueryUseCases(viewer.caller).history(objective_id)
     names = viewer.names
     timeline = history.get("timeline", [])
     if instant is not None and readmodels is not None:
@@ -536,7 +530,7 @@ def request_changes(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
 @_command("/counter-propose", "Counter-proposal sent.")
 def counter_propose(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
     o = visible_objective(viewer.services, viewer.principal, objective_id)
-    body = s.CounterProposal(changes=_change_set(form, o), comment=form.get("comment"))
+    body = s.CounterProposalIn(changes=_change_set(form, o), comment=form.get("comment"))
     return _uses(viewer).counter_propose(objective_id, body, form.version)
 
 

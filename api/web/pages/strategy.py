@@ -14,18 +14,15 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import Request, Response
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api import schemas as s
 from api import strategy_policy
 from api import strategy_schemas as ss
 from api.errors import ApiError
-from api.routes import initiatives as initiative_routes
-from api.routes import kpis as kpi_routes
-from api.routes import lint as lint_routes
-from api.routes import strategy as strategy_routes
 from api.usecases.strategy import StrategyUseCases
+from api.usecases.strategy_reads import StrategyQueries
 from api.web import data, strategy_charts
 from api.web.site import (
     TEMPLATES,
@@ -68,6 +65,13 @@ def _readmodels(viewer: Viewer) -> ReadModels:
     return readmodels
 
 
+def _reads(viewer: Viewer) -> StrategyQueries:
+    """The strategy's reads for the viewer (a page-not-found on a server without read
+    models)."""
+    _readmodels(viewer)
+    return StrategyQueries(viewer.caller)
+
+
 def _instant(as_of: str | None) -> tuple[datetime | None, str | None]:
     try:
         return data.parse_local(as_of), None
@@ -77,15 +81,7 @@ def _instant(as_of: str | None) -> tuple[datetime | None, str | None]:
 
 def _strategy(viewer: Viewer, as_of: datetime | None = None) -> Json | None:
     try:
-        found: Json = strategy_routes.read_strategy(
-            services=viewer.services,
-            readmodels=_readmodels(viewer),
-            _=viewer.principal,
-            __=None,
-            response=Response(),
-            as_of=as_of,
-            position=None,
-        )
+        found: Json = _reads(viewer).strategy(as_of)
     except ApiError as error:
         if error.status == 404:
             return None
@@ -94,15 +90,7 @@ def _strategy(viewer: Viewer, as_of: datetime | None = None) -> Json | None:
 
 
 def _kpis(viewer: Viewer, as_of: datetime | None = None) -> list[Json]:
-    found: list[Json] = kpi_routes.list_kpis(
-        services=viewer.services,
-        readmodels=_readmodels(viewer),
-        principal=viewer.principal,
-        _=None,
-        as_of=as_of,
-        position=None,
-        include_retired=False,
-    )["items"]
+    found: list[Json] = _reads(viewer).kpis(as_of)["items"]
     return found
 
 
@@ -206,15 +194,7 @@ def strategy_map_page(
     instant, problem = _instant(as_of)
     found: Json | None = None
     if chosen is not None:
-        found = strategy_routes.strategy_map(
-            services=viewer.services,
-            readmodels=_readmodels(viewer),
-            principal=viewer.principal,
-            _=None,
-            cycle_id=UUID(chosen.id),
-            as_of=instant,
-            position=None,
-        )
+        found = _reads(viewer).strategy_map(UUID(chosen.id), instant)
     return render(
         request,
         "strategy_map.html",
@@ -291,16 +271,7 @@ def kpi_page(
     viewer.wait_for(seen)
     instant, problem = _instant(as_of)
     try:
-        kpi: Json = kpi_routes.read_kpi(
-            kpi_id=kpi_id,
-            services=viewer.services,
-            readmodels=_readmodels(viewer),
-            principal=viewer.principal,
-            _=None,
-            response=Response(),
-            as_of=instant,
-            position=None,
-        )
+        kpi: Json = _reads(viewer).kpi(kpi_id, instant)
     except ApiError as error:
         if error.status == 404:
             raise PageNotFound("KPI") from None
@@ -381,16 +352,7 @@ def initiatives_page(
     found: list[Json] = []
     key_results: list[tuple[str, str]] = []
     if chosen is not None:
-        found = initiative_routes.list_initiatives(
-            services=viewer.services,
-            readmodels=_readmodels(viewer),
-            principal=viewer.principal,
-            _=None,
-            cycle_id=UUID(chosen.id),
-            status=wanted,
-            as_of=None,
-            position=None,
-        )["items"]
+        found = _reads(viewer).initiatives(cycle_id=UUID(chosen.id), status=wanted)["items"]
         key_results = [
             (kr["key_result_id"], f"{node['title']} · {kr['title']}")
             for node, _ in data.walk(data.tree(viewer, chosen.id))
@@ -481,7 +443,7 @@ class ObjectiveStrategy:
         return [f for f in self.findings if not f.get("key_result_id")]
 
 
-def strategy_panel(viewer: Viewer, o: s.Objective, cycle: Any) -> ObjectiveStrategy:
+def strategy_panel(viewer: Viewer, o: s.ObjectiveOut, cycle: Any) -> ObjectiveStrategy:
     cached = getattr(viewer, "_objective_strategy", None)
     if isinstance(cached, ObjectiveStrategy) and cached.objective_id == str(o.id):
         return cached
@@ -516,16 +478,7 @@ def strategy_panel(viewer: Viewer, o: s.Objective, cycle: Any) -> ObjectiveStrat
                 if kr["objective_id"] == str(o.id):
                     panel.initiatives.setdefault(kr["key_result_id"], []).append(initiative)
         if aggregate.status != Status.ABANDONED:
-            panel.findings = lint_routes.lint_cycle(
-                services=viewer.services,
-                readmodels=readmodels,
-                principal=viewer.principal,
-                _=None,
-                cycle_id=aggregate.cycle_id,
-                objective_id=o.id,
-                as_of=None,
-                position=None,
-            )["findings"]
+            panel.findings = _reads(viewer).lint_cycle(aggregate.cycle_id, o.id)["findings"]
     viewer._objective_strategy = panel  # type: ignore[attr-defined]
     return panel
 
@@ -610,12 +563,7 @@ def coach_draft(viewer: ViewerDep, form: FormDep) -> HTMLResponse:
             raise FormError("no cycle")
         spec = _draft_body(viewer, form, cycle_id, objective_id)
         if spec is not None:
-            findings = lint_routes.lint_draft(
-                body=spec,
-                services=viewer.services,
-                readmodels=_readmodels(viewer),
-                principal=viewer.principal,
-            )["findings"]
+            findings = _reads(viewer).lint_draft(spec)["findings"]
             if objective_id is not None:  # the page lists the saved draft's own findings
                 saved = {str(kr.key_result_id) for kr in spec.key_results if kr.key_result_id}
                 findings = [

@@ -1,0 +1,89 @@
+"""A rebuild's model on disk: its state part by part, as JSON, compressed one part at a time,
+and loaded back (`infra/views/rebuild.py` saves it with its position to resume from)."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+from uuid import UUID
+
+from infra.views.codec import dumps, load, loads
+from infra.views.model import Model, Shard
+from projections.comparison import AmendmentTally
+from projections.directory import DirectoryState
+from projections.history import ObjectiveHistory
+from projections.inbox import InboxState
+from projections.staleness import StalenessState
+from projections.strategy import StrategyState
+from projections.tree import TreeState
+
+
+def model_parts(model: Model) -> list[tuple[str, Any]]:
+    """The model's state, part by part (append-only outputs are never held)."""
+    return [
+        ("views", model.views),
+        ("shard", [model.shard.index, model.shard.count] if model.shard is not None else None),
+        ("position", model.position),
+        ("last_checkpoint", model.last_checkpoint),
+        ("unsaved_objectives", sorted(model.unsaved_objectives, key=str)),
+        ("unsaved_organisation", model.unsaved_organisation),
+        ("unsaved_strategy", model.unsaved_strategy),
+        ("seq", model.seq),
+        ("tree", model.tree),
+        ("names", model.context.names),
+        ("strategy", model.context.strategy),
+        ("amendments", model.tallies.amendments),
+        ("check_ins", model.tallies.check_ins),
+        ("history", model.history.objectives),
+        ("directory", model.directory),
+        ("inbox", model.inbox),
+        ("staleness", model.staleness),
+    ]
+
+
+def model_bytes(model: Model) -> bytes:
+    """The model's state as one JSON object."""
+    return dumps(dict(model_parts(model)))
+
+
+def compressed_model(model: Model) -> bytes:
+    """`zlib.compress(model_bytes(model), 1)`, encoded and compressed one part at a time: the
+    whole JSON of a large model (hundreds of MB at a million events) is never held at once."""
+    packer = zlib.compressobj(1)
+    chunks: list[bytes] = []
+    for n, (name, value) in enumerate(model_parts(model)):
+        chunks.append(packer.compress(b"{" if n == 0 else b","))
+        chunks.append(packer.compress(dumps(name) + b":" + dumps(value)))
+    chunks.append(packer.compress(b"}"))
+    chunks.append(packer.flush())
+    return b"".join(chunks)
+
+
+def model_from_bytes(data: bytes, checkpoint_every: int) -> Model:
+    raw = loads(data)
+    shard = Shard(*raw["shard"]) if raw.get("shard") else None
+    model = Model(tuple(raw["views"]), checkpoint_every, shard)
+    model.position = raw["position"]
+    model.last_checkpoint = raw["last_checkpoint"]
+    model.unsaved_objectives = {UUID(i) for i in raw["unsaved_objectives"]}
+    model.unsaved_organisation = raw["unsaved_organisation"]
+    model.unsaved_strategy = raw["unsaved_strategy"]
+    model.seq = {UUID(k): v for k, v in raw["seq"].items()}
+    tree = load(TreeState, raw["tree"])
+    model.context.tree = tree
+    model.tallies.tree = tree
+    model.context.names = {UUID(k): v for k, v in raw["names"].items()}
+    model.context.strategy = load(StrategyState, raw["strategy"])
+    model.tallies.amendments = {
+        UUID(k): load(AmendmentTally, v) for k, v in raw["amendments"].items()
+    }
+    model.tallies.check_ins = {UUID(k): v for k, v in raw["check_ins"].items()}
+    model.history.objectives = {
+        UUID(k): load(ObjectiveHistory, v) for k, v in raw["history"].items()
+    }
+    model.directory = load(DirectoryState, raw["directory"])
+    model.inbox = load(InboxState, raw["inbox"])
+    model.staleness = load(StalenessState, raw["staleness"])
+    for state in (model.tallies, model.history):
+        state.cursor.position, state.cursor.now = tree.cursor.position, tree.cursor.now
+    return model
