@@ -239,11 +239,36 @@ class Wanted:
         self.active = user.active is not False
 
 
+_KEPT = {
+    key.lower(): key
+    for key in ("id", "meta", "externalId", "userName", "displayName", "emails", "active")
+}
+_KEPT_EMAIL = {key.lower(): key for key in ("value", "type", "primary")}
+
+
+def _kept(data: dict[str, Any]) -> dict[str, Any]:
+    """The attributes of a User body this server keeps (names read case-insensitively, RFC
+    7643 §2.1); what identity providers send beyond them (title, locale, phoneNumbers, the
+    enterprise extension …) is ignored, as it is not stored."""
+    kept: dict[str, Any] = {"schemas": [USER_SCHEMA]}
+    for key, value in data.items():
+        if key.lower() in _KEPT:
+            kept[_KEPT[key.lower()]] = value
+    if isinstance(kept.get("emails"), list):
+        kept["emails"] = [
+            {_KEPT_EMAIL[k.lower()]: v for k, v in entry.items() if k.lower() in _KEPT_EMAIL}
+            if isinstance(entry, dict)
+            else entry
+            for entry in kept["emails"]
+        ]
+    return kept
+
+
 def _parse_user(data: dict[str, Any]) -> Wanted:
     """A User body, read leniently: `name` (not stored apart) gives the name when no
-    `displayName` does; `userName` is required and any string."""
-    data = dict(data)
-    name_part = data.pop("name", None)
+    `displayName` does; `userName` is required and any string; other attributes are ignored."""
+    name_part = next((v for k, v in data.items() if k.lower() == "name"), None)
+    data = _kept(data)
     name: str | None = None
     if isinstance(name_part, dict):
         parts = (name_part.get("givenName"), name_part.get("familyName"))

@@ -183,6 +183,24 @@ def test_any_user_name_external_id_patch_remove_attributes_and_search(
     assert {e.actor for e in events} == {"scim"}
 
 
+def test_what_an_identity_provider_sends_beyond_the_kept_attributes_is_ignored(
+    scim: httpx.Client, ledger: OkrLedger
+) -> None:
+    body = {
+        "schemas": [USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "UserName": "vic@acme.example",
+        "name": {"givenName": "Vic", "familyName": "Ode"},
+        "emails": [{"value": "vic@acme.example", "type": "work", "display": "Vic"}],
+        "title": "Engineer",
+        "locale": "en-GB",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"},
+    }
+    created = scim.post("/Users", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["displayName"] == "Vic Ode" and "title" not in created.json()
+    assert ledger.find_person_by_email("vic@acme.example").name == "Vic Ode"  # type: ignore[union-attr]
+
+
 def test_a_user_without_any_e_mail_is_refused_naming_the_field(scim: httpx.Client) -> None:
     refused = scim.post("/Users", json={"schemas": [USER], "userName": "no-mail"})
     assert refused.status_code == 400 and refused.json()["scimType"] == "invalidValue"
