@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from cachetools import TTLCache
 from eventsourcing.postgres import PostgresDatastore, PostgresRecorder
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Composed, Identifier
@@ -39,8 +39,10 @@ class TokenUse:
         self._table = Composed(
             [Identifier(datastore.schema or "public"), SQL("."), Identifier(table)]
         )
-        self._written: dict[UUID, float] = {}
-        """token id → when this process last wrote its use (time.monotonic())."""
+        self._written: TTLCache[UUID, bool] = TTLCache(
+            maxsize=100_000, ttl=INTERVAL.total_seconds()
+        )
+        """The tokens whose use this process wrote within the last minute."""
         self._lock = threading.Lock()
         self._created = False
 
@@ -62,12 +64,10 @@ class TokenUse:
 
     def touch(self, token_id: UUID, now: datetime | None = None) -> bool:
         """Note a use of the token; True when it was written (at most once a minute)."""
-        moment = time.monotonic()
         with self._lock:
-            last = self._written.get(token_id)
-            if last is not None and moment - last < INTERVAL.total_seconds():
+            if token_id in self._written:
                 return False
-            self._written[token_id] = moment
+            self._written[token_id] = True
         self._create_table()
         with self.datastore.get_connection() as conn, conn.transaction():
             cursor = conn.execute(
