@@ -214,7 +214,7 @@ def lint(
     from infra.views.strategy import StrategyReads
 
     with _ledger() as ledger:
-        reads = StrategyReads.of_ledger(ledger)
+        reads = StrategyReads.of_ledger(ledger, get_settings())
         cycles = reads.cycles()
         chosen = _choose_cycle(cycles, cycle)
         objective_id = None

@@ -239,8 +239,12 @@ def as_of(url: str, samples: int, seed: int) -> dict[str, Any]:
             (entry.phase_history[0].position, cycle_id)
             for cycle_id, entry in directory.cycles.items()
         )
+        from bench.scenarios.readside import strategy_reads
+
         asof: list[float] = []
         live: list[float] = []
+        strategy_asof: list[float] = []
+        strategy_live: list[float] = []
         objectives: list[int] = []
         for _ in range(samples):
             instant = first + (last - first) * rng.random()
@@ -257,6 +261,8 @@ def as_of(url: str, samples: int, seed: int) -> dict[str, Any]:
             began = time.perf_counter()
             readmodels.tree(cycles[-1])
             live.append((time.perf_counter() - began) * 1000)
+            strategy_asof.append(strategy_reads(readmodels, cycles[-1], position))
+            strategy_live.append(strategy_reads(readmodels, cycles[-1], None))
         tt = sum(v for k, v in sizes.items() if k.startswith("view_tt_"))
         views = sum(v for k, v in sizes.items() if not k.startswith("view_tt_"))
         return {
@@ -265,6 +271,8 @@ def as_of(url: str, samples: int, seed: int) -> dict[str, Any]:
             "asof_p99_ms": percentile(asof, 0.99),
             "live_p50_ms": percentile(live, 0.5),
             "live_p99_ms": percentile(live, 0.99),
+            "strategy_asof_p50_ms": percentile(strategy_asof, 0.5),
+            "strategy_live_p50_ms": percentile(strategy_live, 0.5),
             "objectives_per_tree": statistics.mean(objectives) if objectives else 0,
             "checkpoint_documents": documents[0] if documents else 0,
             "checkpoints_mb": tt / 2**20,
@@ -449,6 +457,10 @@ def table(f: dict[str, Any]) -> str:
         rows += [
             ("as-of tree p50 / p99", f"{a['asof_p50_ms']:.1f} / {a['asof_p99_ms']:.1f} ms"),
             ("live tree p50 / p99", f"{a['live_p50_ms']:.1f} / {a['live_p99_ms']:.1f} ms"),
+            (
+                "strategy reads p50, as-of / live",
+                f"{a['strategy_asof_p50_ms']:.1f} / {a['strategy_live_p50_ms']:.1f} ms",
+            ),
             ("objectives per tree (mean)", f"{a['objectives_per_tree']:.0f}"),
             (
                 "checkpoints",

@@ -1,4 +1,9 @@
-"""The composition root: settings → event store → the OkrLedger application."""
+"""The composition root: settings → event store → the OkrLedger application → read models.
+
+Every process builds its ledger here (`okr serve`, the CLI, the Kafka workers), so every one
+submits objectives under the same quality rules: the checks that compare an objective with its
+neighbours read the cycle from the views (`StrategyReads.quality_context`), wired below.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +26,14 @@ def database_url(settings: Settings) -> str:
 
 
 def build_ledger(settings: Settings | None = None) -> OkrLedger:
-    """Build the application on the hash-chained PostgreSQL event store."""
+    """Build the application on the hash-chained PostgreSQL event store, its submission
+    checks reading the cycle from the views."""
+    from infra.views.strategy import StrategyReads
+
     settings = settings or get_settings()
-    return OkrLedger(env=eventsourcing_env(database_url(settings), settings))
+    ledger = OkrLedger(env=eventsourcing_env(database_url(settings), settings))
+    ledger.quality_context = StrategyReads.of_ledger(ledger, settings).quality_context
+    return ledger
 
 
 def build_read_models(ledger: OkrLedger, settings: Settings | None = None) -> ReadModels:

@@ -1,4 +1,5 @@
-"""Time travel: the tree and the comparison figures as of any log position, from checkpoints.
+"""Time travel: the tree, the comparison figures and the strategy layer as of any log position,
+from checkpoints.
 
 Every `checkpoint_every` positions the live runner (and a rebuild, identically) records a
 checkpoint: a row in `view_tt_checkpoints`, one document per objective changed since the
@@ -18,6 +19,11 @@ The state of some cycles at position p is then:
 4. the log's tail (c, p], of which only the events of those cycles, their objectives, teams and
    cycles are decoded and folded;
 5. the fold's clock set to p's commit time, as the live fold's was right after p.
+
+The strategy layer (strategy, KPIs, initiatives, quality levels: one small document) is kept
+whole at a checkpoint when it changed since the previous one (`view_tt_strategy`); as of p it
+is the latest document at or before c with the tail's strategy events folded on
+(`strategy_at`).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from cachetools import LRUCache
@@ -40,14 +46,17 @@ from domain.team import Team
 from infra.views.codec import decode, load, loads
 from infra.views.log import LogReader, Row
 from infra.views.store import ViewStore
-from projections.base import Logged
+from projections.base import DataclassFold, FoldState, Logged
 from projections.comparison import AmendmentTally, ComparisonFold, ComparisonState
+from projections.strategy import StrategyFold, StrategyState
 from projections.tree import CycleClock, ObjectiveNode, TeamLink
 
 _COMPARISON = ComparisonFold()
+_STRATEGY = StrategyFold()
 _CORRECTED = get_topic(Objective.CheckInCorrected)
 _DRAFTED = get_topic(Objective.Drafted)
 TAIL_PAGE = 10_000
+S = TypeVar("S", bound=FoldState)
 
 
 @dataclass
@@ -89,6 +98,10 @@ class TimeTravel:
         self._organisation = SQL(
             "SELECT doc::text FROM {} WHERE position <= %s ORDER BY position DESC LIMIT 1"
         ).format(t("view_tt_organisation"))
+        self._strategy = SQL(
+            "SELECT doc::text FROM {} WHERE position <= %s ORDER BY position DESC LIMIT 1"
+        ).format(t("view_tt_strategy"))
+        self._handled: dict[str, dict[str, bool]] = {}
         # The latest document of each objective: pick (objective, position) pairs from the
         # index alone, then fetch just those documents by primary key (sorting the documents
         # themselves spilled to disk: every version of every objective of the cycle).
@@ -194,6 +207,37 @@ class TimeTravel:
         state.cursor.position = tree.cursor.position = position
         state.cursor.now = tree.cursor.now = now
         return AsOf(state, position, checkpoint, len(tail))
+
+    def strategy_at(self, conn: Connection[Any], position: int) -> StrategyState:
+        """The strategy layer as of `position`: the latest checkpoint's document and the
+        strategy events of the tail."""
+        with conn.cursor(row_factory=tuple_row) as curs:
+            checkpoint = int(curs.execute(self._checkpoint, (position,)).fetchone()[0])  # type: ignore[index]
+            row = curs.execute(self._strategy, (checkpoint,)).fetchone()
+        state = decode(StrategyState, row[0]) if row is not None else StrategyState()
+        state.cursor.position = checkpoint
+        self.fold_handled(_STRATEGY, state, self.tail(conn, checkpoint, position))
+        return state
+
+    def handled(self, fold: DataclassFold[S], rows: Iterable[Row]) -> list[Row]:
+        """The rows among `rows` whose events `fold` handles (by topic, nothing decoded)."""
+        known = self._handled.setdefault(fold.name, {})
+        out = []
+        for row in rows:
+            found = known.get(row[3])
+            if found is None:
+                found = known[row[3]] = resolve_topic(row[3]) in fold.handlers
+            if found:
+                out.append(row)
+        return out
+
+    def fold_handled(self, fold: DataclassFold[S], state: S, rows: Iterable[Row]) -> None:
+        """Fold the events among `rows` that `fold` handles (decoding only those) into
+        `state`."""
+        decode_event = self.log.decoder.decode
+        for position, originator_id, version, topic, data, committed_at in self.handled(fold, rows):
+            event = decode_event(originator_id, version, topic, bytes(data))
+            fold.apply(state, Logged(position, committed_at or event.timestamp, event))
 
     def _document(
         self, generation: int | None, oid: UUID, at: int, text: str, touched: bool

@@ -62,7 +62,7 @@ class ReadModels:
             max(self.settings.tree_cache_size, 0)
         )
         self._trees_lock = threading.Lock()
-        self.strategy = StrategyReads(self)
+        self.strategy = StrategyReads(self.queries, self.timetravel, self.setup)
         """The strategy layer: strategy, KPIs, initiatives, strategy map, the quality coach."""
 
     # ------------------------------------------------------------ lifecycle

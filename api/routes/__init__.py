@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Query, Response
 
+from api import positions
+from api.deps import ContextDep, PrincipalDep, ServicesDep, etag
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.idempotency import IdempotentRoute
 from api.schemas import Problem
+from api.usecases import Caller
+from api.usecases.objectives import ObjectiveUseCases
+from api.usecases.registry import RegistryUseCases
+from api.usecases.strategy import StrategyUseCases
+from domain.application import OkrLedger
+from domain.base import OkrAggregate
 
 _MEANING = {
     401: "No bearer token, or an unknown, revoked or deactivated one (`token_missing`, "
@@ -40,3 +48,57 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 def router(tag: str) -> APIRouter:
     return APIRouter(tags=[tag], route_class=IdempotentRoute)
+
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
+
+
+def page(items: list[Any], limit: int, offset: int) -> dict[str, Any]:
+    """One page of `items`, with the total: the fields of every `…Page` answer."""
+    return {
+        "items": items[offset : offset + limit],
+        "total": len(items),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def read_from_store(response: Response, ledger: OkrLedger, aggregate: OkrAggregate) -> None:
+    """A read of one aggregate from the event store: its `ETag` and its `OKR-Position`."""
+    positions.saw_aggregate(ledger, aggregate.id, aggregate.version)
+    response.headers["ETag"] = etag(aggregate.version)
+
+
+# ------------------------------------------------------------ the use cases, per request
+
+
+def _caller(ctx: ContextDep, principal: PrincipalDep, services: ServicesDep) -> Caller:
+    return Caller(services, principal, ctx)
+
+
+CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+def _objectives(caller: CallerDep) -> ObjectiveUseCases:
+    return ObjectiveUseCases(caller)
+
+
+ObjectivesDep = Annotated[ObjectiveUseCases, Depends(_objectives)]
+"""The objectives' use cases for the caller (api/usecases/objectives.py)."""
+
+
+def _registry(caller: CallerDep) -> RegistryUseCases:
+    return RegistryUseCases(caller)
+
+
+RegistryDep = Annotated[RegistryUseCases, Depends(_registry)]
+"""The registry's use cases (admins only: a 403 before the body is looked at)."""
+
+
+def _strategy(caller: CallerDep) -> StrategyUseCases:
+    return StrategyUseCases(caller)
+
+
+StrategyDep = Annotated[StrategyUseCases, Depends(_strategy)]
+"""The strategy's use cases for the caller: the strategy, KPIs, initiatives, objectives in it."""

@@ -10,26 +10,18 @@ from fastapi import Query, Response
 from api import positions, present
 from api import schemas as s
 from api.deps import (
-    AdminDep,
-    ContextDep,
     IfMatchDep,
     LedgerDep,
     PrincipalDep,
     ServicesDep,
     StorePositionDep,
     answer,
-    check_version,
-    etag,
-    execute,
 )
-from api.routes import problems, router
+from api.routes import Limit, Offset, RegistryDep, page, problems, read_from_store, router
 from domain.application import CommandResult
 from domain.cycle import Phase
 
 cycles = router("cycles")
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
 
 
 @cycles.post(
@@ -40,22 +32,12 @@ Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
     summary="Plan a cycle (admin)",
 )
 def plan_cycle(
-    body: s.CycleCreate, ctx: ContextDep, _: AdminDep, ledger: LedgerDep, response: Response
+    body: s.CycleCreate,
+    uses: RegistryDep,
+    response: Response,
 ) -> CommandResult:
     """A cycle (usually a quarter) starts in the planning phase."""
-    result = execute(
-        ledger,
-        None,
-        lambda: ledger.plan_cycle(
-            body.name,
-            body.starts_on,
-            body.ends_on,
-            ctx,
-            cadence=body.cadence,
-            scoring=body.scoring,
-            success_threshold=body.success_threshold,
-        ),
-    )
+    result = uses.plan_cycle(body)
     return answer(response, result, location=f"/api/v1/cycles/{result.id}")
 
 
@@ -77,9 +59,7 @@ def list_cycles(
             if phase is None or entry.phase == phase.value
         ]
     items.sort(key=lambda c: c.starts_on, reverse=True)
-    return s.CyclesPage(
-        items=items[offset : offset + limit], total=len(items), limit=limit, offset=offset
-    )
+    return s.CyclesPage(**page(items, limit, offset))
 
 
 @cycles.get(
@@ -90,28 +70,8 @@ def read_cycle(
 ) -> s.Cycle:
     """One cycle with its dates, cadence, scoring and phase; the `ETag` is its version."""
     cycle = ledger.get_cycle(cycle_id)
-    positions.saw_aggregate(ledger, cycle.id, cycle.version)
-    response.headers["ETag"] = etag(cycle.version)
+    read_from_store(response, ledger, cycle)
     return present.cycle(cycle)
-
-
-def _phase_change(
-    cycle_id: UUID,
-    ctx: ContextDep,
-    ledger: LedgerDep,
-    expected: int | None,
-    response: Response,
-    change: str,
-    reason: str = "",
-) -> CommandResult:
-    check_version(ledger.get_cycle(cycle_id).version, expected)
-    commands = {
-        "start": lambda: ledger.start_cycle(cycle_id, ctx),
-        "grading": lambda: ledger.open_grading(cycle_id, ctx),
-        "close": lambda: ledger.close_cycle(cycle_id, ctx),
-        "reopen": lambda: ledger.reopen_cycle(cycle_id, reason, ctx),
-    }
-    return answer(response, execute(ledger, cycle_id, commands[change]))
 
 
 _PHASE_ERRORS = problems(403, 404, 409, 412)
@@ -125,14 +85,12 @@ _PHASE_ERRORS = problems(403, 404, 409, 412)
 )
 def start_cycle(
     cycle_id: UUID,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """planning → active (409 `wrong_cycle_phase` from any other phase)."""
-    return _phase_change(cycle_id, ctx, ledger, expected, response, "start")
+    return answer(response, uses.change_phase(cycle_id, "start", expected))
 
 
 @cycles.post(
@@ -143,15 +101,12 @@ def start_cycle(
 )
 def open_grading(
     cycle_id: UUID,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """active → grading: owners grade their key results and reflect."""
-    """active → grading."""
-    return _phase_change(cycle_id, ctx, ledger, expected, response, "grading")
+    return answer(response, uses.change_phase(cycle_id, "grading", expected))
 
 
 @cycles.post(
@@ -162,14 +117,12 @@ def open_grading(
 )
 def close_cycle(
     cycle_id: UUID,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """grading → closed: a closed cycle refuses every change."""
-    return _phase_change(cycle_id, ctx, ledger, expected, response, "close")
+    return answer(response, uses.change_phase(cycle_id, "close", expected))
 
 
 @cycles.post(
@@ -181,11 +134,9 @@ def close_cycle(
 def reopen_cycle(
     cycle_id: UUID,
     body: s.Reason,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """closed → grading, with a reason (itself an event)."""
-    return _phase_change(cycle_id, ctx, ledger, expected, response, "reopen", body.reason)
+    return answer(response, uses.change_phase(cycle_id, "reopen", expected, body.reason))

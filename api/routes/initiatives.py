@@ -8,84 +8,33 @@ from uuid import UUID
 from fastapi import Query, Response
 
 from api import schemas as s
-from api import strategy_policy
 from api import strategy_schemas as ss
 from api.deps import (
-    ContextDep,
     IfMatchDep,
     MinPositionDep,
     PrincipalDep,
     ReadModelsDep,
-    Services,
     ServicesDep,
+    answer,
     etag,
-    facts_of,
-    visible_objective,
 )
-from api.errors import ApiError, forbidden, not_found
-from api.policy import ObjectiveFacts, Principal
-from api.routes import problems, router
+from api.errors import not_found
+from api.routes import StrategyDep, problems, router
 from api.routes.strategy import (
     AsOf,
     Position,
     hidden_objectives,
     moment,
-    run,
-    wait_for_head,
     without_hidden,
 )
 from domain.application import CommandResult
-from domain.errors import NotFound
-from domain.initiative import InitiativeStatus, KeyResultRef
-from infra.readmodels import ReadModels
+from domain.initiative import InitiativeStatus
 
 initiatives = router("initiatives")
 
 Json = dict[str, Any]
 _READ = problems(404, 504)
 _WRITE = problems(403, 404, 409, 412)
-
-
-def _ref(
-    services: Services, principal: Principal, readmodels: ReadModels, kr_id: UUID, field: str
-) -> tuple[KeyResultRef, ObjectiveFacts]:
-    """The key result's objective (which the caller must be able to see)."""
-    objective_id = readmodels.strategy.objective_of_key_result(kr_id)
-    if objective_id is None:
-        wait_for_head(services, readmodels)
-        objective_id = readmodels.strategy.objective_of_key_result(kr_id)
-    if objective_id is None:
-        raise not_found("key_result", kr_id, field)
-    try:
-        objective = visible_objective(services, principal, objective_id)
-    except (NotFound, ApiError):
-        raise not_found("key_result", kr_id, field) from None
-    return KeyResultRef(objective_id, kr_id), facts_of(objective)
-
-
-def _facts(services: Services, refs: list[KeyResultRef]) -> list[ObjectiveFacts]:
-    out = []
-    for objective_id in dict.fromkeys(r.objective_id for r in refs):
-        try:
-            out.append(facts_of(services.ledger.get_objective(objective_id)))
-        except NotFound:
-            continue
-    return out
-
-
-def _may_update(services: Services, principal: Principal, initiative_id: UUID) -> None:
-    initiative = services.ledger.get_initiative(initiative_id)
-    facts = _facts(services, initiative.key_results)
-    if not services.directory.ask(
-        lambda d: strategy_policy.may_update_initiative(
-            d, principal, initiative.owner_person_id, facts
-        )
-    ):
-        raise forbidden(
-            "not_allowed",
-            "only the initiative's owner, admins and the contributors of its objectives may "
-            "change it",
-        )
 
 
 @initiatives.post(
@@ -97,37 +46,13 @@ def _may_update(services: Services, principal: Principal, initiative_id: UUID) -
 )
 def launch_initiative(
     body: ss.InitiativeCreate,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     readmodels: ReadModelsDep,
     response: Response,
 ) -> CommandResult:
     """A planned initiative moving the given key results (each found by its id); the caller
     contributes to (or manages) at least one of their objectives."""
-    pairs = [
-        _ref(services, principal, readmodels, k, "key_result_ids") for k in body.key_result_ids
-    ]
-    if not services.directory.ask(
-        lambda d: strategy_policy.may_launch_initiative(d, principal, [f for _, f in pairs])
-    ):
-        raise forbidden(
-            "not_allowed", "launch initiatives for key results of objectives you work on"
-        )
-    ledger = services.ledger
-    return run(
-        services,
-        None,
-        response,
-        lambda: ledger.launch_initiative(
-            title=body.title,
-            owner_person_id=body.owner_person_id or principal.person_id,
-            key_results=[r for r, _ in pairs],
-            ctx=ctx,
-            description=body.description,
-        ),
-        location=None,
-    )
+    return answer(response, uses.launch_initiative(body, readmodels))
 
 
 @initiatives.get(
@@ -200,32 +125,13 @@ def read_initiative(
 def update_initiative(
     initiative_id: UUID,
     body: ss.InitiativePatch,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """planned → in_progress → done; cancelled with a reason; done or cancelled back to
     in_progress with a reason (409 `status_transition_invalid` otherwise)."""
-    _may_update(services, principal, initiative_id)
-    ledger = services.ledger
-    return run(
-        services,
-        initiative_id,
-        response,
-        lambda: ledger.update_initiative(
-            initiative_id,
-            ctx,
-            title=body.title,
-            description=body.description,
-            owner_person_id=body.owner_person_id,
-            status=body.status,
-            note=body.note,
-            reason=body.reason,
-            expected_version=expected,
-        ),
-    )
+    return answer(response, uses.update_initiative(initiative_id, body, expected))
 
 
 @initiatives.post(
@@ -237,24 +143,14 @@ def update_initiative(
 def link_key_result(
     initiative_id: UUID,
     body: ss.InitiativeLink,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     readmodels: ReadModelsDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """The key result must be live; an initiative that is done or cancelled takes no new
     ones (409 `initiative_closed`)."""
-    _may_update(services, principal, initiative_id)
-    ref, _ = _ref(services, principal, readmodels, body.key_result_id, "key_result_id")
-    ledger = services.ledger
-    return run(
-        services,
-        initiative_id,
-        response,
-        lambda: ledger.link_initiative(initiative_id, ref, ctx, body.reason, expected),
-    )
+    return answer(response, uses.link_initiative(initiative_id, body, readmodels, expected))
 
 
 @initiatives.post(
@@ -267,22 +163,10 @@ def unlink_key_result(
     initiative_id: UUID,
     key_result_id: UUID,
     body: s.OptionalComment,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """An initiative keeps at least one key result (409 `key_results_required`)."""
-    _may_update(services, principal, initiative_id)
-    initiative = services.ledger.get_initiative(initiative_id)
-    ref = next((r for r in initiative.key_results if r.key_result_id == key_result_id), None)
-    if ref is None:
-        raise not_found("key_result", key_result_id, "key_result_id")
-    ledger = services.ledger
-    return run(
-        services,
-        initiative_id,
-        response,
-        lambda: ledger.unlink_initiative(initiative_id, ref, ctx, body.comment, expected),
-    )
+    result = uses.unlink_initiative(initiative_id, key_result_id, body, expected)
+    return answer(response, result)

@@ -8,26 +8,25 @@ from uuid import UUID
 
 from fastapi import Query, Response
 
-from api import positions, strategy_policy
+from api import positions
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.deps import (
-    ContextDep,
     IfMatchDep,
     MinPositionDep,
     PrincipalDep,
     ReadModelsDep,
     ServicesDep,
+    answer,
     etag,
 )
-from api.errors import forbidden, not_found
-from api.routes import problems, router
+from api.errors import not_found
+from api.routes import StrategyDep, problems, router
 from api.routes.strategy import (
     AsOf,
     Position,
     hidden_objectives,
     moment,
-    run,
     without_hidden,
 )
 from domain.application import CommandResult
@@ -37,12 +36,6 @@ kpis = router("kpis")
 Json = dict[str, Any]
 _READ = problems(404, 504)
 _WRITE = problems(403, 404, 409, 412)
-_STEWARDS = "only admins and managers define KPIs and change their definition"
-
-
-def _steward(principal: Any) -> None:
-    if not strategy_policy.may_change_kpi(principal):
-        raise forbidden("not_allowed", _STEWARDS)
 
 
 def _measured_result(result: CommandResult) -> ss.MeasurementCommandResult:
@@ -64,35 +57,13 @@ def _measured_result(result: CommandResult) -> ss.MeasurementCommandResult:
 )
 def define_kpi(
     body: ss.KpiCreate,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     response: Response,
 ) -> CommandResult:
     """A KPI with a unit, a direction (which way is good), an owner (default: the caller) and
     green / amber thresholds. `north_star: true` makes it the strategy's north star in the same
     write (taking over from the previous one)."""
-    if not strategy_policy.may_define_kpi(principal):
-        raise forbidden("not_allowed", _STEWARDS)
-    ledger = services.ledger
-    result = run(
-        services,
-        None,
-        response,
-        lambda: ledger.define_kpi(
-            name=body.name,
-            unit=body.unit,
-            direction=body.direction,
-            owner_person_id=body.owner_person_id or principal.person_id,
-            green=body.thresholds.green,
-            amber=body.thresholds.amber,
-            ctx=ctx,
-            description=body.description,
-            perspective=body.perspective,
-            theme_id=body.theme_id,
-            north_star=body.north_star,
-        ),
-    )
+    result = answer(response, uses.define_kpi(body))
     response.headers["Location"] = f"/api/v1/kpis/{result.id}"
     return result
 
@@ -155,33 +126,12 @@ def read_kpi(
 def update_kpi(
     kpi_id: UUID,
     body: ss.KpiPatch,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """One atomic change; retag by sending `perspective` and/or `theme_id` (null clears)."""
-    _steward(principal)
-    sent = body.model_fields_set
-    ledger = services.ledger
-    return run(
-        services,
-        kpi_id,
-        response,
-        lambda: ledger.update_kpi(
-            kpi_id,
-            ctx,
-            name=body.name,
-            description=body.description,
-            owner_person_id=body.owner_person_id,
-            retag=bool({"perspective", "theme_id"} & sent),
-            perspective=body.perspective,
-            theme_id=body.theme_id,
-            reason=body.reason,
-            expected_version=expected,
-        ),
-    )
+    return answer(response, uses.update_kpi(kpi_id, body, expected))
 
 
 @kpis.post(
@@ -193,23 +143,12 @@ def update_kpi(
 def change_thresholds(
     kpi_id: UUID,
     body: ss.ThresholdsChange,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """New thresholds recolour every value, past ones included, so the reason is required."""
-    _steward(principal)
-    ledger = services.ledger
-    return run(
-        services,
-        kpi_id,
-        response,
-        lambda: ledger.change_kpi_thresholds(
-            kpi_id, body.green, body.amber, body.reason, ctx, expected
-        ),
-    )
+    return answer(response, uses.change_thresholds(kpi_id, body, expected))
 
 
 @kpis.post(
@@ -221,25 +160,13 @@ def change_thresholds(
 def retire_kpi(
     kpi_id: UUID,
     body: s.Reason,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """It keeps its history but takes no more measurements; a retired north star leaves the
     strategy without one."""
-    _steward(principal)
-    ledger = services.ledger
-    return run(
-        services, kpi_id, response, lambda: ledger.retire_kpi(kpi_id, body.reason, ctx, expected)
-    )
-
-
-def _measurer(services: Any, principal: Any, kpi_id: UUID) -> None:
-    owner = services.ledger.get_kpi(kpi_id).owner_person_id
-    if not strategy_policy.may_measure_kpi(principal, owner):
-        raise forbidden("not_allowed", "only the KPI's owner (or an admin) records measurements")
+    return answer(response, uses.retire_kpi(kpi_id, body, expected))
 
 
 @kpis.post(
@@ -252,25 +179,13 @@ def _measurer(services: Any, principal: Any, kpi_id: UUID) -> None:
 def record_measurement(
     kpi_id: UUID,
     body: ss.MeasurementCreate,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     expected: IfMatchDep,
     response: Response,
 ) -> ss.MeasurementCommandResult:
     """One live measurement per period (409 `period_already_measured`: correct it instead); a
     period that has not started is a 422 `period_in_future`."""
-    _measurer(services, principal, kpi_id)
-    ledger = services.ledger
-    result = run(
-        services,
-        kpi_id,
-        response,
-        lambda: ledger.record_measurement(
-            kpi_id, body.period, body.value, ctx, body.note, expected
-        ),
-    )
-    return _measured_result(result)
+    return _measured_result(answer(response, uses.record_measurement(kpi_id, body, expected)))
 
 
 @kpis.post(
@@ -284,22 +199,11 @@ def correct_measurement(
     kpi_id: UUID,
     measurement_id: UUID,
     body: ss.MeasurementCorrection,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     expected: IfMatchDep,
     response: Response,
 ) -> ss.MeasurementCommandResult:
     """A new measurement for the same period supersedes the wrong one, which stays in the
     history (409 `measurement_superseded` when correcting a corrected one)."""
-    _measurer(services, principal, kpi_id)
-    ledger = services.ledger
-    result = run(
-        services,
-        kpi_id,
-        response,
-        lambda: ledger.correct_measurement(
-            kpi_id, measurement_id, body.value, body.reason, ctx, body.note, expected
-        ),
-    )
-    return _measured_result(result)
+    result = uses.correct_measurement(kpi_id, measurement_id, body, expected)
+    return _measured_result(answer(response, result))

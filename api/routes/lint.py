@@ -8,11 +8,10 @@ from uuid import UUID, uuid4
 
 from fastapi import Query, Response
 
-from api import positions, strategy_policy
+from api import deps, positions
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.deps import (
-    ContextDep,
     MinPositionDep,
     PrincipalDep,
     ReadModelsDep,
@@ -20,10 +19,10 @@ from api.deps import (
     ServicesDep,
     visible_objective,
 )
-from api.errors import forbidden, not_found
+from api.errors import not_found
 from api.policy import Principal
-from api.routes import problems, router
-from api.routes.strategy import AsOf, Position, hidden_objectives, moment, run
+from api.routes import StrategyDep, problems, router
+from api.routes.strategy import AsOf, Position, hidden_objectives, moment
 from domain.application import CommandResult
 from domain.quality import CHECKS, Check, KeyResultSpec, ObjectiveSpec
 from infra import answer
@@ -171,19 +170,9 @@ def quality_checks(services: ServicesDep, _: PrincipalDep) -> Json:
 def configure_check(
     check: Check,
     body: ss.QualityCheckLevel,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     response: Response,
 ) -> CommandResult:
     """`off`, `warn` or `block`: with `block`, submitting an objective with such a finding is a
     409 naming the check as its rule (and the field to change)."""
-    if not strategy_policy.may_configure_quality(principal):
-        raise forbidden("admin_only", "only admins set how strict the quality coach is")
-    ledger = services.ledger
-    return run(
-        services,
-        None,
-        response,
-        lambda: ledger.configure_quality_check(check.value, body.level.value, ctx, body.reason),
-    )
+    return deps.answer(response, uses.configure_quality_check(check.value, body))

@@ -1,22 +1,20 @@
 """Objectives and key results: draft, negotiate, amend, check in, grade, reflect, carry over.
 
-Each command loads the objective once to authorize (a private objective the caller may not see
-is a 404), then runs the application's command with If-Match as its expected version.
+Thin adapters: each route parses the request, calls its use case (`api/usecases/objectives.py`:
+authorization, If-Match as the expected version, the command) and shapes the HTTP answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Query, Response
 
-from api import policy, positions, present
+from api import positions, present
 from api import schemas as s
 from api.deps import (
-    ContextDep,
     IfMatchDep,
     Instant,
     PrincipalDep,
@@ -24,71 +22,18 @@ from api.deps import (
     ServicesDep,
     StorePositionDep,
     answer,
-    authorize,
     etag,
-    execute,
-    facts_of,
     visible_objective,
 )
-from api.errors import ApiError, forbidden, invalid, not_found
-from api.policy import Principal
-from api.routes import problems, router
+from api.errors import ApiError, invalid, not_found
+from api.routes import ObjectivesDep, problems, router
 from domain.application import CommandResult
-from domain.errors import NotFound
-from domain.objective import Objective
 from infra.answer import pin
-from projections.directory import DirectoryState
 
 objectives = router("objectives")
 
 _WRITE = problems(403, 404, 409, 412)
 _CREATE = problems(403, 404, 409)
-_CONTRIBUTORS = "only the objective's owners and the managers above them may do this"
-_DECIDERS = "only a manager of the owning team (or above it), or the named approver, decides"
-
-
-def _contributor(services: Services, principal: Principal, objective_id: UUID) -> Objective:
-    objective = visible_objective(services, principal, objective_id)
-    authorize(services, principal, objective, policy.may_contribute, _CONTRIBUTORS)
-    return objective
-
-
-def _decider(services: Services, principal: Principal, objective_id: UUID) -> Objective:
-    objective = visible_objective(services, principal, objective_id)
-    authorize(services, principal, objective, policy.may_decide, _DECIDERS)
-    return objective
-
-
-def _visible_parent(services: Services, principal: Principal, parent_id: UUID | None) -> None:
-    """An objective may align only to a parent its author can see."""
-    if parent_id is None:
-        return
-    try:
-        visible_objective(services, principal, parent_id)
-    except (NotFound, ApiError):
-        raise not_found("objective", parent_id, "parent_objective_id") from None
-
-
-def _may_own(
-    services: Services,
-    principal: Principal,
-    owner_team_id: UUID | None,
-    owner_person_id: UUID | None,
-) -> None:
-    if not services.directory.ask(
-        lambda d: policy.may_reassign_to(d, principal, owner_team_id, owner_person_id)
-    ):
-        raise forbidden(
-            "not_allowed",
-            "members draft for themselves or a team they belong to; managers also for the "
-            "teams below them",
-        )
-
-
-def _run(
-    services: Services, objective_id: UUID, response: Response, command: Callable[[], CommandResult]
-) -> CommandResult:
-    return answer(response, execute(services.ledger, objective_id, command))
 
 
 # ------------------------------------------------------------------- drafting
@@ -103,33 +48,12 @@ def _run(
 )
 def draft_objective(
     body: s.ObjectiveCreate,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     response: Response,
 ) -> CommandResult:
     """Drafts an objective in a cycle that is planning or active, owned by the caller, a team
     the caller belongs to, or (for managers) a team below one they manage."""
-    _may_own(services, principal, body.owner_team_id, body.owner_person_id)
-    _visible_parent(services, principal, body.parent_objective_id)
-    ledger = services.ledger
-    result = execute(
-        ledger,
-        None,
-        lambda: ledger.draft_objective(
-            cycle_id=body.cycle_id,
-            title=body.title,
-            kind=body.kind,
-            ctx=ctx,
-            owner_team_id=body.owner_team_id,
-            owner_person_id=body.owner_person_id,
-            description=body.description,
-            perspective=body.perspective,
-            parent_objective_id=body.parent_objective_id,
-            parent_key_result_id=body.parent_key_result_id,
-            private=body.private,
-        ),
-    )
+    result = uses.draft(body)
     return answer(response, result, location=f"/api/v1/objectives/{result.id}")
 
 
@@ -209,51 +133,14 @@ def _version_at(
 def update_objective(
     objective_id: UUID,
     body: s.ObjectivePatch,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """One atomic change. Realign by sending `parent_objective_id` (and optionally
     `parent_key_result_id`; null detaches); reassign by sending one of `owner_team_id` /
     `owner_person_id`. After approval a `reason` is required (409/422 otherwise)."""
-    _contributor(services, principal, objective_id)
-    sent = body.model_fields_set
-    realign = bool({"parent_objective_id", "parent_key_result_id"} & sent)
-    reassign = bool({"owner_team_id", "owner_person_id"} & sent)
-    if not (realign or reassign or {"title", "description"} & sent):
-        raise invalid("nothing_to_change", "send at least one field to change", "body")
-    if reassign:
-        if (body.owner_team_id is None) == (body.owner_person_id is None):
-            raise invalid(
-                "one_owner",
-                "an objective is owned by exactly one team or one person",
-                "owner_team_id",
-            )
-        _may_own(services, principal, body.owner_team_id, body.owner_person_id)
-    if realign:
-        _visible_parent(services, principal, body.parent_objective_id)
-    ledger = services.ledger
-    return _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.update_objective(
-            objective_id,
-            ctx,
-            title=body.title,
-            description=body.description,
-            realign=realign,
-            parent_objective_id=body.parent_objective_id,
-            parent_key_result_id=body.parent_key_result_id,
-            reassign=reassign,
-            owner_team_id=body.owner_team_id,
-            owner_person_id=body.owner_person_id,
-            reason=body.reason,
-            expected_version=expected,
-        ),
-    )
+    return answer(response, uses.update(objective_id, body, expected))
 
 
 @objectives.post(
@@ -265,21 +152,12 @@ def update_objective(
 def abandon_objective(
     objective_id: UUID,
     body: s.Reason,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """The objective stays in the tree and history as abandoned; the reason is recorded."""
-    _contributor(services, principal, objective_id)
-    ledger = services.ledger
-    return _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.abandon_objective(objective_id, body.reason, ctx, expected),
-    )
+    return answer(response, uses.abandon(objective_id, body, expected))
 
 
 # ----------------------------------------------------------------- key results
@@ -295,33 +173,13 @@ def abandon_objective(
 def add_key_result(
     objective_id: UUID,
     body: s.KeyResultCreate,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> s.KeyResultCommandResult:
     """A metric key result needs a target (and, to increase or decrease, a baseline on the
     right side of it); a milestone is done or not."""
-    _contributor(services, principal, objective_id)
-    ledger = services.ledger
-    result = _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.add_key_result(
-            objective_id,
-            title=body.title,
-            measure=body.measure,
-            ctx=ctx,
-            baseline=body.baseline,
-            target=body.target,
-            unit=body.unit,
-            direction=body.direction,
-            weight=body.weight,
-            expected_version=expected,
-        ),
-    )
+    result = answer(response, uses.add_key_result(objective_id, body, expected))
     response.headers["Location"] = f"/api/v1/objectives/{objective_id}"
     return _with_key_result(result)
 
@@ -346,33 +204,14 @@ def update_key_result(
     objective_id: UUID,
     key_result_id: UUID,
     body: s.KeyResultPatch,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> s.KeyResultCommandResult:
     """Only while the objective is a draft (or changes were requested / countered); after
     approval this is 409 `amendment_required`: propose an amendment."""
-    _contributor(services, principal, objective_id)
-    ledger = services.ledger
-    result = _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.update_key_result(
-            objective_id,
-            key_result_id,
-            ctx,
-            title=body.title,
-            baseline=body.baseline,
-            target=body.target,
-            weight=body.weight,
-            reason=body.reason,
-            expected_version=expected,
-        ),
-    )
-    return _with_key_result(result)
+    result = uses.update_key_result(objective_id, key_result_id, body, expected)
+    return _with_key_result(answer(response, result))
 
 
 @objectives.delete(
@@ -384,23 +223,14 @@ def update_key_result(
 def remove_key_result(
     objective_id: UUID,
     key_result_id: UUID,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
     reason: Annotated[str, Query(max_length=2000, description="Why (optional).")] = "",
 ) -> s.KeyResultCommandResult:
     """Only while the objective is a draft; after approval propose an amendment."""
-    _contributor(services, principal, objective_id)
-    ledger = services.ledger
-    result = _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.remove_key_result(objective_id, key_result_id, ctx, reason, expected),
-    )
-    return _with_key_result(result)
+    result = uses.remove_key_result(objective_id, key_result_id, reason, expected)
+    return _with_key_result(answer(response, result))
 
 
 # ----------------------------------------------------------------- negotiation
@@ -415,21 +245,12 @@ def remove_key_result(
 def submit(
     objective_id: UUID,
     body: s.Submit,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """Asks `approver_id` (not the caller) to approve; the objective needs a key result."""
-    _contributor(services, principal, objective_id)
-    ledger = services.ledger
-    return _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.submit_objective(objective_id, body.approver_id, ctx, expected),
-    )
+    return answer(response, uses.submit(objective_id, body, expected))
 
 
 @objectives.post(
@@ -440,21 +261,12 @@ def submit(
 )
 def approve(
     objective_id: UUID,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """Nobody approves their own proposal (409 `no_self_approval`)."""
-    _decider(services, principal, objective_id)
-    ledger = services.ledger
-    return _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.approve_objective(objective_id, ctx, expected),
-    )
+    return answer(response, uses.approve(objective_id, expected))
 
 
 @objectives.post(
@@ -466,21 +278,12 @@ def approve(
 def request_changes(
     objective_id: UUID,
     body: s.Comment,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """Sends the objective back to its contributors with a comment."""
-    _decider(services, principal, objective_id)
-    ledger = services.ledger
-    return _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.request_changes(objective_id, body.comment, ctx, expected),
-    )
+    return answer(response, uses.request_changes(objective_id, body, expected))
 
 
 @objectives.post(
@@ -492,23 +295,12 @@ def request_changes(
 def counter_propose(
     objective_id: UUID,
     body: s.CounterProposal,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """The contributor then accepts (approving the objective with the changes) or revises."""
-    _decider(services, principal, objective_id)
-    ledger = services.ledger
-    return _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.counter_propose(
-            objective_id, body.changes.as_domain(), body.comment, ctx, expected
-        ),
-    )
+    return answer(response, uses.counter_propose(objective_id, body, expected))
 
 
 @objectives.post(
@@ -519,22 +311,13 @@ def counter_propose(
 )
 def accept_counter(
     objective_id: UUID,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """The contributor accepts the manager's counter-proposal: its changes apply and the
     objective is approved (by the manager who proposed them)."""
-    _contributor(services, principal, objective_id)
-    ledger = services.ledger
-    return _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.accept_counter_proposal(objective_id, ctx, expected),
-    )
+    return answer(response, uses.accept_counter(objective_id, expected))
 
 
 @objectives.post(
@@ -545,21 +328,12 @@ def accept_counter(
 )
 def withdraw(
     objective_id: UUID,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """Takes a submitted objective back to draft."""
-    _contributor(services, principal, objective_id)
-    ledger = services.ledger
-    return _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.withdraw_objective(objective_id, ctx, expected),
-    )
+    return answer(response, uses.withdraw(objective_id, expected))
 
 
 # ------------------------------------------------------------------ amendments
@@ -582,24 +356,12 @@ def _with_amendment(result: CommandResult) -> s.AmendmentCommandResult:
 def propose_amendment(
     objective_id: UUID,
     body: s.AmendmentCreate,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> s.AmendmentCommandResult:
     """Moving a target, baseline, weight or scope after approval: the goalpost ledger."""
-    _contributor(services, principal, objective_id)
-    ledger = services.ledger
-    result = _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.propose_amendment(
-            objective_id, body.changes.as_domain(), body.reason, ctx, expected
-        ),
-    )
-    return _with_amendment(result)
+    return _with_amendment(answer(response, uses.propose_amendment(objective_id, body, expected)))
 
 
 @objectives.post(
@@ -611,25 +373,16 @@ def propose_amendment(
 def approve_amendment(
     objective_id: UUID,
     amendment_id: UUID,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
     body: s.OptionalComment | None = None,
 ) -> s.AmendmentCommandResult:
     """The amendment's changes apply now; its proposer cannot approve it (409
     `no_self_approval`)."""
-    _decider(services, principal, objective_id)
-    ledger = services.ledger
     comment = body.comment if body else ""
-    result = _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.approve_amendment(objective_id, amendment_id, ctx, comment, expected),
-    )
-    return _with_amendment(result)
+    result = uses.approve_amendment(objective_id, amendment_id, comment, expected)
+    return _with_amendment(answer(response, result))
 
 
 @objectives.post(
@@ -642,22 +395,13 @@ def reject_amendment(
     objective_id: UUID,
     amendment_id: UUID,
     body: s.Comment,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> s.AmendmentCommandResult:
     """The amendment stays in the history as rejected, with the comment."""
-    _decider(services, principal, objective_id)
-    ledger = services.ledger
-    result = _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.reject_amendment(objective_id, amendment_id, body.comment, ctx, expected),
-    )
-    return _with_amendment(result)
+    result = uses.reject_amendment(objective_id, amendment_id, body, expected)
+    return _with_amendment(answer(response, result))
 
 
 # -------------------------------------------------------------------- tracking
@@ -681,32 +425,14 @@ def check_in(
     objective_id: UUID,
     key_result_id: UUID,
     body: s.CheckInCreate,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> s.CheckInCommandResult:
     """A value, a confidence (0-10), a note and the day the value is true for (within the
     cycle, not in the future). Only approved objectives in an active or grading cycle."""
-    _contributor(services, principal, objective_id)
-    ledger = services.ledger
-    result = _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.check_in(
-            objective_id,
-            key_result_id,
-            body.value,
-            body.confidence,
-            ctx,
-            body.note,
-            body.effective_on,
-            expected,
-        ),
-    )
-    return _with_check_in(result)
+    result = uses.check_in(objective_id, key_result_id, body, expected)
+    return _with_check_in(answer(response, result))
 
 
 @objectives.post(
@@ -721,57 +447,17 @@ def correct_check_in(
     key_result_id: UUID,
     check_in_id: UUID,
     body: s.CorrectionCreate,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> s.CheckInCommandResult:
     """A new check-in supersedes the wrong one (which stays in the history); `check_in_id`
     in the answer is the correction's id."""
-    _contributor(services, principal, objective_id)
-    ledger = services.ledger
-    result = _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.correct_check_in(
-            objective_id,
-            key_result_id,
-            check_in_id,
-            body.value,
-            body.reason,
-            ctx,
-            body.confidence,
-            body.note,
-            expected,
-        ),
-    )
-    return _with_check_in(result)
+    result = uses.correct_check_in(objective_id, key_result_id, check_in_id, body, expected)
+    return _with_check_in(answer(response, result))
 
 
 # --------------------------------------------------------------------- grading
-
-
-def _grader(services: Services, principal: Principal, objective_id: UUID, comment: str) -> None:
-    """Owners grade (the self-assessment); a manager above them may adjust, with a comment."""
-    facts = facts_of(visible_objective(services, principal, objective_id))
-
-    def decide(directory: DirectoryState) -> tuple[bool, bool]:
-        allowed = policy.may_contribute(directory, principal, facts) or policy.may_decide(
-            directory, principal, facts
-        )
-        return allowed, policy.grade_is_adjustment(directory, principal, facts)
-
-    allowed, adjustment = services.directory.ask(decide)
-    if not allowed:
-        raise forbidden("not_allowed", _CONTRIBUTORS)
-    if adjustment and not comment.strip():
-        raise invalid(
-            "adjustment_needs_comment",
-            "a manager adjusting the owners' grade says why in a comment",
-            "comment",
-        )
 
 
 @objectives.post(
@@ -784,25 +470,14 @@ def grade_key_result(
     objective_id: UUID,
     key_result_id: UUID,
     body: s.KeyResultGrade,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> s.KeyResultCommandResult:
     """In the grading phase. Owners self-assess; a manager above them may adjust with a
     comment (422 `adjustment_needs_comment` without one)."""
-    _grader(services, principal, objective_id, body.comment)
-    ledger = services.ledger
-    result = _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.grade_key_result(
-            objective_id, key_result_id, ctx, body.score, body.achieved, body.comment, expected
-        ),
-    )
-    return _with_key_result(result)
+    result = uses.grade_key_result(objective_id, key_result_id, body, expected)
+    return _with_key_result(answer(response, result))
 
 
 @objectives.post(
@@ -814,21 +489,12 @@ def grade_key_result(
 def grade_objective(
     objective_id: UUID,
     body: s.ObjectiveGrade,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """Without a score the key results' weighted mean stands (all must be graded)."""
-    _grader(services, principal, objective_id, body.comment)
-    ledger = services.ledger
-    return _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.grade_objective(objective_id, ctx, body.score, body.comment, expected),
-    )
+    return answer(response, uses.grade(objective_id, body, expected))
 
 
 @objectives.post(
@@ -840,21 +506,12 @@ def grade_objective(
 def reflect(
     objective_id: UUID,
     body: s.Reflection,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """The owners' self-assessment in words, in the grading phase."""
-    _contributor(services, principal, objective_id)
-    ledger = services.ledger
-    return _run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.reflect(objective_id, body.text, ctx, expected),
-    )
+    return answer(response, uses.reflect(objective_id, body, expected))
 
 
 @objectives.post(
@@ -867,19 +524,11 @@ def reflect(
 def carry_over(
     objective_id: UUID,
     body: s.CarryOver,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: ObjectivesDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """Drafts a successor in `to_cycle_id` with the unfinished key results (same lineage).
     The answer's `id` is the new objective."""
-    _contributor(services, principal, objective_id)
-    ledger = services.ledger
-    result = execute(
-        ledger,
-        objective_id,
-        lambda: ledger.carry_over(objective_id, body.to_cycle_id, ctx, expected),
-    )
+    result = uses.carry_over(objective_id, body, expected)
     return answer(response, result, location=f"/api/v1/objectives/{result.id}")

@@ -10,27 +10,19 @@ from fastapi import APIRouter, Query, Response
 from api import policy, positions, present
 from api import schemas as s
 from api.deps import (
-    AdminDep,
-    ContextDep,
     IfMatchDep,
     LedgerDep,
     PrincipalDep,
     ServicesDep,
     StorePositionDep,
     answer,
-    check_version,
-    etag,
-    execute,
 )
-from api.routes import problems, router
+from api.routes import Limit, Offset, RegistryDep, page, problems, read_from_store, router
 from domain.application import CommandResult
 
 people = router("people")
 tokens = APIRouter(tags=["tokens"])
 """Not idempotent-replayable: a replay would need the secret, and secrets are never stored."""
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
 
 
 @people.post(
@@ -41,10 +33,12 @@ Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
     summary="Register a person (admin)",
 )
 def register_person(
-    body: s.PersonCreate, ctx: ContextDep, _: AdminDep, ledger: LedgerDep, response: Response
+    body: s.PersonCreate,
+    uses: RegistryDep,
+    response: Response,
 ) -> CommandResult:
     """Registers a person by name and e-mail. The e-mail must be new (409 `email_taken`)."""
-    result = execute(ledger, None, lambda: ledger.register_person(body.name, body.email, ctx))
+    result = uses.register_person(body)
     return answer(response, result, location=f"/api/v1/people/{result.id}")
 
 
@@ -70,9 +64,7 @@ def list_people(
             for pid, entry in directory.people.items()
             if active is None or entry.active == active
         ]
-    return s.PeoplePage(
-        items=items[offset : offset + limit], total=len(items), limit=limit, offset=offset
-    )
+    return s.PeoplePage(**page(items, limit, offset))
 
 
 @people.get(
@@ -86,8 +78,7 @@ def read_person(
 ) -> s.Person:
     """One person; the `ETag` is its version."""
     person = ledger.get_person(person_id)
-    positions.saw_aggregate(ledger, person.id, person.version)
-    response.headers["ETag"] = etag(person.version)
+    read_from_store(response, ledger, person)
     return present.person(person)
 
 
@@ -100,16 +91,12 @@ def read_person(
 def rename_person(
     person_id: UUID,
     body: s.PersonPatch,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """The new name applies everywhere at once: other records refer to people by id."""
-    check_version(ledger.get_person(person_id).version, expected)
-    result = execute(ledger, person_id, lambda: ledger.rename_person(person_id, body.name, ctx))
-    return answer(response, result)
+    return answer(response, uses.rename_person(person_id, body, expected))
 
 
 @people.post(
@@ -121,18 +108,12 @@ def rename_person(
 def deactivate_person(
     person_id: UUID,
     body: s.Reason,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """A deactivated person's tokens stop working at once; their history stays."""
-    check_version(ledger.get_person(person_id).version, expected)
-    result = execute(
-        ledger, person_id, lambda: ledger.deactivate_person(person_id, body.reason, ctx)
-    )
-    return answer(response, result)
+    return answer(response, uses.deactivate_person(person_id, body, expected))
 
 
 @people.post(
@@ -144,18 +125,12 @@ def deactivate_person(
 def reactivate_person(
     person_id: UUID,
     body: s.Reason,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """A reactivated person's existing tokens work again (unless revoked)."""
-    check_version(ledger.get_person(person_id).version, expected)
-    result = execute(
-        ledger, person_id, lambda: ledger.reactivate_person(person_id, body.reason, ctx)
-    )
-    return answer(response, result)
+    return answer(response, uses.reactivate_person(person_id, body, expected))
 
 
 @people.get("/me", response_model=s.Me, responses=problems(), summary="Who am I")
@@ -188,32 +163,20 @@ def me(principal: PrincipalDep, services: ServicesDep) -> s.Me:
     summary="Issue a token (admin)",
 )
 def issue_token(
-    body: s.TokenCreate, ctx: ContextDep, _: AdminDep, ledger: LedgerDep, response: Response
+    body: s.TokenCreate,
+    uses: RegistryDep,
+    response: Response,
 ) -> s.TokenIssued:
     """Issues a bearer token to an active person with a role. The secret is in this answer
     only: it is stored nowhere, so this POST ignores `Idempotency-Key` (a retry issues another
     token; revoke the spare one)."""
-    issued: list[str] = []
-
-    def command() -> CommandResult:
-        secret, result = ledger.issue_token(
-            body.person_id,
-            body.role,
-            ctx,
-            body.label,
-            expires_at=body.expires_at,
-            read_only=body.read_only,
-        )
-        issued.append(secret)
-        return result
-
-    result = execute(ledger, None, command)
+    secret, result = uses.issue_token(body)
     answer(response, result)
     return s.TokenIssued(
         id=result.id,
         version=result.version,
         position=result.position,
-        token=issued[0],
+        token=secret,
         token_id=result.id,
         person_id=body.person_id,
         role=body.role,
@@ -229,11 +192,8 @@ def issue_token(
 def revoke_token(
     token_id: UUID,
     body: s.Reason,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     response: Response,
 ) -> CommandResult:
     """The token stops working at once."""
-    result = execute(ledger, token_id, lambda: ledger.revoke_token(token_id, body.reason, ctx))
-    return answer(response, result)
+    return answer(response, uses.revoke_token(token_id, body))

@@ -15,11 +15,10 @@ from uuid import UUID
 
 from fastapi import Query, Response
 
-from api import policy, positions, strategy_policy, visibility
+from api import policy, positions, visibility
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.deps import (
-    ContextDep,
     IfMatchDep,
     Instant,
     MinPositionDep,
@@ -28,16 +27,12 @@ from api.deps import (
     Services,
     ServicesDep,
     answer,
-    authorize,
     etag,
-    execute,
-    visible_objective,
 )
-from api.errors import ApiError, forbidden, invalid, not_found
+from api.errors import invalid, not_found
 from api.policy import Principal
-from api.routes import problems, router
+from api.routes import StrategyDep, problems, router
 from domain.application import CommandResult
-from domain.strategy import STRATEGY_ID
 from infra.readmodels import ReadModels
 
 strategy = router("strategy")
@@ -49,7 +44,6 @@ Position = Annotated[
 AsOf = Annotated[Instant | None, Query(description="RFC 3339 instant: as it stood then.")]
 _READ = problems(404, 504)
 _WRITE = problems(403, 404, 409, 412)
-_STEWARDS = "only admins and managers change the strategy"
 
 
 # ------------------------------------------------------------------ helpers
@@ -89,21 +83,6 @@ def without_hidden(
     return [i for i in items if str(i.get(key)) not in hidden]
 
 
-def require_steward(principal: Principal) -> None:
-    if not strategy_policy.may_edit_strategy(principal):
-        raise forbidden("not_allowed", _STEWARDS)
-
-
-def run(
-    services: Services,
-    aggregate_id: UUID | None,
-    response: Response,
-    command: Any,
-    location: str | None = None,
-) -> CommandResult:
-    return answer(response, execute(services.ledger, aggregate_id, command), location=location)
-
-
 # ----------------------------------------------------------------- strategy
 
 
@@ -141,34 +120,14 @@ def read_strategy(
 )
 def put_strategy(
     body: ss.StrategyPut,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """Makes the strategy say exactly this: each difference is its own event (mission
     restated, theme added, revised, retired, drives changed ...). The first definition needs no
     reason; every later change does (422 `text_required`, field `reason`)."""
-    require_steward(principal)
-    ledger = services.ledger
-    return run(
-        services,
-        STRATEGY_ID,
-        response,
-        lambda: ledger.put_strategy(
-            ctx,
-            mission=body.mission,
-            vision=body.vision,
-            values=body.values,
-            themes=[t.model_dump(exclude_none=True) for t in body.themes],
-            perspectives=[(p.key, p.name) for p in body.perspectives]
-            if body.perspectives is not None
-            else None,
-            reason=body.reason,
-            expected_version=expected,
-        ),
-    )
+    return answer(response, uses.put_strategy(body, expected))
 
 
 @strategy.post(
@@ -179,21 +138,12 @@ def put_strategy(
 )
 def choose_north_star(
     body: ss.NorthStar,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     response: Response,
 ) -> CommandResult:
     """One KPI is the north star at a time; choosing another moves it. `kpi_id: null`
     withdraws it."""
-    require_steward(principal)
-    ledger = services.ledger
-    return run(
-        services,
-        STRATEGY_ID,
-        response,
-        lambda: ledger.choose_north_star(body.kpi_id, ctx, body.reason),
-    )
+    return answer(response, uses.choose_north_star(body))
 
 
 @strategy.get(
@@ -242,17 +192,6 @@ def strategy_map(
 # ------------------------------------------------------- objectives in it
 
 
-def _working_on(services: Services, principal: Principal, objective_id: UUID) -> None:
-    objective = visible_objective(services, principal, objective_id)
-    authorize(
-        services,
-        principal,
-        objective,
-        strategy_policy.may_work_on_objective,
-        "only the objective's owners and the managers above them may do this",
-    )
-
-
 @strategy.put(
     "/objectives/{objective_id}/theme",
     response_model=s.CommandResult,
@@ -262,22 +201,13 @@ def _working_on(services: Services, principal: Principal, objective_id: UUID) ->
 def tag_objective(
     objective_id: UUID,
     body: ss.ObjectiveTheme,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """Places the objective in the theme (and so in its perspective on the strategy map).
     Allowed in any phase but closed, approval or not: the theme is not negotiated content."""
-    _working_on(services, principal, objective_id)
-    ledger = services.ledger
-    return run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.tag_objective(objective_id, body.theme_id, ctx, body.reason, expected),
-    )
+    return answer(response, uses.tag_objective(objective_id, body, expected))
 
 
 @strategy.put(
@@ -290,24 +220,13 @@ def link_kpi(
     objective_id: UUID,
     key_result_id: UUID,
     body: ss.KeyResultKpi,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     expected: IfMatchDep,
     response: Response,
 ) -> s.KeyResultCommandResult:
     """A metric key result in the KPI's unit can then take its check-ins from the KPI's latest
     measurement (422 `kpi_link_needs_metric`, `kpi_unit_mismatch`)."""
-    _working_on(services, principal, objective_id)
-    ledger = services.ledger
-    result = run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.link_key_result_to_kpi(
-            objective_id, key_result_id, body.kpi_id, ctx, expected
-        ),
-    )
+    result = answer(response, uses.link_kpi(objective_id, key_result_id, body, expected))
     return s.KeyResultCommandResult(
         id=result.id, version=result.version, position=result.position, key_result_id=key_result_id
     )
@@ -324,33 +243,16 @@ def check_in_from_kpi(
     objective_id: UUID,
     key_result_id: UUID,
     body: ss.KpiCheckIn,
-    ctx: ContextDep,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    uses: StrategyDep,
     expected: IfMatchDep,
     response: Response,
 ) -> s.CheckInCommandResult:
     """The value is the KPI's latest live measurement, effective at the end of its period (or
     today, or the cycle's end). 409 `key_result_not_linked`, `kpi_not_measured`,
     `kpi_measurement_before_cycle`."""
-    _working_on(services, principal, objective_id)
-    ledger = services.ledger
-    result = run(
-        services,
-        objective_id,
-        response,
-        lambda: ledger.check_in_from_kpi(
-            objective_id, key_result_id, body.confidence, ctx, body.note, expected
-        ),
-    )
+    result = uses.check_in_from_kpi(objective_id, key_result_id, body, expected)
+    answer(response, result)
     assert result.extra_id is not None
     return s.CheckInCommandResult(
         id=result.id, version=result.version, position=result.position, check_in_id=result.extra_id
     )
-
-
-def wait_for_head(services: Services, readmodels: ReadModels) -> None:
-    """Let the read models apply everything committed so far (504 when they cannot)."""
-    head = services.ledger.recorder.max_notification_id() or 0
-    if not readmodels.wait_for(head, services.wait_timeout):
-        raise ApiError(504, "projection_lagging", "the read models have not caught up; retry")

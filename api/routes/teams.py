@@ -10,26 +10,17 @@ from fastapi import Query, Response
 from api import positions, present
 from api import schemas as s
 from api.deps import (
-    AdminDep,
-    ContextDep,
     IfMatchDep,
     LedgerDep,
     PrincipalDep,
     ServicesDep,
     StorePositionDep,
     answer,
-    check_version,
-    etag,
-    execute,
 )
-from api.errors import invalid
-from api.routes import problems, router
+from api.routes import Limit, Offset, RegistryDep, page, problems, read_from_store, router
 from domain.application import CommandResult
 
 teams = router("teams")
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
 
 
 @teams.post(
@@ -40,10 +31,12 @@ Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
     summary="Form a team (admin)",
 )
 def form_team(
-    body: s.TeamCreate, ctx: ContextDep, _: AdminDep, ledger: LedgerDep, response: Response
+    body: s.TeamCreate,
+    uses: RegistryDep,
+    response: Response,
 ) -> CommandResult:
     """A team under `parent_id` (or at the top). Its id is in the answer and `Location`."""
-    result = execute(ledger, None, lambda: ledger.form_team(body.name, ctx, body.parent_id))
+    result = uses.form_team(body)
     return answer(response, result, location=f"/api/v1/teams/{result.id}")
 
 
@@ -66,9 +59,7 @@ def list_teams(
             if (parent_id is None or entry.parent_id == parent_id)
             and (include_disbanded or not entry.disbanded)
         ]
-    return s.TeamsPage(
-        items=items[offset : offset + limit], total=len(items), limit=limit, offset=offset
-    )
+    return s.TeamsPage(**page(items, limit, offset))
 
 
 @teams.get(
@@ -79,8 +70,7 @@ def read_team(
 ) -> s.Team:
     """One team with its members and their roles; the `ETag` is its version."""
     team = ledger.get_team(team_id)
-    positions.saw_aggregate(ledger, team.id, team.version)
-    response.headers["ETag"] = etag(team.version)
+    read_from_store(response, ledger, team)
     return present.team(team)
 
 
@@ -93,26 +83,13 @@ def read_team(
 def patch_team(
     team_id: UUID,
     body: s.TeamPatch,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """Send `name` to rename, `parent_id` to move (null: to the top). The move is checked
     first (it can fail on a loop), then the rename."""
-    moving = "parent_id" in body.model_fields_set
-    if body.name is None and not moving:
-        raise invalid("nothing_to_change", "send name and/or parent_id", "body")
-    check_version(ledger.get_team(team_id).version, expected)
-    result: CommandResult | None = None
-    if moving:
-        result = execute(ledger, team_id, lambda: ledger.move_team(team_id, body.parent_id, ctx))
-    if body.name is not None:
-        name = body.name
-        result = execute(ledger, team_id, lambda: ledger.rename_team(team_id, name, ctx))
-    assert result is not None
-    return answer(response, result)
+    return answer(response, uses.patch_team(team_id, body, expected))
 
 
 @teams.post(
@@ -124,18 +101,12 @@ def patch_team(
 def add_member(
     team_id: UUID,
     body: s.MemberAdd,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """Adds an active person as `member` or `manager`."""
-    check_version(ledger.get_team(team_id).version, expected)
-    result = execute(
-        ledger, team_id, lambda: ledger.add_team_member(team_id, body.person_id, body.role, ctx)
-    )
-    return answer(response, result)
+    return answer(response, uses.add_member(team_id, body, expected))
 
 
 @teams.patch(
@@ -148,18 +119,12 @@ def change_member_role(
     team_id: UUID,
     person_id: UUID,
     body: s.MemberPatch,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """Make a member a manager (who then decides for this team and those below) or back."""
-    check_version(ledger.get_team(team_id).version, expected)
-    result = execute(
-        ledger, team_id, lambda: ledger.change_member_role(team_id, person_id, body.role, ctx)
-    )
-    return answer(response, result)
+    return answer(response, uses.change_member_role(team_id, person_id, body, expected))
 
 
 @teams.delete(
@@ -171,16 +136,12 @@ def change_member_role(
 def remove_member(
     team_id: UUID,
     person_id: UUID,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """The person leaves the team; their objectives and history stay."""
-    check_version(ledger.get_team(team_id).version, expected)
-    result = execute(ledger, team_id, lambda: ledger.remove_team_member(team_id, person_id, ctx))
-    return answer(response, result)
+    return answer(response, uses.remove_member(team_id, person_id, expected))
 
 
 @teams.post(
@@ -192,13 +153,9 @@ def remove_member(
 def disband_team(
     team_id: UUID,
     body: s.Reason,
-    ctx: ContextDep,
-    _: AdminDep,
-    ledger: LedgerDep,
+    uses: RegistryDep,
     expected: IfMatchDep,
     response: Response,
 ) -> CommandResult:
     """A disbanded team takes no new members or objectives; its history stays."""
-    check_version(ledger.get_team(team_id).version, expected)
-    result = execute(ledger, team_id, lambda: ledger.disband_team(team_id, body.reason, ctx))
-    return answer(response, result)
+    return answer(response, uses.disband_team(team_id, body, expected))

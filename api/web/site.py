@@ -33,6 +33,7 @@ from api import policy, positions
 from api.deps import Services, facts_of
 from api.errors import ApiError
 from api.policy import ObjectiveFacts, Principal
+from api.usecases import Caller
 from api.web import charts
 from api.web.session import Session
 from domain.access import AccessToken, Role
@@ -184,6 +185,11 @@ class Viewer:
         return CommandContext(
             actor=self.principal.actor, request_id=getattr(self.request.state, "request_id", "")
         )
+
+    @property
+    def caller(self) -> Caller:
+        """This viewer as the use cases' caller (api/usecases/)."""
+        return Caller(self.services, self.principal, self.ctx)
 
     @property
     def names(self) -> Names:

@@ -6,7 +6,8 @@
   in 2 shards, one process each (`okr rebuild --all --workers 2`).
 - as-of: `ReadModels.position_at(instant)` + `ReadModels.tree(cycle, position=...)` at random
   instants (the cycle: the latest one planned by then), beside the live `ReadModels.tree(cycle)`
-  of the same cycles.
+  of the same cycles; and the strategy layer's reads at the same instants (`strategy_reads`:
+  strategy, KPIs, initiatives, the cycle's strategy map) beside the live ones.
 - lag: `OkrLedger.check_in` then `ReadModels.wait_for(position)` with the live runner in the
   same process (as in `okr serve`): from the command's return (committed) to visible.
 - growth: rebuild and as-of at three sizes; the exponent k of time ∝ events^k says whether the
@@ -348,6 +349,20 @@ class AsOfFigures:
     live_p99: Figure
     samples: int
     by: str = "bench/scenarios/readside.py"
+    strategy_asof_p50: Figure = field(default_factory=lambda: Figure("ms", better="lower"))
+    strategy_live_p50: Figure = field(default_factory=lambda: Figure("ms", better="lower"))
+
+
+def strategy_reads(models: Any, cycle: UUID, position: int | None) -> float:
+    """Milliseconds for the strategy layer's reads of a page set, live or as of `position`:
+    the strategy, the KPI dashboard, the initiatives and the cycle's strategy map."""
+    reads = models.strategy
+    began = time.perf_counter()
+    reads.strategy(position)
+    reads.kpis(position)
+    reads.initiatives(position=position)
+    reads.strategy_map(cycle, position)
+    return (time.perf_counter() - began) * 1000
 
 
 def _history_bounds(url: str) -> tuple[datetime, datetime, list[tuple[int, UUID]]]:
@@ -410,6 +425,8 @@ def measure_asof(ctx: Context, size: int, rounds: int, samples: int) -> AsOfFigu
                 figures.asof_p99.add(found["asof_p99_ms"])
                 figures.live_p50.add(found["live_p50_ms"])
                 figures.live_p99.add(found["live_p99_ms"])
+                figures.strategy_asof_p50.add(found["strategy_asof_p50_ms"])
+                figures.strategy_live_p50.add(found["strategy_live_p50_ms"])
                 figures.by = "bench/views.py"
                 ctx.say(
                     f"{size:,} events, round {r + 1}: as-of p50 {found['asof_p50_ms']:.1f} ms "
@@ -419,6 +436,8 @@ def measure_asof(ctx: Context, size: int, rounds: int, samples: int) -> AsOfFigu
             rng = random.Random(r)
             asof: list[float] = []
             live: list[float] = []
+            strategy_asof: list[float] = []
+            strategy_live: list[float] = []
             deadline = Deadline(float(ctx.pick(45, 20)))
             for _ in range(samples):
                 if deadline.passed:
@@ -433,6 +452,10 @@ def measure_asof(ctx: Context, size: int, rounds: int, samples: int) -> AsOfFigu
                 began = time.perf_counter()
                 models.tree(cycle)
                 live.append((time.perf_counter() - began) * 1000)
+                strategy_asof.append(strategy_reads(models, cycle, at if at is not None else 0))
+                strategy_live.append(strategy_reads(models, cycle, None))
+            figures.strategy_asof_p50.add(percentile(strategy_asof, 0.5))
+            figures.strategy_live_p50.add(percentile(strategy_live, 0.5))
             figures.asof_p50.add(percentile(asof, 0.5))
             figures.asof_p99.add(percentile(asof, 0.99))
             figures.live_p50.add(percentile(live, 0.5))
@@ -471,11 +494,20 @@ def run_asof(ctx: Context) -> ScenarioResult:
             label,
             paired(f.asof_p99, f.live_p99),
         ),
+        Row(
+            "asof",
+            f"strategy reads as of a random instant, p50 ({size:,} events)",
+            f.strategy_asof_p50,
+            f.strategy_live_p50,
+            "the live strategy reads",
+            paired(f.strategy_asof_p50, f.strategy_live_p50),
+        ),
     ]
     result.notes.append(
         f"{samples} random instants per round over the whole history (uniform in commit time), "
         "each timed as position_at + tree(position); the cycle is the latest planned by then "
-        f"(measured by {f.by})."
+        f"(measured by {f.by}). The strategy reads at the same instants: strategy, KPIs, "
+        "initiatives and the cycle's strategy map (`strategy_reads`)."
     )
     return result
 

@@ -16,8 +16,8 @@ The result equals folding each fold on its own (the property tests in `tests/vie
 that). Append-only outputs (audit rows, history check-ins) are handed to `Changes` and dropped
 from memory (the history's timeline is not kept: its view reads the audit rows); entity outputs
 (objectives, teams, cycles, people) are noted by id, for a writer to turn into rows. Every
-`checkpoint_every` positions the model also takes a time-travel checkpoint: the objectives and
-the organisation changed since the previous one.
+`checkpoint_every` positions the model also takes a time-travel checkpoint: the objectives, the
+organisation and the strategy layer changed since the previous one.
 """
 
 from __future__ import annotations
@@ -62,9 +62,20 @@ HISTORY: Final = "history"
 AUDIT: Final = "audit"
 INBOX: Final = "inbox"
 STALENESS: Final = "staleness"
+STRATEGY: Final = "strategy"
 TIMETRAVEL: Final = "timetravel"
 
-VIEWS: Final = (DIRECTORY, TREE, COMPARISON, HISTORY, AUDIT, INBOX, STALENESS, TIMETRAVEL)
+VIEWS: Final = (
+    DIRECTORY,
+    TREE,
+    COMPARISON,
+    HISTORY,
+    AUDIT,
+    INBOX,
+    STALENESS,
+    STRATEGY,
+    TIMETRAVEL,
+)
 """Every view, in the order `okr rebuild --all` lists them."""
 
 _DIRECTORY = DirectoryFold()
@@ -93,7 +104,7 @@ class Shard:
 
     Every shard folds the organisation (people, teams, cycles, strategy) and the structure of
     every objective (titles, key results, alignment), and writes only its own aggregates'
-    rows; shard 0 also writes the rows that belong to no aggregate (the narration context,
+    rows; shard 0 also writes the rows that belong to no aggregate (the strategy view,
     the organisation's time-travel documents). Kafka workers run one per owned partition.
     """
 
@@ -125,6 +136,8 @@ class Snapshot:
     """(objective id, cycle id, node document) for each objective changed since."""
     organisation: bytes | None = None
     """Every team link and cycle clock, when one of them changed since."""
+    strategy: bytes | None = None
+    """The strategy layer (strategy, KPIs, initiatives, quality levels), when it changed since."""
 
 
 @dataclass
@@ -141,8 +154,8 @@ class Changes:
     superseded: list[tuple[UUID, UUID]] = field(default_factory=list)
     """(check-in id, id of the correction that superseded it)."""
     snapshots: list[Snapshot] = field(default_factory=list)
-    narration: bool = False
-    """The narration context's strategy layer changed (it is kept as a row too)."""
+    strategy: bool = False
+    """The strategy layer changed (the strategy view's row)."""
 
     def __bool__(self) -> bool:
         return bool(
@@ -154,7 +167,7 @@ class Changes:
             or self.check_ins
             or self.superseded
             or self.snapshots
-            or self.narration
+            or self.strategy
         )
 
 
@@ -167,7 +180,7 @@ def needs(views: Iterable[str]) -> set[str]:
     parts = set(wanted)
     if wanted & {HISTORY, AUDIT}:
         parts.add("narrate")
-    if wanted & {TREE, COMPARISON, HISTORY, AUDIT, TIMETRAVEL}:
+    if wanted & {TREE, COMPARISON, HISTORY, AUDIT, STRATEGY, TIMETRAVEL}:
         parts.add("context")
     if wanted & {COMPARISON, TIMETRAVEL}:
         parts.add("tallies")
@@ -203,6 +216,8 @@ class Model:
         self.unsaved_objectives: set[UUID] = set()
         """Objectives changed since the latest checkpoint."""
         self.unsaved_organisation = False
+        self.unsaved_strategy = False
+        """The strategy layer changed since the latest checkpoint."""
         self._narrate = "narrate" in self.parts
         self._context = "context" in self.parts
         self._tallies = "tallies" in self.parts
@@ -297,7 +312,8 @@ class Model:
             if own:
                 changes.people.add(event.originator_id)
         elif type(event) in StrategyFold.handlers:
-            changes.narration = changes.narration or common
+            changes.strategy = changes.strategy or common
+            self.unsaved_strategy = self.unsaved_strategy or common
 
     def take_changes(self) -> Changes:
         """What changed since the last call."""
@@ -323,8 +339,11 @@ class Model:
                 )
         if self.unsaved_organisation:
             snap.organisation = organisation_document(self.tree)
+        if self.unsaved_strategy:
+            snap.strategy = dumps(self.context.strategy)
         self.unsaved_objectives = set()
         self.unsaved_organisation = False
+        self.unsaved_strategy = False
         self.last_checkpoint = snap.position
         return snap
 

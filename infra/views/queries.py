@@ -35,7 +35,8 @@ from projections.entries import type_name
 from projections.history import CheckInRecord, ObjectiveHistory, TimelineEntry
 from projections.inbox import InboxState, Negotiation
 from projections.staleness import StalenessState, WatchedCycle, WatchedObjective
-from projections.tree import CycleClock, ObjectiveNode, TeamLink, TreeState
+from projections.strategy import StrategyState
+from projections.tree import CheckInPoint, CycleClock, ObjectiveNode, TeamLink, TreeState
 
 
 @dataclass
@@ -58,12 +59,23 @@ class Snapshot:
         return (self.position, self.generation)
 
 
+MATCHING: dict[str, Composable] = {
+    "private": SQL("private"),
+    "following_kpis": SQL('strpos(doc::text, \'"kpi_id":"\') > 0'),
+    "mentions": SQL("strpos(doc::text, %s) > 0"),
+}
+"""Conditions on `view_tree_objectives` rows for `ViewQueries.tree_state(matching=...)`:
+private objectives; objectives with a key result following a KPI (its document names one);
+objectives whose document mentions a text (a key result's id: a superset of its objective)."""
+
+
 class ViewQueries:
     def __init__(self, store: ViewStore, log: LogReader) -> None:
         self.store = store
         self.log = log
         self.t = store.ident
         self._directory: tuple[tuple[int, int], DirectoryState] | None = None
+        self._strategy: tuple[tuple[int, int], StrategyState] | None = None
         self._key = SQL(
             "SELECT t.notification_id, c.committed_at, "
             "(SELECT coalesce(sum(generation), 0) FROM {meta}), "
@@ -174,12 +186,26 @@ class ViewQueries:
         objective_ids: Sequence[UUID] | None = None,
         owner_team_id: UUID | None = None,
         owner_person_id: UUID | None = None,
+        every_check_in: bool = False,
+        matching: str | None = None,
+        mentioning: str = "",
+        or_objective_ids: Sequence[UUID] = (),
     ) -> TreeState:
-        """The live tree with the chosen objectives (check-ins trimmed to the one in force)."""
+        """The live tree with the chosen objectives (check-ins trimmed to the one in force;
+        with `every_check_in`, every live one, which folding a correction on needs).
+
+        `matching`: only the objectives `MATCHING[matching]` selects (private ones, those with
+        a key result following a KPI, those whose document mentions `mentioning`), and
+        `or_objective_ids`."""
         state = TreeState()
         self.organisation(snap, state)
         where: list[Composable] = []
         params: list[Any] = []
+        if matching is not None:
+            where.append(SQL("({} OR objective_id = ANY(%s))").format(MATCHING[matching]))
+            if matching == "mentions":
+                params.append(mentioning)
+            params.append(list(or_objective_ids))
         if cycle_ids is not None:
             where.append(SQL("cycle_id = ANY(%s)"))
             params.append(list(cycle_ids))
@@ -192,15 +218,41 @@ class ViewQueries:
         if owner_person_id is not None:
             where.append(SQL("owner_person_id = %s"))
             params.append(owner_person_id)
-        query = SQL("SELECT objective_id, doc::text FROM {}").format(self.t("view_tree_objectives"))
+        query = SQL("SELECT objective_id, doc::text, {} FROM {}").format(
+            SQL("check_ins::text" if every_check_in else "NULL"), self.t("view_tree_objectives")
+        )
         if where:
             query += SQL(" WHERE ") + SQL(" AND ").join(where)
         query += SQL(" ORDER BY seq")
-        for oid, doc in self._rows(snap, query, params):
+        for oid, doc, live in self._rows(snap, query, params):
             node = decode(ObjectiveNode, doc)
+            if live is not None:
+                for kr_id, points in decode(dict[UUID, list[CheckInPoint]], live).items():
+                    node.key_results[kr_id].live_check_ins = points
             state.objectives[oid] = node
             state.cycle_objectives.setdefault(node.cycle_id, []).append(oid)
         state.cursor.position, state.cursor.now = snap.position, snap.now
+        return state
+
+    def strategy_state(self, snap: Snapshot) -> StrategyState:
+        """The strategy layer (strategy, KPIs, initiatives, quality levels) at the snapshot
+        (decoded again only when its row changed: callers must not mutate it)."""
+        known = self._strategy
+        rows = self._rows(
+            snap,
+            SQL(
+                "SELECT changed, CASE WHEN changed = %s THEN NULL ELSE doc::text END "
+                "FROM {} WHERE kind = 'strategy'"
+            ).format(self.t("view_strategy")),
+            (known[0][0] if known is not None and known[0][1] == snap.generation else -1,),
+        )
+        if not rows:
+            return StrategyState()
+        changed, doc = rows[0]
+        if doc is None and known is not None:
+            return known[1]
+        state = decode(StrategyState, doc)
+        self._strategy = ((int(changed), snap.generation), state)
         return state
 
     def comparison_state(self, snap: Snapshot, cycle_ids: Sequence[UUID]) -> ComparisonState:

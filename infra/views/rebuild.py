@@ -1029,6 +1029,7 @@ def model_parts(model: Model) -> list[tuple[str, Any]]:
         ("last_checkpoint", model.last_checkpoint),
         ("unsaved_objectives", sorted(model.unsaved_objectives, key=str)),
         ("unsaved_organisation", model.unsaved_organisation),
+        ("unsaved_strategy", model.unsaved_strategy),
         ("seq", model.seq),
         ("tree", model.tree),
         ("names", model.context.names),
@@ -1068,6 +1069,7 @@ def model_from_bytes(data: bytes, checkpoint_every: int) -> Model:
     model.last_checkpoint = raw["last_checkpoint"]
     model.unsaved_objectives = {UUID(i) for i in raw["unsaved_objectives"]}
     model.unsaved_organisation = raw["unsaved_organisation"]
+    model.unsaved_strategy = raw["unsaved_strategy"]
     model.seq = {UUID(k): v for k, v in raw["seq"].items()}
     tree = load(TreeState, raw["tree"])
     model.context.tree = tree

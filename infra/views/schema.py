@@ -9,7 +9,9 @@ Append-only documents hold only what their columns do not: a query puts the colu
 An objective's history timeline is not stored twice: it is the `view_audit` rows of the
 objective's events (`entity_id, position` indexed; the row's `action` is the entry's summary),
 so the history view's answers read the audit view's table (`READS`), which the live views keep
-at the one position they all share.
+at the one position they all share. The strategy view is one document, the strategy fold's
+state (`view_strategy`, kind "strategy"; `changed`: the position it was written at): the
+strategy, KPIs, initiatives and quality levels, which the narration context reads as well.
 
 A rebuild fills `<table>__new` copies (primary keys only while loading), adds the indexes, and
 swaps them in by renaming, in one transaction.
@@ -28,6 +30,7 @@ from infra.views.model import (
     HISTORY,
     INBOX,
     STALENESS,
+    STRATEGY,
     TIMETRAVEL,
     TREE,
 )
@@ -144,11 +147,6 @@ TABLES: dict[str, tuple[Table, ...]] = {
             ),
             append_only=True,
         ),
-        Table(
-            "view_narration",
-            "kind text NOT NULL, doc json NOT NULL",
-            "kind",
-        ),
     ),
     INBOX: (
         Table(
@@ -166,6 +164,13 @@ TABLES: dict[str, tuple[Table, ...]] = {
             "doc json NOT NULL",
             "kind, id",
             ("cycle_id",),
+        ),
+    ),
+    STRATEGY: (
+        Table(
+            "view_strategy",
+            "kind text NOT NULL, changed bigint NOT NULL, doc json NOT NULL",
+            "kind",
         ),
     ),
     TIMETRAVEL: (
@@ -189,6 +194,12 @@ TABLES: dict[str, tuple[Table, ...]] = {
             "position",
             append_only=True,
         ),
+        Table(
+            "view_tt_strategy",
+            "position bigint NOT NULL, doc json NOT NULL",
+            "position",
+            append_only=True,
+        ),
     ),
 }
 
@@ -198,7 +209,7 @@ READS: dict[str, tuple[str, ...]] = {HISTORY: ("view_audit",)}
 rows. A rebuild of a view rebuilds the views it reads as well: `okr rebuild history` rebuilds
 the audit view too."""
 
-RETIRED_TABLES = ("view_history_timeline",)
+RETIRED_TABLES = ("view_history_timeline", "view_narration")
 """Tables of earlier row shapes, dropped when the views' tables are created."""
 
 

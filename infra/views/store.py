@@ -30,6 +30,7 @@ from infra.views.model import (
     HISTORY,
     INBOX,
     STALENESS,
+    STRATEGY,
     TIMETRAVEL,
     TREE,
     VIEWS,
@@ -55,7 +56,7 @@ from projections.directory import CycleEntry, DirectoryFold, PersonEntry, TeamEn
 from projections.history import CheckInRecord, HistoryFold, ObjectiveHistory
 from projections.inbox import InboxFold, Negotiation
 from projections.staleness import StalenessFold, WatchedCycle, WatchedObjective
-from projections.strategy import StrategyState
+from projections.strategy import StrategyFold, StrategyState
 from projections.tree import CheckInPoint, CycleClock, ObjectiveNode, TeamLink, TreeFold
 
 ROWS_VERSION = 2
@@ -71,8 +72,10 @@ VERSIONS: dict[str, str] = {
     AUDIT: f"audit{AuditFold.version}.rows{ROWS_VERSION}",
     INBOX: f"inbox{InboxFold.version}.rows{ROWS_VERSION}",
     STALENESS: f"staleness{StalenessFold.version}.rows{ROWS_VERSION}",
+    STRATEGY: f"strategy{StrategyFold.version}.rows{ROWS_VERSION}.changed",
     TIMETRAVEL: (
-        f"tree{TreeFold.version}.comparison{ComparisonFold.version}.rows{ROWS_VERSION}.shards"
+        f"tree{TreeFold.version}.comparison{ComparisonFold.version}.strategy"
+        f"{StrategyFold.version}.rows{ROWS_VERSION}.shards"
     ),
 }
 """Each view's version: rows written by another version are rebuilt, not misread."""
@@ -169,12 +172,17 @@ class ViewStore(PostgresTrackingRecorder):
             ).format(self._tracking),
             (TRACKING_NAME,),
         )
+        # A view new to views that already follow the log has no rows yet: it starts
+        # outdated (no version), so the runner builds it before following the log.
         for view, version in VERSIONS.items():
             curs.execute(
-                SQL("INSERT INTO {} (view, version) VALUES (%s, %s) ON CONFLICT DO NOTHING").format(
-                    self._meta
-                ),
-                (view, version),
+                SQL(
+                    "INSERT INTO {} (view, version) SELECT %s, CASE WHEN EXISTS (SELECT 1 "
+                    "FROM {} WHERE notification_id > 0 AND (application_name = %s "
+                    "OR starts_with(application_name, %s))) THEN '' ELSE %s END "
+                    "ON CONFLICT DO NOTHING"
+                ).format(self._meta, self._tracking),
+                (view, TRACKING_NAME, SHARD_PREFIX, version),
             )
 
     # ---------------------------------------------------------------- tracking
@@ -449,6 +457,13 @@ class ViewStore(PostgresTrackingRecorder):
         model.unsaved_organisation = any(
             i in model.tree.teams or i in model.tree.cycles for i in changed
         )
+        model.unsaved_strategy = any(
+            i not in model.tree.objectives
+            and i not in model.tree.teams
+            and i not in model.tree.cycles
+            and i not in model.directory.people
+            for i in changed
+        )
         return model
 
 
@@ -548,8 +563,8 @@ def entity_rows(
                 boxed.append(("cycle", cid, seq.get(cid, 0), None, None, _text(dumps(phase))))
         out["view_inbox"] = boxed
     common = shard is None or shard.index == 0  # rows of no aggregate: shard 0's
-    if AUDIT in views and (changes.narration if changes is not None else common):
-        out["view_narration"] = [("strategy", _text(dumps(model.context.strategy)))]
+    if STRATEGY in views and (changes.strategy if changes is not None else common):
+        out["view_strategy"] = [("strategy", position, _text(dumps(model.context.strategy)))]
     if STALENESS in views:
         staleness = model.staleness
         watched: list[Row] = []
@@ -668,6 +683,9 @@ def snapshot_rows(snapshots: Sequence[Snapshot]) -> dict[str, list[Row]]:
         "view_tt_organisation": [
             (s.position, _text(s.organisation)) for s in snapshots if s.organisation is not None
         ],
+        "view_tt_strategy": [
+            (s.position, _text(s.strategy)) for s in snapshots if s.strategy is not None
+        ],
     }
 
 
@@ -758,7 +776,7 @@ def _restore_rest(model: Model, curs: Cursor[Any], ident: Any) -> None:
         else:
             inbox.cycle_phases[entity_id] = loads(doc)
     for kind, doc in curs.stream(
-        SQL("SELECT kind, doc::text FROM {}").format(ident("view_narration")), size=RESTORE_CHUNK
+        SQL("SELECT kind, doc::text FROM {}").format(ident("view_strategy")), size=RESTORE_CHUNK
     ):
         if kind == "strategy":
             model.context.strategy = load(StrategyState, loads(doc))

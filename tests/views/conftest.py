@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -117,6 +118,23 @@ def whole_log(readmodels: ReadModels) -> list[Logged]:
 
 def head(app: OkrLedger) -> int:
     return app.recorder.max_notification_id() or 0
+
+
+def running(readmodels: ReadModels, app: OkrLedger, timeout: float = 20) -> None:
+    """Start the live runner and wait until it follows the log at its head.
+
+    The runner's first build is a rebuild, and the views' stored position reaches the head
+    before that rebuild lets go of the rebuild lock (it still saves its model); the runner
+    states its own position only once the build returned. Waiting on the runner, not on the
+    stored position, is what lets a test's own `Rebuild` start at once without `RebuildBusy`.
+    """
+    readmodels.start()
+    deadline = time.monotonic() + timeout
+    while not readmodels.runner.active.is_set():
+        assert time.monotonic() < deadline, "the views runner did not start leading"
+        time.sleep(0.01)
+    remaining = max(0.0, deadline - time.monotonic())
+    assert readmodels.runner.wait(head(app), remaining), "the views runner did not reach the head"
 
 
 def without_strategy(answer: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from tests.views.conftest import (
     generate,
     head,
     ledger_on,
+    running,
     settings,
     whole_log,
 )
@@ -94,8 +95,7 @@ def test_a_runner_killed_between_writing_rows_and_committing_loses_and_doubles_n
             history = PgHistory(app)
             write(history, 40)
             generate(app, 300)
-            readmodels.start()  # builds the views
-            assert readmodels.wait_for(head(app), 20)
+            running(readmodels, app)  # builds the views
             readmodels.stop()
             built = readmodels.caught_up_position()
             generate(app, 200, prefix="b", batch=50)  # a backlog: the child's first batch
@@ -176,8 +176,7 @@ def test_a_stopped_rebuild_resumes_and_live_queries_answer_meanwhile(
             history = PgHistory(app)
             write(history, 40)
             generate(app, 300)
-            readmodels.start()
-            assert readmodels.wait_for(head(app), 20)
+            running(readmodels, app)
             readmodels.stop()
             before = readmodels.audit(limit=10_000)
             stop = threading.Event()
@@ -227,8 +226,7 @@ def test_rebuilds_while_writes_continue_lose_and_double_nothing(databases: Datab
     with beside_a_writer(databases) as (app, writer_app, history, readmodels):
         write(history, 30)
         generate(app, 200)
-        readmodels.start()
-        assert readmodels.wait_for(head(app), 20)  # its first build is a rebuild too
+        running(readmodels, app)  # its first build is a rebuild too
         done = threading.Event()
         failed: list[BaseException] = []
 
@@ -264,9 +262,7 @@ def test_a_history_rebuilt_alone_keeps_its_timeline_from_the_audit_rows(
         try:
             history = PgHistory(app)
             write(history, 30)
-            readmodels.start()
-            # Its first build is a rebuild too: the ones below would find it holding the lock.
-            assert readmodels.wait_for(head(app), 20)
+            running(readmodels, app)  # its first build is a rebuild: wait for it to end
             for n, views in enumerate((["history"], ["audit"], ["history", "tree"])):
                 Rebuild(app, settings(), page_size=10).run(views)
                 for step in range(8):
@@ -287,8 +283,7 @@ def test_a_swap_that_fails_after_folding_the_tail_is_not_retried_and_the_next_re
     would write the tail's rows nowhere. It raises instead, and the next run resumes."""
     with beside_a_writer(databases) as (app, _writer_app, history, readmodels):
         write(history, 30)
-        readmodels.start()
-        assert readmodels.wait_for(head(app), 20)
+        running(readmodels, app)
 
         def log_moves_on(done: int, total: int, phase: str) -> None:
             if phase == "swap":

@@ -30,6 +30,10 @@ class GatedReadModels(ReadModels):
         super()._prepare()
 
 
+def runner_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "okr-views-runner"}
+
+
 def test_a_stop_during_the_first_rebuild_ends_the_runner_before_the_pool_closes(
     databases: Databases, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -39,7 +43,10 @@ def test_a_stop_during_the_first_rebuild_ends_the_runner_before_the_pool_closes(
         try:
             generate(app, 300)
             readmodels = GatedReadModels(app, view_settings())
+            others = runner_threads()  # other tests' runners (the browser session's) live on
             readmodels.start()
+            ours = runner_threads() - others
+            assert len(ours) == 1
             assert readmodels.preparing.wait(30)
             stopper = threading.Thread(target=readmodels.stop)
             stopper.start()
@@ -47,7 +54,7 @@ def test_a_stop_during_the_first_rebuild_ends_the_runner_before_the_pool_closes(
             readmodels.proceed.set()  # the rebuild begins with the stop already requested
             stopper.join(60)
             assert not stopper.is_alive(), "stop() did not return"
-            assert not any(t.name == "okr-views-runner" for t in threading.enumerate())
+            assert not any(thread.is_alive() for thread in ours)
             # The rebuild stopped at its first page instead of building the views to the head.
             assert readmodels.caught_up_position() < head(app)
 

@@ -14,15 +14,15 @@ from datetime import UTC, date, datetime
 from typing import Any, cast
 from uuid import UUID
 
-from fastapi import Request, Response
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api import policy, present
 from api import schemas as s
 from api.deps import visible_objective
 from api.errors import ApiError
-from api.routes import objectives as commands
 from api.routes import queries
+from api.usecases.objectives import ObjectiveUseCases
 from api.web import charts, data
 from api.web.site import (
     Form,
@@ -317,11 +317,7 @@ def create_objective(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
                 "private": form.checked("private"),
             }
         )
-        return viewer.call(
-            commands.draft_objective,
-            body=body,
-            response=Response(),
-        )
+        return _uses(viewer).draft(body)
 
     return act(
         viewer,
@@ -434,14 +430,9 @@ def _command(
     return register
 
 
-def _common(viewer: Viewer, form: Form) -> dict[str, Any]:
-    return {
-        "ctx": viewer.ctx,
-        "principal": viewer.principal,
-        "services": viewer.services,
-        "expected": form.version,
-        "response": Response(),
-    }
+def _uses(viewer: Viewer) -> ObjectiveUseCases:
+    """The objectives' use cases as this viewer (the same door the HTTP routes use)."""
+    return ObjectiveUseCases(viewer.caller)
 
 
 def _kr(form: Form) -> UUID:
@@ -480,7 +471,7 @@ def edit_draft(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
     body = s.ObjectivePatch(
         title=form.get("title"), description=form.get("description"), reason=form.get("reason")
     )
-    return commands.update_objective(objective_id=objective_id, body=body, **_common(viewer, form))
+    return _uses(viewer).update(objective_id, body, form.version)
 
 
 @_command("/key-results", "Key result added.")
@@ -497,7 +488,7 @@ def add_key_result(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
             "weight": 1.0 if weight is None else weight,
         }
     )
-    return commands.add_key_result(objective_id=objective_id, body=body, **_common(viewer, form))
+    return _uses(viewer).add_key_result(objective_id, body, form.version)
 
 
 @_command("/key-results/edit", "Key result saved.")
@@ -510,60 +501,55 @@ def edit_key_result(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
         "reason": form.get("reason"),
     }
     body = s.KeyResultPatch.model_validate({k: v for k, v in values.items() if v is not None})
-    return commands.update_key_result(
-        objective_id=objective_id, key_result_id=_kr(form), body=body, **_common(viewer, form)
-    )
+    return _uses(viewer).update_key_result(objective_id, _kr(form), body, form.version)
 
 
 @_command("/key-results/remove", "Key result removed.")
 def remove_key_result(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    return commands.remove_key_result(
-        objective_id=objective_id,
-        key_result_id=_kr(form),
-        reason=form.get("reason"),
-        **_common(viewer, form),
+    return _uses(viewer).remove_key_result(
+        objective_id, _kr(form), form.get("reason"), form.version
     )
 
 
 @_command("/submit", "Submitted for approval.")
 def submit(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
     body = s.Submit.model_validate({"approver_id": form.get("approver_id")})
-    return commands.submit(objective_id=objective_id, body=body, **_common(viewer, form))
+    return _uses(viewer).submit(objective_id, body, form.version)
 
 
 @_command("/withdraw", "Submission withdrawn; the objective is a draft again.")
 def withdraw(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    return commands.withdraw(objective_id=objective_id, **_common(viewer, form))
+    return _uses(viewer).withdraw(objective_id, form.version)
 
 
 @_command("/approve", "Approved.")
 def approve(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    return commands.approve(objective_id=objective_id, **_common(viewer, form))
+    return _uses(viewer).approve(objective_id, form.version)
 
 
 @_command("/request-changes", "Changes requested.")
 def request_changes(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
     body = s.Comment(comment=form.get("comment"))
-    return commands.request_changes(objective_id=objective_id, body=body, **_common(viewer, form))
+    return _uses(viewer).request_changes(objective_id, body, form.version)
 
 
 @_command("/counter-propose", "Counter-proposal sent.")
 def counter_propose(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
     o = visible_objective(viewer.services, viewer.principal, objective_id)
     body = s.CounterProposal(changes=_change_set(form, o), comment=form.get("comment"))
-    return commands.counter_propose(objective_id=objective_id, body=body, **_common(viewer, form))
+    return _uses(viewer).counter_propose(objective_id, body, form.version)
 
 
 @_command("/accept-counter", "Counter-proposal accepted: the objective is approved.")
 def accept_counter(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    return commands.accept_counter(objective_id=objective_id, **_common(viewer, form))
+    return _uses(viewer).accept_counter(objective_id, form.version)
 
 
 @_command("/amendments", "Amendment proposed; it waits for a decision.")
 def propose_amendment(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
     o = visible_objective(viewer.services, viewer.principal, objective_id)
     body = s.AmendmentCreate(changes=_change_set(form, o), reason=form.get("reason"))
-    return commands.propose_amendment(objective_id=objective_id, body=body, **_common(viewer, form))
+    return _uses(viewer).propose_amendment(objective_id, body, form.version)
 
 
 def _amendment(form: Form) -> UUID:
@@ -575,22 +561,14 @@ def _amendment(form: Form) -> UUID:
 
 @_command("/amendments/approve", "Amendment approved: its changes apply now.")
 def approve_amendment(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    return commands.approve_amendment(
-        objective_id=objective_id,
-        amendment_id=_amendment(form),
-        body=s.OptionalComment(comment=form.get("comment")),
-        **_common(viewer, form),
-    )
+    comment = s.OptionalComment(comment=form.get("comment")).comment
+    return _uses(viewer).approve_amendment(objective_id, _amendment(form), comment, form.version)
 
 
 @_command("/amendments/reject", "Amendment rejected.")
 def reject_amendment(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    return commands.reject_amendment(
-        objective_id=objective_id,
-        amendment_id=_amendment(form),
-        body=s.Comment(comment=form.get("comment")),
-        **_common(viewer, form),
-    )
+    body = s.Comment(comment=form.get("comment"))
+    return _uses(viewer).reject_amendment(objective_id, _amendment(form), body, form.version)
 
 
 @_command("/check-ins", "Check-in recorded.")
@@ -603,9 +581,7 @@ def check_in(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
             "effective_on": form.day("effective_on"),
         }
     )
-    return commands.check_in(
-        objective_id=objective_id, key_result_id=_kr(form), body=body, **_common(viewer, form)
-    )
+    return _uses(viewer).check_in(objective_id, _kr(form), body, form.version)
 
 
 @_command("/corrections", "Correction recorded; the wrong check-in stays in the history.")
@@ -621,13 +597,7 @@ def correct_check_in(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
             "reason": form.get("reason"),
         }
     )
-    return commands.correct_check_in(
-        objective_id=objective_id,
-        key_result_id=_kr(form),
-        check_in_id=check_in_id,
-        body=body,
-        **_common(viewer, form),
-    )
+    return _uses(viewer).correct_check_in(objective_id, _kr(form), check_in_id, body, form.version)
 
 
 @_command("/key-results/grade", "Key result graded.")
@@ -638,27 +608,25 @@ def grade_key_result(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
         achieved={"yes": True, "no": False}.get(achieved),
         comment=form.get("comment"),
     )
-    return commands.grade_key_result(
-        objective_id=objective_id, key_result_id=_kr(form), body=body, **_common(viewer, form)
-    )
+    return _uses(viewer).grade_key_result(objective_id, _kr(form), body, form.version)
 
 
 @_command("/grade", "Objective graded.")
 def grade_objective(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
     body = s.ObjectiveGrade(score=form.number("score"), comment=form.get("comment"))
-    return commands.grade_objective(objective_id=objective_id, body=body, **_common(viewer, form))
+    return _uses(viewer).grade(objective_id, body, form.version)
 
 
 @_command("/reflection", "Reflection saved.")
 def reflect(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
     body = s.Reflection(text=form.get("text"))
-    return commands.reflect(objective_id=objective_id, body=body, **_common(viewer, form))
+    return _uses(viewer).reflect(objective_id, body, form.version)
 
 
 @_command("/abandon", "Objective abandoned; it stays in the tree and the history.")
 def abandon(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
     body = s.Reason(reason=form.get("reason"))
-    return commands.abandon_objective(objective_id=objective_id, body=body, **_common(viewer, form))
+    return _uses(viewer).abandon(objective_id, body, form.version)
 
 
 @web.post("/objectives/{objective_id}/carry-over")
@@ -667,10 +635,10 @@ def carry_over(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> Redirect
     return act(
         viewer,
         _url(objective_id),
-        lambda: commands.carry_over(
-            objective_id=objective_id,
-            body=s.CarryOver.model_validate({"to_cycle_id": form.get("to_cycle_id")}),
-            **_common(viewer, form),
+        lambda: _uses(viewer).carry_over(
+            objective_id,
+            s.CarryOver.model_validate({"to_cycle_id": form.get("to_cycle_id")}),
+            form.version,
         ),
         "Carried over: this is the new draft in the later cycle.",
         then=lambda result: _url(result.id),

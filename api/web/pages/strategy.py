@@ -25,6 +25,7 @@ from api.routes import initiatives as initiative_routes
 from api.routes import kpis as kpi_routes
 from api.routes import lint as lint_routes
 from api.routes import strategy as strategy_routes
+from api.usecases.strategy import StrategyUseCases
 from api.web import data, strategy_charts
 from api.web.site import (
     TEMPLATES,
@@ -53,6 +54,11 @@ STATUS_LABELS = {
 }
 COLOUR_LABELS = {"green": "green", "amber": "amber", "red": "red", "grey": "no signal"}
 TREND_ARROWS = {"improving": "↗ improving", "worsening": "↘ worsening", "flat": "→ flat"}
+
+
+def _uses(viewer: Viewer) -> StrategyUseCases:
+    """The strategy's use cases as this viewer (the same door the HTTP routes use)."""
+    return StrategyUseCases(viewer.caller)
 
 
 def _readmodels(viewer: Viewer) -> ReadModels:
@@ -170,12 +176,7 @@ def save_strategy(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
                 "reason": form.get("reason"),
             }
         )
-        return viewer.call(
-            strategy_routes.put_strategy,
-            body=body,
-            expected=form.version,
-            response=Response(),
-        )
+        return _uses(viewer).put_strategy(body, form.version)
 
     return act(viewer, "/strategy", put, "Strategy saved.")
 
@@ -184,11 +185,7 @@ def save_strategy(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
 def north_star(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
     def choose() -> Any:
         body = ss.NorthStar(kpi_id=form.uuid("kpi_id"), reason=form.get("reason"))
-        return viewer.call(
-            strategy_routes.choose_north_star,
-            body=body,
-            response=Response(),
-        )
+        return _uses(viewer).choose_north_star(body)
 
     return act(viewer, "/strategy", choose, "North star chosen.")
 
@@ -278,11 +275,7 @@ def define_kpi(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
                 "perspective": form.text("perspective"),
             }
         )
-        return viewer.call(
-            kpi_routes.define_kpi,
-            body=body,
-            response=Response(),
-        )
+        return _uses(viewer).define_kpi(body)
 
     return act(viewer, "/kpis", define, "KPI defined.", then=lambda result: f"/kpis/{result.id}")
 
@@ -337,13 +330,7 @@ def record_measurement(kpi_id: UUID, viewer: ViewerDep, form: FormDep) -> Redire
         body = ss.MeasurementCreate.model_validate(
             {"value": form.number("value"), "period": form.get("period"), "note": form.get("note")}
         )
-        return viewer.call(
-            kpi_routes.record_measurement,
-            kpi_id=kpi_id,
-            body=body,
-            expected=form.version,
-            response=Response(),
-        )
+        return _uses(viewer).record_measurement(kpi_id, body, form.version)
 
     return act(viewer, f"/kpis/{kpi_id}", record, "Measurement recorded.")
 
@@ -357,14 +344,7 @@ def correct_measurement(kpi_id: UUID, viewer: ViewerDep, form: FormDep) -> Redir
         body = ss.MeasurementCorrection.model_validate(
             {"value": form.number("value"), "reason": form.get("reason")}
         )
-        return viewer.call(
-            kpi_routes.correct_measurement,
-            kpi_id=kpi_id,
-            measurement_id=measurement_id,
-            body=body,
-            expected=form.version,
-            response=Response(),
-        )
+        return _uses(viewer).correct_measurement(kpi_id, measurement_id, body, form.version)
 
     return act(viewer, f"/kpis/{kpi_id}", correct, "Correction recorded; the original stays.")
 
@@ -379,13 +359,7 @@ def change_thresholds(kpi_id: UUID, viewer: ViewerDep, form: FormDep) -> Redirec
                 "reason": form.get("reason"),
             }
         )
-        return viewer.call(
-            kpi_routes.change_thresholds,
-            kpi_id=kpi_id,
-            body=body,
-            expected=form.version,
-            response=Response(),
-        )
+        return _uses(viewer).change_thresholds(kpi_id, body, form.version)
 
     return act(viewer, f"/kpis/{kpi_id}", change, "Thresholds changed.")
 
@@ -451,12 +425,7 @@ def launch_initiative(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
                 "description": form.get("description"),
             }
         )
-        return viewer.call(
-            initiative_routes.launch_initiative,
-            body=body,
-            readmodels=_readmodels(viewer),
-            response=Response(),
-        )
+        return _uses(viewer).launch_initiative(body, _readmodels(viewer))
 
     return act(viewer, _local(back), launch, "Initiative launched.")
 
@@ -473,13 +442,7 @@ def update_initiative(initiative_id: UUID, viewer: ViewerDep, form: FormDep) -> 
                 "reason": form.get("note"),
             }
         )
-        return viewer.call(
-            initiative_routes.update_initiative,
-            initiative_id=initiative_id,
-            body=body,
-            expected=form.version,
-            response=Response(),
-        )
+        return _uses(viewer).update_initiative(initiative_id, body, form.version)
 
     return act(viewer, _local(back), update, "Initiative updated.")
 
@@ -592,12 +555,10 @@ TEMPLATES.globals.update(
 @web.post("/objectives/{objective_id}/theme")
 def tag_theme(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
     def tag() -> Any:
-        return viewer.call(
-            strategy_routes.tag_objective,
-            objective_id=objective_id,
-            body=ss.ObjectiveTheme(theme_id=form.uuid("theme_id"), reason=form.get("reason")),
-            expected=form.version,
-            response=Response(),
+        return _uses(viewer).tag_objective(
+            objective_id,
+            ss.ObjectiveTheme(theme_id=form.uuid("theme_id"), reason=form.get("reason")),
+            form.version,
         )
 
     return act(viewer, f"/objectives/{objective_id}", tag, "Theme saved.")
@@ -609,13 +570,8 @@ def link_kpi(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectRe
         key_result_id = form.uuid("key_result_id")
         if key_result_id is None:
             raise FormError("Which key result?")
-        return viewer.call(
-            strategy_routes.link_kpi,
-            objective_id=objective_id,
-            key_result_id=key_result_id,
-            body=ss.KeyResultKpi(kpi_id=form.uuid("kpi_id")),
-            expected=form.version,
-            response=Response(),
+        return _uses(viewer).link_kpi(
+            objective_id, key_result_id, ss.KeyResultKpi(kpi_id=form.uuid("kpi_id")), form.version
         )
 
     return act(viewer, f"/objectives/{objective_id}", link, "KPI link saved.")
@@ -627,13 +583,11 @@ def check_in_from_kpi(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> R
         key_result_id = form.uuid("key_result_id")
         if key_result_id is None:
             raise FormError("Which key result?")
-        return viewer.call(
-            strategy_routes.check_in_from_kpi,
-            objective_id=objective_id,
-            key_result_id=key_result_id,
-            body=ss.KpiCheckIn(confidence=form.integer("confidence") or 0, note=form.get("note")),
-            expected=form.version,
-            response=Response(),
+        return _uses(viewer).check_in_from_kpi(
+            objective_id,
+            key_result_id,
+            ss.KpiCheckIn(confidence=form.integer("confidence") or 0, note=form.get("note")),
+            form.version,
         )
 
     return act(

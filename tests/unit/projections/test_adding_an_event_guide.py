@@ -79,7 +79,7 @@ def catalogue_tests(copy: Path) -> subprocess.CompletedProcess[str]:
 def test_the_guide_touches_four_product_files_named_in_its_table() -> None:
     files = sorted({step.file for step in steps()})
     assert files == [
-        "domain/application.py",
+        "domain/ledger/objectives.py",
         "domain/objective.py",
         "projections/narrative.py",
         "projections/tree.py",

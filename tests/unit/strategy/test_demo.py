@@ -12,13 +12,9 @@ from domain.application import OkrLedger
 from projections.base import Logged, fold
 from projections.coach import lint_cycle
 from projections.directory import DirectoryFold
-from projections.strategy import (
-    StrategyFold,
-    StrategyState,
-    initiative_views,
-    kpi_views,
-    strategy_map,
-)
+from projections.strategy import StrategyFold, StrategyState
+from projections.strategy_dashboard import initiative_views, kpi_views
+from projections.strategy_map import strategy_map
 from projections.tree import TreeFold, TreeState
 
 PLANTED_CHECK = {

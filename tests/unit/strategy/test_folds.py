@@ -9,17 +9,10 @@ import pytest
 
 from projections.audit import AuditFold, audit_trail
 from projections.coach import lint_cycle
-from projections.strategy import (
-    StrategyFold,
-    StrategyState,
-    blend,
-    initiative_views,
-    kpi_view,
-    kpi_views,
-    quality_levels,
-    strategy_in_cycles,
-    strategy_map,
-)
+from projections.strategy import StrategyFold, StrategyState, quality_levels
+from projections.strategy_comparison import strategy_in_cycles
+from projections.strategy_dashboard import initiative_views, kpi_view, kpi_views
+from projections.strategy_map import blend, strategy_map
 from projections.tree import TreeFold, TreeState
 from tests.unit.strategy.story import StrategyStory, strategy_quarter
 

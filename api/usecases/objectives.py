@@ -1,0 +1,374 @@
+"""The objectives' use cases: draft, edit, negotiate, amend, check in, grade, carry over.
+
+Each loads the objective the caller may see (a private one they may not see is a 404), asks
+`api/policy.py` whether they may contribute to it or decide on it, and runs the ledger's
+command with `expected` (If-Match) as its expected version.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from api import policy
+from api import schemas as s
+from api.deps import authorize, facts_of, visible_objective
+from api.errors import ApiError, forbidden, invalid, not_found
+from api.usecases import Command, UseCases
+from domain.application import CommandResult
+from domain.errors import NotFound
+from domain.objective import Objective
+from projections.directory import DirectoryState
+
+CONTRIBUTORS = "only the objective's owners and the managers above them may do this"
+DECIDERS = "only a manager of the owning team (or above it), or the named approver, decides"
+
+
+class ObjectiveUseCases(UseCases):
+    """The commands on objectives, for one caller."""
+
+    # ------------------------------------------------------------ authorization
+
+    def visible(self, objective_id: UUID, version: int | None = None) -> Objective:
+        return visible_objective(self.services, self.principal, objective_id, version)
+
+    def _grader(self, objective_id: UUID, comment: str) -> None:
+        """Owners grade (the self-assessment); a manager above them may adjust, with a comment."""
+        principal = self.principal
+        facts = facts_of(self.visible(objective_id))
+
+        def decide(directory: DirectoryState) -> tuple[bool, bool]:
+            allowed = policy.may_contribute(directory, principal, facts) or policy.may_decide(
+                directory, principal, facts
+            )
+            return allowed, policy.grade_is_adjustment(directory, principal, facts)
+
+        allowed, adjustment = self.services.directory.ask(decide)
+        if not allowed:
+            raise forbidden("not_allowed", CONTRIBUTORS)
+        if adjustment and not comment.strip():
+            raise invalid(
+                "adjustment_needs_comment",
+                "a manager adjusting the owners' grade says why in a comment",
+                "comment",
+            )
+
+    def _visible_parent(self, parent_id: UUID | None) -> None:
+        """An objective may align only to a parent its author can see."""
+        if parent_id is None:
+            return
+        try:
+            self.visible(parent_id)
+        except (NotFound, ApiError):
+            raise not_found("objective", parent_id, "parent_objective_id") from None
+
+    def _may_own(self, owner_team_id: UUID | None, owner_person_id: UUID | None) -> None:
+        principal = self.principal
+        if not self.services.directory.ask(
+            lambda d: policy.may_reassign_to(d, principal, owner_team_id, owner_person_id)
+        ):
+            raise forbidden(
+                "not_allowed",
+                "members draft for themselves or a team they belong to; managers also for the "
+                "teams below them",
+            )
+
+    def _as_contributor(self, objective_id: UUID, command: Command) -> CommandResult:
+        return self._on_objective(objective_id, policy.may_contribute, CONTRIBUTORS, command)
+
+    def _as_decider(self, objective_id: UUID, command: Command) -> CommandResult:
+        return self._on_objective(objective_id, policy.may_decide, DECIDERS, command)
+
+    def _as_grader(self, objective_id: UUID, comment: str, command: Command) -> CommandResult:
+        self._grader(objective_id, comment)
+        return self._run(objective_id, command)
+
+    # ----------------------------------------------------------------- drafting
+
+    def draft(self, body: s.ObjectiveCreate) -> CommandResult:
+        self._may_own(body.owner_team_id, body.owner_person_id)
+        self._visible_parent(body.parent_objective_id)
+        return self._run(
+            None,
+            lambda ledger: ledger.draft_objective(
+                cycle_id=body.cycle_id,
+                title=body.title,
+                kind=body.kind,
+                ctx=self.ctx,
+                owner_team_id=body.owner_team_id,
+                owner_person_id=body.owner_person_id,
+                description=body.description,
+                perspective=body.perspective,
+                parent_objective_id=body.parent_objective_id,
+                parent_key_result_id=body.parent_key_result_id,
+                private=body.private,
+            ),
+        )
+
+    def update(
+        self, objective_id: UUID, body: s.ObjectivePatch, expected: int | None
+    ) -> CommandResult:
+        objective = self.visible(objective_id)
+        authorize(self.services, self.principal, objective, policy.may_contribute, CONTRIBUTORS)
+        sent = body.model_fields_set
+        realign = bool({"parent_objective_id", "parent_key_result_id"} & sent)
+        reassign = bool({"owner_team_id", "owner_person_id"} & sent)
+        if not (realign or reassign or {"title", "description"} & sent):
+            raise invalid("nothing_to_change", "send at least one field to change", "body")
+        if reassign:
+            if (body.owner_team_id is None) == (body.owner_person_id is None):
+                raise invalid(
+                    "one_owner",
+                    "an objective is owned by exactly one team or one person",
+                    "owner_team_id",
+                )
+            self._may_own(body.owner_team_id, body.owner_person_id)
+        if realign:
+            self._visible_parent(body.parent_objective_id)
+        return self._run(
+            objective_id,
+            lambda ledger: ledger.update_objective(
+                objective_id,
+                self.ctx,
+                title=body.title,
+                description=body.description,
+                realign=realign,
+                parent_objective_id=body.parent_objective_id,
+                parent_key_result_id=body.parent_key_result_id,
+                reassign=reassign,
+                owner_team_id=body.owner_team_id,
+                owner_person_id=body.owner_person_id,
+                reason=body.reason,
+                expected_version=expected,
+            ),
+        )
+
+    def abandon(self, objective_id: UUID, body: s.Reason, expected: int | None) -> CommandResult:
+        return self._as_contributor(
+            objective_id,
+            lambda ledger: ledger.abandon_objective(objective_id, body.reason, self.ctx, expected),
+        )
+
+    def add_key_result(
+        self, objective_id: UUID, body: s.KeyResultCreate, expected: int | None
+    ) -> CommandResult:
+        return self._as_contributor(
+            objective_id,
+            lambda ledger: ledger.add_key_result(
+                objective_id,
+                title=body.title,
+                measure=body.measure,
+                ctx=self.ctx,
+                baseline=body.baseline,
+                target=body.target,
+                unit=body.unit,
+                direction=body.direction,
+                weight=body.weight,
+                expected_version=expected,
+            ),
+        )
+
+    def update_key_result(
+        self,
+        objective_id: UUID,
+        key_result_id: UUID,
+        body: s.KeyResultPatch,
+        expected: int | None,
+    ) -> CommandResult:
+        return self._as_contributor(
+            objective_id,
+            lambda ledger: ledger.update_key_result(
+                objective_id,
+                key_result_id,
+                self.ctx,
+                title=body.title,
+                baseline=body.baseline,
+                target=body.target,
+                weight=body.weight,
+                reason=body.reason,
+                expected_version=expected,
+            ),
+        )
+
+    def remove_key_result(
+        self, objective_id: UUID, key_result_id: UUID, reason: str, expected: int | None
+    ) -> CommandResult:
+        return self._as_contributor(
+            objective_id,
+            lambda ledger: ledger.remove_key_result(
+                objective_id, key_result_id, self.ctx, reason, expected
+            ),
+        )
+
+    # -------------------------------------------------------------- negotiation
+
+    def submit(self, objective_id: UUID, body: s.Submit, expected: int | None) -> CommandResult:
+        return self._as_contributor(
+            objective_id,
+            lambda ledger: ledger.submit_objective(
+                objective_id, body.approver_id, self.ctx, expected
+            ),
+        )
+
+    def approve(self, objective_id: UUID, expected: int | None) -> CommandResult:
+        return self._as_decider(
+            objective_id,
+            lambda ledger: ledger.approve_objective(objective_id, self.ctx, expected),
+        )
+
+    def request_changes(
+        self, objective_id: UUID, body: s.Comment, expected: int | None
+    ) -> CommandResult:
+        return self._as_decider(
+            objective_id,
+            lambda ledger: ledger.request_changes(objective_id, body.comment, self.ctx, expected),
+        )
+
+    def counter_propose(
+        self, objective_id: UUID, body: s.CounterProposal, expected: int | None
+    ) -> CommandResult:
+        return self._as_decider(
+            objective_id,
+            lambda ledger: ledger.counter_propose(
+                objective_id, body.changes.as_domain(), body.comment, self.ctx, expected
+            ),
+        )
+
+    def accept_counter(self, objective_id: UUID, expected: int | None) -> CommandResult:
+        return self._as_contributor(
+            objective_id,
+            lambda ledger: ledger.accept_counter_proposal(objective_id, self.ctx, expected),
+        )
+
+    def withdraw(self, objective_id: UUID, expected: int | None) -> CommandResult:
+        return self._as_contributor(
+            objective_id,
+            lambda ledger: ledger.withdraw_objective(objective_id, self.ctx, expected),
+        )
+
+    # --------------------------------------------------------------- amendments
+
+    def propose_amendment(
+        self, objective_id: UUID, body: s.AmendmentCreate, expected: int | None
+    ) -> CommandResult:
+        return self._as_contributor(
+            objective_id,
+            lambda ledger: ledger.propose_amendment(
+                objective_id, body.changes.as_domain(), body.reason, self.ctx, expected
+            ),
+        )
+
+    def approve_amendment(
+        self, objective_id: UUID, amendment_id: UUID, comment: str, expected: int | None
+    ) -> CommandResult:
+        return self._as_decider(
+            objective_id,
+            lambda ledger: ledger.approve_amendment(
+                objective_id, amendment_id, self.ctx, comment, expected
+            ),
+        )
+
+    def reject_amendment(
+        self, objective_id: UUID, amendment_id: UUID, body: s.Comment, expected: int | None
+    ) -> CommandResult:
+        return self._as_decider(
+            objective_id,
+            lambda ledger: ledger.reject_amendment(
+                objective_id, amendment_id, body.comment, self.ctx, expected
+            ),
+        )
+
+    # ----------------------------------------------------------------- tracking
+
+    def check_in(
+        self,
+        objective_id: UUID,
+        key_result_id: UUID,
+        body: s.CheckInCreate,
+        expected: int | None,
+    ) -> CommandResult:
+        return self._as_contributor(
+            objective_id,
+            lambda ledger: ledger.check_in(
+                objective_id,
+                key_result_id,
+                body.value,
+                body.confidence,
+                self.ctx,
+                body.note,
+                body.effective_on,
+                expected,
+            ),
+        )
+
+    def correct_check_in(
+        self,
+        objective_id: UUID,
+        key_result_id: UUID,
+        check_in_id: UUID,
+        body: s.CorrectionCreate,
+        expected: int | None,
+    ) -> CommandResult:
+        return self._as_contributor(
+            objective_id,
+            lambda ledger: ledger.correct_check_in(
+                objective_id,
+                key_result_id,
+                check_in_id,
+                body.value,
+                body.reason,
+                self.ctx,
+                body.confidence,
+                body.note,
+                expected,
+            ),
+        )
+
+    # ------------------------------------------------------------------ grading
+
+    def grade_key_result(
+        self,
+        objective_id: UUID,
+        key_result_id: UUID,
+        body: s.KeyResultGrade,
+        expected: int | None,
+    ) -> CommandResult:
+        return self._as_grader(
+            objective_id,
+            body.comment,
+            lambda ledger: ledger.grade_key_result(
+                objective_id,
+                key_result_id,
+                self.ctx,
+                body.score,
+                body.achieved,
+                body.comment,
+                expected,
+            ),
+        )
+
+    def grade(
+        self, objective_id: UUID, body: s.ObjectiveGrade, expected: int | None
+    ) -> CommandResult:
+        return self._as_grader(
+            objective_id,
+            body.comment,
+            lambda ledger: ledger.grade_objective(
+                objective_id, self.ctx, body.score, body.comment, expected
+            ),
+        )
+
+    def reflect(
+        self, objective_id: UUID, body: s.Reflection, expected: int | None
+    ) -> CommandResult:
+        return self._as_contributor(
+            objective_id,
+            lambda ledger: ledger.reflect(objective_id, body.text, self.ctx, expected),
+        )
+
+    def carry_over(
+        self, objective_id: UUID, body: s.CarryOver, expected: int | None
+    ) -> CommandResult:
+        return self._as_contributor(
+            objective_id,
+            lambda ledger: ledger.carry_over(objective_id, body.to_cycle_id, self.ctx, expected),
+        )

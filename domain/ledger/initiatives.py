@@ -1,0 +1,107 @@
+"""Initiatives: the work that moves key results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from domain.base import CommandContext
+from domain.errors import require
+from domain.initiative import Initiative, InitiativeStatus, KeyResultRef
+from domain.ledger.base import CommandResult, LedgerBase
+from domain.objective import Objective
+
+
+class InitiativeLedger(LedgerBase):
+    def get_initiative(self, initiative_id: UUID, version: int | None = None) -> Initiative:
+        return self._load_version(Initiative, initiative_id, "initiative", version)
+
+    def _live_key_result(self, ref: KeyResultRef, field: str = "key_result_ids") -> None:
+        objective = self._load(Objective, ref.objective_id, "objective", field)
+        require(
+            objective.status.value != "abandoned",
+            "objective_abandoned",
+            f"objective '{objective.title}' was abandoned",
+            field,
+        )
+        objective.key_result(ref.key_result_id)
+
+    def launch_initiative(
+        self,
+        *,
+        title: str,
+        owner_person_id: UUID,
+        key_results: Sequence[KeyResultRef],
+        ctx: CommandContext,
+        description: str = "",
+    ) -> CommandResult:
+        self._owner_exists(None, owner_person_id)
+        for ref in key_results:
+            self._live_key_result(ref)
+        initiative = Initiative.launch(
+            title=title,
+            owner_person_id=owner_person_id,
+            key_results=key_results,
+            ctx=ctx,
+            description=description,
+        )
+        return self._commit(initiative)
+
+    def update_initiative(
+        self,
+        initiative_id: UUID,
+        ctx: CommandContext,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        owner_person_id: UUID | None = None,
+        status: InitiativeStatus | None = None,
+        note: str = "",
+        reason: str = "",
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        """Retitle, hand over, move its status and/or add a note (PATCH /initiatives/{id})."""
+
+        def update(initiative: Initiative) -> None:
+            if title is not None or description is not None:
+                new_title = title if title is not None else initiative.title
+                initiative.retitle(new_title, description, ctx, reason)
+            if owner_person_id is not None:
+                self._owner_exists(None, owner_person_id)
+                initiative.change_owner(owner_person_id, ctx, reason)
+            if status is not None:
+                initiative.change_status(status, ctx, note, reason)
+            elif note.strip():
+                initiative.add_note(note, ctx)
+
+        return self._change(Initiative, initiative_id, "initiative", update, expected_version)
+
+    def link_initiative(
+        self,
+        initiative_id: UUID,
+        ref: KeyResultRef,
+        ctx: CommandContext,
+        reason: str = "",
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        def link(initiative: Initiative) -> None:
+            self._live_key_result(ref, "key_result_id")
+            initiative.link_key_result(ref, ctx, reason)
+
+        return self._change(Initiative, initiative_id, "initiative", link, expected_version)
+
+    def unlink_initiative(
+        self,
+        initiative_id: UUID,
+        ref: KeyResultRef,
+        ctx: CommandContext,
+        reason: str = "",
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        return self._change(
+            Initiative,
+            initiative_id,
+            "initiative",
+            lambda i: i.unlink_key_result(ref, ctx, reason),
+            expected_version,
+        )

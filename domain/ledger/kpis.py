@@ -1,0 +1,148 @@
+"""KPIs: defining, retagging, thresholds, measurements, retiring."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from domain.base import CommandContext
+from domain.kpi import Kpi
+from domain.ledger.base import CommandResult
+from domain.ledger.strategy import StrategyLedger
+
+
+class KpiLedger(StrategyLedger):
+    def get_kpi(self, kpi_id: UUID, version: int | None = None) -> Kpi:
+        return self._load_version(Kpi, kpi_id, "kpi", version)
+
+    def define_kpi(
+        self,
+        *,
+        name: str,
+        unit: str,
+        direction: str,
+        owner_person_id: UUID,
+        green: float,
+        amber: float,
+        ctx: CommandContext,
+        description: str = "",
+        perspective: str | None = None,
+        theme_id: UUID | None = None,
+        north_star: bool = False,
+    ) -> CommandResult:
+        """A new KPI; as the north star, it takes over from the previous one in the same write."""
+        self._owner_exists(None, owner_person_id)
+        strategy = self.find_strategy()
+        kpi = Kpi.define(
+            name=name,
+            unit=unit,
+            direction=direction,
+            owner_person_id=owner_person_id,
+            green=green,
+            amber=amber,
+            ctx=ctx,
+            strategy=strategy,
+            description=description,
+            perspective=perspective,
+            theme_id=theme_id,
+        )
+        if not north_star:
+            return self._commit(kpi)
+        strategy = strategy or self._strategy_for_north_star(ctx)
+        strategy.choose_north_star(kpi.id, ctx)
+        return self._commit(kpi, strategy)
+
+    def update_kpi(
+        self,
+        kpi_id: UUID,
+        ctx: CommandContext,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        owner_person_id: UUID | None = None,
+        retag: bool = False,
+        perspective: str | None = None,
+        theme_id: UUID | None = None,
+        reason: str = "",
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        """Rename, hand over and/or retag in one atomic change (PATCH /kpis/{id})."""
+
+        def update(kpi: Kpi) -> None:
+            if name is not None or description is not None:
+                kpi.rename(name if name is not None else kpi.name, description, ctx, reason)
+            if owner_person_id is not None:
+                self._owner_exists(None, owner_person_id)
+                kpi.change_owner(owner_person_id, ctx, reason)
+            if retag:
+                kpi.retag(perspective, theme_id, self.find_strategy(), ctx, reason)
+
+        return self._change(Kpi, kpi_id, "kpi", update, expected_version)
+
+    def change_kpi_thresholds(
+        self,
+        kpi_id: UUID,
+        green: float,
+        amber: float,
+        reason: str,
+        ctx: CommandContext,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        return self._change(
+            Kpi,
+            kpi_id,
+            "kpi",
+            lambda k: k.change_thresholds(green, amber, ctx, reason),
+            expected_version,
+        )
+
+    def record_measurement(
+        self,
+        kpi_id: UUID,
+        period: str,
+        value: float,
+        ctx: CommandContext,
+        note: str = "",
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        return self._change(
+            Kpi,
+            kpi_id,
+            "kpi",
+            lambda k: k.record_measurement(period, value, ctx, note),
+            expected_version,
+        )
+
+    def correct_measurement(
+        self,
+        kpi_id: UUID,
+        measurement_id: UUID,
+        value: float,
+        reason: str,
+        ctx: CommandContext,
+        note: str | None = None,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        return self._change(
+            Kpi,
+            kpi_id,
+            "kpi",
+            lambda k: k.correct_measurement(measurement_id, value, ctx, reason, note),
+            expected_version,
+        )
+
+    def retire_kpi(
+        self,
+        kpi_id: UUID,
+        reason: str,
+        ctx: CommandContext,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        """Retiring the north star leaves the strategy without one (in the same write)."""
+        kpi = self._load(Kpi, kpi_id, "kpi")
+        self._expect(kpi, expected_version)
+        kpi.retire(ctx, reason)
+        strategy = self.find_strategy()
+        if strategy is not None and strategy.north_star_kpi_id == kpi.id:
+            strategy.choose_north_star(None, ctx, reason)
+            return self._commit(kpi, strategy)
+        return self._commit(kpi)

@@ -1,0 +1,129 @@
+"""People and their access tokens."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from uuid import UUID
+
+from domain.access import AccessToken, Role, new_secret, token_id_for
+from domain.base import CommandContext
+from domain.errors import NotFound, require, require_choice
+from domain.ledger.base import CommandResult, LedgerBase
+from domain.person import Person, person_id_for
+
+
+class PeopleLedger(LedgerBase):
+    def person_id_for(self, email: str, generation: int = 0) -> UUID:
+        """The id a person registered with ``email`` has in this deployment."""
+        return person_id_for(email, self.person_id_secret, generation)
+
+    def get_person(self, person_id: UUID, version: int | None = None) -> Person:
+        return self._load_version(Person, person_id, "person", version)
+
+    def find_person_by_email(self, email: str) -> Person | None:
+        return self._email_slot(email)[0]
+
+    def _email_slot(self, email: str) -> tuple[Person | None, UUID]:
+        """The live person registered with ``email``, and the id a new registration would take.
+
+        A forgotten person keeps their id; the address starts a new generation, so it can be
+        registered again and looks never used.
+        """
+        for generation in itertools.count():
+            person_id = self.person_id_for(email, generation)
+            try:
+                person = self.get_person(person_id)
+            except NotFound:
+                return None, person_id
+            if not person.forgotten:
+                return person, person_id
+        raise AssertionError("unreachable")
+
+    def register_person(self, name: str, email: str, ctx: CommandContext) -> CommandResult:
+        existing, person_id = self._email_slot(email)
+        require(existing is None, "email_taken", f"{email} is already registered", "email")
+        return self._commit(Person.register(name, email, ctx, person_id))
+
+    def rename_person(self, person_id: UUID, name: str, ctx: CommandContext) -> CommandResult:
+        return self._change(Person, person_id, "person", lambda p: p.rename(name, ctx))
+
+    def forget_person(
+        self, person_id: UUID, number: int, reason: str, ctx: CommandContext
+    ) -> CommandResult:
+        """Record that a person's personal data was erased; the persistence edge erases it."""
+        return self._change(Person, person_id, "person", lambda p: p.forget(number, reason, ctx))
+
+    def deactivate_person(self, person_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
+        return self._change(Person, person_id, "person", lambda p: p.deactivate(reason, ctx))
+
+    def reactivate_person(self, person_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
+        return self._change(Person, person_id, "person", lambda p: p.reactivate(reason, ctx))
+
+    # ------------------------------------------------------------ access
+
+    def issue_token(
+        self,
+        person_id: UUID,
+        role: Role,
+        ctx: CommandContext,
+        label: str = "",
+        *,
+        expires_at: datetime | None = None,
+        read_only: bool = False,
+    ) -> tuple[str, CommandResult]:
+        """Issue a token (until `expires_at`, for reads only when `read_only`); the secret is
+        returned once and never stored."""
+        person = self._load(Person, person_id, "person", "person_id")
+        require(person.active, "person_inactive", "a deactivated person gets no token", "person_id")
+        secret = new_secret()
+        token = AccessToken.issue(
+            person_id, role, secret, ctx, label, expires_at=expires_at, read_only=read_only
+        )
+        if person.role == token.role.value:
+            return secret, self._commit(token)
+        # The role belongs to the person: a token issued with a role gives the person that role,
+        # recorded as its own event (tokens issued before roles moved to people keep theirs).
+        person.change_role(token.role.value, f"token issued with the role {token.role}", ctx)
+        return secret, self._commit(token, person)
+
+    def change_role(
+        self, person_id: UUID, role: Role, reason: str, ctx: CommandContext
+    ) -> CommandResult:
+        """Give a person a role; ``reason`` is `sso:<issuer>`, `scim` or an admin's words."""
+        person = self._load(Person, person_id, "person", "person_id")
+        person.change_role(require_choice(Role, role, "role").value, reason, ctx)
+        return self._commit(person)
+
+    def link_identity(
+        self, person_id: UUID, issuer: str, subject: str, ctx: CommandContext
+    ) -> CommandResult:
+        """Remember that an identity provider knows the person as `subject`."""
+        person = self._load(Person, person_id, "person", "person_id")
+        person.link_identity(issuer, subject, ctx)
+        return self._commit(person)
+
+    def unlink_identity(self, person_id: UUID, issuer: str, ctx: CommandContext) -> CommandResult:
+        """Record that an identity provider no longer names the person."""
+        person = self._load(Person, person_id, "person", "person_id")
+        person.unlink_identity(issuer, ctx)
+        return self._commit(person)
+
+    def role_of(self, token: AccessToken) -> Role:
+        """The role a token acts with: its person's, or (set before people had roles) its own."""
+        person_role = self.get_person(token.person_id).role
+        return Role(person_role) if person_role else token.role
+
+    def revoke_token(self, token_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
+        return self._change(AccessToken, token_id, "token", lambda t: t.revoke(reason, ctx))
+
+    def authenticate(self, secret: str) -> AccessToken | None:
+        """The live token for a secret, or None (unknown, revoked, expired, or its person
+        deactivated)."""
+        try:
+            token = self._load(AccessToken, token_id_for(secret), "token")
+        except NotFound:
+            return None
+        if token.revoked or token.expired() or not self.get_person(token.person_id).active:
+            return None
+        return token

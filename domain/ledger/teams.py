@@ -1,0 +1,72 @@
+"""Teams: forming, renaming, moving in the tree, members, disbanding."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from domain.base import CommandContext
+from domain.errors import require
+from domain.ledger.base import CommandResult, LedgerBase
+from domain.person import Person
+from domain.team import MemberRole, Team
+
+
+class TeamLedger(LedgerBase):
+    def get_team(self, team_id: UUID, version: int | None = None) -> Team:
+        return self._load_version(Team, team_id, "team", version)
+
+    def team_ancestors(self, team_id: UUID | None) -> list[UUID]:
+        """The chain of parent teams above `team_id`, nearest first (bounded against loops)."""
+        chain: list[UUID] = []
+        while team_id is not None and len(chain) < 100:
+            chain.append(team_id)
+            team_id = self.get_team(team_id).parent_id
+        return chain
+
+    def _live_parent(self, parent_id: UUID | None) -> None:
+        if parent_id is not None:
+            parent = self._load(Team, parent_id, "team", "parent_id")
+            require(not parent.disbanded, "team_disbanded", "parent team is disbanded", "parent_id")
+
+    def form_team(
+        self, name: str, ctx: CommandContext, parent_id: UUID | None = None
+    ) -> CommandResult:
+        self._live_parent(parent_id)
+        return self._commit(Team.form(name, parent_id, ctx))
+
+    def rename_team(self, team_id: UUID, name: str, ctx: CommandContext) -> CommandResult:
+        return self._change(Team, team_id, "team", lambda t: t.rename(name, ctx))
+
+    def move_team(
+        self, team_id: UUID, parent_id: UUID | None, ctx: CommandContext
+    ) -> CommandResult:
+        team = self._load(Team, team_id, "team")
+        self._live_parent(parent_id)
+        team.move(parent_id, self.team_ancestors(parent_id), ctx)
+        return self._commit(team)
+
+    def add_team_member(
+        self, team_id: UUID, person_id: UUID, role: MemberRole, ctx: CommandContext
+    ) -> CommandResult:
+        team = self._load(Team, team_id, "team")
+        person = self._load(Person, person_id, "person", "person_id")
+        require(
+            person.active, "person_inactive", "a deactivated person cannot join a team", "person_id"
+        )
+        team.add_member(person_id, role, ctx)
+        return self._commit(team)
+
+    def change_member_role(
+        self, team_id: UUID, person_id: UUID, role: MemberRole, ctx: CommandContext
+    ) -> CommandResult:
+        return self._change(
+            Team, team_id, "team", lambda t: t.change_member_role(person_id, role, ctx)
+        )
+
+    def remove_team_member(
+        self, team_id: UUID, person_id: UUID, ctx: CommandContext
+    ) -> CommandResult:
+        return self._change(Team, team_id, "team", lambda t: t.remove_member(person_id, ctx))
+
+    def disband_team(self, team_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
+        return self._change(Team, team_id, "team", lambda t: t.disband(reason, ctx))
