@@ -31,6 +31,7 @@ from infra.bootstrap import build_ledger
 from infra.chain import importing_history
 from infra.settings import get_settings
 from infra.status import StoreStatus, store_status
+from infra.token_use import personal_tokens
 
 if TYPE_CHECKING:
     from infra.kafka.relay import RelayStatus
@@ -345,6 +346,42 @@ def token_create(
             errors.print(f"[red]{error.message}[/red]")
             raise typer.Exit(1) from None
     print(secret)
+
+
+def _when(moment: datetime | None, default: str) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else default
+
+
+@token_app.command("list")
+def token_list(
+    email: Annotated[str, typer.Option(help="The person's e-mail.")],
+) -> None:
+    """A person's tokens: id, label, scope, created, expires, last used (to the minute), state."""
+    with _ledger() as ledger:
+        try:
+            person = ledger.find_person_by_email(email)
+        except OkrError as error:
+            errors.print(f"[red]{error.message}[/red]")
+            raise typer.Exit(1) from None
+        if person is None:
+            errors.print(f"[red]{email} is not registered[/red]")
+            raise typer.Exit(1)
+        tokens = personal_tokens(ledger, person.id)
+    table = Table(title=f"Tokens of {email}", title_justify="left")
+    for column in ("id", "label", "scope", "created", "expires", "last used", "state"):
+        table.add_column(column, overflow="fold")
+    for t in tokens:
+        state = "revoked" if t.revoked else "expired" if t.expired else "active"
+        table.add_row(
+            str(t.id),
+            t.label,
+            "read-only" if t.read_only else "read-write",
+            _when(t.created_at, ""),
+            _when(t.expires_at, "never"),
+            _when(t.last_used_at, "never"),
+            state,
+        )
+    console.print(table, width=max(console.width, 140))
 
 
 @token_app.command("revoke")

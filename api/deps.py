@@ -34,6 +34,7 @@ from domain.errors import RuleViolated
 from domain.objective import Objective
 from infra.readmodels import ReadModels
 from infra.settings import Settings
+from infra.token_use import note_use
 from projections.directory import DirectoryState
 
 if TYPE_CHECKING:
@@ -209,6 +210,7 @@ def get_principal(
     if request.method not in ("GET", "HEAD", "OPTIONS") and not policy.may_write(principal):
         raise forbidden("token_read_only", "this personal access token may only read")
     request.state.principal = principal
+    note_use(services.ledger.recorder, principal.token_id)
     return principal
 
 

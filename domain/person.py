@@ -99,6 +99,15 @@ class Person(OkrAggregate):
         def apply(self, person: Person) -> None:
             pass
 
+    class IdentityUnlinked(OkrAggregate.Event):
+        """The identity provider ``issuer`` no longer names the person (e.g. a SCIM
+        `externalId` removed)."""
+
+        issuer: str
+
+        def apply(self, person: Person) -> None:
+            pass
+
     class Forgotten(OkrAggregate.Event):
         """The person's name and e-mail were erased (their key destroyed); ``number`` names them."""
 
@@ -154,6 +163,12 @@ class Person(OkrAggregate):
             ctx,
             issuer=require_text(issuer, "issuer", max_length=500),
             subject=require_text(subject, "subject", max_length=500),
+        )
+
+    def unlink_identity(self, issuer: str, ctx: CommandContext) -> None:
+        self._require_remembered()
+        self._trigger(
+            self.IdentityUnlinked, ctx, issuer=require_text(issuer, "issuer", max_length=500)
         )
 
     def forget(self, number: int, reason: str, ctx: CommandContext) -> None:

@@ -142,6 +142,14 @@ def _identity_linked(state: DirectoryState, e: Person.IdentityLinked, logged: Lo
     state.identities[identity_key(e.issuer, e.subject)] = e.originator_id
 
 
+@_on.on(Person.IdentityUnlinked)
+def _identity_unlinked(state: DirectoryState, e: Person.IdentityUnlinked, logged: Logged) -> None:
+    prefix = identity_key(e.issuer, "")
+    for key in [k for k, person in state.identities.items() if person == e.originator_id]:
+        if key.startswith(prefix):
+            del state.identities[key]
+
+
 @_on.on(Person.Forgotten)
 def _forgotten(state: DirectoryState, e: Person.Forgotten, logged: Logged) -> None:
     for key in [k for k, person in state.identities.items() if person == e.originator_id]:

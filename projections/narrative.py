@@ -211,9 +211,14 @@ def _person_role_changed(context: Context, e: Person.RoleChanged, logged: Logged
     )
 
 
-@_event(Person.IdentityLinked)
+@_event(Person.IdentityLinked, personal=("subject",))
 def _identity_linked(context: Context, e: Person.IdentityLinked, logged: Logged) -> Narration:
     return _person(logged, f"signs in through {e.issuer}", {}, {"issuer": e.issuer})
+
+
+@_event(Person.IdentityUnlinked)
+def _identity_unlinked(context: Context, e: Person.IdentityUnlinked, logged: Logged) -> Narration:
+    return _person(logged, f"no longer named by {e.issuer}", {"issuer": e.issuer}, {})
 
 
 @_event(Person.Forgotten)

@@ -12,28 +12,34 @@ from __future__ import annotations
 
 import hmac
 import re
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from scim2_models import (
+    URN,
     AuthenticationScheme,
     Bulk,
     ChangePassword,
+    ComplexAttribute,
     Context,
-    Email,
     ETag,
     Filter,
+    ListResponse,
     Meta,
-    Name,
+    Mutability,
     Patch,
     PatchOp,
+    Required,
+    Resource,
     ResourceType,
+    ResponseParameters,
+    SearchRequest,
     ServiceProviderConfig,
     Sort,
-    User,
+    Uniqueness,
 )
 
 from domain.application import OkrLedger
@@ -47,6 +53,11 @@ PREFIX = "/scim/v2"
 DELETED = "scim: deleted"
 ACTOR = "scim"
 MAX_RESULTS = 200
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+USER_NAME = "scim:userName"
+"""The issuer of the `IdentityLinked` events that keep a person's SCIM `userName`."""
+EXTERNAL_ID = "scim:externalId"
+"""The issuer of the `IdentityLinked` events that keep a person's SCIM `externalId`."""
 
 scim = APIRouter(include_in_schema=False)
 
@@ -117,6 +128,28 @@ async def _body(request: Request) -> dict[str, Any]:
 # ------------------------------------------------------------------ people as users
 
 
+class Email(ComplexAttribute):
+    """An e-mail of the User: the person's e-mail is required (`value`); one is kept."""
+
+    value: Annotated[str | None, Required.true] = None
+    type: str | None = None
+    primary: bool | None = None
+
+
+class User(Resource[Any]):
+    """The User this server keeps, as its `/Schemas` describe it (RFC 7643 §4.1 trimmed to what
+    is stored): `userName` (any string, unique), `displayName` (the person's name), `emails`
+    (the person's e-mail: immutable, it keys the person registry), `active`, and `externalId`
+    (the provider's own identifier). `name` is read on the way in and never stored apart."""
+
+    __schema__ = URN(USER_SCHEMA)
+
+    user_name: Annotated[str | None, Uniqueness.server, Required.true] = None
+    display_name: Annotated[str | None, Required.true] = None
+    emails: Annotated[list[Email] | None, Required.true, Mutability.immutable] = None
+    active: Annotated[bool | None, Required.true] = None
+
+
 def _deleted(person: Person) -> bool:
     return person.forgotten or (not person.active and _last_reason(person) == DELETED)
 
@@ -126,6 +159,8 @@ def _last_reason(person: Person) -> str:
 
 
 def _load(request: Request, user_id: str) -> Person:
+    """The person behind a User id, with the SCIM identities of their events
+    (`scim_user_name`, `scim_external_id`); 404 when deleted through SCIM or forgotten."""
     try:
         person_id = UUID(user_id)
     except ValueError:
@@ -135,65 +170,164 @@ def _load(request: Request, user_id: str) -> Person:
         person = ledger.get_person(person_id)
     except NotFound:
         raise ScimError(404, f"no user {user_id}") from None
-    events = ledger.repository.event_store.get(person_id)
-    reason = ""
-    for event in events:
+    reason, linked = "", {USER_NAME: "", EXTERNAL_ID: ""}
+    for event in ledger.repository.event_store.get(person_id):
         if isinstance(event, Person.Deactivated | Person.Reactivated):
             reason = event.reason
+        elif isinstance(event, Person.IdentityLinked) and event.issuer in linked:
+            linked[event.issuer] = event.subject
+        elif isinstance(event, Person.IdentityUnlinked) and event.issuer in linked:
+            linked[event.issuer] = ""
     person.scim_state_reason = reason  # type: ignore[attr-defined]
+    person.scim_user_name = linked[USER_NAME] or person.email  # type: ignore[attr-defined]
+    person.scim_external_id = linked[EXTERNAL_ID] or None  # type: ignore[attr-defined]
     if _deleted(person):
         raise ScimError(404, f"no user {user_id}")
     return person
 
 
-def _user(request: Request, person: Person) -> dict[str, Any]:
-    location = f"{_base(request)}/Users/{person.id}"
-    user: User[Any] = User(
+def _resource(request: Request, person: Person) -> User:
+    return User(
         id=str(person.id),
-        user_name=person.email,
+        external_id=getattr(person, "scim_external_id", None),
+        user_name=getattr(person, "scim_user_name", None) or person.email,
         display_name=person.name,
-        name=Name(formatted=person.name),
-        emails=[Email(value=person.email, primary=True)],
+        emails=[Email(value=person.email, primary=True)] if person.email else None,
         active=person.active,
         meta=Meta(
             resource_type="User",
             created=person.created_on,
             last_modified=person.modified_on,
-            location=location,
+            location=_location(request, person),
             version=f'W/"{person.version}"',
         ),
     )
-    dumped: dict[str, Any] = user.model_dump(mode="json", scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+
+
+def _parameters(source: dict[str, Any]) -> ResponseParameters[Any]:
+    """`attributes` / `excludedAttributes` (RFC 7644 §3.9) of a query or a SearchRequest."""
+    picked = {k: v for k, v in source.items() if k in ("attributes", "excludedAttributes")}
+    try:
+        return ResponseParameters[User].model_validate(picked)
+    except ValidationError as error:
+        raise ScimError(400, f"{error.errors()[0]['msg']}", "invalidValue") from None
+
+
+def _dump(item: User | ListResponse[User], parameters: ResponseParameters[Any] | None) -> Any:
+    return item.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=parameters)
+
+
+def _user(request: Request, person: Person) -> dict[str, Any]:
+    dumped: dict[str, Any] = _dump(
+        _resource(request, person), _parameters(dict(request.query_params))
+    )
     return dumped
 
 
-def _parse_user(data: dict[str, Any], context: Context) -> tuple[str, str, bool]:
-    """(e-mail, name, active) from a User body; the e-mail is userName or the primary e-mail."""
+class Wanted:
+    """What a User body asks for: the userName, e-mail, name, active state and externalId."""
+
+    def __init__(self, user: User, name: str | None) -> None:
+        self.user_name = (user.user_name or "").strip()
+        self.external_id = user.external_id
+        addresses = [str(e.value) for e in user.emails or [] if e.value and e.primary]
+        addresses += [str(e.value) for e in user.emails or [] if e.value and not e.primary]
+        if "@" in self.user_name:
+            addresses.append(self.user_name)
+        self.email = addresses[0] if addresses else ""
+        self.name = user.display_name or name or self.user_name
+        self.active = user.active is not False
+
+
+_KEPT = {
+    key.lower(): key
+    for key in ("id", "meta", "externalId", "userName", "displayName", "emails", "active")
+}
+_KEPT_EMAIL = {key.lower(): key for key in ("value", "type", "primary")}
+
+
+def _kept(data: dict[str, Any]) -> dict[str, Any]:
+    """The attributes of a User body this server keeps (names read case-insensitively, RFC
+    7643 §2.1); what identity providers send beyond them (title, locale, phoneNumbers, the
+    enterprise extension …) is ignored, as it is not stored."""
+    kept: dict[str, Any] = {"schemas": [USER_SCHEMA]}
+    for key, value in data.items():
+        if key.lower() in _KEPT:
+            kept[_KEPT[key.lower()]] = value
+    if isinstance(kept.get("emails"), list):
+        kept["emails"] = [
+            {_KEPT_EMAIL[k.lower()]: v for k, v in entry.items() if k.lower() in _KEPT_EMAIL}
+            if isinstance(entry, dict)
+            else entry
+            for entry in kept["emails"]
+        ]
+    return kept
+
+
+def _parse_user(data: dict[str, Any]) -> Wanted:
+    """A User body, read leniently: `name` (not stored apart) gives the name when no
+    `displayName` does; `userName` is required and any string; other attributes are ignored."""
+    name_part = next((v for k, v in data.items() if k.lower() == "name"), None)
+    data = _kept(data)
+    name: str | None = None
+    if isinstance(name_part, dict):
+        parts = (name_part.get("givenName"), name_part.get("familyName"))
+        name = name_part.get("formatted") or " ".join(str(p) for p in parts if p) or None
     try:
-        user: User[Any] = User.model_validate(data, scim_ctx=context)
+        user = User.model_validate(data, scim_ctx=Context.DEFAULT)
     except ValidationError as error:
-        raise ScimError(400, f"invalid User: {error.errors()[0]['msg']}", "invalidValue") from None
-    candidates: list[str] = [user.user_name or ""]
-    for entry in user.emails or []:
-        if entry.value:
-            candidates.insert(0 if entry.primary else len(candidates), str(entry.value))
-    email = next((c for c in candidates if "@" in c), "")
-    if not email:
-        raise ScimError(400, "userName (or a primary e-mail) must be an e-mail", "invalidValue")
-    name = (user.name.formatted if user.name else None) or user.display_name
-    if not name and user.name and (user.name.given_name or user.name.family_name):
-        name = " ".join(p for p in (user.name.given_name, user.name.family_name) if p)
-    return email, name or email.split("@")[0], user.active is not False
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ScimError(400, f"invalid User: {where}: {first['msg']}", "invalidValue") from None
+    wanted = Wanted(user, name)
+    if not wanted.user_name:
+        raise ScimError(400, "userName is required", "invalidValue")
+    return wanted
 
 
-def _apply(request: Request, person: Person, name: str | None, active: bool | None) -> None:
+def _apply(request: Request, person: Person, wanted: Wanted, partial: bool = False) -> None:
+    """Record what changed, each change an event of the person's with the actor `scim`."""
     ledger, ctx = _ledger(request), _ctx(request)
-    if name is not None and name != person.name:
-        ledger.rename_person(person.id, name, ctx)
-    if active is False and person.active:
+    if wanted.email and wanted.email.strip().lower() != person.email:
+        raise ScimError(400, "emails: the e-mail is immutable here", "mutability")
+    if wanted.user_name != getattr(person, "scim_user_name", ""):
+        _unique_user_name(request, wanted.user_name, person.id)
+        ledger.link_identity(person.id, USER_NAME, wanted.user_name, ctx)
+    if wanted.external_id != getattr(person, "scim_external_id", None):
+        if wanted.external_id:
+            ledger.link_identity(person.id, EXTERNAL_ID, wanted.external_id, ctx)
+        elif not partial:
+            ledger.unlink_identity(person.id, EXTERNAL_ID, ctx)
+    if wanted.name and wanted.name != person.name:
+        ledger.rename_person(person.id, wanted.name, ctx)
+    if not wanted.active and person.active:
         ledger.deactivate_person(person.id, ACTOR, ctx)
-    elif active is True and not person.active:
+    elif wanted.active and not person.active:
         ledger.reactivate_person(person.id, ACTOR, ctx)
+
+
+def _people(request: Request) -> list[Person]:
+    """Every User: the people of the directory not deleted through SCIM nor forgotten."""
+    services = request.app.state.services
+    with services.directory.current() as directory:
+        ids = list(directory.people)
+    people = []
+    for person_id in ids:
+        try:
+            people.append(_load(request, str(person_id)))
+        except ScimError:
+            continue
+    return people
+
+
+def _by_user_name(request: Request, user_name: str) -> list[Person]:
+    wanted = user_name.strip()
+    return [p for p in _people(request) if getattr(p, "scim_user_name", "") == wanted]
+
+
+def _unique_user_name(request: Request, user_name: str, person_id: UUID | None) -> None:
+    if any(p.id != person_id for p in _by_user_name(request, user_name)):
+        raise ScimError(409, f"userName {user_name} is already provisioned", "uniqueness")
 
 
 def _run(call: Any) -> Any:
@@ -303,53 +437,87 @@ def _int(value: str | None, default: int, low: int) -> int:
         raise ScimError(400, f"'{value}' is not a number", "invalidValue") from None
 
 
-async def list_users(request: Request) -> Response:
-    start = _int(request.query_params.get("startIndex"), 1, 1)
-    count = min(_int(request.query_params.get("count"), MAX_RESULTS, 0), MAX_RESULTS)
-    expression = request.query_params.get("filter")
-    ledger = _ledger(request)
-    if expression:
-        field, op, value = [*expression.strip().split(" ", 2), "", ""][:3]
-        if field.lower() != "username" or op.lower() != "eq" or len(value) < 2:
-            raise ScimError(400, 'only filter=userName eq "…" is supported', "invalidFilter")
-        address = value.strip().strip('"')
-        try:
-            found = ledger.find_person_by_email(address)
-        except OkrError:
-            found = None
-        people = [found] if found is not None else []
-    else:
-        services = request.app.state.services
-        with services.directory.current() as directory:
-            ids = list(directory.people)
-        people = [ledger.get_person(person_id) for person_id in ids]
-    users = []
-    for person in people:
-        try:
-            users.append(_user(request, _load(request, str(person.id))))
-        except ScimError:
-            continue  # deleted through SCIM, or forgotten
+def _filtered(request: Request, expression: str | None) -> list[Person]:
+    if not expression:
+        return _people(request)
+    field, op, value = [*expression.strip().split(" ", 2), "", ""][:3]
+    if field.lower() != "username" or op.lower() != "eq" or len(value) < 2:
+        raise ScimError(400, 'only filter=userName eq "…" is supported', "invalidFilter")
+    return _by_user_name(request, value.strip().strip('"'))
+
+
+def _listed(
+    request: Request, people: list[Person], start: int, count: int, parameters: Any
+) -> Response:
+    users = [_resource(request, person) for person in people]
     page = users[start - 1 : start - 1 + count]
-    return _json(_list(page, total=len(users), start=start))
+    listed = ListResponse[User](
+        total_results=len(users), start_index=start, items_per_page=len(page), resources=page
+    )
+    return _json(_dump(listed, parameters))
+
+
+async def list_users(request: Request) -> Response:
+    query = request.query_params
+    start = _int(query.get("startIndex"), 1, 1)
+    count = min(_int(query.get("count"), MAX_RESULTS, 0), MAX_RESULTS)
+    people = _filtered(request, query.get("filter"))
+    return _listed(request, people, start, count, _parameters(dict(query)))
+
+
+async def search_users(request: Request) -> Response:
+    """POST /Users/.search and /.search (RFC 7644 §3.4.3): the query in a SearchRequest body;
+    Users are the only resources here, so the root search is the Users search."""
+    body = await _body(request)
+    try:
+        search = SearchRequest[User].model_validate(body)
+    except ValidationError as error:
+        raise ScimError(
+            400, f"invalid SearchRequest: {error.errors()[0]['msg']}", "invalidValue"
+        ) from None
+    start = max(1, search.start_index or 1)
+    count = min(max(0, search.count if search.count is not None else MAX_RESULTS), MAX_RESULTS)
+    people = _filtered(request, str(search.filter) if search.filter else None)
+    return _listed(request, people, start, count, _parameters(body))
 
 
 async def create_user(request: Request) -> Response:
-    email, name, active = _parse_user(await _body(request), Context.RESOURCE_CREATION_REQUEST)
+    wanted = _parse_user(await _body(request))
+    if not wanted.email:
+        raise ScimError(
+            400,
+            "emails: a person here needs an e-mail (emails, or an e-mail as userName)",
+            "invalidValue",
+        )
     ledger, ctx = _ledger(request), _ctx(request)
-    existing = _run(lambda: ledger.find_person_by_email(email))
+    existing = _run(lambda: ledger.find_person_by_email(wanted.email))
     if existing is not None:
         try:
             _load(request, str(existing.id))
         except ScimError:  # deleted through SCIM before: provisioned again
-            _apply(request, existing, name, True)
+            previous = _load_any(request, existing.id)
+            _run(lambda: _apply(request, previous, wanted))
             person = _load(request, str(existing.id))
             return _json(_user(request, person), 201, {"Location": _location(request, person)})
-        raise ScimError(409, f"{email} is already provisioned", "uniqueness")
-    person_id = _run(lambda: ledger.register_person(name, email, ctx)).id
-    if not active:
-        ledger.deactivate_person(person_id, ACTOR, ctx)
+        raise ScimError(409, f"{wanted.email} is already provisioned", "uniqueness")
+    _unique_user_name(request, wanted.user_name, None)
+    person_id = _run(lambda: ledger.register_person(wanted.name, wanted.email, ctx)).id
+    registered = _load(request, str(person_id))
+    _run(lambda: _apply(request, registered, wanted))
     person = _load(request, str(person_id))
     return _json(_user(request, person), 201, {"Location": _location(request, person)})
+
+
+def _load_any(request: Request, person_id: UUID) -> Person:
+    """A person deleted through SCIM, to provision again (as `_load`, without the 404)."""
+    ledger = _ledger(request)
+    person = ledger.get_person(person_id)
+    person.scim_user_name = person.email  # type: ignore[attr-defined]
+    for event in ledger.repository.event_store.get(person_id):
+        if isinstance(event, Person.IdentityLinked) and event.issuer == USER_NAME:
+            person.scim_user_name = event.subject  # type: ignore[attr-defined]
+    person.scim_external_id = None  # type: ignore[attr-defined]
+    return person
 
 
 def _location(request: Request, person: Person) -> str:
@@ -362,43 +530,54 @@ async def get_user(request: Request) -> Response:
 
 async def replace_user(request: Request) -> Response:
     person = _load(request, request.path_params["user_id"])
-    email, name, active = _parse_user(await _body(request), Context.RESOURCE_REPLACEMENT_REQUEST)
-    if email.strip().lower() != person.email:
-        raise ScimError(400, "userName (the e-mail) cannot be changed", "mutability")
-    _run(lambda: _apply(request, person, name, active))
+    wanted = _parse_user(await _body(request))
+    _run(lambda: _apply(request, person, wanted))
     return _json(_user(request, _load(request, str(person.id))))
 
 
+_PATCHABLE = {
+    "username": "userName",
+    "displayname": "displayName",
+    "active": "active",
+    "externalid": "externalId",
+    "emails": "emails",
+}
+
+
 async def patch_user(request: Request) -> Response:
+    """PATCH (RFC 7644 §3.5.2): add / replace / remove on the attributes kept here, applied to
+    the current User and recorded as the events of the difference."""
     person = _load(request, request.path_params["user_id"])
     body = await _body(request)
     try:
-        patch = PatchOp[User[Any]].model_validate(body, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+        patch = PatchOp[User].model_validate(body, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
     except ValidationError as error:
         raise ScimError(
             400, f"invalid PatchOp: {error.errors()[0]['msg']}", "invalidSyntax"
         ) from None
-    name: str | None = None
-    active: bool | None = None
+    current: dict[str, Any] = _resource(request, person).model_dump(
+        scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
+    )
+    current.pop("meta", None)
+    current.pop("id", None)
     for operation in patch.operations or []:
-        op = str(operation.op.value if hasattr(operation.op, "value") else operation.op).lower()
-        if op not in ("replace", "add"):
-            raise ScimError(400, f"'{op}' is not supported here", "invalidPath")
+        op = str(getattr(operation.op, "value", operation.op)).lower()
         path = str(operation.path or "")
         values: dict[str, Any] = {path: operation.value} if path else dict(operation.value or {})
         for key, value in values.items():
-            attribute = key.lower().rsplit(":", 1)[-1]
-            if attribute == "active":
-                active = value if isinstance(value, bool) else str(value).lower() == "true"
-            elif attribute in ("displayname", "name.formatted"):
-                name = str(value)
-            elif attribute == "name" and isinstance(value, dict) and value.get("formatted"):
-                name = str(value["formatted"])
-            elif attribute == "username" and str(value).strip().lower() == person.email:
-                continue
+            attribute = _PATCHABLE.get(key.rsplit(":", 1)[-1].lower())
+            if attribute is None:
+                raise ScimError(400, f"'{key}' is not an attribute kept here", "invalidPath")
+            if op == "remove":
+                if attribute not in ("externalId",):
+                    raise ScimError(
+                        400, f"'{attribute}' is required here and cannot be removed", "mutability"
+                    )
+                current.pop(attribute, None)
             else:
-                raise ScimError(400, f"'{key}' cannot be changed here", "mutability")
-    _run(lambda: _apply(request, person, name, active))
+                current[attribute] = value
+    wanted = _parse_user(current)
+    _run(lambda: _apply(request, person, wanted))
     return _json(_user(request, _load(request, str(person.id))))
 
 
@@ -430,6 +609,8 @@ for path, handler, methods in (
     ("/Schemas/{schema_id}", schema, ["GET"]),
     ("/Users", list_users, ["GET"]),
     ("/Users", create_user, ["POST"]),
+    ("/Users/.search", search_users, ["POST"]),
+    ("/.search", search_users, ["POST"]),
     ("/Users/{user_id}", get_user, ["GET"]),
     ("/Users/{user_id}", replace_user, ["PUT"]),
     ("/Users/{user_id}", patch_user, ["PATCH"]),

@@ -103,6 +103,12 @@ class PeopleLedger(LedgerBase):
         person.link_identity(issuer, subject, ctx)
         return self._commit(person)
 
+    def unlink_identity(self, person_id: UUID, issuer: str, ctx: CommandContext) -> CommandResult:
+        """Record that an identity provider no longer names the person."""
+        person = self._load(Person, person_id, "person", "person_id")
+        person.unlink_identity(issuer, ctx)
+        return self._commit(person)
+
     def role_of(self, token: AccessToken) -> Role:
         """The role a token acts with: its person's, or (set before people had roles) its own."""
         person_role = self.get_person(token.person_id).role

@@ -63,6 +63,7 @@ PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
 PLACEHOLDERS: Mapping[str, Callable[[int], str]] = {
     "name": forgotten_name,
     "email": lambda number: "",
+    "subject": lambda number: "",
 }
 """What each personal field reads as once its person is forgotten."""
 

@@ -100,7 +100,13 @@ def test_token_create_prints_only_the_token_and_revoke_ends_it(
     who = httpx.get(f"{base}/me", headers={"Authorization": f"Bearer {auditor}"}).json()
     assert who["person_id"] == me["person_id"] and who["role"] == "auditor"
 
+    listed = _okr("token", "list", "--email", "root@acme.example", env=env).stdout
+    assert listed.count("active") == 2 and listed.count("never") == 2  # no expiry; both used
+    assert who["token_id"][:8] in listed
     _okr("token", "revoke", token, "--reason", "rotated", env=env)
+    assert (
+        _okr("token", "list", "--email", "root@acme.example", env=env).stdout.count("revoked") == 1
+    )
     gone = httpx.get(f"{base}/me", headers={"Authorization": f"Bearer {token}"})
     assert gone.status_code == 401
     _okr("token", "revoke", who["token_id"], env=env)

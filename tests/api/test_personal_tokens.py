@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.access import AccessToken
+from infra.token_use import TokenUse, personal_tokens, token_use_of
 from tests.api.conftest import API, World
 from tests.api.test_queries import _ok
 
@@ -88,3 +89,27 @@ def test_a_read_only_token_does_not_sign_in_to_the_web_ui(client: Any, world: Wo
         "/sign-in", data={"csrf_token": csrf.group(1), "token": token, "next": "/"}
     )
     assert refused.status_code == 401 and "read-only" in refused.text
+
+
+def test_last_use_is_noted_at_most_once_a_minute_and_is_no_event(client: Any, world: World) -> None:
+    ledger = world.ledger
+    secret = _issue(client, world, label="laptop")
+    headers = {"Authorization": f"Bearer {secret}"}
+    (laptop,) = [t for t in personal_tokens(ledger, world["max"].person_id) if t.label == "laptop"]
+    assert laptop.last_used_at is None
+    before = ledger.recorder.max_notification_id()
+    for _ in range(3):
+        _ok(client.get(f"{API}/me", headers=headers))
+    assert ledger.recorder.max_notification_id() == before  # use writes no event
+    (laptop,) = [t for t in personal_tokens(ledger, world["max"].person_id) if t.label == "laptop"]
+    assert laptop.last_used_at is not None
+    assert abs(laptop.last_used_at - datetime.now(UTC)) < timedelta(minutes=1)
+
+    store = token_use_of(ledger.recorder)
+    assert store is not None
+    assert store.touch(laptop.id) is False  # this process wrote it less than a minute ago
+    other = TokenUse(store.datastore)  # another process: the table refuses a second write
+    assert other.touch(laptop.id) is False
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    assert TokenUse(store.datastore).touch(laptop.id, now=later) is True
+    assert store.last_used([laptop.id]) == {laptop.id: later}

@@ -177,6 +177,24 @@ def test_forgetting_a_person(
         ledger.rename_person(person_id, "Back again", ADMIN)
 
 
+def test_the_providers_subject_is_sealed_and_erased_with_the_person(
+    ledger: OkrLedger, database_url: str
+) -> None:
+    """The provider's `sub` (and a SCIM userName, kept the same way) is personal data."""
+    person_id = ledger.register_person(NAME, EMAIL, ADMIN).id
+    ledger.link_identity(person_id, "https://idp.acme.example", "sub-person1-4711", ADMIN)
+    raw = b"".join(bytes(row[4]) for row in stored_rows(database_url))
+    assert b"sub-person1-4711" not in raw and b"https://idp.acme.example" in raw
+    linked = [e for e in ledger.repository.event_store.get(person_id) if "subject" in e.__dict__]
+    assert [e.subject for e in linked] == ["sub-person1-4711"]
+    assert "sub-person1-4711" in json.dumps(folded(ledger)["directory"])
+
+    forget_person(ledger, EMAIL, "asked for erasure", ADMIN)
+    linked = [e for e in ledger.repository.event_store.get(person_id) if "subject" in e.__dict__]
+    assert [e.subject for e in linked] == [""]
+    assert "sub-person1-4711" not in json.dumps(folded(ledger))
+
+
 def test_the_api_shows_the_forgotten_person(ledger: OkrLedger, settings: Settings) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,0 +1,87 @@
+"""A person's own personal access tokens (docs/identity.md): create one (an expiry, read-only
+if wanted; the secret is shown once, on the answer to the form, and stored nowhere), list them
+with when they were created, expire and were last used, and revoke one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api.web.site import FormDep, PageNotFound, Viewer, ViewerDep, act, render, web
+from domain.access import AccessToken
+from domain.errors import NotFound, OkrError
+from infra.token_use import personal_tokens
+
+MAX_DAYS = 366
+DEFAULT_DAYS = 90
+
+
+def _page(
+    request: Request,
+    viewer: Viewer,
+    *,
+    secret: str | None = None,
+    problem: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "tokens.html",
+        viewer,
+        tokens=personal_tokens(viewer.services.ledger, viewer.principal.person_id),
+        current=viewer.principal.token_id,
+        secret=secret,
+        problem=problem,
+        default_days=DEFAULT_DAYS,
+        max_days=MAX_DAYS,
+        status_code=status_code,
+    )
+
+
+@web.get("/tokens")
+def tokens_page(request: Request, viewer: ViewerDep) -> HTMLResponse:
+    return _page(request, viewer)
+
+
+@web.post("/tokens")
+def create_token(request: Request, viewer: ViewerDep, form: FormDep) -> HTMLResponse:
+    """The new token's secret is on this answer only (not in a redirect nor the session)."""
+    days_text = form.get("expires_in_days", str(DEFAULT_DAYS)).strip()
+    if not days_text.isdigit() or not 1 <= int(days_text) <= MAX_DAYS:
+        problem = f"Expires in: a whole number of days from 1 to {MAX_DAYS}."
+        return _page(request, viewer, problem=problem, status_code=422)
+    try:
+        secret, _ = viewer.services.ledger.issue_token(
+            viewer.principal.person_id,
+            viewer.principal.role,
+            viewer.ctx,
+            form.get("label").strip() or "personal token",
+            expires_at=datetime.now(UTC) + timedelta(days=int(days_text)),
+            read_only=form.get("read_only") == "on",
+        )
+    except OkrError as error:
+        return _page(request, viewer, problem=str(error), status_code=422)
+    return _page(request, viewer, secret=secret, status_code=201)
+
+
+@web.post("/tokens/{token_id}/revoke")
+def revoke_token(token_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
+    ledger = viewer.services.ledger
+    try:
+        token: AccessToken = ledger.repository.get(token_id)
+    except AggregateNotFoundError:
+        raise PageNotFound("token") from None
+    if token.person_id != viewer.principal.person_id:
+        raise PageNotFound("token")  # someone else's: as if it did not exist
+
+    def revoke() -> object:
+        try:
+            return ledger.revoke_token(token_id, "revoked by its person", viewer.ctx)
+        except NotFound:
+            raise PageNotFound("token") from None
+
+    return act(viewer, "/tokens", revoke, "Token revoked: it stops working at once.")
