@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -28,6 +29,9 @@ class CommandContext:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     at: datetime | None = None
     """When the command happened; None means now. Set only when importing history."""
+    provenance: Mapping[str, str] | None = None
+    """Where the command's values came from (an imported file's name, hash, sheet and row; a
+    data source and its fetch), recorded on every event it causes; None for typed input."""
 
     @classmethod
     def system(cls, request_id: str | None = None) -> CommandContext:
@@ -38,12 +42,15 @@ class CommandContext:
 
     def stamp(self, reason: str = "") -> dict[str, Any]:
         """The metadata every event carries."""
-        return {
+        stamp: dict[str, Any] = {
             "actor": self.actor,
             "reason": reason,
             "request_id": self.request_id,
             "timestamp": self.at,
         }
+        if self.provenance is not None:
+            stamp["provenance"] = dict(self.provenance)
+        return stamp
 
 
 class OkrAggregate(Aggregate):
@@ -53,6 +60,8 @@ class OkrAggregate(Aggregate):
         actor: str
         reason: str
         request_id: str
+        provenance: dict[str, str] | None = field(default=None, kw_only=True)
+        """Where the values came from, when they were not typed in (see CommandContext)."""
 
     class Created(Event, Aggregate.Created):
         pass

@@ -36,8 +36,13 @@ def classes(events: list[Any]) -> list[type]:
 
 
 def payload(event: Any) -> dict[str, Any]:
-    """What an event says, without the envelope (ids, version, time, request)."""
-    return {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
+    """What an event says, without the envelope (ids, version, time, request, and the
+    provenance when the values were typed in)."""
+    return {
+        k: v
+        for k, v in vars(event).items()
+        if k not in _ENVELOPE and not (k == "provenance" and v is None)
+    }
 
 
 def refused(
