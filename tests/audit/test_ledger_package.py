@@ -4,7 +4,11 @@ refused with nothing written."""
 
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
 import json
+import shutil
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,12 +40,18 @@ from infra.bootstrap import build_ledger
 from infra.chain import ChainReader, importing_history, verify_chain
 from infra.idempotency import IdempotencyStore
 from infra.ledger_package import (
+    EVENTS,
     MANIFEST,
+    ChainBroken,
+    PackageTampered,
+    StoreNotEmpty,
+    WrongKey,
     export_ledger,
     import_ledger,
 )
 from infra.readmodels import ReadModels
 from infra.settings import Settings
+from tests.audit.conftest import an_org, okr
 
 pytestmark = pytest.mark.postgres
 
@@ -274,3 +284,166 @@ def test_a_new_event_in_the_imported_store_extends_the_chain(imported: Settings)
         assert ledger.find_person_by_email("maya.chen@acme.example") is not None
     finally:
         ledger.close()
+
+
+# ---------------------------------------------------------------------------------- refusals
+
+
+def tables_in(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+        ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def rewrite_events(package: Path, copy_to: Path, edit: Any, *, rehash: bool) -> Path:
+    """A copy of the package with its event lines passed through ``edit``; with ``rehash`` the
+    manifest is made to agree (a forger's package), else it keeps the original hashes."""
+    shutil.copytree(package, copy_to)
+    name = f"{EVENTS}.gz"
+    with gzip.open(copy_to / name, "rt", encoding="utf-8") as stream:
+        lines = [json.loads(line) for line in stream]
+    lines = edit(lines)
+    data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
+    with gzip.open(copy_to / name, "wb") as stream:
+        stream.write(data)
+    if rehash:
+        manifest = json.loads((copy_to / MANIFEST).read_text())
+        raw = (copy_to / name).read_bytes()
+        manifest["files"][name] |= {"sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw)}
+        manifest["counts"]["events"] = len(lines)
+        (copy_to / MANIFEST).write_text(json.dumps(manifest))
+    return copy_to
+
+
+def check_in_line(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(line for line in lines if line["topic"].endswith("Objective.ProgressReported"))
+
+
+def one_byte_changed(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    line = check_in_line(lines)
+    assert '"value":' in line["state"]
+    line["state"] = line["state"].replace('"value":', '"value":1', 1)
+    return lines
+
+
+@pytest.fixture
+def empty_store(
+    _postgres_server: Any, postgres_server_url: str, databases: list[str], tmp_path: Path
+) -> Settings:
+    url = new_database(_postgres_server, postgres_server_url)
+    databases.append(url)
+    return settings_for(url, tmp_path / "data")
+
+
+def test_a_package_changed_after_export_is_refused_before_the_store_is_touched(
+    stores: Stores, empty_store: Settings, tmp_path: Path
+) -> None:
+    tampered = rewrite_events(stores.package, tmp_path / "p", one_byte_changed, rehash=False)
+    with pytest.raises(PackageTampered, match=r"events\.jsonl\.gz does not match the manifest"):
+        import_ledger(tampered, empty_store)
+    assert tables_in(empty_store.database_url or "") == []
+    untouched = Path(shutil.copytree(stores.package, tmp_path / "q"))
+    (untouched / "person_keys.jsonl").write_bytes(b"")
+    with pytest.raises(PackageTampered, match=r"person_keys\.jsonl does not match"):
+        import_ledger(untouched, empty_store)
+
+
+@pytest.mark.parametrize(
+    ("edit", "rule"),
+    [
+        (one_byte_changed, r"position \d+ does not match its chain link: it was edited"),
+        (
+            lambda lines: lines[:10] + lines[11:],
+            r"position \d+ links back to \d+, but the previous event is at \d+",
+        ),
+        (
+            lambda lines: [*lines[:10], lines[11], lines[10], *lines[12:]],
+            r"links back to",
+        ),
+    ],
+    ids=["edited", "deleted", "reordered"],
+)
+def test_a_package_whose_chain_was_edited_is_refused_with_nothing_written(
+    stores: Stores, empty_store: Settings, tmp_path: Path, edit: Any, rule: str
+) -> None:
+    forged = rewrite_events(stores.package, tmp_path / "p", edit, rehash=True)
+    with pytest.raises(ChainBroken, match=rule):
+        import_ledger(forged, empty_store)
+    url = empty_store.database_url or ""
+    assert count(url, EVENTS_TABLE) == 0
+    assert count(url, f"{EVENTS_TABLE}_chain") == 0
+    assert count(url, "okrledger_person_keys") == 0
+
+
+def test_the_wrong_person_id_secret_is_refused_with_a_clear_message(
+    stores: Stores, empty_store: Settings
+) -> None:
+    wrong = empty_store.model_copy(update={"person_id_secret": SecretStr(OTHER_SECRET)})
+    with pytest.raises(WrongKey, match="OKR_PERSON_ID_SECRET differs from the secret the package"):
+        import_ledger(stores.package, wrong)
+    missing = empty_store.model_copy(update={"person_id_secret": None})
+    with pytest.raises(WrongKey, match="sealed under an OKR_PERSON_ID_SECRET"):
+        import_ledger(stores.package, missing)
+    assert tables_in(empty_store.database_url or "") == []
+    # The person keys in the package are sealed: the file alone does not open a name.
+    keys = [json.loads(line) for line in (stores.package / "person_keys.jsonl").open()]
+    assert len(keys) > 5
+    assert all(len(base64.b64decode(key["key"])) > 32 for key in keys if key["key"])
+    # With the right secret the same store takes it.
+    report = import_ledger(stores.package, empty_store, rebuild=False)
+    assert report.events == count(empty_store.database_url or "", EVENTS_TABLE)
+
+
+def test_a_store_that_is_not_empty_is_refused(stores: Stores, imported: Settings) -> None:
+    url = imported.database_url or ""
+    before = count(url, EVENTS_TABLE)
+    with pytest.raises(StoreNotEmpty, match="already holds events: a ledger package loads only"):
+        import_ledger(stores.package, imported)
+    assert count(url, EVENTS_TABLE) == before
+
+
+# ------------------------------------------------------------------- a store without a secret
+
+
+def test_a_store_that_keeps_its_own_secret_round_trips_through_the_cli(
+    database_url: str,
+    empty_store: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    origin = settings_for(database_url, tmp_path / "origin", secret=None)
+    ledger = build_ledger(origin)
+    try:
+        org = an_org(ledger)
+        forget_person(ledger, "person1@acme.example", "asked", CommandContext.system())
+    finally:
+        ledger.close()
+    package = tmp_path / "package"
+    ran = okr(origin, "export", "--out", str(package), monkeypatch=monkeypatch)
+    assert ran.exit_code == 0, ran.output
+    assert "events" in ran.output and (package / EVENTS).exists()
+    assert json.loads((package / MANIFEST).read_text())["person_keys_sealed"] is False
+
+    target = empty_store.model_copy(update={"person_id_secret": None})
+    ran = okr(target, "import-ledger", str(package), monkeypatch=monkeypatch)
+    assert ran.exit_code == 0, ran.output
+    assert "verified" in ran.output
+    ledger = build_ledger(target)
+    try:
+        person = ledger.find_person_by_email("person0@acme.example")
+        assert person is not None and person.id == org.people["person0@acme.example"]
+        assert person.name == "Person Number0"
+        assert ledger.find_person_by_email("person1@acme.example") is None
+    finally:
+        ledger.close()
+
+    again = okr(target, "import-ledger", str(package), monkeypatch=monkeypatch)
+    assert again.exit_code == 1
+    assert "Refused (not-empty)" in again.output
+    keyed = target.model_copy(update={"person_id_secret": SecretStr(SECRET)})
+    wrong = okr(keyed, "import-ledger", str(package), monkeypatch=monkeypatch)
+    assert wrong.exit_code == 1
+    assert "Refused (wrong-key)" in wrong.output
+    assert "unset OKR_PERSON_ID_SECRET" in wrong.output
