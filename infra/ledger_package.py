@@ -46,6 +46,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from infra.audit.checkpoints import CheckpointStore
+from infra.audit.keys import public_key_pem, trusted_public_keys
 from infra.audit.personal import _fingerprint  # the store's own, so the two compare
 from infra.chain import GENESIS_POSITION, ChainedApplicationRecorder, ChainReader, verify_chain
 from infra.chainhash import GENESIS_HASH, link_hash
@@ -63,6 +64,7 @@ EVENTS = "events.jsonl"
 PERSON_KEYS = "person_keys.jsonl"
 PERSON_IDS = "person_ids.json"
 CHECKPOINTS = "checkpoints.jsonl"
+PUBLIC_KEYS = "audit_public_keys.json"
 PAGE_SIZE = 5000
 _KEY_WRAP_INFO = b"okrledger:ledger-package:person-keys:v1"
 _NONCE_SIZE = 12
@@ -328,6 +330,7 @@ def export_ledger(
         files[PERSON_IDS] = _write_json(out / PERSON_IDS, person_ids)
         files[PERSON_KEYS] = _export_person_keys(conn, tables, out / PERSON_KEYS, secret)
         files[CHECKPOINTS] = _export_checkpoints(conn, tables, out / CHECKPOINTS, recorder)
+    files[PUBLIC_KEYS] = _write_json(out / PUBLIC_KEYS, _public_keys(settings))
     seconds = time.perf_counter() - started
     manifest = {
         "format": FORMAT,
@@ -529,6 +532,18 @@ def _export_checkpoints(
     finally:
         entry = writer.close()
     return entry
+
+
+def _public_keys(settings: Settings) -> dict[str, Any]:
+    """The public keys this deployment trusts for checkpoint signatures (a convenience for the
+    importing deployment's OKR_AUDIT_PUBLIC_KEY_FILES, never trusted by the import itself)."""
+    keys = trusted_public_keys(settings)
+    return {
+        "keys": [
+            {"key_id": key, "pem": public_key_pem(public).decode("ascii")}
+            for key, public in sorted(keys.items())
+        ]
+    }
 
 
 # ------------------------------------------------------------------------------- import

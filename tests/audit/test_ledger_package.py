@@ -148,7 +148,13 @@ def imported(
 ) -> Settings:
     url = new_database(_postgres_server, postgres_server_url)
     databases.append(url)
-    settings = settings_for(url, tmp_path_factory.mktemp("target"))
+    data_dir = tmp_path_factory.mktemp("target")
+    # The exporter's public key, trusted as an operator would after comparing its key id.
+    exported_keys = json.loads((stores.package / "audit_public_keys.json").read_text())["keys"]
+    assert len(exported_keys) == 1
+    trusted = data_dir / "origin-audit-key.pub.pem"
+    trusted.write_text(exported_keys[0]["pem"])
+    settings = settings_for(url, data_dir).model_copy(update={"audit_public_key_files": (trusted,)})
     import_ledger(stores.package, settings)
     return settings
 
@@ -196,6 +202,7 @@ def screens(stores: Stores, client: TestClient) -> list[str]:
     comparisons, the strategy, and the tree and strategy as of sampled instants."""
     headers = {"Authorization": f"Bearer {stores.admin_token}"}
     paths = ["/cycles?limit=100", "/teams?limit=100", "/people?limit=100", "/strategy", "/kpis"]
+    paths += ["/audit/verify", "/stale", "/inbox"]
     paths.append("/compare?cycles=" + ",".join(stores.cycle_ids))
     for first in range(0, 20_000, 5_000):
         paths.append(f"/audit?format=jsonl&limit=5000&offset={first}")
