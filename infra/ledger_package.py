@@ -27,7 +27,6 @@ import base64
 import gzip
 import hashlib
 import hmac
-import io
 import json
 import os
 import time
@@ -37,7 +36,9 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+from uuid import UUID
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -207,7 +208,7 @@ class _HashingWriter:
         if compress:
             # mtime 0: the same store exports to the same bytes.
             self.compressor = gzip.GzipFile(filename="", mode="wb", fileobj=sink, mtime=0)
-        self.buffer: list[str] = []
+        self.buffer: list[bytes] = []
 
     # the file-like face the gzip writer writes to
     def write(self, data: bytes) -> int:
@@ -220,7 +221,8 @@ class _HashingWriter:
         self.raw.flush()
 
     def line(self, document: dict[str, Any]) -> None:
-        self.buffer.append(json.dumps(document, ensure_ascii=False, separators=(",", ":")))
+        # orjson: compact, UTF-8 (non-ASCII as is), as json.dumps(separators=(",", ":")).
+        self.buffer.append(orjson.dumps(document))
         self.rows += 1
         if len(self.buffer) >= 1000:
             self._drain()
@@ -228,7 +230,7 @@ class _HashingWriter:
     def _drain(self) -> None:
         if not self.buffer:
             return
-        data = ("\n".join(self.buffer) + "\n").encode("utf-8")
+        data = b"\n".join(self.buffer) + b"\n"
         self.buffer.clear()
         if self.compressor is not None:
             self.compressor.write(data)
@@ -391,8 +393,11 @@ def _export_events(
     writer = _HashingWriter(path, compress=compress)
     head: dict[str, Any] | None = None
     query = SQL(
-        "SELECT c.position, e.originator_id, e.originator_version, e.topic, e.state, "
-        "c.prev_position, c.hash, c.committed_at, c.imported "
+        # Text columns formatted by the server, which does it faster than Python here.
+        "SELECT c.position, e.originator_id::text, e.originator_version, e.topic, e.state, "
+        "c.prev_position, encode(c.hash, 'hex'), "
+        "to_char(c.committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+        "c.imported "
         "FROM {chain} c LEFT JOIN {events} e ON e.notification_id = c.position "
         "ORDER BY c.position"
     ).format(chain=tables.chain, events=tables.events)
@@ -411,17 +416,17 @@ def _export_events(
                 writer.line(
                     {
                         "position": position,
-                        "originator_id": str(originator_id),
+                        "originator_id": originator_id,
                         "originator_version": version,
                         "topic": topic,
                         **_state_fields(bytes(state)),
                         "prev_position": prev,
-                        "hash": bytes(link).hex(),
-                        "committed_at": _time(at),
+                        "hash": link,
+                        "committed_at": at,
                         "imported": imported,
                     }
                 )
-                head = {"position": position, "hash": bytes(link).hex(), "committed_at": _time(at)}
+                head = {"position": position, "hash": link, "committed_at": at}
                 if writer.rows % page_size == 0:
                     progress(writer.rows, total, "export")
     finally:
@@ -802,16 +807,13 @@ class _Loader:
 
     def _lines(self, name: str) -> Iterator[dict[str, Any]]:
         path = self.package.directory / name
-        with (
-            gzip.open(path, "rb") if name.endswith(".gz") else path.open("rb") as raw,
-            io.TextIOWrapper(raw, encoding="utf-8") as text,
-        ):
-            for number, line in enumerate(text, start=1):
+        with gzip.open(path, "rb") if name.endswith(".gz") else path.open("rb") as raw:
+            for number, line in enumerate(raw, start=1):
                 if not line.strip():
                     continue
                 try:
-                    document = json.loads(line)
-                except json.JSONDecodeError as error:
+                    document = orjson.loads(line)
+                except orjson.JSONDecodeError as error:
                     msg = f"{name} line {number} is not JSON: {error}"
                     raise PackageInvalid(msg) from None
                 if not isinstance(document, dict):
@@ -860,7 +862,7 @@ class _Loader:
                 raise ChainBroken(msg)
             page.append(
                 (
-                    (position, originator_id, version, topic, state),
+                    (position, UUID(originator_id), version, topic, state),
                     (position, stored_prev, committed_at, stored_hash, imported),
                 )
             )
@@ -891,16 +893,21 @@ class _Loader:
         if not page:
             return
         events = SQL(
-            "COPY {} (notification_id, originator_id, originator_version, topic, state) FROM STDIN"
+            "COPY {} (notification_id, originator_id, originator_version, topic, state) "
+            "FROM STDIN (FORMAT binary)"
         ).format(self.tables.events)
         links = SQL(
-            "COPY {} (position, prev_position, committed_at, hash, imported) FROM STDIN"
+            "COPY {} (position, prev_position, committed_at, hash, imported) "
+            "FROM STDIN (FORMAT binary)"
         ).format(self.tables.chain)
+        # Binary: the state and hash bytes go as they are, not hex-escaped.
         with conn.cursor() as curs:
             with curs.copy(events) as copy:
+                copy.set_types(["bigint", "uuid", "bigint", "text", "bytea"])
                 for event, _ in page:
                     copy.write_row(event)
             with curs.copy(links) as copy:
+                copy.set_types(["bigint", "bigint", "timestamptz", "bytea", "bool"])
                 for _, link in page:
                     copy.write_row(link)
         self.loaded.events += len(page)
