@@ -8,6 +8,8 @@ the store was refused and nothing was written; exit 2: the store cannot be reach
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -19,23 +21,50 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from infra.bootstrap import build_ledger
-from infra.ledger_package import PackageError, export_ledger, import_ledger
+from infra.ledger_package import (
+    ExportReport,
+    ImportReport,
+    PackageError,
+    export_ledger,
+    import_ledger,
+)
 from infra.settings import get_settings
 
 console = Console()
 errors = Console(stderr=True)
 
 
-def _bar() -> Progress:
-    return Progress(
+@contextmanager
+def _progress(phase: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A transient progress bar; yields the ``progress(done, total, phase)`` callback."""
+    columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]:>9,.0f} events/s"),
         TimeElapsedColumn(),
-        console=console,
-        transient=True,
     )
+    started = time.perf_counter()
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(phase, total=None, rate=0.0)
+
+        def progress(done: int, total: int, current: str) -> None:
+            bar.update(task, completed=done, total=max(total, done) or None, description=current)
+            if current == phase:
+                elapsed = time.perf_counter() - started
+                bar.update(task, rate=done / elapsed if elapsed else 0.0)
+
+        yield progress
+
+
+def _summary(title: str, report: ExportReport | ImportReport) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_row("events", f"{report.events:,}")
+    table.add_row("person keys", f"{report.person_keys:,}")
+    table.add_row("signed checkpoints", f"{report.checkpoints:,}")
+    table.add_row("head position", str(report.head_position or "—"))
+    table.add_row("head chain hash", report.head_hash or "—")
+    return table
 
 
 def _refused(error: PackageError) -> typer.Exit:
@@ -64,27 +93,14 @@ def export_command(
         ledger = build_ledger(settings)
     except (psycopg.OperationalError, OperationalError) as error:
         raise _unreachable(error) from None
-    started = time.perf_counter()
     try:
-        with _bar() as bar:
-            task = bar.add_task("export", total=None, rate=0.0)
-
-            def progress(done: int, total: int, phase: str) -> None:
-                elapsed = time.perf_counter() - started
-                bar.update(task, completed=done, total=total or None, description=phase)
-                bar.update(task, rate=done / elapsed if elapsed else 0.0)
-
+        with _progress("export") as progress:
             report = export_ledger(ledger, settings, out, compress=compress, progress=progress)
     except PackageError as error:
         raise _refused(error) from None
     finally:
         ledger.close()
-    table = Table(title=f"Exported to {report.directory}", title_justify="left", show_header=False)
-    table.add_row("events", f"{report.events:,}")
-    table.add_row("person keys", f"{report.person_keys:,}")
-    table.add_row("signed checkpoints", f"{report.checkpoints:,}")
-    table.add_row("head position", str(report.head_position or "—"))
-    table.add_row("head chain hash", report.head_hash or "—")
+    table = _summary(f"Exported to {report.directory}", report)
     table.add_row("rate", f"{report.rate:,.0f} events/s")
     console.print(table)
 
@@ -101,28 +117,14 @@ def import_ledger_command(
     are checked first, then every event keeps its position, commit time and chain link; the
     chain is verified and the views rebuilt. A refused package writes nothing."""
     settings = get_settings()
-    started = time.perf_counter()
     try:
-        with _bar() as bar:
-            task = bar.add_task("import", total=None, rate=0.0)
-
-            def progress(done: int, total: int, phase: str) -> None:
-                elapsed = time.perf_counter() - started
-                bar.update(task, completed=done, total=max(total, done) or None, description=phase)
-                if phase == "import":
-                    bar.update(task, rate=done / elapsed if elapsed else 0.0)
-
+        with _progress("import") as progress:
             report = import_ledger(directory, settings, rebuild=rebuild, progress=progress)
     except PackageError as error:
         raise _refused(error) from None
     except (psycopg.OperationalError, OperationalError) as error:
         raise _unreachable(error) from None
-    table = Table(title=f"Imported {directory}", title_justify="left", show_header=False)
-    table.add_row("events", f"{report.events:,}")
-    table.add_row("person keys", f"{report.person_keys:,}")
-    table.add_row("signed checkpoints", f"{report.checkpoints:,}")
-    table.add_row("head position", str(report.head_position or "—"))
-    table.add_row("head chain hash", report.head_hash or "—")
+    table = _summary(f"Imported {directory}", report)
     table.add_row("chain", "verified")
     table.add_row("load rate", f"{report.load_rate:,.0f} events/s")
     for phase, seconds in report.seconds.items():
