@@ -7,8 +7,10 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import io
 import json
 import shutil
+import tarfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +50,7 @@ from infra.ledger_package import (
     WrongKey,
     export_ledger,
     import_ledger,
+    open_package,
 )
 from infra.readmodels import ReadModels
 from infra.settings import Settings
@@ -101,6 +104,7 @@ class Stores:
     origin: Settings
     package: Path
     admin_token: str
+    member_token: str
     cycle_ids: list[str]
 
 
@@ -129,13 +133,16 @@ def stores(
         summary = load_demo(ledger, history_clock=importing_history)
         system = CommandContext.system()
         token, _ = ledger.issue_token(summary.admin_person_id, Role.ADMIN, system)
+        kwame = ledger.find_person_by_email("kwame.mensah@acme.example")
+        assert kwame is not None
+        member_token, _ = ledger.issue_token(kwame.id, Role.MEMBER, system)
         forget_person(ledger, "sofia.rossi@acme.example", "asked to be forgotten", system)
         checkpointer_for(ledger.recorder, settings).sign_head("export")
         package = tmp_path_factory.mktemp("package") / "ledger"
         export_ledger(ledger, settings, package, compress=True)
     finally:
         ledger.close()
-    return Stores(settings, package, token, [str(c) for c in summary.cycle_ids])
+    return Stores(settings, package, token, member_token, [str(c) for c in summary.cycle_ids])
 
 
 @pytest.fixture(scope="module")
@@ -278,8 +285,11 @@ def test_the_imported_chain_is_the_original_and_verifies(
     )
 
 
-def test_a_new_event_in_the_imported_store_extends_the_chain(imported: Settings) -> None:
-    ledger = build_ledger(imported)
+def test_a_new_event_in_the_imported_store_extends_the_chain(
+    stores: Stores, empty_store: Settings
+) -> None:
+    import_ledger(stores.package, empty_store, rebuild=False)
+    ledger = build_ledger(empty_store)
     try:
         head = ledger.recorder.max_notification_id() or 0
         registered = ledger.register_person(
@@ -454,3 +464,29 @@ def test_a_store_that_keeps_its_own_secret_round_trips_through_the_cli(
     assert wrong.exit_code == 1
     assert "Refused (wrong-key)" in wrong.output
     assert "unset OKR_PERSON_ID_SECRET" in wrong.output
+
+
+# ---------------------------------------------------------------------------------- over HTTP
+
+
+def test_an_admin_downloads_the_package_over_http_and_others_may_not(
+    stores: Stores, tmp_path: Path
+) -> None:
+    with serving(stores.origin) as client:
+        refused = client.get(
+            f"{API}/export", headers={"Authorization": f"Bearer {stores.member_token}"}
+        )
+        response = client.get(
+            f"{API}/export", headers={"Authorization": f"Bearer {stores.admin_token}"}
+        )
+    assert refused.status_code == 403
+    assert refused.json()["rule"] == "admin_only"
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/x-tar"
+    assert "okrledger-ledger-" in response.headers["content-disposition"]
+    with tarfile.open(fileobj=io.BytesIO(response.content)) as tar:
+        tar.extractall(tmp_path, filter="data")
+    package = open_package(tmp_path / "okrledger-ledger", stores.origin)
+    original = json.loads((stores.package / MANIFEST).read_text())
+    assert package.manifest["head"] == original["head"]
+    assert package.manifest["counts"] == original["counts"]
