@@ -18,6 +18,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,6 +96,8 @@ def _measure(ctx: Context, result: ScenarioResult, label: str, url: str, work: P
         raw_out.add(rows / (time.perf_counter() - began))
 
     alternate(ctx.rounds, export_round, raw_export_round)
+    peak = Figure("MB", better="lower")
+    peak.add(_export_peak_mb(url, work / "traced"))
 
     def import_round(r: int) -> None:
         target = ctx.cluster.scratch("ledger_import")
@@ -146,11 +149,34 @@ def _measure(ctx: Context, result: ScenarioResult, label: str, url: str, work: P
         )
     )
     result.rows.append(Row("ledger", f"views' rebuild after the import, {label}", rebuilt))
+    result.rows.append(
+        Row("ledger", f"export's peak Python memory, {label}", peak, note="tracemalloc, 1 run")
+    )
     ctx.say(
         f"{label}: export {exported.median:,.0f} ev/s (raw {raw_out.median:,.0f}), "
         f"import {imported.median:,.0f} ev/s (raw {raw_in.median:,.0f}), "
         f"rebuild {rebuilt.median:,.0f} ev/s"
     )
+
+
+def _export_peak_mb(url: str, package: Path) -> float:
+    """Python's peak allocation during one export: flat whatever the log's length."""
+    from infra.bootstrap import build_ledger
+    from infra.ledger_package import export_ledger
+
+    shutil.rmtree(package, ignore_errors=True)
+    ledger = build_ledger(_settings(url))
+    try:
+        tracemalloc.start()
+        try:
+            export_ledger(ledger, _settings(url), package)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    finally:
+        ledger.close()
+        shutil.rmtree(package, ignore_errors=True)
+    return peak / 2**20
 
 
 def _raw_copy_out(url: str, path: Path) -> int:
