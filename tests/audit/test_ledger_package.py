@@ -45,6 +45,8 @@ from infra.ledger_package import (
     EVENTS,
     MANIFEST,
     ChainBroken,
+    PackageError,
+    PackageInvalid,
     PackageTampered,
     StoreNotEmpty,
     WrongKey,
@@ -490,3 +492,46 @@ def test_an_admin_downloads_the_package_over_http_and_others_may_not(
     original = json.loads((stores.package / MANIFEST).read_text())
     assert package.manifest["head"] == original["head"]
     assert package.manifest["counts"] == original["counts"]
+
+
+# ------------------------------------------------------------------------ edges of the format
+
+
+def test_an_empty_store_round_trips_and_a_folder_that_is_no_package_is_refused(
+    database_url: str, empty_store: Settings, tmp_path: Path
+) -> None:
+    origin = settings_for(database_url, tmp_path / "origin")
+    ledger = build_ledger(origin)
+    try:
+        exported = export_ledger(ledger, origin, tmp_path / "empty")
+        with pytest.raises(PackageError, match="is not empty: export into a new or empty folder"):
+            export_ledger(ledger, origin, tmp_path / "empty")
+    finally:
+        ledger.close()
+    assert exported.events == 0 and exported.head_position is None
+    report = import_ledger(tmp_path / "empty", empty_store)
+    assert report.events == 0
+    assert count(empty_store.database_url or "", EVENTS_TABLE) == 0
+
+    with pytest.raises(PackageInvalid, match=r"has no manifest\.json: not a ledger package"):
+        import_ledger(tmp_path, empty_store)
+    later = Path(shutil.copytree(tmp_path / "empty", tmp_path / "later"))
+    manifest = json.loads((later / MANIFEST).read_text())
+    (later / MANIFEST).write_text(json.dumps(manifest | {"format_version": 2}))
+    with pytest.raises(PackageInvalid, match="format_version 2 is not one this okrledger reads"):
+        import_ledger(later, empty_store)
+
+
+def test_a_malformed_line_rolls_the_whole_load_back(
+    stores: Stores, empty_store: Settings, tmp_path: Path
+) -> None:
+    def broken(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        del lines[len(lines) // 2]["topic"]
+        return lines
+
+    forged = rewrite_events(stores.package, tmp_path / "p", broken, rehash=True)
+    with pytest.raises(PackageInvalid, match=r"the line after position \d+ is malformed"):
+        import_ledger(forged, empty_store, page_size=100)
+    url = empty_store.database_url or ""
+    assert count(url, EVENTS_TABLE) == 0
+    assert count(url, f"{EVENTS_TABLE}_chain") == 0
