@@ -43,6 +43,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from eventsourcing.persistence import DataError, IntegrityError
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -613,7 +614,14 @@ def open_package(directory: Path, settings: Settings) -> Package:
             msg = f"{MANIFEST}: {name!r} is not a file name in the package folder"
             raise PackageInvalid(msg)
         _check_file(directory / name, name, entry)
-    person_ids = json.loads((directory / PERSON_IDS).read_text(encoding="utf-8"))
+    try:
+        person_ids = json.loads((directory / PERSON_IDS).read_text(encoding="utf-8"))
+        counts = manifest["counts"]
+        if not isinstance(person_ids, dict) or not isinstance(counts.get("events"), int):
+            raise TypeError(f"{PERSON_IDS} must be an object and counts.events a number")
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+        msg = f"{MANIFEST} or {PERSON_IDS} is malformed: {e}"
+        raise PackageInvalid(msg) from None
     package = Package(directory, manifest, person_ids, _check_secret(person_ids, settings))
     _ = package.events_file
     return package
@@ -756,16 +764,26 @@ class _Loader:
         self.loaded = _Loaded()
 
     def run(self) -> _Loaded:
-        with self.recorder.datastore.get_connection() as conn, conn.transaction():
-            conn.execute(
-                SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self.tables.events),
-            )
-            conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
-            self._refuse_non_empty(conn)
-            self._person_ids(conn)
-            self._events(conn)
-            self._person_keys(conn)
-            self._checkpoints(conn)
+        try:
+            with self.recorder.datastore.get_connection() as conn, conn.transaction():
+                conn.execute(
+                    SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self.tables.events),
+                )
+                conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+                self._refuse_non_empty(conn)
+                self._person_ids(conn)
+                self._events(conn)
+                self._person_keys(conn)
+                self._checkpoints(conn)
+        except PackageError:
+            raise
+        except (KeyError, ValueError, TypeError, IntegrityError, DataError) as error:
+            # A field missing or of the wrong type, or rows the tables' constraints refuse
+            # (a position twice, a destroyed key without its number): rolled back. The
+            # datastore raises PostgreSQL's errors as eventsourcing's.
+            cause = error.__cause__ or error
+            msg = f"the package does not load: {type(cause).__name__}: {cause}"
+            raise PackageInvalid(msg) from None
         return self.loaded
 
     def _refuse_non_empty(self, conn: Connection[Any]) -> None:

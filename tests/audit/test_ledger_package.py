@@ -535,3 +535,23 @@ def test_a_malformed_line_rolls_the_whole_load_back(
     url = empty_store.database_url or ""
     assert count(url, EVENTS_TABLE) == 0
     assert count(url, f"{EVENTS_TABLE}_chain") == 0
+
+
+def test_rows_the_tables_refuse_roll_the_whole_load_back(
+    stores: Stores, empty_store: Settings, tmp_path: Path
+) -> None:
+    package = Path(shutil.copytree(stores.package, tmp_path / "p"))
+    path = package / "person_keys.jsonl"
+    keys = [json.loads(line) for line in path.read_text().splitlines()]
+    keys[0]["key"] = None  # a destroyed key without the number it was forgotten under
+    data = "".join(json.dumps(key) + "\n" for key in keys).encode()
+    path.write_bytes(data)
+    manifest = json.loads((package / MANIFEST).read_text())
+    manifest["files"]["person_keys.jsonl"] |= {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+    }
+    (package / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(PackageInvalid, match="the package does not load: CheckViolation"):
+        import_ledger(package, empty_store)
+    assert count(empty_store.database_url or "", EVENTS_TABLE) == 0
