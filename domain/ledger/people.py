@@ -66,6 +66,7 @@ class PeopleLedger(LedgerBase):
         preferences: NotificationPreferences,
         reason: str,
         ctx: CommandContext,
+        expected_version: int | None = None,
     ) -> CommandResult:
         """Record how the person wants to be notified (docs/notifications.md)."""
         return self._change(
@@ -73,6 +74,7 @@ class PeopleLedger(LedgerBase):
             person_id,
             "person",
             lambda p: p.set_notification_preferences(preferences, reason, ctx),
+            expected_version,
         )
 
     # ------------------------------------------------------------ access

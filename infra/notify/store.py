@@ -19,13 +19,15 @@ Decisions are events; this is machinery (operational state), so it lives in plai
 from __future__ import annotations
 
 import secrets
+import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresRecorder, PostgresTrackingRecorder
 from psycopg import Connection, Cursor
 from psycopg.sql import SQL, Identifier
 
@@ -160,8 +162,9 @@ class NoticeStore(PostgresTrackingRecorder):
         with self.datastore.get_connection() as conn:
             rows: list[Any] = conn.execute(
                 SQL(
-                    "SELECT n.id, n.position, n.kind, n.actor, n.objective_id, n.link, n.data, "
-                    "n.created_at, n.dispatched_at, n.dropped, coalesce(json_agg(json_build_object("
+                    "SELECT n.id, n.position, n.kind, n.recipient_id, n.actor, n.objective_id, "
+                    "n.link, n.data, n.created_at, n.dispatched_at, n.dropped, "
+                    "coalesce(json_agg(json_build_object("
                     "'channel', d.channel, 'status', d.status, 'attempts', d.attempts, "
                     "'sent_at', d.sent_at, 'last_error', d.last_error, 'message_id', "
                     "d.message_id) ORDER BY d.channel) FILTER (WHERE d.channel IS NOT NULL), "
@@ -196,3 +199,19 @@ def notice_of(row: dict[str, Any]) -> Notice:
         link=row["link"],
         data=dict(data if isinstance(data, dict) else orjson.loads(data)),
     )
+
+
+_STORES: weakref.WeakKeyDictionary[Any, NoticeStore] = weakref.WeakKeyDictionary()
+_STORES_LOCK = threading.Lock()
+
+
+def notice_store_of(recorder: object) -> NoticeStore | None:
+    """The notifier's tables beside an application's PostgreSQL recorder (one per recorder);
+    None for other recorders (in memory), where nothing is notified."""
+    if not isinstance(recorder, PostgresRecorder):
+        return None
+    with _STORES_LOCK:
+        store = _STORES.get(recorder)
+        if store is None:
+            store = _STORES[recorder] = NoticeStore(recorder.datastore)
+        return store
