@@ -139,10 +139,12 @@ class EmailChannel:
         return smtp
 
     def close(self) -> None:
+        if self._loop.is_closed():
+            return
         smtp, self._smtp = self._smtp, None
         if smtp is not None and smtp.is_connected:
             try:
-                self._loop.run_until_complete(smtp.quit())
-            except (aiosmtplib.SMTPException, OSError):
+                self._loop.run_until_complete(asyncio.wait_for(smtp.quit(), self.config.timeout))
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 smtp.close()
         self._loop.close()

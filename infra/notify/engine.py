@@ -202,7 +202,11 @@ class Notifier:
         self._stop.set()
         for thread in self._threads:
             thread.join()
+        if not self.send or not self._threads:
+            self._close_channels()  # else the sender thread closed them, on its way out
         self._threads = []
+
+    def _close_channels(self) -> None:
         for channel in self.channels.values():
             with contextlib.suppress(Exception):
                 channel.close()
@@ -293,6 +297,15 @@ class Notifier:
     # ------------------------------------------------------------ senders
 
     def _send_main(self) -> None:
+        """The sender loop; the channels are used, and closed at the end, by this thread only
+        (an e-mail channel runs its own asyncio loop, which must not run in a thread that
+        already runs one)."""
+        try:
+            self._sending()
+        finally:
+            self._close_channels()
+
+    def _sending(self) -> None:
         while not self._stop.is_set():
             try:
                 with self.datastore.get_connection() as listener:
