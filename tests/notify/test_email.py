@@ -133,3 +133,29 @@ def test_a_deactivated_recipient_receives_nothing(world: World, mailbox: Mailbox
         assert notifier.store.counts() == {}
     finally:
         notifier.stop()
+
+
+def test_a_refused_email_is_retried_later_and_its_error_never_shows_the_password(
+    world: World, mailbox: Mailbox, notifier: Notifier
+) -> None:
+    mailbox.refuse = True
+    objective_in(world, "platform", "in_review")
+    ceo = world["ceo"].person_id
+
+    def tried() -> Any:
+        [message] = notifier.store.messages(ceo) or [None]
+        email = message and {d["channel"]: d for d in message["deliveries"]}.get("email")
+        return email if email and email["attempts"] >= 1 else None
+
+    email = eventually(tried)
+    assert email["status"] == "pending"
+    assert "451" in email["last_error"]
+    assert SMTP_PASSWORD not in email["last_error"]
+    assert mailbox.received == []
+
+    mailbox.refuse = False  # the server is back; the backoff has passed
+    with notifier.datastore.get_connection() as conn:
+        conn.execute("UPDATE okrledger_notice_deliveries SET not_before = now()")
+    [received] = mailbox.wait(1)
+    assert received.envelope_to == ["ceo@acme.example"]
+    assert eventually(lambda: notifier.store.counts().get("sent") == 2)

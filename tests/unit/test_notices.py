@@ -121,3 +121,28 @@ def test_preferences_are_an_event_with_a_reason() -> None:
     event = org.app.mapper.to_domain_event(last)
     assert isinstance(event, Person.NotificationPreferencesChanged)
     assert event.reason == "too many mails"
+
+
+def test_quiet_hours_hold_email_until_they_end_in_local_time_across_a_dst_change() -> None:
+    from datetime import UTC, datetime
+
+    from infra.notify.engine import quiet_until
+
+    night = validate_preferences({}, "immediate", "22:00", "07:00", "Europe/Berlin")
+    # 2026-03-28 23:30 in Berlin is 22:30 UTC (CET, +1); the clocks go forward that night,
+    # so 07:00 the next morning is 05:00 UTC (CEST, +2).
+    assert quiet_until(night, datetime(2026, 3, 28, 22, 30, tzinfo=UTC), "UTC") == datetime(
+        2026, 3, 29, 5, 0, tzinfo=UTC
+    )
+    # 06:00 in Berlin in summer (04:00 UTC): an hour left.
+    assert quiet_until(night, datetime(2026, 7, 1, 4, 0, tzinfo=UTC), "UTC") == datetime(
+        2026, 7, 1, 5, 0, tzinfo=UTC
+    )
+    # Noon: not quiet.
+    assert quiet_until(night, datetime(2026, 7, 1, 10, 0, tzinfo=UTC), "UTC") is None
+    # Without a time zone of their own, the deployment's default applies.
+    lunch = validate_preferences({}, "immediate", "12:00", "13:00", "")
+    assert quiet_until(lunch, datetime(2026, 7, 1, 12, 30, tzinfo=UTC), "UTC") == datetime(
+        2026, 7, 1, 13, 0, tzinfo=UTC
+    )
+    assert quiet_until(lunch, datetime(2026, 7, 1, 12, 30, tzinfo=UTC), "Asia/Tokyo") is None
