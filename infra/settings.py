@@ -201,8 +201,9 @@ class Settings(BaseSettings):
     """The IANA time zone of people who chose none (quiet hours, reminders, digests)."""
 
     notifier_max_age_hours: float = Field(default=24.0, gt=0)
-    """Events committed longer ago than this when the notifier first reads them notify nobody
-    (turning notifications on over years of history mails no one about them)."""
+    """Notices about events committed longer ago than this when the notifier first reads them
+    are shown on the notifications pages only, never mailed (turning notifications on over
+    years of history, or loading the demo's, mails no one about them)."""
 
     notifier_test_crash_point: str | None = None
     """Fault injection for the notifier's crash tests, honoured only with

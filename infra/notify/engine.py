@@ -270,21 +270,26 @@ class Notifier:
                 with contextlib.suppress(Exception):
                     listener.execute("UNLISTEN *")
 
-    def decide(self, state: NoticesState, events: Sequence[Logged]) -> list[Notice]:
-        """The notices `events` cause (those committed longer ago than the maximum age cause
-        none: turning the notifier on over old history mails nobody about it)."""
+    def decide(
+        self, state: NoticesState, events: Sequence[Logged]
+    ) -> tuple[list[Notice], frozenset[UUID]]:
+        """The notices `events` cause, and those of them about events committed longer ago
+        than the maximum age: those are shown in-app only (turning the notifier on over old
+        history, or loading the demo's, fills the notifications pages and mails nobody)."""
         cutoff = datetime.now(UTC) - self.max_age
         found: list[Notice] = []
+        old: set[UUID] = set()
         for logged in events:
             notices = notices_for(state, logged)
-            if notices and logged.recorded_at >= cutoff:
-                found.extend(notices)
-        return found
+            found.extend(notices)
+            if notices and logged.recorded_at < cutoff:
+                old.update(n.id for n in notices)
+        return found, frozenset(old)
 
     def _decide(self, conn: Connection[Any], state: NoticesState, events: list[Logged]) -> None:
-        notices = self.decide(state, events)
+        notices, old = self.decide(state, events)
         with conn.transaction(), conn.cursor() as curs:
-            self.store.record(curs, notices, events[-1].position)
+            self.store.record(curs, notices, events[-1].position, old)
             self._crash("follow_before_commit")
         self._crash("follow_after_commit")
         self._moved(events[-1].position)
@@ -348,7 +353,9 @@ class Notifier:
                 deliveries.append((notice.id, IN_APP, "sent", now, now, None))
                 prefs = recipient.preferences
                 for name in self.channels:
-                    if not prefs.wants(name):
+                    if row["in_app_only"]:
+                        deliveries.append((notice.id, name, "skipped", now, None, "too old"))
+                    elif not prefs.wants(name):
                         deliveries.append((notice.id, name, "skipped", now, None, "turned off"))
                     elif prefs.delivery == "digest":
                         deliveries.append((notice.id, name, "held", now, None, "for the digest"))

@@ -61,7 +61,8 @@ class NoticeStore(PostgresTrackingRecorder):
                     "recipient_id uuid NOT NULL, actor text NOT NULL, objective_id uuid, "
                     "link text NOT NULL, data jsonb NOT NULL, "
                     "created_at timestamptz NOT NULL DEFAULT now(), "
-                    "dispatched_at timestamptz, dropped text)"
+                    "dispatched_at timestamptz, dropped text, "
+                    "in_app_only boolean NOT NULL DEFAULT false)"
                 ).format(self.notices),
                 SQL(
                     "CREATE INDEX IF NOT EXISTS okrledger_notices_undispatched "
@@ -108,15 +109,22 @@ class NoticeStore(PostgresTrackingRecorder):
         self.setup()
         return int(self.max_tracking_id(TRACKING_NAME) or 0)
 
-    def record(self, curs: Cursor[Any], notices: Sequence[Notice], position: int) -> None:
+    def record(
+        self,
+        curs: Cursor[Any],
+        notices: Sequence[Notice],
+        position: int,
+        in_app_only: frozenset[UUID] = frozenset(),
+    ) -> None:
         """Write `notices` and move the position to `position`, in the caller's transaction.
         Refused (IntegrityError) unless the position moves forward: a second follower that
-        read the same page commits nothing."""
+        read the same page commits nothing. Notices in `in_app_only` (about old events) are
+        shown on the notifications page and sent on no other channel."""
         if notices:
             curs.executemany(
                 SQL(
                     "INSERT INTO {} (id, position, kind, recipient_id, actor, objective_id, "
-                    "link, data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                    "link, data, in_app_only) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
                     "ON CONFLICT (id) DO NOTHING"
                 ).format(self.notices),
                 [
@@ -129,6 +137,7 @@ class NoticeStore(PostgresTrackingRecorder):
                         n.objective_id,
                         n.link,
                         orjson.dumps(n.data).decode(),
+                        n.id in in_app_only,
                     )
                     for n in notices
                 ],

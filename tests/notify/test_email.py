@@ -3,6 +3,7 @@ mails a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -159,3 +160,23 @@ def test_a_refused_email_is_retried_later_and_its_error_never_shows_the_password
     [received] = mailbox.wait(1)
     assert received.envelope_to == ["ceo@acme.example"]
     assert eventually(lambda: notifier.store.counts().get("sent") == 2)
+
+
+def test_notices_about_events_older_than_the_maximum_age_are_shown_but_never_mailed(
+    world: World, mailbox: Mailbox
+) -> None:
+    objective_in(world, "platform", "in_review")
+    time.sleep(1.0)  # the submission is now older than the maximum age below (0.36 s)
+    notifier = Notifier(
+        world.ledger, settings_for(mailbox, notifier_max_age_hours=0.0001), poll_seconds=0.1
+    )
+    notifier.start()
+    try:
+        [message] = eventually(
+            lambda: [m for m in notifier.store.messages(world["ceo"].person_id) if m["deliveries"]]
+        )
+    finally:
+        notifier.stop()
+    statuses = {d["channel"]: (d["status"], d["last_error"]) for d in message["deliveries"]}
+    assert statuses == {"email": ("skipped", "too old"), "in_app": ("sent", None)}
+    assert mailbox.settle(0.5) == []
