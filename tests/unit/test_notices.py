@@ -146,3 +146,21 @@ def test_quiet_hours_hold_email_until_they_end_in_local_time_across_a_dst_change
         2026, 7, 1, 13, 0, tzinfo=UTC
     )
     assert quiet_until(lunch, datetime(2026, 7, 1, 12, 30, tzinfo=UTC), "Asia/Tokyo") is None
+
+
+def test_the_smtp_url_is_taken_apart_and_its_password_never_shown() -> None:
+    from infra.notify.channels import SmtpConfig, message_id
+
+    config = SmtpConfig.from_url("smtp://mailer:p%40ss@mail.acme.example:587?starttls=1")
+    assert (config.host, config.port, config.username) == ("mail.acme.example", 587, "mailer")
+    assert config.password is not None and config.password.get_secret_value() == "p@ss"
+    assert (config.start_tls, config.use_tls) == (True, False)
+    assert "p@ss" not in repr(config) and "p@ss" not in str(config)
+    tls = SmtpConfig.from_url("smtps://relay.acme.example")
+    assert (tls.port, tls.use_tls, tls.start_tls, tls.username) == (465, True, False, None)
+    with pytest.raises(ValueError, match="OKR_SMTP_URL"):
+        SmtpConfig.from_url("http://mail.acme.example")
+    notice = UUID("12345678-1234-5678-1234-567812345678")
+    assert message_id(notice, "email", "okrledger <okr@acme.example>") == (
+        "<12345678-1234-5678-1234-567812345678.email@acme.example>"
+    )
