@@ -42,7 +42,9 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.utils import get_topic
 from psycopg import Connection
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from domain.application import OkrLedger
@@ -56,7 +58,7 @@ from infra.notify.unsubscribe import UnsubscribeLinks
 from infra.settings import Settings
 from infra.views.log import LogReader
 from projections.base import Logged
-from projections.notices import Notice, NoticesState, notices_for
+from projections.notices import HANDLED, Notice, NoticesState, notices_for
 
 log = logging.getLogger("okrledger.notifier")
 
@@ -238,15 +240,24 @@ class Notifier:
                 self.following.clear()
 
     def restore(self, conn: Connection[Any], position: int) -> NoticesState:
-        """The decision state at `position`: the log folded up to it, its notices discarded
-        (they are in the outbox already)."""
+        """The decision state at `position`: the events the decisions read, folded up to it,
+        their notices discarded (they are in the outbox already). Only those events' topics
+        are read and decoded (not the check-ins that make up most of a log)."""
         state = NoticesState()
-        while state.position < position:
-            rows = self.log.page_rows(conn, state.position, position, 5000)
+        query = self.log.select + SQL(
+            "WHERE e.notification_id > %s AND e.notification_id <= %s AND e.topic = ANY(%s) "
+            "ORDER BY e.notification_id LIMIT %s"
+        )
+        topics = sorted(get_topic(cls) for cls in HANDLED)
+        after = 0
+        while after < position:
+            with conn.cursor(row_factory=tuple_row) as curs:
+                rows: list[Any] = curs.execute(query, (after, position, topics, 5000)).fetchall()
             if not rows:
                 break
             for logged in self.log.logged(rows):
                 notices_for(state, logged)
+            after = int(rows[-1][0])
         state.position = position
         return state
 

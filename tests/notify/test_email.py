@@ -180,3 +180,31 @@ def test_notices_about_events_older_than_the_maximum_age_are_shown_but_never_mai
     statuses = {d["channel"]: (d["status"], d["last_error"]) for d in message["deliveries"]}
     assert statuses == {"email": ("skipped", "too old"), "in_app": ("sent", None)}
     assert mailbox.settle(0.5) == []
+
+
+def test_a_restarted_notifier_decides_from_the_state_it_restored(world: World) -> None:
+    """The amendment's proposer is known only from an event the first notifier read; the
+    second one, started after the decision, restores it from the log and tells them."""
+    built = objective_in(world, "platform", "amendment_pending")
+    settings = Settings(environment="test")
+    first = Notifier(world.ledger, settings, poll_seconds=0.1)
+    first.start()
+    try:
+        assert first.wait_for(world.ledger.recorder.max_notification_id() or 0, 30)
+    finally:
+        first.stop()
+    assert built.amendment_id is not None
+    world.ledger.reject_amendment(
+        built.objective_id,
+        built.amendment_id,
+        "not now",
+        CommandContext(str(world["ceo"].person_id)),
+    )
+    second = Notifier(world.ledger, settings, poll_seconds=0.1)
+    second.start()
+    try:
+        assert second.wait_for(world.ledger.recorder.max_notification_id() or 0, 30)
+    finally:
+        second.stop()
+    kinds = [m["kind"] for m in second.store.messages(world["max"].person_id)]
+    assert "amendment_decided" in kinds
