@@ -27,6 +27,7 @@ from api.routes.initiatives import initiatives
 from api.routes.kpis import kpis
 from api.routes.ledger import ledger_routes
 from api.routes.lint import coach
+from api.routes.notifications import notifications
 from api.routes.objectives import objectives
 from api.routes.people import people, tokens
 from api.routes.queries import queries
@@ -117,6 +118,7 @@ def create_app(
         ledger_routes,
     ):
         app.include_router(router, prefix=PREFIX)
+    app.include_router(notifications, prefix=PREFIX)  # docs/notifications.md
     metrics.install(app, settings)
     app.include_router(scim)  # /scim/v2: off (404) until OKR_SCIM_TOKEN is set
     if ui:

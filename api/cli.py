@@ -512,5 +512,27 @@ def worker(
         raise typer.Exit(2) from None
 
 
+# --------------------------------------------------------------------------- notifications
+
+
+@app.command()
+def notifier(
+    send_only: Annotated[
+        bool,
+        typer.Option("--send-only", help="Only send: leave following the log to others."),
+    ] = False,
+) -> None:
+    """Run the notifier on its own (docs/notifications.md): one follows the log, all send."""
+    from infra.kafka.service import configure_logging
+    from infra.notify.service import run_notifier
+
+    configure_logging()
+    try:
+        run_notifier(get_settings(), follow=not send_only)
+    except (psycopg.OperationalError, OperationalError) as error:
+        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
 if __name__ == "__main__":
     app()

@@ -21,6 +21,7 @@ from infra.audit.checkpoints import start_checkpoint_follower
 from infra.audit.verify import start_periodic_verification
 from infra.bootstrap import build_ledger, build_read_models
 from infra.idempotency import IdempotencyStore
+from infra.notify.engine import Notifier
 from infra.settings import Settings
 
 
@@ -56,6 +57,7 @@ def serve(
     relay = None
     checkpoints = None
     verifier = None
+    notifier = None
     try:
         if settings.views_runner:
             readmodels.start()
@@ -69,6 +71,9 @@ def serve(
 
             relay = Relay(ledger, KafkaConfig.from_settings(settings))
             relay.start()  # active, or standby while another process holds the relay lock
+        if settings.notifier:  # in-app always; e-mail with OKR_SMTP_URL (docs/notifications.md)
+            notifier = Notifier(ledger, settings)
+            notifier.start()
         app = create_app(
             ledger,
             readmodels=readmodels,
@@ -92,6 +97,8 @@ def serve(
             )
         server.run()
     finally:
+        if notifier is not None:
+            notifier.stop()
         if checkpoints is not None:
             checkpoints.stop()
         if verifier is not None:

@@ -184,6 +184,31 @@ class Settings(BaseSettings):
     scim_token: SecretStr | None = None
     """The bearer token of SCIM provisioning at ``/scim/v2``; ``None`` turns SCIM off."""
 
+    # Notifications (docs/notifications.md): the in-app channel is always on; e-mail once
+    # OKR_SMTP_URL is set.
+
+    notifier: bool = True
+    """Whether ``okr serve`` runs the notifier (``okr notifier`` runs it on its own)."""
+
+    smtp_url: SecretStr | None = None
+    """``smtp://user:pass@host:587?starttls=1`` (``smtps://`` for TLS from the start); ``None``
+    leaves e-mail off. Its password is never logged, shown or stored in an event."""
+
+    mail_from: str = "okrledger <okrledger@localhost>"
+    """The ``From`` of every e-mail (its domain also ends each ``Message-ID``)."""
+
+    default_time_zone: str = "UTC"
+    """The IANA time zone of people who chose none (quiet hours, reminders, digests)."""
+
+    notifier_max_age_hours: float = Field(default=24.0, gt=0)
+    """Notices about events committed longer ago than this when the notifier first reads them
+    are shown on the notifications pages only, never mailed (turning notifications on over
+    years of history, or loading the demo's, mails no one about them)."""
+
+    notifier_test_crash_point: str | None = None
+    """Fault injection for the notifier's crash tests, honoured only with
+    ``OKR_ENVIRONMENT=test`` (infra/notify/engine.py names the points)."""
+
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id)

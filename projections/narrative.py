@@ -226,6 +226,19 @@ def _forgotten(context: Context, e: Person.Forgotten, logged: Logged) -> Narrati
     return _person(logged, "personal data erased", {}, {"forgotten_number": e.number})
 
 
+@_event(Person.NotificationPreferencesChanged, ignored_by=("directory",))
+def _notification_preferences(
+    context: Context, e: Person.NotificationPreferencesChanged, logged: Logged
+) -> Narration:
+    after: Json = {
+        "channels": dict(e.channels),
+        "delivery": e.delivery,
+        "quiet_hours": f"{e.quiet_from}-{e.quiet_to}" if e.quiet_from else None,
+        "time_zone": e.time_zone or None,
+    }
+    return _person(logged, "notification preferences changed", {}, after)
+
+
 # ------------------------------------------------------------------ tokens
 
 
