@@ -24,6 +24,7 @@ from domain.person import Person
 from domain.quality import QualityPolicy
 from domain.strategy import Strategy
 from domain.team import Team
+from domain.webhook import WebhookEndpoint
 from projections import codec
 
 S = TypeVar("S")
@@ -62,6 +63,7 @@ PEOPLE_TEAMS_STRATEGY: tuple[type[OkrAggregate], ...] = (
     Kpi,
     Initiative,
     QualityPolicy,
+    WebhookEndpoint,
 )
 """The aggregates besides cycles and objectives, which a fold's `ignores` may name wholesale."""
 

@@ -26,6 +26,7 @@ from domain.cycle import Cycle, Phase
 from domain.objective import NEGOTIABLE_FIELDS, Objective, Status
 from domain.person import Person
 from domain.team import Team
+from domain.webhook import WebhookEndpoint
 from projections.base import KindTest, Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
 from projections.entries import Entries
@@ -258,6 +259,50 @@ def _token_revoked(context: Context, e: AccessToken.Revoked, logged: Logged) -> 
         {"revoked": False},
         {"revoked": True},
     )
+
+
+# -------------------------------------------------------- webhook endpoints
+
+
+def _endpoint(logged: Logged, action: str, before: Json, after: Json) -> Narration:
+    return Narration(
+        "webhook_endpoint", logged.event.originator_id, None, None, None, action, before, after
+    )
+
+
+@_event(WebhookEndpoint.Registered)
+def _endpoint_registered(
+    context: Context, e: WebhookEndpoint.Registered, logged: Logged
+) -> Narration:
+    after = {
+        "url": e.url,
+        "event_types": list(e.event_types),
+        "private_content": e.private_content,
+        "enabled": True,
+    }
+    return _endpoint(logged, f"webhook endpoint registered for {e.url}", {}, after)
+
+
+@_event(WebhookEndpoint.EventTypesChanged)
+def _endpoint_types_changed(
+    context: Context, e: WebhookEndpoint.EventTypesChanged, logged: Logged
+) -> Narration:
+    types = ", ".join(e.event_types)
+    return _endpoint(
+        logged, f"webhook event types set to {types}", {}, {"event_types": list(e.event_types)}
+    )
+
+
+@_event(WebhookEndpoint.Disabled)
+def _endpoint_disabled(context: Context, e: WebhookEndpoint.Disabled, logged: Logged) -> Narration:
+    return _endpoint(logged, "webhook endpoint disabled", {"enabled": True}, {"enabled": False})
+
+
+@_event(WebhookEndpoint.Reenabled)
+def _endpoint_reenabled(
+    context: Context, e: WebhookEndpoint.Reenabled, logged: Logged
+) -> Narration:
+    return _endpoint(logged, "webhook endpoint re-enabled", {"enabled": False}, {"enabled": True})
 
 
 # ------------------------------------------------------------------- teams

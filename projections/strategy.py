@@ -25,6 +25,7 @@ from domain.person import Person
 from domain.quality import Check, QualityPolicy
 from domain.strategy import DEFAULT_PERSPECTIVES, Strategy
 from domain.team import Team
+from domain.webhook import WebhookEndpoint
 from projections import codec
 from projections.base import DataclassFold, FoldState, Handlers, Logged
 
@@ -166,7 +167,14 @@ class StrategyFold(DataclassFold[StrategyState]):
     name = "strategy"
     state_type = StrategyState
     handlers = _on
-    ignores = (Person, AccessToken, Team, Cycle, Objective)  # objectives' links: the tree's
+    ignores = (
+        Person,
+        AccessToken,
+        Team,
+        Cycle,
+        Objective,
+        WebhookEndpoint,
+    )  # objectives' links: the tree's
 
     def step(self, state: StrategyState, logged: Logged) -> None:
         handler = self.handlers.handler_for(type(logged.event))

@@ -26,6 +26,7 @@ from domain.quality import QualityPolicy
 from domain.scoring import health, objective_score, progress, weighted_mean
 from domain.strategy import Strategy
 from domain.team import Team
+from domain.webhook import WebhookEndpoint
 from projections import codec
 from projections.base import DataclassFold, FoldState, Handlers, Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
@@ -201,6 +202,7 @@ class TreeFold(DataclassFold[TreeState]):
         Kpi,
         Initiative,
         QualityPolicy,
+        WebhookEndpoint,  # outbound delivery settings, not OKRs
     )
 
 

@@ -1,0 +1,71 @@
+"""Webhook endpoints: registering, changing what they receive, disabling and re-enabling."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from domain.base import CommandContext
+from domain.ledger.base import CommandResult, LedgerBase
+from domain.webhook import WebhookEndpoint
+
+
+class WebhookLedger(LedgerBase):
+    def get_webhook_endpoint(self, endpoint_id: UUID) -> WebhookEndpoint:
+        return self._load(WebhookEndpoint, endpoint_id, "webhook")
+
+    def register_webhook_endpoint(
+        self,
+        url: str,
+        event_types: list[str],
+        private_content: bool,
+        ctx: CommandContext,
+        endpoint_id: UUID | None = None,
+    ) -> CommandResult:
+        return self._commit(
+            WebhookEndpoint.register(url, event_types, private_content, ctx, endpoint_id)
+        )
+
+    def change_webhook_event_types(
+        self,
+        endpoint_id: UUID,
+        event_types: list[str],
+        ctx: CommandContext,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        return self._change(
+            WebhookEndpoint,
+            endpoint_id,
+            "webhook",
+            lambda e: e.change_event_types(event_types, ctx),
+            expected_version,
+        )
+
+    def disable_webhook_endpoint(
+        self,
+        endpoint_id: UUID,
+        reason: str,
+        ctx: CommandContext,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        return self._change(
+            WebhookEndpoint,
+            endpoint_id,
+            "webhook",
+            lambda e: e.disable(reason, ctx),
+            expected_version,
+        )
+
+    def reenable_webhook_endpoint(
+        self,
+        endpoint_id: UUID,
+        ctx: CommandContext,
+        reason: str = "",
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        return self._change(
+            WebhookEndpoint,
+            endpoint_id,
+            "webhook",
+            lambda e: e.reenable(ctx, reason),
+            expected_version,
+        )
