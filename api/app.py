@@ -31,6 +31,7 @@ from api.routes.people import people, tokens
 from api.routes.queries import queries
 from api.routes.strategy import strategy
 from api.routes.teams import teams
+from api.routes.webhooks import webhooks
 from api.scim import scim
 from domain.application import OkrLedger
 from infra.idempotency import IdempotencyStore
@@ -113,6 +114,7 @@ def create_app(
         kpis,
         initiatives,
         coach,
+        webhooks,
     ):
         app.include_router(router, prefix=PREFIX)
     metrics.install(app, settings)

@@ -50,6 +50,7 @@ from infra.kafka import envelope
 from infra.kafka.pg import postgres_recorder
 from infra.kafka.relay import event_for_publishing
 from infra.repeating import Repeating
+from infra.settings import Settings
 from infra.webhooks.guard import guarded_client
 from infra.webhooks.store import DELIVERED, FAILED, PENDING, Due, WebhookStore
 
@@ -129,8 +130,9 @@ class WebhookDelivery:
         self.page_size = page_size
         self.batch = batch
         self.concurrency = concurrency
-        self.client = guarded_client(allow_private, timeout, max_connections=concurrency * 2)
-        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="okr-webhook-send")
+        self._client: httpx.Client | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
         self._since: dict[UUID, int] = {}
         self._private: dict[UUID, bool] = {}
         events = self.recorder.events_table_name
@@ -154,9 +156,47 @@ class WebhookDelivery:
             "WHERE originator_id = ANY(%s) AND originator_version = 1"
         ).format(self._events)
 
+    @classmethod
+    def configured(
+        cls, ledger: OkrLedger, settings: Settings, clock: Clock = utc_now
+    ) -> WebhookDelivery:
+        return cls(
+            ledger,
+            WebhookStore(postgres_recorder(ledger).datastore),
+            allow_private=settings.webhook_allow_private,
+            timeout=settings.webhook_timeout_seconds,
+            give_up_after=timedelta(hours=settings.webhook_retry_hours),
+            source=settings.kafka_source,
+            concurrency=settings.webhook_concurrency,
+            clock=clock,
+        )
+
+    @property
+    def client(self) -> httpx.Client:
+        """The HTTP client, made on the first send (the API's replays never need one)."""
+        with self._lock:
+            if self._client is None:
+                self._client = guarded_client(
+                    self.allow_private, self.timeout, max_connections=self.concurrency * 2
+                )
+            return self._client
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    self.concurrency, thread_name_prefix="okr-webhook-send"
+                )
+            return self._pool
+
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        self.client.close()
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+            if self._client is not None:
+                self._client.close()
+            self._pool = self._client = None
 
     # -------------------------------------------------------------- endpoints
 
@@ -325,7 +365,7 @@ class WebhookDelivery:
         due = self.store.lease_due(enabled, now, lease, self.batch)
         if not due:
             return 0
-        list(self._pool.map(lambda d: self._attempt(d, known), due))
+        list(self.pool.map(lambda d: self._attempt(d, known), due))
         return len(due)
 
     def _attempt(self, due: Due, known: Endpoints) -> None:

@@ -50,8 +50,8 @@ def register_endpoint(
     allow_private: bool = False,
 ) -> tuple[CommandResult, str]:
     """Register an endpoint; its result and its secret (to be shown once, never again)."""
-    check_url(require_url(url), allow_private)
     secret = require_secret(secret) if secret is not None else new_secret()
+    check_url(require_url(url), allow_private)
     endpoint_id: UUID = uuid4()
     store.put_secret(endpoint_id, secret)
     result = ledger.register_webhook_endpoint(url, event_types, private_content, ctx, endpoint_id)
