@@ -22,6 +22,7 @@ from infra.audit.verify import start_periodic_verification
 from infra.bootstrap import build_ledger, build_read_models
 from infra.idempotency import IdempotencyStore
 from infra.settings import Settings
+from infra.webhooks.service import start_webhooks
 
 
 class _Server(uvicorn.Server):
@@ -56,6 +57,7 @@ def serve(
     relay = None
     checkpoints = None
     verifier = None
+    webhooks = None
     try:
         if settings.views_runner:
             readmodels.start()
@@ -69,6 +71,7 @@ def serve(
 
             relay = Relay(ledger, KafkaConfig.from_settings(settings))
             relay.start()  # active, or standby while another process holds the relay lock
+        webhooks = start_webhooks(ledger, settings)  # idle until an endpoint is registered
         app = create_app(
             ledger,
             readmodels=readmodels,
@@ -96,6 +99,8 @@ def serve(
             checkpoints.stop()
         if verifier is not None:
             verifier.stop()
+        if webhooks is not None:
+            webhooks.stop(timeout=settings.webhook_timeout_seconds + 10)
         if relay is not None:
             relay.stop(timeout=relay.config.delivery_timeout_ms / 1000 + 10)
         readmodels.stop()
