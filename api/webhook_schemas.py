@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import ConfigDict, Field
 
 from api.schemas import EXAMPLE_ID, Body, CommandResultOut, Line, Out, Text
+from domain.channel import ChannelKind
 
 _URL = "https://hooks.example.com/okrledger"
 
@@ -125,3 +126,41 @@ class ReplayOut(Out):
     endpoint_id: UUID
     from_position: int
     queued: int = Field(description="Deliveries queued by the replay.")
+
+
+class ChannelCreate(Body):
+    kind: ChannelKind = Field(description="slack or teams.")
+    url: Line = Field(
+        max_length=2000,
+        description="The incoming-webhook URL (Slack) or the Workflows webhook URL (Teams). A "
+        "secret: shown back only as a hint, never in an event.",
+        examples=["https://hooks.slack.com/services/T000/B000/XXXX"],
+    )
+    team_id: UUID | None = Field(
+        default=None, description="The team whose events it hears; left out: every team."
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"kind": "slack", "url": "https://hooks.slack.com/services/T000/B000/XXXX"}
+            ]
+        },
+    )
+
+
+class ChannelOut(Out):
+    id: UUID
+    version: int
+    kind: ChannelKind
+    team_id: UUID | None
+    url_hint: str = Field(description="The URL's host and last four characters.")
+    enabled: bool
+    disabled_reason: str
+    created_at: datetime
+
+
+class ChannelPage(Out):
+    items: list[ChannelOut]
+    total: int

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeGuard, TypeVar
 
 from domain.access import AccessToken
 from domain.base import OkrAggregate
+from domain.channel import ChatChannel
 from domain.initiative import Initiative
 from domain.kpi import Kpi
 from domain.person import Person
@@ -64,6 +65,7 @@ PEOPLE_TEAMS_STRATEGY: tuple[type[OkrAggregate], ...] = (
     Initiative,
     QualityPolicy,
     WebhookEndpoint,
+    ChatChannel,
 )
 """The aggregates besides cycles and objectives, which a fold's `ignores` may name wholesale."""
 

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from domain.access import AccessToken
+from domain.channel import ChatChannel
 from domain.cycle import Cycle, Phase
 from domain.initiative import Initiative
 from domain.kpi import Kpi
@@ -101,6 +102,7 @@ class DirectoryFold(DataclassFold[DirectoryState]):
         Initiative,
         QualityPolicy,
         WebhookEndpoint,
+        ChatChannel,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.access import AccessToken
+from domain.channel import ChatChannel
 from domain.objective import Objective
 from domain.person import Person
 from domain.team import Team
@@ -92,7 +93,7 @@ class HistoryFold(DataclassFold[HistoryState]):
     version = 2  # 2: the context holds the strategy layer
     state_type = HistoryState
     reads = (TreeFold, StrategyFold)
-    ignores = (Person, AccessToken, Team.Disbanded, WebhookEndpoint)
+    ignores = (Person, AccessToken, Team.Disbanded, WebhookEndpoint, ChatChannel)
 
     def reactions(self) -> Mapping[type[Any], Callable[..., Any]]:
         """Each objective event's narration (its timeline entry), and the names sentences

@@ -22,6 +22,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.access import AccessToken
+from domain.channel import ChatChannel
 from domain.cycle import Cycle, Phase
 from domain.objective import NEGOTIABLE_FIELDS, Objective, Status
 from domain.person import Person
@@ -303,6 +304,34 @@ def _endpoint_reenabled(
     context: Context, e: WebhookEndpoint.Reenabled, logged: Logged
 ) -> Narration:
     return _endpoint(logged, "webhook endpoint re-enabled", {"enabled": False}, {"enabled": True})
+
+
+@_event(ChatChannel.Connected)
+def _channel_connected(context: Context, e: ChatChannel.Connected, logged: Logged) -> Narration:
+    scope = f"team {q(context.names.get(e.team_id, str(e.team_id)))}" if e.team_id else "everyone"
+    after = {
+        "kind": e.kind,
+        "team_id": str(e.team_id) if e.team_id else None,
+        "url_hint": e.url_hint,
+        "enabled": True,
+    }
+    return _channel(logged, f"{e.kind} channel connected for {scope}", {}, after)
+
+
+@_event(ChatChannel.Disabled)
+def _channel_disabled(context: Context, e: ChatChannel.Disabled, logged: Logged) -> Narration:
+    return _channel(logged, "chat channel disabled", {"enabled": True}, {"enabled": False})
+
+
+@_event(ChatChannel.Reenabled)
+def _channel_reenabled(context: Context, e: ChatChannel.Reenabled, logged: Logged) -> Narration:
+    return _channel(logged, "chat channel re-enabled", {"enabled": False}, {"enabled": True})
+
+
+def _channel(logged: Logged, action: str, before: Json, after: Json) -> Narration:
+    return Narration(
+        "chat_channel", logged.event.originator_id, None, None, None, action, before, after
+    )
 
 
 # ------------------------------------------------------------------- teams

@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.access import AccessToken
+from domain.channel import ChatChannel
 from domain.cycle import Cycle
 from domain.initiative import Initiative
 from domain.kpi import Kpi
@@ -174,6 +175,7 @@ class StrategyFold(DataclassFold[StrategyState]):
         Cycle,
         Objective,
         WebhookEndpoint,
+        ChatChannel,
     )  # objectives' links: the tree's
 
     def step(self, state: StrategyState, logged: Logged) -> None:

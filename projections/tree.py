@@ -17,6 +17,7 @@ from typing import Any, Final, Literal
 from uuid import UUID
 
 from domain.access import AccessToken
+from domain.channel import ChatChannel
 from domain.cycle import Cycle, Phase
 from domain.initiative import Initiative
 from domain.kpi import Kpi
@@ -203,6 +204,7 @@ class TreeFold(DataclassFold[TreeState]):
         Initiative,
         QualityPolicy,
         WebhookEndpoint,  # outbound delivery settings, not OKRs
+        ChatChannel,
     )
 
 

@@ -1,5 +1,6 @@
-"""Outbound webhook endpoints (admins): register, list, read, change, disable; deliveries,
-redelivery and replay from any log position (docs/webhooks.md)."""
+"""Outbound webhook endpoints and Slack / Teams channels (admins): register or connect, list,
+read, change, disable; deliveries, redelivery and (webhooks) replay from any log position
+(docs/webhooks.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from api.deps import IfMatchDep, answer, etag
 from api.routes import WebhooksDep, problems
 from api.schemas import CommandResultOut
 from domain.application import CommandResult
+from domain.channel import ChatChannel
 from domain.webhook import WebhookEndpoint
 from infra.webhooks.store import Delivery
 
@@ -157,3 +159,108 @@ def replay(endpoint_id: UUID, body: w.WebhookReplay, uses: WebhooksDep) -> w.Rep
     deliveries have followed the log, in log order (same `webhook-id`s as the first time)."""
     queued = uses.replay(endpoint_id, body.from_position)
     return w.ReplayOut(endpoint_id=endpoint_id, from_position=body.from_position, queued=queued)
+
+
+# ------------------------------------------------------------------ chat channels
+
+
+def _channel(channel: ChatChannel) -> w.ChannelOut:
+    return w.ChannelOut(
+        id=channel.id,
+        version=channel.version,
+        kind=channel.kind,
+        team_id=channel.team_id,
+        url_hint=channel.url_hint,
+        enabled=channel.enabled,
+        disabled_reason=channel.disabled_reason,
+        created_at=channel.created_on,
+    )
+
+
+@webhooks.post(
+    "/channels",
+    status_code=201,
+    response_model=w.ChannelOut,
+    responses=problems(403, 404, 409),
+    summary="Connect a Slack or Teams channel (admin)",
+)
+def connect_channel(body: w.ChannelCreate, uses: WebhooksDep, response: Response) -> w.ChannelOut:
+    """Connects an incoming-webhook URL for a team (or every team): its negotiation and check-in
+    events are narrated there, with a link to the objective. The URL is a secret: it is never
+    answered again, nor stored in an event (only its hint)."""
+    result = uses.connect(body)
+    answer(response, result, location=f"/api/v1/channels/{result.id}")
+    return _channel(uses.channel(result.id))
+
+
+@webhooks.get(
+    "/channels",
+    response_model=w.ChannelPage,
+    responses=problems(403),
+    summary="List Slack and Teams channels (admin)",
+)
+def list_channels(uses: WebhooksDep) -> w.ChannelPage:
+    items = [_channel(c) for c in uses.channels()]
+    return w.ChannelPage(items=items, total=len(items))
+
+
+@webhooks.get(
+    "/channels/{channel_id}",
+    response_model=w.ChannelOut,
+    responses=problems(403, 404),
+    summary="Read a channel (admin)",
+)
+def read_channel(channel_id: UUID, uses: WebhooksDep, response: Response) -> w.ChannelOut:
+    channel = uses.channel(channel_id)
+    response.headers["ETag"] = etag(channel.version)
+    return _channel(channel)
+
+
+@webhooks.post(
+    "/channels/{channel_id}/disable",
+    response_model=CommandResultOut,
+    responses=problems(403, 404, 409),
+    summary="Disable a channel (admin)",
+)
+def disable_channel(
+    channel_id: UUID, body: w.WebhookDisable, uses: WebhooksDep, response: Response
+) -> CommandResult:
+    return answer(response, uses.disable_channel(channel_id, body.reason))
+
+
+@webhooks.post(
+    "/channels/{channel_id}/enable",
+    response_model=CommandResultOut,
+    responses=problems(403, 404, 409),
+    summary="Re-enable a channel (admin)",
+)
+def enable_channel(channel_id: UUID, uses: WebhooksDep, response: Response) -> CommandResult:
+    return answer(response, uses.reenable_channel(channel_id))
+
+
+@webhooks.get(
+    "/channels/{channel_id}/deliveries",
+    response_model=w.DeliveryPage,
+    responses=problems(403, 404),
+    summary="List a channel's deliveries (admin)",
+)
+def list_channel_deliveries(
+    channel_id: UUID,
+    uses: WebhooksDep,
+    before: Annotated[int | None, Query(ge=1, description="Deliveries older than this id.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> w.DeliveryPage:
+    return w.DeliveryPage(
+        items=[_delivery(d) for d in uses.channel_deliveries(channel_id, before, limit)]
+    )
+
+
+@webhooks.post(
+    "/channels/{channel_id}/deliveries/{delivery_id}/redeliver",
+    status_code=201,
+    response_model=w.DeliveryOut,
+    responses=problems(403, 404),
+    summary="Send a channel message again (admin)",
+)
+def redeliver_to_channel(channel_id: UUID, delivery_id: int, uses: WebhooksDep) -> w.DeliveryOut:
+    return _delivery(uses.redeliver_to_channel(channel_id, delivery_id))

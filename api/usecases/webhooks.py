@@ -1,5 +1,6 @@
-"""The webhook endpoints' use cases: admins register, change, disable and replay endpoints and
-read their deliveries. The secret is answered once, at registration, and never again."""
+"""The webhook endpoints' and chat channels' use cases: admins register, change, disable and
+replay endpoints, connect Slack and Teams channels, and read their deliveries. A webhook's
+secret is answered once, at registration; a channel's URL never (only its hint)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from api.deps import check_version, require_admin
 from api.errors import invalid, not_found
 from api.usecases import Caller, UseCases
 from domain.application import CommandResult, OkrLedger
+from domain.channel import ChatChannel
 from domain.webhook import ALL_EVENT_TYPES, WebhookEndpoint
 from infra.settings import get_settings
 from infra.webhooks.access import webhooks_of
 from infra.webhooks.delivery import WebhookDelivery
-from infra.webhooks.endpoints import register_endpoint
+from infra.webhooks.endpoints import connect_channel, register_endpoint
 from infra.webhooks.store import Delivery
 from projections.catalogue import CATALOGUE
 
@@ -73,13 +75,58 @@ class WebhookUseCases(UseCases):
         return self.ledger.get_webhook_endpoint(endpoint_id)
 
     def endpoints(self) -> list[WebhookEndpoint]:
-        found = []
-        for endpoint_id in self.delivery.store.endpoint_ids():
-            try:
-                found.append(self.ledger.get_webhook_endpoint(endpoint_id))
-            except Exception:  # a secret whose registration did not commit
-                continue
-        return found
+        known = self.delivery.endpoints()
+        return sorted(known.states.values(), key=lambda e: e.created_on)
+
+    # ------------------------------------------------------------- channels
+
+    def connect(self, body: w.ChannelCreate) -> CommandResult:
+        return self._run(
+            None,
+            lambda ledger: connect_channel(
+                ledger,
+                self.delivery.store,
+                body.kind,
+                body.team_id,
+                body.url,
+                self.ctx,
+                allow_private=self.settings.webhook_allow_private,
+            ),
+        )
+
+    def channel(self, channel_id: UUID) -> ChatChannel:
+        if channel_id not in self.delivery.store.secrets():
+            raise not_found("channel", channel_id)
+        return self.ledger.get_chat_channel(channel_id)
+
+    def channels(self) -> list[ChatChannel]:
+        known = self.delivery.endpoints()
+        return sorted(known.channels.values(), key=lambda c: c.created_on)
+
+    def disable_channel(self, channel_id: UUID, reason: str) -> CommandResult:
+        self.channel(channel_id)
+        return self._run(
+            channel_id, lambda ledger: ledger.disable_chat_channel(channel_id, reason, self.ctx)
+        )
+
+    def reenable_channel(self, channel_id: UUID) -> CommandResult:
+        self.channel(channel_id)
+        return self._run(
+            channel_id, lambda ledger: ledger.reenable_chat_channel(channel_id, self.ctx)
+        )
+
+    def channel_deliveries(
+        self, channel_id: UUID, before: int | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        self.channel(channel_id)
+        return self.delivery.store.deliveries(channel_id, before=before, limit=limit)
+
+    def redeliver_to_channel(self, channel_id: UUID, delivery_id: int) -> Delivery:
+        self.channel(channel_id)
+        made = self.delivery.store.redeliver(channel_id, delivery_id, self.delivery.clock())
+        if made is None:
+            raise not_found("delivery", delivery_id)
+        return made
 
     def change(
         self, endpoint_id: UUID, body: w.WebhookPatch, expected: int | None

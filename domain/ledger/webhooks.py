@@ -1,11 +1,15 @@
-"""Webhook endpoints: registering, changing what they receive, disabling and re-enabling."""
+"""Webhook endpoints (registering, changing what they receive, disabling, re-enabling) and
+Slack / Teams chat channels (connecting, disabling, re-enabling)."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
 from domain.base import CommandContext
+from domain.channel import ChannelKind, ChatChannel
+from domain.errors import require
 from domain.ledger.base import CommandResult, LedgerBase
+from domain.team import Team
 from domain.webhook import WebhookEndpoint
 
 
@@ -69,3 +73,29 @@ class WebhookLedger(LedgerBase):
             lambda e: e.reenable(ctx, reason),
             expected_version,
         )
+
+    # ------------------------------------------------------- chat channels
+
+    def get_chat_channel(self, channel_id: UUID) -> ChatChannel:
+        return self._load(ChatChannel, channel_id, "channel")
+
+    def connect_chat_channel(
+        self,
+        kind: ChannelKind,
+        team_id: UUID | None,
+        url: str,
+        ctx: CommandContext,
+        channel_id: UUID | None = None,
+    ) -> CommandResult:
+        if team_id is not None:
+            team = self._load(Team, team_id, "team", "team_id")
+            require(not team.disbanded, "team_disbanded", "the team is disbanded", "team_id")
+        return self._commit(ChatChannel.connect(kind, team_id, url, ctx, channel_id))
+
+    def disable_chat_channel(
+        self, channel_id: UUID, reason: str, ctx: CommandContext
+    ) -> CommandResult:
+        return self._change(ChatChannel, channel_id, "channel", lambda c: c.disable(reason, ctx))
+
+    def reenable_chat_channel(self, channel_id: UUID, ctx: CommandContext) -> CommandResult:
+        return self._change(ChatChannel, channel_id, "channel", lambda c: c.reenable(ctx))

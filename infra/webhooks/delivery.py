@@ -29,13 +29,14 @@ import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import httpx
 import orjson
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Notification
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
@@ -43,6 +44,7 @@ from standardwebhooks.webhooks import Webhook
 
 from domain.application import OkrLedger
 from domain.base import CommandContext
+from domain.channel import ChatChannel
 from domain.errors import OkrError
 from domain.objective import Objective
 from domain.webhook import WebhookEndpoint
@@ -51,8 +53,12 @@ from infra.kafka.pg import postgres_recorder
 from infra.kafka.relay import event_for_publishing
 from infra.repeating import Repeating
 from infra.settings import Settings
+from infra.views.log import LogReader
+from infra.webhooks.chat import Notice, message_body
 from infra.webhooks.guard import guarded_client
 from infra.webhooks.store import DELIVERED, FAILED, PENDING, Due, WebhookStore
+from projections.catalogue import narrate
+from projections.narrative import Context, advance
 
 log = logging.getLogger("okrledger.webhooks")
 
@@ -62,6 +68,23 @@ CONTENT_TYPE = "application/cloudevents+json"
 BASE_DELAY = timedelta(seconds=10)
 MAX_DELAY = timedelta(hours=2)
 GONE = 410
+CHAT_EVENTS = frozenset(
+    {
+        "Objective.SubmittedForApproval",
+        "Objective.ChangesRequested",
+        "Objective.CounterProposed",
+        "Objective.CounterProposalAccepted",
+        "Objective.CounterProposalDeclined",
+        "Objective.Approved",
+        "Objective.Withdrawn",
+        "Objective.AmendmentProposed",
+        "Objective.AmendmentApproved",
+        "Objective.AmendmentRejected",
+        "Objective.ProgressReported",
+        "Objective.CheckInCorrected",
+    }
+)
+"""The negotiation and check-in events a team's chat channel hears about."""
 
 
 def utc_now() -> datetime:
@@ -95,11 +118,18 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
 
 @dataclass
 class Endpoints:
-    """The registered endpoints as of now, with their secrets and registration positions."""
+    """The registered endpoints and chat channels as of now, with their secrets (a channel's
+    is its URL) and registration positions."""
 
     states: dict[UUID, WebhookEndpoint]
     secrets: dict[UUID, str]
     since: dict[UUID, int]
+    channels: dict[UUID, ChatChannel] = field(default_factory=dict)
+
+    def enabled(self) -> list[UUID]:
+        return [i for i, e in self.states.items() if e.enabled] + [
+            i for i, c in self.channels.items() if c.enabled
+        ]
 
 
 class WebhookDelivery:
@@ -118,6 +148,7 @@ class WebhookDelivery:
         page_size: int = 500,
         batch: int = 200,
         concurrency: int = 16,
+        public_url: str | None = None,
     ) -> None:
         self.ledger = ledger
         self.store = store
@@ -130,6 +161,8 @@ class WebhookDelivery:
         self.page_size = page_size
         self.batch = batch
         self.concurrency = concurrency
+        self.public_url = public_url.rstrip("/") if public_url else None
+        """Where people reach the web UI: chat messages link to its pages."""
         self._client: httpx.Client | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -169,6 +202,7 @@ class WebhookDelivery:
             source=settings.kafka_source,
             concurrency=settings.webhook_concurrency,
             clock=clock,
+            public_url=settings.public_url,
         )
 
     @property
@@ -203,12 +237,17 @@ class WebhookDelivery:
     def endpoints(self) -> Endpoints:
         secrets = self.store.secrets()
         states: dict[UUID, WebhookEndpoint] = {}
+        channels: dict[UUID, ChatChannel] = {}
         for endpoint_id in secrets:
             try:
-                states[endpoint_id] = self.ledger.get_webhook_endpoint(endpoint_id)
-            except OkrError:
+                found: object = self.ledger.repository.get(endpoint_id)
+            except AggregateNotFoundError:
                 continue  # a secret whose registration did not commit
-        missing = [i for i in states if i not in self._since]
+            if isinstance(found, WebhookEndpoint):
+                states[endpoint_id] = found
+            elif isinstance(found, ChatChannel):
+                channels[endpoint_id] = found
+        missing = [i for i in [*states, *channels] if i not in self._since]
         if missing:
             with (
                 self.recorder.datastore.get_connection() as conn,
@@ -217,7 +256,7 @@ class WebhookDelivery:
                 curs.execute(self._registered_at, (missing,))
                 for endpoint_id, position in curs.fetchall():
                     self._since[endpoint_id] = int(position)
-        return Endpoints(states, secrets, dict(self._since))
+        return Endpoints(states, secrets, dict(self._since), channels)
 
     # ---------------------------------------------------------------- follower
 
@@ -242,14 +281,17 @@ class WebhookDelivery:
                 # secret row committed already (it is written before the event).
                 endpoints = self.endpoints()
                 live = [e for e in endpoints.states.values() if e.enabled]
+                chats = [c for c in endpoints.channels.values() if c.enabled]
                 page: list[tuple[Any, ...]] = []
-                if live:  # else nothing to deliver: straight to the head
+                if live or chats:  # else nothing to deliver: straight to the head
                     curs.execute(self._page, (position, head, self.page_size))
                     page = curs.fetchall()
             rows: list[tuple[UUID, int, UUID, str, str, bytes, datetime, int | None]] = []
             now = self.clock()
             for r in page:
                 rows.extend(self._rows_for(r, live, endpoints, now, None))
+                if chats:
+                    rows.extend(self._chat_rows(r, chats, endpoints, now))
             last = int(page[-1][0]) if page else head
             self.store.insert(conn, rows)
             conn.execute(
@@ -320,6 +362,60 @@ class WebhookDelivery:
             )
         return out
 
+    def _chat_rows(
+        self, r: tuple[Any, ...], channels: list[ChatChannel], known: Endpoints, now: datetime
+    ) -> list[tuple[UUID, int, UUID, str, str, bytes, datetime, int | None]]:
+        """A team's negotiation and check-in events, narrated for its channels (and the
+        organisation's); never a private objective's."""
+        position, originator_id, version, topic = r[:4]
+        position = int(position)
+        type_name = topic.rsplit(":", 1)[-1]
+        if type_name not in CHAT_EVENTS:
+            return []
+        targets = [c for c in channels if position > known.since.get(c.id, 2**62)]
+        if not targets:
+            return []
+        objective: object = self.ledger.repository.get(originator_id, version=version)
+        if not isinstance(objective, Objective) or objective.private:
+            return []
+        targets = [c for c in targets if c.team_id in (None, objective.owner_team_id)]
+        if not targets:
+            return []
+        notice = self._notice(objective, position)
+        message_id = envelope.event_id(originator_id, version)
+        return [
+            (
+                c.id,
+                position,
+                originator_id,
+                message_id,
+                type_name,
+                message_body(c.kind, notice),
+                now,
+                None,
+            )
+            for c in targets
+        ]
+
+    def _notice(self, objective: Objective, position: int) -> Notice:
+        """The event at `position` narrated as the audit trail says it (against the state
+        of its objective, cycle and team before it), with a link to the objective's page."""
+        link = f"{self.public_url}/objectives/{objective.id}" if self.public_url else None
+        reader = LogReader(self.recorder, self.ledger.mapper)
+        related = [objective.id, objective.cycle_id]
+        if objective.owner_team_id is not None:
+            related.append(objective.owner_team_id)
+        try:
+            history = reader.of_originators(related, 0, position)
+            context = Context()
+            for logged in history[:-1]:
+                advance(context, logged)
+            sentence = narrate(context, history[-1]).action
+        except Exception:  # a context this narrow cannot phrase it: say what happened plainly
+            log.debug("could not narrate position %s", position, exc_info=True)
+            sentence = f"{objective.title}: {objective.status.value}"
+        return Notice(title=objective.title, text=sentence, link=link)
+
     def _is_private(self, event: Objective.Event) -> bool:
         """Whether the event's objective is private (fixed when it was drafted)."""
         objective_id = event.originator_id
@@ -359,7 +455,7 @@ class WebhookDelivery:
     def send_due(self) -> int:
         """One sender round; how many deliveries it attempted."""
         known = self.endpoints()
-        enabled = [i for i, e in known.states.items() if e.enabled]
+        enabled = known.enabled()
         now = self.clock()
         lease = now + timedelta(seconds=self.timeout + 30)
         due = self.store.lease_due(enabled, now, lease, self.batch)
@@ -369,21 +465,28 @@ class WebhookDelivery:
         return len(due)
 
     def _attempt(self, due: Due, known: Endpoints) -> None:
-        endpoint = known.states[due.endpoint_id]
-        signer = Webhook(known.secrets[due.endpoint_id])
-        sent_at = datetime.now(UTC)  # the signature's time is the wire's, not the scheduler's
-        headers = {
-            "content-type": CONTENT_TYPE,
-            "webhook-id": due.message_id,
-            "webhook-timestamp": str(int(sent_at.timestamp())),
-            "webhook-signature": signer.sign(due.message_id, sent_at, due.body),
-            "user-agent": "okrledger-webhooks",
-        }
+        endpoint: WebhookEndpoint | ChatChannel
+        if due.endpoint_id in known.channels:  # Slack / Teams: the secret is the URL
+            endpoint = known.channels[due.endpoint_id]
+            url = known.secrets[due.endpoint_id]
+            headers = {"content-type": "application/json", "user-agent": "okrledger-webhooks"}
+        else:
+            endpoint = known.states[due.endpoint_id]
+            url = endpoint.url
+            signer = Webhook(known.secrets[due.endpoint_id])
+            sent_at = datetime.now(UTC)  # the signature's time is the wire's, not the clock's
+            headers = {
+                "content-type": CONTENT_TYPE,
+                "webhook-id": due.message_id,
+                "webhook-timestamp": str(int(sent_at.timestamp())),
+                "webhook-signature": signer.sign(due.message_id, sent_at, due.body),
+                "user-agent": "okrledger-webhooks",
+            }
         status: int | None = None
         error = ""
         wait: timedelta | None = None
         try:
-            response = self.client.post(endpoint.url, content=due.body, headers=headers)
+            response = self.client.post(url, content=due.body, headers=headers)
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"HTTP {status}: {response.text[:200]}"
@@ -427,9 +530,12 @@ class WebhookDelivery:
             delivered_at=None,
         )
 
-    def _disable(self, endpoint: WebhookEndpoint, reason: str) -> None:
+    def _disable(self, endpoint: WebhookEndpoint | ChatChannel, reason: str) -> None:
         try:
-            self.ledger.disable_webhook_endpoint(endpoint.id, reason, CommandContext.system())
+            if isinstance(endpoint, ChatChannel):
+                self.ledger.disable_chat_channel(endpoint.id, reason, CommandContext.system())
+            else:
+                self.ledger.disable_webhook_endpoint(endpoint.id, reason, CommandContext.system())
         except OkrError:
             pass  # disabled already (another sender saw the 410 too)
         except Exception:

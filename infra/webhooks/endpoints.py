@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 from domain.application import CommandResult, OkrLedger
 from domain.base import CommandContext
+from domain.channel import ChannelKind
 from domain.errors import InvalidValue
 from domain.webhook import require_url
 from infra.webhooks.guard import check_url
@@ -56,3 +57,21 @@ def register_endpoint(
     store.put_secret(endpoint_id, secret)
     result = ledger.register_webhook_endpoint(url, event_types, private_content, ctx, endpoint_id)
     return result, secret
+
+
+def connect_channel(
+    ledger: OkrLedger,
+    store: WebhookStore,
+    kind: ChannelKind,
+    team_id: UUID | None,
+    url: str,
+    ctx: CommandContext,
+    *,
+    allow_private: bool = False,
+) -> CommandResult:
+    """Connect a Slack or Teams incoming webhook: its URL (a secret) in the table first, then
+    the event (with only a hint of the URL)."""
+    check_url(require_url(url), allow_private)
+    channel_id: UUID = uuid4()
+    store.put_secret(channel_id, url)
+    return ledger.connect_chat_channel(kind, team_id, url, ctx, channel_id)

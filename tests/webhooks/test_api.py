@@ -99,6 +99,10 @@ WEBHOOK_WRITES = (
     ("POST", "/api/v1/webhooks/{endpoint_id}/disable"),
     ("POST", "/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver"),
     ("POST", "/api/v1/webhooks/{endpoint_id}/replay"),
+    ("POST", "/api/v1/channels"),
+    ("POST", "/api/v1/channels/{channel_id}/disable"),
+    ("POST", "/api/v1/channels/{channel_id}/enable"),
+    ("POST", "/api/v1/channels/{channel_id}/deliveries/{delivery_id}/redeliver"),
 )
 """Every write of the webhook API: admins only (tests/api/test_authorization_matrix.py counts
 them among the API's writes)."""
@@ -108,6 +112,8 @@ _BODIES: dict[str, Any] = {
     "/api/v1/webhooks/{endpoint_id}": {"enabled": False, "reason": "x"},
     "/api/v1/webhooks/{endpoint_id}/disable": {"reason": "x"},
     "/api/v1/webhooks/{endpoint_id}/replay": {"from_position": 1},
+    "/api/v1/channels": {"kind": "slack", "url": "https://hooks.slack.com/services/x"},
+    "/api/v1/channels/{channel_id}/disable": {"reason": "x"},
 }
 
 
@@ -120,7 +126,7 @@ def test_only_admins_manage_webhooks(
     for role in (Role.MEMBER, Role.MANAGER, Role.AUDITOR):
         headers = _token(ledger, f"p{role.value}", role)
         for method, path in WEBHOOK_WRITES:
-            url = path.format(endpoint_id=made["id"], delivery_id=1)
+            url = path.format(endpoint_id=made["id"], channel_id=made["id"], delivery_id=1)
             response = client.request(method, url, json=_BODIES.get(path), headers=headers)
             _problem(response, 403, "admin_only", None)
         for path in (API, f"{API}/{made['id']}", f"{API}/{made['id']}/deliveries"):
