@@ -200,6 +200,7 @@ def connect_channel(body: w.ChannelCreate, uses: WebhooksDep, response: Response
     summary="List Slack and Teams channels (admin)",
 )
 def list_channels(uses: WebhooksDep) -> w.ChannelPage:
+    """Every channel, in connection order (URLs shown only as hints)."""
     items = [_channel(c) for c in uses.channels()]
     return w.ChannelPage(items=items, total=len(items))
 
@@ -211,6 +212,7 @@ def list_channels(uses: WebhooksDep) -> w.ChannelPage:
     summary="Read a channel (admin)",
 )
 def read_channel(channel_id: UUID, uses: WebhooksDep, response: Response) -> w.ChannelOut:
+    """One channel; the `ETag` is its version."""
     channel = uses.channel(channel_id)
     response.headers["ETag"] = etag(channel.version)
     return _channel(channel)
@@ -225,6 +227,7 @@ def read_channel(channel_id: UUID, uses: WebhooksDep, response: Response) -> w.C
 def disable_channel(
     channel_id: UUID, body: w.WebhookDisable, uses: WebhooksDep, response: Response
 ) -> CommandResult:
+    """Stops messages to the channel; the reason is recorded with the event."""
     return answer(response, uses.disable_channel(channel_id, body.reason))
 
 
@@ -235,6 +238,7 @@ def disable_channel(
     summary="Re-enable a channel (admin)",
 )
 def enable_channel(channel_id: UUID, uses: WebhooksDep, response: Response) -> CommandResult:
+    """Messages resume: the pending ones first, then new events."""
     return answer(response, uses.reenable_channel(channel_id))
 
 
@@ -250,6 +254,7 @@ def list_channel_deliveries(
     before: Annotated[int | None, Query(ge=1, description="Deliveries older than this id.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> w.DeliveryPage:
+    """Newest first: status, attempts, the next attempt, the receiver's last answer."""
     return w.DeliveryPage(
         items=[_delivery(d) for d in uses.channel_deliveries(channel_id, before, limit)]
     )
@@ -263,4 +268,5 @@ def list_channel_deliveries(
     summary="Send a channel message again (admin)",
 )
 def redeliver_to_channel(channel_id: UUID, delivery_id: int, uses: WebhooksDep) -> w.DeliveryOut:
+    """Queues the same message again."""
     return _delivery(uses.redeliver_to_channel(channel_id, delivery_id))
