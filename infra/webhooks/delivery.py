@@ -541,10 +541,11 @@ class WebhookDelivery:
         except Exception:
             log.exception("could not disable webhook endpoint %s", endpoint.id)
 
-    def round(self) -> tuple[int, int]:
-        """Follow until caught up, then send what is due: (rows written, attempts made)."""
+    def round(self, max_pages: int = 20) -> tuple[int, int]:
+        """Follow until caught up (at most `max_pages` pages, so that sending keeps up under a
+        steady stream of writes), then send what is due: (rows written, attempts made)."""
         written = 0
-        while True:
+        for _ in range(max_pages):
             n = self.follow()
             written += n
             if n == 0 and self.store.follower_position() >= self._log_head():
