@@ -19,3 +19,11 @@ def webhooks_of(ledger: OkrLedger, settings: Settings) -> WebhookDelivery:
         if found is None:
             found = _OF[ledger] = WebhookDelivery.configured(ledger, settings)
         return found
+
+
+def close_webhooks_of(ledger: OkrLedger) -> None:
+    """Close the ledger's `WebhookDelivery` (its HTTP client and sending threads), if made."""
+    with _LOCK:
+        found = _OF.pop(ledger, None)
+    if found is not None:
+        found.close()

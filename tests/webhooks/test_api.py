@@ -29,16 +29,6 @@ API = "/api/v1/webhooks"
 ALLOW = Settings(webhook_allow_private=True)
 
 
-@pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    ledger = OkrLedger(env=es_env)
-    try:
-        yield ledger
-    finally:
-        webhooks_of(ledger, ALLOW).close()
-        ledger.close()
-
-
 def _token(ledger: OkrLedger, name: str, role: Role) -> dict[str, str]:
     ctx = CommandContext.system()
     person = ledger.register_person(name, f"{name}@acme.example", ctx).id

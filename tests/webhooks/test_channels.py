@@ -5,7 +5,6 @@ PostgreSQL, real HTTP receivers)."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -33,16 +32,6 @@ pytestmark = pytest.mark.postgres
 
 SETTINGS = Settings(webhook_allow_private=True, public_url="https://okr.acme.example")
 SYSTEM = CommandContext.system()
-
-
-@pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    ledger = OkrLedger(env=es_env)
-    try:
-        yield ledger
-    finally:
-        webhooks_of(ledger, SETTINGS).close()
-        ledger.close()
 
 
 def _admin(ledger: OkrLedger) -> dict[str, str]:

@@ -75,15 +75,6 @@ def receiver(httpserver: HTTPServer) -> Receiver:
 
 
 @pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    ledger = OkrLedger(env=es_env)
-    try:
-        yield ledger
-    finally:
-        ledger.close()
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -26,16 +25,6 @@ pytestmark = pytest.mark.postgres
 SETTINGS = Settings(webhook_allow_private=True)
 SYSTEM = CommandContext.system()
 PAGE = "/admin/integrations"
-
-
-@pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    ledger = OkrLedger(env=es_env)
-    try:
-        yield ledger
-    finally:
-        webhooks_of(ledger, SETTINGS).close()
-        ledger.close()
 
 
 def _signed_in(ledger: OkrLedger, role: Role) -> TestClient:

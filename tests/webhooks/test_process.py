@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -25,15 +24,6 @@ from infra.webhooks.store import WebhookStore
 pytestmark = pytest.mark.postgres
 
 OKR = str(Path(sys.executable).with_name("okr"))
-
-
-@pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    ledger = OkrLedger(env=es_env)
-    try:
-        yield ledger
-    finally:
-        ledger.close()
 
 
 def test_two_processes_deliver_every_event_once_and_stop_cleanly(
