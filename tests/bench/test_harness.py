@@ -137,6 +137,7 @@ def test_the_command_line_lists_every_scenario() -> None:
         "lag",
         "audit",
         "kafka",
+        "webhooks",
         "growth",
         "memory",
         "ledger",
