@@ -209,6 +209,24 @@ class Settings(BaseSettings):
     """Fault injection for the notifier's crash tests, honoured only with
     ``OKR_ENVIRONMENT=test`` (infra/notify/engine.py names the points)."""
 
+    # Outbound webhooks and Slack/Teams channels (docs/webhooks.md).
+
+    webhook_allow_private: bool = False
+    """Allow webhook targets that resolve to private, loopback or link-local addresses (tests,
+    closed networks); off, they are refused at registration and at every connection."""
+
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long one delivery attempt may take (connect, send, answer)."""
+
+    webhook_retry_hours: float = Field(default=24.0, gt=0)
+    """How long a delivery is retried (exponential backoff with jitter) before it fails."""
+
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    """How often the webhook follower and sender look for new events and due retries."""
+
+    webhook_concurrency: int = Field(default=16, ge=1, le=256)
+    """Deliveries one process posts at the same time (to different endpoints or aggregates)."""
+
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id)

@@ -137,6 +137,8 @@ def test_the_command_line_lists_every_scenario() -> None:
         "lag",
         "audit",
         "kafka",
+        "notify",
+        "webhooks",
         "growth",
         "memory",
         "ledger",
