@@ -220,3 +220,72 @@ def test_a_lone_save_commits_at_once(app: Ledger) -> None:
         app.save(Counter(str(n)))
     assert group.batches - before == 20
     assert time.perf_counter() - started < 20 * 0.5
+
+
+def test_a_large_save_takes_the_bulk_insert_and_the_chain_verifies(
+    app: Ledger, database_url: str
+) -> None:
+    from infra.chain import BULK_EVENTS
+
+    small = Counter("small")
+    app.save(small)
+    big = [Counter(f"c{n}") for n in range(BULK_EVENTS * 3)]
+    for counter in big[:10]:
+        counter.increment()
+    recordings = app.save(*big)
+    ids = [r.notification.id for r in recordings]
+    assert ids == sorted(ids) and len(ids) == BULK_EVENTS * 3 + 10
+    app.save(Counter("after"))
+    log = _log(database_url)
+    assert [n for n, _, _ in log][1:-1] == ids
+    report = verify_chain(ChainReader.for_recorder(app.recorder))
+    assert report.ok and report.count == len(log), report
+    with psycopg.connect(database_url) as conn:
+        times = conn.execute(
+            f"SELECT count(DISTINCT committed_at), bool_or(imported) FROM {EVENTS}_chain "
+            "WHERE position = ANY(%s)",
+            (ids,),
+        ).fetchone()
+    assert times == (1, False), "one save, one commit time, not imported"
+
+
+def test_a_bulk_save_under_the_import_clock_is_flagged_and_floored(
+    app: Ledger, database_url: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from infra.chain import BULK_EVENTS, importing_history
+
+    app.save(Counter("now"))  # the head's time is now: an import in the past is floored to it
+    past = datetime(2020, 1, 1, tzinfo=UTC)
+    with importing_history(past):
+        recordings = app.save(*[Counter(f"c{n}") for n in range(BULK_EVENTS)])
+    ids = [r.notification.id for r in recordings]
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            f"SELECT min(committed_at), bool_and(imported), (SELECT committed_at FROM "
+            f"{EVENTS}_chain ORDER BY position LIMIT 1) FROM {EVENTS}_chain "
+            "WHERE position = ANY(%s)",
+            (ids,),
+        ).fetchone()
+    assert rows is not None
+    assert rows[1] is True and rows[0] >= rows[2] > past
+    assert verify_chain(ChainReader.for_recorder(app.recorder)).ok
+
+
+def test_a_bulk_save_with_a_stale_version_is_refused_whole(app: Ledger, database_url: str) -> None:
+    from infra.chain import BULK_EVENTS
+
+    contested = Counter("contested")
+    app.save(contested)
+    stale = app.repository.get(contested.id)
+    fresh = app.repository.get(contested.id)
+    fresh.increment()
+    app.save(fresh)
+    stale.increment()
+    others = [Counter(f"c{n}") for n in range(BULK_EVENTS)]
+    with pytest.raises(IntegrityError):
+        app.save(*others, stale)
+    assert len(_log(database_url)) == 2
+    app.save(*others)
+    assert verify_chain(ChainReader.for_recorder(app.recorder)).ok
