@@ -19,6 +19,7 @@ from domain.person import Person
 from domain.scoring import Direction, Measure
 
 Change = Callable[[Objective, Cycle], UUID | None]
+"""A change to an objective, given its cycle; it may answer the id of a child it touched."""
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,6 @@ class CheckInEntry:
     confidence: int
     note: str = ""
     effective_on: date | None = None
-
-"""A change to an objective, given its cycle; it may answer the id of a child it touched."""
 
 
 class ObjectiveLedger(QualityLedger):
