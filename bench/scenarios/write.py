@@ -9,6 +9,7 @@ stored check-in weighs (a real one's state is copied).
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from uuid import UUID
@@ -60,6 +61,7 @@ def run(ctx: Context) -> ScenarioResult:
                 result.notes.append(
                     f"group commit, {writers} writer(s): {per_commit:.2f} saves per transaction"
                 )
+        result.rows += _low_load(ctx, objectives, check_in, url, state)
         result.rows += _bulk(ctx, app, demo.active_cycle_id, url, state)
         result.notes.append(
             f"{seconds:g} s per round (at most {limit:,} check-ins), {ctx.rounds} rounds "
@@ -178,4 +180,64 @@ def _bulk(ctx: Context, app: OkrLedger, cycle_id: UUID, url: str, state: bytes) 
             paired(product, raw),
             (Target.at_least(20_000, "events/s"),),
         )
+    ]
+
+
+def _low_load(
+    ctx: Context,
+    objectives: Objectives,
+    check_in: Callable[[Writer], None],
+    url: str,
+    state: bytes,
+) -> list[Row]:
+    """What the group commit costs a save when it is not busy: two writers at 10 check-ins/s
+    each (a save sometimes arrives while the other's commit is in flight and waits for it),
+    beside one raw INSERT…COMMIT's time on one connection in the same round."""
+    count = int(ctx.pick(100, 40))
+    p50 = Figure("ms", better="lower")
+    p99 = Figure("ms", better="lower")
+    commit = Figure("ms", better="lower")
+
+    def product_round(_: int) -> None:
+        objectives.prepare(2 * count, 2)
+        latencies: list[float] = []
+
+        def paced(writer: Writer, offset: float) -> None:
+            time.sleep(offset)
+            began = time.perf_counter()
+            for n in range(count):
+                time.sleep(max(0.0, began + n / 10 - time.perf_counter()))
+                start = time.perf_counter()
+                check_in(writer)
+                latencies.append((time.perf_counter() - start) * 1000)
+
+        writers = [Writer(objectives) for _ in range(2)]
+        threads = [
+            threading.Thread(target=paced, args=(w, i * 0.037)) for i, w in enumerate(writers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        p50.add(percentile(latencies, 0.5))
+        p99.add(percentile(latencies, 0.99))
+
+    def raw_round(_: int) -> None:
+        done, elapsed = raw_inserts(url, 1, 1.0, state)
+        commit.add(elapsed / done * 1000)
+
+    alternate(min(ctx.rounds, 3), product_round, raw_round)
+    raw_label = "one INSERT…COMMIT, 1 connection (1 / its rate)"
+    return [
+        Row(
+            "write",
+            "check-in latency p50 at low load (2 writers, 10/s each)",
+            p50,
+            commit,
+            raw_label,
+            paired(p50, commit),
+        ),
+        Row(
+            "write", "check-in latency p99 at low load", p99, commit, raw_label, paired(p99, commit)
+        ),
     ]
