@@ -116,7 +116,7 @@ BULK_EVENTS = 64
 one pass) instead of the server-side recursive statement, whose cost grows faster than its
 length."""
 
-BULK_CHUNK = 1000
+BULK_CHUNK = 500
 """Events per statement of a bulk insert."""
 
 MAX_BATCH_WRITES = 64
@@ -473,7 +473,8 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             prev_positions.append(prev_position)
             prev_position = position
         imported = write.imported_at is not None
-        # In chunks, each synced: a pipeline that sends megabytes without reading stalls.
+        # In chunks, each synced: a pipeline that sends megabytes without reading can stall
+        # (seen with psycopg 3.3, docs/audit.md).
         for start in range(0, len(events), BULK_CHUNK):
             end = start + BULK_CHUNK
             curs.execute(
