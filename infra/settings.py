@@ -145,10 +145,13 @@ class Settings(BaseSettings):
     """How long ``GET /metrics`` waits for the database's figures; past it (the database is
     away or slow), it answers without them and ``okr_database_up`` is 0."""
 
-    test_crash_point: Literal["before_commit", "after_commit", "after_store"] | None = None
+    test_crash_point: (
+        Literal["before_commit", "mid_batch", "after_commit", "after_store"] | None
+    ) = None
     """Fault injection for the crash tests, honoured only with ``OKR_ENVIRONMENT=test``: the
     server kills itself (SIGKILL) at this point of a write made under an ``Idempotency-Key``
-    (before its commit, right after it, or after its answer was stored; infra/idempotency.py)."""
+    (before its commit, right after it, or after its answer was stored; infra/idempotency.py),
+    or ``mid_batch``: with a group commit of several saves inserted and not committed."""
 
     # Enterprise identity (docs/identity.md): all off until configured.
 
