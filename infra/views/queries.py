@@ -4,7 +4,8 @@ Every query runs in one REPEATABLE READ, read-only transaction, so the rows it r
 tracking position it reports belong to the same moment. Answers are computed by the folds' own
 query functions over states rebuilt from rows (`projections.tree.tree`, `inbox`, ...), so a
 view answers exactly what the in-memory fold would at that position. Append-only rows store
-only what their columns do not: `audit_json` and `check_in_record` put the columns back, and
+only what their columns do not: `audit_json` puts the columns back, `check_in_record` takes a
+check-in's values from its audit row (stored once), and
 an objective's history timeline is read from its audit rows (`infra.views.schema.READS`).
 """
 
@@ -285,7 +286,9 @@ class ViewQueries:
         if not found:
             return None
         history = load(ObjectiveHistory, loads(found[0][0]))
-        # The timeline is the audit rows of the objective's own events (schema.READS).
+        # The timeline is the audit rows of the objective's own events (schema.READS), and
+        # its check-ins' values are their audit rows' (stored once).
+        audited: dict[int, tuple[datetime, str, str, dict[str, Any]]] = {}
         for position, recorded_at, event_type, actor, kr_id, doc in self._rows(
             snap,
             SQL(
@@ -295,6 +298,8 @@ class ViewQueries:
             (objective_id, OBJECTIVE_EVENTS),
         ):
             data = loads(doc)
+            if event_type in CHECK_IN_EVENTS:
+                audited[position] = (recorded_at, event_type, actor, data)
             history.timeline.append(
                 TimelineEntry(
                     position,
@@ -309,12 +314,12 @@ class ViewQueries:
         for row in self._rows(
             snap,
             SQL(
-                "SELECT check_in_id, key_result_id, position, superseded_by, doc::text FROM {} "
-                "WHERE objective_id = %s ORDER BY position"
+                "SELECT check_in_id, key_result_id, position, superseded_by, effective_on "
+                "FROM {} WHERE objective_id = %s ORDER BY position"
             ).format(self.t("view_history_check_ins")),
             (objective_id,),
         ):
-            record = check_in_record(row)
+            record = check_in_record(row, audited[row[2]])
             kr = history.key_results.get(record.key_result_id)
             if kr is not None:
                 kr.check_ins.append(record)
@@ -473,20 +478,37 @@ def audit_json(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def check_in_record(row: Sequence[Any]) -> CheckInRecord:
-    """A check-in from a `view_history_check_ins` row: its document
-    (`infra.views.store.check_in_doc`) with the columns put back."""
-    check_in_id, key_result_id, position, superseded_by, doc = row
-    data = loads(doc)
-    data["check_in_id"] = str(check_in_id)
-    data["key_result_id"] = str(key_result_id)
-    data["position"] = position
-    data.setdefault("supersedes", None)
-    data["superseded_by"] = None
-    data.setdefault("reason", "")
-    record = load(CheckInRecord, data)
-    record.superseded_by = superseded_by
-    return record
+CHECK_IN_EVENTS = frozenset(
+    {type_name(Objective.ProgressReported), type_name(Objective.CheckInCorrected)}
+)
+"""The event types of check-ins, whose audit rows hold the check-ins' values."""
+CORRECTED = type_name(Objective.CheckInCorrected)
+
+
+def check_in_record(
+    row: Sequence[Any], audited: tuple[datetime, str, str, dict[str, Any]]
+) -> CheckInRecord:
+    """A check-in from a `view_history_check_ins` row (check-in id, key result, position,
+    superseded by, valid day) and its audit row (recorded at, event type, actor, and its
+    document as `audit_json` reads it): a check-in is stored once, in its audit row."""
+    check_in_id, key_result_id, position, superseded_by, effective_on = row
+    recorded_at, event_type, actor, data = audited
+    after = data["after"]
+    corrected = event_type == CORRECTED
+    return CheckInRecord(
+        check_in_id=check_in_id,
+        key_result_id=key_result_id,
+        effective_on=effective_on,
+        recorded_at=_utc(recorded_at),
+        position=position,
+        value=float(after["value"]),
+        confidence=after["confidence"],
+        note=after["note"],
+        actor=actor,
+        supersedes=UUID(data["before"]["check_in_id"]) if corrected else None,
+        superseded_by=superseded_by,
+        reason=data.get("reason", "") if corrected else "",
+    )
 
 
 def _utc(value: datetime) -> datetime:

@@ -9,7 +9,9 @@ Append-only documents hold only what their columns do not: a query puts the colu
 An objective's history timeline is not stored twice: it is the `view_audit` rows of the
 objective's events (`entity_id, position` indexed; the row's `action` is the entry's summary),
 so the history view's answers read the audit view's table (`READS`), which the live views keep
-at the one position they all share. The strategy view is one document, the strategy fold's
+at the one position they all share. A check-in is stored once as well: its value, confidence,
+note, actor, time and reason are its audit row's; `view_history_check_ins` keeps only the keys
+that find it (objective, key result, lineage, position), its valid day and what superseded it. The strategy view is one document, the strategy fold's
 state (`view_strategy`, kind "strategy"; `changed`: the position it was written at): the
 strategy, KPIs, initiatives and quality levels, which the narration context reads as well.
 
@@ -123,7 +125,7 @@ TABLES: dict[str, tuple[Table, ...]] = {
             "view_history_check_ins",
             "check_in_id uuid NOT NULL, objective_id uuid NOT NULL, key_result_id uuid NOT NULL, "
             "lineage_id uuid NOT NULL, position bigint NOT NULL, superseded_by uuid, "
-            "doc json NOT NULL",
+            "effective_on date NOT NULL",
             "check_in_id",
             ("objective_id, position", "lineage_id"),
             append_only=True,

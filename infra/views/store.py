@@ -53,16 +53,17 @@ from infra.views.schema import (
 from projections.audit import AuditFold, AuditRow
 from projections.comparison import AmendmentTally, ComparisonFold
 from projections.directory import CycleEntry, DirectoryFold, PersonEntry, TeamEntry
-from projections.history import CheckInRecord, HistoryFold, ObjectiveHistory
+from projections.history import HistoryFold, ObjectiveHistory
 from projections.inbox import InboxFold, Negotiation
 from projections.staleness import StalenessFold, WatchedCycle, WatchedObjective
 from projections.strategy import StrategyFold, StrategyState
 from projections.tree import CheckInPoint, CycleClock, ObjectiveNode, TeamLink, TreeFold
 
-ROWS_VERSION = 2
+ROWS_VERSION = 3
 """Bump when the rows' shape changes (a fold's own version is part of each view's version).
 
-2: audit and check-in documents without their columns' values; no history timeline table."""
+2: audit and check-in documents without their columns' values; no history timeline table.
+3: check-ins stored once (their audit rows): no document in `view_history_check_ins`."""
 
 VERSIONS: dict[str, str] = {
     DIRECTORY: f"directory{DirectoryFold.version}.rows{ROWS_VERSION}",
@@ -599,8 +600,9 @@ def _tree_row(node: ObjectiveNode, seq: int) -> Row:
 def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[str, list[Row]]:
     """Rows of the append-only tables for what `changes` recorded.
 
-    Their documents hold only what no column holds (`audit_doc`, `check_in_doc`): the queries
-    put the columns back (`infra.views.queries.audit_json`, `check_in_record`)."""
+    Their documents hold only what no column holds (`audit_doc`): the queries put the columns
+    back (`infra.views.queries.audit_json`). A check-in's row holds no document: the rest of
+    it is its audit row's (`infra.views.queries.check_in_record`)."""
     views = set(views)
     out: dict[str, list[Row]] = {}
     if AUDIT in views:
@@ -627,7 +629,7 @@ def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[
                 lineage,
                 record.position,
                 None,
-                _row_doc(check_in_doc(record)),
+                record.effective_on,
             )
             for oid, lineage, record in changes.check_ins
         ]
@@ -653,24 +655,6 @@ def audit_doc(row: AuditRow) -> dict[str, Any]:
         doc["reason"] = row.reason
     if row.approver is not None:
         doc["approver"] = row.approver
-    return doc
-
-
-def check_in_doc(record: CheckInRecord) -> dict[str, Any]:
-    """What a `view_history_check_ins` row keeps beside its columns (a correction's
-    `supersedes` and `reason` only when set)."""
-    doc: dict[str, Any] = {
-        "effective_on": record.effective_on,
-        "recorded_at": record.recorded_at,
-        "value": record.value,
-        "confidence": record.confidence,
-        "note": record.note,
-        "actor": record.actor,
-    }
-    if record.supersedes is not None:
-        doc["supersedes"] = record.supersedes
-    if record.reason:
-        doc["reason"] = record.reason
     return doc
 
 
