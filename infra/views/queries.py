@@ -28,7 +28,7 @@ from infra import answer
 from infra.views.codec import decode, load, loads
 from infra.views.log import LogReader
 from infra.views.schema import META_TABLE, TRACKING_TABLE
-from infra.views.store import ViewStore, views_position
+from infra.views.store import AUDIT_DEFAULTS, ViewStore, default_entity_type, views_position
 from projections.audit import AuditRow
 from projections.comparison import AmendmentTally, ComparisonState
 from projections.directory import CycleEntry, DirectoryState, PersonEntry, TeamEntry
@@ -288,7 +288,7 @@ class ViewQueries:
         history = load(ObjectiveHistory, loads(found[0][0]))
         # The timeline is the audit rows of the objective's own events (schema.READS), and
         # its check-ins' values are their audit rows' (stored once).
-        audited: dict[int, tuple[datetime, str, str, dict[str, Any]]] = {}
+        audited: dict[int, tuple[datetime, str, str, list[Any]]] = {}
         for position, recorded_at, event_type, actor, kr_id, doc in self._rows(
             snap,
             SQL(
@@ -297,7 +297,7 @@ class ViewQueries:
             ).format(self.t("view_audit")),
             (objective_id, OBJECTIVE_EVENTS),
         ):
-            data = loads(doc)
+            data = audit_fields(loads(doc), event_type)
             if event_type in CHECK_IN_EVENTS:
                 audited[position] = (recorded_at, event_type, actor, data)
             history.timeline.append(
@@ -306,8 +306,8 @@ class ViewQueries:
                     _utc(recorded_at),
                     event_type,
                     actor,
-                    data.get("reason", ""),
-                    data["action"],
+                    data[6],
+                    data[3],
                     kr_id,
                 )
             )
@@ -457,25 +457,38 @@ def audit_json(row: Sequence[Any]) -> dict[str, Any]:
     """The JSON-native audit row (what `jsonable(AuditRow)` gives) from a `view_audit` row:
     its columns, and its document's other fields (`infra.views.store.audit_doc`)."""
     position, recorded_at, actor, event_type, entity_id, objective_id, kr_id, cycle_id, doc = row
-    data = loads(doc)
+    request_id, entity_type, version, action, before, after, reason, approver = audit_fields(
+        loads(doc), event_type
+    )
     return {
         "position": position,
         "recorded_at": _instant(recorded_at),
         "actor": actor,
-        "request_id": data["request_id"],
+        "request_id": request_id,
         "event_type": event_type,
-        "entity_type": data["entity_type"],
+        "entity_type": entity_type,
         "entity_id": str(entity_id),
-        "entity_version": data["entity_version"],
+        "entity_version": version,
         "objective_id": _id(objective_id),
         "cycle_id": _id(cycle_id),
         "key_result_id": _id(kr_id),
-        "action": data["action"],
-        "before": data.get("before", {}),
-        "after": data.get("after", {}),
-        "reason": data.get("reason", ""),
-        "approver": data.get("approver"),
+        "action": action,
+        "before": before,
+        "after": after,
+        "reason": reason,
+        "approver": approver,
     }
+
+
+def audit_fields(doc: list[Any], event_type: str) -> list[Any]:
+    """A `view_audit` row's document (`infra.views.store.audit_doc`) with its defaults put
+    back: request id, entity type, entity version, action, before, after, reason, approver."""
+    request_id, entity_type, version, action, *tail = doc
+    before, after, reason, approver = (*tail, *AUDIT_DEFAULTS[len(tail) :])
+    if entity_type is None:
+        entity_type = default_entity_type(event_type)
+    # The defaults are shared objects: each answer gets maps of its own.
+    return [request_id, entity_type, version, action, dict(before), dict(after), reason, approver]
 
 
 CHECK_IN_EVENTS = frozenset(
@@ -486,14 +499,15 @@ CORRECTED = type_name(Objective.CheckInCorrected)
 
 
 def check_in_record(
-    row: Sequence[Any], audited: tuple[datetime, str, str, dict[str, Any]]
+    row: Sequence[Any], audited: tuple[datetime, str, str, list[Any]]
 ) -> CheckInRecord:
     """A check-in from a `view_history_check_ins` row (check-in id, key result, position,
     superseded by, valid day) and its audit row (recorded at, event type, actor, and its
-    document as `audit_json` reads it): a check-in is stored once, in its audit row."""
+    document's fields, as `audit_fields` gives them): a check-in is stored once, in its audit
+    row."""
     check_in_id, key_result_id, position, superseded_by, effective_on = row
-    recorded_at, event_type, actor, data = audited
-    after = data["after"]
+    recorded_at, event_type, actor, fields = audited
+    before, after, reason = fields[4:7]
     corrected = event_type == CORRECTED
     return CheckInRecord(
         check_in_id=check_in_id,
@@ -505,9 +519,9 @@ def check_in_record(
         confidence=after["confidence"],
         note=after["note"],
         actor=actor,
-        supersedes=UUID(data["before"]["check_in_id"]) if corrected else None,
+        supersedes=UUID(before["check_in_id"]) if corrected else None,
         superseded_by=superseded_by,
-        reason=data.get("reason", "") if corrected else "",
+        reason=reason if corrected else "",
     )
 
 

@@ -145,7 +145,6 @@ TABLES: dict[str, tuple[Table, ...]] = {
                 "key_result_id, position",
                 "event_type, position",
                 "cycle_id, position",
-                "recorded_at",
             ),
             append_only=True,
         ),

@@ -59,11 +59,12 @@ from projections.staleness import StalenessFold, WatchedCycle, WatchedObjective
 from projections.strategy import StrategyFold, StrategyState
 from projections.tree import CheckInPoint, CycleClock, ObjectiveNode, TeamLink, TreeFold
 
-ROWS_VERSION = 3
+ROWS_VERSION = 4
 """Bump when the rows' shape changes (a fold's own version is part of each view's version).
 
 2: audit and check-in documents without their columns' values; no history timeline table.
-3: check-ins stored once (their audit rows): no document in `view_history_check_ins`."""
+3: check-ins stored once (their audit rows): no document in `view_history_check_ins`.
+4: audit documents as positional arrays (`audit_doc`); no index on the audit's recorded time."""
 
 VERSIONS: dict[str, str] = {
     DIRECTORY: f"directory{DirectoryFold.version}.rows{ROWS_VERSION}",
@@ -638,24 +639,40 @@ def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[
     return out
 
 
-def audit_doc(row: AuditRow) -> dict[str, Any]:
-    """What a `view_audit` row keeps beside its columns: the row's other fields, without the
-    empty `before`, `after`, `reason` and `approver` most events have."""
-    doc: dict[str, Any] = {
-        "request_id": row.request_id,
-        "entity_type": row.entity_type,
-        "entity_version": row.entity_version,
-        "action": row.action,
-    }
-    if row.before:
-        doc["before"] = row.before
-    if row.after:
-        doc["after"] = row.after
-    if row.reason:
-        doc["reason"] = row.reason
-    if row.approver is not None:
-        doc["approver"] = row.approver
+AUDIT_DEFAULTS: tuple[Any, ...] = ({}, {}, "", None)
+"""The values of an audit document's optional tail (before, after, reason, approver) most
+events have: left off the end of the document."""
+
+
+def default_entity_type(event_type: str) -> str:
+    """The entity type most events of `event_type` (`Aggregate.Event`) have: the aggregate's."""
+    return event_type.partition(".")[0].lower()
+
+
+def audit_doc(row: AuditRow) -> list[Any]:
+    """What a `view_audit` row keeps beside its columns, as a positional array: request id,
+    entity type (null when it is `default_entity_type`), entity version, action, then before,
+    after, reason and approver, without the empty ones at the end most events have."""
+    entity_type = (
+        row.entity_type if row.entity_type != default_entity_type(row.event_type) else None
+    )
+    doc = [
+        row.request_id,
+        entity_type,
+        row.entity_version,
+        row.action,
+        row.before,
+        row.after,
+        row.reason,
+        row.approver,
+    ]
+    while len(doc) > 4 and _is_default(doc[-1], AUDIT_DEFAULTS[len(doc) - 5]):
+        doc.pop()
     return doc
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    return value is None if default is None else type(value) is type(default) and value == default
 
 
 def snapshot_rows(snapshots: Sequence[Snapshot]) -> dict[str, list[Row]]:
