@@ -11,9 +11,16 @@ objective's events (`entity_id, position` indexed; the row's `action` is the ent
 so the history view's answers read the audit view's table (`READS`), which the live views keep
 at the one position they all share. A check-in is stored once as well: its value, confidence,
 note, actor, time and reason are its audit row's; `view_history_check_ins` keeps only the keys
-that find it (objective, key result, lineage, position), its valid day and what superseded it. The strategy view is one document, the strategy fold's
-state (`view_strategy`, kind "strategy"; `changed`: the position it was written at): the
-strategy, KPIs, initiatives and quality levels, which the narration context reads as well.
+that find it (objective, key result, lineage, position), its valid day and what superseded it.
+An audit row's document is a positional array (`infra.views.store.audit_doc`). The strategy
+view is one document, the strategy fold's state (`view_strategy`, kind "strategy"; `changed`:
+the position it was written at): the strategy, KPIs, initiatives and quality levels, which the
+narration context reads as well.
+
+Text keys (kinds, actors, event types, statuses, people's ids as text) use the `C` collation:
+they are compared for equality and sorted only internally (indexes, `ORDER BY seq, kind, id`
+among lowercase ASCII kinds), where byte order answers the same and costs less than the
+database's locale (`LIKE 'Objective.%'` can use an index then as well).
 
 A rebuild fills `<table>__new` copies (primary keys only while loading), adds the indexes, and
 swaps them in by renaming, in one transaction.
@@ -84,7 +91,7 @@ TABLES: dict[str, tuple[Table, ...]] = {
     DIRECTORY: (
         Table(
             "view_directory",
-            "kind text NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, "
+            'kind text COLLATE "C" NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, '
             "changed bigint NOT NULL, doc json NOT NULL",
             "kind, id",
             ("changed",),
@@ -93,13 +100,15 @@ TABLES: dict[str, tuple[Table, ...]] = {
     TREE: (
         Table(
             "view_tree_org",
-            "kind text NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, doc json NOT NULL",
+            'kind text COLLATE "C" NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, '
+            "doc json NOT NULL",
             "kind, id",
         ),
         Table(
             "view_tree_objectives",
             "objective_id uuid NOT NULL, cycle_id uuid NOT NULL, seq bigint NOT NULL, "
-            "owner_team_id uuid, owner_person_id uuid, approver_id uuid, status text NOT NULL, "
+            "owner_team_id uuid, owner_person_id uuid, approver_id uuid, "
+            'status text COLLATE "C" NOT NULL, '
             "private boolean NOT NULL, doc json NOT NULL, check_ins json NOT NULL",
             "objective_id",
             ("cycle_id, seq", "owner_team_id", "owner_person_id"),
@@ -134,8 +143,9 @@ TABLES: dict[str, tuple[Table, ...]] = {
     AUDIT: (
         Table(
             "view_audit",
-            "position bigint NOT NULL, recorded_at timestamptz NOT NULL, actor text NOT NULL, "
-            "event_type text NOT NULL, entity_id uuid NOT NULL, objective_id uuid, "
+            "position bigint NOT NULL, recorded_at timestamptz NOT NULL, "
+            'actor text COLLATE "C" NOT NULL, '
+            'event_type text COLLATE "C" NOT NULL, entity_id uuid NOT NULL, objective_id uuid, '
             "key_result_id uuid, cycle_id uuid, doc json NOT NULL",
             "position",
             (
@@ -152,8 +162,9 @@ TABLES: dict[str, tuple[Table, ...]] = {
     INBOX: (
         Table(
             "view_inbox",
-            "kind text NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, approver_id text, "
-            "submitted_by text, doc json NOT NULL",
+            'kind text COLLATE "C" NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, '
+            'approver_id text COLLATE "C", '
+            'submitted_by text COLLATE "C", doc json NOT NULL',
             "kind, id",
             ("approver_id", "submitted_by"),
         ),
@@ -161,7 +172,7 @@ TABLES: dict[str, tuple[Table, ...]] = {
     STALENESS: (
         Table(
             "view_staleness",
-            "kind text NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, cycle_id uuid, "
+            'kind text COLLATE "C" NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, cycle_id uuid, '
             "doc json NOT NULL",
             "kind, id",
             ("cycle_id",),
@@ -170,7 +181,7 @@ TABLES: dict[str, tuple[Table, ...]] = {
     STRATEGY: (
         Table(
             "view_strategy",
-            "kind text NOT NULL, changed bigint NOT NULL, doc json NOT NULL",
+            'kind text COLLATE "C" NOT NULL, changed bigint NOT NULL, doc json NOT NULL',
             "kind",
         ),
     ),
