@@ -27,7 +27,7 @@ from domain.objective import Objective
 from infra import answer
 from infra.views.codec import decode, load, loads
 from infra.views.log import LogReader
-from infra.views.schema import META_TABLE, TRACKING_TABLE
+from infra.views.schema import META_TABLE, OBJECTIVE_OF_ANOTHER_ROW, TRACKING_TABLE
 from infra.views.store import AUDIT_DEFAULTS, ViewStore, default_entity_type, views_position
 from projections.audit import AuditRow
 from projections.comparison import AmendmentTally, ComparisonState
@@ -347,7 +347,12 @@ class ViewQueries:
             where.append(SQL("actor = %s"))
             params.append(actor)
         if entity_id is not None:
-            where.append(SQL("(entity_id = %s OR objective_id = %s OR key_result_id = %s)"))
+            # The same as `objective_id = %s`, in the form of the partial index's predicate.
+            where.append(
+                SQL("(entity_id = %s OR (objective_id = %s AND {}) OR key_result_id = %s)").format(
+                    SQL(OBJECTIVE_OF_ANOTHER_ROW)
+                )
+            )
             params += [entity_id, entity_id, entity_id]
         if event_type is not None:
             where.append(SQL("event_type = %s"))

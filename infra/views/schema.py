@@ -77,14 +77,27 @@ class Table:
         return f"{self.name}{suffix}_i{n}"
 
     def create_indexes(self, schema: str, suffix: str = "") -> list[Composed]:
-        return [
-            SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
-                Identifier(self.index_name(n, suffix)),
-                Identifier(schema, self.name + suffix),
-                SQL(columns),
+        """An index is its columns, or its columns and " WHERE " a predicate (partial)."""
+        statements = []
+        for n, index in enumerate(self.indexes):
+            columns, _, predicate = index.partition(" WHERE ")
+            statements.append(
+                SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({}){}").format(
+                    Identifier(self.index_name(n, suffix)),
+                    Identifier(schema, self.name + suffix),
+                    SQL(columns),
+                    SQL(f" WHERE {predicate}" if predicate else ""),
+                )
             )
-            for n, columns in enumerate(self.indexes)
-        ]
+        return statements
+
+
+OBJECTIVE_OF_ANOTHER = "objective_id"
+OBJECTIVE_OF_ANOTHER_ROW = "objective_id <> entity_id"
+"""Audit rows whose objective is not their own entity (nearly every row with an objective is an
+objective's own event): the only ones the audit's `objective_id` index keeps. Its filter on an
+entity asks `entity_id = X OR (objective_id = X AND objective_id <> entity_id) OR ...`, which
+is the same question, in the form that index answers."""
 
 
 TABLES: dict[str, tuple[Table, ...]] = {
@@ -151,7 +164,7 @@ TABLES: dict[str, tuple[Table, ...]] = {
             (
                 "actor, position",
                 "entity_id, position",
-                "objective_id, position",
+                OBJECTIVE_OF_ANOTHER + ", position WHERE " + OBJECTIVE_OF_ANOTHER_ROW,
                 "key_result_id, position",
                 "event_type, position",
                 "cycle_id, position",
