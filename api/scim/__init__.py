@@ -1,8 +1,8 @@
 """SCIM 2.0 provisioning (RFC 7643/7644) at `/scim/v2`, with the models of scim2-models.
 
 Off until `OKR_SCIM_TOKEN` is set (every route answers 404 then); the identity provider sends
-that bearer token. Users are people: `userName` is the person's e-mail, `name.formatted` (or
-`displayName`) their name, `active` their active state. Every change is the person's own event
+that bearer token. Users are people: `userName` is the person's e-mail (or the `userName` the provider
+gave), `name.formatted` (or `displayName`) their name, `active` their active state. Every change is the person's own event
 with the actor and reason `scim`; nothing is ever deleted: DELETE deactivates the person
 (reason `scim: deleted`) and the SCIM resource is gone (404) while the history stays. Groups are
 not offered: see docs/identity.md for why roles come from the sign-in's groups claim.
@@ -29,7 +29,6 @@ from scim2_models import (
     Filter,
     ListResponse,
     Meta,
-    Mutability,
     Patch,
     PatchOp,
     Required,
@@ -42,8 +41,9 @@ from scim2_models import (
     Uniqueness,
 )
 
-from domain.application import OkrLedger
-from domain.base import CommandContext
+from api.errors import ApiError
+from api.policy import Provisioner
+from api.usecases.identity import IdentityUseCases
 from domain.errors import NotFound, OkrError
 from domain.person import Person
 from infra.settings import Settings, get_settings
@@ -101,13 +101,15 @@ def _authorize(request: Request) -> None:
         raise ScimError(401, "send the SCIM bearer token: Authorization: Bearer …")
 
 
-def _ledger(request: Request) -> OkrLedger:
-    ledger: OkrLedger = request.app.state.services.ledger
-    return ledger
-
-
-def _ctx(request: Request) -> CommandContext:
-    return CommandContext(actor=ACTOR, request_id=getattr(request.state, "request_id", ""))
+def _identity(request: Request) -> IdentityUseCases:
+    """The use cases SCIM provisions through, as the provisioner `scim`."""
+    services = request.app.state.services
+    return IdentityUseCases(
+        services.ledger,
+        services.directory,
+        Provisioner(ACTOR),
+        getattr(request.state, "request_id", None),
+    )
 
 
 def _base(request: Request) -> str:
@@ -129,24 +131,23 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 class Email(ComplexAttribute):
-    """An e-mail of the User: the person's e-mail is required (`value`); one is kept."""
+    """An e-mail of the User: the person's e-mail (`value`). One is kept: of several sent, the
+    one marked `primary` (read on the way in, as `type` is, and not kept)."""
 
     value: Annotated[str | None, Required.true] = None
-    type: str | None = None
-    primary: bool | None = None
 
 
 class User(Resource[Any]):
     """The User this server keeps, as its `/Schemas` describe it (RFC 7643 §4.1 trimmed to what
     is stored): `userName` (any string, unique), `displayName` (the person's name), `emails`
-    (the person's e-mail: immutable, it keys the person registry), `active`, and `externalId`
+    (the person's e-mail: unique; a change keeps the person), `active`, and `externalId`
     (the provider's own identifier). `name` is read on the way in and never stored apart."""
 
     __schema__ = URN(USER_SCHEMA)
 
     user_name: Annotated[str | None, Uniqueness.server, Required.true] = None
     display_name: Annotated[str | None, Required.true] = None
-    emails: Annotated[list[Email] | None, Required.true, Mutability.immutable] = None
+    emails: Annotated[list[Email] | None, Required.true] = None
     active: Annotated[bool | None, Required.true] = None
 
 
@@ -165,13 +166,13 @@ def _load(request: Request, user_id: str) -> Person:
         person_id = UUID(user_id)
     except ValueError:
         raise ScimError(404, f"no user {user_id}") from None
-    ledger = _ledger(request)
+    identity = _identity(request)
     try:
-        person = ledger.get_person(person_id)
+        person = identity.person(person_id)
     except NotFound:
         raise ScimError(404, f"no user {user_id}") from None
     reason, linked = "", {USER_NAME: "", EXTERNAL_ID: ""}
-    for event in ledger.repository.event_store.get(person_id):
+    for event in identity.history(person_id):
         if isinstance(event, Person.Deactivated | Person.Reactivated):
             reason = event.reason
         elif isinstance(event, Person.IdentityLinked) and event.issuer in linked:
@@ -192,7 +193,7 @@ def _resource(request: Request, person: Person) -> User:
         external_id=getattr(person, "scim_external_id", None),
         user_name=getattr(person, "scim_user_name", None) or person.email,
         display_name=person.name,
-        emails=[Email(value=person.email, primary=True)] if person.email else None,
+        emails=[Email(value=person.email)] if person.email else None,
         active=person.active,
         meta=Meta(
             resource_type="User",
@@ -230,8 +231,7 @@ class Wanted:
     def __init__(self, user: User, name: str | None) -> None:
         self.user_name = (user.user_name or "").strip()
         self.external_id = user.external_id
-        addresses = [str(e.value) for e in user.emails or [] if e.value and e.primary]
-        addresses += [str(e.value) for e in user.emails or [] if e.value and not e.primary]
+        addresses = [str(e.value) for e in user.emails or [] if e.value]  # the primary first
         if "@" in self.user_name:
             addresses.append(self.user_name)
         self.email = addresses[0] if addresses else ""
@@ -243,7 +243,14 @@ _KEPT = {
     key.lower(): key
     for key in ("id", "meta", "externalId", "userName", "displayName", "emails", "active")
 }
-_KEPT_EMAIL = {key.lower(): key for key in ("value", "type", "primary")}
+
+
+def _primary_first(entries: list[Any]) -> list[Any]:
+    """The e-mails as `{"value": …}`, the one marked primary first."""
+    kept = [e for e in entries if isinstance(e, dict)]
+    kept.sort(key=lambda e: not any(k.lower() == "primary" and v is True for k, v in e.items()))
+    values = [next((v for k, v in e.items() if k.lower() == "value"), None) for e in kept]
+    return [{"value": value} for value in values]
 
 
 def _kept(data: dict[str, Any]) -> dict[str, Any]:
@@ -255,12 +262,7 @@ def _kept(data: dict[str, Any]) -> dict[str, Any]:
         if key.lower() in _KEPT:
             kept[_KEPT[key.lower()]] = value
     if isinstance(kept.get("emails"), list):
-        kept["emails"] = [
-            {_KEPT_EMAIL[k.lower()]: v for k, v in entry.items() if k.lower() in _KEPT_EMAIL}
-            if isinstance(entry, dict)
-            else entry
-            for entry in kept["emails"]
-        ]
+        kept["emails"] = _primary_first(kept["emails"])
     return kept
 
 
@@ -287,23 +289,23 @@ def _parse_user(data: dict[str, Any]) -> Wanted:
 
 def _apply(request: Request, person: Person, wanted: Wanted, partial: bool = False) -> None:
     """Record what changed, each change an event of the person's with the actor `scim`."""
-    ledger, ctx = _ledger(request), _ctx(request)
+    identity = _identity(request)
     if wanted.email and wanted.email.strip().lower() != person.email:
-        raise ScimError(400, "emails: the e-mail is immutable here", "mutability")
+        identity.change_email(person.id, wanted.email, ACTOR)  # id and history stay
     if wanted.user_name != getattr(person, "scim_user_name", ""):
         _unique_user_name(request, wanted.user_name, person.id)
-        ledger.link_identity(person.id, USER_NAME, wanted.user_name, ctx)
+        identity.link(person.id, USER_NAME, wanted.user_name)
     if wanted.external_id != getattr(person, "scim_external_id", None):
         if wanted.external_id:
-            ledger.link_identity(person.id, EXTERNAL_ID, wanted.external_id, ctx)
+            identity.link(person.id, EXTERNAL_ID, wanted.external_id)
         elif not partial:
-            ledger.unlink_identity(person.id, EXTERNAL_ID, ctx)
+            identity.unlink(person.id, EXTERNAL_ID)
     if wanted.name and wanted.name != person.name:
-        ledger.rename_person(person.id, wanted.name, ctx)
+        identity.rename(person.id, wanted.name)
     if not wanted.active and person.active:
-        ledger.deactivate_person(person.id, ACTOR, ctx)
+        identity.deactivate(person.id, ACTOR)
     elif wanted.active and not person.active:
-        ledger.reactivate_person(person.id, ACTOR, ctx)
+        identity.reactivate(person.id, ACTOR)
 
 
 def _people(request: Request) -> list[Person]:
@@ -321,8 +323,27 @@ def _people(request: Request) -> list[Person]:
 
 
 def _by_user_name(request: Request, user_name: str) -> list[Person]:
+    """The User with `userName` (at most one), from the directory's indexes: the person the
+    `scim:userName` identity was last linked to, else the one with that e-mail; then checked
+    against that one person's events (their userName may have moved on since)."""
     wanted = user_name.strip()
-    return [p for p in _people(request) if getattr(p, "scim_user_name", "") == wanted]
+    identity = _identity(request)
+    candidates = [identity.linked(USER_NAME, wanted)]
+    if "@" in wanted:
+        try:
+            holder = identity.holder_of(wanted)
+        except OkrError:
+            holder = None
+        candidates.append(holder.id if holder else None)
+    found: list[Person] = []
+    for person_id in dict.fromkeys(c for c in candidates if c is not None):
+        try:
+            person = _load(request, str(person_id))
+        except ScimError:
+            continue
+        if getattr(person, "scim_user_name", "") == wanted:
+            found.append(person)
+    return found
 
 
 def _unique_user_name(request: Request, user_name: str, person_id: UUID | None) -> None:
@@ -331,12 +352,16 @@ def _unique_user_name(request: Request, user_name: str, person_id: UUID | None) 
 
 
 def _run(call: Any) -> Any:
-    """Domain refusals as SCIM errors."""
+    """Domain refusals as SCIM errors: a taken e-mail is 409 `uniqueness`."""
     try:
         return call()
     except ScimError:
         raise
+    except ApiError as error:
+        raise ScimError(error.status, error.message) from None
     except OkrError as error:
+        if error.rule == "email_taken":
+            raise ScimError(409, str(error), "uniqueness") from None
         raise ScimError(400, str(error), "invalidValue") from None
 
 
@@ -489,8 +514,8 @@ async def create_user(request: Request) -> Response:
             "emails: a person here needs an e-mail (emails, or an e-mail as userName)",
             "invalidValue",
         )
-    ledger, ctx = _ledger(request), _ctx(request)
-    existing = _run(lambda: ledger.find_person_by_email(wanted.email))
+    identity = _identity(request)
+    existing = _run(lambda: identity.holder_of(wanted.email))
     if existing is not None:
         try:
             _load(request, str(existing.id))
@@ -501,7 +526,7 @@ async def create_user(request: Request) -> Response:
             return _json(_user(request, person), 201, {"Location": _location(request, person)})
         raise ScimError(409, f"{wanted.email} is already provisioned", "uniqueness")
     _unique_user_name(request, wanted.user_name, None)
-    person_id = _run(lambda: ledger.register_person(wanted.name, wanted.email, ctx)).id
+    person_id = _run(lambda: identity.register_person(wanted.name, wanted.email)).id
     registered = _load(request, str(person_id))
     _run(lambda: _apply(request, registered, wanted))
     person = _load(request, str(person_id))
@@ -510,10 +535,10 @@ async def create_user(request: Request) -> Response:
 
 def _load_any(request: Request, person_id: UUID) -> Person:
     """A person deleted through SCIM, to provision again (as `_load`, without the 404)."""
-    ledger = _ledger(request)
-    person = ledger.get_person(person_id)
+    identity = _identity(request)
+    person = identity.person(person_id)
     person.scim_user_name = person.email  # type: ignore[attr-defined]
-    for event in ledger.repository.event_store.get(person_id):
+    for event in identity.history(person_id):
         if isinstance(event, Person.IdentityLinked) and event.issuer == USER_NAME:
             person.scim_user_name = event.subject  # type: ignore[attr-defined]
     person.scim_external_id = None  # type: ignore[attr-defined]
@@ -583,12 +608,12 @@ async def patch_user(request: Request) -> Response:
 
 async def delete_user(request: Request) -> Response:
     person = _load(request, request.path_params["user_id"])
-    ledger, ctx = _ledger(request), _ctx(request)
+    identity = _identity(request)
     if person.active:
-        ledger.deactivate_person(person.id, DELETED, ctx)
+        _run(lambda: identity.deactivate(person.id, DELETED))
     else:  # deactivated earlier: the deletion is recorded as a deactivation of its own
-        ledger.reactivate_person(person.id, ACTOR, ctx)
-        ledger.deactivate_person(person.id, DELETED, ctx)
+        _run(lambda: identity.reactivate(person.id, ACTOR))
+        _run(lambda: identity.deactivate(person.id, DELETED))
     return Response(status_code=204)
 
 
