@@ -145,6 +145,11 @@ def may_administer(principal: Principal) -> bool:
     return principal.role == Role.ADMIN
 
 
+def may_manage_own_tokens(principal: Principal) -> bool:
+    """Everyone creates and revokes their own tokens, but not with a read-only token."""
+    return may_write(principal)
+
+
 # ------------------------------------------------------------------ provisioning
 
 

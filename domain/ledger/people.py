@@ -21,6 +21,9 @@ class PeopleLedger(LedgerBase):
     def get_person(self, person_id: UUID, version: int | None = None) -> Person:
         return self._load_version(Person, person_id, "person", version)
 
+    def get_token(self, token_id: UUID) -> AccessToken:
+        return self._load(AccessToken, token_id, "token")
+
     def find_person_by_email(self, email: str) -> Person | None:
         """The live person who registered with ``email`` and still has it. Someone who took
         the address by an e-mail change is not found here: the directory's `emails` index
