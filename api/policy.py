@@ -174,7 +174,7 @@ PROVISIONING: dict[str, frozenset[str]] = {
     "sso": frozenset({"register", "link", "change_email", "change_role", "issue_token"}),
     "system": frozenset(
         {"register", "rename", "change_email", "deactivate", "reactivate", "change_role"}
-        | {"link", "unlink", "issue_token", "revoke_token"}
+        | {"link", "unlink", "issue_token", "revoke_token", "list_tokens", "forget"}
     ),
 }
 """What each provisioner may do to people: SCIM keeps who exists and what they are called (roles

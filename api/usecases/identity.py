@@ -19,9 +19,11 @@ from api.errors import forbidden
 from api.policy import Provisioner, may_provision
 from domain.access import Role
 from domain.application import CommandResult, OkrLedger
-from domain.base import CommandContext
-from domain.errors import RuleViolated
+from domain.base import SYSTEM, CommandContext
+from domain.errors import NotFound, RuleViolated
 from domain.person import Person, normalise_email
+from infra.audit.personal import Forgetting, forget_person
+from infra.token_use import PersonalToken, personal_tokens
 from projections.directory import holder_of, identity_key
 
 
@@ -67,15 +69,14 @@ class IdentityUseCases:
         events = self.ledger.repository.event_store.get(person_id)
         return [e for e in events if isinstance(e, Person.Event)]
 
+    def tokens(self, person_id: UUID) -> list[PersonalToken]:
+        """A person's tokens, newest first, with their last use."""
+        self._may("list_tokens")
+        return personal_tokens(self.ledger, person_id)
+
     def holder_of(self, email: str) -> Person | None:
         """The person who has `email` now (registered with it, or changed to it), if any."""
-        address = normalise_email(email)
-        with self.directory.current() as directory:
-            person_id = holder_of(directory, address)
-        if person_id is None:  # the directory may not have seen this request's own write yet
-            return self.ledger.find_person_by_email(address)
-        person = self.ledger.get_person(person_id)
-        return person if person.email == address and not person.forgotten else None
+        return email_holder(self.ledger, self.directory, email)
 
     def linked(self, issuer: str, subject: str) -> UUID | None:
         """The person an identity provider last linked as `subject` (maybe since relinked)."""
@@ -83,9 +84,7 @@ class IdentityUseCases:
             return directory.identities.get(identity_key(issuer, subject))
 
     def _free(self, email: str, person_id: UUID | None) -> None:
-        holder = self.holder_of(email)
-        if holder is not None and holder.id != person_id:
-            raise RuleViolated("email_taken", f"{email} is already registered", "email")
+        require_email_free(self.ledger, self.directory, email, person_id)
 
     # ---------------------------------------------------------------- commands
 
@@ -170,3 +169,39 @@ class IdentityUseCases:
         return self._run(
             "revoke_token", token_id, lambda: self.ledger.revoke_token(token_id, reason, self.ctx)
         )
+
+    def forget(self, email: str, reason: str) -> Forgetting:
+        """Erase the personal data of the person who has `email` now (their key destroyed,
+        then `Person.Forgotten`)."""
+        self._may("forget")
+        person = self.holder_of(email)
+        if person is None:
+            raise NotFound("person", email, "email")
+        return forget_person(self.ledger, email, reason, self.ctx, person_id=person.id)
+
+
+def email_holder(ledger: OkrLedger, directory: LogDirectory, email: str) -> Person | None:
+    """The person who has `email` now (registered with it, or changed to it), if any: the
+    directory's `emails` index, checked against that one person."""
+    address = normalise_email(email)
+    with directory.current() as state:
+        person_id = holder_of(state, address)
+    if person_id is None:  # the directory may not have seen this request's own write yet
+        return ledger.find_person_by_email(address)
+    person = ledger.get_person(person_id)
+    return person if person.email == address and not person.forgotten else None
+
+
+def require_email_free(
+    ledger: OkrLedger, directory: LogDirectory, email: str, person_id: UUID | None
+) -> None:
+    """409 `email_taken` when someone other than `person_id` has `email` now."""
+    holder = email_holder(ledger, directory, email)
+    if holder is not None and holder.id != person_id:
+        raise RuleViolated("email_taken", f"{email} is already registered", "email")
+
+
+def command_line(ledger: OkrLedger) -> IdentityUseCases:
+    """The use cases as the command line run on the server uses them (the actor `system`),
+    with a directory of its own folded from the log."""
+    return IdentityUseCases(ledger, LogDirectory(ledger), Provisioner(SYSTEM))

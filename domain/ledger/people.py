@@ -44,7 +44,8 @@ class PeopleLedger(LedgerBase):
                 person = self.get_person(person_id)
             except NotFound:
                 return None, person_id
-            if not person.forgotten and person.email == address:
+            # "" : their key is gone and the erasure not yet recorded; the address is theirs.
+            if not person.forgotten and person.email in (address, ""):
                 return person, person_id
         raise AssertionError("unreachable")
 
