@@ -1,0 +1,128 @@
+"""What every SCIM endpoint shares: the bearer check, SCIM errors and JSON, the request's
+identity use cases (the provisioner `scim`), and the constants of the protocol."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from api.errors import ApiError
+from api.policy import Provisioner
+from api.usecases.identity import IdentityUseCases
+from domain.errors import OkrError
+from infra.settings import Settings, get_settings
+
+MEDIA = "application/scim+json"
+PREFIX = "/scim/v2"
+DELETED = "scim: deleted"
+ACTOR = "scim"
+MAX_RESULTS = 200
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+USER_NAME = "scim:userName"
+"""The issuer of the `IdentityLinked` events that keep a person's SCIM `userName`."""
+EXTERNAL_ID = "scim:externalId"
+"""The issuer of the `IdentityLinked` events that keep a person's SCIM `externalId`."""
+
+scim = APIRouter(include_in_schema=False)
+
+
+class ScimError(Exception):
+    def __init__(self, status: int, detail: str, scim_type: str | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.scim_type = scim_type
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(data, status_code=status, media_type=MEDIA, headers=headers)
+
+
+def _error(error: ScimError) -> JSONResponse:
+    body: dict[str, Any] = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+        "status": str(error.status),
+        "detail": error.detail,
+    }
+    if error.scim_type:
+        body["scimType"] = error.scim_type
+    return _json(body, error.status)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings | None = request.app.state.services.settings
+    return settings or get_settings()
+
+
+def _authorize(request: Request) -> None:
+    configured = _settings(request).scim_token
+    if configured is None:
+        raise ScimError(404, "SCIM provisioning is not configured on this server")
+    given = request.headers.get("authorization", "")
+    scheme, _, secret = given.partition(" ")
+    expected = configured.get_secret_value()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(secret.strip(), expected):
+        raise ScimError(401, "send the SCIM bearer token: Authorization: Bearer …")
+
+
+def _identity(request: Request) -> IdentityUseCases:
+    """The use cases SCIM provisions through, as the provisioner `scim`."""
+    services = request.app.state.services
+    return IdentityUseCases(
+        services.ledger,
+        services.directory,
+        Provisioner(ACTOR),
+        getattr(request.state, "request_id", None),
+    )
+
+
+def _base(request: Request) -> str:
+    public = _settings(request).public_url
+    return (public or str(request.base_url)).rstrip("/") + PREFIX
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except ValueError:
+        raise ScimError(400, "the body is not JSON", "invalidSyntax") from None
+    if not isinstance(data, dict):
+        raise ScimError(400, "the body must be a JSON object", "invalidSyntax")
+    return data
+
+
+def _run(call: Any) -> Any:
+    """Domain refusals as SCIM errors: a taken e-mail is 409 `uniqueness`."""
+    try:
+        return call()
+    except ScimError:
+        raise
+    except ApiError as error:
+        raise ScimError(error.status, error.message) from None
+    except OkrError as error:
+        if error.rule == "email_taken":
+            raise ScimError(409, str(error), "uniqueness") from None
+        raise ScimError(400, str(error), "invalidValue") from None
+
+
+def _wrap(handler: Any) -> Any:
+    async def endpoint(request: Request) -> Response:
+        try:
+            _authorize(request)
+            result: Response = await handler(request)
+            return result
+        except ScimError as error:
+            return _error(error)
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
+def _int(value: str | None, default: int, low: int) -> int:
+    try:
+        return max(low, int(value)) if value is not None else default
+    except ValueError:
+        raise ScimError(400, f"'{value}' is not a number", "invalidValue") from None
