@@ -170,15 +170,16 @@ class Provisioner:
 PROVISIONING: dict[str, frozenset[str]] = {
     "scim": frozenset(
         {"register", "rename", "change_email", "deactivate", "reactivate", "link", "unlink"}
+        | {"teams"}
     ),
     "sso": frozenset({"register", "link", "change_email", "change_role", "issue_token"}),
     "system": frozenset(
         {"register", "rename", "change_email", "deactivate", "reactivate", "change_role"}
-        | {"link", "unlink", "issue_token", "revoke_token", "list_tokens", "forget"}
+        | {"link", "unlink", "issue_token", "revoke_token", "list_tokens", "forget", "teams"}
     ),
 }
-"""What each provisioner may do to people: SCIM keeps who exists and what they are called (roles
-come from the sign-in's groups); a sign-in registers (auto-provision), links its `sub`, follows
+"""What each provisioner may do to people: SCIM keeps who exists and what they are called, and
+teams and their members as its Groups (roles come from the sign-in's groups); a sign-in registers (auto-provision), links its `sub`, follows
 the verified e-mail, gives the role its groups name and opens a session; the command line, run
 by whoever runs the server, does all of it."""
 

@@ -4,10 +4,13 @@ identity use cases (the provisioner `scim`), and the constants of the protocol."
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from scim2_models import Context, ListResponse, Resource, ResponseParameters, SearchRequest
 
 from api.errors import ApiError
 from api.policy import Provisioner
@@ -126,3 +129,58 @@ def _int(value: str | None, default: int, low: int) -> int:
         return max(low, int(value)) if value is not None else default
     except ValueError:
         raise ScimError(400, f"'{value}' is not a number", "invalidValue") from None
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a list or a search asks for: a filter, a page, and the attributes to answer."""
+
+    filter: str | None
+    start: int
+    count: int
+    source: dict[str, Any]
+    """The query parameters or the SearchRequest body (for `attributes`/`excludedAttributes`)."""
+
+
+def listing(request: Request) -> Query:
+    """The query of `GET /Users` or `GET /Groups`."""
+    query = request.query_params
+    start = _int(query.get("startIndex"), 1, 1)
+    count = min(_int(query.get("count"), MAX_RESULTS, 0), MAX_RESULTS)
+    return Query(query.get("filter"), start, count, dict(query))
+
+
+async def searching(request: Request, model: Any) -> Query:
+    """The query of a `POST …/.search` (RFC 7644 §3.4.3): a SearchRequest body."""
+    body = await _body(request)
+    try:
+        search = SearchRequest[model].model_validate(body)
+    except ValidationError as error:
+        raise ScimError(
+            400, f"invalid SearchRequest: {error.errors()[0]['msg']}", "invalidValue"
+        ) from None
+    start = max(1, search.start_index or 1)
+    count = min(max(0, search.count if search.count is not None else MAX_RESULTS), MAX_RESULTS)
+    return Query(str(search.filter) if search.filter else None, start, count, body)
+
+
+def parameters(source: dict[str, Any], model: Any) -> ResponseParameters[Any]:
+    """`attributes` / `excludedAttributes` (RFC 7644 §3.9) of a query or a SearchRequest."""
+    picked = {k: v for k, v in source.items() if k in ("attributes", "excludedAttributes")}
+    try:
+        return ResponseParameters[model].model_validate(picked)
+    except ValidationError as error:
+        raise ScimError(400, f"{error.errors()[0]['msg']}", "invalidValue") from None
+
+
+def dump(item: Resource[Any] | ListResponse[Any], asked: ResponseParameters[Any] | None) -> Any:
+    return item.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=asked)
+
+
+def answer_list(found: list[Any], query: Query, model: Any) -> Response:
+    """One page of `found` as a ListResponse, with the attributes the query asks for."""
+    page = found[query.start - 1 : query.start - 1 + query.count]
+    listed = ListResponse[model](
+        total_results=len(found), start_index=query.start, items_per_page=len(page), resources=page
+    )
+    return _json(dump(listed, parameters(query.source, model)))

@@ -14,13 +14,10 @@ from scim2_models import (
     URN,
     ComplexAttribute,
     Context,
-    ListResponse,
     Meta,
     PatchOp,
     Required,
     Resource,
-    ResponseParameters,
-    SearchRequest,
     Uniqueness,
 )
 
@@ -28,16 +25,20 @@ from api.scim.protocol import (
     ACTOR,
     DELETED,
     EXTERNAL_ID,
-    MAX_RESULTS,
     USER_NAME,
     USER_SCHEMA,
+    Query,
     ScimError,
     _base,
     _body,
     _identity,
-    _int,
     _json,
     _run,
+    answer_list,
+    dump,
+    listing,
+    parameters,
+    searching,
 )
 from domain.errors import NotFound, OkrError
 from domain.person import Person
@@ -118,22 +119,9 @@ def _resource(request: Request, person: Person) -> User:
     )
 
 
-def _parameters(source: dict[str, Any]) -> ResponseParameters[Any]:
-    """`attributes` / `excludedAttributes` (RFC 7644 §3.9) of a query or a SearchRequest."""
-    picked = {k: v for k, v in source.items() if k in ("attributes", "excludedAttributes")}
-    try:
-        return ResponseParameters[User].model_validate(picked)
-    except ValidationError as error:
-        raise ScimError(400, f"{error.errors()[0]['msg']}", "invalidValue") from None
-
-
-def _dump(item: User | ListResponse[User], parameters: ResponseParameters[Any] | None) -> Any:
-    return item.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=parameters)
-
-
 def _user(request: Request, person: Person) -> dict[str, Any]:
-    dumped: dict[str, Any] = _dump(
-        _resource(request, person), _parameters(dict(request.query_params))
+    dumped: dict[str, Any] = dump(
+        _resource(request, person), parameters(dict(request.query_params), User)
     )
     return dumped
 
@@ -273,39 +261,18 @@ def _filtered(request: Request, expression: str | None) -> list[Person]:
     return _by_user_name(request, value.strip().strip('"'))
 
 
-def _listed(
-    request: Request, people: list[Person], start: int, count: int, parameters: Any
-) -> Response:
-    users = [_resource(request, person) for person in people]
-    page = users[start - 1 : start - 1 + count]
-    listed = ListResponse[User](
-        total_results=len(users), start_index=start, items_per_page=len(page), resources=page
-    )
-    return _json(_dump(listed, parameters))
+def _answer(request: Request, query: Query) -> Response:
+    people = _filtered(request, query.filter)
+    return answer_list([_resource(request, person) for person in people], query, User)
 
 
 async def list_users(request: Request) -> Response:
-    query = request.query_params
-    start = _int(query.get("startIndex"), 1, 1)
-    count = min(_int(query.get("count"), MAX_RESULTS, 0), MAX_RESULTS)
-    people = _filtered(request, query.get("filter"))
-    return _listed(request, people, start, count, _parameters(dict(query)))
+    return _answer(request, listing(request))
 
 
 async def search_users(request: Request) -> Response:
-    """POST /Users/.search and /.search (RFC 7644 §3.4.3): the query in a SearchRequest body;
-    Users are the only resources here, so the root search is the Users search."""
-    body = await _body(request)
-    try:
-        search = SearchRequest[User].model_validate(body)
-    except ValidationError as error:
-        raise ScimError(
-            400, f"invalid SearchRequest: {error.errors()[0]['msg']}", "invalidValue"
-        ) from None
-    start = max(1, search.start_index or 1)
-    count = min(max(0, search.count if search.count is not None else MAX_RESULTS), MAX_RESULTS)
-    people = _filtered(request, str(search.filter) if search.filter else None)
-    return _listed(request, people, start, count, _parameters(body))
+    """POST /Users/.search (RFC 7644 §3.4.3): the query in a SearchRequest body."""
+    return _answer(request, await searching(request, User))
 
 
 async def create_user(request: Request) -> Response:

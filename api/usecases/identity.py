@@ -22,6 +22,7 @@ from domain.application import CommandResult, OkrLedger
 from domain.base import SYSTEM, CommandContext
 from domain.errors import NotFound, RuleViolated
 from domain.person import Person, normalise_email
+from domain.team import MemberRole, Team
 from infra.audit.personal import Forgetting, forget_person
 from infra.token_use import PersonalToken, personal_tokens
 from projections.directory import holder_of, identity_key
@@ -164,6 +165,51 @@ class IdentityUseCases:
 
         result = execute(self.ledger, None, issue)
         return issued[0], result
+
+    # ------------------------------------------------------------------- teams
+
+    def team(self, team_id: UUID) -> Team:
+        self._may("teams")
+        return self.ledger.get_team(team_id)
+
+    def teams(self) -> list[UUID]:
+        """The teams not disbanded, in forming order."""
+        self._may("teams")
+        with self.directory.current() as directory:
+            return [i for i, team in directory.teams.items() if not team.disbanded]
+
+    def form_team(self, name: str, reason: str) -> CommandResult:
+        return self._run(
+            "teams", None, lambda: self.ledger.form_team(name, self.ctx, reason=reason)
+        )
+
+    def rename_team(self, team_id: UUID, name: str, reason: str) -> CommandResult:
+        return self._run(
+            "teams", team_id, lambda: self.ledger.rename_team(team_id, name, self.ctx, reason)
+        )
+
+    def add_member(self, team_id: UUID, person_id: UUID, reason: str) -> CommandResult:
+        """`person_id` joins the team as a member (managers are named by admins), as the
+        identity provider's group lists them, deactivated or not."""
+        return self._run(
+            "teams",
+            team_id,
+            lambda: self.ledger.add_team_member(
+                team_id, person_id, MemberRole.MEMBER, self.ctx, reason, mirrored=True
+            ),
+        )
+
+    def remove_member(self, team_id: UUID, person_id: UUID, reason: str) -> CommandResult:
+        return self._run(
+            "teams",
+            team_id,
+            lambda: self.ledger.remove_team_member(team_id, person_id, self.ctx, reason),
+        )
+
+    def disband_team(self, team_id: UUID, reason: str) -> CommandResult:
+        return self._run(
+            "teams", team_id, lambda: self.ledger.disband_team(team_id, reason, self.ctx)
+        )
 
     def revoke_token(self, token_id: UUID, reason: str) -> CommandResult:
         return self._run(

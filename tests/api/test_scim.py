@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import httpx2
@@ -27,6 +27,7 @@ from tests.servers import served as serve_app
 TOKEN = "scim-secret-of-the-identity-provider"
 MEDIA = "application/scim+json"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
@@ -63,9 +64,9 @@ def test_discovery_names_users_and_what_is_supported(scim: httpx.Client) -> None
     assert config["patch"]["supported"] is True and config["filter"]["supported"] is True
     assert config["bulk"]["supported"] is False
     types = scim.get("/ResourceTypes").json()
-    assert [t["name"] for t in types["Resources"]] == ["User"]
+    assert [t["name"] for t in types["Resources"]] == ["User", "Group"]
     schemas = scim.get("/Schemas").json()
-    assert [s["id"] for s in schemas["Resources"]] == [USER]
+    assert [s["id"] for s in schemas["Resources"]] == [USER, GROUP]
 
 
 def test_create_read_filter_replace_and_a_duplicate(scim: httpx.Client, ledger: OkrLedger) -> None:
@@ -256,7 +257,7 @@ def test_a_user_without_any_e_mail_is_refused_naming_the_field(scim: httpx.Clien
 
 def test_scim2_tester_conformance(scim_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Every check of scim2-tester passes against the running server: discovery, CRUD and
-    PATCH (its PUT check sends a new random e-mail, kept as an e-mail change of the same
+    PATCH, for Users and Groups (its PUT check of a User sends a new random e-mail, kept as an e-mail change of the same
     person)."""
     http = httpx2.Client(
         base_url=scim_url + "/scim/v2", headers={"Authorization": f"Bearer {TOKEN}"}
@@ -269,4 +270,87 @@ def test_scim2_tester_conformance(scim_url: str, capsys: pytest.CaptureFixture[s
             print(f"scim2-tester {result.status.name:8} {result.title} {result.reason or ''}")
     failed = [(r.title, r.reason) for r in results if r.status != Status.SUCCESS]
     assert failed == []
-    assert len(results) >= 36
+    assert len(results) >= 51
+    created = {r.reason for r in results if r.title == "object_creation"}
+    assert {reason.split(" object")[0] for reason in created} == {
+        "Successfully created User",
+        "Successfully created Group",
+    }
+
+
+def _group_members(group: dict[str, Any]) -> list[str]:
+    return [m["value"] for m in group.get("members", [])]
+
+
+def test_groups_are_teams_and_each_membership_change_is_an_event_with_a_reason(
+    scim: httpx.Client, ledger: OkrLedger
+) -> None:
+    ann, ben, cat = (
+        _create(scim, f"{n}@acme.example", n.title())["id"] for n in ("ann", "ben", "cat")
+    )
+    body = {"schemas": [GROUP], "displayName": "Platform", "members": [{"value": ann}]}
+    created = scim.post("/Groups", json=body)
+    assert created.status_code == 201, created.text
+    group = created.json()
+    assert group["displayName"] == "Platform" and _group_members(group) == [ann]
+    assert group["members"][0]["$ref"].endswith(f"/Users/{ann}")
+    team_id = UUID(group["id"])
+    assert ledger.get_team(team_id).name == "Platform"
+
+    def patch(*operations: dict[str, Any]) -> dict[str, Any]:
+        answer = scim.patch(
+            f"/Groups/{group['id']}", json={"schemas": [PATCH], "Operations": list(operations)}
+        )
+        assert answer.status_code == 200, answer.text
+        data: dict[str, Any] = answer.json()
+        return data
+
+    assert _group_members(patch({"op": "add", "path": "members", "value": [{"value": ben}]})) == [
+        ann,
+        ben,
+    ]
+    removed = patch({"op": "remove", "path": f'members[value eq "{ann}"]'})
+    assert _group_members(removed) == [ben]
+    replaced = patch(
+        {"op": "replace", "path": "members", "value": [{"value": cat}]},
+        {"op": "replace", "path": "displayName", "value": "Platform team"},
+    )
+    assert _group_members(replaced) == [cat] and replaced["displayName"] == "Platform team"
+    found = scim.get("/Groups", params={"filter": 'displayName eq "Platform team"'}).json()
+    assert [g["id"] for g in found["Resources"]] == [group["id"]]
+    assert (
+        scim.get("/Groups", params={"filter": 'displayName eq "Nope"'}).json()["totalResults"] == 0
+    )
+    put = scim.put(
+        f"/Groups/{group['id']}",
+        json={"schemas": [GROUP], "displayName": "Platform team", "members": [{"value": ann}]},
+    )
+    assert put.status_code == 200 and _group_members(put.json()) == [ann]
+    unknown = scim.patch(
+        f"/Groups/{group['id']}",
+        json={
+            "schemas": [PATCH],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": str(uuid4())}]}],
+        },
+    )
+    assert unknown.status_code == 400 and unknown.json()["scimType"] == "invalidValue"
+
+    events = [
+        (type(e).__name__, str(getattr(e, "person_id", "")), e.actor, e.reason)
+        for e in ledger.repository.event_store.get(team_id)
+    ]
+    assert events == [
+        ("Formed", "", "scim", "scim"),
+        ("MemberAdded", ann, "scim", "scim"),
+        ("MemberAdded", ben, "scim", "scim"),
+        ("MemberRemoved", ann, "scim", "scim"),
+        ("Renamed", "", "scim", "scim"),
+        ("MemberAdded", cat, "scim", "scim"),
+        ("MemberRemoved", ben, "scim", "scim"),
+        ("MemberAdded", ann, "scim", "scim"),
+        ("MemberRemoved", cat, "scim", "scim"),
+    ]
+    assert scim.delete(f"/Groups/{group['id']}").status_code == 204
+    assert scim.get(f"/Groups/{group['id']}").status_code == 404
+    disbanded = ledger.get_team(team_id)
+    assert disbanded.disbanded and len(list(ledger.repository.event_store.get(team_id))) == 10
