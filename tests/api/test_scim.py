@@ -350,6 +350,21 @@ def test_groups_are_teams_and_each_membership_change_is_an_event_with_a_reason(
         ("MemberAdded", ann, "scim", "scim"),
         ("MemberRemoved", cat, "scim", "scim"),
     ]
+    # The access history shows the membership and that SCIM granted it.
+    admin = ledger.register_person("Root", "root@acme.example", CommandContext.system())
+    secret, _ = ledger.issue_token(admin.id, Role.ADMIN, CommandContext.system())
+    access = httpx.get(
+        str(scim.base_url).removesuffix("/scim/v2/") + "/api/v1/access",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert access.status_code == 200, access.text
+    (ann_access,) = [p for p in access.json()["people"] if p["person_id"] == ann]
+    (membership,) = ann_access["teams"]
+    assert membership["team"] == "Platform team"
+    assert (membership["granted_by"]["actor"], membership["granted_by"]["reason"]) == (
+        "scim",
+        "scim",
+    )
     assert scim.delete(f"/Groups/{group['id']}").status_code == 204
     assert scim.get(f"/Groups/{group['id']}").status_code == 404
     disbanded = ledger.get_team(team_id)
