@@ -50,6 +50,11 @@ def _sign_in_with_sso(page: Any, site: Served, sub: str) -> None:
     page.wait_for_url(site.url + "/tree")
 
 
+def _nia(site: Served, email: str, group: str) -> None:
+    """Nia's claims at the provider: her e-mail and one group."""
+    site.user("u-nia", email=email, email_verified=True, name="Nia Okoro", groups=[group])
+
+
 def _who(page: Any) -> tuple[str, str]:
     name = page.get_by_test_id("signed-in-as").inner_text()
     return name, page.locator(".who .role").inner_text()
@@ -58,13 +63,7 @@ def _who(page: Any) -> tuple[str, str]:
 def test_sign_in_through_the_provider_and_the_role_follows_the_groups(
     page: Any, sso_site: Served
 ) -> None:
-    sso_site.user(
-        "u-nia",
-        email="nia@acme.example",
-        email_verified=True,
-        name="Nia Okoro",
-        groups=["okr-managers"],
-    )
+    _nia(sso_site, "nia@acme.example", "okr-managers")
     _sign_in_with_sso(page, sso_site, "u-nia")
     assert _who(page) == ("Nia Okoro", "manager")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -74,13 +73,7 @@ def test_sign_in_through_the_provider_and_the_role_follows_the_groups(
     page.get_by_role("link", name="Back to sign-in").wait_for()
     assert page.locator("#provider-logout").get_attribute("href").startswith(sso_site.issuer)
 
-    sso_site.user(
-        "u-nia",
-        email="nia@acme.example",
-        email_verified=True,
-        name="Nia Okoro",
-        groups=["okr-admins"],
-    )
+    _nia(sso_site, "nia@acme.example", "okr-admins")
     _sign_in_with_sso(page, sso_site, "u-nia")
     assert _who(page) == ("Nia Okoro", "admin")
 
@@ -93,13 +86,7 @@ def test_sign_in_through_the_provider_and_the_role_follows_the_groups(
     # A new e-mail at the provider: the same person (matched by `sub`), whose e-mail follows.
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("link", name="Back to sign-in").wait_for()
-    sso_site.user(
-        "u-nia",
-        email="nia@okoro.example",
-        email_verified=True,
-        name="Nia Okoro",
-        groups=["okr-admins"],
-    )
+    _nia(sso_site, "nia@okoro.example", "okr-admins")
     _sign_in_with_sso(page, sso_site, "u-nia")
     assert _who(page) == ("Nia Okoro", "admin")
     assert sso_site.ledger.get_person(person.id).email == "nia@okoro.example"
