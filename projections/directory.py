@@ -11,6 +11,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from domain.access import AccessToken
+from domain.channel import ChatChannel
 from domain.cycle import Cycle, Phase
 from domain.initiative import Initiative
 from domain.kpi import Kpi
@@ -19,6 +20,7 @@ from domain.person import Person, forgotten_name
 from domain.quality import QualityPolicy
 from domain.strategy import Strategy
 from domain.team import MemberRole, Team
+from domain.webhook import WebhookEndpoint
 from projections.base import DataclassFold, FoldState, Handlers, Logged
 
 
@@ -94,7 +96,16 @@ class DirectoryFold(DataclassFold[DirectoryState]):
     version = 3  # 3: the e-mail index (`emails`), following e-mail changes
     state_type = DirectoryState
     handlers = _on
-    ignores = (AccessToken, Objective, Strategy, Kpi, Initiative, QualityPolicy)
+    ignores = (
+        AccessToken,
+        Objective,
+        Strategy,
+        Kpi,
+        Initiative,
+        QualityPolicy,
+        WebhookEndpoint,
+        ChatChannel,
+    )
 
 
 # ----------------------------------------------------------------- people
