@@ -17,12 +17,19 @@ from domain.ledger.cycles import CycleLedger
 from domain.ledger.initiatives import InitiativeLedger
 from domain.ledger.kpis import KpiLedger
 from domain.ledger.people import PeopleLedger
+from domain.ledger.sources import SourceLedger
 from domain.ledger.teams import TeamLedger
 
 __all__ = ["CommandResult", "OkrLedger", "QualityContext"]
 
 
 class OkrLedger(
-    PeopleLedger, TeamLedger, CycleLedger, AlignmentLedger, KpiLedger, InitiativeLedger
+    PeopleLedger,
+    TeamLedger,
+    CycleLedger,
+    AlignmentLedger,
+    KpiLedger,
+    InitiativeLedger,
+    SourceLedger,
 ):
     name = "okrledger"
