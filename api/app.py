@@ -29,6 +29,7 @@ from api.routes.lint import coach
 from api.routes.objectives import objectives
 from api.routes.people import people, tokens
 from api.routes.queries import queries
+from api.routes.sources import sources
 from api.routes.strategy import strategy
 from api.routes.teams import teams
 from api.scim import scim
@@ -113,6 +114,7 @@ def create_app(
         kpis,
         initiatives,
         coach,
+        sources,
     ):
         app.include_router(router, prefix=PREFIX)
     metrics.install(app, settings)

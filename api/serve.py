@@ -22,6 +22,7 @@ from infra.audit.verify import start_periodic_verification
 from infra.bootstrap import build_ledger, build_read_models
 from infra.idempotency import IdempotencyStore
 from infra.settings import Settings
+from infra.sources.sync import start_source_scheduler
 
 
 class _Server(uvicorn.Server):
@@ -56,6 +57,7 @@ def serve(
     relay = None
     checkpoints = None
     verifier = None
+    sources = None
     try:
         if settings.views_runner:
             readmodels.start()
@@ -63,6 +65,7 @@ def serve(
             readmodels.setup()  # the views are kept by `okr worker --from-kafka` processes
         checkpoints = start_checkpoint_follower(ledger.recorder, settings)
         verifier = start_periodic_verification(ledger, settings)
+        sources = start_source_scheduler(ledger, settings)  # idle until a source is defined
         if settings.kafka_bootstrap:
             from infra.kafka.config import KafkaConfig
             from infra.kafka.relay import Relay
@@ -96,6 +99,8 @@ def serve(
             checkpoints.stop()
         if verifier is not None:
             verifier.stop()
+        if sources is not None:
+            sources.stop(timeout=settings.source_timeout_seconds * 2 + 10)
         if relay is not None:
             relay.stop(timeout=relay.config.delivery_timeout_ms / 1000 + 10)
         readmodels.stop()

@@ -43,6 +43,7 @@ from domain.source import Schedule, describe, source_actor
 from infra.repeating import Repeating
 from infra.settings import Settings
 from infra.sources.fetch import SourceFailure, fetch
+from projections.staleness import SourceProblem
 
 log = logging.getLogger(__name__)
 
@@ -195,18 +196,20 @@ class SourceSync:
         events from where the previous call stopped, then the objectives they name)."""
         with self._lock:
             recorder = self.ledger.recorder
-            while True:
+            head = recorder.max_notification_id()
+            while head is not None and (self._position or 0) < head:
                 page = recorder.select_notifications(
                     start=self._position,
                     limit=1000,
+                    stop=head,
                     topics=TOPICS,
                     inclusive_of_start=self._position is None,
                 )
                 self._candidates.update(UUID(str(n.originator_id)) for n in page)
-                if page:
-                    self._position = page[-1].id
                 if len(page) < 1000:
+                    self._position = head  # read up to the head: next time, only what is new
                     break
+                self._position = page[-1].id
             candidates = sorted(self._candidates)
         found = []
         for objective_id in candidates:
@@ -397,3 +400,21 @@ def start_source_scheduler(ledger: OkrLedger, settings: Settings) -> SourceSched
     scheduler = SourceScheduler(source_sync_of(ledger, settings), settings.source_interval_seconds)
     scheduler.start()
     return scheduler
+
+
+def source_problems(ledger: OkrLedger, settings: Settings) -> list[SourceProblem]:
+    """The failing sources, as `/stale` lists them (none where the store is not PostgreSQL)."""
+    if not isinstance(ledger.recorder, PostgresRecorder):
+        return []
+    return [
+        SourceProblem(
+            source_id=state.source_id,
+            objective_id=state.objective_id,
+            key_result_id=state.key_result_id,
+            rule=state.last_rule,
+            error=state.last_error,
+            failing_since=state.failing_since,
+            failures=state.failures,
+        )
+        for state in source_sync_of(ledger, settings).failing()
+    ]

@@ -10,6 +10,7 @@ import api.web.pages.home
 import api.web.pages.inbox
 import api.web.pages.objective
 import api.web.pages.replay
+import api.web.pages.sources
 import api.web.pages.strategy
 import api.web.pages.tokens
 import api.web.pages.tree  # noqa: F401

@@ -1,0 +1,93 @@
+"""Key results that follow a data source (docs/data-sources.md): attach one, detach it, read it
+with its health, and sync it now."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import Response
+
+from api import schemas as s
+from api import source_schemas as src
+from api.deps import IfMatchDep, answer
+from api.routes import SourcesDep, problems, router
+
+sources = router("sources")
+
+_PATH = "/objectives/{objective_id}/key-results/{key_result_id}"
+
+
+@sources.put(
+    f"{_PATH}/source",
+    response_model=src.SourceAttached,
+    responses=problems(403, 404, 409, 412),
+    summary="Let a key result follow a data source",
+)
+def attach_source(
+    objective_id: UUID,
+    key_result_id: UUID,
+    body: src.SourceIn,
+    uses: SourcesDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> src.SourceAttached:
+    """Replaces any source the key result followed. The key result's owner or an admin only.
+    422 names the field and the rule: `connection_unknown`, `secret_unknown`,
+    `expression_invalid`, `url_invalid`, `url_credentials`, `schedule_at_invalid`,
+    `time_zone_unknown` …; `source_needs_metric` for a milestone."""
+    result = answer(response, uses.attach(objective_id, key_result_id, body, expected))
+    assert result.extra_id is not None
+    return src.SourceAttached(
+        id=result.id,
+        version=result.version,
+        position=result.position,
+        key_result_id=key_result_id,
+        source_id=result.extra_id,
+    )
+
+
+@sources.post(
+    f"{_PATH}/source/detach",
+    response_model=s.KeyResultCommandResult,
+    responses=problems(403, 404, 409, 412),
+    summary="Stop following the key result's data source",
+)
+def detach_source(
+    objective_id: UUID,
+    key_result_id: UUID,
+    body: s.Reason,
+    uses: SourcesDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> s.KeyResultCommandResult:
+    """409 `no_source` when it follows none."""
+    result = answer(response, uses.detach(objective_id, key_result_id, body.reason, expected))
+    return s.KeyResultCommandResult(
+        id=result.id, version=result.version, position=result.position, key_result_id=key_result_id
+    )
+
+
+@sources.get(
+    f"{_PATH}/source",
+    response_model=src.SourceOut,
+    responses=problems(404),
+    summary="The key result's data source and its health",
+)
+def read_source(objective_id: UUID, key_result_id: UUID, uses: SourcesDep) -> src.SourceOut:
+    """Health `never` (not fetched yet), `ok`, `failing` (with the last error and since when)
+    or `waiting` (fetched, but the key result takes no check-in now). 404 `no_source`."""
+    return uses.read(objective_id, key_result_id)
+
+
+@sources.post(
+    f"{_PATH}/sync",
+    response_model=src.SyncOut,
+    responses=problems(403, 404, 409, 502),
+    summary="Sync the key result with its data source now",
+)
+def sync_now(objective_id: UUID, key_result_id: UUID, uses: SourcesDep) -> src.SyncOut:
+    """Fetches now, whatever the schedule. A new value is a check-in by the source; an
+    unchanged one writes nothing (`written: false`). 502 names the failure
+    (`source_timeout`, `source_http_status`, `source_not_a_number`, `source_sql_error` …), 409
+    the rule that keeps the key result from taking a check-in now (`not_approved` …)."""
+    return uses.sync_now(objective_id, key_result_id)

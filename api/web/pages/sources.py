@@ -1,0 +1,76 @@
+"""A key result's data source on the objective page: what it follows, its health and last
+error, and "Sync now" (the same use case as `POST …/key-results/{kr}/sync`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from fastapi.responses import RedirectResponse
+
+from api import policy
+from api.errors import ApiError
+from api.usecases.sources import SourceUseCases
+from api.web.site import TEMPLATES, FormDep, FormError, Viewer, ViewerDep, act, web
+from domain.source import describe
+
+
+@dataclass(frozen=True)
+class SourcePanel:
+    description: str
+    schedule: str
+    health: str
+    last_error: str | None
+    last_attempt_at: Any
+    failing_since: Any
+    can_sync: bool
+
+
+def _schedule(definition: dict[str, Any]) -> str:
+    schedule = definition.get("schedule") or {}
+    if schedule.get("every") == "day":
+        return f"every day at {schedule.get('at')} ({schedule.get('time_zone', 'UTC')})"
+    return "every hour"
+
+
+def source_panel(viewer: Viewer, objective_id: Any, key_result_id: Any) -> SourcePanel | None:
+    """The key result's source as the page shows it (None when it follows none)."""
+    objective = viewer.services.ledger.get_objective(UUID(str(objective_id)))
+    kr = objective.key_results.get(UUID(str(key_result_id)))
+    if kr is None or kr.source_id is None or kr.source is None:
+        return None
+    found = SourceUseCases(viewer.caller).read(objective.id, kr.id)
+    return SourcePanel(
+        description=describe(kr.source),
+        schedule=_schedule(kr.source),
+        health=found.health.health,
+        last_error=found.health.last_error,
+        last_attempt_at=found.health.last_attempt_at,
+        failing_since=found.health.failing_since,
+        can_sync=viewer.may(policy.may_attach_source, objective),
+    )
+
+
+TEMPLATES.globals.update(source_panel=source_panel)
+
+
+@web.post("/objectives/{objective_id}/key-results/sync")
+def sync_now(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
+    def sync() -> Any:
+        key_result_id = form.uuid("key_result_id")
+        if key_result_id is None:
+            raise FormError("Which key result?")
+        try:
+            return SourceUseCases(viewer.caller).sync_now(objective_id, key_result_id)
+        except ApiError as error:
+            if error.status != 502:
+                raise
+            raise FormError(f"The data source failed: {error.message}") from None
+
+    return act(
+        viewer,
+        f"/objectives/{objective_id}",
+        sync,
+        "Synced with the data source (an unchanged value writes nothing).",
+    )
