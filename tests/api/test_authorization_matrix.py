@@ -437,7 +437,11 @@ def test_every_write_route_is_in_the_matrix(matrix_client: Any) -> None:
         for method in operations
         if method in ("post", "patch", "put", "delete")
     }
-    # The strategy layer's writes have their own matrix, in tests/api/test_strategy.py.
+    # The strategy layer's writes have their own matrix, in tests/api/test_strategy.py, and
+    # the data sources' in tests/api/test_sources.py (an admin may act on any team's).
+    from tests.api.test_sources import SOURCE_CASES
     from tests.api.test_strategy import STRATEGY_CASES
 
-    assert len(writes) == len(OBJECTIVE_CASES) + len(ADMIN_CASES) + len(STRATEGY_CASES)
+    assert len(writes) == (
+        len(OBJECTIVE_CASES) + len(ADMIN_CASES) + len(STRATEGY_CASES) + len(SOURCE_CASES)
+    )

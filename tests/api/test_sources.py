@@ -16,6 +16,8 @@ from pytest_httpserver import HTTPServer
 
 from api.app import create_app
 from domain.application import OkrLedger
+from domain.base import CommandContext
+from domain.team import MemberRole
 from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
@@ -277,3 +279,41 @@ def test_the_scheduler_moves_a_key_result_by_itself(
     assert current.current is not None, "the scheduler wrote no check-in"
     assert (current.current.value, current.current.actor.startswith("source:")) == (4.0, True)
     assert not scheduler._thread.is_alive()
+
+
+# ------------------------------------------------------------- the authorization matrix
+
+SOURCE_CASES = [
+    ("PUT", "source", _sql()),
+    ("POST", "source/detach", {"reason": "moved"}),
+    ("POST", "sync", None),
+]
+"""The data-source writes (counted by tests/api/test_authorization_matrix.py)."""
+CALLERS = {"admin": "admin", "auditor": "auditor", "manager": "mia", "member": "max"}
+
+
+@pytest.mark.parametrize(("method", "tail", "body"), SOURCE_CASES)
+def test_every_role_on_its_own_and_another_team(
+    client: Any, world: World, signups: Any, method: str, tail: str, body: Any
+) -> None:
+    """The owning team's members (its manager too) and admins anywhere; nobody else."""
+    for name in ("admin", "auditor"):
+        world.ledger.add_team_member(
+            world.teams["platform"],
+            world[name].person_id,
+            MemberRole.MEMBER,
+            CommandContext.system(),
+        )
+    for team in ("platform", "sales"):
+        for role, name in CALLERS.items():
+            built = objective_in(world, team, "approved")
+            if tail != "source":
+                _ok(client.put(_path(built, "source"), json=_sql(), headers=world["admin"].headers))
+            response = client.request(
+                method, _path(built, tail), json=body, headers=world[name].headers
+            )
+            allowed = role == "admin" or (role in ("manager", "member") and team == "platform")
+            if allowed:
+                assert 200 <= response.status_code < 300, (role, team, response.text)
+            else:
+                _problem(response, 403, "not_allowed")
