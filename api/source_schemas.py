@@ -74,6 +74,10 @@ class SourceAttached(CommandResultOut):
     source_id: UUID = Field(description="The source; its check-ins' actor is `source:<id>`.")
 
 
+class KpiSourceAttached(CommandResultOut):
+    source_id: UUID = Field(description="The source; its measurements' actor is `source:<id>`.")
+
+
 class SourceHealthOut(Out):
     health: str = Field(
         examples=["never", "ok", "failing", "waiting"],
@@ -99,12 +103,21 @@ class SourceOut(Out):
     health: SourceHealthOut
 
 
+class KpiSourceOut(Out):
+    kpi_id: UUID
+    source_id: UUID
+    actor: str = Field(description="The actor of the measurements it records.")
+    definition: dict[str, Any] = Field(description="Secret-free: secrets are named, not held.")
+    description: str
+    health: SourceHealthOut
+
+
 class SyncOut(Out):
     source_id: UUID
-    health: Literal["ok", "waiting"]
+    health: Literal["ok"]
     value: float | None
     written: bool = Field(description="False: the value in force was that value already.")
-    check_in_id: UUID | None = None
-    position: int | None = None
-    rule: str | None = Field(default=None, description="`waiting`: the rule that refused.")
-    message: str | None = None
+    written_id: UUID | None = Field(
+        default=None, description="The check-in (or the KPI's measurement) written."
+    )
+    position: int | None = Field(default=None, description="Where the write landed.")

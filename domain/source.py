@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -199,6 +199,10 @@ class Schedule:
         if slot > local:
             slot = datetime.combine(local.date() - timedelta(days=1), self.at, tzinfo=zone)
         return slot.astimezone(now.tzinfo)
+
+    def local_day(self, now: datetime) -> date:
+        """The calendar day `now` falls on in the schedule's time zone."""
+        return now.astimezone(ZoneInfo(self.time_zone)).date()
 
     def is_due(self, last_attempt: datetime | None, now: datetime) -> bool:
         """Due when never tried, or when a scheduled instant passed since the last attempt."""

@@ -1,5 +1,5 @@
-"""Key results that follow a data source (docs/data-sources.md): attach one, detach it, read it
-with its health, and sync it now."""
+"""Key results and KPIs that follow a data source (docs/data-sources.md): attach one, detach
+it, read it with its health, and sync it now."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from api import schemas as s
 from api import source_schemas as src
 from api.deps import IfMatchDep, answer
 from api.routes import SourcesDep, problems, router
+from domain.application import CommandResult
 
 sources = router("sources")
 
@@ -91,3 +92,58 @@ def sync_now(objective_id: UUID, key_result_id: UUID, uses: SourcesDep) -> src.S
     (`source_timeout`, `source_http_status`, `source_not_a_number`, `source_sql_error` …), 409
     the rule that keeps the key result from taking a check-in now (`not_approved` …)."""
     return uses.sync_now(objective_id, key_result_id)
+
+
+# --------------------------------------------------------------------- KPIs
+
+
+@sources.put(
+    "/kpis/{kpi_id}/source",
+    response_model=src.KpiSourceAttached,
+    responses=problems(403, 404, 409, 412),
+    summary="Measure a KPI from a data source",
+)
+def attach_kpi_source(
+    kpi_id: UUID, body: src.SourceIn, uses: SourcesDep, expected: IfMatchDep, response: Response
+) -> src.KpiSourceAttached:
+    """Each fetch measures the day it happens on (in the schedule's time zone); a changed value
+    later that day corrects the day's measurement. The KPI's owner or an admin only; the same
+    422s as a key result's source."""
+    result = answer(response, uses.attach_to_kpi(kpi_id, body, expected))
+    assert result.extra_id is not None
+    return src.KpiSourceAttached(
+        id=result.id, version=result.version, position=result.position, source_id=result.extra_id
+    )
+
+
+@sources.post(
+    "/kpis/{kpi_id}/source/detach",
+    response_model=s.CommandResultOut,
+    responses=problems(403, 404, 409, 412),
+    summary="Stop measuring a KPI from its data source",
+)
+def detach_kpi_source(
+    kpi_id: UUID, body: s.Reason, uses: SourcesDep, expected: IfMatchDep, response: Response
+) -> CommandResult:
+    return answer(response, uses.detach_from_kpi(kpi_id, body.reason, expected))
+
+
+@sources.get(
+    "/kpis/{kpi_id}/source",
+    response_model=src.KpiSourceOut,
+    responses=problems(404),
+    summary="A KPI's data source and its health",
+)
+def read_kpi_source(kpi_id: UUID, uses: SourcesDep) -> src.KpiSourceOut:
+    return uses.read_kpi(kpi_id)
+
+
+@sources.post(
+    "/kpis/{kpi_id}/sync",
+    response_model=src.SyncOut,
+    responses=problems(403, 404, 409, 502),
+    summary="Measure a KPI from its data source now",
+)
+def sync_kpi_now(kpi_id: UUID, uses: SourcesDep) -> src.SyncOut:
+    """As a key result's sync: 502 names a failed fetch."""
+    return uses.sync_kpi_now(kpi_id)

@@ -1,6 +1,8 @@
-"""Syncing key results with their data sources: on demand ("sync now") and on their schedule.
+"""Syncing key results and KPIs with their data sources: on demand ("sync now") and on their
+schedule.
 
-A sync fetches the source's value and hands it to the ledger as a check-in whose actor is the
+A sync fetches the source's value and hands it to the ledger as a check-in (for a KPI: the
+measurement of the day, corrected if the value changes later that day) whose actor is the
 source (`source:<id>`) and whose provenance records the source, the fetch time and the SHA-256
 of what was fetched; an unchanged value writes nothing (the domain decides, against the value in
 force). A failing fetch never raises out of the scheduler: the source's health and last error
@@ -38,6 +40,7 @@ from domain.application import CommandResult, OkrLedger
 from domain.base import CommandContext
 from domain.cycle import Phase
 from domain.errors import OkrError, RuleViolated
+from domain.kpi import Kpi
 from domain.objective import Objective, Status
 from domain.source import Schedule, describe, source_actor
 from infra.repeating import Repeating
@@ -51,6 +54,8 @@ TABLE = "okrledger_source_state"
 TOPICS = (
     get_topic(Objective.KeyResultSourceAttached),
     get_topic(Objective.KeyResultSourceDetached),
+    get_topic(Kpi.SourceAttached),
+    get_topic(Kpi.SourceDetached),
 )
 
 Clock = Callable[[], datetime]
@@ -72,8 +77,10 @@ class SourceState:
     """A source's health, as the table keeps it."""
 
     source_id: UUID
-    objective_id: UUID
-    key_result_id: UUID
+    aggregate_id: UUID
+    """The objective whose key result follows the source, or the KPI."""
+    key_result_id: UUID | None
+    """None for a KPI's source."""
     health: str
     last_attempt_at: datetime | None
     last_success_at: datetime | None
@@ -104,10 +111,11 @@ class SourceState:
 
 @dataclass(frozen=True)
 class Followed:
-    """A key result that follows a source."""
+    """A key result (of an objective) or a KPI that follows a source."""
 
-    objective_id: UUID
-    key_result_id: UUID
+    aggregate_id: UUID
+    key_result_id: UUID | None
+    """None: the aggregate is a KPI."""
     source_id: UUID
     definition: dict[str, Any]
 
@@ -156,8 +164,8 @@ class SourceSync:
             conn.execute(
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {} ("
-                    "source_id uuid PRIMARY KEY, objective_id uuid NOT NULL, "
-                    "key_result_id uuid NOT NULL, health text NOT NULL, "
+                    "source_id uuid PRIMARY KEY, aggregate_id uuid NOT NULL, "
+                    "key_result_id uuid, health text NOT NULL, "
                     "last_attempt_at timestamptz, last_success_at timestamptz, "
                     "last_value double precision, last_sha256 text, last_rule text, "
                     "last_error text, failing_since timestamptz, "
@@ -212,15 +220,25 @@ class SourceSync:
                 self._position = page[-1].id
             candidates = sorted(self._candidates)
         found = []
-        for objective_id in candidates:
-            objective = self.ledger.get_objective(objective_id)
-            for kr in objective.key_results.values():
+        for aggregate_id in candidates:
+            aggregate: object = self.ledger.repository.get(aggregate_id)
+            if isinstance(aggregate, Kpi):
+                if aggregate.source_id is not None and aggregate.source is not None:
+                    found.append(
+                        Followed(aggregate_id, None, aggregate.source_id, aggregate.source)
+                    )
+                continue
+            assert isinstance(aggregate, Objective)
+            for kr in aggregate.key_results.values():
                 if kr.source_id is not None and kr.source is not None and not kr.removed:
-                    found.append(Followed(objective_id, kr.id, kr.source_id, kr.source))
+                    found.append(Followed(aggregate_id, kr.id, kr.source_id, kr.source))
         return found
 
-    def _trackable(self, objective_id: UUID) -> bool:
-        objective = self.ledger.get_objective(objective_id)
+    def _trackable(self, followed: Followed) -> bool:
+        """Whether the key result (or KPI) takes a value now: the scheduler skips it if not."""
+        if followed.key_result_id is None:
+            return not self.ledger.get_kpi(followed.aggregate_id).retired
+        objective = self.ledger.get_objective(followed.aggregate_id)
         cycle = self.ledger.get_cycle(objective.cycle_id)
         return objective.status == Status.APPROVED and cycle.phase in (Phase.ACTIVE, Phase.GRADING)
 
@@ -232,7 +250,7 @@ class SourceSync:
         outcomes = []
         for followed in self.followed():
             try:
-                if not self._trackable(followed.objective_id):
+                if not self._trackable(followed):
                     continue
                 outcome = self._sync(followed, scheduled=True)
             except Exception:  # one source's bug never stops the others
@@ -254,16 +272,25 @@ class SourceSync:
         assert outcome is not None
         return outcome
 
+    def sync_kpi_now(self, kpi_id: UUID) -> SyncOutcome:
+        """Measure a KPI from its source now, whatever the schedule."""
+        kpi = self.ledger.get_kpi(kpi_id)
+        if kpi.source_id is None or kpi.source is None:
+            raise RuleViolated("no_source", f"KPI '{kpi.name}' follows no data source")
+        outcome = self._sync(Followed(kpi_id, None, kpi.source_id, kpi.source))
+        assert outcome is not None
+        return outcome
+
     def _sync(self, followed: Followed, *, scheduled: bool = False) -> SyncOutcome | None:
         self.create_table()
         wait = self.settings.source_timeout_seconds * 2 + 5
         with self.datastore.get_connection() as conn, conn.transaction():
             conn.execute(
                 SQL(
-                    "INSERT INTO {} (source_id, objective_id, key_result_id, health) "
+                    "INSERT INTO {} (source_id, aggregate_id, key_result_id, health) "
                     "VALUES (%s, %s, %s, %s) ON CONFLICT (source_id) DO NOTHING"
                 ).format(self._table),
-                (followed.source_id, followed.objective_id, followed.key_result_id, Health.NEVER),
+                (followed.source_id, followed.aggregate_id, followed.key_result_id, Health.NEVER),
             )
         with self.datastore.get_connection() as conn, conn.transaction():
             conn.execute(SQL("SET LOCAL lock_timeout = {}").format(Literal(int(wait * 1000))))
@@ -312,9 +339,7 @@ class SourceSync:
         )
         for attempt in (1, 2):
             try:
-                result = self.ledger.take_fetched_value(
-                    followed.objective_id, followed.key_result_id, source_id, fetched.value, ctx
-                )
+                result = self._take(followed, fetched.value, ctx)
             except IntegrityError:  # someone checked in at the same instant: read again
                 if attempt == 2:
                     return SyncOutcome(
@@ -336,6 +361,15 @@ class SourceSync:
                 )
             return SyncOutcome(source_id, Health.OK, fetched.value, result, sha256=fetched.sha256)
         raise AssertionError("unreachable")
+
+    def _take(self, followed: Followed, value: float, ctx: CommandContext) -> CommandResult | None:
+        if followed.key_result_id is None:
+            return self.ledger.take_kpi_fetched_value(
+                followed.aggregate_id, followed.source_id, value, ctx
+            )
+        return self.ledger.take_fetched_value(
+            followed.aggregate_id, followed.key_result_id, followed.source_id, value, ctx
+        )
 
     def _record(self, conn: Any, state: SourceState, outcome: SyncOutcome, now: datetime) -> None:
         failing = outcome.health == Health.FAILING
@@ -409,7 +443,7 @@ def source_problems(ledger: OkrLedger, settings: Settings) -> list[SourceProblem
     return [
         SourceProblem(
             source_id=state.source_id,
-            objective_id=state.objective_id,
+            objective_id=state.aggregate_id,
             key_result_id=state.key_result_id,
             rule=state.last_rule,
             error=state.last_error,
@@ -417,4 +451,5 @@ def source_problems(ledger: OkrLedger, settings: Settings) -> list[SourceProblem
             failures=state.failures,
         )
         for state in source_sync_of(ledger, settings).failing()
+        if state.key_result_id is not None
     ]

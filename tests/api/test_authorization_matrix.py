@@ -439,9 +439,9 @@ def test_every_write_route_is_in_the_matrix(matrix_client: Any) -> None:
     }
     # The strategy layer's writes have their own matrix, in tests/api/test_strategy.py, and
     # the data sources' in tests/api/test_sources.py (an admin may act on any team's).
-    from tests.api.test_sources import SOURCE_CASES
+    from tests.api.test_sources import SOURCE_WRITES
     from tests.api.test_strategy import STRATEGY_CASES
 
     assert len(writes) == (
-        len(OBJECTIVE_CASES) + len(ADMIN_CASES) + len(STRATEGY_CASES) + len(SOURCE_CASES)
+        len(OBJECTIVE_CASES) + len(ADMIN_CASES) + len(STRATEGY_CASES) + len(SOURCE_WRITES)
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -23,6 +24,7 @@ from infra.readmodels import ReadModels
 from infra.settings import Settings
 from infra.sources.sync import SourceScheduler, source_sync_of
 from tests.api.conftest import API, Built, SettledClient, World, objective_in
+from tests.api.test_strategy import _kpi
 
 SIGNUPS = "SELECT sum(n) FROM signups"
 
@@ -115,7 +117,7 @@ def test_a_key_result_follows_a_sql_query_and_moves_on_sync_now(
     synced = _ok(client.post(_path(built, "sync"), headers=max_))
     assert (synced["health"], synced["value"], synced["written"]) == ("ok", 4.0, True)
     again = _ok(client.post(_path(built, "sync"), headers=max_))
-    assert (again["written"], again["check_in_id"]) == (False, None)
+    assert (again["written"], again["written_id"]) == (False, None)
 
     signups.execute("INSERT INTO signups VALUES (3)")
     moved = _ok(client.post(_path(built, "sync"), headers=max_))
@@ -317,3 +319,52 @@ def test_every_role_on_its_own_and_another_team(
                 assert 200 <= response.status_code < 300, (role, team, response.text)
             else:
                 _problem(response, 403, "not_allowed")
+
+
+# ---------------------------------------------------------------------------- KPIs
+
+KPI_SOURCE_CASES = [
+    ("PUT", "source", _sql()),
+    ("POST", "source/detach", {"reason": "moved"}),
+    ("POST", "sync", None),
+]
+SOURCE_WRITES = SOURCE_CASES + KPI_SOURCE_CASES
+"""Every data-source write (tests/api/test_authorization_matrix.py counts them)."""
+
+
+def test_a_kpi_is_measured_from_a_source_each_day(client: Any, world: World, signups: Any) -> None:
+    kpi = _kpi(client, world)
+    max_ = world["max"].headers
+    source_id = _ok(client.put(f"{API}/kpis/{kpi}/source", json=_sql(), headers=max_))["source_id"]
+    first = _ok(client.post(f"{API}/kpis/{kpi}/sync", headers=max_))
+    assert (first["value"], first["written"]) == (4.0, True)
+    assert _ok(client.post(f"{API}/kpis/{kpi}/sync", headers=max_))["written"] is False
+    signups.execute("INSERT INTO signups VALUES (5)")
+    corrected = _ok(client.post(f"{API}/kpis/{kpi}/sync", headers=max_))
+    assert (corrected["value"], corrected["written"]) == (9.0, True)
+    kpi_aggregate = world.ledger.get_kpi(UUID(kpi))
+    (latest,) = kpi_aggregate.live_measurements
+    assert (latest.value, latest.actor, latest.reason) == (
+        9.0,
+        f"source:{source_id}",
+        "fetched again from its data source",
+    )
+    source = _ok(client.get(f"{API}/kpis/{kpi}/source", headers=world["sue"].headers))
+    assert (source["health"]["health"], source["health"]["last_value"]) == ("ok", 9.0)
+
+
+@pytest.mark.parametrize(("method", "tail", "body"), KPI_SOURCE_CASES)
+def test_only_the_kpis_owner_or_an_admin_acts_on_its_source(
+    client: Any, world: World, signups: Any, method: str, tail: str, body: Any
+) -> None:
+    for role, name in CALLERS.items():
+        kpi = _kpi(client, world)
+        if tail != "source":
+            _ok(client.put(f"{API}/kpis/{kpi}/source", json=_sql(), headers=world["admin"].headers))
+        response = client.request(
+            method, f"{API}/kpis/{kpi}/{tail}", json=body, headers=world[name].headers
+        )
+        if role in ("admin", "member"):  # max owns the KPI
+            assert 200 <= response.status_code < 300, (role, response.text)
+        else:
+            _problem(response, 403, "not_allowed")

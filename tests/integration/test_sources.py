@@ -368,3 +368,32 @@ def test_two_processes_never_write_the_same_value_twice(
     written = [o for batch in results for o in batch if o.result is not None]
     assert len(written) == 1
     assert len(httpserver.log) <= 3, "a scheduled sync skips a source another one holds"
+
+
+def test_the_scheduler_measures_a_kpi_and_skips_a_retired_one(following: Following) -> None:
+    following.sql("CREATE TABLE nps (score numeric); INSERT INTO nps VALUES (41)")
+    ledger = following.ledger
+    owner = UUID(following.owner.actor)
+    kpi_id = ledger.define_kpi(
+        name="Net Promoter Score",
+        unit="pts",
+        direction="increase",
+        owner_person_id=owner,
+        green=40,
+        amber=30,
+        ctx=following.owner,
+    ).id
+    ledger.attach_kpi_source(
+        kpi_id,
+        {"kind": "sql", "connection": "warehouse", "query": "SELECT score FROM nps"},
+        "the survey lands there",
+        following.owner,
+    )
+    clock = Clock()
+    sync = SourceSync(ledger, settings_for(following), clock)
+    assert [(o.health, o.value) for o in sync.sync_due()] == [(Health.OK, 41.0)]
+    (measured,) = ledger.get_kpi(kpi_id).live_measurements
+    assert (measured.value, measured.actor) == (41.0, f"source:{ledger.get_kpi(kpi_id).source_id}")
+    ledger.retire_kpi(kpi_id, "replaced", following.owner)
+    clock.advance(hours=1)
+    assert sync.sync_due() == []

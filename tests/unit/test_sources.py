@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import pytest
 
 from domain.cycle import Phase
 from domain.errors import InvalidValue
+from domain.kpi import Kpi
 from domain.objective import Objective
 from domain.source import Schedule, source_actor, validate_source
 from tests.unit.builders import ALICE, TODAY, an_objective, ctx
 from tests.unit.gwt import classes, payload, refused, when
+from tests.unit.strategy.test_kpi import a_kpi
 
 SQL = {"kind": "sql", "connection": "warehouse", "query": "select count(*) from signups"}
 
@@ -205,3 +208,36 @@ class TestSchedule:
         assert daily.is_due(tried, datetime(2026, 3, 2, 5, 30, tzinfo=UTC))
         summer = datetime(2026, 7, 1, 4, 31, tzinfo=UTC)  # 06:31 in Berlin (CEST, UTC+2)
         assert daily.last_slot(summer) == datetime(2026, 7, 1, 4, 30, tzinfo=UTC)
+
+
+class TestKpiSources:
+    def _following(self) -> tuple[Kpi, UUID]:
+        kpi = a_kpi()
+        daily = {**SQL, "schedule": {"every": "day", "at": "06:00", "time_zone": "Asia/Tokyo"}}
+        source_id = kpi.attach_source(daily, ctx(ALICE), "the survey tool counts it")
+        kpi.collect_events()
+        return kpi, source_id
+
+    def test_a_fetched_value_measures_the_day_then_corrects_it_and_an_unchanged_one_is_nothing(
+        self,
+    ) -> None:
+        kpi, source_id = self._following()
+        by_source = ctx(source_actor(source_id))  # 12:00 UTC: 21:00 in Tokyo, the same day
+        events = when(kpi, lambda: kpi.take_fetched_value(source_id, 41, by_source))
+        assert classes(events) == [Kpi.MeasurementRecorded]
+        assert (events[0].period, events[0].value, events[0].actor) == (
+            TODAY.isoformat(),
+            41.0,
+            f"source:{source_id}",
+        )
+        assert when(kpi, lambda: kpi.take_fetched_value(source_id, 41.0, by_source)) == []
+        events = when(kpi, lambda: kpi.take_fetched_value(source_id, 43, by_source))
+        assert classes(events) == [Kpi.MeasurementCorrected]
+        assert events[0].reason == "fetched again from its data source"
+
+    def test_a_kpi_measured_from_a_source_stops_with_a_reason(self) -> None:
+        kpi, source_id = self._following()
+        events = when(kpi, lambda: kpi.detach_source(ctx(ALICE), "moved to the warehouse"))
+        assert classes(events) == [Kpi.SourceDetached]
+        refused(kpi, lambda: kpi.take_fetched_value(source_id, 1, ctx()), "source_detached")
+        refused(kpi, lambda: kpi.detach_source(ctx(ALICE), "again"), "no_source")
