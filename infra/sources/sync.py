@@ -437,19 +437,28 @@ def start_source_scheduler(ledger: OkrLedger, settings: Settings) -> SourceSched
 
 
 def source_problems(ledger: OkrLedger, settings: Settings) -> list[SourceProblem]:
-    """The failing sources, as `/stale` lists them (none where the store is not PostgreSQL)."""
+    """The failing sources key results still follow, as `/stale` lists them (none where the
+    store is not PostgreSQL)."""
     if not isinstance(ledger.recorder, PostgresRecorder):
         return []
+
+    def still_followed(state: SourceState) -> UUID | None:
+        """The key result, if it still follows this source."""
+        if state.key_result_id is None:
+            return None
+        kr = ledger.get_objective(state.aggregate_id).key_results.get(state.key_result_id)
+        return kr.id if kr is not None and kr.source_id == state.source_id else None
+
     return [
         SourceProblem(
             source_id=state.source_id,
             objective_id=state.aggregate_id,
-            key_result_id=state.key_result_id,
+            key_result_id=key_result_id,
             rule=state.last_rule,
             error=state.last_error,
             failing_since=state.failing_since,
             failures=state.failures,
         )
         for state in source_sync_of(ledger, settings).failing()
-        if state.key_result_id is not None
+        if (key_result_id := still_followed(state)) is not None
     ]

@@ -232,6 +232,8 @@ def test_a_failing_source_is_a_502_its_health_shows_on_the_key_result_and_in_sta
         str(built.key_result_id),
         "source_http_status",
     )
+    _ok(client.post(_path(built, "source/detach"), json={"reason": "fixed"}, headers=max_))
+    assert _ok(client.get(f"{API}/stale", headers=max_))["failing_sources"] == []
 
 
 def test_detaching_stops_following(client: Any, world: World, signups: Any) -> None:

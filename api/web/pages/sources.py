@@ -72,5 +72,5 @@ def sync_now(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectRe
         viewer,
         f"/objectives/{objective_id}",
         sync,
-        "Synced with the data source (an unchanged value writes nothing).",
+        "Synced with the data source: a new value is a check-in, an unchanged one writes nothing.",
     )
