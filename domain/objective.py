@@ -1523,6 +1523,7 @@ class Objective(OkrAggregate):
 
         The check-in carries the confidence a person last stated on the key result; before
         anyone stated one, the confidence given when the source was attached."""
+        self._require_trackable(cycle, "take a fetched value")
         kr = self.key_result(key_result_id)
         require(
             kr.source_id == source_id and kr.source is not None,
