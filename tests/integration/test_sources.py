@@ -397,3 +397,17 @@ def test_the_scheduler_measures_a_kpi_and_skips_a_retired_one(following: Followi
     ledger.retire_kpi(kpi_id, "replaced", following.owner)
     clock.advance(hours=1)
     assert sync.sync_due() == []
+
+
+def test_the_scheduler_finds_a_source_attached_after_its_first_round(
+    following: Following,
+) -> None:
+    following.sql("CREATE TABLE signups (n integer); INSERT INTO signups VALUES (133)")
+    sync = SourceSync(following.ledger, settings_for(following), Clock())
+    assert sync.sync_due() == []  # idle: no source yet
+    source_id = following.attach(kind="sql", connection="warehouse", query="SELECT n FROM signups")
+    assert [(o.source_id, o.value) for o in sync.sync_due()] == [(source_id, 133.0)]
+    following.ledger.detach_source(
+        following.objective_id, following.key_result_id, "moved", following.owner
+    )
+    assert sync.followed() == []
