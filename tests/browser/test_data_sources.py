@@ -66,3 +66,49 @@ def test_sync_now_moves_a_key_result_and_a_failing_source_shows_in_stale(
     browser.go("/stale")
     assert browser.page.get_by_test_id("failing-sources").count() == 0
     assert not browser.errors, browser.errors
+
+
+def test_a_kpi_measured_from_a_source_syncs_from_its_page(
+    browser: Browser, httpserver: HTTPServer
+) -> None:
+    site = browser.site
+    kwame = site["kwame"]
+    kpi_id = site.ledger.define_kpi(
+        name="Signed customers (from the CRM)",
+        unit="customers",
+        direction="increase",
+        owner_person_id=kwame.person_id,
+        green=30,
+        amber=20,
+        ctx=kwame.ctx,
+    ).id
+    httpserver.expect_request("/crm.csv").respond_with_data(
+        "region,signed\nnorth,17\nsouth,23\n", content_type="text/csv"
+    )
+    attached = httpx.put(
+        f"{site.url}/api/v1/kpis/{kpi_id}/source",
+        json={
+            "kind": "csv",
+            "url": httpserver.url_for("/crm.csv"),
+            "column": "signed",
+            "filter": {"region": "south"},
+            "schedule": {"every": "day", "at": "07:00", "time_zone": "Europe/London"},
+            "reason": "the CRM exports it",
+        },
+        headers={"Authorization": f"Bearer {kwame.token}"},
+    )
+    assert attached.status_code == 200, attached.text
+    site.settle()
+
+    browser.sign_in("kwame")
+    browser.go(f"/kpis/{kpi_id}")
+    panel = browser.page.get_by_test_id("kpi-source")
+    assert "every day at 07:00 (Europe/London)" in panel.inner_text()
+    panel.get_by_role("button", name="Sync now").click()
+    assert "synced" in browser.flash().lower()
+    assert (
+        browser.page.get_by_test_id("kpi-source").get_by_test_id("source-health").inner_text()
+        == "ok"
+    )
+    assert "23 customers" in browser.page.locator("main").inner_text()
+    assert not browser.errors, browser.errors

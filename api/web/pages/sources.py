@@ -9,7 +9,7 @@ from uuid import UUID
 
 from fastapi.responses import RedirectResponse
 
-from api import policy
+from api import policy, strategy_policy
 from api.errors import ApiError
 from api.usecases.sources import SourceUseCases
 from api.web.site import TEMPLATES, FormDep, FormError, Viewer, ViewerDep, act, web
@@ -52,7 +52,24 @@ def source_panel(viewer: Viewer, objective_id: Any, key_result_id: Any) -> Sourc
     )
 
 
-TEMPLATES.globals.update(source_panel=source_panel)
+def kpi_source_panel(viewer: Viewer, kpi_id: Any) -> SourcePanel | None:
+    """The KPI's source as its page shows it (None when it follows none)."""
+    kpi = viewer.services.ledger.get_kpi(UUID(str(kpi_id)))
+    if kpi.source_id is None or kpi.source is None:
+        return None
+    found = SourceUseCases(viewer.caller).read_kpi(kpi.id)
+    return SourcePanel(
+        description=describe(kpi.source),
+        schedule=_schedule(kpi.source),
+        health=found.health.health,
+        last_error=found.health.last_error,
+        last_attempt_at=found.health.last_attempt_at,
+        failing_since=found.health.failing_since,
+        can_sync=strategy_policy.may_measure_kpi(viewer.principal, kpi.owner_person_id),
+    )
+
+
+TEMPLATES.globals.update(source_panel=source_panel, kpi_source_panel=kpi_source_panel)
 
 
 @web.post("/objectives/{objective_id}/key-results/sync")
@@ -73,4 +90,24 @@ def sync_now(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectRe
         f"/objectives/{objective_id}",
         sync,
         "Synced with the data source: a new value is a check-in, an unchanged one writes nothing.",
+    )
+
+
+@web.post("/kpis/{kpi_id}/sync")
+def sync_kpi_now(kpi_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
+    """`form`: the CSRF check, as for every form."""
+
+    def sync() -> Any:
+        try:
+            return SourceUseCases(viewer.caller).sync_kpi_now(kpi_id)
+        except ApiError as error:
+            if error.status != 502:
+                raise
+            raise FormError(f"The data source failed: {error.message}") from None
+
+    return act(
+        viewer,
+        f"/kpis/{kpi_id}",
+        sync,
+        "Synced with the data source: a new value measures today, an unchanged one writes nothing.",
     )
