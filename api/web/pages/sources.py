@@ -3,6 +3,7 @@ error, and "Sync now" (the same use case as `POST …/key-results/{kr}/sync`).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -10,6 +11,7 @@ from uuid import UUID
 from fastapi.responses import RedirectResponse
 
 from api import policy, strategy_policy
+from api import source_schemas as src
 from api.errors import ApiError
 from api.usecases.sources import SourceUseCases
 from api.web.site import TEMPLATES, FormDep, FormError, Viewer, ViewerDep, act, web
@@ -34,6 +36,28 @@ def _schedule(definition: dict[str, Any]) -> str:
     return "every hour"
 
 
+def _panel(definition: dict[str, Any], health: src.SourceHealthOut, can_sync: bool) -> SourcePanel:
+    return SourcePanel(
+        description=describe(definition),
+        schedule=_schedule(definition),
+        health=health.health,
+        last_error=health.last_error,
+        last_attempt_at=health.last_attempt_at,
+        failing_since=health.failing_since,
+        can_sync=can_sync,
+    )
+
+
+def _fetching(call: Callable[[], Any]) -> Any:
+    """Run a sync; a failed fetch (502) is said on the page as a form error."""
+    try:
+        return call()
+    except ApiError as error:
+        if error.status != 502:
+            raise
+        raise FormError(f"The data source failed: {error.message}") from None
+
+
 def source_panel(viewer: Viewer, objective_id: Any, key_result_id: Any) -> SourcePanel | None:
     """The key result's source as the page shows it (None when it follows none)."""
     objective = viewer.services.ledger.get_objective(UUID(str(objective_id)))
@@ -41,15 +65,7 @@ def source_panel(viewer: Viewer, objective_id: Any, key_result_id: Any) -> Sourc
     if kr is None or kr.source_id is None or kr.source is None:
         return None
     found = SourceUseCases(viewer.caller).read(objective.id, kr.id)
-    return SourcePanel(
-        description=describe(kr.source),
-        schedule=_schedule(kr.source),
-        health=found.health.health,
-        last_error=found.health.last_error,
-        last_attempt_at=found.health.last_attempt_at,
-        failing_since=found.health.failing_since,
-        can_sync=viewer.may(policy.may_attach_source, objective),
-    )
+    return _panel(kr.source, found.health, viewer.may(policy.may_attach_source, objective))
 
 
 def kpi_source_panel(viewer: Viewer, kpi_id: Any) -> SourcePanel | None:
@@ -58,15 +74,8 @@ def kpi_source_panel(viewer: Viewer, kpi_id: Any) -> SourcePanel | None:
     if kpi.source_id is None or kpi.source is None:
         return None
     found = SourceUseCases(viewer.caller).read_kpi(kpi.id)
-    return SourcePanel(
-        description=describe(kpi.source),
-        schedule=_schedule(kpi.source),
-        health=found.health.health,
-        last_error=found.health.last_error,
-        last_attempt_at=found.health.last_attempt_at,
-        failing_since=found.health.failing_since,
-        can_sync=strategy_policy.may_measure_kpi(viewer.principal, kpi.owner_person_id),
-    )
+    can_sync = strategy_policy.may_measure_kpi(viewer.principal, kpi.owner_person_id)
+    return _panel(kpi.source, found.health, can_sync)
 
 
 TEMPLATES.globals.update(source_panel=source_panel, kpi_source_panel=kpi_source_panel)
@@ -78,12 +87,9 @@ def sync_now(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectRe
         key_result_id = form.uuid("key_result_id")
         if key_result_id is None:
             raise FormError("Which key result?")
-        try:
-            return SourceUseCases(viewer.caller).sync_now(objective_id, key_result_id)
-        except ApiError as error:
-            if error.status != 502:
-                raise
-            raise FormError(f"The data source failed: {error.message}") from None
+        return _fetching(
+            lambda: SourceUseCases(viewer.caller).sync_now(objective_id, key_result_id)
+        )
 
     return act(
         viewer,
@@ -98,12 +104,7 @@ def sync_kpi_now(kpi_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResp
     """`form`: the CSRF check, as for every form."""
 
     def sync() -> Any:
-        try:
-            return SourceUseCases(viewer.caller).sync_kpi_now(kpi_id)
-        except ApiError as error:
-            if error.status != 502:
-                raise
-            raise FormError(f"The data source failed: {error.message}") from None
+        return _fetching(lambda: SourceUseCases(viewer.caller).sync_kpi_now(kpi_id))
 
     return act(
         viewer,
