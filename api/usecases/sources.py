@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from api import policy, strategy_policy
+from api import policy, positions, strategy_policy
 from api import source_schemas as src
 from api.deps import authorize, visible_objective
 from api.errors import ApiError, forbidden, invalid
@@ -116,6 +116,7 @@ class SourceUseCases(UseCases):
         kpi = self.services.ledger.get_kpi(kpi_id)
         if kpi.source_id is None or kpi.source is None:
             raise ApiError(404, "no_source", f"KPI '{kpi.name}' follows no data source")
+        positions.saw_aggregate(self.services.ledger, kpi.id, kpi.version)
         return src.KpiSourceOut(
             kpi_id=kpi.id,
             source_id=kpi.source_id,
@@ -145,6 +146,7 @@ class SourceUseCases(UseCases):
             raise ApiError(
                 404, "no_source", f"key result '{kr.title}' follows no data source", "key_result_id"
             )
+        positions.saw_aggregate(self.services.ledger, objective.id, objective.version)
         return src.SourceOut(
             objective_id=objective_id,
             key_result_id=kr.id,
