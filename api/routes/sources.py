@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import Response
+from fastapi import APIRouter, Response
 
 from api import schemas as s
 from api import source_schemas as src
@@ -14,6 +14,10 @@ from api.routes import SourcesDep, problems, router
 from domain.application import CommandResult
 
 sources = router("sources")
+syncs = APIRouter(tags=["sources"])
+""""Sync now" answers what the fetch did, not a command's result, so it is no
+`IdempotentRoute`: it needs no `Idempotency-Key`, as a repeated sync writes nothing unless the
+source's value changed in between (the key, if sent, is ignored)."""
 
 _PATH = "/objectives/{objective_id}/key-results/{key_result_id}"
 
@@ -80,7 +84,7 @@ def read_source(objective_id: UUID, key_result_id: UUID, uses: SourcesDep) -> sr
     return uses.read(objective_id, key_result_id)
 
 
-@sources.post(
+@syncs.post(
     f"{_PATH}/sync",
     response_model=src.SyncOut,
     responses=problems(403, 404, 409, 502),
@@ -125,6 +129,8 @@ def attach_kpi_source(
 def detach_kpi_source(
     kpi_id: UUID, body: s.Reason, uses: SourcesDep, expected: IfMatchDep, response: Response
 ) -> CommandResult:
+    """The KPI keeps every measurement its source recorded; 409 `no_source` when it follows
+    none."""
     return answer(response, uses.detach_from_kpi(kpi_id, body.reason, expected))
 
 
@@ -135,10 +141,12 @@ def detach_kpi_source(
     summary="A KPI's data source and its health",
 )
 def read_kpi_source(kpi_id: UUID, uses: SourcesDep) -> src.KpiSourceOut:
+    """Its definition (secret-free), the actor of its measurements and its health, as for a
+    key result's source. 404 `no_source`."""
     return uses.read_kpi(kpi_id)
 
 
-@sources.post(
+@syncs.post(
     "/kpis/{kpi_id}/sync",
     response_model=src.SyncOut,
     responses=problems(403, 404, 409, 502),
@@ -147,3 +155,6 @@ def read_kpi_source(kpi_id: UUID, uses: SourcesDep) -> src.KpiSourceOut:
 def sync_kpi_now(kpi_id: UUID, uses: SourcesDep) -> src.SyncOut:
     """As a key result's sync: 502 names a failed fetch."""
     return uses.sync_kpi_now(kpi_id)
+
+
+sources.include_router(syncs)
