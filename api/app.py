@@ -25,13 +25,16 @@ from api.routes.cycles import cycles
 from api.routes.health import health
 from api.routes.initiatives import initiatives
 from api.routes.kpis import kpis
+from api.routes.ledger import ledger_routes
 from api.routes.lint import coach
+from api.routes.notifications import notifications
 from api.routes.objectives import objectives
 from api.routes.people import people, tokens
 from api.routes.queries import queries
 from api.routes.sources import sources
 from api.routes.strategy import strategy
 from api.routes.teams import teams
+from api.routes.webhooks import webhooks
 from api.scim import scim
 from domain.application import OkrLedger
 from infra.idempotency import IdempotencyStore
@@ -115,8 +118,11 @@ def create_app(
         initiatives,
         coach,
         sources,
+        ledger_routes,
+        webhooks,
     ):
         app.include_router(router, prefix=PREFIX)
+    app.include_router(notifications, prefix=PREFIX)  # docs/notifications.md
     metrics.install(app, settings)
     app.include_router(scim)  # /scim/v2: off (404) until OKR_SCIM_TOKEN is set
     if ui:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.audit_cli import audit_app, person_app
+from api.ledger_cli import export_command, import_ledger_command
 from api.rebuild_cli import rebuild_command
 from demo import DemoSummary, load_demo
 from domain.access import Role, token_id_for
@@ -47,6 +48,8 @@ errors = Console(stderr=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(person_app, name="person")
 app.command("rebuild")(rebuild_command)
+app.command("export")(export_command)
+app.command("import-ledger")(import_ledger_command)
 
 
 @contextmanager
@@ -504,6 +507,42 @@ def worker(
     configure_logging()
     try:
         run_worker(settings)
+    except (psycopg.OperationalError, OperationalError) as error:
+        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+@app.command()
+def notifier(
+    send_only: Annotated[
+        bool,
+        typer.Option("--send-only", help="Only send: leave following the log to others."),
+    ] = False,
+) -> None:
+    """Run the notifier on its own (docs/notifications.md): one follows the log, all send."""
+    from infra.kafka.service import configure_logging
+    from infra.notify.service import run_notifier
+
+    configure_logging()
+    try:
+        run_notifier(get_settings(), follow=not send_only)
+    except (psycopg.OperationalError, OperationalError) as error:
+        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def webhooks() -> None:
+    """Deliver outbound webhooks on their own (okr serve does too); several may run."""
+    from infra.kafka.service import configure_logging
+    from infra.webhooks.service import run_webhooks
+
+    configure_logging()
+    try:
+        run_webhooks(get_settings())
     except (psycopg.OperationalError, OperationalError) as error:
         errors.print(f"[red]Cannot reach the event store:[/red] {error}")
         raise typer.Exit(2) from None

@@ -21,8 +21,10 @@ from infra.audit.checkpoints import start_checkpoint_follower
 from infra.audit.verify import start_periodic_verification
 from infra.bootstrap import build_ledger, build_read_models
 from infra.idempotency import IdempotencyStore
+from infra.notify.engine import Notifier
 from infra.settings import Settings
 from infra.sources.sync import start_source_scheduler
+from infra.webhooks.service import start_webhooks
 
 
 class _Server(uvicorn.Server):
@@ -58,6 +60,8 @@ def serve(
     checkpoints = None
     verifier = None
     sources = None
+    notifier = None
+    webhooks = None
     try:
         if settings.views_runner:
             readmodels.start()
@@ -72,6 +76,10 @@ def serve(
 
             relay = Relay(ledger, KafkaConfig.from_settings(settings))
             relay.start()  # active, or standby while another process holds the relay lock
+        if settings.notifier:  # in-app always; e-mail with OKR_SMTP_URL (docs/notifications.md)
+            notifier = Notifier(ledger, settings)
+            notifier.start()
+        webhooks = start_webhooks(ledger, settings)  # idle until an endpoint is registered
         app = create_app(
             ledger,
             readmodels=readmodels,
@@ -95,12 +103,16 @@ def serve(
             )
         server.run()
     finally:
+        if notifier is not None:
+            notifier.stop()
         if checkpoints is not None:
             checkpoints.stop()
         if verifier is not None:
             verifier.stop()
         if sources is not None:
             sources.stop(timeout=settings.source_timeout_seconds * 2 + 10)
+        if webhooks is not None:
+            webhooks.stop(timeout=settings.webhook_timeout_seconds + 10)
         if relay is not None:
             relay.stop(timeout=relay.config.delivery_timeout_ms / 1000 + 10)
         readmodels.stop()

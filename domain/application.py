@@ -19,6 +19,7 @@ from domain.ledger.kpis import KpiLedger
 from domain.ledger.people import PeopleLedger
 from domain.ledger.sources import SourceLedger
 from domain.ledger.teams import TeamLedger
+from domain.ledger.webhooks import WebhookLedger
 
 __all__ = ["CommandResult", "OkrLedger", "QualityContext"]
 
@@ -31,5 +32,6 @@ class OkrLedger(
     KpiLedger,
     InitiativeLedger,
     SourceLedger,
+    WebhookLedger,
 ):
     name = "okrledger"

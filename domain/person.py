@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import time
+from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.base import CommandContext, OkrAggregate
 from domain.errors import require, require_text, require_value
@@ -38,6 +41,104 @@ def person_id_for(email: str, secret: bytes | None = None, generation: int = 0) 
     return UUID(bytes=hmac.new(secret, message, hashlib.sha256).digest()[:16], version=4)
 
 
+NOTIFICATION_CHANNELS = ("email",)
+"""The channels a person may turn on or off (the in-app notifications page is always on)."""
+DELIVERIES = ("immediate", "digest")
+_HOUR_MINUTE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+@dataclass(frozen=True)
+class NotificationPreferences:
+    """How a person wants to be told: per channel on or off, at once or in the digest, not
+    during their quiet hours, in their time zone (an IANA name; "" means the deployment's
+    default)."""
+
+    channels: dict[str, bool]
+    delivery: str = "immediate"
+    quiet_from: str = ""
+    """Start of the quiet hours, local "HH:MM" ("" for none)."""
+    quiet_to: str = ""
+    time_zone: str = ""
+
+    def wants(self, channel: str) -> bool:
+        return self.channels.get(channel, True)
+
+    def quiet_hours(self) -> tuple[time, time] | None:
+        if not self.quiet_from or not self.quiet_to:
+            return None
+        return time.fromisoformat(self.quiet_from), time.fromisoformat(self.quiet_to)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "channels": {name: self.wants(name) for name in NOTIFICATION_CHANNELS},
+            "delivery": self.delivery,
+            "quiet_from": self.quiet_from or None,
+            "quiet_to": self.quiet_to or None,
+            "time_zone": self.time_zone or None,
+        }
+
+
+DEFAULT_PREFERENCES = NotificationPreferences(channels={})
+
+
+def validate_preferences(
+    channels: dict[str, bool], delivery: str, quiet_from: str, quiet_to: str, time_zone: str
+) -> NotificationPreferences:
+    """The preferences, or InvalidValue naming the field and the rule it breaks."""
+    for name, on in channels.items():
+        require_value(
+            name in NOTIFICATION_CHANNELS,
+            "channel_unknown",
+            f"unknown channel '{name}' (one of: {', '.join(NOTIFICATION_CHANNELS)})",
+            "channels",
+        )
+        require_value(isinstance(on, bool), "channel_on_off", "a channel is true or false", name)
+    require_value(
+        delivery in DELIVERIES,
+        "delivery_invalid",
+        f"delivery must be one of: {', '.join(DELIVERIES)}",
+        "delivery",
+    )
+    for field_name, value in (("quiet_from", quiet_from), ("quiet_to", quiet_to)):
+        require_value(
+            value == "" or bool(_HOUR_MINUTE.match(value)),
+            "time_of_day_invalid",
+            f"{field_name} must be a time of day as HH:MM (24 hours)",
+            field_name,
+        )
+    require_value(
+        (quiet_from == "") == (quiet_to == ""),
+        "quiet_hours_incomplete",
+        "quiet hours need both quiet_from and quiet_to",
+        "quiet_to" if quiet_from else "quiet_from",
+    )
+    require_value(
+        quiet_from == "" or quiet_from != quiet_to,
+        "quiet_hours_empty",
+        "quiet_from and quiet_to must differ",
+        "quiet_to",
+    )
+    if time_zone:
+        try:
+            valid = "/" in time_zone or time_zone == "UTC"
+            ZoneInfo(time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            valid = False
+        require_value(
+            valid,
+            "time_zone_invalid",
+            f"'{time_zone}' is not an IANA time zone (e.g. Europe/Berlin)",
+            "time_zone",
+        )
+    return NotificationPreferences(
+        channels={name: bool(on) for name, on in sorted(channels.items())},
+        delivery=delivery,
+        quiet_from=quiet_from,
+        quiet_to=quiet_to,
+        time_zone=time_zone,
+    )
+
+
 def forgotten_name(number: int) -> str:
     """How a forgotten person appears everywhere once their name and e-mail are erased."""
     return f"forgotten person #{number}"
@@ -51,6 +152,7 @@ class Person(OkrAggregate):
         forgotten: bool
         role: str | None
         """The person's role (admin, manager, member, auditor); None until first set."""
+        notifications: NotificationPreferences
 
     class Registered(OkrAggregate.Created):
         name: str
@@ -62,6 +164,7 @@ class Person(OkrAggregate):
             person.active = True
             person.forgotten = False
             person.role = None
+            person.notifications = DEFAULT_PREFERENCES
 
     class Renamed(OkrAggregate.Event):
         name: str
@@ -119,6 +222,25 @@ class Person(OkrAggregate):
             person.active = False
             person.forgotten = True
 
+    class NotificationPreferencesChanged(OkrAggregate.Event):
+        """How the person wants to be notified (see `NotificationPreferences`); ``reason``
+        says why (their own words, or ``one-click unsubscribe`` from an e-mail)."""
+
+        channels: dict[str, bool]
+        delivery: str
+        quiet_from: str
+        quiet_to: str
+        time_zone: str
+
+        def apply(self, person: Person) -> None:
+            person.notifications = NotificationPreferences(
+                channels=dict(self.channels),
+                delivery=self.delivery,
+                quiet_from=self.quiet_from,
+                quiet_to=self.quiet_to,
+                time_zone=self.time_zone,
+            )
+
     @classmethod
     def register(
         cls, name: str, email: str, ctx: CommandContext, person_id: UUID | None = None
@@ -174,6 +296,22 @@ class Person(OkrAggregate):
     def forget(self, number: int, reason: str, ctx: CommandContext) -> None:
         self._require_remembered()
         self._trigger(self.Forgotten, ctx, reason=require_text(reason, "reason"), number=number)
+
+    def set_notification_preferences(
+        self, preferences: NotificationPreferences, reason: str, ctx: CommandContext
+    ) -> None:
+        self._require_remembered()
+        require(self.active, "person_inactive", f"{self.name} is deactivated")
+        self._trigger(
+            self.NotificationPreferencesChanged,
+            ctx,
+            reason=require_text(reason, "reason"),
+            channels=dict(preferences.channels),
+            delivery=preferences.delivery,
+            quiet_from=preferences.quiet_from,
+            quiet_to=preferences.quiet_to,
+            time_zone=preferences.time_zone,
+        )
 
     def _require_remembered(self) -> None:
         require(not self.forgotten, "person_forgotten", f"{self.name} has been forgotten")

@@ -20,6 +20,7 @@ from api.usecases.registry import RegistryUseCases
 from api.usecases.sources import SourceUseCases
 from api.usecases.strategy import StrategyUseCases
 from api.usecases.strategy_reads import StrategyQueries
+from api.usecases.webhooks import WebhookUseCases
 from domain.application import OkrLedger
 from domain.base import OkrAggregate
 
@@ -110,3 +111,5 @@ StrategyReadsDep = Annotated[StrategyQueries, _for_caller(StrategyQueries)]
 """The strategy's reads for the caller: the strategy and its map, KPIs, initiatives, lint."""
 SourcesDep = Annotated[SourceUseCases, _for_caller(SourceUseCases)]
 """Key results' data sources for the caller (api/usecases/sources.py)."""
+WebhooksDep = Annotated[WebhookUseCases, _for_caller(WebhookUseCases)]
+"""The webhook endpoints' use cases (admins only: a 403 otherwise)."""

@@ -10,7 +10,7 @@ from domain.access import AccessToken, Role, new_secret, token_id_for
 from domain.base import CommandContext
 from domain.errors import NotFound, require, require_choice
 from domain.ledger.base import CommandResult, LedgerBase
-from domain.person import Person, person_id_for
+from domain.person import NotificationPreferences, Person, person_id_for
 
 
 class PeopleLedger(LedgerBase):
@@ -59,6 +59,23 @@ class PeopleLedger(LedgerBase):
 
     def reactivate_person(self, person_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
         return self._change(Person, person_id, "person", lambda p: p.reactivate(reason, ctx))
+
+    def set_notification_preferences(
+        self,
+        person_id: UUID,
+        preferences: NotificationPreferences,
+        reason: str,
+        ctx: CommandContext,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        """Record how the person wants to be notified (docs/notifications.md)."""
+        return self._change(
+            Person,
+            person_id,
+            "person",
+            lambda p: p.set_notification_preferences(preferences, reason, ctx),
+            expected_version,
+        )
 
     # ------------------------------------------------------------ access
 

@@ -18,13 +18,14 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Connection
 from psycopg.sql import SQL, Identifier
 
+from infra.leadership import leadership
 from infra.views.log import LogReader
 from infra.views.projector import ViewsProjector
 from infra.views.store import ShardedViews
@@ -125,20 +126,9 @@ class LiveRunner:
             finally:
                 self.active.clear()
 
-    @contextlib.contextmanager
-    def _leadership(self) -> Iterator[bool]:
+    def _leadership(self) -> contextlib.AbstractContextManager[bool]:
         """Hold the runners' advisory lock on a dedicated connection while leading."""
-        with self.recorder.datastore.get_connection() as conn:
-            row = conn.execute(
-                "SELECT pg_try_advisory_lock(hashtext(%s)) AS locked", (LOCK_KEY,)
-            ).fetchone()
-            locked = bool(row and (row["locked"] if isinstance(row, dict) else row[0]))
-            try:
-                yield locked
-            finally:
-                if locked:
-                    with contextlib.suppress(Exception):
-                        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (LOCK_KEY,))
+        return leadership(self.recorder.datastore, LOCK_KEY)
 
     def _follow(self) -> None:
         """Apply what the log holds beyond the views, then wait for the next NOTIFY.

@@ -1,0 +1,118 @@
+"""Notices rendered into messages, with names as the directory holds them *now*.
+
+A notice names people and the objective by id; rendering looks them up at send time (or when a
+notifications page shows it), so a person forgotten after the event is named as
+"forgotten person #n" in every message rendered after the erasure, never by their old name.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from domain.person import DEFAULT_PREFERENCES, NotificationPreferences
+from projections.notices import Notice
+
+
+@dataclass(frozen=True)
+class Recipient:
+    id: UUID
+    name: str
+    email: str
+    active: bool
+    preferences: NotificationPreferences = DEFAULT_PREFERENCES
+
+
+class Directory(Protocol):
+    """Who people are and what objectives are called, as of now."""
+
+    def person(self, person_id: UUID) -> Recipient | None: ...
+
+    def objective_title(self, objective_id: UUID) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Message:
+    """A notice as one channel sends it to one person."""
+
+    notice_id: UUID
+    kind: str
+    recipient: Recipient
+    subject: str
+    text: str
+    html: str
+    url: str
+    """The page that acts on it (absolute)."""
+    unsubscribe_url: str | None = None
+
+
+def actor_name(directory: Directory, actor: str) -> str:
+    try:
+        person = directory.person(UUID(actor))
+    except ValueError:
+        return "okrledger"
+    return person.name if person is not None else "someone"
+
+
+def sentence(notice: Notice, directory: Directory) -> tuple[str, str]:
+    """The notice's subject line and the words that follow it (comments, reasons)."""
+    who = actor_name(directory, notice.actor)
+    title = "an objective"
+    if notice.objective_id is not None:
+        found = directory.objective_title(notice.objective_id)
+        if found:
+            title = f"“{found}”"
+    data = notice.data
+    kind = notice.kind
+    if kind == "submitted":
+        return f"{who} submitted {title} for your approval", (
+            "Approve it, request changes or counter-propose."
+        )
+    if kind == "changes_requested":
+        return f"{who} requested changes to {title}", data.get("comment", "")
+    if kind == "counter_proposed":
+        return f"{who} counter-proposed changes to {title}", data.get("comment", "")
+    if kind == "approved":
+        return f"{who} approved {title}", "It is now tracked."
+    if kind == "withdrawn":
+        return f"{who} withdrew {title} from review", ""
+    if kind == "amendment_proposed":
+        return f"{who} proposes an amendment to {title}", data.get("reason", "")
+    if kind == "amendment_decided":
+        outcome = data.get("outcome", "decided")
+        return f"{who} {outcome} the amendment to {title}", data.get("comment", "")
+    return f"{who}: {kind.replace('_', ' ')} on {title}", ""
+
+
+def render(
+    notice: Notice,
+    recipient: Recipient,
+    directory: Directory,
+    base_url: str,
+    unsubscribe_url: str | None = None,
+) -> Message:
+    subject, detail = sentence(notice, directory)
+    url = base_url.rstrip("/") + notice.link
+    lines = [f"Hello {recipient.name},", "", subject + "."]
+    if detail:
+        lines += ["", detail]
+    lines += ["", f"Open it: {url}"]
+    if unsubscribe_url:
+        lines += ["", f"Stop these e-mails: {unsubscribe_url}"]
+    text = "\n".join(lines) + "\n"
+    body = [
+        f"<p>Hello {html.escape(recipient.name)},</p>",
+        f"<p><strong>{html.escape(subject)}.</strong></p>",
+    ]
+    if detail:
+        body.append(f"<blockquote>{html.escape(detail)}</blockquote>")
+    body.append(f'<p><a href="{html.escape(url)}">Open it in okrledger</a></p>')
+    if unsubscribe_url:
+        body.append(
+            f'<p style="color:#666;font-size:small"><a href="{html.escape(unsubscribe_url)}">'
+            "Stop these e-mails</a></p>"
+        )
+    page = "<!doctype html><html><body>" + "".join(body) + "</body></html>"
+    return Message(notice.id, notice.kind, recipient, subject, text, page, url, unsubscribe_url)
