@@ -25,6 +25,7 @@ from api.routes.cycles import cycles
 from api.routes.health import health
 from api.routes.initiatives import initiatives
 from api.routes.kpis import kpis
+from api.routes.ledger import ledger_routes
 from api.routes.lint import coach
 from api.routes.notifications import notifications
 from api.routes.objectives import objectives
@@ -114,6 +115,7 @@ def create_app(
         kpis,
         initiatives,
         coach,
+        ledger_routes,
     ):
         app.include_router(router, prefix=PREFIX)
     app.include_router(notifications, prefix=PREFIX)  # docs/notifications.md
