@@ -22,6 +22,7 @@ from infra.audit.verify import start_periodic_verification
 from infra.bootstrap import build_ledger, build_read_models
 from infra.idempotency import IdempotencyStore
 from infra.notify.engine import Notifier
+from infra.notify.reminders import ReminderScheduler
 from infra.settings import Settings
 
 
@@ -58,6 +59,7 @@ def serve(
     checkpoints = None
     verifier = None
     notifier = None
+    reminders = None
     try:
         if settings.views_runner:
             readmodels.start()
@@ -74,6 +76,9 @@ def serve(
         if settings.notifier:  # in-app always; e-mail with OKR_SMTP_URL (docs/notifications.md)
             notifier = Notifier(ledger, settings)
             notifier.start()
+            if settings.reminders:  # check-in reminders, under their own lock
+                reminders = ReminderScheduler(ledger, settings)
+                reminders.start()
         app = create_app(
             ledger,
             readmodels=readmodels,
@@ -97,6 +102,8 @@ def serve(
             )
         server.run()
     finally:
+        if reminders is not None:
+            reminders.stop()
         if notifier is not None:
             notifier.stop()
         if checkpoints is not None:

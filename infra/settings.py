@@ -209,6 +209,17 @@ class Settings(BaseSettings):
     """Fault injection for the notifier's crash tests, honoured only with
     ``OKR_ENVIRONMENT=test`` (infra/notify/engine.py names the points)."""
 
+    # Check-in reminders (docs/notifications.md#reminders): run with the notifier.
+
+    reminders: bool = True
+    """Whether the notifier's processes also run the reminder scheduler."""
+
+    reminder_grace_days: int = Field(default=2, ge=0)
+    """Days after a period's reminder before the second one (twice as many: the managers)."""
+
+    reminder_interval_seconds: float = Field(default=60.0, gt=0)
+    """How often the scheduler asks which reminders are due."""
+
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id)

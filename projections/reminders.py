@@ -32,6 +32,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
 
 from domain.cycle import Cadence, Phase
+from domain.person import Person
 from projections.base import Logged
 from projections.notices import UPDATES, NoticesState
 from projections.staleness import StalenessFold, StalenessState, WatchedCycle, WatchedObjective
@@ -57,6 +58,8 @@ class RemindersState:
     staleness: StalenessState = field(default_factory=StalenessState)
     people: NoticesState = field(default_factory=NoticesState)
     """Teams (members, managers) and who is deactivated or forgotten."""
+    time_zones: dict[UUID, str] = field(default_factory=dict)
+    """The time zone each person chose ("" or absent: the deployment's default)."""
 
 
 _STALENESS = StalenessFold()
@@ -67,9 +70,12 @@ def remember(state: RemindersState, logged: Logged) -> None:
     if logged.position <= state.position:
         return
     _STALENESS.apply(state.staleness, logged)
-    update = UPDATES.get(type(logged.event))
+    event = logged.event
+    update = UPDATES.get(type(event))
     if update is not None:
-        update(state.people, logged.event)
+        update(state.people, event)
+    if isinstance(event, Person.NotificationPreferencesChanged):
+        state.time_zones[event.originator_id] = event.time_zone
     state.people.position = logged.position
     state.position = logged.position
 

@@ -1,0 +1,116 @@
+"""The reminder scheduler: the notices time alone causes (check-ins due, overdue, escalated).
+
+It folds the log into `projections.reminders.RemindersState` (reading past its position every
+tick), asks the pure `due_reminders` which reminders are due *now*, and writes them to the
+notifier's outbox with `ON CONFLICT (id) DO NOTHING`. A reminder's id is a uuid5 of its kind,
+recipient, key result and period, so a tick that runs twice, a restarted process, or two
+processes that both tick write each reminder once; from the outbox on, dispatch, quiet hours,
+preferences, the channels and the crash guarantees are the notifier's (infra/notify/engine.py).
+
+One scheduler ticks at a time per database (a PostgreSQL advisory lock, like the follower);
+the others stand by. It runs in `okr serve` beside the notifier and in `okr notifier`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.application import OkrLedger
+from infra.leadership import leadership
+from infra.notify.store import NoticeStore
+from infra.settings import Settings
+from infra.views.log import LogReader
+from projections.notices import Notice
+from projections.reminders import ReminderPolicy, RemindersState, due_reminders, remember
+
+log = logging.getLogger("okrledger.reminders")
+
+LOCK_KEY = "okrledger:notifier:reminders"
+
+
+class ReminderScheduler:
+    """Ticks every `interval_seconds` while it holds the scheduler lock."""
+
+    def __init__(
+        self, ledger: OkrLedger, settings: Settings, *, interval_seconds: float | None = None
+    ) -> None:
+        recorder: Any = ledger.recorder
+        self.datastore = recorder.datastore
+        self.store = NoticeStore(self.datastore)
+        self.log = LogReader(recorder, ledger.mapper)
+        self.policy = ReminderPolicy(
+            grace_days=settings.reminder_grace_days,
+            default_time_zone=settings.default_time_zone,
+        )
+        self.interval = (
+            settings.reminder_interval_seconds if interval_seconds is None else interval_seconds
+        )
+        self.state = RemindersState()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self.store.setup()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._main, name="okr-reminders", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _main(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with leadership(self.datastore, LOCK_KEY) as leading:
+                    while leading and not self._stop.is_set():
+                        self.tick()
+                        self._stop.wait(self.interval)
+                if not self._stop.is_set():
+                    self._stop.wait(1.0)
+            except Exception:
+                log.exception("reminder scheduler failed; retrying")
+                self._stop.wait(1.0)
+
+    def catch_up(self) -> None:
+        """Fold the log past the state's position."""
+        while True:
+            page = self.log.page(self.state.position)
+            if not page:
+                return
+            for logged in page:
+                remember(self.state, logged)
+
+    def tick(self, now: datetime | None = None) -> int:
+        """Write the reminders due at `now` (default: the clock's now); how many were new."""
+        self.store.setup()
+        self.catch_up()
+        moment = now or datetime.now(UTC)
+        reminders = due_reminders(self.state, self.state.time_zones, moment, self.policy)
+        notices = [
+            Notice(
+                id=r.id,
+                kind=r.kind,
+                recipient_id=r.recipient_id,
+                position=self.state.position,
+                actor="system",
+                objective_id=r.objective_id,
+                link=r.link,
+                data=r.data,
+            )
+            for r in reminders
+        ]
+        if not notices:
+            return 0
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            written = self.store.insert(curs, notices)
+        if written:
+            log.info("%d reminders due at %s", written, moment.isoformat())
+        return written
