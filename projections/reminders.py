@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 from domain.cycle import Cadence, Phase
 from domain.person import Person
 from projections.base import Logged
-from projections.notices import UPDATES, NoticesState
+from projections.notices import UPDATES, NoticesState, ObjectiveFacts, managers_of_owner
 from projections.staleness import StalenessFold, StalenessState, WatchedCycle, WatchedObjective
 
 REMINDER_KINDS = ("check_in_due", "check_in_overdue", "check_in_escalated")
@@ -157,16 +157,8 @@ def _owners(state: RemindersState, objective: WatchedObjective) -> list[UUID]:
 
 
 def _managers(state: RemindersState, objective: WatchedObjective) -> list[UUID]:
-    teams = state.people.teams
-    if objective.owner_team_id is not None:
-        members = teams.get(objective.owner_team_id, {})
-        return [p for p, role in members.items() if role == "manager"]
-    person = objective.owner_person_id
-    found: list[UUID] = []
-    for members in teams.values():
-        if person in members:
-            found.extend(p for p, role in members.items() if role == "manager" and p != person)
-    return found
+    facts = ObjectiveFacts(objective.owner_team_id, objective.owner_person_id)
+    return managers_of_owner(state.people, facts)
 
 
 def due_reminders(

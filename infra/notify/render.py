@@ -83,6 +83,10 @@ def sentence(notice: Notice, directory: Directory) -> tuple[str, str]:
     if kind == "amendment_decided":
         outcome = data.get("outcome", "decided")
         return f"{who} {outcome} the amendment to {title}", data.get("comment", "")
+    if kind == "confidence_dropped":
+        return f"{who}'s confidence in {title} fell from {data.get('from')} to {data.get('to')}", (
+            "A drop of three points or more since the previous check-in."
+        )
     if kind in ("check_in_due", "check_in_overdue", "check_in_escalated"):
         return _reminder(kind, title, data, directory)
     return f"{who}: {kind.replace('_', ' ')} on {title}", ""
