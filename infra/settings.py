@@ -220,6 +220,9 @@ class Settings(BaseSettings):
     reminder_interval_seconds: float = Field(default=60.0, gt=0)
     """How often the scheduler asks which reminders are due."""
 
+    digest: bool = True
+    """Whether the scheduler sends the weekly digest e-mail (with OKR_SMTP_URL)."""
+
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id)

@@ -35,7 +35,14 @@ from domain.cycle import Cadence, Phase
 from domain.person import Person
 from projections.base import Logged
 from projections.notices import UPDATES, NoticesState, ObjectiveFacts, managers_of_owner
-from projections.staleness import StalenessFold, StalenessState, WatchedCycle, WatchedObjective
+from projections.staleness import (
+    StaleKeyResult,
+    StalenessFold,
+    StalenessState,
+    WatchedCycle,
+    WatchedObjective,
+    stale_key_results,
+)
 
 REMINDER_KINDS = ("check_in_due", "check_in_overdue", "check_in_escalated")
 
@@ -223,3 +230,32 @@ def due_reminders(
                 )
                 found[reminder.id] = reminder
     return sorted(found.values(), key=lambda r: (r.kind, str(r.recipient_id), str(r.key_result_id)))
+
+
+# ---------------------------------------------------------------- the weekly digest
+
+
+def digest_week(zone: ZoneInfo, now: datetime, at: time) -> date | None:
+    """The Monday whose weekly digest is due at `now`: from `at` o'clock local time that Monday
+    for one day (a scheduler down all that day skips the week; what it held waits for the
+    next), else None."""
+    local = now.astimezone(zone)
+    monday = local.date() - timedelta(days=local.weekday())
+    start = local_instant(monday, at, zone)
+    return monday if start <= now < start + timedelta(days=1) else None
+
+
+def digest_id(person_id: UUID, monday: date) -> UUID:
+    """One digest per person and week, whoever sends it."""
+    return uuid5(NAMESPACE_URL, f"okrledger:digest:{person_id}:{monday.isoformat()}")
+
+
+def stale_for(state: RemindersState, person_id: UUID, today: date) -> list[StaleKeyResult]:
+    """The stale key results (`projections.staleness`) the person owns, alone or with a team."""
+    teams = state.people.teams
+    return [
+        stale
+        for stale in stale_key_results(state.staleness, today=today)
+        if stale.owner_person_id == person_id
+        or (stale.owner_team_id is not None and person_id in teams.get(stale.owner_team_id, {}))
+    ]

@@ -13,6 +13,7 @@ the others stand by. It runs in `okr serve` beside the notifier and in `okr noti
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from typing import Any
 
 from domain.application import OkrLedger
 from infra.leadership import leadership
+from infra.notify.digest import Digests
+from infra.notify.engine import LedgerDirectory, base_url, configured_channels
 from infra.notify.store import NoticeStore
 from infra.settings import Settings
 from infra.views.log import LogReader
@@ -49,6 +52,20 @@ class ReminderScheduler:
             settings.reminder_interval_seconds if interval_seconds is None else interval_seconds
         )
         self.state = RemindersState()
+        email = [c for c in configured_channels(settings) if c.name == "email"]
+        self.digests = (
+            Digests(
+                self.store,
+                LedgerDirectory(ledger),
+                email[0],
+                base_url(settings),
+                settings.default_time_zone,
+                self.policy.at,
+            )
+            if email and settings.digest
+            else None
+        )
+        """The weekly digest, with e-mail configured (infra/notify/digest.py)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -61,10 +78,14 @@ class ReminderScheduler:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop ticking (the thread is joined) and close the digest's e-mail channel."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self.digests is not None:
+            with contextlib.suppress(Exception):
+                self.digests.channel.close()
 
     def _main(self) -> None:
         while not self._stop.is_set():
@@ -89,10 +110,13 @@ class ReminderScheduler:
                 remember(self.state, logged)
 
     def tick(self, now: datetime | None = None) -> int:
-        """Write the reminders due at `now` (default: the clock's now); how many were new."""
+        """Write the reminders due at `now` (default: the clock's now) and send the weekly
+        digests due; how many reminders were new."""
         self.store.setup()
         self.catch_up()
         moment = now or datetime.now(UTC)
+        if self.digests is not None:
+            self.digests.send_due(self.state, moment)
         reminders = due_reminders(self.state, self.state.time_zones, moment, self.policy)
         notices = [
             Notice(

@@ -83,6 +83,10 @@ def sentence(notice: Notice, directory: Directory) -> tuple[str, str]:
     if kind == "amendment_decided":
         outcome = data.get("outcome", "decided")
         return f"{who} {outcome} the amendment to {title}", data.get("comment", "")
+    if kind == "digest":
+        return f"Your weekly digest ({data.get('week', '')})", (
+            f"{data.get('held', '0')} notices held for it, {data.get('stale', '0')} stale key results."
+        )
     if kind == "confidence_dropped":
         return f"{who}'s confidence in {title} fell from {data.get('from')} to {data.get('to')}", (
             "A drop of three points or more since the previous check-in."

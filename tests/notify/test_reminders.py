@@ -39,7 +39,7 @@ class Week:
     (member of platform) each own an approved objective with one key result. Sue lives in
     Berlin."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, delivery: str = "immediate") -> None:
         ledger = world.ledger
         system = CommandContext.system()
         self.world = world
@@ -71,7 +71,7 @@ class Week:
             )
             self.objective[name], self.kr[name] = objective, kr
         sue = world["sue"].person_id
-        prefs = validate_preferences({}, "immediate", "", "", "Europe/Berlin")
+        prefs = validate_preferences({}, delivery, "", "", "Europe/Berlin")
         ledger.set_notification_preferences(
             sue, prefs, "I live in Berlin", CommandContext(str(sue))
         )
@@ -143,6 +143,7 @@ def test_a_week_without_a_check_in_brings_a_reminder_on_monday_morning_local_tim
     again = ReminderScheduler(world.ledger, settings)
     with time_machine.travel(berlin(reminder_day, 9, 30), tick=False):
         assert again.tick() == 0
+    again.stop()
     notifier = Notifier(world.ledger, settings, follow=False, poll_seconds=0.1)
     notifier.start()
     try:
@@ -170,6 +171,7 @@ def test_overdue_after_the_grace_then_the_manager(world: World, mailbox: Mailbox
         assert scheduler.tick() == 1
     assert ("check_in_escalated", sam, period) in outbox(scheduler)
     assert len(outbox(scheduler)) == 3
+    scheduler.stop()
 
     notifier = Notifier(world.ledger, settings_for(mailbox), follow=False, poll_seconds=0.1)
     notifier.start()
@@ -206,7 +208,68 @@ def test_several_schedulers_write_each_reminder_once(world: World, mailbox: Mail
         thread.start()
     for thread in threads:
         thread.join()
+    for scheduler in schedulers:
+        scheduler.stop()
     # sue (Berlin) and max (UTC) were both silent for the week and both are past 09:00 local:
     # one reminder each, whoever wrote it
     assert sum(written) == 2
     assert len(outbox(schedulers[0])) == 2
+
+
+def test_the_weekly_digest_gathers_what_was_held_and_what_is_stale_on_monday_at_nine(
+    world: World, mailbox: Mailbox
+) -> None:
+    """Sue chose the digest: the approval of her objective is held, not mailed; the Monday
+    two weeks into the cycle, at 09:00 in Berlin, one digest brings it and her stale key
+    result; the next tick sends nothing more."""
+    week = Week(world, delivery="digest")
+    settings = settings_for(mailbox)
+    sue = world["sue"].person_id
+    notifier = Notifier(world.ledger, settings, poll_seconds=0.1)
+    notifier.start()
+    try:
+        eventually(
+            lambda: any(
+                d["channel"] == "email" and d["status"] == "held"
+                for m in notifier.store.messages(sue)
+                for d in m["deliveries"]
+            )
+        )
+        mailbox.settle(1.0)
+    finally:
+        notifier.stop()
+    assert not [r for r in mailbox.received if r.envelope_to == ["sue@acme.example"]]
+    before = len(mailbox.received)
+
+    scheduler = ReminderScheduler(world.ledger, settings)
+    monday = MONDAY + timedelta(days=14)
+    try:
+        with time_machine.travel(berlin(monday, 8, 59), tick=False):
+            scheduler.tick()
+        assert len(mailbox.received) == before
+        with time_machine.travel(berlin(monday, 9, 0), tick=False):
+            scheduler.tick()
+        [digest] = mailbox.wait(before + 1)[before:]
+        with time_machine.travel(berlin(monday, 9, 5), tick=False):
+            scheduler.tick()
+    finally:
+        scheduler.stop()
+    assert len(mailbox.settle(0.5)) == before + 1
+    assert digest.envelope_to == ["sue@acme.example"]
+    assert digest.mail["Subject"] == f"Your okrledger week ({monday.isoformat()})"
+    text = digest.mail.get_body(preferencelist=("plain",))
+    assert text is not None
+    body = text.get_content()
+    assert (
+        f"Sam approved “sue's objective”: https://okr.acme.example/objectives/{week.objective['sue']}"
+        in body
+    )
+    assert "Reach ten (sue's objective): 14 days" in body
+    assert str(digest.mail["List-Unsubscribe"]).startswith("<https://okr.acme.example/")
+    statuses = {
+        (m["kind"], d["channel"]): d["status"]
+        for m in scheduler.store.messages(sue)
+        for d in m["deliveries"]
+    }
+    assert statuses[("approved", "email")] == "sent"
+    assert statuses[("digest", "email")] == "sent"
