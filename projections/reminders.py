@@ -31,7 +31,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
 
-from domain.cycle import Cadence, Phase
+from domain.cycle import Cadence, Cycle, Phase
+from domain.objective import Objective
 from domain.person import Person
 from projections.base import Logged
 from projections.notices import UPDATES, NoticesState, ObjectiveFacts, managers_of_owner
@@ -45,6 +46,7 @@ from projections.staleness import (
 )
 
 REMINDER_KINDS = ("check_in_due", "check_in_overdue", "check_in_escalated")
+PHASE_KINDS = ("planning_opened", "grading_opened", "grading_due")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,11 @@ class RemindersState:
     """Teams (members, managers) and who is deactivated or forgotten."""
     time_zones: dict[UUID, str] = field(default_factory=dict)
     """The time zone each person chose ("" or absent: the deployment's default)."""
+    cycle_names: dict[UUID, str] = field(default_factory=dict)
+    graded: set[UUID] = field(default_factory=set)
+    """Objectives graded (they have no grading left to do)."""
+    phase_since: dict[UUID, datetime] = field(default_factory=dict)
+    """Cycle id → when its current phase began (the commit time of the event)."""
 
 
 _STALENESS = StalenessFold()
@@ -83,6 +90,12 @@ def remember(state: RemindersState, logged: Logged) -> None:
         update(state.people, event)
     if isinstance(event, Person.NotificationPreferencesChanged):
         state.time_zones[event.originator_id] = event.time_zone
+    elif isinstance(event, Cycle.Planned):
+        state.cycle_names[event.originator_id] = event.name
+    elif isinstance(event, Objective.Graded):
+        state.graded.add(event.originator_id)
+    if isinstance(event, Cycle.Planned | Cycle.Started | Cycle.GradingOpened | Cycle.Reopened):
+        state.phase_since[event.originator_id] = logged.recorded_at
     state.people.position = logged.position
     state.position = logged.position
 
@@ -230,6 +243,90 @@ def due_reminders(
                 )
                 found[reminder.id] = reminder
     return sorted(found.values(), key=lambda r: (r.kind, str(r.recipient_id), str(r.key_result_id)))
+
+
+# ---------------------------------------------------------------- cycle phases
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseNotice:
+    """A cycle's phase asks someone to act: plan, or grade an objective."""
+
+    kind: str
+    recipient_id: UUID
+    cycle_id: UUID
+    cycle_name: str
+    objective_id: UUID | None = None
+
+    @property
+    def id(self) -> UUID:
+        return uuid5(
+            NAMESPACE_URL,
+            f"okrledger:phase:{self.kind}:{self.recipient_id}:{self.cycle_id}:{self.objective_id}",
+        )
+
+    @property
+    def link(self) -> str:
+        if self.objective_id is None:
+            return f"/objectives/new?cycle={self.cycle_id}"
+        return f"/objectives/{self.objective_id}"
+
+    @property
+    def data(self) -> dict[str, str]:
+        return {"cycle_id": str(self.cycle_id), "cycle": self.cycle_name}
+
+
+def phase_notices(
+    state: RemindersState,
+    time_zones: Mapping[UUID, str],
+    now: datetime,
+    policy: ReminderPolicy = ReminderPolicy(),
+) -> list[PhaseNotice]:
+    """Who a cycle's phase asks to act at `now`:
+
+    - `planning_opened`: a cycle in planning → the managers of every team (they plan theirs);
+    - `grading_opened`: a cycle in grading → the owners of each approved objective not graded;
+    - `grading_due`: `grace_days` after the cycle's last day, 09:00 in the owner's time zone,
+      the cycle active or grading → the owners of each approved objective still not graded.
+
+    One of each per (person, cycle, objective), however often it is asked."""
+    found: dict[UUID, PhaseNotice] = {}
+    inactive = state.people.inactive
+    managers = {
+        person
+        for members in state.people.teams.values()
+        for person, role in members.items()
+        if role == "manager"
+    }
+    for cycle_id, planned in state.staleness.cycles.items():
+        name = state.cycle_names.get(cycle_id, "")
+        if planned.phase == Phase.PLANNING.value:
+            for person in managers - inactive:
+                notice = PhaseNotice("planning_opened", person, cycle_id, name)
+                found[notice.id] = notice
+    for objective in state.staleness.objectives.values():
+        cycle = state.staleness.cycles.get(objective.cycle_id)
+        if (
+            cycle is None
+            or objective.approved_on is None
+            or objective.abandoned
+            or objective.objective_id in state.graded
+            or cycle.phase not in (Phase.ACTIVE.value, Phase.GRADING.value)
+        ):
+            continue
+        name = state.cycle_names.get(objective.cycle_id, "")
+        for person in _owners(state, objective):
+            if person in inactive:
+                continue
+            kinds = ["grading_opened"] if cycle.phase == Phase.GRADING.value else []
+            zone = ZoneInfo(time_zones.get(person) or policy.default_time_zone)
+            due = cycle.ends_on + timedelta(days=policy.grace_days)
+            if now >= local_instant(due, policy.at, zone):
+                kinds.append("grading_due")
+            for kind in kinds:
+                notice = PhaseNotice(kind, person, objective.cycle_id, name, objective.objective_id)
+                found[notice.id] = notice
+    return sorted(found.values(), key=lambda n: (n.kind, str(n.recipient_id), str(n.objective_id)))
 
 
 # ---------------------------------------------------------------- the weekly digest

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.application import OkrLedger
@@ -27,7 +27,13 @@ from infra.notify.store import NoticeStore
 from infra.settings import Settings
 from infra.views.log import LogReader
 from projections.notices import Notice
-from projections.reminders import ReminderPolicy, RemindersState, due_reminders, remember
+from projections.reminders import (
+    ReminderPolicy,
+    RemindersState,
+    due_reminders,
+    phase_notices,
+    remember,
+)
 
 log = logging.getLogger("okrledger.reminders")
 
@@ -52,6 +58,7 @@ class ReminderScheduler:
             settings.reminder_interval_seconds if interval_seconds is None else interval_seconds
         )
         self.state = RemindersState()
+        self.max_age = timedelta(hours=settings.notifier_max_age_hours)
         email = [c for c in configured_channels(settings) if c.name == "email"]
         self.digests = (
             Digests(
@@ -118,6 +125,7 @@ class ReminderScheduler:
         if self.digests is not None:
             self.digests.send_due(self.state, moment)
         reminders = due_reminders(self.state, self.state.time_zones, moment, self.policy)
+        phases = phase_notices(self.state, self.state.time_zones, moment, self.policy)
         notices = [
             Notice(
                 id=r.id,
@@ -130,11 +138,31 @@ class ReminderScheduler:
                 data=r.data,
             )
             for r in reminders
+        ] + [
+            Notice(
+                id=p.id,
+                kind=p.kind,
+                recipient_id=p.recipient_id,
+                position=self.state.position,
+                actor="system",
+                objective_id=p.objective_id,
+                link=p.link,
+                data=p.data,
+            )
+            for p in phases
         ]
         if not notices:
             return 0
+        # A phase that began longer ago than OKR_NOTIFIER_MAX_AGE_HOURS (a scheduler started
+        # over old history) is shown in-app only, as the notifier does with old events.
+        cutoff = moment - self.max_age
+        old = frozenset(
+            p.id
+            for p in phases
+            if p.kind != "grading_due" and self.state.phase_since.get(p.cycle_id, moment) < cutoff
+        )
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            written = self.store.insert(curs, notices)
+            written = self.store.insert(curs, notices, old)
         if written:
             log.info("%d reminders due at %s", written, moment.isoformat())
         return written

@@ -83,6 +83,14 @@ def sentence(notice: Notice, directory: Directory) -> tuple[str, str]:
     if kind == "amendment_decided":
         outcome = data.get("outcome", "decided")
         return f"{who} {outcome} the amendment to {title}", data.get("comment", "")
+    if kind == "planning_opened":
+        return f"Planning is open for {data.get('cycle', 'a new cycle')}", (
+            "Draft your team's objectives and submit them for approval."
+        )
+    if kind == "grading_opened":
+        return f"Grading is open: grade {title}", f"Cycle {data.get('cycle', '')}."
+    if kind == "grading_due":
+        return f"Grading {title} is due", f"Cycle {data.get('cycle', '')} has ended."
     if kind == "digest":
         return f"Your weekly digest ({data.get('week', '')})", (
             f"{data.get('held', '0')} notices held for it, {data.get('stale', '0')} stale key results."

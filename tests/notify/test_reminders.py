@@ -24,7 +24,7 @@ from domain.scoring import Measure
 from infra.notify.engine import Notifier
 from infra.notify.reminders import ReminderScheduler
 from tests.api.conftest import World
-from tests.notify.conftest import Mailbox, eventually
+from tests.notify.conftest import Mailbox, Received, eventually
 from tests.notify.test_email import settings_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore:Requiring AUTH")]
@@ -102,6 +102,14 @@ def outbox(scheduler: ReminderScheduler) -> list[tuple[str, UUID, str]]:
     return [(r["kind"], r["recipient_id"], r["period"]) for r in rows]
 
 
+def reminders_in(mailbox: Mailbox) -> list[Received]:
+    """The check-in reminders the SMTP server received (not the cycle phases' notices)."""
+    with mailbox.lock:
+        return [
+            r for r in mailbox.received if str(r.mail["X-Okrledger-Notice"]).startswith("check_in")
+        ]
+
+
 def test_a_week_without_a_check_in_brings_a_reminder_on_monday_morning_local_time(
     world: World, mailbox: Mailbox
 ) -> None:
@@ -113,7 +121,8 @@ def test_a_week_without_a_check_in_brings_a_reminder_on_monday_morning_local_tim
     settings = settings_for(mailbox)
     scheduler = ReminderScheduler(world.ledger, settings, interval_seconds=0.05)
     with time_machine.travel(berlin(reminder_day, 8, 59), tick=False):
-        assert scheduler.tick() == 0  # 08:59 in Berlin: not yet
+        scheduler.tick()
+    assert outbox(scheduler) == []  # 08:59 in Berlin: not yet
     with time_machine.travel(berlin(reminder_day, 9, 0), tick=True):
         scheduler.start()  # the scheduler's own thread, under the same clock
         try:
@@ -126,7 +135,8 @@ def test_a_week_without_a_check_in_brings_a_reminder_on_monday_morning_local_tim
     notifier = Notifier(world.ledger, settings, follow=False, poll_seconds=0.1)
     notifier.start()
     try:
-        [received] = mailbox.wait(1)
+        [received] = eventually(lambda: reminders_in(mailbox))
+        sent = len(mailbox.settle(1.0))
     finally:
         notifier.stop()
     mail = received.mail
@@ -142,14 +152,16 @@ def test_a_week_without_a_check_in_brings_a_reminder_on_monday_morning_local_tim
     # and the notifier sends nothing twice.
     again = ReminderScheduler(world.ledger, settings)
     with time_machine.travel(berlin(reminder_day, 9, 30), tick=False):
-        assert again.tick() == 0
+        again.tick()
+    assert len(outbox(again)) == 1
     again.stop()
     notifier = Notifier(world.ledger, settings, follow=False, poll_seconds=0.1)
     notifier.start()
     try:
-        assert len(mailbox.settle(1.0)) == 1
+        assert len(mailbox.settle(1.0)) == sent
     finally:
         notifier.stop()
+    assert len(reminders_in(mailbox)) == 1
 
 
 def test_overdue_after_the_grace_then_the_manager(world: World, mailbox: Mailbox) -> None:
@@ -160,15 +172,17 @@ def test_overdue_after_the_grace_then_the_manager(world: World, mailbox: Mailbox
     sue, sam = world["sue"].person_id, world["sam"].person_id
     period = next_week.isoformat()
     with time_machine.travel(berlin(reminder_day, 9), tick=False):
-        assert scheduler.tick() == 1
+        scheduler.tick()
+    assert outbox(scheduler) == [("check_in_due", sue, period)]
     with time_machine.travel(berlin(reminder_day + timedelta(days=2), 8, 59), tick=False):
-        assert scheduler.tick() == 0
+        scheduler.tick()
+    assert len(outbox(scheduler)) == 1
     with time_machine.travel(berlin(reminder_day + timedelta(days=2), 9), tick=False):
-        assert scheduler.tick() == 1
+        scheduler.tick()
     assert ("check_in_overdue", sue, period) in outbox(scheduler)
     # sam's time zone is the default (UTC): 09:00 UTC on the fourth day
     with time_machine.travel(datetime.combine(reminder_day + timedelta(days=4), time(9), UTC)):
-        assert scheduler.tick() == 1
+        scheduler.tick()
     assert ("check_in_escalated", sam, period) in outbox(scheduler)
     assert len(outbox(scheduler)) == 3
     scheduler.stop()
@@ -176,7 +190,7 @@ def test_overdue_after_the_grace_then_the_manager(world: World, mailbox: Mailbox
     notifier = Notifier(world.ledger, settings_for(mailbox), follow=False, poll_seconds=0.1)
     notifier.start()
     try:
-        received = mailbox.wait(3)
+        received = eventually(lambda: len(reminders_in(mailbox)) == 3 and reminders_in(mailbox))
     finally:
         notifier.stop()
     subjects = {r.envelope_to[0]: [] for r in received}
@@ -211,9 +225,11 @@ def test_several_schedulers_write_each_reminder_once(world: World, mailbox: Mail
     for scheduler in schedulers:
         scheduler.stop()
     # sue (Berlin) and max (UTC) were both silent for the week and both are past 09:00 local:
-    # one reminder each, whoever wrote it
-    assert sum(written) == 2
+    # one reminder each, whoever wrote it (and each cycle phase notice once)
     assert len(outbox(schedulers[0])) == 2
+    with schedulers[0].datastore.get_connection() as conn:
+        row: Any = conn.execute("SELECT count(*) AS n FROM okrledger_notices").fetchone()
+    assert sum(written) == row["n"]
 
 
 def test_the_weekly_digest_gathers_what_was_held_and_what_is_stale_on_monday_at_nine(
@@ -273,3 +289,26 @@ def test_the_weekly_digest_gathers_what_was_held_and_what_is_stale_on_monday_at_
     }
     assert statuses[("approved", "email")] == "sent"
     assert statuses[("digest", "email")] == "sent"
+
+
+def _planning_notices(scheduler: ReminderScheduler) -> list[bool]:
+    with scheduler.datastore.get_connection() as conn:
+        rows: list[Any] = conn.execute(
+            "SELECT in_app_only FROM okrledger_notices WHERE kind = 'planning_opened'"
+        ).fetchall()
+    return [bool(r["in_app_only"]) for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("later", "in_app_only"), [(timedelta(0), False), (timedelta(days=2), True)]
+)
+def test_a_phase_that_began_longer_ago_than_the_maximum_age_is_shown_in_app_only(
+    world: World, mailbox: Mailbox, later: timedelta, in_app_only: bool
+) -> None:
+    """The world's cycles were planned just now: planning is open, its managers are told (by
+    e-mail too); a scheduler first started two days later tells them in-app only."""
+    scheduler = ReminderScheduler(world.ledger, settings_for(mailbox))
+    scheduler.tick(datetime.now(UTC) + later)
+    scheduler.stop()
+    found = _planning_notices(scheduler)
+    assert found and set(found) == {in_app_only}

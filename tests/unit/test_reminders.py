@@ -17,6 +17,7 @@ from projections.reminders import (
     RemindersState,
     due_reminders,
     latest_period_start,
+    phase_notices,
 )
 from projections.staleness import (
     StalenessState,
@@ -209,3 +210,41 @@ def test_deciding_twice_gives_the_same_ids(now: datetime, zone: str) -> None:
 
 def len_of(cadence: str) -> int:
     return {"weekly": 7, "biweekly": 14, "monthly": 35}[cadence]
+
+
+def _phases(org: Org, now: datetime, zones: dict[UUID, str] | None = None) -> set:
+    return {
+        (n.kind, n.recipient_id, n.objective_id)
+        for n in phase_notices(org.state, zones or {}, now, ReminderPolicy(grace_days=2))
+    }
+
+
+def test_cycle_phases_ask_those_with_work_to_do() -> None:
+    org = Org()
+    cycle = org.state.staleness.cycles[org.cycle]
+    cycle.phase = "planning"
+    assert _phases(org, utc(2027, 1, 1)) == {("planning_opened", org.boss, None)}
+    cycle.phase = "active"
+    assert _phases(org, utc(2027, 12, 1)) == set()
+    cycle.phase = "grading"
+    ann_o, bob_o = org.objective[org.ann], org.objective[org.bob]
+    assert _phases(org, utc(2027, 12, 27)) == {
+        ("grading_opened", org.ann, ann_o),
+        ("grading_opened", org.bob, bob_o),
+    }
+    org.state.graded.add(bob_o)
+    # due two days after the last day (26 December), 09:00 local: Berlin an hour before UTC
+    zones = {org.ann: BERLIN}
+    assert ("grading_due", org.ann, ann_o) not in _phases(org, utc(2027, 12, 28, 7, 59), zones)
+    assert _phases(org, utc(2027, 12, 28, 8), zones) == {
+        ("grading_opened", org.ann, ann_o),
+        ("grading_due", org.ann, ann_o),
+    }
+
+
+def test_phase_notices_have_one_id_each() -> None:
+    org = Org()
+    org.state.staleness.cycles[org.cycle].phase = "grading"
+    first = phase_notices(org.state, {}, utc(2028, 1, 1))
+    assert [n.id for n in first] == [n.id for n in phase_notices(org.state, {}, utc(2028, 2, 1))]
+    assert len({n.id for n in first}) == len(first) == 4
