@@ -24,6 +24,7 @@ from infra.idempotency import IdempotencyStore
 from infra.notify.engine import Notifier
 from infra.notify.reminders import ReminderScheduler
 from infra.settings import Settings
+from infra.webhooks.service import start_webhooks
 
 
 class _Server(uvicorn.Server):
@@ -60,6 +61,7 @@ def serve(
     verifier = None
     notifier = None
     reminders = None
+    webhooks = None
     try:
         if settings.views_runner:
             readmodels.start()
@@ -79,6 +81,7 @@ def serve(
             if settings.reminders:  # check-in reminders, under their own lock
                 reminders = ReminderScheduler(ledger, settings)
                 reminders.start()
+        webhooks = start_webhooks(ledger, settings)  # idle until an endpoint is registered
         app = create_app(
             ledger,
             readmodels=readmodels,
@@ -110,6 +113,8 @@ def serve(
             checkpoints.stop()
         if verifier is not None:
             verifier.stop()
+        if webhooks is not None:
+            webhooks.stop(timeout=settings.webhook_timeout_seconds + 10)
         if relay is not None:
             relay.stop(timeout=relay.config.delivery_timeout_ms / 1000 + 10)
         readmodels.stop()
