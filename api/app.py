@@ -23,6 +23,7 @@ from api.routes.access import access
 from api.routes.audit import audit_routes as audit
 from api.routes.cycles import cycles
 from api.routes.health import health
+from api.routes.imports import imports
 from api.routes.initiatives import initiatives
 from api.routes.kpis import kpis
 from api.routes.lint import coach
@@ -113,6 +114,7 @@ def create_app(
         kpis,
         initiatives,
         coach,
+        imports,
     ):
         app.include_router(router, prefix=PREFIX)
     metrics.install(app, settings)

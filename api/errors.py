@@ -44,8 +44,11 @@ class ApiError(Exception):
         *,
         headers: dict[str, str] | None = None,
         current_version: int | None = None,
+        errors: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message)
+        self.errors = errors
+        """Every problem, when there are several (an import's rows)."""
         self.status = status
         self.rule = rule
         self.message = message
@@ -125,6 +128,7 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
         exc.rule,
         exc.message,
         exc.field,
+        errors=exc.errors,
         headers=exc.headers,
         current_version=exc.current_version,
     )

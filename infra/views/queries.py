@@ -470,6 +470,7 @@ def audit_json(row: Sequence[Any]) -> dict[str, Any]:
         "after": data.get("after", {}),
         "reason": data.get("reason", ""),
         "approver": data.get("approver"),
+        "provenance": data.get("provenance"),
     }
 
 

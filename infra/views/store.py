@@ -653,6 +653,8 @@ def audit_doc(row: AuditRow) -> dict[str, Any]:
         doc["reason"] = row.reason
     if row.approver is not None:
         doc["approver"] = row.approver
+    if row.provenance:
+        doc["provenance"] = row.provenance
     return doc
 
 
