@@ -141,6 +141,8 @@ class Planner:
         self.key_results: dict[str, tuple[Objective, UUID]] = {}
         self.touched: dict[UUID, OkrAggregate] = {}
         self.amend: dict[UUID, tuple[Record, dict[str, Any]]] = {}
+        self.failed: set[str] = set()
+        """External ids of objectives and key results whose rows failed."""
         self.awaiting: set[str] = set()
         """Key results added through an amendment: tracked once it is approved."""
 
@@ -431,6 +433,8 @@ class Planner:
         parent_ref = record.values.get("parent_external_id")
         if not parent_ref:
             return None, None
+        if parent_ref in self.failed:
+            return None  # the parent's row says why
         if parent_ref in self.key_results:
             objective, kr_id = self.key_results[parent_ref]
             return objective, kr_id
@@ -447,6 +451,14 @@ class Planner:
         return parent, None
 
     def _objective(self, record: Record, key_results: list[Record], at: datetime) -> None:
+        """A new objective with its key results, submitted and approved; or the changes to
+        one imported before. When it fails, its key results and check-ins are not reported
+        again: the objective's row says why."""
+        if not self._objective_row(record, key_results, at):
+            self.failed.add(record.key)
+            self.failed.update(kr.key for kr in key_results)
+
+    def _objective_row(self, record: Record, key_results: list[Record], at: datetime) -> bool:
         values = record.values
         cycle = self.cycle_for(values["cycle"])
         if cycle is None:
@@ -456,15 +468,15 @@ class Planner:
                 f"no cycle named '{values['cycle']}' (add it to the cycles sheet)",
                 "cycle",
             )
-            return
+            return False
         existing = self.objective_for(record.key)
         if existing is not None:
             self._existing_objective(record, existing, key_results)
-            return
+            return True
         owner = self._owner(record)
         parent = self._parent(record)
         if owner is None or parent is None:
-            return
+            return False
         ctx = self.ctx(record, at)
         try:
             objective = Objective.draft(
@@ -481,10 +493,10 @@ class Planner:
             )
         except OkrError as error:
             self.error(record, error.rule, error.message, error.field)
-            return
+            return False
         added = [kr for kr in key_results if self._add_key_result(kr, objective, cycle, at)]
         if len(added) != len(key_results):
-            return
+            return False
         if not added:
             self.error(
                 record,
@@ -492,7 +504,7 @@ class Planner:
                 "an imported objective needs at least one key result",
                 "external_id",
             )
-            return
+            return False
         submitted = self.attempt(
             record,
             lambda: objective.submit_for_approval(
@@ -500,10 +512,11 @@ class Planner:
             ),
         )
         if not submitted or not self.attempt(record, lambda: objective.approve(cycle, ctx)):
-            return
+            return False
         self.touched[objective.id] = objective
         self.objectives[record.key] = objective
         self.line(self.plan.created, record, f"with {len(added)} key result(s), approved")
+        return True
 
     def _add_key_result(
         self, record: Record, objective: Objective, cycle: Cycle, at: datetime
@@ -594,9 +607,9 @@ class Planner:
         )
 
     def _orphan_key_result(self, record: Record) -> None:
-        if any(
-            e.sheet == record.where.sheet and e.row == record.where.row for e in self.plan.errors
-        ):
+        """A key result whose objective has no row in the file: found in the store by its
+        external id (its check-ins are imported), else an error."""
+        if record.values["objective"] in self.failed:
             return
         objective = self.objective_for(record.values["objective"])
         if objective is None:
@@ -606,6 +619,20 @@ class Planner:
                 f"no objective with external id '{record.values['objective']}'",
                 "objective",
             )
+            return
+        lineage = external_uuid("key_result", record.key)
+        kr = next((k for k in objective.active_key_results if k.lineage_id == lineage), None)
+        if kr is None:
+            self.error(
+                record,
+                "objective_row_required",
+                "a new key result of an objective imported before needs the objective's row "
+                "too (the change becomes an amendment)",
+                "objective",
+            )
+            return
+        self.key_results[record.key] = (objective, kr.id)
+        self.line(self.plan.skipped, record, "exists (its objective's row is not in the file)")
 
     # ----------------------------------------------------------------- check-ins
 
@@ -620,7 +647,7 @@ class Planner:
         if found is None:
             if values["key_result"] in self.awaiting:
                 self.line(self.plan.skipped, record, "its key result awaits an amendment")
-            elif not self._errored(values["key_result"]):
+            elif values["key_result"] not in self.failed:
                 self.error(
                     record,
                     "key_result_not_found",
@@ -674,11 +701,6 @@ class Planner:
         ):
             self.touched.setdefault(objective.id, objective)
             self.line(self.plan.created, record)
-
-    def _errored(self, external_id: str) -> bool:
-        return any(
-            e.rule != "key_result_not_found" and external_id in e.message for e in self.plan.errors
-        )
 
     def _correct(
         self, record: Record, objective: Objective, kr_id: UUID, check_in_id: UUID

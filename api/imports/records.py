@@ -146,6 +146,8 @@ def day(value: CellValue) -> date:
                     "date_ambiguous",
                     f"'{raw}' reads as day/month and as month/day; write it as YYYY-MM-DD",
                 )
+    except BadValue:
+        raise
     except ValueError:
         pass
     raise BadValue("date_invalid", f"'{raw}' is not a date (write it as YYYY-MM-DD)")
