@@ -262,8 +262,7 @@ class Planner:
                 seen[key] = record
                 out.append(record)
                 continue
-            flat = record.where.sheet == first.where.sheet and record.kind in ("objective", "cycle")
-            if flat and first.values == record.values:
+            if record.flat and first.flat and first.values == record.values:
                 continue
             label = "external id" if record.kind in ("objective", "key_result") else "key"
             self.error(

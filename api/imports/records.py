@@ -41,6 +41,8 @@ class Record:
     """cycle, team, person, objective, key_result or check_in."""
     where: Where
     values: dict[str, Any]
+    flat: bool = False
+    """From a flat file, where an objective (or key result) repeats on the rows below it."""
 
     @property
     def key(self) -> str:
@@ -387,6 +389,8 @@ FLAT_FIELDS = (
     "type",
     "external_id",
     "title",
+    "objective_external_id",
+    "objective_title",
     "description",
     "parent_external_id",
     "owner_email",
@@ -542,6 +546,23 @@ def read_flat(
             )
             continue
         _flat_cycle(raw, where, cycles, records)
+        if kind == "key_result" and raw.get("objective_external_id") is not None:
+            # A row per key result (or per check-in) that names its objective too.
+            objective = parse_record(
+                "objective",
+                where,
+                {
+                    **{k: v for k, v in raw.items() if k != "parent_external_id"},
+                    "external_id": raw["objective_external_id"],
+                    "title": raw.get("objective_title"),
+                },
+                records,
+            )
+            if objective is None:
+                continue
+            objective.flat = True
+            records.items.append(objective)
+            raw["parent_external_id"] = raw["objective_external_id"]
         if kind == "objective":
             record = parse_record("objective", where, raw, records)
         else:
@@ -550,6 +571,7 @@ def read_flat(
             )
         if record is None:
             continue
+        record.flat = True
         records.items.append(record)
         if kind == "key_result" and raw.get("value") is not None:
             check_in = parse_record(
