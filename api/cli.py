@@ -19,6 +19,7 @@ import psycopg
 import typer
 from eventsourcing.persistence import OperationalError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from api.audit_cli import audit_app, person_app
@@ -582,7 +583,9 @@ def import_command(
             for problem in refused.problems:
                 where = f"{problem.sheet} row {problem.row}" if problem.row else problem.sheet
                 errors.print(
-                    f"  {where or 'file'}: {problem.message} [{problem.rule}]", soft_wrap=True
+                    f"  {where or 'file'}: {problem.message} ({problem.rule})",
+                    soft_wrap=True,
+                    markup=False,
                 )
             raise typer.Exit(1) from None
     _print_import(report.as_dict())
@@ -607,10 +610,11 @@ def _print_import(report: dict[str, object]) -> None:
         for line in lines:
             what = line.get("kind") or line.get("rule") or ""
             key = line.get("key") or line.get("column") or ""
-            table.add_row(
+            cells = (
                 str(line.get("sheet") or ""),
                 str(line.get("row") or ""),
                 f"{what} {key}".strip(),
                 str(line.get("detail") or line.get("message") or ""),
             )
+            table.add_row(*(escape(cell) for cell in cells))  # file content is not markup
         console.print(table)
