@@ -194,7 +194,16 @@ DIRECTION = choice(
     },
 )
 MEASURE = choice(
-    "metric", "milestone", aliases={"achieved_or_not": "milestone", "binary": "milestone"}
+    "metric",
+    "milestone",
+    aliases={
+        "achieved_or_not": "milestone",
+        "binary": "milestone",
+        "number": "metric",
+        "percentage": "metric",
+        "percent": "metric",
+        "currency": "metric",
+    },
 )
 
 FIELDS: dict[str, Spec] = {

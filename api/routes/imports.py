@@ -31,6 +31,20 @@ async def read_limited(upload: UploadFile, limit: int) -> bytes | None:
     "/imports",
     responses=problems(403, 422),
     summary="Import OKRs and check-in history from a CSV or XLSX file (admin)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "example": {
+                        "file": "okrs.xlsx (the okrledger template, filled)",
+                        "format": "okrledger",
+                        "dry_run": True,
+                        "fallback_owner": "lead@acme.example",
+                    }
+                }
+            }
+        }
+    },
 )
 async def import_file(
     caller: CallerDep,
