@@ -556,7 +556,11 @@ def import_command(
         raise typer.BadParameter("give the FILE to import, or --template FILE.xlsx")
     if by is None:
         raise typer.BadParameter("--by EMAIL names the importing person", param_hint="--by")
+    limit = get_settings().import_max_bytes
     try:
+        if file.stat().st_size > limit:  # refused unread
+            errors.print(f"Nothing was imported: {file} is larger than {limit} bytes.")
+            raise typer.Exit(1)
         content = file.read_bytes()
         mapping_content = mapping.read_bytes() if mapping is not None else None
     except OSError as error:
@@ -574,7 +578,7 @@ def import_command(
                 names,
                 importer.id,
                 request,
-                max_bytes=get_settings().import_max_bytes,
+                max_bytes=limit,
             )
         except ImportRefused as refused:
             if refused.report is not None:
