@@ -553,6 +553,7 @@ class Planner:
             changes["description"] = values.get("description", "")
         kr_changes: dict[str, dict[str, Any]] = {}
         additions: list[dict[str, Any]] = []
+        differing: list[tuple[Record, str]] = []
         by_lineage = {kr.lineage_id: kr for kr in objective.active_key_results}
         for kr_record in key_results:
             kr = by_lineage.get(external_uuid("key_result", kr_record.key))
@@ -569,7 +570,7 @@ class Planner:
                         "weight": kv.get("weight", 1.0),
                     }
                 )
-                self.line(self.plan.changed, kr_record, "added through an amendment")
+                differing.append((kr_record, "added through an amendment"))
                 self.awaiting.add(kr_record.key)
                 continue
             self.key_results[kr_record.key] = (objective, kr.id)
@@ -580,7 +581,7 @@ class Planner:
             }
             if change:
                 kr_changes[str(kr.id)] = change
-                self.line(self.plan.changed, kr_record, "amendment: " + ", ".join(change))
+                differing.append((kr_record, "amendment: " + ", ".join(change)))
             else:
                 self.line(self.plan.skipped, kr_record, "unchanged")
         if kr_changes:
@@ -593,10 +594,13 @@ class Planner:
             self.line(self.plan.skipped, record, "unchanged")
             return
         if objective.pending_amendment is not None:
-            self.line(self.plan.skipped, record, "differs, but an amendment awaits a decision")
+            for differs in (record, *(r for r, _ in differing)):
+                self.line(self.plan.skipped, differs, "differs, but an amendment awaits a decision")
             return
         self.amend[objective.id] = (record, changes)
         self.line(self.plan.changed, record, "amendment proposed: " + ", ".join(changes))
+        for kr_record, detail in differing:
+            self.line(self.plan.changed, kr_record, detail)
 
     def _amend(self, record: Record, objective: Objective, changes: dict[str, Any]) -> None:
         cycle = self._cycle_of(objective)

@@ -136,3 +136,45 @@ def test_a_mapping_naming_an_unknown_field_or_column_is_refused(
     with pytest.raises(ImportRefused) as refused:
         run(ledger, importer, ImportRequest("kpis.csv", generic_csv([1]), "generic"))
     assert refused.value.problems[0].rule == "mapping_required"
+
+
+def okrledger_csv(title: str, target: float, extra_kr: bool = False) -> bytes:
+    lines = [
+        "record,name,starts_on,ends_on,external_id,cycle,title,owner_email,objective,baseline,target",
+        f"cycle,Q,{START},{END},,,,,,,",
+        f"objective,,,,O-1,Q,{title},ada@acme.example,,,",
+        f"key_result,,,,KR-1,,Users,,O-1,0,{target}",
+    ]
+    if extra_kr:
+        lines.append("key_result,,,,KR-2,,Revenue,,O-1,0,50")
+    return "\n".join(lines).encode()
+
+
+def test_a_changed_row_becomes_an_amendment_with_the_reason_import(
+    ledger: OkrLedger, importer: UUID
+) -> None:
+    first = run(ledger, importer, ImportRequest("o.csv", okrledger_csv("Grow", 100)))
+    assert first.written
+    changed = run(
+        ledger, importer, ImportRequest("o.csv", okrledger_csv("Grow faster", 120, extra_kr=True))
+    )
+    assert changed.written
+    assert {(line.kind, line.key) for line in changed.plan.changed} == {
+        ("objective", "O-1"),
+        ("key_result", "KR-1"),
+        ("key_result", "KR-2"),
+    }
+    objective = ledger.get_objective(external_uuid("objective", "O-1"))
+    amendment = objective.pending_amendment
+    assert amendment is not None and amendment.reason == "import"
+    assert amendment.changes["title"] == "Grow faster"
+    (kr,) = objective.active_key_results
+    assert kr.target == 100.0  # proposed, not overwritten
+    assert [k["title"] for k in amendment.changes["add_key_results"]] == ["Revenue"]
+
+    # While the amendment waits for its approver, the same file writes nothing more.
+    waiting = run(
+        ledger, importer, ImportRequest("o.csv", okrledger_csv("Grow faster", 120, extra_kr=True))
+    )
+    assert not waiting.written and waiting.plan.changed == []
+    assert any("awaits a decision" in line.detail for line in waiting.plan.skipped)
