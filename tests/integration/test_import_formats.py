@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from uuid import UUID
 
+import psycopg
 import pytest
 
 from api.directory import LogDirectory
@@ -14,6 +15,7 @@ from api.imports.plan import Names, external_uuid
 from api.usecases.imports import ImportRefused, ImportReport, ImportRequest, run_import
 from domain.application import OkrLedger
 from domain.base import CommandContext
+from infra.chain import ChainReader, verify_chain
 
 START = date.today() - timedelta(days=60)
 END = START + timedelta(days=90)
@@ -52,9 +54,10 @@ VIVA = "\n".join(
 
 
 def test_a_viva_goals_export_maps_objectives_key_results_and_the_latest_value(
-    ledger: OkrLedger, importer: UUID
+    ledger: OkrLedger, importer: UUID, database_url: str
 ) -> None:
     request = ImportRequest("viva.csv", VIVA.encode(), "viva-goals")
+    before = ledger.recorder.max_notification_id()
     report = run(ledger, importer, request)
     assert report.written
     created = {(line.kind, line.key) for line in report.plan.created}
@@ -72,6 +75,16 @@ def test_a_viva_goals_export_maps_objectives_key_results_and_the_latest_value(
     assert (kr.baseline, kr.target, kr.unit) == (10.0, 100.0, "customers")
     assert kr.current is not None and kr.current.value == 42.0
     assert run(ledger, importer, request).plan.created == []
+
+    # Every event of the import is flagged imported in the chain, and the chain verifies.
+    chain = ChainReader.for_recorder(ledger.recorder)
+    with psycopg.connect(database_url) as conn:
+        flags = conn.execute(
+            f"SELECT imported FROM {ledger.recorder.chain_table_name} WHERE position > %s",
+            (before,),
+        ).fetchall()
+    assert len(flags) == report.events_written and all(flag for (flag,) in flags)
+    assert verify_chain(chain).ok
 
 
 MAPPING = b"""
