@@ -536,7 +536,8 @@ def import_command(
         str | None, typer.Option(help="E-mail of the owner for rows whose owner is unknown.")
     ] = None,
     by: Annotated[
-        str | None, typer.Option(help="E-mail of the importing person (an admin).")
+        str | None,
+        typer.Option(help="E-mail of the importing person (default: the only admin, if one)."),
     ] = None,
     template: Annotated[
         Path | None, typer.Option(help="Write an empty template workbook (.xlsx) here.")
@@ -554,8 +555,6 @@ def import_command(
         return
     if file is None:
         raise typer.BadParameter("give the FILE to import, or --template FILE.xlsx")
-    if by is None:
-        raise typer.BadParameter("--by EMAIL names the importing person", param_hint="--by")
     limit = get_settings().import_max_bytes
     try:
         if file.stat().st_size > limit:  # refused unread
@@ -567,16 +566,30 @@ def import_command(
         raise typer.BadParameter(str(error)) from None
     request = ImportRequest(file.name, content, format_, mapping_content, dry_run, fallback_owner)
     with _ledger() as ledger:
-        importer = ledger.find_person_by_email(by.strip().lower())
-        if importer is None or not importer.active:
-            errors.print(f"[red]No active person with e-mail {by}.[/red]")
-            raise typer.Exit(1)
-        names = LogDirectory(ledger).ask(Names.of)
+        directory = LogDirectory(ledger)
+        if by is None:
+            admins = directory.ask(
+                lambda s: [i for i, p in s.people.items() if p.active and p.role == "admin"]
+            )
+            if len(admins) != 1:
+                errors.print(
+                    f"[red]There are {len(admins)} admins: name the importing person with "
+                    "--by EMAIL.[/red]"
+                )
+                raise typer.Exit(1)
+            importer_id = admins[0]
+        else:
+            importer = ledger.find_person_by_email(by.strip().lower())
+            if importer is None or not importer.active:
+                errors.print(f"[red]No active person with e-mail {by}.[/red]")
+                raise typer.Exit(1)
+            importer_id = importer.id
+        names = directory.ask(Names.of)
         try:
             report = run_import(
                 ledger,
                 names,
-                importer.id,
+                importer_id,
                 request,
                 max_bytes=limit,
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import File, Form, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from api.imports.reading import Problem
 from api.routes import CallerDep, problems, router
@@ -74,7 +75,8 @@ async def import_file(
         fallback_owner,
     )
     try:
-        report = uses.run(request, max_bytes=limit)
+        # Reading, planning and writing block: off the event loop.
+        report = await run_in_threadpool(uses.run, request, limit)
     except ImportRefused as refused:
         raise import_problem(refused) from None
     return report.as_dict()

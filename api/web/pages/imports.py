@@ -15,6 +15,7 @@ from uuid import UUID
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api import policy
@@ -109,7 +110,8 @@ async def preview_import(request: Request, viewer: ViewerDep) -> HTMLResponse:
             dry_run=True,
             fallback_owner=str(form.get("fallback_owner") or "").strip() or None,
         )
-    return _run(request, viewer, import_request, limit)
+    # Reading, planning and rendering block: off the event loop.
+    return await run_in_threadpool(_run, request, viewer, import_request, limit)
 
 
 @web.post("/import/confirm")
