@@ -62,6 +62,9 @@ class Sheet:
 
 
 XLSX_MAGIC = b"PK\x03\x04"
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+"""An XLSX is a ZIP archive: one that unpacks to more than this is refused unread (a small
+upload must not expand to gigabytes in memory)."""
 
 
 def read_file(name: str, content: bytes) -> list[Sheet]:
@@ -110,6 +113,23 @@ def read_xlsx(content: bytes) -> list[Sheet]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise FileRefused(
+            [Problem("xlsx_broken", f"the XLSX workbook cannot be opened: {error}")]
+        ) from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise FileRefused(
+            [
+                Problem(
+                    "xlsx_too_large",
+                    f"the workbook unpacks to {unpacked} bytes (at most {MAX_UNPACKED_BYTES})",
+                )
+            ],
+            413,
+        )
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as error:

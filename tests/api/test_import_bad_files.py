@@ -93,6 +93,21 @@ def test_a_file_over_the_limit_is_refused_unread(upload: Any) -> None:
     assert response.json()["rule"] == "file_too_large"
 
 
+def test_a_workbook_that_unpacks_to_too_much_is_refused_unread(upload: Any) -> None:
+    import zipfile
+
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member,
+    ):
+        for _ in range(300):  # 300 MiB of zeros: about 300 KiB packed
+            member.write(b"\x00" * (1024 * 1024))
+    response = upload("bomb.xlsx", out.getvalue())
+    assert response.status_code == 413
+    assert response.json()["rule"] == "xlsx_too_large"
+
+
 def test_formulas_are_refused_cell_by_cell(upload: Any) -> None:
     book = workbook(**base(check_ins=[["KR-1", START + timedelta(days=3), "=2*5", 6, ""]]))
     response = upload("okrs.xlsx", xlsx(book))
