@@ -271,8 +271,18 @@ def _normal(header: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", header.strip().lower()).strip("_")
 
 
+LENIENT = frozenset({"owner_email", "kind", "measure", "direction", "unit", "description"})
+"""Optional fields whose unmappable values a flat file (Viva Goals, generic) drops, reported,
+instead of refusing the row: an owner column holding a name, a metric type okrledger has no
+word for. The default applies (the fallback owner, committed, metric, increase)."""
+
+
 def parse_record(
-    kind: str, where: Where, raw: Mapping[str, CellValue], records: Records
+    kind: str,
+    where: Where,
+    raw: Mapping[str, CellValue],
+    records: Records,
+    lenient: frozenset[str] = frozenset(),
 ) -> Record | None:
     """A record of `kind` from `raw` (field → cell), or None with its problems recorded."""
     values: dict[str, Any] = {}
@@ -289,9 +299,11 @@ def parse_record(
         try:
             values[name] = parser(cell)
         except BadValue as error:
-            records.problems.append(
-                Problem(error.rule, f"{name}: {error.message}", where.sheet, where.row, name)
-            )
+            problem = Problem(error.rule, f"{name}: {error.message}", where.sheet, where.row, name)
+            if name in lenient:
+                records.dropped.append(problem)
+                continue
+            records.problems.append(problem)
             ok = False
     return Record(kind, where, values) if ok else None
 
@@ -566,6 +578,7 @@ def read_flat(
                     "title": raw.get("objective_title"),
                 },
                 records,
+                LENIENT,
             )
             if objective is None:
                 continue
@@ -573,10 +586,14 @@ def read_flat(
             records.items.append(objective)
             raw["parent_external_id"] = raw["objective_external_id"]
         if kind == "objective":
-            record = parse_record("objective", where, raw, records)
+            record = parse_record("objective", where, raw, records, LENIENT)
         else:
             record = parse_record(
-                "key_result", where, {**raw, "objective": raw.get("parent_external_id")}, records
+                "key_result",
+                where,
+                {**raw, "objective": raw.get("parent_external_id")},
+                records,
+                LENIENT,
             )
         if record is None:
             continue

@@ -191,3 +191,32 @@ def test_a_changed_row_becomes_an_amendment_with_the_reason_import(
     )
     assert not waiting.written and waiting.plan.changed == []
     assert any("awaits a decision" in line.detail for line in waiting.plan.skipped)
+
+
+def test_an_unmappable_value_in_an_export_is_dropped_and_the_fallback_owner_owns_it(
+    ledger: OkrLedger, importer: UUID
+) -> None:
+    export = "\n".join(
+        [
+            "Id,Type,Title,Parent Id,Owner,Time Period,Start Date,End Date,Metric Type,Target,"
+            "Start Value",
+            f"b1,Objective,Be loved,,Ada Lovelace,P,{START},{END},,,",
+            f"b2,Key Result,NPS,b1,Ada Lovelace,P,{START},{END},Net promoter,60,20",
+        ]
+    ).encode()
+    with pytest.raises(ImportRefused) as refused:
+        run(ledger, importer, ImportRequest("viva.csv", export, "viva-goals"))
+    assert [(p.rule, p.row) for p in refused.value.problems] == [("owner_required", 2)]
+    request = ImportRequest(
+        "viva.csv", export, "viva-goals", fallback_owner="ada@acme.example", dry_run=True
+    )
+    report = run(ledger, importer, request)
+    dropped = {(p.rule, p.row, p.column) for p in report.plan.dropped}
+    assert {
+        ("email_invalid", 2, "owner_email"),
+        ("value_not_allowed", 3, "measure"),
+    } <= dropped
+    assert {(line.kind, line.key) for line in report.plan.created} >= {
+        ("objective", "b1"),
+        ("key_result", "b2"),
+    }
