@@ -158,7 +158,8 @@ class Planner:
             "row": str(record.where.row),
             "imported_by": str(self.importer),
         }
-        if record.kind in ("objective", "key_result"):
+        if record.kind in ("objective", "key_result", "check_in"):
+            # A check-in's is its key result's external id and date; never a person's e-mail.
             provenance["external_id"] = record.key
         return CommandContext(
             actor=actor or str(self.importer),
@@ -379,13 +380,15 @@ class Planner:
                 Scoring(values.get("scoring", "scale")),
                 ctx,
             )
-            cycle.start(ctx)  # imported history is tracked history: the cycle is active
+            if cycle.starts_on <= self.today:
+                cycle.start(ctx)  # imported history is tracked history: the cycle is active
         except OkrError as error:
             self.error(record, error.rule, error.message, error.field)
             return
         self.touched[cycle.id] = cycle
         self.cycles[values["name"]] = cycle
-        self.line(self.plan.created, record, "planned and started")
+        started = cycle.starts_on <= self.today
+        self.line(self.plan.created, record, "planned and started" if started else "planned")
 
     # ---------------------------------------------------------------- objectives
 

@@ -220,3 +220,23 @@ def test_an_unmappable_value_in_an_export_is_dropped_and_the_fallback_owner_owns
         ("objective", "b1"),
         ("key_result", "b2"),
     }
+
+
+def test_next_quarters_plan_is_imported_into_a_cycle_in_planning(
+    ledger: OkrLedger, importer: UUID
+) -> None:
+    starts = date.today() + timedelta(days=20)
+    content = "\n".join(
+        [
+            "record,name,starts_on,ends_on,external_id,cycle,title,owner_email,objective,"
+            "baseline,target",
+            f"cycle,Next,{starts},{starts + timedelta(days=90)},,,,,,,",
+            "objective,,,,N-1,Next,Plan ahead,ada@acme.example,,,",
+            "key_result,,,,N-KR-1,,Users,,N-1,0,10",
+        ]
+    ).encode()
+    report = run(ledger, importer, ImportRequest("next.csv", content))
+    assert report.written
+    objective = ledger.get_objective(external_uuid("objective", "N-1"))
+    assert ledger.get_cycle(objective.cycle_id).phase.value == "planning"
+    assert objective.status.value == "approved"
