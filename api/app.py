@@ -26,6 +26,7 @@ from api.routes.health import health
 from api.routes.imports import imports
 from api.routes.initiatives import initiatives
 from api.routes.kpis import kpis
+from api.routes.ledger import ledger_routes
 from api.routes.lint import coach
 from api.routes.objectives import objectives
 from api.routes.people import people, tokens
@@ -115,6 +116,7 @@ def create_app(
         initiatives,
         coach,
         imports,
+        ledger_routes,
     ):
         app.include_router(router, prefix=PREFIX)
     metrics.install(app, settings)

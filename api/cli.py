@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.audit_cli import audit_app, person_app
+from api.ledger_cli import export_command, import_ledger_command
 from api.rebuild_cli import rebuild_command
 from demo import DemoSummary, load_demo
 from domain.access import Role, token_id_for
@@ -49,6 +50,8 @@ errors = Console(stderr=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(person_app, name="person")
 app.command("rebuild")(rebuild_command)
+app.command("export")(export_command)
+app.command("import-ledger")(import_ledger_command)
 
 
 @contextmanager

@@ -50,7 +50,7 @@ class Scenario:
 
 
 def registry() -> dict[str, Scenario]:
-    from bench.scenarios import audit, http, kafka, readside, write
+    from bench.scenarios import audit, http, kafka, ledger, readside, write
 
     scenarios = [
         Scenario("write", "command write path", write.run),
@@ -63,5 +63,6 @@ def registry() -> dict[str, Scenario]:
         Scenario("kafka", "Kafka relay", kafka.run),
         Scenario("growth", "rebuild and as-of as the log grows", readside.run_growth),
         Scenario("memory", "peak memory: server and rebuild", readside.run_memory),
+        Scenario("ledger", "full-ledger export and import", ledger.run),
     ]
     return {s.name: s for s in scenarios}

@@ -139,4 +139,5 @@ def test_the_command_line_lists_every_scenario() -> None:
         "kafka",
         "growth",
         "memory",
+        "ledger",
     ]
