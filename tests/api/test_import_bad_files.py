@@ -201,16 +201,21 @@ def test_unknown_columns_are_reported_as_dropped(upload: Any) -> None:
     assert [(d["rule"], d["column"]) for d in dropped] == [("column_unknown", "Colour")]
 
 
-def test_only_admins_import(client: Any, ledger: OkrLedger) -> None:
+@pytest.mark.parametrize("role", ["member", "manager", "auditor"])
+def test_only_admins_import(client: Any, ledger: OkrLedger, role: str) -> None:
     from domain.access import Role
     from domain.base import CommandContext
 
     ctx = CommandContext.system()
-    member = ledger.register_person("Max", "max@acme.example", ctx).id
-    secret, _ = ledger.issue_token(member, Role.MEMBER, ctx)
+    person = ledger.register_person("Max", "max@acme.example", ctx).id
+    secret, _ = ledger.issue_token(person, Role(role), ctx)
     response = client.post(
         f"{API}/imports",
         files={"file": ("okrs.xlsx", xlsx(workbook(**base())))},
+        data={"dry_run": "true"},
         headers={"Authorization": f"Bearer {secret}"},
     )
     assert response.status_code == 403
+    assert response.json()["rule"] == "admin_only"
+    anonymous = client.post(f"{API}/imports", files={"file": ("okrs.xlsx", b"x")})
+    assert anonymous.status_code == 401
