@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import File, Form, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.imports.reading import Problem
-from api.routes import CallerDep, problems, router
+from api.routes import CallerDep, problems
 from api.usecases.imports import ImportRefused, ImportRequest, ImportUseCases, import_problem
 from infra.settings import get_settings
 
-imports = router("imports")
+imports = APIRouter(tags=["imports"])
+"""Not an Idempotency-Key route: the answer is a report, not a command result, and an import is
+idempotent by itself (the same file again writes nothing)."""
 
 CHUNK = 1024 * 1024
 
