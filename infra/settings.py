@@ -266,6 +266,11 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=16, ge=1, le=256)
     """Deliveries one process posts at the same time (to different endpoints or aggregates)."""
 
+    # Import from spreadsheets (docs/import.md).
+    import_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    """The largest file `okr import` and `POST /api/v1/imports` read; a larger one is refused
+    (413) after reading at most this many bytes of the upload."""
+
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id)
