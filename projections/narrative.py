@@ -193,6 +193,11 @@ def _person_renamed(context: Context, e: Person.Renamed, logged: Logged) -> Narr
     return _person(logged, "person renamed", {}, {})
 
 
+@_event(Person.EmailChanged, personal=("email",))
+def _email_changed(context: Context, e: Person.EmailChanged, logged: Logged) -> Narration:
+    return _person(logged, "e-mail changed", {}, {})
+
+
 @_event(Person.Deactivated)
 def _deactivated(context: Context, e: Person.Deactivated, logged: Logged) -> Narration:
     return _person(logged, "person deactivated", {"active": True}, {"active": False})
