@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Response
 from api import policy, positions, present
 from api import schemas as s
 from api.deps import (
-    IfMatchDep,
     LedgerDep,
     PrincipalDep,
     ServicesDep,
@@ -18,28 +17,31 @@ from api.deps import (
     answer,
 )
 from api.routes import Limit, Offset, RegistryDep, page, problems, read_from_store, router
-from domain.application import CommandResult
+from api.routes.commands import Command, register
+from api.usecases.registry import RegistryUseCases as R
 
 people = router("people")
 tokens = APIRouter(tags=["tokens"])
 """Not idempotent-replayable: a replay would need the secret, and secrets are never stored."""
 
 
-@people.post(
-    "/people",
-    status_code=201,
-    response_model=s.CommandResultOut,
-    responses=problems(403, 409),
-    summary="Register a person (admin)",
+register(
+    people,
+    RegistryDep,
+    problems(403, 409),
+    Command(
+        "POST",
+        "/people",
+        "register_person",
+        "Register a person (admin)",
+        "Registers a person by name and e-mail. The e-mail must be new (409 `email_taken`).",
+        R.register_person,
+        s.PersonCreate,
+        status_code=201,
+        if_match=False,
+        location="/api/v1/people/{id}",
+    ),
 )
-def register_person(
-    body: s.PersonCreate,
-    uses: RegistryDep,
-    response: Response,
-) -> CommandResult:
-    """Registers a person by name and e-mail. The e-mail must be new (409 `email_taken`)."""
-    result = uses.register_person(body)
-    return answer(response, result, location=f"/api/v1/people/{result.id}")
 
 
 @people.get(
@@ -82,55 +84,40 @@ def read_person(
     return present.person(person)
 
 
-@people.patch(
-    "/people/{person_id}",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Rename a person (admin)",
+_ONE = "/people/{person_id}"
+
+register(
+    people,
+    RegistryDep,
+    problems(403, 404, 409, 412),
+    Command(
+        "PATCH",
+        _ONE,
+        "rename_person",
+        "Rename a person (admin)",
+        "The new name applies everywhere at once: other records refer to people by id.",
+        R.rename_person,
+        s.PersonPatch,
+    ),
+    Command(
+        "POST",
+        _ONE + "/deactivate",
+        "deactivate_person",
+        "Deactivate a person (admin)",
+        "A deactivated person's tokens stop working at once; their history stays.",
+        R.deactivate_person,
+        s.Reason,
+    ),
+    Command(
+        "POST",
+        _ONE + "/reactivate",
+        "reactivate_person",
+        "Reactivate a person (admin)",
+        "A reactivated person's existing tokens work again (unless revoked).",
+        R.reactivate_person,
+        s.Reason,
+    ),
 )
-def rename_person(
-    person_id: UUID,
-    body: s.PersonPatch,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """The new name applies everywhere at once: other records refer to people by id."""
-    return answer(response, uses.rename_person(person_id, body, expected))
-
-
-@people.post(
-    "/people/{person_id}/deactivate",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Deactivate a person (admin)",
-)
-def deactivate_person(
-    person_id: UUID,
-    body: s.Reason,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """A deactivated person's tokens stop working at once; their history stays."""
-    return answer(response, uses.deactivate_person(person_id, body, expected))
-
-
-@people.post(
-    "/people/{person_id}/reactivate",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Reactivate a person (admin)",
-)
-def reactivate_person(
-    person_id: UUID,
-    body: s.Reason,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """A reactivated person's existing tokens work again (unless revoked)."""
-    return answer(response, uses.reactivate_person(person_id, body, expected))
 
 
 @people.get("/me", response_model=s.Me, responses=problems(), summary="Who am I")
@@ -183,17 +170,18 @@ def issue_token(
     )
 
 
-@tokens.post(
-    "/tokens/{token_id}/revoke",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409),
-    summary="Revoke a token (admin)",
+register(
+    tokens,
+    RegistryDep,
+    problems(403, 404, 409),
+    Command(
+        "POST",
+        "/tokens/{token_id}/revoke",
+        "revoke_token",
+        "Revoke a token (admin)",
+        "The token stops working at once.",
+        R.revoke_token,
+        s.Reason,
+        if_match=False,
+    ),
 )
-def revoke_token(
-    token_id: UUID,
-    body: s.Reason,
-    uses: RegistryDep,
-    response: Response,
-) -> CommandResult:
-    """The token stops working at once."""
-    return answer(response, uses.revoke_token(token_id, body))

@@ -1,0 +1,98 @@
+"""One piece for every command route of the same shape: parse the path ids (and a body), call
+the use case with If-Match as the expected version, answer with the `ETag` (and `Location`).
+
+A route that does something else (a query parameter, an optional body, a secret in the answer)
+stays written out in its module; this serves only the routes that are exactly this.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from api import schemas as s
+from api.deps import IfMatchDep, answer
+from domain.application import CommandResult
+
+_PATH_ID = re.compile(r"{(\w+)}")
+_P = inspect.Parameter.POSITIONAL_OR_KEYWORD
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command route: `call(uses, *path_ids, [body], [expected])` answers its result."""
+
+    method: str
+    path: str
+    name: str
+    summary: str
+    doc: str
+    call: Callable[..., CommandResult]
+    body: type[BaseModel] | None = None
+    status_code: int = 200
+    if_match: bool = True
+    location: str | None = None
+    """`Location`, formatted with the path ids and the result's `id`."""
+    out: Answer | None = None
+    """The answer's model when it is more than the result (naming a key result, a check-in)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A command's answer model and how the result becomes it."""
+
+    model: type[BaseModel]
+    shape: Callable[[CommandResult], BaseModel]
+
+
+def register(
+    router: APIRouter, uses: Any, responses: dict[int | str, Any], *commands: Command
+) -> None:
+    """Adds each command to `router`; `uses` is the use-case dependency (e.g. `ObjectivesDep`)."""
+    for command in commands:
+        router.add_api_route(
+            command.path,
+            _endpoint(command, uses),
+            methods=[command.method],
+            status_code=command.status_code,
+            response_model=command.out.model if command.out else s.CommandResultOut,
+            responses=responses,
+            summary=command.summary,
+            name=command.name,
+        )
+
+
+def _endpoint(command: Command, uses: Any) -> Callable[..., Any]:
+    ids = _PATH_ID.findall(command.path)
+
+    def endpoint(**values: Any) -> Any:
+        args = [values[i] for i in ids]
+        if command.body is not None:
+            args.append(values["body"])
+        if command.if_match:
+            args.append(values["expected"])
+        result = command.call(values["uses"], *args)
+        where = command.location.format(id=result.id, **values) if command.location else None
+        answer(values["response"], result, location=where)
+        return command.out.shape(result) if command.out else result
+
+    parameters = [inspect.Parameter(i, _P, annotation=UUID) for i in ids]
+    if command.body is not None:
+        parameters.append(inspect.Parameter("body", _P, annotation=command.body))
+    parameters.append(inspect.Parameter("uses", _P, annotation=uses))
+    if command.if_match:
+        parameters.append(inspect.Parameter("expected", _P, annotation=IfMatchDep))
+    parameters.append(inspect.Parameter("response", _P, annotation=Response))
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        parameters, return_annotation=command.out.model if command.out else CommandResult
+    )
+    endpoint.__name__ = endpoint.__qualname__ = command.name
+    endpoint.__doc__ = command.doc
+    return endpoint
