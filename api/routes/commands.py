@@ -11,7 +11,7 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Response
@@ -23,6 +23,7 @@ from domain.application import CommandResult
 
 _PATH_ID = re.compile(r"{(\w+)}")
 _P = inspect.Parameter.POSITIONAL_OR_KEYWORD
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -40,16 +41,31 @@ class Command:
     if_match: bool = True
     location: str | None = None
     """`Location`, formatted with the path ids and the result's `id`."""
-    out: Answer | None = None
+    out: Answer[Any] | None = None
     """The answer's model when it is more than the result (naming a key result, a check-in)."""
 
 
 @dataclass(frozen=True)
-class Answer:
+class Answer(Generic[M]):
     """A command's answer model and how the result becomes it."""
 
-    model: type[BaseModel]
-    shape: Callable[[CommandResult], BaseModel]
+    model: type[M]
+    shape: Callable[[CommandResult], M]
+
+
+def naming(model: type[M], field: str) -> Answer[M]:
+    """An answer that is the result plus the id of the part it touched (`result.extra_id`)."""
+
+    def shape(result: CommandResult) -> M:
+        assert result.extra_id is not None
+        return model(
+            id=result.id,
+            version=result.version,
+            position=result.position,
+            **{field: result.extra_id},
+        )
+
+    return Answer(model, shape)
 
 
 def register(

@@ -28,9 +28,8 @@ from api.deps import (
 )
 from api.errors import ApiError, invalid, not_found
 from api.routes import ObjectivesDep, problems, router
-from api.routes.commands import Answer, Command, register
+from api.routes.commands import Command, naming, register
 from api.usecases.objectives import ObjectiveUseCases as U
-from domain.application import CommandResult
 from infra.answer import pin
 
 objectives = router("objectives")
@@ -41,33 +40,9 @@ _ONE = "/objectives/{objective_id}"
 _KR = _ONE + "/key-results/{key_result_id}"
 
 
-def _with_key_result(result: CommandResult) -> s.KeyResultCommandResult:
-    assert result.extra_id is not None
-    return s.KeyResultCommandResult(
-        id=result.id,
-        version=result.version,
-        position=result.position,
-        key_result_id=result.extra_id,
-    )
-
-
-def _with_amendment(result: CommandResult) -> s.AmendmentCommandResult:
-    assert result.extra_id is not None
-    return s.AmendmentCommandResult(
-        id=result.id, version=result.version, position=result.position, amendment_id=result.extra_id
-    )
-
-
-def _with_check_in(result: CommandResult) -> s.CheckInCommandResult:
-    assert result.extra_id is not None
-    return s.CheckInCommandResult(
-        id=result.id, version=result.version, position=result.position, check_in_id=result.extra_id
-    )
-
-
-_KR_OUT = Answer(s.KeyResultCommandResult, _with_key_result)
-_AMENDMENT_OUT = Answer(s.AmendmentCommandResult, _with_amendment)
-_CHECK_IN_OUT = Answer(s.CheckInCommandResult, _with_check_in)
+_KR_OUT = naming(s.KeyResultCommandResult, "key_result_id")
+_AMENDMENT_OUT = naming(s.AmendmentCommandResult, "amendment_id")
+_CHECK_IN_OUT = naming(s.CheckInCommandResult, "check_in_id")
 
 # ------------------------------------------------------------------- drafting
 
@@ -226,7 +201,7 @@ def remove_key_result(
 ) -> s.KeyResultCommandResult:
     """Only while the objective is a draft; after approval propose an amendment."""
     result = uses.remove_key_result(objective_id, key_result_id, reason, expected)
-    return _with_key_result(answer(response, result))
+    return _KR_OUT.shape(answer(response, result))
 
 
 # ----------------------------------------------------------------- negotiation
@@ -320,7 +295,7 @@ def approve_amendment(
     `no_self_approval`)."""
     comment = body.comment if body else ""
     result = uses.approve_amendment(objective_id, amendment_id, comment, expected)
-    return _with_amendment(answer(response, result))
+    return _AMENDMENT_OUT.shape(answer(response, result))
 
 
 register(
