@@ -33,6 +33,7 @@ from api.routes.people import people, tokens
 from api.routes.queries import queries
 from api.routes.strategy import strategy
 from api.routes.teams import teams
+from api.routes.webhooks import webhooks
 from api.scim import scim
 from domain.application import OkrLedger
 from infra.idempotency import IdempotencyStore
@@ -116,6 +117,7 @@ def create_app(
         initiatives,
         coach,
         ledger_routes,
+        webhooks,
     ):
         app.include_router(router, prefix=PREFIX)
     app.include_router(notifications, prefix=PREFIX)  # docs/notifications.md

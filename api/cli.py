@@ -534,5 +534,19 @@ def notifier(
         raise typer.Exit(2) from None
 
 
+@app.command()
+def webhooks() -> None:
+    """Deliver outbound webhooks on their own (okr serve does too); several may run."""
+    from infra.kafka.service import configure_logging
+    from infra.webhooks.service import run_webhooks
+
+    configure_logging()
+    try:
+        run_webhooks(get_settings())
+    except (psycopg.OperationalError, OperationalError) as error:
+        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
 if __name__ == "__main__":
     app()

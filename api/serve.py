@@ -23,6 +23,7 @@ from infra.bootstrap import build_ledger, build_read_models
 from infra.idempotency import IdempotencyStore
 from infra.notify.engine import Notifier
 from infra.settings import Settings
+from infra.webhooks.service import start_webhooks
 
 
 class _Server(uvicorn.Server):
@@ -58,6 +59,7 @@ def serve(
     checkpoints = None
     verifier = None
     notifier = None
+    webhooks = None
     try:
         if settings.views_runner:
             readmodels.start()
@@ -74,6 +76,7 @@ def serve(
         if settings.notifier:  # in-app always; e-mail with OKR_SMTP_URL (docs/notifications.md)
             notifier = Notifier(ledger, settings)
             notifier.start()
+        webhooks = start_webhooks(ledger, settings)  # idle until an endpoint is registered
         app = create_app(
             ledger,
             readmodels=readmodels,
@@ -103,6 +106,8 @@ def serve(
             checkpoints.stop()
         if verifier is not None:
             verifier.stop()
+        if webhooks is not None:
+            webhooks.stop(timeout=settings.webhook_timeout_seconds + 10)
         if relay is not None:
             relay.stop(timeout=relay.config.delivery_timeout_ms / 1000 + 10)
         readmodels.stop()

@@ -6,8 +6,8 @@
     python -m bench --list         the scenarios
 
 Prints each scenario's table as it finishes and the whole table at the end, writes
-bench/results/latest.json (and a timestamped copy), and, when every scenario ran, the table
-into docs/performance.md between the bench markers. Exits 1 when a scenario failed (a missed
+bench/results/latest.json (and a timestamped copy), and, when every scenario ran at full size,
+the table into docs/performance.md between the bench markers (a quick run never rewrites it). Exits 1 when a scenario failed (a missed
 target is reported, not an error).
 """
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         "--docs",
         choices=("auto", "yes", "no"),
         default="auto",
-        help="write docs/performance.md (auto: when every scenario ran)",
+        help="write docs/performance.md (auto: when every scenario ran at full size)",
     )
     parser.add_argument("--profile", action="store_true", help="pyinstrument this process")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
@@ -116,11 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     out.print(
         f"results: {latest.relative_to(Path.cwd()) if latest.is_relative_to(Path.cwd()) else latest}"
     )
-    everything = len(chosen) == len(scenarios)
-    if args.docs == "yes" or (args.docs == "auto" and everything):
+    if writes_docs(args.docs, mode, everything=len(chosen) == len(scenarios)):
         write_docs(markdown_section(results, info, mode, seconds))
         out.print("docs/performance.md: table updated")
     return 1 if any(r.error for r in results) else 0
+
+
+def writes_docs(choice: str, mode: Mode, *, everything: bool) -> bool:
+    """Whether a run rewrites docs/performance.md's table. Only a full run of every scenario
+    does on its own: a quick run's small sizes stay in bench/results/ (``--docs yes`` forces)."""
+    return choice == "yes" or (choice == "auto" and everything and mode == "full")
 
 
 def _short(error: BaseException) -> str:

@@ -107,6 +107,23 @@ def raw_inserts(url: str, writers: int, seconds: float, state: bytes) -> tuple[i
             conn.close()
 
 
+def raw_copy(url: str, rows: int, state: bytes) -> tuple[int, float]:
+    """`rows` rows like events' by one binary `COPY`, committed: the bulk write's raw limit."""
+    create_raw_table(url)
+    copy = SQL(
+        "COPY {} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+    ).format(Identifier(TABLE))
+    data = [(uuid4(), 1, "bench:Raw.Inserted", state) for _ in range(rows)]
+    with psycopg.connect(url) as conn:
+        began = time.perf_counter()
+        with conn.cursor() as curs, curs.copy(copy) as writer:
+            writer.set_types(["uuid", "int4", "text", "bytea"])
+            for row in data:
+                writer.write_row(row)
+        conn.commit()
+        return rows, time.perf_counter() - began
+
+
 def raw_scan(url: str, page: int = 5000) -> tuple[int, float]:
     """Every row of the events table, in pages by notification id, fetched and dropped."""
     query = SQL(

@@ -18,11 +18,18 @@ from domain.ledger.initiatives import InitiativeLedger
 from domain.ledger.kpis import KpiLedger
 from domain.ledger.people import PeopleLedger
 from domain.ledger.teams import TeamLedger
+from domain.ledger.webhooks import WebhookLedger
 
 __all__ = ["CommandResult", "OkrLedger", "QualityContext"]
 
 
 class OkrLedger(
-    PeopleLedger, TeamLedger, CycleLedger, AlignmentLedger, KpiLedger, InitiativeLedger
+    PeopleLedger,
+    TeamLedger,
+    CycleLedger,
+    AlignmentLedger,
+    KpiLedger,
+    InitiativeLedger,
+    WebhookLedger,
 ):
     name = "okrledger"

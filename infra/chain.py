@@ -17,16 +17,20 @@ the values consumed by rolled-back inserts.
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
 from eventsourcing.persistence import (
     ApplicationRecorder,
     DataError,
+    IntegrityError,
     InterfaceError,
     OperationalError,
     ProgrammingError,
@@ -41,7 +45,7 @@ from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from infra.chainhash import GENESIS_HASH, link_hash
-from infra.idempotency import KeyAlreadyWritten, already_written, current_claim
+from infra.idempotency import Claim, KeyAlreadyWritten, already_written, current_claim
 from infra.verifications import VERIFICATIONS
 
 if TYPE_CHECKING:
@@ -89,6 +93,117 @@ def importing_history(at: datetime) -> Iterator[Callable[[datetime], None]]:
 def chain_table_name(events_table_name: str) -> str:
     """The chain table that accompanies an events table."""
     return f"{events_table_name}_chain"
+
+
+@dataclass(eq=False)
+class PendingWrite:
+    """One save waiting in :class:`GroupCommit`: what it writes, and then its outcome."""
+
+    stored_events: Sequence[StoredEvent]
+    kwargs: dict[str, Any]
+    claim: Claim | None
+    imported_at: datetime | None
+    ids: Sequence[int] | None = None
+    error: BaseException | None = None
+    finished: bool = False
+    lead: bool = False
+    """Set when this save's thread is to commit the next batch (its own included)."""
+    wake: threading.Event = field(default_factory=threading.Event)
+
+
+BULK_EVENTS = 64
+"""A save of at least this many events takes the bulk insert (ids and hashes made by the client,
+one pass) instead of the server-side recursive statement, whose cost grows faster than its
+length."""
+
+BULK_CHUNK = 500
+"""Events per statement of a bulk insert."""
+
+MAX_BATCH_WRITES = 64
+"""At most this many saves share one transaction."""
+
+
+class GroupCommit:
+    """Group commit: the saves that arrive while a commit is in flight go out together next.
+
+    No thread of its own: the first save to arrive while no commit is in flight leads, i.e.
+    takes every save waiting (its own included, at most ``max_writes``), commits them with
+    ``commit_batch``, wakes their threads, and hands the lead to the oldest save that arrived
+    meanwhile. A save that finds a leader waits to be woken with its outcome, or to lead the
+    next batch. So one transaction is in flight per recorder at a time, a lone save commits at
+    once, and under load each commit carries every save that queued behind the last one.
+    """
+
+    def __init__(
+        self,
+        commit_batch: Callable[[Sequence[PendingWrite]], None],
+        max_writes: int = MAX_BATCH_WRITES,
+    ) -> None:
+        self._commit_batch = commit_batch
+        self._max_writes = max_writes
+        self._lock = threading.Lock()
+        self._queue: deque[PendingWrite] = deque()
+        self._leading = False
+        self.batches = 0
+        """Transactions committed (or tried) so far, for the benchmarks and tests."""
+        self.writes = 0
+        """Saves they carried."""
+
+    def submit(self, write: PendingWrite) -> Sequence[int] | None:
+        """Queue ``write``, wait until it is committed or refused, and answer its ids."""
+        with self._lock:
+            self._queue.append(write)
+            if not self._leading:
+                self._leading = True
+                write.lead = True
+        while not write.finished:
+            if write.lead:
+                self._lead()  # the oldest save waiting leads: its own is in the batch
+            else:
+                write.wake.wait()
+                write.wake.clear()
+        if write.error is not None:
+            raise write.error
+        return write.ids
+
+    def _lead(self) -> None:
+        with self._lock:
+            size = min(len(self._queue), self._max_writes)
+            batch = [self._queue.popleft() for _ in range(size)]
+        try:
+            self._commit_batch(batch)
+        except BaseException as error:  # pragma: no cover - commit_batch reports per write
+            for write in batch:
+                write.error = error
+        finally:
+            with self._lock:
+                self.batches += 1
+                self.writes += len(batch)
+                for write in batch:
+                    write.finished = True
+                    write.wake.set()
+                if self._queue:
+                    successor = self._queue[0]
+                    successor.lead = True
+                    successor.wake.set()
+                else:
+                    self._leading = False
+
+
+def _refusal(error: psycopg.Error, write: PendingWrite) -> BaseException:
+    """A refused save's error, as eventsourcing's datastore would raise it."""
+    refused: BaseException
+    if isinstance(error, psycopg.IntegrityError):
+        refused = IntegrityError(str(error))
+        refused.__cause__ = error
+        return refused
+    refused = DataError(str(error))
+    refused.__cause__ = error
+    if write.claim is not None and isinstance(refused, DataError) and already_written(refused):
+        keyed = KeyAlreadyWritten(str(error))
+        keyed.__cause__ = refused
+        return keyed
+    return refused
 
 
 class ChainedApplicationRecorder(PostgresApplicationRecorder):
@@ -199,50 +314,239 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """Insert events and their links in one round trip, ``COMMIT`` included.
+        """Insert events and their links, committed with the other saves waiting (group commit).
 
-        eventsourcing's version syncs the pipeline after the ``INSERT`` to read the new ids, then
-        commits in a second round trip, so the table lock is also held while the client takes
-        its turn (on a busy machine, while the writing thread waits for the GIL). Here
-        ``BEGIN``, the lock, ``NOTIFY``, the chained insert and ``COMMIT`` go out in one pipeline
-        and the ids are read afterwards: the lock is held for the server's work and the commit
-        only. A failed statement aborts the rest of the pipeline; the transaction is rolled
-        back and the error raised as eventsourcing's (``IntegrityError`` for a stale version).
+        The saves that arrive while a commit is in flight wait for it, then go out together in
+        one transaction: one table lock, one ``NOTIFY``, one durable commit (one WAL flush)
+        for all of them (:class:`GroupCommit`). Each save keeps its own outcome: it runs in a
+        savepoint of its own, so a stale version (``IntegrityError``, a 409) or a key written
+        already (:class:`~infra.idempotency.KeyAlreadyWritten`) refuses that save alone and
+        the others commit. A save that arrives while nothing is in flight commits at once, as
+        before (no waiting at low load).
+
+        Within the transaction the saves take their notification ids and chain links in the
+        order they arrived, under the table lock, so ids stay in commit order and the chain
+        extends exactly as if they had been committed one by one.
 
         A write made for a request with an ``Idempotency-Key`` (a :class:`infra.idempotency.Claim`
-        is current) also marks that key ``written`` in the same pipeline and transaction, or
-        fails with :class:`~infra.idempotency.KeyAlreadyWritten` when the key was written
-        already (nothing is then committed). Without a key nothing more is sent.
+        is current) also marks that key ``written`` in its savepoint, or fails with
+        :class:`~infra.idempotency.KeyAlreadyWritten` when the key was written already.
         """
         if not stored_events:
             nothing: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
             return nothing
-        claim = current_claim()
+        write = PendingWrite(stored_events, kwargs, current_claim(), _import_time.get())
+        return self.group_commit.submit(write)
+
+    def _commit_batch(self, batch: Sequence[PendingWrite]) -> None:
+        """Commit ``batch`` in one transaction, a savepoint per write; each write gets its ids
+        or its own error. An error outside a write's savepoint (the lock, the commit, the
+        connection) is every write's error. A batch of one (no other save waited) is committed
+        as before group commit: no savepoint, one round trip (:meth:`_commit_alone`)."""
+        if len(batch) == 1 and len(batch[0].stored_events) < BULK_EVENTS:
+            self._commit_alone(batch[0])
+            return
+        try:
+            with (
+                self.datastore.get_connection() as conn,
+                conn.pipeline() as pipeline,
+                conn.transaction(),
+            ):
+                with conn.cursor() as curs:
+                    self._lock_table(curs)
+                    self._notify_channel(curs)
+                for write in batch:
+                    self._write_in_savepoint(conn, pipeline, write)
+                for write in batch:
+                    if write.claim is not None and write.error is None:
+                        write.claim.crash("before_commit", pipeline.sync)
+                if len(batch) > 1:
+                    # Fault injection: the process dies with a batch of several saves
+                    # inserted and not yet committed.
+                    for write in batch:
+                        if write.claim is not None:
+                            write.claim.crash("mid_batch", pipeline.sync)
+            for write in batch:
+                if write.claim is not None and write.error is None:
+                    write.claim.crash("after_commit")
+        except BaseException as error:
+            for write in batch:
+                write.ids = None
+                write.error = error
+            return
+
+    def _commit_alone(self, write: PendingWrite) -> None:
+        """One save in its own transaction: ``BEGIN``, the lock, ``NOTIFY``, the chained insert
+        (and the key's mark) and ``COMMIT`` in one pipeline; the new ids read afterwards."""
+        claim = write.claim
+        token = _import_time.set(write.imported_at)
         try:
             with self.datastore.get_connection() as conn, conn.cursor() as curs:
                 with conn.pipeline() as pipeline, conn.transaction():
                     with conn.cursor() as tracking_curs:
-                        self._insert_events(tracking_curs, stored_events, **kwargs)
-                    self._insert_stored_events(curs, stored_events, **kwargs)
+                        self._insert_events(tracking_curs, write.stored_events, **write.kwargs)
+                    self._insert_stored_events(curs, write.stored_events)
                     if claim is not None:
-                        # An Idempotency-Key request: its key is marked written in this
-                        # transaction (same pipeline, no round trip of its own), or the
-                        # transaction fails if the key was written already.
                         with conn.cursor() as claim_curs:
                             claim.record_write(
                                 claim_curs,
-                                stored_events,
+                                write.stored_events,
                                 self._qualified_chain,
-                                kwargs.get("command_result"),
+                                write.kwargs.get("command_result"),
                             )
                         claim.crash("before_commit", pipeline.sync)
                 if claim is not None:
                     claim.crash("after_commit")
-                return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+                write.ids = self._fetch_ids_after_insert_events(curs, write.stored_events)
         except DataError as error:
-            if claim is not None and already_written(error):
-                raise KeyAlreadyWritten(str(error)) from error
-            raise
+            keyed = claim is not None and already_written(error)
+            write.error = KeyAlreadyWritten(str(error)) if keyed else error
+            if keyed:
+                write.error.__cause__ = error
+        except BaseException as error:
+            write.error = error
+        finally:
+            _import_time.reset(token)
+
+    def _write_in_savepoint(
+        self, conn: Connection[DictRow], pipeline: psycopg.Pipeline, write: PendingWrite
+    ) -> None:
+        token = _import_time.set(write.imported_at)
+        try:
+            with conn.transaction(), conn.cursor() as curs:
+                with conn.cursor() as tracking_curs:
+                    self._insert_events(tracking_curs, write.stored_events, **write.kwargs)
+                bulk_ids = (
+                    self._insert_bulk(curs, pipeline, write)
+                    if len(write.stored_events) >= BULK_EVENTS
+                    else None
+                )
+                if bulk_ids is None:
+                    self._insert_chained(curs, write.stored_events)
+                if write.claim is not None:
+                    with conn.cursor() as claim_curs:
+                        write.claim.record_write(
+                            claim_curs,
+                            write.stored_events,
+                            self._qualified_chain,
+                            write.kwargs.get("command_result"),
+                        )
+                # The savepoint's errors surface here, inside it: it alone is rolled back.
+                pipeline.sync()
+                write.ids = (
+                    self._fetch_ids_after_insert_events(curs, write.stored_events)
+                    if bulk_ids is None
+                    else bulk_ids
+                )
+        except (psycopg.IntegrityError, psycopg.DataError) as error:
+            write.error = _refusal(error, write)
+        finally:
+            _import_time.reset(token)
+
+    def _insert_bulk(
+        self, curs: Cursor[DictRow], pipeline: psycopg.Pipeline, write: PendingWrite
+    ) -> list[int]:
+        """Insert a large save's events and links with their ids and hashes made here, in one
+        pass: the ids are taken from the events' sequence under the table lock (one round
+        trip, with the chain head and the clock), each link hashed with
+        :func:`infra.chainhash.link_hash` onto the previous one, and the events and links sent
+        as two array inserts. The links are the ones the server-side statement would write,
+        byte for byte (same ids in the same order, same hashes, one commit time)."""
+        events = write.stored_events
+        curs.execute(self._bulk_head_statement, {"n": len(events)}, prepare=True)
+        pipeline.sync()
+        head = curs.fetchone()
+        assert head is not None
+        ids: list[int] = head["ids"]
+        prev_position = head["position"] if head["position"] is not None else GENESIS_POSITION
+        prev_hash = bytes(head["hash"]) if head["hash"] is not None else GENESIS_HASH
+        committed_at = write.imported_at or head["now"]
+        if head["committed_at"] is not None and head["committed_at"] > committed_at:
+            committed_at = head["committed_at"]
+        hashes: list[bytes] = []
+        prev_positions: list[int] = []
+        for position, e in zip(ids, events, strict=True):
+            prev_hash = link_hash(
+                prev_hash, position, str(e.originator_id), e.originator_version, e.topic, e.state
+            )
+            hashes.append(prev_hash)
+            prev_positions.append(prev_position)
+            prev_position = position
+        imported = write.imported_at is not None
+        # In chunks, each synced: a pipeline that sends megabytes without reading can stall
+        # (seen with psycopg 3.3, docs/audit.md).
+        for start in range(0, len(events), BULK_CHUNK):
+            end = start + BULK_CHUNK
+            curs.execute(
+                self._bulk_events_statement,
+                {
+                    "ids": ids[start:end],
+                    "originator_ids": [e.originator_id for e in events[start:end]],
+                    "versions": [e.originator_version for e in events[start:end]],
+                    "topics": [e.topic for e in events[start:end]],
+                    "states": [e.state for e in events[start:end]],
+                },
+                prepare=True,
+            )
+            curs.execute(
+                self._bulk_links_statement,
+                {
+                    "positions": ids[start:end],
+                    "prev_positions": prev_positions[start:end],
+                    "committed_at": committed_at,
+                    "hashes": hashes[start:end],
+                    "imported": imported,
+                },
+                prepare=True,
+            )
+            if end < len(events):
+                pipeline.sync()
+        return ids
+
+    @cached_property
+    def _bulk_head_statement(self) -> Composed:
+        schema = Identifier(self.datastore.schema)
+        qualified_events = f"{self.datastore.schema}.{self.events_table_name}"
+        return SQL(
+            "SELECT h.position, h.hash, h.committed_at, clock_timestamp() AS now, "
+            "ARRAY(SELECT nextval(pg_get_serial_sequence({events}, 'notification_id')) "
+            "FROM generate_series(1, %(n)s) ORDER BY 1) AS ids "
+            "FROM (SELECT 1) AS one LEFT JOIN (SELECT position, hash, committed_at "
+            "FROM {schema}.{chain} ORDER BY position DESC LIMIT 1) AS h ON true"
+        ).format(
+            events=qualified_events,
+            schema=schema,
+            chain=Identifier(self.chain_table_name),
+        )
+
+    @cached_property
+    def _bulk_events_statement(self) -> Composed:
+        schema = Identifier(self.datastore.schema)
+        return SQL(
+            "INSERT INTO {schema}.{events} "
+            "(notification_id, originator_id, originator_version, topic, state) "
+            # Typed arrays in binary: no text escaping of the states.
+            "SELECT * FROM unnest(%(ids)b::bigint[], %(originator_ids)b::{id_type}[], "
+            "%(versions)b::bigint[], %(topics)b::text[], %(states)b::bytea[])"
+        ).format(
+            schema=schema,
+            events=Identifier(self.events_table_name),
+            id_type=SQL(self.datastore.originator_id_type),
+        )
+
+    @cached_property
+    def _bulk_links_statement(self) -> Composed:
+        return SQL(
+            "INSERT INTO {chain} (position, prev_position, committed_at, hash, imported) "
+            "SELECT position, prev_position, %(committed_at)s::timestamptz, hash, %(imported)s "
+            "FROM unnest(%(positions)b::bigint[], %(prev_positions)b::bigint[], "
+            "%(hashes)b::bytea[]) AS u(position, prev_position, hash)"
+        ).format(chain=self._qualified_chain)
+
+    @cached_property
+    def group_commit(self) -> GroupCommit:
+        """This recorder's queue of saves waiting for the commit in flight."""
+        return GroupCommit(self._commit_batch)
 
     def _insert_stored_events(
         self,
@@ -252,6 +556,9 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
     ) -> None:
         self._lock_table(curs)
         self._notify_channel(curs)
+        self._insert_chained(curs, stored_events)
+
+    def _insert_chained(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> None:
         imported_at = _import_time.get()
         events = [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)

@@ -145,10 +145,13 @@ class Settings(BaseSettings):
     """How long ``GET /metrics`` waits for the database's figures; past it (the database is
     away or slow), it answers without them and ``okr_database_up`` is 0."""
 
-    test_crash_point: Literal["before_commit", "after_commit", "after_store"] | None = None
+    test_crash_point: (
+        Literal["before_commit", "mid_batch", "after_commit", "after_store"] | None
+    ) = None
     """Fault injection for the crash tests, honoured only with ``OKR_ENVIRONMENT=test``: the
     server kills itself (SIGKILL) at this point of a write made under an ``Idempotency-Key``
-    (before its commit, right after it, or after its answer was stored; infra/idempotency.py)."""
+    (before its commit, right after it, or after its answer was stored; infra/idempotency.py),
+    or ``mid_batch``: with a group commit of several saves inserted and not committed."""
 
     # Enterprise identity (docs/identity.md): all off until configured.
 
@@ -208,6 +211,24 @@ class Settings(BaseSettings):
     notifier_test_crash_point: str | None = None
     """Fault injection for the notifier's crash tests, honoured only with
     ``OKR_ENVIRONMENT=test`` (infra/notify/engine.py names the points)."""
+
+    # Outbound webhooks and Slack/Teams channels (docs/webhooks.md).
+
+    webhook_allow_private: bool = False
+    """Allow webhook targets that resolve to private, loopback or link-local addresses (tests,
+    closed networks); off, they are refused at registration and at every connection."""
+
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long one delivery attempt may take (connect, send, answer)."""
+
+    webhook_retry_hours: float = Field(default=24.0, gt=0)
+    """How long a delivery is retried (exponential backoff with jitter) before it fails."""
+
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    """How often the webhook follower and sender look for new events and due retries."""
+
+    webhook_concurrency: int = Field(default=16, ge=1, le=256)
+    """Deliveries one process posts at the same time (to different endpoints or aggregates)."""
 
     @property
     def oidc_enabled(self) -> bool:

@@ -18,12 +18,14 @@ from typing import Any, ClassVar, Generic, Protocol, TypeGuard, TypeVar
 
 from domain.access import AccessToken
 from domain.base import OkrAggregate
+from domain.channel import ChatChannel
 from domain.initiative import Initiative
 from domain.kpi import Kpi
 from domain.person import Person
 from domain.quality import QualityPolicy
 from domain.strategy import Strategy
 from domain.team import Team
+from domain.webhook import WebhookEndpoint
 from projections import codec
 
 S = TypeVar("S")
@@ -62,6 +64,8 @@ PEOPLE_TEAMS_STRATEGY: tuple[type[OkrAggregate], ...] = (
     Kpi,
     Initiative,
     QualityPolicy,
+    WebhookEndpoint,
+    ChatChannel,
 )
 """The aggregates besides cycles and objectives, which a fold's `ignores` may name wholesale."""
 

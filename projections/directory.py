@@ -11,6 +11,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from domain.access import AccessToken
+from domain.channel import ChatChannel
 from domain.cycle import Cycle, Phase
 from domain.initiative import Initiative
 from domain.kpi import Kpi
@@ -19,6 +20,7 @@ from domain.person import Person, forgotten_name
 from domain.quality import QualityPolicy
 from domain.strategy import Strategy
 from domain.team import MemberRole, Team
+from domain.webhook import WebhookEndpoint
 from projections.base import DataclassFold, FoldState, Handlers, Logged
 
 
@@ -92,7 +94,16 @@ class DirectoryFold(DataclassFold[DirectoryState]):
     version = 2  # 2: people carry their role and the events that granted it and their state
     state_type = DirectoryState
     handlers = _on
-    ignores = (AccessToken, Objective, Strategy, Kpi, Initiative, QualityPolicy)
+    ignores = (
+        AccessToken,
+        Objective,
+        Strategy,
+        Kpi,
+        Initiative,
+        QualityPolicy,
+        WebhookEndpoint,
+        ChatChannel,
+    )
 
 
 # ----------------------------------------------------------------- people

@@ -10,9 +10,11 @@ from typing import Any
 from uuid import UUID
 
 from domain.access import AccessToken
+from domain.channel import ChatChannel
 from domain.objective import Objective
 from domain.person import Person
 from domain.team import Team
+from domain.webhook import WebhookEndpoint
 from projections.base import DataclassFold, FoldState, KindTest, Logged
 from projections.catalogue import CATALOGUE, narrate
 from projections.narrative import NAMING, Context, advance
@@ -91,7 +93,7 @@ class HistoryFold(DataclassFold[HistoryState]):
     version = 2  # 2: the context holds the strategy layer
     state_type = HistoryState
     reads = (TreeFold, StrategyFold)
-    ignores = (Person, AccessToken, Team.Disbanded)
+    ignores = (Person, AccessToken, Team.Disbanded, WebhookEndpoint, ChatChannel)
 
     def reactions(self) -> Mapping[type[Any], Callable[..., Any]]:
         """Each objective event's narration (its timeline entry), and the names sentences

@@ -22,10 +22,12 @@ from typing import Any
 from uuid import UUID
 
 from domain.access import AccessToken
+from domain.channel import ChatChannel
 from domain.cycle import Cycle, Phase
 from domain.objective import NEGOTIABLE_FIELDS, Objective, Status
 from domain.person import Person
 from domain.team import Team
+from domain.webhook import WebhookEndpoint
 from projections.base import KindTest, Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
 from projections.entries import Entries
@@ -270,6 +272,78 @@ def _token_revoked(context: Context, e: AccessToken.Revoked, logged: Logged) -> 
         "token revoked",
         {"revoked": False},
         {"revoked": True},
+    )
+
+
+# -------------------------------------------------------- webhook endpoints
+
+
+def _endpoint(logged: Logged, action: str, before: Json, after: Json) -> Narration:
+    return Narration(
+        "webhook_endpoint", logged.event.originator_id, None, None, None, action, before, after
+    )
+
+
+@_event(WebhookEndpoint.Registered)
+def _endpoint_registered(
+    context: Context, e: WebhookEndpoint.Registered, logged: Logged
+) -> Narration:
+    after = {
+        "url": e.url,
+        "event_types": list(e.event_types),
+        "private_content": e.private_content,
+        "enabled": True,
+    }
+    return _endpoint(logged, f"webhook endpoint registered for {e.url}", {}, after)
+
+
+@_event(WebhookEndpoint.EventTypesChanged)
+def _endpoint_types_changed(
+    context: Context, e: WebhookEndpoint.EventTypesChanged, logged: Logged
+) -> Narration:
+    types = ", ".join(e.event_types)
+    return _endpoint(
+        logged, f"webhook event types set to {types}", {}, {"event_types": list(e.event_types)}
+    )
+
+
+@_event(WebhookEndpoint.Disabled)
+def _endpoint_disabled(context: Context, e: WebhookEndpoint.Disabled, logged: Logged) -> Narration:
+    return _endpoint(logged, "webhook endpoint disabled", {"enabled": True}, {"enabled": False})
+
+
+@_event(WebhookEndpoint.Reenabled)
+def _endpoint_reenabled(
+    context: Context, e: WebhookEndpoint.Reenabled, logged: Logged
+) -> Narration:
+    return _endpoint(logged, "webhook endpoint re-enabled", {"enabled": False}, {"enabled": True})
+
+
+@_event(ChatChannel.Connected)
+def _channel_connected(context: Context, e: ChatChannel.Connected, logged: Logged) -> Narration:
+    scope = f"team {q(context.names.get(e.team_id, str(e.team_id)))}" if e.team_id else "everyone"
+    after = {
+        "kind": e.kind,
+        "team_id": str(e.team_id) if e.team_id else None,
+        "url_hint": e.url_hint,
+        "enabled": True,
+    }
+    return _channel(logged, f"{e.kind} channel connected for {scope}", {}, after)
+
+
+@_event(ChatChannel.Disabled)
+def _channel_disabled(context: Context, e: ChatChannel.Disabled, logged: Logged) -> Narration:
+    return _channel(logged, "chat channel disabled", {"enabled": True}, {"enabled": False})
+
+
+@_event(ChatChannel.Reenabled)
+def _channel_reenabled(context: Context, e: ChatChannel.Reenabled, logged: Logged) -> Narration:
+    return _channel(logged, "chat channel re-enabled", {"enabled": False}, {"enabled": True})
+
+
+def _channel(logged: Logged, action: str, before: Json, after: Json) -> Narration:
+    return Narration(
+        "chat_channel", logged.event.originator_id, None, None, None, action, before, after
     )
 
 

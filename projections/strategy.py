@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.access import AccessToken
+from domain.channel import ChatChannel
 from domain.cycle import Cycle
 from domain.initiative import Initiative
 from domain.kpi import Kpi
@@ -25,6 +26,7 @@ from domain.person import Person
 from domain.quality import Check, QualityPolicy
 from domain.strategy import DEFAULT_PERSPECTIVES, Strategy
 from domain.team import Team
+from domain.webhook import WebhookEndpoint
 from projections import codec
 from projections.base import DataclassFold, FoldState, Handlers, Logged
 
@@ -166,7 +168,15 @@ class StrategyFold(DataclassFold[StrategyState]):
     name = "strategy"
     state_type = StrategyState
     handlers = _on
-    ignores = (Person, AccessToken, Team, Cycle, Objective)  # objectives' links: the tree's
+    ignores = (
+        Person,
+        AccessToken,
+        Team,
+        Cycle,
+        Objective,
+        WebhookEndpoint,
+        ChatChannel,
+    )  # objectives' links: the tree's
 
     def step(self, state: StrategyState, logged: Logged) -> None:
         handler = self.handlers.handler_for(type(logged.event))

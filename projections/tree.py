@@ -17,6 +17,7 @@ from typing import Any, Final, Literal
 from uuid import UUID
 
 from domain.access import AccessToken
+from domain.channel import ChatChannel
 from domain.cycle import Cycle, Phase
 from domain.initiative import Initiative
 from domain.kpi import Kpi
@@ -26,6 +27,7 @@ from domain.quality import QualityPolicy
 from domain.scoring import health, objective_score, progress, weighted_mean
 from domain.strategy import Strategy
 from domain.team import Team
+from domain.webhook import WebhookEndpoint
 from projections import codec
 from projections.base import DataclassFold, FoldState, Handlers, Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
@@ -201,6 +203,8 @@ class TreeFold(DataclassFold[TreeState]):
         Kpi,
         Initiative,
         QualityPolicy,
+        WebhookEndpoint,  # outbound delivery settings, not OKRs
+        ChatChannel,
     )
 
 

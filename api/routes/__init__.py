@@ -19,6 +19,7 @@ from api.usecases.queries import QueryUseCases
 from api.usecases.registry import RegistryUseCases
 from api.usecases.strategy import StrategyUseCases
 from api.usecases.strategy_reads import StrategyQueries
+from api.usecases.webhooks import WebhookUseCases
 from domain.application import OkrLedger
 from domain.base import OkrAggregate
 
@@ -105,3 +106,5 @@ AuditDep = Annotated[AuditUseCases, _for_caller(AuditUseCases)]
 """The audit reads (auditors and admins only: a 403 otherwise)."""
 StrategyReadsDep = Annotated[StrategyQueries, _for_caller(StrategyQueries)]
 """The strategy's reads for the caller: the strategy and its map, KPIs, initiatives, lint."""
+WebhooksDep = Annotated[WebhookUseCases, _for_caller(WebhookUseCases)]
+"""The webhook endpoints' use cases (admins only: a 403 otherwise)."""

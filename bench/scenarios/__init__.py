@@ -50,7 +50,7 @@ class Scenario:
 
 
 def registry() -> dict[str, Scenario]:
-    from bench.scenarios import audit, http, kafka, ledger, notify, readside, write
+    from bench.scenarios import audit, http, kafka, ledger, notify, readside, webhooks, write
 
     scenarios = [
         Scenario("write", "command write path", write.run),
@@ -62,6 +62,7 @@ def registry() -> dict[str, Scenario]:
         Scenario("audit", "hash chain: write overhead, verification", audit.run),
         Scenario("kafka", "Kafka relay", kafka.run),
         Scenario("notify", "notifier: backlog, commit → e-mail", notify.run),
+        Scenario("webhooks", "webhook fan-out to 10 endpoints", webhooks.run),
         Scenario("growth", "rebuild and as-of as the log grows", readside.run_growth),
         Scenario("memory", "peak memory: server and rebuild", readside.run_memory),
         Scenario("ledger", "full-ledger export and import", ledger.run),

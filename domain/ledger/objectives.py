@@ -3,7 +3,8 @@ carrying over. Every change loads the objective and its cycle once (`_on_objecti
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -19,6 +20,18 @@ from domain.scoring import Direction, Measure
 
 Change = Callable[[Objective, Cycle], UUID | None]
 """A change to an objective, given its cycle; it may answer the id of a child it touched."""
+
+
+@dataclass(frozen=True)
+class CheckInEntry:
+    """One check-in of :meth:`ObjectiveLedger.check_in_many`."""
+
+    objective_id: UUID
+    key_result_id: UUID
+    value: float
+    confidence: int
+    note: str = ""
+    effective_on: date | None = None
 
 
 class ObjectiveLedger(QualityLedger):
@@ -336,6 +349,39 @@ class ObjectiveLedger(QualityLedger):
             expected_version,
             lambda o, c: o.check_in(key_result_id, value, confidence, c, ctx, note, effective_on),
         )
+
+    def check_in_many(
+        self, entries: Sequence[CheckInEntry], ctx: CommandContext
+    ) -> list[CommandResult]:
+        """Many check-ins (an imported history) under the same rules as :meth:`check_in`, in
+        one atomic write: each objective and its cycle are loaded once, every entry is checked
+        by the objective as a single check-in would be, and the changed objectives are saved
+        together (the event store's bulk path for a large write). One refused entry refuses
+        them all; nothing is written. Answers one result per entry, in order."""
+        loaded: dict[UUID, tuple[Objective, Cycle]] = {}
+        made: list[tuple[UUID, UUID]] = []
+        for entry in entries:
+            if entry.objective_id not in loaded:
+                loaded[entry.objective_id] = self._objective_and_cycle(entry.objective_id)
+            objective, cycle = loaded[entry.objective_id]
+            check_in_id = objective.check_in(
+                entry.key_result_id,
+                entry.value,
+                entry.confidence,
+                cycle,
+                ctx,
+                entry.note,
+                entry.effective_on,
+            )
+            made.append((entry.objective_id, check_in_id))
+        if not loaded:
+            return []
+        recordings = self.save(*(objective for objective, _ in loaded.values()))
+        position = max((r.notification.id for r in recordings), default=None)
+        return [
+            CommandResult(objective_id, loaded[objective_id][0].version, position, check_in_id)
+            for objective_id, check_in_id in made
+        ]
 
     def correct_check_in(
         self,

@@ -443,4 +443,10 @@ def test_every_write_route_is_in_the_matrix(matrix_client: Any) -> None:
     # The strategy layer's writes have their own matrix, in tests/api/test_strategy.py.
     from tests.api.test_strategy import STRATEGY_CASES
 
-    assert len(writes) == len(OBJECTIVE_CASES) + len(ADMIN_CASES) + len(STRATEGY_CASES)
+    # The webhook endpoints' writes (admins only) have theirs in tests/webhooks/test_api.py.
+    from tests.webhooks.test_api import WEBHOOK_WRITES
+
+    assert len(writes) == len(OBJECTIVE_CASES) + len(ADMIN_CASES) + len(STRATEGY_CASES) + len(
+        WEBHOOK_WRITES
+    )
+    assert set(WEBHOOK_WRITES) <= writes

@@ -110,11 +110,13 @@ def _stored_answer(database_url: str) -> tuple[str, bytes | None]:
     return str(row[0]), None if row[1] is None else bytes(row[1])
 
 
-def _retry(base: str, headers: dict[str, str]) -> httpx.Response:
+def _retry(
+    base: str, headers: dict[str, str], body: dict[str, str] | None = None
+) -> httpx.Response:
     """The client's retry: a 409 `idempotency_key_in_use` says to come back shortly."""
     deadline = time.monotonic() + 20
     while True:
-        response = httpx.post(f"{base}/teams", json=BODY, headers=headers, timeout=30)
+        response = httpx.post(f"{base}/teams", json=body or BODY, headers=headers, timeout=30)
         if response.status_code != 409 or time.monotonic() > deadline:
             return response
         assert response.json()["rule"] == "idempotency_key_in_use"
@@ -169,5 +171,70 @@ def test_a_retry_after_a_crash_gets_the_first_answer_and_one_write(
     assert len(_events(database_url)) == len(before) + 1
     teams = httpx.get(f"{base}/teams", headers=headers).json()["items"]
     assert [t["name"] for t in teams].count("Data") == 1
+    verified = _okr(env, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_crash_in_the_middle_of_a_group_commit_loses_nothing_acknowledged(
+    env: dict[str, str], database_url: str, servers: Servers
+) -> None:
+    """Concurrent keyed writes share transactions (group commit); the server dies with a batch
+    of several inserted and uncommitted. Every write answered before the crash is stored,
+    none of the batch is, and the retries write each of the others exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    created = _okr(
+        env, "token", "create", "--email", "root@acme.example", "--name", "Root", "--role", "admin"
+    )
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    doomed, base = servers.start(OKR_TEST_CRASH_POINT="mid_batch")
+    acknowledged: dict[str, str] = {}
+    sent: list[str] = []
+
+    def post(key: str) -> None:
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+        try:
+            answer = httpx.post(f"{base}/teams", json={"name": key}, headers=headers, timeout=30)
+        except httpx.TransportError:
+            return
+        if answer.status_code == 201:
+            acknowledged[key] = answer.json()["id"]
+
+    with ThreadPoolExecutor(16) as pool:
+        for wave in range(50):
+            if doomed.poll() is not None:
+                break
+            keys = [f"team-{wave}-{n}" for n in range(16)]
+            sent += keys
+            list(pool.map(post, keys))
+    assert doomed.wait(timeout=30) == -signal.SIGKILL, "no batch of several saves formed"
+
+    stored = {str(originator) for _, originator, _ in _events(database_url)}
+    assert set(acknowledged.values()) <= stored, "an acknowledged write was lost"
+    with psycopg.connect(database_url) as conn:
+        states = dict(
+            conn.execute("SELECT key, state FROM okr_idempotency_keys").fetchall()  # type: ignore[arg-type]
+        )
+    unanswered = [key for key in sent if key not in acknowledged]
+    assert unanswered, "the crash left no request unanswered"
+    assert all(states.get(key) in (None, "pending") for key in unanswered), (
+        "an uncommitted batch marked a key written"
+    )
+
+    _, base = servers.start()
+    headers = {"Authorization": f"Bearer {token}"}
+    for key in unanswered:
+        answer = _retry(base, {**headers, "Idempotency-Key": key}, {"name": key})
+        assert answer.status_code == 201, answer.text
+    names: list[str] = []
+    while True:
+        page = httpx.get(
+            f"{base}/teams", headers=headers, params={"limit": 500, "offset": len(names)}
+        ).json()["items"]
+        names += [t["name"] for t in page]
+        if len(page) < 500:
+            break
+    assert sorted(n for n in names if n.startswith("team-")) == sorted(sent), "each once"
     verified = _okr(env, "audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -137,7 +137,19 @@ def test_the_command_line_lists_every_scenario() -> None:
         "lag",
         "audit",
         "kafka",
+        "notify",
+        "webhooks",
         "growth",
         "memory",
         "ledger",
     ]
+
+
+def test_only_a_full_run_of_every_scenario_rewrites_the_documented_table() -> None:
+    from bench.__main__ import writes_docs
+
+    assert writes_docs("auto", "full", everything=True)
+    assert not writes_docs("auto", "quick", everything=True)  # `make bench-quick`
+    assert not writes_docs("auto", "full", everything=False)
+    assert not writes_docs("no", "full", everything=True)
+    assert writes_docs("yes", "quick", everything=False)

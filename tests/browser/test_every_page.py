@@ -32,6 +32,7 @@ def _pages(browser: Browser) -> list[tuple[str, str, str]]:
         ("page-audit", "/audit", "Chain verification"),
         ("page-inbox", "/inbox", "Objectives to review"),
         ("page-stale", "/stale", "Stale key results"),
+        ("page-integrations", "/admin/integrations", "Webhook endpoints"),
     ]
 
 

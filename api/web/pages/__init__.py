@@ -8,6 +8,7 @@ import api.web.pages.compare
 import api.web.pages.diff
 import api.web.pages.home
 import api.web.pages.inbox
+import api.web.pages.integrations
 import api.web.pages.notifications
 import api.web.pages.objective
 import api.web.pages.replay

@@ -1,0 +1,180 @@
+"""The webhook endpoints' and chat channels' use cases: admins register, change, disable and
+replay endpoints, connect Slack and Teams channels, and read their deliveries. A webhook's
+secret is answered once, at registration; a channel's URL never (only its hint)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from api import webhook_schemas as w
+from api.deps import check_version, require_admin
+from api.errors import invalid, not_found
+from api.usecases import Caller, UseCases
+from domain.application import CommandResult, OkrLedger
+from domain.channel import ChatChannel
+from domain.webhook import ALL_EVENT_TYPES, WebhookEndpoint
+from infra.settings import get_settings
+from infra.webhooks.access import webhooks_of
+from infra.webhooks.delivery import WebhookDelivery
+from infra.webhooks.endpoints import connect_channel, register_endpoint
+from infra.webhooks.store import Delivery
+from projections.catalogue import CATALOGUE
+
+
+def require_known_types(event_types: list[str]) -> list[str]:
+    """Every type a CloudEvents type of the catalogue (or just "*"): 422 naming the first
+    unknown one otherwise."""
+    known = set(CATALOGUE.type_names())
+    for name in event_types:
+        if name != ALL_EVENT_TYPES and name not in known:
+            raise invalid(
+                "event_type_unknown",
+                f"event_types: {name!r} is no event type (e.g. Objective.Approved)",
+                "event_types",
+            )
+    return event_types
+
+
+class WebhookUseCases(UseCases):
+    """Admins only: a 403 before the body is looked at."""
+
+    def __init__(self, caller: Caller) -> None:
+        require_admin(caller.principal)
+        super().__init__(caller)
+        self.ledger = caller.services.ledger
+        self.settings = caller.services.settings or get_settings()
+
+    @property
+    def delivery(self) -> WebhookDelivery:
+        return webhooks_of(self.ledger, self.settings)
+
+    def register(self, body: w.WebhookCreate) -> tuple[CommandResult, str]:
+        types = require_known_types(body.event_types)
+        made: list[str] = []
+
+        def register(ledger: OkrLedger) -> CommandResult:
+            result, secret = register_endpoint(
+                ledger,
+                self.delivery.store,
+                body.url,
+                types,
+                body.private_content,
+                self.ctx,
+                secret=body.secret,
+                allow_private=self.settings.webhook_allow_private,
+            )
+            made.append(secret)
+            return result
+
+        result = self._run(None, register)
+        return result, made[0]
+
+    def endpoint(self, endpoint_id: UUID) -> WebhookEndpoint:
+        if endpoint_id not in self.delivery.store.secrets():
+            raise not_found("webhook", endpoint_id)
+        return self.ledger.get_webhook_endpoint(endpoint_id)
+
+    def endpoints(self) -> list[WebhookEndpoint]:
+        known = self.delivery.endpoints()
+        return sorted(known.states.values(), key=lambda e: e.created_on)
+
+    # ------------------------------------------------------------- channels
+
+    def connect(self, body: w.ChannelCreate) -> CommandResult:
+        return self._run(
+            None,
+            lambda ledger: connect_channel(
+                ledger,
+                self.delivery.store,
+                body.kind,
+                body.team_id,
+                body.url,
+                self.ctx,
+                allow_private=self.settings.webhook_allow_private,
+            ),
+        )
+
+    def channel(self, channel_id: UUID) -> ChatChannel:
+        if channel_id not in self.delivery.store.secrets():
+            raise not_found("channel", channel_id)
+        return self.ledger.get_chat_channel(channel_id)
+
+    def channels(self) -> list[ChatChannel]:
+        known = self.delivery.endpoints()
+        return sorted(known.channels.values(), key=lambda c: c.created_on)
+
+    def disable_channel(self, channel_id: UUID, reason: str) -> CommandResult:
+        self.channel(channel_id)
+        return self._run(
+            channel_id, lambda ledger: ledger.disable_chat_channel(channel_id, reason, self.ctx)
+        )
+
+    def reenable_channel(self, channel_id: UUID) -> CommandResult:
+        self.channel(channel_id)
+        return self._run(
+            channel_id, lambda ledger: ledger.reenable_chat_channel(channel_id, self.ctx)
+        )
+
+    def channel_deliveries(
+        self, channel_id: UUID, before: int | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        self.channel(channel_id)
+        return self.delivery.store.deliveries(channel_id, before=before, limit=limit)
+
+    def redeliver_to_channel(self, channel_id: UUID, delivery_id: int) -> Delivery:
+        self.channel(channel_id)
+        made = self.delivery.store.redeliver(channel_id, delivery_id, self.delivery.clock())
+        if made is None:
+            raise not_found("delivery", delivery_id)
+        return made
+
+    def change(
+        self, endpoint_id: UUID, body: w.WebhookPatch, expected: int | None
+    ) -> CommandResult:
+        endpoint = self.endpoint(endpoint_id)
+        check_version(endpoint.version, expected)
+        if body.event_types is None and body.enabled is None:
+            raise invalid("patch_empty", "give event_types, enabled or both", "body")
+        result: CommandResult | None = None
+        if body.event_types is not None:
+            types = require_known_types(body.event_types)
+            result = self._run(
+                endpoint_id,
+                lambda ledger: ledger.change_webhook_event_types(endpoint_id, types, self.ctx),
+            )
+        if body.enabled is False:
+            result = self.disable(endpoint_id, body.reason or "", None)
+        elif body.enabled is True:
+            result = self._run(
+                endpoint_id,
+                lambda ledger: ledger.reenable_webhook_endpoint(
+                    endpoint_id, self.ctx, body.reason or ""
+                ),
+            )
+        assert result is not None
+        return result
+
+    def disable(self, endpoint_id: UUID, reason: str, expected: int | None) -> CommandResult:
+        endpoint = self.endpoint(endpoint_id)
+        check_version(endpoint.version, expected)
+        return self._run(
+            endpoint_id,
+            lambda ledger: ledger.disable_webhook_endpoint(endpoint_id, reason, self.ctx),
+        )
+
+    def deliveries(
+        self, endpoint_id: UUID, before: int | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        self.endpoint(endpoint_id)
+        return self.delivery.store.deliveries(endpoint_id, before=before, limit=limit)
+
+    def redeliver(self, endpoint_id: UUID, delivery_id: int) -> Delivery:
+        self.endpoint(endpoint_id)
+        made = self.delivery.store.redeliver(endpoint_id, delivery_id, self.delivery.clock())
+        if made is None:
+            raise not_found("delivery", delivery_id)
+        return made
+
+    def replay(self, endpoint_id: UUID, from_position: int) -> int:
+        self.endpoint(endpoint_id)
+        return self.delivery.replay(endpoint_id, from_position)

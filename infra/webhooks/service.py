@@ -1,0 +1,50 @@
+"""Where the webhook machinery runs: a thread in `okr serve`, or `okr webhooks` on its own.
+
+Any number of processes may run it: the follower's progress row is locked for each round (one
+follows at a time, each (endpoint, event) gets one delivery row) and the sender leases the
+rows it sends (``FOR UPDATE SKIP LOCKED``), so each delivery attempt is made by one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from domain.application import OkrLedger
+from infra.bootstrap import build_ledger
+from infra.settings import Settings, get_settings
+from infra.webhooks.delivery import WebhookDelivery, WebhookService
+
+log = logging.getLogger("okrledger.webhooks")
+
+
+def start_webhooks(ledger: OkrLedger, settings: Settings) -> WebhookService:
+    """Follow and send in the background until `stop()` (idle while no endpoint exists: a round
+    then only moves the follower's position to the log's head)."""
+    service = WebhookService(
+        WebhookDelivery.configured(ledger, settings), interval=settings.webhook_poll_seconds
+    )
+    service.start()
+    return service
+
+
+def run_webhooks(settings: Settings | None = None) -> None:
+    """`okr webhooks`: deliver until SIGINT/SIGTERM, then stop (in-flight attempts finish)."""
+    settings = settings or get_settings()
+    ledger = build_ledger(settings)
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    service = start_webhooks(ledger, settings)
+    try:
+        stop.wait()
+    finally:
+        service.stop(timeout=settings.webhook_timeout_seconds + 10)
+        ledger.close()
