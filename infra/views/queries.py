@@ -4,7 +4,8 @@ Every query runs in one REPEATABLE READ, read-only transaction, so the rows it r
 tracking position it reports belong to the same moment. Answers are computed by the folds' own
 query functions over states rebuilt from rows (`projections.tree.tree`, `inbox`, ...), so a
 view answers exactly what the in-memory fold would at that position. Append-only rows store
-only what their columns do not: `audit_json` and `check_in_record` put the columns back, and
+only what their columns do not: `audit_json` puts the columns back, `check_in_record` takes a
+check-in's values from its audit row (stored once), and
 an objective's history timeline is read from its audit rows (`infra.views.schema.READS`).
 """
 
@@ -26,8 +27,8 @@ from domain.objective import Objective
 from infra import answer
 from infra.views.codec import decode, load, loads
 from infra.views.log import LogReader
-from infra.views.schema import META_TABLE, TRACKING_TABLE
-from infra.views.store import ViewStore, views_position
+from infra.views.schema import META_TABLE, OBJECTIVE_OF_ANOTHER_ROW, TRACKING_TABLE
+from infra.views.store import AUDIT_DEFAULTS, ViewStore, default_entity_type, views_position
 from projections.audit import AuditRow
 from projections.comparison import AmendmentTally, ComparisonState
 from projections.directory import CycleEntry, DirectoryState, PersonEntry, TeamEntry
@@ -285,7 +286,9 @@ class ViewQueries:
         if not found:
             return None
         history = load(ObjectiveHistory, loads(found[0][0]))
-        # The timeline is the audit rows of the objective's own events (schema.READS).
+        # The timeline is the audit rows of the objective's own events (schema.READS), and
+        # its check-ins' values are their audit rows' (stored once).
+        audited: dict[int, tuple[datetime, str, str, list[Any]]] = {}
         for position, recorded_at, event_type, actor, kr_id, doc in self._rows(
             snap,
             SQL(
@@ -294,27 +297,29 @@ class ViewQueries:
             ).format(self.t("view_audit")),
             (objective_id, OBJECTIVE_EVENTS),
         ):
-            data = loads(doc)
+            data = audit_fields(loads(doc), event_type)
+            if event_type in CHECK_IN_EVENTS:
+                audited[position] = (recorded_at, event_type, actor, data)
             history.timeline.append(
                 TimelineEntry(
                     position,
                     _utc(recorded_at),
                     event_type,
                     actor,
-                    data.get("reason", ""),
-                    data["action"],
+                    data[6],
+                    data[3],
                     kr_id,
                 )
             )
         for row in self._rows(
             snap,
             SQL(
-                "SELECT check_in_id, key_result_id, position, superseded_by, doc::text FROM {} "
-                "WHERE objective_id = %s ORDER BY position"
+                "SELECT check_in_id, key_result_id, position, superseded_by, effective_on "
+                "FROM {} WHERE objective_id = %s ORDER BY position"
             ).format(self.t("view_history_check_ins")),
             (objective_id,),
         ):
-            record = check_in_record(row)
+            record = check_in_record(row, audited[row[2]])
             kr = history.key_results.get(record.key_result_id)
             if kr is not None:
                 kr.check_ins.append(record)
@@ -342,7 +347,12 @@ class ViewQueries:
             where.append(SQL("actor = %s"))
             params.append(actor)
         if entity_id is not None:
-            where.append(SQL("(entity_id = %s OR objective_id = %s OR key_result_id = %s)"))
+            # The same as `objective_id = %s`, in the form of the partial index's predicate.
+            where.append(
+                SQL("(entity_id = %s OR (objective_id = %s AND {}) OR key_result_id = %s)").format(
+                    SQL(OBJECTIVE_OF_ANOTHER_ROW)
+                )
+            )
             params += [entity_id, entity_id, entity_id]
         if event_type is not None:
             where.append(SQL("event_type = %s"))
@@ -452,41 +462,72 @@ def audit_json(row: Sequence[Any]) -> dict[str, Any]:
     """The JSON-native audit row (what `jsonable(AuditRow)` gives) from a `view_audit` row:
     its columns, and its document's other fields (`infra.views.store.audit_doc`)."""
     position, recorded_at, actor, event_type, entity_id, objective_id, kr_id, cycle_id, doc = row
-    data = loads(doc)
+    request_id, entity_type, version, action, before, after, reason, approver = audit_fields(
+        loads(doc), event_type
+    )
     return {
         "position": position,
         "recorded_at": _instant(recorded_at),
         "actor": actor,
-        "request_id": data["request_id"],
+        "request_id": request_id,
         "event_type": event_type,
-        "entity_type": data["entity_type"],
+        "entity_type": entity_type,
         "entity_id": str(entity_id),
-        "entity_version": data["entity_version"],
+        "entity_version": version,
         "objective_id": _id(objective_id),
         "cycle_id": _id(cycle_id),
         "key_result_id": _id(kr_id),
-        "action": data["action"],
-        "before": data.get("before", {}),
-        "after": data.get("after", {}),
-        "reason": data.get("reason", ""),
-        "approver": data.get("approver"),
+        "action": action,
+        "before": before,
+        "after": after,
+        "reason": reason,
+        "approver": approver,
     }
 
 
-def check_in_record(row: Sequence[Any]) -> CheckInRecord:
-    """A check-in from a `view_history_check_ins` row: its document
-    (`infra.views.store.check_in_doc`) with the columns put back."""
-    check_in_id, key_result_id, position, superseded_by, doc = row
-    data = loads(doc)
-    data["check_in_id"] = str(check_in_id)
-    data["key_result_id"] = str(key_result_id)
-    data["position"] = position
-    data.setdefault("supersedes", None)
-    data["superseded_by"] = None
-    data.setdefault("reason", "")
-    record = load(CheckInRecord, data)
-    record.superseded_by = superseded_by
-    return record
+def audit_fields(doc: list[Any], event_type: str) -> list[Any]:
+    """A `view_audit` row's document (`infra.views.store.audit_doc`) with its defaults put
+    back: request id, entity type, entity version, action, before, after, reason, approver."""
+    request_id, entity_type, version, action, *tail = doc
+    before, after, reason, approver = (*tail, *AUDIT_DEFAULTS[len(tail) :])
+    if entity_type is None:
+        entity_type = default_entity_type(event_type)
+    # The defaults are shared objects: each answer gets maps of its own.
+    return [request_id, entity_type, version, action, dict(before), dict(after), reason, approver]
+
+
+CHECK_IN_EVENTS = frozenset(
+    {type_name(Objective.ProgressReported), type_name(Objective.CheckInCorrected)}
+)
+"""The event types of check-ins, whose audit rows hold the check-ins' values."""
+CORRECTED = type_name(Objective.CheckInCorrected)
+
+
+def check_in_record(
+    row: Sequence[Any], audited: tuple[datetime, str, str, list[Any]]
+) -> CheckInRecord:
+    """A check-in from a `view_history_check_ins` row (check-in id, key result, position,
+    superseded by, valid day) and its audit row (recorded at, event type, actor, and its
+    document's fields, as `audit_fields` gives them): a check-in is stored once, in its audit
+    row."""
+    check_in_id, key_result_id, position, superseded_by, effective_on = row
+    recorded_at, event_type, actor, fields = audited
+    before, after, reason = fields[4:7]
+    corrected = event_type == CORRECTED
+    return CheckInRecord(
+        check_in_id=check_in_id,
+        key_result_id=key_result_id,
+        effective_on=effective_on,
+        recorded_at=_utc(recorded_at),
+        position=position,
+        value=float(after["value"]),
+        confidence=after["confidence"],
+        note=after["note"],
+        actor=actor,
+        supersedes=UUID(before["check_in_id"]) if corrected else None,
+        superseded_by=superseded_by,
+        reason=reason if corrected else "",
+    )
 
 
 def _utc(value: datetime) -> datetime:

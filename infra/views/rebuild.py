@@ -481,6 +481,10 @@ class Rebuild:
         memory = f"{self.settings.rebuild_index_memory_mb}MB"
         with self.datastore.get_connection() as conn, conn.transaction():
             conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (memory,))
+            # Between two statements this thread may wait seconds for the GIL (the final save
+            # encodes the model beside it, `saved`): the pool's idle-in-transaction timeout
+            # must not end the session then, as it did on a busy machine at 1M events.
+            conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
             for table in tables:
                 for statement in table.create_indexes(self.schema, SHADOW):
                     conn.execute(statement)

@@ -9,9 +9,18 @@ Append-only documents hold only what their columns do not: a query puts the colu
 An objective's history timeline is not stored twice: it is the `view_audit` rows of the
 objective's events (`entity_id, position` indexed; the row's `action` is the entry's summary),
 so the history view's answers read the audit view's table (`READS`), which the live views keep
-at the one position they all share. The strategy view is one document, the strategy fold's
-state (`view_strategy`, kind "strategy"; `changed`: the position it was written at): the
-strategy, KPIs, initiatives and quality levels, which the narration context reads as well.
+at the one position they all share. A check-in is stored once as well: its value, confidence,
+note, actor, time and reason are its audit row's; `view_history_check_ins` keeps only the keys
+that find it (objective, key result, lineage, position), its valid day and what superseded it.
+An audit row's document is a positional array (`infra.views.store.audit_doc`). The strategy
+view is one document, the strategy fold's state (`view_strategy`, kind "strategy"; `changed`:
+the position it was written at): the strategy, KPIs, initiatives and quality levels, which the
+narration context reads as well.
+
+Text keys (kinds, actors, event types, statuses, people's ids as text) use the `C` collation:
+they are compared for equality and sorted only internally (indexes, `ORDER BY seq, kind, id`
+among lowercase ASCII kinds), where byte order answers the same and costs less than the
+database's locale (`LIKE 'Objective.%'` can use an index then as well).
 
 A rebuild fills `<table>__new` copies (primary keys only while loading), adds the indexes, and
 swaps them in by renaming, in one transaction.
@@ -68,21 +77,34 @@ class Table:
         return f"{self.name}{suffix}_i{n}"
 
     def create_indexes(self, schema: str, suffix: str = "") -> list[Composed]:
-        return [
-            SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
-                Identifier(self.index_name(n, suffix)),
-                Identifier(schema, self.name + suffix),
-                SQL(columns),
+        """An index is its columns, or its columns and " WHERE " a predicate (partial)."""
+        statements = []
+        for n, index in enumerate(self.indexes):
+            columns, _, predicate = index.partition(" WHERE ")
+            statements.append(
+                SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({}){}").format(
+                    Identifier(self.index_name(n, suffix)),
+                    Identifier(schema, self.name + suffix),
+                    SQL(columns),
+                    SQL(f" WHERE {predicate}" if predicate else ""),
+                )
             )
-            for n, columns in enumerate(self.indexes)
-        ]
+        return statements
+
+
+OBJECTIVE_OF_ANOTHER = "objective_id"
+OBJECTIVE_OF_ANOTHER_ROW = "objective_id <> entity_id"
+"""Audit rows whose objective is not their own entity (nearly every row with an objective is an
+objective's own event): the only ones the audit's `objective_id` index keeps. Its filter on an
+entity asks `entity_id = X OR (objective_id = X AND objective_id <> entity_id) OR ...`, which
+is the same question, in the form that index answers."""
 
 
 TABLES: dict[str, tuple[Table, ...]] = {
     DIRECTORY: (
         Table(
             "view_directory",
-            "kind text NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, "
+            'kind text COLLATE "C" NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, '
             "changed bigint NOT NULL, doc json NOT NULL",
             "kind, id",
             ("changed",),
@@ -91,13 +113,15 @@ TABLES: dict[str, tuple[Table, ...]] = {
     TREE: (
         Table(
             "view_tree_org",
-            "kind text NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, doc json NOT NULL",
+            'kind text COLLATE "C" NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, '
+            "doc json NOT NULL",
             "kind, id",
         ),
         Table(
             "view_tree_objectives",
             "objective_id uuid NOT NULL, cycle_id uuid NOT NULL, seq bigint NOT NULL, "
-            "owner_team_id uuid, owner_person_id uuid, approver_id uuid, status text NOT NULL, "
+            "owner_team_id uuid, owner_person_id uuid, approver_id uuid, "
+            'status text COLLATE "C" NOT NULL, '
             "private boolean NOT NULL, doc json NOT NULL, check_ins json NOT NULL",
             "objective_id",
             ("cycle_id, seq", "owner_team_id", "owner_person_id"),
@@ -123,7 +147,7 @@ TABLES: dict[str, tuple[Table, ...]] = {
             "view_history_check_ins",
             "check_in_id uuid NOT NULL, objective_id uuid NOT NULL, key_result_id uuid NOT NULL, "
             "lineage_id uuid NOT NULL, position bigint NOT NULL, superseded_by uuid, "
-            "doc json NOT NULL",
+            "effective_on date NOT NULL",
             "check_in_id",
             ("objective_id, position", "lineage_id"),
             append_only=True,
@@ -132,18 +156,18 @@ TABLES: dict[str, tuple[Table, ...]] = {
     AUDIT: (
         Table(
             "view_audit",
-            "position bigint NOT NULL, recorded_at timestamptz NOT NULL, actor text NOT NULL, "
-            "event_type text NOT NULL, entity_id uuid NOT NULL, objective_id uuid, "
+            "position bigint NOT NULL, recorded_at timestamptz NOT NULL, "
+            'actor text COLLATE "C" NOT NULL, '
+            'event_type text COLLATE "C" NOT NULL, entity_id uuid NOT NULL, objective_id uuid, '
             "key_result_id uuid, cycle_id uuid, doc json NOT NULL",
             "position",
             (
                 "actor, position",
                 "entity_id, position",
-                "objective_id, position",
+                OBJECTIVE_OF_ANOTHER + ", position WHERE " + OBJECTIVE_OF_ANOTHER_ROW,
                 "key_result_id, position",
                 "event_type, position",
                 "cycle_id, position",
-                "recorded_at",
             ),
             append_only=True,
         ),
@@ -151,8 +175,9 @@ TABLES: dict[str, tuple[Table, ...]] = {
     INBOX: (
         Table(
             "view_inbox",
-            "kind text NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, approver_id text, "
-            "submitted_by text, doc json NOT NULL",
+            'kind text COLLATE "C" NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, '
+            'approver_id text COLLATE "C", '
+            'submitted_by text COLLATE "C", doc json NOT NULL',
             "kind, id",
             ("approver_id", "submitted_by"),
         ),
@@ -160,7 +185,7 @@ TABLES: dict[str, tuple[Table, ...]] = {
     STALENESS: (
         Table(
             "view_staleness",
-            "kind text NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, cycle_id uuid, "
+            'kind text COLLATE "C" NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, cycle_id uuid, '
             "doc json NOT NULL",
             "kind, id",
             ("cycle_id",),
@@ -169,7 +194,7 @@ TABLES: dict[str, tuple[Table, ...]] = {
     STRATEGY: (
         Table(
             "view_strategy",
-            "kind text NOT NULL, changed bigint NOT NULL, doc json NOT NULL",
+            'kind text COLLATE "C" NOT NULL, changed bigint NOT NULL, doc json NOT NULL',
             "kind",
         ),
     ),

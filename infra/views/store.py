@@ -53,16 +53,18 @@ from infra.views.schema import (
 from projections.audit import AuditFold, AuditRow
 from projections.comparison import AmendmentTally, ComparisonFold
 from projections.directory import CycleEntry, DirectoryFold, PersonEntry, TeamEntry
-from projections.history import CheckInRecord, HistoryFold, ObjectiveHistory
+from projections.history import HistoryFold, ObjectiveHistory
 from projections.inbox import InboxFold, Negotiation
 from projections.staleness import StalenessFold, WatchedCycle, WatchedObjective
 from projections.strategy import StrategyFold, StrategyState
 from projections.tree import CheckInPoint, CycleClock, ObjectiveNode, TeamLink, TreeFold
 
-ROWS_VERSION = 2
+ROWS_VERSION = 4
 """Bump when the rows' shape changes (a fold's own version is part of each view's version).
 
-2: audit and check-in documents without their columns' values; no history timeline table."""
+2: audit and check-in documents without their columns' values; no history timeline table.
+3: check-ins stored once (their audit rows): no document in `view_history_check_ins`.
+4: audit documents as positional arrays (`audit_doc`); no index on the audit's recorded time."""
 
 VERSIONS: dict[str, str] = {
     DIRECTORY: f"directory{DirectoryFold.version}.rows{ROWS_VERSION}",
@@ -599,8 +601,9 @@ def _tree_row(node: ObjectiveNode, seq: int) -> Row:
 def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[str, list[Row]]:
     """Rows of the append-only tables for what `changes` recorded.
 
-    Their documents hold only what no column holds (`audit_doc`, `check_in_doc`): the queries
-    put the columns back (`infra.views.queries.audit_json`, `check_in_record`)."""
+    Their documents hold only what no column holds (`audit_doc`): the queries put the columns
+    back (`infra.views.queries.audit_json`). A check-in's row holds no document: the rest of
+    it is its audit row's (`infra.views.queries.check_in_record`)."""
     views = set(views)
     out: dict[str, list[Row]] = {}
     if AUDIT in views:
@@ -627,7 +630,7 @@ def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[
                 lineage,
                 record.position,
                 None,
-                _row_doc(check_in_doc(record)),
+                record.effective_on,
             )
             for oid, lineage, record in changes.check_ins
         ]
@@ -636,42 +639,40 @@ def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[
     return out
 
 
-def audit_doc(row: AuditRow) -> dict[str, Any]:
-    """What a `view_audit` row keeps beside its columns: the row's other fields, without the
-    empty `before`, `after`, `reason` and `approver` most events have."""
-    doc: dict[str, Any] = {
-        "request_id": row.request_id,
-        "entity_type": row.entity_type,
-        "entity_version": row.entity_version,
-        "action": row.action,
-    }
-    if row.before:
-        doc["before"] = row.before
-    if row.after:
-        doc["after"] = row.after
-    if row.reason:
-        doc["reason"] = row.reason
-    if row.approver is not None:
-        doc["approver"] = row.approver
+AUDIT_DEFAULTS: tuple[Any, ...] = ({}, {}, "", None)
+"""The values of an audit document's optional tail (before, after, reason, approver) most
+events have: left off the end of the document."""
+
+
+def default_entity_type(event_type: str) -> str:
+    """The entity type most events of `event_type` (`Aggregate.Event`) have: the aggregate's."""
+    return event_type.partition(".")[0].lower()
+
+
+def audit_doc(row: AuditRow) -> list[Any]:
+    """What a `view_audit` row keeps beside its columns, as a positional array: request id,
+    entity type (null when it is `default_entity_type`), entity version, action, then before,
+    after, reason and approver, without the empty ones at the end most events have."""
+    entity_type = (
+        row.entity_type if row.entity_type != default_entity_type(row.event_type) else None
+    )
+    doc = [
+        row.request_id,
+        entity_type,
+        row.entity_version,
+        row.action,
+        row.before,
+        row.after,
+        row.reason,
+        row.approver,
+    ]
+    while len(doc) > 4 and _is_default(doc[-1], AUDIT_DEFAULTS[len(doc) - 5]):
+        doc.pop()
     return doc
 
 
-def check_in_doc(record: CheckInRecord) -> dict[str, Any]:
-    """What a `view_history_check_ins` row keeps beside its columns (a correction's
-    `supersedes` and `reason` only when set)."""
-    doc: dict[str, Any] = {
-        "effective_on": record.effective_on,
-        "recorded_at": record.recorded_at,
-        "value": record.value,
-        "confidence": record.confidence,
-        "note": record.note,
-        "actor": record.actor,
-    }
-    if record.supersedes is not None:
-        doc["supersedes"] = record.supersedes
-    if record.reason:
-        doc["reason"] = record.reason
-    return doc
+def _is_default(value: Any, default: Any) -> bool:
+    return value is None if default is None else type(value) is type(default) and value == default
 
 
 def snapshot_rows(snapshots: Sequence[Snapshot]) -> dict[str, list[Row]]:

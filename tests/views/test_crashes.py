@@ -22,9 +22,11 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from domain.application import OkrLedger
+from infra.eventstore import eventsourcing_env
 from infra.readmodels import ReadModels
 from infra.views.model import Shard
 from infra.views.rebuild import Rebuild
+from infra.views.schema import Table
 from tests.unit.projections.test_properties import OPERATIONS
 from tests.views.conftest import (
     Databases,
@@ -306,3 +308,33 @@ def test_a_swap_that_fails_after_folding_the_tail_is_not_retried_and_the_next_re
         assert failures == [1]
         Rebuild(app, settings(), page_size=7, workers=workers).run(None)
         check(readmodels, app)
+
+
+def test_a_rebuild_whose_index_thread_waits_between_statements_is_not_disconnected(
+    databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index transaction's thread may wait seconds for the GIL between two statements
+    (the final save encodes the model beside it): the pool's idle-in-transaction timeout
+    (here 1 s) must not end its session, as it did at 1M events on a busy machine."""
+    with databases.fresh() as url:
+        env = eventsourcing_env(url, settings())
+        env["POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"] = "1"
+        app = OkrLedger(env=env)
+        try:
+            write(PgHistory(app), 10)
+            create_indexes = Table.create_indexes
+
+            def slow(table: Table, schema: str, suffix: str = "") -> list[Any]:
+                time.sleep(1.5)  # as a thread waiting for the GIL, inside the transaction
+                return create_indexes(table, schema, suffix)
+
+            monkeypatch.setattr(Table, "create_indexes", slow)
+            report = Rebuild(app, settings()).run(["audit"])
+            assert report.position == head(app)
+            readmodels = ReadModels(app, settings())
+            try:
+                assert readmodels.audit(limit=10_000) == Oracle(whole_log(readmodels)).audit()
+            finally:
+                readmodels.stop()
+        finally:
+            app.close()

@@ -23,7 +23,7 @@ from domain.person import Person
 from domain.team import Team
 from infra.views.codec import jsonable, load, loads
 from infra.views.model import VIEWS, Model
-from infra.views.queries import audit_json, check_in_record
+from infra.views.queries import audit_fields, audit_json, check_in_record
 from infra.views.rebuild import compressed_model, copy_text, model_bytes, model_from_bytes
 from infra.views.schema import TABLES, Table
 from infra.views.store import appended_rows, columns
@@ -129,8 +129,9 @@ def test_kind_test_answers_as_isinstance_for_every_event_class(
 
 
 def test_append_only_documents_hold_no_column_and_read_back_as_the_codecs_json() -> None:
-    """An audit or check-in row's document keeps only what its columns do not hold, and the
-    queries put the row back together as the codec's JSON of the fold's output."""
+    """An audit row's document keeps only what its columns do not hold, a check-in's row no
+    document at all (its audit row holds its values), and the queries put the rows back
+    together as the codec's JSON of the fold's output."""
     story = first_quarter()
     model = Model(VIEWS)
     model.apply_all(story.ledger.log())
@@ -138,23 +139,27 @@ def test_append_only_documents_hold_no_column_and_read_back_as_the_codecs_json()
     assert changes.audit and changes.check_ins
     rows = appended_rows(model, VIEWS, changes)
     assert "view_history_timeline" not in rows  # the timeline is read from the audit rows
-    audit_columns = [c.name for c in columns(table("view_audit"))]
     assert len(rows["view_audit"]) == len(changes.audit)
     for row, audited in zip(rows["view_audit"], changes.audit, strict=True):
         doc = loads(row[-1])
-        assert not set(doc) & set(audit_columns)
-        optional = ("before", "after", "reason", "approver")
-        assert all(doc[k] not in ({}, "", None) for k in optional if k in doc)  # none empty
+        assert type(doc) is list and 4 <= len(doc) <= 8
+        assert row[4] not in doc and str(row[4]) not in doc[:4]  # no column's value
+        assert len(doc) == 4 or doc[-1] not in ({}, "", None)  # no empty tail
+        assert (doc[1] is None) == (audited.entity_type == audited.event_type.split(".")[0].lower())
         assert audit_json(row) == jsonable(audited)
         assert load(AuditRow, audit_json(row)) == audited
-    check_in_columns = [c.name for c in columns(table("view_history_check_ins"))]
+    # A check-in is stored once: its row keeps keys and its valid day, its audit row the rest.
+    assert not any(c.json for c in columns(table("view_history_check_ins")))
+    audited = {row[0]: row for row in rows["view_audit"]}
     for row, (oid, lineage, record) in zip(
         rows["view_history_check_ins"], changes.check_ins, strict=True
     ):
         assert row[:5] == (record.check_in_id, oid, record.key_result_id, lineage, record.position)
-        doc = loads(row[-1])
-        assert not set(doc) & set(check_in_columns)
-        read = check_in_record((row[0], row[2], row[4], record.superseded_by, row[-1]))
+        audit = audited[record.position]
+        read = check_in_record(
+            (row[0], row[2], row[4], record.superseded_by, row[-1]),
+            (audit[1], audit[3], audit[2], audit_fields(loads(audit[-1]), audit[3])),
+        )
         assert read == record
     assert any(r.supersedes for _, _, r in changes.check_ins)  # corrections are covered
     assert any(a.before for a in changes.audit) and any(a.reason for a in changes.audit)

@@ -29,6 +29,7 @@ from tests.unit.projections.story import ADMIN
 from tests.unit.strategy import story as strategy_story
 from tests.unit.strategy.story import StrategyStory, strategy_quarter
 from tests.views.conftest import Databases, PgLedger, head, ledger_on, settings, whole_log
+from tests.views.oracle import Oracle
 
 pytestmark = pytest.mark.postgres
 
@@ -225,3 +226,19 @@ def test_a_view_new_to_views_that_follow_the_log_starts_outdated(
             assert readmodels.store.outdated() == ["strategy"]
         finally:
             app.close()
+
+
+def test_an_objectives_audit_trail_includes_the_rows_of_what_links_to_it(
+    story_views: tuple[ReadModels, StrategyStory],
+) -> None:
+    """An initiative's rows name the objective of the key result it drives (`objective_id`, not
+    their entity): the audit filtered by that objective finds them, as the fold's trail does,
+    through the partial index on such rows (`infra.views.schema.OBJECTIVE_OF_ANOTHER`)."""
+    readmodels, story = story_views
+    oracle = Oracle(whole_log(readmodels))
+    linked = 0
+    for objective_id in (story.o1, story.o2, story.o3):
+        rows = readmodels.audit(entity_id=objective_id, limit=10_000)
+        assert rows == oracle.audit(entity_id=objective_id)
+        linked += sum(1 for r in rows if r["entity_id"] != str(objective_id))
+    assert linked > 0  # rows of other entities (the initiatives) were found by objective
