@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import Query, Response
 
-from api import positions, present
+from api import present
 from api import schemas as s
 from api.deps import (
     LedgerDep,
@@ -16,7 +16,16 @@ from api.deps import (
     ServicesDep,
     StorePositionDep,
 )
-from api.routes import Limit, Offset, RegistryDep, page, problems, read_from_store, router
+from api.routes import (
+    Limit,
+    Offset,
+    RegistryDep,
+    directory_list,
+    page,
+    problems,
+    read_from_store,
+    router,
+)
 from api.routes.commands import Command, register
 from api.usecases.registry import RegistryUseCases as R
 from domain.application import CommandResult
@@ -54,13 +63,12 @@ def list_cycles(
     offset: Offset = 0,
 ) -> s.CyclesPage:
     """Cycles, latest start first."""
-    with services.directory.current() as directory:
-        positions.saw_directory(services.directory)
-        items = [
-            present.cycle_entry(cid, entry, services.directory.version(cid))
-            for cid, entry in directory.cycles.items()
-            if phase is None or entry.phase == phase.value
-        ]
+    items = directory_list(
+        services,
+        lambda d: d.cycles,
+        present.cycle_entry,
+        lambda entry: phase is None or entry.phase == phase.value,
+    )
     items.sort(key=lambda c: c.starts_on, reverse=True)
     return s.CyclesPage(**page(items, limit, offset))
 

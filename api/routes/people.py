@@ -16,7 +16,16 @@ from api.deps import (
     StorePositionDep,
     answer,
 )
-from api.routes import Limit, Offset, RegistryDep, page, problems, read_from_store, router
+from api.routes import (
+    Limit,
+    Offset,
+    RegistryDep,
+    directory_list,
+    page,
+    problems,
+    read_from_store,
+    router,
+)
 from api.routes.commands import Command, register
 from api.usecases.registry import RegistryUseCases as R
 
@@ -59,13 +68,12 @@ def list_people(
     offset: Offset = 0,
 ) -> s.PeoplePage:
     """Everyone in the registry, in registration order."""
-    with services.directory.current() as directory:
-        positions.saw_directory(services.directory)
-        items = [
-            present.person_entry(pid, entry, services.directory.version(pid))
-            for pid, entry in directory.people.items()
-            if active is None or entry.active == active
-        ]
+    items = directory_list(
+        services,
+        lambda d: d.people,
+        present.person_entry,
+        lambda entry: active is None or entry.active == active,
+    )
     return s.PeoplePage(**page(items, limit, offset))
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import Query, Response
 
-from api import positions, present
+from api import present
 from api import schemas as s
 from api.deps import (
     LedgerDep,
@@ -15,7 +15,16 @@ from api.deps import (
     ServicesDep,
     StorePositionDep,
 )
-from api.routes import Limit, Offset, RegistryDep, page, problems, read_from_store, router
+from api.routes import (
+    Limit,
+    Offset,
+    RegistryDep,
+    directory_list,
+    page,
+    problems,
+    read_from_store,
+    router,
+)
 from api.routes.commands import Command, register
 from api.usecases.registry import RegistryUseCases as R
 
@@ -52,14 +61,15 @@ def list_teams(
     offset: Offset = 0,
 ) -> s.TeamsPage:
     """Teams in formation order, with their members."""
-    with services.directory.current() as directory:
-        positions.saw_directory(services.directory)
-        items = [
-            present.team_entry(tid, entry, services.directory.version(tid))
-            for tid, entry in directory.teams.items()
-            if (parent_id is None or entry.parent_id == parent_id)
+    items = directory_list(
+        services,
+        lambda d: d.teams,
+        present.team_entry,
+        lambda entry: (
+            (parent_id is None or entry.parent_id == parent_id)
             and (include_disbanded or not entry.disbanded)
-        ]
+        ),
+    )
     return s.TeamsPage(**page(items, limit, offset))
 
 
