@@ -1,5 +1,6 @@
 """One piece for every command route of the same shape: parse the path ids (and a body), call
 the use case with If-Match as the expected version, answer with the `ETag` (and `Location`).
+And one for every read of a single person, team or cycle from the event store (`Read`).
 
 A route that does something else (a query parameter, an optional body, a secret in the answer)
 stays written out in its module; this serves only the routes that are exactly this.
@@ -18,8 +19,10 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from api import schemas as s
-from api.deps import IfMatchDep, answer
-from domain.application import CommandResult
+from api.deps import IfMatchDep, LedgerDep, PrincipalDep, StorePositionDep, answer
+from api.routes import problems, read_from_store
+from domain.application import CommandResult, OkrLedger
+from domain.base import OkrAggregate
 
 _PATH_ID = re.compile(r"{(\w+)}")
 _P = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -112,3 +115,50 @@ def _endpoint(command: Command, uses: Any) -> Callable[..., Any]:
     endpoint.__name__ = endpoint.__qualname__ = command.name
     endpoint.__doc__ = command.doc
     return endpoint
+
+
+@dataclass(frozen=True)
+class Read:
+    """A read of one aggregate from the event store: its `ETag` and `OKR-Position`, then
+    `show(aggregate)`."""
+
+    path: str
+    name: str
+    summary: str
+    doc: str
+    load: Callable[[OkrLedger, UUID], OkrAggregate]
+    show: Callable[[Any], BaseModel]
+    out: type[BaseModel]
+
+
+def register_read(router: APIRouter, read: Read) -> None:
+    """Adds `read` (a GET whose only path id names the aggregate) to `router`."""
+    (id_name,) = _PATH_ID.findall(read.path)
+
+    def endpoint(**values: Any) -> Any:
+        ledger: OkrLedger = values["ledger"]
+        aggregate = read.load(ledger, values[id_name])
+        read_from_store(values["response"], ledger, aggregate)
+        return read.show(aggregate)
+
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(id_name, _P, annotation=UUID),
+            inspect.Parameter("ledger", _P, annotation=LedgerDep),
+            inspect.Parameter("_", _P, annotation=PrincipalDep),
+            inspect.Parameter("__", _P, annotation=StorePositionDep),
+            inspect.Parameter("response", _P, annotation=Response),
+        ],
+        return_annotation=read.out,
+    )
+    endpoint.__name__ = endpoint.__qualname__ = read.name
+    endpoint.__doc__ = read.doc
+    router.add_api_route(
+        read.path,
+        endpoint,
+        methods=["GET"],
+        response_model=read.out,
+        responses=problems(404),
+        summary=read.summary,
+        name=read.name,
+    )

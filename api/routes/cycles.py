@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
-from uuid import UUID
 
-from fastapi import Query, Response
+from fastapi import Query
 
 from api import present
 from api import schemas as s
 from api.deps import (
-    LedgerDep,
     PrincipalDep,
     ServicesDep,
     StorePositionDep,
@@ -23,12 +21,11 @@ from api.routes import (
     directory_list,
     page,
     problems,
-    read_from_store,
     router,
 )
-from api.routes.commands import Command, register
+from api.routes.commands import Command, Read, register, register_read
 from api.usecases.registry import RegistryUseCases as R
-from domain.application import CommandResult
+from domain.application import CommandResult, OkrLedger
 from domain.cycle import Phase
 
 cycles = router("cycles")
@@ -73,16 +70,18 @@ def list_cycles(
     return s.CyclesPage(**page(items, limit, offset))
 
 
-@cycles.get(
-    "/cycles/{cycle_id}", response_model=s.CycleOut, responses=problems(404), summary="Read a cycle"
+register_read(
+    cycles,
+    Read(
+        "/cycles/{cycle_id}",
+        "read_cycle",
+        "Read a cycle",
+        "One cycle with its dates, cadence, scoring and phase; the `ETag` is its version.",
+        OkrLedger.get_cycle,
+        present.cycle,
+        s.CycleOut,
+    ),
 )
-def read_cycle(
-    cycle_id: UUID, ledger: LedgerDep, _: PrincipalDep, __: StorePositionDep, response: Response
-) -> s.CycleOut:
-    """One cycle with its dates, cadence, scoring and phase; the `ETag` is its version."""
-    cycle = ledger.get_cycle(cycle_id)
-    read_from_store(response, ledger, cycle)
-    return present.cycle(cycle)
 
 
 def _to(phase: str) -> Callable[..., CommandResult]:

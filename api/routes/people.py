@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
 from api import policy, positions, present
 from api import schemas as s
 from api.deps import (
-    LedgerDep,
     PrincipalDep,
     ServicesDep,
     StorePositionDep,
@@ -23,11 +21,11 @@ from api.routes import (
     directory_list,
     page,
     problems,
-    read_from_store,
     router,
 )
-from api.routes.commands import Command, register
+from api.routes.commands import Command, Read, register, register_read
 from api.usecases.registry import RegistryUseCases as R
+from domain.application import OkrLedger
 
 people = router("people")
 tokens = APIRouter(tags=["tokens"])
@@ -77,19 +75,18 @@ def list_people(
     return s.PeoplePage(**page(items, limit, offset))
 
 
-@people.get(
-    "/people/{person_id}",
-    response_model=s.PersonOut,
-    responses=problems(404),
-    summary="Read a person",
+register_read(
+    people,
+    Read(
+        "/people/{person_id}",
+        "read_person",
+        "Read a person",
+        "One person; the `ETag` is its version.",
+        OkrLedger.get_person,
+        present.person,
+        s.PersonOut,
+    ),
 )
-def read_person(
-    person_id: UUID, ledger: LedgerDep, _: PrincipalDep, __: StorePositionDep, response: Response
-) -> s.PersonOut:
-    """One person; the `ETag` is its version."""
-    person = ledger.get_person(person_id)
-    read_from_store(response, ledger, person)
-    return present.person(person)
 
 
 _ONE = "/people/{person_id}"

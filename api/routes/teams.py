@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query, Response
+from fastapi import Query
 
 from api import present
 from api import schemas as s
 from api.deps import (
-    LedgerDep,
     PrincipalDep,
     ServicesDep,
     StorePositionDep,
@@ -22,11 +21,11 @@ from api.routes import (
     directory_list,
     page,
     problems,
-    read_from_store,
     router,
 )
-from api.routes.commands import Command, register
+from api.routes.commands import Command, Read, register, register_read
 from api.usecases.registry import RegistryUseCases as R
+from domain.application import OkrLedger
 
 teams = router("teams")
 
@@ -73,16 +72,18 @@ def list_teams(
     return s.TeamsPage(**page(items, limit, offset))
 
 
-@teams.get(
-    "/teams/{team_id}", response_model=s.TeamOut, responses=problems(404), summary="Read a team"
+register_read(
+    teams,
+    Read(
+        "/teams/{team_id}",
+        "read_team",
+        "Read a team",
+        "One team with its members and their roles; the `ETag` is its version.",
+        OkrLedger.get_team,
+        present.team,
+        s.TeamOut,
+    ),
 )
-def read_team(
-    team_id: UUID, ledger: LedgerDep, _: PrincipalDep, __: StorePositionDep, response: Response
-) -> s.TeamOut:
-    """One team with its members and their roles; the `ETag` is its version."""
-    team = ledger.get_team(team_id)
-    read_from_store(response, ledger, team)
-    return present.team(team)
 
 
 _ONE = "/teams/{team_id}"
