@@ -234,6 +234,20 @@ class Settings(BaseSettings):
     """Fault injection for the notifier's crash tests, honoured only with
     ``OKR_ENVIRONMENT=test`` (infra/notify/engine.py names the points)."""
 
+    # Check-in reminders (docs/notifications.md#reminders): run with the notifier.
+
+    reminders: bool = True
+    """Whether the notifier's processes also run the reminder scheduler."""
+
+    reminder_grace_days: int = Field(default=2, ge=0)
+    """Days after a period's reminder before the second one (twice as many: the managers)."""
+
+    reminder_interval_seconds: float = Field(default=60.0, gt=0)
+    """How often the scheduler asks which reminders are due."""
+
+    digest: bool = True
+    """Whether the scheduler sends the weekly digest e-mail (with OKR_SMTP_URL)."""
+
     # Outbound webhooks and Slack/Teams channels (docs/webhooks.md).
 
     webhook_allow_private: bool = False
