@@ -230,6 +230,16 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=16, ge=1, le=256)
     """Deliveries one process posts at the same time (to different endpoints or aggregates)."""
 
+    # Integration secrets at rest (docs/deploy.md): webhook secrets and Slack/Teams URLs are
+    # sealed with AES-256-GCM under this key; without it they cannot be registered.
+    secrets_key: SecretStr | None = None
+    """Base64 of 32 random bytes, e.g. ``python -c 'import base64, os;
+    print(base64.b64encode(os.urandom(32)).decode())'``."""
+
+    secrets_old_keys: SecretStr | None = None
+    """Earlier keys (base64, comma-separated) that still open stored secrets until
+    ``okr secrets rotate`` (or their next use) seals them again under ``secrets_key``."""
+
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id)
