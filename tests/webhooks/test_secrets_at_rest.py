@@ -9,6 +9,8 @@ import os
 import warnings
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -220,3 +222,48 @@ def test_a_plain_row_from_before_still_works_and_is_sealed_on_first_use(
     assert received
     for headers, body in received:
         Webhook(secret).verify(body, headers)
+
+
+def _okr(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from infra.settings import get_settings
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, list(args), catch_exceptions=False)
+    finally:
+        get_settings.cache_clear()
+
+
+def test_okr_secrets_rotate_seals_under_the_new_key(
+    ledger: OkrLedger, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = _key(), _key()
+    result, secret = register_endpoint(
+        ledger,
+        _store(ledger, old),
+        "http://127.0.0.1:9/a",
+        ["*"],
+        False,
+        ADMIN,
+        allow_private=True,
+    )
+    env = {"OKR_DATABASE_URL": database_url, "OKR_DATA_DIR": str(tmp_path)}
+    refused = _okr(monkeypatch, {**env, "OKR_SECRETS_KEY": new}, "secrets", "rotate")
+    assert refused.exit_code == 1 and "OKR_SECRETS_OLD_KEYS" in refused.output
+    assert secret not in refused.output
+    done = _okr(
+        monkeypatch,
+        {**env, "OKR_SECRETS_KEY": new, "OKR_SECRETS_OLD_KEYS": old},
+        "secrets",
+        "rotate",
+    )
+    assert done.exit_code == 0, done.output
+    assert "sealed 1 secret(s)" in done.output
+    assert _store(ledger, new).secrets() == {result.id: secret}
+    again = _okr(monkeypatch, {**env, "OKR_SECRETS_KEY": new}, "secrets", "rotate")
+    assert "sealed 0 secret(s)" in again.output
