@@ -100,6 +100,24 @@ def rename_person(
 
 
 @people.post(
+    "/people/{person_id}/email",
+    response_model=s.CommandResultOut,
+    responses=problems(403, 404, 409, 412),
+    summary="Change a person's e-mail (admin)",
+)
+def change_email(
+    person_id: UUID,
+    body: s.PersonEmailChange,
+    uses: RegistryDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> CommandResult:
+    """The same person (id, history, tokens) with a new e-mail, by which single sign-on and
+    SCIM find them from now on. An e-mail someone else has now is 409 `email_taken`."""
+    return answer(response, uses.change_email(person_id, body, expected))
+
+
+@people.post(
     "/people/{person_id}/deactivate",
     response_model=s.CommandResultOut,
     responses=problems(403, 404, 409, 412),
