@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import time
 import warnings
 from collections.abc import Iterator
 from datetime import date
@@ -31,7 +32,7 @@ from domain.base import CommandContext
 from domain.channel import ChannelKind
 from infra.secretbox import SecretBox, SecretsKeyMissing, SecretUnreadable
 from infra.settings import Settings
-from infra.webhooks.delivery import WebhookDelivery
+from infra.webhooks.delivery import WebhookDelivery, WebhookService
 from infra.webhooks.endpoints import connect_channel, register_endpoint
 from infra.webhooks.store import WebhookStore
 
@@ -66,6 +67,12 @@ def _send_one(ledger: OkrLedger, store: WebhookStore) -> None:
         delivery.close()
 
 
+def _nothing_secret_logged(caplog: pytest.LogCaptureFixture, *secrets: str) -> bool:
+    """No log line (message or traceback) holds a secret, nor its base64 key."""
+    logged = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    return not any(s in logged or s.removeprefix("whsec_") in logged for s in secrets)
+
+
 @pytest.fixture
 def received(httpserver: HTTPServer) -> Iterator[list[tuple[dict[str, str], bytes]]]:
     got: list[tuple[dict[str, str], bytes]] = []
@@ -96,8 +103,7 @@ def test_the_stored_bytes_hold_neither_the_secret_nor_the_url(
     assert secret.removeprefix("whsec_") not in stored
     assert all(v.startswith("okrsec1:") for v in rows.values())
     assert store.secrets() == {result.id: secret, channel.id: url}
-    logged = "\n".join(r.getMessage() for r in caplog.records)
-    assert secret not in logged and "sekritpathpart" not in logged
+    assert _nothing_secret_logged(caplog, secret, "sekritpathpart")
 
 
 def test_a_value_swapped_onto_another_row_does_not_open(
@@ -128,7 +134,8 @@ def test_without_a_key_nothing_is_registered_and_a_wrong_key_is_a_clear_409(
     with pytest.raises(SecretsKeyMissing, match="OKR_SECRETS_KEY"):
         register_endpoint(ledger, _store(ledger, None), "http://127.0.0.1:9/a", ["*"], False, ADMIN)
     assert _rows(database_url) == {}
-    register_endpoint(
+    caplog.set_level(logging.DEBUG)
+    _, secret = register_endpoint(
         ledger,
         _store(ledger, _key()),
         "http://127.0.0.1:9/a",
@@ -140,6 +147,15 @@ def test_without_a_key_nothing_is_registered_and_a_wrong_key_is_a_clear_409(
     wrong = _store(ledger, _key())
     with pytest.raises(SecretUnreadable, match="OKR_SECRETS_OLD_KEYS"):
         wrong.secrets()
+    service = WebhookService(WebhookDelivery(ledger, wrong, allow_private=True), interval=0.05)
+    service.start()
+    try:
+        deadline = time.monotonic() + 10
+        while "opens with neither" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        service.stop()
+    assert "opens with neither OKR_SECRETS_KEY" in caplog.text  # the rounds say why they fail
     person = ledger.register_person("ada", "ada@acme.example", CommandContext.system()).id
     token, _ = ledger.issue_token(person, Role.ADMIN, CommandContext.system())
     settings = Settings(secrets_key=SecretStr(_key()))
@@ -150,6 +166,7 @@ def test_without_a_key_nothing_is_registered_and_a_wrong_key_is_a_clear_409(
     assert answer.status_code == 409, answer.text
     assert answer.json()["rule"] == "secrets_key_wrong"
     assert "whsec_" not in answer.text
+    assert _nothing_secret_logged(caplog, secret)
 
 
 def test_registering_without_the_key_is_a_409_naming_the_setting(ledger: OkrLedger) -> None:
@@ -174,7 +191,9 @@ def test_rotation_keeps_signatures_verifying(
     database_url: str,
     httpserver: HTTPServer,
     received: list[tuple[dict[str, str], bytes]],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     old, new = _key(), _key()
     result, secret = register_endpoint(
         ledger,
@@ -196,6 +215,7 @@ def test_rotation_keeps_signatures_verifying(
     assert received
     for headers, body in received:
         Webhook(secret).verify(body, headers)
+    assert _nothing_secret_logged(caplog, secret)
 
 
 def test_a_plain_row_from_before_still_works_and_is_sealed_on_first_use(
@@ -203,7 +223,9 @@ def test_a_plain_row_from_before_still_works_and_is_sealed_on_first_use(
     database_url: str,
     httpserver: HTTPServer,
     received: list[tuple[dict[str, str], bytes]],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     legacy = _store(ledger, _key())
     result, secret = register_endpoint(
         ledger, legacy, httpserver.url_for("/hook"), ["*"], False, ADMIN, allow_private=True
@@ -222,6 +244,7 @@ def test_a_plain_row_from_before_still_works_and_is_sealed_on_first_use(
     assert received
     for headers, body in received:
         Webhook(secret).verify(body, headers)
+    assert _nothing_secret_logged(caplog, secret)
 
 
 def _okr(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str) -> Any:
