@@ -226,3 +226,13 @@ def may_reassign_to(
         principal,
         ObjectiveFacts(owner_team_id=owner_team_id, owner_person_id=owner_person_id),
     )
+
+
+def may_attach_source(
+    directory: DirectoryState, principal: Principal, facts: ObjectiveFacts
+) -> bool:
+    """Attach, detach or sync a key result's data source: the key result's owner (the owning
+    person, or a member of the owning team) or an admin; not the managers above it."""
+    if principal.role == Role.ADMIN:
+        return True
+    return principal.role in CONTRIBUTING_ROLES and is_owner(directory, principal.person_id, facts)

@@ -22,7 +22,9 @@ from infra.audit.verify import start_periodic_verification
 from infra.bootstrap import build_ledger, build_read_models
 from infra.idempotency import IdempotencyStore
 from infra.notify.engine import Notifier
+from infra.notify.reminders import ReminderScheduler
 from infra.settings import Settings
+from infra.sources.sync import start_source_scheduler
 from infra.webhooks.service import start_webhooks
 
 
@@ -58,7 +60,9 @@ def serve(
     relay = None
     checkpoints = None
     verifier = None
+    sources = None
     notifier = None
+    reminders = None
     webhooks = None
     try:
         if settings.views_runner:
@@ -67,6 +71,7 @@ def serve(
             readmodels.setup()  # the views are kept by `okr worker --from-kafka` processes
         checkpoints = start_checkpoint_follower(ledger.recorder, settings)
         verifier = start_periodic_verification(ledger, settings)
+        sources = start_source_scheduler(ledger, settings)  # idle until a source is defined
         if settings.kafka_bootstrap:
             from infra.kafka.config import KafkaConfig
             from infra.kafka.relay import Relay
@@ -76,6 +81,9 @@ def serve(
         if settings.notifier:  # in-app always; e-mail with OKR_SMTP_URL (docs/notifications.md)
             notifier = Notifier(ledger, settings)
             notifier.start()
+            if settings.reminders:  # check-in reminders, under their own lock
+                reminders = ReminderScheduler(ledger, settings)
+                reminders.start()
         webhooks = start_webhooks(ledger, settings)  # idle until an endpoint is registered
         app = create_app(
             ledger,
@@ -100,12 +108,16 @@ def serve(
             )
         server.run()
     finally:
+        if reminders is not None:
+            reminders.stop()
         if notifier is not None:
             notifier.stop()
         if checkpoints is not None:
             checkpoints.stop()
         if verifier is not None:
             verifier.stop()
+        if sources is not None:
+            sources.stop(timeout=settings.source_timeout_seconds * 2 + 10)
         if webhooks is not None:
             webhooks.stop(timeout=settings.webhook_timeout_seconds + 10)
         if relay is not None:
