@@ -79,7 +79,7 @@ class SecretBox:
     @classmethod
     def from_settings(cls, settings: Settings) -> SecretBox | None:
         """The configured box; None without ``OKR_SECRETS_KEY``."""
-        if settings.secrets_key is None:
+        if settings.secrets_key is None or not settings.secrets_key.get_secret_value().strip():
             return None
         key = parse_key(settings.secrets_key.get_secret_value(), KEY_SETTING)
         old = settings.secrets_old_keys.get_secret_value() if settings.secrets_old_keys else ""
@@ -99,19 +99,13 @@ class SecretBox:
 
     def open(self, row_id: UUID, stored: str) -> str:
         """The secret of a sealed value; SecretUnreadable if no configured key opens it."""
-        _, kid, body = stored.split(":", 2)
         try:
+            _, kid, body = stored.split(":", 2)
             raw = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
+            key = next(k for k in (self.key, *self.old_keys) if key_id(k) == kid)
+            return AESGCM(key).decrypt(raw[:12], raw[12:], row_id.bytes).decode()
+        except (ValueError, StopIteration, InvalidTag, binascii.Error):
             raise SecretUnreadable(row_id) from None
-        for key in (self.key, *self.old_keys):
-            if key_id(key) != kid:
-                continue
-            try:
-                return AESGCM(key).decrypt(raw[:12], raw[12:], row_id.bytes).decode()
-            except InvalidTag:
-                break
-        raise SecretUnreadable(row_id)
 
     def is_current(self, stored: str) -> bool:
         """Whether a stored value is sealed under the current key."""
