@@ -551,6 +551,33 @@ def webhooks() -> None:
         raise typer.Exit(2) from None
 
 
+secrets_app = typer.Typer(help="Integration secrets sealed at rest.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Seal every webhook secret and chat URL under OKR_SECRETS_KEY (opening them with it or
+    OKR_SECRETS_OLD_KEYS); rows from before sealing are sealed too. Safe to run again."""
+    from infra.kafka.pg import postgres_recorder
+    from infra.secretbox import SecretBox
+    from infra.webhooks.store import WebhookStore
+
+    with _ledger() as ledger:
+        try:
+            box = SecretBox.from_settings(get_settings())
+        except ValueError as error:
+            errors.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
+        store = WebhookStore(postgres_recorder(ledger).datastore, box)
+        try:
+            resealed = store.rotate()
+        except OkrError as error:
+            errors.print(f"[red]{error.message}[/red]")
+            raise typer.Exit(1) from None
+    console.print(f"sealed {resealed} secret(s) again under key {box.key_id if box else ''}")
+
+
 if __name__ == "__main__":
     app()
 

@@ -106,6 +106,16 @@ register(
     ),
     Command(
         "POST",
+        _ONE + "/email",
+        "change_email",
+        "Change a person's e-mail (admin)",
+        "The same person (id, history, tokens) with a new e-mail, by which single sign-on and\n"
+        "SCIM find them from now on. An e-mail someone else has now is 409 `email_taken`.",
+        R.change_email,
+        s.PersonEmailChange,
+    ),
+    Command(
+        "POST",
         _ONE + "/deactivate",
         "deactivate_person",
         "Deactivate a person (admin)",

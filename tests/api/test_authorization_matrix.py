@@ -248,6 +248,16 @@ ADMIN_CASES = [
         lambda w, b, t: ("PATCH", f"{API}/people/{_fresh_person(w)}", {"name": "Renamed"}),
     ),
     Case(
+        "change a person's e-mail",
+        ADMINISTER,
+        None,
+        lambda w, b, t: (
+            "POST",
+            f"{API}/people/{_fresh_person(w)}/email",
+            {"email": f"{uuid4().hex[:10]}@acme.example", "reason": "married"},
+        ),
+    ),
+    Case(
         "deactivate person",
         ADMINISTER,
         None,
