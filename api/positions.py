@@ -120,6 +120,14 @@ def saw_aggregate(ledger: OkrLedger, aggregate_id: UUID, version: int) -> None:
     reflect_aggregate(ledger.recorder, aggregate_id, version)
 
 
+def saw_head(ledger: OkrLedger) -> None:
+    """A read of what is kept beside the log (delivery logs, the notifier's messages, the
+    endpoints' list): it reflects the log up to the head there was when the read began."""
+    head = ledger.recorder.max_notification_id()
+    if head:
+        saw(head)
+
+
 def saw_directory(directory: LogDirectory) -> None:
     """A read of the API's directory (call while holding `directory.current()`): it reflects
     the last directory event applied."""

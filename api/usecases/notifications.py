@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from api import positions
 from api.deps import Services, execute
 from api.notification_schemas import NotificationPreferencesIn
 from api.usecases import UseCases
@@ -35,6 +36,7 @@ class NotificationUseCases(UseCases):
 
     def preferences(self) -> dict[str, Any]:
         person = self.services.ledger.get_person(self.principal.person_id)
+        positions.saw_aggregate(self.services.ledger, person.id, person.version)
         prefs = person.notifications
         return {
             "person_id": person.id,
@@ -63,6 +65,7 @@ class NotificationUseCases(UseCases):
         )
 
     def messages(self, limit: int = 50) -> list[dict[str, Any]]:
+        positions.saw_head(self.services.ledger)
         return messages_of(self.services, self.principal.person_id, limit)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from api import positions
 from api import webhook_schemas as w
 from api.deps import check_version, require_admin
 from api.errors import invalid, not_found
@@ -72,9 +73,12 @@ class WebhookUseCases(UseCases):
     def endpoint(self, endpoint_id: UUID) -> WebhookEndpoint:
         if endpoint_id not in self.delivery.store.secrets():
             raise not_found("webhook", endpoint_id)
-        return self.ledger.get_webhook_endpoint(endpoint_id)
+        endpoint = self.ledger.get_webhook_endpoint(endpoint_id)
+        positions.saw_aggregate(self.ledger, endpoint.id, endpoint.version)
+        return endpoint
 
     def endpoints(self) -> list[WebhookEndpoint]:
+        positions.saw_head(self.ledger)
         known = self.delivery.endpoints()
         return sorted(known.states.values(), key=lambda e: e.created_on)
 
@@ -97,9 +101,12 @@ class WebhookUseCases(UseCases):
     def channel(self, channel_id: UUID) -> ChatChannel:
         if channel_id not in self.delivery.store.secrets():
             raise not_found("channel", channel_id)
-        return self.ledger.get_chat_channel(channel_id)
+        channel = self.ledger.get_chat_channel(channel_id)
+        positions.saw_aggregate(self.ledger, channel.id, channel.version)
+        return channel
 
     def channels(self) -> list[ChatChannel]:
+        positions.saw_head(self.ledger)
         known = self.delivery.endpoints()
         return sorted(known.channels.values(), key=lambda c: c.created_on)
 
@@ -119,6 +126,7 @@ class WebhookUseCases(UseCases):
         self, channel_id: UUID, before: int | None = None, limit: int = 100
     ) -> list[Delivery]:
         self.channel(channel_id)
+        positions.saw_head(self.ledger)
         return self.delivery.store.deliveries(channel_id, before=before, limit=limit)
 
     def redeliver_to_channel(self, channel_id: UUID, delivery_id: int) -> Delivery:
@@ -166,6 +174,7 @@ class WebhookUseCases(UseCases):
         self, endpoint_id: UUID, before: int | None = None, limit: int = 100
     ) -> list[Delivery]:
         self.endpoint(endpoint_id)
+        positions.saw_head(self.ledger)
         return self.delivery.store.deliveries(endpoint_id, before=before, limit=limit)
 
     def redeliver(self, endpoint_id: UUID, delivery_id: int) -> Delivery:
