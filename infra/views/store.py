@@ -38,6 +38,7 @@ from infra.views.model import (
     Model,
     Shard,
     Snapshot,
+    live_check_ins,
     trimmed,
 )
 from infra.views.schema import (
@@ -525,7 +526,7 @@ def entity_rows(
         nodes: list[Row] = []
         for oid in chosen(objectives, tree.objectives):
             if (node := tree.objectives.get(oid)) is not None:
-                nodes.append(_tree_row(node, seq.get(oid, node.drafted_position)))
+                nodes.append(_tree_row(model, node, seq.get(oid, node.drafted_position)))
         out["view_tree_objectives"] = nodes
     if COMPARISON in views:
         tallies = model.tallies
@@ -582,8 +583,8 @@ def entity_rows(
     return out
 
 
-def _tree_row(node: ObjectiveNode, seq: int) -> Row:
-    live = {kr_id: kr.live_check_ins for kr_id, kr in node.key_results.items()}
+def _tree_row(model: Model, node: ObjectiveNode, seq: int) -> Row:
+    live = live_check_ins(model.parked, node)
     return (
         node.objective_id,
         node.cycle_id,
@@ -741,6 +742,7 @@ def _restore_tree(model: Model, curs: Cursor[Any], ident: Any) -> None:
         node = decode(ObjectiveNode, doc)
         for kr_id, kr_points in decode(dict[UUID, list[CheckInPoint]], live).items():
             node.key_results[kr_id].live_check_ins = kr_points
+        model.park_if_closed(node)
         tree.objectives[oid] = node
         tree.cycle_objectives.setdefault(node.cycle_id, []).append(oid)
         model.seq.setdefault(oid, seq)
