@@ -31,6 +31,7 @@ from api.routes.notifications import notifications
 from api.routes.objectives import objectives
 from api.routes.people import people, tokens
 from api.routes.queries import queries
+from api.routes.sources import sources
 from api.routes.strategy import strategy
 from api.routes.teams import teams
 from api.routes.webhooks import webhooks
@@ -116,6 +117,7 @@ def create_app(
         kpis,
         initiatives,
         coach,
+        sources,
         ledger_routes,
         webhooks,
     ):

@@ -18,8 +18,9 @@ import typer
 from eventsourcing.persistence import OperationalError
 from rich.console import Console
 
+from api.errors import ApiError
+from api.usecases.identity import command_line
 from domain.application import OkrLedger
-from domain.base import CommandContext
 from domain.errors import OkrError
 from infra.audit.checkpoints import ChainTamperedError, Checkpoint, checkpointer_for
 from infra.audit.export import ExportError, export_bundle, load_checkpoints
@@ -30,7 +31,7 @@ from infra.audit.keys import (
     require_signing_key,
     write_new_signing_key,
 )
-from infra.audit.personal import PersonalDataError, forget_person
+from infra.audit.personal import PersonalDataError
 from infra.audit.standalone import format_time
 from infra.audit.verify import (
     AuditReport,
@@ -336,11 +337,32 @@ def forget(
         typer.confirm(f"Erase the personal data of {email}? This cannot be undone", abort=True)
     with _ledger() as ledger:
         try:
-            done = forget_person(ledger, email, reason, CommandContext.system())
-        except (OkrError, PersonalDataError) as error:
+            done = command_line(ledger).forget(email, reason)
+        except (OkrError, PersonalDataError, ApiError) as error:
             errors.print(f"[red]{getattr(error, 'message', error)}[/red]")
             raise typer.Exit(1) from None
     console.print(
         f"forgot person {done.person_id}: now 'forgotten person #{done.number}' "
         f"(recorded at position {done.position})"
     )
+
+
+@person_app.command("change-email")
+def change_email(
+    email: Annotated[str, typer.Argument(help="The person's e-mail address now.")],
+    new_email: Annotated[str, typer.Argument(help="Their new e-mail address.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
+) -> None:
+    """Give a person a new e-mail: the same person (id, tokens, history), a new address."""
+    with _ledger() as ledger:
+        people = command_line(ledger)
+        try:
+            person = people.holder_of(email)
+            if person is None:
+                errors.print(f"[red]{email} is not registered[/red]")
+                raise typer.Exit(1)
+            done = people.change_email(person.id, new_email, reason)
+        except (OkrError, ApiError) as error:
+            errors.print(f"[red]{getattr(error, 'message', error)}[/red]")
+            raise typer.Exit(1) from None
+    console.print(f"person {person.id} now has the e-mail {new_email} (position {done.position})")

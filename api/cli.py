@@ -21,18 +21,18 @@ from rich.console import Console
 from rich.table import Table
 
 from api.audit_cli import audit_app, person_app
+from api.errors import ApiError
 from api.ledger_cli import export_command, import_ledger_command
 from api.rebuild_cli import rebuild_command
+from api.usecases.identity import command_line
 from demo import DemoSummary, load_demo
 from domain.access import Role, token_id_for
 from domain.application import OkrLedger
-from domain.base import CommandContext
 from domain.errors import OkrError
 from infra.bootstrap import build_ledger
 from infra.chain import importing_history
 from infra.settings import get_settings
 from infra.status import StoreStatus, store_status
-from infra.token_use import personal_tokens
 
 if TYPE_CHECKING:
     from infra.kafka.relay import RelayStatus
@@ -330,22 +330,22 @@ def token_create(
     """Issue a token and print only the token (registers the person when the e-mail is new).
 
     The role is the person's: a role they do not have yet is given to them (an event)."""
-    ctx = CommandContext.system()
     expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     with _ledger() as ledger:
+        people = command_line(ledger)
         try:
-            person = ledger.find_person_by_email(email)
+            person = people.holder_of(email)
             if person is None:
                 if not name:
                     errors.print(f"[red]{email} is not registered: give --name to register[/red]")
                     raise typer.Exit(1)
-                person_id = ledger.register_person(name, email, ctx).id
+                person_id = people.register_person(name, email).id
             else:
                 person_id = person.id
-            secret, _ = ledger.issue_token(
-                person_id, role, ctx, label, expires_at=expires_at, read_only=read_only
+            secret, _ = people.issue_token(
+                person_id, role, label, expires_at=expires_at, read_only=read_only
             )
-        except OkrError as error:
+        except (OkrError, ApiError) as error:
             errors.print(f"[red]{error.message}[/red]")
             raise typer.Exit(1) from None
     print(secret)
@@ -361,15 +361,16 @@ def token_list(
 ) -> None:
     """A person's tokens: id, label, scope, created, expires, last used (to the minute), state."""
     with _ledger() as ledger:
+        people = command_line(ledger)
         try:
-            person = ledger.find_person_by_email(email)
+            person = people.holder_of(email)
         except OkrError as error:
             errors.print(f"[red]{error.message}[/red]")
             raise typer.Exit(1) from None
         if person is None:
             errors.print(f"[red]{email} is not registered[/red]")
             raise typer.Exit(1)
-        tokens = personal_tokens(ledger, person.id)
+        tokens = people.tokens(person.id)
     table = Table(title=f"Tokens of {email}", title_justify="left")
     for column in ("id", "label", "scope", "created", "expires", "last used", "state"):
         table.add_column(column, overflow="fold")
@@ -401,8 +402,8 @@ def token_revoke(
         token_id = token_id_for(token.strip())
     with _ledger() as ledger:
         try:
-            ledger.revoke_token(token_id, reason, CommandContext.system())
-        except OkrError as error:
+            command_line(ledger).revoke_token(token_id, reason)
+        except (OkrError, ApiError) as error:
             errors.print(f"[red]{error.message}[/red]")
             raise typer.Exit(1) from None
     console.print(f"revoked token {token_id}")

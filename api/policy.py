@@ -19,6 +19,8 @@ The rules (see docs/api.md):
   also decides on an objective that names it as the approver. Nobody decides on their own
   proposal (the domain enforces that part).
 - a read-only personal access token writes nothing, whatever its person's role (`may_write`).
+- a provisioner (`Provisioner`: SCIM, single sign-on, the command line) is no person: it
+  provisions people, each source only what it is for (`may_provision`).
 - private objectives are seen only by their owner (the person, or the owning team's members),
   the owner's managers, the named approver, admins and auditors. For everyone else they do not
   exist (404, not 403).
@@ -143,6 +145,49 @@ def may_administer(principal: Principal) -> bool:
     return principal.role == Role.ADMIN
 
 
+def may_manage_own_tokens(principal: Principal) -> bool:
+    """Everyone creates and revokes their own tokens, but not with a read-only token."""
+    return may_write(principal)
+
+
+# ------------------------------------------------------------------ provisioning
+
+
+@dataclass(frozen=True)
+class Provisioner:
+    """A caller that is no person: the identity provider through SCIM (`scim`), a single
+    sign-on (`sso:<issuer>`), or the command line run on the server (`system`)."""
+
+    actor: str
+    """The actor recorded on every event this caller causes."""
+
+    @property
+    def source(self) -> str:
+        """`scim`, `sso` or `system`."""
+        return self.actor.split(":", 1)[0]
+
+
+PROVISIONING: dict[str, frozenset[str]] = {
+    "scim": frozenset(
+        {"register", "rename", "change_email", "deactivate", "reactivate", "link", "unlink"}
+        | {"teams"}
+    ),
+    "sso": frozenset({"register", "link", "change_email", "change_role", "issue_token"}),
+    "system": frozenset(
+        {"register", "rename", "change_email", "deactivate", "reactivate", "change_role"}
+        | {"link", "unlink", "issue_token", "revoke_token", "list_tokens", "forget", "teams"}
+    ),
+}
+"""What each provisioner may do to people: SCIM keeps who exists and what they are called, and
+teams and their members as its Groups (roles come from the sign-in's groups); a sign-in registers (auto-provision), links its `sub`, follows
+the verified e-mail, gives the role its groups name and opens a session; the command line, run
+by whoever runs the server, does all of it."""
+
+
+def may_provision(provisioner: Provisioner, action: str) -> bool:
+    return action in PROVISIONING.get(provisioner.source, frozenset())
+
+
 def may_contribute(directory: DirectoryState, principal: Principal, facts: ObjectiveFacts) -> bool:
     """Draft, edit, submit, accept, amend, check in, correct, grade, reflect, carry over."""
     if principal.role not in CONTRIBUTING_ROLES:
@@ -181,3 +226,13 @@ def may_reassign_to(
         principal,
         ObjectiveFacts(owner_team_id=owner_team_id, owner_person_id=owner_person_id),
     )
+
+
+def may_attach_source(
+    directory: DirectoryState, principal: Principal, facts: ObjectiveFacts
+) -> bool:
+    """Attach, detach or sync a key result's data source: the key result's owner (the owning
+    person, or a member of the owning team) or an admin; not the managers above it."""
+    if principal.role == Role.ADMIN:
+        return True
+    return principal.role in CONTRIBUTING_ROLES and is_owner(directory, principal.person_id, facts)

@@ -839,6 +839,11 @@ class Inbox(ReadOut):
 
 class StalePage(Out):
     items: list[dict[str, Any]] = Field(description="Longest-silent first.")
+    failing_sources: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Key results whose data source fails (the rule, the last error, since "
+        "when, how many fetches in a row), longest failing first (docs/data-sources.md).",
+    )
 
 
 class AuditPage(Out):

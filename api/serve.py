@@ -23,6 +23,7 @@ from infra.bootstrap import build_ledger, build_read_models
 from infra.idempotency import IdempotencyStore
 from infra.notify.engine import Notifier
 from infra.settings import Settings
+from infra.sources.sync import start_source_scheduler
 from infra.webhooks.service import start_webhooks
 
 
@@ -58,6 +59,7 @@ def serve(
     relay = None
     checkpoints = None
     verifier = None
+    sources = None
     notifier = None
     webhooks = None
     try:
@@ -67,6 +69,7 @@ def serve(
             readmodels.setup()  # the views are kept by `okr worker --from-kafka` processes
         checkpoints = start_checkpoint_follower(ledger.recorder, settings)
         verifier = start_periodic_verification(ledger, settings)
+        sources = start_source_scheduler(ledger, settings)  # idle until a source is defined
         if settings.kafka_bootstrap:
             from infra.kafka.config import KafkaConfig
             from infra.kafka.relay import Relay
@@ -106,6 +109,8 @@ def serve(
             checkpoints.stop()
         if verifier is not None:
             verifier.stop()
+        if sources is not None:
+            sources.stop(timeout=settings.source_timeout_seconds * 2 + 10)
         if webhooks is not None:
             webhooks.stop(timeout=settings.webhook_timeout_seconds + 10)
         if relay is not None:

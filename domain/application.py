@@ -17,6 +17,7 @@ from domain.ledger.cycles import CycleLedger
 from domain.ledger.initiatives import InitiativeLedger
 from domain.ledger.kpis import KpiLedger
 from domain.ledger.people import PeopleLedger
+from domain.ledger.sources import SourceLedger
 from domain.ledger.teams import TeamLedger
 from domain.ledger.webhooks import WebhookLedger
 
@@ -30,6 +31,7 @@ class OkrLedger(
     AlignmentLedger,
     KpiLedger,
     InitiativeLedger,
+    SourceLedger,
     WebhookLedger,
 ):
     name = "okrledger"

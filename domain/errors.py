@@ -63,7 +63,7 @@ def require_choice(choices: type[E], value: str, field: str) -> E:
 
 
 MULTILINE_FIELDS = frozenset(
-    {"comment", "description", "mission", "note", "reason", "text", "vision"}
+    {"comment", "description", "mission", "note", "query", "reason", "text", "vision"}
 )
 """Fields written as paragraphs: they may hold line breaks and tabs. Every other text (names,
 titles, labels, units, keys) is a single line."""

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from domain.base import CommandContext, OkrAggregate
@@ -26,6 +26,7 @@ from domain.errors import (
     require_text,
     require_value,
 )
+from domain.source import Schedule, describe, validate_source
 from domain.strategy import Strategy, validate_tags
 
 
@@ -162,6 +163,8 @@ class Kpi(OkrAggregate):
         theme_id: UUID | None
         retired: bool
         measurements: dict[UUID, Measurement]
+        source_id: UUID | None
+        source: dict[str, Any] | None
 
     # ------------------------------------------------------------------ events
 
@@ -188,6 +191,8 @@ class Kpi(OkrAggregate):
             kpi.theme_id = self.theme_id
             kpi.retired = False
             kpi.measurements = {}
+            kpi.source_id = None
+            kpi.source = None
 
     class Renamed(OkrAggregate.Event):
         name: str
@@ -263,6 +268,19 @@ class Kpi(OkrAggregate):
     class Retired(OkrAggregate.Event):
         def apply(self, kpi: Kpi) -> None:
             kpi.retired = True
+
+    class SourceAttached(OkrAggregate.Event):
+        """The KPI is measured from a data source from now on (replacing any earlier one)."""
+
+        source_id: UUID
+        source: dict[str, Any]
+
+        def apply(self, kpi: Kpi) -> None:
+            kpi.source_id, kpi.source = self.source_id, self.source
+
+    class SourceDetached(OkrAggregate.Event):
+        def apply(self, kpi: Kpi) -> None:
+            kpi.source_id, kpi.source = None, None
 
     # ----------------------------------------------------------- derived state
 
@@ -445,6 +463,50 @@ class Kpi(OkrAggregate):
             note=original.note if note is None else require_note(note),
         )
         return correction_id
+
+    # Data sources.
+
+    def attach_source(self, definition: dict[str, Any], ctx: CommandContext, reason: str) -> UUID:
+        """Measure the KPI from a data source (see domain/source.py): each fetch measures the
+        day it happens on, in the schedule's time zone."""
+        self._require_live("attach a data source")
+        why = require_text(reason, "reason", max_length=2000)
+        source_id = uuid4()
+        self._trigger(
+            self.SourceAttached, ctx, why, source_id=source_id, source=validate_source(definition)
+        )
+        return source_id
+
+    def detach_source(self, ctx: CommandContext, reason: str) -> None:
+        self._require_live("detach a data source")
+        require(
+            self.source_id is not None, "no_source", f"KPI '{self.name}' follows no data source"
+        )
+        self._trigger(self.SourceDetached, ctx, require_text(reason, "reason", max_length=2000))
+
+    def take_fetched_value(self, source_id: UUID, value: float, ctx: CommandContext) -> UUID | None:
+        """A fetched value as the measurement of the day of the fetch (in the source's time
+        zone); a different value later that day corrects it; the same value writes nothing."""
+        self._require_live("take a fetched value")
+        require(
+            self.source_id == source_id and self.source is not None,
+            "source_detached",
+            f"KPI '{self.name}' no longer follows this source",
+            "source_id",
+        )
+        assert self.source is not None
+        number = _number(value, "value")
+        now = ctx.now()  # the day in the source's zone, never ahead of the UTC day
+        day = min(Schedule.of(self.source).local_day(now), now.date()).isoformat()
+        taken = next((m for m in self.live_measurements if m.period == day), None)
+        note = f"Fetched from its data source ({describe(self.source)})."
+        if taken is None:
+            return self.record_measurement(day, number, ctx, note)
+        if taken.value == number:
+            return None
+        return self.correct_measurement(
+            taken.id, number, ctx, "fetched again from its data source", note
+        )
 
     def retire(self, ctx: CommandContext, reason: str) -> None:
         self._require_live("retire it")

@@ -27,6 +27,7 @@ from domain.scoring import (
     progress,
     suggested_score,
 )
+from domain.source import DEFAULT_CONFIDENCE, describe, is_source_actor, validate_source
 
 
 class Kind(StrEnum):
@@ -92,6 +93,10 @@ class KeyResult:
     grade_comment: str = ""
     kpi_id: UUID | None = None
     """The KPI whose measurements this key result can take its check-ins from."""
+    source_id: UUID | None = None
+    """The data source the key result follows (its fetched values become check-ins)."""
+    source: dict[str, Any] | None = None
+    """That source's definition (domain/source.py), secret-free."""
 
     @property
     def current(self) -> CheckIn | None:
@@ -556,6 +561,24 @@ class Objective(OkrAggregate):
 
         def apply(self, objective: Objective) -> None:
             objective.key_results[self.key_result_id].kpi_id = None
+
+    class KeyResultSourceAttached(OkrAggregate.Event):
+        """The key result follows a data source from now on (replacing any earlier one)."""
+
+        key_result_id: UUID
+        source_id: UUID
+        source: dict[str, Any]
+
+        def apply(self, objective: Objective) -> None:
+            kr = objective.key_results[self.key_result_id]
+            kr.source_id, kr.source = self.source_id, self.source
+
+    class KeyResultSourceDetached(OkrAggregate.Event):
+        key_result_id: UUID
+
+        def apply(self, objective: Objective) -> None:
+            kr = objective.key_results[self.key_result_id]
+            kr.source_id, kr.source = None, None
 
     # ----------------------------------------------------------- derived state
 
@@ -1439,6 +1462,94 @@ class Objective(OkrAggregate):
         kr = self.key_result(key_result_id)
         if kr.kpi_id is not None:
             self._trigger(self.KeyResultUnlinkedFromKpi, ctx, key_result_id=kr.id)
+
+    # Data sources.
+
+    def attach_source(
+        self,
+        key_result_id: UUID,
+        definition: dict[str, Any],
+        cycle: Cycle,
+        ctx: CommandContext,
+        reason: str,
+    ) -> UUID:
+        """Let a metric key result take its check-ins from a data source (see domain/source.py)."""
+        cycle.require_open_for("attach a data source", *PLANNING_PHASES, Phase.GRADING)
+        self._require_not_abandoned()
+        kr = self.key_result(key_result_id)
+        require_value(
+            kr.measure == Measure.METRIC,
+            "source_needs_metric",
+            "only a metric key result can follow a data source",
+            "key_result_id",
+        )
+        why = require_text(reason, "reason", max_length=2000)
+        source_id = uuid4()
+        self._trigger(
+            self.KeyResultSourceAttached,
+            ctx,
+            why,
+            key_result_id=kr.id,
+            source_id=source_id,
+            source=validate_source(definition),
+        )
+        return source_id
+
+    def detach_source(
+        self, key_result_id: UUID, cycle: Cycle, ctx: CommandContext, reason: str
+    ) -> None:
+        cycle.require_open_for("detach a data source", *PLANNING_PHASES, Phase.GRADING)
+        self._require_not_abandoned()
+        kr = self.key_result(key_result_id)
+        require(
+            kr.source_id is not None,
+            "no_source",
+            f"key result '{kr.title}' follows no data source",
+            "key_result_id",
+        )
+        why = require_text(reason, "reason", max_length=2000)
+        self._trigger(self.KeyResultSourceDetached, ctx, why, key_result_id=kr.id)
+
+    def take_fetched_value(
+        self,
+        key_result_id: UUID,
+        source_id: UUID,
+        value: float,
+        cycle: Cycle,
+        ctx: CommandContext,
+    ) -> UUID | None:
+        """A value fetched from the key result's source, as an ordinary check-in (its actor is
+        the source); None when the value in force is that value already (nothing is written).
+
+        The check-in carries the confidence a person last stated on the key result; before
+        anyone stated one, the confidence given when the source was attached."""
+        self._require_trackable(cycle, "take a fetched value")
+        kr = self.key_result(key_result_id)
+        require(
+            kr.source_id == source_id and kr.source is not None,
+            "source_detached",
+            f"key result '{kr.title}' no longer follows this source",
+            "source_id",
+        )
+        assert kr.source is not None
+        number = _finite(value, "value")
+        current = kr.current
+        if current is not None and number == current.value:
+            return None
+        stated = [c for c in kr.check_ins if not is_source_actor(c.actor)]
+        confidence = (
+            max(stated, key=lambda c: c.recorded_at).confidence
+            if stated
+            else int(kr.source.get("confidence", DEFAULT_CONFIDENCE))
+        )
+        return self.check_in(
+            key_result_id,
+            number if number is not None else 0.0,
+            confidence,
+            cycle,
+            ctx,
+            note=f"Fetched from its data source ({describe(kr.source)}).",
+        )
 
     # ------------------------------------------------------ change sets
 

@@ -172,6 +172,15 @@ class Person(OkrAggregate):
         def apply(self, person: Person) -> None:
             person.name = self.name
 
+    class EmailChanged(OkrAggregate.Event):
+        """The person's e-mail is now ``email`` (their id stays the one their first e-mail gave
+        them); ``reason`` says why: ``scim``, ``sso:<issuer>`` or an admin's words."""
+
+        email: str
+
+        def apply(self, person: Person) -> None:
+            person.email = self.email
+
     class Deactivated(OkrAggregate.Event):
         def apply(self, person: Person) -> None:
             person.active = False
@@ -257,6 +266,17 @@ class Person(OkrAggregate):
     def rename(self, name: str, ctx: CommandContext) -> None:
         self._require_remembered()
         self._trigger(self.Renamed, ctx, name=require_text(name, "name", max_length=200))
+
+    def change_email(self, email: str, reason: str, ctx: CommandContext) -> None:
+        self._require_remembered()
+        address = normalise_email(email)
+        require(
+            address != self.email,
+            "email_unchanged",
+            f"{self.name} already has that e-mail",
+            "email",
+        )
+        self._trigger(self.EmailChanged, ctx, reason=require_text(reason, "reason"), email=address)
 
     def deactivate(self, reason: str, ctx: CommandContext) -> None:
         require(self.active, "person_inactive", f"{self.name} is already deactivated")

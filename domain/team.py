@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from domain.base import CommandContext, OkrAggregate
-from domain.errors import require, require_choice, require_text
+from domain.errors import clean_text, require, require_choice, require_text
 
 
 class MemberRole(StrEnum):
@@ -69,21 +69,21 @@ class Team(OkrAggregate):
             team.disbanded = True
 
     @classmethod
-    def form(cls, name: str, parent_id: UUID | None, ctx: CommandContext) -> Team:
+    def form(cls, name: str, parent_id: UUID | None, ctx: CommandContext, reason: str = "") -> Team:
         return cls._create(
             cls.Formed,
             id=uuid4(),
             name=require_text(name, "name", max_length=200),
             parent_id=parent_id,
-            **ctx.stamp(),
+            **ctx.stamp(clean_text(reason, "reason")),
         )
 
     def _require_active(self) -> None:
         require(not self.disbanded, "team_disbanded", f"team '{self.name}' is disbanded")
 
-    def rename(self, name: str, ctx: CommandContext) -> None:
+    def rename(self, name: str, ctx: CommandContext, reason: str = "") -> None:
         self._require_active()
-        self._trigger(self.Renamed, ctx, name=require_text(name, "name", max_length=200))
+        self._trigger(self.Renamed, ctx, reason, name=require_text(name, "name", max_length=200))
 
     def move(
         self, parent_id: UUID | None, ancestors_of_parent: list[UUID], ctx: CommandContext
@@ -98,7 +98,9 @@ class Team(OkrAggregate):
         )
         self._trigger(self.Moved, ctx, parent_id=parent_id)
 
-    def add_member(self, person_id: UUID, role: MemberRole, ctx: CommandContext) -> None:
+    def add_member(
+        self, person_id: UUID, role: MemberRole, ctx: CommandContext, reason: str = ""
+    ) -> None:
         self._require_active()
         require(
             person_id not in self.members,
@@ -107,7 +109,7 @@ class Team(OkrAggregate):
             "person_id",
         )
         role_ = require_choice(MemberRole, role, "role")
-        self._trigger(self.MemberAdded, ctx, person_id=person_id, role=role_.value)
+        self._trigger(self.MemberAdded, ctx, reason, person_id=person_id, role=role_.value)
 
     def change_member_role(self, person_id: UUID, role: MemberRole, ctx: CommandContext) -> None:
         self._require_active()
@@ -116,10 +118,10 @@ class Team(OkrAggregate):
         require(self.members[person_id] != role_, "role_unchanged", f"already {role_}", "role")
         self._trigger(self.MemberRoleChanged, ctx, person_id=person_id, role=role_.value)
 
-    def remove_member(self, person_id: UUID, ctx: CommandContext) -> None:
+    def remove_member(self, person_id: UUID, ctx: CommandContext, reason: str = "") -> None:
         self._require_active()
         self._require_member(person_id)
-        self._trigger(self.MemberRemoved, ctx, person_id=person_id)
+        self._trigger(self.MemberRemoved, ctx, reason, person_id=person_id)
 
     def disband(self, reason: str, ctx: CommandContext) -> None:
         self._require_active()

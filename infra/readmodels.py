@@ -36,7 +36,7 @@ from projections.diff import diff
 from projections.directory import DirectoryState
 from projections.inbox import inbox
 from projections.replay import period_ends, replay
-from projections.staleness import stale_key_results
+from projections.staleness import SourceProblem, failing_sources, stale_key_results
 from projections.tree import ALL, TreeState, Viewer, may_see, objective_view, tree
 
 Json = dict[str, Any]
@@ -387,6 +387,19 @@ class ReadModels:
         with self.queries.snapshot() as snap:
             state = self.queries.staleness_state(snap, cycle_id)
             found = stale_key_results(state, cycle_id=cycle_id)
+            return render.stale_json(found, self._names(snap))
+
+    def failing_sources(
+        self, problems: list[SourceProblem], cycle_id: UUID | None = None
+    ) -> list[Json]:
+        """Failing data sources of key results in active cycles (`problems` from the sources'
+        health table), with their objective and key result titles."""
+        if not problems:
+            return []
+        self.setup()
+        with self.queries.snapshot() as snap:
+            state = self.queries.staleness_state(snap, cycle_id)
+            found = failing_sources(state, problems, cycle_id=cycle_id)
             return render.stale_json(found, self._names(snap))
 
     def cycles(self) -> list[Json]:

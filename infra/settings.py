@@ -187,6 +187,28 @@ class Settings(BaseSettings):
     scim_token: SecretStr | None = None
     """The bearer token of SCIM provisioning at ``/scim/v2``; ``None`` turns SCIM off."""
 
+    # Data sources (docs/data-sources.md): idle until a key result follows one.
+
+    source_connections: SecretStr | None = None
+    """Named PostgreSQL connections SQL sources query: ``name=postgresql://...;other=...``.
+    Sources name a connection; the URL (and its password) never leaves the settings."""
+
+    source_secrets: SecretStr | None = None
+    """Named secrets HTTP and CSV sources send as header values: ``name=value;other=value``."""
+
+    source_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long one fetch may take: the SQL statement timeout, the HTTP connect and read timeout."""
+
+    source_interval_seconds: float = Field(default=60.0, ge=0)
+    """How often ``okr serve`` looks for sources whose scheduled time has come; 0: never (only
+    "sync now")."""
+
+    source_max_bytes: int = Field(default=5_000_000, ge=1)
+    """The largest HTTP or CSV answer a source reads."""
+
+    source_allow_private: bool = False
+    """Let HTTP and CSV sources reach loopback, private and link-local addresses (off: a key
+    result's owner cannot make the server fetch from its own network)."""
     # Notifications (docs/notifications.md): the in-app channel is always on; e-mail once
     # OKR_SMTP_URL is set.
 

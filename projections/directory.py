@@ -82,6 +82,8 @@ class DirectoryState(FoldState):
     people: dict[UUID, PersonEntry] = field(default_factory=dict)
     teams: dict[UUID, TeamEntry] = field(default_factory=dict)
     cycles: dict[UUID, CycleEntry] = field(default_factory=dict)
+    emails: dict[str, UUID] = field(default_factory=dict)
+    """E-mail → the person who has it now (following e-mail changes; forgotten people leave)."""
     identities: dict[str, UUID] = field(default_factory=dict)
     """`identity_key(issuer, subject)` → the person an identity provider signs in."""
 
@@ -91,7 +93,7 @@ _on: Handlers[DirectoryState] = Handlers()
 
 class DirectoryFold(DataclassFold[DirectoryState]):
     name = "directory"
-    version = 2  # 2: people carry their role and the events that granted it and their state
+    version = 3  # 3: the e-mail index (`emails`), following e-mail changes
     state_type = DirectoryState
     handlers = _on
     ignores = (
@@ -118,6 +120,18 @@ def _registered(state: DirectoryState, e: Person.Registered, logged: Logged) -> 
     state.people[e.originator_id] = PersonEntry(
         name=e.name, email=e.email, active_since=_grant(e, logged)
     )
+    if e.email:  # "" once the person is forgotten
+        state.emails[e.email] = e.originator_id
+
+
+@_on.on(Person.EmailChanged)
+def _email_changed(state: DirectoryState, e: Person.EmailChanged, logged: Logged) -> None:
+    person = state.people[e.originator_id]
+    if state.emails.get(person.email) == e.originator_id:
+        del state.emails[person.email]
+    person.email = e.email
+    if e.email:
+        state.emails[e.email] = e.originator_id
 
 
 @_on.on(Person.RoleChanged)
@@ -144,6 +158,11 @@ def _reactivated(state: DirectoryState, e: Person.Reactivated, logged: Logged) -
     state.people[e.originator_id].active_since = _grant(e, logged)
 
 
+def holder_of(state: DirectoryState, email: str) -> UUID | None:
+    """The person who has ``email`` now (an address compared as the registry stores it)."""
+    return state.emails.get(email.strip().lower())
+
+
 def identity_key(issuer: str, subject: str) -> str:
     return issuer.rstrip("/") + " " + subject
 
@@ -165,6 +184,8 @@ def _identity_unlinked(state: DirectoryState, e: Person.IdentityUnlinked, logged
 def _forgotten(state: DirectoryState, e: Person.Forgotten, logged: Logged) -> None:
     for key in [k for k, person in state.identities.items() if person == e.originator_id]:
         del state.identities[key]
+    for address in [a for a, person in state.emails.items() if person == e.originator_id]:
+        del state.emails[address]
     # Erased personal data leaves live folds at once; earlier checkpoints must be rebuilt.
     state.people[e.originator_id] = PersonEntry(forgotten_name(e.number), "", active=False)
 

@@ -26,6 +26,7 @@ from domain.channel import ChatChannel
 from domain.cycle import Cycle, Phase
 from domain.objective import NEGOTIABLE_FIELDS, Objective, Status
 from domain.person import Person
+from domain.source import describe
 from domain.team import Team
 from domain.webhook import WebhookEndpoint
 from projections.base import KindTest, Logged
@@ -191,6 +192,11 @@ def _registered(context: Context, e: Person.Registered, logged: Logged) -> Narra
 @_event(Person.Renamed, personal=("name",))
 def _person_renamed(context: Context, e: Person.Renamed, logged: Logged) -> Narration:
     return _person(logged, "person renamed", {}, {})
+
+
+@_event(Person.EmailChanged, personal=("email",))
+def _email_changed(context: Context, e: Person.EmailChanged, logged: Logged) -> Narration:
+    return _person(logged, "e-mail changed", {}, {})
 
 
 @_event(Person.Deactivated)
@@ -893,6 +899,36 @@ def _graded(context: Context, e: Objective.Graded, logged: Logged) -> Narration:
 def _reflected(context: Context, e: Objective.Reflected, logged: Logged) -> Narration:
     node = _node(context, e)
     return _about(context, e, f"reflection written on {q(node.title)}", {}, {})
+
+
+@_event(Objective.KeyResultSourceAttached, ignored_by=("inbox", "staleness"))
+def _source_attached(
+    context: Context, e: Objective.KeyResultSourceAttached, logged: Logged
+) -> Narration:
+    kr = _kr(context, e, e.key_result_id)
+    return _about(
+        context,
+        e,
+        f"key result {q(kr.title)} follows a data source: {describe(e.source)}",
+        {"source_id": str(kr.source_id) if kr.source_id else None},
+        {"source_id": str(e.source_id), "source": e.source},
+        key_result_id=e.key_result_id,
+    )
+
+
+@_event(Objective.KeyResultSourceDetached, ignored_by=("inbox", "staleness"))
+def _source_detached(
+    context: Context, e: Objective.KeyResultSourceDetached, logged: Logged
+) -> Narration:
+    kr = _kr(context, e, e.key_result_id)
+    return _about(
+        context,
+        e,
+        f"key result {q(kr.title)} no longer follows its data source",
+        {"source_id": str(kr.source_id) if kr.source_id else None},
+        {"source_id": None},
+        key_result_id=e.key_result_id,
+    )
 
 
 @_event(Objective.CarriedOver)

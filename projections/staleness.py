@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from domain.cycle import Cadence, Cycle, Phase
@@ -224,6 +225,19 @@ class StaleKeyResult:
     cadence_days: int
 
 
+def _where(watched: WatchedObjective, kr: WatchedKeyResult) -> dict[str, Any]:
+    """Which key result of which objective, and whose: what every listed item says first."""
+    return {
+        "cycle_id": watched.cycle_id,
+        "objective_id": watched.objective_id,
+        "objective_title": watched.title,
+        "key_result_id": kr.key_result_id,
+        "title": kr.title,
+        "owner_team_id": watched.owner_team_id,
+        "owner_person_id": watched.owner_person_id,
+    }
+
+
 def stale_key_results(
     state: StalenessState, *, cycle_id: UUID | None = None, today: date | None = None
 ) -> list[StaleKeyResult]:
@@ -251,13 +265,7 @@ def stale_key_results(
             if is_stale(days, cycle.cadence):
                 found.append(
                     StaleKeyResult(
-                        cycle_id=watched.cycle_id,
-                        objective_id=watched.objective_id,
-                        objective_title=watched.title,
-                        key_result_id=kr.key_result_id,
-                        title=kr.title,
-                        owner_team_id=watched.owner_team_id,
-                        owner_person_id=watched.owner_person_id,
+                        **_where(watched, kr),
                         last_check_in_on=kr.last_check_in_on,
                         last_recorded_at=kr.last_recorded_at,
                         days_since=days,
@@ -265,3 +273,69 @@ def stale_key_results(
                     )
                 )
     return sorted(found, key=lambda s: -s.days_since)
+
+
+# ------------------------------------------------------- failing data sources
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    """A data source whose last fetch failed, as the sources' health table says (no fold
+    keeps it: health is machinery, not a decision)."""
+
+    source_id: UUID
+    objective_id: UUID
+    key_result_id: UUID
+    rule: str | None
+    error: str | None
+    failing_since: datetime | None
+    failures: int
+
+
+@dataclass(frozen=True)
+class FailingSource:
+    cycle_id: UUID
+    objective_id: UUID
+    objective_title: str
+    key_result_id: UUID
+    title: str
+    owner_team_id: UUID | None
+    owner_person_id: UUID | None
+    source_id: UUID
+    rule: str | None
+    error: str | None
+    failing_since: datetime | None
+    failures: int
+
+
+def failing_sources(
+    state: StalenessState, problems: list[SourceProblem], *, cycle_id: UUID | None = None
+) -> list[FailingSource]:
+    """The failing sources of live key results of approved objectives in active cycles,
+    longest failing first."""
+    found: list[FailingSource] = []
+    for problem in problems:
+        watched = state.objectives.get(problem.objective_id)
+        cycle = state.cycles.get(watched.cycle_id) if watched else None
+        kr = watched.key_results.get(problem.key_result_id) if watched else None
+        if (
+            watched is None
+            or cycle is None
+            or kr is None
+            or kr.removed
+            or watched.abandoned
+            or cycle.phase != Phase.ACTIVE.value
+            or (cycle_id is not None and watched.cycle_id != cycle_id)
+        ):
+            continue
+        found.append(
+            FailingSource(
+                **_where(watched, kr),
+                source_id=problem.source_id,
+                rule=problem.rule,
+                error=problem.error,
+                failing_since=problem.failing_since,
+                failures=problem.failures,
+            )
+        )
+    return sorted(found, key=lambda f: (f.failing_since is None, f.failing_since or 0))

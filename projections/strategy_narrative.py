@@ -15,6 +15,7 @@ from domain.initiative import Initiative
 from domain.kpi import Kpi
 from domain.objective import Objective
 from domain.quality import QualityPolicy
+from domain.source import describe
 from domain.strategy import STRATEGY_ID, Strategy
 from projections.entries import Entries
 from projections.narrative import Context, Json, Narration, number, q
@@ -360,6 +361,29 @@ def _kpi_retired(context: Context, e: Kpi.Retired, logged: Any) -> Narration:
         f"KPI {q(old.name) if old else e.originator_id} retired",
         {"retired": False},
         {"retired": True},
+    )
+
+
+@phrases(Kpi.SourceAttached, ignored_by=("strategy", "history"))
+def _kpi_source_attached(context: Context, e: Kpi.SourceAttached, logged: Any) -> Narration:
+    old = _kpi(context, e)
+    return _about_kpi(
+        e,
+        f"KPI {q(old.name) if old else e.originator_id} measured from a data source: "
+        f"{describe(e.source)}",
+        {},
+        {"source_id": str(e.source_id), "source": e.source},
+    )
+
+
+@phrases(Kpi.SourceDetached, ignored_by=("strategy", "history"))
+def _kpi_source_detached(context: Context, e: Kpi.SourceDetached, logged: Any) -> Narration:
+    old = _kpi(context, e)
+    return _about_kpi(
+        e,
+        f"KPI {q(old.name) if old else e.originator_id} no longer measured from a data source",
+        {},
+        {"source_id": None},
     )
 
 

@@ -78,6 +78,10 @@ class KeyResultNode:
     grade_comment: str = ""
     kpi_id: UUID | None = None
     """The KPI the key result takes its check-ins from, if linked."""
+    source_id: UUID | None = None
+    """The data source the key result follows, if any (its check-ins' actor is the source)."""
+    source_kind: str = ""
+    """That source's kind: sql, http_json or csv."""
 
     @property
     def progress(self) -> float:
@@ -522,6 +526,22 @@ def _kpi_linked(state: TreeState, e: Objective.KeyResultLinkedToKpi, logged: Log
 @_on.on(Objective.KeyResultUnlinkedFromKpi)
 def _kpi_unlinked(state: TreeState, e: Objective.KeyResultUnlinkedFromKpi, logged: Logged) -> None:
     _objective(state, e).key_results[e.key_result_id].kpi_id = None
+
+
+@_on.on(Objective.KeyResultSourceAttached)
+def _source_attached(
+    state: TreeState, e: Objective.KeyResultSourceAttached, logged: Logged
+) -> None:
+    kr = _objective(state, e).key_results[e.key_result_id]
+    kr.source_id, kr.source_kind = e.source_id, str(e.source.get("kind", ""))
+
+
+@_on.on(Objective.KeyResultSourceDetached)
+def _source_detached(
+    state: TreeState, e: Objective.KeyResultSourceDetached, logged: Logged
+) -> None:
+    kr = _objective(state, e).key_results[e.key_result_id]
+    kr.source_id, kr.source_kind = None, ""
 
 
 # ------------------------------------------------------------------ views

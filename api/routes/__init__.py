@@ -17,6 +17,7 @@ from api.usecases.audit import AuditUseCases
 from api.usecases.objectives import ObjectiveUseCases
 from api.usecases.queries import QueryUseCases
 from api.usecases.registry import RegistryUseCases
+from api.usecases.sources import SourceUseCases
 from api.usecases.strategy import StrategyUseCases
 from api.usecases.strategy_reads import StrategyQueries
 from api.usecases.webhooks import WebhookUseCases
@@ -36,6 +37,8 @@ _MEANING = {
     "empty one `body_required`, one that is not an object `body_not_object` (field `body`).",
     503: "The event store is busy or unreachable, or no read models run here; retry.",
     504: "The read models did not reach `min_position` in time (`projection_lagging`).",
+    502: "A data source failed to answer with a number (the rule names why: "
+    "`source_timeout`, `source_http_status`, `source_not_a_number`, `source_sql_error` …).",
 }
 
 
@@ -106,5 +109,7 @@ AuditDep = Annotated[AuditUseCases, _for_caller(AuditUseCases)]
 """The audit reads (auditors and admins only: a 403 otherwise)."""
 StrategyReadsDep = Annotated[StrategyQueries, _for_caller(StrategyQueries)]
 """The strategy's reads for the caller: the strategy and its map, KPIs, initiatives, lint."""
+SourcesDep = Annotated[SourceUseCases, _for_caller(SourceUseCases)]
+"""Key results' data sources for the caller (api/usecases/sources.py)."""
 WebhooksDep = Annotated[WebhookUseCases, _for_caller(WebhookUseCases)]
 """The webhook endpoints' use cases (admins only: a 403 otherwise)."""

@@ -27,6 +27,8 @@ from api.policy import Principal
 from api.usecases import UseCases
 from infra import answer
 from infra.readmodels import ReadModels
+from infra.settings import get_settings
+from infra.sources.sync import source_problems
 
 Json = dict[str, Any]
 
@@ -279,5 +281,12 @@ class QueryUseCases(UseCases):
         if cycle_id is not None:
             known_cycle(self.services, cycle_id, "cycle_id")
         items = self.readmodels.stale(cycle_id)
+        failing = self.readmodels.failing_sources(
+            source_problems(self.services.ledger, self.services.settings or get_settings()),
+            cycle_id,
+        )
         hidden = _hidden(self.services, self.principal, self.readmodels)
-        return s.StalePage(items=visibility.without(items, hidden))
+        return s.StalePage(
+            items=visibility.without(items, hidden),
+            failing_sources=visibility.without(failing, hidden),
+        )

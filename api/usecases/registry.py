@@ -14,6 +14,7 @@ from api import schemas as s
 from api.deps import check_version, require_admin
 from api.errors import invalid
 from api.usecases import Caller, Command, UseCases
+from api.usecases.identity import require_email_free
 from domain.application import CommandResult, OkrLedger
 
 Version = Callable[[OkrLedger], int]
@@ -37,6 +38,8 @@ class RegistryUseCases(UseCases):
     # -------------------------------------------------------------------- people
 
     def register_person(self, body: s.PersonCreate) -> CommandResult:
+        """An e-mail someone has now (registered with or changed to) is taken: 409."""
+        require_email_free(self.ledger, self.services.directory, body.email, None)
         return self._run(
             None, lambda ledger: ledger.register_person(body.name, body.email, self.ctx)
         )

@@ -17,19 +17,20 @@ import threading
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
+from api.errors import ApiError
+from api.policy import Provisioner
+from api.usecases.identity import IdentityUseCases
+from api.usecases.tokens import end_session
 from api.web.session import Signer
 from api.web.site import PageNotFound, redirect, render, safe_next, session_of, web
-from domain.access import AccessToken, Role
-from domain.application import OkrLedger
-from domain.base import CommandContext
+from domain.access import Role
+from domain.errors import OkrError
 from infra.oidc import Identity, OidcClient, Pending, SignInRefused, role_for
 from infra.settings import Settings, get_settings
-from projections.directory import identity_key
 
 log = logging.getLogger(__name__)
 
@@ -133,34 +134,48 @@ _FORBIDDEN = frozenset({"email_unverified", "not_provisioned", "person_inactive"
 def _sign_in(request: Request, client: OidcClient, identity: Identity) -> str:
     """The id of a new session token for the person `identity` is (see the module's doc)."""
     services = request.app.state.services
-    ledger: OkrLedger = services.ledger
     settings = settings_of(request)
     source = f"sso:{identity.issuer}"
-    ctx = CommandContext(actor=source, request_id=getattr(request.state, "request_id", ""))
+    people = IdentityUseCases(
+        services.ledger,
+        services.directory,
+        Provisioner(source),
+        getattr(request.state, "request_id", None),
+    )
     if not identity.email_verified:
         raise SignInRefused("email_unverified", "the provider says the e-mail is not verified")
-    with services.directory.current() as directory:
-        person_id = directory.identities.get(identity_key(identity.issuer, identity.subject))
+    person_id = people.linked(identity.issuer, identity.subject)
     if person_id is None:
         if not identity.email:
             raise SignInRefused("email_missing", "no e-mail claim")
-        person = ledger.find_person_by_email(identity.email)
-        if person is None:
+        holder = people.holder_of(identity.email)
+        if holder is None:
             if not settings.oidc_auto_provision:
                 raise SignInRefused("not_provisioned", "unknown e-mail, auto-provision off")
             name = identity.name or identity.email.split("@")[0]
-            person_id = ledger.register_person(name, identity.email, ctx).id
+            person_id = people.register_person(name, identity.email).id
         else:
-            person_id = person.id
-        ledger.link_identity(person_id, identity.issuer, identity.subject, ctx)
-    person = ledger.get_person(person_id)
+            person_id = holder.id
+        people.link(person_id, identity.issuer, identity.subject)
+    person = people.person(person_id)
     if not person.active:
         raise SignInRefused("person_inactive", "the person is deactivated")
+    if identity.email and identity.email.strip().lower() != person.email:
+        _follow_email(people, person_id, identity.email, source)
     role = Role(role_for(identity.groups, client.role_groups))
     if person.role != role.value:
-        ledger.change_role(person_id, role, source, ctx)
-    _, issued = ledger.issue_token(person_id, role, ctx, label=SSO_LABEL)
+        people.change_role(person_id, role, source)
+    _, issued = people.issue_token(person_id, role, label=SSO_LABEL)
     return str(issued.id)
+
+
+def _follow_email(people: IdentityUseCases, person_id: UUID, email: str, source: str) -> None:
+    """The provider's verified e-mail changed: the person's follows (an event), unless another
+    person has that address here (then the sign-in goes on with the old one, logged)."""
+    try:
+        people.change_email(person_id, email, source)
+    except (OkrError, ApiError) as refused:
+        log.warning("single sign-on: the provider's new e-mail was not taken over: %s", refused)
 
 
 def sign_in_options(request: Request) -> dict[str, Any]:
@@ -175,15 +190,8 @@ def sign_out_target(request: Request, token_id: str | None) -> str | None:
     client = oidc_client(request)
     if client is None or not token_id:
         return None
-    ledger: OkrLedger = request.app.state.services.ledger
-    try:
-        token: object = ledger.repository.get(UUID(token_id))
-    except (AggregateNotFoundError, ValueError):
-        return None
-    if not isinstance(token, AccessToken) or token.label != SSO_LABEL:
-        return None
-    if not token.revoked:
-        ledger.revoke_token(token.id, "signed out", CommandContext(actor=str(token.person_id)))
+    services = request.app.state.services
+    end_session(services, token_id, SSO_LABEL)
     try:
         return client.logout_url(None)
     except Exception:  # the provider is unreachable: the local session is ended anyway

@@ -109,6 +109,8 @@ class Names:
             return "–"
         if str(person_id) == "system":
             return "system"
+        if str(person_id).startswith("source:"):
+            return "data source"
         return self.people.get(str(person_id), "unknown person")
 
     def team(self, team_id: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from domain.base import CommandContext
@@ -146,3 +147,39 @@ class KpiLedger(StrategyLedger):
             strategy.choose_north_star(None, ctx, reason)
             return self._commit(kpi, strategy)
         return self._commit(kpi)
+
+    # Data sources.
+
+    def attach_kpi_source(
+        self,
+        kpi_id: UUID,
+        definition: dict[str, Any],
+        reason: str,
+        ctx: CommandContext,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        """The KPI is measured from the source from now on; `extra_id` is the source's id."""
+        return self._change(
+            Kpi, kpi_id, "kpi", lambda k: k.attach_source(definition, ctx, reason), expected_version
+        )
+
+    def detach_kpi_source(
+        self,
+        kpi_id: UUID,
+        reason: str,
+        ctx: CommandContext,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        return self._change(
+            Kpi, kpi_id, "kpi", lambda k: k.detach_source(ctx, reason), expected_version
+        )
+
+    def take_kpi_fetched_value(
+        self, kpi_id: UUID, source_id: UUID, value: float, ctx: CommandContext
+    ) -> CommandResult | None:
+        """A fetched value as the day's measurement; None when it is that value already."""
+        kpi = self._load(Kpi, kpi_id, "kpi")
+        measurement_id = kpi.take_fetched_value(source_id, value, ctx)
+        if measurement_id is None:
+            return None
+        return self._commit(kpi, extra_id=measurement_id)

@@ -10,7 +10,7 @@ from domain.access import AccessToken, Role, new_secret, token_id_for
 from domain.base import CommandContext
 from domain.errors import NotFound, require, require_choice
 from domain.ledger.base import CommandResult, LedgerBase
-from domain.person import NotificationPreferences, Person, person_id_for
+from domain.person import NotificationPreferences, Person, normalise_email, person_id_for
 
 
 class PeopleLedger(LedgerBase):
@@ -21,22 +21,31 @@ class PeopleLedger(LedgerBase):
     def get_person(self, person_id: UUID, version: int | None = None) -> Person:
         return self._load_version(Person, person_id, "person", version)
 
+    def get_token(self, token_id: UUID) -> AccessToken:
+        return self._load(AccessToken, token_id, "token")
+
     def find_person_by_email(self, email: str) -> Person | None:
+        """The live person who registered with ``email`` and still has it. Someone who took
+        the address by an e-mail change is not found here: the directory's `emails` index
+        (`projections/directory.py` `holder_of`) follows changes."""
         return self._email_slot(email)[0]
 
     def _email_slot(self, email: str) -> tuple[Person | None, UUID]:
-        """The live person registered with ``email``, and the id a new registration would take.
+        """The live person registered with ``email`` who still has it, and the id a new
+        registration would take.
 
-        A forgotten person keeps their id; the address starts a new generation, so it can be
-        registered again and looks never used.
+        A forgotten person keeps their id, and so does a person whose e-mail changed; the
+        address then starts a new generation, so it can be registered again.
         """
+        address = normalise_email(email)
         for generation in itertools.count():
-            person_id = self.person_id_for(email, generation)
+            person_id = self.person_id_for(address, generation)
             try:
                 person = self.get_person(person_id)
             except NotFound:
                 return None, person_id
-            if not person.forgotten:
+            # "" : their key is gone and the erasure not yet recorded; the address is theirs.
+            if not person.forgotten and person.email in (address, ""):
                 return person, person_id
         raise AssertionError("unreachable")
 
@@ -47,6 +56,23 @@ class PeopleLedger(LedgerBase):
 
     def rename_person(self, person_id: UUID, name: str, ctx: CommandContext) -> CommandResult:
         return self._change(Person, person_id, "person", lambda p: p.rename(name, ctx))
+
+    def change_email(
+        self, person_id: UUID, email: str, reason: str, ctx: CommandContext
+    ) -> CommandResult:
+        """Give a person a new e-mail; their id (and history) stay. An address another person
+        registered with and still has is refused here; one taken by an e-mail change is refused
+        by the use case, which reads the directory's `emails` index."""
+        holder, _ = self._email_slot(email)
+        require(
+            holder is None or holder.id == person_id,
+            "email_taken",
+            f"{email} is already registered",
+            "email",
+        )
+        return self._change(
+            Person, person_id, "person", lambda p: p.change_email(email, reason, ctx)
+        )
 
     def forget_person(
         self, person_id: UUID, number: int, reason: str, ctx: CommandContext

@@ -29,13 +29,15 @@ class TeamLedger(LedgerBase):
             require(not parent.disbanded, "team_disbanded", "parent team is disbanded", "parent_id")
 
     def form_team(
-        self, name: str, ctx: CommandContext, parent_id: UUID | None = None
+        self, name: str, ctx: CommandContext, parent_id: UUID | None = None, reason: str = ""
     ) -> CommandResult:
         self._live_parent(parent_id)
-        return self._commit(Team.form(name, parent_id, ctx))
+        return self._commit(Team.form(name, parent_id, ctx, reason))
 
-    def rename_team(self, team_id: UUID, name: str, ctx: CommandContext) -> CommandResult:
-        return self._change(Team, team_id, "team", lambda t: t.rename(name, ctx))
+    def rename_team(
+        self, team_id: UUID, name: str, ctx: CommandContext, reason: str = ""
+    ) -> CommandResult:
+        return self._change(Team, team_id, "team", lambda t: t.rename(name, ctx, reason))
 
     def move_team(
         self, team_id: UUID, parent_id: UUID | None, ctx: CommandContext
@@ -46,14 +48,26 @@ class TeamLedger(LedgerBase):
         return self._commit(team)
 
     def add_team_member(
-        self, team_id: UUID, person_id: UUID, role: MemberRole, ctx: CommandContext
+        self,
+        team_id: UUID,
+        person_id: UUID,
+        role: MemberRole,
+        ctx: CommandContext,
+        reason: str = "",
+        *,
+        mirrored: bool = False,
     ) -> CommandResult:
+        """`mirrored`: the membership mirrors an identity provider's group, which may list a
+        disabled account (they stay deactivated; only admins' additions need them active)."""
         team = self._load(Team, team_id, "team")
         person = self._load(Person, person_id, "person", "person_id")
         require(
-            person.active, "person_inactive", "a deactivated person cannot join a team", "person_id"
+            person.active or mirrored,
+            "person_inactive",
+            "a deactivated person cannot join a team",
+            "person_id",
         )
-        team.add_member(person_id, role, ctx)
+        team.add_member(person_id, role, ctx, reason)
         return self._commit(team)
 
     def change_member_role(
@@ -64,9 +78,11 @@ class TeamLedger(LedgerBase):
         )
 
     def remove_team_member(
-        self, team_id: UUID, person_id: UUID, ctx: CommandContext
+        self, team_id: UUID, person_id: UUID, ctx: CommandContext, reason: str = ""
     ) -> CommandResult:
-        return self._change(Team, team_id, "team", lambda t: t.remove_member(person_id, ctx))
+        return self._change(
+            Team, team_id, "team", lambda t: t.remove_member(person_id, ctx, reason)
+        )
 
     def disband_team(self, team_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
         return self._change(Team, team_id, "team", lambda t: t.disband(reason, ctx))

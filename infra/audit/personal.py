@@ -388,14 +388,18 @@ def forget_person(
     reason: str,
     ctx: CommandContext,
     hooks: Iterable[ForgetHook] = (),
+    *,
+    person_id: UUID | None = None,
 ) -> Forgetting:
     """Erase a person's name and e-mail: destroy their key, then record ``Person.Forgotten``.
 
-    The key goes first: it is the erasure itself, and once it is gone even the event that records
-    it sees only "forgotten person #N". Running this again after a failure finishes the job.
+    The person is `person_id` when given (the one who has `email` now, found by the caller in
+    the directory), else the one who registered with `email`. The key goes first: it is the
+    erasure itself, and once it is gone even the event that records it sees only "forgotten
+    person #N". Running this again after a failure finishes the job.
     """
     keys = personal_keys(ledger)
-    person = ledger.find_person_by_email(email)
+    person = ledger.get_person(person_id) if person_id else ledger.find_person_by_email(email)
     if person is None:
         raise NotFound("person", email, "email")
     _require_sealed(ledger, person.id)

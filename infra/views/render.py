@@ -18,7 +18,7 @@ from projections.diff import TreeDiff
 from projections.directory import DirectoryState, person_name
 from projections.history import ObjectiveHistory
 from projections.inbox import InboxItem
-from projections.staleness import StaleKeyResult
+from projections.staleness import FailingSource, StaleKeyResult
 from projections.tree import ObjectiveView
 
 Json = dict[str, Any]
@@ -129,7 +129,7 @@ def inbox_json(person_id: UUID, items: Iterable[InboxItem], names: Names) -> Jso
 # ------------------------------------------------------------- staleness
 
 
-def stale_json(items: Iterable[StaleKeyResult], names: Names) -> list[Json]:
+def stale_json(items: Iterable[StaleKeyResult | FailingSource], names: Names) -> list[Json]:
     out = []
     for item in items:
         data: Json = jsonable(item)

@@ -440,13 +440,19 @@ def test_every_write_route_is_in_the_matrix(matrix_client: Any) -> None:
     # Self-service writes (`/me/...`) act on the caller alone, whatever the role: every role
     # may, on their own person only (tests/notify/test_api.py).
     writes = {(method, path) for method, path in writes if not path.startswith(f"{API}/me/")}
-    # The strategy layer's writes have their own matrix, in tests/api/test_strategy.py.
+    # The strategy layer's writes have their own matrix, in tests/api/test_strategy.py, and
+    # the data sources' in tests/api/test_sources.py (an admin may act on any team's).
+    from tests.api.test_sources import SOURCE_WRITES
     from tests.api.test_strategy import STRATEGY_CASES
 
     # The webhook endpoints' writes (admins only) have theirs in tests/webhooks/test_api.py.
     from tests.webhooks.test_api import WEBHOOK_WRITES
 
-    assert len(writes) == len(OBJECTIVE_CASES) + len(ADMIN_CASES) + len(STRATEGY_CASES) + len(
-        WEBHOOK_WRITES
+    assert len(writes) == (
+        len(OBJECTIVE_CASES)
+        + len(ADMIN_CASES)
+        + len(STRATEGY_CASES)
+        + len(WEBHOOK_WRITES)
+        + len(SOURCE_WRITES)
     )
     assert set(WEBHOOK_WRITES) <= writes

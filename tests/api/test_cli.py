@@ -1,4 +1,4 @@
-"""`okr token create/revoke` and `okr serve`, as real processes against a fresh database."""
+"""`okr token create/list/revoke`, `okr person change-email` and `okr serve`, as real processes against a fresh database."""
 
 from __future__ import annotations
 
@@ -178,3 +178,32 @@ def test_serve_verifies_the_chain_and_serves_metrics(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_a_changed_e_mail_is_the_same_person_for_the_token_commands(
+    server: tuple[subprocess.Popen[str], str], env: dict[str, str]
+) -> None:
+    """`okr person change-email` records an e-mail change; the token commands find the person
+    by the new address (the directory's e-mail index), and the old one is free."""
+    _, base = server
+
+    def person_of(email: str, *name: str) -> str:
+        create = ("token", "create", "--email", email, *name, "--role", "member")
+        token = _okr(*create, env=env).stdout.strip()
+        me = httpx.get(f"{base}/me", headers={"Authorization": f"Bearer {token}"}).json()
+        return str(me["person_id"])
+
+    def change(email: str, new: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        return _okr("person", "change-email", email, new, "--reason", "wed", env=env, ok=ok)
+
+    ada = person_of("ada@old.example", "--name", "Ada")
+    change("ada@old.example", "ada@new.example")
+    assert person_of("ada@new.example") == ada
+    listed = _okr("token", "list", "--email", "ada@new.example", env=env).stdout
+    assert listed.count("read-write") == 2
+    gone = _okr("token", "list", "--email", "ada@old.example", env=env, ok=False)
+    assert gone.returncode == 1 and "not registered" in gone.stderr
+    assert change("ada@new.example", "ada@new.example", ok=False).returncode == 1
+    assert person_of("ada@old.example", "--name", "Bo") != ada  # the old address is free
+    clash = change("ada@old.example", "ada@new.example", ok=False)
+    assert clash.returncode == 1 and "already registered" in clash.stderr

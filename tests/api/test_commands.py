@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+from domain.application import OkrLedger
+from domain.base import CommandContext
 from tests.api.conftest import API, World, objective_in
 
 
@@ -745,3 +747,26 @@ def test_request_ids_are_recorded_on_events(client: Any, world: World) -> None:
     events = list(world.ledger.repository.event_store.get(built.objective_id))
     assert events[-1].request_id == "req-42"
     assert events[-1].actor == str(world["max"].person_id)
+
+
+def test_an_e_mail_someone_changed_to_cannot_be_registered(
+    client: Any, world: World, ledger: OkrLedger
+) -> None:
+    """Registration reads who has an address now (the directory's e-mail index), not only who
+    registered with it: 409 `email_taken` naming the field; the address left is free."""
+    admin = world["admin"].headers
+    zoe = _ok(
+        client.post(f"{API}/people", json={"name": "Zoe", "email": "zoe@a.example"}, headers=admin),
+        201,
+    )
+    ledger.change_email(UUID(zoe["id"]), "zoe@b.example", "married", CommandContext.system())
+    _problem(
+        client.post(f"{API}/people", json={"name": "Z", "email": "Zoe@B.example"}, headers=admin),
+        409,
+        "email_taken",
+        "email",
+    )
+    again = client.post(
+        f"{API}/people", json={"name": "Y", "email": "zoe@a.example"}, headers=admin
+    )
+    assert _ok(again, 201)["id"] != zoe["id"]

@@ -196,7 +196,30 @@ def test_a_renamed_e_mail_still_signs_in_the_same_person_by_the_providers_subjec
     with httpx.Client() as browser:
         _sign_in(browser, served, "u-cy")
         assert _home(browser, served)[0] == "cy@acme.example"  # the name it registered with
-    assert served.ledger.find_person_by_email("cy.young@acme.example") is None
+    person = served.ledger.find_person_by_email("cy@acme.example")
+    assert person is None  # the address was left ...
+    cy = served.ledger.get_person(served.ledger.person_id_for("cy@acme.example"))  # its id
+    assert cy.email == "cy.young@acme.example"  # ... and the person's e-mail followed
+    (change,) = _events(served, cy.id, Person.EmailChanged)
+    assert (change.email, change.actor, change.reason) == (
+        "cy.young@acme.example",
+        f"sso:{served.issuer}",
+        f"sso:{served.issuer}",
+    )
+    # Another subject of another provider account with the new address is the same person (the
+    # directory's e-mail index follows the change); the old address is free for someone new.
+    served.user("u-cy-2", email="cy.young@acme.example", email_verified=True)
+    served.user("u-other", email="cy@acme.example", email_verified=True, name="Other Cy")
+    with httpx.Client() as browser:
+        _sign_in(browser, served, "u-cy-2")
+        assert _home(browser, served)[0] == "cy@acme.example"
+    with httpx.Client() as browser:
+        _sign_in(browser, served, "u-other")
+        assert _home(browser, served)[0] == "Other Cy"
+    subjects = {e.subject for e in _events(served, cy.id, Person.IdentityLinked)}
+    assert subjects == {"u-cy", "u-cy-2"}
+    other = served.ledger.find_person_by_email("cy@acme.example")
+    assert other is not None and other.id != cy.id
 
 
 def test_a_callback_with_another_state_is_refused(served: Served) -> None:

@@ -147,3 +147,26 @@ def test_drafting_for_an_owner() -> None:
     assert not policy.may_reassign_to(D, max_, None, SUE)
     assert not policy.may_reassign_to(D, max_, None, None)
     assert policy.may_reassign_to(D, who(MIA, Role.MANAGER), INFRA, None)
+
+
+@pytest.mark.parametrize(
+    ("actor", "allowed", "refused"),
+    [
+        ("scim", {"register", "change_email", "deactivate", "link", "unlink"}, {"change_role"}),
+        ("sso:https://idp.example", {"register", "change_role", "issue_token"}, {"deactivate"}),
+        ("system", {"issue_token", "revoke_token", "forget", "change_email"}, set()),
+        ("someone", set(), {"register", "issue_token"}),
+    ],
+)
+def test_each_provisioner_does_what_it_is_for(
+    actor: str, allowed: set[str], refused: set[str]
+) -> None:
+    provisioner = policy.Provisioner(actor)
+    assert all(policy.may_provision(provisioner, action) for action in allowed)
+    assert not any(policy.may_provision(provisioner, action) for action in refused | {"nope"})
+
+
+def test_a_read_only_token_manages_no_tokens() -> None:
+    me = uuid4()
+    assert policy.may_manage_own_tokens(Principal(me, Role.MEMBER, uuid4()))
+    assert not policy.may_manage_own_tokens(Principal(me, Role.ADMIN, uuid4(), read_only=True))

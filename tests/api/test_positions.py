@@ -52,6 +52,9 @@ def _samples(world: World) -> dict[str, str]:
         key_results=[KeyResultRef(built.objective_id, built.key_result_id)],
         ctx=system,
     ).id
+    source = {"kind": "sql", "connection": "warehouse", "query": "SELECT 1"}
+    ledger.attach_source(built.objective_id, built.key_result_id, source, "in the DW", system)
+    ledger.attach_kpi_source(kpi, source, "in the DW", system)
     cycle = built.cycle_id
     return {
         "/ready": "/ready",
@@ -82,6 +85,10 @@ def _samples(world: World) -> dict[str, str]:
         "/initiatives/{initiative_id}": f"/initiatives/{initiative}",
         "/lint": f"/lint?cycle_id={cycle}",
         "/quality-checks": "/quality-checks",
+        "/objectives/{objective_id}/key-results/{key_result_id}/source": (
+            f"/objectives/{built.objective_id}/key-results/{built.key_result_id}/source"
+        ),
+        "/kpis/{kpi_id}/source": f"/kpis/{kpi}/source",
     }
 
 

@@ -146,7 +146,12 @@ def browser_database_url(_postgres_server: Any, postgres_server_url: str) -> Ite
 @pytest.fixture(scope="session")
 def site(browser_database_url: str) -> Iterator[Site]:
     """The demo loaded, the app (API + web UI) served by uvicorn on a free port."""
-    settings = Settings(lock_timeout_seconds=5, pool_size=8, environment="test")
+    settings = Settings(
+        lock_timeout_seconds=5,
+        pool_size=8,
+        environment="test",
+        source_allow_private=True,  # data sources served on localhost (test_data_sources.py)
+    )
     ledger = OkrLedger(env=eventsourcing_env(browser_database_url, settings))
     readmodels = ReadModels(ledger, settings)
     try:

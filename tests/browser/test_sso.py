@@ -1,6 +1,7 @@
 """Single sign-on in Chromium against a real OpenID provider (oidc-provider-mock): the sign-in
 page → the provider's form → back signed in with the right name and role; a group change at the
-provider changes the role at the next sign-in and shows in the audit trail; a deprovisioned
+provider changes the role at the next sign-in and shows in the audit trail, as does a new e-mail
+at the provider (the same person, matched by the provider's subject); a deprovisioned
 person's open session and token are refused on the next request.
 """
 
@@ -49,6 +50,11 @@ def _sign_in_with_sso(page: Any, site: Served, sub: str) -> None:
     page.wait_for_url(site.url + "/tree")
 
 
+def _nia(site: Served, email: str, group: str) -> None:
+    """Nia's claims at the provider: her e-mail and one group."""
+    site.user("u-nia", email=email, email_verified=True, name="Nia Okoro", groups=[group])
+
+
 def _who(page: Any) -> tuple[str, str]:
     name = page.get_by_test_id("signed-in-as").inner_text()
     return name, page.locator(".who .role").inner_text()
@@ -57,13 +63,7 @@ def _who(page: Any) -> tuple[str, str]:
 def test_sign_in_through_the_provider_and_the_role_follows_the_groups(
     page: Any, sso_site: Served
 ) -> None:
-    sso_site.user(
-        "u-nia",
-        email="nia@acme.example",
-        email_verified=True,
-        name="Nia Okoro",
-        groups=["okr-managers"],
-    )
+    _nia(sso_site, "nia@acme.example", "okr-managers")
     _sign_in_with_sso(page, sso_site, "u-nia")
     assert _who(page) == ("Nia Okoro", "manager")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -73,13 +73,7 @@ def test_sign_in_through_the_provider_and_the_role_follows_the_groups(
     page.get_by_role("link", name="Back to sign-in").wait_for()
     assert page.locator("#provider-logout").get_attribute("href").startswith(sso_site.issuer)
 
-    sso_site.user(
-        "u-nia",
-        email="nia@acme.example",
-        email_verified=True,
-        name="Nia Okoro",
-        groups=["okr-admins"],
-    )
+    _nia(sso_site, "nia@acme.example", "okr-admins")
     _sign_in_with_sso(page, sso_site, "u-nia")
     assert _who(page) == ("Nia Okoro", "admin")
 
@@ -88,6 +82,17 @@ def test_sign_in_through_the_provider_and_the_role_follows_the_groups(
     sso_site.settle()
     page.goto(f"{sso_site.url}/audit?entity={person.id}")
     assert "role changed to admin (was manager)" in page.locator("main").inner_text()
+
+    # A new e-mail at the provider: the same person (matched by `sub`), whose e-mail follows.
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("link", name="Back to sign-in").wait_for()
+    _nia(sso_site, "nia@okoro.example", "okr-admins")
+    _sign_in_with_sso(page, sso_site, "u-nia")
+    assert _who(page) == ("Nia Okoro", "admin")
+    assert sso_site.ledger.get_person(person.id).email == "nia@okoro.example"
+    sso_site.settle()
+    page.goto(f"{sso_site.url}/audit?entity={person.id}")
+    assert "e-mail changed" in page.locator("main").inner_text()
 
 
 def test_a_deprovisioned_persons_session_and_token_are_refused_on_the_next_request(

@@ -57,6 +57,23 @@ class TestPeople:
         assert (info.value.rule, info.value.field) == ("email_taken", "email")
         assert_nothing_stored(org, before, info)
 
+    def test_an_e_mail_change_keeps_the_person_and_frees_the_old_address(self) -> None:
+        app = a_ledger()
+        dana = app.register_person("Dana", "dana@example.com", ctx(ADMIN)).id
+        app.register_person("Eli", "eli@example.com", ctx(ADMIN))
+        with pytest.raises(RuleViolated) as taken:  # someone registered with it and has it
+            app.change_email(dana, "ELI@example.com", "typo", ctx(ADMIN))
+        assert (taken.value.rule, taken.value.field) == ("email_taken", "email")
+        with pytest.raises(RuleViolated) as same:
+            app.change_email(dana, "dana@example.com", "again", ctx(ADMIN))
+        assert same.value.rule == "email_unchanged"
+        changed = app.change_email(dana, "Dana@New.example", "married", ctx(ADMIN))
+        assert changed.id == dana and app.get_person(dana).email == "dana@new.example"
+        assert app.find_person_by_email("dana@example.com") is None
+        again = app.register_person("Another Dana", "dana@example.com", ctx(ADMIN)).id
+        assert again not in (dana, person_id_for("dana@example.com"))
+        assert app.find_person_by_email("dana@example.com").id == again  # type: ignore[union-attr]
+
     def test_an_invalid_address_is_an_invalid_value(self) -> None:
         with pytest.raises(InvalidValue) as info:
             a_ledger().register_person("X", "not-an-address", ctx(ADMIN))

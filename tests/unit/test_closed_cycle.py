@@ -78,6 +78,13 @@ COMMANDS: dict[str, Callable[[Given, Any], Any]] = {
     "unlink_key_result_from_kpi": lambda g, a: g.objective.unlink_key_result_from_kpi(
         g.kr_ids[0], g.cycle, ctx()
     ),
+    "attach_source": lambda g, a: g.objective.attach_source(
+        g.kr_ids[0], {"kind": "sql", "connection": "dw", "query": "SELECT 1"}, g.cycle, ctx(), "r"
+    ),
+    "detach_source": lambda g, a: g.objective.detach_source(g.kr_ids[0], g.cycle, ctx(), "r"),
+    "take_fetched_value": lambda g, a: g.objective.take_fetched_value(
+        g.kr_ids[0], uuid4(), 170, g.cycle, ctx()
+    ),
 }
 
 

@@ -12,6 +12,7 @@ import api.web.pages.integrations
 import api.web.pages.notifications
 import api.web.pages.objective
 import api.web.pages.replay
+import api.web.pages.sources
 import api.web.pages.strategy
 import api.web.pages.tokens
 import api.web.pages.tree  # noqa: F401

@@ -37,10 +37,20 @@ def inbox_page(request: Request, viewer: ViewerDep, seen: int | None = None) -> 
 def stale_page(request: Request, viewer: ViewerDep, cycle: str | None = None) -> HTMLResponse:
     chosen, all_cycles = data.pick_cycle(viewer, cycle)
     items: list[dict[str, Any]] = []
+    failing: list[dict[str, Any]] = []
     readmodels = viewer.services.readmodels
     if readmodels is not None and chosen is not None:
-        items = QueryUseCases(viewer.caller).stale(UUID(chosen.id)).items
-    return render(request, "stale.html", viewer, cycle=chosen, cycles=all_cycles, items=items)
+        found = QueryUseCases(viewer.caller).stale(UUID(chosen.id))
+        items, failing = found.items, found.failing_sources
+    return render(
+        request,
+        "stale.html",
+        viewer,
+        cycle=chosen,
+        cycles=all_cycles,
+        items=items,
+        failing=failing,
+    )
 
 
 def _waiting(viewer: Viewer) -> int | None:

@@ -7,14 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from api.errors import ApiError
+from api.usecases.tokens import PersonalTokens
 from api.web.site import FormDep, PageNotFound, Viewer, ViewerDep, act, render, web
-from domain.access import AccessToken
-from domain.errors import NotFound, OkrError
-from infra.token_use import personal_tokens
+from domain.errors import OkrError
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 90
@@ -32,7 +31,7 @@ def _page(
         request,
         "tokens.html",
         viewer,
-        tokens=personal_tokens(viewer.services.ledger, viewer.principal.person_id),
+        tokens=PersonalTokens(viewer.caller).list(),
         current=viewer.principal.token_id,
         secret=secret,
         problem=problem,
@@ -55,33 +54,24 @@ def create_token(request: Request, viewer: ViewerDep, form: FormDep) -> HTMLResp
         problem = f"Expires in: a whole number of days from 1 to {MAX_DAYS}."
         return _page(request, viewer, problem=problem, status_code=422)
     try:
-        secret, _ = viewer.services.ledger.issue_token(
-            viewer.principal.person_id,
-            viewer.principal.role,
-            viewer.ctx,
+        secret, _ = PersonalTokens(viewer.caller).issue(
             form.get("label").strip() or "personal token",
-            expires_at=datetime.now(UTC) + timedelta(days=int(days_text)),
-            read_only=form.get("read_only") == "on",
+            datetime.now(UTC) + timedelta(days=int(days_text)),
+            form.get("read_only") == "on",
         )
-    except OkrError as error:
+    except (OkrError, ApiError) as error:
         return _page(request, viewer, problem=str(error), status_code=422)
     return _page(request, viewer, secret=secret, status_code=201)
 
 
 @web.post("/tokens/{token_id}/revoke")
 def revoke_token(token_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
-    ledger = viewer.services.ledger
-    try:
-        token: AccessToken = ledger.repository.get(token_id)
-    except AggregateNotFoundError:
-        raise PageNotFound("token") from None
-    if token.person_id != viewer.principal.person_id:
-        raise PageNotFound("token")  # someone else's: as if it did not exist
-
     def revoke() -> object:
         try:
-            return ledger.revoke_token(token_id, "revoked by its person", viewer.ctx)
-        except NotFound:
-            raise PageNotFound("token") from None
+            return PersonalTokens(viewer.caller).revoke(token_id)
+        except ApiError as error:
+            if error.status == 404:  # someone else's: as if it did not exist
+                raise PageNotFound("token") from None
+            raise
 
     return act(viewer, "/tokens", revoke, "Token revoked: it stops working at once.")

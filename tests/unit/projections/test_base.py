@@ -111,7 +111,7 @@ def test_events_at_or_before_the_cursor_are_not_applied_twice() -> None:
 def test_a_checkpoint_names_its_fold_and_version_and_refuses_another_fold() -> None:
     state = DirectoryFold().initial()
     checkpoint = DirectoryFold().to_json(state)
-    assert checkpoint["fold"] == "directory" and checkpoint["version"] == 2
+    assert checkpoint["fold"] == "directory" and checkpoint["version"] == 3
     with pytest.raises(ValueError, match="does not fit fold 'tree'"):
         TreeFold().from_json(checkpoint)
 

@@ -132,6 +132,7 @@ def test_the_personal_data_mapper_seals_the_catalogued_personal_fields() -> None
     assert dict(PERSONAL_FIELDS) == {
         get_topic(Person.Registered): ("name", "email"),
         get_topic(Person.Renamed): ("name",),
+        get_topic(Person.EmailChanged): ("email",),
         get_topic(Person.IdentityLinked): ("subject",),
     }
 

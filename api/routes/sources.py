@@ -1,0 +1,160 @@
+"""Key results and KPIs that follow a data source (docs/data-sources.md): attach one, detach
+it, read it with its health, and sync it now."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+
+from api import schemas as s
+from api import source_schemas as src
+from api.deps import IfMatchDep, answer
+from api.routes import SourcesDep, problems, router
+from domain.application import CommandResult
+
+sources = router("sources")
+syncs = APIRouter(tags=["sources"])
+""""Sync now" answers what the fetch did, not a command's result, so it is no
+`IdempotentRoute`: it needs no `Idempotency-Key`, as a repeated sync writes nothing unless the
+source's value changed in between (the key, if sent, is ignored)."""
+
+_PATH = "/objectives/{objective_id}/key-results/{key_result_id}"
+
+
+@sources.put(
+    f"{_PATH}/source",
+    response_model=src.SourceAttached,
+    responses=problems(403, 404, 409, 412),
+    summary="Let a key result follow a data source",
+)
+def attach_source(
+    objective_id: UUID,
+    key_result_id: UUID,
+    body: src.SourceIn,
+    uses: SourcesDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> src.SourceAttached:
+    """Replaces any source the key result followed. The key result's owner or an admin only.
+    422 names the field and the rule: `connection_unknown`, `secret_unknown`,
+    `expression_invalid`, `url_invalid`, `url_credentials`, `schedule_at_invalid`,
+    `time_zone_unknown` …; `source_needs_metric` for a milestone."""
+    result = answer(response, uses.attach(objective_id, key_result_id, body, expected))
+    assert result.extra_id is not None
+    return src.SourceAttached(
+        id=result.id,
+        version=result.version,
+        position=result.position,
+        key_result_id=key_result_id,
+        source_id=result.extra_id,
+    )
+
+
+@sources.post(
+    f"{_PATH}/source/detach",
+    response_model=s.KeyResultCommandResult,
+    responses=problems(403, 404, 409, 412),
+    summary="Stop following the key result's data source",
+)
+def detach_source(
+    objective_id: UUID,
+    key_result_id: UUID,
+    body: s.Reason,
+    uses: SourcesDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> s.KeyResultCommandResult:
+    """409 `no_source` when it follows none."""
+    result = answer(response, uses.detach(objective_id, key_result_id, body.reason, expected))
+    return s.KeyResultCommandResult(
+        id=result.id, version=result.version, position=result.position, key_result_id=key_result_id
+    )
+
+
+@sources.get(
+    f"{_PATH}/source",
+    response_model=src.SourceOut,
+    responses=problems(404),
+    summary="The key result's data source and its health",
+)
+def read_source(objective_id: UUID, key_result_id: UUID, uses: SourcesDep) -> src.SourceOut:
+    """Health `never` (not fetched yet), `ok`, `failing` (with the last error and since when)
+    or `waiting` (fetched, but the key result takes no check-in now). 404 `no_source`."""
+    return uses.read(objective_id, key_result_id)
+
+
+@syncs.post(
+    f"{_PATH}/sync",
+    response_model=src.SyncOut,
+    responses=problems(403, 404, 409, 502),
+    summary="Sync the key result with its data source now",
+)
+def sync_now(objective_id: UUID, key_result_id: UUID, uses: SourcesDep) -> src.SyncOut:
+    """Fetches now, whatever the schedule. A new value is a check-in by the source; an
+    unchanged one writes nothing (`written: false`). 502 names the failure
+    (`source_timeout`, `source_http_status`, `source_not_a_number`, `source_sql_error` …), 409
+    the rule that keeps the key result from taking a check-in now (`not_approved` …)."""
+    return uses.sync_now(objective_id, key_result_id)
+
+
+# --------------------------------------------------------------------- KPIs
+
+
+@sources.put(
+    "/kpis/{kpi_id}/source",
+    response_model=src.KpiSourceAttached,
+    responses=problems(403, 404, 409, 412),
+    summary="Measure a KPI from a data source",
+)
+def attach_kpi_source(
+    kpi_id: UUID, body: src.SourceIn, uses: SourcesDep, expected: IfMatchDep, response: Response
+) -> src.KpiSourceAttached:
+    """Each fetch measures the day it happens on (in the schedule's time zone); a changed value
+    later that day corrects the day's measurement. The KPI's owner or an admin only; the same
+    422s as a key result's source."""
+    result = answer(response, uses.attach_to_kpi(kpi_id, body, expected))
+    assert result.extra_id is not None
+    return src.KpiSourceAttached(
+        id=result.id, version=result.version, position=result.position, source_id=result.extra_id
+    )
+
+
+@sources.post(
+    "/kpis/{kpi_id}/source/detach",
+    response_model=s.CommandResultOut,
+    responses=problems(403, 404, 409, 412),
+    summary="Stop measuring a KPI from its data source",
+)
+def detach_kpi_source(
+    kpi_id: UUID, body: s.Reason, uses: SourcesDep, expected: IfMatchDep, response: Response
+) -> CommandResult:
+    """The KPI keeps every measurement its source recorded; 409 `no_source` when it follows
+    none."""
+    return answer(response, uses.detach_from_kpi(kpi_id, body.reason, expected))
+
+
+@sources.get(
+    "/kpis/{kpi_id}/source",
+    response_model=src.KpiSourceOut,
+    responses=problems(404),
+    summary="A KPI's data source and its health",
+)
+def read_kpi_source(kpi_id: UUID, uses: SourcesDep) -> src.KpiSourceOut:
+    """Its definition (secret-free), the actor of its measurements and its health, as for a
+    key result's source. 404 `no_source`."""
+    return uses.read_kpi(kpi_id)
+
+
+@syncs.post(
+    "/kpis/{kpi_id}/sync",
+    response_model=src.SyncOut,
+    responses=problems(403, 404, 409, 502),
+    summary="Measure a KPI from its data source now",
+)
+def sync_kpi_now(kpi_id: UUID, uses: SourcesDep) -> src.SyncOut:
+    """As a key result's sync: 502 names a failed fetch."""
+    return uses.sync_kpi_now(kpi_id)
+
+
+sources.include_router(syncs)
