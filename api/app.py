@@ -23,6 +23,7 @@ from api.routes.access import access
 from api.routes.audit import audit_routes as audit
 from api.routes.cycles import cycles
 from api.routes.health import health
+from api.routes.imports import imports
 from api.routes.initiatives import initiatives
 from api.routes.kpis import kpis
 from api.routes.ledger import ledger_routes
@@ -118,6 +119,7 @@ def create_app(
         initiatives,
         coach,
         sources,
+        imports,
         ledger_routes,
         webhooks,
     ):

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
@@ -18,6 +19,7 @@ import psycopg
 import typer
 from eventsourcing.persistence import OperationalError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from api.audit_cli import audit_app, person_app
@@ -549,5 +551,154 @@ def webhooks() -> None:
         raise typer.Exit(2) from None
 
 
+secrets_app = typer.Typer(help="Integration secrets sealed at rest.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Seal every webhook secret and chat URL under OKR_SECRETS_KEY (opening them with it or
+    OKR_SECRETS_OLD_KEYS); rows from before sealing are sealed too. Safe to run again."""
+    from infra.kafka.pg import postgres_recorder
+    from infra.secretbox import SecretBox
+    from infra.webhooks.store import WebhookStore
+
+    with _ledger() as ledger:
+        try:
+            box = SecretBox.from_settings(get_settings())
+        except ValueError as error:
+            errors.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
+        store = WebhookStore(postgres_recorder(ledger).datastore, box)
+        try:
+            resealed = store.rotate()
+        except OkrError as error:
+            errors.print(f"[red]{error.message}[/red]")
+            raise typer.Exit(1) from None
+    console.print(f"sealed {resealed} secret(s) again under key {box.key_id if box else ''}")
+
+
 if __name__ == "__main__":
     app()
+
+
+# ------------------------------------------------------------------------- import
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[
+        Path | None, typer.Argument(help="The CSV or XLSX file to import.", show_default=False)
+    ] = None,
+    format_: Annotated[
+        str, typer.Option("--format", help="okrledger (our template), viva-goals or generic.")
+    ] = "okrledger",
+    mapping: Annotated[
+        Path | None, typer.Option(help="The TOML column mapping of a generic CSV.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would happen; write nothing.")
+    ] = False,
+    fallback_owner: Annotated[
+        str | None, typer.Option(help="E-mail of the owner for rows whose owner is unknown.")
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(help="E-mail of the importing person (default: the only admin, if one)."),
+    ] = None,
+    template: Annotated[
+        Path | None, typer.Option(help="Write an empty template workbook (.xlsx) here.")
+    ] = None,
+) -> None:
+    """Import OKRs and their check-in history from a spreadsheet (docs/import.md)."""
+    from api.directory import LogDirectory
+    from api.imports.plan import Names
+    from api.imports.template import write_template
+    from api.usecases.imports import ImportRefused, ImportRequest, run_import
+
+    if template is not None:
+        write_template(template)
+        console.print(f"Template written to {template}", soft_wrap=True)
+        return
+    if file is None:
+        raise typer.BadParameter("give the FILE to import, or --template FILE.xlsx")
+    limit = get_settings().import_max_bytes
+    try:
+        if file.stat().st_size > limit:  # refused unread
+            errors.print(f"Nothing was imported: {file} is larger than {limit} bytes.")
+            raise typer.Exit(1)
+        content = file.read_bytes()
+        mapping_content = mapping.read_bytes() if mapping is not None else None
+    except OSError as error:
+        raise typer.BadParameter(str(error)) from None
+    request = ImportRequest(file.name, content, format_, mapping_content, dry_run, fallback_owner)
+    with _ledger() as ledger:
+        directory = LogDirectory(ledger)
+        if by is None:
+            admins = directory.ask(
+                lambda s: [i for i, p in s.people.items() if p.active and p.role == "admin"]
+            )
+            if len(admins) != 1:
+                errors.print(
+                    f"[red]There are {len(admins)} admins: name the importing person with "
+                    "--by EMAIL.[/red]"
+                )
+                raise typer.Exit(1)
+            importer_id = admins[0]
+        else:
+            importer = ledger.find_person_by_email(by.strip().lower())
+            if importer is None or not importer.active:
+                errors.print(f"[red]No active person with e-mail {by}.[/red]")
+                raise typer.Exit(1)
+            importer_id = importer.id
+        names = directory.ask(Names.of)
+        try:
+            report = run_import(
+                ledger,
+                names,
+                importer_id,
+                request,
+                max_bytes=limit,
+            )
+        except ImportRefused as refused:
+            if refused.report is not None:
+                _print_import(refused.report.as_dict())
+            errors.print(f"[red]Nothing was imported: {len(refused.problems)} problem(s).[/red]")
+            for problem in refused.problems:
+                where = f"{problem.sheet} row {problem.row}" if problem.row else problem.sheet
+                errors.print(
+                    f"  {where or 'file'}: {problem.message} ({problem.rule})",
+                    soft_wrap=True,
+                    markup=False,
+                )
+            raise typer.Exit(1) from None
+    _print_import(report.as_dict())
+    if dry_run:
+        console.print("Dry run: nothing was written.")
+    else:
+        console.print(
+            f"Imported: {report.events_written} events written (position {report.position}).",
+            soft_wrap=True,
+        )
+
+
+def _print_import(report: dict[str, object]) -> None:
+    for bucket in ("created", "changed", "skipped", "dropped", "errors"):
+        lines = report[bucket]
+        assert isinstance(lines, list)
+        if not lines:
+            continue
+        table = Table(title=f"{bucket} ({len(lines)})", title_justify="left")
+        for column in ("sheet", "row", "what", "detail"):
+            table.add_column(column)
+        for line in lines:
+            what = line.get("kind") or line.get("rule") or ""
+            key = line.get("key") or line.get("column") or ""
+            cells = (
+                str(line.get("sheet") or ""),
+                str(line.get("row") or ""),
+                f"{what} {key}".strip(),
+                str(line.get("detail") or line.get("message") or ""),
+            )
+            table.add_row(*(escape(cell) for cell in cells))  # file content is not markup
+        console.print(table)

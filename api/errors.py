@@ -44,8 +44,11 @@ class ApiError(Exception):
         *,
         headers: dict[str, str] | None = None,
         current_version: int | None = None,
+        errors: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message)
+        self.errors = errors
+        """Every problem, when there are several (an import's rows)."""
         self.status = status
         self.rule = rule
         self.message = message
@@ -125,6 +128,7 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
         exc.rule,
         exc.message,
         exc.field,
+        errors=exc.errors,
         headers=exc.headers,
         current_version=exc.current_version,
     )
@@ -195,6 +199,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and exc.detail == _FASTAPI_PARSE_ERROR:
         return problem(422, "json_invalid", _BODY_NOT_JSON, "body")
+    if exc.status_code == 400 and str(exc.detail).startswith("Invalid multipart"):
+        # An upload (POST /imports) whose multipart body cannot be parsed: bad input.
+        return problem(
+            422, "multipart_invalid", "the body is not valid multipart/form-data", "body"
+        )
     rule = {404: "path_not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return problem(exc.status_code, rule, str(exc.detail), headers=dict(exc.headers or {}) or None)
 

@@ -177,6 +177,19 @@ class Reason(Body):
     )
 
 
+class PersonEmailChange(Body):
+    """A person's new e-mail: the same person (id, history, tokens), found by it from now on."""
+
+    email: Line = Field(min_length=3, max_length=320, examples=["ada.king@acme.example"])
+    reason: Text = Field(min_length=1, max_length=2000, examples=["married"], description="Why.")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"email": "ada.king@acme.example", "reason": "married"}]},
+    )
+
+
 class PersonOut(Out):
     id: UUID
     version: int

@@ -22,6 +22,7 @@ from infra.audit.verify import start_periodic_verification
 from infra.bootstrap import build_ledger, build_read_models
 from infra.idempotency import IdempotencyStore
 from infra.notify.engine import Notifier
+from infra.notify.reminders import ReminderScheduler
 from infra.settings import Settings
 from infra.sources.sync import start_source_scheduler
 from infra.webhooks.service import start_webhooks
@@ -61,6 +62,7 @@ def serve(
     verifier = None
     sources = None
     notifier = None
+    reminders = None
     webhooks = None
     try:
         if settings.views_runner:
@@ -79,6 +81,9 @@ def serve(
         if settings.notifier:  # in-app always; e-mail with OKR_SMTP_URL (docs/notifications.md)
             notifier = Notifier(ledger, settings)
             notifier.start()
+            if settings.reminders:  # check-in reminders, under their own lock
+                reminders = ReminderScheduler(ledger, settings)
+                reminders.start()
         webhooks = start_webhooks(ledger, settings)  # idle until an endpoint is registered
         app = create_app(
             ledger,
@@ -103,6 +108,8 @@ def serve(
             )
         server.run()
     finally:
+        if reminders is not None:
+            reminders.stop()
         if notifier is not None:
             notifier.stop()
         if checkpoints is not None:

@@ -673,7 +673,10 @@ class Objective(OkrAggregate):
         parent_key_result_id: UUID | None = None,
         private: bool = False,
         carried_from: UUID | None = None,
+        objective_id: UUID | None = None,
     ) -> Objective:
+        """`objective_id`: a chosen id (an import derives it from the external id, so a second
+        import of the same file finds it); a fresh one otherwise."""
         cycle.require_open_for("draft an objective", *PLANNING_PHASES)
         _require_one_owner(owner_team_id, owner_person_id)
         _require_alignable(parent, parent_key_result_id, cycle)
@@ -693,7 +696,7 @@ class Objective(OkrAggregate):
             ) from None
         return cls._create(
             cls.Drafted,
-            id=uuid4(),
+            id=objective_id or uuid4(),
             cycle_id=cycle.id,
             owner_team_id=owner_team_id,
             owner_person_id=owner_person_id,

@@ -34,6 +34,7 @@ from eventsourcing.persistence import (
     InterfaceError,
     OperationalError,
     ProgrammingError,
+    StoredEvent,
 )
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
@@ -50,8 +51,8 @@ from infra.verifications import VERIFICATIONS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
+    from uuid import UUID
 
-    from eventsourcing.persistence import StoredEvent
     from psycopg import Connection, Cursor
     from psycopg.rows import DictRow
 
@@ -542,6 +543,50 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             "FROM unnest(%(positions)b::bigint[], %(prev_positions)b::bigint[], "
             "%(hashes)b::bytea[]) AS u(position, prev_position, hash)"
         ).format(chain=self._qualified_chain)
+
+    def select_events_after(
+        self, after: Sequence[tuple[UUID | str, int]]
+    ) -> dict[UUID | str, list[StoredEvent]]:
+        """The events of several aggregates after the versions given, in one query (one round
+        trip): what fast-forwarding several cached aggregates needs (an objective and its
+        cycle, for every objective command). Each aggregate's events in version order; an
+        aggregate with none is absent."""
+        found: dict[UUID | str, list[StoredEvent]] = {}
+        if not after:
+            return found
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                self._select_after_statement,
+                {
+                    "ids": [originator_id for originator_id, _ in after],
+                    "versions": [version for _, version in after],
+                },
+                prepare=True,
+            )
+            for row in curs.fetchall():
+                found.setdefault(row["originator_id"], []).append(
+                    StoredEvent(
+                        originator_id=row["originator_id"],
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=bytes(row["state"]),
+                    )
+                )
+        return found
+
+    @cached_property
+    def _select_after_statement(self) -> Composed:
+        return SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+            "FROM unnest(%(ids)s::{id_type}[], %(versions)s::bigint[]) AS a(id, version) "
+            "JOIN {schema}.{events} AS e "
+            "ON e.originator_id = a.id AND e.originator_version > a.version "
+            "ORDER BY e.originator_id, e.originator_version"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            events=Identifier(self.events_table_name),
+            id_type=SQL(self.datastore.originator_id_type),
+        )
 
     @cached_property
     def group_commit(self) -> GroupCommit:

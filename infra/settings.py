@@ -6,12 +6,13 @@ or falls back to a default that needs no set-up.
 
 from __future__ import annotations
 
+import base64
 from functools import cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import platformdirs
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEAK_SECRETS = frozenset({"", "changethis", "changeme", "secret", "dev", "test"})
@@ -234,6 +235,20 @@ class Settings(BaseSettings):
     """Fault injection for the notifier's crash tests, honoured only with
     ``OKR_ENVIRONMENT=test`` (infra/notify/engine.py names the points)."""
 
+    # Check-in reminders (docs/notifications.md#reminders): run with the notifier.
+
+    reminders: bool = True
+    """Whether the notifier's processes also run the reminder scheduler."""
+
+    reminder_grace_days: int = Field(default=2, ge=0)
+    """Days after a period's reminder before the second one (twice as many: the managers)."""
+
+    reminder_interval_seconds: float = Field(default=60.0, gt=0)
+    """How often the scheduler asks which reminders are due."""
+
+    digest: bool = True
+    """Whether the scheduler sends the weekly digest e-mail (with OKR_SMTP_URL)."""
+
     # Outbound webhooks and Slack/Teams channels (docs/webhooks.md).
 
     webhook_allow_private: bool = False
@@ -251,6 +266,35 @@ class Settings(BaseSettings):
 
     webhook_concurrency: int = Field(default=16, ge=1, le=256)
     """Deliveries one process posts at the same time (to different endpoints or aggregates)."""
+
+    # Import from spreadsheets (docs/import.md).
+    import_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    """The largest file `okr import` and `POST /api/v1/imports` read; a larger one is refused
+    (413) after reading at most this many bytes of the upload."""
+
+    # Integration secrets at rest (docs/deploy.md): webhook secrets and Slack/Teams URLs are
+    # sealed with AES-256-GCM under this key; without it they cannot be registered.
+    secrets_key: SecretStr | None = None
+    """Base64 of 32 random bytes, e.g. ``python -c 'import base64, os;
+    print(base64.b64encode(os.urandom(32)).decode())'``."""
+
+    secrets_old_keys: SecretStr | None = None
+    """Earlier keys (base64, comma-separated) that still open stored secrets until
+    ``okr secrets rotate`` (or their next use) seals them again under ``secrets_key``."""
+
+    @field_validator("secrets_key", "secrets_old_keys")
+    @classmethod
+    def _secrets_keys_are_32_bytes(cls, value: SecretStr | None, info: ValidationInfo) -> Any:
+        """A malformed key stops the process at start, naming the setting (never the value)."""
+        for part in (value.get_secret_value() if value else "").split(","):
+            try:
+                size = len(base64.b64decode(part.strip(), validate=True)) if part.strip() else 32
+            except ValueError:
+                size = 0
+            if size != 32:
+                msg = f"OKR_{str(info.field_name).upper()} must be base64 of 32 random bytes"
+                raise ValueError(msg)
+        return value
 
     @property
     def oidc_enabled(self) -> bool:

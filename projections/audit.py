@@ -40,6 +40,9 @@ class AuditRow:
     reason: str
     approver: str | None
     """Who approved, where an approval was needed; None elsewhere."""
+    provenance: dict[str, str] | None = None
+    """Where the event's values came from (an imported file's row, a data source), if not
+    typed in."""
 
 
 @dataclass
@@ -69,6 +72,7 @@ def audit_row(context: Context, logged: Logged) -> AuditRow:
         after=told.after,
         reason=event.reason,
         approver=told.approver,
+        provenance=event.provenance,
     )
 
 
@@ -77,7 +81,7 @@ class AuditFold(DataclassFold[AuditState]):
     reaction, phrased against the tree, the strategy layer and the names so far."""
 
     name = "audit"
-    version = 2  # 2: the context holds the strategy layer
+    version = 3  # 2: the context holds the strategy layer; 3: rows carry provenance
     state_type = AuditState
     reads = (TreeFold, StrategyFold)
 

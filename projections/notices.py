@@ -18,6 +18,7 @@ Negotiation notices (issue 17):
 | `Objective.Withdrawn` | `withdrawn` | the owners |
 | `Objective.AmendmentProposed` | `amendment_proposed` | the decider (the approver the objective was submitted to; without one, the managers of its team) |
 | `Objective.AmendmentApproved` / `AmendmentRejected` | `amendment_decided` | the amendment's proposer |
+| `Objective.ProgressReported` 3+ points less confident than the key result's previous check-in | `confidence_dropped` | the managers (of the owning team; of a person's teams) |
 
 The owners of a person's objective are that person; of a team's objective, the team's members
 and managers. Nobody is told about what they did themselves, and people deactivated or
@@ -48,6 +49,7 @@ KINDS = (
     "withdrawn",
     "amendment_proposed",
     "amendment_decided",
+    "confidence_dropped",
 )
 """Every kind of notice the log causes, in the order the docs list them."""
 
@@ -96,6 +98,8 @@ class NoticesState:
     """Team id → member id → role (`member` or `manager`)."""
     inactive: set[UUID] = field(default_factory=set)
     """People deactivated or forgotten."""
+    confidence: dict[UUID, int] = field(default_factory=dict)
+    """Key result id → the confidence of its latest check-in (for `confidence_dropped`)."""
 
 
 def _objective_link(objective_id: UUID) -> str:
@@ -115,6 +119,21 @@ def managers(state: NoticesState, facts: ObjectiveFacts) -> list[UUID]:
         return []
     members = state.teams.get(facts.owner_team_id, {})
     return [person for person, role in members.items() if role == "manager"]
+
+
+def managers_of_owner(state: NoticesState, facts: ObjectiveFacts) -> list[UUID]:
+    """The managers an objective's trouble goes to: its team's; for a person's objective, the
+    managers of the teams the person belongs to (not the person)."""
+    if facts.owner_person_id is None:
+        return managers(state, facts)
+    person = facts.owner_person_id
+    return [
+        member
+        for members in state.teams.values()
+        if person in members
+        for member, role in members.items()
+        if role == "manager" and member != person
+    ]
 
 
 def _person(value: str | None) -> UUID | None:
@@ -159,6 +178,10 @@ def _amendment_proposed(state: NoticesState, e: Any) -> None:
         facts.amendments[e.amendment_id] = e.actor
 
 
+def _checked_in(state: NoticesState, e: Any) -> None:
+    state.confidence[e.key_result_id] = int(e.confidence)
+
+
 def _team_formed(state: NoticesState, e: Any) -> None:
     state.teams[e.originator_id] = {}
 
@@ -185,6 +208,8 @@ UPDATES: dict[type[Any], Callable[[NoticesState, Any], None]] = {
     Objective.SubmittedForApproval: _submitted,
     Objective.Withdrawn: _withdrawn,
     Objective.AmendmentProposed: _amendment_proposed,
+    Objective.ProgressReported: _checked_in,
+    Objective.CheckInCorrected: _checked_in,
     Team.Formed: _team_formed,
     Team.MemberAdded: _member_set,
     Team.MemberRoleChanged: _member_set,
@@ -243,6 +268,24 @@ def _on_amendment_decided(state: NoticesState, e: Any, facts: ObjectiveFacts) ->
     )
 
 
+CONFIDENCE_DROP = 3
+"""A check-in whose confidence is this many points (of 10) below the key result's previous one
+tells the managers."""
+
+
+def _on_check_in(state: NoticesState, e: Any, facts: ObjectiveFacts) -> Any:
+    """A confidence drop of 3 or more points since the key result's previous check-in: the
+    managers (a correction moves the baseline but is no drop of its own)."""
+    before = state.confidence.get(e.key_result_id)
+    if before is None or before - int(e.confidence) < CONFIDENCE_DROP:
+        return "confidence_dropped", [], {}
+    return (
+        "confidence_dropped",
+        managers_of_owner(state, facts),
+        {"key_result_id": str(e.key_result_id), "from": str(before), "to": str(e.confidence)},
+    )
+
+
 _RULES: dict[type[Any], Rule] = {
     Objective.SubmittedForApproval: _on_submitted,
     Objective.ChangesRequested: _on_review_answer,
@@ -252,6 +295,7 @@ _RULES: dict[type[Any], Rule] = {
     Objective.AmendmentProposed: _on_amendment_proposed,
     Objective.AmendmentApproved: _on_amendment_decided,
     Objective.AmendmentRejected: _on_amendment_decided,
+    Objective.ProgressReported: _on_check_in,
 }
 """Event class → the rule that names its notice's kind, recipients and facts."""
 

@@ -38,6 +38,11 @@ from infra.settings import Settings
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+# Integration secrets are sealed at rest (infra/secretbox.py): every test process, and the
+# `okr` processes tests start, share this throwaway key unless a test sets its own.
+TEST_SECRETS_KEY = "dGVzdC1vbmx5LXNlY3JldHMta2V5LTMyLWJ5dGVzISE="
+os.environ.setdefault("OKR_SECRETS_KEY", TEST_SECRETS_KEY)
+
 
 # Timing is no property of the code under test: on two busy cores an example may take seconds.
 settings.register_profile("okrledger", deadline=None, suppress_health_check=[HealthCheck.too_slow])

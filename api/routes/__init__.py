@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from api import positions
-from api.deps import ContextDep, PrincipalDep, ServicesDep, etag
+from api.deps import ContextDep, PrincipalDep, Services, ServicesDep, etag
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.idempotency import IdempotentRoute
 from api.schemas import ProblemOut
@@ -23,6 +24,7 @@ from api.usecases.strategy_reads import StrategyQueries
 from api.usecases.webhooks import WebhookUseCases
 from domain.application import OkrLedger
 from domain.base import OkrAggregate
+from projections.directory import DirectoryState
 
 _MEANING = {
     401: "No bearer token, or an unknown, revoked or deactivated one (`token_missing`, "
@@ -70,6 +72,26 @@ def page(items: list[Any], limit: int, offset: int) -> dict[str, Any]:
         "limit": limit,
         "offset": offset,
     }
+
+
+E = TypeVar("E")
+
+
+def directory_list(
+    services: Services,
+    entries: Callable[[DirectoryState], dict[UUID, E]],
+    present_one: Callable[[UUID, E, int], Any],
+    keep: Callable[[E], bool],
+) -> list[Any]:
+    """The people, teams or cycles (`entries`) of the directory that `keep` keeps, presented
+    with their versions; the read's position is the directory's."""
+    with services.directory.current() as directory:
+        positions.saw_directory(services.directory)
+        return [
+            present_one(aggregate_id, entry, services.directory.version(aggregate_id))
+            for aggregate_id, entry in entries(directory).items()
+            if keep(entry)
+        ]
 
 
 def read_from_store(response: Response, ledger: OkrLedger, aggregate: OkrAggregate) -> None:

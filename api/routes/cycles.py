@@ -2,43 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
-from uuid import UUID
 
-from fastapi import Query, Response
+from fastapi import Query
 
-from api import positions, present
+from api import present
 from api import schemas as s
 from api.deps import (
-    IfMatchDep,
-    LedgerDep,
     PrincipalDep,
     ServicesDep,
     StorePositionDep,
-    answer,
 )
-from api.routes import Limit, Offset, RegistryDep, page, problems, read_from_store, router
-from domain.application import CommandResult
+from api.routes import (
+    Limit,
+    Offset,
+    RegistryDep,
+    directory_list,
+    page,
+    problems,
+    router,
+)
+from api.routes.commands import Command, Read, register, register_read
+from api.usecases.registry import RegistryUseCases as R
+from domain.application import CommandResult, OkrLedger
 from domain.cycle import Phase
 
 cycles = router("cycles")
 
 
-@cycles.post(
-    "/cycles",
-    status_code=201,
-    response_model=s.CommandResultOut,
-    responses=problems(403),
-    summary="Plan a cycle (admin)",
+register(
+    cycles,
+    RegistryDep,
+    problems(403),
+    Command(
+        "POST",
+        "/cycles",
+        "plan_cycle",
+        "Plan a cycle (admin)",
+        "A cycle (usually a quarter) starts in the planning phase.",
+        R.plan_cycle,
+        s.CycleCreate,
+        status_code=201,
+        if_match=False,
+        location="/api/v1/cycles/{id}",
+    ),
 )
-def plan_cycle(
-    body: s.CycleCreate,
-    uses: RegistryDep,
-    response: Response,
-) -> CommandResult:
-    """A cycle (usually a quarter) starts in the planning phase."""
-    result = uses.plan_cycle(body)
-    return answer(response, result, location=f"/api/v1/cycles/{result.id}")
 
 
 @cycles.get("/cycles", response_model=s.CyclesPage, responses=problems(), summary="List cycles")
@@ -51,92 +60,73 @@ def list_cycles(
     offset: Offset = 0,
 ) -> s.CyclesPage:
     """Cycles, latest start first."""
-    with services.directory.current() as directory:
-        positions.saw_directory(services.directory)
-        items = [
-            present.cycle_entry(cid, entry, services.directory.version(cid))
-            for cid, entry in directory.cycles.items()
-            if phase is None or entry.phase == phase.value
-        ]
+    items = directory_list(
+        services,
+        lambda d: d.cycles,
+        present.cycle_entry,
+        lambda entry: phase is None or entry.phase == phase.value,
+    )
     items.sort(key=lambda c: c.starts_on, reverse=True)
     return s.CyclesPage(**page(items, limit, offset))
 
 
-@cycles.get(
-    "/cycles/{cycle_id}", response_model=s.CycleOut, responses=problems(404), summary="Read a cycle"
+register_read(
+    cycles,
+    Read(
+        "/cycles/{cycle_id}",
+        "read_cycle",
+        "Read a cycle",
+        "One cycle with its dates, cadence, scoring and phase; the `ETag` is its version.",
+        OkrLedger.get_cycle,
+        present.cycle,
+        s.CycleOut,
+    ),
 )
-def read_cycle(
-    cycle_id: UUID, ledger: LedgerDep, _: PrincipalDep, __: StorePositionDep, response: Response
-) -> s.CycleOut:
-    """One cycle with its dates, cadence, scoring and phase; the `ETag` is its version."""
-    cycle = ledger.get_cycle(cycle_id)
-    read_from_store(response, ledger, cycle)
-    return present.cycle(cycle)
 
 
-_PHASE_ERRORS = problems(403, 404, 409, 412)
+def _to(phase: str) -> Callable[..., CommandResult]:
+    return lambda uses, cycle_id, expected: uses.change_phase(cycle_id, phase, expected)
 
 
-@cycles.post(
-    "/cycles/{cycle_id}/start",
-    response_model=s.CommandResultOut,
-    responses=_PHASE_ERRORS,
-    summary="Start tracking (admin)",
+_ONE = "/cycles/{cycle_id}"
+
+register(
+    cycles,
+    RegistryDep,
+    problems(403, 404, 409, 412),
+    Command(
+        "POST",
+        _ONE + "/start",
+        "start_cycle",
+        "Start tracking (admin)",
+        "planning → active (409 `wrong_cycle_phase` from any other phase).",
+        _to("start"),
+    ),
+    Command(
+        "POST",
+        _ONE + "/grading",
+        "open_grading",
+        "Open grading (admin)",
+        "active → grading: owners grade their key results and reflect.",
+        _to("grading"),
+    ),
+    Command(
+        "POST",
+        _ONE + "/close",
+        "close_cycle",
+        "Close the cycle (admin)",
+        "grading → closed: a closed cycle refuses every change.",
+        _to("close"),
+    ),
+    Command(
+        "POST",
+        _ONE + "/reopen",
+        "reopen_cycle",
+        "Reopen a closed cycle (admin)",
+        "closed → grading, with a reason (itself an event).",
+        lambda uses, cycle_id, body, expected: uses.change_phase(
+            cycle_id, "reopen", expected, body.reason
+        ),
+        s.Reason,
+    ),
 )
-def start_cycle(
-    cycle_id: UUID,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """planning → active (409 `wrong_cycle_phase` from any other phase)."""
-    return answer(response, uses.change_phase(cycle_id, "start", expected))
-
-
-@cycles.post(
-    "/cycles/{cycle_id}/grading",
-    response_model=s.CommandResultOut,
-    responses=_PHASE_ERRORS,
-    summary="Open grading (admin)",
-)
-def open_grading(
-    cycle_id: UUID,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """active → grading: owners grade their key results and reflect."""
-    return answer(response, uses.change_phase(cycle_id, "grading", expected))
-
-
-@cycles.post(
-    "/cycles/{cycle_id}/close",
-    response_model=s.CommandResultOut,
-    responses=_PHASE_ERRORS,
-    summary="Close the cycle (admin)",
-)
-def close_cycle(
-    cycle_id: UUID,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """grading → closed: a closed cycle refuses every change."""
-    return answer(response, uses.change_phase(cycle_id, "close", expected))
-
-
-@cycles.post(
-    "/cycles/{cycle_id}/reopen",
-    response_model=s.CommandResultOut,
-    responses=_PHASE_ERRORS,
-    summary="Reopen a closed cycle (admin)",
-)
-def reopen_cycle(
-    cycle_id: UUID,
-    body: s.Reason,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """closed → grading, with a reason (itself an event)."""
-    return answer(response, uses.change_phase(cycle_id, "reopen", expected, body.reason))

@@ -11,17 +11,16 @@ from fastapi import Query, Response
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.deps import (
-    IfMatchDep,
     MinPositionDep,
-    answer,
     etag,
 )
 from api.routes import StrategyDep, StrategyReadsDep, problems, router
+from api.routes.commands import Command, naming, register
 from api.routes.strategy import (
     AsOf,
     Position,
 )
-from domain.application import CommandResult
+from api.usecases.strategy import StrategyUseCases as S
 
 kpis = router("kpis")
 
@@ -30,34 +29,25 @@ _READ = problems(404, 504)
 _WRITE = problems(403, 404, 409, 412)
 
 
-def _measured_result(result: CommandResult) -> ss.MeasurementCommandResult:
-    assert result.extra_id is not None
-    return ss.MeasurementCommandResult(
-        id=result.id,
-        version=result.version,
-        position=result.position,
-        measurement_id=result.extra_id,
-    )
-
-
-@kpis.post(
-    "/kpis",
-    status_code=201,
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409),
-    summary="Define a KPI (admins, managers)",
+register(
+    kpis,
+    StrategyDep,
+    problems(403, 404, 409),
+    Command(
+        "POST",
+        "/kpis",
+        "define_kpi",
+        "Define a KPI (admins, managers)",
+        """A KPI with a unit, a direction (which way is good), an owner (default: the caller) and
+        green / amber thresholds. `north_star: true` makes it the strategy's north star in the same
+        write (taking over from the previous one).""",
+        S.define_kpi,
+        ss.KpiCreate,
+        status_code=201,
+        if_match=False,
+        location="/api/v1/kpis/{id}",
+    ),
 )
-def define_kpi(
-    body: ss.KpiCreate,
-    uses: StrategyDep,
-    response: Response,
-) -> CommandResult:
-    """A KPI with a unit, a direction (which way is good), an owner (default: the caller) and
-    green / amber thresholds. `north_star: true` makes it the strategy's north star in the same
-    write (taking over from the previous one)."""
-    result = answer(response, uses.define_kpi(body))
-    response.headers["Location"] = f"/api/v1/kpis/{result.id}"
-    return result
 
 
 @kpis.get("/kpis", response_model=ss.KpisPage, responses=_READ, summary="The KPI dashboard")
@@ -94,93 +84,63 @@ def read_kpi(
     return found
 
 
-@kpis.patch(
-    "/kpis/{kpi_id}",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Rename, hand over or retag a KPI (admins, managers)",
+_ONE = "/kpis/{kpi_id}"
+_MEASURED = naming(ss.MeasurementCommandResult, "measurement_id")
+
+register(
+    kpis,
+    StrategyDep,
+    _WRITE,
+    Command(
+        "PATCH",
+        _ONE,
+        "update_kpi",
+        "Rename, hand over or retag a KPI (admins, managers)",
+        "One atomic change; retag by sending `perspective` and/or `theme_id` (null clears).",
+        S.update_kpi,
+        ss.KpiPatch,
+    ),
+    Command(
+        "POST",
+        _ONE + "/thresholds",
+        "change_thresholds",
+        "Move a KPI's thresholds (admins, managers; with a reason)",
+        "New thresholds recolour every value, past ones included, so the reason is required.",
+        S.change_thresholds,
+        ss.ThresholdsChange,
+    ),
+    Command(
+        "POST",
+        _ONE + "/retire",
+        "retire_kpi",
+        "Retire a KPI (admins, managers; with a reason)",
+        """It keeps its history but takes no more measurements; a retired north star leaves the
+        strategy without one.""",
+        S.retire_kpi,
+        s.Reason,
+    ),
+    Command(
+        "POST",
+        _ONE + "/measurements",
+        "record_measurement",
+        "Record a measurement (the KPI's owner)",
+        """One live measurement per period (409 `period_already_measured`: correct it instead); a
+        period that has not started is a 422 `period_in_future`.""",
+        S.record_measurement,
+        ss.MeasurementCreate,
+        status_code=201,
+        out=_MEASURED,
+    ),
+    Command(
+        "POST",
+        _ONE + "/measurements/{measurement_id}/corrections",
+        "correct_measurement",
+        "Correct a measurement (the KPI's owner; with a reason)",
+        """A new measurement for the same period supersedes the wrong one, which stays in the
+        history (409 `measurement_superseded` when correcting a corrected one).""",
+        S.correct_measurement,
+        ss.MeasurementCorrection,
+        status_code=201,
+        out=_MEASURED,
+    ),
 )
-def update_kpi(
-    kpi_id: UUID,
-    body: ss.KpiPatch,
-    uses: StrategyDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """One atomic change; retag by sending `perspective` and/or `theme_id` (null clears)."""
-    return answer(response, uses.update_kpi(kpi_id, body, expected))
-
-
-@kpis.post(
-    "/kpis/{kpi_id}/thresholds",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Move a KPI's thresholds (admins, managers; with a reason)",
-)
-def change_thresholds(
-    kpi_id: UUID,
-    body: ss.ThresholdsChange,
-    uses: StrategyDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """New thresholds recolour every value, past ones included, so the reason is required."""
-    return answer(response, uses.change_thresholds(kpi_id, body, expected))
-
-
-@kpis.post(
-    "/kpis/{kpi_id}/retire",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Retire a KPI (admins, managers; with a reason)",
-)
-def retire_kpi(
-    kpi_id: UUID,
-    body: s.Reason,
-    uses: StrategyDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """It keeps its history but takes no more measurements; a retired north star leaves the
-    strategy without one."""
-    return answer(response, uses.retire_kpi(kpi_id, body, expected))
-
-
-@kpis.post(
-    "/kpis/{kpi_id}/measurements",
-    status_code=201,
-    response_model=ss.MeasurementCommandResult,
-    responses=_WRITE,
-    summary="Record a measurement (the KPI's owner)",
-)
-def record_measurement(
-    kpi_id: UUID,
-    body: ss.MeasurementCreate,
-    uses: StrategyDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> ss.MeasurementCommandResult:
-    """One live measurement per period (409 `period_already_measured`: correct it instead); a
-    period that has not started is a 422 `period_in_future`."""
-    return _measured_result(answer(response, uses.record_measurement(kpi_id, body, expected)))
-
-
-@kpis.post(
-    "/kpis/{kpi_id}/measurements/{measurement_id}/corrections",
-    status_code=201,
-    response_model=ss.MeasurementCommandResult,
-    responses=_WRITE,
-    summary="Correct a measurement (the KPI's owner; with a reason)",
-)
-def correct_measurement(
-    kpi_id: UUID,
-    measurement_id: UUID,
-    body: ss.MeasurementCorrection,
-    uses: StrategyDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> ss.MeasurementCommandResult:
-    """A new measurement for the same period supersedes the wrong one, which stays in the
-    history (409 `measurement_superseded` when correcting a corrected one)."""
-    result = uses.correct_measurement(kpi_id, measurement_id, body, expected)
-    return _measured_result(answer(response, result))

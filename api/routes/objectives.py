@@ -1,7 +1,8 @@
 """Objectives and key results: draft, negotiate, amend, check in, grade, reflect, carry over.
 
 Thin adapters: each route parses the request, calls its use case (`api/usecases/objectives.py`:
-authorization, If-Match as the expected version, the command) and shapes the HTTP answer.
+authorization, If-Match as the expected version, the command) and shapes the HTTP answer. The
+routes of one shape are a table (`api/routes/commands.py`); the others are written out.
 """
 
 from __future__ import annotations
@@ -27,34 +28,42 @@ from api.deps import (
 )
 from api.errors import ApiError, invalid, not_found
 from api.routes import ObjectivesDep, problems, router
-from domain.application import CommandResult
+from api.routes.commands import Command, naming, register
+from api.usecases.objectives import ObjectiveUseCases as U
 from infra.answer import pin
 
 objectives = router("objectives")
 
 _WRITE = problems(403, 404, 409, 412)
 _CREATE = problems(403, 404, 409)
+_ONE = "/objectives/{objective_id}"
+_KR = _ONE + "/key-results/{key_result_id}"
 
+
+_KR_OUT = naming(s.KeyResultCommandResult, "key_result_id")
+_AMENDMENT_OUT = naming(s.AmendmentCommandResult, "amendment_id")
+_CHECK_IN_OUT = naming(s.CheckInCommandResult, "check_in_id")
 
 # ------------------------------------------------------------------- drafting
 
-
-@objectives.post(
-    "/objectives",
-    status_code=201,
-    response_model=s.CommandResultOut,
-    responses=_CREATE,
-    summary="Draft an objective",
+register(
+    objectives,
+    ObjectivesDep,
+    _CREATE,
+    Command(
+        "POST",
+        "/objectives",
+        "draft_objective",
+        "Draft an objective",
+        """Drafts an objective in a cycle that is planning or active, owned by the caller, a team
+        the caller belongs to, or (for managers) a team below one they manage.""",
+        U.draft,
+        s.ObjectiveCreate,
+        status_code=201,
+        if_match=False,
+        location="/api/v1/objectives/{id}",
+    ),
 )
-def draft_objective(
-    body: s.ObjectiveCreate,
-    uses: ObjectivesDep,
-    response: Response,
-) -> CommandResult:
-    """Drafts an objective in a cycle that is planning or active, owned by the caller, a team
-    the caller belongs to, or (for managers) a team below one they manage."""
-    result = uses.draft(body)
-    return answer(response, result, location=f"/api/v1/objectives/{result.id}")
 
 
 @objectives.get(
@@ -124,94 +133,56 @@ def _version_at(
     return version
 
 
-@objectives.patch(
-    "/objectives/{objective_id}",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Reword, realign and/or reassign an objective",
+register(
+    objectives,
+    ObjectivesDep,
+    _WRITE,
+    Command(
+        "PATCH",
+        _ONE,
+        "update_objective",
+        "Reword, realign and/or reassign an objective",
+        """One atomic change. Realign by sending `parent_objective_id` (and optionally
+        `parent_key_result_id`; null detaches); reassign by sending one of `owner_team_id` /
+        `owner_person_id`. After approval a `reason` is required (409/422 otherwise).""",
+        U.update,
+        s.ObjectivePatch,
+    ),
+    Command(
+        "POST",
+        _ONE + "/abandon",
+        "abandon_objective",
+        "Abandon an objective",
+        "The objective stays in the tree and history as abandoned; the reason is recorded.",
+        U.abandon,
+        s.Reason,
+    ),
+    # key results
+    Command(
+        "POST",
+        _ONE + "/key-results",
+        "add_key_result",
+        "Add a key result to a draft",
+        """A metric key result needs a target (and, to increase or decrease, a baseline on the
+        right side of it); a milestone is done or not.""",
+        U.add_key_result,
+        s.KeyResultCreate,
+        status_code=201,
+        location="/api/v1/objectives/{objective_id}",
+        out=_KR_OUT,
+    ),
+    Command(
+        "PATCH",
+        _KR,
+        "update_key_result",
+        "Edit a key result of a draft",
+        """Only while the objective is a draft (or changes were requested / countered); after
+        approval this is 409 `amendment_required`: propose an amendment.""",
+        U.update_key_result,
+        s.KeyResultPatch,
+        out=_KR_OUT,
+    ),
 )
-def update_objective(
-    objective_id: UUID,
-    body: s.ObjectivePatch,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """One atomic change. Realign by sending `parent_objective_id` (and optionally
-    `parent_key_result_id`; null detaches); reassign by sending one of `owner_team_id` /
-    `owner_person_id`. After approval a `reason` is required (409/422 otherwise)."""
-    return answer(response, uses.update(objective_id, body, expected))
-
-
-@objectives.post(
-    "/objectives/{objective_id}/abandon",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Abandon an objective",
-)
-def abandon_objective(
-    objective_id: UUID,
-    body: s.Reason,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """The objective stays in the tree and history as abandoned; the reason is recorded."""
-    return answer(response, uses.abandon(objective_id, body, expected))
-
-
-# ----------------------------------------------------------------- key results
-
-
-@objectives.post(
-    "/objectives/{objective_id}/key-results",
-    status_code=201,
-    response_model=s.KeyResultCommandResult,
-    responses=_WRITE,
-    summary="Add a key result to a draft",
-)
-def add_key_result(
-    objective_id: UUID,
-    body: s.KeyResultCreate,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> s.KeyResultCommandResult:
-    """A metric key result needs a target (and, to increase or decrease, a baseline on the
-    right side of it); a milestone is done or not."""
-    result = answer(response, uses.add_key_result(objective_id, body, expected))
-    response.headers["Location"] = f"/api/v1/objectives/{objective_id}"
-    return _with_key_result(result)
-
-
-def _with_key_result(result: CommandResult) -> s.KeyResultCommandResult:
-    assert result.extra_id is not None
-    return s.KeyResultCommandResult(
-        id=result.id,
-        version=result.version,
-        position=result.position,
-        key_result_id=result.extra_id,
-    )
-
-
-@objectives.patch(
-    "/objectives/{objective_id}/key-results/{key_result_id}",
-    response_model=s.KeyResultCommandResult,
-    responses=_WRITE,
-    summary="Edit a key result of a draft",
-)
-def update_key_result(
-    objective_id: UUID,
-    key_result_id: UUID,
-    body: s.KeyResultPatch,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> s.KeyResultCommandResult:
-    """Only while the objective is a draft (or changes were requested / countered); after
-    approval this is 409 `amendment_required`: propose an amendment."""
-    result = uses.update_key_result(objective_id, key_result_id, body, expected)
-    return _with_key_result(answer(response, result))
 
 
 @objectives.delete(
@@ -230,138 +201,80 @@ def remove_key_result(
 ) -> s.KeyResultCommandResult:
     """Only while the objective is a draft; after approval propose an amendment."""
     result = uses.remove_key_result(objective_id, key_result_id, reason, expected)
-    return _with_key_result(answer(response, result))
+    return _KR_OUT.shape(answer(response, result))
 
 
 # ----------------------------------------------------------------- negotiation
 
-
-@objectives.post(
-    "/objectives/{objective_id}/submit",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Submit for approval",
+register(
+    objectives,
+    ObjectivesDep,
+    _WRITE,
+    Command(
+        "POST",
+        _ONE + "/submit",
+        "submit",
+        "Submit for approval",
+        "Asks `approver_id` (not the caller) to approve; the objective needs a key result.",
+        U.submit,
+        s.Submit,
+    ),
+    Command(
+        "POST",
+        _ONE + "/approve",
+        "approve",
+        "Approve (manager)",
+        "Nobody approves their own proposal (409 `no_self_approval`).",
+        U.approve,
+    ),
+    Command(
+        "POST",
+        _ONE + "/request-changes",
+        "request_changes",
+        "Request changes (manager)",
+        "Sends the objective back to its contributors with a comment.",
+        U.request_changes,
+        s.Comment,
+    ),
+    Command(
+        "POST",
+        _ONE + "/counter-propose",
+        "counter_propose",
+        "Counter-propose concrete changes (manager)",
+        "The contributor then accepts (approving the objective with the changes) or revises.",
+        U.counter_propose,
+        s.CounterProposalIn,
+    ),
+    Command(
+        "POST",
+        _ONE + "/accept-counter",
+        "accept_counter",
+        "Accept the counter-proposal",
+        """The contributor accepts the manager's counter-proposal: its changes apply and the
+        objective is approved (by the manager who proposed them).""",
+        U.accept_counter,
+    ),
+    Command(
+        "POST",
+        _ONE + "/withdraw",
+        "withdraw",
+        "Withdraw a submission",
+        "Takes a submitted objective back to draft.",
+        U.withdraw,
+    ),
+    # amendments
+    Command(
+        "POST",
+        _ONE + "/amendments",
+        "propose_amendment",
+        "Propose an amendment to an approved objective",
+        "Moving a target, baseline, weight or scope after approval: the goalpost ledger.",
+        U.propose_amendment,
+        s.AmendmentCreate,
+        status_code=201,
+        out=_AMENDMENT_OUT,
+    ),
 )
-def submit(
-    objective_id: UUID,
-    body: s.Submit,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """Asks `approver_id` (not the caller) to approve; the objective needs a key result."""
-    return answer(response, uses.submit(objective_id, body, expected))
-
-
-@objectives.post(
-    "/objectives/{objective_id}/approve",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Approve (manager)",
-)
-def approve(
-    objective_id: UUID,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """Nobody approves their own proposal (409 `no_self_approval`)."""
-    return answer(response, uses.approve(objective_id, expected))
-
-
-@objectives.post(
-    "/objectives/{objective_id}/request-changes",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Request changes (manager)",
-)
-def request_changes(
-    objective_id: UUID,
-    body: s.Comment,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """Sends the objective back to its contributors with a comment."""
-    return answer(response, uses.request_changes(objective_id, body, expected))
-
-
-@objectives.post(
-    "/objectives/{objective_id}/counter-propose",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Counter-propose concrete changes (manager)",
-)
-def counter_propose(
-    objective_id: UUID,
-    body: s.CounterProposalIn,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """The contributor then accepts (approving the objective with the changes) or revises."""
-    return answer(response, uses.counter_propose(objective_id, body, expected))
-
-
-@objectives.post(
-    "/objectives/{objective_id}/accept-counter",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Accept the counter-proposal",
-)
-def accept_counter(
-    objective_id: UUID,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """The contributor accepts the manager's counter-proposal: its changes apply and the
-    objective is approved (by the manager who proposed them)."""
-    return answer(response, uses.accept_counter(objective_id, expected))
-
-
-@objectives.post(
-    "/objectives/{objective_id}/withdraw",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Withdraw a submission",
-)
-def withdraw(
-    objective_id: UUID,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """Takes a submitted objective back to draft."""
-    return answer(response, uses.withdraw(objective_id, expected))
-
-
-# ------------------------------------------------------------------ amendments
-
-
-def _with_amendment(result: CommandResult) -> s.AmendmentCommandResult:
-    assert result.extra_id is not None
-    return s.AmendmentCommandResult(
-        id=result.id, version=result.version, position=result.position, amendment_id=result.extra_id
-    )
-
-
-@objectives.post(
-    "/objectives/{objective_id}/amendments",
-    status_code=201,
-    response_model=s.AmendmentCommandResult,
-    responses=_WRITE,
-    summary="Propose an amendment to an approved objective",
-)
-def propose_amendment(
-    objective_id: UUID,
-    body: s.AmendmentCreate,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> s.AmendmentCommandResult:
-    """Moving a target, baseline, weight or scope after approval: the goalpost ledger."""
-    return _with_amendment(answer(response, uses.propose_amendment(objective_id, body, expected)))
 
 
 @objectives.post(
@@ -382,153 +295,88 @@ def approve_amendment(
     `no_self_approval`)."""
     comment = body.comment if body else ""
     result = uses.approve_amendment(objective_id, amendment_id, comment, expected)
-    return _with_amendment(answer(response, result))
+    return _AMENDMENT_OUT.shape(answer(response, result))
 
 
-@objectives.post(
-    "/objectives/{objective_id}/amendments/{amendment_id}/reject",
-    response_model=s.AmendmentCommandResult,
-    responses=_WRITE,
-    summary="Reject an amendment (manager)",
+register(
+    objectives,
+    ObjectivesDep,
+    _WRITE,
+    Command(
+        "POST",
+        _ONE + "/amendments/{amendment_id}/reject",
+        "reject_amendment",
+        "Reject an amendment (manager)",
+        "The amendment stays in the history as rejected, with the comment.",
+        U.reject_amendment,
+        s.Comment,
+        out=_AMENDMENT_OUT,
+    ),
+    # tracking
+    Command(
+        "POST",
+        _KR + "/check-ins",
+        "check_in",
+        "Check in progress",
+        """A value, a confidence (0-10), a note and the day the value is true for (within the
+        cycle, not in the future). Only approved objectives in an active or grading cycle.""",
+        U.check_in,
+        s.CheckInCreate,
+        status_code=201,
+        out=_CHECK_IN_OUT,
+    ),
+    Command(
+        "POST",
+        _KR + "/check-ins/{check_in_id}/corrections",
+        "correct_check_in",
+        "Correct a check-in",
+        """A new check-in supersedes the wrong one (which stays in the history); `check_in_id`
+        in the answer is the correction's id.""",
+        U.correct_check_in,
+        s.CorrectionCreate,
+        status_code=201,
+        out=_CHECK_IN_OUT,
+    ),
+    # grading
+    Command(
+        "POST",
+        _KR + "/grade",
+        "grade_key_result",
+        "Grade a key result",
+        """In the grading phase. Owners self-assess; a manager above them may adjust with a
+        comment (422 `adjustment_needs_comment` without one).""",
+        U.grade_key_result,
+        s.KeyResultGrade,
+        out=_KR_OUT,
+    ),
+    Command(
+        "POST",
+        _ONE + "/grade",
+        "grade_objective",
+        "Grade the objective",
+        "Without a score the key results' weighted mean stands (all must be graded).",
+        U.grade,
+        s.ObjectiveGrade,
+    ),
+    Command(
+        "POST",
+        _ONE + "/reflection",
+        "reflect",
+        "Write the reflection",
+        "The owners' self-assessment in words, in the grading phase.",
+        U.reflect,
+        s.Reflection,
+    ),
+    Command(
+        "POST",
+        _ONE + "/carry-over",
+        "carry_over",
+        "Carry over into a later cycle",
+        """Drafts a successor in `to_cycle_id` with the unfinished key results (same lineage).
+        The answer's `id` is the new objective.""",
+        U.carry_over,
+        s.CarryOver,
+        status_code=201,
+        location="/api/v1/objectives/{id}",
+    ),
 )
-def reject_amendment(
-    objective_id: UUID,
-    amendment_id: UUID,
-    body: s.Comment,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> s.AmendmentCommandResult:
-    """The amendment stays in the history as rejected, with the comment."""
-    result = uses.reject_amendment(objective_id, amendment_id, body, expected)
-    return _with_amendment(answer(response, result))
-
-
-# -------------------------------------------------------------------- tracking
-
-
-def _with_check_in(result: CommandResult) -> s.CheckInCommandResult:
-    assert result.extra_id is not None
-    return s.CheckInCommandResult(
-        id=result.id, version=result.version, position=result.position, check_in_id=result.extra_id
-    )
-
-
-@objectives.post(
-    "/objectives/{objective_id}/key-results/{key_result_id}/check-ins",
-    status_code=201,
-    response_model=s.CheckInCommandResult,
-    responses=_WRITE,
-    summary="Check in progress",
-)
-def check_in(
-    objective_id: UUID,
-    key_result_id: UUID,
-    body: s.CheckInCreate,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> s.CheckInCommandResult:
-    """A value, a confidence (0-10), a note and the day the value is true for (within the
-    cycle, not in the future). Only approved objectives in an active or grading cycle."""
-    result = uses.check_in(objective_id, key_result_id, body, expected)
-    return _with_check_in(answer(response, result))
-
-
-@objectives.post(
-    "/objectives/{objective_id}/key-results/{key_result_id}/check-ins/{check_in_id}/corrections",
-    status_code=201,
-    response_model=s.CheckInCommandResult,
-    responses=_WRITE,
-    summary="Correct a check-in",
-)
-def correct_check_in(
-    objective_id: UUID,
-    key_result_id: UUID,
-    check_in_id: UUID,
-    body: s.CorrectionCreate,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> s.CheckInCommandResult:
-    """A new check-in supersedes the wrong one (which stays in the history); `check_in_id`
-    in the answer is the correction's id."""
-    result = uses.correct_check_in(objective_id, key_result_id, check_in_id, body, expected)
-    return _with_check_in(answer(response, result))
-
-
-# --------------------------------------------------------------------- grading
-
-
-@objectives.post(
-    "/objectives/{objective_id}/key-results/{key_result_id}/grade",
-    response_model=s.KeyResultCommandResult,
-    responses=_WRITE,
-    summary="Grade a key result",
-)
-def grade_key_result(
-    objective_id: UUID,
-    key_result_id: UUID,
-    body: s.KeyResultGrade,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> s.KeyResultCommandResult:
-    """In the grading phase. Owners self-assess; a manager above them may adjust with a
-    comment (422 `adjustment_needs_comment` without one)."""
-    result = uses.grade_key_result(objective_id, key_result_id, body, expected)
-    return _with_key_result(answer(response, result))
-
-
-@objectives.post(
-    "/objectives/{objective_id}/grade",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Grade the objective",
-)
-def grade_objective(
-    objective_id: UUID,
-    body: s.ObjectiveGrade,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """Without a score the key results' weighted mean stands (all must be graded)."""
-    return answer(response, uses.grade(objective_id, body, expected))
-
-
-@objectives.post(
-    "/objectives/{objective_id}/reflection",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Write the reflection",
-)
-def reflect(
-    objective_id: UUID,
-    body: s.Reflection,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """The owners' self-assessment in words, in the grading phase."""
-    return answer(response, uses.reflect(objective_id, body, expected))
-
-
-@objectives.post(
-    "/objectives/{objective_id}/carry-over",
-    status_code=201,
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Carry over into a later cycle",
-)
-def carry_over(
-    objective_id: UUID,
-    body: s.CarryOver,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """Drafts a successor in `to_cycle_id` with the unfinished key results (same lineage).
-    The answer's `id` is the new objective."""
-    result = uses.carry_over(objective_id, body, expected)
-    return answer(response, result, location=f"/api/v1/objectives/{result.id}")

@@ -3,43 +3,52 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
 from api import policy, positions, present
 from api import schemas as s
 from api.deps import (
-    IfMatchDep,
-    LedgerDep,
     PrincipalDep,
     ServicesDep,
     StorePositionDep,
     answer,
 )
-from api.routes import Limit, Offset, RegistryDep, page, problems, read_from_store, router
-from domain.application import CommandResult
+from api.routes import (
+    Limit,
+    Offset,
+    RegistryDep,
+    directory_list,
+    page,
+    problems,
+    router,
+)
+from api.routes.commands import Command, Read, register, register_read
+from api.usecases.registry import RegistryUseCases as R
+from domain.application import OkrLedger
 
 people = router("people")
 tokens = APIRouter(tags=["tokens"])
 """Not idempotent-replayable: a replay would need the secret, and secrets are never stored."""
 
 
-@people.post(
-    "/people",
-    status_code=201,
-    response_model=s.CommandResultOut,
-    responses=problems(403, 409),
-    summary="Register a person (admin)",
+register(
+    people,
+    RegistryDep,
+    problems(403, 409),
+    Command(
+        "POST",
+        "/people",
+        "register_person",
+        "Register a person (admin)",
+        "Registers a person by name and e-mail. The e-mail must be new (409 `email_taken`).",
+        R.register_person,
+        s.PersonCreate,
+        status_code=201,
+        if_match=False,
+        location="/api/v1/people/{id}",
+    ),
 )
-def register_person(
-    body: s.PersonCreate,
-    uses: RegistryDep,
-    response: Response,
-) -> CommandResult:
-    """Registers a person by name and e-mail. The e-mail must be new (409 `email_taken`)."""
-    result = uses.register_person(body)
-    return answer(response, result, location=f"/api/v1/people/{result.id}")
 
 
 @people.get(
@@ -57,80 +66,73 @@ def list_people(
     offset: Offset = 0,
 ) -> s.PeoplePage:
     """Everyone in the registry, in registration order."""
-    with services.directory.current() as directory:
-        positions.saw_directory(services.directory)
-        items = [
-            present.person_entry(pid, entry, services.directory.version(pid))
-            for pid, entry in directory.people.items()
-            if active is None or entry.active == active
-        ]
+    items = directory_list(
+        services,
+        lambda d: d.people,
+        present.person_entry,
+        lambda entry: active is None or entry.active == active,
+    )
     return s.PeoplePage(**page(items, limit, offset))
 
 
-@people.get(
-    "/people/{person_id}",
-    response_model=s.PersonOut,
-    responses=problems(404),
-    summary="Read a person",
+register_read(
+    people,
+    Read(
+        "/people/{person_id}",
+        "read_person",
+        "Read a person",
+        "One person; the `ETag` is its version.",
+        OkrLedger.get_person,
+        present.person,
+        s.PersonOut,
+    ),
 )
-def read_person(
-    person_id: UUID, ledger: LedgerDep, _: PrincipalDep, __: StorePositionDep, response: Response
-) -> s.PersonOut:
-    """One person; the `ETag` is its version."""
-    person = ledger.get_person(person_id)
-    read_from_store(response, ledger, person)
-    return present.person(person)
 
 
-@people.patch(
-    "/people/{person_id}",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Rename a person (admin)",
+_ONE = "/people/{person_id}"
+
+register(
+    people,
+    RegistryDep,
+    problems(403, 404, 409, 412),
+    Command(
+        "PATCH",
+        _ONE,
+        "rename_person",
+        "Rename a person (admin)",
+        "The new name applies everywhere at once: other records refer to people by id.",
+        R.rename_person,
+        s.PersonPatch,
+    ),
+    Command(
+        "POST",
+        _ONE + "/email",
+        "change_email",
+        "Change a person's e-mail (admin)",
+        "The same person (id, history, tokens) with a new e-mail, by which single sign-on and\n"
+        "SCIM find them from now on. An e-mail someone else has now is 409 `email_taken`.",
+        R.change_email,
+        s.PersonEmailChange,
+    ),
+    Command(
+        "POST",
+        _ONE + "/deactivate",
+        "deactivate_person",
+        "Deactivate a person (admin)",
+        "A deactivated person's tokens stop working at once; their history stays.",
+        R.deactivate_person,
+        s.Reason,
+    ),
+    Command(
+        "POST",
+        _ONE + "/reactivate",
+        "reactivate_person",
+        "Reactivate a person (admin)",
+        "A reactivated person's existing tokens work again (unless revoked).",
+        R.reactivate_person,
+        s.Reason,
+    ),
 )
-def rename_person(
-    person_id: UUID,
-    body: s.PersonPatch,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """The new name applies everywhere at once: other records refer to people by id."""
-    return answer(response, uses.rename_person(person_id, body, expected))
-
-
-@people.post(
-    "/people/{person_id}/deactivate",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Deactivate a person (admin)",
-)
-def deactivate_person(
-    person_id: UUID,
-    body: s.Reason,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """A deactivated person's tokens stop working at once; their history stays."""
-    return answer(response, uses.deactivate_person(person_id, body, expected))
-
-
-@people.post(
-    "/people/{person_id}/reactivate",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Reactivate a person (admin)",
-)
-def reactivate_person(
-    person_id: UUID,
-    body: s.Reason,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """A reactivated person's existing tokens work again (unless revoked)."""
-    return answer(response, uses.reactivate_person(person_id, body, expected))
 
 
 @people.get("/me", response_model=s.Me, responses=problems(), summary="Who am I")
@@ -183,17 +185,18 @@ def issue_token(
     )
 
 
-@tokens.post(
-    "/tokens/{token_id}/revoke",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409),
-    summary="Revoke a token (admin)",
+register(
+    tokens,
+    RegistryDep,
+    problems(403, 404, 409),
+    Command(
+        "POST",
+        "/tokens/{token_id}/revoke",
+        "revoke_token",
+        "Revoke a token (admin)",
+        "The token stops working at once.",
+        R.revoke_token,
+        s.Reason,
+        if_match=False,
+    ),
 )
-def revoke_token(
-    token_id: UUID,
-    body: s.Reason,
-    uses: RegistryDep,
-    response: Response,
-) -> CommandResult:
-    """The token stops working at once."""
-    return answer(response, uses.revoke_token(token_id, body))

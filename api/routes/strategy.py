@@ -23,7 +23,8 @@ from api.deps import (
     etag,
 )
 from api.routes import StrategyDep, StrategyReadsDep, problems, router
-from domain.application import CommandResult
+from api.routes.commands import Command, naming, register
+from api.usecases.strategy import StrategyUseCases as S
 
 strategy = router("strategy")
 
@@ -60,38 +61,38 @@ def read_strategy(
     return found
 
 
-@strategy.put(
-    "/strategy",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 409, 412),
-    summary="Define or revise the strategy (admins, managers)",
+register(
+    strategy,
+    StrategyDep,
+    problems(403, 409, 412),
+    Command(
+        "PUT",
+        "/strategy",
+        "put_strategy",
+        "Define or revise the strategy (admins, managers)",
+        """Makes the strategy say exactly this: each difference is its own event (mission
+        restated, theme added, revised, retired, drives changed ...). The first definition needs no
+        reason; every later change does (422 `text_required`, field `reason`).""",
+        S.put_strategy,
+        ss.StrategyPut,
+    ),
 )
-def put_strategy(
-    body: ss.StrategyPut,
-    uses: StrategyDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """Makes the strategy say exactly this: each difference is its own event (mission
-    restated, theme added, revised, retired, drives changed ...). The first definition needs no
-    reason; every later change does (422 `text_required`, field `reason`)."""
-    return answer(response, uses.put_strategy(body, expected))
-
-
-@strategy.post(
-    "/strategy/north-star",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Choose the north-star KPI (admins, managers)",
+register(
+    strategy,
+    StrategyDep,
+    _WRITE,
+    Command(
+        "POST",
+        "/strategy/north-star",
+        "choose_north_star",
+        "Choose the north-star KPI (admins, managers)",
+        """One KPI is the north star at a time; choosing another moves it. `kpi_id: null`
+        withdraws it.""",
+        S.choose_north_star,
+        ss.NorthStar,
+        if_match=False,
+    ),
 )
-def choose_north_star(
-    body: ss.NorthStar,
-    uses: StrategyDep,
-    response: Response,
-) -> CommandResult:
-    """One KPI is the north star at a time; choosing another moves it. `kpi_id: null`
-    withdraws it."""
-    return answer(response, uses.choose_north_star(body))
 
 
 @strategy.get(
@@ -117,22 +118,21 @@ def strategy_map(
 # ------------------------------------------------------- objectives in it
 
 
-@strategy.put(
-    "/objectives/{objective_id}/theme",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Tag an objective with a strategic theme",
+register(
+    strategy,
+    StrategyDep,
+    _WRITE,
+    Command(
+        "PUT",
+        "/objectives/{objective_id}/theme",
+        "tag_objective",
+        "Tag an objective with a strategic theme",
+        """Places the objective in the theme (and so in its perspective on the strategy map).
+        Allowed in any phase but closed, approval or not: the theme is not negotiated content.""",
+        S.tag_objective,
+        ss.ObjectiveTheme,
+    ),
 )
-def tag_objective(
-    objective_id: UUID,
-    body: ss.ObjectiveTheme,
-    uses: StrategyDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """Places the objective in the theme (and so in its perspective on the strategy map).
-    Allowed in any phase but closed, approval or not: the theme is not negotiated content."""
-    return answer(response, uses.tag_objective(objective_id, body, expected))
 
 
 @strategy.put(
@@ -157,27 +157,21 @@ def link_kpi(
     )
 
 
-@strategy.post(
-    "/objectives/{objective_id}/key-results/{key_result_id}/check-ins/from-kpi",
-    status_code=201,
-    response_model=s.CheckInCommandResult,
-    responses=_WRITE,
-    summary="Check in with the linked KPI's latest measurement",
+register(
+    strategy,
+    StrategyDep,
+    _WRITE,
+    Command(
+        "POST",
+        "/objectives/{objective_id}/key-results/{key_result_id}/check-ins/from-kpi",
+        "check_in_from_kpi",
+        "Check in with the linked KPI's latest measurement",
+        """The value is the KPI's latest live measurement, effective at the end of its period (or
+        today, or the cycle's end). 409 `key_result_not_linked`, `kpi_not_measured`,
+        `kpi_measurement_before_cycle`.""",
+        S.check_in_from_kpi,
+        ss.KpiCheckIn,
+        status_code=201,
+        out=naming(s.CheckInCommandResult, "check_in_id"),
+    ),
 )
-def check_in_from_kpi(
-    objective_id: UUID,
-    key_result_id: UUID,
-    body: ss.KpiCheckIn,
-    uses: StrategyDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> s.CheckInCommandResult:
-    """The value is the KPI's latest live measurement, effective at the end of its period (or
-    today, or the cycle's end). 409 `key_result_not_linked`, `kpi_not_measured`,
-    `kpi_measurement_before_cycle`."""
-    result = uses.check_in_from_kpi(objective_id, key_result_id, body, expected)
-    answer(response, result)
-    assert result.extra_id is not None
-    return s.CheckInCommandResult(
-        id=result.id, version=result.version, position=result.position, check_in_id=result.extra_id
-    )

@@ -5,39 +5,48 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query, Response
+from fastapi import Query
 
-from api import positions, present
+from api import present
 from api import schemas as s
 from api.deps import (
-    IfMatchDep,
-    LedgerDep,
     PrincipalDep,
     ServicesDep,
     StorePositionDep,
-    answer,
 )
-from api.routes import Limit, Offset, RegistryDep, page, problems, read_from_store, router
-from domain.application import CommandResult
+from api.routes import (
+    Limit,
+    Offset,
+    RegistryDep,
+    directory_list,
+    page,
+    problems,
+    router,
+)
+from api.routes.commands import Command, Read, register, register_read
+from api.usecases.registry import RegistryUseCases as R
+from domain.application import OkrLedger
 
 teams = router("teams")
 
 
-@teams.post(
-    "/teams",
-    status_code=201,
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409),
-    summary="Form a team (admin)",
+register(
+    teams,
+    RegistryDep,
+    problems(403, 404, 409),
+    Command(
+        "POST",
+        "/teams",
+        "form_team",
+        "Form a team (admin)",
+        "A team under `parent_id` (or at the top). Its id is in the answer and `Location`.",
+        R.form_team,
+        s.TeamCreate,
+        status_code=201,
+        if_match=False,
+        location="/api/v1/teams/{id}",
+    ),
 )
-def form_team(
-    body: s.TeamCreate,
-    uses: RegistryDep,
-    response: Response,
-) -> CommandResult:
-    """A team under `parent_id` (or at the top). Its id is in the answer and `Location`."""
-    result = uses.form_team(body)
-    return answer(response, result, location=f"/api/v1/teams/{result.id}")
 
 
 @teams.get("/teams", response_model=s.TeamsPage, responses=problems(), summary="List teams")
@@ -51,111 +60,81 @@ def list_teams(
     offset: Offset = 0,
 ) -> s.TeamsPage:
     """Teams in formation order, with their members."""
-    with services.directory.current() as directory:
-        positions.saw_directory(services.directory)
-        items = [
-            present.team_entry(tid, entry, services.directory.version(tid))
-            for tid, entry in directory.teams.items()
-            if (parent_id is None or entry.parent_id == parent_id)
+    items = directory_list(
+        services,
+        lambda d: d.teams,
+        present.team_entry,
+        lambda entry: (
+            (parent_id is None or entry.parent_id == parent_id)
             and (include_disbanded or not entry.disbanded)
-        ]
+        ),
+    )
     return s.TeamsPage(**page(items, limit, offset))
 
 
-@teams.get(
-    "/teams/{team_id}", response_model=s.TeamOut, responses=problems(404), summary="Read a team"
+register_read(
+    teams,
+    Read(
+        "/teams/{team_id}",
+        "read_team",
+        "Read a team",
+        "One team with its members and their roles; the `ETag` is its version.",
+        OkrLedger.get_team,
+        present.team,
+        s.TeamOut,
+    ),
 )
-def read_team(
-    team_id: UUID, ledger: LedgerDep, _: PrincipalDep, __: StorePositionDep, response: Response
-) -> s.TeamOut:
-    """One team with its members and their roles; the `ETag` is its version."""
-    team = ledger.get_team(team_id)
-    read_from_store(response, ledger, team)
-    return present.team(team)
 
 
-@teams.patch(
-    "/teams/{team_id}",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Rename and/or move a team (admin)",
+_ONE = "/teams/{team_id}"
+
+register(
+    teams,
+    RegistryDep,
+    problems(403, 404, 409, 412),
+    Command(
+        "PATCH",
+        _ONE,
+        "patch_team",
+        "Rename and/or move a team (admin)",
+        """Send `name` to rename, `parent_id` to move (null: to the top). The move is checked
+        first (it can fail on a loop), then the rename.""",
+        R.patch_team,
+        s.TeamPatch,
+    ),
+    Command(
+        "POST",
+        _ONE + "/members",
+        "add_member",
+        "Add a member (admin)",
+        "Adds an active person as `member` or `manager`.",
+        R.add_member,
+        s.MemberAdd,
+    ),
+    Command(
+        "PATCH",
+        _ONE + "/members/{person_id}",
+        "change_member_role",
+        "Change a member's role (admin)",
+        "Make a member a manager (who then decides for this team and those below) or back.",
+        R.change_member_role,
+        s.MemberPatch,
+    ),
+    Command(
+        "DELETE",
+        _ONE + "/members/{person_id}",
+        "remove_member",
+        "Remove a member (admin)",
+        "The person leaves the team; their objectives and history stay.",
+        R.remove_member,
+    ),
+    Command(
+        "POST",
+        _ONE + "/disband",
+        "disband_team",
+        "Disband a team (admin)",
+        "A disbanded team takes no new members or objectives; its history stays.",
+        R.disband_team,
+        s.Reason,
+    ),
 )
-def patch_team(
-    team_id: UUID,
-    body: s.TeamPatch,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """Send `name` to rename, `parent_id` to move (null: to the top). The move is checked
-    first (it can fail on a loop), then the rename."""
-    return answer(response, uses.patch_team(team_id, body, expected))
-
-
-@teams.post(
-    "/teams/{team_id}/members",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Add a member (admin)",
-)
-def add_member(
-    team_id: UUID,
-    body: s.MemberAdd,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """Adds an active person as `member` or `manager`."""
-    return answer(response, uses.add_member(team_id, body, expected))
-
-
-@teams.patch(
-    "/teams/{team_id}/members/{person_id}",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Change a member's role (admin)",
-)
-def change_member_role(
-    team_id: UUID,
-    person_id: UUID,
-    body: s.MemberPatch,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """Make a member a manager (who then decides for this team and those below) or back."""
-    return answer(response, uses.change_member_role(team_id, person_id, body, expected))
-
-
-@teams.delete(
-    "/teams/{team_id}/members/{person_id}",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Remove a member (admin)",
-)
-def remove_member(
-    team_id: UUID,
-    person_id: UUID,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """The person leaves the team; their objectives and history stay."""
-    return answer(response, uses.remove_member(team_id, person_id, expected))
-
-
-@teams.post(
-    "/teams/{team_id}/disband",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Disband a team (admin)",
-)
-def disband_team(
-    team_id: UUID,
-    body: s.Reason,
-    uses: RegistryDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """A disbanded team takes no new members or objectives; its history stays."""
-    return answer(response, uses.disband_team(team_id, body, expected))

@@ -55,6 +55,7 @@ CSV_COLUMNS = (
     "reason",
     "approver",
     "approver_name",
+    "provenance",
 )
 _EXPORTS = {
     "csv": "text/csv; charset=utf-8",
@@ -150,6 +151,9 @@ def _csv(rows: list[dict[str, Any]]) -> str:
                 **row,
                 "before": json.dumps(row.get("before", {}), sort_keys=True),
                 "after": json.dumps(row.get("after", {}), sort_keys=True),
+                "provenance": json.dumps(row["provenance"], sort_keys=True)
+                if row.get("provenance")
+                else "",
             }
         )
     return out.getvalue()

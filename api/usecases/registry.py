@@ -56,6 +56,17 @@ class RegistryUseCases(UseCases):
             person_id, expected, lambda ledger: ledger.rename_person(person_id, body.name, self.ctx)
         )
 
+    def change_email(
+        self, person_id: UUID, body: s.PersonEmailChange, expected: int | None
+    ) -> CommandResult:
+        """An e-mail someone else has now is taken: 409 `email_taken`."""
+
+        def change(ledger: OkrLedger) -> CommandResult:
+            require_email_free(ledger, self.services.directory, body.email, person_id)
+            return ledger.change_email(person_id, body.email, body.reason, self.ctx)
+
+        return self._person(person_id, expected, change)
+
     def deactivate_person(
         self, person_id: UUID, body: s.Reason, expected: int | None
     ) -> CommandResult:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -33,6 +33,7 @@ from api.web.site import (
     web,
     with_query,
 )
+from api.web.static_files import WholeStaticFiles
 from domain.errors import NotFound, OkrError
 from infra.settings import Settings
 
@@ -48,6 +49,11 @@ def session_signer(settings: Settings) -> Signer:
     return Signer(secrets.token_bytes(32))
 
 
+def static_files(directory: Path = HERE / "static") -> WholeStaticFiles:
+    """The static files, each answered whole (api/web/static_files.py)."""
+    return WholeStaticFiles(directory=directory)
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Mount the web UI on `app` (after the API's routes and error handlers)."""
     app.add_middleware(
@@ -59,7 +65,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.web_session_max_age = settings.session_max_age_seconds
     app.state.oidc_signer = session_signer(settings)  # the pending single sign-on's cookie
     app.include_router(web)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/static", static_files(), name="static")
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
     app.add_exception_handler(Forbidden, _forbidden)

@@ -10,6 +10,7 @@ the same concurrency (16), unsigned, with no database: the HTTP ceiling on this 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -60,6 +61,7 @@ def run(ctx: Context) -> ScenarioResult:
     from domain.application import OkrLedger
     from domain.base import CommandContext
     from infra.eventstore import eventsourcing_env
+    from infra.secretbox import SecretBox
     from infra.settings import Settings
     from infra.webhooks.delivery import WebhookDelivery
     from infra.webhooks.endpoints import register_endpoint
@@ -70,7 +72,7 @@ def run(ctx: Context) -> ScenarioResult:
     settings = Settings(lock_timeout_seconds=5, pool_size=8)
     url = ctx.cluster.scratch("webhooks")
     ledger = OkrLedger(env=eventsourcing_env(url, settings))
-    store = WebhookStore(ledger.recorder.datastore)  # type: ignore[attr-defined]
+    store = WebhookStore(ledger.recorder.datastore, SecretBox(os.urandom(32)))  # type: ignore[attr-defined]
     delivery = WebhookDelivery(
         ledger, store, allow_private=True, timeout=10, concurrency=CONCURRENCY
     )

@@ -49,9 +49,11 @@ class ObjectiveLedger(QualityLedger):
     def _objective_and_cycle(
         self, objective_id: UUID, expected_version: int | None = None
     ) -> tuple[Objective, Cycle]:
-        objective = self._load(Objective, objective_id, "objective")
+        objective, cycle = self._load_with(
+            Objective, objective_id, "objective", lambda o: o.cycle_id, Cycle, "cycle"
+        )
         self._expect(objective, expected_version)
-        return objective, self._load(Cycle, objective.cycle_id, "cycle")
+        return objective, cycle
 
     def _on_objective(
         self,

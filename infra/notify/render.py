@@ -83,7 +83,38 @@ def sentence(notice: Notice, directory: Directory) -> tuple[str, str]:
     if kind == "amendment_decided":
         outcome = data.get("outcome", "decided")
         return f"{who} {outcome} the amendment to {title}", data.get("comment", "")
+    if kind == "planning_opened":
+        return f"Planning is open for {data.get('cycle', 'a new cycle')}", (
+            "Draft your team's objectives and submit them for approval."
+        )
+    if kind == "grading_opened":
+        return f"Grading is open: grade {title}", f"Cycle {data.get('cycle', '')}."
+    if kind == "grading_due":
+        return f"Grading {title} is due", f"Cycle {data.get('cycle', '')} has ended."
+    if kind == "digest":
+        return f"Your weekly digest ({data.get('week', '')})", (
+            f"{data.get('held', '0')} notices held for it, {data.get('stale', '0')} stale key results."
+        )
+    if kind == "confidence_dropped":
+        return f"{who}'s confidence in {title} fell from {data.get('from')} to {data.get('to')}", (
+            "A drop of three points or more since the previous check-in."
+        )
+    if kind in ("check_in_due", "check_in_overdue", "check_in_escalated"):
+        return _reminder(kind, title, data, directory)
     return f"{who}: {kind.replace('_', ' ')} on {title}", ""
+
+
+def _reminder(kind: str, title: str, data: dict[str, str], directory: Directory) -> tuple[str, str]:
+    """Check-in reminders (projections/reminders.py): the period is the first day of the
+    period that went by without a check-in."""
+    since = f"No check-in on its key result since {data.get('period', 'the last period')}."
+    if kind == "check_in_due":
+        return f"Time to check in on {title}", since
+    if kind == "check_in_overdue":
+        return f"Your check-in on {title} is overdue", since
+    owner = data.get("owner_id")
+    whose = f"{actor_name(directory, owner)}'s" if owner else "your team's"
+    return f"A check-in on {whose} {title} is overdue", since
 
 
 def render(

@@ -9,6 +9,7 @@ from typing import Any
 
 from infra.bootstrap import build_ledger
 from infra.notify.engine import Notifier
+from infra.notify.reminders import ReminderScheduler
 from infra.settings import Settings, get_settings
 
 log = logging.getLogger("okrledger.notifier")
@@ -28,6 +29,9 @@ def run_notifier(settings: Settings | None = None, *, follow: bool = True) -> No
         signal.signal(sig, handler)
     notifier = Notifier(ledger, settings, follow=follow)
     notifier.start()
+    reminders = ReminderScheduler(ledger, settings) if follow and settings.reminders else None
+    if reminders is not None:
+        reminders.start()
     log.info(
         "notifier running: channels in_app%s",
         "".join(f", {name}" for name in notifier.channels),
@@ -35,5 +39,7 @@ def run_notifier(settings: Settings | None = None, *, follow: bool = True) -> No
     try:
         stop.wait()
     finally:
+        if reminders is not None:
+            reminders.stop()
         notifier.stop()
         ledger.close()

@@ -120,31 +120,45 @@ class NoticeStore(PostgresTrackingRecorder):
         Refused (IntegrityError) unless the position moves forward: a second follower that
         read the same page commits nothing. Notices in `in_app_only` (about old events) are
         shown on the notifications page and sent on no other channel."""
-        if notices:
-            curs.executemany(
-                SQL(
-                    "INSERT INTO {} (id, position, kind, recipient_id, actor, objective_id, "
-                    "link, data, in_app_only) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (id) DO NOTHING"
-                ).format(self.notices),
-                [
-                    (
-                        n.id,
-                        n.position,
-                        n.kind,
-                        n.recipient_id,
-                        n.actor,
-                        n.objective_id,
-                        n.link,
-                        orjson.dumps(n.data).decode(),
-                        n.id in in_app_only,
-                    )
-                    for n in notices
-                ],
-            )
-            curs.execute(SQL("SELECT pg_notify(%s, 'notices')"), (CHANNEL,))
+        self.insert(curs, notices, in_app_only)
         with curs.connection.cursor() as own:
             self._insert_tracking(own, Tracking(TRACKING_NAME, position))
+
+    def insert(
+        self,
+        curs: Cursor[Any],
+        notices: Sequence[Notice],
+        in_app_only: frozenset[UUID] = frozenset(),
+    ) -> int:
+        """Write `notices` (ids already stored are left alone) and wake the senders; how many
+        were new. The follower writes with its position (`record`); the reminder scheduler
+        writes notices that time caused with this alone."""
+        if not notices:
+            return 0
+        curs.executemany(
+            SQL(
+                "INSERT INTO {} (id, position, kind, recipient_id, actor, objective_id, "
+                "link, data, in_app_only) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (id) DO NOTHING"
+            ).format(self.notices),
+            [
+                (
+                    n.id,
+                    n.position,
+                    n.kind,
+                    n.recipient_id,
+                    n.actor,
+                    n.objective_id,
+                    n.link,
+                    orjson.dumps(n.data).decode(),
+                    n.id in in_app_only,
+                )
+                for n in notices
+            ],
+        )
+        written = max(curs.rowcount, 0)
+        curs.execute(SQL("SELECT pg_notify(%s, 'notices')"), (CHANNEL,))
+        return written
 
     # -------------------------------------------------------------- keys
 

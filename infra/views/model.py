@@ -493,6 +493,7 @@ def _audit_row(told: Narration, logged: Logged) -> AuditRow:
         after=told.after,
         reason=event.reason,
         approver=told.approver,
+        provenance=event.provenance,
     )
 
 

@@ -462,8 +462,8 @@ def audit_json(row: Sequence[Any]) -> dict[str, Any]:
     """The JSON-native audit row (what `jsonable(AuditRow)` gives) from a `view_audit` row:
     its columns, and its document's other fields (`infra.views.store.audit_doc`)."""
     position, recorded_at, actor, event_type, entity_id, objective_id, kr_id, cycle_id, doc = row
-    request_id, entity_type, version, action, before, after, reason, approver = audit_fields(
-        loads(doc), event_type
+    request_id, entity_type, version, action, before, after, reason, approver, provenance = (
+        audit_fields(loads(doc), event_type)
     )
     return {
         "position": position,
@@ -482,18 +482,30 @@ def audit_json(row: Sequence[Any]) -> dict[str, Any]:
         "after": after,
         "reason": reason,
         "approver": approver,
+        "provenance": provenance,
     }
 
 
 def audit_fields(doc: list[Any], event_type: str) -> list[Any]:
     """A `view_audit` row's document (`infra.views.store.audit_doc`) with its defaults put
-    back: request id, entity type, entity version, action, before, after, reason, approver."""
+    back: request id, entity type, entity version, action, before, after, reason, approver,
+    provenance."""
     request_id, entity_type, version, action, *tail = doc
-    before, after, reason, approver = (*tail, *AUDIT_DEFAULTS[len(tail) :])
+    before, after, reason, approver, provenance = (*tail, *AUDIT_DEFAULTS[len(tail) :])
     if entity_type is None:
         entity_type = default_entity_type(event_type)
     # The defaults are shared objects: each answer gets maps of its own.
-    return [request_id, entity_type, version, action, dict(before), dict(after), reason, approver]
+    return [
+        request_id,
+        entity_type,
+        version,
+        action,
+        dict(before),
+        dict(after),
+        reason,
+        approver,
+        provenance,
+    ]
 
 
 CHECK_IN_EVENTS = frozenset(

@@ -652,9 +652,9 @@ def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[
     return out
 
 
-AUDIT_DEFAULTS: tuple[Any, ...] = ({}, {}, "", None)
-"""The values of an audit document's optional tail (before, after, reason, approver) most
-events have: left off the end of the document."""
+AUDIT_DEFAULTS: tuple[Any, ...] = ({}, {}, "", None, None)
+"""The values of an audit document's optional tail (before, after, reason, approver,
+provenance) most events have: left off the end of the document."""
 
 
 def default_entity_type(event_type: str) -> str:
@@ -665,7 +665,8 @@ def default_entity_type(event_type: str) -> str:
 def audit_doc(row: AuditRow) -> list[Any]:
     """What a `view_audit` row keeps beside its columns, as a positional array: request id,
     entity type (null when it is `default_entity_type`), entity version, action, then before,
-    after, reason and approver, without the empty ones at the end most events have."""
+    after, reason, approver and provenance, without the empty ones at the end most events
+    have."""
     entity_type = (
         row.entity_type if row.entity_type != default_entity_type(row.event_type) else None
     )
@@ -678,6 +679,7 @@ def audit_doc(row: AuditRow) -> list[Any]:
         row.after,
         row.reason,
         row.approver,
+        row.provenance or None,
     ]
     while len(doc) > 4 and _is_default(doc[-1], AUDIT_DEFAULTS[len(doc) - 5]):
         doc.pop()

@@ -52,6 +52,7 @@ from infra.kafka import envelope
 from infra.kafka.pg import postgres_recorder
 from infra.kafka.relay import event_for_publishing
 from infra.repeating import Repeating
+from infra.secretbox import SecretBox
 from infra.settings import Settings
 from infra.views.log import LogReader
 from infra.webhooks.chat import Notice, message_body
@@ -195,7 +196,7 @@ class WebhookDelivery:
     ) -> WebhookDelivery:
         return cls(
             ledger,
-            WebhookStore(postgres_recorder(ledger).datastore),
+            WebhookStore(postgres_recorder(ledger).datastore, SecretBox.from_settings(settings)),
             allow_private=settings.webhook_allow_private,
             timeout=settings.webhook_timeout_seconds,
             give_up_after=timedelta(hours=settings.webhook_retry_hours),

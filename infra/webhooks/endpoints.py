@@ -12,6 +12,7 @@ from domain.base import CommandContext
 from domain.channel import ChannelKind
 from domain.errors import InvalidValue
 from domain.webhook import require_url
+from infra.secretbox import SecretsKeyMissing
 from infra.webhooks.guard import check_url
 from infra.webhooks.store import WebhookStore
 
@@ -50,7 +51,10 @@ def register_endpoint(
     secret: str | None = None,
     allow_private: bool = False,
 ) -> tuple[CommandResult, str]:
-    """Register an endpoint; its result and its secret (to be shown once, never again)."""
+    """Register an endpoint; its result and its secret (to be shown once, never again).
+    Without a key to seal the secret with, nothing is checked or stored: SecretsKeyMissing."""
+    if store.box is None:
+        raise SecretsKeyMissing
     secret = require_secret(secret) if secret is not None else new_secret()
     check_url(require_url(url), allow_private)
     endpoint_id: UUID = uuid4()
@@ -71,6 +75,8 @@ def connect_channel(
 ) -> CommandResult:
     """Connect a Slack or Teams incoming webhook: its URL (a secret) in the table first, then
     the event (with only a hint of the URL)."""
+    if store.box is None:
+        raise SecretsKeyMissing
     check_url(require_url(url), allow_private)
     channel_id: UUID = uuid4()
     store.put_secret(channel_id, url)

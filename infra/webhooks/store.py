@@ -1,7 +1,8 @@
 """The webhook tables beside the event store: operational state, not decisions.
 
-- ``okrledger_webhook_secret``: each endpoint's signing secret (never in an event, returned
-  once at registration). A row is written *before* the endpoint's `Registered` event commits,
+- ``okrledger_webhook_secret``: each endpoint's signing secret and each chat channel's URL
+  (never in an event, a secret returned once at registration), sealed with AES-GCM under
+  ``OKR_SECRETS_KEY`` and the row's id as associated data (`infra.secretbox`). A row is written *before* the endpoint's `Registered` event commits,
   so a follower that has read the event always finds the endpoint's row.
 - ``okrledger_webhook_progress``: the follower's log position. Its row is locked (``FOR
   UPDATE``) for the whole round, and the round's delivery rows commit with the new position:
@@ -23,6 +24,8 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg import Connection
 from psycopg.rows import dict_row
 from psycopg.sql import SQL, Composed, Identifier
+
+from infra.secretbox import SecretBox, SecretsKeyMissing, is_sealed
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -90,8 +93,9 @@ _COLUMNS = (
 class WebhookStore:
     """The three tables, on the event store's connection pool."""
 
-    def __init__(self, datastore: PostgresDatastore) -> None:
+    def __init__(self, datastore: PostgresDatastore, box: SecretBox | None = None) -> None:
         self.datastore = datastore
+        self.box = box
         schema = Identifier(datastore.schema or "public")
         self.secret = Composed([schema, SQL("."), Identifier("okrledger_webhook_secret")])
         self.progress = Composed([schema, SQL("."), Identifier("okrledger_webhook_progress")])
@@ -159,19 +163,66 @@ class WebhookStore:
     # --------------------------------------------------------------- secrets
 
     def put_secret(self, endpoint_id: UUID, secret: str) -> None:
+        """Store a secret sealed under the current key (SecretsKeyMissing without one)."""
+        if self.box is None:
+            raise SecretsKeyMissing
         self.create_tables()
         with self.datastore.get_connection() as conn, conn.transaction():
             conn.execute(
                 SQL("INSERT INTO {} (endpoint_id, secret) VALUES (%s, %s)").format(self.secret),
-                (endpoint_id, secret),
+                (endpoint_id, self.box.seal(endpoint_id, secret)),
             )
 
     def secrets(self) -> dict[UUID, str]:
-        """Every endpoint's secret (the endpoints whose registration did not commit too)."""
+        """Every endpoint's secret (the endpoints whose registration did not commit too).
+
+        A value stored in plain (before sealing) or under an earlier key is sealed again under
+        the current key as it is read; one that no configured key opens is SecretUnreadable."""
         self.create_tables()
         with self.datastore.get_connection() as conn:
-            rows = conn.execute(SQL("SELECT endpoint_id, secret FROM {}").format(self.secret))
-            return {row["endpoint_id"]: row["secret"] for row in rows.fetchall()}
+            rows = conn.execute(
+                SQL("SELECT endpoint_id, secret FROM {}").format(self.secret)
+            ).fetchall()
+        opened: dict[UUID, str] = {}
+        stale: list[tuple[UUID, str, str]] = []
+        for row in rows:
+            row_id, stored = row["endpoint_id"], row["secret"]
+            if not is_sealed(stored):
+                opened[row_id] = stored
+            elif self.box is None:
+                raise SecretsKeyMissing
+            else:
+                opened[row_id] = self.box.open(row_id, stored)
+            if self.box is not None and not self.box.is_current(stored):
+                stale.append((row_id, stored, opened[row_id]))
+        if stale:
+            self._reseal(stale)
+        return opened
+
+    def rotate(self) -> int:
+        """Seal every plain or earlier-key value under the current key; how many were."""
+        if self.box is None:
+            raise SecretsKeyMissing
+        before = self.sealed_under_current()
+        self.secrets()
+        return self.sealed_under_current() - before
+
+    def sealed_under_current(self) -> int:
+        self.create_tables()
+        with self.datastore.get_connection() as conn:
+            rows = conn.execute(SQL("SELECT secret FROM {}").format(self.secret)).fetchall()
+        return sum(1 for r in rows if self.box is not None and self.box.is_current(r["secret"]))
+
+    def _reseal(self, stale: list[tuple[UUID, str, str]]) -> None:
+        assert self.box is not None
+        with self.datastore.get_connection() as conn, conn.transaction():
+            for row_id, stored, secret in stale:
+                conn.execute(
+                    SQL("UPDATE {} SET secret = %s WHERE endpoint_id = %s AND secret = %s").format(
+                        self.secret
+                    ),
+                    (self.box.seal(row_id, secret), row_id, stored),
+                )
 
     def endpoint_ids(self) -> list[UUID]:
         self.create_tables()

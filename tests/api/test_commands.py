@@ -770,3 +770,89 @@ def test_an_e_mail_someone_changed_to_cannot_be_registered(
         f"{API}/people", json={"name": "Y", "email": "zoe@a.example"}, headers=admin
     )
     assert _ok(again, 201)["id"] != zoe["id"]
+
+
+def test_an_admin_changes_a_person_s_e_mail_over_http(
+    client: Any, world: World, ledger: OkrLedger
+) -> None:
+    """POST /people/{id}/email: the same person (id, history) with a new address, which is then
+    taken; a taken address is 409 `email_taken`, a stale If-Match 412, bad input 422."""
+    admin = world["admin"].headers
+    zoe = _ok(
+        client.post(f"{API}/people", json={"name": "Zoe", "email": "zoe@a.example"}, headers=admin),
+        201,
+    )
+    path = f"{API}/people/{zoe['id']}/email"
+    changed = _ok(
+        client.post(
+            path,
+            json={"email": "zoe@b.example", "reason": "married"},
+            headers={**admin, "If-Match": f'"{zoe["version"]}"'},
+        )
+    )
+    assert changed["id"] == zoe["id"] and changed["version"] == zoe["version"] + 1
+    read = _ok(client.get(f"{API}/people/{zoe['id']}", headers=admin))
+    assert read["email"] == "zoe@b.example"
+    events = list(ledger.repository.event_store.get(UUID(zoe["id"])))
+    assert type(events[-1]).__name__ == "EmailChanged" and events[-1].reason == "married"
+    _problem(
+        client.post(
+            f"{API}/people",
+            json={"name": "Z", "email": "ZOE@b.example"},
+            headers=admin,
+        ),
+        409,
+        "email_taken",
+        "email",
+    )
+    _problem(
+        client.post(
+            path,
+            json={"email": "max@acme.example", "reason": "mistake"},
+            headers=admin,
+        ),
+        409,
+        "email_taken",
+        "email",
+    )
+    _problem(
+        client.post(
+            path,
+            json={"email": "zoe@c.example", "reason": "again"},
+            headers={**admin, "If-Match": f'"{zoe["version"]}"'},
+        ),
+        412,
+        "version_mismatch",
+    )
+    _problem(
+        client.post(path, json={"email": "zoe@c.example"}, headers=admin), 422, "missing", "reason"
+    )
+    _problem(
+        client.post(path, json={"email": "zoe@c.example", "reason": ""}, headers=admin),
+        422,
+        "string_too_short",
+        "reason",
+    )
+    _problem(
+        client.post(path, json={"email": "not an address", "reason": "x"}, headers=admin),
+        422,
+        "email_invalid",
+        "email",
+    )
+    _problem(
+        client.post(
+            path, json={"email": "zoe@d.example", "reason": "x"}, headers=world["max"].headers
+        ),
+        403,
+        "admin_only",
+    )
+    _problem(
+        client.post(
+            f"{API}/people/{uuid4()}/email",
+            json={"email": "q@d.example", "reason": "x"},
+            headers=admin,
+        ),
+        404,
+        "person_not_found",
+    )
+    assert "/api/v1/people/{person_id}/email" in client.get(f"{API}/openapi.json").json()["paths"]

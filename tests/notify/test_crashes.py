@@ -51,6 +51,7 @@ def notifiers(database_url: str, tmp_path: Path, mailbox: Mailbox) -> Iterator[N
             "OKR_SMTP_URL": mailbox.url,
             "OKR_MAIL_FROM": "okr@acme.example",
             "OKR_PUBLIC_URL": "https://okr.acme.example",
+            "OKR_REMINDERS": "off",  # the log's notices only (reminders: test_reminders.py)
         }
     )
     yield made

@@ -43,6 +43,7 @@ def served(database_url: str, tmp_path: Path, mailbox: Mailbox) -> Iterator[str]
         "OKR_SMTP_URL": mailbox.url,
         "OKR_MAIL_FROM": "okrledger <okr@acme.example>",
         "OKR_PUBLIC_URL": base,
+        "OKR_REMINDERS": "off",  # the submission's e-mail only (cycle phases: test_reminders.py)
     }
     process = subprocess.Popen(
         [str(OKR), "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -23,6 +23,8 @@ from domain.base import CommandContext
 from domain.errors import InvalidValue
 from domain.objective import Kind
 from domain.webhook import WebhookEndpoint
+from infra.secretbox import SecretBox
+from infra.settings import Settings
 from infra.webhooks.delivery import WebhookDelivery
 from infra.webhooks.endpoints import register_endpoint
 from infra.webhooks.store import WebhookStore
@@ -81,7 +83,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def store(ledger: OkrLedger) -> WebhookStore:
-    return WebhookStore(ledger.recorder.datastore)  # type: ignore[attr-defined]
+    return WebhookStore(ledger.recorder.datastore, SecretBox.from_settings(Settings()))  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -289,7 +291,9 @@ def test_several_processes_deliver_each_event_once(
     register(ledger, store, receiver.url)
     plan_cycles(ledger, 12)
     senders = [
-        WebhookDelivery(ledger, WebhookStore(store.datastore), allow_private=True, clock=clock)
+        WebhookDelivery(
+            ledger, WebhookStore(store.datastore, store.box), allow_private=True, clock=clock
+        )
         for _ in range(3)
     ]
     try:

@@ -27,10 +27,10 @@ SYSTEM = CommandContext.system()
 PAGE = "/admin/integrations"
 
 
-def _signed_in(ledger: OkrLedger, role: Role) -> TestClient:
+def _signed_in(ledger: OkrLedger, role: Role, settings: Settings = SETTINGS) -> TestClient:
     person = ledger.register_person(role.value, f"{role.value}@acme.example", SYSTEM).id
     token, _ = ledger.issue_token(person, role, SYSTEM)
-    client = TestClient(create_app(ledger, settings=SETTINGS), raise_server_exceptions=False)
+    client = TestClient(create_app(ledger, settings=settings), raise_server_exceptions=False)
     signed = client.post(
         "/sign-in",
         data={"csrf_token": _csrf(client.get("/sign-in").text), "token": token, "next": "/"},
@@ -90,3 +90,25 @@ def test_a_manager_sees_neither_the_page_nor_its_link(ledger: OkrLedger) -> None
             data={"csrf_token": _csrf(client.get("/").text), "url": "https://x.example/"},
         )
         assert refused.status_code == 403
+
+
+def test_without_the_secrets_key_the_page_says_which_setting_is_missing(
+    ledger: OkrLedger,
+) -> None:
+    """Registering needs OKR_SECRETS_KEY (docs/webhooks.md#secrets-at-rest): the form answers
+    with the setting's name, never a 500, and stores nothing."""
+    settings = Settings(webhook_allow_private=True, secrets_key=None)
+    with _signed_in(ledger, Role.ADMIN, settings) as client:
+        page = client.get(PAGE)
+        assert page.status_code == 200, page.text
+        made = client.post(
+            f"{PAGE}/webhooks",
+            data={
+                "csrf_token": _csrf(page.text),
+                "url": "http://127.0.0.1:9/hook",
+                "event_types": "Cycle.Planned",
+            },
+        )
+        assert made.status_code in (409, 422), made.text
+        assert "OKR_SECRETS_KEY" in made.text and "whsec_" not in made.text
+    assert webhooks_of(ledger, settings).store.secrets() == {}

@@ -18,6 +18,8 @@ from werkzeug import Request, Response
 
 from domain.application import OkrLedger
 from domain.base import CommandContext
+from infra.secretbox import SecretBox
+from infra.settings import Settings
 from infra.webhooks.endpoints import register_endpoint
 from infra.webhooks.store import WebhookStore
 
@@ -38,7 +40,7 @@ def test_two_processes_deliver_every_event_once_and_stop_cleanly(
         return Response("ok")
 
     httpserver.expect_request("/hook").respond_with_handler(handle)
-    store = WebhookStore(ledger.recorder.datastore)  # type: ignore[attr-defined]
+    store = WebhookStore(ledger.recorder.datastore, SecretBox.from_settings(Settings()))  # type: ignore[attr-defined]
     ctx = CommandContext.system()
     register_endpoint(
         ledger, store, httpserver.url_for("/hook"), ["*"], False, ctx, allow_private=True

@@ -7,6 +7,7 @@ import api.web.pages.auth
 import api.web.pages.compare
 import api.web.pages.diff
 import api.web.pages.home
+import api.web.pages.imports
 import api.web.pages.inbox
 import api.web.pages.integrations
 import api.web.pages.notifications

@@ -1,0 +1,201 @@
+"""The weekly digest: one e-mail per person on Monday at 09:00 in their time zone, with the
+notices held for it (people who chose `digest`) and the key results of theirs that are stale.
+
+When it is due is decided by the pure `projections.reminders.digest_week`; what is stale by
+`stale_for`. Sending is one transaction per person: the held deliveries are claimed
+(`FOR UPDATE SKIP LOCKED`), a `digest` notice with the deterministic id of (person, week) is
+inserted (`ON CONFLICT DO NOTHING`: a second scheduler, or a second tick, finds it and sends
+nothing), the e-mail is sent with `Message-ID` `<digest id>.email@domain`, and the held rows and
+the digest's own delivery are marked `sent` before the commit. Killed between the SMTP server's
+acceptance and that commit, the digest is sent again with the same `Message-ID` (the notifier's
+one crash window, docs/notifications.md).
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime, time
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from psycopg.sql import SQL
+
+from infra.notify.channels import Channel
+from infra.notify.engine import quiet_until
+from infra.notify.render import Directory, Message, Recipient, sentence
+from infra.notify.store import IN_APP, NoticeStore, notice_of
+from infra.notify.unsubscribe import UnsubscribeLinks
+from projections.notices import Notice
+from projections.reminders import RemindersState, digest_id, digest_week, stale_for
+from projections.staleness import StaleKeyResult
+
+EMAIL = "email"
+
+
+class Digests:
+    def __init__(
+        self,
+        store: NoticeStore,
+        directory: Directory,
+        channel: Channel,
+        base_url: str,
+        default_time_zone: str,
+        at: time,
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.channel = channel
+        self.base_url = base_url.rstrip("/")
+        self.default_time_zone = default_time_zone
+        self.at = at
+        self.links = UnsubscribeLinks(store, base_url)
+
+    def candidates(self, state: RemindersState) -> set[UUID]:
+        """People with e-mails held for the digest, and owners of key results."""
+        with self.store.datastore.get_connection() as conn:
+            rows: list[Any] = conn.execute(
+                SQL(
+                    "SELECT DISTINCT n.recipient_id FROM {} d JOIN {} n ON n.id = d.notice_id "
+                    "WHERE d.status = 'held' AND d.channel = %s"
+                ).format(self.store.deliveries, self.store.notices),
+                (EMAIL,),
+            ).fetchall()
+        people = {row["recipient_id"] for row in rows}
+        for objective in state.staleness.objectives.values():
+            if objective.owner_person_id is not None:
+                people.add(objective.owner_person_id)
+            elif objective.owner_team_id is not None:
+                people.update(state.people.teams.get(objective.owner_team_id, {}))
+        return people - state.people.inactive
+
+    def send_due(self, state: RemindersState, now: datetime) -> int:
+        """Send the digests due at `now`; how many were sent. Only people whose Monday window
+        is open (by the time zone the log records) and whose digest of the week is not out
+        yet are looked up."""
+        due: dict[UUID, UUID] = {}
+        for person in self.candidates(state):
+            zone = ZoneInfo(state.time_zones.get(person) or self.default_time_zone)
+            monday = digest_week(zone, now, self.at)
+            if monday is not None:
+                due[person] = digest_id(person, monday)
+        if not due:
+            return 0
+        with self.store.datastore.get_connection() as conn:
+            rows: list[Any] = conn.execute(
+                SQL("SELECT id FROM {} WHERE id = ANY(%s)").format(self.store.notices),
+                (list(due.values()),),
+            ).fetchall()
+        done = {row["id"] for row in rows}
+        sent = 0
+        for person, notice_id in sorted(due.items(), key=lambda item: str(item[0])):
+            if notice_id in done:
+                continue
+            recipient = self.directory.person(person)
+            if recipient is None or not recipient.active or not recipient.preferences.wants(EMAIL):
+                continue
+            prefs = recipient.preferences
+            if quiet_until(prefs, now, self.default_time_zone) is not None:
+                continue
+            zone = ZoneInfo(prefs.time_zone or self.default_time_zone)
+            monday = digest_week(zone, now, self.at)
+            if monday is None:
+                continue
+            stale = stale_for(state, person, now.astimezone(zone).date())
+            sent += self._send(recipient, digest_id(person, monday), monday.isoformat(), stale)
+        return sent
+
+    def _send(
+        self, recipient: Recipient, notice_id: UUID, week: str, stale: list[StaleKeyResult]
+    ) -> int:
+        store = self.store
+        with store.datastore.get_connection() as conn, conn.transaction():
+            held: list[Any] = conn.execute(
+                SQL(
+                    "SELECT n.* FROM {} d JOIN {} n ON n.id = d.notice_id WHERE d.status = 'held' "
+                    "AND d.channel = %s AND n.recipient_id = %s ORDER BY n.position "
+                    "FOR UPDATE OF d SKIP LOCKED"
+                ).format(store.deliveries, store.notices),
+                (EMAIL, recipient.id),
+            ).fetchall()
+            if not held and not stale:
+                return 0
+            digest = Notice(
+                id=notice_id,
+                kind="digest",
+                recipient_id=recipient.id,
+                position=0,
+                actor="system",
+                objective_id=None,
+                link="/notifications",
+                data={"week": week, "held": str(len(held)), "stale": str(len(stale))},
+            )
+            with conn.cursor() as curs:
+                if store.insert(curs, [digest]) == 0:
+                    return 0  # this week's digest went out already
+            notices = [notice_of(row) for row in held]
+            message = self.render(recipient, digest, notices, stale)
+            message_id = self.channel.send(message)
+            now = datetime.now(UTC)
+            conn.execute(
+                SQL(
+                    "UPDATE {} SET status = 'sent', sent_at = %s, message_id = %s, "
+                    "last_error = NULL WHERE channel = %s AND notice_id = ANY(%s)"
+                ).format(store.deliveries),
+                (now, message_id, EMAIL, [n.id for n in notices]),
+            )
+            conn.execute(
+                SQL(
+                    "INSERT INTO {} (notice_id, channel, status, not_before, sent_at, message_id) "
+                    "VALUES (%s, %s, 'sent', %s, %s, NULL), (%s, %s, 'sent', %s, %s, %s)"
+                ).format(store.deliveries),
+                (digest.id, IN_APP, now, now, digest.id, EMAIL, now, now, message_id),
+            )
+            conn.execute(
+                SQL("UPDATE {} SET dispatched_at = now() WHERE id = %s").format(store.notices),
+                (digest.id,),
+            )
+        return 1
+
+    def render(
+        self,
+        recipient: Recipient,
+        digest: Notice,
+        notices: list[Notice],
+        stale: list[StaleKeyResult],
+    ) -> Message:
+        subject = f"Your okrledger week ({digest.data['week']})"
+        url = self.base_url + digest.link
+        unsubscribe = self.links.url(recipient.id, EMAIL)
+        text = [f"Hello {recipient.name},", ""]
+        page = [f"<p>Hello {html.escape(recipient.name)},</p>"]
+        if notices:
+            text.append("Waiting on you:")
+            page.append("<h3>Waiting on you</h3><ul>")
+            for notice in notices:
+                line, _ = sentence(notice, self.directory)
+                link = self.base_url + notice.link
+                text.append(f"- {line}: {link}")
+                page.append(f'<li><a href="{html.escape(link)}">{html.escape(line)}</a></li>')
+            text.append("")
+            page.append("</ul>")
+        if stale:
+            text.append("Stale key results (no check-in for longer than the cycle's cadence):")
+            page.append("<h3>Stale key results</h3><ul>")
+            for kr in stale:
+                link = f"{self.base_url}/objectives/{kr.objective_id}"
+                line = f"{kr.title} ({kr.objective_title}): {kr.days_since} days"
+                text.append(f"- {line}: {link}")
+                page.append(f'<li><a href="{html.escape(link)}">{html.escape(line)}</a></li>')
+            text.append("")
+            page.append("</ul>")
+        text += [f"All your notifications: {url}", "", f"Stop these e-mails: {unsubscribe}"]
+        page.append(f'<p><a href="{html.escape(url)}">All your notifications</a></p>')
+        page.append(
+            f'<p style="color:#666;font-size:small"><a href="{html.escape(unsubscribe)}">'
+            "Stop these e-mails</a></p>"
+        )
+        body = "<!doctype html><html><body>" + "".join(page) + "</body></html>"
+        return Message(
+            digest.id, "digest", recipient, subject, "\n".join(text) + "\n", body, url, unsubscribe
+        )
