@@ -22,16 +22,19 @@ organisation and the strategy layer changed since the previous one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import tempfile
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import IO, Any, Final
 from uuid import UUID
 
-from domain.cycle import Cycle
+from domain.cycle import Cycle, Phase
 from domain.objective import Objective
 from domain.person import Person
 from domain.team import Team
-from infra.views.codec import dumps
+from infra.views.codec import decode, dumps
 from projections.audit import AuditRow
 from projections.base import KindTest, Logged
 from projections.catalogue import CATALOGUE, narrate
@@ -50,7 +53,7 @@ from projections.inbox import InboxFold, InboxState
 from projections.narrative import Context, Narration, advance
 from projections.staleness import StalenessFold, StalenessState
 from projections.strategy import StrategyFold
-from projections.tree import ObjectiveNode, TreeState
+from projections.tree import CheckInPoint, ObjectiveNode, TreeState
 
 # `tally` and `record` are the comparison's and the history's own steps, exposed so that one
 # shared context serves every fold instead of four copies of it.
@@ -84,6 +87,8 @@ _STALENESS = StalenessFold()
 _TEAM_EVENT = KindTest[Team.Event](Team.Event)
 _CYCLE_EVENT = KindTest[Cycle.Event](Cycle.Event)
 _PERSON_EVENT = KindTest[Person.Event](Person.Event)
+_CYCLE_CLOSED = KindTest[Cycle.Closed](Cycle.Closed)
+_CLOSED: Final = Phase.CLOSED.value
 OWN_OBJECTIVE_ONLY: Final = CATALOGUE.objective_local()
 """Objective events no other objective's rows read (the catalogue's objective-local ones:
 check-ins and grades, about 80% of a mature log). A shard skips them for the objectives it does not own; every other event it folds
@@ -187,6 +192,104 @@ def needs(views: Iterable[str]) -> set[str]:
     return parts
 
 
+Points = dict[UUID, list[CheckInPoint]]
+"""Key result id → its live check-ins."""
+
+
+class Parked:
+    """The live check-ins of objectives whose cycle is closed, kept in a temporary file.
+
+    The tree keeps every live check-in of a key result only to fold a later correction, and
+    a closed cycle takes no check-in and no correction (until it is reopened). So when a
+    cycle closes, its objectives' lists go to this file, one JSON document per objective,
+    and the tree keeps only the check-in in force (all that renderings, time travel and
+    staleness read). A check-in event of a parked objective takes its lists back first
+    (`Model.apply`), and a tree row reads them from here (`infra.views.store`): answers are
+    the same, and the model holds the open cycles' check-ins only.
+    """
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+        self._where: dict[UUID, tuple[int, int]] = {}
+        self._end = 0
+        self._lock = threading.Lock()  # the final save reads beside the rebuild's indexes
+
+    def __contains__(self, objective_id: object) -> bool:
+        return objective_id in self._where
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def put(self, objective_id: UUID, document: bytes) -> None:
+        """Keep an objective's lists (`Points` as JSON)."""
+        with self._lock:
+            if self._file is None:
+                # Lives as long as the model: closed when the model is collected.
+                self._file = tempfile.TemporaryFile(prefix="okr-parked-")  # noqa: SIM115
+                weakref.finalize(self, self._file.close)
+            self._file.seek(self._end)
+            self._file.write(document)
+            self._where[objective_id] = (self._end, len(document))
+            self._end += len(document)
+
+    def raw(self, objective_id: UUID) -> bytes | None:
+        """An objective's lists as JSON, or None when it is not parked."""
+        with self._lock:
+            found = self._where.get(objective_id)
+            if found is None or self._file is None:
+                return None
+            self._file.seek(found[0])
+            return self._file.read(found[1])
+
+    def get(self, objective_id: UUID) -> Points | None:
+        document = self.raw(objective_id)
+        return None if document is None else decode(Points, document)
+
+    def take(self, objective_id: UUID) -> Points | None:
+        """An objective's lists, no longer parked (the file's space is not reused)."""
+        points = self.get(objective_id)
+        self._where.pop(objective_id, None)
+        return points
+
+    def items(self) -> Iterator[tuple[UUID, bytes]]:
+        """(objective id, its lists as JSON) for every parked objective."""
+        for objective_id in list(self._where):
+            document = self.raw(objective_id)
+            if document is not None:
+                yield objective_id, document
+
+
+def park(parked: Parked, node: ObjectiveNode) -> None:
+    """Move an objective's live check-ins to `parked`, leaving each key result the check-in
+    in force."""
+    points = {kr_id: kr.live_check_ins for kr_id, kr in node.key_results.items()}
+    if node.objective_id in parked or not any(points.values()):
+        return
+    parked.put(node.objective_id, dumps(points))
+    for kr in node.key_results.values():
+        kr.live_check_ins = [kr.current] if kr.current is not None else []
+
+
+def unpark(parked: Parked, node: ObjectiveNode) -> None:
+    """Give an objective its parked check-ins back."""
+    points = parked.take(node.objective_id)
+    for kr_id, kr_points in (points or {}).items():
+        if kr_id in node.key_results:
+            node.key_results[kr_id].live_check_ins = kr_points
+
+
+def live_check_ins(parked: Parked, node: ObjectiveNode) -> Points:
+    """Every live check-in of an objective's key results, parked or not."""
+    points = {kr_id: kr.live_check_ins for kr_id, kr in node.key_results.items()}
+    if node.objective_id in parked:
+        points.update(
+            (kr_id, kr_points)
+            for kr_id, kr_points in (parked.get(node.objective_id) or {}).items()
+            if kr_id in points
+        )
+    return points
+
+
 class Model:
     """All folds over one log, at one position."""
 
@@ -218,6 +321,8 @@ class Model:
         self.unsaved_organisation = False
         self.unsaved_strategy = False
         """The strategy layer changed since the latest checkpoint."""
+        self.parked = Parked()
+        """The live check-ins of closed cycles' objectives, out of memory."""
         self._narrate = "narrate" in self.parts
         self._context = "context" in self.parts
         self._tallies = "tallies" in self.parts
@@ -256,6 +361,10 @@ class Model:
                 advance(self.context, logged)
             self._moved(logged)
             return
+        if objective and CHECK_IN(event) and event.originator_id in self.parked:
+            node = self.tree.objectives.get(event.originator_id)
+            if node is not None:
+                unpark(self.parked, node)
         told: Narration | None = narrate(self.context, logged) if self._narrate and own else None
         if self._tallies:
             tally_comparison(self.tallies, logged)
@@ -274,6 +383,22 @@ class Model:
             _STALENESS.apply(self.staleness, logged)
         self._moved(logged)
         self._touch(event, own)
+        if self._context and _CYCLE_CLOSED(event):
+            self.park_cycle(event.originator_id)
+
+    def park_cycle(self, cycle_id: UUID) -> None:
+        """Park the live check-ins of a closed cycle's objectives (`Parked`)."""
+        tree = self.tree
+        for objective_id in tree.cycle_objectives.get(cycle_id, ()):
+            node = tree.objectives.get(objective_id)
+            if node is not None:
+                park(self.parked, node)
+
+    def park_if_closed(self, node: ObjectiveNode) -> None:
+        """Park an objective's live check-ins when its cycle is closed (a restored model)."""
+        clock = self.tree.cycles.get(node.cycle_id)
+        if clock is not None and clock.phase == _CLOSED:
+            park(self.parked, node)
 
     def _moved(self, logged: Logged) -> None:
         self.position = logged.position

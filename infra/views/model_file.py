@@ -4,6 +4,7 @@ and loaded back (`infra/views/rebuild.py` saves it with its position to resume f
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -41,20 +42,27 @@ def model_parts(model: Model) -> list[tuple[str, Any]]:
     ]
 
 
+def _json_chunks(model: Model) -> Iterator[bytes]:
+    """The model's state as one JSON object, part by part; the parked check-ins (`Parked`,
+    kept in a file) one objective at a time."""
+    for n, (name, value) in enumerate(model_parts(model)):
+        yield (b"{" if n == 0 else b",") + dumps(name) + b":" + dumps(value)
+    yield b',"parked":{'
+    for n, (objective_id, document) in enumerate(model.parked.items()):
+        yield (b"," if n else b"") + dumps(str(objective_id)) + b":" + document
+    yield b"}}"
+
+
 def model_bytes(model: Model) -> bytes:
     """The model's state as one JSON object."""
-    return dumps(dict(model_parts(model)))
+    return b"".join(_json_chunks(model))
 
 
 def compressed_model(model: Model) -> bytes:
     """`zlib.compress(model_bytes(model), 1)`, encoded and compressed one part at a time: the
     whole JSON of a large model (hundreds of MB at a million events) is never held at once."""
     packer = zlib.compressobj(1)
-    chunks: list[bytes] = []
-    for n, (name, value) in enumerate(model_parts(model)):
-        chunks.append(packer.compress(b"{" if n == 0 else b","))
-        chunks.append(packer.compress(dumps(name) + b":" + dumps(value)))
-    chunks.append(packer.compress(b"}"))
+    chunks = [packer.compress(chunk) for chunk in _json_chunks(model)]
     chunks.append(packer.flush())
     return b"".join(chunks)
 
@@ -84,6 +92,8 @@ def model_from_bytes(data: bytes, checkpoint_every: int) -> Model:
     model.directory = load(DirectoryState, raw["directory"])
     model.inbox = load(InboxState, raw["inbox"])
     model.staleness = load(StalenessState, raw["staleness"])
+    for objective_id, points in raw.get("parked", {}).items():
+        model.parked.put(UUID(objective_id), dumps(points))
     for state in (model.tallies, model.history):
         state.cursor.position, state.cursor.now = tree.cursor.position, tree.cursor.now
     return model

@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,7 +67,7 @@ from infra.views.store import (
     ShardedViews,
     ViewStore,
     appended_rows,
-    entity_rows,
+    entity_tables,
 )
 
 LOCK_KEY = "okrledger:views:rebuild"
@@ -358,7 +358,7 @@ class Rebuild:
             return None
         clock = time.perf_counter()
         self.progress(report.events, report.events, "rows")
-        self._copy(entity_rows(model, views), SHADOW)
+        self._copy(entity_tables(model, views), SHADOW)
         report.seconds["rows"] = time.perf_counter() - clock
         # The final save (for a resume should the rest fail) runs beside the indexes, which
         # are the database's work: the model is not touched again until `saved` is waited on.
@@ -468,14 +468,15 @@ class Rebuild:
                     )
                 )
 
-    def _copy(self, rows_by_table: dict[str, list[tuple[Any, ...]]], suffix: str) -> None:
-        if not any(rows_by_table.values()):
-            return
+    def _copy(self, tables: Iterable[tuple[str, list[tuple[Any, ...]]]], suffix: str) -> None:
+        """COPY each table's rows, one table at a time (`entity_tables` builds the next one
+        only once the previous is written and dropped)."""
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             curs.execute(WRITER_SETTINGS)
-            for name, rows in rows_by_table.items():
+            for name, rows in tables:
                 if rows:
                     copy_rows(curs, self._t(name + suffix), name, rows)
+                del rows
 
     def _index(self, tables: Sequence[Table]) -> None:
         memory = f"{self.settings.rebuild_index_memory_mb}MB"

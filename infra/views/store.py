@@ -38,6 +38,7 @@ from infra.views.model import (
     Model,
     Shard,
     Snapshot,
+    live_check_ins,
     trimmed,
 )
 from infra.views.schema import (
@@ -482,8 +483,14 @@ def entity_rows(
 ) -> dict[str, list[Row]]:
     """Rows of the entity tables: those `changes` touched, or all of them (`changes` None;
     a shard's model: all of its own aggregates')."""
+    return dict(entity_tables(model, views, changes))
+
+
+def entity_tables(
+    model: Model, views: Iterable[str], changes: Changes | None = None
+) -> Iterator[tuple[str, list[Row]]]:
+    """`entity_rows` one table at a time (a rebuild writes each before the next is built)."""
     views = set(views)
-    out: dict[str, list[Row]] = {}
     seq = model.seq
     tree = model.tree
     shard = model.shard
@@ -512,7 +519,8 @@ def entity_rows(
         for cid in chosen(cycles, directory.cycles):
             if (cycle := directory.cycles.get(cid)) is not None:
                 rows.append(("cycle", cid, seq.get(cid, 0), position, _text(dumps(cycle))))
-        out["view_directory"] = rows
+        yield "view_directory", rows
+        del rows  # the generator would keep it alive
     if TREE in views:
         org: list[Row] = []
         for tid in chosen(teams, tree.teams):
@@ -521,12 +529,14 @@ def entity_rows(
         for cid in chosen(cycles, tree.cycles):
             if (clock := tree.cycles.get(cid)) is not None:
                 org.append(("cycle", cid, seq.get(cid, 0), _text(dumps(clock))))
-        out["view_tree_org"] = org
+        yield "view_tree_org", org
+        del org  # the generator would keep it alive
         nodes: list[Row] = []
         for oid in chosen(objectives, tree.objectives):
             if (node := tree.objectives.get(oid)) is not None:
-                nodes.append(_tree_row(node, seq.get(oid, node.drafted_position)))
-        out["view_tree_objectives"] = nodes
+                nodes.append(_tree_row(model, node, seq.get(oid, node.drafted_position)))
+        yield "view_tree_objectives", nodes
+        del nodes  # the generator would keep it alive
     if COMPARISON in views:
         tallies = model.tallies
         compared: list[Row] = []
@@ -537,14 +547,16 @@ def entity_rows(
                 }
                 doc = {"amendments": tallies.amendments.get(oid), "check_ins": counts}
                 compared.append((oid, node.cycle_id, _text(dumps(doc))))
-        out["view_comparison"] = compared
+        yield "view_comparison", compared
+        del compared  # the generator would keep it alive
     if HISTORY in views:
         history = model.history.objectives
         headers: list[Row] = []
         for oid in chosen(objectives, history):
             if (past := history.get(oid)) is not None:
                 headers.append((oid, past.cycle_id, seq.get(oid, 0), _text(dumps(past))))
-        out["view_history_objectives"] = headers
+        yield "view_history_objectives", headers
+        del headers  # the generator would keep it alive
     if INBOX in views:
         inbox = model.inbox
         boxed: list[Row] = []
@@ -563,10 +575,11 @@ def entity_rows(
         for cid in chosen(cycles, inbox.cycle_phases):
             if (phase := inbox.cycle_phases.get(cid)) is not None:
                 boxed.append(("cycle", cid, seq.get(cid, 0), None, None, _text(dumps(phase))))
-        out["view_inbox"] = boxed
+        yield "view_inbox", boxed
+        del boxed  # the generator would keep it alive
     common = shard is None or shard.index == 0  # rows of no aggregate: shard 0's
     if STRATEGY in views and (changes.strategy if changes is not None else common):
-        out["view_strategy"] = [("strategy", position, _text(dumps(model.context.strategy)))]
+        yield "view_strategy", [("strategy", position, _text(dumps(model.context.strategy)))]
     if STALENESS in views:
         staleness = model.staleness
         watched: list[Row] = []
@@ -578,12 +591,12 @@ def entity_rows(
         for cid in chosen(cycles, staleness.cycles):
             if (cycle_watch := staleness.cycles.get(cid)) is not None:
                 watched.append(("cycle", cid, seq.get(cid, 0), None, _text(dumps(cycle_watch))))
-        out["view_staleness"] = watched
-    return out
+        yield "view_staleness", watched
+        del watched  # the generator would keep it alive
 
 
-def _tree_row(node: ObjectiveNode, seq: int) -> Row:
-    live = {kr_id: kr.live_check_ins for kr_id, kr in node.key_results.items()}
+def _tree_row(model: Model, node: ObjectiveNode, seq: int) -> Row:
+    live = live_check_ins(model.parked, node)
     return (
         node.objective_id,
         node.cycle_id,
@@ -743,6 +756,7 @@ def _restore_tree(model: Model, curs: Cursor[Any], ident: Any) -> None:
         node = decode(ObjectiveNode, doc)
         for kr_id, kr_points in decode(dict[UUID, list[CheckInPoint]], live).items():
             node.key_results[kr_id].live_check_ins = kr_points
+        model.park_if_closed(node)
         tree.objectives[oid] = node
         tree.cycle_objectives.setdefault(node.cycle_id, []).append(oid)
         model.seq.setdefault(oid, seq)
