@@ -27,10 +27,11 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresRecorder, PostgresTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresRecorder
 from psycopg import Connection, Cursor
 from psycopg.sql import SQL, Identifier
 
+from infra.tracking import ConcurrentlyCreated
 from projections.notices import Notice
 
 TRACKING_TABLE = "okrledger_notifier_tracking"
@@ -44,7 +45,7 @@ CHANNEL = "okrledger_notices"
 IN_APP = "in_app"
 
 
-class NoticeStore(PostgresTrackingRecorder):
+class NoticeStore(ConcurrentlyCreated):
     """The outbox and its tracking position, on the event store's connection pool."""
 
     def __init__(self, datastore: PostgresDatastore) -> None:
@@ -89,6 +90,7 @@ class NoticeStore(PostgresTrackingRecorder):
             ]
         )
         self._created = False
+        self._setting_up = threading.Lock()
 
     def _create_table(self, curs: Cursor[Any]) -> None:
         # CREATE ... IF NOT EXISTS is not safe against a concurrent creator: serialise them.
@@ -99,9 +101,10 @@ class NoticeStore(PostgresTrackingRecorder):
         super()._create_table(curs)
 
     def setup(self) -> None:
-        if not self._created:
-            self.create_table()
-            self._created = True
+        with self._setting_up:
+            if not self._created:
+                self.create_table()
+                self._created = True
 
     # -------------------------------------------------------------- follower
 

@@ -16,11 +16,12 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore
 from psycopg import Connection, Cursor
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 
+from infra.tracking import ConcurrentlyCreated
 from infra.views.codec import decode, dumps, load, loads
 from infra.views.log import LogReader
 from infra.views.model import (
@@ -136,7 +137,7 @@ def _row_doc(value: object) -> str:
         return _text(dumps(value))
 
 
-class ViewStore(PostgresTrackingRecorder):
+class ViewStore(ConcurrentlyCreated):
     """The views' tables and their tracking position, in the event store's database."""
 
     def __init__(self, datastore: PostgresDatastore) -> None:
