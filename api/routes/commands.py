@@ -127,6 +127,8 @@ class Read:
     summary: str
     doc: str
     load: Callable[[OkrLedger, UUID], OkrAggregate]
+    """Reads the aggregate through the ledger instance (a lambda, not `OkrLedger.get_x`: what
+    the instance does, wrapped or replaced, is what the route does)."""
     show: Callable[[Any], BaseModel]
     out: type[BaseModel]
 

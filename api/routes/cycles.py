@@ -25,7 +25,7 @@ from api.routes import (
 )
 from api.routes.commands import Command, Read, register, register_read
 from api.usecases.registry import RegistryUseCases as R
-from domain.application import CommandResult, OkrLedger
+from domain.application import CommandResult
 from domain.cycle import Phase
 
 cycles = router("cycles")
@@ -77,7 +77,7 @@ register_read(
         "read_cycle",
         "Read a cycle",
         "One cycle with its dates, cadence, scoring and phase; the `ETag` is its version.",
-        OkrLedger.get_cycle,
+        lambda ledger, cycle_id: ledger.get_cycle(cycle_id),
         present.cycle,
         s.CycleOut,
     ),

@@ -25,7 +25,6 @@ from api.routes import (
 )
 from api.routes.commands import Command, Read, register, register_read
 from api.usecases.registry import RegistryUseCases as R
-from domain.application import OkrLedger
 
 people = router("people")
 tokens = APIRouter(tags=["tokens"])
@@ -82,7 +81,7 @@ register_read(
         "read_person",
         "Read a person",
         "One person; the `ETag` is its version.",
-        OkrLedger.get_person,
+        lambda ledger, person_id: ledger.get_person(person_id),
         present.person,
         s.PersonOut,
     ),

@@ -25,7 +25,6 @@ from api.routes import (
 )
 from api.routes.commands import Command, Read, register, register_read
 from api.usecases.registry import RegistryUseCases as R
-from domain.application import OkrLedger
 
 teams = router("teams")
 
@@ -79,7 +78,7 @@ register_read(
         "read_team",
         "Read a team",
         "One team with its members and their roles; the `ETag` is its version.",
-        OkrLedger.get_team,
+        lambda ledger, team_id: ledger.get_team(team_id),
         present.team,
         s.TeamOut,
     ),
