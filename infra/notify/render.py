@@ -13,7 +13,7 @@ from typing import Protocol
 from uuid import UUID
 
 from domain.person import DEFAULT_PREFERENCES, NotificationPreferences
-from projections.notices import Notice
+from projections.notices import SOURCE_KINDS, Notice
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def sentence(notice: Notice, directory: Directory) -> tuple[str, str]:
         )
     if kind in ("check_in_due", "check_in_overdue", "check_in_escalated"):
         return _reminder(kind, title, data, directory)
-    if kind in ("source_failing", "source_recovered"):
+    if kind in SOURCE_KINDS:
         return _source(kind, title, data)
     return f"{who}: {kind.replace('_', ' ')} on {title}", ""
 
