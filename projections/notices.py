@@ -340,3 +340,52 @@ def notices_for(state: NoticesState, logged: Logged) -> list[Notice]:
         update(state, event)
     state.position = logged.position
     return found
+
+
+# ---------------------------------------------------------------- data sources
+
+SOURCE_KINDS = ("source_failing", "source_recovered")
+"""Notices a data source's health causes (written by the sync, `infra/sources/sync.py`, in the
+transaction that records the health; not decided from the log)."""
+
+
+def source_notice_id(kind: str, recipient_id: UUID, source_id: UUID, failing_since: str) -> UUID:
+    """One notice per failure of a source and recipient: a second sync, a retry or another
+    process that records the same failure (or the same recovery) finds the id already stored."""
+    return uuid5(
+        NAMESPACE_URL, f"okrledger:notice:{kind}:{recipient_id}:{source_id}:{failing_since}"
+    )
+
+
+def source_notices(
+    kind: str,
+    recipients: Iterable[UUID],
+    *,
+    source_id: UUID,
+    failing_since: str,
+    position: int,
+    objective_id: UUID | None,
+    link: str,
+    data: dict[str, str],
+) -> list[Notice]:
+    """`source_failing` or `source_recovered` for each recipient (once each); `failing_since`
+    (ISO 8601) names the failure, so its recovery has an id of its own too."""
+    found: list[Notice] = []
+    for recipient in dict.fromkeys(recipients):
+        found.append(
+            Notice(
+                id=source_notice_id(kind, recipient, source_id, failing_since),
+                kind=kind,
+                recipient_id=recipient,
+                position=position,
+                actor="system",
+                objective_id=objective_id,
+                link=link,
+                data={
+                    "source_id": str(source_id),
+                    "failing_since": failing_since,
+                    **{key: value for key, value in data.items() if value},
+                },
+            )
+        )
+    return found

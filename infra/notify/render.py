@@ -13,7 +13,7 @@ from typing import Protocol
 from uuid import UUID
 
 from domain.person import DEFAULT_PREFERENCES, NotificationPreferences
-from projections.notices import Notice
+from projections.notices import SOURCE_KINDS, Notice
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,8 @@ def sentence(notice: Notice, directory: Directory) -> tuple[str, str]:
         )
     if kind in ("check_in_due", "check_in_overdue", "check_in_escalated"):
         return _reminder(kind, title, data, directory)
+    if kind in SOURCE_KINDS:
+        return _source(kind, title, data)
     return f"{who}: {kind.replace('_', ' ')} on {title}", ""
 
 
@@ -115,6 +117,21 @@ def _reminder(kind: str, title: str, data: dict[str, str], directory: Directory)
     owner = data.get("owner_id")
     whose = f"{actor_name(directory, owner)}'s" if owner else "your team's"
     return f"A check-in on {whose} {title} is overdue", since
+
+
+def _source(kind: str, title: str, data: dict[str, str]) -> tuple[str, str]:
+    """A data source's health (infra/sources/sync.py): the key result of `title`, or a KPI."""
+    what = data.get("what", "a key result")
+    whose = f"{what} of {title}" if "key_result_id" in data else what
+    if kind == "source_recovered":
+        return f"The data source of {whose} works again", (
+            f"It had been failing since {data.get('failing_since', '')}; values are fetched again."
+        )
+    rule = data.get("rule", "")
+    return f"The data source of {whose} is failing", (
+        f"{data.get('error', '')} ({rule}). Its value is not updated until the source answers "
+        "again; check the source or sync it now."
+    )
 
 
 def render(

@@ -14,9 +14,12 @@ UPDATE`) from before the fetch until its health is written, so several `okr serv
 scheduler skips a row another process holds (`SKIP LOCKED`) and re-checks under the lock that
 the source is still due; "sync now" waits for the row, then finds the value already in force.
 
-**The notifier's seam.** A failing source is a row whose `health` is `failing`, with the time
+**Telling the owner.** A failing source is a row whose `health` is `failing`, with the time
 it started failing, how many fetches failed in a row and the last error (`SourceSync.failing`).
-A notifier tells the key result's owner by following those rows.
+The sync that records the transition to failing writes one `source_failing` notice per owner to
+the notifier's outbox in the same transaction (and the one that records the recovery one
+`source_recovered`), with ids from the failure's `failing_since`, so retries and other
+processes tell each owner once per failure; the notifier sends them as any notice.
 """
 
 from __future__ import annotations
@@ -43,9 +46,11 @@ from domain.errors import OkrError, RuleViolated
 from domain.kpi import Kpi
 from domain.objective import Objective, Status
 from domain.source import Schedule, describe, source_actor
+from infra.notify.store import NoticeStore, notice_store_of
 from infra.repeating import Repeating
 from infra.settings import Settings
 from infra.sources.fetch import SourceFailure, fetch
+from projections.notices import Notice, source_notices
 from projections.staleness import SourceProblem
 
 log = logging.getLogger(__name__)
@@ -150,6 +155,7 @@ class SourceSync:
         self._lock = threading.Lock()
         self._position: int | None = None
         self._candidates: set[UUID] = set()
+        self.notices: NoticeStore | None = notice_store_of(recorder)
 
     # ------------------------------------------------------------------ table
 
@@ -283,6 +289,8 @@ class SourceSync:
 
     def _sync(self, followed: Followed, *, scheduled: bool = False) -> SyncOutcome | None:
         self.create_table()
+        if self.notices is not None:
+            self.notices.setup()
         wait = self.settings.source_timeout_seconds * 2 + 5
         with self.datastore.get_connection() as conn, conn.transaction():
             conn.execute(
@@ -314,6 +322,7 @@ class SourceSync:
                 return None
             outcome = self._fetch_and_take(followed, now)
             self._record(conn, state, outcome, now)
+            self._tell_owners(conn, followed, state, outcome, now)
             return outcome
 
     def _fetch_and_take(self, followed: Followed, now: datetime) -> SyncOutcome:
@@ -397,6 +406,64 @@ class SourceSync:
                 failing,
                 state.source_id,
             ),
+        )
+
+    def _tell_owners(
+        self, conn: Any, followed: Followed, state: SourceState, outcome: SyncOutcome, now: datetime
+    ) -> None:
+        """On the transition to failing, `source_failing` to the owners; on the way back,
+        `source_recovered` (in the caller's transaction, beside the health it records)."""
+        if self.notices is None:
+            return
+        failing = outcome.health == Health.FAILING
+        if failing and state.failing_since is None:
+            kind, since = "source_failing", now
+        elif not failing and state.failing_since is not None:
+            kind, since = "source_recovered", state.failing_since
+        else:
+            return
+        notices = self.source_notices(kind, followed, since, outcome)
+        with conn.cursor() as curs:
+            self.notices.insert(curs, notices)
+
+    def source_notices(
+        self, kind: str, followed: Followed, since: datetime, outcome: SyncOutcome
+    ) -> list[Notice]:
+        """The notices a source's failure (or recovery) gives: a key result's owner (the
+        owning person, or the owning team's managers), a KPI's owner. The error is the fetch's
+        own words, which never hold a connection URL or a secret."""
+        data: dict[str, str] = {}
+        if kind == "source_failing":
+            data = {"rule": outcome.rule or "", "error": outcome.error or ""}
+        if followed.key_result_id is None:
+            kpi = self.ledger.get_kpi(followed.aggregate_id)
+            recipients = [kpi.owner_person_id]
+            objective_id = None
+            link = f"/kpis/{kpi.id}"
+            data |= {"kpi_id": str(kpi.id), "what": f"KPI “{kpi.name}”"}
+        else:
+            objective = self.ledger.get_objective(followed.aggregate_id)
+            if objective.owner_person_id is not None:
+                recipients = [objective.owner_person_id]
+            elif objective.owner_team_id is not None:
+                recipients = sorted(self.ledger.get_team(objective.owner_team_id).managers)
+            else:
+                recipients = []
+            kr = objective.key_results.get(followed.key_result_id)
+            objective_id = objective.id
+            link = f"/objectives/{objective.id}"
+            data |= {"key_result_id": str(followed.key_result_id)}
+            if kr is not None:
+                data["what"] = f"key result “{kr.title}”"
+        return source_notices(
+            kind,
+            recipients,
+            source_id=followed.source_id,
+            failing_since=since.isoformat(),
+            position=self.ledger.recorder.max_notification_id() or 0,
+            objective_id=objective_id,
+            link=link,
+            data=data,
         )
 
 
