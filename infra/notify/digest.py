@@ -1,5 +1,6 @@
 """The weekly digest: one e-mail per person on Monday at 09:00 in their time zone, with the
-notices held for it (people who chose `digest`) and the key results of theirs that are stale.
+notices held for it (people who chose `digest`), the key results of theirs that are stale, and
+how their objectives moved in the week (`projections.reminders.movement_for`).
 
 When it is due is decided by the pure `projections.reminders.digest_week`; what is stale by
 `stale_for`. Sending is one transaction per person: the held deliveries are claimed
