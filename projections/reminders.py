@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
 
@@ -100,7 +101,7 @@ def remember(state: RemindersState, logged: Logged) -> None:
         state.graded.add(event.originator_id)
     if isinstance(event, Cycle.Planned | Cycle.Started | Cycle.GradingOpened | Cycle.Reopened):
         state.phase_since[event.originator_id] = logged.recorded_at
-    if isinstance(event, Objective.Event):
+    if type(event) in _MOVES:
         _move(state.moving, event, logged.recorded_at)
     state.people.position = logged.position
     state.position = logged.position
@@ -381,43 +382,49 @@ def in_force(kr: MovingKeyResult, at: datetime) -> CheckInRecord | None:
     return max(known, key=lambda c: (c.effective_on, c.recorded_at), default=None)
 
 
+_PRUNE_FROM = 8
+"""Check-ins a key result remembers before the ones older than `MOVEMENT_KEPT` are dropped."""
+
+
 def _forget_old(kr: MovingKeyResult, now: datetime) -> None:
     cutoff = now - MOVEMENT_KEPT
-    if len(kr.check_ins) < 4:
-        return
     keep = in_force(kr, cutoff)
     for check_in_id, c in list(kr.check_ins.items()):
         if c.recorded_at <= cutoff and c is not keep:
             del kr.check_ins[check_in_id]
 
 
-def _move(moving: dict[UUID, MovingObjective], event: Objective.Event, at: datetime) -> None:
-    objective = moving.setdefault(event.originator_id, MovingObjective())
+def _move(moving: dict[UUID, MovingObjective], event: Any, at: datetime) -> None:
+    objective = moving.get(event.originator_id)
+    if objective is None:
+        objective = moving[event.originator_id] = MovingObjective()
     krs = objective.key_results
+    kind = type(event)
     change = ""
-    if isinstance(event, Objective.KeyResultAdded):
-        krs[event.key_result_id] = MovingKeyResult(
-            event.measure, event.direction, event.baseline, event.target, event.weight
-        )
-    elif isinstance(event, Objective.KeyResultRetargeted):
-        krs[event.key_result_id].baseline = event.baseline
-        krs[event.key_result_id].target = event.target
-    elif isinstance(event, Objective.KeyResultReweighted):
-        krs[event.key_result_id].weight = event.weight
-    elif isinstance(event, Objective.KeyResultRemoved):
-        krs[event.key_result_id].removed = True
-    elif isinstance(event, Objective.ProgressReported | Objective.CheckInCorrected):
+    if kind is Objective.ProgressReported or kind is Objective.CheckInCorrected:
         kr = krs[event.key_result_id]
-        if isinstance(event, Objective.CheckInCorrected) and event.supersedes in kr.check_ins:
+        if kind is Objective.CheckInCorrected and event.supersedes in kr.check_ins:
             kr.check_ins[event.supersedes].superseded_at = at
         kr.check_ins[event.check_in_id] = CheckInRecord(
             event.effective_on, at, event.value, event.confidence
         )
-        _forget_old(kr, at)
-    elif isinstance(event, Objective.Approved):
+        if len(kr.check_ins) > _PRUNE_FROM:
+            _forget_old(kr, at)
+    elif kind is Objective.KeyResultAdded:
+        krs[event.key_result_id] = MovingKeyResult(
+            event.measure, event.direction, event.baseline, event.target, event.weight
+        )
+    elif kind is Objective.KeyResultRetargeted:
+        krs[event.key_result_id].baseline = event.baseline
+        krs[event.key_result_id].target = event.target
+    elif kind is Objective.KeyResultReweighted:
+        krs[event.key_result_id].weight = event.weight
+    elif kind is Objective.KeyResultRemoved:
+        krs[event.key_result_id].removed = True
+    elif kind is Objective.Approved:
         change = "approved"
-    elif isinstance(event, Objective.CounterProposalAccepted | Objective.AmendmentApproved):
-        change = "approved" if isinstance(event, Objective.CounterProposalAccepted) else "amended"
+    elif kind is Objective.CounterProposalAccepted or kind is Objective.AmendmentApproved:
+        change = "approved" if kind is Objective.CounterProposalAccepted else "amended"
         for kr_id, edits in edited_key_results(event.changes).items():
             for name in ("measure", "direction", "baseline", "target", "weight"):
                 if name in edits:
@@ -428,11 +435,31 @@ def _move(moving: dict[UUID, MovingObjective], event: Objective.Event, at: datet
             )
         for kr_id in removed_key_results(event.changes):
             krs[kr_id].removed = True
-    elif isinstance(event, Objective.Graded):
+    elif kind is Objective.Graded:
         change = "graded"
     if change:
-        objective.changes = [(t, c) for t, c in objective.changes if t > at - MOVEMENT_KEPT]
-        objective.changes.append((at, change))
+        kept = [(t, c) for t, c in objective.changes[-_CHANGES_KEPT:] if t > at - MOVEMENT_KEPT]
+        objective.changes = [*kept, (at, change)]
+
+
+_CHANGES_KEPT = 16
+"""State changes an objective remembers at most (a digest lists those of one week)."""
+
+_MOVES: frozenset[type[Any]] = frozenset(
+    {
+        Objective.KeyResultAdded,
+        Objective.KeyResultRetargeted,
+        Objective.KeyResultReweighted,
+        Objective.KeyResultRemoved,
+        Objective.ProgressReported,
+        Objective.CheckInCorrected,
+        Objective.Approved,
+        Objective.CounterProposalAccepted,
+        Objective.AmendmentApproved,
+        Objective.Graded,
+    }
+)
+"""The events the movement follows (by exact type: `isinstance` on event classes is slow)."""
 
 
 def _progress_at(objective: MovingObjective, at: datetime) -> float | None:
