@@ -92,18 +92,50 @@ def test_a_correction_made_in_the_week_moves_from_what_was_known_then() -> None:
     assert (move.confidence_then, move.confidence_now) == (8, 7)
 
 
+def test_an_amendment_in_the_week_is_a_state_change_measured_by_the_definition_now() -> None:
+    """Target 200 → 150 in the week: `amended`; the same check-in (125) counts 50% then and now,
+    since progress is the key results' definitions now (a retargeting is not movement)."""
+    app, objective_id, kr = _started()
+    _check_in(app, objective_id, kr, 125, 6, days=-2)
+    at = SINCE + timedelta(days=2)
+    amendment = app.propose_amendment(
+        objective_id, {"key_results": {str(kr): {"target": 150}}}, "too far", ctx(ALICE, at)
+    )
+    assert amendment.extra_id is not None
+    app.approve_amendment(objective_id, amendment.extra_id, ctx(BOB, at))
+    [move] = _movement(app)
+    assert move.changes == ("amended",)
+    assert (move.progress_then, move.progress_now) == (0.5, 0.5)
+    assert (move.confidence_then, move.confidence_now) == (6, 6)
+
+
+def test_old_check_ins_are_forgotten_but_the_one_in_force_stays() -> None:
+    """Ten check-ins every three days until thirteen days before the week, one in it: the key
+    result forgets those older than fifteen days before the latest, but not the one in force."""
+    app, objective_id, kr = _started()
+    for n, days in enumerate(range(-40, -12, 3)):
+        _check_in(app, objective_id, kr, 100 + n, 5, days=days)
+    _check_in(app, objective_id, kr, 180, 9, days=2)
+    state = _state(app)
+    kept = state.moving[objective_id].key_results[kr].check_ins
+    assert len(kept) < 11
+    [move] = movement_for(state, ALICE, SINCE, UNTIL)
+    assert (move.progress_then, move.confidence_then) == (0.09, 5)  # 109, 40 - 13 days before
+    assert (move.progress_now, move.confidence_now) == (0.8, 9)
+
+
 check_ins = st.lists(
     st.tuples(
-        st.integers(min_value=-3, max_value=6),  # recorded, days from the week's start
+        st.integers(min_value=-40, max_value=6),  # recorded, days from the week's start
         st.integers(min_value=0, max_value=6),  # effective, days before recorded
         st.integers(min_value=0, max_value=300),
         st.integers(min_value=0, max_value=10),
     ),
-    max_size=6,
+    max_size=14,  # more than a key result keeps before forgetting the old ones
 )
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(check_ins)
 def test_movement_is_now_minus_then(found: list[tuple[int, int, int, int]]) -> None:
     """Whatever the check-ins, then and now are the check-ins in force at those instants (the
@@ -112,7 +144,7 @@ def test_movement_is_now_minus_then(found: list[tuple[int, int, int, int]]) -> N
     recorded: list[tuple[date, datetime, int, int]] = []
     for n, (days, back, value, confidence) in enumerate(sorted(found, key=lambda f: f[0])):
         at = SINCE + timedelta(days=days, minutes=n)
-        effective = max(at.date() - timedelta(days=back), date(2025, 5, 15))
+        effective = max(at.date() - timedelta(days=back), date(2025, 4, 1))  # the cycle's start
         app.check_in(objective_id, kr, value, confidence, ctx(ALICE, at), effective_on=effective)
         recorded.append((effective, at, value, confidence))
 
