@@ -28,13 +28,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
 
 from domain.cycle import Cadence, Cycle, Phase
 from domain.objective import Objective
 from domain.person import Person
+from domain.scoring import progress, weighted_mean
 from projections.base import Logged
+from projections.changes import added_key_results, edited_key_results, removed_key_results
 from projections.notices import UPDATES, NoticesState, ObjectiveFacts, managers_of_owner
 from projections.staleness import (
     StaleKeyResult,
@@ -74,6 +77,8 @@ class RemindersState:
     """Objectives graded (they have no grading left to do)."""
     phase_since: dict[UUID, datetime] = field(default_factory=dict)
     """Cycle id → when its current phase began (the commit time of the event)."""
+    moving: dict[UUID, MovingObjective] = field(default_factory=dict)
+    """What the digest's movement needs per objective (see "the weekly digest" below)."""
 
 
 _STALENESS = StalenessFold()
@@ -96,6 +101,8 @@ def remember(state: RemindersState, logged: Logged) -> None:
         state.graded.add(event.originator_id)
     if isinstance(event, Cycle.Planned | Cycle.Started | Cycle.GradingOpened | Cycle.Reopened):
         state.phase_since[event.originator_id] = logged.recorded_at
+    if type(event) in _MOVES:
+        _move(state.moving, event, logged.recorded_at)
     state.people.position = logged.position
     state.position = logged.position
 
@@ -330,6 +337,221 @@ def phase_notices(
 
 
 # ---------------------------------------------------------------- the weekly digest
+
+MOVEMENT_KEPT = timedelta(days=15)
+"""How far back the movement's memory reaches: a week and a day, and some."""
+
+
+@dataclass(slots=True)
+class CheckInRecord:
+    effective_on: date
+    recorded_at: datetime
+    value: float
+    confidence: int
+    superseded_at: datetime | None = None
+    """When a correction replaced it (it was in force until then, if it was the latest)."""
+
+
+@dataclass(slots=True)
+class MovingKeyResult:
+    measure: str
+    direction: str
+    baseline: float | None
+    target: float | None
+    weight: float
+    removed: bool = False
+    check_ins: dict[UUID, CheckInRecord] = field(default_factory=dict)
+    """Check-ins recorded in the last `MOVEMENT_KEPT`, and the one in force before them."""
+
+
+@dataclass(slots=True)
+class MovingObjective:
+    key_results: dict[UUID, MovingKeyResult] = field(default_factory=dict)
+    changes: list[tuple[datetime, str]] = field(default_factory=list)
+    """(when, "approved" | "amended" | "graded") in the last `MOVEMENT_KEPT`."""
+
+
+def in_force(kr: MovingKeyResult, at: datetime) -> CheckInRecord | None:
+    """The check-in in force at `at` as it was known then: recorded by then and not yet
+    superseded, the latest effective one (the later recorded on a tie)."""
+    known = [
+        c
+        for c in kr.check_ins.values()
+        if c.recorded_at <= at and (c.superseded_at is None or c.superseded_at > at)
+    ]
+    return max(known, key=lambda c: (c.effective_on, c.recorded_at), default=None)
+
+
+_PRUNE_FROM = 8
+"""Check-ins a key result remembers before the ones older than `MOVEMENT_KEPT` are dropped."""
+
+
+def _forget_old(kr: MovingKeyResult, now: datetime) -> None:
+    cutoff = now - MOVEMENT_KEPT
+    keep = in_force(kr, cutoff)
+    for check_in_id, c in list(kr.check_ins.items()):
+        if c.recorded_at <= cutoff and c is not keep:
+            del kr.check_ins[check_in_id]
+
+
+def _move(moving: dict[UUID, MovingObjective], event: Any, at: datetime) -> None:
+    objective = moving.get(event.originator_id)
+    if objective is None:
+        objective = moving[event.originator_id] = MovingObjective()
+    krs = objective.key_results
+    kind = type(event)
+    change = ""
+    if kind is Objective.ProgressReported or kind is Objective.CheckInCorrected:
+        kr = krs[event.key_result_id]
+        if kind is Objective.CheckInCorrected and event.supersedes in kr.check_ins:
+            kr.check_ins[event.supersedes].superseded_at = at
+        kr.check_ins[event.check_in_id] = CheckInRecord(
+            event.effective_on, at, event.value, event.confidence
+        )
+        if len(kr.check_ins) > _PRUNE_FROM:
+            _forget_old(kr, at)
+    elif kind is Objective.KeyResultAdded:
+        krs[event.key_result_id] = MovingKeyResult(
+            event.measure, event.direction, event.baseline, event.target, event.weight
+        )
+    elif kind is Objective.KeyResultRetargeted:
+        krs[event.key_result_id].baseline = event.baseline
+        krs[event.key_result_id].target = event.target
+    elif kind is Objective.KeyResultReweighted:
+        krs[event.key_result_id].weight = event.weight
+    elif kind is Objective.KeyResultRemoved:
+        krs[event.key_result_id].removed = True
+    elif kind is Objective.Approved:
+        change = "approved"
+    elif kind is Objective.CounterProposalAccepted or kind is Objective.AmendmentApproved:
+        change = "approved" if kind is Objective.CounterProposalAccepted else "amended"
+        for kr_id, edits in edited_key_results(event.changes).items():
+            for name in ("measure", "direction", "baseline", "target", "weight"):
+                if name in edits:
+                    setattr(krs[kr_id], name, edits[name])
+        for added in added_key_results(event.changes):
+            krs[added.key_result_id] = MovingKeyResult(
+                added.measure, added.direction, added.baseline, added.target, added.weight
+            )
+        for kr_id in removed_key_results(event.changes):
+            krs[kr_id].removed = True
+    elif kind is Objective.Graded:
+        change = "graded"
+    if change:
+        kept = [(t, c) for t, c in objective.changes[-_CHANGES_KEPT:] if t > at - MOVEMENT_KEPT]
+        objective.changes = [*kept, (at, change)]
+
+
+_CHANGES_KEPT = 16
+"""State changes an objective remembers at most (a digest lists those of one week)."""
+
+_MOVES: frozenset[type[Any]] = frozenset(
+    {
+        Objective.KeyResultAdded,
+        Objective.KeyResultRetargeted,
+        Objective.KeyResultReweighted,
+        Objective.KeyResultRemoved,
+        Objective.ProgressReported,
+        Objective.CheckInCorrected,
+        Objective.Approved,
+        Objective.CounterProposalAccepted,
+        Objective.AmendmentApproved,
+        Objective.Graded,
+    }
+)
+"""The events the movement follows (by exact type: `isinstance` on event classes is slow)."""
+
+
+def _progress_at(objective: MovingObjective, at: datetime) -> float | None:
+    pairs = []
+    for kr in objective.key_results.values():
+        if kr.removed:
+            continue
+        current = in_force(kr, at)
+        value = current.value if current else None
+        pairs.append((progress(kr.measure, kr.direction, kr.baseline, kr.target, value), kr.weight))
+    return weighted_mean(pairs)
+
+
+def _confidence_at(objective: MovingObjective, at: datetime) -> float | None:
+    found = [
+        c.confidence
+        for kr in objective.key_results.values()
+        if not kr.removed and (c := in_force(kr, at)) is not None
+    ]
+    return round(sum(found) / len(found), 1) if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """How one of a person's objectives moved between `since` and `until`. Progress is
+    measured against the key results' definitions now (the movement is that of check-ins);
+    confidence is the mean of the key results' confidences in force."""
+
+    objective_id: UUID
+    title: str
+    progress_then: float | None
+    progress_now: float | None
+    confidence_then: float | None
+    confidence_now: float | None
+    changes: tuple[str, ...]
+
+    @property
+    def moved(self) -> bool:
+        return (
+            self.progress_then != self.progress_now
+            or self.confidence_then != self.confidence_now
+            or bool(self.changes)
+        )
+
+    @property
+    def progress_delta(self) -> float:
+        return (self.progress_now or 0.0) - (self.progress_then or 0.0)
+
+    @property
+    def link(self) -> str:
+        return f"/objectives/{self.objective_id}"
+
+
+def movement_for(
+    state: RemindersState, person_id: UUID, since: datetime, until: datetime
+) -> list[Movement]:
+    """The movement from `since` to `until` of each objective the person owns, alone or with
+    a team (approved or approved during the week, not abandoned, its cycle not closed), by
+    title. Only `MOVEMENT_KEPT` back from the latest check-in is remembered."""
+    teams = state.people.teams
+    found: list[Movement] = []
+    for watched in state.staleness.objectives.values():
+        if not (
+            watched.owner_person_id == person_id
+            or (
+                watched.owner_team_id is not None
+                and person_id in teams.get(watched.owner_team_id, {})
+            )
+        ):
+            continue
+        cycle = state.staleness.cycles.get(watched.cycle_id)
+        objective = state.moving.get(watched.objective_id)
+        if (
+            cycle is None
+            or objective is None
+            or watched.approved_on is None
+            or watched.abandoned
+            or cycle.phase == Phase.CLOSED.value
+        ):
+            continue
+        found.append(
+            Movement(
+                watched.objective_id,
+                watched.title,
+                _progress_at(objective, since),
+                _progress_at(objective, until),
+                _confidence_at(objective, since),
+                _confidence_at(objective, until),
+                tuple(c for t, c in objective.changes if since < t <= until),
+            )
+        )
+    return sorted(found, key=lambda m: (m.title, str(m.objective_id)))
 
 
 def digest_week(zone: ZoneInfo, now: datetime, at: time) -> date | None:

@@ -1,5 +1,6 @@
 """The weekly digest: one e-mail per person on Monday at 09:00 in their time zone, with the
-notices held for it (people who chose `digest`) and the key results of theirs that are stale.
+notices held for it (people who chose `digest`), the key results of theirs that are stale, and
+how their objectives moved in the week (`projections.reminders.movement_for`).
 
 When it is due is decided by the pure `projections.reminders.digest_week`; what is stale by
 `stale_for`. Sending is one transaction per person: the held deliveries are claimed
@@ -14,7 +15,8 @@ one crash window, docs/notifications.md).
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime, time
+from collections.abc import Sequence
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -27,7 +29,15 @@ from infra.notify.render import Directory, Message, Recipient, sentence
 from infra.notify.store import IN_APP, NoticeStore, notice_of
 from infra.notify.unsubscribe import UnsubscribeLinks
 from projections.notices import Notice
-from projections.reminders import RemindersState, digest_id, digest_week, stale_for
+from projections.reminders import (
+    Movement,
+    RemindersState,
+    digest_id,
+    digest_week,
+    local_instant,
+    movement_for,
+    stale_for,
+)
 from projections.staleness import StaleKeyResult
 
 EMAIL = "email"
@@ -102,11 +112,20 @@ class Digests:
             if monday is None:
                 continue
             stale = stale_for(state, person, now.astimezone(zone).date())
-            sent += self._send(recipient, digest_id(person, monday), monday.isoformat(), stale)
+            since = local_instant(monday - timedelta(days=7), self.at, zone)
+            moves = movement_for(state, person, since, now)
+            sent += self._send(
+                recipient, digest_id(person, monday), monday.isoformat(), stale, moves
+            )
         return sent
 
     def _send(
-        self, recipient: Recipient, notice_id: UUID, week: str, stale: list[StaleKeyResult]
+        self,
+        recipient: Recipient,
+        notice_id: UUID,
+        week: str,
+        stale: list[StaleKeyResult],
+        moves: list[Movement],
     ) -> int:
         store = self.store
         with store.datastore.get_connection() as conn, conn.transaction():
@@ -118,7 +137,8 @@ class Digests:
                 ).format(store.deliveries, store.notices),
                 (EMAIL, recipient.id),
             ).fetchall()
-            if not held and not stale:
+            moved = [m for m in moves if m.moved]
+            if not held and not stale and not moved:
                 return 0
             digest = Notice(
                 id=notice_id,
@@ -128,13 +148,18 @@ class Digests:
                 actor="system",
                 objective_id=None,
                 link="/notifications",
-                data={"week": week, "held": str(len(held)), "stale": str(len(stale))},
+                data={
+                    "week": week,
+                    "held": str(len(held)),
+                    "stale": str(len(stale)),
+                    "moved": str(len(moved)),
+                },
             )
             with conn.cursor() as curs:
                 if store.insert(curs, [digest]) == 0:
                     return 0  # this week's digest went out already
             notices = [notice_of(row) for row in held]
-            message = self.render(recipient, digest, notices, stale)
+            message = self.render(recipient, digest, notices, stale, moves)
             message_id = self.channel.send(message)
             now = datetime.now(UTC)
             conn.execute(
@@ -163,12 +188,27 @@ class Digests:
         digest: Notice,
         notices: list[Notice],
         stale: list[StaleKeyResult],
+        moves: Sequence[Movement] = (),
     ) -> Message:
         subject = f"Your okrledger week ({digest.data['week']})"
         url = self.base_url + digest.link
         unsubscribe = self.links.url(recipient.id, EMAIL)
         text = [f"Hello {recipient.name},", ""]
         page = [f"<p>Hello {html.escape(recipient.name)},</p>"]
+        if moves:
+            text.append("Your objectives this week:")
+            page.append("<h3>Your objectives this week</h3><ul>")
+            moved = [m for m in moves if m.moved]
+            for move in moved:
+                link = self.base_url + move.link
+                line = f"{move.title}: {movement_line(move)}"
+                text.append(f"- {line}: {link}")
+                page.append(f'<li><a href="{html.escape(link)}">{html.escape(line)}</a></li>')
+            if not moved:
+                text.append("- Nothing moved on your objectives this week.")
+                page.append("<li>Nothing moved on your objectives this week.</li>")
+            text.append("")
+            page.append("</ul>")
         if notices:
             text.append("Waiting on you:")
             page.append("<h3>Waiting on you</h3><ul>")
@@ -199,3 +239,23 @@ class Digests:
         return Message(
             digest.id, "digest", recipient, subject, "\n".join(text) + "\n", body, url, unsubscribe
         )
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{round(value * 100)}%"
+
+
+def _confidence(value: float | None) -> str:
+    return "–" if value is None else f"{value:g}"
+
+
+def movement_line(move: Movement) -> str:
+    """`progress 0% → 50%, confidence – → 7, approved`: what moved, then → now."""
+    parts = []
+    if move.progress_then != move.progress_now:
+        parts.append(f"progress {_percent(move.progress_then)} → {_percent(move.progress_now)}")
+    if move.confidence_then != move.confidence_now:
+        then, now = _confidence(move.confidence_then), _confidence(move.confidence_now)
+        parts.append(f"confidence {then} → {now}")
+    parts += list(move.changes)
+    return ", ".join(parts) or "no change"

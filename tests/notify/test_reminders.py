@@ -8,6 +8,7 @@ notifiers here only send (`follow=False`): the negotiation's own notices stay ou
 
 from __future__ import annotations
 
+import html
 import threading
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -281,6 +282,7 @@ def test_the_weekly_digest_gathers_what_was_held_and_what_is_stale_on_monday_at_
         in body
     )
     assert "Reach ten (sue's objective): 14 days" in body
+    assert "- Nothing moved on your objectives this week." in body  # all of it was weeks ago
     assert str(digest.mail["List-Unsubscribe"]).startswith("<https://okr.acme.example/")
     statuses = {
         (m["kind"], d["channel"]): d["status"]
@@ -289,6 +291,52 @@ def test_the_weekly_digest_gathers_what_was_held_and_what_is_stale_on_monday_at_
     }
     assert statuses[("approved", "email")] == "sent"
     assert statuses[("digest", "email")] == "sent"
+
+
+def test_the_weekly_digest_shows_how_each_of_ones_objectives_moved_in_the_week(
+    world: World, mailbox: Mailbox
+) -> None:
+    """Sue's objective was approved this week and she checked in 5 of 10 with confidence 7:
+    the Monday digest says so, then → now, with the link to the objective; max's digest is
+    about his objective only."""
+    week = Week(world)
+    week.check_in("sue", MONDAY)
+    # the Monday whose week holds what was just recorded (before 09:00 Berlin on a Monday,
+    # that is today)
+    monday = (
+        MONDAY
+        if datetime.now(UTC) >= berlin(MONDAY - timedelta(days=7), 9)
+        else MONDAY - timedelta(days=7)
+    )
+    scheduler = ReminderScheduler(world.ledger, settings_for(mailbox))
+    try:
+        with time_machine.travel(berlin(monday, 9, 0), tick=False):
+            scheduler.tick()  # sue's Monday 09:00
+        with time_machine.travel(datetime.combine(monday, time(9), tzinfo=UTC), tick=False):
+            scheduler.tick()  # max's (UTC, the deployment's default)
+    finally:
+        scheduler.stop()
+    digests = {
+        r.envelope_to[0]: r
+        for r in mailbox.settle(0.5)
+        if str(r.mail["X-Okrledger-Notice"]).startswith("digest ")
+    }
+    link = f"https://okr.acme.example/objectives/{week.objective['sue']}"
+    line = "sue's objective: progress 0% → 50%, confidence – → 7, approved"
+    sue = digests["sue@acme.example"].mail
+    text = sue.get_body(preferencelist=("plain",))
+    page = sue.get_body(preferencelist=("html",))
+    assert text is not None and page is not None
+    lines = text.get_content().splitlines()
+    assert lines[lines.index("Your objectives this week:") + 1] == f"- {line}: {link}"
+    assert f'<li><a href="{link}">{html.escape(line)}</a></li>' in page.get_content()
+    other = digests["max@acme.example"].mail.get_body(preferencelist=("plain",))
+    assert other is not None
+    assert (
+        f"- max's objective: approved: https://okr.acme.example/objectives/{week.objective['max']}"
+        in other.get_content()
+    )
+    assert "sue's objective" not in other.get_content()
 
 
 def _planning_notices(scheduler: ReminderScheduler) -> list[bool]:
