@@ -21,7 +21,9 @@ def filled(tmp_path: Path, *, bad: bool = False) -> Path:
     path = tmp_path / ("bad.xlsx" if bad else "okrs.xlsx")
     write_template(path)
     book = load_workbook(path)
-    start = date.today() - timedelta(days=30)
+    # A quarter that began (and ended) long before the demo's current one: the site is shared
+    # by every browser test, and a later-starting active cycle would become everyone's current.
+    start = date.today() - timedelta(days=300)
     book["cycles"].append(["Imported from the sheet", start, start + timedelta(days=90)])
     owner = "demo-admin@acme.example" if not bad else "nobody@acme.example"
     book["objectives"].append(

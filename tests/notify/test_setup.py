@@ -1,5 +1,6 @@
-"""The notifier's and the views' tables are created once however many processes start at the same time on a
-fresh database: a creator that waited for another must not mark the tracking table again."""
+"""The notifier's and the views' tables are created once however many processes start at the
+same time on a fresh database: a creator that waited for another must not mark the tracking
+table again."""
 
 from __future__ import annotations
 
