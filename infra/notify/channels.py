@@ -10,6 +10,7 @@ and `close()`. The in-app channel needs no class: a notice is "sent" in-app by b
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -86,6 +87,9 @@ class EmailChannel:
         self.config = config
         self.mail_from = mail_from
         self._loop = asyncio.new_event_loop()
+        # The loop runs on a thread of its own: a caller's thread may already run a loop (the
+        # web server's, a browser driver's), and one loop cannot run inside another.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="okr-smtp")
         self._smtp: aiosmtplib.SMTP | None = None
 
     def build(self, message: Message) -> EmailMessage:
@@ -107,7 +111,7 @@ class EmailChannel:
 
     def send(self, message: Message) -> str:
         mail = self.build(message)
-        self._loop.run_until_complete(self._send(mail))
+        self._worker.submit(self._loop.run_until_complete, self._send(mail)).result()
         return str(mail["Message-ID"])
 
     async def _send(self, mail: EmailMessage) -> None:
@@ -141,6 +145,10 @@ class EmailChannel:
     def close(self) -> None:
         if self._loop.is_closed():
             return
+        self._worker.submit(self._quit).result()
+        self._worker.shutdown(wait=True)
+
+    def _quit(self) -> None:
         smtp, self._smtp = self._smtp, None
         if smtp is not None and smtp.is_connected:
             try:

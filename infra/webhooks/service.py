@@ -43,6 +43,7 @@ def run_webhooks(settings: Settings | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)
     service = start_webhooks(ledger, settings)
+    log.info("delivering webhooks until SIGINT/SIGTERM")
     try:
         stop.wait()
     finally:

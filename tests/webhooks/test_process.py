@@ -28,6 +28,21 @@ pytestmark = pytest.mark.postgres
 OKR = str(Path(sys.executable).with_name("okr"))
 
 
+def _wait_for_line(process: subprocess.Popen[str], text: str, timeout: float = 60) -> None:
+    """Read `process`'s stderr until a line holds `text` (the lines read are kept aside)."""
+    found = threading.Event()
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if text in line:
+                found.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    assert found.wait(timeout), f"no {text!r} from the process within {timeout} s"
+
+
 def test_two_processes_deliver_every_event_once_and_stop_cleanly(
     ledger: OkrLedger, database_url: str, httpserver: HTTPServer, tmp_path: Path
 ) -> None:
@@ -58,6 +73,10 @@ def test_two_processes_deliver_every_event_once_and_stop_cleanly(
         for _ in range(2)
     ]
     try:
+        # Both deliver before the events exist (a process still starting when the test ends
+        # would die of the SIGTERM before its handler is installed, and prove nothing).
+        for p in processes:
+            _wait_for_line(p, "delivering webhooks")
         for i in range(20):
             ledger.plan_cycle(f"C{i}", date(2026, 1, 1), date(2026, 3, 31), ctx)
         deadline = time.monotonic() + 60
