@@ -5,6 +5,7 @@ table again."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from eventsourcing.postgres import PostgresDatastore
 
@@ -13,45 +14,35 @@ from infra.notify.store import NoticeStore
 from infra.views.store import ViewStore
 
 
-def test_stores_set_up_at_once_on_a_fresh_database_all_succeed(ledger: OkrLedger) -> None:
-    datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
-    assert isinstance(datastore, PostgresDatastore)
-    stores = [NoticeStore(datastore) for _ in range(6)]
-    start = threading.Barrier(len(stores))
+def _at_once(calls: list[Callable[[], object]]) -> list[BaseException]:
+    """Run `calls` on threads released together; answer what they raised."""
+    start = threading.Barrier(len(calls))
     failures: list[BaseException] = []
 
-    def set_up(store: NoticeStore) -> None:
+    def run(call: Callable[[], object]) -> None:
         start.wait()
         try:
-            store.setup()
+            call()
         except BaseException as error:
             failures.append(error)
 
-    threads = [threading.Thread(target=set_up, args=(s,)) for s in stores]
+    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert failures == []
+    return failures
+
+
+def test_stores_set_up_at_once_on_a_fresh_database_all_succeed(ledger: OkrLedger) -> None:
+    datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
+    assert isinstance(datastore, PostgresDatastore)
+    stores = [NoticeStore(datastore) for _ in range(6)]
+    assert _at_once([s.setup for s in stores]) == []
     assert all(store.position() == 0 for store in stores)
 
 
 def test_view_stores_set_up_at_once_on_a_fresh_database_all_succeed(ledger: OkrLedger) -> None:
     datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
     stores = [ViewStore(datastore) for _ in range(6)]
-    start = threading.Barrier(len(stores))
-    failures: list[BaseException] = []
-
-    def set_up(store: ViewStore) -> None:
-        start.wait()
-        try:
-            store.create_table()
-        except BaseException as error:
-            failures.append(error)
-
-    threads = [threading.Thread(target=set_up, args=(s,)) for s in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert failures == []
+    assert _at_once([s.create_table for s in stores]) == []
