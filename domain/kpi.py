@@ -23,6 +23,7 @@ from domain.errors import (
     clean_text,
     require,
     require_choice,
+    require_correctable,
     require_text,
     require_value,
 )
@@ -230,16 +231,7 @@ class Kpi(OkrAggregate):
         note: str
 
         def apply(self, kpi: Kpi) -> None:
-            kpi.measurements[self.measurement_id] = Measurement(
-                id=self.measurement_id,
-                period=self.period,
-                starts_on=self.starts_on,
-                ends_on=self.ends_on,
-                value=self.value,
-                note=self.note,
-                recorded_at=self.timestamp,
-                actor=self.actor,
-            )
+            kpi.measurements[self.measurement_id] = _measurement_of(self)
 
     class MeasurementCorrected(OkrAggregate.Event):
         measurement_id: UUID
@@ -252,18 +244,7 @@ class Kpi(OkrAggregate):
 
         def apply(self, kpi: Kpi) -> None:
             kpi.measurements[self.supersedes].superseded_by = self.measurement_id
-            kpi.measurements[self.measurement_id] = Measurement(
-                id=self.measurement_id,
-                period=self.period,
-                starts_on=self.starts_on,
-                ends_on=self.ends_on,
-                value=self.value,
-                note=self.note,
-                recorded_at=self.timestamp,
-                actor=self.actor,
-                supersedes=self.supersedes,
-                reason=self.reason,
-            )
+            kpi.measurements[self.measurement_id] = _measurement_of(self, self.supersedes)
 
     class Retired(OkrAggregate.Event):
         def apply(self, kpi: Kpi) -> None:
@@ -434,19 +415,8 @@ class Kpi(OkrAggregate):
     ) -> UUID:
         """A new measurement for the same period supersedes the wrong one, which stays."""
         self._require_live("correct a measurement")
-        original = self.measurements.get(measurement_id)
-        require_value(
-            original is not None,
-            "measurement_not_found",
-            f"measurement {measurement_id} not found",
-            "measurement_id",
-        )
-        assert original is not None
-        require(
-            original.superseded_by is None,
-            "measurement_superseded",
-            "that measurement was already corrected; correct the latest correction instead",
-            "measurement_id",
+        original = require_correctable(
+            self.measurements.get(measurement_id), "measurement", "measurement", measurement_id
         )
         why = require_text(reason, "reason", max_length=2000)
         correction_id = uuid4()
@@ -511,6 +481,24 @@ class Kpi(OkrAggregate):
     def retire(self, ctx: CommandContext, reason: str) -> None:
         self._require_live("retire it")
         self._trigger(self.Retired, ctx, require_text(reason, "reason", max_length=2000))
+
+
+def _measurement_of(
+    event: Kpi.MeasurementRecorded | Kpi.MeasurementCorrected, supersedes: UUID | None = None
+) -> Measurement:
+    """The measurement a recording or correcting event adds."""
+    return Measurement(
+        id=event.measurement_id,
+        period=event.period,
+        starts_on=event.starts_on,
+        ends_on=event.ends_on,
+        value=event.value,
+        note=event.note,
+        recorded_at=event.timestamp,
+        actor=event.actor,
+        supersedes=supersedes,
+        reason=event.reason,
+    )
 
 
 def require_note(note: str) -> str:

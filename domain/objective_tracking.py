@@ -8,7 +8,13 @@ from uuid import UUID, uuid4
 
 from domain.base import CommandContext
 from domain.cycle import Cycle, Phase
-from domain.errors import clean_text, require, require_text, require_value
+from domain.errors import (
+    clean_text,
+    require,
+    require_correctable,
+    require_text,
+    require_value,
+)
 from domain.objective_state import ObjectiveState
 from domain.objective_values import (
     PLANNING_PHASES,
@@ -114,19 +120,11 @@ class Tracking(ObjectiveState):
     ) -> UUID:
         self._require_trackable(cycle, "correct a check-in")
         kr = self.key_result(key_result_id)
-        original = next((c for c in kr.check_ins if c.id == check_in_id), None)
-        require_value(
-            original is not None,
-            "check_in_not_found",
-            f"check-in {check_in_id} not found",
-            "check_in_id",
-        )
-        assert original is not None
-        require(
-            original.superseded_by is None,
-            "check_in_superseded",
-            "that check-in was already corrected; correct the latest correction instead",
-            "check_in_id",
+        original = require_correctable(
+            next((c for c in kr.check_ins if c.id == check_in_id), None),
+            "check_in",
+            "check-in",
+            check_in_id,
         )
         new_confidence = original.confidence if confidence is None else confidence
         value_, confidence_ = self._check_in_values(
