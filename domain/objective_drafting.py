@@ -12,7 +12,6 @@ from domain.objective_state import ObjectiveState
 from domain.objective_values import (
     PLANNING_PHASES,
     TRACKING_PHASES,
-    KeyResult,
     Status,
     validate_key_result,
 )
@@ -131,24 +130,6 @@ class Drafting(ObjectiveState):
             weight=weight_,
         )
         return key_result_id
-
-    def key_result(self, key_result_id: UUID, *, live: bool = True) -> KeyResult:
-        kr = self.key_results.get(key_result_id)
-        require_value(
-            kr is not None,
-            "key_result_not_found",
-            f"key result {key_result_id} not found",
-            "key_result_id",
-        )
-        assert kr is not None
-        if live:
-            require(
-                not kr.removed,
-                "key_result_removed",
-                f"key result '{kr.title}' was removed",
-                "key_result_id",
-            )
-        return kr
 
     def update_key_result(
         self,
