@@ -35,6 +35,7 @@ from domain.objective_values import (
     Kind,
     Perspective,
     Status,
+    key_result_of,
     validate_key_result,
 )
 from domain.scoring import Direction, Measure
@@ -145,17 +146,7 @@ class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
         weight: float
 
         def apply(self, objective: Objective) -> None:
-            objective.key_results[self.key_result_id] = KeyResult(
-                id=self.key_result_id,
-                lineage_id=self.lineage_id,
-                title=self.title,
-                measure=Measure(self.measure),
-                baseline=self.baseline,
-                target=self.target,
-                unit=self.unit,
-                direction=Direction(self.direction),
-                weight=self.weight,
-            )
+            objective.key_results[self.key_result_id] = key_result_of(self)
 
     class KeyResultReworded(OkrAggregate.Event):
         key_result_id: UUID

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from domain.base import CommandContext, OkrAggregate
+from domain.change_sets import added_key_results, edited_key_results, removed_key_results
 from domain.errors import clean_text, require, require_text, require_value
 from domain.objective_values import (
     EDITABLE,
@@ -24,9 +25,10 @@ from domain.objective_values import (
     Kind,
     Perspective,
     Status,
+    key_result_of,
 )
 from domain.quality import KeyResultSpec, ObjectiveSpec
-from domain.scoring import Direction, Measure, objective_score
+from domain.scoring import objective_score
 
 if TYPE_CHECKING:
     _Aggregate = OkrAggregate
@@ -225,22 +227,11 @@ class ObjectiveState(_Aggregate):
             self.title = changes["title"]
         if "description" in changes:
             self.description = changes["description"]
-        for raw_id, fields in (changes.get("key_results") or {}).items():
-            kr = self.key_results[UUID(raw_id)]
+        for key_result_id, fields in edited_key_results(changes).items():
+            kr = self.key_results[key_result_id]
             for name, value in fields.items():
                 setattr(kr, name, value)
-        for spec in changes.get("add_key_results") or []:
-            kr_id = UUID(spec["key_result_id"])
-            self.key_results[kr_id] = KeyResult(
-                id=kr_id,
-                lineage_id=UUID(spec["lineage_id"]),
-                title=spec["title"],
-                measure=Measure(spec["measure"]),
-                baseline=spec["baseline"],
-                target=spec["target"],
-                unit=spec["unit"],
-                direction=Direction(spec["direction"]),
-                weight=spec["weight"],
-            )
-        for raw_id in changes.get("remove_key_results") or []:
-            self.key_results[UUID(raw_id)].removed = True
+        for added in added_key_results(changes):
+            self.key_results[added.key_result_id] = key_result_of(added)
+        for key_result_id in removed_key_results(changes):
+            self.key_results[key_result_id].removed = True

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from domain.cycle import Phase
@@ -113,6 +113,44 @@ class KeyResult:
             "direction": self.direction.value,
             "weight": self.weight,
         }
+
+
+class KeyResultDefinition(Protocol):
+    """What defines a key result: its added event, or a change set's added key result."""
+
+    @property
+    def key_result_id(self) -> UUID: ...
+    @property
+    def lineage_id(self) -> UUID: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def measure(self) -> str: ...
+    @property
+    def baseline(self) -> float | None: ...
+    @property
+    def target(self) -> float | None: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def weight(self) -> float: ...
+
+
+def key_result_of(definition: KeyResultDefinition) -> KeyResult:
+    """A new key result, as its definition says."""
+    return KeyResult(
+        id=definition.key_result_id,
+        lineage_id=definition.lineage_id,
+        title=definition.title,
+        measure=Measure(definition.measure),
+        baseline=definition.baseline,
+        target=definition.target,
+        unit=definition.unit,
+        direction=Direction(definition.direction),
+        weight=definition.weight,
+    )
 
 
 @dataclass
