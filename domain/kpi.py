@@ -27,7 +27,13 @@ from domain.errors import (
     require_text,
     require_value,
 )
-from domain.source import Schedule, describe, validate_source
+from domain.source import (
+    Schedule,
+    describe,
+    require_follows_a_source,
+    require_still_following,
+    validate_source,
+)
 from domain.strategy import Strategy, validate_tags
 
 
@@ -449,27 +455,21 @@ class Kpi(OkrAggregate):
 
     def detach_source(self, ctx: CommandContext, reason: str) -> None:
         self._require_live("detach a data source")
-        require(
-            self.source_id is not None, "no_source", f"KPI '{self.name}' follows no data source"
-        )
+        require_follows_a_source(self.source_id, f"KPI '{self.name}'")
         self._trigger(self.SourceDetached, ctx, require_text(reason, "reason", max_length=2000))
 
     def take_fetched_value(self, source_id: UUID, value: float, ctx: CommandContext) -> UUID | None:
         """A fetched value as the measurement of the day of the fetch (in the source's time
         zone); a different value later that day corrects it; the same value writes nothing."""
         self._require_live("take a fetched value")
-        require(
-            self.source_id == source_id and self.source is not None,
-            "source_detached",
-            f"KPI '{self.name}' no longer follows this source",
-            "source_id",
+        source = require_still_following(
+            self.source_id, self.source, source_id, f"KPI '{self.name}'"
         )
-        assert self.source is not None
         number = _number(value, "value")
         now = ctx.now()  # the day in the source's zone, never ahead of the UTC day
-        day = min(Schedule.of(self.source).local_day(now), now.date()).isoformat()
+        day = min(Schedule.of(source).local_day(now), now.date()).isoformat()
         taken = next((m for m in self.live_measurements if m.period == day), None)
-        note = f"Fetched from its data source ({describe(self.source)})."
+        note = f"Fetched from its data source ({describe(source)})."
         if taken is None:
             return self.record_measurement(day, number, ctx, note)
         if taken.value == number:

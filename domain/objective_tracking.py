@@ -24,7 +24,14 @@ from domain.objective_values import (
     finite,
 )
 from domain.scoring import Measure
-from domain.source import DEFAULT_CONFIDENCE, describe, is_source_actor, validate_source
+from domain.source import (
+    DEFAULT_CONFIDENCE,
+    describe,
+    is_source_actor,
+    require_follows_a_source,
+    require_still_following,
+    validate_source,
+)
 
 
 class Tracking(ObjectiveState):
@@ -159,6 +166,17 @@ class Tracking(ObjectiveState):
         if theme_id != self.theme_id:
             self._trigger(self.Themed, ctx, clean_text(reason, "reason"), theme_id=theme_id)
 
+    def _metric_key_result(self, key_result_id: UUID, rule: str, followed: str) -> KeyResult:
+        """A key result that follows something measured (a KPI, a data source) is a metric."""
+        kr = self.key_result(key_result_id)
+        require_value(
+            kr.measure == Measure.METRIC,
+            rule,
+            f"only a metric key result can follow {followed}",
+            "key_result_id",
+        )
+        return kr
+
     def link_key_result_to_kpi(
         self,
         key_result_id: UUID,
@@ -170,13 +188,7 @@ class Tracking(ObjectiveState):
         """Let a metric key result take its check-ins from a KPI measured in the same unit."""
         cycle.require_open_for("link a key result to a KPI", *PLANNING_PHASES, Phase.GRADING)
         self._require_not_abandoned()
-        kr = self.key_result(key_result_id)
-        require_value(
-            kr.measure == Measure.METRIC,
-            "kpi_link_needs_metric",
-            "only a metric key result can follow a KPI",
-            "key_result_id",
-        )
+        kr = self._metric_key_result(key_result_id, "kpi_link_needs_metric", "a KPI")
         require_value(
             not kr.unit or kr.unit.strip().casefold() == kpi_unit.strip().casefold(),
             "kpi_unit_mismatch",
@@ -208,13 +220,7 @@ class Tracking(ObjectiveState):
         """Let a metric key result take its check-ins from a data source (see domain/source.py)."""
         cycle.require_open_for("attach a data source", *PLANNING_PHASES, Phase.GRADING)
         self._require_not_abandoned()
-        kr = self.key_result(key_result_id)
-        require_value(
-            kr.measure == Measure.METRIC,
-            "source_needs_metric",
-            "only a metric key result can follow a data source",
-            "key_result_id",
-        )
+        kr = self._metric_key_result(key_result_id, "source_needs_metric", "a data source")
         why = require_text(reason, "reason", max_length=2000)
         source_id = uuid4()
         self._trigger(
@@ -233,12 +239,7 @@ class Tracking(ObjectiveState):
         cycle.require_open_for("detach a data source", *PLANNING_PHASES, Phase.GRADING)
         self._require_not_abandoned()
         kr = self.key_result(key_result_id)
-        require(
-            kr.source_id is not None,
-            "no_source",
-            f"key result '{kr.title}' follows no data source",
-            "key_result_id",
-        )
+        require_follows_a_source(kr.source_id, f"key result '{kr.title}'", "key_result_id")
         why = require_text(reason, "reason", max_length=2000)
         self._trigger(self.KeyResultSourceDetached, ctx, why, key_result_id=kr.id)
 
@@ -257,13 +258,9 @@ class Tracking(ObjectiveState):
         anyone stated one, the confidence given when the source was attached."""
         self._require_trackable(cycle, "take a fetched value")
         kr = self.key_result(key_result_id)
-        require(
-            kr.source_id == source_id and kr.source is not None,
-            "source_detached",
-            f"key result '{kr.title}' no longer follows this source",
-            "source_id",
+        source = require_still_following(
+            kr.source_id, kr.source, source_id, f"key result '{kr.title}'"
         )
-        assert kr.source is not None
         number = finite(value, "value")
         current = kr.current
         if current is not None and number == current.value:
@@ -272,7 +269,7 @@ class Tracking(ObjectiveState):
         confidence = (
             max(stated, key=lambda c: c.recorded_at).confidence
             if stated
-            else int(kr.source.get("confidence", DEFAULT_CONFIDENCE))
+            else int(source.get("confidence", DEFAULT_CONFIDENCE))
         )
         return self.check_in(
             key_result_id,
@@ -280,5 +277,5 @@ class Tracking(ObjectiveState):
             confidence,
             cycle,
             ctx,
-            note=f"Fetched from its data source ({describe(kr.source)}).",
+            note=f"Fetched from its data source ({describe(source)}).",
         )
