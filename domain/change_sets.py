@@ -12,17 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from domain.quality import KeyResultSpec
+
 
 @dataclass(frozen=True)
-class AddedKeyResult:
-    key_result_id: UUID
+class AddedKeyResult(KeyResultSpec):
+    """A key result a change set adds: its definition, its lineage and its weight."""
+
     lineage_id: UUID
-    title: str
-    measure: str
-    baseline: float | None
-    target: float | None
-    unit: str
-    direction: str
     weight: float
 
 
