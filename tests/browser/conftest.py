@@ -29,14 +29,13 @@ from demo import DemoSummary, load_demo
 from domain.access import Role
 from domain.application import OkrLedger
 from domain.base import CommandContext
-from domain.objective import Kind
-from domain.scoring import Measure
 from infra.chain import importing_history
 from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
 from tests import servers
+from tests.steps import draft, metric
 
 CHROMIUM = os.environ.get("OKR_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -95,23 +94,12 @@ class Site:
     ) -> tuple[UUID, UUID]:
         """An approved objective of `owner` with one metric key result (0 → `target`)."""
         ledger, who, boss = self.ledger, self[owner], self[approver]
-        objective_id = ledger.draft_objective(
-            cycle_id=self.active_cycle_id,
-            title=title,
-            kind=Kind.COMMITTED,
-            ctx=who.ctx,
-            owner_person_id=who.person_id,
-        ).id
-        kr = ledger.add_key_result(
-            objective_id,
-            title=f"{title}: signed customers",
-            measure=Measure.METRIC,
-            baseline=0,
-            target=target,
-            unit="customers",
-            ctx=who.ctx,
-        ).extra_id
-        assert kr is not None
+        objective_id = draft(
+            ledger, who.ctx, self.active_cycle_id, title, owner_person_id=who.person_id
+        )
+        kr = metric(
+            ledger, who.ctx, objective_id, f"{title}: signed customers", 0, target, unit="customers"
+        )
         ledger.submit_objective(objective_id, boss.person_id, who.ctx)
         ledger.approve_objective(objective_id, boss.ctx)
         self.settle()

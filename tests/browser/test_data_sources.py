@@ -9,6 +9,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.browser.conftest import Browser
+from tests.steps import kpi
 
 pytestmark = pytest.mark.browser
 
@@ -73,15 +74,15 @@ def test_a_kpi_measured_from_a_source_syncs_from_its_page(
 ) -> None:
     site = browser.site
     kwame = site["kwame"]
-    kpi_id = site.ledger.define_kpi(
-        name="Signed customers (from the CRM)",
-        unit="customers",
-        direction="increase",
-        owner_person_id=kwame.person_id,
-        green=30,
-        amber=20,
-        ctx=kwame.ctx,
-    ).id
+    kpi_id = kpi(
+        site.ledger,
+        kwame.ctx,
+        "Signed customers (from the CRM)",
+        "customers",
+        "increase",
+        kwame.person_id,
+        (30, 20),
+    )
     try:
         httpserver.expect_request("/crm.csv").respond_with_data(
             "region,signed\nnorth,17\nsouth,23\n", content_type="text/csv"

@@ -19,14 +19,13 @@ import pytest
 import time_machine
 
 from domain.base import CommandContext
-from domain.objective import Kind
 from domain.person import validate_preferences
-from domain.scoring import Measure
 from infra.notify.engine import Notifier
 from infra.notify.reminders import ReminderScheduler
 from tests.api.conftest import World
 from tests.notify.conftest import Mailbox, Received, eventually
 from tests.notify.test_email import settings_for
+from tests.steps import draft, metric
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore:Requiring AUTH")]
 
@@ -50,22 +49,14 @@ class Week:
         self.kr: dict[str, UUID] = {}
         for name, approver in (("sue", "sam"), ("max", "mia")):
             owner = CommandContext(actor=str(world[name].person_id))
-            objective = ledger.draft_objective(
-                cycle_id=self.cycle,
-                title=f"{name}'s objective",
-                kind=Kind.COMMITTED,
-                ctx=owner,
+            objective = draft(
+                ledger,
+                owner,
+                self.cycle,
+                f"{name}'s objective",
                 owner_person_id=world[name].person_id,
-            ).id
-            kr = ledger.add_key_result(
-                objective,
-                title="Reach ten",
-                measure=Measure.METRIC,
-                baseline=0,
-                target=10,
-                ctx=owner,
-            ).extra_id
-            assert kr is not None
+            )
+            kr = metric(ledger, owner, objective, "Reach ten", 0, 10)
             ledger.submit_objective(objective, world[approver].person_id, owner)
             ledger.approve_objective(
                 objective, CommandContext(actor=str(world[approver].person_id))
