@@ -9,12 +9,7 @@ import pytest
 
 from domain.access import Role
 from projections.audit import AuditFold, AuditRow, AuditState, audit_trail, row_json
-from tests.unit.projections.story import ADMIN, Ledger, Story, first_quarter, organisation
-
-
-@pytest.fixture(scope="module")
-def story() -> Story:
-    return first_quarter()
+from tests.unit.projections.story import ADMIN, Ledger, Story, organisation
 
 
 @pytest.fixture(scope="module")
