@@ -11,11 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
-from psycopg.conninfo import make_conninfo
-from psycopg.sql import SQL, Identifier
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette suggests httpx2 over httpx; both work
@@ -36,32 +34,22 @@ from tests.servers import served
 
 API = "/api/v1"
 
-
-@pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    app = OkrLedger(env=es_env)
-    try:
-        yield app
-    finally:
-        app.close()
+ROLES = ("admin", "auditor", "manager", "member")
+CALLER = {"admin": "admin", "auditor": "auditor", "manager": "mia", "member": "max"}
+"""Who calls for each role in the authorization matrices."""
+Request = tuple[str, str, dict[str, Any] | None]
+"""A matrix case's request: method, path and JSON body."""
 
 
 @pytest.fixture(scope="module")
 def module_ledger(_postgres_server: Any, postgres_server_url: str) -> Iterator[OkrLedger]:
     """One database for a whole module (tests that only add to a shared world)."""
-    name = f"okr_test_{uuid4().hex[:16]}"
-    with _postgres_server.admin() as conn:
-        conn.execute(
-            SQL("CREATE DATABASE {}").format(Identifier(name)) + _postgres_server.create_options
-        )
-    url = make_conninfo(postgres_server_url, dbname=name)
-    app = OkrLedger(env=eventsourcing_env(url, Settings(lock_timeout_seconds=5, pool_size=8)))
-    try:
-        yield app
-    finally:
-        app.close()
-        with _postgres_server.admin() as conn:
-            conn.execute(SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name)))
+    with _postgres_server.fresh_database() as url:
+        app = OkrLedger(env=eventsourcing_env(url, Settings(lock_timeout_seconds=5, pool_size=8)))
+        try:
+            yield app
+        finally:
+            app.close()
 
 
 @pytest.fixture
@@ -79,12 +67,19 @@ def app(ledger: OkrLedger, readmodels: ReadModels) -> Any:
     return make_app(ledger, readmodels)
 
 
-def make_app(ledger: OkrLedger, readmodels: ReadModels | None) -> Any:
+def make_app(
+    ledger: OkrLedger,
+    readmodels: ReadModels | None,
+    settings: Settings | None = None,
+    wait_timeout: float = 30,
+) -> Any:
+    """The API and web UI over `ledger`, reading `readmodels`, with `Idempotency-Key` on."""
     return create_app(
         ledger,
         readmodels=readmodels,
         idempotency=IdempotencyStore.for_recorder(ledger.recorder),
-        wait_timeout=30,
+        wait_timeout=wait_timeout,
+        settings=settings,
     )
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,15 +21,10 @@ import httpx
 import psycopg
 import pytest
 
-OKR = Path(sys.executable).with_name("okr")
+from tests.servers import OKR, start_okr_serve
+
 KEY = "create-data-team"
 BODY = {"name": "Data"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Servers:
@@ -40,26 +33,9 @@ class Servers:
         self.started: list[subprocess.Popen[str]] = []
 
     def start(self, **extra: str) -> tuple[subprocess.Popen[str], str]:
-        port = _free_port()
-        process = subprocess.Popen(
-            [str(OKR), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env={**self.env, **extra},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        process, base = start_okr_serve({**self.env, **extra})
         self.started.append(process)
-        base = f"http://127.0.0.1:{port}/api/v1"
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "okr serve exited"
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    return process, base
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "okr serve did not come up"
-            time.sleep(0.1)
+        return process, f"{base}/api/v1"
 
 
 @pytest.fixture

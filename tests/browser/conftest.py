@@ -18,23 +18,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
-from psycopg.conninfo import make_conninfo
-from psycopg.sql import SQL, Identifier
 
-from api.app import create_app
 from demo import DemoSummary, load_demo
 from domain.access import Role
 from domain.application import OkrLedger
 from domain.base import CommandContext
 from infra.chain import importing_history
 from infra.eventstore import eventsourcing_env
-from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
 from tests import servers
+from tests.api.conftest import make_app
 from tests.steps import draft, metric
 
 CHROMIUM = os.environ.get("OKR_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -119,16 +116,8 @@ DEMO_PEOPLE = {
 @pytest.fixture(scope="session")
 def browser_database_url(_postgres_server: Any, postgres_server_url: str) -> Iterator[str]:
     """A database for the whole browser session (as `database_url` makes, but shared)."""
-    name = f"okr_test_{uuid4().hex[:16]}"
-    with _postgres_server.admin() as conn:
-        conn.execute(
-            SQL("CREATE DATABASE {}").format(Identifier(name)) + _postgres_server.create_options
-        )
-    try:
-        yield make_conninfo(postgres_server_url, dbname=name)
-    finally:
-        with _postgres_server.admin() as conn:
-            conn.execute(SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name)))
+    with _postgres_server.fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -157,13 +146,7 @@ def site(browser_database_url: str) -> Iterator[Site]:
         served.people["auditor"] = Person("auditor", auditor_id, secret, Role.AUDITOR)
         served.settle()
         served.teams = {t["name"]: UUID(t["id"]) for t in readmodels.teams()}
-        app = create_app(
-            ledger,
-            readmodels=readmodels,
-            idempotency=IdempotencyStore.for_recorder(ledger.recorder),
-            wait_timeout=5.0,
-            settings=settings,
-        )
+        app = make_app(ledger, readmodels, settings, wait_timeout=5.0)
         with servers.served(app) as url:
             served.url = url
             yield served
