@@ -8,6 +8,7 @@ another test's server shutting down in time).
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -57,6 +58,27 @@ def served(app: Any, *, start_seconds: float = 30.0, port: int = 0) -> Iterator[
             server.force_exit = True
             thread.join(10)
         assert not thread.is_alive(), "the test server did not stop"
+
+
+def okr_env(database_url: str, data_dir: Path, **more: str) -> dict[str, str]:
+    """The environment of an `okr` process on `database_url`, its output plain UTF-8 text."""
+    return {
+        **os.environ,
+        "OKR_DATABASE_URL": database_url,
+        "OKR_DATA_DIR": str(data_dir),
+        "NO_COLOR": "1",
+        "PYTHONIOENCODING": "utf-8",
+        **more,
+    }
+
+
+def run_okr(
+    *args: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`okr ARGS` to its end: its exit code and output (the caller checks them)."""
+    return subprocess.run(
+        [str(OKR), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def free_port() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -11,23 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import OKR, free_port, start_okr_serve
-
-
-def _env(database_url: str, data_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "OKR_DATABASE_URL": database_url,
-        "OKR_DATA_DIR": str(data_dir),
-        "NO_COLOR": "1",
-        "PYTHONIOENCODING": "utf-8",
-    }
+from tests.servers import OKR, free_port, okr_env, run_okr, start_okr_serve
 
 
 def _okr(*args: str, env: dict[str, str], ok: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [str(OKR), *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    done = run_okr(*args, env=env)
     if ok:
         assert done.returncode == 0, done.stderr or done.stdout
     return done
@@ -35,7 +22,7 @@ def _okr(*args: str, env: dict[str, str], ok: bool = True) -> subprocess.Complet
 
 @pytest.fixture
 def env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    return _env(database_url, tmp_path)
+    return okr_env(database_url, tmp_path)
 
 
 @pytest.fixture

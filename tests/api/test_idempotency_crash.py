@@ -9,7 +9,6 @@ not stored), `after_store` (the answer stored, not sent).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -21,9 +20,19 @@ import httpx
 import psycopg
 import pytest
 
-from tests.servers import OKR, start_okr_serve
+from tests.servers import okr_env, run_okr, start_okr_serve
 
 KEY = "create-data-team"
+ROOT_TOKEN = (
+    "token",
+    "create",
+    "--email",
+    "root@acme.example",
+    "--name",
+    "Root",
+    "--role",
+    "admin",
+)
 BODY = {"name": "Data"}
 
 
@@ -40,13 +49,7 @@ class Servers:
 
 @pytest.fixture
 def env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "OKR_DATABASE_URL": database_url,
-        "OKR_DATA_DIR": str(tmp_path),
-        "OKR_ENVIRONMENT": "test",
-        "NO_COLOR": "1",
-    }
+    return okr_env(database_url, tmp_path, OKR_ENVIRONMENT="test")
 
 
 @pytest.fixture
@@ -61,12 +64,6 @@ def servers(env: dict[str, str]) -> Iterator[Servers]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
-
-
-def _okr(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(OKR), *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def _events(database_url: str) -> list[tuple[Any, ...]]:
@@ -103,9 +100,7 @@ def _retry(
 def test_a_retry_after_a_crash_gets_the_first_answer_and_one_write(
     point: str, env: dict[str, str], database_url: str, servers: Servers
 ) -> None:
-    created = _okr(
-        env, "token", "create", "--email", "root@acme.example", "--name", "Root", "--role", "admin"
-    )
+    created = run_okr(*ROOT_TOKEN, env=env)
     assert created.returncode == 0, created.stderr
     headers = {"Authorization": f"Bearer {created.stdout.strip()}", "Idempotency-Key": KEY}
 
@@ -147,7 +142,7 @@ def test_a_retry_after_a_crash_gets_the_first_answer_and_one_write(
     assert len(_events(database_url)) == len(before) + 1
     teams = httpx.get(f"{base}/teams", headers=headers).json()["items"]
     assert [t["name"] for t in teams].count("Data") == 1
-    verified = _okr(env, "audit", "verify")
+    verified = run_okr("audit", "verify", env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
@@ -159,9 +154,7 @@ def test_a_crash_in_the_middle_of_a_group_commit_loses_nothing_acknowledged(
     none of the batch is, and the retries write each of the others exactly once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    created = _okr(
-        env, "token", "create", "--email", "root@acme.example", "--name", "Root", "--role", "admin"
-    )
+    created = run_okr(*ROOT_TOKEN, env=env)
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()
     doomed, base = servers.start(OKR_TEST_CRASH_POINT="mid_batch")
@@ -212,5 +205,5 @@ def test_a_crash_in_the_middle_of_a_group_commit_loses_nothing_acknowledged(
         if len(page) < 500:
             break
     assert sorted(n for n in names if n.startswith("team-")) == sorted(sent), "each once"
-    verified = _okr(env, "audit", "verify")
+    verified = run_okr("audit", "verify", env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr

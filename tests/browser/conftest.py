@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,20 +211,24 @@ class Browser:
         return str(self.page.locator(".flashes").inner_text())
 
 
-@pytest.fixture
-def browser(chromium: Any, site: Site) -> Iterator[Browser]:
+@contextmanager
+def _a_browser(chromium: Any, site: Site) -> Iterator[Browser]:
+    """A browser context of its own (cookies, session), closed afterwards."""
     context = chromium.new_context(viewport=VIEWPORT, locale="en-GB", timezone_id="UTC")
     try:
         yield Browser(context, site)
     finally:
         context.close()
+
+
+@pytest.fixture
+def browser(chromium: Any, site: Site) -> Iterator[Browser]:
+    with _a_browser(chromium, site) as opened:
+        yield opened
 
 
 @pytest.fixture
 def second_browser(chromium: Any, site: Site) -> Iterator[Browser]:
     """Another person at another computer (their own session)."""
-    context = chromium.new_context(viewport=VIEWPORT, locale="en-GB", timezone_id="UTC")
-    try:
-        yield Browser(context, site)
-    finally:
-        context.close()
+    with _a_browser(chromium, site) as opened:
+        yield opened

@@ -22,7 +22,7 @@ from tests.unit.builders import (
     milestone,
     next_quarter,
 )
-from tests.unit.gwt import classes, payload, refused, when
+from tests.unit.gwt import classes, created, payload, refused, when
 
 
 def draft(**kw: Any) -> Objective:
@@ -51,9 +51,7 @@ class TestDraft:
             perspective=Perspective.CUSTOMER,
             private=True,
         )
-        [event] = objective.collect_events()
-        assert type(event) is Objective.Drafted
-        assert payload(event) == {
+        assert created(objective, Objective.Drafted) == {
             "actor": str(ALICE),
             "reason": "",
             "cycle_id": cycle.id,

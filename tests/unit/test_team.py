@@ -9,16 +9,14 @@ import pytest
 from domain.errors import InvalidValue, RuleViolated
 from domain.team import MemberRole, Team
 from tests.unit.builders import ADMIN, ALICE, BOB, CAROL, a_team, ctx
-from tests.unit.gwt import classes, payload, refused, when
+from tests.unit.gwt import classes, created, payload, refused, when
 
 
 class TestForm:
     def test_forms_a_team_without_members(self) -> None:
         parent_id = uuid4()
         team = Team.form("  Platform ", parent_id, ctx(ADMIN))
-        [event] = team.collect_events()
-        assert type(event) is Team.Formed
-        assert payload(event) == {
+        assert created(team, Team.Formed) == {
             "actor": ADMIN,
             "reason": "",
             "name": "Platform",
