@@ -154,6 +154,12 @@ class World:
         self.actors[name] = Actor(person_id, secret, role)
         return self.actors[name]
 
+    def another_token(self, name: str) -> dict[str, str]:
+        """Headers with a second token of `name`'s person, in the same role."""
+        actor = self.actors[name]
+        secret, _ = self.ledger.issue_token(actor.person_id, actor.role, CommandContext.system())
+        return {"Authorization": f"Bearer {secret}"}
+
     def team(self, name: str, parent: str | None = None, **members: MemberRole) -> UUID:
         ctx = CommandContext.system()
         parent_id = self.teams[parent] if parent else None

@@ -101,15 +101,22 @@ def fresh_views(databases: Databases) -> Iterator[tuple[str, OkrLedger, ReadMode
             app.close()
 
 
+def built_and_stopped(app: OkrLedger, readmodels: ReadModels) -> PgHistory:
+    """40 commands and 300 generated events, the views built from them by the runner, which
+    is stopped again; the history the commands came from."""
+    history = PgHistory(app)
+    write(history, 40)
+    generate(app, 300)
+    running(readmodels, app)  # builds the views
+    readmodels.stop()
+    return history
+
+
 def test_a_runner_killed_between_writing_rows_and_committing_loses_and_doubles_nothing(
     databases: Databases, tmp_path: Path
 ) -> None:
     with fresh_views(databases) as (url, app, readmodels):
-        history = PgHistory(app)
-        write(history, 40)
-        generate(app, 300)
-        running(readmodels, app)  # builds the views
-        readmodels.stop()
+        history = built_and_stopped(app, readmodels)
         built = readmodels.caught_up_position()
         generate(app, 200, prefix="b", batch=50)  # a backlog: the child's first batch
         process = child("runner", url, tmp_path)
@@ -169,11 +176,7 @@ def test_a_stopped_rebuild_resumes_and_live_queries_answer_meanwhile(
     databases: Databases, workers: int
 ) -> None:
     with fresh_views(databases) as (_url, app, readmodels):
-        history = PgHistory(app)
-        write(history, 40)
-        generate(app, 300)
-        running(readmodels, app)
-        readmodels.stop()
+        built_and_stopped(app, readmodels)
         before = readmodels.audit(limit=10_000)
         stop = threading.Event()
         pages = {"n": 0}

@@ -139,10 +139,15 @@ def organisation(ledger: Ledger) -> Org:
     return Org(ada, ben, cy, acme, platform, q1)
 
 
-def first_quarter() -> Story:
+def organised() -> tuple[Ledger, Org]:
+    """A fresh ledger with the organisation in it, and the organisation."""
     ledger = Ledger()
+    return ledger, organisation(ledger)
+
+
+def first_quarter() -> Story:
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     ada, ben, cy, acme, platform, q1 = org.ada, org.ben, org.cy, org.acme, org.platform, org.q1
     at = {"organised": ledger.position}
 

@@ -33,7 +33,7 @@ from projections.diff import (
 )
 from projections.tree import TreeFold, TreeState
 from tests.steps import draft, metric, milestone
-from tests.unit.projections.story import ADMIN, Ledger, Story, organisation
+from tests.unit.projections.story import ADMIN, Story, organised
 
 
 @pytest.fixture(scope="module")
@@ -172,9 +172,8 @@ def test_diffing_backwards_reports_objectives_that_did_not_exist_yet(story: Stor
 
 
 def test_drafts_reworded_realigned_reassigned_reshaped_and_abandoned() -> None:
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     parent = draft(app, by(org.ada), org.q1, "Parent", owner_team_id=org.acme)
     child = draft(app, by(org.ben), org.q1, "Child", owner_team_id=org.platform)
     keep = metric(app, by(org.ben), child, "Latency", 300, 200, direction=Direction.DECREASE)

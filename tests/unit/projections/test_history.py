@@ -15,7 +15,7 @@ from projections.history import (
     objective_history,
 )
 from tests.steps import draft, metric
-from tests.unit.projections.story import ADMIN, Ledger, Story, organisation
+from tests.unit.projections.story import ADMIN, Story, organised
 
 
 @pytest.fixture(scope="module")
@@ -165,9 +165,8 @@ def test_titles_follow_renames_and_the_cycle_lists_its_objectives(
 
 
 def test_a_carried_over_key_result_is_followed_across_cycles_by_its_lineage() -> None:
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     ada, ben, acme, q1 = org.ada, org.ben, org.acme, org.q1
     q2 = app.plan_cycle("Q2 2025", date(2025, 4, 1), date(2025, 6, 30), by(ADMIN)).id
     objective = draft(app, by(ada), q1, "Grow", owner_team_id=acme)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from projections.inbox import InboxFold, InboxItem, inbox
 from tests.steps import draft, milestone
-from tests.unit.projections.story import ADMIN, Ledger, Story, organisation
+from tests.unit.projections.story import ADMIN, Story, organised
 
 
 def kinds(items: list[InboxItem]) -> list[tuple[str, str, str]]:
@@ -68,9 +68,8 @@ def test_a_pending_amendment_waits_on_the_objectives_approver(story: Story) -> N
 
 
 def test_withdrawals_edits_that_decline_a_counter_and_closed_negotiation_empty_inboxes() -> None:
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
 
     def submitted(title: str) -> tuple[UUID, UUID]:
         objective = draft(app, by(org.cy), org.q1, title, owner_person_id=org.cy)

@@ -16,7 +16,7 @@ from domain.base import CommandContext
 from domain.errors import RuleViolated
 from projections.tree import ALL, ObjectiveView, TreeFold, TreeState, as_json, objective_view, tree
 from tests.steps import draft, metric, milestone
-from tests.unit.projections.story import ADMIN, Ledger, Story, organisation
+from tests.unit.projections.story import ADMIN, Story, organised
 
 
 def shape(views: list[ObjectiveView]) -> list[Any]:
@@ -132,9 +132,8 @@ def test_the_tree_nests_by_alignment_and_hides_private_objectives_from_others(
 
 
 def test_roots_are_ordered_company_then_teams_then_people_then_by_drafting() -> None:
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     ada, ben, cy, acme, platform, q1 = org.ada, org.ben, org.cy, org.acme, org.platform, org.q1
 
     def drafted(title: str, actor: UUID, **owner: UUID) -> UUID:
@@ -155,9 +154,8 @@ def test_roots_are_ordered_company_then_teams_then_people_then_by_drafting() -> 
 
 def test_an_alignment_loop_is_refused_and_the_tree_keeps_its_shape() -> None:
     """Aligning an objective under its own descendant is refused; the tree stays as it was."""
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     ada, acme, q1 = org.ada, org.acme, org.q1
     first = draft(app, by(ada), q1, "First", owner_team_id=acme)
     second = draft(app, by(ada), q1, "Second", owner_team_id=acme, parent_objective_id=first)
@@ -169,9 +167,8 @@ def test_an_alignment_loop_is_refused_and_the_tree_keeps_its_shape() -> None:
 
 
 def test_removed_key_results_leave_the_tree_and_abandoned_objectives_stay_marked() -> None:
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     ada, acme, q1 = org.ada, org.acme, org.q1
     objective = draft(app, by(ada), q1, "Tidy up", owner_team_id=acme)
     milestone(app, by(ada), objective, "Keep")
@@ -193,9 +190,8 @@ def test_a_view_has_a_json_form(story: Story) -> None:
 def test_of_two_check_ins_for_the_same_day_recorded_at_the_same_instant_the_first_stands() -> None:
     """As the aggregate's `KeyResult.current`: the latest (effective day, recorded time), the
     first one on a tie (a history imported with one timestamp per day can have ties)."""
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     objective = draft(app, by(org.ada), org.q1, "Tie", owner_team_id=org.acme)
     kr = metric(app, by(org.ada), objective, "Count", 0, 10)
     app.submit_objective(objective, org.ben, by(org.ada))

@@ -26,13 +26,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 from uuid import UUID
 
+from domain.base import CommandContext
 from domain.initiative import InitiativeStatus, KeyResultRef
 from domain.objective import Kind
 from domain.scoring import Direction
 from tests.steps import draft, kpi, metric, milestone
-from tests.unit.projections.story import ADMIN, Cast, Ledger, organisation
+from tests.unit.projections.story import ADMIN, Cast, organised
 
 
 @dataclass
@@ -51,16 +53,25 @@ class StrategyStory(Cast):
 
 
 def strategy_quarter() -> StrategyStory:
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     ada, ben, cy = org.ada, org.ben, org.cy
-    app.put_strategy(
+
+    def put_strategy(ctx: CommandContext, vision: str, themes: list[Any], reason: str = "") -> None:
+        """Ada's strategy: its mission and values stay, its vision and themes are given."""
+        app.put_strategy(
+            ctx,
+            mission="Make goals honest",
+            vision=vision,
+            values=["Candour", "Craft"],
+            themes=themes,
+            reason=reason,
+        )
+
+    put_strategy(
         by(ada, date(2024, 12, 2)),
-        mission="Make goals honest",
-        vision="Every team knows why its work matters",
-        values=["Candour", "Craft"],
-        themes=[
+        "Every team knows why its work matters",
+        [
             {"name": "Profitable growth", "perspective": "financial"},
             {
                 "name": "Teams that rely on us",
@@ -163,12 +174,10 @@ def strategy_quarter() -> StrategyStory:
     )
     at["corrected"] = ledger.position
     app.change_kpi_thresholds(wat, 35, 25, "the board raised the bar", by(ben, date(2025, 2, 10)))
-    app.put_strategy(
+    put_strategy(
         by(ada, date(2025, 2, 15)),
-        mission="Make goals honest",
-        vision="Every team, every week, knows why its work matters",
-        values=["Candour", "Craft"],
-        themes=[
+        "Every team, every week, knows why its work matters",
+        [
             {
                 "id": str(t.id),
                 "name": t.name,
@@ -177,7 +186,7 @@ def strategy_quarter() -> StrategyStory:
             }
             for t in app.get_strategy().live_themes
         ],
-        reason="sharper after the offsite",
+        "sharper after the offsite",
     )
     app.update_initiative(onboarding, by(cy, date(2025, 2, 20)), status=InitiativeStatus.DONE)
     app.update_initiative(
