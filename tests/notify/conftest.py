@@ -16,7 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.api.conftest import World, build_world, ledger, readmodels  # noqa: F401
+from tests.api.conftest import World, build_world, readmodels  # noqa: F401
 from tests.servers import free_port
 
 SMTP_USER = "mailer"
