@@ -103,7 +103,7 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 @pytest.fixture
-def world(ledger: Any) -> World:  # noqa: F811
+def world(ledger: Any) -> World:
     return build_world(ledger)
 
 
