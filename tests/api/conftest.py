@@ -41,6 +41,13 @@ Request = tuple[str, str, dict[str, Any] | None]
 """A matrix case's request: method, path and JSON body."""
 
 
+def allowed(*roles: str) -> dict[str, bool]:
+    """A matrix rule: for each role, whether its caller may (only the `roles` named may)."""
+    unknown = set(roles) - set(ROLES)
+    assert not unknown, unknown
+    return {role: role in roles for role in ROLES}
+
+
 @pytest.fixture(scope="module")
 def module_ledger(_postgres_server: Any, postgres_server_url: str) -> Iterator[OkrLedger]:
     """One database for a whole module (tests that only add to a shared world)."""
@@ -81,6 +88,17 @@ def make_app(
         wait_timeout=wait_timeout,
         settings=settings,
     )
+
+
+def kpi_body(name: str = "Weekly active users", unit: str = "users", **more: Any) -> dict[str, Any]:
+    """A KPI to POST: it rises, green from 9 and amber from 5, unless `more` says otherwise."""
+    return {
+        "name": name,
+        "unit": unit,
+        "direction": "increase",
+        "thresholds": {"green": 9, "amber": 5},
+        **more,
+    }
 
 
 class SettledClient(TestClient):

@@ -12,7 +12,17 @@ import pytest
 
 from tests.api.answers import ok as _ok
 from tests.api.answers import problem as _problem
-from tests.api.conftest import API, CALLER, ROLES, Request, World, build_world, objective_in
+from tests.api.conftest import (
+    API,
+    CALLER,
+    ROLES,
+    Request,
+    World,
+    allowed,
+    build_world,
+    kpi_body,
+    objective_in,
+)
 from tests.steps import kpi
 
 THEMES = [
@@ -44,14 +54,7 @@ def _strategy(client: Any, world: World) -> dict[str, str]:
 
 
 def _kpi(client: Any, world: World, **kw: Any) -> str:
-    body = {
-        "name": "Weekly active users",
-        "unit": "users",
-        "direction": "increase",
-        "thresholds": {"green": 9, "amber": 5},
-        "owner_person_id": str(world["max"].person_id),
-        **kw,
-    }
+    body = kpi_body(owner_person_id=str(world["max"].person_id), **kw)
     return str(_ok(client.post(f"{API}/kpis", json=body, headers=world["mia"].headers), 201)["id"])
 
 
@@ -174,12 +177,7 @@ def test_strategy_is_defined_and_revised_by_managers_with_reasons(
 
 
 def test_kpis_defined_by_managers_measured_by_their_owners(client: Any, world: World) -> None:
-    base = {
-        "name": "Weekly active users",
-        "unit": "users",
-        "direction": "increase",
-        "thresholds": {"green": 9, "amber": 5},
-    }
+    base = kpi_body()
     _problem(
         client.post(f"{API}/kpis", json=base, headers=world["max"].headers), 403, "not_allowed"
     )
@@ -722,11 +720,11 @@ from domain.base import CommandContext  # noqa: E402
 from domain.initiative import KeyResultRef  # noqa: E402
 from domain.team import MemberRole  # noqa: E402
 
-STEWARD = {"admin": True, "auditor": False, "manager": True, "member": False}
-OWNER = {"admin": True, "auditor": False, "manager": False, "member": True}  # max owns the KPI
-WORKER = {"admin": True, "auditor": False, "manager": True, "member": True}
-READER = {"admin": True, "auditor": True, "manager": True, "member": True}
-ADMIN_ONLY = {"admin": True, "auditor": False, "manager": False, "member": False}
+STEWARD = allowed("admin", "manager")
+OWNER = allowed("admin", "member")  # max owns the KPI
+WORKER = allowed("admin", "manager", "member")
+READER = allowed("admin", "auditor", "manager", "member")
+ADMIN_ONLY = allowed("admin")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from domain.team import MemberRole
 from infra.settings import Settings
 from infra.sources.sync import Health, SourceSync
 from tests.steps import draft, kpi, metric
+from tests.threads import run_together
 
 pytestmark = pytest.mark.postgres
 
@@ -342,10 +343,7 @@ def test_two_processes_never_write_the_same_value_twice(
         threads = [threading.Thread(target=scheduled, args=(s,)) for s in syncs] + [
             threading.Thread(target=on_demand, args=(s,)) for s in syncs
         ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        run_together(threads, 30)
     finally:
         other.close()
     assert len(following.check_ins()) == 1, "one check-in, whoever fetched"

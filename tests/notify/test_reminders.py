@@ -26,6 +26,7 @@ from tests.api.conftest import World
 from tests.notify.conftest import Mailbox, Received, eventually
 from tests.notify.test_email import settings_for
 from tests.steps import draft, metric
+from tests.threads import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore:Requiring AUTH")]
 
@@ -210,10 +211,7 @@ def test_several_schedulers_write_each_reminder_once(world: World, mailbox: Mail
         written.append(scheduler.tick(berlin(MONDAY + timedelta(days=7), 10)))
 
     threads = [threading.Thread(target=run, args=(s,)) for s in schedulers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(threads)
     for scheduler in schedulers:
         scheduler.stop()
     # sue (Berlin) and max (UTC) were both silent for the week and both are past 09:00 local:

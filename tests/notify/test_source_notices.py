@@ -27,6 +27,7 @@ from tests.api.conftest import World
 from tests.integration.test_sources import Clock
 from tests.notify.conftest import Mailbox, Received
 from tests.steps import draft, kpi, metric
+from tests.threads import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore:Requiring AUTH")]
 
@@ -201,10 +202,7 @@ def test_two_processes_failing_at_once_tell_the_owner_once(
             sync.sync_now(objective, kr)
 
         threads = [threading.Thread(target=on_demand, args=(s,)) for s in syncs]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        run_together(threads, 30)
     finally:
         other.close()
     assert len(httpserver.log) == 2, "both processes fetched and failed"
