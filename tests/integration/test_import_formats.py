@@ -3,7 +3,6 @@ what each maps, what it reports as dropped, and that a second import writes noth
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from uuid import UUID
 
@@ -19,15 +18,6 @@ from infra.chain import ChainReader, verify_chain
 
 START = date.today() - timedelta(days=60)
 END = START + timedelta(days=90)
-
-
-@pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    app = OkrLedger(env=es_env)
-    try:
-        yield app
-    finally:
-        app.close()
 
 
 @pytest.fixture
