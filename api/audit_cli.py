@@ -6,21 +6,17 @@ Mounted on the ``okr`` app by ``api/cli.py``; the work is done in ``infra.audit`
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
 
-import psycopg
 import typer
-from eventsourcing.persistence import OperationalError
-from rich.console import Console
 
+from api.cli_support import console, errors
+from api.cli_support import open_ledger as _ledger
 from api.errors import ApiError
 from api.usecases.identity import command_line
-from domain.application import OkrLedger
 from domain.errors import OkrError
 from infra.audit.checkpoints import ChainTamperedError, Checkpoint, checkpointer_for
 from infra.audit.export import ExportError, export_bundle, load_checkpoints
@@ -41,28 +37,12 @@ from infra.audit.verify import (
     parse_chain_hash,
     verify_answer,
 )
-from infra.bootstrap import build_ledger
 from infra.settings import get_settings
 
 audit_app = typer.Typer(
     help="The tamper-evident audit trail: verify, sign, export.", no_args_is_help=True
 )
 person_app = typer.Typer(help="People and their personal data.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True)
-
-
-@contextmanager
-def _ledger() -> Iterator[OkrLedger]:
-    try:
-        ledger = build_ledger()
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
-    try:
-        yield ledger
-    finally:
-        ledger.close()
 
 
 def _instant(value: str | None, option: str) -> datetime | None:

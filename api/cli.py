@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
-import psycopg
 import typer
-from eventsourcing.persistence import OperationalError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from api.audit_cli import audit_app, person_app
+from api.cli_support import console, errors, store_reachable
+from api.cli_support import open_ledger as _ledger
 from api.errors import ApiError
 from api.ledger_cli import export_command, import_ledger_command
 from api.rebuild_cli import rebuild_command
@@ -31,7 +28,6 @@ from demo import DemoSummary, load_demo
 from domain.access import Role, token_id_for
 from domain.application import OkrLedger
 from domain.errors import OkrError
-from infra.bootstrap import build_ledger
 from infra.chain import importing_history
 from infra.settings import get_settings
 from infra.status import StoreStatus, store_status
@@ -45,27 +41,11 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-errors = Console(stderr=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(person_app, name="person")
 app.command("rebuild")(rebuild_command)
 app.command("export")(export_command)
 app.command("import-ledger")(import_ledger_command)
-
-
-@contextmanager
-def _ledger() -> Iterator[OkrLedger]:
-    """The application for one command, closed afterwards; an unreachable store exits 2."""
-    try:
-        ledger = build_ledger()
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
-    try:
-        yield ledger
-    finally:
-        ledger.close()
 
 
 def _parse_day(value: str | None) -> date | None:
@@ -298,16 +278,13 @@ def serve(
     from api.serve import serve as run_server
 
     settings = get_settings()
-    try:
+    with store_reachable():
         run_server(
             settings,
             host=host or settings.host,
             port=port if port is not None else settings.port,
             graceful_seconds=graceful,
         )
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
 
 
 # ---------------------------------------------------------------------- tokens
@@ -438,11 +415,8 @@ def relay(
         errors.print("[red]Kafka is off:[/red] set OKR_KAFKA_BOOTSTRAP (host:port[,host:port])")
         raise typer.Exit(2)
     configure_logging()
-    try:
+    with store_reachable():
         run_relay(settings)
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
 
 
 def _relay_table(current: RelayStatus) -> Table:
@@ -508,11 +482,8 @@ def worker(
         console.print(table)
         return
     configure_logging()
-    try:
+    with store_reachable():
         run_worker(settings)
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
 
 
 # --------------------------------------------------------------------------- notifications
@@ -530,11 +501,8 @@ def notifier(
     from infra.notify.service import run_notifier
 
     configure_logging()
-    try:
+    with store_reachable():
         run_notifier(get_settings(), follow=not send_only)
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -544,11 +512,8 @@ def webhooks() -> None:
     from infra.webhooks.service import run_webhooks
 
     configure_logging()
-    try:
+    with store_reachable():
         run_webhooks(get_settings())
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
 
 
 secrets_app = typer.Typer(help="Integration secrets sealed at rest.", no_args_is_help=True)
