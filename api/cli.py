@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.audit_cli import audit_app, person_app
-from api.cli_support import console, errors, store_reachable
+from api.cli_support import console, errors, refused, registered, store_reachable
 from api.cli_support import open_ledger as _ledger
 from api.errors import ApiError
 from api.ledger_cli import export_command, import_ledger_command
@@ -72,11 +72,8 @@ def demo(
     day = _parse_day(today)
     with _ledger() as ledger:
         started = time.perf_counter()
-        try:
+        with refused(ValueError):
             summary = load_demo(ledger, seed=seed, today=day, history_clock=importing_history)
-        except ValueError as error:
-            errors.print(f"[red]{error}[/red]")
-            raise typer.Exit(1) from None
         elapsed = time.perf_counter() - started
         if summary.already_loaded:
             console.print(
@@ -312,7 +309,7 @@ def token_create(
     expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     with _ledger() as ledger:
         people = command_line(ledger)
-        try:
+        with refused(OkrError, ApiError):
             person = people.holder_of(email)
             if person is None:
                 if not name:
@@ -324,9 +321,6 @@ def token_create(
             secret, _ = people.issue_token(
                 person_id, role, label, expires_at=expires_at, read_only=read_only
             )
-        except (OkrError, ApiError) as error:
-            errors.print(f"[red]{error.message}[/red]")
-            raise typer.Exit(1) from None
     print(secret)
 
 
@@ -341,14 +335,8 @@ def token_list(
     """A person's tokens: id, label, scope, created, expires, last used (to the minute), state."""
     with _ledger() as ledger:
         people = command_line(ledger)
-        try:
-            person = people.holder_of(email)
-        except OkrError as error:
-            errors.print(f"[red]{error.message}[/red]")
-            raise typer.Exit(1) from None
-        if person is None:
-            errors.print(f"[red]{email} is not registered[/red]")
-            raise typer.Exit(1)
+        with refused(OkrError):
+            person = registered(people, email)
         tokens = people.tokens(person.id)
     table = Table(title=f"Tokens of {email}", title_justify="left")
     for column in ("id", "label", "scope", "created", "expires", "last used", "state"):
@@ -379,12 +367,8 @@ def token_revoke(
         token_id = UUID(token)
     except ValueError:
         token_id = token_id_for(token.strip())
-    with _ledger() as ledger:
-        try:
-            command_line(ledger).revoke_token(token_id, reason)
-        except (OkrError, ApiError) as error:
-            errors.print(f"[red]{error.message}[/red]")
-            raise typer.Exit(1) from None
+    with _ledger() as ledger, refused(OkrError, ApiError):
+        command_line(ledger).revoke_token(token_id, reason)
     console.print(f"revoked token {token_id}")
 
 
@@ -529,17 +513,11 @@ def secrets_rotate() -> None:
     from infra.webhooks.store import WebhookStore
 
     with _ledger() as ledger:
-        try:
+        with refused(ValueError):
             box = SecretBox.from_settings(get_settings())
-        except ValueError as error:
-            errors.print(f"[red]{error}[/red]")
-            raise typer.Exit(1) from None
         store = WebhookStore(postgres_recorder(ledger).datastore, box)
-        try:
+        with refused(OkrError):
             resealed = store.rotate()
-        except OkrError as error:
-            errors.print(f"[red]{error.message}[/red]")
-            raise typer.Exit(1) from None
     console.print(f"sealed {resealed} secret(s) again under key {box.key_id if box else ''}")
 
 
@@ -625,11 +603,11 @@ def import_command(
                 request,
                 max_bytes=limit,
             )
-        except ImportRefused as refused:
-            if refused.report is not None:
-                _print_import(refused.report.as_dict())
-            errors.print(f"[red]Nothing was imported: {len(refused.problems)} problem(s).[/red]")
-            for problem in refused.problems:
+        except ImportRefused as refusal:
+            if refusal.report is not None:
+                _print_import(refusal.report.as_dict())
+            errors.print(f"[red]Nothing was imported: {len(refusal.problems)} problem(s).[/red]")
+            for problem in refusal.problems:
                 where = f"{problem.sheet} row {problem.row}" if problem.row else problem.sheet
                 errors.print(
                     f"  {where or 'file'}: {problem.message} ({problem.rule})",

@@ -11,7 +11,9 @@ import typer
 from eventsourcing.persistence import OperationalError
 from rich.console import Console
 
+from api.usecases.identity import IdentityUseCases
 from domain.application import OkrLedger
+from domain.person import Person
 from infra.bootstrap import build_ledger
 
 console = Console()
@@ -37,3 +39,22 @@ def open_ledger() -> Iterator[OkrLedger]:
         yield ledger
     finally:
         ledger.close()
+
+
+@contextmanager
+def refused(*kinds: type[Exception]) -> Iterator[None]:
+    """Run the block; a refusal of one of these kinds is said on stderr and exits 1."""
+    try:
+        yield
+    except kinds as error:
+        errors.print(f"[red]{getattr(error, 'message', error)}[/red]")
+        raise typer.Exit(1) from None
+
+
+def registered(people: IdentityUseCases, email: str) -> Person:
+    """The person with this e-mail; an address nobody holds ends the command (exit 1)."""
+    person = people.holder_of(email)
+    if person is None:
+        errors.print(f"[red]{email} is not registered[/red]")
+        raise typer.Exit(1)
+    return person
