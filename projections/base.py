@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeGuard, TypeVar
 from domain.access import AccessToken
 from domain.base import OkrAggregate
 from domain.channel import ChatChannel
+from domain.cycle import Cycle, Phase
 from domain.initiative import Initiative
 from domain.kpi import Kpi
 from domain.person import Person
@@ -150,6 +151,34 @@ class Handlers(Generic[FS]):
 
     def __contains__(self, event_type: type[Any]) -> bool:
         return event_type in self._table
+
+
+PHASE_ENTERED: Mapping[type[Cycle.Event], Phase] = MappingProxyType(
+    {
+        Cycle.Started: Phase.ACTIVE,
+        Cycle.GradingOpened: Phase.GRADING,
+        Cycle.Closed: Phase.CLOSED,
+        Cycle.Reopened: Phase.GRADING,
+    }
+)
+"""The phase each cycle event after `Cycle.Planned` moves its cycle into."""
+
+
+def on_phase_entered(
+    handlers: Handlers[FS], enter: Callable[[FS, Cycle.Event, Logged, Phase], None]
+) -> None:
+    """Register `enter` as the handler of every event in `PHASE_ENTERED`, with its phase."""
+    for event_type, phase in PHASE_ENTERED.items():
+        handlers.on(event_type)(_entering(enter, phase))
+
+
+def _entering(
+    enter: Callable[[FS, Cycle.Event, Logged, Phase], None], phase: Phase
+) -> Callable[[FS, Cycle.Event, Logged], None]:
+    def entered(state: FS, e: Cycle.Event, logged: Logged) -> None:
+        enter(state, e, logged, phase)
+
+    return entered
 
 
 class DataclassFold(Generic[FS]):

@@ -21,7 +21,7 @@ from domain.quality import QualityPolicy
 from domain.strategy import Strategy
 from domain.team import MemberRole, Team
 from domain.webhook import WebhookEndpoint
-from projections.base import DataclassFold, FoldState, Handlers, Logged
+from projections.base import DataclassFold, FoldState, Handlers, Logged, on_phase_entered
 
 
 @dataclass
@@ -257,24 +257,7 @@ def _enter(state: DirectoryState, e: Cycle.Event, logged: Logged, phase: Phase) 
     )
 
 
-@_on.on(Cycle.Started)
-def _started(state: DirectoryState, e: Cycle.Started, logged: Logged) -> None:
-    _enter(state, e, logged, Phase.ACTIVE)
-
-
-@_on.on(Cycle.GradingOpened)
-def _grading_opened(state: DirectoryState, e: Cycle.GradingOpened, logged: Logged) -> None:
-    _enter(state, e, logged, Phase.GRADING)
-
-
-@_on.on(Cycle.Closed)
-def _closed(state: DirectoryState, e: Cycle.Closed, logged: Logged) -> None:
-    _enter(state, e, logged, Phase.CLOSED)
-
-
-@_on.on(Cycle.Reopened)
-def _reopened(state: DirectoryState, e: Cycle.Reopened, logged: Logged) -> None:
-    _enter(state, e, logged, Phase.GRADING)
+on_phase_entered(_on, _enter)
 
 
 # ---------------------------------------------------------------- queries

@@ -16,7 +16,14 @@ from uuid import UUID
 
 from domain.cycle import Cadence, Cycle, Phase
 from domain.objective import Objective
-from projections.base import PEOPLE_TEAMS_STRATEGY, DataclassFold, FoldState, Handlers, Logged
+from projections.base import (
+    PEOPLE_TEAMS_STRATEGY,
+    DataclassFold,
+    FoldState,
+    Handlers,
+    Logged,
+    on_phase_entered,
+)
 from projections.changes import added_key_results, edited_key_results, removed_key_results
 
 
@@ -102,24 +109,11 @@ def _planned(state: StalenessState, e: Cycle.Planned, logged: Logged) -> None:
     state.cycles[e.originator_id] = WatchedCycle(e.starts_on, e.ends_on, e.cadence)
 
 
-@_on.on(Cycle.Started)
-def _started(state: StalenessState, e: Cycle.Started, logged: Logged) -> None:
-    state.cycles[e.originator_id].phase = Phase.ACTIVE.value
+def _enter(state: StalenessState, e: Cycle.Event, logged: Logged, phase: Phase) -> None:
+    state.cycles[e.originator_id].phase = phase.value
 
 
-@_on.on(Cycle.GradingOpened)
-def _grading(state: StalenessState, e: Cycle.GradingOpened, logged: Logged) -> None:
-    state.cycles[e.originator_id].phase = Phase.GRADING.value
-
-
-@_on.on(Cycle.Reopened)
-def _reopened(state: StalenessState, e: Cycle.Reopened, logged: Logged) -> None:
-    state.cycles[e.originator_id].phase = Phase.GRADING.value
-
-
-@_on.on(Cycle.Closed)
-def _closed(state: StalenessState, e: Cycle.Closed, logged: Logged) -> None:
-    state.cycles[e.originator_id].phase = Phase.CLOSED.value
+on_phase_entered(_on, _enter)
 
 
 @_on.on(Objective.Drafted)
