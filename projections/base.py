@@ -127,6 +127,17 @@ class FoldState:
 Handler = Callable[[Any, Any, Logged], None]
 
 
+PHASE_ENTERED: Mapping[type[Cycle.Event], Phase] = MappingProxyType(
+    {
+        Cycle.Started: Phase.ACTIVE,
+        Cycle.GradingOpened: Phase.GRADING,
+        Cycle.Closed: Phase.CLOSED,
+        Cycle.Reopened: Phase.GRADING,
+    }
+)
+"""The phase each cycle event after `Cycle.Planned` moves its cycle into."""
+
+
 class Handlers(Generic[FS]):
     """Event type → handler table; events a fold does not know about only move its cursor."""
 
@@ -142,6 +153,11 @@ class Handlers(Generic[FS]):
 
         return register
 
+    def on_phase_entered(self, enter: Callable[[FS, Cycle.Event, Logged, Phase], None]) -> None:
+        """Register `enter` as the handler of every event in `PHASE_ENTERED`, with its phase."""
+        for event_type, phase in PHASE_ENTERED.items():
+            self.on(event_type)(_entering(enter, phase))
+
     def handler_for(self, event_type: type[Any]) -> Handler | None:
         return self._table.get(event_type)
 
@@ -151,25 +167,6 @@ class Handlers(Generic[FS]):
 
     def __contains__(self, event_type: type[Any]) -> bool:
         return event_type in self._table
-
-
-PHASE_ENTERED: Mapping[type[Cycle.Event], Phase] = MappingProxyType(
-    {
-        Cycle.Started: Phase.ACTIVE,
-        Cycle.GradingOpened: Phase.GRADING,
-        Cycle.Closed: Phase.CLOSED,
-        Cycle.Reopened: Phase.GRADING,
-    }
-)
-"""The phase each cycle event after `Cycle.Planned` moves its cycle into."""
-
-
-def on_phase_entered(
-    handlers: Handlers[FS], enter: Callable[[FS, Cycle.Event, Logged, Phase], None]
-) -> None:
-    """Register `enter` as the handler of every event in `PHASE_ENTERED`, with its phase."""
-    for event_type, phase in PHASE_ENTERED.items():
-        handlers.on(event_type)(_entering(enter, phase))
 
 
 def _entering(

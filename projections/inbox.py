@@ -16,14 +16,7 @@ from uuid import UUID
 
 from domain.cycle import Cycle, Phase
 from domain.objective import Objective, Status
-from projections.base import (
-    PEOPLE_TEAMS_STRATEGY,
-    DataclassFold,
-    FoldState,
-    Handlers,
-    Logged,
-    on_phase_entered,
-)
+from projections.base import PEOPLE_TEAMS_STRATEGY, DataclassFold, FoldState, Handlers, Logged
 
 NEGOTIATING = frozenset({Phase.PLANNING.value, Phase.ACTIVE.value})
 
@@ -98,7 +91,7 @@ def _enter(state: InboxState, e: Cycle.Event, logged: Logged, phase: Phase) -> N
     state.cycle_phases[e.originator_id] = phase.value
 
 
-on_phase_entered(_on, _enter)
+_on.on_phase_entered(_enter)
 
 
 @_on.on(Objective.Drafted)

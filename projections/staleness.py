@@ -16,14 +16,7 @@ from uuid import UUID
 
 from domain.cycle import Cadence, Cycle, Phase
 from domain.objective import Objective
-from projections.base import (
-    PEOPLE_TEAMS_STRATEGY,
-    DataclassFold,
-    FoldState,
-    Handlers,
-    Logged,
-    on_phase_entered,
-)
+from projections.base import PEOPLE_TEAMS_STRATEGY, DataclassFold, FoldState, Handlers, Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
 
 
@@ -113,7 +106,7 @@ def _enter(state: StalenessState, e: Cycle.Event, logged: Logged, phase: Phase) 
     state.cycles[e.originator_id].phase = phase.value
 
 
-on_phase_entered(_on, _enter)
+_on.on_phase_entered(_enter)
 
 
 @_on.on(Objective.Drafted)
@@ -205,7 +198,9 @@ def _corrected(state: StalenessState, e: Objective.CheckInCorrected, logged: Log
 
 
 @dataclass(frozen=True)
-class StaleKeyResult:
+class ListedKeyResult:
+    """Which key result of which objective, and whose: what every listed item says first."""
+
     cycle_id: UUID
     objective_id: UUID
     objective_title: str
@@ -213,6 +208,10 @@ class StaleKeyResult:
     title: str
     owner_team_id: UUID | None
     owner_person_id: UUID | None
+
+
+@dataclass(frozen=True)
+class StaleKeyResult(ListedKeyResult):
     last_check_in_on: date | None
     last_recorded_at: datetime | None
     days_since: int
@@ -220,7 +219,7 @@ class StaleKeyResult:
 
 
 def _where(watched: WatchedObjective, kr: WatchedKeyResult) -> dict[str, Any]:
-    """Which key result of which objective, and whose: what every listed item says first."""
+    """The `ListedKeyResult` fields of `kr`."""
     return {
         "cycle_id": watched.cycle_id,
         "objective_id": watched.objective_id,
@@ -287,14 +286,7 @@ class SourceProblem:
 
 
 @dataclass(frozen=True)
-class FailingSource:
-    cycle_id: UUID
-    objective_id: UUID
-    objective_title: str
-    key_result_id: UUID
-    title: str
-    owner_team_id: UUID | None
-    owner_person_id: UUID | None
+class FailingSource(ListedKeyResult):
     source_id: UUID
     rule: str | None
     error: str | None

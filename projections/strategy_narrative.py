@@ -476,34 +476,27 @@ def _initiative_owner(context: Context, e: Initiative.OwnerChanged, logged: Any)
     )
 
 
-@phrases(Initiative.KeyResultLinked)
-def _linked(context: Context, e: Initiative.KeyResultLinked, logged: Any) -> Narration:
-    link = {"objective_id": str(e.objective_id), "key_result_id": str(e.key_result_id)}
-    return _about_initiative(
-        context,
-        e,
-        f"initiative {_initiative_title(context, e)} now also moves"
-        f" {_kr_title(context, e.objective_id, e.key_result_id)}",
-        {},
-        {"linked": link},
-        objective_id=e.objective_id,
-        key_result_id=e.key_result_id,
-    )
+def _link_phraser(verb: str, *, linked: bool) -> Any:
+    def phrase(context: Context, e: Any, logged: Any) -> Narration:
+        link: Json = {
+            "linked": {"objective_id": str(e.objective_id), "key_result_id": str(e.key_result_id)}
+        }
+        return _about_initiative(
+            context,
+            e,
+            f"initiative {_initiative_title(context, e)} {verb}"
+            f" {_kr_title(context, e.objective_id, e.key_result_id)}",
+            {} if linked else link,
+            link if linked else {},
+            objective_id=e.objective_id,
+            key_result_id=e.key_result_id,
+        )
+
+    return phrase
 
 
-@phrases(Initiative.KeyResultUnlinked)
-def _unlinked(context: Context, e: Initiative.KeyResultUnlinked, logged: Any) -> Narration:
-    link = {"objective_id": str(e.objective_id), "key_result_id": str(e.key_result_id)}
-    return _about_initiative(
-        context,
-        e,
-        f"initiative {_initiative_title(context, e)} no longer moves"
-        f" {_kr_title(context, e.objective_id, e.key_result_id)}",
-        {"linked": link},
-        {},
-        objective_id=e.objective_id,
-        key_result_id=e.key_result_id,
-    )
+phrases(Initiative.KeyResultLinked)(_link_phraser("now also moves", linked=True))
+phrases(Initiative.KeyResultUnlinked)(_link_phraser("no longer moves", linked=False))
 
 
 def _status_phraser(verb: str, status: str) -> Any:
@@ -611,34 +604,35 @@ def _themed(context: Context, e: Objective.Themed, logged: Any) -> Narration:
     )
 
 
-@phrases(Objective.KeyResultLinkedToKpi)
-def _kpi_linked(context: Context, e: Objective.KeyResultLinkedToKpi, logged: Any) -> Narration:
+def _kpi_link(
+    context: Context, e: Objective.Event, key_result_id: UUID, kpi_id: UUID | None
+) -> Narration:
+    """A key result linked to KPI `kpi_id`, or unlinked from its KPI (`kpi_id` None)."""
     node = context.tree.objectives.get(e.originator_id)
-    kr = node.key_results.get(e.key_result_id) if node else None
+    kr = node.key_results.get(key_result_id) if node else None
+    previous = kr.kpi_id if kr else None
+    follows = (
+        f"follows KPI {_kpi_name(context, kpi_id)}"
+        if kpi_id
+        else f"no longer follows KPI {_kpi_name(context, previous)}"
+    )
     return _about_objective(
         context,
         e,
-        f"key result {q(kr.title) if kr else e.key_result_id} follows KPI"
-        f" {_kpi_name(context, e.kpi_id)}",
-        {"key_results": {str(e.key_result_id): {"kpi_id": _id(kr.kpi_id) if kr else None}}},
-        {"key_results": {str(e.key_result_id): {"kpi_id": str(e.kpi_id)}}},
-        e.key_result_id,
+        f"key result {q(kr.title) if kr else key_result_id} {follows}",
+        {"key_results": {str(key_result_id): {"kpi_id": _id(previous)}}},
+        {"key_results": {str(key_result_id): {"kpi_id": _id(kpi_id)}}},
+        key_result_id,
     )
+
+
+@phrases(Objective.KeyResultLinkedToKpi)
+def _kpi_linked(context: Context, e: Objective.KeyResultLinkedToKpi, logged: Any) -> Narration:
+    return _kpi_link(context, e, e.key_result_id, e.kpi_id)
 
 
 @phrases(Objective.KeyResultUnlinkedFromKpi)
 def _kpi_unlinked(
     context: Context, e: Objective.KeyResultUnlinkedFromKpi, logged: Any
 ) -> Narration:
-    node = context.tree.objectives.get(e.originator_id)
-    kr = node.key_results.get(e.key_result_id) if node else None
-    previous = kr.kpi_id if kr else None
-    return _about_objective(
-        context,
-        e,
-        f"key result {q(kr.title) if kr else e.key_result_id} no longer follows KPI"
-        f" {_kpi_name(context, previous)}",
-        {"key_results": {str(e.key_result_id): {"kpi_id": _id(previous)}}},
-        {"key_results": {str(e.key_result_id): {"kpi_id": None}}},
-        e.key_result_id,
-    )
+    return _kpi_link(context, e, e.key_result_id, None)

@@ -29,7 +29,7 @@ from domain.strategy import Strategy
 from domain.team import Team
 from domain.webhook import WebhookEndpoint
 from projections import codec
-from projections.base import DataclassFold, FoldState, Handlers, Logged, on_phase_entered
+from projections.base import DataclassFold, FoldState, Handlers, Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
 
 ALL: Final = "all"
@@ -252,7 +252,7 @@ def _enter_phase(state: TreeState, e: Cycle.Event, logged: Logged, phase: Phase)
     state.cycles[e.originator_id].phase = phase.value
 
 
-on_phase_entered(_on, _enter_phase)
+_on.on_phase_entered(_enter_phase)
 
 
 # ------------------------------------------------------------- objectives
