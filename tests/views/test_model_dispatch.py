@@ -53,3 +53,19 @@ def test_the_applier_folds_as_the_fold_does(a_fold: DataclassFold[Any]) -> None:
         apply(mine, logged)
     assert mine == theirs
     assert mine.cursor.position == log[-1].position
+
+
+def test_the_tree_rows_come_in_chunks_with_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.views import store
+    from infra.views.model import VIEWS, Model
+
+    built = Model(VIEWS)
+    built.apply_all(first_quarter().ledger.log())
+    whole = store.entity_rows(built, VIEWS)
+    assert len(whole["view_tree_objectives"]) > 2
+    monkeypatch.setattr(store, "TREE_ROWS_CHUNK", 2)
+    parts = [
+        rows for name, rows in store.entity_tables(built, VIEWS) if name == "view_tree_objectives"
+    ]
+    assert len(parts) > 1 and all(len(rows) <= 2 for rows in parts)
+    assert store.entity_rows(built, VIEWS) == whole
