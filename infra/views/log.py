@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import orjson
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -28,7 +29,9 @@ from psycopg.sql import SQL, Composed, Identifier
 from domain.base import OkrAggregate
 from infra.chain import chain_table_name
 from infra.views.codec import new_uuid_from_hex, uuid_from_hex
+from infra.views.event_structs import TRANSCODINGS, UNIQUE_IDS, event_shape
 from projections.base import Logged
+from projections.catalogue import CATALOGUE
 
 Row = tuple[int, UUID, int, str, bytes, datetime | None]
 """notification_id, originator_id, originator_version, topic, state, committed_at."""
@@ -36,8 +39,6 @@ Row = tuple[int, UUID, int, str, bytes, datetime | None]
 DEFAULT_PAGE = 5000
 INTERNED = 2_000_000
 """Interned ids kept before the table starts over (memory bound)."""
-UNIQUE_IDS = frozenset({"check_in_id"})
-"""Fields whose ids are new in every event: not worth interning."""
 
 
 class _Fallback(Exception):
@@ -66,43 +67,87 @@ class EventDecoder:
         self._slow: set[str] = set()
         self._ids: dict[int, UUID] = {}
         self._hex: dict[str, UUID] = {}
+        self.typed = self.fast and self.names >= TRANSCODINGS
+        """Catalogued events decode through typed structs (msgspec) first."""
+        self._typed: dict[type[Any], Any] = {}
+        """Event class → (msgspec decoder, converter), or False: no typed decoding."""
 
     def decode(self, originator_id: UUID, version: int, topic: str, state: bytes) -> Any:
         cls = self._fast.get(topic)
         if cls is None and topic not in self._slow:
             cls = self._learn(topic)
         if cls is not None:
-            try:
-                data = orjson.loads(state)
-                if type(data) is not dict or "class_version" in data:
-                    raise _Fallback
-                hexes = self._hex
-                for key, value in data.items():
-                    kind = type(value)
-                    if kind is dict:
-                        if len(value) == 2 and "_type_" in value:
-                            name, text = value["_type_"], value["_data_"]
-                            # Ids seen before, here rather than in `_typed`: most typed values
-                            # are ids of objectives, key results and people met before.
-                            if name == "uuid_hex" and type(text) is str:
-                                found = hexes.get(text)
-                                if found is not None:
-                                    data[key] = found
-                                    continue
-                            data[key] = self._typed(name, text, key)
-                        else:
-                            data[key] = self._value(value)
-                    elif kind is list:
-                        data[key] = self._value(value)
-            except (_Fallback, orjson.JSONDecodeError, ValueError, KeyError):
-                pass
-            else:
+            data: dict[str, Any] | None = None
+            typed = self._typed.get(cls)
+            if typed is None:
+                typed = self._typed[cls] = self._typed_decoder(cls)
+            if typed is not False:
+                # The event's msgspec struct (`infra.views.event_structs`); a state not in the
+                # shape the struct expects takes the generic path.
+                decoder, convert = typed
+                try:
+                    data = convert(decoder.decode(state))
+                except (
+                    msgspec.ValidationError,
+                    msgspec.DecodeError,
+                    _Fallback,
+                    ValueError,
+                    KeyError,
+                ):
+                    data = None
+            if data is None:
+                data = self._generic_data(state)
+            if data is not None:
                 data["originator_id"] = self.intern(originator_id)
                 data["originator_version"] = version
                 event = object.__new__(cls)
                 object.__setattr__(event, "__dict__", data)
                 return event
         return self.mapper.to_domain_event(StoredEvent(originator_id, version, topic, state))
+
+    def _typed_decoder(self, cls: type[Any]) -> Any:
+        if not self.typed or not CATALOGUE.has(cls):
+            return False
+        shape = event_shape(cls)  # type: ignore[arg-type]  # python/mypy#20409
+        return shape.decoder, shape.converter(self._hex, self._uuid, new_uuid_from_hex, self.field)
+
+    def _generic_data(self, state: bytes) -> dict[str, Any] | None:
+        """The event's attributes from the JSON document, converted by shape (today's
+        transcodings), or None when something needs the mapper."""
+        try:
+            data = orjson.loads(state)
+            if type(data) is not dict or "class_version" in data:
+                raise _Fallback
+            field = self.field
+            for key, value in data.items():
+                kind = type(value)
+                if kind is dict or kind is list:
+                    data[key] = field(key, value)
+        except (_Fallback, orjson.JSONDecodeError, ValueError, KeyError):
+            return None
+        return data
+
+    def field(self, key: str, value: Any) -> Any:
+        """A top-level attribute's value from its JSON form (a typed value, a container)."""
+        if type(value) is dict and len(value) == 2 and "_type_" in value:
+            name, text = value["_type_"], value["_data_"]
+            # Ids seen before, here rather than in `_typed_value`: most typed values are ids of
+            # objectives, key results and people met before.
+            if name == "uuid_hex" and type(text) is str:
+                found = self._hex.get(text)
+                if found is not None:
+                    return found
+            return self._typed_value(name, text, key)
+        if type(value) is dict or type(value) is list:
+            return self._value(value)
+        return value
+
+    def _uuid(self, text: str) -> UUID:
+        """An id met before (one object per id), as `field` gives for a `uuid_hex` value."""
+        found = self._hex.get(text)
+        if found is None:
+            found = self._hex[text] = self.intern(uuid_from_hex(text))
+        return found
 
     def _learn(self, topic: str) -> type[Any] | None:
         """The class of `topic`'s events if they can take the fast path (noted either way)."""
@@ -130,22 +175,19 @@ class EventDecoder:
         kind = type(value)
         if kind is dict:
             if len(value) == 2 and "_type_" in value and "_data_" in value:
-                return self._typed(value["_type_"], value["_data_"], "")
+                return self._typed_value(value["_type_"], value["_data_"], "")
             return {k: self._value(v) for k, v in value.items()}
         if kind is list:
             return [self._value(v) for v in value]
         return value
 
-    def _typed(self, name: str, data: Any, key: str) -> Any:
+    def _typed_value(self, name: str, data: Any, key: str) -> Any:
         if type(data) is not str or name not in self.names:
             raise _Fallback
         if name == "uuid_hex":
             if key in UNIQUE_IDS:
                 return new_uuid_from_hex(data)
-            found = self._hex.get(data)
-            if found is None:
-                found = self._hex[data] = self.intern(uuid_from_hex(data))
-            return found
+            return self._uuid(data)
         if name == "datetime_iso":
             return datetime.fromisoformat(data)
         if name == "date_iso":

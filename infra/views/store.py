@@ -484,13 +484,24 @@ def entity_rows(
 ) -> dict[str, list[Row]]:
     """Rows of the entity tables: those `changes` touched, or all of them (`changes` None;
     a shard's model: all of its own aggregates')."""
-    return dict(entity_tables(model, views, changes))
+    out: dict[str, list[Row]] = {}
+    for name, rows in entity_tables(model, views, changes):
+        out.setdefault(name, []).extend(rows)
+    return out
+
+
+TREE_ROWS_CHUNK = 1000
+"""Objectives whose tree rows are built (and, in a rebuild, written) at once: a tree row holds
+every live check-in of the objective, so the whole table's rows at once cost more memory than
+any other step at the end of a rebuild."""
 
 
 def entity_tables(
     model: Model, views: Iterable[str], changes: Changes | None = None
 ) -> Iterator[tuple[str, list[Row]]]:
-    """`entity_rows` one table at a time (a rebuild writes each before the next is built)."""
+    """`entity_rows` one table at a time (a rebuild writes each before the next is built);
+    the tree's objectives in chunks of `TREE_ROWS_CHUNK` (a table may come in several parts,
+    and comes at least once)."""
     views = set(views)
     seq = model.seq
     tree = model.tree
@@ -533,10 +544,16 @@ def entity_tables(
         yield "view_tree_org", org
         del org  # the generator would keep it alive
         nodes: list[Row] = []
+        parts = 0
         for oid in chosen(objectives, tree.objectives):
             if (node := tree.objectives.get(oid)) is not None:
                 nodes.append(_tree_row(model, node, seq.get(oid, node.drafted_position)))
-        yield "view_tree_objectives", nodes
+                if len(nodes) >= TREE_ROWS_CHUNK:
+                    yield "view_tree_objectives", nodes
+                    parts += 1
+                    nodes = []
+        if nodes or not parts:
+            yield "view_tree_objectives", nodes
         del nodes  # the generator would keep it alive
     if COMPARISON in views:
         tallies = model.tallies
