@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -147,27 +148,22 @@ def test_template_to_tree_replay_and_audit(client: Any, ledger: OkrLedger, tmp_p
     assert len(corrections) == 1 and corrections[0]["reason"] == "import"
 
 
-def _effective_dates(node: Any) -> set[str]:
-    found: set[str] = set()
+def _mappings(node: Any) -> Iterator[dict[str, Any]]:
+    """Every mapping in a JSON document, depth first."""
     if isinstance(node, dict):
-        if isinstance(node.get("effective_on"), str):
-            found.add(node["effective_on"][:10])
+        yield node
         for value in node.values():
-            found |= _effective_dates(value)
+            yield from _mappings(value)
     elif isinstance(node, list):
         for item in node:
-            found |= _effective_dates(item)
-    return found
+            yield from _mappings(item)
+
+
+def _effective_dates(node: Any) -> set[str]:
+    return {
+        m["effective_on"][:10] for m in _mappings(node) if isinstance(m.get("effective_on"), str)
+    }
 
 
 def _titles(node: Any) -> set[str]:
-    found: set[str] = set()
-    if isinstance(node, dict):
-        if "title" in node and "key_results" in node:
-            found.add(node["title"])
-        for value in node.values():
-            found |= _titles(value)
-    elif isinstance(node, list):
-        for item in node:
-            found |= _titles(item)
-    return found
+    return {m["title"] for m in _mappings(node) if "title" in m and "key_results" in m}
