@@ -286,6 +286,13 @@ class Form:
         except ValueError:
             raise FormError(f"{name.replace('_', ' ')}: not a valid choice") from None
 
+    def chosen(self, name: str, missing: str) -> UUID:
+        """The id the form must name; `missing` tells the person what to choose."""
+        value = self.uuid(name)
+        if value is None:
+            raise FormError(missing)
+        return value
+
     def number(self, name: str) -> float | None:
         value = self.get(name).replace(",", "")
         if not value:

@@ -82,21 +82,25 @@ def kpi_chart(kpi: Json, *, width: float = 560.0, height: float = 200.0) -> Mark
     if len(history) > 1:
         line = " ".join(f"{_n(x_of(m['period']))},{_n(y_of(float(m['value'])))}" for m in history)
         parts.append(f'<polyline class="series" points="{line}"/>')
+
+    def mark(m: Json) -> tuple[float, float, str]:
+        """Where a measurement stands, and what its tooltip says first."""
+        label = f"{escape(m['period'])}: {escape(fmt_number(m['value'], kpi['unit']))}"
+        return x_of(m["period"]), y_of(float(m["value"])), label
+
     for m in corrections:
-        x, y = x_of(m["period"]), y_of(float(m["value"]))
+        x, y, label = mark(m)
         parts.append(
             f'<g class="superseded"><circle cx="{_n(x)}" cy="{_n(y)}" r="4.5"/>'
             f'<line x1="{_n(x - 7)}" x2="{_n(x + 7)}" y1="{_n(y + 5)}" y2="{_n(y - 5)}"/>'
-            f"<title>{escape(m['period'])}: {escape(fmt_number(m['value'], kpi['unit']))}"
-            " (superseded)</title></g>"
+            f"<title>{label} (superseded)</title></g>"
         )
     for m in history:
-        x, y = x_of(m["period"]), y_of(float(m["value"]))
+        x, y, label = mark(m)
+        status = escape(m.get("status") or "")
         parts.append(
             f'<circle class="point status-{escape(m.get("status") or "grey")}" cx="{_n(x)}" '
-            f'cy="{_n(y)}" r="4.5"><title>{escape(m["period"])}: '
-            f"{escape(fmt_number(m['value'], kpi['unit']))} ({escape(m.get('status') or '')})"
-            "</title></circle>"
+            f'cy="{_n(y)}" r="4.5"><title>{label} ({status})</title></circle>'
         )
     if not history:
         parts.append(

@@ -430,10 +430,7 @@ def _uses(viewer: Viewer) -> ObjectiveUseCases:
 
 
 def _kr(form: Form) -> UUID:
-    kr = form.uuid("key_result_id")
-    if kr is None:
-        raise FormError("Choose a key result.")
-    return kr
+    return form.chosen("key_result_id", "Choose a key result.")
 
 
 def _change_set(form: Form, o: Objective) -> s.ChangeSet:
@@ -505,26 +502,68 @@ def remove_key_result(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
     )
 
 
-@_command("/submit", "Submitted for approval.")
-def submit(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    body = s.Submit.model_validate({"approver_id": form.get("approver_id")})
-    return _uses(viewer).submit(objective_id, body, form.version)
+_FORM_COMMANDS: tuple[tuple[str, str, Callable[..., Any], Callable[[Form], Any] | None], ...] = (
+    (
+        "/submit",
+        "Submitted for approval.",
+        ObjectiveUseCases.submit,
+        lambda form: s.Submit.model_validate({"approver_id": form.get("approver_id")}),
+    ),
+    (
+        "/withdraw",
+        "Submission withdrawn; the objective is a draft again.",
+        ObjectiveUseCases.withdraw,
+        None,
+    ),
+    ("/approve", "Approved.", ObjectiveUseCases.approve, None),
+    (
+        "/request-changes",
+        "Changes requested.",
+        ObjectiveUseCases.request_changes,
+        lambda form: s.Comment(comment=form.get("comment")),
+    ),
+    (
+        "/accept-counter",
+        "Counter-proposal accepted: the objective is approved.",
+        ObjectiveUseCases.accept_counter,
+        None,
+    ),
+    (
+        "/grade",
+        "Objective graded.",
+        ObjectiveUseCases.grade,
+        lambda form: s.ObjectiveGrade(score=form.number("score"), comment=form.get("comment")),
+    ),
+    (
+        "/reflection",
+        "Reflection saved.",
+        ObjectiveUseCases.reflect,
+        lambda form: s.Reflection(text=form.get("text")),
+    ),
+    (
+        "/abandon",
+        "Objective abandoned; it stays in the tree and the history.",
+        ObjectiveUseCases.abandon,
+        lambda form: s.Reason(reason=form.get("reason")),
+    ),
+)
+"""The commands a form states whole: (path, flash, use case, the body it builds from the form,
+or None for a use case that needs only the version the page was read at)."""
 
 
-@_command("/withdraw", "Submission withdrawn; the objective is a draft again.")
-def withdraw(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    return _uses(viewer).withdraw(objective_id, form.version)
+def _form_command(
+    path: str, done: str, use: Callable[..., Any], body: Callable[[Form], Any] | None
+) -> None:
+    def build(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
+        given = () if body is None else (body(form),)
+        return use(_uses(viewer), objective_id, *given, form.version)
+
+    build.__name__ = use.__name__
+    _command(path, done)(build)
 
 
-@_command("/approve", "Approved.")
-def approve(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    return _uses(viewer).approve(objective_id, form.version)
-
-
-@_command("/request-changes", "Changes requested.")
-def request_changes(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    body = s.Comment(comment=form.get("comment"))
-    return _uses(viewer).request_changes(objective_id, body, form.version)
+for _spec in _FORM_COMMANDS:
+    _form_command(*_spec)
 
 
 @_command("/counter-propose", "Counter-proposal sent.")
@@ -532,11 +571,6 @@ def counter_propose(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
     o = visible_objective(viewer.services, viewer.principal, objective_id)
     body = s.CounterProposalIn(changes=_change_set(form, o), comment=form.get("comment"))
     return _uses(viewer).counter_propose(objective_id, body, form.version)
-
-
-@_command("/accept-counter", "Counter-proposal accepted: the objective is approved.")
-def accept_counter(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    return _uses(viewer).accept_counter(objective_id, form.version)
 
 
 @_command("/amendments", "Amendment proposed; it waits for a decision.")
@@ -547,10 +581,7 @@ def propose_amendment(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
 
 
 def _amendment(form: Form) -> UUID:
-    amendment = form.uuid("amendment_id")
-    if amendment is None:
-        raise FormError("Which amendment?")
-    return amendment
+    return form.chosen("amendment_id", "Which amendment?")
 
 
 @_command("/amendments/approve", "Amendment approved: its changes apply now.")
@@ -580,9 +611,7 @@ def check_in(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
 
 @_command("/corrections", "Correction recorded; the wrong check-in stays in the history.")
 def correct_check_in(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    check_in_id = form.uuid("check_in_id")
-    if check_in_id is None:
-        raise FormError("Choose the check-in to correct.")
+    check_in_id = form.chosen("check_in_id", "Choose the check-in to correct.")
     body = s.CorrectionCreate.model_validate(
         {
             "value": form.number("value"),
@@ -603,24 +632,6 @@ def grade_key_result(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
         comment=form.get("comment"),
     )
     return _uses(viewer).grade_key_result(objective_id, _kr(form), body, form.version)
-
-
-@_command("/grade", "Objective graded.")
-def grade_objective(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    body = s.ObjectiveGrade(score=form.number("score"), comment=form.get("comment"))
-    return _uses(viewer).grade(objective_id, body, form.version)
-
-
-@_command("/reflection", "Reflection saved.")
-def reflect(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    body = s.Reflection(text=form.get("text"))
-    return _uses(viewer).reflect(objective_id, body, form.version)
-
-
-@_command("/abandon", "Objective abandoned; it stays in the tree and the history.")
-def abandon(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
-    body = s.Reason(reason=form.get("reason"))
-    return _uses(viewer).abandon(objective_id, body, form.version)
 
 
 @web.post("/objectives/{objective_id}/carry-over")

@@ -84,9 +84,7 @@ TEMPLATES.globals.update(source_panel=source_panel, kpi_source_panel=kpi_source_
 @web.post("/objectives/{objective_id}/key-results/sync")
 def sync_now(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
     def sync() -> Any:
-        key_result_id = form.uuid("key_result_id")
-        if key_result_id is None:
-            raise FormError("Which key result?")
+        key_result_id = form.chosen("key_result_id", "Which key result?")
         return _fetching(
             lambda: SourceUseCases(viewer.caller).sync_now(objective_id, key_result_id)
         )

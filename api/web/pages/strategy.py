@@ -309,9 +309,7 @@ def record_measurement(kpi_id: UUID, viewer: ViewerDep, form: FormDep) -> Redire
 @web.post("/kpis/{kpi_id}/corrections")
 def correct_measurement(kpi_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
     def correct() -> Any:
-        measurement_id = form.uuid("measurement_id")
-        if measurement_id is None:
-            raise FormError("Choose the measurement to correct.")
+        measurement_id = form.chosen("measurement_id", "Choose the measurement to correct.")
         body = ss.MeasurementCorrection.model_validate(
             {"value": form.number("value"), "reason": form.get("reason")}
         )
@@ -520,9 +518,7 @@ def tag_theme(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectR
 @web.post("/objectives/{objective_id}/key-results/kpi")
 def link_kpi(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
     def link() -> Any:
-        key_result_id = form.uuid("key_result_id")
-        if key_result_id is None:
-            raise FormError("Which key result?")
+        key_result_id = form.chosen("key_result_id", "Which key result?")
         return _uses(viewer).link_kpi(
             objective_id, key_result_id, ss.KeyResultKpi(kpi_id=form.uuid("kpi_id")), form.version
         )
@@ -533,9 +529,7 @@ def link_kpi(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectRe
 @web.post("/objectives/{objective_id}/key-results/kpi-check-in")
 def check_in_from_kpi(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
     def check_in() -> Any:
-        key_result_id = form.uuid("key_result_id")
-        if key_result_id is None:
-            raise FormError("Which key result?")
+        key_result_id = form.chosen("key_result_id", "Which key result?")
         return _uses(viewer).check_in_from_kpi(
             objective_id,
             key_result_id,
