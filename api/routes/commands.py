@@ -1,6 +1,8 @@
 """One piece for every command route of the same shape: parse the path ids (and a body), call
 the use case with If-Match as the expected version, answer with the `ETag` (and `Location`).
-And one for every read of a single person, team or cycle from the event store (`Read`).
+And one for every read of a single person, team or cycle from the event store (`Read`), one
+for every page of them from the directory (`Listing`), and one putting a registry resource's
+routes together (`register_resource`: create, list, read, change).
 
 A route that does something else (a query parameter, an optional body, a secret in the answer)
 stays written out in its module; this serves only the routes that are exactly this.
@@ -10,23 +12,37 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from api import schemas as s
-from api.deps import IfMatchDep, LedgerDep, PrincipalDep, StorePositionDep, answer
-from api.routes import problems, read_from_store
+from api.deps import IfMatchDep, LedgerDep, PrincipalDep, ServicesDep, StorePositionDep, answer
+from api.routes import Limit, Offset, directory_list, page, problems, read_from_store
 from domain.application import CommandResult, OkrLedger
 from domain.base import OkrAggregate
+from projections.directory import DirectoryState
 
 _PATH_ID = re.compile(r"{(\w+)}")
 _P = inspect.Parameter.POSITIONAL_OR_KEYWORD
 M = TypeVar("M", bound=BaseModel)
+
+
+class Described(Protocol):
+    """What every route here has: its path, name (the operation's), summary and description."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def doc(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,29 @@ class Answer(Generic[M]):
     shape: Callable[[CommandResult], M]
 
 
+def creating(
+    path: str,
+    name: str,
+    summary: str,
+    doc: str,
+    call: Callable[..., CommandResult],
+    body: type[BaseModel],
+) -> Command:
+    """A POST to a collection making a resource: 201, no If-Match, `Location` its new path."""
+    return Command(
+        "POST",
+        path,
+        name,
+        summary,
+        doc,
+        call,
+        body,
+        status_code=201,
+        if_match=False,
+        location=f"/api/v1{path}/{{id}}",
+    )
+
+
 def naming(model: type[M], field: str) -> Answer[M]:
     """An answer that is the result plus the id of the part it touched (`result.extra_id`)."""
 
@@ -76,21 +115,57 @@ def register(
 ) -> None:
     """Adds each command to `router`; `uses` is the use-case dependency (e.g. `ObjectivesDep`)."""
     for command in commands:
-        router.add_api_route(
-            command.path,
-            _endpoint(command, uses),
-            methods=[command.method],
-            status_code=command.status_code,
-            response_model=command.out.model if command.out else s.CommandResultOut,
+        ids = _PATH_ID.findall(command.path)
+        parameters = [inspect.Parameter(i, _P, annotation=UUID) for i in ids]
+        if command.body is not None:
+            parameters.append(inspect.Parameter("body", _P, annotation=command.body))
+        parameters.append(inspect.Parameter("uses", _P, annotation=uses))
+        if command.if_match:
+            parameters.append(inspect.Parameter("expected", _P, annotation=IfMatchDep))
+        parameters.append(inspect.Parameter("response", _P, annotation=Response))
+        _route(
+            router,
+            _endpoint(command, ids),
+            parameters,
+            method=command.method,
+            route=command,
+            out=command.out.model if command.out else s.CommandResultOut,
             responses=responses,
-            summary=command.summary,
-            name=command.name,
+            status_code=command.status_code,
         )
 
 
-def _endpoint(command: Command, uses: Any) -> Callable[..., Any]:
-    ids = _PATH_ID.findall(command.path)
+def _route(
+    router: APIRouter,
+    endpoint: Callable[..., Any],
+    parameters: list[inspect.Parameter],
+    *,
+    method: str,
+    route: Described,
+    out: type[BaseModel],
+    responses: dict[int | str, Any],
+    status_code: int = 200,
+) -> None:
+    """Adds `endpoint` (taking `**values`) to `router` at `route.path`, as if it had been
+    written with these parameters, `route.name` and `route.doc` as its docstring."""
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        parameters, return_annotation=out
+    )
+    endpoint.__name__ = endpoint.__qualname__ = route.name
+    endpoint.__doc__ = route.doc
+    router.add_api_route(
+        route.path,
+        endpoint,
+        methods=[method],
+        status_code=status_code,
+        response_model=out,
+        responses=responses,
+        summary=route.summary,
+        name=route.name,
+    )
 
+
+def _endpoint(command: Command, ids: list[str]) -> Callable[..., Any]:
     def endpoint(**values: Any) -> Any:
         args = [values[i] for i in ids]
         if command.body is not None:
@@ -102,18 +177,6 @@ def _endpoint(command: Command, uses: Any) -> Callable[..., Any]:
         answer(values["response"], result, location=where)
         return command.out.shape(result) if command.out else result
 
-    parameters = [inspect.Parameter(i, _P, annotation=UUID) for i in ids]
-    if command.body is not None:
-        parameters.append(inspect.Parameter("body", _P, annotation=command.body))
-    parameters.append(inspect.Parameter("uses", _P, annotation=uses))
-    if command.if_match:
-        parameters.append(inspect.Parameter("expected", _P, annotation=IfMatchDep))
-    parameters.append(inspect.Parameter("response", _P, annotation=Response))
-    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        parameters, return_annotation=command.out.model if command.out else CommandResult
-    )
-    endpoint.__name__ = endpoint.__qualname__ = command.name
-    endpoint.__doc__ = command.doc
     return endpoint
 
 
@@ -143,7 +206,9 @@ def register_read(router: APIRouter, read: Read) -> None:
         read_from_store(values["response"], ledger, aggregate)
         return read.show(aggregate)
 
-    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    _route(
+        router,
+        endpoint,
         [
             inspect.Parameter(id_name, _P, annotation=UUID),
             inspect.Parameter("ledger", _P, annotation=LedgerDep),
@@ -151,16 +216,89 @@ def register_read(router: APIRouter, read: Read) -> None:
             inspect.Parameter("__", _P, annotation=StorePositionDep),
             inspect.Parameter("response", _P, annotation=Response),
         ],
-        return_annotation=read.out,
-    )
-    endpoint.__name__ = endpoint.__qualname__ = read.name
-    endpoint.__doc__ = read.doc
-    router.add_api_route(
-        read.path,
-        endpoint,
-        methods=["GET"],
-        response_model=read.out,
+        method="GET",
+        route=read,
+        out=read.out,
         responses=problems(404),
-        summary=read.summary,
-        name=read.name,
     )
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A query parameter narrowing a `Listing`: its name, its annotated type and its default."""
+
+    name: str
+    annotation: Any
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A page of the directory's people, teams or cycles: those `keep(entry, **filters)` keeps,
+    presented with their versions (`present`), in the directory's order or `order`'s."""
+
+    path: str
+    name: str
+    summary: str
+    doc: str
+    entries: Callable[[DirectoryState], dict[UUID, Any]]
+    present: Callable[[UUID, Any, int], Any]
+    out: type[BaseModel]
+    filters: tuple[Filter, ...]
+    keep: Callable[..., bool]
+    order: Callable[[Any], Any] | None = None
+    """A sort key, with the latest first."""
+
+
+def register_list(router: APIRouter, listing: Listing) -> None:
+    """Adds `listing` (a GET of the collection, with its filters, `limit` and `offset`)."""
+
+    def endpoint(**values: Any) -> Any:
+        filters = {f.name: values[f.name] for f in listing.filters}
+        items = directory_list(
+            values["services"],
+            listing.entries,
+            listing.present,
+            lambda entry: listing.keep(entry, **filters),
+        )
+        if listing.order is not None:
+            items.sort(key=listing.order, reverse=True)
+        return listing.out(**page(items, values["limit"], values["offset"]))
+
+    _route(
+        router,
+        endpoint,
+        [
+            inspect.Parameter("services", _P, annotation=ServicesDep),
+            inspect.Parameter("_", _P, annotation=PrincipalDep),
+            inspect.Parameter("__", _P, annotation=StorePositionDep),
+            *(
+                inspect.Parameter(f.name, _P, annotation=f.annotation, default=f.default)
+                for f in listing.filters
+            ),
+            inspect.Parameter("limit", _P, annotation=Limit, default=100),
+            inspect.Parameter("offset", _P, annotation=Offset, default=0),
+        ],
+        method="GET",
+        route=listing,
+        out=listing.out,
+        responses=problems(),
+    )
+
+
+def register_resource(
+    router: APIRouter,
+    uses: Any,
+    *,
+    create: Command,
+    create_problems: dict[int | str, Any],
+    listing: Listing,
+    read: Read,
+    changes: Sequence[Command],
+    change_problems: dict[int | str, Any],
+) -> None:
+    """A registry resource's routes, in this order: create it, list them, read one, change one."""
+    register(router, uses, create_problems, create)
+    register_list(router, listing)
+    register_read(router, read)
+    register(router, uses, change_problems, *changes)
