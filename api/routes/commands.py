@@ -28,7 +28,7 @@ from domain.base import OkrAggregate
 from projections.directory import DirectoryState
 
 _PATH_ID = re.compile(r"{(\w+)}")
-_P = inspect.Parameter.POSITIONAL_OR_KEYWORD
+_K = inspect.Parameter.KEYWORD_ONLY
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -43,6 +43,19 @@ class Described(Protocol):
     def summary(self) -> str: ...
     @property
     def doc(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter more than the usual ones: a query parameter (with its default) narrowing a
+    `Listing` or given to a `Command`, or a dependency a command's use case takes."""
+
+    name: str
+    annotation: Any
+    default: Any = inspect.Parameter.empty
+
+    def parameter(self) -> inspect.Parameter:
+        return inspect.Parameter(self.name, _K, annotation=self.annotation, default=self.default)
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,10 @@ class Command:
     """`Location`, formatted with the path ids and the result's `id`."""
     out: Answer[Any] | None = None
     """The answer's model when it is more than the result (naming a key result, a check-in)."""
+    extras: tuple[Param, ...] = ()
+    """Given to `call` after the body: query parameters, dependencies (e.g. the read models)."""
+    types: tuple[tuple[str, Any], ...] = ()
+    """Path ids that are not UUIDs, with their types."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +86,8 @@ class Answer(Generic[M]):
     """A command's answer model and how the result becomes it."""
 
     model: type[M]
-    shape: Callable[[CommandResult], M]
+    shape: Callable[[CommandResult, dict[str, Any]], M]
+    """The answer from the result and the request's path ids."""
 
 
 def creating(
@@ -95,17 +113,18 @@ def creating(
     )
 
 
-def naming(model: type[M], field: str) -> Answer[M]:
-    """An answer that is the result plus the id of the part it touched (`result.extra_id`)."""
+def naming(model: type[M], field: str | None = None, *, echo: str | None = None) -> Answer[M]:
+    """An answer that is the result plus the id of the part it touched: `result.extra_id` as
+    `field`, and/or the path id `echo` (a key result the command was about)."""
 
-    def shape(result: CommandResult) -> M:
-        assert result.extra_id is not None
-        return model(
-            id=result.id,
-            version=result.version,
-            position=result.position,
-            **{field: result.extra_id},
-        )
+    def shape(result: CommandResult, ids: dict[str, Any]) -> M:
+        named = {}
+        if field is not None:
+            assert result.extra_id is not None
+            named[field] = result.extra_id
+        if echo is not None:
+            named[echo] = ids[echo]
+        return model(id=result.id, version=result.version, position=result.position, **named)
 
     return Answer(model, shape)
 
@@ -116,13 +135,15 @@ def register(
     """Adds each command to `router`; `uses` is the use-case dependency (e.g. `ObjectivesDep`)."""
     for command in commands:
         ids = _PATH_ID.findall(command.path)
-        parameters = [inspect.Parameter(i, _P, annotation=UUID) for i in ids]
+        types = dict(command.types)
+        parameters = [inspect.Parameter(i, _K, annotation=types.get(i, UUID)) for i in ids]
         if command.body is not None:
-            parameters.append(inspect.Parameter("body", _P, annotation=command.body))
-        parameters.append(inspect.Parameter("uses", _P, annotation=uses))
+            parameters.append(inspect.Parameter("body", _K, annotation=command.body))
+        parameters.append(inspect.Parameter("uses", _K, annotation=uses))
+        parameters.extend(extra.parameter() for extra in command.extras)
         if command.if_match:
-            parameters.append(inspect.Parameter("expected", _P, annotation=IfMatchDep))
-        parameters.append(inspect.Parameter("response", _P, annotation=Response))
+            parameters.append(inspect.Parameter("expected", _K, annotation=IfMatchDep))
+        parameters.append(inspect.Parameter("response", _K, annotation=Response))
         _route(
             router,
             _endpoint(command, ids),
@@ -170,12 +191,13 @@ def _endpoint(command: Command, ids: list[str]) -> Callable[..., Any]:
         args = [values[i] for i in ids]
         if command.body is not None:
             args.append(values["body"])
+        args.extend(values[extra.name] for extra in command.extras)
         if command.if_match:
             args.append(values["expected"])
         result = command.call(values["uses"], *args)
         where = command.location.format(id=result.id, **values) if command.location else None
         answer(values["response"], result, location=where)
-        return command.out.shape(result) if command.out else result
+        return command.out.shape(result, values) if command.out else result
 
     return endpoint
 
@@ -210,26 +232,17 @@ def register_read(router: APIRouter, read: Read) -> None:
         router,
         endpoint,
         [
-            inspect.Parameter(id_name, _P, annotation=UUID),
-            inspect.Parameter("ledger", _P, annotation=LedgerDep),
-            inspect.Parameter("_", _P, annotation=PrincipalDep),
-            inspect.Parameter("__", _P, annotation=StorePositionDep),
-            inspect.Parameter("response", _P, annotation=Response),
+            inspect.Parameter(id_name, _K, annotation=UUID),
+            inspect.Parameter("ledger", _K, annotation=LedgerDep),
+            inspect.Parameter("_", _K, annotation=PrincipalDep),
+            inspect.Parameter("__", _K, annotation=StorePositionDep),
+            inspect.Parameter("response", _K, annotation=Response),
         ],
         method="GET",
         route=read,
         out=read.out,
         responses=problems(404),
     )
-
-
-@dataclass(frozen=True)
-class Filter:
-    """A query parameter narrowing a `Listing`: its name, its annotated type and its default."""
-
-    name: str
-    annotation: Any
-    default: Any = None
 
 
 @dataclass(frozen=True)
@@ -244,7 +257,7 @@ class Listing:
     entries: Callable[[DirectoryState], dict[UUID, Any]]
     present: Callable[[UUID, Any, int], Any]
     out: type[BaseModel]
-    filters: tuple[Filter, ...]
+    filters: tuple[Param, ...]
     keep: Callable[..., bool]
     order: Callable[[Any], Any] | None = None
     """A sort key, with the latest first."""
@@ -269,15 +282,12 @@ def register_list(router: APIRouter, listing: Listing) -> None:
         router,
         endpoint,
         [
-            inspect.Parameter("services", _P, annotation=ServicesDep),
-            inspect.Parameter("_", _P, annotation=PrincipalDep),
-            inspect.Parameter("__", _P, annotation=StorePositionDep),
-            *(
-                inspect.Parameter(f.name, _P, annotation=f.annotation, default=f.default)
-                for f in listing.filters
-            ),
-            inspect.Parameter("limit", _P, annotation=Limit, default=100),
-            inspect.Parameter("offset", _P, annotation=Offset, default=0),
+            inspect.Parameter("services", _K, annotation=ServicesDep),
+            inspect.Parameter("_", _K, annotation=PrincipalDep),
+            inspect.Parameter("__", _K, annotation=StorePositionDep),
+            *(f.parameter() for f in listing.filters),
+            inspect.Parameter("limit", _K, annotation=Limit, default=100),
+            inspect.Parameter("offset", _K, annotation=Offset, default=0),
         ],
         method="GET",
         route=listing,

@@ -10,7 +10,7 @@ from fastapi import Query
 from api import present
 from api import schemas as s
 from api.routes import RegistryDep, problems, router
-from api.routes.commands import Command, Filter, Listing, Read, creating, register_resource
+from api.routes.commands import Command, Listing, Param, Read, creating, register_resource
 from api.usecases.registry import RegistryUseCases as R
 from domain.application import CommandResult
 from domain.cycle import Phase
@@ -45,8 +45,10 @@ register_resource(
         present.cycle_entry,
         s.CyclesPage,
         (
-            Filter(
-                "phase", Annotated[Phase | None, Query(description="Only cycles in this phase.")]
+            Param(
+                "phase",
+                Annotated[Phase | None, Query(description="Only cycles in this phase.")],
+                None,
             ),
         ),
         lambda entry, phase: phase is None or entry.phase == phase.value,

@@ -10,18 +10,17 @@ from fastapi import Query, Response
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.deps import (
-    IfMatchDep,
     MinPositionDep,
     ReadModelsDep,
-    answer,
     etag,
 )
 from api.routes import StrategyDep, StrategyReadsDep, problems, router
+from api.routes.commands import Command, Param, register
 from api.routes.strategy import (
     AsOf,
     Position,
 )
-from domain.application import CommandResult
+from api.usecases.strategy import StrategyUseCases as S
 from domain.initiative import InitiativeStatus
 
 initiatives = router("initiatives")
@@ -31,22 +30,26 @@ _READ = problems(404, 504)
 _WRITE = problems(403, 404, 409, 412)
 
 
-@initiatives.post(
-    "/initiatives",
-    status_code=201,
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409),
-    summary="Launch an initiative",
+_READMODELS = Param("readmodels", ReadModelsDep)
+
+register(
+    initiatives,
+    StrategyDep,
+    problems(403, 404, 409),
+    Command(
+        "POST",
+        "/initiatives",
+        "launch_initiative",
+        "Launch an initiative",
+        """A planned initiative moving the given key results (each found by its id); the caller
+        contributes to (or manages) at least one of their objectives.""",
+        S.launch_initiative,
+        ss.InitiativeCreate,
+        status_code=201,
+        if_match=False,
+        extras=(_READMODELS,),
+    ),
 )
-def launch_initiative(
-    body: ss.InitiativeCreate,
-    uses: StrategyDep,
-    readmodels: ReadModelsDep,
-    response: Response,
-) -> CommandResult:
-    """A planned initiative moving the given key results (each found by its id); the caller
-    contributes to (or manages) at least one of their objectives."""
-    return answer(response, uses.launch_initiative(body, readmodels))
 
 
 @initiatives.get(
@@ -89,57 +92,40 @@ def read_initiative(
     return found
 
 
-@initiatives.patch(
-    "/initiatives/{initiative_id}",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Move an initiative's status, add a note, retitle or hand it over",
+_ONE = "/initiatives/{initiative_id}"
+
+register(
+    initiatives,
+    StrategyDep,
+    _WRITE,
+    Command(
+        "PATCH",
+        _ONE,
+        "update_initiative",
+        "Move an initiative's status, add a note, retitle or hand it over",
+        """planned → in_progress → done; cancelled with a reason; done or cancelled back to
+        in_progress with a reason (409 `status_transition_invalid` otherwise).""",
+        S.update_initiative,
+        ss.InitiativePatch,
+    ),
+    Command(
+        "POST",
+        _ONE + "/key-results",
+        "link_key_result",
+        "Let an initiative move another key result",
+        """The key result must be live; an initiative that is done or cancelled takes no new
+        ones (409 `initiative_closed`).""",
+        S.link_initiative,
+        ss.InitiativeLink,
+        extras=(_READMODELS,),
+    ),
+    Command(
+        "POST",
+        _ONE + "/key-results/{key_result_id}/unlink",
+        "unlink_key_result",
+        "Stop an initiative moving a key result",
+        "An initiative keeps at least one key result (409 `key_results_required`).",
+        S.unlink_initiative,
+        s.OptionalComment,
+    ),
 )
-def update_initiative(
-    initiative_id: UUID,
-    body: ss.InitiativePatch,
-    uses: StrategyDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """planned → in_progress → done; cancelled with a reason; done or cancelled back to
-    in_progress with a reason (409 `status_transition_invalid` otherwise)."""
-    return answer(response, uses.update_initiative(initiative_id, body, expected))
-
-
-@initiatives.post(
-    "/initiatives/{initiative_id}/key-results",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Let an initiative move another key result",
-)
-def link_key_result(
-    initiative_id: UUID,
-    body: ss.InitiativeLink,
-    uses: StrategyDep,
-    readmodels: ReadModelsDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """The key result must be live; an initiative that is done or cancelled takes no new
-    ones (409 `initiative_closed`)."""
-    return answer(response, uses.link_initiative(initiative_id, body, readmodels, expected))
-
-
-@initiatives.post(
-    "/initiatives/{initiative_id}/key-results/{key_result_id}/unlink",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Stop an initiative moving a key result",
-)
-def unlink_key_result(
-    initiative_id: UUID,
-    key_result_id: UUID,
-    body: s.OptionalComment,
-    uses: StrategyDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """An initiative keeps at least one key result (409 `key_results_required`)."""
-    result = uses.unlink_initiative(initiative_id, key_result_id, body, expected)
-    return answer(response, result)

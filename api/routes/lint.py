@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Query, Response
+from fastapi import Query
 
-from api import deps, positions
-from api import schemas as s
+from api import positions
 from api import strategy_schemas as ss
 from api.deps import (
     MinPositionDep,
@@ -17,8 +16,8 @@ from api.deps import (
     ServicesDep,
 )
 from api.routes import StrategyDep, StrategyReadsDep, problems, router
+from api.routes.commands import Command, register
 from api.routes.strategy import AsOf, Position
-from domain.application import CommandResult
 from domain.quality import CHECKS, Check
 from infra import answer
 
@@ -85,18 +84,20 @@ def quality_checks(services: ServicesDep, _: PrincipalDep) -> Json:
     }
 
 
-@coach.put(
-    "/quality-checks/{check}",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 409),
-    summary="Set how strict a quality check is (admins)",
+register(
+    coach,
+    StrategyDep,
+    problems(403, 409),
+    Command(
+        "PUT",
+        "/quality-checks/{check}",
+        "configure_check",
+        "Set how strict a quality check is (admins)",
+        """`off`, `warn` or `block`: with `block`, submitting an objective with such a finding is a
+        409 naming the check as its rule (and the field to change).""",
+        lambda uses, check, body: uses.configure_quality_check(check.value, body),
+        ss.QualityCheckLevel,
+        if_match=False,
+        types=(("check", Check),),
+    ),
 )
-def configure_check(
-    check: Check,
-    body: ss.QualityCheckLevel,
-    uses: StrategyDep,
-    response: Response,
-) -> CommandResult:
-    """`off`, `warn` or `block`: with `block`, submitting an objective with such a finding is a
-    409 naming the check as its rule (and the field to change)."""
-    return deps.answer(response, uses.configure_quality_check(check.value, body))

@@ -20,8 +20,8 @@ from api.routes import (
 )
 from api.routes.commands import (
     Command,
-    Filter,
     Listing,
+    Param,
     Read,
     creating,
     register,
@@ -57,9 +57,10 @@ register_resource(
         present.person_entry,
         s.PeoplePage,
         (
-            Filter(
+            Param(
                 "active",
                 Annotated[bool | None, Query(description="Only active (or inactive) people.")],
+                None,
             ),
         ),
         lambda entry, active: active is None or entry.active == active,

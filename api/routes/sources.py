@@ -11,6 +11,8 @@ from api import schemas as s
 from api import source_schemas as src
 from api.deps import IfMatchDep, answer
 from api.routes import SourcesDep, problems, router
+from api.routes.commands import Command, naming, register
+from api.usecases.sources import SourceUseCases as Sources
 from domain.application import CommandResult
 
 sources = router("sources")
@@ -22,54 +24,36 @@ source's value changed in between (the key, if sent, is ignored)."""
 _PATH = "/objectives/{objective_id}/key-results/{key_result_id}"
 
 
-@sources.put(
-    f"{_PATH}/source",
-    response_model=src.SourceAttached,
-    responses=problems(403, 404, 409, 412),
-    summary="Let a key result follow a data source",
+register(
+    sources,
+    SourcesDep,
+    problems(403, 404, 409, 412),
+    Command(
+        "PUT",
+        f"{_PATH}/source",
+        "attach_source",
+        "Let a key result follow a data source",
+        """Replaces any source the key result followed. The key result's owner or an admin only.
+        422 names the field and the rule: `connection_unknown`, `secret_unknown`,
+        `expression_invalid`, `url_invalid`, `url_credentials`, `schedule_at_invalid`,
+        `time_zone_unknown` …; `source_needs_metric` for a milestone.""",
+        Sources.attach,
+        src.SourceIn,
+        out=naming(src.SourceAttached, "source_id", echo="key_result_id"),
+    ),
+    Command(
+        "POST",
+        f"{_PATH}/source/detach",
+        "detach_source",
+        "Stop following the key result's data source",
+        "409 `no_source` when it follows none.",
+        lambda uses, objective_id, key_result_id, body, expected: uses.detach(
+            objective_id, key_result_id, body.reason, expected
+        ),
+        s.Reason,
+        out=naming(s.KeyResultCommandResult, echo="key_result_id"),
+    ),
 )
-def attach_source(
-    objective_id: UUID,
-    key_result_id: UUID,
-    body: src.SourceIn,
-    uses: SourcesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> src.SourceAttached:
-    """Replaces any source the key result followed. The key result's owner or an admin only.
-    422 names the field and the rule: `connection_unknown`, `secret_unknown`,
-    `expression_invalid`, `url_invalid`, `url_credentials`, `schedule_at_invalid`,
-    `time_zone_unknown` …; `source_needs_metric` for a milestone."""
-    result = answer(response, uses.attach(objective_id, key_result_id, body, expected))
-    assert result.extra_id is not None
-    return src.SourceAttached(
-        id=result.id,
-        version=result.version,
-        position=result.position,
-        key_result_id=key_result_id,
-        source_id=result.extra_id,
-    )
-
-
-@sources.post(
-    f"{_PATH}/source/detach",
-    response_model=s.KeyResultCommandResult,
-    responses=problems(403, 404, 409, 412),
-    summary="Stop following the key result's data source",
-)
-def detach_source(
-    objective_id: UUID,
-    key_result_id: UUID,
-    body: s.Reason,
-    uses: SourcesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> s.KeyResultCommandResult:
-    """409 `no_source` when it follows none."""
-    result = answer(response, uses.detach(objective_id, key_result_id, body.reason, expected))
-    return s.KeyResultCommandResult(
-        id=result.id, version=result.version, position=result.position, key_result_id=key_result_id
-    )
 
 
 @sources.get(

@@ -16,11 +16,10 @@ from fastapi import Query, Response
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.deps import (
-    IfMatchDep,
     Instant,
     MinPositionDep,
-    answer,
     etag,
+    log_position,
 )
 from api.routes import StrategyDep, StrategyReadsDep, problems, router
 from api.routes.commands import Command, naming, register
@@ -29,9 +28,7 @@ from api.usecases.strategy import StrategyUseCases as S
 strategy = router("strategy")
 
 Json = dict[str, Any]
-Position = Annotated[
-    int | None, Query(ge=0, le=2**62, description="A log position (a notification id).")
-]
+Position = Annotated[int | None, log_position("A log position (a notification id).")]
 AsOf = Annotated[Instant | None, Query(description="RFC 3339 instant: as it stood then.")]
 _READ = problems(404, 504)
 _WRITE = problems(403, 404, 409, 412)
@@ -132,35 +129,17 @@ register(
         S.tag_objective,
         ss.ObjectiveTheme,
     ),
-)
-
-
-@strategy.put(
-    "/objectives/{objective_id}/key-results/{key_result_id}/kpi",
-    response_model=s.KeyResultCommandResult,
-    responses=_WRITE,
-    summary="Link a key result to a KPI",
-)
-def link_kpi(
-    objective_id: UUID,
-    key_result_id: UUID,
-    body: ss.KeyResultKpi,
-    uses: StrategyDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> s.KeyResultCommandResult:
-    """A metric key result in the KPI's unit can then take its check-ins from the KPI's latest
-    measurement (422 `kpi_link_needs_metric`, `kpi_unit_mismatch`)."""
-    result = answer(response, uses.link_kpi(objective_id, key_result_id, body, expected))
-    return s.KeyResultCommandResult(
-        id=result.id, version=result.version, position=result.position, key_result_id=key_result_id
-    )
-
-
-register(
-    strategy,
-    StrategyDep,
-    _WRITE,
+    Command(
+        "PUT",
+        "/objectives/{objective_id}/key-results/{key_result_id}/kpi",
+        "link_kpi",
+        "Link a key result to a KPI",
+        """A metric key result in the KPI's unit can then take its check-ins from the KPI's latest
+        measurement (422 `kpi_link_needs_metric`, `kpi_unit_mismatch`).""",
+        S.link_kpi,
+        ss.KeyResultKpi,
+        out=naming(s.KeyResultCommandResult, echo="key_result_id"),
+    ),
     Command(
         "POST",
         "/objectives/{objective_id}/key-results/{key_result_id}/check-ins/from-kpi",

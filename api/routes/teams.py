@@ -10,7 +10,7 @@ from fastapi import Query
 from api import present
 from api import schemas as s
 from api.routes import RegistryDep, problems, router
-from api.routes.commands import Command, Filter, Listing, Read, creating, register_resource
+from api.routes.commands import Command, Listing, Param, Read, creating, register_resource
 from api.usecases.registry import RegistryUseCases as R
 
 teams = router("teams")
@@ -39,11 +39,12 @@ register_resource(
         present.team_entry,
         s.TeamsPage,
         (
-            Filter(
+            Param(
                 "parent_id",
                 Annotated[UUID | None, Query(description="Only the teams directly below.")],
+                None,
             ),
-            Filter("include_disbanded", bool, False),
+            Param("include_disbanded", bool, False),
         ),
         lambda entry, parent_id, include_disbanded: (
             (parent_id is None or entry.parent_id == parent_id)
