@@ -10,7 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
@@ -338,13 +338,8 @@ def answer(
 
 
 def facts_of(objective: Objective) -> ObjectiveFacts:
-    return ObjectiveFacts(
-        owner_team_id=objective.owner_team_id,
-        owner_person_id=objective.owner_person_id,
-        private=objective.private,
-        approver_id=objective.approver_id,
-        submitted_by=objective.submitted_by,
-    )
+    """The objective's attributes of the facts' names."""
+    return ObjectiveFacts(**{f.name: getattr(objective, f.name) for f in fields(ObjectiveFacts)})
 
 
 def visible_objective(

@@ -67,6 +67,11 @@ class Body(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
+    def arguments(self) -> dict[str, Any]:
+        """The fields by name, for a command whose parameters are named as the body's fields
+        (every field, sent or defaulted)."""
+        return dict(self)
+
 
 def examples(*items: dict[str, Any]) -> ConfigDict:
     """A request body's configuration (as `Body`'s) with the examples its schema shows."""

@@ -8,11 +8,7 @@ from uuid import UUID
 from fastapi import Query
 
 from api import schemas as s
-from api.deps import (
-    Instant,
-    MinPositionDep,
-    log_position,
-)
+from api.deps import Instant, MinPositionDep, log_position
 from api.routes import AuditDep, problems, router
 
 audit_routes = router("audit")

@@ -1,11 +1,15 @@
-"""One piece for every command route of the same shape: parse the path ids (and a body), call
-the use case with If-Match as the expected version, answer with the `ETag` (and `Location`).
-And one for every read of a single person, team or cycle from the event store (`Read`), one
-for every page of them from the directory (`Listing`), and one putting a registry resource's
-routes together (`register_resource`: create, list, read, change).
+"""One piece per shape of route, so that a route is a row of a table, not a function:
 
-A route that does something else (a query parameter, an optional body, a secret in the answer)
-stays written out in its module; this serves only the routes that are exactly this.
+- `Command`: parse the path ids (and a body, query parameters, dependencies), call the use case
+  with If-Match as the expected version, answer with the `ETag` (and `Location`);
+- `Read`: one person, team or cycle from the event store; `Listing`: a page of them from the
+  directory; `register_resource` puts a registry resource's routes together (create, list,
+  read, change);
+- `ModelRead`: a read from the read models (now, as of an instant or at a position), with
+  `min_position` (read your writes) and its query parameters.
+
+A route that does something else (a secret in the answer, an answer in another format) stays
+written out in its module.
 """
 
 from __future__ import annotations
@@ -14,15 +18,35 @@ import inspect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from api import schemas as s
-from api.deps import IfMatchDep, LedgerDep, PrincipalDep, ServicesDep, StorePositionDep, answer
-from api.routes import Limit, Offset, directory_list, page, problems, read_from_store
+from api.deps import (
+    IfMatchDep,
+    LedgerDep,
+    MinPositionDep,
+    PrincipalDep,
+    ServicesDep,
+    StorePositionDep,
+    answer,
+    etag,
+)
+from api.routes import (
+    READ,
+    AsOf,
+    Limit,
+    Offset,
+    Position,
+    StrategyReadsDep,
+    directory_list,
+    page,
+    problems,
+    read_from_store,
+)
 from domain.application import CommandResult, OkrLedger
 from domain.base import OkrAggregate
 from projections.directory import DirectoryState
@@ -294,6 +318,68 @@ def register_list(router: APIRouter, listing: Listing) -> None:
         out=listing.out,
         responses=problems(),
     )
+
+
+def id_filter(name: str, description: str) -> Param:
+    """An optional id in the query string narrowing what is read (`cycle_id`, `team_id` ...)."""
+    return Param(name, Annotated[UUID | None, Query(description=description)], None)
+
+
+AS_OF = Param("as_of", AsOf, None)
+POSITION = Param("position", Position, None)
+
+
+@dataclass(frozen=True)
+class ModelRead:
+    """A read from the read models (objectives and their history, the strategy and its map,
+    KPIs, initiatives, the coach's findings ...), now or as of an instant or position:
+    `read(reads, *path_ids, *params)`. A read of one thing (`versioned`) answers its version as
+    the `ETag`."""
+
+    path: str
+    name: str
+    summary: str
+    doc: str
+    read: Callable[..., Any]
+    out: type[BaseModel]
+    params: tuple[Param, ...] = (AS_OF, POSITION)
+    """The query parameters, in the order `read` takes them."""
+    versioned: bool = True
+    reads: Any = StrategyReadsDep
+    """The reads' use cases (the strategy's, or the tree's and its history's)."""
+
+
+def register_model_read(router: APIRouter, *reads: ModelRead) -> None:
+    """Adds each read (a GET taking `min_position` and `read.params`) to `router`."""
+    for read in reads:
+        _route(
+            router,
+            _model_read(read),
+            [
+                *(inspect.Parameter(i, _K, annotation=UUID) for i in _PATH_ID.findall(read.path)),
+                inspect.Parameter("reads", _K, annotation=read.reads),
+                inspect.Parameter("_", _K, annotation=MinPositionDep),
+                inspect.Parameter("response", _K, annotation=Response),
+                *(p.parameter() for p in read.params),
+            ],
+            method="GET",
+            route=read,
+            out=read.out,
+            responses=READ,
+        )
+
+
+def _model_read(read: ModelRead) -> Callable[..., Any]:
+    ids = _PATH_ID.findall(read.path)
+
+    def endpoint(**values: Any) -> Any:
+        args = [values[i] for i in ids] + [values[p.name] for p in read.params]
+        found = read.read(values["reads"], *args)
+        if read.versioned:
+            values["response"].headers["ETag"] = etag(found["version"])
+        return found
+
+    return endpoint
 
 
 def register_resource(

@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Query
 
 from api import schemas as s
 from api import strategy_schemas as ss
-from api.deps import (
-    MinPositionDep,
-    ReadModelsDep,
-    etag,
-)
-from api.routes import StrategyDep, StrategyReadsDep, problems, router
-from api.routes.commands import Command, Param, register
-from api.routes.strategy import (
-    AsOf,
-    Position,
+from api.deps import ReadModelsDep
+from api.routes import WRITE, StrategyDep, problems, router
+from api.routes.commands import (
+    AS_OF,
+    POSITION,
+    Command,
+    ModelRead,
+    Param,
+    id_filter,
+    register,
+    register_model_read,
 )
 from api.usecases.strategy import StrategyUseCases as S
+from api.usecases.strategy_reads import StrategyQueries as Q
 from domain.initiative import InitiativeStatus
 
 initiatives = router("initiatives")
-
-Json = dict[str, Any]
-_READ = problems(404, 504)
-_WRITE = problems(403, 404, 409, 412)
 
 
 _READMODELS = Param("readmodels", ReadModelsDep)
@@ -52,44 +49,41 @@ register(
 )
 
 
-@initiatives.get(
-    "/initiatives",
-    response_model=ss.InitiativesPage,
-    responses=_READ,
-    summary="Initiatives, by key result, objective, cycle or status",
+register_model_read(
+    initiatives,
+    ModelRead(
+        "/initiatives",
+        "list_initiatives",
+        "Initiatives, by key result, objective, cycle or status",
+        "In launch order, with their key results (objective, title, progress) and notes.",
+        Q.initiatives,
+        ss.InitiativesPage,
+        (
+            id_filter("objective_id", "Moving this objective's KRs."),
+            id_filter("key_result_id", "Moving this key result."),
+            id_filter("cycle_id", "Moving this cycle's KRs."),
+            Param(
+                "status",
+                Annotated[InitiativeStatus | None, Query(description="Only these.")],
+                None,
+            ),
+            AS_OF,
+            POSITION,
+        ),
+        versioned=False,
+    ),
 )
-def list_initiatives(
-    reads: StrategyReadsDep,
-    _: MinPositionDep,
-    objective_id: Annotated[UUID | None, Query(description="Moving this objective's KRs.")] = None,
-    key_result_id: Annotated[UUID | None, Query(description="Moving this key result.")] = None,
-    cycle_id: Annotated[UUID | None, Query(description="Moving this cycle's KRs.")] = None,
-    status: Annotated[InitiativeStatus | None, Query(description="Only these.")] = None,
-    as_of: AsOf = None,
-    position: Position = None,
-) -> Json:
-    """In launch order, with their key results (objective, title, progress) and notes."""
-    return reads.initiatives(objective_id, key_result_id, cycle_id, status, as_of, position)
-
-
-@initiatives.get(
-    "/initiatives/{initiative_id}",
-    response_model=ss.InitiativeOut,
-    responses=_READ,
-    summary="One initiative",
+register_model_read(
+    initiatives,
+    ModelRead(
+        "/initiatives/{initiative_id}",
+        "read_initiative",
+        "One initiative",
+        "Its status, owner, notes and the key results it moves; the `ETag` is its version.",
+        Q.initiative,
+        ss.InitiativeOut,
+    ),
 )
-def read_initiative(
-    initiative_id: UUID,
-    reads: StrategyReadsDep,
-    _: MinPositionDep,
-    response: Response,
-    as_of: AsOf = None,
-    position: Position = None,
-) -> Json:
-    """Its status, owner, notes and the key results it moves; the `ETag` is its version."""
-    found = reads.initiative(initiative_id, as_of, position)
-    response.headers["ETag"] = etag(found["version"])
-    return found
 
 
 _ONE = "/initiatives/{initiative_id}"
@@ -97,7 +91,7 @@ _ONE = "/initiatives/{initiative_id}"
 register(
     initiatives,
     StrategyDep,
-    _WRITE,
+    WRITE,
     Command(
         "PATCH",
         _ONE,

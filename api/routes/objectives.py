@@ -26,14 +26,13 @@ from api.deps import (
     visible_objective,
 )
 from api.errors import ApiError, invalid, not_found
-from api.routes import ObjectivesDep, problems, router
+from api.routes import WRITE, ObjectivesDep, problems, router
 from api.routes.commands import Command, Param, naming, register
 from api.usecases.objectives import ObjectiveUseCases as U
 from infra.answer import pin
 
 objectives = router("objectives")
 
-_WRITE = problems(403, 404, 409, 412)
 _CREATE = problems(403, 404, 409)
 _ONE = "/objectives/{objective_id}"
 _KR = _ONE + "/key-results/{key_result_id}"
@@ -133,7 +132,7 @@ def _version_at(
 register(
     objectives,
     ObjectivesDep,
-    _WRITE,
+    WRITE,
     Command(
         "PATCH",
         _ONE,
@@ -203,7 +202,7 @@ register(
 register(
     objectives,
     ObjectivesDep,
-    _WRITE,
+    WRITE,
     Command(
         "POST",
         _ONE + "/submit",

@@ -8,25 +8,9 @@ from fastapi import APIRouter, Query, Response
 
 from api import policy, positions, present
 from api import schemas as s
-from api.deps import (
-    PrincipalDep,
-    ServicesDep,
-    answer,
-)
-from api.routes import (
-    RegistryDep,
-    problems,
-    router,
-)
-from api.routes.commands import (
-    Command,
-    Listing,
-    Param,
-    Read,
-    creating,
-    register,
-    register_resource,
-)
+from api.deps import PrincipalDep, ServicesDep, answer
+from api.routes import RegistryDep, problems, router
+from api.routes.commands import Command, Listing, Param, Read, creating, register, register_resource
 from api.usecases.registry import RegistryUseCases as R
 
 people = router("people")
@@ -125,12 +109,11 @@ def me(principal: PrincipalDep, services: ServicesDep) -> s.Me:
         positions.saw_directory(services.directory)  # it includes the person's own events
         teams = present.memberships(directory, principal.person_id)
         managed = sorted(policy.managed_teams(directory, principal.person_id), key=str)
-    return s.Me(
-        person_id=person.id,
+    return present.shaped(
+        s.Me,
+        principal,
         name=person.name,
         email=person.email,
-        role=principal.role,
-        token_id=principal.token_id,
         teams=teams,
         managed_team_ids=managed,
     )
@@ -156,10 +139,9 @@ def issue_token(
     token; revoke the spare one)."""
     secret, result = uses.issue_token(body)
     answer(response, result)
-    return s.TokenIssued(
-        id=result.id,
-        version=result.version,
-        position=result.position,
+    return present.shaped(
+        s.TokenIssued,
+        result,
         token=secret,
         token_id=result.id,
         person_id=body.person_id,

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
 from api import schemas as s
 from api import source_schemas as src
-from api.deps import IfMatchDep, answer
 from api.routes import SourcesDep, problems, router
 from api.routes.commands import Command, naming, register
 from api.usecases.sources import SourceUseCases as Sources
-from domain.application import CommandResult
 
 sources = router("sources")
 syncs = APIRouter(tags=["sources"])
@@ -53,6 +51,28 @@ register(
         s.Reason,
         out=naming(s.KeyResultCommandResult, echo="key_result_id"),
     ),
+    Command(
+        "PUT",
+        "/kpis/{kpi_id}/source",
+        "attach_kpi_source",
+        "Measure a KPI from a data source",
+        """Each fetch measures the day it happens on (in the schedule's time zone); a changed value
+        later that day corrects the day's measurement. The KPI's owner or an admin only; the same
+        422s as a key result's source.""",
+        Sources.attach_to_kpi,
+        src.SourceIn,
+        out=naming(src.KpiSourceAttached, "source_id"),
+    ),
+    Command(
+        "POST",
+        "/kpis/{kpi_id}/source/detach",
+        "detach_kpi_source",
+        "Stop measuring a KPI from its data source",
+        """The KPI keeps every measurement its source recorded; 409 `no_source` when it follows
+        none.""",
+        lambda uses, kpi_id, body, expected: uses.detach_from_kpi(kpi_id, body.reason, expected),
+        s.Reason,
+    ),
 )
 
 
@@ -83,39 +103,6 @@ def sync_now(objective_id: UUID, key_result_id: UUID, uses: SourcesDep) -> src.S
 
 
 # --------------------------------------------------------------------- KPIs
-
-
-@sources.put(
-    "/kpis/{kpi_id}/source",
-    response_model=src.KpiSourceAttached,
-    responses=problems(403, 404, 409, 412),
-    summary="Measure a KPI from a data source",
-)
-def attach_kpi_source(
-    kpi_id: UUID, body: src.SourceIn, uses: SourcesDep, expected: IfMatchDep, response: Response
-) -> src.KpiSourceAttached:
-    """Each fetch measures the day it happens on (in the schedule's time zone); a changed value
-    later that day corrects the day's measurement. The KPI's owner or an admin only; the same
-    422s as a key result's source."""
-    result = answer(response, uses.attach_to_kpi(kpi_id, body, expected))
-    assert result.extra_id is not None
-    return src.KpiSourceAttached(
-        id=result.id, version=result.version, position=result.position, source_id=result.extra_id
-    )
-
-
-@sources.post(
-    "/kpis/{kpi_id}/source/detach",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Stop measuring a KPI from its data source",
-)
-def detach_kpi_source(
-    kpi_id: UUID, body: s.Reason, uses: SourcesDep, expected: IfMatchDep, response: Response
-) -> CommandResult:
-    """The KPI keeps every measurement its source recorded; 409 `no_source` when it follows
-    none."""
-    return answer(response, uses.detach_from_kpi(kpi_id, body.reason, expected))
 
 
 @sources.get(

@@ -8,54 +8,46 @@ may not see are left out of every answer, as elsewhere.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query, Response
+from fastapi import Query
 
 from api import schemas as s
 from api import strategy_schemas as ss
-from api.deps import (
-    Instant,
-    MinPositionDep,
-    etag,
-    log_position,
+from api.routes import WRITE, StrategyDep, problems, router
+from api.routes.commands import (
+    AS_OF,
+    POSITION,
+    Command,
+    ModelRead,
+    Param,
+    naming,
+    register,
+    register_model_read,
 )
-from api.routes import StrategyDep, StrategyReadsDep, problems, router
-from api.routes.commands import Command, naming, register
 from api.usecases.strategy import StrategyUseCases as S
+from api.usecases.strategy_reads import StrategyQueries as Q
 
 strategy = router("strategy")
-
-Json = dict[str, Any]
-Position = Annotated[int | None, log_position("A log position (a notification id).")]
-AsOf = Annotated[Instant | None, Query(description="RFC 3339 instant: as it stood then.")]
-_READ = problems(404, 504)
-_WRITE = problems(403, 404, 409, 412)
 
 
 # ----------------------------------------------------------------- strategy
 
 
-@strategy.get(
-    "/strategy",
-    response_model=ss.StrategyOut,
-    responses=_READ,
-    summary="The strategy (now or as of an instant)",
+register_model_read(
+    strategy,
+    ModelRead(
+        "/strategy",
+        "read_strategy",
+        "The strategy (now or as of an instant)",
+        """Mission, vision, values, the perspectives (top row first) with their themes, the themes'
+        "drives" links, the north-star KPI and the quality checks' levels. The `ETag` is the
+        strategy's version (404 `strategy_not_found` before it is defined).""",
+        Q.strategy,
+        ss.StrategyOut,
+    ),
 )
-def read_strategy(
-    reads: StrategyReadsDep,
-    _: MinPositionDep,
-    response: Response,
-    as_of: AsOf = None,
-    position: Position = None,
-) -> Json:
-    """Mission, vision, values, the perspectives (top row first) with their themes, the themes'
-    "drives" links, the north-star KPI and the quality checks' levels. The `ETag` is the
-    strategy's version (404 `strategy_not_found` before it is defined)."""
-    found = reads.strategy(as_of, position)
-    response.headers["ETag"] = etag(found["version"])
-    return found
 
 
 register(
@@ -77,7 +69,7 @@ register(
 register(
     strategy,
     StrategyDep,
-    _WRITE,
+    WRITE,
     Command(
         "POST",
         "/strategy/north-star",
@@ -92,24 +84,29 @@ register(
 )
 
 
-@strategy.get(
-    "/strategy/map",
-    response_model=ss.StrategyMapOut,
-    responses=_READ,
-    summary="The strategy map of a cycle (now or as of an instant)",
+register_model_read(
+    strategy,
+    ModelRead(
+        "/strategy/map",
+        "strategy_map",
+        "The strategy map of a cycle (now or as of an instant)",
+        """Perspectives as rows (top first); in each, its themes (coloured by their objectives and
+        KPIs), the cycle's objectives placed by theme (or their own perspective) and the KPIs.
+        Links: `aligns_to` (objective → nearest placed objective above it), `drives` (theme →
+        theme) and `measured_by` (objective → KPI). Colours: green, amber, red, grey.""",
+        Q.strategy_map,
+        ss.StrategyMapOut,
+        (
+            Param(
+                "cycle_id",
+                Annotated[UUID, Query(description="The cycle whose objectives are placed.")],
+            ),
+            AS_OF,
+            POSITION,
+        ),
+        versioned=False,
+    ),
 )
-def strategy_map(
-    reads: StrategyReadsDep,
-    _: MinPositionDep,
-    cycle_id: Annotated[UUID, Query(description="The cycle whose objectives are placed.")],
-    as_of: AsOf = None,
-    position: Position = None,
-) -> Json:
-    """Perspectives as rows (top first); in each, its themes (coloured by their objectives and
-    KPIs), the cycle's objectives placed by theme (or their own perspective) and the KPIs.
-    Links: `aligns_to` (objective → nearest placed objective above it), `drives` (theme →
-    theme) and `measured_by` (objective → KPI). Colours: green, amber, red, grey."""
-    return reads.strategy_map(cycle_id, as_of, position)
 
 
 # ------------------------------------------------------- objectives in it
@@ -118,7 +115,7 @@ def strategy_map(
 register(
     strategy,
     StrategyDep,
-    _WRITE,
+    WRITE,
     Command(
         "PUT",
         "/objectives/{objective_id}/theme",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-from uuid import UUID
-
-from fastapi import Query
-
 from api import present
 from api import schemas as s
 from api.routes import RegistryDep, problems, router
-from api.routes.commands import Command, Listing, Param, Read, creating, register_resource
+from api.routes.commands import (
+    Command,
+    Listing,
+    Param,
+    Read,
+    creating,
+    id_filter,
+    register_resource,
+)
 from api.usecases.registry import RegistryUseCases as R
 
 teams = router("teams")
@@ -39,11 +42,7 @@ register_resource(
         present.team_entry,
         s.TeamsPage,
         (
-            Param(
-                "parent_id",
-                Annotated[UUID | None, Query(description="Only the teams directly below.")],
-                None,
-            ),
+            id_filter("parent_id", "Only the teams directly below."),
             Param("include_disbanded", bool, False),
         ),
         lambda entry, parent_id, include_disbanded: (

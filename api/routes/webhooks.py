@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
+from api import present
 from api import webhook_schemas as w
 from api.deps import answer, etag
 from api.routes import WebhooksDep, problems
@@ -23,16 +24,7 @@ webhooks = APIRouter(tags=["webhooks"])
 
 
 def _out(endpoint: WebhookEndpoint) -> w.WebhookOut:
-    return w.WebhookOut(
-        id=endpoint.id,
-        version=endpoint.version,
-        url=endpoint.url,
-        event_types=endpoint.event_types,
-        private_content=endpoint.private_content,
-        enabled=endpoint.enabled,
-        disabled_reason=endpoint.disabled_reason,
-        created_at=endpoint.created_on,
-    )
+    return present.shaped(w.WebhookOut, endpoint, created_at=endpoint.created_on)
 
 
 Before = Annotated[int | None, Query(ge=1, description="Deliveries older than this id.")]
@@ -161,16 +153,7 @@ def replay(endpoint_id: UUID, body: w.WebhookReplay, uses: WebhooksDep) -> w.Rep
 
 
 def _channel(channel: ChatChannel) -> w.ChannelOut:
-    return w.ChannelOut(
-        id=channel.id,
-        version=channel.version,
-        kind=channel.kind,
-        team_id=channel.team_id,
-        url_hint=channel.url_hint,
-        enabled=channel.enabled,
-        disabled_reason=channel.disabled_reason,
-        created_at=channel.created_on,
-    )
+    return present.shaped(w.ChannelOut, channel, created_at=channel.created_on)
 
 
 @webhooks.post(
