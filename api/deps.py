@@ -10,9 +10,9 @@ import re
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 from cachetools import LRUCache, TTLCache
@@ -338,13 +338,8 @@ def answer(
 
 
 def facts_of(objective: Objective) -> ObjectiveFacts:
-    return ObjectiveFacts(
-        owner_team_id=objective.owner_team_id,
-        owner_person_id=objective.owner_person_id,
-        private=objective.private,
-        approver_id=objective.approver_id,
-        submitted_by=objective.submitted_by,
-    )
+    """The objective's attributes of the facts' names."""
+    return ObjectiveFacts(**{f.name: getattr(objective, f.name) for f in fields(ObjectiveFacts)})
 
 
 def visible_objective(
@@ -403,16 +398,19 @@ Instant = Annotated[datetime, BeforeValidator(parse_rfc3339)]
 """A query parameter taking an RFC 3339 instant; anything else is a 422 with rule `rfc3339`."""
 
 
+def log_position(description: str) -> Any:
+    """A query parameter taking a log position (a notification id)."""
+    return Query(ge=0, le=2**62, description=description)
+
+
 def wait_for_position(
     services: ServicesDep,
     min_position: Annotated[
         int | None,
-        Query(
-            ge=0,
-            le=2**62,
-            description="Read your writes: wait until the read models have applied this log "
-            "position (a command's `position`); 504 `projection_lagging` if they do not "
-            "within the server's wait bound, 422 `position_beyond_log` if the log is shorter.",
+        log_position(
+            "Read your writes: wait until the read models have applied this log position (a "
+            "command's `position`); 504 `projection_lagging` if they do not within the server's "
+            "wait bound, 422 `position_beyond_log` if the log is shorter."
         ),
     ] = None,
 ) -> int | None:
@@ -446,11 +444,9 @@ MinPositionDep = Annotated[int | None, Depends(wait_for_position)]
 def accept_position(
     min_position: Annotated[
         int | None,
-        Query(
-            ge=0,
-            le=2**62,
-            description="Accepted for uniformity: this read comes straight from the event "
-            "store, so it always includes every committed write.",
+        log_position(
+            "Accepted for uniformity: this read comes straight from the event store, so it "
+            "always includes every committed write."
         ),
     ] = None,
 ) -> int | None:

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from api.schemas import Body, Line, Out, Text
+from api.schemas import Body, Line, Out, Text, examples
 
 
 class NotificationPreferencesIn(Body):
@@ -40,21 +40,15 @@ class NotificationPreferencesIn(Body):
         description="Why (recorded with the change).",
     )
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {
-                    "channels": {"email": True},
-                    "delivery": "immediate",
-                    "quiet_from": "22:00",
-                    "quiet_to": "07:00",
-                    "time_zone": "Europe/Berlin",
-                    "reason": "no mail at night",
-                }
-            ]
-        },
+    model_config = examples(
+        {
+            "channels": {"email": True},
+            "delivery": "immediate",
+            "quiet_from": "22:00",
+            "quiet_to": "07:00",
+            "time_zone": "Europe/Berlin",
+            "reason": "no mail at night",
+        }
     )
 
 

@@ -18,44 +18,44 @@ from projections.directory import CycleEntry, DirectoryState, PersonEntry, TeamE
 M = TypeVar("M", bound=BaseModel)
 
 
-def _out(model: type[M], source: object, **given: Any) -> M:
+def shaped(model: type[M], source: object, **given: Any) -> M:
     """`model` with `given`, every other field read from `source`'s attribute of that name
     (an attribute it lacks is an error, never a default)."""
     return model(**{f: getattr(source, f) for f in model.model_fields if f not in given}, **given)
 
 
 def person(p: Person) -> s.PersonOut:
-    return _out(s.PersonOut, p)
+    return shaped(s.PersonOut, p)
 
 
 def team(t: Team) -> s.TeamOut:
     members = [s.TeamMember(person_id=pid, role=role) for pid, role in t.members.items()]
-    return _out(s.TeamOut, t, members=members)
+    return shaped(s.TeamOut, t, members=members)
 
 
 def cycle(c: Cycle) -> s.CycleOut:
-    return _out(s.CycleOut, c, phase=c.phase.value)
+    return shaped(s.CycleOut, c, phase=c.phase.value)
 
 
 def _key_result(kr: KeyResult) -> s.KeyResultOut:
     current = kr.current
-    return _out(
+    return shaped(
         s.KeyResultOut,
         kr,
         key_result_id=kr.id,
         current_value=current.value if current else None,
-        check_ins=[_out(s.CheckInOut, c, check_in_id=c.id) for c in kr.check_ins],
+        check_ins=[shaped(s.CheckInOut, c, check_in_id=c.id) for c in kr.check_ins],
     )
 
 
 def objective(o: Objective, as_of: datetime | None = None) -> s.ObjectiveOut:
     counter = o.counter_proposal
-    return _out(
+    return shaped(
         s.ObjectiveOut,
         o,
         status=o.status.value,
-        counter_proposal=_out(s.CounterProposalOut, counter) if counter else None,
-        amendments=[_out(s.AmendmentOut, a, amendment_id=a.id) for a in o.amendments.values()],
+        counter_proposal=shaped(s.CounterProposalOut, counter) if counter else None,
+        amendments=[shaped(s.AmendmentOut, a, amendment_id=a.id) for a in o.amendments.values()],
         key_results=[_key_result(kr) for kr in o.key_results.values()],
         as_of=as_of,
     )
@@ -67,18 +67,18 @@ def objective(o: Objective, as_of: datetime | None = None) -> s.ObjectiveOut:
 
 
 def person_entry(person_id: UUID, entry: PersonEntry, version: int) -> s.PersonOut:
-    return _out(s.PersonOut, entry, id=person_id, version=version)
+    return shaped(s.PersonOut, entry, id=person_id, version=version)
 
 
 def team_entry(team_id: UUID, entry: TeamEntry, version: int) -> s.TeamOut:
     members = [
         s.TeamMember(person_id=pid, role=MemberRole(role)) for pid, role in entry.members.items()
     ]
-    return _out(s.TeamOut, entry, id=team_id, version=version, members=members)
+    return shaped(s.TeamOut, entry, id=team_id, version=version, members=members)
 
 
 def cycle_entry(cycle_id: UUID, entry: CycleEntry, version: int) -> s.CycleOut:
-    return _out(
+    return shaped(
         s.CycleOut,
         entry,
         id=cycle_id,

@@ -67,6 +67,18 @@ class Body(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
+    def arguments(self) -> dict[str, Any]:
+        """The fields by name, for a command whose parameters are named as the body's fields
+        (every field, sent or defaulted)."""
+        return dict(self)
+
+
+def examples(*items: dict[str, Any]) -> ConfigDict:
+    """A request body's configuration (as `Body`'s) with the examples its schema shows."""
+    return ConfigDict(
+        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": list(items)}
+    )
+
 
 class Out(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False)
@@ -150,19 +162,13 @@ class PersonCreate(Body):
     name: Line = Field(min_length=1, max_length=200, examples=["Ada Lovelace"])
     email: Line = Field(min_length=3, max_length=320, examples=["ada@acme.example"])
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [{"name": "Ada Lovelace", "email": "ada@acme.example"}]},
-    )
+    model_config = examples({"name": "Ada Lovelace", "email": "ada@acme.example"})
 
 
 class PersonPatch(Body):
     name: Line = Field(min_length=1, max_length=200, examples=["Ada King"])
 
-    model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [{"name": "Ada King"}]}
-    )
+    model_config = examples({"name": "Ada King"})
 
 
 class Reason(Body):
@@ -170,11 +176,7 @@ class Reason(Body):
         min_length=1, max_length=2000, examples=["left the company"], description="Why."
     )
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [{"reason": "left the company"}]},
-    )
+    model_config = examples({"reason": "left the company"})
 
 
 class PersonEmailChange(Body):
@@ -183,11 +185,7 @@ class PersonEmailChange(Body):
     email: Line = Field(min_length=3, max_length=320, examples=["ada.king@acme.example"])
     reason: Text = Field(min_length=1, max_length=2000, examples=["married"], description="Why.")
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [{"email": "ada.king@acme.example", "reason": "married"}]},
-    )
+    model_config = examples({"email": "ada.king@acme.example", "reason": "married"})
 
 
 class PersonOut(Out):
@@ -225,11 +223,7 @@ class TeamCreate(Body):
     name: Line = Field(min_length=1, max_length=200, examples=["Platform"])
     parent_id: UUID | None = Field(default=None, description="The team above; none for the top.")
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [{"name": "Platform", "parent_id": EXAMPLE_ID}]},
-    )
+    model_config = examples({"name": "Platform", "parent_id": EXAMPLE_ID})
 
 
 class TeamPatch(Body):
@@ -238,30 +232,20 @@ class TeamPatch(Body):
     name: Line | None = Field(default=None, min_length=1, max_length=200)
     parent_id: UUID | None = None
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [{"name": "Platform & Infra", "parent_id": EXAMPLE_ID}]},
-    )
+    model_config = examples({"name": "Platform & Infra", "parent_id": EXAMPLE_ID})
 
 
 class MemberAdd(Body):
     person_id: UUID
     role: MemberRole = MemberRole.MEMBER
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [{"person_id": EXAMPLE_ID, "role": "member"}]},
-    )
+    model_config = examples({"person_id": EXAMPLE_ID, "role": "member"})
 
 
 class MemberPatch(Body):
     role: MemberRole
 
-    model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [{"role": "manager"}]}
-    )
+    model_config = examples({"role": "manager"})
 
 
 class TeamMember(Out):
@@ -293,20 +277,14 @@ class CycleCreate(Body):
         default=0.7, gt=0.0, le=1.0, description="Score at which a key result counts achieved."
     )
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "2026 Q1",
-                    "starts_on": "2026-01-01",
-                    "ends_on": "2026-03-31",
-                    "cadence": "weekly",
-                    "scoring": "scale",
-                }
-            ]
-        },
+    model_config = examples(
+        {
+            "name": "2026 Q1",
+            "starts_on": "2026-01-01",
+            "ends_on": "2026-03-31",
+            "cadence": "weekly",
+            "scoring": "scale",
+        }
     )
 
 
@@ -355,20 +333,14 @@ class ObjectiveCreate(Body):
             raise ValueError("exactly one of owner_team_id and owner_person_id is required")
         return self
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {
-                    "cycle_id": EXAMPLE_ID,
-                    "owner_team_id": EXAMPLE_ID_2,
-                    "title": "Customers love our onboarding",
-                    "kind": "committed",
-                    "perspective": "customer",
-                }
-            ]
-        },
+    model_config = examples(
+        {
+            "cycle_id": EXAMPLE_ID,
+            "owner_team_id": EXAMPLE_ID_2,
+            "title": "Customers love our onboarding",
+            "kind": "committed",
+            "perspective": "customer",
+        }
     )
 
 
@@ -385,14 +357,8 @@ class ObjectivePatch(Body):
     owner_person_id: UUID | None = None
     reason: Text = Field(default="", max_length=2000)
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {"title": "Customers finish onboarding in a day", "reason": "sharper wording"}
-            ]
-        },
+    model_config = examples(
+        {"title": "Customers finish onboarding in a day", "reason": "sharper wording"}
     )
 
 
@@ -405,22 +371,16 @@ class KeyResultCreate(Body):
     direction: Direction = Direction.INCREASE
     weight: float = Field(default=1.0, ge=0.0, le=1_000_000)
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {
-                    "title": "Activation rate from 40% to 60%",
-                    "measure": "metric",
-                    "baseline": 40,
-                    "target": 60,
-                    "unit": "%",
-                    "direction": "increase",
-                    "weight": 1.0,
-                }
-            ]
-        },
+    model_config = examples(
+        {
+            "title": "Activation rate from 40% to 60%",
+            "measure": "metric",
+            "baseline": 40,
+            "target": 60,
+            "unit": "%",
+            "direction": "increase",
+            "weight": 1.0,
+        }
     )
 
 
@@ -433,39 +393,25 @@ class KeyResultPatch(Body):
     weight: float | None = Field(default=None, ge=0.0, le=1_000_000)
     reason: Text = Field(default="", max_length=2000)
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [{"target": 65, "reason": "the manager asked for more"}]},
-    )
+    model_config = examples({"target": 65, "reason": "the manager asked for more"})
 
 
 class Submit(Body):
     approver_id: UUID = Field(description="Who is asked to approve (usually the team manager).")
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [{"approver_id": EXAMPLE_ID}]},
-    )
+    model_config = examples({"approver_id": EXAMPLE_ID})
 
 
 class Comment(Body):
     comment: Text = Field(min_length=1, max_length=2000, examples=["Target too low for Q1"])
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [{"comment": "Target too low for Q1"}]},
-    )
+    model_config = examples({"comment": "Target too low for Q1"})
 
 
 class OptionalComment(Body):
     comment: Text = Field(default="", max_length=2000)
 
-    model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [{"comment": "agreed"}]}
-    )
+    model_config = examples({"comment": "agreed"})
 
 
 class KeyResultChange(Body):
@@ -474,9 +420,7 @@ class KeyResultChange(Body):
     target: float | None = None
     weight: float | None = Field(default=None, ge=0.0, le=1_000_000)
 
-    model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [{"target": 75.0}]}
-    )
+    model_config = examples({"target": 75.0})
 
 
 class NewKeyResult(Body):
@@ -488,11 +432,7 @@ class NewKeyResult(Body):
     direction: Direction = Direction.INCREASE
     weight: float = Field(default=1.0, ge=0.0, le=1_000_000)
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [{"title": "Docs shipped", "measure": "milestone"}]},
-    )
+    model_config = examples({"title": "Docs shipped", "measure": "milestone"})
 
 
 class ChangeSet(Body):
@@ -515,30 +455,18 @@ class ChangeSet(Body):
                 del fields[name]
         return data
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [{"key_results": {EXAMPLE_ID: {"target": 75.0}}, "title": "Delight"}]
-        },
-    )
+    model_config = examples({"key_results": {EXAMPLE_ID: {"target": 75.0}}, "title": "Delight"})
 
 
 class CounterProposalIn(Body):
     changes: ChangeSet
     comment: Text = Field(min_length=1, max_length=2000)
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {
-                    "changes": {"key_results": {EXAMPLE_ID: {"target": 75.0}}},
-                    "comment": "aim a bit higher",
-                }
-            ]
-        },
+    model_config = examples(
+        {
+            "changes": {"key_results": {EXAMPLE_ID: {"target": 75.0}}},
+            "comment": "aim a bit higher",
+        }
     )
 
 
@@ -546,17 +474,11 @@ class AmendmentCreate(Body):
     changes: ChangeSet
     reason: Text = Field(min_length=1, max_length=2000, examples=["Market shrank by a third"])
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {
-                    "changes": {"key_results": {EXAMPLE_ID: {"target": 50.0}}},
-                    "reason": "Market shrank by a third",
-                }
-            ]
-        },
+    model_config = examples(
+        {
+            "changes": {"key_results": {EXAMPLE_ID: {"target": 50.0}}},
+            "reason": "Market shrank by a third",
+        }
     )
 
 
@@ -569,19 +491,13 @@ class CheckInCreate(Body):
         description="The day the value is true for (valid time); defaults to today.",
     )
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {
-                    "value": 47.5,
-                    "confidence": 7,
-                    "note": "new funnel live",
-                    "effective_on": "2026-02-13",
-                }
-            ]
-        },
+    model_config = examples(
+        {
+            "value": 47.5,
+            "confidence": 7,
+            "note": "new funnel live",
+            "effective_on": "2026-02-13",
+        }
     )
 
 
@@ -591,11 +507,7 @@ class CorrectionCreate(Body):
     note: Text | None = Field(default=None, max_length=2000)
     reason: Text = Field(min_length=1, max_length=2000, examples=["typo: 4.5 not 45"])
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [{"value": 4.5, "reason": "typo: 4.5 not 45"}]},
-    )
+    model_config = examples({"value": 4.5, "reason": "typo: 4.5 not 45"})
 
 
 class KeyResultGrade(Body):
@@ -606,11 +518,7 @@ class KeyResultGrade(Body):
     achieved: bool | None = None
     comment: Text = Field(default="", max_length=2000)
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [{"score": 0.6, "comment": "partly reached"}]},
-    )
+    model_config = examples({"score": 0.6, "comment": "partly reached"})
 
 
 class ObjectiveGrade(Body):
@@ -619,37 +527,21 @@ class ObjectiveGrade(Body):
     score: float | None = Field(default=None, ge=0.0, le=1.0)
     comment: Text = Field(default="", max_length=2000)
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [{"score": 0.7, "comment": "strong quarter"}]},
-    )
+    model_config = examples({"score": 0.7, "comment": "strong quarter"})
 
 
 class Reflection(Body):
     text: Text = Field(min_length=1, max_length=10_000)
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {
-                    "text": "We set the target before measuring the baseline; next time measure first."
-                }
-            ]
-        },
+    model_config = examples(
+        {"text": "We set the target before measuring the baseline; next time measure first."}
     )
 
 
 class CarryOver(Body):
     to_cycle_id: UUID
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [{"to_cycle_id": EXAMPLE_ID}]},
-    )
+    model_config = examples({"to_cycle_id": EXAMPLE_ID})
 
 
 class TokenCreate(Body):
@@ -661,13 +553,7 @@ class TokenCreate(Body):
     )
     read_only: bool = Field(default=False, description="The token may only read.")
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [{"person_id": EXAMPLE_ID, "role": "member", "label": "laptop"}]
-        },
-    )
+    model_config = examples({"person_id": EXAMPLE_ID, "role": "member", "label": "laptop"})
 
 
 # ----------------------------------------------------------- objective reads

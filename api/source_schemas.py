@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from api.schemas import Body, CommandResultOut, Line, Out, Text
+from api.schemas import Body, CommandResultOut, Line, Out, Text, examples
 
 _SQL_EXAMPLE: dict[str, Any] = {
     "kind": "sql",
@@ -59,11 +59,7 @@ class SourceIn(Body):
     )
     reason: Text = Field(min_length=1, max_length=2000, description="Why it follows this source.")
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"examples": [_SQL_EXAMPLE, _HTTP_EXAMPLE]},
-    )
+    model_config = examples(_SQL_EXAMPLE, _HTTP_EXAMPLE)
 
     def definition(self) -> dict[str, Any]:
         return self.model_dump(exclude={"reason"}, exclude_none=True)

@@ -8,21 +8,24 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from api.schemas import EXAMPLE_ID, EXAMPLE_ID_2, Body, CommandResultOut, Line, Out, ReadOut, Text
+from api.schemas import (
+    EXAMPLE_ID,
+    EXAMPLE_ID_2,
+    Body,
+    CommandResultOut,
+    Line,
+    Out,
+    ReadOut,
+    Text,
+    examples,
+)
 from domain.initiative import InitiativeStatus
 from domain.kpi import KpiDirection
 from domain.objective import Kind
 from domain.quality import Level
 from domain.scoring import Direction, Measure
-
-
-def _examples(*examples: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(
-        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": list(examples)}
-    )
-
 
 # ------------------------------------------------------------------ strategy
 
@@ -31,7 +34,7 @@ class PerspectiveIn(Body):
     key: Line = Field(min_length=1, max_length=40, examples=["financial"])
     name: Line = Field(min_length=1, max_length=100, examples=["Financial"])
 
-    model_config = _examples({"key": "sustainability", "name": "Sustainability"})
+    model_config = examples({"key": "sustainability", "name": "Sustainability"})
 
 
 class ThemeIn(Body):
@@ -45,7 +48,7 @@ class ThemeIn(Body):
         description="Themes this one drives (cause → effect), by id or by name.",
     )
 
-    model_config = _examples(
+    model_config = examples(
         {"name": "Customers who stay", "perspective": "customer", "drives": ["Profitable growth"]}
     )
 
@@ -66,7 +69,7 @@ class StrategyPut(Body):
     )
     reason: Text = Field(default="", max_length=2000)
 
-    model_config = _examples(
+    model_config = examples(
         {
             "mission": "Make goals honest",
             "vision": "Every team knows why its work matters",
@@ -88,7 +91,7 @@ class NorthStar(Body):
     kpi_id: UUID | None = Field(description="The KPI; null withdraws the north star.")
     reason: Text = Field(default="", max_length=2000)
 
-    model_config = _examples({"kpi_id": EXAMPLE_ID, "reason": "what our customers pay for"})
+    model_config = examples({"kpi_id": EXAMPLE_ID, "reason": "what our customers pay for"})
 
 
 class StrategyOut(ReadOut):
@@ -122,7 +125,7 @@ class Thresholds(Body):
     green: float = Field(description="Green at or beyond this value.", examples=[40])
     amber: float = Field(description="Amber at or beyond this value; red past it.", examples=[30])
 
-    model_config = _examples({"green": 40, "amber": 30})
+    model_config = examples({"green": 40, "amber": 30})
 
 
 class KpiCreate(Body):
@@ -140,7 +143,7 @@ class KpiCreate(Body):
     perspective: Line | None = Field(default=None, max_length=40, examples=["customer"])
     theme_id: UUID | None = Field(default=None, description="A theme (brings its perspective).")
 
-    model_config = _examples(
+    model_config = examples(
         {
             "name": "Net Promoter Score",
             "unit": "pts",
@@ -162,7 +165,7 @@ class KpiPatch(Body):
     theme_id: UUID | None = None
     reason: Text = Field(default="", max_length=2000)
 
-    model_config = _examples({"name": "NPS (all plans)", "reason": "free plans count now"})
+    model_config = examples({"name": "NPS (all plans)", "reason": "free plans count now"})
 
 
 class ThresholdsChange(Body):
@@ -170,7 +173,7 @@ class ThresholdsChange(Body):
     amber: float = Field(examples=[35])
     reason: Text = Field(max_length=2000, description="Required: thresholds recolour the past.")
 
-    model_config = _examples({"green": 45, "amber": 35, "reason": "the benchmark moved"})
+    model_config = examples({"green": 45, "amber": 35, "reason": "the benchmark moved"})
 
 
 class MeasurementCreate(Body):
@@ -184,7 +187,7 @@ class MeasurementCreate(Body):
     )
     note: Text = Field(default="", max_length=2000)
 
-    model_config = _examples({"value": 42, "period": "2026-10", "note": "quarterly survey"})
+    model_config = examples({"value": 42, "period": "2026-10", "note": "quarterly survey"})
 
 
 class MeasurementCorrection(Body):
@@ -192,7 +195,7 @@ class MeasurementCorrection(Body):
     note: Text | None = Field(default=None, max_length=2000)
     reason: Text = Field(max_length=2000, examples=["the export missed EMEA"])
 
-    model_config = _examples({"value": 44, "reason": "the export missed EMEA"})
+    model_config = examples({"value": 44, "reason": "the export missed EMEA"})
 
 
 class MeasurementCommandResult(CommandResultOut):
@@ -230,7 +233,7 @@ class InitiativeCreate(Body):
     )
     description: Text = Field(default="", max_length=2000)
 
-    model_config = _examples(
+    model_config = examples(
         {
             "title": "Self-serve onboarding",
             "owner_person_id": EXAMPLE_ID,
@@ -250,14 +253,14 @@ class InitiativePatch(Body):
     owner_person_id: UUID | None = None
     reason: Text = Field(default="", max_length=2000)
 
-    model_config = _examples({"status": "in_progress", "note": "kick-off on Monday"})
+    model_config = examples({"status": "in_progress", "note": "kick-off on Monday"})
 
 
 class InitiativeLink(Body):
     key_result_id: UUID
     reason: Text = Field(default="", max_length=2000)
 
-    model_config = _examples({"key_result_id": EXAMPLE_ID})
+    model_config = examples({"key_result_id": EXAMPLE_ID})
 
 
 class InitiativeOut(ReadOut):
@@ -282,20 +285,20 @@ class ObjectiveTheme(Body):
     theme_id: UUID | None = Field(description="A live theme of the strategy; null untags.")
     reason: Text = Field(default="", max_length=2000)
 
-    model_config = _examples({"theme_id": EXAMPLE_ID})
+    model_config = examples({"theme_id": EXAMPLE_ID})
 
 
 class KeyResultKpi(Body):
     kpi_id: UUID | None = Field(description="A KPI in the key result's unit; null unlinks.")
 
-    model_config = _examples({"kpi_id": EXAMPLE_ID})
+    model_config = examples({"kpi_id": EXAMPLE_ID})
 
 
 class KpiCheckIn(Body):
     confidence: int = Field(ge=0, le=10, description="0 (no chance) to 10 (certain).")
     note: Text = Field(default="", max_length=2000)
 
-    model_config = _examples({"confidence": 7})
+    model_config = examples({"confidence": 7})
 
 
 # ------------------------------------------------------------------- coach
@@ -310,7 +313,7 @@ class LintKeyResult(Body):
     unit: Line = Field(default="", max_length=40)
     direction: Direction = Direction.INCREASE
 
-    model_config = _examples({"title": "Checkout conversion", "baseline": 20, "target": 35})
+    model_config = examples({"title": "Checkout conversion", "baseline": 20, "target": 35})
 
 
 class LintDraft(Body):
@@ -327,7 +330,7 @@ class LintDraft(Body):
     parent_objective_id: UUID | None = None
     key_results: list[LintKeyResult] = Field(default_factory=list, max_length=20)
 
-    model_config = _examples(
+    model_config = examples(
         {
             "cycle_id": EXAMPLE_ID,
             "title": "Do better at sales",
@@ -366,7 +369,7 @@ class QualityCheckLevel(Body):
     level: Level = Field(description="off, warn or block (refuse submission).")
     reason: Text = Field(default="", max_length=2000)
 
-    model_config = _examples({"level": "block", "reason": "we agreed KRs are outcomes"})
+    model_config = examples({"level": "block", "reason": "we agreed KRs are outcomes"})
 
 
 class QualityCheck(Out):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from api.schemas import EXAMPLE_ID, Body, CommandResultOut, Line, Out, Text
+from api.schemas import EXAMPLE_ID, Body, CommandResultOut, Line, Out, Text, examples
 from domain.channel import ChannelKind
 
 _URL = "https://hooks.example.com/okrledger"
@@ -37,10 +37,7 @@ class WebhookCreate(Body):
         'events arrive without `data`, marked `"withheld": "private"`).',
     )
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"url": _URL, "event_types": ["Objective.Approved"]}]},
-    )
+    model_config = examples({"url": _URL, "event_types": ["Objective.Approved"]})
 
 
 class WebhookPatch(Body):
@@ -50,23 +47,15 @@ class WebhookPatch(Body):
         default=None, max_length=2000, description="Why (required when disabling)."
     )
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"event_types": ["Objective.Approved"]},
-                {"enabled": False, "reason": "receiver retired"},
-            ]
-        },
+    model_config = examples(
+        {"event_types": ["Objective.Approved"]}, {"enabled": False, "reason": "receiver retired"}
     )
 
 
 class WebhookDisable(Body):
     reason: Text = Field(min_length=1, max_length=2000, examples=["receiver retired"])
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"reason": "receiver retired"}]}
-    )
+    model_config = examples({"reason": "receiver retired"})
 
 
 class WebhookReplay(Body):
@@ -74,9 +63,7 @@ class WebhookReplay(Body):
         ge=1, description="The first log position to send again (every later one follows)."
     )
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"from_position": 1}]}
-    )
+    model_config = examples({"from_position": 1})
 
 
 class WebhookCreated(CommandResultOut):
@@ -140,13 +127,8 @@ class ChannelCreate(Body):
         default=None, description="The team whose events it hears; left out: every team."
     )
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"kind": "slack", "url": "https://hooks.slack.com/services/T000/B000/XXXX"}
-            ]
-        },
+    model_config = examples(
+        {"kind": "slack", "url": "https://hooks.slack.com/services/T000/B000/XXXX"}
     )
 
 

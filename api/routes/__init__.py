@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response
 
 from api import positions
-from api.deps import ContextDep, PrincipalDep, Services, ServicesDep, etag
+from api.deps import ContextDep, Instant, PrincipalDep, Services, ServicesDep, etag, log_position
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.idempotency import IdempotentRoute
 from api.schemas import ProblemOut
@@ -62,6 +62,14 @@ def router(tag: str) -> APIRouter:
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
+Position = Annotated[int | None, log_position("A log position (a notification id).")]
+AsOf = Annotated[Instant | None, Query(description="RFC 3339 instant: as it stood then.")]
+Json = dict[str, Any]
+"""A read model's answer, checked and documented by the route's response model."""
+READ = problems(404, 504)
+"""The answers of a read from the read models: an unknown id, read models lagging."""
+WRITE = problems(403, 404, 409, 412)
+"""The answers of a command on one aggregate."""
 
 
 def page(items: list[Any], limit: int, offset: int) -> dict[str, Any]:

@@ -8,10 +8,7 @@ from uuid import UUID
 from fastapi import Query
 
 from api import schemas as s
-from api.deps import (
-    Instant,
-    MinPositionDep,
-)
+from api.deps import Instant, MinPositionDep, log_position
 from api.routes import AuditDep, problems, router
 
 audit_routes = router("audit")
@@ -84,11 +81,9 @@ def verify(
     to_position: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     position: Annotated[
         int | None,
-        Query(
-            ge=0,
-            le=2**62,
-            description="A saved answer's `OKR-Position`: verify the chain up to it and report "
-            "the chain's hash there (`answer`). 422 `position_beyond_log` past the log's end.",
+        log_position(
+            "A saved answer's `OKR-Position`: verify the chain up to it and report the chain's "
+            "hash there (`answer`). 422 `position_beyond_log` past the log's end."
         ),
     ] = None,
     hash_: Annotated[

@@ -1,32 +1,85 @@
-"""One piece for every command route of the same shape: parse the path ids (and a body), call
-the use case with If-Match as the expected version, answer with the `ETag` (and `Location`).
-And one for every read of a single person, team or cycle from the event store (`Read`).
+"""One piece per shape of route, so that a route is a row of a table, not a function:
 
-A route that does something else (a query parameter, an optional body, a secret in the answer)
-stays written out in its module; this serves only the routes that are exactly this.
+- `Command`: parse the path ids (and a body, query parameters, dependencies), call the use case
+  with If-Match as the expected version, answer with the `ETag` (and `Location`);
+- `Read`: one person, team or cycle from the event store; `Listing`: a page of them from the
+  directory; `register_resource` puts a registry resource's routes together (create, list,
+  read, change);
+- `ModelRead`: a read from the read models (now, as of an instant or at a position), with
+  `min_position` (read your writes) and its query parameters.
+
+A route that does something else (a secret in the answer, an answer in another format) stays
+written out in its module.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from api import schemas as s
-from api.deps import IfMatchDep, LedgerDep, PrincipalDep, StorePositionDep, answer
-from api.routes import problems, read_from_store
+from api.deps import (
+    IfMatchDep,
+    LedgerDep,
+    MinPositionDep,
+    PrincipalDep,
+    ServicesDep,
+    StorePositionDep,
+    answer,
+    etag,
+)
+from api.routes import (
+    READ,
+    AsOf,
+    Limit,
+    Offset,
+    Position,
+    StrategyReadsDep,
+    directory_list,
+    page,
+    problems,
+    read_from_store,
+)
 from domain.application import CommandResult, OkrLedger
 from domain.base import OkrAggregate
+from projections.directory import DirectoryState
 
 _PATH_ID = re.compile(r"{(\w+)}")
-_P = inspect.Parameter.POSITIONAL_OR_KEYWORD
+_K = inspect.Parameter.KEYWORD_ONLY
 M = TypeVar("M", bound=BaseModel)
+
+
+class Described(Protocol):
+    """What every route here has: its path, name (the operation's), summary and description."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def doc(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter more than the usual ones: a query parameter (with its default) narrowing a
+    `Listing` or given to a `Command`, or a dependency a command's use case takes."""
+
+    name: str
+    annotation: Any
+    default: Any = inspect.Parameter.empty
+
+    def parameter(self) -> inspect.Parameter:
+        return inspect.Parameter(self.name, _K, annotation=self.annotation, default=self.default)
 
 
 @dataclass(frozen=True)
@@ -46,6 +99,10 @@ class Command:
     """`Location`, formatted with the path ids and the result's `id`."""
     out: Answer[Any] | None = None
     """The answer's model when it is more than the result (naming a key result, a check-in)."""
+    extras: tuple[Param, ...] = ()
+    """Given to `call` after the body: query parameters, dependencies (e.g. the read models)."""
+    types: tuple[tuple[str, Any], ...] = ()
+    """Path ids that are not UUIDs, with their types."""
 
 
 @dataclass(frozen=True)
@@ -53,20 +110,45 @@ class Answer(Generic[M]):
     """A command's answer model and how the result becomes it."""
 
     model: type[M]
-    shape: Callable[[CommandResult], M]
+    shape: Callable[[CommandResult, dict[str, Any]], M]
+    """The answer from the result and the request's path ids."""
 
 
-def naming(model: type[M], field: str) -> Answer[M]:
-    """An answer that is the result plus the id of the part it touched (`result.extra_id`)."""
+def creating(
+    path: str,
+    name: str,
+    summary: str,
+    doc: str,
+    call: Callable[..., CommandResult],
+    body: type[BaseModel],
+) -> Command:
+    """A POST to a collection making a resource: 201, no If-Match, `Location` its new path."""
+    return Command(
+        "POST",
+        path,
+        name,
+        summary,
+        doc,
+        call,
+        body,
+        status_code=201,
+        if_match=False,
+        location=f"/api/v1{path}/{{id}}",
+    )
 
-    def shape(result: CommandResult) -> M:
-        assert result.extra_id is not None
-        return model(
-            id=result.id,
-            version=result.version,
-            position=result.position,
-            **{field: result.extra_id},
-        )
+
+def naming(model: type[M], field: str | None = None, *, echo: str | None = None) -> Answer[M]:
+    """An answer that is the result plus the id of the part it touched: `result.extra_id` as
+    `field`, and/or the path id `echo` (a key result the command was about)."""
+
+    def shape(result: CommandResult, ids: dict[str, Any]) -> M:
+        named = {}
+        if field is not None:
+            assert result.extra_id is not None
+            named[field] = result.extra_id
+        if echo is not None:
+            named[echo] = ids[echo]
+        return model(id=result.id, version=result.version, position=result.position, **named)
 
     return Answer(model, shape)
 
@@ -76,44 +158,71 @@ def register(
 ) -> None:
     """Adds each command to `router`; `uses` is the use-case dependency (e.g. `ObjectivesDep`)."""
     for command in commands:
-        router.add_api_route(
-            command.path,
-            _endpoint(command, uses),
-            methods=[command.method],
-            status_code=command.status_code,
-            response_model=command.out.model if command.out else s.CommandResultOut,
+        ids = _PATH_ID.findall(command.path)
+        types = dict(command.types)
+        parameters = [inspect.Parameter(i, _K, annotation=types.get(i, UUID)) for i in ids]
+        if command.body is not None:
+            parameters.append(inspect.Parameter("body", _K, annotation=command.body))
+        parameters.append(inspect.Parameter("uses", _K, annotation=uses))
+        parameters.extend(extra.parameter() for extra in command.extras)
+        if command.if_match:
+            parameters.append(inspect.Parameter("expected", _K, annotation=IfMatchDep))
+        parameters.append(inspect.Parameter("response", _K, annotation=Response))
+        _route(
+            router,
+            _endpoint(command, ids),
+            parameters,
+            method=command.method,
+            route=command,
+            out=command.out.model if command.out else s.CommandResultOut,
             responses=responses,
-            summary=command.summary,
-            name=command.name,
+            status_code=command.status_code,
         )
 
 
-def _endpoint(command: Command, uses: Any) -> Callable[..., Any]:
-    ids = _PATH_ID.findall(command.path)
+def _route(
+    router: APIRouter,
+    endpoint: Callable[..., Any],
+    parameters: list[inspect.Parameter],
+    *,
+    method: str,
+    route: Described,
+    out: type[BaseModel],
+    responses: dict[int | str, Any],
+    status_code: int = 200,
+) -> None:
+    """Adds `endpoint` (taking `**values`) to `router` at `route.path`, as if it had been
+    written with these parameters, `route.name` and `route.doc` as its docstring."""
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        parameters, return_annotation=out
+    )
+    endpoint.__name__ = endpoint.__qualname__ = route.name
+    endpoint.__doc__ = route.doc
+    router.add_api_route(
+        route.path,
+        endpoint,
+        methods=[method],
+        status_code=status_code,
+        response_model=out,
+        responses=responses,
+        summary=route.summary,
+        name=route.name,
+    )
 
+
+def _endpoint(command: Command, ids: list[str]) -> Callable[..., Any]:
     def endpoint(**values: Any) -> Any:
         args = [values[i] for i in ids]
         if command.body is not None:
             args.append(values["body"])
+        args.extend(values[extra.name] for extra in command.extras)
         if command.if_match:
             args.append(values["expected"])
         result = command.call(values["uses"], *args)
         where = command.location.format(id=result.id, **values) if command.location else None
         answer(values["response"], result, location=where)
-        return command.out.shape(result) if command.out else result
+        return command.out.shape(result, values) if command.out else result
 
-    parameters = [inspect.Parameter(i, _P, annotation=UUID) for i in ids]
-    if command.body is not None:
-        parameters.append(inspect.Parameter("body", _P, annotation=command.body))
-    parameters.append(inspect.Parameter("uses", _P, annotation=uses))
-    if command.if_match:
-        parameters.append(inspect.Parameter("expected", _P, annotation=IfMatchDep))
-    parameters.append(inspect.Parameter("response", _P, annotation=Response))
-    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        parameters, return_annotation=command.out.model if command.out else CommandResult
-    )
-    endpoint.__name__ = endpoint.__qualname__ = command.name
-    endpoint.__doc__ = command.doc
     return endpoint
 
 
@@ -143,24 +252,149 @@ def register_read(router: APIRouter, read: Read) -> None:
         read_from_store(values["response"], ledger, aggregate)
         return read.show(aggregate)
 
-    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [
-            inspect.Parameter(id_name, _P, annotation=UUID),
-            inspect.Parameter("ledger", _P, annotation=LedgerDep),
-            inspect.Parameter("_", _P, annotation=PrincipalDep),
-            inspect.Parameter("__", _P, annotation=StorePositionDep),
-            inspect.Parameter("response", _P, annotation=Response),
-        ],
-        return_annotation=read.out,
-    )
-    endpoint.__name__ = endpoint.__qualname__ = read.name
-    endpoint.__doc__ = read.doc
-    router.add_api_route(
-        read.path,
+    _route(
+        router,
         endpoint,
-        methods=["GET"],
-        response_model=read.out,
+        [
+            inspect.Parameter(id_name, _K, annotation=UUID),
+            inspect.Parameter("ledger", _K, annotation=LedgerDep),
+            inspect.Parameter("_", _K, annotation=PrincipalDep),
+            inspect.Parameter("__", _K, annotation=StorePositionDep),
+            inspect.Parameter("response", _K, annotation=Response),
+        ],
+        method="GET",
+        route=read,
+        out=read.out,
         responses=problems(404),
-        summary=read.summary,
-        name=read.name,
     )
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A page of the directory's people, teams or cycles: those `keep(entry, **filters)` keeps,
+    presented with their versions (`present`), in the directory's order or `order`'s."""
+
+    path: str
+    name: str
+    summary: str
+    doc: str
+    entries: Callable[[DirectoryState], dict[UUID, Any]]
+    present: Callable[[UUID, Any, int], Any]
+    out: type[BaseModel]
+    filters: tuple[Param, ...]
+    keep: Callable[..., bool]
+    order: Callable[[Any], Any] | None = None
+    """A sort key, with the latest first."""
+
+
+def register_list(router: APIRouter, listing: Listing) -> None:
+    """Adds `listing` (a GET of the collection, with its filters, `limit` and `offset`)."""
+
+    def endpoint(**values: Any) -> Any:
+        filters = {f.name: values[f.name] for f in listing.filters}
+        items = directory_list(
+            values["services"],
+            listing.entries,
+            listing.present,
+            lambda entry: listing.keep(entry, **filters),
+        )
+        if listing.order is not None:
+            items.sort(key=listing.order, reverse=True)
+        return listing.out(**page(items, values["limit"], values["offset"]))
+
+    _route(
+        router,
+        endpoint,
+        [
+            inspect.Parameter("services", _K, annotation=ServicesDep),
+            inspect.Parameter("_", _K, annotation=PrincipalDep),
+            inspect.Parameter("__", _K, annotation=StorePositionDep),
+            *(f.parameter() for f in listing.filters),
+            inspect.Parameter("limit", _K, annotation=Limit, default=100),
+            inspect.Parameter("offset", _K, annotation=Offset, default=0),
+        ],
+        method="GET",
+        route=listing,
+        out=listing.out,
+        responses=problems(),
+    )
+
+
+def id_filter(name: str, description: str) -> Param:
+    """An optional id in the query string narrowing what is read (`cycle_id`, `team_id` ...)."""
+    return Param(name, Annotated[UUID | None, Query(description=description)], None)
+
+
+AS_OF = Param("as_of", AsOf, None)
+POSITION = Param("position", Position, None)
+
+
+@dataclass(frozen=True)
+class ModelRead:
+    """A read from the read models (objectives and their history, the strategy and its map,
+    KPIs, initiatives, the coach's findings ...), now or as of an instant or position:
+    `read(reads, *path_ids, *params)`. A read of one thing (`versioned`) answers its version as
+    the `ETag`."""
+
+    path: str
+    name: str
+    summary: str
+    doc: str
+    read: Callable[..., Any]
+    out: type[BaseModel]
+    params: tuple[Param, ...] = (AS_OF, POSITION)
+    """The query parameters, in the order `read` takes them."""
+    versioned: bool = True
+    reads: Any = StrategyReadsDep
+    """The reads' use cases (the strategy's, or the tree's and its history's)."""
+
+
+def register_model_read(router: APIRouter, *reads: ModelRead) -> None:
+    """Adds each read (a GET taking `min_position` and `read.params`) to `router`."""
+    for read in reads:
+        _route(
+            router,
+            _model_read(read),
+            [
+                *(inspect.Parameter(i, _K, annotation=UUID) for i in _PATH_ID.findall(read.path)),
+                inspect.Parameter("reads", _K, annotation=read.reads),
+                inspect.Parameter("_", _K, annotation=MinPositionDep),
+                inspect.Parameter("response", _K, annotation=Response),
+                *(p.parameter() for p in read.params),
+            ],
+            method="GET",
+            route=read,
+            out=read.out,
+            responses=READ,
+        )
+
+
+def _model_read(read: ModelRead) -> Callable[..., Any]:
+    ids = _PATH_ID.findall(read.path)
+
+    def endpoint(**values: Any) -> Any:
+        args = [values[i] for i in ids] + [values[p.name] for p in read.params]
+        found = read.read(values["reads"], *args)
+        if read.versioned:
+            values["response"].headers["ETag"] = etag(found["version"])
+        return found
+
+    return endpoint
+
+
+def register_resource(
+    router: APIRouter,
+    uses: Any,
+    *,
+    create: Command,
+    create_problems: dict[int | str, Any],
+    listing: Listing,
+    read: Read,
+    changes: Sequence[Command],
+    change_problems: dict[int | str, Any],
+) -> None:
+    """A registry resource's routes, in this order: create it, list them, read one, change one."""
+    register(router, uses, create_problems, create)
+    register_list(router, listing)
+    register_read(router, read)
+    register(router, uses, change_problems, *changes)

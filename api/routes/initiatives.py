@@ -2,144 +2,124 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Query
 
 from api import schemas as s
 from api import strategy_schemas as ss
-from api.deps import (
-    IfMatchDep,
-    MinPositionDep,
-    ReadModelsDep,
-    answer,
-    etag,
+from api.deps import ReadModelsDep
+from api.routes import WRITE, StrategyDep, problems, router
+from api.routes.commands import (
+    AS_OF,
+    POSITION,
+    Command,
+    ModelRead,
+    Param,
+    id_filter,
+    register,
+    register_model_read,
 )
-from api.routes import StrategyDep, StrategyReadsDep, problems, router
-from api.routes.strategy import (
-    AsOf,
-    Position,
-)
-from domain.application import CommandResult
+from api.usecases.strategy import StrategyUseCases as S
+from api.usecases.strategy_reads import StrategyQueries as Q
 from domain.initiative import InitiativeStatus
 
 initiatives = router("initiatives")
 
-Json = dict[str, Any]
-_READ = problems(404, 504)
-_WRITE = problems(403, 404, 409, 412)
 
+_READMODELS = Param("readmodels", ReadModelsDep)
 
-@initiatives.post(
-    "/initiatives",
-    status_code=201,
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409),
-    summary="Launch an initiative",
+register(
+    initiatives,
+    StrategyDep,
+    problems(403, 404, 409),
+    Command(
+        "POST",
+        "/initiatives",
+        "launch_initiative",
+        "Launch an initiative",
+        """A planned initiative moving the given key results (each found by its id); the caller
+        contributes to (or manages) at least one of their objectives.""",
+        S.launch_initiative,
+        ss.InitiativeCreate,
+        status_code=201,
+        if_match=False,
+        extras=(_READMODELS,),
+    ),
 )
-def launch_initiative(
-    body: ss.InitiativeCreate,
-    uses: StrategyDep,
-    readmodels: ReadModelsDep,
-    response: Response,
-) -> CommandResult:
-    """A planned initiative moving the given key results (each found by its id); the caller
-    contributes to (or manages) at least one of their objectives."""
-    return answer(response, uses.launch_initiative(body, readmodels))
 
 
-@initiatives.get(
-    "/initiatives",
-    response_model=ss.InitiativesPage,
-    responses=_READ,
-    summary="Initiatives, by key result, objective, cycle or status",
+register_model_read(
+    initiatives,
+    ModelRead(
+        "/initiatives",
+        "list_initiatives",
+        "Initiatives, by key result, objective, cycle or status",
+        "In launch order, with their key results (objective, title, progress) and notes.",
+        Q.initiatives,
+        ss.InitiativesPage,
+        (
+            id_filter("objective_id", "Moving this objective's KRs."),
+            id_filter("key_result_id", "Moving this key result."),
+            id_filter("cycle_id", "Moving this cycle's KRs."),
+            Param(
+                "status",
+                Annotated[InitiativeStatus | None, Query(description="Only these.")],
+                None,
+            ),
+            AS_OF,
+            POSITION,
+        ),
+        versioned=False,
+    ),
 )
-def list_initiatives(
-    reads: StrategyReadsDep,
-    _: MinPositionDep,
-    objective_id: Annotated[UUID | None, Query(description="Moving this objective's KRs.")] = None,
-    key_result_id: Annotated[UUID | None, Query(description="Moving this key result.")] = None,
-    cycle_id: Annotated[UUID | None, Query(description="Moving this cycle's KRs.")] = None,
-    status: Annotated[InitiativeStatus | None, Query(description="Only these.")] = None,
-    as_of: AsOf = None,
-    position: Position = None,
-) -> Json:
-    """In launch order, with their key results (objective, title, progress) and notes."""
-    return reads.initiatives(objective_id, key_result_id, cycle_id, status, as_of, position)
-
-
-@initiatives.get(
-    "/initiatives/{initiative_id}",
-    response_model=ss.InitiativeOut,
-    responses=_READ,
-    summary="One initiative",
+register_model_read(
+    initiatives,
+    ModelRead(
+        "/initiatives/{initiative_id}",
+        "read_initiative",
+        "One initiative",
+        "Its status, owner, notes and the key results it moves; the `ETag` is its version.",
+        Q.initiative,
+        ss.InitiativeOut,
+    ),
 )
-def read_initiative(
-    initiative_id: UUID,
-    reads: StrategyReadsDep,
-    _: MinPositionDep,
-    response: Response,
-    as_of: AsOf = None,
-    position: Position = None,
-) -> Json:
-    """Its status, owner, notes and the key results it moves; the `ETag` is its version."""
-    found = reads.initiative(initiative_id, as_of, position)
-    response.headers["ETag"] = etag(found["version"])
-    return found
 
 
-@initiatives.patch(
-    "/initiatives/{initiative_id}",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Move an initiative's status, add a note, retitle or hand it over",
+_ONE = "/initiatives/{initiative_id}"
+
+register(
+    initiatives,
+    StrategyDep,
+    WRITE,
+    Command(
+        "PATCH",
+        _ONE,
+        "update_initiative",
+        "Move an initiative's status, add a note, retitle or hand it over",
+        """planned → in_progress → done; cancelled with a reason; done or cancelled back to
+        in_progress with a reason (409 `status_transition_invalid` otherwise).""",
+        S.update_initiative,
+        ss.InitiativePatch,
+    ),
+    Command(
+        "POST",
+        _ONE + "/key-results",
+        "link_key_result",
+        "Let an initiative move another key result",
+        """The key result must be live; an initiative that is done or cancelled takes no new
+        ones (409 `initiative_closed`).""",
+        S.link_initiative,
+        ss.InitiativeLink,
+        extras=(_READMODELS,),
+    ),
+    Command(
+        "POST",
+        _ONE + "/key-results/{key_result_id}/unlink",
+        "unlink_key_result",
+        "Stop an initiative moving a key result",
+        "An initiative keeps at least one key result (409 `key_results_required`).",
+        S.unlink_initiative,
+        s.OptionalComment,
+    ),
 )
-def update_initiative(
-    initiative_id: UUID,
-    body: ss.InitiativePatch,
-    uses: StrategyDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """planned → in_progress → done; cancelled with a reason; done or cancelled back to
-    in_progress with a reason (409 `status_transition_invalid` otherwise)."""
-    return answer(response, uses.update_initiative(initiative_id, body, expected))
-
-
-@initiatives.post(
-    "/initiatives/{initiative_id}/key-results",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Let an initiative move another key result",
-)
-def link_key_result(
-    initiative_id: UUID,
-    body: ss.InitiativeLink,
-    uses: StrategyDep,
-    readmodels: ReadModelsDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """The key result must be live; an initiative that is done or cancelled takes no new
-    ones (409 `initiative_closed`)."""
-    return answer(response, uses.link_initiative(initiative_id, body, readmodels, expected))
-
-
-@initiatives.post(
-    "/initiatives/{initiative_id}/key-results/{key_result_id}/unlink",
-    response_model=s.CommandResultOut,
-    responses=_WRITE,
-    summary="Stop an initiative moving a key result",
-)
-def unlink_key_result(
-    initiative_id: UUID,
-    key_result_id: UUID,
-    body: s.OptionalComment,
-    uses: StrategyDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """An initiative keeps at least one key result (409 `key_results_required`)."""
-    result = uses.unlink_initiative(initiative_id, key_result_id, body, expected)
-    return answer(response, result)

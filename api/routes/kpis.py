@@ -3,30 +3,27 @@ value, status colour, trend, history) now or as of an instant."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Query
 
 from api import schemas as s
 from api import strategy_schemas as ss
-from api.deps import (
-    MinPositionDep,
-    etag,
-)
-from api.routes import StrategyDep, StrategyReadsDep, problems, router
-from api.routes.commands import Command, naming, register
-from api.routes.strategy import (
-    AsOf,
-    Position,
+from api.routes import WRITE, StrategyDep, problems, router
+from api.routes.commands import (
+    AS_OF,
+    POSITION,
+    Command,
+    ModelRead,
+    Param,
+    naming,
+    register,
+    register_model_read,
 )
 from api.usecases.strategy import StrategyUseCases as S
+from api.usecases.strategy_reads import StrategyQueries as Q
 
 kpis = router("kpis")
-
-Json = dict[str, Any]
-_READ = problems(404, 504)
-_WRITE = problems(403, 404, 409, 412)
 
 
 register(
@@ -50,38 +47,40 @@ register(
 )
 
 
-@kpis.get("/kpis", response_model=ss.KpisPage, responses=_READ, summary="The KPI dashboard")
-def list_kpis(
-    reads: StrategyReadsDep,
-    _: MinPositionDep,
-    as_of: AsOf = None,
-    position: Position = None,
-    include_retired: Annotated[bool, Query(description="Retired KPIs too.")] = False,
-) -> Json:
-    """Every KPI, the north star first: current value, status colour, trend and history (the
-    trend chart), with the key results that follow it."""
-    return reads.kpis(as_of, position, include_retired)
-
-
-@kpis.get(
-    "/kpis/{kpi_id}",
-    response_model=ss.KpiOut,
-    responses=_READ,
-    summary="One KPI (now or as of an instant)",
+register_model_read(
+    kpis,
+    ModelRead(
+        "/kpis",
+        "list_kpis",
+        "The KPI dashboard",
+        """Every KPI, the north star first: current value, status colour, trend and history (the
+        trend chart), with the key results that follow it.""",
+        Q.kpis,
+        ss.KpisPage,
+        (
+            AS_OF,
+            POSITION,
+            Param(
+                "include_retired",
+                Annotated[bool, Query(description="Retired KPIs too.")],
+                False,
+            ),
+        ),
+        versioned=False,
+    ),
 )
-def read_kpi(
-    kpi_id: UUID,
-    reads: StrategyReadsDep,
-    _: MinPositionDep,
-    response: Response,
-    as_of: AsOf = None,
-    position: Position = None,
-) -> Json:
-    """Its definition, thresholds (and their changes), the live measurements per period, the
-    corrections (superseded measurements stay), status, trend. The `ETag` is its version."""
-    found = reads.kpi(kpi_id, as_of, position)
-    response.headers["ETag"] = etag(found["version"])
-    return found
+register_model_read(
+    kpis,
+    ModelRead(
+        "/kpis/{kpi_id}",
+        "read_kpi",
+        "One KPI (now or as of an instant)",
+        """Its definition, thresholds (and their changes), the live measurements per period, the
+        corrections (superseded measurements stay), status, trend. The `ETag` is its version.""",
+        Q.kpi,
+        ss.KpiOut,
+    ),
+)
 
 
 _ONE = "/kpis/{kpi_id}"
@@ -90,7 +89,7 @@ _MEASURED = naming(ss.MeasurementCommandResult, "measurement_id")
 register(
     kpis,
     StrategyDep,
-    _WRITE,
+    WRITE,
     Command(
         "PATCH",
         _ONE,

@@ -3,53 +3,59 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query, Response
+from fastapi import Query
 
-from api import deps, positions
-from api import schemas as s
+from api import positions
 from api import strategy_schemas as ss
-from api.deps import (
-    MinPositionDep,
-    PrincipalDep,
-    ServicesDep,
+from api.deps import PrincipalDep, ServicesDep
+from api.routes import READ, Json, StrategyDep, StrategyReadsDep, problems, router
+from api.routes.commands import (
+    AS_OF,
+    POSITION,
+    Command,
+    ModelRead,
+    Param,
+    id_filter,
+    register,
+    register_model_read,
 )
-from api.routes import StrategyDep, StrategyReadsDep, problems, router
-from api.routes.strategy import AsOf, Position
-from domain.application import CommandResult
+from api.usecases.strategy_reads import StrategyQueries as Q
 from domain.quality import CHECKS, Check
 from infra import answer
 
 coach = router("quality coach")
 
-Json = dict[str, Any]
-_READ = problems(404, 504)
 
-
-@coach.get("/lint", response_model=ss.Lint, responses=_READ, summary="Lint a cycle's OKRs")
-def lint_cycle(
-    reads: StrategyReadsDep,
-    _: MinPositionDep,
-    cycle_id: Annotated[UUID, Query(description="The cycle to lint.")],
-    objective_id: Annotated[
-        UUID | None, Query(description="Only the findings about this objective.")
-    ] = None,
-    as_of: AsOf = None,
-    position: Position = None,
-) -> Json:
-    """The quality coach's findings, each with its check, level (warn or block), the field to
-    change, a message and a suggestion: key results with no measure, tasks instead of outcomes,
-    overloaded owners, too few or too many key results, vague wording, missing baselines,
-    stretch targets on committed objectives, unaligned objectives, duplicate key results."""
-    return reads.lint_cycle(cycle_id, objective_id, as_of, position)
+register_model_read(
+    coach,
+    ModelRead(
+        "/lint",
+        "lint_cycle",
+        "Lint a cycle's OKRs",
+        """The quality coach's findings, each with its check, level (warn or block), the field to
+        change, a message and a suggestion: key results with no measure, tasks instead of outcomes,
+        overloaded owners, too few or too many key results, vague wording, missing baselines,
+        stretch targets on committed objectives, unaligned objectives, duplicate key results.""",
+        Q.lint_cycle,
+        ss.Lint,
+        (
+            Param("cycle_id", Annotated[UUID, Query(description="The cycle to lint.")]),
+            id_filter("objective_id", "Only the findings about this objective."),
+            AS_OF,
+            POSITION,
+        ),
+        versioned=False,
+    ),
+)
 
 
 @coach.post(
     "/lint/draft",
     response_model=ss.Lint,
-    responses=_READ,
+    responses=READ,
     summary="Lint an objective while it is being written",
 )
 def lint_draft(
@@ -85,18 +91,20 @@ def quality_checks(services: ServicesDep, _: PrincipalDep) -> Json:
     }
 
 
-@coach.put(
-    "/quality-checks/{check}",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 409),
-    summary="Set how strict a quality check is (admins)",
+register(
+    coach,
+    StrategyDep,
+    problems(403, 409),
+    Command(
+        "PUT",
+        "/quality-checks/{check}",
+        "configure_check",
+        "Set how strict a quality check is (admins)",
+        """`off`, `warn` or `block`: with `block`, submitting an objective with such a finding is a
+        409 naming the check as its rule (and the field to change).""",
+        lambda uses, check, body: uses.configure_quality_check(check.value, body),
+        ss.QualityCheckLevel,
+        if_match=False,
+        types=(("check", Check),),
+    ),
 )
-def configure_check(
-    check: Check,
-    body: ss.QualityCheckLevel,
-    uses: StrategyDep,
-    response: Response,
-) -> CommandResult:
-    """`off`, `warn` or `block`: with `block`, submitting an objective with such a finding is a
-    409 naming the check as its rule (and the field to change)."""
-    return deps.answer(response, uses.configure_quality_check(check.value, body))

@@ -16,25 +16,23 @@ from fastapi import Query, Response
 from api import positions, present
 from api import schemas as s
 from api.deps import (
-    IfMatchDep,
     Instant,
     PrincipalDep,
     Services,
     ServicesDep,
     StorePositionDep,
-    answer,
     etag,
+    log_position,
     visible_objective,
 )
 from api.errors import ApiError, invalid, not_found
-from api.routes import ObjectivesDep, problems, router
-from api.routes.commands import Command, naming, register
+from api.routes import WRITE, ObjectivesDep, problems, router
+from api.routes.commands import Command, Param, naming, register
 from api.usecases.objectives import ObjectiveUseCases as U
 from infra.answer import pin
 
 objectives = router("objectives")
 
-_WRITE = problems(403, 404, 409, 412)
 _CREATE = problems(403, 404, 409)
 _ONE = "/objectives/{objective_id}"
 _KR = _ONE + "/key-results/{key_result_id}"
@@ -87,11 +85,9 @@ def read_objective(
     ] = None,
     position: Annotated[
         int | None,
-        Query(
-            ge=0,
-            le=2**62,
-            description="A log position (a notification id, e.g. a read's `OKR-Position`): the "
-            "objective as it stood there (404 if it did not exist yet).",
+        log_position(
+            "A log position (a notification id, e.g. a read's `OKR-Position`): the objective as "
+            "it stood there (404 if it did not exist yet)."
         ),
     ] = None,
 ) -> s.ObjectiveOut:
@@ -136,7 +132,7 @@ def _version_at(
 register(
     objectives,
     ObjectivesDep,
-    _WRITE,
+    WRITE,
     Command(
         "PATCH",
         _ONE,
@@ -182,26 +178,23 @@ register(
         s.KeyResultPatch,
         out=_KR_OUT,
     ),
+    Command(
+        "DELETE",
+        _KR,
+        "remove_key_result",
+        "Remove a key result from a draft",
+        "Only while the objective is a draft; after approval propose an amendment.",
+        U.remove_key_result,
+        extras=(
+            Param(
+                "reason",
+                Annotated[str, Query(max_length=2000, description="Why (optional).")],
+                "",
+            ),
+        ),
+        out=_KR_OUT,
+    ),
 )
-
-
-@objectives.delete(
-    "/objectives/{objective_id}/key-results/{key_result_id}",
-    response_model=s.KeyResultCommandResult,
-    responses=_WRITE,
-    summary="Remove a key result from a draft",
-)
-def remove_key_result(
-    objective_id: UUID,
-    key_result_id: UUID,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-    reason: Annotated[str, Query(max_length=2000, description="Why (optional).")] = "",
-) -> s.KeyResultCommandResult:
-    """Only while the objective is a draft; after approval propose an amendment."""
-    result = uses.remove_key_result(objective_id, key_result_id, reason, expected)
-    return _KR_OUT.shape(answer(response, result))
 
 
 # ----------------------------------------------------------------- negotiation
@@ -209,7 +202,7 @@ def remove_key_result(
 register(
     objectives,
     ObjectivesDep,
-    _WRITE,
+    WRITE,
     Command(
         "POST",
         _ONE + "/submit",
@@ -274,34 +267,19 @@ register(
         status_code=201,
         out=_AMENDMENT_OUT,
     ),
-)
-
-
-@objectives.post(
-    "/objectives/{objective_id}/amendments/{amendment_id}/approve",
-    response_model=s.AmendmentCommandResult,
-    responses=_WRITE,
-    summary="Approve an amendment (manager)",
-)
-def approve_amendment(
-    objective_id: UUID,
-    amendment_id: UUID,
-    uses: ObjectivesDep,
-    expected: IfMatchDep,
-    response: Response,
-    body: s.OptionalComment | None = None,
-) -> s.AmendmentCommandResult:
-    """The amendment's changes apply now; its proposer cannot approve it (409
-    `no_self_approval`)."""
-    comment = body.comment if body else ""
-    result = uses.approve_amendment(objective_id, amendment_id, comment, expected)
-    return _AMENDMENT_OUT.shape(answer(response, result))
-
-
-register(
-    objectives,
-    ObjectivesDep,
-    _WRITE,
+    Command(
+        "POST",
+        _ONE + "/amendments/{amendment_id}/approve",
+        "approve_amendment",
+        "Approve an amendment (manager)",
+        """The amendment's changes apply now; its proposer cannot approve it (409
+        `no_self_approval`).""",
+        lambda uses, objective_id, amendment_id, body, expected: uses.approve_amendment(
+            objective_id, amendment_id, body.comment if body else "", expected
+        ),
+        extras=(Param("body", s.OptionalComment | None, None),),
+        out=_AMENDMENT_OUT,
+    ),
     Command(
         "POST",
         _ONE + "/amendments/{amendment_id}/reject",

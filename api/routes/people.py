@@ -8,22 +8,9 @@ from fastapi import APIRouter, Query, Response
 
 from api import policy, positions, present
 from api import schemas as s
-from api.deps import (
-    PrincipalDep,
-    ServicesDep,
-    StorePositionDep,
-    answer,
-)
-from api.routes import (
-    Limit,
-    Offset,
-    RegistryDep,
-    directory_list,
-    page,
-    problems,
-    router,
-)
-from api.routes.commands import Command, Read, register, register_read
+from api.deps import PrincipalDep, ServicesDep, answer
+from api.routes import RegistryDep, problems, router
+from api.routes.commands import Command, Listing, Param, Read, creating, register, register_resource
 from api.usecases.registry import RegistryUseCases as R
 
 people = router("people")
@@ -31,53 +18,39 @@ tokens = APIRouter(tags=["tokens"])
 """Not idempotent-replayable: a replay would need the secret, and secrets are never stored."""
 
 
-register(
+_ONE = "/people/{person_id}"
+
+register_resource(
     people,
     RegistryDep,
-    problems(403, 409),
-    Command(
-        "POST",
+    create=creating(
         "/people",
         "register_person",
         "Register a person (admin)",
         "Registers a person by name and e-mail. The e-mail must be new (409 `email_taken`).",
         R.register_person,
         s.PersonCreate,
-        status_code=201,
-        if_match=False,
-        location="/api/v1/people/{id}",
     ),
-)
-
-
-@people.get(
-    "/people",
-    response_model=s.PeoplePage,
-    responses=problems(),
-    summary="List people",
-)
-def list_people(
-    services: ServicesDep,
-    _: PrincipalDep,
-    __: StorePositionDep,
-    active: Annotated[bool | None, Query(description="Only active (or inactive) people.")] = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> s.PeoplePage:
-    """Everyone in the registry, in registration order."""
-    items = directory_list(
-        services,
+    create_problems=problems(403, 409),
+    listing=Listing(
+        "/people",
+        "list_people",
+        "List people",
+        "Everyone in the registry, in registration order.",
         lambda d: d.people,
         present.person_entry,
-        lambda entry: active is None or entry.active == active,
-    )
-    return s.PeoplePage(**page(items, limit, offset))
-
-
-register_read(
-    people,
-    Read(
-        "/people/{person_id}",
+        s.PeoplePage,
+        (
+            Param(
+                "active",
+                Annotated[bool | None, Query(description="Only active (or inactive) people.")],
+                None,
+            ),
+        ),
+        lambda entry, active: active is None or entry.active == active,
+    ),
+    read=Read(
+        _ONE,
         "read_person",
         "Read a person",
         "One person; the `ETag` is its version.",
@@ -85,52 +58,46 @@ register_read(
         present.person,
         s.PersonOut,
     ),
-)
-
-
-_ONE = "/people/{person_id}"
-
-register(
-    people,
-    RegistryDep,
-    problems(403, 404, 409, 412),
-    Command(
-        "PATCH",
-        _ONE,
-        "rename_person",
-        "Rename a person (admin)",
-        "The new name applies everywhere at once: other records refer to people by id.",
-        R.rename_person,
-        s.PersonPatch,
-    ),
-    Command(
-        "POST",
-        _ONE + "/email",
-        "change_email",
-        "Change a person's e-mail (admin)",
-        "The same person (id, history, tokens) with a new e-mail, by which single sign-on and\n"
-        "SCIM find them from now on. An e-mail someone else has now is 409 `email_taken`.",
-        R.change_email,
-        s.PersonEmailChange,
-    ),
-    Command(
-        "POST",
-        _ONE + "/deactivate",
-        "deactivate_person",
-        "Deactivate a person (admin)",
-        "A deactivated person's tokens stop working at once; their history stays.",
-        R.deactivate_person,
-        s.Reason,
-    ),
-    Command(
-        "POST",
-        _ONE + "/reactivate",
-        "reactivate_person",
-        "Reactivate a person (admin)",
-        "A reactivated person's existing tokens work again (unless revoked).",
-        R.reactivate_person,
-        s.Reason,
-    ),
+    changes=[
+        Command(
+            "PATCH",
+            _ONE,
+            "rename_person",
+            "Rename a person (admin)",
+            "The new name applies everywhere at once: other records refer to people by id.",
+            R.rename_person,
+            s.PersonPatch,
+        ),
+        Command(
+            "POST",
+            _ONE + "/email",
+            "change_email",
+            "Change a person's e-mail (admin)",
+            "The same person (id, history, tokens) with a new e-mail, by which single sign-on and\n"
+            "SCIM find them from now on. An e-mail someone else has now is 409 `email_taken`.",
+            R.change_email,
+            s.PersonEmailChange,
+        ),
+        Command(
+            "POST",
+            _ONE + "/deactivate",
+            "deactivate_person",
+            "Deactivate a person (admin)",
+            "A deactivated person's tokens stop working at once; their history stays.",
+            R.deactivate_person,
+            s.Reason,
+        ),
+        Command(
+            "POST",
+            _ONE + "/reactivate",
+            "reactivate_person",
+            "Reactivate a person (admin)",
+            "A reactivated person's existing tokens work again (unless revoked).",
+            R.reactivate_person,
+            s.Reason,
+        ),
+    ],
+    change_problems=problems(403, 404, 409, 412),
 )
 
 
@@ -142,12 +109,11 @@ def me(principal: PrincipalDep, services: ServicesDep) -> s.Me:
         positions.saw_directory(services.directory)  # it includes the person's own events
         teams = present.memberships(directory, principal.person_id)
         managed = sorted(policy.managed_teams(directory, principal.person_id), key=str)
-    return s.Me(
-        person_id=person.id,
+    return present.shaped(
+        s.Me,
+        principal,
         name=person.name,
         email=person.email,
-        role=principal.role,
-        token_id=principal.token_id,
         teams=teams,
         managed_team_ids=managed,
     )
@@ -173,10 +139,9 @@ def issue_token(
     token; revoke the spare one)."""
     secret, result = uses.issue_token(body)
     answer(response, result)
-    return s.TokenIssued(
-        id=result.id,
-        version=result.version,
-        position=result.position,
+    return present.shaped(
+        s.TokenIssued,
+        result,
         token=secret,
         token_id=result.id,
         person_id=body.person_id,

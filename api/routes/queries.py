@@ -6,63 +6,56 @@ call too."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import Query, Response
 
 from api import schemas as s
 from api.deps import Instant, MinPositionDep
-from api.routes import QueriesDep, problems, router
+from api.routes import READ, Limit, Offset, Position, QueriesDep, router
+from api.routes.commands import ModelRead, Param, id_filter, register_model_read
+from api.usecases.queries import QueryUseCases as QU
 
 queries = router("queries")
-
-Json = dict[str, Any]
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
-Position = Annotated[
-    int | None, Query(ge=0, le=2**62, description="A log position (a notification id).")
-]
-_READ = problems(404, 504)
 
 
 # ------------------------------------------------------------------ objectives
 
 
-@queries.get(
-    "/objectives",
-    response_model=s.ObjectivesPage,
-    responses=_READ,
-    summary="List objectives",
+register_model_read(
+    queries,
+    ModelRead(
+        "/objectives",
+        "list_objectives",
+        "List objectives",
+        """Objectives in drafting order, as the alignment tree shows them (progress, health, score),
+        without nesting.""",
+        QU.objectives,
+        s.ObjectivesPage,
+        (
+            id_filter("cycle_id", "Only this cycle's."),
+            id_filter("team_id", "Only those this team owns."),
+            id_filter("owner_person_id", "Only this person's."),
+            Param("limit", Limit, 100),
+            Param("offset", Offset, 0),
+        ),
+        versioned=False,
+        reads=QueriesDep,
+    ),
+    ModelRead(
+        "/objectives/{objective_id}/history",
+        "objective_history",
+        "An objective's history",
+        """Its timeline (every event with actor, reason and a one-line summary) and each key
+        result's check-ins, corrections included (bitemporal: effective_on and recorded_at).""",
+        QU.history,
+        s.History,
+        (),
+        versioned=False,
+        reads=QueriesDep,
+    ),
 )
-def list_objectives(
-    reads: QueriesDep,
-    _: MinPositionDep,
-    cycle_id: Annotated[UUID | None, Query(description="Only this cycle's.")] = None,
-    team_id: Annotated[UUID | None, Query(description="Only those this team owns.")] = None,
-    owner_person_id: Annotated[UUID | None, Query(description="Only this person's.")] = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> s.ObjectivesPage:
-    """Objectives in drafting order, as the alignment tree shows them (progress, health, score),
-    without nesting."""
-    return reads.objectives(cycle_id, team_id, owner_person_id, limit, offset)
-
-
-@queries.get(
-    "/objectives/{objective_id}/history",
-    response_model=s.History,
-    responses=_READ,
-    summary="An objective's history",
-)
-def objective_history(
-    objective_id: UUID,
-    reads: QueriesDep,
-    _: MinPositionDep,
-) -> Json:
-    """Its timeline (every event with actor, reason and a one-line summary) and each key
-    result's check-ins, corrections included (bitemporal: effective_on and recorded_at)."""
-    return reads.history(objective_id)
 
 
 # ------------------------------------------------------------------------ tree
@@ -71,7 +64,7 @@ def objective_history(
 @queries.get(
     "/cycles/{cycle_id}/tree",
     response_model=s.Tree,
-    responses=_READ,
+    responses=READ,
     summary="The alignment tree (now, as of an instant, or at a position)",
 )
 def cycle_tree(
@@ -94,96 +87,106 @@ def cycle_tree(
     return found
 
 
-@queries.get(
-    "/cycles/{cycle_id}/replay",
-    response_model=s.Replay,
-    responses=_READ,
-    summary="Replay a cycle day by day or week by week",
-)
-def cycle_replay(
-    cycle_id: UUID,
-    reads: QueriesDep,
-    _: MinPositionDep,
-    step: Annotated[Literal["day", "week"], Query(description="Frame length.")] = "week",
-) -> s.Replay:
-    """One frame per day or week: the tree at its end and the events within it."""
-    return reads.replay(cycle_id, step)
-
-
-# ------------------------------------------------------------------------ diff
-
-
-@queries.get(
-    "/diff",
-    response_model=s.Diff,
-    responses=_READ,
-    summary="What changed between two moments",
-)
-def tree_diff(
-    reads: QueriesDep,
-    _: MinPositionDep,
-    from_: Annotated[
-        Instant | None, Query(alias="from", description="RFC 3339 instant: the earlier moment.")
-    ] = None,
-    to: Annotated[
-        Instant | None, Query(description="RFC 3339 instant: the later moment (default: now).")
-    ] = None,
-    from_position: Position = None,
-    to_position: Position = None,
-    cycle_id: Annotated[UUID | None, Query(description="Only this cycle's objectives.")] = None,
-) -> Json:
-    """Objectives added, abandoned, realigned, reassigned, retitled; status, score, target,
-    baseline, weight and grade changes; confidence swings. Each change says who made it, why,
-    and who approved it. Moments are instants (`from`, `to`) or log positions."""
-    return reads.diff(from_, to, from_position, to_position, cycle_id)
-
-
-# --------------------------------------------------------------------- compare
-
-
-@queries.get(
-    "/compare",
-    response_model=s.Comparison,
-    responses=_READ,
-    summary="Compare cycles, per team",
-)
-def compare_cycles(
-    reads: QueriesDep,
-    _: MinPositionDep,
-    cycles: Annotated[
-        str,
-        Query(
-            description="Comma-separated cycle ids, e.g. `A,B,C` (one to eight).",
-            examples=["0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d,6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"],
+register_model_read(
+    queries,
+    ModelRead(
+        "/cycles/{cycle_id}/replay",
+        "cycle_replay",
+        "Replay a cycle day by day or week by week",
+        "One frame per day or week: the tree at its end and the events within it.",
+        QU.replay,
+        s.Replay,
+        (
+            Param(
+                "step",
+                Annotated[Literal["day", "week"], Query(description="Frame length.")],
+                "week",
+            ),
         ),
-    ],
-    team_id: Annotated[UUID | None, Query(description="Only this team (and below).")] = None,
-) -> Json:
-    """Per cycle and team: scores, share achieved, committed vs aspirational, targets moved,
-    check-in cadence and confidence calibration."""
-    return reads.compare(cycles, team_id)
-
-
-# ---------------------------------------------------------------- inbox, stale
-
-
-@queries.get("/inbox", response_model=s.Inbox, responses=_READ, summary="What waits on me")
-def my_inbox(reads: QueriesDep, _: MinPositionDep) -> Json:
-    """Objectives to review, amendments to decide, counter-proposals to answer."""
-    return reads.inbox()
-
-
-@queries.get(
-    "/stale",
-    response_model=s.StalePage,
-    responses=_READ,
-    summary="Key results without a recent check-in",
+        versioned=False,
+        reads=QueriesDep,
+    ),
+    ModelRead(
+        "/diff",
+        "tree_diff",
+        "What changed between two moments",
+        """Objectives added, abandoned, realigned, reassigned, retitled; status, score, target,
+        baseline, weight and grade changes; confidence swings. Each change says who made it, why,
+        and who approved it. Moments are instants (`from`, `to`) or log positions.""",
+        QU.diff,
+        s.Diff,
+        (
+            Param(
+                "from_",
+                Annotated[
+                    Instant | None,
+                    Query(alias="from", description="RFC 3339 instant: the earlier moment."),
+                ],
+                None,
+            ),
+            Param(
+                "to",
+                Annotated[
+                    Instant | None,
+                    Query(description="RFC 3339 instant: the later moment (default: now)."),
+                ],
+                None,
+            ),
+            Param("from_position", Position, None),
+            Param("to_position", Position, None),
+            id_filter("cycle_id", "Only this cycle's objectives."),
+        ),
+        versioned=False,
+        reads=QueriesDep,
+    ),
+    ModelRead(
+        "/compare",
+        "compare_cycles",
+        "Compare cycles, per team",
+        """Per cycle and team: scores, share achieved, committed vs aspirational, targets moved,
+        check-in cadence and confidence calibration.""",
+        QU.compare,
+        s.Comparison,
+        (
+            Param(
+                "cycles",
+                Annotated[
+                    str,
+                    Query(
+                        description="Comma-separated cycle ids, e.g. `A,B,C` (one to eight).",
+                        examples=[
+                            "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d,"
+                            "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+                        ],
+                    ),
+                ],
+            ),
+            id_filter("team_id", "Only this team (and below)."),
+        ),
+        versioned=False,
+        reads=QueriesDep,
+    ),
+    ModelRead(
+        "/inbox",
+        "my_inbox",
+        "What waits on me",
+        "Objectives to review, amendments to decide, counter-proposals to answer.",
+        QU.inbox,
+        s.Inbox,
+        (),
+        versioned=False,
+        reads=QueriesDep,
+    ),
+    ModelRead(
+        "/stale",
+        "stale_key_results",
+        "Key results without a recent check-in",
+        """Approved key results in active cycles silent for longer than their cycle's cadence,
+        longest-silent first.""",
+        QU.stale,
+        s.StalePage,
+        (id_filter("cycle_id", "Only this cycle's."),),
+        versioned=False,
+        reads=QueriesDep,
+    ),
 )
-def stale_key_results(
-    reads: QueriesDep,
-    _: MinPositionDep,
-    cycle_id: Annotated[UUID | None, Query(description="Only this cycle's.")] = None,
-) -> s.StalePage:
-    """Approved key results in active cycles silent for longer than their cycle's cadence,
-    longest-silent first."""
-    return reads.stale(cycle_id)

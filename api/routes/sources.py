@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
 from api import schemas as s
 from api import source_schemas as src
-from api.deps import IfMatchDep, answer
 from api.routes import SourcesDep, problems, router
-from domain.application import CommandResult
+from api.routes.commands import Command, naming, register
+from api.usecases.sources import SourceUseCases as Sources
 
 sources = router("sources")
 syncs = APIRouter(tags=["sources"])
@@ -22,54 +22,58 @@ source's value changed in between (the key, if sent, is ignored)."""
 _PATH = "/objectives/{objective_id}/key-results/{key_result_id}"
 
 
-@sources.put(
-    f"{_PATH}/source",
-    response_model=src.SourceAttached,
-    responses=problems(403, 404, 409, 412),
-    summary="Let a key result follow a data source",
+register(
+    sources,
+    SourcesDep,
+    problems(403, 404, 409, 412),
+    Command(
+        "PUT",
+        f"{_PATH}/source",
+        "attach_source",
+        "Let a key result follow a data source",
+        """Replaces any source the key result followed. The key result's owner or an admin only.
+        422 names the field and the rule: `connection_unknown`, `secret_unknown`,
+        `expression_invalid`, `url_invalid`, `url_credentials`, `schedule_at_invalid`,
+        `time_zone_unknown` …; `source_needs_metric` for a milestone.""",
+        Sources.attach,
+        src.SourceIn,
+        out=naming(src.SourceAttached, "source_id", echo="key_result_id"),
+    ),
+    Command(
+        "POST",
+        f"{_PATH}/source/detach",
+        "detach_source",
+        "Stop following the key result's data source",
+        "409 `no_source` when it follows none.",
+        lambda uses, objective_id, key_result_id, body, expected: uses.detach(
+            objective_id, key_result_id, body.reason, expected
+        ),
+        s.Reason,
+        out=naming(s.KeyResultCommandResult, echo="key_result_id"),
+    ),
+    Command(
+        "PUT",
+        "/kpis/{kpi_id}/source",
+        "attach_kpi_source",
+        "Measure a KPI from a data source",
+        """Each fetch measures the day it happens on (in the schedule's time zone); a changed value
+        later that day corrects the day's measurement. The KPI's owner or an admin only; the same
+        422s as a key result's source.""",
+        Sources.attach_to_kpi,
+        src.SourceIn,
+        out=naming(src.KpiSourceAttached, "source_id"),
+    ),
+    Command(
+        "POST",
+        "/kpis/{kpi_id}/source/detach",
+        "detach_kpi_source",
+        "Stop measuring a KPI from its data source",
+        """The KPI keeps every measurement its source recorded; 409 `no_source` when it follows
+        none.""",
+        lambda uses, kpi_id, body, expected: uses.detach_from_kpi(kpi_id, body.reason, expected),
+        s.Reason,
+    ),
 )
-def attach_source(
-    objective_id: UUID,
-    key_result_id: UUID,
-    body: src.SourceIn,
-    uses: SourcesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> src.SourceAttached:
-    """Replaces any source the key result followed. The key result's owner or an admin only.
-    422 names the field and the rule: `connection_unknown`, `secret_unknown`,
-    `expression_invalid`, `url_invalid`, `url_credentials`, `schedule_at_invalid`,
-    `time_zone_unknown` …; `source_needs_metric` for a milestone."""
-    result = answer(response, uses.attach(objective_id, key_result_id, body, expected))
-    assert result.extra_id is not None
-    return src.SourceAttached(
-        id=result.id,
-        version=result.version,
-        position=result.position,
-        key_result_id=key_result_id,
-        source_id=result.extra_id,
-    )
-
-
-@sources.post(
-    f"{_PATH}/source/detach",
-    response_model=s.KeyResultCommandResult,
-    responses=problems(403, 404, 409, 412),
-    summary="Stop following the key result's data source",
-)
-def detach_source(
-    objective_id: UUID,
-    key_result_id: UUID,
-    body: s.Reason,
-    uses: SourcesDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> s.KeyResultCommandResult:
-    """409 `no_source` when it follows none."""
-    result = answer(response, uses.detach(objective_id, key_result_id, body.reason, expected))
-    return s.KeyResultCommandResult(
-        id=result.id, version=result.version, position=result.position, key_result_id=key_result_id
-    )
 
 
 @sources.get(
@@ -99,39 +103,6 @@ def sync_now(objective_id: UUID, key_result_id: UUID, uses: SourcesDep) -> src.S
 
 
 # --------------------------------------------------------------------- KPIs
-
-
-@sources.put(
-    "/kpis/{kpi_id}/source",
-    response_model=src.KpiSourceAttached,
-    responses=problems(403, 404, 409, 412),
-    summary="Measure a KPI from a data source",
-)
-def attach_kpi_source(
-    kpi_id: UUID, body: src.SourceIn, uses: SourcesDep, expected: IfMatchDep, response: Response
-) -> src.KpiSourceAttached:
-    """Each fetch measures the day it happens on (in the schedule's time zone); a changed value
-    later that day corrects the day's measurement. The KPI's owner or an admin only; the same
-    422s as a key result's source."""
-    result = answer(response, uses.attach_to_kpi(kpi_id, body, expected))
-    assert result.extra_id is not None
-    return src.KpiSourceAttached(
-        id=result.id, version=result.version, position=result.position, source_id=result.extra_id
-    )
-
-
-@sources.post(
-    "/kpis/{kpi_id}/source/detach",
-    response_model=s.CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Stop measuring a KPI from its data source",
-)
-def detach_kpi_source(
-    kpi_id: UUID, body: s.Reason, uses: SourcesDep, expected: IfMatchDep, response: Response
-) -> CommandResult:
-    """The KPI keeps every measurement its source recorded; 409 `no_source` when it follows
-    none."""
-    return answer(response, uses.detach_from_kpi(kpi_id, body.reason, expected))
 
 
 @sources.get(

@@ -8,57 +8,46 @@ may not see are left out of every answer, as elsewhere.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query, Response
+from fastapi import Query
 
 from api import schemas as s
 from api import strategy_schemas as ss
-from api.deps import (
-    IfMatchDep,
-    Instant,
-    MinPositionDep,
-    answer,
-    etag,
+from api.routes import WRITE, StrategyDep, problems, router
+from api.routes.commands import (
+    AS_OF,
+    POSITION,
+    Command,
+    ModelRead,
+    Param,
+    naming,
+    register,
+    register_model_read,
 )
-from api.routes import StrategyDep, StrategyReadsDep, problems, router
-from api.routes.commands import Command, naming, register
 from api.usecases.strategy import StrategyUseCases as S
+from api.usecases.strategy_reads import StrategyQueries as Q
 
 strategy = router("strategy")
-
-Json = dict[str, Any]
-Position = Annotated[
-    int | None, Query(ge=0, le=2**62, description="A log position (a notification id).")
-]
-AsOf = Annotated[Instant | None, Query(description="RFC 3339 instant: as it stood then.")]
-_READ = problems(404, 504)
-_WRITE = problems(403, 404, 409, 412)
 
 
 # ----------------------------------------------------------------- strategy
 
 
-@strategy.get(
-    "/strategy",
-    response_model=ss.StrategyOut,
-    responses=_READ,
-    summary="The strategy (now or as of an instant)",
+register_model_read(
+    strategy,
+    ModelRead(
+        "/strategy",
+        "read_strategy",
+        "The strategy (now or as of an instant)",
+        """Mission, vision, values, the perspectives (top row first) with their themes, the themes'
+        "drives" links, the north-star KPI and the quality checks' levels. The `ETag` is the
+        strategy's version (404 `strategy_not_found` before it is defined).""",
+        Q.strategy,
+        ss.StrategyOut,
+    ),
 )
-def read_strategy(
-    reads: StrategyReadsDep,
-    _: MinPositionDep,
-    response: Response,
-    as_of: AsOf = None,
-    position: Position = None,
-) -> Json:
-    """Mission, vision, values, the perspectives (top row first) with their themes, the themes'
-    "drives" links, the north-star KPI and the quality checks' levels. The `ETag` is the
-    strategy's version (404 `strategy_not_found` before it is defined)."""
-    found = reads.strategy(as_of, position)
-    response.headers["ETag"] = etag(found["version"])
-    return found
 
 
 register(
@@ -80,7 +69,7 @@ register(
 register(
     strategy,
     StrategyDep,
-    _WRITE,
+    WRITE,
     Command(
         "POST",
         "/strategy/north-star",
@@ -95,24 +84,29 @@ register(
 )
 
 
-@strategy.get(
-    "/strategy/map",
-    response_model=ss.StrategyMapOut,
-    responses=_READ,
-    summary="The strategy map of a cycle (now or as of an instant)",
+register_model_read(
+    strategy,
+    ModelRead(
+        "/strategy/map",
+        "strategy_map",
+        "The strategy map of a cycle (now or as of an instant)",
+        """Perspectives as rows (top first); in each, its themes (coloured by their objectives and
+        KPIs), the cycle's objectives placed by theme (or their own perspective) and the KPIs.
+        Links: `aligns_to` (objective → nearest placed objective above it), `drives` (theme →
+        theme) and `measured_by` (objective → KPI). Colours: green, amber, red, grey.""",
+        Q.strategy_map,
+        ss.StrategyMapOut,
+        (
+            Param(
+                "cycle_id",
+                Annotated[UUID, Query(description="The cycle whose objectives are placed.")],
+            ),
+            AS_OF,
+            POSITION,
+        ),
+        versioned=False,
+    ),
 )
-def strategy_map(
-    reads: StrategyReadsDep,
-    _: MinPositionDep,
-    cycle_id: Annotated[UUID, Query(description="The cycle whose objectives are placed.")],
-    as_of: AsOf = None,
-    position: Position = None,
-) -> Json:
-    """Perspectives as rows (top first); in each, its themes (coloured by their objectives and
-    KPIs), the cycle's objectives placed by theme (or their own perspective) and the KPIs.
-    Links: `aligns_to` (objective → nearest placed objective above it), `drives` (theme →
-    theme) and `measured_by` (objective → KPI). Colours: green, amber, red, grey."""
-    return reads.strategy_map(cycle_id, as_of, position)
 
 
 # ------------------------------------------------------- objectives in it
@@ -121,7 +115,7 @@ def strategy_map(
 register(
     strategy,
     StrategyDep,
-    _WRITE,
+    WRITE,
     Command(
         "PUT",
         "/objectives/{objective_id}/theme",
@@ -132,35 +126,17 @@ register(
         S.tag_objective,
         ss.ObjectiveTheme,
     ),
-)
-
-
-@strategy.put(
-    "/objectives/{objective_id}/key-results/{key_result_id}/kpi",
-    response_model=s.KeyResultCommandResult,
-    responses=_WRITE,
-    summary="Link a key result to a KPI",
-)
-def link_kpi(
-    objective_id: UUID,
-    key_result_id: UUID,
-    body: ss.KeyResultKpi,
-    uses: StrategyDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> s.KeyResultCommandResult:
-    """A metric key result in the KPI's unit can then take its check-ins from the KPI's latest
-    measurement (422 `kpi_link_needs_metric`, `kpi_unit_mismatch`)."""
-    result = answer(response, uses.link_kpi(objective_id, key_result_id, body, expected))
-    return s.KeyResultCommandResult(
-        id=result.id, version=result.version, position=result.position, key_result_id=key_result_id
-    )
-
-
-register(
-    strategy,
-    StrategyDep,
-    _WRITE,
+    Command(
+        "PUT",
+        "/objectives/{objective_id}/key-results/{key_result_id}/kpi",
+        "link_kpi",
+        "Link a key result to a KPI",
+        """A metric key result in the KPI's unit can then take its check-ins from the KPI's latest
+        measurement (422 `kpi_link_needs_metric`, `kpi_unit_mismatch`).""",
+        S.link_kpi,
+        ss.KeyResultKpi,
+        out=naming(s.KeyResultCommandResult, echo="key_result_id"),
+    ),
     Command(
         "POST",
         "/objectives/{objective_id}/key-results/{key_result_id}/check-ins/from-kpi",

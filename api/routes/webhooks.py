@@ -9,11 +9,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
+from api import present
 from api import webhook_schemas as w
-from api.deps import IfMatchDep, answer, etag
+from api.deps import answer, etag
 from api.routes import WebhooksDep, problems
-from api.schemas import CommandResultOut
-from domain.application import CommandResult
+from api.routes.commands import Command, register
+from api.usecases.webhooks import WebhookUseCases as W
 from domain.channel import ChatChannel
 from domain.webhook import WebhookEndpoint
 from infra.webhooks.store import Delivery
@@ -23,16 +24,11 @@ webhooks = APIRouter(tags=["webhooks"])
 
 
 def _out(endpoint: WebhookEndpoint) -> w.WebhookOut:
-    return w.WebhookOut(
-        id=endpoint.id,
-        version=endpoint.version,
-        url=endpoint.url,
-        event_types=endpoint.event_types,
-        private_content=endpoint.private_content,
-        enabled=endpoint.enabled,
-        disabled_reason=endpoint.disabled_reason,
-        created_at=endpoint.created_on,
-    )
+    return present.shaped(w.WebhookOut, endpoint, created_at=endpoint.created_on)
+
+
+Before = Annotated[int | None, Query(ge=1, description="Deliveries older than this id.")]
+Shown = Annotated[int, Query(ge=1, le=500)]
 
 
 def _delivery(d: Delivery) -> w.DeliveryOut:
@@ -84,39 +80,31 @@ def read_webhook(endpoint_id: UUID, uses: WebhooksDep, response: Response) -> w.
     return _out(endpoint)
 
 
-@webhooks.patch(
-    "/webhooks/{endpoint_id}",
-    response_model=CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Change a webhook endpoint's event types, or disable / re-enable it (admin)",
+register(
+    webhooks,
+    WebhooksDep,
+    problems(403, 404, 409, 412),
+    Command(
+        "PATCH",
+        "/webhooks/{endpoint_id}",
+        "patch_webhook",
+        "Change a webhook endpoint's event types, or disable / re-enable it (admin)",
+        """`event_types` replaces the list; `enabled: false` disables (with a `reason`), `true`
+        re-enables: deliveries left pending resume, events in between are not queued (replay them).
+        """,
+        W.change,
+        w.WebhookPatch,
+    ),
+    Command(
+        "POST",
+        "/webhooks/{endpoint_id}/disable",
+        "disable_webhook",
+        "Disable a webhook endpoint (admin)",
+        "Stops deliveries to the endpoint; the reason is recorded with the event.",
+        lambda uses, endpoint_id, body, expected: uses.disable(endpoint_id, body.reason, expected),
+        w.WebhookDisable,
+    ),
 )
-def patch_webhook(
-    endpoint_id: UUID,
-    body: w.WebhookPatch,
-    uses: WebhooksDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """`event_types` replaces the list; `enabled: false` disables (with a `reason`), `true`
-    re-enables: deliveries left pending resume, events in between are not queued (replay them)."""
-    return answer(response, uses.change(endpoint_id, body, expected))
-
-
-@webhooks.post(
-    "/webhooks/{endpoint_id}/disable",
-    response_model=CommandResultOut,
-    responses=problems(403, 404, 409, 412),
-    summary="Disable a webhook endpoint (admin)",
-)
-def disable_webhook(
-    endpoint_id: UUID,
-    body: w.WebhookDisable,
-    uses: WebhooksDep,
-    expected: IfMatchDep,
-    response: Response,
-) -> CommandResult:
-    """Stops deliveries to the endpoint; the reason is recorded with the event."""
-    return answer(response, uses.disable(endpoint_id, body.reason, expected))
 
 
 @webhooks.get(
@@ -128,8 +116,8 @@ def disable_webhook(
 def list_deliveries(
     endpoint_id: UUID,
     uses: WebhooksDep,
-    before: Annotated[int | None, Query(ge=1, description="Deliveries older than this id.")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: Before = None,
+    limit: Shown = 100,
 ) -> w.DeliveryPage:
     """Newest first: status, attempts, the next attempt, the receiver's last answer."""
     return w.DeliveryPage(items=[_delivery(d) for d in uses.deliveries(endpoint_id, before, limit)])
@@ -165,16 +153,7 @@ def replay(endpoint_id: UUID, body: w.WebhookReplay, uses: WebhooksDep) -> w.Rep
 
 
 def _channel(channel: ChatChannel) -> w.ChannelOut:
-    return w.ChannelOut(
-        id=channel.id,
-        version=channel.version,
-        kind=channel.kind,
-        team_id=channel.team_id,
-        url_hint=channel.url_hint,
-        enabled=channel.enabled,
-        disabled_reason=channel.disabled_reason,
-        created_at=channel.created_on,
-    )
+    return present.shaped(w.ChannelOut, channel, created_at=channel.created_on)
 
 
 @webhooks.post(
@@ -218,28 +197,30 @@ def read_channel(channel_id: UUID, uses: WebhooksDep, response: Response) -> w.C
     return _channel(channel)
 
 
-@webhooks.post(
-    "/channels/{channel_id}/disable",
-    response_model=CommandResultOut,
-    responses=problems(403, 404, 409),
-    summary="Disable a channel (admin)",
+register(
+    webhooks,
+    WebhooksDep,
+    problems(403, 404, 409),
+    Command(
+        "POST",
+        "/channels/{channel_id}/disable",
+        "disable_channel",
+        "Disable a channel (admin)",
+        "Stops messages to the channel; the reason is recorded with the event.",
+        lambda uses, channel_id, body: uses.disable_channel(channel_id, body.reason),
+        w.WebhookDisable,
+        if_match=False,
+    ),
+    Command(
+        "POST",
+        "/channels/{channel_id}/enable",
+        "enable_channel",
+        "Re-enable a channel (admin)",
+        "Messages resume: the pending ones first, then new events.",
+        W.reenable_channel,
+        if_match=False,
+    ),
 )
-def disable_channel(
-    channel_id: UUID, body: w.WebhookDisable, uses: WebhooksDep, response: Response
-) -> CommandResult:
-    """Stops messages to the channel; the reason is recorded with the event."""
-    return answer(response, uses.disable_channel(channel_id, body.reason))
-
-
-@webhooks.post(
-    "/channels/{channel_id}/enable",
-    response_model=CommandResultOut,
-    responses=problems(403, 404, 409),
-    summary="Re-enable a channel (admin)",
-)
-def enable_channel(channel_id: UUID, uses: WebhooksDep, response: Response) -> CommandResult:
-    """Messages resume: the pending ones first, then new events."""
-    return answer(response, uses.reenable_channel(channel_id))
 
 
 @webhooks.get(
@@ -251,8 +232,8 @@ def enable_channel(channel_id: UUID, uses: WebhooksDep, response: Response) -> C
 def list_channel_deliveries(
     channel_id: UUID,
     uses: WebhooksDep,
-    before: Annotated[int | None, Query(ge=1, description="Deliveries older than this id.")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: Before = None,
+    limit: Shown = 100,
 ) -> w.DeliveryPage:
     """Newest first: status, attempts, the next attempt, the receiver's last answer."""
     return w.DeliveryPage(

@@ -12,8 +12,10 @@ Layering: `api.routes` and `api.web` import `api.usecases`; `api.usecases` impor
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
 from api.deps import Services, authorize, execute, visible_objective
@@ -25,6 +27,8 @@ from projections.directory import DirectoryState
 Command = Callable[[OkrLedger], CommandResult]
 """A ledger command, bound to its arguments."""
 ObjectiveRule = Callable[[DirectoryState, Principal, ObjectiveFacts], bool]
+P = ParamSpec("P")
+U = TypeVar("U", bound="UseCases")
 
 
 @dataclass(frozen=True)
@@ -59,3 +63,27 @@ class UseCases:
         objective = visible_objective(self.services, self.principal, objective_id)
         authorize(self.services, self.principal, objective, rule, refusal)
         return self._run(objective_id, command)
+
+
+def on_objective(
+    rule: ObjectiveRule, refusal: str
+) -> Callable[
+    [Callable[Concatenate[U, UUID, P], Command]], Callable[Concatenate[U, UUID, P], CommandResult]
+]:
+    """A use case on one objective, which the caller must see (else 404) and `rule` must allow
+    (else 403 with `refusal`): the method answers the ledger command, this runs it."""
+
+    def decorate(
+        command: Callable[Concatenate[U, UUID, P], Command],
+    ) -> Callable[Concatenate[U, UUID, P], CommandResult]:
+        @functools.wraps(command)
+        def use_case(
+            self: U, objective_id: UUID, /, *args: P.args, **kwargs: P.kwargs
+        ) -> CommandResult:
+            return self._on_objective(
+                objective_id, rule, refusal, command(self, objective_id, *args, **kwargs)
+            )
+
+        return use_case
+
+    return decorate

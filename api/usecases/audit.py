@@ -11,6 +11,7 @@ always did (`infra/answer.py`: `saw` for a verified head, `pin` for an answer at
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from datetime import datetime, timedelta
@@ -191,31 +192,22 @@ class AuditUseCases(UseCases):
         from_position, to_position, possible = _positions(readmodels, from_, to)
         rows: list[dict[str, Any]] = []
         objective_id = _objective_of_key_result(readmodels, entity_id) if entity_id else None
+        scan = functools.partial(
+            readmodels.audit,
+            actor=actor,
+            event_type=type_,
+            from_position=from_position,
+            to_position=to_position,
+        )
         if possible and objective_id is not None:
             assert entity_id is not None
             rows = [
                 row
-                for row in readmodels.audit(
-                    actor=actor,
-                    entity_id=objective_id,
-                    event_type=type_,
-                    from_position=from_position,
-                    to_position=to_position,
-                    limit=KEY_RESULT_SCAN,
-                    offset=0,
-                )
+                for row in scan(entity_id=objective_id, limit=KEY_RESULT_SCAN, offset=0)
                 if _about_key_result(row, str(entity_id))
             ][offset : offset + limit + 1]
         elif possible:
-            rows = readmodels.audit(
-                actor=actor,
-                entity_id=entity_id,
-                event_type=type_,
-                from_position=from_position,
-                to_position=to_position,
-                limit=limit + 1,
-                offset=offset,
-            )
+            rows = scan(entity_id=entity_id, limit=limit + 1, offset=offset)
         more = len(rows) > limit
         rows = rows[:limit]
         if format_ == "csv":

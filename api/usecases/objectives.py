@@ -2,7 +2,8 @@
 
 Each loads the objective the caller may see (a private one they may not see is a 404), asks
 `api/policy.py` whether they may contribute to it or decide on it, and runs the ledger's
-command with `expected` (If-Match) as its expected version.
+command with `expected` (If-Match) as its expected version. Most say only which (`@contributes`,
+`@decides`: `api/usecases/__init__.py` `on_objective`) and which ledger command they run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from api import policy
 from api import schemas as s
 from api.deps import authorize, facts_of, visible_objective
 from api.errors import ApiError, forbidden, invalid, not_found
-from api.usecases import Command, UseCases
+from api.usecases import Command, UseCases, on_objective
 from domain.application import CommandResult
 from domain.errors import NotFound
 from domain.objective import Objective
@@ -21,6 +22,11 @@ from projections.directory import DirectoryState
 
 CONTRIBUTORS = "only the objective's owners and the managers above them may do this"
 DECIDERS = "only a manager of the owning team (or above it), or the named approver, decides"
+
+contributes = on_objective(policy.may_contribute, CONTRIBUTORS)
+"""Only the objective's owners and the managers above them."""
+decides = on_objective(policy.may_decide, DECIDERS)
+"""Only a manager of the owning team (or above it), or the named approver."""
 
 
 class ObjectiveUseCases(UseCases):
@@ -72,12 +78,6 @@ class ObjectiveUseCases(UseCases):
                 "teams below them",
             )
 
-    def _as_contributor(self, objective_id: UUID, command: Command) -> CommandResult:
-        return self._on_objective(objective_id, policy.may_contribute, CONTRIBUTORS, command)
-
-    def _as_decider(self, objective_id: UUID, command: Command) -> CommandResult:
-        return self._on_objective(objective_id, policy.may_decide, DECIDERS, command)
-
     def _as_grader(self, objective_id: UUID, comment: str, command: Command) -> CommandResult:
         self._grader(objective_id, comment)
         return self._run(objective_id, command)
@@ -89,19 +89,7 @@ class ObjectiveUseCases(UseCases):
         self._visible_parent(body.parent_objective_id)
         return self._run(
             None,
-            lambda ledger: ledger.draft_objective(
-                cycle_id=body.cycle_id,
-                title=body.title,
-                kind=body.kind,
-                ctx=self.ctx,
-                owner_team_id=body.owner_team_id,
-                owner_person_id=body.owner_person_id,
-                description=body.description,
-                perspective=body.perspective,
-                parent_objective_id=body.parent_objective_id,
-                parent_key_result_id=body.parent_key_result_id,
-                private=body.private,
-            ),
+            lambda ledger: ledger.draft_objective(ctx=self.ctx, **body.arguments()),
         )
 
     def update(
@@ -129,177 +117,119 @@ class ObjectiveUseCases(UseCases):
             lambda ledger: ledger.update_objective(
                 objective_id,
                 self.ctx,
-                title=body.title,
-                description=body.description,
                 realign=realign,
-                parent_objective_id=body.parent_objective_id,
-                parent_key_result_id=body.parent_key_result_id,
                 reassign=reassign,
-                owner_team_id=body.owner_team_id,
-                owner_person_id=body.owner_person_id,
-                reason=body.reason,
                 expected_version=expected,
+                **body.arguments(),
             ),
         )
 
-    def abandon(self, objective_id: UUID, body: s.Reason, expected: int | None) -> CommandResult:
-        return self._as_contributor(
-            objective_id,
-            lambda ledger: ledger.abandon_objective(objective_id, body.reason, self.ctx, expected),
+    @contributes
+    def abandon(self, objective_id: UUID, body: s.Reason, expected: int | None) -> Command:
+        return lambda ledger: ledger.abandon_objective(
+            objective_id, body.reason, self.ctx, expected
         )
 
+    @contributes
     def add_key_result(
         self, objective_id: UUID, body: s.KeyResultCreate, expected: int | None
-    ) -> CommandResult:
-        return self._as_contributor(
-            objective_id,
-            lambda ledger: ledger.add_key_result(
-                objective_id,
-                title=body.title,
-                measure=body.measure,
-                ctx=self.ctx,
-                baseline=body.baseline,
-                target=body.target,
-                unit=body.unit,
-                direction=body.direction,
-                weight=body.weight,
-                expected_version=expected,
-            ),
+    ) -> Command:
+        return lambda ledger: ledger.add_key_result(
+            objective_id, ctx=self.ctx, expected_version=expected, **body.arguments()
         )
 
+    @contributes
     def update_key_result(
-        self,
-        objective_id: UUID,
-        key_result_id: UUID,
-        body: s.KeyResultPatch,
-        expected: int | None,
-    ) -> CommandResult:
-        return self._as_contributor(
-            objective_id,
-            lambda ledger: ledger.update_key_result(
-                objective_id,
-                key_result_id,
-                self.ctx,
-                title=body.title,
-                baseline=body.baseline,
-                target=body.target,
-                weight=body.weight,
-                reason=body.reason,
-                expected_version=expected,
-            ),
+        self, objective_id: UUID, key_result_id: UUID, body: s.KeyResultPatch, expected: int | None
+    ) -> Command:
+        return lambda ledger: ledger.update_key_result(
+            objective_id, key_result_id, self.ctx, expected_version=expected, **body.arguments()
         )
 
+    @contributes
     def remove_key_result(
         self, objective_id: UUID, key_result_id: UUID, reason: str, expected: int | None
-    ) -> CommandResult:
-        return self._as_contributor(
-            objective_id,
-            lambda ledger: ledger.remove_key_result(
-                objective_id, key_result_id, self.ctx, reason, expected
-            ),
+    ) -> Command:
+        return lambda ledger: ledger.remove_key_result(
+            objective_id, key_result_id, self.ctx, reason, expected
         )
 
     # -------------------------------------------------------------- negotiation
 
-    def submit(self, objective_id: UUID, body: s.Submit, expected: int | None) -> CommandResult:
-        return self._as_contributor(
-            objective_id,
-            lambda ledger: ledger.submit_objective(
-                objective_id, body.approver_id, self.ctx, expected
-            ),
+    @contributes
+    def submit(self, objective_id: UUID, body: s.Submit, expected: int | None) -> Command:
+        return lambda ledger: ledger.submit_objective(
+            objective_id, body.approver_id, self.ctx, expected
         )
 
-    def approve(self, objective_id: UUID, expected: int | None) -> CommandResult:
-        return self._as_decider(
-            objective_id,
-            lambda ledger: ledger.approve_objective(objective_id, self.ctx, expected),
-        )
+    @decides
+    def approve(self, objective_id: UUID, expected: int | None) -> Command:
+        return lambda ledger: ledger.approve_objective(objective_id, self.ctx, expected)
 
-    def request_changes(
-        self, objective_id: UUID, body: s.Comment, expected: int | None
-    ) -> CommandResult:
-        return self._as_decider(
-            objective_id,
-            lambda ledger: ledger.request_changes(objective_id, body.comment, self.ctx, expected),
-        )
+    @decides
+    def request_changes(self, objective_id: UUID, body: s.Comment, expected: int | None) -> Command:
+        return lambda ledger: ledger.request_changes(objective_id, body.comment, self.ctx, expected)
 
+    @decides
     def counter_propose(
         self, objective_id: UUID, body: s.CounterProposalIn, expected: int | None
-    ) -> CommandResult:
-        return self._as_decider(
-            objective_id,
-            lambda ledger: ledger.counter_propose(
-                objective_id, body.changes.as_domain(), body.comment, self.ctx, expected
-            ),
+    ) -> Command:
+        return lambda ledger: ledger.counter_propose(
+            objective_id, body.changes.as_domain(), body.comment, self.ctx, expected
         )
 
-    def accept_counter(self, objective_id: UUID, expected: int | None) -> CommandResult:
-        return self._as_contributor(
-            objective_id,
-            lambda ledger: ledger.accept_counter_proposal(objective_id, self.ctx, expected),
-        )
+    @contributes
+    def accept_counter(self, objective_id: UUID, expected: int | None) -> Command:
+        return lambda ledger: ledger.accept_counter_proposal(objective_id, self.ctx, expected)
 
-    def withdraw(self, objective_id: UUID, expected: int | None) -> CommandResult:
-        return self._as_contributor(
-            objective_id,
-            lambda ledger: ledger.withdraw_objective(objective_id, self.ctx, expected),
-        )
+    @contributes
+    def withdraw(self, objective_id: UUID, expected: int | None) -> Command:
+        return lambda ledger: ledger.withdraw_objective(objective_id, self.ctx, expected)
 
     # --------------------------------------------------------------- amendments
 
+    @contributes
     def propose_amendment(
         self, objective_id: UUID, body: s.AmendmentCreate, expected: int | None
-    ) -> CommandResult:
-        return self._as_contributor(
-            objective_id,
-            lambda ledger: ledger.propose_amendment(
-                objective_id, body.changes.as_domain(), body.reason, self.ctx, expected
-            ),
+    ) -> Command:
+        return lambda ledger: ledger.propose_amendment(
+            objective_id, body.changes.as_domain(), body.reason, self.ctx, expected
         )
 
+    @decides
     def approve_amendment(
         self, objective_id: UUID, amendment_id: UUID, comment: str, expected: int | None
-    ) -> CommandResult:
-        return self._as_decider(
-            objective_id,
-            lambda ledger: ledger.approve_amendment(
-                objective_id, amendment_id, self.ctx, comment, expected
-            ),
+    ) -> Command:
+        return lambda ledger: ledger.approve_amendment(
+            objective_id, amendment_id, self.ctx, comment, expected
         )
 
+    @decides
     def reject_amendment(
         self, objective_id: UUID, amendment_id: UUID, body: s.Comment, expected: int | None
-    ) -> CommandResult:
-        return self._as_decider(
-            objective_id,
-            lambda ledger: ledger.reject_amendment(
-                objective_id, amendment_id, body.comment, self.ctx, expected
-            ),
+    ) -> Command:
+        return lambda ledger: ledger.reject_amendment(
+            objective_id, amendment_id, body.comment, self.ctx, expected
         )
 
     # ----------------------------------------------------------------- tracking
 
+    @contributes
     def check_in(
-        self,
-        objective_id: UUID,
-        key_result_id: UUID,
-        body: s.CheckInCreate,
-        expected: int | None,
-    ) -> CommandResult:
-        return self._as_contributor(
+        self, objective_id: UUID, key_result_id: UUID, body: s.CheckInCreate, expected: int | None
+    ) -> Command:
+        return lambda ledger: ledger.check_in(
             objective_id,
-            lambda ledger: ledger.check_in(
-                objective_id,
-                key_result_id,
-                body.value,
-                body.confidence,
-                self.ctx,
-                body.note,
-                body.effective_on,
-                expected,
-            ),
+            key_result_id,
+            body.value,
+            body.confidence,
+            self.ctx,
+            body.note,
+            body.effective_on,
+            expected,
         )
 
+    @contributes
     def correct_check_in(
         self,
         objective_id: UUID,
@@ -307,20 +237,17 @@ class ObjectiveUseCases(UseCases):
         check_in_id: UUID,
         body: s.CorrectionCreate,
         expected: int | None,
-    ) -> CommandResult:
-        return self._as_contributor(
+    ) -> Command:
+        return lambda ledger: ledger.correct_check_in(
             objective_id,
-            lambda ledger: ledger.correct_check_in(
-                objective_id,
-                key_result_id,
-                check_in_id,
-                body.value,
-                body.reason,
-                self.ctx,
-                body.confidence,
-                body.note,
-                expected,
-            ),
+            key_result_id,
+            check_in_id,
+            body.value,
+            body.reason,
+            self.ctx,
+            body.confidence,
+            body.note,
+            expected,
         )
 
     # ------------------------------------------------------------------ grading
@@ -357,18 +284,10 @@ class ObjectiveUseCases(UseCases):
             ),
         )
 
-    def reflect(
-        self, objective_id: UUID, body: s.Reflection, expected: int | None
-    ) -> CommandResult:
-        return self._as_contributor(
-            objective_id,
-            lambda ledger: ledger.reflect(objective_id, body.text, self.ctx, expected),
-        )
+    @contributes
+    def reflect(self, objective_id: UUID, body: s.Reflection, expected: int | None) -> Command:
+        return lambda ledger: ledger.reflect(objective_id, body.text, self.ctx, expected)
 
-    def carry_over(
-        self, objective_id: UUID, body: s.CarryOver, expected: int | None
-    ) -> CommandResult:
-        return self._as_contributor(
-            objective_id,
-            lambda ledger: ledger.carry_over(objective_id, body.to_cycle_id, self.ctx, expected),
-        )
+    @contributes
+    def carry_over(self, objective_id: UUID, body: s.CarryOver, expected: int | None) -> Command:
+        return lambda ledger: ledger.carry_over(objective_id, body.to_cycle_id, self.ctx, expected)

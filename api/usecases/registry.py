@@ -92,14 +92,7 @@ class RegistryUseCases(UseCases):
         issued: list[str] = []
 
         def issue(ledger: OkrLedger) -> CommandResult:
-            secret, result = ledger.issue_token(
-                body.person_id,
-                body.role,
-                self.ctx,
-                body.label,
-                expires_at=body.expires_at,
-                read_only=body.read_only,
-            )
+            secret, result = ledger.issue_token(ctx=self.ctx, **body.arguments())
             issued.append(secret)
             return result
 
@@ -171,15 +164,7 @@ class RegistryUseCases(UseCases):
     def plan_cycle(self, body: s.CycleCreate) -> CommandResult:
         return self._run(
             None,
-            lambda ledger: ledger.plan_cycle(
-                body.name,
-                body.starts_on,
-                body.ends_on,
-                self.ctx,
-                cadence=body.cadence,
-                scoring=body.scoring,
-                success_threshold=body.success_threshold,
-            ),
+            lambda ledger: ledger.plan_cycle(ctx=self.ctx, **body.arguments()),
         )
 
     def change_phase(

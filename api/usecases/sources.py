@@ -117,14 +117,7 @@ class SourceUseCases(UseCases):
         if kpi.source_id is None or kpi.source is None:
             raise ApiError(404, "no_source", f"KPI '{kpi.name}' follows no data source")
         positions.saw_aggregate(self.services.ledger, kpi.id, kpi.version)
-        return src.KpiSourceOut(
-            kpi_id=kpi.id,
-            source_id=kpi.source_id,
-            actor=source_actor(kpi.source_id),
-            definition=kpi.source,
-            description=describe(kpi.source),
-            health=self._health(kpi.source_id),
-        )
+        return src.KpiSourceOut(kpi_id=kpi.id, **self._source(kpi.source_id, kpi.source))
 
     def sync_kpi_now(self, kpi_id: UUID) -> src.SyncOut:
         """As `sync_now`, for a KPI: the value measures the day of the fetch."""
@@ -132,6 +125,16 @@ class SourceUseCases(UseCases):
         return _answer(self._sync().sync_kpi_now(kpi_id))
 
     # ------------------------------------------------------------------ reads
+
+    def _source(self, source_id: UUID, definition: dict[str, Any]) -> dict[str, Any]:
+        """What a key result's or KPI's source answer says of the source itself."""
+        return {
+            "source_id": source_id,
+            "actor": source_actor(source_id),
+            "definition": definition,
+            "description": describe(definition),
+            "health": self._health(source_id),
+        }
 
     def _health(self, source_id: UUID) -> src.SourceHealthOut:
         state = self._sync().states([source_id]).get(source_id)
@@ -148,13 +151,7 @@ class SourceUseCases(UseCases):
             )
         positions.saw_aggregate(self.services.ledger, objective.id, objective.version)
         return src.SourceOut(
-            objective_id=objective_id,
-            key_result_id=kr.id,
-            source_id=kr.source_id,
-            actor=source_actor(kr.source_id),
-            definition=kr.source,
-            description=describe(kr.source),
-            health=self._health(kr.source_id),
+            objective_id=objective_id, key_result_id=kr.id, **self._source(kr.source_id, kr.source)
         )
 
     def sync_now(self, objective_id: UUID, key_result_id: UUID) -> src.SyncOut:

@@ -15,7 +15,7 @@ from api import strategy_schemas as ss
 from api.deps import facts_of, visible_objective
 from api.errors import ApiError, forbidden, not_found
 from api.policy import ObjectiveFacts
-from api.usecases import Caller, Command, UseCases
+from api.usecases import Caller, Command, UseCases, on_objective
 from domain.application import CommandResult
 from domain.errors import NotFound
 from domain.initiative import KeyResultRef
@@ -25,6 +25,9 @@ from infra.readmodels import ReadModels
 STRATEGY_STEWARDS = "only admins and managers change the strategy"
 KPI_STEWARDS = "only admins and managers define KPIs and change their definition"
 WORKERS = "only the objective's owners and the managers above them may do this"
+
+works_on = on_objective(strategy_policy.may_work_on_objective, WORKERS)
+"""Only those who work on the objective: its owners and the managers above them."""
 
 
 class StrategyUseCases(UseCases):
@@ -64,39 +67,28 @@ class StrategyUseCases(UseCases):
 
     # -------------------------------------------------------- objectives in it
 
-    def _working_on(self, objective_id: UUID, command: Command) -> CommandResult:
-        return self._on_objective(
-            objective_id, strategy_policy.may_work_on_objective, WORKERS, command
-        )
-
+    @works_on
     def tag_objective(
         self, objective_id: UUID, body: ss.ObjectiveTheme, expected: int | None
-    ) -> CommandResult:
-        return self._working_on(
-            objective_id,
-            lambda ledger: ledger.tag_objective(
-                objective_id, body.theme_id, self.ctx, body.reason, expected
-            ),
+    ) -> Command:
+        return lambda ledger: ledger.tag_objective(
+            objective_id, body.theme_id, self.ctx, body.reason, expected
         )
 
+    @works_on
     def link_kpi(
         self, objective_id: UUID, key_result_id: UUID, body: ss.KeyResultKpi, expected: int | None
-    ) -> CommandResult:
-        return self._working_on(
-            objective_id,
-            lambda ledger: ledger.link_key_result_to_kpi(
-                objective_id, key_result_id, body.kpi_id, self.ctx, expected
-            ),
+    ) -> Command:
+        return lambda ledger: ledger.link_key_result_to_kpi(
+            objective_id, key_result_id, body.kpi_id, self.ctx, expected
         )
 
+    @works_on
     def check_in_from_kpi(
         self, objective_id: UUID, key_result_id: UUID, body: ss.KpiCheckIn, expected: int | None
-    ) -> CommandResult:
-        return self._working_on(
-            objective_id,
-            lambda ledger: ledger.check_in_from_kpi(
-                objective_id, key_result_id, body.confidence, self.ctx, body.note, expected
-            ),
+    ) -> Command:
+        return lambda ledger: ledger.check_in_from_kpi(
+            objective_id, key_result_id, body.confidence, self.ctx, body.note, expected
         )
 
     # ----------------------------------------------------------- quality coach
@@ -270,15 +262,7 @@ class StrategyUseCases(UseCases):
         return self._run(
             initiative_id,
             lambda ledger: ledger.update_initiative(
-                initiative_id,
-                self.ctx,
-                title=body.title,
-                description=body.description,
-                owner_person_id=body.owner_person_id,
-                status=body.status,
-                note=body.note,
-                reason=body.reason,
-                expected_version=expected,
+                initiative_id, self.ctx, expected_version=expected, **body.arguments()
             ),
         )
 

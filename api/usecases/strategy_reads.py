@@ -131,10 +131,7 @@ class StrategyQueries(UseCases):
     def kpi(self, kpi_id: UUID, as_of: datetime | None = None, position: int | None = None) -> Json:
         """One KPI: definition, thresholds, measurements, corrections, status, trend."""
         found = self.readmodels.strategy.kpi(kpi_id, self._moment(as_of, position))
-        if found is None:
-            raise not_found("kpi", kpi_id)
-        found["key_results"] = without_hidden(found["key_results"], self._hidden())
-        return found
+        return self._one("kpi", kpi_id, found)
 
     # --------------------------------------------------------------- initiatives
 
@@ -166,8 +163,13 @@ class StrategyQueries(UseCases):
     ) -> Json:
         """One initiative: status, owner, notes and the key results it moves."""
         found = self.readmodels.strategy.initiative(initiative_id, self._moment(as_of, position))
+        return self._one("initiative", initiative_id, found)
+
+    def _one(self, kind: str, thing_id: UUID, found: Json | None) -> Json:
+        """A KPI or initiative found (else a 404), without the key results the caller may not
+        see."""
         if found is None:
-            raise not_found("initiative", initiative_id)
+            raise not_found(kind, thing_id)
         found["key_results"] = without_hidden(found["key_results"], self._hidden())
         return found
 

@@ -4,6 +4,8 @@ secret is answered once, at registration; a channel's URL never (only its hint).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
 from uuid import UUID
 
 from api import positions
@@ -20,6 +22,8 @@ from infra.webhooks.delivery import WebhookDelivery
 from infra.webhooks.endpoints import connect_channel, register_endpoint
 from infra.webhooks.store import Delivery
 from projections.catalogue import CATALOGUE
+
+T = TypeVar("T", WebhookEndpoint, ChatChannel)
 
 
 def require_known_types(event_types: list[str]) -> list[str]:
@@ -70,12 +74,26 @@ class WebhookUseCases(UseCases):
         result = self._run(None, register)
         return result, made[0]
 
+    def _known(self, kind: str, target_id: UUID, load: Callable[[UUID], T]) -> T:
+        """An endpoint or channel this instance delivers to (its secret is here), else a 404."""
+        if target_id not in self.delivery.store.secrets():
+            raise not_found(kind, target_id)
+        target = load(target_id)
+        positions.saw_aggregate(self.ledger, target.id, target.version)
+        return target
+
+    def _deliveries(self, target_id: UUID, before: int | None, limit: int) -> list[Delivery]:
+        positions.saw_head(self.ledger)
+        return self.delivery.store.deliveries(target_id, before=before, limit=limit)
+
+    def _redeliver(self, target_id: UUID, delivery_id: int) -> Delivery:
+        made = self.delivery.store.redeliver(target_id, delivery_id, self.delivery.clock())
+        if made is None:
+            raise not_found("delivery", delivery_id)
+        return made
+
     def endpoint(self, endpoint_id: UUID) -> WebhookEndpoint:
-        if endpoint_id not in self.delivery.store.secrets():
-            raise not_found("webhook", endpoint_id)
-        endpoint = self.ledger.get_webhook_endpoint(endpoint_id)
-        positions.saw_aggregate(self.ledger, endpoint.id, endpoint.version)
-        return endpoint
+        return self._known("webhook", endpoint_id, self.ledger.get_webhook_endpoint)
 
     def endpoints(self) -> list[WebhookEndpoint]:
         positions.saw_head(self.ledger)
@@ -99,11 +117,7 @@ class WebhookUseCases(UseCases):
         )
 
     def channel(self, channel_id: UUID) -> ChatChannel:
-        if channel_id not in self.delivery.store.secrets():
-            raise not_found("channel", channel_id)
-        channel = self.ledger.get_chat_channel(channel_id)
-        positions.saw_aggregate(self.ledger, channel.id, channel.version)
-        return channel
+        return self._known("channel", channel_id, self.ledger.get_chat_channel)
 
     def channels(self) -> list[ChatChannel]:
         positions.saw_head(self.ledger)
@@ -126,15 +140,11 @@ class WebhookUseCases(UseCases):
         self, channel_id: UUID, before: int | None = None, limit: int = 100
     ) -> list[Delivery]:
         self.channel(channel_id)
-        positions.saw_head(self.ledger)
-        return self.delivery.store.deliveries(channel_id, before=before, limit=limit)
+        return self._deliveries(channel_id, before, limit)
 
     def redeliver_to_channel(self, channel_id: UUID, delivery_id: int) -> Delivery:
         self.channel(channel_id)
-        made = self.delivery.store.redeliver(channel_id, delivery_id, self.delivery.clock())
-        if made is None:
-            raise not_found("delivery", delivery_id)
-        return made
+        return self._redeliver(channel_id, delivery_id)
 
     def change(
         self, endpoint_id: UUID, body: w.WebhookPatch, expected: int | None
@@ -174,15 +184,11 @@ class WebhookUseCases(UseCases):
         self, endpoint_id: UUID, before: int | None = None, limit: int = 100
     ) -> list[Delivery]:
         self.endpoint(endpoint_id)
-        positions.saw_head(self.ledger)
-        return self.delivery.store.deliveries(endpoint_id, before=before, limit=limit)
+        return self._deliveries(endpoint_id, before, limit)
 
     def redeliver(self, endpoint_id: UUID, delivery_id: int) -> Delivery:
         self.endpoint(endpoint_id)
-        made = self.delivery.store.redeliver(endpoint_id, delivery_id, self.delivery.clock())
-        if made is None:
-            raise not_found("delivery", delivery_id)
-        return made
+        return self._redeliver(endpoint_id, delivery_id)
 
     def replay(self, endpoint_id: UUID, from_position: int) -> int:
         self.endpoint(endpoint_id)
