@@ -32,6 +32,7 @@ from domain.access import Role, token_id_for
 from domain.application import OkrLedger
 from domain.errors import OkrError
 from infra.bootstrap import build_ledger
+from infra.bulk import history_writer
 from infra.chain import importing_history
 from infra.settings import get_settings
 from infra.status import StoreStatus, store_status
@@ -93,7 +94,13 @@ def demo(
     with _ledger() as ledger:
         started = time.perf_counter()
         try:
-            summary = load_demo(ledger, seed=seed, today=day, history_clock=importing_history)
+            summary = load_demo(
+                ledger,
+                seed=seed,
+                today=day,
+                history_clock=importing_history,
+                history_writer=history_writer(ledger),
+            )
         except ValueError as error:
             errors.print(f"[red]{error}[/red]")
             raise typer.Exit(1) from None

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 import psycopg
+from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Mapper
 from psycopg.sql import SQL, Identifier
@@ -273,3 +274,23 @@ class BulkWriter:
             )
         self.ids.extend(ids)
         return prev_position, prev_hash, floor
+
+
+def history_writer(
+    app: Application[Any],
+) -> Callable[[Sequence[tuple[datetime | None, Sequence[DomainEventProtocol[Any]]]]], int]:
+    """Writes a history's saves (each an instant and its events, in order) into `app`'s
+    chained store in one bulk transaction, flagged imported, each committed at its instant
+    floored at the one before (`load_demo`'s `history_writer`). Answers the events written."""
+    recorder = app.recorder
+    if not isinstance(recorder, ChainedApplicationRecorder):
+        msg = f"{type(recorder).__name__} has no bulk path"
+        raise TypeError(msg)
+
+    def write(saves: Sequence[tuple[datetime | None, Sequence[DomainEventProtocol[Any]]]]) -> int:
+        with BulkWriter(recorder, app.mapper, imported=True) as writer:
+            for at, events in saves:
+                writer.write(events, at)
+            return len(writer.commit())
+
+    return write
