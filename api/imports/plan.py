@@ -149,24 +149,28 @@ class Planner:
         """Called with each batch as it is planned while no row has failed (the bulk writer
         starts writing it; the caller rolls back if a later row fails)."""
         self._live_check_ins: dict[UUID, dict[date, list[Any]]] = {}
+        self._importer_text = str(importer)
+        self._provenance = {
+            "source": "import",
+            "format": source.format,
+            "file": source.file_name,
+            "sha256": source.sha256,
+        }
 
     # ------------------------------------------------------------------ helpers
 
     def ctx(self, record: Record, at: datetime | None, actor: str | None = None) -> CommandContext:
         provenance = {
-            "source": "import",
-            "format": self.source.format,
-            "file": self.source.file_name,
-            "sha256": self.source.sha256,
+            **self._provenance,
             "sheet": record.where.sheet,
             "row": str(record.where.row),
-            "imported_by": str(self.importer),
+            "imported_by": self._importer_text,
         }
         if record.kind in ("objective", "key_result", "check_in"):
             # A check-in's is its key result's external id and date; never a person's e-mail.
             provenance["external_id"] = record.key
         return CommandContext(
-            actor=actor or str(self.importer),
+            actor=actor or self._importer_text,
             request_id=self.request_id,
             at=at,
             provenance=provenance,
