@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.persistence import IntegrityError, Mapper, OperationalError
 from psycopg.sql import SQL, Identifier
 
 from infra.chain import GENESIS_POSITION, ChainedApplicationRecorder
@@ -207,13 +207,14 @@ class BulkWriter:
             self.ids = []
         except BaseException as error:
             self.ids = []
+            self._error = error
             if isinstance(error, psycopg.IntegrityError):
                 # Another writer saved one of these aggregates first: a conflict (409).
-                refused = IntegrityError(str(error))
-                refused.__cause__ = error
-                self._error = refused
-            else:
-                self._error = error
+                self._error = IntegrityError(str(error))
+            elif isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+                # The lock timed out, or the database went away: busy or unreachable (503).
+                self._error = OperationalError(str(error))
+            self._error.__cause__ = error
             # The caller's next write raises it; drained, so no put stays blocked.
             while not self._queue.empty():
                 self._queue.get_nowait()

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, OperationalError
 
 from domain.application import OkrLedger
 from domain.objective import Objective
@@ -108,6 +108,26 @@ def test_a_version_saved_meanwhile_refuses_the_whole_write(
         writer.write(list(objective.collect_events()), None)
         writer.commit()
     assert [p for p, _, _ in _links(database_url, head)] == [head + 1]
+    assert verify_chain(ChainReader.for_recorder(app.recorder)).ok
+
+
+def test_a_lock_held_past_the_lock_timeout_refuses_the_write_as_busy(
+    app: OkrLedger, database_url: str
+) -> None:
+    _, objective_id, kr_id = tracking(app)
+    head = app.recorder.max_notification_id() or 0
+    objective = _check_ins(app, objective_id, kr_id, [1.0, 2.0])
+    with psycopg.connect(database_url) as holder:
+        holder.execute("LOCK TABLE okrledger_events IN EXCLUSIVE MODE")
+        with (
+            pytest.raises(OperationalError),
+            BulkWriter(_recorder(app), app.mapper, imported=True) as writer,
+        ):
+            writer.write(list(objective.collect_events()), None)
+            writer.commit()
+        holder.rollback()
+    assert _links(database_url, head) == []
+    app.check_in(objective_id, kr_id, 3.0, 7, ctx(ALICE))
     assert verify_chain(ChainReader.for_recorder(app.recorder)).ok
 
 
