@@ -6,21 +6,17 @@ Mounted on the ``okr`` app by ``api/cli.py``; the work is done in ``infra.audit`
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
 
-import psycopg
 import typer
-from eventsourcing.persistence import OperationalError
-from rich.console import Console
 
+from api.cli_support import console, errors, refused, registered
+from api.cli_support import open_ledger as _ledger
 from api.errors import ApiError
 from api.usecases.identity import command_line
-from domain.application import OkrLedger
 from domain.errors import OkrError
 from infra.audit.checkpoints import ChainTamperedError, Checkpoint, checkpointer_for
 from infra.audit.export import ExportError, export_bundle, load_checkpoints
@@ -41,28 +37,12 @@ from infra.audit.verify import (
     parse_chain_hash,
     verify_answer,
 )
-from infra.bootstrap import build_ledger
 from infra.settings import get_settings
 
 audit_app = typer.Typer(
     help="The tamper-evident audit trail: verify, sign, export.", no_args_is_help=True
 )
 person_app = typer.Typer(help="People and their personal data.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True)
-
-
-@contextmanager
-def _ledger() -> Iterator[OkrLedger]:
-    try:
-        ledger = build_ledger()
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
-    try:
-        yield ledger
-    finally:
-        ledger.close()
 
 
 def _instant(value: str | None, option: str) -> datetime | None:
@@ -231,11 +211,8 @@ def init_key(
         errors.print("[red]OKR_AUDIT_SIGNING_KEY is set: the key comes from configuration[/red]")
         raise typer.Exit(1)
     path = settings.signing_key_file
-    try:
+    with refused(SigningKeyError):
         key = write_new_signing_key(path, force=force)
-    except SigningKeyError as error:
-        errors.print(f"[red]{error}[/red]")
-        raise typer.Exit(1) from None
     public = key.public_key()
     console.print(f"wrote the private key to {path} (keep it out of the database's backups)")
     console.print(f"key id: {key_id(public)}")
@@ -248,15 +225,11 @@ def checkpoint(
 ) -> None:
     """Sign the checkpoints due, then the chain's head, and print it for publication."""
     settings = get_settings()
-    with _ledger() as ledger:
-        try:
-            require_signing_key(settings)
-            checkpointer = checkpointer_for(ledger.recorder, settings)
-            due = checkpointer.catch_up()
-            signed = checkpointer.sign_head("published")
-        except (SigningKeyError, ChainTamperedError) as error:
-            errors.print(f"[red]{error}[/red]")
-            raise typer.Exit(1) from None
+    with _ledger() as ledger, refused(SigningKeyError, ChainTamperedError):
+        require_signing_key(settings)
+        checkpointer = checkpointer_for(ledger.recorder, settings)
+        due = checkpointer.catch_up()
+        signed = checkpointer.sign_head("published")
     if signed is None:
         errors.print("[yellow]The log is empty: nothing to sign.[/yellow]")
         raise typer.Exit(1)
@@ -296,14 +269,10 @@ def export(
 ) -> None:
     """Write an audit bundle an outside auditor verifies with its own verify.py."""
     start, end = _instant(from_time, "--from"), _instant(to_time, "--to")
-    with _ledger() as ledger:
-        try:
-            summary = export_bundle(
-                ledger, out, cycle_id=cycle, from_time=start, to_time=end, settings=get_settings()
-            )
-        except (ExportError, ChainTamperedError, SigningKeyError, OkrError) as error:
-            errors.print(f"[red]{getattr(error, 'message', error)}[/red]")
-            raise typer.Exit(1) from None
+    with _ledger() as ledger, refused(ExportError, ChainTamperedError, SigningKeyError, OkrError):
+        summary = export_bundle(
+            ledger, out, cycle_id=cycle, from_time=start, to_time=end, settings=get_settings()
+        )
     span = f"positions {summary.first_position}..{summary.head_position}" if summary.count else "—"
     console.print(f"exported {summary.count:,} events ({span}) to {summary.out}")
     console.print(f"range: {summary.description}")
@@ -335,12 +304,8 @@ def forget(
     """Erase a person's name and e-mail for good: they become "forgotten person #N"."""
     if not yes:
         typer.confirm(f"Erase the personal data of {email}? This cannot be undone", abort=True)
-    with _ledger() as ledger:
-        try:
-            done = command_line(ledger).forget(email, reason)
-        except (OkrError, PersonalDataError, ApiError) as error:
-            errors.print(f"[red]{getattr(error, 'message', error)}[/red]")
-            raise typer.Exit(1) from None
+    with _ledger() as ledger, refused(OkrError, PersonalDataError, ApiError):
+        done = command_line(ledger).forget(email, reason)
     console.print(
         f"forgot person {done.person_id}: now 'forgotten person #{done.number}' "
         f"(recorded at position {done.position})"
@@ -356,13 +321,7 @@ def change_email(
     """Give a person a new e-mail: the same person (id, tokens, history), a new address."""
     with _ledger() as ledger:
         people = command_line(ledger)
-        try:
-            person = people.holder_of(email)
-            if person is None:
-                errors.print(f"[red]{email} is not registered[/red]")
-                raise typer.Exit(1)
+        with refused(OkrError, ApiError):
+            person = registered(people, email)
             done = people.change_email(person.id, new_email, reason)
-        except (OkrError, ApiError) as error:
-            errors.print(f"[red]{getattr(error, 'message', error)}[/red]")
-            raise typer.Exit(1) from None
     console.print(f"person {person.id} now has the e-mail {new_email} (position {done.position})")

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
-import psycopg
 import typer
-from eventsourcing.persistence import OperationalError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from api.audit_cli import audit_app, person_app
+from api.cli_support import console, errors, refused, registered, store_reachable
+from api.cli_support import open_ledger as _ledger
 from api.errors import ApiError
 from api.ledger_cli import export_command, import_ledger_command
 from api.rebuild_cli import rebuild_command
@@ -31,7 +28,6 @@ from demo import DemoSummary, load_demo
 from domain.access import Role, token_id_for
 from domain.application import OkrLedger
 from domain.errors import OkrError
-from infra.bootstrap import build_ledger
 from infra.bulk import history_writer
 from infra.chain import importing_history
 from infra.settings import get_settings
@@ -46,27 +42,11 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-errors = Console(stderr=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(person_app, name="person")
 app.command("rebuild")(rebuild_command)
 app.command("export")(export_command)
 app.command("import-ledger")(import_ledger_command)
-
-
-@contextmanager
-def _ledger() -> Iterator[OkrLedger]:
-    """The application for one command, closed afterwards; an unreachable store exits 2."""
-    try:
-        ledger = build_ledger()
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
-    try:
-        yield ledger
-    finally:
-        ledger.close()
 
 
 def _parse_day(value: str | None) -> date | None:
@@ -93,7 +73,7 @@ def demo(
     day = _parse_day(today)
     with _ledger() as ledger:
         started = time.perf_counter()
-        try:
+        with refused(ValueError):
             summary = load_demo(
                 ledger,
                 seed=seed,
@@ -101,9 +81,6 @@ def demo(
                 history_clock=importing_history,
                 history_writer=history_writer(ledger),
             )
-        except ValueError as error:
-            errors.print(f"[red]{error}[/red]")
-            raise typer.Exit(1) from None
         elapsed = time.perf_counter() - started
         if summary.already_loaded:
             console.print(
@@ -305,16 +282,13 @@ def serve(
     from api.serve import serve as run_server
 
     settings = get_settings()
-    try:
+    with store_reachable():
         run_server(
             settings,
             host=host or settings.host,
             port=port if port is not None else settings.port,
             graceful_seconds=graceful,
         )
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
 
 
 # ---------------------------------------------------------------------- tokens
@@ -342,7 +316,7 @@ def token_create(
     expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     with _ledger() as ledger:
         people = command_line(ledger)
-        try:
+        with refused(OkrError, ApiError):
             person = people.holder_of(email)
             if person is None:
                 if not name:
@@ -354,9 +328,6 @@ def token_create(
             secret, _ = people.issue_token(
                 person_id, role, label, expires_at=expires_at, read_only=read_only
             )
-        except (OkrError, ApiError) as error:
-            errors.print(f"[red]{error.message}[/red]")
-            raise typer.Exit(1) from None
     print(secret)
 
 
@@ -371,14 +342,8 @@ def token_list(
     """A person's tokens: id, label, scope, created, expires, last used (to the minute), state."""
     with _ledger() as ledger:
         people = command_line(ledger)
-        try:
-            person = people.holder_of(email)
-        except OkrError as error:
-            errors.print(f"[red]{error.message}[/red]")
-            raise typer.Exit(1) from None
-        if person is None:
-            errors.print(f"[red]{email} is not registered[/red]")
-            raise typer.Exit(1)
+        with refused(OkrError):
+            person = registered(people, email)
         tokens = people.tokens(person.id)
     table = Table(title=f"Tokens of {email}", title_justify="left")
     for column in ("id", "label", "scope", "created", "expires", "last used", "state"):
@@ -409,12 +374,8 @@ def token_revoke(
         token_id = UUID(token)
     except ValueError:
         token_id = token_id_for(token.strip())
-    with _ledger() as ledger:
-        try:
-            command_line(ledger).revoke_token(token_id, reason)
-        except (OkrError, ApiError) as error:
-            errors.print(f"[red]{error.message}[/red]")
-            raise typer.Exit(1) from None
+    with _ledger() as ledger, refused(OkrError, ApiError):
+        command_line(ledger).revoke_token(token_id, reason)
     console.print(f"revoked token {token_id}")
 
 
@@ -445,11 +406,8 @@ def relay(
         errors.print("[red]Kafka is off:[/red] set OKR_KAFKA_BOOTSTRAP (host:port[,host:port])")
         raise typer.Exit(2)
     configure_logging()
-    try:
+    with store_reachable():
         run_relay(settings)
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
 
 
 def _relay_table(current: RelayStatus) -> Table:
@@ -515,11 +473,8 @@ def worker(
         console.print(table)
         return
     configure_logging()
-    try:
+    with store_reachable():
         run_worker(settings)
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
 
 
 # --------------------------------------------------------------------------- notifications
@@ -537,11 +492,8 @@ def notifier(
     from infra.notify.service import run_notifier
 
     configure_logging()
-    try:
+    with store_reachable():
         run_notifier(get_settings(), follow=not send_only)
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -551,11 +503,8 @@ def webhooks() -> None:
     from infra.webhooks.service import run_webhooks
 
     configure_logging()
-    try:
+    with store_reachable():
         run_webhooks(get_settings())
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
 
 
 secrets_app = typer.Typer(help="Integration secrets sealed at rest.", no_args_is_help=True)
@@ -571,17 +520,11 @@ def secrets_rotate() -> None:
     from infra.webhooks.store import WebhookStore
 
     with _ledger() as ledger:
-        try:
+        with refused(ValueError):
             box = SecretBox.from_settings(get_settings())
-        except ValueError as error:
-            errors.print(f"[red]{error}[/red]")
-            raise typer.Exit(1) from None
         store = WebhookStore(postgres_recorder(ledger).datastore, box)
-        try:
+        with refused(OkrError):
             resealed = store.rotate()
-        except OkrError as error:
-            errors.print(f"[red]{error.message}[/red]")
-            raise typer.Exit(1) from None
     console.print(f"sealed {resealed} secret(s) again under key {box.key_id if box else ''}")
 
 
@@ -667,11 +610,11 @@ def import_command(
                 request,
                 max_bytes=limit,
             )
-        except ImportRefused as refused:
-            if refused.report is not None:
-                _print_import(refused.report.as_dict())
-            errors.print(f"[red]Nothing was imported: {len(refused.problems)} problem(s).[/red]")
-            for problem in refused.problems:
+        except ImportRefused as refusal:
+            if refusal.report is not None:
+                _print_import(refusal.report.as_dict())
+            errors.print(f"[red]Nothing was imported: {len(refusal.problems)} problem(s).[/red]")
+            for problem in refusal.problems:
                 where = f"{problem.sheet} row {problem.row}" if problem.row else problem.sheet
                 errors.print(
                     f"  {where or 'file'}: {problem.message} ({problem.rule})",

@@ -133,16 +133,24 @@ def fresh_database(url: str, name: str) -> str:
 # --------------------------------------------------------------------------- write overhead
 
 
-def write_overhead(url: str, single: int, batches: int) -> None:
-    """Alternate plain and chained commits one by one, so both see the same machine load."""
-    plain_store = datastore(fresh_database(url, "okr_bench_plain"))
-    chain_store = datastore(fresh_database(url, "okr_bench_chain"))
+def warmed_recorders(
+    plain_store: PostgresDatastore, chain_store: PostgresDatastore
+) -> tuple[PostgresApplicationRecorder, ChainedApplicationRecorder]:
+    """A plain and a chained recorder, their tables made and written to a little."""
     plain = PostgresApplicationRecorder(plain_store, events_table_name=TABLE)
     chained = ChainedApplicationRecorder(chain_store, events_table_name=TABLE)
     for recorder in (plain, chained):
         recorder.create_table()
         for _ in range(20):  # warm up: connections, prepared statements, caches
             recorder.insert_events(stored_events(100))
+    return plain, chained
+
+
+def write_overhead(url: str, single: int, batches: int) -> None:
+    """Alternate plain and chained commits one by one, so both see the same machine load."""
+    plain_store = datastore(fresh_database(url, "okr_bench_plain"))
+    chain_store = datastore(fresh_database(url, "okr_bench_chain"))
+    plain, chained = warmed_recorders(plain_store, chain_store)
     print(f"\nWrite throughput ({STATE_SIZE}-byte events; commits alternate plain/chained)")
     print(
         f"{'commit size':<14}{'commits':>9}{'plain ev/s':>12}{'chained ev/s':>14}{'overhead':>10}"

@@ -414,12 +414,7 @@ class Generator:
         week = starts + timedelta(days=4)
         while week <= ends and not self.done:
             self.at(week, 10)
-            for objective in objectives:
-                if self.done:
-                    return
-                if objective.status.value != "approved":
-                    continue
-                owner = self.owner_of(objective)
+            for objective, owner in self.approved(objectives):
                 for kr in objective.active_key_results:
                     if rng.random() < 0.1:
                         continue  # a missed week: staleness has something to find
@@ -477,13 +472,16 @@ class Generator:
                 objective.reject_amendment, amendment, "hold the line", cycle, self.ctx(decider)
             )
 
-    def grade(self, cycle: Cycle, objectives: list[Objective]) -> None:
+    def approved(self, objectives: list[Objective]) -> Iterator[tuple[Objective, Owner]]:
+        """The approved objectives with their owners, until the generator has written enough."""
         for objective in objectives:
             if self.done:
                 return
-            if objective.status.value != "approved":
-                continue
-            owner = self.owner_of(objective)
+            if objective.status.value == "approved":
+                yield objective, self.owner_of(objective)
+
+    def grade(self, cycle: Cycle, objectives: list[Objective]) -> None:
+        for objective, owner in self.approved(objectives):
             for kr in objective.active_key_results:
                 score = round(min(1.0, max(0.0, kr.progress)), 2)
                 self.attempt(objective.grade_key_result, kr.id, cycle, self.ctx(owner.actor), score)

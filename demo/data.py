@@ -1,10 +1,14 @@
 """The demo organisation's data: its people and teams, its strategy (mission, themes, KPIs,
 initiatives) and the texts its people write. Data only: the story that plays it is `demo.story`.
+The tables (people, teams, KPIs, initiatives) are in `organisation.toml`, read here one row a spec.
 """
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any
 
 from demo.summary import ADMIN_EMAIL
 from domain.initiative import InitiativeStatus
@@ -12,6 +16,9 @@ from domain.initiative import InitiativeStatus
 # ------------------------------------------------------------------------------ the cast
 
 _DOMAIN = "acme.example"
+_TABLES: dict[str, Any] = tomllib.loads(
+    files("demo").joinpath("organisation.toml").read_text("utf-8")
+)
 
 
 @dataclass(frozen=True)
@@ -32,43 +39,16 @@ class PersonSpec:
         return f"{first}.{last.replace(' ', '')}@{_DOMAIN}"
 
 
-PEOPLE: tuple[PersonSpec, ...] = (
-    PersonSpec("admin", "Dana Whitfield", None),
-    PersonSpec("maya", "Maya Chen", "acme", manager=True),
-    PersonSpec("tom", "Tom Okafor", "acme"),
-    PersonSpec("priya", "Priya Raman", "platform", manager=True),
-    PersonSpec("lukas", "Lukas Weber", "platform"),
-    PersonSpec("aiko", "Aiko Tanaka", "platform"),
-    PersonSpec("sam", "Sam Rivera", "platform"),
-    PersonSpec("lena", "Lena Fischer", "platform"),
-    PersonSpec("omar", "Omar Haddad", "sre", manager=True),
-    PersonSpec("jonas", "Jonas Berg", "sre"),
-    PersonSpec("elena", "Elena Petrova", "growth", manager=True),
-    PersonSpec("kwame", "Kwame Mensah", "growth"),
-    PersonSpec("sofia", "Sofia Rossi", "growth"),
-    PersonSpec("ben", "Ben Carter", "growth"),
-    PersonSpec("yuki", "Yuki Sato", "growth"),
-    PersonSpec("carlos", "Carlos Mendes", "sales", manager=True),
-    PersonSpec("hannah", "Hannah Schmidt", "sales"),
-    PersonSpec("noah", "Noah Williams", "sales"),
-    PersonSpec("diego", "Diego Alvarez", "sales"),
-    PersonSpec("ingrid", "Ingrid Larsen", "emea", manager=True),
-    PersonSpec("pierre", "Pierre Dubois", "emea"),
-    PersonSpec("grace", "Grace Kim", "people", manager=True),
-    PersonSpec("ravi", "Ravi Patel", "people"),
-    PersonSpec("fatima", "Fatima Zahra", "people"),
-    PersonSpec("mei", "Mei Lin", "growth", joins_in=1),
+PEOPLE: tuple[PersonSpec, ...] = tuple(
+    PersonSpec(
+        row["key"], row["name"], row.get("team"), row.get("manager", False), row.get("joins_in", 0)
+    )
+    for row in _TABLES["people"]
 )
 PEOPLE_BY_KEY = {p.key: p for p in PEOPLE}
 
-TEAMS: tuple[tuple[str, str, str | None], ...] = (
-    ("acme", "Acme", None),
-    ("platform", "Platform", "acme"),
-    ("sre", "Site Reliability", "platform"),
-    ("growth", "Growth", "acme"),
-    ("sales", "Sales", "acme"),
-    ("emea", "Sales EMEA", "sales"),
-    ("people", "People", "acme"),
+TEAMS: tuple[tuple[str, str, str | None], ...] = tuple(
+    (row["key"], row["name"], row.get("parent")) for row in _TABLES["teams"]
 )
 TEAM_PARENT = {key: parent for key, _, parent in TEAMS}
 TEAM_MANAGER = {p.team: p.key for p in PEOPLE if p.manager and p.team}
@@ -143,100 +123,7 @@ class KpiSpec:
 
 
 NORTH_STAR = "arr"
-KPIS: tuple[KpiSpec, ...] = (
-    KpiSpec(
-        "arr",
-        "Annual recurring revenue",
-        "M EUR",
-        "increase",
-        green=15.0,
-        amber=13.0,
-        owner="maya",
-        theme="Profitable growth",
-        start=11.4,
-        drift=0.35,
-        noise=0.08,
-        decimals=2,
-        key_result="Annual recurring revenue",
-        description="The north star: what customers pay us every year.",
-        note="From the finance close.",
-    ),
-    KpiSpec(
-        "nps",
-        "Net Promoter Score",
-        "pts",
-        "increase",
-        green=40,
-        amber=30,
-        owner="elena",
-        theme="Customers who stay",
-        start=29,
-        drift=1.0,
-        noise=2.0,
-        key_result="Net Promoter Score",
-        note="Monthly in-app survey.",
-    ),
-    KpiSpec(
-        "trial_to_paid",
-        "Trial-to-paid conversion",
-        "%",
-        "increase",
-        green=12,
-        amber=9,
-        owner="elena",
-        theme="Customers who stay",
-        start=9.0,
-        drift=0.55,
-        noise=0.25,
-        decimals=1,
-        key_result="Trial-to-paid conversion",
-    ),
-    KpiSpec(
-        "availability",
-        "Core API availability",
-        "%",
-        "increase",
-        green=99.9,
-        amber=99.5,
-        owner="priya",
-        theme="A platform nobody notices",
-        start=99.6,
-        drift=-0.02,
-        noise=0.04,
-        decimals=2,
-        ceiling=100.0,
-    ),
-    KpiSpec(
-        "cloud_cost",
-        "Cloud cost per active customer",
-        "EUR",
-        "decrease",
-        green=25,
-        amber=32,
-        owner="priya",
-        theme="Profitable growth",
-        start=36,
-        drift=-1.1,
-        noise=0.6,
-        decimals=2,
-        key_result="Cloud cost per active customer",
-    ),
-    KpiSpec(
-        "enps",
-        "Employee NPS",
-        "pts",
-        "increase",
-        green=30,
-        amber=15,
-        owner="grace",
-        theme="People who grow",
-        start=14,
-        drift=2.8,
-        noise=2.0,
-        key_result="Employee NPS",
-        note="Quarterly pulse, monthly sample.",
-    ),
-)
+KPIS: tuple[KpiSpec, ...] = tuple(KpiSpec(**row) for row in _TABLES["kpi"])
 
 
 @dataclass(frozen=True)
@@ -253,66 +140,22 @@ class InitiativeSpec:
     description: str = ""
 
 
-_STARTED, _DONE, _CANCELLED = (
-    InitiativeStatus.IN_PROGRESS,
-    InitiativeStatus.DONE,
-    InitiativeStatus.CANCELLED,
-)
-INITIATIVES: tuple[InitiativeSpec, ...] = (
-    InitiativeSpec(
-        1,
-        "Manager training programme",
-        "grace",
-        (("leaders", 0),),
-        4,
-        ((6, _STARTED, "First cohort of eight managers."), (70, _DONE, "Cohort graduated.")),
-    ),
-    InitiativeSpec(
-        1,
-        "Spot instances for batch jobs",
-        "sam",
-        (("cloud_cost", 0), ("idle", 0)),
-        5,
-        ((7, _STARTED, ""), (40, _DONE, "Every batch job on spot since week six.")),
-    ),
-    InitiativeSpec(
-        1,
-        "Partner programme pilot",
-        "carlos",
-        (("channel", 2),),
-        5,
-        (
-            (9, _STARTED, "Three agencies signed up for the pilot."),
-            (30, _CANCELLED, "Partner interest too thin to justify the effort; revisit next year."),
+def _initiative(row: dict[str, Any]) -> InitiativeSpec:
+    return InitiativeSpec(
+        **{name: value for name, value in row.items() if name not in ("key_results", "steps")},
+        key_results=tuple((kr["objective"], kr["index"]) for kr in row["key_results"]),
+        steps=tuple(
+            (
+                step["day"],
+                InitiativeStatus(step["status"]) if "status" in step else None,
+                step["note"],
+            )
+            for step in row.get("steps", ())
         ),
-    ),
-    InitiativeSpec(
-        2,
-        "Self-serve checkout rebuild",
-        "sofia",
-        (("conversion", 0), ("checkout", 1)),
-        3,
-        ((4, _STARTED, "Design review done."), (25, None, "Beta live for 10% of trials.")),
-        description="Replace the sales-assisted checkout with a self-serve one.",
-    ),
-    InitiativeSpec(
-        2,
-        "Chaos game days",
-        "omar",
-        (("recovery", 0),),
-        6,
-        ((8, _STARTED, "First game day: the queue failover."),),
-    ),
-    InitiativeSpec(2, "Pricing page redesign", "kwame", (("conversion", 1),), 10),
-    InitiativeSpec(
-        2,
-        "Tracing everywhere",
-        "aiko",
-        (("latency", 0),),
-        3,
-        ((3, _STARTED, ""), (45, _DONE, "Every public endpoint traced.")),
-    ),
-)
+    )
+
+
+INITIATIVES: tuple[InitiativeSpec, ...] = tuple(_initiative(row) for row in _TABLES["initiative"])
 
 
 # ----------------------------------------------------------------------------- texts

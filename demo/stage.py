@@ -16,7 +16,7 @@ from demo.objectives import KrSpec, ObjSpec
 from demo.summary import PlantedWeakOkr
 from domain.application import OkrLedger
 from domain.base import CommandContext
-from domain.objective import Kind
+from domain.objective import KeyResult, Kind
 from domain.scoring import Direction, Measure
 
 # ----------------------------------------------------------------------- the mirror
@@ -183,6 +183,21 @@ class Stage:
 
     def pid(self, key: str) -> UUID:
         return self.person_ids[key]
+
+    def mirror_live(self, obj: StoryObjective, spec: KrSpec | None, live: KeyResult) -> StoryKr:
+        """Mirror a key result the ledger already holds (carried over, or added by a change)."""
+        return self.mirror_kr(
+            obj,
+            spec,
+            live.id,
+            live.lineage_id,
+            live.baseline,
+            live.target,
+            measure=live.measure,
+            direction=live.direction,
+            title=live.title,
+            unit=live.unit,
+        )
 
     def mirror_kr(
         self,

@@ -208,18 +208,12 @@ class Story(Tracking, StrategyActs):
         obj = self.objectives.get((0, "dach"))
         if obj is not None and obj.status == "approved":
             kr = obj.krs[0]
-            score = rounded(clamp(self.kr_progress(kr) + 0.2), 1)
-            self.app.grade_key_result(
-                obj.id,
-                kr.id,
-                self.ctx(obj.approver),
-                score=score,
-                comment="Regraded: the Munich contract was signed on the last day of the quarter.",
-            )
-            self.app.grade_objective(
-                obj.id,
-                self.ctx(obj.approver),
-                comment="Recomputed after the key result was regraded.",
+            self.regrade(
+                obj,
+                kr,
+                rounded(clamp(self.kr_progress(kr) + 0.2), 1),
+                "Regraded: the Munich contract was signed on the last day of the quarter.",
+                "Recomputed after the key result was regraded.",
             )
         self.app.close_cycle(cycle.id, self.ctx("admin"))
 
@@ -453,18 +447,7 @@ class Story(Tracking, StrategyActs):
             by_title = {k.title_for(source.q): k for k in spec.krs}
             for kr in self.app.get_objective(result.id).active_key_results:
                 kr_spec = by_title.get(kr.title)
-                mirrored = self.mirror_kr(
-                    obj,
-                    kr_spec,
-                    kr.id,
-                    kr.lineage_id,
-                    kr.baseline,
-                    kr.target,
-                    measure=kr.measure,
-                    direction=kr.direction,
-                    title=kr.title,
-                    unit=kr.unit,
-                )
+                mirrored = self.mirror_live(obj, kr_spec, kr)
                 mirrored.title = kr.title
                 obj.krs.append(mirrored)
                 self.counts["key_results"] += 1

@@ -213,19 +213,7 @@ class Tracking(Stage):
                     known = {kr.id for kr in obj.krs}
                     for live in self.app.get_objective(obj.id).active_key_results:
                         if live.id not in known:
-                            added = self.mirror_kr(
-                                obj,
-                                None,
-                                live.id,
-                                live.lineage_id,
-                                live.baseline,
-                                live.target,
-                                measure=live.measure,
-                                direction=live.direction,
-                                title=live.title,
-                                unit=live.unit,
-                            )
-                            obj.krs.append(added)
+                            obj.krs.append(self.mirror_live(obj, None, live))
                             self.counts["key_results"] += 1
                 else:
                     kr.target = new_target
@@ -319,13 +307,17 @@ class Tracking(Stage):
             kr = obj.krs[-1]
             current = self.app.get_objective(obj.id).key_results[kr.id].score or 0.0
             score = rounded(clamp(current - 0.2 if current >= 0.2 else current + 0.2), 1)
-            self.app.grade_key_result(
-                obj.id,
-                kr.id,
-                self.ctx(obj.approver),
-                score=score,
-                comment="Adjusted by the manager: the evidence in the review does not support the self-assessment.",
+            self.regrade(
+                obj,
+                kr,
+                score,
+                "Adjusted by the manager: the evidence in the review does not support the self-assessment.",
+                "Recomputed after the manager's adjustment.",
             )
-            self.app.grade_objective(
-                obj.id, self.ctx(obj.approver), comment="Recomputed after the manager's adjustment."
-            )
+
+    def regrade(
+        self, obj: StoryObjective, kr: StoryKr, score: float, why: str, objective_note: str
+    ) -> None:
+        """The approver grades one key result again, and the objective's score follows."""
+        self.app.grade_key_result(obj.id, kr.id, self.ctx(obj.approver), score=score, comment=why)
+        self.app.grade_objective(obj.id, self.ctx(obj.approver), comment=objective_note)

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
 E = TypeVar("E", bound=StrEnum)
+
+
+class Supersedable(Protocol):
+    """A recorded value a correction supersedes (a check-in, a KPI's measurement)."""
+
+    @property
+    def superseded_by(self) -> UUID | None: ...
+
+
+S = TypeVar("S", bound=Supersedable)
 
 
 class OkrError(Exception):
@@ -127,3 +138,18 @@ def require_text(
         field,
     )
     return text
+
+
+def require_correctable(original: S | None, kind: str, noun: str, record_id: Any) -> S:
+    """The record a correction supersedes: it exists and no correction superseded it yet
+    (rules `<kind>_not_found`, `<kind>_superseded`, on the field `<kind>_id`)."""
+    field = f"{kind}_id"
+    require_value(original is not None, f"{kind}_not_found", f"{noun} {record_id} not found", field)
+    assert original is not None
+    require(
+        original.superseded_by is None,
+        f"{kind}_superseded",
+        f"that {noun} was already corrected; correct the latest correction instead",
+        field,
+    )
+    return original

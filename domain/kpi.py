@@ -23,10 +23,17 @@ from domain.errors import (
     clean_text,
     require,
     require_choice,
+    require_correctable,
     require_text,
     require_value,
 )
-from domain.source import Schedule, describe, validate_source
+from domain.source import (
+    Schedule,
+    describe,
+    require_follows_a_source,
+    require_still_following,
+    validate_source,
+)
 from domain.strategy import Strategy, validate_tags
 
 
@@ -230,16 +237,7 @@ class Kpi(OkrAggregate):
         note: str
 
         def apply(self, kpi: Kpi) -> None:
-            kpi.measurements[self.measurement_id] = Measurement(
-                id=self.measurement_id,
-                period=self.period,
-                starts_on=self.starts_on,
-                ends_on=self.ends_on,
-                value=self.value,
-                note=self.note,
-                recorded_at=self.timestamp,
-                actor=self.actor,
-            )
+            kpi.measurements[self.measurement_id] = _measurement_of(self)
 
     class MeasurementCorrected(OkrAggregate.Event):
         measurement_id: UUID
@@ -252,18 +250,7 @@ class Kpi(OkrAggregate):
 
         def apply(self, kpi: Kpi) -> None:
             kpi.measurements[self.supersedes].superseded_by = self.measurement_id
-            kpi.measurements[self.measurement_id] = Measurement(
-                id=self.measurement_id,
-                period=self.period,
-                starts_on=self.starts_on,
-                ends_on=self.ends_on,
-                value=self.value,
-                note=self.note,
-                recorded_at=self.timestamp,
-                actor=self.actor,
-                supersedes=self.supersedes,
-                reason=self.reason,
-            )
+            kpi.measurements[self.measurement_id] = _measurement_of(self, self.supersedes)
 
     class Retired(OkrAggregate.Event):
         def apply(self, kpi: Kpi) -> None:
@@ -434,19 +421,8 @@ class Kpi(OkrAggregate):
     ) -> UUID:
         """A new measurement for the same period supersedes the wrong one, which stays."""
         self._require_live("correct a measurement")
-        original = self.measurements.get(measurement_id)
-        require_value(
-            original is not None,
-            "measurement_not_found",
-            f"measurement {measurement_id} not found",
-            "measurement_id",
-        )
-        assert original is not None
-        require(
-            original.superseded_by is None,
-            "measurement_superseded",
-            "that measurement was already corrected; correct the latest correction instead",
-            "measurement_id",
+        original = require_correctable(
+            self.measurements.get(measurement_id), "measurement", "measurement", measurement_id
         )
         why = require_text(reason, "reason", max_length=2000)
         correction_id = uuid4()
@@ -479,27 +455,21 @@ class Kpi(OkrAggregate):
 
     def detach_source(self, ctx: CommandContext, reason: str) -> None:
         self._require_live("detach a data source")
-        require(
-            self.source_id is not None, "no_source", f"KPI '{self.name}' follows no data source"
-        )
+        require_follows_a_source(self.source_id, f"KPI '{self.name}'")
         self._trigger(self.SourceDetached, ctx, require_text(reason, "reason", max_length=2000))
 
     def take_fetched_value(self, source_id: UUID, value: float, ctx: CommandContext) -> UUID | None:
         """A fetched value as the measurement of the day of the fetch (in the source's time
         zone); a different value later that day corrects it; the same value writes nothing."""
         self._require_live("take a fetched value")
-        require(
-            self.source_id == source_id and self.source is not None,
-            "source_detached",
-            f"KPI '{self.name}' no longer follows this source",
-            "source_id",
+        source = require_still_following(
+            self.source_id, self.source, source_id, f"KPI '{self.name}'"
         )
-        assert self.source is not None
         number = _number(value, "value")
         now = ctx.now()  # the day in the source's zone, never ahead of the UTC day
-        day = min(Schedule.of(self.source).local_day(now), now.date()).isoformat()
+        day = min(Schedule.of(source).local_day(now), now.date()).isoformat()
         taken = next((m for m in self.live_measurements if m.period == day), None)
-        note = f"Fetched from its data source ({describe(self.source)})."
+        note = f"Fetched from its data source ({describe(source)})."
         if taken is None:
             return self.record_measurement(day, number, ctx, note)
         if taken.value == number:
@@ -511,6 +481,24 @@ class Kpi(OkrAggregate):
     def retire(self, ctx: CommandContext, reason: str) -> None:
         self._require_live("retire it")
         self._trigger(self.Retired, ctx, require_text(reason, "reason", max_length=2000))
+
+
+def _measurement_of(
+    event: Kpi.MeasurementRecorded | Kpi.MeasurementCorrected, supersedes: UUID | None = None
+) -> Measurement:
+    """The measurement a recording or correcting event adds."""
+    return Measurement(
+        id=event.measurement_id,
+        period=event.period,
+        starts_on=event.starts_on,
+        ends_on=event.ends_on,
+        value=event.value,
+        note=event.note,
+        recorded_at=event.timestamp,
+        actor=event.actor,
+        supersedes=supersedes,
+        reason=event.reason,
+    )
 
 
 def require_note(note: str) -> str:

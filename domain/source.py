@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from domain.errors import InvalidValue, require_choice, require_text, require_value
+from domain.errors import InvalidValue, require, require_choice, require_text, require_value
 
 
 class SourceKind(StrEnum):
@@ -52,6 +52,31 @@ def source_actor(source_id: object) -> str:
 
 def is_source_actor(actor: str) -> bool:
     return actor.startswith(SOURCE_ACTOR_PREFIX)
+
+
+def require_follows_a_source(
+    followed_id: object | None, follower: str, field: str | None = None
+) -> None:
+    """What detaches a source follows one (`follower`: "KPI 'Revenue'", "key result 'NPS'")."""
+    require(followed_id is not None, "no_source", f"{follower} follows no data source", field)
+
+
+def require_still_following(
+    followed_id: object | None,
+    definition: dict[str, Any] | None,
+    source_id: object,
+    follower: str,
+) -> dict[str, Any]:
+    """The definition of the source a fetched value came from, while `follower` still follows
+    it (a value fetched before a detach or a replacement is refused)."""
+    require(
+        followed_id == source_id and definition is not None,
+        "source_detached",
+        f"{follower} no longer follows this source",
+        "source_id",
+    )
+    assert definition is not None
+    return definition
 
 
 def _name(value: object, field: str, what: str) -> str:

@@ -447,36 +447,29 @@ class Strategy(OkrAggregate):
         A revision that breaks a rule anywhere changes nothing: it is tried on a copy first.
         """
         self._reason(reason)
-        args = (mission, vision, values, themes, perspectives)
-        copy.deepcopy(self)._revise(ctx, reason, *args)
-        self._revise(ctx, reason, *args)
 
-    def _revise(
-        self,
-        ctx: CommandContext,
-        reason: str,
-        mission: str,
-        vision: str,
-        values: Sequence[str],
-        themes: Sequence[Mapping[str, Any]],
-        perspectives: Sequence[tuple[str, str]] | None,
-    ) -> None:
-        self.restate(ctx, reason, mission=mission, vision=vision, values=values)
-        if perspectives is not None:
-            wanted = _clean_perspectives(perspectives)
-            keys = [p["key"] for p in wanted]
-            for p in wanted:
-                if p["key"] not in self.perspectives:
-                    self.add_perspective(p["key"], p["name"], ctx, reason)
-                else:
-                    self.rename_perspective(p["key"], p["name"], ctx, reason)
-            self._apply_themes(ctx, reason, themes, keep_perspectives=set(keys))
-            for key in list(self.perspectives):
-                if key not in keys:
-                    self.remove_perspective(key, ctx, reason)
-            self.reorder_perspectives(keys, ctx, reason)
-        else:
-            self._apply_themes(ctx, reason, themes, keep_perspectives=set(self.perspectives))
+        def apply(strategy: Strategy) -> None:
+            strategy.restate(ctx, reason, mission=mission, vision=vision, values=values)
+            if perspectives is not None:
+                wanted = _clean_perspectives(perspectives)
+                keys = [p["key"] for p in wanted]
+                for p in wanted:
+                    if p["key"] not in strategy.perspectives:
+                        strategy.add_perspective(p["key"], p["name"], ctx, reason)
+                    else:
+                        strategy.rename_perspective(p["key"], p["name"], ctx, reason)
+                strategy._apply_themes(ctx, reason, themes, keep_perspectives=set(keys))
+                for key in list(strategy.perspectives):
+                    if key not in keys:
+                        strategy.remove_perspective(key, ctx, reason)
+                strategy.reorder_perspectives(keys, ctx, reason)
+            else:
+                strategy._apply_themes(
+                    ctx, reason, themes, keep_perspectives=set(strategy.perspectives)
+                )
+
+        apply(copy.deepcopy(self))  # tried on a copy first: a broken rule changes nothing
+        apply(self)
 
     def _apply_themes(
         self,

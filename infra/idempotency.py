@@ -60,7 +60,9 @@ import psycopg
 from eventsourcing.persistence import DataError, OperationalError, PersistenceError
 from eventsourcing.postgres import PostgresRecorder
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composable, Composed, Identifier
+from psycopg.sql import SQL, Composable, Composed
+
+from infra.tables import create_tables, qualified
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import StoredEvent
@@ -208,9 +210,7 @@ class IdempotencyStore:
     ) -> None:
         self.datastore = datastore
         self.pending_timeout = pending_timeout
-        self._table = Composed(
-            [Identifier(datastore.schema or "public"), SQL("."), Identifier(table)]
-        )
+        self._table = qualified(datastore, table)
         self.owner = secrets.randbelow(2**31 - 1) + 1
         """This process's owner number: its liveness lock is (OWNER_LOCK_CLASS, owner)."""
         self._liveness: psycopg.Connection[Any] | None = None
@@ -226,38 +226,32 @@ class IdempotencyStore:
         return cls(recorder.datastore, **kwargs)
 
     def create_table(self) -> None:
-        with self.datastore.get_connection() as conn, conn.transaction():
-            # CREATE/ALTER ... IF NOT EXISTS race when servers start together: one at a time.
-            conn.execute(
-                SQL("SELECT pg_advisory_xact_lock(hashtext(%s))"),
-                (f"okrledger:create:{self._table.as_string(conn)}",),
-            )
-            conn.execute(
-                SQL(
-                    "CREATE TABLE IF NOT EXISTS {} ("
-                    "principal text NOT NULL, "
-                    "key text NOT NULL, "
-                    "request_hash text NOT NULL, "
-                    "state text NOT NULL DEFAULT 'pending', "
-                    "status integer, "
-                    "body bytea, "
-                    "content_type text, "
-                    "headers jsonb, "
-                    "created_at timestamptz NOT NULL DEFAULT clock_timestamp(), "
-                    "PRIMARY KEY (principal, key))"
-                ).format(self._table)
-            )
+        create_tables(
+            self.datastore,
+            self._table,
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                "principal text NOT NULL, "
+                "key text NOT NULL, "
+                "request_hash text NOT NULL, "
+                "state text NOT NULL DEFAULT 'pending', "
+                "status integer, "
+                "body bytea, "
+                "content_type text, "
+                "headers jsonb, "
+                "created_at timestamptz NOT NULL DEFAULT clock_timestamp(), "
+                "PRIMARY KEY (principal, key))"
+            ).format(self._table),
             # Added after the first release: the columns of the `written` state.
-            conn.execute(
-                SQL(
-                    "ALTER TABLE {} "
-                    "ADD COLUMN IF NOT EXISTS owner integer, "
-                    "ADD COLUMN IF NOT EXISTS result_id uuid, "
-                    "ADD COLUMN IF NOT EXISTS result_version bigint, "
-                    "ADD COLUMN IF NOT EXISTS result_position bigint, "
-                    "ADD COLUMN IF NOT EXISTS result_extra_id uuid"
-                ).format(self._table)
-            )
+            SQL(
+                "ALTER TABLE {} "
+                "ADD COLUMN IF NOT EXISTS owner integer, "
+                "ADD COLUMN IF NOT EXISTS result_id uuid, "
+                "ADD COLUMN IF NOT EXISTS result_version bigint, "
+                "ADD COLUMN IF NOT EXISTS result_position bigint, "
+                "ADD COLUMN IF NOT EXISTS result_extra_id uuid"
+            ).format(self._table),
+        )
 
     # ------------------------------------------------------------ liveness
 

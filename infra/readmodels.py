@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ from infra.chain import ChainReader
 from infra.checkpoints import TimeTravel
 from infra.settings import Settings, get_settings
 from infra.views import render
-from infra.views.log import LogReader
+from infra.views.log import LogReader, Row
 from infra.views.projector import ViewsProjector
 from infra.views.queries import Snapshot, ViewQueries
 from infra.views.runner import LiveRunner
@@ -251,8 +252,14 @@ class ReadModels:
             return render.history_json(found, self._names(snap)) if found else {}
 
     def replay(self, cycle_id: UUID, step: str = "week") -> list[Json]:
-        """Frames of the cycle's tree at the end of each day or week (UTC, by commit time),
-        each with the cycle's events since the previous frame (audit rows)."""
+        """Frames of the cycle's tree at the end of each day or week (UTC), each with the
+        cycle's events counted since the previous frame (audit rows).
+
+        The story of the cycle by its dates (`projections.replay`): a typed event counts at its
+        commit time, an event the chain flags imported at its own time, so a quarter imported
+        today replays week by week. A cycle with nothing imported replays by log positions
+        resolved by commit time, as time travel does.
+        """
         self.setup()
         with self.queries.snapshot() as snap:
             names = self._names(snap)
@@ -264,24 +271,54 @@ class ReadModels:
             )
             moments = self._positions_at(snap, boundaries)
             first, last = moments[0][0], moments[-1][0]
+            imported = self._imported_positions(snap, cycle_id)
+            # Imported events may count before they were committed: start before the first.
+            begin = min(first, imported[0] - 1) if imported else first
             # Frames fold the log up to `last`; names and audit rows are the views' (snapshot).
             answer.pin(max(snap.position, last))
             start = self.timetravel.state_at(
-                snap.conn, first, [cycle_id], refold_until=last, generation=snap.generation
+                snap.conn, begin, [cycle_id], refold_until=last, generation=snap.generation
             )
             scope = set(start.state.tree.objectives)
-            tail = self.timetravel.relevant(
-                self.timetravel.tail(snap.conn, first, last), scope, {cycle_id}, False
-            )
-            frames = replay(tail, [p for p, _ in moments], start=start.state.tree)
-            rows = self.queries.audit(snap, cycle_id=cycle_id, to_position=last, limit=None)
+            rows = self.timetravel.tail(snap.conn, begin, last)
+            later = [p for p in imported if p > last]
+            if later:
+                rows += self._aggregates_rows(snap, later, last)
+            tail = self.timetravel.relevant(rows, scope, {cycle_id}, False)
+            if imported:
+                frames = replay(tail, boundaries, start=start.state.tree, imported=set(imported))
+            else:
+                frames = replay(tail, [p for p, _ in moments], start=start.state.tree)
+            top = max([last, *later])
+            audit = self.queries.audit(snap, cycle_id=cycle_id, to_position=top, limit=None)
+            # An audit row's frame: the one that counts its event, else (events the tree
+            # does not read, such as an initiative's) the one whose commit-time span holds it.
+            ends = [p for p, _ in moments]
+            # `counted_at`: when the replay counts an event that counts at another time than
+            # its commit (its own, imported).
+            counted = {
+                logged.position: (index, None if at == logged.recorded_at else at.isoformat())
+                for index, frame in enumerate(frames)
+                for logged, at in zip(frame.events, frame.counted_at, strict=False)
+            }
+            by_frame: list[list[Json]] = [[] for _ in frames]
+            for row in audit:
+                found = counted.get(row["position"])
+                if found is not None:
+                    by_frame[found[0]].append({**row, "counted_at": found[1]} if found[1] else row)
+                    continue
+                index = bisect_left(ends, row["position"])
+                if index < len(by_frame):
+                    by_frame[index].append(row)
             out: list[Json] = []
-            previous = 0
-            for frame, boundary, (position, committed) in zip(
-                frames, boundaries, moments, strict=True
+            for frame, boundary, (position, committed), events in zip(
+                frames, boundaries, moments, by_frame, strict=True
             ):
+                if imported:
+                    position = max(position, frame.position)
+                    now = frame.state.cursor.now
+                    committed = max(committed, now) if committed and now else committed or now
                 frame.state.cursor.position, frame.state.cursor.now = position, committed
-                events = [r for r in rows if previous < r["position"] <= position]
                 out.append(
                     {
                         "boundary": boundary.isoformat(),
@@ -292,8 +329,29 @@ class ReadModels:
                         "events": [render.audit_json(r, names) for r in events],
                     }
                 )
-                previous = position
             return out
+
+    def _imported_positions(self, snap: Snapshot, cycle_id: UUID) -> list[int]:
+        """The positions of the cycle's events (its own and its objectives') that the chain
+        flags imported, ascending."""
+        query = SQL(
+            "SELECT a.position FROM {} a JOIN {} c ON c.position = a.position "
+            "WHERE a.cycle_id = %s AND c.imported ORDER BY a.position"
+        ).format(self.store.ident("view_audit"), self.log.chain_table)
+        with snap.conn.cursor(row_factory=tuple_row) as curs:
+            return [int(row[0]) for row in curs.execute(query, (cycle_id,))]
+
+    def _aggregates_rows(self, snap: Snapshot, positions: list[int], after: int) -> list[Row]:
+        """Every event after `after`, up to the last of `positions`, of the aggregates the
+        events at `positions` belong to (their order decides when each counts)."""
+        query = self.log.select + SQL(
+            "WHERE e.originator_id IN (SELECT originator_id FROM {} WHERE notification_id = "
+            "ANY(%s)) AND e.notification_id > %s AND e.notification_id <= %s "
+            "ORDER BY e.notification_id"
+        ).format(self.log.events_table)
+        with snap.conn.cursor(row_factory=tuple_row) as curs:
+            found: list[Row] = curs.execute(query, (positions, after, max(positions))).fetchall()
+        return found
 
     def _positions_at(
         self, snap: Snapshot, instants: Sequence[datetime]

@@ -39,3 +39,35 @@ class Repeating:
             except Exception:
                 log.exception("%s: this round failed; retrying", self.name)
             self._stop.wait(self.interval)
+
+
+class Looping:
+    """A `run()` loop on a daemon thread of its own (the Kafka relay, a projection worker):
+    `run` returns once `_stopping` is set; `stop()` sets it and waits for the thread."""
+
+    thread_name = "okr-loop"
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Run `run()` in a background thread."""
+        if self._thread is not None:
+            msg = f"{self.thread_name} is already running"
+            raise RuntimeError(msg)
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self.run, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Ask `run()` to return and wait for it (at most `timeout` seconds)."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("%s did not stop within %.0f s", self.thread_name, timeout or 0)
+            self._thread = None

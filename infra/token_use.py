@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from cachetools import TTLCache
-from eventsourcing.postgres import PostgresDatastore, PostgresRecorder
+from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import get_topic
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL
 
 from domain.access import AccessToken
 from domain.application import OkrLedger
+from infra.tables import CreatedOnce, PerRecorder, qualified
 
 log = logging.getLogger(__name__)
 
@@ -36,31 +36,20 @@ class TokenUse:
 
     def __init__(self, datastore: PostgresDatastore, table: str = TABLE) -> None:
         self.datastore = datastore
-        self._table = Composed(
-            [Identifier(datastore.schema or "public"), SQL("."), Identifier(table)]
-        )
+        self._table = qualified(datastore, table)
         self._written: TTLCache[UUID, bool] = TTLCache(
             maxsize=100_000, ttl=INTERVAL.total_seconds()
         )
         """The tokens whose use this process wrote within the last minute."""
         self._lock = threading.Lock()
-        self._created = False
-
-    def _create_table(self) -> None:
-        if self._created:
-            return
-        with self.datastore.get_connection() as conn, conn.transaction():
-            conn.execute(
-                SQL("SELECT pg_advisory_xact_lock(hashtext(%s))"),
-                (f"okrledger:create:{self._table.as_string(conn)}",),
-            )
-            conn.execute(
-                SQL(
-                    "CREATE TABLE IF NOT EXISTS {} ("
-                    "token_id uuid PRIMARY KEY, last_used_at timestamptz NOT NULL)"
-                ).format(self._table)
-            )
-        self._created = True
+        self._tables = CreatedOnce(
+            datastore,
+            self._table,
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                "token_id uuid PRIMARY KEY, last_used_at timestamptz NOT NULL)"
+            ).format(self._table),
+        )
 
     def touch(self, token_id: UUID, now: datetime | None = None) -> bool:
         """Note a use of the token; True when it was written (at most once a minute)."""
@@ -68,7 +57,7 @@ class TokenUse:
             if token_id in self._written:
                 return False
             self._written[token_id] = True
-        self._create_table()
+        self._tables.ensure()
         with self.datastore.get_connection() as conn, conn.transaction():
             cursor = conn.execute(
                 SQL(
@@ -84,7 +73,7 @@ class TokenUse:
         """When each of the tokens was last used (those never used are left out)."""
         if not token_ids:
             return {}
-        self._create_table()
+        self._tables.ensure()
         with self.datastore.get_connection() as conn:
             rows: list[Any] = conn.execute(
                 SQL("SELECT token_id, last_used_at FROM {} WHERE token_id = ANY(%s)").format(
@@ -95,20 +84,9 @@ class TokenUse:
         return {row["token_id"]: row["last_used_at"] for row in rows}
 
 
-_STORES: weakref.WeakKeyDictionary[Any, TokenUse] = weakref.WeakKeyDictionary()
-_STORES_LOCK = threading.Lock()
-
-
-def token_use_of(recorder: object) -> TokenUse | None:
-    """The token-use table beside an application's PostgreSQL recorder (one per recorder);
-    None for other recorders (e.g. in memory), where last use is not kept."""
-    if not isinstance(recorder, PostgresRecorder):
-        return None
-    with _STORES_LOCK:
-        store = _STORES.get(recorder)
-        if store is None:
-            store = _STORES[recorder] = TokenUse(recorder.datastore)
-        return store
+token_use_of = PerRecorder(TokenUse)
+"""The token-use table beside an application's PostgreSQL recorder (one per recorder); None
+for other recorders (e.g. in memory), where last use is not kept."""
 
 
 def note_use(recorder: object, token_id: UUID) -> None:

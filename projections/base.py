@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeGuard, TypeVar
 from domain.access import AccessToken
 from domain.base import OkrAggregate
 from domain.channel import ChatChannel
+from domain.cycle import Cycle, Phase
 from domain.initiative import Initiative
 from domain.kpi import Kpi
 from domain.person import Person
@@ -126,6 +127,17 @@ class FoldState:
 Handler = Callable[[Any, Any, Logged], None]
 
 
+PHASE_ENTERED: Mapping[type[Cycle.Event], Phase] = MappingProxyType(
+    {
+        Cycle.Started: Phase.ACTIVE,
+        Cycle.GradingOpened: Phase.GRADING,
+        Cycle.Closed: Phase.CLOSED,
+        Cycle.Reopened: Phase.GRADING,
+    }
+)
+"""The phase each cycle event after `Cycle.Planned` moves its cycle into."""
+
+
 class Handlers(Generic[FS]):
     """Event type → handler table; events a fold does not know about only move its cursor."""
 
@@ -141,6 +153,11 @@ class Handlers(Generic[FS]):
 
         return register
 
+    def on_phase_entered(self, enter: Callable[[FS, Cycle.Event, Logged, Phase], None]) -> None:
+        """Register `enter` as the handler of every event in `PHASE_ENTERED`, with its phase."""
+        for event_type, phase in PHASE_ENTERED.items():
+            self.on(event_type)(_entering(enter, phase))
+
     def handler_for(self, event_type: type[Any]) -> Handler | None:
         return self._table.get(event_type)
 
@@ -150,6 +167,15 @@ class Handlers(Generic[FS]):
 
     def __contains__(self, event_type: type[Any]) -> bool:
         return event_type in self._table
+
+
+def _entering(
+    enter: Callable[[FS, Cycle.Event, Logged, Phase], None], phase: Phase
+) -> Callable[[FS, Cycle.Event, Logged], None]:
+    def entered(state: FS, e: Cycle.Event, logged: Logged) -> None:
+        enter(state, e, logged, phase)
+
+    return entered
 
 
 class DataclassFold(Generic[FS]):

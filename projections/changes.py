@@ -1,51 +1,13 @@
-"""Reading the change sets carried by counter-proposals and amendments.
-
-The domain normalises them (`Objective._normalise_changes`) to: `{"title"?, "description"?,
-"key_results"?: {id: {title?, baseline?, target?, weight?}}, "add_key_results"?: [spec],
-"remove_key_results"?: [id]}` with ids as strings. These helpers give typed views of that shape.
-"""
+"""Reading the change sets carried by counter-proposals and amendments: the domain's typed
+views (domain/change_sets.py), which the objective itself applies them with."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-from uuid import UUID
+from domain.change_sets import (
+    AddedKeyResult,
+    added_key_results,
+    edited_key_results,
+    removed_key_results,
+)
 
-
-@dataclass(frozen=True)
-class AddedKeyResult:
-    key_result_id: UUID
-    lineage_id: UUID
-    title: str
-    measure: str
-    baseline: float | None
-    target: float | None
-    unit: str
-    direction: str
-    weight: float
-
-
-def edited_key_results(changes: dict[str, Any]) -> dict[UUID, dict[str, Any]]:
-    """Key result id → the fields it changes (some of title, baseline, target, weight)."""
-    return {UUID(k): dict(v) for k, v in (changes.get("key_results") or {}).items()}
-
-
-def added_key_results(changes: dict[str, Any]) -> list[AddedKeyResult]:
-    return [
-        AddedKeyResult(
-            key_result_id=UUID(spec["key_result_id"]),
-            lineage_id=UUID(spec["lineage_id"]),
-            title=spec["title"],
-            measure=spec["measure"],
-            baseline=spec["baseline"],
-            target=spec["target"],
-            unit=spec["unit"],
-            direction=spec["direction"],
-            weight=spec["weight"],
-        )
-        for spec in changes.get("add_key_results") or []
-    ]
-
-
-def removed_key_results(changes: dict[str, Any]) -> list[UUID]:
-    return [UUID(raw) for raw in changes.get("remove_key_results") or []]
+__all__ = ["AddedKeyResult", "added_key_results", "edited_key_results", "removed_key_results"]

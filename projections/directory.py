@@ -10,18 +10,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID
 
-from domain.access import AccessToken
-from domain.channel import ChatChannel
 from domain.cycle import Cycle, Phase
-from domain.initiative import Initiative
-from domain.kpi import Kpi
 from domain.objective import Objective
 from domain.person import Person, forgotten_name
-from domain.quality import QualityPolicy
-from domain.strategy import Strategy
 from domain.team import MemberRole, Team
-from domain.webhook import WebhookEndpoint
-from projections.base import DataclassFold, FoldState, Handlers, Logged
+from projections.base import PEOPLE_TEAMS_STRATEGY, DataclassFold, FoldState, Handlers, Logged
 
 
 @dataclass
@@ -97,14 +90,8 @@ class DirectoryFold(DataclassFold[DirectoryState]):
     state_type = DirectoryState
     handlers = _on
     ignores = (
-        AccessToken,
         Objective,
-        Strategy,
-        Kpi,
-        Initiative,
-        QualityPolicy,
-        WebhookEndpoint,
-        ChatChannel,
+        *(aggregate for aggregate in PEOPLE_TEAMS_STRATEGY if aggregate not in (Person, Team)),
     )
 
 
@@ -257,24 +244,7 @@ def _enter(state: DirectoryState, e: Cycle.Event, logged: Logged, phase: Phase) 
     )
 
 
-@_on.on(Cycle.Started)
-def _started(state: DirectoryState, e: Cycle.Started, logged: Logged) -> None:
-    _enter(state, e, logged, Phase.ACTIVE)
-
-
-@_on.on(Cycle.GradingOpened)
-def _grading_opened(state: DirectoryState, e: Cycle.GradingOpened, logged: Logged) -> None:
-    _enter(state, e, logged, Phase.GRADING)
-
-
-@_on.on(Cycle.Closed)
-def _closed(state: DirectoryState, e: Cycle.Closed, logged: Logged) -> None:
-    _enter(state, e, logged, Phase.CLOSED)
-
-
-@_on.on(Cycle.Reopened)
-def _reopened(state: DirectoryState, e: Cycle.Reopened, logged: Logged) -> None:
-    _enter(state, e, logged, Phase.GRADING)
+_on.on_phase_entered(_enter)
 
 
 # ---------------------------------------------------------------- queries

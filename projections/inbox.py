@@ -87,24 +87,11 @@ def _planned(state: InboxState, e: Cycle.Planned, logged: Logged) -> None:
     state.cycle_phases[e.originator_id] = Phase.PLANNING.value
 
 
-@_on.on(Cycle.Started)
-def _started(state: InboxState, e: Cycle.Started, logged: Logged) -> None:
-    state.cycle_phases[e.originator_id] = Phase.ACTIVE.value
+def _enter(state: InboxState, e: Cycle.Event, logged: Logged, phase: Phase) -> None:
+    state.cycle_phases[e.originator_id] = phase.value
 
 
-@_on.on(Cycle.GradingOpened)
-def _grading(state: InboxState, e: Cycle.GradingOpened, logged: Logged) -> None:
-    state.cycle_phases[e.originator_id] = Phase.GRADING.value
-
-
-@_on.on(Cycle.Reopened)
-def _reopened(state: InboxState, e: Cycle.Reopened, logged: Logged) -> None:
-    state.cycle_phases[e.originator_id] = Phase.GRADING.value
-
-
-@_on.on(Cycle.Closed)
-def _closed(state: InboxState, e: Cycle.Closed, logged: Logged) -> None:
-    state.cycle_phases[e.originator_id] = Phase.CLOSED.value
+_on.on_phase_entered(_enter)
 
 
 @_on.on(Objective.Drafted)

@@ -531,6 +531,42 @@ def _status(before: str, after: str) -> tuple[Json, Json]:
     return {"status": before}, {"status": after}
 
 
+def _status_change(
+    context: Context,
+    e: Objective.Event,
+    status: Status,
+    action: str,
+    approver: str | None = None,
+    **after: str,
+) -> Narration:
+    """The objective moves to `status`; `action` names it as `{title}`; `after` adds values
+    to the after side."""
+    node = _node(context, e)
+    old, new = _status(node.status, status.value)
+    return _about(
+        context, e, action.format(title=q(node.title)), old, new | after, approver=approver
+    )
+
+
+def _about_kr(
+    context: Context,
+    e: Objective.Event,
+    key_result_id: UUID,
+    action: str,
+    before: Json | None,
+    after: Json,
+) -> Narration:
+    """About one key result: its fields sit under `key_results` (`before` None: nothing)."""
+    return _about(
+        context,
+        e,
+        action,
+        {} if before is None else _kr_json(key_result_id, before),
+        _kr_json(key_result_id, after),
+        key_result_id=key_result_id,
+    )
+
+
 def _parent_phrase(context: Context, parent_id: UUID | None, parent_kr_id: UUID | None) -> str:
     parent = context.tree.objectives.get(parent_id) if parent_id else None
     if parent is None:
@@ -626,38 +662,30 @@ def _reassigned(context: Context, e: Objective.Reassigned, logged: Logged) -> Na
 
 @_event(Objective.Abandoned)
 def _abandoned(context: Context, e: Objective.Abandoned, logged: Logged) -> Narration:
-    node = _node(context, e)
-    before, after = _status(node.status, Status.ABANDONED.value)
-    return _about(context, e, f"{q(node.title)} abandoned", before, after)
+    return _status_change(context, e, Status.ABANDONED, "{title} abandoned")
 
 
 @_event(Objective.KeyResultAdded)
 def _kr_added(context: Context, e: Objective.KeyResultAdded, logged: Logged) -> Narration:
     node = _node(context, e)
-    before: Json = {}
-    after = _kr_json(
-        e.key_result_id,
-        {
-            "title": e.title,
-            "measure": e.measure,
-            "baseline": e.baseline,
-            "target": e.target,
-            "unit": e.unit,
-            "direction": e.direction,
-            "weight": e.weight,
-        },
-    )
+    after = {
+        "title": e.title,
+        "measure": e.measure,
+        "baseline": e.baseline,
+        "target": e.target,
+        "unit": e.unit,
+        "direction": e.direction,
+        "weight": e.weight,
+    }
     action = f"key result {q(e.title)} added to {q(node.title)}"
-    return _about(context, e, action, before, after, key_result_id=e.key_result_id)
+    return _about_kr(context, e, e.key_result_id, action, None, after)
 
 
 @_event(Objective.KeyResultReworded)
 def _kr_reworded(context: Context, e: Objective.KeyResultReworded, logged: Logged) -> Narration:
     kr = _kr(context, e, e.key_result_id)
-    before = _kr_json(e.key_result_id, {"title": kr.title})
-    after = _kr_json(e.key_result_id, {"title": e.title})
     action = f"key result {q(kr.title)} renamed to {q(e.title)}"
-    return _about(context, e, action, before, after, key_result_id=e.key_result_id)
+    return _about_kr(context, e, e.key_result_id, action, {"title": kr.title}, {"title": e.title})
 
 
 @_event(Objective.KeyResultRetargeted)
@@ -673,45 +701,44 @@ def _kr_retargeted(context: Context, e: Objective.KeyResultRetargeted, logged: L
                 f" to {number(value)}"
             )
             old[name], new[name] = getattr(kr, name), value
-    before, after = _kr_json(e.key_result_id, old), _kr_json(e.key_result_id, new)
     action = " and ".join(parts) or f"key result {q(kr.title)} retargeted without change"
-    return _about(context, e, action, before, after, key_result_id=e.key_result_id)
+    return _about_kr(context, e, e.key_result_id, action, old, new)
 
 
 @_event(Objective.KeyResultReweighted)
 def _kr_reweighted(context: Context, e: Objective.KeyResultReweighted, logged: Logged) -> Narration:
     kr = _kr(context, e, e.key_result_id)
-    before = _kr_json(e.key_result_id, {"weight": kr.weight})
-    after = _kr_json(e.key_result_id, {"weight": e.weight})
     action = f"weight of {q(kr.title)} changed from {number(kr.weight)} to {number(e.weight)}"
-    return _about(context, e, action, before, after, key_result_id=e.key_result_id)
+    return _about_kr(
+        context, e, e.key_result_id, action, {"weight": kr.weight}, {"weight": e.weight}
+    )
 
 
 @_event(Objective.KeyResultRemoved)
 def _kr_removed(context: Context, e: Objective.KeyResultRemoved, logged: Logged) -> Narration:
     node, kr = _node(context, e), _kr(context, e, e.key_result_id)
-    before = _kr_json(e.key_result_id, {"removed": False})
-    after = _kr_json(e.key_result_id, {"removed": True})
     action = f"key result {q(kr.title)} removed from {q(node.title)}"
-    return _about(context, e, action, before, after, key_result_id=e.key_result_id)
+    return _about_kr(context, e, e.key_result_id, action, {"removed": False}, {"removed": True})
 
 
 @_event(Objective.SubmittedForApproval)
 def _submitted(context: Context, e: Objective.SubmittedForApproval, logged: Logged) -> Narration:
-    node = _node(context, e)
-    before, after = _status(node.status, Status.IN_REVIEW.value)
-    after["approver_id"] = str(e.approver_id)
-    return _about(context, e, f"{q(node.title)} submitted for approval", before, after)
+    return _status_change(
+        context,
+        e,
+        Status.IN_REVIEW,
+        "{title} submitted for approval",
+        approver_id=str(e.approver_id),
+    )
 
 
 @_event(Objective.ChangesRequested)
 def _changes_requested(
     context: Context, e: Objective.ChangesRequested, logged: Logged
 ) -> Narration:
-    node = _node(context, e)
-    before, after = _status(node.status, Status.CHANGES_REQUESTED.value)
-    after["comment"] = e.comment
-    return _about(context, e, f"changes requested on {q(node.title)}", before, after)
+    return _status_change(
+        context, e, Status.CHANGES_REQUESTED, "changes requested on {title}", comment=e.comment
+    )
 
 
 @_event(Objective.CounterProposed)
@@ -746,16 +773,12 @@ def _counter_accepted(
 
 @_event(Objective.Approved)
 def _approved(context: Context, e: Objective.Approved, logged: Logged) -> Narration:
-    node = _node(context, e)
-    before, after = _status(node.status, Status.APPROVED.value)
-    return _about(context, e, f"{q(node.title)} approved", before, after, approver=e.actor)
+    return _status_change(context, e, Status.APPROVED, "{title} approved", approver=e.actor)
 
 
 @_event(Objective.Withdrawn)
 def _withdrawn(context: Context, e: Objective.Withdrawn, logged: Logged) -> Narration:
-    node = _node(context, e)
-    before, after = _status(node.status, Status.DRAFT.value)
-    return _about(context, e, f"{q(node.title)} withdrawn from review", before, after)
+    return _status_change(context, e, Status.DRAFT, "{title} withdrawn from review")
 
 
 @_event(Objective.AmendmentProposed)
@@ -867,18 +890,15 @@ def _kr_graded(context: Context, e: Objective.KeyResultGraded, logged: Logged) -
     kr = _kr(context, e, e.key_result_id)
     if kr.score is None:
         action = f"{q(kr.title)} graded {number(e.score)} ({_achieved(e.achieved)})"
-        before: Json = {}
+        before: Json | None = None
     else:
         action = (
             f"{q(kr.title)} regraded from {number(kr.score)} to {number(e.score)}"
             f" ({_achieved(e.achieved)})"
         )
-        before = _kr_json(e.key_result_id, {"score": kr.score, "achieved": kr.achieved})
-    after = _kr_json(
-        e.key_result_id,
-        {"score": e.score, "achieved": e.achieved, "suggested_score": e.suggested_score},
-    )
-    return _about(context, e, action, before, after, key_result_id=e.key_result_id)
+        before = {"score": kr.score, "achieved": kr.achieved}
+    after = {"score": e.score, "achieved": e.achieved, "suggested_score": e.suggested_score}
+    return _about_kr(context, e, e.key_result_id, action, before, after)
 
 
 @_event(Objective.Graded, objective_local=True)

@@ -102,24 +102,11 @@ def _planned(state: StalenessState, e: Cycle.Planned, logged: Logged) -> None:
     state.cycles[e.originator_id] = WatchedCycle(e.starts_on, e.ends_on, e.cadence)
 
 
-@_on.on(Cycle.Started)
-def _started(state: StalenessState, e: Cycle.Started, logged: Logged) -> None:
-    state.cycles[e.originator_id].phase = Phase.ACTIVE.value
+def _enter(state: StalenessState, e: Cycle.Event, logged: Logged, phase: Phase) -> None:
+    state.cycles[e.originator_id].phase = phase.value
 
 
-@_on.on(Cycle.GradingOpened)
-def _grading(state: StalenessState, e: Cycle.GradingOpened, logged: Logged) -> None:
-    state.cycles[e.originator_id].phase = Phase.GRADING.value
-
-
-@_on.on(Cycle.Reopened)
-def _reopened(state: StalenessState, e: Cycle.Reopened, logged: Logged) -> None:
-    state.cycles[e.originator_id].phase = Phase.GRADING.value
-
-
-@_on.on(Cycle.Closed)
-def _closed(state: StalenessState, e: Cycle.Closed, logged: Logged) -> None:
-    state.cycles[e.originator_id].phase = Phase.CLOSED.value
+_on.on_phase_entered(_enter)
 
 
 @_on.on(Objective.Drafted)
@@ -211,7 +198,9 @@ def _corrected(state: StalenessState, e: Objective.CheckInCorrected, logged: Log
 
 
 @dataclass(frozen=True)
-class StaleKeyResult:
+class ListedKeyResult:
+    """Which key result of which objective, and whose: what every listed item says first."""
+
     cycle_id: UUID
     objective_id: UUID
     objective_title: str
@@ -219,6 +208,10 @@ class StaleKeyResult:
     title: str
     owner_team_id: UUID | None
     owner_person_id: UUID | None
+
+
+@dataclass(frozen=True)
+class StaleKeyResult(ListedKeyResult):
     last_check_in_on: date | None
     last_recorded_at: datetime | None
     days_since: int
@@ -226,7 +219,7 @@ class StaleKeyResult:
 
 
 def _where(watched: WatchedObjective, kr: WatchedKeyResult) -> dict[str, Any]:
-    """Which key result of which objective, and whose: what every listed item says first."""
+    """The `ListedKeyResult` fields of `kr`."""
     return {
         "cycle_id": watched.cycle_id,
         "objective_id": watched.objective_id,
@@ -293,14 +286,7 @@ class SourceProblem:
 
 
 @dataclass(frozen=True)
-class FailingSource:
-    cycle_id: UUID
-    objective_id: UUID
-    objective_title: str
-    key_result_id: UUID
-    title: str
-    owner_team_id: UUID | None
-    owner_person_id: UUID | None
+class FailingSource(ListedKeyResult):
     source_id: UUID
     rule: str | None
     error: str | None

@@ -344,20 +344,29 @@ def _thresholds(state: StrategyState, e: Kpi.ThresholdsChanged, logged: Logged) 
     )
 
 
+def _measurement(
+    e: Kpi.MeasurementRecorded | Kpi.MeasurementCorrected,
+    *,
+    supersedes: UUID | None = None,
+    reason: str = "",
+) -> MeasurementEntry:
+    return MeasurementEntry(
+        e.measurement_id,
+        e.period,
+        e.starts_on,
+        e.ends_on,
+        e.value,
+        e.note,
+        e.timestamp,
+        e.actor,
+        supersedes=supersedes,
+        reason=reason,
+    )
+
+
 @_on.on(Kpi.MeasurementRecorded)
 def _measured(state: StrategyState, e: Kpi.MeasurementRecorded, logged: Logged) -> None:
-    _kpi(state, e).measurements.append(
-        MeasurementEntry(
-            e.measurement_id,
-            e.period,
-            e.starts_on,
-            e.ends_on,
-            e.value,
-            e.note,
-            e.timestamp,
-            e.actor,
-        )
-    )
+    _kpi(state, e).measurements.append(_measurement(e))
 
 
 @_on.on(Kpi.MeasurementCorrected)
@@ -366,20 +375,7 @@ def _corrected(state: StrategyState, e: Kpi.MeasurementCorrected, logged: Logged
     for old in entry.measurements:
         if old.measurement_id == e.supersedes:
             old.superseded_by = e.measurement_id
-    entry.measurements.append(
-        MeasurementEntry(
-            e.measurement_id,
-            e.period,
-            e.starts_on,
-            e.ends_on,
-            e.value,
-            e.note,
-            e.timestamp,
-            e.actor,
-            supersedes=e.supersedes,
-            reason=e.reason,
-        )
-    )
+    entry.measurements.append(_measurement(e, supersedes=e.supersedes, reason=e.reason))
 
 
 @_on.on(Kpi.Retired)

@@ -218,6 +218,20 @@ def _kpi(context: Context, e: Kpi.Event) -> KpiEntry | None:
     return context.strategy.kpis.get(e.originator_id)
 
 
+def _kpi_title(context: Context, e: Kpi.Event) -> str:
+    old = _kpi(context, e)
+    return q(old.name) if old else str(e.originator_id)
+
+
+def _measurement_json(e: Kpi.MeasurementRecorded | Kpi.MeasurementCorrected) -> Json:
+    return {
+        "measurement_id": str(e.measurement_id),
+        "period": e.period,
+        "value": e.value,
+        "note": e.note,
+    }
+
+
 def _about_kpi(e: Kpi.Event, action: str, before: Json, after: Json) -> Narration:
     return Narration("kpi", e.originator_id, None, None, None, action, before, after)
 
@@ -269,7 +283,7 @@ def _kpi_owner(context: Context, e: Kpi.OwnerChanged, logged: Any) -> Narration:
     old = _kpi(context, e)
     return _about_kpi(
         e,
-        f"KPI {q(old.name) if old else e.originator_id} handed to a new owner",
+        f"KPI {_kpi_title(context, e)} handed to a new owner",
         {"owner_person_id": str(old.owner_person_id) if old else None},
         {"owner_person_id": str(e.owner_person_id)},
     )
@@ -282,7 +296,7 @@ def _kpi_retagged(context: Context, e: Kpi.Retagged, logged: Any) -> Narration:
     where = where or (f"the {e.perspective} perspective" if e.perspective else "no perspective")
     return _about_kpi(
         e,
-        f"KPI {q(old.name) if old else e.originator_id} moved to {where}",
+        f"KPI {_kpi_title(context, e)} moved to {where}",
         {
             "perspective": old.perspective if old else None,
             "theme_id": _id(old.theme_id) if old else None,
@@ -311,15 +325,9 @@ def _measured(context: Context, e: Kpi.MeasurementRecorded, logged: Any) -> Narr
     unit = f" {old.unit}" if old and old.unit else ""
     return _about_kpi(
         e,
-        f"KPI {q(old.name) if old else e.originator_id} measured {number(e.value)}{unit}"
-        f" for {e.period}",
+        f"KPI {_kpi_title(context, e)} measured {number(e.value)}{unit} for {e.period}",
         {},
-        {
-            "measurement_id": str(e.measurement_id),
-            "period": e.period,
-            "value": e.value,
-            "note": e.note,
-        },
+        _measurement_json(e),
     )
 
 
@@ -331,9 +339,7 @@ def _corrected(context: Context, e: Kpi.MeasurementCorrected, logged: Any) -> Na
         if old
         else None
     )
-    action = (
-        f"measurement of KPI {q(old.name) if old else e.originator_id} for {e.period} corrected"
-    )
+    action = f"measurement of KPI {_kpi_title(context, e)} for {e.period} corrected"
     if wrong is not None:
         action += f" from {number(wrong.value)} to {number(e.value)}"
     return _about_kpi(
@@ -344,33 +350,22 @@ def _corrected(context: Context, e: Kpi.MeasurementCorrected, logged: Any) -> Na
             "value": wrong.value if wrong else None,
             "note": wrong.note if wrong else None,
         },
-        {
-            "measurement_id": str(e.measurement_id),
-            "period": e.period,
-            "value": e.value,
-            "note": e.note,
-        },
+        _measurement_json(e),
     )
 
 
 @phrases(Kpi.Retired)
 def _kpi_retired(context: Context, e: Kpi.Retired, logged: Any) -> Narration:
-    old = _kpi(context, e)
     return _about_kpi(
-        e,
-        f"KPI {q(old.name) if old else e.originator_id} retired",
-        {"retired": False},
-        {"retired": True},
+        e, f"KPI {_kpi_title(context, e)} retired", {"retired": False}, {"retired": True}
     )
 
 
 @phrases(Kpi.SourceAttached, ignored_by=("strategy", "history"))
 def _kpi_source_attached(context: Context, e: Kpi.SourceAttached, logged: Any) -> Narration:
-    old = _kpi(context, e)
     return _about_kpi(
         e,
-        f"KPI {q(old.name) if old else e.originator_id} measured from a data source: "
-        f"{describe(e.source)}",
+        f"KPI {_kpi_title(context, e)} measured from a data source: {describe(e.source)}",
         {},
         {"source_id": str(e.source_id), "source": e.source},
     )
@@ -378,10 +373,9 @@ def _kpi_source_attached(context: Context, e: Kpi.SourceAttached, logged: Any) -
 
 @phrases(Kpi.SourceDetached, ignored_by=("strategy", "history"))
 def _kpi_source_detached(context: Context, e: Kpi.SourceDetached, logged: Any) -> Narration:
-    old = _kpi(context, e)
     return _about_kpi(
         e,
-        f"KPI {q(old.name) if old else e.originator_id} no longer measured from a data source",
+        f"KPI {_kpi_title(context, e)} no longer measured from a data source",
         {},
         {"source_id": None},
     )
@@ -476,34 +470,27 @@ def _initiative_owner(context: Context, e: Initiative.OwnerChanged, logged: Any)
     )
 
 
-@phrases(Initiative.KeyResultLinked)
-def _linked(context: Context, e: Initiative.KeyResultLinked, logged: Any) -> Narration:
-    link = {"objective_id": str(e.objective_id), "key_result_id": str(e.key_result_id)}
-    return _about_initiative(
-        context,
-        e,
-        f"initiative {_initiative_title(context, e)} now also moves"
-        f" {_kr_title(context, e.objective_id, e.key_result_id)}",
-        {},
-        {"linked": link},
-        objective_id=e.objective_id,
-        key_result_id=e.key_result_id,
-    )
+def _link_phraser(verb: str, *, linked: bool) -> Any:
+    def phrase(context: Context, e: Any, logged: Any) -> Narration:
+        link: Json = {
+            "linked": {"objective_id": str(e.objective_id), "key_result_id": str(e.key_result_id)}
+        }
+        return _about_initiative(
+            context,
+            e,
+            f"initiative {_initiative_title(context, e)} {verb}"
+            f" {_kr_title(context, e.objective_id, e.key_result_id)}",
+            {} if linked else link,
+            link if linked else {},
+            objective_id=e.objective_id,
+            key_result_id=e.key_result_id,
+        )
+
+    return phrase
 
 
-@phrases(Initiative.KeyResultUnlinked)
-def _unlinked(context: Context, e: Initiative.KeyResultUnlinked, logged: Any) -> Narration:
-    link = {"objective_id": str(e.objective_id), "key_result_id": str(e.key_result_id)}
-    return _about_initiative(
-        context,
-        e,
-        f"initiative {_initiative_title(context, e)} no longer moves"
-        f" {_kr_title(context, e.objective_id, e.key_result_id)}",
-        {"linked": link},
-        {},
-        objective_id=e.objective_id,
-        key_result_id=e.key_result_id,
-    )
+phrases(Initiative.KeyResultLinked)(_link_phraser("now also moves", linked=True))
+phrases(Initiative.KeyResultUnlinked)(_link_phraser("no longer moves", linked=False))
 
 
 def _status_phraser(verb: str, status: str) -> Any:
@@ -611,34 +598,35 @@ def _themed(context: Context, e: Objective.Themed, logged: Any) -> Narration:
     )
 
 
-@phrases(Objective.KeyResultLinkedToKpi)
-def _kpi_linked(context: Context, e: Objective.KeyResultLinkedToKpi, logged: Any) -> Narration:
+def _kpi_link(
+    context: Context, e: Objective.Event, key_result_id: UUID, kpi_id: UUID | None
+) -> Narration:
+    """A key result linked to KPI `kpi_id`, or unlinked from its KPI (`kpi_id` None)."""
     node = context.tree.objectives.get(e.originator_id)
-    kr = node.key_results.get(e.key_result_id) if node else None
+    kr = node.key_results.get(key_result_id) if node else None
+    previous = kr.kpi_id if kr else None
+    follows = (
+        f"follows KPI {_kpi_name(context, kpi_id)}"
+        if kpi_id
+        else f"no longer follows KPI {_kpi_name(context, previous)}"
+    )
     return _about_objective(
         context,
         e,
-        f"key result {q(kr.title) if kr else e.key_result_id} follows KPI"
-        f" {_kpi_name(context, e.kpi_id)}",
-        {"key_results": {str(e.key_result_id): {"kpi_id": _id(kr.kpi_id) if kr else None}}},
-        {"key_results": {str(e.key_result_id): {"kpi_id": str(e.kpi_id)}}},
-        e.key_result_id,
+        f"key result {q(kr.title) if kr else key_result_id} {follows}",
+        {"key_results": {str(key_result_id): {"kpi_id": _id(previous)}}},
+        {"key_results": {str(key_result_id): {"kpi_id": _id(kpi_id)}}},
+        key_result_id,
     )
+
+
+@phrases(Objective.KeyResultLinkedToKpi)
+def _kpi_linked(context: Context, e: Objective.KeyResultLinkedToKpi, logged: Any) -> Narration:
+    return _kpi_link(context, e, e.key_result_id, e.kpi_id)
 
 
 @phrases(Objective.KeyResultUnlinkedFromKpi)
 def _kpi_unlinked(
     context: Context, e: Objective.KeyResultUnlinkedFromKpi, logged: Any
 ) -> Narration:
-    node = context.tree.objectives.get(e.originator_id)
-    kr = node.key_results.get(e.key_result_id) if node else None
-    previous = kr.kpi_id if kr else None
-    return _about_objective(
-        context,
-        e,
-        f"key result {q(kr.title) if kr else e.key_result_id} no longer follows KPI"
-        f" {_kpi_name(context, previous)}",
-        {"key_results": {str(e.key_result_id): {"kpi_id": _id(previous)}}},
-        {"key_results": {str(e.key_result_id): {"kpi_id": None}}},
-        e.key_result_id,
-    )
+    return _kpi_link(context, e, e.key_result_id, None)

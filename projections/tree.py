@@ -248,24 +248,11 @@ def _cycle_planned(state: TreeState, e: Cycle.Planned, logged: Logged) -> None:
     state.cycle_objectives.setdefault(e.originator_id, [])
 
 
-@_on.on(Cycle.Started)
-def _cycle_started(state: TreeState, e: Cycle.Started, logged: Logged) -> None:
-    state.cycles[e.originator_id].phase = Phase.ACTIVE.value
+def _enter_phase(state: TreeState, e: Cycle.Event, logged: Logged, phase: Phase) -> None:
+    state.cycles[e.originator_id].phase = phase.value
 
 
-@_on.on(Cycle.GradingOpened)
-def _grading_opened(state: TreeState, e: Cycle.GradingOpened, logged: Logged) -> None:
-    state.cycles[e.originator_id].phase = Phase.GRADING.value
-
-
-@_on.on(Cycle.Closed)
-def _cycle_closed(state: TreeState, e: Cycle.Closed, logged: Logged) -> None:
-    state.cycles[e.originator_id].phase = Phase.CLOSED.value
-
-
-@_on.on(Cycle.Reopened)
-def _cycle_reopened(state: TreeState, e: Cycle.Reopened, logged: Logged) -> None:
-    state.cycles[e.originator_id].phase = Phase.GRADING.value
+_on.on_phase_entered(_enter_phase)
 
 
 # ------------------------------------------------------------- objectives

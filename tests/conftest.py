@@ -5,6 +5,7 @@
   test asks for it.
 - ``database_url`` (function): a fresh, empty database on that server, dropped afterwards.
 - ``es_env`` (function): the eventsourcing environment for that database (chained recorder).
+- ``ledger`` (function): the application on that database, closed afterwards.
 
 Tests that use them are marked ``postgres`` automatically; integration modules also say so.
 
@@ -20,6 +21,7 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import uuid4
@@ -27,10 +29,11 @@ from uuid import uuid4
 import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolClosed
 
+from domain.application import OkrLedger
 from infra.embedded import start_embedded_postgres, stop_embedded_postgres
 from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
@@ -99,6 +102,27 @@ class _Server:
     def admin(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(make_conninfo(self.url, dbname="postgres"), autocommit=True)
 
+    def new_database(self, prefix: str = "okr_test") -> str:
+        """A fresh, empty database on this server; its libpq URL."""
+        name = f"{prefix}_{uuid4().hex[:16]}"
+        with self.admin() as conn:
+            conn.execute(SQL("CREATE DATABASE {}").format(Identifier(name)) + self.create_options)
+        return make_conninfo(self.url, dbname=name)
+
+    def drop_database(self, url: str) -> None:
+        name = str(conninfo_to_dict(url)["dbname"])
+        with self.admin() as conn:
+            conn.execute(SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name)))
+
+    @contextmanager
+    def fresh_database(self, prefix: str = "okr_test") -> Iterator[str]:
+        """A fresh database for the `with` block, dropped after it."""
+        url = self.new_database(prefix)
+        try:
+            yield url
+        finally:
+            self.drop_database(url)
+
 
 @pytest.fixture(scope="session")
 def _postgres_server() -> Iterator[_Server]:
@@ -143,19 +167,21 @@ def postgres_server_url(_postgres_server: _Server) -> str:
 @pytest.fixture
 def database_url(_postgres_server: _Server, postgres_server_url: str) -> Iterator[str]:
     """A libpq connection string for a fresh, empty database, dropped after the test."""
-    name = f"okr_test_{uuid4().hex[:16]}"
-    with _postgres_server.admin() as conn:
-        conn.execute(
-            SQL("CREATE DATABASE {}").format(Identifier(name)) + _postgres_server.create_options
-        )
-    try:
-        yield make_conninfo(postgres_server_url, dbname=name)
-    finally:
-        with _postgres_server.admin() as conn:
-            conn.execute(SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name)))
+    with _postgres_server.fresh_database() as url:
+        yield url
 
 
 @pytest.fixture
 def es_env(database_url: str) -> dict[str, str]:
     """eventsourcing's environment for ``database_url``: hash-chained PostgreSQL recorders."""
     return eventsourcing_env(database_url, Settings(lock_timeout_seconds=5, pool_size=4))
+
+
+@pytest.fixture
+def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
+    """The application on a fresh database, closed after the test."""
+    app = OkrLedger(env=es_env)
+    try:
+        yield app
+    finally:
+        app.close()

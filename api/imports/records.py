@@ -434,29 +434,74 @@ FLAT_FIELDS = (
 )
 
 VIVA_COLUMNS: dict[str, tuple[str, ...]] = {
-    "type": ("type", "object_type"),
+    "type": ("object_type", "type"),
     "external_id": ("id", "object_id"),
     "title": ("title", "name"),
     "description": ("description",),
-    "parent_external_id": ("parent_id", "parent_object_id", "aligned_to_id"),
+    "parent_external_id": (
+        "aligned_to_weight_objective_id",
+        "parent_id",
+        "parent_object_id",
+        "aligned_to_id",
+    ),
     "owner_email": ("owner_email", "owner_emails", "owner"),
     "owner_team": ("team", "teams", "owner_team"),
-    "cycle": ("time_period", "period"),
+    "cycle": ("period", "time_period"),
     "cycle_starts_on": ("start_date",),
     "cycle_ends_on": ("end_date", "due_date"),
+    "kind": ("goal_type", "okr_type"),
     "measure": ("metric_type", "progress_type"),
-    "baseline": ("start_value", "starting_value"),
+    "baseline": ("start", "start_value", "starting_value"),
     "target": ("target", "target_value"),
-    "unit": ("metric_unit", "unit"),
+    "unit": ("unit", "metric_unit"),
     "direction": ("metric_direction", "direction"),
     "weight": ("weight",),
-    "value": ("current_value", "current"),
-    "effective_on": ("last_check_in_date", "last_checkin_date", "check_in_date"),
+    "value": ("current_value", "current", "checkins"),
+    "effective_on": ("last_check_in", "last_check_in_date", "last_checkin_date", "check_in_date"),
     "note": ("last_check_in_note", "last_checkin_note", "check_in_note"),
 }
-"""Our field → the Viva Goals column names it is read from (normalised: lower case, `_`)."""
+"""Our field → the Viva Goals column names it is read from (normalised: lower case, `_`), the
+columns of an Explorer export first (`docs/import.md`)."""
 
 VIVA_TYPES = {"objective": "objective", "key_result": "key_result", "kr": "key_result"}
+
+_ALIGNED_ID = re.compile(r"\bId:\s*([^,)\s]+)")
+_CHECK_IN_DATE = re.compile(r"Checkin Date:\s*([^;]+)")
+_CURRENT_VALUE = re.compile(r"Current Value:\s*([^;]+)")
+
+
+def viva_values(sheet: Sheet, mapping: Mapping[str, str]) -> None:
+    """An Explorer export's cells as the flat reader takes them: `Aligned To (weight,
+    Objective ID)` ("Title(weight: 50%, Id: 2295704)") gives its first parent's id; `Goal Type`
+    ("Aspirational Goal") its kind; `Checkins` ("Checkin Date: 2025-03-10; User: …; Current
+    Value: 25%; …", one or more) the value of the check-in on the last check-in date, else the
+    latest."""
+    parent, kind, value = (mapping.get(f) for f in ("parent_external_id", "kind", "value"))
+    last = mapping.get("effective_on")
+    for row in sheet.rows:
+        cells = row.values
+        if parent is not None and isinstance(cells.get(parent), str):
+            found = _ALIGNED_ID.search(str(cells[parent]))
+            if found:
+                cells[parent] = found.group(1)
+        if kind is not None and isinstance(cells.get(kind), str):
+            cells[kind] = re.sub(r"\s+goal$", "", str(cells[kind]).strip(), flags=re.I).lower()
+        if value is not None and _normal(value) == "checkins" and cells.get(value) is not None:
+            cells[value] = _checked_in_value(str(cells[value]), cells.get(last) if last else None)
+
+
+def _checked_in_value(text_: str, last: CellValue) -> str | None:
+    entries = [e for e in re.split(r"(?=Checkin Date:)", text_) if "Checkin Date:" in e]
+    values: list[tuple[str, str]] = []
+    for entry in entries:
+        on, current = _CHECK_IN_DATE.search(entry), _CURRENT_VALUE.search(entry)
+        if on and current:
+            values.append((on.group(1).strip()[:10], current.group(1).strip()))
+    if not values:
+        return None
+    wanted = str(last)[:10] if last is not None else None
+    chosen = [v for d, v in values if d == wanted] or [max(values)[1]]
+    return chosen[-1]
 
 
 def viva_mapping(sheet: Sheet) -> dict[str, str]:
@@ -666,7 +711,9 @@ def read_records(format_: str, sheets: list[Sheet], mapping: bytes | None = None
                 if n != sheets[0].name
             )
     if format_ == "viva-goals":
-        return read_flat(sheets[0], viva_mapping(sheets[0]), {}, {}, "Viva Goals")
+        columns = viva_mapping(sheets[0])
+        viva_values(sheets[0], columns)
+        return read_flat(sheets[0], columns, {}, {}, "Viva Goals")
     if mapping is None:
         raise FileRefused(
             [

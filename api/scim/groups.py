@@ -23,7 +23,6 @@ from scim2_models import (
     Context,
     Meta,
     Mutability,
-    PatchOp,
     Reference,
     Required,
     Resource,
@@ -42,8 +41,10 @@ from api.scim.protocol import (
     _run,
     answer_list,
     dump,
+    equals_filter,
     listing,
     parameters,
+    patch_steps,
     searching,
 )
 from api.scim.users import User
@@ -178,10 +179,7 @@ def _by_name(request: Request, expression: str | None) -> list[Team]:
     teams = [identity.team(team_id) for team_id in identity.teams()]
     if not expression:
         return teams
-    field, op, value = [*expression.strip().split(" ", 2), "", ""][:3]
-    if field.lower() != "displayname" or op.lower() != "eq" or len(value) < 2:
-        raise ScimError(400, 'only filter=displayName eq "…" is supported', "invalidFilter")
-    wanted = value.strip().strip('"')
+    wanted = equals_filter(expression, "displayName")
     return [team for team in teams if team.name == wanted]
 
 
@@ -225,39 +223,28 @@ async def patch_group(request: Request) -> Response:
     """PATCH (RFC 7644 §3.5.2): `displayName` replaced; `members` added, replaced, removed
     (all, or one by `members[value eq "…"]`); recorded as the events of the difference."""
     team = _load(request, request.path_params["group_id"])
-    body = await _body(request)
-    try:
-        patch = PatchOp[Group].model_validate(body, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
-    except ValidationError as error:
-        raise ScimError(
-            400, f"invalid PatchOp: {error.errors()[0]['msg']}", "invalidSyntax"
-        ) from None
+    steps = await patch_steps(request, Group)
     identity = _identity(request)
     name: str | None = None
     members = list(team.members)
-    for operation in patch.operations or []:
-        op = str(getattr(operation.op, "value", operation.op)).lower()
-        path = str(operation.path or "")
+    for op, path, key, value in steps:
         one = _MEMBER.match(path)
+        attribute = key.rsplit(":", 1)[-1].lower()
         if one and op == "remove":
             members = [m for m in members if str(m) != one.group(1)]
-            continue
-        values: dict[str, Any] = {path: operation.value} if path else dict(operation.value or {})
-        for key, value in values.items():
-            attribute = key.rsplit(":", 1)[-1].lower()
-            if attribute == "displayname" and op != "remove":
-                name = str(value or "").strip() or None
-                if name is None:
-                    raise ScimError(400, "displayName is required", "invalidValue")
-            elif attribute == "members" and op == "remove":
-                members = []
-            elif attribute == "members":
-                named = _member_ids(identity, value)
-                members = named if op == "replace" else [*members, *named]
-            elif attribute == "displayname":
-                raise ScimError(400, "displayName is required and cannot be removed", "mutability")
-            else:
-                raise ScimError(400, f"'{key}' is not an attribute kept here", "invalidPath")
+        elif attribute == "displayname" and op != "remove":
+            name = str(value or "").strip() or None
+            if name is None:
+                raise ScimError(400, "displayName is required", "invalidValue")
+        elif attribute == "members" and op == "remove":
+            members = []
+        elif attribute == "members":
+            named = _member_ids(identity, value)
+            members = named if op == "replace" else [*members, *named]
+        elif attribute == "displayname":
+            raise ScimError(400, "displayName is required and cannot be removed", "mutability")
+        else:
+            raise ScimError(400, f"'{key}' is not an attribute kept here", "invalidPath")
     _run(lambda: _apply(request, team, name, list(dict.fromkeys(members))))
     return _group(request, _load(request, str(team.id)))
 

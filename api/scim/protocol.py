@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
-from scim2_models import Context, ListResponse, Resource, ResponseParameters, SearchRequest
+from scim2_models import (
+    Context,
+    ListResponse,
+    PatchOp,
+    Resource,
+    ResponseParameters,
+    SearchRequest,
+)
 
 from api.errors import ApiError
 from api.policy import Provisioner
@@ -184,3 +191,39 @@ def answer_list(found: list[Any], query: Query, model: Any) -> Response:
         total_results=len(found), start_index=query.start, items_per_page=len(page), resources=page
     )
     return _json(dump(listed, parameters(query.source, model)))
+
+
+def equals_filter(expression: str, attribute: str) -> str:
+    """The value of the one filter a resource supports here, `attribute eq "…"`."""
+    field, op, value = [*expression.strip().split(" ", 2), "", ""][:3]
+    if field.lower() != attribute.lower() or op.lower() != "eq" or len(value) < 2:
+        raise ScimError(400, f'only filter={attribute} eq "…" is supported', "invalidFilter")
+    return value.strip().strip('"')
+
+
+class PatchStep(NamedTuple):
+    """One attribute a PATCH operation touches: `key` is its path, or an attribute its value
+    names when the operation has no path."""
+
+    op: str
+    path: str
+    key: str
+    value: Any
+
+
+async def patch_steps(request: Request, model: Any) -> list[PatchStep]:
+    """The body of a PATCH (RFC 7644 §3.5.2) as steps, one for each attribute it touches."""
+    body = await _body(request)
+    try:
+        patch = PatchOp[model].model_validate(body, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+    except ValidationError as error:
+        raise ScimError(
+            400, f"invalid PatchOp: {error.errors()[0]['msg']}", "invalidSyntax"
+        ) from None
+    steps: list[PatchStep] = []
+    for operation in patch.operations or []:
+        op = str(getattr(operation.op, "value", operation.op)).lower()
+        path = str(operation.path or "")
+        values: dict[str, Any] = {path: operation.value} if path else dict(operation.value or {})
+        steps.extend(PatchStep(op, path, key, value) for key, value in values.items())
+    return steps

@@ -15,7 +15,6 @@ from scim2_models import (
     ComplexAttribute,
     Context,
     Meta,
-    PatchOp,
     Required,
     Resource,
     Uniqueness,
@@ -36,8 +35,10 @@ from api.scim.protocol import (
     _run,
     answer_list,
     dump,
+    equals_filter,
     listing,
     parameters,
+    patch_steps,
     searching,
 )
 from domain.errors import NotFound, OkrError
@@ -255,10 +256,7 @@ def _unique_user_name(request: Request, user_name: str, person_id: UUID | None) 
 def _filtered(request: Request, expression: str | None) -> list[Person]:
     if not expression:
         return _people(request)
-    field, op, value = [*expression.strip().split(" ", 2), "", ""][:3]
-    if field.lower() != "username" or op.lower() != "eq" or len(value) < 2:
-        raise ScimError(400, 'only filter=userName eq "…" is supported', "invalidFilter")
-    return _by_user_name(request, value.strip().strip('"'))
+    return _by_user_name(request, equals_filter(expression, "userName"))
 
 
 def _answer(request: Request, query: Query) -> Response:
@@ -342,34 +340,24 @@ async def patch_user(request: Request) -> Response:
     """PATCH (RFC 7644 §3.5.2): add / replace / remove on the attributes kept here, applied to
     the current User and recorded as the events of the difference."""
     person = _load(request, request.path_params["user_id"])
-    body = await _body(request)
-    try:
-        patch = PatchOp[User].model_validate(body, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
-    except ValidationError as error:
-        raise ScimError(
-            400, f"invalid PatchOp: {error.errors()[0]['msg']}", "invalidSyntax"
-        ) from None
+    steps = await patch_steps(request, User)
     current: dict[str, Any] = _resource(request, person).model_dump(
         scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
     )
     current.pop("meta", None)
     current.pop("id", None)
-    for operation in patch.operations or []:
-        op = str(getattr(operation.op, "value", operation.op)).lower()
-        path = str(operation.path or "")
-        values: dict[str, Any] = {path: operation.value} if path else dict(operation.value or {})
-        for key, value in values.items():
-            attribute = _PATCHABLE.get(key.rsplit(":", 1)[-1].lower())
-            if attribute is None:
-                raise ScimError(400, f"'{key}' is not an attribute kept here", "invalidPath")
-            if op == "remove":
-                if attribute not in ("externalId",):
-                    raise ScimError(
-                        400, f"'{attribute}' is required here and cannot be removed", "mutability"
-                    )
-                current.pop(attribute, None)
-            else:
-                current[attribute] = value
+    for op, _path, key, value in steps:
+        attribute = _PATCHABLE.get(key.rsplit(":", 1)[-1].lower())
+        if attribute is None:
+            raise ScimError(400, f"'{key}' is not an attribute kept here", "invalidPath")
+        if op == "remove":
+            if attribute not in ("externalId",):
+                raise ScimError(
+                    400, f"'{attribute}' is required here and cannot be removed", "mutability"
+                )
+            current.pop(attribute, None)
+        else:
+            current[attribute] = value
     wanted = _parse_user(current)
     _run(lambda: _apply(request, person, wanted))
     return _json(_user(request, _load(request, str(person.id))))

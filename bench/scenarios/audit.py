@@ -21,10 +21,8 @@ from bench.scenarios import Context
 
 
 def run(ctx: Context) -> ScenarioResult:
-    from eventsourcing.postgres import PostgresApplicationRecorder
-
-    from bench.audit_chain import STATE_SIZE, TABLE, commit_times, datastore, stored_events
-    from infra.chain import ChainedApplicationRecorder, ChainReader, verify_chain
+    from bench.audit_chain import STATE_SIZE, TABLE, commit_times, datastore, warmed_recorders
+    from infra.chain import ChainReader, verify_chain
 
     result = ScenarioResult("audit", "hash chain: write overhead, verification")
     overhead = Target.ratio(0.85, "overhead ≤ 15% (≥ 0.85×)")
@@ -32,12 +30,7 @@ def run(ctx: Context) -> ScenarioResult:
     chain_url = ctx.cluster.scratch("chain")
     plain_store, chain_store = datastore(plain_url), datastore(chain_url)
     try:
-        plain = PostgresApplicationRecorder(plain_store, events_table_name=TABLE)
-        chained = ChainedApplicationRecorder(chain_store, events_table_name=TABLE)
-        for recorder in (plain, chained):
-            recorder.create_table()
-            for _ in range(20):  # warm up: connections, prepared statements, caches
-                recorder.insert_events(stored_events(100))
+        plain, chained = warmed_recorders(plain_store, chain_store)
         for size, commits in ((1, int(ctx.pick(1500, 300))), (100, int(ctx.pick(150, 40)))):
             rates = {"plain": Figure("events/s"), "chained": Figure("events/s")}
             for _ in range(ctx.rounds):

@@ -17,7 +17,8 @@ import asyncio
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,19 +127,55 @@ def _errors(name: str, load: Load) -> str:
     return f"{name}: non-2xx answers {bad}" if bad else ""
 
 
+def _alternate_loads(
+    ctx: Context,
+    seconds: float,
+    limit: int,
+    product: tuple[str, Callable[[], list[Callable[[], Request]]], Figures],
+    raw: tuple[str, list[Callable[[], Request]], Figures],
+) -> list[str]:
+    """`ctx.rounds` rounds of load on `okr serve` and on the bare server, alternating; each
+    side is (base URL, its requests, its figures). What went wrong, per round."""
+    errors: list[str] = []
+    product_url, product_requests, product_figures = product
+    raw_url, raw_requests, raw_figures = raw
+
+    def product_round(_: int) -> None:
+        load = hammer(product_url, product_requests(), seconds, limit)
+        product_figures.add(load)
+        errors.append(_errors("okr serve", load))
+
+    def raw_round(_: int) -> None:
+        load = hammer(raw_url, raw_requests, seconds, limit)
+        raw_figures.add(load)
+        errors.append(_errors("bare", load))
+
+    alternate(ctx.rounds, product_round, raw_round)
+    return errors
+
+
+@contextmanager
+def _demo_copy(ctx: Context, name: str) -> Iterator[tuple[Any, str, OkrLedger]]:
+    """A scratch copy of the demo database: the demo, its URL and an application on it."""
+    demo = ctx.datasets.demo()
+    url = ctx.cluster.scratch(name, template=demo.database)
+    app = OkrLedger(env=eventsourcing_env(url, Settings(pool_size=2, lock_timeout_seconds=30)))
+    try:
+        yield demo, url, app
+    finally:
+        app.close()
+        ctx.cluster.forget(url)
+
+
 # --------------------------------------------------------------------------- write
 
 
 def run_write(ctx: Context) -> ScenarioResult:
     result = ScenarioResult("http-write", "HTTP write path")
-    demo = ctx.datasets.demo()
-    url = ctx.cluster.scratch("httpw", template=demo.database)
-    app = OkrLedger(env=eventsourcing_env(url, Settings(pool_size=2, lock_timeout_seconds=30)))
     seconds = float(ctx.pick(6.0, 2.0))
     limit = int(ctx.pick(4000, 800))
     rng = random.Random(2)
-    errors: list[str] = []
-    try:
+    with _demo_copy(ctx, "httpw") as (demo, url, app):
         objectives = Objectives(app, demo.active_cycle_id)
         token = {"Authorization": f"Bearer {objectives.member_token()}"}
         with product_server(url) as server, bare_server(url) as bare:
@@ -163,18 +200,13 @@ def run_write(ctx: Context) -> ScenarioResult:
             ]
             hammer(server.base_url, check_ins(), 1.0, 100)  # warm up both
             hammer(bare.base_url, raw_requests, 1.0, 100)
-
-            def product_round(_: int) -> None:
-                load = hammer(server.base_url, check_ins(), seconds, limit)
-                product.add(load)
-                errors.append(_errors("okr serve", load))
-
-            def raw_round(_: int) -> None:
-                load = hammer(bare.base_url, raw_requests, seconds, limit)
-                raw.add(load)
-                errors.append(_errors("bare", load))
-
-            alternate(ctx.rounds, product_round, raw_round)
+            errors = _alternate_loads(
+                ctx,
+                seconds,
+                limit,
+                (server.base_url, check_ins, product),
+                (bare.base_url, raw_requests, raw),
+            )
             ctx.shared.setdefault("server_peak_mb", {})["demo, after the HTTP writes"] = (
                 server.peak_rss_mb
             )
@@ -192,9 +224,6 @@ def run_write(ctx: Context) -> ScenarioResult:
             "for both servers (as `okr serve`)."
         )
         result.notes += sorted({e for e in errors if e})
-    finally:
-        app.close()
-        ctx.cluster.forget(url)
     return result
 
 
@@ -203,13 +232,12 @@ def run_write(ctx: Context) -> ScenarioResult:
 
 def run_read(ctx: Context) -> ScenarioResult:
     result = ScenarioResult("http-read", "HTTP read path")
-    demo = ctx.datasets.demo()
-    url = ctx.cluster.scratch("httpr", template=demo.database)
-    app = OkrLedger(env=eventsourcing_env(url, Settings(pool_size=2, lock_timeout_seconds=30)))
     seconds = float(ctx.pick(6.0, 2.0))
-    errors: list[str] = []
-    tree_file = Path(tempfile.mkstemp(prefix="okr-bench-tree-", suffix=".json")[1])
-    try:
+    with (
+        _demo_copy(ctx, "httpr") as (demo, url, app),
+        tempfile.TemporaryDirectory(prefix="okr-bench-tree-") as folder,
+    ):
+        tree_file = Path(folder) / "tree.json"
         objectives = Objectives(app, demo.active_cycle_id)
         token = {"Authorization": f"Bearer {objectives.admin_token(demo.admin_person_id)}"}
         path = f"/api/v1/cycles/{demo.active_cycle_id}/tree"
@@ -228,18 +256,13 @@ def run_read(ctx: Context) -> ScenarioResult:
                 ]
                 hammer(server.base_url, reads, 1.0, 100)
                 hammer(bare.base_url, raw_reads, 1.0, 100)
-
-                def product_round(_: int) -> None:
-                    load = hammer(server.base_url, reads, seconds)
-                    product.add(load)
-                    errors.append(_errors("okr serve", load))
-
-                def raw_round(_: int) -> None:
-                    load = hammer(bare.base_url, raw_reads, seconds)
-                    raw.add(load)
-                    errors.append(_errors("bare", load))
-
-                alternate(ctx.rounds, product_round, raw_round)
+                errors = _alternate_loads(
+                    ctx,
+                    seconds,
+                    10**9,  # as many requests as the time allows
+                    (server.base_url, lambda: reads, product),
+                    (bare.base_url, raw_reads, raw),
+                )
             ctx.shared.setdefault("server_peak_mb", {})["demo, after the HTTP reads"] = (
                 server.peak_rss_mb
             )
@@ -257,8 +280,4 @@ def run_read(ctx: Context) -> ScenarioResult:
             "connections."
         )
         result.notes += sorted({e for e in errors if e})
-    finally:
-        tree_file.unlink(missing_ok=True)
-        app.close()
-        ctx.cluster.forget(url)
     return result

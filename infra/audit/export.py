@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.utils import get_topic
+from psycopg import Connection
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Composed
 
 import infra.chainhash
 from domain.person import Person
@@ -203,38 +204,30 @@ def _cycle_range(
 ) -> tuple[int, int | None, str]:
     cycle = ledger.get_cycle(cycle_id)
     closed = get_topic(type(cycle).Closed)
-    with reader.datastore.get_connection() as conn:
-        row = (
-            conn.cursor(row_factory=tuple_row)
-            .execute(
-                SQL(
-                    "SELECT min(notification_id), max(notification_id) FILTER (WHERE topic = %s) "
-                    "FROM {} WHERE originator_id = %s"
-                ).format(reader.qualified_events),
-                (closed, cycle_id),
-            )
-            .fetchone()
-        )
-    assert row is not None and row[0] is not None
+    [row] = _select(
+        reader,
+        SQL(
+            "SELECT min(notification_id), max(notification_id) FILTER (WHERE topic = %s) "
+            "FROM {} WHERE originator_id = %s"
+        ).format(reader.qualified_events),
+        (closed, cycle_id),
+    )
+    assert row[0] is not None
     first, close = int(row[0]), row[1]
     until = f"its close at {close}" if close is not None else "now (it is not closed)"
     return first, close, f"cycle {cycle.name} ({cycle_id}): position {first} to {until}"
 
 
 def _first_position_at_or_after(reader: ChainReader, instant: datetime) -> int:
-    with reader.datastore.get_connection() as conn:
-        row = (
-            conn.cursor(row_factory=tuple_row)
-            .execute(
-                SQL(
-                    "SELECT position FROM {} WHERE committed_at >= %s "
-                    "ORDER BY committed_at, position LIMIT 1"
-                ).format(reader.qualified_chain),
-                (instant,),
-            )
-            .fetchone()
-        )
-    return 2**62 if row is None else int(row[0])  # nothing since: an empty range
+    rows = _select(
+        reader,
+        SQL(
+            "SELECT position FROM {} WHERE committed_at >= %s "
+            "ORDER BY committed_at, position LIMIT 1"
+        ).format(reader.qualified_chain),
+        (instant,),
+    )
+    return int(rows[0][0]) if rows else 2**62  # nothing since: an empty range
 
 
 # ----------------------------------------------------------------------------- the files
@@ -254,16 +247,12 @@ def write_events_file(
     count, first, last = 0, None, None
     with reader.datastore.get_connection() as conn, conn.transaction(force_rollback=True):
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        anchor_row = (
-            conn.cursor(row_factory=tuple_row)
-            .execute(
-                SQL(
-                    "SELECT position, hash FROM {} WHERE position < %s "
-                    "ORDER BY position DESC LIMIT 1"
-                ).format(reader.qualified_chain),
-                (low,),
-            )
-            .fetchone()
+        anchors = _rows(
+            conn,
+            SQL(
+                "SELECT position, hash FROM {} WHERE position < %s ORDER BY position DESC LIMIT 1"
+            ).format(reader.qualified_chain),
+            (low,),
         )
         # A full join: an event without its link, or a link without its event, is exported
         # as it is (with nulls) for the verifier to reject, never silently left out.
@@ -297,9 +286,7 @@ def write_events_file(
                 count += 1
                 first = position if first is None else first
                 last = (position, line["hash"])
-    anchor = (
-        None if anchor_row is None else {"position": anchor_row[0], "hash": anchor_row[1].hex()}
-    )
+    anchor = {"position": anchors[0][0], "hash": anchors[0][1].hex()} if anchors else None
     return {
         "log": reader.events_table_name,
         "description": description,
@@ -314,23 +301,30 @@ def write_events_file(
 
 
 def _people(ledger: OkrLedger, reader: ChainReader, high: int | None) -> list[dict[str, Any]]:
-    with reader.datastore.get_connection() as conn:
-        rows = (
-            conn.cursor(row_factory=tuple_row)
-            .execute(
-                SQL(
-                    "SELECT originator_id FROM {} WHERE topic = %s AND notification_id <= %s "
-                    "ORDER BY notification_id"
-                ).format(reader.qualified_events),
-                (get_topic(Person.Registered), high if high is not None else 2**63 - 1),
-            )
-            .fetchall()
-        )
+    rows = _select(
+        reader,
+        SQL(
+            "SELECT originator_id FROM {} WHERE topic = %s AND notification_id <= %s "
+            "ORDER BY notification_id"
+        ).format(reader.qualified_events),
+        (get_topic(Person.Registered), high if high is not None else 2**63 - 1),
+    )
     people = []
     for (person_id,) in rows:
         person = ledger.get_person(person_id)
         people.append({"id": str(person_id), "name": person.name, "forgotten": person.forgotten})
     return people
+
+
+def _rows(conn: Connection[Any], query: Composed, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """The rows `query` answers, as tuples."""
+    return conn.cursor(row_factory=tuple_row).execute(query, params).fetchall()
+
+
+def _select(reader: ChainReader, query: Composed, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """The rows `query` answers on a connection of the reader's pool, as tuples."""
+    with reader.datastore.get_connection() as conn:
+        return _rows(conn, query, params)
 
 
 def _write_lines(path: Path, records: Any) -> None:

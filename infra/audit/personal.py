@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, MapperDeserialisationError
 from eventsourcing.utils import get_topic
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from domain.errors import NotFound
 from domain.person import Person, forgotten_name
@@ -160,32 +160,37 @@ class PersonKeyStore:
         return bytes(row[0])
 
     def lookup(self, person_id: UUID | str) -> PersonKey | None:
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            row = curs.execute(
-                SQL("SELECT key, forgotten_number FROM {} WHERE person_id = %s").format(self.table),
-                (str(person_id),),
-                prepare=True,
-            ).fetchone()
+        row = self._one(
+            SQL("SELECT key, forgotten_number FROM {} WHERE person_id = %s").format(self.table),
+            (str(person_id),),
+            prepare=True,
+        )
         if row is None:
             return None
         return PersonKey(None if row[0] is None else bytes(row[0]), row[1])
 
     def destroy(self, person_id: UUID | str) -> int:
         """Destroy the person's key for good and return their number N (idempotent)."""
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            row = curs.execute(
-                SQL(
-                    "UPDATE {t} SET key = NULL, "
-                    "forgotten_number = COALESCE(forgotten_number, nextval(%s::regclass)), "
-                    "forgotten_at = COALESCE(forgotten_at, now()) "
-                    "WHERE person_id = %s RETURNING forgotten_number"
-                ).format(t=self.table),
-                (self._sequence_name, str(person_id)),
-            ).fetchone()
+        row = self._one(
+            SQL(
+                "UPDATE {t} SET key = NULL, "
+                "forgotten_number = COALESCE(forgotten_number, nextval(%s::regclass)), "
+                "forgotten_at = COALESCE(forgotten_at, now()) "
+                "WHERE person_id = %s RETURNING forgotten_number"
+            ).format(t=self.table),
+            (self._sequence_name, str(person_id)),
+        )
         if row is None:
             msg = f"person {person_id} has no key: their personal data was stored unencrypted"
             raise PersonalDataError(msg)
         return int(row[0])
+
+    def _one(
+        self, query: Composed, params: tuple[Any, ...], *, prepare: bool | None = None
+    ) -> tuple[Any, ...] | None:
+        """The first row `query` answers (None for none), on a connection of the pool."""
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            return curs.execute(query, params, prepare=prepare).fetchone()
 
     def purge_dead_rows(self) -> bool:
         """VACUUM the key table, so the destroyed key's old row version leaves the live heap.

@@ -358,14 +358,7 @@ class _Verifier:
                         prev_position,
                         number - 1,
                     )
-                expected = link_hash(
-                    prev_hash,
-                    position,
-                    event["originator_id"],
-                    event["originator_version"],
-                    event["topic"],
-                    event["state"],
-                )
+                expected = _link_of(prev_hash, position, event)
                 if expected.hex() != event["hash"]:
                     if _next_skips(path, number, prev_position):
                         self._stop_at(
@@ -544,6 +537,18 @@ def _next_skips(path: Path, line: int, prev_position: int) -> bool:
     return False
 
 
+def _link_of(prev_hash: bytes, position: int, event: dict[str, Any]) -> bytes:
+    """The link hash of `event` (a line of events.jsonl) at `position`, after `prev_hash`."""
+    return link_hash(
+        prev_hash,
+        position,
+        event["originator_id"],
+        event["originator_version"],
+        event["topic"],
+        event["state"],
+    )
+
+
 def _chained_later(path: Path, after_line: int, event: dict[str, Any]) -> int | None:
     """The later position whose link this event's content hashes to (a swap), if any."""
     prev_hash: bytes | None = None
@@ -556,14 +561,7 @@ def _chained_later(path: Path, after_line: int, event: dict[str, Any]) -> int | 
                 position, stored = int(data["position"]), bytes.fromhex(data["hash"])
             except (ValueError, KeyError, TypeError):
                 return None
-            if prev_hash is not None and stored == link_hash(
-                prev_hash,
-                position,
-                event["originator_id"],
-                event["originator_version"],
-                event["topic"],
-                event["state"],
-            ):
+            if prev_hash is not None and stored == _link_of(prev_hash, position, event):
                 return position
             prev_hash = stored
     return None

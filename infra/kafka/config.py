@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from uuid import UUID
 
@@ -17,23 +17,29 @@ from infra.views.model import shard_of
 log = logging.getLogger("okrledger.kafka")
 
 
+def _setting(name: str) -> Any:
+    """A field that `KafkaConfig.from_settings` reads from setting `name`; its default is that
+    setting's (the Kafka defaults are written once, in `Settings`)."""
+    return field(default=Settings.model_fields[name].default, metadata={"setting": name})
+
+
 @dataclass(frozen=True)
 class KafkaConfig:
     """Everything the relay and the workers need to know about the Kafka side."""
 
     bootstrap: str
-    topic: str = "okr.events"
-    partitions: int = 6
-    replication_factor: int = 1
-    source: str = "urn:okrledger"
-    batch_size: int = 500
-    request_timeout_ms: int = 10_000
-    delivery_timeout_ms: int = 30_000
-    group: str = "okr-projections"
-    dead_letter_topic: str = "okr.events.dlq"
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 2_000
-    max_poll_interval_ms: int = 30_000
+    topic: str = _setting("kafka_topic")
+    partitions: int = _setting("kafka_partitions")
+    replication_factor: int = _setting("kafka_replication_factor")
+    source: str = _setting("kafka_source")
+    batch_size: int = _setting("kafka_relay_batch_size")
+    request_timeout_ms: int = _setting("kafka_request_timeout_ms")
+    delivery_timeout_ms: int = _setting("kafka_delivery_timeout_ms")
+    group: str = _setting("kafka_group")
+    dead_letter_topic: str = _setting("kafka_dead_letter_topic")
+    session_timeout_ms: int = _setting("kafka_session_timeout_ms")
+    heartbeat_interval_ms: int = _setting("kafka_heartbeat_interval_ms")
+    max_poll_interval_ms: int = _setting("kafka_max_poll_interval_ms")
     client_id: str = "okrledger"
 
     @classmethod
@@ -41,21 +47,8 @@ class KafkaConfig:
         if not settings.kafka_bootstrap:
             msg = "Kafka is off: set OKR_KAFKA_BOOTSTRAP (host:port[,host:port])"
             raise ValueError(msg)
-        return cls(
-            bootstrap=settings.kafka_bootstrap,
-            topic=settings.kafka_topic,
-            partitions=settings.kafka_partitions,
-            replication_factor=settings.kafka_replication_factor,
-            source=settings.kafka_source,
-            batch_size=settings.kafka_relay_batch_size,
-            request_timeout_ms=settings.kafka_request_timeout_ms,
-            delivery_timeout_ms=settings.kafka_delivery_timeout_ms,
-            group=settings.kafka_group,
-            dead_letter_topic=settings.kafka_dead_letter_topic,
-            session_timeout_ms=settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
-            max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
-        )
+        read = {f.name: getattr(settings, f.metadata["setting"]) for f in fields(cls) if f.metadata}
+        return cls(bootstrap=settings.kafka_bootstrap, **read)
 
     def with_(self, **changes: Any) -> KafkaConfig:
         return replace(self, **changes)

@@ -49,6 +49,7 @@ from infra.chain import ChainedApplicationRecorder
 from infra.kafka import envelope
 from infra.kafka.config import KafkaConfig, ensure_topic
 from infra.kafka.pg import connect, postgres_recorder
+from infra.repeating import Looping
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -231,11 +232,13 @@ class _LostLock(Exception):
     """The relay's connection, and so its lock, is gone: stop publishing."""
 
 
-class Relay:
+class Relay(Looping):
     """Publishes the application's notification log to Kafka; see the module docstring.
 
     ``run()`` blocks until ``stop()``; ``start()`` runs it in a daemon thread (``okr serve``).
     """
+
+    thread_name = "okr-relay"
 
     def __init__(
         self,
@@ -248,6 +251,7 @@ class Relay:
         max_backoff_seconds: float = 5.0,
         on_published: Callable[[int, int], None] | None = None,
     ) -> None:
+        super().__init__()
         self.app = app
         self.config = config
         self.recorder = postgres_recorder(app)
@@ -259,8 +263,6 @@ class Relay:
         self.on_published = on_published
         """Called with (first position, last position) after each acknowledged batch."""
         self.name = f"okr-relay {socket.gethostname()}:{os.getpid()}"
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._active = threading.Event()
         self.position: int | None = None
         self.published = 0
@@ -273,23 +275,9 @@ class Relay:
         """Whether this relay holds the lock and publishes (the others are standbys)."""
         return self._active.is_set()
 
-    def start(self) -> None:
-        """Run the relay in a background thread."""
-        if self._thread is not None:
-            msg = "the relay is already running"
-            raise RuntimeError(msg)
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self.run, name="okr-relay", daemon=True)
-        self._thread.start()
-
     def stop(self, timeout: float | None = 30.0) -> None:
         """Finish the batch in flight, save its position, release the lock and return."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("the relay did not stop within %.0f s", timeout or 0)
-            self._thread = None
+        super().stop(timeout)
 
     def wait_until_active(self, timeout: float | None = None) -> bool:
         return self._active.wait(timeout)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from domain.application import OkrLedger
 from infra.bootstrap import build_ledger
 from infra.kafka.config import KafkaConfig
 from infra.kafka.pg import postgres_recorder
@@ -14,6 +14,7 @@ from infra.kafka.projectors import LiveViews
 from infra.kafka.relay import Relay, RelayStatus, relay_status
 from infra.kafka.worker import ProjectionWorker, last_batch_at, unapplied_events, workers_ran
 from infra.settings import Settings, get_settings
+from infra.signals import run_until_signalled
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -28,46 +29,29 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
-def _stop_on_signals(stop: threading.Event) -> None:
-    def handler(signum: int, _frame: Any) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handler)
-
-
 def run_relay(settings: Settings | None = None) -> None:
     """Run one relay (active or standby) until SIGINT/SIGTERM, then stop gracefully."""
-    settings = settings or get_settings()
-    config = KafkaConfig.from_settings(settings)
-    app = build_ledger(settings)
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    relay = Relay(app, config)
-    relay.start()
-    try:
-        stop.wait()
-    finally:
-        relay.stop(timeout=config.delivery_timeout_ms / 1000 + 10)
-        app.close()
+
+    def start(settings: Settings, app: OkrLedger) -> Callable[[], None]:
+        config = KafkaConfig.from_settings(settings)
+        relay = Relay(app, config)
+        relay.start()
+        return lambda: relay.stop(timeout=config.delivery_timeout_ms / 1000 + 10)
+
+    run_until_signalled(settings, log, start)
 
 
 def run_worker(settings: Settings | None = None) -> None:
     """Run one projection worker in the group until SIGINT/SIGTERM, then leave the group."""
-    settings = settings or get_settings()
-    config = KafkaConfig.from_settings(settings)
-    app = build_ledger(settings)
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    postgres_recorder(app)  # the views live in the event store's PostgreSQL
-    worker = ProjectionWorker(app, config, LiveViews.for_app(app, settings.checkpoint_every))
-    worker.start()
-    try:
-        stop.wait()
-    finally:
-        worker.stop(timeout=config.max_poll_interval_ms / 1000)
-        app.close()
+
+    def start(settings: Settings, app: OkrLedger) -> Callable[[], None]:
+        config = KafkaConfig.from_settings(settings)
+        postgres_recorder(app)  # the views live in the event store's PostgreSQL
+        worker = ProjectionWorker(app, config, LiveViews.for_app(app, settings.checkpoint_every))
+        worker.start()
+        return lambda: worker.stop(timeout=config.max_poll_interval_ms / 1000)
+
+    run_until_signalled(settings, log, start)
 
 
 def read_relay_status(settings: Settings | None = None) -> RelayStatus:

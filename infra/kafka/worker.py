@@ -26,7 +26,6 @@ import contextlib
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -46,6 +45,7 @@ from infra.audit.personal import PersonalDataMapper
 from infra.kafka import envelope
 from infra.kafka.config import KafkaConfig, ensure_topic
 from infra.kafka.pg import connect, postgres_recorder
+from infra.repeating import Looping
 from infra.views.schema import TRACKING_TABLE
 from infra.views.store import ViewStore, views_position
 from projections.base import Logged
@@ -302,8 +302,10 @@ class _Listener(ConsumerRebalanceListener):
         self.worker._assigned(assigned)
 
 
-class ProjectionWorker:
+class ProjectionWorker(Looping):
     """One member of the projection group; ``run()`` blocks, ``start()`` runs it in a thread."""
+
+    thread_name = "okr-worker"
 
     def __init__(
         self,
@@ -316,6 +318,7 @@ class ProjectionWorker:
         min_backoff_seconds: float = 0.2,
         max_backoff_seconds: float = 5.0,
     ) -> None:
+        super().__init__()
         self.app = app
         self.config = config
         self.projector = projector
@@ -345,28 +348,15 @@ class ProjectionWorker:
         self.idle_seconds = 0.5
         """How often a partition without records moves its view to the log's head."""
         self._idle_at = 0.0
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> None:
-        if self._thread is not None:
-            msg = "the worker is already running"
-            raise RuntimeError(msg)
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self.run, name="okr-worker", daemon=True)
-        self._thread.start()
-
     def stop(self, timeout: float | None = 30.0) -> None:
         """Finish the batch in hand, leave the group (its partitions move at once) and return."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        super().stop(timeout)
 
     def run(self) -> None:
         backoff = self.min_backoff_seconds

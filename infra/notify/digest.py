@@ -196,39 +196,38 @@ class Digests:
         text = [f"Hello {recipient.name},", ""]
         page = [f"<p>Hello {html.escape(recipient.name)},</p>"]
         if moves:
-            text.append("Your objectives this week:")
-            page.append("<h3>Your objectives this week</h3><ul>")
-            moved = [m for m in moves if m.moved]
-            for move in moved:
-                link = self.base_url + move.link
-                line = f"{move.title}: {movement_line(move)}"
-                text.append(f"- {line}: {link}")
-                page.append(f'<li><a href="{html.escape(link)}">{html.escape(line)}</a></li>')
-            if not moved:
-                text.append("- Nothing moved on your objectives this week.")
-                page.append("<li>Nothing moved on your objectives this week.</li>")
-            text.append("")
-            page.append("</ul>")
+            _section(
+                text,
+                page,
+                "Your objectives this week",
+                [
+                    (f"{m.title}: {movement_line(m)}", self.base_url + m.link)
+                    for m in moves
+                    if m.moved
+                ],
+                empty="Nothing moved on your objectives this week.",
+            )
         if notices:
-            text.append("Waiting on you:")
-            page.append("<h3>Waiting on you</h3><ul>")
-            for notice in notices:
-                line, _ = sentence(notice, self.directory)
-                link = self.base_url + notice.link
-                text.append(f"- {line}: {link}")
-                page.append(f'<li><a href="{html.escape(link)}">{html.escape(line)}</a></li>')
-            text.append("")
-            page.append("</ul>")
+            _section(
+                text,
+                page,
+                "Waiting on you",
+                [(sentence(n, self.directory)[0], self.base_url + n.link) for n in notices],
+            )
         if stale:
-            text.append("Stale key results (no check-in for longer than the cycle's cadence):")
-            page.append("<h3>Stale key results</h3><ul>")
-            for kr in stale:
-                link = f"{self.base_url}/objectives/{kr.objective_id}"
-                line = f"{kr.title} ({kr.objective_title}): {kr.days_since} days"
-                text.append(f"- {line}: {link}")
-                page.append(f'<li><a href="{html.escape(link)}">{html.escape(line)}</a></li>')
-            text.append("")
-            page.append("</ul>")
+            _section(
+                text,
+                page,
+                "Stale key results",
+                [
+                    (
+                        f"{kr.title} ({kr.objective_title}): {kr.days_since} days",
+                        f"{self.base_url}/objectives/{kr.objective_id}",
+                    )
+                    for kr in stale
+                ],
+                text_title="Stale key results (no check-in for longer than the cycle's cadence)",
+            )
         text += [f"All your notifications: {url}", "", f"Stop these e-mails: {unsubscribe}"]
         page.append(f'<p><a href="{html.escape(url)}">All your notifications</a></p>')
         page.append(
@@ -239,6 +238,28 @@ class Digests:
         return Message(
             digest.id, "digest", recipient, subject, "\n".join(text) + "\n", body, url, unsubscribe
         )
+
+
+def _section(
+    text: list[str],
+    page: list[str],
+    title: str,
+    items: Sequence[tuple[str, str]],
+    *,
+    text_title: str | None = None,
+    empty: str | None = None,
+) -> None:
+    """One list of linked lines (line, link) under a title, in the text and in the HTML."""
+    text.append(f"{text_title or title}:")
+    page.append(f"<h3>{title}</h3><ul>")
+    for line, link in items:
+        text.append(f"- {line}: {link}")
+        page.append(f'<li><a href="{html.escape(link)}">{html.escape(line)}</a></li>')
+    if not items and empty:
+        text.append(f"- {empty}")
+        page.append(f"<li>{empty}</li>")
+    text.append("")
+    page.append("</ul>")
 
 
 def _percent(value: float | None) -> str:

@@ -28,6 +28,8 @@ from infra.settings import Settings
 from infra.views.log import LogReader
 from projections.notices import Notice
 from projections.reminders import (
+    PhaseNotice,
+    Reminder,
     ReminderPolicy,
     RemindersState,
     due_reminders,
@@ -126,30 +128,19 @@ class ReminderScheduler:
             self.digests.send_due(self.state, moment)
         reminders = due_reminders(self.state, self.state.time_zones, moment, self.policy)
         phases = phase_notices(self.state, self.state.time_zones, moment, self.policy)
+        asked: list[Reminder | PhaseNotice] = [*reminders, *phases]
         notices = [
             Notice(
-                id=r.id,
-                kind=r.kind,
-                recipient_id=r.recipient_id,
+                id=due.id,
+                kind=due.kind,
+                recipient_id=due.recipient_id,
                 position=self.state.position,
                 actor="system",
-                objective_id=r.objective_id,
-                link=r.link,
-                data=r.data,
+                objective_id=due.objective_id,
+                link=due.link,
+                data=due.data,
             )
-            for r in reminders
-        ] + [
-            Notice(
-                id=p.id,
-                kind=p.kind,
-                recipient_id=p.recipient_id,
-                position=self.state.position,
-                actor="system",
-                objective_id=p.objective_id,
-                link=p.link,
-                data=p.data,
-            )
-            for p in phases
+            for due in asked
         ]
         if not notices:
             return 0

@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import secrets
 import threading
-import weakref
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresRecorder
+from eventsourcing.postgres import PostgresDatastore
 from psycopg import Connection, Cursor
 from psycopg.sql import SQL, Identifier
 
+from infra.tables import PerRecorder
 from infra.tracking import ConcurrentlyCreated
 from projections.notices import Notice
 
@@ -227,17 +227,6 @@ def notice_of(row: dict[str, Any]) -> Notice:
     )
 
 
-_STORES: weakref.WeakKeyDictionary[Any, NoticeStore] = weakref.WeakKeyDictionary()
-_STORES_LOCK = threading.Lock()
-
-
-def notice_store_of(recorder: object) -> NoticeStore | None:
-    """The notifier's tables beside an application's PostgreSQL recorder (one per recorder);
-    None for other recorders (in memory), where nothing is notified."""
-    if not isinstance(recorder, PostgresRecorder):
-        return None
-    with _STORES_LOCK:
-        store = _STORES.get(recorder)
-        if store is None:
-            store = _STORES[recorder] = NoticeStore(recorder.datastore)
-        return store
+notice_store_of = PerRecorder(NoticeStore)
+"""The notifier's tables beside an application's PostgreSQL recorder (one per recorder); None
+for other recorders (in memory), where nothing is notified."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +36,7 @@ import psycopg
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresDatastore, PostgresRecorder
 from eventsourcing.utils import get_topic
-from psycopg.sql import SQL, Composed, Identifier, Literal
+from psycopg.sql import SQL, Literal
 
 from domain.application import CommandResult, OkrLedger
 from domain.base import CommandContext
@@ -50,6 +49,7 @@ from infra.notify.store import NoticeStore, notice_store_of
 from infra.repeating import Repeating
 from infra.settings import Settings
 from infra.sources.fetch import SourceFailure, fetch
+from infra.tables import CreatedOnce, OnePer, qualified
 from projections.notices import Notice, source_notices
 from projections.staleness import SourceProblem
 
@@ -148,10 +148,20 @@ class SourceSync:
         self.settings = settings
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.datastore: PostgresDatastore = recorder.datastore
-        self._table = Composed(
-            [Identifier(self.datastore.schema or "public"), SQL("."), Identifier(TABLE)]
+        self._table = qualified(self.datastore, TABLE)
+        self._tables = CreatedOnce(
+            self.datastore,
+            self._table,
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                "source_id uuid PRIMARY KEY, aggregate_id uuid NOT NULL, "
+                "key_result_id uuid, health text NOT NULL, "
+                "last_attempt_at timestamptz, last_success_at timestamptz, "
+                "last_value double precision, last_sha256 text, last_rule text, "
+                "last_error text, failing_since timestamptz, "
+                "failures integer NOT NULL DEFAULT 0)"
+            ).format(self._table),
         )
-        self._created = False
         self._lock = threading.Lock()
         self._position: int | None = None
         self._candidates: set[UUID] = set()
@@ -160,25 +170,7 @@ class SourceSync:
     # ------------------------------------------------------------------ table
 
     def create_table(self) -> None:
-        if self._created:
-            return
-        with self.datastore.get_connection() as conn, conn.transaction():
-            conn.execute(
-                SQL("SELECT pg_advisory_xact_lock(hashtext(%s))"),
-                (f"okrledger:create:{self._table.as_string(conn)}",),
-            )
-            conn.execute(
-                SQL(
-                    "CREATE TABLE IF NOT EXISTS {} ("
-                    "source_id uuid PRIMARY KEY, aggregate_id uuid NOT NULL, "
-                    "key_result_id uuid, health text NOT NULL, "
-                    "last_attempt_at timestamptz, last_success_at timestamptz, "
-                    "last_value double precision, last_sha256 text, last_rule text, "
-                    "last_error text, failing_since timestamptz, "
-                    "failures integer NOT NULL DEFAULT 0)"
-                ).format(self._table)
-            )
-        self._created = True
+        self._tables.ensure()
 
     def states(self, source_ids: list[UUID]) -> dict[UUID, SourceState]:
         if not source_ids:
@@ -469,17 +461,12 @@ class SourceSync:
 
 # ------------------------------------------------------------------ processes
 
-_SYNCS: weakref.WeakKeyDictionary[Any, SourceSync] = weakref.WeakKeyDictionary()
-_SYNCS_LOCK = threading.Lock()
+_SYNCS: OnePer[OkrLedger, SourceSync] = OnePer()
 
 
 def source_sync_of(ledger: OkrLedger, settings: Settings) -> SourceSync:
     """The one `SourceSync` of a ledger in this process."""
-    with _SYNCS_LOCK:
-        found = _SYNCS.get(ledger)
-        if found is None:
-            found = _SYNCS[ledger] = SourceSync(ledger, settings)
-        return found
+    return _SYNCS.get(ledger, lambda: SourceSync(ledger, settings))
 
 
 class SourceScheduler(Repeating):

@@ -496,40 +496,25 @@ class WebhookDelivery:
             error = f"{type(e).__name__}: {e}"
         attempts = due.attempts + 1
         now = self.clock()
-        if status is not None and 200 <= status < 300:
-            self.store.settle(
-                due.id,
-                status=DELIVERED,
-                attempts=attempts,
-                next_attempt_at=now,
-                last_status=status,
-                last_error="",
-                delivered_at=now,
-            )
-            return
-        if status == GONE:
-            self.store.settle(
-                due.id,
-                status=FAILED,
-                attempts=attempts,
-                next_attempt_at=now,
-                last_status=status,
-                last_error=error,
-                delivered_at=None,
-            )
-            self._disable(endpoint, "receiver answered 410 Gone")
-            return
-        next_at = now + (wait if wait is not None else backoff(attempts))
-        gives_up = next_at > due.created_at + self.give_up_after
+        delivered = status is not None and 200 <= status < 300
+        if delivered:
+            outcome, next_at = DELIVERED, now
+        elif status == GONE:
+            outcome, next_at = FAILED, now
+        else:
+            next_at = now + (wait if wait is not None else backoff(attempts))
+            outcome = FAILED if next_at > due.created_at + self.give_up_after else PENDING
         self.store.settle(
             due.id,
-            status=FAILED if gives_up else PENDING,
+            status=outcome,
             attempts=attempts,
             next_attempt_at=next_at,
             last_status=status,
             last_error=error,
-            delivered_at=None,
+            delivered_at=now if delivered else None,
         )
+        if status == GONE:
+            self._disable(endpoint, "receiver answered 410 Gone")
 
     def _disable(self, endpoint: WebhookEndpoint | ChatChannel, reason: str) -> None:
         try:

@@ -8,13 +8,11 @@ rows it sends (``FOR UPDATE SKIP LOCKED``), so each delivery attempt is made by 
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-from typing import Any
+from collections.abc import Callable
 
 from domain.application import OkrLedger
-from infra.bootstrap import build_ledger
-from infra.settings import Settings, get_settings
+from infra.settings import Settings
+from infra.signals import run_until_signalled
 from infra.webhooks.delivery import WebhookDelivery, WebhookService
 
 log = logging.getLogger("okrledger.webhooks")
@@ -32,20 +30,10 @@ def start_webhooks(ledger: OkrLedger, settings: Settings) -> WebhookService:
 
 def run_webhooks(settings: Settings | None = None) -> None:
     """`okr webhooks`: deliver until SIGINT/SIGTERM, then stop (in-flight attempts finish)."""
-    settings = settings or get_settings()
-    ledger = build_ledger(settings)
-    stop = threading.Event()
 
-    def handler(signum: int, _frame: Any) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        stop.set()
+    def start(settings: Settings, ledger: OkrLedger) -> Callable[[], None]:
+        service = start_webhooks(ledger, settings)
+        log.info("delivering webhooks until SIGINT/SIGTERM")
+        return lambda: service.stop(timeout=settings.webhook_timeout_seconds + 10)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handler)
-    service = start_webhooks(ledger, settings)
-    log.info("delivering webhooks until SIGINT/SIGTERM")
-    try:
-        stop.wait()
-    finally:
-        service.stop(timeout=settings.webhook_timeout_seconds + 10)
-        ledger.close()
+    run_until_signalled(settings, log, start)

@@ -23,9 +23,10 @@ from uuid import UUID
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import Connection
 from psycopg.rows import dict_row
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL
 
 from infra.secretbox import SecretBox, SecretsKeyMissing, is_sealed
+from infra.tables import CreatedOnce, qualified
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -96,69 +97,39 @@ class WebhookStore:
     def __init__(self, datastore: PostgresDatastore, box: SecretBox | None = None) -> None:
         self.datastore = datastore
         self.box = box
-        schema = Identifier(datastore.schema or "public")
-        self.secret = Composed([schema, SQL("."), Identifier("okrledger_webhook_secret")])
-        self.progress = Composed([schema, SQL("."), Identifier("okrledger_webhook_progress")])
-        self.deliveries_table = Composed(
-            [schema, SQL("."), Identifier("okrledger_webhook_delivery")]
+        self.secret = qualified(datastore, "okrledger_webhook_secret")
+        self.progress = qualified(datastore, "okrledger_webhook_progress")
+        self.deliveries_table = qualified(datastore, "okrledger_webhook_delivery")
+        self._tables = CreatedOnce(
+            datastore,
+            "webhooks",
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {secret} (endpoint_id uuid PRIMARY KEY, "
+                "secret text NOT NULL, created_at timestamptz NOT NULL DEFAULT now()); "
+                "CREATE TABLE IF NOT EXISTS {progress} (name text PRIMARY KEY, "
+                "position bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now()); "
+                "INSERT INTO {progress} (name, position) VALUES ('follower', 0) "
+                "ON CONFLICT (name) DO NOTHING; "
+                "CREATE TABLE IF NOT EXISTS {deliveries} ("
+                "id bigserial PRIMARY KEY, endpoint_id uuid NOT NULL, "
+                "position bigint NOT NULL, aggregate_id uuid NOT NULL, "
+                "message_id text NOT NULL, event_type text NOT NULL, body bytea NOT NULL, "
+                "status text NOT NULL DEFAULT 'pending', attempts int NOT NULL DEFAULT 0, "
+                "next_attempt_at timestamptz NOT NULL, lease_until timestamptz, "
+                "last_status int, last_error text NOT NULL DEFAULT '', "
+                "created_at timestamptz NOT NULL, delivered_at timestamptz, "
+                "redelivery_of bigint); "
+                "CREATE INDEX IF NOT EXISTS okrledger_webhook_delivery_pending ON {deliveries} "
+                "(endpoint_id, aggregate_id, position) WHERE status = 'pending'; "
+                "CREATE INDEX IF NOT EXISTS okrledger_webhook_delivery_due ON {deliveries} "
+                "(next_attempt_at) WHERE status = 'pending'; "
+                "CREATE INDEX IF NOT EXISTS okrledger_webhook_delivery_endpoint ON {deliveries} "
+                "(endpoint_id, id)"
+            ).format(secret=self.secret, progress=self.progress, deliveries=self.deliveries_table),
         )
-        self._created = False
 
     def create_tables(self) -> None:
-        if self._created:
-            return
-        with self.datastore.get_connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('okrledger:create:webhooks'))")
-            conn.execute(
-                SQL(
-                    "CREATE TABLE IF NOT EXISTS {} (endpoint_id uuid PRIMARY KEY, "
-                    "secret text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
-                ).format(self.secret)
-            )
-            conn.execute(
-                SQL(
-                    "CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, "
-                    "position bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"
-                ).format(self.progress)
-            )
-            conn.execute(
-                SQL(
-                    "INSERT INTO {} (name, position) VALUES ('follower', 0) "
-                    "ON CONFLICT (name) DO NOTHING"
-                ).format(self.progress)
-            )
-            conn.execute(
-                SQL(
-                    "CREATE TABLE IF NOT EXISTS {} ("
-                    "id bigserial PRIMARY KEY, endpoint_id uuid NOT NULL, "
-                    "position bigint NOT NULL, aggregate_id uuid NOT NULL, "
-                    "message_id text NOT NULL, event_type text NOT NULL, body bytea NOT NULL, "
-                    "status text NOT NULL DEFAULT 'pending', attempts int NOT NULL DEFAULT 0, "
-                    "next_attempt_at timestamptz NOT NULL, lease_until timestamptz, "
-                    "last_status int, last_error text NOT NULL DEFAULT '', "
-                    "created_at timestamptz NOT NULL, delivered_at timestamptz, "
-                    "redelivery_of bigint)"
-                ).format(self.deliveries_table)
-            )
-            conn.execute(
-                SQL(
-                    "CREATE INDEX IF NOT EXISTS okrledger_webhook_delivery_pending ON {} "
-                    "(endpoint_id, aggregate_id, position) WHERE status = 'pending'"
-                ).format(self.deliveries_table)
-            )
-            conn.execute(
-                SQL(
-                    "CREATE INDEX IF NOT EXISTS okrledger_webhook_delivery_due ON {} "
-                    "(next_attempt_at) WHERE status = 'pending'"
-                ).format(self.deliveries_table)
-            )
-            conn.execute(
-                SQL(
-                    "CREATE INDEX IF NOT EXISTS okrledger_webhook_delivery_endpoint ON {} "
-                    "(endpoint_id, id)"
-                ).format(self.deliveries_table)
-            )
-        self._created = True
+        self._tables.ensure()
 
     # --------------------------------------------------------------- secrets
 

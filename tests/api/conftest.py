@@ -11,11 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
-from psycopg.conninfo import make_conninfo
-from psycopg.sql import SQL, Identifier
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette suggests httpx2 over httpx; both work
@@ -36,32 +34,29 @@ from tests.servers import served
 
 API = "/api/v1"
 
+ROLES = ("admin", "auditor", "manager", "member")
+CALLER = {"admin": "admin", "auditor": "auditor", "manager": "mia", "member": "max"}
+"""Who calls for each role in the authorization matrices."""
+Request = tuple[str, str, dict[str, Any] | None]
+"""A matrix case's request: method, path and JSON body."""
 
-@pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    app = OkrLedger(env=es_env)
-    try:
-        yield app
-    finally:
-        app.close()
+
+def allowed(*roles: str) -> dict[str, bool]:
+    """A matrix rule: for each role, whether its caller may (only the `roles` named may)."""
+    unknown = set(roles) - set(ROLES)
+    assert not unknown, unknown
+    return {role: role in roles for role in ROLES}
 
 
 @pytest.fixture(scope="module")
 def module_ledger(_postgres_server: Any, postgres_server_url: str) -> Iterator[OkrLedger]:
     """One database for a whole module (tests that only add to a shared world)."""
-    name = f"okr_test_{uuid4().hex[:16]}"
-    with _postgres_server.admin() as conn:
-        conn.execute(
-            SQL("CREATE DATABASE {}").format(Identifier(name)) + _postgres_server.create_options
-        )
-    url = make_conninfo(postgres_server_url, dbname=name)
-    app = OkrLedger(env=eventsourcing_env(url, Settings(lock_timeout_seconds=5, pool_size=8)))
-    try:
-        yield app
-    finally:
-        app.close()
-        with _postgres_server.admin() as conn:
-            conn.execute(SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name)))
+    with _postgres_server.fresh_database() as url:
+        app = OkrLedger(env=eventsourcing_env(url, Settings(lock_timeout_seconds=5, pool_size=8)))
+        try:
+            yield app
+        finally:
+            app.close()
 
 
 @pytest.fixture
@@ -79,13 +74,31 @@ def app(ledger: OkrLedger, readmodels: ReadModels) -> Any:
     return make_app(ledger, readmodels)
 
 
-def make_app(ledger: OkrLedger, readmodels: ReadModels | None) -> Any:
+def make_app(
+    ledger: OkrLedger,
+    readmodels: ReadModels | None,
+    settings: Settings | None = None,
+    wait_timeout: float = 30,
+) -> Any:
+    """The API and web UI over `ledger`, reading `readmodels`, with `Idempotency-Key` on."""
     return create_app(
         ledger,
         readmodels=readmodels,
         idempotency=IdempotencyStore.for_recorder(ledger.recorder),
-        wait_timeout=30,
+        wait_timeout=wait_timeout,
+        settings=settings,
     )
+
+
+def kpi_body(name: str = "Weekly active users", unit: str = "users", **more: Any) -> dict[str, Any]:
+    """A KPI to POST: it rises, green from 9 and amber from 5, unless `more` says otherwise."""
+    return {
+        "name": name,
+        "unit": unit,
+        "direction": "increase",
+        "thresholds": {"green": 9, "amber": 5},
+        **more,
+    }
 
 
 class SettledClient(TestClient):
@@ -158,6 +171,12 @@ class World:
         secret, _ = self.ledger.issue_token(person_id, role, ctx)
         self.actors[name] = Actor(person_id, secret, role)
         return self.actors[name]
+
+    def another_token(self, name: str) -> dict[str, str]:
+        """Headers with a second token of `name`'s person, in the same role."""
+        actor = self.actors[name]
+        secret, _ = self.ledger.issue_token(actor.person_id, actor.role, CommandContext.system())
+        return {"Authorization": f"Bearer {secret}"}
 
     def team(self, name: str, parent: str | None = None, **members: MemberRole) -> UUID:
         ctx = CommandContext.system()

@@ -20,16 +20,21 @@ import pytest
 
 from domain.base import CommandContext
 from domain.team import MemberRole
-from tests.api.conftest import API, Built, World, build_world, objective_in
+from tests.api.conftest import (
+    API,
+    CALLER,
+    ROLES,
+    Built,
+    Request,
+    World,
+    allowed,
+    build_world,
+    objective_in,
+)
 
-ROLES = ("admin", "auditor", "manager", "member")
-CALLER = {"admin": "admin", "auditor": "auditor", "manager": "mia", "member": "max"}
-
-CONTRIBUTE = {"admin": True, "auditor": False, "manager": True, "member": True}
-DECIDE = {"admin": False, "auditor": False, "manager": True, "member": False}
-ADMINISTER = {"admin": True, "auditor": False, "manager": False, "member": False}
-
-Request = tuple[str, str, dict[str, Any] | None]
+CONTRIBUTE = allowed("admin", "manager", "member")
+DECIDE = allowed("manager")
+ADMINISTER = allowed("admin")
 
 
 @dataclass(frozen=True)

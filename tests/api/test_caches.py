@@ -79,8 +79,7 @@ def test_one_token_revoked_leaves_the_persons_other_tokens_working(
     client: Any, world: World
 ) -> None:
     mia = world["mia"]
-    spare, _ = world.ledger.issue_token(mia.person_id, mia.role, SYSTEM)
-    spare_headers = {"Authorization": f"Bearer {spare}"}
+    spare_headers = world.another_token("mia")
     _ok(client.get(f"{API}/me", headers=mia.headers))
     _ok(client.get(f"{API}/me", headers=spare_headers))
     world.ledger.revoke_token(mia.token_id, "replaced", SYSTEM)

@@ -2,72 +2,33 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-OKR = Path(sys.executable).with_name("okr")
-
-
-def _env(database_url: str, data_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "OKR_DATABASE_URL": database_url,
-        "OKR_DATA_DIR": str(data_dir),
-        "NO_COLOR": "1",
-        "PYTHONIOENCODING": "utf-8",
-    }
+from tests.servers import OKR, free_port, okr_env, run_okr, start_okr_serve
 
 
 def _okr(*args: str, env: dict[str, str], ok: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [str(OKR), *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    done = run_okr(*args, env=env)
     if ok:
         assert done.returncode == 0, done.stderr or done.stdout
     return done
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    return _env(database_url, tmp_path)
+    return okr_env(database_url, tmp_path)
 
 
 @pytest.fixture
 def server(env: dict[str, str]) -> object:
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(OKR), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}/api/v1"
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "okr serve did not come up"
-        time.sleep(0.1)
-    yield process, base
+    process, base = start_okr_serve(env, capture=True)
+    yield process, f"{base}/api/v1"
     if process.poll() is None:
         process.kill()
         process.wait(timeout=10)
@@ -155,7 +116,7 @@ def test_serve_verifies_the_chain_and_serves_metrics(
     verification of the chain that the process ran on its own."""
     _okr("token", "create", "--email", "ada@acme.example", "--name", "Ada", "--role", "admin",
          env=env)  # fmt: skip
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(OKR), "serve", "--host", "127.0.0.1", "--port", str(port)],
         env={**env, "OKR_AUDIT_VERIFY_INTERVAL_SECONDS": "0.5"},

@@ -8,25 +8,9 @@ from uuid import UUID, uuid4
 
 from domain.application import OkrLedger
 from domain.base import CommandContext
+from tests.api.answers import ok as _ok
+from tests.api.answers import problem as _problem
 from tests.api.conftest import API, World, objective_in
-
-
-def _ok(response: Any, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _problem(response: Any, status: int, rule: str, field: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["rule"] == rule, body
-    assert body["status"] == status
-    if field is not None:
-        assert body["field"] == field, body
-    return body
-
 
 # --------------------------------------------------------------------- people
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests.api.conftest import API, World, objective_in
+from tests.threads import run_together
 
 WRITERS = 12
 
@@ -27,10 +28,7 @@ def _race(
             responses[index] = http.post(path, json=body, headers=headers)
 
     threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(threads)
     assert all(r is not None for r in responses)
     return [r for r in responses if r is not None]
 
@@ -106,10 +104,7 @@ def test_parallel_admin_commands_on_one_team(live_server: str, world: World) -> 
             results.append(response)
 
     threads = [threading.Thread(target=rename, args=(i,)) for i in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(threads)
     statuses = Counter(r.status_code for r in results)
     assert set(statuses) <= {200, 409}, [r.text for r in results]
     versions = [r.json()["version"] for r in results if r.status_code == 200]

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from tests.api.conftest import API, World, objective_in
+from tests.threads import run_together
 
 
 def _events(ledger: Any) -> int:
@@ -103,10 +104,7 @@ def test_concurrent_requests_with_one_key_write_once(live_server: str, world: Wo
             answers.append(response)
 
     threads = [threading.Thread(target=send) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(threads)
     created = {r.json()["id"] for r in answers if r.status_code == 201}
     assert len(created) == 1
     assert {r.status_code for r in answers} <= {201, 409}

@@ -9,11 +9,8 @@ not stored), `after_store` (the answer stored, not sent).
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,15 +20,20 @@ import httpx
 import psycopg
 import pytest
 
-OKR = Path(sys.executable).with_name("okr")
+from tests.servers import okr_env, run_okr, start_okr_serve
+
 KEY = "create-data-team"
+ROOT_TOKEN = (
+    "token",
+    "create",
+    "--email",
+    "root@acme.example",
+    "--name",
+    "Root",
+    "--role",
+    "admin",
+)
 BODY = {"name": "Data"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Servers:
@@ -40,37 +42,14 @@ class Servers:
         self.started: list[subprocess.Popen[str]] = []
 
     def start(self, **extra: str) -> tuple[subprocess.Popen[str], str]:
-        port = _free_port()
-        process = subprocess.Popen(
-            [str(OKR), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env={**self.env, **extra},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        process, base = start_okr_serve({**self.env, **extra})
         self.started.append(process)
-        base = f"http://127.0.0.1:{port}/api/v1"
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "okr serve exited"
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    return process, base
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "okr serve did not come up"
-            time.sleep(0.1)
+        return process, f"{base}/api/v1"
 
 
 @pytest.fixture
 def env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "OKR_DATABASE_URL": database_url,
-        "OKR_DATA_DIR": str(tmp_path),
-        "OKR_ENVIRONMENT": "test",
-        "NO_COLOR": "1",
-    }
+    return okr_env(database_url, tmp_path, OKR_ENVIRONMENT="test")
 
 
 @pytest.fixture
@@ -85,12 +64,6 @@ def servers(env: dict[str, str]) -> Iterator[Servers]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
-
-
-def _okr(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(OKR), *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def _events(database_url: str) -> list[tuple[Any, ...]]:
@@ -127,9 +100,7 @@ def _retry(
 def test_a_retry_after_a_crash_gets_the_first_answer_and_one_write(
     point: str, env: dict[str, str], database_url: str, servers: Servers
 ) -> None:
-    created = _okr(
-        env, "token", "create", "--email", "root@acme.example", "--name", "Root", "--role", "admin"
-    )
+    created = run_okr(*ROOT_TOKEN, env=env)
     assert created.returncode == 0, created.stderr
     headers = {"Authorization": f"Bearer {created.stdout.strip()}", "Idempotency-Key": KEY}
 
@@ -171,7 +142,7 @@ def test_a_retry_after_a_crash_gets_the_first_answer_and_one_write(
     assert len(_events(database_url)) == len(before) + 1
     teams = httpx.get(f"{base}/teams", headers=headers).json()["items"]
     assert [t["name"] for t in teams].count("Data") == 1
-    verified = _okr(env, "audit", "verify")
+    verified = run_okr("audit", "verify", env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
@@ -183,9 +154,7 @@ def test_a_crash_in_the_middle_of_a_group_commit_loses_nothing_acknowledged(
     none of the batch is, and the retries write each of the others exactly once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    created = _okr(
-        env, "token", "create", "--email", "root@acme.example", "--name", "Root", "--role", "admin"
-    )
+    created = run_okr(*ROOT_TOKEN, env=env)
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()
     doomed, base = servers.start(OKR_TEST_CRASH_POINT="mid_batch")
@@ -236,5 +205,5 @@ def test_a_crash_in_the_middle_of_a_group_commit_loses_nothing_acknowledged(
         if len(page) < 500:
             break
     assert sorted(n for n in names if n.startswith("team-")) == sorted(sent), "each once"
-    verified = _okr(env, "audit", "verify")
+    verified = run_okr("audit", "verify", env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr

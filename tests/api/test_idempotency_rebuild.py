@@ -14,7 +14,7 @@ import pytest
 
 from api import schemas
 from api.idempotency import LOCATIONS, IdempotentRoute
-from tests.api.conftest import API, World, objective_in
+from tests.api.conftest import API, World, kpi_body, objective_in
 
 Request = tuple[str, str, dict[str, Any]]
 """(actor, path, body)"""
@@ -26,14 +26,11 @@ def _last_week() -> str:
 
 
 def _kpi(client: Any, world: World, north_star: bool = False) -> str:
-    body = {
-        "name": f"Weekly active users {north_star}",
-        "unit": "users",
-        "direction": "increase",
-        "thresholds": {"green": 9, "amber": 5},
-        "owner_person_id": str(world["max"].person_id),
-        "north_star": north_star,
-    }
+    body = kpi_body(
+        f"Weekly active users {north_star}",
+        owner_person_id=str(world["max"].person_id),
+        north_star=north_star,
+    )
     created = client.post(f"{API}/kpis", json=body, headers=world["mia"].headers)
     assert created.status_code == 201, created.text
     return str(created.json()["id"])
@@ -93,14 +90,7 @@ def _carry_over(client: Any, world: World) -> Request:
 
 def _north_star_kpi(client: Any, world: World) -> Request:
     """Two aggregates in one write: the KPI (answered) and the strategy."""
-    body = {
-        "name": "Revenue",
-        "unit": "EUR",
-        "direction": "increase",
-        "thresholds": {"green": 9, "amber": 5},
-        "north_star": True,
-    }
-    return "mia", "/kpis", body
+    return "mia", "/kpis", kpi_body("Revenue", "EUR", north_star=True)
 
 
 def _measurement(client: Any, world: World) -> Request:

@@ -14,13 +14,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg.sql import SQL, Identifier
 
-from api.app import create_app
 from domain.application import OkrLedger
 from infra.audit.verify import start_periodic_verification
-from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
-from tests.api.conftest import API, World
+from tests.api.conftest import API, World, make_app
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -52,13 +50,7 @@ def app(request: pytest.FixtureRequest, ledger: OkrLedger, readmodels: ReadModel
     """The app `live_server` serves, built with the settings a test passes (indirect)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return create_app(
-            ledger,
-            readmodels=readmodels,
-            idempotency=IdempotencyStore.for_recorder(ledger.recorder),
-            wait_timeout=30,
-            settings=getattr(request, "param", None),
-        )
+        return make_app(ledger, readmodels, getattr(request, "param", None))
 
 
 def with_settings(**values: Any) -> Any:

@@ -9,7 +9,6 @@ would never issue live in test_oidc_tokens.py.
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +23,10 @@ from domain.access import Role
 from domain.application import OkrLedger
 from domain.base import CommandContext
 from domain.person import Person
-from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
+from tests.api.conftest import make_app
+from tests.servers import free_port
 from tests.servers import served as serve_app
 
 ROLE_GROUPS = "admin=okr-admins;manager=okr-managers;auditor=okr-auditors"
@@ -38,13 +38,6 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")  # plain HTTP on loopback
     with run_server_in_thread(require_nonce=True) as server:
         yield f"http://localhost:{server.server_port}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -67,7 +60,7 @@ class Served:
 def serve(
     ledger: OkrLedger, readmodels: ReadModels, issuer: str, **options: Any
 ) -> Iterator[Served]:
-    port = _free_port()
+    port = free_port()
     settings = Settings(
         environment="test",
         public_url=f"http://127.0.0.1:{port}",
@@ -77,13 +70,7 @@ def serve(
         oidc_role_groups=ROLE_GROUPS,
         **options,
     )
-    app = create_app(
-        ledger,
-        readmodels=readmodels,
-        idempotency=IdempotencyStore.for_recorder(ledger.recorder),
-        wait_timeout=2.0,
-        settings=settings,
-    )
+    app = make_app(ledger, readmodels, settings, wait_timeout=2.0)
     with serve_app(app, port=port) as url:
         yield Served(url, issuer, ledger, readmodels)
 

@@ -13,20 +13,9 @@ from uuid import uuid4
 import pytest
 
 from api.visibility import prune_tree
+from tests.api.answers import ok as _ok
+from tests.api.answers import problem as _problem
 from tests.api.conftest import API, World, make_app, objective_in
-
-
-def _ok(response: Any) -> Any:
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def _problem(response: Any, status: int, rule: str, field: str | None = None) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["rule"] == rule, body
-    if field is not None:
-        assert body["field"] == field, body
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from domain.access import Role
 from domain.application import OkrLedger
 from domain.base import CommandContext
 from domain.person import Person
-from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
+from tests.api.conftest import make_app
 from tests.servers import served as serve_app
 
 TOKEN = "scim-secret-of-the-identity-provider"
@@ -33,11 +33,8 @@ PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 @pytest.fixture
 def scim_url(ledger: OkrLedger, readmodels: ReadModels) -> Iterator[str]:
-    app = create_app(
-        ledger,
-        readmodels=readmodels,
-        idempotency=IdempotencyStore.for_recorder(ledger.recorder),
-        settings=Settings(environment="test", scim_token=TOKEN),
+    app = make_app(
+        ledger, readmodels, Settings(environment="test", scim_token=TOKEN), wait_timeout=5.0
     )
     with serve_app(app) as url:
         yield url

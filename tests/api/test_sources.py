@@ -15,15 +15,15 @@ import pytest
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 
-from api.app import create_app
 from domain.application import OkrLedger
 from domain.base import CommandContext
 from domain.team import MemberRole
-from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
 from infra.sources.sync import SourceScheduler, source_sync_of
-from tests.api.conftest import API, Built, SettledClient, World, objective_in
+from tests.api.answers import ok as _ok
+from tests.api.answers import problem as _problem
+from tests.api.conftest import API, Built, SettledClient, World, make_app, objective_in
 from tests.api.test_strategy import _kpi
 
 SIGNUPS = "SELECT sum(n) FROM signups"
@@ -44,13 +44,7 @@ def source_settings(database_url: str) -> Settings:
 def client(
     ledger: OkrLedger, readmodels: ReadModels, source_settings: Settings
 ) -> Iterator[SettledClient]:
-    app = create_app(
-        ledger,
-        readmodels=readmodels,
-        idempotency=IdempotencyStore.for_recorder(ledger.recorder),
-        wait_timeout=30,
-        settings=source_settings,
-    )
+    app = make_app(ledger, readmodels, source_settings)
     with SettledClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -75,24 +69,6 @@ def _sql(**kw: Any) -> dict[str, Any]:
         "reason": "sign-ups live in the warehouse",
         **kw,
     }
-
-
-def _ok(response: Any, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _problem(
-    response: Any, status: int, rule: str | None = None, field: str | None = None
-) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert rule is None or body["rule"] == rule, body
-    if field is not None:
-        assert body["field"] == field, body
-    return body
 
 
 def _history_actors(client: Any, world: World, built: Built) -> list[str]:

@@ -10,7 +10,20 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import API, World, build_world, objective_in
+from tests.api.answers import ok as _ok
+from tests.api.answers import problem as _problem
+from tests.api.conftest import (
+    API,
+    CALLER,
+    ROLES,
+    Request,
+    World,
+    allowed,
+    build_world,
+    kpi_body,
+    objective_in,
+)
+from tests.steps import kpi
 
 THEMES = [
     {"name": "Profitable growth", "perspective": "financial"},
@@ -28,22 +41,6 @@ STRATEGY_CONTRACT = [
 ]
 
 
-def _ok(response: Any, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _problem(response: Any, status: int, rule: str, field: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["rule"] == rule, body
-    if field is not None:
-        assert body["field"] == field, body
-    return body
-
-
 def _strategy(client: Any, world: World) -> dict[str, str]:
     _ok(
         client.put(
@@ -57,14 +54,7 @@ def _strategy(client: Any, world: World) -> dict[str, str]:
 
 
 def _kpi(client: Any, world: World, **kw: Any) -> str:
-    body = {
-        "name": "Weekly active users",
-        "unit": "users",
-        "direction": "increase",
-        "thresholds": {"green": 9, "amber": 5},
-        "owner_person_id": str(world["max"].person_id),
-        **kw,
-    }
+    body = kpi_body(owner_person_id=str(world["max"].person_id), **kw)
     return str(_ok(client.post(f"{API}/kpis", json=body, headers=world["mia"].headers), 201)["id"])
 
 
@@ -187,12 +177,7 @@ def test_strategy_is_defined_and_revised_by_managers_with_reasons(
 
 
 def test_kpis_defined_by_managers_measured_by_their_owners(client: Any, world: World) -> None:
-    base = {
-        "name": "Weekly active users",
-        "unit": "users",
-        "direction": "increase",
-        "thresholds": {"green": 9, "amber": 5},
-    }
+    base = kpi_body()
     _problem(
         client.post(f"{API}/kpis", json=base, headers=world["max"].headers), 403, "not_allowed"
     )
@@ -607,32 +592,14 @@ def test_the_coach_over_http(client: Any, world: World) -> None:
         "kr_not_measurable",
     }
 
-    _problem(
-        client.put(
-            f"{API}/quality-checks/vague_wording",
-            json={"level": "block"},
-            headers=world["ceo"].headers,
-        ),
-        403,
-        "admin_only",
-    )
-    _problem(
-        client.put(
-            f"{API}/quality-checks/loudness",
-            json={"level": "block"},
-            headers=world["admin"].headers,
-        ),
-        422,
-        "enum",
-        "check",
-    )
-    _ok(
-        client.put(
-            f"{API}/quality-checks/vague_wording",
-            json={"level": "block"},
-            headers=world["admin"].headers,
+    def block(check: str, who: str) -> Any:
+        return client.put(
+            f"{API}/quality-checks/{check}", json={"level": "block"}, headers=world[who].headers
         )
-    )
+
+    _problem(block("vague_wording", "ceo"), 403, "admin_only")
+    _problem(block("loudness", "admin"), 422, "enum", "check")
+    _ok(block("vague_wording", "admin"))
     checks = {
         c["check"]: c["level"]
         for c in _ok(client.get(f"{API}/quality-checks", headers=world["max"].headers))["checks"]
@@ -753,14 +720,11 @@ from domain.base import CommandContext  # noqa: E402
 from domain.initiative import KeyResultRef  # noqa: E402
 from domain.team import MemberRole  # noqa: E402
 
-ROLES = ("admin", "auditor", "manager", "member")
-CALLER = {"admin": "admin", "auditor": "auditor", "manager": "mia", "member": "max"}
-STEWARD = {"admin": True, "auditor": False, "manager": True, "member": False}
-OWNER = {"admin": True, "auditor": False, "manager": False, "member": True}  # max owns the KPI
-WORKER = {"admin": True, "auditor": False, "manager": True, "member": True}
-READER = {"admin": True, "auditor": True, "manager": True, "member": True}
-ADMIN_ONLY = {"admin": True, "auditor": False, "manager": False, "member": False}
-Request = tuple[str, str, dict[str, Any] | None]
+STEWARD = allowed("admin", "manager")
+OWNER = allowed("admin", "member")  # max owns the KPI
+WORKER = allowed("admin", "manager", "member")
+READER = allowed("admin", "auditor", "manager", "member")
+ADMIN_ONLY = allowed("admin")
 
 
 @dataclass(frozen=True)
@@ -776,15 +740,15 @@ def _system() -> CommandContext:
 
 
 def _matrix_kpi(w: World, *, measured: bool = False) -> str:
-    kpi_id = w.ledger.define_kpi(
-        name=f"KPI {uuid4().hex[:6]}",
-        unit="points",
-        direction="increase",
-        owner_person_id=w["max"].person_id,
-        green=9,
-        amber=5,
-        ctx=_system(),
-    ).id
+    kpi_id = kpi(
+        w.ledger,
+        _system(),
+        f"KPI {uuid4().hex[:6]}",
+        "points",
+        "increase",
+        w["max"].person_id,
+        (9, 5),
+    )
     if measured:
         w.ledger.record_measurement(kpi_id, _this_month(), 4, _system())
     return str(kpi_id)

@@ -19,11 +19,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from uuid import uuid4
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 from pydantic import SecretStr
 
@@ -31,7 +29,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from api.app import create_app
 from demo import load_demo
 from domain.access import Role
 from domain.base import CommandContext
@@ -40,7 +37,6 @@ from infra.audit.keys import write_new_signing_key
 from infra.audit.personal import forget_person
 from infra.bootstrap import build_ledger
 from infra.chain import ChainReader, importing_history, verify_chain
-from infra.idempotency import IdempotencyStore
 from infra.ledger_package import (
     EVENTS,
     MANIFEST,
@@ -56,6 +52,7 @@ from infra.ledger_package import (
 )
 from infra.readmodels import ReadModels
 from infra.settings import Settings
+from tests.api.conftest import make_app
 from tests.audit.conftest import an_org, okr
 
 pytestmark = pytest.mark.postgres
@@ -64,19 +61,6 @@ API = "/api/v1"
 SECRET = "5e" * 24
 OTHER_SECRET = "a7" * 24
 EVENTS_TABLE = "okrledger_events"
-
-
-def new_database(server: Any, server_url: str) -> str:
-    name = f"okr_test_{uuid4().hex[:16]}"
-    with server.admin() as conn:
-        conn.execute(SQL("CREATE DATABASE {}").format(Identifier(name)) + server.create_options)
-    return make_conninfo(server_url, dbname=name)
-
-
-def drop_database(server: Any, url: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    with server.admin() as conn:
-        conn.execute(SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(str(name))))
 
 
 def settings_for(url: str, data_dir: Path, secret: str | None = SECRET) -> Settings:
@@ -116,7 +100,7 @@ def databases(_postgres_server: Any, postgres_server_url: str) -> Iterator[list[
     made: list[str] = []
     yield made
     for url in made:
-        drop_database(_postgres_server, url)
+        _postgres_server.drop_database(url)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +111,7 @@ def stores(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Stores:
     """The demo organisation (a forgotten person, signed checkpoints), exported once."""
-    url = new_database(_postgres_server, postgres_server_url)
+    url = _postgres_server.new_database()
     databases.append(url)
     settings = settings_for(url, tmp_path_factory.mktemp("origin"))
     ledger = build_ledger(settings)
@@ -155,7 +139,7 @@ def imported(
     databases: list[str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Settings:
-    url = new_database(_postgres_server, postgres_server_url)
+    url = _postgres_server.new_database()
     databases.append(url)
     data_dir = tmp_path_factory.mktemp("target")
     # The exporter's public key, trusted as an operator would after comparing its key id.
@@ -177,13 +161,7 @@ def serving(settings: Settings) -> Iterator[TestClient]:
     try:
         head = ledger.recorder.max_notification_id() or 0
         assert readmodels.wait_for(head, 120), "the read models did not catch up"
-        app = create_app(
-            ledger,
-            readmodels=readmodels,
-            idempotency=IdempotencyStore.for_recorder(ledger.recorder),
-            wait_timeout=30,
-            settings=settings,
-        )
+        app = make_app(ledger, readmodels, settings)
         with TestClient(app, raise_server_exceptions=True) as client:
             yield client
     finally:
@@ -351,7 +329,7 @@ def one_byte_changed(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def empty_store(
     _postgres_server: Any, postgres_server_url: str, databases: list[str], tmp_path: Path
 ) -> Settings:
-    url = new_database(_postgres_server, postgres_server_url)
+    url = _postgres_server.new_database()
     databases.append(url)
     return settings_for(url, tmp_path / "data")
 

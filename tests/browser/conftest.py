@@ -15,29 +15,26 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
-from psycopg.conninfo import make_conninfo
-from psycopg.sql import SQL, Identifier
 
-from api.app import create_app
 from demo import DemoSummary, load_demo
 from domain.access import Role
 from domain.application import OkrLedger
 from domain.base import CommandContext
-from domain.objective import Kind
-from domain.scoring import Measure
 from infra.bulk import history_writer
 from infra.chain import importing_history
 from infra.eventstore import eventsourcing_env
-from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
 from tests import servers
+from tests.api.conftest import make_app
+from tests.steps import draft, metric
 
 CHROMIUM = os.environ.get("OKR_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -96,23 +93,12 @@ class Site:
     ) -> tuple[UUID, UUID]:
         """An approved objective of `owner` with one metric key result (0 → `target`)."""
         ledger, who, boss = self.ledger, self[owner], self[approver]
-        objective_id = ledger.draft_objective(
-            cycle_id=self.active_cycle_id,
-            title=title,
-            kind=Kind.COMMITTED,
-            ctx=who.ctx,
-            owner_person_id=who.person_id,
-        ).id
-        kr = ledger.add_key_result(
-            objective_id,
-            title=f"{title}: signed customers",
-            measure=Measure.METRIC,
-            baseline=0,
-            target=target,
-            unit="customers",
-            ctx=who.ctx,
-        ).extra_id
-        assert kr is not None
+        objective_id = draft(
+            ledger, who.ctx, self.active_cycle_id, title, owner_person_id=who.person_id
+        )
+        kr = metric(
+            ledger, who.ctx, objective_id, f"{title}: signed customers", 0, target, unit="customers"
+        )
         ledger.submit_objective(objective_id, boss.person_id, who.ctx)
         ledger.approve_objective(objective_id, boss.ctx)
         self.settle()
@@ -132,16 +118,8 @@ DEMO_PEOPLE = {
 @pytest.fixture(scope="session")
 def browser_database_url(_postgres_server: Any, postgres_server_url: str) -> Iterator[str]:
     """A database for the whole browser session (as `database_url` makes, but shared)."""
-    name = f"okr_test_{uuid4().hex[:16]}"
-    with _postgres_server.admin() as conn:
-        conn.execute(
-            SQL("CREATE DATABASE {}").format(Identifier(name)) + _postgres_server.create_options
-        )
-    try:
-        yield make_conninfo(postgres_server_url, dbname=name)
-    finally:
-        with _postgres_server.admin() as conn:
-            conn.execute(SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name)))
+    with _postgres_server.fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -172,13 +150,7 @@ def site(browser_database_url: str) -> Iterator[Site]:
         served.people["auditor"] = Person("auditor", auditor_id, secret, Role.AUDITOR)
         served.settle()
         served.teams = {t["name"]: UUID(t["id"]) for t in readmodels.teams()}
-        app = create_app(
-            ledger,
-            readmodels=readmodels,
-            idempotency=IdempotencyStore.for_recorder(ledger.recorder),
-            wait_timeout=5.0,
-            settings=settings,
-        )
+        app = make_app(ledger, readmodels, settings, wait_timeout=5.0)
         with servers.served(app) as url:
             served.url = url
             yield served
@@ -242,20 +214,24 @@ class Browser:
         return str(self.page.locator(".flashes").inner_text())
 
 
-@pytest.fixture
-def browser(chromium: Any, site: Site) -> Iterator[Browser]:
+@contextmanager
+def _a_browser(chromium: Any, site: Site) -> Iterator[Browser]:
+    """A browser context of its own (cookies, session), closed afterwards."""
     context = chromium.new_context(viewport=VIEWPORT, locale="en-GB", timezone_id="UTC")
     try:
         yield Browser(context, site)
     finally:
         context.close()
+
+
+@pytest.fixture
+def browser(chromium: Any, site: Site) -> Iterator[Browser]:
+    with _a_browser(chromium, site) as opened:
+        yield opened
 
 
 @pytest.fixture
 def second_browser(chromium: Any, site: Site) -> Iterator[Browser]:
     """Another person at another computer (their own session)."""
-    context = chromium.new_context(viewport=VIEWPORT, locale="en-GB", timezone_id="UTC")
-    try:
-        yield Browser(context, site)
-    finally:
-        context.close()
+    with _a_browser(chromium, site) as opened:
+        yield opened

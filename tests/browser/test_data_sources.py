@@ -4,13 +4,26 @@ follows and how it fares, "Sync now" moves it, a failing source shows its error 
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from tests.browser.conftest import Browser
+from tests.browser.conftest import Browser, Site
+from tests.steps import kpi
 
 pytestmark = pytest.mark.browser
+
+
+def attach_source(site: Site, path: str, source: dict[str, Any]) -> None:
+    """Kwame attaches `source` through the API to what `path` (below /api/v1) names."""
+    attached = httpx.put(
+        f"{site.url}/api/v1/{path}/source",
+        json=source,
+        headers={"Authorization": f"Bearer {site['kwame'].token}"},
+    )
+    assert attached.status_code == 200, attached.text
 
 
 def test_sync_now_moves_a_key_result_and_a_failing_source_shows_in_stale(
@@ -20,18 +33,16 @@ def test_sync_now_moves_a_key_result_and_a_failing_source_shows_in_stale(
     objective_id, kr = site.approved_objective("Grow revenue from data")
     httpserver.expect_request("/revenue").respond_with_json({"customers": {"signed": 12}})
     api = f"{site.url}/api/v1/objectives/{objective_id}/key-results/{kr}"
-    kwame = {"Authorization": f"Bearer {site['kwame'].token}"}
-    attached = httpx.put(
-        f"{api}/source",
-        json={
+    attach_source(
+        site,
+        f"objectives/{objective_id}/key-results/{kr}",
+        {
             "kind": "http_json",
             "url": httpserver.url_for("/revenue"),
             "expression": "customers.signed",
             "reason": "the CRM counts them",
         },
-        headers=kwame,
     )
-    assert attached.status_code == 200, attached.text
 
     browser.sign_in("kwame")
     browser.go(f"/objectives/{objective_id}")
@@ -61,6 +72,7 @@ def test_sync_now_moves_a_key_result_and_a_failing_source_shows_in_stale(
     assert "source_http_status" in failing.inner_text()
     browser.shot("data-source-failing-in-stale")
 
+    kwame = {"Authorization": f"Bearer {site['kwame'].token}"}
     detached = httpx.post(f"{api}/source/detach", json={"reason": "CRM retired"}, headers=kwame)
     assert detached.status_code == 200, detached.text
     browser.go("/stale")
@@ -73,22 +85,23 @@ def test_a_kpi_measured_from_a_source_syncs_from_its_page(
 ) -> None:
     site = browser.site
     kwame = site["kwame"]
-    kpi_id = site.ledger.define_kpi(
-        name="Signed customers (from the CRM)",
-        unit="customers",
-        direction="increase",
-        owner_person_id=kwame.person_id,
-        green=30,
-        amber=20,
-        ctx=kwame.ctx,
-    ).id
+    kpi_id = kpi(
+        site.ledger,
+        kwame.ctx,
+        "Signed customers (from the CRM)",
+        "customers",
+        "increase",
+        kwame.person_id,
+        (30, 20),
+    )
     try:
         httpserver.expect_request("/crm.csv").respond_with_data(
             "region,signed\nnorth,17\nsouth,23\n", content_type="text/csv"
         )
-        attached = httpx.put(
-            f"{site.url}/api/v1/kpis/{kpi_id}/source",
-            json={
+        attach_source(
+            site,
+            f"kpis/{kpi_id}",
+            {
                 "kind": "csv",
                 "url": httpserver.url_for("/crm.csv"),
                 "column": "signed",
@@ -96,9 +109,7 @@ def test_a_kpi_measured_from_a_source_syncs_from_its_page(
                 "schedule": {"every": "day", "at": "07:00", "time_zone": "Europe/London"},
                 "reason": "the CRM exports it",
             },
-            headers={"Authorization": f"Bearer {kwame.token}"},
         )
-        assert attached.status_code == 200, attached.text
         site.settle()
 
         browser.sign_in("kwame")

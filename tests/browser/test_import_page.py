@@ -16,22 +16,24 @@ from tests.browser.conftest import Browser
 
 pytestmark = pytest.mark.browser
 
+START = date.today() - timedelta(days=300)
+
 
 def filled(tmp_path: Path, *, bad: bool = False) -> Path:
     path = tmp_path / ("bad.xlsx" if bad else "okrs.xlsx")
     write_template(path)
     book = load_workbook(path)
-    # A quarter that began (and ended) long before the demo's current one: the site is shared
-    # by every browser test, and a later-starting active cycle would become everyone's current.
-    start = date.today() - timedelta(days=300)
-    book["cycles"].append(["Imported from the sheet", start, start + timedelta(days=90)])
+    # A quarter that began (and ended) long before the demo's current one (START): the site is
+    # shared by every browser test, and a later-starting active cycle would become everyone's
+    # current.
+    book["cycles"].append(["Imported from the sheet", START, START + timedelta(days=90)])
     owner = "demo-admin@acme.example" if not bad else "nobody@acme.example"
     book["objectives"].append(
         ["UI-1", "Imported from the sheet", "Move in", "", "committed", owner]
     )
     book["key_results"].append(["UI-KR-1", "UI-1", "Boxes unpacked", "metric", 0, 40])
     for week in range(3):
-        book["check_ins"].append(["UI-KR-1", start + timedelta(days=7 * week), 5 * week, 7, ""])
+        book["check_ins"].append(["UI-KR-1", START + timedelta(days=7 * week), 5 * week, 7, ""])
     book.save(path)
     return path
 
@@ -67,6 +69,16 @@ def test_an_admin_previews_imports_and_finds_the_source_in_the_audit(
     browser.go(f"/audit?entity={external_uuid('objective', 'UI-1')}")
     sources = browser.page.locator("td.provenance").all_inner_texts()
     assert any("imported from okrs.xlsx, check_ins row 4" in s for s in sources), sources
+    # The replay tells the quarter by its dates: the second week shows that week's check-in,
+    # dated 17:00 UTC of its day and recorded today, with its file row.
+    browser.go("/replay")
+    option = browser.page.locator("#r-cycle option", has_text="Imported from the sheet")
+    browser.go(f"/replay?cycle={option.get_attribute('value')}&step=week&frame=1")
+    second_week = START + timedelta(days=7)
+    dated = browser.page.get_by_test_id("event-dated").all_inner_texts()
+    assert any(f"{second_week} 17:00 UTC, recorded {date.today()}" in d for d in dated), dated
+    sources = browser.page.get_by_test_id("event-source").all_inner_texts()
+    assert any("imported from okrs.xlsx, check_ins row 3" in s for s in sources), sources
     # The only error the console saw: the refused file's answer (422).
     assert all("422" in error for error in browser.errors), browser.errors
 

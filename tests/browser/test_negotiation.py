@@ -9,9 +9,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from domain.objective import Kind
-from domain.scoring import Measure
 from tests.browser.conftest import Browser
+from tests.steps import draft, metric
 
 pytestmark = pytest.mark.browser
 
@@ -188,22 +187,16 @@ def test_a_counter_proposal_accepted_by_the_owner(
 ) -> None:
     site = browser.site
     kwame, elena = site["kwame"], site["elena"]
-    objective_id = site.ledger.draft_objective(
-        cycle_id=site.active_cycle_id,
-        title="Answer every support ticket within a day",
-        kind=Kind.COMMITTED,
-        ctx=kwame.ctx,
+    objective_id = draft(
+        site.ledger,
+        kwame.ctx,
+        site.active_cycle_id,
+        "Answer every support ticket within a day",
         owner_person_id=kwame.person_id,
-    ).id
-    kr = site.ledger.add_key_result(
-        objective_id,
-        title="Tickets answered within 24 h",
-        measure=Measure.METRIC,
-        baseline=70,
-        target=80,
-        unit="%",
-        ctx=kwame.ctx,
-    ).extra_id
+    )
+    kr = metric(
+        site.ledger, kwame.ctx, objective_id, "Tickets answered within 24 h", 70, 80, unit="%"
+    )
     site.ledger.submit_objective(objective_id, elena.person_id, kwame.ctx)
     site.settle()
 
@@ -241,22 +234,10 @@ def test_grading_and_reflecting_at_the_end_of_a_cycle(
         "Grading drill", today - timedelta(days=60), today - timedelta(days=1), admin
     ).id
     ledger.start_cycle(cycle_id, admin)
-    objective_id = ledger.draft_objective(
-        cycle_id=cycle_id,
-        title="Ship the partner API",
-        kind=Kind.COMMITTED,
-        ctx=kwame.ctx,
-        owner_person_id=kwame.person_id,
-    ).id
-    kr = ledger.add_key_result(
-        objective_id,
-        title="Partners live on the API",
-        measure=Measure.METRIC,
-        baseline=0,
-        target=10,
-        ctx=kwame.ctx,
-    ).extra_id
-    assert kr is not None
+    objective_id = draft(
+        ledger, kwame.ctx, cycle_id, "Ship the partner API", owner_person_id=kwame.person_id
+    )
+    kr = metric(ledger, kwame.ctx, objective_id, "Partners live on the API", 0, 10)
     ledger.submit_objective(objective_id, site["elena"].person_id, kwame.ctx)
     ledger.approve_objective(objective_id, site["elena"].ctx)
     ledger.check_in(objective_id, kr, 7, 6, kwame.ctx, effective_on=today - timedelta(days=3))

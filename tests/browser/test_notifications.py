@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from domain.objective import Kind
-from domain.scoring import Measure
 from infra.notify.engine import Notifier
 from infra.settings import Settings
 from tests.browser.conftest import Browser, Site
 from tests.notify.conftest import Mailbox, eventually, mailbox  # noqa: F401
+from tests.steps import draft, metric
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:Requiring AUTH")]
 
@@ -42,22 +41,10 @@ def test_the_approver_sees_the_message_and_its_link_opens_the_objective(
     # A title no other test gives an objective: the session's site is shared, and another
     # test's submission to Elena would be notified (and mailed) too.
     title = "Reply to every partner's ticket within four hours"
-    objective_id = site.ledger.draft_objective(
-        cycle_id=site.active_cycle_id,
-        title=title,
-        kind=Kind.COMMITTED,
-        ctx=kwame.ctx,
-        owner_person_id=kwame.person_id,
-    ).id
-    site.ledger.add_key_result(
-        objective_id,
-        title="Tickets answered in a day",
-        measure=Measure.METRIC,
-        baseline=60,
-        target=100,
-        unit="%",
-        ctx=kwame.ctx,
+    objective_id = draft(
+        site.ledger, kwame.ctx, site.active_cycle_id, title, owner_person_id=kwame.person_id
     )
+    metric(site.ledger, kwame.ctx, objective_id, "Tickets answered in a day", 60, 100, unit="%")
     site.ledger.submit_objective(objective_id, elena.person_id, kwame.ctx)
 
     def mail_to_elena() -> list[Any]:

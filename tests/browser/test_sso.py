@@ -17,7 +17,7 @@ from domain.access import Role
 from domain.application import OkrLedger
 from domain.base import CommandContext
 from infra.readmodels import ReadModels
-from tests.api.conftest import ledger, readmodels  # noqa: F401  (fixtures)
+from tests.api.conftest import readmodels  # noqa: F401  (a fixture)
 from tests.api.test_oidc import Served, provider, serve  # noqa: F401  (fixtures)
 from tests.browser.conftest import CHROMIUM_FLAGS, SCREENSHOTS, VIEWPORT  # noqa: F401
 

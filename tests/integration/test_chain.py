@@ -259,16 +259,6 @@ def test_an_edited_topic_or_chain_hash_is_located(
     assert_problem(verify_chain(chain), "edited", 3)
 
 
-def test_a_moved_back_commit_time_is_located(
-    written: ChainReport, chain: ChainReader, database_url: str
-) -> None:
-    sql(
-        database_url,
-        f"UPDATE {CHAIN} SET committed_at = committed_at - interval '1 day' WHERE position = 15",
-    )
-    assert_problem(verify_chain(chain), "edited", 15)
-
-
 def test_a_deleted_event_row_is_located(
     written: ChainReport, chain: ChainReader, database_url: str
 ) -> None:
@@ -278,12 +268,39 @@ def test_a_deleted_event_row_is_located(
     assert report.count == 8
 
 
-def test_an_event_deleted_with_its_link_is_located(
-    written: ChainReport, chain: ChainReader, database_url: str
+@pytest.mark.parametrize(
+    ("tampering", "problem", "position"),
+    [
+        (
+            [
+                f"UPDATE {CHAIN} SET committed_at = committed_at - interval '1 day'"
+                " WHERE position = 15"
+            ],
+            "edited",
+            15,
+        ),
+        (
+            [
+                f"DELETE FROM {EVENTS} WHERE notification_id = 9",
+                f"DELETE FROM {CHAIN} WHERE position = 9",
+            ],
+            "deleted",
+            9,
+        ),
+    ],
+    ids=["a_moved_back_commit_time", "an_event_deleted_with_its_link"],
+)
+def test_tampering_is_located(
+    written: ChainReport,
+    chain: ChainReader,
+    database_url: str,
+    tampering: list[str],
+    problem: str,
+    position: int,
 ) -> None:
-    sql(database_url, f"DELETE FROM {EVENTS} WHERE notification_id = 9")
-    sql(database_url, f"DELETE FROM {CHAIN} WHERE position = 9")
-    assert_problem(verify_chain(chain), "deleted", 9)
+    for statement in tampering:
+        sql(database_url, statement)
+    assert_problem(verify_chain(chain), problem, position)
 
 
 def test_a_forged_event_row_is_located(

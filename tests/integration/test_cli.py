@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.postgres
+from tests.servers import OKR, okr_env, run_okr
 
-OKR = Path(sys.executable).with_name("okr")
+pytestmark = pytest.mark.postgres
 
 
 def _okr(*args: str, database_url: str, data_dir: Path) -> str:
-    env = {
-        **os.environ,
-        "OKR_DATABASE_URL": database_url,
-        "OKR_DATA_DIR": str(data_dir),
-        "COLUMNS": "200",
-        "NO_COLOR": "1",
-        "PYTHONIOENCODING": "utf-8",
-    }
-    done = subprocess.run(
-        [str(OKR), *args], env=env, capture_output=True, text=True, timeout=240, check=False
-    )
+    env = okr_env(database_url, data_dir, COLUMNS="200")
+    done = run_okr(*args, env=env, timeout=240)
     assert done.returncode == 0, done.stderr or done.stdout
     return done.stdout
 

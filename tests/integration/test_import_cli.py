@@ -3,32 +3,21 @@ that writes nothing, the import, the same file again, and a refused file (exit 1
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
-pytestmark = pytest.mark.postgres
+from tests.servers import okr_env, run_okr
 
-OKR = Path(sys.executable).with_name("okr")
+pytestmark = pytest.mark.postgres
 
 
 def _okr(*args: str, database_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "OKR_DATABASE_URL": database_url,
-        "OKR_DATA_DIR": str(data_dir),
-        "COLUMNS": "200",
-        "NO_COLOR": "1",
-        "PYTHONIOENCODING": "utf-8",
-    }
-    return subprocess.run(
-        [str(OKR), *args], env=env, capture_output=True, text=True, timeout=240, check=False
-    )
+    env = okr_env(database_url, data_dir, COLUMNS="200")
+    return run_okr(*args, env=env, timeout=240)
 
 
 def test_template_dry_run_import_and_again(database_url: str, tmp_path: Path) -> None:

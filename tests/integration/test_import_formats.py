@@ -3,7 +3,6 @@ what each maps, what it reports as dropped, and that a second import writes noth
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from uuid import UUID
 
@@ -19,15 +18,6 @@ from infra.chain import ChainReader, verify_chain
 
 START = date.today() - timedelta(days=60)
 END = START + timedelta(days=90)
-
-
-@pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    app = OkrLedger(env=es_env)
-    try:
-        yield app
-    finally:
-        app.close()
 
 
 @pytest.fixture
@@ -240,3 +230,60 @@ def test_next_quarters_plan_is_imported_into_a_cycle_in_planning(
     objective = ledger.get_objective(external_uuid("objective", "N-1"))
     assert ledger.get_cycle(objective.cycle_id).phase.value == "planning"
     assert objective.status.value == "approved"
+
+
+def test_an_explorer_export_with_the_columns_viva_goals_writes(
+    ledger: OkrLedger, importer: UUID
+) -> None:
+    """The header of a real Explorer export (CSV): the parent's id inside `Aligned To (weight,
+    Objective ID)`, the kind in `Goal Type`, owners by name, the value in `Checkins`."""
+    first, last = START + timedelta(days=10), START + timedelta(days=24)
+    checkins = (
+        f"Checkin Date: {first}; User: Ada Lovelace; Note: slow start; Metric Name: Customers; "
+        f"Status: Behind; Current Value: 30; Activity Date: {first} 09:12:00 UTC; "
+        f"Checkin Date: {last}; User: Ada Lovelace; Note: the fair helped; Metric Name: "
+        f"Customers; Status: On Track; Current Value: 42; Activity Date: {last} 16:40:00 UTC;"
+    )
+    header = (
+        'Id,Title,Tag,Team,Creator,Owner,Period,Start Date,End Date,Description,"Aligned To '
+        '(weight, Objective ID)",Metric Name,Unit,Target,Object Type,Goal Type,Start,Created At,'
+        "Last Check-in,Progress %,Actual Progress,Status,Last Check-in Note,Score,Checkins"
+    )
+    export = "\n".join(
+        [
+            header,
+            f"2295704,Win the market,,Sales,Ada Lovelace,Ada Lovelace,Q 2026,{START},{END},Big,,"
+            f"Progress,%,100,Objective,Aspirational Goal,0,{START} 08:00:00 UTC,{last},36,36,"
+            "On Track,,,",
+            f"2325365,Reach 100 customers,,Sales,Ada Lovelace,Ada Lovelace,Q 2026,{START},{END},,"
+            f'"Win the market(weight: 100%, Id: 2295704)",Customers,customers,100,Key result,'
+            f"Committed Goal,10,{START} 08:05:00 UTC,{last},36,36,On Track,the fair helped,,"
+            f'"{checkins}"',
+            f"2330001,Run the fair,,Sales,Ada Lovelace,Ada Lovelace,Q 2026,{START},{END},,"
+            f'"Reach 100 customers(weight: 0%, Id: 2325365)",,,,Deliverable,,,,,,,,,,',
+        ]
+    ).encode()
+    request = ImportRequest("explorer.csv", export, "viva-goals", fallback_owner="ada@acme.example")
+    report = run(ledger, importer, request)
+    assert report.written
+    assert {(line.kind, line.key) for line in report.plan.created} == {
+        ("cycle", "Q 2026"),
+        ("objective", "2295704"),
+        ("key_result", "2325365"),
+        ("check_in", f"2325365@{last}"),
+    }
+    dropped = {(p.rule, p.column) for p in report.plan.dropped}
+    for column in ("Status", "Progress %", "Actual Progress", "Score", "Creator", "Tag"):
+        assert ("column_unknown", column) in dropped, column
+    assert ("row_type_unsupported", "Object Type") in dropped  # the deliverable
+    assert ("email_invalid", "owner_email") in dropped  # owners are names: the fallback owns
+    objective = ledger.get_objective(external_uuid("objective", "2295704"))
+    assert objective.kind.value == "aspirational"
+    (kr,) = objective.active_key_results
+    assert (kr.baseline, kr.target, kr.unit) == (10.0, 100.0, "customers")
+    assert kr.current is not None
+    assert (kr.current.value, kr.current.effective_on, kr.current.note) == (
+        42.0,
+        last,
+        "the fair helped",
+    )

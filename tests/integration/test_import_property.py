@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import date, timedelta
 from itertools import count
 from uuid import UUID
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -48,15 +46,6 @@ _objective = st.tuples(
     st.sampled_from(["committed", "aspirational"]),
     st.lists(_key_result, min_size=1, max_size=3),
 )
-
-
-@pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    app = OkrLedger(env=es_env)
-    try:
-        yield app
-    finally:
-        app.close()
 
 
 def build(example: int, objectives: list[tuple[str, list[tuple[str, list]]]]) -> bytes:

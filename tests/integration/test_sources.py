@@ -20,11 +20,12 @@ from werkzeug import Request, Response
 
 from domain.application import OkrLedger
 from domain.base import CommandContext
-from domain.objective import Kind, Objective
-from domain.scoring import Measure
+from domain.objective import Objective
 from domain.team import MemberRole
 from infra.settings import Settings
 from infra.sources.sync import Health, SourceSync
+from tests.steps import draft, kpi, metric
+from tests.threads import run_together
 
 pytestmark = pytest.mark.postgres
 
@@ -92,22 +93,8 @@ def following(es_env: dict[str, str], database_url: str) -> Iterator[Following]:
             "This quarter", today - timedelta(days=30), today + timedelta(days=60), admin
         ).id
         as_alice = CommandContext(actor=str(alice))
-        objective_id = ledger.draft_objective(
-            cycle_id=cycle,
-            title="Delight new customers",
-            kind=Kind.COMMITTED,
-            owner_team_id=team,
-            ctx=as_alice,
-        ).id
-        key_result_id = ledger.add_key_result(
-            objective_id,
-            title="Weekly sign-ups",
-            measure=Measure.METRIC,
-            baseline=100,
-            target=200,
-            ctx=as_alice,
-        ).extra_id
-        assert key_result_id is not None
+        objective_id = draft(ledger, as_alice, cycle, "Delight new customers", owner_team_id=team)
+        key_result_id = metric(ledger, as_alice, objective_id, "Weekly sign-ups", 100, 200)
         ledger.submit_objective(objective_id, bob, as_alice)
         ledger.approve_objective(objective_id, CommandContext(actor=str(bob)))
         ledger.start_cycle(cycle, admin)
@@ -304,20 +291,18 @@ def test_a_draft_objective_waits_and_the_scheduler_skips_it(
     following: Following, httpserver: HTTPServer
 ) -> None:
     org_objective = following.ledger.get_objective(following.objective_id)
-    draft = following.ledger.draft_objective(
-        cycle_id=org_objective.cycle_id,
-        title="Grow the community",
-        kind=org_objective.kind,
+    drafted = draft(
+        following.ledger,
+        following.owner,
+        org_objective.cycle_id,
+        "Grow the community",
+        org_objective.kind,
         owner_team_id=org_objective.owner_team_id,
-        ctx=following.owner,
-    ).id
-    kr = following.ledger.add_key_result(
-        draft, title="Members", measure=Measure.METRIC, baseline=0, target=10, ctx=following.owner
-    ).extra_id
-    assert kr is not None
+    )
+    kr = metric(following.ledger, following.owner, drafted, "Members", 0, 10)
     httpserver.expect_request("/n").respond_with_json({"n": 4})
     following.ledger.attach_source(
-        draft,
+        drafted,
         kr,
         {"kind": "http_json", "url": httpserver.url_for("/n"), "expression": "n"},
         "counted there",
@@ -325,7 +310,7 @@ def test_a_draft_objective_waits_and_the_scheduler_skips_it(
     )
     sync = SourceSync(following.ledger, settings_for(following), Clock())
     assert sync.sync_due() == []
-    now = sync.sync_now(draft, kr)
+    now = sync.sync_now(drafted, kr)
     assert (now.health, now.rule) == (Health.WAITING, "not_approved")
 
 
@@ -358,10 +343,7 @@ def test_two_processes_never_write_the_same_value_twice(
         threads = [threading.Thread(target=scheduled, args=(s,)) for s in syncs] + [
             threading.Thread(target=on_demand, args=(s,)) for s in syncs
         ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        run_together(threads, 30)
     finally:
         other.close()
     assert len(following.check_ins()) == 1, "one check-in, whoever fetched"
@@ -374,15 +356,7 @@ def test_the_scheduler_measures_a_kpi_and_skips_a_retired_one(following: Followi
     following.sql("CREATE TABLE nps (score numeric); INSERT INTO nps VALUES (41)")
     ledger = following.ledger
     owner = UUID(following.owner.actor)
-    kpi_id = ledger.define_kpi(
-        name="Net Promoter Score",
-        unit="pts",
-        direction="increase",
-        owner_person_id=owner,
-        green=40,
-        amber=30,
-        ctx=following.owner,
-    ).id
+    kpi_id = kpi(ledger, following.owner, "Net Promoter Score", "pts", "increase", owner, (40, 30))
     ledger.attach_kpi_source(
         kpi_id,
         {"kind": "sql", "connection": "warehouse", "query": "SELECT score FROM nps"},

@@ -151,15 +151,6 @@ def kafka_config(kafka_bootstrap: str, topic: str) -> KafkaConfig:
     return KafkaConfig(bootstrap=kafka_bootstrap, topic=topic, **FAST)
 
 
-@pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    app = OkrLedger(env=es_env)
-    try:
-        yield app
-    finally:
-        app.close()
-
-
 # ---------------------------------------------------------------- writing events
 
 

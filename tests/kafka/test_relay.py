@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -192,30 +194,39 @@ def test_a_relay_killed_mid_stream_resumes_without_gaps(
     assert_per_aggregate_order(records)
 
 
-def test_a_paused_broker_delays_events_but_loses_none(
-    ledger: OkrLedger, writer: Writer, own_broker: Tansu, kafka_config: KafkaConfig
-) -> None:
+@contextmanager
+def relaying_to(
+    own_broker: Tansu, ledger: OkrLedger, writer: Writer, kafka_config: KafkaConfig, first: int
+) -> Iterator[tuple[KafkaConfig, int]]:
+    """A relay to `own_broker` with `first` events through it: its config and their position."""
     config = kafka_config.with_(bootstrap=own_broker.bootstrap)
     relay = Relay(ledger, config, **RELAY_TIMING)
     relay.start()
     try:
-        writer.events(60, people=6)
+        writer.events(first, people=first // 10)
         wait_until(lambda: caught_up(ledger, config.topic))
-        before = relay_status(ledger, config.topic).position
-
-        own_broker.pause()
-        writer.events(120, people=6)
-        # Longer than the producer's request and delivery timeouts: sends fail, and are retried.
-        time.sleep(config.delivery_timeout_ms / 1000 + 1.5)
-        assert relay_status(ledger, config.topic).position == before
-        own_broker.resume()
-
-        writer.events(40, people=4)
-        wait_until(lambda: caught_up(ledger, config.topic), timeout=30)
-        records = read_all(config, ledger)
+        yield config, relay_status(ledger, config.topic).position
     finally:
-        own_broker.resume()
         relay.stop()
+
+
+def test_a_paused_broker_delays_events_but_loses_none(
+    ledger: OkrLedger, writer: Writer, own_broker: Tansu, kafka_config: KafkaConfig
+) -> None:
+    with relaying_to(own_broker, ledger, writer, kafka_config, first=60) as (config, before):
+        try:
+            own_broker.pause()
+            writer.events(120, people=6)
+            # Longer than the producer's request and delivery timeouts: sends fail, are retried.
+            time.sleep(config.delivery_timeout_ms / 1000 + 1.5)
+            assert relay_status(ledger, config.topic).position == before
+            own_broker.resume()
+
+            writer.events(40, people=4)
+            wait_until(lambda: caught_up(ledger, config.topic), timeout=30)
+            records = read_all(config, ledger)
+        finally:
+            own_broker.resume()
     assert sorted(set(positions_of(records))) == log_positions(ledger)
     assert_duplicates_are_resends(records, after=before)
     assert_per_aggregate_order(records)
@@ -224,14 +235,7 @@ def test_a_paused_broker_delays_events_but_loses_none(
 def test_a_restarted_broker_gets_the_events_written_during_and_after_the_outage(
     ledger: OkrLedger, writer: Writer, own_broker: Tansu, kafka_config: KafkaConfig
 ) -> None:
-    config = kafka_config.with_(bootstrap=own_broker.bootstrap)
-    relay = Relay(ledger, config, **RELAY_TIMING)
-    relay.start()
-    try:
-        writer.events(40, people=4)
-        wait_until(lambda: caught_up(ledger, config.topic))
-        before = relay_status(ledger, config.topic).position
-
+    with relaying_to(own_broker, ledger, writer, kafka_config, first=40) as (config, before):
         own_broker.kill()
         writer.events(60, people=6)  # during the outage
         time.sleep(1.0)
@@ -243,8 +247,6 @@ def test_a_restarted_broker_gets_the_events_written_during_and_after_the_outage(
             config.topic,
             until=lambda rs: set(log_positions(ledger, after=before)) <= set(positions_of(rs)),
         )
-    finally:
-        relay.stop()
     assert sorted(p for p in set(positions_of(records)) if p > before) == log_positions(
         ledger, after=before
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +16,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.api.conftest import World, build_world, ledger, readmodels  # noqa: F401
+from tests.api.conftest import World, build_world, readmodels  # noqa: F401
+from tests.servers import free_port
 
 SMTP_USER = "mailer"
 SMTP_PASSWORD = "s3cret-Pa55"
@@ -84,15 +84,9 @@ class Mailbox:
         return AuthResult(success=ok)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox(port=_free_port())
+    box = Mailbox(port=free_port())
     controller = Controller(
         box,
         hostname="127.0.0.1",
@@ -109,7 +103,7 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 @pytest.fixture
-def world(ledger: Any) -> World:  # noqa: F811
+def world(ledger: Any) -> World:
     return build_world(ledger)
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
+from domain.application import OkrLedger
 from domain.base import CommandContext
 from domain.person import validate_preferences
 from infra.notify.engine import Notifier
@@ -30,14 +32,21 @@ def settings_for(mailbox: Mailbox, **extra: Any) -> Settings:
     )
 
 
-@pytest.fixture
-def notifier(world: World, mailbox: Mailbox) -> Iterator[Notifier]:
-    running = Notifier(world.ledger, settings_for(mailbox), poll_seconds=0.1)
+@contextmanager
+def notifying(ledger: OkrLedger, settings: Settings) -> Iterator[Notifier]:
+    """A notifier polling every 0.1 s, stopped afterwards."""
+    running = Notifier(ledger, settings, poll_seconds=0.1)
     running.start()
     try:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def notifier(world: World, mailbox: Mailbox) -> Iterator[Notifier]:
+    with notifying(world.ledger, settings_for(mailbox)) as running:
+        yield running
 
 
 def test_the_approver_gets_an_email_with_a_link_that_opens_the_objective(
@@ -99,12 +108,9 @@ def test_a_forgotten_person_is_named_by_number_in_messages_rendered_after_the_er
     world.ledger.forget_person(
         world["max"].person_id, 1, "asked to be forgotten", CommandContext.system()
     )
-    notifier = Notifier(world.ledger, settings_for(mailbox), poll_seconds=0.1)
-    notifier.start()  # the notice was decided before the erasure; it is rendered after it
-    try:
+    # the notice was decided before the erasure; it is rendered after it
+    with notifying(world.ledger, settings_for(mailbox)):
         [received] = mailbox.wait(1)
-    finally:
-        notifier.stop()
     mail = received.mail
     text, page = (mail.get_body(preferencelist=(kind,)) for kind in ("plain", "html"))
     assert text is not None and page is not None
@@ -118,9 +124,7 @@ def test_a_deactivated_recipient_receives_nothing(world: World, mailbox: Mailbox
     objective_in(world, "platform", "in_review")
     # Deactivated after the submission, before the notifier ran: told nothing all the same.
     world.ledger.deactivate_person(world["ceo"].person_id, "left", CommandContext.system())
-    notifier = Notifier(world.ledger, settings_for(mailbox), poll_seconds=0.1)
-    notifier.start()
-    try:
+    with notifying(world.ledger, settings_for(mailbox)) as notifier:
 
         def dropped() -> list[Any]:
             with notifier.datastore.get_connection() as conn:
@@ -132,8 +136,6 @@ def test_a_deactivated_recipient_receives_nothing(world: World, mailbox: Mailbox
         assert len(mailbox.settle(1.0)) == 0
         assert [row["dropped"] for row in rows] == ["recipient deactivated or forgotten"]
         assert notifier.store.counts() == {}
-    finally:
-        notifier.stop()
 
 
 def test_a_refused_email_is_retried_later_and_its_error_never_shows_the_password(
@@ -167,16 +169,10 @@ def test_notices_about_events_older_than_the_maximum_age_are_shown_but_never_mai
 ) -> None:
     objective_in(world, "platform", "in_review")
     time.sleep(1.0)  # the submission is now older than the maximum age below (0.36 s)
-    notifier = Notifier(
-        world.ledger, settings_for(mailbox, notifier_max_age_hours=0.0001), poll_seconds=0.1
-    )
-    notifier.start()
-    try:
+    with notifying(world.ledger, settings_for(mailbox, notifier_max_age_hours=0.0001)) as notifier:
         [message] = eventually(
             lambda: [m for m in notifier.store.messages(world["ceo"].person_id) if m["deliveries"]]
         )
-    finally:
-        notifier.stop()
     statuses = {d["channel"]: (d["status"], d["last_error"]) for d in message["deliveries"]}
     assert statuses == {"email": ("skipped", "too old"), "in_app": ("sent", None)}
     assert mailbox.settle(0.5) == []
@@ -187,12 +183,8 @@ def test_a_restarted_notifier_decides_from_the_state_it_restored(world: World) -
     second one, started after the decision, restores it from the log and tells them."""
     built = objective_in(world, "platform", "amendment_pending")
     settings = Settings(environment="test")
-    first = Notifier(world.ledger, settings, poll_seconds=0.1)
-    first.start()
-    try:
+    with notifying(world.ledger, settings) as first:
         assert first.wait_for(world.ledger.recorder.max_notification_id() or 0, 30)
-    finally:
-        first.stop()
     assert built.amendment_id is not None
     world.ledger.reject_amendment(
         built.objective_id,
@@ -200,11 +192,7 @@ def test_a_restarted_notifier_decides_from_the_state_it_restored(world: World) -
         "not now",
         CommandContext(str(world["ceo"].person_id)),
     )
-    second = Notifier(world.ledger, settings, poll_seconds=0.1)
-    second.start()
-    try:
+    with notifying(world.ledger, settings) as second:
         assert second.wait_for(world.ledger.recorder.max_notification_id() or 0, 30)
-    finally:
-        second.stop()
     kinds = [m["kind"] for m in second.store.messages(world["max"].person_id)]
     assert "amendment_decided" in kinds

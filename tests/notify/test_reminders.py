@@ -19,14 +19,14 @@ import pytest
 import time_machine
 
 from domain.base import CommandContext
-from domain.objective import Kind
 from domain.person import validate_preferences
-from domain.scoring import Measure
 from infra.notify.engine import Notifier
 from infra.notify.reminders import ReminderScheduler
 from tests.api.conftest import World
 from tests.notify.conftest import Mailbox, Received, eventually
 from tests.notify.test_email import settings_for
+from tests.steps import draft, metric
+from tests.threads import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore:Requiring AUTH")]
 
@@ -50,22 +50,14 @@ class Week:
         self.kr: dict[str, UUID] = {}
         for name, approver in (("sue", "sam"), ("max", "mia")):
             owner = CommandContext(actor=str(world[name].person_id))
-            objective = ledger.draft_objective(
-                cycle_id=self.cycle,
-                title=f"{name}'s objective",
-                kind=Kind.COMMITTED,
-                ctx=owner,
+            objective = draft(
+                ledger,
+                owner,
+                self.cycle,
+                f"{name}'s objective",
                 owner_person_id=world[name].person_id,
-            ).id
-            kr = ledger.add_key_result(
-                objective,
-                title="Reach ten",
-                measure=Measure.METRIC,
-                baseline=0,
-                target=10,
-                ctx=owner,
-            ).extra_id
-            assert kr is not None
+            )
+            kr = metric(ledger, owner, objective, "Reach ten", 0, 10)
             ledger.submit_objective(objective, world[approver].person_id, owner)
             ledger.approve_objective(
                 objective, CommandContext(actor=str(world[approver].person_id))
@@ -219,10 +211,7 @@ def test_several_schedulers_write_each_reminder_once(world: World, mailbox: Mail
         written.append(scheduler.tick(berlin(MONDAY + timedelta(days=7), 10)))
 
     threads = [threading.Thread(target=run, args=(s,)) for s in schedulers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(threads)
     for scheduler in schedulers:
         scheduler.stop()
     # sue (Berlin) and max (UTC) were both silent for the week and both are past 09:00 local:

@@ -7,10 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,22 +16,14 @@ import pytest
 
 from tests.api.conftest import World, objective_in
 from tests.notify.conftest import Mailbox
+from tests.servers import free_port, start_okr_serve
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore:Requiring AUTH")]
-
-OKR = Path(sys.executable).with_name("okr")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def served(database_url: str, tmp_path: Path, mailbox: Mailbox) -> Iterator[str]:
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
+    port = free_port()
     env = {
         **os.environ,
         "OKR_DATABASE_URL": database_url,
@@ -42,26 +31,11 @@ def served(database_url: str, tmp_path: Path, mailbox: Mailbox) -> Iterator[str]
         "OKR_ENVIRONMENT": "test",
         "OKR_SMTP_URL": mailbox.url,
         "OKR_MAIL_FROM": "okrledger <okr@acme.example>",
-        "OKR_PUBLIC_URL": base,
+        "OKR_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "OKR_REMINDERS": "off",  # the submission's e-mail only (cycle phases: test_reminders.py)
     }
-    process = subprocess.Popen(
-        [str(OKR), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process, base = start_okr_serve(env, port=port)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "okr serve exited"
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "okr serve did not come up"
-            time.sleep(0.1)
         yield base
     finally:
         process.send_signal(signal.SIGTERM)

@@ -12,6 +12,7 @@ from eventsourcing.postgres import PostgresDatastore
 from domain.application import OkrLedger
 from infra.notify.store import NoticeStore
 from infra.views.store import ViewStore
+from tests.threads import run_together
 
 
 def _at_once(calls: list[Callable[[], object]]) -> list[BaseException]:
@@ -27,10 +28,7 @@ def _at_once(calls: list[Callable[[], object]]) -> list[BaseException]:
             failures.append(error)
 
     threads = [threading.Thread(target=run, args=(c,)) for c in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    run_together(threads, 60)
     return failures
 
 

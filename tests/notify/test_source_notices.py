@@ -20,14 +20,14 @@ from werkzeug import Request, Response
 
 from domain.application import OkrLedger
 from domain.base import CommandContext
-from domain.objective import Kind
-from domain.scoring import Measure
 from infra.notify.engine import Notifier
 from infra.settings import Settings
 from infra.sources.sync import Health, SourceSync
 from tests.api.conftest import World
 from tests.integration.test_sources import Clock
 from tests.notify.conftest import Mailbox, Received
+from tests.steps import draft, kpi, metric
+from tests.threads import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore:Requiring AUTH")]
 
@@ -50,22 +50,8 @@ def tracked_objective(world: World, **owner: UUID) -> tuple[UUID, UUID]:
     """An approved objective in the active cycle with one metric key result."""
     ledger = world.ledger
     as_sue = CommandContext(actor=str(world["sue"].person_id))
-    objective = ledger.draft_objective(
-        cycle_id=world.active_cycle_id,
-        title="Delight new customers",
-        kind=Kind.COMMITTED,
-        ctx=as_sue,
-        **owner,
-    ).id
-    kr = ledger.add_key_result(
-        objective,
-        title="Weekly sign-ups",
-        measure=Measure.METRIC,
-        baseline=0,
-        target=10,
-        ctx=as_sue,
-    ).extra_id
-    assert kr is not None
+    objective = draft(ledger, as_sue, world.active_cycle_id, "Delight new customers", **owner)
+    kr = metric(ledger, as_sue, objective, "Weekly sign-ups", 0, 10)
     sam = world["sam"].person_id
     ledger.submit_objective(objective, sam, as_sue)
     ledger.approve_objective(objective, CommandContext(actor=str(sam)))
@@ -168,17 +154,17 @@ def test_a_team_objective_tells_the_team_managers_and_a_kpi_its_owner(
     objective, kr = tracked_objective(world, owner_team_id=world.teams["platform"])
     attach(world, objective, kr, httpserver.url_for("/n"))
     max_ = world["max"].person_id
-    kpi = world.ledger.define_kpi(
-        name="Net Promoter Score",
-        unit="pts",
-        direction="increase",
-        owner_person_id=max_,
-        green=40,
-        amber=30,
-        ctx=CommandContext.system(),
-    ).id
+    kpi_id = kpi(
+        world.ledger,
+        CommandContext.system(),
+        "Net Promoter Score",
+        "pts",
+        "increase",
+        max_,
+        (40, 30),
+    )
     world.ledger.attach_kpi_source(
-        kpi,
+        kpi_id,
         {"kind": "http_json", "url": httpserver.url_for("/n"), "expression": "n"},
         "measured there",
         CommandContext.system(),
@@ -187,7 +173,7 @@ def test_a_team_objective_tells_the_team_managers_and_a_kpi_its_owner(
     assert sorted(outbox(world.ledger)) == sorted(
         [
             ("source_failing", world["mia"].person_id, f"/objectives/{objective}"),
-            ("source_failing", max_, f"/kpis/{kpi}"),
+            ("source_failing", max_, f"/kpis/{kpi_id}"),
         ]
     ), "the platform's manager (not its member) for the objective; the KPI's owner"
 
@@ -216,10 +202,7 @@ def test_two_processes_failing_at_once_tell_the_owner_once(
             sync.sync_now(objective, kr)
 
         threads = [threading.Thread(target=on_demand, args=(s,)) for s in syncs]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        run_together(threads, 30)
     finally:
         other.close()
     assert len(httpserver.log) == 2, "both processes fetched and failed"

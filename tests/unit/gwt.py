@@ -45,6 +45,13 @@ def payload(event: Any) -> dict[str, Any]:
     }
 
 
+def created(aggregate: Any, kind: type) -> dict[str, Any]:
+    """What the one event that created `aggregate` says (it must be a `kind`)."""
+    [event] = aggregate.collect_events()
+    assert type(event) is kind
+    return payload(event)
+
+
 def refused(
     aggregates: Any,
     command: Callable[[], Any],

@@ -10,7 +10,7 @@ import pytest
 from domain.cycle import Cadence, Cycle, Phase, Scoring
 from domain.errors import InvalidValue, RuleViolated
 from tests.unit.builders import ADMIN, Q2_END, Q2_START, a_cycle, ctx
-from tests.unit.gwt import classes, payload, refused, when
+from tests.unit.gwt import classes, created, payload, refused, when
 
 
 class TestPlan:
@@ -18,9 +18,7 @@ class TestPlan:
         cycle = Cycle.plan(
             " 2025-Q2 ", Q2_START, Q2_END, Cadence.BIWEEKLY, Scoring.YES_NO, ctx(ADMIN), 0.8
         )
-        [event] = cycle.collect_events()
-        assert type(event) is Cycle.Planned
-        assert payload(event) == {
+        assert created(cycle, Cycle.Planned) == {
             "actor": ADMIN,
             "reason": "",
             "name": "2025-Q2",

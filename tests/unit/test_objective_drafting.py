@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
 import pytest
 
 from domain.cycle import Phase
-from domain.errors import InvalidValue, RuleViolated
+from domain.errors import InvalidValue, OkrError, RuleViolated
 from domain.objective import Kind, Objective, Perspective, Status
 from domain.scoring import Direction, Measure
 from tests.unit.builders import (
     ALICE,
     BOB,
+    ObjectiveBuilder,
     a_cycle,
     an_objective,
     ctx,
@@ -22,7 +24,7 @@ from tests.unit.builders import (
     milestone,
     next_quarter,
 )
-from tests.unit.gwt import classes, payload, refused, when
+from tests.unit.gwt import classes, created, payload, refused, when
 
 
 def draft(**kw: Any) -> Objective:
@@ -51,9 +53,7 @@ class TestDraft:
             perspective=Perspective.CUSTOMER,
             private=True,
         )
-        [event] = objective.collect_events()
-        assert type(event) is Objective.Drafted
-        assert payload(event) == {
+        assert created(objective, Objective.Drafted) == {
             "actor": str(ALICE),
             "reason": "",
             "cycle_id": cycle.id,
@@ -395,23 +395,24 @@ class TestAddKeyResult:
         kr_id = o.add_key_result(**milestone(), lineage_id=lineage, cycle=given.cycle, ctx=ctx())
         assert o.key_results[kr_id].lineage_id == lineage
 
-    def test_after_approval_adding_a_key_result_is_an_amendment(self) -> None:
-        given = an_objective().approved().build()
+    @pytest.mark.parametrize(
+        ("state", "rule", "error"),
+        [
+            (lambda: an_objective().approved(), "amendment_required", RuleViolated),
+            (lambda: an_objective().submitted(), "not_editable", OkrError),
+        ],
+        ids=["after_approval_adding_a_key_result_is_an_amendment", "not_while_under_review"],
+    )
+    def test_adding_a_key_result_is_refused(
+        self, state: Callable[[], ObjectiveBuilder], rule: str, error: type[OkrError]
+    ) -> None:
+        given = state().build()
         o = given.objective
         refused(
             o,
             lambda: o.add_key_result(**metric(), cycle=given.cycle, ctx=ctx(ALICE)),
-            "amendment_required",
-            error=RuleViolated,
-        )
-
-    def test_not_while_under_review(self) -> None:
-        given = an_objective().submitted().build()
-        o = given.objective
-        refused(
-            o,
-            lambda: o.add_key_result(**metric(), cycle=given.cycle, ctx=ctx(ALICE)),
-            "not_editable",
+            rule,
+            error=error,
         )
 
     @pytest.mark.parametrize("status", ["changes_requested", "countered"])

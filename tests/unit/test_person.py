@@ -7,16 +7,14 @@ import pytest
 from domain.errors import InvalidValue, RuleViolated
 from domain.person import Person, normalise_email, person_id_for
 from tests.unit.builders import ADMIN, a_person, ctx
-from tests.unit.gwt import classes, payload, refused, when
+from tests.unit.gwt import classes, created, payload, refused, when
 
 
 class TestRegister:
     def test_registers_with_a_normalised_email_and_an_id_derived_from_it(self) -> None:
         person = Person.register("  Alice Liddell ", "  Alice@Example.COM ", ctx(ADMIN))
 
-        [event] = person.collect_events()
-        assert type(event) is Person.Registered
-        assert payload(event) == {
+        assert created(person, Person.Registered) == {
             "actor": ADMIN,
             "reason": "",
             "name": "Alice Liddell",

@@ -101,24 +101,22 @@ class TestAttaching:
         assert payload(events[0])["reason"] == "in the DB"
         assert given.kr().source_id == events[0].source_id
 
-    def test_a_milestone_cannot_follow_a_source(self) -> None:
+    @pytest.mark.parametrize(
+        ("kr", "reason", "rule", "field"),
+        [
+            (1, "why", "source_needs_metric", "key_result_id"),  # the second is a milestone
+            (0, " ", "text_required", "reason"),
+        ],
+        ids=["a_milestone_cannot_follow_a_source", "attaching_needs_a_reason"],
+    )
+    def test_attaching_is_refused(self, kr: int, reason: str, rule: str, field: str) -> None:
         given = tracking()
         o = given.objective
         refused(
             o,
-            lambda: o.attach_source(given.kr_ids[1], SQL, given.cycle, ctx(), "why"),
-            "source_needs_metric",
-            "key_result_id",
-        )
-
-    def test_attaching_needs_a_reason(self) -> None:
-        given = tracking()
-        o = given.objective
-        refused(
-            o,
-            lambda: o.attach_source(given.kr_ids[0], SQL, given.cycle, ctx(), " "),
-            "text_required",
-            "reason",
+            lambda: o.attach_source(given.kr_ids[kr], SQL, given.cycle, ctx(), reason),
+            rule,
+            field,
         )
 
     def test_detaching_stops_following_and_a_key_result_without_a_source_refuses(self) -> None:

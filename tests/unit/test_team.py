@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from uuid import uuid4
 
 import pytest
 
-from domain.errors import InvalidValue, RuleViolated
+from domain.errors import InvalidValue, OkrError, RuleViolated
 from domain.team import MemberRole, Team
 from tests.unit.builders import ADMIN, ALICE, BOB, CAROL, a_team, ctx
-from tests.unit.gwt import classes, payload, refused, when
+from tests.unit.gwt import classes, created, payload, refused, when
+
+MEMBER, MANAGER = MemberRole.MEMBER, MemberRole.MANAGER
+Refusal = tuple[str, str, type[OkrError]]
+"""The rule, the field and the error class a refused command names."""
+ROLE_INVALID: Refusal = ("role_invalid", "role", InvalidValue)
+ALREADY_MEMBER: Refusal = ("already_member", "person_id", RuleViolated)
+SAME_ROLE: Refusal = ("role_unchanged", "role", OkrError)
+NOT_A_MEMBER: Refusal = ("not_a_member", "person_id", OkrError)
 
 
 class TestForm:
     def test_forms_a_team_without_members(self) -> None:
         parent_id = uuid4()
         team = Team.form("  Platform ", parent_id, ctx(ADMIN))
-        [event] = team.collect_events()
-        assert type(event) is Team.Formed
-        assert payload(event) == {
+        assert created(team, Team.Formed) == {
             "actor": ADMIN,
             "reason": "",
             "name": "Platform",
@@ -93,37 +101,10 @@ class TestMembership:
         assert team.members == {ALICE: MemberRole.MEMBER, BOB: MemberRole.MANAGER}
         assert team.managers == {BOB}
 
-    def test_an_unknown_role_is_an_invalid_value(self) -> None:
-        team = a_team(members={ALICE: MemberRole.MEMBER})
-        refused(
-            team,
-            lambda: team.add_member(BOB, "boss", ctx(ADMIN)),  # type: ignore[arg-type]
-            "role_invalid",
-            "role",
-            InvalidValue,
-        )
-        refused(
-            team,
-            lambda: team.change_member_role(ALICE, "boss", ctx(ADMIN)),  # type: ignore[arg-type]
-            "role_invalid",
-            "role",
-            InvalidValue,
-        )
-
     def test_roles_may_be_given_as_plain_strings(self) -> None:
         team = a_team()
         team.add_member(ALICE, "manager", ctx(ADMIN))  # type: ignore[arg-type]
         assert team.members[ALICE] is MemberRole.MANAGER
-
-    def test_a_person_joins_a_team_once(self) -> None:
-        team = a_team(members={ALICE: MemberRole.MEMBER})
-        refused(
-            team,
-            lambda: team.add_member(ALICE, MemberRole.MANAGER, ctx(ADMIN)),
-            "already_member",
-            "person_id",
-            RuleViolated,
-        )
 
     def test_changes_a_members_role(self) -> None:
         team = a_team(members={ALICE: MemberRole.MEMBER})
@@ -132,24 +113,32 @@ class TestMembership:
         assert payload(events[0])["role"] == "manager"
         assert team.managers == {ALICE}
 
-    def test_changing_to_the_same_role_is_refused(self) -> None:
-        team = a_team(members={ALICE: MemberRole.MANAGER})
-        refused(
-            team,
-            lambda: team.change_member_role(ALICE, MemberRole.MANAGER, ctx(ADMIN)),
-            "role_unchanged",
-            "role",
-        )
-
-    def test_only_members_change_role_or_leave(self) -> None:
-        team = a_team(members={ALICE: MemberRole.MEMBER})
-        refused(
-            team,
-            lambda: team.change_member_role(CAROL, MemberRole.MANAGER, ctx(ADMIN)),
-            "not_a_member",
-            "person_id",
-        )
-        refused(team, lambda: team.remove_member(CAROL, ctx(ADMIN)), "not_a_member", "person_id")
+    @pytest.mark.parametrize(
+        ("role", "command", "refusal"),
+        [
+            (MEMBER, lambda t: t.add_member(BOB, "boss", ctx(ADMIN)), ROLE_INVALID),
+            (MEMBER, lambda t: t.change_member_role(ALICE, "boss", ctx(ADMIN)), ROLE_INVALID),
+            (MEMBER, lambda t: t.add_member(ALICE, MANAGER, ctx(ADMIN)), ALREADY_MEMBER),
+            (MANAGER, lambda t: t.change_member_role(ALICE, MANAGER, ctx(ADMIN)), SAME_ROLE),
+            (MEMBER, lambda t: t.change_member_role(CAROL, MANAGER, ctx(ADMIN)), NOT_A_MEMBER),
+            (MEMBER, lambda t: t.remove_member(CAROL, ctx(ADMIN)), NOT_A_MEMBER),
+        ],
+        ids=[
+            "an_unknown_role_is_an_invalid_value_to_add",
+            "an_unknown_role_is_an_invalid_value_to_change_to",
+            "a_person_joins_a_team_once",
+            "changing_to_the_same_role_is_refused",
+            "only_members_change_role",
+            "only_members_leave",
+        ],
+    )
+    def test_membership_refusals(
+        self, role: MemberRole, command: Callable[[Team], Any], refusal: Refusal
+    ) -> None:
+        """Alice is in the team with `role`; the command is refused and changes nothing."""
+        team = a_team(members={ALICE: role})
+        rule, field, error = refusal
+        refused(team, lambda: command(team), rule, field, error)
 
     def test_removes_a_member(self) -> None:
         team = a_team(members={ALICE: MemberRole.MEMBER, BOB: MemberRole.MANAGER})

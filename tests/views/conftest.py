@@ -7,15 +7,11 @@ import contextlib
 import importlib.util
 import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
-from psycopg.conninfo import make_conninfo
-from psycopg.sql import SQL, Identifier
 
 from domain.application import OkrLedger
 from infra.eventstore import eventsourcing_env
@@ -38,20 +34,8 @@ class Databases:
         self.server = server
         self.url = url
 
-    @contextlib.contextmanager
-    def fresh(self) -> Iterator[str]:
-        name = f"okr_views_{uuid4().hex[:12]}"
-        with self.server.admin() as conn:
-            conn.execute(
-                SQL("CREATE DATABASE {}").format(Identifier(name)) + self.server.create_options
-            )
-        try:
-            yield make_conninfo(self.url, dbname=name)
-        finally:
-            with self.server.admin() as conn:
-                conn.execute(
-                    SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name))
-                )
+    def fresh(self) -> contextlib.AbstractContextManager[str]:
+        return self.server.fresh_database("okr_views")
 
 
 @pytest.fixture(scope="session")

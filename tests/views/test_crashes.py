@@ -87,43 +87,56 @@ def kill(process: subprocess.Popen[bytes]) -> None:
     process.wait(10)
 
 
-def test_a_runner_killed_between_writing_rows_and_committing_loses_and_doubles_nothing(
-    databases: Databases, tmp_path: Path
-) -> None:
+@contextlib.contextmanager
+def fresh_views(databases: Databases) -> Iterator[tuple[str, OkrLedger, ReadModels]]:
+    """A fresh database (its URL), its application and the views' runner (not started), both
+    stopped afterwards."""
     with databases.fresh() as url:
         app = ledger_on(url)
         readmodels = ReadModels(app, settings())
         try:
-            history = PgHistory(app)
-            write(history, 40)
-            generate(app, 300)
-            running(readmodels, app)  # builds the views
-            readmodels.stop()
-            built = readmodels.caught_up_position()
-            generate(app, 200, prefix="b", batch=50)  # a backlog: the child's first batch
-            process = child("runner", url, tmp_path)
-            try:
-                wait_ready(process, tmp_path)
-                # Its rows and tracking position are written, not committed: nobody sees them.
-                assert readmodels.caught_up_position() == built
-            finally:
-                kill(process)
-            assert readmodels.caught_up_position() == built
-            readmodels.start()
-            write(history, 10, seed=5)
-            generate(app, 100, prefix="c")
-            check(readmodels, app)
+            yield url, app, readmodels
         finally:
             readmodels.stop()
             app.close()
 
 
+def built_and_stopped(app: OkrLedger, readmodels: ReadModels) -> PgHistory:
+    """40 commands and 300 generated events, the views built from them by the runner, which
+    is stopped again; the history the commands came from."""
+    history = PgHistory(app)
+    write(history, 40)
+    generate(app, 300)
+    running(readmodels, app)  # builds the views
+    readmodels.stop()
+    return history
+
+
+def test_a_runner_killed_between_writing_rows_and_committing_loses_and_doubles_nothing(
+    databases: Databases, tmp_path: Path
+) -> None:
+    with fresh_views(databases) as (url, app, readmodels):
+        history = built_and_stopped(app, readmodels)
+        built = readmodels.caught_up_position()
+        generate(app, 200, prefix="b", batch=50)  # a backlog: the child's first batch
+        process = child("runner", url, tmp_path)
+        try:
+            wait_ready(process, tmp_path)
+            # Its rows and tracking position are written, not committed: nobody sees them.
+            assert readmodels.caught_up_position() == built
+        finally:
+            kill(process)
+        assert readmodels.caught_up_position() == built
+        readmodels.start()
+        write(history, 10, seed=5)
+        generate(app, 100, prefix="c")
+        check(readmodels, app)
+
+
 def test_a_batch_that_fails_before_commit_is_applied_again_exactly_once(
     databases: Databases,
 ) -> None:
-    with databases.fresh() as url:
-        app = ledger_on(url)
-        readmodels = ReadModels(app, settings())
+    with fresh_views(databases) as (_url, app, readmodels):
         failures = {"left": 3}
         original = readmodels.store.track
 
@@ -134,76 +147,53 @@ def test_a_batch_that_fails_before_commit_is_applied_again_exactly_once(
                 raise RuntimeError("injected: the connection died before COMMIT")
 
         readmodels.store.track = failing_track  # type: ignore[method-assign]
-        try:
-            history = PgHistory(app)
-            readmodels.start()
-            write(history, 60)
-            generate(app, 400, batch=3)
-            check(readmodels, app)
-            assert failures["left"] == 0
-        finally:
-            readmodels.stop()
-            app.close()
+        history = PgHistory(app)
+        readmodels.start()
+        write(history, 60)
+        generate(app, 400, batch=3)
+        check(readmodels, app)
+        assert failures["left"] == 0
 
 
 def test_a_rebuild_killed_mid_scan_resumes_where_it_saved(
     databases: Databases, tmp_path: Path
 ) -> None:
-    with databases.fresh() as url:
-        app = ledger_on(url)
-        readmodels = ReadModels(app, settings())
+    with fresh_views(databases) as (url, app, readmodels):
+        write(PgHistory(app), 60)
+        generate(app, 500)
+        process = child("rebuild", url, tmp_path)
         try:
-            write(PgHistory(app), 60)
-            generate(app, 500)
-            process = child("rebuild", url, tmp_path)
-            try:
-                wait_ready(process, tmp_path)
-            finally:
-                kill(process)
-            report = Rebuild(app, settings(), page_size=10).run(None)
-            assert report.resumed_from is not None and report.resumed_from > 0
-            check(readmodels, app)
+            wait_ready(process, tmp_path)
         finally:
-            app.close()
+            kill(process)
+        report = Rebuild(app, settings(), page_size=10).run(None)
+        assert report.resumed_from is not None and report.resumed_from > 0
+        check(readmodels, app)
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_a_stopped_rebuild_resumes_and_live_queries_answer_meanwhile(
     databases: Databases, workers: int
 ) -> None:
-    with databases.fresh() as url:
-        app = ledger_on(url)
-        readmodels = ReadModels(app, settings())
-        try:
-            history = PgHistory(app)
-            write(history, 40)
-            generate(app, 300)
-            running(readmodels, app)
-            readmodels.stop()
-            before = readmodels.audit(limit=10_000)
-            stop = threading.Event()
-            pages = {"n": 0}
+    with fresh_views(databases) as (_url, app, readmodels):
+        built_and_stopped(app, readmodels)
+        before = readmodels.audit(limit=10_000)
+        stop = threading.Event()
+        pages = {"n": 0}
 
-            def progress(done: int, total: int, phase: str) -> None:
-                pages["n"] += 1
-                if pages["n"] == 2:
-                    stop.set()
+        def progress(done: int, total: int, phase: str) -> None:
+            pages["n"] += 1
+            if pages["n"] == 2:
+                stop.set()
 
-            job = Rebuild(
-                app, settings(), page_size=10, progress=progress, stop=stop, workers=workers
-            )
-            report = job.run(["audit", "history"])
-            assert report.interrupted
-            assert readmodels.audit(limit=10_000) == before  # the old tables still answer
-            report = Rebuild(app, settings(), page_size=10, workers=workers).run(
-                ["audit", "history"]
-            )
-            assert report.resumed_from is not None and not report.interrupted
-            readmodels.start()
-            check(readmodels, app)
-        finally:
-            readmodels.stop()
-            app.close()
+        job = Rebuild(app, settings(), page_size=10, progress=progress, stop=stop, workers=workers)
+        report = job.run(["audit", "history"])
+        assert report.interrupted
+        assert readmodels.audit(limit=10_000) == before  # the old tables still answer
+        report = Rebuild(app, settings(), page_size=10, workers=workers).run(["audit", "history"])
+        assert report.resumed_from is not None and not report.interrupted
+        readmodels.start()
+        check(readmodels, app)
 
 
 @contextlib.contextmanager
@@ -258,22 +248,16 @@ def test_a_history_rebuilt_alone_keeps_its_timeline_from_the_audit_rows(
 ) -> None:
     """The history's timeline is the audit view's rows (`infra.views.schema.READS`): rebuilding
     either view alone, with the live runner writing before and after, changes no answer."""
-    with databases.fresh() as url:
-        app = ledger_on(url)
-        readmodels = ReadModels(app, settings())
-        try:
-            history = PgHistory(app)
-            write(history, 30)
-            running(readmodels, app)  # its first build is a rebuild: wait for it to end
-            for n, views in enumerate((["history"], ["audit"], ["history", "tree"])):
-                Rebuild(app, settings(), page_size=10).run(views)
-                for step in range(8):
-                    operation = OPERATIONS[(step * 3 + n) % len(OPERATIONS)]
-                    history.run((operation, step + n, step % 5, step + 2 * n))
-                check(readmodels, app)
-        finally:
-            readmodels.stop()
-            app.close()
+    with fresh_views(databases) as (_url, app, readmodels):
+        history = PgHistory(app)
+        write(history, 30)
+        running(readmodels, app)  # its first build is a rebuild: wait for it to end
+        for n, views in enumerate((["history"], ["audit"], ["history", "tree"])):
+            Rebuild(app, settings(), page_size=10).run(views)
+            for step in range(8):
+                operation = OPERATIONS[(step * 3 + n) % len(OPERATIONS)]
+                history.run((operation, step + n, step % 5, step + 2 * n))
+            check(readmodels, app)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -11,10 +11,9 @@ from infra.webhooks.access import close_webhooks_of
 
 
 @pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    ledger = OkrLedger(env=es_env)
+def ledger(ledger: OkrLedger) -> Iterator[OkrLedger]:
+    """The shared `ledger`, its webhook delivery machinery closed before the ledger is."""
     try:
         yield ledger
     finally:
         close_webhooks_of(ledger)
-        ledger.close()

@@ -27,6 +27,7 @@ from domain.scoring import Measure
 from domain.team import MemberRole
 from infra.settings import Settings
 from infra.webhooks.access import webhooks_of
+from tests.steps import metric
 
 pytestmark = pytest.mark.postgres
 
@@ -96,14 +97,7 @@ def test_a_teams_negotiation_is_narrated_in_its_slack_and_teams_channels_only(
             owner_team_id=platform,
             private=private,
         ).id
-        ledger.add_key_result(
-            objective,
-            title="Deploys a day",
-            measure=Measure.METRIC,
-            baseline=1,
-            target=10,
-            ctx=as_member,
-        )
+        metric(ledger, as_member, objective, "Deploys a day", 1, 10)
         ledger.submit_objective(objective, manager, as_member)
         if not private:
             public_id = objective

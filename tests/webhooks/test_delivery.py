@@ -147,15 +147,21 @@ def test_every_event_arrives_signed_in_order_and_the_secret_is_in_no_event(
     assert (last.status, last.attempts, last.last_status) == ("delivered", 1, 200)
 
 
+@pytest.fixture
+def endpoint(ledger: OkrLedger, store: WebhookStore, receiver: Receiver) -> WebhookEndpoint:
+    """An endpoint to the receiver for every event, and a cycle planned after it."""
+    registered, _ = register(ledger, store, receiver.url)
+    plan_cycles(ledger)
+    return registered
+
+
 def test_a_500_is_retried_after_the_backoff_not_before(
-    ledger: OkrLedger,
+    endpoint: WebhookEndpoint,
     store: WebhookStore,
     delivery: WebhookDelivery,
     receiver: Receiver,
     clock: Clock,
 ) -> None:
-    endpoint, _ = register(ledger, store, receiver.url)
-    plan_cycles(ledger)
     receiver.answers = [(500, {})]
     delivery.round()
     [row] = store.deliveries(endpoint.id)
@@ -172,14 +178,12 @@ def test_a_500_is_retried_after_the_backoff_not_before(
 
 
 def test_retry_after_is_honoured(
-    ledger: OkrLedger,
+    endpoint: WebhookEndpoint,
     store: WebhookStore,
     delivery: WebhookDelivery,
     receiver: Receiver,
     clock: Clock,
 ) -> None:
-    endpoint, _ = register(ledger, store, receiver.url)
-    plan_cycles(ledger)
     receiver.answers = [(429, {"Retry-After": "600"})]
     delivery.round()
     clock.advance(seconds=599)  # far beyond the first backoff (at most 10 s)
@@ -190,10 +194,12 @@ def test_retry_after_is_honoured(
 
 
 def test_a_410_disables_the_endpoint_with_an_event_in_the_log(
-    ledger: OkrLedger, store: WebhookStore, delivery: WebhookDelivery, receiver: Receiver
+    ledger: OkrLedger,
+    endpoint: WebhookEndpoint,
+    store: WebhookStore,
+    delivery: WebhookDelivery,
+    receiver: Receiver,
 ) -> None:
-    endpoint, _ = register(ledger, store, receiver.url)
-    plan_cycles(ledger)
     receiver.answers = [(410, {})]
     delivery.round()
     endpoint = ledger.get_webhook_endpoint(endpoint.id)

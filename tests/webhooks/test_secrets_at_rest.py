@@ -41,6 +41,11 @@ pytestmark = pytest.mark.postgres
 ADMIN = CommandContext(actor="admin")
 
 
+def _register(ledger: OkrLedger, store: WebhookStore, url: str) -> tuple[Any, str]:
+    """An endpoint for every event at `url` (private addresses allowed): it and its secret."""
+    return register_endpoint(ledger, store, url, ["*"], False, ADMIN, allow_private=True)
+
+
 def _key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
@@ -90,9 +95,7 @@ def test_the_stored_bytes_hold_neither_the_secret_nor_the_url(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     store = _store(ledger, _key())
-    result, secret = register_endpoint(
-        ledger, store, "http://127.0.0.1:9/in", ["*"], False, ADMIN, allow_private=True
-    )
+    result, secret = _register(ledger, store, "http://127.0.0.1:9/in")
     url = "http://127.0.0.1:9/services/T000/B000/sekritpathpart"
     channel = connect_channel(
         ledger, store, ChannelKind.SLACK, None, url, ADMIN, allow_private=True
@@ -110,12 +113,8 @@ def test_a_value_swapped_onto_another_row_does_not_open(
     ledger: OkrLedger, database_url: str
 ) -> None:
     store = _store(ledger, _key())
-    first, _ = register_endpoint(
-        ledger, store, "http://127.0.0.1:9/a", ["*"], False, ADMIN, allow_private=True
-    )
-    second, _ = register_endpoint(
-        ledger, store, "http://127.0.0.1:9/b", ["*"], False, ADMIN, allow_private=True
-    )
+    first, _ = _register(ledger, store, "http://127.0.0.1:9/a")
+    second, _ = _register(ledger, store, "http://127.0.0.1:9/b")
     with psycopg.connect(database_url) as conn:
         conn.execute(
             "UPDATE okrledger_webhook_secret SET secret = "
@@ -135,15 +134,7 @@ def test_without_a_key_nothing_is_registered_and_a_wrong_key_is_a_clear_409(
         register_endpoint(ledger, _store(ledger, None), "http://127.0.0.1:9/a", ["*"], False, ADMIN)
     assert _rows(database_url) == {}
     caplog.set_level(logging.DEBUG)
-    _, secret = register_endpoint(
-        ledger,
-        _store(ledger, _key()),
-        "http://127.0.0.1:9/a",
-        ["*"],
-        False,
-        ADMIN,
-        allow_private=True,
-    )
+    _, secret = _register(ledger, _store(ledger, _key()), "http://127.0.0.1:9/a")
     wrong = _store(ledger, _key())
     with pytest.raises(SecretUnreadable, match="OKR_SECRETS_OLD_KEYS"):
         wrong.secrets()
@@ -195,15 +186,7 @@ def test_rotation_keeps_signatures_verifying(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     old, new = _key(), _key()
-    result, secret = register_endpoint(
-        ledger,
-        _store(ledger, old),
-        httpserver.url_for("/hook"),
-        ["*"],
-        False,
-        ADMIN,
-        allow_private=True,
-    )
+    result, secret = _register(ledger, _store(ledger, old), httpserver.url_for("/hook"))
     before = _rows(database_url)[result.id]
     rotated = _store(ledger, new, [old])
     assert rotated.rotate() == 1
@@ -227,9 +210,7 @@ def test_a_plain_row_from_before_still_works_and_is_sealed_on_first_use(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     legacy = _store(ledger, _key())
-    result, secret = register_endpoint(
-        ledger, legacy, httpserver.url_for("/hook"), ["*"], False, ADMIN, allow_private=True
-    )
+    result, secret = _register(ledger, legacy, httpserver.url_for("/hook"))
     with psycopg.connect(database_url) as conn:  # as a release before sealing stored it
         conn.execute(
             "UPDATE okrledger_webhook_secret SET secret = %s WHERE endpoint_id = %s",

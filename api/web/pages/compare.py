@@ -3,6 +3,7 @@ charts and per-team rows."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -33,6 +34,53 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("Check-ins per key result per week", "check_ins_per_key_result_per_week", "rate"),
     ("Stale key results", "stale_key_results", "int"),
     ("Confidence calibration (Brier, lower is better)", "brier_score", "score"),
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One chart of the comparison: a bar a cycle for each (legend, path into a summary)."""
+
+    heading: str
+    series: tuple[tuple[str, str], ...]
+    title: str | None = None
+    """The chart's own title, when it is not the heading."""
+    percent: bool = False
+    high: float | None = None
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("Mean score", (("mean score", "mean_score"),), high=1.0),
+    Figure("Share achieved", (("share achieved", "achieved_share"),), percent=True, high=1.0),
+    Figure(
+        "Committed vs aspirational: mean score",
+        (("committed", "committed.mean_score"), ("aspirational", "aspirational.mean_score")),
+        high=1.0,
+    ),
+    Figure(
+        "Committed vs aspirational: share achieved",
+        (
+            ("committed", "committed.achieved_share"),
+            ("aspirational", "aspirational.achieved_share"),
+        ),
+        percent=True,
+        high=1.0,
+    ),
+    Figure(
+        "Amendments: targets eased vs raised",
+        (("eased", "targets_eased"), ("raised", "targets_raised")),
+    ),
+    Figure(
+        "Check-ins per key result per week",
+        (("check-ins", "check_ins_per_key_result_per_week"),),
+        title="Check-in cadence (per key result per week)",
+    ),
+    Figure("Stale key results", (("stale", "stale_key_results"),)),
+    Figure(
+        "Confidence calibration (Brier score, lower is better)",
+        (("Brier score", "brier_score"),),
+        high=1.0,
+    ),
 )
 
 
@@ -90,77 +138,16 @@ def compare_page(
 
     figures = [
         (
-            "Mean score",
-            charts.grouped_bars(
-                names, [("mean score", series("mean_score"))], title="Mean score", high=1.0
-            ),
-        ),
-        (
-            "Share achieved",
+            figure.heading,
             charts.grouped_bars(
                 names,
-                [("share achieved", series("achieved_share"))],
-                title="Share achieved",
-                percent=True,
-                high=1.0,
+                [(legend, series(path)) for legend, path in figure.series],
+                title=figure.title or figure.heading,
+                percent=figure.percent,
+                high=figure.high,
             ),
-        ),
-        (
-            "Committed vs aspirational: mean score",
-            charts.grouped_bars(
-                names,
-                [
-                    ("committed", series("committed.mean_score")),
-                    ("aspirational", series("aspirational.mean_score")),
-                ],
-                title="Committed vs aspirational: mean score",
-                high=1.0,
-            ),
-        ),
-        (
-            "Committed vs aspirational: share achieved",
-            charts.grouped_bars(
-                names,
-                [
-                    ("committed", series("committed.achieved_share")),
-                    ("aspirational", series("aspirational.achieved_share")),
-                ],
-                title="Committed vs aspirational: share achieved",
-                percent=True,
-                high=1.0,
-            ),
-        ),
-        (
-            "Amendments: targets eased vs raised",
-            charts.grouped_bars(
-                names,
-                [("eased", series("targets_eased")), ("raised", series("targets_raised"))],
-                title="Amendments: targets eased vs raised",
-            ),
-        ),
-        (
-            "Check-ins per key result per week",
-            charts.grouped_bars(
-                names,
-                [("check-ins", series("check_ins_per_key_result_per_week"))],
-                title="Check-in cadence (per key result per week)",
-            ),
-        ),
-        (
-            "Stale key results",
-            charts.grouped_bars(
-                names, [("stale", series("stale_key_results"))], title="Stale key results"
-            ),
-        ),
-        (
-            "Confidence calibration (Brier score, lower is better)",
-            charts.grouped_bars(
-                names,
-                [("Brier score", series("brier_score"))],
-                title="Confidence calibration (Brier score, lower is better)",
-                high=1.0,
-            ),
-        ),
+        )
+        for figure in FIGURES
     ]
     team_names: list[str] = []
     by_team: dict[str, dict[int, Json]] = {}

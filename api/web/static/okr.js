@@ -2,6 +2,31 @@
 (function () {
   "use strict";
 
+  /* A region of the page filled with the HTML a request answers (the replay's frame, the
+     coach's findings): busy while it loads, and a later request wins over an earlier one.
+     Calling the returned function fetches; its promise says whether the answer was shown. */
+  window.okrRegion = function (target) {
+    var latest = 0;
+    return function (url, init) {
+      var ticket = ++latest;
+      target.setAttribute("aria-busy", "true");
+      return fetch(url, Object.assign({ credentials: "same-origin" }, init))
+        .then(function (response) {
+          if (!response.ok) { throw new Error("HTTP " + response.status); }
+          return response.text();
+        })
+        .then(function (html) {
+          if (ticket !== latest) { return false; }
+          target.innerHTML = html;
+          target.removeAttribute("aria-busy");
+          return true;
+        }, function (error) {
+          target.removeAttribute("aria-busy");
+          throw error;
+        });
+    };
+  };
+
   /* The tree: expand or collapse every objective. */
   document.querySelectorAll("[data-tree-toggle]").forEach(function (button) {
     button.addEventListener("click", function () {
@@ -20,7 +45,6 @@
   var cycle = form.getAttribute("data-replay");
   var step = form.querySelector("select[name=step]");
   var timer = null;
-  var latest = 0;
 
   ["cycle", "step"].forEach(function (name) {
     var select = form.querySelector("select[name=" + name + "]");
@@ -32,21 +56,14 @@
     }
   });
   if (!slider || !target) { return; }
+  var load = window.okrRegion(target);
 
   function show(index) {
-    var ticket = ++latest;
     var url = "/replay/frame?cycle=" + encodeURIComponent(cycle) +
       "&step=" + encodeURIComponent(step.value) + "&frame=" + index;
-    target.setAttribute("aria-busy", "true");
-    return fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
-      .then(function (response) {
-        if (!response.ok) { throw new Error("HTTP " + response.status); }
-        return response.text();
-      })
-      .then(function (html) {
-        if (ticket !== latest) { return; }
-        target.innerHTML = html;
-        target.removeAttribute("aria-busy");
+    return load(url, { headers: { "Accept": "text/html" } })
+      .then(function (shown) {
+        if (!shown) { return; }
         var frame = target.querySelector("[data-label]");
         if (frame && label) { label.textContent = frame.getAttribute("data-label"); }
         var address = new URL(window.location.href);
@@ -55,10 +72,7 @@
         address.searchParams.set("frame", String(index));
         window.history.replaceState(null, "", address.toString());
       })
-      .catch(function () {
-        target.removeAttribute("aria-busy");
-        stop();
-      });
+      .catch(stop);
   }
 
   function go(index) {

@@ -8,7 +8,7 @@
   var objective = target.getAttribute("data-objective") || "";
   var forms = document.querySelectorAll("form[data-coach], form[action$='/key-results']");
   var timer = null;
-  var latest = 0;
+  var load = window.okrRegion(target);
 
   function value(form, name) {
     var field = form.querySelector("[name=" + name + "]");
@@ -39,24 +39,11 @@
   }
 
   function check(form) {
-    var ticket = ++latest;
-    target.setAttribute("aria-busy", "true");
-    fetch("/coach/draft", {
+    load("/coach/draft", {
       method: "POST",
-      credentials: "same-origin",
       headers: { "Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html" },
       body: payload(form).toString()
-    })
-      .then(function (response) {
-        if (!response.ok) { throw new Error("HTTP " + response.status); }
-        return response.text();
-      })
-      .then(function (html) {
-        if (ticket !== latest) { return; }
-        target.innerHTML = html;
-        target.removeAttribute("aria-busy");
-      })
-      .catch(function () { target.removeAttribute("aria-busy"); });
+    }).catch(function () { /* the findings stay as they were; saving the draft lists them */ });
   }
 
   forms.forEach(function (form) {

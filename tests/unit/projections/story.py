@@ -35,9 +35,10 @@ from domain.application import OkrLedger
 from domain.base import CommandContext
 from domain.cycle import Cadence, Scoring
 from domain.objective import Kind, Perspective
-from domain.scoring import Direction, Measure
+from domain.scoring import Direction
 from domain.team import MemberRole
 from projections.base import Fold, Logged, S, fold
+from tests.steps import draft, metric, milestone
 
 ADMIN = "admin"
 Q1_START = date(2025, 1, 1)
@@ -82,7 +83,9 @@ class Ledger:
 
 
 @dataclass
-class Story:
+class Cast:
+    """Who a story plays with (Ada, Ben, Cy; Acme, Platform; Q1) and the ledger it is told in."""
+
     ledger: Ledger
     ada: UUID
     ben: UUID
@@ -90,6 +93,10 @@ class Story:
     acme: UUID
     platform: UUID
     q1: UUID
+
+
+@dataclass
+class Story(Cast):
     o1: UUID
     o2: UUID
     o3: UUID
@@ -132,68 +139,72 @@ def organisation(ledger: Ledger) -> Org:
     return Org(ada, ben, cy, acme, platform, q1)
 
 
-def first_quarter() -> Story:
+def organised() -> tuple[Ledger, Org]:
+    """A fresh ledger with the organisation in it, and the organisation."""
     ledger = Ledger()
+    return ledger, organisation(ledger)
+
+
+def first_quarter() -> Story:
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     ada, ben, cy, acme, platform, q1 = org.ada, org.ben, org.cy, org.acme, org.platform, org.q1
     at = {"organised": ledger.position}
 
-    o1 = app.draft_objective(
-        cycle_id=q1,
-        title="Become the default OKR tool",
-        kind=Kind.COMMITTED,
+    o1 = draft(
+        app,
+        by(ada, date(2024, 12, 9)),
+        q1,
+        "Become the default OKR tool",
         perspective=Perspective.CUSTOMER,
         owner_team_id=acme,
-        ctx=by(ada, date(2024, 12, 9)),
-    ).id
-    kr1 = app.add_key_result(
+    )
+    kr1 = metric(
+        app,
+        by(ada),
         o1,
-        title="Weekly active teams",
-        measure=Measure.METRIC,
-        baseline=10,
-        target=40,
+        "Weekly active teams",
+        10,
+        40,
         unit="teams",
         direction=Direction.INCREASE,
         weight=2,
-        ctx=by(ada),
-    ).extra_id
-    kr2 = app.add_key_result(
-        o1, title="Public API launched", measure=Measure.MILESTONE, ctx=by(ada)
-    ).extra_id
+    )
+    kr2 = milestone(app, by(ada), o1, "Public API launched")
     at["o1_drafted"] = ledger.position
     app.submit_objective(o1, ben, by(ada))
     at["o1_submitted"] = ledger.position
     app.approve_objective(o1, by(ben, date(2024, 12, 10)))
 
-    o2 = app.draft_objective(
-        cycle_id=q1,
-        title="Make the platform boringly reliable",
-        kind=Kind.COMMITTED,
+    o2 = draft(
+        app,
+        by(ben),
+        q1,
+        "Make the platform boringly reliable",
         owner_team_id=platform,
         parent_objective_id=o1,
         parent_key_result_id=kr1,
-        ctx=by(ben),
-    ).id
-    kr3 = app.add_key_result(
+    )
+    kr3 = metric(
+        app,
+        by(ben),
         o2,
-        title="Core API availability",
-        measure=Measure.METRIC,
-        target=99.9,
+        "Core API availability",
+        None,
+        99.9,
         unit="%",
         direction=Direction.AT_LEAST,
-        ctx=by(ben),
-    ).extra_id
-    kr4 = app.add_key_result(
+    )
+    kr4 = metric(
+        app,
+        by(ben),
         o2,
-        title="Mean time to recover",
-        measure=Measure.METRIC,
-        baseline=60,
-        target=30,
+        "Mean time to recover",
+        60,
+        30,
         unit="minutes",
         direction=Direction.DECREASE,
-        ctx=by(ben),
-    ).extra_id
+    )
     app.submit_objective(o2, ada, by(ben))
     app.request_changes(
         o2, "MTTR of 30 minutes is what we have on a good day", by(ada, date(2024, 12, 11))
@@ -202,18 +213,17 @@ def first_quarter() -> Story:
     app.submit_objective(o2, ada, by(ben))
     app.approve_objective(o2, by(ada, date(2024, 12, 12)))
 
-    o3 = app.draft_objective(
-        cycle_id=q1,
-        title="Learn the tracing stack",
-        kind=Kind.ASPIRATIONAL,
+    o3 = draft(
+        app,
+        by(cy),
+        q1,
+        "Learn the tracing stack",
+        Kind.ASPIRATIONAL,
         owner_person_id=cy,
         parent_objective_id=o2,
         private=True,
-        ctx=by(cy),
-    ).id
-    kr5 = app.add_key_result(
-        o3, title="Tracing talk given", measure=Measure.MILESTONE, ctx=by(cy)
-    ).extra_id
+    )
+    kr5 = milestone(app, by(cy), o3, "Tracing talk given")
     app.submit_objective(o3, ben, by(cy))
     app.counter_propose(
         o3,

@@ -17,7 +17,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 GUIDE = ROOT / "docs" / "adding-an-event.md"
 COPIED = ("domain", "projections", "infra", "pyproject.toml", "tests/__init__.py")
-COPIED_TESTS = ("tests/conftest.py", "tests/unit/__init__.py", "tests/unit/projections")
+COPIED_TESTS = (
+    "tests/conftest.py",
+    "tests/steps.py",
+    "tests/unit/__init__.py",
+    "tests/unit/projections",
+)
 CATALOGUE_TESTS = "tests/unit/projections/test_catalogue.py"
 
 _INSERT = re.compile(

@@ -9,12 +9,7 @@ import pytest
 
 from domain.access import Role
 from projections.audit import AuditFold, AuditRow, AuditState, audit_trail, row_json
-from tests.unit.projections.story import ADMIN, Ledger, Story, first_quarter, organisation
-
-
-@pytest.fixture(scope="module")
-def story() -> Story:
-    return first_quarter()
+from tests.unit.projections.story import ADMIN, Story, organised
 
 
 @pytest.fixture(scope="module")
@@ -141,9 +136,8 @@ def test_filters_by_actor_entity_type_cycle_and_time(story: Story, state: AuditS
 
 
 def test_tokens_membership_changes_and_unknown_events_get_rows_too() -> None:
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     ada, cy, platform = org.ada, org.cy, org.platform
     _, issued = app.issue_token(ada, Role.MANAGER, by(ADMIN), label="laptop")
     app.revoke_token(issued.id, "laptop lost", by(ADMIN))

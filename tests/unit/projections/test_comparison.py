@@ -15,14 +15,9 @@ from projections.comparison import (
     compare,
     target_move,
 )
-from tests.unit.projections.story import Story, first_quarter
+from tests.unit.projections.story import Story
 
 WEEKS = 89 / 7
-
-
-@pytest.fixture(scope="module")
-def story() -> Story:
-    return first_quarter()
 
 
 def test_the_organisation_and_each_team_after_the_quarter(story: Story) -> None:

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from domain.objective import Kind
-from domain.scoring import Direction, Measure
+from domain.scoring import Direction
 from projections.audit import AuditFold, AuditRow
 from projections.diff import (
     BASELINE_CHANGED,
@@ -33,12 +32,8 @@ from projections.diff import (
     diff,
 )
 from projections.tree import TreeFold, TreeState
-from tests.unit.projections.story import ADMIN, Ledger, Story, first_quarter, organisation
-
-
-@pytest.fixture(scope="module")
-def story() -> Story:
-    return first_quarter()
+from tests.steps import draft, metric, milestone
+from tests.unit.projections.story import ADMIN, Story, organised
 
 
 @pytest.fixture(scope="module")
@@ -177,36 +172,12 @@ def test_diffing_backwards_reports_objectives_that_did_not_exist_yet(story: Stor
 
 
 def test_drafts_reworded_realigned_reassigned_reshaped_and_abandoned() -> None:
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
-    parent = app.draft_objective(
-        cycle_id=org.q1,
-        title="Parent",
-        kind=Kind.COMMITTED,
-        owner_team_id=org.acme,
-        ctx=by(org.ada),
-    ).id
-    child = app.draft_objective(
-        cycle_id=org.q1,
-        title="Child",
-        kind=Kind.COMMITTED,
-        owner_team_id=org.platform,
-        ctx=by(org.ben),
-    ).id
-    keep = app.add_key_result(
-        child,
-        title="Latency",
-        measure=Measure.METRIC,
-        baseline=300,
-        target=200,
-        direction=Direction.DECREASE,
-        ctx=by(org.ben),
-    ).extra_id
-    drop = app.add_key_result(
-        child, title="Docs", measure=Measure.MILESTONE, ctx=by(org.ben)
-    ).extra_id
-    assert keep and drop
+    parent = draft(app, by(org.ada), org.q1, "Parent", owner_team_id=org.acme)
+    child = draft(app, by(org.ben), org.q1, "Child", owner_team_id=org.platform)
+    keep = metric(app, by(org.ben), child, "Latency", 300, 200, direction=Direction.DECREASE)
+    drop = milestone(app, by(org.ben), child, "Docs")
     before = ledger.fold(TreeFold())
     app.update_objective(
         child, by(org.ben), title="Fast child", realign=True, parent_objective_id=parent

@@ -17,7 +17,7 @@ from projections.directory import (
     team_ancestors,
     teams_of,
 )
-from tests.unit.projections.story import ADMIN, Ledger, first_quarter, organisation
+from tests.unit.projections.story import ADMIN, first_quarter, organised
 
 
 def test_people_teams_and_cycles_after_the_first_quarter() -> None:
@@ -60,9 +60,8 @@ def test_people_teams_and_cycles_after_the_first_quarter() -> None:
 
 
 def test_renames_deactivations_moves_role_changes_and_reopening() -> None:
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     ada, ben, cy, acme, platform, q1 = org.ada, org.ben, org.cy, org.acme, org.platform, org.q1
     growth = app.form_team("Growth", by(ADMIN), parent_id=acme).id
     marketing = app.form_team("Marketing", by(ADMIN)).id

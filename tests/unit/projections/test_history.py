@@ -6,8 +6,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from domain.objective import Kind
-from domain.scoring import Measure
 from projections.history import (
     HistoryFold,
     HistoryState,
@@ -16,12 +14,8 @@ from projections.history import (
     lineage_series,
     objective_history,
 )
-from tests.unit.projections.story import ADMIN, Ledger, Story, first_quarter, organisation
-
-
-@pytest.fixture(scope="module")
-def story() -> Story:
-    return first_quarter()
+from tests.steps import draft, metric
+from tests.unit.projections.story import ADMIN, Story, organised
 
 
 @pytest.fixture(scope="module")
@@ -35,57 +29,20 @@ def test_a_key_results_series_keeps_the_superseded_check_in_and_why_it_was_corre
     series = check_in_series(state, story.o1, story.kr1)
     ada = str(story.ada)
     jan17, fixed = story.check_ins["kr1_jan17"], story.check_ins["kr1_jan17_fixed"]
-    assert [
-        (
-            c.effective_on,
-            c.recorded_at,
-            c.position,
-            c.value,
-            c.confidence,
-            c.actor,
-            c.superseded,
-            c.superseded_by,
-            c.supersedes,
-            c.reason,
-        )
-        for c in series
-    ] == [
-        (
-            date(2025, 1, 10),
-            datetime(2025, 1, 10, 9, 0, tzinfo=UTC),
-            29,
-            16.0,
-            7,
-            ada,
-            False,
-            None,
-            None,
-            "",
-        ),
-        (
-            date(2025, 1, 17),
-            datetime(2025, 1, 17, 9, 0, tzinfo=UTC),
-            32,
-            22.0,
-            6,
-            ada,
-            True,
-            fixed,
-            None,
-            "",
-        ),
-        (
-            date(2025, 1, 17),
-            datetime(2025, 1, 18, 9, 0, tzinfo=UTC),
-            33,
-            20.0,
-            6,
-            ada,
-            False,
-            None,
-            jan17,
-            "counted our own test teams",
-        ),
+    assert [(c.effective_on, c.recorded_at) for c in series] == [
+        (date(2025, 1, 10), datetime(2025, 1, 10, 9, 0, tzinfo=UTC)),
+        (date(2025, 1, 17), datetime(2025, 1, 17, 9, 0, tzinfo=UTC)),
+        (date(2025, 1, 17), datetime(2025, 1, 18, 9, 0, tzinfo=UTC)),  # recorded a day later
+    ]
+    assert [(c.position, c.value, c.confidence, c.actor) for c in series] == [
+        (29, 16.0, 7, ada),
+        (32, 22.0, 6, ada),
+        (33, 20.0, 6, ada),
+    ]
+    assert [(c.superseded, c.superseded_by, c.supersedes, c.reason) for c in series] == [
+        (False, None, None, ""),
+        (True, fixed, None, ""),
+        (False, None, jan17, "counted our own test teams"),
     ]
     live = check_in_series(state, story.o1, story.kr1, include_superseded=False)
     assert [c.value for c in live] == [16.0, 20.0]
@@ -208,18 +165,12 @@ def test_titles_follow_renames_and_the_cycle_lists_its_objectives(
 
 
 def test_a_carried_over_key_result_is_followed_across_cycles_by_its_lineage() -> None:
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     ada, ben, acme, q1 = org.ada, org.ben, org.acme, org.q1
     q2 = app.plan_cycle("Q2 2025", date(2025, 4, 1), date(2025, 6, 30), by(ADMIN)).id
-    objective = app.draft_objective(
-        cycle_id=q1, title="Grow", kind=Kind.COMMITTED, owner_team_id=acme, ctx=by(ada)
-    ).id
-    kr = app.add_key_result(
-        objective, title="Teams", measure=Measure.METRIC, baseline=0, target=10, ctx=by(ada)
-    ).extra_id
-    assert kr is not None
+    objective = draft(app, by(ada), q1, "Grow", owner_team_id=acme)
+    kr = metric(app, by(ada), objective, "Teams", 0, 10)
     app.submit_objective(objective, ben, by(ada))
     app.approve_objective(objective, by(ben))
     app.start_cycle(q1, by(ADMIN, date(2025, 1, 1)))

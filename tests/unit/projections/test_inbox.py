@@ -6,17 +6,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from uuid import UUID
 
-import pytest
-
-from domain.objective import Kind
-from domain.scoring import Measure
 from projections.inbox import InboxFold, InboxItem, inbox
-from tests.unit.projections.story import ADMIN, Ledger, Story, first_quarter, organisation
-
-
-@pytest.fixture(scope="module")
-def story() -> Story:
-    return first_quarter()
+from tests.steps import draft, milestone
+from tests.unit.projections.story import ADMIN, Story, organised
 
 
 def kinds(items: list[InboxItem]) -> list[tuple[str, str, str]]:
@@ -76,22 +68,14 @@ def test_a_pending_amendment_waits_on_the_objectives_approver(story: Story) -> N
 
 
 def test_withdrawals_edits_that_decline_a_counter_and_closed_negotiation_empty_inboxes() -> None:
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
 
     def submitted(title: str) -> tuple[UUID, UUID]:
-        objective = app.draft_objective(
-            cycle_id=org.q1,
-            title=title,
-            kind=Kind.COMMITTED,
-            owner_person_id=org.cy,
-            ctx=by(org.cy),
-        ).id
-        kr = app.add_key_result(objective, title="Done", measure=Measure.MILESTONE, ctx=by(org.cy))
+        objective = draft(app, by(org.cy), org.q1, title, owner_person_id=org.cy)
+        kr = milestone(app, by(org.cy), objective, "Done")
         app.submit_objective(objective, org.ben, by(org.cy))
-        assert kr.extra_id is not None
-        return objective, kr.extra_id
+        return objective, kr
 
     withdrawn, _ = submitted("Withdrawn")
     declined, declined_kr = submitted("Declined")

@@ -5,17 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, time
 
-import pytest
-
 from projections.base import fold
 from projections.replay import cycle_events, period_ends, replay
 from projections.tree import TreeFold, objective_view
-from tests.unit.projections.story import Story, first_quarter
-
-
-@pytest.fixture(scope="module")
-def story() -> Story:
-    return first_quarter()
+from tests.unit.projections.story import Story
 
 
 def end_of(day: date) -> datetime:

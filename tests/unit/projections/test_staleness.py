@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
 from projections.staleness import StaleKeyResult, StalenessFold, stale_key_results
-from tests.unit.projections.story import Story, first_quarter
-
-
-@pytest.fixture(scope="module")
-def story() -> Story:
-    return first_quarter()
+from tests.unit.projections.story import Story
 
 
 def brief(found: list[StaleKeyResult]) -> list[tuple[str, int, date | None]]:

@@ -14,15 +14,9 @@ import pytest
 
 from domain.base import CommandContext
 from domain.errors import RuleViolated
-from domain.objective import Kind
-from domain.scoring import Measure
 from projections.tree import ALL, ObjectiveView, TreeFold, TreeState, as_json, objective_view, tree
-from tests.unit.projections.story import ADMIN, Ledger, Story, first_quarter, organisation
-
-
-@pytest.fixture(scope="module")
-def story() -> Story:
-    return first_quarter()
+from tests.steps import draft, metric, milestone
+from tests.unit.projections.story import ADMIN, Story, organised
 
 
 def shape(views: list[ObjectiveView]) -> list[Any]:
@@ -138,20 +132,17 @@ def test_the_tree_nests_by_alignment_and_hides_private_objectives_from_others(
 
 
 def test_roots_are_ordered_company_then_teams_then_people_then_by_drafting() -> None:
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     ada, ben, cy, acme, platform, q1 = org.ada, org.ben, org.cy, org.acme, org.platform, org.q1
 
-    def draft(title: str, actor: UUID, **owner: UUID) -> UUID:
-        return app.draft_objective(
-            cycle_id=q1, title=title, kind=Kind.COMMITTED, ctx=by(actor), **owner
-        ).id
+    def drafted(title: str, actor: UUID, **owner: UUID) -> UUID:
+        return draft(app, by(actor), q1, title, **owner)
 
-    draft("Cy's own", cy, owner_person_id=cy)
-    draft("Platform's first", ben, owner_team_id=platform)
-    draft("Company-wide", ada, owner_team_id=acme)
-    draft("Platform's second", ben, owner_team_id=platform)
+    drafted("Cy's own", cy, owner_person_id=cy)
+    drafted("Platform's first", ben, owner_team_id=platform)
+    drafted("Company-wide", ada, owner_team_id=acme)
+    drafted("Platform's second", ben, owner_team_id=platform)
     state = ledger.fold(TreeFold())
     assert shape(tree(state, q1)) == [
         ("Company-wide", []),
@@ -163,21 +154,11 @@ def test_roots_are_ordered_company_then_teams_then_people_then_by_drafting() -> 
 
 def test_an_alignment_loop_is_refused_and_the_tree_keeps_its_shape() -> None:
     """Aligning an objective under its own descendant is refused; the tree stays as it was."""
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     ada, acme, q1 = org.ada, org.acme, org.q1
-    first = app.draft_objective(
-        cycle_id=q1, title="First", kind=Kind.COMMITTED, owner_team_id=acme, ctx=by(ada)
-    ).id
-    second = app.draft_objective(
-        cycle_id=q1,
-        title="Second",
-        kind=Kind.COMMITTED,
-        owner_team_id=acme,
-        parent_objective_id=first,
-        ctx=by(ada),
-    ).id
+    first = draft(app, by(ada), q1, "First", owner_team_id=acme)
+    second = draft(app, by(ada), q1, "Second", owner_team_id=acme, parent_objective_id=first)
     with pytest.raises(RuleViolated) as refused:
         app.update_objective(first, by(ada), realign=True, parent_objective_id=second)
     assert (refused.value.rule, refused.value.field) == ("alignment_cycle", "parent_objective_id")
@@ -186,17 +167,13 @@ def test_an_alignment_loop_is_refused_and_the_tree_keeps_its_shape() -> None:
 
 
 def test_removed_key_results_leave_the_tree_and_abandoned_objectives_stay_marked() -> None:
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     ada, acme, q1 = org.ada, org.acme, org.q1
-    objective = app.draft_objective(
-        cycle_id=q1, title="Tidy up", kind=Kind.COMMITTED, owner_team_id=acme, ctx=by(ada)
-    ).id
-    keep = app.add_key_result(objective, title="Keep", measure=Measure.MILESTONE, ctx=by(ada))
-    drop = app.add_key_result(objective, title="Drop", measure=Measure.MILESTONE, ctx=by(ada))
-    assert keep.extra_id and drop.extra_id
-    app.remove_key_result(objective, drop.extra_id, by(ada))
+    objective = draft(app, by(ada), q1, "Tidy up", owner_team_id=acme)
+    milestone(app, by(ada), objective, "Keep")
+    drop = milestone(app, by(ada), objective, "Drop")
+    app.remove_key_result(objective, drop, by(ada))
     app.abandon_objective(objective, "the team was reorganised", by(ADMIN, date(2024, 12, 20)))
     view = objective_view(ledger.fold(TreeFold()), objective)
     assert [kr.title for kr in view.key_results] == ["Keep"]
@@ -213,16 +190,10 @@ def test_a_view_has_a_json_form(story: Story) -> None:
 def test_of_two_check_ins_for_the_same_day_recorded_at_the_same_instant_the_first_stands() -> None:
     """As the aggregate's `KeyResult.current`: the latest (effective day, recorded time), the
     first one on a tie (a history imported with one timestamp per day can have ties)."""
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
-    objective = app.draft_objective(
-        cycle_id=org.q1, title="Tie", kind=Kind.COMMITTED, owner_team_id=org.acme, ctx=by(org.ada)
-    ).id
-    kr = app.add_key_result(
-        objective, title="Count", measure=Measure.METRIC, baseline=0, target=10, ctx=by(org.ada)
-    ).extra_id
-    assert kr is not None
+    objective = draft(app, by(org.ada), org.q1, "Tie", owner_team_id=org.acme)
+    kr = metric(app, by(org.ada), objective, "Count", 0, 10)
     app.submit_objective(objective, org.ben, by(org.ada))
     app.approve_objective(objective, by(org.ben))
     app.start_cycle(org.q1, by(ADMIN, date(2025, 1, 1)))

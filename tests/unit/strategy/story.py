@@ -26,23 +26,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 from uuid import UUID
 
+from domain.base import CommandContext
 from domain.initiative import InitiativeStatus, KeyResultRef
 from domain.objective import Kind
-from domain.scoring import Direction, Measure
-from tests.unit.projections.story import ADMIN, Ledger, organisation
+from domain.scoring import Direction
+from tests.steps import draft, kpi, metric, milestone
+from tests.unit.projections.story import ADMIN, Cast, organised
 
 
 @dataclass
-class StrategyStory:
-    ledger: Ledger
-    ada: UUID
-    ben: UUID
-    cy: UUID
-    acme: UUID
-    platform: UUID
-    q1: UUID
+class StrategyStory(Cast):
     themes: dict[str, UUID]
     wat: UUID
     incidents: UUID
@@ -57,16 +53,25 @@ class StrategyStory:
 
 
 def strategy_quarter() -> StrategyStory:
-    ledger = Ledger()
+    ledger, org = organised()
     app, by = ledger.app, ledger.by
-    org = organisation(ledger)
     ada, ben, cy = org.ada, org.ben, org.cy
-    app.put_strategy(
+
+    def put_strategy(ctx: CommandContext, vision: str, themes: list[Any], reason: str = "") -> None:
+        """Ada's strategy: its mission and values stay, its vision and themes are given."""
+        app.put_strategy(
+            ctx,
+            mission="Make goals honest",
+            vision=vision,
+            values=["Candour", "Craft"],
+            themes=themes,
+            reason=reason,
+        )
+
+    put_strategy(
         by(ada, date(2024, 12, 2)),
-        mission="Make goals honest",
-        vision="Every team knows why its work matters",
-        values=["Candour", "Craft"],
-        themes=[
+        "Every team knows why its work matters",
+        [
             {"name": "Profitable growth", "perspective": "financial"},
             {
                 "name": "Teams that rely on us",
@@ -81,80 +86,64 @@ def strategy_quarter() -> StrategyStory:
         ],
     )
     themes = {t.name: t.id for t in app.get_strategy().live_themes}
-    wat = app.define_kpi(
-        name="Weekly active teams",
-        unit="teams",
-        direction="increase",
-        owner_person_id=ben,
-        green=30,
-        amber=20,
-        ctx=by(ben, date(2024, 12, 3)),
+    wat = kpi(
+        app,
+        by(ben, date(2024, 12, 3)),
+        "Weekly active teams",
+        "teams",
+        "increase",
+        ben,
+        (30, 20),
         theme_id=themes["Teams that rely on us"],
         north_star=True,
-    ).id
-    incidents = app.define_kpi(
-        name="Incidents",
-        unit="incidents",
-        direction="decrease",
-        owner_person_id=ben,
-        green=2,
-        amber=5,
-        ctx=by(ben),
+    )
+    incidents = kpi(
+        app,
+        by(ben),
+        "Incidents",
+        "incidents",
+        "decrease",
+        ben,
+        (2, 5),
         perspective="internal_process",
-    ).id
+    )
     app.record_measurement(wat, "2024-12", 12, by(ben))
     app.record_measurement(incidents, "2024-12", 8, by(ben))
     at = {"defined": ledger.position}
 
-    o1 = app.draft_objective(
-        cycle_id=org.q1,
-        title="Become the default OKR tool",
-        kind=Kind.COMMITTED,
+    o1 = draft(
+        app,
+        by(ada, date(2024, 12, 9)),
+        org.q1,
+        "Become the default OKR tool",
         owner_team_id=org.acme,
-        ctx=by(ada, date(2024, 12, 9)),
-    ).id
-    kr1 = app.add_key_result(
-        o1,
-        title="Weekly active teams",
-        measure=Measure.METRIC,
-        baseline=10,
-        target=40,
-        unit="teams",
-        ctx=by(ada),
-    ).extra_id
-    app.add_key_result(o1, title="Public API launched", measure=Measure.MILESTONE, ctx=by(ada))
-    assert kr1 is not None
+    )
+    kr1 = metric(app, by(ada), o1, "Weekly active teams", 10, 40, unit="teams")
+    milestone(app, by(ada), o1, "Public API launched")
     app.tag_objective(o1, themes["Teams that rely on us"], by(ada))
     app.link_key_result_to_kpi(o1, kr1, wat, by(ada))
-    o2 = app.draft_objective(
-        cycle_id=org.q1,
-        title="Make the platform boringly reliable",
-        kind=Kind.COMMITTED,
+    o2 = draft(
+        app,
+        by(ben),
+        org.q1,
+        "Make the platform boringly reliable",
         owner_team_id=org.platform,
         parent_objective_id=o1,
-        ctx=by(ben),
-    ).id
-    kr3 = app.add_key_result(
-        o2,
-        title="Incidents",
-        measure=Measure.METRIC,
-        baseline=8,
-        target=2,
-        unit="incidents",
-        direction=Direction.DECREASE,
-        ctx=by(ben),
-    ).extra_id
-    assert kr3 is not None
+    )
+    kr3 = metric(
+        app, by(ben), o2, "Incidents", 8, 2, unit="incidents", direction=Direction.DECREASE
+    )
     app.tag_objective(o2, themes["A platform nobody notices"], by(ben))
-    o3 = app.draft_objective(
-        cycle_id=org.q1,
-        title="Learn the tracing stack",
-        kind=Kind.ASPIRATIONAL,
+    o3 = draft(
+        app,
+        by(cy),
+        org.q1,
+        "Learn the tracing stack",
+        Kind.ASPIRATIONAL,
         owner_person_id=cy,
         parent_objective_id=o2,
-        ctx=by(cy),
-    ).id
-    app.add_key_result(o3, title="Tracing talk given", measure=Measure.MILESTONE, ctx=by(cy))
+    )
+    milestone(app, by(cy), o3, "Tracing talk given")
     for objective, author, approver in ((o1, ada, ben), (o2, ben, ada), (o3, cy, ben)):
         app.submit_objective(objective, approver, by(author, date(2024, 12, 11)))
         app.approve_objective(objective, by(approver, date(2024, 12, 12)))
@@ -185,12 +174,10 @@ def strategy_quarter() -> StrategyStory:
     )
     at["corrected"] = ledger.position
     app.change_kpi_thresholds(wat, 35, 25, "the board raised the bar", by(ben, date(2025, 2, 10)))
-    app.put_strategy(
+    put_strategy(
         by(ada, date(2025, 2, 15)),
-        mission="Make goals honest",
-        vision="Every team, every week, knows why its work matters",
-        values=["Candour", "Craft"],
-        themes=[
+        "Every team, every week, knows why its work matters",
+        [
             {
                 "id": str(t.id),
                 "name": t.name,
@@ -199,7 +186,7 @@ def strategy_quarter() -> StrategyStory:
             }
             for t in app.get_strategy().live_themes
         ],
-        reason="sharper after the offsite",
+        "sharper after the offsite",
     )
     app.update_initiative(onboarding, by(cy, date(2025, 2, 20)), status=InitiativeStatus.DONE)
     app.update_initiative(

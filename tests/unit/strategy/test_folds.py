@@ -177,34 +177,31 @@ def _actions(story: StrategyStory) -> list[tuple[str, str]]:
 def test_the_audit_trail_narrates_the_strategy_layer(story: StrategyStory) -> None:
     actions = dict(reversed(_actions(story)))  # the first sentence of each event type
     assert actions["Strategy.Defined"].startswith("strategy defined with perspectives Financial")
-    assert actions["Strategy.ThemeAdded"] == (
-        "theme 'Profitable growth' added to the financial perspective"
-    )
-    assert actions["Strategy.NorthStarChosen"] == "north star set to KPI 'Weekly active teams'"
-    assert actions["Kpi.Defined"] == (
-        "KPI 'Weekly active teams' defined in teams (green ≥ 30, amber ≥ 20)"
-    )
-    assert actions["Kpi.MeasurementCorrected"] == (
-        "measurement of KPI 'Weekly active teams' for 2025-01 corrected from 18 to 16"
-    )
-    assert actions["Kpi.ThresholdsChanged"] == (
-        "thresholds of KPI 'Weekly active teams' changed from green ≥ 30, amber ≥ 20"
-        " to green ≥ 35, amber ≥ 25"
-    )
-    assert actions["Objective.Themed"] == (
-        "'Become the default OKR tool' tagged with theme 'Teams that rely on us'"
-    )
-    assert actions["Objective.KeyResultLinkedToKpi"] == (
-        "key result 'Weekly active teams' follows KPI 'Weekly active teams'"
-    )
-    assert actions["Initiative.Launched"] == (
-        "initiative 'Self-serve onboarding' launched to move 'Weekly active teams'"
-    )
-    assert actions["Initiative.Cancelled"] == "initiative 'Chaos drills' cancelled"
-    assert (
-        actions["QualityPolicy.CheckConfigured"] == "quality check kr_count set from warn to block"
-    )
-    assert actions["Strategy.VisionRestated"] == "vision restated"
+    expected = {
+        "Strategy.ThemeAdded": "theme 'Profitable growth' added to the financial perspective",
+        "Strategy.NorthStarChosen": "north star set to KPI 'Weekly active teams'",
+        "Kpi.Defined": "KPI 'Weekly active teams' defined in teams (green ≥ 30, amber ≥ 20)",
+        "Kpi.MeasurementCorrected": (
+            "measurement of KPI 'Weekly active teams' for 2025-01 corrected from 18 to 16"
+        ),
+        "Kpi.ThresholdsChanged": (
+            "thresholds of KPI 'Weekly active teams' changed from green ≥ 30, amber ≥ 20"
+            " to green ≥ 35, amber ≥ 25"
+        ),
+        "Objective.Themed": (
+            "'Become the default OKR tool' tagged with theme 'Teams that rely on us'"
+        ),
+        "Objective.KeyResultLinkedToKpi": (
+            "key result 'Weekly active teams' follows KPI 'Weekly active teams'"
+        ),
+        "Initiative.Launched": (
+            "initiative 'Self-serve onboarding' launched to move 'Weekly active teams'"
+        ),
+        "Initiative.Cancelled": "initiative 'Chaos drills' cancelled",
+        "QualityPolicy.CheckConfigured": "quality check kr_count set from warn to block",
+        "Strategy.VisionRestated": "vision restated",
+    }
+    assert {event_type: actions[event_type] for event_type in expected} == expected
 
 
 def test_audit_rows_carry_reasons_and_before_after(story: StrategyStory) -> None:

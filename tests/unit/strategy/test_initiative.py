@@ -9,7 +9,7 @@ import pytest
 from domain.errors import InvalidValue, RuleViolated
 from domain.initiative import Initiative, InitiativeStatus, KeyResultRef
 from tests.unit.builders import ALICE, BOB, ctx, settled
-from tests.unit.gwt import classes, payload, refused, when
+from tests.unit.gwt import classes, created, refused, when
 
 KR1 = KeyResultRef(uuid4(), uuid4())
 KR2 = KeyResultRef(uuid4(), uuid4())
@@ -35,8 +35,7 @@ def test_launched_planned_with_the_key_results_it_moves() -> None:
         key_results=[KR1, KR2, KR1],
         ctx=ctx(ALICE),
     )
-    [event] = initiative.collect_events()
-    assert payload(event) == {
+    assert created(initiative, Initiative.Launched) == {
         "actor": str(ALICE),
         "reason": "",
         "title": "Checkout rebuild",

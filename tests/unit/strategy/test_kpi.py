@@ -10,7 +10,7 @@ import pytest
 from domain.errors import InvalidValue, RuleViolated
 from domain.kpi import Colour, Kpi, parse_period, status_colour
 from tests.unit.builders import ALICE, BOB, ctx, settled
-from tests.unit.gwt import classes, payload, refused, when
+from tests.unit.gwt import classes, created, payload, refused, when
 
 
 def a_kpi(**kw: Any) -> Kpi:
@@ -46,8 +46,7 @@ class TestDefine:
             ctx=ctx(BOB),
             perspective="customer",
         )
-        [event] = kpi.collect_events()
-        assert payload(event) == {
+        assert created(kpi, Kpi.Defined) == {
             "actor": str(BOB),
             "reason": "",
             "name": "NPS",

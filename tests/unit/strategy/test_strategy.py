@@ -137,22 +137,21 @@ class TestPerspectives:
 
 
 class TestThemes:
-    def test_a_theme_sits_in_a_known_perspective(self) -> None:
-        strategy = a_strategy()
+    @pytest.mark.parametrize(
+        ("themes", "theme", "rule", "field"),
+        [
+            ({}, ("Growth", "marketing", "new"), "perspective_unknown", "perspective"),
+            ({"Growth": "financial"}, ("growth", "customer", "again"), "theme_name_taken", "name"),
+        ],
+        ids=["a_theme_sits_in_a_known_perspective", "theme_names_are_unique_among_live_themes"],
+    )
+    def test_adding_a_theme_is_refused(
+        self, themes: dict[str, str], theme: tuple[str, str, str], rule: str, field: str
+    ) -> None:
+        strategy = a_strategy(**themes)
+        name, perspective, reason = theme
         refused(
-            strategy,
-            lambda: strategy.add_theme("Growth", "marketing", ctx(ADMIN), "new"),
-            "perspective_unknown",
-            "perspective",
-        )
-
-    def test_theme_names_are_unique_among_live_themes(self) -> None:
-        strategy = a_strategy(Growth="financial")
-        refused(
-            strategy,
-            lambda: strategy.add_theme("growth", "customer", ctx(ADMIN), "again"),
-            "theme_name_taken",
-            "name",
+            strategy, lambda: strategy.add_theme(name, perspective, ctx(ADMIN), reason), rule, field
         )
 
     def test_drives_link_live_themes_but_not_a_theme_to_itself(self) -> None:
