@@ -28,6 +28,7 @@ from demo import DemoSummary, load_demo
 from domain.access import Role, token_id_for
 from domain.application import OkrLedger
 from domain.errors import OkrError
+from infra.bulk import history_writer
 from infra.chain import importing_history
 from infra.settings import get_settings
 from infra.status import StoreStatus, store_status
@@ -73,7 +74,13 @@ def demo(
     with _ledger() as ledger:
         started = time.perf_counter()
         with refused(ValueError):
-            summary = load_demo(ledger, seed=seed, today=day, history_clock=importing_history)
+            summary = load_demo(
+                ledger,
+                seed=seed,
+                today=day,
+                history_clock=importing_history,
+                history_writer=history_writer(ledger),
+            )
         elapsed = time.perf_counter() - started
         if summary.already_loaded:
             console.print(

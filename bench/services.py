@@ -241,6 +241,7 @@ class Datasets:
             return self._demo
         from demo import ADMIN_EMAIL, load_demo
         from domain.application import OkrLedger
+        from infra.bulk import history_writer
         from infra.chain import importing_history
         from infra.eventstore import eventsourcing_env
         from infra.settings import Settings
@@ -257,7 +258,12 @@ class Datasets:
             self.console.print("[dim]loading the demo organisation…[/dim]")
             app = OkrLedger(env=eventsourcing_env(url, Settings(lock_timeout_seconds=60)))
             try:
-                load_demo(app, today=today, history_clock=importing_history)
+                load_demo(
+                    app,
+                    today=today,
+                    history_clock=importing_history,
+                    history_writer=history_writer(app),
+                )
             finally:
                 app.close()
             self.cluster.rename(building, name)

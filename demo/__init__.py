@@ -17,7 +17,7 @@ The data (`demo.data`, `demo.objectives`) is apart from the story that plays it 
 passes the store's history clock (`infra.chain.importing_history`) to `load_demo`.
 """
 
-from demo.story import HistoryClock, load_demo
+from demo.story import HistoryClock, HistoryWriter, load_demo
 from demo.summary import ADMIN_EMAIL, DEFAULT_TODAY, DemoSummary, PlantedWeakOkr
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_TODAY",
     "DemoSummary",
     "HistoryClock",
+    "HistoryWriter",
     "PlantedWeakOkr",
     "load_demo",
 ]

@@ -145,24 +145,32 @@ class Planner:
         """External ids of objectives and key results whose rows failed."""
         self.awaiting: set[str] = set()
         """Key results added through an amendment: tracked once it is approved."""
+        self.on_batch: Callable[[Batch], None] | None = None
+        """Called with each batch as it is planned while no row has failed (the bulk writer
+        starts writing it; the caller rolls back if a later row fails)."""
+        self._live_check_ins: dict[UUID, dict[date, list[Any]]] = {}
+        self._importer_text = str(importer)
+        self._provenance = {
+            "source": "import",
+            "format": source.format,
+            "file": source.file_name,
+            "sha256": source.sha256,
+        }
 
     # ------------------------------------------------------------------ helpers
 
     def ctx(self, record: Record, at: datetime | None, actor: str | None = None) -> CommandContext:
         provenance = {
-            "source": "import",
-            "format": self.source.format,
-            "file": self.source.file_name,
-            "sha256": self.source.sha256,
+            **self._provenance,
             "sheet": record.where.sheet,
             "row": str(record.where.row),
-            "imported_by": str(self.importer),
+            "imported_by": self._importer_text,
         }
         if record.kind in ("objective", "key_result", "check_in"):
             # A check-in's is its key result's external id and date; never a person's e-mail.
             provenance["external_id"] = record.key
         return CommandContext(
-            actor=actor or str(self.importer),
+            actor=actor or self._importer_text,
             request_id=self.request_id,
             at=at,
             provenance=provenance,
@@ -192,6 +200,8 @@ class Planner:
             batch.events.extend(aggregate.collect_events())
         if batch.events:
             self.plan.batches.append(batch)
+            if self.on_batch is not None and not self.plan.errors:
+                self.on_batch(batch)
 
     def _load(self, cls: type[A], aggregate_id: UUID) -> A | None:
         aggregate: object = self.touched.get(aggregate_id)
@@ -673,11 +683,7 @@ class Planner:
         kr = objective.key_results[kr_id]
         confidence = values.get("confidence", 5)
         note = values.get("note", "")
-        same_day = [
-            c
-            for c in kr.check_ins
-            if c.superseded_by is None and c.effective_on == values["effective_on"]
-        ]
+        same_day = self._check_ins_on(kr).get(values["effective_on"], [])
         if same_day:
             current = max(same_day, key=lambda c: c.recorded_at)
             if (current.value, current.confidence, current.note) == (
@@ -707,6 +713,17 @@ class Planner:
         ):
             self.touched.setdefault(objective.id, objective)
             self.line(self.plan.created, record)
+
+    def _check_ins_on(self, kr: Any) -> dict[date, list[Any]]:
+        """A key result's live check-ins by date, as they were before this file (a file has
+        one row per key result and date, so its own check-ins never meet each other here)."""
+        by_day = self._live_check_ins.get(kr.id)
+        if by_day is None:
+            by_day = self._live_check_ins[kr.id] = defaultdict(list)
+            for c in kr.check_ins:
+                if c.superseded_by is None:
+                    by_day[c.effective_on].append(c)
+        return by_day
 
     def _correct(
         self, record: Record, objective: Objective, kr_id: UUID, check_in_id: UUID

@@ -19,6 +19,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from api.imports.reading import CellValue, FileRefused, Problem, Row, Sheet
@@ -44,7 +45,7 @@ class Record:
     flat: bool = False
     """From a flat file, where an objective (or key result) repeats on the rows below it."""
 
-    @property
+    @cached_property
     def key(self) -> str:
         """What identifies the record within its kind (an external id, a name, an e-mail)."""
         if self.kind == "check_in":

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from api.deps import require_admin
 from api.errors import ApiError
-from api.imports.plan import Names, Plan, Planner, Source
+from api.imports.plan import Batch, Names, Plan, Planner, Source
 from api.imports.reading import FileRefused, Problem, read_file
 from api.imports.records import FORMATS, read_records
 from api.usecases import Caller
 from domain.application import OkrLedger
-from infra.chain import importing_history
+from infra.bulk import BulkWriter
+from infra.chain import ChainedApplicationRecorder, importing_history
 
 MAX_BYTES = 10 * 1024 * 1024
 """The largest file an import reads (`OKR_IMPORT_MAX_BYTES` overrides it)."""
@@ -121,21 +123,48 @@ def run_import(
             )
         fallback = person.id
     source = Source(request.file_name, sha256, request.format)
-    plan = Planner(ledger, directory, source, importer, fallback_owner=fallback).run(records)
-    report = ImportReport(request.file_name, sha256, request.format, request.dry_run, False, plan)
-    if plan.errors:
-        raise ImportRefused(plan.errors, report=report)
-    if request.dry_run or not plan.batches:
+    planner = Planner(ledger, directory, source, importer, fallback_owner=fallback)
+    recorder = ledger.recorder
+    if request.dry_run or not isinstance(recorder, ChainedApplicationRecorder):
+        plan = planner.run(records)
+        report = ImportReport(
+            request.file_name, sha256, request.format, request.dry_run, False, plan
+        )
+        if plan.errors:
+            raise ImportRefused(plan.errors, report=report)
+        if request.dry_run or not plan.batches:
+            return report
+        events = [event for batch in plan.batches for event in batch.events]
+        with importing_history(plan.batches[0].at):
+            recordings = ledger.save(*events)
+        report.events_written = len(recordings)
+        report.written = True
+        report.position = max(r.notification.id for r in recordings)
         return report
-    # One transaction for the whole file: all or nothing. The events keep their own times
-    # (a check-in's date), the chain flags them imported; the commit time is floored at the
-    # chain head's, since commit times never go back.
-    events = [event for batch in plan.batches for event in batch.events]
-    with importing_history(plan.batches[0].at):
-        recordings = ledger.save(*events)
-    report.events_written = len(recordings)
+    # One transaction for the whole file: all or nothing. The bulk writer writes each batch
+    # as soon as it is planned, while the next is being planned, and the transaction commits
+    # only once every row has passed (a failed row rolls it all back). The events keep their
+    # own times (a check-in's date); the chain flags them imported and commits them at the
+    # first batch's instant, floored at the chain head's (commit times never go back).
+    with BulkWriter(recorder, ledger.mapper, imported=True) as writer:
+        first: list[datetime] = []
+
+        def write(batch: Batch) -> None:
+            if not first:
+                first.append(batch.at)
+            writer.write(batch.events, first[0])
+
+        planner.on_batch = write
+        plan = planner.run(records)
+        report = ImportReport(request.file_name, sha256, request.format, False, False, plan)
+        if plan.errors:
+            raise ImportRefused(plan.errors, report=report)
+        if not plan.batches:
+            return report
+        ids = writer.commit()
+    report.events_written = len(ids)
     report.written = True
-    report.position = max(r.notification.id for r in recordings)
+    report.position = ids[-1]
     return report
 
 

@@ -50,10 +50,21 @@ class Scenario:
 
 
 def registry() -> dict[str, Scenario]:
-    from bench.scenarios import audit, http, kafka, ledger, notify, readside, webhooks, write
+    from bench.scenarios import (
+        audit,
+        http,
+        imports,
+        kafka,
+        ledger,
+        notify,
+        readside,
+        webhooks,
+        write,
+    )
 
     scenarios = [
         Scenario("write", "command write path", write.run),
+        Scenario("import", "import of a generated history file", imports.run),
         Scenario("http-write", "HTTP write path", http.run_write),
         Scenario("http-read", "HTTP read path", http.run_read),
         Scenario("rebuild", "rebuild of every view", readside.run_rebuild),

@@ -130,6 +130,7 @@ def test_the_command_line_lists_every_scenario() -> None:
     names = [line.split()[0] for line in done.stdout.splitlines() if line.strip()]
     assert names == [
         "write",
+        "import",
         "http-write",
         "http-read",
         "rebuild",

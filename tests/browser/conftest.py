@@ -27,6 +27,7 @@ from demo import DemoSummary, load_demo
 from domain.access import Role
 from domain.application import OkrLedger
 from domain.base import CommandContext
+from infra.bulk import history_writer
 from infra.chain import importing_history
 from infra.eventstore import eventsourcing_env
 from infra.readmodels import ReadModels
@@ -133,7 +134,9 @@ def site(browser_database_url: str) -> Iterator[Site]:
     ledger = OkrLedger(env=eventsourcing_env(browser_database_url, settings))
     readmodels = ReadModels(ledger, settings)
     try:
-        demo = load_demo(ledger, history_clock=importing_history)
+        demo = load_demo(
+            ledger, history_clock=importing_history, history_writer=history_writer(ledger)
+        )
         readmodels.start()
         served = Site("", browser_database_url, ledger, readmodels, demo)
         system = CommandContext.system()
