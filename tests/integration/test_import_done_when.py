@@ -28,14 +28,8 @@ from api.imports.plan import external_uuid
 from infra.bootstrap import build_ledger
 from infra.settings import Settings
 from infra.sources.sync import Health, SourceSync
-from tests.audit.test_ledger_package import (
-    answers,
-    drop_database,
-    new_database,
-    serving,
-    settings_for,
-)
-from tests.integration.test_import_cli import OKR
+from tests.audit.test_ledger_package import answers, serving, settings_for
+from tests.servers import OKR
 
 pytestmark = pytest.mark.postgres
 
@@ -122,9 +116,8 @@ def kr_values(frame: dict[str, Any]) -> dict[str, float | None]:
 @pytest.fixture
 def fresh_url(_postgres_server: Any, postgres_server_url: str) -> Iterator[str]:
     """A second new database, for the ledger package to go into."""
-    url = new_database(_postgres_server, postgres_server_url)
-    yield url
-    drop_database(_postgres_server, url)
+    with _postgres_server.fresh_database() as url:
+        yield url
 
 
 def test_template_import_replay_audit_source_and_the_ledger_round_trip(
