@@ -714,7 +714,8 @@ def test_okr_lint(world: World, database_url: str, tmp_path: Any) -> None:
     import json
 
     from domain.base import CommandContext
-    from tests.api.test_cli import _env, _okr
+    from tests.api.test_cli import _okr
+    from tests.servers import okr_env
 
     built = objective_in(world, "platform", "approved")
     world.ledger.update_objective(
@@ -723,7 +724,7 @@ def test_okr_lint(world: World, database_url: str, tmp_path: Any) -> None:
         title="Do better at platform",
         reason="clearer",
     )
-    env = _env(database_url, tmp_path)
+    env = okr_env(database_url, tmp_path)
     done = _okr("lint", "--json", env=env)
     findings = json.loads(done.stdout)["findings"]
     assert {"vague_wording", "kr_count", "kr_not_measurable"} <= {f["check"] for f in findings}
