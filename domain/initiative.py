@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID, uuid4
 
 from domain.base import CommandContext, OkrAggregate
@@ -44,6 +44,17 @@ class Note:
     text: str
     actor: str
     recorded_at: datetime
+
+
+class StatusEntered(OkrAggregate.Event):
+    """What the status events share: each moves the initiative into its `STATUS`, with a note."""
+
+    STATUS: ClassVar[InitiativeStatus]
+    note: str
+
+    def apply(self, initiative: Initiative) -> None:
+        initiative.status = self.STATUS
+        initiative._note(self)
 
 
 class Initiative(OkrAggregate):
@@ -101,35 +112,19 @@ class Initiative(OkrAggregate):
         def apply(self, initiative: Initiative) -> None:
             initiative.key_results.remove(KeyResultRef(self.objective_id, self.key_result_id))
 
-    class Started(OkrAggregate.Event):
-        note: str
+    class Started(StatusEntered):
+        STATUS = InitiativeStatus.IN_PROGRESS
 
-        def apply(self, initiative: Initiative) -> None:
-            initiative.status = InitiativeStatus.IN_PROGRESS
-            initiative._note(self)
+    class Completed(StatusEntered):
+        STATUS = InitiativeStatus.DONE
 
-    class Completed(OkrAggregate.Event):
-        note: str
+    class Cancelled(StatusEntered):
+        STATUS = InitiativeStatus.CANCELLED
 
-        def apply(self, initiative: Initiative) -> None:
-            initiative.status = InitiativeStatus.DONE
-            initiative._note(self)
-
-    class Cancelled(OkrAggregate.Event):
-        note: str
-
-        def apply(self, initiative: Initiative) -> None:
-            initiative.status = InitiativeStatus.CANCELLED
-            initiative._note(self)
-
-    class Reopened(OkrAggregate.Event):
+    class Reopened(StatusEntered):
         """Back to work after done or cancelled (with a reason)."""
 
-        note: str
-
-        def apply(self, initiative: Initiative) -> None:
-            initiative.status = InitiativeStatus.IN_PROGRESS
-            initiative._note(self)
+        STATUS = InitiativeStatus.IN_PROGRESS
 
     class NoteAdded(OkrAggregate.Event):
         note: str
@@ -205,8 +200,14 @@ class Initiative(OkrAggregate):
             "the initiative already moves that key result",
             "key_result_id",
         )
+        self._trigger_for(self.KeyResultLinked, ref, ctx, reason)
+
+    def _trigger_for(
+        self, event: type[OkrAggregate.Event], ref: KeyResultRef, ctx: CommandContext, reason: str
+    ) -> None:
+        """A link or unlink of the key result `ref` names."""
         self._trigger(
-            self.KeyResultLinked,
+            event,
             ctx,
             clean_text(reason, "reason"),
             objective_id=ref.objective_id,
@@ -227,13 +228,7 @@ class Initiative(OkrAggregate):
             "an initiative moves at least one key result: link another first",
             "key_result_id",
         )
-        self._trigger(
-            self.KeyResultUnlinked,
-            ctx,
-            clean_text(reason, "reason"),
-            objective_id=ref.objective_id,
-            key_result_id=ref.key_result_id,
-        )
+        self._trigger_for(self.KeyResultUnlinked, ref, ctx, reason)
 
     def change_status(
         self, status: InitiativeStatus, ctx: CommandContext, note: str = "", reason: str = ""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -372,18 +372,28 @@ def _num(value: float | None) -> str:
 
 
 def _finding(
-    o: ObjectiveSpec, kr: KeyResultSpec | None, field_: str, message: str, suggestion: str
+    o: ObjectiveSpec,
+    kr: KeyResultSpec | None,
+    field_: str,
+    message: str,
+    suggestion: str,
+    related: tuple[UUID, ...] = (),
+    *,
+    owner_only: bool = False,
 ) -> Finding:
+    """A finding about `o` (or `kr` on it), for its owner; `owner_only`: about the owner alone
+    (the objectives it names are `related`)."""
     return Finding(
         check="",
         level="",
-        objective_id=o.objective_id,
+        objective_id=None if owner_only else o.objective_id,
         key_result_id=kr.key_result_id if kr else None,
         field=field_,
         message=message,
         suggestion=suggestion,
         owner_team_id=o.owner_team_id,
         owner_person_id=o.owner_person_id,
+        related=related,
     )
 
 
@@ -410,19 +420,16 @@ def _across(
             )
             yield (
                 Check.OWNER_OVERLOADED,
-                Finding(
-                    check="",
-                    level="",
-                    objective_id=None,
-                    key_result_id=None,
-                    field="owner",
-                    message=f"{who} owns {len(owned)} objectives in this cycle"
+                _finding(
+                    first,
+                    None,
+                    "owner",
+                    f"{who} owns {len(owned)} objectives in this cycle"
                     f" (the method advises at most {MAX_OBJECTIVES_PER_OWNER})",
-                    suggestion="Commit to fewer objectives: merge related ones, hand some to "
-                    "the team, or move them to the next cycle.",
-                    owner_team_id=first.owner_team_id,
-                    owner_person_id=first.owner_person_id,
-                    related=tuple(o.objective_id for o in owned),
+                    "Commit to fewer objectives: merge related ones, hand some to the team, or "
+                    "move them to the next cycle.",
+                    tuple(o.objective_id for o in owned),
+                    owner_only=True,
                 ),
             )
         seen: dict[str, tuple[ObjectiveSpec, KeyResultSpec]] = {}
@@ -433,19 +440,15 @@ def _across(
                 if twin is not None and twin[0].objective_id != o.objective_id:
                     yield (
                         Check.DUPLICATE_KR,
-                        Finding(
-                            check="",
-                            level="",
-                            objective_id=o.objective_id,
-                            key_result_id=kr.key_result_id,
-                            field=_kr_field(kr, "title"),
-                            message=f"key result {_q(kr.title)} of {_q(o.title)} repeats"
+                        _finding(
+                            o,
+                            kr,
+                            _kr_field(kr, "title"),
+                            f"key result {_q(kr.title)} of {_q(o.title)} repeats"
                             f" {_q(twin[1].title)} of {_q(twin[0].title)}, with the same owner",
-                            suggestion="Keep the key result on one objective; if the other "
-                            "objective depends on it, align it to that key result instead.",
-                            owner_team_id=o.owner_team_id,
-                            owner_person_id=o.owner_person_id,
-                            related=(twin[0].objective_id,),
+                            "Keep the key result on one objective; if the other objective "
+                            "depends on it, align it to that key result instead.",
+                            (twin[0].objective_id,),
                         ),
                     )
                 elif key:
@@ -520,20 +523,7 @@ def lint(
             continue
         if only is not None and not finding.concerns(only):
             continue
-        out.append(
-            Finding(
-                check=check.value,
-                level=level.value,
-                objective_id=finding.objective_id,
-                key_result_id=finding.key_result_id,
-                field=finding.field,
-                message=finding.message,
-                suggestion=finding.suggestion,
-                owner_team_id=finding.owner_team_id,
-                owner_person_id=finding.owner_person_id,
-                related=finding.related,
-            )
-        )
+        out.append(replace(finding, check=check.value, level=level.value))
     checks = list(Check)
 
     def rank(f: Finding) -> tuple[int, int, str]:

@@ -7,8 +7,7 @@ from uuid import UUID
 from domain.base import CommandContext
 from domain.cycle import Cycle
 from domain.errors import clean_text, require
-from domain.kpi import Kpi
-from domain.ledger.base import CommandResult
+from domain.ledger.base import KPI, CommandResult
 from domain.ledger.objectives import ObjectiveLedger
 from domain.ledger.strategy import StrategyLedger
 from domain.objective import Objective
@@ -52,7 +51,7 @@ class AlignmentLedger(ObjectiveLedger, StrategyLedger):
             if kpi_id is None:
                 objective.unlink_key_result_from_kpi(key_result_id, cycle, ctx)
                 return
-            kpi = self._load(Kpi, kpi_id, "kpi", "kpi_id")
+            kpi = self._load(KPI, kpi_id, "kpi_id")
             require(not kpi.retired, "kpi_retired", f"KPI '{kpi.name}' is retired", "kpi_id")
             objective.link_key_result_to_kpi(key_result_id, kpi.id, kpi.unit, cycle, ctx)
 
@@ -79,7 +78,7 @@ class AlignmentLedger(ObjectiveLedger, StrategyLedger):
                 "key_result_id",
             )
             assert kr.kpi_id is not None
-            kpi = self._load(Kpi, kr.kpi_id, "kpi", "kpi_id")
+            kpi = self._load(KPI, kr.kpi_id, "kpi_id")
             latest = kpi.latest
             require(
                 latest is not None, "kpi_not_measured", f"KPI '{kpi.name}' has no measurement yet"

@@ -1,22 +1,30 @@
 """What every part of the application service shares: loading, the expected-version rule,
-"load → call → commit" once (`_change`), and the atomic write (`_commit`)."""
+"load → call → commit" once (`_on`), and the atomic write (`_commit`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.persistence import JSONTranscoder, Recording
 
+from domain.access import AccessToken
 from domain.base import DateAsISO, OkrAggregate
+from domain.channel import ChatChannel
+from domain.cycle import Cycle
 from domain.errors import NotFound, require
+from domain.initiative import Initiative
+from domain.kpi import Kpi
+from domain.objective import Objective
 from domain.person import Person
-from domain.quality import ObjectiveSpec, Organisation
+from domain.quality import ObjectiveSpec, Organisation, QualityPolicy
+from domain.strategy import Strategy
 from domain.team import Team
+from domain.webhook import WebhookEndpoint
 
 A = TypeVar("A", bound=OkrAggregate)
 B = TypeVar("B", bound=OkrAggregate)
@@ -33,6 +41,27 @@ class SelectsEventsAfter(Protocol):
 QualityContext = Callable[[UUID], tuple[Sequence[ObjectiveSpec], Organisation]]
 """A cycle's objectives and the team structure, as the read side sees them (for the quality
 checks that compare an objective with its neighbours)."""
+
+
+@dataclass(frozen=True)
+class AggregateKind(Generic[A]):
+    """An aggregate class and the name a missing one is reported by (`kpi_not_found`)."""
+
+    cls: type[A]
+    name: str
+
+
+CYCLE = AggregateKind(Cycle, "cycle")
+INITIATIVE = AggregateKind(Initiative, "initiative")
+KPI = AggregateKind(Kpi, "kpi")
+OBJECTIVE = AggregateKind(Objective, "objective")
+PERSON = AggregateKind(Person, "person")
+TEAM = AggregateKind(Team, "team")
+TOKEN = AggregateKind(AccessToken, "token")
+STRATEGY = AggregateKind(Strategy, "strategy")
+QUALITY_POLICY = AggregateKind(QualityPolicy, "quality_policy")
+WEBHOOK = AggregateKind(WebhookEndpoint, "webhook")
+CHANNEL = AggregateKind(ChatChannel, "channel")
 
 
 @dataclass(frozen=True)
@@ -64,32 +93,25 @@ class LedgerBase(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
-    def _load(self, cls: type[A], aggregate_id: UUID, kind: str, field: str | None = None) -> A:
-        try:
-            aggregate: object = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFound(kind, aggregate_id, field) from None
-        if not isinstance(aggregate, cls):
-            raise NotFound(kind, aggregate_id, field)
-        return aggregate
+    def _load(self, kind: AggregateKind[A], aggregate_id: UUID, field: str | None = None) -> A:
+        """The aggregate as it is now (every load of the current state passes here)."""
+        return self._get(kind, aggregate_id, None, field)
 
     def _load_with(
         self,
-        cls: type[A],
+        kind: AggregateKind[A],
         aggregate_id: UUID,
-        kind: str,
         related: Callable[[A], UUID],
-        related_cls: type[B],
-        related_kind: str,
+        related_kind: AggregateKind[B],
     ) -> tuple[A, B]:
         """An aggregate and the one it names (an objective and its cycle). When both are in
         the aggregate cache, both are fast-forwarded with one query for their new events
         (one round trip instead of two); otherwise each is loaded as :meth:`_load` does."""
-        pair = self._fast_forward_pair(cls, aggregate_id, related, related_cls)
+        pair = self._fast_forward_pair(kind.cls, aggregate_id, related, related_kind.cls)
         if pair is not None:
             return pair
-        aggregate = self._load(cls, aggregate_id, kind)
-        return aggregate, self._load(related_cls, related(aggregate), related_kind)
+        aggregate = self._load(kind, aggregate_id)
+        return aggregate, self._load(related_kind, related(aggregate))
 
     def _fast_forward_pair(
         self,
@@ -140,15 +162,20 @@ class LedgerBase(Application[UUID]):
             return deepcopy(first), deepcopy(second)
         return first, second
 
-    def _load_version(self, cls: type[A], aggregate_id: UUID, kind: str, version: int | None) -> A:
+    def _load_version(self, kind: AggregateKind[A], aggregate_id: UUID, version: int | None) -> A:
         if version is None:
-            return self._load(cls, aggregate_id, kind)
+            return self._load(kind, aggregate_id)
+        return self._get(kind, aggregate_id, version, None)
+
+    def _get(
+        self, kind: AggregateKind[A], aggregate_id: UUID, version: int | None, field: str | None
+    ) -> A:
         try:
             aggregate: object = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
-            raise NotFound(kind, aggregate_id) from None
-        if not isinstance(aggregate, cls):
-            raise NotFound(kind, aggregate_id)
+            raise NotFound(kind.name, aggregate_id, field) from None
+        if not isinstance(aggregate, kind.cls):
+            raise NotFound(kind.name, aggregate_id, field)
         return aggregate
 
     def _commit(
@@ -169,25 +196,25 @@ class LedgerBase(Application[UUID]):
             f"expected version {expected_version}, current version is {aggregate.version}",
         )
 
-    def _change(
+    def _on(
         self,
-        cls: type[A],
+        kind: AggregateKind[A],
         aggregate_id: UUID,
-        kind: str,
+        expected_version: int | None,
         call: Callable[[A], UUID | None],
-        expected_version: int | None = None,
         extra_id: UUID | None = None,
+        field: str | None = None,
     ) -> CommandResult:
         """Load → check the expected version → call the aggregate → commit. A child id the
         call returns (a measurement, a correction) is the result's `extra_id`."""
-        aggregate = self._load(cls, aggregate_id, kind)
+        aggregate = self._load(kind, aggregate_id, field)
         self._expect(aggregate, expected_version)
         return self._commit(aggregate, extra_id=call(aggregate) or extra_id)
 
     def _owner_exists(self, owner_team_id: UUID | None, owner_person_id: UUID | None) -> None:
         """An owner (of an objective, a KPI, an initiative) is a live team or an active person."""
         if owner_team_id is not None:
-            team = self._load(Team, owner_team_id, "team", "owner_team_id")
+            team = self._load(TEAM, owner_team_id, "owner_team_id")
             require(
                 not team.disbanded,
                 "team_disbanded",
@@ -195,5 +222,5 @@ class LedgerBase(Application[UUID]):
                 "owner_team_id",
             )
         if owner_person_id is not None:
-            person = self._load(Person, owner_person_id, "person", "owner_person_id")
+            person = self._load(PERSON, owner_person_id, "owner_person_id")
             require(person.active, "person_inactive", "the owner is deactivated", "owner_person_id")

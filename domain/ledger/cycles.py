@@ -7,12 +7,12 @@ from uuid import UUID
 
 from domain.base import CommandContext
 from domain.cycle import Cadence, Cycle, Scoring
-from domain.ledger.base import CommandResult, LedgerBase
+from domain.ledger.base import CYCLE, CommandResult, LedgerBase
 
 
 class CycleLedger(LedgerBase):
     def get_cycle(self, cycle_id: UUID, version: int | None = None) -> Cycle:
-        return self._load_version(Cycle, cycle_id, "cycle", version)
+        return self._load_version(CYCLE, cycle_id, version)
 
     def plan_cycle(
         self,
@@ -29,13 +29,13 @@ class CycleLedger(LedgerBase):
         )
 
     def start_cycle(self, cycle_id: UUID, ctx: CommandContext) -> CommandResult:
-        return self._change(Cycle, cycle_id, "cycle", lambda c: c.start(ctx))
+        return self._on(CYCLE, cycle_id, None, lambda c: c.start(ctx))
 
     def open_grading(self, cycle_id: UUID, ctx: CommandContext) -> CommandResult:
-        return self._change(Cycle, cycle_id, "cycle", lambda c: c.open_grading(ctx))
+        return self._on(CYCLE, cycle_id, None, lambda c: c.open_grading(ctx))
 
     def close_cycle(self, cycle_id: UUID, ctx: CommandContext) -> CommandResult:
-        return self._change(Cycle, cycle_id, "cycle", lambda c: c.close(ctx))
+        return self._on(CYCLE, cycle_id, None, lambda c: c.close(ctx))
 
     def reopen_cycle(self, cycle_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
-        return self._change(Cycle, cycle_id, "cycle", lambda c: c.reopen(reason, ctx))
+        return self._on(CYCLE, cycle_id, None, lambda c: c.reopen(reason, ctx))

@@ -8,16 +8,15 @@ from uuid import UUID
 from domain.base import CommandContext
 from domain.errors import require
 from domain.initiative import Initiative, InitiativeStatus, KeyResultRef
-from domain.ledger.base import CommandResult, LedgerBase
-from domain.objective import Objective
+from domain.ledger.base import INITIATIVE, OBJECTIVE, CommandResult, LedgerBase
 
 
 class InitiativeLedger(LedgerBase):
     def get_initiative(self, initiative_id: UUID, version: int | None = None) -> Initiative:
-        return self._load_version(Initiative, initiative_id, "initiative", version)
+        return self._load_version(INITIATIVE, initiative_id, version)
 
     def _live_key_result(self, ref: KeyResultRef, field: str = "key_result_ids") -> None:
-        objective = self._load(Objective, ref.objective_id, "objective", field)
+        objective = self._load(OBJECTIVE, ref.objective_id, field)
         require(
             objective.status.value != "abandoned",
             "objective_abandoned",
@@ -74,7 +73,7 @@ class InitiativeLedger(LedgerBase):
             elif note.strip():
                 initiative.add_note(note, ctx)
 
-        return self._change(Initiative, initiative_id, "initiative", update, expected_version)
+        return self._on(INITIATIVE, initiative_id, expected_version, update)
 
     def link_initiative(
         self,
@@ -88,7 +87,7 @@ class InitiativeLedger(LedgerBase):
             self._live_key_result(ref, "key_result_id")
             initiative.link_key_result(ref, ctx, reason)
 
-        return self._change(Initiative, initiative_id, "initiative", link, expected_version)
+        return self._on(INITIATIVE, initiative_id, expected_version, link)
 
     def unlink_initiative(
         self,
@@ -98,10 +97,9 @@ class InitiativeLedger(LedgerBase):
         reason: str = "",
         expected_version: int | None = None,
     ) -> CommandResult:
-        return self._change(
-            Initiative,
+        return self._on(
+            INITIATIVE,
             initiative_id,
-            "initiative",
-            lambda i: i.unlink_key_result(ref, ctx, reason),
             expected_version,
+            lambda i: i.unlink_key_result(ref, ctx, reason),
         )

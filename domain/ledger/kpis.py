@@ -7,13 +7,13 @@ from uuid import UUID
 
 from domain.base import CommandContext
 from domain.kpi import Kpi
-from domain.ledger.base import CommandResult
+from domain.ledger.base import KPI, CommandResult
 from domain.ledger.strategy import StrategyLedger
 
 
 class KpiLedger(StrategyLedger):
     def get_kpi(self, kpi_id: UUID, version: int | None = None) -> Kpi:
-        return self._load_version(Kpi, kpi_id, "kpi", version)
+        return self._load_version(KPI, kpi_id, version)
 
     def define_kpi(
         self,
@@ -77,7 +77,7 @@ class KpiLedger(StrategyLedger):
             if retag:
                 kpi.retag(perspective, theme_id, self.find_strategy(), ctx, reason)
 
-        return self._change(Kpi, kpi_id, "kpi", update, expected_version)
+        return self._on(KPI, kpi_id, expected_version, update)
 
     def change_kpi_thresholds(
         self,
@@ -88,12 +88,8 @@ class KpiLedger(StrategyLedger):
         ctx: CommandContext,
         expected_version: int | None = None,
     ) -> CommandResult:
-        return self._change(
-            Kpi,
-            kpi_id,
-            "kpi",
-            lambda k: k.change_thresholds(green, amber, ctx, reason),
-            expected_version,
+        return self._on(
+            KPI, kpi_id, expected_version, lambda k: k.change_thresholds(green, amber, ctx, reason)
         )
 
     def record_measurement(
@@ -105,12 +101,8 @@ class KpiLedger(StrategyLedger):
         note: str = "",
         expected_version: int | None = None,
     ) -> CommandResult:
-        return self._change(
-            Kpi,
-            kpi_id,
-            "kpi",
-            lambda k: k.record_measurement(period, value, ctx, note),
-            expected_version,
+        return self._on(
+            KPI, kpi_id, expected_version, lambda k: k.record_measurement(period, value, ctx, note)
         )
 
     def correct_measurement(
@@ -123,12 +115,11 @@ class KpiLedger(StrategyLedger):
         note: str | None = None,
         expected_version: int | None = None,
     ) -> CommandResult:
-        return self._change(
-            Kpi,
+        return self._on(
+            KPI,
             kpi_id,
-            "kpi",
-            lambda k: k.correct_measurement(measurement_id, value, ctx, reason, note),
             expected_version,
+            lambda k: k.correct_measurement(measurement_id, value, ctx, reason, note),
         )
 
     def retire_kpi(
@@ -139,7 +130,7 @@ class KpiLedger(StrategyLedger):
         expected_version: int | None = None,
     ) -> CommandResult:
         """Retiring the north star leaves the strategy without one (in the same write)."""
-        kpi = self._load(Kpi, kpi_id, "kpi")
+        kpi = self._load(KPI, kpi_id)
         self._expect(kpi, expected_version)
         kpi.retire(ctx, reason)
         strategy = self.find_strategy()
@@ -159,8 +150,8 @@ class KpiLedger(StrategyLedger):
         expected_version: int | None = None,
     ) -> CommandResult:
         """The KPI is measured from the source from now on; `extra_id` is the source's id."""
-        return self._change(
-            Kpi, kpi_id, "kpi", lambda k: k.attach_source(definition, ctx, reason), expected_version
+        return self._on(
+            KPI, kpi_id, expected_version, lambda k: k.attach_source(definition, ctx, reason)
         )
 
     def detach_kpi_source(
@@ -170,15 +161,13 @@ class KpiLedger(StrategyLedger):
         ctx: CommandContext,
         expected_version: int | None = None,
     ) -> CommandResult:
-        return self._change(
-            Kpi, kpi_id, "kpi", lambda k: k.detach_source(ctx, reason), expected_version
-        )
+        return self._on(KPI, kpi_id, expected_version, lambda k: k.detach_source(ctx, reason))
 
     def take_kpi_fetched_value(
         self, kpi_id: UUID, source_id: UUID, value: float, ctx: CommandContext
     ) -> CommandResult | None:
         """A fetched value as the day's measurement; None when it is that value already."""
-        kpi = self._load(Kpi, kpi_id, "kpi")
+        kpi = self._load(KPI, kpi_id)
         measurement_id = kpi.take_fetched_value(source_id, value, ctx)
         if measurement_id is None:
             return None

@@ -12,10 +12,9 @@ from uuid import UUID
 from domain.base import CommandContext
 from domain.cycle import Cycle
 from domain.errors import require
-from domain.ledger.base import CommandResult
+from domain.ledger.base import CYCLE, OBJECTIVE, PERSON, CommandResult
 from domain.ledger.quality import QualityLedger
 from domain.objective import Kind, Objective, Perspective
-from domain.person import Person
 from domain.scoring import Direction, Measure
 
 Change = Callable[[Objective, Cycle], UUID | None]
@@ -36,7 +35,7 @@ class CheckInEntry:
 
 class ObjectiveLedger(QualityLedger):
     def get_objective(self, objective_id: UUID, version: int | None = None) -> Objective:
-        return self._load_version(Objective, objective_id, "objective", version)
+        return self._load_version(OBJECTIVE, objective_id, version)
 
     def objective_ancestors(self, objective: Objective | None) -> list[UUID]:
         """The chain of parent objectives above `objective` (bounded against corrupt loops)."""
@@ -49,9 +48,7 @@ class ObjectiveLedger(QualityLedger):
     def _objective_and_cycle(
         self, objective_id: UUID, expected_version: int | None = None
     ) -> tuple[Objective, Cycle]:
-        objective, cycle = self._load_with(
-            Objective, objective_id, "objective", lambda o: o.cycle_id, Cycle, "cycle"
-        )
+        objective, cycle = self._load_with(OBJECTIVE, objective_id, lambda o: o.cycle_id, CYCLE)
         self._expect(objective, expected_version)
         return objective, cycle
 
@@ -69,7 +66,7 @@ class ObjectiveLedger(QualityLedger):
     def _parent(self, parent_objective_id: UUID | None) -> Objective | None:
         if parent_objective_id is None:
             return None
-        return self._load(Objective, parent_objective_id, "objective", "parent_objective_id")
+        return self._load(OBJECTIVE, parent_objective_id, "parent_objective_id")
 
     def draft_objective(
         self,
@@ -86,7 +83,7 @@ class ObjectiveLedger(QualityLedger):
         parent_key_result_id: UUID | None = None,
         private: bool = False,
     ) -> CommandResult:
-        cycle = self._load(Cycle, cycle_id, "cycle", "cycle_id")
+        cycle = self._load(CYCLE, cycle_id, "cycle_id")
         self._owner_exists(owner_team_id, owner_person_id)
         objective = Objective.draft(
             cycle=cycle,
@@ -236,7 +233,7 @@ class ObjectiveLedger(QualityLedger):
         expected_version: int | None = None,
     ) -> CommandResult:
         def submit(objective: Objective, cycle: Cycle) -> None:
-            approver = self._load(Person, approver_id, "person", "approver_id")
+            approver = self._load(PERSON, approver_id, "approver_id")
             require(
                 approver.active, "person_inactive", "the approver is deactivated", "approver_id"
             )
@@ -456,6 +453,6 @@ class ObjectiveLedger(QualityLedger):
     ) -> CommandResult:
         """Returns the new objective's id; the predecessor is saved in the same atomic write."""
         objective, cycle = self._objective_and_cycle(objective_id, expected_version)
-        to_cycle = self._load(Cycle, to_cycle_id, "cycle", "to_cycle_id")
+        to_cycle = self._load(CYCLE, to_cycle_id, "to_cycle_id")
         successor = objective.carry_over(to_cycle, cycle, ctx)
         return self._commit(successor, objective)

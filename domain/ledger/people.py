@@ -9,7 +9,7 @@ from uuid import UUID
 from domain.access import AccessToken, Role, new_secret, token_id_for
 from domain.base import CommandContext
 from domain.errors import NotFound, require, require_choice
-from domain.ledger.base import CommandResult, LedgerBase
+from domain.ledger.base import PERSON, TOKEN, CommandResult, LedgerBase
 from domain.person import NotificationPreferences, Person, normalise_email, person_id_for
 
 
@@ -19,10 +19,10 @@ class PeopleLedger(LedgerBase):
         return person_id_for(email, self.person_id_secret, generation)
 
     def get_person(self, person_id: UUID, version: int | None = None) -> Person:
-        return self._load_version(Person, person_id, "person", version)
+        return self._load_version(PERSON, person_id, version)
 
     def get_token(self, token_id: UUID) -> AccessToken:
-        return self._load(AccessToken, token_id, "token")
+        return self._load(TOKEN, token_id)
 
     def find_person_by_email(self, email: str) -> Person | None:
         """The live person who registered with ``email`` and still has it. Someone who took
@@ -55,7 +55,7 @@ class PeopleLedger(LedgerBase):
         return self._commit(Person.register(name, email, ctx, person_id))
 
     def rename_person(self, person_id: UUID, name: str, ctx: CommandContext) -> CommandResult:
-        return self._change(Person, person_id, "person", lambda p: p.rename(name, ctx))
+        return self._on(PERSON, person_id, None, lambda p: p.rename(name, ctx))
 
     def change_email(
         self, person_id: UUID, email: str, reason: str, ctx: CommandContext
@@ -70,21 +70,19 @@ class PeopleLedger(LedgerBase):
             f"{email} is already registered",
             "email",
         )
-        return self._change(
-            Person, person_id, "person", lambda p: p.change_email(email, reason, ctx)
-        )
+        return self._on(PERSON, person_id, None, lambda p: p.change_email(email, reason, ctx))
 
     def forget_person(
         self, person_id: UUID, number: int, reason: str, ctx: CommandContext
     ) -> CommandResult:
         """Record that a person's personal data was erased; the persistence edge erases it."""
-        return self._change(Person, person_id, "person", lambda p: p.forget(number, reason, ctx))
+        return self._on(PERSON, person_id, None, lambda p: p.forget(number, reason, ctx))
 
     def deactivate_person(self, person_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
-        return self._change(Person, person_id, "person", lambda p: p.deactivate(reason, ctx))
+        return self._on(PERSON, person_id, None, lambda p: p.deactivate(reason, ctx))
 
     def reactivate_person(self, person_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
-        return self._change(Person, person_id, "person", lambda p: p.reactivate(reason, ctx))
+        return self._on(PERSON, person_id, None, lambda p: p.reactivate(reason, ctx))
 
     def set_notification_preferences(
         self,
@@ -95,12 +93,11 @@ class PeopleLedger(LedgerBase):
         expected_version: int | None = None,
     ) -> CommandResult:
         """Record how the person wants to be notified (docs/notifications.md)."""
-        return self._change(
-            Person,
+        return self._on(
+            PERSON,
             person_id,
-            "person",
-            lambda p: p.set_notification_preferences(preferences, reason, ctx),
             expected_version,
+            lambda p: p.set_notification_preferences(preferences, reason, ctx),
         )
 
     # ------------------------------------------------------------ access
@@ -117,7 +114,7 @@ class PeopleLedger(LedgerBase):
     ) -> tuple[str, CommandResult]:
         """Issue a token (until `expires_at`, for reads only when `read_only`); the secret is
         returned once and never stored."""
-        person = self._load(Person, person_id, "person", "person_id")
+        person = self._load(PERSON, person_id, "person_id")
         require(person.active, "person_inactive", "a deactivated person gets no token", "person_id")
         secret = new_secret()
         token = AccessToken.issue(
@@ -134,23 +131,29 @@ class PeopleLedger(LedgerBase):
         self, person_id: UUID, role: Role, reason: str, ctx: CommandContext
     ) -> CommandResult:
         """Give a person a role; ``reason`` is `sso:<issuer>`, `scim` or an admin's words."""
-        person = self._load(Person, person_id, "person", "person_id")
-        person.change_role(require_choice(Role, role, "role").value, reason, ctx)
-        return self._commit(person)
+
+        def change(person: Person) -> None:
+            person.change_role(require_choice(Role, role, "role").value, reason, ctx)
+
+        return self._on(PERSON, person_id, None, change, field="person_id")
 
     def link_identity(
         self, person_id: UUID, issuer: str, subject: str, ctx: CommandContext
     ) -> CommandResult:
         """Remember that an identity provider knows the person as `subject`."""
-        person = self._load(Person, person_id, "person", "person_id")
-        person.link_identity(issuer, subject, ctx)
-        return self._commit(person)
+        return self._on(
+            PERSON,
+            person_id,
+            None,
+            lambda p: p.link_identity(issuer, subject, ctx),
+            field="person_id",
+        )
 
     def unlink_identity(self, person_id: UUID, issuer: str, ctx: CommandContext) -> CommandResult:
         """Record that an identity provider no longer names the person."""
-        person = self._load(Person, person_id, "person", "person_id")
-        person.unlink_identity(issuer, ctx)
-        return self._commit(person)
+        return self._on(
+            PERSON, person_id, None, lambda p: p.unlink_identity(issuer, ctx), field="person_id"
+        )
 
     def role_of(self, token: AccessToken) -> Role:
         """The role a token acts with: its person's, or (set before people had roles) its own."""
@@ -158,13 +161,13 @@ class PeopleLedger(LedgerBase):
         return Role(person_role) if person_role else token.role
 
     def revoke_token(self, token_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
-        return self._change(AccessToken, token_id, "token", lambda t: t.revoke(reason, ctx))
+        return self._on(TOKEN, token_id, None, lambda t: t.revoke(reason, ctx))
 
     def authenticate(self, secret: str) -> AccessToken | None:
         """The live token for a secret, or None (unknown, revoked, expired, or its person
         deactivated)."""
         try:
-            token = self._load(AccessToken, token_id_for(secret), "token")
+            token = self._load(TOKEN, token_id_for(secret))
         except NotFound:
             return None
         if token.revoked or token.expired() or not self.get_person(token.person_id).active:

@@ -7,7 +7,7 @@ from typing import Any
 
 from domain.base import CommandContext
 from domain.errors import NotFound
-from domain.ledger.base import CommandResult, LedgerBase
+from domain.ledger.base import QUALITY_POLICY, CommandResult, LedgerBase
 from domain.objective import Objective
 from domain.quality import POLICY_ID, Level, ObjectiveSpec, Organisation, QualityPolicy
 from domain.quality import blocking as blocking_findings
@@ -17,7 +17,7 @@ from domain.quality import lint as lint_objectives
 class QualityLedger(LedgerBase):
     def find_quality_policy(self) -> QualityPolicy | None:
         try:
-            return self._load(QualityPolicy, POLICY_ID, "quality_policy")
+            return self._load(QUALITY_POLICY, POLICY_ID)
         except NotFound:
             return None
 

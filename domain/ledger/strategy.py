@@ -8,14 +8,13 @@ from uuid import UUID
 
 from domain.base import CommandContext
 from domain.errors import NotFound, require
-from domain.kpi import Kpi
-from domain.ledger.base import CommandResult, LedgerBase
+from domain.ledger.base import KPI, STRATEGY, CommandResult, LedgerBase
 from domain.strategy import DEFAULT_PERSPECTIVES, STRATEGY_ID, Strategy
 
 
 class StrategyLedger(LedgerBase):
     def get_strategy(self, version: int | None = None) -> Strategy:
-        return self._load_version(Strategy, STRATEGY_ID, "strategy", version)
+        return self._load_version(STRATEGY, STRATEGY_ID, version)
 
     def find_strategy(self) -> Strategy | None:
         try:
@@ -51,11 +50,9 @@ class StrategyLedger(LedgerBase):
                 perspectives=perspectives if perspectives is not None else DEFAULT_PERSPECTIVES,
                 reason=reason,
             )
-            strategy.revise(
-                ctx, reason, mission=mission, vision=vision, values=values, themes=themes
-            )
-            return self._commit(strategy)
-        self._expect(strategy, expected_version)
+            perspectives = None  # defined with them: the revision leaves them as they are
+        else:
+            self._expect(strategy, expected_version)
         strategy.revise(
             ctx,
             reason,
@@ -76,7 +73,7 @@ class StrategyLedger(LedgerBase):
         self, kpi_id: UUID | None, ctx: CommandContext, reason: str = ""
     ) -> CommandResult:
         if kpi_id is not None:
-            kpi = self._load(Kpi, kpi_id, "kpi", "kpi_id")
+            kpi = self._load(KPI, kpi_id, "kpi_id")
             require(not kpi.retired, "kpi_retired", "a retired KPI cannot be the north star")
         strategy = self._strategy_for_north_star(ctx)
         strategy.choose_north_star(kpi_id, ctx, reason)

@@ -6,14 +6,13 @@ from uuid import UUID
 
 from domain.base import CommandContext
 from domain.errors import require
-from domain.ledger.base import CommandResult, LedgerBase
-from domain.person import Person
+from domain.ledger.base import PERSON, TEAM, CommandResult, LedgerBase
 from domain.team import MemberRole, Team
 
 
 class TeamLedger(LedgerBase):
     def get_team(self, team_id: UUID, version: int | None = None) -> Team:
-        return self._load_version(Team, team_id, "team", version)
+        return self._load_version(TEAM, team_id, version)
 
     def team_ancestors(self, team_id: UUID | None) -> list[UUID]:
         """The chain of parent teams above `team_id`, nearest first (bounded against loops)."""
@@ -25,7 +24,7 @@ class TeamLedger(LedgerBase):
 
     def _live_parent(self, parent_id: UUID | None) -> None:
         if parent_id is not None:
-            parent = self._load(Team, parent_id, "team", "parent_id")
+            parent = self._load(TEAM, parent_id, "parent_id")
             require(not parent.disbanded, "team_disbanded", "parent team is disbanded", "parent_id")
 
     def form_team(
@@ -37,15 +36,16 @@ class TeamLedger(LedgerBase):
     def rename_team(
         self, team_id: UUID, name: str, ctx: CommandContext, reason: str = ""
     ) -> CommandResult:
-        return self._change(Team, team_id, "team", lambda t: t.rename(name, ctx, reason))
+        return self._on(TEAM, team_id, None, lambda t: t.rename(name, ctx, reason))
 
     def move_team(
         self, team_id: UUID, parent_id: UUID | None, ctx: CommandContext
     ) -> CommandResult:
-        team = self._load(Team, team_id, "team")
-        self._live_parent(parent_id)
-        team.move(parent_id, self.team_ancestors(parent_id), ctx)
-        return self._commit(team)
+        def move(team: Team) -> None:
+            self._live_parent(parent_id)
+            team.move(parent_id, self.team_ancestors(parent_id), ctx)
+
+        return self._on(TEAM, team_id, None, move)
 
     def add_team_member(
         self,
@@ -59,30 +59,28 @@ class TeamLedger(LedgerBase):
     ) -> CommandResult:
         """`mirrored`: the membership mirrors an identity provider's group, which may list a
         disabled account (they stay deactivated; only admins' additions need them active)."""
-        team = self._load(Team, team_id, "team")
-        person = self._load(Person, person_id, "person", "person_id")
-        require(
-            person.active or mirrored,
-            "person_inactive",
-            "a deactivated person cannot join a team",
-            "person_id",
-        )
-        team.add_member(person_id, role, ctx, reason)
-        return self._commit(team)
+
+        def add(team: Team) -> None:
+            person = self._load(PERSON, person_id, "person_id")
+            require(
+                person.active or mirrored,
+                "person_inactive",
+                "a deactivated person cannot join a team",
+                "person_id",
+            )
+            team.add_member(person_id, role, ctx, reason)
+
+        return self._on(TEAM, team_id, None, add)
 
     def change_member_role(
         self, team_id: UUID, person_id: UUID, role: MemberRole, ctx: CommandContext
     ) -> CommandResult:
-        return self._change(
-            Team, team_id, "team", lambda t: t.change_member_role(person_id, role, ctx)
-        )
+        return self._on(TEAM, team_id, None, lambda t: t.change_member_role(person_id, role, ctx))
 
     def remove_team_member(
         self, team_id: UUID, person_id: UUID, ctx: CommandContext, reason: str = ""
     ) -> CommandResult:
-        return self._change(
-            Team, team_id, "team", lambda t: t.remove_member(person_id, ctx, reason)
-        )
+        return self._on(TEAM, team_id, None, lambda t: t.remove_member(person_id, ctx, reason))
 
     def disband_team(self, team_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
-        return self._change(Team, team_id, "team", lambda t: t.disband(reason, ctx))
+        return self._on(TEAM, team_id, None, lambda t: t.disband(reason, ctx))

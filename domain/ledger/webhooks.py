@@ -8,14 +8,13 @@ from uuid import UUID
 from domain.base import CommandContext
 from domain.channel import ChannelKind, ChatChannel
 from domain.errors import require
-from domain.ledger.base import CommandResult, LedgerBase
-from domain.team import Team
+from domain.ledger.base import CHANNEL, TEAM, WEBHOOK, CommandResult, LedgerBase
 from domain.webhook import WebhookEndpoint
 
 
 class WebhookLedger(LedgerBase):
     def get_webhook_endpoint(self, endpoint_id: UUID) -> WebhookEndpoint:
-        return self._load(WebhookEndpoint, endpoint_id, "webhook")
+        return self._load(WEBHOOK, endpoint_id)
 
     def register_webhook_endpoint(
         self,
@@ -36,12 +35,8 @@ class WebhookLedger(LedgerBase):
         ctx: CommandContext,
         expected_version: int | None = None,
     ) -> CommandResult:
-        return self._change(
-            WebhookEndpoint,
-            endpoint_id,
-            "webhook",
-            lambda e: e.change_event_types(event_types, ctx),
-            expected_version,
+        return self._on(
+            WEBHOOK, endpoint_id, expected_version, lambda e: e.change_event_types(event_types, ctx)
         )
 
     def disable_webhook_endpoint(
@@ -51,13 +46,7 @@ class WebhookLedger(LedgerBase):
         ctx: CommandContext,
         expected_version: int | None = None,
     ) -> CommandResult:
-        return self._change(
-            WebhookEndpoint,
-            endpoint_id,
-            "webhook",
-            lambda e: e.disable(reason, ctx),
-            expected_version,
-        )
+        return self._on(WEBHOOK, endpoint_id, expected_version, lambda e: e.disable(reason, ctx))
 
     def reenable_webhook_endpoint(
         self,
@@ -66,18 +55,12 @@ class WebhookLedger(LedgerBase):
         reason: str = "",
         expected_version: int | None = None,
     ) -> CommandResult:
-        return self._change(
-            WebhookEndpoint,
-            endpoint_id,
-            "webhook",
-            lambda e: e.reenable(ctx, reason),
-            expected_version,
-        )
+        return self._on(WEBHOOK, endpoint_id, expected_version, lambda e: e.reenable(ctx, reason))
 
     # ------------------------------------------------------- chat channels
 
     def get_chat_channel(self, channel_id: UUID) -> ChatChannel:
-        return self._load(ChatChannel, channel_id, "channel")
+        return self._load(CHANNEL, channel_id)
 
     def connect_chat_channel(
         self,
@@ -88,14 +71,14 @@ class WebhookLedger(LedgerBase):
         channel_id: UUID | None = None,
     ) -> CommandResult:
         if team_id is not None:
-            team = self._load(Team, team_id, "team", "team_id")
+            team = self._load(TEAM, team_id, "team_id")
             require(not team.disbanded, "team_disbanded", "the team is disbanded", "team_id")
         return self._commit(ChatChannel.connect(kind, team_id, url, ctx, channel_id))
 
     def disable_chat_channel(
         self, channel_id: UUID, reason: str, ctx: CommandContext
     ) -> CommandResult:
-        return self._change(ChatChannel, channel_id, "channel", lambda c: c.disable(reason, ctx))
+        return self._on(CHANNEL, channel_id, None, lambda c: c.disable(reason, ctx))
 
     def reenable_chat_channel(self, channel_id: UUID, ctx: CommandContext) -> CommandResult:
-        return self._change(ChatChannel, channel_id, "channel", lambda c: c.reenable(ctx))
+        return self._on(CHANNEL, channel_id, None, lambda c: c.reenable(ctx))

@@ -319,6 +319,36 @@ def test_a_repeated_idempotency_key_records_one_measurement(client: Any, world: 
     assert _ok(client.get(f"{API}/kpis/{kpi}", headers=world["max"].headers))["version"] == 2
 
 
+def test_a_stale_if_match_loses_a_measurement_correction(client: Any, world: World) -> None:
+    """Two owners correct two measurements of the same KPI from the same version: the first
+    wins, the second gets 412 `version_mismatch` (as every command does) and writes nothing."""
+    kpi = _kpi(client, world)
+    url = f"{API}/kpis/{kpi}/measurements"
+    owner = world["max"].headers
+    weekly = _ok(client.post(url, json={"value": 4, "period": _last_week()}, headers=owner), 201)
+    monthly = _ok(client.post(url, json={"value": 5, "period": _this_month()}, headers=owner), 201)
+    seen = {**owner, "If-Match": f'"{monthly["version"]}"'}
+    won = client.post(
+        f"{url}/{weekly['measurement_id']}/corrections",
+        json={"value": 6, "reason": "late survey answers"},
+        headers=seen,
+    )
+    assert _ok(won, 201)["version"] == monthly["version"] + 1
+    _problem(
+        client.post(
+            f"{url}/{monthly['measurement_id']}/corrections",
+            json={"value": 7, "reason": "a typo"},
+            headers=seen,
+        ),
+        412,
+        "version_mismatch",
+        "If-Match",
+    )
+    found = _ok(client.get(f"{API}/kpis/{kpi}", headers=owner))
+    assert found["version"] == monthly["version"] + 1
+    assert [m["value"] for m in found["corrections"]] == [4]
+
+
 # ------------------------------------------------- objectives in the strategy
 
 

@@ -214,8 +214,8 @@ class ObservedLedger(OkrLedger):
         self.loaded: list[OkrAggregate] = []
         self.saved: list[OkrAggregate] = []
 
-    def _load(self, cls: Any, aggregate_id: UUID, kind: str, field: str | None = None) -> Any:
-        aggregate = super()._load(cls, aggregate_id, kind, field)
+    def _load(self, kind: Any, aggregate_id: UUID, field: str | None = None) -> Any:
+        aggregate = super()._load(kind, aggregate_id, field)
         self.loaded.append(aggregate)
         return aggregate
 
