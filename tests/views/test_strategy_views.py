@@ -25,8 +25,8 @@ from projections.base import Logged, fold
 from projections.directory import DirectoryFold, DirectoryState
 from projections.strategy import StrategyFold, StrategyState
 from projections.tree import TreeFold, TreeState
+from tests.unit.projections import story as projections_story
 from tests.unit.projections.story import ADMIN
-from tests.unit.strategy import story as strategy_story
 from tests.unit.strategy.story import StrategyStory, strategy_quarter
 from tests.views.conftest import Databases, PgLedger, head, ledger_on, settings, whole_log
 from tests.views.oracle import Oracle
@@ -49,14 +49,14 @@ class FoldedReads(StrategyReads):
 
 
 def story_on(app: Any) -> StrategyStory:
-    original = strategy_story.Ledger
-    strategy_story.Ledger = lambda: PgLedger(  # type: ignore[assignment,misc]
+    original = projections_story.Ledger  # the stories' organised() makes their ledger
+    projections_story.Ledger = lambda: PgLedger(  # type: ignore[assignment,misc]
         app, datetime(2024, 12, 2, 9, 0, tzinfo=UTC)
     )
     try:
         return strategy_quarter()
     finally:
-        strategy_story.Ledger = original  # type: ignore[misc]
+        projections_story.Ledger = original  # type: ignore[misc]
 
 
 def answers(reads: StrategyReads, story: StrategyStory, position: int | None) -> dict[str, Any]:
