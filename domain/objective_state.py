@@ -228,10 +228,13 @@ class ObjectiveState(_Aggregate):
         if "description" in changes:
             self.description = changes["description"]
         for key_result_id, fields in edited_key_results(changes).items():
-            kr = self.key_results[key_result_id]
-            for name, value in fields.items():
-                setattr(kr, name, value)
+            self._change_key_result(key_result_id, **fields)
         for added in added_key_results(changes):
             self.key_results[added.key_result_id] = key_result_of(added)
         for key_result_id in removed_key_results(changes):
-            self.key_results[key_result_id].removed = True
+            self._change_key_result(key_result_id, removed=True)
+
+    def _change_key_result(self, key_result_id: UUID, **fields: Any) -> None:
+        """Replace a key result with a record that has `fields` set (used by events: key
+        results are never changed in place, so copies of this objective may share them)."""
+        self.key_results[key_result_id] = self.key_results[key_result_id].changed(**fields)

@@ -4,12 +4,13 @@ and the rules every key result definition obeys."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
 
+from domain.base import Immutable
 from domain.cycle import Phase
 from domain.errors import InvalidValue, require_value
 from domain.scoring import Direction, Measure, progress
@@ -45,8 +46,10 @@ NEGOTIABLE_FIELDS = ("title", "target", "baseline", "weight")
 """Fields of a key result a counter-proposal or an amendment may change."""
 
 
-@dataclass
-class CheckIn:
+@dataclass(frozen=True)
+class CheckIn(Immutable):
+    """A reported value; a correction replaces the record with one naming its successor."""
+
     id: UUID
     key_result_id: UUID
     value: float
@@ -60,8 +63,12 @@ class CheckIn:
     reason: str = ""
 
 
-@dataclass
-class KeyResult:
+@dataclass(frozen=True)
+class KeyResult(Immutable):
+    """A key result and its check-ins, never changed in place: every event that changes it puts
+    a new record in the objective's `key_results` (`changed`), sharing the unchanged check-ins,
+    so the objective's copy for a command costs its number of key results, not its history."""
+
     id: UUID
     lineage_id: UUID
     title: str
@@ -72,7 +79,7 @@ class KeyResult:
     direction: Direction
     weight: float
     removed: bool = False
-    check_ins: list[CheckIn] = field(default_factory=list)
+    check_ins: tuple[CheckIn, ...] = ()
     score: float | None = None
     achieved: bool | None = None
     grade_comment: str = ""
@@ -81,7 +88,22 @@ class KeyResult:
     source_id: UUID | None = None
     """The data source the key result follows (its fetched values become check-ins)."""
     source: dict[str, Any] | None = None
-    """That source's definition (domain/source.py), secret-free."""
+    """That source's definition (domain/source.py), secret-free; never changed in place."""
+
+    def changed(self, **fields: Any) -> KeyResult:
+        """This key result with `fields` set (a new record; this one is shared by copies)."""
+        return replace(self, **fields)
+
+    def with_check_in(self, check_in: CheckIn) -> KeyResult:
+        """This key result with `check_in` added; a correction's earlier check-in is replaced
+        by a record naming the correction (`superseded_by`), never changed in place."""
+        check_ins = self.check_ins
+        if check_in.supersedes is not None:
+            check_ins = tuple(
+                replace(c, superseded_by=check_in.id) if c.id == check_in.supersedes else c
+                for c in check_ins
+            )
+        return replace(self, check_ins=(*check_ins, check_in))
 
     @property
     def current(self) -> CheckIn | None:
