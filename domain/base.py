@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Transcoding
@@ -74,13 +74,14 @@ class OkrAggregate(Aggregate):
 
     def __deepcopy__(self, memo: dict[int, Any]) -> OkrAggregate:
         """A copy that shares only immutable values (ids, dates, strings, numbers, enums,
-        `Immutable` records such as a key result with its check-ins).
+        `Immutable` records such as check-ins, which `Records` lists hold).
 
         The application's aggregate cache hands each command a deep copy, so a refused command
         never changes the cached aggregate. ``copy.deepcopy`` reconstructs every UUID and date
         of a long history one by one; this walks the state's dicts, lists and dataclasses and
-        copies them, shares immutable records (so a copy costs what the mutable state holds,
-        not the history), and leaves anything else to ``copy.deepcopy``.
+        copies them, copies a `Records` list of immutable records at C speed and shares the
+        records (so a long history costs a copy of its references, not a walk of its values),
+        and leaves anything else to ``copy.deepcopy``.
         """
         clone = object.__new__(type(self))
         shallow = self._shallow
@@ -115,6 +116,18 @@ class Immutable:
     __slots__ = ()
 
 
+T = TypeVar("T")
+
+
+class Records(list[T]):
+    """A list of `Immutable` records (a key result's check-ins): appended to, or a record
+    replaced by a new one, never a record changed in place. A copy of the aggregate copies the
+    list (its references, at C speed) and shares the records; appending stays O(1), so a
+    replay stays linear in the history."""
+
+    __slots__ = ()
+
+
 _IMMUTABLE = (
     str,
     int,
@@ -135,6 +148,8 @@ def _copied(value: Any) -> Any:
     if isinstance(value, _IMMUTABLE):
         return value
     kind = type(value)
+    if kind is Records:
+        return Records(value)
     if kind is dict:
         return {key: _copied(item) for key, item in value.items()}
     if kind is list:

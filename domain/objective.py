@@ -281,8 +281,7 @@ class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
         effective_on: date
 
         def apply(self, objective: Objective) -> None:
-            kr = objective.key_results[self.key_result_id]
-            objective.key_results[kr.id] = kr.with_check_in(_check_in_of(self))
+            objective.key_results[self.key_result_id].add_check_in(_check_in_of(self))
 
     class CheckInCorrected(OkrAggregate.Event):
         """A new check-in that supersedes an earlier one; the earlier one stays in the record."""
@@ -296,8 +295,7 @@ class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
         effective_on: date
 
         def apply(self, objective: Objective) -> None:
-            kr = objective.key_results[self.key_result_id]
-            objective.key_results[kr.id] = kr.with_check_in(
+            objective.key_results[self.key_result_id].add_check_in(
                 _check_in_of(self, supersedes=self.supersedes)
             )
 

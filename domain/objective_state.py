@@ -235,6 +235,7 @@ class ObjectiveState(_Aggregate):
             self._change_key_result(key_result_id, removed=True)
 
     def _change_key_result(self, key_result_id: UUID, **fields: Any) -> None:
-        """Replace a key result with a record that has `fields` set (used by events: key
-        results are never changed in place, so copies of this objective may share them)."""
-        self.key_results[key_result_id] = self.key_results[key_result_id].changed(**fields)
+        """Set `fields` of a key result (used by events, so it trusts its input)."""
+        kr = self.key_results[key_result_id]
+        for name, value in fields.items():
+            setattr(kr, name, value)

@@ -4,13 +4,13 @@ and the rules every key result definition obeys."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
 
-from domain.base import Immutable
+from domain.base import Immutable, Records
 from domain.cycle import Phase
 from domain.errors import InvalidValue, require_value
 from domain.scoring import Direction, Measure, progress
@@ -63,11 +63,10 @@ class CheckIn(Immutable):
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class KeyResult(Immutable):
-    """A key result and its check-ins, never changed in place: every event that changes it puts
-    a new record in the objective's `key_results` (`changed`), sharing the unchanged check-ins,
-    so the objective's copy for a command costs its number of key results, not its history."""
+@dataclass
+class KeyResult:
+    """A key result and its check-ins: frozen records in a `Records` list, so the objective's
+    copy for each command copies the list's references, never walks the check-ins."""
 
     id: UUID
     lineage_id: UUID
@@ -79,7 +78,7 @@ class KeyResult(Immutable):
     direction: Direction
     weight: float
     removed: bool = False
-    check_ins: tuple[CheckIn, ...] = ()
+    check_ins: Records[CheckIn] = field(default_factory=Records)
     score: float | None = None
     achieved: bool | None = None
     grade_comment: str = ""
@@ -88,22 +87,16 @@ class KeyResult(Immutable):
     source_id: UUID | None = None
     """The data source the key result follows (its fetched values become check-ins)."""
     source: dict[str, Any] | None = None
-    """That source's definition (domain/source.py), secret-free; never changed in place."""
+    """That source's definition (domain/source.py), secret-free."""
 
-    def changed(self, **fields: Any) -> KeyResult:
-        """This key result with `fields` set (a new record; this one is shared by copies)."""
-        return replace(self, **fields)
-
-    def with_check_in(self, check_in: CheckIn) -> KeyResult:
-        """This key result with `check_in` added; a correction's earlier check-in is replaced
-        by a record naming the correction (`superseded_by`), never changed in place."""
-        check_ins = self.check_ins
+    def add_check_in(self, check_in: CheckIn) -> None:
+        """Add `check_in`; a correction's earlier check-in is replaced by a record naming the
+        correction (`superseded_by`), never changed in place: copies share the records."""
         if check_in.supersedes is not None:
-            check_ins = tuple(
-                replace(c, superseded_by=check_in.id) if c.id == check_in.supersedes else c
-                for c in check_ins
-            )
-        return replace(self, check_ins=(*check_ins, check_in))
+            for index, old in enumerate(self.check_ins):
+                if old.id == check_in.supersedes:
+                    self.check_ins[index] = replace(old, superseded_by=check_in.id)
+        self.check_ins.append(check_in)
 
     @property
     def current(self) -> CheckIn | None:

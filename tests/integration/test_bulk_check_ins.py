@@ -58,4 +58,4 @@ def test_one_refused_entry_writes_nothing(app: OkrLedger, database_url: str) -> 
     with pytest.raises(InvalidValue):
         app.check_in_many(entries, ctx(ALICE))
     assert _events(database_url) == before
-    assert app.get_objective(objective_id).key_results[kr_id].check_ins == ()
+    assert app.get_objective(objective_id).key_results[kr_id].check_ins == []

@@ -75,7 +75,7 @@ class TestCarryOver:
             old, new = given.kr(index), carried[title]
             assert new.lineage_id == old.lineage_id, "the lineage survives the carry-over"
             assert new.id != old.id
-            assert (new.check_ins, new.score) == ((), None)
+            assert (new.check_ins, new.score) == ([], None)
             assert (new.weight, new.unit, new.direction) == (old.weight, old.unit, old.direction)
 
     def test_metric_key_results_are_rebaselined_to_where_the_quarter_ended(self) -> None:

@@ -316,7 +316,7 @@ class TestAddKeyResult:
             "weight": 2.0,
         }
         kr = o.key_results[kr_id]
-        assert (kr.lineage_id, kr.removed, kr.check_ins, kr.progress) == (lineage_id, False, (), 0)
+        assert (kr.lineage_id, kr.removed, kr.check_ins, kr.progress) == (lineage_id, False, [], 0)
         assert type(kr.baseline) is float and type(kr.weight) is float
 
     def test_a_milestone_runs_from_zero_to_one_upwards(self) -> None:
