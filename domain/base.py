@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Transcoding
@@ -68,16 +68,29 @@ class OkrAggregate(Aggregate):
 
     _reasons_required: ClassVar[frozenset[str]] = frozenset()
 
+    _shallow: ClassVar[frozenset[str]] = frozenset()
+    """State attributes that are collections of `Immutable` values only (a KPI's measurements):
+    a copy copies the collection (a C-level copy of its references) and shares the values."""
+
     def __deepcopy__(self, memo: dict[int, Any]) -> OkrAggregate:
-        """A copy that shares only immutable values (ids, dates, strings, numbers, enums).
+        """A copy that shares only immutable values (ids, dates, strings, numbers, enums,
+        `Immutable` records such as check-ins, which `Records` lists hold).
 
         The application's aggregate cache hands each command a deep copy, so a refused command
         never changes the cached aggregate. ``copy.deepcopy`` reconstructs every UUID and date
         of a long history one by one; this walks the state's dicts, lists and dataclasses and
-        copies them, and leaves anything else to ``copy.deepcopy``.
+        copies them, copies a `Records` list of immutable records at C speed and shares the
+        records (so a long history costs a copy of its references, not a walk of its values),
+        and leaves anything else to ``copy.deepcopy``.
         """
         clone = object.__new__(type(self))
-        clone.__dict__.update({name: _copied(value) for name, value in self.__dict__.items()})
+        shallow = self._shallow
+        clone.__dict__.update(
+            {
+                name: value.copy() if name in shallow else _copied(value)
+                for name, value in self.__dict__.items()
+            }
+        )
         return clone
 
     def _trigger(
@@ -92,7 +105,42 @@ class OkrAggregate(Aggregate):
         self.trigger_event(event_class, **ctx.stamp(clean_text(reason, "reason")), **kw)
 
 
-_IMMUTABLE = (str, int, float, bytes, type(None), uuid.UUID, date, Enum, Decimal, frozenset)
+class Immutable:
+    """A record of an aggregate's state that is never changed in place: a frozen dataclass
+    holding immutable values only, replaced (``dataclasses.replace``) when its state changes.
+
+    An aggregate and its copies share such records, so the copy every command gets costs
+    what the aggregate's mutable state holds, not its history (see `OkrAggregate.__deepcopy__`).
+    """
+
+    __slots__ = ()
+
+
+T = TypeVar("T")
+
+
+class Records(list[T]):
+    """A list of `Immutable` records (a key result's check-ins): appended to, or a record
+    replaced by a new one, never a record changed in place. A copy of the aggregate copies the
+    list (its references, at C speed) and shares the records; appending stays O(1), so a
+    replay stays linear in the history."""
+
+    __slots__ = ()
+
+
+_IMMUTABLE = (
+    str,
+    int,
+    float,
+    bytes,
+    type(None),
+    uuid.UUID,
+    date,
+    Enum,
+    Decimal,
+    frozenset,
+    Immutable,
+)
 """Value types shared between an aggregate and its copy (``datetime`` is a ``date``)."""
 
 
@@ -100,6 +148,8 @@ def _copied(value: Any) -> Any:
     if isinstance(value, _IMMUTABLE):
         return value
     kind = type(value)
+    if kind is Records:
+        return Records(value)
     if kind is dict:
         return {key: _copied(item) for key, item in value.items()}
     if kind is list:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import calendar
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid4
 
-from domain.base import CommandContext, OkrAggregate
+from domain.base import CommandContext, Immutable, OkrAggregate
 from domain.errors import (
     InvalidValue,
     clean_text,
@@ -113,8 +113,10 @@ def parse_period(text: str, field: str = "period") -> Period:
 # ------------------------------------------------------------- the aggregate
 
 
-@dataclass
-class Measurement:
+@dataclass(frozen=True)
+class Measurement(Immutable):
+    """A measured value; a correction replaces the record with one naming its successor."""
+
     id: UUID
     period: str
     starts_on: date
@@ -172,6 +174,9 @@ class Kpi(OkrAggregate):
         measurements: dict[UUID, Measurement]
         source_id: UUID | None
         source: dict[str, Any] | None
+
+    _shallow: ClassVar[frozenset[str]] = frozenset({"measurements"})
+    """Measurements are immutable records: a command's copy copies the map, not each record."""
 
     # ------------------------------------------------------------------ events
 
@@ -249,7 +254,9 @@ class Kpi(OkrAggregate):
         note: str
 
         def apply(self, kpi: Kpi) -> None:
-            kpi.measurements[self.supersedes].superseded_by = self.measurement_id
+            kpi.measurements[self.supersedes] = replace(
+                kpi.measurements[self.supersedes], superseded_by=self.measurement_id
+            )
             kpi.measurements[self.measurement_id] = _measurement_of(self, self.supersedes)
 
     class Retired(OkrAggregate.Event):

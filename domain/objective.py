@@ -153,7 +153,7 @@ class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
         title: str
 
         def apply(self, objective: Objective) -> None:
-            objective.key_results[self.key_result_id].title = self.title
+            objective._change_key_result(self.key_result_id, title=self.title)
 
     class KeyResultRetargeted(OkrAggregate.Event):
         key_result_id: UUID
@@ -161,22 +161,22 @@ class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
         target: float | None
 
         def apply(self, objective: Objective) -> None:
-            kr = objective.key_results[self.key_result_id]
-            kr.baseline = self.baseline
-            kr.target = self.target
+            objective._change_key_result(
+                self.key_result_id, baseline=self.baseline, target=self.target
+            )
 
     class KeyResultReweighted(OkrAggregate.Event):
         key_result_id: UUID
         weight: float
 
         def apply(self, objective: Objective) -> None:
-            objective.key_results[self.key_result_id].weight = self.weight
+            objective._change_key_result(self.key_result_id, weight=self.weight)
 
     class KeyResultRemoved(OkrAggregate.Event):
         key_result_id: UUID
 
         def apply(self, objective: Objective) -> None:
-            objective.key_results[self.key_result_id].removed = True
+            objective._change_key_result(self.key_result_id, removed=True)
 
     class SubmittedForApproval(OkrAggregate.Event):
         approver_id: UUID
@@ -281,7 +281,7 @@ class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
         effective_on: date
 
         def apply(self, objective: Objective) -> None:
-            objective.key_results[self.key_result_id].check_ins.append(_check_in_of(self))
+            objective.key_results[self.key_result_id].add_check_in(_check_in_of(self))
 
     class CheckInCorrected(OkrAggregate.Event):
         """A new check-in that supersedes an earlier one; the earlier one stays in the record."""
@@ -295,11 +295,9 @@ class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
         effective_on: date
 
         def apply(self, objective: Objective) -> None:
-            kr = objective.key_results[self.key_result_id]
-            for old in kr.check_ins:
-                if old.id == self.supersedes:
-                    old.superseded_by = self.check_in_id
-            kr.check_ins.append(_check_in_of(self, supersedes=self.supersedes))
+            objective.key_results[self.key_result_id].add_check_in(
+                _check_in_of(self, supersedes=self.supersedes)
+            )
 
     class KeyResultGraded(OkrAggregate.Event):
         key_result_id: UUID
@@ -309,10 +307,12 @@ class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
         comment: str
 
         def apply(self, objective: Objective) -> None:
-            kr = objective.key_results[self.key_result_id]
-            kr.score = self.score
-            kr.achieved = self.achieved
-            kr.grade_comment = self.comment
+            objective._change_key_result(
+                self.key_result_id,
+                score=self.score,
+                achieved=self.achieved,
+                grade_comment=self.comment,
+            )
 
     class Graded(OkrAggregate.Event):
         score: float
@@ -351,13 +351,13 @@ class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
         kpi_id: UUID
 
         def apply(self, objective: Objective) -> None:
-            objective.key_results[self.key_result_id].kpi_id = self.kpi_id
+            objective._change_key_result(self.key_result_id, kpi_id=self.kpi_id)
 
     class KeyResultUnlinkedFromKpi(OkrAggregate.Event):
         key_result_id: UUID
 
         def apply(self, objective: Objective) -> None:
-            objective.key_results[self.key_result_id].kpi_id = None
+            objective._change_key_result(self.key_result_id, kpi_id=None)
 
     class KeyResultSourceAttached(OkrAggregate.Event):
         """The key result follows a data source from now on (replacing any earlier one)."""
@@ -367,15 +367,15 @@ class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
         source: dict[str, Any]
 
         def apply(self, objective: Objective) -> None:
-            kr = objective.key_results[self.key_result_id]
-            kr.source_id, kr.source = self.source_id, self.source
+            objective._change_key_result(
+                self.key_result_id, source_id=self.source_id, source=self.source
+            )
 
     class KeyResultSourceDetached(OkrAggregate.Event):
         key_result_id: UUID
 
         def apply(self, objective: Objective) -> None:
-            kr = objective.key_results[self.key_result_id]
-            kr.source_id, kr.source = None, None
+            objective._change_key_result(self.key_result_id, source_id=None, source=None)
 
     # ------------------------------------------------------------- creation
 

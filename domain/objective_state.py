@@ -228,10 +228,14 @@ class ObjectiveState(_Aggregate):
         if "description" in changes:
             self.description = changes["description"]
         for key_result_id, fields in edited_key_results(changes).items():
-            kr = self.key_results[key_result_id]
-            for name, value in fields.items():
-                setattr(kr, name, value)
+            self._change_key_result(key_result_id, **fields)
         for added in added_key_results(changes):
             self.key_results[added.key_result_id] = key_result_of(added)
         for key_result_id in removed_key_results(changes):
-            self.key_results[key_result_id].removed = True
+            self._change_key_result(key_result_id, removed=True)
+
+    def _change_key_result(self, key_result_id: UUID, **fields: Any) -> None:
+        """Set `fields` of a key result (used by events, so it trusts its input)."""
+        kr = self.key_results[key_result_id]
+        for name, value in fields.items():
+            setattr(kr, name, value)

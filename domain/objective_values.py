@@ -4,12 +4,13 @@ and the rules every key result definition obeys."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
 
+from domain.base import Immutable, Records
 from domain.cycle import Phase
 from domain.errors import InvalidValue, require_value
 from domain.scoring import Direction, Measure, progress
@@ -45,8 +46,10 @@ NEGOTIABLE_FIELDS = ("title", "target", "baseline", "weight")
 """Fields of a key result a counter-proposal or an amendment may change."""
 
 
-@dataclass
-class CheckIn:
+@dataclass(frozen=True)
+class CheckIn(Immutable):
+    """A reported value; a correction replaces the record with one naming its successor."""
+
     id: UUID
     key_result_id: UUID
     value: float
@@ -62,6 +65,9 @@ class CheckIn:
 
 @dataclass
 class KeyResult:
+    """A key result and its check-ins: frozen records in a `Records` list, so the objective's
+    copy for each command copies the list's references, never walks the check-ins."""
+
     id: UUID
     lineage_id: UUID
     title: str
@@ -72,7 +78,7 @@ class KeyResult:
     direction: Direction
     weight: float
     removed: bool = False
-    check_ins: list[CheckIn] = field(default_factory=list)
+    check_ins: Records[CheckIn] = field(default_factory=Records)
     score: float | None = None
     achieved: bool | None = None
     grade_comment: str = ""
@@ -82,6 +88,15 @@ class KeyResult:
     """The data source the key result follows (its fetched values become check-ins)."""
     source: dict[str, Any] | None = None
     """That source's definition (domain/source.py), secret-free."""
+
+    def add_check_in(self, check_in: CheckIn) -> None:
+        """Add `check_in`; a correction's earlier check-in is replaced by a record naming the
+        correction (`superseded_by`), never changed in place: copies share the records."""
+        if check_in.supersedes is not None:
+            for index, old in enumerate(self.check_ins):
+                if old.id == check_in.supersedes:
+                    self.check_ins[index] = replace(old, superseded_by=check_in.id)
+        self.check_ins.append(check_in)
 
     @property
     def current(self) -> CheckIn | None:

@@ -25,8 +25,10 @@ AGGREGATE_CACHE_SIZE = 1000
 """Aggregates each application keeps in memory (least recently used first out).
 
 A cached aggregate is fast-forwarded on every load (one query for the events after its version,
-usually none or one) instead of replaying its whole history, and commands get a deep copy, so a
-refused command leaves the cache as it was. Writers in other processes still conflict: a save is
+usually none or one) instead of replaying its whole history, and commands get a copy, so a
+refused command leaves the cache as it was. The copy shares the immutable records (key results,
+check-ins, measurements: replaced, never changed in place) and so costs the aggregate's mutable
+state, not its history (`domain.base.OkrAggregate.__deepcopy__`). Writers in other processes still conflict: a save is
 checked against the stored versions, never against the cache."""
 
 

@@ -2,7 +2,8 @@
 
 Over every aggregate of the demo organisation (objectives with check-ins, corrections,
 amendments and grades; cycles, teams, people, KPIs, initiatives, the strategy): the copy equals
-the original, shares no mutable object with it, and a command on the copy leaves the original
+the original, shares no mutable object with it but `Immutable` records (frozen, replaced when
+they change: check-ins, a KPI's measurements), and a command on the copy leaves the original
 as it was.
 """
 
@@ -21,11 +22,11 @@ import pytest
 
 from demo import load_demo
 from domain.application import OkrLedger
-from domain.base import OkrAggregate
+from domain.base import Immutable, OkrAggregate
 from domain.objective import Objective
 from tests.unit.builders import ALICE, ctx
 
-_SHARED = (str, int, float, bytes, type(None), UUID, date, Enum, Decimal, frozenset)
+_SHARED = (str, int, float, bytes, type(None), UUID, date, Enum, Decimal, frozenset, Immutable)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +69,34 @@ def _state(value: Any) -> Any:
     return value
 
 
+def _records(value: Any) -> Iterator[Immutable]:
+    """Every `Immutable` record reachable from an aggregate's state."""
+    if isinstance(value, Immutable):
+        yield value
+        value = vars(value)
+    elif isinstance(value, _SHARED):
+        return
+    elif hasattr(value, "__dict__"):  # the aggregate, a key result
+        value = vars(value)
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _records(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _records(item)
+
+
+def test_shared_records_are_frozen(aggregates: list[OkrAggregate]) -> None:
+    records = [r for aggregate in aggregates for r in _records(aggregate)]
+    assert {type(r).__name__ for r in records} >= {"CheckIn", "Measurement"}
+    for record in records:
+        assert dataclasses.is_dataclass(record)
+        params = getattr(type(record), "__dataclass_params__")  # noqa: B009
+        assert params.frozen, type(record).__name__
+        for name, value in vars(record).items():
+            assert isinstance(value, _SHARED), (type(record).__name__, name)
+
+
 def test_the_copy_equals_the_original_and_shares_nothing_mutable(
     aggregates: list[OkrAggregate],
 ) -> None:
@@ -89,11 +118,25 @@ def test_a_command_on_the_copy_leaves_the_original_as_it_was(
     before = _state(tracked)
     clone = copy.deepcopy(tracked)
     kr = next(kr for kr in clone.key_results.values() if kr.check_ins)
-    kr.check_ins[0].superseded_by = UUID(int=1)
-    kr.check_ins.append(copy.copy(kr.check_ins[0]))
-    kr.title = "changed"
+    first = next(c for c in kr.check_ins if c.superseded_by is None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.superseded_by = UUID(int=1)  # type: ignore[misc]
+    clone.trigger_event(
+        Objective.CheckInCorrected,
+        check_in_id=UUID(int=2),
+        key_result_id=kr.id,
+        supersedes=first.id,
+        value=1.0,
+        confidence=5,
+        note="",
+        effective_on=first.effective_on,
+        **ctx(ALICE).stamp("typo"),
+    )
+    clone._change_key_result(kr.id, title="changed")
     clone.title = "changed"
-    clone.trigger_event(Objective.Event, **ctx(ALICE).stamp())
     assert _state(tracked) == before
+    replaced = next(c for c in clone.key_results[kr.id].check_ins if c.id == first.id)
+    assert replaced.superseded_by == UUID(int=2)
+    assert first.superseded_by is None
     assert clone.version == tracked.version + 1
     assert not tracked.pending_events
