@@ -70,6 +70,16 @@ class Described(Protocol):
 
 
 @dataclass(frozen=True)
+class Route:
+    """A route written out elsewhere: its path, name, summary and description (`add_route`)."""
+
+    path: str
+    name: str
+    summary: str
+    doc: str
+
+
+@dataclass(frozen=True)
 class Param:
     """A parameter more than the usual ones: a query parameter (with its default) narrowing a
     `Listing` or given to a `Command`, or a dependency a command's use case takes."""
@@ -168,7 +178,7 @@ def register(
         if command.if_match:
             parameters.append(inspect.Parameter("expected", _K, annotation=IfMatchDep))
         parameters.append(inspect.Parameter("response", _K, annotation=Response))
-        _route(
+        add_route(
             router,
             _endpoint(command, ids),
             parameters,
@@ -180,7 +190,7 @@ def register(
         )
 
 
-def _route(
+def add_route(
     router: APIRouter,
     endpoint: Callable[..., Any],
     parameters: list[inspect.Parameter],
@@ -252,7 +262,7 @@ def register_read(router: APIRouter, read: Read) -> None:
         read_from_store(values["response"], ledger, aggregate)
         return read.show(aggregate)
 
-    _route(
+    add_route(
         router,
         endpoint,
         [
@@ -302,7 +312,7 @@ def register_list(router: APIRouter, listing: Listing) -> None:
             items.sort(key=listing.order, reverse=True)
         return listing.out(**page(items, values["limit"], values["offset"]))
 
-    _route(
+    add_route(
         router,
         endpoint,
         [
@@ -352,7 +362,7 @@ class ModelRead:
 def register_model_read(router: APIRouter, *reads: ModelRead) -> None:
     """Adds each read (a GET taking `min_position` and `read.params`) to `router`."""
     for read in reads:
-        _route(
+        add_route(
             router,
             _model_read(read),
             [
