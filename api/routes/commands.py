@@ -9,7 +9,8 @@
   `min_position` (read your writes) and its query parameters.
 
 A route that does something else (a secret in the answer, an answer in another format) stays
-written out in its module.
+written out in its module, or is built there with `add_route` and a `Route` (the webhooks' and
+channels' reads, which differ only in their names: `api/routes/webhooks.py`).
 """
 
 from __future__ import annotations
