@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 from uuid import UUID
@@ -57,13 +57,7 @@ class Line:
     detail: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "key": self.key,
-            "sheet": self.sheet,
-            "row": self.row,
-            "detail": self.detail,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -212,6 +206,18 @@ class Planner:
                 return None
         return aggregate if isinstance(aggregate, cls) else None
 
+    def _known(
+        self, cls: type[A], found: dict[str, A], key: str, aggregate_id: UUID | None
+    ) -> A | None:
+        """The team, cycle or objective `key` names: planned or loaded before, else loaded by
+        its id (and kept under `key`)."""
+        if key in found:
+            return found[key]
+        aggregate = self._load(cls, aggregate_id) if aggregate_id else None
+        if aggregate is not None:
+            found[key] = aggregate
+        return aggregate
+
     def _cycle_of(self, objective: Objective) -> Cycle:
         cycle = self._load(Cycle, objective.cycle_id)
         assert cycle is not None, "an objective's cycle exists"
@@ -313,13 +319,7 @@ class Planner:
         self.line(self.plan.created, record)
 
     def team_for(self, name: str) -> Team | None:
-        if name in self.teams:
-            return self.teams[name]
-        team_id = self.directory.teams.get(name)
-        team = self._load(Team, team_id) if team_id else None
-        if team is not None:
-            self.teams[name] = team
-        return team
+        return self._known(Team, self.teams, name, self.directory.teams.get(name))
 
     def _team(self, record: Record, at: datetime) -> None:
         name = record.values["name"]
@@ -357,13 +357,7 @@ class Planner:
         self.line(self.plan.created, record)
 
     def cycle_for(self, name: str) -> Cycle | None:
-        if name in self.cycles:
-            return self.cycles[name]
-        cycle_id = self.directory.cycles.get(name)
-        cycle = self._load(Cycle, cycle_id) if cycle_id else None
-        if cycle is not None:
-            self.cycles[name] = cycle
-        return cycle
+        return self._known(Cycle, self.cycles, name, self.directory.cycles.get(name))
 
     def _cycle(self, record: Record, at: datetime) -> None:
         values = record.values
@@ -403,12 +397,8 @@ class Planner:
     # ---------------------------------------------------------------- objectives
 
     def objective_for(self, external_id: str) -> Objective | None:
-        if external_id in self.objectives:
-            return self.objectives[external_id]
-        objective = self._load(Objective, external_uuid("objective", external_id))
-        if objective is not None:
-            self.objectives[external_id] = objective
-        return objective
+        aggregate_id = external_uuid("objective", external_id)
+        return self._known(Objective, self.objectives, external_id, aggregate_id)
 
     def _owner(self, record: Record) -> tuple[UUID | None, UUID | None] | None:
         values = record.values

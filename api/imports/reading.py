@@ -10,7 +10,7 @@ import csv
 import io
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -28,13 +28,7 @@ class Problem:
     column: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "message": self.message,
-            "sheet": self.sheet,
-            "row": self.row,
-            "column": self.column,
-        }
+        return asdict(self)
 
 
 class FileRefused(Exception):
