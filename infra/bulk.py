@@ -4,7 +4,8 @@ thread of their own while the caller goes on deciding the next ones (docs/perfor
 
 A :class:`BulkWriter` opens one transaction on the chained store, takes the events table's
 lock (``LOCK TABLE … IN EXCLUSIVE MODE``, as every save does), and then takes events in
-chunks: each chunk is encoded by the application's mapper, numbered
+chunks: each chunk is encoded as the application's mapper would encode it (the typed encoder,
+`infra.event_encoding`: the same bytes, faster), numbered
 from the events' sequence, linked onto the chain by the client (:func:`infra.chainhash.link_hash`)
 and inserted with its links as typed binary arrays, all by the writer's thread. The caller's
 thread meanwhile plans the next events; the two overlap where it counts, the server's work on
@@ -35,6 +36,7 @@ from psycopg.sql import SQL, Identifier
 
 from infra.chain import GENESIS_POSITION, ChainedApplicationRecorder
 from infra.chainhash import GENESIS_HASH, link_hash
+from infra.event_encoding import TypedEncoder
 
 CHUNK = 2000
 """Events the writer's thread takes at a time (one id query, then inserts of `STATEMENT`)."""
@@ -72,6 +74,7 @@ class BulkWriter:
     ) -> None:
         self.recorder = recorder
         self.mapper = mapper
+        self.encoder = TypedEncoder(mapper)
         self.imported = imported
         self.chunk = chunk
         self.ids: list[int] = []
@@ -229,17 +232,16 @@ class BulkWriter:
         floor: datetime | None,
         now: datetime,
     ) -> tuple[int, bytes, datetime | None]:
-        to_stored = self.mapper.to_stored_event
-        stored = [to_stored(event) for event in events]
-        row = curs.execute(self._ids_statement, {"n": len(stored)}, prepare=True).fetchone()
+        originator_ids, versions, topics, states = self.encoder.encode_all(events)
+        row = curs.execute(self._ids_statement, {"n": len(states)}, prepare=True).fetchone()
         ids: list[int] = row["ids"]
         hashes: list[bytes] = []
         prev_positions: list[int] = []
         times: list[datetime] = []
-        for position, e, at in zip(ids, stored, ats, strict=True):
-            prev_hash = link_hash(
-                prev_hash, position, str(e.originator_id), e.originator_version, e.topic, e.state
-            )
+        for position, originator_id, version, topic, state, at in zip(
+            ids, originator_ids, versions, topics, states, ats, strict=True
+        ):
+            prev_hash = link_hash(prev_hash, position, str(originator_id), version, topic, state)
             hashes.append(prev_hash)
             prev_positions.append(prev_position)
             prev_position = position
@@ -248,17 +250,16 @@ class BulkWriter:
                 instant = floor
             floor = instant
             times.append(instant)
-        for start in range(0, len(stored), STATEMENT):
+        for start in range(0, len(states), STATEMENT):
             end = start + STATEMENT
-            part = stored[start:end]
             curs.execute(
                 self.recorder._bulk_events_statement,
                 {
                     "ids": ids[start:end],
-                    "originator_ids": [e.originator_id for e in part],
-                    "versions": [e.originator_version for e in part],
-                    "topics": [e.topic for e in part],
-                    "states": [e.state for e in part],
+                    "originator_ids": originator_ids[start:end],
+                    "versions": versions[start:end],
+                    "topics": topics[start:end],
+                    "states": states[start:end],
                 },
                 prepare=True,
             )
