@@ -28,6 +28,7 @@ from domain.base import SYSTEM, CommandContext, OkrAggregate
 from domain.cycle import Cadence, Cycle, Scoring
 from domain.errors import OkrError
 from domain.objective import Kind, Objective, Status
+from domain.objective_bulk import report_progress
 from domain.person import Person
 from domain.scoring import Direction, Measure
 from domain.team import MemberRole, Team
@@ -699,9 +700,10 @@ class Planner:
         if objective.status != Status.APPROVED and objective.id not in self.touched:
             self.error(record, "not_approved", "the objective is not approved", "key_result")
             return
-        if self.attempt(
-            record,
-            lambda: objective.check_in(
+        try:
+            # Objective.check_in's rules and event, on the bulk path (domain/objective_bulk.py).
+            report_progress(
+                objective,
                 kr_id,
                 values["value"],
                 confidence,
@@ -709,10 +711,12 @@ class Planner:
                 self.ctx(record, at),
                 note,
                 values["effective_on"],
-            ),
-        ):
-            self.touched.setdefault(objective.id, objective)
-            self.line(self.plan.created, record)
+            )
+        except OkrError as error:
+            self.error(record, error.rule, error.message, error.field)
+            return
+        self.touched.setdefault(objective.id, objective)
+        self.line(self.plan.created, record)
 
     def _check_ins_on(self, kr: Any) -> dict[date, list[Any]]:
         """A key result's live check-ins by date, as they were before this file (a file has
