@@ -21,9 +21,11 @@ in the same order, the same hashes.
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -49,6 +51,37 @@ IDLE_SECONDS = 120.0
 
 _COMMIT = object()
 _ABORT = object()
+
+
+_pauses = 0
+_was_enabled = False
+_pauses_lock = threading.Lock()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block (an import's read, plan and write),
+    back on when the last such block ends (they may overlap in a server's threads).
+
+    A bulk write builds hundreds of thousands of objects that all stay alive until it ends
+    (rows, records, events, check-ins): each of the collector's passes over the growing heap
+    finds nothing to free, and together they cost as much CPU as the planning itself
+    (docs/performance.md, session 8). Reference counting still frees everything else at once;
+    what only the collector frees (cycles) waits for the end of the block, at most the size of
+    one file's import (`OKR_IMPORT_MAX_BYTES`)."""
+    global _pauses, _was_enabled
+    with _pauses_lock:
+        if _pauses == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pauses_lock:
+            _pauses -= 1
+            if _pauses == 0 and _was_enabled:
+                gc.enable()
 
 
 class BulkAborted(Exception):
