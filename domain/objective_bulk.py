@@ -53,6 +53,8 @@ if _FIELDS != _EXPECTED:  # the event changed: write this module's attributes an
     raise RuntimeError(msg)
 
 _MILESTONE_VALUES = (0.0, 1.0)
+_APPROVED = Status.APPROVED
+_MILESTONE = Measure.MILESTONE
 
 
 def report_progress(
@@ -74,11 +76,11 @@ def report_progress(
         or effective_on is None
         or kr is None
         or kr.removed
-        or objective.status is not Status.APPROVED
+        or objective.status is not _APPROVED
         or cycle.phase not in TRACKING_PHASES
         or type(value) is not float
         or not math.isfinite(value)
-        or (kr.measure is Measure.MILESTONE and value not in _MILESTONE_VALUES)
+        or (kr.measure is _MILESTONE and value not in _MILESTONE_VALUES)
         or type(confidence) is not int
         or not 0 <= confidence <= 10
         or not cycle.starts_on <= effective_on <= cycle.ends_on
