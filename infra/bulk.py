@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -111,6 +112,8 @@ class BulkWriter:
         self.imported = imported
         self.chunk = chunk
         self.ids: list[int] = []
+        self.thread_cpu = 0.0
+        """Seconds of CPU the writer's thread spent (encoding, hashing, sending; for the bench)."""
         self._pending: list[DomainEventProtocol[Any]] = []
         self._pending_at: list[datetime | None] = []
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=64)
@@ -207,6 +210,13 @@ class BulkWriter:
     # ------------------------------------------------------------------ the writer's side
 
     def _run(self) -> None:
+        began = time.thread_time()
+        try:
+            self._write()
+        finally:
+            self.thread_cpu = time.thread_time() - began
+
+    def _write(self) -> None:
         recorder = self.recorder
         try:
             with (

@@ -172,6 +172,7 @@ def _run_import(
     report.events_written = len(ids)
     report.written = True
     report.position = ids[-1]
+    report.extra["writer_cpu_seconds"] = writer.thread_cpu
     return report
 
 
