@@ -12,7 +12,7 @@ field, and the refusal messages a command formats before it knows it will refuse
 (one rule in doubt) goes through `Objective.check_in` itself, which refuses it with its rule, or
 records it: the rules are the command's, never restated here.
 
-`tests/integration/test_import_bulk_check_in.py` holds the two ways to the same events for the
+`tests/unit/test_objective_bulk.py` holds the two ways to the same events for the
 same input (ids aside), and the same refusals.
 """
 

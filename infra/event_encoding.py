@@ -2,7 +2,7 @@
 
 The mapper stores an event's attributes (less its aggregate's id and version) as the JSON that
 eventsourcing's `JSONTranscoder` writes: the standard library's C encoder, compact separators,
-UTF-8 without escaping, and a Python callback per id, time, date or decimal (`{"_type_": name,
+UTF-8 (non-ASCII text not escaped), and a Python callback per id, time, date or decimal (`{"_type_": name,
 "_data_": text}`). That callback, and the dict copied from every event, are most of its cost.
 
 `TypedEncoder` writes the same bytes with the same primitives, one function per event class
@@ -10,8 +10,8 @@ compiled once (`shape`): strings through the `json` module's own C escaping
 (`json.encoder.encode_basestring`, what the transcoder's encoder uses), numbers through
 `int.__repr__` and `float.__repr__` (what the C encoder calls), ids, times, dates and decimals
 through the transcodings' own text (`UUID.hex`, `isoformat()`, `str()`), nested dicts and lists
-written as the encoder writes them. The chain hashes these bytes, so they must be identical:
-`tests/integration/test_event_encoding.py` holds the encoder to the mapper's output over
+(a provenance) by the transcoder's own C encoder. The chain hashes these bytes, so they must be identical:
+`tests/unit/test_event_encoding.py` holds the encoder to the mapper's output over
 generated events of every catalogued class.
 
 Anything it does not know exactly falls back to the mapper, event by event: a mapper or
