@@ -144,3 +144,24 @@ def test_a_lock_held_past_the_lock_timeout_refuses_the_write_as_busy(
 def test_nothing_to_write_opens_no_transaction(app: OkrLedger) -> None:
     with BulkWriter(_recorder(app), app.mapper, imported=True) as writer:
         assert writer.commit() == []
+
+
+def test_the_stored_states_are_the_mappers_bytes(app: OkrLedger, database_url: str) -> None:
+    """The writer encodes with the typed encoder (`infra.event_encoding`): what it stores, and
+    the chain hashes, is byte for byte what the application's mapper would store."""
+    _, objective_id, kr_id = tracking(app)
+    objective = _check_ins(app, objective_id, kr_id, [1.5, 2.0, -3.25, 1e-7])
+    events = list(objective.collect_events())
+    expected = [app.mapper.to_stored_event(event).state for event in events]
+    with BulkWriter(_recorder(app), app.mapper, imported=True) as writer:
+        writer.write(events, None)
+        ids = writer.commit()
+    assert writer.encoder.typed and writer.encoder.fallbacks == 0
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT state FROM okrledger_events WHERE notification_id = ANY(%s) "
+            "ORDER BY notification_id",
+            (ids,),
+        ).fetchall()
+    assert [bytes(row[0]) for row in rows] == expected
+    assert verify_chain(ChainReader.for_recorder(app.recorder)).ok
