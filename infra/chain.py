@@ -17,6 +17,7 @@ the values consumed by rolled-back inserts.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import deque
 from contextlib import contextmanager
@@ -43,7 +44,8 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import retry
 from psycopg.rows import TupleRow, tuple_row
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
+from psycopg.sql import Literal as SQLLiteral
 
 from infra.chainhash import GENESIS_HASH, link_hash
 from infra.idempotency import Claim, KeyAlreadyWritten, already_written, current_claim
@@ -94,6 +96,16 @@ def importing_history(at: datetime) -> Iterator[Callable[[datetime], None]]:
 def chain_table_name(events_table_name: str) -> str:
     """The chain table that accompanies an events table."""
     return f"{events_table_name}_chain"
+
+
+def insert_function_name(events_table_name: str) -> str:
+    """The name of the function that commits a lone save to an events table (in one
+    statement): ``<events>_insert_chained``, or a name made from a hash of the table's when
+    that would not fit an identifier (any table name that leaves room for ``_chain`` works)."""
+    name = f"{events_table_name}_insert_chained"
+    if len(name) <= PostgresApplicationRecorder.MAX_IDENTIFIER_LEN:
+        return name
+    return "okr_insert_chained_" + hashlib.sha256(events_table_name.encode()).hexdigest()[:32]
 
 
 @dataclass(eq=False)
@@ -249,8 +261,22 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         )
         self._insert_chained_statement = self._chained_insert(schema, chain)
         self._qualified_chain = Composed([schema, SQL("."), chain])
+        self._insert_function_name = insert_function_name(events_table_name)
+        self.sql_create_statements.append(self._insert_function(schema, chain))
+        self._insert_function_ready = False
+        """Set once this process has created the function (``create_table``); until then a
+        lone save commits with the client's statements, as a batch does."""
 
-    def _chained_insert(self, schema: Identifier, chain: Identifier) -> Composed:
+    def _chained_insert(
+        self,
+        schema: Identifier,
+        chain: Identifier,
+        *,
+        events: Composable | None = None,
+        genesis: Composable | None = None,
+        imported: Composable | None = None,
+        imported_at: Composable | None = None,
+    ) -> Composed:
         """One statement that inserts the events and their chain links, hashed by the server.
 
         It runs after ``LOCK TABLE``, so no other writer can move the chain head it reads. The
@@ -259,15 +285,24 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         notification-id order by a recursive query, and inserted with one clock reading floored
         at the head's time. Writing the links costs no round trip of its own while the table
         is locked. The statement's own rows are the new notification ids.
+
+        ``events`` (rows of originator id, version, topic and state, in the save's order),
+        ``genesis``, ``imported`` and ``imported_at`` say where the values come from: the
+        statement's parameters by default, the arguments of the one-statement commit's
+        function (:meth:`_insert_function`) there.
         """
+        if events is None:
+            events = SQL("unnest(%(events)s::{schema}.{stored_event_type}[])").format(
+                schema=schema, stored_event_type=Identifier(self.stored_event_type_name)
+            )
         return SQL(
             "WITH RECURSIVE "
             "head AS (SELECT position, hash, committed_at FROM {schema}.{chain} "
             "ORDER BY position DESC LIMIT 1), "
-            "ins AS (INSERT INTO {schema}.{events} AS t "
+            "ins AS (INSERT INTO {schema}.{events_table} AS t "
             "(originator_id, originator_version, topic, state) "
             "SELECT originator_id, originator_version, topic, state "
-            "FROM unnest(%(events)s::{schema}.{stored_event_type}[]) "
+            "FROM {events} "
             "RETURNING notification_id, originator_id, "
             "originator_version, topic, state), "
             "body AS (SELECT array_agg(notification_id ORDER BY notification_id) AS ids, "
@@ -283,25 +318,81 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             "links (n, position, prev_position, hash) AS ("
             "SELECT 1, (SELECT ids[1] FROM body), "
             "COALESCE((SELECT position FROM head), {genesis_position}), "
-            "sha256(COALESCE((SELECT hash FROM head), %(genesis)s) "
+            "sha256(COALESCE((SELECT hash FROM head), {genesis}) "
             "|| (SELECT bodies[1] FROM body)) "
             "UNION ALL "
             "SELECT l.n + 1, (SELECT ids FROM body)[l.n + 1], l.position, "
             "sha256(l.hash || (SELECT bodies FROM body)[l.n + 1]) "
             "FROM links l WHERE l.n < (SELECT cardinality(ids) FROM body)) "
             "INSERT INTO {schema}.{chain} (position, prev_position, committed_at, hash, imported) "
-            "SELECT l.position, l.prev_position, t.committed_at, l.hash, %(imported)s "
+            "SELECT l.position, l.prev_position, t.committed_at, l.hash, {imported} "
             "FROM links l CROSS JOIN (SELECT GREATEST("
-            "COALESCE(%(imported_at)s::timestamptz, clock_timestamp()), "
+            "COALESCE({imported_at}, clock_timestamp()), "
             "(SELECT committed_at FROM head)) AS committed_at) AS t "
             "RETURNING position AS notification_id"
         ).format(
             schema=schema,
             chain=chain,
-            events=Identifier(self.events_table_name),
-            stored_event_type=Identifier(self.stored_event_type_name),
+            events_table=Identifier(self.events_table_name),
+            events=events,
+            genesis=SQL("%(genesis)s") if genesis is None else genesis,
+            imported=SQL("%(imported)s") if imported is None else imported,
+            imported_at=SQL("%(imported_at)s::timestamptz") if imported_at is None else imported_at,
             genesis_position=GENESIS_POSITION,
         )
+
+    def _insert_function(self, schema: Identifier, chain: Identifier) -> Composed:
+        """The one-statement commit of a lone save: a function that takes the table lock
+        (with the recorder's lock timeout), queues the ``NOTIFY`` and runs the chained insert
+        (:meth:`_chained_insert`, the same statement a batch runs), so that ``SELECT`` of it
+        in autocommit is the whole transaction: one statement, the commit at its end, and none
+        of the client's ``BEGIN``, ``LOCK``, ``NOTIFY`` and ``COMMIT`` statements. The
+        events come as four typed arrays (sent in binary), not as a composite array in text.
+        Its body names only this recorder's tables, never a setting, so every process creates
+        the same function (under :meth:`_create_table`'s lock)."""
+        insert = self._chained_insert(
+            schema,
+            chain,
+            events=SQL(
+                "unnest(_originator_ids, _versions, _topics, _states) "
+                "AS e(originator_id, originator_version, topic, state)"
+            ),
+            genesis=SQLLiteral(GENESIS_HASH),
+            imported=SQL("_imported_at IS NOT NULL"),
+            imported_at=SQL("_imported_at"),
+        )
+        return SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}("
+            "_originator_ids {id_type}[], _versions bigint[], _topics text[], _states bytea[], "
+            "_imported_at timestamptz, _lock_timeout text) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $okr$ BEGIN "
+            "PERFORM set_config('lock_timeout', _lock_timeout, true); "
+            "LOCK TABLE {schema}.{events_table} IN EXCLUSIVE MODE; "
+            "PERFORM pg_notify({channel}, ''); "
+            "RETURN QUERY {insert}; "
+            "END $okr$"
+        ).format(
+            schema=schema,
+            function=Identifier(self._insert_function_name),
+            id_type=SQL(self.datastore.originator_id_type),
+            events_table=Identifier(self.events_table_name),
+            channel=SQLLiteral(self.channel_name),
+            insert=insert,
+        )
+
+    @cached_property
+    def _insert_function_call(self) -> Composed:
+        return SQL(
+            "SELECT * FROM {schema}.{function}(%(originator_ids)b, %(versions)b, %(topics)b, "
+            "%(states)b, %(imported_at)s::timestamptz, %(lock_timeout)s)"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            function=Identifier(self._insert_function_name),
+        )
+
+    def create_table(self) -> None:
+        super().create_table()
+        self._insert_function_ready = True
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         # CREATE ... IF NOT EXISTS is not safe against a concurrent creator: serialise creators.
@@ -377,9 +468,14 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             return
 
     def _commit_alone(self, write: PendingWrite) -> None:
-        """One save in its own transaction: ``BEGIN``, the lock, ``NOTIFY``, the chained insert
-        (and the key's mark) and ``COMMIT`` in one pipeline; the new ids read afterwards."""
+        """One save in its own transaction. Most saves (no ``Idempotency-Key`` to mark, no
+        tracking record) are one statement in autocommit (:meth:`_commit_one_statement`);
+        the others send ``BEGIN``, the lock, ``NOTIFY``, the chained insert (and the key's
+        mark) and ``COMMIT`` in one pipeline and read the new ids afterwards."""
         claim = write.claim
+        if claim is None and self._insert_function_ready and not write.kwargs.get("tracking"):
+            self._commit_one_statement(write)
+            return
         token = _import_time.set(write.imported_at)
         try:
             with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -408,6 +504,37 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             write.error = error
         finally:
             _import_time.reset(token)
+
+    def _commit_one_statement(self, write: PendingWrite) -> None:
+        """A lone save as one ``SELECT`` of :meth:`_insert_function` in autocommit: the lock,
+        the ``NOTIFY``, the events and their links, and the commit at the statement's end
+        (the answer arrives after it, so the save is durable when its ids are read). A stale
+        version fails the statement as it failed the transaction (``IntegrityError``)."""
+        events = write.stored_events
+        try:
+            with (
+                self.datastore.get_connection() as conn,
+                conn.cursor(row_factory=tuple_row) as curs,
+            ):
+                curs.execute(
+                    self._insert_function_call,
+                    {
+                        "originator_ids": [e.originator_id for e in events],
+                        "versions": [e.originator_version for e in events],
+                        "topics": [e.topic for e in events],
+                        "states": [e.state for e in events],
+                        "imported_at": write.imported_at,
+                        "lock_timeout": f"{self.datastore.lock_timeout}s",
+                    },
+                    prepare=True,
+                )
+                ids = sorted(row[0] for row in curs.fetchall())
+            if len(ids) != len(events):
+                msg = f"got {len(ids)} notification IDs for {len(events)} events"
+                raise ProgrammingError(msg)
+            write.ids = ids
+        except BaseException as error:
+            write.error = error
 
     def _write_in_savepoint(
         self, conn: Connection[DictRow], pipeline: psycopg.Pipeline, write: PendingWrite
