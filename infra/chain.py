@@ -135,6 +135,10 @@ BULK_CHUNK = 500
 MAX_BATCH_WRITES = 64
 """At most this many saves share one transaction."""
 
+SCALAR_PARAMETERS = 8
+"""A lone save of at most this many events, and a read of at most this many aggregates' new
+events, send scalar parameters rather than lists (whose dumping costs more on the client)."""
+
 
 class GroupCommit:
     """Group commit: the saves that arrive while a commit is in flight go out together next.
@@ -264,6 +268,9 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         self._insert_function_name = insert_function_name(events_table_name)
         self.sql_create_statements.append(self._insert_function(schema, chain))
         self._insert_function_ready = False
+        self._insert_function_calls: dict[int, Composed] = {}
+        self._select_after_statements: dict[int, Composed] = {}
+        self._lock_timeout = f"{datastore.lock_timeout}s"
         """Set once this process has created the function (``create_table``); until then a
         lone save commits with the client's statements, as a batch does."""
 
@@ -380,15 +387,29 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             insert=insert,
         )
 
-    @cached_property
-    def _insert_function_call(self) -> Composed:
-        return SQL(
-            "SELECT * FROM {schema}.{function}(%(originator_ids)b, %(versions)b, %(topics)b, "
-            "%(states)b, %(imported_at)s::timestamptz, %(lock_timeout)s)"
-        ).format(
+    def _insert_function_call(self, events: int) -> Composed:
+        """The call of :meth:`_insert_function` for a save of ``events`` events: the arrays
+        built from scalar parameters up to ``SCALAR_PARAMETERS`` events (psycopg dumps a
+        scalar in C; a list costs a Python-level element type search and dump per list),
+        lists beyond."""
+        call = self._insert_function_calls.get(events)
+        if call is not None:
+            return call
+        arrays: Composable
+        if events <= SCALAR_PARAMETERS:
+            arrays = SQL(", ").join(
+                SQL("ARRAY[{}]::{}[]").format(SQL(", ").join([SQL("%b")] * events), SQL(kind))
+                for kind in (self.datastore.originator_id_type, "bigint", "text", "bytea")
+            )
+        else:
+            arrays = SQL("%b, %b, %b, %b")
+        call = SQL("SELECT * FROM {schema}.{function}({arrays}, %s::timestamptz, %s)").format(
             schema=Identifier(self.datastore.schema),
             function=Identifier(self._insert_function_name),
+            arrays=arrays,
         )
+        self._insert_function_calls[events] = call
+        return call
 
     def create_table(self) -> None:
         super().create_table()
@@ -516,18 +537,19 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
                 self.datastore.get_connection() as conn,
                 conn.cursor(row_factory=tuple_row) as curs,
             ):
-                curs.execute(
-                    self._insert_function_call,
-                    {
-                        "originator_ids": [e.originator_id for e in events],
-                        "versions": [e.originator_version for e in events],
-                        "topics": [e.topic for e in events],
-                        "states": [e.state for e in events],
-                        "imported_at": write.imported_at,
-                        "lock_timeout": f"{self.datastore.lock_timeout}s",
-                    },
-                    prepare=True,
+                columns: list[Any] = [
+                    [e.originator_id for e in events],
+                    [e.originator_version for e in events],
+                    [e.topic for e in events],
+                    [e.state for e in events],
+                ]
+                values = (
+                    [value for column in columns for value in column]
+                    if len(events) <= SCALAR_PARAMETERS
+                    else columns
                 )
+                values += [write.imported_at, self._lock_timeout]
+                curs.execute(self._insert_function_call(len(events)), values, prepare=True)
                 ids = sorted(row[0] for row in curs.fetchall())
             if len(ids) != len(events):
                 msg = f"got {len(ids)} notification IDs for {len(events)} events"
@@ -681,39 +703,54 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         found: dict[UUID | str, list[StoredEvent]] = {}
         if not after:
             return found
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(
-                self._select_after_statement,
-                {
-                    "ids": [originator_id for originator_id, _ in after],
-                    "versions": [version for _, version in after],
-                },
-                prepare=True,
-            )
-            for row in curs.fetchall():
-                found.setdefault(row["originator_id"], []).append(
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row) as curs,
+        ):
+            if len(after) <= SCALAR_PARAMETERS:
+                params: list[Any] = [value for pair in after for value in pair]
+            else:
+                params = [[i for i, _ in after], [version for _, version in after]]
+            curs.execute(self._select_after_statement(len(after)), params, prepare=True)
+            for originator_id, version, topic, state in curs.fetchall():
+                found.setdefault(originator_id, []).append(
                     StoredEvent(
-                        originator_id=row["originator_id"],
-                        originator_version=row["originator_version"],
-                        topic=row["topic"],
-                        state=bytes(row["state"]),
+                        originator_id=originator_id,
+                        originator_version=version,
+                        topic=topic,
+                        state=bytes(state),
                     )
                 )
         return found
 
-    @cached_property
-    def _select_after_statement(self) -> Composed:
-        return SQL(
+    def _select_after_statement(self, aggregates: int) -> Composed:
+        """The query of :meth:`select_events_after` for ``aggregates`` aggregates: a ``VALUES``
+        list of scalar parameters up to ``SCALAR_PARAMETERS``, two arrays beyond."""
+        statement = self._select_after_statements.get(aggregates)
+        if statement is not None:
+            return statement
+        id_type = SQL(self.datastore.originator_id_type)
+        if aggregates <= SCALAR_PARAMETERS:
+            after = SQL("(VALUES {}) AS a(id, version)").format(
+                SQL(", ").join(
+                    [SQL("(%b::{}, %b::bigint)").format(id_type)] * aggregates,
+                )
+            )
+        else:
+            after = SQL("unnest(%s::{}[], %s::bigint[]) AS a(id, version)").format(id_type)
+        statement = SQL(
             "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-            "FROM unnest(%(ids)s::{id_type}[], %(versions)s::bigint[]) AS a(id, version) "
+            "FROM {after} "
             "JOIN {schema}.{events} AS e "
             "ON e.originator_id = a.id AND e.originator_version > a.version "
             "ORDER BY e.originator_id, e.originator_version"
         ).format(
+            after=after,
             schema=Identifier(self.datastore.schema),
             events=Identifier(self.events_table_name),
-            id_type=SQL(self.datastore.originator_id_type),
         )
+        self._select_after_statements[aggregates] = statement
+        return statement
 
     @cached_property
     def group_commit(self) -> GroupCommit:

@@ -16,6 +16,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from infra.chain import (
+    SCALAR_PARAMETERS,
     ChainedApplicationRecorder,
     ChainReader,
     insert_function_name,
@@ -127,3 +128,22 @@ def test_a_recorder_that_did_not_create_the_function_commits_the_old_way(
     assert report.ok and report.count == 3
     assert isinstance(events[0], StoredEvent)
     assert _function_calls(app, database_url, 2) == 2
+
+
+@pytest.mark.parametrize("count", [1, SCALAR_PARAMETERS, SCALAR_PARAMETERS + 1, 20])
+def test_saves_and_reads_of_any_size_take_their_parameters_either_way(
+    app: Ledger, count: int
+) -> None:
+    """Up to `SCALAR_PARAMETERS` events (aggregates) go as scalar parameters, more as lists:
+    both write the same chain and read the same events."""
+    counters = [Counter(str(n)) for n in range(count)]
+    app.save(*counters)  # one lone save of `count` events
+    for counter in counters[::2]:
+        counter.increment()
+    app.save(*counters[::2])
+    found = _recorder(app).select_events_after([(c.id, 1) for c in counters])
+    assert {k: [e.originator_version for e in v] for k, v in found.items()} == {
+        c.id: [2] for c in counters[::2]
+    }
+    report = verify_chain(ChainReader.for_recorder(app.recorder))
+    assert report.ok and report.count == count + len(counters[::2])
