@@ -351,10 +351,12 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
     def _insert_function(self, schema: Identifier, chain: Identifier) -> Composed:
         """The one-statement commit of a lone save: a function that takes the table lock
         (with the recorder's lock timeout), queues the ``NOTIFY`` and runs the chained insert
-        (:meth:`_chained_insert`, the same statement a batch runs), so that ``SELECT`` of it
-        in autocommit is the whole transaction: one statement, the commit at its end, and none
-        of the client's ``BEGIN``, ``LOCK``, ``NOTIFY`` and ``COMMIT`` statements. The
-        events come as four typed arrays (sent in binary), not as a composite array in text.
+        (:meth:`_chained_insert`), so that ``SELECT`` of it in autocommit is the whole
+        transaction: one statement, the commit at its end, and none of the client's
+        ``BEGIN``, ``LOCK``, ``NOTIFY`` and ``COMMIT`` statements. A save in a batch calls
+        it in its savepoint too (the lock is then held already, and the batch's ``NOTIFY``
+        sent). The events come as four typed arrays (in binary, or built from scalar
+        parameters), not as a composite array in text.
         Its body names only this recorder's tables, never a setting, so every process creates
         the same function (under :meth:`_create_table`'s lock)."""
         insert = self._chained_insert(
@@ -434,8 +436,8 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         for all of them (:class:`GroupCommit`). Each save keeps its own outcome: it runs in a
         savepoint of its own, so a stale version (``IntegrityError``, a 409) or a key written
         already (:class:`~infra.idempotency.KeyAlreadyWritten`) refuses that save alone and
-        the others commit. A save that arrives while nothing is in flight commits at once, as
-        before (no waiting at low load).
+        the others commit. A save that arrives while nothing is in flight commits at once (no
+        waiting at low load), as one statement when it can (:meth:`_commit_one_statement`).
 
         Within the transaction the saves take their notification ids and chain links in the
         order they arrived, under the table lock, so ids stay in commit order and the chain
@@ -531,39 +533,55 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         the ``NOTIFY``, the events and their links, and the commit at the statement's end
         (the answer arrives after it, so the save is durable when its ids are read). A stale
         version fails the statement as it failed the transaction (``IntegrityError``)."""
-        events = write.stored_events
         try:
             with (
                 self.datastore.get_connection() as conn,
                 conn.cursor(row_factory=tuple_row) as curs,
             ):
-                columns: list[Any] = [
-                    [e.originator_id for e in events],
-                    [e.originator_version for e in events],
-                    [e.topic for e in events],
-                    [e.state for e in events],
-                ]
-                values = (
-                    [value for column in columns for value in column]
-                    if len(events) <= SCALAR_PARAMETERS
-                    else columns
-                )
-                values += [write.imported_at, self._lock_timeout]
-                curs.execute(self._insert_function_call(len(events)), values, prepare=True)
-                ids = sorted(row[0] for row in curs.fetchall())
-            if len(ids) != len(events):
-                msg = f"got {len(ids)} notification IDs for {len(events)} events"
-                raise ProgrammingError(msg)
-            write.ids = ids
+                self._call_insert_function(curs, write)
+                write.ids = self._function_ids(curs, write)
         except BaseException as error:
             write.error = error
+
+    def _call_insert_function(self, curs: Cursor[TupleRow], write: PendingWrite) -> None:
+        """Send the call of :meth:`_insert_function` for ``write`` (in a pipeline, the rows
+        are read after the sync)."""
+        events = write.stored_events
+        columns: list[Any] = [
+            [e.originator_id for e in events],
+            [e.originator_version for e in events],
+            [e.topic for e in events],
+            [e.state for e in events],
+        ]
+        values = (
+            [value for column in columns for value in column]
+            if len(events) <= SCALAR_PARAMETERS
+            else columns
+        )
+        values += [write.imported_at, self._lock_timeout]
+        curs.execute(self._insert_function_call(len(events)), values, prepare=True)
+
+    @staticmethod
+    def _function_ids(curs: Cursor[TupleRow], write: PendingWrite) -> list[int]:
+        ids = sorted(row[0] for row in curs.fetchall())
+        if len(ids) != len(write.stored_events):
+            msg = f"got {len(ids)} notification IDs for {len(write.stored_events)} events"
+            raise ProgrammingError(msg)
+        return ids
 
     def _write_in_savepoint(
         self, conn: Connection[DictRow], pipeline: psycopg.Pipeline, write: PendingWrite
     ) -> None:
+        """One save of a batch in its own savepoint: its events and links (the function's
+        call, as a lone save's, or the bulk insert), and its key's mark."""
         token = _import_time.set(write.imported_at)
+        called = self._insert_function_ready and len(write.stored_events) < BULK_EVENTS
         try:
-            with conn.transaction(), conn.cursor() as curs:
+            with (
+                conn.transaction(),
+                conn.cursor() as curs,
+                conn.cursor(row_factory=tuple_row) as function_curs,
+            ):
                 with conn.cursor() as tracking_curs:
                     self._insert_events(tracking_curs, write.stored_events, **write.kwargs)
                 bulk_ids = (
@@ -571,7 +589,9 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
                     if len(write.stored_events) >= BULK_EVENTS
                     else None
                 )
-                if bulk_ids is None:
+                if called:
+                    self._call_insert_function(function_curs, write)
+                elif bulk_ids is None:
                     self._insert_chained(curs, write.stored_events)
                 if write.claim is not None:
                     with conn.cursor() as claim_curs:
@@ -583,11 +603,12 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
                         )
                 # The savepoint's errors surface here, inside it: it alone is rolled back.
                 pipeline.sync()
-                write.ids = (
-                    self._fetch_ids_after_insert_events(curs, write.stored_events)
-                    if bulk_ids is None
-                    else bulk_ids
-                )
+                if called:
+                    write.ids = self._function_ids(function_curs, write)
+                elif bulk_ids is None:
+                    write.ids = self._fetch_ids_after_insert_events(curs, write.stored_events)
+                else:
+                    write.ids = bulk_ids
         except (psycopg.IntegrityError, psycopg.DataError) as error:
             write.error = _refusal(error, write)
         finally:
