@@ -17,6 +17,7 @@ the values consumed by rolled-back inserts.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import deque
 from contextlib import contextmanager
@@ -43,7 +44,8 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import retry
 from psycopg.rows import TupleRow, tuple_row
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
+from psycopg.sql import Literal as SQLLiteral
 
 from infra.chainhash import GENESIS_HASH, link_hash
 from infra.idempotency import Claim, KeyAlreadyWritten, already_written, current_claim
@@ -96,6 +98,16 @@ def chain_table_name(events_table_name: str) -> str:
     return f"{events_table_name}_chain"
 
 
+def insert_function_name(events_table_name: str) -> str:
+    """The name of the function that commits a lone save to an events table (in one
+    statement): ``<events>_insert_chained``, or a name made from a hash of the table's when
+    that would not fit an identifier (any table name that leaves room for ``_chain`` works)."""
+    name = f"{events_table_name}_insert_chained"
+    if len(name) <= PostgresApplicationRecorder.MAX_IDENTIFIER_LEN:
+        return name
+    return "okr_insert_chained_" + hashlib.sha256(events_table_name.encode()).hexdigest()[:32]
+
+
 @dataclass(eq=False)
 class PendingWrite:
     """One save waiting in :class:`GroupCommit`: what it writes, and then its outcome."""
@@ -122,6 +134,10 @@ BULK_CHUNK = 500
 
 MAX_BATCH_WRITES = 64
 """At most this many saves share one transaction."""
+
+SCALAR_PARAMETERS = 8
+"""A lone save of at most this many events, and a read of at most this many aggregates' new
+events, send scalar parameters rather than lists (whose dumping costs more on the client)."""
 
 
 class GroupCommit:
@@ -249,8 +265,25 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         )
         self._insert_chained_statement = self._chained_insert(schema, chain)
         self._qualified_chain = Composed([schema, SQL("."), chain])
+        self._insert_function_name = insert_function_name(events_table_name)
+        self.sql_create_statements.append(self._insert_function(schema, chain))
+        self._insert_function_ready = False
+        self._insert_function_calls: dict[int, Composed] = {}
+        self._select_after_statements: dict[int, Composed] = {}
+        self._lock_timeout = f"{datastore.lock_timeout}s"
+        """Set once this process has created the function (``create_table``); until then a
+        lone save commits with the client's statements, as a batch does."""
 
-    def _chained_insert(self, schema: Identifier, chain: Identifier) -> Composed:
+    def _chained_insert(
+        self,
+        schema: Identifier,
+        chain: Identifier,
+        *,
+        events: Composable | None = None,
+        genesis: Composable | None = None,
+        imported: Composable | None = None,
+        imported_at: Composable | None = None,
+    ) -> Composed:
         """One statement that inserts the events and their chain links, hashed by the server.
 
         It runs after ``LOCK TABLE``, so no other writer can move the chain head it reads. The
@@ -259,15 +292,24 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         notification-id order by a recursive query, and inserted with one clock reading floored
         at the head's time. Writing the links costs no round trip of its own while the table
         is locked. The statement's own rows are the new notification ids.
+
+        ``events`` (rows of originator id, version, topic and state, in the save's order),
+        ``genesis``, ``imported`` and ``imported_at`` say where the values come from: the
+        statement's parameters by default, the arguments of the one-statement commit's
+        function (:meth:`_insert_function`) there.
         """
+        if events is None:
+            events = SQL("unnest(%(events)s::{schema}.{stored_event_type}[])").format(
+                schema=schema, stored_event_type=Identifier(self.stored_event_type_name)
+            )
         return SQL(
             "WITH RECURSIVE "
             "head AS (SELECT position, hash, committed_at FROM {schema}.{chain} "
             "ORDER BY position DESC LIMIT 1), "
-            "ins AS (INSERT INTO {schema}.{events} AS t "
+            "ins AS (INSERT INTO {schema}.{events_table} AS t "
             "(originator_id, originator_version, topic, state) "
             "SELECT originator_id, originator_version, topic, state "
-            "FROM unnest(%(events)s::{schema}.{stored_event_type}[]) "
+            "FROM {events} "
             "RETURNING notification_id, originator_id, "
             "originator_version, topic, state), "
             "body AS (SELECT array_agg(notification_id ORDER BY notification_id) AS ids, "
@@ -283,25 +325,97 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             "links (n, position, prev_position, hash) AS ("
             "SELECT 1, (SELECT ids[1] FROM body), "
             "COALESCE((SELECT position FROM head), {genesis_position}), "
-            "sha256(COALESCE((SELECT hash FROM head), %(genesis)s) "
+            "sha256(COALESCE((SELECT hash FROM head), {genesis}) "
             "|| (SELECT bodies[1] FROM body)) "
             "UNION ALL "
             "SELECT l.n + 1, (SELECT ids FROM body)[l.n + 1], l.position, "
             "sha256(l.hash || (SELECT bodies FROM body)[l.n + 1]) "
             "FROM links l WHERE l.n < (SELECT cardinality(ids) FROM body)) "
             "INSERT INTO {schema}.{chain} (position, prev_position, committed_at, hash, imported) "
-            "SELECT l.position, l.prev_position, t.committed_at, l.hash, %(imported)s "
+            "SELECT l.position, l.prev_position, t.committed_at, l.hash, {imported} "
             "FROM links l CROSS JOIN (SELECT GREATEST("
-            "COALESCE(%(imported_at)s::timestamptz, clock_timestamp()), "
+            "COALESCE({imported_at}, clock_timestamp()), "
             "(SELECT committed_at FROM head)) AS committed_at) AS t "
             "RETURNING position AS notification_id"
         ).format(
             schema=schema,
             chain=chain,
-            events=Identifier(self.events_table_name),
-            stored_event_type=Identifier(self.stored_event_type_name),
+            events_table=Identifier(self.events_table_name),
+            events=events,
+            genesis=SQL("%(genesis)s") if genesis is None else genesis,
+            imported=SQL("%(imported)s") if imported is None else imported,
+            imported_at=SQL("%(imported_at)s::timestamptz") if imported_at is None else imported_at,
             genesis_position=GENESIS_POSITION,
         )
+
+    def _insert_function(self, schema: Identifier, chain: Identifier) -> Composed:
+        """The one-statement commit of a lone save: a function that takes the table lock
+        (with the recorder's lock timeout), queues the ``NOTIFY`` and runs the chained insert
+        (:meth:`_chained_insert`), so that ``SELECT`` of it in autocommit is the whole
+        transaction: one statement, the commit at its end, and none of the client's
+        ``BEGIN``, ``LOCK``, ``NOTIFY`` and ``COMMIT`` statements. A save in a batch calls
+        it in its savepoint too (the lock is then held already, and the batch's ``NOTIFY``
+        sent). The events come as four typed arrays (in binary, or built from scalar
+        parameters), not as a composite array in text.
+        Its body names only this recorder's tables, never a setting, so every process creates
+        the same function (under :meth:`_create_table`'s lock)."""
+        insert = self._chained_insert(
+            schema,
+            chain,
+            events=SQL(
+                "unnest(_originator_ids, _versions, _topics, _states) "
+                "AS e(originator_id, originator_version, topic, state)"
+            ),
+            genesis=SQLLiteral(GENESIS_HASH),
+            imported=SQL("_imported_at IS NOT NULL"),
+            imported_at=SQL("_imported_at"),
+        )
+        return SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}("
+            "_originator_ids {id_type}[], _versions bigint[], _topics text[], _states bytea[], "
+            "_imported_at timestamptz, _lock_timeout text) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $okr$ BEGIN "
+            "PERFORM set_config('lock_timeout', _lock_timeout, true); "
+            "LOCK TABLE {schema}.{events_table} IN EXCLUSIVE MODE; "
+            "PERFORM pg_notify({channel}, ''); "
+            "RETURN QUERY {insert}; "
+            "END $okr$"
+        ).format(
+            schema=schema,
+            function=Identifier(self._insert_function_name),
+            id_type=SQL(self.datastore.originator_id_type),
+            events_table=Identifier(self.events_table_name),
+            channel=SQLLiteral(self.channel_name),
+            insert=insert,
+        )
+
+    def _insert_function_call(self, events: int) -> Composed:
+        """The call of :meth:`_insert_function` for a save of ``events`` events: the arrays
+        built from scalar parameters up to ``SCALAR_PARAMETERS`` events (psycopg dumps a
+        scalar in C; a list costs a Python-level element type search and dump per list),
+        lists beyond."""
+        call = self._insert_function_calls.get(events)
+        if call is not None:
+            return call
+        arrays: Composable
+        if events <= SCALAR_PARAMETERS:
+            arrays = SQL(", ").join(
+                SQL("ARRAY[{}]::{}[]").format(SQL(", ").join([SQL("%b")] * events), SQL(kind))
+                for kind in (self.datastore.originator_id_type, "bigint", "text", "bytea")
+            )
+        else:
+            arrays = SQL("%b, %b, %b, %b")
+        call = SQL("SELECT * FROM {schema}.{function}({arrays}, %s::timestamptz, %s)").format(
+            schema=Identifier(self.datastore.schema),
+            function=Identifier(self._insert_function_name),
+            arrays=arrays,
+        )
+        self._insert_function_calls[events] = call
+        return call
+
+    def create_table(self) -> None:
+        super().create_table()
+        self._insert_function_ready = True
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         # CREATE ... IF NOT EXISTS is not safe against a concurrent creator: serialise creators.
@@ -322,8 +436,8 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         for all of them (:class:`GroupCommit`). Each save keeps its own outcome: it runs in a
         savepoint of its own, so a stale version (``IntegrityError``, a 409) or a key written
         already (:class:`~infra.idempotency.KeyAlreadyWritten`) refuses that save alone and
-        the others commit. A save that arrives while nothing is in flight commits at once, as
-        before (no waiting at low load).
+        the others commit. A save that arrives while nothing is in flight commits at once (no
+        waiting at low load), as one statement when it can (:meth:`_commit_one_statement`).
 
         Within the transaction the saves take their notification ids and chain links in the
         order they arrived, under the table lock, so ids stay in commit order and the chain
@@ -377,9 +491,14 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             return
 
     def _commit_alone(self, write: PendingWrite) -> None:
-        """One save in its own transaction: ``BEGIN``, the lock, ``NOTIFY``, the chained insert
-        (and the key's mark) and ``COMMIT`` in one pipeline; the new ids read afterwards."""
+        """One save in its own transaction. Most saves (no ``Idempotency-Key`` to mark, no
+        tracking record) are one statement in autocommit (:meth:`_commit_one_statement`);
+        the others send ``BEGIN``, the lock, ``NOTIFY``, the chained insert (and the key's
+        mark) and ``COMMIT`` in one pipeline and read the new ids afterwards."""
         claim = write.claim
+        if claim is None and self._insert_function_ready and not write.kwargs.get("tracking"):
+            self._commit_one_statement(write)
+            return
         token = _import_time.set(write.imported_at)
         try:
             with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -409,12 +528,60 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         finally:
             _import_time.reset(token)
 
+    def _commit_one_statement(self, write: PendingWrite) -> None:
+        """A lone save as one ``SELECT`` of :meth:`_insert_function` in autocommit: the lock,
+        the ``NOTIFY``, the events and their links, and the commit at the statement's end
+        (the answer arrives after it, so the save is durable when its ids are read). A stale
+        version fails the statement as it failed the transaction (``IntegrityError``)."""
+        try:
+            with (
+                self.datastore.get_connection() as conn,
+                conn.cursor(row_factory=tuple_row) as curs,
+            ):
+                self._call_insert_function(curs, write)
+                write.ids = self._function_ids(curs, write)
+        except BaseException as error:
+            write.error = error
+
+    def _call_insert_function(self, curs: Cursor[TupleRow], write: PendingWrite) -> None:
+        """Send the call of :meth:`_insert_function` for ``write`` (in a pipeline, the rows
+        are read after the sync)."""
+        events = write.stored_events
+        columns: list[Any] = [
+            [e.originator_id for e in events],
+            [e.originator_version for e in events],
+            [e.topic for e in events],
+            [e.state for e in events],
+        ]
+        values = (
+            [value for column in columns for value in column]
+            if len(events) <= SCALAR_PARAMETERS
+            else columns
+        )
+        values += [write.imported_at, self._lock_timeout]
+        curs.execute(self._insert_function_call(len(events)), values, prepare=True)
+
+    @staticmethod
+    def _function_ids(curs: Cursor[TupleRow], write: PendingWrite) -> list[int]:
+        ids = sorted(row[0] for row in curs.fetchall())
+        if len(ids) != len(write.stored_events):
+            msg = f"got {len(ids)} notification IDs for {len(write.stored_events)} events"
+            raise ProgrammingError(msg)
+        return ids
+
     def _write_in_savepoint(
         self, conn: Connection[DictRow], pipeline: psycopg.Pipeline, write: PendingWrite
     ) -> None:
+        """One save of a batch in its own savepoint: its events and links (the function's
+        call, as a lone save's, or the bulk insert), and its key's mark."""
         token = _import_time.set(write.imported_at)
+        called = self._insert_function_ready and len(write.stored_events) < BULK_EVENTS
         try:
-            with conn.transaction(), conn.cursor() as curs:
+            with (
+                conn.transaction(),
+                conn.cursor() as curs,
+                conn.cursor(row_factory=tuple_row) as function_curs,
+            ):
                 with conn.cursor() as tracking_curs:
                     self._insert_events(tracking_curs, write.stored_events, **write.kwargs)
                 bulk_ids = (
@@ -422,7 +589,9 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
                     if len(write.stored_events) >= BULK_EVENTS
                     else None
                 )
-                if bulk_ids is None:
+                if called:
+                    self._call_insert_function(function_curs, write)
+                elif bulk_ids is None:
                     self._insert_chained(curs, write.stored_events)
                 if write.claim is not None:
                     with conn.cursor() as claim_curs:
@@ -434,11 +603,12 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
                         )
                 # The savepoint's errors surface here, inside it: it alone is rolled back.
                 pipeline.sync()
-                write.ids = (
-                    self._fetch_ids_after_insert_events(curs, write.stored_events)
-                    if bulk_ids is None
-                    else bulk_ids
-                )
+                if called:
+                    write.ids = self._function_ids(function_curs, write)
+                elif bulk_ids is None:
+                    write.ids = self._fetch_ids_after_insert_events(curs, write.stored_events)
+                else:
+                    write.ids = bulk_ids
         except (psycopg.IntegrityError, psycopg.DataError) as error:
             write.error = _refusal(error, write)
         finally:
@@ -554,39 +724,54 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         found: dict[UUID | str, list[StoredEvent]] = {}
         if not after:
             return found
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(
-                self._select_after_statement,
-                {
-                    "ids": [originator_id for originator_id, _ in after],
-                    "versions": [version for _, version in after],
-                },
-                prepare=True,
-            )
-            for row in curs.fetchall():
-                found.setdefault(row["originator_id"], []).append(
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row) as curs,
+        ):
+            if len(after) <= SCALAR_PARAMETERS:
+                params: list[Any] = [value for pair in after for value in pair]
+            else:
+                params = [[i for i, _ in after], [version for _, version in after]]
+            curs.execute(self._select_after_statement(len(after)), params, prepare=True)
+            for originator_id, version, topic, state in curs.fetchall():
+                found.setdefault(originator_id, []).append(
                     StoredEvent(
-                        originator_id=row["originator_id"],
-                        originator_version=row["originator_version"],
-                        topic=row["topic"],
-                        state=bytes(row["state"]),
+                        originator_id=originator_id,
+                        originator_version=version,
+                        topic=topic,
+                        state=bytes(state),
                     )
                 )
         return found
 
-    @cached_property
-    def _select_after_statement(self) -> Composed:
-        return SQL(
+    def _select_after_statement(self, aggregates: int) -> Composed:
+        """The query of :meth:`select_events_after` for ``aggregates`` aggregates: a ``VALUES``
+        list of scalar parameters up to ``SCALAR_PARAMETERS``, two arrays beyond."""
+        statement = self._select_after_statements.get(aggregates)
+        if statement is not None:
+            return statement
+        id_type = SQL(self.datastore.originator_id_type)
+        if aggregates <= SCALAR_PARAMETERS:
+            after = SQL("(VALUES {}) AS a(id, version)").format(
+                SQL(", ").join(
+                    [SQL("(%b::{}, %b::bigint)").format(id_type)] * aggregates,
+                )
+            )
+        else:
+            after = SQL("unnest(%s::{}[], %s::bigint[]) AS a(id, version)").format(id_type)
+        statement = SQL(
             "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-            "FROM unnest(%(ids)s::{id_type}[], %(versions)s::bigint[]) AS a(id, version) "
+            "FROM {after} "
             "JOIN {schema}.{events} AS e "
             "ON e.originator_id = a.id AND e.originator_version > a.version "
             "ORDER BY e.originator_id, e.originator_version"
         ).format(
+            after=after,
             schema=Identifier(self.datastore.schema),
             events=Identifier(self.events_table_name),
-            id_type=SQL(self.datastore.originator_id_type),
         )
+        self._select_after_statements[aggregates] = statement
+        return statement
 
     @cached_property
     def group_commit(self) -> GroupCommit:
