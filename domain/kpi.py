@@ -369,7 +369,7 @@ class Kpi(OkrAggregate):
             self._trigger(self.Retagged, ctx, why, perspective=perspective_, theme_id=theme_id_)
 
     def change_thresholds(
-        self, green: float, amber: float, ctx: CommandContext, reason: str
+        self, green: float, amber: float, reason: str, ctx: CommandContext
     ) -> None:
         """New thresholds recolour every value, past ones included: say why."""
         self._require_live("change its thresholds")
@@ -422,8 +422,8 @@ class Kpi(OkrAggregate):
         self,
         measurement_id: UUID,
         value: float,
-        ctx: CommandContext,
         reason: str,
+        ctx: CommandContext,
         note: str | None = None,
     ) -> UUID:
         """A new measurement for the same period supersedes the wrong one, which stays."""
@@ -449,7 +449,7 @@ class Kpi(OkrAggregate):
 
     # Data sources.
 
-    def attach_source(self, definition: dict[str, Any], ctx: CommandContext, reason: str) -> UUID:
+    def attach_source(self, definition: dict[str, Any], reason: str, ctx: CommandContext) -> UUID:
         """Measure the KPI from a data source (see domain/source.py): each fetch measures the
         day it happens on, in the schedule's time zone."""
         self._require_live("attach a data source")
@@ -460,7 +460,7 @@ class Kpi(OkrAggregate):
         )
         return source_id
 
-    def detach_source(self, ctx: CommandContext, reason: str) -> None:
+    def detach_source(self, reason: str, ctx: CommandContext) -> None:
         self._require_live("detach a data source")
         require_follows_a_source(self.source_id, f"KPI '{self.name}'")
         self._trigger(self.SourceDetached, ctx, require_text(reason, "reason", max_length=2000))
@@ -482,7 +482,7 @@ class Kpi(OkrAggregate):
         if taken.value == number:
             return None
         return self.correct_measurement(
-            taken.id, number, ctx, "fetched again from its data source", note
+            taken.id, number, "fetched again from its data source", ctx, note
         )
 
     def retire(self, ctx: CommandContext, reason: str) -> None:

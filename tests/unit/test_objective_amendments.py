@@ -18,7 +18,7 @@ from tests.unit.gwt import classes, payload, refused, when
 def with_pending(given: Given, changes: dict[str, Any] | None = None, by: UUID = ALICE) -> UUID:
     o = given.objective
     changes = changes or {"key_results": {str(given.kr_ids[0]): {"target": 150}}}
-    amendment_id = o.propose_amendment(changes, "market shrank", given.cycle, ctx(by))
+    amendment_id = o.propose_amendment(given.cycle, changes, "market shrank", ctx(by))
     o.collect_events()
     return amendment_id
 
@@ -33,7 +33,7 @@ class TestPropose:
         events = when(
             o,
             lambda: ids.append(
-                o.propose_amendment(changes, " market shrank ", given.cycle, ctx(ALICE))
+                o.propose_amendment(given.cycle, changes, " market shrank ", ctx(ALICE))
             ),
         )
         assert classes(events) == [Objective.AmendmentProposed]
@@ -59,7 +59,7 @@ class TestPropose:
         o = given.objective
         refused(
             o,
-            lambda: o.propose_amendment({"title": "T"}, "", given.cycle, ctx(ALICE)),
+            lambda: o.propose_amendment(given.cycle, {"title": "T"}, "", ctx(ALICE)),
             "text_required",
             "reason",
         )
@@ -71,7 +71,7 @@ class TestPropose:
         o = given.objective
         refused(
             o,
-            lambda: o.propose_amendment({"title": "T"}, "r", given.cycle, ctx(ALICE)),
+            lambda: o.propose_amendment(given.cycle, {"title": "T"}, "r", ctx(ALICE)),
             "not_approved",
             error=RuleViolated,
         )
@@ -82,7 +82,7 @@ class TestPropose:
         o = given.objective
         refused(
             o,
-            lambda: o.propose_amendment({"title": "T"}, "r", given.cycle, ctx(BOB)),
+            lambda: o.propose_amendment(given.cycle, {"title": "T"}, "r", ctx(BOB)),
             "amendment_pending",
         )
 
@@ -114,7 +114,7 @@ class TestPropose:
         o, kr0 = given.objective, str(given.kr_ids[0])
         refused(
             o,
-            lambda: o.propose_amendment(changes(kr0), "r", given.cycle, ctx(ALICE)),
+            lambda: o.propose_amendment(given.cycle, changes(kr0), "r", ctx(ALICE)),
             rule,
             field,
             InvalidValue,
@@ -125,7 +125,7 @@ class TestPropose:
         o, gone = given.objective, str(given.kr_ids[1])
         amendment_id = with_pending(given, {"remove_key_results": [gone, gone]})
         assert o.amendments[amendment_id].changes == {"remove_key_results": [gone]}
-        o.approve_amendment(amendment_id, given.cycle, ctx(BOB))
+        o.approve_amendment(given.cycle, amendment_id, ctx(BOB))
         assert [kr.id for kr in o.active_key_results] == [given.kr_ids[0]]
 
     def test_a_removed_key_result_cannot_be_amended(self) -> None:
@@ -133,11 +133,11 @@ class TestPropose:
         o, c = given.objective, given.cycle
         gone = str(given.kr_ids[1])
         amendment_id = with_pending(given, {"remove_key_results": [gone]})
-        o.approve_amendment(amendment_id, c, ctx(BOB))
+        o.approve_amendment(c, amendment_id, ctx(BOB))
         o.collect_events()
         refused(
             o,
-            lambda: o.propose_amendment({"key_results": {gone: {"weight": 3}}}, "r", c, ctx(ALICE)),
+            lambda: o.propose_amendment(c, {"key_results": {gone: {"weight": 3}}}, "r", ctx(ALICE)),
             "key_result_removed",
             "key_result_id",
         )
@@ -148,7 +148,7 @@ class TestPropose:
         o = given.objective
         refused(
             o,
-            lambda: o.propose_amendment({"title": "T"}, "r", given.cycle, ctx(ALICE)),
+            lambda: o.propose_amendment(given.cycle, {"title": "T"}, "r", ctx(ALICE)),
             "wrong_cycle_phase",
         )
 
@@ -168,7 +168,7 @@ class TestApprove:
             },
         )
 
-        events = when(o, lambda: o.approve_amendment(amendment_id, c, ctx(BOB), " fair "))
+        events = when(o, lambda: o.approve_amendment(c, amendment_id, ctx(BOB), " fair "))
 
         assert classes(events) == [Objective.AmendmentApproved]
         data = payload(events[0])
@@ -200,7 +200,7 @@ class TestApprove:
             given, {"add_key_results": [{"title": "NPS", "target": 5, "baseline": 0}]}
         )
         announced = o.amendments[amendment_id].changes["add_key_results"][0]
-        o.approve_amendment(amendment_id, given.cycle, ctx(BOB))
+        o.approve_amendment(given.cycle, amendment_id, ctx(BOB))
         [event] = o.collect_events()
         applied = event.changes["add_key_results"][0]
         assert (applied["key_result_id"], applied["lineage_id"]) == (
@@ -215,12 +215,12 @@ class TestApprove:
         o = given.objective
         refused(
             o,
-            lambda: o.approve_amendment(amendment_id, given.cycle, ctx(BOB)),
+            lambda: o.approve_amendment(given.cycle, amendment_id, ctx(BOB)),
             "no_self_approval",
         )
         refused(
             o,
-            lambda: o.reject_amendment(amendment_id, "no", given.cycle, ctx(BOB)),
+            lambda: o.reject_amendment(given.cycle, amendment_id, "no", ctx(BOB)),
             "no_self_approval",
         )
 
@@ -229,7 +229,7 @@ class TestApprove:
         o = given.objective
         refused(
             o,
-            lambda: o.approve_amendment(uuid4(), given.cycle, ctx(BOB)),
+            lambda: o.approve_amendment(given.cycle, uuid4(), ctx(BOB)),
             "amendment_not_found",
             "amendment_id",
             InvalidValue,
@@ -239,16 +239,16 @@ class TestApprove:
         given = an_objective().approved().build()
         o = given.objective
         amendment_id = with_pending(given)
-        o.approve_amendment(amendment_id, given.cycle, ctx(BOB))
+        o.approve_amendment(given.cycle, amendment_id, ctx(BOB))
         o.collect_events()
         refused(
             o,
-            lambda: o.approve_amendment(amendment_id, given.cycle, ctx(CAROL)),
+            lambda: o.approve_amendment(given.cycle, amendment_id, ctx(CAROL)),
             "amendment_decided",
         )
         refused(
             o,
-            lambda: o.reject_amendment(amendment_id, "no", given.cycle, ctx(CAROL)),
+            lambda: o.reject_amendment(given.cycle, amendment_id, "no", ctx(CAROL)),
             "amendment_decided",
         )
 
@@ -256,7 +256,7 @@ class TestApprove:
         given = an_objective().approved().build()
         o = given.objective
         first = with_pending(given)
-        o.approve_amendment(first, given.cycle, ctx(BOB))
+        o.approve_amendment(given.cycle, first, ctx(BOB))
         o.collect_events()
         second = with_pending(given, {"key_results": {str(given.kr_ids[0]): {"target": 175}}})
         assert o.pending_amendment is not None and o.pending_amendment.id == second
@@ -266,7 +266,7 @@ class TestApprove:
         given = an_objective().approved().in_phase(Phase.ACTIVE).build()
         amendment_id = with_pending(given)
         o = given.objective
-        when(o, lambda: o.approve_amendment(amendment_id, given.cycle, ctx(BOB)))
+        when(o, lambda: o.approve_amendment(given.cycle, amendment_id, ctx(BOB)))
         assert given.kr().target == 150.0
 
     def test_not_once_grading_has_opened(self) -> None:
@@ -276,7 +276,7 @@ class TestApprove:
         o = given.objective
         refused(
             o,
-            lambda: o.approve_amendment(amendment_id, given.cycle, ctx(BOB)),
+            lambda: o.approve_amendment(given.cycle, amendment_id, ctx(BOB)),
             "wrong_cycle_phase",
         )
 
@@ -288,7 +288,7 @@ class TestReject:
         o = given.objective
         refused(
             o,
-            lambda: o.reject_amendment(amendment_id, " ", given.cycle, ctx(BOB)),
+            lambda: o.reject_amendment(given.cycle, amendment_id, " ", ctx(BOB)),
             "text_required",
             "comment",
         )
@@ -299,7 +299,7 @@ class TestReject:
         o = given.objective
         hash_before = o.approved_content_hash
         events = when(
-            o, lambda: o.reject_amendment(amendment_id, "keep the bar", given.cycle, ctx(BOB))
+            o, lambda: o.reject_amendment(given.cycle, amendment_id, "keep the bar", ctx(BOB))
         )
         assert classes(events) == [Objective.AmendmentRejected]
         assert payload(events[0]) == {
