@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid4
 
-from domain.base import CommandContext, Immutable, OkrAggregate
+from domain.base import Assigns, CommandContext, Immutable, OkrAggregate
 from domain.errors import (
     InvalidValue,
     clean_text,
@@ -206,32 +206,20 @@ class Kpi(OkrAggregate):
             kpi.source_id = None
             kpi.source = None
 
-    class Renamed(OkrAggregate.Event):
+    class Renamed(Assigns):
         name: str
         description: str
 
-        def apply(self, kpi: Kpi) -> None:
-            kpi.name, kpi.description = self.name, self.description
-
-    class OwnerChanged(OkrAggregate.Event):
+    class OwnerChanged(Assigns):
         owner_person_id: UUID
 
-        def apply(self, kpi: Kpi) -> None:
-            kpi.owner_person_id = self.owner_person_id
-
-    class Retagged(OkrAggregate.Event):
+    class Retagged(Assigns):
         perspective: str | None
         theme_id: UUID | None
 
-        def apply(self, kpi: Kpi) -> None:
-            kpi.perspective, kpi.theme_id = self.perspective, self.theme_id
-
-    class ThresholdsChanged(OkrAggregate.Event):
+    class ThresholdsChanged(Assigns):
         green: float
         amber: float
-
-        def apply(self, kpi: Kpi) -> None:
-            kpi.green, kpi.amber = self.green, self.amber
 
     class MeasurementRecorded(OkrAggregate.Event):
         measurement_id: UUID
@@ -263,14 +251,11 @@ class Kpi(OkrAggregate):
         def apply(self, kpi: Kpi) -> None:
             kpi.retired = True
 
-    class SourceAttached(OkrAggregate.Event):
+    class SourceAttached(Assigns):
         """The KPI is measured from a data source from now on (replacing any earlier one)."""
 
         source_id: UUID
         source: dict[str, Any]
-
-        def apply(self, kpi: Kpi) -> None:
-            kpi.source_id, kpi.source = self.source_id, self.source
 
     class SourceDetached(OkrAggregate.Event):
         def apply(self, kpi: Kpi) -> None:
