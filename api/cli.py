@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 from uuid import UUID
 
 import typer
@@ -35,6 +37,7 @@ from infra.status import StoreStatus, store_status
 
 if TYPE_CHECKING:
     from infra.kafka.relay import RelayStatus
+    from infra.kafka.worker import WorkerStatus
 
 app = typer.Typer(
     name="okr",
@@ -254,9 +257,7 @@ def _lint_table(cycle_name: str, findings: list[dict[str, object]]) -> Table:
             where,
             f"{finding['message']}\n[dim]{finding['suggestion']}[/dim]",
         )
-    counts: dict[str, int] = {}
-    for finding in findings:
-        counts[str(finding["check"])] = counts.get(str(finding["check"]), 0) + 1
+    counts = Counter(str(finding["check"]) for finding in findings)
     table.caption = (
         f"{len(findings)} finding(s): "
         + ", ".join(f"{check} {n}" for check, n in sorted(counts.items()))
@@ -395,12 +396,9 @@ def relay(
 
     settings = get_settings()
     if show_status:
-        with _ledger() as ledger:
-            current = relay_status(ledger, settings.kafka_topic)
-        if as_json:
-            print(json.dumps(current.as_dict()))
-        else:
-            console.print(_relay_table(current))
+        _print_status(
+            lambda ledger: relay_status(ledger, settings.kafka_topic), _relay_table, as_json
+        )
         return
     if not settings.kafka_bootstrap:
         errors.print("[red]Kafka is off:[/red] set OKR_KAFKA_BOOTSTRAP (host:port[,host:port])")
@@ -408,6 +406,25 @@ def relay(
     configure_logging()
     with store_reachable():
         run_relay(settings)
+
+
+class _Status(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+S = TypeVar("S", bound=_Status)
+
+
+def _print_status(
+    read: Callable[[OkrLedger], S], table: Callable[[S], Table], as_json: bool
+) -> None:
+    """`--status` of the relay or a worker: one JSON line, or a table."""
+    with _ledger() as ledger:
+        current = read(ledger)
+    if as_json:
+        print(json.dumps(current.as_dict()))
+    else:
+        console.print(table(current))
 
 
 def _relay_table(current: RelayStatus) -> Table:
@@ -448,33 +465,33 @@ def worker(
         errors.print("[red]Kafka is off:[/red] set OKR_KAFKA_BOOTSTRAP (host:port[,host:port])")
         raise typer.Exit(2)
     if show_status:
-        with _ledger() as ledger:
-            current = worker_status(ledger, KafkaConfig.from_settings(settings))
-        if as_json:
-            print(json.dumps(current.as_dict()))
-            return
-        table = Table(
-            title=f"group {current.group} ← {current.topic}: "
-            f"{current.unapplied} event(s) not applied to the views yet",
-            caption="last batch committed: "
-            + (current.last_batch_at.isoformat() if current.last_batch_at else "never"),
-        )
-        columns = ("partition", "applied up to offset", "broker end offset", "lag")
-        for column in (*columns, "views shard at position"):
-            table.add_column(column, justify="right")
-        for lag in current.partitions:
-            table.add_row(
-                str(lag.partition),
-                str(lag.next_offset),
-                "?" if lag.end_offset is None else str(lag.end_offset),
-                "?" if lag.lag is None else str(lag.lag),
-                str(current.shards.get(lag.partition, "—")),
-            )
-        console.print(table)
+        config = KafkaConfig.from_settings(settings)
+        _print_status(lambda ledger: worker_status(ledger, config), _worker_table, as_json)
         return
     configure_logging()
     with store_reachable():
         run_worker(settings)
+
+
+def _worker_table(current: WorkerStatus) -> Table:
+    table = Table(
+        title=f"group {current.group} ← {current.topic}: "
+        f"{current.unapplied} event(s) not applied to the views yet",
+        caption="last batch committed: "
+        + (current.last_batch_at.isoformat() if current.last_batch_at else "never"),
+    )
+    columns = ("partition", "applied up to offset", "broker end offset", "lag")
+    for column in (*columns, "views shard at position"):
+        table.add_column(column, justify="right")
+    for lag in current.partitions:
+        table.add_row(
+            str(lag.partition),
+            str(lag.next_offset),
+            "?" if lag.end_offset is None else str(lag.end_offset),
+            "?" if lag.lag is None else str(lag.lag),
+            str(current.shards.get(lag.partition, "—")),
+        )
+    return table
 
 
 # --------------------------------------------------------------------------- notifications

@@ -1,15 +1,25 @@
-"""What the `okr` commands share: the consoles, and one answer to an unreachable event store
-(said on stderr, exit code 2)."""
+"""What the `okr` commands share: the consoles, one answer to an unreachable event store
+(said on stderr, exit code 2), and the progress bar of the long ones (events/s)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
 import typer
 from eventsourcing.persistence import OperationalError
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from api.usecases.identity import IdentityUseCases
 from domain.application import OkrLedger
@@ -58,3 +68,44 @@ def registered(people: IdentityUseCases, email: str) -> Person:
         errors.print(f"[red]{email} is not registered[/red]")
         raise typer.Exit(1)
     return person
+
+
+Progressed = Callable[[int, int, str], None]
+"""`progress(done, total, phase)`: how far a long command is."""
+
+
+@contextmanager
+def progress_bar(
+    first: str,
+    counted: str,
+    *,
+    shown: dict[str, str] | None = None,
+    transient: bool = True,
+    remaining: bool = False,
+) -> Iterator[Progressed]:
+    """A progress bar with events/s, yielding its `progress(done, total, phase)` callback: the
+    bar starts as `first`, shows each phase by name (or as `shown` calls it), and the phase
+    `counted` sets the rate; `remaining` adds the time left."""
+    columns: list[ProgressColumn] = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>9,.0f} events/s"),
+        TimeElapsedColumn(),
+    ]
+    if remaining:
+        columns.append(TimeRemainingColumn())
+    started = time.perf_counter()
+    with Progress(*columns, console=console, transient=transient) as bar:
+        task = bar.add_task(first, total=None, rate=0.0)
+
+        def progress(done: int, total: int, phase: str) -> None:
+            elapsed = time.perf_counter() - started
+            if phase == counted and elapsed:
+                bar.update(task, rate=done / elapsed)
+            description = (shown or {}).get(phase, phase)
+            bar.update(
+                task, completed=done, total=max(total, done) or None, description=description
+            )
+
+        yield progress

@@ -7,19 +7,13 @@ the store was refused and nothing was written; exit 2: the store cannot be reach
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
-import psycopg
 import typer
-from eventsourcing.persistence import OperationalError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.cli_support import console, errors, progress_bar, store_reachable
 from infra.bootstrap import build_ledger
 from infra.ledger_package import (
     ExportReport,
@@ -29,32 +23,6 @@ from infra.ledger_package import (
     import_ledger,
 )
 from infra.settings import get_settings
-
-console = Console()
-errors = Console(stderr=True)
-
-
-@contextmanager
-def _progress(phase: str) -> Iterator[Callable[[int, int, str], None]]:
-    """A transient progress bar; yields the ``progress(done, total, phase)`` callback."""
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>9,.0f} events/s"),
-        TimeElapsedColumn(),
-    )
-    started = time.perf_counter()
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(phase, total=None, rate=0.0)
-
-        def progress(done: int, total: int, current: str) -> None:
-            bar.update(task, completed=done, total=max(total, done) or None, description=current)
-            if current == phase:
-                elapsed = time.perf_counter() - started
-                bar.update(task, rate=done / elapsed if elapsed else 0.0)
-
-        yield progress
 
 
 def _summary(title: str, report: ExportReport | ImportReport) -> Table:
@@ -72,11 +40,6 @@ def _refused(error: PackageError) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _unreachable(error: Exception) -> typer.Exit:
-    errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-    return typer.Exit(2)
-
-
 def export_command(
     out: Annotated[
         Path,
@@ -89,12 +52,10 @@ def export_command(
     """Write the whole store as a ledger package (docs/ledger-format.md): every event exactly as
     stored with its chain link, the sealed person keys, the signed checkpoints, a manifest."""
     settings = get_settings()
-    try:
+    with store_reachable():
         ledger = build_ledger(settings)
-    except (psycopg.OperationalError, OperationalError) as error:
-        raise _unreachable(error) from None
     try:
-        with _progress("export") as progress:
+        with progress_bar("export", "export") as progress:
             report = export_ledger(ledger, settings, out, compress=compress, progress=progress)
     except PackageError as error:
         raise _refused(error) from None
@@ -118,12 +79,10 @@ def import_ledger_command(
     chain is verified and the views rebuilt. A refused package writes nothing."""
     settings = get_settings()
     try:
-        with _progress("import") as progress:
+        with store_reachable(), progress_bar("import", "import") as progress:
             report = import_ledger(directory, settings, rebuild=rebuild, progress=progress)
     except PackageError as error:
         raise _refused(error) from None
-    except (psycopg.OperationalError, OperationalError) as error:
-        raise _unreachable(error) from None
     table = _summary(f"Imported {directory}", report)
     table.add_row("chain", "verified")
     table.add_row("load rate", f"{report.load_rate:,.0f} events/s")

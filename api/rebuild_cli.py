@@ -6,31 +6,16 @@ with events/s, Ctrl-C to stop (progress is saved; the same command resumes), and
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
-import psycopg
 import typer
-from eventsourcing.persistence import OperationalError
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
+from api.cli_support import console, errors, progress_bar, store_reachable
 from infra.bootstrap import build_ledger
 from infra.settings import get_settings
 from infra.views.model import VIEWS
 from infra.views.rebuild import Rebuild, RebuildBusy, RebuildReport
-
-console = Console()
-errors = Console(stderr=True)
 
 
 def rebuild_command(
@@ -60,35 +45,16 @@ def rebuild_command(
         )
         raise typer.Exit(2)
     settings = get_settings()
-    try:
+    with store_reachable():
         ledger = build_ledger(settings)
-    except (psycopg.OperationalError, OperationalError) as error:
-        errors.print(f"[red]Cannot reach the event store:[/red] {error}")
-        raise typer.Exit(2) from None
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>9,.0f} events/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    started = time.perf_counter()
     try:
-        with Progress(*columns, console=console, transient=False) as bar:
-            task: TaskID = bar.add_task("rebuild", total=None, rate=0.0)
-
-            def progress(done: int, total: int, phase: str) -> None:
-                elapsed = time.perf_counter() - started
-                if phase == "scan" and elapsed:
-                    bar.update(task, rate=done / elapsed)
-                bar.update(
-                    task,
-                    completed=done,
-                    total=max(total, done) or None,
-                    description="reading the log" if phase == "scan" else phase,
-                )
-
+        with progress_bar(
+            "rebuild",
+            "scan",
+            shown={"scan": "reading the log"},
+            transient=False,
+            remaining=True,
+        ) as progress:
             job = Rebuild(ledger, settings, page_size=page, progress=progress, workers=workers)
             report = job.run(None if all_views else chosen)
     except KeyboardInterrupt:

@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -349,26 +350,18 @@ class Generator:
 
     def add_key_result(self, objective: Objective, cycle: Cycle, actor: UUID) -> None:
         rng = self.rng
+        add = partial(self.attempt, objective.add_key_result, cycle=cycle, ctx=self.ctx(actor))
         if rng.random() < 0.15:
-            self.attempt(
-                objective.add_key_result,
-                title=self.title(3),
-                measure=Measure.MILESTONE,
-                cycle=cycle,
-                ctx=self.ctx(actor),
-            )
+            add(title=self.title(3), measure=Measure.MILESTONE)
             return
         direction = rng.choice([Direction.INCREASE, Direction.INCREASE, Direction.DECREASE])
         baseline = float(rng.randint(0, 50))
         target = baseline + rng.randint(10, 100)
         if direction == Direction.DECREASE:
             baseline, target = target, baseline
-        self.attempt(
-            objective.add_key_result,
+        add(
             title=self.title(3),
             measure=Measure.METRIC,
-            cycle=cycle,
-            ctx=self.ctx(actor),
             baseline=baseline,
             target=target,
             unit=rng.choice(["%", "users", "ms", "EUR k", "deals"]),

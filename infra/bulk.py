@@ -4,7 +4,8 @@ thread of their own while the caller goes on deciding the next ones (docs/perfor
 
 A :class:`BulkWriter` opens one transaction on the chained store, takes the events table's
 lock (``LOCK TABLE … IN EXCLUSIVE MODE``, as every save does), and then takes events in
-chunks: each chunk is encoded by the application's mapper, numbered
+chunks: each chunk is encoded as the application's mapper would encode it (the typed encoder,
+`infra.event_encoding`: the same bytes, faster), numbered
 from the events' sequence, linked onto the chain by the client (:func:`infra.chainhash.link_hash`)
 and inserted with its links as typed binary arrays, all by the writer's thread. The caller's
 thread meanwhile plans the next events; the two overlap where it counts, the server's work on
@@ -20,9 +21,12 @@ in the same order, the same hashes.
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -35,6 +39,7 @@ from psycopg.sql import SQL, Identifier
 
 from infra.chain import GENESIS_POSITION, ChainedApplicationRecorder
 from infra.chainhash import GENESIS_HASH, link_hash
+from infra.event_encoding import TypedEncoder
 
 CHUNK = 2000
 """Events the writer's thread takes at a time (one id query, then inserts of `STATEMENT`)."""
@@ -47,6 +52,37 @@ IDLE_SECONDS = 120.0
 
 _COMMIT = object()
 _ABORT = object()
+
+
+_pauses = 0
+_was_enabled = False
+_pauses_lock = threading.Lock()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block (an import's read, plan and write),
+    back on when the last such block ends (they may overlap in a server's threads).
+
+    A bulk write builds hundreds of thousands of objects that all stay alive until it ends
+    (rows, records, events, check-ins): each of the collector's passes over the growing heap
+    finds nothing to free, and together they cost as much CPU as the planning itself
+    (docs/performance.md, session 8). Reference counting still frees everything else at once;
+    what only the collector frees (cycles) waits for the end of the block, at most the size of
+    one file's import (`OKR_IMPORT_MAX_BYTES`)."""
+    global _pauses, _was_enabled
+    with _pauses_lock:
+        if _pauses == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pauses_lock:
+            _pauses -= 1
+            if _pauses == 0 and _was_enabled:
+                gc.enable()
 
 
 class BulkAborted(Exception):
@@ -72,9 +108,12 @@ class BulkWriter:
     ) -> None:
         self.recorder = recorder
         self.mapper = mapper
+        self.encoder = TypedEncoder(mapper)
         self.imported = imported
         self.chunk = chunk
         self.ids: list[int] = []
+        self.thread_cpu = 0.0
+        """Seconds of CPU the writer's thread spent (encoding, hashing, sending; for the bench)."""
         self._pending: list[DomainEventProtocol[Any]] = []
         self._pending_at: list[datetime | None] = []
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=64)
@@ -171,6 +210,13 @@ class BulkWriter:
     # ------------------------------------------------------------------ the writer's side
 
     def _run(self) -> None:
+        began = time.thread_time()
+        try:
+            self._write()
+        finally:
+            self.thread_cpu = time.thread_time() - began
+
+    def _write(self) -> None:
         recorder = self.recorder
         try:
             with (
@@ -229,17 +275,16 @@ class BulkWriter:
         floor: datetime | None,
         now: datetime,
     ) -> tuple[int, bytes, datetime | None]:
-        to_stored = self.mapper.to_stored_event
-        stored = [to_stored(event) for event in events]
-        row = curs.execute(self._ids_statement, {"n": len(stored)}, prepare=True).fetchone()
+        originator_ids, versions, topics, states = self.encoder.encode_all(events)
+        row = curs.execute(self._ids_statement, {"n": len(states)}, prepare=True).fetchone()
         ids: list[int] = row["ids"]
         hashes: list[bytes] = []
         prev_positions: list[int] = []
         times: list[datetime] = []
-        for position, e, at in zip(ids, stored, ats, strict=True):
-            prev_hash = link_hash(
-                prev_hash, position, str(e.originator_id), e.originator_version, e.topic, e.state
-            )
+        for position, originator_id, version, topic, state, at in zip(
+            ids, originator_ids, versions, topics, states, ats, strict=True
+        ):
+            prev_hash = link_hash(prev_hash, position, str(originator_id), version, topic, state)
             hashes.append(prev_hash)
             prev_positions.append(prev_position)
             prev_position = position
@@ -248,17 +293,16 @@ class BulkWriter:
                 instant = floor
             floor = instant
             times.append(instant)
-        for start in range(0, len(stored), STATEMENT):
+        for start in range(0, len(states), STATEMENT):
             end = start + STATEMENT
-            part = stored[start:end]
             curs.execute(
                 self.recorder._bulk_events_statement,
                 {
                     "ids": ids[start:end],
-                    "originator_ids": [e.originator_id for e in part],
-                    "versions": [e.originator_version for e in part],
-                    "topics": [e.topic for e in part],
-                    "states": [e.state for e in part],
+                    "originator_ids": originator_ids[start:end],
+                    "versions": versions[start:end],
+                    "topics": topics[start:end],
+                    "states": states[start:end],
                 },
                 prepare=True,
             )

@@ -909,19 +909,13 @@ class _Verification:
             cursor.execute(query, params)
             yield iter(cursor)
 
-    def _report(self) -> ChainReport:
+    def _report(
+        self, problem: ChainProblem | None = None, position: int | None = None, detail: str = ""
+    ) -> ChainReport:
+        """The links verified so far, and the first problem if there is one."""
         verified = self.count > 0
         return ChainReport(
-            ok=True,
-            count=self.count,
-            head_position=self.prev_position if verified else None,
-            head_hash=self.prev_hash if verified else None,
-        )
-
-    def _fail(self, problem: ChainProblem, position: int, detail: str) -> ChainReport:
-        verified = self.count > 0
-        return ChainReport(
-            ok=False,
+            ok=problem is None,
             count=self.count,
             head_position=self.prev_position if verified else None,
             head_hash=self.prev_hash if verified else None,
@@ -929,3 +923,6 @@ class _Verification:
             position=position,
             detail=detail,
         )
+
+    def _fail(self, problem: ChainProblem, position: int, detail: str) -> ChainReport:
+        return self._report(problem, position, detail)

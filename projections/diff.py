@@ -207,26 +207,10 @@ def _objective_changes(
     if old.status != new.status:
         kind = OBJECTIVE_ABANDONED if new.status == "abandoned" else STATUS_CHANGED
         out.append(change(kind, old.status, new.status, _sets("status")))
-    parents = (old.parent_objective_id, old.parent_key_result_id)
-    if parents != (new.parent_objective_id, new.parent_key_result_id):
-        out.append(
-            change(
-                OBJECTIVE_REALIGNED,
-                _ids(parents),
-                _ids((new.parent_objective_id, new.parent_key_result_id)),
-                _of_type(Objective.Realigned),
-            )
-        )
-    owners = (old.owner_team_id, old.owner_person_id)
-    if owners != (new.owner_team_id, new.owner_person_id):
-        out.append(
-            change(
-                OBJECTIVE_REASSIGNED,
-                _owner(old),
-                _owner(new),
-                _of_type(Objective.Reassigned),
-            )
-        )
+    for kind, names, event_class in _LINKS:
+        before, after = _ids(old, names), _ids(new, names)
+        if before != after:
+            out.append(change(kind, before, after, _of_type(event_class)))
     for kr_id in new.key_results:
         out.extend(
             _key_result_changes(new, old.key_results.get(kr_id), new.key_results[kr_id], rows)
@@ -243,18 +227,18 @@ def _objective_changes(
     return out
 
 
-def _ids(pair: tuple[UUID | None, UUID | None]) -> dict[str, str | None]:
-    return {
-        "parent_objective_id": str(pair[0]) if pair[0] else None,
-        "parent_key_result_id": str(pair[1]) if pair[1] else None,
-    }
+_LINKS = (
+    (OBJECTIVE_REALIGNED, ("parent_objective_id", "parent_key_result_id"), Objective.Realigned),
+    (OBJECTIVE_REASSIGNED, ("owner_team_id", "owner_person_id"), Objective.Reassigned),
+)
+"""What an objective is linked to (its parent, its owners): the change's kind, the id fields
+that make the link, the event that changes them."""
 
 
-def _owner(node: ObjectiveNode) -> dict[str, str | None]:
-    return {
-        "owner_team_id": str(node.owner_team_id) if node.owner_team_id else None,
-        "owner_person_id": str(node.owner_person_id) if node.owner_person_id else None,
-    }
+def _ids(node: ObjectiveNode, names: tuple[str, ...]) -> dict[str, str | None]:
+    """The node's id fields `names`, as strings (None stays None)."""
+    values = {name: getattr(node, name) for name in names}
+    return {name: str(value) if value else None for name, value in values.items()}
 
 
 def _key_result_changes(

@@ -195,16 +195,16 @@ def _moved(state: DirectoryState, e: Team.Moved, logged: Logged) -> None:
     state.teams[e.originator_id].parent_id = e.parent_id
 
 
-@_on.on(Team.MemberAdded)
-def _member_added(state: DirectoryState, e: Team.MemberAdded, logged: Logged) -> None:
+def _member_role(
+    state: DirectoryState, e: Team.MemberAdded | Team.MemberRoleChanged, logged: Logged
+) -> None:
+    """A member joins with a role, or takes another one."""
     state.teams[e.originator_id].members[e.person_id] = e.role
     state.teams[e.originator_id].granted[e.person_id] = _grant(e, logged)
 
 
-@_on.on(Team.MemberRoleChanged)
-def _role_changed(state: DirectoryState, e: Team.MemberRoleChanged, logged: Logged) -> None:
-    state.teams[e.originator_id].members[e.person_id] = e.role
-    state.teams[e.originator_id].granted[e.person_id] = _grant(e, logged)
+_on.on(Team.MemberAdded)(_member_role)
+_on.on(Team.MemberRoleChanged)(_member_role)
 
 
 @_on.on(Team.MemberRemoved)

@@ -9,6 +9,7 @@ Only cycles still open to negotiation (planning or active) fill inboxes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from uuid import UUID
 from domain.cycle import Cycle, Phase
 from domain.objective import Objective, Status
 from projections.base import PEOPLE_TEAMS_STRATEGY, DataclassFold, FoldState, Handlers, Logged
+from projections.headings import GRADING_AND_LINKS, ObjectiveHeading, follow_headings
 
 NEGOTIATING = frozenset({Phase.PLANNING.value, Phase.ACTIVE.value})
 
@@ -34,12 +36,7 @@ class Request:
 
 
 @dataclass
-class Negotiation:
-    objective_id: UUID
-    cycle_id: UUID
-    title: str
-    owner_team_id: UUID | None
-    owner_person_id: UUID | None
+class Negotiation(ObjectiveHeading):
     status: str = Status.DRAFT.value
     approver_id: UUID | None = None
     submitted_by: str | None = None
@@ -71,13 +68,7 @@ class InboxFold(DataclassFold[InboxState]):
         Objective.KeyResultRemoved,
         Objective.ProgressReported,
         Objective.CheckInCorrected,
-        Objective.KeyResultGraded,
-        Objective.Graded,
-        Objective.Reflected,
-        Objective.CarriedOver,
-        Objective.Themed,
-        Objective.KeyResultLinkedToKpi,
-        Objective.KeyResultUnlinkedFromKpi,
+        *GRADING_AND_LINKS,
         *PEOPLE_TEAMS_STRATEGY,
     )
 
@@ -94,11 +85,7 @@ def _enter(state: InboxState, e: Cycle.Event, logged: Logged, phase: Phase) -> N
 _on.on_phase_entered(_enter)
 
 
-@_on.on(Objective.Drafted)
-def _drafted(state: InboxState, e: Objective.Drafted, logged: Logged) -> None:
-    state.objectives[e.originator_id] = Negotiation(
-        e.originator_id, e.cycle_id, e.title, e.owner_team_id, e.owner_person_id
-    )
+follow_headings(_on, Negotiation, lambda state: state.objectives)
 
 
 @_on.on(Objective.CounterProposalDeclined)
@@ -107,17 +94,6 @@ def _counter_declined(
 ) -> None:
     item = state.objectives[e.originator_id]
     item.status, item.counter_proposal = Status.DRAFT.value, None
-
-
-@_on.on(Objective.Reworded)
-def _reworded(state: InboxState, e: Objective.Reworded, logged: Logged) -> None:
-    state.objectives[e.originator_id].title = e.title
-
-
-@_on.on(Objective.Reassigned)
-def _reassigned(state: InboxState, e: Objective.Reassigned, logged: Logged) -> None:
-    item = state.objectives[e.originator_id]
-    item.owner_team_id, item.owner_person_id = e.owner_team_id, e.owner_person_id
 
 
 @_on.on(Objective.Abandoned)
@@ -136,10 +112,19 @@ def _submitted(state: InboxState, e: Objective.SubmittedForApproval, logged: Log
     item.counter_proposal = None
 
 
-@_on.on(Objective.ChangesRequested)
-def _changes_requested(state: InboxState, e: Objective.ChangesRequested, logged: Logged) -> None:
-    item = state.objectives[e.originator_id]
-    item.status, item.submission = Status.CHANGES_REQUESTED.value, None
+def _answered(status: Status) -> Callable[[InboxState, Objective.Event, Logged], None]:
+    """The handler of an approver's answer to a submission that moves the objective to
+    `status`: the submission waits no more."""
+
+    def answered(state: InboxState, e: Objective.Event, logged: Logged) -> None:
+        item = state.objectives[e.originator_id]
+        item.status, item.submission = status.value, None
+
+    return answered
+
+
+_on.on(Objective.ChangesRequested)(_answered(Status.CHANGES_REQUESTED))
+_on.on(Objective.Approved)(_answered(Status.APPROVED))
 
 
 @_on.on(Objective.CounterProposed)
@@ -151,18 +136,20 @@ def _countered(state: InboxState, e: Objective.CounterProposed, logged: Logged) 
     )
 
 
-@_on.on(Objective.CounterProposalAccepted)
-def _accepted(state: InboxState, e: Objective.CounterProposalAccepted, logged: Logged) -> None:
+def _agreed(
+    state: InboxState, e: Objective.CounterProposalAccepted | Objective.AmendmentApproved
+) -> Negotiation:
+    """The negotiation, retitled if the agreed changes retitle the objective."""
     item = state.objectives[e.originator_id]
-    item.status, item.counter_proposal = Status.APPROVED.value, None
     if "title" in e.changes:
         item.title = e.changes["title"]
+    return item
 
 
-@_on.on(Objective.Approved)
-def _approved(state: InboxState, e: Objective.Approved, logged: Logged) -> None:
-    item = state.objectives[e.originator_id]
-    item.status, item.submission = Status.APPROVED.value, None
+@_on.on(Objective.CounterProposalAccepted)
+def _accepted(state: InboxState, e: Objective.CounterProposalAccepted, logged: Logged) -> None:
+    item = _agreed(state, e)
+    item.status, item.counter_proposal = Status.APPROVED.value, None
 
 
 @_on.on(Objective.Withdrawn)
@@ -181,10 +168,7 @@ def _amendment_proposed(state: InboxState, e: Objective.AmendmentProposed, logge
 
 @_on.on(Objective.AmendmentApproved)
 def _amendment_approved(state: InboxState, e: Objective.AmendmentApproved, logged: Logged) -> None:
-    item = state.objectives[e.originator_id]
-    item.amendment = None
-    if "title" in e.changes:
-        item.title = e.changes["title"]
+    _agreed(state, e).amendment = None
 
 
 @_on.on(Objective.AmendmentRejected)

@@ -33,7 +33,7 @@ from projections.base import KindTest, Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
 from projections.entries import Entries
 from projections.strategy import StrategyFold, StrategyState
-from projections.tree import KeyResultNode, ObjectiveNode, TreeFold, TreeState
+from projections.tree import CheckInPoint, KeyResultNode, ObjectiveNode, TreeFold, TreeState
 
 Json = dict[str, Any]
 
@@ -118,7 +118,7 @@ def _name(context: Context, entity_id: UUID | None, fallback: str) -> str:
     return q(context.names.get(entity_id, str(entity_id)))
 
 
-def _kr_json(kr_id: UUID, fields: Json) -> Json:
+def kr_json(kr_id: UUID, fields: Json) -> Json:
     return {"key_results": {str(kr_id): fields}}
 
 
@@ -180,8 +180,16 @@ def describe_changes(
 # ------------------------------------------------------------------ people
 
 
+def about_entity(
+    entity_type: str, entity_id: UUID, action: str, before: Json, after: Json
+) -> Narration:
+    """About an aggregate that is neither an objective nor a cycle: no objective, cycle or key
+    result to name."""
+    return Narration(entity_type, entity_id, None, None, None, action, before, after)
+
+
 def _person(logged: Logged, action: str, before: Json, after: Json) -> Narration:
-    return Narration("person", logged.event.originator_id, None, None, None, action, before, after)
+    return about_entity("person", logged.event.originator_id, action, before, after)
 
 
 @_event(Person.Registered, personal=("name", "email"))
@@ -253,9 +261,7 @@ def _notification_preferences(
 @_event(AccessToken.Issued)
 def _token_issued(context: Context, e: AccessToken.Issued, logged: Logged) -> Narration:
     after = {"person_id": str(e.person_id), "role": e.role, "label": e.label, "revoked": False}
-    return Narration(
-        "token", e.originator_id, None, None, None, f"{e.role} token issued", {}, after
-    )
+    return about_entity("token", e.originator_id, f"{e.role} token issued", {}, after)
 
 
 @_event(AccessToken.Limited)
@@ -264,20 +270,13 @@ def _token_limited(context: Context, e: AccessToken.Limited, logged: Logged) -> 
     scope = "read-only" if e.read_only else "read-write"
     action = f"token limited: {scope}" + (f", until {until}" if until else "")
     after = {"expires_at": until, "read_only": e.read_only}
-    return Narration("token", e.originator_id, None, None, None, action, {}, after)
+    return about_entity("token", e.originator_id, action, {}, after)
 
 
 @_event(AccessToken.Revoked)
 def _token_revoked(context: Context, e: AccessToken.Revoked, logged: Logged) -> Narration:
-    return Narration(
-        "token",
-        e.originator_id,
-        None,
-        None,
-        None,
-        "token revoked",
-        {"revoked": False},
-        {"revoked": True},
+    return about_entity(
+        "token", e.originator_id, "token revoked", {"revoked": False}, {"revoked": True}
     )
 
 
@@ -285,9 +284,7 @@ def _token_revoked(context: Context, e: AccessToken.Revoked, logged: Logged) -> 
 
 
 def _endpoint(logged: Logged, action: str, before: Json, after: Json) -> Narration:
-    return Narration(
-        "webhook_endpoint", logged.event.originator_id, None, None, None, action, before, after
-    )
+    return about_entity("webhook_endpoint", logged.event.originator_id, action, before, after)
 
 
 @_event(WebhookEndpoint.Registered)
@@ -348,16 +345,14 @@ def _channel_reenabled(context: Context, e: ChatChannel.Reenabled, logged: Logge
 
 
 def _channel(logged: Logged, action: str, before: Json, after: Json) -> Narration:
-    return Narration(
-        "chat_channel", logged.event.originator_id, None, None, None, action, before, after
-    )
+    return about_entity("chat_channel", logged.event.originator_id, action, before, after)
 
 
 # ------------------------------------------------------------------- teams
 
 
 def _team(logged: Logged, action: str, before: Json, after: Json) -> Narration:
-    return Narration("team", logged.event.originator_id, None, None, None, action, before, after)
+    return about_entity("team", logged.event.originator_id, action, before, after)
 
 
 @_event(Team.Formed)
@@ -494,7 +489,7 @@ def _reopened(context: Context, e: Cycle.Reopened, logged: Logged) -> Narration:
 # -------------------------------------------------------------- objectives
 
 
-def _about(
+def about_objective(
     context: Context,
     e: Objective.Event,
     action: str,
@@ -543,7 +538,7 @@ def _status_change(
     to the after side."""
     node = _node(context, e)
     old, new = _status(node.status, status.value)
-    return _about(
+    return about_objective(
         context, e, action.format(title=q(node.title)), old, new | after, approver=approver
     )
 
@@ -557,12 +552,12 @@ def _about_kr(
     after: Json,
 ) -> Narration:
     """About one key result: its fields sit under `key_results` (`before` None: nothing)."""
-    return _about(
+    return about_objective(
         context,
         e,
         action,
-        {} if before is None else _kr_json(key_result_id, before),
-        _kr_json(key_result_id, after),
+        {} if before is None else kr_json(key_result_id, before),
+        kr_json(key_result_id, after),
         key_result_id=key_result_id,
     )
 
@@ -588,7 +583,7 @@ def _drafted(context: Context, e: Objective.Drafted, logged: Logged) -> Narratio
     predecessor = context.tree.objectives.get(e.carried_from) if e.carried_from else None
     if predecessor is not None:
         action += f", carried over from {q(predecessor.title)}"
-    return _about(
+    return about_objective(
         context,
         e,
         action,
@@ -623,7 +618,7 @@ def _reworded(context: Context, e: Objective.Reworded, logged: Logged) -> Narrat
         parts.append(f"description of {q(e.title)} changed")
         before["description"], after["description"] = node.description, e.description
     action = " and ".join(parts) or f"objective {q(node.title)} reworded without change"
-    return _about(context, e, action, before, after)
+    return about_objective(context, e, action, before, after)
 
 
 @_event(Objective.Realigned)
@@ -641,7 +636,7 @@ def _realigned(context: Context, e: Objective.Realigned, logged: Logged) -> Narr
         "parent_objective_id": _id(e.parent_objective_id),
         "parent_key_result_id": _id(e.parent_key_result_id),
     }
-    return _about(context, e, action, before, after)
+    return about_objective(context, e, action, before, after)
 
 
 @_event(Objective.Reassigned)
@@ -657,7 +652,7 @@ def _reassigned(context: Context, e: Objective.Reassigned, logged: Logged) -> Na
         "owner_person_id": _id(e.owner_person_id),
     }
     action = f"{q(node.title)} reassigned to {owner}"
-    return _about(context, e, action, before, after)
+    return about_objective(context, e, action, before, after)
 
 
 @_event(Objective.Abandoned)
@@ -748,7 +743,7 @@ def _countered(context: Context, e: Objective.CounterProposed, logged: Logged) -
     before["status"], after["status"] = node.status, Status.COUNTERED.value
     after["comment"] = e.comment
     action = f"counter-proposal on {q(node.title)}: " + "; ".join(phrases)
-    return _about(context, e, action, before, after)
+    return about_objective(context, e, action, before, after)
 
 
 @_event(Objective.CounterProposalDeclined)
@@ -757,7 +752,9 @@ def _counter_declined(
 ) -> Narration:
     node = _node(context, e)
     before, after = _status(Status.COUNTERED.value, Status.DRAFT.value)
-    return _about(context, e, f"counter-proposal on {q(node.title)} declined", before, after)
+    return about_objective(
+        context, e, f"counter-proposal on {q(node.title)} declined", before, after
+    )
 
 
 @_event(Objective.CounterProposalAccepted)
@@ -768,7 +765,7 @@ def _counter_accepted(
     phrases, before, after = describe_changes(node, e.changes, applied=True)
     before["status"], after["status"] = node.status, Status.APPROVED.value
     action = f"counter-proposal on {q(node.title)} accepted: " + "; ".join(phrases)
-    return _about(context, e, action, before, after, approver=e.approved_by)
+    return about_objective(context, e, action, before, after, approver=e.approved_by)
 
 
 @_event(Objective.Approved)
@@ -789,7 +786,7 @@ def _amendment_proposed(
     phrases, before, after = describe_changes(node, e.changes, applied=False)
     after["amendment_id"] = str(e.amendment_id)
     action = f"amendment proposed to {q(node.title)}: " + "; ".join(phrases)
-    return _about(context, e, action, before, after)
+    return about_objective(context, e, action, before, after)
 
 
 @_event(Objective.AmendmentApproved)
@@ -800,7 +797,7 @@ def _amendment_approved(
     phrases, before, after = describe_changes(node, e.changes, applied=True)
     after["amendment_id"] = str(e.amendment_id)
     action = f"amendment to {q(node.title)} approved: " + "; ".join(phrases)
-    return _about(context, e, action, before, after, approver=e.actor)
+    return about_objective(context, e, action, before, after, approver=e.actor)
 
 
 @_event(Objective.AmendmentRejected)
@@ -812,7 +809,7 @@ def _amendment_rejected(
     action = f"amendment to {q(node.title)} rejected"
     if phrases:
         action += ": " + "; ".join(phrases)
-    return _about(
+    return about_objective(
         context,
         e,
         action,
@@ -827,8 +824,9 @@ def _on_day(effective_on: date) -> str:
 
 @_event(Objective.ProgressReported, objective_local=True)
 def _progress(context: Context, e: Objective.ProgressReported, logged: Logged) -> Narration:
-    # Three events in four are check-ins: `_kr`, `_on_day`, `q` and `_about` written out (one
-    # look-up of the objective, the day formatted once), as `_about` would phrase it.
+    # Three events in four are check-ins: `_kr`, `_on_day`, `q` and `about_objective` written out (one
+    # look-up of the objective, the day formatted once), as `about_objective` would
+    # phrase it.
     node = context.tree.objectives[e.originator_id]
     title = node.key_results[e.key_result_id].title
     day = e.effective_on.isoformat()
@@ -852,6 +850,15 @@ def _progress(context: Context, e: Objective.ProgressReported, logged: Logged) -
     )
 
 
+def _check_in_json(check_in: CheckInPoint | Objective.CheckInCorrected) -> Json:
+    return {
+        "check_in_id": str(check_in.check_in_id),
+        "value": check_in.value,
+        "confidence": check_in.confidence,
+        "note": check_in.note,
+    }
+
+
 @_event(Objective.CheckInCorrected, objective_local=True)
 def _corrected(context: Context, e: Objective.CheckInCorrected, logged: Logged) -> Narration:
     kr = _kr(context, e, e.key_result_id)
@@ -862,23 +869,9 @@ def _corrected(context: Context, e: Objective.CheckInCorrected, logged: Logged) 
         action += f" from {number(old.value)} to {number(e.value)}"
         if old.confidence != e.confidence:
             action += f", confidence from {old.confidence} to {e.confidence}"
-    before: Json = (
-        {
-            "check_in_id": str(old.check_in_id),
-            "value": old.value,
-            "confidence": old.confidence,
-            "note": old.note,
-        }
-        if old is not None
-        else {"check_in_id": str(e.supersedes)}
-    )
-    after: Json = {
-        "check_in_id": str(e.check_in_id),
-        "value": e.value,
-        "confidence": e.confidence,
-        "note": e.note,
-    }
-    return _about(context, e, action, before, after, key_result_id=e.key_result_id)
+    before = _check_in_json(old) if old is not None else {"check_in_id": str(e.supersedes)}
+    after = _check_in_json(e)
+    return about_objective(context, e, action, before, after, key_result_id=e.key_result_id)
 
 
 def _achieved(achieved: bool | None) -> str:
@@ -912,43 +905,41 @@ def _graded(context: Context, e: Objective.Graded, logged: Logged) -> Narration:
     else:
         action = f"{q(node.title)} regraded from {number(node.explicit_score)} to {number(e.score)}"
         before = {"score": node.explicit_score}
-    return _about(context, e, action, before, {"score": e.score})
+    return about_objective(context, e, action, before, {"score": e.score})
 
 
 @_event(Objective.Reflected, objective_local=True)
 def _reflected(context: Context, e: Objective.Reflected, logged: Logged) -> Narration:
     node = _node(context, e)
-    return _about(context, e, f"reflection written on {q(node.title)}", {}, {})
+    return about_objective(context, e, f"reflection written on {q(node.title)}", {}, {})
 
 
 @_event(Objective.KeyResultSourceAttached, ignored_by=("inbox", "staleness"))
 def _source_attached(
     context: Context, e: Objective.KeyResultSourceAttached, logged: Logged
 ) -> Narration:
-    kr = _kr(context, e, e.key_result_id)
-    return _about(
-        context,
-        e,
-        f"key result {q(kr.title)} follows a data source: {describe(e.source)}",
-        {"source_id": str(kr.source_id) if kr.source_id else None},
-        {"source_id": str(e.source_id), "source": e.source},
-        key_result_id=e.key_result_id,
-    )
+    after = {"source_id": str(e.source_id), "source": e.source}
+    return _source_change(context, e, f"follows a data source: {describe(e.source)}", after)
 
 
 @_event(Objective.KeyResultSourceDetached, ignored_by=("inbox", "staleness"))
 def _source_detached(
     context: Context, e: Objective.KeyResultSourceDetached, logged: Logged
 ) -> Narration:
+    return _source_change(context, e, "no longer follows its data source", {"source_id": None})
+
+
+def _source_change(
+    context: Context,
+    e: Objective.KeyResultSourceAttached | Objective.KeyResultSourceDetached,
+    follows: str,
+    after: Json,
+) -> Narration:
+    """A key result attached to a data source or detached from it: `follows` says which."""
     kr = _kr(context, e, e.key_result_id)
-    return _about(
-        context,
-        e,
-        f"key result {q(kr.title)} no longer follows its data source",
-        {"source_id": str(kr.source_id) if kr.source_id else None},
-        {"source_id": None},
-        key_result_id=e.key_result_id,
-    )
+    action = f"key result {q(kr.title)} {follows}"
+    before = {"source_id": _id(kr.source_id)}
+    return about_objective(context, e, action, before, after, key_result_id=e.key_result_id)
 
 
 @_event(Objective.CarriedOver)
@@ -956,4 +947,4 @@ def _carried_over(context: Context, e: Objective.CarriedOver, logged: Logged) ->
     node = _node(context, e)
     action = f"{q(node.title)} carried over to cycle {_name(context, e.to_cycle_id, '')}"
     after = {"to_cycle_id": str(e.to_cycle_id), "successor_id": str(e.successor_id)}
-    return _about(context, e, action, {}, after)
+    return about_objective(context, e, action, {}, after)

@@ -18,6 +18,7 @@ from domain.cycle import Cadence, Cycle, Phase
 from domain.objective import Objective
 from projections.base import PEOPLE_TEAMS_STRATEGY, DataclassFold, FoldState, Handlers, Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
+from projections.headings import GRADING_AND_LINKS, ObjectiveHeading, follow_headings
 
 
 def days_without_check_in(
@@ -41,12 +42,7 @@ class WatchedKeyResult:
 
 
 @dataclass
-class WatchedObjective:
-    objective_id: UUID
-    cycle_id: UUID
-    title: str
-    owner_team_id: UUID | None
-    owner_person_id: UUID | None
+class WatchedObjective(ObjectiveHeading):
     approved_on: date | None = None
     abandoned: bool = False
     key_results: dict[UUID, WatchedKeyResult] = field(default_factory=dict)
@@ -86,13 +82,7 @@ class StalenessFold(DataclassFold[StalenessState]):
         Objective.Withdrawn,
         Objective.AmendmentProposed,
         Objective.AmendmentRejected,
-        Objective.KeyResultGraded,
-        Objective.Graded,
-        Objective.Reflected,
-        Objective.CarriedOver,
-        Objective.Themed,
-        Objective.KeyResultLinkedToKpi,
-        Objective.KeyResultUnlinkedFromKpi,
+        *GRADING_AND_LINKS,
         *PEOPLE_TEAMS_STRATEGY,
     )
 
@@ -109,22 +99,7 @@ def _enter(state: StalenessState, e: Cycle.Event, logged: Logged, phase: Phase) 
 _on.on_phase_entered(_enter)
 
 
-@_on.on(Objective.Drafted)
-def _drafted(state: StalenessState, e: Objective.Drafted, logged: Logged) -> None:
-    state.objectives[e.originator_id] = WatchedObjective(
-        e.originator_id, e.cycle_id, e.title, e.owner_team_id, e.owner_person_id
-    )
-
-
-@_on.on(Objective.Reworded)
-def _reworded(state: StalenessState, e: Objective.Reworded, logged: Logged) -> None:
-    state.objectives[e.originator_id].title = e.title
-
-
-@_on.on(Objective.Reassigned)
-def _reassigned(state: StalenessState, e: Objective.Reassigned, logged: Logged) -> None:
-    watched = state.objectives[e.originator_id]
-    watched.owner_team_id, watched.owner_person_id = e.owner_team_id, e.owner_person_id
+follow_headings(_on, WatchedObjective, lambda state: state.objectives)
 
 
 @_on.on(Objective.Abandoned)

@@ -8,6 +8,7 @@ like every other: against the context as it stood before the event, with before 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +19,16 @@ from domain.quality import QualityPolicy
 from domain.source import describe
 from domain.strategy import STRATEGY_ID, Strategy
 from projections.entries import Entries
-from projections.narrative import Context, Json, Narration, number, q
+from projections.narrative import (
+    Context,
+    Json,
+    Narration,
+    about_entity,
+    about_objective,
+    kr_json,
+    number,
+    q,
+)
 from projections.strategy import KpiEntry, StrategyEntry, ThemeEntry
 
 ENTRIES = Entries()
@@ -38,7 +48,7 @@ def _strategy(context: Context) -> StrategyEntry | None:
 
 
 def _about_strategy(action: str, before: Json, after: Json) -> Narration:
-    return Narration("strategy", STRATEGY_ID, None, None, None, action, before, after)
+    return about_entity("strategy", STRATEGY_ID, action, before, after)
 
 
 def _theme(context: Context, theme_id: UUID | None) -> ThemeEntry | None:
@@ -71,30 +81,24 @@ def _defined(context: Context, e: Strategy.Defined, logged: Any) -> Narration:
     )
 
 
-@phrases(Strategy.MissionRestated)
-def _mission(context: Context, e: Strategy.MissionRestated, logged: Any) -> Narration:
-    old = _strategy(context)
-    return _about_strategy(
-        "mission restated", {"mission": old.mission if old else ""}, {"mission": e.mission}
-    )
+def _restated(name: str) -> Any:
+    """The phraser of a restated text of the strategy (`mission`, `vision`)."""
+
+    def phrase(context: Context, e: Any, logged: Any) -> Narration:
+        old = _strategy(context)
+        before = getattr(old, name) if old else ""
+        return _about_strategy(f"{name} restated", {name: before}, {name: getattr(e, name)})
+
+    return phrase
 
 
-@phrases(Strategy.VisionRestated)
-def _vision(context: Context, e: Strategy.VisionRestated, logged: Any) -> Narration:
-    old = _strategy(context)
-    return _about_strategy(
-        "vision restated", {"vision": old.vision if old else ""}, {"vision": e.vision}
-    )
+phrases(Strategy.MissionRestated)(_restated("mission"))
+phrases(Strategy.VisionRestated)(_restated("vision"))
 
 
 @phrases(Strategy.ValuesRestated)
 def _values(context: Context, e: Strategy.ValuesRestated, logged: Any) -> Narration:
-    old = _strategy(context)
-    return _about_strategy(
-        "values restated: " + ", ".join(e.values),
-        {"values": list(old.values) if old else []},
-        {"values": list(e.values)},
-    )
+    return _listed(context, "values restated", "values", e.values, lambda s: s.values)
 
 
 @phrases(Strategy.PerspectiveAdded)
@@ -102,12 +106,16 @@ def _perspective_added(context: Context, e: Strategy.PerspectiveAdded, logged: A
     return _about_strategy(f"perspective {q(e.name)} added", {}, {"perspectives": {e.key: e.name}})
 
 
+def _perspective_name(context: Context, key: str) -> str:
+    old = _strategy(context)
+    return old.perspectives.get(key, key) if old else key
+
+
 @phrases(Strategy.PerspectiveRenamed)
 def _perspective_renamed(
     context: Context, e: Strategy.PerspectiveRenamed, logged: Any
 ) -> Narration:
-    old = _strategy(context)
-    name = old.perspectives.get(e.key, e.key) if old else e.key
+    name = _perspective_name(context, e.key)
     return _about_strategy(
         f"perspective {q(name)} renamed to {q(e.name)}",
         {"perspectives": {e.key: name}},
@@ -119,18 +127,30 @@ def _perspective_renamed(
 def _perspective_removed(
     context: Context, e: Strategy.PerspectiveRemoved, logged: Any
 ) -> Narration:
-    old = _strategy(context)
-    name = old.perspectives.get(e.key, e.key) if old else e.key
+    name = _perspective_name(context, e.key)
     return _about_strategy(f"perspective {q(name)} removed", {"perspectives": {e.key: name}}, {})
 
 
 @phrases(Strategy.PerspectivesReordered)
 def _reordered(context: Context, e: Strategy.PerspectivesReordered, logged: Any) -> Narration:
+    return _listed(
+        context, "perspectives reordered", "perspective_order", e.keys, lambda s: s.perspectives
+    )
+
+
+def _listed(
+    context: Context,
+    action: str,
+    name: str,
+    items: Iterable[str],
+    was: Callable[[StrategyEntry], Iterable[str]],
+) -> Narration:
+    """A list of the strategy's restated: `action` and the new items; `name` holds the old
+    list (`was` of the strategy) and the new one."""
     old = _strategy(context)
+    new = list(items)
     return _about_strategy(
-        "perspectives reordered: " + ", ".join(e.keys),
-        {"perspective_order": list(old.perspectives) if old else []},
-        {"perspective_order": list(e.keys)},
+        f"{action}: " + ", ".join(new), {name: list(was(old)) if old else []}, {name: new}
     )
 
 
@@ -233,7 +253,7 @@ def _measurement_json(e: Kpi.MeasurementRecorded | Kpi.MeasurementCorrected) -> 
 
 
 def _about_kpi(e: Kpi.Event, action: str, before: Json, after: Json) -> Narration:
-    return Narration("kpi", e.originator_id, None, None, None, action, before, after)
+    return about_entity("kpi", e.originator_id, action, before, after)
 
 
 def _bands(direction: str, green: float, amber: float) -> str:
@@ -532,27 +552,17 @@ def _note_added(context: Context, e: Initiative.NoteAdded, logged: Any) -> Narra
 
 @phrases(QualityPolicy.Adopted)
 def _adopted(context: Context, e: QualityPolicy.Adopted, logged: Any) -> Narration:
-    return Narration(
-        "quality_policy",
-        e.originator_id,
-        None,
-        None,
-        None,
-        "quality policy adopted: every check warns",
-        {},
-        {},
+    return about_entity(
+        "quality_policy", e.originator_id, "quality policy adopted: every check warns", {}, {}
     )
 
 
 @phrases(QualityPolicy.CheckConfigured)
 def _configured(context: Context, e: QualityPolicy.CheckConfigured, logged: Any) -> Narration:
     old = context.strategy.quality.get(e.check, "warn")
-    return Narration(
+    return about_entity(
         "quality_policy",
         e.originator_id,
-        None,
-        None,
-        None,
         f"quality check {e.check} set from {old} to {e.level}",
         {"checks": {e.check: old}},
         {"checks": {e.check: e.level}},
@@ -560,27 +570,6 @@ def _configured(context: Context, e: QualityPolicy.CheckConfigured, logged: Any)
 
 
 # -------------------------------------------------------------- objectives
-
-
-def _about_objective(
-    context: Context,
-    e: Objective.Event,
-    action: str,
-    before: Json,
-    after: Json,
-    key_result_id: UUID | None = None,
-) -> Narration:
-    node = context.tree.objectives.get(e.originator_id)
-    return Narration(
-        "objective",
-        e.originator_id,
-        e.originator_id,
-        node.cycle_id if node else None,
-        key_result_id,
-        action,
-        before,
-        after,
-    )
 
 
 @phrases(Objective.Themed)
@@ -593,7 +582,7 @@ def _themed(context: Context, e: Objective.Themed, logged: Any) -> Narration:
         if e.theme_id
         else f"{title} no longer tagged with theme {_theme_name(context, previous)}"
     )
-    return _about_objective(
+    return about_objective(
         context, e, action, {"theme_id": _id(previous)}, {"theme_id": _id(e.theme_id)}
     )
 
@@ -610,13 +599,13 @@ def _kpi_link(
         if kpi_id
         else f"no longer follows KPI {_kpi_name(context, previous)}"
     )
-    return _about_objective(
+    return about_objective(
         context,
         e,
         f"key result {q(kr.title) if kr else key_result_id} {follows}",
-        {"key_results": {str(key_result_id): {"kpi_id": _id(previous)}}},
-        {"key_results": {str(key_result_id): {"kpi_id": _id(kpi_id)}}},
-        key_result_id,
+        kr_json(key_result_id, {"kpi_id": _id(previous)}),
+        kr_json(key_result_id, {"kpi_id": _id(kpi_id)}),
+        key_result_id=key_result_id,
     )
 
 

@@ -30,7 +30,12 @@ from domain.team import Team
 from domain.webhook import WebhookEndpoint
 from projections import codec
 from projections.base import DataclassFold, FoldState, Handlers, Logged
-from projections.changes import added_key_results, edited_key_results, removed_key_results
+from projections.changes import (
+    AddedKeyResult,
+    added_key_results,
+    edited_key_results,
+    removed_key_results,
+)
 
 ALL: Final = "all"
 """`include_private_for=ALL`: show every private objective (auditors and admins)."""
@@ -225,14 +230,15 @@ def _team_moved(state: TreeState, e: Team.Moved, logged: Logged) -> None:
     state.teams[e.originator_id].parent_id = e.parent_id
 
 
-@_on.on(Team.MemberAdded)
-def _member_added(state: TreeState, e: Team.MemberAdded, logged: Logged) -> None:
+def _member_role(
+    state: TreeState, e: Team.MemberAdded | Team.MemberRoleChanged, logged: Logged
+) -> None:
+    """A member joins with a role, or takes another one."""
     state.teams[e.originator_id].members[e.person_id] = e.role
 
 
-@_on.on(Team.MemberRoleChanged)
-def _role_changed(state: TreeState, e: Team.MemberRoleChanged, logged: Logged) -> None:
-    state.teams[e.originator_id].members[e.person_id] = e.role
+_on.on(Team.MemberAdded)(_member_role)
+_on.on(Team.MemberRoleChanged)(_member_role)
 
 
 @_on.on(Team.MemberRemoved)
@@ -262,6 +268,21 @@ def _objective(state: TreeState, e: Objective.Event) -> ObjectiveNode:
     return state.objectives[e.originator_id]
 
 
+def _added(defined: Objective.KeyResultAdded | AddedKeyResult) -> KeyResultNode:
+    """A key result as it is added, by its own event or by an agreed change set."""
+    return KeyResultNode(
+        key_result_id=defined.key_result_id,
+        lineage_id=defined.lineage_id,
+        title=defined.title,
+        measure=defined.measure,
+        baseline=defined.baseline,
+        target=defined.target,
+        unit=defined.unit,
+        direction=defined.direction,
+        weight=defined.weight,
+    )
+
+
 def apply_changes(node: ObjectiveNode, changes: dict[str, Any]) -> None:
     """Apply a normalised change set (accepted counter-proposal, approved amendment)."""
     if "title" in changes:
@@ -274,17 +295,7 @@ def apply_changes(node: ObjectiveNode, changes: dict[str, Any]) -> None:
             if name in edits:
                 setattr(kr, name, edits[name])
     for added in added_key_results(changes):
-        node.key_results[added.key_result_id] = KeyResultNode(
-            key_result_id=added.key_result_id,
-            lineage_id=added.lineage_id,
-            title=added.title,
-            measure=added.measure,
-            baseline=added.baseline,
-            target=added.target,
-            unit=added.unit,
-            direction=added.direction,
-            weight=added.weight,
-        )
+        node.key_results[added.key_result_id] = _added(added)
     for kr_id in removed_key_results(changes):
         node.key_results[kr_id].removed = True
 
@@ -335,18 +346,7 @@ def _abandoned(state: TreeState, e: Objective.Abandoned, logged: Logged) -> None
 
 @_on.on(Objective.KeyResultAdded)
 def _kr_added(state: TreeState, e: Objective.KeyResultAdded, logged: Logged) -> None:
-    node = _objective(state, e)
-    node.key_results[e.key_result_id] = KeyResultNode(
-        key_result_id=e.key_result_id,
-        lineage_id=e.lineage_id,
-        title=e.title,
-        measure=e.measure,
-        baseline=e.baseline,
-        target=e.target,
-        unit=e.unit,
-        direction=e.direction,
-        weight=e.weight,
-    )
+    _objective(state, e).key_results[e.key_result_id] = _added(e)
 
 
 @_on.on(Objective.KeyResultReworded)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 from uuid import UUID
@@ -28,6 +28,7 @@ from domain.base import SYSTEM, CommandContext, OkrAggregate
 from domain.cycle import Cadence, Cycle, Scoring
 from domain.errors import OkrError
 from domain.objective import Kind, Objective, Status
+from domain.objective_bulk import report_progress
 from domain.person import Person
 from domain.scoring import Direction, Measure
 from domain.team import MemberRole, Team
@@ -57,13 +58,7 @@ class Line:
     detail: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "key": self.key,
-            "sheet": self.sheet,
-            "row": self.row,
-            "detail": self.detail,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -149,6 +144,7 @@ class Planner:
         """Called with each batch as it is planned while no row has failed (the bulk writer
         starts writing it; the caller rolls back if a later row fails)."""
         self._live_check_ins: dict[UUID, dict[date, list[Any]]] = {}
+        self._targets: dict[str, tuple[Objective, UUID, dict[date, list[Any]], Cycle]] = {}
         self._importer_text = str(importer)
         self._provenance = {
             "source": "import",
@@ -211,6 +207,18 @@ class Planner:
             except AggregateNotFoundError:
                 return None
         return aggregate if isinstance(aggregate, cls) else None
+
+    def _known(
+        self, cls: type[A], found: dict[str, A], key: str, aggregate_id: UUID | None
+    ) -> A | None:
+        """The team, cycle or objective `key` names: planned or loaded before, else loaded by
+        its id (and kept under `key`)."""
+        if key in found:
+            return found[key]
+        aggregate = self._load(cls, aggregate_id) if aggregate_id else None
+        if aggregate is not None:
+            found[key] = aggregate
+        return aggregate
 
     def _cycle_of(self, objective: Objective) -> Cycle:
         cycle = self._load(Cycle, objective.cycle_id)
@@ -313,13 +321,7 @@ class Planner:
         self.line(self.plan.created, record)
 
     def team_for(self, name: str) -> Team | None:
-        if name in self.teams:
-            return self.teams[name]
-        team_id = self.directory.teams.get(name)
-        team = self._load(Team, team_id) if team_id else None
-        if team is not None:
-            self.teams[name] = team
-        return team
+        return self._known(Team, self.teams, name, self.directory.teams.get(name))
 
     def _team(self, record: Record, at: datetime) -> None:
         name = record.values["name"]
@@ -357,13 +359,7 @@ class Planner:
         self.line(self.plan.created, record)
 
     def cycle_for(self, name: str) -> Cycle | None:
-        if name in self.cycles:
-            return self.cycles[name]
-        cycle_id = self.directory.cycles.get(name)
-        cycle = self._load(Cycle, cycle_id) if cycle_id else None
-        if cycle is not None:
-            self.cycles[name] = cycle
-        return cycle
+        return self._known(Cycle, self.cycles, name, self.directory.cycles.get(name))
 
     def _cycle(self, record: Record, at: datetime) -> None:
         values = record.values
@@ -403,12 +399,8 @@ class Planner:
     # ---------------------------------------------------------------- objectives
 
     def objective_for(self, external_id: str) -> Objective | None:
-        if external_id in self.objectives:
-            return self.objectives[external_id]
-        objective = self._load(Objective, external_uuid("objective", external_id))
-        if objective is not None:
-            self.objectives[external_id] = objective
-        return objective
+        aggregate_id = external_uuid("objective", external_id)
+        return self._known(Objective, self.objectives, external_id, aggregate_id)
 
     def _owner(self, record: Record) -> tuple[UUID | None, UUID | None] | None:
         values = record.values
@@ -659,31 +651,24 @@ class Planner:
         corrections: list[tuple[Record, Objective, UUID, UUID]],
     ) -> None:
         values = record.values
-        found = self.key_results.get(values["key_result"])
-        if found is None:
-            if values["key_result"] in self.awaiting:
-                self.line(self.plan.skipped, record, "its key result awaits an amendment")
-            elif values["key_result"] not in self.failed:
-                self.error(
-                    record,
-                    "key_result_not_found",
-                    f"no key result with external id '{values['key_result']}'",
-                    "key_result",
-                )
-            return
-        objective, kr_id = found
-        if values["effective_on"] > self.today:
+        target = self._targets.get(values["key_result"])
+        if target is None:
+            target = self._target(record)
+            if target is None:
+                return
+        objective, kr_id, by_day, cycle = target
+        effective_on = values["effective_on"]
+        if effective_on > self.today:
             self.error(
                 record,
                 "effective_date_in_future",
-                f"effective_on {values['effective_on']} is after today",
+                f"effective_on {effective_on} is after today",
                 "effective_on",
             )
             return
-        kr = objective.key_results[kr_id]
         confidence = values.get("confidence", 5)
         note = values.get("note", "")
-        same_day = self._check_ins_on(kr).get(values["effective_on"], [])
+        same_day = by_day.get(effective_on)
         if same_day:
             current = max(same_day, key=lambda c: c.recorded_at)
             if (current.value, current.confidence, current.note) == (
@@ -695,24 +680,50 @@ class Planner:
             else:
                 corrections.append((record, objective, kr_id, current.id))
             return
-        cycle = self._cycle_of(objective)
         if objective.status != Status.APPROVED and objective.id not in self.touched:
             self.error(record, "not_approved", "the objective is not approved", "key_result")
             return
-        if self.attempt(
-            record,
-            lambda: objective.check_in(
+        try:
+            # Objective.check_in's rules and event, on the bulk path (domain/objective_bulk.py).
+            report_progress(
+                objective,
                 cycle,
                 kr_id,
                 values["value"],
                 confidence,
                 self.ctx(record, at),
                 note,
-                values["effective_on"],
-            ),
-        ):
-            self.touched.setdefault(objective.id, objective)
-            self.line(self.plan.created, record)
+                effective_on,
+            )
+        except OkrError as error:
+            self.error(record, error.rule, error.message, error.field)
+            return
+        self.touched.setdefault(objective.id, objective)
+        self.line(self.plan.created, record)
+
+    def _target(
+        self, record: Record
+    ) -> tuple[Objective, UUID, dict[date, list[Any]], Cycle] | None:
+        """What a check-in row's key result is checked in on (its objective, id, live
+        check-ins by date, cycle), looked up once per key result; None (reported, unless its
+        key result's own row says why) when it is not found."""
+        values = record.values
+        found = self.key_results.get(values["key_result"])
+        if found is None:
+            if values["key_result"] in self.awaiting:
+                self.line(self.plan.skipped, record, "its key result awaits an amendment")
+            elif values["key_result"] not in self.failed:
+                self.error(
+                    record,
+                    "key_result_not_found",
+                    f"no key result with external id '{values['key_result']}'",
+                    "key_result",
+                )
+            return None
+        objective, kr_id = found
+        target = (objective, kr_id, self._check_ins_on(objective.key_results[kr_id]))
+        self._targets[values["key_result"]] = (*target, self._cycle_of(objective))
+        return self._targets[values["key_result"]]
 
     def _check_ins_on(self, kr: Any) -> dict[date, list[Any]]:
         """A key result's live check-ins by date, as they were before this file (a file has

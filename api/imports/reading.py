@@ -10,8 +10,9 @@ import csv
 import io
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 CellValue = str | float | int | bool | date | datetime | None
@@ -28,13 +29,7 @@ class Problem:
     column: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "message": self.message,
-            "sheet": self.sheet,
-            "row": self.row,
-            "column": self.column,
-        }
+        return asdict(self)
 
 
 class FileRefused(Exception):
@@ -50,8 +45,18 @@ class FileRefused(Exception):
 class Row:
     number: int
     """The row number a spreadsheet shows (the header is row 1)."""
-    values: dict[str, CellValue]
-    """Header → cell, for the non-empty headers."""
+    cells: list[CellValue]
+    """The cells in the sheet's column order (text trimmed, an empty cell None; a column
+    without a header None); no longer than the headers, maybe shorter."""
+    headers: list[str] = field(repr=False, compare=False)
+    """The sheet's headers (shared by its rows)."""
+
+    @cached_property
+    def values(self) -> dict[str, CellValue]:
+        """Header → cell, for the non-empty headers (a repeated header: its last column)."""
+        return {
+            header: cell for header, cell in zip(self.headers, self.cells, strict=False) if header
+        }
 
 
 @dataclass
@@ -186,17 +191,16 @@ def _sheet(name: str, lines: Iterable[list[Any]]) -> Sheet:
     iterator = iter(lines)
     header_line = next(iterator, [])
     headers = [str(h).strip() if h is not None else "" for h in header_line]
+    width = len(headers)
+    blank = [index for index, header in enumerate(headers) if not header]
     sheet = Sheet(name, headers)
+    rows = sheet.rows
     for number, line in enumerate(iterator, start=2):
-        values: dict[str, CellValue] = {}
-        for header, value in zip(headers, line, strict=False):
-            if not header:
-                continue
-            if isinstance(value, str):
-                value = value.strip()
-                if value == "":
-                    value = None
-            values[header] = value
-        if any(v is not None for v in values.values()):
-            sheet.rows.append(Row(number, values))
+        # One list per row, in column order (the records read the columns they need).
+        cells = [(v.strip() or None) if isinstance(v, str) else v for v in line[:width]]
+        for index in blank:
+            if index < len(cells):
+                cells[index] = None
+        if cells.count(None) < len(cells):
+            rows.append(Row(number, cells, headers))
     return sheet

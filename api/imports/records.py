@@ -363,24 +363,40 @@ def _template_csv(sheet: Sheet, records: Records) -> None:
             )
         )
         return
+    # Field → column (a field named by two headers: the last one, as a row's values read it),
+    # then each kind's fields by position: a row reads only the cells of its own kind.
+    last = {header: index for index, header in enumerate(sheet.headers)}
+    position: dict[str, int] = {}
+    for header, name in columns.items():
+        position[name] = last[header]
+    record_at = position["record"]
+    by_kind = {
+        kind: [(name, position[name]) for name in spec if name in position]
+        for kind, spec in FIELDS.items()
+    }
+    items = records.items
     for row in sheet.rows:
-        fields = _fields(row, columns)
-        kind = text(fields.get("record") or "").lower().replace("-", "_").replace(" ", "_")
+        cells = row.cells
+        width = len(cells)
+        record = cells[record_at] if record_at < width else None
+        kind = text(record or "").lower().replace("-", "_").replace(" ", "_")
         kind = SHEETS.get(kind, kind)
-        if kind not in FIELDS:
+        fields = by_kind.get(kind)
+        if fields is None:
             records.problems.append(
                 Problem(
                     "record_unknown",
-                    f"record '{fields.get('record')}' is not one of: " + ", ".join(FIELDS),
+                    f"record '{record}' is not one of: " + ", ".join(FIELDS),
                     sheet.name,
                     row.number,
                     "record",
                 )
             )
             continue
-        record = parse_record(kind, Where(sheet.name, row.number), fields, records)
-        if record is not None:
-            records.items.append(record)
+        raw = {name: cells[i] for name, i in fields if i < width}
+        parsed = parse_record(kind, Where(sheet.name, row.number), raw, records)
+        if parsed is not None:
+            items.append(parsed)
 
 
 def _columns(sheet: Sheet, known: set[str], records: Records) -> dict[str, str]:

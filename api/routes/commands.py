@@ -9,7 +9,8 @@
   `min_position` (read your writes) and its query parameters.
 
 A route that does something else (a secret in the answer, an answer in another format) stays
-written out in its module.
+written out in its module, or is built there with `add_route` and a `Route` (the webhooks' and
+channels' reads, which differ only in their names: `api/routes/webhooks.py`).
 """
 
 from __future__ import annotations
@@ -67,6 +68,16 @@ class Described(Protocol):
     def summary(self) -> str: ...
     @property
     def doc(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Route:
+    """A route written out elsewhere: its path, name, summary and description (`add_route`)."""
+
+    path: str
+    name: str
+    summary: str
+    doc: str
 
 
 @dataclass(frozen=True)
@@ -168,7 +179,7 @@ def register(
         if command.if_match:
             parameters.append(inspect.Parameter("expected", _K, annotation=IfMatchDep))
         parameters.append(inspect.Parameter("response", _K, annotation=Response))
-        _route(
+        add_route(
             router,
             _endpoint(command, ids),
             parameters,
@@ -180,7 +191,7 @@ def register(
         )
 
 
-def _route(
+def add_route(
     router: APIRouter,
     endpoint: Callable[..., Any],
     parameters: list[inspect.Parameter],
@@ -252,7 +263,7 @@ def register_read(router: APIRouter, read: Read) -> None:
         read_from_store(values["response"], ledger, aggregate)
         return read.show(aggregate)
 
-    _route(
+    add_route(
         router,
         endpoint,
         [
@@ -302,7 +313,7 @@ def register_list(router: APIRouter, listing: Listing) -> None:
             items.sort(key=listing.order, reverse=True)
         return listing.out(**page(items, values["limit"], values["offset"]))
 
-    _route(
+    add_route(
         router,
         endpoint,
         [
@@ -352,7 +363,7 @@ class ModelRead:
 def register_model_read(router: APIRouter, *reads: ModelRead) -> None:
     """Adds each read (a GET taking `min_position` and `read.params`) to `router`."""
     for read in reads:
-        _route(
+        add_route(
             router,
             _model_read(read),
             [

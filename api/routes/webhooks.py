@@ -4,16 +4,20 @@ read, change, disable; deliveries, redelivery and (webhooks) replay from any log
 
 from __future__ import annotations
 
-from typing import Annotated
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
 
 from api import present
 from api import webhook_schemas as w
 from api.deps import answer, etag
 from api.routes import WebhooksDep, problems
-from api.routes.commands import Command, register
+from api.routes.commands import Command, Param, Route, add_route, register
 from api.usecases.webhooks import WebhookUseCases as W
 from domain.channel import ChatChannel
 from domain.webhook import WebhookEndpoint
@@ -27,12 +31,129 @@ def _out(endpoint: WebhookEndpoint) -> w.WebhookOut:
     return present.shaped(w.WebhookOut, endpoint, created_at=endpoint.created_on)
 
 
+def _channel(channel: ChatChannel) -> w.ChannelOut:
+    return present.shaped(w.ChannelOut, channel, created_at=channel.created_on)
+
+
 Before = Annotated[int | None, Query(ge=1, description="Deliveries older than this id.")]
 Shown = Annotated[int, Query(ge=1, le=500)]
 
 
 def _delivery(d: Delivery) -> w.DeliveryOut:
     return w.DeliveryOut.model_validate(d.as_json())
+
+
+@dataclass(frozen=True)
+class _Receivers:
+    """Webhook endpoints and chat channels are read alike: listed, one read (its `ETag` its
+    version), its deliveries listed and one sent again; the use case's method for each."""
+
+    id_name: str
+    show: Callable[[Any], BaseModel]
+    out: type[BaseModel]
+    page: type[BaseModel]
+    every: Callable[[W], Sequence[Any]]
+    one: Callable[[W, UUID], Any]
+    deliveries: Callable[[W, UUID, int | None, int], list[Delivery]]
+    redeliver: Callable[[W, UUID, int], Delivery]
+
+    def add_reads(self, listing: Route, read: Route) -> None:
+        """GET the collection (every one, with the total) and GET one."""
+
+        def list_all(**values: Any) -> Any:
+            items = [self.show(found) for found in self.every(values["uses"])]
+            return self.page(items=items, total=len(items))
+
+        def read_one(**values: Any) -> Any:
+            found = self.one(values["uses"], values[self.id_name])
+            values["response"].headers["ETag"] = etag(found.version)
+            return self.show(found)
+
+        uses = Param("uses", WebhooksDep).parameter()
+        add_route(
+            webhooks,
+            list_all,
+            [uses],
+            method="GET",
+            route=listing,
+            out=self.page,
+            responses=problems(403),
+        )
+        add_route(
+            webhooks,
+            read_one,
+            [self._id(), uses, Param("response", Response).parameter()],
+            method="GET",
+            route=read,
+            out=self.out,
+            responses=problems(403, 404),
+        )
+
+    def add_deliveries(self, listing: Route, redeliver: Route) -> None:
+        """GET the deliveries, newest first, and POST one again."""
+
+        def list_deliveries(**values: Any) -> Any:
+            found = self.deliveries(
+                values["uses"], values[self.id_name], values["before"], values["limit"]
+            )
+            return w.DeliveryPage(items=[_delivery(d) for d in found])
+
+        def send_again(**values: Any) -> Any:
+            uses, delivery_id = values["uses"], values["delivery_id"]
+            return _delivery(self.redeliver(uses, values[self.id_name], delivery_id))
+
+        uses = Param("uses", WebhooksDep).parameter()
+        add_route(
+            webhooks,
+            list_deliveries,
+            [
+                self._id(),
+                uses,
+                Param("before", Before, None).parameter(),
+                Param("limit", Shown, 100).parameter(),
+            ],
+            method="GET",
+            route=listing,
+            out=w.DeliveryPage,
+            responses=problems(403, 404),
+        )
+        add_route(
+            webhooks,
+            send_again,
+            [self._id(), Param("delivery_id", int).parameter(), uses],
+            method="POST",
+            route=redeliver,
+            out=w.DeliveryOut,
+            responses=problems(403, 404),
+            status_code=201,
+        )
+
+    def _id(self) -> inspect.Parameter:
+        return Param(self.id_name, UUID).parameter()
+
+
+ENDPOINTS = _Receivers(
+    "endpoint_id",
+    _out,
+    w.WebhookOut,
+    w.WebhookPage,
+    W.endpoints,
+    W.endpoint,
+    W.deliveries,
+    W.redeliver,
+)
+CHANNELS = _Receivers(
+    "channel_id",
+    _channel,
+    w.ChannelOut,
+    w.ChannelPage,
+    W.channels,
+    W.channel,
+    W.channel_deliveries,
+    W.redeliver_to_channel,
+)
+
+_DELIVERIES = "Newest first: status, attempts, the next attempt, the receiver's last answer."
 
 
 @webhooks.post(
@@ -55,29 +176,20 @@ def register_webhook(
     )
 
 
-@webhooks.get(
-    "/webhooks",
-    response_model=w.WebhookPage,
-    responses=problems(403),
-    summary="List webhook endpoints (admin)",
+ENDPOINTS.add_reads(
+    Route(
+        "/webhooks",
+        "list_webhooks",
+        "List webhook endpoints (admin)",
+        "Every endpoint, in registration order (never a secret).",
+    ),
+    Route(
+        "/webhooks/{endpoint_id}",
+        "read_webhook",
+        "Read a webhook endpoint (admin)",
+        "One endpoint; the `ETag` is its version.",
+    ),
 )
-def list_webhooks(uses: WebhooksDep) -> w.WebhookPage:
-    """Every endpoint, in registration order (never a secret)."""
-    items = [_out(e) for e in uses.endpoints()]
-    return w.WebhookPage(items=items, total=len(items))
-
-
-@webhooks.get(
-    "/webhooks/{endpoint_id}",
-    response_model=w.WebhookOut,
-    responses=problems(403, 404),
-    summary="Read a webhook endpoint (admin)",
-)
-def read_webhook(endpoint_id: UUID, uses: WebhooksDep, response: Response) -> w.WebhookOut:
-    """One endpoint; the `ETag` is its version."""
-    endpoint = uses.endpoint(endpoint_id)
-    response.headers["ETag"] = etag(endpoint.version)
-    return _out(endpoint)
 
 
 register(
@@ -107,32 +219,20 @@ register(
 )
 
 
-@webhooks.get(
-    "/webhooks/{endpoint_id}/deliveries",
-    response_model=w.DeliveryPage,
-    responses=problems(403, 404),
-    summary="List an endpoint's deliveries (admin)",
+ENDPOINTS.add_deliveries(
+    Route(
+        "/webhooks/{endpoint_id}/deliveries",
+        "list_deliveries",
+        "List an endpoint's deliveries (admin)",
+        _DELIVERIES,
+    ),
+    Route(
+        "/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver",
+        "redeliver",
+        "Send a delivery again (admin)",
+        "Queues a new delivery of the same signed content (same `webhook-id`).",
+    ),
 )
-def list_deliveries(
-    endpoint_id: UUID,
-    uses: WebhooksDep,
-    before: Before = None,
-    limit: Shown = 100,
-) -> w.DeliveryPage:
-    """Newest first: status, attempts, the next attempt, the receiver's last answer."""
-    return w.DeliveryPage(items=[_delivery(d) for d in uses.deliveries(endpoint_id, before, limit)])
-
-
-@webhooks.post(
-    "/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver",
-    status_code=201,
-    response_model=w.DeliveryOut,
-    responses=problems(403, 404),
-    summary="Send a delivery again (admin)",
-)
-def redeliver(endpoint_id: UUID, delivery_id: int, uses: WebhooksDep) -> w.DeliveryOut:
-    """Queues a new delivery of the same signed content (same `webhook-id`)."""
-    return _delivery(uses.redeliver(endpoint_id, delivery_id))
 
 
 @webhooks.post(
@@ -152,10 +252,6 @@ def replay(endpoint_id: UUID, body: w.WebhookReplay, uses: WebhooksDep) -> w.Rep
 # ------------------------------------------------------------------ chat channels
 
 
-def _channel(channel: ChatChannel) -> w.ChannelOut:
-    return present.shaped(w.ChannelOut, channel, created_at=channel.created_on)
-
-
 @webhooks.post(
     "/channels",
     status_code=201,
@@ -172,29 +268,20 @@ def connect_channel(body: w.ChannelCreate, uses: WebhooksDep, response: Response
     return _channel(uses.channel(result.id))
 
 
-@webhooks.get(
-    "/channels",
-    response_model=w.ChannelPage,
-    responses=problems(403),
-    summary="List Slack and Teams channels (admin)",
+CHANNELS.add_reads(
+    Route(
+        "/channels",
+        "list_channels",
+        "List Slack and Teams channels (admin)",
+        "Every channel, in connection order (URLs shown only as hints).",
+    ),
+    Route(
+        "/channels/{channel_id}",
+        "read_channel",
+        "Read a channel (admin)",
+        "One channel; the `ETag` is its version.",
+    ),
 )
-def list_channels(uses: WebhooksDep) -> w.ChannelPage:
-    """Every channel, in connection order (URLs shown only as hints)."""
-    items = [_channel(c) for c in uses.channels()]
-    return w.ChannelPage(items=items, total=len(items))
-
-
-@webhooks.get(
-    "/channels/{channel_id}",
-    response_model=w.ChannelOut,
-    responses=problems(403, 404),
-    summary="Read a channel (admin)",
-)
-def read_channel(channel_id: UUID, uses: WebhooksDep, response: Response) -> w.ChannelOut:
-    """One channel; the `ETag` is its version."""
-    channel = uses.channel(channel_id)
-    response.headers["ETag"] = etag(channel.version)
-    return _channel(channel)
 
 
 register(
@@ -223,31 +310,17 @@ register(
 )
 
 
-@webhooks.get(
-    "/channels/{channel_id}/deliveries",
-    response_model=w.DeliveryPage,
-    responses=problems(403, 404),
-    summary="List a channel's deliveries (admin)",
+CHANNELS.add_deliveries(
+    Route(
+        "/channels/{channel_id}/deliveries",
+        "list_channel_deliveries",
+        "List a channel's deliveries (admin)",
+        _DELIVERIES,
+    ),
+    Route(
+        "/channels/{channel_id}/deliveries/{delivery_id}/redeliver",
+        "redeliver_to_channel",
+        "Send a channel message again (admin)",
+        "Queues the same message again.",
+    ),
 )
-def list_channel_deliveries(
-    channel_id: UUID,
-    uses: WebhooksDep,
-    before: Before = None,
-    limit: Shown = 100,
-) -> w.DeliveryPage:
-    """Newest first: status, attempts, the next attempt, the receiver's last answer."""
-    return w.DeliveryPage(
-        items=[_delivery(d) for d in uses.channel_deliveries(channel_id, before, limit)]
-    )
-
-
-@webhooks.post(
-    "/channels/{channel_id}/deliveries/{delivery_id}/redeliver",
-    status_code=201,
-    response_model=w.DeliveryOut,
-    responses=problems(403, 404),
-    summary="Send a channel message again (admin)",
-)
-def redeliver_to_channel(channel_id: UUID, delivery_id: int, uses: WebhooksDep) -> w.DeliveryOut:
-    """Queues the same message again."""
-    return _delivery(uses.redeliver_to_channel(channel_id, delivery_id))

@@ -11,6 +11,7 @@ states it in its body).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -230,9 +231,7 @@ class StrategyQueries(UseCases):
                 if str(f.get("objective_id")) not in hidden
                 and not ({str(r) for r in f.get("related", [])} & hidden)
             ]
-        counts: dict[str, int] = {}
-        for finding in findings:
-            counts[finding["check"]] = counts.get(finding["check"], 0) + 1
+        counts = dict(Counter(finding["check"] for finding in findings))
         return {
             "cycle_id": cycle_id,
             "objective_id": objective_id,

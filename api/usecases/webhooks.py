@@ -18,7 +18,7 @@ from domain.channel import ChatChannel
 from domain.webhook import ALL_EVENT_TYPES, WebhookEndpoint
 from infra.settings import get_settings
 from infra.webhooks.access import webhooks_of
-from infra.webhooks.delivery import WebhookDelivery
+from infra.webhooks.delivery import Endpoints, WebhookDelivery
 from infra.webhooks.endpoints import connect_channel, register_endpoint
 from infra.webhooks.store import Delivery
 from projections.catalogue import CATALOGUE
@@ -82,11 +82,25 @@ class WebhookUseCases(UseCases):
         positions.saw_aggregate(self.ledger, target.id, target.version)
         return target
 
-    def _deliveries(self, target_id: UUID, before: int | None, limit: int) -> list[Delivery]:
+    def _every(self, of: Callable[[Endpoints], dict[UUID, T]]) -> list[T]:
+        """Every endpoint or channel (`of` picks which) this instance delivers to, oldest
+        first."""
+        positions.saw_head(self.ledger)
+        return sorted(of(self.delivery.endpoints()).values(), key=lambda t: t.created_on)
+
+    def _deliveries(
+        self, known: Callable[[UUID], object], target_id: UUID, before: int | None, limit: int
+    ) -> list[Delivery]:
+        """The deliveries to an endpoint or channel that `known` finds (else a 404)."""
+        known(target_id)
         positions.saw_head(self.ledger)
         return self.delivery.store.deliveries(target_id, before=before, limit=limit)
 
-    def _redeliver(self, target_id: UUID, delivery_id: int) -> Delivery:
+    def _redeliver(
+        self, known: Callable[[UUID], object], target_id: UUID, delivery_id: int
+    ) -> Delivery:
+        """One delivery to an endpoint or channel that `known` finds, queued again."""
+        known(target_id)
         made = self.delivery.store.redeliver(target_id, delivery_id, self.delivery.clock())
         if made is None:
             raise not_found("delivery", delivery_id)
@@ -96,9 +110,7 @@ class WebhookUseCases(UseCases):
         return self._known("webhook", endpoint_id, self.ledger.get_webhook_endpoint)
 
     def endpoints(self) -> list[WebhookEndpoint]:
-        positions.saw_head(self.ledger)
-        known = self.delivery.endpoints()
-        return sorted(known.states.values(), key=lambda e: e.created_on)
+        return self._every(lambda known: known.states)
 
     # ------------------------------------------------------------- channels
 
@@ -120,9 +132,7 @@ class WebhookUseCases(UseCases):
         return self._known("channel", channel_id, self.ledger.get_chat_channel)
 
     def channels(self) -> list[ChatChannel]:
-        positions.saw_head(self.ledger)
-        known = self.delivery.endpoints()
-        return sorted(known.channels.values(), key=lambda c: c.created_on)
+        return self._every(lambda known: known.channels)
 
     def disable_channel(self, channel_id: UUID, reason: str) -> CommandResult:
         self.channel(channel_id)
@@ -139,12 +149,10 @@ class WebhookUseCases(UseCases):
     def channel_deliveries(
         self, channel_id: UUID, before: int | None = None, limit: int = 100
     ) -> list[Delivery]:
-        self.channel(channel_id)
-        return self._deliveries(channel_id, before, limit)
+        return self._deliveries(self.channel, channel_id, before, limit)
 
     def redeliver_to_channel(self, channel_id: UUID, delivery_id: int) -> Delivery:
-        self.channel(channel_id)
-        return self._redeliver(channel_id, delivery_id)
+        return self._redeliver(self.channel, channel_id, delivery_id)
 
     def change(
         self, endpoint_id: UUID, body: w.WebhookPatch, expected: int | None
@@ -183,12 +191,10 @@ class WebhookUseCases(UseCases):
     def deliveries(
         self, endpoint_id: UUID, before: int | None = None, limit: int = 100
     ) -> list[Delivery]:
-        self.endpoint(endpoint_id)
-        return self._deliveries(endpoint_id, before, limit)
+        return self._deliveries(self.endpoint, endpoint_id, before, limit)
 
     def redeliver(self, endpoint_id: UUID, delivery_id: int) -> Delivery:
-        self.endpoint(endpoint_id)
-        return self._redeliver(endpoint_id, delivery_id)
+        return self._redeliver(self.endpoint, endpoint_id, delivery_id)
 
     def replay(self, endpoint_id: UUID, from_position: int) -> int:
         self.endpoint(endpoint_id)

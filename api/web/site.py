@@ -11,6 +11,7 @@ predicates. There is no second set of rules here.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import re
@@ -250,6 +251,16 @@ def get_viewer(request: Request) -> Viewer:
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 
+def get_fresh_viewer(viewer: ViewerDep, seen: int | None = None) -> Viewer:
+    """The viewer of a page that reads its writes: `seen` is the position the form's command
+    answered (its redirect says so), and the read models reach it before the page reads."""
+    viewer.wait_for(seen)
+    return viewer
+
+
+FreshViewerDep = Annotated[Viewer, Depends(get_fresh_viewer)]
+
+
 # ------------------------------------------------------------------------- forms
 
 
@@ -292,6 +303,18 @@ class Form:
         if value is None:
             raise FormError(missing)
         return value
+
+    def key_result(self, prefix: str = "") -> dict[str, Any]:
+        """A new key result's fields as the form names them (each after `prefix`, e.g. the
+        drafting page's `kr_`), with the form's defaults: a metric, to increase."""
+        return {
+            "title": self.get(f"{prefix}title"),
+            "measure": self.get(f"{prefix}measure") or "metric",
+            "baseline": self.number(f"{prefix}baseline"),
+            "target": self.number(f"{prefix}target"),
+            "unit": self.get(f"{prefix}unit"),
+            "direction": self.get(f"{prefix}direction") or "increase",
+        }
 
     def number(self, name: str) -> float | None:
         value = self.get(name).replace(",", "")
@@ -625,6 +648,61 @@ def act(
     viewer.flash(done, "success")
     position = getattr(result, "position", None)
     return redirect(with_query(then(result) if then else back, seen=position))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a page that answers its own form shows (no redirect: a secret made now is shown
+    on this answer only, never again): the secret, or the form's problem, and the status."""
+
+    secret: str | None = None
+    problem: str | None = None
+    status_code: int = 200
+
+    @classmethod
+    def made(cls, secret: str) -> Outcome:
+        return cls(secret=secret, status_code=201)
+
+    @classmethod
+    def refused(cls, problem: str) -> Outcome:
+        return cls(problem=problem, status_code=422)
+
+
+SHOWN = Outcome()
+"""The page as it is, no form answered."""
+
+
+FormBuilder = Callable[[UUID, Viewer, Form], Any]
+"""Runs the command a form asks for, given the id of what it is about, the viewer, the form."""
+
+
+def form_command(resource: str, action: str, done: str) -> Callable[[FormBuilder], FormBuilder]:
+    """A form about one thing (`resource`, e.g. `/kpis/{kpi_id}`), posted to `resource` +
+    `action`: the decorated function runs its command, `act` flashes `done` and goes back to
+    the thing's page."""
+    (id_name,) = re.findall(r"{(\w+)}", resource)
+
+    def register(build: FormBuilder) -> FormBuilder:
+        def route(**values: Any) -> RedirectResponse:
+            thing_id, viewer, form = values[id_name], values["viewer"], values["form"]
+            back = resource.format(**{id_name: thing_id})
+            return act(viewer, back, lambda: build(thing_id, viewer, form), done)
+
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        route.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [
+                inspect.Parameter(id_name, keyword, annotation=UUID),
+                inspect.Parameter("viewer", keyword, annotation=ViewerDep),
+                inspect.Parameter("form", keyword, annotation=FormDep),
+            ],
+            return_annotation=RedirectResponse,
+        )
+        route.__name__ = route.__qualname__ = build.__name__
+        route.__doc__ = build.__doc__
+        web.post(resource + action)(route)
+        return build
+
+    return register
 
 
 def first(items: Iterable[Any], default: Any = None) -> Any:

@@ -28,7 +28,7 @@ import httpx
 from bench.harness import Figure, Row, ScenarioResult, Target, alternate, paired, percentile
 from bench.scenarios import Context
 from bench.scenarios.fixtures import Objectives, Writer
-from bench.services import bare_server, product_server
+from bench.services import ServerProcess, bare_server, product_server
 from domain.application import OkrLedger
 from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
@@ -131,27 +131,42 @@ def _alternate_loads(
     ctx: Context,
     seconds: float,
     limit: int,
-    product: tuple[str, Callable[[], list[Callable[[], Request]]], Figures],
-    raw: tuple[str, list[Callable[[], Request]], Figures],
+    product: tuple[ServerProcess, Callable[[], list[Callable[[], Request]]], Figures],
+    raw: tuple[ServerProcess, list[Callable[[], Request]], Figures],
+    moment: str,
 ) -> list[str]:
-    """`ctx.rounds` rounds of load on `okr serve` and on the bare server, alternating; each
-    side is (base URL, its requests, its figures). What went wrong, per round."""
+    """Both servers warmed up (1 s, at most 100 requests each), then `ctx.rounds` rounds of
+    load on `okr serve` and on the bare server, alternating; each side is (its server, its
+    requests, its figures). Notes `okr serve`'s peak memory after them as `moment`. What went
+    wrong, each once."""
     errors: list[str] = []
-    product_url, product_requests, product_figures = product
-    raw_url, raw_requests, raw_figures = raw
+    serve, product_requests, product_figures = product
+    bare, raw_requests, raw_figures = raw
+    hammer(serve.base_url, product_requests(), 1.0, 100)
+    hammer(bare.base_url, raw_requests, 1.0, 100)
 
     def product_round(_: int) -> None:
-        load = hammer(product_url, product_requests(), seconds, limit)
+        load = hammer(serve.base_url, product_requests(), seconds, limit)
         product_figures.add(load)
         errors.append(_errors("okr serve", load))
 
     def raw_round(_: int) -> None:
-        load = hammer(raw_url, raw_requests, seconds, limit)
+        load = hammer(bare.base_url, raw_requests, seconds, limit)
         raw_figures.add(load)
         errors.append(_errors("bare", load))
 
     alternate(ctx.rounds, product_round, raw_round)
-    return errors
+    ctx.shared.setdefault("server_peak_mb", {})[moment] = serve.peak_rss_mb
+    return sorted({e for e in errors if e})
+
+
+def _rounds(ctx: Context, seconds: float, limit: int | None = None) -> str:
+    """How `_alternate_loads` ran, for the notes."""
+    at_most = f" (at most {limit:,} requests)" if limit is not None else ""
+    return (
+        f"{seconds:g} s per round{at_most}, {ctx.rounds} rounds alternating; "
+        f"async httpx client, {CLIENTS} connections"
+    )
 
 
 @contextmanager
@@ -198,17 +213,13 @@ def run_write(ctx: Context) -> ScenarioResult:
             raw_requests: list[Callable[[], Request]] = [
                 lambda: ("POST", "/raw/check-ins", None, {}) for _ in range(CLIENTS)
             ]
-            hammer(server.base_url, check_ins(), 1.0, 100)  # warm up both
-            hammer(bare.base_url, raw_requests, 1.0, 100)
             errors = _alternate_loads(
                 ctx,
                 seconds,
                 limit,
-                (server.base_url, check_ins, product),
-                (bare.base_url, raw_requests, raw),
-            )
-            ctx.shared.setdefault("server_peak_mb", {})["demo, after the HTTP writes"] = (
-                server.peak_rss_mb
+                (server, check_ins, product),
+                (bare, raw_requests, raw),
+                "demo, after the HTTP writes",
             )
         result.rows += _rows(
             "http-write",
@@ -219,11 +230,10 @@ def run_write(ctx: Context) -> ScenarioResult:
             None,
         )
         result.notes.append(
-            f"{seconds:g} s per round (at most {limit:,} requests), {ctx.rounds} rounds "
-            f"alternating; async httpx client, {CLIENTS} connections, uvicorn log level info "
-            "for both servers (as `okr serve`)."
+            f"{_rounds(ctx, seconds, limit)}, uvicorn log level info for both servers "
+            "(as `okr serve`)."
         )
-        result.notes += sorted({e for e in errors if e})
+        result.notes += errors
     return result
 
 
@@ -254,18 +264,14 @@ def run_read(ctx: Context) -> ScenarioResult:
                 raw_reads: list[Callable[[], Request]] = [
                     lambda: ("GET", "/raw/tree", None, {}) for _ in range(CLIENTS)
                 ]
-                hammer(server.base_url, reads, 1.0, 100)
-                hammer(bare.base_url, raw_reads, 1.0, 100)
                 errors = _alternate_loads(
                     ctx,
                     seconds,
                     10**9,  # as many requests as the time allows
-                    (server.base_url, lambda: reads, product),
-                    (bare.base_url, raw_reads, raw),
+                    (server, lambda: reads, product),
+                    (bare, raw_reads, raw),
+                    "demo, after the HTTP reads",
                 )
-            ctx.shared.setdefault("server_peak_mb", {})["demo, after the HTTP reads"] = (
-                server.peak_rss_mb
-            )
         result.rows += _rows(
             "http-read",
             "tree requests",
@@ -275,9 +281,8 @@ def run_read(ctx: Context) -> ScenarioResult:
             Target.ratio(0.5),
         )
         result.notes.append(
-            f"tree of the demo's active cycle ({tree_file.stat().st_size:,} bytes); {seconds:g} s "
-            f"per round, {ctx.rounds} rounds alternating; async httpx client, {CLIENTS} "
-            "connections."
+            f"tree of the demo's active cycle ({tree_file.stat().st_size:,} bytes); "
+            f"{_rounds(ctx, seconds)}."
         )
-        result.notes += sorted({e for e in errors if e})
+        result.notes += errors
     return result

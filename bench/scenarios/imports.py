@@ -50,6 +50,7 @@ def run(ctx: Context) -> ScenarioResult:
     product = Figure("events/s")
     raw = Figure("rows/s")
     cpu = Figure("µs", better="lower")
+    writer_cpu = Figure("µs", better="lower")
     events = [0]
     states: list[bytes] = []
 
@@ -74,6 +75,8 @@ def run(ctx: Context) -> ScenarioResult:
         events[0] = report.events_written
         product.add(report.events_written / elapsed)
         cpu.add(spent / report.events_written * 1e6)
+        if "writer_cpu_seconds" in report.extra:
+            writer_cpu.add(report.extra["writer_cpu_seconds"] / report.events_written * 1e6)
 
     def raw_round(_: int) -> None:
         url = ctx.cluster.scratch("import_raw", template=template_name)
@@ -104,6 +107,14 @@ def run(ctx: Context) -> ScenarioResult:
         ),
         Row("import", "import: the process's CPU per event", cpu),
     ]
+    if writer_cpu.values:
+        result.rows.append(
+            Row(
+                "import",
+                "import: of which the bulk writer's thread (encode, hash, send)",
+                writer_cpu,
+            )
+        )
     result.notes.append(
         f"{path.name}: {len(content) / 1e6:.1f} MB, {rows:,} rows; each round imports it into "
         f"a fresh store (reading, planning every row through the domain, writing on the bulk "

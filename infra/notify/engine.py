@@ -45,12 +45,13 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.utils import get_topic
 from psycopg import Connection
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL
 
 from domain.application import OkrLedger
 from domain.objective import Objective
 from domain.person import NotificationPreferences, Person
 from infra.leadership import leadership
+from infra.listening import follow_log, listening, wait_for_notify
 from infra.notify.channels import Channel, EmailChannel, SmtpConfig
 from infra.notify.render import Directory, Recipient, render
 from infra.notify.store import CHANNEL, IN_APP, NoticeStore, notice_of
@@ -263,23 +264,20 @@ class Notifier:
 
     def _follow(self) -> None:
         with (
-            self.datastore.get_connection() as listener,
+            listening(self.datastore, self.log.channel_name) as listener,
             self.datastore.get_connection() as conn,
         ):
-            listener.execute(SQL("LISTEN {}").format(Identifier(self.log.channel_name)))
-            try:
-                state = self.restore(conn, self.store.position())
-                self._moved(state.position)
-                while not self._stop.is_set():
-                    rows = self.log.page_rows(conn, state.position, 2**62, self.max_batch)
-                    if rows:
-                        self._decide(conn, state, self.log.logged(rows))
-                        continue
-                    for _ in listener.notifies(timeout=0.25, stop_after=1):
-                        pass
-            finally:
-                with contextlib.suppress(Exception):
-                    listener.execute("UNLISTEN *")
+            state = self.restore(conn, self.store.position())
+            self._moved(state.position)
+            follow_log(
+                self.log,
+                conn,
+                listener,
+                self._stop,
+                lambda: state.position,
+                lambda events: self._decide(conn, state, events),
+                self.max_batch,
+            )
 
     def decide(
         self, state: NoticesState, events: Sequence[Logged]
@@ -324,17 +322,11 @@ class Notifier:
     def _sending(self) -> None:
         while not self._stop.is_set():
             try:
-                with self.datastore.get_connection() as listener:
-                    listener.execute(SQL("LISTEN {}").format(Identifier(CHANNEL)))
-                    try:
-                        while not self._stop.is_set():
-                            if self.dispatch() or self.send_one():
-                                continue
-                            for _ in listener.notifies(timeout=self.poll_seconds, stop_after=1):
-                                pass
-                    finally:
-                        with contextlib.suppress(Exception):
-                            listener.execute("UNLISTEN *")
+                with listening(self.datastore, CHANNEL) as listener:
+                    while not self._stop.is_set():
+                        if self.dispatch() or self.send_one():
+                            continue
+                        wait_for_notify(listener, self.poll_seconds)
             except Exception:
                 log.exception("notifier sender failed; retrying")
                 self._stop.wait(1.0)

@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, LiteralString
 from uuid import UUID
 
 import orjson
@@ -200,32 +200,21 @@ class ViewQueries:
         `or_objective_ids`."""
         state = TreeState()
         self.organisation(snap, state)
-        where: list[Composable] = []
-        params: list[Any] = []
+        where = _Where()
         if matching is not None:
-            where.append(SQL("({} OR objective_id = ANY(%s))").format(MATCHING[matching]))
-            if matching == "mentions":
-                params.append(mentioning)
-            params.append(list(or_objective_ids))
-        if cycle_ids is not None:
-            where.append(SQL("cycle_id = ANY(%s)"))
-            params.append(list(cycle_ids))
-        if objective_ids is not None:
-            where.append(SQL("objective_id = ANY(%s)"))
-            params.append(list(objective_ids))
-        if owner_team_id is not None:
-            where.append(SQL("owner_team_id = %s"))
-            params.append(owner_team_id)
-        if owner_person_id is not None:
-            where.append(SQL("owner_person_id = %s"))
-            params.append(owner_person_id)
-        query = SQL("SELECT objective_id, doc::text, {} FROM {}").format(
-            SQL("check_ins::text" if every_check_in else "NULL"), self.t("view_tree_objectives")
+            mentions = [mentioning] if matching == "mentions" else []
+            condition = SQL("({} OR objective_id = ANY(%s))").format(MATCHING[matching])
+            where.add(condition, *mentions, list(or_objective_ids))
+        where.any_of("cycle_id = ANY(%s)", cycle_ids)
+        where.any_of("objective_id = ANY(%s)", objective_ids)
+        where.when("owner_team_id = %s", owner_team_id)
+        where.when("owner_person_id = %s", owner_person_id)
+        query = SQL("SELECT objective_id, doc::text, {} FROM {}{} ORDER BY seq").format(
+            SQL("check_ins::text" if every_check_in else "NULL"),
+            self.t("view_tree_objectives"),
+            where.clause(),
         )
-        if where:
-            query += SQL(" WHERE ") + SQL(" AND ").join(where)
-        query += SQL(" ORDER BY seq")
-        for oid, doc, live in self._rows(snap, query, params):
+        for oid, doc, live in self._rows(snap, query, where.params):
             node = decode(ObjectiveNode, doc)
             if live is not None:
                 for kr_id, points in decode(dict[UUID, list[CheckInPoint]], live).items():
@@ -341,35 +330,22 @@ class ViewQueries:
         offset: int = 0,
     ) -> list[dict[str, Any]]:
         """Audit rows (JSON-native) in log order; positions inclusive."""
-        where: list[Composable] = []
-        params: list[Any] = []
-        if actor is not None:
-            where.append(SQL("actor = %s"))
-            params.append(actor)
+        where = _Where()
+        where.when("actor = %s", actor)
         if entity_id is not None:
             # The same as `objective_id = %s`, in the form of the partial index's predicate.
-            where.append(
-                SQL("(entity_id = %s OR (objective_id = %s AND {}) OR key_result_id = %s)").format(
-                    SQL(OBJECTIVE_OF_ANOTHER_ROW)
-                )
-            )
-            params += [entity_id, entity_id, entity_id]
-        if event_type is not None:
-            where.append(SQL("event_type = %s"))
-            params.append(event_type)
-        if cycle_id is not None:
-            where.append(SQL("cycle_id = %s"))
-            params.append(cycle_id)
-        if from_position is not None:
-            where.append(SQL("position >= %s"))
-            params.append(from_position)
-        if to_position is not None:
-            where.append(SQL("position <= %s"))
-            params.append(to_position)
-        query = SQL("SELECT {} FROM {}").format(AUDIT_COLUMNS, self.t("view_audit"))
-        if where:
-            query += SQL(" WHERE ") + SQL(" AND ").join(where)
-        query += SQL(" ORDER BY position")
+            condition = SQL(
+                "(entity_id = %s OR (objective_id = %s AND {}) OR key_result_id = %s)"
+            ).format(SQL(OBJECTIVE_OF_ANOTHER_ROW))
+            where.add(condition, entity_id, entity_id, entity_id)
+        where.when("event_type = %s", event_type)
+        where.when("cycle_id = %s", cycle_id)
+        where.when("position >= %s", from_position)
+        where.when("position <= %s", to_position)
+        query = SQL("SELECT {} FROM {}{} ORDER BY position").format(
+            AUDIT_COLUMNS, self.t("view_audit"), where.clause()
+        )
+        params = where.params
         if limit is not None:
             query += SQL(" LIMIT %s")
             params.append(limit)
@@ -456,6 +432,34 @@ AUDIT_COLUMNS = SQL(
     "cycle_id, doc::text"
 )
 """What `audit_json` reads of a `view_audit` row: every column, in the table's order."""
+
+
+class _Where:
+    """A query's WHERE clause: its conditions, joined with AND, and their parameters in order."""
+
+    def __init__(self) -> None:
+        self.conditions: list[Composable] = []
+        self.params: list[Any] = []
+
+    def add(self, condition: Composable, *params: Any) -> None:
+        self.conditions.append(condition)
+        self.params.extend(params)
+
+    def when(self, condition: LiteralString, value: Any) -> None:
+        """`condition` (one `%s`) with `value`, unless `value` is None: no condition then."""
+        if value is not None:
+            self.add(SQL(condition), value)
+
+    def any_of(self, condition: LiteralString, values: Sequence[Any] | None) -> None:
+        """`condition` (one `= ANY(%s)`) with `values` as an array, unless `values` is None."""
+        if values is not None:
+            self.add(SQL(condition), list(values))
+
+    def clause(self) -> Composable:
+        """` WHERE …`, or nothing without conditions."""
+        if not self.conditions:
+            return SQL("")
+        return SQL(" WHERE ") + SQL(" AND ").join(self.conditions)
 
 
 def audit_json(row: Sequence[Any]) -> dict[str, Any]:

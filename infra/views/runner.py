@@ -23,9 +23,9 @@ from typing import Any
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Connection
-from psycopg.sql import SQL, Identifier
 
 from infra.leadership import leadership
+from infra.listening import follow_log, listening
 from infra.views.log import LogReader
 from infra.views.projector import ViewsProjector
 from infra.views.store import ShardedViews
@@ -140,26 +140,26 @@ class LiveRunner:
         between a commit and the batch that applies it.)
         """
         datastore = self.recorder.datastore
-        with datastore.get_connection() as listener, datastore.get_connection() as conn:
-            listener.execute(SQL("LISTEN {}").format(Identifier(self.log.channel_name)))
-            try:
-                with conn.transaction():
-                    self.projector.apply(conn, [])  # restore the model at the tracked position
-                # The restored model is large and long-lived: keep it out of the cyclic
-                # garbage collector's scans (a full collection at 1M events takes ~1 s).
-                gc.collect()
-                gc.freeze()
-                self._committed(self.projector.position)
-                while not self._stop.is_set():
-                    rows = self.log.page_rows(conn, self.projector.position, 2**62, self.max_batch)
-                    if rows:
-                        self._apply(conn, self.log.logged(rows))
-                        continue
-                    for _ in listener.notifies(timeout=0.25, stop_after=1):
-                        pass
-            finally:
-                with contextlib.suppress(Exception):
-                    listener.execute("UNLISTEN *")
+        with (
+            listening(datastore, self.log.channel_name) as listener,
+            datastore.get_connection() as conn,
+        ):
+            with conn.transaction():
+                self.projector.apply(conn, [])  # restore the model at the tracked position
+            # The restored model is large and long-lived: keep it out of the cyclic
+            # garbage collector's scans (a full collection at 1M events takes ~1 s).
+            gc.collect()
+            gc.freeze()
+            self._committed(self.projector.position)
+            follow_log(
+                self.log,
+                conn,
+                listener,
+                self._stop,
+                lambda: self.projector.position,
+                lambda events: self._apply(conn, events),
+                self.max_batch,
+            )
 
     def _apply(self, conn: Connection[Any], events: list[Logged]) -> None:
         try:

@@ -8,7 +8,7 @@ versions, so two commands decided on the same version cannot both land.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID
 
@@ -21,20 +21,13 @@ from tests.unit.builders import ADMIN, ALICE, BOB, an_org, ctx
 
 pytestmark = pytest.mark.postgres
 
-PUBLIC_PERSON_IDS = {OkrLedger.PERSON_ID_SECRET: ""}
-
 
 @pytest.fixture
-def apps(es_env: dict[str, str]) -> Iterator[tuple[OkrLedger, OkrLedger]]:
+def apps(open_ledger: Callable[[], OkrLedger]) -> tuple[OkrLedger, OkrLedger]:
     """Two application instances on one database, each with its own cache."""
-    first = OkrLedger(env={**es_env, **PUBLIC_PERSON_IDS})
-    second = OkrLedger(env={**es_env, **PUBLIC_PERSON_IDS})
-    try:
-        assert first.repository.cache is not None and second.repository.cache is not None
-        yield first, second
-    finally:
-        first.close()
-        second.close()
+    first, second = open_ledger(), open_ledger()
+    assert first.repository.cache is not None and second.repository.cache is not None
+    return first, second
 
 
 def check_in_values(app: OkrLedger, objective_id: UUID, kr_id: UUID) -> list[float]:

@@ -7,7 +7,7 @@ Uses the session's embedded server through the `es_env` fixture (a fresh databas
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -38,27 +38,11 @@ from tests.unit.builders import (
 
 pytestmark = pytest.mark.postgres
 
-# The builders name people by their public uuid5 ids (ALICE, BOB, ...): no person-id secret.
-PUBLIC_PERSON_IDS = {OkrLedger.PERSON_ID_SECRET: ""}
-
 
 @pytest.fixture
-def app(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    ledger = OkrLedger(env={**es_env, **PUBLIC_PERSON_IDS})
-    try:
-        yield ledger
-    finally:
-        ledger.close()
-
-
-@pytest.fixture
-def second_app(es_env: dict[str, str]) -> Iterator[OkrLedger]:
+def second_app(open_ledger: Callable[[], OkrLedger]) -> OkrLedger:
     """Another application instance on the same database (another process, in production)."""
-    ledger = OkrLedger(env={**es_env, **PUBLIC_PERSON_IDS})
-    try:
-        yield ledger
-    finally:
-        ledger.close()
+    return open_ledger()
 
 
 def round_trip(app: OkrLedger, aggregate: Any) -> Any:

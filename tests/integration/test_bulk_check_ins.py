@@ -3,8 +3,6 @@ check-in, one transaction through the event store's bulk path, the chain intact.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 
@@ -12,17 +10,10 @@ from domain.application import OkrLedger
 from domain.errors import InvalidValue
 from domain.ledger.objectives import CheckInEntry
 from infra.chain import BULK_EVENTS, ChainReader, verify_chain
-from tests.integration.test_aggregate_cache import PUBLIC_PERSON_IDS, tracking
+from tests.integration.test_aggregate_cache import tracking
 from tests.unit.builders import ALICE, ctx
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def app(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    ledger = OkrLedger(env={**es_env, **PUBLIC_PERSON_IDS})
-    yield ledger
-    ledger.close()
 
 
 def _events(database_url: str) -> int:

@@ -3,8 +3,8 @@ thread of its own in chunks, under the hash chain; all or nothing; commit times 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 from uuid import UUID
 
 import psycopg
@@ -15,7 +15,7 @@ from domain.application import OkrLedger
 from domain.objective import Objective
 from infra.bulk import BulkWriter
 from infra.chain import ChainedApplicationRecorder, ChainReader, verify_chain
-from tests.integration.test_aggregate_cache import PUBLIC_PERSON_IDS, tracking
+from tests.integration.test_aggregate_cache import tracking
 from tests.unit.builders import ALICE, ctx
 
 pytestmark = pytest.mark.postgres
@@ -23,11 +23,27 @@ pytestmark = pytest.mark.postgres
 PAST = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
 
+class Tracked(NamedTuple):
+    """An approved objective in an active cycle, and the log's head before the test writes."""
+
+    objective_id: UUID
+    kr_id: UUID
+    head: int
+
+
 @pytest.fixture
-def app(es_env: dict[str, str]) -> Iterator[OkrLedger]:
-    ledger = OkrLedger(env={**es_env, **PUBLIC_PERSON_IDS})
-    yield ledger
-    ledger.close()
+def tracked(app: OkrLedger) -> Tracked:
+    _, objective_id, kr_id = tracking(app)
+    return Tracked(objective_id, kr_id, app.recorder.max_notification_id() or 0)
+
+
+def _chain_intact(app: OkrLedger) -> bool:
+    return verify_chain(ChainReader.for_recorder(app.recorder)).ok
+
+
+def _an_ordinary_save_extends_the_chain(app: OkrLedger, tracked: Tracked, value: float) -> None:
+    app.check_in(tracked.objective_id, tracked.kr_id, value, 7, ctx(ALICE))
+    assert _chain_intact(app)
 
 
 def _recorder(app: OkrLedger) -> ChainedApplicationRecorder:
@@ -55,10 +71,9 @@ def _check_ins(app: OkrLedger, objective_id: UUID, kr_id: UUID, values: list[flo
 
 
 def test_chunks_are_written_in_order_with_their_own_floored_commit_times(
-    app: OkrLedger, database_url: str
+    app: OkrLedger, tracked: Tracked, database_url: str
 ) -> None:
-    _, objective_id, kr_id = tracking(app)
-    head = app.recorder.max_notification_id() or 0
+    objective_id, kr_id, head = tracked
     head_time = _links(database_url, head - 1)[0][1]
     objective = _check_ins(app, objective_id, kr_id, [float(n) for n in range(7)])
     events = list(objective.collect_events())
@@ -75,30 +90,27 @@ def test_chunks_are_written_in_order_with_their_own_floored_commit_times(
     assert all(imported for _, _, imported in links)
     stored = app.get_objective(objective_id)
     assert [c.value for c in stored.key_results[kr_id].check_ins] == [float(n) for n in range(7)]
-    assert verify_chain(ChainReader.for_recorder(app.recorder)).ok
-    # The next ordinary save extends the same chain.
-    app.check_in(objective_id, kr_id, 99.0, 7, ctx(ALICE))
-    assert verify_chain(ChainReader.for_recorder(app.recorder)).ok
+    assert _chain_intact(app)
+    _an_ordinary_save_extends_the_chain(app, tracked, 99.0)
 
 
-def test_leaving_without_a_commit_writes_nothing(app: OkrLedger, database_url: str) -> None:
-    _, objective_id, kr_id = tracking(app)
-    head = app.recorder.max_notification_id() or 0
+def test_leaving_without_a_commit_writes_nothing(
+    app: OkrLedger, tracked: Tracked, database_url: str
+) -> None:
+    objective_id, kr_id, head = tracked
     objective = _check_ins(app, objective_id, kr_id, [1.0, 2.0, 3.0, 4.0])
     with BulkWriter(_recorder(app), app.mapper, imported=True, chunk=2) as writer:
         writer.write(list(objective.collect_events()), PAST)  # two chunks sent
     assert (app.recorder.max_notification_id() or 0) == head
     assert _links(database_url, head) == []
     assert app.get_objective(objective_id).key_results[kr_id].check_ins == []
-    app.check_in(objective_id, kr_id, 5.0, 7, ctx(ALICE))
-    assert verify_chain(ChainReader.for_recorder(app.recorder)).ok
+    _an_ordinary_save_extends_the_chain(app, tracked, 5.0)
 
 
 def test_a_version_saved_meanwhile_refuses_the_whole_write(
-    app: OkrLedger, database_url: str
+    app: OkrLedger, tracked: Tracked, database_url: str
 ) -> None:
-    _, objective_id, kr_id = tracking(app)
-    head = app.recorder.max_notification_id() or 0
+    objective_id, kr_id, head = tracked
     objective = _check_ins(app, objective_id, kr_id, [1.0, 2.0, 3.0])
     app.check_in(objective_id, kr_id, 9.0, 7, ctx(ALICE))  # takes the next version first
     with (
@@ -108,14 +120,13 @@ def test_a_version_saved_meanwhile_refuses_the_whole_write(
         writer.write(list(objective.collect_events()), None)
         writer.commit()
     assert [p for p, _, _ in _links(database_url, head)] == [head + 1]
-    assert verify_chain(ChainReader.for_recorder(app.recorder)).ok
+    assert _chain_intact(app)
 
 
 def test_a_lock_held_past_the_lock_timeout_refuses_the_write_as_busy(
-    app: OkrLedger, database_url: str
+    app: OkrLedger, tracked: Tracked, database_url: str
 ) -> None:
-    _, objective_id, kr_id = tracking(app)
-    head = app.recorder.max_notification_id() or 0
+    objective_id, kr_id, head = tracked
     objective = _check_ins(app, objective_id, kr_id, [1.0, 2.0])
     with psycopg.connect(database_url) as holder:
         holder.execute("LOCK TABLE okrledger_events IN EXCLUSIVE MODE")
@@ -127,10 +138,30 @@ def test_a_lock_held_past_the_lock_timeout_refuses_the_write_as_busy(
             writer.commit()
         holder.rollback()
     assert _links(database_url, head) == []
-    app.check_in(objective_id, kr_id, 3.0, 7, ctx(ALICE))
-    assert verify_chain(ChainReader.for_recorder(app.recorder)).ok
+    _an_ordinary_save_extends_the_chain(app, tracked, 3.0)
 
 
 def test_nothing_to_write_opens_no_transaction(app: OkrLedger) -> None:
     with BulkWriter(_recorder(app), app.mapper, imported=True) as writer:
         assert writer.commit() == []
+
+
+def test_the_stored_states_are_the_mappers_bytes(app: OkrLedger, database_url: str) -> None:
+    """The writer encodes with the typed encoder (`infra.event_encoding`): what it stores, and
+    the chain hashes, is byte for byte what the application's mapper would store."""
+    _, objective_id, kr_id = tracking(app)
+    objective = _check_ins(app, objective_id, kr_id, [1.5, 2.0, -3.25, 1e-7])
+    events = list(objective.collect_events())
+    expected = [app.mapper.to_stored_event(event).state for event in events]
+    with BulkWriter(_recorder(app), app.mapper, imported=True) as writer:
+        writer.write(events, None)
+        ids = writer.commit()
+    assert writer.encoder.typed and writer.encoder.fallbacks == 0
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT state FROM okrledger_events WHERE notification_id = ANY(%s) "
+            "ORDER BY notification_id",
+            (ids,),
+        ).fetchall()
+    assert [bytes(row[0]) for row in rows] == expected
+    assert verify_chain(ChainReader.for_recorder(app.recorder)).ok

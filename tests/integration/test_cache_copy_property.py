@@ -9,7 +9,6 @@ Objectives and KPIs share their check-ins and measurements between the cache and
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -22,11 +21,10 @@ from domain.application import OkrLedger
 from domain.errors import OkrError
 from domain.ledger.objectives import CheckInEntry
 from domain.objective import Objective
+from tests.steps import kpi
 from tests.unit.builders import ADMIN, ALICE, BOB, an_org, ctx
 
 pytestmark = pytest.mark.postgres
-
-PUBLIC_PERSON_IDS = {OkrLedger.PERSON_ID_SECRET: ""}
 
 
 @dataclass
@@ -38,25 +36,13 @@ class Tracked:
 
 
 @pytest.fixture
-def tracked(es_env: dict[str, str]) -> Iterator[Tracked]:
+def tracked(app: OkrLedger) -> Tracked:
     """An approved objective in an active cycle and a KPI, in one cached application."""
-    app = OkrLedger(env={**es_env, **PUBLIC_PERSON_IDS})
-    try:
-        org = an_org(app)
-        objective_id, kr_id = org.approved_objective()
-        app.start_cycle(org.q2_id, ctx(ADMIN))
-        kpi_id = app.define_kpi(
-            name="Weekly active teams",
-            unit="teams",
-            direction="increase",
-            owner_person_id=ALICE,
-            green=50,
-            amber=30,
-            ctx=ctx(ADMIN),
-        ).id
-        yield Tracked(app, objective_id, kr_id, kpi_id)
-    finally:
-        app.close()
+    org = an_org(app)
+    objective_id, kr_id = org.approved_objective()
+    app.start_cycle(org.q2_id, ctx(ADMIN))
+    kpi_id = kpi(app, ctx(ADMIN), "Weekly active teams", "teams", "increase", ALICE, (50, 30))
+    return Tracked(app, objective_id, kr_id, kpi_id)
 
 
 def state(aggregate: Any) -> dict[str, Any]:

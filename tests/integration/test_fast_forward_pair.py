@@ -4,7 +4,7 @@ command still decides on the stored state of both."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,21 +12,15 @@ import pytest
 from domain.application import OkrLedger
 from domain.errors import RuleViolated
 from infra.chain import ChainedApplicationRecorder
-from tests.integration.test_aggregate_cache import PUBLIC_PERSON_IDS, check_in_values, tracking
+from tests.integration.test_aggregate_cache import check_in_values, tracking
 from tests.unit.builders import ADMIN, ALICE, BOB, ctx
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def apps(es_env: dict[str, str]) -> Iterator[tuple[OkrLedger, OkrLedger]]:
-    first = OkrLedger(env={**es_env, **PUBLIC_PERSON_IDS})
-    second = OkrLedger(env={**es_env, **PUBLIC_PERSON_IDS})
-    try:
-        yield first, second
-    finally:
-        first.close()
-        second.close()
+def apps(open_ledger: Callable[[], OkrLedger]) -> tuple[OkrLedger, OkrLedger]:
+    return open_ledger(), open_ledger()
 
 
 class Queries:

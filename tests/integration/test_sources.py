@@ -24,23 +24,13 @@ from domain.objective import Objective
 from domain.team import MemberRole
 from infra.settings import Settings
 from infra.sources.sync import Health, SourceSync
+from tests.clock import Clock
 from tests.steps import draft, kpi, metric
 from tests.threads import run_together
 
 pytestmark = pytest.mark.postgres
 
 START = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass
@@ -118,7 +108,7 @@ def test_a_key_result_follows_a_sql_query_and_moves_by_itself(following: Followi
     source_id = following.attach(
         kind="sql", connection="warehouse", query="SELECT sum(n) FROM signups", confidence=7
     )
-    clock = Clock()
+    clock = Clock(START)
     sync = SourceSync(following.ledger, settings_for(following), clock)
 
     assert [o.health for o in sync.sync_due()] == [Health.OK]
@@ -156,7 +146,7 @@ def test_a_daily_source_syncs_once_a_day_after_its_local_time(following: Followi
         query="SELECT eur FROM revenue",
         schedule={"every": "day", "at": "06:00", "time_zone": "America/New_York"},
     )
-    clock = Clock()  # 09:15 UTC is 04:15 in New York
+    clock = Clock(START)  # 09:15 UTC is 04:15 in New York
     sync = SourceSync(following.ledger, settings_for(following), clock)
     assert len(sync.sync_due()) == 1  # never fetched: at once
     following.sql("UPDATE revenue SET eur = 140")
@@ -185,7 +175,7 @@ def test_a_failing_query_shows_its_health_and_writes_nothing(
     following: Following, query: str, rule: str
 ) -> None:
     source_id = following.attach(kind="sql", connection="warehouse", query=query)
-    sync = SourceSync(following.ledger, settings_for(following, timeout=0.5), Clock())
+    sync = SourceSync(following.ledger, settings_for(following, timeout=0.5), Clock(START))
     (outcome,) = sync.sync_due()
     assert (outcome.health, outcome.rule) == (Health.FAILING, rule), outcome
     assert following.check_ins() == []
@@ -208,7 +198,7 @@ def test_an_http_json_source_sends_its_named_secret_and_picks_with_jmespath(
         headers={"Authorization": "metrics_token"},
         expression="data.signups[-1].n",
     )
-    sync = SourceSync(following.ledger, settings_for(following), Clock())
+    sync = SourceSync(following.ledger, settings_for(following), Clock(START))
     (outcome,) = sync.sync_due()
     assert (outcome.health, outcome.value) == (Health.OK, 175.0), outcome
     assert following.value() == 175.0
@@ -222,7 +212,7 @@ def test_a_csv_source_takes_the_last_row_matching_its_filter(
     following.attach(
         kind="csv", url=httpserver.url_for("/nps.csv"), column="nps", filter={"team": "platform"}
     )
-    sync = SourceSync(following.ledger, settings_for(following), Clock())
+    sync = SourceSync(following.ledger, settings_for(following), Clock(START))
     (outcome,) = sync.sync_due()
     assert (outcome.health, outcome.value) == (Health.OK, 44.0), outcome
 
@@ -249,7 +239,7 @@ def test_a_failing_endpoint_shows_its_health_and_writes_nothing(
     source_id = following.attach(
         kind="http_json", url=httpserver.url_for("/n"), expression=expression
     )
-    sync = SourceSync(following.ledger, settings_for(following, timeout=0.5), Clock())
+    sync = SourceSync(following.ledger, settings_for(following, timeout=0.5), Clock(START))
     (outcome,) = sync.sync_due()
     assert (outcome.health, outcome.rule) == (Health.FAILING, rule), outcome
     assert following.check_ins() == []
@@ -261,7 +251,7 @@ def test_a_source_reaches_no_private_address_unless_allowed(
 ) -> None:
     httpserver.expect_request("/n").respond_with_json({"n": 1})
     following.attach(kind="http_json", url=httpserver.url_for("/n"), expression="n")
-    sync = SourceSync(following.ledger, settings_for(following, allow_private=False), Clock())
+    sync = SourceSync(following.ledger, settings_for(following, allow_private=False), Clock(START))
     (outcome,) = sync.sync_due()
     assert (outcome.health, outcome.rule) == (Health.FAILING, "source_private_address")
     assert httpserver.log == []
@@ -273,7 +263,7 @@ def test_a_source_that_recovers_is_healthy_again(
     answers = iter([Response("down", status=503), Response('{"n": 160}')])
     httpserver.expect_request("/n").respond_with_handler(lambda _: next(answers))
     source_id = following.attach(kind="http_json", url=httpserver.url_for("/n"), expression="n")
-    clock = Clock()
+    clock = Clock(START)
     sync = SourceSync(following.ledger, settings_for(following), clock)
     assert [o.health for o in sync.sync_due()] == [Health.FAILING]
     clock.advance(hours=1)
@@ -308,7 +298,7 @@ def test_a_draft_objective_waits_and_the_scheduler_skips_it(
         "counted there",
         following.owner,
     )
-    sync = SourceSync(following.ledger, settings_for(following), Clock())
+    sync = SourceSync(following.ledger, settings_for(following), Clock(START))
     assert sync.sync_due() == []
     now = sync.sync_now(drafted, kr)
     assert (now.health, now.rule) == (Health.WAITING, "not_approved")
@@ -326,8 +316,8 @@ def test_two_processes_never_write_the_same_value_twice(
     other = OkrLedger(env=es_env)
     try:
         syncs = [
-            SourceSync(following.ledger, settings_for(following), Clock()),
-            SourceSync(other, settings_for(following), Clock()),
+            SourceSync(following.ledger, settings_for(following), Clock(START)),
+            SourceSync(other, settings_for(following), Clock(START)),
         ]
         results: list[Any] = []
         start = threading.Barrier(4)
@@ -363,7 +353,7 @@ def test_the_scheduler_measures_a_kpi_and_skips_a_retired_one(following: Followi
         "the survey lands there",
         following.owner,
     )
-    clock = Clock()
+    clock = Clock(START)
     sync = SourceSync(ledger, settings_for(following), clock)
     assert [(o.health, o.value) for o in sync.sync_due()] == [(Health.OK, 41.0)]
     (measured,) = ledger.get_kpi(kpi_id).live_measurements
@@ -377,7 +367,7 @@ def test_the_scheduler_finds_a_source_attached_after_its_first_round(
     following: Following,
 ) -> None:
     following.sql("CREATE TABLE signups (n integer); INSERT INTO signups VALUES (133)")
-    sync = SourceSync(following.ledger, settings_for(following), Clock())
+    sync = SourceSync(following.ledger, settings_for(following), Clock(START))
     assert sync.sync_due() == []  # idle: no source yet
     source_id = following.attach(kind="sql", connection="warehouse", query="SELECT n FROM signups")
     assert [(o.source_id, o.value) for o in sync.sync_due()] == [(source_id, 133.0)]

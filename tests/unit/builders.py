@@ -155,6 +155,15 @@ class Given:
         return [c.id for c in self.kr(index).check_ins]
 
 
+NEGOTIATION_STATES = {
+    "draft": Status.DRAFT,
+    "submitted": Status.IN_REVIEW,
+    "changes_requested": Status.CHANGES_REQUESTED,
+    "countered": Status.COUNTERED,
+    "approved": Status.APPROVED,
+}
+
+
 @dataclass
 class ObjectiveBuilder:
     """Fluent set-up of an objective: draft → negotiated → tracked → graded, in a cycle phase."""
@@ -203,22 +212,26 @@ class ObjectiveBuilder:
         return self
 
     # negotiation
-    def submitted(self) -> ObjectiveBuilder:
-        self.status = Status.IN_REVIEW
+    def _negotiated_to(self, status: Status) -> ObjectiveBuilder:
+        self.status = status
         return self
+
+    def submitted(self) -> ObjectiveBuilder:
+        return self._negotiated_to(Status.IN_REVIEW)
 
     def changes_requested(self) -> ObjectiveBuilder:
-        self.status = Status.CHANGES_REQUESTED
-        return self
+        return self._negotiated_to(Status.CHANGES_REQUESTED)
 
     def countered(self, changes: dict[str, Any] | None = None) -> ObjectiveBuilder:
-        self.status = Status.COUNTERED
         self.counter_changes = changes
-        return self
+        return self._negotiated_to(Status.COUNTERED)
 
     def approved(self) -> ObjectiveBuilder:
-        self.status = Status.APPROVED
-        return self
+        return self._negotiated_to(Status.APPROVED)
+
+    def negotiated(self, state: str) -> ObjectiveBuilder:
+        """As far as `state` says: draft, submitted, changes_requested, countered or approved."""
+        return self._negotiated_to(NEGOTIATION_STATES[state])
 
     def abandoned_(self) -> ObjectiveBuilder:
         self.abandoned = True

@@ -23,6 +23,21 @@ def with_pending(given: Given, changes: dict[str, Any] | None = None, by: UUID =
     return amendment_id
 
 
+def with_approved(given: Given, changes: dict[str, Any] | None = None) -> UUID:
+    """An amendment proposed by Alice and approved by Bob (its events collected); its id."""
+    amendment_id = with_pending(given, changes)
+    given.objective.approve_amendment(given.cycle, amendment_id, ctx(BOB))
+    given.objective.collect_events()
+    return amendment_id
+
+
+def neither_decision(given: Given, amendment_id: UUID, by: UUID, rule: str) -> None:
+    """`by` may neither approve nor reject the amendment: both are refused by `rule`."""
+    o = given.objective
+    refused(o, lambda: o.approve_amendment(given.cycle, amendment_id, ctx(by)), rule)
+    refused(o, lambda: o.reject_amendment(given.cycle, amendment_id, "no", ctx(by)), rule)
+
+
 class TestPropose:
     def test_proposes_changes_with_a_reason(self) -> None:
         given = an_objective().approved().build()
@@ -66,8 +81,7 @@ class TestPropose:
 
     @pytest.mark.parametrize("state", ["draft", "submitted", "countered"])
     def test_only_approved_objectives_are_amended(self, state: str) -> None:
-        b = an_objective()
-        given = {"draft": b, "submitted": b.submitted(), "countered": b.countered()}[state].build()
+        given = an_objective().negotiated(state).build()
         o = given.objective
         refused(
             o,
@@ -132,9 +146,7 @@ class TestPropose:
         given = an_objective().with_kr().with_kr(title="Second").approved().build()
         o, c = given.objective, given.cycle
         gone = str(given.kr_ids[1])
-        amendment_id = with_pending(given, {"remove_key_results": [gone]})
-        o.approve_amendment(c, amendment_id, ctx(BOB))
-        o.collect_events()
+        with_approved(given, {"remove_key_results": [gone]})
         refused(
             o,
             lambda: o.propose_amendment(c, {"key_results": {gone: {"weight": 3}}}, "r", ctx(ALICE)),
@@ -212,17 +224,7 @@ class TestApprove:
     def test_nobody_decides_their_own_amendment(self) -> None:
         given = an_objective().approved().build()
         amendment_id = with_pending(given, by=BOB)
-        o = given.objective
-        refused(
-            o,
-            lambda: o.approve_amendment(given.cycle, amendment_id, ctx(BOB)),
-            "no_self_approval",
-        )
-        refused(
-            o,
-            lambda: o.reject_amendment(given.cycle, amendment_id, "no", ctx(BOB)),
-            "no_self_approval",
-        )
+        neither_decision(given, amendment_id, BOB, "no_self_approval")
 
     def test_unknown_amendment(self) -> None:
         given = an_objective().approved().build()
@@ -237,27 +239,13 @@ class TestApprove:
 
     def test_a_decided_amendment_is_not_decided_again(self) -> None:
         given = an_objective().approved().build()
-        o = given.objective
-        amendment_id = with_pending(given)
-        o.approve_amendment(given.cycle, amendment_id, ctx(BOB))
-        o.collect_events()
-        refused(
-            o,
-            lambda: o.approve_amendment(given.cycle, amendment_id, ctx(CAROL)),
-            "amendment_decided",
-        )
-        refused(
-            o,
-            lambda: o.reject_amendment(given.cycle, amendment_id, "no", ctx(CAROL)),
-            "amendment_decided",
-        )
+        amendment_id = with_approved(given)
+        neither_decision(given, amendment_id, CAROL, "amendment_decided")
 
     def test_after_a_decision_another_amendment_may_be_proposed(self) -> None:
         given = an_objective().approved().build()
         o = given.objective
-        first = with_pending(given)
-        o.approve_amendment(given.cycle, first, ctx(BOB))
-        o.collect_events()
+        with_approved(given)
         second = with_pending(given, {"key_results": {str(given.kr_ids[0]): {"target": 175}}})
         assert o.pending_amendment is not None and o.pending_amendment.id == second
         assert len(o.amendments) == 2

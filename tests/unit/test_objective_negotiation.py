@@ -10,7 +10,7 @@ import pytest
 from domain.cycle import Phase
 from domain.errors import InvalidValue, RuleViolated
 from domain.objective import Objective, Status
-from tests.unit.builders import ALICE, BOB, CAROL, an_objective, ctx, metric
+from tests.unit.builders import ALICE, BOB, CAROL, ObjectiveBuilder, an_objective, ctx, metric
 from tests.unit.gwt import classes, payload, refused, when
 
 
@@ -110,13 +110,7 @@ class TestApprove:
 
     @pytest.mark.parametrize("state", ["draft", "approved", "changes_requested", "countered"])
     def test_only_what_is_in_review(self, state: str) -> None:
-        builder = an_objective()
-        given = {
-            "draft": builder,
-            "approved": builder.approved(),
-            "changes_requested": builder.changes_requested(),
-            "countered": builder.countered(),
-        }[state].build()
+        given = an_objective().negotiated(state).build()
         o = given.objective
         refused(o, lambda: o.approve(given.cycle, ctx(BOB)), "not_in_review")
 
@@ -177,32 +171,22 @@ class TestCounterPropose:
         assert o.counter_proposal.proposed_by == str(BOB)
         assert given.kr().target == 200.0, "nothing changes until the contributor accepts"
 
-    def test_not_by_the_proposer(self) -> None:
-        given = an_objective().submitted().build()
+    @pytest.mark.parametrize(
+        ("objective", "comment", "by", "rule", "field"),
+        [
+            (an_objective().submitted(), "c", ALICE, "no_self_approval", None),
+            (an_objective().submitted(), " ", BOB, "text_required", "comment"),
+            (an_objective().changes_requested(), "c", BOB, "not_in_review", None),
+        ],
+        ids=["not by the proposer", "with a comment", "only in review"],
+    )
+    def test_refused(
+        self, objective: ObjectiveBuilder, comment: str, by: UUID, rule: str, field: str | None
+    ) -> None:
+        given = objective.build()
         o = given.objective
         refused(
-            o,
-            lambda: o.counter_propose(given.cycle, {"title": "Mine"}, "c", ctx(ALICE)),
-            "no_self_approval",
-        )
-
-    def test_needs_a_comment(self) -> None:
-        given = an_objective().submitted().build()
-        o = given.objective
-        refused(
-            o,
-            lambda: o.counter_propose(given.cycle, {"title": "T"}, " ", ctx(BOB)),
-            "text_required",
-            "comment",
-        )
-
-    def test_only_in_review(self) -> None:
-        given = an_objective().changes_requested().build()
-        o = given.objective
-        refused(
-            o,
-            lambda: o.counter_propose(given.cycle, {"title": "T"}, "c", ctx(BOB)),
-            "not_in_review",
+            o, lambda: o.counter_propose(given.cycle, {"title": "T"}, comment, ctx(by)), rule, field
         )
 
     @pytest.mark.parametrize(
@@ -298,8 +282,7 @@ class TestAcceptCounterProposal:
 
     @pytest.mark.parametrize("state", ["draft", "submitted", "approved"])
     def test_there_must_be_a_counter_proposal(self, state: str) -> None:
-        b = an_objective()
-        given = {"draft": b, "submitted": b.submitted(), "approved": b.approved()}[state].build()
+        given = an_objective().negotiated(state).build()
         o = given.objective
         refused(
             o, lambda: o.accept_counter_proposal(given.cycle, ctx(ALICE)), "no_counter_proposal"
@@ -347,12 +330,7 @@ class TestAcceptCounterProposal:
 class TestWithdraw:
     @pytest.mark.parametrize("state", ["submitted", "changes_requested", "countered"])
     def test_withdraws_back_to_draft(self, state: str) -> None:
-        b = an_objective()
-        given = {
-            "submitted": b.submitted(),
-            "changes_requested": b.changes_requested(),
-            "countered": b.countered(),
-        }[state].build()
+        given = an_objective().negotiated(state).build()
         o = given.objective
         events = when(o, lambda: o.withdraw(given.cycle, ctx(ALICE)))
         assert classes(events) == [Objective.Withdrawn]
@@ -361,7 +339,6 @@ class TestWithdraw:
 
     @pytest.mark.parametrize("state", ["draft", "approved"])
     def test_nothing_to_withdraw(self, state: str) -> None:
-        b = an_objective()
-        given = (b.approved() if state == "approved" else b).build()
+        given = an_objective().negotiated(state).build()
         o = given.objective
         refused(o, lambda: o.withdraw(given.cycle, ctx(ALICE)), "not_submitted")

@@ -313,6 +313,19 @@ class OkrLedgerMachine(RuleBasedStateMachine):
     def actor(self, data: st.DataObject) -> UUID:
         return data.draw(st.sampled_from(PEOPLE), label="actor")
 
+    def on_a_key_result(
+        self,
+        data: st.DataObject,
+        prefer: Callable[[Objective, Phase], bool],
+        step: str,
+        command: Callable[[UUID, UUID, CommandContext], Any],
+    ) -> None:
+        """Runs `command(objective id, key result id, ctx)` on a drawn key result (of an
+        objective that mostly `prefer`s it) as a drawn actor."""
+        o = self.objective(data, prefer)
+        kr_id, actor = self.kr_id(data, o), self.actor(data)
+        self.run(step, lambda: command(o.id, kr_id, self.ctx(actor)))
+
     def rarely(self, one_in: int) -> bool:
         """A deterministic "sometimes" that does not depend on hypothesis' choice biases."""
         return self.clock % one_in == 0
@@ -488,21 +501,19 @@ class OkrLedgerMachine(RuleBasedStateMachine):
     def update_key_result(
         self, data: st.DataObject, title: str | None, new_target: float | None, weight: Any
     ) -> None:
-        o = self.objective(data, editable)
-        kr_id, actor = self.kr_id(data, o), self.actor(data)
-        self.run(
+        self.on_a_key_result(
+            data,
+            editable,
             "update_kr",
-            lambda: self.app.update_key_result(
-                o.id, kr_id, self.ctx(actor), title=title, target=new_target, weight=weight
+            lambda o, kr, ctx: self.app.update_key_result(
+                o, kr, ctx, title=title, target=new_target, weight=weight
             ),
         )
 
     @precondition(lambda self: self.objective_ids)
     @rule(data=st.data())
     def remove_key_result(self, data: st.DataObject) -> None:
-        o = self.objective(data, editable)
-        kr_id, actor = self.kr_id(data, o), self.actor(data)
-        self.run("remove_kr", lambda: self.app.remove_key_result(o.id, kr_id, self.ctx(actor)))
+        self.on_a_key_result(data, editable, "remove_kr", self.app.remove_key_result)
 
     @precondition(lambda self: self.objective_ids)
     @rule(
@@ -686,12 +697,12 @@ class OkrLedgerMachine(RuleBasedStateMachine):
     def grade_key_result(
         self, data: st.DataObject, score: float | None, achieved: bool | None, comment: str
     ) -> None:
-        o = self.objective(data, gradable)
-        kr_id, actor = self.kr_id(data, o), self.actor(data)
-        self.run(
+        self.on_a_key_result(
+            data,
+            gradable,
             "grade_kr",
-            lambda: self.app.grade_key_result(
-                o.id, kr_id, self.ctx(actor), score=score, achieved=achieved, comment=comment
+            lambda o, kr, ctx: self.app.grade_key_result(
+                o, kr, ctx, score=score, achieved=achieved, comment=comment
             ),
         )
 

@@ -21,6 +21,32 @@ from tests.unit.builders import a_cycle
 
 METRIC, MILESTONE = Measure.METRIC, Measure.MILESTONE
 
+METRIC_PROGRESS: dict[tuple[Direction, float | None, float], list[tuple[float, float]]] = {
+    # the share of the way from the baseline, clamped
+    (Direction.INCREASE, 100, 200): [
+        (100, 0),
+        (150, 0.5),
+        (175, 0.75),
+        (200, 1),
+        (250, 1),
+        (50, 0),
+    ],
+    # the share of the way down, clamped
+    (Direction.DECREASE, 200, 100): [(200, 0), (150, 0.5), (120, 0.8), (100, 1), (40, 1), (260, 0)],
+    # met at or above the target
+    (Direction.AT_LEAST, None, 100): [(100, 1), (140, 1), (50, 0.5), (0, 0), (-20, 0)],
+    # met under the ceiling, then falls off
+    (Direction.AT_MOST, None, 100): [
+        (80, 1),
+        (100, 1),
+        (125, 0.75),
+        (150, 0.5),
+        (200, 0),
+        (350, 0),
+    ],
+}
+"""Metric progress: (direction, baseline, target) -> (value, expected progress) pairs."""
+
 
 class TestClamp:
     @pytest.mark.parametrize(
@@ -44,43 +70,30 @@ class TestProgress:
         assert progress(MILESTONE, Direction.INCREASE, 0, 1, value) == expected
 
     @pytest.mark.parametrize(
-        ("value", "expected"),
-        [(100, 0.0), (150, 0.5), (175, 0.75), (200, 1.0), (250, 1.0), (50, 0.0)],
+        ("direction", "baseline", "target", "value", "expected"),
+        [
+            (*key_result, value, expected)
+            for key_result, cases in METRIC_PROGRESS.items()
+            for value, expected in cases
+        ],
     )
-    def test_increase_is_share_of_the_way_from_baseline_clamped(
-        self, value: float, expected: float
+    def test_metric_progress_by_direction(
+        self,
+        direction: Direction,
+        baseline: float | None,
+        target: float,
+        value: float,
+        expected: float,
     ) -> None:
-        assert progress(METRIC, Direction.INCREASE, 100, 200, value) == pytest.approx(expected)
-
-    @pytest.mark.parametrize(
-        ("value", "expected"),
-        [(200, 0.0), (150, 0.5), (120, 0.8), (100, 1.0), (40, 1.0), (260, 0.0)],
-    )
-    def test_decrease_is_share_of_the_way_down_clamped(self, value: float, expected: float) -> None:
-        assert progress(METRIC, Direction.DECREASE, 200, 100, value) == pytest.approx(expected)
+        assert progress(METRIC, direction, baseline, target, value) == pytest.approx(expected)
 
     def test_zero_span_counts_as_no_progress(self) -> None:
         assert progress(METRIC, Direction.INCREASE, 5, 5, 9) == 0.0
-
-    @pytest.mark.parametrize(
-        ("value", "expected"), [(100, 1.0), (140, 1.0), (50, 0.5), (0, 0.0), (-20, 0.0)]
-    )
-    def test_at_least_is_met_at_or_above_target(self, value: float, expected: float) -> None:
-        assert progress(METRIC, Direction.AT_LEAST, None, 100, value) == pytest.approx(expected)
 
     def test_at_least_with_non_positive_target_below_it_is_zero(self) -> None:
         assert progress(METRIC, Direction.AT_LEAST, None, 0, -1) == 0.0
         assert progress(METRIC, Direction.AT_LEAST, None, -10, -20) == 0.0
         assert progress(METRIC, Direction.AT_LEAST, None, -10, -5) == 1.0
-
-    @pytest.mark.parametrize(
-        ("value", "expected"),
-        [(80, 1.0), (100, 1.0), (125, 0.75), (150, 0.5), (200, 0.0), (350, 0.0)],
-    )
-    def test_at_most_is_met_under_the_ceiling_then_falls_off(
-        self, value: float, expected: float
-    ) -> None:
-        assert progress(METRIC, Direction.AT_MOST, None, 100, value) == pytest.approx(expected)
 
     def test_at_most_with_zero_ceiling_above_it_is_zero(self) -> None:
         assert progress(METRIC, Direction.AT_MOST, None, 0, 0) == 1.0

@@ -7,6 +7,7 @@ import contextlib
 import importlib.util
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,22 @@ def settings(**overrides: Any) -> Settings:
 
 def ledger_on(url: str, **overrides: Any) -> OkrLedger:
     return OkrLedger(env=eventsourcing_env(url, settings(**overrides)))
+
+
+@contextlib.contextmanager
+def fresh_views(
+    databases: Databases, **overrides: Any
+) -> Iterator[tuple[str, OkrLedger, ReadModels]]:
+    """A fresh database (its URL), its application and the views' runner (not started; its
+    settings with `overrides`), both stopped afterwards."""
+    with databases.fresh() as url:
+        app = ledger_on(url)
+        readmodels = ReadModels(app, settings(**overrides))
+        try:
+            yield url, app, readmodels
+        finally:
+            readmodels.stop()
+            app.close()
 
 
 class PgLedger(Ledger):

@@ -14,11 +14,9 @@ from uuid import UUID
 import pytest
 
 from infra.checkpoints import TimeTravel
-from infra.readmodels import ReadModels
 from infra.views.log import Row
 from projections.tree import ObjectiveNode
-from tests.views.conftest import Databases, generate, head, ledger_on, whole_log
-from tests.views.conftest import settings as view_settings
+from tests.views.conftest import Databases, fresh_views, generate, head, whole_log
 from tests.views.oracle import Oracle
 
 pytestmark = pytest.mark.postgres
@@ -44,24 +42,19 @@ class CountingTimeTravel(TimeTravel):
 def test_as_of_trees_with_corrections_in_the_tail_equal_the_fold(
     databases: Databases, every: int
 ) -> None:
-    with databases.fresh() as url:
-        app = ledger_on(url)
-        readmodels = ReadModels(app, view_settings(checkpoint_every=every, checkpoint_cache_size=0))
+    views = fresh_views(databases, checkpoint_every=every, checkpoint_cache_size=0)
+    with views as (_url, app, readmodels):
         counting = CountingTimeTravel(readmodels.store, readmodels.log)
         readmodels.timetravel = counting
         readmodels.start()
-        try:
-            generate(app, 400)  # check-ins and corrections of in-force and earlier check-ins
-            assert readmodels.wait_for(head(app), 20)
-            oracle = Oracle(whole_log(readmodels))
-            cycles: list[UUID] = oracle.cycles()
-            for position in oracle.positions:
-                for cycle_id in cycles:
-                    assert readmodels.tree(cycle_id, position=position) == oracle.tree(
-                        cycle_id, position
-                    ), position
-            assert counting.folded > 0
-            assert counting.refolded > 0
-        finally:
-            readmodels.stop()
-            app.close()
+        generate(app, 400)  # check-ins and corrections of in-force and earlier check-ins
+        assert readmodels.wait_for(head(app), 20)
+        oracle = Oracle(whole_log(readmodels))
+        cycles: list[UUID] = oracle.cycles()
+        for position in oracle.positions:
+            for cycle_id in cycles:
+                assert readmodels.tree(cycle_id, position=position) == oracle.tree(
+                    cycle_id, position
+                ), position
+        assert counting.folded > 0
+        assert counting.refolded > 0

@@ -16,11 +16,11 @@ from bench.history_file import history_csv
 from domain.base import CommandContext
 from infra.bulk import CHUNK
 from infra.chain import ChainReader, verify_chain
-from infra.readmodels import ReadModels
 from infra.views.rebuild import Rebuild
 from tests.views.conftest import (
     Databases,
     assert_views_match,
+    fresh_views,
     head,
     ledger_on,
     running,
@@ -36,28 +36,22 @@ def test_live_views_after_a_bulk_import_equal_the_fold_and_a_rebuild(
     databases: Databases,
 ) -> None:
     content = history_csv(ROWS, date.today())
-    with databases.fresh() as url:
-        app = ledger_on(url)
-        readmodels = ReadModels(app, view_settings())
-        try:
-            admin = app.register_person("Ada", "ada@history.example", CommandContext.system()).id
-            running(readmodels, app)
-            names = LogDirectory(app).ask(Names.of)
-            report = run_import(app, names, admin, ImportRequest("history.csv", content))
-            assert report.written and report.events_written > ROWS
-            assert report.position == head(app)
-            assert verify_chain(ChainReader.for_recorder(app.recorder)).ok
-            assert readmodels.wait_for(head(app), 60)
+    with fresh_views(databases) as (_url, app, readmodels):
+        admin = app.register_person("Ada", "ada@history.example", CommandContext.system()).id
+        running(readmodels, app)
+        names = LogDirectory(app).ask(Names.of)
+        report = run_import(app, names, admin, ImportRequest("history.csv", content))
+        assert report.written and report.events_written > ROWS
+        assert report.position == head(app)
+        assert verify_chain(ChainReader.for_recorder(app.recorder)).ok
+        assert readmodels.wait_for(head(app), 60)
 
-            oracle = Oracle(whole_log(readmodels))
-            assert len(oracle.objectives()) > 10
-            assert_views_match(readmodels, oracle)
-            Rebuild(app, view_settings()).run(None)
-            assert readmodels.wait_for(head(app), 60)
-            assert_views_match(readmodels, oracle)
-        finally:
-            readmodels.stop()
-            app.close()
+        oracle = Oracle(whole_log(readmodels))
+        assert len(oracle.objectives()) > 10
+        assert_views_match(readmodels, oracle)
+        Rebuild(app, view_settings()).run(None)
+        assert readmodels.wait_for(head(app), 60)
+        assert_views_match(readmodels, oracle)
 
 
 def test_a_row_failing_after_batches_were_written_rolls_the_whole_file_back(

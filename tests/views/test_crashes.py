@@ -32,6 +32,7 @@ from tests.views.conftest import (
     Databases,
     PgHistory,
     assert_views_match,
+    fresh_views,
     generate,
     head,
     ledger_on,
@@ -85,20 +86,6 @@ def wait_ready(process: subprocess.Popen[bytes], folder: Path, timeout: float = 
 def kill(process: subprocess.Popen[bytes]) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait(10)
-
-
-@contextlib.contextmanager
-def fresh_views(databases: Databases) -> Iterator[tuple[str, OkrLedger, ReadModels]]:
-    """A fresh database (its URL), its application and the views' runner (not started), both
-    stopped afterwards."""
-    with databases.fresh() as url:
-        app = ledger_on(url)
-        readmodels = ReadModels(app, settings())
-        try:
-            yield url, app, readmodels
-        finally:
-            readmodels.stop()
-            app.close()
 
 
 def built_and_stopped(app: OkrLedger, readmodels: ReadModels) -> PgHistory:

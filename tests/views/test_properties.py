@@ -27,8 +27,8 @@ from tests.views.conftest import (
     Databases,
     PgHistory,
     assert_views_match,
+    fresh_views,
     head,
-    ledger_on,
     whole_log,
     without_strategy,
 )
@@ -75,78 +75,66 @@ def comparison(answer: dict[str, Any]) -> dict[str, Any]:
 def test_live_views_equal_the_rebuild_and_the_fold_and_as_of_equals_the_past(
     databases: Databases, drawn: Stages, data: st.DataObject
 ) -> None:
-    with databases.fresh() as url:
-        app = ledger_on(url)
-        readmodels = ReadModels(app, view_settings())
+    with fresh_views(databases) as (_url, app, readmodels):
         readmodels.start()
-        try:
-            history = PgHistory(app)
-            snapshots: dict[int, Seen] = {}
+        history = PgHistory(app)
+        snapshots: dict[int, Seen] = {}
 
-            def maybe_snapshot() -> None:
-                if data.draw(st.integers(0, 9), label="snapshot now?") == 0:
-                    position = head(app)
-                    assert readmodels.wait_for(position, 10)
-                    snapshots[position] = seen(readmodels, history)
+        def maybe_snapshot() -> None:
+            if data.draw(st.integers(0, 9), label="snapshot now?") == 0:
+                position = head(app)
+                assert readmodels.wait_for(position, 10)
+                snapshots[position] = seen(readmodels, history)
 
-            planning, tracking, grading = drawn
-            for steps, then in ((planning, "planning"), (tracking, "active"), (grading, None)):
-                for step in steps:
-                    history.run(step)
-                    maybe_snapshot()
-                if then is not None:
-                    history.advance_q1(then)
-            assert readmodels.wait_for(head(app), 10)
+        planning, tracking, grading = drawn
+        for steps, then in ((planning, "planning"), (tracking, "active"), (grading, None)):
+            for step in steps:
+                history.run(step)
+                maybe_snapshot()
+            if then is not None:
+                history.advance_q1(then)
+        assert readmodels.wait_for(head(app), 10)
 
-            oracle = Oracle(whole_log(readmodels))
-            assert_views_match(readmodels, oracle)
-            for position, before in snapshots.items():
-                assert as_of(readmodels, before, position) == before, position
+        oracle = Oracle(whole_log(readmodels))
+        assert_views_match(readmodels, oracle)
+        for position, before in snapshots.items():
+            assert as_of(readmodels, before, position) == before, position
 
-            Rebuild(app, view_settings()).run(None)
-            assert readmodels.wait_for(head(app), 10)
-            assert_views_match(readmodels, oracle)
-            for position, before in snapshots.items():
-                assert as_of(readmodels, before, position) == before, position
-        finally:
-            readmodels.stop()
-            app.close()
+        Rebuild(app, view_settings()).run(None)
+        assert readmodels.wait_for(head(app), 10)
+        assert_views_match(readmodels, oracle)
+        for position, before in snapshots.items():
+            assert as_of(readmodels, before, position) == before, position
 
 
 def test_as_of_agrees_with_the_fold_at_every_position(databases: Databases) -> None:
     """A fixed story, every position: trees, objectives, comparison and diffs against the fold."""
     from tests.unit.projections.test_properties import OPERATIONS
 
-    with databases.fresh() as url:
-        app = ledger_on(url)
-        readmodels = ReadModels(app, view_settings(checkpoint_every=5))
+    with fresh_views(databases, checkpoint_every=5) as (_url, app, readmodels):
         readmodels.start()
-        try:
-            history = PgHistory(app)
-            for n in range(90):
-                history.run((OPERATIONS[(n * 7) % len(OPERATIONS)], n % 13, n % 7, n % 11))
-                if n in (30, 60):
-                    history.advance_q1("planning" if n == 30 else "active")
-            assert readmodels.wait_for(head(app), 10)
-            oracle = Oracle(whole_log(readmodels))
-            cycles: list[UUID] = oracle.cycles()
-            for position in oracle.positions[::3]:
-                for cycle_id in cycles:
-                    assert readmodels.tree(cycle_id, position=position) == oracle.tree(
-                        cycle_id, position
-                    ), position
-                assert without_strategy(
-                    readmodels.compare(cycles, position=position)
-                ) == oracle.compare(cycles, position=position)
-            for objective_id in oracle.objectives():
-                for position in oracle.positions[::11]:
-                    assert readmodels.objective(objective_id, position=position) == (
-                        oracle.objective(objective_id, position)
-                    )
-            positions = oracle.positions
-            for low, high in zip(positions[::17], positions[8::17], strict=False):
-                for cycle_id in (None, *cycles):
-                    assert readmodels.diff(low, high, cycle_id) == oracle.diff(low, high, cycle_id)
-        finally:
-            readmodels.stop()
-            app.close()
+        history = PgHistory(app)
+        for n in range(90):
+            history.run((OPERATIONS[(n * 7) % len(OPERATIONS)], n % 13, n % 7, n % 11))
+            if n in (30, 60):
+                history.advance_q1("planning" if n == 30 else "active")
+        assert readmodels.wait_for(head(app), 10)
+        oracle = Oracle(whole_log(readmodels))
+        cycles: list[UUID] = oracle.cycles()
+        for position in oracle.positions[::3]:
+            for cycle_id in cycles:
+                assert readmodels.tree(cycle_id, position=position) == oracle.tree(
+                    cycle_id, position
+                ), position
+            assert without_strategy(
+                readmodels.compare(cycles, position=position)
+            ) == oracle.compare(cycles, position=position)
+        for objective_id in oracle.objectives():
+            for position in oracle.positions[::11]:
+                assert readmodels.objective(objective_id, position=position) == (
+                    oracle.objective(objective_id, position)
+                )
+        positions = oracle.positions
+        for low, high in zip(positions[::17], positions[8::17], strict=False):
+            for cycle_id in (None, *cycles):
+                assert readmodels.diff(low, high, cycle_id) == oracle.diff(low, high, cycle_id)

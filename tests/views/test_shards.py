@@ -23,6 +23,7 @@ from projections.base import Logged
 from tests.views.conftest import (
     Databases,
     assert_views_match,
+    fresh_views,
     generate,
     ledger_on,
     whole_log,
@@ -39,15 +40,10 @@ def a_history(
 ) -> Iterator[tuple[OkrLedger, ReadModels, list[Logged]]]:
     """A fresh database with a generated history, its read models (tables set up, nothing
     applied) and its log."""
-    with databases.fresh() as url:
-        app = ledger_on(url)
-        readmodels = ReadModels(app, view_settings())
+    with fresh_views(databases) as (_url, app, readmodels):
         readmodels.setup()
-        try:
-            generate(app, events, batch=10, seed=seed)
-            yield app, readmodels, whole_log(readmodels)
-        finally:
-            app.close()
+        generate(app, events, batch=10, seed=seed)
+        yield app, readmodels, whole_log(readmodels)
 
 
 @given(st.uuids(), st.integers(min_value=1, max_value=64))

@@ -28,21 +28,11 @@ from infra.settings import Settings
 from infra.webhooks.delivery import WebhookDelivery
 from infra.webhooks.endpoints import register_endpoint
 from infra.webhooks.store import WebhookStore
+from tests.clock import Clock
 
 pytestmark = pytest.mark.postgres
 
 ADMIN = CommandContext(actor="admin")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
 
 
 @dataclass
@@ -78,7 +68,7 @@ def receiver(httpserver: HTTPServer) -> Receiver:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -147,70 +137,71 @@ def test_every_event_arrives_signed_in_order_and_the_secret_is_in_no_event(
     assert (last.status, last.attempts, last.last_status) == ("delivered", 1, 200)
 
 
+@dataclass
+class Wired:
+    """An endpoint to the receiver for every event (and a cycle planned after it), the store,
+    the delivery worker and its clock."""
+
+    endpoint: WebhookEndpoint
+    store: WebhookStore
+    delivery: WebhookDelivery
+    receiver: Receiver
+    clock: Clock
+
+
 @pytest.fixture
-def endpoint(ledger: OkrLedger, store: WebhookStore, receiver: Receiver) -> WebhookEndpoint:
-    """An endpoint to the receiver for every event, and a cycle planned after it."""
+def wired(
+    ledger: OkrLedger,
+    store: WebhookStore,
+    delivery: WebhookDelivery,
+    receiver: Receiver,
+    clock: Clock,
+) -> Wired:
     registered, _ = register(ledger, store, receiver.url)
     plan_cycles(ledger)
-    return registered
+    return Wired(registered, store, delivery, receiver, clock)
 
 
-def test_a_500_is_retried_after_the_backoff_not_before(
-    endpoint: WebhookEndpoint,
-    store: WebhookStore,
-    delivery: WebhookDelivery,
-    receiver: Receiver,
-    clock: Clock,
-) -> None:
-    receiver.answers = [(500, {})]
-    delivery.round()
-    [row] = store.deliveries(endpoint.id)
+def test_a_500_is_retried_after_the_backoff_not_before(wired: Wired) -> None:
+    wired.receiver.answers = [(500, {})]
+    wired.delivery.round()
+    [row] = wired.store.deliveries(wired.endpoint.id)
     assert (row.status, row.attempts, row.last_status) == ("pending", 1, 500)
     assert row.next_attempt_at is not None
-    wait = row.next_attempt_at - clock.now
+    wait = row.next_attempt_at - wired.clock.now
     assert timedelta(seconds=5) <= wait <= timedelta(seconds=10)
-    assert delivery.send_due() == 0  # not due yet
-    clock.advance(seconds=11)
-    assert delivery.send_due() == 1
-    [row] = store.deliveries(endpoint.id)
+    assert wired.delivery.send_due() == 0  # not due yet
+    wired.clock.advance(seconds=11)
+    assert wired.delivery.send_due() == 1
+    [row] = wired.store.deliveries(wired.endpoint.id)
     assert (row.status, row.attempts) == ("delivered", 2)
-    assert len(receiver.received) == 1
+    assert len(wired.receiver.received) == 1
 
 
-def test_retry_after_is_honoured(
-    endpoint: WebhookEndpoint,
-    store: WebhookStore,
-    delivery: WebhookDelivery,
-    receiver: Receiver,
-    clock: Clock,
-) -> None:
-    receiver.answers = [(429, {"Retry-After": "600"})]
-    delivery.round()
-    clock.advance(seconds=599)  # far beyond the first backoff (at most 10 s)
-    assert delivery.send_due() == 0
-    clock.advance(seconds=2)
-    assert delivery.send_due() == 1
-    assert [d.status for d in store.deliveries(endpoint.id)] == ["delivered"]
+def test_retry_after_is_honoured(wired: Wired) -> None:
+    wired.receiver.answers = [(429, {"Retry-After": "600"})]
+    wired.delivery.round()
+    wired.clock.advance(seconds=599)  # far beyond the first backoff (at most 10 s)
+    assert wired.delivery.send_due() == 0
+    wired.clock.advance(seconds=2)
+    assert wired.delivery.send_due() == 1
+    assert [d.status for d in wired.store.deliveries(wired.endpoint.id)] == ["delivered"]
 
 
 def test_a_410_disables_the_endpoint_with_an_event_in_the_log(
-    ledger: OkrLedger,
-    endpoint: WebhookEndpoint,
-    store: WebhookStore,
-    delivery: WebhookDelivery,
-    receiver: Receiver,
+    ledger: OkrLedger, wired: Wired
 ) -> None:
-    receiver.answers = [(410, {})]
-    delivery.round()
-    endpoint = ledger.get_webhook_endpoint(endpoint.id)
+    wired.receiver.answers = [(410, {})]
+    wired.delivery.round()
+    endpoint = ledger.get_webhook_endpoint(wired.endpoint.id)
     assert not endpoint.enabled
     assert endpoint.disabled_reason == "receiver answered 410 Gone"
     events = list(ledger.events.get(endpoint.id))  # type: ignore[attr-defined]
     assert type(events[-1]) is WebhookEndpoint.Disabled and events[-1].actor == "system"
-    assert [d.status for d in store.deliveries(endpoint.id)] == ["failed"]
+    assert [d.status for d in wired.store.deliveries(endpoint.id)] == ["failed"]
     plan_cycles(ledger)
-    delivery.round()
-    assert len(store.deliveries(endpoint.id)) == 1  # nothing queued while disabled
+    wired.delivery.round()
+    assert len(wired.store.deliveries(endpoint.id)) == 1  # nothing queued while disabled
 
 
 def test_a_receiver_down_for_a_while_gets_everything_in_order_once_back(

@@ -8,7 +8,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -78,22 +78,41 @@ def _nothing_secret_logged(caplog: pytest.LogCaptureFixture, *secrets: str) -> b
     return not any(s in logged or s.removeprefix("whsec_") in logged for s in secrets)
 
 
-@pytest.fixture
-def received(httpserver: HTTPServer) -> Iterator[list[tuple[dict[str, str], bytes]]]:
-    got: list[tuple[dict[str, str], bytes]] = []
+@dataclass
+class Hook:
+    """A real HTTP receiver at `url` that answers 200 and keeps what came."""
 
-    def handle(request: Request) -> Response:
-        got.append((dict(request.headers), request.get_data()))
+    url: str
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+    def handle(self, request: Request) -> Response:
+        self.received.append((dict(request.headers), request.get_data()))
         return Response("ok")
 
-    httpserver.expect_request("/hook").respond_with_handler(handle)
-    yield got
+    def all_signed_with(self, secret: str) -> bool:
+        """Something came, and every delivery verifies under `secret` (the verifier raises)."""
+        for headers, body in self.received:
+            Webhook(secret).verify(body, headers)
+        return bool(self.received)
+
+
+@pytest.fixture
+def debug_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """The log, captured from DEBUG up (where a careless line would show a secret)."""
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+@pytest.fixture
+def hook(httpserver: HTTPServer) -> Hook:
+    hook = Hook(httpserver.url_for("/hook"))
+    httpserver.expect_request("/hook").respond_with_handler(hook.handle)
+    return hook
 
 
 def test_the_stored_bytes_hold_neither_the_secret_nor_the_url(
-    ledger: OkrLedger, database_url: str, caplog: pytest.LogCaptureFixture
+    ledger: OkrLedger, database_url: str, debug_log: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
     store = _store(ledger, _key())
     result, secret = _register(ledger, store, "http://127.0.0.1:9/in")
     url = "http://127.0.0.1:9/services/T000/B000/sekritpathpart"
@@ -106,7 +125,7 @@ def test_the_stored_bytes_hold_neither_the_secret_nor_the_url(
     assert secret.removeprefix("whsec_") not in stored
     assert all(v.startswith("okrsec1:") for v in rows.values())
     assert store.secrets() == {result.id: secret, channel.id: url}
-    assert _nothing_secret_logged(caplog, secret, "sekritpathpart")
+    assert _nothing_secret_logged(debug_log, secret, "sekritpathpart")
 
 
 def test_a_value_swapped_onto_another_row_does_not_open(
@@ -180,13 +199,11 @@ def test_registering_without_the_key_is_a_409_naming_the_setting(ledger: OkrLedg
 def test_rotation_keeps_signatures_verifying(
     ledger: OkrLedger,
     database_url: str,
-    httpserver: HTTPServer,
-    received: list[tuple[dict[str, str], bytes]],
-    caplog: pytest.LogCaptureFixture,
+    hook: Hook,
+    debug_log: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG)
     old, new = _key(), _key()
-    result, secret = _register(ledger, _store(ledger, old), httpserver.url_for("/hook"))
+    result, secret = _register(ledger, _store(ledger, old), hook.url)
     before = _rows(database_url)[result.id]
     rotated = _store(ledger, new, [old])
     assert rotated.rotate() == 1
@@ -195,22 +212,18 @@ def test_rotation_keeps_signatures_verifying(
     with pytest.raises(SecretUnreadable):
         _store(ledger, old).secrets()  # the old key alone no longer opens it
     _send_one(ledger, _store(ledger, new))
-    assert received
-    for headers, body in received:
-        Webhook(secret).verify(body, headers)
-    assert _nothing_secret_logged(caplog, secret)
+    assert hook.all_signed_with(secret)
+    assert _nothing_secret_logged(debug_log, secret)
 
 
 def test_a_plain_row_from_before_still_works_and_is_sealed_on_first_use(
     ledger: OkrLedger,
     database_url: str,
-    httpserver: HTTPServer,
-    received: list[tuple[dict[str, str], bytes]],
-    caplog: pytest.LogCaptureFixture,
+    hook: Hook,
+    debug_log: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG)
     legacy = _store(ledger, _key())
-    result, secret = _register(ledger, legacy, httpserver.url_for("/hook"))
+    result, secret = _register(ledger, legacy, hook.url)
     with psycopg.connect(database_url) as conn:  # as a release before sealing stored it
         conn.execute(
             "UPDATE okrledger_webhook_secret SET secret = %s WHERE endpoint_id = %s",
@@ -222,10 +235,8 @@ def test_a_plain_row_from_before_still_works_and_is_sealed_on_first_use(
     _send_one(ledger, store)
     assert _rows(database_url)[result.id].startswith("okrsec1:")
     assert store.secrets() == {result.id: secret}
-    assert received
-    for headers, body in received:
-        Webhook(secret).verify(body, headers)
-    assert _nothing_secret_logged(caplog, secret)
+    assert hook.all_signed_with(secret)
+    assert _nothing_secret_logged(debug_log, secret)
 
 
 def _okr(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str) -> Any:

@@ -4,11 +4,12 @@ own (`api/usecases/audit.py`), and so is the rule who may see them (`policy.may_
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from api import policy
@@ -40,25 +41,58 @@ def _require_auditor(viewer: Viewer) -> None:
         raise Forbidden("The audit trail is for auditors and admins.")
 
 
+@dataclass(frozen=True)
+class Filters:
+    """The trail's filters as typed in the page's fields (the table and the exports read them
+    alike)."""
+
+    actor: str | None
+    entity: str | None
+    type_: str | None
+    from_: str | None
+    to: str | None
+
+    def fields(self) -> dict[str, str]:
+        """Each filter by its field's name, as typed ('' when empty)."""
+        return {
+            "actor": self.actor or "",
+            "entity": self.entity or "",
+            "type": self.type_ or "",
+            "from": self.from_ or "",
+            "to": self.to or "",
+        }
+
+    def arguments(self) -> dict[str, Any]:
+        """The use case's filter arguments (a problem with a field raised as a `FormError`)."""
+        entity_id = None
+        if self.entity:
+            try:
+                entity_id = UUID(self.entity.strip())
+            except ValueError:
+                raise FormError(
+                    "Entity: paste an id (a UUID) of an objective, key result, person, team or "
+                    "cycle."
+                ) from None
+        return {
+            "actor": self.actor or None,
+            "entity_id": entity_id,
+            "type_": self.type_ or None,
+            "from_": data.parse_local(self.from_),
+            "to": data.parse_local(self.to),
+        }
+
+
 def _filters(
-    actor: str | None, entity: str | None, type_: str | None, from_: str | None, to: str | None
-) -> dict[str, Any]:
-    """The API route's filter arguments from the page's fields (422-style problems raised)."""
-    entity_id = None
-    if entity:
-        try:
-            entity_id = UUID(entity.strip())
-        except ValueError:
-            raise FormError(
-                "Entity: paste an id (a UUID) of an objective, key result, person, team or cycle."
-            ) from None
-    return {
-        "actor": actor or None,
-        "entity_id": entity_id,
-        "type_": type_ or None,
-        "from_": data.parse_local(from_),
-        "to": data.parse_local(to),
-    }
+    actor: str | None = None,
+    entity: str | None = None,
+    type_: Annotated[str | None, Query(alias="type")] = None,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: str | None = None,
+) -> Filters:
+    return Filters(actor, entity, type_, from_, to)
+
+
+FiltersDep = Annotated[Filters, Depends(_filters)]
 
 
 def _rows(
@@ -81,11 +115,7 @@ def _rows(
 def audit_page(
     request: Request,
     viewer: ViewerDep,
-    actor: str | None = None,
-    entity: str | None = None,
-    type_: Annotated[str | None, Query(alias="type")] = None,
-    from_: Annotated[str | None, Query(alias="from")] = None,
-    to: str | None = None,
+    typed: FiltersDep,
     page: int = 1,
     verify: str | None = None,
     position: str | None = None,
@@ -93,22 +123,12 @@ def audit_page(
 ) -> HTMLResponse:
     _require_auditor(viewer)
     page = max(1, page)
-    query = {
-        k: v
-        for k, v in {
-            "actor": actor,
-            "entity": entity,
-            "type": type_,
-            "from": from_,
-            "to": to,
-        }.items()
-        if v
-    }
+    query = {name: value for name, value in typed.fields().items() if value}
     problem = None
     rows: list[dict[str, Any]] = []
     more = False
     try:
-        filters = _filters(actor, entity, type_, from_, to)
+        filters = typed.arguments()
         if viewer.services.readmodels is not None:
             answer = _rows(viewer, filters, "json", PAGE, (page - 1) * PAGE)
             rows, more = answer.items, answer.next_offset is not None
@@ -131,13 +151,7 @@ def audit_page(
         page=page,
         prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if more else None,
-        filters={
-            "actor": actor or "",
-            "entity": entity or "",
-            "type": type_ or "",
-            "from": from_ or "",
-            "to": to or "",
-        },
+        filters=typed.fields(),
         query=urlencode(query),
         people=data.people(viewer),
         event_types=_event_types(),
@@ -174,11 +188,7 @@ def _check_answer(
 def audit_export(
     viewer: ViewerDep,
     fmt: str,
-    actor: str | None = None,
-    entity: str | None = None,
-    type_: Annotated[str | None, Query(alias="type")] = None,
-    from_: Annotated[str | None, Query(alias="from")] = None,
-    to: str | None = None,
+    typed: FiltersDep,
 ) -> Response:
     """The filtered trail as the API exports it (CSV or JSON Lines), as a download."""
     _require_auditor(viewer)
@@ -186,7 +196,7 @@ def audit_export(
         raise PageNotFound("export format")
     kind: Literal["csv", "jsonl"] = "csv" if fmt == "csv" else "jsonl"
     try:
-        filters = _filters(actor, entity, type_, from_, to)
+        filters = typed.arguments()
     except FormError as error:
         raise Forbidden(str(error)) from None
     answer: Response = _rows(viewer, filters, kind, 10_000, 0)

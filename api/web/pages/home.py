@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -11,7 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from api.usecases.queries import QueryUseCases
 from api.web import charts, data
-from api.web.site import ViewerDep, nav, render, web
+from api.web.site import FreshViewerDep, nav, render, web
 
 HEALTHS = (
     ("on_track", "on track"),
@@ -36,8 +37,7 @@ def _mean_progress(nodes: list[dict[str, Any]]) -> float | None:
 
 
 @web.get("/")
-def home(request: Request, viewer: ViewerDep, seen: int | None = None) -> HTMLResponse:
-    viewer.wait_for(seen)
+def home(request: Request, viewer: FreshViewerDep) -> HTMLResponse:
     cycle, all_cycles = data.pick_cycle(viewer, None)
     context: dict[str, Any] = {"cycle": cycle, "cycles": all_cycles}
     if cycle is None or viewer.services.readmodels is None:
@@ -47,9 +47,7 @@ def home(request: Request, viewer: ViewerDep, seen: int | None = None) -> HTMLRe
     nodes = [node for node, _ in data.walk(roots) if node["state"] != "abandoned"]
     tracked = [n for n in nodes if n["status"] == "approved"]
     bar, counts = _health_bar(tracked, f"Health of {len(tracked)} approved objectives")
-    states: dict[str, int] = {}
-    for node in nodes:
-        states[node["state"]] = states.get(node["state"], 0) + 1
+    states = Counter(node["state"] for node in nodes)
     days = max((cycle.ends_on - cycle.starts_on).days, 1)
     elapsed = min(max((now.date() - cycle.starts_on).days / days, 0.0), 1.0)
     team_rows = []

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from api.usecases.queries import QueryUseCases
 from api.web import data
-from api.web.site import Viewer, ViewerDep, nav, render, web
+from api.web.site import FreshViewerDep, Viewer, ViewerDep, nav, render, web
 
 SECTIONS = (
     ("review", "Objectives to review"),
@@ -21,8 +21,7 @@ SECTIONS = (
 
 
 @web.get("/inbox")
-def inbox_page(request: Request, viewer: ViewerDep, seen: int | None = None) -> HTMLResponse:
-    viewer.wait_for(seen)
+def inbox_page(request: Request, viewer: FreshViewerDep) -> HTMLResponse:
     readmodels = viewer.services.readmodels
     inbox: dict[str, Any] = {"items": [], "total": 0}
     if readmodels is not None:

@@ -15,7 +15,19 @@ from api import policy
 from api import webhook_schemas as w
 from api.errors import ApiError
 from api.usecases.webhooks import WebhookUseCases
-from api.web.site import Forbidden, FormDep, FormError, Viewer, ViewerDep, act, nav, render, web
+from api.web.site import (
+    SHOWN,
+    Forbidden,
+    FormDep,
+    FormError,
+    Outcome,
+    Viewer,
+    ViewerDep,
+    act,
+    nav,
+    render,
+    web,
+)
 from domain.errors import OkrError
 from projections.catalogue import CATALOGUE
 
@@ -29,14 +41,7 @@ def _uses(viewer: Viewer) -> WebhookUseCases:
     return WebhookUseCases(viewer.caller)
 
 
-def _page(
-    request: Request,
-    viewer: Viewer,
-    *,
-    secret: str | None = None,
-    problem: str | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
+def _page(request: Request, viewer: Viewer, outcome: Outcome = SHOWN) -> HTMLResponse:
     uses = _uses(viewer)
     endpoints: list[dict[str, Any]] = [
         {"endpoint": e, "deliveries": uses.deliveries(e.id, limit=DELIVERIES_SHOWN)}
@@ -59,9 +64,9 @@ def _page(
         channels=channels,
         teams=teams,
         event_types=sorted(CATALOGUE.type_names()),
-        secret=secret,
-        problem=problem,
-        status_code=status_code,
+        secret=outcome.secret,
+        problem=outcome.problem,
+        status_code=outcome.status_code,
     )
 
 
@@ -83,8 +88,8 @@ def register_webhook(request: Request, viewer: ViewerDep, form: FormDep) -> HTML
         )
         _, secret = uses.register(body)
     except (ApiError, OkrError, ValueError) as error:
-        return _page(request, viewer, problem=_problem(error), status_code=422)
-    return _page(request, viewer, secret=secret, status_code=201)
+        return _page(request, viewer, Outcome.refused(_problem(error)))
+    return _page(request, viewer, Outcome.made(secret))
 
 
 @web.post(f"{PATH}/channels")

@@ -26,13 +26,16 @@ from api.usecases.queries import QueryUseCases
 from api.web import charts, data
 from api.web.site import (
     Form,
+    FormBuilder,
     FormDep,
     FormError,
+    FreshViewerDep,
     Names,
     PageNotFound,
     Viewer,
     ViewerDep,
     act,
+    form_command,
     render,
     web,
 )
@@ -57,8 +60,12 @@ NEGOTIATION = {
 }
 
 
+OBJECTIVE = "/objectives/{objective_id}"
+"""The objective's page; its forms post below it."""
+
+
 def _url(objective_id: object) -> str:
-    return f"/objectives/{objective_id}"
+    return OBJECTIVE.format(objective_id=objective_id)
 
 
 # ------------------------------------------------------------------ what may be done
@@ -332,11 +339,9 @@ def create_objective(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
 def objective_page(
     request: Request,
     objective_id: UUID,
-    viewer: ViewerDep,
-    seen: int | None = None,
+    viewer: FreshViewerDep,
     as_of: str | None = None,
 ) -> HTMLResponse:
-    viewer.wait_for(seen)
     services = viewer.services
     instant = data.parse_local(as_of) if as_of else None
     version = None
@@ -405,23 +410,9 @@ def objective_page(
 # --------------------------------------------------------------------------- forms
 
 
-def _command(
-    path: str, done: str
-) -> Callable[[Callable[[UUID, Viewer, Form], Any]], Callable[[UUID, Viewer, Form], Any]]:
+def _command(action: str, done: str) -> Callable[[FormBuilder], FormBuilder]:
     """A form route on the objective: run the command it builds, flash `done`, go back."""
-
-    def register(
-        build: Callable[[UUID, Viewer, Form], Any],
-    ) -> Callable[[UUID, Viewer, Form], Any]:
-        def route(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
-            return act(viewer, _url(objective_id), lambda: build(objective_id, viewer, form), done)
-
-        route.__name__ = build.__name__
-        route.__doc__ = build.__doc__
-        web.post(f"/objectives/{{objective_id}}{path}")(route)
-        return build
-
-    return register
+    return form_command(OBJECTIVE, action, done)
 
 
 def _uses(viewer: Viewer) -> ObjectiveUseCases:
@@ -469,15 +460,7 @@ def edit_draft(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
 def add_key_result(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
     weight = form.number("weight")
     body = s.KeyResultCreate.model_validate(
-        {
-            "title": form.get("title"),
-            "measure": form.get("measure") or "metric",
-            "baseline": form.number("baseline"),
-            "target": form.number("target"),
-            "unit": form.get("unit"),
-            "direction": form.get("direction") or "increase",
-            "weight": 1.0 if weight is None else weight,
-        }
+        {**form.key_result(), "weight": 1.0 if weight is None else weight}
     )
     return _uses(viewer).add_key_result(objective_id, body, form.version)
 

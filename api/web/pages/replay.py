@@ -9,7 +9,7 @@ objectives from viewers who may not see them, frame by frame.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -74,9 +74,7 @@ def _frame_context(all_frames: list[Json], index: int, step: str) -> dict[str, A
         n["progress"] for n in nodes if n.get("progress") is not None and n["status"] == "approved"
     ]
     changed = {e.get("objective_id") for e in frame["events"] if e.get("objective_id")}
-    states: dict[str, int] = {}
-    for node in nodes:
-        states[node["state"]] = states.get(node["state"], 0) + 1
+    states = Counter(node["state"] for node in nodes)
     return {
         "frame": frame,
         "index": index,

@@ -24,14 +24,18 @@ from api.errors import ApiError
 from api.usecases.strategy import StrategyUseCases
 from api.usecases.strategy_reads import StrategyQueries
 from api.web import data, strategy_charts
+from api.web.pages.objective import OBJECTIVE
 from api.web.site import (
     TEMPLATES,
+    Form,
     FormDep,
     FormError,
+    FreshViewerDep,
     PageNotFound,
     Viewer,
     ViewerDep,
     act,
+    form_command,
     fragment,
     nav,
     render,
@@ -43,6 +47,8 @@ from domain.objective import EDITABLE, Status
 from infra.readmodels import ReadModels
 
 Json = dict[str, Any]
+KPI = "/kpis/{kpi_id}"
+"""A KPI's page; its forms post below it (as the objective's do below `OBJECTIVE`)."""
 STATUS_LABELS = {
     "planned": "planned",
     "in_progress": "in progress",
@@ -103,9 +109,8 @@ def _chart(kpi: Json) -> Any:
 
 @web.get("/strategy")
 def strategy_page(
-    request: Request, viewer: ViewerDep, seen: int | None = None, as_of: str | None = None
+    request: Request, viewer: FreshViewerDep, as_of: str | None = None
 ) -> HTMLResponse:
-    viewer.wait_for(seen)
     instant, problem = _instant(as_of)
     found = _strategy(viewer, instant)
     kpis = _kpis(viewer, instant)
@@ -184,12 +189,10 @@ def north_star(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
 @web.get("/strategy-map")
 def strategy_map_page(
     request: Request,
-    viewer: ViewerDep,
+    viewer: FreshViewerDep,
     cycle: str | None = None,
     as_of: str | None = None,
-    seen: int | None = None,
 ) -> HTMLResponse:
-    viewer.wait_for(seen)
     chosen, all_cycles = data.pick_cycle(viewer, cycle)
     instant, problem = _instant(as_of)
     found: Json | None = None
@@ -214,10 +217,7 @@ def strategy_map_page(
 
 
 @web.get("/kpis")
-def kpis_page(
-    request: Request, viewer: ViewerDep, seen: int | None = None, as_of: str | None = None
-) -> HTMLResponse:
-    viewer.wait_for(seen)
+def kpis_page(request: Request, viewer: FreshViewerDep, as_of: str | None = None) -> HTMLResponse:
     instant, problem = _instant(as_of)
     found = _kpis(viewer, instant)
     strategy = _strategy(viewer)
@@ -264,11 +264,9 @@ def define_kpi(viewer: ViewerDep, form: FormDep) -> RedirectResponse:
 def kpi_page(
     request: Request,
     kpi_id: UUID,
-    viewer: ViewerDep,
-    seen: int | None = None,
+    viewer: FreshViewerDep,
     as_of: str | None = None,
 ) -> HTMLResponse:
-    viewer.wait_for(seen)
     instant, problem = _instant(as_of)
     try:
         kpi: Json = _reads(viewer).kpi(kpi_id, instant)
@@ -295,42 +293,29 @@ def kpi_page(
     )
 
 
-@web.post("/kpis/{kpi_id}/measurements")
-def record_measurement(kpi_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
-    def record() -> Any:
-        body = ss.MeasurementCreate.model_validate(
-            {"value": form.number("value"), "period": form.get("period"), "note": form.get("note")}
-        )
-        return _uses(viewer).record_measurement(kpi_id, body, form.version)
-
-    return act(viewer, f"/kpis/{kpi_id}", record, "Measurement recorded.")
+@form_command(KPI, "/measurements", "Measurement recorded.")
+def record_measurement(kpi_id: UUID, viewer: Viewer, form: Form) -> Any:
+    body = ss.MeasurementCreate.model_validate(
+        {"value": form.number("value"), "period": form.get("period"), "note": form.get("note")}
+    )
+    return _uses(viewer).record_measurement(kpi_id, body, form.version)
 
 
-@web.post("/kpis/{kpi_id}/corrections")
-def correct_measurement(kpi_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
-    def correct() -> Any:
-        measurement_id = form.chosen("measurement_id", "Choose the measurement to correct.")
-        body = ss.MeasurementCorrection.model_validate(
-            {"value": form.number("value"), "reason": form.get("reason")}
-        )
-        return _uses(viewer).correct_measurement(kpi_id, measurement_id, body, form.version)
-
-    return act(viewer, f"/kpis/{kpi_id}", correct, "Correction recorded; the original stays.")
+@form_command(KPI, "/corrections", "Correction recorded; the original stays.")
+def correct_measurement(kpi_id: UUID, viewer: Viewer, form: Form) -> Any:
+    measurement_id = form.chosen("measurement_id", "Choose the measurement to correct.")
+    body = ss.MeasurementCorrection.model_validate(
+        {"value": form.number("value"), "reason": form.get("reason")}
+    )
+    return _uses(viewer).correct_measurement(kpi_id, measurement_id, body, form.version)
 
 
-@web.post("/kpis/{kpi_id}/thresholds")
-def change_thresholds(kpi_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
-    def change() -> Any:
-        body = ss.ThresholdsChange.model_validate(
-            {
-                "green": form.number("green"),
-                "amber": form.number("amber"),
-                "reason": form.get("reason"),
-            }
-        )
-        return _uses(viewer).change_thresholds(kpi_id, body, form.version)
-
-    return act(viewer, f"/kpis/{kpi_id}", change, "Thresholds changed.")
+@form_command(KPI, "/thresholds", "Thresholds changed.")
+def change_thresholds(kpi_id: UUID, viewer: Viewer, form: Form) -> Any:
+    body = ss.ThresholdsChange.model_validate(
+        {"green": form.number("green"), "amber": form.number("amber"), "reason": form.get("reason")}
+    )
+    return _uses(viewer).change_thresholds(kpi_id, body, form.version)
 
 
 # ------------------------------------------------------------------- initiatives
@@ -339,12 +324,10 @@ def change_thresholds(kpi_id: UUID, viewer: ViewerDep, form: FormDep) -> Redirec
 @web.get("/initiatives")
 def initiatives_page(
     request: Request,
-    viewer: ViewerDep,
+    viewer: FreshViewerDep,
     cycle: str | None = None,
     status: str | None = None,
-    seen: int | None = None,
 ) -> HTMLResponse:
-    viewer.wait_for(seen)
     chosen, all_cycles = data.pick_cycle(viewer, cycle)
     wanted = InitiativeStatus(status) if status in STATUS_LABELS else None
     found: list[Json] = []
@@ -503,42 +486,31 @@ TEMPLATES.globals.update(
 )
 
 
-@web.post("/objectives/{objective_id}/theme")
-def tag_theme(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
-    def tag() -> Any:
-        return _uses(viewer).tag_objective(
-            objective_id,
-            ss.ObjectiveTheme(theme_id=form.uuid("theme_id"), reason=form.get("reason")),
-            form.version,
-        )
-
-    return act(viewer, f"/objectives/{objective_id}", tag, "Theme saved.")
+@form_command(OBJECTIVE, "/theme", "Theme saved.")
+def tag_theme(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
+    return _uses(viewer).tag_objective(
+        objective_id,
+        ss.ObjectiveTheme(theme_id=form.uuid("theme_id"), reason=form.get("reason")),
+        form.version,
+    )
 
 
-@web.post("/objectives/{objective_id}/key-results/kpi")
-def link_kpi(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
-    def link() -> Any:
-        key_result_id = form.chosen("key_result_id", "Which key result?")
-        return _uses(viewer).link_kpi(
-            objective_id, key_result_id, ss.KeyResultKpi(kpi_id=form.uuid("kpi_id")), form.version
-        )
-
-    return act(viewer, f"/objectives/{objective_id}", link, "KPI link saved.")
+@form_command(OBJECTIVE, "/key-results/kpi", "KPI link saved.")
+def link_kpi(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
+    key_result_id = form.chosen("key_result_id", "Which key result?")
+    return _uses(viewer).link_kpi(
+        objective_id, key_result_id, ss.KeyResultKpi(kpi_id=form.uuid("kpi_id")), form.version
+    )
 
 
-@web.post("/objectives/{objective_id}/key-results/kpi-check-in")
-def check_in_from_kpi(objective_id: UUID, viewer: ViewerDep, form: FormDep) -> RedirectResponse:
-    def check_in() -> Any:
-        key_result_id = form.chosen("key_result_id", "Which key result?")
-        return _uses(viewer).check_in_from_kpi(
-            objective_id,
-            key_result_id,
-            ss.KpiCheckIn(confidence=form.integer("confidence") or 0, note=form.get("note")),
-            form.version,
-        )
-
-    return act(
-        viewer, f"/objectives/{objective_id}", check_in, "Checked in from the KPI's latest value."
+@form_command(OBJECTIVE, "/key-results/kpi-check-in", "Checked in from the KPI's latest value.")
+def check_in_from_kpi(objective_id: UUID, viewer: Viewer, form: Form) -> Any:
+    key_result_id = form.chosen("key_result_id", "Which key result?")
+    return _uses(viewer).check_in_from_kpi(
+        objective_id,
+        key_result_id,
+        ss.KpiCheckIn(confidence=form.integer("confidence") or 0, note=form.get("note")),
+        form.version,
     )
 
 
@@ -599,16 +571,7 @@ def _draft_body(
         owner_person = owner if owner_kind == "person" and owner else None
         parent = form.get("parent_objective_id") or None
     if form.get("kr_title"):
-        key_results.append(
-            {
-                "title": form.get("kr_title"),
-                "measure": form.get("kr_measure") or "metric",
-                "baseline": form.number("kr_baseline"),
-                "target": form.number("kr_target"),
-                "unit": form.get("kr_unit"),
-                "direction": form.get("kr_direction") or "increase",
-            }
-        )
+        key_results.append(form.key_result("kr_"))
     if not title and not key_results:
         return None
     return ss.LintDraft.model_validate(

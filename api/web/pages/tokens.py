@@ -12,32 +12,35 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.errors import ApiError
 from api.usecases.tokens import PersonalTokens
-from api.web.site import FormDep, PageNotFound, Viewer, ViewerDep, act, render, web
+from api.web.site import (
+    SHOWN,
+    FormDep,
+    Outcome,
+    PageNotFound,
+    Viewer,
+    ViewerDep,
+    act,
+    render,
+    web,
+)
 from domain.errors import OkrError
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 90
 
 
-def _page(
-    request: Request,
-    viewer: Viewer,
-    *,
-    secret: str | None = None,
-    problem: str | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
+def _page(request: Request, viewer: Viewer, outcome: Outcome = SHOWN) -> HTMLResponse:
     return render(
         request,
         "tokens.html",
         viewer,
         tokens=PersonalTokens(viewer.caller).list(),
         current=viewer.principal.token_id,
-        secret=secret,
-        problem=problem,
+        secret=outcome.secret,
+        problem=outcome.problem,
         default_days=DEFAULT_DAYS,
         max_days=MAX_DAYS,
-        status_code=status_code,
+        status_code=outcome.status_code,
     )
 
 
@@ -52,7 +55,7 @@ def create_token(request: Request, viewer: ViewerDep, form: FormDep) -> HTMLResp
     days_text = form.get("expires_in_days", str(DEFAULT_DAYS)).strip()
     if not days_text.isdigit() or not 1 <= int(days_text) <= MAX_DAYS:
         problem = f"Expires in: a whole number of days from 1 to {MAX_DAYS}."
-        return _page(request, viewer, problem=problem, status_code=422)
+        return _page(request, viewer, Outcome.refused(problem))
     try:
         secret, _ = PersonalTokens(viewer.caller).issue(
             form.get("label").strip() or "personal token",
@@ -60,8 +63,8 @@ def create_token(request: Request, viewer: ViewerDep, form: FormDep) -> HTMLResp
             form.get("read_only") == "on",
         )
     except (OkrError, ApiError) as error:
-        return _page(request, viewer, problem=str(error), status_code=422)
-    return _page(request, viewer, secret=secret, status_code=201)
+        return _page(request, viewer, Outcome.refused(str(error)))
+    return _page(request, viewer, Outcome.made(secret))
 
 
 @web.post("/tokens/{token_id}/revoke")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
 from api.web import data
-from api.web.site import FormError, ViewerDep, nav, render, web
+from api.web.site import FormError, FreshViewerDep, nav, render, web
 
 KINDS = ("committed", "aspirational")
 STATES = (
@@ -23,20 +24,42 @@ STATES = (
 )
 
 
+@dataclass(frozen=True)
+class Narrowing:
+    """Whose objectives the tree shows, of which kind, in which state (a match keeps its
+    ancestors, shown as context)."""
+
+    person: str | None
+    kind: str | None
+    status: str | None
+
+    def __bool__(self) -> bool:
+        return bool(self.person or self.kind or self.status)
+
+    def keep(self, node: dict[str, Any]) -> bool:
+        return (
+            (not self.person or node.get("owner_person_id") == self.person)
+            and (not self.kind or node.get("kind") == self.kind)
+            and (not self.status or node.get("state") == self.status)
+        )
+
+
+def _narrowing(
+    person: str | None = None, kind: str | None = None, status: str | None = None
+) -> Narrowing:
+    return Narrowing(person, kind, status)
+
+
 @web.get("/tree")
 def tree_page(
     request: Request,
-    viewer: ViewerDep,
+    viewer: FreshViewerDep,
+    only: Annotated[Narrowing, Depends(_narrowing)],
     cycle: str | None = None,
     team: str | None = None,
-    person: str | None = None,
-    kind: str | None = None,
-    status: str | None = None,
     as_of: str | None = None,
     position: int | None = None,
-    seen: int | None = None,
 ) -> HTMLResponse:
-    viewer.wait_for(seen)
     chosen, all_cycles = data.pick_cycle(viewer, cycle)
     all_teams = data.teams(viewer)
     if team and team not in {t.id for t in all_teams}:
@@ -51,17 +74,8 @@ def tree_page(
     roots: list[dict[str, Any]] = []
     if chosen is not None:
         roots = data.tree(viewer, chosen.id, as_of=instant, position=position, team_id=team or None)
-
-    def keep(node: dict[str, Any]) -> bool:
-        return (
-            (not person or node.get("owner_person_id") == person)
-            and (not kind or node.get("kind") == kind)
-            and (not status or node.get("state") == status)
-        )
-
-    filtered = bool(person or kind or status)
-    if filtered:
-        roots = data.prune(roots, keep)
+    if only:
+        roots = data.prune(roots, only.keep)
     shown = [n for n, _ in data.walk(roots) if not n.get("context")]
     return render(
         request,
@@ -77,9 +91,9 @@ def tree_page(
         shown=len(shown),
         filters={
             "team": team or "",
-            "person": person or "",
-            "kind": kind or "",
-            "status": status or "",
+            "person": only.person or "",
+            "kind": only.kind or "",
+            "status": only.status or "",
             "as_of": as_of or "",
         },
         instant=instant,

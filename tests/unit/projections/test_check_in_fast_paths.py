@@ -1,5 +1,5 @@
 """The check-in fast paths (three events in four are check-ins) give what the general code gives:
-the narration of `Objective.ProgressReported` is what `_about` and the helpers phrase, and the
+the narration of `Objective.ProgressReported` is what `about_objective` and the helpers phrase, and the
 tree's check-in points equal (and encode as) the ones the dataclass's `__init__` builds."""
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from projections.catalogue import narrate
 from projections.narrative import (
     Context,
     Narration,
-    _about,
     _kr,
     _on_day,
+    about_objective,
     advance,
     number,
     q,
@@ -61,7 +61,7 @@ def _reference(context: Context, e: Objective.ProgressReported) -> Narration:
         "note": e.note,
         "effective_on": _on_day(e.effective_on),
     }
-    return _about(context, e, action, {}, after, key_result_id=e.key_result_id)
+    return about_objective(context, e, action, {}, after, key_result_id=e.key_result_id)
 
 
 def _like(event: Any, **changes: Any) -> Any:

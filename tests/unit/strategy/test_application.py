@@ -195,41 +195,30 @@ class TestObjectivesInTheStrategy:
         assert [kr.kpi_id for kr in successor.active_key_results] == [kpi]
 
 
+def _launch(org: Org, *key_results: KeyResultRef, title: str = "Checkout rebuild") -> UUID:
+    """Bob launches an initiative for `key_results`; its id."""
+    return org.app.launch_initiative(
+        title=title, owner_person_id=BOB, key_results=list(key_results), ctx=ctx(BOB)
+    ).id
+
+
 class TestInitiatives:
     def test_launched_for_live_key_results_only(self, org: Org) -> None:
         objective_id, kr_id = org.approved_objective()
-        result = org.app.launch_initiative(
-            title="Checkout rebuild",
-            owner_person_id=BOB,
-            key_results=[KeyResultRef(objective_id, kr_id)],
-            ctx=ctx(BOB),
-        )
-        assert org.app.get_initiative(result.id).key_results == [KeyResultRef(objective_id, kr_id)]
+        initiative_id = _launch(org, KeyResultRef(objective_id, kr_id))
+        assert org.app.get_initiative(initiative_id).key_results == [
+            KeyResultRef(objective_id, kr_id)
+        ]
         with pytest.raises(OkrError) as info:
-            org.app.launch_initiative(
-                title="x",
-                owner_person_id=BOB,
-                key_results=[KeyResultRef(objective_id, uuid4())],
-                ctx=ctx(BOB),
-            )
+            _launch(org, KeyResultRef(objective_id, uuid4()), title="x")
         assert info.value.rule == "key_result_not_found"
         with pytest.raises(NotFound) as info:
-            org.app.launch_initiative(
-                title="x",
-                owner_person_id=BOB,
-                key_results=[KeyResultRef(uuid4(), kr_id)],
-                ctx=ctx(BOB),
-            )
+            _launch(org, KeyResultRef(uuid4(), kr_id), title="x")
         assert info.value.field == "key_result_ids"
 
     def test_update_moves_status_with_a_note_and_honours_the_version(self, org: Org) -> None:
         objective_id, kr_id = org.approved_objective()
-        initiative_id = org.app.launch_initiative(
-            title="Checkout rebuild",
-            owner_person_id=BOB,
-            key_results=[KeyResultRef(objective_id, kr_id)],
-            ctx=ctx(BOB),
-        ).id
+        initiative_id = _launch(org, KeyResultRef(objective_id, kr_id))
         org.app.update_initiative(
             initiative_id, ctx(BOB), status=InitiativeStatus.IN_PROGRESS, note="kick-off"
         )

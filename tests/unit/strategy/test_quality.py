@@ -45,6 +45,11 @@ def milestone(title: str) -> Any:
 GOOD_KRS = (kr("Paying customers", 10, 20), kr("Net revenue retention", 100, 110, unit="%"))
 
 
+def good_plus(key_result: KeyResultSpec) -> list[Okr]:
+    """A good objective with `key_result` added: the one under test."""
+    return [Okr(krs=(*GOOD_KRS, key_result))]
+
+
 @dataclass
 class Okr:
     """An objective for the table (defaults: a good one, owned by Platform, aligned)."""
@@ -89,25 +94,17 @@ def many(n: int, **kw: Any) -> list[Okr]:
 
 # (check, case name, objectives (the last one is the one under test))
 BAD: list[tuple[Check, str, list[Okr]]] = [
-    (
-        Check.KR_NOT_MEASURABLE,
-        "metric with no unit",
-        [Okr(krs=(*GOOD_KRS, kr("Checkout feel", 0, 1, unit="")))],
-    ),
+    (Check.KR_NOT_MEASURABLE, "metric with no unit", good_plus(kr("Checkout feel", 0, 1, unit=""))),
     (
         Check.KR_IS_TASK,
         "an activity",
-        [Okr(krs=(*GOOD_KRS, milestone("Hold a weekly pipeline review meeting")))],
+        good_plus(milestone("Hold a weekly pipeline review meeting")),
     ),
-    (
-        Check.KR_IS_TASK,
-        "an imperative",
-        [Okr(krs=(*GOOD_KRS, milestone("Launch the referral programme")))],
-    ),
+    (Check.KR_IS_TASK, "an imperative", good_plus(milestone("Launch the referral programme"))),
     (
         Check.KR_IS_TASK,
         "meetings counted",
-        [Okr(krs=(*GOOD_KRS, kr("Meetings with CIOs", 0, 10, unit="meetings")))],
+        good_plus(kr("Meetings with CIOs", 0, 10, unit="meetings")),
     ),
     (Check.OWNER_OVERLOADED, "six for one person", many(6, team=None, person=ALICE)),
     (Check.OWNER_OVERLOADED, "six for one team", many(6)),
@@ -115,30 +112,22 @@ BAD: list[tuple[Check, str, list[Okr]]] = [
     (Check.KR_COUNT, "six key results", [Okr(krs=tuple(kr(f"Measure {i}") for i in range(6)))]),
     (Check.VAGUE_WORDING, "vague objective", [Okr(title="Do better at sales")]),
     (Check.VAGUE_WORDING, "vague objective jargon", [Okr(title="Platform excellence")]),
-    (
-        Check.VAGUE_WORDING,
-        "vague key result",
-        [Okr(krs=(*GOOD_KRS, kr("More deals", 10, 15, unit="deals")))],
-    ),
+    (Check.VAGUE_WORDING, "vague key result", good_plus(kr("More deals", 10, 15, unit="deals"))),
     (
         Check.VAGUE_WORDING,
         "vague milestone",
-        [Okr(krs=(*GOOD_KRS, milestone("Be more proactive with customers")))],
+        good_plus(milestone("Be more proactive with customers")),
     ),
     (
         Check.MISSING_BASELINE,
         "at least, no baseline",
-        [Okr(krs=(*GOOD_KRS, kr("Availability", None, 99.9, unit="%", direction="at_least")))],
+        good_plus(kr("Availability", None, 99.9, unit="%", direction="at_least")),
     ),
-    (
-        Check.COMMITTED_STRETCH,
-        "4x increase",
-        [Okr(krs=(*GOOD_KRS, kr("Qualified opportunities", 10, 40)))],
-    ),
+    (Check.COMMITTED_STRETCH, "4x increase", good_plus(kr("Qualified opportunities", 10, 40))),
     (
         Check.COMMITTED_STRETCH,
         "cut to a fifth",
-        [Okr(krs=(*GOOD_KRS, kr("Idle instances", 50, 10, direction="decrease")))],
+        good_plus(kr("Idle instances", 50, 10, direction="decrease")),
     ),
     (Check.UNALIGNED, "team below a team with objectives", [company(), Okr(parent=None)]),
     (
@@ -146,11 +135,7 @@ BAD: list[tuple[Check, str, list[Okr]]] = [
         "person in a team with objectives",
         [Okr(), Okr(team=None, person=ALICE, parent=None)],
     ),
-    (
-        Check.DUPLICATE_KR,
-        "twice on one objective",
-        [Okr(krs=(*GOOD_KRS, kr("paying  customers!", 20, 30)))],
-    ),
+    (Check.DUPLICATE_KR, "twice on one objective", good_plus(kr("paying  customers!", 20, 30))),
     (
         Check.DUPLICATE_KR,
         "same owner, two objectives",
@@ -162,7 +147,7 @@ GOOD: list[tuple[Check, str, list[Okr]]] = [
     (
         Check.KR_NOT_MEASURABLE,
         "metric with a unit; milestones",
-        [Okr(krs=(*GOOD_KRS, milestone("Checkout live in DE")))],
+        good_plus(milestone("Checkout live in DE")),
     ),
     (
         Check.KR_IS_TASK,
@@ -192,7 +177,7 @@ GOOD: list[tuple[Check, str, list[Okr]]] = [
     (
         Check.MISSING_BASELINE,
         "baselines given",
-        [Okr(krs=(*GOOD_KRS, kr("Availability", 99.5, 99.9, unit="%", direction="at_least")))],
+        good_plus(kr("Availability", 99.5, 99.9, unit="%", direction="at_least")),
     ),
     (
         Check.COMMITTED_STRETCH,

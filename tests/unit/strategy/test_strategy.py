@@ -221,36 +221,37 @@ class TestRevise:
         assert strategy.themes[loyal].drives == [growth]
         assert {t.name for t in strategy.live_themes} == {"Profitable growth", "Loyal customers"}
 
-    def test_a_revision_broken_anywhere_changes_nothing(self) -> None:
-        strategy = a_strategy(Growth="financial")
+    @pytest.mark.parametrize(
+        ("themes", "mission", "theme", "rule", "field"),
+        [
+            (
+                {"Growth": "financial"},
+                "New mission",
+                {"name": "Growth", "perspective": "nowhere"},
+                "perspective_unknown",
+                "themes.0.perspective",
+            ),
+            (
+                {},
+                "",
+                {"name": "A", "perspective": "financial", "colour": "red"},
+                "themes_shape",
+                "themes.0",
+            ),
+        ],
+        ids=["broken anywhere, the new mission not taken either", "unknown theme fields"],
+    )
+    def test_a_broken_revision_is_refused_and_changes_nothing(
+        self, themes: dict[str, str], mission: str, theme: dict[str, str], rule: str, field: str
+    ) -> None:
+        strategy = a_strategy(**themes)
         refused(
             strategy,
             lambda: strategy.revise(
-                ctx(ADMIN),
-                "oops",
-                mission="New mission",
-                vision="",
-                values=[],
-                themes=[{"name": "Growth", "perspective": "nowhere"}],
+                ctx(ADMIN), "oops", mission=mission, vision="", values=[], themes=[theme]
             ),
-            "perspective_unknown",
-            "themes.0.perspective",
-        )
-
-    def test_unknown_theme_fields_are_refused(self) -> None:
-        strategy = a_strategy()
-        refused(
-            strategy,
-            lambda: strategy.revise(
-                ctx(ADMIN),
-                "x",
-                mission="",
-                vision="",
-                values=[],
-                themes=[{"name": "A", "perspective": "financial", "colour": "red"}],
-            ),
-            "themes_shape",
-            "themes.0",
+            rule,
+            field,
         )
 
     def test_the_first_definition_needs_no_reason_later_ones_do(self) -> None:
