@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain.base import CommandContext, OkrAggregate
+from domain.base import Assigns, CommandContext, OkrAggregate
 from domain.errors import clean_text, require, require_choice, require_text, require_value
 
 TOKEN_PREFIX = "okr_"
@@ -63,16 +63,12 @@ class AccessToken(OkrAggregate):
             token.expires_at = None
             token.read_only = False
 
-    class Limited(OkrAggregate.Event):
+    class Limited(Assigns):
         """The token works only until ``expires_at`` (None: until revoked) and, when
         ``read_only``, only for reads. Recorded with the issue, in the same commit."""
 
         expires_at: datetime | None
         read_only: bool
-
-        def apply(self, token: AccessToken) -> None:
-            token.expires_at = self.expires_at
-            token.read_only = self.read_only
 
     class Revoked(OkrAggregate.Event):
         def apply(self, token: AccessToken) -> None:

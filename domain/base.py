@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -103,6 +104,29 @@ class OkrAggregate(Aggregate):
         """Record an event stamped with the command's context (its reason holds no control
         character but tab and line breaks: every command's reason meets the text rule)."""
         self.trigger_event(event_class, **ctx.stamp(clean_text(reason, "reason")), **kw)
+
+
+class Assigns(OkrAggregate.Event):
+    """An event that sets the aggregate's attributes named like its own fields to its values
+    (`Team.Renamed` sets the team's `name`): what it records is what it changes, nothing more.
+
+    Declared with its fields only; an event that also derives state writes its own `apply`."""
+
+    _assigns: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Each aggregate redefines its events on its own `Event` base (eventsourcing), with no
+        # annotations of their own: the fields are those declared on every `Assigns` below.
+        names: dict[str, None] = {}
+        for klass in reversed(cls.__mro__):
+            if issubclass(klass, Assigns) and klass is not Assigns:
+                names.update(dict.fromkeys(inspect.get_annotations(klass)))
+        cls._assigns = tuple(names)
+
+    def apply(self, aggregate: Any) -> None:
+        for name in self._assigns:
+            setattr(aggregate, name, getattr(self, name))
 
 
 class Immutable:

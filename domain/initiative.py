@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID, uuid4
 
-from domain.base import CommandContext, OkrAggregate
+from domain.base import Assigns, CommandContext, OkrAggregate
 from domain.errors import clean_text, require, require_choice, require_text, require_value
 
 
@@ -85,18 +85,12 @@ class Initiative(OkrAggregate):
             ]
             initiative.notes = []
 
-    class Retitled(OkrAggregate.Event):
+    class Retitled(Assigns):
         title: str
         description: str
 
-        def apply(self, initiative: Initiative) -> None:
-            initiative.title, initiative.description = self.title, self.description
-
-    class OwnerChanged(OkrAggregate.Event):
+    class OwnerChanged(Assigns):
         owner_person_id: UUID
-
-        def apply(self, initiative: Initiative) -> None:
-            initiative.owner_person_id = self.owner_person_id
 
     class KeyResultLinked(OkrAggregate.Event):
         objective_id: UUID

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid4
 
-from domain.base import CommandContext, Immutable, OkrAggregate
+from domain.base import Assigns, CommandContext, Immutable, OkrAggregate
 from domain.errors import (
     InvalidValue,
     clean_text,
@@ -206,32 +206,20 @@ class Kpi(OkrAggregate):
             kpi.source_id = None
             kpi.source = None
 
-    class Renamed(OkrAggregate.Event):
+    class Renamed(Assigns):
         name: str
         description: str
 
-        def apply(self, kpi: Kpi) -> None:
-            kpi.name, kpi.description = self.name, self.description
-
-    class OwnerChanged(OkrAggregate.Event):
+    class OwnerChanged(Assigns):
         owner_person_id: UUID
 
-        def apply(self, kpi: Kpi) -> None:
-            kpi.owner_person_id = self.owner_person_id
-
-    class Retagged(OkrAggregate.Event):
+    class Retagged(Assigns):
         perspective: str | None
         theme_id: UUID | None
 
-        def apply(self, kpi: Kpi) -> None:
-            kpi.perspective, kpi.theme_id = self.perspective, self.theme_id
-
-    class ThresholdsChanged(OkrAggregate.Event):
+    class ThresholdsChanged(Assigns):
         green: float
         amber: float
-
-        def apply(self, kpi: Kpi) -> None:
-            kpi.green, kpi.amber = self.green, self.amber
 
     class MeasurementRecorded(OkrAggregate.Event):
         measurement_id: UUID
@@ -263,14 +251,11 @@ class Kpi(OkrAggregate):
         def apply(self, kpi: Kpi) -> None:
             kpi.retired = True
 
-    class SourceAttached(OkrAggregate.Event):
+    class SourceAttached(Assigns):
         """The KPI is measured from a data source from now on (replacing any earlier one)."""
 
         source_id: UUID
         source: dict[str, Any]
-
-        def apply(self, kpi: Kpi) -> None:
-            kpi.source_id, kpi.source = self.source_id, self.source
 
     class SourceDetached(OkrAggregate.Event):
         def apply(self, kpi: Kpi) -> None:
@@ -369,7 +354,7 @@ class Kpi(OkrAggregate):
             self._trigger(self.Retagged, ctx, why, perspective=perspective_, theme_id=theme_id_)
 
     def change_thresholds(
-        self, green: float, amber: float, ctx: CommandContext, reason: str
+        self, green: float, amber: float, reason: str, ctx: CommandContext
     ) -> None:
         """New thresholds recolour every value, past ones included: say why."""
         self._require_live("change its thresholds")
@@ -422,8 +407,8 @@ class Kpi(OkrAggregate):
         self,
         measurement_id: UUID,
         value: float,
-        ctx: CommandContext,
         reason: str,
+        ctx: CommandContext,
         note: str | None = None,
     ) -> UUID:
         """A new measurement for the same period supersedes the wrong one, which stays."""
@@ -449,7 +434,7 @@ class Kpi(OkrAggregate):
 
     # Data sources.
 
-    def attach_source(self, definition: dict[str, Any], ctx: CommandContext, reason: str) -> UUID:
+    def attach_source(self, definition: dict[str, Any], reason: str, ctx: CommandContext) -> UUID:
         """Measure the KPI from a data source (see domain/source.py): each fetch measures the
         day it happens on, in the schedule's time zone."""
         self._require_live("attach a data source")
@@ -460,7 +445,7 @@ class Kpi(OkrAggregate):
         )
         return source_id
 
-    def detach_source(self, ctx: CommandContext, reason: str) -> None:
+    def detach_source(self, reason: str, ctx: CommandContext) -> None:
         self._require_live("detach a data source")
         require_follows_a_source(self.source_id, f"KPI '{self.name}'")
         self._trigger(self.SourceDetached, ctx, require_text(reason, "reason", max_length=2000))
@@ -482,7 +467,7 @@ class Kpi(OkrAggregate):
         if taken.value == number:
             return None
         return self.correct_measurement(
-            taken.id, number, ctx, "fetched again from its data source", note
+            taken.id, number, "fetched again from its data source", ctx, note
         )
 
     def retire(self, ctx: CommandContext, reason: str) -> None:

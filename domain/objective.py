@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.base import CommandContext, OkrAggregate
+from domain.base import Assigns, CommandContext, OkrAggregate
 from domain.cycle import Cycle, Phase
 from domain.errors import InvalidValue, clean_text, require, require_text
 from domain.objective_drafting import Drafting, require_alignable, require_one_owner
@@ -105,29 +105,17 @@ class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
             objective.abandon_reason = ""
             objective.theme_id = None
 
-    class Reworded(OkrAggregate.Event):
+    class Reworded(Assigns):
         title: str
         description: str
 
-        def apply(self, objective: Objective) -> None:
-            objective.title = self.title
-            objective.description = self.description
-
-    class Realigned(OkrAggregate.Event):
+    class Realigned(Assigns):
         parent_objective_id: UUID | None
         parent_key_result_id: UUID | None
 
-        def apply(self, objective: Objective) -> None:
-            objective.parent_objective_id = self.parent_objective_id
-            objective.parent_key_result_id = self.parent_key_result_id
-
-    class Reassigned(OkrAggregate.Event):
+    class Reassigned(Assigns):
         owner_team_id: UUID | None
         owner_person_id: UUID | None
-
-        def apply(self, objective: Objective) -> None:
-            objective.owner_team_id = self.owner_team_id
-            objective.owner_person_id = self.owner_person_id
 
     class Abandoned(OkrAggregate.Event):
         def apply(self, objective: Objective) -> None:
@@ -338,13 +326,10 @@ class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
         def apply(self, objective: Objective) -> None:
             objective.carried_to = self.successor_id
 
-    class Themed(OkrAggregate.Event):
+    class Themed(Assigns):
         """Tagged with a strategic theme of the strategy (None: untagged)."""
 
         theme_id: UUID | None
-
-        def apply(self, objective: Objective) -> None:
-            objective.theme_id = self.theme_id
 
     class KeyResultLinkedToKpi(OkrAggregate.Event):
         key_result_id: UUID

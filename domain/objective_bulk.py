@@ -59,10 +59,10 @@ _MILESTONE = Measure.MILESTONE
 
 def report_progress(
     objective: Objective,
+    cycle: Cycle,
     key_result_id: UUID,
     value: float,
     confidence: int,
-    cycle: Cycle,
     ctx: CommandContext,
     note: str = "",
     effective_on: date | None = None,
@@ -87,7 +87,7 @@ def report_progress(
         or effective_on > at.date()
     ):
         # A rule in doubt: the command decides (it refuses, or records the check-in).
-        return objective.check_in(key_result_id, value, confidence, cycle, ctx, note, effective_on)
+        return objective.check_in(cycle, key_result_id, value, confidence, ctx, note, effective_on)
     check_in_id = uuid4()
     version = objective.version + 1
     event = object.__new__(_EVENT)

@@ -23,9 +23,9 @@ class Drafting(ObjectiveState):
 
     def reword(
         self,
+        cycle: Cycle,
         title: str,
         description: str | None,
-        cycle: Cycle,
         ctx: CommandContext,
         reason: str = "",
     ) -> None:
@@ -44,9 +44,9 @@ class Drafting(ObjectiveState):
 
     def realign(
         self,
+        cycle: Cycle,
         parent: ObjectiveState | None,
         parent_key_result_id: UUID | None,
-        cycle: Cycle,
         ctx: CommandContext,
         reason: str = "",
         ancestors_of_parent: Sequence[UUID] = (),
@@ -72,9 +72,9 @@ class Drafting(ObjectiveState):
 
     def reassign(
         self,
+        cycle: Cycle,
         owner_team_id: UUID | None,
         owner_person_id: UUID | None,
-        cycle: Cycle,
         ctx: CommandContext,
         reason: str = "",
     ) -> None:
@@ -90,17 +90,17 @@ class Drafting(ObjectiveState):
             owner_person_id=owner_person_id,
         )
 
-    def abandon(self, reason: str, cycle: Cycle, ctx: CommandContext) -> None:
+    def abandon(self, cycle: Cycle, reason: str, ctx: CommandContext) -> None:
         cycle.require_open_for("abandon an objective", *TRACKING_PHASES, Phase.PLANNING)
         self._require_not_abandoned()
         self._trigger(self.Abandoned, ctx, reason=require_text(reason, "reason"))
 
     def add_key_result(
         self,
+        cycle: Cycle,
         *,
         title: str,
         measure: Measure,
-        cycle: Cycle,
         ctx: CommandContext,
         baseline: float | None = None,
         target: float | None = None,
@@ -133,8 +133,8 @@ class Drafting(ObjectiveState):
 
     def update_key_result(
         self,
-        key_result_id: UUID,
         cycle: Cycle,
+        key_result_id: UUID,
         ctx: CommandContext,
         *,
         title: str | None = None,
@@ -142,8 +142,9 @@ class Drafting(ObjectiveState):
         target: float | None = None,
         weight: float | None = None,
         reason: str = "",
-    ) -> None:
-        """Edit a key result of a draft; after approval, only an amendment changes it."""
+    ) -> UUID:
+        """Edit a key result of a draft; after approval, only an amendment changes it. Answers
+        the key result's id."""
         cycle.require_open_for("edit a key result", *PLANNING_PHASES)
         self._require_editable("edit a key result")
         kr = self.key_result(key_result_id)
@@ -181,15 +182,17 @@ class Drafting(ObjectiveState):
             self._trigger(
                 self.KeyResultReweighted, ctx, reason=reason, key_result_id=kr.id, weight=weight_
             )
+        return kr.id
 
     def remove_key_result(
-        self, key_result_id: UUID, cycle: Cycle, ctx: CommandContext, reason: str = ""
-    ) -> None:
+        self, cycle: Cycle, key_result_id: UUID, ctx: CommandContext, reason: str = ""
+    ) -> UUID:
         cycle.require_open_for("remove a key result", *PLANNING_PHASES)
         self._require_editable("remove a key result")
         kr = self.key_result(key_result_id)
         self._decline_open_counter(ctx)
         self._trigger(self.KeyResultRemoved, ctx, reason=reason, key_result_id=kr.id)
+        return kr.id
 
 
 def require_one_owner(owner_team_id: UUID | None, owner_person_id: UUID | None) -> None:

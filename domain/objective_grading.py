@@ -30,13 +30,13 @@ class Grading(ObjectiveState):
 
     def grade_key_result(
         self,
-        key_result_id: UUID,
         cycle: Cycle,
+        key_result_id: UUID,
         ctx: CommandContext,
         score: float | None = None,
         achieved: bool | None = None,
         comment: str = "",
-    ) -> None:
+    ) -> UUID:
         self._require_gradable(cycle, "grade a key result")
         kr = self.key_result(key_result_id)
         suggested = suggested_score(kr.progress)
@@ -82,6 +82,7 @@ class Grading(ObjectiveState):
             suggested_score=suggested,
             comment=comment,
         )
+        return kr.id
 
     def grade(
         self, cycle: Cycle, ctx: CommandContext, score: float | None = None, comment: str = ""
@@ -124,7 +125,7 @@ class Grading(ObjectiveState):
             self.Graded, ctx, score=round(score_, 4), comment=comment, explicit=score is not None
         )
 
-    def reflect(self, text: str, cycle: Cycle, ctx: CommandContext) -> None:
+    def reflect(self, cycle: Cycle, text: str, ctx: CommandContext) -> None:
         cycle.require_open_for("write a reflection", Phase.GRADING)
         self._require_not_abandoned()
         self._trigger(self.Reflected, ctx, text=require_text(text, "text", max_length=10_000))

@@ -26,8 +26,8 @@ class Review(ObjectiveState):
 
     def submit_for_approval(
         self,
-        approver_id: UUID,
         cycle: Cycle,
+        approver_id: UUID,
         ctx: CommandContext,
         blockers: Sequence[Finding] = (),
     ) -> None:
@@ -74,7 +74,7 @@ class Review(ObjectiveState):
         self._require_in_review("approve", ctx)
         self._trigger(self.Approved, ctx, content_hash=self.content_hash())
 
-    def request_changes(self, comment: str, cycle: Cycle, ctx: CommandContext) -> None:
+    def request_changes(self, cycle: Cycle, comment: str, ctx: CommandContext) -> None:
         cycle.require_open_for("request changes", *PLANNING_PHASES)
         self._require_in_review("request changes", ctx)
         self._trigger(
@@ -82,7 +82,7 @@ class Review(ObjectiveState):
         )
 
     def counter_propose(
-        self, changes: dict[str, Any], comment: str, cycle: Cycle, ctx: CommandContext
+        self, cycle: Cycle, changes: dict[str, Any], comment: str, ctx: CommandContext
     ) -> None:
         cycle.require_open_for("counter-propose", *PLANNING_PHASES)
         self._require_in_review("counter-propose", ctx)
@@ -130,7 +130,7 @@ class Review(ObjectiveState):
     # Amendments: the goalpost ledger.
 
     def propose_amendment(
-        self, changes: dict[str, Any], reason: str, cycle: Cycle, ctx: CommandContext
+        self, cycle: Cycle, changes: dict[str, Any], reason: str, ctx: CommandContext
     ) -> UUID:
         cycle.require_open_for("propose an amendment", *PLANNING_PHASES)
         self._require_not_abandoned()
@@ -176,8 +176,8 @@ class Review(ObjectiveState):
         return amendment
 
     def approve_amendment(
-        self, amendment_id: UUID, cycle: Cycle, ctx: CommandContext, comment: str = ""
-    ) -> None:
+        self, cycle: Cycle, amendment_id: UUID, ctx: CommandContext, comment: str = ""
+    ) -> UUID:
         cycle.require_open_for("approve an amendment", *PLANNING_PHASES)
         self._require_not_abandoned()
         amendment = self._pending(amendment_id, ctx)
@@ -192,10 +192,11 @@ class Review(ObjectiveState):
             changes=changes,
             content_hash=preview.content_hash(),
         )
+        return amendment_id
 
     def reject_amendment(
-        self, amendment_id: UUID, comment: str, cycle: Cycle, ctx: CommandContext
-    ) -> None:
+        self, cycle: Cycle, amendment_id: UUID, comment: str, ctx: CommandContext
+    ) -> UUID:
         cycle.require_open_for("reject an amendment", *PLANNING_PHASES)
         self._require_not_abandoned()
         self._pending(amendment_id, ctx)
@@ -205,6 +206,7 @@ class Review(ObjectiveState):
             reason=require_text(comment, "comment", max_length=2000),
             amendment_id=amendment_id,
         )
+        return amendment_id
 
     # ------------------------------------------------------ change sets
 

@@ -89,10 +89,10 @@ class Tracking(ObjectiveState):
 
     def check_in(
         self,
+        cycle: Cycle,
         key_result_id: UUID,
         value: float,
         confidence: int,
-        cycle: Cycle,
         ctx: CommandContext,
         note: str = "",
         effective_on: date | None = None,
@@ -116,11 +116,11 @@ class Tracking(ObjectiveState):
 
     def correct_check_in(
         self,
+        cycle: Cycle,
         key_result_id: UUID,
         check_in_id: UUID,
         value: float,
         reason: str,
-        cycle: Cycle,
         ctx: CommandContext,
         confidence: int | None = None,
         note: str | None = None,
@@ -155,7 +155,7 @@ class Tracking(ObjectiveState):
     # Strategy: themes and KPIs.
 
     def tag_theme(
-        self, theme_id: UUID | None, cycle: Cycle, ctx: CommandContext, reason: str = ""
+        self, cycle: Cycle, theme_id: UUID | None, ctx: CommandContext, reason: str = ""
     ) -> None:
         """Tag with a strategic theme (the caller checked it is live); None removes the tag.
 
@@ -179,10 +179,10 @@ class Tracking(ObjectiveState):
 
     def link_key_result_to_kpi(
         self,
+        cycle: Cycle,
         key_result_id: UUID,
         kpi_id: UUID,
         kpi_unit: str,
-        cycle: Cycle,
         ctx: CommandContext,
     ) -> None:
         """Let a metric key result take its check-ins from a KPI measured in the same unit."""
@@ -199,7 +199,7 @@ class Tracking(ObjectiveState):
             self._trigger(self.KeyResultLinkedToKpi, ctx, key_result_id=kr.id, kpi_id=kpi_id)
 
     def unlink_key_result_from_kpi(
-        self, key_result_id: UUID, cycle: Cycle, ctx: CommandContext
+        self, cycle: Cycle, key_result_id: UUID, ctx: CommandContext
     ) -> None:
         cycle.require_open_for("unlink a key result from a KPI", *PLANNING_PHASES, Phase.GRADING)
         self._require_not_abandoned()
@@ -211,11 +211,11 @@ class Tracking(ObjectiveState):
 
     def attach_source(
         self,
+        cycle: Cycle,
         key_result_id: UUID,
         definition: dict[str, Any],
-        cycle: Cycle,
-        ctx: CommandContext,
         reason: str,
+        ctx: CommandContext,
     ) -> UUID:
         """Let a metric key result take its check-ins from a data source (see domain/source.py)."""
         cycle.require_open_for("attach a data source", *PLANNING_PHASES, Phase.GRADING)
@@ -234,21 +234,22 @@ class Tracking(ObjectiveState):
         return source_id
 
     def detach_source(
-        self, key_result_id: UUID, cycle: Cycle, ctx: CommandContext, reason: str
-    ) -> None:
+        self, cycle: Cycle, key_result_id: UUID, reason: str, ctx: CommandContext
+    ) -> UUID:
         cycle.require_open_for("detach a data source", *PLANNING_PHASES, Phase.GRADING)
         self._require_not_abandoned()
         kr = self.key_result(key_result_id)
         require_follows_a_source(kr.source_id, f"key result '{kr.title}'", "key_result_id")
         why = require_text(reason, "reason", max_length=2000)
         self._trigger(self.KeyResultSourceDetached, ctx, why, key_result_id=kr.id)
+        return kr.id
 
     def take_fetched_value(
         self,
+        cycle: Cycle,
         key_result_id: UUID,
         source_id: UUID,
         value: float,
-        cycle: Cycle,
         ctx: CommandContext,
     ) -> UUID | None:
         """A value fetched from the key result's source, as an ordinary check-in (its actor is
@@ -272,10 +273,10 @@ class Tracking(ObjectiveState):
             else int(source.get("confidence", DEFAULT_CONFIDENCE))
         )
         return self.check_in(
+            cycle,
             key_result_id,
             number if number is not None else 0.0,
             confidence,
-            cycle,
             ctx,
             note=f"Fetched from its data source ({describe(source)}).",
         )

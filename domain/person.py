@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from domain.base import CommandContext, OkrAggregate
+from domain.base import Assigns, CommandContext, OkrAggregate
 from domain.errors import require, require_text, require_value
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -166,20 +166,14 @@ class Person(OkrAggregate):
             person.role = None
             person.notifications = DEFAULT_PREFERENCES
 
-    class Renamed(OkrAggregate.Event):
+    class Renamed(Assigns):
         name: str
 
-        def apply(self, person: Person) -> None:
-            person.name = self.name
-
-    class EmailChanged(OkrAggregate.Event):
+    class EmailChanged(Assigns):
         """The person's e-mail is now ``email`` (their id stays the one their first e-mail gave
         them); ``reason`` says why: ``scim``, ``sso:<issuer>`` or an admin's words."""
 
         email: str
-
-        def apply(self, person: Person) -> None:
-            person.email = self.email
 
     class Deactivated(OkrAggregate.Event):
         def apply(self, person: Person) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
-from domain.base import CommandContext, OkrAggregate
+from domain.base import Assigns, CommandContext, OkrAggregate
 from domain.errors import InvalidValue, clean_text, require, require_text, require_value
 
 STRATEGY_ID = uuid5(NAMESPACE_URL, "okrledger:strategy")
@@ -123,17 +123,11 @@ class Strategy(OkrAggregate):
             strategy.themes = {}
             strategy.north_star_kpi_id = None
 
-    class MissionRestated(OkrAggregate.Event):
+    class MissionRestated(Assigns):
         mission: str
 
-        def apply(self, strategy: Strategy) -> None:
-            strategy.mission = self.mission
-
-    class VisionRestated(OkrAggregate.Event):
+    class VisionRestated(Assigns):
         vision: str
-
-        def apply(self, strategy: Strategy) -> None:
-            strategy.vision = self.vision
 
     class ValuesRestated(OkrAggregate.Event):
         values: list[str]

@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
-from domain.base import CommandContext, OkrAggregate
+from domain.base import Assigns, CommandContext, OkrAggregate
 from domain.errors import clean_text, require, require_choice, require_text
 
 
@@ -32,17 +32,11 @@ class Team(OkrAggregate):
             team.members = {}
             team.disbanded = False
 
-    class Renamed(OkrAggregate.Event):
+    class Renamed(Assigns):
         name: str
 
-        def apply(self, team: Team) -> None:
-            team.name = self.name
-
-    class Moved(OkrAggregate.Event):
+    class Moved(Assigns):
         parent_id: UUID | None
-
-        def apply(self, team: Team) -> None:
-            team.parent_id = self.parent_id
 
     class MemberAdded(OkrAggregate.Event):
         person_id: UUID

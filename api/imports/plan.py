@@ -512,7 +512,7 @@ class Planner:
         submitted = self.attempt(
             record,
             lambda: objective.submit_for_approval(
-                self.importer, cycle, self.ctx(record, at, actor=SYSTEM)
+                cycle, self.importer, self.ctx(record, at, actor=SYSTEM)
             ),
         )
         if not submitted or not self.attempt(record, lambda: objective.approve(cycle, ctx)):
@@ -611,7 +611,7 @@ class Planner:
         cycle = self._cycle_of(objective)
         self.attempt(
             record,
-            lambda: objective.propose_amendment(changes, REASON, cycle, self.ctx(record, self.now)),
+            lambda: objective.propose_amendment(cycle, changes, REASON, self.ctx(record, self.now)),
         )
 
     def _orphan_key_result(self, record: Record) -> None:
@@ -687,10 +687,10 @@ class Planner:
             # Objective.check_in's rules and event, on the bulk path (domain/objective_bulk.py).
             report_progress(
                 objective,
+                cycle,
                 kr_id,
                 values["value"],
                 confidence,
-                cycle,
                 self.ctx(record, at),
                 note,
                 effective_on,
@@ -744,11 +744,11 @@ class Planner:
         if self.attempt(
             record,
             lambda: objective.correct_check_in(
+                cycle,
                 kr_id,
                 check_in_id,
                 values["value"],
                 REASON,
-                cycle,
                 self.ctx(record, self.now),
                 values.get("confidence"),
                 values.get("note", ""),

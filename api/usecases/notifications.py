@@ -59,8 +59,8 @@ class NotificationUseCases(UseCases):
         return execute(
             self.services.ledger,
             me,
-            lambda: self.services.ledger.set_notification_preferences(
-                me, prefs, body.reason, self.ctx, expected
+            lambda: self.services.ledger.set_notification_preferences.expecting(expected)(
+                me, prefs, body.reason, self.ctx
             ),
         )
 

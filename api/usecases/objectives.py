@@ -114,77 +114,76 @@ class ObjectiveUseCases(UseCases):
             self._visible_parent(body.parent_objective_id)
         return self._run(
             objective_id,
-            lambda ledger: ledger.update_objective(
-                objective_id,
-                self.ctx,
-                realign=realign,
-                reassign=reassign,
-                expected_version=expected,
-                **body.arguments(),
+            lambda ledger: ledger.update_objective.expecting(expected)(
+                objective_id, self.ctx, realign=realign, reassign=reassign, **body.arguments()
             ),
         )
 
     @contributes
     def abandon(self, objective_id: UUID, body: s.Reason, expected: int | None) -> Command:
-        return lambda ledger: ledger.abandon_objective(
-            objective_id, body.reason, self.ctx, expected
+        return lambda ledger: ledger.abandon_objective.expecting(expected)(
+            objective_id, body.reason, self.ctx
         )
 
     @contributes
     def add_key_result(
         self, objective_id: UUID, body: s.KeyResultCreate, expected: int | None
     ) -> Command:
-        return lambda ledger: ledger.add_key_result(
-            objective_id, ctx=self.ctx, expected_version=expected, **body.arguments()
+        return lambda ledger: ledger.add_key_result.expecting(expected)(
+            objective_id, ctx=self.ctx, **body.arguments()
         )
 
     @contributes
     def update_key_result(
         self, objective_id: UUID, key_result_id: UUID, body: s.KeyResultPatch, expected: int | None
     ) -> Command:
-        return lambda ledger: ledger.update_key_result(
-            objective_id, key_result_id, self.ctx, expected_version=expected, **body.arguments()
+        return lambda ledger: ledger.update_key_result.expecting(expected)(
+            objective_id, key_result_id, self.ctx, **body.arguments()
         )
 
     @contributes
     def remove_key_result(
         self, objective_id: UUID, key_result_id: UUID, reason: str, expected: int | None
     ) -> Command:
-        return lambda ledger: ledger.remove_key_result(
-            objective_id, key_result_id, self.ctx, reason, expected
+        return lambda ledger: ledger.remove_key_result.expecting(expected)(
+            objective_id, key_result_id, self.ctx, reason
         )
 
     # -------------------------------------------------------------- negotiation
 
     @contributes
     def submit(self, objective_id: UUID, body: s.Submit, expected: int | None) -> Command:
-        return lambda ledger: ledger.submit_objective(
-            objective_id, body.approver_id, self.ctx, expected
+        return lambda ledger: ledger.submit_objective.expecting(expected)(
+            objective_id, body.approver_id, self.ctx
         )
 
     @decides
     def approve(self, objective_id: UUID, expected: int | None) -> Command:
-        return lambda ledger: ledger.approve_objective(objective_id, self.ctx, expected)
+        return lambda ledger: ledger.approve_objective.expecting(expected)(objective_id, self.ctx)
 
     @decides
     def request_changes(self, objective_id: UUID, body: s.Comment, expected: int | None) -> Command:
-        return lambda ledger: ledger.request_changes(objective_id, body.comment, self.ctx, expected)
+        return lambda ledger: ledger.request_changes.expecting(expected)(
+            objective_id, body.comment, self.ctx
+        )
 
     @decides
     def counter_propose(
         self, objective_id: UUID, body: s.CounterProposalIn, expected: int | None
     ) -> Command:
-        return lambda ledger: ledger.counter_propose(
-            objective_id, body.changes.as_domain(), body.comment, self.ctx, expected
+        return lambda ledger: ledger.counter_propose.expecting(expected)(
+            objective_id, body.changes.as_domain(), body.comment, self.ctx
         )
 
     @contributes
     def accept_counter(self, objective_id: UUID, expected: int | None) -> Command:
-        return lambda ledger: ledger.accept_counter_proposal(objective_id, self.ctx, expected)
+        return lambda ledger: ledger.accept_counter_proposal.expecting(expected)(
+            objective_id, self.ctx
+        )
 
     @contributes
     def withdraw(self, objective_id: UUID, expected: int | None) -> Command:
-        return lambda ledger: ledger.withdraw_objective(objective_id, self.ctx, expected)
+        return lambda ledger: ledger.withdraw_objective.expecting(expected)(objective_id, self.ctx)
 
     # --------------------------------------------------------------- amendments
 
@@ -192,24 +191,24 @@ class ObjectiveUseCases(UseCases):
     def propose_amendment(
         self, objective_id: UUID, body: s.AmendmentCreate, expected: int | None
     ) -> Command:
-        return lambda ledger: ledger.propose_amendment(
-            objective_id, body.changes.as_domain(), body.reason, self.ctx, expected
+        return lambda ledger: ledger.propose_amendment.expecting(expected)(
+            objective_id, body.changes.as_domain(), body.reason, self.ctx
         )
 
     @decides
     def approve_amendment(
         self, objective_id: UUID, amendment_id: UUID, comment: str, expected: int | None
     ) -> Command:
-        return lambda ledger: ledger.approve_amendment(
-            objective_id, amendment_id, self.ctx, comment, expected
+        return lambda ledger: ledger.approve_amendment.expecting(expected)(
+            objective_id, amendment_id, self.ctx, comment
         )
 
     @decides
     def reject_amendment(
         self, objective_id: UUID, amendment_id: UUID, body: s.Comment, expected: int | None
     ) -> Command:
-        return lambda ledger: ledger.reject_amendment(
-            objective_id, amendment_id, body.comment, self.ctx, expected
+        return lambda ledger: ledger.reject_amendment.expecting(expected)(
+            objective_id, amendment_id, body.comment, self.ctx
         )
 
     # ----------------------------------------------------------------- tracking
@@ -218,7 +217,7 @@ class ObjectiveUseCases(UseCases):
     def check_in(
         self, objective_id: UUID, key_result_id: UUID, body: s.CheckInCreate, expected: int | None
     ) -> Command:
-        return lambda ledger: ledger.check_in(
+        return lambda ledger: ledger.check_in.expecting(expected)(
             objective_id,
             key_result_id,
             body.value,
@@ -226,7 +225,6 @@ class ObjectiveUseCases(UseCases):
             self.ctx,
             body.note,
             body.effective_on,
-            expected,
         )
 
     @contributes
@@ -238,7 +236,7 @@ class ObjectiveUseCases(UseCases):
         body: s.CorrectionCreate,
         expected: int | None,
     ) -> Command:
-        return lambda ledger: ledger.correct_check_in(
+        return lambda ledger: ledger.correct_check_in.expecting(expected)(
             objective_id,
             key_result_id,
             check_in_id,
@@ -247,7 +245,6 @@ class ObjectiveUseCases(UseCases):
             self.ctx,
             body.confidence,
             body.note,
-            expected,
         )
 
     # ------------------------------------------------------------------ grading
@@ -262,14 +259,8 @@ class ObjectiveUseCases(UseCases):
         return self._as_grader(
             objective_id,
             body.comment,
-            lambda ledger: ledger.grade_key_result(
-                objective_id,
-                key_result_id,
-                self.ctx,
-                body.score,
-                body.achieved,
-                body.comment,
-                expected,
+            lambda ledger: ledger.grade_key_result.expecting(expected)(
+                objective_id, key_result_id, self.ctx, body.score, body.achieved, body.comment
             ),
         )
 
@@ -279,15 +270,17 @@ class ObjectiveUseCases(UseCases):
         return self._as_grader(
             objective_id,
             body.comment,
-            lambda ledger: ledger.grade_objective(
-                objective_id, self.ctx, body.score, body.comment, expected
+            lambda ledger: ledger.grade_objective.expecting(expected)(
+                objective_id, self.ctx, body.score, body.comment
             ),
         )
 
     @contributes
     def reflect(self, objective_id: UUID, body: s.Reflection, expected: int | None) -> Command:
-        return lambda ledger: ledger.reflect(objective_id, body.text, self.ctx, expected)
+        return lambda ledger: ledger.reflect.expecting(expected)(objective_id, body.text, self.ctx)
 
     @contributes
     def carry_over(self, objective_id: UUID, body: s.CarryOver, expected: int | None) -> Command:
-        return lambda ledger: ledger.carry_over(objective_id, body.to_cycle_id, self.ctx, expected)
+        return lambda ledger: ledger.carry_over.expecting(expected)(
+            objective_id, body.to_cycle_id, self.ctx
+        )

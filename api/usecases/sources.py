@@ -67,8 +67,8 @@ class SourceUseCases(UseCases):
 
         def attach(ledger: Any) -> CommandResult:
             self._check_against_settings(validate_source(definition))
-            result: CommandResult = ledger.attach_source(
-                objective_id, key_result_id, definition, body.reason, self.ctx, expected
+            result: CommandResult = ledger.attach_source.expecting(expected)(
+                objective_id, key_result_id, definition, body.reason, self.ctx
             )
             return result
 
@@ -81,8 +81,8 @@ class SourceUseCases(UseCases):
             objective_id,
             policy.may_attach_source,
             OWNERS,
-            lambda ledger: ledger.detach_source(
-                objective_id, key_result_id, reason, self.ctx, expected
+            lambda ledger: ledger.detach_source.expecting(expected)(
+                objective_id, key_result_id, reason, self.ctx
             ),
         )
 
@@ -101,15 +101,16 @@ class SourceUseCases(UseCases):
         self._check_against_settings(definition)
         return self._run(
             kpi_id,
-            lambda ledger: ledger.attach_kpi_source(
-                kpi_id, definition, body.reason, self.ctx, expected
+            lambda ledger: ledger.attach_kpi_source.expecting(expected)(
+                kpi_id, definition, body.reason, self.ctx
             ),
         )
 
     def detach_from_kpi(self, kpi_id: UUID, reason: str, expected: int | None) -> CommandResult:
         self._kpi_owner(kpi_id)
         return self._run(
-            kpi_id, lambda ledger: ledger.detach_kpi_source(kpi_id, reason, self.ctx, expected)
+            kpi_id,
+            lambda ledger: ledger.detach_kpi_source.expecting(expected)(kpi_id, reason, self.ctx),
         )
 
     def read_kpi(self, kpi_id: UUID) -> src.KpiSourceOut:

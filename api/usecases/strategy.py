@@ -71,24 +71,24 @@ class StrategyUseCases(UseCases):
     def tag_objective(
         self, objective_id: UUID, body: ss.ObjectiveTheme, expected: int | None
     ) -> Command:
-        return lambda ledger: ledger.tag_objective(
-            objective_id, body.theme_id, self.ctx, body.reason, expected
+        return lambda ledger: ledger.tag_objective.expecting(expected)(
+            objective_id, body.theme_id, self.ctx, body.reason
         )
 
     @works_on
     def link_kpi(
         self, objective_id: UUID, key_result_id: UUID, body: ss.KeyResultKpi, expected: int | None
     ) -> Command:
-        return lambda ledger: ledger.link_key_result_to_kpi(
-            objective_id, key_result_id, body.kpi_id, self.ctx, expected
+        return lambda ledger: ledger.link_key_result_to_kpi.expecting(expected)(
+            objective_id, key_result_id, body.kpi_id, self.ctx
         )
 
     @works_on
     def check_in_from_kpi(
         self, objective_id: UUID, key_result_id: UUID, body: ss.KpiCheckIn, expected: int | None
     ) -> Command:
-        return lambda ledger: ledger.check_in_from_kpi(
-            objective_id, key_result_id, body.confidence, self.ctx, body.note, expected
+        return lambda ledger: ledger.check_in_from_kpi.expecting(expected)(
+            objective_id, key_result_id, body.confidence, self.ctx, body.note
         )
 
     # ----------------------------------------------------------- quality coach
@@ -134,7 +134,7 @@ class StrategyUseCases(UseCases):
         sent = body.model_fields_set
         return self._run(
             kpi_id,
-            lambda ledger: ledger.update_kpi(
+            lambda ledger: ledger.update_kpi.expecting(expected)(
                 kpi_id,
                 self.ctx,
                 name=body.name,
@@ -144,7 +144,6 @@ class StrategyUseCases(UseCases):
                 perspective=body.perspective,
                 theme_id=body.theme_id,
                 reason=body.reason,
-                expected_version=expected,
             ),
         )
 
@@ -154,15 +153,16 @@ class StrategyUseCases(UseCases):
         self._kpi_steward()
         return self._run(
             kpi_id,
-            lambda ledger: ledger.change_kpi_thresholds(
-                kpi_id, body.green, body.amber, body.reason, self.ctx, expected
+            lambda ledger: ledger.change_kpi_thresholds.expecting(expected)(
+                kpi_id, body.green, body.amber, body.reason, self.ctx
             ),
         )
 
     def retire_kpi(self, kpi_id: UUID, body: s.Reason, expected: int | None) -> CommandResult:
         self._kpi_steward()
         return self._run(
-            kpi_id, lambda ledger: ledger.retire_kpi(kpi_id, body.reason, self.ctx, expected)
+            kpi_id,
+            lambda ledger: ledger.retire_kpi.expecting(expected)(kpi_id, body.reason, self.ctx),
         )
 
     def _measurer(self, kpi_id: UUID, command: Command) -> CommandResult:
@@ -178,8 +178,8 @@ class StrategyUseCases(UseCases):
     ) -> CommandResult:
         return self._measurer(
             kpi_id,
-            lambda ledger: ledger.record_measurement(
-                kpi_id, body.period, body.value, self.ctx, body.note, expected
+            lambda ledger: ledger.record_measurement.expecting(expected)(
+                kpi_id, body.period, body.value, self.ctx, body.note
             ),
         )
 
@@ -192,8 +192,8 @@ class StrategyUseCases(UseCases):
     ) -> CommandResult:
         return self._measurer(
             kpi_id,
-            lambda ledger: ledger.correct_measurement(
-                kpi_id, measurement_id, body.value, body.reason, self.ctx, body.note, expected
+            lambda ledger: ledger.correct_measurement.expecting(expected)(
+                kpi_id, measurement_id, body.value, body.reason, self.ctx, body.note
             ),
         )
 
@@ -261,8 +261,8 @@ class StrategyUseCases(UseCases):
         self._may_update_initiative(initiative_id)
         return self._run(
             initiative_id,
-            lambda ledger: ledger.update_initiative(
-                initiative_id, self.ctx, expected_version=expected, **body.arguments()
+            lambda ledger: ledger.update_initiative.expecting(expected)(
+                initiative_id, self.ctx, **body.arguments()
             ),
         )
 
@@ -277,8 +277,8 @@ class StrategyUseCases(UseCases):
         ref, _ = self._ref(readmodels, body.key_result_id, "key_result_id")
         return self._run(
             initiative_id,
-            lambda ledger: ledger.link_initiative(
-                initiative_id, ref, self.ctx, body.reason, expected
+            lambda ledger: ledger.link_initiative.expecting(expected)(
+                initiative_id, ref, self.ctx, body.reason
             ),
         )
 
@@ -296,8 +296,8 @@ class StrategyUseCases(UseCases):
             raise not_found("key_result", key_result_id, "key_result_id")
         return self._run(
             initiative_id,
-            lambda ledger: ledger.unlink_initiative(
-                initiative_id, ref, self.ctx, body.comment, expected
+            lambda ledger: ledger.unlink_initiative.expecting(expected)(
+                initiative_id, ref, self.ctx, body.comment
             ),
         )
 

@@ -202,14 +202,14 @@ class LedgerBase(Application[UUID]):
         aggregate_id: UUID,
         expected_version: int | None,
         call: Callable[[A], UUID | None],
-        extra_id: UUID | None = None,
         field: str | None = None,
     ) -> CommandResult:
-        """Load → check the expected version → call the aggregate → commit. A child id the
-        call returns (a measurement, a correction) is the result's `extra_id`."""
+        """Load → check the expected version → call the aggregate → commit (every command of
+        `domain/ledger/command.py`). A child id the call returns (a measurement, a correction)
+        is the result's `extra_id`."""
         aggregate = self._load(kind, aggregate_id, field)
         self._expect(aggregate, expected_version)
-        return self._commit(aggregate, extra_id=call(aggregate) or extra_id)
+        return self._commit(aggregate, extra_id=call(aggregate))
 
     def _owner_exists(self, owner_team_id: UUID | None, owner_person_id: UUID | None) -> None:
         """An owner (of an objective, a KPI, an initiative) is a live team or an active person."""

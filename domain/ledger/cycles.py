@@ -8,6 +8,7 @@ from uuid import UUID
 from domain.base import CommandContext
 from domain.cycle import Cadence, Cycle, Scoring
 from domain.ledger.base import CYCLE, CommandResult, LedgerBase
+from domain.ledger.command import command
 
 
 class CycleLedger(LedgerBase):
@@ -28,14 +29,7 @@ class CycleLedger(LedgerBase):
             Cycle.plan(name, starts_on, ends_on, cadence, scoring, ctx, success_threshold)
         )
 
-    def start_cycle(self, cycle_id: UUID, ctx: CommandContext) -> CommandResult:
-        return self._on(CYCLE, cycle_id, None, lambda c: c.start(ctx))
-
-    def open_grading(self, cycle_id: UUID, ctx: CommandContext) -> CommandResult:
-        return self._on(CYCLE, cycle_id, None, lambda c: c.open_grading(ctx))
-
-    def close_cycle(self, cycle_id: UUID, ctx: CommandContext) -> CommandResult:
-        return self._on(CYCLE, cycle_id, None, lambda c: c.close(ctx))
-
-    def reopen_cycle(self, cycle_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
-        return self._on(CYCLE, cycle_id, None, lambda c: c.reopen(reason, ctx))
+    start_cycle = command(CYCLE, Cycle.start)
+    open_grading = command(CYCLE, Cycle.open_grading)
+    close_cycle = command(CYCLE, Cycle.close)
+    reopen_cycle = command(CYCLE, Cycle.reopen)

@@ -9,6 +9,7 @@ from domain.base import CommandContext
 from domain.errors import require
 from domain.initiative import Initiative, InitiativeStatus, KeyResultRef
 from domain.ledger.base import INITIATIVE, OBJECTIVE, CommandResult, LedgerBase
+from domain.ledger.command import change_of, command
 
 
 class InitiativeLedger(LedgerBase):
@@ -46,9 +47,10 @@ class InitiativeLedger(LedgerBase):
         )
         return self._commit(initiative)
 
+    @change_of(INITIATIVE)
     def update_initiative(
         self,
-        initiative_id: UUID,
+        initiative: Initiative,
         ctx: CommandContext,
         *,
         title: str | None = None,
@@ -57,49 +59,24 @@ class InitiativeLedger(LedgerBase):
         status: InitiativeStatus | None = None,
         note: str = "",
         reason: str = "",
-        expected_version: int | None = None,
-    ) -> CommandResult:
+    ) -> None:
         """Retitle, hand over, move its status and/or add a note (PATCH /initiatives/{id})."""
+        if title is not None or description is not None:
+            new_title = title if title is not None else initiative.title
+            initiative.retitle(new_title, description, ctx, reason)
+        if owner_person_id is not None:
+            self._owner_exists(None, owner_person_id)
+            initiative.change_owner(owner_person_id, ctx, reason)
+        if status is not None:
+            initiative.change_status(status, ctx, note, reason)
+        elif note.strip():
+            initiative.add_note(note, ctx)
 
-        def update(initiative: Initiative) -> None:
-            if title is not None or description is not None:
-                new_title = title if title is not None else initiative.title
-                initiative.retitle(new_title, description, ctx, reason)
-            if owner_person_id is not None:
-                self._owner_exists(None, owner_person_id)
-                initiative.change_owner(owner_person_id, ctx, reason)
-            if status is not None:
-                initiative.change_status(status, ctx, note, reason)
-            elif note.strip():
-                initiative.add_note(note, ctx)
-
-        return self._on(INITIATIVE, initiative_id, expected_version, update)
-
+    @change_of(INITIATIVE)
     def link_initiative(
-        self,
-        initiative_id: UUID,
-        ref: KeyResultRef,
-        ctx: CommandContext,
-        reason: str = "",
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        def link(initiative: Initiative) -> None:
-            self._live_key_result(ref, "key_result_id")
-            initiative.link_key_result(ref, ctx, reason)
+        self, initiative: Initiative, ref: KeyResultRef, ctx: CommandContext, reason: str = ""
+    ) -> None:
+        self._live_key_result(ref, "key_result_id")
+        initiative.link_key_result(ref, ctx, reason)
 
-        return self._on(INITIATIVE, initiative_id, expected_version, link)
-
-    def unlink_initiative(
-        self,
-        initiative_id: UUID,
-        ref: KeyResultRef,
-        ctx: CommandContext,
-        reason: str = "",
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on(
-            INITIATIVE,
-            initiative_id,
-            expected_version,
-            lambda i: i.unlink_key_result(ref, ctx, reason),
-        )
+    unlink_initiative = command(INITIATIVE, Initiative.unlink_key_result)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from domain.base import CommandContext
 from domain.kpi import Kpi
 from domain.ledger.base import KPI, CommandResult
+from domain.ledger.command import change_of, command, ledger_command
 from domain.ledger.strategy import StrategyLedger
 
 
@@ -52,9 +52,10 @@ class KpiLedger(StrategyLedger):
         strategy.choose_north_star(kpi.id, ctx)
         return self._commit(kpi, strategy)
 
+    @change_of(KPI)
     def update_kpi(
         self,
-        kpi_id: UUID,
+        kpi: Kpi,
         ctx: CommandContext,
         *,
         name: str | None = None,
@@ -64,70 +65,23 @@ class KpiLedger(StrategyLedger):
         perspective: str | None = None,
         theme_id: UUID | None = None,
         reason: str = "",
-        expected_version: int | None = None,
-    ) -> CommandResult:
+    ) -> None:
         """Rename, hand over and/or retag in one atomic change (PATCH /kpis/{id})."""
+        if name is not None or description is not None:
+            kpi.rename(name if name is not None else kpi.name, description, ctx, reason)
+        if owner_person_id is not None:
+            self._owner_exists(None, owner_person_id)
+            kpi.change_owner(owner_person_id, ctx, reason)
+        if retag:
+            kpi.retag(perspective, theme_id, self.find_strategy(), ctx, reason)
 
-        def update(kpi: Kpi) -> None:
-            if name is not None or description is not None:
-                kpi.rename(name if name is not None else kpi.name, description, ctx, reason)
-            if owner_person_id is not None:
-                self._owner_exists(None, owner_person_id)
-                kpi.change_owner(owner_person_id, ctx, reason)
-            if retag:
-                kpi.retag(perspective, theme_id, self.find_strategy(), ctx, reason)
+    change_kpi_thresholds = command(KPI, Kpi.change_thresholds)
+    record_measurement = command(KPI, Kpi.record_measurement)
+    correct_measurement = command(KPI, Kpi.correct_measurement)
 
-        return self._on(KPI, kpi_id, expected_version, update)
-
-    def change_kpi_thresholds(
-        self,
-        kpi_id: UUID,
-        green: float,
-        amber: float,
-        reason: str,
-        ctx: CommandContext,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on(
-            KPI, kpi_id, expected_version, lambda k: k.change_thresholds(green, amber, ctx, reason)
-        )
-
-    def record_measurement(
-        self,
-        kpi_id: UUID,
-        period: str,
-        value: float,
-        ctx: CommandContext,
-        note: str = "",
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on(
-            KPI, kpi_id, expected_version, lambda k: k.record_measurement(period, value, ctx, note)
-        )
-
-    def correct_measurement(
-        self,
-        kpi_id: UUID,
-        measurement_id: UUID,
-        value: float,
-        reason: str,
-        ctx: CommandContext,
-        note: str | None = None,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on(
-            KPI,
-            kpi_id,
-            expected_version,
-            lambda k: k.correct_measurement(measurement_id, value, ctx, reason, note),
-        )
-
+    @ledger_command
     def retire_kpi(
-        self,
-        kpi_id: UUID,
-        reason: str,
-        ctx: CommandContext,
-        expected_version: int | None = None,
+        self, kpi_id: UUID, expected_version: int | None, reason: str, ctx: CommandContext
     ) -> CommandResult:
         """Retiring the north star leaves the strategy without one (in the same write)."""
         kpi = self._load(KPI, kpi_id)
@@ -141,27 +95,9 @@ class KpiLedger(StrategyLedger):
 
     # Data sources.
 
-    def attach_kpi_source(
-        self,
-        kpi_id: UUID,
-        definition: dict[str, Any],
-        reason: str,
-        ctx: CommandContext,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        """The KPI is measured from the source from now on; `extra_id` is the source's id."""
-        return self._on(
-            KPI, kpi_id, expected_version, lambda k: k.attach_source(definition, ctx, reason)
-        )
-
-    def detach_kpi_source(
-        self,
-        kpi_id: UUID,
-        reason: str,
-        ctx: CommandContext,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on(KPI, kpi_id, expected_version, lambda k: k.detach_source(ctx, reason))
+    attach_kpi_source = command(KPI, Kpi.attach_source)
+    """The KPI is measured from the source from now on; `extra_id` is the source's id."""
+    detach_kpi_source = command(KPI, Kpi.detach_source)
 
     def take_kpi_fetched_value(
         self, kpi_id: UUID, source_id: UUID, value: float, ctx: CommandContext

@@ -1,24 +1,77 @@
 """Objectives and their key results: drafting, negotiation, amendments, check-ins, grading,
-carrying over. Every change loads the objective and its cycle once (`_on_objective`)."""
+carrying over. Every change loads the objective and its cycle once (`_on_objective`).
+
+Most commands are the objective's own methods, made ledger commands by `objective_command`
+(`approve_objective = objective_command(Objective.approve)`: `ledger.approve_objective(
+objective_id, ctx)`); a change that needs more than the objective and its cycle (another
+aggregate, the quality policy) is a ledger method made a command by `objective_change`. Either
+takes the expected version apart: `ledger.approve_objective.expecting(3)(objective_id, ctx)`
+(see `domain/ledger/command.py`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
 from domain.base import CommandContext
 from domain.cycle import Cycle
 from domain.errors import require
 from domain.ledger.base import CYCLE, OBJECTIVE, PERSON, CommandResult
+from domain.ledger.command import Command, ledger_command
 from domain.ledger.quality import QualityLedger
 from domain.objective import Kind, Objective, Perspective
-from domain.scoring import Direction, Measure
 
 Change = Callable[[Objective, Cycle], UUID | None]
 """A change to an objective, given its cycle; it may answer the id of a child it touched."""
+
+L = TypeVar("L", bound="ObjectiveLedger")
+P = ParamSpec("P")
+
+
+def objective_command(
+    change: Callable[Concatenate[Objective, Cycle, P], UUID | None],
+) -> Command[ObjectiveLedger, P]:
+    """The objective's own method as the ledger's command: `(objective_id, *its arguments)`;
+    the ledger hands it the objective's cycle."""
+
+    def on_ledger(
+        ledger: ObjectiveLedger,
+        objective: Objective,
+        cycle: Cycle,
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> UUID | None:
+        return change(objective, cycle, *args, **kwargs)
+
+    return _on_objective(on_ledger, change, 2)
+
+
+def objective_change(
+    change: Callable[Concatenate[L, Objective, Cycle, P], UUID | None],
+) -> Command[L, P]:
+    """A ledger method `(self, objective, cycle, *arguments)` as the command
+    `(objective_id, *arguments)`."""
+    return _on_objective(change, change, 3)
+
+
+def _on_objective(
+    change: Callable[Concatenate[L, Objective, Cycle, P], UUID | None],
+    described: Callable[..., object],
+    takes: int,
+) -> Command[L, P]:
+    def run(
+        ledger: L, objective_id: UUID, expected: int | None, /, *args: P.args, **kwargs: P.kwargs
+    ) -> CommandResult:
+        return ledger._on_objective(
+            objective_id, expected, lambda o, c: change(ledger, o, c, *args, **kwargs)
+        )
+
+    return Command(run, described, takes, "objective_id")
 
 
 @dataclass(frozen=True)
@@ -53,15 +106,11 @@ class ObjectiveLedger(QualityLedger):
         return objective, cycle
 
     def _on_objective(
-        self,
-        objective_id: UUID,
-        expected_version: int | None,
-        change: Change,
-        extra_id: UUID | None = None,
+        self, objective_id: UUID, expected_version: int | None, change: Change
     ) -> CommandResult:
         """Load → check the expected version → change → commit, for every objective command."""
         objective, cycle = self._objective_and_cycle(objective_id, expected_version)
-        return self._commit(objective, extra_id=change(objective, cycle) or extra_id)
+        return self._commit(objective, extra_id=change(objective, cycle))
 
     def _parent(self, parent_objective_id: UUID | None) -> Objective | None:
         if parent_objective_id is None:
@@ -100,9 +149,11 @@ class ObjectiveLedger(QualityLedger):
         )
         return self._commit(objective)
 
+    @objective_change
     def update_objective(
         self,
-        objective_id: UUID,
+        objective: Objective,
+        cycle: Cycle,
         ctx: CommandContext,
         *,
         title: str | None = None,
@@ -114,240 +165,58 @@ class ObjectiveLedger(QualityLedger):
         owner_team_id: UUID | None = None,
         owner_person_id: UUID | None = None,
         reason: str = "",
-        expected_version: int | None = None,
-    ) -> CommandResult:
+    ) -> None:
         """Reword, realign and/or reassign in one atomic change (PATCH /objectives/{id})."""
-
-        def update(objective: Objective, cycle: Cycle) -> None:
-            if title is not None or description is not None:
-                new_title = title if title is not None else objective.title
-                objective.reword(new_title, description, cycle, ctx, reason)
-            if realign:
-                parent = self._parent(parent_objective_id)
-                objective.realign(
-                    parent,
-                    parent_key_result_id,
-                    cycle,
-                    ctx,
-                    reason,
-                    ancestors_of_parent=self.objective_ancestors(parent),
-                )
-            if reassign:
-                self._owner_exists(owner_team_id, owner_person_id)
-                objective.reassign(owner_team_id, owner_person_id, cycle, ctx, reason)
-
-        return self._on_objective(objective_id, expected_version, update)
-
-    def abandon_objective(
-        self,
-        objective_id: UUID,
-        reason: str,
-        ctx: CommandContext,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id, expected_version, lambda o, c: o.abandon(reason, c, ctx)
-        )
-
-    def add_key_result(
-        self,
-        objective_id: UUID,
-        *,
-        title: str,
-        measure: Measure,
-        ctx: CommandContext,
-        baseline: float | None = None,
-        target: float | None = None,
-        unit: str = "",
-        direction: Direction = Direction.INCREASE,
-        weight: float = 1.0,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id,
-            expected_version,
-            lambda o, c: o.add_key_result(
-                title=title,
-                measure=measure,
-                baseline=baseline,
-                target=target,
-                unit=unit,
-                direction=direction,
-                weight=weight,
-                cycle=c,
-                ctx=ctx,
-            ),
-        )
-
-    def update_key_result(
-        self,
-        objective_id: UUID,
-        key_result_id: UUID,
-        ctx: CommandContext,
-        *,
-        title: str | None = None,
-        baseline: float | None = None,
-        target: float | None = None,
-        weight: float | None = None,
-        reason: str = "",
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id,
-            expected_version,
-            lambda o, c: o.update_key_result(
-                key_result_id,
-                c,
+        if title is not None or description is not None:
+            new_title = title if title is not None else objective.title
+            objective.reword(cycle, new_title, description, ctx, reason)
+        if realign:
+            parent = self._parent(parent_objective_id)
+            objective.realign(
+                cycle,
+                parent,
+                parent_key_result_id,
                 ctx,
-                title=title,
-                baseline=baseline,
-                target=target,
-                weight=weight,
-                reason=reason,
-            ),
-            extra_id=key_result_id,
-        )
+                reason,
+                ancestors_of_parent=self.objective_ancestors(parent),
+            )
+        if reassign:
+            self._owner_exists(owner_team_id, owner_person_id)
+            objective.reassign(cycle, owner_team_id, owner_person_id, ctx, reason)
 
-    def remove_key_result(
-        self,
-        objective_id: UUID,
-        key_result_id: UUID,
-        ctx: CommandContext,
-        reason: str = "",
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id,
-            expected_version,
-            lambda o, c: o.remove_key_result(key_result_id, c, ctx, reason),
-            extra_id=key_result_id,
-        )
+    # Drafting.
+
+    abandon_objective = objective_command(Objective.abandon)
+    add_key_result = objective_command(Objective.add_key_result)
+    update_key_result = objective_command(Objective.update_key_result)
+    remove_key_result = objective_command(Objective.remove_key_result)
 
     # Negotiation.
 
+    @objective_change
     def submit_objective(
-        self,
-        objective_id: UUID,
-        approver_id: UUID,
-        ctx: CommandContext,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        def submit(objective: Objective, cycle: Cycle) -> None:
-            approver = self._load(PERSON, approver_id, "approver_id")
-            require(
-                approver.active, "person_inactive", "the approver is deactivated", "approver_id"
-            )
-            blockers = self._quality_blockers(objective)
-            objective.submit_for_approval(approver_id, cycle, ctx, blockers)
+        self, objective: Objective, cycle: Cycle, approver_id: UUID, ctx: CommandContext
+    ) -> None:
+        approver = self._load(PERSON, approver_id, "approver_id")
+        require(approver.active, "person_inactive", "the approver is deactivated", "approver_id")
+        blockers = self._quality_blockers(objective)
+        objective.submit_for_approval(cycle, approver_id, ctx, blockers)
 
-        return self._on_objective(objective_id, expected_version, submit)
-
-    def approve_objective(
-        self, objective_id: UUID, ctx: CommandContext, expected_version: int | None = None
-    ) -> CommandResult:
-        return self._on_objective(objective_id, expected_version, lambda o, c: o.approve(c, ctx))
-
-    def request_changes(
-        self,
-        objective_id: UUID,
-        comment: str,
-        ctx: CommandContext,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id, expected_version, lambda o, c: o.request_changes(comment, c, ctx)
-        )
-
-    def counter_propose(
-        self,
-        objective_id: UUID,
-        changes: dict[str, Any],
-        comment: str,
-        ctx: CommandContext,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id,
-            expected_version,
-            lambda o, c: o.counter_propose(changes, comment, c, ctx),
-        )
-
-    def accept_counter_proposal(
-        self, objective_id: UUID, ctx: CommandContext, expected_version: int | None = None
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id, expected_version, lambda o, c: o.accept_counter_proposal(c, ctx)
-        )
-
-    def withdraw_objective(
-        self, objective_id: UUID, ctx: CommandContext, expected_version: int | None = None
-    ) -> CommandResult:
-        return self._on_objective(objective_id, expected_version, lambda o, c: o.withdraw(c, ctx))
+    approve_objective = objective_command(Objective.approve)
+    request_changes = objective_command(Objective.request_changes)
+    counter_propose = objective_command(Objective.counter_propose)
+    accept_counter_proposal = objective_command(Objective.accept_counter_proposal)
+    withdraw_objective = objective_command(Objective.withdraw)
 
     # Amendments.
 
-    def propose_amendment(
-        self,
-        objective_id: UUID,
-        changes: dict[str, Any],
-        reason: str,
-        ctx: CommandContext,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id,
-            expected_version,
-            lambda o, c: o.propose_amendment(changes, reason, c, ctx),
-        )
-
-    def approve_amendment(
-        self,
-        objective_id: UUID,
-        amendment_id: UUID,
-        ctx: CommandContext,
-        comment: str = "",
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id,
-            expected_version,
-            lambda o, c: o.approve_amendment(amendment_id, c, ctx, comment),
-            extra_id=amendment_id,
-        )
-
-    def reject_amendment(
-        self,
-        objective_id: UUID,
-        amendment_id: UUID,
-        comment: str,
-        ctx: CommandContext,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id,
-            expected_version,
-            lambda o, c: o.reject_amendment(amendment_id, comment, c, ctx),
-            extra_id=amendment_id,
-        )
+    propose_amendment = objective_command(Objective.propose_amendment)
+    approve_amendment = objective_command(Objective.approve_amendment)
+    reject_amendment = objective_command(Objective.reject_amendment)
 
     # Tracking.
 
-    def check_in(
-        self,
-        objective_id: UUID,
-        key_result_id: UUID,
-        value: float,
-        confidence: int,
-        ctx: CommandContext,
-        note: str = "",
-        effective_on: date | None = None,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id,
-            expected_version,
-            lambda o, c: o.check_in(key_result_id, value, confidence, c, ctx, note, effective_on),
-        )
+    check_in = objective_command(Objective.check_in)
 
     def check_in_many(
         self, entries: Sequence[CheckInEntry], ctx: CommandContext
@@ -364,10 +233,10 @@ class ObjectiveLedger(QualityLedger):
                 loaded[entry.objective_id] = self._objective_and_cycle(entry.objective_id)
             objective, cycle = loaded[entry.objective_id]
             check_in_id = objective.check_in(
+                cycle,
                 entry.key_result_id,
                 entry.value,
                 entry.confidence,
-                cycle,
                 ctx,
                 entry.note,
                 entry.effective_on,
@@ -382,74 +251,23 @@ class ObjectiveLedger(QualityLedger):
             for objective_id, check_in_id in made
         ]
 
-    def correct_check_in(
-        self,
-        objective_id: UUID,
-        key_result_id: UUID,
-        check_in_id: UUID,
-        value: float,
-        reason: str,
-        ctx: CommandContext,
-        confidence: int | None = None,
-        note: str | None = None,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id,
-            expected_version,
-            lambda o, c: o.correct_check_in(
-                key_result_id, check_in_id, value, reason, c, ctx, confidence, note
-            ),
-        )
+    correct_check_in = objective_command(Objective.correct_check_in)
 
     # Grading.
 
-    def grade_key_result(
-        self,
-        objective_id: UUID,
-        key_result_id: UUID,
-        ctx: CommandContext,
-        score: float | None = None,
-        achieved: bool | None = None,
-        comment: str = "",
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id,
-            expected_version,
-            lambda o, c: o.grade_key_result(key_result_id, c, ctx, score, achieved, comment),
-            extra_id=key_result_id,
-        )
+    grade_key_result = objective_command(Objective.grade_key_result)
+    grade_objective = objective_command(Objective.grade)
+    reflect = objective_command(Objective.reflect)
 
-    def grade_objective(
-        self,
-        objective_id: UUID,
-        ctx: CommandContext,
-        score: float | None = None,
-        comment: str = "",
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id, expected_version, lambda o, c: o.grade(c, ctx, score, comment)
-        )
+    # Carry-over.
 
-    def reflect(
-        self,
-        objective_id: UUID,
-        text: str,
-        ctx: CommandContext,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on_objective(
-            objective_id, expected_version, lambda o, c: o.reflect(text, c, ctx)
-        )
-
+    @ledger_command
     def carry_over(
         self,
         objective_id: UUID,
+        expected_version: int | None,
         to_cycle_id: UUID,
         ctx: CommandContext,
-        expected_version: int | None = None,
     ) -> CommandResult:
         """Returns the new objective's id; the predecessor is saved in the same atomic write."""
         objective, cycle = self._objective_and_cycle(objective_id, expected_version)

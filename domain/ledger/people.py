@@ -10,7 +10,8 @@ from domain.access import AccessToken, Role, new_secret, token_id_for
 from domain.base import CommandContext
 from domain.errors import NotFound, require, require_choice
 from domain.ledger.base import PERSON, TOKEN, CommandResult, LedgerBase
-from domain.person import NotificationPreferences, Person, normalise_email, person_id_for
+from domain.ledger.command import change_of, command
+from domain.person import Person, normalise_email, person_id_for
 
 
 class PeopleLedger(LedgerBase):
@@ -54,8 +55,7 @@ class PeopleLedger(LedgerBase):
         require(existing is None, "email_taken", f"{email} is already registered", "email")
         return self._commit(Person.register(name, email, ctx, person_id))
 
-    def rename_person(self, person_id: UUID, name: str, ctx: CommandContext) -> CommandResult:
-        return self._on(PERSON, person_id, None, lambda p: p.rename(name, ctx))
+    rename_person = command(PERSON, Person.rename)
 
     def change_email(
         self, person_id: UUID, email: str, reason: str, ctx: CommandContext
@@ -72,33 +72,12 @@ class PeopleLedger(LedgerBase):
         )
         return self._on(PERSON, person_id, None, lambda p: p.change_email(email, reason, ctx))
 
-    def forget_person(
-        self, person_id: UUID, number: int, reason: str, ctx: CommandContext
-    ) -> CommandResult:
-        """Record that a person's personal data was erased; the persistence edge erases it."""
-        return self._on(PERSON, person_id, None, lambda p: p.forget(number, reason, ctx))
-
-    def deactivate_person(self, person_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
-        return self._on(PERSON, person_id, None, lambda p: p.deactivate(reason, ctx))
-
-    def reactivate_person(self, person_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
-        return self._on(PERSON, person_id, None, lambda p: p.reactivate(reason, ctx))
-
-    def set_notification_preferences(
-        self,
-        person_id: UUID,
-        preferences: NotificationPreferences,
-        reason: str,
-        ctx: CommandContext,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        """Record how the person wants to be notified (docs/notifications.md)."""
-        return self._on(
-            PERSON,
-            person_id,
-            expected_version,
-            lambda p: p.set_notification_preferences(preferences, reason, ctx),
-        )
+    forget_person = command(PERSON, Person.forget)
+    """Record that a person's personal data was erased; the persistence edge erases it."""
+    deactivate_person = command(PERSON, Person.deactivate)
+    reactivate_person = command(PERSON, Person.reactivate)
+    set_notification_preferences = command(PERSON, Person.set_notification_preferences)
+    """Record how the person wants to be notified (docs/notifications.md)."""
 
     # ------------------------------------------------------------ access
 
@@ -127,41 +106,22 @@ class PeopleLedger(LedgerBase):
         person.change_role(token.role.value, f"token issued with the role {token.role}", ctx)
         return secret, self._commit(token, person)
 
-    def change_role(
-        self, person_id: UUID, role: Role, reason: str, ctx: CommandContext
-    ) -> CommandResult:
+    @change_of(PERSON, "person_id")
+    def change_role(self, person: Person, role: Role, reason: str, ctx: CommandContext) -> None:
         """Give a person a role; ``reason`` is `sso:<issuer>`, `scim` or an admin's words."""
+        person.change_role(require_choice(Role, role, "role").value, reason, ctx)
 
-        def change(person: Person) -> None:
-            person.change_role(require_choice(Role, role, "role").value, reason, ctx)
-
-        return self._on(PERSON, person_id, None, change, field="person_id")
-
-    def link_identity(
-        self, person_id: UUID, issuer: str, subject: str, ctx: CommandContext
-    ) -> CommandResult:
-        """Remember that an identity provider knows the person as `subject`."""
-        return self._on(
-            PERSON,
-            person_id,
-            None,
-            lambda p: p.link_identity(issuer, subject, ctx),
-            field="person_id",
-        )
-
-    def unlink_identity(self, person_id: UUID, issuer: str, ctx: CommandContext) -> CommandResult:
-        """Record that an identity provider no longer names the person."""
-        return self._on(
-            PERSON, person_id, None, lambda p: p.unlink_identity(issuer, ctx), field="person_id"
-        )
+    link_identity = command(PERSON, Person.link_identity, "person_id")
+    """Remember that an identity provider knows the person as `subject`."""
+    unlink_identity = command(PERSON, Person.unlink_identity, "person_id")
+    """Record that an identity provider no longer names the person."""
 
     def role_of(self, token: AccessToken) -> Role:
         """The role a token acts with: its person's, or (set before people had roles) its own."""
         person_role = self.get_person(token.person_id).role
         return Role(person_role) if person_role else token.role
 
-    def revoke_token(self, token_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
-        return self._on(TOKEN, token_id, None, lambda t: t.revoke(reason, ctx))
+    revoke_token = command(TOKEN, AccessToken.revoke)
 
     def authenticate(self, secret: str) -> AccessToken | None:
         """The live token for a secret, or None (unknown, revoked, expired, or its person

@@ -7,6 +7,7 @@ from uuid import UUID
 from domain.base import CommandContext
 from domain.errors import require
 from domain.ledger.base import PERSON, TEAM, CommandResult, LedgerBase
+from domain.ledger.command import change_of, command
 from domain.team import MemberRole, Team
 
 
@@ -33,54 +34,35 @@ class TeamLedger(LedgerBase):
         self._live_parent(parent_id)
         return self._commit(Team.form(name, parent_id, ctx, reason))
 
-    def rename_team(
-        self, team_id: UUID, name: str, ctx: CommandContext, reason: str = ""
-    ) -> CommandResult:
-        return self._on(TEAM, team_id, None, lambda t: t.rename(name, ctx, reason))
+    rename_team = command(TEAM, Team.rename)
 
-    def move_team(
-        self, team_id: UUID, parent_id: UUID | None, ctx: CommandContext
-    ) -> CommandResult:
-        def move(team: Team) -> None:
-            self._live_parent(parent_id)
-            team.move(parent_id, self.team_ancestors(parent_id), ctx)
+    @change_of(TEAM)
+    def move_team(self, team: Team, parent_id: UUID | None, ctx: CommandContext) -> None:
+        self._live_parent(parent_id)
+        team.move(parent_id, self.team_ancestors(parent_id), ctx)
 
-        return self._on(TEAM, team_id, None, move)
-
+    @change_of(TEAM)
     def add_team_member(
         self,
-        team_id: UUID,
+        team: Team,
         person_id: UUID,
         role: MemberRole,
         ctx: CommandContext,
         reason: str = "",
         *,
         mirrored: bool = False,
-    ) -> CommandResult:
+    ) -> None:
         """`mirrored`: the membership mirrors an identity provider's group, which may list a
         disabled account (they stay deactivated; only admins' additions need them active)."""
+        person = self._load(PERSON, person_id, "person_id")
+        require(
+            person.active or mirrored,
+            "person_inactive",
+            "a deactivated person cannot join a team",
+            "person_id",
+        )
+        team.add_member(person_id, role, ctx, reason)
 
-        def add(team: Team) -> None:
-            person = self._load(PERSON, person_id, "person_id")
-            require(
-                person.active or mirrored,
-                "person_inactive",
-                "a deactivated person cannot join a team",
-                "person_id",
-            )
-            team.add_member(person_id, role, ctx, reason)
-
-        return self._on(TEAM, team_id, None, add)
-
-    def change_member_role(
-        self, team_id: UUID, person_id: UUID, role: MemberRole, ctx: CommandContext
-    ) -> CommandResult:
-        return self._on(TEAM, team_id, None, lambda t: t.change_member_role(person_id, role, ctx))
-
-    def remove_team_member(
-        self, team_id: UUID, person_id: UUID, ctx: CommandContext, reason: str = ""
-    ) -> CommandResult:
-        return self._on(TEAM, team_id, None, lambda t: t.remove_member(person_id, ctx, reason))
-
-    def disband_team(self, team_id: UUID, reason: str, ctx: CommandContext) -> CommandResult:
-        return self._on(TEAM, team_id, None, lambda t: t.disband(reason, ctx))
+    change_member_role = command(TEAM, Team.change_member_role)
+    remove_team_member = command(TEAM, Team.remove_member)
+    disband_team = command(TEAM, Team.disband)

@@ -9,6 +9,7 @@ from domain.base import CommandContext
 from domain.channel import ChannelKind, ChatChannel
 from domain.errors import require
 from domain.ledger.base import CHANNEL, TEAM, WEBHOOK, CommandResult, LedgerBase
+from domain.ledger.command import command
 from domain.webhook import WebhookEndpoint
 
 
@@ -28,34 +29,9 @@ class WebhookLedger(LedgerBase):
             WebhookEndpoint.register(url, event_types, private_content, ctx, endpoint_id)
         )
 
-    def change_webhook_event_types(
-        self,
-        endpoint_id: UUID,
-        event_types: list[str],
-        ctx: CommandContext,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on(
-            WEBHOOK, endpoint_id, expected_version, lambda e: e.change_event_types(event_types, ctx)
-        )
-
-    def disable_webhook_endpoint(
-        self,
-        endpoint_id: UUID,
-        reason: str,
-        ctx: CommandContext,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on(WEBHOOK, endpoint_id, expected_version, lambda e: e.disable(reason, ctx))
-
-    def reenable_webhook_endpoint(
-        self,
-        endpoint_id: UUID,
-        ctx: CommandContext,
-        reason: str = "",
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return self._on(WEBHOOK, endpoint_id, expected_version, lambda e: e.reenable(ctx, reason))
+    change_webhook_event_types = command(WEBHOOK, WebhookEndpoint.change_event_types)
+    disable_webhook_endpoint = command(WEBHOOK, WebhookEndpoint.disable)
+    reenable_webhook_endpoint = command(WEBHOOK, WebhookEndpoint.reenable)
 
     # ------------------------------------------------------- chat channels
 
@@ -75,10 +51,5 @@ class WebhookLedger(LedgerBase):
             require(not team.disbanded, "team_disbanded", "the team is disbanded", "team_id")
         return self._commit(ChatChannel.connect(kind, team_id, url, ctx, channel_id))
 
-    def disable_chat_channel(
-        self, channel_id: UUID, reason: str, ctx: CommandContext
-    ) -> CommandResult:
-        return self._on(CHANNEL, channel_id, None, lambda c: c.disable(reason, ctx))
-
-    def reenable_chat_channel(self, channel_id: UUID, ctx: CommandContext) -> CommandResult:
-        return self._on(CHANNEL, channel_id, None, lambda c: c.reenable(ctx))
+    disable_chat_channel = command(CHANNEL, ChatChannel.disable)
+    reenable_chat_channel = command(CHANNEL, ChatChannel.reenable)

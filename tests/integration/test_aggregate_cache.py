@@ -81,7 +81,7 @@ def test_a_refused_command_leaves_the_cached_aggregate_as_stored(
     # A copy decided on a version that another instance has since moved past is refused...
     stale = app.repository.get(objective_id)
     other.check_in(objective_id, kr_id, 130, 7, ctx(BOB))
-    stale.check_in(kr_id, 999, 7, app.get_cycle(cycle_id), ctx(ALICE))
+    stale.check_in(app.get_cycle(cycle_id), kr_id, 999, 7, ctx(ALICE))
     with pytest.raises(IntegrityError):
         app.save(stale)
     # ...and neither failure reached the cache: the next load is the stored aggregate.

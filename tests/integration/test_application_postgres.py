@@ -108,34 +108,34 @@ class TestRoundTrip:
         )
         o, c = given.objective, given.cycle
         kr_users, kr_latency, kr_launch = given.kr_ids
-        o.reword("Delight customers", "every one", c, ctx(ALICE))
-        o.update_key_result(kr_users, c, ctx(ALICE), title="WAU", target=250, weight=2)
-        o.submit_for_approval(BOB, c, ctx(ALICE))
+        o.reword(c, "Delight customers", "every one", ctx(ALICE))
+        o.update_key_result(c, kr_users, ctx(ALICE), title="WAU", target=250, weight=2)
+        o.submit_for_approval(c, BOB, ctx(ALICE))
         o.counter_propose(
+            c,
             {
                 "key_results": {str(kr_users): {"target": 300}},
                 "add_key_results": [{"title": "NPS", "baseline": 20, "target": 40}],
             },
             "bolder",
-            c,
             ctx(BOB),
         )
         o.accept_counter_proposal(c, ctx(ALICE))
         amendment = o.propose_amendment(
-            {"remove_key_results": [str(kr_latency)]}, "measured elsewhere", c, ctx(ALICE)
+            c, {"remove_key_results": [str(kr_latency)]}, "measured elsewhere", ctx(ALICE)
         )
-        o.approve_amendment(amendment, c, ctx(BOB), "fine")
-        rejected = o.propose_amendment({"title": "Smaller"}, "too hard", c, ctx(ALICE))
-        o.reject_amendment(rejected, "keep it", c, ctx(BOB))
+        o.approve_amendment(c, amendment, ctx(BOB), "fine")
+        rejected = o.propose_amendment(c, {"title": "Smaller"}, "too hard", ctx(ALICE))
+        o.reject_amendment(c, rejected, "keep it", ctx(BOB))
         c.start(ctx(ADMIN))
-        first = o.check_in(kr_users, 180, 6, c, ctx(ALICE), "slow", TODAY - timedelta(days=30))
-        o.correct_check_in(kr_users, first, 170, "typo", c, ctx(ALICE), 5)
-        o.check_in(kr_launch, 1, 9, c, ctx(ALICE))
+        first = o.check_in(c, kr_users, 180, 6, ctx(ALICE), "slow", TODAY - timedelta(days=30))
+        o.correct_check_in(c, kr_users, first, 170, "typo", ctx(ALICE), 5)
+        o.check_in(c, kr_launch, 1, 9, ctx(ALICE))
         c.open_grading(ctx(ADMIN))
         for kr in o.active_key_results:
-            o.grade_key_result(kr.id, c, ctx(ALICE), score=0.5, comment="calibrated")
+            o.grade_key_result(c, kr.id, ctx(ALICE), score=0.5, comment="calibrated")
         o.grade(c, ctx(BOB), score=0.6, comment="adjusted")
-        o.reflect("We learned.", c, ctx(ALICE))
+        o.reflect(c, "We learned.", ctx(ALICE))
 
         reloaded = round_trip(app, o)
 
@@ -172,8 +172,8 @@ class TestOptimisticConcurrency:
         mine = app.repository.get(objective_id)
         theirs = second_app.repository.get(objective_id)
         assert mine == theirs
-        mine.check_in(kr_id, 150, 7, cycle, ctx(ALICE), "mine")
-        theirs.check_in(kr_id, 160, 4, cycle, ctx(BOB), "theirs")
+        mine.check_in(cycle, kr_id, 150, 7, ctx(ALICE), "mine")
+        theirs.check_in(cycle, kr_id, 160, 4, ctx(BOB), "theirs")
 
         app.save(mine)
         with pytest.raises(IntegrityError):
@@ -194,7 +194,7 @@ class TestOptimisticConcurrency:
         stale = second_app.repository.get(objective_id)
         app.update_objective(objective_id, ctx(ALICE), title="Moved on", reason="clarity")
         before = app.recorder.max_notification_id()
-        stale.reword("Stale edit", None, app.get_cycle(org.q2_id), ctx(BOB), "mine")
+        stale.reword(app.get_cycle(org.q2_id), "Stale edit", None, ctx(BOB), "mine")
         with pytest.raises(IntegrityError):
             second_app.save(stale)
         assert app.recorder.max_notification_id() == before
@@ -208,7 +208,7 @@ class TestOptimisticConcurrency:
         org = an_org(app)
         objective_id = org.objective()
         with pytest.raises(RuleViolated) as info:
-            app.update_objective(objective_id, ctx(ALICE), title="X", expected_version=7)
+            app.update_objective.expecting(7)(objective_id, ctx(ALICE), title="X")
         assert info.value.rule == "version_mismatch"
 
 

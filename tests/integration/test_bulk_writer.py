@@ -66,7 +66,7 @@ def _check_ins(app: OkrLedger, objective_id: UUID, kr_id: UUID, values: list[flo
     objective = app.get_objective(objective_id)
     cycle = app.get_cycle(objective.cycle_id)
     for value in values:
-        objective.check_in(kr_id, value, 7, cycle, ctx(ALICE))
+        objective.check_in(cycle, kr_id, value, 7, ctx(ALICE))
     return objective
 
 

@@ -82,9 +82,9 @@ def run(t: Tracked, command: tuple[Any, ...]) -> None:
         app.check_in_many([entry, CheckInEntry(oid, kr, number, confidence)], ctx(ALICE))
     elif kind == "unsaved":  # decided on a copy, never saved
         objective, cycle = app._objective_and_cycle(oid)
-        objective.check_in(kr, number, 7, cycle, ctx(ALICE))
+        objective.check_in(cycle, kr, number, 7, ctx(ALICE))
         if check_ins:
-            objective.correct_check_in(kr, check_ins[-1].id, number, "typo", cycle, ctx(ALICE))
+            objective.correct_check_in(cycle, kr, check_ins[-1].id, number, "typo", ctx(ALICE))
     elif kind == "amend":  # an approved amendment replaces the key result's definition
         changes = {"key_results": {str(kr): {"weight": abs(number) % 5, "title": f"KR {pick}"}}}
         amendment = app.propose_amendment(oid, changes, "rebalanced", ctx(ALICE)).extra_id
@@ -140,7 +140,7 @@ def test_a_correction_replaces_the_check_in_it_supersedes(tracked: Tracked) -> N
     objective, cycle = t.app._objective_and_cycle(t.objective_id)
     assert objective.key_results[t.kr_id].check_ins[0] is first  # shared, not copied
 
-    correction = objective.correct_check_in(t.kr_id, first.id, 120, "typo", cycle, ctx(ALICE))
+    correction = objective.correct_check_in(cycle, t.kr_id, first.id, 120, "typo", ctx(ALICE))
 
     assert first.superseded_by is None
     assert objective.key_results[t.kr_id].check_ins[0].superseded_by == correction

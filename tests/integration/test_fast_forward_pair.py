@@ -94,5 +94,5 @@ def test_commands_get_copies_of_the_cached_pair(apps: tuple[OkrLedger, OkrLedger
 
     assert objective is not cache.get(objective_id)
     assert cycle is not cache.get(cycle_id)
-    objective.check_in(kr_id, 999, 7, cycle, ctx(ALICE))  # decided, never saved
+    objective.check_in(cycle, kr_id, 999, 7, ctx(ALICE))  # decided, never saved
     assert check_in_values(app, objective_id, kr_id) == [110.0]

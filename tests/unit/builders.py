@@ -271,26 +271,26 @@ class ObjectiveBuilder:
         )
         kr_ids = [objective.add_key_result(**spec, cycle=cycle, ctx=ctx(me)) for spec in krs]
         if self.status != Status.DRAFT:
-            objective.submit_for_approval(self.approver, cycle, ctx(me))
+            objective.submit_for_approval(cycle, self.approver, ctx(me))
         if self.status == Status.CHANGES_REQUESTED:
-            objective.request_changes("Make the targets bolder", cycle, ctx(self.approver))
+            objective.request_changes(cycle, "Make the targets bolder", ctx(self.approver))
         elif self.status == Status.COUNTERED:
             changes = self.counter_changes or {"key_results": {str(kr_ids[0]): {"weight": 2.0}}}
-            objective.counter_propose(changes, "Weigh this one more", cycle, ctx(self.approver))
+            objective.counter_propose(cycle, changes, "Weigh this one more", ctx(self.approver))
         elif self.status == Status.APPROVED:
             objective.approve(cycle, ctx(self.approver))
         if self.check_ins:
             advance(cycle, Phase.ACTIVE)
             for kr, value, confidence, effective_on in self.check_ins:
                 objective.check_in(
-                    kr_ids[kr], value, confidence, cycle, ctx(me), effective_on=effective_on
+                    cycle, kr_ids[kr], value, confidence, ctx(me), effective_on=effective_on
                 )
         if self.kr_grades:
             advance(cycle, Phase.GRADING)
             for kr, grade in self.kr_grades:
-                objective.grade_key_result(kr_ids[kr], cycle, ctx(me), **grade)
+                objective.grade_key_result(cycle, kr_ids[kr], ctx(me), **grade)
         if self.abandoned:
-            objective.abandon("priorities changed", cycle, ctx(me))
+            objective.abandon(cycle, "priorities changed", ctx(me))
         if self.phase is not None:
             advance(cycle, self.phase)
         return Given(settled(objective) if settle else objective, settled(cycle), kr_ids)

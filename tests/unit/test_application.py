@@ -280,14 +280,10 @@ class TestObjectives:
         kr_id = org.key_result(objective_id)
         before = stored(org)
         with pytest.raises(RuleViolated) as info:
-            org.app.update_key_result(
-                objective_id, kr_id, ctx(ALICE), target=300, expected_version=1
-            )
+            org.app.update_key_result.expecting(1)(objective_id, kr_id, ctx(ALICE), target=300)
         assert info.value.rule == "version_mismatch"
         assert_nothing_stored(org, before, info)
-        result = org.app.update_key_result(
-            objective_id, kr_id, ctx(ALICE), target=300, expected_version=2
-        )
+        result = org.app.update_key_result.expecting(2)(objective_id, kr_id, ctx(ALICE), target=300)
         assert (result.version, result.extra_id) == (3, kr_id)
 
     def test_commands_answer_the_child_they_created(self) -> None:

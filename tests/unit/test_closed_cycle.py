@@ -29,61 +29,61 @@ def closed_with_history() -> tuple[Given, Any]:
     """Approved, checked in and corrected, a pending amendment, graded, reflected, closed."""
     given = an_objective().with_kr().with_milestone().checked_in(0, 150).checked_in(1, 0).build()
     o, c = given.objective, given.cycle
-    amendment_id = o.propose_amendment({"title": "Renamed"}, "clearer", c, ctx(ALICE))
+    amendment_id = o.propose_amendment(c, {"title": "Renamed"}, "clearer", ctx(ALICE))
     advance(c, Phase.GRADING)
-    o.grade_key_result(given.kr_ids[0], c, ctx(ALICE))
-    o.reflect("Learned a lot", c, ctx(ALICE))
+    o.grade_key_result(c, given.kr_ids[0], ctx(ALICE))
+    o.reflect(c, "Learned a lot", ctx(ALICE))
     o.collect_events()
     advance(c, Phase.CLOSED)
     return given, amendment_id
 
 
 COMMANDS: dict[str, Callable[[Given, Any], Any]] = {
-    "reword": lambda g, a: g.objective.reword("T", None, g.cycle, ctx(), "r"),
-    "realign": lambda g, a: g.objective.realign(None, None, g.cycle, ctx(), "r"),
-    "reassign": lambda g, a: g.objective.reassign(None, BOB, g.cycle, ctx(), "r"),
-    "abandon": lambda g, a: g.objective.abandon("r", g.cycle, ctx()),
+    "reword": lambda g, a: g.objective.reword(g.cycle, "T", None, ctx(), "r"),
+    "realign": lambda g, a: g.objective.realign(g.cycle, None, None, ctx(), "r"),
+    "reassign": lambda g, a: g.objective.reassign(g.cycle, None, BOB, ctx(), "r"),
+    "abandon": lambda g, a: g.objective.abandon(g.cycle, "r", ctx()),
     "add_key_result": lambda g, a: g.objective.add_key_result(**metric(), cycle=g.cycle, ctx=ctx()),
     "update_key_result": lambda g, a: g.objective.update_key_result(
-        g.kr_ids[0], g.cycle, ctx(), target=300
+        g.cycle, g.kr_ids[0], ctx(), target=300
     ),
-    "remove_key_result": lambda g, a: g.objective.remove_key_result(g.kr_ids[1], g.cycle, ctx()),
-    "submit": lambda g, a: g.objective.submit_for_approval(BOB, g.cycle, ctx()),
+    "remove_key_result": lambda g, a: g.objective.remove_key_result(g.cycle, g.kr_ids[1], ctx()),
+    "submit": lambda g, a: g.objective.submit_for_approval(g.cycle, BOB, ctx()),
     "approve": lambda g, a: g.objective.approve(g.cycle, ctx(BOB)),
-    "request_changes": lambda g, a: g.objective.request_changes("c", g.cycle, ctx(BOB)),
+    "request_changes": lambda g, a: g.objective.request_changes(g.cycle, "c", ctx(BOB)),
     "counter_propose": lambda g, a: g.objective.counter_propose(
-        {"title": "T"}, "c", g.cycle, ctx(BOB)
+        g.cycle, {"title": "T"}, "c", ctx(BOB)
     ),
     "accept_counter": lambda g, a: g.objective.accept_counter_proposal(g.cycle, ctx()),
     "withdraw": lambda g, a: g.objective.withdraw(g.cycle, ctx()),
     "propose_amendment": lambda g, a: g.objective.propose_amendment(
-        {"title": "T"}, "r", g.cycle, ctx()
+        g.cycle, {"title": "T"}, "r", ctx()
     ),
-    "approve_amendment": lambda g, a: g.objective.approve_amendment(a, g.cycle, ctx(BOB)),
-    "reject_amendment": lambda g, a: g.objective.reject_amendment(a, "no", g.cycle, ctx(BOB)),
-    "check_in": lambda g, a: g.objective.check_in(g.kr_ids[0], 170, 8, g.cycle, ctx()),
+    "approve_amendment": lambda g, a: g.objective.approve_amendment(g.cycle, a, ctx(BOB)),
+    "reject_amendment": lambda g, a: g.objective.reject_amendment(g.cycle, a, "no", ctx(BOB)),
+    "check_in": lambda g, a: g.objective.check_in(g.cycle, g.kr_ids[0], 170, 8, ctx()),
     "correct_check_in": lambda g, a: g.objective.correct_check_in(
-        g.kr_ids[0], g.check_in_ids(0)[0], 140, "r", g.cycle, ctx()
+        g.cycle, g.kr_ids[0], g.check_in_ids(0)[0], 140, "r", ctx()
     ),
     "grade_key_result": lambda g, a: g.objective.grade_key_result(
-        g.kr_ids[1], g.cycle, ctx(), achieved=True, comment="c"
+        g.cycle, g.kr_ids[1], ctx(), achieved=True, comment="c"
     ),
     "grade": lambda g, a: g.objective.grade(g.cycle, ctx(), score=0.5, comment="c"),
-    "reflect": lambda g, a: g.objective.reflect("More", g.cycle, ctx()),
+    "reflect": lambda g, a: g.objective.reflect(g.cycle, "More", ctx()),
     "carry_over": lambda g, a: g.objective.carry_over(next_quarter(), g.cycle, ctx()),
-    "tag_theme": lambda g, a: g.objective.tag_theme(uuid4(), g.cycle, ctx()),
+    "tag_theme": lambda g, a: g.objective.tag_theme(g.cycle, uuid4(), ctx()),
     "link_key_result_to_kpi": lambda g, a: g.objective.link_key_result_to_kpi(
-        g.kr_ids[0], uuid4(), "", g.cycle, ctx()
+        g.cycle, g.kr_ids[0], uuid4(), "", ctx()
     ),
     "unlink_key_result_from_kpi": lambda g, a: g.objective.unlink_key_result_from_kpi(
-        g.kr_ids[0], g.cycle, ctx()
+        g.cycle, g.kr_ids[0], ctx()
     ),
     "attach_source": lambda g, a: g.objective.attach_source(
-        g.kr_ids[0], {"kind": "sql", "connection": "dw", "query": "SELECT 1"}, g.cycle, ctx(), "r"
+        g.cycle, g.kr_ids[0], {"kind": "sql", "connection": "dw", "query": "SELECT 1"}, "r", ctx()
     ),
-    "detach_source": lambda g, a: g.objective.detach_source(g.kr_ids[0], g.cycle, ctx(), "r"),
+    "detach_source": lambda g, a: g.objective.detach_source(g.cycle, g.kr_ids[0], "r", ctx()),
     "take_fetched_value": lambda g, a: g.objective.take_fetched_value(
-        g.kr_ids[0], uuid4(), 170, g.cycle, ctx()
+        g.cycle, g.kr_ids[0], uuid4(), 170, ctx()
     ),
 }
 
@@ -141,7 +141,7 @@ def test_after_reopening_grades_can_be_corrected_again() -> None:
     events = when(
         o,
         lambda: o.grade_key_result(
-            given.kr_ids[1], c, ctx(BOB), achieved=True, comment="shipped on the last day"
+            c, given.kr_ids[1], ctx(BOB), achieved=True, comment="shipped on the last day"
         ),
     )
     assert classes(events) == [Objective.KeyResultGraded]

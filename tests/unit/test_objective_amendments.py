@@ -18,7 +18,7 @@ from tests.unit.gwt import classes, payload, refused, when
 def with_pending(given: Given, changes: dict[str, Any] | None = None, by: UUID = ALICE) -> UUID:
     o = given.objective
     changes = changes or {"key_results": {str(given.kr_ids[0]): {"target": 150}}}
-    amendment_id = o.propose_amendment(changes, "market shrank", given.cycle, ctx(by))
+    amendment_id = o.propose_amendment(given.cycle, changes, "market shrank", ctx(by))
     o.collect_events()
     return amendment_id
 
@@ -26,7 +26,7 @@ def with_pending(given: Given, changes: dict[str, Any] | None = None, by: UUID =
 def with_approved(given: Given, changes: dict[str, Any] | None = None) -> UUID:
     """An amendment proposed by Alice and approved by Bob (its events collected); its id."""
     amendment_id = with_pending(given, changes)
-    given.objective.approve_amendment(amendment_id, given.cycle, ctx(BOB))
+    given.objective.approve_amendment(given.cycle, amendment_id, ctx(BOB))
     given.objective.collect_events()
     return amendment_id
 
@@ -34,8 +34,8 @@ def with_approved(given: Given, changes: dict[str, Any] | None = None) -> UUID:
 def neither_decision(given: Given, amendment_id: UUID, by: UUID, rule: str) -> None:
     """`by` may neither approve nor reject the amendment: both are refused by `rule`."""
     o = given.objective
-    refused(o, lambda: o.approve_amendment(amendment_id, given.cycle, ctx(by)), rule)
-    refused(o, lambda: o.reject_amendment(amendment_id, "no", given.cycle, ctx(by)), rule)
+    refused(o, lambda: o.approve_amendment(given.cycle, amendment_id, ctx(by)), rule)
+    refused(o, lambda: o.reject_amendment(given.cycle, amendment_id, "no", ctx(by)), rule)
 
 
 class TestPropose:
@@ -48,7 +48,7 @@ class TestPropose:
         events = when(
             o,
             lambda: ids.append(
-                o.propose_amendment(changes, " market shrank ", given.cycle, ctx(ALICE))
+                o.propose_amendment(given.cycle, changes, " market shrank ", ctx(ALICE))
             ),
         )
         assert classes(events) == [Objective.AmendmentProposed]
@@ -74,7 +74,7 @@ class TestPropose:
         o = given.objective
         refused(
             o,
-            lambda: o.propose_amendment({"title": "T"}, "", given.cycle, ctx(ALICE)),
+            lambda: o.propose_amendment(given.cycle, {"title": "T"}, "", ctx(ALICE)),
             "text_required",
             "reason",
         )
@@ -85,7 +85,7 @@ class TestPropose:
         o = given.objective
         refused(
             o,
-            lambda: o.propose_amendment({"title": "T"}, "r", given.cycle, ctx(ALICE)),
+            lambda: o.propose_amendment(given.cycle, {"title": "T"}, "r", ctx(ALICE)),
             "not_approved",
             error=RuleViolated,
         )
@@ -96,7 +96,7 @@ class TestPropose:
         o = given.objective
         refused(
             o,
-            lambda: o.propose_amendment({"title": "T"}, "r", given.cycle, ctx(BOB)),
+            lambda: o.propose_amendment(given.cycle, {"title": "T"}, "r", ctx(BOB)),
             "amendment_pending",
         )
 
@@ -128,7 +128,7 @@ class TestPropose:
         o, kr0 = given.objective, str(given.kr_ids[0])
         refused(
             o,
-            lambda: o.propose_amendment(changes(kr0), "r", given.cycle, ctx(ALICE)),
+            lambda: o.propose_amendment(given.cycle, changes(kr0), "r", ctx(ALICE)),
             rule,
             field,
             InvalidValue,
@@ -139,7 +139,7 @@ class TestPropose:
         o, gone = given.objective, str(given.kr_ids[1])
         amendment_id = with_pending(given, {"remove_key_results": [gone, gone]})
         assert o.amendments[amendment_id].changes == {"remove_key_results": [gone]}
-        o.approve_amendment(amendment_id, given.cycle, ctx(BOB))
+        o.approve_amendment(given.cycle, amendment_id, ctx(BOB))
         assert [kr.id for kr in o.active_key_results] == [given.kr_ids[0]]
 
     def test_a_removed_key_result_cannot_be_amended(self) -> None:
@@ -149,7 +149,7 @@ class TestPropose:
         with_approved(given, {"remove_key_results": [gone]})
         refused(
             o,
-            lambda: o.propose_amendment({"key_results": {gone: {"weight": 3}}}, "r", c, ctx(ALICE)),
+            lambda: o.propose_amendment(c, {"key_results": {gone: {"weight": 3}}}, "r", ctx(ALICE)),
             "key_result_removed",
             "key_result_id",
         )
@@ -160,7 +160,7 @@ class TestPropose:
         o = given.objective
         refused(
             o,
-            lambda: o.propose_amendment({"title": "T"}, "r", given.cycle, ctx(ALICE)),
+            lambda: o.propose_amendment(given.cycle, {"title": "T"}, "r", ctx(ALICE)),
             "wrong_cycle_phase",
         )
 
@@ -180,7 +180,7 @@ class TestApprove:
             },
         )
 
-        events = when(o, lambda: o.approve_amendment(amendment_id, c, ctx(BOB), " fair "))
+        events = when(o, lambda: o.approve_amendment(c, amendment_id, ctx(BOB), " fair "))
 
         assert classes(events) == [Objective.AmendmentApproved]
         data = payload(events[0])
@@ -212,7 +212,7 @@ class TestApprove:
             given, {"add_key_results": [{"title": "NPS", "target": 5, "baseline": 0}]}
         )
         announced = o.amendments[amendment_id].changes["add_key_results"][0]
-        o.approve_amendment(amendment_id, given.cycle, ctx(BOB))
+        o.approve_amendment(given.cycle, amendment_id, ctx(BOB))
         [event] = o.collect_events()
         applied = event.changes["add_key_results"][0]
         assert (applied["key_result_id"], applied["lineage_id"]) == (
@@ -231,7 +231,7 @@ class TestApprove:
         o = given.objective
         refused(
             o,
-            lambda: o.approve_amendment(uuid4(), given.cycle, ctx(BOB)),
+            lambda: o.approve_amendment(given.cycle, uuid4(), ctx(BOB)),
             "amendment_not_found",
             "amendment_id",
             InvalidValue,
@@ -254,7 +254,7 @@ class TestApprove:
         given = an_objective().approved().in_phase(Phase.ACTIVE).build()
         amendment_id = with_pending(given)
         o = given.objective
-        when(o, lambda: o.approve_amendment(amendment_id, given.cycle, ctx(BOB)))
+        when(o, lambda: o.approve_amendment(given.cycle, amendment_id, ctx(BOB)))
         assert given.kr().target == 150.0
 
     def test_not_once_grading_has_opened(self) -> None:
@@ -264,7 +264,7 @@ class TestApprove:
         o = given.objective
         refused(
             o,
-            lambda: o.approve_amendment(amendment_id, given.cycle, ctx(BOB)),
+            lambda: o.approve_amendment(given.cycle, amendment_id, ctx(BOB)),
             "wrong_cycle_phase",
         )
 
@@ -276,7 +276,7 @@ class TestReject:
         o = given.objective
         refused(
             o,
-            lambda: o.reject_amendment(amendment_id, " ", given.cycle, ctx(BOB)),
+            lambda: o.reject_amendment(given.cycle, amendment_id, " ", ctx(BOB)),
             "text_required",
             "comment",
         )
@@ -287,7 +287,7 @@ class TestReject:
         o = given.objective
         hash_before = o.approved_content_hash
         events = when(
-            o, lambda: o.reject_amendment(amendment_id, "keep the bar", given.cycle, ctx(BOB))
+            o, lambda: o.reject_amendment(given.cycle, amendment_id, "keep the bar", ctx(BOB))
         )
         assert classes(events) == [Objective.AmendmentRejected]
         assert payload(events[0]) == {

@@ -101,10 +101,10 @@ def test_the_bulk_check_in_is_the_command(
         # a removed key result, through an approved amendment
         objective = state.objective
         objective.propose_amendment(
-            {"remove_key_results": [str(state.kr_ids[2])]}, "drop it", cycle, _ctx(None, None)
+            cycle, {"remove_key_results": [str(state.kr_ids[2])]}, "drop it", _ctx(None, None)
         )
         amendment = next(iter(objective.amendments))
-        objective.approve_amendment(amendment, cycle, CommandContext(actor=str(BOB), at=NOW))
+        objective.approve_amendment(cycle, amendment, CommandContext(actor=str(BOB), at=NOW))
         objective.collect_events()
     if phase != Phase.PLANNING:
         advance(cycle, phase)
@@ -113,7 +113,7 @@ def test_the_bulk_check_in_is_the_command(
     for entry in entries:
         kr_id = uuid4() if entry["kr"] == "unknown" else state.kr_ids[entry["kr"]]
         request = uuid4().hex
-        args = (kr_id, entry["value"], entry["confidence"], cycle)
+        args = (cycle, kr_id, entry["value"], entry["confidence"])
         rest = (entry["note"], entry["effective_on"])
         theirs = _outcome(
             lambda: command.check_in(*args, _ctx(entry, request), *rest)  # noqa: B023
@@ -160,10 +160,10 @@ def test_a_typical_import_row_takes_the_fast_way() -> None:
     try:
         report_progress(
             objective,
+            cycle,
             state.kr_ids[0],
             42.0,
             7,
-            cycle,
             CommandContext(actor="a", at=NOW, provenance={"row": "2"}),
             "",
             date(2025, 5, 1),

@@ -93,7 +93,7 @@ class TestCarryOver:
         given = an_objective().checked_in(0, 190).build()
         o = given.objective
         o.correct_check_in(
-            given.kr_ids[0], given.check_in_ids()[0], 130, "typo", given.cycle, ctx()
+            given.cycle, given.kr_ids[0], given.check_in_ids()[0], 130, "typo", ctx()
         )
         successor = o.carry_over(next_quarter(), given.cycle, ctx())
         assert successor.active_key_results[0].baseline == 130.0
@@ -115,9 +115,9 @@ class TestCarryOver:
         given = an_objective().with_kr(title="A").with_kr(title="B").approved().build()
         o, c = given.objective, given.cycle
         amendment = o.propose_amendment(
-            {"remove_key_results": [str(given.kr_ids[1])]}, "r", c, ctx()
+            c, {"remove_key_results": [str(given.kr_ids[1])]}, "r", ctx()
         )
-        o.approve_amendment(amendment, c, ctx(BOB))
+        o.approve_amendment(c, amendment, ctx(BOB))
         advance(c, Phase.ACTIVE)
         successor = o.carry_over(next_quarter(), c, ctx())
         assert [kr.title for kr in successor.active_key_results] == ["A"]
@@ -170,7 +170,7 @@ class TestCarryOver:
         given = an_objective().checked_in(0, 120).build()
         q3 = next_quarter()
         successor = given.objective.carry_over(q3, given.cycle, ctx())
-        successor.submit_for_approval(given.kr_ids[0], q3, ctx())  # any other person id
+        successor.submit_for_approval(q3, given.kr_ids[0], ctx())  # any other person id
         successor.approve(q3, ctx("someone-else"))
         q3.start(ctx("admin"))
         q4 = a_cycle(

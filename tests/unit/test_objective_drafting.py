@@ -129,7 +129,7 @@ class TestAlignment:
 
     def test_a_parent_key_result_must_be_a_live_key_result_of_the_parent(self) -> None:
         parent = an_objective().with_kr().with_kr(title="Second").build()
-        parent.objective.remove_key_result(parent.kr_ids[1], parent.cycle, ctx(ALICE))
+        parent.objective.remove_key_result(parent.cycle, parent.kr_ids[1], ctx(ALICE))
         for kr_id in (uuid4(), parent.kr_ids[1]):
             with pytest.raises(InvalidValue) as info:
                 draft(cycle=parent.cycle, parent=parent.objective, parent_key_result_id=kr_id)
@@ -151,7 +151,7 @@ class TestAlignment:
         parent = draft(cycle=given.cycle)
         parent.collect_events()
         objective = given.objective
-        events = when(objective, lambda: objective.realign(parent, None, given.cycle, ctx(ALICE)))
+        events = when(objective, lambda: objective.realign(given.cycle, parent, None, ctx(ALICE)))
         assert classes(events) == [Objective.Realigned]
         assert payload(events[0]) == {
             "actor": str(ALICE),
@@ -159,7 +159,7 @@ class TestAlignment:
             "parent_objective_id": parent.id,
             "parent_key_result_id": None,
         }
-        when(objective, lambda: objective.realign(None, None, given.cycle, ctx(ALICE)))
+        when(objective, lambda: objective.realign(given.cycle, None, None, ctx(ALICE)))
         assert objective.parent_objective_id is None
 
     def test_an_objective_cannot_align_to_itself(self) -> None:
@@ -167,7 +167,7 @@ class TestAlignment:
         o = given.objective
         refused(
             o,
-            lambda: o.realign(o, None, given.cycle, ctx(ALICE)),
+            lambda: o.realign(given.cycle, o, None, ctx(ALICE)),
             "alignment_cycle",
             "parent_objective_id",
         )
@@ -177,7 +177,7 @@ class TestRewordAndReassign:
     def test_rewords_a_draft_without_a_reason(self) -> None:
         given = an_objective().build()
         o = given.objective
-        events = when(o, lambda: o.reword(" Keep customers ", " longer ", given.cycle, ctx(ALICE)))
+        events = when(o, lambda: o.reword(given.cycle, " Keep customers ", " longer ", ctx(ALICE)))
         assert classes(events) == [Objective.Reworded]
         assert payload(events[0]) == {
             "actor": str(ALICE),
@@ -189,8 +189,8 @@ class TestRewordAndReassign:
     def test_rewording_without_a_description_keeps_it(self) -> None:
         given = an_objective().build()
         o = given.objective
-        o.reword("First", "kept", given.cycle, ctx(ALICE))
-        o.reword("Second", None, given.cycle, ctx(ALICE))
+        o.reword(given.cycle, "First", "kept", ctx(ALICE))
+        o.reword(given.cycle, "Second", None, ctx(ALICE))
         assert (o.title, o.description) == ("Second", "kept")
 
     def test_after_approval_a_rewording_says_why(self) -> None:
@@ -198,25 +198,25 @@ class TestRewordAndReassign:
         o = given.objective
         refused(
             o,
-            lambda: o.reword("Sharper title", None, given.cycle, ctx(ALICE)),
+            lambda: o.reword(given.cycle, "Sharper title", None, ctx(ALICE)),
             "text_required",
             "reason",
         )
-        events = when(o, lambda: o.reword("Sharper", None, given.cycle, ctx(ALICE), "clarity"))
+        events = when(o, lambda: o.reword(given.cycle, "Sharper", None, ctx(ALICE), "clarity"))
         assert payload(events[0])["reason"] == "clarity"
         assert o.status == Status.APPROVED
 
     def test_the_content_is_frozen_while_under_review(self) -> None:
         given = an_objective().submitted().build()
         o, c = given.objective, given.cycle
-        refused(o, lambda: o.reword("New", None, c, ctx(ALICE)), "under_review")
-        refused(o, lambda: o.realign(None, None, c, ctx(ALICE)), "under_review")
-        refused(o, lambda: o.reassign(None, BOB, c, ctx(ALICE)), "under_review")
+        refused(o, lambda: o.reword(c, "New", None, ctx(ALICE)), "under_review")
+        refused(o, lambda: o.realign(c, None, None, ctx(ALICE)), "under_review")
+        refused(o, lambda: o.reassign(c, None, BOB, ctx(ALICE)), "under_review")
 
     def test_reassigns_to_a_team_or_a_person(self) -> None:
         given = an_objective().build()
         o, team_id = given.objective, uuid4()
-        events = when(o, lambda: o.reassign(team_id, None, given.cycle, ctx(ALICE)))
+        events = when(o, lambda: o.reassign(given.cycle, team_id, None, ctx(ALICE)))
         assert classes(events) == [Objective.Reassigned]
         assert payload(events[0]) == {
             "actor": str(ALICE),
@@ -231,7 +231,7 @@ class TestRewordAndReassign:
         o = given.objective
         refused(
             o,
-            lambda: o.reassign(uuid4(), BOB, given.cycle, ctx(ALICE)),
+            lambda: o.reassign(given.cycle, uuid4(), BOB, ctx(ALICE)),
             "one_owner",
             "owner_team_id",
         )
@@ -242,22 +242,22 @@ class TestRewordAndReassign:
     ) -> None:
         given = an_objective().approved().in_phase(phase).build()
         o, c = given.objective, given.cycle
-        refused(o, lambda: o.reword("T", None, c, ctx(ALICE), "r"), "wrong_cycle_phase")
-        refused(o, lambda: o.realign(None, None, c, ctx(ALICE), "r"), "wrong_cycle_phase")
-        refused(o, lambda: o.reassign(None, BOB, c, ctx(ALICE), "r"), "wrong_cycle_phase")
+        refused(o, lambda: o.reword(c, "T", None, ctx(ALICE), "r"), "wrong_cycle_phase")
+        refused(o, lambda: o.realign(c, None, None, ctx(ALICE), "r"), "wrong_cycle_phase")
+        refused(o, lambda: o.reassign(c, None, BOB, ctx(ALICE), "r"), "wrong_cycle_phase")
 
 
 class TestAbandon:
     def test_abandoning_needs_a_reason(self) -> None:
         given = an_objective().build()
         o = given.objective
-        refused(o, lambda: o.abandon(" ", given.cycle, ctx(ALICE)), "text_required", "reason")
+        refused(o, lambda: o.abandon(given.cycle, " ", ctx(ALICE)), "text_required", "reason")
 
     @pytest.mark.parametrize("phase", [Phase.PLANNING, Phase.ACTIVE, Phase.GRADING])
     def test_abandons_with_the_reason(self, phase: Phase) -> None:
         given = an_objective().approved().in_phase(phase).build()
         o = given.objective
-        events = when(o, lambda: o.abandon("market moved", given.cycle, ctx(ALICE)))
+        events = when(o, lambda: o.abandon(given.cycle, "market moved", ctx(ALICE)))
         assert classes(events) == [Objective.Abandoned]
         assert payload(events[0]) == {"actor": str(ALICE), "reason": "market moved"}
         assert (o.status, o.abandon_reason) == (Status.ABANDONED, "market moved")
@@ -266,18 +266,18 @@ class TestAbandon:
         given = an_objective().approved().abandoned_().in_phase(Phase.ACTIVE).build()
         o, c, kr = given.objective, given.cycle, given.kr_ids[0]
         for command in [
-            lambda: o.abandon("again", c, ctx(ALICE)),
-            lambda: o.reword("T", None, c, ctx(ALICE), "r"),
-            lambda: o.realign(None, None, c, ctx(ALICE), "r"),
-            lambda: o.reassign(None, BOB, c, ctx(ALICE), "r"),
+            lambda: o.abandon(c, "again", ctx(ALICE)),
+            lambda: o.reword(c, "T", None, ctx(ALICE), "r"),
+            lambda: o.realign(c, None, None, ctx(ALICE), "r"),
+            lambda: o.reassign(c, None, BOB, ctx(ALICE), "r"),
             lambda: o.add_key_result(**metric(), cycle=c, ctx=ctx(ALICE)),
-            lambda: o.update_key_result(kr, c, ctx(ALICE), weight=3),
-            lambda: o.remove_key_result(kr, c, ctx(ALICE)),
-            lambda: o.submit_for_approval(BOB, c, ctx(ALICE)),
+            lambda: o.update_key_result(c, kr, ctx(ALICE), weight=3),
+            lambda: o.remove_key_result(c, kr, ctx(ALICE)),
+            lambda: o.submit_for_approval(c, BOB, ctx(ALICE)),
             lambda: o.approve(c, ctx(BOB)),
             lambda: o.withdraw(c, ctx(ALICE)),
-            lambda: o.propose_amendment({"title": "T"}, "r", c, ctx(ALICE)),
-            lambda: o.check_in(kr, 150, 5, c, ctx(ALICE)),
+            lambda: o.propose_amendment(c, {"title": "T"}, "r", ctx(ALICE)),
+            lambda: o.check_in(c, kr, 150, 5, ctx(ALICE)),
         ]:
             refused(o, command, "objective_abandoned", error=RuleViolated)
 
@@ -433,7 +433,7 @@ class TestUpdateKeyResult:
         events = when(
             o,
             lambda: o.update_key_result(
-                kr_id, given.cycle, ctx(ALICE), title="Grow WAU", baseline=90, target=250, weight=3
+                given.cycle, kr_id, ctx(ALICE), title="Grow WAU", baseline=90, target=250, weight=3
             ),
         )
         assert classes(events) == [
@@ -466,13 +466,13 @@ class TestUpdateKeyResult:
     def test_only_what_changed_is_recorded(self) -> None:
         given = an_objective().build()
         o, kr_id = given.objective, given.kr_ids[0]
-        events = when(o, lambda: o.update_key_result(kr_id, given.cycle, ctx(ALICE), target=300))
+        events = when(o, lambda: o.update_key_result(given.cycle, kr_id, ctx(ALICE), target=300))
         assert classes(events) == [Objective.KeyResultRetargeted]
         assert payload(events[0])["baseline"] == 100.0  # unchanged, restated
         same = when(
             o,
             lambda: o.update_key_result(
-                kr_id, given.cycle, ctx(ALICE), title=" Raise weekly active users ", weight=1
+                given.cycle, kr_id, ctx(ALICE), title=" Raise weekly active users ", weight=1
             ),
         )
         assert same == []
@@ -494,7 +494,7 @@ class TestUpdateKeyResult:
         given = an_objective().build()
         o, kr_id = given.objective, given.kr_ids[0]
         refused(
-            o, lambda: o.update_key_result(kr_id, given.cycle, ctx(ALICE), **change), rule, field
+            o, lambda: o.update_key_result(given.cycle, kr_id, ctx(ALICE), **change), rule, field
         )
 
     @pytest.mark.parametrize(
@@ -505,7 +505,7 @@ class TestUpdateKeyResult:
         o, kr_id = given.objective, given.kr_ids[0]
         refused(
             o,
-            lambda: o.update_key_result(kr_id, given.cycle, ctx(ALICE), **change),
+            lambda: o.update_key_result(given.cycle, kr_id, ctx(ALICE), **change),
             "amendment_required",
             error=RuleViolated,
         )
@@ -515,7 +515,7 @@ class TestUpdateKeyResult:
         o, kr_id = given.objective, given.kr_ids[0]
         refused(
             o,
-            lambda: o.update_key_result(kr_id, given.cycle, ctx(ALICE), weight=2),
+            lambda: o.update_key_result(given.cycle, kr_id, ctx(ALICE), weight=2),
             "not_editable",
         )
 
@@ -524,16 +524,16 @@ class TestUpdateKeyResult:
         o, c = given.objective, given.cycle
         refused(
             o,
-            lambda: o.update_key_result(uuid4(), c, ctx(ALICE), weight=2),
+            lambda: o.update_key_result(c, uuid4(), ctx(ALICE), weight=2),
             "key_result_not_found",
             "key_result_id",
             InvalidValue,
         )
-        o.remove_key_result(given.kr_ids[1], c, ctx(ALICE))
+        o.remove_key_result(c, given.kr_ids[1], ctx(ALICE))
         o.collect_events()
         refused(
             o,
-            lambda: o.update_key_result(given.kr_ids[1], c, ctx(ALICE), weight=2),
+            lambda: o.update_key_result(c, given.kr_ids[1], ctx(ALICE), weight=2),
             "key_result_removed",
             "key_result_id",
             RuleViolated,
@@ -542,7 +542,7 @@ class TestUpdateKeyResult:
     def test_a_draft_in_the_active_phase_is_still_editable(self) -> None:
         given = an_objective().in_phase(Phase.ACTIVE).build()
         o = given.objective
-        when(o, lambda: o.update_key_result(given.kr_ids[0], given.cycle, ctx(ALICE), weight=2))
+        when(o, lambda: o.update_key_result(given.cycle, given.kr_ids[0], ctx(ALICE), weight=2))
         assert given.kr().weight == 2.0
 
     def test_not_in_grading(self) -> None:
@@ -550,7 +550,7 @@ class TestUpdateKeyResult:
         o = given.objective
         refused(
             o,
-            lambda: o.update_key_result(given.kr_ids[0], given.cycle, ctx(ALICE), weight=2),
+            lambda: o.update_key_result(given.cycle, given.kr_ids[0], ctx(ALICE), weight=2),
             "wrong_cycle_phase",
         )
 
@@ -559,7 +559,7 @@ class TestRemoveKeyResult:
     def test_removal_marks_the_key_result_and_keeps_it(self) -> None:
         given = an_objective().with_kr().with_kr(title="Second").build()
         o, kr_id = given.objective, given.kr_ids[1]
-        events = when(o, lambda: o.remove_key_result(kr_id, given.cycle, ctx(ALICE), "dup"))
+        events = when(o, lambda: o.remove_key_result(given.cycle, kr_id, ctx(ALICE), "dup"))
         assert classes(events) == [Objective.KeyResultRemoved]
         assert payload(events[0]) == {"actor": str(ALICE), "reason": "dup", "key_result_id": kr_id}
         assert o.key_results[kr_id].removed is True
@@ -568,10 +568,10 @@ class TestRemoveKeyResult:
     def test_a_removed_key_result_is_not_removed_again(self) -> None:
         given = an_objective().build()
         o, kr_id = given.objective, given.kr_ids[0]
-        o.remove_key_result(kr_id, given.cycle, ctx(ALICE))
+        o.remove_key_result(given.cycle, kr_id, ctx(ALICE))
         o.collect_events()
         refused(
-            o, lambda: o.remove_key_result(kr_id, given.cycle, ctx(ALICE)), "key_result_removed"
+            o, lambda: o.remove_key_result(given.cycle, kr_id, ctx(ALICE)), "key_result_removed"
         )
 
     def test_after_approval_removing_is_an_amendment(self) -> None:
@@ -579,6 +579,6 @@ class TestRemoveKeyResult:
         o = given.objective
         refused(
             o,
-            lambda: o.remove_key_result(given.kr_ids[1], given.cycle, ctx(ALICE)),
+            lambda: o.remove_key_result(given.cycle, given.kr_ids[1], ctx(ALICE)),
             "amendment_required",
         )

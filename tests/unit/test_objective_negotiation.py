@@ -18,7 +18,7 @@ class TestSubmit:
     def test_submits_to_an_approver(self) -> None:
         given = an_objective().build()
         o = given.objective
-        events = when(o, lambda: o.submit_for_approval(BOB, given.cycle, ctx(ALICE)))
+        events = when(o, lambda: o.submit_for_approval(given.cycle, BOB, ctx(ALICE)))
         assert classes(events) == [Objective.SubmittedForApproval]
         assert payload(events[0]) == {"actor": str(ALICE), "reason": "", "approver_id": BOB}
         assert (o.status, o.submitted_by, o.approver_id) == (Status.IN_REVIEW, str(ALICE), BOB)
@@ -28,7 +28,7 @@ class TestSubmit:
         o = given.objective
         refused(
             o,
-            lambda: o.submit_for_approval(ALICE, given.cycle, ctx(ALICE)),
+            lambda: o.submit_for_approval(given.cycle, ALICE, ctx(ALICE)),
             "no_self_approval",
             "approver_id",
             RuleViolated,
@@ -37,36 +37,36 @@ class TestSubmit:
     def test_needs_at_least_one_live_key_result(self) -> None:
         given = an_objective().build()
         o = given.objective
-        o.remove_key_result(given.kr_ids[0], given.cycle, ctx(ALICE))
+        o.remove_key_result(given.cycle, given.kr_ids[0], ctx(ALICE))
         o.collect_events()
         refused(
-            o, lambda: o.submit_for_approval(BOB, given.cycle, ctx(ALICE)), "key_results_required"
+            o, lambda: o.submit_for_approval(given.cycle, BOB, ctx(ALICE)), "key_results_required"
         )
 
     def test_not_twice(self) -> None:
         given = an_objective().submitted().build()
         o = given.objective
-        refused(o, lambda: o.submit_for_approval(CAROL, given.cycle, ctx(ALICE)), "not_editable")
+        refused(o, lambda: o.submit_for_approval(given.cycle, CAROL, ctx(ALICE)), "not_editable")
 
     def test_an_approved_objective_is_not_resubmitted(self) -> None:
         given = an_objective().approved().build()
         o = given.objective
         refused(
-            o, lambda: o.submit_for_approval(BOB, given.cycle, ctx(ALICE)), "amendment_required"
+            o, lambda: o.submit_for_approval(given.cycle, BOB, ctx(ALICE)), "amendment_required"
         )
 
     @pytest.mark.parametrize("phase", [Phase.GRADING, Phase.CLOSED])
     def test_only_while_planning_or_active(self, phase: Phase) -> None:
         given = an_objective().in_phase(phase).build()
         o = given.objective
-        refused(o, lambda: o.submit_for_approval(BOB, given.cycle, ctx(ALICE)), "wrong_cycle_phase")
+        refused(o, lambda: o.submit_for_approval(given.cycle, BOB, ctx(ALICE)), "wrong_cycle_phase")
 
     def test_resubmitting_after_changes_were_requested_clears_the_comment(self) -> None:
         given = an_objective().changes_requested().build()
         o = given.objective
         assert o.review_comment == "Make the targets bolder"
-        o.update_key_result(given.kr_ids[0], given.cycle, ctx(ALICE), target=400)
-        o.submit_for_approval(BOB, given.cycle, ctx(ALICE))
+        o.update_key_result(given.cycle, given.kr_ids[0], ctx(ALICE), target=400)
+        o.submit_for_approval(given.cycle, BOB, ctx(ALICE))
         assert (o.status, o.review_comment) == (Status.IN_REVIEW, "")
 
 
@@ -92,7 +92,7 @@ class TestApprove:
         a = an_objective().build()
         h = a.objective.content_hash()
         assert len(h) == 64 and h == a.objective.content_hash()
-        a.objective.update_key_result(a.kr_ids[0], a.cycle, ctx(ALICE), target=201)
+        a.objective.update_key_result(a.cycle, a.kr_ids[0], ctx(ALICE), target=201)
         assert a.objective.content_hash() != h
 
     def test_nobody_approves_their_own_proposal(self) -> None:
@@ -129,7 +129,7 @@ class TestRequestChanges:
     def test_requests_changes_with_a_comment(self) -> None:
         given = an_objective().submitted().build()
         o = given.objective
-        events = when(o, lambda: o.request_changes(" Too timid ", given.cycle, ctx(BOB)))
+        events = when(o, lambda: o.request_changes(given.cycle, " Too timid ", ctx(BOB)))
         assert classes(events) == [Objective.ChangesRequested]
         assert payload(events[0]) == {"actor": str(BOB), "reason": "", "comment": "Too timid"}
         assert (o.status, o.review_comment) == (Status.CHANGES_REQUESTED, "Too timid")
@@ -137,17 +137,17 @@ class TestRequestChanges:
     def test_needs_a_comment(self) -> None:
         given = an_objective().submitted().build()
         o = given.objective
-        refused(o, lambda: o.request_changes("", given.cycle, ctx(BOB)), "text_required", "comment")
+        refused(o, lambda: o.request_changes(given.cycle, "", ctx(BOB)), "text_required", "comment")
 
     def test_not_by_the_proposer(self) -> None:
         given = an_objective().submitted().build()
         o = given.objective
-        refused(o, lambda: o.request_changes("hm", given.cycle, ctx(ALICE)), "no_self_approval")
+        refused(o, lambda: o.request_changes(given.cycle, "hm", ctx(ALICE)), "no_self_approval")
 
     def test_only_in_review(self) -> None:
         given = an_objective().build()
         o = given.objective
-        refused(o, lambda: o.request_changes("hm", given.cycle, ctx(BOB)), "not_in_review")
+        refused(o, lambda: o.request_changes(given.cycle, "hm", ctx(BOB)), "not_in_review")
 
 
 class TestCounterPropose:
@@ -155,7 +155,7 @@ class TestCounterPropose:
         given = an_objective().submitted().build()
         o, kr_id = given.objective, given.kr_ids[0]
         changes = {"title": " Delight all customers ", "key_results": {kr_id: {"target": 300}}}
-        events = when(o, lambda: o.counter_propose(changes, "Aim higher", given.cycle, ctx(BOB)))
+        events = when(o, lambda: o.counter_propose(given.cycle, changes, "Aim higher", ctx(BOB)))
         assert classes(events) == [Objective.CounterProposed]
         assert payload(events[0]) == {
             "actor": str(BOB),
@@ -186,7 +186,7 @@ class TestCounterPropose:
         given = objective.build()
         o = given.objective
         refused(
-            o, lambda: o.counter_propose({"title": "T"}, comment, given.cycle, ctx(by)), rule, field
+            o, lambda: o.counter_propose(given.cycle, {"title": "T"}, comment, ctx(by)), rule, field
         )
 
     @pytest.mark.parametrize(
@@ -213,7 +213,7 @@ class TestCounterPropose:
             changes = {"remove_key_results": [str(given.kr_ids[0])]}
         refused(
             o,
-            lambda: o.counter_propose(changes, "c", given.cycle, ctx(BOB)),
+            lambda: o.counter_propose(given.cycle, changes, "c", ctx(BOB)),
             rule,
             field,
             InvalidValue,
@@ -237,7 +237,7 @@ class TestCounterPropose:
         o, kr_id = given.objective, given.kr_ids[0]
         changes = {"key_results": {str(kr_id): fields}}
         error = refused(
-            o, lambda: o.counter_propose(changes, "c", given.cycle, ctx(BOB)), rule, field
+            o, lambda: o.counter_propose(given.cycle, changes, "c", ctx(BOB)), rule, field
         )
         if rule == "changes_shape":
             assert error.field == f"changes.key_results.{kr_id}"
@@ -252,7 +252,7 @@ class TestAcceptCounterProposal:
             "add_key_results": [{"title": "NPS", "baseline": 20, "target": 40, "unit": "pts"}],
             "remove_key_results": [str(given.kr_ids[1])],
         }
-        o.counter_propose(changes, "Bolder, and measure NPS", c, ctx(BOB))
+        o.counter_propose(c, changes, "Bolder, and measure NPS", ctx(BOB))
         o.collect_events()
         canonical = o.counter_proposal.changes  # type: ignore[union-attr]
         added_id = canonical["add_key_results"][0]["key_result_id"]
@@ -291,13 +291,13 @@ class TestAcceptCounterProposal:
     @pytest.mark.parametrize(
         "edit",
         [
-            lambda g: g.objective.update_key_result(g.kr_ids[0], g.cycle, ctx(ALICE), target=250),
+            lambda g: g.objective.update_key_result(g.cycle, g.kr_ids[0], ctx(ALICE), target=250),
             lambda g: g.objective.add_key_result(
                 **metric(title="New"), cycle=g.cycle, ctx=ctx(ALICE)
             ),
-            lambda g: g.objective.reword("Revised", None, g.cycle, ctx(ALICE)),
-            lambda g: g.objective.realign(None, None, g.cycle, ctx(ALICE)),
-            lambda g: g.objective.reassign(None, CAROL, g.cycle, ctx(ALICE)),
+            lambda g: g.objective.reword(g.cycle, "Revised", None, ctx(ALICE)),
+            lambda g: g.objective.realign(g.cycle, None, None, ctx(ALICE)),
+            lambda g: g.objective.reassign(g.cycle, None, CAROL, ctx(ALICE)),
         ],
         ids=["update_kr", "add_kr", "reword", "realign", "reassign"],
     )
@@ -311,19 +311,19 @@ class TestAcceptCounterProposal:
         refused(
             o, lambda: o.accept_counter_proposal(given.cycle, ctx(ALICE)), "no_counter_proposal"
         )
-        when(o, lambda: o.submit_for_approval(BOB, given.cycle, ctx(ALICE)))
+        when(o, lambda: o.submit_for_approval(given.cycle, BOB, ctx(ALICE)))
         assert o.status == Status.IN_REVIEW
 
     def test_removing_a_key_result_while_countered_declines_it_too(self) -> None:
         given = an_objective().with_kr().with_kr(title="Second").countered().build()
         o = given.objective
-        o.remove_key_result(given.kr_ids[1], given.cycle, ctx(ALICE))
+        o.remove_key_result(given.cycle, given.kr_ids[1], ctx(ALICE))
         assert (o.status, o.counter_proposal) == (Status.DRAFT, None)
 
     def test_resubmitting_a_countered_objective_drops_the_counter_proposal(self) -> None:
         given = an_objective().countered().build()
         o = given.objective
-        when(o, lambda: o.submit_for_approval(BOB, given.cycle, ctx(ALICE)))
+        when(o, lambda: o.submit_for_approval(given.cycle, BOB, ctx(ALICE)))
         assert (o.status, o.counter_proposal) == (Status.IN_REVIEW, None)
 
 

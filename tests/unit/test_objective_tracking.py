@@ -38,7 +38,7 @@ class TestCheckIn:
         o, kr_id = given.objective, given.kr_ids[0]
         ids: list[UUID] = []
         events = when(
-            o, lambda: ids.append(o.check_in(kr_id, 140, 6, given.cycle, ctx(ALICE), " slow "))
+            o, lambda: ids.append(o.check_in(given.cycle, kr_id, 140, 6, ctx(ALICE), " slow "))
         )
         assert classes(events) == [Objective.ProgressReported]
         assert payload(events[0]) == {
@@ -66,29 +66,29 @@ class TestCheckIn:
     def test_the_value_may_be_backdated_within_the_cycle(self) -> None:
         given = tracking()
         o = given.objective
-        o.check_in(given.kr_ids[0], 120, 5, given.cycle, ctx(), effective_on=Q2_START)
-        o.check_in(given.kr_ids[0], 130, 5, given.cycle, ctx(), effective_on=TODAY)
+        o.check_in(given.cycle, given.kr_ids[0], 120, 5, ctx(), effective_on=Q2_START)
+        o.check_in(given.cycle, given.kr_ids[0], 130, 5, ctx(), effective_on=TODAY)
         assert [c.effective_on for c in given.kr().check_ins] == [Q2_START, TODAY]
 
     def test_default_date_is_the_cycle_end_once_it_is_over(self) -> None:
         cycle = a_cycle(starts_on=date(2025, 1, 1), ends_on=date(2025, 3, 31), name="2025-Q1")
         given = an_objective().in_cycle(cycle).approved().in_phase(Phase.GRADING).build()
-        given.objective.check_in(given.kr_ids[0], 150, 5, cycle, ctx())
+        given.objective.check_in(cycle, given.kr_ids[0], 150, 5, ctx())
         assert given.kr().check_ins[0].effective_on == date(2025, 3, 31)
 
     def test_the_current_check_in_is_the_latest_effective_not_the_latest_recorded(self) -> None:
         given = tracking()
         o, kr_id = given.objective, given.kr_ids[0]
-        latest = o.check_in(kr_id, 160, 7, given.cycle, ctx(), effective_on=TODAY)
-        o.check_in(kr_id, 110, 7, given.cycle, ctx(), effective_on=TODAY - timedelta(days=20))
+        latest = o.check_in(given.cycle, kr_id, 160, 7, ctx(), effective_on=TODAY)
+        o.check_in(given.cycle, kr_id, 110, 7, ctx(), effective_on=TODAY - timedelta(days=20))
         assert given.kr().current.id == latest  # type: ignore[union-attr]
-        later_same_day = o.check_in(kr_id, 170, 8, given.cycle, ctx(), effective_on=TODAY)
+        later_same_day = o.check_in(given.cycle, kr_id, 170, 8, ctx(), effective_on=TODAY)
         assert given.kr().current.id == later_same_day  # type: ignore[union-attr]
 
     @pytest.mark.parametrize("confidence", [0, 10])
     def test_confidence_bounds_are_inclusive(self, confidence: int) -> None:
         given = tracking()
-        given.objective.check_in(given.kr_ids[0], 150, confidence, given.cycle, ctx())
+        given.objective.check_in(given.cycle, given.kr_ids[0], 150, confidence, ctx())
         assert given.kr().current.confidence == confidence  # type: ignore[union-attr]
 
     @pytest.mark.parametrize("confidence", [-1, 11, 7.5, 7.0, True, False, "7", None])
@@ -97,7 +97,7 @@ class TestCheckIn:
         o = given.objective
         refused(
             o,
-            lambda: o.check_in(given.kr_ids[0], 150, confidence, given.cycle, ctx()),
+            lambda: o.check_in(given.cycle, given.kr_ids[0], 150, confidence, ctx()),
             "confidence_out_of_range",
             "confidence",
             InvalidValue,
@@ -110,7 +110,7 @@ class TestCheckIn:
     def test_the_value_is_a_finite_number(self, value: Any, rule: str) -> None:
         given = tracking()
         o = given.objective
-        refused(o, lambda: o.check_in(given.kr_ids[0], value, 5, given.cycle, ctx()), rule, "value")
+        refused(o, lambda: o.check_in(given.cycle, given.kr_ids[0], value, 5, ctx()), rule, "value")
 
     @pytest.mark.parametrize("value", [0.5, 2, -1])
     def test_a_milestone_is_one_or_zero(self, value: float) -> None:
@@ -118,14 +118,14 @@ class TestCheckIn:
         o = given.objective
         refused(
             o,
-            lambda: o.check_in(given.kr_ids[1], value, 5, given.cycle, ctx()),
+            lambda: o.check_in(given.cycle, given.kr_ids[1], value, 5, ctx()),
             "milestone_value",
             "value",
         )
 
     def test_a_done_milestone_is_full_progress(self) -> None:
         given = tracking()
-        given.objective.check_in(given.kr_ids[1], 1, 9, given.cycle, ctx())
+        given.objective.check_in(given.cycle, given.kr_ids[1], 1, 9, ctx())
         assert given.kr(1).progress == 1.0
 
     @pytest.mark.parametrize(
@@ -137,7 +137,7 @@ class TestCheckIn:
         refused(
             o,
             lambda: o.check_in(
-                given.kr_ids[0], 150, 5, given.cycle, ctx(), effective_on=effective_on
+                given.cycle, given.kr_ids[0], 150, 5, ctx(), effective_on=effective_on
             ),
             "effective_date_outside_cycle",
             "effective_on",
@@ -149,7 +149,7 @@ class TestCheckIn:
         refused(
             o,
             lambda: o.check_in(
-                given.kr_ids[0], 150, 5, given.cycle, ctx(at=NOW), effective_on=TODAY + timedelta(1)
+                given.cycle, given.kr_ids[0], 150, 5, ctx(at=NOW), effective_on=TODAY + timedelta(1)
             ),
             "effective_date_in_future",
             "effective_on",
@@ -161,7 +161,7 @@ class TestCheckIn:
         o = given.objective
         refused(
             o,
-            lambda: o.check_in(given.kr_ids[0], 150, 5, cycle, ctx()),
+            lambda: o.check_in(cycle, given.kr_ids[0], 150, 5, ctx()),
             "effective_date_outside_cycle",
         )
 
@@ -170,7 +170,7 @@ class TestCheckIn:
         o = given.objective
         refused(
             o,
-            lambda: o.check_in(uuid4(), 150, 5, given.cycle, ctx()),
+            lambda: o.check_in(given.cycle, uuid4(), 150, 5, ctx()),
             "key_result_not_found",
             "key_result_id",
         )
@@ -178,12 +178,12 @@ class TestCheckIn:
     def test_a_removed_key_result_takes_no_check_ins(self) -> None:
         given = tracking()
         o, c, gone = given.objective, given.cycle, given.kr_ids[1]
-        amendment = o.propose_amendment({"remove_key_results": [str(gone)]}, "dropped", c, ctx())
-        o.approve_amendment(amendment, c, ctx(BOB))
+        amendment = o.propose_amendment(c, {"remove_key_results": [str(gone)]}, "dropped", ctx())
+        o.approve_amendment(c, amendment, ctx(BOB))
         o.collect_events()
         refused(
             o,
-            lambda: o.check_in(gone, 1, 5, c, ctx()),
+            lambda: o.check_in(c, gone, 1, 5, ctx()),
             "key_result_removed",
             "key_result_id",
             RuleViolated,
@@ -194,7 +194,7 @@ class TestCheckIn:
         b = an_objective().in_phase(Phase.ACTIVE)
         given = (b.submitted() if state == "submitted" else b).build()
         o = given.objective
-        refused(o, lambda: o.check_in(given.kr_ids[0], 150, 5, given.cycle, ctx()), "not_approved")
+        refused(o, lambda: o.check_in(given.cycle, given.kr_ids[0], 150, 5, ctx()), "not_approved")
 
     @pytest.mark.parametrize("phase", [Phase.PLANNING, Phase.CLOSED])
     def test_only_while_active_or_grading(self, phase: Phase) -> None:
@@ -202,14 +202,14 @@ class TestCheckIn:
         o = given.objective
         refused(
             o,
-            lambda: o.check_in(given.kr_ids[0], 150, 5, given.cycle, ctx()),
+            lambda: o.check_in(given.cycle, given.kr_ids[0], 150, 5, ctx()),
             "wrong_cycle_phase",
         )
 
     def test_a_last_check_in_during_grading(self) -> None:
         given = an_objective().approved().in_phase(Phase.GRADING).build()
         o = given.objective
-        when(o, lambda: o.check_in(given.kr_ids[0], 190, 9, given.cycle, ctx()))
+        when(o, lambda: o.check_in(given.cycle, given.kr_ids[0], 190, 9, ctx()))
         assert given.kr().progress == pytest.approx(0.9)
 
 
@@ -222,7 +222,7 @@ class TestCorrectCheckIn:
         events = when(
             o,
             lambda: ids.append(
-                o.correct_check_in(kr_id, original_id, 105, " typo ", given.cycle, ctx(ALICE))
+                o.correct_check_in(given.cycle, kr_id, original_id, 105, " typo ", ctx(ALICE))
             ),
         )
         assert classes(events) == [Objective.CheckInCorrected]
@@ -251,7 +251,7 @@ class TestCorrectCheckIn:
         given = an_objective().checked_in(0, 150, 6).build()
         o = given.objective
         o.correct_check_in(
-            given.kr_ids[0], given.check_in_ids()[0], 150, "r", given.cycle, ctx(), 3, " blocked "
+            given.cycle, given.kr_ids[0], given.check_in_ids()[0], 150, "r", ctx(), 3, " blocked "
         )
         current = given.kr().current
         assert current is not None and (current.confidence, current.note) == (3, "blocked")
@@ -262,7 +262,7 @@ class TestCorrectCheckIn:
         refused(
             o,
             lambda: o.correct_check_in(
-                given.kr_ids[0], given.check_in_ids()[0], 140, " ", given.cycle, ctx()
+                given.cycle, given.kr_ids[0], given.check_in_ids()[0], 140, " ", ctx()
             ),
             "text_required",
             "reason",
@@ -272,16 +272,16 @@ class TestCorrectCheckIn:
         given = an_objective().checked_in(0, 150).build()
         o, kr_id, c = given.objective, given.kr_ids[0], given.cycle
         first = given.check_in_ids()[0]
-        second = o.correct_check_in(kr_id, first, 140, "r", c, ctx())
+        second = o.correct_check_in(c, kr_id, first, 140, "r", ctx())
         o.collect_events()
         refused(
             o,
-            lambda: o.correct_check_in(kr_id, first, 130, "again", c, ctx()),
+            lambda: o.correct_check_in(c, kr_id, first, 130, "again", ctx()),
             "check_in_superseded",
             "check_in_id",
             RuleViolated,
         )
-        when(o, lambda: o.correct_check_in(kr_id, second, 130, "again", c, ctx()))
+        when(o, lambda: o.correct_check_in(c, kr_id, second, 130, "again", ctx()))
         chain = given.kr().check_ins
         assert [c.superseded_by for c in chain] == [chain[1].id, chain[2].id, None]
         assert given.kr().current is chain[2]
@@ -295,7 +295,7 @@ class TestCorrectCheckIn:
         )
         o = given.objective
         old, latest = given.check_in_ids()
-        o.correct_check_in(given.kr_ids[0], old, 125, "misread", given.cycle, ctx())
+        o.correct_check_in(given.cycle, given.kr_ids[0], old, 125, "misread", ctx())
         assert given.kr().current.id == latest  # type: ignore[union-attr]
 
     def test_corrected_values_obey_the_check_in_rules(self) -> None:
@@ -303,12 +303,12 @@ class TestCorrectCheckIn:
         o, kr_id, ci = given.objective, given.kr_ids[0], given.check_in_ids()[0]
         refused(
             o,
-            lambda: o.correct_check_in(kr_id, ci, 0.5, "r", given.cycle, ctx()),
+            lambda: o.correct_check_in(given.cycle, kr_id, ci, 0.5, "r", ctx()),
             "milestone_value",
         )
         refused(
             o,
-            lambda: o.correct_check_in(kr_id, ci, 1, "r", given.cycle, ctx(), 12),
+            lambda: o.correct_check_in(given.cycle, kr_id, ci, 1, "r", ctx(), 12),
             "confidence_out_of_range",
         )
 
@@ -317,7 +317,7 @@ class TestCorrectCheckIn:
         o = given.objective
         refused(
             o,
-            lambda: o.correct_check_in(given.kr_ids[0], uuid4(), 1, "r", given.cycle, ctx()),
+            lambda: o.correct_check_in(given.cycle, given.kr_ids[0], uuid4(), 1, "r", ctx()),
             "check_in_not_found",
             "check_in_id",
             InvalidValue,
@@ -329,7 +329,7 @@ class TestCorrectCheckIn:
         refused(
             o,
             lambda: o.correct_check_in(
-                given.kr_ids[1], given.check_in_ids(0)[0], 1, "r", given.cycle, ctx()
+                given.cycle, given.kr_ids[1], given.check_in_ids(0)[0], 1, "r", ctx()
             ),
             "check_in_not_found",
         )
@@ -340,7 +340,7 @@ class TestCorrectCheckIn:
         refused(
             o,
             lambda: o.correct_check_in(
-                given.kr_ids[0], given.check_in_ids()[0], 1, "r", given.cycle, ctx()
+                given.cycle, given.kr_ids[0], given.check_in_ids()[0], 1, "r", ctx()
             ),
             "wrong_cycle_phase",
         )

@@ -528,7 +528,7 @@ class OkrLedgerMachine(RuleBasedStateMachine):
         stale = self.rarely(5)
         self.run(
             "update_objective",
-            lambda: self.app.update_objective(
+            lambda: self.app.update_objective.expecting(o.version - 1 if stale else o.version)(
                 o.id,
                 self.ctx(actor),
                 title=title,
@@ -536,9 +536,8 @@ class OkrLedgerMachine(RuleBasedStateMachine):
                 parent_objective_id=parent_id,
                 reassign=reassign,
                 owner_team_id=self.team_id if owner == "team" else None,
-                owner_person_id=None if owner == "team" else owner,  # type: ignore[arg-type]
+                owner_person_id=None if owner == "team" else owner,
                 reason=reason,
-                expected_version=o.version - 1 if stale else o.version,
             ),
             atomic_in_memory=False,  # up to three aggregate commands; the write is atomic
         )
@@ -903,10 +902,10 @@ def test_a_refused_aggregate_command_changes_nothing_in_memory(
     changes = data.draw(st.one_of(change_sets(kr_ids), wild_change_sets(kr_ids)))
     commands: list[Callable[[], Any]] = [
         lambda: o.update_key_result(
-            kr_ids[1], c, ctx(ALICE), title=title, baseline=baseline, target=target, weight=weight
+            c, kr_ids[1], ctx(ALICE), title=title, baseline=baseline, target=target, weight=weight
         ),
-        lambda: o.counter_propose(changes, "see changes", c, ctx(BOB)),
-        lambda: o.propose_amendment(changes, "scope moved", c, ctx(ALICE)),
+        lambda: o.counter_propose(c, changes, "see changes", ctx(BOB)),
+        lambda: o.propose_amendment(c, changes, "scope moved", ctx(ALICE)),
         lambda: o.add_key_result(
             title=title or "T",
             measure=Measure.METRIC,

@@ -95,7 +95,7 @@ class TestAttaching:
     def test_a_metric_key_result_follows_a_source_with_a_reason(self) -> None:
         given = tracking()
         o, kr_id = given.objective, given.kr_ids[0]
-        events = when(o, lambda: o.attach_source(kr_id, SQL, given.cycle, ctx(ALICE), "in the DB"))
+        events = when(o, lambda: o.attach_source(given.cycle, kr_id, SQL, "in the DB", ctx(ALICE)))
         assert classes(events) == [Objective.KeyResultSourceAttached]
         assert payload(events[0])["source"]["connection"] == "warehouse"
         assert payload(events[0])["reason"] == "in the DB"
@@ -114,7 +114,7 @@ class TestAttaching:
         o = given.objective
         refused(
             o,
-            lambda: o.attach_source(given.kr_ids[kr], SQL, given.cycle, ctx(), reason),
+            lambda: o.attach_source(given.cycle, given.kr_ids[kr], SQL, reason, ctx()),
             rule,
             field,
         )
@@ -122,10 +122,10 @@ class TestAttaching:
     def test_detaching_stops_following_and_a_key_result_without_a_source_refuses(self) -> None:
         given = tracking()
         o, kr_id = given.objective, given.kr_ids[0]
-        refused(o, lambda: o.detach_source(kr_id, given.cycle, ctx(), "done"), "no_source")
-        o.attach_source(kr_id, SQL, given.cycle, ctx(), "in the DB")
+        refused(o, lambda: o.detach_source(given.cycle, kr_id, "done", ctx()), "no_source")
+        o.attach_source(given.cycle, kr_id, SQL, "in the DB", ctx())
         o.collect_events()
-        events = when(o, lambda: o.detach_source(kr_id, given.cycle, ctx(), "moved to Looker"))
+        events = when(o, lambda: o.detach_source(given.cycle, kr_id, "moved to Looker", ctx()))
         assert classes(events) == [Objective.KeyResultSourceDetached]
         assert given.kr().source_id is None
 
@@ -134,7 +134,7 @@ class TestFetchedValues:
     def _following(self, **definition: Any) -> Any:
         given = tracking()
         source_id = given.objective.attach_source(
-            given.kr_ids[0], {**SQL, **definition}, given.cycle, ctx(), "in the DB"
+            given.cycle, given.kr_ids[0], {**SQL, **definition}, "in the DB", ctx()
         )
         given.objective.collect_events()
         return given, source_id
@@ -146,7 +146,7 @@ class TestFetchedValues:
         o, kr_id = given.objective, given.kr_ids[0]
         by_source = ctx(source_actor(source_id))
         events = when(
-            o, lambda: o.take_fetched_value(kr_id, source_id, 150, given.cycle, by_source)
+            o, lambda: o.take_fetched_value(given.cycle, kr_id, source_id, 150, by_source)
         )
         assert classes(events) == [Objective.ProgressReported]
         assert events[0].actor == f"source:{source_id}"
@@ -155,24 +155,24 @@ class TestFetchedValues:
     def test_an_unchanged_value_writes_nothing(self) -> None:
         given, source_id = self._following()
         o, kr_id = given.objective, given.kr_ids[0]
-        o.take_fetched_value(kr_id, source_id, 150, given.cycle, ctx(source_actor(source_id)))
+        o.take_fetched_value(given.cycle, kr_id, source_id, 150, ctx(source_actor(source_id)))
         o.collect_events()
         events = when(
             o,
-            lambda: o.take_fetched_value(kr_id, source_id, 150.0, given.cycle, ctx("source:x")),
+            lambda: o.take_fetched_value(given.cycle, kr_id, source_id, 150.0, ctx("source:x")),
         )
         assert events == []
 
     def test_the_owners_last_stated_confidence_stays_the_owners(self) -> None:
         given, source_id = self._following(confidence=7)
         o, kr_id = given.objective, given.kr_ids[0]
-        o.check_in(kr_id, 120, 3, given.cycle, ctx(ALICE))
-        o.take_fetched_value(kr_id, source_id, 130, given.cycle, ctx(source_actor(source_id)))
+        o.check_in(given.cycle, kr_id, 120, 3, ctx(ALICE))
+        o.take_fetched_value(given.cycle, kr_id, source_id, 130, ctx(source_actor(source_id)))
         o.collect_events()
         events = when(
             o,
             lambda: o.take_fetched_value(
-                kr_id, source_id, 140, given.cycle, ctx(source_actor(source_id))
+                given.cycle, kr_id, source_id, 140, ctx(source_actor(source_id))
             ),
         )
         assert [e.confidence for e in events] == [3]
@@ -180,11 +180,11 @@ class TestFetchedValues:
     def test_a_value_for_a_replaced_source_is_refused(self) -> None:
         given, source_id = self._following()
         o, kr_id = given.objective, given.kr_ids[0]
-        o.detach_source(kr_id, given.cycle, ctx(), "gone")
+        o.detach_source(given.cycle, kr_id, "gone", ctx())
         o.collect_events()
         refused(
             o,
-            lambda: o.take_fetched_value(kr_id, source_id, 1, given.cycle, ctx()),
+            lambda: o.take_fetched_value(given.cycle, kr_id, source_id, 1, ctx()),
             "source_detached",
         )
 
@@ -212,7 +212,7 @@ class TestKpiSources:
     def _following(self) -> tuple[Kpi, UUID]:
         kpi = a_kpi()
         daily = {**SQL, "schedule": {"every": "day", "at": "06:00", "time_zone": "Asia/Tokyo"}}
-        source_id = kpi.attach_source(daily, ctx(ALICE), "the survey tool counts it")
+        source_id = kpi.attach_source(daily, "the survey tool counts it", ctx(ALICE))
         kpi.collect_events()
         return kpi, source_id
 
@@ -235,7 +235,7 @@ class TestKpiSources:
 
     def test_a_kpi_measured_from_a_source_stops_with_a_reason(self) -> None:
         kpi, source_id = self._following()
-        events = when(kpi, lambda: kpi.detach_source(ctx(ALICE), "moved to the warehouse"))
+        events = when(kpi, lambda: kpi.detach_source("moved to the warehouse", ctx(ALICE)))
         assert classes(events) == [Kpi.SourceDetached]
         refused(kpi, lambda: kpi.take_fetched_value(source_id, 1, ctx()), "source_detached")
-        refused(kpi, lambda: kpi.detach_source(ctx(ALICE), "again"), "no_source")
+        refused(kpi, lambda: kpi.detach_source("again", ctx(ALICE)), "no_source")

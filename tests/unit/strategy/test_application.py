@@ -227,7 +227,7 @@ class TestInitiatives:
         assert initiative.status == InitiativeStatus.IN_PROGRESS
         assert [n.text for n in initiative.notes] == ["kick-off", "half way"]
         with pytest.raises(RuleViolated) as info:
-            org.app.update_initiative(initiative_id, ctx(BOB), title="New", expected_version=1)
+            org.app.update_initiative.expecting(1)(initiative_id, ctx(BOB), title="New")
         assert info.value.rule == "version_mismatch"
 
 

@@ -170,7 +170,7 @@ class TestMeasurements:
         original = next(iter(kpi.measurements))
         assert kpi.status == Colour.RED
         events = when(
-            kpi, lambda: kpi.correct_measurement(original, 36, ctx(ALICE), "wrong survey export")
+            kpi, lambda: kpi.correct_measurement(original, 36, "wrong survey export", ctx(ALICE))
         )
         assert classes(events) == [Kpi.MeasurementCorrected]
         assert events[0].reason == "wrong survey export"
@@ -185,15 +185,15 @@ class TestMeasurements:
         original = next(iter(kpi.measurements))
         refused(
             kpi,
-            lambda: kpi.correct_measurement(original, 36, ctx(ALICE), ""),
+            lambda: kpi.correct_measurement(original, 36, "", ctx(ALICE)),
             "text_required",
             "reason",
         )
-        kpi.correct_measurement(original, 36, ctx(ALICE), "export")
+        kpi.correct_measurement(original, 36, "export", ctx(ALICE))
         settled(kpi)
         refused(
             kpi,
-            lambda: kpi.correct_measurement(original, 37, ctx(ALICE), "again"),
+            lambda: kpi.correct_measurement(original, 37, "again", ctx(ALICE)),
             "measurement_superseded",
             "measurement_id",
         )
@@ -204,16 +204,16 @@ class TestThresholds:
         kpi = a_kpi()
         refused(
             kpi,
-            lambda: kpi.change_thresholds(45, 35, ctx(BOB), " "),
+            lambda: kpi.change_thresholds(45, 35, " ", ctx(BOB)),
             "text_required",
             "reason",
         )
-        events = when(kpi, lambda: kpi.change_thresholds(45, 35, ctx(BOB), "raised the bar"))
+        events = when(kpi, lambda: kpi.change_thresholds(45, 35, "raised the bar", ctx(BOB)))
         assert classes(events) == [Kpi.ThresholdsChanged]
         assert (kpi.green, kpi.amber) == (45, 35)
         refused(
             kpi,
-            lambda: kpi.change_thresholds(45, 35, ctx(BOB), "again"),
+            lambda: kpi.change_thresholds(45, 35, "again", ctx(BOB)),
             "thresholds_unchanged",
             "thresholds",
         )
@@ -221,7 +221,7 @@ class TestThresholds:
     def test_new_thresholds_recolour_the_current_value(self) -> None:
         kpi = measured(("2025-04", 42))
         assert kpi.status == Colour.GREEN
-        kpi.change_thresholds(50, 41, ctx(BOB), "industry benchmark moved")
+        kpi.change_thresholds(50, 41, "industry benchmark moved", ctx(BOB))
         assert kpi.status == Colour.AMBER
 
 
