@@ -150,10 +150,21 @@ OPERATIONS = {
 }
 
 
+def _peak_rss_mb() -> float:
+    """This process's own peak resident memory (`VmHWM`). Not `getrusage`'s `ru_maxrss`:
+    Linux carries that across `execve`, so a probe started by a large process (the bench
+    runner) would report at least the runner's size at the fork."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     operation, url = sys.argv[1], sys.argv[2]
     result = OPERATIONS[operation](url)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = _peak_rss_mb()
     result["helper_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps(result))
 

@@ -66,7 +66,9 @@ _UNKNOWN = SafeUUID.unknown
 
 
 _UUIDS: dict[str, UUID] = {}
-_UUIDS_KEPT = 500_000
+_UUIDS_KEPT = 50_000
+"""Ids remembered before the table starts over: the ids in use recur within far fewer, and a
+larger table only grows with the log (a rebuild met every id of a million events)."""
 
 
 def uuid_from_hex(text: str) -> UUID:

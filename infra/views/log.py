@@ -37,8 +37,10 @@ Row = tuple[int, UUID, int, str, bytes, datetime | None]
 """notification_id, originator_id, originator_version, topic, state, committed_at."""
 
 DEFAULT_PAGE = 5000
-INTERNED = 2_000_000
-"""Interned ids kept before the table starts over (memory bound)."""
+INTERNED = 50_000
+"""Ids interned in one generation: when a generation is full, the next one starts and the one
+before it is dropped (its ids met again are carried over), so the tables hold the ids in use
+(the open cycles' objectives and key results, the people) and not every id the log ever named."""
 
 
 class _Fallback(Exception):
@@ -67,6 +69,8 @@ class EventDecoder:
         self._slow: set[str] = set()
         self._ids: dict[int, UUID] = {}
         self._hex: dict[str, UUID] = {}
+        self._older: dict[int, UUID] = {}
+        """The previous generation of `_ids` (see `INTERNED`)."""
         self.typed = self.fast and self.names >= TRANSCODINGS
         """Catalogued events decode through typed structs (msgspec) first."""
         self._typed: dict[type[Any], Any] = {}
@@ -165,10 +169,11 @@ class EventDecoder:
         number = value.int
         found = self._ids.get(number)
         if found is None:
-            if len(self._ids) > INTERNED:
-                self._ids.clear()
-                self._hex.clear()
-            found = self._ids[number] = value
+            if len(self._ids) >= INTERNED:
+                self._older = self._ids
+                self._ids = {}
+                self._hex.clear()  # the converters hold this dict: emptied, not replaced
+            found = self._ids[number] = self._older.get(number) or value
         return found
 
     def _value(self, value: Any) -> Any:

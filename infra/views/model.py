@@ -30,15 +30,17 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Final
 from uuid import UUID
 
+import orjson
+
 from domain.cycle import Cycle, Phase
 from domain.objective import Objective
 from domain.person import Person
 from domain.team import Team
-from infra.views.codec import decode, dumps
+from infra.views.codec import decode, dumps, load, loads
 from projections.audit import AuditRow
 from projections.base import DataclassFold, KindTest, Logged
 from projections.catalogue import CATALOGUE, narrate
-from projections.comparison import ComparisonState
+from projections.comparison import AmendmentTally, ComparisonState
 from projections.comparison import tally as tally_comparison
 from projections.directory import DirectoryFold, DirectoryState
 from projections.history import (
@@ -47,11 +49,12 @@ from projections.history import (
     OBJECTIVE_EVENT,
     CheckInRecord,
     HistoryState,
+    ObjectiveHistory,
 )
 from projections.history import record as record_history
-from projections.inbox import InboxFold, InboxState
+from projections.inbox import InboxFold, InboxState, Negotiation
 from projections.narrative import Context, Narration, advance
-from projections.staleness import StalenessFold, StalenessState
+from projections.staleness import StalenessFold, StalenessState, WatchedObjective
 from projections.strategy import StrategyFold
 from projections.tree import CheckInPoint, ObjectiveNode, TreeState
 
@@ -261,33 +264,104 @@ def needs(views: Iterable[str]) -> set[str]:
 Points = dict[UUID, list[CheckInPoint]]
 """Key result id → its live check-ins."""
 
+Row = tuple[Any, ...]
+
+TREE_OBJECTIVES: Final = "view_tree_objectives"
+COMPARED: Final = "view_comparison"
+HISTORY_OBJECTIVES: Final = "view_history_objectives"
+INBOX_TABLE: Final = "view_inbox"
+STALENESS_TABLE: Final = "view_staleness"
+OBJECTIVE_TABLES: Final = {
+    TREE_OBJECTIVES: TREE,
+    COMPARED: COMPARISON,
+    HISTORY_OBJECTIVES: HISTORY,
+    INBOX_TABLE: INBOX,
+    STALENESS_TABLE: STALENESS,
+}
+"""The entity tables with a row per objective, and the view each belongs to."""
+
+
+def _text(doc: bytes) -> str:
+    return doc.decode()
+
+
+def tree_row(model: Model, node: ObjectiveNode) -> Row:
+    """An objective's row of `view_tree_objectives`: its node with only the check-in in force
+    per key result, and every live check-in beside it (for a later correction)."""
+    live = {kr_id: kr.live_check_ins for kr_id, kr in node.key_results.items()}
+    return (
+        node.objective_id,
+        node.cycle_id,
+        model.seq.get(node.objective_id, node.drafted_position),
+        node.owner_team_id,
+        node.owner_person_id,
+        node.approver_id,
+        node.status,
+        node.private,
+        _text(trimmed(node)),
+        _text(dumps(live)),
+    )
+
+
+def comparison_row(model: Model, node: ObjectiveNode) -> Row:
+    tallies = model.tallies
+    counts = {k: tallies.check_ins[k] for k in node.key_results if k in tallies.check_ins}
+    doc = {"amendments": tallies.amendments.get(node.objective_id), "check_ins": counts}
+    return (node.objective_id, node.cycle_id, _text(dumps(doc)))
+
+
+def history_row(model: Model, objective_id: UUID, past: ObjectiveHistory) -> Row:
+    return (objective_id, past.cycle_id, model.seq.get(objective_id, 0), _text(dumps(past)))
+
+
+def inbox_row(model: Model, objective_id: UUID, item: Negotiation) -> Row:
+    return (
+        "objective",
+        objective_id,
+        model.seq.get(objective_id, 0),
+        str(item.approver_id) if item.approver_id else None,
+        item.submitted_by,
+        _text(dumps(item)),
+    )
+
+
+def staleness_row(model: Model, objective_id: UUID, watched: WatchedObjective) -> Row:
+    return (
+        "objective",
+        objective_id,
+        model.seq.get(objective_id, 0),
+        watched.cycle_id,
+        _text(dumps(watched)),
+    )
+
 
 class Parked:
-    """The live check-ins of objectives whose cycle is closed, kept in a temporary file.
+    """Closed cycles' objectives, out of memory: their rows, kept in a temporary file.
 
-    The tree keeps every live check-in of a key result only to fold a later correction, and
-    a closed cycle takes no check-in and no correction (until it is reopened). So when a
-    cycle closes, its objectives' lists go to this file, one JSON document per objective,
-    and the tree keeps only the check-in in force (all that renderings, time travel and
-    staleness read). A check-in event of a parked objective takes its lists back first
-    (`Model.apply`), and a tree row reads them from here (`infra.views.store`): answers are
-    the same, and the model holds the open cycles' check-ins only.
+    When a cycle closes, each of its objectives is written here as the rows the views hold for
+    it (tree, comparison, history, inbox, staleness: `objective_rows`) and dropped from the
+    model's states. A closed cycle's objectives take no event until it is reopened, and an
+    event that touches or names a parked objective (`Model.apply`) first reads it back from
+    its rows, as a restore from the views would; the rows are written from here at the end of
+    a rebuild (`infra.views.store.entity_tables`). So the model holds the open cycles'
+    objectives only, and every answer is the same.
     """
 
     def __init__(self) -> None:
         self._file: IO[bytes] | None = None
-        self._where: dict[UUID, tuple[int, int]] = {}
+        self.index: dict[int, tuple[UUID, int, int]] = {}
+        """The id's number → (the id, where its rows start in the file, their length)."""
         self._end = 0
         self._lock = threading.Lock()  # the final save reads beside the rebuild's indexes
 
     def __contains__(self, objective_id: object) -> bool:
-        return objective_id in self._where
+        return isinstance(objective_id, UUID) and objective_id.int in self.index
 
     def __len__(self) -> int:
-        return len(self._where)
+        return len(self.index)
 
     def put(self, objective_id: UUID, document: bytes) -> None:
-        """Keep an objective's lists (`Points` as JSON)."""
+        """Keep an objective's rows (`objective_rows` as JSON)."""
         with self._lock:
             if self._file is None:
                 # Lives as long as the model: closed when the model is collected.
@@ -295,65 +369,43 @@ class Parked:
                 weakref.finalize(self, self._file.close)
             self._file.seek(self._end)
             self._file.write(document)
-            self._where[objective_id] = (self._end, len(document))
+            self.index[objective_id.int] = (objective_id, self._end, len(document))
             self._end += len(document)
 
     def raw(self, objective_id: UUID) -> bytes | None:
-        """An objective's lists as JSON, or None when it is not parked."""
+        """An objective's rows as JSON, or None when it is not parked."""
         with self._lock:
-            found = self._where.get(objective_id)
+            found = self.index.get(objective_id.int)
             if found is None or self._file is None:
                 return None
-            self._file.seek(found[0])
-            return self._file.read(found[1])
+            self._file.seek(found[1])
+            return self._file.read(found[2])
 
-    def get(self, objective_id: UUID) -> Points | None:
+    def rows(self, objective_id: UUID) -> dict[str, Row] | None:
+        """An objective's rows by table, or None when it is not parked."""
         document = self.raw(objective_id)
-        return None if document is None else decode(Points, document)
+        return None if document is None else parked_rows(document)
 
-    def take(self, objective_id: UUID) -> Points | None:
-        """An objective's lists, no longer parked (the file's space is not reused)."""
-        points = self.get(objective_id)
-        self._where.pop(objective_id, None)
-        return points
+    def take(self, objective_id: UUID) -> dict[str, Row] | None:
+        """An objective's rows, no longer parked (the file's space is not reused)."""
+        found = self.rows(objective_id)
+        self.index.pop(objective_id.int, None)
+        return found
+
+    def ids(self) -> list[UUID]:
+        return [found[0] for found in list(self.index.values())]
 
     def items(self) -> Iterator[tuple[UUID, bytes]]:
-        """(objective id, its lists as JSON) for every parked objective."""
-        for objective_id in list(self._where):
+        """(objective id, its rows as JSON) for every parked objective."""
+        for objective_id in self.ids():
             document = self.raw(objective_id)
             if document is not None:
                 yield objective_id, document
 
 
-def park(parked: Parked, node: ObjectiveNode) -> None:
-    """Move an objective's live check-ins to `parked`, leaving each key result the check-in
-    in force."""
-    points = {kr_id: kr.live_check_ins for kr_id, kr in node.key_results.items()}
-    if node.objective_id in parked or not any(points.values()):
-        return
-    parked.put(node.objective_id, dumps(points))
-    for kr in node.key_results.values():
-        kr.live_check_ins = [kr.current] if kr.current is not None else []
-
-
-def unpark(parked: Parked, node: ObjectiveNode) -> None:
-    """Give an objective its parked check-ins back."""
-    points = parked.take(node.objective_id)
-    for kr_id, kr_points in (points or {}).items():
-        if kr_id in node.key_results:
-            node.key_results[kr_id].live_check_ins = kr_points
-
-
-def live_check_ins(parked: Parked, node: ObjectiveNode) -> Points:
-    """Every live check-in of an objective's key results, parked or not."""
-    points = {kr_id: kr.live_check_ins for kr_id, kr in node.key_results.items()}
-    if node.objective_id in parked:
-        points.update(
-            (kr_id, kr_points)
-            for kr_id, kr_points in (parked.get(node.objective_id) or {}).items()
-            if kr_id in points
-        )
-    return points
+def parked_rows(document: bytes) -> dict[str, Row]:
+    """The rows `Parked` keeps for an objective (ids as text, which COPY writes alike)."""
+    return {table: tuple(row) for table, row in orjson.loads(document).items()}
 
 
 class Model:
@@ -364,7 +416,11 @@ class Model:
         views: Sequence[str] = VIEWS,
         checkpoint_every: int = 1000,
         shard: Shard | None = None,
+        *,
+        parking: bool = True,
     ) -> None:
+        self.parking = parking
+        """Closed cycles' objectives leave memory (`Parked`); off only to compare with."""
         self.shard = shard if shard is not None and shard.count > 1 else None
         """None: every aggregate's rows."""
         self.views = tuple(v for v in VIEWS if v in set(views))
@@ -388,7 +444,11 @@ class Model:
         self.unsaved_strategy = False
         """The strategy layer changed since the latest checkpoint."""
         self.parked = Parked()
-        """The live check-ins of closed cycles' objectives, out of memory."""
+        """Closed cycles' objectives, out of memory (their rows)."""
+        self.to_park: set[UUID] = set()
+        """Objectives of closed cycles still in memory, parked by the next `settle`."""
+        self.unsaved_documents: dict[UUID, tuple[UUID, bytes]] = {}
+        """The checkpoint documents of parked objectives among `unsaved_objectives`."""
         self._narrate = "narrate" in self.parts
         self._context = "context" in self.parts
         self._tallies = "tallies" in self.parts
@@ -419,6 +479,8 @@ class Model:
             self.changes.snapshots.append(self.snapshot((logged.position - 1) // every * every))
         event = logged.event
         kind = _KINDS.get(type(event)) or event_kind(type(event))
+        if self.parked.index:
+            self._unpark_for(event, kind)
         shard = self.shard
         own = shard is None or shard.owns(event.originator_id)
         objective = kind.objective
@@ -428,10 +490,6 @@ class Model:
                 advance(self.context, logged)
             self._moved(logged)
             return
-        if objective and kind.check_in and event.originator_id in self.parked:
-            node = self.tree.objectives.get(event.originator_id)
-            if node is not None:
-                unpark(self.parked, node)
         told: Narration | None = narrate(self.context, logged) if self._narrate and own else None
         if self._tallies:
             tally_comparison(self.tallies, logged)
@@ -450,22 +508,113 @@ class Model:
             _APPLY_STALENESS(self.staleness, logged)
         self._moved(logged)
         self._touch(event, own, kind)
-        if self._context and kind.cycle_closed:
-            self.park_cycle(event.originator_id)
+        if self._context and kind.cycle_closed and self.parking:
+            self.to_park.update(self.tree.cycle_objectives.get(event.originator_id, ()))
 
-    def park_cycle(self, cycle_id: UUID) -> None:
-        """Park the live check-ins of a closed cycle's objectives (`Parked`)."""
+    # ----------------------------------------------------------------- parking
+
+    def _unpark_for(self, event: Any, kind: EventKind) -> None:
+        """Read back the parked objectives `event` touches or names, before it is folded."""
+        index = self.parked.index
+        if event.originator_id.int in index:  # an event of a parked objective
+            self.unpark(event.originator_id)
+        if kind.own_objective_only:  # check-ins and grades name no other objective
+            return
+        for value in event.__dict__.values():
+            kind_of = type(value)
+            if kind_of is UUID:
+                if value.int in index:
+                    self.unpark(value)
+            elif kind_of is list or kind_of is tuple:
+                for item in value:
+                    if type(item) is UUID and item.int in index:
+                        self.unpark(item)
+
+    def settle(self) -> None:
+        """Park the objectives of closed cycles waiting for it (`Parked`)."""
+        if not self.to_park or not self.parking:
+            return
         tree = self.tree
-        for objective_id in tree.cycle_objectives.get(cycle_id, ()):
+        for objective_id in self.to_park:
             node = tree.objectives.get(objective_id)
-            if node is not None:
-                park(self.parked, node)
+            if node is None:
+                continue
+            clock = tree.cycles.get(node.cycle_id)
+            if clock is None or clock.phase != _CLOSED:
+                continue
+            self.park(node)
+        self.to_park = set()
 
-    def park_if_closed(self, node: ObjectiveNode) -> None:
-        """Park an objective's live check-ins when its cycle is closed (a restored model)."""
-        clock = self.tree.cycles.get(node.cycle_id)
-        if clock is not None and clock.phase == _CLOSED:
-            park(self.parked, node)
+    def park_closed_cycles(self) -> None:
+        """Park every objective of a closed cycle (a model restored or loaded)."""
+        if not self.parking:
+            return
+        tree = self.tree
+        self.to_park.update(
+            objective_id
+            for objective_id, node in tree.objectives.items()
+            if (clock := tree.cycles.get(node.cycle_id)) is not None and clock.phase == _CLOSED
+        )
+        self.settle()
+
+    def park(self, node: ObjectiveNode) -> None:
+        """Write an objective's rows to `parked` and drop its state from memory (its document
+        for the next time-travel checkpoint, if it has changed since the last one, is made
+        now: it cannot change while parked)."""
+        objective_id = node.objective_id
+        if self._timetravel and objective_id in self.unsaved_objectives:
+            self.unsaved_documents[objective_id] = (
+                node.cycle_id,
+                objective_document(self.tallies, node),
+            )
+        self.parked.put(objective_id, orjson.dumps(self.objective_rows(node)))
+        del self.tree.objectives[objective_id]
+        self.history.objectives.pop(objective_id, None)
+        self.inbox.objectives.pop(objective_id, None)
+        self.staleness.objectives.pop(objective_id, None)
+        tallies = self.tallies
+        tallies.amendments.pop(objective_id, None)
+        for kr_id in node.key_results:
+            tallies.check_ins.pop(kr_id, None)
+
+    def unpark(self, objective_id: UUID) -> None:
+        """Read a parked objective back into the model's states from its rows, as
+        `infra.views.store.ViewStore.restore` reads them from the views."""
+        rows = self.parked.take(objective_id)
+        if rows is None:
+            return
+        self.unsaved_documents.pop(objective_id, None)  # made again from the node
+        tree_row_ = rows[TREE_OBJECTIVES]
+        node = decode(ObjectiveNode, tree_row_[8])
+        node.objective_id = objective_id  # the model's id object, not a decoded copy
+        for kr_id, points in decode(Points, tree_row_[9]).items():
+            node.key_results[kr_id].live_check_ins = points
+        self.tree.objectives[objective_id] = node
+        compared = loads(rows[COMPARED][2])
+        if compared["amendments"] is not None:
+            self.tallies.amendments[objective_id] = load(AmendmentTally, compared["amendments"])
+        for kr_id, count in compared["check_ins"].items():
+            self.tallies.check_ins[UUID(kr_id)] = count
+        if (past := rows.get(HISTORY_OBJECTIVES)) is not None:
+            self.history.objectives[objective_id] = load(ObjectiveHistory, loads(past[3]))
+        if (item := rows.get(INBOX_TABLE)) is not None:
+            self.inbox.objectives[objective_id] = load(Negotiation, loads(item[5]))
+        if (watched := rows.get(STALENESS_TABLE)) is not None:
+            self.staleness.objectives[objective_id] = load(WatchedObjective, loads(watched[4]))
+        self.to_park.add(objective_id)  # parked again once untouched, if its cycle is closed
+
+    def objective_rows(self, node: ObjectiveNode) -> dict[str, Row]:
+        """The rows every objective table holds for `node`'s objective (the states the model
+        keeps of it, whichever views it was made for)."""
+        objective_id = node.objective_id
+        rows = {TREE_OBJECTIVES: tree_row(self, node), COMPARED: comparison_row(self, node)}
+        if (past := self.history.objectives.get(objective_id)) is not None:
+            rows[HISTORY_OBJECTIVES] = history_row(self, objective_id, past)
+        if (item := self.inbox.objectives.get(objective_id)) is not None:
+            rows[INBOX_TABLE] = inbox_row(self, objective_id, item)
+        if (watched := self.staleness.objectives.get(objective_id)) is not None:
+            rows[STALENESS_TABLE] = staleness_row(self, objective_id, watched)
+        return rows
 
     def _moved(self, logged: Logged) -> None:
         self.position = logged.position
@@ -508,7 +657,9 @@ class Model:
             self.unsaved_strategy = self.unsaved_strategy or common
 
     def take_changes(self) -> Changes:
-        """What changed since the last call."""
+        """What changed since the last call (closed cycles' objectives parked meanwhile: their
+        rows come from `parked`)."""
+        self.settle()
         changes, self.changes = self.changes, Changes()
         return changes
 
@@ -529,11 +680,14 @@ class Model:
                 snap.objectives.append(
                     (objective_id, node.cycle_id, objective_document(self.tallies, node))
                 )
+            elif (parked := self.unsaved_documents.get(objective_id)) is not None:
+                snap.objectives.append((objective_id, *parked))
         if self.unsaved_organisation:
             snap.organisation = organisation_document(self.tree)
         if self.unsaved_strategy:
             snap.strategy = dumps(self.context.strategy)
         self.unsaved_objectives = set()
+        self.unsaved_documents = {}
         self.unsaved_organisation = False
         self.unsaved_strategy = False
         self.last_checkpoint = snap.position

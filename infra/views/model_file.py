@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
-from infra.views.codec import dumps, load, loads
-from infra.views.model import Model, Shard
+import orjson
+
+from infra.views.codec import decode, dumps, load, loads
+from infra.views.model import OBJECTIVE_TABLES, Model, Points, Shard
 from projections.comparison import AmendmentTally
 from projections.directory import DirectoryState
 from projections.history import ObjectiveHistory
@@ -43,8 +45,8 @@ def model_parts(model: Model) -> list[tuple[str, Any]]:
 
 
 def _json_chunks(model: Model) -> Iterator[bytes]:
-    """The model's state as one JSON object, part by part; the parked check-ins (`Parked`,
-    kept in a file) one objective at a time."""
+    """The model's state as one JSON object, part by part; the parked objectives' rows
+    (`Parked`, kept in a file) one objective at a time."""
     for n, (name, value) in enumerate(model_parts(model)):
         yield (b"{" if n == 0 else b",") + dumps(name) + b":" + dumps(value)
     yield b',"parked":{'
@@ -92,8 +94,18 @@ def model_from_bytes(data: bytes, checkpoint_every: int) -> Model:
     model.directory = load(DirectoryState, raw["directory"])
     model.inbox = load(InboxState, raw["inbox"])
     model.staleness = load(StalenessState, raw["staleness"])
-    for objective_id, points in raw.get("parked", {}).items():
-        model.parked.put(UUID(objective_id), dumps(points))
+    for objective_id, parked in raw.get("parked", {}).items():
+        if set(parked) <= set(OBJECTIVE_TABLES):  # an objective's rows
+            model.parked.put(UUID(objective_id), orjson.dumps(parked))
+        elif (node := tree.objectives.get(UUID(objective_id))) is not None:
+            # Saved before whole objectives were parked: its key results' live check-ins.
+            for kr_id, points in decode(Points, dumps(parked)).items():
+                if kr_id in node.key_results:
+                    node.key_results[kr_id].live_check_ins = points
     for state in (model.tallies, model.history):
         state.cursor.position, state.cursor.now = tree.cursor.position, tree.cursor.now
+    for objective_id in model.unsaved_objectives:  # its checkpoint document is made again
+        if objective_id in model.parked:
+            model.unpark(objective_id)
+    model.park_closed_cycles()
     return model

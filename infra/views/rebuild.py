@@ -34,6 +34,8 @@ saved to resume from).
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import gc
 import queue
 import sys
@@ -359,6 +361,7 @@ class Rebuild:
         clock = time.perf_counter()
         self.progress(report.events, report.events, "rows")
         self._copy(entity_tables(model, views), SHADOW)
+        release_free_memory()
         report.seconds["rows"] = time.perf_counter() - clock
         # The final save (for a resume should the rest fail) runs beside the indexes, which
         # are the database's work: the model is not touched again until `saved` is waited on.
@@ -387,6 +390,7 @@ class Rebuild:
         total = max(0, target - start)
         saved = time.monotonic()
         saving = 0.0
+        pages = 0
         with collector_paused():
             for rows in self._pages(model.position, target, model.shard):
                 model.apply_all(self.log.logged(rows))
@@ -397,6 +401,9 @@ class Rebuild:
                 superseded = changes.superseded if HISTORY in views else []
                 writer.put(appended_rows(model, views, changes), superseded)
                 report.events += len(rows)
+                pages += 1
+                if pages % TRIM_EVERY == 0:
+                    release_free_memory()
                 self.progress(model.position - start, total, "scan")
                 if self.stop.is_set():
                     return
@@ -694,6 +701,32 @@ seconds while the model is encoded: the pool's idle-in-transaction timeout (even
 default 5 s) must not end its session then. Its commits need not wait for the disk: the
 saved progress is committed durably after them (a durable commit flushes every earlier one),
 and rows beyond a saved position are deleted on resume."""
+
+
+TRIM_EVERY = 10
+"""Pages between two `release_free_memory` calls during the scan."""
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Hand the allocator's free pages back to the system (glibc's `malloc_trim`).
+
+    A scan allocates and frees a page's rows, events and documents over and over, on three
+    threads (each with its own malloc arena), between the model's long-lived objects: the
+    freed memory stays in the arenas, and the process's resident size grew with the log even
+    once the model no longer did. `malloc_trim` returns the free pages inside the arenas too.
+    """
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 @contextlib.contextmanager

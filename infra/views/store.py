@@ -21,26 +21,38 @@ from psycopg import Connection, Cursor
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 
+from domain.cycle import Phase
 from infra.tracking import ConcurrentlyCreated
 from infra.views.codec import decode, dumps, load, loads
 from infra.views.log import LogReader
 from infra.views.model import (
     AUDIT,
+    COMPARED,
     COMPARISON,
     DIRECTORY,
     HISTORY,
+    HISTORY_OBJECTIVES,
     INBOX,
+    INBOX_TABLE,
+    OBJECTIVE_TABLES,
     STALENESS,
+    STALENESS_TABLE,
     STRATEGY,
     TIMETRAVEL,
     TREE,
+    TREE_OBJECTIVES,
     VIEWS,
     Changes,
     Model,
+    Row,
     Shard,
     Snapshot,
-    live_check_ins,
-    trimmed,
+    comparison_row,
+    history_row,
+    inbox_row,
+    parked_rows,
+    staleness_row,
+    tree_row,
 )
 from infra.views.schema import (
     META_TABLE,
@@ -84,7 +96,6 @@ VERSIONS: dict[str, str] = {
 }
 """Each view's version: rows written by another version are rebuilt, not misread."""
 
-Row = tuple[Any, ...]
 SHARD_PREFIX = TRACKING_NAME + "/"
 """Tracking rows of the views' shards: "okrledger/0-of-2", "okrledger/1-of-2"."""
 
@@ -457,6 +468,9 @@ class ViewStore(ConcurrentlyCreated):
         ).fetchone()
         model.last_checkpoint = int(row[0]) if row and row[0] is not None else 0
         changed = log.originators_between(model.last_checkpoint, at, conn)
+        for i in changed:  # the next checkpoint takes them: back in memory until then
+            if i in model.parked:
+                model.unpark(i)
         model.unsaved_objectives = {i for i in changed if i in model.tree.objectives}
         model.unsaved_organisation = any(
             i in model.tree.teams or i in model.tree.cycles for i in changed
@@ -468,6 +482,7 @@ class ViewStore(ConcurrentlyCreated):
             and i not in model.directory.people
             for i in changed
         )
+        model.park_closed_cycles()  # the model keeps the open cycles' objectives only
         return model
 
 
@@ -547,7 +562,7 @@ def entity_tables(
         parts = 0
         for oid in chosen(objectives, tree.objectives):
             if (node := tree.objectives.get(oid)) is not None:
-                nodes.append(_tree_row(model, node, seq.get(oid, node.drafted_position)))
+                nodes.append(tree_row(model, node))
                 if len(nodes) >= TREE_ROWS_CHUNK:
                     yield "view_tree_objectives", nodes
                     parts += 1
@@ -556,15 +571,10 @@ def entity_tables(
             yield "view_tree_objectives", nodes
         del nodes  # the generator would keep it alive
     if COMPARISON in views:
-        tallies = model.tallies
         compared: list[Row] = []
         for oid in chosen(objectives, tree.objectives):
             if (node := tree.objectives.get(oid)) is not None:
-                counts = {
-                    k: tallies.check_ins[k] for k in node.key_results if k in tallies.check_ins
-                }
-                doc = {"amendments": tallies.amendments.get(oid), "check_ins": counts}
-                compared.append((oid, node.cycle_id, _text(dumps(doc))))
+                compared.append(comparison_row(model, node))
         yield "view_comparison", compared
         del compared  # the generator would keep it alive
     if HISTORY in views:
@@ -572,7 +582,7 @@ def entity_tables(
         headers: list[Row] = []
         for oid in chosen(objectives, history):
             if (past := history.get(oid)) is not None:
-                headers.append((oid, past.cycle_id, seq.get(oid, 0), _text(dumps(past))))
+                headers.append(history_row(model, oid, past))
         yield "view_history_objectives", headers
         del headers  # the generator would keep it alive
     if INBOX in views:
@@ -580,16 +590,7 @@ def entity_tables(
         boxed: list[Row] = []
         for oid in chosen(objectives, inbox.objectives):
             if (item := inbox.objectives.get(oid)) is not None:
-                boxed.append(
-                    (
-                        "objective",
-                        oid,
-                        seq.get(oid, 0),
-                        str(item.approver_id) if item.approver_id else None,
-                        item.submitted_by,
-                        _text(dumps(item)),
-                    )
-                )
+                boxed.append(inbox_row(model, oid, item))
         for cid in chosen(cycles, inbox.cycle_phases):
             if (phase := inbox.cycle_phases.get(cid)) is not None:
                 boxed.append(("cycle", cid, seq.get(cid, 0), None, None, _text(dumps(phase))))
@@ -603,30 +604,43 @@ def entity_tables(
         watched: list[Row] = []
         for oid in chosen(objectives, staleness.objectives):
             if (objective := staleness.objectives.get(oid)) is not None:
-                watched.append(
-                    ("objective", oid, seq.get(oid, 0), objective.cycle_id, _text(dumps(objective)))
-                )
+                watched.append(staleness_row(model, oid, objective))
         for cid in chosen(cycles, staleness.cycles):
             if (cycle_watch := staleness.cycles.get(cid)) is not None:
                 watched.append(("cycle", cid, seq.get(cid, 0), None, _text(dumps(cycle_watch))))
         yield "view_staleness", watched
         del watched  # the generator would keep it alive
+    yield from _parked_tables(model, views, objectives)
 
 
-def _tree_row(model: Model, node: ObjectiveNode, seq: int) -> Row:
-    live = live_check_ins(model.parked, node)
-    return (
-        node.objective_id,
-        node.cycle_id,
-        seq,
-        node.owner_team_id,
-        node.owner_person_id,
-        node.approver_id,
-        node.status,
-        node.private,
-        _text(trimmed(node)),
-        _text(dumps(live)),
-    )
+def _parked_tables(
+    model: Model, views: set[str], objectives: set[UUID] | None
+) -> Iterator[tuple[str, list[Row]]]:
+    """The rows of the parked objectives (`infra.views.model.Parked`) among `objectives` (None:
+    all of them, a shard's own), `TREE_ROWS_CHUNK` objectives at a time, every table's part of
+    a chunk read from one document."""
+    parked = model.parked
+    if not parked:
+        return
+    shard = model.shard
+    if objectives is None:
+        ids = [i for i in parked.ids() if shard is None or shard.owns(i)]
+    else:
+        ids = sorted((i for i in objectives if i in parked), key=lambda i: model.seq.get(i, 0))
+    tables = [table for table, view in OBJECTIVE_TABLES.items() if view in views]
+    for start in range(0, len(ids), TREE_ROWS_CHUNK):
+        chunk: dict[str, list[Row]] = {table: [] for table in tables}
+        for oid in ids[start : start + TREE_ROWS_CHUNK]:
+            document = parked.raw(oid)
+            if document is None:
+                continue
+            for table, row in parked_rows(document).items():
+                if table in chunk:
+                    chunk[table].append(row)
+        for table, rows in chunk.items():
+            if rows:
+                yield table, rows
+        del chunk
 
 
 def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[str, list[Row]]:
@@ -765,64 +779,87 @@ def _restore_tree(model: Model, curs: Cursor[Any], ident: Any) -> None:
         else:
             tree.cycles[entity_id] = load(CycleClock, loads(doc))
             tree.cycle_objectives.setdefault(entity_id, [])
-    for oid, seq, doc, live in curs.stream(
-        SQL("SELECT objective_id, seq, doc::text, check_ins::text FROM {} ORDER BY seq").format(
-            ident("view_tree_objectives")
-        ),
-        size=RESTORE_CHUNK,
-    ):
-        node = decode(ObjectiveNode, doc)
-        for kr_id, kr_points in decode(dict[UUID, list[CheckInPoint]], live).items():
-            node.key_results[kr_id].live_check_ins = kr_points
-        model.park_if_closed(node)
-        tree.objectives[oid] = node
-        tree.cycle_objectives.setdefault(node.cycle_id, []).append(oid)
+    _restore_objectives(model, curs, ident)
+
+
+def _restore_objectives(model: Model, curs: Cursor[Any], ident: Any) -> None:
+    """Every objective's rows at once (tree, comparison, history, inbox, staleness): a closed
+    cycle's objective goes to the model's parked rows as it is read, never decoded."""
+    tree = model.tree
+    tallies = model.tallies
+    closed = {cid for cid, clock in tree.cycles.items() if clock.phase == Phase.CLOSED.value}
+    statement = SQL(
+        "SELECT t.objective_id, t.cycle_id, t.seq, t.owner_team_id, t.owner_person_id, "
+        "t.approver_id, t.status, t.private, t.doc::text, t.check_ins::text, c.doc::text, "
+        "h.cycle_id, h.seq, h.doc::text, i.seq, i.approver_id, i.submitted_by, i.doc::text, "
+        "s.seq, s.cycle_id, s.doc::text "
+        "FROM {} t LEFT JOIN {} c ON c.objective_id = t.objective_id "
+        "LEFT JOIN {} h ON h.objective_id = t.objective_id "
+        "LEFT JOIN {} i ON i.kind = 'objective' AND i.id = t.objective_id "
+        "LEFT JOIN {} s ON s.kind = 'objective' AND s.id = t.objective_id ORDER BY t.seq"
+    ).format(
+        ident("view_tree_objectives"),
+        ident("view_comparison"),
+        ident("view_history_objectives"),
+        ident("view_inbox"),
+        ident("view_staleness"),
+    )
+    for row in curs.stream(statement, size=RESTORE_CHUNK):
+        oid, cycle_id, seq = row[0], row[1], row[2]
+        tree.cycle_objectives.setdefault(cycle_id, []).append(oid)
         model.seq.setdefault(oid, seq)
+        compared, past, boxed, watched = row[10], row[13], row[17], row[20]
+        if cycle_id in closed:
+            rows: dict[str, Row] = {
+                TREE_OBJECTIVES: row[:10],
+                COMPARED: (oid, cycle_id, compared or '{"amendments":null,"check_ins":{}}'),
+            }
+            if past is not None:
+                rows[HISTORY_OBJECTIVES] = (oid, row[11], row[12], past)
+            if boxed is not None:
+                rows[INBOX_TABLE] = ("objective", oid, row[14], row[15], row[16], boxed)
+            if watched is not None:
+                rows[STALENESS_TABLE] = ("objective", oid, row[18], row[19], watched)
+            model.parked.put(oid, orjson.dumps(rows))
+            continue
+        node = decode(ObjectiveNode, row[8])
+        for kr_id, kr_points in decode(dict[UUID, list[CheckInPoint]], row[9]).items():
+            node.key_results[kr_id].live_check_ins = kr_points
+        tree.objectives[oid] = node
+        if compared is not None:
+            data = loads(compared)
+            if data["amendments"] is not None:
+                tallies.amendments[oid] = load(AmendmentTally, data["amendments"])
+            for kr_id, count in data["check_ins"].items():
+                tallies.check_ins[UUID(kr_id)] = count
+        if past is not None:
+            model.history.objectives[oid] = load(ObjectiveHistory, loads(past))
+        if boxed is not None:
+            model.inbox.objectives[oid] = load(Negotiation, loads(boxed))
+        if watched is not None:
+            model.staleness.objectives[oid] = load(WatchedObjective, loads(watched))
 
 
 def _restore_rest(model: Model, curs: Cursor[Any], ident: Any) -> None:
-    tallies = model.tallies
-    for oid, doc in curs.stream(
-        SQL("SELECT objective_id, doc::text FROM {}").format(ident("view_comparison")),
-        size=RESTORE_CHUNK,
-    ):
-        data = loads(doc)
-        if data["amendments"] is not None:
-            tallies.amendments[oid] = load(AmendmentTally, data["amendments"])
-        for kr_id, count in data["check_ins"].items():
-            tallies.check_ins[UUID(kr_id)] = count
-    history = model.history
-    for oid, doc in curs.stream(
-        SQL("SELECT objective_id, doc::text FROM {} ORDER BY seq").format(
-            ident("view_history_objectives")
-        ),
-        size=RESTORE_CHUNK,
-    ):
-        history.objectives[oid] = load(ObjectiveHistory, loads(doc))
+    """What `_restore_objectives` does not: the cycles' inbox and staleness rows, the strategy."""
     inbox = model.inbox
-    for kind, entity_id, doc in curs.stream(
-        SQL("SELECT kind, id, doc::text FROM {} ORDER BY seq, kind, id").format(
+    for entity_id, doc in curs.stream(
+        SQL("SELECT id, doc::text FROM {} WHERE kind <> 'objective' ORDER BY seq, kind, id").format(
             ident("view_inbox")
         ),
         size=RESTORE_CHUNK,
     ):
-        if kind == "objective":
-            inbox.objectives[entity_id] = load(Negotiation, loads(doc))
-        else:
-            inbox.cycle_phases[entity_id] = loads(doc)
+        inbox.cycle_phases[entity_id] = loads(doc)
     for kind, doc in curs.stream(
         SQL("SELECT kind, doc::text FROM {}").format(ident("view_strategy")), size=RESTORE_CHUNK
     ):
         if kind == "strategy":
             model.context.strategy = load(StrategyState, loads(doc))
     staleness = model.staleness
-    for kind, entity_id, doc in curs.stream(
-        SQL("SELECT kind, id, doc::text FROM {} ORDER BY seq, kind, id").format(
+    for entity_id, doc in curs.stream(
+        SQL("SELECT id, doc::text FROM {} WHERE kind <> 'objective' ORDER BY seq, kind, id").format(
             ident("view_staleness")
         ),
         size=RESTORE_CHUNK,
     ):
-        if kind == "objective":
-            staleness.objectives[entity_id] = load(WatchedObjective, loads(doc))
-        else:
-            staleness.cycles[entity_id] = load(WatchedCycle, loads(doc))
+        staleness.cycles[entity_id] = load(WatchedCycle, loads(doc))
