@@ -396,8 +396,10 @@ class Parked:
         return [found[0] for found in list(self.index.values())]
 
     def items(self) -> Iterator[tuple[UUID, bytes]]:
-        """(objective id, its rows as JSON) for every parked objective."""
-        for objective_id in self.ids():
+        """(objective id, its rows as JSON) for every parked objective, in id order: a saved
+        model's bytes do not depend on the order its objectives were parked in (a loaded model
+        parks again the ones it had to read back)."""
+        for objective_id in sorted(self.ids(), key=lambda i: i.int):
             document = self.raw(objective_id)
             if document is not None:
                 yield objective_id, document
