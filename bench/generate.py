@@ -374,29 +374,29 @@ class Generator:
         approver = owner.approver if owner.approver != owner.actor else self.org.people[0]
         if approver == owner.actor:
             approver = self.org.people[1]
-        self.attempt(objective.submit_for_approval, approver, cycle, self.ctx(owner.actor))
+        self.attempt(objective.submit_for_approval, cycle, approver, self.ctx(owner.actor))
         roll = rng.random()
         if roll < 0.15:
-            self.attempt(objective.request_changes, "sharper please", cycle, self.ctx(approver))
+            self.attempt(objective.request_changes, cycle, "sharper please", self.ctx(approver))
             krs = objective.active_key_results
             if krs:
                 kr = rng.choice(krs)
                 if kr.target is not None:
                     self.attempt(
                         objective.update_key_result,
-                        kr.id,
                         cycle,
+                        kr.id,
                         self.ctx(owner.actor),
                         target=kr.target + 5,
                     )
-            self.attempt(objective.submit_for_approval, approver, cycle, self.ctx(owner.actor))
+            self.attempt(objective.submit_for_approval, cycle, approver, self.ctx(owner.actor))
         elif roll < 0.25:
             krs = objective.active_key_results
             if krs:
                 kr = rng.choice(krs)
                 changes = {"key_results": {str(kr.id): {"title": self.title(3)}}}
                 self.attempt(
-                    objective.counter_propose, changes, "how about", cycle, self.ctx(approver)
+                    objective.counter_propose, cycle, changes, "how about", self.ctx(approver)
                 )
                 self.attempt(objective.accept_counter_proposal, cycle, self.ctx(owner.actor))
         self.attempt(objective.approve, cycle, self.ctx(approver))
@@ -427,21 +427,21 @@ class Generator:
             value = round(current + (target - base) * rng.uniform(-0.02, 0.15), 2)
         check_in_id = self.attempt(
             objective.check_in,
+            cycle,
             kr.id,
             value,
             rng.randint(3, 9),
-            cycle,
             self.ctx(actor),
             effective_on=day,
         )
         if check_in_id is not None and rng.random() < 0.02:
             self.attempt(
                 objective.correct_check_in,
+                cycle,
                 kr.id,
                 check_in_id,
                 round(value * 0.97, 2),
                 "typo in the dashboard export",
-                cycle,
                 self.ctx(actor),
             )
 
@@ -453,16 +453,16 @@ class Generator:
         assert kr.target is not None
         changes = {"key_results": {str(kr.id): {"target": round(kr.target * 0.9, 2)}}}
         amendment = self.attempt(
-            objective.propose_amendment, changes, "market shifted", cycle, self.ctx(owner.actor)
+            objective.propose_amendment, cycle, changes, "market shifted", self.ctx(owner.actor)
         )
         if amendment is None:
             return
         decider = objective.approver_id or owner.approver
         if self.rng.random() < 0.7:
-            self.attempt(objective.approve_amendment, amendment, cycle, self.ctx(decider), "ok")
+            self.attempt(objective.approve_amendment, cycle, amendment, self.ctx(decider), "ok")
         else:
             self.attempt(
-                objective.reject_amendment, amendment, "hold the line", cycle, self.ctx(decider)
+                objective.reject_amendment, cycle, amendment, "hold the line", self.ctx(decider)
             )
 
     def approved(self, objectives: list[Objective]) -> Iterator[tuple[Objective, Owner]]:
@@ -477,11 +477,11 @@ class Generator:
         for objective, owner in self.approved(objectives):
             for kr in objective.active_key_results:
                 score = round(min(1.0, max(0.0, kr.progress)), 2)
-                self.attempt(objective.grade_key_result, kr.id, cycle, self.ctx(owner.actor), score)
+                self.attempt(objective.grade_key_result, cycle, kr.id, self.ctx(owner.actor), score)
             if self.rng.random() < 0.3:
                 self.attempt(objective.grade, cycle, self.ctx(owner.actor))
             if self.rng.random() < 0.5:
-                self.attempt(objective.reflect, "We learned a lot.", cycle, self.ctx(owner.actor))
+                self.attempt(objective.reflect, cycle, "We learned a lot.", self.ctx(owner.actor))
             self.touch(objective)
 
 

@@ -24,7 +24,8 @@ from infra.notify.engine import Notifier
 from infra.settings import Settings
 from infra.sources.sync import Health, SourceSync
 from tests.api.conftest import World
-from tests.integration.test_sources import Clock
+from tests.clock import Clock
+from tests.integration.test_sources import START
 from tests.notify.conftest import Mailbox, Received
 from tests.steps import draft, kpi, metric
 from tests.threads import run_together
@@ -118,7 +119,7 @@ def test_the_owner_is_mailed_once_when_the_source_fails_and_once_when_it_recover
     sue = world["sue"].person_id
     objective, kr = tracked_objective(world, owner_person_id=sue)
     attach(world, objective, kr, httpserver.url_for("/n"))
-    clock = Clock()
+    clock = Clock(START)
     sync = SourceSync(world.ledger, settings(), clock)
 
     assert [o.health for o in sync.sync_due()] == [Health.FAILING]
@@ -169,7 +170,7 @@ def test_a_team_objective_tells_the_team_managers_and_a_kpi_its_owner(
         "measured there",
         CommandContext.system(),
     )
-    SourceSync(world.ledger, settings(), Clock()).sync_due()
+    SourceSync(world.ledger, settings(), Clock(START)).sync_due()
     assert sorted(outbox(world.ledger)) == sorted(
         [
             ("source_failing", world["mia"].person_id, f"/objectives/{objective}"),
@@ -192,8 +193,8 @@ def test_two_processes_failing_at_once_tell_the_owner_once(
     other = OkrLedger(env=es_env)
     try:
         syncs = [
-            SourceSync(world.ledger, settings(), Clock()),
-            SourceSync(other, settings(), Clock()),
+            SourceSync(world.ledger, settings(), Clock(START)),
+            SourceSync(other, settings(), Clock(START)),
         ]
         start = threading.Barrier(len(syncs))
 
