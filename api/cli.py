@@ -447,20 +447,43 @@ def worker(
     from_kafka: Annotated[
         bool, typer.Option("--from-kafka", help="Consume the Kafka topic in the worker group.")
     ] = False,
+    from_log: Annotated[
+        bool,
+        typer.Option(
+            "--from-log",
+            help="Keep the live views from the log in PostgreSQL, in this process "
+            "(for okr serve with OKR_VIEWS_RUNNER=off).",
+        ),
+    ] = False,
     show_status: Annotated[
         bool, typer.Option("--status", help="Print the group's offsets and lag and exit.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="With --status: print JSON.")] = False,
 ) -> None:
-    """A projection worker: with --from-kafka, applies the topic to PostgreSQL views."""
+    """A projection worker: --from-kafka applies the topic to the views, --from-log follows the log."""
     from infra.kafka.config import KafkaConfig
     from infra.kafka.service import configure_logging, run_worker
     from infra.kafka.worker import worker_status
 
     settings = get_settings()
-    if not from_kafka:
-        errors.print("[red]okr worker needs --from-kafka[/red] (okr serve runs the live views)")
+    if from_kafka == from_log:
+        errors.print(
+            "[red]okr worker needs one of --from-kafka or --from-log[/red] "
+            "(okr serve runs the live views unless OKR_VIEWS_RUNNER=off)"
+        )
         raise typer.Exit(2)
+    if from_log:
+        from infra.views.process import run_views_process
+
+        if show_status:
+            errors.print(
+                "[red]--status is for --from-kafka[/red] (/api/v1/ready shows the views' lag)"
+            )
+            raise typer.Exit(2)
+        configure_logging()
+        with store_reachable():
+            run_views_process(settings)
+        return
     if not settings.kafka_bootstrap:
         errors.print("[red]Kafka is off:[/red] set OKR_KAFKA_BOOTSTRAP (host:port[,host:port])")
         raise typer.Exit(2)

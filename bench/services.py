@@ -358,8 +358,12 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def product_server(database_url: str, ready_timeout: float = 600) -> Iterator[ServerProcess]:
-    """`okr serve` (API, web UI, live views) on `database_url`, as a user would start it."""
+def product_server(
+    database_url: str, ready_timeout: float = 600, *, views_process: bool = False
+) -> Iterator[ServerProcess]:
+    """`okr serve` (API, web UI, live views) on `database_url`, as a user would start it; with
+    `views_process`, `OKR_VIEWS_RUNNER=off` and the views kept by an `okr worker --from-log`
+    process beside it (docs/deploy.md)."""
     port = free_port()
     data_dir = Path(tempfile.mkdtemp(prefix="okr-bench-serve-"))
     env = _clean_env(
@@ -368,14 +372,31 @@ def product_server(database_url: str, ready_timeout: float = 600) -> Iterator[Se
         OKR_PORT=str(port),
         OKR_DATA_DIR=str(data_dir),
         OKR_ENVIRONMENT="dev",
+        OKR_VIEWS_RUNNER="off" if views_process else "on",
     )
     okr = Path(sys.executable).with_name("okr")
     server = ServerProcess([str(okr), "serve"], env, port, "okr-serve")
+    views = None
     try:
-        server.wait_ready("/api/v1/ready", ready_timeout)
+        if views_process:
+            views = subprocess.Popen(
+                [str(okr), "worker", "--from-log"],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        server.wait_ready("/api/v1/ready", ready_timeout)  # ready: the views caught up
         yield server
     finally:
         server.stop()
+        if views is not None:
+            views.terminate()
+            try:
+                views.wait(30)
+            except subprocess.TimeoutExpired:
+                views.kill()
+                views.wait(5)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -104,21 +104,42 @@ class Figures:
 
 
 def _rows(
-    scenario: str, what: str, product: Figures, raw: Figures, raw_label: str, target: Target | None
+    scenario: str,
+    what: str,
+    product: Figures,
+    raw: Figures,
+    raw_label: str,
+    target: Target | None,
+    variant: str = "",
 ) -> list[Row]:
+    """The rate, p50 and p99 rows; `variant` (", …") names a deployment other than the default."""
     targets = (target,) if target else ()
     return [
         Row(
             scenario,
-            f"{what}/s, {CLIENTS} clients",
+            f"{what}/s, {CLIENTS} clients{variant}",
             product.rate,
             raw.rate,
             raw_label,
             paired(product.rate, raw.rate),
             targets,
         ),
-        Row(scenario, "latency p50", product.p50, raw.p50, raw_label, paired(product.p50, raw.p50)),
-        Row(scenario, "latency p99", product.p99, raw.p99, raw_label, paired(product.p99, raw.p99)),
+        Row(
+            scenario,
+            f"latency p50{variant}",
+            product.p50,
+            raw.p50,
+            raw_label,
+            paired(product.p50, raw.p50),
+        ),
+        Row(
+            scenario,
+            f"latency p99{variant}",
+            product.p99,
+            raw.p99,
+            raw_label,
+            paired(product.p99, raw.p99),
+        ),
     ]
 
 
@@ -186,6 +207,9 @@ def _demo_copy(ctx: Context, name: str) -> Iterator[tuple[Any, str, OkrLedger]]:
 
 
 def run_write(ctx: Context) -> ScenarioResult:
+    """Check-ins over HTTP against the bare endpoint, twice: `okr serve` as it starts by
+    default (the live views' runner in its process), then with `OKR_VIEWS_RUNNER=off` beside an
+    `okr worker --from-log` process keeping the views (docs/deploy.md)."""
     result = ScenarioResult("http-write", "HTTP write path")
     seconds = float(ctx.pick(6.0, 2.0))
     limit = int(ctx.pick(4000, 800))
@@ -193,47 +217,52 @@ def run_write(ctx: Context) -> ScenarioResult:
     with _demo_copy(ctx, "httpw") as (demo, url, app):
         objectives = Objectives(app, demo.active_cycle_id)
         token = {"Authorization": f"Bearer {objectives.member_token()}"}
-        with product_server(url) as server, bare_server(url) as bare:
-            product, raw = Figures.of("check-ins/s"), Figures.of("commits/s")
 
-            def check_ins() -> list[Callable[[], Request]]:
-                objectives.prepare(limit, CLIENTS)
+        def check_ins() -> list[Callable[[], Request]]:
+            objectives.prepare(limit, CLIENTS)
 
-                def make(writer: Writer) -> Callable[[], Request]:
-                    def request() -> Request:
-                        objective_id, kr = writer.next()
-                        path = f"/api/v1/objectives/{objective_id}/key-results/{kr}/check-ins"
-                        body = {"value": round(rng.uniform(0, 100), 1), "confidence": 7}
-                        return "POST", path, body, token
+            def make(writer: Writer) -> Callable[[], Request]:
+                def request() -> Request:
+                    objective_id, kr = writer.next()
+                    path = f"/api/v1/objectives/{objective_id}/key-results/{kr}/check-ins"
+                    body = {"value": round(rng.uniform(0, 100), 1), "confidence": 7}
+                    return "POST", path, body, token
 
-                    return request
+                return request
 
-                return [make(Writer(objectives)) for _ in range(CLIENTS)]
+            return [make(Writer(objectives)) for _ in range(CLIENTS)]
 
-            raw_requests: list[Callable[[], Request]] = [
-                lambda: ("POST", "/raw/check-ins", None, {}) for _ in range(CLIENTS)
-            ]
-            errors = _alternate_loads(
-                ctx,
-                seconds,
-                limit,
-                (server, check_ins, product),
-                (bare, raw_requests, raw),
-                "demo, after the HTTP writes",
+        raw_requests: list[Callable[[], Request]] = [
+            lambda: ("POST", "/raw/check-ins", None, {}) for _ in range(CLIENTS)
+        ]
+        for views_process, variant in ((False, ""), (True, ", views in `okr worker --from-log`")):
+            with (
+                product_server(url, views_process=views_process) as server,
+                bare_server(url) as bare,
+            ):
+                product, raw = Figures.of("check-ins/s"), Figures.of("commits/s")
+                result.notes += _alternate_loads(
+                    ctx,
+                    seconds,
+                    limit,
+                    (server, check_ins, product),
+                    (bare, raw_requests, raw),
+                    f"demo, after the HTTP writes{variant}",
+                )
+            result.rows += _rows(
+                "http-write",
+                "check-ins",
+                product,
+                raw,
+                "bare FastAPI endpoint, one INSERT…COMMIT",
+                None,
+                variant,
             )
-        result.rows += _rows(
-            "http-write",
-            "check-ins",
-            product,
-            raw,
-            "bare FastAPI endpoint, one INSERT…COMMIT",
-            None,
-        )
         result.notes.append(
             f"{_rounds(ctx, seconds, limit)}, uvicorn log level info for both servers "
-            "(as `okr serve`)."
+            "(as `okr serve`); the second deployment runs `okr serve` with OKR_VIEWS_RUNNER=off "
+            "and one `okr worker --from-log` process on the same machine."
         )
-        result.notes += errors
     return result
 
 
