@@ -14,7 +14,7 @@ here too).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -48,6 +48,7 @@ from infra.chain_reader import (
 )
 from infra.chain_sql import SCALAR_PARAMETERS, ChainStatements, insert_function_name
 from infra.chainhash import GENESIS_HASH, link_hash
+from infra.connection_hold import HoldingDatastore
 from infra.group_commit import MAX_BATCH_WRITES, GroupCommit, PendingWrite, refusal
 from infra.idempotency import KeyAlreadyWritten, already_written, current_claim
 
@@ -130,6 +131,7 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             msg = "the hash-chained recorder needs POSTGRES_ENABLE_DB_FUNCTIONS off"
             raise ProgrammingError(msg)
         super().__init__(datastore, events_table_name=events_table_name)
+        self._lender = HoldingDatastore.adopt(datastore)
         # Database functions stay off, so the insert function is never needed; replacing it on
         # every start also races ("tuple concurrently updated") when processes start together.
         del self.sql_create_statements[self.create_insert_function_statement_index]
@@ -301,7 +303,8 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             else columns
         )
         values += [write.imported_at, self._lock_timeout]
-        curs.execute(self.statements.insert_function_call(len(events)), values, prepare=True)
+        call = self.statements.insert_function_call(len(events), curs.connection)
+        curs.execute(call, values, prepare=True)
 
     @staticmethod
     def _function_ids(curs: Cursor[TupleRow], write: PendingWrite) -> list[int]:
@@ -434,7 +437,8 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
                 params: list[Any] = [value for pair in after for value in pair]
             else:
                 params = [[i for i, _ in after], [version for _, version in after]]
-            curs.execute(self.statements.select_after(len(after)), params, prepare=True)
+            select = self.statements.select_after(len(after), conn)
+            curs.execute(select, params, prepare=True)
             for originator_id, version, topic, state in curs.fetchall():
                 found.setdefault(originator_id, []).append(
                     StoredEvent(
@@ -449,7 +453,13 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
     @cached_property
     def group_commit(self) -> GroupCommit:
         """This recorder's queue of saves waiting for the commit in flight."""
-        return GroupCommit(self._commit_batch)
+        return GroupCommit(self._commit_batch, before_waiting=self._lender.release_held)
+
+    def holding_connection(self) -> AbstractContextManager[None]:
+        """Hold one pool connection for this thread's block (a command, from its load to its
+        save): the reads and the save in it use that one instead of one checkout each
+        (:mod:`infra.connection_hold`)."""
+        return self._lender.holding()
 
     def _insert_stored_events(
         self,

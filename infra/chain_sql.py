@@ -27,6 +27,8 @@ from infra.chainhash import GENESIS_HASH
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from psycopg.abc import AdaptContext
+
 SCALAR_PARAMETERS = 8
 """A lone save of at most this many events, and a read of at most this many aggregates' new
 events, send scalar parameters rather than lists (whose dumping costs more on the client)."""
@@ -69,8 +71,8 @@ class ChainStatements:
         }
         """What the statements name, by the placeholder that names it."""
         self.qualified_chain = self.sql("{schema}.{chain}")
-        self._function_calls: dict[int, Composed] = {}
-        self._selects_after: dict[int, Composed] = {}
+        self._function_calls: dict[int, bytes] = {}
+        self._selects_after: dict[int, bytes] = {}
 
     def sql(self, text: LiteralString, **values: Composable) -> Composed:
         """``text`` with this table's names (``{schema}``, ``{events_table}``, ``{chain}``,
@@ -206,12 +208,12 @@ class ChainStatements:
             insert=insert,
         )
 
-    def insert_function_call(self, events: int) -> Composed:
+    def insert_function_call(self, events: int, context: AdaptContext) -> bytes:
         """The call of :attr:`insert_function` for a save of ``events`` events: the arrays
         built from scalar parameters up to ``SCALAR_PARAMETERS`` events (psycopg dumps a
         scalar in C; a list costs a Python-level element type search and dump per list),
-        lists beyond."""
-        return _made_once(self._function_calls, events, self._function_call)
+        lists beyond. As bytes, rendered once (see :func:`_rendered_once`)."""
+        return _rendered_once(self._function_calls, events, self._function_call, context)
 
     def _function_call(self, events: int) -> Composed:
         arrays: Composable
@@ -260,10 +262,11 @@ class ChainStatements:
             "%(hashes)b::bytea[]) AS u(position, prev_position, hash)"
         )
 
-    def select_after(self, aggregates: int) -> Composed:
+    def select_after(self, aggregates: int, context: AdaptContext) -> bytes:
         """The read of ``aggregates`` aggregates' events after given versions: a ``VALUES``
-        list of scalar parameters up to ``SCALAR_PARAMETERS``, two arrays beyond."""
-        return _made_once(self._selects_after, aggregates, self._select_after)
+        list of scalar parameters up to ``SCALAR_PARAMETERS``, two arrays beyond. As bytes,
+        rendered once (see :func:`_rendered_once`)."""
+        return _rendered_once(self._selects_after, aggregates, self._select_after, context)
 
     def _select_after(self, aggregates: int) -> Composed:
         after: Composable
@@ -283,9 +286,17 @@ class ChainStatements:
         )
 
 
-def _made_once(made: dict[int, Composed], size: int, make: Callable[[int], Composed]) -> Composed:
-    """``make(size)``, composed once per size (kept in ``made``)."""
-    statement = made.get(size)
+def _rendered_once(
+    rendered: dict[int, bytes],
+    size: int,
+    make: Callable[[int], Composed],
+    context: AdaptContext,
+) -> bytes:
+    """``make(size)`` as the bytes psycopg sends, rendered once per size (kept in
+    ``rendered``) with the first connection that needs it: psycopg renders a composed
+    statement anew on every execution, walking its parts (tens of microseconds for the
+    statements of every command). The pool's connections share one client encoding."""
+    statement = rendered.get(size)
     if statement is None:
-        statement = made[size] = make(size)
+        statement = rendered[size] = make(size).as_bytes(context)
     return statement
