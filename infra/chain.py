@@ -14,7 +14,7 @@ here too).
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -48,7 +48,6 @@ from infra.chain_reader import (
 )
 from infra.chain_sql import SCALAR_PARAMETERS, ChainStatements, insert_function_name
 from infra.chainhash import GENESIS_HASH, link_hash
-from infra.connection_hold import HoldingDatastore
 from infra.group_commit import MAX_BATCH_WRITES, GroupCommit, PendingWrite, refusal
 from infra.idempotency import KeyAlreadyWritten, already_written, current_claim
 
@@ -131,7 +130,6 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             msg = "the hash-chained recorder needs POSTGRES_ENABLE_DB_FUNCTIONS off"
             raise ProgrammingError(msg)
         super().__init__(datastore, events_table_name=events_table_name)
-        self._lender = HoldingDatastore.adopt(datastore)
         # Database functions stay off, so the insert function is never needed; replacing it on
         # every start also races ("tuple concurrently updated") when processes start together.
         del self.sql_create_statements[self.create_insert_function_statement_index]
@@ -453,13 +451,7 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
     @cached_property
     def group_commit(self) -> GroupCommit:
         """This recorder's queue of saves waiting for the commit in flight."""
-        return GroupCommit(self._commit_batch, before_waiting=self._lender.release_held)
-
-    def holding_connection(self) -> AbstractContextManager[None]:
-        """Hold one pool connection for this thread's block (a command, from its load to its
-        save): the reads and the save in it use that one instead of one checkout each
-        (:mod:`infra.connection_hold`)."""
-        return self._lender.holding()
+        return GroupCommit(self._commit_batch)
 
     def _insert_stored_events(
         self,

@@ -62,13 +62,9 @@ class GroupCommit:
         self,
         commit_batch: Callable[[Sequence[PendingWrite]], None],
         max_writes: int = MAX_BATCH_WRITES,
-        before_waiting: Callable[[], None] | None = None,
     ) -> None:
-        """``before_waiting``: called by a save's thread before it first waits for another
-        thread's commit (the recorder gives back the connection the thread holds)."""
         self._commit_batch = commit_batch
         self._max_writes = max_writes
-        self._before_waiting = before_waiting
         self._lock = threading.Lock()
         self._queue: deque[PendingWrite] = deque()
         self._leading = False
@@ -84,8 +80,6 @@ class GroupCommit:
             if not self._leading:
                 self._leading = True
                 write.lead = True
-        if not write.lead and self._before_waiting is not None:
-            self._before_waiting()
         while not write.finished:
             if write.lead:
                 self._lead()  # the oldest save waiting leads: its own is in the batch

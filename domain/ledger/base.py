@@ -3,14 +3,12 @@
 
 The write path of a command, kept short: the aggregate cache is moved on by the events a save
 has just stored (`_advance_cache`), so the next command's load reads only what others wrote
-since; a command holds one of the store's connections from its load to its save when the store
-lends one (`_holding_connection`); and a save collects the aggregates' events without
-eventsourcing's runtime-protocol checks (`save`)."""
+since; and a save collects the aggregates' events without eventsourcing's runtime-protocol
+checks (`save`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
@@ -49,15 +47,6 @@ class SelectsEventsAfter(Protocol):
     (`infra.chain.ChainedApplicationRecorder.select_events_after`)."""
 
     def select_events_after(self, after: Sequence[tuple[UUID, int]]) -> dict[Any, list[Any]]: ...
-
-
-@runtime_checkable
-class LendsConnection(Protocol):
-    """A recorder that can lend this thread one connection for a block: its reads and its
-    save in the block use it, one pool checkout instead of one each
-    (`infra.chain.ChainedApplicationRecorder.holding_connection`)."""
-
-    def holding_connection(self) -> AbstractContextManager[object]: ...
 
 
 QualityContext = Callable[[UUID], tuple[Sequence[ObjectiveSpec], Organisation]]
@@ -114,12 +103,6 @@ class LedgerBase(Application[UUID]):
         # the protocol's attributes on every call.
         recorder: object = self.recorder
         self._events_after = recorder if isinstance(recorder, SelectsEventsAfter) else None
-        lends = recorder if isinstance(recorder, LendsConnection) else None
-        self._holding_connection: Callable[[], AbstractContextManager[object]] = (
-            nullcontext if lends is None else lends.holding_connection
-        )
-        """A command's scope (`domain/ledger/command.py`): its load and its save share one of
-        the store's connections when the store lends one."""
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -16,9 +16,6 @@ or from a ledger method that needs more than the aggregate (another aggregate to
 The objectives' commands, which also hand over the objective's cycle, are made the same way in
 `domain/ledger/objectives.py` (`objective_command`, `objective_change`).
 
-A command runs in the ledger's `_holding_connection()`: its load and its save share one of the
-store's connections when the store lends one.
-
 On a ledger, a command takes the aggregate's id, then the change's own arguments. The expected
 version travels apart, so that no command can take it and drop it:
 `ledger.rename_team.expecting(3)(team_id, name, ctx)` is refused (`version_mismatch`) unless the
@@ -108,8 +105,7 @@ class Command(Generic[L, P]):
         def bound(
             aggregate_id: UUID, expected: int | None, /, *args: P.args, **kwargs: P.kwargs
         ) -> CommandResult:
-            with ledger._holding_connection():  # the load and the save on one connection
-                return run(ledger, aggregate_id, expected, *args, **kwargs)
+            return run(ledger, aggregate_id, expected, *args, **kwargs)
 
         return BoundCommand(bound, self._bound_signature)
 
@@ -117,8 +113,7 @@ class Command(Generic[L, P]):
         self, ledger: L, aggregate_id: UUID, /, *args: P.args, **kwargs: P.kwargs
     ) -> CommandResult:
         """Called on the class, as a method is: ``OkrLedger.rename_team(ledger, team_id, ...)``."""
-        with ledger._holding_connection():
-            return self._run(ledger, aggregate_id, None, *args, **kwargs)
+        return self._run(ledger, aggregate_id, None, *args, **kwargs)
 
 
 def ledger_command(

@@ -1,23 +1,15 @@
-"""A command's write path: the cache moved on by the command's own saved events, one connection
-from the load to the save, and neither changing what a command decides on.
-
-- After a save, the cached aggregates are at the saved version (`LedgerBase._advance_cache`):
-  the next command's load reads and decodes nothing of its own last write, but still every
-  event another instance wrote, and a stale version is still refused.
-- A command checks out one pool connection for its load and its save
-  (`infra.connection_hold`); a command queued behind another's commit holds none.
+"""A command's write path: after a save, the cached aggregates are at the saved version
+(`LedgerBase._advance_cache`), so the next command's load reads and decodes nothing of its own
+last write; it still reads every event another instance wrote, a stale version is still
+refused, and a save that lost the race moves nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 from hypothesis import HealthCheck, given, settings
@@ -25,8 +17,6 @@ from hypothesis import strategies as st
 
 from domain.application import OkrLedger
 from domain.errors import OkrError, RuleViolated
-from infra.chain import ChainedApplicationRecorder
-from tests.integration.conftest import PUBLIC_PERSON_IDS
 from tests.integration.test_aggregate_cache import check_in_values, tracking
 from tests.integration.test_cache_copy_property import Tracked, cached, commands, run, stored
 from tests.steps import kpi
@@ -161,99 +151,3 @@ def test_caches_advanced_by_saves_equal_the_store_with_two_instances(
             for aggregate_id in ids:
                 t.app.repository.get(aggregate_id)
                 assert cached(t.app, aggregate_id) == stored(t.app, aggregate_id), command
-
-
-def _pool_stats(app: OkrLedger) -> dict[str, int]:
-    recorder = app.recorder
-    assert isinstance(recorder, ChainedApplicationRecorder)
-    return recorder.datastore.pool.get_stats()
-
-
-def test_a_command_checks_out_one_connection_for_its_load_and_its_save(app: OkrLedger) -> None:
-    _, objective_id, kr_id = tracking(app)
-    app.check_in(objective_id, kr_id, 110, 7, ctx(ALICE))
-    before = _pool_stats(app).get("requests_num", 0)
-
-    for value in (120, 130, 140):
-        app.check_in(objective_id, kr_id, value, 7, ctx(ALICE))
-
-    assert _pool_stats(app)["requests_num"] - before == 3
-    assert check_in_values(app, objective_id, kr_id) == [110.0, 120.0, 130.0, 140.0]
-
-
-def test_a_command_queued_behind_a_commit_holds_no_connection(
-    es_env: dict[str, str], database_url: str
-) -> None:
-    """The saves that wait for the commit in flight give their connection back first: while a
-    leader's commit waits on the table lock, only the leader's connection is out."""
-    app = OkrLedger(env={**es_env, **PUBLIC_PERSON_IDS, "POSTGRES_POOL_SIZE": "10"})
-    try:
-        org = an_org(app)
-        objectives = [org.approved_objective() for _ in range(4)]
-        app.start_cycle(org.q2_id, ctx(ADMIN))
-        for objective_id, kr_id in objectives:
-            app.check_in(objective_id, kr_id, 110, 7, ctx(ALICE))  # all cached
-        recorder = app.recorder
-        assert isinstance(recorder, ChainedApplicationRecorder)
-        group = recorder.group_commit
-        lock = psycopg.connect(database_url)
-        lock.execute(f"LOCK TABLE {recorder.events_table_name} IN EXCLUSIVE MODE")
-        pool = ThreadPoolExecutor(len(objectives))
-        try:
-            futures = []
-            for number, (objective_id, kr_id) in enumerate(objectives):
-                futures.append(pool.submit(app.check_in, objective_id, kr_id, 120, 7, ctx(ALICE)))
-                _wait_for(lambda n=number: len(group._queue) == max(n, 0) and group._leading)
-            time.sleep(0.1)  # the leader waits on the lock; three saves queue behind it
-            stats = _pool_stats(app)
-            in_use = stats["pool_size"] - stats["pool_available"]
-            lock.rollback()
-            for future in futures:
-                future.result(timeout=30)
-        finally:
-            lock.close()
-            pool.shutdown(wait=True)
-        assert in_use == 1
-        for objective_id, kr_id in objectives:
-            assert check_in_values(app, objective_id, kr_id) == [110.0, 120.0]
-    finally:
-        app.close()
-
-
-def _wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 10
-    while not condition():
-        assert time.monotonic() < deadline, "the saves did not queue"
-        time.sleep(0.005)
-
-
-def test_a_held_connection_that_breaks_is_replaced_for_the_retry(
-    app: OkrLedger, database_url: str
-) -> None:
-    """The connection a command holds dies between its load and its save: the save's retry
-    takes another from the pool and the command lands once."""
-    _, objective_id, kr_id = tracking(app)
-    app.check_in(objective_id, kr_id, 110, 7, ctx(ALICE))
-    recorder = app.recorder
-    assert isinstance(recorder, ChainedApplicationRecorder)
-    killed = threading.Event()
-    load = recorder.select_events_after
-
-    def load_then_kill(after: Any) -> Any:
-        found = load(after)
-        if not killed.is_set():
-            killed.set()
-            with recorder.datastore.get_connection() as conn:  # the held one
-                pid = conn.info.backend_pid
-            with psycopg.connect(database_url, autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        return found
-
-    recorder.select_events_after = load_then_kill  # type: ignore[method-assign]
-    try:
-        result = app.check_in(objective_id, kr_id, 120, 7, ctx(ALICE))
-    finally:
-        del recorder.select_events_after
-    assert killed.is_set()
-    assert result.version == app.get_objective(objective_id).version
-    assert check_in_values(app, objective_id, kr_id) == [110.0, 120.0]
