@@ -153,28 +153,33 @@ class LedgerBase(Application[UUID]):
         # The repository's fast-forward locks (a cached aggregate is advanced in place), taken
         # in one order so that two loads of the same pair cannot wait on each other.
         ids = sorted((aggregate_id, related_id))
-        locks = [repository._use_fastforward_lock(i) for i in ids]
+        locks = {i: repository._use_fastforward_lock(i) for i in ids}
+        held: list[UUID] = []
         try:
-            for lock in locks:
-                lock.acquire()
-            try:
-                found = events_after.select_events_after(
-                    [(aggregate_id, first.version), (related_id, second.version)]
-                )
-                to_domain_event = repository.event_store.mapper.to_domain_event
-                for aggregate, originator_id in ((first, aggregate_id), (second, related_id)):
-                    project_aggregate(aggregate, map(to_domain_event, found.get(originator_id, ())))
-                if related(first) != related_id:
-                    return None
-                # Copied under the locks: a save in another thread may advance the cached
-                # aggregates (`_advance_cache`) as soon as they are released.
-                if repository.deepcopy_from_cache:
-                    return deepcopy(first), deepcopy(second)
+            for i in ids:
+                locks[i].acquire()
+                held.append(i)
+            found = events_after.select_events_after(
+                [(aggregate_id, first.version), (related_id, second.version)]
+            )
+            to_domain_event = repository.event_store.mapper.to_domain_event
+            for aggregate, originator_id in ((first, aggregate_id), (second, related_id)):
+                project_aggregate(aggregate, map(to_domain_event, found.get(originator_id, ())))
+            if related(first) != related_id:
+                return None
+            if not repository.deepcopy_from_cache:
                 return first, second
-            finally:
-                for lock in reversed(locks):
-                    lock.release()
+            # Each copied under its own lock: a save in another thread may advance a cached
+            # aggregate (`_advance_cache`) as soon as its lock is released. The related one
+            # first (the cycle, which every command on the cycle's objectives loads), so that
+            # its lock is held the shortest time.
+            second_copy = deepcopy(second)
+            locks[related_id].release()
+            held.remove(related_id)
+            return deepcopy(first), second_copy
         finally:
+            for i in reversed(held):
+                locks[i].release()
             for i in ids:
                 repository._disuse_fastforward_lock(i)
 
