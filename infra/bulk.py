@@ -296,7 +296,7 @@ class BulkWriter:
         for start in range(0, len(states), STATEMENT):
             end = start + STATEMENT
             curs.execute(
-                self.recorder._bulk_events_statement,
+                self.recorder.statements.bulk_events,
                 {
                     "ids": ids[start:end],
                     "originator_ids": originator_ids[start:end],

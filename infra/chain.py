@@ -1,37 +1,27 @@
 """The hash-chained event store: every stored event gets a chain link in the same transaction.
 
-Links live in ``<events_table>_chain``, one row per notification::
-
-    position       bigint PRIMARY KEY   -- the event's notification id
-    prev_position  bigint NOT NULL      -- the previous link's position (0 before the first)
-    committed_at   timestamptz NOT NULL -- database time under the insert lock, never decreasing
-    hash           bytea NOT NULL       -- infra.chainhash.link_hash(previous hash, event...)
-
 eventsourcing's insert takes ``LOCK TABLE <events> IN EXCLUSIVE MODE`` before inserting, so the
 chain head is read and extended under that same lock: inserts from any number of threads and
 processes extend one chain in commit order. One statement inserts the events and their links,
-hashed by the server (``sha256()``) exactly as :func:`infra.chainhash.link_hash` specifies. ``prev_position`` is not hashed; it only lets the
-verifier tell a removed link (a deletion) from a legitimate gap, because notification ids skip
-the values consumed by rolled-back inserts.
+hashed by the server (``sha256()``) exactly as :func:`infra.chainhash.link_hash` specifies.
+
+This module is the recorder: how a save is committed (alone, as one statement; in a batch of
+group commit; in bulk) and how a command's aggregates' new events are read. The pieces it uses:
+the SQL (:mod:`infra.chain_sql`), the queue of saves (:mod:`infra.group_commit`) and the chain's
+table layout, reader and verifier (:mod:`infra.chain_reader`, whose names are importable from
+here too).
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import deque
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from eventsourcing.persistence import (
-    ApplicationRecorder,
     DataError,
-    IntegrityError,
     InterfaceError,
     OperationalError,
     ProgrammingError,
@@ -44,27 +34,51 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import retry
 from psycopg.rows import TupleRow, tuple_row
-from psycopg.sql import SQL, Composable, Composed, Identifier
-from psycopg.sql import Literal as SQLLiteral
+from psycopg.sql import SQL
 
+from infra.chain_reader import (
+    GENESIS_POSITION,
+    VERIFY_PAGE_SIZE,
+    ChainHead,
+    ChainProblem,
+    ChainReader,
+    ChainReport,
+    chain_table_name,
+    verify_chain,
+)
+from infra.chain_sql import SCALAR_PARAMETERS, ChainStatements, insert_function_name
 from infra.chainhash import GENESIS_HASH, link_hash
-from infra.idempotency import Claim, KeyAlreadyWritten, already_written, current_claim
-from infra.verifications import VERIFICATIONS
+from infra.group_commit import MAX_BATCH_WRITES, GroupCommit, PendingWrite, refusal
+from infra.idempotency import KeyAlreadyWritten, already_written, current_claim
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
+    from datetime import datetime
     from uuid import UUID
 
     from psycopg import Connection, Cursor
     from psycopg.rows import DictRow
 
-GENESIS_POSITION = 0
-"""The ``prev_position`` of the first link."""
-
-VERIFY_PAGE_SIZE = 5000
-
-ChainProblem = Literal["edited", "deleted", "inserted", "reordered"]
-
+__all__ = [
+    "BULK_CHUNK",
+    "BULK_EVENTS",
+    "GENESIS_POSITION",
+    "MAX_BATCH_WRITES",
+    "SCALAR_PARAMETERS",
+    "VERIFY_PAGE_SIZE",
+    "ChainHead",
+    "ChainProblem",
+    "ChainReader",
+    "ChainReport",
+    "ChainedApplicationRecorder",
+    "ChainedProcessRecorder",
+    "GroupCommit",
+    "PendingWrite",
+    "chain_table_name",
+    "importing_history",
+    "insert_function_name",
+    "verify_chain",
+]
 
 _import_time: ContextVar[datetime | None] = ContextVar("okrledger_import_time", default=None)
 
@@ -93,37 +107,6 @@ def importing_history(at: datetime) -> Iterator[Callable[[datetime], None]]:
         _import_time.reset(token)
 
 
-def chain_table_name(events_table_name: str) -> str:
-    """The chain table that accompanies an events table."""
-    return f"{events_table_name}_chain"
-
-
-def insert_function_name(events_table_name: str) -> str:
-    """The name of the function that commits a lone save to an events table (in one
-    statement): ``<events>_insert_chained``, or a name made from a hash of the table's when
-    that would not fit an identifier (any table name that leaves room for ``_chain`` works)."""
-    name = f"{events_table_name}_insert_chained"
-    if len(name) <= PostgresApplicationRecorder.MAX_IDENTIFIER_LEN:
-        return name
-    return "okr_insert_chained_" + hashlib.sha256(events_table_name.encode()).hexdigest()[:32]
-
-
-@dataclass(eq=False)
-class PendingWrite:
-    """One save waiting in :class:`GroupCommit`: what it writes, and then its outcome."""
-
-    stored_events: Sequence[StoredEvent]
-    kwargs: dict[str, Any]
-    claim: Claim | None
-    imported_at: datetime | None
-    ids: Sequence[int] | None = None
-    error: BaseException | None = None
-    finished: bool = False
-    lead: bool = False
-    """Set when this save's thread is to commit the next batch (its own included)."""
-    wake: threading.Event = field(default_factory=threading.Event)
-
-
 BULK_EVENTS = 64
 """A save of at least this many events takes the bulk insert (ids and hashes made by the client,
 one pass) instead of the server-side recursive statement, whose cost grows faster than its
@@ -131,96 +114,6 @@ length."""
 
 BULK_CHUNK = 500
 """Events per statement of a bulk insert."""
-
-MAX_BATCH_WRITES = 64
-"""At most this many saves share one transaction."""
-
-SCALAR_PARAMETERS = 8
-"""A lone save of at most this many events, and a read of at most this many aggregates' new
-events, send scalar parameters rather than lists (whose dumping costs more on the client)."""
-
-
-class GroupCommit:
-    """Group commit: the saves that arrive while a commit is in flight go out together next.
-
-    No thread of its own: the first save to arrive while no commit is in flight leads, i.e.
-    takes every save waiting (its own included, at most ``max_writes``), commits them with
-    ``commit_batch``, wakes their threads, and hands the lead to the oldest save that arrived
-    meanwhile. A save that finds a leader waits to be woken with its outcome, or to lead the
-    next batch. So one transaction is in flight per recorder at a time, a lone save commits at
-    once, and under load each commit carries every save that queued behind the last one.
-    """
-
-    def __init__(
-        self,
-        commit_batch: Callable[[Sequence[PendingWrite]], None],
-        max_writes: int = MAX_BATCH_WRITES,
-    ) -> None:
-        self._commit_batch = commit_batch
-        self._max_writes = max_writes
-        self._lock = threading.Lock()
-        self._queue: deque[PendingWrite] = deque()
-        self._leading = False
-        self.batches = 0
-        """Transactions committed (or tried) so far, for the benchmarks and tests."""
-        self.writes = 0
-        """Saves they carried."""
-
-    def submit(self, write: PendingWrite) -> Sequence[int] | None:
-        """Queue ``write``, wait until it is committed or refused, and answer its ids."""
-        with self._lock:
-            self._queue.append(write)
-            if not self._leading:
-                self._leading = True
-                write.lead = True
-        while not write.finished:
-            if write.lead:
-                self._lead()  # the oldest save waiting leads: its own is in the batch
-            else:
-                write.wake.wait()
-                write.wake.clear()
-        if write.error is not None:
-            raise write.error
-        return write.ids
-
-    def _lead(self) -> None:
-        with self._lock:
-            size = min(len(self._queue), self._max_writes)
-            batch = [self._queue.popleft() for _ in range(size)]
-        try:
-            self._commit_batch(batch)
-        except BaseException as error:  # pragma: no cover - commit_batch reports per write
-            for write in batch:
-                write.error = error
-        finally:
-            with self._lock:
-                self.batches += 1
-                self.writes += len(batch)
-                for write in batch:
-                    write.finished = True
-                    write.wake.set()
-                if self._queue:
-                    successor = self._queue[0]
-                    successor.lead = True
-                    successor.wake.set()
-                else:
-                    self._leading = False
-
-
-def _refusal(error: psycopg.Error, write: PendingWrite) -> BaseException:
-    """A refused save's error, as eventsourcing's datastore would raise it."""
-    refused: BaseException
-    if isinstance(error, psycopg.IntegrityError):
-        refused = IntegrityError(str(error))
-        refused.__cause__ = error
-        return refused
-    refused = DataError(str(error))
-    refused.__cause__ = error
-    if write.claim is not None and isinstance(refused, DataError) and already_written(refused):
-        keyed = KeyAlreadyWritten(str(error))
-        keyed.__cause__ = refused
-        return keyed
-    return refused
 
 
 class ChainedApplicationRecorder(PostgresApplicationRecorder):
@@ -242,176 +135,24 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         del self.sql_create_statements[self.create_insert_function_statement_index]
         self.chain_table_name = chain_table_name(events_table_name)
         self.check_identifier_length(self.chain_table_name)
-        schema = Identifier(datastore.schema)
-        chain = Identifier(self.chain_table_name)
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {schema}.{chain} ("
-                "position bigint PRIMARY KEY, "
-                "prev_position bigint NOT NULL, "
-                "committed_at timestamptz NOT NULL, "
-                "hash bytea NOT NULL, "
-                "imported boolean NOT NULL DEFAULT false)"
-            ).format(schema=schema, chain=chain)
+        self.statements = ChainStatements(
+            datastore.schema,
+            events_table_name,
+            originator_id_type=datastore.originator_id_type,
+            stored_event_type_name=self.stored_event_type_name,
+            channel_name=self.channel_name,
         )
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE INDEX IF NOT EXISTS {index} ON {schema}.{chain} (committed_at, position)"
-            ).format(
-                index=Identifier(f"{self.chain_table_name}_time_idx"),
-                schema=schema,
-                chain=chain,
-            )
-        )
-        self._insert_chained_statement = self._chained_insert(schema, chain)
-        self._qualified_chain = Composed([schema, SQL("."), chain])
-        self._insert_function_name = insert_function_name(events_table_name)
-        self.sql_create_statements.append(self._insert_function(schema, chain))
+        """The SQL this recorder sends (and creates)."""
+        self.sql_create_statements += [
+            self.statements.create_chain_table,
+            self.statements.create_chain_time_index,
+            self.statements.insert_function,
+        ]
+        self._qualified_chain = self.statements.qualified_chain
         self._insert_function_ready = False
-        self._insert_function_calls: dict[int, Composed] = {}
-        self._select_after_statements: dict[int, Composed] = {}
-        self._lock_timeout = f"{datastore.lock_timeout}s"
         """Set once this process has created the function (``create_table``); until then a
         lone save commits with the client's statements, as a batch does."""
-
-    def _chained_insert(
-        self,
-        schema: Identifier,
-        chain: Identifier,
-        *,
-        events: Composable | None = None,
-        genesis: Composable | None = None,
-        imported: Composable | None = None,
-        imported_at: Composable | None = None,
-    ) -> Composed:
-        """One statement that inserts the events and their chain links, hashed by the server.
-
-        It runs after ``LOCK TABLE``, so no other writer can move the chain head it reads. The
-        links are hashed in SQL with the byte layout of :func:`infra.chainhash.link_hash`
-        (``int8send``/``int4send`` are big-endian; lengths stay far below 2**31), folded in
-        notification-id order by a recursive query, and inserted with one clock reading floored
-        at the head's time. Writing the links costs no round trip of its own while the table
-        is locked. The statement's own rows are the new notification ids.
-
-        ``events`` (rows of originator id, version, topic and state, in the save's order),
-        ``genesis``, ``imported`` and ``imported_at`` say where the values come from: the
-        statement's parameters by default, the arguments of the one-statement commit's
-        function (:meth:`_insert_function`) there.
-        """
-        if events is None:
-            events = SQL("unnest(%(events)s::{schema}.{stored_event_type}[])").format(
-                schema=schema, stored_event_type=Identifier(self.stored_event_type_name)
-            )
-        return SQL(
-            "WITH RECURSIVE "
-            "head AS (SELECT position, hash, committed_at FROM {schema}.{chain} "
-            "ORDER BY position DESC LIMIT 1), "
-            "ins AS (INSERT INTO {schema}.{events_table} AS t "
-            "(originator_id, originator_version, topic, state) "
-            "SELECT originator_id, originator_version, topic, state "
-            "FROM {events} "
-            "RETURNING notification_id, originator_id, "
-            "originator_version, topic, state), "
-            "body AS (SELECT array_agg(notification_id ORDER BY notification_id) AS ids, "
-            "array_agg("
-            "int8send(notification_id) "
-            "|| int4send(octet_length(convert_to(originator_id::text, 'UTF8'))) "
-            "|| convert_to(originator_id::text, 'UTF8') "
-            "|| int8send(originator_version) "
-            "|| int4send(octet_length(convert_to(topic, 'UTF8'))) "
-            "|| convert_to(topic, 'UTF8') "
-            "|| int8send(octet_length(state)) || state "
-            "ORDER BY notification_id) AS bodies FROM ins), "
-            "links (n, position, prev_position, hash) AS ("
-            "SELECT 1, (SELECT ids[1] FROM body), "
-            "COALESCE((SELECT position FROM head), {genesis_position}), "
-            "sha256(COALESCE((SELECT hash FROM head), {genesis}) "
-            "|| (SELECT bodies[1] FROM body)) "
-            "UNION ALL "
-            "SELECT l.n + 1, (SELECT ids FROM body)[l.n + 1], l.position, "
-            "sha256(l.hash || (SELECT bodies FROM body)[l.n + 1]) "
-            "FROM links l WHERE l.n < (SELECT cardinality(ids) FROM body)) "
-            "INSERT INTO {schema}.{chain} (position, prev_position, committed_at, hash, imported) "
-            "SELECT l.position, l.prev_position, t.committed_at, l.hash, {imported} "
-            "FROM links l CROSS JOIN (SELECT GREATEST("
-            "COALESCE({imported_at}, clock_timestamp()), "
-            "(SELECT committed_at FROM head)) AS committed_at) AS t "
-            "RETURNING position AS notification_id"
-        ).format(
-            schema=schema,
-            chain=chain,
-            events_table=Identifier(self.events_table_name),
-            events=events,
-            genesis=SQL("%(genesis)s") if genesis is None else genesis,
-            imported=SQL("%(imported)s") if imported is None else imported,
-            imported_at=SQL("%(imported_at)s::timestamptz") if imported_at is None else imported_at,
-            genesis_position=GENESIS_POSITION,
-        )
-
-    def _insert_function(self, schema: Identifier, chain: Identifier) -> Composed:
-        """The one-statement commit of a lone save: a function that takes the table lock
-        (with the recorder's lock timeout), queues the ``NOTIFY`` and runs the chained insert
-        (:meth:`_chained_insert`), so that ``SELECT`` of it in autocommit is the whole
-        transaction: one statement, the commit at its end, and none of the client's
-        ``BEGIN``, ``LOCK``, ``NOTIFY`` and ``COMMIT`` statements. A save in a batch calls
-        it in its savepoint too (the lock is then held already, and the batch's ``NOTIFY``
-        sent). The events come as four typed arrays (in binary, or built from scalar
-        parameters), not as a composite array in text.
-        Its body names only this recorder's tables, never a setting, so every process creates
-        the same function (under :meth:`_create_table`'s lock)."""
-        insert = self._chained_insert(
-            schema,
-            chain,
-            events=SQL(
-                "unnest(_originator_ids, _versions, _topics, _states) "
-                "AS e(originator_id, originator_version, topic, state)"
-            ),
-            genesis=SQLLiteral(GENESIS_HASH),
-            imported=SQL("_imported_at IS NOT NULL"),
-            imported_at=SQL("_imported_at"),
-        )
-        return SQL(
-            "CREATE OR REPLACE FUNCTION {schema}.{function}("
-            "_originator_ids {id_type}[], _versions bigint[], _topics text[], _states bytea[], "
-            "_imported_at timestamptz, _lock_timeout text) "
-            "RETURNS SETOF bigint LANGUAGE plpgsql AS $okr$ BEGIN "
-            "PERFORM set_config('lock_timeout', _lock_timeout, true); "
-            "LOCK TABLE {schema}.{events_table} IN EXCLUSIVE MODE; "
-            "PERFORM pg_notify({channel}, ''); "
-            "RETURN QUERY {insert}; "
-            "END $okr$"
-        ).format(
-            schema=schema,
-            function=Identifier(self._insert_function_name),
-            id_type=SQL(self.datastore.originator_id_type),
-            events_table=Identifier(self.events_table_name),
-            channel=SQLLiteral(self.channel_name),
-            insert=insert,
-        )
-
-    def _insert_function_call(self, events: int) -> Composed:
-        """The call of :meth:`_insert_function` for a save of ``events`` events: the arrays
-        built from scalar parameters up to ``SCALAR_PARAMETERS`` events (psycopg dumps a
-        scalar in C; a list costs a Python-level element type search and dump per list),
-        lists beyond."""
-        call = self._insert_function_calls.get(events)
-        if call is not None:
-            return call
-        arrays: Composable
-        if events <= SCALAR_PARAMETERS:
-            arrays = SQL(", ").join(
-                SQL("ARRAY[{}]::{}[]").format(SQL(", ").join([SQL("%b")] * events), SQL(kind))
-                for kind in (self.datastore.originator_id_type, "bigint", "text", "bytea")
-            )
-        else:
-            arrays = SQL("%b, %b, %b, %b")
-        call = SQL("SELECT * FROM {schema}.{function}({arrays}, %s::timestamptz, %s)").format(
-            schema=Identifier(self.datastore.schema),
-            function=Identifier(self._insert_function_name),
-            arrays=arrays,
-        )
-        self._insert_function_calls[events] = call
-        return call
+        self._lock_timeout = f"{datastore.lock_timeout}s"
 
     def create_table(self) -> None:
         super().create_table()
@@ -529,7 +270,8 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             _import_time.reset(token)
 
     def _commit_one_statement(self, write: PendingWrite) -> None:
-        """A lone save as one ``SELECT`` of :meth:`_insert_function` in autocommit: the lock,
+        """A lone save as one ``SELECT`` of ``<events>_insert_chained``
+        (:attr:`infra.chain_sql.ChainStatements.insert_function`) in autocommit: the lock,
         the ``NOTIFY``, the events and their links, and the commit at the statement's end
         (the answer arrives after it, so the save is durable when its ids are read). A stale
         version fails the statement as it failed the transaction (``IntegrityError``)."""
@@ -544,7 +286,7 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             write.error = error
 
     def _call_insert_function(self, curs: Cursor[TupleRow], write: PendingWrite) -> None:
-        """Send the call of :meth:`_insert_function` for ``write`` (in a pipeline, the rows
+        """Send the call of ``<events>_insert_chained`` for ``write`` (in a pipeline, the rows
         are read after the sync)."""
         events = write.stored_events
         columns: list[Any] = [
@@ -559,7 +301,8 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             else columns
         )
         values += [write.imported_at, self._lock_timeout]
-        curs.execute(self._insert_function_call(len(events)), values, prepare=True)
+        call = self.statements.insert_function_call(len(events), curs.connection)
+        curs.execute(call, values, prepare=True)
 
     @staticmethod
     def _function_ids(curs: Cursor[TupleRow], write: PendingWrite) -> list[int]:
@@ -610,7 +353,7 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
                 else:
                     write.ids = bulk_ids
         except (psycopg.IntegrityError, psycopg.DataError) as error:
-            write.error = _refusal(error, write)
+            write.error = refusal(error, write)
         finally:
             _import_time.reset(token)
 
@@ -624,7 +367,7 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         as two array inserts. The links are the ones the server-side statement would write,
         byte for byte (same ids in the same order, same hashes, one commit time)."""
         events = write.stored_events
-        curs.execute(self._bulk_head_statement, {"n": len(events)}, prepare=True)
+        curs.execute(self.statements.bulk_head, {"n": len(events)}, prepare=True)
         pipeline.sync()
         head = curs.fetchone()
         assert head is not None
@@ -649,7 +392,7 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         for start in range(0, len(events), BULK_CHUNK):
             end = start + BULK_CHUNK
             curs.execute(
-                self._bulk_events_statement,
+                self.statements.bulk_events,
                 {
                     "ids": ids[start:end],
                     "originator_ids": [e.originator_id for e in events[start:end]],
@@ -660,7 +403,7 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
                 prepare=True,
             )
             curs.execute(
-                self._bulk_links_statement,
+                self.statements.bulk_links,
                 {
                     "positions": ids[start:end],
                     "prev_positions": prev_positions[start:end],
@@ -673,46 +416,6 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             if end < len(events):
                 pipeline.sync()
         return ids
-
-    @cached_property
-    def _bulk_head_statement(self) -> Composed:
-        schema = Identifier(self.datastore.schema)
-        qualified_events = f"{self.datastore.schema}.{self.events_table_name}"
-        return SQL(
-            "SELECT h.position, h.hash, h.committed_at, clock_timestamp() AS now, "
-            "ARRAY(SELECT nextval(pg_get_serial_sequence({events}, 'notification_id')) "
-            "FROM generate_series(1, %(n)s) ORDER BY 1) AS ids "
-            "FROM (SELECT 1) AS one LEFT JOIN (SELECT position, hash, committed_at "
-            "FROM {schema}.{chain} ORDER BY position DESC LIMIT 1) AS h ON true"
-        ).format(
-            events=qualified_events,
-            schema=schema,
-            chain=Identifier(self.chain_table_name),
-        )
-
-    @cached_property
-    def _bulk_events_statement(self) -> Composed:
-        schema = Identifier(self.datastore.schema)
-        return SQL(
-            "INSERT INTO {schema}.{events} "
-            "(notification_id, originator_id, originator_version, topic, state) "
-            # Typed arrays in binary: no text escaping of the states.
-            "SELECT * FROM unnest(%(ids)b::bigint[], %(originator_ids)b::{id_type}[], "
-            "%(versions)b::bigint[], %(topics)b::text[], %(states)b::bytea[])"
-        ).format(
-            schema=schema,
-            events=Identifier(self.events_table_name),
-            id_type=SQL(self.datastore.originator_id_type),
-        )
-
-    @cached_property
-    def _bulk_links_statement(self) -> Composed:
-        return SQL(
-            "INSERT INTO {chain} (position, prev_position, committed_at, hash, imported) "
-            "SELECT position, prev_position, %(committed_at)s::timestamptz, hash, %(imported)s "
-            "FROM unnest(%(positions)b::bigint[], %(prev_positions)b::bigint[], "
-            "%(hashes)b::bytea[]) AS u(position, prev_position, hash)"
-        ).format(chain=self._qualified_chain)
 
     def select_events_after(
         self, after: Sequence[tuple[UUID | str, int]]
@@ -732,7 +435,8 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
                 params: list[Any] = [value for pair in after for value in pair]
             else:
                 params = [[i for i, _ in after], [version for _, version in after]]
-            curs.execute(self._select_after_statement(len(after)), params, prepare=True)
+            select = self.statements.select_after(len(after), conn)
+            curs.execute(select, params, prepare=True)
             for originator_id, version, topic, state in curs.fetchall():
                 found.setdefault(originator_id, []).append(
                     StoredEvent(
@@ -743,35 +447,6 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
                     )
                 )
         return found
-
-    def _select_after_statement(self, aggregates: int) -> Composed:
-        """The query of :meth:`select_events_after` for ``aggregates`` aggregates: a ``VALUES``
-        list of scalar parameters up to ``SCALAR_PARAMETERS``, two arrays beyond."""
-        statement = self._select_after_statements.get(aggregates)
-        if statement is not None:
-            return statement
-        id_type = SQL(self.datastore.originator_id_type)
-        if aggregates <= SCALAR_PARAMETERS:
-            after = SQL("(VALUES {}) AS a(id, version)").format(
-                SQL(", ").join(
-                    [SQL("(%b::{}, %b::bigint)").format(id_type)] * aggregates,
-                )
-            )
-        else:
-            after = SQL("unnest(%s::{}[], %s::bigint[]) AS a(id, version)").format(id_type)
-        statement = SQL(
-            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-            "FROM {after} "
-            "JOIN {schema}.{events} AS e "
-            "ON e.originator_id = a.id AND e.originator_version > a.version "
-            "ORDER BY e.originator_id, e.originator_version"
-        ).format(
-            after=after,
-            schema=Identifier(self.datastore.schema),
-            events=Identifier(self.events_table_name),
-        )
-        self._select_after_statements[aggregates] = statement
-        return statement
 
     @cached_property
     def group_commit(self) -> GroupCommit:
@@ -795,7 +470,7 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             for e in stored_events
         ]
         curs.execute(
-            self._insert_chained_statement,
+            self.statements.chained_insert,
             {
                 "events": events,
                 "genesis": GENESIS_HASH,
@@ -831,283 +506,3 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
 
 class ChainedProcessRecorder(PostgresProcessRecorder, ChainedApplicationRecorder):
     """The process-recorder variant: tracking record, events and chain links in one commit."""
-
-
-@dataclass(frozen=True)
-class ChainHead:
-    """The last link of the chain."""
-
-    position: int
-    hash: bytes
-    committed_at: datetime
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    """The outcome of :func:`verify_chain`.
-
-    ``count``, ``head_position`` and ``head_hash`` describe the links verified before the first
-    problem (all of them when ``ok``; ``None`` head when none were). ``problem`` and ``position``
-    locate the first disagreement between the stored events and the chain:
-
-    - ``edited``: the event (or its link) at ``position`` no longer hashes to its stored link;
-    - ``deleted``: the event at ``position`` is missing (its link remains, or the next link
-      points back to it);
-    - ``inserted``: the event at ``position`` has no link, or its link is not part of the chain;
-    - ``reordered``: the event at ``position`` hashes correctly at a later position, i.e. rows'
-      notification ids were swapped.
-    """
-
-    ok: bool
-    count: int
-    head_position: int | None
-    head_hash: bytes | None
-    problem: ChainProblem | None = None
-    position: int | None = None
-    detail: str = ""
-
-
-class ChainReader:
-    """Read-side queries over an events table's chain: time ↔ position, head, verification."""
-
-    def __init__(self, datastore: PostgresDatastore, events_table_name: str) -> None:
-        self.datastore = datastore
-        self.events_table_name = events_table_name
-        self.chain_table_name = chain_table_name(events_table_name)
-        schema = Identifier(datastore.schema)
-        self.qualified_events = Composed([schema, SQL("."), Identifier(events_table_name)])
-        self.qualified_chain = Composed([schema, SQL("."), Identifier(self.chain_table_name)])
-
-    @classmethod
-    def for_recorder(cls, recorder: ApplicationRecorder) -> ChainReader:
-        """The reader for an application's recorder, which must be the chained one."""
-        if not isinstance(recorder, ChainedApplicationRecorder):
-            msg = f"{type(recorder).__name__} does not keep a hash chain"
-            raise TypeError(msg)
-        return recorder.chain
-
-    def head(self) -> ChainHead | None:
-        """The last link, or ``None`` while the log is empty."""
-        row = self._fetchone(
-            SQL("SELECT position, hash, committed_at FROM {} ORDER BY position DESC LIMIT 1"),
-        )
-        return None if row is None else ChainHead(row[0], bytes(row[1]), row[2])
-
-    def position_at(self, instant: datetime) -> int | None:
-        """The last position committed at or before ``instant`` (``None`` if nothing was)."""
-        if instant.tzinfo is None:
-            msg = "instant must be timezone-aware"
-            raise ValueError(msg)
-        row = self._fetchone(
-            SQL(
-                "SELECT position FROM {} WHERE committed_at <= %s "
-                "ORDER BY committed_at DESC, position DESC LIMIT 1"
-            ),
-            (instant,),
-        )
-        return None if row is None else int(row[0])
-
-    def hash_at(self, position: int) -> bytes:
-        """The chain hash at ``position``: the link at the greatest position at or below it
-        (a position in a gap of rolled-back ids has its predecessor's), ``GENESIS_HASH`` at 0
-        and before the first link. One backward step on the primary key."""
-        row = self._fetchone(
-            SQL("SELECT hash FROM {} WHERE position <= %s ORDER BY position DESC LIMIT 1"),
-            (position,),
-        )
-        return GENESIS_HASH if row is None else bytes(row[0])
-
-    def committed_at(self, position: int) -> datetime | None:
-        """When the event at ``position`` was committed (``None`` if there is no such link)."""
-        row = self._fetchone(SQL("SELECT committed_at FROM {} WHERE position = %s"), (position,))
-        return None if row is None else row[0]
-
-    def _fetchone(self, query: SQL, params: tuple[Any, ...] = ()) -> TupleRow | None:
-        with (
-            self.datastore.get_connection() as conn,
-            conn.cursor(row_factory=tuple_row) as curs,
-        ):
-            return curs.execute(query.format(self.qualified_chain), params, prepare=True).fetchone()
-
-
-def verify_chain(
-    chain: ChainReader,
-    *,
-    from_position: int | None = None,
-    to_position: int | None = None,
-    page_size: int = VERIFY_PAGE_SIZE,
-    record: bool = True,
-) -> ChainReport:
-    """Recompute the chain from the stored events and report the first disagreement.
-
-    Reads one consistent snapshot, streaming both tables through server-side cursors in pages of
-    ``page_size`` rows. With ``from_position``, the range is linked to the stored link before it.
-    The outcome is this process's last verification (``infra.verifications``) unless ``record``
-    is off (a caller that adds to the verdict records it).
-    """
-    with chain.datastore.get_connection() as conn, conn.transaction(force_rollback=True):
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
-        report = _Verification(conn, chain, from_position, to_position, page_size).run()
-    if record:
-        VERIFICATIONS.record(report.ok, report.head_position, report.problem)
-    return report
-
-
-class _Verification:
-    def __init__(
-        self,
-        conn: Connection[Any],
-        chain: ChainReader,
-        from_position: int | None,
-        to_position: int | None,
-        page_size: int,
-    ) -> None:
-        self.conn = conn
-        self.chain = chain
-        self.page_size = page_size
-        self.low = from_position if from_position is not None else GENESIS_POSITION + 1
-        self.high = to_position
-        self.count = 0
-        self.prev_position = GENESIS_POSITION
-        self.prev_hash = GENESIS_HASH
-        self.prev_time: datetime | None = None
-
-    def run(self) -> ChainReport:
-        anchor = (
-            self.conn.cursor(row_factory=tuple_row)
-            .execute(
-                SQL(
-                    "SELECT position, hash, committed_at FROM {} WHERE position < %s "
-                    "ORDER BY position DESC LIMIT 1"
-                ).format(self.chain.qualified_chain),
-                (self.low,),
-            )
-            .fetchone()
-        )
-        if anchor is not None:
-            self.prev_position, self.prev_hash, self.prev_time = anchor[0], anchor[1], anchor[2]
-        with (
-            self._stream(
-                "okr_verify_events",
-                "SELECT notification_id, originator_id, originator_version, topic, state FROM {} ",
-                self.chain.qualified_events,
-                "notification_id",
-            ) as events,
-            self._stream(
-                "okr_verify_links",
-                "SELECT position, prev_position, hash, committed_at FROM {} ",
-                self.chain.qualified_chain,
-                "position",
-            ) as links,
-        ):
-            return self._merge(events, links)
-
-    def _merge(self, events: Iterator[TupleRow], links: Iterator[TupleRow]) -> ChainReport:
-        event = next(events, None)
-        link = next(links, None)
-        while event is not None or link is not None:
-            if link is None or (event is not None and event[0] < link[0]):
-                assert event is not None
-                return self._fail("inserted", event[0], "the event has no chain link")
-            if event is None or link[0] < event[0]:
-                return self._fail("deleted", link[0], "the chain link has no event")
-            problem = self._check(event, link)
-            if problem is not None:
-                return problem
-            self.count += 1
-            self.prev_position, self.prev_hash, self.prev_time = link[0], link[2], link[3]
-            event = next(events, None)
-            link = next(links, None)
-        return self._report()
-
-    def _check(self, event: TupleRow, link: TupleRow) -> ChainReport | None:
-        position, prev_position, stored_hash, committed_at = link
-        if prev_position > self.prev_position:
-            return self._fail(
-                "deleted",
-                prev_position,
-                f"link {position} follows position {prev_position}, which is gone",
-            )
-        if prev_position < self.prev_position:
-            return self._fail(
-                "inserted",
-                self.prev_position,
-                f"link {position} follows position {prev_position}, "
-                f"so position {self.prev_position} was not in the chain",
-            )
-        _, originator_id, version, topic, state = event
-        if topic is None or state is None:
-            return self._fail("edited", position, "the event's topic or state is NULL")
-        expected = link_hash(self.prev_hash, position, str(originator_id), version, topic, state)
-        if expected != stored_hash:
-            original = self._original_position(event, position, stored_hash)
-            if original is not None:
-                return self._fail(
-                    "reordered",
-                    position,
-                    f"the event at {position} was chained at position {original}",
-                )
-            return self._fail("edited", position, "the event does not match its chain link")
-        if self.prev_time is not None and committed_at < self.prev_time:
-            return self._fail("edited", position, "commit time earlier than the previous link's")
-        return None
-
-    def _original_position(self, event: TupleRow, after: int, after_hash: bytes) -> int | None:
-        """Search the later links for one this event hashes to (a swapped position)."""
-        _, originator_id, version, topic, state = event
-        prev_hash = after_hash
-        with self._stream(
-            "okr_verify_search",
-            "SELECT position, hash FROM {} ",
-            self.chain.qualified_chain,
-            "position",
-            low=after + 1,
-        ) as links:
-            for position, stored_hash in links:
-                if link_hash(prev_hash, position, str(originator_id), version, topic, state) == (
-                    stored_hash
-                ):
-                    return int(position)
-                prev_hash = stored_hash
-        return None
-
-    @contextmanager
-    def _stream(
-        self,
-        name: str,
-        select: str,
-        table: Composed,
-        key: str,
-        *,
-        low: int | None = None,
-    ) -> Iterator[Iterator[TupleRow]]:
-        column = Identifier(key)
-        query = SQL(select).format(table) + SQL("WHERE {} >= %s").format(column)
-        params: list[int] = [self.low if low is None else low]
-        if self.high is not None:
-            query += SQL(" AND {} <= %s").format(column)
-            params.append(self.high)
-        query += SQL(" ORDER BY {}").format(column)
-        with self.conn.cursor(name, row_factory=tuple_row) as cursor:
-            cursor.itersize = self.page_size
-            cursor.execute(query, params)
-            yield iter(cursor)
-
-    def _report(
-        self, problem: ChainProblem | None = None, position: int | None = None, detail: str = ""
-    ) -> ChainReport:
-        """The links verified so far, and the first problem if there is one."""
-        verified = self.count > 0
-        return ChainReport(
-            ok=problem is None,
-            count=self.count,
-            head_position=self.prev_position if verified else None,
-            head_hash=self.prev_hash if verified else None,
-            problem=problem,
-            position=position,
-            detail=detail,
-        )
-
-    def _fail(self, problem: ChainProblem, position: int, detail: str) -> ChainReport:
-        return self._report(problem, position, detail)

@@ -1,15 +1,26 @@
 """What every part of the application service shares: loading, the expected-version rule,
-"load → call → commit" once (`_on`), and the atomic write (`_commit`)."""
+"load → call → commit" once (`_on`), and the atomic write (`_commit`).
+
+The write path of a command, kept short: the aggregate cache is moved on by the events a save
+has just stored (`_advance_cache`), so the next command's load reads only what others wrote
+since; and a save collects the aggregates' events without eventsourcing's runtime-protocol
+checks (`save`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
+from eventsourcing.domain import CanMutateProtocol, DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import JSONTranscoder, Recording
 
 from domain.access import AccessToken
@@ -88,6 +99,10 @@ class LedgerBase(Application[UUID]):
         self.quality_context: QualityContext | None = None
         """Set by the composition root when read models run; without it, submission checks
         only what the objective shows on its own."""
+        # What the recorder can do, asked once: `isinstance` against a runtime protocol walks
+        # the protocol's attributes on every call.
+        recorder: object = self.recorder
+        self._events_after = recorder if isinstance(recorder, SelectsEventsAfter) else None
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -122,9 +137,8 @@ class LedgerBase(Application[UUID]):
     ) -> tuple[A, B] | None:
         repository = self.repository
         cache = repository.cache
-        if cache is None or not repository.fastforward:
-            return None
-        if not isinstance(self.recorder, SelectsEventsAfter):
+        events_after = self._events_after
+        if cache is None or not repository.fastforward or events_after is None:
             return None
         try:
             first: object = cache.get(aggregate_id)
@@ -139,28 +153,35 @@ class LedgerBase(Application[UUID]):
         # The repository's fast-forward locks (a cached aggregate is advanced in place), taken
         # in one order so that two loads of the same pair cannot wait on each other.
         ids = sorted((aggregate_id, related_id))
-        locks = [repository._use_fastforward_lock(i) for i in ids]
+        locks = {i: repository._use_fastforward_lock(i) for i in ids}
+        held: list[UUID] = []
         try:
-            for lock in locks:
-                lock.acquire()
-            try:
-                found = self.recorder.select_events_after(
-                    [(aggregate_id, first.version), (related_id, second.version)]
-                )
-                to_domain_event = repository.event_store.mapper.to_domain_event
-                for aggregate, originator_id in ((first, aggregate_id), (second, related_id)):
-                    project_aggregate(aggregate, map(to_domain_event, found.get(originator_id, ())))
-            finally:
-                for lock in reversed(locks):
-                    lock.release()
+            for i in ids:
+                locks[i].acquire()
+                held.append(i)
+            found = events_after.select_events_after(
+                [(aggregate_id, first.version), (related_id, second.version)]
+            )
+            to_domain_event = repository.event_store.mapper.to_domain_event
+            for aggregate, originator_id in ((first, aggregate_id), (second, related_id)):
+                project_aggregate(aggregate, map(to_domain_event, found.get(originator_id, ())))
+            if related(first) != related_id:
+                return None
+            if not repository.deepcopy_from_cache:
+                return first, second
+            # Each copied under its own lock: a save in another thread may advance a cached
+            # aggregate (`_advance_cache`) as soon as its lock is released. The related one
+            # first (the cycle, which every command on the cycle's objectives loads), so that
+            # its lock is held the shortest time.
+            second_copy = deepcopy(second)
+            locks[related_id].release()
+            held.remove(related_id)
+            return deepcopy(first), second_copy
         finally:
+            for i in reversed(held):
+                locks[i].release()
             for i in ids:
                 repository._disuse_fastforward_lock(i)
-        if related(first) != related_id:
-            return None
-        if repository.deepcopy_from_cache:
-            return deepcopy(first), deepcopy(second)
-        return first, second
 
     def _load_version(self, kind: AggregateKind[A], aggregate_id: UUID, version: int | None) -> A:
         if version is None:
@@ -177,6 +198,71 @@ class LedgerBase(Application[UUID]):
         if not isinstance(aggregate, kind.cls):
             raise NotFound(kind.name, aggregate_id, field)
         return aggregate
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """`Application.save`, without its two runtime-protocol `isinstance` checks per object
+        when every object is one of the ledger's aggregates (what the commands save); anything
+        else is saved by eventsourcing's own."""
+        if not all(isinstance(obj, OkrAggregate) for obj in objs):
+            return super().save(*objs, **kwargs)
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in cast("tuple[OkrAggregate, ...]", objs):
+            processing_event.events.extend(aggregate.collect_events())
+            processing_event.aggregates[aggregate.id] = aggregate
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # eventsourcing's save calls it too (deprecated)
+        return recordings
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        recordings = super()._record(processing_event)
+        self._advance_cache(processing_event.events)
+        return recordings
+
+    def _advance_cache(self, events: Sequence[DomainEventProtocol[UUID]]) -> None:
+        """Move the cached aggregates on by the events just stored, which are what the next
+        load's fast-forward would otherwise read back and decode: that load then reads only
+        what others wrote since. A cached aggregate at the version before them takes them
+        (under the repository's fast-forward lock); one that has moved on already, or is
+        behind (another writer's events between), is left to the next load's fast-forward,
+        as is an aggregate not in the cache."""
+        repository = self.repository
+        cache = repository.cache
+        if cache is None or not repository.fastforward:
+            return  # without fast-forward, eventsourcing caches the saved aggregates itself
+        saved: dict[UUID, list[CanMutateProtocol[Any]]] = {}
+        for event in events:
+            saved.setdefault(event.originator_id, []).append(cast("CanMutateProtocol[Any]", event))
+        for aggregate_id, its_events in saved.items():
+            lock = repository._use_fastforward_lock(aggregate_id)
+            try:
+                with lock:
+                    self._advance_cached(aggregate_id, its_events)
+            finally:
+                repository._disuse_fastforward_lock(aggregate_id)
+
+    def _advance_cached(self, aggregate_id: UUID, events: list[CanMutateProtocol[Any]]) -> None:
+        cache = self.repository.cache
+        assert cache is not None
+        try:
+            cached: Any = cache.get(aggregate_id)
+        except KeyError:
+            return
+        if cached.version != events[0].originator_version - 1:
+            return
+        try:
+            for event in events:
+                event.mutate(cached)
+        except Exception:
+            # The same events were just applied to the command's copy at the same version, so
+            # this does not happen; if it did, the store has the truth: reload it next time.
+            cache.get(aggregate_id, evict=True)
 
     def _commit(
         self, primary: OkrAggregate, *others: OkrAggregate, extra_id: UUID | None = None
