@@ -37,7 +37,7 @@ from domain.objective import Objective
 from domain.person import Person
 from domain.team import Team
 from infra.views.codec import decode, dumps, load, loads
-from projections.audit import AuditRow
+from projections.audit import AuditRow, told_row
 from projections.base import DataclassFold, KindTest, Logged
 from projections.catalogue import CATALOGUE, narrate
 from projections.comparison import AmendmentTally, ComparisonState
@@ -556,7 +556,7 @@ class Model:
             advance(self.context, logged)
         if told is not None:
             if self._audit:
-                self.changes.audit.append(_audit_row(told, logged))
+                self.changes.audit.append(told_row(told, logged))
             if self._history and objective:
                 self._record(logged, told, kind)
         if self._directory:
@@ -751,30 +751,6 @@ class Model:
         self.unsaved_strategy = False
         self.last_checkpoint = snap.position
         return snap
-
-
-def _audit_row(told: Narration, logged: Logged) -> AuditRow:
-    """As `projections.audit.audit_row`, from a narration already made."""
-    event = logged.event
-    return AuditRow(
-        position=logged.position,
-        recorded_at=logged.recorded_at,
-        actor=event.actor,
-        request_id=event.request_id,
-        event_type=logged.event_type,
-        entity_type=told.entity_type,
-        entity_id=told.entity_id,
-        entity_version=event.originator_version,
-        objective_id=told.objective_id,
-        cycle_id=told.cycle_id,
-        key_result_id=told.key_result_id,
-        action=told.action,
-        before=told.before,
-        after=told.after,
-        reason=event.reason,
-        approver=told.approver,
-        provenance=event.provenance,
-    )
 
 
 # -------------------------------------------------------------- documents
