@@ -259,7 +259,8 @@ def meta_statements(schema: str) -> list[Composed]:
         ).format(Identifier(schema, REBUILD_TABLE)),
         SQL(
             "CREATE TABLE IF NOT EXISTS {} (id text NOT NULL REFERENCES {} (id) ON DELETE CASCADE, "
-            "objective_id uuid NOT NULL, rows bytea NOT NULL, PRIMARY KEY (id, objective_id))"
+            "objective_id uuid NOT NULL, rows bytea STORAGE EXTERNAL NOT NULL, "
+            "PRIMARY KEY (id, objective_id))"
         ).format(Identifier(schema, REBUILD_PARKED_TABLE), Identifier(schema, REBUILD_TABLE)),
         *(
             SQL("DROP TABLE IF EXISTS {}, {}, {}").format(
