@@ -153,7 +153,8 @@ TABLES: dict[str, tuple[Table, ...]] = {
             "lineage_id uuid NOT NULL, position bigint NOT NULL, superseded_by uuid, "
             "effective_on date NOT NULL",
             "check_in_id",
-            ("objective_id, position", "lineage_id"),
+            # No index on `lineage_id`: no query looks a check-in up by its lineage.
+            ("objective_id, position",),
             append_only=True,
         ),
     ),
