@@ -177,10 +177,17 @@ def reset_views(app: OkrLedger) -> None:
     from psycopg.sql import SQL, Identifier
 
     from infra.views.model import VIEWS
-    from infra.views.schema import META_TABLE, REBUILD_TABLE, TRACKING_TABLE, tables_of
+    from infra.views.schema import (
+        META_TABLE,
+        REBUILD_PARKED_TABLE,
+        REBUILD_TABLE,
+        TRACKING_TABLE,
+        tables_of,
+    )
 
     schema = app.recorder.datastore.schema  # type: ignore[attr-defined]
     names = [t.name for t in tables_of(VIEWS)] + [TRACKING_TABLE, META_TABLE, REBUILD_TABLE]
+    names.append(REBUILD_PARKED_TABLE)
     with app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
         for name in names:
             conn.execute(SQL("DROP TABLE IF EXISTS {} CASCADE").format(Identifier(schema, name)))

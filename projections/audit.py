@@ -15,7 +15,7 @@ from uuid import UUID
 from projections import codec
 from projections.base import DataclassFold, FoldState, Logged
 from projections.catalogue import CATALOGUE, narrate
-from projections.narrative import Context, advance
+from projections.narrative import Context, Narration, advance
 from projections.strategy import StrategyFold
 from projections.tree import TreeFold
 
@@ -53,7 +53,12 @@ class AuditState(FoldState):
 
 def audit_row(context: Context, logged: Logged) -> AuditRow:
     """The row for one event, phrased against `context` as it stood before the event."""
-    told = narrate(context, logged)
+    return told_row(narrate(context, logged), logged)
+
+
+def told_row(told: Narration, logged: Logged) -> AuditRow:
+    """The row for one event from its narration (the rebuild's model narrates each event once
+    for the audit and the history: `infra.views.model.Model.apply`)."""
     event = logged.event
     return AuditRow(
         position=logged.position,

@@ -37,7 +37,7 @@ from domain.objective import Objective
 from domain.person import Person
 from domain.team import Team
 from infra.views.codec import decode, dumps, load, loads
-from projections.audit import AuditRow
+from projections.audit import AuditRow, told_row
 from projections.base import DataclassFold, KindTest, Logged
 from projections.catalogue import CATALOGUE, narrate
 from projections.comparison import AmendmentTally, ComparisonState
@@ -353,6 +353,11 @@ class Parked:
         """The id's number → (the id, where its rows start in the file, their length)."""
         self._end = 0
         self._lock = threading.Lock()  # the final save reads beside the rebuild's indexes
+        self.saved_as: str | None = None
+        """The saved rebuild (its key) whose parked rows `saved` describes."""
+        self.saved: dict[int, int] = {}
+        """The id's number → where its rows started in the file when they were saved there:
+        a later save writes only the objectives parked since, and deletes those read back."""
 
     def __contains__(self, objective_id: object) -> bool:
         return isinstance(objective_id, UUID) and objective_id.int in self.index
@@ -394,6 +399,58 @@ class Parked:
 
     def ids(self) -> list[UUID]:
         return [found[0] for found in list(self.index.values())]
+
+    def unsaved(self, key: str) -> tuple[list[UUID], list[tuple[UUID, int]]]:
+        """What a save under `key` must change since the last one: the objectives whose saved
+        rows are stale (read back since, or parked again), and the (id, where its rows start)
+        of those to write, in the file's order."""
+        saved = self.saved if self.saved_as == key else {}
+        index = dict(self.index)
+        stale = [
+            UUID(int=number)
+            for number, start in saved.items()
+            if (found := index.get(number)) is None or found[1] != start
+        ]
+        fresh = sorted(
+            (
+                (oid, start)
+                for number, (oid, start, _) in index.items()
+                if saved.get(number) != start
+            ),
+            key=lambda item: item[1],
+        )
+        return stale, fresh
+
+    def mark_saved(self, key: str, written: Iterable[tuple[UUID, int]] | None = None) -> None:
+        """Note a save under `key`: every objective parked now (or only `written`, which
+        were just read from that save) has its rows there."""
+        if written is None:
+            self.saved = {oid.int: start for oid, start, _ in self.index.values()}
+        else:
+            if self.saved_as != key:
+                self.saved = {}
+            self.saved.update((oid.int, start) for oid, start in written)
+        self.saved_as = key
+
+    def start_of(self, objective_id: UUID) -> int | None:
+        found = self.index.get(objective_id.int)
+        return None if found is None else found[1]
+
+    def pages(
+        self, entries: Sequence[tuple[UUID, int]], size: int
+    ) -> Iterator[list[tuple[UUID, bytes]]]:
+        """The rows of `entries` ((id, where its rows start) from `unsaved`), read from the
+        file `size` objectives at a time: never every parked row at once."""
+        for first in range(0, len(entries), size):
+            page: list[tuple[UUID, bytes]] = []
+            with self._lock:
+                for objective_id, start in entries[first : first + size]:
+                    found = self.index.get(objective_id.int)
+                    if found is None or found[1] != start or self._file is None:
+                        continue
+                    self._file.seek(start)
+                    page.append((objective_id, self._file.read(found[2])))
+            yield page
 
     def items(self) -> Iterator[tuple[UUID, bytes]]:
         """(objective id, its rows as JSON) for every parked objective, in id order: a saved
@@ -499,7 +556,7 @@ class Model:
             advance(self.context, logged)
         if told is not None:
             if self._audit:
-                self.changes.audit.append(_audit_row(told, logged))
+                self.changes.audit.append(told_row(told, logged))
             if self._history and objective:
                 self._record(logged, told, kind)
         if self._directory:
@@ -694,30 +751,6 @@ class Model:
         self.unsaved_strategy = False
         self.last_checkpoint = snap.position
         return snap
-
-
-def _audit_row(told: Narration, logged: Logged) -> AuditRow:
-    """As `projections.audit.audit_row`, from a narration already made."""
-    event = logged.event
-    return AuditRow(
-        position=logged.position,
-        recorded_at=logged.recorded_at,
-        actor=event.actor,
-        request_id=event.request_id,
-        event_type=logged.event_type,
-        entity_type=told.entity_type,
-        entity_id=told.entity_id,
-        entity_version=event.originator_version,
-        objective_id=told.objective_id,
-        cycle_id=told.cycle_id,
-        key_result_id=told.key_result_id,
-        action=told.action,
-        before=told.before,
-        after=told.after,
-        reason=event.reason,
-        approver=told.approver,
-        provenance=event.provenance,
-    )
 
 
 # -------------------------------------------------------------- documents

@@ -4,7 +4,7 @@ and loaded back (`infra/views/rebuild.py` saves it with its position to resume f
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -44,32 +44,43 @@ def model_parts(model: Model) -> list[tuple[str, Any]]:
     ]
 
 
-def _json_chunks(model: Model) -> Iterator[bytes]:
+def _json_chunks(model: Model, parked: bool) -> Iterator[bytes]:
     """The model's state as one JSON object, part by part; the parked objectives' rows
-    (`Parked`, kept in a file) one objective at a time."""
+    (`Parked`, kept in a file) one objective at a time, or none (`parked=False`)."""
     for n, (name, value) in enumerate(model_parts(model)):
         yield (b"{" if n == 0 else b",") + dumps(name) + b":" + dumps(value)
+    if not parked:
+        yield b"}"
+        return
     yield b',"parked":{'
     for n, (objective_id, document) in enumerate(model.parked.items()):
         yield (b"," if n else b"") + dumps(str(objective_id)) + b":" + document
     yield b"}}"
 
 
-def model_bytes(model: Model) -> bytes:
-    """The model's state as one JSON object."""
-    return b"".join(_json_chunks(model))
+def model_bytes(model: Model, *, parked: bool = True) -> bytes:
+    """The model's state as one JSON object (without the parked objectives' rows: `parked=False`,
+    a rebuild's save, which keeps them in a table of their own)."""
+    return b"".join(_json_chunks(model, parked))
 
 
-def compressed_model(model: Model) -> bytes:
-    """`zlib.compress(model_bytes(model), 1)`, encoded and compressed one part at a time: the
-    whole JSON of a large model (hundreds of MB at a million events) is never held at once."""
+def compressed_model(model: Model, *, parked: bool = True) -> bytes:
+    """`zlib.compress(model_bytes(model, parked=parked), 1)`, encoded and compressed one part
+    at a time: the whole JSON of a large model is never held at once."""
     packer = zlib.compressobj(1)
-    chunks = [packer.compress(chunk) for chunk in _json_chunks(model)]
+    chunks = [packer.compress(chunk) for chunk in _json_chunks(model, parked)]
     chunks.append(packer.flush())
     return b"".join(chunks)
 
 
-def model_from_bytes(data: bytes, checkpoint_every: int) -> Model:
+def model_from_bytes(
+    data: bytes,
+    checkpoint_every: int,
+    more_parked: Iterable[tuple[UUID, bytes]] = (),
+    saved_as: str | None = None,
+) -> Model:
+    """The model `model_bytes` encoded; `more_parked`: more parked objectives' rows (a rebuild's
+    save keeps them apart), saved under `saved_as` (`Parked.saved`)."""
     raw = loads(data)
     shard = Shard(*raw["shard"]) if raw.get("shard") else None
     model = Model(tuple(raw["views"]), checkpoint_every, shard)
@@ -102,6 +113,14 @@ def model_from_bytes(data: bytes, checkpoint_every: int) -> Model:
             for kr_id, points in decode(Points, dumps(parked)).items():
                 if kr_id in node.key_results:
                     node.key_results[kr_id].live_check_ins = points
+    written: list[tuple[UUID, int]] = []
+    for objective_id, document in more_parked:
+        model.parked.put(objective_id, document)
+        start = model.parked.start_of(objective_id)
+        if start is not None:
+            written.append((objective_id, start))
+    if saved_as is not None:
+        model.parked.mark_saved(saved_as, written)
     for state in (model.tallies, model.history):
         state.cursor.position, state.cursor.now = tree.cursor.position, tree.cursor.now
     for objective_id in model.unsaved_objectives:  # its checkpoint document is made again

@@ -47,10 +47,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import OperationalError
 from psycopg import Connection, Cursor
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from domain.application import OkrLedger
@@ -63,7 +65,15 @@ from infra.views.model import HISTORY, VIEWS, Model, Shard
 from infra.views.model_file import compressed_model, model_from_bytes
 from infra.views.model_file import model_bytes as model_bytes
 from infra.views.projector import ShardLog, shard_sql
-from infra.views.schema import READS, RETIRED, SHADOW, TABLES, Table, tables_of
+from infra.views.schema import (
+    READS,
+    REBUILD_PARKED_TABLE,
+    RETIRED,
+    SHADOW,
+    TABLES,
+    Table,
+    tables_of,
+)
 from infra.views.store import (
     VERSIONS,
     ShardedViews,
@@ -601,8 +611,8 @@ class Rebuild:
         model: Model,
         started: datetime | None,
     ) -> None:
-        state = compressed_model(model)
-        with self.datastore.get_connection() as conn:
+        state = compressed_model(model, parked=False)
+        with self.datastore.get_connection() as conn, conn.transaction():
             conn.execute(
                 SQL(
                     "INSERT INTO {} (id, views, versions, target, position, started_at, saved_at, "
@@ -612,6 +622,44 @@ class Rebuild:
                 ).format(self.store.rebuild_table),
                 (key, list(views), versions, model.position, started, state),
             )
+            del state
+            self._save_parked(conn, key, model)
+        model.parked.mark_saved(key)
+
+    def _save_parked(self, conn: Connection[Any], key: str, model: Model) -> None:
+        """The parked objectives' rows beside the saved model, in their own table: only what
+        changed since the last save under `key`, read from the parked file and COPYed
+        `PARKED_PAGE` objectives at a time (at a million events the parked rows are hundreds
+        of MB: held at once beside the indexes, they were the rebuild's peak memory)."""
+        table = self._t(REBUILD_PARKED_TABLE)
+        stale, fresh = model.parked.unsaved(key)
+        if model.parked.saved_as != key:
+            conn.execute(SQL("DELETE FROM {} WHERE id = %s").format(table), (key,))
+        elif stale:
+            conn.execute(
+                SQL("DELETE FROM {} WHERE id = %s AND objective_id = ANY(%s)").format(table),
+                (key, stale),
+            )
+        if not fresh:
+            return
+        with conn.cursor().copy(
+            SQL("COPY {} (id, objective_id, rows) FROM STDIN (FORMAT BINARY)").format(table)
+        ) as copy:
+            copy.set_types(["text", "uuid", "bytea"])
+            for page in model.parked.pages(fresh, PARKED_PAGE):
+                for objective_id, document in page:
+                    copy.write_row((key, objective_id, document))
+                del page
+
+    def _parked_rows(self, conn: Connection[Any], key: str) -> Iterator[tuple[UUID, bytes]]:
+        """The parked objectives' rows saved under `key`, streamed."""
+        yield from conn.cursor(row_factory=tuple_row).stream(
+            SQL("SELECT objective_id, rows FROM {} WHERE id = %s").format(
+                self._t(REBUILD_PARKED_TABLE)
+            ),
+            (key,),
+            size=PARKED_PAGE,
+        )
 
     def _load(self, key: str) -> Model | None:
         """The model saved under `key` (by a helper process, or an interrupted shard)."""
@@ -620,9 +668,14 @@ class Rebuild:
                 SQL("SELECT state FROM {} WHERE id = %s").format(self.store.rebuild_table),
                 (key,),
             ).fetchone()
-        if row is None:
-            return None
-        return model_from_bytes(zlib.decompress(row["state"]), self.settings.checkpoint_every)
+            if row is None:
+                return None
+            return model_from_bytes(
+                zlib.decompress(row["state"]),
+                self.settings.checkpoint_every,
+                self._parked_rows(conn, key),
+                key,
+            )
 
     def _resume(
         self, key: str, versions: str, tables: Sequence[Table]
@@ -641,7 +694,12 @@ class Rebuild:
                     SQL("DELETE FROM {} WHERE id = %s").format(self.store.rebuild_table), (key,)
                 )
                 return None, datetime.now(UTC)
-            model = model_from_bytes(zlib.decompress(row["state"]), self.settings.checkpoint_every)
+            model = model_from_bytes(
+                zlib.decompress(row["state"]),
+                self.settings.checkpoint_every,
+                self._parked_rows(conn, key),
+                key,
+            )
             with conn.transaction():
                 for table in tables:
                     if table.append_only:
@@ -701,6 +759,10 @@ seconds while the model is encoded: the pool's idle-in-transaction timeout (even
 default 5 s) must not end its session then. Its commits need not wait for the disk: the
 saved progress is committed durably after them (a durable commit flushes every earlier one),
 and rows beyond a saved position are deleted on resume."""
+
+
+PARKED_PAGE = 500
+"""Parked objectives read from the parked file (or from a saved rebuild) at a time."""
 
 
 TRIM_EVERY = 10

@@ -54,6 +54,10 @@ META_TABLE = "okr_views"
 """One row per view: its fold version, when and up to where it was last rebuilt."""
 REBUILD_TABLE = "okr_views_rebuild"
 """An interrupted rebuild's progress, to resume from."""
+REBUILD_PARKED_TABLE = "okr_views_rebuild_parked"
+"""The parked objectives' rows of a saved rebuild (`infra.views.model.Parked`), one row per
+objective beside its `REBUILD_TABLE` row (deleted with it): written as they change, a page at a
+time, never held in memory at once."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,8 @@ TABLES: dict[str, tuple[Table, ...]] = {
             "lineage_id uuid NOT NULL, position bigint NOT NULL, superseded_by uuid, "
             "effective_on date NOT NULL",
             "check_in_id",
-            ("objective_id, position", "lineage_id"),
+            # No index on `lineage_id`: no query looks a check-in up by its lineage.
+            ("objective_id, position",),
             append_only=True,
         ),
     ),
@@ -253,6 +258,11 @@ def meta_statements(schema: str) -> list[Composed]:
             "versions text NOT NULL, target bigint NOT NULL, position bigint NOT NULL, "
             "started_at timestamptz NOT NULL, saved_at timestamptz NOT NULL, state bytea NOT NULL)"
         ).format(Identifier(schema, REBUILD_TABLE)),
+        SQL(
+            "CREATE TABLE IF NOT EXISTS {} (id text NOT NULL REFERENCES {} (id) ON DELETE CASCADE, "
+            "objective_id uuid NOT NULL, rows bytea STORAGE EXTERNAL NOT NULL, "
+            "PRIMARY KEY (id, objective_id))"
+        ).format(Identifier(schema, REBUILD_PARKED_TABLE), Identifier(schema, REBUILD_TABLE)),
         *(
             SQL("DROP TABLE IF EXISTS {}, {}, {}").format(
                 Identifier(schema, name),

@@ -7,15 +7,18 @@ model restored from the views."""
 from __future__ import annotations
 
 import os
+import tracemalloc
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from infra.views import rebuild as rebuild_module
 from infra.views.copy_format import copy_text
 from infra.views.log import LogReader
 from infra.views.model import VIEWS, Changes, Model
@@ -217,5 +220,66 @@ def test_a_model_restored_from_the_views_parks_closed_cycles_and_writes_alike(
                 assert all(o in restored.parked for o in objectives)
                 assert not objectives & _held(restored)
             assert _rows(restored) == _rows(kept)
+        finally:
+            app.close()
+
+
+def _parked_document(objective_id: UUID, size: int) -> bytes:
+    """An objective's rows as `Parked` keeps them, about `size` bytes of hardly compressible
+    text (a closed objective's live check-ins, notes and history at a large scale)."""
+    return orjson.dumps(
+        {"view_comparison": [str(objective_id), str(uuid4()), os.urandom(size // 2).hex()]}
+    )
+
+
+@pytest.mark.postgres
+def test_a_rebuilds_save_writes_the_parked_rows_a_page_at_a_time(
+    databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild's saved progress keeps the parked objectives' rows in a table of their own,
+    read from the parked file a page at a time: the save never holds every parked row at once
+    (the final save beside a large rebuild's indexes held them all and was its peak memory),
+    a later save writes only what changed, and a resume reads them all back."""
+    monkeypatch.setattr(rebuild_module, "PARKED_PAGE", 10)
+    objectives, size = 300, 30_000  # 9 MB of parked rows
+    with databases.fresh() as url:
+        app = ledger_on(url)
+        try:
+            rebuild = Rebuild(app, view_settings())
+            rebuild.store.create_table()
+            model = Model(VIEWS)
+            ids = [uuid4() for _ in range(objectives)]
+            for oid in ids:
+                model.parked.put(oid, _parked_document(oid, size))
+            versions = rebuild_module._versions(VIEWS)
+            tracemalloc.start()
+            try:
+                rebuild._save("all", VIEWS, versions, model, None)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            # At most a few pages of 10 objectives (300 KB each) at once, not 9 MB.
+            assert peak < objectives * size / 6, peak
+            loaded = rebuild._load("all")
+            assert loaded is not None
+            assert model_bytes(loaded) == model_bytes(model)
+            # One objective read back (a reopened cycle), one parked anew: only they change.
+            model.parked.take(ids[0])
+            extra = uuid4()
+            model.parked.put(extra, _parked_document(extra, size))
+            assert model.parked.unsaved("all") == (
+                [ids[0]],
+                [(extra, model.parked.start_of(extra))],
+            )
+            rebuild._save("all", VIEWS, versions, model, None)
+            assert model.parked.unsaved("all") == ([], [])
+            loaded = rebuild._load("all")
+            assert loaded is not None and ids[0] not in loaded.parked
+            assert model_bytes(loaded) == model_bytes(model)
+            # The saved progress deleted, its parked rows go with it.
+            with app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+                conn.execute("DELETE FROM okr_views_rebuild")
+                left = conn.execute("SELECT count(*) AS n FROM okr_views_rebuild_parked")
+                assert left.fetchone() == {"n": 0}
         finally:
             app.close()
