@@ -124,6 +124,11 @@ def clean_text(value: str, field: str, *, multiline: bool | None = None) -> str:
     return value.strip()
 
 
+def clean_text_or(value: str | None, field: str, kept: str) -> str:
+    """`value` as `clean_text` makes it, or `kept` (the text as it stands) when None."""
+    return kept if value is None else clean_text(value, field)
+
+
 def require_text(
     value: str, field: str, *, max_length: int = 500, multiline: bool | None = None
 ) -> str:

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID, uuid4
 
 from domain.base import Assigns, CommandContext, OkrAggregate
-from domain.errors import clean_text, require, require_choice, require_text, require_value
+from domain.errors import (
+    clean_text,
+    clean_text_or,
+    require,
+    require_choice,
+    require_text,
+    require_value,
+)
 
 
 class InitiativeStatus(StrEnum):
@@ -174,17 +181,11 @@ class Initiative(OkrAggregate):
         self, title: str, description: str | None, ctx: CommandContext, reason: str = ""
     ) -> None:
         title_ = require_text(title, "title", max_length=200)
-        description_ = (
-            self.description if description is None else clean_text(description, "description")
-        )
-        if (title_, description_) != (self.title, self.description):
-            why = clean_text(reason, "reason")
-            self._trigger(self.Retitled, ctx, why, title=title_, description=description_)
+        description_ = clean_text_or(description, "description", self.description)
+        self._assign(self.Retitled, ctx, reason, title=title_, description=description_)
 
     def change_owner(self, owner_person_id: UUID, ctx: CommandContext, reason: str = "") -> None:
-        if owner_person_id != self.owner_person_id:
-            why = clean_text(reason, "reason")
-            self._trigger(self.OwnerChanged, ctx, why, owner_person_id=owner_person_id)
+        self._assign(self.OwnerChanged, ctx, reason, owner_person_id=owner_person_id)
 
     def link_key_result(self, ref: KeyResultRef, ctx: CommandContext, reason: str = "") -> None:
         self._require_open("link a key result")

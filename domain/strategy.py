@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from domain.base import Assigns, CommandContext, OkrAggregate
-from domain.errors import InvalidValue, clean_text, require, require_text, require_value
+from domain.errors import (
+    InvalidValue,
+    clean_text,
+    clean_text_or,
+    require,
+    require_text,
+    require_value,
+)
 
 STRATEGY_ID = uuid5(NAMESPACE_URL, "okrledger:strategy")
 """The one strategy of a deployment."""
@@ -275,10 +282,10 @@ class Strategy(OkrAggregate):
     ) -> None:
         """Change the statements that differ (no event for one that stays the same)."""
         why = self._reason(reason)
-        if mission is not None and _statement(mission, "mission") != self.mission:
-            self._trigger(self.MissionRestated, ctx, why, mission=_statement(mission, "mission"))
-        if vision is not None and _statement(vision, "vision") != self.vision:
-            self._trigger(self.VisionRestated, ctx, why, vision=_statement(vision, "vision"))
+        if mission is not None:
+            self._assign(self.MissionRestated, ctx, why, mission=_statement(mission, "mission"))
+        if vision is not None:
+            self._assign(self.VisionRestated, ctx, why, vision=_statement(vision, "vision"))
         if values is not None and clean_values(values) != self.values:
             self._trigger(self.ValuesRestated, ctx, why, values=clean_values(values))
 
@@ -376,9 +383,7 @@ class Strategy(OkrAggregate):
         why = self._reason(reason)
         theme = self.theme(theme_id)
         name_ = theme.name if name is None else self._free_name(name, theme_id)
-        description_ = (
-            theme.description if description is None else clean_text(description, "description")
-        )
+        description_ = clean_text_or(description, "description", theme.description)
         perspective_ = (
             theme.perspective if perspective is None else self.require_perspective(perspective)
         )
