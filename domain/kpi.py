@@ -14,13 +14,14 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NotRequired, TypedDict, Unpack
 from uuid import UUID, uuid4
 
 from domain.base import Assigns, CommandContext, Immutable, OkrAggregate
 from domain.errors import (
     InvalidValue,
     clean_text,
+    clean_text_or,
     require,
     require_choice,
     require_correctable,
@@ -159,6 +160,21 @@ def validate_thresholds(direction: str, green: float, amber: float) -> tuple[flo
     return green_, amber_
 
 
+class KpiDefinition(TypedDict):
+    """What a KPI is defined with (`Kpi.define`, and the ledger's `define_kpi`); the
+    perspective and theme are checked against the strategy."""
+
+    name: str
+    unit: str
+    direction: str
+    owner_person_id: UUID
+    green: float
+    amber: float
+    description: NotRequired[str]
+    perspective: NotRequired[str | None]
+    theme_id: NotRequired[UUID | None]
+
+
 class Kpi(OkrAggregate):
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         name: str
@@ -288,29 +304,23 @@ class Kpi(OkrAggregate):
     def define(
         cls,
         *,
-        name: str,
-        unit: str,
-        direction: str,
-        owner_person_id: UUID,
-        green: float,
-        amber: float,
         ctx: CommandContext,
         strategy: Strategy | None = None,
-        description: str = "",
-        perspective: str | None = None,
-        theme_id: UUID | None = None,
+        **definition: Unpack[KpiDefinition],
     ) -> Kpi:
-        direction_ = require_choice(KpiDirection, direction, "direction")
-        green_, amber_ = validate_thresholds(direction_, green, amber)
-        perspective_, theme_id_ = validate_tags(strategy, perspective, theme_id)
+        direction_ = require_choice(KpiDirection, definition["direction"], "direction")
+        green_, amber_ = validate_thresholds(direction_, definition["green"], definition["amber"])
+        perspective_, theme_id_ = validate_tags(
+            strategy, definition.get("perspective"), definition.get("theme_id")
+        )
         return cls._create(
             cls.Defined,
             id=uuid4(),
-            name=require_text(name, "name", max_length=200),
-            description=clean_text(description, "description"),
-            unit=require_text(unit, "unit", max_length=40),
+            name=require_text(definition["name"], "name", max_length=200),
+            description=clean_text(definition.get("description", ""), "description"),
+            unit=require_text(definition["unit"], "unit", max_length=40),
             direction=direction_.value,
-            owner_person_id=owner_person_id,
+            owner_person_id=definition["owner_person_id"],
             green=green_,
             amber=amber_,
             perspective=perspective_,
@@ -326,18 +336,12 @@ class Kpi(OkrAggregate):
     ) -> None:
         self._require_live("rename it")
         name_ = require_text(name, "name", max_length=200)
-        description_ = (
-            self.description if description is None else clean_text(description, "description")
-        )
-        if (name_, description_) != (self.name, self.description):
-            why = clean_text(reason, "reason")
-            self._trigger(self.Renamed, ctx, why, name=name_, description=description_)
+        description_ = clean_text_or(description, "description", self.description)
+        self._assign(self.Renamed, ctx, reason, name=name_, description=description_)
 
     def change_owner(self, owner_person_id: UUID, ctx: CommandContext, reason: str = "") -> None:
         self._require_live("hand it over")
-        if owner_person_id != self.owner_person_id:
-            why = clean_text(reason, "reason")
-            self._trigger(self.OwnerChanged, ctx, why, owner_person_id=owner_person_id)
+        self._assign(self.OwnerChanged, ctx, reason, owner_person_id=owner_person_id)
 
     def retag(
         self,
@@ -349,9 +353,7 @@ class Kpi(OkrAggregate):
     ) -> None:
         self._require_live("retag it")
         perspective_, theme_id_ = validate_tags(strategy, perspective, theme_id)
-        if (perspective_, theme_id_) != (self.perspective, self.theme_id):
-            why = clean_text(reason, "reason")
-            self._trigger(self.Retagged, ctx, why, perspective=perspective_, theme_id=theme_id_)
+        self._assign(self.Retagged, ctx, reason, perspective=perspective_, theme_id=theme_id_)
 
     def change_thresholds(
         self, green: float, amber: float, reason: str, ctx: CommandContext
