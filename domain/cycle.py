@@ -87,9 +87,9 @@ class Cycle(OkrAggregate):
         name: str,
         starts_on: date,
         ends_on: date,
-        cadence: Cadence,
-        scoring: Scoring,
         ctx: CommandContext,
+        cadence: Cadence = Cadence.WEEKLY,
+        scoring: Scoring = Scoring.SCALE,
         success_threshold: float = 0.7,
     ) -> Cycle:
         require_value(
