@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NotRequired, TypedDict, Unpack
 from uuid import UUID, uuid4
 
 from domain.base import Assigns, CommandContext, OkrAggregate
@@ -51,6 +51,16 @@ class Note:
     text: str
     actor: str
     recorded_at: datetime
+
+
+class InitiativeLaunch(TypedDict):
+    """What an initiative is launched with (`Initiative.launch`, and the ledger's
+    `launch_initiative`, which checks the owner and the key results first)."""
+
+    title: str
+    owner_person_id: UUID
+    key_results: Sequence[KeyResultRef]
+    description: NotRequired[str]
 
 
 class StatusEntered(OkrAggregate.Event):
@@ -141,17 +151,9 @@ class Initiative(OkrAggregate):
     # ------------------------------------------------------------- commands
 
     @classmethod
-    def launch(
-        cls,
-        *,
-        title: str,
-        owner_person_id: UUID,
-        key_results: Sequence[KeyResultRef],
-        ctx: CommandContext,
-        description: str = "",
-    ) -> Initiative:
+    def launch(cls, *, ctx: CommandContext, **launch: Unpack[InitiativeLaunch]) -> Initiative:
         """A planned initiative; the caller checked that each key result is live."""
-        refs = list(dict.fromkeys(key_results))
+        refs = list(dict.fromkeys(launch["key_results"]))
         require_value(
             bool(refs),
             "key_results_required",
@@ -161,9 +163,9 @@ class Initiative(OkrAggregate):
         return cls._create(
             cls.Launched,
             id=uuid4(),
-            title=require_text(title, "title", max_length=200),
-            description=clean_text(description, "description"),
-            owner_person_id=owner_person_id,
+            title=require_text(launch["title"], "title", max_length=200),
+            description=clean_text(launch.get("description", ""), "description"),
+            owner_person_id=launch["owner_person_id"],
             key_results=[
                 {"objective_id": r.objective_id, "key_result_id": r.key_result_id} for r in refs
             ],

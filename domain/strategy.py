@@ -12,7 +12,7 @@ import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, Unpack
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from domain.base import Assigns, CommandContext, OkrAggregate
@@ -102,6 +102,18 @@ def _clean_perspectives(perspectives: Sequence[tuple[str, str]]) -> list[dict[st
         "perspectives",
     )
     return out
+
+
+class StrategyStatement(TypedDict):
+    """What the strategy says as a whole (`Strategy.revise`, and the ledger's `put_strategy`,
+    which defines the strategy first when there is none): `themes` as `Strategy.revise` reads
+    them; `perspectives` None (or left out) keeps those the strategy has."""
+
+    mission: str
+    vision: str
+    values: Sequence[str]
+    themes: Sequence[Mapping[str, Any]]
+    perspectives: NotRequired[Sequence[tuple[str, str]] | None]
 
 
 class Strategy(OkrAggregate):
@@ -432,12 +444,7 @@ class Strategy(OkrAggregate):
         self,
         ctx: CommandContext,
         reason: str,
-        *,
-        mission: str,
-        vision: str,
-        values: Sequence[str],
-        themes: Sequence[Mapping[str, Any]],
-        perspectives: Sequence[tuple[str, str]] | None = None,
+        **statement: Unpack[StrategyStatement],
     ) -> None:
         """Make the strategy say exactly this (PUT /strategy): the differences become events.
 
@@ -446,6 +453,8 @@ class Strategy(OkrAggregate):
         A revision that breaks a rule anywhere changes nothing: it is tried on a copy first.
         """
         self._reason(reason)
+        mission, vision, values = statement["mission"], statement["vision"], statement["values"]
+        themes, perspectives = statement["themes"], statement.get("perspectives")
 
         def apply(strategy: Strategy) -> None:
             strategy.restate(ctx, reason, mission=mission, vision=vision, values=values)
