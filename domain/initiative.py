@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 
 from domain.base import Assigns, CommandContext, OkrAggregate
 from domain.errors import (
+    bounded_text,
     clean_text,
     clean_text_or,
     require,
@@ -233,7 +234,7 @@ class Initiative(OkrAggregate):
         """planned → in progress → done; either of those → cancelled (with a reason); done or
         cancelled → in progress again (reopened, with a reason)."""
         target = require_choice(InitiativeStatus, status, "status")
-        note_ = _note_text(note)
+        note_ = bounded_text(note, "note")
         current = self.status
         require(target != current, "status_unchanged", f"the initiative is already {current}")
         if target == InitiativeStatus.IN_PROGRESS and current in CLOSED_STATUSES:
@@ -256,11 +257,3 @@ class Initiative(OkrAggregate):
 
     def add_note(self, note: str, ctx: CommandContext) -> None:
         self._trigger(self.NoteAdded, ctx, note=require_text(note, "note", max_length=2000))
-
-
-def _note_text(note: str) -> str:
-    text = clean_text(note, "note")
-    require_value(
-        len(text) <= 2000, "text_too_long", "note must be at most 2000 characters", "note"
-    )
-    return text

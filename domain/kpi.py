@@ -9,7 +9,6 @@ overwritten. Moving a threshold changes how every past value is coloured, so it 
 from __future__ import annotations
 
 import calendar
-import math
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -20,8 +19,10 @@ from uuid import UUID, uuid4
 from domain.base import Assigns, CommandContext, Immutable, OkrAggregate
 from domain.errors import (
     InvalidValue,
+    bounded_text,
     clean_text,
     clean_text_or,
+    finite_number,
     require,
     require_choice,
     require_correctable,
@@ -131,18 +132,9 @@ class Measurement(Immutable):
     reason: str = ""
 
 
-def _number(value: float, field: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidValue("not_a_number", f"{field} must be a number", field) from None
-    require_value(math.isfinite(number), "not_finite", f"{field} must be a finite number", field)
-    return number
-
-
 def validate_thresholds(direction: str, green: float, amber: float) -> tuple[float, float]:
-    green_ = _number(green, "thresholds.green")
-    amber_ = _number(amber, "thresholds.amber")
+    green_ = finite_number(green, "thresholds.green")
+    amber_ = finite_number(amber, "thresholds.amber")
     if direction == KpiDirection.INCREASE:
         require_value(
             green_ > amber_,
@@ -400,8 +392,8 @@ class Kpi(OkrAggregate):
             period=period_.name,
             starts_on=period_.starts_on,
             ends_on=period_.ends_on,
-            value=_number(value, "value"),
-            note=require_note(note),
+            value=finite_number(value, "value"),
+            note=bounded_text(note, "note"),
         )
         return measurement_id
 
@@ -429,8 +421,8 @@ class Kpi(OkrAggregate):
             period=original.period,
             starts_on=original.starts_on,
             ends_on=original.ends_on,
-            value=_number(value, "value"),
-            note=original.note if note is None else require_note(note),
+            value=finite_number(value, "value"),
+            note=original.note if note is None else bounded_text(note, "note"),
         )
         return correction_id
 
@@ -459,7 +451,7 @@ class Kpi(OkrAggregate):
         source = require_still_following(
             self.source_id, self.source, source_id, f"KPI '{self.name}'"
         )
-        number = _number(value, "value")
+        number = finite_number(value, "value")
         now = ctx.now()  # the day in the source's zone, never ahead of the UTC day
         day = min(Schedule.of(source).local_day(now), now.date()).isoformat()
         taken = next((m for m in self.live_measurements if m.period == day), None)
@@ -493,11 +485,3 @@ def _measurement_of(
         supersedes=supersedes,
         reason=event.reason,
     )
-
-
-def require_note(note: str) -> str:
-    text = clean_text(note, "note")
-    require_value(
-        len(text) <= 2000, "text_too_long", "note must be at most 2000 characters", "note"
-    )
-    return text

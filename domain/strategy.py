@@ -18,6 +18,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from domain.base import Assigns, CommandContext, OkrAggregate
 from domain.errors import (
     InvalidValue,
+    bounded_text,
     clean_text,
     clean_text_or,
     require,
@@ -270,8 +271,8 @@ class Strategy(OkrAggregate):
         return cls._create(
             cls.Defined,
             id=STRATEGY_ID,
-            mission=_statement(mission, "mission"),
-            vision=_statement(vision, "vision"),
+            mission=bounded_text(mission, "mission"),
+            vision=bounded_text(vision, "vision"),
             values=clean_values(values),
             perspectives=_clean_perspectives(perspectives),
             **ctx.stamp(clean_text(reason, "reason")),
@@ -295,9 +296,9 @@ class Strategy(OkrAggregate):
         """Change the statements that differ (no event for one that stays the same)."""
         why = self._reason(reason)
         if mission is not None:
-            self._assign(self.MissionRestated, ctx, why, mission=_statement(mission, "mission"))
+            self._assign(self.MissionRestated, ctx, why, mission=bounded_text(mission, "mission"))
         if vision is not None:
-            self._assign(self.VisionRestated, ctx, why, vision=_statement(vision, "vision"))
+            self._assign(self.VisionRestated, ctx, why, vision=bounded_text(vision, "vision"))
         if values is not None and clean_values(values) != self.values:
             self._trigger(self.ValuesRestated, ctx, why, values=clean_values(values))
 
@@ -569,14 +570,6 @@ class Strategy(OkrAggregate):
         ]
         require(not taken, "theme_name_taken", f"a theme is already called '{name_}'", "name")
         return name_
-
-
-def _statement(text: str, field: str) -> str:
-    cleaned = clean_text(text, field, multiline=True)
-    require_value(
-        len(cleaned) <= 2000, "text_too_long", f"{field} must be at most 2000 characters", field
-    )
-    return cleaned
 
 
 def _theme_id(raw: object, index: int) -> UUID | None:
