@@ -241,7 +241,7 @@ class Generator:
     ) -> tuple[Cycle, list[Objective]]:
         rng, org = self.rng, self.org
         self.at(starts - timedelta(days=20))
-        cycle = Cycle.plan(name, starts, ends, Cadence.WEEKLY, Scoring.SCALE, self.ctx(ADMIN))
+        cycle = Cycle.plan(name, starts, ends, self.ctx(ADMIN), Cadence.WEEKLY, Scoring.SCALE)
         self.touch(cycle)
         objectives: list[Objective] = []
         carried: list[Objective] = []

@@ -105,6 +105,14 @@ class OkrAggregate(Aggregate):
         character but tab and line breaks: every command's reason meets the text rule)."""
         self.trigger_event(event_class, **ctx.stamp(clean_text(reason, "reason")), **kw)
 
+    def _assign(
+        self, event_class: type[Assigns], ctx: CommandContext, reason: str = "", **values: Any
+    ) -> None:
+        """Record the `Assigns` event that sets `values`, unless the aggregate holds them all
+        already (then nothing is recorded)."""
+        if any(getattr(self, name) != value for name, value in values.items()):
+            self._trigger(event_class, ctx, reason, **values)
+
 
 class Assigns(OkrAggregate.Event):
     """An event that sets the aggregate's attributes named like its own fields to its values

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from domain.base import CommandContext, OkrAggregate
-from domain.errors import require, require_choice, require_text
+from domain.errors import require_choice
+from domain.receivers import Disabling, Receiving, Reenabling
 from domain.webhook import require_url
 
 
@@ -29,13 +30,13 @@ def url_hint(url: str) -> str:
     return f"{scheme}://{host}/…{url[-4:]}"
 
 
-class ChatChannel(OkrAggregate):
+class ChatChannel(Receiving, OkrAggregate):
+    NOUN = "channel"
+
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         kind: ChannelKind
         team_id: UUID | None
         url_hint: str
-        enabled: bool
-        disabled_reason: str
 
     class Connected(OkrAggregate.Created):
         kind: str
@@ -50,15 +51,11 @@ class ChatChannel(OkrAggregate):
             channel.enabled = True
             channel.disabled_reason = ""
 
-    class Disabled(OkrAggregate.Event):
-        def apply(self, channel: ChatChannel) -> None:
-            channel.enabled = False
-            channel.disabled_reason = self.reason
+    class Disabled(Disabling):
+        pass
 
-    class Reenabled(OkrAggregate.Event):
-        def apply(self, channel: ChatChannel) -> None:
-            channel.enabled = True
-            channel.disabled_reason = ""
+    class Reenabled(Reenabling):
+        pass
 
     @classmethod
     def connect(
@@ -77,11 +74,3 @@ class ChatChannel(OkrAggregate):
             url_hint=url_hint(require_url(url)),
             **ctx.stamp(),
         )
-
-    def disable(self, reason: str, ctx: CommandContext) -> None:
-        require(self.enabled, "channel_disabled", "the channel is already disabled")
-        self._trigger(self.Disabled, ctx, reason=require_text(reason, "reason"))
-
-    def reenable(self, ctx: CommandContext, reason: str = "") -> None:
-        require(not self.enabled, "channel_enabled", "the channel is already enabled")
-        self._trigger(self.Reenabled, ctx, reason=reason)

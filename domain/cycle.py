@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 from uuid import uuid4
 
 from domain.base import CommandContext, OkrAggregate
@@ -31,6 +31,15 @@ class Cadence(StrEnum):
 class Scoring(StrEnum):
     YES_NO = "yes_no"
     SCALE = "scale"
+
+
+class PhaseEntered(OkrAggregate.Event):
+    """What the phase events share: each moves the cycle into its `PHASE`."""
+
+    PHASE: ClassVar[Phase]
+
+    def apply(self, cycle: Cycle) -> None:
+        cycle.phase = self.PHASE
 
 
 class Cycle(OkrAggregate):
@@ -60,21 +69,17 @@ class Cycle(OkrAggregate):
             cycle.success_threshold = self.success_threshold
             cycle.phase = Phase.PLANNING
 
-    class Started(OkrAggregate.Event):
-        def apply(self, cycle: Cycle) -> None:
-            cycle.phase = Phase.ACTIVE
+    class Started(PhaseEntered):
+        PHASE = Phase.ACTIVE
 
-    class GradingOpened(OkrAggregate.Event):
-        def apply(self, cycle: Cycle) -> None:
-            cycle.phase = Phase.GRADING
+    class GradingOpened(PhaseEntered):
+        PHASE = Phase.GRADING
 
-    class Closed(OkrAggregate.Event):
-        def apply(self, cycle: Cycle) -> None:
-            cycle.phase = Phase.CLOSED
+    class Closed(PhaseEntered):
+        PHASE = Phase.CLOSED
 
-    class Reopened(OkrAggregate.Event):
-        def apply(self, cycle: Cycle) -> None:
-            cycle.phase = Phase.GRADING
+    class Reopened(PhaseEntered):
+        PHASE = Phase.GRADING
 
     @classmethod
     def plan(
@@ -82,9 +87,9 @@ class Cycle(OkrAggregate):
         name: str,
         starts_on: date,
         ends_on: date,
-        cadence: Cadence,
-        scoring: Scoring,
         ctx: CommandContext,
+        cadence: Cadence = Cadence.WEEKLY,
+        scoring: Scoring = Scoring.SCALE,
         success_threshold: float = 0.7,
     ) -> Cycle:
         require_value(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -73,6 +74,16 @@ def require_choice(choices: type[E], value: str, field: str) -> E:
         ) from None
 
 
+def finite_number(value: float, field: str) -> float:
+    """A finite number, or InvalidValue (rules `not_a_number`, `not_finite`)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidValue("not_a_number", f"{field} must be a number", field) from None
+    require_value(math.isfinite(number), "not_finite", f"{field} must be a finite number", field)
+    return number
+
+
 MULTILINE_FIELDS = frozenset(
     {"comment", "description", "mission", "note", "query", "reason", "text", "vision"}
 )
@@ -124,13 +135,17 @@ def clean_text(value: str, field: str, *, multiline: bool | None = None) -> str:
     return value.strip()
 
 
-def require_text(
-    value: str, field: str, *, max_length: int = 500, multiline: bool | None = None
+def clean_text_or(value: str | None, field: str, kept: str) -> str:
+    """`value` as `clean_text` makes it, or `kept` (the text as it stands) when None."""
+    return kept if value is None else clean_text(value, field)
+
+
+def bounded_text(
+    value: str, field: str, *, max_length: int = 2000, multiline: bool | None = None
 ) -> str:
-    """Trimmed, non-empty text of bounded length, without control characters (see
-    `clean_text`)."""
+    """Trimmed text (maybe empty) of at most `max_length` characters, without control
+    characters (see `clean_text`): a note, a mission."""
     text = clean_text(value, field, multiline=multiline)
-    require_value(bool(text), "text_required", f"{field} must not be empty", field)
     require_value(
         len(text) <= max_length,
         "text_too_long",
@@ -138,6 +153,16 @@ def require_text(
         field,
     )
     return text
+
+
+def require_text(
+    value: str, field: str, *, max_length: int = 500, multiline: bool | None = None
+) -> str:
+    """Trimmed, non-empty text of bounded length, without control characters (see
+    `clean_text`)."""
+    text = clean_text(value, field, multiline=multiline)
+    require_value(bool(text), "text_required", f"{field} must not be empty", field)
+    return bounded_text(text, field, max_length=max_length, multiline=multiline)
 
 
 def require_correctable(original: S | None, kind: str, noun: str, record_id: Any) -> S:

@@ -12,11 +12,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NotRequired, TypedDict, Unpack
 from uuid import UUID, uuid4
 
 from domain.base import Assigns, CommandContext, OkrAggregate
-from domain.errors import clean_text, require, require_choice, require_text, require_value
+from domain.errors import (
+    bounded_text,
+    clean_text,
+    clean_text_or,
+    require,
+    require_choice,
+    require_text,
+    require_value,
+)
 
 
 class InitiativeStatus(StrEnum):
@@ -44,6 +52,16 @@ class Note:
     text: str
     actor: str
     recorded_at: datetime
+
+
+class InitiativeLaunch(TypedDict):
+    """What an initiative is launched with (`Initiative.launch`, and the ledger's
+    `launch_initiative`, which checks the owner and the key results first)."""
+
+    title: str
+    owner_person_id: UUID
+    key_results: Sequence[KeyResultRef]
+    description: NotRequired[str]
 
 
 class StatusEntered(OkrAggregate.Event):
@@ -134,17 +152,9 @@ class Initiative(OkrAggregate):
     # ------------------------------------------------------------- commands
 
     @classmethod
-    def launch(
-        cls,
-        *,
-        title: str,
-        owner_person_id: UUID,
-        key_results: Sequence[KeyResultRef],
-        ctx: CommandContext,
-        description: str = "",
-    ) -> Initiative:
+    def launch(cls, *, ctx: CommandContext, **launch: Unpack[InitiativeLaunch]) -> Initiative:
         """A planned initiative; the caller checked that each key result is live."""
-        refs = list(dict.fromkeys(key_results))
+        refs = list(dict.fromkeys(launch["key_results"]))
         require_value(
             bool(refs),
             "key_results_required",
@@ -154,9 +164,9 @@ class Initiative(OkrAggregate):
         return cls._create(
             cls.Launched,
             id=uuid4(),
-            title=require_text(title, "title", max_length=200),
-            description=clean_text(description, "description"),
-            owner_person_id=owner_person_id,
+            title=require_text(launch["title"], "title", max_length=200),
+            description=clean_text(launch.get("description", ""), "description"),
+            owner_person_id=launch["owner_person_id"],
             key_results=[
                 {"objective_id": r.objective_id, "key_result_id": r.key_result_id} for r in refs
             ],
@@ -174,17 +184,11 @@ class Initiative(OkrAggregate):
         self, title: str, description: str | None, ctx: CommandContext, reason: str = ""
     ) -> None:
         title_ = require_text(title, "title", max_length=200)
-        description_ = (
-            self.description if description is None else clean_text(description, "description")
-        )
-        if (title_, description_) != (self.title, self.description):
-            why = clean_text(reason, "reason")
-            self._trigger(self.Retitled, ctx, why, title=title_, description=description_)
+        description_ = clean_text_or(description, "description", self.description)
+        self._assign(self.Retitled, ctx, reason, title=title_, description=description_)
 
     def change_owner(self, owner_person_id: UUID, ctx: CommandContext, reason: str = "") -> None:
-        if owner_person_id != self.owner_person_id:
-            why = clean_text(reason, "reason")
-            self._trigger(self.OwnerChanged, ctx, why, owner_person_id=owner_person_id)
+        self._assign(self.OwnerChanged, ctx, reason, owner_person_id=owner_person_id)
 
     def link_key_result(self, ref: KeyResultRef, ctx: CommandContext, reason: str = "") -> None:
         self._require_open("link a key result")
@@ -230,7 +234,7 @@ class Initiative(OkrAggregate):
         """planned → in progress → done; either of those → cancelled (with a reason); done or
         cancelled → in progress again (reopened, with a reason)."""
         target = require_choice(InitiativeStatus, status, "status")
-        note_ = _note_text(note)
+        note_ = bounded_text(note, "note")
         current = self.status
         require(target != current, "status_unchanged", f"the initiative is already {current}")
         if target == InitiativeStatus.IN_PROGRESS and current in CLOSED_STATUSES:
@@ -253,11 +257,3 @@ class Initiative(OkrAggregate):
 
     def add_note(self, note: str, ctx: CommandContext) -> None:
         self._trigger(self.NoteAdded, ctx, note=require_text(note, "note", max_length=2000))
-
-
-def _note_text(note: str) -> str:
-    text = clean_text(note, "note")
-    require_value(
-        len(text) <= 2000, "text_too_long", "note must be at most 2000 characters", "note"
-    )
-    return text

@@ -9,18 +9,20 @@ overwritten. Moving a threshold changes how every past value is coloured, so it 
 from __future__ import annotations
 
 import calendar
-import math
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NotRequired, TypedDict, Unpack
 from uuid import UUID, uuid4
 
 from domain.base import Assigns, CommandContext, Immutable, OkrAggregate
 from domain.errors import (
     InvalidValue,
+    bounded_text,
     clean_text,
+    clean_text_or,
+    finite_number,
     require,
     require_choice,
     require_correctable,
@@ -130,18 +132,9 @@ class Measurement(Immutable):
     reason: str = ""
 
 
-def _number(value: float, field: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidValue("not_a_number", f"{field} must be a number", field) from None
-    require_value(math.isfinite(number), "not_finite", f"{field} must be a finite number", field)
-    return number
-
-
 def validate_thresholds(direction: str, green: float, amber: float) -> tuple[float, float]:
-    green_ = _number(green, "thresholds.green")
-    amber_ = _number(amber, "thresholds.amber")
+    green_ = finite_number(green, "thresholds.green")
+    amber_ = finite_number(amber, "thresholds.amber")
     if direction == KpiDirection.INCREASE:
         require_value(
             green_ > amber_,
@@ -157,6 +150,21 @@ def validate_thresholds(direction: str, green: float, amber: float) -> tuple[flo
             "thresholds.amber",
         )
     return green_, amber_
+
+
+class KpiDefinition(TypedDict):
+    """What a KPI is defined with (`Kpi.define`, and the ledger's `define_kpi`); the
+    perspective and theme are checked against the strategy."""
+
+    name: str
+    unit: str
+    direction: str
+    owner_person_id: UUID
+    green: float
+    amber: float
+    description: NotRequired[str]
+    perspective: NotRequired[str | None]
+    theme_id: NotRequired[UUID | None]
 
 
 class Kpi(OkrAggregate):
@@ -288,29 +296,23 @@ class Kpi(OkrAggregate):
     def define(
         cls,
         *,
-        name: str,
-        unit: str,
-        direction: str,
-        owner_person_id: UUID,
-        green: float,
-        amber: float,
         ctx: CommandContext,
         strategy: Strategy | None = None,
-        description: str = "",
-        perspective: str | None = None,
-        theme_id: UUID | None = None,
+        **definition: Unpack[KpiDefinition],
     ) -> Kpi:
-        direction_ = require_choice(KpiDirection, direction, "direction")
-        green_, amber_ = validate_thresholds(direction_, green, amber)
-        perspective_, theme_id_ = validate_tags(strategy, perspective, theme_id)
+        direction_ = require_choice(KpiDirection, definition["direction"], "direction")
+        green_, amber_ = validate_thresholds(direction_, definition["green"], definition["amber"])
+        perspective_, theme_id_ = validate_tags(
+            strategy, definition.get("perspective"), definition.get("theme_id")
+        )
         return cls._create(
             cls.Defined,
             id=uuid4(),
-            name=require_text(name, "name", max_length=200),
-            description=clean_text(description, "description"),
-            unit=require_text(unit, "unit", max_length=40),
+            name=require_text(definition["name"], "name", max_length=200),
+            description=clean_text(definition.get("description", ""), "description"),
+            unit=require_text(definition["unit"], "unit", max_length=40),
             direction=direction_.value,
-            owner_person_id=owner_person_id,
+            owner_person_id=definition["owner_person_id"],
             green=green_,
             amber=amber_,
             perspective=perspective_,
@@ -326,18 +328,12 @@ class Kpi(OkrAggregate):
     ) -> None:
         self._require_live("rename it")
         name_ = require_text(name, "name", max_length=200)
-        description_ = (
-            self.description if description is None else clean_text(description, "description")
-        )
-        if (name_, description_) != (self.name, self.description):
-            why = clean_text(reason, "reason")
-            self._trigger(self.Renamed, ctx, why, name=name_, description=description_)
+        description_ = clean_text_or(description, "description", self.description)
+        self._assign(self.Renamed, ctx, reason, name=name_, description=description_)
 
     def change_owner(self, owner_person_id: UUID, ctx: CommandContext, reason: str = "") -> None:
         self._require_live("hand it over")
-        if owner_person_id != self.owner_person_id:
-            why = clean_text(reason, "reason")
-            self._trigger(self.OwnerChanged, ctx, why, owner_person_id=owner_person_id)
+        self._assign(self.OwnerChanged, ctx, reason, owner_person_id=owner_person_id)
 
     def retag(
         self,
@@ -349,9 +345,7 @@ class Kpi(OkrAggregate):
     ) -> None:
         self._require_live("retag it")
         perspective_, theme_id_ = validate_tags(strategy, perspective, theme_id)
-        if (perspective_, theme_id_) != (self.perspective, self.theme_id):
-            why = clean_text(reason, "reason")
-            self._trigger(self.Retagged, ctx, why, perspective=perspective_, theme_id=theme_id_)
+        self._assign(self.Retagged, ctx, reason, perspective=perspective_, theme_id=theme_id_)
 
     def change_thresholds(
         self, green: float, amber: float, reason: str, ctx: CommandContext
@@ -398,8 +392,8 @@ class Kpi(OkrAggregate):
             period=period_.name,
             starts_on=period_.starts_on,
             ends_on=period_.ends_on,
-            value=_number(value, "value"),
-            note=require_note(note),
+            value=finite_number(value, "value"),
+            note=bounded_text(note, "note"),
         )
         return measurement_id
 
@@ -427,8 +421,8 @@ class Kpi(OkrAggregate):
             period=original.period,
             starts_on=original.starts_on,
             ends_on=original.ends_on,
-            value=_number(value, "value"),
-            note=original.note if note is None else require_note(note),
+            value=finite_number(value, "value"),
+            note=original.note if note is None else bounded_text(note, "note"),
         )
         return correction_id
 
@@ -457,7 +451,7 @@ class Kpi(OkrAggregate):
         source = require_still_following(
             self.source_id, self.source, source_id, f"KPI '{self.name}'"
         )
-        number = _number(value, "value")
+        number = finite_number(value, "value")
         now = ctx.now()  # the day in the source's zone, never ahead of the UTC day
         day = min(Schedule.of(source).local_day(now), now.date()).isoformat()
         taken = next((m for m in self.live_measurements if m.period == day), None)
@@ -491,11 +485,3 @@ def _measurement_of(
         supersedes=supersedes,
         reason=event.reason,
     )
-
-
-def require_note(note: str) -> str:
-    text = clean_text(note, "note")
-    require_value(
-        len(text) <= 2000, "text_too_long", "note must be at most 2000 characters", "note"
-    )
-    return text

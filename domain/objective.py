@@ -13,7 +13,7 @@ commands in one mixin per concern: `objective_drafting`, `objective_review`,
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 from uuid import UUID, uuid4
 
 from domain.base import Assigns, CommandContext, OkrAggregate
@@ -51,10 +51,25 @@ __all__ = [
     "KeyResult",
     "Kind",
     "Objective",
+    "ObjectiveDraft",
     "Perspective",
     "Status",
     "validate_key_result",
 ]
+
+
+class ObjectiveDraft(TypedDict):
+    """What an objective is drafted with (`Objective.draft`, and the ledger's
+    `draft_objective`, which loads its cycle and parent by id); one owner, a team or a person."""
+
+    title: str
+    kind: Kind
+    owner_team_id: NotRequired[UUID | None]
+    owner_person_id: NotRequired[UUID | None]
+    description: NotRequired[str]
+    perspective: NotRequired[Perspective | None]
+    parent_key_result_id: NotRequired[UUID | None]
+    private: NotRequired[bool]
 
 
 class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
@@ -369,21 +384,18 @@ class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
         cls,
         *,
         cycle: Cycle,
-        owner_team_id: UUID | None,
-        owner_person_id: UUID | None,
-        title: str,
-        kind: Kind,
         ctx: CommandContext,
-        description: str = "",
-        perspective: Perspective | None = None,
         parent: Objective | None = None,
-        parent_key_result_id: UUID | None = None,
-        private: bool = False,
         carried_from: UUID | None = None,
         objective_id: UUID | None = None,
+        **draft: Unpack[ObjectiveDraft],
     ) -> Objective:
         """`objective_id`: a chosen id (an import derives it from the external id, so a second
         import of the same file finds it); a fresh one otherwise."""
+        owner_team_id = draft.get("owner_team_id")
+        owner_person_id = draft.get("owner_person_id")
+        parent_key_result_id = draft.get("parent_key_result_id")
+        kind, perspective = draft["kind"], draft.get("perspective")
         cycle.require_open_for("draft an objective", *PLANNING_PHASES)
         require_one_owner(owner_team_id, owner_person_id)
         require_alignable(parent, parent_key_result_id, cycle)
@@ -407,13 +419,13 @@ class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):
             cycle_id=cycle.id,
             owner_team_id=owner_team_id,
             owner_person_id=owner_person_id,
-            title=require_text(title, "title", max_length=200),
-            description=clean_text(description, "description"),
+            title=require_text(draft["title"], "title", max_length=200),
+            description=clean_text(draft.get("description", ""), "description"),
             kind=kind_.value,
             perspective=perspective_.value if perspective_ else None,
             parent_objective_id=parent.id if parent else None,
             parent_key_result_id=parent_key_result_id,
-            private=private,
+            private=draft.get("private", False),
             carried_from=carried_from,
             **ctx.stamp(),
         )

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 from domain.base import CommandContext
 from domain.cycle import Cycle, Phase
-from domain.errors import clean_text, require, require_text, require_value
+from domain.errors import clean_text, clean_text_or, require, require_text, require_value
 from domain.objective_state import ObjectiveState
 from domain.objective_values import (
     PLANNING_PHASES,
@@ -37,9 +37,7 @@ class Drafting(ObjectiveState):
             ctx,
             reason=self._edit_reason(reason),
             title=require_text(title, "title", max_length=200),
-            description=self.description
-            if description is None
-            else clean_text(description, "description"),
+            description=clean_text_or(description, "description", self.description),
         )
 
     def realign(

@@ -14,7 +14,7 @@ import json
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from domain.base import CommandContext, OkrAggregate
+from domain.base import Assigns, CommandContext, OkrAggregate
 from domain.change_sets import added_key_results, edited_key_results, removed_key_results
 from domain.errors import clean_text, require, require_text, require_value
 from domain.objective_values import (
@@ -68,9 +68,9 @@ class ObjectiveState(_Aggregate):
         abandon_reason: str
         theme_id: UUID | None
         # the events the commands trigger (classes defined on Objective)
-        Reworded: ClassVar[type[OkrAggregate.Event]]
-        Realigned: ClassVar[type[OkrAggregate.Event]]
-        Reassigned: ClassVar[type[OkrAggregate.Event]]
+        Reworded: ClassVar[type[Assigns]]
+        Realigned: ClassVar[type[Assigns]]
+        Reassigned: ClassVar[type[Assigns]]
         Abandoned: ClassVar[type[OkrAggregate.Event]]
         KeyResultAdded: ClassVar[type[OkrAggregate.Event]]
         KeyResultReworded: ClassVar[type[OkrAggregate.Event]]
@@ -92,7 +92,7 @@ class ObjectiveState(_Aggregate):
         KeyResultGraded: ClassVar[type[OkrAggregate.Event]]
         Graded: ClassVar[type[OkrAggregate.Event]]
         Reflected: ClassVar[type[OkrAggregate.Event]]
-        Themed: ClassVar[type[OkrAggregate.Event]]
+        Themed: ClassVar[type[Assigns]]
         KeyResultLinkedToKpi: ClassVar[type[OkrAggregate.Event]]
         KeyResultUnlinkedFromKpi: ClassVar[type[OkrAggregate.Event]]
         KeyResultSourceAttached: ClassVar[type[OkrAggregate.Event]]

@@ -163,8 +163,7 @@ class Tracking(ObjectiveState):
         """
         cycle.require_open_for("tag an objective", *PLANNING_PHASES, Phase.GRADING)
         self._require_not_abandoned()
-        if theme_id != self.theme_id:
-            self._trigger(self.Themed, ctx, clean_text(reason, "reason"), theme_id=theme_id)
+        self._assign(self.Themed, ctx, reason, theme_id=theme_id)
 
     def _metric_key_result(self, key_result_id: UUID, rule: str, followed: str) -> KeyResult:
         """A key result that follows something measured (a KPI, a data source) is a metric."""

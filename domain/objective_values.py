@@ -3,7 +3,6 @@ and the rules every key result definition obeys."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -12,7 +11,7 @@ from uuid import UUID
 
 from domain.base import Immutable, Records
 from domain.cycle import Phase
-from domain.errors import InvalidValue, require_value
+from domain.errors import InvalidValue, finite_number, require_value
 from domain.scoring import Direction, Measure, progress
 
 
@@ -187,14 +186,8 @@ class CounterProposal:
 
 
 def finite(value: float | None, name: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidValue("not_a_number", f"{name} must be a number", name) from None
-    require_value(math.isfinite(number), "not_finite", f"{name} must be a finite number", name)
-    return number
+    """None, or a finite number (see `finite_number`)."""
+    return None if value is None else finite_number(value, name)
 
 
 def validate_key_result(

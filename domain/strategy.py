@@ -12,11 +12,19 @@ import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, Unpack
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from domain.base import Assigns, CommandContext, OkrAggregate
-from domain.errors import InvalidValue, clean_text, require, require_text, require_value
+from domain.errors import (
+    InvalidValue,
+    bounded_text,
+    clean_text,
+    clean_text_or,
+    require,
+    require_text,
+    require_value,
+)
 
 STRATEGY_ID = uuid5(NAMESPACE_URL, "okrledger:strategy")
 """The one strategy of a deployment."""
@@ -95,6 +103,18 @@ def _clean_perspectives(perspectives: Sequence[tuple[str, str]]) -> list[dict[st
         "perspectives",
     )
     return out
+
+
+class StrategyStatement(TypedDict):
+    """What the strategy says as a whole (`Strategy.revise`, and the ledger's `put_strategy`,
+    which defines the strategy first when there is none): `themes` as `Strategy.revise` reads
+    them; `perspectives` None (or left out) keeps those the strategy has."""
+
+    mission: str
+    vision: str
+    values: Sequence[str]
+    themes: Sequence[Mapping[str, Any]]
+    perspectives: NotRequired[Sequence[tuple[str, str]] | None]
 
 
 class Strategy(OkrAggregate):
@@ -251,8 +271,8 @@ class Strategy(OkrAggregate):
         return cls._create(
             cls.Defined,
             id=STRATEGY_ID,
-            mission=_statement(mission, "mission"),
-            vision=_statement(vision, "vision"),
+            mission=bounded_text(mission, "mission"),
+            vision=bounded_text(vision, "vision"),
             values=clean_values(values),
             perspectives=_clean_perspectives(perspectives),
             **ctx.stamp(clean_text(reason, "reason")),
@@ -275,10 +295,10 @@ class Strategy(OkrAggregate):
     ) -> None:
         """Change the statements that differ (no event for one that stays the same)."""
         why = self._reason(reason)
-        if mission is not None and _statement(mission, "mission") != self.mission:
-            self._trigger(self.MissionRestated, ctx, why, mission=_statement(mission, "mission"))
-        if vision is not None and _statement(vision, "vision") != self.vision:
-            self._trigger(self.VisionRestated, ctx, why, vision=_statement(vision, "vision"))
+        if mission is not None:
+            self._assign(self.MissionRestated, ctx, why, mission=bounded_text(mission, "mission"))
+        if vision is not None:
+            self._assign(self.VisionRestated, ctx, why, vision=bounded_text(vision, "vision"))
         if values is not None and clean_values(values) != self.values:
             self._trigger(self.ValuesRestated, ctx, why, values=clean_values(values))
 
@@ -376,9 +396,7 @@ class Strategy(OkrAggregate):
         why = self._reason(reason)
         theme = self.theme(theme_id)
         name_ = theme.name if name is None else self._free_name(name, theme_id)
-        description_ = (
-            theme.description if description is None else clean_text(description, "description")
-        )
+        description_ = clean_text_or(description, "description", theme.description)
         perspective_ = (
             theme.perspective if perspective is None else self.require_perspective(perspective)
         )
@@ -427,12 +445,7 @@ class Strategy(OkrAggregate):
         self,
         ctx: CommandContext,
         reason: str,
-        *,
-        mission: str,
-        vision: str,
-        values: Sequence[str],
-        themes: Sequence[Mapping[str, Any]],
-        perspectives: Sequence[tuple[str, str]] | None = None,
+        **statement: Unpack[StrategyStatement],
     ) -> None:
         """Make the strategy say exactly this (PUT /strategy): the differences become events.
 
@@ -441,6 +454,8 @@ class Strategy(OkrAggregate):
         A revision that breaks a rule anywhere changes nothing: it is tried on a copy first.
         """
         self._reason(reason)
+        mission, vision, values = statement["mission"], statement["vision"], statement["values"]
+        themes, perspectives = statement["themes"], statement.get("perspectives")
 
         def apply(strategy: Strategy) -> None:
             strategy.restate(ctx, reason, mission=mission, vision=vision, values=values)
@@ -555,14 +570,6 @@ class Strategy(OkrAggregate):
         ]
         require(not taken, "theme_name_taken", f"a theme is already called '{name_}'", "name")
         return name_
-
-
-def _statement(text: str, field: str) -> str:
-    cleaned = clean_text(text, field, multiline=True)
-    require_value(
-        len(cleaned) <= 2000, "text_too_long", f"{field} must be at most 2000 characters", field
-    )
-    return cleaned
 
 
 def _theme_id(raw: object, index: int) -> UUID | None:

@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 from domain.base import CommandContext, OkrAggregate
 from domain.errors import require, require_text, require_value
+from domain.receivers import Disabling, Receiving, Reenabling
 
 ALL_EVENT_TYPES = "*"
 """An event type list of just this receives every event."""
@@ -73,13 +74,13 @@ def require_event_types(event_types: list[str]) -> list[str]:
     return cleaned
 
 
-class WebhookEndpoint(OkrAggregate):
+class WebhookEndpoint(Receiving, OkrAggregate):
+    NOUN = "endpoint"
+
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         url: str
         event_types: list[str]
         private_content: bool
-        enabled: bool
-        disabled_reason: str
 
     class Registered(OkrAggregate.Created):
         url: str
@@ -100,15 +101,11 @@ class WebhookEndpoint(OkrAggregate):
         def apply(self, endpoint: WebhookEndpoint) -> None:
             endpoint.event_types = list(self.event_types)
 
-    class Disabled(OkrAggregate.Event):
-        def apply(self, endpoint: WebhookEndpoint) -> None:
-            endpoint.enabled = False
-            endpoint.disabled_reason = self.reason
+    class Disabled(Disabling):
+        pass
 
-    class Reenabled(OkrAggregate.Event):
-        def apply(self, endpoint: WebhookEndpoint) -> None:
-            endpoint.enabled = True
-            endpoint.disabled_reason = ""
+    class Reenabled(Reenabling):
+        pass
 
     @classmethod
     def register(
@@ -142,11 +139,3 @@ class WebhookEndpoint(OkrAggregate):
             "event_types",
         )
         self._trigger(self.EventTypesChanged, ctx, event_types=types)
-
-    def disable(self, reason: str, ctx: CommandContext) -> None:
-        require(self.enabled, "endpoint_disabled", "the endpoint is already disabled")
-        self._trigger(self.Disabled, ctx, reason=require_text(reason, "reason"))
-
-    def reenable(self, ctx: CommandContext, reason: str = "") -> None:
-        require(not self.enabled, "endpoint_enabled", "the endpoint is already enabled")
-        self._trigger(self.Reenabled, ctx, reason=reason)

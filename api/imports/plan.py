@@ -382,9 +382,9 @@ class Planner:
                 values["name"],
                 values["starts_on"],
                 values["ends_on"],
+                ctx,
                 Cadence(values.get("cadence", "weekly")),
                 Scoring(values.get("scoring", "scale")),
-                ctx,
             )
             if cycle.starts_on <= self.today:
                 cycle.start(ctx)  # imported history is tracked history: the cycle is active

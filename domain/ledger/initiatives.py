@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Unpack
 from uuid import UUID
 
 from domain.base import CommandContext
 from domain.errors import require
-from domain.initiative import Initiative, InitiativeStatus, KeyResultRef
+from domain.initiative import Initiative, InitiativeLaunch, InitiativeStatus, KeyResultRef
 from domain.ledger.base import INITIATIVE, OBJECTIVE, CommandResult, LedgerBase
 from domain.ledger.command import change_of, command
 
@@ -27,25 +27,12 @@ class InitiativeLedger(LedgerBase):
         objective.key_result(ref.key_result_id)
 
     def launch_initiative(
-        self,
-        *,
-        title: str,
-        owner_person_id: UUID,
-        key_results: Sequence[KeyResultRef],
-        ctx: CommandContext,
-        description: str = "",
+        self, *, ctx: CommandContext, **launch: Unpack[InitiativeLaunch]
     ) -> CommandResult:
-        self._owner_exists(None, owner_person_id)
-        for ref in key_results:
+        self._owner_exists(None, launch["owner_person_id"])
+        for ref in launch["key_results"]:
             self._live_key_result(ref)
-        initiative = Initiative.launch(
-            title=title,
-            owner_person_id=owner_person_id,
-            key_results=key_results,
-            ctx=ctx,
-            description=description,
-        )
-        return self._commit(initiative)
+        return self._commit(Initiative.launch(ctx=ctx, **launch))
 
     @change_of(INITIATIVE)
     def update_initiative(

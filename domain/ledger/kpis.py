@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Unpack
 from uuid import UUID
 
 from domain.base import CommandContext
-from domain.kpi import Kpi
+from domain.kpi import Kpi, KpiDefinition
 from domain.ledger.base import KPI, CommandResult
 from domain.ledger.command import change_of, command, ledger_command
 from domain.ledger.strategy import StrategyLedger
@@ -18,34 +19,14 @@ class KpiLedger(StrategyLedger):
     def define_kpi(
         self,
         *,
-        name: str,
-        unit: str,
-        direction: str,
-        owner_person_id: UUID,
-        green: float,
-        amber: float,
         ctx: CommandContext,
-        description: str = "",
-        perspective: str | None = None,
-        theme_id: UUID | None = None,
         north_star: bool = False,
+        **definition: Unpack[KpiDefinition],
     ) -> CommandResult:
         """A new KPI; as the north star, it takes over from the previous one in the same write."""
-        self._owner_exists(None, owner_person_id)
+        self._owner_exists(None, definition["owner_person_id"])
         strategy = self.find_strategy()
-        kpi = Kpi.define(
-            name=name,
-            unit=unit,
-            direction=direction,
-            owner_person_id=owner_person_id,
-            green=green,
-            amber=amber,
-            ctx=ctx,
-            strategy=strategy,
-            description=description,
-            perspective=perspective,
-            theme_id=theme_id,
-        )
+        kpi = Kpi.define(ctx=ctx, strategy=strategy, **definition)
         if not north_star:
             return self._commit(kpi)
         strategy = strategy or self._strategy_for_north_star(ctx)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar, Unpack
 from uuid import UUID
 
 from domain.base import CommandContext
@@ -23,7 +23,7 @@ from domain.errors import require
 from domain.ledger.base import CYCLE, OBJECTIVE, PERSON, CommandResult
 from domain.ledger.command import Command, ledger_command
 from domain.ledger.quality import QualityLedger
-from domain.objective import Kind, Objective, Perspective
+from domain.objective import Objective, ObjectiveDraft
 
 Change = Callable[[Objective, Cycle], UUID | None]
 """A change to an objective, given its cycle; it may answer the id of a child it touched."""
@@ -121,33 +121,14 @@ class ObjectiveLedger(QualityLedger):
         self,
         *,
         cycle_id: UUID,
-        title: str,
-        kind: Kind,
         ctx: CommandContext,
-        owner_team_id: UUID | None = None,
-        owner_person_id: UUID | None = None,
-        description: str = "",
-        perspective: Perspective | None = None,
         parent_objective_id: UUID | None = None,
-        parent_key_result_id: UUID | None = None,
-        private: bool = False,
+        **draft: Unpack[ObjectiveDraft],
     ) -> CommandResult:
         cycle = self._load(CYCLE, cycle_id, "cycle_id")
-        self._owner_exists(owner_team_id, owner_person_id)
-        objective = Objective.draft(
-            cycle=cycle,
-            owner_team_id=owner_team_id,
-            owner_person_id=owner_person_id,
-            title=title,
-            kind=kind,
-            description=description,
-            perspective=perspective,
-            parent=self._parent(parent_objective_id),
-            parent_key_result_id=parent_key_result_id,
-            private=private,
-            ctx=ctx,
-        )
-        return self._commit(objective)
+        self._owner_exists(draft.get("owner_team_id"), draft.get("owner_person_id"))
+        parent = self._parent(parent_objective_id)
+        return self._commit(Objective.draft(cycle=cycle, ctx=ctx, parent=parent, **draft))
 
     @objective_change
     def update_objective(

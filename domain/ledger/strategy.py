@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Unpack
 from uuid import UUID
 
 from domain.base import CommandContext
 from domain.errors import NotFound, require
 from domain.ledger.base import KPI, STRATEGY, CommandResult, LedgerBase
-from domain.strategy import DEFAULT_PERSPECTIVES, STRATEGY_ID, Strategy
+from domain.strategy import DEFAULT_PERSPECTIVES, STRATEGY_ID, Strategy, StrategyStatement
 
 
 class StrategyLedger(LedgerBase):
@@ -26,13 +25,9 @@ class StrategyLedger(LedgerBase):
         self,
         ctx: CommandContext,
         *,
-        mission: str,
-        vision: str,
-        values: Sequence[str],
-        themes: Sequence[Mapping[str, Any]],
-        perspectives: Sequence[tuple[str, str]] | None = None,
         reason: str = "",
         expected_version: int | None = None,
+        **statement: Unpack[StrategyStatement],
     ) -> CommandResult:
         """Define the strategy, or make it say exactly this (PUT /strategy)."""
         strategy = self.find_strategy()
@@ -42,26 +37,19 @@ class StrategyLedger(LedgerBase):
                 "version_mismatch",
                 f"expected version {expected_version}, but no strategy is defined yet",
             )
+            perspectives = statement.get("perspectives")
             strategy = Strategy.define(
                 ctx,
-                mission=mission,
-                vision=vision,
-                values=values,
+                mission=statement["mission"],
+                vision=statement["vision"],
+                values=statement["values"],
                 perspectives=perspectives if perspectives is not None else DEFAULT_PERSPECTIVES,
                 reason=reason,
             )
-            perspectives = None  # defined with them: the revision leaves them as they are
+            statement["perspectives"] = None  # defined with them: the revision leaves them be
         else:
             self._expect(strategy, expected_version)
-        strategy.revise(
-            ctx,
-            reason,
-            mission=mission,
-            vision=vision,
-            values=values,
-            themes=themes,
-            perspectives=perspectives,
-        )
+        strategy.revise(ctx, reason, **statement)
         return self._commit(strategy)
 
     def _strategy_for_north_star(self, ctx: CommandContext) -> Strategy:

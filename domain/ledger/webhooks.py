@@ -10,6 +10,7 @@ from domain.channel import ChannelKind, ChatChannel
 from domain.errors import require
 from domain.ledger.base import CHANNEL, TEAM, WEBHOOK, CommandResult, LedgerBase
 from domain.ledger.command import command
+from domain.ledger.creation import creation
 from domain.webhook import WebhookEndpoint
 
 
@@ -17,18 +18,7 @@ class WebhookLedger(LedgerBase):
     def get_webhook_endpoint(self, endpoint_id: UUID) -> WebhookEndpoint:
         return self._load(WEBHOOK, endpoint_id)
 
-    def register_webhook_endpoint(
-        self,
-        url: str,
-        event_types: list[str],
-        private_content: bool,
-        ctx: CommandContext,
-        endpoint_id: UUID | None = None,
-    ) -> CommandResult:
-        return self._commit(
-            WebhookEndpoint.register(url, event_types, private_content, ctx, endpoint_id)
-        )
-
+    register_webhook_endpoint = creation(WebhookEndpoint.register)
     change_webhook_event_types = command(WEBHOOK, WebhookEndpoint.change_event_types)
     disable_webhook_endpoint = command(WEBHOOK, WebhookEndpoint.disable)
     reenable_webhook_endpoint = command(WEBHOOK, WebhookEndpoint.reenable)

@@ -78,7 +78,7 @@ class TestRoundTrip:
 
     def test_cycle(self, app: OkrLedger) -> None:
         cycle = Cycle.plan(
-            "2025-Q2", Q2_START, Q2_END, Cadence.BIWEEKLY, Scoring.YES_NO, ctx(ADMIN), 0.8
+            "2025-Q2", Q2_START, Q2_END, ctx(ADMIN), Cadence.BIWEEKLY, Scoring.YES_NO, 0.8
         )
         cycle.start(ctx(ADMIN))
         cycle.open_grading(ctx(ADMIN))

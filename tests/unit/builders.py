@@ -105,7 +105,7 @@ def a_cycle(
     success_threshold: float = 0.7,
 ) -> Cycle:
     cycle = Cycle.plan(
-        name, starts_on, ends_on, Cadence.WEEKLY, scoring, ctx(ADMIN), success_threshold
+        name, starts_on, ends_on, ctx(ADMIN), Cadence.WEEKLY, scoring, success_threshold
     )
     return advance(settled(cycle), phase)
 

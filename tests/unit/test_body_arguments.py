@@ -5,6 +5,7 @@ fail on an unexpected keyword (a 500) the day a field is added to the body alone
 from __future__ import annotations
 
 import inspect
+import typing
 
 import pytest
 
@@ -25,7 +26,11 @@ PASSED_WHOLE = [
 
 @pytest.mark.parametrize(("body", "command"), PASSED_WHOLE, ids=lambda v: v.__name__)
 def test_every_field_is_a_parameter_of_its_command(body: type[s.Body], command: object) -> None:
-    parameters = inspect.signature(command).parameters  # type: ignore[arg-type]
+    parameters = set(inspect.signature(command).parameters)  # type: ignore[arg-type]
+    hints = typing.get_type_hints(command) if inspect.isfunction(command) else {}
+    for name, hint in hints.items():  # `**draft: Unpack[ObjectiveDraft]`: the draft's keys
+        if typing.get_origin(hint) is typing.Unpack:
+            parameters |= {name, *typing.get_type_hints(typing.get_args(hint)[0])}
     assert [f for f in body.model_fields if f not in parameters] == []
 
 

@@ -16,7 +16,7 @@ from tests.unit.gwt import classes, created, payload, refused, when
 class TestPlan:
     def test_plans_a_cycle_in_the_planning_phase(self) -> None:
         cycle = Cycle.plan(
-            " 2025-Q2 ", Q2_START, Q2_END, Cadence.BIWEEKLY, Scoring.YES_NO, ctx(ADMIN), 0.8
+            " 2025-Q2 ", Q2_START, Q2_END, ctx(ADMIN), Cadence.BIWEEKLY, Scoring.YES_NO, 0.8
         )
         assert created(cycle, Cycle.Planned) == {
             "actor": ADMIN,
@@ -34,20 +34,20 @@ class TestPlan:
     @pytest.mark.parametrize("ends_on", [Q2_START, date(2025, 3, 31)])
     def test_must_end_after_it_starts(self, ends_on: date) -> None:
         with pytest.raises(InvalidValue) as info:
-            Cycle.plan("Q", Q2_START, ends_on, Cadence.WEEKLY, Scoring.SCALE, ctx(ADMIN))
+            Cycle.plan("Q", Q2_START, ends_on, ctx(ADMIN), Cadence.WEEKLY, Scoring.SCALE)
         assert (info.value.rule, info.value.field) == ("cycle_ends_before_start", "ends_on")
 
     @pytest.mark.parametrize("threshold", [0.0, -0.1, 1.01])
     def test_success_threshold_is_within_zero_exclusive_and_one(self, threshold: float) -> None:
         with pytest.raises(InvalidValue) as info:
-            Cycle.plan("Q", Q2_START, Q2_END, Cadence.WEEKLY, Scoring.SCALE, ctx(ADMIN), threshold)
+            Cycle.plan("Q", Q2_START, Q2_END, ctx(ADMIN), Cadence.WEEKLY, Scoring.SCALE, threshold)
         assert (info.value.rule, info.value.field) == (
             "threshold_out_of_range",
             "success_threshold",
         )
 
     def test_a_threshold_of_one_is_fine(self) -> None:
-        cycle = Cycle.plan("Q", Q2_START, Q2_END, Cadence.WEEKLY, Scoring.SCALE, ctx(ADMIN), 1.0)
+        cycle = Cycle.plan("Q", Q2_START, Q2_END, ctx(ADMIN), Cadence.WEEKLY, Scoring.SCALE, 1.0)
         assert cycle.success_threshold == 1.0
 
     @pytest.mark.parametrize(
@@ -58,12 +58,12 @@ class TestPlan:
         self, cadence: str, scoring: str, field: str
     ) -> None:
         with pytest.raises(InvalidValue) as info:
-            Cycle.plan("Q", Q2_START, Q2_END, cadence, scoring, ctx(ADMIN))  # type: ignore[arg-type]
+            Cycle.plan("Q", Q2_START, Q2_END, ctx(ADMIN), cadence, scoring)  # type: ignore[arg-type]
         assert (info.value.rule, info.value.field) == (f"{field}_invalid", field)
 
     def test_needs_a_name(self) -> None:
         with pytest.raises(InvalidValue) as info:
-            Cycle.plan("", Q2_START, Q2_END, Cadence.WEEKLY, Scoring.SCALE, ctx(ADMIN))
+            Cycle.plan("", Q2_START, Q2_END, ctx(ADMIN), Cadence.WEEKLY, Scoring.SCALE)
         assert (info.value.rule, info.value.field) == ("text_required", "name")
 
 
