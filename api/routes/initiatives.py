@@ -11,8 +11,7 @@ from api import strategy_schemas as ss
 from api.deps import ReadModelsDep
 from api.routes import WRITE, StrategyDep, problems, router
 from api.routes.commands import (
-    AS_OF,
-    POSITION,
+    AT,
     Command,
     ModelRead,
     Param,
@@ -67,8 +66,7 @@ register_model_read(
                 Annotated[InitiativeStatus | None, Query(description="Only these.")],
                 None,
             ),
-            AS_OF,
-            POSITION,
+            AT,
         ),
         versioned=False,
     ),

@@ -11,8 +11,7 @@ from api import schemas as s
 from api import strategy_schemas as ss
 from api.routes import WRITE, StrategyDep, problems, router
 from api.routes.commands import (
-    AS_OF,
-    POSITION,
+    AT,
     Command,
     ModelRead,
     Param,
@@ -58,8 +57,7 @@ register_model_read(
         Q.kpis,
         ss.KpisPage,
         (
-            AS_OF,
-            POSITION,
+            AT,
             Param(
                 "include_retired",
                 Annotated[bool, Query(description="Retired KPIs too.")],

@@ -13,8 +13,7 @@ from api import strategy_schemas as ss
 from api.deps import PrincipalDep, ServicesDep
 from api.routes import READ, Json, StrategyDep, StrategyReadsDep, problems, router
 from api.routes.commands import (
-    AS_OF,
-    POSITION,
+    AT,
     Command,
     ModelRead,
     Param,
@@ -44,8 +43,7 @@ register_model_read(
         (
             Param("cycle_id", Annotated[UUID, Query(description="The cycle to lint.")]),
             id_filter("objective_id", "Only the findings about this objective."),
-            AS_OF,
-            POSITION,
+            AT,
         ),
         versioned=False,
     ),

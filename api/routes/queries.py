@@ -7,17 +7,46 @@ call too."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from uuid import UUID
 
-from fastapi import Query, Response
+from fastapi import Query
 
 from api import schemas as s
-from api.deps import Instant, MinPositionDep
-from api.routes import READ, Limit, Offset, Position, QueriesDep, router
-from api.routes.commands import ModelRead, Param, id_filter, register_model_read
+from api.deps import Instant, ReadAt, Span
+from api.routes import Limit, Offset, Position, QueriesDep, router
+from api.routes.commands import (
+    Gathered,
+    ModelRead,
+    Param,
+    id_filter,
+    moment,
+    register_model_read,
+)
 from api.usecases.queries import QueryUseCases as QU
 
 queries = router("queries")
+
+_FROM = Param(
+    "from_",
+    Annotated[
+        Instant | None,
+        Query(alias="from", description="RFC 3339 instant: the earlier moment."),
+    ],
+    None,
+)
+_TO = Param(
+    "to",
+    Annotated[
+        Instant | None, Query(description="RFC 3339 instant: the later moment (default: now).")
+    ],
+    None,
+)
+_MOMENTS = Gathered(
+    (_FROM, _TO, Param("from_position", Position, None), Param("to_position", Position, None)),
+    lambda from_, to, from_position, to_position: Span(
+        ReadAt(from_, from_position), ReadAt(to, to_position)
+    ),
+)
+"""The diff's two moments, each an instant or a position."""
 
 
 # ------------------------------------------------------------------ objectives
@@ -61,30 +90,24 @@ register_model_read(
 # ------------------------------------------------------------------------ tree
 
 
-@queries.get(
-    "/cycles/{cycle_id}/tree",
-    response_model=s.Tree,
-    responses=READ,
-    summary="The alignment tree (now, as of an instant, or at a position)",
+register_model_read(
+    queries,
+    ModelRead(
+        "/cycles/{cycle_id}/tree",
+        "cycle_tree",
+        "The alignment tree (now, as of an instant, or at a position)",
+        """Objectives nested by alignment (company → teams → people), with progress, health and
+        scores. Give `as_of` or `position` (not both) for time travel.""",
+        QU.tree,
+        s.Tree,
+        (
+            moment("RFC 3339 instant: the tree as it stood then."),
+            id_filter("team_id", "Only this team, the teams below it and their people."),
+        ),
+        versioned=False,
+        reads=QueriesDep,
+    ),
 )
-def cycle_tree(
-    cycle_id: UUID,
-    reads: QueriesDep,
-    _: MinPositionDep,
-    as_of: Annotated[
-        Instant | None, Query(description="RFC 3339 instant: the tree as it stood then.")
-    ] = None,
-    position: Position = None,
-    team_id: Annotated[
-        UUID | None, Query(description="Only this team, the teams below it and their people.")
-    ] = None,
-) -> s.Tree | Response:
-    """Objectives nested by alignment (company → teams → people), with progress, health and
-    scores. Give `as_of` or `position` (not both) for time travel."""
-    found = reads.tree(cycle_id, as_of, position, team_id)
-    if isinstance(found, bytes):
-        return Response(content=found, media_type="application/json")
-    return found
 
 
 register_model_read(
@@ -116,24 +139,7 @@ register_model_read(
         QU.diff,
         s.Diff,
         (
-            Param(
-                "from_",
-                Annotated[
-                    Instant | None,
-                    Query(alias="from", description="RFC 3339 instant: the earlier moment."),
-                ],
-                None,
-            ),
-            Param(
-                "to",
-                Annotated[
-                    Instant | None,
-                    Query(description="RFC 3339 instant: the later moment (default: now)."),
-                ],
-                None,
-            ),
-            Param("from_position", Position, None),
-            Param("to_position", Position, None),
+            _MOMENTS,
             id_filter("cycle_id", "Only this cycle's objectives."),
         ),
         versioned=False,

@@ -17,8 +17,7 @@ from api import schemas as s
 from api import strategy_schemas as ss
 from api.routes import WRITE, StrategyDep, problems, router
 from api.routes.commands import (
-    AS_OF,
-    POSITION,
+    AT,
     Command,
     ModelRead,
     Param,
@@ -101,8 +100,7 @@ register_model_read(
                 "cycle_id",
                 Annotated[UUID, Query(description="The cycle whose objectives are placed.")],
             ),
-            AS_OF,
-            POSITION,
+            AT,
         ),
         versioned=False,
     ),
