@@ -357,18 +357,29 @@ def register_list(router: APIRouter, listing: Listing) -> None:
     )
 
 
+def query(
+    name: str,
+    annotation: Any,
+    description: str,
+    default: Any = inspect.Parameter.empty,
+    **rules: Any,
+) -> Param:
+    """A described query parameter (`rules`: more of `Query`'s, e.g. `alias`, `max_length`)."""
+    return Param(name, Annotated[annotation, Query(description=description, **rules)], default)
+
+
 def id_filter(name: str, description: str) -> Param:
     """An optional id in the query string narrowing what is read (`cycle_id`, `team_id` ...)."""
-    return Param(name, Annotated[UUID | None, Query(description=description)], None)
+    return query(name, UUID | None, description, None)
 
 
 def moment(as_of_description: str | None = None) -> Gathered:
     """`as_of` and `position`, given to the read as one `ReadAt` (`as_of` described as
     `as_of_description` where the read says more than the usual)."""
-    as_of: Any = AsOf
+    as_of = Param("as_of", AsOf, None)
     if as_of_description is not None:
-        as_of = Annotated[Instant | None, Query(description=as_of_description)]
-    return Gathered((Param("as_of", as_of, None), Param("position", Position, None)), ReadAt)
+        as_of = query("as_of", Instant | None, as_of_description, None)
+    return Gathered((as_of, Param("position", Position, None)), ReadAt)
 
 
 AT = moment()

@@ -3,10 +3,6 @@ value, status colour, trend, history) now or as of an instant."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Query
-
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.routes import WRITE, StrategyDep, problems, router
@@ -14,8 +10,8 @@ from api.routes.commands import (
     AT,
     Command,
     ModelRead,
-    Param,
     naming,
+    query,
     register,
     register_model_read,
 )
@@ -58,11 +54,7 @@ register_model_read(
         ss.KpisPage,
         (
             AT,
-            Param(
-                "include_retired",
-                Annotated[bool, Query(description="Retired KPIs too.")],
-                False,
-            ),
+            query("include_retired", bool, "Retired KPIs too.", False),
         ),
         versioned=False,
     ),

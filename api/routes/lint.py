@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
-
-from fastapi import Query
 
 from api import positions
 from api import strategy_schemas as ss
@@ -16,8 +13,8 @@ from api.routes.commands import (
     AT,
     Command,
     ModelRead,
-    Param,
     id_filter,
+    query,
     register,
     register_model_read,
 )
@@ -41,7 +38,7 @@ register_model_read(
         Q.lint_cycle,
         ss.Lint,
         (
-            Param("cycle_id", Annotated[UUID, Query(description="The cycle to lint.")]),
+            query("cycle_id", UUID, "The cycle to lint."),
             id_filter("objective_id", "Only the findings about this objective."),
             AT,
         ),

@@ -27,7 +27,7 @@ from api.deps import (
 )
 from api.errors import ApiError, invalid, not_found
 from api.routes import WRITE, ObjectivesDep, problems, router
-from api.routes.commands import Command, Param, naming, register
+from api.routes.commands import Command, Param, naming, query, register
 from api.usecases.objectives import ObjectiveUseCases as U
 from infra.answer import pin
 
@@ -185,13 +185,7 @@ register(
         "Remove a key result from a draft",
         "Only while the objective is a draft; after approval propose an amendment.",
         U.remove_key_result,
-        extras=(
-            Param(
-                "reason",
-                Annotated[str, Query(max_length=2000, description="Why (optional).")],
-                "",
-            ),
-        ),
+        extras=(query("reason", str, "Why (optional).", "", max_length=2000),),
         out=_KR_OUT,
     ),
 )

@@ -6,9 +6,7 @@ call too."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from fastapi import Query
+from typing import Literal
 
 from api import schemas as s
 from api.deps import Instant, ReadAt, Span
@@ -19,27 +17,15 @@ from api.routes.commands import (
     Param,
     id_filter,
     moment,
+    query,
     register_model_read,
 )
 from api.usecases.queries import QueryUseCases as QU
 
 queries = router("queries")
 
-_FROM = Param(
-    "from_",
-    Annotated[
-        Instant | None,
-        Query(alias="from", description="RFC 3339 instant: the earlier moment."),
-    ],
-    None,
-)
-_TO = Param(
-    "to",
-    Annotated[
-        Instant | None, Query(description="RFC 3339 instant: the later moment (default: now).")
-    ],
-    None,
-)
+_FROM = query("from_", Instant | None, "RFC 3339 instant: the earlier moment.", None, alias="from")
+_TO = query("to", Instant | None, "RFC 3339 instant: the later moment (default: now).", None)
 _MOMENTS = Gathered(
     (_FROM, _TO, Param("from_position", Position, None), Param("to_position", Position, None)),
     lambda from_, to, from_position, to_position: Span(
@@ -119,13 +105,7 @@ register_model_read(
         "One frame per day or week: the tree at its end and the events within it.",
         QU.replay,
         s.Replay,
-        (
-            Param(
-                "step",
-                Annotated[Literal["day", "week"], Query(description="Frame length.")],
-                "week",
-            ),
-        ),
+        (query("step", Literal["day", "week"], "Frame length.", "week"),),
         versioned=False,
         reads=QueriesDep,
     ),
@@ -154,17 +134,12 @@ register_model_read(
         QU.compare,
         s.Comparison,
         (
-            Param(
+            query(
                 "cycles",
-                Annotated[
-                    str,
-                    Query(
-                        description="Comma-separated cycle ids, e.g. `A,B,C` (one to eight).",
-                        examples=[
-                            "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d,"
-                            "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
-                        ],
-                    ),
+                str,
+                "Comma-separated cycle ids, e.g. `A,B,C` (one to eight).",
+                examples=[
+                    "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d,6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
                 ],
             ),
             id_filter("team_id", "Only this team (and below)."),

@@ -8,10 +8,7 @@ may not see are left out of every answer, as elsewhere.
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
-
-from fastapi import Query
 
 from api import schemas as s
 from api import strategy_schemas as ss
@@ -20,8 +17,8 @@ from api.routes.commands import (
     AT,
     Command,
     ModelRead,
-    Param,
     naming,
+    query,
     register,
     register_model_read,
 )
@@ -96,10 +93,7 @@ register_model_read(
         Q.strategy_map,
         ss.StrategyMapOut,
         (
-            Param(
-                "cycle_id",
-                Annotated[UUID, Query(description="The cycle whose objectives are placed.")],
-            ),
+            query("cycle_id", UUID, "The cycle whose objectives are placed."),
             AT,
         ),
         versioned=False,
