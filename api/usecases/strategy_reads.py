@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -56,6 +57,20 @@ def without_hidden(
     items: Iterable[Json], hidden: set[str], key: str = "objective_id"
 ) -> list[Json]:
     return [i for i in items if str(i.get(key)) not in hidden]
+
+
+@dataclass(frozen=True)
+class Initiatives:
+    """Which initiatives: those moving an objective's key results, one key result, a cycle's,
+    in a status (the filters combine)."""
+
+    objective_id: UUID | None = None
+    key_result_id: UUID | None = None
+    cycle_id: UUID | None = None
+    status: InitiativeStatus | None = None
+
+
+EVERY_INITIATIVE = Initiatives()
 
 
 class StrategyQueries(UseCases):
@@ -125,20 +140,13 @@ class StrategyQueries(UseCases):
 
     # --------------------------------------------------------------- initiatives
 
-    def initiatives(
-        self,
-        objective_id: UUID | None = None,
-        key_result_id: UUID | None = None,
-        cycle_id: UUID | None = None,
-        status: InitiativeStatus | None = None,
-        at: ReadAt = NOW,
-    ) -> Json:
+    def initiatives(self, which: Initiatives = EVERY_INITIATIVE, at: ReadAt = NOW) -> Json:
         """Initiatives in launch order, with the key results they move."""
         items = self.readmodels.strategy.initiatives(
-            objective_id=objective_id,
-            key_result_id=key_result_id,
-            cycle_id=cycle_id,
-            status=status.value if status else None,
+            objective_id=which.objective_id,
+            key_result_id=which.key_result_id,
+            cycle_id=which.cycle_id,
+            status=which.status.value if which.status else None,
             position=self._moment(at),
         )
         hidden = self._hidden()

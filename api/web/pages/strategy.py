@@ -23,7 +23,7 @@ from api import strategy_schemas as ss
 from api.deps import ReadAt
 from api.errors import ApiError
 from api.usecases.strategy import StrategyUseCases
-from api.usecases.strategy_reads import StrategyQueries
+from api.usecases.strategy_reads import Initiatives, StrategyQueries
 from api.web import data, strategy_charts
 from api.web.pages.objective import OBJECTIVE
 from api.web.site import (
@@ -334,7 +334,8 @@ def initiatives_page(
     found: list[Json] = []
     key_results: list[tuple[str, str]] = []
     if chosen is not None:
-        found = _reads(viewer).initiatives(cycle_id=UUID(chosen.id), status=wanted)["items"]
+        which = Initiatives(cycle_id=UUID(chosen.id), status=wanted)
+        found = _reads(viewer).initiatives(which)["items"]
         key_results = [
             (kr["key_result_id"], f"{node['title']} · {kr['title']}")
             for node, _ in data.walk(data.tree(viewer, chosen.id))
