@@ -278,6 +278,22 @@ class Read:
     show: Callable[[Any], BaseModel]
     out: type[BaseModel]
 
+    @classmethod
+    def one(
+        cls, path: str, kind: str, doc: str, show: Callable[[Any], BaseModel], out: type[BaseModel]
+    ) -> Read:
+        """The read of one person, team or cycle (`kind`) at `path`: named `read_{kind}`,
+        loaded by the ledger instance's `get_{kind}`."""
+        return cls(
+            path,
+            f"read_{kind}",
+            f"Read a {kind}",
+            doc,
+            lambda ledger, aggregate_id: getattr(ledger, f"get_{kind}")(aggregate_id),
+            show,
+            out,
+        )
+
 
 def register_read(router: APIRouter, read: Read) -> None:
     """Adds `read` (a GET whose only path id names the aggregate) to `router`."""

@@ -45,12 +45,10 @@ register_resource(
         lambda entry, phase: phase is None or entry.phase == phase.value,
         order=lambda c: c.starts_on,
     ),
-    read=Read(
+    read=Read.one(
         _ONE,
-        "read_cycle",
-        "Read a cycle",
+        "cycle",
         "One cycle with its dates, cadence, scoring and phase; the `ETag` is its version.",
-        lambda ledger, cycle_id: ledger.get_cycle(cycle_id),
         present.cycle,
         s.CycleOut,
     ),

@@ -49,14 +49,8 @@ register_resource(
         (query("active", bool | None, "Only active (or inactive) people.", None),),
         lambda entry, active: active is None or entry.active == active,
     ),
-    read=Read(
-        _ONE,
-        "read_person",
-        "Read a person",
-        "One person; the `ETag` is its version.",
-        lambda ledger, person_id: ledger.get_person(person_id),
-        present.person,
-        s.PersonOut,
+    read=Read.one(
+        _ONE, "person", "One person; the `ETag` is its version.", present.person, s.PersonOut
     ),
     changes=[
         Command(

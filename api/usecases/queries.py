@@ -92,6 +92,19 @@ def _at(readmodels: ReadModels, instant: datetime | None) -> int | None:
     return readmodels.position_at(instant) or 0
 
 
+def moment(services: Services, readmodels: ReadModels, at: ReadAt) -> int | None:
+    """The log position to answer at: live (None), `at.position`, or the one at `at.as_of`."""
+    as_of, position = at.either().as_of, at.position
+    if as_of is not None:
+        return readmodels.position_at(as_of) or 0
+    if position is None:
+        return None
+    head = services.ledger.recorder.max_notification_id() or 0
+    if position > head:
+        raise invalid("position_beyond_log", f"the log ends at position {head}", "position")
+    return position
+
+
 def _viewer_key(services: Services, principal: Principal) -> Hashable:
     """Who the tree is filtered for (see api.deps.TreeCache)."""
     if policy.reads_everything(principal):

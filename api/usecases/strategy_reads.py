@@ -20,28 +20,15 @@ from uuid import UUID, uuid4
 from api import policy, positions, visibility
 from api import strategy_schemas as ss
 from api.deps import NOW, ReadAt, Services, get_readmodels, visible_objective
-from api.errors import invalid, not_found
+from api.errors import not_found
 from api.policy import Principal
 from api.usecases import UseCases
-from api.usecases.queries import known_cycle
+from api.usecases.queries import known_cycle, moment
 from domain.initiative import InitiativeStatus
 from domain.quality import KeyResultSpec, ObjectiveSpec
 from infra.readmodels import ReadModels
 
 Json = dict[str, Any]
-
-
-def moment(services: Services, readmodels: ReadModels, at: ReadAt) -> int | None:
-    """The log position to answer at: live (None), `at.position`, or the one at `at.as_of`."""
-    as_of, position = at.either().as_of, at.position
-    if as_of is not None:
-        return readmodels.position_at(as_of) or 0
-    if position is None:
-        return None
-    head = services.ledger.recorder.max_notification_id() or 0
-    if position > head:
-        raise invalid("position_beyond_log", f"the log ends at position {head}", "position")
-    return position
 
 
 def hidden_objectives(services: Services, principal: Principal, readmodels: ReadModels) -> set[str]:
