@@ -11,7 +11,7 @@ from api import schemas as s
 from api.deps import Instant, log_position
 from api.routes import AuditDep, problems, router
 from api.routes.commands import Gathered, ModelRead, query, register_model_read
-from api.usecases.audit import AuditUseCases, TrailFilters
+from api.usecases.audit import AuditUseCases, ChainCheck, TrailFilters
 
 audit_routes = router("audit")
 
@@ -107,4 +107,4 @@ def verify(
     reports the first event that was edited, deleted, inserted or reordered, or a chain rewritten
     consistently since a checkpoint (`ok: true` when none was). With `position` and `hash`, says
     whether the log up to `position` is still the one that gave an answer stating them."""
-    return audit.verify(from_position, to_position, position, hash_)
+    return audit.verify(ChainCheck(from_position, to_position, position, hash_))

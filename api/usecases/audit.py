@@ -129,6 +129,21 @@ class TrailFilters:
 
 EVERY_ROW = TrailFilters()
 
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """What the chain's verification checks: the chain over a range of positions
+    (`from_position` to `to_position`, both optional), or the log up to a saved answer's
+    `position` and, when given, that its chain hash there is `hash_`; not both."""
+
+    from_position: int | None = None
+    to_position: int | None = None
+    position: int | None = None
+    hash_: str | None = None
+
+
+WHOLE_CHAIN = ChainCheck()
+
 KEY_RESULT_SCAN = 1_000_000
 
 
@@ -231,16 +246,12 @@ class AuditUseCases(UseCases):
             items=rows, limit=limit, offset=offset, next_offset=offset + limit if more else None
         )
 
-    def verify(
-        self,
-        from_position: int | None = None,
-        to_position: int | None = None,
-        position: int | None = None,
-        hash_: str | None = None,
-    ) -> s.ChainVerification:
-        """The chain recomputed and checked against the signed checkpoints; with `position`
+    def verify(self, check: ChainCheck = WHOLE_CHAIN) -> s.ChainVerification:
+        """The chain recomputed and checked against the signed checkpoints; with a `position`
         (and `hash_`), whether the log up to it is still the one that gave a saved answer."""
         ledger, settings = self.services.ledger, self.services.settings
+        from_position, to_position = check.from_position, check.to_position
+        position, hash_ = check.position, check.hash_
         if position is None:
             if hash_ is not None:
                 raise invalid(

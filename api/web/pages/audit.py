@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from api import policy
 from api.errors import ApiError
-from api.usecases.audit import AuditUseCases, TrailFilters
+from api.usecases.audit import AuditUseCases, ChainCheck, TrailFilters
 from api.web import data
 from api.web.site import (
     Forbidden,
@@ -160,7 +160,7 @@ def audit_page(
 
 def _verify(viewer: Viewer, position: int | None = None, hash_: str | None = None) -> Any:
     """The API's chain verification, whole or up to a saved answer's position."""
-    return AuditUseCases(viewer.caller).verify(position=position, hash_=hash_)
+    return AuditUseCases(viewer.caller).verify(ChainCheck(position=position, hash_=hash_))
 
 
 def _check_answer(
