@@ -13,7 +13,7 @@ from uuid import UUID
 
 import typer
 
-from api.cli_support import console, errors, refused, registered
+from api.cli_support import AuditedReason, console, errors, refused, registered
 from api.cli_support import open_ledger as _ledger
 from api.errors import ApiError
 from api.usecases.identity import command_line
@@ -298,7 +298,7 @@ def export(
 @person_app.command("forget")
 def forget(
     email: Annotated[str, typer.Argument(help="The person's e-mail address.")],
-    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
+    reason: AuditedReason,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Erase a person's name and e-mail for good: they become "forgotten person #N"."""
@@ -316,7 +316,7 @@ def forget(
 def change_email(
     email: Annotated[str, typer.Argument(help="The person's e-mail address now.")],
     new_email: Annotated[str, typer.Argument(help="Their new e-mail address.")],
-    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
+    reason: AuditedReason,
 ) -> None:
     """Give a person a new e-mail: the same person (id, tokens, history), a new address."""
     with _ledger() as ledger:

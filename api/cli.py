@@ -20,7 +20,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.audit_cli import audit_app, person_app
-from api.cli_support import console, errors, refused, registered, store_reachable
+from api.cli_support import (
+    JsonStatus,
+    console,
+    errors,
+    kafka_on,
+    refused,
+    registered,
+    status_flag,
+    store_reachable,
+)
 from api.cli_support import open_ledger as _ledger
 from api.errors import ApiError
 from api.ledger_cli import export_command, import_ledger_command
@@ -386,9 +395,9 @@ def token_revoke(
 @app.command()
 def relay(
     show_status: Annotated[
-        bool, typer.Option("--status", help="Print the relay's lag behind the log and exit.")
+        bool, status_flag("Print the relay's lag behind the log and exit.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="With --status: print JSON.")] = False,
+    as_json: JsonStatus = False,
 ) -> None:
     """Publish every event to Kafka [OKR_KAFKA_BOOTSTRAP]; one relay publishes, others stand by."""
     from infra.kafka.relay import relay_status
@@ -400,9 +409,7 @@ def relay(
             lambda ledger: relay_status(ledger, settings.kafka_topic), _relay_table, as_json
         )
         return
-    if not settings.kafka_bootstrap:
-        errors.print("[red]Kafka is off:[/red] set OKR_KAFKA_BOOTSTRAP (host:port[,host:port])")
-        raise typer.Exit(2)
+    kafka_on(settings.kafka_bootstrap)
     configure_logging()
     with store_reachable():
         run_relay(settings)
@@ -456,9 +463,9 @@ def worker(
         ),
     ] = False,
     show_status: Annotated[
-        bool, typer.Option("--status", help="Print the group's offsets and lag and exit.")
+        bool, status_flag("Print the group's offsets and lag and exit.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="With --status: print JSON.")] = False,
+    as_json: JsonStatus = False,
 ) -> None:
     """A projection worker: --from-kafka applies the topic to the views, --from-log follows the log."""
     from infra.kafka.config import KafkaConfig
@@ -484,9 +491,7 @@ def worker(
         with store_reachable():
             run_views_process(settings)
         return
-    if not settings.kafka_bootstrap:
-        errors.print("[red]Kafka is off:[/red] set OKR_KAFKA_BOOTSTRAP (host:port[,host:port])")
-        raise typer.Exit(2)
+    kafka_on(settings.kafka_bootstrap)
     if show_status:
         config = KafkaConfig.from_settings(settings)
         _print_status(lambda ledger: worker_status(ledger, config), _worker_table, as_json)

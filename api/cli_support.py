@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Annotated, Any
 
 import psycopg
 import typer
@@ -28,6 +29,26 @@ from infra.bootstrap import build_ledger
 
 console = Console()
 errors = Console(stderr=True)
+
+
+# ------------------------------------------------- options that stand in several commands
+
+JsonStatus = Annotated[bool, typer.Option("--json", help="With --status: print JSON.")]
+"""`--json` of a background command's `--status` (the relay, a worker)."""
+AuditedReason = Annotated[str, typer.Option(help="Why (kept in the audit trail).")]
+"""`--reason` of a change to a person (forget, change-email)."""
+
+
+def status_flag(help: str) -> Any:
+    """`--status` of a background command: print where it stands (`help`) and exit."""
+    return typer.Option("--status", help=help)
+
+
+def kafka_on(bootstrap: str | None) -> None:
+    """Exit 2, saying so, unless Kafka is configured [OKR_KAFKA_BOOTSTRAP]."""
+    if not bootstrap:
+        errors.print("[red]Kafka is off:[/red] set OKR_KAFKA_BOOTSTRAP (host:port[,host:port])")
+        raise typer.Exit(2)
 
 
 @contextmanager

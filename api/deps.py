@@ -25,7 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from api import policy
 from api.directory import LogDirectory, request_began
-from api.errors import ApiError, forbidden, not_found, unauthorized
+from api.errors import ApiError, forbidden, invalid, not_found, unauthorized
 from api.policy import ObjectiveFacts, Principal
 from domain.access import Role, token_id_for
 from domain.application import CommandResult, OkrLedger
@@ -454,3 +454,37 @@ def accept_position(
 
 
 StorePositionDep = Annotated[int | None, Depends(accept_position)]
+
+
+# ------------------------------------------------------- what a read is asked
+
+
+@dataclass(frozen=True)
+class ReadAt:
+    """When a read answers: now (neither given), as of an instant, or at a log position.
+
+    One object from the route (its `as_of` and `position` query parameters, gathered by
+    `api/routes/commands.py` `AT`) or the page (its fields) through the use case, which turns
+    it into the log position the read models answer at."""
+
+    as_of: datetime | None = None
+    position: int | None = None
+
+    def either(self, field: str = "position") -> ReadAt:
+        """Itself, unless it names both an instant and a position (a 422 naming `field`)."""
+        if self.as_of is not None and self.position is not None:
+            raise invalid("as_of_or_position", "give as_of or position, not both", field)
+        return self
+
+
+NOW = ReadAt()
+"""A read of the live views."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """Two moments a read compares (the diff's `from` or `from_position`, `to` or
+    `to_position`), the later one now unless given."""
+
+    since: ReadAt
+    until: ReadAt = NOW

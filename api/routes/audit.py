@@ -8,8 +8,10 @@ from uuid import UUID
 from fastapi import Query
 
 from api import schemas as s
-from api.deps import Instant, MinPositionDep, log_position
+from api.deps import Instant, log_position
 from api.routes import AuditDep, problems, router
+from api.routes.commands import Gathered, ModelRead, query, register_model_read
+from api.usecases.audit import AuditUseCases, ChainCheck, TrailFilters
 
 audit_routes = router("audit")
 
@@ -27,46 +29,51 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@audit_routes.get(
-    "/audit",
-    response_model=s.AuditPage,
-    responses=_RESPONSES,
-    summary="The audit trail (auditors, admins)",
-)
-def audit_trail(
-    audit: AuditDep,
-    _: MinPositionDep,
-    actor: Annotated[
-        str | None,
-        Query(max_length=100, pattern=_NO_NUL, description="A person id, or `system`."),
-    ] = None,
-    entity_id: Annotated[
-        UUID | None,
-        Query(description="A person, team, cycle, objective or key result id."),
-    ] = None,
-    type_: Annotated[
-        str | None,
-        Query(
+_TRAIL = Gathered(
+    (
+        query(
+            "actor", str | None, "A person id, or `system`.", None, max_length=100, pattern=_NO_NUL
+        ),
+        query("entity_id", UUID | None, "A person, team, cycle, objective or key result id.", None),
+        query(
+            "type_",
+            str | None,
+            "An event type, e.g. `Objective.AmendmentApproved`.",
+            None,
             alias="type",
             max_length=100,
             pattern=_NO_NUL,
-            description="An event type, e.g. `Objective.AmendmentApproved`.",
         ),
-    ] = None,
-    from_: Annotated[
-        Instant | None, Query(alias="from", description="RFC 3339: recorded at or after.")
-    ] = None,
-    to: Annotated[Instant | None, Query(description="RFC 3339: recorded at or before.")] = None,
-    format_: Annotated[
-        Literal["json", "csv", "jsonl"], Query(alias="format", description="Answer format.")
-    ] = "json",
-    limit: Annotated[int, Query(ge=1, le=10_000, description="Rows per page.")] = 100,
-    offset: Annotated[int, Query(ge=0, le=10**9, description="Rows to skip.")] = 0,
-) -> Any:
-    """Every event with who did what to which thing, when, why and who approved it, before →
-    after, in log order. Filters combine; `from`/`to` bound the commit time. For a key result,
-    `entity_id` also finds the counter-proposals and amendments that touched it."""
-    return audit.trail(actor, entity_id, type_, from_, to, format_, limit, offset)
+        query("from_", Instant | None, "RFC 3339: recorded at or after.", None, alias="from"),
+        query("to", Instant | None, "RFC 3339: recorded at or before.", None),
+    ),
+    TrailFilters,
+)
+
+register_model_read(
+    audit_routes,
+    ModelRead(
+        "/audit",
+        "audit_trail",
+        "The audit trail (auditors, admins)",
+        """Every event with who did what to which thing, when, why and who approved it, before →
+        after, in log order. Filters combine; `from`/`to` bound the commit time. For a key result,
+        `entity_id` also finds the counter-proposals and amendments that touched it.""",
+        AuditUseCases.trail,
+        s.AuditPage,
+        (
+            _TRAIL,
+            query(
+                "format_", Literal["json", "csv", "jsonl"], "Answer format.", "json", alias="format"
+            ),
+            query("limit", int, "Rows per page.", 100, ge=1, le=10_000),
+            query("offset", int, "Rows to skip.", 0, ge=0, le=10**9),
+        ),
+        versioned=False,
+        reads=AuditDep,
+        responses=_RESPONSES,
+    ),
+)
 
 
 @audit_routes.get(
@@ -100,4 +107,4 @@ def verify(
     reports the first event that was edited, deleted, inserted or reordered, or a chain rewritten
     consistently since a checkpoint (`ok: true` when none was). With `position` and `hash`, says
     whether the log up to `position` is still the one that gave an answer stating them."""
-    return audit.verify(from_position, to_position, position, hash_)
+    return audit.verify(ChainCheck(from_position, to_position, position, hash_))

@@ -6,7 +6,9 @@
   directory; `register_resource` puts a registry resource's routes together (create, list,
   read, change);
 - `ModelRead`: a read from the read models (now, as of an instant or at a position), with
-  `min_position` (read your writes) and its query parameters.
+  `min_position` (read your writes) and its query parameters; parameters that travel together
+  reach the use case as one object (`Gathered`: `AT`, `as_of` and `position` as one
+  `api.deps.ReadAt`).
 
 A route that does something else (a secret in the answer, an answer in another format) stays
 written out in its module, or is built there with `add_route` and a `Route` (the webhooks' and
@@ -28,9 +30,11 @@ from pydantic import BaseModel
 from api import schemas as s
 from api.deps import (
     IfMatchDep,
+    Instant,
     LedgerDep,
     MinPositionDep,
     PrincipalDep,
+    ReadAt,
     ServicesDep,
     StorePositionDep,
     answer,
@@ -91,6 +95,28 @@ class Param:
 
     def parameter(self) -> inspect.Parameter:
         return inspect.Parameter(self.name, _K, annotation=self.annotation, default=self.default)
+
+    def parameters(self) -> list[inspect.Parameter]:
+        return [self.parameter()]
+
+    def value(self, values: dict[str, Any]) -> Any:
+        return values[self.name]
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """Query parameters that travel as one object (`make(**their values)`): `AT`, a read's
+    moment; `TRAIL`, the audit trail's filters. The route's query string is theirs, one by
+    one, as if each were its own `Param`."""
+
+    params: tuple[Param, ...]
+    make: Callable[..., Any]
+
+    def parameters(self) -> list[inspect.Parameter]:
+        return [p.parameter() for p in self.params]
+
+    def value(self, values: dict[str, Any]) -> Any:
+        return self.make(**{p.name: values[p.name] for p in self.params})
 
 
 @dataclass(frozen=True)
@@ -252,6 +278,22 @@ class Read:
     show: Callable[[Any], BaseModel]
     out: type[BaseModel]
 
+    @classmethod
+    def one(
+        cls, path: str, kind: str, doc: str, show: Callable[[Any], BaseModel], out: type[BaseModel]
+    ) -> Read:
+        """The read of one person, team or cycle (`kind`) at `path`: named `read_{kind}`,
+        loaded by the ledger instance's `get_{kind}`."""
+        return cls(
+            path,
+            f"read_{kind}",
+            f"Read a {kind}",
+            doc,
+            lambda ledger, aggregate_id: getattr(ledger, f"get_{kind}")(aggregate_id),
+            show,
+            out,
+        )
+
 
 def register_read(router: APIRouter, read: Read) -> None:
     """Adds `read` (a GET whose only path id names the aggregate) to `router`."""
@@ -331,13 +373,32 @@ def register_list(router: APIRouter, listing: Listing) -> None:
     )
 
 
+def query(
+    name: str,
+    annotation: Any,
+    description: str,
+    default: Any = inspect.Parameter.empty,
+    **rules: Any,
+) -> Param:
+    """A described query parameter (`rules`: more of `Query`'s, e.g. `alias`, `max_length`)."""
+    return Param(name, Annotated[annotation, Query(description=description, **rules)], default)
+
+
 def id_filter(name: str, description: str) -> Param:
     """An optional id in the query string narrowing what is read (`cycle_id`, `team_id` ...)."""
-    return Param(name, Annotated[UUID | None, Query(description=description)], None)
+    return query(name, UUID | None, description, None)
 
 
-AS_OF = Param("as_of", AsOf, None)
-POSITION = Param("position", Position, None)
+def moment(as_of_description: str | None = None) -> Gathered:
+    """`as_of` and `position`, given to the read as one `ReadAt` (`as_of` described as
+    `as_of_description` where the read says more than the usual)."""
+    as_of = Param("as_of", AsOf, None)
+    if as_of_description is not None:
+        as_of = query("as_of", Instant | None, as_of_description, None)
+    return Gathered((as_of, Param("position", Position, None)), ReadAt)
+
+
+AT = moment()
 
 
 @dataclass(frozen=True)
@@ -353,11 +414,13 @@ class ModelRead:
     doc: str
     read: Callable[..., Any]
     out: type[BaseModel]
-    params: tuple[Param, ...] = (AS_OF, POSITION)
+    params: tuple[Param | Gathered, ...] = (AT,)
     """The query parameters, in the order `read` takes them."""
     versioned: bool = True
     reads: Any = StrategyReadsDep
     """The reads' use cases (the strategy's, or the tree's and its history's)."""
+    responses: dict[int | str, Any] | None = None
+    """Its error answers (default: `READ`)."""
 
 
 def register_model_read(router: APIRouter, *reads: ModelRead) -> None:
@@ -371,12 +434,12 @@ def register_model_read(router: APIRouter, *reads: ModelRead) -> None:
                 inspect.Parameter("reads", _K, annotation=read.reads),
                 inspect.Parameter("_", _K, annotation=MinPositionDep),
                 inspect.Parameter("response", _K, annotation=Response),
-                *(p.parameter() for p in read.params),
+                *(one for p in read.params for one in p.parameters()),
             ],
             method="GET",
             route=read,
             out=read.out,
-            responses=READ,
+            responses=READ if read.responses is None else read.responses,
         )
 
 
@@ -384,8 +447,10 @@ def _model_read(read: ModelRead) -> Callable[..., Any]:
     ids = _PATH_ID.findall(read.path)
 
     def endpoint(**values: Any) -> Any:
-        args = [values[i] for i in ids] + [values[p.name] for p in read.params]
+        args = [values[i] for i in ids] + [p.value(values) for p in read.params]
         found = read.read(values["reads"], *args)
+        if isinstance(found, bytes):  # JSON already rendered (the live tree, remembered)
+            return Response(content=found, media_type="application/json")
         if read.versioned:
             values["response"].headers["ETag"] = etag(found["version"])
         return found

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
-
-from fastapi import Query
 
 from api import present
 from api import schemas as s
 from api.routes import RegistryDep, problems, router
-from api.routes.commands import Command, Listing, Param, Read, creating, register_resource
+from api.routes.commands import Command, Listing, Read, creating, query, register_resource
 from api.usecases.registry import RegistryUseCases as R
 from domain.application import CommandResult
 from domain.cycle import Phase
@@ -44,22 +41,14 @@ register_resource(
         lambda d: d.cycles,
         present.cycle_entry,
         s.CyclesPage,
-        (
-            Param(
-                "phase",
-                Annotated[Phase | None, Query(description="Only cycles in this phase.")],
-                None,
-            ),
-        ),
+        (query("phase", Phase | None, "Only cycles in this phase.", None),),
         lambda entry, phase: phase is None or entry.phase == phase.value,
         order=lambda c: c.starts_on,
     ),
-    read=Read(
+    read=Read.one(
         _ONE,
-        "read_cycle",
-        "Read a cycle",
+        "cycle",
         "One cycle with its dates, cadence, scoring and phase; the `ETag` is its version.",
-        lambda ledger, cycle_id: ledger.get_cycle(cycle_id),
         present.cycle,
         s.CycleOut,
     ),

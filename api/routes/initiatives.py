@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Query
-
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.deps import ReadModelsDep
 from api.routes import WRITE, StrategyDep, problems, router
 from api.routes.commands import (
-    AS_OF,
-    POSITION,
+    AT,
     Command,
+    Gathered,
     ModelRead,
     Param,
     id_filter,
+    query,
     register,
     register_model_read,
 )
 from api.usecases.strategy import StrategyUseCases as S
+from api.usecases.strategy_reads import Initiatives
 from api.usecases.strategy_reads import StrategyQueries as Q
 from domain.initiative import InitiativeStatus
 
@@ -59,16 +57,16 @@ register_model_read(
         Q.initiatives,
         ss.InitiativesPage,
         (
-            id_filter("objective_id", "Moving this objective's KRs."),
-            id_filter("key_result_id", "Moving this key result."),
-            id_filter("cycle_id", "Moving this cycle's KRs."),
-            Param(
-                "status",
-                Annotated[InitiativeStatus | None, Query(description="Only these.")],
-                None,
+            Gathered(
+                (
+                    id_filter("objective_id", "Moving this objective's KRs."),
+                    id_filter("key_result_id", "Moving this key result."),
+                    id_filter("cycle_id", "Moving this cycle's KRs."),
+                    query("status", InitiativeStatus | None, "Only these.", None),
+                ),
+                Initiatives,
             ),
-            AS_OF,
-            POSITION,
+            AT,
         ),
         versioned=False,
     ),

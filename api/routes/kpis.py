@@ -3,20 +3,15 @@ value, status colour, trend, history) now or as of an instant."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Query
-
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.routes import WRITE, StrategyDep, problems, router
 from api.routes.commands import (
-    AS_OF,
-    POSITION,
+    AT,
     Command,
     ModelRead,
-    Param,
     naming,
+    query,
     register,
     register_model_read,
 )
@@ -58,13 +53,8 @@ register_model_read(
         Q.kpis,
         ss.KpisPage,
         (
-            AS_OF,
-            POSITION,
-            Param(
-                "include_retired",
-                Annotated[bool, Query(description="Retired KPIs too.")],
-                False,
-            ),
+            AT,
+            query("include_retired", bool, "Retired KPIs too.", False),
         ),
         versioned=False,
     ),

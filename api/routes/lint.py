@@ -3,22 +3,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
-
-from fastapi import Query
 
 from api import positions
 from api import strategy_schemas as ss
 from api.deps import PrincipalDep, ServicesDep
 from api.routes import READ, Json, StrategyDep, StrategyReadsDep, problems, router
 from api.routes.commands import (
-    AS_OF,
-    POSITION,
+    AT,
     Command,
     ModelRead,
-    Param,
     id_filter,
+    query,
     register,
     register_model_read,
 )
@@ -42,10 +38,9 @@ register_model_read(
         Q.lint_cycle,
         ss.Lint,
         (
-            Param("cycle_id", Annotated[UUID, Query(description="The cycle to lint.")]),
+            query("cycle_id", UUID, "The cycle to lint."),
             id_filter("objective_id", "Only the findings about this objective."),
-            AS_OF,
-            POSITION,
+            AT,
         ),
         versioned=False,
     ),

@@ -7,7 +7,6 @@ routes of one shape are a table (`api/routes/commands.py`); the others are writt
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -16,8 +15,10 @@ from fastapi import Query, Response
 from api import positions, present
 from api import schemas as s
 from api.deps import (
+    NOW,
     Instant,
     PrincipalDep,
+    ReadAt,
     Services,
     ServicesDep,
     StorePositionDep,
@@ -25,10 +26,11 @@ from api.deps import (
     log_position,
     visible_objective,
 )
-from api.errors import ApiError, invalid, not_found
+from api.errors import ApiError, not_found
 from api.routes import WRITE, ObjectivesDep, problems, router
-from api.routes.commands import Command, Param, naming, register
+from api.routes.commands import Command, Param, naming, query, register
 from api.usecases.objectives import ObjectiveUseCases as U
+from api.usecases.queries import moment
 from infra.answer import pin
 
 objectives = router("objectives")
@@ -95,11 +97,10 @@ def read_objective(
     and amendments. The `ETag` is its version (at `as_of` or `position`, the version it had
     then); `OKR-Position` is the position of the event that made that version (live), or the
     position asked for (`as_of`, `position`)."""
-    if as_of is not None and position is not None:
-        raise invalid("as_of_or_position", "give as_of or position, not both", "position")
+    at = ReadAt(as_of, position).either()
     version = None
-    if as_of is not None or position is not None:
-        version = _version_at(services, objective_id, as_of, position)
+    if at != NOW:
+        version = _version_at(services, objective_id, at)
     objective = visible_objective(services, principal, objective_id, version)
     if version is None:
         positions.saw_aggregate(services.ledger, objective.id, objective.version)
@@ -107,21 +108,14 @@ def read_objective(
     return present.objective(objective, as_of)
 
 
-def _version_at(
-    services: Services, objective_id: UUID, as_of: datetime | None, position: int | None
-) -> int:
+def _version_at(services: Services, objective_id: UUID, at: ReadAt) -> int:
     readmodels = services.readmodels
     if readmodels is None:
         raise ApiError(
             503, "projections_unavailable", "as_of needs the read models; start with okr serve"
         )
-    if position is not None:
-        head = services.ledger.recorder.max_notification_id() or 0
-        if position > head:
-            raise invalid("position_beyond_log", f"the log ends at position {head}", "position")
-    else:
-        assert as_of is not None
-        position = readmodels.position_at(as_of) or 0
+    position = moment(services, readmodels, at)
+    assert position is not None
     pin(position)
     version = readmodels.version_at_position(objective_id, position) if position else None
     if version is None:
@@ -185,13 +179,7 @@ register(
         "Remove a key result from a draft",
         "Only while the objective is a draft; after approval propose an amendment.",
         U.remove_key_result,
-        extras=(
-            Param(
-                "reason",
-                Annotated[str, Query(max_length=2000, description="Why (optional).")],
-                "",
-            ),
-        ),
+        extras=(query("reason", str, "Why (optional).", "", max_length=2000),),
         out=_KR_OUT,
     ),
 )

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from api import policy, positions, present
 from api import schemas as s
 from api.deps import PrincipalDep, ServicesDep, answer
 from api.routes import RegistryDep, problems, router
-from api.routes.commands import Command, Listing, Param, Read, creating, register, register_resource
+from api.routes.commands import (
+    Command,
+    Listing,
+    Read,
+    creating,
+    query,
+    register,
+    register_resource,
+)
 from api.usecases.registry import RegistryUseCases as R
 
 people = router("people")
@@ -40,23 +46,11 @@ register_resource(
         lambda d: d.people,
         present.person_entry,
         s.PeoplePage,
-        (
-            Param(
-                "active",
-                Annotated[bool | None, Query(description="Only active (or inactive) people.")],
-                None,
-            ),
-        ),
+        (query("active", bool | None, "Only active (or inactive) people.", None),),
         lambda entry, active: active is None or entry.active == active,
     ),
-    read=Read(
-        _ONE,
-        "read_person",
-        "Read a person",
-        "One person; the `ETag` is its version.",
-        lambda ledger, person_id: ledger.get_person(person_id),
-        present.person,
-        s.PersonOut,
+    read=Read.one(
+        _ONE, "person", "One person; the `ETag` is its version.", present.person, s.PersonOut
     ),
     changes=[
         Command(

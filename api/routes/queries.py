@@ -6,18 +6,33 @@ call too."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-from uuid import UUID
-
-from fastapi import Query, Response
+from typing import Literal
 
 from api import schemas as s
-from api.deps import Instant, MinPositionDep
-from api.routes import READ, Limit, Offset, Position, QueriesDep, router
-from api.routes.commands import ModelRead, Param, id_filter, register_model_read
+from api.deps import Instant, ReadAt, Span
+from api.routes import Limit, Offset, Position, QueriesDep, router
+from api.routes.commands import (
+    Gathered,
+    ModelRead,
+    Param,
+    id_filter,
+    moment,
+    query,
+    register_model_read,
+)
 from api.usecases.queries import QueryUseCases as QU
 
 queries = router("queries")
+
+_FROM = query("from_", Instant | None, "RFC 3339 instant: the earlier moment.", None, alias="from")
+_TO = query("to", Instant | None, "RFC 3339 instant: the later moment (default: now).", None)
+_MOMENTS = Gathered(
+    (_FROM, _TO, Param("from_position", Position, None), Param("to_position", Position, None)),
+    lambda from_, to, from_position, to_position: Span(
+        ReadAt(from_, from_position), ReadAt(to, to_position)
+    ),
+)
+"""The diff's two moments, each an instant or a position."""
 
 
 # ------------------------------------------------------------------ objectives
@@ -61,30 +76,24 @@ register_model_read(
 # ------------------------------------------------------------------------ tree
 
 
-@queries.get(
-    "/cycles/{cycle_id}/tree",
-    response_model=s.Tree,
-    responses=READ,
-    summary="The alignment tree (now, as of an instant, or at a position)",
+register_model_read(
+    queries,
+    ModelRead(
+        "/cycles/{cycle_id}/tree",
+        "cycle_tree",
+        "The alignment tree (now, as of an instant, or at a position)",
+        """Objectives nested by alignment (company → teams → people), with progress, health and
+        scores. Give `as_of` or `position` (not both) for time travel.""",
+        QU.tree,
+        s.Tree,
+        (
+            moment("RFC 3339 instant: the tree as it stood then."),
+            id_filter("team_id", "Only this team, the teams below it and their people."),
+        ),
+        versioned=False,
+        reads=QueriesDep,
+    ),
 )
-def cycle_tree(
-    cycle_id: UUID,
-    reads: QueriesDep,
-    _: MinPositionDep,
-    as_of: Annotated[
-        Instant | None, Query(description="RFC 3339 instant: the tree as it stood then.")
-    ] = None,
-    position: Position = None,
-    team_id: Annotated[
-        UUID | None, Query(description="Only this team, the teams below it and their people.")
-    ] = None,
-) -> s.Tree | Response:
-    """Objectives nested by alignment (company → teams → people), with progress, health and
-    scores. Give `as_of` or `position` (not both) for time travel."""
-    found = reads.tree(cycle_id, as_of, position, team_id)
-    if isinstance(found, bytes):
-        return Response(content=found, media_type="application/json")
-    return found
 
 
 register_model_read(
@@ -96,13 +105,7 @@ register_model_read(
         "One frame per day or week: the tree at its end and the events within it.",
         QU.replay,
         s.Replay,
-        (
-            Param(
-                "step",
-                Annotated[Literal["day", "week"], Query(description="Frame length.")],
-                "week",
-            ),
-        ),
+        (query("step", Literal["day", "week"], "Frame length.", "week"),),
         versioned=False,
         reads=QueriesDep,
     ),
@@ -116,24 +119,7 @@ register_model_read(
         QU.diff,
         s.Diff,
         (
-            Param(
-                "from_",
-                Annotated[
-                    Instant | None,
-                    Query(alias="from", description="RFC 3339 instant: the earlier moment."),
-                ],
-                None,
-            ),
-            Param(
-                "to",
-                Annotated[
-                    Instant | None,
-                    Query(description="RFC 3339 instant: the later moment (default: now)."),
-                ],
-                None,
-            ),
-            Param("from_position", Position, None),
-            Param("to_position", Position, None),
+            _MOMENTS,
             id_filter("cycle_id", "Only this cycle's objectives."),
         ),
         versioned=False,
@@ -148,17 +134,12 @@ register_model_read(
         QU.compare,
         s.Comparison,
         (
-            Param(
+            query(
                 "cycles",
-                Annotated[
-                    str,
-                    Query(
-                        description="Comma-separated cycle ids, e.g. `A,B,C` (one to eight).",
-                        examples=[
-                            "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d,"
-                            "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
-                        ],
-                    ),
+                str,
+                "Comma-separated cycle ids, e.g. `A,B,C` (one to eight).",
+                examples=[
+                    "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d,6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
                 ],
             ),
             id_filter("team_id", "Only this team (and below)."),

@@ -8,21 +8,17 @@ may not see are left out of every answer, as elsewhere.
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
-
-from fastapi import Query
 
 from api import schemas as s
 from api import strategy_schemas as ss
 from api.routes import WRITE, StrategyDep, problems, router
 from api.routes.commands import (
-    AS_OF,
-    POSITION,
+    AT,
     Command,
     ModelRead,
-    Param,
     naming,
+    query,
     register,
     register_model_read,
 )
@@ -97,12 +93,8 @@ register_model_read(
         Q.strategy_map,
         ss.StrategyMapOut,
         (
-            Param(
-                "cycle_id",
-                Annotated[UUID, Query(description="The cycle whose objectives are placed.")],
-            ),
-            AS_OF,
-            POSITION,
+            query("cycle_id", UUID, "The cycle whose objectives are placed."),
+            AT,
         ),
         versioned=False,
     ),

@@ -50,12 +50,10 @@ register_resource(
             and (include_disbanded or not entry.disbanded)
         ),
     ),
-    read=Read(
+    read=Read.one(
         _ONE,
-        "read_team",
-        "Read a team",
+        "team",
         "One team with its members and their roles; the `ETag` is its version.",
-        lambda ledger, team_id: ledger.get_team(team_id),
         present.team,
         s.TeamOut,
     ),

@@ -14,6 +14,7 @@ import csv
 import functools
 import io
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -114,6 +115,35 @@ def _positions(
     return from_position, to_position, True
 
 
+@dataclass(frozen=True)
+class TrailFilters:
+    """Which rows of the audit trail: by actor, entity, event type and commit time (`from_`,
+    `to`: both inclusive). The route's query string and the audit page's fields alike."""
+
+    actor: str | None = None
+    entity_id: UUID | None = None
+    type_: str | None = None
+    from_: datetime | None = None
+    to: datetime | None = None
+
+
+EVERY_ROW = TrailFilters()
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """What the chain's verification checks: the chain over a range of positions
+    (`from_position` to `to_position`, both optional), or the log up to a saved answer's
+    `position` and, when given, that its chain hash there is `hash_`; not both."""
+
+    from_position: int | None = None
+    to_position: int | None = None
+    position: int | None = None
+    hash_: str | None = None
+
+
+WHOLE_CHAIN = ChainCheck()
+
 KEY_RESULT_SCAN = 1_000_000
 
 
@@ -175,11 +205,7 @@ class AuditUseCases(UseCases):
 
     def trail(
         self,
-        actor: str | None = None,
-        entity_id: UUID | None = None,
-        type_: str | None = None,
-        from_: datetime | None = None,
-        to: datetime | None = None,
+        filters: TrailFilters = EVERY_ROW,
         format_: Literal["json", "csv", "jsonl"] = "json",
         limit: int = 100,
         offset: int = 0,
@@ -187,6 +213,7 @@ class AuditUseCases(UseCases):
         """Every event with who did what to which thing, when, why and who approved it, in log
         order; a CSV or JSON Lines export when `format_` asks."""
         readmodels = self.readmodels
+        entity_id, from_, to = filters.entity_id, filters.from_, filters.to
         if from_ is not None and to is not None and from_ > to:
             raise invalid("from_after_to", "from must not be after to", "from")
         from_position, to_position, possible = _positions(readmodels, from_, to)
@@ -194,8 +221,8 @@ class AuditUseCases(UseCases):
         objective_id = _objective_of_key_result(readmodels, entity_id) if entity_id else None
         scan = functools.partial(
             readmodels.audit,
-            actor=actor,
-            event_type=type_,
+            actor=filters.actor,
+            event_type=filters.type_,
             from_position=from_position,
             to_position=to_position,
         )
@@ -219,16 +246,12 @@ class AuditUseCases(UseCases):
             items=rows, limit=limit, offset=offset, next_offset=offset + limit if more else None
         )
 
-    def verify(
-        self,
-        from_position: int | None = None,
-        to_position: int | None = None,
-        position: int | None = None,
-        hash_: str | None = None,
-    ) -> s.ChainVerification:
-        """The chain recomputed and checked against the signed checkpoints; with `position`
+    def verify(self, check: ChainCheck = WHOLE_CHAIN) -> s.ChainVerification:
+        """The chain recomputed and checked against the signed checkpoints; with a `position`
         (and `hash_`), whether the log up to it is still the one that gave a saved answer."""
         ledger, settings = self.services.ledger, self.services.settings
+        from_position, to_position = check.from_position, check.to_position
+        position, hash_ = check.position, check.hash_
         if position is None:
             if hash_ is not None:
                 raise invalid(

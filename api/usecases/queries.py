@@ -21,7 +21,7 @@ import orjson
 
 from api import policy, positions, visibility
 from api import schemas as s
-from api.deps import Services, get_readmodels, visible_objective
+from api.deps import NOW, ReadAt, Services, Span, get_readmodels, visible_objective
 from api.errors import ApiError, invalid, not_found
 from api.policy import Principal
 from api.usecases import UseCases
@@ -92,6 +92,19 @@ def _at(readmodels: ReadModels, instant: datetime | None) -> int | None:
     return readmodels.position_at(instant) or 0
 
 
+def moment(services: Services, readmodels: ReadModels, at: ReadAt) -> int | None:
+    """The log position to answer at: live (None), `at.position`, or the one at `at.as_of`."""
+    as_of, position = at.either().as_of, at.position
+    if as_of is not None:
+        return readmodels.position_at(as_of) or 0
+    if position is None:
+        return None
+    head = services.ledger.recorder.max_notification_id() or 0
+    if position > head:
+        raise invalid("position_beyond_log", f"the log ends at position {head}", "position")
+    return position
+
+
 def _viewer_key(services: Services, principal: Principal) -> Hashable:
     """Who the tree is filtered for (see api.deps.TreeCache)."""
     if policy.reads_everything(principal):
@@ -153,39 +166,30 @@ class QueryUseCases(UseCases):
             raise ApiError(504, "projection_lagging", "the read models have not caught up; retry")
         return history
 
-    def tree(
-        self,
-        cycle_id: UUID,
-        as_of: datetime | None = None,
-        position: int | None = None,
-        team_id: UUID | None = None,
-    ) -> s.Tree | bytes:
+    def tree(self, cycle_id: UUID, at: ReadAt = NOW, team_id: UUID | None = None) -> s.Tree | bytes:
         """The alignment tree now (the JSON bytes, from the cache when nothing moved), as of an
         instant or at a position."""
         services, readmodels, principal = self.services, self.readmodels, self.principal
-        if as_of is not None and position is not None:
-            raise invalid("as_of_or_position", "give as_of or position, not both", "position")
+        as_of = at.either().as_of
         known_cycle(services, cycle_id)
         _team(services, team_id)
-        at = _position(services, readmodels, position, "position")
+        position = _position(services, readmodels, at.position, "position")
         if as_of is not None:
-            at = _at(readmodels, as_of)
-        if at is None:
+            position = _at(readmodels, as_of)
+        if position is None:
             return self._live_tree(cycle_id, team_id)
-        roots = readmodels.tree(cycle_id, position=at, team_id=team_id)
+        roots = readmodels.tree(cycle_id, position=position, team_id=team_id)
         with _visible(services, principal) as visible:
             roots = visibility.prune_tree(roots, visible)
-        return s.Tree(cycle_id=cycle_id, team_id=team_id, position=at, as_of=as_of, roots=roots)
+        return s.Tree(
+            cycle_id=cycle_id, team_id=team_id, position=position, as_of=as_of, roots=roots
+        )
 
     def tree_roots(
-        self,
-        cycle_id: UUID,
-        as_of: datetime | None = None,
-        position: int | None = None,
-        team_id: UUID | None = None,
+        self, cycle_id: UUID, at: ReadAt = NOW, team_id: UUID | None = None
     ) -> list[Json]:
         """The tree's roots as plain data (what a page walks)."""
-        found = self.tree(cycle_id, as_of, position, team_id)
+        found = self.tree(cycle_id, at, team_id)
         if isinstance(found, bytes):
             return list(orjson.loads(found)["roots"])
         return list(found.roots)
@@ -232,24 +236,18 @@ class QueryUseCases(UseCases):
                 ]
         return s.Replay(cycle_id=cycle_id, step=step, frames=frames)
 
-    def diff(
-        self,
-        from_: datetime | None = None,
-        to: datetime | None = None,
-        from_position: int | None = None,
-        to_position: int | None = None,
-        cycle_id: UUID | None = None,
-    ) -> Json:
-        """What changed between two moments (instants or log positions)."""
+    def diff(self, span: Span, cycle_id: UUID | None = None) -> Json:
+        """What changed between two moments, each an instant or a log position."""
         services, readmodels, principal = self.services, self.readmodels, self.principal
-        if (from_ is None) == (from_position is None):
+        since, until = span.since, span.until
+        if (since.as_of is None) == (since.position is None):
             raise invalid("from_required", "give exactly one of from and from_position", "from")
-        if to is not None and to_position is not None:
+        if until.as_of is not None and until.position is not None:
             raise invalid("to_or_to_position", "give to or to_position, not both", "to")
         if cycle_id is not None:
             known_cycle(services, cycle_id, "cycle_id")
-        start = _at(readmodels, from_) if from_ is not None else from_position
-        end = _at(readmodels, to) if to is not None else to_position
+        start = _at(readmodels, since.as_of) if since.as_of is not None else since.position
+        end = _at(readmodels, until.as_of) if until.as_of is not None else until.position
         if end is None:
             end = services.ledger.recorder.max_notification_id() or 0
         start = _position(services, readmodels, start, "from")

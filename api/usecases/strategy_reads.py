@@ -13,41 +13,22 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
 from api import policy, positions, visibility
 from api import strategy_schemas as ss
-from api.deps import Services, get_readmodels, visible_objective
-from api.errors import invalid, not_found
+from api.deps import NOW, ReadAt, Services, get_readmodels, visible_objective
+from api.errors import not_found
 from api.policy import Principal
 from api.usecases import UseCases
-from api.usecases.queries import known_cycle
+from api.usecases.queries import known_cycle, moment
 from domain.initiative import InitiativeStatus
 from domain.quality import KeyResultSpec, ObjectiveSpec
 from infra.readmodels import ReadModels
 
 Json = dict[str, Any]
-
-
-def moment(
-    services: Services,
-    readmodels: ReadModels,
-    as_of: datetime | None,
-    position: int | None,
-) -> int | None:
-    """The log position to answer at: live (None), `position`, or the one at `as_of`."""
-    if as_of is not None and position is not None:
-        raise invalid("as_of_or_position", "give as_of or position, not both", "position")
-    if as_of is not None:
-        return readmodels.position_at(as_of) or 0
-    if position is None:
-        return None
-    head = services.ledger.recorder.max_notification_id() or 0
-    if position > head:
-        raise invalid("position_beyond_log", f"the log ends at position {head}", "position")
-    return position
 
 
 def hidden_objectives(services: Services, principal: Principal, readmodels: ReadModels) -> set[str]:
@@ -65,6 +46,20 @@ def without_hidden(
     return [i for i in items if str(i.get(key)) not in hidden]
 
 
+@dataclass(frozen=True)
+class Initiatives:
+    """Which initiatives: those moving an objective's key results, one key result, a cycle's,
+    in a status (the filters combine)."""
+
+    objective_id: UUID | None = None
+    key_result_id: UUID | None = None
+    cycle_id: UUID | None = None
+    status: InitiativeStatus | None = None
+
+
+EVERY_INITIATIVE = Initiatives()
+
+
 class StrategyQueries(UseCases):
     """The strategy's reads for one caller."""
 
@@ -73,29 +68,27 @@ class StrategyQueries(UseCases):
         """The read models (a 503 on a server that runs none)."""
         return get_readmodels(self.services)
 
-    def _moment(self, as_of: datetime | None, position: int | None) -> int | None:
-        return moment(self.services, self.readmodels, as_of, position)
+    def _moment(self, at: ReadAt) -> int | None:
+        return moment(self.services, self.readmodels, at)
 
     def _hidden(self) -> set[str]:
         return hidden_objectives(self.services, self.principal, self.readmodels)
 
     # ------------------------------------------------------------------ strategy
 
-    def strategy(self, as_of: datetime | None = None, position: int | None = None) -> Json:
+    def strategy(self, at: ReadAt = NOW) -> Json:
         """Mission, vision, values, perspectives and themes, the north star, the checks' levels
         (404 `strategy_not_found` before it is defined)."""
-        found = self.readmodels.strategy.strategy(self._moment(as_of, position))
+        found = self.readmodels.strategy.strategy(self._moment(at))
         if found is None:
             raise not_found("strategy", "of this organisation")
         return found
 
-    def strategy_map(
-        self, cycle_id: UUID, as_of: datetime | None = None, position: int | None = None
-    ) -> Json:
+    def strategy_map(self, cycle_id: UUID, at: ReadAt = NOW) -> Json:
         """The cycle's objectives and the KPIs placed on the strategy's perspectives and
         themes, with their links and colours."""
         known_cycle(self.services, cycle_id, "cycle_id")
-        data = self.readmodels.strategy.strategy_map(cycle_id, self._moment(as_of, position))
+        data = self.readmodels.strategy.strategy_map(cycle_id, self._moment(at))
         hidden = self._hidden()
         if hidden:
             for row in data["rows"]:
@@ -108,62 +101,49 @@ class StrategyQueries(UseCases):
                 for link in data["links"]
                 if link["source"] not in hidden and link["target"] not in hidden
             ]
-        data["as_of"] = as_of.isoformat() if as_of else None
+        data["as_of"] = at.as_of.isoformat() if at.as_of else None
         if data.get("position") is None:
             data["position"] = positions.reflected()
         return data
 
     # ---------------------------------------------------------------------- KPIs
 
-    def kpis(
-        self,
-        as_of: datetime | None = None,
-        position: int | None = None,
-        include_retired: bool = False,
-    ) -> Json:
+    def kpis(self, at: ReadAt = NOW, include_retired: bool = False) -> Json:
         """Every KPI, the north star first, with the key results that follow it."""
-        at = self._moment(as_of, position)
-        items = self.readmodels.strategy.kpis(at, include_retired)
+        position = self._moment(at)
+        items = self.readmodels.strategy.kpis(position, include_retired)
         hidden = self._hidden()
         for item in items:
             item["key_results"] = without_hidden(item["key_results"], hidden)
-        return {"items": items, "position": at if at is not None else positions.reflected()}
+        return {
+            "items": items,
+            "position": position if position is not None else positions.reflected(),
+        }
 
-    def kpi(self, kpi_id: UUID, as_of: datetime | None = None, position: int | None = None) -> Json:
+    def kpi(self, kpi_id: UUID, at: ReadAt = NOW) -> Json:
         """One KPI: definition, thresholds, measurements, corrections, status, trend."""
-        found = self.readmodels.strategy.kpi(kpi_id, self._moment(as_of, position))
+        found = self.readmodels.strategy.kpi(kpi_id, self._moment(at))
         return self._one("kpi", kpi_id, found)
 
     # --------------------------------------------------------------- initiatives
 
-    def initiatives(
-        self,
-        objective_id: UUID | None = None,
-        key_result_id: UUID | None = None,
-        cycle_id: UUID | None = None,
-        status: InitiativeStatus | None = None,
-        as_of: datetime | None = None,
-        position: int | None = None,
-    ) -> Json:
+    def initiatives(self, which: Initiatives = EVERY_INITIATIVE, at: ReadAt = NOW) -> Json:
         """Initiatives in launch order, with the key results they move."""
-        at = self._moment(as_of, position)
         items = self.readmodels.strategy.initiatives(
-            objective_id=objective_id,
-            key_result_id=key_result_id,
-            cycle_id=cycle_id,
-            status=status.value if status else None,
-            position=at,
+            objective_id=which.objective_id,
+            key_result_id=which.key_result_id,
+            cycle_id=which.cycle_id,
+            status=which.status.value if which.status else None,
+            position=self._moment(at),
         )
         hidden = self._hidden()
         for item in items:
             item["key_results"] = without_hidden(item["key_results"], hidden)
         return {"items": [i for i in items if i["key_results"] or not hidden]}
 
-    def initiative(
-        self, initiative_id: UUID, as_of: datetime | None = None, position: int | None = None
-    ) -> Json:
+    def initiative(self, initiative_id: UUID, at: ReadAt = NOW) -> Json:
         """One initiative: status, owner, notes and the key results it moves."""
-        found = self.readmodels.strategy.initiative(initiative_id, self._moment(as_of, position))
+        found = self.readmodels.strategy.initiative(initiative_id, self._moment(at))
         return self._one("initiative", initiative_id, found)
 
     def _one(self, kind: str, thing_id: UUID, found: Json | None) -> Json:
@@ -180,15 +160,13 @@ class StrategyQueries(UseCases):
         self,
         cycle_id: UUID,
         objective_id: UUID | None = None,
-        as_of: datetime | None = None,
-        position: int | None = None,
+        at: ReadAt = NOW,
     ) -> Json:
         """The quality coach's findings on a cycle (or one objective of it)."""
         known_cycle(self.services, cycle_id, "cycle_id")
         if objective_id is not None:
             visible_objective(self.services, self.principal, objective_id)
-        at = self._moment(as_of, position)
-        findings = self.readmodels.strategy.lint(cycle_id, objective_id, at)
+        findings = self.readmodels.strategy.lint(cycle_id, objective_id, self._moment(at))
         return self._findings(cycle_id, objective_id, findings)
 
     def lint_draft(self, body: ss.LintDraft) -> Json:

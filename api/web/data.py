@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
+from api.deps import NOW, ReadAt
 from api.usecases.queries import QueryUseCases
 from api.web.site import FormError, PageNotFound, Viewer
 from projections.directory import DirectoryState, team_ancestors
@@ -189,21 +190,14 @@ def prune(roots: list[Json], keep: Callable[[Json], bool]) -> list[Json]:
     return out
 
 
-def tree(
-    viewer: Viewer,
-    cycle_id: str,
-    *,
-    as_of: datetime | None = None,
-    position: int | None = None,
-    team_id: str | None = None,
-) -> list[Json]:
+def tree(viewer: Viewer, cycle_id: str, at: ReadAt = NOW, team_id: str | None = None) -> list[Json]:
     """The cycle's alignment tree as the viewer may see it (the API's own query)."""
     services = viewer.services
     readmodels = services.readmodels
     if readmodels is None:
         return []
     return QueryUseCases(viewer.caller).tree_roots(
-        UUID(cycle_id), as_of, position, UUID(team_id) if team_id else None
+        UUID(cycle_id), at, UUID(team_id) if team_id else None
     )
 
 

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from api import policy
 from api.errors import ApiError
-from api.usecases.audit import AuditUseCases
+from api.usecases.audit import AuditUseCases, ChainCheck, TrailFilters
 from api.web import data
 from api.web.site import (
     Forbidden,
@@ -62,8 +62,8 @@ class Filters:
             "to": self.to or "",
         }
 
-    def arguments(self) -> dict[str, Any]:
-        """The use case's filter arguments (a problem with a field raised as a `FormError`)."""
+    def arguments(self) -> TrailFilters:
+        """The use case's filters (a problem with a field raised as a `FormError`)."""
         entity_id = None
         if self.entity:
             try:
@@ -73,13 +73,13 @@ class Filters:
                     "Entity: paste an id (a UUID) of an objective, key result, person, team or "
                     "cycle."
                 ) from None
-        return {
-            "actor": self.actor or None,
-            "entity_id": entity_id,
-            "type_": self.type_ or None,
-            "from_": data.parse_local(self.from_),
-            "to": data.parse_local(self.to),
-        }
+        return TrailFilters(
+            actor=self.actor or None,
+            entity_id=entity_id,
+            type_=self.type_ or None,
+            from_=data.parse_local(self.from_),
+            to=data.parse_local(self.to),
+        )
 
 
 def _filters(
@@ -97,18 +97,13 @@ FiltersDep = Annotated[Filters, Depends(_filters)]
 
 def _rows(
     viewer: Viewer,
-    filters: dict[str, Any],
+    filters: TrailFilters,
     fmt: Literal["json", "csv", "jsonl"],
     limit: int,
     offset: int,
 ) -> Any:
     assert viewer.services.readmodels is not None
-    return AuditUseCases(viewer.caller).trail(
-        format_=fmt,
-        limit=limit,
-        offset=offset,
-        **filters,
-    )
+    return AuditUseCases(viewer.caller).trail(filters, fmt, limit, offset)
 
 
 @web.get("/audit")
@@ -165,7 +160,7 @@ def audit_page(
 
 def _verify(viewer: Viewer, position: int | None = None, hash_: str | None = None) -> Any:
     """The API's chain verification, whole or up to a saved answer's position."""
-    return AuditUseCases(viewer.caller).verify(position=position, hash_=hash_)
+    return AuditUseCases(viewer.caller).verify(ChainCheck(position=position, hash_=hash_))
 
 
 def _check_answer(

@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
+from api.deps import ReadAt, Span
 from api.usecases.queries import QueryUseCases
 from api.web import data
 from api.web.site import FormError, ViewerDep, nav, render, web
@@ -55,7 +56,7 @@ def diff_page(
         if start > end:
             start, end = end, start
         reads = QueryUseCases(viewer.caller)
-        result = reads.diff(from_=start, to=end, cycle_id=UUID(chosen.id))
+        result = reads.diff(Span(ReadAt(start), ReadAt(end)), UUID(chosen.id))
     changes = (result or {}).get("changes", [])
     kinds = sorted({c["kind"] for c in changes})
     if kind:

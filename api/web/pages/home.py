@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from api.deps import ReadAt, Span
 from api.usecases.queries import QueryUseCases
 from api.web import charts, data
 from api.web.site import FreshViewerDep, nav, render, web
@@ -74,7 +75,7 @@ def home(request: Request, viewer: FreshViewerDep) -> HTMLResponse:
     stale = reads.stale(UUID(cycle.id)).items
     inbox = reads.inbox()
     week_ago = now - timedelta(days=7)
-    recent = reads.diff(from_=week_ago, cycle_id=UUID(cycle.id))
+    recent = reads.diff(Span(ReadAt(week_ago)), UUID(cycle.id))
     changes = sorted(
         recent.get("changes", []),
         key=lambda c: (c.get("by") or {}).get("position", 0),

@@ -20,9 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api import schemas as s
 from api import strategy_policy
 from api import strategy_schemas as ss
+from api.deps import ReadAt
 from api.errors import ApiError
 from api.usecases.strategy import StrategyUseCases
-from api.usecases.strategy_reads import StrategyQueries
+from api.usecases.strategy_reads import Initiatives, StrategyQueries
 from api.web import data, strategy_charts
 from api.web.pages.objective import OBJECTIVE
 from api.web.site import (
@@ -87,7 +88,7 @@ def _instant(as_of: str | None) -> tuple[datetime | None, str | None]:
 
 def _strategy(viewer: Viewer, as_of: datetime | None = None) -> Json | None:
     try:
-        found: Json = _reads(viewer).strategy(as_of)
+        found: Json = _reads(viewer).strategy(ReadAt(as_of))
     except ApiError as error:
         if error.status == 404:
             return None
@@ -96,7 +97,7 @@ def _strategy(viewer: Viewer, as_of: datetime | None = None) -> Json | None:
 
 
 def _kpis(viewer: Viewer, as_of: datetime | None = None) -> list[Json]:
-    found: list[Json] = _reads(viewer).kpis(as_of)["items"]
+    found: list[Json] = _reads(viewer).kpis(ReadAt(as_of))["items"]
     return found
 
 
@@ -197,7 +198,7 @@ def strategy_map_page(
     instant, problem = _instant(as_of)
     found: Json | None = None
     if chosen is not None:
-        found = _reads(viewer).strategy_map(UUID(chosen.id), instant)
+        found = _reads(viewer).strategy_map(UUID(chosen.id), ReadAt(instant))
     return render(
         request,
         "strategy_map.html",
@@ -269,7 +270,7 @@ def kpi_page(
 ) -> HTMLResponse:
     instant, problem = _instant(as_of)
     try:
-        kpi: Json = _reads(viewer).kpi(kpi_id, instant)
+        kpi: Json = _reads(viewer).kpi(kpi_id, ReadAt(instant))
     except ApiError as error:
         if error.status == 404:
             raise PageNotFound("KPI") from None
@@ -333,7 +334,8 @@ def initiatives_page(
     found: list[Json] = []
     key_results: list[tuple[str, str]] = []
     if chosen is not None:
-        found = _reads(viewer).initiatives(cycle_id=UUID(chosen.id), status=wanted)["items"]
+        which = Initiatives(cycle_id=UUID(chosen.id), status=wanted)
+        found = _reads(viewer).initiatives(which)["items"]
         key_results = [
             (kr["key_result_id"], f"{node['title']} · {kr['title']}")
             for node, _ in data.walk(data.tree(viewer, chosen.id))

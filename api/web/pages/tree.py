@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
+from api.deps import ReadAt
 from api.web import data
 from api.web.site import FormError, FreshViewerDep, nav, render, web
 
@@ -73,7 +74,7 @@ def tree_page(
         position, problem = None, "Give a moment or a position, not both."
     roots: list[dict[str, Any]] = []
     if chosen is not None:
-        roots = data.tree(viewer, chosen.id, as_of=instant, position=position, team_id=team or None)
+        roots = data.tree(viewer, chosen.id, ReadAt(instant, position), team or None)
     if only:
         roots = data.prune(roots, only.keep)
     shown = [n for n, _ in data.walk(roots) if not n.get("context")]
