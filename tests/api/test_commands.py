@@ -213,23 +213,14 @@ def test_teams(client: Any, world: World) -> None:
 
 def test_cycle_phases(client: Any, world: World) -> None:
     admin = world["admin"].headers
-    cycle = _ok(
-        client.post(
-            f"{API}/cycles",
-            json={
-                "name": "2030 Q1",
-                "starts_on": "2030-01-01",
-                "ends_on": "2030-03-31",
-                "cadence": "biweekly",
-                "scoring": "yes_no",
-            },
-            headers=admin,
-        ),
-        201,
-    )
-    cycle_id = cycle["id"]
+
+    def cycle(name: str, starts_on: str, ends_on: str, **more: str) -> dict[str, str]:
+        return {"name": name, "starts_on": starts_on, "ends_on": ends_on, **more}
+
+    q1 = cycle("2030 Q1", "2030-01-01", "2030-03-31", cadence="biweekly", scoring="yes_no")
+    cycle_id = _ok(client.post(f"{API}/cycles", json=q1, headers=admin), 201)["id"]
     path = f"{API}/cycles/{cycle_id}"
-    backwards = {"name": "Backwards", "starts_on": "2030-03-31", "ends_on": "2030-01-01"}
+    backwards = cycle("Backwards", "2030-03-31", "2030-01-01")
     refuses(
         client,
         admin,

@@ -130,24 +130,16 @@ def test_strategy_is_defined_and_revised_by_managers_with_reasons(
             headers={**world["ceo"].headers, "If-Match": read.headers["ETag"]},
         )
     )
-    now = _ok(
-        client.get(
-            f"{API}/strategy",
-            params={"min_position": done["position"]},
-            headers=world["max"].headers,
-        )
-    )
+
+    def read_by_max(**params: Any) -> dict[str, Any]:
+        return _ok(client.get(strategy, params=params, headers=world["max"].headers))
+
+    now = read_by_max(min_position=done["position"])
     assert now["mission"] == "Make every goal honest"
     assert [t["name"] for t in now["themes"]] == ["Profitable growth", "Loyal customers"]
     assert now["themes"][1]["drives"] == []  # the PUT said nothing about drives
 
-    then = _ok(
-        client.get(
-            f"{API}/strategy",
-            params={"position": created["position"]},
-            headers=world["max"].headers,
-        )
-    )
+    then = read_by_max(position=created["position"])
     assert then["mission"] == "Make goals honest"
 
 
