@@ -35,7 +35,7 @@ def problem(
 @dataclass(frozen=True)
 class Refused:
     """A request the API must refuse: an RFC 9457 problem with `status`, naming `rule` and
-    `field` when given. `headers` are added to (and override) the caller's."""
+    `field` when given."""
 
     method: str
     path: str
@@ -43,7 +43,9 @@ class Refused:
     """The JSON body, or None for none."""
     status: int
     params: dict[str, Any] | None = dataclasses.field(default=None, kw_only=True)
+    """Query parameters (always by keyword, after `field`)."""
     headers: dict[str, str] | None = dataclasses.field(default=None, kw_only=True)
+    """Headers added to the caller's (always by keyword)."""
     rule: str | None = None
     field: str | None = None
 
