@@ -25,6 +25,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -612,17 +613,31 @@ def _exponent(sizes: list[int], seconds: list[float]) -> float:
     )
 
 
+def _over_sizes(
+    ctx: Context,
+    result: ScenarioResult,
+    measure: Callable[[int], tuple[list[Row], float, float]],
+) -> tuple[list[int], list[float], list[float]]:
+    """`measure` at every size of the growth series, its rows added to `result`: the sizes and
+    the two figures each size gave (what the notes compare from the smallest to the largest)."""
+    sizes = list(ctx.growth_sizes)
+    firsts: list[float] = []
+    seconds: list[float] = []
+    for size in sizes:
+        rows, first, second = measure(size)
+        result.rows += rows
+        firsts.append(first)
+        seconds.append(second)
+    return sizes, firsts, seconds
+
+
 def run_growth(ctx: Context) -> ScenarioResult:
     result = ScenarioResult("growth", "rebuild and as-of as the log grows")
-    sizes = list(ctx.growth_sizes)
-    rebuild_seconds: list[float] = []
-    asof_ms: list[float] = []
-    for size in sizes:
+
+    def at(size: int) -> tuple[list[Row], float, float]:
         rb = measure_rebuild(ctx, size, 3 if size < 1_000_000 else ctx.pick(3, 3))
         asof = measure_asof(ctx, size, ctx.pick(3, 2), int(ctx.pick(40, 15)))
-        rebuild_seconds.append(size / rb.rebuild.median)
-        asof_ms.append(asof.asof_p50.median)
-        result.rows += [
+        rows = [
             Row(
                 "growth",
                 f"rebuild, {size:,} events",
@@ -640,6 +655,9 @@ def run_growth(ctx: Context) -> ScenarioResult:
                 paired(asof.asof_p50, asof.live_p50),
             ),
         ]
+        return rows, size / rb.rebuild.median, asof.asof_p50.median
+
+    sizes, rebuild_seconds, asof_ms = _over_sizes(ctx, result, at)
     k_rebuild = _exponent(sizes, rebuild_seconds)
     k_asof = _exponent(sizes, asof_ms)
     verdict = (
@@ -692,37 +710,27 @@ def _server_peak(ctx: Context, size: int) -> tuple[float, float]:
 
 def run_memory(ctx: Context) -> ScenarioResult:
     result = ScenarioResult("memory", "peak memory: server and rebuild")
-    sizes = list(ctx.growth_sizes)
-    servers: list[float] = []
-    rebuilds: list[float] = []
-    for size in sizes:
+
+    def at(size: int) -> tuple[list[Row], float, float]:
         peak, ready = _server_peak(ctx, size)
-        servers.append(peak)
-        figure = Figure("MB", [peak], "lower")
-        result.rows.append(
-            Row(
-                "memory",
-                f"okr serve peak RSS, {size:,} events",
-                figure,
-                note=f"RSS when ready {ready:,.0f} MB",
-            )
+        server = Row(
+            "memory",
+            f"okr serve peak RSS, {size:,} events",
+            Figure("MB", [peak], "lower"),
+            note=f"RSS when ready {ready:,.0f} MB",
         )
         rb = measure_rebuild(ctx, size, 1)
-        rebuilds.append(rb.peak.median)
-        result.rows.append(
-            Row(
-                "memory",
-                f"rebuild peak RSS, {size:,} events",
-                rb.peak,
-                note=f"growth during the rebuild {rb.growth.text()}"
-                + (
-                    f", helper process {rb.helper_peak.text()}"
-                    if any(rb.helper_peak.values)
-                    else ""
-                )
-                + f", views' tables {rb.views_mb:,.0f} MB",
-            )
+        rebuild = Row(
+            "memory",
+            f"rebuild peak RSS, {size:,} events",
+            rb.peak,
+            note=f"growth during the rebuild {rb.growth.text()}"
+            + (f", helper process {rb.helper_peak.text()}" if any(rb.helper_peak.values) else "")
+            + f", views' tables {rb.views_mb:,.0f} MB",
         )
+        return [server, rebuild], peak, rb.peak.median
+
+    sizes, servers, rebuilds = _over_sizes(ctx, result, at)
     for label, peak in ctx.shared.get("server_peak_mb", {}).items():
         result.rows.append(
             Row("memory", f"okr serve peak RSS, {label}", Figure("MB", [peak], "lower"))

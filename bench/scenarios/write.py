@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from uuid import UUID
 
 from bench.harness import Figure, Row, ScenarioResult, Target, alternate, paired, percentile
@@ -26,6 +27,18 @@ from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
 
 WRITERS = (1, 8)
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What every check-in measurement works on: the run, the objectives the check-ins go to,
+    one product check-in, and the scratch copy's URL and raw row for the raw side."""
+
+    ctx: Context
+    objectives: Objectives
+    check_in: Callable[[Writer], None]
+    url: str
+    state: bytes
 
 
 def run(ctx: Context) -> ScenarioResult:
@@ -52,16 +65,17 @@ def run(ctx: Context) -> ScenarioResult:
         state = typical_state(url)
         ctx.say(f"demo copy with {demo.events:,} events; raw rows of {len(state)} bytes")
 
+        setup = _Setup(ctx, objectives, check_in, url, state)
         group = app.recorder.group_commit if isinstance(app.recorder, ChainedRecorder) else None
         for writers in WRITERS:
             batches, writes = (group.batches, group.writes) if group else (0, 0)
-            result.rows += _measure(ctx, writers, seconds, limit, objectives, check_in, url, state)
+            result.rows += _measure(setup, writers, seconds, limit)
             if group is not None and group.batches > batches:
                 per_commit = (group.writes - writes) / (group.batches - batches)
                 result.notes.append(
                     f"group commit, {writers} writer(s): {per_commit:.2f} saves per transaction"
                 )
-        result.rows += _low_load(ctx, objectives, check_in, url, state)
+        result.rows += _low_load(setup)
         result.rows += _bulk(ctx, app, demo.active_cycle_id, url, state)
         result.notes.append(
             f"{seconds:g} s per round (at most {limit:,} check-ins), {ctx.rounds} rounds "
@@ -74,16 +88,8 @@ def run(ctx: Context) -> ScenarioResult:
     return result
 
 
-def _measure(
-    ctx: Context,
-    writers: int,
-    seconds: float,
-    limit: int,
-    objectives: Objectives,
-    check_in: Callable[[Writer], None],
-    url: str,
-    state: bytes,
-) -> list[Row]:
+def _measure(setup: _Setup, writers: int, seconds: float, limit: int) -> list[Row]:
+    ctx, objectives, check_in = setup.ctx, setup.objectives, setup.check_in
     product = Figure("check-ins/s")
     raw = Figure("commits/s")
     p50 = Figure("ms", better="lower")
@@ -100,7 +106,7 @@ def _measure(
         p99.add(percentile(latencies, 0.99))
 
     def raw_round(_: int) -> None:
-        done, elapsed = raw_inserts(url, writers, seconds, state)
+        done, elapsed = raw_inserts(setup.url, writers, seconds, setup.state)
         raw.add(done / elapsed)
 
     started = time.perf_counter()
@@ -183,16 +189,11 @@ def _bulk(ctx: Context, app: OkrLedger, cycle_id: UUID, url: str, state: bytes) 
     ]
 
 
-def _low_load(
-    ctx: Context,
-    objectives: Objectives,
-    check_in: Callable[[Writer], None],
-    url: str,
-    state: bytes,
-) -> list[Row]:
+def _low_load(setup: _Setup) -> list[Row]:
     """What the group commit costs a save when it is not busy: two writers at 10 check-ins/s
     each (a save sometimes arrives while the other's commit is in flight and waits for it),
     beside one raw INSERT…COMMIT's time on one connection in the same round."""
+    ctx, objectives, check_in = setup.ctx, setup.objectives, setup.check_in
     count = int(ctx.pick(100, 40))
     p50 = Figure("ms", better="lower")
     p99 = Figure("ms", better="lower")
@@ -223,7 +224,7 @@ def _low_load(
         p99.add(percentile(latencies, 0.99))
 
     def raw_round(_: int) -> None:
-        done, elapsed = raw_inserts(url, 1, 1.0, state)
+        done, elapsed = raw_inserts(setup.url, 1, 1.0, setup.state)
         commit.add(elapsed / done * 1000)
 
     alternate(min(ctx.rounds, 3), product_round, raw_round)

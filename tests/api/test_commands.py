@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 from domain.application import OkrLedger
 from domain.base import CommandContext
+from tests.api.answers import Refused, refuses
 from tests.api.answers import ok as _ok
 from tests.api.answers import problem as _problem
 from tests.api.conftest import API, World, objective_in
@@ -35,27 +36,18 @@ def test_people_lifecycle(client: Any, world: World) -> None:
     }
     assert read.headers["ETag"] == '"1"'
 
-    _problem(
-        client.post(
-            f"{API}/people", json={"name": "Z", "email": "zoe@acme.example"}, headers=admin
+    people, zoe = f"{API}/people", f"{API}/people/{person_id}"
+    stale = {"If-Match": '"7"'}
+    refuses(
+        client,
+        admin,
+        Refused(
+            "POST", people, {"name": "Z", "email": "zoe@acme.example"}, 409, "email_taken", "email"
         ),
-        409,
-        "email_taken",
-        "email",
-    )
-    _problem(
-        client.post(f"{API}/people", json={"name": "Z", "email": "not-an-address"}, headers=admin),
-        422,
-        "email_invalid",
-        "email",
-    )
-    _problem(
-        client.patch(
-            f"{API}/people/{person_id}", json={"name": "Zoë"}, headers={**admin, "If-Match": '"7"'}
+        Refused(
+            "POST", people, {"name": "Z", "email": "not-an-address"}, 422, "email_invalid", "email"
         ),
-        412,
-        "version_mismatch",
-        "If-Match",
+        Refused("PATCH", zoe, {"name": "Zoë"}, 412, "version_mismatch", "If-Match", headers=stale),
     )
     renamed = _ok(
         client.patch(
@@ -64,15 +56,13 @@ def test_people_lifecycle(client: Any, world: World) -> None:
     )
     assert renamed["version"] == 2
     _ok(client.post(f"{API}/people/{person_id}/deactivate", json={"reason": "left"}, headers=admin))
-    _problem(
-        client.post(
-            f"{API}/people/{person_id}/deactivate", json={"reason": "again"}, headers=admin
-        ),
-        409,
-        "person_inactive",
+    refuses(
+        client,
+        admin,
+        Refused("POST", f"{zoe}/deactivate", {"reason": "again"}, 409, "person_inactive"),
+        Refused("GET", f"{people}/{uuid4()}", None, 404, "person_not_found"),
     )
     _ok(client.post(f"{API}/people/{person_id}/reactivate", json={"reason": "back"}, headers=admin))
-    _problem(client.get(f"{API}/people/{uuid4()}", headers=admin), 404, "person_not_found")
 
     listed = _ok(client.get(f"{API}/people", params={"limit": 2, "offset": 1}, headers=admin))
     assert listed["total"] == len(world.actors) + 1
@@ -121,35 +111,17 @@ def test_tokens_are_issued_to_people_and_revoked(client: Any, world: World) -> N
         )
     )
     _problem(client.get(f"{API}/me", headers=as_auditor), 401, "token_invalid")
-    _problem(
-        client.post(
-            f"{API}/tokens/{issued['token_id']}/revoke", json={"reason": "x"}, headers=admin
+    tokens, sue = f"{API}/tokens", str(world["sue"].person_id)
+    to_nobody = {"person_id": str(uuid4()), "role": "member"}
+    refuses(
+        client,
+        admin,
+        Refused(
+            "POST", f"{tokens}/{issued['token_id']}/revoke", {"reason": "x"}, 409, "token_revoked"
         ),
-        409,
-        "token_revoked",
-    )
-    _problem(
-        client.post(f"{API}/tokens/{uuid4()}/revoke", json={"reason": "x"}, headers=admin),
-        404,
-        "token_not_found",
-    )
-    _problem(
-        client.post(
-            f"{API}/tokens", json={"person_id": str(uuid4()), "role": "member"}, headers=admin
-        ),
-        404,
-        "person_not_found",
-        "person_id",
-    )
-    _problem(
-        client.post(
-            f"{API}/tokens",
-            json={"person_id": str(world["sue"].person_id), "role": "superuser"},
-            headers=admin,
-        ),
-        422,
-        "enum",
-        "role",
+        Refused("POST", f"{tokens}/{uuid4()}/revoke", {"reason": "x"}, 404, "token_not_found"),
+        Refused("POST", tokens, to_nobody, 404, "person_not_found", "person_id"),
+        Refused("POST", tokens, {"person_id": sue, "role": "superuser"}, 422, "enum", "role"),
     )
 
 
@@ -157,10 +129,15 @@ def test_authentication(client: Any, world: World) -> None:
     missing = client.get(f"{API}/me")
     _problem(missing, 401, "token_missing")
     assert missing.headers["WWW-Authenticate"].startswith("Bearer")
-    _problem(
-        client.get(f"{API}/me", headers={"Authorization": "Bearer okr_nope"}), 401, "token_invalid"
+    me = f"{API}/me"
+    refuses(
+        client,
+        {},
+        Refused(
+            "GET", me, None, 401, "token_invalid", headers={"Authorization": "Bearer okr_nope"}
+        ),
+        Refused("GET", me, None, 401, "token_missing", headers={"Authorization": "Basic abc"}),
     )
-    _problem(client.get(f"{API}/me", headers={"Authorization": "Basic abc"}), 401, "token_missing")
     # a deactivated person's tokens stop working
     admin = world["admin"].headers
     _ok(
@@ -190,12 +167,10 @@ def test_teams(client: Any, world: World) -> None:
         == 404
     )
     person = str(world["sue"].person_id)
-    _ok(client.post(f"{API}/teams/{team_id}/members", json={"person_id": person}, headers=admin))
-    _problem(
-        client.post(f"{API}/teams/{team_id}/members", json={"person_id": person}, headers=admin),
-        409,
-        "already_member",
-        "person_id",
+    members = f"{API}/teams/{team_id}/members"
+    _ok(client.post(members, json={"person_id": person}, headers=admin))
+    Refused("POST", members, {"person_id": person}, 409, "already_member", "person_id").check(
+        client, admin
     )
     _ok(
         client.patch(
@@ -206,11 +181,9 @@ def test_teams(client: Any, world: World) -> None:
     assert _ok(read)["members"] == [{"person_id": person, "role": "manager"}]
     assert read.headers["ETag"] == '"3"'
     # rename and move in one PATCH; a move under itself is refused
-    _problem(
-        client.patch(f"{API}/teams/{team_id}", json={"parent_id": team_id}, headers=admin),
-        409,
-        "team_hierarchy_cycle",
-        "parent_id",
+    team = f"{API}/teams/{team_id}"
+    Refused("PATCH", team, {"parent_id": team_id}, 409, "team_hierarchy_cycle", "parent_id").check(
+        client, admin
     )
     moved = _ok(
         client.patch(
@@ -221,13 +194,9 @@ def test_teams(client: Any, world: World) -> None:
     )
     assert moved["version"] == 5
     assert _ok(client.get(f"{API}/teams/{team_id}", headers=admin))["parent_id"] is None
-    _problem(
-        client.patch(f"{API}/teams/{team_id}", json={}, headers=admin), 422, "nothing_to_change"
-    )
-    _ok(client.delete(f"{API}/teams/{team_id}/members/{person}", headers=admin))
-    _problem(
-        client.delete(f"{API}/teams/{team_id}/members/{person}", headers=admin), 409, "not_a_member"
-    )
+    Refused("PATCH", team, {}, 422, "nothing_to_change").check(client, admin)
+    _ok(client.delete(f"{team}/members/{person}", headers=admin))
+    Refused("DELETE", f"{team}/members/{person}", None, 409, "not_a_member").check(client, admin)
     _ok(client.post(f"{API}/teams/{team_id}/disband", json={"reason": "merged"}, headers=admin))
     listed = _ok(client.get(f"{API}/teams", headers=admin))
     assert team_id not in {t["id"] for t in listed["items"]}
@@ -244,46 +213,28 @@ def test_teams(client: Any, world: World) -> None:
 
 def test_cycle_phases(client: Any, world: World) -> None:
     admin = world["admin"].headers
-    cycle = _ok(
-        client.post(
-            f"{API}/cycles",
-            json={
-                "name": "2030 Q1",
-                "starts_on": "2030-01-01",
-                "ends_on": "2030-03-31",
-                "cadence": "biweekly",
-                "scoring": "yes_no",
-            },
-            headers=admin,
-        ),
-        201,
+
+    def cycle(name: str, starts_on: str, ends_on: str, **more: str) -> dict[str, str]:
+        return {"name": name, "starts_on": starts_on, "ends_on": ends_on, **more}
+
+    q1 = cycle("2030 Q1", "2030-01-01", "2030-03-31", cadence="biweekly", scoring="yes_no")
+    cycle_id = _ok(client.post(f"{API}/cycles", json=q1, headers=admin), 201)["id"]
+    path = f"{API}/cycles/{cycle_id}"
+    backwards = cycle("Backwards", "2030-03-31", "2030-01-01")
+    refuses(
+        client,
+        admin,
+        Refused("POST", f"{API}/cycles", backwards, 422, "cycle_ends_before_start", "ends_on"),
+        Refused("POST", f"{path}/close", None, 409, "wrong_cycle_phase"),
     )
-    cycle_id = cycle["id"]
-    _problem(
-        client.post(
-            f"{API}/cycles",
-            json={"name": "Backwards", "starts_on": "2030-03-31", "ends_on": "2030-01-01"},
-            headers=admin,
-        ),
-        422,
-        "cycle_ends_before_start",
-        "ends_on",
+    _ok(client.post(f"{path}/start", headers={**admin, "If-Match": '"1"'}))
+    stale = {"If-Match": '"1"'}
+    Refused("POST", f"{path}/grading", None, 412, "version_mismatch", headers=stale).check(
+        client, admin
     )
-    _problem(client.post(f"{API}/cycles/{cycle_id}/close", headers=admin), 409, "wrong_cycle_phase")
-    _ok(client.post(f"{API}/cycles/{cycle_id}/start", headers={**admin, "If-Match": '"1"'}))
-    _problem(
-        client.post(f"{API}/cycles/{cycle_id}/grading", headers={**admin, "If-Match": '"1"'}),
-        412,
-        "version_mismatch",
-    )
-    _ok(client.post(f"{API}/cycles/{cycle_id}/grading", headers=admin))
-    _ok(client.post(f"{API}/cycles/{cycle_id}/close", headers=admin))
-    _problem(
-        client.post(f"{API}/cycles/{cycle_id}/reopen", json={}, headers=admin),
-        422,
-        "missing",
-        "reason",
-    )
+    _ok(client.post(f"{path}/grading", headers=admin))
+    _ok(client.post(f"{path}/close", headers=admin))
+    Refused("POST", f"{path}/reopen", {}, 422, "missing", "reason").check(client, admin)
     _ok(
         client.post(f"{API}/cycles/{cycle_id}/reopen", json={"reason": "late grade"}, headers=admin)
     )
@@ -294,7 +245,7 @@ def test_cycle_phases(client: Any, world: World) -> None:
     assert [c["id"] for c in grading["items"]] == [cycle_id]
     everything = _ok(client.get(f"{API}/cycles", headers=admin))
     assert everything["items"][0]["id"] == cycle_id  # latest start first
-    _problem(client.get(f"{API}/cycles/{uuid4()}", headers=admin), 404, "cycle_not_found")
+    Refused("GET", f"{API}/cycles/{uuid4()}", None, 404, "cycle_not_found").check(client, admin)
 
 
 # ------------------------------------------------------------------ objectives
@@ -333,22 +284,15 @@ def test_drafting_and_negotiation(client: Any, world: World) -> None:
         201,
     )
     kr_id = kr["key_result_id"]
-    _problem(
-        client.post(
-            f"{API}/objectives/{oid}/key-results",
-            json={
-                "title": "Wrong way",
-                "measure": "metric",
-                "baseline": 20,
-                "target": 30,
-                "direction": "decrease",
-            },
-            headers=max_,
-        ),
-        422,
-        "target_above_baseline",
-        "target",
-    )
+    wrong_way = {
+        "title": "Wrong way",
+        "measure": "metric",
+        "baseline": 20,
+        "target": 30,
+        "direction": "decrease",
+    }
+    krs = f"{API}/objectives/{oid}/key-results"
+    Refused("POST", krs, wrong_way, 422, "target_above_baseline", "target").check(client, max_)
     second = _ok(
         client.post(
             f"{API}/objectives/{oid}/key-results",
@@ -374,20 +318,18 @@ def test_drafting_and_negotiation(client: Any, world: World) -> None:
             f"{API}/objectives/{oid}", json={"description": "CI under 6 minutes"}, headers=max_
         )
     )
-    _problem(
-        client.patch(f"{API}/objectives/{oid}", json={}, headers=max_), 422, "nothing_to_change"
-    )
-    _problem(
-        client.patch(
-            f"{API}/objectives/{oid}/key-results/{uuid4()}", json={"target": 6}, headers=max_
-        ),
-        404,
-        "key_result_not_found",
+    refuses(
+        client,
+        max_,
+        Refused("PATCH", f"{API}/objectives/{oid}", {}, 422, "nothing_to_change"),
+        Refused("PATCH", f"{krs}/{uuid4()}", {"target": 6}, 404, "key_result_not_found"),
     )
 
     # request changes → resubmit → counter-propose → accept
     mia_id = str(world["mia"].person_id)
-    _problem(client.post(f"{API}/objectives/{oid}/approve", headers=mia), 409, "not_in_review")
+    Refused("POST", f"{API}/objectives/{oid}/approve", None, 409, "not_in_review").check(
+        client, mia
+    )
     _ok(client.post(f"{API}/objectives/{oid}/submit", json={"approver_id": mia_id}, headers=max_))
     _ok(
         client.post(
@@ -402,16 +344,9 @@ def test_drafting_and_negotiation(client: Any, world: World) -> None:
     _ok(client.post(f"{API}/objectives/{oid}/submit", json={"approver_id": mia_id}, headers=max_))
     _ok(client.post(f"{API}/objectives/{oid}/withdraw", headers=max_))
     _ok(client.post(f"{API}/objectives/{oid}/submit", json={"approver_id": mia_id}, headers=max_))
-    _problem(
-        client.post(
-            f"{API}/objectives/{oid}/counter-propose",
-            json={"changes": {}, "comment": "hm"},
-            headers=mia,
-        ),
-        422,
-        "changes_empty",
-        "changes",
-    )
+    counter = f"{API}/objectives/{oid}/counter-propose"
+    empty = {"changes": {}, "comment": "hm"}
+    Refused("POST", counter, empty, 422, "changes_empty", "changes").check(client, mia)
     _ok(
         client.post(
             f"{API}/objectives/{oid}/counter-propose",
@@ -427,13 +362,7 @@ def test_drafting_and_negotiation(client: Any, world: World) -> None:
     assert body["submitted_by"] == str(world["max"].person_id)  # the token's person
     assert body["key_results"][0]["target"] == 5
     assert objective.headers["ETag"] == f'"{body["version"]}"'
-    _problem(
-        client.patch(
-            f"{API}/objectives/{oid}/key-results/{kr_id}", json={"target": 3}, headers=max_
-        ),
-        409,
-        "amendment_required",
-    )
+    Refused("PATCH", f"{krs}/{kr_id}", {"target": 3}, 409, "amendment_required").check(client, max_)
     # the CEO may decide too (above Platform), but nobody approves their own proposal
     own = _ok(
         client.post(
@@ -455,16 +384,9 @@ def test_drafting_and_negotiation(client: Any, world: World) -> None:
         ),
         201,
     )
-    _problem(
-        client.post(
-            f"{API}/objectives/{own['id']}/submit",
-            json={"approver_id": str(world["ceo"].person_id)},
-            headers=ceo,
-        ),
-        409,
-        "no_self_approval",
-        "approver_id",
-    )
+    to_self = {"approver_id": str(world["ceo"].person_id)}
+    submit = f"{API}/objectives/{own['id']}/submit"
+    Refused("POST", submit, to_self, 409, "no_self_approval", "approver_id").check(client, ceo)
 
 
 def test_amendments(client: Any, world: World) -> None:
@@ -480,32 +402,20 @@ def test_amendments(client: Any, world: World) -> None:
         201,
     )
     aid = amendment["amendment_id"]
-    _problem(
-        client.post(
-            f"{API}/objectives/{oid}/amendments",
-            json={"changes": {"title": "X"}, "reason": "another"},
-            headers=max_,
-        ),
-        409,
-        "amendment_pending",
-    )
-    _problem(
-        client.post(f"{API}/objectives/{oid}/amendments/{uuid4()}/approve", headers=mia),
-        404,
-        "amendment_not_found",
+    amendments = f"{API}/objectives/{oid}/amendments"
+    another = {"changes": {"title": "X"}, "reason": "another"}
+    Refused("POST", amendments, another, 409, "amendment_pending").check(client, max_)
+    Refused("POST", f"{amendments}/{uuid4()}/approve", None, 404, "amendment_not_found").check(
+        client, mia
     )
     _ok(
         client.post(
             f"{API}/objectives/{oid}/amendments/{aid}/approve", json={"comment": "ok"}, headers=mia
         )
     )
-    _problem(
-        client.post(
-            f"{API}/objectives/{oid}/amendments/{aid}/reject", json={"comment": "no"}, headers=mia
-        ),
-        409,
-        "amendment_decided",
-    )
+    Refused(
+        "POST", f"{amendments}/{aid}/reject", {"comment": "no"}, 409, "amendment_decided"
+    ).check(client, mia)
     second = _ok(
         client.post(
             f"{API}/objectives/{oid}/amendments",
@@ -542,19 +452,12 @@ def test_tracking_grading_reflection_and_carry_over(client: Any, world: World) -
         ),
         201,
     )
-    _problem(
-        client.post(path, json={"value": 3, "confidence": 11}, headers=max_),
-        422,
-        "less_than_equal",
-        "confidence",
-    )
-    _problem(
-        client.post(
-            path, json={"value": 3, "confidence": 5, "effective_on": "2999-01-01"}, headers=max_
-        ),
-        422,
-        "effective_date_outside_cycle",
-        "effective_on",
+    late = {"value": 3, "confidence": 5, "effective_on": "2999-01-01"}
+    refuses(
+        client,
+        max_,
+        Refused("POST", path, {"value": 3, "confidence": 11}, 422, "less_than_equal", "confidence"),
+        Refused("POST", path, late, 422, "effective_date_outside_cycle", "effective_on"),
     )
     nan = client.post(
         path,
@@ -571,29 +474,17 @@ def test_tracking_grading_reflection_and_carry_over(client: Any, world: World) -
         201,
     )
     assert corrected["check_in_id"] != first["check_in_id"]
-    _problem(
-        client.post(
-            f"{path}/{first['check_in_id']}/corrections",
-            json={"value": 4, "reason": "again"},
-            headers=max_,
+    again = {"value": 4, "reason": "again"}
+    kr_path = f"{API}/objectives/{oid}/key-results/{kr}"
+    refuses(
+        client,
+        max_,
+        Refused(
+            "POST", f"{path}/{first['check_in_id']}/corrections", again, 409, "check_in_superseded"
         ),
-        409,
-        "check_in_superseded",
-    )
-    _problem(
-        client.post(
-            f"{path}/{uuid4()}/corrections", json={"value": 4, "reason": "x"}, headers=max_
-        ),
-        404,
-        "check_in_not_found",
-    )
-    # grading is for the grading phase
-    _problem(
-        client.post(
-            f"{API}/objectives/{oid}/key-results/{kr}/grade", json={"score": 0.3}, headers=max_
-        ),
-        409,
-        "wrong_cycle_phase",
+        Refused("POST", f"{path}/{uuid4()}/corrections", again, 404, "check_in_not_found"),
+        # grading is for the grading phase
+        Refused("POST", f"{kr_path}/grade", {"score": 0.3}, 409, "wrong_cycle_phase"),
     )
     carried = _ok(
         client.post(
@@ -613,22 +504,15 @@ def test_tracking_grading_reflection_and_carry_over(client: Any, world: World) -
     graded = objective_in(world, "platform", "grading")
     g = f"{API}/objectives/{graded.objective_id}"
     _ok(client.post(f"{g}/key-results/{graded.key_result_id}/grade", json={}, headers=max_))
-    _problem(
-        client.post(
-            f"{g}/key-results/{graded.key_result_id}/grade", json={"score": 0.9}, headers=max_
-        ),
-        422,
-        "override_needs_comment",
-        "comment",
+    kr_grade = f"{g}/key-results/{graded.key_result_id}/grade"
+    Refused("POST", kr_grade, {"score": 0.9}, 422, "override_needs_comment", "comment").check(
+        client, max_
     )
     _ok(client.post(f"{g}/grade", json={}, headers=max_))
     # a manager above the team adjusting the owners' grade says why, even matching the mean
     ceo = world["ceo"].headers
-    _problem(
-        client.post(f"{g}/grade", json={"score": 0.4}, headers=ceo),
-        422,
-        "adjustment_needs_comment",
-        "comment",
+    Refused("POST", f"{g}/grade", {"score": 0.4}, 422, "adjustment_needs_comment", "comment").check(
+        client, ceo
     )
     _ok(
         client.post(
@@ -639,11 +523,8 @@ def test_tracking_grading_reflection_and_carry_over(client: Any, world: World) -
     body = _ok(client.get(g, headers=max_))
     assert body["score"] == 0.5 and body["reflection"] == "Start measuring earlier."
     _ok(client.post(f"{API}/objectives/{oid}/abandon", json={"reason": "superseded"}, headers=max_))
-    _problem(
-        client.post(f"{API}/objectives/{oid}/abandon", json={"reason": "again"}, headers=max_),
-        409,
-        "objective_abandoned",
-    )
+    abandon = f"{API}/objectives/{oid}/abandon"
+    Refused("POST", abandon, {"reason": "again"}, 409, "objective_abandoned").check(client, max_)
 
 
 def test_private_objectives_do_not_leak(client: Any, world: World) -> None:
@@ -651,30 +532,24 @@ def test_private_objectives_do_not_leak(client: Any, world: World) -> None:
     path = f"{API}/objectives/{built.objective_id}"
     for name in ("max", "mia", "ceo", "auditor", "admin"):
         assert client.get(path, headers=world[name].headers).status_code == 200, name
+    aligned = {
+        "cycle_id": str(world.cycle_id),
+        "owner_team_id": str(world.teams["sales"]),
+        "title": "Aligned",
+        "parent_objective_id": str(built.objective_id),
+    }
     for name in ("sue", "sam"):
-        _problem(client.get(path, headers=world[name].headers), 404, "objective_not_found")
-        # writing to it is a 404 as well, not a 403
-        _problem(
-            client.patch(path, json={"title": "x"}, headers=world[name].headers),
-            404,
-            "objective_not_found",
+        refuses(
+            client,
+            world[name].headers,
+            Refused("GET", path, None, 404, "objective_not_found"),
+            # writing to it is a 404 as well, not a 403
+            Refused("PATCH", path, {"title": "x"}, 404, "objective_not_found"),
         )
     # and nobody aligns to what they cannot see
-    _problem(
-        client.post(
-            f"{API}/objectives",
-            json={
-                "cycle_id": str(world.cycle_id),
-                "owner_team_id": str(world.teams["sales"]),
-                "title": "Aligned",
-                "parent_objective_id": str(built.objective_id),
-            },
-            headers=world["sue"].headers,
-        ),
-        404,
-        "objective_not_found",
-        "parent_objective_id",
-    )
+    Refused(
+        "POST", f"{API}/objectives", aligned, 404, "objective_not_found", "parent_objective_id"
+    ).check(client, world["sue"].headers)
 
 
 def test_realign_and_reassign(client: Any, world: World) -> None:
@@ -694,15 +569,12 @@ def test_realign_and_reassign(client: Any, world: World) -> None:
     )
     body = _ok(client.get(path, headers=max_))
     assert body["parent_key_result_id"] == str(parent.key_result_id)
-    _problem(
-        client.patch(path, json={"owner_team_id": str(world.teams["sales"])}, headers=max_),
-        403,
-        "not_allowed",
-    )
-    _problem(
-        client.patch(path, json={"owner_team_id": None, "owner_person_id": None}, headers=max_),
-        422,
-        "one_owner",
+    sales = {"owner_team_id": str(world.teams["sales"])}
+    refuses(
+        client,
+        max_,
+        Refused("PATCH", path, sales, 403, "not_allowed"),
+        Refused("PATCH", path, {"owner_team_id": None, "owner_person_id": None}, 422, "one_owner"),
     )
     _ok(client.patch(path, json={"owner_person_id": str(world["max"].person_id)}, headers=max_))
     assert _ok(client.get(path, headers=max_))["owner_person_id"] == str(world["max"].person_id)
@@ -744,12 +616,8 @@ def test_an_e_mail_someone_changed_to_cannot_be_registered(
         201,
     )
     ledger.change_email(UUID(zoe["id"]), "zoe@b.example", "married", CommandContext.system())
-    _problem(
-        client.post(f"{API}/people", json={"name": "Z", "email": "Zoe@B.example"}, headers=admin),
-        409,
-        "email_taken",
-        "email",
-    )
+    taken = {"name": "Z", "email": "Zoe@B.example"}
+    Refused("POST", f"{API}/people", taken, 409, "email_taken", "email").check(client, admin)
     again = client.post(
         f"{API}/people", json={"name": "Y", "email": "zoe@a.example"}, headers=admin
     )
@@ -779,64 +647,25 @@ def test_an_admin_changes_a_person_s_e_mail_over_http(
     assert read["email"] == "zoe@b.example"
     events = list(ledger.repository.event_store.get(UUID(zoe["id"])))
     assert type(events[-1]).__name__ == "EmailChanged" and events[-1].reason == "married"
-    _problem(
-        client.post(
-            f"{API}/people",
-            json={"name": "Z", "email": "ZOE@b.example"},
-            headers=admin,
+    seen, by_max = {"If-Match": f'"{zoe["version"]}"'}, world["max"].headers
+    people, nobody = f"{API}/people", f"{API}/people/{uuid4()}/email"
+    taken = {"name": "Z", "email": "ZOE@b.example"}
+    mistake = {"email": "max@acme.example", "reason": "mistake"}
+    again = {"email": "zoe@c.example", "reason": "again"}
+    empty = {"email": "zoe@c.example", "reason": ""}
+    by_max_body = {"email": "zoe@d.example", "reason": "x"}
+    refuses(
+        client,
+        admin,
+        Refused("POST", people, taken, 409, "email_taken", "email"),
+        Refused("POST", path, mistake, 409, "email_taken", "email"),
+        Refused("POST", path, again, 412, "version_mismatch", headers=seen),
+        Refused("POST", path, {"email": "zoe@c.example"}, 422, "missing", "reason"),
+        Refused("POST", path, empty, 422, "string_too_short", "reason"),
+        Refused(
+            "POST", path, {"email": "not an address", "reason": "x"}, 422, "email_invalid", "email"
         ),
-        409,
-        "email_taken",
-        "email",
-    )
-    _problem(
-        client.post(
-            path,
-            json={"email": "max@acme.example", "reason": "mistake"},
-            headers=admin,
-        ),
-        409,
-        "email_taken",
-        "email",
-    )
-    _problem(
-        client.post(
-            path,
-            json={"email": "zoe@c.example", "reason": "again"},
-            headers={**admin, "If-Match": f'"{zoe["version"]}"'},
-        ),
-        412,
-        "version_mismatch",
-    )
-    _problem(
-        client.post(path, json={"email": "zoe@c.example"}, headers=admin), 422, "missing", "reason"
-    )
-    _problem(
-        client.post(path, json={"email": "zoe@c.example", "reason": ""}, headers=admin),
-        422,
-        "string_too_short",
-        "reason",
-    )
-    _problem(
-        client.post(path, json={"email": "not an address", "reason": "x"}, headers=admin),
-        422,
-        "email_invalid",
-        "email",
-    )
-    _problem(
-        client.post(
-            path, json={"email": "zoe@d.example", "reason": "x"}, headers=world["max"].headers
-        ),
-        403,
-        "admin_only",
-    )
-    _problem(
-        client.post(
-            f"{API}/people/{uuid4()}/email",
-            json={"email": "q@d.example", "reason": "x"},
-            headers=admin,
-        ),
-        404,
-        "person_not_found",
+        Refused("POST", path, by_max_body, 403, "admin_only", headers=by_max),
+        Refused("POST", nobody, {"email": "q@d.example", "reason": "x"}, 404, "person_not_found"),
     )
     assert "/api/v1/people/{person_id}/email" in client.get(f"{API}/openapi.json").json()["paths"]

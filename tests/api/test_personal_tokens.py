@@ -10,6 +10,7 @@ from typing import Any
 
 from domain.access import AccessToken
 from infra.token_use import TokenUse, personal_tokens, token_use_of
+from tests.api.answers import Refused
 from tests.api.conftest import API, World
 from tests.api.test_queries import _ok
 
@@ -25,20 +26,16 @@ def _issue(client: Any, world: World, **fields: Any) -> str:
 def test_a_read_only_token_reads_and_writes_nothing(client: Any, world: World) -> None:
     headers = {"Authorization": f"Bearer {_issue(client, world, read_only=True)}"}
     assert _ok(client.get(f"{API}/me", headers=headers))["person_id"] == str(world["max"].person_id)
-    refused = client.post(f"{API}/teams", json={"name": "Skunkworks"}, headers=headers)
-    assert refused.status_code == 403 and refused.json()["rule"] == "token_read_only"
+    skunkworks = {"name": "Skunkworks"}
+    Refused("POST", f"{API}/teams", skunkworks, 403, "token_read_only").check(client, headers)
     # the person's full token still writes what their role allows
-    draft = client.post(
-        f"{API}/objectives",
-        json={
-            "cycle_id": str(world.cycle_id),
-            "title": "Ship the thing",
-            "kind": "committed",
-            "owner_person_id": str(world["max"].person_id),
-        },
-        headers=world["max"].headers,
-    )
-    assert draft.status_code == 201, draft.text
+    mine = {
+        "cycle_id": str(world.cycle_id),
+        "title": "Ship the thing",
+        "kind": "committed",
+        "owner_person_id": str(world["max"].person_id),
+    }
+    _ok(client.post(f"{API}/objectives", json=mine, headers=world["max"].headers), 201)
 
 
 def test_an_expired_token_is_refused_even_when_remembered(client: Any, world: World) -> None:

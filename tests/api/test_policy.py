@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID, uuid4
 
 import pytest
@@ -55,73 +56,81 @@ def test_a_disbanded_team_confers_nothing() -> None:
     assert not policy.is_owner(state, MAX, team_objective(PLATFORM))
 
 
-@pytest.mark.parametrize(
-    ("person", "role", "facts", "allowed"),
-    [
-        # members: their own objectives and their teams'
-        (MAX, Role.MEMBER, team_objective(PLATFORM), True),
-        (MAX, Role.MEMBER, personal_objective(MAX), True),
-        (MAX, Role.MEMBER, team_objective(SALES), False),
-        (MAX, Role.MEMBER, team_objective(INFRA), False),
-        (MAX, Role.MEMBER, personal_objective(IGOR), False),
-        # managers: also the teams below them and the people in them
-        (MIA, Role.MANAGER, team_objective(INFRA), True),
-        (MIA, Role.MANAGER, personal_objective(IGOR), True),
-        (MIA, Role.MANAGER, team_objective(SALES), False),
-        (CEO, Role.MANAGER, personal_objective(SUE), True),
-        # a manager in the directory holding a member token acts as a member
-        (MIA, Role.MEMBER, team_objective(INFRA), False),
-        (MIA, Role.MEMBER, team_objective(PLATFORM), True),
-        # auditors write nothing, even their own
-        (MAX, Role.AUDITOR, personal_objective(MAX), False),
-        # admins contribute like members
-        (MAX, Role.ADMIN, personal_objective(MAX), True),
-        (OUTSIDER, Role.ADMIN, team_objective(SALES), False),
-    ],
-)
-def test_may_contribute(person: UUID, role: Role, facts: ObjectiveFacts, allowed: bool) -> None:
-    assert policy.may_contribute(D, who(person, role), facts) is allowed
+def _asking(question: object, *cases: tuple[UUID, Role, ObjectiveFacts, bool]) -> list[object]:
+    """`cases` of one policy question: who (person and token role), about what, and its answer."""
+    name = getattr(question, "__name__", "")
+    return [pytest.param(question, *case, id=f"{name}-{n}") for n, case in enumerate(cases)]
 
 
 @pytest.mark.parametrize(
-    ("person", "role", "facts", "allowed"),
+    ("question", "person", "role", "facts", "answer"),
     [
-        (MIA, Role.MANAGER, team_objective(PLATFORM), True),
-        (MIA, Role.MANAGER, team_objective(INFRA), True),
-        (MIA, Role.MANAGER, personal_objective(MAX), True),
-        (MIA, Role.MANAGER, team_objective(SALES), False),
-        (CEO, Role.MANAGER, team_objective(SALES), True),
-        (MAX, Role.MEMBER, team_objective(PLATFORM), False),
-        (MIA, Role.MEMBER, team_objective(PLATFORM), False),
-        (MIA, Role.ADMIN, team_objective(PLATFORM), False),
-        (MIA, Role.AUDITOR, team_objective(PLATFORM), False),
-        # the named approver decides even outside its teams (the top team's objectives)
-        (SAM, Role.MANAGER, team_objective(ACME, approver_id=SAM), True),
-        (SAM, Role.MEMBER, team_objective(ACME, approver_id=SAM), False),
+        *_asking(
+            policy.may_contribute,
+            # members: their own objectives and their teams'
+            (MAX, Role.MEMBER, team_objective(PLATFORM), True),
+            (MAX, Role.MEMBER, personal_objective(MAX), True),
+            (MAX, Role.MEMBER, team_objective(SALES), False),
+            (MAX, Role.MEMBER, team_objective(INFRA), False),
+            (MAX, Role.MEMBER, personal_objective(IGOR), False),
+            # managers: also the teams below them and the people in them
+            (MIA, Role.MANAGER, team_objective(INFRA), True),
+            (MIA, Role.MANAGER, personal_objective(IGOR), True),
+            (MIA, Role.MANAGER, team_objective(SALES), False),
+            (CEO, Role.MANAGER, personal_objective(SUE), True),
+            # a manager in the directory holding a member token acts as a member
+            (MIA, Role.MEMBER, team_objective(INFRA), False),
+            (MIA, Role.MEMBER, team_objective(PLATFORM), True),
+            # auditors write nothing, even their own
+            (MAX, Role.AUDITOR, personal_objective(MAX), False),
+            # admins contribute like members
+            (MAX, Role.ADMIN, personal_objective(MAX), True),
+            (OUTSIDER, Role.ADMIN, team_objective(SALES), False),
+        ),
+        *_asking(
+            policy.may_decide,
+            (MIA, Role.MANAGER, team_objective(PLATFORM), True),
+            (MIA, Role.MANAGER, team_objective(INFRA), True),
+            (MIA, Role.MANAGER, personal_objective(MAX), True),
+            (MIA, Role.MANAGER, team_objective(SALES), False),
+            (CEO, Role.MANAGER, team_objective(SALES), True),
+            (MAX, Role.MEMBER, team_objective(PLATFORM), False),
+            (MIA, Role.MEMBER, team_objective(PLATFORM), False),
+            (MIA, Role.ADMIN, team_objective(PLATFORM), False),
+            (MIA, Role.AUDITOR, team_objective(PLATFORM), False),
+            # the named approver decides even outside its teams (the top team's objectives)
+            (SAM, Role.MANAGER, team_objective(ACME, approver_id=SAM), True),
+            (SAM, Role.MEMBER, team_objective(ACME, approver_id=SAM), False),
+        ),
+        *_asking(
+            policy.may_view,
+            (SUE, Role.MEMBER, team_objective(PLATFORM), True),
+            (SUE, Role.MEMBER, team_objective(PLATFORM, private=True), False),
+            (MAX, Role.MEMBER, team_objective(PLATFORM, private=True), True),
+            (MIA, Role.MANAGER, personal_objective(MAX, private=True), True),
+            (CEO, Role.MANAGER, personal_objective(IGOR, private=True), True),
+            (SAM, Role.MANAGER, personal_objective(MAX, private=True), False),
+            (SAM, Role.MANAGER, personal_objective(MAX, private=True, approver_id=SAM), True),
+            (
+                IGOR,
+                Role.MEMBER,
+                personal_objective(MAX, private=True, submitted_by=str(IGOR)),
+                True,
+            ),
+            (OUTSIDER, Role.AUDITOR, personal_objective(MAX, private=True), True),
+            (OUTSIDER, Role.ADMIN, personal_objective(MAX, private=True), True),
+            (OUTSIDER, Role.MEMBER, personal_objective(MAX, private=True), False),
+        ),
     ],
 )
-def test_may_decide(person: UUID, role: Role, facts: ObjectiveFacts, allowed: bool) -> None:
-    assert policy.may_decide(D, who(person, role), facts) is allowed
-
-
-@pytest.mark.parametrize(
-    ("person", "role", "facts", "visible"),
-    [
-        (SUE, Role.MEMBER, team_objective(PLATFORM), True),
-        (SUE, Role.MEMBER, team_objective(PLATFORM, private=True), False),
-        (MAX, Role.MEMBER, team_objective(PLATFORM, private=True), True),
-        (MIA, Role.MANAGER, personal_objective(MAX, private=True), True),
-        (CEO, Role.MANAGER, personal_objective(IGOR, private=True), True),
-        (SAM, Role.MANAGER, personal_objective(MAX, private=True), False),
-        (SAM, Role.MANAGER, personal_objective(MAX, private=True, approver_id=SAM), True),
-        (IGOR, Role.MEMBER, personal_objective(MAX, private=True, submitted_by=str(IGOR)), True),
-        (OUTSIDER, Role.AUDITOR, personal_objective(MAX, private=True), True),
-        (OUTSIDER, Role.ADMIN, personal_objective(MAX, private=True), True),
-        (OUTSIDER, Role.MEMBER, personal_objective(MAX, private=True), False),
-    ],
-)
-def test_may_view(person: UUID, role: Role, facts: ObjectiveFacts, visible: bool) -> None:
-    assert policy.may_view(D, who(person, role), facts) is visible
+def test_who_may_contribute_decide_and_view(
+    question: Callable[[DirectoryState, Principal, ObjectiveFacts], bool],
+    person: UUID,
+    role: Role,
+    facts: ObjectiveFacts,
+    answer: bool,
+) -> None:
+    assert question(D, who(person, role), facts) is answer
 
 
 def test_roles_for_administration_and_audit() -> None:

@@ -13,6 +13,7 @@ from uuid import uuid4
 import pytest
 
 from api.visibility import prune_tree
+from tests.api.answers import Refused, refuses
 from tests.api.answers import ok as _ok
 from tests.api.answers import problem as _problem
 from tests.api.conftest import API, World, make_app, objective_in
@@ -93,12 +94,9 @@ def test_list_objectives_filters_and_pages(
         )
     )
     assert len(page["items"]) == 1 and page["total"] == 4
-    _problem(
-        client.get(f"{API}/objectives", params={"limit": 0}, headers=world["max"].headers),
-        422,
-        "greater_than_equal",
-        "limit",
-    )
+    Refused(
+        "GET", f"{API}/objectives", None, 422, "greater_than_equal", "limit", params={"limit": 0}
+    ).check(client, world["max"].headers)
 
 
 def test_history(client: Any, world: World, scene: dict[str, Any]) -> None:
@@ -109,18 +107,12 @@ def test_history(client: Any, world: World, scene: dict[str, Any]) -> None:
     assert history["objective_id"] == str(public.objective_id)
     assert history["timeline"][0]["event_type"] == "Objective.Drafted"
     assert str(public.key_result_id) in history["key_results"]
-    _problem(
-        client.get(f"{API}/objectives/{uuid4()}/history", headers=world["sue"].headers),
-        404,
-        "objective_not_found",
-    )
-    _problem(
-        client.get(
-            f"{API}/objectives/{scene['private'].objective_id}/history",
-            headers=world["sue"].headers,
-        ),
-        404,
-        "objective_not_found",
+    private = scene["private"].objective_id
+    refuses(
+        client,
+        world["sue"].headers,
+        Refused("GET", f"{API}/objectives/{uuid4()}/history", None, 404, "objective_not_found"),
+        Refused("GET", f"{API}/objectives/{private}/history", None, 404, "objective_not_found"),
     )
 
 
@@ -128,23 +120,22 @@ def test_objective_as_of(client: Any, world: World, scene: dict[str, Any]) -> No
     public = scene["public"]
     path = f"{API}/objectives/{public.objective_id}"
     before = datetime(2000, 1, 1, tzinfo=UTC).isoformat()
-    _problem(
-        client.get(path, params={"as_of": before}, headers=world["max"].headers),
-        404,
-        "objective_not_found",
+    Refused("GET", path, None, 404, "objective_not_found", params={"as_of": before}).check(
+        client, world["max"].headers
     )
     now = client.get(
         path, params={"as_of": datetime.now(UTC).isoformat()}, headers=world["max"].headers
     )
     assert _ok(now)["as_of"] is not None
     assert now.headers["ETag"] == client.get(path, headers=world["max"].headers).headers["ETag"]
-    for bad in ("yesterday", "2026-01-01", "2026-01-01T10:00:00", "1700000000"):
-        _problem(
-            client.get(path, params={"as_of": bad}, headers=world["max"].headers),
-            422,
-            "rfc3339",
-            "as_of",
-        )
+    refuses(
+        client,
+        world["max"].headers,
+        *(
+            Refused("GET", path, None, 422, "rfc3339", "as_of", params={"as_of": bad})
+            for bad in ("yesterday", "2026-01-01", "2026-01-01T10:00:00", "1700000000")
+        ),
+    )
     fine = client.get(
         path, params={"as_of": "2030-01-01t10:00:00.1234567z"}, headers=world["max"].headers
     )
@@ -181,30 +172,19 @@ def test_tree_time_travel_and_errors(client: Any, world: World, scene: dict[str,
     assert empty["roots"] == [] and empty["position"] == 1
     past = _ok(client.get(path, params={"as_of": "2001-01-01T00:00:00Z"}, headers=headers))
     assert past["roots"] == [] and past["position"] == 0
-    _problem(
-        client.get(path, params={"as_of": "2001-01-01T00:00:00Z", "position": 3}, headers=headers),
-        422,
-        "as_of_or_position",
-        "position",
-    )
-    _problem(
-        client.get(path, params={"position": 10**9}, headers=headers),
-        422,
-        "position_beyond_log",
-        "position",
-    )
-    _problem(
-        client.get(path, params={"position": -1}, headers=headers),
-        422,
-        "greater_than_equal",
-        "position",
-    )
-    _problem(client.get(f"{API}/cycles/{uuid4()}/tree", headers=headers), 404, "cycle_not_found")
-    _problem(
-        client.get(path, params={"team_id": str(uuid4())}, headers=headers),
-        404,
-        "team_not_found",
-        "team_id",
+    both = {"as_of": "2001-01-01T00:00:00Z", "position": 3}
+    refuses(
+        client,
+        headers,
+        Refused("GET", path, None, 422, "as_of_or_position", "position", params=both),
+        Refused(
+            "GET", path, None, 422, "position_beyond_log", "position", params={"position": 10**9}
+        ),
+        Refused("GET", path, None, 422, "greater_than_equal", "position", params={"position": -1}),
+        Refused("GET", f"{API}/cycles/{uuid4()}/tree", None, 404, "cycle_not_found"),
+        Refused(
+            "GET", path, None, 404, "team_not_found", "team_id", params={"team_id": str(uuid4())}
+        ),
     )
 
 
@@ -238,16 +218,11 @@ def test_replay(client: Any, world: World, scene: dict[str, Any]) -> None:
         assert all(
             e.get("objective_id") != str(scene["private"].objective_id) for e in frame["events"]
         )
-    _problem(
-        client.get(path, params={"step": "month"}, headers=world["max"].headers),
-        422,
-        "literal_error",
-        "step",
-    )
-    _problem(
-        client.get(f"{API}/cycles/{uuid4()}/replay", headers=world["max"].headers),
-        404,
-        "cycle_not_found",
+    refuses(
+        client,
+        world["max"].headers,
+        Refused("GET", path, None, 422, "literal_error", "step", params={"step": "month"}),
+        Refused("GET", f"{API}/cycles/{uuid4()}/replay", None, 404, "cycle_not_found"),
     )
 
 
@@ -278,32 +253,16 @@ def test_diff(client: Any, world: World, scene: dict[str, Any]) -> None:
         )
     )
     assert by_position["from_position"] == 0
-    _problem(client.get(f"{API}/diff", headers=world["max"].headers), 422, "from_required", "from")
-    _problem(
-        client.get(f"{API}/diff", params={"from": "noon"}, headers=world["max"].headers),
-        422,
-        "rfc3339",
-        "from",
-    )
-    _problem(
-        client.get(
-            f"{API}/diff",
-            params={"from_position": 0, "to": "2020-01-01T00:00:00Z", "to_position": 2},
-            headers=world["max"].headers,
-        ),
-        422,
-        "to_or_to_position",
-        "to",
-    )
-    _problem(
-        client.get(
-            f"{API}/diff",
-            params={"from_position": 0, "cycle_id": str(uuid4())},
-            headers=world["max"].headers,
-        ),
-        404,
-        "cycle_not_found",
-        "cycle_id",
+    diff = f"{API}/diff"
+    both = {"from_position": 0, "to": "2020-01-01T00:00:00Z", "to_position": 2}
+    no_cycle = {"from_position": 0, "cycle_id": str(uuid4())}
+    refuses(
+        client,
+        world["max"].headers,
+        Refused("GET", diff, None, 422, "from_required", "from"),
+        Refused("GET", diff, None, 422, "rfc3339", "from", params={"from": "noon"}),
+        Refused("GET", diff, None, 422, "to_or_to_position", "to", params=both),
+        Refused("GET", diff, None, 404, "cycle_not_found", "cycle_id", params=no_cycle),
     )
 
 
@@ -324,29 +283,17 @@ def test_compare(client: Any, world: World, scene: dict[str, Any]) -> None:
         )
     )
     assert team["cycles"]
-    _problem(
-        client.get(f"{API}/compare", params={"cycles": "a,b"}, headers=world["max"].headers),
-        422,
-        "uuid_list",
-        "cycles",
-    )
-    _problem(
-        client.get(
-            f"{API}/compare",
-            params={"cycles": f"{world.cycle_id},{world.cycle_id}"},
-            headers=world["max"].headers,
+    compare, twice = f"{API}/compare", {"cycles": f"{world.cycle_id},{world.cycle_id}"}
+    refuses(
+        client,
+        world["max"].headers,
+        Refused("GET", compare, None, 422, "uuid_list", "cycles", params={"cycles": "a,b"}),
+        Refused("GET", compare, None, 422, "cycles_count", "cycles", params=twice),
+        Refused(
+            "GET", compare, None, 404, "cycle_not_found", "cycles", params={"cycles": f"{uuid4()}"}
         ),
-        422,
-        "cycles_count",
-        "cycles",
+        Refused("GET", compare, None, 422, "missing", "cycles"),
     )
-    _problem(
-        client.get(f"{API}/compare", params={"cycles": f"{uuid4()}"}, headers=world["max"].headers),
-        404,
-        "cycle_not_found",
-        "cycles",
-    )
-    _problem(client.get(f"{API}/compare", headers=world["max"].headers), 422, "missing", "cycles")
 
 
 # ---------------------------------------------------------------- inbox, stale
@@ -373,11 +320,9 @@ def test_stale(client: Any, world: World, scene: dict[str, Any]) -> None:
         )
     )
     assert str(scene["private"].objective_id) not in {i["objective_id"] for i in sue["items"]}
-    _problem(
-        client.get(f"{API}/stale", params={"cycle_id": str(uuid4())}, headers=world["sue"].headers),
-        404,
-        "cycle_not_found",
-    )
+    Refused(
+        "GET", f"{API}/stale", None, 404, "cycle_not_found", params={"cycle_id": str(uuid4())}
+    ).check(client, world["sue"].headers)
 
 
 # ----------------------------------------------------------------------- audit
@@ -386,7 +331,9 @@ def test_stale(client: Any, world: World, scene: dict[str, Any]) -> None:
 def test_audit_filters_formats_and_access(client: Any, world: World, scene: dict[str, Any]) -> None:
     auditor = world["auditor"].headers
     for name in ("max", "mia", "sue"):
-        _problem(client.get(f"{API}/audit", headers=world[name].headers), 403, "auditors_only")
+        Refused("GET", f"{API}/audit", None, 403, "auditors_only").check(
+            client, world[name].headers
+        )
     everything = _ok(client.get(f"{API}/audit", params={"limit": 10000}, headers=auditor))
     assert everything["next_offset"] is None
     total = len(everything["items"])
@@ -425,33 +372,20 @@ def test_audit_filters_formats_and_access(client: Any, world: World, scene: dict
         ]
         == []
     )
-    _problem(
-        client.get(
-            f"{API}/audit", params={"from": now, "to": "2000-01-01T00:00:00+02:00"}, headers=auditor
+    audit, backwards = f"{API}/audit", {"from": now, "to": "2000-01-01T00:00:00+02:00"}
+    refuses(
+        client,
+        auditor,
+        Refused("GET", audit, None, 422, "from_after_to", "from", params=backwards),
+        Refused("GET", audit, None, 422, "rfc3339", "to", params={"to": "2000-13-01T00:00:00Z"}),
+        Refused("GET", audit, None, 422, "literal_error", "format", params={"format": "xml"}),
+        *(  # PostgreSQL text holds no NUL characters
+            Refused(
+                "GET", audit, None, 422, "string_pattern_mismatch", field, params={field: "a\x00b"}
+            )
+            for field in ("actor", "type")
         ),
-        422,
-        "from_after_to",
-        "from",
     )
-    _problem(
-        client.get(f"{API}/audit", params={"to": "2000-13-01T00:00:00Z"}, headers=auditor),
-        422,
-        "rfc3339",
-        "to",
-    )
-    _problem(
-        client.get(f"{API}/audit", params={"format": "xml"}, headers=auditor),
-        422,
-        "literal_error",
-        "format",
-    )
-    for field in ("actor", "type"):  # PostgreSQL text holds no NUL characters
-        _problem(
-            client.get(f"{API}/audit", params={field: "a\x00b"}, headers=auditor),
-            422,
-            "string_pattern_mismatch",
-            field,
-        )
 
     exported = client.get(
         f"{API}/audit", params={"format": "csv", "limit": 3}, headers=world["admin"].headers
@@ -478,7 +412,9 @@ def test_audit_verify(client: Any, world: World) -> None:
         )
     )
     assert ranged["ok"] is True and ranged["count"] == 4
-    _problem(client.get(f"{API}/audit/verify", headers=world["max"].headers), 403, "auditors_only")
+    Refused("GET", f"{API}/audit/verify", None, 403, "auditors_only").check(
+        client, world["max"].headers
+    )
 
 
 # -------------------------------------------------------- read your writes, health
@@ -486,19 +422,14 @@ def test_audit_verify(client: Any, world: World) -> None:
 
 def test_min_position(client: Any, world: World) -> None:
     headers = world["max"].headers
-    head = world.ledger.recorder.max_notification_id()
-    assert _ok(client.get(f"{API}/objectives", params={"min_position": head}, headers=headers))
-    _problem(
-        client.get(f"{API}/objectives", params={"min_position": head + 1000}, headers=headers),
-        422,
-        "position_beyond_log",
-        "min_position",
-    )
-    _problem(
-        client.get(f"{API}/stale", params={"min_position": "soon"}, headers=headers),
-        422,
-        "int_parsing",
-        "min_position",
+    head, objectives = world.ledger.recorder.max_notification_id(), f"{API}/objectives"
+    assert _ok(client.get(objectives, params={"min_position": head}, headers=headers))
+    beyond, soon = {"min_position": head + 1000}, {"min_position": "soon"}
+    refuses(
+        client,
+        headers,
+        Refused("GET", objectives, None, 422, "position_beyond_log", "min_position", params=beyond),
+        Refused("GET", f"{API}/stale", None, 422, "int_parsing", "min_position", params=soon),
     )
 
 
@@ -569,13 +500,12 @@ def test_health_and_ready(client: Any) -> None:
 
 
 def test_unknown_paths_and_methods_are_problems(client: Any, world: World) -> None:
-    _problem(client.get(f"{API}/nothing-here", headers=world["max"].headers), 404, "path_not_found")
-    _problem(client.put(f"{API}/people", headers=world["max"].headers), 405, "method_not_allowed")
-    _problem(
-        client.get(f"{API}/people/not-a-uuid", headers=world["max"].headers),
-        422,
-        "uuid_parsing",
-        "person_id",
+    refuses(
+        client,
+        world["max"].headers,
+        Refused("GET", f"{API}/nothing-here", None, 404, "path_not_found"),
+        Refused("PUT", f"{API}/people", None, 405, "method_not_allowed"),
+        Refused("GET", f"{API}/people/not-a-uuid", None, 422, "uuid_parsing", "person_id"),
     )
     response = client.post(
         f"{API}/teams",

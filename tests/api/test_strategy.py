@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.answers import Refused, refuses
 from tests.api.answers import ok as _ok
 from tests.api.answers import problem as _problem
 from tests.api.conftest import (
@@ -83,32 +84,18 @@ def test_the_strategy_contract_is_served(client: Any) -> None:
 def test_strategy_is_defined_and_revised_by_managers_with_reasons(
     client: Any, world: World
 ) -> None:
-    _problem(client.get(f"{API}/strategy", headers=world["max"].headers), 404, "strategy_not_found")
+    strategy = f"{API}/strategy"
     body = {"mission": "Make goals honest", "themes": THEMES}
-    _problem(client.put(f"{API}/strategy", json=body), 401, "token_missing")
-    _problem(
-        client.put(f"{API}/strategy", json=body, headers=world["max"].headers), 403, "not_allowed"
-    )
-    _problem(
-        client.put(f"{API}/strategy", json=body, headers=world["auditor"].headers),
-        403,
-        "not_allowed",
-    )
-    _problem(
-        client.put(
-            f"{API}/strategy",
-            json={**body, "themes": [{"name": "X", "perspective": "marketing"}]},
-            headers=world["ceo"].headers,
-        ),
-        422,
-        "perspective_unknown",
-        "themes.0.perspective",
-    )
-    _problem(
-        client.put(f"{API}/strategy", json={**body, "colour": "red"}, headers=world["ceo"].headers),
-        422,
-        "extra_forbidden",
-        "colour",
+    marketing = {**body, "themes": [{"name": "X", "perspective": "marketing"}]}
+    Refused("PUT", strategy, body, 401, "token_missing").check(client, {})
+    refuses(
+        client,
+        world["ceo"].headers,
+        Refused("GET", strategy, None, 404, "strategy_not_found", headers=world["max"].headers),
+        Refused("PUT", strategy, body, 403, "not_allowed", headers=world["max"].headers),
+        Refused("PUT", strategy, body, 403, "not_allowed", headers=world["auditor"].headers),
+        Refused("PUT", strategy, marketing, 422, "perspective_unknown", "themes.0.perspective"),
+        Refused("PUT", strategy, {**body, "colour": "red"}, 422, "extra_forbidden", "colour"),
     )
     created = _ok(client.put(f"{API}/strategy", json=body, headers=world["ceo"].headers))
     read = client.get(f"{API}/strategy", headers=world["max"].headers)
@@ -126,21 +113,12 @@ def test_strategy_is_defined_and_revised_by_managers_with_reasons(
     assert set(found["quality_checks"].values()) == {"warn"}
 
     revised = {**body, "mission": "Make every goal honest"}
-    _problem(
-        client.put(f"{API}/strategy", json=revised, headers=world["ceo"].headers),
-        422,
-        "text_required",
-        "reason",
-    )
-    _problem(
-        client.put(
-            f"{API}/strategy",
-            json={**revised, "reason": "offsite"},
-            headers={**world["ceo"].headers, "If-Match": '"1"'},
-        ),
-        412,
-        "version_mismatch",
-        "If-Match",
+    stale, offsite = {"If-Match": '"1"'}, {**revised, "reason": "offsite"}
+    refuses(
+        client,
+        world["ceo"].headers,
+        Refused("PUT", strategy, revised, 422, "text_required", "reason"),
+        Refused("PUT", strategy, offsite, 412, "version_mismatch", "If-Match", headers=stale),
     )
     themes = [
         {"id": t["id"], "name": t["name"], "perspective": t["perspective"]} for t in found["themes"]
@@ -152,24 +130,16 @@ def test_strategy_is_defined_and_revised_by_managers_with_reasons(
             headers={**world["ceo"].headers, "If-Match": read.headers["ETag"]},
         )
     )
-    now = _ok(
-        client.get(
-            f"{API}/strategy",
-            params={"min_position": done["position"]},
-            headers=world["max"].headers,
-        )
-    )
+
+    def read_by_max(**params: Any) -> dict[str, Any]:
+        return _ok(client.get(strategy, params=params, headers=world["max"].headers))
+
+    now = read_by_max(min_position=done["position"])
     assert now["mission"] == "Make every goal honest"
     assert [t["name"] for t in now["themes"]] == ["Profitable growth", "Loyal customers"]
     assert now["themes"][1]["drives"] == []  # the PUT said nothing about drives
 
-    then = _ok(
-        client.get(
-            f"{API}/strategy",
-            params={"position": created["position"]},
-            headers=world["max"].headers,
-        )
-    )
+    then = read_by_max(position=created["position"])
     assert then["mission"] == "Make goals honest"
 
 
@@ -177,64 +147,39 @@ def test_strategy_is_defined_and_revised_by_managers_with_reasons(
 
 
 def test_kpis_defined_by_managers_measured_by_their_owners(client: Any, world: World) -> None:
-    base = kpi_body()
-    _problem(
-        client.post(f"{API}/kpis", json=base, headers=world["max"].headers), 403, "not_allowed"
-    )
-    _problem(
-        client.post(
-            f"{API}/kpis",
-            json={**base, "thresholds": {"green": 5, "amber": 9}},
-            headers=world["mia"].headers,
-        ),
-        422,
-        "thresholds_order",
-        "thresholds.amber",
-    )
-    _problem(
-        client.post(f"{API}/kpis", json={**base, "direction": "up"}, headers=world["mia"].headers),
-        422,
-        "enum",
-        "direction",
+    base, kpis = kpi_body(), f"{API}/kpis"
+    upside_down = {**base, "thresholds": {"green": 5, "amber": 9}}
+    max_, mia, sue = world["max"].headers, world["mia"].headers, world["sue"].headers
+    refuses(
+        client,
+        mia,
+        Refused("POST", kpis, base, 403, "not_allowed", headers=max_),
+        Refused("POST", kpis, upside_down, 422, "thresholds_order", "thresholds.amber"),
+        Refused("POST", kpis, {**base, "direction": "up"}, 422, "enum", "direction"),
     )
     kpi = _kpi(client, world, north_star=True)
     strategy = _ok(client.get(f"{API}/strategy", headers=world["sue"].headers))
     assert strategy["north_star"]["kpi_id"] == kpi
 
     url = f"{API}/kpis/{kpi}/measurements"
-    _problem(
-        client.post(url, json={"value": 3, "period": _last_week()}, headers=world["sue"].headers),
-        403,
-        "not_allowed",
+    Refused("POST", url, {"value": 3, "period": _last_week()}, 403, "not_allowed").check(
+        client, sue
     )
     first = _ok(
         client.post(url, json={"value": 4, "period": _last_week()}, headers=world["max"].headers),
         201,
     )
-    _problem(
-        client.post(url, json={"value": 5, "period": _last_week()}, headers=world["max"].headers),
-        409,
-        "period_already_measured",
-        "period",
-    )
-    _problem(
-        client.post(url, json={"value": 5, "period": "2999-01"}, headers=world["max"].headers),
-        422,
-        "period_in_future",
-        "period",
-    )
-    _problem(
-        client.post(url, json={"value": 5, "period": "soon"}, headers=world["max"].headers),
-        422,
-        "period_invalid",
-        "period",
-    )
     correction_url = f"{url}/{first['measurement_id']}/corrections"
-    _problem(
-        client.post(correction_url, json={"value": 6, "reason": " "}, headers=world["max"].headers),
-        422,
-        "text_required",
-        "reason",
+    again = {"value": 5, "period": _last_week()}
+    refuses(
+        client,
+        max_,
+        Refused("POST", url, again, 409, "period_already_measured", "period"),
+        Refused("POST", url, {"value": 5, "period": "2999-01"}, 422, "period_in_future", "period"),
+        Refused("POST", url, {"value": 5, "period": "soon"}, 422, "period_invalid", "period"),
+        Refused(
+            "POST", correction_url, {"value": 6, "reason": " "}, 422, "text_required", "reason"
+        ),
     )
     time.sleep(0.05)
     before_correction = datetime.now(UTC).isoformat()
@@ -264,29 +209,13 @@ def test_kpis_defined_by_managers_measured_by_their_owners(client: Any, world: W
     assert (then["current_value"], then["status"]) == (4, "red")
 
     thresholds = f"{API}/kpis/{kpi}/thresholds"
-    _problem(
-        client.post(
-            thresholds, json={"green": 12, "amber": 8, "reason": ""}, headers=world["mia"].headers
-        ),
-        422,
-        "text_required",
-        "reason",
-    )
-    _problem(
-        client.post(
-            thresholds, json={"green": 12, "amber": 8, "reason": "x"}, headers=world["max"].headers
-        ),
-        403,
-        "not_allowed",
-    )
-    _problem(
-        client.post(
-            thresholds,
-            json={"green": 12, "amber": 8, "reason": "growth"},
-            headers={**world["mia"].headers, "If-Match": '"1"'},
-        ),
-        412,
-        "version_mismatch",
+    growth = {"green": 12, "amber": 8, "reason": "growth"}
+    refuses(
+        client,
+        mia,
+        Refused("POST", thresholds, {**growth, "reason": ""}, 422, "text_required", "reason"),
+        Refused("POST", thresholds, {**growth, "reason": "x"}, 403, "not_allowed", headers=max_),
+        Refused("POST", thresholds, growth, 412, "version_mismatch", headers={"If-Match": '"1"'}),
     )
     _ok(
         client.post(
@@ -298,13 +227,11 @@ def test_kpis_defined_by_managers_measured_by_their_owners(client: Any, world: W
     dashboard = _ok(client.get(f"{API}/kpis", headers=world["sue"].headers))
     [item] = dashboard["items"]
     assert (item["status"], item["north_star"]) == ("amber", True)
-    _problem(
-        client.get(f"{API}/kpis/{first['id']}x", headers=world["sue"].headers), 422, "uuid_parsing"
-    )
-    _problem(
-        client.get(f"{API}/kpis/{world['max'].person_id}", headers=world["sue"].headers),
-        404,
-        "kpi_not_found",
+    refuses(
+        client,
+        sue,
+        Refused("GET", f"{kpis}/{first['id']}x", None, 422, "uuid_parsing"),
+        Refused("GET", f"{kpis}/{world['max'].person_id}", None, 404, "kpi_not_found"),
     )
 
 
@@ -334,16 +261,9 @@ def test_a_stale_if_match_loses_a_measurement_correction(client: Any, world: Wor
         headers=seen,
     )
     assert _ok(won, 201)["version"] == monthly["version"] + 1
-    _problem(
-        client.post(
-            f"{url}/{monthly['measurement_id']}/corrections",
-            json={"value": 7, "reason": "a typo"},
-            headers=seen,
-        ),
-        412,
-        "version_mismatch",
-        "If-Match",
-    )
+    lost = f"{url}/{monthly['measurement_id']}/corrections"
+    typo = {"value": 7, "reason": "a typo"}
+    Refused("POST", lost, typo, 412, "version_mismatch", "If-Match").check(client, seen)
     found = _ok(client.get(f"{API}/kpis/{kpi}", headers=owner))
     assert found["version"] == monthly["version"] + 1
     assert [m["value"] for m in found["corrections"]] == [4]
@@ -356,24 +276,15 @@ def test_themes_kpi_links_and_check_ins_from_a_kpi(client: Any, world: World) ->
     themes = _strategy(client, world)
     built = objective_in(world, "platform", "approved")
     objective = f"{API}/objectives/{built.objective_id}"
-    _problem(
-        client.put(
-            f"{objective}/theme",
-            json={"theme_id": themes["A quiet platform"]},
-            headers=world["sue"].headers,
+    quiet, no_theme = {"theme_id": themes["A quiet platform"]}, {"theme_id": str(built.cycle_id)}
+    max_ = world["max"].headers
+    refuses(
+        client,
+        max_,
+        Refused(
+            "PUT", f"{objective}/theme", quiet, 403, "not_allowed", headers=world["sue"].headers
         ),
-        403,
-        "not_allowed",
-    )
-    _problem(
-        client.put(
-            f"{objective}/theme",
-            json={"theme_id": str(built.cycle_id)},
-            headers=world["max"].headers,
-        ),
-        404,
-        "theme_not_found",
-        "theme_id",
+        Refused("PUT", f"{objective}/theme", no_theme, 404, "theme_not_found", "theme_id"),
     )
     _ok(
         client.put(
@@ -403,15 +314,9 @@ def test_themes_kpi_links_and_check_ins_from_a_kpi(client: Any, world: World) ->
         201,
     )["key_result_id"]
     in_points = _kpi(client, world, name="Reached", unit="points")
-    _problem(
-        client.put(
-            f"{API}/objectives/{draft.objective_id}/key-results/{in_users}/kpi",
-            json={"kpi_id": in_points},
-            headers=world["max"].headers,
-        ),
-        422,
-        "kpi_unit_mismatch",
-        "kpi_id",
+    users_link = f"{API}/objectives/{draft.objective_id}/key-results/{in_users}/kpi"
+    Refused("PUT", users_link, {"kpi_id": in_points}, 422, "kpi_unit_mismatch", "kpi_id").check(
+        client, max_
     )
     link = f"{objective}/key-results/{built.key_result_id}/kpi"
     same_unit = in_points  # "Reach ten" names no unit: it follows any KPI
@@ -420,11 +325,7 @@ def test_themes_kpi_links_and_check_ins_from_a_kpi(client: Any, world: World) ->
     assert read["key_results"][0]["kpi_id"] == same_unit
 
     from_kpi = f"{objective}/key-results/{built.key_result_id}/check-ins/from-kpi"
-    _problem(
-        client.post(from_kpi, json={"confidence": 7}, headers=world["max"].headers),
-        409,
-        "kpi_not_measured",
-    )
+    Refused("POST", from_kpi, {"confidence": 7}, 409, "kpi_not_measured").check(client, max_)
     _ok(
         client.post(
             f"{API}/kpis/{same_unit}/measurements",
@@ -446,59 +347,33 @@ def test_themes_kpi_links_and_check_ins_from_a_kpi(client: Any, world: World) ->
 def test_initiatives_under_their_key_results(client: Any, world: World) -> None:
     built = objective_in(world, "platform", "approved")
     body = {"title": "Chaos drills", "key_result_ids": [str(built.key_result_id)]}
-    _problem(
-        client.post(f"{API}/initiatives", json=body, headers=world["sue"].headers),
-        403,
-        "not_allowed",
-    )
-    _problem(
-        client.post(
-            f"{API}/initiatives",
-            json={**body, "key_result_ids": [str(built.cycle_id)]},
-            headers=world["max"].headers,
+    initiatives, max_, sue = f"{API}/initiatives", world["max"].headers, world["sue"].headers
+    not_a_kr = {**body, "key_result_ids": [str(built.cycle_id)]}
+    refuses(
+        client,
+        max_,
+        Refused("POST", initiatives, body, 403, "not_allowed", headers=sue),
+        Refused("POST", initiatives, not_a_kr, 404, "key_result_not_found", "key_result_ids"),
+        Refused(
+            "POST", initiatives, {**body, "key_result_ids": []}, 422, "too_short", "key_result_ids"
         ),
-        404,
-        "key_result_not_found",
-        "key_result_ids",
-    )
-    _problem(
-        client.post(
-            f"{API}/initiatives", json={**body, "key_result_ids": []}, headers=world["max"].headers
-        ),
-        422,
-        "too_short",
-        "key_result_ids",
     )
     created = _ok(client.post(f"{API}/initiatives", json=body, headers=world["max"].headers), 201)
     url = f"{API}/initiatives/{created['id']}"
-    _problem(
-        client.patch(url, json={"status": "in_progress"}, headers=world["sue"].headers),
-        403,
-        "not_allowed",
-    )
+    Refused("PATCH", url, {"status": "in_progress"}, 403, "not_allowed").check(client, sue)
     _ok(
         client.patch(
             url, json={"status": "in_progress", "note": "kick-off"}, headers=world["max"].headers
         )
     )
-    _problem(
-        client.patch(url, json={"status": "planned"}, headers=world["max"].headers),
-        409,
-        "status_transition_invalid",
-        "status",
-    )
-    _problem(
-        client.patch(url, json={"status": "cancelled"}, headers=world["max"].headers),
-        422,
-        "text_required",
-        "reason",
-    )
-    _problem(
-        client.patch(
-            url, json={"status": "done"}, headers={**world["max"].headers, "If-Match": '"1"'}
+    refuses(
+        client,
+        max_,
+        Refused("PATCH", url, {"status": "planned"}, 409, "status_transition_invalid", "status"),
+        Refused("PATCH", url, {"status": "cancelled"}, 422, "text_required", "reason"),
+        Refused(
+            "PATCH", url, {"status": "done"}, 412, "version_mismatch", headers={"If-Match": '"1"'}
         ),
-        412,
-        "version_mismatch",
     )
     _ok(client.patch(url, json={"status": "done"}, headers=world["mia"].headers))
     [listed] = _ok(
@@ -559,25 +434,13 @@ def test_the_strategy_map_hides_private_objectives(client: Any, world: World) ->
     assert placed("sue")["customer"] == ["sales objective"]
     assert placed("max")["customer"] == []
     assert placed("max")["internal_process"] == ["platform objective"]
-    _problem(
-        client.get(
-            f"{API}/strategy/map",
-            params={"cycle_id": str(public.objective_id)},
-            headers=world["max"].headers,
-        ),
-        404,
-        "cycle_not_found",
-        "cycle_id",
-    )
-    _problem(
-        client.get(
-            f"{API}/strategy/map",
-            params={"cycle_id": str(public.cycle_id), "as_of": "yesterday"},
-            headers=world["max"].headers,
-        ),
-        422,
-        "rfc3339",
-        "as_of",
+    strategy_map, not_a_cycle = f"{API}/strategy/map", {"cycle_id": str(public.objective_id)}
+    yesterday = {"cycle_id": str(public.cycle_id), "as_of": "yesterday"}
+    refuses(
+        client,
+        world["max"].headers,
+        Refused("GET", strategy_map, None, 404, "cycle_not_found", "cycle_id", params=not_a_cycle),
+        Refused("GET", strategy_map, None, 422, "rfc3339", "as_of", params=yesterday),
     )
 
 
@@ -635,15 +498,10 @@ def test_the_coach_over_http(client: Any, world: World) -> None:
         for c in _ok(client.get(f"{API}/quality-checks", headers=world["max"].headers))["checks"]
     }
     assert checks["vague_wording"] == "block"
-    _problem(
-        client.post(
-            f"{API}/objectives/{built.objective_id}/submit",
-            json={"approver_id": str(world["mia"].person_id)},
-            headers=world["max"].headers,
-        ),
-        409,
-        "vague_wording",
-        "title",
+    submit = f"{API}/objectives/{built.objective_id}/submit"
+    to_mia = {"approver_id": str(world["mia"].person_id)}
+    Refused("POST", submit, to_mia, 409, "vague_wording", "title").check(
+        client, world["max"].headers
     )
 
 

@@ -4,7 +4,7 @@ thread of its own in chunks, under the hash chain; all or nothing; commit times 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
@@ -51,13 +51,19 @@ def _recorder(app: OkrLedger) -> ChainedApplicationRecorder:
     return app.recorder
 
 
-def _links(database_url: str, after: int) -> list[tuple[int, datetime, bool]]:
+def _select(database_url: str, query: str, *params: object) -> list[tuple[Any, ...]]:
+    """Every row `query` answers, on a connection of its own."""
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT position, committed_at, imported FROM okrledger_events_chain "
-            "WHERE position > %s ORDER BY position",
-            (after,),
-        ).fetchall()
+        return conn.execute(query, params).fetchall()
+
+
+def _links(database_url: str, after: int) -> list[tuple[int, datetime, bool]]:
+    rows = _select(
+        database_url,
+        "SELECT position, committed_at, imported FROM okrledger_events_chain "
+        "WHERE position > %s ORDER BY position",
+        after,
+    )
     return [(int(r[0]), r[1], bool(r[2])) for r in rows]
 
 
@@ -157,11 +163,9 @@ def test_the_stored_states_are_the_mappers_bytes(app: OkrLedger, database_url: s
         writer.write(events, None)
         ids = writer.commit()
     assert writer.encoder.typed and writer.encoder.fallbacks == 0
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT state FROM okrledger_events WHERE notification_id = ANY(%s) "
-            "ORDER BY notification_id",
-            (ids,),
-        ).fetchall()
-    assert [bytes(row[0]) for row in rows] == expected
+    query = (
+        "SELECT state FROM okrledger_events WHERE notification_id = ANY(%s) "
+        "ORDER BY notification_id"
+    )
+    assert [bytes(row[0]) for row in _select(database_url, query, ids)] == expected
     assert verify_chain(ChainReader.for_recorder(app.recorder)).ok

@@ -67,14 +67,21 @@ def write(app: Ledger, *, aggregates: int, increments: int) -> None:
         app.save(counter)
 
 
-def save_conflicting_change(app: Ledger) -> None:
-    """Write positions 1-2, then fail a stale save: its notification id is used up."""
-    counter = Counter("contended")
+def stale_counter(app: Ledger, name: str) -> Counter:
+    """A counter saved at version 1 and again at version 2; the copy returned was loaded at
+    version 1 and incremented since, so saving it is refused (`IntegrityError`)."""
+    counter = Counter(name)
     app.save(counter)
     stale: Counter = app.repository.get(counter.id)
     counter.increment()
     app.save(counter)
     stale.increment()
+    return stale
+
+
+def save_conflicting_change(app: Ledger) -> None:
+    """Write positions 1-2, then fail a stale save: its notification id is used up."""
+    stale = stale_counter(app, "contended")
     with pytest.raises(IntegrityError):
         app.save(stale)
 

@@ -19,7 +19,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from infra.chain import ChainedApplicationRecorder, ChainReader, verify_chain
-from tests.integration.test_chain import Counter, Ledger
+from tests.integration.test_chain import Counter, Ledger, stale_counter
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -159,13 +159,7 @@ def test_one_of_two_conflicting_saves_wins_and_the_rest_of_the_batch_commits(
 def test_a_refused_save_in_a_batch_rolls_back_only_its_own_events(
     app: Ledger, database_url: str
 ) -> None:
-    contested = Counter("contested")
-    app.save(contested)
-    stale = app.repository.get(contested.id)
-    fresh = app.repository.get(contested.id)
-    fresh.increment()
-    app.save(fresh)  # now at version 2
-    stale.increment()
+    stale = stale_counter(app, "contested")  # stored at version 2, this copy from 1
     bystander = Counter("bystander")
     stale_with_bystander = [stale, bystander]  # one save of two aggregates: all or nothing
     after = Counter("after")
@@ -276,13 +270,7 @@ def test_a_bulk_save_under_the_import_clock_is_flagged_and_floored(
 def test_a_bulk_save_with_a_stale_version_is_refused_whole(app: Ledger, database_url: str) -> None:
     from infra.chain import BULK_EVENTS
 
-    contested = Counter("contested")
-    app.save(contested)
-    stale = app.repository.get(contested.id)
-    fresh = app.repository.get(contested.id)
-    fresh.increment()
-    app.save(fresh)
-    stale.increment()
+    stale = stale_counter(app, "contested")
     others = [Counter(f"c{n}") for n in range(BULK_EVENTS)]
     with pytest.raises(IntegrityError):
         app.save(*others, stale)

@@ -22,7 +22,7 @@ from infra.chain import (
     insert_function_name,
     verify_chain,
 )
-from tests.integration.test_chain import Counter, Ledger
+from tests.integration.test_chain import Counter, Ledger, stale_counter
 from tests.integration.test_group_commit import EVENTS, _recorder
 
 if TYPE_CHECKING:
@@ -95,15 +95,9 @@ def test_a_lone_save_waits_for_the_table_lock(app: Ledger, database_url: str) ->
 
 
 def test_a_stale_version_is_refused_and_writes_nothing(app: Ledger, database_url: str) -> None:
-    counter = Counter("stale")
-    app.save(counter)
-    first = app.repository.get(counter.id)
-    second = app.repository.get(counter.id)
-    first.increment()
-    second.increment()
-    app.save(first)
+    stale = stale_counter(app, "stale")
     with pytest.raises(IntegrityError):
-        app.save(second)
+        app.save(stale)
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(f"SELECT count(*) FROM {EVENTS}").fetchone()
     assert rows is not None and rows[0] == 2

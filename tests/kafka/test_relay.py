@@ -11,10 +11,12 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
+import pytest
 from eventsourcing.persistence import Mapper
 from kafka.consumer.fetcher import ConsumerRecord
 
@@ -22,7 +24,7 @@ from domain.application import OkrLedger
 from infra.chain import ChainReader
 from infra.kafka import envelope
 from infra.kafka.config import KafkaConfig
-from infra.kafka.relay import Relay, relay_status
+from infra.kafka.relay import Relay, RelayStatus, relay_status
 from tests.kafka.conftest import (
     RELAY_TIMING,
     Tansu,
@@ -49,6 +51,29 @@ def wait_until(condition: Any, timeout: float = 20.0, interval: float = 0.05) ->
 def caught_up(app: OkrLedger, topic: str) -> bool:
     status = relay_status(app, topic)
     return status.head > 0 and status.position == status.head
+
+
+@dataclass(frozen=True)
+class Relays:
+    """`okr relay` processes on the test's database, to its topic, and their status."""
+
+    ledger: OkrLedger
+    database_url: str
+    config: KafkaConfig
+
+    def start(self) -> subprocess.Popen[str]:
+        return relay_process(self.database_url, self.config.bootstrap, self.config.topic)
+
+    def status(self) -> RelayStatus:
+        return relay_status(self.ledger, self.config.topic)
+
+    def caught_up(self) -> bool:
+        return caught_up(self.ledger, self.config.topic)
+
+
+@pytest.fixture
+def relays(ledger: OkrLedger, database_url: str, kafka_config: KafkaConfig) -> Relays:
+    return Relays(ledger, database_url, kafka_config)
 
 
 def read_all(config: KafkaConfig, app: OkrLedger) -> list[ConsumerRecord]:
@@ -165,23 +190,23 @@ def test_status_reports_the_lag_before_the_relay_ran(
 
 
 def test_a_relay_killed_mid_stream_resumes_without_gaps(
-    ledger: OkrLedger, writer: Writer, database_url: str, kafka_config: KafkaConfig
+    ledger: OkrLedger, writer: Writer, relays: Relays, kafka_config: KafkaConfig
 ) -> None:
     writer.events(300, people=20)
-    first = relay_process(database_url, kafka_config.bootstrap, kafka_config.topic)
+    first = relays.start()
     try:
         more = write_in_background(lambda: writer.events(300, people=20))
-        wait_until(lambda: relay_status(ledger, kafka_config.topic).position >= 150)
+        wait_until(lambda: relays.status().position >= 150)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
-        acknowledged = relay_status(ledger, kafka_config.topic).position
+        acknowledged = relays.status().position
         assert acknowledged < writer.last_position or more.is_alive()
         more.join()
     finally:
         stop_process(first)
-    second = relay_process(database_url, kafka_config.bootstrap, kafka_config.topic)
+    second = relays.start()
     try:
-        wait_until(lambda: caught_up(ledger, kafka_config.topic), timeout=30)
+        wait_until(relays.caught_up, timeout=30)
         records = read_all(kafka_config, ledger)
     finally:
         output = stop_process(second)
@@ -259,33 +284,29 @@ def test_a_restarted_broker_gets_the_events_written_during_and_after_the_outage(
 
 
 def test_only_one_relay_publishes_and_a_standby_takes_over(
-    ledger: OkrLedger, writer: Writer, database_url: str, kafka_config: KafkaConfig
+    ledger: OkrLedger, writer: Writer, relays: Relays, kafka_config: KafkaConfig
 ) -> None:
-    first = relay_process(database_url, kafka_config.bootstrap, kafka_config.topic)
+    first = relays.start()
     second: Any = None
     try:
-        wait_until(lambda: relay_status(ledger, kafka_config.topic).active, timeout=30)
-        assert relay_status(ledger, kafka_config.topic).holder == f"okr-relay {_host()}:{first.pid}"
-        second = relay_process(database_url, kafka_config.bootstrap, kafka_config.topic)
+        wait_until(lambda: relays.status().active, timeout=30)
+        assert relays.status().holder == f"okr-relay {_host()}:{first.pid}"
+        second = relays.start()
         writer.events(100, people=10)
-        wait_until(lambda: caught_up(ledger, kafka_config.topic))
+        wait_until(relays.caught_up)
         # The second relay has started, found the lock taken, and polls it.
         wait_until(lambda: "standby:" in output_of(second), timeout=30)
         assert second.poll() is None
-        assert relay_status(ledger, kafka_config.topic).holder == f"okr-relay {_host()}:{first.pid}"
-        acknowledged = relay_status(ledger, kafka_config.topic).position
+        assert relays.status().holder == f"okr-relay {_host()}:{first.pid}"
+        acknowledged = relays.status().position
 
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         writer.events(100, people=10)
         wait_until(
-            lambda: (
-                relay_status(ledger, kafka_config.topic).holder
-                == f"okr-relay {_host()}:{second.pid}"
-            ),
-            timeout=15,
+            lambda: relays.status().holder == f"okr-relay {_host()}:{second.pid}", timeout=15
         )
-        wait_until(lambda: caught_up(ledger, kafka_config.topic))
+        wait_until(relays.caught_up)
         records = read_all(kafka_config, ledger)
     finally:
         stop_process(first)
@@ -300,24 +321,24 @@ def test_only_one_relay_publishes_and_a_standby_takes_over(
 
 
 def test_a_stopped_relay_saves_its_position_and_releases_the_lock(
-    ledger: OkrLedger, writer: Writer, database_url: str, kafka_config: KafkaConfig
+    writer: Writer, relays: Relays
 ) -> None:
     writer.events(50, people=5)
-    process = relay_process(database_url, kafka_config.bootstrap, kafka_config.topic)
+    process = relays.start()
     try:
-        wait_until(lambda: caught_up(ledger, kafka_config.topic), timeout=30)
+        wait_until(relays.caught_up, timeout=30)
     finally:
         started = time.monotonic()
         output = stop_process(process, signal.SIGTERM)
     assert process.returncode == 0, output
     assert time.monotonic() - started < 5
     assert "relay stopped at position" in output
-    status = relay_status(ledger, kafka_config.topic)
+    status = relays.status()
     assert (status.active, status.lag) == (False, 0)
 
 
 def test_okr_relay_status_prints_position_head_lag_and_the_active_relay(
-    ledger: OkrLedger, writer: Writer, database_url: str, kafka_config: KafkaConfig
+    writer: Writer, database_url: str, kafka_config: KafkaConfig, relays: Relays
 ) -> None:
     writer.events(20, people=4)
     env = {**os.environ, "OKR_DATABASE_URL": database_url, "OKR_KAFKA_TOPIC": kafka_config.topic}
@@ -336,9 +357,9 @@ def test_okr_relay_status_prints_position_head_lag_and_the_active_relay(
         "updated_at": None,
         "oldest_unpublished_at": json.loads(before.stdout)["oldest_unpublished_at"],
     }
-    process = relay_process(database_url, kafka_config.bootstrap, kafka_config.topic)
+    process = relays.start()
     try:
-        wait_until(lambda: caught_up(ledger, kafka_config.topic), timeout=30)
+        wait_until(relays.caught_up, timeout=30)
         table = subprocess.run(command, env=env, capture_output=True, text=True)
     finally:
         stop_process(process)

@@ -163,12 +163,8 @@ def test_a_private_target_is_refused_without_the_setting(
 def test_unknown_endpoints_are_404_and_a_second_disable_is_409(
     client: TestClient, admin: dict[str, str], httpserver: HTTPServer
 ) -> None:
-    _problem(
-        client.get(f"{API}/6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f", headers=admin),
-        404,
-        "webhook_not_found",
-        None,
-    )
+    unknown = f"{API}/6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+    _problem(client.get(unknown, headers=admin), 404, "webhook_not_found", None)
     made = client.post(
         API, json={"url": httpserver.url_for("/h"), "event_types": ["*"]}, headers=admin
     ).json()
@@ -212,12 +208,8 @@ def test_deliveries_are_listed_redelivered_and_replayed(
         f"{API}/{made['id']}/deliveries/{deliveries[-1]['id']}/redeliver", headers=admin
     )
     assert again.status_code == 201 and again.json()["redelivery_of"] == deliveries[-1]["id"]
-    _problem(
-        client.post(f"{API}/{made['id']}/deliveries/999999/redeliver", headers=admin),
-        404,
-        "delivery_not_found",
-        None,
-    )
+    no_delivery = f"{API}/{made['id']}/deliveries/999999/redeliver"
+    _problem(client.post(no_delivery, headers=admin), 404, "delivery_not_found", None)
     replayed = client.post(
         f"{API}/{made['id']}/replay", json={"from_position": first.position}, headers=admin
     )

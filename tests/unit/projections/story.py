@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
+from eventsourcing.persistence import Notification
+
 from domain.application import OkrLedger
 from domain.base import CommandContext
 from domain.cycle import Cadence, Scoring
@@ -143,6 +145,15 @@ def organised() -> tuple[Ledger, Org]:
     """A fresh ledger with the organisation in it, and the organisation."""
     ledger = Ledger()
     return ledger, organisation(ledger)
+
+
+def quarter_notifications() -> tuple[OkrLedger, list[Notification]]:
+    """A first quarter's application and every notification its story wrote (events of more
+    than ten types): what the event codecs are checked against."""
+    app = first_quarter().ledger.app
+    notifications = app.recorder.select_notifications(start=1, limit=10_000)
+    assert len({n.topic for n in notifications}) > 10
+    return app, notifications
 
 
 def first_quarter() -> Story:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
 from domain.errors import InvalidValue, NotFound, OkrError, RuleViolated
 from domain.initiative import InitiativeStatus, KeyResultRef
+from domain.ledger.base import CommandResult
 from domain.objective import Objective
 from domain.quality import ObjectiveSpec, Organisation
 from domain.strategy import Strategy
@@ -25,8 +27,14 @@ def org() -> Org:
     return an_org()
 
 
+def put(org: Org, mission: str = "x", vision: str = "", **more: Any) -> CommandResult:
+    """The admin puts a strategy: no values and no themes unless `more` says otherwise."""
+    given: dict[str, Any] = {"values": [], "themes": [], **more}
+    return org.app.put_strategy(ctx(ADMIN), mission=mission, vision=vision, **given)
+
+
 def with_strategy(org: Org) -> dict[str, UUID]:
-    org.app.put_strategy(ctx(ADMIN), mission="m", vision="v", values=["Candour"], themes=THEMES)
+    put(org, mission="m", vision="v", values=["Candour"], themes=THEMES)
     return {t.name: t.id for t in org.app.get_strategy().live_themes}
 
 
@@ -49,40 +57,22 @@ class TestStrategy:
         strategy = org.app.get_strategy()
         assert strategy.themes[themes["Loyal customers"]].drives == [themes["Profitable growth"]]
         with pytest.raises(InvalidValue) as info:
-            org.app.put_strategy(ctx(ADMIN), mission="x", vision="v", values=[], themes=[])
+            put(org, vision="v")
         assert info.value.rule == "text_required"
-        result = org.app.put_strategy(
-            ctx(ADMIN),
-            mission="x",
-            vision="v",
-            values=[],
-            themes=[],
-            reason="reset",
-            expected_version=strategy.version,
-        )
+        result = put(org, vision="v", reason="reset", expected_version=strategy.version)
         assert result.version > strategy.version
         assert org.app.get_strategy().live_themes == []
 
     def test_put_honours_the_expected_version(self, org: Org) -> None:
         with_strategy(org)
         with pytest.raises(RuleViolated) as info:
-            org.app.put_strategy(
-                ctx(ADMIN),
-                mission="x",
-                vision="",
-                values=[],
-                themes=[],
-                reason="r",
-                expected_version=1,
-            )
+            put(org, reason="r", expected_version=1)
         assert info.value.rule == "version_mismatch"
 
     def test_custom_perspectives_can_be_given(self, org: Org) -> None:
-        org.app.put_strategy(
-            ctx(ADMIN),
+        put(
+            org,
             mission="",
-            vision="",
-            values=[],
             themes=[{"name": "Green", "perspective": "planet"}],
             perspectives=[("planet", "Planet"), ("financial", "Financial")],
         )
