@@ -736,16 +736,6 @@ def _changes_requested(
     )
 
 
-@_event(Objective.CounterProposed)
-def _countered(context: Context, e: Objective.CounterProposed, logged: Logged) -> Narration:
-    node = _node(context, e)
-    phrases, before, after = describe_changes(node, e.changes, applied=False)
-    before["status"], after["status"] = node.status, Status.COUNTERED.value
-    after["comment"] = e.comment
-    action = f"counter-proposal on {q(node.title)}: " + "; ".join(phrases)
-    return about_objective(context, e, action, before, after)
-
-
 @_event(Objective.CounterProposalDeclined)
 def _counter_declined(
     context: Context, e: Objective.CounterProposalDeclined, logged: Logged
@@ -755,17 +745,6 @@ def _counter_declined(
     return about_objective(
         context, e, f"counter-proposal on {q(node.title)} declined", before, after
     )
-
-
-@_event(Objective.CounterProposalAccepted)
-def _counter_accepted(
-    context: Context, e: Objective.CounterProposalAccepted, logged: Logged
-) -> Narration:
-    node = _node(context, e)
-    phrases, before, after = describe_changes(node, e.changes, applied=True)
-    before["status"], after["status"] = node.status, Status.APPROVED.value
-    action = f"counter-proposal on {q(node.title)} accepted: " + "; ".join(phrases)
-    return about_objective(context, e, action, before, after, approver=e.approved_by)
 
 
 @_event(Objective.Approved)
@@ -778,26 +757,56 @@ def _withdrawn(context: Context, e: Objective.Withdrawn, logged: Logged) -> Narr
     return _status_change(context, e, Status.DRAFT, "{title} withdrawn from review")
 
 
-@_event(Objective.AmendmentProposed)
-def _amendment_proposed(
-    context: Context, e: Objective.AmendmentProposed, logged: Logged
-) -> Narration:
-    node = _node(context, e)
-    phrases, before, after = describe_changes(node, e.changes, applied=False)
-    after["amendment_id"] = str(e.amendment_id)
-    action = f"amendment proposed to {q(node.title)}: " + "; ".join(phrases)
-    return about_objective(context, e, action, before, after)
+@dataclass(frozen=True)
+class _ChangeSetPhrasing:
+    """How a change set (a counter-proposal, an amendment) proposed or agreed reads: `action`
+    names it as `{title}`, followed by the phrases of its changes."""
+
+    action: str
+    applied: bool
+    status: Status | None = None
+    """The status the objective moves to, if it moves."""
+    approver: str | None = None
+    """The event's field that names who approved, for a change set agreed."""
+    noted: str | None = None
+    """The event's field the after side adds (the counter-proposal's comment, the amendment)."""
 
 
-@_event(Objective.AmendmentApproved)
-def _amendment_approved(
-    context: Context, e: Objective.AmendmentApproved, logged: Logged
-) -> Narration:
+_CHANGE_SETS: dict[type[Objective.Event], _ChangeSetPhrasing] = {
+    Objective.CounterProposed: _ChangeSetPhrasing(
+        "counter-proposal on {title}", applied=False, status=Status.COUNTERED, noted="comment"
+    ),
+    Objective.CounterProposalAccepted: _ChangeSetPhrasing(
+        "counter-proposal on {title} accepted",
+        applied=True,
+        status=Status.APPROVED,
+        approver="approved_by",
+    ),
+    Objective.AmendmentProposed: _ChangeSetPhrasing(
+        "amendment proposed to {title}", applied=False, noted="amendment_id"
+    ),
+    Objective.AmendmentApproved: _ChangeSetPhrasing(
+        "amendment to {title} approved", applied=True, approver="actor", noted="amendment_id"
+    ),
+}
+
+
+def _change_set(context: Context, e: Any, logged: Logged) -> Narration:
+    """The phraser of the events in `_CHANGE_SETS`."""
+    phrasing = _CHANGE_SETS[type(e)]
     node = _node(context, e)
-    phrases, before, after = describe_changes(node, e.changes, applied=True)
-    after["amendment_id"] = str(e.amendment_id)
-    action = f"amendment to {q(node.title)} approved: " + "; ".join(phrases)
-    return about_objective(context, e, action, before, after, approver=e.actor)
+    phrases, before, after = describe_changes(node, e.changes, applied=phrasing.applied)
+    if phrasing.status is not None:
+        before["status"], after["status"] = node.status, phrasing.status.value
+    if phrasing.noted is not None:
+        after[phrasing.noted] = str(getattr(e, phrasing.noted))
+    action = phrasing.action.format(title=q(node.title)) + ": " + "; ".join(phrases)
+    approver = getattr(e, phrasing.approver) if phrasing.approver else None
+    return about_objective(context, e, action, before, after, approver=approver)
+
+
+for _changes_event in _CHANGE_SETS:
+    _event(_changes_event)(_change_set)
 
 
 @_event(Objective.AmendmentRejected)

@@ -320,23 +320,27 @@ def _drafted(state: TreeState, e: Objective.Drafted, logged: Logged) -> None:
     state.cycle_objectives.setdefault(e.cycle_id, []).append(e.originator_id)
 
 
-@_on.on(Objective.Reworded)
-def _reworded(state: TreeState, e: Objective.Reworded, logged: Logged) -> None:
-    node = _objective(state, e)
-    node.title, node.description = e.title, e.description
+def _restates(event_type: type[Objective.Event], *names: str, key_result: bool = False) -> None:
+    """Handle an event that only restates some fields of its objective (or, `key_result`, of its
+    key result): the handler copies `names` from the event onto the node."""
+
+    def restated(state: TreeState, e: Any, logged: Logged) -> None:
+        node = _objective(state, e)
+        target = node.key_results[e.key_result_id] if key_result else node
+        for name in names:
+            setattr(target, name, getattr(e, name))
+
+    _on.on(event_type)(restated)
 
 
-@_on.on(Objective.Realigned)
-def _realigned(state: TreeState, e: Objective.Realigned, logged: Logged) -> None:
-    node = _objective(state, e)
-    node.parent_objective_id = e.parent_objective_id
-    node.parent_key_result_id = e.parent_key_result_id
-
-
-@_on.on(Objective.Reassigned)
-def _reassigned(state: TreeState, e: Objective.Reassigned, logged: Logged) -> None:
-    node = _objective(state, e)
-    node.owner_team_id, node.owner_person_id = e.owner_team_id, e.owner_person_id
+_restates(Objective.Reworded, "title", "description")
+_restates(Objective.Realigned, "parent_objective_id", "parent_key_result_id")
+_restates(Objective.Reassigned, "owner_team_id", "owner_person_id")
+_restates(Objective.Themed, "theme_id")
+_restates(Objective.KeyResultReworded, "title", key_result=True)
+_restates(Objective.KeyResultRetargeted, "baseline", "target", key_result=True)
+_restates(Objective.KeyResultReweighted, "weight", key_result=True)
+_restates(Objective.KeyResultLinkedToKpi, "kpi_id", key_result=True)
 
 
 @_on.on(Objective.Abandoned)
@@ -347,25 +351,6 @@ def _abandoned(state: TreeState, e: Objective.Abandoned, logged: Logged) -> None
 @_on.on(Objective.KeyResultAdded)
 def _kr_added(state: TreeState, e: Objective.KeyResultAdded, logged: Logged) -> None:
     _objective(state, e).key_results[e.key_result_id] = _added(e)
-
-
-@_on.on(Objective.KeyResultReworded)
-def _kr_reworded(state: TreeState, e: Objective.KeyResultReworded, logged: Logged) -> None:
-    node = _objective(state, e)
-    node.key_results[e.key_result_id].title = e.title
-
-
-@_on.on(Objective.KeyResultRetargeted)
-def _kr_retargeted(state: TreeState, e: Objective.KeyResultRetargeted, logged: Logged) -> None:
-    node = _objective(state, e)
-    kr = node.key_results[e.key_result_id]
-    kr.baseline, kr.target = e.baseline, e.target
-
-
-@_on.on(Objective.KeyResultReweighted)
-def _kr_reweighted(state: TreeState, e: Objective.KeyResultReweighted, logged: Logged) -> None:
-    node = _objective(state, e)
-    node.key_results[e.key_result_id].weight = e.weight
 
 
 @_on.on(Objective.KeyResultRemoved)
@@ -443,13 +428,16 @@ def _amendment_proposed(state: TreeState, e: Objective.AmendmentProposed, logged
 def _amendment_approved(state: TreeState, e: Objective.AmendmentApproved, logged: Logged) -> None:
     node = _objective(state, e)
     apply_changes(node, e.changes)
-    node.pending_amendment_id = None
-    node.pending_amendment_changes = {}
+    _settled(node)
 
 
 @_on.on(Objective.AmendmentRejected)
 def _amendment_rejected(state: TreeState, e: Objective.AmendmentRejected, logged: Logged) -> None:
-    node = _objective(state, e)
+    _settled(_objective(state, e))
+
+
+def _settled(node: ObjectiveNode) -> None:
+    """The pending amendment was approved (its changes applied) or rejected: none is pending."""
     node.pending_amendment_id = None
     node.pending_amendment_changes = {}
 
@@ -498,16 +486,6 @@ def _reflected(state: TreeState, e: Objective.Reflected, logged: Logged) -> None
 @_on.on(Objective.CarriedOver)
 def _carried_over(state: TreeState, e: Objective.CarriedOver, logged: Logged) -> None:
     _objective(state, e).carried_to = e.successor_id
-
-
-@_on.on(Objective.Themed)
-def _themed(state: TreeState, e: Objective.Themed, logged: Logged) -> None:
-    _objective(state, e).theme_id = e.theme_id
-
-
-@_on.on(Objective.KeyResultLinkedToKpi)
-def _kpi_linked(state: TreeState, e: Objective.KeyResultLinkedToKpi, logged: Logged) -> None:
-    _objective(state, e).key_results[e.key_result_id].kpi_id = e.kpi_id
 
 
 @_on.on(Objective.KeyResultUnlinkedFromKpi)
