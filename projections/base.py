@@ -10,6 +10,7 @@ A fold has no clock of its own. Its "now" is the `recorded_at` of the latest eve
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -233,6 +234,12 @@ class DataclassFold(Generic[FS]):
                 f" does not fit fold {self.name!r} v{self.version}"
             )
         return codec.load(self.state_type, data["state"])
+
+
+def fields_of(group: type[Any], source: object) -> dict[str, Any]:
+    """`source`'s values of the fields of the dataclass `group`, by name: a view made from the
+    fold's entry that shares its field group (`KpiView(**fields_of(KpiDefinition, entry), ...)`)."""
+    return {f.name: getattr(source, f.name) for f in dataclasses.fields(group)}
 
 
 def fold(

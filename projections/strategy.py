@@ -87,7 +87,9 @@ class ThresholdChange:
 
 
 @dataclass
-class KpiEntry:
+class KpiDefinition:
+    """What defines a KPI now: the fields its entry in the fold and its view share."""
+
     kpi_id: UUID
     version: int
     name: str
@@ -99,6 +101,10 @@ class KpiEntry:
     amber: float
     perspective: str | None
     theme_id: UUID | None
+
+
+@dataclass
+class KpiEntry(KpiDefinition):
     defined_at: datetime
     retired: bool = False
     measurements: list[MeasurementEntry] = field(default_factory=list)
@@ -128,7 +134,9 @@ class InitiativeNote:
 
 
 @dataclass
-class InitiativeEntry:
+class InitiativeDefinition:
+    """What an initiative is now: the fields its entry in the fold and its view share."""
+
     initiative_id: UUID
     version: int
     title: str
@@ -137,6 +145,10 @@ class InitiativeEntry:
     status: str
     launched_at: datetime
     updated_at: datetime
+
+
+@dataclass
+class InitiativeEntry(InitiativeDefinition):
     key_results: list[KeyResultLink] = field(default_factory=list)
     notes: list[InitiativeNote] = field(default_factory=list)
 
