@@ -239,7 +239,13 @@ class DataclassFold(Generic[FS]):
 def fields_of(group: type[Any], source: object) -> dict[str, Any]:
     """`source`'s values of the fields of the dataclass `group`, by name: a view made from the
     fold's entry that shares its field group (`KpiView(**fields_of(KpiDefinition, entry), ...)`)."""
-    return {f.name: getattr(source, f.name) for f in dataclasses.fields(group)}
+    names = _FIELD_NAMES.get(group)
+    if names is None:
+        names = _FIELD_NAMES[group] = tuple(f.name for f in dataclasses.fields(group))
+    return {name: getattr(source, name) for name in names}
+
+
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
 
 
 def fold(

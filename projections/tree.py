@@ -29,7 +29,7 @@ from domain.strategy import Strategy
 from domain.team import Team
 from domain.webhook import WebhookEndpoint
 from projections import codec
-from projections.base import DataclassFold, FoldState, Handlers, Logged
+from projections.base import DataclassFold, FoldState, Handlers, Logged, fields_of
 from projections.changes import (
     AddedKeyResult,
     added_key_results,
@@ -64,7 +64,9 @@ class CheckInPoint:
 
 
 @dataclass
-class KeyResultNode:
+class KeyResultDefinition:
+    """What defines a key result now: the fields its node in the tree and its view share."""
+
     key_result_id: UUID
     lineage_id: UUID
     title: str
@@ -74,6 +76,10 @@ class KeyResultNode:
     unit: str
     direction: str
     weight: float
+
+
+@dataclass
+class KeyResultNode(KeyResultDefinition):
     removed: bool = False
     live_check_ins: list[CheckInPoint] = field(default_factory=list)
     current: CheckInPoint | None = None
@@ -270,17 +276,7 @@ def _objective(state: TreeState, e: Objective.Event) -> ObjectiveNode:
 
 def _added(defined: Objective.KeyResultAdded | AddedKeyResult) -> KeyResultNode:
     """A key result as it is added, by its own event or by an agreed change set."""
-    return KeyResultNode(
-        key_result_id=defined.key_result_id,
-        lineage_id=defined.lineage_id,
-        title=defined.title,
-        measure=defined.measure,
-        baseline=defined.baseline,
-        target=defined.target,
-        unit=defined.unit,
-        direction=defined.direction,
-        weight=defined.weight,
-    )
+    return KeyResultNode(**fields_of(KeyResultDefinition, defined))
 
 
 def apply_changes(node: ObjectiveNode, changes: dict[str, Any]) -> None:
@@ -395,17 +391,19 @@ def _counter_accepted(
 ) -> None:
     node = _objective(state, e)
     apply_changes(node, e.changes)
-    node.status = Status.APPROVED.value
     node.counter_proposed_by = None
-    node.approved_by = e.approved_by
-    node.approved_on = logged.recorded_at.date()
+    _approve(node, e.approved_by, logged)
 
 
 @_on.on(Objective.Approved)
 def _approved(state: TreeState, e: Objective.Approved, logged: Logged) -> None:
-    node = _objective(state, e)
+    _approve(_objective(state, e), e.actor, logged)
+
+
+def _approve(node: ObjectiveNode, by: str, logged: Logged) -> None:
+    """The objective is approved by `by` (as is, or with a counter-proposal's changes)."""
     node.status = Status.APPROVED.value
-    node.approved_by = e.actor
+    node.approved_by = by
     node.approved_on = logged.recorded_at.date()
 
 
@@ -512,17 +510,11 @@ def _source_detached(
 # ------------------------------------------------------------------ views
 
 
-@dataclass(frozen=True)
-class KeyResultView:
-    key_result_id: UUID
-    lineage_id: UUID
-    title: str
-    measure: str
-    baseline: float | None
-    target: float | None
-    unit: str
-    direction: str
-    weight: float
+@dataclass
+class KeyResultView(KeyResultDefinition):
+    """A key result as the tree shows it. Not `frozen`, as its definition is the node's (a value
+    all the same: nothing changes it)."""
+
     current_value: float | None
     current_effective_on: date | None
     confidence: int | None
@@ -588,15 +580,7 @@ def _key_result_view(kr: KeyResultNode, elapsed: float | None) -> KeyResultView:
     current = kr.current
     kr_progress = kr.progress
     return KeyResultView(
-        key_result_id=kr.key_result_id,
-        lineage_id=kr.lineage_id,
-        title=kr.title,
-        measure=kr.measure,
-        baseline=kr.baseline,
-        target=kr.target,
-        unit=kr.unit,
-        direction=kr.direction,
-        weight=kr.weight,
+        **fields_of(KeyResultDefinition, kr),
         current_value=current.value if current else None,
         current_effective_on=current.effective_on if current else None,
         confidence=current.confidence if current else None,
