@@ -159,6 +159,19 @@ class Handlers(Generic[FS]):
         for event_type, phase in PHASE_ENTERED.items():
             self.on(event_type)(_entering(enter, phase))
 
+    def restates(
+        self, event_type: type[Any], entry: Callable[[FS, Any], object], *names: str
+    ) -> None:
+        """Handle an event that only restates some fields of an entry of the state (an
+        objective, a key result, a KPI): copy `names` from the event onto `entry(state, e)`."""
+
+        def restated(state: FS, e: Any, logged: Logged) -> None:
+            target = entry(state, e)
+            for name in names:
+                setattr(target, name, getattr(e, name))
+
+        self.on(event_type)(restated)
+
     def handler_for(self, event_type: type[Any]) -> Handler | None:
         return self._table.get(event_type)
 
@@ -236,12 +249,15 @@ class DataclassFold(Generic[FS]):
         return codec.load(self.state_type, data["state"])
 
 
-def fields_of(group: type[Any], source: object) -> dict[str, Any]:
-    """`source`'s values of the fields of the dataclass `group`, by name: a view made from the
-    fold's entry that shares its field group (`KpiView(**fields_of(KpiDefinition, entry), ...)`)."""
+def fields_of(group: type[Any], source: object, **given: Any) -> dict[str, Any]:
+    """`source`'s values of the fields of the dataclass `group`, by name, but for those `given`:
+    a view made from the fold's entry that shares its field group
+    (`KpiView(**fields_of(KpiDefinition, entry), ...)`), an entry made from its event."""
     names = _FIELD_NAMES.get(group)
     if names is None:
         names = _FIELD_NAMES[group] = tuple(f.name for f in dataclasses.fields(group))
+    if given:
+        return {name: given[name] if name in given else getattr(source, name) for name in names}
     return {name: getattr(source, name) for name in names}
 
 

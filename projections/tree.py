@@ -231,9 +231,11 @@ def _team_formed(state: TreeState, e: Team.Formed, logged: Logged) -> None:
     state.teams[e.originator_id] = TeamLink(parent_id=e.parent_id)
 
 
-@_on.on(Team.Moved)
-def _team_moved(state: TreeState, e: Team.Moved, logged: Logged) -> None:
-    state.teams[e.originator_id].parent_id = e.parent_id
+def _team(state: TreeState, e: Team.Event) -> TeamLink:
+    return state.teams[e.originator_id]
+
+
+_on.restates(Team.Moved, _team, "parent_id")
 
 
 def _member_role(
@@ -316,27 +318,18 @@ def _drafted(state: TreeState, e: Objective.Drafted, logged: Logged) -> None:
     state.cycle_objectives.setdefault(e.cycle_id, []).append(e.originator_id)
 
 
-def _restates(event_type: type[Objective.Event], *names: str, key_result: bool = False) -> None:
-    """Handle an event that only restates some fields of its objective (or, `key_result`, of its
-    key result): the handler copies `names` from the event onto the node."""
-
-    def restated(state: TreeState, e: Any, logged: Logged) -> None:
-        node = _objective(state, e)
-        target = node.key_results[e.key_result_id] if key_result else node
-        for name in names:
-            setattr(target, name, getattr(e, name))
-
-    _on.on(event_type)(restated)
+def _key_result(state: TreeState, e: Any) -> KeyResultNode:
+    return state.objectives[e.originator_id].key_results[e.key_result_id]
 
 
-_restates(Objective.Reworded, "title", "description")
-_restates(Objective.Realigned, "parent_objective_id", "parent_key_result_id")
-_restates(Objective.Reassigned, "owner_team_id", "owner_person_id")
-_restates(Objective.Themed, "theme_id")
-_restates(Objective.KeyResultReworded, "title", key_result=True)
-_restates(Objective.KeyResultRetargeted, "baseline", "target", key_result=True)
-_restates(Objective.KeyResultReweighted, "weight", key_result=True)
-_restates(Objective.KeyResultLinkedToKpi, "kpi_id", key_result=True)
+_on.restates(Objective.Reworded, _objective, "title", "description")
+_on.restates(Objective.Realigned, _objective, "parent_objective_id", "parent_key_result_id")
+_on.restates(Objective.Reassigned, _objective, "owner_team_id", "owner_person_id")
+_on.restates(Objective.Themed, _objective, "theme_id")
+_on.restates(Objective.KeyResultReworded, _key_result, "title")
+_on.restates(Objective.KeyResultRetargeted, _key_result, "baseline", "target")
+_on.restates(Objective.KeyResultReweighted, _key_result, "weight")
+_on.restates(Objective.KeyResultLinkedToKpi, _key_result, "kpi_id")
 
 
 @_on.on(Objective.Abandoned)
