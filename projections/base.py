@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Protocol, TypeGuard, TypeVar
 
@@ -253,15 +254,17 @@ def fields_of(group: type[Any], source: object, **given: Any) -> dict[str, Any]:
     """`source`'s values of the fields of the dataclass `group`, by name, but for those `given`:
     a view made from the fold's entry that shares its field group
     (`KpiView(**fields_of(KpiDefinition, entry), ...)`), an entry made from its event."""
-    names = _FIELD_NAMES.get(group)
-    if names is None:
-        names = _FIELD_NAMES[group] = tuple(f.name for f in dataclasses.fields(group))
-    if given:
+    found = _FIELD_GETTERS.get(group)
+    if found is None:
+        names = tuple(f.name for f in dataclasses.fields(group))
+        found = _FIELD_GETTERS[group] = (names, attrgetter(*names) if len(names) > 1 else None)
+    names, get = found
+    if given or get is None:
         return {name: given[name] if name in given else getattr(source, name) for name in names}
-    return {name: getattr(source, name) for name in names}
+    return dict(zip(names, get(source), strict=True))  # one C call for a view's many fields
 
 
-_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+_FIELD_GETTERS: dict[type[Any], tuple[tuple[str, ...], attrgetter[Any] | None]] = {}
 
 
 def fold(

@@ -572,8 +572,16 @@ def _elapsed(state: TreeState, node: ObjectiveNode) -> float | None:
 def _key_result_view(kr: KeyResultNode, elapsed: float | None) -> KeyResultView:
     current = kr.current
     kr_progress = kr.progress
-    return KeyResultView(
-        **fields_of(KeyResultDefinition, kr),
+    return KeyResultView(  # by name, not `fields_of`: a tree read makes one per key result
+        key_result_id=kr.key_result_id,
+        lineage_id=kr.lineage_id,
+        title=kr.title,
+        measure=kr.measure,
+        baseline=kr.baseline,
+        target=kr.target,
+        unit=kr.unit,
+        direction=kr.direction,
+        weight=kr.weight,
         current_value=current.value if current else None,
         current_effective_on=current.effective_on if current else None,
         confidence=current.confidence if current else None,
