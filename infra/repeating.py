@@ -43,7 +43,8 @@ class Repeating:
 
 class Looping:
     """A `run()` loop on a daemon thread of its own (the Kafka relay, a projection worker):
-    `run` returns once `_stopping` is set; `stop()` sets it and waits for the thread."""
+    `run` returns once `_stopping` is set; `stop()` sets it and waits for the thread (the views'
+    runner and the reminder scheduler too, which may be started again after a stop)."""
 
     thread_name = "okr-loop"
 
@@ -53,6 +54,11 @@ class Looping:
 
     def run(self) -> None:
         raise NotImplementedError
+
+    @property
+    def running(self) -> bool:
+        """Whether `start()` was called and `stop()` not since."""
+        return self._thread is not None
 
     def start(self) -> None:
         """Run `run()` in a background thread."""

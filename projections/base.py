@@ -10,9 +10,11 @@ A fold has no clock of its own. Its "now" is the `recorded_at` of the latest eve
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Protocol, TypeGuard, TypeVar
 
@@ -158,6 +160,19 @@ class Handlers(Generic[FS]):
         for event_type, phase in PHASE_ENTERED.items():
             self.on(event_type)(_entering(enter, phase))
 
+    def restates(
+        self, event_type: type[Any], entry: Callable[[FS, Any], object], *names: str
+    ) -> None:
+        """Handle an event that only restates some fields of an entry of the state (an
+        objective, a key result, a KPI): copy `names` from the event onto `entry(state, e)`."""
+
+        def restated(state: FS, e: Any, logged: Logged) -> None:
+            target = entry(state, e)
+            for name in names:
+                setattr(target, name, getattr(e, name))
+
+        self.on(event_type)(restated)
+
     def handler_for(self, event_type: type[Any]) -> Handler | None:
         return self._table.get(event_type)
 
@@ -233,6 +248,23 @@ class DataclassFold(Generic[FS]):
                 f" does not fit fold {self.name!r} v{self.version}"
             )
         return codec.load(self.state_type, data["state"])
+
+
+def fields_of(group: type[Any], source: object, **given: Any) -> dict[str, Any]:
+    """`source`'s values of the fields of the dataclass `group`, by name, but for those `given`:
+    a view made from the fold's entry that shares its field group
+    (`KpiView(**fields_of(KpiDefinition, entry), ...)`), an entry made from its event."""
+    found = _FIELD_GETTERS.get(group)
+    if found is None:
+        names = tuple(f.name for f in dataclasses.fields(group))
+        found = _FIELD_GETTERS[group] = (names, attrgetter(*names) if len(names) > 1 else None)
+    names, get = found
+    if given or get is None:
+        return {name: given[name] if name in given else getattr(source, name) for name in names}
+    return dict(zip(names, get(source), strict=True))  # one C call for a view's many fields
+
+
+_FIELD_GETTERS: dict[type[Any], tuple[tuple[str, ...], attrgetter[Any] | None]] = {}
 
 
 def fold(

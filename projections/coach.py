@@ -11,32 +11,16 @@ from collections.abc import Mapping
 from uuid import UUID
 
 from domain.quality import Finding, KeyResultSpec, ObjectiveSpec, Organisation, lint
+from projections.base import fields_of
 from projections.tree import ObjectiveNode, TreeState
 
 
 def spec_of(node: ObjectiveNode) -> ObjectiveSpec:
-    return ObjectiveSpec(
-        objective_id=node.objective_id,
-        cycle_id=node.cycle_id,
-        title=node.title,
-        kind=node.kind,
-        owner_team_id=node.owner_team_id,
-        owner_person_id=node.owner_person_id,
-        parent_objective_id=node.parent_objective_id,
-        key_results=tuple(
-            KeyResultSpec(
-                kr.key_result_id,
-                kr.title,
-                kr.measure,
-                kr.baseline,
-                kr.target,
-                kr.unit,
-                kr.direction,
-            )
-            for kr in node.live_key_results
-        ),
-        status=node.status,
+    """The objective as the checks read it: the spec's fields, copied from the node by name."""
+    key_results = tuple(
+        KeyResultSpec(**fields_of(KeyResultSpec, kr)) for kr in node.live_key_results
     )
+    return ObjectiveSpec(**fields_of(ObjectiveSpec, node, key_results=key_results))
 
 
 def specs(tree: TreeState, cycle_id: UUID) -> list[ObjectiveSpec]:

@@ -185,14 +185,12 @@ def _formed(state: DirectoryState, e: Team.Formed, logged: Logged) -> None:
     state.teams[e.originator_id] = TeamEntry(name=e.name, parent_id=e.parent_id)
 
 
-@_on.on(Team.Renamed)
-def _team_renamed(state: DirectoryState, e: Team.Renamed, logged: Logged) -> None:
-    state.teams[e.originator_id].name = e.name
+def _team(state: DirectoryState, e: Team.Event) -> TeamEntry:
+    return state.teams[e.originator_id]
 
 
-@_on.on(Team.Moved)
-def _moved(state: DirectoryState, e: Team.Moved, logged: Logged) -> None:
-    state.teams[e.originator_id].parent_id = e.parent_id
+_on.restates(Team.Renamed, _team, "name")
+_on.restates(Team.Moved, _team, "parent_id")
 
 
 def _member_role(

@@ -22,6 +22,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.access import AccessToken
+from domain.base import OkrAggregate
 from domain.channel import ChatChannel
 from domain.cycle import Cycle, Phase
 from domain.objective import NEGOTIABLE_FIELDS, Objective, Status
@@ -29,7 +30,7 @@ from domain.person import Person
 from domain.source import describe
 from domain.team import Team
 from domain.webhook import WebhookEndpoint
-from projections.base import KindTest, Logged
+from projections.base import PHASE_ENTERED, KindTest, Logged
 from projections.changes import added_key_results, edited_key_results, removed_key_results
 from projections.entries import Entries
 from projections.strategy import StrategyFold, StrategyState
@@ -207,16 +208,6 @@ def _email_changed(context: Context, e: Person.EmailChanged, logged: Logged) -> 
     return _person(logged, "e-mail changed", {}, {})
 
 
-@_event(Person.Deactivated)
-def _deactivated(context: Context, e: Person.Deactivated, logged: Logged) -> Narration:
-    return _person(logged, "person deactivated", {"active": True}, {"active": False})
-
-
-@_event(Person.Reactivated)
-def _reactivated(context: Context, e: Person.Reactivated, logged: Logged) -> Narration:
-    return _person(logged, "person reactivated", {"active": False}, {"active": True})
-
-
 @_event(Person.RoleChanged)
 def _person_role_changed(context: Context, e: Person.RoleChanged, logged: Logged) -> Narration:
     return _person(
@@ -273,13 +264,6 @@ def _token_limited(context: Context, e: AccessToken.Limited, logged: Logged) -> 
     return about_entity("token", e.originator_id, action, {}, after)
 
 
-@_event(AccessToken.Revoked)
-def _token_revoked(context: Context, e: AccessToken.Revoked, logged: Logged) -> Narration:
-    return about_entity(
-        "token", e.originator_id, "token revoked", {"revoked": False}, {"revoked": True}
-    )
-
-
 # -------------------------------------------------------- webhook endpoints
 
 
@@ -310,18 +294,6 @@ def _endpoint_types_changed(
     )
 
 
-@_event(WebhookEndpoint.Disabled)
-def _endpoint_disabled(context: Context, e: WebhookEndpoint.Disabled, logged: Logged) -> Narration:
-    return _endpoint(logged, "webhook endpoint disabled", {"enabled": True}, {"enabled": False})
-
-
-@_event(WebhookEndpoint.Reenabled)
-def _endpoint_reenabled(
-    context: Context, e: WebhookEndpoint.Reenabled, logged: Logged
-) -> Narration:
-    return _endpoint(logged, "webhook endpoint re-enabled", {"enabled": False}, {"enabled": True})
-
-
 @_event(ChatChannel.Connected)
 def _channel_connected(context: Context, e: ChatChannel.Connected, logged: Logged) -> Narration:
     scope = f"team {q(context.names.get(e.team_id, str(e.team_id)))}" if e.team_id else "everyone"
@@ -334,18 +306,47 @@ def _channel_connected(context: Context, e: ChatChannel.Connected, logged: Logge
     return _channel(logged, f"{e.kind} channel connected for {scope}", {}, after)
 
 
-@_event(ChatChannel.Disabled)
-def _channel_disabled(context: Context, e: ChatChannel.Disabled, logged: Logged) -> Narration:
-    return _channel(logged, "chat channel disabled", {"enabled": True}, {"enabled": False})
-
-
-@_event(ChatChannel.Reenabled)
-def _channel_reenabled(context: Context, e: ChatChannel.Reenabled, logged: Logged) -> Narration:
-    return _channel(logged, "chat channel re-enabled", {"enabled": False}, {"enabled": True})
-
-
 def _channel(logged: Logged, action: str, before: Json, after: Json) -> Narration:
     return about_entity("chat_channel", logged.event.originator_id, action, before, after)
+
+
+# --------------------------------------------------------------- switches
+
+
+@dataclass(frozen=True)
+class _Switch:
+    """An event that only turns one flag of its aggregate on or off, and how it reads."""
+
+    entity_type: str
+    action: str
+    flag: str
+    value: bool
+    """The flag's value after the event (before it, the opposite)."""
+
+
+_SWITCHES: dict[type[OkrAggregate.Event], _Switch] = {
+    Person.Deactivated: _Switch("person", "person deactivated", "active", False),
+    Person.Reactivated: _Switch("person", "person reactivated", "active", True),
+    AccessToken.Revoked: _Switch("token", "token revoked", "revoked", True),
+    WebhookEndpoint.Disabled: _Switch(
+        "webhook_endpoint", "webhook endpoint disabled", "enabled", False
+    ),
+    WebhookEndpoint.Reenabled: _Switch(
+        "webhook_endpoint", "webhook endpoint re-enabled", "enabled", True
+    ),
+    ChatChannel.Disabled: _Switch("chat_channel", "chat channel disabled", "enabled", False),
+    ChatChannel.Reenabled: _Switch("chat_channel", "chat channel re-enabled", "enabled", True),
+}
+
+
+def _switched(context: Context, e: OkrAggregate.Event, logged: Logged) -> Narration:
+    switch = _SWITCHES[type(e)]
+    before, after = {switch.flag: not switch.value}, {switch.flag: switch.value}
+    return about_entity(switch.entity_type, e.originator_id, switch.action, before, after)
+
+
+for _switching in _SWITCHES:
+    _event(_switching)(_switched)
 
 
 # ------------------------------------------------------------------- teams
@@ -430,14 +431,15 @@ def _disbanded(context: Context, e: Team.Disbanded, logged: Logged) -> Narration
 # ------------------------------------------------------------------ cycles
 
 
+def _about_cycle(e: Cycle.Event, action: str, before: Json, after: Json) -> Narration:
+    """About a cycle: the cycle is the entity and the cycle named."""
+    return Narration("cycle", e.originator_id, None, e.originator_id, None, action, before, after)
+
+
 def _cycle(context: Context, e: Cycle.Event, logged: Logged, verb: str, phase: Phase) -> Narration:
     clock = context.tree.cycles.get(e.originator_id)
-    return Narration(
-        "cycle",
-        e.originator_id,
-        None,
-        e.originator_id,
-        None,
+    return _about_cycle(
+        e,
         verb.format(cycle=f"cycle {_name(context, e.originator_id, '')}"),
         {"phase": clock.phase if clock else None},
         {"phase": phase.value},
@@ -446,12 +448,8 @@ def _cycle(context: Context, e: Cycle.Event, logged: Logged, verb: str, phase: P
 
 @_event(Cycle.Planned)
 def _planned(context: Context, e: Cycle.Planned, logged: Logged) -> Narration:
-    return Narration(
-        "cycle",
-        e.originator_id,
-        None,
-        e.originator_id,
-        None,
+    return _about_cycle(
+        e,
         f"cycle {q(e.name)} planned from {e.starts_on.isoformat()} to {e.ends_on.isoformat()}",
         {},
         {
@@ -466,24 +464,22 @@ def _planned(context: Context, e: Cycle.Planned, logged: Logged) -> Narration:
     )
 
 
-@_event(Cycle.Started)
-def _started(context: Context, e: Cycle.Started, logged: Logged) -> Narration:
-    return _cycle(context, e, logged, "{cycle} started", Phase.ACTIVE)
+_PHASE_SENTENCES: dict[type[Cycle.Event], str] = {
+    Cycle.Started: "{cycle} started",
+    Cycle.GradingOpened: "grading opened for {cycle}",
+    Cycle.Closed: "{cycle} closed",
+    Cycle.Reopened: "{cycle} reopened",
+}
+"""How each event of `PHASE_ENTERED` reads; the phase it enters is the one `PHASE_ENTERED` says."""
 
 
-@_event(Cycle.GradingOpened)
-def _grading_opened(context: Context, e: Cycle.GradingOpened, logged: Logged) -> Narration:
-    return _cycle(context, e, logged, "grading opened for {cycle}", Phase.GRADING)
+def _phase_entered(context: Context, e: Cycle.Event, logged: Logged) -> Narration:
+    kind = type(e)
+    return _cycle(context, e, logged, _PHASE_SENTENCES[kind], PHASE_ENTERED[kind])
 
 
-@_event(Cycle.Closed)
-def _closed(context: Context, e: Cycle.Closed, logged: Logged) -> Narration:
-    return _cycle(context, e, logged, "{cycle} closed", Phase.CLOSED)
-
-
-@_event(Cycle.Reopened)
-def _reopened(context: Context, e: Cycle.Reopened, logged: Logged) -> Narration:
-    return _cycle(context, e, logged, "{cycle} reopened", Phase.GRADING)
+for _entering in PHASE_ENTERED:
+    _event(_entering)(_phase_entered)
 
 
 # -------------------------------------------------------------- objectives
@@ -621,6 +617,15 @@ def _reworded(context: Context, e: Objective.Reworded, logged: Logged) -> Narrat
     return about_objective(context, e, action, before, after)
 
 
+def _ids_restated(node: ObjectiveNode, e: Objective.Event, *names: str) -> tuple[Json, Json]:
+    """Before/after values of ids an event restates (alignment, ownership): the node's and
+    the event's."""
+    return (
+        {name: _id(getattr(node, name)) for name in names},
+        {name: _id(getattr(e, name)) for name in names},
+    )
+
+
 @_event(Objective.Realigned)
 def _realigned(context: Context, e: Objective.Realigned, logged: Logged) -> Narration:
     node = _node(context, e)
@@ -628,14 +633,7 @@ def _realigned(context: Context, e: Objective.Realigned, logged: Logged) -> Narr
     action = (
         f"{q(node.title)} realigned to {target}" if target else f"{q(node.title)} no longer aligned"
     )
-    before: Json = {
-        "parent_objective_id": _id(node.parent_objective_id),
-        "parent_key_result_id": _id(node.parent_key_result_id),
-    }
-    after: Json = {
-        "parent_objective_id": _id(e.parent_objective_id),
-        "parent_key_result_id": _id(e.parent_key_result_id),
-    }
+    before, after = _ids_restated(node, e, "parent_objective_id", "parent_key_result_id")
     return about_objective(context, e, action, before, after)
 
 
@@ -643,14 +641,7 @@ def _realigned(context: Context, e: Objective.Realigned, logged: Logged) -> Narr
 def _reassigned(context: Context, e: Objective.Reassigned, logged: Logged) -> Narration:
     node = _node(context, e)
     owner = f"team {_name(context, e.owner_team_id, '')}" if e.owner_team_id else "a person"
-    before: Json = {
-        "owner_team_id": _id(node.owner_team_id),
-        "owner_person_id": _id(node.owner_person_id),
-    }
-    after: Json = {
-        "owner_team_id": _id(e.owner_team_id),
-        "owner_person_id": _id(e.owner_person_id),
-    }
+    before, after = _ids_restated(node, e, "owner_team_id", "owner_person_id")
     action = f"{q(node.title)} reassigned to {owner}"
     return about_objective(context, e, action, before, after)
 
@@ -736,16 +727,6 @@ def _changes_requested(
     )
 
 
-@_event(Objective.CounterProposed)
-def _countered(context: Context, e: Objective.CounterProposed, logged: Logged) -> Narration:
-    node = _node(context, e)
-    phrases, before, after = describe_changes(node, e.changes, applied=False)
-    before["status"], after["status"] = node.status, Status.COUNTERED.value
-    after["comment"] = e.comment
-    action = f"counter-proposal on {q(node.title)}: " + "; ".join(phrases)
-    return about_objective(context, e, action, before, after)
-
-
 @_event(Objective.CounterProposalDeclined)
 def _counter_declined(
     context: Context, e: Objective.CounterProposalDeclined, logged: Logged
@@ -755,17 +736,6 @@ def _counter_declined(
     return about_objective(
         context, e, f"counter-proposal on {q(node.title)} declined", before, after
     )
-
-
-@_event(Objective.CounterProposalAccepted)
-def _counter_accepted(
-    context: Context, e: Objective.CounterProposalAccepted, logged: Logged
-) -> Narration:
-    node = _node(context, e)
-    phrases, before, after = describe_changes(node, e.changes, applied=True)
-    before["status"], after["status"] = node.status, Status.APPROVED.value
-    action = f"counter-proposal on {q(node.title)} accepted: " + "; ".join(phrases)
-    return about_objective(context, e, action, before, after, approver=e.approved_by)
 
 
 @_event(Objective.Approved)
@@ -778,26 +748,56 @@ def _withdrawn(context: Context, e: Objective.Withdrawn, logged: Logged) -> Narr
     return _status_change(context, e, Status.DRAFT, "{title} withdrawn from review")
 
 
-@_event(Objective.AmendmentProposed)
-def _amendment_proposed(
-    context: Context, e: Objective.AmendmentProposed, logged: Logged
-) -> Narration:
-    node = _node(context, e)
-    phrases, before, after = describe_changes(node, e.changes, applied=False)
-    after["amendment_id"] = str(e.amendment_id)
-    action = f"amendment proposed to {q(node.title)}: " + "; ".join(phrases)
-    return about_objective(context, e, action, before, after)
+@dataclass(frozen=True)
+class _ChangeSetPhrasing:
+    """How a change set (a counter-proposal, an amendment) proposed or agreed reads: `action`
+    names it as `{title}`, followed by the phrases of its changes."""
+
+    action: str
+    applied: bool
+    status: Status | None = None
+    """The status the objective moves to, if it moves."""
+    approver: str | None = None
+    """The event's field that names who approved, for a change set agreed."""
+    noted: str | None = None
+    """The event's field the after side adds (the counter-proposal's comment, the amendment)."""
 
 
-@_event(Objective.AmendmentApproved)
-def _amendment_approved(
-    context: Context, e: Objective.AmendmentApproved, logged: Logged
-) -> Narration:
+_CHANGE_SETS: dict[type[Objective.Event], _ChangeSetPhrasing] = {
+    Objective.CounterProposed: _ChangeSetPhrasing(
+        "counter-proposal on {title}", applied=False, status=Status.COUNTERED, noted="comment"
+    ),
+    Objective.CounterProposalAccepted: _ChangeSetPhrasing(
+        "counter-proposal on {title} accepted",
+        applied=True,
+        status=Status.APPROVED,
+        approver="approved_by",
+    ),
+    Objective.AmendmentProposed: _ChangeSetPhrasing(
+        "amendment proposed to {title}", applied=False, noted="amendment_id"
+    ),
+    Objective.AmendmentApproved: _ChangeSetPhrasing(
+        "amendment to {title} approved", applied=True, approver="actor", noted="amendment_id"
+    ),
+}
+
+
+def _change_set(context: Context, e: Any, logged: Logged) -> Narration:
+    """The phraser of the events in `_CHANGE_SETS`."""
+    phrasing = _CHANGE_SETS[type(e)]
     node = _node(context, e)
-    phrases, before, after = describe_changes(node, e.changes, applied=True)
-    after["amendment_id"] = str(e.amendment_id)
-    action = f"amendment to {q(node.title)} approved: " + "; ".join(phrases)
-    return about_objective(context, e, action, before, after, approver=e.actor)
+    phrases, before, after = describe_changes(node, e.changes, applied=phrasing.applied)
+    if phrasing.status is not None:
+        before["status"], after["status"] = node.status, phrasing.status.value
+    if phrasing.noted is not None:
+        after[phrasing.noted] = str(getattr(e, phrasing.noted))
+    action = phrasing.action.format(title=q(node.title)) + ": " + "; ".join(phrases)
+    approver = getattr(e, phrasing.approver) if phrasing.approver else None
+    return about_objective(context, e, action, before, after, approver=approver)
+
+
+for _changes_event in _CHANGE_SETS:
+    _event(_changes_event)(_change_set)
 
 
 @_event(Objective.AmendmentRejected)

@@ -28,7 +28,7 @@ from domain.strategy import DEFAULT_PERSPECTIVES, Strategy
 from domain.team import Team
 from domain.webhook import WebhookEndpoint
 from projections import codec
-from projections.base import DataclassFold, FoldState, Handlers, Logged
+from projections.base import DataclassFold, FoldState, Handlers, Logged, fields_of
 
 # ------------------------------------------------------------------ state
 
@@ -87,7 +87,9 @@ class ThresholdChange:
 
 
 @dataclass
-class KpiEntry:
+class KpiDefinition:
+    """What defines a KPI now: the fields its entry in the fold and its view share."""
+
     kpi_id: UUID
     version: int
     name: str
@@ -99,6 +101,10 @@ class KpiEntry:
     amber: float
     perspective: str | None
     theme_id: UUID | None
+
+
+@dataclass
+class KpiEntry(KpiDefinition):
     defined_at: datetime
     retired: bool = False
     measurements: list[MeasurementEntry] = field(default_factory=list)
@@ -128,7 +134,9 @@ class InitiativeNote:
 
 
 @dataclass
-class InitiativeEntry:
+class InitiativeDefinition:
+    """What an initiative is now: the fields its entry in the fold and its view share."""
+
     initiative_id: UUID
     version: int
     title: str
@@ -137,6 +145,10 @@ class InitiativeEntry:
     status: str
     launched_at: datetime
     updated_at: datetime
+
+
+@dataclass
+class InitiativeEntry(InitiativeDefinition):
     key_results: list[KeyResultLink] = field(default_factory=list)
     notes: list[InitiativeNote] = field(default_factory=list)
 
@@ -302,37 +314,15 @@ def _kpi(state: StrategyState, e: Kpi.Event) -> KpiEntry:
 @_on.on(Kpi.Defined)
 def _kpi_defined(state: StrategyState, e: Kpi.Defined, logged: Logged) -> None:
     state.kpis[e.originator_id] = KpiEntry(
-        kpi_id=e.originator_id,
-        version=e.originator_version,
-        name=e.name,
-        description=e.description,
-        unit=e.unit,
-        direction=e.direction,
-        owner_person_id=e.owner_person_id,
-        green=e.green,
-        amber=e.amber,
-        perspective=e.perspective,
-        theme_id=e.theme_id,
+        **fields_of(KpiDefinition, e, kpi_id=e.originator_id, version=e.originator_version),
         defined_at=logged.recorded_at,
         thresholds=[ThresholdChange(logged.recorded_at, e.green, e.amber, e.actor, "")],
     )
 
 
-@_on.on(Kpi.Renamed)
-def _kpi_renamed(state: StrategyState, e: Kpi.Renamed, logged: Logged) -> None:
-    entry = _kpi(state, e)
-    entry.name, entry.description = e.name, e.description
-
-
-@_on.on(Kpi.OwnerChanged)
-def _kpi_owner(state: StrategyState, e: Kpi.OwnerChanged, logged: Logged) -> None:
-    _kpi(state, e).owner_person_id = e.owner_person_id
-
-
-@_on.on(Kpi.Retagged)
-def _kpi_retagged(state: StrategyState, e: Kpi.Retagged, logged: Logged) -> None:
-    entry = _kpi(state, e)
-    entry.perspective, entry.theme_id = e.perspective, e.theme_id
+_on.restates(Kpi.Renamed, _kpi, "name", "description")
+_on.restates(Kpi.OwnerChanged, _kpi, "owner_person_id")
+_on.restates(Kpi.Retagged, _kpi, "perspective", "theme_id")
 
 
 @_on.on(Kpi.ThresholdsChanged)

@@ -9,8 +9,11 @@ from datetime import date, datetime
 from uuid import UUID
 
 from domain.kpi import status_colour
+from projections.base import fields_of
 from projections.strategy import (
+    InitiativeDefinition,
     InitiativeNote,
+    KpiDefinition,
     KpiEntry,
     MeasurementEntry,
     StrategyState,
@@ -49,19 +52,11 @@ class LinkedKeyResult:
     target: float | None
 
 
-@dataclass(frozen=True)
-class KpiView:
-    kpi_id: UUID
-    version: int
-    name: str
-    description: str
-    unit: str
-    direction: str
-    owner_person_id: UUID
-    green: float
-    amber: float
-    perspective: str | None
-    theme_id: UUID | None
+@dataclass
+class KpiView(KpiDefinition):
+    """A KPI as the dashboard shows it: its definition, where it stands and its history. Not
+    `frozen`, as its definition is the fold's (a value all the same: nothing changes it)."""
+
     north_star: bool
     retired: bool
     current_value: float | None
@@ -137,17 +132,7 @@ def kpi_view(state: StrategyState, kpi_id: UUID, tree: TreeState | None = None) 
     colour = status_colour(kpi.direction, kpi.green, kpi.amber, current.value if current else None)
     north = state.strategy.north_star_kpi_id if state.strategy else None
     return KpiView(
-        kpi_id=kpi.kpi_id,
-        version=kpi.version,
-        name=kpi.name,
-        description=kpi.description,
-        unit=kpi.unit,
-        direction=kpi.direction,
-        owner_person_id=kpi.owner_person_id,
-        green=kpi.green,
-        amber=kpi.amber,
-        perspective=kpi.perspective,
-        theme_id=kpi.theme_id,
+        **fields_of(KpiDefinition, kpi),
         north_star=north == kpi.kpi_id,
         retired=kpi.retired,
         current_value=current.value if current else None,
@@ -193,16 +178,11 @@ class InitiativeKeyResult:
     progress: float | None
 
 
-@dataclass(frozen=True)
-class InitiativeView:
-    initiative_id: UUID
-    version: int
-    title: str
-    description: str
-    owner_person_id: UUID
-    status: str
-    launched_at: datetime
-    updated_at: datetime
+@dataclass
+class InitiativeView(InitiativeDefinition):
+    """An initiative as the dashboard shows it, with the key results it moves. Not `frozen`, as
+    its definition is the fold's (a value all the same: nothing changes it)."""
+
     key_results: tuple[InitiativeKeyResult, ...]
     notes: tuple[InitiativeNote, ...]
 
@@ -226,14 +206,7 @@ def initiative_view(
             )
         )
     return InitiativeView(
-        initiative_id=entry.initiative_id,
-        version=entry.version,
-        title=entry.title,
-        description=entry.description,
-        owner_person_id=entry.owner_person_id,
-        status=entry.status,
-        launched_at=entry.launched_at,
-        updated_at=entry.updated_at,
+        **fields_of(InitiativeDefinition, entry),
         key_results=tuple(links),
         notes=tuple(entry.notes),
     )

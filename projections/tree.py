@@ -29,7 +29,7 @@ from domain.strategy import Strategy
 from domain.team import Team
 from domain.webhook import WebhookEndpoint
 from projections import codec
-from projections.base import DataclassFold, FoldState, Handlers, Logged
+from projections.base import DataclassFold, FoldState, Handlers, Logged, fields_of
 from projections.changes import (
     AddedKeyResult,
     added_key_results,
@@ -64,7 +64,9 @@ class CheckInPoint:
 
 
 @dataclass
-class KeyResultNode:
+class KeyResultDefinition:
+    """What defines a key result now: the fields its node in the tree and its view share."""
+
     key_result_id: UUID
     lineage_id: UUID
     title: str
@@ -74,6 +76,10 @@ class KeyResultNode:
     unit: str
     direction: str
     weight: float
+
+
+@dataclass
+class KeyResultNode(KeyResultDefinition):
     removed: bool = False
     live_check_ins: list[CheckInPoint] = field(default_factory=list)
     current: CheckInPoint | None = None
@@ -225,9 +231,11 @@ def _team_formed(state: TreeState, e: Team.Formed, logged: Logged) -> None:
     state.teams[e.originator_id] = TeamLink(parent_id=e.parent_id)
 
 
-@_on.on(Team.Moved)
-def _team_moved(state: TreeState, e: Team.Moved, logged: Logged) -> None:
-    state.teams[e.originator_id].parent_id = e.parent_id
+def _team(state: TreeState, e: Team.Event) -> TeamLink:
+    return state.teams[e.originator_id]
+
+
+_on.restates(Team.Moved, _team, "parent_id")
 
 
 def _member_role(
@@ -270,17 +278,7 @@ def _objective(state: TreeState, e: Objective.Event) -> ObjectiveNode:
 
 def _added(defined: Objective.KeyResultAdded | AddedKeyResult) -> KeyResultNode:
     """A key result as it is added, by its own event or by an agreed change set."""
-    return KeyResultNode(
-        key_result_id=defined.key_result_id,
-        lineage_id=defined.lineage_id,
-        title=defined.title,
-        measure=defined.measure,
-        baseline=defined.baseline,
-        target=defined.target,
-        unit=defined.unit,
-        direction=defined.direction,
-        weight=defined.weight,
-    )
+    return KeyResultNode(**fields_of(KeyResultDefinition, defined))
 
 
 def apply_changes(node: ObjectiveNode, changes: dict[str, Any]) -> None:
@@ -320,23 +318,18 @@ def _drafted(state: TreeState, e: Objective.Drafted, logged: Logged) -> None:
     state.cycle_objectives.setdefault(e.cycle_id, []).append(e.originator_id)
 
 
-@_on.on(Objective.Reworded)
-def _reworded(state: TreeState, e: Objective.Reworded, logged: Logged) -> None:
-    node = _objective(state, e)
-    node.title, node.description = e.title, e.description
+def _key_result(state: TreeState, e: Any) -> KeyResultNode:
+    return state.objectives[e.originator_id].key_results[e.key_result_id]
 
 
-@_on.on(Objective.Realigned)
-def _realigned(state: TreeState, e: Objective.Realigned, logged: Logged) -> None:
-    node = _objective(state, e)
-    node.parent_objective_id = e.parent_objective_id
-    node.parent_key_result_id = e.parent_key_result_id
-
-
-@_on.on(Objective.Reassigned)
-def _reassigned(state: TreeState, e: Objective.Reassigned, logged: Logged) -> None:
-    node = _objective(state, e)
-    node.owner_team_id, node.owner_person_id = e.owner_team_id, e.owner_person_id
+_on.restates(Objective.Reworded, _objective, "title", "description")
+_on.restates(Objective.Realigned, _objective, "parent_objective_id", "parent_key_result_id")
+_on.restates(Objective.Reassigned, _objective, "owner_team_id", "owner_person_id")
+_on.restates(Objective.Themed, _objective, "theme_id")
+_on.restates(Objective.KeyResultReworded, _key_result, "title")
+_on.restates(Objective.KeyResultRetargeted, _key_result, "baseline", "target")
+_on.restates(Objective.KeyResultReweighted, _key_result, "weight")
+_on.restates(Objective.KeyResultLinkedToKpi, _key_result, "kpi_id")
 
 
 @_on.on(Objective.Abandoned)
@@ -347,25 +340,6 @@ def _abandoned(state: TreeState, e: Objective.Abandoned, logged: Logged) -> None
 @_on.on(Objective.KeyResultAdded)
 def _kr_added(state: TreeState, e: Objective.KeyResultAdded, logged: Logged) -> None:
     _objective(state, e).key_results[e.key_result_id] = _added(e)
-
-
-@_on.on(Objective.KeyResultReworded)
-def _kr_reworded(state: TreeState, e: Objective.KeyResultReworded, logged: Logged) -> None:
-    node = _objective(state, e)
-    node.key_results[e.key_result_id].title = e.title
-
-
-@_on.on(Objective.KeyResultRetargeted)
-def _kr_retargeted(state: TreeState, e: Objective.KeyResultRetargeted, logged: Logged) -> None:
-    node = _objective(state, e)
-    kr = node.key_results[e.key_result_id]
-    kr.baseline, kr.target = e.baseline, e.target
-
-
-@_on.on(Objective.KeyResultReweighted)
-def _kr_reweighted(state: TreeState, e: Objective.KeyResultReweighted, logged: Logged) -> None:
-    node = _objective(state, e)
-    node.key_results[e.key_result_id].weight = e.weight
 
 
 @_on.on(Objective.KeyResultRemoved)
@@ -410,17 +384,19 @@ def _counter_accepted(
 ) -> None:
     node = _objective(state, e)
     apply_changes(node, e.changes)
-    node.status = Status.APPROVED.value
     node.counter_proposed_by = None
-    node.approved_by = e.approved_by
-    node.approved_on = logged.recorded_at.date()
+    _approve(node, e.approved_by, logged)
 
 
 @_on.on(Objective.Approved)
 def _approved(state: TreeState, e: Objective.Approved, logged: Logged) -> None:
-    node = _objective(state, e)
+    _approve(_objective(state, e), e.actor, logged)
+
+
+def _approve(node: ObjectiveNode, by: str, logged: Logged) -> None:
+    """The objective is approved by `by` (as is, or with a counter-proposal's changes)."""
     node.status = Status.APPROVED.value
-    node.approved_by = e.actor
+    node.approved_by = by
     node.approved_on = logged.recorded_at.date()
 
 
@@ -443,13 +419,16 @@ def _amendment_proposed(state: TreeState, e: Objective.AmendmentProposed, logged
 def _amendment_approved(state: TreeState, e: Objective.AmendmentApproved, logged: Logged) -> None:
     node = _objective(state, e)
     apply_changes(node, e.changes)
-    node.pending_amendment_id = None
-    node.pending_amendment_changes = {}
+    _settled(node)
 
 
 @_on.on(Objective.AmendmentRejected)
 def _amendment_rejected(state: TreeState, e: Objective.AmendmentRejected, logged: Logged) -> None:
-    node = _objective(state, e)
+    _settled(_objective(state, e))
+
+
+def _settled(node: ObjectiveNode) -> None:
+    """The pending amendment was approved (its changes applied) or rejected: none is pending."""
     node.pending_amendment_id = None
     node.pending_amendment_changes = {}
 
@@ -500,16 +479,6 @@ def _carried_over(state: TreeState, e: Objective.CarriedOver, logged: Logged) ->
     _objective(state, e).carried_to = e.successor_id
 
 
-@_on.on(Objective.Themed)
-def _themed(state: TreeState, e: Objective.Themed, logged: Logged) -> None:
-    _objective(state, e).theme_id = e.theme_id
-
-
-@_on.on(Objective.KeyResultLinkedToKpi)
-def _kpi_linked(state: TreeState, e: Objective.KeyResultLinkedToKpi, logged: Logged) -> None:
-    _objective(state, e).key_results[e.key_result_id].kpi_id = e.kpi_id
-
-
 @_on.on(Objective.KeyResultUnlinkedFromKpi)
 def _kpi_unlinked(state: TreeState, e: Objective.KeyResultUnlinkedFromKpi, logged: Logged) -> None:
     _objective(state, e).key_results[e.key_result_id].kpi_id = None
@@ -534,17 +503,11 @@ def _source_detached(
 # ------------------------------------------------------------------ views
 
 
-@dataclass(frozen=True)
-class KeyResultView:
-    key_result_id: UUID
-    lineage_id: UUID
-    title: str
-    measure: str
-    baseline: float | None
-    target: float | None
-    unit: str
-    direction: str
-    weight: float
+@dataclass
+class KeyResultView(KeyResultDefinition):
+    """A key result as the tree shows it. Not `frozen`, as its definition is the node's (a value
+    all the same: nothing changes it)."""
+
     current_value: float | None
     current_effective_on: date | None
     confidence: int | None
@@ -609,7 +572,7 @@ def _elapsed(state: TreeState, node: ObjectiveNode) -> float | None:
 def _key_result_view(kr: KeyResultNode, elapsed: float | None) -> KeyResultView:
     current = kr.current
     kr_progress = kr.progress
-    return KeyResultView(
+    return KeyResultView(  # by name, not `fields_of`: a tree read makes one per key result
         key_result_id=kr.key_result_id,
         lineage_id=kr.lineage_id,
         title=kr.title,

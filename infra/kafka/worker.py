@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, LiteralString, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -114,15 +114,21 @@ class _Tables:
                 ).format(self.versions)
             )
 
+    def group_offsets(
+        self, conn: psycopg.Connection[Any], columns: LiteralString, group: str, topic: str
+    ) -> psycopg.Cursor[Any]:
+        """`SELECT columns` over the group's offsets rows on `topic`."""
+        return conn.execute(
+            SQL("SELECT {} FROM {} WHERE consumer_group = %s AND topic = %s").format(
+                SQL(columns), self.offsets
+            ),
+            (group, topic),
+        )
+
     def stored_offsets(
         self, conn: psycopg.Connection[Any], group: str, topic: str
     ) -> dict[int, int]:
-        rows = conn.execute(
-            SQL(
-                "SELECT partition, next_offset FROM {} WHERE consumer_group = %s AND topic = %s"
-            ).format(self.offsets),
-            (group, topic),
-        ).fetchall()
+        rows = self.group_offsets(conn, "partition, next_offset", group, topic).fetchall()
         return {int(p): int(o) for p, o in rows}
 
 
@@ -269,12 +275,7 @@ def last_batch_at(app: Application[Any], group: str, topic: str) -> datetime | N
     with recorder.datastore.get_connection() as conn:
         if not _exists(conn, tables.offsets):
             return None
-        row = conn.execute(
-            SQL(
-                "SELECT max(updated_at) AS at FROM {} WHERE consumer_group = %s AND topic = %s"
-            ).format(tables.offsets),
-            (group, topic),
-        ).fetchone()
+        row = tables.group_offsets(conn, "max(updated_at) AS at", group, topic).fetchone()
     return row["at"] if row else None
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ from infra.leadership import leadership
 from infra.notify.digest import Digests
 from infra.notify.engine import LedgerDirectory, base_url, configured_channels
 from infra.notify.store import NoticeStore
+from infra.repeating import Looping
 from infra.settings import Settings
 from infra.views.log import LogReader
 from projections.notices import Notice
@@ -42,12 +42,15 @@ log = logging.getLogger("okrledger.reminders")
 LOCK_KEY = "okrledger:notifier:reminders"
 
 
-class ReminderScheduler:
+class ReminderScheduler(Looping):
     """Ticks every `interval_seconds` while it holds the scheduler lock."""
+
+    thread_name = "okr-reminders"
 
     def __init__(
         self, ledger: OkrLedger, settings: Settings, *, interval_seconds: float | None = None
     ) -> None:
+        super().__init__()
         recorder: Any = ledger.recorder
         self.datastore = recorder.datastore
         self.store = NoticeStore(self.datastore)
@@ -75,39 +78,31 @@ class ReminderScheduler:
             else None
         )
         """The weekly digest, with e-mail configured (infra/notify/digest.py)."""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self.store.setup()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._main, name="okr-reminders", daemon=True)
-        self._thread.start()
+        if not self.running:
+            self.store.setup()
+            super().start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> None:
         """Stop ticking (the thread is joined) and close the digest's e-mail channel."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        super().stop(timeout)
         if self.digests is not None:
             with contextlib.suppress(Exception):
                 self.digests.channel.close()
 
-    def _main(self) -> None:
-        while not self._stop.is_set():
+    def run(self) -> None:
+        while not self._stopping.is_set():
             try:
                 with leadership(self.datastore, LOCK_KEY) as leading:
-                    while leading and not self._stop.is_set():
+                    while leading and not self._stopping.is_set():
                         self.tick()
-                        self._stop.wait(self.interval)
-                if not self._stop.is_set():
-                    self._stop.wait(1.0)
+                        self._stopping.wait(self.interval)
+                if not self._stopping.is_set():
+                    self._stopping.wait(1.0)
             except Exception:
                 log.exception("reminder scheduler failed; retrying")
-                self._stop.wait(1.0)
+                self._stopping.wait(1.0)
 
     def catch_up(self) -> None:
         """Fold the log past the state's position."""

@@ -26,6 +26,7 @@ from psycopg import Connection
 
 from infra.leadership import leadership
 from infra.listening import follow_log, listening
+from infra.repeating import Looping
 from infra.views.log import LogReader
 from infra.views.projector import ViewsProjector
 from infra.views.store import ShardedViews
@@ -36,8 +37,10 @@ log = logging.getLogger("okrledger.views")
 LOCK_KEY = "okrledger:views:runner"
 
 
-class LiveRunner:
+class LiveRunner(Looping):
     """Keeps the live views current in a background thread."""
+
+    thread_name = "okr-views-runner"
 
     def __init__(
         self,
@@ -48,6 +51,7 @@ class LiveRunner:
         max_batch: int = 2000,
         prepare: Callable[[], None] | None = None,
     ) -> None:
+        super().__init__()
         self.projector = projector
         self.recorder = recorder
         self.log = log_reader
@@ -59,33 +63,25 @@ class LiveRunner:
         self.error: BaseException | None = None
         self.active = threading.Event()
         """Set while this process's runner is the one applying the log."""
-        self._stop = threading.Event()
         self._applied = threading.Condition()
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._main, name="okr-views-runner", daemon=True)
-        self._thread.start()
+        if not self.running:
+            super().start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> None:
         """Stop following and return once the thread has ended: its connections are back in
         the pool, so the caller may close the pool next. A first rebuild in progress stops at
         its next page and saves its progress (a later start resumes it)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        super().stop(timeout)
 
     @property
     def stopping(self) -> threading.Event:
         """Set once `stop()` was called (work started by the runner, such as its first
         rebuild, watches it)."""
-        return self._stop
+        return self._stopping
 
     def wait(self, position: int, timeout: float) -> bool:
         """Until this runner has committed `position` (False on timeout or if it is not active)."""
@@ -100,29 +96,29 @@ class LiveRunner:
 
     # ---------------------------------------------------------------- main
 
-    def _main(self) -> None:
-        while not self._stop.is_set():
+    def run(self) -> None:
+        while not self._stopping.is_set():
             try:
                 with self._leadership() as leading:
                     if not leading:
-                        self._stop.wait(1.0)
+                        self._stopping.wait(1.0)
                         continue
                     self.active.set()
                     if self.prepare is not None:
                         self.prepare()
-                    if not self._stop.is_set():
+                    if not self._stopping.is_set():
                         self._follow()
             except ShardedViews as error:  # Kafka workers keep the views: stand by
                 if not isinstance(self.error, ShardedViews):
                     log.warning("views runner standing by: %s", error)
                 self.error = error
                 self.projector.discard()
-                self._stop.wait(30.0)
+                self._stopping.wait(30.0)
             except Exception as error:  # the runner must outlive a database hiccup
                 self.error = error
                 log.exception("views runner failed; retrying")
                 self.projector.discard()
-                self._stop.wait(1.0)
+                self._stopping.wait(1.0)
             finally:
                 self.active.clear()
 
@@ -155,7 +151,7 @@ class LiveRunner:
                 self.log,
                 conn,
                 listener,
-                self._stop,
+                self._stopping,
                 lambda: self.projector.position,
                 lambda events: self._apply(conn, events),
                 self.max_batch,
