@@ -72,7 +72,7 @@ def test_an_endpoint_or_a_channel_disabled_and_reenabled(
 
 def test_a_cycle_through_its_phases() -> None:
     cycle = Cycle.plan(
-        "2025 Q1", date(2025, 1, 1), date(2025, 3, 31), Cadence.WEEKLY, Scoring.SCALE, CTX
+        "2025 Q1", date(2025, 1, 1), date(2025, 3, 31), CTX, Cadence.WEEKLY, Scoring.SCALE
     )
     cycle.start(CTX)
     cycle.open_grading(CTX)
