@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Unpack
 from uuid import UUID, uuid4
 
 from domain.base import CommandContext
@@ -12,6 +13,7 @@ from domain.objective_state import ObjectiveState
 from domain.objective_values import (
     PLANNING_PHASES,
     TRACKING_PHASES,
+    KeyResultEdit,
     Status,
     validate_key_result,
 )
@@ -134,15 +136,12 @@ class Drafting(ObjectiveState):
         cycle: Cycle,
         key_result_id: UUID,
         ctx: CommandContext,
-        *,
-        title: str | None = None,
-        baseline: float | None = None,
-        target: float | None = None,
-        weight: float | None = None,
-        reason: str = "",
+        **edit: Unpack[KeyResultEdit],
     ) -> UUID:
         """Edit a key result of a draft; after approval, only an amendment changes it. Answers
         the key result's id."""
+        title, baseline = edit.get("title"), edit.get("baseline")
+        target, weight, reason = edit.get("target"), edit.get("weight"), edit.get("reason", "")
         cycle.require_open_for("edit a key result", *PLANNING_PHASES)
         self._require_editable("edit a key result")
         kr = self.key_result(key_result_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 from uuid import UUID
 
 from domain.base import Immutable, Records
@@ -43,6 +43,17 @@ PLANNING_PHASES = (Phase.PLANNING, Phase.ACTIVE)
 TRACKING_PHASES = (Phase.ACTIVE, Phase.GRADING)
 NEGOTIABLE_FIELDS = ("title", "target", "baseline", "weight")
 """Fields of a key result a counter-proposal or an amendment may change."""
+
+
+class KeyResultEdit(TypedDict, total=False):
+    """An edit of a draft's key result (`Objective.update_key_result`, and the ledger's command
+    of the same name): the negotiable fields it sets (None or left out: unchanged) and why."""
+
+    title: str | None
+    baseline: float | None
+    target: float | None
+    weight: float | None
+    reason: str
 
 
 @dataclass(frozen=True)
