@@ -167,6 +167,20 @@ class KpiDefinition(TypedDict):
     theme_id: NotRequired[UUID | None]
 
 
+class KpiChange(TypedDict, total=False):
+    """One atomic change of a KPI (the ledger's `update_kpi`, PATCH /kpis/{id}): its name,
+    description and owner (None or left out: unchanged), its perspective and theme when
+    `retag`, and why."""
+
+    name: str | None
+    description: str | None
+    owner_person_id: UUID | None
+    retag: bool
+    perspective: str | None
+    theme_id: UUID | None
+    reason: str
+
+
 class Kpi(OkrAggregate):
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         name: str
