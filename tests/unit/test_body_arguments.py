@@ -9,6 +9,7 @@ import typing
 
 import pytest
 
+import domain.access
 import domain.initiative
 import domain.kpi
 import domain.objective
@@ -30,6 +31,7 @@ PASSED_WHOLE = [
 
 TYPES = {
     **vars(typing),
+    **vars(domain.access),
     **vars(domain.objective),
     **vars(domain.objective_values),
     **vars(domain.initiative),
