@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.base import Assigns, CommandContext, OkrAggregate
@@ -36,6 +36,15 @@ def token_id_for(secret: str) -> UUID:
 
 def new_secret() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+class TokenTerms(TypedDict, total=False):
+    """What a token is issued with besides its holder and role (`AccessToken.issue`, and the
+    ledger's `issue_token`): a label, an expiry (None: until revoked), reads only."""
+
+    label: str
+    expires_at: datetime | None
+    read_only: bool
 
 
 class AccessToken(OkrAggregate):
@@ -81,10 +90,7 @@ class AccessToken(OkrAggregate):
         role: Role,
         secret: str,
         ctx: CommandContext,
-        label: str = "",
-        *,
-        expires_at: datetime | None = None,
-        read_only: bool = False,
+        **terms: Unpack[TokenTerms],
     ) -> AccessToken:
         token = cls._create(
             cls.Issued,
@@ -92,9 +98,10 @@ class AccessToken(OkrAggregate):
             person_id=person_id,
             role=require_choice(Role, role, "role").value,
             token_hash=hash_secret(secret),
-            label=clean_text(label, "label"),
+            label=clean_text(terms.get("label", ""), "label"),
             **ctx.stamp(),
         )
+        expires_at, read_only = terms.get("expires_at"), terms.get("read_only", False)
         if expires_at is not None or read_only:
             require_value(
                 expires_at is None or expires_at.tzinfo is not None,

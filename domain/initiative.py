@@ -64,6 +64,19 @@ class InitiativeLaunch(TypedDict):
     description: NotRequired[str]
 
 
+class InitiativeChange(TypedDict, total=False):
+    """One atomic change of an initiative (the ledger's `update_initiative`, PATCH
+    /initiatives/{id}): its wording, owner and status (None or left out: unchanged), a note,
+    and why."""
+
+    title: str | None
+    description: str | None
+    owner_person_id: UUID | None
+    status: InitiativeStatus | None
+    note: str
+    reason: str
+
+
 class StatusEntered(OkrAggregate.Event):
     """What the status events share: each moves the initiative into its `STATUS`, with a note."""
 

@@ -167,6 +167,32 @@ class KpiDefinition(TypedDict):
     theme_id: NotRequired[UUID | None]
 
 
+class Measured(OkrAggregate.Event):
+    """What the measurement events share: the value of one period, with a note (a correction
+    also names the measurement it supersedes)."""
+
+    measurement_id: UUID
+    period: str
+    starts_on: date
+    ends_on: date
+    value: float
+    note: str
+
+
+class KpiChange(TypedDict, total=False):
+    """One atomic change of a KPI (the ledger's `update_kpi`, PATCH /kpis/{id}): its name,
+    description and owner (None or left out: unchanged), its perspective and theme when
+    `retag`, and why."""
+
+    name: str | None
+    description: str | None
+    owner_person_id: UUID | None
+    retag: bool
+    perspective: str | None
+    theme_id: UUID | None
+    reason: str
+
+
 class Kpi(OkrAggregate):
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         name: str
@@ -229,25 +255,12 @@ class Kpi(OkrAggregate):
         green: float
         amber: float
 
-    class MeasurementRecorded(OkrAggregate.Event):
-        measurement_id: UUID
-        period: str
-        starts_on: date
-        ends_on: date
-        value: float
-        note: str
-
+    class MeasurementRecorded(Measured):
         def apply(self, kpi: Kpi) -> None:
             kpi.measurements[self.measurement_id] = _measurement_of(self)
 
-    class MeasurementCorrected(OkrAggregate.Event):
-        measurement_id: UUID
+    class MeasurementCorrected(Measured):
         supersedes: UUID
-        period: str
-        starts_on: date
-        ends_on: date
-        value: float
-        note: str
 
         def apply(self, kpi: Kpi) -> None:
             kpi.measurements[self.supersedes] = replace(
@@ -469,9 +482,7 @@ class Kpi(OkrAggregate):
         self._trigger(self.Retired, ctx, require_text(reason, "reason", max_length=2000))
 
 
-def _measurement_of(
-    event: Kpi.MeasurementRecorded | Kpi.MeasurementCorrected, supersedes: UUID | None = None
-) -> Measurement:
+def _measurement_of(event: Measured, supersedes: UUID | None = None) -> Measurement:
     """The measurement a recording or correcting event adds."""
     return Measurement(
         id=event.measurement_id,

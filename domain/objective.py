@@ -51,6 +51,7 @@ __all__ = [
     "KeyResult",
     "Kind",
     "Objective",
+    "ObjectiveChange",
     "ObjectiveDraft",
     "Perspective",
     "Status",
@@ -70,6 +71,22 @@ class ObjectiveDraft(TypedDict):
     perspective: NotRequired[Perspective | None]
     parent_key_result_id: NotRequired[UUID | None]
     private: NotRequired[bool]
+
+
+class ObjectiveChange(TypedDict, total=False):
+    """One atomic change of an objective (the ledger's `update_objective`, PATCH
+    /objectives/{id}): its wording (None or left out: unchanged), its alignment when `realign`,
+    its owner when `reassign`, and why."""
+
+    title: str | None
+    description: str | None
+    realign: bool
+    parent_objective_id: UUID | None
+    parent_key_result_id: UUID | None
+    reassign: bool
+    owner_team_id: UUID | None
+    owner_person_id: UUID | None
+    reason: str
 
 
 class Objective(Drafting, Review, Tracking, Grading, OkrAggregate):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Unpack
 from uuid import UUID, uuid4
 
 from domain.base import CommandContext
@@ -12,10 +13,12 @@ from domain.objective_state import ObjectiveState
 from domain.objective_values import (
     PLANNING_PHASES,
     TRACKING_PHASES,
+    KeyResultDraft,
+    KeyResultEdit,
     Status,
     validate_key_result,
 )
-from domain.scoring import Direction, Measure
+from domain.scoring import Direction
 
 
 class Drafting(ObjectiveState):
@@ -97,20 +100,17 @@ class Drafting(ObjectiveState):
         self,
         cycle: Cycle,
         *,
-        title: str,
-        measure: Measure,
         ctx: CommandContext,
-        baseline: float | None = None,
-        target: float | None = None,
-        unit: str = "",
-        direction: Direction = Direction.INCREASE,
-        weight: float = 1.0,
-        lineage_id: UUID | None = None,
+        **draft: Unpack[KeyResultDraft],
     ) -> UUID:
         cycle.require_open_for("add a key result", *PLANNING_PHASES)
         self._require_editable("add a key result")
         measure_, baseline_, target_, direction_, weight_ = validate_key_result(
-            measure, baseline, target, direction, weight
+            draft["measure"],
+            draft.get("baseline"),
+            draft.get("target"),
+            draft.get("direction", Direction.INCREASE),
+            draft.get("weight", 1.0),
         )
         self._decline_open_counter(ctx)
         key_result_id = uuid4()
@@ -118,12 +118,12 @@ class Drafting(ObjectiveState):
             self.KeyResultAdded,
             ctx,
             key_result_id=key_result_id,
-            lineage_id=lineage_id or uuid4(),
-            title=require_text(title, "title", max_length=200),
+            lineage_id=draft.get("lineage_id") or uuid4(),
+            title=require_text(draft["title"], "title", max_length=200),
             measure=measure_.value,
             baseline=baseline_,
             target=target_,
-            unit=clean_text(unit, "unit"),
+            unit=clean_text(draft.get("unit", ""), "unit"),
             direction=direction_.value,
             weight=weight_,
         )
@@ -134,15 +134,12 @@ class Drafting(ObjectiveState):
         cycle: Cycle,
         key_result_id: UUID,
         ctx: CommandContext,
-        *,
-        title: str | None = None,
-        baseline: float | None = None,
-        target: float | None = None,
-        weight: float | None = None,
-        reason: str = "",
+        **edit: Unpack[KeyResultEdit],
     ) -> UUID:
         """Edit a key result of a draft; after approval, only an amendment changes it. Answers
         the key result's id."""
+        title, baseline = edit.get("title"), edit.get("baseline")
+        target, weight, reason = edit.get("target"), edit.get("weight"), edit.get("reason", "")
         cycle.require_open_for("edit a key result", *PLANNING_PHASES)
         self._require_editable("edit a key result")
         kr = self.key_result(key_result_id)

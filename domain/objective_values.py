@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict
 from uuid import UUID
 
 from domain.base import Immutable, Records
@@ -43,6 +43,32 @@ PLANNING_PHASES = (Phase.PLANNING, Phase.ACTIVE)
 TRACKING_PHASES = (Phase.ACTIVE, Phase.GRADING)
 NEGOTIABLE_FIELDS = ("title", "target", "baseline", "weight")
 """Fields of a key result a counter-proposal or an amendment may change."""
+
+
+class KeyResultDraft(TypedDict):
+    """What a key result is added with (`Objective.add_key_result`, and the ledger's command of
+    the same name; a carry-over and an import too): `validate_key_result`'s rules apply."""
+
+    title: str
+    measure: Measure
+    baseline: NotRequired[float | None]
+    target: NotRequired[float | None]
+    unit: NotRequired[str]
+    direction: NotRequired[Direction]
+    weight: NotRequired[float]
+    lineage_id: NotRequired[UUID | None]
+    """The line of key results it continues (a carry-over's); a new line otherwise."""
+
+
+class KeyResultEdit(TypedDict, total=False):
+    """An edit of a draft's key result (`Objective.update_key_result`, and the ledger's command
+    of the same name): the negotiable fields it sets (None or left out: unchanged) and why."""
+
+    title: str | None
+    baseline: float | None
+    target: float | None
+    weight: float | None
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,22 @@ class StrategyStatement(TypedDict):
     perspectives: NotRequired[Sequence[tuple[str, str]] | None]
 
 
+class Restatement(TypedDict, total=False):
+    """The statements `Strategy.restate` changes (left out: unchanged)."""
+
+    mission: str
+    vision: str
+    values: Sequence[str]
+
+
+class ThemeRevision(TypedDict, total=False):
+    """What `Strategy.revise_theme` changes of a theme (left out: unchanged)."""
+
+    name: str
+    description: str
+    perspective: str
+
+
 class Strategy(OkrAggregate):
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
         mission: str
@@ -288,13 +304,11 @@ class Strategy(OkrAggregate):
         self,
         ctx: CommandContext,
         reason: str,
-        *,
-        mission: str | None = None,
-        vision: str | None = None,
-        values: Sequence[str] | None = None,
+        **said: Unpack[Restatement],
     ) -> None:
         """Change the statements that differ (no event for one that stays the same)."""
         why = self._reason(reason)
+        mission, vision, values = said.get("mission"), said.get("vision"), said.get("values")
         if mission is not None:
             self._assign(self.MissionRestated, ctx, why, mission=bounded_text(mission, "mission"))
         if vision is not None:
@@ -388,13 +402,12 @@ class Strategy(OkrAggregate):
         theme_id: UUID,
         ctx: CommandContext,
         reason: str,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        perspective: str | None = None,
+        **revision: Unpack[ThemeRevision],
     ) -> None:
         why = self._reason(reason)
         theme = self.theme(theme_id)
+        name, perspective = revision.get("name"), revision.get("perspective")
+        description = revision.get("description")
         name_ = theme.name if name is None else self._free_name(name, theme_id)
         description_ = clean_text_or(description, "description", theme.description)
         perspective_ = (

@@ -158,7 +158,7 @@ class IdentityUseCases:
 
         def issue() -> CommandResult:
             secret, result = self.ledger.issue_token(
-                person_id, role, self.ctx, label, expires_at=expires_at, read_only=read_only
+                person_id, role, self.ctx, label=label, expires_at=expires_at, read_only=read_only
             )
             issued.append(secret)
             return result

@@ -40,7 +40,7 @@ class PersonalTokens(UseCases):
                 self.principal.person_id,
                 self.principal.role,
                 self.ctx,
-                label,
+                label=label,
                 expires_at=expires_at,
                 read_only=read_only,
             )

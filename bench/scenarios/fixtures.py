@@ -55,12 +55,14 @@ class Objectives:
         self.created = 0
 
     def member_token(self) -> str:
-        secret, _ = self.app.issue_token(self.member, Role.MEMBER, CommandContext.system(), "bench")
+        secret, _ = self.app.issue_token(
+            self.member, Role.MEMBER, CommandContext.system(), label="bench"
+        )
         return secret
 
     def admin_token(self, admin_person_id: UUID) -> str:
         secret, _ = self.app.issue_token(
-            admin_person_id, Role.ADMIN, CommandContext.system(), "bench"
+            admin_person_id, Role.ADMIN, CommandContext.system(), label="bench"
         )
         return secret
 

@@ -691,7 +691,7 @@ def _server_peak(ctx: Context, size: int) -> tuple[float, float]:
             admin = app.register_person(
                 "Bench Admin", "bench-admin@bench.example", CommandContext.system()
             ).id
-            secret, _ = app.issue_token(admin, Role.ADMIN, CommandContext.system(), "bench")
+            secret, _ = app.issue_token(admin, Role.ADMIN, CommandContext.system(), label="bench")
             _, _, planned = _history_bounds(url)
         finally:
             app.close()

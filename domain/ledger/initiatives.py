@@ -7,7 +7,7 @@ from uuid import UUID
 
 from domain.base import CommandContext
 from domain.errors import require
-from domain.initiative import Initiative, InitiativeLaunch, InitiativeStatus, KeyResultRef
+from domain.initiative import Initiative, InitiativeChange, InitiativeLaunch, KeyResultRef
 from domain.ledger.base import INITIATIVE, OBJECTIVE, CommandResult, LedgerBase
 from domain.ledger.command import change_of, command
 
@@ -39,15 +39,12 @@ class InitiativeLedger(LedgerBase):
         self,
         initiative: Initiative,
         ctx: CommandContext,
-        *,
-        title: str | None = None,
-        description: str | None = None,
-        owner_person_id: UUID | None = None,
-        status: InitiativeStatus | None = None,
-        note: str = "",
-        reason: str = "",
+        **change: Unpack[InitiativeChange],
     ) -> None:
         """Retitle, hand over, move its status and/or add a note (PATCH /initiatives/{id})."""
+        title, description = change.get("title"), change.get("description")
+        owner_person_id, status = change.get("owner_person_id"), change.get("status")
+        note, reason = change.get("note", ""), change.get("reason", "")
         if title is not None or description is not None:
             new_title = title if title is not None else initiative.title
             initiative.retitle(new_title, description, ctx, reason)

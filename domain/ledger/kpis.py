@@ -6,7 +6,7 @@ from typing import Unpack
 from uuid import UUID
 
 from domain.base import CommandContext
-from domain.kpi import Kpi, KpiDefinition
+from domain.kpi import Kpi, KpiChange, KpiDefinition
 from domain.ledger.base import KPI, CommandResult
 from domain.ledger.command import change_of, command, ledger_command
 from domain.ledger.strategy import StrategyLedger
@@ -38,22 +38,18 @@ class KpiLedger(StrategyLedger):
         self,
         kpi: Kpi,
         ctx: CommandContext,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        owner_person_id: UUID | None = None,
-        retag: bool = False,
-        perspective: str | None = None,
-        theme_id: UUID | None = None,
-        reason: str = "",
+        **change: Unpack[KpiChange],
     ) -> None:
         """Rename, hand over and/or retag in one atomic change (PATCH /kpis/{id})."""
+        name, description = change.get("name"), change.get("description")
+        owner_person_id, reason = change.get("owner_person_id"), change.get("reason", "")
         if name is not None or description is not None:
             kpi.rename(name if name is not None else kpi.name, description, ctx, reason)
         if owner_person_id is not None:
             self._owner_exists(None, owner_person_id)
             kpi.change_owner(owner_person_id, ctx, reason)
-        if retag:
+        if change.get("retag", False):
+            perspective, theme_id = change.get("perspective"), change.get("theme_id")
             kpi.retag(perspective, theme_id, self.find_strategy(), ctx, reason)
 
     change_kpi_thresholds = command(KPI, Kpi.change_thresholds)

@@ -23,7 +23,7 @@ from domain.errors import require
 from domain.ledger.base import CYCLE, OBJECTIVE, PERSON, CommandResult
 from domain.ledger.command import Command, ledger_command
 from domain.ledger.quality import QualityLedger
-from domain.objective import Objective, ObjectiveDraft
+from domain.objective import Objective, ObjectiveChange, ObjectiveDraft
 
 Change = Callable[[Objective, Cycle], UUID | None]
 """A change to an objective, given its cycle; it may answer the id of a child it touched."""
@@ -136,32 +136,29 @@ class ObjectiveLedger(QualityLedger):
         objective: Objective,
         cycle: Cycle,
         ctx: CommandContext,
-        *,
-        title: str | None = None,
-        description: str | None = None,
-        realign: bool = False,
-        parent_objective_id: UUID | None = None,
-        parent_key_result_id: UUID | None = None,
-        reassign: bool = False,
-        owner_team_id: UUID | None = None,
-        owner_person_id: UUID | None = None,
-        reason: str = "",
+        **change: Unpack[ObjectiveChange],
     ) -> None:
         """Reword, realign and/or reassign in one atomic change (PATCH /objectives/{id})."""
+        title, description = change.get("title"), change.get("description")
+        reason = change.get("reason", "")
         if title is not None or description is not None:
             new_title = title if title is not None else objective.title
             objective.reword(cycle, new_title, description, ctx, reason)
-        if realign:
-            parent = self._parent(parent_objective_id)
+        if change.get("realign", False):
+            parent = self._parent(change.get("parent_objective_id"))
             objective.realign(
                 cycle,
                 parent,
-                parent_key_result_id,
+                change.get("parent_key_result_id"),
                 ctx,
                 reason,
                 ancestors_of_parent=self.objective_ancestors(parent),
             )
-        if reassign:
+        if change.get("reassign", False):
+            owner_team_id, owner_person_id = (
+                change.get("owner_team_id"),
+                change.get("owner_person_id"),
+            )
             self._owner_exists(owner_team_id, owner_person_id)
             objective.reassign(cycle, owner_team_id, owner_person_id, ctx, reason)
 

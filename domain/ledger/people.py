@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from typing import Unpack
 from uuid import UUID
 
-from domain.access import AccessToken, Role, new_secret, token_id_for
+from domain.access import AccessToken, Role, TokenTerms, new_secret, token_id_for
 from domain.base import CommandContext
 from domain.errors import NotFound, require, require_choice
 from domain.ledger.base import PERSON, TOKEN, CommandResult, LedgerBase
@@ -86,19 +86,14 @@ class PeopleLedger(LedgerBase):
         person_id: UUID,
         role: Role,
         ctx: CommandContext,
-        label: str = "",
-        *,
-        expires_at: datetime | None = None,
-        read_only: bool = False,
+        **terms: Unpack[TokenTerms],
     ) -> tuple[str, CommandResult]:
         """Issue a token (until `expires_at`, for reads only when `read_only`); the secret is
         returned once and never stored."""
         person = self._load(PERSON, person_id, "person_id")
         require(person.active, "person_inactive", "a deactivated person gets no token", "person_id")
         secret = new_secret()
-        token = AccessToken.issue(
-            person_id, role, secret, ctx, label, expires_at=expires_at, read_only=read_only
-        )
+        token = AccessToken.issue(person_id, role, secret, ctx, **terms)
         if person.role == token.role.value:
             return secret, self._commit(token)
         # The role belongs to the person: a token issued with a role gives the person that role,

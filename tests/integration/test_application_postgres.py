@@ -93,7 +93,7 @@ class TestRoundTrip:
         )
 
     def test_access_token(self, app: OkrLedger) -> None:
-        token = AccessToken.issue(ALICE, Role.AUDITOR, new_secret(), ctx(ADMIN), "ci")
+        token = AccessToken.issue(ALICE, Role.AUDITOR, new_secret(), ctx(ADMIN), label="ci")
         token.revoke("rotated", ctx(ADMIN))
         assert round_trip(app, token) == token
 

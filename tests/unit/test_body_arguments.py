@@ -9,6 +9,11 @@ import typing
 
 import pytest
 
+import domain.access
+import domain.initiative
+import domain.kpi
+import domain.objective
+import domain.objective_values
 from api import schemas as s
 from api import strategy_schemas as ss
 from domain.application import OkrLedger
@@ -24,13 +29,34 @@ PASSED_WHOLE = [
 ]
 
 
+TYPES = {
+    **vars(typing),
+    **vars(domain.access),
+    **vars(domain.objective),
+    **vars(domain.objective_values),
+    **vars(domain.initiative),
+    **vars(domain.kpi),
+}
+"""The names a postponed `**kw: Unpack[...]` annotation (a string) is read with."""
+
+
+def keywords(command: object) -> set[str]:
+    """The names `command` takes: its parameters', and for `**draft: Unpack[ObjectiveDraft]`
+    the draft's keys."""
+    names = set()
+    for name, parameter in inspect.signature(command).parameters.items():  # type: ignore[arg-type]
+        names.add(name)
+        hint = parameter.annotation
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD and isinstance(hint, str):
+            hint = eval(hint, TYPES)
+        if typing.get_origin(hint) is typing.Unpack:
+            names |= set(typing.get_type_hints(typing.get_args(hint)[0]))
+    return names
+
+
 @pytest.mark.parametrize(("body", "command"), PASSED_WHOLE, ids=lambda v: v.__name__)
 def test_every_field_is_a_parameter_of_its_command(body: type[s.Body], command: object) -> None:
-    parameters = set(inspect.signature(command).parameters)  # type: ignore[arg-type]
-    hints = typing.get_type_hints(command) if inspect.isfunction(command) else {}
-    for name, hint in hints.items():  # `**draft: Unpack[ObjectiveDraft]`: the draft's keys
-        if typing.get_origin(hint) is typing.Unpack:
-            parameters |= {name, *typing.get_type_hints(typing.get_args(hint)[0])}
+    parameters = keywords(command)
     assert [f for f in body.model_fields if f not in parameters] == []
 
 
