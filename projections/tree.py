@@ -24,7 +24,7 @@ from domain.kpi import Kpi
 from domain.objective import NEGOTIABLE_FIELDS, Objective, Status
 from domain.person import Person
 from domain.quality import QualityPolicy
-from domain.scoring import health, objective_score, progress, weighted_mean
+from domain.scoring import ScoredObjective, health, progress, weighted_mean
 from domain.strategy import Strategy
 from domain.team import Team
 from domain.webhook import WebhookEndpoint
@@ -126,7 +126,7 @@ class DraftedObjective:
 
 
 @dataclass
-class ObjectiveNode(DraftedObjective):
+class ObjectiveNode(DraftedObjective, ScoredObjective):
     status: str = Status.DRAFT.value
     submitted_by: str | None = None
     approver_id: UUID | None = None
@@ -148,15 +148,8 @@ class ObjectiveNode(DraftedObjective):
         return [kr for kr in self.key_results.values() if not kr.removed]
 
     @property
-    def computed_score(self) -> float | None:
-        """Weighted mean of the key results' grades, once every live key result is graded."""
-        return objective_score(None, ((kr.score, kr.weight) for kr in self.live_key_results))
-
-    @property
-    def score(self) -> float | None:
-        return objective_score(
-            self.explicit_score, ((kr.score, kr.weight) for kr in self.live_key_results)
-        )
+    def key_result_grades(self) -> list[tuple[float | None, float]]:
+        return [(kr.score, kr.weight) for kr in self.live_key_results]
 
     @property
     def progress(self) -> float | None:
