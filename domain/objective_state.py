@@ -28,7 +28,7 @@ from domain.objective_values import (
     key_result_of,
 )
 from domain.quality import KeyResultSpec, ObjectiveSpec
-from domain.scoring import objective_score
+from domain.scoring import ScoredObjective
 
 if TYPE_CHECKING:
     _Aggregate = OkrAggregate
@@ -36,7 +36,7 @@ else:
     _Aggregate = object  # at run time the mixins are plain classes; Objective is the aggregate
 
 
-class ObjectiveState(_Aggregate):
+class ObjectiveState(ScoredObjective, _Aggregate):
     """The part of `Objective` every command reads (a mixin; the aggregate is `Objective`)."""
 
     if TYPE_CHECKING:  # state set by events; not dataclass fields of the aggregate
@@ -114,15 +114,8 @@ class ObjectiveState(_Aggregate):
         return next((a for a in self.amendments.values() if a.status == "pending"), None)
 
     @property
-    def computed_score(self) -> float | None:
-        """Weighted mean of the key results' grades, once every live key result is graded."""
-        return objective_score(None, ((kr.score, kr.weight) for kr in self.active_key_results))
-
-    @property
-    def score(self) -> float | None:
-        return objective_score(
-            self.explicit_score, ((kr.score, kr.weight) for kr in self.active_key_results)
-        )
+    def key_result_grades(self) -> list[tuple[float | None, float]]:
+        return [(kr.score, kr.weight) for kr in self.active_key_results]
 
     def content(self) -> dict[str, Any]:
         """The negotiated content an approval is given to."""

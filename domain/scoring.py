@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 
 class Measure(StrEnum):
@@ -105,3 +106,25 @@ def objective_score(
     if not grades or any(score is None for score, _ in grades):
         return None
     return weighted_mean((score, weight) for score, weight in grades if score is not None)
+
+
+class ScoredObjective:
+    """An objective's score, the aggregate's and the alignment tree's node alike (a mixin):
+    its explicit grade, else the weighted mean of its live key results' grades."""
+
+    if TYPE_CHECKING:
+        explicit_score: float | None
+
+    @property
+    def key_result_grades(self) -> list[tuple[float | None, float]]:
+        """(grade, weight) of each live key result."""
+        raise NotImplementedError
+
+    @property
+    def computed_score(self) -> float | None:
+        """Weighted mean of the key results' grades, once every live key result is graded."""
+        return objective_score(None, self.key_result_grades)
+
+    @property
+    def score(self) -> float | None:
+        return objective_score(self.explicit_score, self.key_result_grades)

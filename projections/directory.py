@@ -14,7 +14,14 @@ from domain.cycle import Cycle, Phase
 from domain.objective import Objective
 from domain.person import Person, forgotten_name
 from domain.team import MemberRole, Team
-from projections.base import PEOPLE_TEAMS_STRATEGY, DataclassFold, FoldState, Handlers, Logged
+from projections.base import (
+    PEOPLE_TEAMS_STRATEGY,
+    DataclassFold,
+    FoldState,
+    Handlers,
+    Logged,
+    fields_of,
+)
 
 
 @dataclass
@@ -59,13 +66,19 @@ class PhaseChange:
 
 
 @dataclass
-class CycleEntry:
+class PlannedCycle:
+    """What a cycle's entry takes from its `Cycle.Planned` event."""
+
     name: str
     starts_on: date
     ends_on: date
     cadence: str
     scoring: str
     success_threshold: float
+
+
+@dataclass
+class CycleEntry(PlannedCycle):
     phase: str = Phase.PLANNING.value
     phase_history: list[PhaseChange] = field(default_factory=list)
 
@@ -222,12 +235,7 @@ def _disbanded(state: DirectoryState, e: Team.Disbanded, logged: Logged) -> None
 @_on.on(Cycle.Planned)
 def _planned(state: DirectoryState, e: Cycle.Planned, logged: Logged) -> None:
     state.cycles[e.originator_id] = CycleEntry(
-        name=e.name,
-        starts_on=e.starts_on,
-        ends_on=e.ends_on,
-        cadence=e.cadence,
-        scoring=e.scoring,
-        success_threshold=e.success_threshold,
+        **fields_of(PlannedCycle, e),
         phase_history=[
             PhaseChange(Phase.PLANNING.value, logged.recorded_at, logged.position, e.actor, "")
         ],

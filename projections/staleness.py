@@ -16,7 +16,14 @@ from uuid import UUID
 
 from domain.cycle import Cadence, Cycle, Phase
 from domain.objective import Objective
-from projections.base import PEOPLE_TEAMS_STRATEGY, DataclassFold, FoldState, Handlers, Logged
+from projections.base import (
+    PEOPLE_TEAMS_STRATEGY,
+    DataclassFold,
+    FoldState,
+    Handlers,
+    Logged,
+    fields_of,
+)
 from projections.changes import added_key_results, edited_key_results, removed_key_results
 from projections.headings import GRADING_AND_LINKS, ObjectiveHeading, follow_headings
 
@@ -247,13 +254,11 @@ def stale_key_results(
 
 
 @dataclass(frozen=True)
-class SourceProblem:
-    """A data source whose last fetch failed, as the sources' health table says (no fold
-    keeps it: health is machinery, not a decision)."""
+class SourceHealth:
+    """How a data source is failing: the rule its last fetch broke (or its error), since when,
+    how many times in a row."""
 
     source_id: UUID
-    objective_id: UUID
-    key_result_id: UUID
     rule: str | None
     error: str | None
     failing_since: datetime | None
@@ -261,12 +266,17 @@ class SourceProblem:
 
 
 @dataclass(frozen=True)
-class FailingSource(ListedKeyResult):
-    source_id: UUID
-    rule: str | None
-    error: str | None
-    failing_since: datetime | None
-    failures: int
+class SourceProblem(SourceHealth):
+    """A data source whose last fetch failed, as the sources' health table says (no fold
+    keeps it: health is machinery, not a decision), and the key result that follows it."""
+
+    objective_id: UUID
+    key_result_id: UUID
+
+
+@dataclass(frozen=True)
+class FailingSource(SourceHealth, ListedKeyResult):
+    """A failing source, listed under its key result (the key result's fields first)."""
 
 
 def failing_sources(
@@ -289,14 +299,5 @@ def failing_sources(
             or (cycle_id is not None and watched.cycle_id != cycle_id)
         ):
             continue
-        found.append(
-            FailingSource(
-                **_where(watched, kr),
-                source_id=problem.source_id,
-                rule=problem.rule,
-                error=problem.error,
-                failing_since=problem.failing_since,
-                failures=problem.failures,
-            )
-        )
+        found.append(FailingSource(**_where(watched, kr), **fields_of(SourceHealth, problem)))
     return sorted(found, key=lambda f: (f.failing_since is None, f.failing_since or 0))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
+from domain.initiative import InitiativeStatus
 from domain.kpi import status_colour
 from projections.base import fields_of
 from projections.strategy import (
@@ -212,16 +213,25 @@ def initiative_view(
     )
 
 
+@dataclass(frozen=True)
+class Initiatives:
+    """Which initiatives: those moving an objective's key results, one key result, a cycle's,
+    in a status (the filters combine)."""
+
+    objective_id: UUID | None = None
+    key_result_id: UUID | None = None
+    cycle_id: UUID | None = None
+    status: InitiativeStatus | None = None
+
+
+EVERY_INITIATIVE = Initiatives()
+
+
 def initiative_views(
-    state: StrategyState,
-    tree: TreeState | None = None,
-    *,
-    objective_id: UUID | None = None,
-    key_result_id: UUID | None = None,
-    cycle_id: UUID | None = None,
-    status: str | None = None,
+    state: StrategyState, tree: TreeState | None = None, which: Initiatives = EVERY_INITIATIVE
 ) -> list[InitiativeView]:
     """Initiatives in launch order, filtered by the key results they move or their status."""
+    objective_id, key_result_id, cycle_id = which.objective_id, which.key_result_id, which.cycle_id
     out = []
     for initiative_id, entry in state.initiatives.items():
         links = entry.key_results
@@ -237,7 +247,7 @@ def initiative_views(
             )
         ):
             continue
-        if status is not None and entry.status != status:
+        if which.status is not None and entry.status != which.status:
             continue
         out.append(initiative_view(state, initiative_id, tree))
     return out

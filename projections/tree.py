@@ -24,7 +24,7 @@ from domain.kpi import Kpi
 from domain.objective import NEGOTIABLE_FIELDS, Objective, Status
 from domain.person import Person
 from domain.quality import QualityPolicy
-from domain.scoring import health, objective_score, progress, weighted_mean
+from domain.scoring import ScoredObjective, health, progress, weighted_mean
 from domain.strategy import Strategy
 from domain.team import Team
 from domain.webhook import WebhookEndpoint
@@ -106,7 +106,10 @@ class KeyResultNode(KeyResultDefinition):
 
 
 @dataclass
-class ObjectiveNode:
+class DraftedObjective:
+    """What an objective's node takes from its `Objective.Drafted` event (its id, cycle and place
+    in the log, and the fields the event sets, which later events restate)."""
+
     objective_id: UUID
     cycle_id: UUID
     drafted_position: int
@@ -120,6 +123,10 @@ class ObjectiveNode:
     parent_key_result_id: UUID | None
     private: bool
     carried_from: UUID | None
+
+
+@dataclass
+class ObjectiveNode(DraftedObjective, ScoredObjective):
     status: str = Status.DRAFT.value
     submitted_by: str | None = None
     approver_id: UUID | None = None
@@ -141,15 +148,8 @@ class ObjectiveNode:
         return [kr for kr in self.key_results.values() if not kr.removed]
 
     @property
-    def computed_score(self) -> float | None:
-        """Weighted mean of the key results' grades, once every live key result is graded."""
-        return objective_score(None, ((kr.score, kr.weight) for kr in self.live_key_results))
-
-    @property
-    def score(self) -> float | None:
-        return objective_score(
-            self.explicit_score, ((kr.score, kr.weight) for kr in self.live_key_results)
-        )
+    def key_result_grades(self) -> list[tuple[float | None, float]]:
+        return [(kr.score, kr.weight) for kr in self.live_key_results]
 
     @property
     def progress(self) -> float | None:
@@ -301,19 +301,9 @@ def apply_changes(node: ObjectiveNode, changes: dict[str, Any]) -> None:
 @_on.on(Objective.Drafted)
 def _drafted(state: TreeState, e: Objective.Drafted, logged: Logged) -> None:
     state.objectives[e.originator_id] = ObjectiveNode(
-        objective_id=e.originator_id,
-        cycle_id=e.cycle_id,
-        drafted_position=logged.position,
-        owner_team_id=e.owner_team_id,
-        owner_person_id=e.owner_person_id,
-        title=e.title,
-        description=e.description,
-        kind=e.kind,
-        perspective=e.perspective,
-        parent_objective_id=e.parent_objective_id,
-        parent_key_result_id=e.parent_key_result_id,
-        private=e.private,
-        carried_from=e.carried_from,
+        **fields_of(
+            DraftedObjective, e, objective_id=e.originator_id, drafted_position=logged.position
+        )
     )
     state.cycle_objectives.setdefault(e.cycle_id, []).append(e.originator_id)
 

@@ -18,9 +18,9 @@ from api.routes.commands import (
     register_model_read,
 )
 from api.usecases.strategy import StrategyUseCases as S
-from api.usecases.strategy_reads import Initiatives
 from api.usecases.strategy_reads import StrategyQueries as Q
 from domain.initiative import InitiativeStatus
+from projections.strategy_dashboard import Initiatives
 
 initiatives = router("initiatives")
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -24,9 +23,9 @@ from api.errors import not_found
 from api.policy import Principal
 from api.usecases import UseCases
 from api.usecases.queries import known_cycle, moment
-from domain.initiative import InitiativeStatus
 from domain.quality import KeyResultSpec, ObjectiveSpec
 from infra.readmodels import ReadModels
+from projections.strategy_dashboard import EVERY_INITIATIVE, Initiatives
 
 Json = dict[str, Any]
 
@@ -44,20 +43,6 @@ def without_hidden(
     items: Iterable[Json], hidden: set[str], key: str = "objective_id"
 ) -> list[Json]:
     return [i for i in items if str(i.get(key)) not in hidden]
-
-
-@dataclass(frozen=True)
-class Initiatives:
-    """Which initiatives: those moving an objective's key results, one key result, a cycle's,
-    in a status (the filters combine)."""
-
-    objective_id: UUID | None = None
-    key_result_id: UUID | None = None
-    cycle_id: UUID | None = None
-    status: InitiativeStatus | None = None
-
-
-EVERY_INITIATIVE = Initiatives()
 
 
 class StrategyQueries(UseCases):
@@ -129,13 +114,7 @@ class StrategyQueries(UseCases):
 
     def initiatives(self, which: Initiatives = EVERY_INITIATIVE, at: ReadAt = NOW) -> Json:
         """Initiatives in launch order, with the key results they move."""
-        items = self.readmodels.strategy.initiatives(
-            objective_id=which.objective_id,
-            key_result_id=which.key_result_id,
-            cycle_id=which.cycle_id,
-            status=which.status.value if which.status else None,
-            position=self._moment(at),
-        )
+        items = self.readmodels.strategy.initiatives(which, self._moment(at))
         hidden = self._hidden()
         for item in items:
             item["key_results"] = without_hidden(item["key_results"], hidden)

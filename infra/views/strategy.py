@@ -37,7 +37,14 @@ from projections.coach import lint_cycle, organisation, specs
 from projections.directory import DirectoryFold, DirectoryState
 from projections.strategy import StrategyFold, StrategyState, perspectives, quality_levels
 from projections.strategy_comparison import strategy_in_cycles
-from projections.strategy_dashboard import initiative_view, initiative_views, kpi_view, kpi_views
+from projections.strategy_dashboard import (
+    EVERY_INITIATIVE,
+    Initiatives,
+    initiative_view,
+    initiative_views,
+    kpi_view,
+    kpi_views,
+)
 from projections.strategy_map import strategy_map
 from projections.tree import TreeFold, TreeState
 
@@ -285,23 +292,10 @@ class StrategyReads:
     # ------------------------------------------------------------- initiatives
 
     def initiatives(
-        self,
-        *,
-        objective_id: UUID | None = None,
-        key_result_id: UUID | None = None,
-        cycle_id: UUID | None = None,
-        status: str | None = None,
-        position: int | None = None,
+        self, which: Initiatives = EVERY_INITIATIVE, position: int | None = None
     ) -> list[Json]:
         directory, tree, state = self._states(position, lambda s: _linked_objectives(s, None))
-        found = initiative_views(
-            state,
-            tree,
-            objective_id=objective_id,
-            key_result_id=key_result_id,
-            cycle_id=cycle_id,
-            status=status,
-        )
+        found = initiative_views(state, tree, which)
         return [self._initiative_json(v, directory) for v in found]
 
     def initiative(self, initiative_id: UUID, position: int | None = None) -> Json | None:

@@ -14,6 +14,7 @@ definite order.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from domain.objective import KeyResult, Kind, Objective, Status
 from domain.person import Person, person_id_for
 from domain.scoring import Direction, Measure
 from domain.team import MemberRole, Team
+from tests.unit.gwt import refused
 
 NOW = datetime(2025, 5, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -301,6 +303,13 @@ def an_objective(**kw: Any) -> ObjectiveBuilder:
 
 
 # ------------------------------------------------------------ the in-memory application
+
+
+def refused_in_phase(phase: Phase, command: Callable[[Given], object]) -> None:
+    """An approved objective whose cycle is in `phase` refuses `command` (given the objective,
+    its cycle and key results) as `wrong_cycle_phase`, changing nothing."""
+    given = an_objective().approved().in_phase(phase).build()
+    refused(given.objective, lambda: command(given), "wrong_cycle_phase")
 
 
 def a_ledger() -> OkrLedger:

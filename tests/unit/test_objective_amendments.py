@@ -11,7 +11,16 @@ import pytest
 from domain.cycle import Phase
 from domain.errors import InvalidValue, RuleViolated
 from domain.objective import Objective, Status
-from tests.unit.builders import ALICE, BOB, CAROL, Given, advance, an_objective, ctx
+from tests.unit.builders import (
+    ALICE,
+    BOB,
+    CAROL,
+    Given,
+    advance,
+    an_objective,
+    ctx,
+    refused_in_phase,
+)
 from tests.unit.gwt import classes, payload, refused, when
 
 
@@ -156,12 +165,8 @@ class TestPropose:
 
     @pytest.mark.parametrize("phase", [Phase.GRADING, Phase.CLOSED])
     def test_only_while_planning_or_active(self, phase: Phase) -> None:
-        given = an_objective().approved().in_phase(phase).build()
-        o = given.objective
-        refused(
-            o,
-            lambda: o.propose_amendment(given.cycle, {"title": "T"}, "r", ctx(ALICE)),
-            "wrong_cycle_phase",
+        refused_in_phase(
+            phase, lambda g: g.objective.propose_amendment(g.cycle, {"title": "T"}, "r", ctx(ALICE))
         )
 
 

@@ -16,6 +16,7 @@ from tests.unit.builders import (
     an_objective,
     ctx,
     next_quarter,
+    refused_in_phase,
 )
 from tests.unit.gwt import classes, payload, refused, when
 
@@ -149,9 +150,7 @@ class TestCarryOver:
 
     @pytest.mark.parametrize("phase", [Phase.PLANNING, Phase.CLOSED])
     def test_not_from_a_cycle_still_planning_or_already_closed(self, phase: Phase) -> None:
-        given = an_objective().approved().in_phase(phase).build()
-        o = given.objective
-        refused(o, lambda: o.carry_over(next_quarter(), given.cycle, ctx()), "wrong_cycle_phase")
+        refused_in_phase(phase, lambda g: g.objective.carry_over(next_quarter(), g.cycle, ctx()))
 
     @pytest.mark.parametrize("phase", [Phase.GRADING, Phase.CLOSED])
     def test_not_into_a_cycle_past_planning_and_tracking(self, phase: Phase) -> None:

@@ -23,6 +23,7 @@ from tests.unit.builders import (
     metric,
     milestone,
     next_quarter,
+    refused_in_phase,
 )
 from tests.unit.gwt import classes, created, payload, refused, when
 
@@ -240,11 +241,9 @@ class TestRewordAndReassign:
     def test_no_rewording_realigning_or_reassigning_after_the_active_phase(
         self, phase: Phase
     ) -> None:
-        given = an_objective().approved().in_phase(phase).build()
-        o, c = given.objective, given.cycle
-        refused(o, lambda: o.reword(c, "T", None, ctx(ALICE), "r"), "wrong_cycle_phase")
-        refused(o, lambda: o.realign(c, None, None, ctx(ALICE), "r"), "wrong_cycle_phase")
-        refused(o, lambda: o.reassign(c, None, BOB, ctx(ALICE), "r"), "wrong_cycle_phase")
+        refused_in_phase(phase, lambda g: g.objective.reword(g.cycle, "T", None, ctx(ALICE), "r"))
+        refused_in_phase(phase, lambda g: g.objective.realign(g.cycle, None, None, ctx(ALICE), "r"))
+        refused_in_phase(phase, lambda g: g.objective.reassign(g.cycle, None, BOB, ctx(ALICE), "r"))
 
 
 class TestAbandon:

@@ -10,7 +10,7 @@ import pytest
 from domain.cycle import Phase, Scoring
 from domain.errors import InvalidValue, RuleViolated
 from domain.objective import Objective
-from tests.unit.builders import ALICE, BOB, Given, a_cycle, an_objective, ctx
+from tests.unit.builders import ALICE, BOB, Given, a_cycle, an_objective, ctx, refused_in_phase
 from tests.unit.gwt import classes, payload, refused, when
 
 
@@ -328,9 +328,7 @@ class TestObjectiveScore:
 
     @pytest.mark.parametrize("phase", [Phase.ACTIVE, Phase.CLOSED])
     def test_only_in_grading(self, phase: Phase) -> None:
-        given = an_objective().approved().in_phase(phase).build()
-        o = given.objective
-        refused(o, lambda: o.grade(given.cycle, ctx(), score=0.5), "wrong_cycle_phase")
+        refused_in_phase(phase, lambda g: g.objective.grade(g.cycle, ctx(), score=0.5))
 
     def test_only_approved_objectives(self) -> None:
         given = an_objective().in_phase(Phase.GRADING).build()
@@ -355,9 +353,7 @@ class TestReflect:
 
     @pytest.mark.parametrize("phase", [Phase.PLANNING, Phase.ACTIVE, Phase.CLOSED])
     def test_only_in_grading(self, phase: Phase) -> None:
-        given = an_objective().approved().in_phase(phase).build()
-        o = given.objective
-        refused(o, lambda: o.reflect(given.cycle, "t", ctx()), "wrong_cycle_phase")
+        refused_in_phase(phase, lambda g: g.objective.reflect(g.cycle, "t", ctx()))
 
     def test_not_on_an_abandoned_objective(self) -> None:
         given = an_objective().approved().abandoned_().in_phase(Phase.GRADING).build()

@@ -23,6 +23,7 @@ from tests.unit.builders import (
     a_cycle,
     an_objective,
     ctx,
+    refused_in_phase,
 )
 from tests.unit.gwt import classes, payload, refused, when
 
@@ -198,13 +199,7 @@ class TestCheckIn:
 
     @pytest.mark.parametrize("phase", [Phase.PLANNING, Phase.CLOSED])
     def test_only_while_active_or_grading(self, phase: Phase) -> None:
-        given = an_objective().approved().in_phase(phase).build()
-        o = given.objective
-        refused(
-            o,
-            lambda: o.check_in(given.cycle, given.kr_ids[0], 150, 5, ctx()),
-            "wrong_cycle_phase",
-        )
+        refused_in_phase(phase, lambda g: g.objective.check_in(g.cycle, g.kr_ids[0], 150, 5, ctx()))
 
     def test_a_last_check_in_during_grading(self) -> None:
         given = an_objective().approved().in_phase(Phase.GRADING).build()

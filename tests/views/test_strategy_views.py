@@ -24,6 +24,7 @@ from infra.views.strategy import Scope, StrategyReads
 from projections.base import Logged, fold
 from projections.directory import DirectoryFold, DirectoryState
 from projections.strategy import StrategyFold, StrategyState
+from projections.strategy_dashboard import Initiatives
 from projections.tree import TreeFold, TreeState
 from tests.unit.projections import story as projections_story
 from tests.unit.projections.story import ADMIN
@@ -65,7 +66,7 @@ def answers(reads: StrategyReads, story: StrategyStory, position: int | None) ->
         "kpis": reads.kpis(position, include_retired=True),
         "kpi": reads.kpi(story.wat, position),
         "initiatives": reads.initiatives(position=position),
-        "initiatives of KR1": reads.initiatives(key_result_id=story.kr1, position=position),
+        "initiatives of KR1": reads.initiatives(Initiatives(key_result_id=story.kr1), position),
         "initiative": reads.initiative(story.drills, position),
         "map": reads.strategy_map(story.q1, position),
         "compare": reads.compare([story.q1], position),

@@ -23,7 +23,7 @@ from api import strategy_schemas as ss
 from api.deps import ReadAt
 from api.errors import ApiError
 from api.usecases.strategy import StrategyUseCases
-from api.usecases.strategy_reads import Initiatives, StrategyQueries
+from api.usecases.strategy_reads import StrategyQueries
 from api.web import data, strategy_charts
 from api.web.pages.objective import OBJECTIVE
 from api.web.site import (
@@ -46,6 +46,7 @@ from domain.errors import NotFound
 from domain.initiative import InitiativeStatus
 from domain.objective import EDITABLE, Status
 from infra.readmodels import ReadModels
+from projections.strategy_dashboard import Initiatives
 
 Json = dict[str, Any]
 KPI = "/kpis/{kpi_id}"
@@ -456,7 +457,7 @@ def strategy_panel(viewer: Viewer, o: s.ObjectiveOut, cycle: Any) -> ObjectiveSt
         found = _strategy(viewer)
         panel.themes = (found or {}).get("themes", [])
         panel.kpis = {k["kpi_id"]: k for k in _kpis(viewer)}
-        for initiative in readmodels.strategy.initiatives(objective_id=o.id):
+        for initiative in readmodels.strategy.initiatives(Initiatives(objective_id=o.id)):
             for kr in initiative["key_results"]:
                 if kr["objective_id"] == str(o.id):
                     panel.initiatives.setdefault(kr["key_result_id"], []).append(initiative)

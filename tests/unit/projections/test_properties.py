@@ -161,6 +161,12 @@ class RandomHistory:
         live = [kr.id for kr in objective.active_key_results]
         return live[n % len(live)] if live else None
 
+    def propose(
+        self, command: Callable[..., Any], objective: Objective, b: int, c: int, actor: UUID | str
+    ) -> None:
+        """A counter-proposal or an amendment: `command` sent one of `changes`' change sets."""
+        command(objective.id, self.changes(objective, b, c), "how about this", self.by(actor))
+
     def changes(self, objective: Objective, b: int, c: int) -> dict[str, Any]:
         kr = self.kr(objective, b)
         choice = c % 6
@@ -290,12 +296,7 @@ class RandomHistory:
 
     def do_counter_propose(self, a: int, b: int, c: int) -> None:
         if objective := self.pick(a, "in_review"):
-            self.app.counter_propose(
-                objective.id,
-                self.changes(objective, b, c),
-                "how about this",
-                self.by(self._approver(objective, b)),
-            )
+            self.propose(self.app.counter_propose, objective, b, c, self._approver(objective, b))
 
     def do_accept_counter(self, a: int, b: int, c: int) -> None:
         if (objective := self.pick(a, "countered")) and objective.submitted_by:
@@ -307,12 +308,7 @@ class RandomHistory:
 
     def do_propose_amendment(self, a: int, b: int, c: int) -> None:
         if objective := self.pick(a, "approved"):
-            self.app.propose_amendment(
-                objective.id,
-                self.changes(objective, b, c),
-                "the world changed",
-                self.by(self.person(b + c)),
-            )
+            self.propose(self.app.propose_amendment, objective, b, c, self.person(b + c))
 
     def _decider(self, objective: Objective, n: int) -> UUID | None:
         pending = objective.pending_amendment

@@ -13,7 +13,7 @@ from projections.base import Logged, fold
 from projections.coach import lint_cycle
 from projections.directory import DirectoryFold
 from projections.strategy import StrategyFold, StrategyState
-from projections.strategy_dashboard import initiative_views, kpi_views
+from projections.strategy_dashboard import Initiatives, initiative_views, kpi_views
 from projections.strategy_map import strategy_map
 from projections.tree import TreeFold, TreeState
 
@@ -75,7 +75,9 @@ def test_initiatives_in_every_status(demo: Demo) -> None:
     found = initiative_views(demo.strategy, demo.tree)
     assert len(found) == demo.summary.initiatives >= 5
     assert {i.status for i in found} == {"planned", "in_progress", "done", "cancelled"}
-    active = initiative_views(demo.strategy, demo.tree, cycle_id=demo.summary.active_cycle_id)
+    active = initiative_views(
+        demo.strategy, demo.tree, Initiatives(cycle_id=demo.summary.active_cycle_id)
+    )
     assert all(k.title for i in active for k in i.key_results)
 
 

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from domain.initiative import InitiativeStatus
 from projections.audit import AuditFold, audit_trail
 from projections.coach import lint_cycle
 from projections.strategy import StrategyFold, StrategyState, quality_levels
 from projections.strategy_comparison import strategy_in_cycles
-from projections.strategy_dashboard import initiative_views, kpi_view, kpi_views
+from projections.strategy_dashboard import Initiatives, initiative_views, kpi_view, kpi_views
 from projections.strategy_map import blend, strategy_map
 from projections.tree import TreeFold, TreeState
 from tests.unit.strategy.story import StrategyStory, strategy_quarter
@@ -87,17 +88,20 @@ def test_the_dashboard_as_of_before_the_correction(story: StrategyStory) -> None
 
 def test_initiatives_under_their_key_results(story: StrategyStory) -> None:
     state, tree = folded(story)
-    [onboarding] = initiative_views(state, tree, key_result_id=story.kr1)
+    [onboarding] = initiative_views(state, tree, Initiatives(key_result_id=story.kr1))
     assert (onboarding.title, onboarding.status) == ("Self-serve onboarding", "done")
     assert [(k.objective_title, k.title) for k in onboarding.key_results] == [
         ("Become the default OKR tool", "Weekly active teams")
     ]
     assert [n.text for n in onboarding.notes] == ["kick-off"]
-    assert [i.title for i in initiative_views(state, tree, objective_id=story.o2)] == [
+    assert [i.title for i in initiative_views(state, tree, Initiatives(objective_id=story.o2))] == [
         "Chaos drills"
     ]
-    assert [i.title for i in initiative_views(state, tree, status="cancelled")] == ["Chaos drills"]
-    assert len(initiative_views(state, tree, cycle_id=story.q1)) == 2
+    assert [
+        i.title
+        for i in initiative_views(state, tree, Initiatives(status=InitiativeStatus.CANCELLED))
+    ] == ["Chaos drills"]
+    assert len(initiative_views(state, tree, Initiatives(cycle_id=story.q1))) == 2
 
 
 def test_the_strategy_map(story: StrategyStory) -> None:
