@@ -54,7 +54,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import DataError, OperationalError, PersistenceError
@@ -62,6 +61,7 @@ from eventsourcing.postgres import PostgresRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Composed
 
+from domain.application import CommandResult
 from infra.tables import create_tables, execute, qualified
 
 if TYPE_CHECKING:
@@ -98,14 +98,8 @@ class StoredResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class WrittenResult:
-    """What a keyed command committed, recorded in the same transaction as its events."""
-
-    id: UUID
-    version: int
-    position: int
-    extra_id: UUID | None = None
+WrittenResult = CommandResult
+"""What a keyed command committed (its result), recorded in the same transaction as its events."""
 
 
 @dataclass(frozen=True)
