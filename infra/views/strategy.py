@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
@@ -84,6 +84,16 @@ def _linked_objectives(state: StrategyState, initiative_ids: Sequence[UUID] | No
     )
     found = {link.objective_id: None for entry in chosen for link in entry.key_results}
     return Scope(objectives=tuple(found))
+
+
+class InitiativeFilter(TypedDict, total=False):
+    """Which initiatives: those moving an objective's key results, one key result, a cycle's,
+    in a status (the filters combine; `projections.strategy_dashboard.initiative_views`)."""
+
+    objective_id: UUID | None
+    key_result_id: UUID | None
+    cycle_id: UUID | None
+    status: str | None
 
 
 class StrategyReads:
@@ -285,23 +295,10 @@ class StrategyReads:
     # ------------------------------------------------------------- initiatives
 
     def initiatives(
-        self,
-        *,
-        objective_id: UUID | None = None,
-        key_result_id: UUID | None = None,
-        cycle_id: UUID | None = None,
-        status: str | None = None,
-        position: int | None = None,
+        self, *, position: int | None = None, **which: Unpack[InitiativeFilter]
     ) -> list[Json]:
         directory, tree, state = self._states(position, lambda s: _linked_objectives(s, None))
-        found = initiative_views(
-            state,
-            tree,
-            objective_id=objective_id,
-            key_result_id=key_result_id,
-            cycle_id=cycle_id,
-            status=status,
-        )
+        found = initiative_views(state, tree, **which)
         return [self._initiative_json(v, directory) for v in found]
 
     def initiative(self, initiative_id: UUID, position: int | None = None) -> Json | None:
