@@ -54,7 +54,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import DataError, OperationalError, PersistenceError
@@ -62,7 +61,8 @@ from eventsourcing.postgres import PostgresRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Composed
 
-from infra.tables import create_tables, qualified
+from domain.application import CommandResult
+from infra.tables import create_tables, execute, qualified
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import StoredEvent
@@ -98,14 +98,8 @@ class StoredResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class WrittenResult:
-    """What a keyed command committed, recorded in the same transaction as its events."""
-
-    id: UUID
-    version: int
-    position: int
-    extra_id: UUID | None = None
+WrittenResult = CommandResult
+"""What a keyed command committed (its result), recorded in the same transaction as its events."""
 
 
 @dataclass(frozen=True)
@@ -394,40 +388,39 @@ class IdempotencyStore:
 
     def complete(self, principal: str, key: str, response: StoredResponse) -> None:
         """Store the first answer for ``key``; later requests with it get this answer."""
-        with self.datastore.get_connection() as conn, conn.transaction():
-            conn.execute(
-                SQL(
-                    "UPDATE {} SET state = 'done', status = %s, body = %s, content_type = %s, "
-                    "headers = %s WHERE principal = %s AND key = %s AND state <> 'done'"
-                ).format(self._table),
-                (
-                    response.status,
-                    response.body,
-                    response.content_type,
-                    json.dumps(response.headers),
-                    principal,
-                    key,
-                ),
-            )
+        execute(
+            self.datastore,
+            SQL(
+                "UPDATE {} SET state = 'done', status = %s, body = %s, content_type = %s, "
+                "headers = %s WHERE principal = %s AND key = %s AND state <> 'done'"
+            ).format(self._table),
+            (
+                response.status,
+                response.body,
+                response.content_type,
+                json.dumps(response.headers),
+                principal,
+                key,
+            ),
+        )
 
     def release(self, principal: str, key: str) -> None:
         """Forget this process's pending reservation (the command failed), so the key may be
         used again. A key whose command committed (``written``) is kept: its retry gets that
         result; so is one another process took over meanwhile."""
-        with self.datastore.get_connection() as conn, conn.transaction():
-            conn.execute(
-                SQL(
-                    "DELETE FROM {} WHERE principal = %s AND key = %s AND state = 'pending' "
-                    "AND owner IS NOT DISTINCT FROM %s"
-                ).format(self._table),
-                (principal, key, self.owner),
-            )
+        execute(
+            self.datastore,
+            SQL(
+                "DELETE FROM {} WHERE principal = %s AND key = %s AND state = 'pending' "
+                "AND owner IS NOT DISTINCT FROM %s"
+            ).format(self._table),
+            (principal, key, self.owner),
+        )
 
     def purge(self, older_than: timedelta) -> int:
         """Delete keys reserved longer ago than ``older_than``; returns how many."""
-        with self.datastore.get_connection() as conn, conn.transaction():
-            curs = conn.execute(
-                SQL("DELETE FROM {} WHERE created_at < clock_timestamp() - %s").format(self._table),
-                (older_than,),
-            )
-            return int(curs.rowcount)
+        return execute(
+            self.datastore,
+            SQL("DELETE FROM {} WHERE created_at < clock_timestamp() - %s").format(self._table),
+            (older_than,),
+        )

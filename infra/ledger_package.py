@@ -705,7 +705,8 @@ def import_ledger(
         recorder = _recorder(ledger)
         CheckpointStore(recorder).create_tables()
         clock = time.perf_counter()
-        loaded = _Loader(package, recorder, _prefix(ledger), page_size, report_progress).run()
+        tables = _Tables.of(recorder, _prefix(ledger))
+        loaded = _Loader(package, recorder, tables, page_size, report_progress).run()
         seconds["load"] = time.perf_counter() - clock
     finally:
         ledger.close()
@@ -745,23 +746,16 @@ class _Loaded:
     checkpoints: int = 0
 
 
+@dataclass
 class _Loader:
     """One transaction: refuse a non-empty store, then ``COPY`` every file in, link by link."""
 
-    def __init__(
-        self,
-        package: Package,
-        recorder: ChainedApplicationRecorder,
-        prefix: str,
-        page_size: int,
-        progress: Progress,
-    ) -> None:
-        self.package = package
-        self.recorder = recorder
-        self.tables = _Tables.of(recorder, prefix)
-        self.page_size = page_size
-        self.progress = progress
-        self.loaded = _Loaded()
+    package: Package
+    recorder: ChainedApplicationRecorder
+    tables: _Tables
+    page_size: int
+    progress: Progress
+    loaded: _Loaded = field(default_factory=_Loaded)
 
     def run(self) -> _Loaded:
         try:

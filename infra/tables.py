@@ -10,9 +10,10 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from eventsourcing.postgres import PostgresDatastore, PostgresRecorder
+from psycopg.abc import Params
 from psycopg.sql import SQL, Composed, Identifier
 
 K = TypeVar("K")
@@ -37,6 +38,22 @@ def create_tables(
         )
         for statement in statements:
             conn.execute(statement)
+
+
+def execute(
+    datastore: PostgresDatastore, statement: SQL | Composed, params: Params | None = None
+) -> int:
+    """Run one statement in a transaction of its own; how many rows it touched."""
+    with datastore.get_connection() as conn, conn.transaction():
+        return conn.execute(statement, params).rowcount
+
+
+def returning(
+    datastore: PostgresDatastore, statement: SQL | Composed, params: Params | None = None
+) -> list[Any]:
+    """Run one statement (`... RETURNING`) in a transaction of its own; the rows it answers."""
+    with datastore.get_connection() as conn, conn.transaction():
+        return conn.execute(statement, params).fetchall()
 
 
 class CreatedOnce:

@@ -23,7 +23,7 @@ from psycopg.sql import SQL
 
 from domain.access import AccessToken
 from domain.application import OkrLedger
-from infra.tables import CreatedOnce, PerRecorder, qualified
+from infra.tables import CreatedOnce, PerRecorder, execute, qualified
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +58,16 @@ class TokenUse:
                 return False
             self._written[token_id] = True
         self._tables.ensure()
-        with self.datastore.get_connection() as conn, conn.transaction():
-            cursor = conn.execute(
-                SQL(
-                    "INSERT INTO {table} (token_id, last_used_at) VALUES (%s, %s) "
-                    "ON CONFLICT (token_id) DO UPDATE SET last_used_at = EXCLUDED.last_used_at "
-                    "WHERE {table}.last_used_at <= EXCLUDED.last_used_at - %s"
-                ).format(table=self._table),
-                (token_id, now or datetime.now(UTC), INTERVAL),
-            )
-            return bool(cursor.rowcount)
+        written = execute(
+            self.datastore,
+            SQL(
+                "INSERT INTO {table} (token_id, last_used_at) VALUES (%s, %s) "
+                "ON CONFLICT (token_id) DO UPDATE SET last_used_at = EXCLUDED.last_used_at "
+                "WHERE {table}.last_used_at <= EXCLUDED.last_used_at - %s"
+            ).format(table=self._table),
+            (token_id, now or datetime.now(UTC), INTERVAL),
+        )
+        return bool(written)
 
     def last_used(self, token_ids: list[UUID]) -> dict[UUID, datetime]:
         """When each of the tokens was last used (those never used are left out)."""

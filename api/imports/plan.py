@@ -117,16 +117,14 @@ class Planner:
         importer: UUID,
         *,
         fallback_owner: UUID | None = None,
-        today: date | None = None,
-        now: datetime | None = None,
     ) -> None:
         self.ledger = ledger
         self.directory = directory
         self.source = source
         self.importer = importer
         self.fallback_owner = fallback_owner
-        self.now = now or datetime.now(UTC)
-        self.today = today or self.now.date()
+        self.now = datetime.now(UTC)
+        self.today = self.now.date()
         self.request_id = uuid.uuid4().hex
         self.plan = Plan()
         self.people: dict[str, UUID] = {}

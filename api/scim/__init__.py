@@ -38,7 +38,6 @@ from api.scim.groups import (
     list_groups,
     patch_group,
     replace_group,
-    search_groups,
 )
 from api.scim.groups import _by_name as groups_named
 from api.scim.groups import _resource as group_resource
@@ -61,7 +60,6 @@ from api.scim.users import (
     list_users,
     patch_user,
     replace_user,
-    search_users,
 )
 from api.scim.users import _filtered as users_matching
 from api.scim.users import _resource as user_resource
@@ -181,7 +179,7 @@ for path, handler, methods in (
     ("/Schemas/{schema_id}", schema, ["GET"]),
     ("/Users", list_users, ["GET"]),
     ("/Users", create_user, ["POST"]),
-    ("/Users/.search", search_users, ["POST"]),
+    ("/Users/.search", list_users, ["POST"]),
     ("/.search", search_all, ["POST"]),
     ("/Users/{user_id}", get_user, ["GET"]),
     ("/Users/{user_id}", replace_user, ["PUT"]),
@@ -189,7 +187,7 @@ for path, handler, methods in (
     ("/Users/{user_id}", delete_user, ["DELETE"]),
     ("/Groups", list_groups, ["GET"]),
     ("/Groups", create_group, ["POST"]),
-    ("/Groups/.search", search_groups, ["POST"]),
+    ("/Groups/.search", list_groups, ["POST"]),
     ("/Groups/{group_id}", get_group, ["GET"]),
     ("/Groups/{group_id}", replace_group, ["PUT"]),
     ("/Groups/{group_id}", patch_group, ["PATCH"]),

@@ -15,12 +15,11 @@ from uuid import UUID
 
 from fastapi import Request
 from fastapi.responses import Response
-from pydantic import Field, ValidationError
+from pydantic import Field
 from scim2_models import (
     URN,
     CaseExact,
     ComplexAttribute,
-    Context,
     Meta,
     Mutability,
     Reference,
@@ -32,20 +31,17 @@ from scim2_models import (
 from api.scim.protocol import (
     ACTOR,
     DELETED,
-    Query,
     ScimError,
     _base,
     _body,
     _identity,
-    _json,
     _run,
+    answer,
     answer_list,
-    dump,
     equals_filter,
-    listing,
-    parameters,
     patch_steps,
-    searching,
+    query_of,
+    validated,
 )
 from api.scim.users import User
 from api.usecases.identity import IdentityUseCases
@@ -119,10 +115,8 @@ def _resource(request: Request, team: Team) -> Group:
     )
 
 
-def _group(request: Request, team: Team, status: int = 200) -> Response:
-    body = dump(_resource(request, team), parameters(dict(request.query_params), Group))
-    headers = {"Location": _location(request, team.id)} if status == 201 else None
-    return _json(body, status, headers)
+def _group(request: Request, team: Team, created: bool = False) -> Response:
+    return answer(request, _resource(request, team), created)
 
 
 def _member_ids(identity: IdentityUseCases, entries: Any) -> list[UUID]:
@@ -146,12 +140,7 @@ def _member_ids(identity: IdentityUseCases, entries: Any) -> list[UUID]:
 
 def _parse(request: Request, data: dict[str, Any]) -> tuple[str, list[UUID]]:
     """The name and members a Group body asks for."""
-    try:
-        group = Group.model_validate({**data, "schemas": [GROUP_SCHEMA]}, scim_ctx=Context.DEFAULT)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ScimError(400, f"invalid Group: {where}: {first['msg']}", "invalidValue") from None
+    group = validated(Group, {**data, "schemas": [GROUP_SCHEMA]})
     name = (group.display_name or "").strip()
     if not name:
         raise ScimError(400, "displayName is required", "invalidValue")
@@ -183,17 +172,11 @@ def _by_name(request: Request, expression: str | None) -> list[Team]:
     return [team for team in teams if team.name == wanted]
 
 
-def _answer(request: Request, query: Query) -> Response:
+async def list_groups(request: Request) -> Response:
+    """GET /Groups, or POST /Groups/.search (RFC 7644 §3.4.3): the query in a SearchRequest."""
+    query = await query_of(request, Group)
     teams = _by_name(request, query.filter)
     return answer_list([_resource(request, team) for team in teams], query, Group)
-
-
-async def list_groups(request: Request) -> Response:
-    return _answer(request, listing(request))
-
-
-async def search_groups(request: Request) -> Response:
-    return _answer(request, await searching(request, Group))
 
 
 async def create_group(request: Request) -> Response:
@@ -202,7 +185,7 @@ async def create_group(request: Request) -> Response:
     team_id = _run(lambda: identity.form_team(name, ACTOR)).id
     team = _load(request, str(team_id))
     _run(lambda: _apply(request, team, None, members))
-    return _group(request, _load(request, str(team_id)), 201)
+    return _group(request, _load(request, str(team_id)), created=True)
 
 
 async def get_group(request: Request) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -37,6 +37,8 @@ EXTERNAL_ID = "scim:externalId"
 """The issuer of the `IdentityLinked` events that keep a person's SCIM `externalId`."""
 
 scim = APIRouter(include_in_schema=False)
+
+R = TypeVar("R", bound=Resource[Any])
 
 
 class ScimError(Exception):
@@ -171,6 +173,13 @@ async def searching(request: Request, model: Any) -> Query:
     return Query(str(search.filter) if search.filter else None, start, count, body)
 
 
+async def query_of(request: Request, model: Any) -> Query:
+    """The query of `GET /Users` (its parameters) or of `POST /Users/.search` (its body)."""
+    if request.method == "POST":
+        return await searching(request, model)
+    return listing(request)
+
+
 def parameters(source: dict[str, Any], model: Any) -> ResponseParameters[Any]:
     """`attributes` / `excludedAttributes` (RFC 7644 §3.9) of a query or a SearchRequest."""
     picked = {k: v for k, v in source.items() if k in ("attributes", "excludedAttributes")}
@@ -191,6 +200,25 @@ def answer_list(found: list[Any], query: Query, model: Any) -> Response:
         total_results=len(found), start_index=query.start, items_per_page=len(page), resources=page
     )
     return _json(dump(listed, parameters(query.source, model)))
+
+
+def answer(request: Request, resource: Resource[Any], created: bool = False) -> JSONResponse:
+    """One resource, with the attributes the query asks for; a created one as 201 with its
+    `Location`."""
+    body = dump(resource, parameters(dict(request.query_params), type(resource)))
+    location = resource.meta.location if created and resource.meta else None
+    return _json(body, 201 if created else 200, {"Location": location} if location else None)
+
+
+def validated(model: type[R], data: dict[str, Any]) -> R:
+    """A resource's body read as `model`; 400 `invalidValue` naming the attribute and the rule."""
+    try:
+        return model.model_validate(data, scim_ctx=Context.DEFAULT)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        message = f"invalid {model.__name__}: {where}: {first['msg']}"
+        raise ScimError(400, message, "invalidValue") from None
 
 
 def equals_filter(expression: str, attribute: str) -> str:

@@ -9,7 +9,6 @@ from uuid import UUID
 
 from fastapi import Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 from scim2_models import (
     URN,
     ComplexAttribute,
@@ -26,20 +25,17 @@ from api.scim.protocol import (
     EXTERNAL_ID,
     USER_NAME,
     USER_SCHEMA,
-    Query,
     ScimError,
     _base,
     _body,
     _identity,
-    _json,
     _run,
+    answer,
     answer_list,
-    dump,
     equals_filter,
-    listing,
-    parameters,
     patch_steps,
-    searching,
+    query_of,
+    validated,
 )
 from domain.errors import NotFound, OkrError
 from domain.person import Person
@@ -120,11 +116,8 @@ def _resource(request: Request, person: Person) -> User:
     )
 
 
-def _user(request: Request, person: Person) -> dict[str, Any]:
-    dumped: dict[str, Any] = dump(
-        _resource(request, person), parameters(dict(request.query_params), User)
-    )
-    return dumped
+def _user(request: Request, person: Person, created: bool = False) -> Response:
+    return answer(request, _resource(request, person), created)
 
 
 class Wanted:
@@ -177,13 +170,7 @@ def _parse_user(data: dict[str, Any]) -> Wanted:
     if isinstance(name_part, dict):
         parts = (name_part.get("givenName"), name_part.get("familyName"))
         name = name_part.get("formatted") or " ".join(str(p) for p in parts if p) or None
-    try:
-        user = User.model_validate(data, scim_ctx=Context.DEFAULT)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ScimError(400, f"invalid User: {where}: {first['msg']}", "invalidValue") from None
-    wanted = Wanted(user, name)
+    wanted = Wanted(validated(User, data), name)
     if not wanted.user_name:
         raise ScimError(400, "userName is required", "invalidValue")
     return wanted
@@ -259,18 +246,11 @@ def _filtered(request: Request, expression: str | None) -> list[Person]:
     return _by_user_name(request, equals_filter(expression, "userName"))
 
 
-def _answer(request: Request, query: Query) -> Response:
+async def list_users(request: Request) -> Response:
+    """GET /Users, or POST /Users/.search (RFC 7644 §3.4.3): the query in a SearchRequest."""
+    query = await query_of(request, User)
     people = _filtered(request, query.filter)
     return answer_list([_resource(request, person) for person in people], query, User)
-
-
-async def list_users(request: Request) -> Response:
-    return _answer(request, listing(request))
-
-
-async def search_users(request: Request) -> Response:
-    """POST /Users/.search (RFC 7644 §3.4.3): the query in a SearchRequest body."""
-    return _answer(request, await searching(request, User))
 
 
 async def create_user(request: Request) -> Response:
@@ -290,14 +270,14 @@ async def create_user(request: Request) -> Response:
             previous = _load_any(request, existing.id)
             _run(lambda: _apply(request, previous, wanted))
             person = _load(request, str(existing.id))
-            return _json(_user(request, person), 201, {"Location": _location(request, person)})
+            return _user(request, person, created=True)
         raise ScimError(409, f"{wanted.email} is already provisioned", "uniqueness")
     _unique_user_name(request, wanted.user_name, None)
     person_id = _run(lambda: identity.register_person(wanted.name, wanted.email)).id
     registered = _load(request, str(person_id))
     _run(lambda: _apply(request, registered, wanted))
     person = _load(request, str(person_id))
-    return _json(_user(request, person), 201, {"Location": _location(request, person)})
+    return _user(request, person, created=True)
 
 
 def _load_any(request: Request, person_id: UUID) -> Person:
@@ -317,14 +297,14 @@ def _location(request: Request, person: Person) -> str:
 
 
 async def get_user(request: Request) -> Response:
-    return _json(_user(request, _load(request, request.path_params["user_id"])))
+    return _user(request, _load(request, request.path_params["user_id"]))
 
 
 async def replace_user(request: Request) -> Response:
     person = _load(request, request.path_params["user_id"])
     wanted = _parse_user(await _body(request))
     _run(lambda: _apply(request, person, wanted))
-    return _json(_user(request, _load(request, str(person.id))))
+    return _user(request, _load(request, str(person.id)))
 
 
 _PATCHABLE = {
@@ -360,7 +340,7 @@ async def patch_user(request: Request) -> Response:
             current[attribute] = value
     wanted = _parse_user(current)
     _run(lambda: _apply(request, person, wanted))
-    return _json(_user(request, _load(request, str(person.id))))
+    return _user(request, _load(request, str(person.id)))
 
 
 async def delete_user(request: Request) -> Response:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import count
+from typing import Protocol
 
 from markupsafe import Markup, escape
 
@@ -130,19 +131,31 @@ class Point:
     label: str
 
 
+class Measured(Protocol):
+    """The key result a chart draws: what it is called and measured in, from where to where."""
+
+    title: str
+    unit: str
+    baseline: float | None
+    target: float | None
+
+
+class Span(Protocol):
+    """The days a chart spans: the cycle's."""
+
+    @property
+    def starts_on(self) -> date: ...
+    @property
+    def ends_on(self) -> date: ...
+
+
 def key_result_chart(
-    points: Sequence[Point],
-    *,
-    title: str,
-    unit: str,
-    baseline: float | None,
-    target: float | None,
-    starts_on: date,
-    ends_on: date,
-    today: date | None = None,
+    points: Sequence[Point], kr: Measured, cycle: Span, today: date | None = None
 ) -> Markup:
     """Values over the cycle: live check-ins joined by a line, superseded ones hollow and
     struck through, the target as a dashed line and the baseline as a dotted one."""
+    title, unit, baseline, target = kr.title, kr.unit, kr.baseline, kr.target
+    starts_on, ends_on = cycle.starts_on, cycle.ends_on
     width, height = 560.0, 210.0
     left, right, top, bottom = 48.0, 84.0, 22.0, 28.0
     plot_w, plot_h = width - left - right, height - top - bottom

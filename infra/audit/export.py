@@ -28,7 +28,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from eventsourcing.utils import get_topic
 from psycopg import Connection
@@ -72,6 +72,15 @@ class ExportError(Exception):
     """The export cannot be made as asked."""
 
 
+class Scope(TypedDict, total=False):
+    """What an export covers: one cycle, or the events committed in a time range (an end left
+    out is open); neither, the whole log."""
+
+    cycle_id: UUID | None
+    from_time: datetime | None
+    to_time: datetime | None
+
+
 @dataclass(frozen=True)
 class ExportSummary:
     out: Path
@@ -100,13 +109,7 @@ def render_verifier() -> str:
 
 
 def export_bundle(
-    ledger: OkrLedger,
-    out: Path,
-    *,
-    cycle_id: UUID | None = None,
-    from_time: datetime | None = None,
-    to_time: datetime | None = None,
-    settings: Settings | None = None,
+    ledger: OkrLedger, out: Path, *, settings: Settings | None = None, **scope: Unpack[Scope]
 ) -> ExportSummary:
     """Write the bundle for the whole log, one cycle, or a time range into ``out``."""
     settings = settings or get_settings()
@@ -115,7 +118,7 @@ def export_bundle(
         raise ExportError(msg)
     key = load_signing_key(settings)
     reader = ChainReader.for_recorder(ledger.recorder)
-    low, high, description = _range(ledger, reader, cycle_id, from_time, to_time)
+    low, high, description = _range(ledger, reader, scope)
     checkpointer = Checkpointer(ledger.recorder, key, settings.audit_checkpoint_interval)
     try:
         checkpointer.catch_up()
@@ -172,13 +175,14 @@ def export_bundle(
 
 
 def _range(
-    ledger: OkrLedger,
-    reader: ChainReader,
-    cycle_id: UUID | None,
-    from_time: datetime | None,
-    to_time: datetime | None,
+    ledger: OkrLedger, reader: ChainReader, scope: Scope
 ) -> tuple[int | None, int | None, str]:
     """(first position, last position, description); ``None`` ends are open."""
+    cycle_id, from_time, to_time = (
+        scope.get("cycle_id"),
+        scope.get("from_time"),
+        scope.get("to_time"),
+    )
     if cycle_id is not None:
         if from_time is not None or to_time is not None:
             msg = "export a cycle or a time range, not both"

@@ -49,7 +49,7 @@ from infra.notify.store import NoticeStore, notice_store_of
 from infra.repeating import Repeating
 from infra.settings import Settings
 from infra.sources.fetch import SourceFailure, fetch
-from infra.tables import CreatedOnce, OnePer, qualified
+from infra.tables import CreatedOnce, OnePer, execute, qualified
 from projections.notices import Notice, source_notices
 from projections.staleness import SourceProblem
 
@@ -284,14 +284,14 @@ class SourceSync:
         if self.notices is not None:
             self.notices.setup()
         wait = self.settings.source_timeout_seconds * 2 + 5
-        with self.datastore.get_connection() as conn, conn.transaction():
-            conn.execute(
-                SQL(
-                    "INSERT INTO {} (source_id, aggregate_id, key_result_id, health) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT (source_id) DO NOTHING"
-                ).format(self._table),
-                (followed.source_id, followed.aggregate_id, followed.key_result_id, Health.NEVER),
-            )
+        execute(
+            self.datastore,
+            SQL(
+                "INSERT INTO {} (source_id, aggregate_id, key_result_id, health) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (source_id) DO NOTHING"
+            ).format(self._table),
+            (followed.source_id, followed.aggregate_id, followed.key_result_id, Health.NEVER),
+        )
         with self.datastore.get_connection() as conn, conn.transaction():
             conn.execute(SQL("SET LOCAL lock_timeout = {}").format(Literal(int(wait * 1000))))
             try:

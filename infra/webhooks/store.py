@@ -26,7 +26,7 @@ from psycopg.rows import dict_row
 from psycopg.sql import SQL
 
 from infra.secretbox import SecretBox, SecretsKeyMissing, is_sealed
-from infra.tables import CreatedOnce, qualified
+from infra.tables import CreatedOnce, execute, qualified, returning
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -138,11 +138,11 @@ class WebhookStore:
         if self.box is None:
             raise SecretsKeyMissing
         self.create_tables()
-        with self.datastore.get_connection() as conn, conn.transaction():
-            conn.execute(
-                SQL("INSERT INTO {} (endpoint_id, secret) VALUES (%s, %s)").format(self.secret),
-                (endpoint_id, self.box.seal(endpoint_id, secret)),
-            )
+        execute(
+            self.datastore,
+            SQL("INSERT INTO {} (endpoint_id, secret) VALUES (%s, %s)").format(self.secret),
+            (endpoint_id, self.box.seal(endpoint_id, secret)),
+        )
 
     def secrets(self) -> dict[UUID, str]:
         """Every endpoint's secret (the endpoints whose registration did not commit too).
@@ -243,11 +243,11 @@ class WebhookStore:
             "RETURNING {d}.id, {d}.endpoint_id, {d}.message_id, {d}.body, {d}.attempts, "
             "{d}.created_at, {d}.position"
         ).format(d=self.deliveries_table)
-        with self.datastore.get_connection() as conn, conn.transaction():
-            rows = conn.execute(
-                query,
-                {"endpoints": endpoints, "now": now, "lease": lease_until, "limit": limit},
-            ).fetchall()
+        rows = returning(
+            self.datastore,
+            query,
+            {"endpoints": endpoints, "now": now, "lease": lease_until, "limit": limit},
+        )
         rows.sort(key=lambda r: (r["position"], r["id"]))
         return [
             Due(
@@ -272,23 +272,23 @@ class WebhookStore:
         last_error: str,
         delivered_at: datetime | None,
     ) -> None:
-        with self.datastore.get_connection() as conn, conn.transaction():
-            conn.execute(
-                SQL(
-                    "UPDATE {} SET status = %s, attempts = %s, next_attempt_at = %s, "
-                    "lease_until = NULL, last_status = %s, last_error = %s, delivered_at = %s "
-                    "WHERE id = %s"
-                ).format(self.deliveries_table),
-                (
-                    status,
-                    attempts,
-                    next_attempt_at,
-                    last_status,
-                    last_error[:2000],
-                    delivered_at,
-                    delivery_id,
-                ),
-            )
+        execute(
+            self.datastore,
+            SQL(
+                "UPDATE {} SET status = %s, attempts = %s, next_attempt_at = %s, "
+                "lease_until = NULL, last_status = %s, last_error = %s, delivered_at = %s "
+                "WHERE id = %s"
+            ).format(self.deliveries_table),
+            (
+                status,
+                attempts,
+                next_attempt_at,
+                last_status,
+                last_error[:2000],
+                delivered_at,
+                delivery_id,
+            ),
+        )
 
     def deliveries(
         self, endpoint_id: UUID, *, before: int | None = None, limit: int = 100
@@ -320,17 +320,17 @@ class WebhookStore:
     def redeliver(self, endpoint_id: UUID, delivery_id: int, now: datetime) -> Delivery | None:
         """A new pending delivery of the same signed content; None if there is no such one."""
         self.create_tables()
-        with self.datastore.get_connection() as conn, conn.transaction():
-            row = conn.execute(
-                SQL(
-                    "INSERT INTO {d} (endpoint_id, position, aggregate_id, message_id, "
-                    "event_type, body, next_attempt_at, created_at, redelivery_of) "
-                    "SELECT endpoint_id, position, aggregate_id, message_id, event_type, body, "
-                    "%s, %s, id FROM {d} WHERE endpoint_id = %s AND id = %s RETURNING id"
-                ).format(d=self.deliveries_table),
-                (now, now, endpoint_id, delivery_id),
-            ).fetchone()
-        return self.delivery(endpoint_id, row["id"]) if row else None
+        rows = returning(
+            self.datastore,
+            SQL(
+                "INSERT INTO {d} (endpoint_id, position, aggregate_id, message_id, "
+                "event_type, body, next_attempt_at, created_at, redelivery_of) "
+                "SELECT endpoint_id, position, aggregate_id, message_id, event_type, body, "
+                "%s, %s, id FROM {d} WHERE endpoint_id = %s AND id = %s RETURNING id"
+            ).format(d=self.deliveries_table),
+            (now, now, endpoint_id, delivery_id),
+        )
+        return self.delivery(endpoint_id, rows[0]["id"]) if rows else None
 
     def follower_position(self) -> int:
         self.create_tables()

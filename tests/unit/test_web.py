@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 from pydantic import ValidationError
@@ -90,12 +91,8 @@ def test_charts_escape_text_and_describe_themselves() -> None:
             charts.Point(date(2026, 1, 12), 30, 6, True, "typo"),
             charts.Point(date(2026, 1, 12), 4, 6, False, "fixed"),
         ],
-        title="Deals <script>",
-        unit="deals",
-        baseline=0,
-        target=10,
-        starts_on=date(2026, 1, 1),
-        ends_on=date(2026, 3, 31),
+        SimpleNamespace(title="Deals <script>", unit="deals", baseline=0, target=10),
+        SimpleNamespace(starts_on=date(2026, 1, 1), ends_on=date(2026, 3, 31)),
     )
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert "<b>" not in svg

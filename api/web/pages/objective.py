@@ -238,16 +238,7 @@ def _panels(
             KeyResultPanel(
                 kr=kr,
                 view=views.get(str(kr.key_result_id), {}),
-                chart=charts.key_result_chart(
-                    _points(kr, names),
-                    title=kr.title,
-                    unit=kr.unit,
-                    baseline=kr.baseline,
-                    target=kr.target,
-                    starts_on=cycle.starts_on,
-                    ends_on=cycle.ends_on,
-                    today=today,
-                ),
+                chart=charts.key_result_chart(_points(kr, names), kr, cycle, today),
                 spark=charts.sparkline([c.confidence for c in live]),
                 live=list(reversed(live)),
                 suggested=suggested_score(kr.progress),
