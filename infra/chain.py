@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import (
@@ -36,6 +37,7 @@ from eventsourcing.utils import retry
 from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL
 
+from infra.chain_direct import BINARY, INT8, OID, TEXT, DirectStatement
 from infra.chain_reader import (
     GENESIS_POSITION,
     VERIFY_PAGE_SIZE,
@@ -54,7 +56,6 @@ from infra.idempotency import KeyAlreadyWritten, already_written, current_claim
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from datetime import datetime
-    from uuid import UUID
 
     from psycopg import Connection, Cursor
     from psycopg.rows import DictRow
@@ -153,6 +154,11 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         """Set once this process has created the function (``create_table``); until then a
         lone save commits with the client's statements, as a batch does."""
         self._lock_timeout = f"{datastore.lock_timeout}s"
+        self._direct = datastore.originator_id_type == "uuid"
+        """A command's read and a lone save go at libpq level (:mod:`infra.chain_direct`),
+        whose binary parameters and rows are made for `uuid` ids."""
+        self._direct_selects: dict[int, DirectStatement] = {}
+        self._direct_calls: dict[int, DirectStatement] = {}
 
     def create_table(self) -> None:
         super().create_table()
@@ -276,6 +282,9 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         (the answer arrives after it, so the save is durable when its ids are read). A stale
         version fails the statement as it failed the transaction (``IntegrityError``)."""
         try:
+            if self._direct and len(write.stored_events) <= SCALAR_PARAMETERS:
+                self._commit_one_statement_direct(write)
+                return
             with (
                 self.datastore.get_connection() as conn,
                 conn.cursor(row_factory=tuple_row) as curs,
@@ -284,6 +293,41 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
                 write.ids = self._function_ids(curs, write)
         except BaseException as error:
             write.error = error
+
+    def _commit_one_statement_direct(self, write: PendingWrite) -> None:
+        """:meth:`_commit_one_statement` for a few events, at libpq level
+        (:mod:`infra.chain_direct`): the same call with binary parameters (the import time
+        and the lock timeout as text), the new ids read from its binary rows."""
+        events = write.stored_events
+        params: list[bytes | None] = [_uuid(e.originator_id).bytes for e in events]
+        params += [INT8.pack(e.originator_version) for e in events]
+        params += [e.topic.encode() for e in events]
+        params += [e.state for e in events]
+        imported_at = write.imported_at
+        params.append(None if imported_at is None else imported_at.isoformat().encode())
+        params.append(self._lock_timeout.encode())
+        formats = [BINARY] * (4 * len(events)) + [TEXT, TEXT]
+        with self.datastore.get_connection() as conn:
+            result = self._direct_call(len(events), conn).execute(conn, params, formats)
+            ids = sorted(
+                INT8.unpack(result.get_value(row, 0) or b"")[0] for row in range(result.ntuples)
+            )
+        if len(ids) != len(events):
+            msg = f"got {len(ids)} notification IDs for {len(events)} events"
+            raise ProgrammingError(msg)
+        write.ids = ids
+
+    def _direct_call(self, events: int, conn: Connection[DictRow]) -> DirectStatement:
+        statement = self._direct_calls.get(events)
+        if statement is None:
+            kinds = ("uuid", "int8", "text", "bytea")
+            statement = self._direct_calls[events] = DirectStatement(
+                f"okr_{self.events_table_name}_insert_{events}".encode(),
+                self.statements.insert_function_call(events, conn),
+                [OID[kind] for kind in kinds for _ in range(events)]
+                + [OID["timestamptz"], OID["text"]],
+            )
+        return statement
 
     def _call_insert_function(self, curs: Cursor[TupleRow], write: PendingWrite) -> None:
         """Send the call of ``<events>_insert_chained`` for ``write`` (in a pipeline, the rows
@@ -427,6 +471,8 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         found: dict[UUID | str, list[StoredEvent]] = {}
         if not after:
             return found
+        if self._direct and len(after) <= SCALAR_PARAMETERS:
+            return self._select_events_after_direct(after)
         with (
             self.datastore.get_connection() as conn,
             conn.cursor(row_factory=tuple_row) as curs,
@@ -447,6 +493,42 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
                     )
                 )
         return found
+
+    def _select_events_after_direct(
+        self, after: Sequence[tuple[UUID | str, int]]
+    ) -> dict[UUID | str, list[StoredEvent]]:
+        """:meth:`select_events_after` for a few aggregates, at libpq level
+        (:mod:`infra.chain_direct`): binary parameters in, binary rows out."""
+        found: dict[UUID | str, list[StoredEvent]] = {}
+        params: list[bytes | None] = []
+        for originator_id, version in after:
+            params.append(_uuid(originator_id).bytes)
+            params.append(INT8.pack(version))
+        with self.datastore.get_connection() as conn:
+            statement = self._direct_select(len(after), conn)
+            result = statement.execute(conn, params, (BINARY,) * len(params))
+            value = result.get_value
+            for row in range(result.ntuples):
+                originator_id = UUID(bytes=bytes(value(row, 0) or b""))
+                found.setdefault(originator_id, []).append(
+                    StoredEvent(
+                        originator_id=originator_id,
+                        originator_version=INT8.unpack(value(row, 1) or b"")[0],
+                        topic=bytes(value(row, 2) or b"").decode(),
+                        state=bytes(value(row, 3) or b""),
+                    )
+                )
+        return found
+
+    def _direct_select(self, aggregates: int, conn: Connection[DictRow]) -> DirectStatement:
+        statement = self._direct_selects.get(aggregates)
+        if statement is None:
+            statement = self._direct_selects[aggregates] = DirectStatement(
+                f"okr_{self.events_table_name}_after_{aggregates}".encode(),
+                self.statements.select_after(aggregates, conn),
+                [OID["uuid"], OID["int8"]] * aggregates,
+            )
+        return statement
 
     @cached_property
     def group_commit(self) -> GroupCommit:
@@ -506,3 +588,7 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
 
 class ChainedProcessRecorder(PostgresProcessRecorder, ChainedApplicationRecorder):
     """The process-recorder variant: tracking record, events and chain links in one commit."""
+
+
+def _uuid(originator_id: UUID | str) -> UUID:
+    return originator_id if isinstance(originator_id, UUID) else UUID(originator_id)

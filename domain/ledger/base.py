@@ -8,7 +8,7 @@ checks (`save`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
@@ -222,32 +222,48 @@ class LedgerBase(Application[UUID]):
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         recordings = super()._record(processing_event)
-        self._advance_cache(processing_event.events)
+        self._advance_cache(processing_event.events, processing_event.aggregates)
         return recordings
 
-    def _advance_cache(self, events: Sequence[DomainEventProtocol[UUID]]) -> None:
+    def _advance_cache(
+        self,
+        events: Sequence[DomainEventProtocol[UUID]],
+        saved: Mapping[UUID, object] | None = None,
+    ) -> None:
         """Move the cached aggregates on by the events just stored, which are what the next
         load's fast-forward would otherwise read back and decode: that load then reads only
-        what others wrote since. A cached aggregate at the version before them takes them
+        what others wrote since. A cached aggregate at the version before them is moved on
         (under the repository's fast-forward lock); one that has moved on already, or is
         behind (another writer's events between), is left to the next load's fast-forward,
-        as is an aggregate not in the cache."""
+        as is an aggregate not in the cache.
+
+        A few events (a command's) are applied to the cached aggregate; more than
+        `REPLAY_AT_MOST` (a bulk save's thousands) would cost as much as the save's own
+        encoding, so the cache takes a copy of the aggregate the save has just stored, which
+        is at the saved version already (`saved`, by id; a copy shares the immutable records,
+        so it costs the aggregate's mutable state, not its history)."""
         repository = self.repository
         cache = repository.cache
         if cache is None or not repository.fastforward:
             return  # without fast-forward, eventsourcing caches the saved aggregates itself
-        saved: dict[UUID, list[CanMutateProtocol[Any]]] = {}
+        by_id: dict[UUID, list[Any]] = {}  # each a list of `CanMutateProtocol` events
         for event in events:
-            saved.setdefault(event.originator_id, []).append(cast("CanMutateProtocol[Any]", event))
-        for aggregate_id, its_events in saved.items():
+            by_id.setdefault(event.originator_id, []).append(event)
+        for aggregate_id, its_events in by_id.items():
             lock = repository._use_fastforward_lock(aggregate_id)
             try:
                 with lock:
-                    self._advance_cached(aggregate_id, its_events)
+                    self._advance_cached(aggregate_id, its_events, (saved or {}).get(aggregate_id))
             finally:
                 repository._disuse_fastforward_lock(aggregate_id)
 
-    def _advance_cached(self, aggregate_id: UUID, events: list[CanMutateProtocol[Any]]) -> None:
+    REPLAY_AT_MOST = 8
+    """A cached aggregate takes at most this many of a save's events by applying them; past
+    it, it is replaced by a copy of the saved aggregate (`_advance_cache`)."""
+
+    def _advance_cached(
+        self, aggregate_id: UUID, events: list[CanMutateProtocol[Any]], saved: object
+    ) -> None:
         cache = self.repository.cache
         assert cache is not None
         try:
@@ -255,6 +271,13 @@ class LedgerBase(Application[UUID]):
         except KeyError:
             return
         if cached.version != events[0].originator_version - 1:
+            return
+        if (
+            len(events) > self.REPLAY_AT_MOST
+            and isinstance(saved, OkrAggregate)
+            and saved.version == events[-1].originator_version
+        ):
+            cache.put(aggregate_id, deepcopy(saved))
             return
         try:
             for event in events:

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from domain.application import OkrLedger
 from domain.errors import OkrError, RuleViolated
+from domain.ledger.objectives import CheckInEntry
+from domain.objective import Objective
 from tests.integration.test_aggregate_cache import check_in_values, tracking
 from tests.integration.test_cache_copy_property import Tracked, cached, commands, run, stored
 from tests.steps import kpi
@@ -151,3 +153,36 @@ def test_caches_advanced_by_saves_equal_the_store_with_two_instances(
             for aggregate_id in ids:
                 t.app.repository.get(aggregate_id)
                 assert cached(t.app, aggregate_id) == stored(t.app, aggregate_id), command
+
+
+def test_a_bulk_save_moves_the_cache_on_without_replaying_its_events(
+    app: OkrLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk save (`check_in_many`, thousands of events in an import) leaves the cached
+    objective at the saved version as a command's save does, but by taking a copy of the saved
+    objective: its events are applied once (to the command's copy), not a second time to the
+    cached one."""
+    _, objective_id, kr_id = tracking(app)
+    app.check_in(objective_id, kr_id, 110, 7, ctx(ALICE))  # the objective and its cycle cached
+    entries = [CheckInEntry(objective_id, kr_id, float(v), 7) for v in range(120, 150)]
+    applied = 0
+    apply = Objective.ProgressReported.apply
+
+    def counted(event: Objective.ProgressReported, objective: Objective) -> None:
+        nonlocal applied
+        applied += 1
+        apply(event, objective)
+
+    monkeypatch.setattr(Objective.ProgressReported, "apply", counted)
+    results = app.check_in_many(entries, ctx(ALICE))
+
+    assert applied == len(entries)  # once each, to the objective the command changed
+    cache = app.repository.cache
+    assert cache is not None
+    assert cache.get(objective_id).version == results[-1].version
+    assert cached(app, objective_id) == stored(app, objective_id)
+    decoded = Decoded(monkeypatch, app)
+    app.check_in(objective_id, kr_id, 150, 7, ctx(ALICE))
+    assert decoded.count == 0  # the next command read nothing of the bulk save back
+    assert check_in_values(app, objective_id, kr_id) == [110.0, *range(120, 151)]
+    assert cached(app, objective_id) == stored(app, objective_id)
