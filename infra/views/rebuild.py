@@ -2,7 +2,9 @@
 
     Rebuild(ledger, settings, progress=...).run(["audit"])   # or run(None) for every view
 
-1. Shadow tables `<table>__new` are created with primary keys only.
+1. Shadow tables `<table>__new` are created with primary keys only (and the two tables keyed at
+   random, check-ins and time-travel documents, without: their keys are built by a sort with
+   the indexes; the supersessions met meanwhile wait in `okr_views_rebuild_superseded`).
 2. The log is read in pages (events joined with their chain links: commit times come in the
    same page) and folded into a `Model` restricted to what the chosen views need. Append-only
    rows (audit rows, history entries, time-travel checkpoints) are COPYed as they come; entity
@@ -70,6 +72,7 @@ from infra.views.schema import (
     REBUILD_PARKED_TABLE,
     RETIRED,
     SHADOW,
+    SUPERSEDED_TABLE,
     TABLES,
     Table,
     tables_of,
@@ -324,6 +327,13 @@ class Rebuild:
                             ),
                             (position, *params),
                         )
+                if _supersessions(tables):
+                    conn.execute(
+                        SQL("DELETE FROM {} WHERE position > %s AND shard = %s").format(
+                            self._t(SUPERSEDED_TABLE)
+                        ),
+                        (position, shard.index),
+                    )
             for table in tables:
                 if not table.append_only:
                     conn.execute(SQL("TRUNCATE {}").format(self._t(table.name + SHADOW)))
@@ -409,7 +419,7 @@ class Rebuild:
                 gc.freeze()
                 changes = model.take_changes()
                 superseded = changes.superseded if HISTORY in views else []
-                writer.put(appended_rows(model, views, changes), superseded)
+                writer.put(appended_rows(model, views, changes), superseded, model)
                 report.events += len(rows)
                 pages += 1
                 if pages % TRIM_EVERY == 0:
@@ -473,9 +483,18 @@ class Rebuild:
 
     def _create_shadows(self, tables: Sequence[Table]) -> None:
         with self.datastore.get_connection() as conn, conn.transaction():
+            if _supersessions(tables):
+                conn.execute(SQL("DROP TABLE IF EXISTS {}").format(self._t(SUPERSEDED_TABLE)))
+                conn.execute(
+                    SQL(
+                        "CREATE TABLE {} (check_in_id uuid NOT NULL, superseded_by uuid NOT NULL, "
+                        "position bigint NOT NULL, shard integer NOT NULL, "
+                        "n bigint GENERATED ALWAYS AS IDENTITY)"
+                    ).format(self._t(SUPERSEDED_TABLE))
+                )
             for table in tables:
                 conn.execute(SQL("DROP TABLE IF EXISTS {}").format(self._t(table.name + SHADOW)))
-                conn.execute(table.create(self.schema, SHADOW))
+                conn.execute(table.create(self.schema, SHADOW, key=not table.key_after_load))
                 # No autovacuum while loading: it would scan the growing tables beside the
                 # fold (and, still running at the swap, hold up its renames for a second
                 # each); the indexing ANALYZEs them, and the swap turns autovacuum back on.
@@ -504,9 +523,38 @@ class Rebuild:
             # must not end the session then, as it did on a busy machine at 1M events.
             conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
             for table in tables:
+                if table.name == SUPERSEDED_IN:
+                    self._supersede(conn)
+                if table.key_after_load and not self._has_key(conn, table):
+                    conn.execute(table.add_key(self.schema, SHADOW))
                 for statement in table.create_indexes(self.schema, SHADOW):
                     conn.execute(statement)
                 conn.execute(SQL("ANALYZE {}").format(self._t(table.name + SHADOW)))
+
+    def _supersede(self, conn: Connection[Any]) -> None:
+        """The supersessions the scan met, applied to the check-ins' shadow in one statement
+        (a hash join: applied before its key and index are built, the updated rows are
+        indexed once), and forgotten. The latest supersession of a check-in wins, as when
+        they were applied one page at a time."""
+        side = self._t(SUPERSEDED_TABLE)
+        conn.execute(SQL("ANALYZE {}").format(side))
+        conn.execute(
+            SQL(
+                "UPDATE {} AS c SET superseded_by = s.superseded_by FROM (SELECT DISTINCT ON "
+                "(check_in_id) check_in_id, superseded_by FROM {} ORDER BY check_in_id, n DESC) "
+                "AS s WHERE c.check_in_id = s.check_in_id"
+            ).format(self._t(SUPERSEDED_IN + SHADOW), side)
+        )
+        conn.execute(SQL("TRUNCATE {}").format(side))
+
+    def _has_key(self, conn: Connection[Any], table: Table) -> bool:
+        """Whether `table`'s shadow has its primary key already (a rebuild resumed after its
+        index phase)."""
+        row = conn.execute(
+            "SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'p'",
+            (f'"{self.schema}"."{table.name + SHADOW}"',),
+        ).fetchone()
+        return row is not None
 
     # ----------------------------------------------------------------- swap
 
@@ -701,6 +749,11 @@ class Rebuild:
                 key,
             )
             with conn.transaction():
+                if _supersessions(tables):
+                    conn.execute(
+                        SQL("DELETE FROM {} WHERE position > %s").format(self._t(SUPERSEDED_TABLE)),
+                        (model.position,),
+                    )
                 for table in tables:
                     if table.append_only:
                         position_column = "position"
@@ -715,9 +768,12 @@ class Rebuild:
             return model, row["started_at"]
 
     def _shadows_exist(self, conn: Connection[Any], tables: Sequence[Table]) -> bool:
-        for table in tables:
+        names = [table.name + SHADOW for table in tables]
+        if _supersessions(tables):
+            names.append(SUPERSEDED_TABLE)
+        for name in names:
             row = conn.execute(
-                "SELECT to_regclass(%s) AS found", (f'"{self.schema}"."{table.name + SHADOW}"',)
+                "SELECT to_regclass(%s) AS found", (f'"{self.schema}"."{name}"',)
             ).fetchone()
             if row is None or row["found"] is None:
                 return False
@@ -745,6 +801,15 @@ def _owner(table: str, shard: Shard) -> tuple[str, tuple[int, ...]]:
     if column is None:  # rows of no aggregate (the organisation's documents): shard 0's
         return ("true" if shard.index == 0 else "false"), ()
     return f"{shard_sql(column)} = %s", (shard.count, shard.index)
+
+
+SUPERSEDED_IN = "view_history_check_ins"
+"""The table whose rows supersessions change (`superseded_by`)."""
+
+
+def _supersessions(tables: Sequence[Table]) -> bool:
+    """Whether a rebuild of `tables` keeps the supersessions it meets (`SUPERSEDED_TABLE`)."""
+    return any(table.name == SUPERSEDED_IN for table in tables)
 
 
 def _versions(views: Sequence[str]) -> str:
@@ -842,10 +907,16 @@ class _Writer:
         self.thread = threading.Thread(target=self._run, name="okr-rebuild-writer", daemon=True)
         self.thread.start()
 
-    def put(self, rows: dict[str, list[tuple[Any, ...]]], superseded: list[Any]) -> None:
+    def put(
+        self, rows: dict[str, list[tuple[Any, ...]]], superseded: list[Any], model: Model
+    ) -> None:
+        """A page's rows, and its supersessions (kept aside with the page's position and the
+        model's shard until the index phase: `Rebuild._supersede`)."""
         self._check()
         if any(rows.values()) or superseded:
-            self.queue.put((rows, superseded))
+            shard = model.shard.index if model.shard is not None else 0
+            pending = [(a, b, model.position, shard) for a, b in superseded]
+            self.queue.put((rows, pending))
 
     def flush(self) -> None:
         """Wait until everything put so far is committed."""
@@ -876,7 +947,14 @@ class _Writer:
                                 if table_rows:
                                     copy_rows(curs, rebuild._t(name + SHADOW), name, table_rows)
                             if superseded:
-                                rebuild.store.supersede(curs, superseded, SHADOW)
+                                with curs.copy(
+                                    SQL(
+                                        "COPY {} (check_in_id, superseded_by, position, shard) "
+                                        "FROM STDIN"
+                                    ).format(rebuild._t(SUPERSEDED_TABLE))
+                                ) as copy:
+                                    for row in superseded:
+                                        copy.write_row(row)
                 except BaseException as error:
                     self.error = error
                 finally:

@@ -22,7 +22,8 @@ they are compared for equality and sorted only internally (indexes, `ORDER BY se
 among lowercase ASCII kinds), where byte order answers the same and costs less than the
 database's locale (`LIKE 'Objective.%'` can use an index then as well).
 
-A rebuild fills `<table>__new` copies (primary keys only while loading), adds the indexes, and
+A rebuild fills `<table>__new` copies (primary keys only while loading, but for the tables keyed
+at random: `key_after_load`), adds the indexes, and
 swaps them in by renaming, in one transaction.
 """
 
@@ -54,6 +55,12 @@ META_TABLE = "okr_views"
 """One row per view: its fold version, when and up to where it was last rebuilt."""
 REBUILD_TABLE = "okr_views_rebuild"
 """An interrupted rebuild's progress, to resume from."""
+SUPERSEDED_TABLE = "okr_views_rebuild_superseded"
+"""The supersessions a rebuild's scan met (check-in id, id of the correction, the position of
+the page that met it, the shard that wrote it): `view_history_check_ins`' shadow has no key to
+find a check-in by during the load, so they are applied in one statement at the index phase
+(`Rebuild._supersede`) and the table emptied in the same transaction. Created, and resumed
+from, with the shadow tables."""
 REBUILD_PARKED_TABLE = "okr_views_rebuild_parked"
 """The parked objectives' rows of a saved rebuild (`infra.views.model.Parked`), one row per
 objective beside its `REBUILD_TABLE` row (deleted with it): written as they change, a page at a
@@ -68,11 +75,29 @@ class Table:
     indexes: tuple[str, ...] = ()
     append_only: bool = False
     """Rows written as the log is read (audit, history entries, checkpoints), not at the end."""
+    key_after_load: bool = False
+    """A rebuild's shadow of this table is loaded without its primary key, which is built by a
+    sort with the other indexes: its key is random in the log's order (a check-in's id, an
+    objective's id first), so keeping it up during the load cost an insert at a random place
+    of a growing btree per row."""
 
-    def create(self, schema: str, suffix: str = "") -> Composed:
+    def create(self, schema: str, suffix: str = "", *, key: bool = True) -> Composed:
+        """The table; without its primary key if not `key` (`add_key` adds it)."""
+        if not key:
+            return SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                Identifier(schema, self.name + suffix), SQL(self.columns)
+            )
         return SQL("CREATE TABLE IF NOT EXISTS {} ({}, CONSTRAINT {} PRIMARY KEY ({}))").format(
             Identifier(schema, self.name + suffix),
             SQL(self.columns),
+            Identifier(self.name + suffix + "_pkey"),
+            SQL(self.primary_key),
+        )
+
+    def add_key(self, schema: str, suffix: str = "") -> Composed:
+        """The primary key of a table created without it (built by a sort over its rows)."""
+        return SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+            Identifier(schema, self.name + suffix),
             Identifier(self.name + suffix + "_pkey"),
             SQL(self.primary_key),
         )
@@ -156,6 +181,7 @@ TABLES: dict[str, tuple[Table, ...]] = {
             # No index on `lineage_id`: no query looks a check-in up by its lineage.
             ("objective_id, position",),
             append_only=True,
+            key_after_load=True,
         ),
     ),
     AUDIT: (
@@ -217,6 +243,7 @@ TABLES: dict[str, tuple[Table, ...]] = {
             "objective_id, position",
             ("cycle_id, objective_id, position",),
             append_only=True,
+            key_after_load=True,
         ),
         Table(
             "view_tt_organisation",
