@@ -152,8 +152,8 @@ def fold_alone(url: str) -> tuple[int, float]:
     fetched and decoded untimed). 1 / this cost per event is what one core can fold at best,
     before a rebuild reads or writes anything: the ceiling of any rebuild on N cores is N
     times that. Returns (events, CPU seconds of the fold)."""
+    from infra.views.memory import collector_paused
     from infra.views.model import VIEWS, Model
-    from infra.views.rebuild import collector_paused
 
     app = ledger(url)
     model = Model(VIEWS, settings().checkpoint_every)
