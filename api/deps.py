@@ -1,7 +1,10 @@
 """Typed dependencies of the routes: services, the caller, preconditions, read positions.
 
 Routes are plain (synchronous) functions that FastAPI runs in its thread pool; everything
-they need arrives through the `Annotated[..., Depends(...)]` aliases defined here.
+they need arrives through the `Annotated[..., Depends(...)]` aliases defined here. A dependency
+that only looks at memory is an `async def`, run on the event loop: a plain one costs a hop to
+the thread pool and back, which under concurrent requests is latency every answer waits for.
+Those that may touch the database (the caller's token, waiting for a position) stay plain.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
+import anyio.to_thread
 from cachetools import LRUCache, TTLCache
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
@@ -87,7 +91,7 @@ class Services:
     """Rendered live trees (size 0: none remembered)."""
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -95,14 +99,14 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_ledger(services: ServicesDep) -> OkrLedger:
+async def get_ledger(services: ServicesDep) -> OkrLedger:
     return services.ledger
 
 
 LedgerDep = Annotated[OkrLedger, Depends(get_ledger)]
 
 
-def get_readmodels(services: ServicesDep) -> ReadModels:
+def get_readmodels(services: Services) -> ReadModels:
     if services.readmodels is None:
         raise ApiError(
             503,
@@ -112,7 +116,11 @@ def get_readmodels(services: ServicesDep) -> ReadModels:
     return services.readmodels
 
 
-ReadModelsDep = Annotated[ReadModels, Depends(get_readmodels)]
+async def _readmodels(services: ServicesDep) -> ReadModels:
+    return get_readmodels(services)
+
+
+ReadModelsDep = Annotated[ReadModels, Depends(_readmodels)]
 
 
 # ---------------------------------------------------------------- the caller
@@ -217,7 +225,7 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_context(request: Request, principal: PrincipalDep) -> CommandContext:
+async def get_context(request: Request, principal: PrincipalDep) -> CommandContext:
     """The command context: the actor is always the token's person, never a body field."""
     return CommandContext(actor=principal.actor, request_id=request.state.request_id)
 
@@ -225,22 +233,26 @@ def get_context(request: Request, principal: PrincipalDep) -> CommandContext:
 ContextDep = Annotated[CommandContext, Depends(get_context)]
 
 
-def require_admin(principal: PrincipalDep) -> Principal:
+def require_admin(principal: Principal) -> Principal:
     if not policy.may_administer(principal):
         raise forbidden("admin_only", "only admins manage people, teams, cycles and tokens")
     return principal
 
 
-AdminDep = Annotated[Principal, Depends(require_admin)]
+async def _admin(principal: PrincipalDep) -> Principal:
+    return require_admin(principal)
 
 
-def require_audit_reader(principal: PrincipalDep) -> Principal:
+AdminDep = Annotated[Principal, Depends(_admin)]
+
+
+async def _audit_reader(principal: PrincipalDep) -> Principal:
     if not policy.may_read_audit(principal):
         raise forbidden("auditors_only", "the audit trail is for auditors and admins")
     return principal
 
 
-AuditReaderDep = Annotated[Principal, Depends(require_audit_reader)]
+AuditReaderDep = Annotated[Principal, Depends(_audit_reader)]
 
 
 # ------------------------------------------------------------- preconditions
@@ -248,7 +260,7 @@ AuditReaderDep = Annotated[Principal, Depends(require_audit_reader)]
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
 
-def get_if_match(
+async def get_if_match(
     if_match: Annotated[
         str | None,
         Header(
@@ -403,7 +415,7 @@ def log_position(description: str) -> Any:
     return Query(ge=0, le=2**62, description=description)
 
 
-def wait_for_position(
+async def wait_for_position(
     services: ServicesDep,
     min_position: Annotated[
         int | None,
@@ -416,6 +428,12 @@ def wait_for_position(
 ) -> int | None:
     if min_position is None or services.readmodels is None:
         return min_position
+    return await anyio.to_thread.run_sync(_wait_for, services, min_position)
+
+
+def _wait_for(services: Services, min_position: int) -> int:
+    """Wait (in the thread pool: the views' position is a database read) for `min_position`."""
+    assert services.readmodels is not None
     if services.readmodels.caught_up_position() >= min_position:
         return min_position
     head = services.ledger.recorder.max_notification_id() or 0
@@ -441,7 +459,7 @@ def wait_for_position(
 MinPositionDep = Annotated[int | None, Depends(wait_for_position)]
 
 
-def accept_position(
+async def accept_position(
     min_position: Annotated[
         int | None,
         log_position(

@@ -100,7 +100,7 @@ def _in_use() -> Response:
     )
 
 
-def _document_key(
+async def _document_key(
     key: Annotated[
         str | None,
         Header(

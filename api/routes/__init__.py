@@ -111,7 +111,7 @@ def read_from_store(response: Response, ledger: OkrLedger, aggregate: OkrAggrega
 # ------------------------------------------------------------ the use cases, per request
 
 
-def _caller(ctx: ContextDep, principal: PrincipalDep, services: ServicesDep) -> Caller:
+async def _caller(ctx: ContextDep, principal: PrincipalDep, services: ServicesDep) -> Caller:
     return Caller(services, principal, ctx)
 
 
@@ -121,7 +121,7 @@ CallerDep = Annotated[Caller, Depends(_caller)]
 def _for_caller(kind: Callable[[Caller], UseCases]) -> Any:
     """A dependency making `kind`'s use cases for the request's caller."""
 
-    def make(caller: CallerDep) -> UseCases:
+    async def make(caller: CallerDep) -> UseCases:
         return kind(caller)
 
     return Depends(make)

@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID
 
+import anyio.to_thread
 import jinja2
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
@@ -251,10 +252,12 @@ def get_viewer(request: Request) -> Viewer:
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 
-def get_fresh_viewer(viewer: ViewerDep, seen: int | None = None) -> Viewer:
+async def get_fresh_viewer(viewer: ViewerDep, seen: int | None = None) -> Viewer:
     """The viewer of a page that reads its writes: `seen` is the position the form's command
-    answered (its redirect says so), and the read models reach it before the page reads."""
-    viewer.wait_for(seen)
+    answered (its redirect says so), and the read models reach it before the page reads (in
+    the thread pool: only then is there a wait)."""
+    if seen:
+        await anyio.to_thread.run_sync(viewer.wait_for, seen)
     return viewer
 
 

@@ -82,7 +82,7 @@ class Filters:
         )
 
 
-def _filters(
+async def _filters(
     actor: str | None = None,
     entity: str | None = None,
     type_: Annotated[str | None, Query(alias="type")] = None,

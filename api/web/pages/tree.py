@@ -45,7 +45,7 @@ class Narrowing:
         )
 
 
-def _narrowing(
+async def _narrowing(
     person: str | None = None, kind: str | None = None, status: str | None = None
 ) -> Narrowing:
     return Narrowing(person, kind, status)
