@@ -225,12 +225,9 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-async def get_context(request: Request, principal: PrincipalDep) -> CommandContext:
+def context_of(request: Request, principal: Principal) -> CommandContext:
     """The command context: the actor is always the token's person, never a body field."""
     return CommandContext(actor=principal.actor, request_id=request.state.request_id)
-
-
-ContextDep = Annotated[CommandContext, Depends(get_context)]
 
 
 def require_admin(principal: Principal) -> Principal:

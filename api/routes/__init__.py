@@ -6,12 +6,20 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api import positions
-from api.deps import ContextDep, Instant, PrincipalDep, Services, ServicesDep, etag, log_position
+from api.deps import (
+    Instant,
+    PrincipalDep,
+    Services,
+    context_of,
+    etag,
+    log_position,
+)
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.idempotency import IdempotentRoute
+from api.policy import Principal
 from api.schemas import ProblemOut
 from api.usecases import Caller, UseCases
 from api.usecases.audit import AuditUseCases
@@ -111,8 +119,13 @@ def read_from_store(response: Response, ledger: OkrLedger, aggregate: OkrAggrega
 # ------------------------------------------------------------ the use cases, per request
 
 
-async def _caller(ctx: ContextDep, principal: PrincipalDep, services: ServicesDep) -> Caller:
-    return Caller(services, principal, ctx)
+def _caller_of(request: Request, principal: Principal) -> Caller:
+    services: Services = request.app.state.services
+    return Caller(services, principal, context_of(request, principal))
+
+
+async def _caller(request: Request, principal: PrincipalDep) -> Caller:
+    return _caller_of(request, principal)
 
 
 CallerDep = Annotated[Caller, Depends(_caller)]
@@ -121,8 +134,8 @@ CallerDep = Annotated[Caller, Depends(_caller)]
 def _for_caller(kind: Callable[[Caller], UseCases]) -> Any:
     """A dependency making `kind`'s use cases for the request's caller."""
 
-    async def make(caller: CallerDep) -> UseCases:
-        return kind(caller)
+    async def make(request: Request, principal: PrincipalDep) -> UseCases:
+        return kind(_caller_of(request, principal))
 
     return Depends(make)
 
