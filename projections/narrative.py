@@ -822,6 +822,24 @@ def _on_day(effective_on: date) -> str:
     return effective_on.isoformat()
 
 
+def check_in_action(title: str, value: float, confidence: int, day: str) -> str:
+    """How a check-in reads: a fixed template over its key result's title as it stood then,
+    the value, the confidence and the day (ISO). The stored views keep only these values and
+    render the sentence when a row is read (`infra.views.queries`)."""
+    return f"check-in on '{title}': {number(value)} (confidence {confidence}) for {day}"
+
+
+def check_in_after(check_in_id: str, value: float, confidence: int, note: str, day: str) -> Json:
+    """A check-in's after side (its before side is empty)."""
+    return {
+        "check_in_id": check_in_id,
+        "value": value,
+        "confidence": confidence,
+        "note": note,
+        "effective_on": day,
+    }
+
+
 @_event(Objective.ProgressReported, objective_local=True)
 def _progress(context: Context, e: Objective.ProgressReported, logged: Logged) -> Narration:
     # Three events in four are check-ins: `_kr`, `_on_day`, `q` and `about_objective` written out (one
@@ -830,23 +848,15 @@ def _progress(context: Context, e: Objective.ProgressReported, logged: Logged) -
     node = context.tree.objectives[e.originator_id]
     title = node.key_results[e.key_result_id].title
     day = e.effective_on.isoformat()
-    action = f"check-in on '{title}': {number(e.value)} (confidence {e.confidence}) for {day}"
-    after = {
-        "check_in_id": str(e.check_in_id),
-        "value": e.value,
-        "confidence": e.confidence,
-        "note": e.note,
-        "effective_on": day,
-    }
     return Narration(
         "objective",
         e.originator_id,
         e.originator_id,
         node.cycle_id,
         e.key_result_id,
-        action,
+        check_in_action(title, e.value, e.confidence, day),
         {},
-        after,
+        check_in_after(str(e.check_in_id), e.value, e.confidence, e.note, day),
     )
 
 

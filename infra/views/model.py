@@ -27,7 +27,8 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Final
+from datetime import datetime
+from typing import IO, Any, Final, NamedTuple
 from uuid import UUID
 
 import orjson
@@ -43,6 +44,7 @@ from projections.catalogue import CATALOGUE, narrate
 from projections.comparison import AmendmentTally, ComparisonState
 from projections.comparison import tally as tally_comparison
 from projections.directory import DirectoryFold, DirectoryState
+from projections.entries import type_name
 from projections.history import (
     CHECK_IN,
     CORRECTION,
@@ -108,6 +110,9 @@ class EventKind:
     objective: bool
     check_in: bool
     correction: bool
+    progress: bool
+    """A check-in (not a correction): its audit row is stored as the values of a template
+    (`CheckInAudit`), not narrated."""
     own_objective_only: bool
     cycle_closed: bool
     team: bool
@@ -130,6 +135,7 @@ def event_kind(event_class: type[Any]) -> EventKind:
             objective=of(OBJECTIVE_EVENT),
             check_in=of(CHECK_IN),
             correction=of(CORRECTION),
+            progress=issubclass(event_class, Objective.ProgressReported),
             own_objective_only=of(_OWN_OBJECTIVE_ONLY),
             cycle_closed=of(_CYCLE_CLOSED),
             team=of(_TEAM_EVENT),
@@ -214,6 +220,49 @@ class Snapshot:
     """The strategy layer (strategy, KPIs, initiatives, quality levels), when it changed since."""
 
 
+PROGRESS_REPORTED: Final = type_name(Objective.ProgressReported)
+"""The event type of a check-in ("Objective.ProgressReported")."""
+
+
+class CheckInAudit(NamedTuple):
+    """A check-in's audit row as its template's values (three events in four are check-ins).
+
+    Its sentence and after side are a fixed template (`projections.narrative.check_in_action`,
+    `check_in_after`) over the key result's title as it stood then, the value, the confidence
+    and the day: the views store those values (`doc`) and the title once per key result and
+    title (`Changes.titles`), and the queries render the row when it is read. The entity is
+    the objective; before, approver and entity type are the template's own."""
+
+    position: int
+    recorded_at: datetime
+    actor: str
+    objective_id: UUID
+    key_result_id: UUID
+    cycle_id: UUID
+    doc: list[Any]
+    """request id, entity version, value, confidence, note, check-in id, the day (ISO), then
+    reason and provenance, left off the end when empty (`check_in_doc`)."""
+
+
+def check_in_doc(event: Any) -> list[Any]:
+    """A check-in event's `CheckInAudit.doc` (ids and the day as orjson writes them)."""
+    doc = [
+        event.request_id,
+        event.originator_version,
+        event.value,
+        event.confidence,
+        event.note,
+        event.check_in_id,
+        event.effective_on,
+    ]
+    provenance = event.provenance or None
+    if provenance is not None:
+        doc += (event.reason, provenance)
+    elif event.reason:
+        doc.append(event.reason)
+    return doc
+
+
 @dataclass
 class Changes:
     """What a run of events changed, for a writer to turn into rows."""
@@ -222,7 +271,11 @@ class Changes:
     teams: set[UUID] = field(default_factory=set)
     cycles: set[UUID] = field(default_factory=set)
     people: set[UUID] = field(default_factory=set)
-    audit: list[AuditRow] = field(default_factory=list)
+    audit: list[AuditRow | CheckInAudit] = field(default_factory=list)
+    """In log order: a check-in's as its template's values, every other event's narrated."""
+    titles: list[tuple[UUID, int, UUID, str]] = field(default_factory=list)
+    """(key result id, position, objective id, title): a key result's title as the check-in
+    at `position` and the following ones (up to its next title row) read it."""
     check_ins: list[tuple[UUID, UUID, CheckInRecord]] = field(default_factory=list)
     """(objective id, lineage id, record)."""
     superseded: list[tuple[UUID, UUID]] = field(default_factory=list)
@@ -238,6 +291,7 @@ class Changes:
             or self.cycles
             or self.people
             or self.audit
+            or self.titles
             or self.check_ins
             or self.superseded
             or self.snapshots
@@ -508,6 +562,10 @@ class Model:
         """Objectives of closed cycles still in memory, parked by the next `settle`."""
         self.unsaved_documents: dict[UUID, tuple[UUID, bytes]] = {}
         """The checkpoint documents of parked objectives among `unsaved_objectives`."""
+        self.titles: dict[int, str] = {}
+        """A key result's id (its number) → the title its latest check-in's audit row was
+        given a title row for (`Changes.titles`). Not saved: a model that forgot a title
+        writes it again at its next check-in, which reads the same."""
         self._narrate = "narrate" in self.parts
         self._context = "context" in self.parts
         self._tallies = "tallies" in self.parts
@@ -549,7 +607,13 @@ class Model:
                 advance(self.context, logged)
             self._moved(logged)
             return
-        told: Narration | None = narrate(self.context, logged) if self._narrate and own else None
+        told: Narration | None = None
+        if self._narrate and own:
+            if kind.progress:  # a template's values, not a sentence (`CheckInAudit`)
+                if self._audit:
+                    self.changes.audit.append(self._check_in_audit(logged))
+            else:
+                told = narrate(self.context, logged)
         if self._tallies:
             tally_comparison(self.tallies, logged)
         if self._context:
@@ -558,7 +622,10 @@ class Model:
             if self._audit:
                 self.changes.audit.append(told_row(told, logged))
             if self._history and objective:
-                self._record(logged, told, kind)
+                self._record(logged, told.action, told.key_result_id, kind)
+        elif kind.progress and self._history and own and self._narrate:
+            # No sentence: a summary is the timeline's, which the views read from the audit rows.
+            self._record(logged, "", None, kind)
         if self._directory:
             _APPLY_DIRECTORY(self.directory, logged)
         if self._inbox:
@@ -569,6 +636,28 @@ class Model:
         self._touch(event, own, kind)
         if self._context and kind.cycle_closed and self.parking:
             self.to_park.update(self.tree.cycle_objectives.get(event.originator_id, ()))
+
+    def _check_in_audit(self, logged: Logged) -> CheckInAudit:
+        """A check-in's audit row, against the tree before it (as `narrate` would phrase it),
+        and its key result's title row when the title is not the one the previous check-in's
+        row read."""
+        event: Any = logged.event
+        objective_id = event.originator_id
+        kr_id = event.key_result_id
+        node = self.context.tree.objectives[objective_id]
+        title = node.key_results[kr_id].title
+        if self.titles.get(kr_id.int) != title:
+            self.titles[kr_id.int] = title
+            self.changes.titles.append((kr_id, logged.position, objective_id, title))
+        return CheckInAudit(
+            logged.position,
+            logged.recorded_at,
+            event.actor,
+            objective_id,
+            kr_id,
+            node.cycle_id,
+            check_in_doc(event),
+        )
 
     # ----------------------------------------------------------------- parking
 
@@ -635,6 +724,7 @@ class Model:
         tallies.amendments.pop(objective_id, None)
         for kr_id in node.key_results:
             tallies.check_ins.pop(kr_id, None)
+            self.titles.pop(kr_id.int, None)
 
     def unpark(self, objective_id: UUID) -> None:
         """Read a parked objective back into the model's states from its rows, as
@@ -680,10 +770,10 @@ class Model:
         self.tallies.cursor.position = self.history.cursor.position = logged.position
         self.tallies.cursor.now = self.history.cursor.now = logged.recorded_at
 
-    def _record(self, logged: Logged, told: Narration, kind: EventKind) -> None:
+    def _record(self, logged: Logged, summary: str, kr_id: UUID | None, kind: EventKind) -> None:
         event: Any = logged.event  # a check-in or a correction where `kind` says so
         # No timeline entry: the history view reads an objective's timeline from its audit rows.
-        record_history(self.history, logged, told.action, told.key_result_id, timeline=False)
+        record_history(self.history, logged, summary, kr_id, timeline=False)
         if kind.check_in:
             entry = self.history.objectives[event.originator_id]
             kr = entry.key_results[event.key_result_id]

@@ -4,9 +4,10 @@ Every query runs in one REPEATABLE READ, read-only transaction, so the rows it r
 tracking position it reports belong to the same moment. Answers are computed by the folds' own
 query functions over states rebuilt from rows (`projections.tree.tree`, `inbox`, ...), so a
 view answers exactly what the in-memory fold would at that position. Append-only rows store
-only what their columns do not: `audit_json` puts the columns back, `check_in_record` takes a
-check-in's values from its audit row (stored once), and
-an objective's history timeline is read from its audit rows (`infra.views.schema.READS`).
+only what their columns do not: `audit_json` puts the columns back (and renders a check-in's
+sentence and after side from its template's values and its key result's title row:
+`audit_fields`), `check_in_record` takes a check-in's values from its audit row (stored once),
+and an objective's history timeline is read from its audit rows (`infra.views.schema.READS`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from domain.objective import Objective
 from infra import answer
 from infra.views.codec import decode, load, loads
 from infra.views.log import LogReader
+from infra.views.model import PROGRESS_REPORTED
 from infra.views.schema import META_TABLE, OBJECTIVE_OF_ANOTHER_ROW, TRACKING_TABLE
 from infra.views.store import AUDIT_DEFAULTS, ViewStore, default_entity_type, views_position
 from projections.audit import AuditRow
@@ -35,6 +37,7 @@ from projections.directory import CycleEntry, DirectoryState, PersonEntry, TeamE
 from projections.entries import type_name
 from projections.history import CheckInRecord, ObjectiveHistory, TimelineEntry
 from projections.inbox import InboxState, Negotiation
+from projections.narrative import check_in_action, check_in_after
 from projections.staleness import StalenessState, WatchedCycle, WatchedObjective
 from projections.strategy import StrategyState
 from projections.tree import CheckInPoint, CycleClock, ObjectiveNode, TeamLink, TreeState
@@ -75,6 +78,7 @@ class ViewQueries:
         self.store = store
         self.log = log
         self.t = store.ident
+        self._audit_columns = audit_columns(store.ident("view_audit_titles"))
         self._directory: tuple[tuple[int, int], DirectoryState] | None = None
         self._strategy: tuple[tuple[int, int], StrategyState] | None = None
         self._key = SQL(
@@ -278,15 +282,15 @@ class ViewQueries:
         # The timeline is the audit rows of the objective's own events (schema.READS), and
         # its check-ins' values are their audit rows' (stored once).
         audited: dict[int, tuple[datetime, str, str, list[Any]]] = {}
-        for position, recorded_at, event_type, actor, kr_id, doc in self._rows(
+        for position, recorded_at, event_type, actor, kr_id, doc, title in self._rows(
             snap,
             SQL(
-                "SELECT position, recorded_at, event_type, actor, key_result_id, doc::text "
-                "FROM {} WHERE entity_id = %s AND event_type LIKE %s ORDER BY position"
-            ).format(self.t("view_audit")),
+                "SELECT position, recorded_at, event_type, actor, key_result_id, doc::text, {} "
+                "FROM {} a WHERE entity_id = %s AND event_type LIKE %s ORDER BY position"
+            ).format(title_at(self.t("view_audit_titles")), self.t("view_audit")),
             (objective_id, OBJECTIVE_EVENTS),
         ):
-            data = audit_fields(loads(doc), event_type)
+            data = audit_fields(loads(doc), event_type, title)
             if event_type in CHECK_IN_EVENTS:
                 audited[position] = (recorded_at, event_type, actor, data)
             history.timeline.append(
@@ -342,8 +346,8 @@ class ViewQueries:
         where.when("cycle_id = %s", cycle_id)
         where.when("position >= %s", from_position)
         where.when("position <= %s", to_position)
-        query = SQL("SELECT {} FROM {}{} ORDER BY position").format(
-            AUDIT_COLUMNS, self.t("view_audit"), where.clause()
+        query = SQL("SELECT {} FROM {} a{} ORDER BY position").format(
+            self._audit_columns, self.t("view_audit"), where.clause()
         )
         params = where.params
         if limit is not None:
@@ -359,7 +363,7 @@ class ViewQueries:
     ) -> list[AuditRow]:
         """Rows in (low, high] (of one cycle), and the amendment proposals up to `high`."""
         query = SQL(
-            "SELECT {} FROM {} WHERE (position > %s AND position <= %s{}) "
+            "SELECT {} FROM {} a WHERE (position > %s AND position <= %s{}) "
             "OR (event_type = {} AND position <= %s{}) "
             "ORDER BY position"
         )
@@ -371,7 +375,7 @@ class ViewQueries:
         if cycle_id is not None:
             params.append(cycle_id)
         proposed = Literal(type_name(Objective.AmendmentProposed))
-        statement = query.format(AUDIT_COLUMNS, self.t("view_audit"), cycle, proposed, cycle)
+        statement = query.format(self._audit_columns, self.t("view_audit"), cycle, proposed, cycle)
         return [load(AuditRow, audit_json(row)) for row in self._rows(snap, statement, params)]
 
     # ---------------------------------------------------------------- inbox
@@ -427,11 +431,25 @@ class ViewQueries:
 OBJECTIVE_EVENTS = "Objective.%"
 """The event types of objectives' events (`Aggregate.Event`): an objective's timeline."""
 
-AUDIT_COLUMNS = SQL(
-    "position, recorded_at, actor, event_type, entity_id, objective_id, key_result_id, "
-    "cycle_id, doc::text"
-)
-"""What `audit_json` reads of a `view_audit` row: every column, in the table's order."""
+
+def title_at(titles: Composable) -> Composed:
+    """SQL for the title a check-in's audit row (`view_audit` as `a`) reads: its key result's
+    latest row in `titles` (`view_audit_titles`) at or before its position; NULL for the rows
+    of other events."""
+    return SQL(
+        "CASE WHEN a.event_type = {} THEN (SELECT t.title FROM {} t "
+        "WHERE t.key_result_id = a.key_result_id AND t.position <= a.position "
+        "ORDER BY t.position DESC LIMIT 1) END"
+    ).format(Literal(PROGRESS_REPORTED), titles)
+
+
+def audit_columns(titles: Composable) -> Composed:
+    """What `audit_json` reads of a `view_audit` row (as `a`): every column, in the table's
+    order, and the title a check-in's row reads (`title_at`)."""
+    return SQL(
+        "a.position, a.recorded_at, a.actor, a.event_type, a.entity_id, a.objective_id, "
+        "a.key_result_id, a.cycle_id, a.doc::text, {}"
+    ).format(title_at(titles))
 
 
 class _Where:
@@ -463,11 +481,15 @@ class _Where:
 
 
 def audit_json(row: Sequence[Any]) -> dict[str, Any]:
-    """The JSON-native audit row (what `jsonable(AuditRow)` gives) from a `view_audit` row:
-    its columns, and its document's other fields (`infra.views.store.audit_doc`)."""
-    position, recorded_at, actor, event_type, entity_id, objective_id, kr_id, cycle_id, doc = row
+    """The JSON-native audit row (what `jsonable(AuditRow)` gives) from a `view_audit` row
+    (`audit_columns`): its columns, and its document's other fields
+    (`infra.views.store.audit_doc`), or a check-in's rendered from its values and title."""
+    position, recorded_at, actor, event_type, entity_id, objective_id, kr_id, cycle_id, doc = row[
+        :9
+    ]
+    title = row[9] if len(row) > 9 else None
     request_id, entity_type, version, action, before, after, reason, approver, provenance = (
-        audit_fields(loads(doc), event_type)
+        audit_fields(loads(doc), event_type, title)
     )
     return {
         "position": position,
@@ -490,10 +512,13 @@ def audit_json(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def audit_fields(doc: list[Any], event_type: str) -> list[Any]:
+def audit_fields(doc: list[Any], event_type: str, title: str | None = None) -> list[Any]:
     """A `view_audit` row's document (`infra.views.store.audit_doc`) with its defaults put
     back: request id, entity type, entity version, action, before, after, reason, approver,
-    provenance."""
+    provenance. A check-in's (`infra.views.model.CheckInAudit`) is rendered from its values
+    and `title`, the title its row reads (`title_at`)."""
+    if event_type == PROGRESS_REPORTED:
+        return check_in_fields(doc, title)
     request_id, entity_type, version, action, *tail = doc
     before, after, reason, approver, provenance = (*tail, *AUDIT_DEFAULTS[len(tail) :])
     if entity_type is None:
@@ -508,6 +533,31 @@ def audit_fields(doc: list[Any], event_type: str) -> list[Any]:
         dict(after),
         reason,
         approver,
+        provenance,
+    ]
+
+
+CHECK_IN_DEFAULTS: tuple[Any, ...] = ("", None)
+"""The values of a check-in document's optional tail (reason, provenance)."""
+
+
+def check_in_fields(doc: list[Any], title: str | None) -> list[Any]:
+    """`audit_fields` of a check-in's audit row: its sentence and after side rendered from its
+    values (`infra.views.model.check_in_doc`) and its key result's title as it stood then, as
+    `projections.narrative` phrases a check-in."""
+    if title is None:
+        raise LookupError("a check-in's audit row has no title row for its key result")
+    request_id, version, value, confidence, note, check_in_id, day, *tail = doc
+    reason, provenance = (*tail, *CHECK_IN_DEFAULTS[len(tail) :])
+    return [
+        request_id,
+        "objective",
+        version,
+        check_in_action(title, value, confidence, day),
+        {},
+        check_in_after(check_in_id, value, confidence, note, day),
+        reason,
+        None,
         provenance,
     ]
 

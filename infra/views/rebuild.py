@@ -786,6 +786,7 @@ def _key(views: Sequence[str], shard: Shard | None = None) -> str:
 
 OWNERS = {
     "view_audit": "entity_id",
+    "view_audit_titles": "objective_id",
     "view_history_check_ins": "objective_id",
     "view_tt_objectives": "objective_id",
 }

@@ -12,7 +12,11 @@ so the history view's answers read the audit view's table (`READS`), which the l
 at the one position they all share. A check-in is stored once as well: its value, confidence,
 note, actor, time and reason are its audit row's; `view_history_check_ins` keeps only the keys
 that find it (objective, key result, lineage, position), its valid day and what superseded it.
-An audit row's document is a positional array (`infra.views.store.audit_doc`). The strategy
+An audit row's document is a positional array (`infra.views.store.audit_doc`); a check-in's
+(three events in four) holds only its template's values (`infra.views.model.CheckInAudit`):
+its sentence and after side are rendered when it is read, with its key result's title from
+`view_audit_titles` (a row per key result and title, at the first check-in that read it; the
+latest one at or before a check-in's position is the title it read). The strategy
 view is one document, the strategy fold's state (`view_strategy`, kind "strategy"; `changed`:
 the position it was written at): the strategy, KPIs, initiatives and quality levels, which the
 narration context reads as well.
@@ -202,6 +206,15 @@ TABLES: dict[str, tuple[Table, ...]] = {
             ),
             append_only=True,
         ),
+        Table(
+            "view_audit_titles",
+            "key_result_id uuid NOT NULL, position bigint NOT NULL, objective_id uuid NOT NULL, "
+            "title text NOT NULL",
+            # A check-in's audit row reads the latest title row of its key result at or
+            # before its position: a backward scan of this key.
+            "key_result_id, position",
+            append_only=True,
+        ),
     ),
     INBOX: (
         Table(
@@ -261,7 +274,7 @@ TABLES: dict[str, tuple[Table, ...]] = {
 }
 
 
-READS: dict[str, tuple[str, ...]] = {HISTORY: ("view_audit",)}
+READS: dict[str, tuple[str, ...]] = {HISTORY: ("view_audit", "view_audit_titles")}
 """Tables of another view that a view's queries read: the history's timeline is the audit's
 rows. A rebuild of a view rebuilds the views it reads as well: `okr rebuild history` rebuilds
 the audit view too."""

@@ -35,6 +35,7 @@ from infra.views.model import (
     INBOX,
     INBOX_TABLE,
     OBJECTIVE_TABLES,
+    PROGRESS_REPORTED,
     STALENESS,
     STALENESS_TABLE,
     STRATEGY,
@@ -43,6 +44,7 @@ from infra.views.model import (
     TREE_OBJECTIVES,
     VIEWS,
     Changes,
+    CheckInAudit,
     Model,
     Row,
     Shard,
@@ -73,12 +75,14 @@ from projections.staleness import StalenessFold, WatchedCycle, WatchedObjective
 from projections.strategy import StrategyFold, StrategyState
 from projections.tree import CheckInPoint, CycleClock, ObjectiveNode, TeamLink, TreeFold
 
-ROWS_VERSION = 4
+ROWS_VERSION = 5
 """Bump when the rows' shape changes (a fold's own version is part of each view's version).
 
 2: audit and check-in documents without their columns' values; no history timeline table.
 3: check-ins stored once (their audit rows): no document in `view_history_check_ins`.
-4: audit documents as positional arrays (`audit_doc`); no index on the audit's recorded time."""
+4: audit documents as positional arrays (`audit_doc`); no index on the audit's recorded time.
+5: a check-in's audit row as its template's values (`CheckInAudit`), its key result's title
+   in `view_audit_titles`; rendered when read."""
 
 VERSIONS: dict[str, str] = {
     DIRECTORY: f"directory{DirectoryFold.version}.rows{ROWS_VERSION}",
@@ -647,13 +651,18 @@ def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[
     """Rows of the append-only tables for what `changes` recorded.
 
     Their documents hold only what no column holds (`audit_doc`): the queries put the columns
-    back (`infra.views.queries.audit_json`). A check-in's row holds no document: the rest of
-    it is its audit row's (`infra.views.queries.check_in_record`)."""
+    back (`infra.views.queries.audit_json`), and a check-in's audit row is its template's
+    values (`CheckInAudit`), read with its key result's title row. A check-in's history row
+    holds no document: the rest of it is its audit row's
+    (`infra.views.queries.check_in_record`)."""
     views = set(views)
     out: dict[str, list[Row]] = {}
     if AUDIT in views:
         out["view_audit"] = [
-            (
+            # A check-in's: its entity is its objective (`CheckInAudit`'s fields in order).
+            (*row[:3], PROGRESS_REPORTED, row.objective_id, *row[3:6], _row_doc(row.doc))
+            if isinstance(row, CheckInAudit)
+            else (
                 row.position,
                 row.recorded_at,
                 row.actor,
@@ -666,6 +675,7 @@ def appended_rows(model: Model, views: Iterable[str], changes: Changes) -> dict[
             )
             for row in changes.audit
         ]
+        out["view_audit_titles"] = list(changes.titles)
     if HISTORY in views:
         out["view_history_check_ins"] = [
             (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tracemalloc
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from infra.views import rebuild as rebuild_module
 from infra.views.copy_format import copy_text
 from infra.views.log import LogReader
-from infra.views.model import VIEWS, Changes, Model
+from infra.views.model import VIEWS, Changes, CheckInAudit, Model
 from infra.views.model_file import model_bytes, model_from_bytes
 from infra.views.rebuild import Rebuild
 from infra.views.store import ViewStore, entity_rows
@@ -160,6 +161,20 @@ def _every_change(
     return taken, model
 
 
+def _titles_read(taken: Sequence[Changes]) -> list[tuple[int, str]]:
+    """(position, title) of each check-in's audit row: its key result's latest title row."""
+    latest: dict[UUID, str] = {}
+    read = []
+    for changes in taken:
+        latest.update((kr_id, title) for kr_id, _, _, title in changes.titles)
+        read += [
+            (row.position, latest[row.key_result_id])
+            for row in changes.audit
+            if isinstance(row, CheckInAudit)
+        ]
+    return read
+
+
 PROPERTY: Callable[[Any], Any] = settings(
     max_examples=int(os.environ.get("OKR_PROPERTY_EXAMPLES", "6")) * 4,
     deadline=None,
@@ -180,7 +195,10 @@ def test_parking_changes_nothing_a_view_holds(
     parked_changes, parked = _every_change(log, every, True, reload_at)
     kept_changes, kept = _every_change(log, every, False)
     for position, (got, expected) in enumerate(zip(parked_changes, kept_changes, strict=True)):
-        assert got == expected, log[position]
+        assert replace(got, titles=[]) == replace(expected, titles=[]), log[position]
+    # A model that parked an objective or was loaded writes its key results' titles again at
+    # their next check-ins: every check-in reads the same title.
+    assert _titles_read(parked_changes) == _titles_read(kept_changes)
     assert _rows(parked) == _rows(kept)
     closed = [c for c, clock in kept.tree.cycles.items() if clock.phase == "closed"]
     for cycle_id in closed:

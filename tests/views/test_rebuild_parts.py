@@ -22,15 +22,17 @@ from domain.objective import Objective
 from domain.person import Person
 from domain.team import Team
 from infra.views.codec import jsonable, load, loads
-from infra.views.model import VIEWS, Model
+from infra.views.model import PROGRESS_REPORTED, VIEWS, Model
 from infra.views.queries import audit_fields, audit_json, check_in_record
 from infra.views.rebuild import compressed_model, copy_text, model_bytes, model_from_bytes
 from infra.views.schema import TABLES, Table
 from infra.views.store import appended_rows, columns
-from projections.audit import AuditRow
+from projections.audit import AuditFold, AuditRow, audit_row
 from projections.base import KindTest
 from projections.catalogue import CATALOGUE
+from projections.narrative import advance
 from tests.unit.projections.story import first_quarter
+from tests.views.test_check_in_audit import titled
 
 pytestmark = pytest.mark.postgres
 
@@ -129,9 +131,10 @@ def test_kind_test_answers_as_isinstance_for_every_event_class(
 
 
 def test_append_only_documents_hold_no_column_and_read_back_as_the_codecs_json() -> None:
-    """An audit row's document keeps only what its columns do not hold, a check-in's row no
-    document at all (its audit row holds its values), and the queries put the rows back
-    together as the codec's JSON of the fold's output."""
+    """An audit row's document keeps only what its columns do not hold, a check-in's audit row
+    only its template's values, a check-in's history row no document at all (its audit row
+    holds its values), and the queries put the rows back together as the codec's JSON of the
+    fold's output."""
     story = first_quarter()
     model = Model(VIEWS)
     model.apply_all(story.ledger.log())
@@ -140,29 +143,44 @@ def test_append_only_documents_hold_no_column_and_read_back_as_the_codecs_json()
     rows = appended_rows(model, VIEWS, changes)
     assert "view_history_timeline" not in rows  # the timeline is read from the audit rows
     assert len(rows["view_audit"]) == len(changes.audit)
-    for row, audited in zip(rows["view_audit"], changes.audit, strict=True):
-        doc = loads(row[-1])
-        assert type(doc) is list and 4 <= len(doc) <= 8
+    narrated = AuditFold().initial()
+    for logged in story.ledger.log():
+        narrated.rows.append(audit_row(narrated.context, logged))
+        advance(narrated.context, logged)
+    assert len(narrated.rows) == len(changes.audit)
+    templated = 0
+    for row, audited in zip(titled(rows), narrated.rows, strict=True):
+        doc = loads(row[8])
         assert row[4] not in doc and str(row[4]) not in doc[:4]  # no column's value
-        assert len(doc) == 4 or doc[-1] not in ({}, "", None)  # no empty tail
-        assert (doc[1] is None) == (audited.entity_type == audited.event_type.split(".")[0].lower())
+        if row[3] == PROGRESS_REPORTED:  # the template's values: no sentence, no map
+            templated += 1
+            assert audited.action not in doc and audited.action.startswith("check-in on '")
+            assert all(type(value) is not dict for value in doc)
+            assert len(doc) == 7 or doc[-1] not in ({}, "", None)  # no empty tail
+        else:
+            assert type(doc) is list and 4 <= len(doc) <= 8
+            assert len(doc) == 4 or doc[-1] not in ({}, "", None)  # no empty tail
+            assert (doc[1] is None) == (
+                audited.entity_type == audited.event_type.split(".")[0].lower()
+            )
         assert audit_json(row) == jsonable(audited)
         assert load(AuditRow, audit_json(row)) == audited
+    assert templated >= 4
     # A check-in is stored once: its row keeps keys and its valid day, its audit row the rest.
     assert not any(c.json for c in columns(table("view_history_check_ins")))
-    audited = {row[0]: row for row in rows["view_audit"]}
+    audited_at = {row[0]: row for row in titled(rows)}
     for row, (oid, lineage, record) in zip(
         rows["view_history_check_ins"], changes.check_ins, strict=True
     ):
         assert row[:5] == (record.check_in_id, oid, record.key_result_id, lineage, record.position)
-        audit = audited[record.position]
+        audit = audited_at[record.position]
         read = check_in_record(
             (row[0], row[2], row[4], record.superseded_by, row[-1]),
-            (audit[1], audit[3], audit[2], audit_fields(loads(audit[-1]), audit[3])),
+            (audit[1], audit[3], audit[2], audit_fields(loads(audit[8]), audit[3], audit[9])),
         )
         assert read == record
     assert any(r.supersedes for _, _, r in changes.check_ins)  # corrections are covered
-    assert any(a.before for a in changes.audit) and any(a.reason for a in changes.audit)
+    assert any(a.before for a in narrated.rows) and any(a.reason for a in narrated.rows)
     assert copy_text([r for table in rows.values() for r in table])  # every value has a format
 
 
