@@ -7,15 +7,17 @@ One process, one writer: an approved objective (the test organisation of `tests/
 gets `--history` check-ins (one in ten a correction) through `check_in_many`, then `--rounds`
 rounds of `--check-ins` check-ins through `OkrLedger.check_in`, each timed by the thread's CPU
 (`time.thread_time`) and the wall clock. The objective stays cached, so each check-in is the
-steady state of the write path: the fast-forward of the pair, the copy handed to the command,
-the rule, the save. Prints one JSON object (per round: CPU and wall milliseconds per check-in).
+steady state of the write path: the cached pair's copies handed to the command (no read of the
+store), the rule, the save conditioned on the cycle being unchanged. Prints one JSON object
+(per round: CPU and wall milliseconds per check-in).
 
 With ``--parts`` the rounds also time, by the thread's CPU, the parts of a check-in (each
-method wrapped: loading the objective and its cycle, with its query and its copies; the
-domain rule with the event's creation; the save, with the mapper's encoding and the
-recorder's insert; the rest is the difference), per check-in in microseconds. The wrappers
-cost about a microsecond each. With ``--profile FILE`` the rounds run under cProfile (whose
-own overhead inflates small calls) and its statistics go to FILE.
+method wrapped: loading the objective and its cycle, from the store with its query or from
+the cache, and the copies; the domain rule with the event's creation; the save, with the
+mapper's encoding, the recorder's insert and the cache's advance; the rest is the
+difference), per check-in in microseconds. The wrappers cost about a microsecond each. With
+``--profile FILE`` the rounds run under cProfile (whose own overhead inflates small calls)
+and its statistics go to FILE.
 
 PostgreSQL: the embedded server with its cluster in `--data` (started if not running, left
 running so that runs can alternate; `--stop` stops it), or `OKR_BENCH_DATABASE_URL`.
@@ -49,16 +51,19 @@ from infra.settings import Settings
 from tests.unit.builders import ADMIN, ALICE, an_org, ctx
 
 PARTS: tuple[tuple[str, type, str], ...] = (
-    ("load (objective and cycle)", OkrLedger, "_load_with"),
+    ("load from the store (objective and cycle)", OkrLedger, "_load_with"),
     ("load: the events query", ChainedApplicationRecorder, "select_events_after"),
-    ("load: the copies", OkrAggregate, "__deepcopy__"),
+    ("load from the cache, no read (objective and cycle)", OkrLedger, "_cached_copies"),
+    ("load or cache: the copies", OkrAggregate, "__deepcopy__"),
     ("rule (check-in and its event)", Objective, "check_in"),
     ("save (Application.save)", OkrLedger, "save"),
     ("save: encoding (mapper)", PersonalDataMapper, "to_stored_event"),
     ("save: insert and commit (recorder)", ChainedApplicationRecorder, "insert_events"),
+    ("save: the cache moved on", OkrLedger, "_advance_cache"),
 )
 """Parts timed by ``--parts``: (name, class, method). Names with a colon are inside the part
-named before it."""
+(or parts) named before it. A check-in loads from the store or from the cache (see
+`ObjectiveLedger._on_objective`); the copies are made by either."""
 
 
 class Parts:

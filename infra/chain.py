@@ -23,6 +23,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import (
     DataError,
+    IntegrityError,
     InterfaceError,
     OperationalError,
     ProgrammingError,
@@ -148,6 +149,7 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             self.statements.create_chain_table,
             self.statements.create_chain_time_index,
             self.statements.insert_function,
+            self.statements.insert_function_unchanged,
         ]
         self._qualified_chain = self.statements.qualified_chain
         self._insert_function_ready = False
@@ -158,11 +160,21 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         """A command's read and a lone save go at libpq level (:mod:`infra.chain_direct`),
         whose binary parameters and rows are made for `uuid` ids."""
         self._direct_selects: dict[int, DirectStatement] = {}
-        self._direct_calls: dict[int, DirectStatement] = {}
+        self._direct_calls: dict[tuple[int, bool], DirectStatement] = {}
 
     def create_table(self) -> None:
         super().create_table()
         self._insert_function_ready = True
+
+    def commits_unchanged(self) -> bool:
+        """Whether a save made now can be conditioned on an aggregate it does not write being
+        unchanged (``save(..., unchanged=(id, version))``): a save that calls the insert
+        function (:attr:`infra.chain_sql.ChainStatements.insert_function_unchanged`), i.e.
+        one this process created the function for and that marks no ``Idempotency-Key``
+        (a keyed save commits with the client's statements). Asked by a command before it
+        decides on its cached aggregates without reading the store
+        (``domain.ledger.base.LedgerBase._cached_copies``)."""
+        return self._insert_function_ready and current_claim() is None
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         # CREATE ... IF NOT EXISTS is not safe against a concurrent creator: serialise creators.
@@ -193,6 +205,12 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         A write made for a request with an ``Idempotency-Key`` (a :class:`infra.idempotency.Claim`
         is current) also marks that key ``written`` in its savepoint, or fails with
         :class:`~infra.idempotency.KeyAlreadyWritten` when the key was written already.
+
+        ``unchanged=(aggregate_id, version)`` conditions the save on that aggregate having no
+        event after ``version``, checked under the table lock: otherwise the save is refused
+        as a stale version is (``IntegrityError``) and writes nothing. Only the insert
+        function checks it (:meth:`commits_unchanged` says when a save will call it); a save
+        that would take another path is refused unwritten.
         """
         if not stored_events:
             nothing: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
@@ -245,6 +263,9 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         claim = write.claim
         if claim is None and self._insert_function_ready and not write.kwargs.get("tracking"):
             self._commit_one_statement(write)
+            return
+        if _unchanged(write) is not None:
+            write.error = _unchecked(write)
             return
         token = _import_time.set(write.imported_at)
         try:
@@ -307,8 +328,13 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
         params.append(None if imported_at is None else imported_at.isoformat().encode())
         params.append(self._lock_timeout.encode())
         formats = [BINARY] * (4 * len(events)) + [TEXT, TEXT]
+        unchanged = _unchanged(write)
+        if unchanged is not None:
+            params += [_uuid(unchanged[0]).bytes, INT8.pack(unchanged[1])]
+            formats += [BINARY, BINARY]
         with self.datastore.get_connection() as conn:
-            result = self._direct_call(len(events), conn).execute(conn, params, formats)
+            statement = self._direct_call(len(events), conn, unchanged=unchanged is not None)
+            result = statement.execute(conn, params, formats)
             ids = sorted(
                 INT8.unpack(result.get_value(row, 0) or b"")[0] for row in range(result.ntuples)
             )
@@ -317,15 +343,19 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             raise ProgrammingError(msg)
         write.ids = ids
 
-    def _direct_call(self, events: int, conn: Connection[DictRow]) -> DirectStatement:
-        statement = self._direct_calls.get(events)
+    def _direct_call(
+        self, events: int, conn: Connection[DictRow], *, unchanged: bool = False
+    ) -> DirectStatement:
+        statement = self._direct_calls.get((events, unchanged))
         if statement is None:
             kinds = ("uuid", "int8", "text", "bytea")
-            statement = self._direct_calls[events] = DirectStatement(
-                f"okr_{self.events_table_name}_insert_{events}".encode(),
-                self.statements.insert_function_call(events, conn),
+            suffix = "_unchanged" if unchanged else ""
+            statement = self._direct_calls[events, unchanged] = DirectStatement(
+                f"okr_{self.events_table_name}_insert_{events}{suffix}".encode(),
+                self.statements.insert_function_call(events, conn, unchanged=unchanged),
                 [OID[kind] for kind in kinds for _ in range(events)]
-                + [OID["timestamptz"], OID["text"]],
+                + [OID["timestamptz"], OID["text"]]
+                + ([OID["uuid"], OID["int8"]] if unchanged else []),
             )
         return statement
 
@@ -345,7 +375,12 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
             else columns
         )
         values += [write.imported_at, self._lock_timeout]
-        call = self.statements.insert_function_call(len(events), curs.connection)
+        unchanged = _unchanged(write)
+        if unchanged is not None:
+            values += list(unchanged)
+        call = self.statements.insert_function_call(
+            len(events), curs.connection, unchanged=unchanged is not None
+        )
         curs.execute(call, values, prepare=True)
 
     @staticmethod
@@ -361,8 +396,11 @@ class ChainedApplicationRecorder(PostgresApplicationRecorder):
     ) -> None:
         """One save of a batch in its own savepoint: its events and links (the function's
         call, as a lone save's, or the bulk insert), and its key's mark."""
-        token = _import_time.set(write.imported_at)
         called = self._insert_function_ready and len(write.stored_events) < BULK_EVENTS
+        if not called and _unchanged(write) is not None:
+            write.error = _unchecked(write)
+            return
+        token = _import_time.set(write.imported_at)
         try:
             with (
                 conn.transaction(),
@@ -592,3 +630,18 @@ class ChainedProcessRecorder(PostgresProcessRecorder, ChainedApplicationRecorder
 
 def _uuid(originator_id: UUID | str) -> UUID:
     return originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+
+
+def _unchanged(write: PendingWrite) -> tuple[UUID | str, int] | None:
+    """The aggregate (id, version) a save is conditioned on (``insert_events``'s
+    ``unchanged``), if any."""
+    unchanged: tuple[UUID | str, int] | None = write.kwargs.get("unchanged")
+    return unchanged
+
+
+def _unchecked(write: PendingWrite) -> IntegrityError:
+    """The refusal of a conditioned save on a path that cannot check its condition (the
+    client's statements): nothing is written; the command decides again on the store."""
+    return IntegrityError(
+        f"a save conditioned on {_unchanged(write)} unchanged cannot be checked on this path"
+    )

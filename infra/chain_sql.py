@@ -5,6 +5,8 @@
   server exactly as :func:`infra.chainhash.link_hash` specifies;
 - ``<events>_insert_chained``: a function that takes the table lock, queues the ``NOTIFY`` and
   runs the chained insert, so that a lone save is one ``SELECT`` in autocommit; and its calls;
+  its variant that first refuses the save if another aggregate has moved on (the condition of
+  a command decided on a cached aggregate it does not write);
 - the bulk insert of a large save (ids and hashes made by the client);
 - the read of several aggregates' events after given versions.
 
@@ -72,6 +74,7 @@ class ChainStatements:
         """What the statements name, by the placeholder that names it."""
         self.qualified_chain = self.sql("{schema}.{chain}")
         self._function_calls: dict[int, bytes] = {}
+        self._unchanged_calls: dict[int, bytes] = {}
         self._selects_after: dict[int, bytes] = {}
 
     def sql(self, text: LiteralString, **values: Composable) -> Composed:
@@ -185,6 +188,19 @@ class ChainStatements:
         parameters), not as a composite array in text.
         Its body names only these tables, never a setting, so every process creates the same
         function (under the recorder's creation lock)."""
+        return self._insert_function(unchanged=False)
+
+    @cached_property
+    def insert_function_unchanged(self) -> Composed:
+        """:attr:`insert_function` with a condition (the same name, two more arguments): the
+        save is refused, as a stale version is (``unique_violation``, an ``IntegrityError``),
+        when the aggregate ``_unchanged_id`` has events after ``_unchanged_version``. Checked
+        under the table lock, so no other save can move it on before the commit: a command
+        decided on an aggregate it did not write (an objective's cycle, as cached) commits
+        only if that aggregate is still as it saw it."""
+        return self._insert_function(unchanged=True)
+
+    def _insert_function(self, *, unchanged: bool) -> Composed:
         insert = self.chained_insert_of(
             events=SQL(
                 "unnest(_originator_ids, _versions, _topics, _states) "
@@ -194,28 +210,54 @@ class ChainStatements:
             imported=SQL("_imported_at IS NOT NULL"),
             imported_at=SQL("_imported_at"),
         )
+        condition: Composable = SQL("")
+        arguments: Composable = SQL("")
+        if unchanged:
+            arguments = self.sql(", _unchanged_id {id_type}, _unchanged_version bigint")
+            condition = self.sql(
+                "IF EXISTS (SELECT 1 FROM {schema}.{events_table} "
+                "WHERE originator_id = _unchanged_id "
+                "AND originator_version > _unchanged_version) THEN "
+                "RAISE unique_violation USING MESSAGE = 'aggregate ' || _unchanged_id "
+                "|| ' has moved on from version ' || _unchanged_version; "
+                "END IF; "
+            )
         return self.sql(
             "CREATE OR REPLACE FUNCTION {schema}.{function}("
             "_originator_ids {id_type}[], _versions bigint[], _topics text[], _states bytea[], "
-            "_imported_at timestamptz, _lock_timeout text) "
+            "_imported_at timestamptz, _lock_timeout text{arguments}) "
             "RETURNS SETOF bigint LANGUAGE plpgsql AS $okr$ BEGIN "
             "PERFORM set_config('lock_timeout', _lock_timeout, true); "
             "LOCK TABLE {schema}.{events_table} IN EXCLUSIVE MODE; "
+            "{condition}"
             "PERFORM pg_notify({channel}, ''); "
             "RETURN QUERY {insert}; "
             "END $okr$",
             channel=SQLLiteral(self.channel_name),
             insert=insert,
+            arguments=arguments,
+            condition=condition,
         )
 
-    def insert_function_call(self, events: int, context: AdaptContext) -> bytes:
+    def insert_function_call(
+        self, events: int, context: AdaptContext, *, unchanged: bool = False
+    ) -> bytes:
         """The call of :attr:`insert_function` for a save of ``events`` events: the arrays
         built from scalar parameters up to ``SCALAR_PARAMETERS`` events (psycopg dumps a
         scalar in C; a list costs a Python-level element type search and dump per list),
-        lists beyond. As bytes, rendered once (see :func:`_rendered_once`)."""
+        lists beyond. As bytes, rendered once (see :func:`_rendered_once`). With
+        ``unchanged``, the call of :attr:`insert_function_unchanged` (two more parameters:
+        the aggregate's id and version)."""
+        if unchanged:
+            return _rendered_once(
+                self._unchanged_calls, events, self._function_call_unchanged, context
+            )
         return _rendered_once(self._function_calls, events, self._function_call, context)
 
-    def _function_call(self, events: int) -> Composed:
+    def _function_call_unchanged(self, events: int) -> Composed:
+        return self._function_call(events, self.sql(", %s::{id_type}, %s::bigint"))
+
+    def _function_call(self, events: int, unchanged: Composable | None = None) -> Composed:
         arrays: Composable
         if events <= SCALAR_PARAMETERS:
             arrays = SQL(", ").join(
@@ -225,7 +267,9 @@ class ChainStatements:
         else:
             arrays = SQL("%b, %b, %b, %b")
         return self.sql(
-            "SELECT * FROM {schema}.{function}({arrays}, %s::timestamptz, %s)", arrays=arrays
+            "SELECT * FROM {schema}.{function}({arrays}, %s::timestamptz, %s{unchanged})",
+            arrays=arrays,
+            unchanged=unchanged if unchanged is not None else SQL(""),
         )
 
     @cached_property

@@ -77,9 +77,14 @@ def test_an_aggregate_not_cached_is_loaded_as_before(
 
     app.check_in(objective_id, kr_id, 110, 7, ctx(ALICE))  # neither cached in `app` yet
     assert (queries.one, queries.many) == (2, 0)
+    # Both cached now: decided on the cache, conditioned on the store (no read at all,
+    # `test_unchanged_commit.py`); the pair's one query when another instance wrote.
     app.check_in(objective_id, kr_id, 120, 7, ctx(ALICE))
+    assert (queries.one, queries.many) == (2, 0)
+    other.check_in(objective_id, kr_id, 125, 7, ctx(BOB))
+    app.check_in(objective_id, kr_id, 130, 7, ctx(ALICE))
     assert (queries.one, queries.many) == (2, 1)
-    assert check_in_values(other, objective_id, kr_id) == [110.0, 120.0]
+    assert check_in_values(other, objective_id, kr_id) == [110.0, 120.0, 125.0, 130.0]
 
 
 def test_commands_get_copies_of_the_cached_pair(apps: tuple[OkrLedger, OkrLedger]) -> None:
