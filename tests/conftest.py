@@ -6,6 +6,8 @@
 - ``database_url`` (function): a fresh, empty database on that server, dropped afterwards.
 - ``es_env`` (function): the eventsourcing environment for that database (chained recorder).
 - ``ledger`` (function): the application on that database, closed afterwards.
+- ``demo_in_memory`` (session): the demo organisation (seed 7) loaded once into the in-memory
+  application, for the tests that only read it (loading it takes seconds).
 
 Tests that use them are marked ``postgres`` automatically; integration modules also say so.
 
@@ -22,6 +24,7 @@ import shutil
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import uuid4
@@ -33,6 +36,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolClosed
 
+from demo import DemoSummary, load_demo
 from domain.application import OkrLedger
 from infra.embedded import start_embedded_postgres, stop_embedded_postgres
 from infra.eventstore import eventsourcing_env
@@ -40,6 +44,8 @@ from infra.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from eventsourcing.persistence import Notification
 
 # Integration secrets are sealed at rest (infra/secretbox.py): every test process, and the
 # `okr` processes tests start, share this throwaway key unless a test sets its own.
@@ -185,3 +191,23 @@ def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
         yield app
     finally:
         app.close()
+
+
+@dataclass(frozen=True)
+class DemoInMemory:
+    """The demo organisation as `load_demo(app, seed=7)` left the in-memory application."""
+
+    app: OkrLedger
+    summary: DemoSummary
+    notifications: tuple[Notification, ...]
+    """The log as the load left it (a test that writes to `app` does not change it)."""
+
+
+@pytest.fixture(scope="session")
+def demo_in_memory() -> DemoInMemory:
+    """The demo loaded once for every test that only reads it (the demo's own tests, the
+    aggregate copies, the strategy layer, the Kafka envelopes): a test must not write to it."""
+    app = OkrLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    summary = load_demo(app, seed=7)
+    notifications = app.recorder.select_notifications(start=1, limit=1_000_000)
+    return DemoInMemory(app, summary, tuple(notifications))
