@@ -108,11 +108,16 @@ class _Server:
     def admin(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(make_conninfo(self.url, dbname="postgres"), autocommit=True)
 
-    def new_database(self, prefix: str = "okr_test") -> str:
-        """A fresh, empty database on this server; its libpq URL."""
+    def new_database(self, prefix: str = "okr_test", *, template: str | None = None) -> str:
+        """A fresh, empty database on this server, or a copy of the database at the URL
+        `template` (nobody may be connected to it); its libpq URL."""
         name = f"{prefix}_{uuid4().hex[:16]}"
+        create = SQL("CREATE DATABASE {}").format(Identifier(name))
+        if template is not None:
+            source = str(conninfo_to_dict(template)["dbname"])
+            create += SQL(" TEMPLATE {}").format(Identifier(source))
         with self.admin() as conn:
-            conn.execute(SQL("CREATE DATABASE {}").format(Identifier(name)) + self.create_options)
+            conn.execute(create + self.create_options)
         return make_conninfo(self.url, dbname=name)
 
     def drop_database(self, url: str) -> None:
@@ -121,9 +126,11 @@ class _Server:
             conn.execute(SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name)))
 
     @contextmanager
-    def fresh_database(self, prefix: str = "okr_test") -> Iterator[str]:
-        """A fresh database for the `with` block, dropped after it."""
-        url = self.new_database(prefix)
+    def fresh_database(
+        self, prefix: str = "okr_test", *, template: str | None = None
+    ) -> Iterator[str]:
+        """A fresh database (or a copy of `template`) for the `with` block, dropped after it."""
+        url = self.new_database(prefix, template=template)
         try:
             yield url
         finally:
