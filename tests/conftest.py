@@ -6,6 +6,8 @@
 - ``database_url`` (function): a fresh, empty database on that server, dropped afterwards.
 - ``es_env`` (function): the eventsourcing environment for that database (chained recorder).
 - ``ledger`` (function): the application on that database, closed afterwards.
+- ``demo_in_memory`` (session): the demo organisation (seed 7) loaded once into the in-memory
+  application, for the tests that only read it (loading it takes seconds).
 
 Tests that use them are marked ``postgres`` automatically; integration modules also say so.
 
@@ -22,6 +24,7 @@ import shutil
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import uuid4
@@ -33,6 +36,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolClosed
 
+from demo import DemoSummary, load_demo
 from domain.application import OkrLedger
 from infra.embedded import start_embedded_postgres, stop_embedded_postgres
 from infra.eventstore import eventsourcing_env
@@ -40,6 +44,8 @@ from infra.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from eventsourcing.persistence import Notification
 
 # Integration secrets are sealed at rest (infra/secretbox.py): every test process, and the
 # `okr` processes tests start, share this throwaway key unless a test sets its own.
@@ -102,11 +108,16 @@ class _Server:
     def admin(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(make_conninfo(self.url, dbname="postgres"), autocommit=True)
 
-    def new_database(self, prefix: str = "okr_test") -> str:
-        """A fresh, empty database on this server; its libpq URL."""
+    def new_database(self, prefix: str = "okr_test", *, template: str | None = None) -> str:
+        """A fresh, empty database on this server, or a copy of the database at the URL
+        `template` (nobody may be connected to it); its libpq URL."""
         name = f"{prefix}_{uuid4().hex[:16]}"
+        create = SQL("CREATE DATABASE {}").format(Identifier(name))
+        if template is not None:
+            source = str(conninfo_to_dict(template)["dbname"])
+            create += SQL(" TEMPLATE {}").format(Identifier(source))
         with self.admin() as conn:
-            conn.execute(SQL("CREATE DATABASE {}").format(Identifier(name)) + self.create_options)
+            conn.execute(create + self.create_options)
         return make_conninfo(self.url, dbname=name)
 
     def drop_database(self, url: str) -> None:
@@ -115,9 +126,11 @@ class _Server:
             conn.execute(SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name)))
 
     @contextmanager
-    def fresh_database(self, prefix: str = "okr_test") -> Iterator[str]:
-        """A fresh database for the `with` block, dropped after it."""
-        url = self.new_database(prefix)
+    def fresh_database(
+        self, prefix: str = "okr_test", *, template: str | None = None
+    ) -> Iterator[str]:
+        """A fresh database (or a copy of `template`) for the `with` block, dropped after it."""
+        url = self.new_database(prefix, template=template)
         try:
             yield url
         finally:
@@ -185,3 +198,23 @@ def ledger(es_env: dict[str, str]) -> Iterator[OkrLedger]:
         yield app
     finally:
         app.close()
+
+
+@dataclass(frozen=True)
+class DemoInMemory:
+    """The demo organisation as `load_demo(app, seed=7)` left the in-memory application."""
+
+    app: OkrLedger
+    summary: DemoSummary
+    notifications: tuple[Notification, ...]
+    """The log as the load left it (a test that writes to `app` does not change it)."""
+
+
+@pytest.fixture(scope="session")
+def demo_in_memory() -> DemoInMemory:
+    """The demo loaded once for every test that only reads it (the demo's own tests, the
+    aggregate copies, the strategy layer, the Kafka envelopes): a test must not write to it."""
+    app = OkrLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    summary = load_demo(app, seed=7)
+    notifications = app.recorder.select_notifications(start=1, limit=1_000_000)
+    return DemoInMemory(app, summary, tuple(notifications))

@@ -1,7 +1,9 @@
 """Fixtures for the HTTP API tests: the app on a real PostgreSQL, and a small organisation.
 
-`world` builds its people, teams, tokens and cycles through the application directly (fast);
-the tests then act through HTTP only.
+`world`'s people, teams, tokens and cycles are built through the application directly, once per
+session, in a template database whose views are caught up; a test that asks for `world` gets
+its own copy of that database (`database_url`), cloned by PostgreSQL, instead of an empty one.
+The tests then act through HTTP only.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from infra.idempotency import IdempotencyStore
 from infra.readmodels import ReadModels
 from infra.settings import Settings
 from tests.servers import served
+from tests.stopping import stop_views
 
 API = "/api/v1"
 
@@ -66,7 +69,7 @@ def readmodels(ledger: OkrLedger) -> Iterator[ReadModels]:
     try:
         yield models
     finally:
-        models.stop()
+        stop_views(models)
 
 
 @pytest.fixture
@@ -287,6 +290,63 @@ def build_world(ledger: OkrLedger) -> World:
     return world
 
 
+@dataclass(frozen=True)
+class WorldTemplate:
+    """A database holding the world and its views caught up (nobody connected to it), and
+    the world's people, tokens, teams and cycles as built there."""
+
+    url: str
+    world: World
+
+    def on(self, ledger: OkrLedger) -> World:
+        """The world again, on `ledger` (the application on a copy of the template)."""
+        built = self.world
+        return World(
+            ledger,
+            dict(built.actors),
+            dict(built.teams),
+            built.cycle_id,
+            built.active_cycle_id,
+            built.next_cycle_id,
+        )
+
+
+@pytest.fixture(scope="session")
+def world_template(_postgres_server: Any, postgres_server_url: str) -> Iterator[WorldTemplate]:
+    """The world built once for the session, as `build_world` builds it in a test, and the
+    views' runner's first build of it done."""
+    with _postgres_server.fresh_database("okr_world") as url:
+        settings = Settings(lock_timeout_seconds=5, pool_size=4)
+        app = OkrLedger(env=eventsourcing_env(url, settings))
+        try:
+            world = build_world(app)
+            models = ReadModels(app, Settings())
+            models.start()
+            try:
+                head = app.recorder.max_notification_id() or 0
+                assert models.wait_for(head, 60), "the views did not build the world"
+            finally:
+                stop_views(models)
+        finally:
+            app.close()  # nobody may be connected to a template
+        world.ledger = None  # type: ignore[assignment]  # each test has its own
+        yield WorldTemplate(url, world)
+
+
 @pytest.fixture
-def world(ledger: OkrLedger) -> World:
-    return build_world(ledger)
+def database_url(
+    request: pytest.FixtureRequest, _postgres_server: Any, postgres_server_url: str
+) -> Iterator[str]:
+    """A fresh database, dropped after the test: a copy of the world's template for a test
+    that asks for `world`, empty for any other."""
+    template = None
+    if "world" in request.fixturenames:
+        template = request.getfixturevalue("world_template").url
+    with _postgres_server.fresh_database(template=template) as url:
+        yield url
+
+
+@pytest.fixture
+def world(ledger: OkrLedger, world_template: WorldTemplate) -> World:
+    """The world, on the test's own copy of the template database (`database_url`)."""
+    return world_template.on(ledger)

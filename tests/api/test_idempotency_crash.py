@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.servers import okr_env, run_okr, start_okr_serve
+from tests.servers import okr_env, run_okr_here, start_okr_serve
 
 KEY = "create-data-team"
 ROOT_TOKEN = (
@@ -100,7 +100,7 @@ def _retry(
 def test_a_retry_after_a_crash_gets_the_first_answer_and_one_write(
     point: str, env: dict[str, str], database_url: str, servers: Servers
 ) -> None:
-    created = run_okr(*ROOT_TOKEN, env=env)
+    created = run_okr_here(*ROOT_TOKEN, env=env)
     assert created.returncode == 0, created.stderr
     headers = {"Authorization": f"Bearer {created.stdout.strip()}", "Idempotency-Key": KEY}
 
@@ -142,7 +142,7 @@ def test_a_retry_after_a_crash_gets_the_first_answer_and_one_write(
     assert len(_events(database_url)) == len(before) + 1
     teams = httpx.get(f"{base}/teams", headers=headers).json()["items"]
     assert [t["name"] for t in teams].count("Data") == 1
-    verified = run_okr("audit", "verify", env=env)
+    verified = run_okr_here("audit", "verify", env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
@@ -154,7 +154,7 @@ def test_a_crash_in_the_middle_of_a_group_commit_loses_nothing_acknowledged(
     none of the batch is, and the retries write each of the others exactly once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    created = run_okr(*ROOT_TOKEN, env=env)
+    created = run_okr_here(*ROOT_TOKEN, env=env)
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()
     doomed, base = servers.start(OKR_TEST_CRASH_POINT="mid_batch")
@@ -214,5 +214,5 @@ def test_a_crash_in_the_middle_of_a_group_commit_loses_nothing_acknowledged(
         if len(page) < 500:
             break
     assert sorted(n for n in names if n.startswith("team-")) == sorted(sent), "each once"
-    verified = run_okr("audit", "verify", env=env)
+    verified = run_okr_here("audit", "verify", env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr

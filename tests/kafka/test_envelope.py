@@ -13,17 +13,14 @@ from uuid import UUID, uuid4
 import orjson
 import pytest
 
-from demo import load_demo
-from domain.application import OkrLedger
 from infra.kafka import envelope
+from tests.conftest import DemoInMemory
 
 
 @pytest.fixture(scope="module")
-def demo_events() -> list[tuple[int, Any]]:
-    app = OkrLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    load_demo(app, seed=7)
-    notifications = app.recorder.select_notifications(start=1, limit=1_000_000)
-    return [(n.id, app.mapper.to_domain_event(n)) for n in notifications]
+def demo_events(demo_in_memory: DemoInMemory) -> list[tuple[int, Any]]:
+    app = demo_in_memory.app
+    return [(n.id, app.mapper.to_domain_event(n)) for n in demo_in_memory.notifications]
 
 
 def test_every_demo_event_round_trips(demo_events: list[tuple[int, Any]]) -> None:

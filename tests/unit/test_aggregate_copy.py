@@ -20,21 +20,18 @@ from uuid import UUID
 
 import pytest
 
-from demo import load_demo
-from domain.application import OkrLedger
 from domain.base import Immutable, OkrAggregate
 from domain.objective import Objective
+from tests.conftest import DemoInMemory
 from tests.unit.builders import ALICE, ctx
 
 _SHARED = (str, int, float, bytes, type(None), UUID, date, Enum, Decimal, frozenset, Immutable)
 
 
 @pytest.fixture(scope="module")
-def aggregates() -> list[OkrAggregate]:
-    app = OkrLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    load_demo(app, seed=7)
-    notifications = app.recorder.select_notifications(start=1, limit=1_000_000)
-    ids = dict.fromkeys(n.originator_id for n in notifications)
+def aggregates(demo_in_memory: DemoInMemory) -> list[OkrAggregate]:
+    app = demo_in_memory.app
+    ids = dict.fromkeys(n.originator_id for n in demo_in_memory.notifications)
     found = [app.repository.get(i) for i in ids]
     assert {type(a).__name__ for a in found} >= {"Objective", "Cycle", "Team", "Person"}
     return found

@@ -15,6 +15,7 @@ from domain.application import OkrLedger
 from domain.cycle import Phase
 from domain.objective import Objective, Status
 from infra.status import store_status
+from tests.conftest import DemoInMemory
 
 
 def _app() -> OkrLedger:
@@ -27,10 +28,10 @@ def _events(app: OkrLedger) -> list[DomainEventProtocol[UUID]]:
 
 
 class _Loaded:
-    def __init__(self) -> None:
-        self.app = _app()
-        self.summary = load_demo(self.app, seed=7)
-        self.events = _events(self.app)
+    def __init__(self, loaded: DemoInMemory) -> None:
+        self.app = loaded.app
+        self.summary = loaded.summary
+        self.events = [self.app.mapper.to_domain_event(n) for n in loaded.notifications]
         self.objectives: list[Objective] = [
             self.app.get_objective(e.originator_id)
             for e in self.events
@@ -45,8 +46,8 @@ class _Loaded:
 
 
 @pytest.fixture(scope="module")
-def demo() -> _Loaded:
-    return _Loaded()
+def demo(demo_in_memory: DemoInMemory) -> _Loaded:
+    return _Loaded(demo_in_memory)
 
 
 def test_summary_counts_what_the_log_holds(demo: _Loaded) -> None:

@@ -20,6 +20,7 @@ from infra.readmodels import ReadModels
 from infra.settings import Settings
 from infra.views.log import LogReader
 from projections.base import Logged
+from tests.stopping import stop_views
 from tests.unit.projections import test_properties as random_history
 from tests.unit.projections.story import Ledger
 from tests.unit.projections.test_properties import RandomHistory
@@ -66,7 +67,7 @@ def fresh_views(
         try:
             yield url, app, readmodels
         finally:
-            readmodels.stop()
+            stop_views(readmodels)
             app.close()
 
 

@@ -7,8 +7,7 @@ from collections import Counter
 
 import pytest
 
-from demo import DemoSummary, load_demo
-from domain.application import OkrLedger
+from demo import DemoSummary
 from projections.base import Logged, fold
 from projections.coach import lint_cycle
 from projections.directory import DirectoryFold
@@ -16,6 +15,7 @@ from projections.strategy import StrategyFold, StrategyState
 from projections.strategy_dashboard import Initiatives, initiative_views, kpi_views
 from projections.strategy_map import strategy_map
 from projections.tree import TreeFold, TreeState
+from tests.conftest import DemoInMemory
 
 PLANTED_CHECK = {
     "task_kr": "kr_is_task",
@@ -27,10 +27,10 @@ PLANTED_CHECK = {
 
 
 class Demo:
-    def __init__(self) -> None:
-        self.app = OkrLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-        self.summary: DemoSummary = load_demo(self.app, seed=7)
-        notifications = self.app.recorder.select_notifications(start=1, limit=1_000_000)
+    def __init__(self, loaded: DemoInMemory) -> None:
+        self.app = loaded.app
+        self.summary: DemoSummary = loaded.summary
+        notifications = loaded.notifications
         self.log = [Logged.of(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
         self.tree: TreeState = fold(TreeFold(), self.log)
         self.strategy: StrategyState = fold(StrategyFold(), self.log)
@@ -38,8 +38,8 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demo() -> Demo:
-    return Demo()
+def demo(demo_in_memory: DemoInMemory) -> Demo:
+    return Demo(demo_in_memory)
 
 
 def test_the_demo_has_a_strategy(demo: Demo) -> None:
